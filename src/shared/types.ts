@@ -1,0 +1,24 @@
+/** A slot's colour. Every instance has exactly two slots. */
+export type Color = 'blue' | 'green';
+
+export const COLORS: readonly Color[] = ['blue', 'green'];
+
+export function otherColor(color: Color): Color {
+  return color === 'blue' ? 'green' : 'blue';
+}
+
+export function isColor(value: unknown): value is Color {
+  return value === 'blue' || value === 'green';
+}
+
+/** How the supervisor decides a slot is healthy. All durations in milliseconds. */
+export interface HealthSpec {
+  /** HTTP path probed with GET; any 2xx/3xx answer counts as a success. */
+  path: string;
+  intervalMs: number;
+  timeoutMs: number;
+  /** Consecutive successes before the slot counts as healthy. */
+  healthyThreshold: number;
+  /** Consecutive failures (after it was healthy) before it counts as unhealthy. */
+  unhealthyThreshold: number;
+}
