@@ -1,0 +1,202 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { ManualClock } from '../shared/index.ts';
+import { createMemoryStore } from '../store/index.ts';
+import type { Store } from '../store/index.ts';
+import { createDeployer } from './deployer.ts';
+import { FakeRuntime } from './fake-runtime.ts';
+
+const spec = (version: string) => ({
+  app: 'shop',
+  version,
+  artifact: { digest: `sha256:${version}`, size: 1 },
+  start: 'node server.js',
+  health: { path: '/', intervalMs: 10, timeoutMs: 10, healthyThreshold: 1, unhealthyThreshold: 3 },
+  deployTimeoutMs: 1000,
+  stopTimeoutMs: 100,
+  env: {},
+  components: [],
+  features: [],
+  notes: '',
+});
+
+async function setup() {
+  const store = createMemoryStore();
+  const runtime = new FakeRuntime();
+  const clock = new ManualClock(1_000_000);
+  runtime.now = () => clock.now();
+  for (const v of ['1.0.0', '1.1.0', '1.2.0']) {
+    await store.insertRelease({ app: 'shop', version: v, digest: v, spec: spec(v), createdAt: 1, createdBy: 'ci' });
+  }
+  await store.insertInstance({
+    name: 'web',
+    app: 'shop',
+    hosts: ['web.test'],
+    environment: 'production',
+    currentVersion: null,
+    activeColor: null,
+    slots: { blue: null, green: null },
+    createdAt: 0,
+    updatedAt: 0,
+  });
+  const deployer = createDeployer({
+    store,
+    runtime,
+    clock,
+    openArtifact: () => Readable.from([]),
+    rollbackWindowMs: 60_000,
+    lockTtlMs: 10_000,
+  });
+  const run = async (p: Promise<{ id: string }>) => (await deployer.wait((await p).id, 5000))!;
+  return { store, runtime, clock, deployer, run };
+}
+
+async function unchanged(store: Store, fn: () => Promise<unknown>, code: string) {
+  const before = JSON.stringify([await store.listInstances(), await store.listDeployments(), await store.getLock('web')]);
+  await assert.rejects(fn(), (e: { code: string }) => e.code === code);
+  const after = JSON.stringify([await store.listInstances(), await store.listDeployments(), await store.getLock('web')]);
+  assert.equal(after, before, 'a refused request changes nothing');
+}
+
+test('deploy, deploy again, roll back to the warm slot', async () => {
+  const { store, runtime, deployer, run } = await setup();
+  const first = await run(deployer.deploy({ instance: 'web', version: '1.0.0', actor: 'admin' }));
+  assert.equal(first.status, 'succeeded');
+  assert.equal(runtime.active('web'), 'blue');
+  const second = await run(deployer.deploy({ instance: 'web', version: '1.1.0', actor: 'admin' }));
+  assert.equal(second.status, 'succeeded');
+  assert.equal(runtime.active('web'), 'green');
+  let web = (await store.getInstance('web'))!;
+  assert.equal(web.currentVersion, '1.1.0');
+  assert.equal(web.slots.blue?.status, 'warm');
+
+  runtime.calls = [];
+  const back = await run(deployer.rollback({ instance: 'web', actor: 'admin', reason: 'bad' }));
+  assert.equal(back.status, 'succeeded');
+  assert.equal(back.strategy, 'flip-to-warm');
+  assert.deepEqual(runtime.calls, ['flip web blue'], 'a warm rollback is only a flip');
+  web = (await store.getInstance('web'))!;
+  assert.equal(web.currentVersion, '1.0.0');
+  assert.equal(web.activeColor, 'blue');
+  assert.equal(web.slots.green?.status, 'warm');
+  assert.equal(await store.getLock('web'), undefined, 'lock released');
+  const actions = (await store.listAudit({ subject: 'web' })).map((e) => e.action).reverse();
+  assert.deepEqual(actions, ['deploy.start', 'deploy.succeeded', 'deploy.start', 'deploy.succeeded', 'rollback.start', 'rollback.succeeded']);
+});
+
+test('every step is recorded with its timing', async () => {
+  const { deployer, run } = await setup();
+  const d = await run(deployer.deploy({ instance: 'web', version: '1.0.0', actor: 'admin' }));
+  assert.deepEqual(
+    d.steps.map((s) => [s.name, s.status]),
+    [
+      ['prepare', 'done'],
+      ['start', 'done'],
+      ['health', 'done'],
+      ['flip', 'done'],
+      ['finalise', 'done'],
+    ],
+  );
+  assert.ok(d.steps.every((s) => typeof s.startedAt === 'number' && typeof s.finishedAt === 'number'));
+  assert.equal(d.steps[3]!.detail?.overheadMs, 0);
+});
+
+test('an unhealthy release fails before the flip: the old slot serves, the new one is stopped', async () => {
+  const { store, runtime, deployer, run } = await setup();
+  await run(deployer.deploy({ instance: 'web', version: '1.0.0', actor: 'admin' }));
+  runtime.health.set('1.1.0', { ok: false, reason: 'timeout', message: 'GET / → 500', logTail: ['boom'] });
+  const d = await run(deployer.deploy({ instance: 'web', version: '1.1.0', actor: 'admin' }));
+  assert.equal(d.status, 'failed');
+  assert.equal(d.error?.code, 'DEPLOYMENT_FAILED');
+  assert.match(d.error!.message, /GET \/ → 500/);
+  assert.deepEqual(d.error?.details?.logTail, ['boom']);
+  assert.equal(runtime.active('web'), 'blue');
+  assert.ok(runtime.calls.includes('stop web green'));
+  const web = (await store.getInstance('web'))!;
+  assert.equal(web.currentVersion, '1.0.0');
+  assert.equal(web.slots.green, null);
+  assert.equal(await store.getLock('web'), undefined);
+});
+
+test('a second deployment while one runs is refused naming the holder, and changes nothing', async () => {
+  const { store, runtime, deployer } = await setup();
+  let open!: () => void;
+  runtime.gate = new Promise((r) => (open = r));
+  const first = await deployer.deploy({ instance: 'web', version: '1.0.0', actor: 'alice' });
+  while (!runtime.calls.includes('wait web blue')) await new Promise((r) => setImmediate(r));
+  const before = await store.listDeployments();
+  await assert.rejects(deployer.deploy({ instance: 'web', version: '1.1.0', actor: 'bob' }), (e: Error & { code: string }) => {
+    assert.equal(e.code, 'INSTANCE_LOCKED');
+    assert.match(e.message, new RegExp(`alice \\(${first.id}\\)`));
+    return true;
+  });
+  assert.deepEqual(await store.listDeployments(), before);
+  open();
+  assert.equal((await deployer.wait(first.id, 5000))?.status, 'succeeded');
+});
+
+test('unknown instance, unknown version, same version and nothing to roll back change nothing', async () => {
+  const { store, deployer, run } = await setup();
+  await unchanged(store, () => deployer.deploy({ instance: 'nope', version: '1.0.0', actor: 'a' }), 'INSTANCE_NOT_FOUND');
+  await unchanged(store, () => deployer.deploy({ instance: 'web', version: '9.9.9', actor: 'a' }), 'RELEASE_NOT_FOUND');
+  await unchanged(store, () => deployer.rollback({ instance: 'web', actor: 'a' }), 'NOTHING_TO_ROLL_BACK');
+  await run(deployer.deploy({ instance: 'web', version: '1.0.0', actor: 'a' }));
+  await unchanged(store, () => deployer.deploy({ instance: 'web', version: '1.0.0', actor: 'a' }), 'ALREADY_ON_VERSION');
+});
+
+test('after the window, warm slots are stopped and rollback redeploys the previous version', async () => {
+  const { store, runtime, clock, deployer, run } = await setup();
+  await run(deployer.deploy({ instance: 'web', version: '1.0.0', actor: 'a' }));
+  await run(deployer.deploy({ instance: 'web', version: '1.1.0', actor: 'a' }));
+  assert.equal(await deployer.stopExpiredWarmSlots(), 0);
+  clock.advance(60_000);
+  assert.equal(await deployer.stopExpiredWarmSlots(), 1);
+  assert.equal((await store.getInstance('web'))!.slots.blue, null);
+  const back = await run(deployer.rollback({ instance: 'web', actor: 'a' }));
+  assert.equal(back.strategy, 'start-and-flip');
+  assert.equal(back.toVersion, '1.0.0');
+  assert.equal(back.status, 'succeeded');
+  assert.equal(runtime.active('web'), 'blue');
+});
+
+test('recovery finishes a deployment that had flipped and fails one that had not', async () => {
+  const { store, runtime, deployer, run } = await setup();
+  await run(deployer.deploy({ instance: 'web', version: '1.0.0', actor: 'a' }));
+  // Simulate a crash mid-deployment: a running record and a lock, as a dead process would leave them.
+  const now = Date.now();
+  const crashed = {
+    id: 'dpl_crashed',
+    instance: 'web',
+    kind: 'deploy' as const,
+    strategy: 'start-and-flip' as const,
+    fromVersion: '1.0.0',
+    toVersion: '1.1.0',
+    fromColor: 'blue' as const,
+    toColor: 'green' as const,
+    status: 'running' as const,
+    steps: [
+      { name: 'prepare', status: 'done' as const },
+      { name: 'start', status: 'done' as const },
+      { name: 'health', status: 'running' as const },
+      { name: 'flip', status: 'pending' as const },
+      { name: 'finalise', status: 'pending' as const },
+    ],
+    actor: 'a',
+    createdAt: now,
+    updatedAt: now,
+  };
+  await store.insertDeployment(crashed);
+  await store.acquireLock({ instance: 'web', owner: 'a (dpl_crashed)', deploymentId: 'dpl_crashed', acquiredAt: 0, expiresAt: Number.MAX_SAFE_INTEGER }, 0);
+  await deployer.recover();
+  const failed = (await store.getDeployment('dpl_crashed'))!;
+  assert.equal(failed.status, 'failed');
+  assert.equal(runtime.active('web'), 'blue');
+  assert.equal(await store.getLock('web'), undefined);
+
+  await store.insertDeployment({ ...crashed, id: 'dpl_flipped', steps: crashed.steps.map((s) => (s.name === 'finalise' ? s : { ...s, status: 'done' as const })) });
+  runtime.instances.get('web')!.active = 'green';
+  await deployer.recover();
+  assert.equal((await store.getDeployment('dpl_flipped'))!.status, 'succeeded');
+  assert.equal((await store.getInstance('web'))!.currentVersion, '1.1.0');
+});

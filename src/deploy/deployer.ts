@@ -1,0 +1,348 @@
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { CutoverError, isCutoverError } from '../shared/index.ts';
+import type { Clock } from '../shared/index.ts';
+import type { ReleaseSpec } from '../releases/index.ts';
+import type { DeploymentRecord, InstanceRecord, LockRecord, StepRecord, Store } from '../store/index.ts';
+import { abandonSlot, expiredWarmSlots, finaliseInstance } from './instance-transitions.ts';
+import { planDeployment, planRollback } from './plan-deployment.ts';
+import type { DeploymentPlan, PlanResult } from './plan-deployment.ts';
+import type { Runtime } from './runtime.ts';
+
+export interface DeployerOptions {
+  store: Store;
+  runtime: Runtime;
+  clock: Clock;
+  /** Streams a release artifact from the control plane's artifact store. */
+  openArtifact: (digest: string) => Readable;
+  /** How long the previous slot stays warm after a flip. */
+  rollbackWindowMs: number;
+  /** Lease length; renewed at every step, so it only has to outlive the longest step. */
+  lockTtlMs: number;
+  log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+}
+
+export interface DeployRequest {
+  instance: string;
+  actor: string;
+  reason?: string;
+}
+
+/** Runs deployments: plans them, records every step before acting on it, and acts through the runtime. */
+export interface Deployer {
+  deploy(request: DeployRequest & { version: string }): Promise<DeploymentRecord>;
+  rollback(request: DeployRequest): Promise<DeploymentRecord>;
+  /** Resolves with the deployment once it has finished, or as it stands after `timeoutMs`. */
+  wait(id: string, timeoutMs: number): Promise<DeploymentRecord | undefined>;
+  /** Settles deployments a previous control-plane process left running (after a crash). */
+  recover(): Promise<void>;
+  /** Drains and stops warm slots whose rollback window has ended. */
+  stopExpiredWarmSlots(): Promise<number>;
+  /** Waits for running deployments of this process to settle. */
+  idle(): Promise<void>;
+}
+
+const newId = () => `dpl_${randomBytes(6).toString('hex')}`;
+
+export function createDeployer(options: DeployerOptions): Deployer {
+  const { store, runtime, clock } = options;
+  const running = new Map<string, Promise<DeploymentRecord>>();
+
+  async function mustGetInstance(name: string): Promise<InstanceRecord> {
+    const instance = await store.getInstance(name);
+    if (!instance) {
+      throw new CutoverError('INSTANCE_NOT_FOUND', `no instance named "${name}"; see \`cutover instance list\``, {
+        details: { instance: name },
+      });
+    }
+    return instance;
+  }
+
+  function lockFor(id: string, instance: string, actor: string): LockRecord {
+    const now = clock.now();
+    return { instance, owner: `${actor} (${id})`, deploymentId: id, acquiredAt: now, expiresAt: now + options.lockTtlMs };
+  }
+
+  async function takeLock(lock: LockRecord): Promise<void> {
+    const result = await store.acquireLock(lock, clock.now());
+    if (result.ok) return;
+    const h = result.holder;
+    throw new CutoverError(
+      'INSTANCE_LOCKED',
+      `instance "${lock.instance}" is locked by ${h.owner} until ${new Date(h.expiresAt).toISOString()}; ` +
+        `wait for deployment ${h.deploymentId} to finish (\`cutover status ${lock.instance}\`)`,
+      { details: { instance: lock.instance, holder: h.owner, deploymentId: h.deploymentId, expiresAt: h.expiresAt } },
+    );
+  }
+
+  async function begin(request: DeployRequest, result: PlanResult, instance: InstanceRecord): Promise<DeploymentRecord> {
+    if (!result.ok) throw result.error;
+    const plan: DeploymentPlan = result.plan;
+    const release = await store.getRelease(instance.app, plan.toVersion);
+    if (!release) {
+      const known = (await store.listReleases(instance.app)).map((r) => r.version).slice(0, 10);
+      throw new CutoverError(
+        'RELEASE_NOT_FOUND',
+        `app "${instance.app}" has no release ${plan.toVersion}` +
+          (known.length ? `; published: ${known.join(', ')}` : '; publish one with `cutover release publish FILE`'),
+        { details: { app: instance.app, version: plan.toVersion } },
+      );
+    }
+    const id = newId();
+    const lock = lockFor(id, instance.name, request.actor);
+    await takeLock(lock);
+    const now = clock.now();
+    const deployment: DeploymentRecord = {
+      id,
+      instance: instance.name,
+      kind: plan.kind,
+      strategy: plan.strategy,
+      fromVersion: plan.fromVersion,
+      toVersion: plan.toVersion,
+      fromColor: plan.fromColor,
+      toColor: plan.toColor,
+      status: 'running',
+      steps: plan.steps.map((name) => ({ name, status: 'pending' })),
+      actor: request.actor,
+      ...(request.reason ? { reason: request.reason } : {}),
+      createdAt: now,
+      updatedAt: now,
+    };
+    try {
+      await store.insertDeployment(deployment);
+      await audit(deployment, `${plan.kind}.start`, { strategy: plan.strategy, from: plan.fromVersion, to: plan.toVersion });
+    } catch (error) {
+      await store.releaseLock(instance.name, lock.owner);
+      throw error;
+    }
+    const spec = release.spec as unknown as ReleaseSpec;
+    const done = execute(structuredClone(deployment), spec, lock).finally(() => running.delete(id));
+    running.set(id, done);
+    return deployment;
+  }
+
+  function audit(d: DeploymentRecord, action: string, details: Record<string, unknown>) {
+    return store.appendAudit({
+      at: clock.now(),
+      actor: d.actor,
+      action,
+      subject: d.instance,
+      ...(d.reason ? { reason: d.reason } : {}),
+      details: { deployment: d.id, ...details },
+    });
+  }
+
+  async function save(d: DeploymentRecord): Promise<void> {
+    d.updatedAt = clock.now();
+    await store.updateDeployment(d);
+  }
+
+  async function execute(d: DeploymentRecord, spec: ReleaseSpec, lock: LockRecord): Promise<DeploymentRecord> {
+    const ctx = { healthySince: 0 };
+    let current: StepRecord | undefined;
+    try {
+      for (const step of d.steps) {
+        if (step.status === 'done') continue;
+        current = step;
+        // Renewing the lease at each step keeps it short without expiring under a slow step.
+        await takeLock({ ...lock, expiresAt: clock.now() + options.lockTtlMs });
+        step.status = 'running';
+        step.startedAt = clock.now();
+        await save(d); // persisted before it is acted on
+        const detail = await runStep(step.name, d, spec, ctx);
+        step.status = 'done';
+        step.finishedAt = clock.now();
+        if (detail) step.detail = detail;
+        await save(d);
+      }
+      d.status = 'succeeded';
+      d.finishedAt = clock.now();
+      await save(d);
+      await audit(d, `${d.kind}.succeeded`, { to: d.toVersion, color: d.toColor });
+      options.log?.info({ deployment: d.id, instance: d.instance, to: d.toVersion }, `${d.kind} succeeded`);
+    } catch (error) {
+      await fail(d, current, error);
+    } finally {
+      await store.releaseLock(d.instance, lock.owner).catch(() => undefined);
+    }
+    return d;
+  }
+
+  async function fail(d: DeploymentRecord, step: StepRecord | undefined, error: unknown): Promise<void> {
+    const err = isCutoverError(error)
+      ? error
+      : new CutoverError('DEPLOYMENT_FAILED', `step "${step?.name}" failed: ${(error as Error)?.message ?? error}`, { cause: error });
+    const flipped = d.steps.some((s) => s.name === 'flip' && s.status === 'done');
+    if (!flipped && d.strategy === 'start-and-flip' && d.steps.some((s) => s.name === 'start' && s.status !== 'pending')) {
+      // Nothing reached users: stop the new slot; the active one was never touched.
+      await runtime.stopSlot(d.instance, d.toColor).catch(() => undefined);
+      const instance = await store.getInstance(d.instance);
+      if (instance) await store.updateInstance(abandonSlot(instance, d.toColor, clock.now()));
+    }
+    if (step) {
+      step.status = 'failed';
+      step.finishedAt = clock.now();
+    }
+    d.status = 'failed';
+    d.finishedAt = clock.now();
+    d.error = { code: err.code, message: err.message, details: err.details };
+    await save(d).catch(() => undefined);
+    await audit(d, `${d.kind}.failed`, { to: d.toVersion, step: step?.name, code: err.code, message: err.message }).catch(
+      () => undefined,
+    );
+    options.log?.warn({ deployment: d.id, instance: d.instance, code: err.code }, err.message);
+  }
+
+  async function runStep(
+    name: string,
+    d: DeploymentRecord,
+    spec: ReleaseSpec,
+    ctx: { healthySince: number },
+  ): Promise<Record<string, unknown> | undefined> {
+    switch (name) {
+      case 'prepare': {
+        const instance = await mustGetInstance(d.instance);
+        await runtime.ensureInstance(instance.name, instance.hosts);
+        await runtime.ensureArtifact(spec.artifact.digest, () => options.openArtifact(spec.artifact.digest));
+        // The idle slot may still hold an older warm release: it is replaced, so stop it first.
+        await runtime.stopSlot(d.instance, d.toColor);
+        instance.slots[d.toColor] = { version: d.toVersion, status: 'starting', deploymentId: d.id };
+        instance.updatedAt = clock.now();
+        await store.updateInstance(instance);
+        return undefined;
+      }
+      case 'start': {
+        const started = await runtime.startSlot({
+          instance: d.instance,
+          color: d.toColor,
+          version: d.toVersion,
+          digest: spec.artifact.digest,
+          start: spec.start,
+          env: spec.env,
+          health: spec.health,
+          stopTimeoutMs: spec.stopTimeoutMs,
+          deploymentId: d.id,
+        });
+        return { port: started.port, pid: started.pid };
+      }
+      case 'health': {
+        const result = await runtime.waitHealthy(d.instance, d.toColor, spec.deployTimeoutMs);
+        if (!result.ok) {
+          throw new CutoverError(
+            'DEPLOYMENT_FAILED',
+            `${d.toVersion} did not become healthy on ${d.toColor}: ${result.message}; ` +
+              `${d.fromVersion ? `${d.fromVersion} still serves` : 'nothing was serving'}. See \`cutover logs ${d.instance} --color ${d.toColor}\``,
+            { details: { reason: result.reason, lastCheck: result.lastCheck, logTail: result.logTail } },
+          );
+        }
+        ctx.healthySince = result.healthySince;
+        return { healthySince: result.healthySince };
+      }
+      case 'verify': {
+        const seen = await runtime.describe(d.instance);
+        const slot = seen?.slots.find((s) => s.color === d.toColor);
+        if (!slot || slot.version !== d.toVersion || slot.state !== 'healthy') {
+          throw new CutoverError(
+            'DEPLOYMENT_FAILED',
+            `the warm ${d.toColor} slot is not serving ${d.toVersion} (it is ${slot ? `${slot.version}, ${slot.state}` : 'gone'}); ` +
+              `deploy ${d.toVersion} instead with \`cutover deploy ${d.instance} ${d.toVersion}\``,
+            { details: { slot } },
+          );
+        }
+        return undefined;
+      }
+      case 'flip': {
+        const { flippedAt } = await runtime.flip(d.instance, d.toColor);
+        return ctx.healthySince ? { flippedAt, overheadMs: flippedAt - ctx.healthySince } : { flippedAt };
+      }
+      case 'finalise': {
+        const instance = await mustGetInstance(d.instance);
+        await store.updateInstance(finaliseInstance(instance, d, clock.now(), options.rollbackWindowMs));
+        return undefined;
+      }
+      default:
+        throw new CutoverError('INTERNAL', `unknown deployment step "${name}"`);
+    }
+  }
+
+  return {
+    async deploy(request) {
+      const instance = await mustGetInstance(request.instance);
+      return begin(request, planDeployment(instance, request.version, clock.now()), instance);
+    },
+
+    async rollback(request) {
+      const instance = await mustGetInstance(request.instance);
+      const history = await store.listDeployments({ instance: instance.name, limit: 100 });
+      return begin(request, planRollback(instance, history, clock.now()), instance);
+    },
+
+    async wait(id, timeoutMs) {
+      const pending = running.get(id);
+      if (pending) {
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, timeoutMs);
+          timer.unref();
+        });
+        await Promise.race([pending, timeout]);
+        clearTimeout(timer);
+      }
+      return store.getDeployment(id);
+    },
+
+    async recover() {
+      for (const d of await store.listDeployments({ status: 'running' })) {
+        if (running.has(d.id)) continue;
+        const release = await store.getRelease((await store.getInstance(d.instance))?.app ?? '', d.toVersion);
+        const seen = await runtime.describe(d.instance).catch(() => undefined);
+        const flipped = d.steps.some((s) => s.name === 'flip' && s.status === 'done') || seen?.active === d.toColor;
+        const lock = await store.getLock(d.instance);
+        const owner = lock?.deploymentId === d.id ? lock.owner : `recovery (${d.id})`;
+        if (flipped && release) {
+          // Users already see the new release: finish the record rather than flip them back.
+          for (const s of d.steps) if (s.name === 'flip') s.status = 'done';
+          await execute(d, release.spec as unknown as ReleaseSpec, { ...lockFor(d.id, d.instance, 'recovery'), owner });
+        } else {
+          const step = d.steps.find((s) => s.status === 'running');
+          await fail(d, step, new CutoverError('DEPLOYMENT_FAILED', 'the control plane restarted before the flip; the previous slot kept serving'));
+          await store.releaseLock(d.instance, owner);
+        }
+      }
+    },
+
+    async stopExpiredWarmSlots() {
+      const due = expiredWarmSlots(await store.listInstances(), clock.now());
+      let stopped = 0;
+      for (const { instance: name, color } of due) {
+        const lock = lockFor(`warm-${color}`, name, 'scheduler');
+        if (!(await store.acquireLock(lock, clock.now())).ok) continue; // a deployment is running: next tick
+        try {
+          const instance = await mustGetInstance(name);
+          const slot = instance.slots[color];
+          if (slot?.status !== 'warm' || instance.activeColor === color) continue;
+          await runtime.stopSlot(name, color);
+          instance.slots[color] = null;
+          instance.updatedAt = clock.now();
+          await store.updateInstance(instance);
+          await store.appendAudit({
+            at: clock.now(),
+            actor: 'scheduler',
+            action: 'slot.stopped',
+            subject: name,
+            reason: 'rollback window ended',
+            details: { color, version: slot.version },
+          });
+          stopped++;
+        } finally {
+          await store.releaseLock(name, lock.owner);
+        }
+      }
+      return stopped;
+    },
+
+    async idle() {
+      await Promise.allSettled([...running.values()]);
+    },
+  };
+}

@@ -1,0 +1,77 @@
+import type { Color } from '../shared/index.ts';
+import type { HealthResult, Runtime, RuntimeInstance, RuntimeSlotSpec } from './runtime.ts';
+
+/**
+ * An in-memory runtime for unit tests of the deployer: it keeps slots and the active colour,
+ * records every call, and lets a test decide how health checks and calls turn out.
+ */
+export class FakeRuntime implements Runtime {
+  calls: string[] = [];
+  instances = new Map<string, RuntimeInstance>();
+  artifacts = new Set<string>();
+  /** Health outcome per version; default healthy. */
+  health = new Map<string, HealthResult>();
+  /** Makes the named method throw once. */
+  failNext = new Map<string, Error>();
+  /** Resolves a pending `waitHealthy` only when the test calls it, when set. */
+  gate: Promise<void> | undefined;
+  now = () => Date.now();
+
+  #maybeFail(method: string) {
+    const error = this.failNext.get(method);
+    if (error) {
+      this.failNext.delete(method);
+      throw error;
+    }
+  }
+  #get(name: string): RuntimeInstance {
+    let i = this.instances.get(name);
+    if (!i) {
+      i = { name, hosts: [], active: null, slots: [] };
+      this.instances.set(name, i);
+    }
+    return i;
+  }
+
+  async ensureArtifact(digest: string) {
+    this.calls.push(`ensureArtifact ${digest}`);
+    this.#maybeFail('ensureArtifact');
+    this.artifacts.add(digest);
+  }
+  async ensureInstance(name: string, hosts: string[]) {
+    this.calls.push(`ensureInstance ${name}`);
+    this.#get(name).hosts = hosts;
+  }
+  async startSlot(spec: RuntimeSlotSpec) {
+    this.calls.push(`start ${spec.instance} ${spec.color} ${spec.version}`);
+    this.#maybeFail('startSlot');
+    const i = this.#get(spec.instance);
+    i.slots = i.slots.filter((s) => s.color !== spec.color);
+    const ok = this.health.get(spec.version)?.ok ?? true;
+    i.slots.push({ color: spec.color, version: spec.version, state: ok ? 'healthy' : 'unhealthy', port: 1 });
+    return { port: 1 };
+  }
+  async waitHealthy(instance: string, color: Color): Promise<HealthResult> {
+    this.calls.push(`wait ${instance} ${color}`);
+    if (this.gate) await this.gate;
+    const slot = this.#get(instance).slots.find((s) => s.color === color);
+    return this.health.get(slot?.version ?? '') ?? { ok: true, healthySince: this.now() };
+  }
+  async flip(instance: string, color: Color) {
+    this.calls.push(`flip ${instance} ${color}`);
+    this.#maybeFail('flip');
+    this.#get(instance).active = color;
+    return { flippedAt: this.now() };
+  }
+  async stopSlot(instance: string, color: Color) {
+    this.calls.push(`stop ${instance} ${color}`);
+    const i = this.#get(instance);
+    i.slots = i.slots.filter((s) => s.color !== color);
+  }
+  async describe(instance: string) {
+    return this.instances.get(instance);
+  }
+  active(instance: string): Color | null {
+    return this.instances.get(instance)?.active ?? null;
+  }
+}

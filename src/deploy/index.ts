@@ -1,0 +1,13 @@
+export { createDeployer } from './deployer.ts';
+export type { Deployer, DeployerOptions, DeployRequest } from './deployer.ts';
+export { planDeployment, planRollback, START_AND_FLIP_STEPS, FLIP_TO_WARM_STEPS } from './plan-deployment.ts';
+export type { DeploymentPlan, PlanResult } from './plan-deployment.ts';
+export { finaliseInstance, abandonSlot, expiredWarmSlots } from './instance-transitions.ts';
+export type {
+  Runtime,
+  RuntimeSlotSpec,
+  HealthResult,
+  HealthCheckSeen,
+  RuntimeInstance,
+  RuntimeSlot,
+} from './runtime.ts';

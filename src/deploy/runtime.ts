@@ -1,0 +1,67 @@
+import type { Readable } from 'node:stream';
+import type { Color, HealthSpec } from '../shared/index.ts';
+
+/**
+ * The runtime port: where slots run and traffic is switched. Today it is the agent on a host
+ * (`src/agent/agent-client.ts`); a Kubernetes runtime (slot = Deployment, flip = Service selector)
+ * would implement the same port.
+ */
+export interface Runtime {
+  /** Makes the release artifact available where slots start; `open` streams it from the control plane. */
+  ensureArtifact(digest: string, open: () => Readable): Promise<void>;
+  /** Creates or updates the route for an instance's host names. */
+  ensureInstance(name: string, hosts: string[]): Promise<void>;
+  startSlot(spec: RuntimeSlotSpec): Promise<{ port: number; pid?: number }>;
+  /** Resolves when the slot is healthy, or with why it is not by `timeoutMs`. Never throws for an unhealthy app. */
+  waitHealthy(instance: string, color: Color, timeoutMs: number): Promise<HealthResult>;
+  /** The atomic switch: new requests go to `color`; in-flight ones on the other colour finish. */
+  flip(instance: string, color: Color): Promise<{ flippedAt: number }>;
+  /** Drains the slot's in-flight requests, then stops its process (SIGTERM, grace, SIGKILL). */
+  stopSlot(instance: string, color: Color): Promise<void>;
+  /** What actually runs for an instance, or undefined if the runtime does not know it. */
+  describe(instance: string): Promise<RuntimeInstance | undefined>;
+}
+
+export interface RuntimeSlotSpec {
+  instance: string;
+  color: Color;
+  version: string;
+  digest: string;
+  start: string;
+  env: Record<string, string>;
+  health: HealthSpec;
+  stopTimeoutMs: number;
+  deploymentId: string;
+}
+
+export interface HealthCheckSeen {
+  ok: boolean;
+  status?: number;
+  error?: string;
+  durationMs?: number;
+}
+
+export type HealthResult =
+  | { ok: true; healthySince: number }
+  | {
+      ok: false;
+      reason: 'exited' | 'timeout' | 'unhealthy' | 'stopped';
+      message: string;
+      lastCheck?: HealthCheckSeen;
+      logTail: string[];
+    };
+
+export interface RuntimeSlot {
+  color: Color;
+  version: string;
+  state: string;
+  port?: number;
+  pid?: number;
+}
+
+export interface RuntimeInstance {
+  name: string;
+  hosts: string[];
+  active: Color | null;
+  slots: RuntimeSlot[];
+}
