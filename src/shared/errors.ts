@@ -23,6 +23,8 @@ export type ErrorCode =
   | 'NOTHING_TO_ROLL_BACK'
   | 'ALREADY_ON_VERSION'
   | 'SLOT_NOT_FOUND'
+  | 'SLOT_ACTIVE'
+  | 'SLOT_BUSY'
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
   | 'NOT_FOUND'

@@ -5,3 +5,7 @@ export type { Clock } from './clock.ts';
 export { COLORS, otherColor, isColor } from './types.ts';
 export type { Color, HealthSpec } from './types.ts';
 export { parseDuration } from './duration.ts';
+export { httpStatusFor } from './http-status.ts';
+export { listen, closeServer } from './http-server.ts';
+export { createLogger, silentLogger } from './logger.ts';
+export type { Logger } from './logger.ts';

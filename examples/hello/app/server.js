@@ -1,0 +1,44 @@
+// The example app Cutover deploys in the demo and the end-to-end tests.
+// It reads what Cutover gives every slot: PORT, APP_VERSION, CUTOVER_COLOR, CUTOVER_INSTANCE.
+import { createServer } from 'node:http';
+
+const port = Number(process.env.PORT ?? 3000);
+const version = process.env.APP_VERSION ?? 'dev';
+const color = process.env.CUTOVER_COLOR ?? '-';
+const greeting = process.env.GREETING ?? 'Hello';
+const failAfterStart = process.env.FAIL_HEALTH === '1';
+
+const page = () => `<!doctype html>
+<html><head><meta charset="utf-8"><title>hello ${version}</title>
+<style>body{font:18px system-ui;margin:3em;background:${color === 'green' ? '#e9f7ef' : '#eaf2fb'}}</style></head>
+<body><h1>${greeting} from ${version}</h1><p>Served by the <b>${color}</b> slot of ${process.env.CUTOVER_INSTANCE ?? '?'}.</p></body></html>`;
+
+const server = createServer((req, res) => {
+  if (req.url === '/healthz') {
+    res.writeHead(failAfterStart ? 500 : 200, { 'content-type': 'text/plain' });
+    return res.end(failAfterStart ? 'broken\n' : 'ok\n');
+  }
+  if (req.url?.startsWith('/slow')) {
+    const ms = Number(new URL(req.url, 'http://x').searchParams.get('ms') ?? 500);
+    setTimeout(() => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ version, color, slept: ms }));
+    }, ms);
+    return;
+  }
+  if (req.url === '/api/version') {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    return res.end(JSON.stringify({ version, color }));
+  }
+  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+  res.end(page());
+});
+// Longer than the router's upstream idle timeout, so the router closes idle connections first.
+server.keepAliveTimeout = 65_000;
+server.listen(port, '127.0.0.1', () => console.log(`hello ${version} (${color}) listening on ${port}`));
+
+process.on('SIGTERM', () => {
+  console.log('SIGTERM: finishing in-flight requests');
+  server.close(() => process.exit(0));
+  server.closeIdleConnections();
+});

@@ -1,0 +1,118 @@
+import type { Readable } from 'node:stream';
+import { Pool, errors as undiciErrors } from 'undici';
+import { CutoverError } from '../shared/index.ts';
+import type { ErrorCode } from '../shared/index.ts';
+import type { Color } from '../shared/index.ts';
+import type { HealthResult, Runtime, RuntimeInstance, RuntimeSlotSpec } from '../deploy/index.ts';
+
+/**
+ * The `Runtime` port over the agent's control API. One keep-alive pool, so a flip costs one
+ * round trip on an open connection.
+ */
+export function createAgentClient(url: string, token: string): Runtime & { close(): Promise<void> } {
+  const pool = new Pool(url, { connections: 16, keepAliveTimeout: 30_000 });
+  const auth = `Bearer ${token}`;
+
+  async function call<T>(
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'HEAD',
+    path: string,
+    payload?: unknown,
+    options: { body?: Readable; timeoutMs?: number; allow404?: boolean } = {},
+  ): Promise<T | undefined> {
+    let res;
+    try {
+      res = await pool.request({
+        method,
+        path,
+        headers: {
+          authorization: auth,
+          ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(options.body ? { 'content-type': 'application/octet-stream' } : {}),
+        },
+        body: options.body ?? (payload === undefined ? null : JSON.stringify(payload)),
+        headersTimeout: options.timeoutMs ?? 30_000,
+        bodyTimeout: options.timeoutMs ?? 30_000,
+      });
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? '';
+      if (error instanceof undiciErrors.HeadersTimeoutError) {
+        throw new CutoverError('TIMEOUT', `the agent at ${url} did not answer ${method} ${path} in time`, { cause: error });
+      }
+      throw new CutoverError('AGENT_UNREACHABLE', `cannot reach the agent at ${url} (${code || (error as Error).message}); is \`cutover agent\` running?`, {
+        cause: error,
+      });
+    }
+    if (res.statusCode === 404 && options.allow404) {
+      await res.body.dump();
+      return undefined;
+    }
+    if (method === 'HEAD') {
+      await res.body.dump();
+      return (res.statusCode < 300 ? {} : undefined) as T | undefined;
+    }
+    const text = await res.body.text();
+    const data = text ? (JSON.parse(text) as unknown) : undefined;
+    if (res.statusCode >= 400) {
+      const e = (data ?? {}) as { code?: ErrorCode; message?: string; details?: Record<string, unknown> };
+      throw new CutoverError(e.code ?? 'INTERNAL', e.message ?? `agent answered ${res.statusCode}`, { details: e.details ?? {} });
+    }
+    return data as T;
+  }
+
+  const slot = (instance: string, color: Color) =>
+    `/v1/instances/${encodeURIComponent(instance)}/slots/${color}`;
+
+  return {
+    async ensureArtifact(digest, open) {
+      if (await call('HEAD', `/v1/artifacts/${digest}`, undefined, { allow404: true })) return;
+      await call('PUT', `/v1/artifacts/${digest}`, undefined, { body: open(), timeoutMs: 300_000 });
+    },
+    async ensureInstance(name, hosts) {
+      await call('PUT', `/v1/instances/${encodeURIComponent(name)}`, { hosts });
+    },
+    async startSlot(spec: RuntimeSlotSpec) {
+      const { instance, color, ...rest } = spec;
+      return (await call<{ port: number; pid?: number }>('POST', `${slot(instance, color)}/start`, rest))!;
+    },
+    async waitHealthy(instance, color, timeoutMs) {
+      return (await call<HealthResult>('POST', `${slot(instance, color)}/wait`, { timeoutMs }, { timeoutMs: timeoutMs + 10_000 }))!;
+    },
+    async flip(instance, color) {
+      return (await call<{ flippedAt: number }>('POST', `/v1/instances/${encodeURIComponent(instance)}/flip`, { color }))!;
+    },
+    async stopSlot(instance, color) {
+      await call('POST', `${slot(instance, color)}/stop`, {}, { timeoutMs: 600_000 });
+    },
+    async describe(instance) {
+      return call<RuntimeInstance>('GET', `/v1/instances/${encodeURIComponent(instance)}`, undefined, { allow404: true });
+    },
+    close: () => pool.close(),
+  };
+}
+
+/** Opens the agent's log stream for an instance (used by the API to relay `cutover logs`). */
+export async function openAgentLogs(
+  url: string,
+  token: string,
+  instance: string,
+  query: { color?: Color; tail?: number; follow?: boolean },
+  signal: AbortSignal,
+): Promise<{ color: string; body: AsyncIterable<Uint8Array> }> {
+  const search = new URLSearchParams();
+  if (query.color) search.set('color', query.color);
+  if (query.tail) search.set('tail', String(query.tail));
+  if (query.follow) search.set('follow', '1');
+  const { request } = await import('undici');
+  const res = await request(`${url}/v1/instances/${encodeURIComponent(instance)}/logs?${search}`, {
+    headers: { authorization: `Bearer ${token}` },
+    signal,
+    bodyTimeout: 0,
+  }).catch((error: Error) => {
+    throw new CutoverError('AGENT_UNREACHABLE', `cannot reach the agent at ${url} (${error.message})`, { cause: error });
+  });
+  if (res.statusCode >= 400) {
+    const e = (await res.body.json().catch(() => ({}))) as { code?: ErrorCode; message?: string };
+    throw new CutoverError(e.code ?? 'INTERNAL', e.message ?? `agent answered ${res.statusCode}`);
+  }
+  return { color: String(res.headers['x-cutover-color'] ?? ''), body: res.body };
+}

@@ -1,0 +1,209 @@
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { CutoverError, COLORS } from '../shared/index.ts';
+import type { Color } from '../shared/index.ts';
+import type { Router } from '../router/index.ts';
+import type { Supervisor } from '../supervisor/index.ts';
+import { createArtifactStore, unpackArtifact } from '../releases/index.ts';
+import type { HealthResult, RuntimeInstance, RuntimeSlotSpec } from '../deploy/index.ts';
+import type { AgentState, PersistedSlot } from './agent-state.ts';
+import { createStateFile } from './agent-state.ts';
+
+export interface AgentCoreOptions {
+  dataDir: string;
+  router: Router;
+  supervisor: Supervisor;
+  drainTimeoutMs: number;
+  log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+}
+
+/**
+ * The agent's operations, independent of how they are called (HTTP control API today). It keeps
+ * the router and the supervisor in step and persists every change before acting on traffic.
+ */
+export function createAgentCore(options: AgentCoreOptions) {
+  const { router, supervisor, log } = options;
+  const artifacts = createArtifactStore(join(options.dataDir, 'artifacts'));
+  const releasesDir = join(options.dataDir, 'releases');
+  const stateFile = createStateFile(join(options.dataDir, 'state.json'));
+  let state: AgentState = { version: 1, instances: {} };
+
+  const releaseDir = (digest: string) => join(releasesDir, digest.replace(':', '-'));
+
+  function instanceOrThrow(name: string) {
+    const instance = state.instances[name];
+    if (!instance) {
+      throw new CutoverError('INSTANCE_NOT_FOUND', `the agent does not know instance "${name}"`, { details: { instance: name } });
+    }
+    return instance;
+  }
+
+  async function launch(name: string, color: Color, slot: PersistedSlot) {
+    const info = await supervisor.start({
+      instance: name,
+      color,
+      version: slot.version,
+      cwd: releaseDir(slot.digest),
+      command: slot.start,
+      env: slot.env,
+      health: slot.health,
+      stopTimeoutMs: slot.stopTimeoutMs,
+    });
+    router.setSlot(name, { color, version: slot.version, port: info.port, deploymentId: slot.deploymentId });
+    return info;
+  }
+
+  async function stopSlot(name: string, color: Color): Promise<void> {
+    const instance = state.instances[name];
+    if (instance?.active === color) {
+      throw new CutoverError('SLOT_ACTIVE', `the ${color} slot of "${name}" is serving; flip away from it before stopping it`);
+    }
+    if (router.state().some((i) => i.name === name && i.slots.some((s) => s.color === color))) {
+      await router.drainSlot(name, color, options.drainTimeoutMs);
+    }
+    await supervisor.stop(name, color);
+    if (instance?.slots[color]) {
+      delete instance.slots[color];
+      await stateFile.save(state);
+    }
+  }
+
+  return {
+    async hasArtifact(digest: string): Promise<boolean> {
+      return artifacts.has(digest);
+    },
+
+    async putArtifact(digest: string, body: Readable): Promise<void> {
+      await artifacts.put(body, digest);
+      await unpackArtifact(artifacts.path(digest), releaseDir(digest));
+    },
+
+    async ensureInstance(name: string, hosts: string[]): Promise<void> {
+      router.setInstance(name, hosts); // throws HOST_IN_USE before anything is saved
+      const existing = state.instances[name];
+      state.instances[name] = existing ? { ...existing, hosts } : { hosts, active: null, slots: {} };
+      await stateFile.save(state);
+    },
+
+    async removeInstance(name: string): Promise<void> {
+      const instance = state.instances[name];
+      if (!instance) return;
+      delete state.instances[name];
+      await stateFile.save(state);
+      await router.removeInstance(name);
+      await Promise.all(COLORS.map((c) => supervisor.stop(name, c)));
+    },
+
+    async startSlot(spec: Omit<RuntimeSlotSpec, 'instance' | 'color'>, name: string, color: Color) {
+      const instance = instanceOrThrow(name);
+      if (!(await artifacts.has(spec.digest))) {
+        throw new CutoverError('ARTIFACT_NOT_FOUND', `the agent has no artifact ${spec.digest}; upload it first`);
+      }
+      await unpackArtifact(artifacts.path(spec.digest), releaseDir(spec.digest));
+      if (supervisor.get(name, color) || instance.slots[color]) await stopSlot(name, color);
+      const slot: PersistedSlot = {
+        version: spec.version,
+        digest: spec.digest,
+        start: spec.start,
+        env: spec.env,
+        health: spec.health,
+        stopTimeoutMs: spec.stopTimeoutMs,
+        deploymentId: spec.deploymentId,
+      };
+      instance.slots[color] = slot;
+      await stateFile.save(state);
+      const info = await launch(name, color, slot);
+      return { port: info.port, ...(info.pid === undefined ? {} : { pid: info.pid }) };
+    },
+
+    async waitHealthy(name: string, color: Color, timeoutMs: number): Promise<HealthResult> {
+      const outcome = await supervisor.waitHealthy(name, color, timeoutMs);
+      if (outcome.ok) return { ok: true, healthySince: outcome.info.healthySince ?? Date.now() };
+      return {
+        ok: false,
+        reason: outcome.reason,
+        message: outcome.message,
+        ...(outcome.lastCheck ? { lastCheck: outcome.lastCheck } : {}),
+        logTail: outcome.logTail,
+      };
+    },
+
+    async flip(name: string, color: Color): Promise<{ flippedAt: number }> {
+      const instance = instanceOrThrow(name);
+      if (!instance.slots[color]) {
+        throw new CutoverError('SLOT_NOT_FOUND', `instance "${name}" has nothing in its ${color} slot to flip to`);
+      }
+      instance.active = color;
+      await stateFile.save(state); // persisted before traffic moves
+      router.activate(name, color);
+      return { flippedAt: Date.now() };
+    },
+
+    stopSlot,
+
+    describe(name?: string): RuntimeInstance[] {
+      const routes = new Map(router.state().map((r) => [r.name, r]));
+      return Object.entries(state.instances)
+        .filter(([n]) => name === undefined || n === name)
+        .map(([n, inst]) => ({
+          name: n,
+          hosts: inst.hosts,
+          active: routes.get(n)?.active ?? null,
+          slots: COLORS.flatMap((c) => {
+            const slot = inst.slots[c];
+            if (!slot) return [];
+            const info = supervisor.get(n, c);
+            return [
+              {
+                color: c,
+                version: slot.version,
+                state: info?.state ?? 'stopped',
+                ...(info ? { port: info.port } : {}),
+                ...(info?.pid === undefined ? {} : { pid: info.pid }),
+              },
+            ];
+          }),
+        }));
+    },
+
+    logLines(name: string, color: Color | undefined, lines: number) {
+      const c = color ?? state.instances[name]?.active ?? 'blue';
+      return { color: c, lines: supervisor.tail(name, c, lines) };
+    },
+
+    follow(name: string, color: Color, onLine: (line: string) => void) {
+      return supervisor.follow(name, color, onLine);
+    },
+
+    /**
+     * Restores the persisted instances: routes first, then each slot's process, flipping the active
+     * one back on once it is healthy. One broken entry is logged and skipped.
+     */
+    async restore(): Promise<void> {
+      const { state: loaded, skipped } = await stateFile.load();
+      for (const name of skipped) log.error({ instance: name }, 'skipped a corrupt instance entry in the agent state');
+      state = loaded;
+      await Promise.all(
+        Object.entries(state.instances).map(async ([name, inst]) => {
+          try {
+            router.setInstance(name, inst.hosts);
+            for (const color of COLORS) {
+              const slot = inst.slots[color];
+              if (!slot) continue;
+              await launch(name, color, slot);
+            }
+            if (inst.active && inst.slots[inst.active]) {
+              const outcome = await supervisor.waitHealthy(name, inst.active, 60_000);
+              if (outcome.ok) router.activate(name, inst.active);
+              else log.warn({ instance: name, reason: outcome.message }, 'restored slot did not become healthy');
+            }
+          } catch (error) {
+            log.error({ instance: name, err: (error as Error).message }, 'could not restore instance');
+          }
+        }),
+      );
+    },
+  };
+}
+
+export type AgentCore = ReturnType<typeof createAgentCore>;

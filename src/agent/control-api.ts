@@ -1,0 +1,153 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Hono } from 'hono';
+import type { Context } from 'hono';
+import type { HttpBindings } from '@hono/node-server';
+import { z } from 'zod';
+import { CutoverError, httpStatusFor, invalidInput, isColor, isCutoverError } from '../shared/index.ts';
+import type { Color } from '../shared/index.ts';
+import type { AgentCore } from './agent-core.ts';
+
+const healthSchema = z.object({
+  path: z.string().startsWith('/'),
+  intervalMs: z.number().int().positive(),
+  timeoutMs: z.number().int().positive(),
+  healthyThreshold: z.number().int().positive(),
+  unhealthyThreshold: z.number().int().positive(),
+});
+const startSchema = z.object({
+  version: z.string().min(1),
+  digest: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+  start: z.string().min(1),
+  env: z.record(z.string(), z.string()),
+  health: healthSchema,
+  stopTimeoutMs: z.number().int().nonnegative(),
+  deploymentId: z.string().min(1),
+});
+const hostsSchema = z.object({ hosts: z.array(z.string().min(1)).min(1) });
+const waitSchema = z.object({ timeoutMs: z.number().int().positive().max(3_600_000) });
+
+/** A route parameter; Hono types them optional when routes are chained through middleware. */
+const param = (c: { req: { param(name: string): string | undefined } }, name: string): string => c.req.param(name) ?? '';
+
+type Env = { Bindings: HttpBindings };
+
+const digestOf = (token: string) => createHash('sha256').update(token).digest();
+
+async function body<T>(c: Context<Env>, schema: z.ZodType<T>): Promise<T> {
+  let raw: unknown;
+  try {
+    raw = await c.req.json();
+  } catch {
+    throw invalidInput('VALIDATION_FAILED', 'The request body', [{ path: '', message: 'must be JSON' }]);
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    throw invalidInput(
+      'VALIDATION_FAILED',
+      'The request body',
+      parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+    );
+  }
+  return parsed.data;
+}
+
+function color(c: Context<Env>): Color {
+  const value = param(c, 'color');
+  if (!isColor(value)) throw new CutoverError('VALIDATION_FAILED', `colour must be blue or green, not "${value}"`);
+  return value;
+}
+
+/**
+ * The agent's private control API: what the control plane calls to prepare, start, check, flip and
+ * stop slots. Bearer-token protected; it should listen on a private address only.
+ */
+export function createControlApi(core: AgentCore, token: string) {
+  const expected = digestOf(token);
+  const app = new Hono<Env>();
+
+  app.onError((error, c) => {
+    const e = isCutoverError(error) ? error : new CutoverError('INTERNAL', 'the agent failed; see its log', { cause: error });
+    return c.json(e.toJSON(), httpStatusFor(e.code) as 500);
+  });
+  app.notFound((c) => c.json({ code: 'NOT_FOUND', message: `no agent route ${c.req.method} ${c.req.path}`, details: {} }, 404));
+
+  app.get('/v1/health', (c) => c.json({ ok: true }));
+
+  app.use('/v1/*', async (c, next) => {
+    const header = c.req.header('authorization') ?? '';
+    const given = header.startsWith('Bearer ') ? digestOf(header.slice(7)) : undefined;
+    if (!given || !timingSafeEqual(given, expected)) {
+      throw new CutoverError('UNAUTHORIZED', 'missing or wrong agent token');
+    }
+    await next();
+  });
+
+  app.get('/v1/state', (c) => c.json({ instances: core.describe() }));
+
+  app.get('/v1/instances/:name', (c) => {
+    const found = core.describe(param(c, 'name'))[0];
+    if (!found) throw new CutoverError('INSTANCE_NOT_FOUND', `the agent does not know instance "${param(c, 'name')}"`);
+    return c.json(found);
+  });
+
+  app.on('HEAD', '/v1/artifacts/:digest', async (c) =>
+    c.body(null, (await core.hasArtifact(param(c, 'digest'))) ? 200 : 404),
+  );
+  app.put('/v1/artifacts/:digest', async (c) => {
+    await core.putArtifact(param(c, 'digest'), c.env.incoming);
+    return c.json({ ok: true });
+  });
+
+  app.put('/v1/instances/:name', async (c) => {
+    const { hosts } = await body(c, hostsSchema);
+    await core.ensureInstance(param(c, 'name'), hosts);
+    return c.json({ ok: true });
+  });
+  app.delete('/v1/instances/:name', async (c) => {
+    await core.removeInstance(param(c, 'name'));
+    return c.json({ ok: true });
+  });
+
+  app.post('/v1/instances/:name/slots/:color/start', async (c) => {
+    const spec = await body(c, startSchema);
+    return c.json(await core.startSlot(spec, param(c, 'name'), color(c)));
+  });
+  app.post('/v1/instances/:name/slots/:color/wait', async (c) => {
+    const { timeoutMs } = await body(c, waitSchema);
+    return c.json(await core.waitHealthy(param(c, 'name'), color(c), timeoutMs));
+  });
+  app.post('/v1/instances/:name/slots/:color/stop', async (c) => {
+    await core.stopSlot(param(c, 'name'), color(c));
+    return c.json({ ok: true });
+  });
+  app.post('/v1/instances/:name/flip', async (c) => {
+    const { color: to } = await body(c, z.object({ color: z.enum(['blue', 'green']) }));
+    return c.json(await core.flip(param(c, 'name'), to));
+  });
+
+  app.get('/v1/instances/:name/logs', (c) => {
+    const name = param(c, 'name');
+    const requested = c.req.query('color');
+    if (requested !== undefined && !isColor(requested)) {
+      throw new CutoverError('VALIDATION_FAILED', `color must be blue or green, not "${requested}"`);
+    }
+    const lines = Math.min(Number(c.req.query('tail') ?? 100) || 100, 10_000);
+    const { color: which, lines: tail } = core.logLines(name, requested, lines);
+    const follow = c.req.query('follow') === '1';
+    const encoder = new TextEncoder();
+    let unsubscribe: (() => void) | undefined;
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (const line of tail) controller.enqueue(encoder.encode(`${line}\n`));
+        if (!follow) return controller.close();
+        unsubscribe = core.follow(name, which, (line) => controller.enqueue(encoder.encode(`${line}\n`)));
+      },
+      cancel() {
+        unsubscribe?.();
+      },
+    });
+    return c.body(stream, 200, { 'content-type': 'text/plain; charset=utf-8', 'x-cutover-color': which });
+  });
+
+  return app;
+}

@@ -1,0 +1,7 @@
+export { startAgent } from './agent.ts';
+export type { RunningAgent } from './agent.ts';
+export { createAgentClient, openAgentLogs } from './agent-client.ts';
+export { createAgentCore } from './agent-core.ts';
+export type { AgentCore } from './agent-core.ts';
+export { createStateFile } from './agent-state.ts';
+export type { AgentState, PersistedInstance, PersistedSlot } from './agent-state.ts';

@@ -1,0 +1,144 @@
+import type { Command } from 'commander';
+import { CutoverError } from '../../shared/index.ts';
+import type { DeploymentRecord } from '../../store/index.ts';
+import type { InstanceStatus } from '../../api/index.ts';
+import { connect } from '../api-client.ts';
+import type { ApiClient } from '../api-client.ts';
+import { output, table } from '../output.ts';
+import type { Output } from '../output.ts';
+import { globals } from './globals.ts';
+
+function describeDeployment(d: DeploymentRecord): string {
+  const lines = [
+    `${d.kind} ${d.id}: ${d.instance} ${d.fromVersion ?? '(nothing)'} → ${d.toVersion} on ${d.toColor} — ${d.status}`,
+    ...d.steps.map((s) => {
+      const took = s.startedAt && s.finishedAt ? ` (${s.finishedAt - s.startedAt} ms)` : '';
+      return `  ${s.status.padEnd(8)} ${s.name}${took}`;
+    }),
+  ];
+  if (d.error) lines.push(`  error [${d.error.code}]: ${d.error.message}`);
+  return lines.join('\n');
+}
+
+/** Follows a deployment to its end, printing each step as it finishes; throws if it failed. */
+async function follow(client: ApiClient, started: DeploymentRecord, out: Output): Promise<DeploymentRecord> {
+  const printed = new Set<string>();
+  let d = started;
+  out.progress(`${d.kind} ${d.id}: ${d.instance} → ${d.toVersion} (${d.strategy}, ${d.toColor} slot)`);
+  for (;;) {
+    for (const s of d.steps) {
+      if ((s.status === 'done' || s.status === 'failed') && !printed.has(s.name)) {
+        printed.add(s.name);
+        const took = s.startedAt && s.finishedAt ? ` ${s.finishedAt - s.startedAt} ms` : '';
+        out.progress(`  ${s.status === 'done' ? '✓' : '✗'} ${s.name}${took}`);
+      }
+    }
+    if (d.status !== 'running') break;
+    d = await client.call<DeploymentRecord>('GET', `/api/deployments/${d.id}?wait=2000`);
+  }
+  if (d.status === 'failed') {
+    throw new CutoverError((d.error?.code as 'DEPLOYMENT_FAILED') ?? 'DEPLOYMENT_FAILED', d.error?.message ?? 'the deployment failed', {
+      details: { deployment: d.id, ...(d.error?.details ?? {}) },
+    });
+  }
+  return d;
+}
+
+function statusRows(instances: InstanceStatus[]): string {
+  const rows = [['INSTANCE', 'APP', 'ENV', 'VERSION', 'ACTIVE', 'BLUE', 'GREEN', 'HOSTS']];
+  for (const i of instances) {
+    const slot = (c: 'blue' | 'green') => {
+      const s = i.slots[c];
+      const seen = i.runtime?.slots.find((r) => r.color === c);
+      if (!s) return '-';
+      return `${s.version} ${s.status}${seen ? `/${seen.state}` : ''}`;
+    };
+    rows.push([i.name, i.app, i.environment, i.currentVersion ?? '-', i.activeColor ?? '-', slot('blue'), slot('green'), i.hosts.join(',')]);
+  }
+  return table(rows);
+}
+
+export function registerDeploymentCommands(program: Command): void {
+  program
+    .command('deploy')
+    .description('deploy a release to an instance: start it in the idle slot, health-check it, flip')
+    .argument('<instance>', 'instance name')
+    .argument('<version>', 'release version')
+    .option('--wait', 'wait until the deployment has finished, showing each step')
+    .option('--reason <text>', 'why, for the audit log')
+    .action(async (instance: string, version: string, opts: { wait?: boolean; reason?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const out = output(g.json);
+      const client = await connect(g.dataDir);
+      let d = await client.call<DeploymentRecord>('POST', `/api/instances/${encodeURIComponent(instance)}/deploy`, {
+        version,
+        ...(opts.reason ? { reason: opts.reason } : {}),
+      });
+      if (opts.wait) d = await follow(client, d, out);
+      out.result(d, () => (opts.wait ? `${instance} now serves ${d.toVersion} (${d.toColor})` : `started ${d.id}; follow it with \`cutover status ${instance}\``));
+    });
+
+  program
+    .command('rollback')
+    .description('go back to the previous release: a flip to the warm slot inside the rollback window')
+    .argument('<instance>', 'instance name')
+    .option('--wait', 'wait until the rollback has finished')
+    .option('--reason <text>', 'why, for the audit log')
+    .action(async (instance: string, opts: { wait?: boolean; reason?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const out = output(g.json);
+      const client = await connect(g.dataDir);
+      let d = await client.call<DeploymentRecord>('POST', `/api/instances/${encodeURIComponent(instance)}/rollback`, {
+        ...(opts.reason ? { reason: opts.reason } : {}),
+      });
+      if (opts.wait) d = await follow(client, d, out);
+      out.result(d, () =>
+        opts.wait ? `${instance} rolled back to ${d.toVersion} (${d.strategy})` : `started ${d.id} (${d.strategy} to ${d.toVersion})`,
+      );
+    });
+
+  program
+    .command('status')
+    .description('what every instance (or one) serves, its slots, and its last deployment')
+    .argument('[instance]', 'instance name')
+    .action(async (instance: string | undefined, _opts: object, cmd: Command) => {
+      const g = globals(cmd);
+      const client = await connect(g.dataDir);
+      if (instance) {
+        const s = await client.call<InstanceStatus>('GET', `/api/instances/${encodeURIComponent(instance)}`);
+        output(g.json).result(s, () =>
+          [statusRows([s]), s.runtimeError ? `agent: ${s.runtimeError}` : '', s.lastDeployment ? `\nlast ${describeDeployment(s.lastDeployment)}` : '']
+            .filter(Boolean)
+            .join('\n'),
+        );
+      } else {
+        const { instances } = await client.call<{ instances: InstanceStatus[] }>('GET', '/api/status');
+        output(g.json).result(instances, () => (instances.length ? statusRows(instances) : 'no instances yet; create one with `cutover instance create`'));
+      }
+    });
+
+  program
+    .command('logs')
+    .description("print a slot's output (the active slot unless --color)")
+    .argument('<instance>', 'instance name')
+    .option('--color <color>', 'blue or green')
+    .option('--tail <n>', 'lines from the end', '100')
+    .option('-f, --follow', 'keep printing new lines until Ctrl-C')
+    .action(async (instance: string, opts: { color?: string; tail: string; follow?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      if (opts.color !== undefined && opts.color !== 'blue' && opts.color !== 'green') {
+        throw new CutoverError('VALIDATION_FAILED', `--color must be blue or green, not "${opts.color}"`);
+      }
+      if (!/^\d+$/.test(opts.tail)) throw new CutoverError('VALIDATION_FAILED', `--tail must be a number of lines, not "${opts.tail}"`);
+      const client = await connect(g.dataDir);
+      const q = new URLSearchParams({ tail: opts.tail, ...(opts.color ? { color: opts.color } : {}), ...(opts.follow ? { follow: '1' } : {}) });
+      const body = await client.stream(`/api/instances/${encodeURIComponent(instance)}/logs?${q}`);
+      if (g.json) {
+        let buffered = '';
+        for await (const chunk of body) buffered += Buffer.from(chunk).toString('utf8');
+        process.stdout.write(`${JSON.stringify({ instance, lines: buffered.split('\n').filter(Boolean) }, null, 2)}\n`);
+        return;
+      }
+      for await (const chunk of body) process.stdout.write(chunk);
+    });
+}

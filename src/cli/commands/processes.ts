@@ -1,0 +1,175 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { CutoverError, createLogger } from '../../shared/index.ts';
+import { loadConfig, readEnv } from '../../config/index.ts';
+import type { Config } from '../../config/index.ts';
+import { startAgentProcess, startServer } from '../../main.ts';
+import { readAgentEndpoint } from '../../credentials.ts';
+import { output } from '../output.ts';
+import { globals } from './globals.ts';
+
+interface ProcessFlags {
+  config?: string;
+  httpPort?: string;
+  apiPort?: string;
+  agentPort?: string;
+  httpHost?: string;
+  apiHost?: string;
+  logLevel?: string;
+  rollbackWindow?: string;
+}
+
+async function configFrom(cmd: Command, opts: ProcessFlags, defaults: Record<string, unknown> = {}): Promise<Readonly<Config>> {
+  const g = globals(cmd);
+  const { config: file, ...flags } = opts;
+  return loadConfig({
+    ...(file ? { file } : {}),
+    env: readEnv(),
+    flags: { ...defaults, ...flags, ...(g.dataDir ? { dataDir: g.dataDir } : {}) },
+  });
+}
+
+function withProcessOptions(cmd: Command): Command {
+  return cmd
+    .option('--config <file>', 'YAML file with settings (see docs/configuration.md)')
+    .option('--http-port <n>', 'router port, where users reach instances (default 8080)')
+    .option('--http-host <addr>', 'router address (default 127.0.0.1)')
+    .option('--api-port <n>', 'control-plane API port (default 7070)')
+    .option('--api-host <addr>', 'control-plane API address (default 127.0.0.1)')
+    .option('--agent-port <n>', "agent control port (default 7071)")
+    .option('--rollback-window <duration>', 'how long the previous slot stays warm (default 30m)')
+    .option('--log-level <level>', 'debug, info, warn, error, silent');
+}
+
+/** Runs until SIGINT/SIGTERM, then stops gracefully; a second signal forces the exit. */
+function untilSignal(stop: () => Promise<void>, say: (line: string) => void): Promise<void> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        say(`${signal} again: exiting now`);
+        process.exit(130);
+      }
+      stopping = true;
+      say('stopping… (press Ctrl-C again to force)');
+      stop().then(resolve, (error: Error) => {
+        say(`stop failed: ${error.message}`);
+        resolve();
+      });
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+/** Starts `cutover agent` as a child process and waits until it has written its endpoint. */
+async function spawnAgent(config: Readonly<Config>, argv: string[]): Promise<ChildProcess> {
+  await rm(join(config.dataDir, 'agent.json'), { force: true });
+  const main = new URL('../main.ts', import.meta.url).pathname;
+  const child = spawn(process.execPath, [main, 'agent', '--data-dir', config.dataDir, ...argv], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new CutoverError('AGENT_UNREACHABLE', `the agent exited at start (code ${child.exitCode}); see the lines above`);
+    if (await readAgentEndpoint(config.dataDir)) return child;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  throw new CutoverError('AGENT_UNREACHABLE', 'the agent did not start within 20 s');
+}
+
+export interface UpHandle {
+  routerUrl: string;
+  apiUrl: string;
+  dataDir: string;
+  adminToken?: string;
+  stop(): Promise<void>;
+}
+
+/** `cutover up`: the agent as its own process (so traffic survives a server crash) plus the server in this one. */
+export async function startUp(config: Readonly<Config>, agentArgv: string[]): Promise<UpHandle> {
+  const agent = await spawnAgent(config, agentArgv);
+  const exited = new Promise<void>((resolve) => agent.once('exit', () => resolve()));
+  let server;
+  try {
+    server = await startServer(config, createLogger('server', config.logLevel));
+  } catch (error) {
+    agent.kill('SIGTERM');
+    await exited;
+    throw error;
+  }
+  const running = server;
+  return {
+    routerUrl: `http://${config.httpHost === '0.0.0.0' ? '127.0.0.1' : config.httpHost}:${config.httpPort}`,
+    apiUrl: running.url,
+    dataDir: config.dataDir,
+    ...(running.adminToken ? { adminToken: running.adminToken } : {}),
+    async stop() {
+      await running.stop();
+      if (agent.exitCode === null) agent.kill('SIGTERM');
+      const timer = setTimeout(() => agent.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+function agentArgs(opts: ProcessFlags): string[] {
+  const args: string[] = [];
+  if (opts.config) args.push('--config', opts.config);
+  if (opts.httpPort) args.push('--http-port', opts.httpPort);
+  if (opts.httpHost) args.push('--http-host', opts.httpHost);
+  if (opts.agentPort) args.push('--agent-port', opts.agentPort);
+  if (opts.logLevel) args.push('--log-level', opts.logLevel);
+  return args;
+}
+
+export function registerProcessCommands(program: Command): void {
+  withProcessOptions(program.command('up').description('run the server and an agent on this machine (quick start)')).action(
+    async (opts: ProcessFlags, cmd: Command) => {
+      const g = globals(cmd);
+      const out = output(g.json);
+      const config = await configFrom(cmd, opts, { logLevel: opts.logLevel ?? 'warn' });
+      const up = await startUp(config, agentArgs({ ...opts, logLevel: config.logLevel }));
+      out.result({ router: up.routerUrl, api: up.apiUrl, dataDir: up.dataDir, ...(up.adminToken ? { adminToken: up.adminToken } : {}) }, () =>
+        [
+          'Cutover is up.',
+          `  router  ${up.routerUrl}   (instances by their Host header)`,
+          `  API     ${up.apiUrl}`,
+          `  data    ${up.dataDir}`,
+          ...(up.adminToken ? [`  admin token (shown once; the local CLI reads it from ${up.dataDir}/cli.json):`, `    ${up.adminToken}`] : []),
+          'Press Ctrl-C to stop.',
+        ].join('\n'),
+      );
+      await untilSignal(() => up.stop(), (l) => out.progress(l));
+    },
+  );
+
+  withProcessOptions(program.command('server').description('run the control plane (API, store, orchestrator)')).action(
+    async (opts: ProcessFlags, cmd: Command) => {
+      const g = globals(cmd);
+      const out = output(g.json);
+      const config = await configFrom(cmd, opts);
+      const server = await startServer(config, createLogger('server', config.logLevel));
+      out.result({ api: server.url, ...(server.adminToken ? { adminToken: server.adminToken } : {}) }, () =>
+        [`server listening on ${server.url}`, ...(server.adminToken ? [`admin token (shown once): ${server.adminToken}`] : [])].join('\n'),
+      );
+      await untilSignal(() => server.stop(), (l) => out.progress(l));
+    },
+  );
+
+  withProcessOptions(program.command('agent').description('run the data plane on this host (router + supervisor)')).action(
+    async (opts: ProcessFlags, cmd: Command) => {
+      const g = globals(cmd);
+      const out = output(g.json);
+      const config = await configFrom(cmd, opts);
+      const agent = await startAgentProcess(config, createLogger('agent', config.logLevel));
+      out.result({ router: agent.routerPort, control: agent.controlPort }, () =>
+        `agent: router on ${config.httpHost}:${agent.routerPort}, control API on ${config.agentHost}:${agent.controlPort}`,
+      );
+      await untilSignal(() => agent.stop(), (l) => out.progress(l));
+    },
+  );
+}

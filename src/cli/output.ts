@@ -1,0 +1,58 @@
+import { isCutoverError } from '../shared/index.ts';
+
+/** Exit codes: the one place error codes become them. Documented in the README. */
+export function exitCodeFor(code: string): number {
+  if (['VALIDATION_FAILED', 'MANIFEST_INVALID', 'CONFIG_INVALID', 'ARTIFACT_INVALID'].includes(code)) return 2;
+  if (code.endsWith('_NOT_FOUND')) return 3;
+  if (['RELEASE_EXISTS', 'INSTANCE_EXISTS', 'HOST_IN_USE', 'INSTANCE_LOCKED', 'NOTHING_TO_ROLL_BACK', 'ALREADY_ON_VERSION', 'SLOT_ACTIVE'].includes(code)) return 4;
+  if (code === 'UNAUTHORIZED' || code === 'FORBIDDEN') return 5;
+  if (code === 'SERVER_UNREACHABLE' || code === 'AGENT_UNREACHABLE') return 6;
+  if (code === 'DEPLOYMENT_FAILED') return 7;
+  return 1;
+}
+
+export interface Output {
+  json: boolean;
+  /** Human lines (suppressed with --json). */
+  say(line: string): void;
+  /** Progress on long work: stderr, so stdout stays clean for pipes. */
+  progress(line: string): void;
+  /** The result: JSON with --json, else the human rendering. */
+  result(data: unknown, human: () => string): void;
+}
+
+export function output(json: boolean): Output {
+  return {
+    json,
+    say(line) {
+      if (!json) process.stdout.write(`${line}\n`);
+    },
+    progress(line) {
+      if (!json) process.stderr.write(`${line}\n`);
+    },
+    result(data, human) {
+      process.stdout.write(json ? `${JSON.stringify(data, null, 2)}\n` : `${human()}\n`);
+    },
+  };
+}
+
+/** Prints an error (JSON on stdout with --json, words on stderr otherwise) and returns the exit code. */
+export function reportError(error: unknown, json: boolean): number {
+  const e = isCutoverError(error)
+    ? error.toJSON()
+    : { code: 'INTERNAL', message: (error as Error)?.message ?? String(error), details: {} };
+  if (json) process.stdout.write(`${JSON.stringify({ error: e }, null, 2)}\n`);
+  else {
+    process.stderr.write(`error [${e.code}]: ${e.message}\n`);
+    const tail = (e.details as { logTail?: unknown }).logTail;
+    if (Array.isArray(tail) && tail.length) process.stderr.write(`last output of the app:\n${tail.map((l) => `  ${l}`).join('\n')}\n`);
+  }
+  return exitCodeFor(e.code);
+}
+
+/** A plain text table. */
+export function table(rows: string[][]): string {
+  if (rows.length === 0) return '';
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}

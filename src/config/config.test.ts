@@ -1,0 +1,46 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { configFromEnv, loadConfig } from './config.ts';
+
+test('defaults < file < env < flags', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cutover-config-'));
+  try {
+    const file = join(dir, 'cutover.yml');
+    await writeFile(file, 'apiPort: 9000\nhttpPort: 9001\nrollbackWindow: 10m\n');
+    const config = await loadConfig({ file, env: { CUTOVER_HTTP_PORT: '9002', CUTOVER_AGENT_PORT: '9003' }, flags: { agentPort: 9004 } });
+    assert.equal(config.apiPort, 9000);
+    assert.equal(config.httpPort, 9002);
+    assert.equal(config.agentPort, 9004);
+    assert.equal(config.rollbackWindow, 600_000);
+    assert.equal(config.lockTtl, 600_000);
+    assert.ok(Object.isFrozen(config));
+    assert.equal(config.database, join(config.dataDir, 'cutover.db'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('every bad setting is reported with where it came from', async () => {
+  await assert.rejects(
+    loadConfig({ env: { CUTOVER_API_PORT: 'eighty' }, flags: { rollbackWindow: 'soon', bogus: 1 } }),
+    (e: Error & { code: string; details: { issues: { path: string; message: string }[] } }) => {
+      assert.equal(e.code, 'CONFIG_INVALID');
+      const paths = e.details.issues.map((i) => i.path).sort();
+      assert.deepEqual(paths, ['', 'apiPort', 'rollbackWindow']);
+      assert.match(e.message, /apiPort: .*\(from environment\)/);
+      assert.match(e.message, /"soon" is not a duration/);
+      assert.match(e.message, /bogus/);
+      return true;
+    },
+  );
+});
+
+test('env names are derived from keys', () => {
+  assert.deepEqual(configFromEnv({ CUTOVER_DATA_DIR: '/x', CUTOVER_ROLLBACK_WINDOW: '1m', OTHER: 'y' }), {
+    dataDir: '/x',
+    rollbackWindow: '1m',
+  });
+});

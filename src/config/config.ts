@@ -1,0 +1,98 @@
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { invalidInput, parseDuration } from '../shared/index.ts';
+import type { FieldIssue } from '../shared/index.ts';
+
+const duration = (fallback: string) =>
+  z
+    .union([z.string(), z.number()])
+    .default(fallback)
+    .transform((v, ctx) => {
+      const ms = parseDuration(v);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration; write e.g. 500ms, 30s, 5m, 2h` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+
+/**
+ * Every setting of the server, agent and `up`, with its default and description. Layers, each
+ * overriding the one before: defaults < config file (`--config`) < environment (`CUTOVER_*`) < flags.
+ */
+export const configSchema = z
+  .object({
+    dataDir: z.string().default('.cutover').describe('Directory for the database, artifacts, slot logs and credentials.'),
+    apiHost: z.string().default('127.0.0.1').describe('Address the control-plane API listens on.'),
+    apiPort: port(7070).describe('Port of the control-plane API (0 = any free port).'),
+    httpHost: z.string().default('127.0.0.1').describe('Address the router (the public HTTP entry) listens on.'),
+    httpPort: port(8080).describe('Port of the router: where users reach the instances (0 = any free port).'),
+    agentHost: z.string().default('127.0.0.1').describe("Address of the agent's control API; keep it private."),
+    agentPort: port(7071).describe("Port of the agent's control API (0 = any free port)."),
+    agentUrl: z.string().url().optional().describe('How the server reaches the agent; default: from the data directory, else http://agentHost:agentPort.'),
+    database: z.string().optional().describe('Database: a SQLite file path; default <dataDir>/cutover.db.'),
+    rollbackWindow: duration('30m').describe('How long the previous slot stays warm after a flip, for instant rollback.'),
+    lockTtl: duration('10m').describe("Lease of an instance's deployment lock; renewed at every step."),
+    warmCheckInterval: duration('5s').describe('How often the server stops warm slots whose rollback window ended.'),
+    drainTimeout: duration('30s').describe('How long in-flight requests on a slot being stopped may take to finish.'),
+    logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info').describe('Log level of server and agent logs (stderr).'),
+  })
+  .strict();
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+
+/** Maps `CUTOVER_API_PORT` → `apiPort` for every key in the schema. */
+export function configFromEnv(env: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of Object.keys(configSchema.shape)) {
+    const name = `CUTOVER_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+    const value = env[name];
+    if (value !== undefined && value !== '') out[key] = value;
+  }
+  return out;
+}
+
+/**
+ * Resolves the configuration from its layers, validates all of it, reports every error at once
+ * (by key and by where it came from), and returns a frozen object with absolute paths.
+ */
+export async function loadConfig(layers: {
+  file?: string;
+  env?: Record<string, string | undefined>;
+  flags?: Record<string, unknown>;
+}): Promise<Readonly<Config>> {
+  let fromFile: Record<string, unknown> = {};
+  const issues: FieldIssue[] = [];
+  if (layers.file) {
+    try {
+      const parsed: unknown = parseYaml(await readFile(layers.file, 'utf8'));
+      if (parsed && typeof parsed === 'object') fromFile = parsed as Record<string, unknown>;
+      else if (parsed != null) issues.push({ path: layers.file, message: 'must be a YAML mapping of settings' });
+    } catch (error) {
+      issues.push({ path: layers.file, message: (error as Error).message });
+    }
+  }
+  const fromEnv = configFromEnv(layers.env ?? {});
+  const flags = Object.fromEntries(Object.entries(layers.flags ?? {}).filter(([, v]) => v !== undefined));
+  const merged = { ...fromFile, ...fromEnv, ...flags };
+  const result = configSchema.safeParse(merged);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const key = issue.path.join('.');
+      const source = key in flags ? 'flag' : key in fromEnv ? 'environment' : key in fromFile ? 'config file' : 'default';
+      issues.push({ path: key, message: `${issue.message} (from ${source})` });
+    }
+  }
+  if (issues.length || !result.success) throw invalidInput('CONFIG_INVALID', 'The configuration', issues);
+  const config = result.data;
+  config.dataDir = resolve(config.dataDir);
+  if (config.database && !isAbsolute(config.database) && !config.database.includes('://')) {
+    config.database = resolve(config.database);
+  }
+  config.database ??= join(config.dataDir, 'cutover.db');
+  return Object.freeze(config);
+}

@@ -1,0 +1,3 @@
+export { configSchema, loadConfig, configFromEnv } from './config.ts';
+export type { Config, ConfigInput } from './config.ts';
+export { readEnv, cliEnv } from './env.ts';

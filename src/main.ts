@@ -1,0 +1,98 @@
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+import { getRequestListener } from '@hono/node-server';
+import { closeServer, listen, systemClock } from './shared/index.ts';
+import type { Logger } from './shared/index.ts';
+import type { Config } from './config/index.ts';
+import { createSqliteStore } from './store/index.ts';
+import { createArtifactStore } from './releases/index.ts';
+import { createDeployer } from './deploy/index.ts';
+import { createAgentClient, openAgentLogs, startAgent } from './agent/index.ts';
+import { bootstrapAdminToken } from './control/index.ts';
+import { createApi } from './api/index.ts';
+import { ensureAgentToken, readAgentEndpoint, writeAgentEndpoint, writeCliCredentials } from './credentials.ts';
+
+export interface RunningServer {
+  url: string;
+  apiPort: number;
+  /** Set only on the very first start: the admin token, never shown again. */
+  adminToken?: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The control plane's composition root: config → store → services → HTTP API. It can stop and
+ * restart at any time; the agent keeps serving meanwhile.
+ */
+export async function startServer(config: Readonly<Config>, log: Logger): Promise<RunningServer> {
+  const clock = systemClock;
+  const store = createSqliteStore(config.database!);
+  const artifacts = createArtifactStore(join(config.dataDir, 'artifacts'));
+  const agentToken = await ensureAgentToken(config.dataDir);
+  const agentUrl = config.agentUrl ?? (await readAgentEndpoint(config.dataDir)) ?? `http://${config.agentHost}:${config.agentPort}`;
+  const runtime = createAgentClient(agentUrl, agentToken);
+  const deployer = createDeployer({
+    store,
+    runtime,
+    clock,
+    openArtifact: (digest) => artifacts.open(digest) as never,
+    rollbackWindowMs: config.rollbackWindow,
+    lockTtlMs: config.lockTtl,
+    log,
+  });
+  const api = createApi({
+    store,
+    deployer,
+    runtime,
+    artifacts,
+    clock,
+    log,
+    openLogs: (instance, query, signal) => openAgentLogs(agentUrl, agentToken, instance, query, signal),
+  });
+  const server = createServer(getRequestListener(api.fetch));
+  let apiPort: number;
+  try {
+    apiPort = await listen(server, config.apiPort, config.apiHost);
+  } catch (error) {
+    await store.close();
+    await runtime.close();
+    throw error;
+  }
+  const url = `http://${config.apiHost}:${apiPort}`;
+  const adminToken = await bootstrapAdminToken(store, clock);
+  await writeCliCredentials(config.dataDir, url, adminToken);
+
+  await deployer.recover().catch((error: Error) => log.warn({ err: error.message }, 'could not settle interrupted deployments yet'));
+  const warmTimer = setInterval(() => {
+    deployer.stopExpiredWarmSlots().catch((error: Error) => log.warn({ err: error.message }, 'stopping expired warm slots failed'));
+  }, config.warmCheckInterval);
+  warmTimer.unref();
+  log.info({ url, agentUrl }, 'server started');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    apiPort,
+    ...(adminToken ? { adminToken } : {}),
+    stop() {
+      stopping ??= (async () => {
+        clearInterval(warmTimer);
+        await closeServer(server);
+        // A deployment cut short here is settled by recover() at the next start.
+        await Promise.race([deployer.idle(), new Promise((r) => setTimeout(r, 5000).unref())]);
+        await runtime.close();
+        await store.close();
+        log.info({}, 'server stopped');
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** The agent's composition root with the shared credentials files. */
+export async function startAgentProcess(config: Readonly<Config>, log: Logger) {
+  const token = await ensureAgentToken(config.dataDir);
+  const agent = await startAgent(config, token, log);
+  await writeAgentEndpoint(config.dataDir, `http://${config.agentHost}:${agent.controlPort}`);
+  return agent;
+}

@@ -1,0 +1,31 @@
+import type { Server } from 'node:http';
+
+/** Listens and resolves with the bound port (so port 0 works), rejecting on e.g. EADDRINUSE. */
+export function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error) => reject(error);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      const address = server.address();
+      resolve(typeof address === 'object' && address ? address.port : port);
+    });
+  });
+}
+
+/**
+ * Stops accepting, lets in-flight requests finish for up to `graceMs`, then cuts what is left
+ * (long polls, followed log streams).
+ */
+export function closeServer(server: Server, graceMs = 2000): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) return resolve();
+    const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+    timer.unref();
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
