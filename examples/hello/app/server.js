@@ -7,6 +7,8 @@ const version = process.env.APP_VERSION ?? 'dev';
 const color = process.env.CUTOVER_COLOR ?? '-';
 const greeting = process.env.GREETING ?? 'Hello';
 const failAfterStart = process.env.FAIL_HEALTH === '1';
+// Lets tests hold a deployment in its health step: the app answers 503 on /healthz until then.
+const readyAt = Date.now() + Number(process.env.STARTUP_DELAY_MS ?? 0);
 
 const page = () => `<!doctype html>
 <html><head><meta charset="utf-8"><title>hello ${version}</title>
@@ -15,8 +17,9 @@ const page = () => `<!doctype html>
 
 const server = createServer((req, res) => {
   if (req.url === '/healthz') {
-    res.writeHead(failAfterStart ? 500 : 200, { 'content-type': 'text/plain' });
-    return res.end(failAfterStart ? 'broken\n' : 'ok\n');
+    const status = failAfterStart ? 500 : Date.now() < readyAt ? 503 : 200;
+    res.writeHead(status, { 'content-type': 'text/plain' });
+    return res.end(status === 200 ? 'ok\n' : 'not ready\n');
   }
   if (req.url?.startsWith('/slow')) {
     const ms = Number(new URL(req.url, 'http://x').searchParams.get('ms') ?? 500);

@@ -10,7 +10,6 @@ import type {
   LockResult,
   ReleaseRecord,
   Role,
-  TokenRecord,
 } from '../types.ts';
 import { migrate } from './migrate.ts';
 

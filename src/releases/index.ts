@@ -1,0 +1,14 @@
+// Releases: the manifest users write, the spec the API keeps, and the artifact they point to.
+export { parseReleaseSpec, releaseSpecSchema } from './release-spec.ts';
+export type { ReleaseSpec, ReleaseComponent, ReleaseFeature } from './release-spec.ts';
+export { loadManifest } from './load-manifest.ts';
+export type { ManifestIssue } from './load-manifest.ts';
+export type { LoadedManifest } from './manifest-schema.ts';
+export { releaseDigest, isValidDigest, canonicalJson } from './release-digest.ts';
+export { compareVersions, versionProblem } from './compare-versions.ts';
+export { RELEASE_DEFAULTS } from './release-fields.ts';
+export { packArtifact } from './pack-artifact.ts';
+export type { PackedArtifact } from './pack-artifact.ts';
+export { createArtifactStore } from './artifact-store.ts';
+export type { ArtifactStore } from './artifact-store.ts';
+export { unpackArtifact } from './unpack-artifact.ts';

@@ -1,0 +1,104 @@
+import { stat } from 'node:fs/promises';
+import { invalidInput } from '../shared/index.ts';
+import type { FieldIssue } from '../shared/index.ts';
+import { manifestSchema } from './manifest-schema.ts';
+import type { LoadedManifest } from './manifest-schema.ts';
+import { displayPath, locate, readManifestChain } from './read-manifest-chain.ts';
+import type { ChainIssue, ManifestFile } from './read-manifest-chain.ts';
+import { toFieldIssues } from './to-field-issues.ts';
+
+/** A manifest problem with where it is: `details.issues` entries carry `file`, `line`, `column` when known. */
+export interface ManifestIssue extends FieldIssue {
+  file?: string;
+  line?: number;
+  column?: number;
+}
+
+/**
+ * Loads a release manifest: parses the YAML, follows `extends` (objects deep-merge with the
+ * extending file winning; arrays and scalars replace), validates everything except the
+ * artifact digest, applies defaults and converts durations to milliseconds.
+ *
+ * Throws one `MANIFEST_INVALID` error listing every problem by its YAML path, with the file,
+ * line and column where it was found.
+ */
+export async function loadManifest(file: string): Promise<LoadedManifest> {
+  const { chain, issues: chainIssues } = await readManifestChain(file);
+  if (chainIssues.length > 0) throw manifestError(file, chainIssues.map(withLocation));
+
+  const merged = stripNulls(chain.reduceRight<Record<string, unknown>>((acc, f) => deepMerge(acc, f.data), {}));
+  const result = manifestSchema.safeParse(merged);
+  const issues: ManifestIssue[] = result.success
+    ? []
+    : toFieldIssues(result.error, manifestSchema).map(({ path, message, keys, unknownKey }) =>
+        withLocation({ path, message, ...where(chain, keys, unknownKey) }),
+      );
+
+  const artifact = merged['artifact'];
+  if (typeof artifact === 'string' && artifact.trim() !== '') {
+    const problem = await artifactProblem(artifact);
+    if (problem) issues.push(withLocation({ path: 'artifact', message: problem, ...where(chain, ['artifact']) }));
+  }
+  if (issues.length > 0 || !result.success) throw manifestError(file, issues);
+  return result.data;
+}
+
+function manifestError(file: string, issues: ManifestIssue[]) {
+  return invalidInput('MANIFEST_INVALID', file, issues);
+}
+
+// The most specific file holding a node at `keys` is the one whose value won the merge.
+function where(chain: ManifestFile[], keys: readonly PropertyKey[], atKey = false): { file?: string; line?: number; column?: number } {
+  for (const f of chain) {
+    const at = locate(f, keys, atKey);
+    if (at.line !== undefined) return at;
+  }
+  return {};
+}
+
+function withLocation(issue: ManifestIssue | ChainIssue): ManifestIssue {
+  if (issue.line === undefined || issue.file === undefined || issue.message.includes(`line ${issue.line}, column`)) return issue;
+  return { ...issue, message: `${issue.message} (${displayPath(issue.file)}:${issue.line}:${issue.column})` };
+}
+
+async function artifactProblem(artifact: string): Promise<string | undefined> {
+  try {
+    const s = await stat(artifact);
+    if (s.isDirectory()) return undefined;
+    if (s.isFile() && /\.(tgz|tar\.gz)$/.test(artifact)) return undefined;
+    return `must be a directory or a .tgz/.tar.gz file: ${artifact}`;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return `not found: ${artifact}`;
+    return `cannot be read: ${artifact} (${(err as Error).message})`;
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+// A YAML key `__proto__` must stay an own (and therefore reported) key, never a prototype.
+function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/** Objects merge key by key (override wins); arrays and scalars replace. */
+export function deepMerge(base: Record<string, unknown>, override: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(override)) {
+    const prev = out[key];
+    setOwn(out, key, isPlainObject(prev) && isPlainObject(value) ? deepMerge(prev, value) : value);
+  }
+  return out;
+}
+
+// `health:` with nothing under it (or only comments) means "use the defaults", and a null in an
+// extending file unsets the inherited value. Env is left alone so `KEY:` is reported, not dropped.
+function stripNulls(obj: Record<string, unknown>, inEnv = false): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(obj)) {
+    if (value === null && !inEnv) continue;
+    setOwn(out, key, isPlainObject(value) && !inEnv ? stripNulls(value, key === 'env') : value);
+  }
+  return out;
+}

@@ -1,0 +1,128 @@
+import { z } from 'zod';
+import { invalidInput } from '../shared/index.ts';
+import type { HealthSpec } from '../shared/index.ts';
+import { DIGEST_PATTERN } from './release-digest.ts';
+import {
+  RELEASE_DEFAULTS,
+  buildUrlField,
+  commitField,
+  componentsField,
+  envField,
+  featuresField,
+  healthPathField,
+  msField,
+  nameField,
+  notesField,
+  startField,
+  thresholdField,
+  versionField,
+} from './release-fields.ts';
+import { plainIssues, toFieldIssues } from './to-field-issues.ts';
+
+/** One deployable part of a release, e.g. `web` or `worker`, with its own version. */
+export interface ReleaseComponent {
+  name: string;
+  version: string;
+}
+
+/** A user-visible capability a release brings; reversion previews list these. */
+export interface ReleaseFeature {
+  key: string;
+  title: string;
+  description?: string;
+}
+
+/** A release as the API accepts it and the store keeps it. All durations in milliseconds. */
+export interface ReleaseSpec {
+  app: string;
+  version: string;
+  /** The packed artifact: `sha256:<64 hex>` of the .tgz bytes, and its size in bytes. */
+  artifact: { digest: string; size: number };
+  /** Shell command run in the unpacked artifact directory. */
+  start: string;
+  health: HealthSpec;
+  /** How long a new slot may take to become healthy. */
+  deployTimeoutMs: number;
+  /** Grace between SIGTERM and SIGKILL. */
+  stopTimeoutMs: number;
+  /** Plain, non-secret configuration passed to the process. */
+  env: Record<string, string>;
+  components: ReleaseComponent[];
+  features: ReleaseFeature[];
+  notes: string;
+  commit?: string;
+  buildUrl?: string;
+}
+
+const d = RELEASE_DEFAULTS;
+
+const healthSpecSchema = z.strictObject(
+  {
+    path: healthPathField.default(d.health.path),
+    intervalMs: msField('time between probes', 1).default(d.health.intervalMs),
+    timeoutMs: msField('time a probe may take', 1).default(d.health.timeoutMs),
+    healthyThreshold: thresholdField('consecutive successes before healthy').default(d.health.healthyThreshold),
+    unhealthyThreshold: thresholdField('consecutive failures before unhealthy').default(d.health.unhealthyThreshold),
+  },
+  { error: 'must be an object with path, intervalMs, timeoutMs, healthyThreshold, unhealthyThreshold' },
+);
+
+const artifactRefSchema = z.strictObject(
+  {
+    digest: z
+      .string({ error: 'required: the artifact digest, "sha256:" followed by 64 lowercase hex digits' })
+      .regex(DIGEST_PATTERN, 'must be "sha256:" followed by 64 lowercase hex digits'),
+    size: z
+      .int({ error: 'must be the artifact size in bytes' })
+      .min(0, 'must not be negative')
+      .max(Number.MAX_SAFE_INTEGER, 'is too large'),
+  },
+  { error: (iss) => (iss.input === undefined ? 'required: { digest, size } of the uploaded artifact' : 'must be an object { digest, size }') },
+);
+
+/**
+ * The schema of a release in an API body: strict (unknown keys are errors), with the same
+ * field rules as the YAML manifest and the same defaults. The components list defaults to one
+ * component named after the app with the release version.
+ */
+export const releaseSpecSchema = z
+  .strictObject(
+    {
+      app: nameField('the app name, e.g. "hello"').describe('Application name.'),
+      version: versionField.describe('Strict semver release version, e.g. "1.2.0-beta.2".'),
+      artifact: artifactRefSchema.describe('The uploaded artifact: sha256 digest of the .tgz bytes and its size.'),
+      start: startField.describe('Shell command run in the unpacked artifact directory.'),
+      health: healthSpecSchema.prefault({}).describe('How the supervisor decides a slot is healthy.'),
+      deployTimeoutMs: msField('how long a new slot may take to become healthy', 1)
+        .default(d.deployTimeoutMs)
+        .describe('How long a new slot may take to become healthy, in ms.'),
+      stopTimeoutMs: msField('grace between SIGTERM and SIGKILL', 0).default(d.stopTimeoutMs).describe('Grace between SIGTERM and SIGKILL, in ms.'),
+      env: envField.prefault({}).describe('Plain, non-secret configuration passed to the process.'),
+      components: componentsField.optional().describe('Components and their versions; defaults to one named after the app.'),
+      features: featuresField.default([]).describe('User-visible features this release contains; keys unique.'),
+      notes: notesField.default('').describe('Free-text release notes.'),
+      commit: commitField.optional().describe('Commit the release was built from.'),
+      buildUrl: buildUrlField.optional().describe('URL of the CI build.'),
+    },
+    { error: 'must be a JSON object describing the release' },
+  )
+  .transform((spec): ReleaseSpec => {
+    const { components, commit, buildUrl, ...rest } = spec;
+    return {
+      ...rest,
+      components: components ?? [{ name: spec.app, version: spec.version }],
+      features: spec.features.map(({ key, title, description }) => (description === undefined ? { key, title } : { key, title, description })),
+      ...(commit === undefined ? {} : { commit }),
+      ...(buildUrl === undefined ? {} : { buildUrl }),
+    };
+  });
+
+/**
+ * Validates an API body as a release. Throws `MANIFEST_INVALID` listing every problem by path
+ * (`health.intervalMs`, `components[1].name`, `artifact.digest`).
+ */
+export function parseReleaseSpec(input: unknown): ReleaseSpec {
+  const result = releaseSpecSchema.safeParse(input);
+  if (!result.success) throw invalidInput('MANIFEST_INVALID', 'The release spec', plainIssues(toFieldIssues(result.error, releaseSpecSchema)));
+  return result.data;
+}

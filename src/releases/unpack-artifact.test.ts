@@ -1,0 +1,73 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmod, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { symlink } from 'node:fs/promises';
+import * as tar from 'tar';
+import { isCutoverError } from '../shared/index.ts';
+import { packArtifact, unpackArtifact } from './index.ts';
+
+async function tempDir(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'cutover-unpack-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function packedApp(root: string): Promise<string> {
+  const src = path.join(root, 'src');
+  await mkdir(path.join(src, 'bin'), { recursive: true });
+  await mkdir(path.join(src, 'empty'));
+  await writeFile(path.join(src, 'server.js'), 'console.log("hello")\n');
+  await writeFile(path.join(src, 'bin', 'run'), '#!/bin/sh\necho run\n');
+  await chmod(path.join(src, 'bin', 'run'), 0o755);
+  await symlink('server.js', path.join(src, 'main.js'));
+  return (await packArtifact(src, root)).file;
+}
+
+test('unpack round-trips contents, the executable bit and symlinks', async (t) => {
+  const root = await tempDir(t);
+  const tgz = await packedApp(root);
+  const dest = path.join(root, 'slots', 'sha256-abc');
+  await unpackArtifact(tgz, dest);
+  assert.equal(await readFile(path.join(dest, 'server.js'), 'utf8'), 'console.log("hello")\n');
+  assert.equal(await readFile(path.join(dest, 'bin', 'run'), 'utf8'), '#!/bin/sh\necho run\n');
+  assert.equal((await stat(path.join(dest, 'bin', 'run'))).mode & 0o111, 0o111);
+  assert.equal((await stat(path.join(dest, 'server.js'))).mode & 0o111, 0);
+  assert.equal(await readlink(path.join(dest, 'main.js')), 'server.js');
+  assert.ok((await stat(path.join(dest, 'empty'))).isDirectory());
+  // Nothing but the destination is left in its parent.
+  assert.deepEqual(await readdir(path.dirname(dest)), ['sha256-abc']);
+});
+
+test('unpack into an existing directory does nothing; concurrent unpacks agree', async (t) => {
+  const root = await tempDir(t);
+  const tgz = await packedApp(root);
+  const dest = path.join(root, 'out');
+  await unpackArtifact(tgz, dest);
+  await writeFile(path.join(dest, 'marker'), 'kept');
+  await unpackArtifact(tgz, dest);
+  assert.equal(await readFile(path.join(dest, 'marker'), 'utf8'), 'kept');
+
+  const racing = path.join(root, 'race');
+  await Promise.all(Array.from({ length: 5 }, () => unpackArtifact(tgz, racing)));
+  assert.equal(await readFile(path.join(racing, 'server.js'), 'utf8'), 'console.log("hello")\n');
+  assert.deepEqual((await readdir(root)).filter((n) => n.startsWith('.')), []);
+});
+
+test('a corrupt or escaping archive fails and leaves no destination behind', async (t) => {
+  const root = await tempDir(t);
+  const corrupt = path.join(root, 'corrupt.tgz');
+  await writeFile(corrupt, Buffer.from([0x1f, 0x8b, 8, 0, 9, 9, 9, 9, 9]));
+  const dest = path.join(root, 'out');
+  await assert.rejects(unpackArtifact(corrupt, dest), (e: unknown) => isCutoverError(e) && e.code === 'ARTIFACT_INVALID');
+
+  await mkdir(path.join(root, 'inner'));
+  await writeFile(path.join(root, 'outside.txt'), 'x');
+  const evil = path.join(root, 'evil.tgz');
+  await tar.create({ gzip: true, cwd: path.join(root, 'inner'), file: evil, preservePaths: true }, ['../outside.txt']);
+  await assert.rejects(unpackArtifact(evil, dest), (e: unknown) => isCutoverError(e) && e.code === 'ARTIFACT_INVALID');
+  await assert.rejects(stat(dest), { code: 'ENOENT' });
+  await assert.rejects(unpackArtifact(path.join(root, 'missing.tgz'), dest), (e: unknown) => isCutoverError(e) && e.code === 'ARTIFACT_NOT_FOUND');
+  assert.deepEqual((await readdir(root)).sort(), ['corrupt.tgz', 'evil.tgz', 'inner', 'outside.txt']);
+});

@@ -1,0 +1,79 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cutover, load, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import type { LoadResult } from './helpers.ts';
+
+/**
+ * The main job, as a user does it: `cutover up`, publish two releases, deploy, deploy again under
+ * load, roll back under load. Zero failed requests; after each flip every new request gets the new version.
+ */
+let data: Awaited<ReturnType<typeof tempDir>>;
+let up: Awaited<ReturnType<typeof startProcess>>;
+let http: number;
+
+before(async () => {
+  data = await tempDir('e2e');
+  const p = await ports();
+  http = p.http;
+  up = await startProcess(data.dir, ['up', '--http-port', String(p.http), '--api-port', String(p.api), '--agent-port', String(p.agent)]);
+});
+
+after(async () => {
+  await up?.stop();
+  await data?.cleanup();
+});
+
+function assertFlipped(result: LoadResult, flippedAt: number, version: string) {
+  const late = result.samples.filter((s) => s.sentAt > flippedAt);
+  assert.ok(late.length > 0, 'requests were sent after the flip');
+  const wrong = late.filter((s) => s.version !== version);
+  assert.deepEqual(wrong, [], `every request sent after the flip is answered by ${version}`);
+}
+
+test('deploy and roll back under keep-alive load with zero failed requests', async () => {
+  assert.ok(up.info.adminToken?.startsWith('cut_'), 'the first start shows the admin token once');
+  for (const v of ['1.0.0', '1.1.0']) {
+    const r = await cutover(data.dir, ['release', 'publish', await manifest(data.dir, v)]);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+  }
+  const created = await cutover(data.dir, ['instance', 'create', 'web', '--app', 'hello', '--host', 'web.test']);
+  assert.equal(created.code, 0, created.stdout);
+
+  const first = await cutover(data.dir, ['deploy', 'web', '1.0.0', '--wait']);
+  assert.equal(first.code, 0, first.stdout + first.stderr);
+  assert.equal(first.json.status, 'succeeded');
+
+  const traffic = load(http, 'web.test', 16);
+  await new Promise((r) => setTimeout(r, 300)); // let the load reach steady state on 1.0.0
+
+  const deployed = await cutover(data.dir, ['deploy', 'web', '1.1.0', '--wait']);
+  assert.equal(deployed.code, 0, deployed.stdout + deployed.stderr);
+  const flip1 = deployed.json.steps.find((s: { name: string }) => s.name === 'flip').detail.flippedAt as number;
+  await new Promise((r) => setTimeout(r, 300));
+
+  const rolledBack = await cutover(data.dir, ['rollback', 'web', '--wait', '--reason', 'e2e']);
+  assert.equal(rolledBack.code, 0, rolledBack.stdout + rolledBack.stderr);
+  assert.equal(rolledBack.json.strategy, 'flip-to-warm', 'a rollback inside the window is a flip to the warm slot');
+  assert.equal(rolledBack.json.toVersion, '1.0.0');
+  const flip2 = rolledBack.json.steps.find((s: { name: string }) => s.name === 'flip').detail.flippedAt as number;
+  await new Promise((r) => setTimeout(r, 300));
+
+  const result = await traffic.stop();
+  assert.deepEqual(result.failed, [], 'zero failed requests');
+  assert.ok(result.ok > 200, `enough load (${result.ok} requests)`);
+  // Timestamps have millisecond grain: a request sent in the same millisecond as the flip may see either side.
+  assertFlipped({ ...result, samples: result.samples.filter((s) => s.sentAt < flip2 - 1) }, flip1, '1.1.0');
+  assertFlipped(result, flip2, '1.0.0');
+  const before1 = result.samples.filter((s) => s.sentAt < flip1 - 50);
+  assert.ok(before1.length > 0 && before1.every((s) => s.version === '1.0.0'), 'before the first flip, 1.0.0 served');
+
+  const status = await cutover(data.dir, ['status', 'web']);
+  assert.equal(status.code, 0);
+  assert.equal(status.json.currentVersion, '1.0.0');
+  assert.equal(status.json.runtime.active, status.json.activeColor);
+  assert.equal(status.json.slots[status.json.activeColor === 'blue' ? 'green' : 'blue'].status, 'warm');
+
+  const logs = await cutover(data.dir, ['logs', 'web', '--tail', '5']);
+  assert.equal(logs.code, 0);
+  assert.ok(logs.json.lines.some((l: string) => l.includes('hello 1.0.0')), 'logs show the active slot output');
+});

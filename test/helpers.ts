@@ -1,0 +1,170 @@
+import { execFile, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Pool } from 'undici';
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const CLI = join(ROOT, 'src/cli/main.ts');
+export const EXAMPLE = join(ROOT, 'examples/hello');
+
+/** A free loopback port (the kernel picks it; released before use, which is fine on loopback in tests). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function tempDir(prefix: string): Promise<{ dir: string; cleanup(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), `cutover-${prefix}-`));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+/** Runs the CLI as a user would (a new process), with `--json`. */
+export function cutover(dataDir: string, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, '--data-dir', dataDir, '--json', ...args],
+      { env: { ...process.env, CUTOVER_URL: '', CUTOVER_TOKEN: '', ...env }, timeout: 120_000 },
+      (error, stdout, stderr) => {
+        let json: unknown;
+        try {
+          json = JSON.parse(stdout);
+        } catch {
+          json = undefined;
+        }
+        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr, json });
+      },
+    );
+  });
+}
+
+export interface Ports {
+  http: number;
+  api: number;
+  agent: number;
+}
+
+export async function ports(): Promise<Ports> {
+  return { http: await freePort(), api: await freePort(), agent: await freePort() };
+}
+
+/** Starts a long-running CLI command (`up`, `server`, `agent`) and waits for its JSON line. */
+export async function startProcess(dataDir: string, args: string[]): Promise<{ child: ChildProcess; info: any; stop(): Promise<void> }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const child = spawn(process.execPath, [CLI, '--data-dir', dataDir, '--json', ...args, '--log-level', 'warn'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, CUTOVER_URL: '', CUTOVER_TOKEN: '' },
+  });
+  let buffer = '';
+  const info = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`\`cutover ${args.join(' ')}\` did not start in 30 s`)), 30_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      try {
+        const parsed: unknown = JSON.parse(buffer);
+        clearTimeout(timer);
+        resolve(parsed);
+      } catch {
+        // not complete yet
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`\`cutover ${args.join(' ')}\` exited with ${code} before it was ready`));
+    });
+  });
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+  return {
+    child,
+    info,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Writes a release manifest of the example app with overrides, in `dir`. */
+export async function manifest(dir: string, version: string, extra = ''): Promise<string> {
+  const file = join(dir, `${version}.yml`);
+  await writeFile(
+    file,
+    `extends: ${join(EXAMPLE, 'cutover.yml')}\nversion: ${version}\nartifact: ${join(EXAMPLE, 'app')}\n${extra}`,
+  );
+  return file;
+}
+
+export interface LoadResult {
+  ok: number;
+  failed: { status?: number; error?: string; at: number }[];
+  /** Per response: when its request was sent and which version answered. */
+  samples: { sentAt: number; version: string }[];
+}
+
+/**
+ * Keeps `connections` keep-alive clients sending requests through the router until stopped.
+ * Each client sends its next request as soon as the previous one completes.
+ */
+export function load(routerPort: number, host: string, connections = 16, path = '/api/version') {
+  const pool = new Pool(`http://127.0.0.1:${routerPort}`, { connections, pipelining: 1 });
+  const result: LoadResult = { ok: 0, failed: [], samples: [] };
+  let running = true;
+  const worker = async () => {
+    while (running) {
+      const sentAt = Date.now();
+      try {
+        const res = await pool.request({ method: 'GET', path, headers: { host } });
+        const text = await res.body.text();
+        if (res.statusCode !== 200) result.failed.push({ status: res.statusCode, error: text.slice(0, 200), at: sentAt });
+        else {
+          result.ok++;
+          result.samples.push({ sentAt, version: String(res.headers['x-app-version']) });
+        }
+      } catch (error) {
+        result.failed.push({ error: (error as Error).message, at: sentAt });
+      }
+    }
+  };
+  const workers = Array.from({ length: connections }, worker);
+  return {
+    result,
+    async stop(): Promise<LoadResult> {
+      running = false;
+      await Promise.all(workers);
+      await pool.close();
+      return result;
+    },
+  };
+}
+
+/** Polls `check` until it returns a truthy value or the deadline passes. */
+export async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
