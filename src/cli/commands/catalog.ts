@@ -1,6 +1,5 @@
 import { rm } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { loadManifest, packArtifact } from '../../releases/index.ts';
 import type { InstanceRecord, ReleaseRecord } from '../../store/index.ts';
 import { connect } from '../api-client.ts';
 import { output, table } from '../output.ts';
@@ -18,6 +17,7 @@ export function registerCatalogCommands(program: Command): void {
     .action(async (file: string, _opts: object, cmd: Command) => {
       const g = globals(cmd);
       const out = output(g.json);
+      const { loadManifest, packArtifact } = await import('../../releases/index.ts'); // heavy (yaml, zod, tar): load on use
       const { spec, artifactPath } = await loadManifest(file); // validates everything before any upload
       const client = await connect(g.dataDir);
       out.progress(`packing ${artifactPath}`);

@@ -4,9 +4,12 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { CutoverError, createLogger } from '../../shared/index.ts';
+
+// The process code (router, supervisor, store…) loads only when a process command runs, so
+// everyday commands like `cutover status` start fast.
+const processes = () => import('../../main.ts');
 import { loadConfig, readEnv } from '../../config/index.ts';
 import type { Config } from '../../config/index.ts';
-import { startAgentProcess, startServer } from '../../main.ts';
 import { readAgentEndpoint } from '../../credentials.ts';
 import { output } from '../output.ts';
 import { globals } from './globals.ts';
@@ -94,7 +97,7 @@ export async function startUp(config: Readonly<Config>, agentArgv: string[]): Pr
   const exited = new Promise<void>((resolve) => agent.once('exit', () => resolve()));
   let server;
   try {
-    server = await startServer(config, createLogger('server', config.logLevel));
+    server = await (await processes()).startServer(config, createLogger('server', config.logLevel));
   } catch (error) {
     agent.kill('SIGTERM');
     await exited;
@@ -152,7 +155,7 @@ export function registerProcessCommands(program: Command): void {
       const g = globals(cmd);
       const out = output(g.json);
       const config = await configFrom(cmd, opts);
-      const server = await startServer(config, createLogger('server', config.logLevel));
+      const server = await (await processes()).startServer(config, createLogger('server', config.logLevel));
       out.result({ api: server.url, ...(server.adminToken ? { adminToken: server.adminToken } : {}) }, () =>
         [`server listening on ${server.url}`, ...(server.adminToken ? [`admin token (shown once): ${server.adminToken}`] : [])].join('\n'),
       );
@@ -165,7 +168,7 @@ export function registerProcessCommands(program: Command): void {
       const g = globals(cmd);
       const out = output(g.json);
       const config = await configFrom(cmd, opts);
-      const agent = await startAgentProcess(config, createLogger('agent', config.logLevel));
+      const agent = await (await processes()).startAgentProcess(config, createLogger('agent', config.logLevel));
       out.result({ router: agent.routerPort, control: agent.controlPort }, () =>
         `agent: router on ${config.httpHost}:${agent.routerPort}, control API on ${config.agentHost}:${agent.controlPort}`,
       );
