@@ -100,7 +100,7 @@ export async function openAgentLogs(
 ): Promise<{ color: string; body: AsyncIterable<Uint8Array> }> {
   const search = new URLSearchParams();
   if (query.color) search.set('color', query.color);
-  if (query.tail) search.set('tail', String(query.tail));
+  if (query.tail !== undefined) search.set('tail', String(query.tail));
   if (query.follow) search.set('follow', '1');
   const { request } = await import('undici');
   const res = await request(`${url}/v1/instances/${encodeURIComponent(instance)}/logs?${search}`, {

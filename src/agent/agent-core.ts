@@ -175,14 +175,18 @@ export function createAgentCore(options: AgentCoreOptions) {
       return supervisor.follow(name, color, onLine);
     },
 
-    /**
-     * Restores the persisted instances: routes first, then each slot's process, flipping the active
-     * one back on once it is healthy. One broken entry is logged and skipped.
-     */
-    async restore(): Promise<void> {
+    /** Loads the persisted instances; one broken entry is logged and skipped. */
+    async load(): Promise<void> {
       const { state: loaded, skipped } = await stateFile.load();
       for (const name of skipped) log.error({ instance: name }, 'skipped a corrupt instance entry in the agent state');
       state = loaded;
+    },
+
+    /**
+     * Serves the loaded instances again: routes first, then each slot's process, flipping the
+     * active one back on once it is healthy. Runs while the control API already answers.
+     */
+    async restore(): Promise<void> {
       await Promise.all(
         Object.entries(state.instances).map(async ([name, inst]) => {
           try {

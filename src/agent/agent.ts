@@ -34,6 +34,7 @@ export async function startAgent(config: Readonly<Config>, token: string, log: L
     }
   });
 
+  await core.load(); // before the control API answers, so no call sees an empty state
   const control = createServer(getRequestListener(createControlApi(core, token).fetch));
   const routerPort = await router.listen(config.httpPort, config.httpHost);
   let controlPort: number;
@@ -43,7 +44,8 @@ export async function startAgent(config: Readonly<Config>, token: string, log: L
     await router.close();
     throw error;
   }
-  await core.restore();
+  // Restoring waits for slots to get healthy; the control API answers meanwhile.
+  const restored = core.restore().catch((error: Error) => log.error({ err: error.message }, 'restore failed'));
   log.info({ routerPort, controlPort }, 'agent started');
 
   let stopping: Promise<void> | undefined;
@@ -52,6 +54,7 @@ export async function startAgent(config: Readonly<Config>, token: string, log: L
     controlPort,
     stop() {
       stopping ??= (async () => {
+        await restored;
         await closeServer(control);
         await router.close();
         await supervisor.stopAll();

@@ -131,7 +131,8 @@ export function createControlApi(core: AgentCore, token: string) {
     if (requested !== undefined && !isColor(requested)) {
       throw new CutoverError('VALIDATION_FAILED', `color must be blue or green, not "${requested}"`);
     }
-    const lines = Math.min(Number(c.req.query('tail') ?? 100) || 100, 10_000);
+    const requestedTail = Number(c.req.query('tail') ?? 100);
+    const lines = Number.isInteger(requestedTail) && requestedTail >= 0 ? Math.min(requestedTail, 10_000) : 100;
     const { color: which, lines: tail } = core.logLines(name, requested, lines);
     const follow = c.req.query('follow') === '1';
     const encoder = new TextEncoder();

@@ -170,7 +170,7 @@ export function createApi(deps: ApiDeps) {
     const tail = c.req.query('tail') === undefined ? 100 : Number(c.req.query('tail'));
     const abort = new AbortController();
     c.env.incoming.once('close', () => abort.abort());
-    const logs = await deps.openLogs(name, { ...(color ? { color } : {}), tail, follow: c.req.query('follow') === '1' }, abort.signal);
+    const logs = await deps.openLogs(name, { ...(color ? { color } : {}), tail: Number.isInteger(tail) && tail >= 0 ? tail : 100, follow: c.req.query('follow') === '1' }, abort.signal);
     const iterator = logs.body[Symbol.asyncIterator]();
     const stream = new ReadableStream<Uint8Array>({
       async pull(controller) {

@@ -44,7 +44,6 @@ const cli = async (...args: string[]) => {
   const code = await runCli(['--data-dir', config.dataDir, ...args]);
   if (code !== 0) throw new Error(`\`cutover ${args.join(' ')}\` failed (exit ${code})`);
 };
-const quietCli = async (...args: string[]) => runCli(['--data-dir', config.dataDir, '--json', ...args]).then(() => undefined);
 
 try {
   say('▶ publishing hello 1.0.0 and 1.1.0');
@@ -64,7 +63,8 @@ try {
     say('▶ deploying 1.1.0 (blue-green: the other slot starts, is health-checked, then traffic flips)');
     await cli('deploy', 'hello', '1.1.0', '--wait');
   }
-  await quietCli('status');
+  say('');
+  await cli('status');
   say('');
   say(`✔ hello 1.1.0 is live: open ${up.routerUrl.replace('127.0.0.1', 'localhost')}/  (or curl -i ${up.routerUrl}/ -H 'Host: hello.localhost')`);
   say(`  API: ${up.apiUrl}   data: ${config.dataDir}`);

@@ -4,7 +4,7 @@ import { isCutoverError } from '../shared/index.ts';
 export function exitCodeFor(code: string): number {
   if (['VALIDATION_FAILED', 'MANIFEST_INVALID', 'CONFIG_INVALID', 'ARTIFACT_INVALID'].includes(code)) return 2;
   if (code.endsWith('_NOT_FOUND')) return 3;
-  if (['RELEASE_EXISTS', 'INSTANCE_EXISTS', 'HOST_IN_USE', 'INSTANCE_LOCKED', 'NOTHING_TO_ROLL_BACK', 'ALREADY_ON_VERSION', 'SLOT_ACTIVE'].includes(code)) return 4;
+  if (['RELEASE_EXISTS', 'INSTANCE_EXISTS', 'HOST_IN_USE', 'INSTANCE_LOCKED', 'NOTHING_TO_ROLL_BACK', 'ALREADY_ON_VERSION', 'SLOT_ACTIVE', 'SLOT_BUSY'].includes(code)) return 4;
   if (code === 'UNAUTHORIZED' || code === 'FORBIDDEN') return 5;
   if (code === 'SERVER_UNREACHABLE' || code === 'AGENT_UNREACHABLE') return 6;
   if (code === 'DEPLOYMENT_FAILED') return 7;

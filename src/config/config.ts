@@ -84,7 +84,7 @@ export async function loadConfig(layers: {
     for (const issue of result.error.issues) {
       const key = issue.path.join('.');
       const source = key in flags ? 'flag' : key in fromEnv ? 'environment' : key in fromFile ? 'config file' : 'default';
-      issues.push({ path: key, message: `${issue.message} (from ${source})` });
+      issues.push({ path: key, message: key === '' ? issue.message : `${issue.message} (from ${source})` });
     }
   }
   if (issues.length || !result.success) throw invalidInput('CONFIG_INVALID', 'The configuration', issues);

@@ -72,7 +72,12 @@ function untilSignal(stop: () => Promise<void>, say: (line: string) => void): Pr
 async function spawnAgent(config: Readonly<Config>, argv: string[]): Promise<ChildProcess> {
   await rm(join(config.dataDir, 'agent.json'), { force: true });
   const main = new URL('../main.ts', import.meta.url).pathname;
-  const child = spawn(process.execPath, [main, 'agent', '--data-dir', config.dataDir, ...argv], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // Its own process group: Ctrl-C in the terminal reaches only `up`, which stops the server first
+  // and then the agent, in order. If `up` itself dies, the agent keeps serving.
+  const child = spawn(process.execPath, [main, 'agent', '--data-dir', config.dataDir, ...argv], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    detached: true,
+  });
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new CutoverError('AGENT_UNREACHABLE', `the agent exited at start (code ${child.exitCode}); see the lines above`);

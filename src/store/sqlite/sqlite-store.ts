@@ -18,7 +18,7 @@ type Row = Record<string, unknown>;
 /**
  * The embedded store: one SQLite file through `node:sqlite`, in WAL mode so readers never block
  * the writer. node:sqlite is synchronous; each call is a short indexed statement on a local file,
- * so it is run inline rather than on a worker thread (measured in docs/benchmarks.md).
+ * so it is run inline rather than on a worker thread.
  */
 export function createSqliteStore(file: string): Store {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
