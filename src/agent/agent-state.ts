@@ -1,17 +1,10 @@
 import { open, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { Color, HealthSpec } from '../shared/index.ts';
+import type { Color } from '../shared/index.ts';
+import type { RuntimeSlotSpec } from '../deploy/index.ts';
 
 /** What the agent must remember to serve again after a restart. */
-export interface PersistedSlot {
-  version: string;
-  digest: string;
-  start: string;
-  env: Record<string, string>;
-  health: HealthSpec;
-  stopTimeoutMs: number;
-  deploymentId: string;
-}
+export type PersistedSlot = Omit<RuntimeSlotSpec, 'instance' | 'color'>;
 
 export interface PersistedInstance {
   hosts: string[];

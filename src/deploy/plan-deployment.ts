@@ -3,15 +3,10 @@ import type { DeploymentKind, DeploymentRecord, InstanceRecord } from '../store/
 import type { Color } from '../shared/index.ts';
 
 /** What a deployment will do, decided from plain data before anything is touched. */
-export interface DeploymentPlan {
-  kind: DeploymentKind;
-  strategy: 'start-and-flip' | 'flip-to-warm';
-  fromVersion: string | null;
-  toVersion: string;
-  fromColor: Color | null;
-  toColor: Color;
-  steps: string[];
-}
+export type DeploymentPlan = Pick<
+  DeploymentRecord,
+  'kind' | 'strategy' | 'fromVersion' | 'toVersion' | 'fromColor' | 'toColor'
+> & { steps: string[] };
 
 export type PlanResult = { ok: true; plan: DeploymentPlan } | { ok: false; error: CutoverError };
 
