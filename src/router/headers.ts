@@ -1,0 +1,240 @@
+// Header rewriting for the proxy hot path. Everything here runs once per request or response,
+// so it walks raw header arrays once, switches on name length before lowercasing anything,
+// and allocates only the output array.
+
+/** What `scanRequestHeaders` found besides the rewritten header list; one reused instance per router. */
+export class RequestScan {
+  /** The Host header exactly as sent (empty when absent). */
+  host = '';
+  /** True when the request declares a body (Content-Length other than 0, or Transfer-Encoding). */
+  hasBody = false;
+  /** Value of the Upgrade header (only meaningful for upgrade requests). */
+  upgrade = '';
+}
+
+const OTHER = 0;
+const DROP = 1;
+const HOST = 2;
+const XFF = 3;
+const CONNECTION = 4;
+const CONTENT_LENGTH = 5;
+const TRANSFER_ENCODING = 6;
+const UPGRADE = 7;
+
+function is(name: string, lower: string): boolean {
+  return name === lower || name.toLowerCase() === lower;
+}
+
+// Hop-by-hop fields (RFC 9110 §7.6.1) are dropped; Expect is dropped because Node's server has
+// already answered `100-continue` itself and undici refuses the header; the X-Forwarded-Host and
+// -Proto a client sends are replaced by ours, since the router is the edge and must not trust them.
+function requestHeaderKind(name: string): number {
+  switch (name.length) {
+    case 2:
+      return is(name, 'te') ? DROP : OTHER;
+    case 4:
+      return is(name, 'host') ? HOST : OTHER;
+    case 6:
+      return is(name, 'expect') ? DROP : OTHER;
+    case 7: {
+      const l = name.toLowerCase();
+      return l === 'upgrade' ? UPGRADE : l === 'trailer' ? DROP : OTHER;
+    }
+    case 10: {
+      const l = name.toLowerCase();
+      return l === 'connection' ? CONNECTION : l === 'keep-alive' ? DROP : OTHER;
+    }
+    case 14:
+      return is(name, 'content-length') ? CONTENT_LENGTH : OTHER;
+    case 15:
+      return is(name, 'x-forwarded-for') ? XFF : OTHER;
+    case 16: {
+      const l = name.toLowerCase();
+      return l === 'proxy-connection' || l === 'x-forwarded-host' ? DROP : OTHER;
+    }
+    case 17: {
+      const l = name.toLowerCase();
+      return l === 'transfer-encoding' ? TRANSFER_ENCODING : l === 'x-forwarded-proto' ? DROP : OTHER;
+    }
+    case 19:
+      return is(name, 'proxy-authorization') ? DROP : OTHER;
+    default:
+      return OTHER;
+  }
+}
+
+/**
+ * Connection options that only govern this hop and name no header (RFC 9112 §9.6, RFC 6455 §4.1).
+ * Anything else listed in Connection names a header that must be removed too.
+ */
+function listsExtraHeaders(connection: string): boolean {
+  // Nearly every message says just `keep-alive` or `close`: answer that without splitting.
+  if (connection.length <= 10) {
+    const l = connection.toLowerCase();
+    if (l === 'keep-alive' || l === 'close' || l === 'upgrade') return false;
+  }
+  const tokens = connection.split(',');
+  for (let i = 0; i < tokens.length; i++) {
+    const t = (tokens[i] as string).trim().toLowerCase();
+    if (t !== '' && t !== 'close' && t !== 'keep-alive' && t !== 'upgrade') return true;
+  }
+  return false;
+}
+
+function connectionTokens(connection: string): Set<string> {
+  const set = new Set<string>();
+  for (const token of connection.split(',')) {
+    const t = token.trim().toLowerCase();
+    if (t !== '') set.add(t);
+  }
+  return set;
+}
+
+function withoutListed(headers: string[], listed: Set<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i] as string;
+    if (!listed.has(name.toLowerCase())) out.push(name, headers[i + 1] as string);
+  }
+  return out;
+}
+
+/**
+ * Rewrites a client request's raw headers for the upstream: drops hop-by-hop fields (and those the
+ * Connection header lists), keeps Host, appends the client address to X-Forwarded-For and sets
+ * X-Forwarded-Proto/-Host. Fills `scan` with the Host and body framing it saw.
+ */
+export function scanRequestHeaders(raw: string[], clientIp: string | undefined, scan: RequestScan): string[] {
+  const out: string[] = [];
+  let host = '';
+  let hasBody = false;
+  let xff = '';
+  let connection = '';
+  let upgrade = '';
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const value = raw[i + 1] as string;
+    switch (requestHeaderKind(name)) {
+      case OTHER:
+        out.push(name, value);
+        break;
+      case HOST:
+        host = value;
+        out.push(name, value);
+        break;
+      case CONTENT_LENGTH:
+        if (value !== '0') hasBody = true;
+        out.push(name, value);
+        break;
+      case TRANSFER_ENCODING:
+        // undici frames the body itself (chunked when it has no length).
+        hasBody = true;
+        break;
+      case XFF:
+        xff = xff === '' ? value : `${xff}, ${value}`;
+        break;
+      case CONNECTION:
+        connection = connection === '' ? value : `${connection}, ${value}`;
+        break;
+      case UPGRADE:
+        upgrade = value;
+        break;
+    }
+  }
+  // A dual-stack listener reports IPv4 clients as `::ffff:a.b.c.d`; forward the plain address.
+  const ip =
+    clientIp === undefined
+      ? ''
+      : clientIp.startsWith('::ffff:') && clientIp.includes('.')
+        ? clientIp.slice(7)
+        : clientIp;
+  out.push(
+    'x-forwarded-for',
+    xff === '' ? ip : `${xff}, ${ip}`,
+    'x-forwarded-proto',
+    'http',
+    'x-forwarded-host',
+    host,
+  );
+  scan.host = host;
+  scan.hasBody = hasBody;
+  scan.upgrade = upgrade;
+  if (connection !== '' && listsExtraHeaders(connection)) {
+    return withoutListed(out, connectionTokens(connection));
+  }
+  return out;
+}
+
+const RESPONSE_DROP = 1;
+const RESPONSE_CONNECTION = 2;
+const RESPONSE_UPGRADE = 3;
+
+// Besides hop-by-hop fields, the upstream's own X-App-Version/X-Deployment-Id are replaced by the
+// router's, so a response never carries two different versions.
+function responseHeaderKind(name: string): number {
+  switch (name.length) {
+    case 2:
+      return is(name, 'te') ? RESPONSE_DROP : OTHER;
+    case 7: {
+      const l = name.toLowerCase();
+      return l === 'upgrade' ? RESPONSE_UPGRADE : l === 'trailer' ? RESPONSE_DROP : OTHER;
+    }
+    case 10: {
+      const l = name.toLowerCase();
+      return l === 'connection' ? RESPONSE_CONNECTION : l === 'keep-alive' ? RESPONSE_DROP : OTHER;
+    }
+    case 13:
+      return is(name, 'x-app-version') ? RESPONSE_DROP : OTHER;
+    case 15:
+      return is(name, 'x-deployment-id') ? RESPONSE_DROP : OTHER;
+    case 16:
+      return is(name, 'proxy-connection') ? RESPONSE_DROP : OTHER;
+    case 17:
+      return is(name, 'transfer-encoding') ? RESPONSE_DROP : OTHER;
+    case 18:
+      return is(name, 'proxy-authenticate') ? RESPONSE_DROP : OTHER;
+    default:
+      return OTHER;
+  }
+}
+
+/**
+ * Converts undici's raw response headers (Buffer pairs) into a flat string list for
+ * `res.writeHead`, dropping hop-by-hop fields and appending `extra` (the slot's version headers).
+ * latin1 both ways keeps header bytes exactly as the upstream sent them.
+ * With `keepUpgrade` (a 101 answer) Connection and Upgrade are kept: they are the handshake.
+ */
+export function responseHeaders(raw: Buffer[], extra: readonly string[], keepUpgrade = false): string[] {
+  const out: string[] = [];
+  let connection = '';
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = (raw[i] as Buffer).toString('latin1');
+    const kind = responseHeaderKind(name);
+    if (kind === OTHER) {
+      out.push(name, (raw[i + 1] as Buffer).toString('latin1'));
+    } else if (kind === RESPONSE_CONNECTION) {
+      const value = (raw[i + 1] as Buffer).toString('latin1');
+      connection = connection === '' ? value : `${connection}, ${value}`;
+      if (keepUpgrade) out.push(name, value);
+    } else if (kind === RESPONSE_UPGRADE && keepUpgrade) {
+      out.push(name, (raw[i + 1] as Buffer).toString('latin1'));
+    }
+  }
+  for (let i = 0; i < extra.length; i++) out.push(extra[i] as string);
+  if (connection !== '' && listsExtraHeaders(connection)) {
+    return withoutListed(out, connectionTokens(connection));
+  }
+  return out;
+}
+
+/**
+ * Host header → the key instances are registered under: lowercase, without `:port`, without a
+ * trailing dot. IPv6 literals keep their brackets (`[::1]:8080` → `[::1]`).
+ */
+export function normaliseHost(raw: string): string {
+  let end = raw.length;
+  const colon = raw.lastIndexOf(':');
+  if (colon !== -1 && raw.lastIndexOf(']') < colon) end = colon;
+  if (end > 0 && raw.charCodeAt(end - 1) === 46 /* . */) end--;
+  return raw.slice(0, end).trim().toLowerCase();
+}

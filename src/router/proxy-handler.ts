@@ -1,0 +1,140 @@
+import { ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import { BAD_GATEWAY, BAD_REQUEST, GATEWAY_TIMEOUT, sendError } from './error-response.ts';
+import type { RouterError } from './error-response.ts';
+import { responseHeaders } from './headers.ts';
+import type { Upstream } from './upstream.ts';
+
+/**
+ * The server's response class: it carries a back-reference to the proxying in progress so one
+ * shared 'close' listener serves every request (no closure per request).
+ */
+export class ProxyResponse extends ServerResponse {
+  proxy: ProxyHandler | null = null;
+}
+
+/** Reason passed to undici's abort when the client went away; never reaches a client. */
+export const CLIENT_GONE = new Error('client closed the connection before the response ended');
+
+function noop(): void {}
+
+// A pooled keep-alive connection can be closed by the app just as a request is written on it
+// (RFC 9112 §9.3.1); nothing was processed that a safe method could not repeat, so such a request
+// is sent once more (RFC 9110 §9.2.2) instead of failing the client.
+function isRetryable(err: Error, opts: Dispatcher.DispatchOptions): boolean {
+  if (opts.body !== null) return false;
+  const method = opts.method;
+  if (method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS') return false;
+  const code = (err as { code?: unknown }).code;
+  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
+}
+
+function redispatch(handler: ProxyHandler): void {
+  if (handler.clientGone) handler.finish();
+  else handler.upstream.pool.dispatch(handler.opts, handler);
+}
+
+/** Picks the answer for a request that failed before its response headers were sent. */
+export function errorFor(err: Error, upstream: Upstream): RouterError {
+  if (upstream.drainAborted) return GATEWAY_TIMEOUT;
+  const code = (err as { code?: unknown }).code;
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return GATEWAY_TIMEOUT;
+  if (code === 'UND_ERR_INVALID_ARG') return BAD_REQUEST;
+  return BAD_GATEWAY;
+}
+
+/**
+ * Relays one upstream response to one client response. It is an undici *legacy* handler (no
+ * `onRequestStart`), which undici runs without a wrapper: one small object per request, no
+ * closures. Backpressure: `onData` returns false when the client's socket is full and undici's
+ * `resume` is called on 'drain'. `finish()` releases the upstream's in-flight count exactly once.
+ * A safe request whose pooled connection was closed under it is dispatched once more.
+ */
+export class ProxyHandler implements Dispatcher.DispatchHandler {
+  readonly upstream: Upstream;
+  readonly res: ProxyResponse;
+  readonly opts: Dispatcher.DispatchOptions;
+  abort: ((err?: Error) => void) | null = null;
+  resume: () => void = noop;
+  done = false;
+  clientGone = false;
+  retried = false;
+
+  constructor(upstream: Upstream, res: ProxyResponse, opts: Dispatcher.DispatchOptions) {
+    this.upstream = upstream;
+    this.res = res;
+    this.opts = opts;
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    // The client left while the request waited for a pooled connection.
+    if (this.clientGone) abort(CLIENT_GONE);
+    else this.abort = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusMessage: string): boolean {
+    // 1xx interim answers (103 Early Hints) are not relayed; the final answer follows.
+    if (statusCode < 200) return true;
+    this.resume = resume;
+    const headers = responseHeaders(rawHeaders, this.upstream.responseHeaders);
+    if (statusMessage) this.res.writeHead(statusCode, statusMessage, headers);
+    else this.res.writeHead(statusCode, headers);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.res.write(chunk)) return true;
+    this.res.once('drain', this.resume);
+    return false;
+  }
+
+  onComplete(): void {
+    this.finish();
+    this.res.end();
+  }
+
+  onError(err: Error): void {
+    if (
+      !this.retried &&
+      !this.clientGone &&
+      !this.res.headersSent &&
+      !this.upstream.drainAborted &&
+      isRetryable(err, this.opts)
+    ) {
+      this.retried = true;
+      this.abort = null;
+      process.nextTick(redispatch, this);
+      return;
+    }
+    this.finish();
+    if (this.clientGone) return;
+    const res = this.res;
+    try {
+      // Headers already went out: the only honest signal left is cutting the connection.
+      if (res.headersSent) res.destroy();
+      else sendError(res, errorFor(err, this.upstream));
+    } catch {
+      res.destroy();
+    }
+  }
+
+  /** The client's response closed; if ours was not finished, the upstream request is aborted. */
+  onClientClose(): void {
+    if (this.done) return;
+    this.clientGone = true;
+    if (this.abort !== null) this.abort(CLIENT_GONE);
+  }
+
+  finish(): void {
+    if (this.done) return;
+    this.done = true;
+    this.res.proxy = null;
+    this.upstream.release();
+  }
+}
+
+/** Shared 'close' listener of every proxied response. */
+export function onResponseClose(this: ProxyResponse): void {
+  const handler = this.proxy;
+  if (handler !== null) handler.onClientClose();
+}

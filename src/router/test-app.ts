@@ -1,0 +1,222 @@
+// Test support (not shipped): a real HTTP "app" that answers with its own version, plus helpers
+// to talk to a router over loopback. Used by the router's *.test.ts files.
+import { once } from 'node:events';
+import { createServer, request as httpRequest } from 'node:http';
+import type {
+  IncomingHttpHeaders,
+  IncomingMessage,
+  OutgoingHttpHeaders,
+  Server,
+  ServerResponse,
+} from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+
+/** A running test app. */
+export interface TestApp {
+  version: string;
+  port: number;
+  server: Server;
+  /** Requests received, by path. */
+  hits: number;
+  /** Requests whose connection closed before the app answered them. */
+  aborted: number;
+  /** Bytes `/big` has written so far, and whether it is waiting for 'drain' (backpressure). */
+  bigSent: number;
+  bigBlocked: boolean;
+  /** How many of the next `/drop` requests have their connection destroyed instead of an answer. */
+  dropNext: number;
+  /** Headers of the last request received. */
+  lastHeaders: IncomingHttpHeaders;
+  /** Resolves once `n` requests to `/slow` are waiting. */
+  slowWaiting(n: number): Promise<void>;
+  /** Answers every waiting `/slow` request with the app's version. */
+  releaseSlow(): void;
+  close(): Promise<void>;
+}
+
+/** Polls `condition` until it holds or `timeoutMs` passes (then throws `what`). */
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 5000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await delay(5);
+  }
+}
+
+/**
+ * Starts an app on 127.0.0.1:0. Routes: `/` (version as text), `/headers` (request headers as
+ * JSON), `/echo` (streams the body back), `/slow` (waits for `releaseSlow`), `/hang` (never
+ * answers), `/drop` (destroys the connection while `dropNext` > 0), `/big?bytes=N` (streams N
+ * bytes), `/hop` (sends hop-by-hop headers), `/204`. Upgrades are accepted and echo bytes.
+ */
+export async function startTestApp(version: string): Promise<TestApp> {
+  const slow: ServerResponse[] = [];
+  let slowListener: (() => void) | null = null;
+  const app: TestApp = {
+    version,
+    port: 0,
+    server: createServer(handle),
+    hits: 0,
+    aborted: 0,
+    dropNext: 0,
+    bigSent: 0,
+    bigBlocked: false,
+    lastHeaders: {},
+    async slowWaiting(n) {
+      while (slow.length < n) {
+        await new Promise<void>((resolve) => (slowListener = resolve));
+      }
+    },
+    releaseSlow() {
+      for (const res of slow.splice(0)) res.end(`slow:${version}`);
+    },
+    async close() {
+      app.server.closeAllConnections();
+      await new Promise<void>((resolve) => app.server.close(() => resolve()));
+    },
+  };
+
+  function handle(req: IncomingMessage, res: ServerResponse): void {
+    app.hits++;
+    app.lastHeaders = req.headers;
+    res.on('close', () => {
+      if (!res.writableFinished) app.aborted++;
+    });
+    const url = new URL(req.url ?? '/', 'http://app');
+    res.setHeader('x-app-version', 'set-by-app');
+    switch (url.pathname) {
+      case '/':
+        res.setHeader('content-type', 'text/plain');
+        res.end(version);
+        return;
+      case '/headers':
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ headers: req.headers, rawHeaders: req.rawHeaders }));
+        return;
+      case '/echo':
+        res.setHeader('content-type', 'application/octet-stream');
+        req.pipe(res);
+        return;
+      case '/slow':
+        slow.push(res);
+        slowListener?.();
+        return;
+      case '/hang':
+        return;
+      case '/drop':
+        if (app.dropNext > 0) {
+          app.dropNext--;
+          req.socket.destroy();
+          return;
+        }
+        req.resume();
+        res.end(version);
+        return;
+      case '/big': {
+        const total = Number(url.searchParams.get('bytes') ?? '0');
+        const chunk = Buffer.alloc(64 * 1024, 120);
+        let sent = 0;
+        app.bigSent = 0;
+        const pump = (): void => {
+          app.bigBlocked = false;
+          while (sent < total) {
+            const piece = chunk.subarray(0, Math.min(chunk.length, total - sent));
+            sent += piece.length;
+            app.bigSent = sent;
+            if (!res.write(piece)) {
+              app.bigBlocked = true;
+              res.once('drain', pump);
+              return;
+            }
+          }
+          res.end();
+        };
+        pump();
+        return;
+      }
+      case '/hop':
+        res.writeHead(200, {
+          connection: 'keep-alive, x-hop-private',
+          'x-hop-private': 'secret',
+          'keep-alive': 'timeout=5',
+          'proxy-authenticate': 'Basic',
+          trailer: 'x-checksum',
+          'x-end-to-end': 'kept',
+        });
+        res.end('hop');
+        return;
+      case '/204':
+        res.writeHead(204);
+        res.end();
+        return;
+      default:
+        res.writeHead(404);
+        res.end();
+    }
+  }
+
+  app.server.on('upgrade', (req, socket, head) => {
+    app.hits++;
+    app.lastHeaders = req.headers;
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\n');
+    if (head.length > 0) socket.write(head);
+    socket.on('error', () => {});
+    socket.pipe(socket);
+  });
+
+  app.server.listen(0, '127.0.0.1');
+  await once(app.server, 'listening');
+  app.port = (app.server.address() as AddressInfo).port;
+  return app;
+}
+
+/** A port nothing listens on (bound, then released). */
+export async function deadPort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** A response read in full. */
+export interface Reply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** One request through node:http (no keep-alive), with arbitrary headers; reads the whole answer. */
+export function send(
+  port: number,
+  options: { path?: string; method?: string; headers?: OutgoingHttpHeaders; body?: Buffer | string } = {},
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        path: options.path ?? '/',
+        method: options.method ?? 'GET',
+        headers: options.headers,
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
