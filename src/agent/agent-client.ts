@@ -77,8 +77,9 @@ export function createAgentClient(url: string, token: string): Runtime & { close
     async waitHealthy(instance, color, timeoutMs) {
       return (await call<HealthResult>('POST', `${slot(instance, color)}/wait`, { timeoutMs }, { timeoutMs: timeoutMs + 10_000 }))!;
     },
-    async flip(instance, color) {
-      return (await call<{ flippedAt: number }>('POST', `/v1/instances/${encodeURIComponent(instance)}/flip`, { color }))!;
+    async flip(instance, color, expectVersion) {
+      const body = expectVersion === undefined ? { color } : { color, expectVersion };
+      return (await call<{ flippedAt: number }>('POST', `/v1/instances/${encodeURIComponent(instance)}/flip`, body))!;
     },
     async stopSlot(instance, color) {
       await call('POST', `${slot(instance, color)}/stop`, {}, { timeoutMs: 600_000 });

@@ -128,10 +128,21 @@ export function createAgentCore(options: AgentCoreOptions) {
       };
     },
 
-    async flip(name: string, color: Color): Promise<{ flippedAt: number }> {
+    async flip(name: string, color: Color, expectVersion?: string): Promise<{ flippedAt: number }> {
       const instance = instanceOrThrow(name);
-      if (!instance.slots[color]) {
+      const slot = instance.slots[color];
+      if (!slot) {
         throw new CutoverError('SLOT_NOT_FOUND', `instance "${name}" has nothing in its ${color} slot to flip to`);
+      }
+      if (expectVersion !== undefined) {
+        const state = supervisor.get(name, color)?.state ?? 'stopped';
+        if (slot.version !== expectVersion || state !== 'healthy') {
+          throw new CutoverError(
+            'SLOT_NOT_READY',
+            `the ${color} slot of "${name}" is not serving ${expectVersion} healthy (it runs ${slot.version}, ${state})`,
+            { details: { color, version: slot.version, state } },
+          );
+        }
       }
       instance.active = color;
       await stateFile.save(state); // persisted before traffic moves

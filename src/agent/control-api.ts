@@ -121,8 +121,11 @@ export function createControlApi(core: AgentCore, token: string) {
     return c.json({ ok: true });
   });
   app.post('/v1/instances/:name/flip', async (c) => {
-    const { color: to } = await body(c, z.object({ color: z.enum(['blue', 'green']) }));
-    return c.json(await core.flip(param(c, 'name'), to));
+    const { color: to, expectVersion } = await body(
+      c,
+      z.object({ color: z.enum(['blue', 'green']), expectVersion: z.string().min(1).optional() }),
+    );
+    return c.json(await core.flip(param(c, 'name'), to, expectVersion));
   });
 
   app.get('/v1/instances/:name/logs', (c) => {

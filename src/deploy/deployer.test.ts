@@ -200,3 +200,17 @@ test('recovery finishes a deployment that had flipped and fails one that had not
   assert.equal((await store.getDeployment('dpl_flipped'))!.status, 'succeeded');
   assert.equal((await store.getInstance('web'))!.currentVersion, '1.1.0');
 });
+
+test('a rollback to a warm slot that is no longer healthy fails and changes nothing', async () => {
+  const { store, runtime, deployer, run } = await setup();
+  await run(deployer.deploy({ instance: 'web', version: '1.0.0', actor: 'a' }));
+  await run(deployer.deploy({ instance: 'web', version: '1.1.0', actor: 'a' }));
+  runtime.instances.get('web')!.slots.find((s) => s.color === 'blue')!.state = 'unhealthy';
+  const back = await run(deployer.rollback({ instance: 'web', actor: 'a' }));
+  assert.equal(back.status, 'failed');
+  assert.match(back.error!.message, /1\.0\.0 healthy.*deploy 1\.0\.0 instead/i);
+  assert.equal(runtime.active('web'), 'green');
+  const web = (await store.getInstance('web'))!;
+  assert.equal(web.currentVersion, '1.1.0');
+  assert.equal(web.slots.blue?.status, 'warm', 'the warm slot record is left as it was');
+});

@@ -238,21 +238,18 @@ export function createDeployer(options: DeployerOptions): Deployer {
         ctx.healthySince = result.healthySince;
         return { healthySince: result.healthySince };
       }
-      case 'verify': {
-        const seen = await runtime.describe(d.instance);
-        const slot = seen?.slots.find((s) => s.color === d.toColor);
-        if (!slot || slot.version !== d.toVersion || slot.state !== 'healthy') {
+      case 'flip': {
+        let flippedAt: number;
+        try {
+          ({ flippedAt } = await runtime.flip(d.instance, d.toColor, d.strategy === 'flip-to-warm' ? d.toVersion : undefined));
+        } catch (error) {
+          if (!isCutoverError(error) || error.code !== 'SLOT_NOT_READY') throw error;
           throw new CutoverError(
             'DEPLOYMENT_FAILED',
-            `the warm ${d.toColor} slot is not serving ${d.toVersion} (it is ${slot ? `${slot.version}, ${slot.state}` : 'gone'}); ` +
-              `deploy ${d.toVersion} instead with \`cutover deploy ${d.instance} ${d.toVersion}\``,
-            { details: { slot } },
+            `${error.message}; nothing changed. Deploy ${d.toVersion} instead with \`cutover deploy ${d.instance} ${d.toVersion}\``,
+            { details: error.details, cause: error },
           );
         }
-        return undefined;
-      }
-      case 'flip': {
-        const { flippedAt } = await runtime.flip(d.instance, d.toColor);
         return ctx.healthySince ? { flippedAt, overheadMs: flippedAt - ctx.healthySince } : { flippedAt };
       }
       case 'finalise': {

@@ -1,3 +1,4 @@
+import { CutoverError } from '../shared/index.ts';
 import type { Color } from '../shared/index.ts';
 import type { HealthResult, Runtime, RuntimeInstance, RuntimeSlotSpec } from './runtime.ts';
 
@@ -57,9 +58,13 @@ export class FakeRuntime implements Runtime {
     const slot = this.#get(instance).slots.find((s) => s.color === color);
     return this.health.get(slot?.version ?? '') ?? { ok: true, healthySince: this.now() };
   }
-  async flip(instance: string, color: Color) {
+  async flip(instance: string, color: Color, expectVersion?: string) {
     this.calls.push(`flip ${instance} ${color}`);
     this.#maybeFail('flip');
+    const slot = this.#get(instance).slots.find((s) => s.color === color);
+    if (expectVersion !== undefined && (slot?.version !== expectVersion || slot.state !== 'healthy')) {
+      throw new CutoverError('SLOT_NOT_READY', `the ${color} slot does not serve ${expectVersion} healthy`);
+    }
     this.#get(instance).active = color;
     return { flippedAt: this.now() };
   }

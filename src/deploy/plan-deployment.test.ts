@@ -61,7 +61,7 @@ test('rollback inside the window flips to the warm slot', () => {
   assert.ok(r.ok);
   assert.equal(r.plan.strategy, 'flip-to-warm');
   assert.equal(r.plan.toVersion, '1.0.0');
-  assert.deepEqual(r.plan.steps, ['verify', 'flip', 'finalise']);
+  assert.deepEqual(r.plan.steps, ['flip', 'finalise']);
 });
 
 test('rollback after the window deploys the previous version from history', () => {

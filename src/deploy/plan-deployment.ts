@@ -12,8 +12,11 @@ export type PlanResult = { ok: true; plan: DeploymentPlan } | { ok: false; error
 
 /** Steps of a deployment that starts the release in the idle slot. */
 export const START_AND_FLIP_STEPS = ['prepare', 'start', 'health', 'flip', 'finalise'] as const;
-/** Steps of a flip back to a slot that is still warm. */
-export const FLIP_TO_WARM_STEPS = ['verify', 'flip', 'finalise'] as const;
+/**
+ * Steps of a flip back to a slot that is still warm. The check that the slot still serves the
+ * expected version, healthy, happens inside the agent's flip, in the same tick as the switch.
+ */
+export const FLIP_TO_WARM_STEPS = ['flip', 'finalise'] as const;
 
 function warmSlotWith(instance: InstanceRecord, now: number): { color: Color; version: string } | undefined {
   if (!instance.activeColor) return undefined;

@@ -14,8 +14,12 @@ export interface Runtime {
   startSlot(spec: RuntimeSlotSpec): Promise<{ port: number; pid?: number }>;
   /** Resolves when the slot is healthy, or with why it is not by `timeoutMs`. Never throws for an unhealthy app. */
   waitHealthy(instance: string, color: Color, timeoutMs: number): Promise<HealthResult>;
-  /** The atomic switch: new requests go to `color`; in-flight ones on the other colour finish. */
-  flip(instance: string, color: Color): Promise<{ flippedAt: number }>;
+  /**
+   * The atomic switch: new requests go to `color`; in-flight ones on the other colour finish.
+   * With `expectVersion`, the runtime refuses (SLOT_NOT_READY, changing nothing) unless that slot
+   * runs this version and is healthy at the moment of the switch.
+   */
+  flip(instance: string, color: Color, expectVersion?: string): Promise<{ flippedAt: number }>;
   /** Drains the slot's in-flight requests, then stops its process (SIGTERM, grace, SIGKILL). */
   stopSlot(instance: string, color: Color): Promise<void>;
   /** What actually runs for an instance, or undefined if the runtime does not know it. */

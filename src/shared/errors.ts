@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'ALREADY_ON_VERSION'
   | 'SLOT_NOT_FOUND'
   | 'SLOT_ACTIVE'
+  | 'SLOT_NOT_READY'
   | 'SLOT_BUSY'
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
