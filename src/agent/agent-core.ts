@@ -25,7 +25,7 @@ export function createAgentCore(options: AgentCoreOptions) {
   const { router, supervisor, log } = options;
   const artifacts = createArtifactStore(join(options.dataDir, 'artifacts'));
   const releasesDir = join(options.dataDir, 'releases');
-  const stateFile = createStateFile(join(options.dataDir, 'state.json'));
+  const stateFile = createStateFile(join(options.dataDir, 'state'));
   let state: AgentState = { version: 1, instances: {} };
 
   const releaseDir = (digest: string) => join(releasesDir, digest.replace(':', '-'));
@@ -184,6 +184,11 @@ export function createAgentCore(options: AgentCoreOptions) {
 
     follow(name: string, color: Color, onLine: (line: string) => void) {
       return supervisor.follow(name, color, onLine);
+    },
+
+    /** Closes the state files (after the router and the slots have stopped). */
+    close(): Promise<void> {
+      return stateFile.close();
     },
 
     /** Loads the persisted instances; one broken entry is logged and skipped. */

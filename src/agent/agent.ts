@@ -58,6 +58,7 @@ export async function startAgent(config: Readonly<Config>, token: string, log: L
         await closeServer(control);
         await router.close();
         await supervisor.stopAll();
+        await core.close();
         log.info({}, 'agent stopped');
       })();
       return stopping;

@@ -1,0 +1,52 @@
+/**
+ * Runs every benchmark in turn (each starts and stops its own Cutover) and writes a short results
+ * block to bench/results/latest.md (and .json) for docs/benchmarks.md.
+ * Usage: npm run bench (from the root) [-- --rollback-n 50 --deploy-n 20]
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, release, totalmem } from 'node:os';
+import { intFlag } from './lib/cutover-process.ts';
+import { runDeployOverhead, DEPLOY_OVERHEAD_TARGET_MS } from './deploy-overhead.ts';
+import { runRollbackLatency, ROLLBACK_TARGET_MS } from './rollback-latency.ts';
+import { verdict } from './lib/stats.ts';
+
+const startedAt = new Date();
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ${release()}, Node ${process.version}`;
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+const loadBefore = load();
+
+const rollback = await runRollbackLatency({ n: intFlag('rollback-n', 50), warmup: 4, poll: true });
+console.log(rollback.lines.join('\n') + '\n');
+const deploy = await runDeployOverhead({ n: intFlag('deploy-n', 20), warmup: 2 });
+console.log(deploy.lines.join('\n') + '\n');
+
+const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '-');
+const block = [
+  `Cutover benchmarks, ${startedAt.toISOString()}`,
+  `machine: ${machine}; load average before ${loadBefore}, after ${load()}`,
+  '',
+  '| benchmark | figure | p50 | p90 | p99 | max | target |',
+  '| --- | --- | --- | --- | --- | --- | --- |',
+  `| rollback-latency (n=${rollback.n}) | client: POST → router answers with the other version | ${ms(rollback.client.p50)} | ${ms(rollback.client.p90)} | ${ms(rollback.client.p99)} | ${ms(rollback.client.max)} | ≤ ${ROLLBACK_TARGET_MS} ms: ${verdict(rollback.client, ROLLBACK_TARGET_MS)} |`,
+  `| | server: flippedAt − createdAt | ${ms(rollback.server.p50)} | ${ms(rollback.server.p90)} | ${ms(rollback.server.p99)} | ${ms(rollback.server.max)} | ${verdict(rollback.server, ROLLBACK_TARGET_MS)} |`,
+  `| deploy-overhead (n=${deploy.n}) | flippedAt − healthySince | ${ms(deploy.overhead.p50)} | ${ms(deploy.overhead.p90)} | ${ms(deploy.overhead.p99)} | ${ms(deploy.overhead.max)} | ≤ ${DEPLOY_OVERHEAD_TARGET_MS} ms: ${verdict(deploy.overhead, DEPLOY_OVERHEAD_TARGET_MS)} |`,
+  `| | total deployment (finishedAt − createdAt) | ${ms(deploy.total.p50)} | ${ms(deploy.total.p90)} | ${ms(deploy.total.p99)} | ${ms(deploy.total.max)} | (informative) |`,
+  '',
+  'All figures in ms. Details above in the run output; see bench/README.md for definitions.',
+].join('\n');
+
+const dir = new URL('./results/', import.meta.url);
+await mkdir(dir, { recursive: true });
+await writeFile(
+  new URL('latest.md', dir),
+  block + '\n\n```\n' + [...rollback.lines, '', ...deploy.lines].join('\n') + '\n```\n',
+);
+await writeFile(
+  new URL('latest.json', dir),
+  JSON.stringify({ startedAt, machine, rollback: { ...rollback, flips: undefined }, deploy }, null, 2) + '\n',
+);
+console.log(block);
+console.log('\nwritten to bench/results/latest.md and latest.json');

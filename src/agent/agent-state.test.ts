@@ -1,0 +1,84 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createStateFile } from './agent-state.ts';
+import type { AgentState } from './agent-state.ts';
+
+const state = (n: number): AgentState => ({
+  version: 1,
+  instances: { [`i${n}`]: { hosts: [`h${n}.test`], active: 'blue', slots: {} } },
+});
+
+async function withDir(fn: (base: string) => Promise<void>) {
+  const dir = await mkdtemp(join(tmpdir(), 'cutover-state-'));
+  try {
+    await fn(join(dir, 'state'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+test('an empty directory loads an empty state', () =>
+  withDir(async (base) => {
+    const file = createStateFile(base);
+    assert.deepEqual(await file.load(), { state: { version: 1, instances: {} }, skipped: [] });
+    await file.close();
+  }));
+
+test('the newest save wins across reopen, whichever file holds it', () =>
+  withDir(async (base) => {
+    for (const saves of [1, 2, 3, 6]) {
+      const file = createStateFile(base);
+      await file.load();
+      for (let n = 1; n <= saves; n++) await file.save(state(saves * 10 + n));
+      await file.close();
+      const again = createStateFile(base);
+      assert.deepEqual((await again.load()).state, state(saves * 10 + saves));
+      await again.close();
+    }
+  }));
+
+test('a shorter state written over a longer one is read back exactly', () =>
+  withDir(async (base) => {
+    const file = createStateFile(base);
+    const big: AgentState = { version: 1, instances: Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`x${i}`, { hosts: ['a'], active: null, slots: {} }])) };
+    await file.save(big);
+    await file.save(big);
+    await file.save(state(1));
+    await file.close();
+    const again = createStateFile(base);
+    assert.deepEqual((await again.load()).state, state(1));
+    await again.close();
+  }));
+
+test('a torn newest file falls back to the previous state', () =>
+  withDir(async (base) => {
+    const file = createStateFile(base);
+    await file.save(state(1)); // seq 1 → .b
+    await file.save(state(2)); // seq 2 → .a
+    await file.close();
+    const torn = await readFile(`${base}.a`);
+    await writeFile(`${base}.a`, torn.subarray(0, torn.length - 5));
+    const again = createStateFile(base);
+    assert.deepEqual((await again.load()).state, state(1));
+    await again.save(state(3));
+    await again.close();
+    const third = createStateFile(base);
+    assert.deepEqual((await third.load()).state, state(3), 'saving after a fallback continues the sequence');
+    await third.close();
+  }));
+
+test('a corrupt instance entry is skipped, the others load', () =>
+  withDir(async (base) => {
+    const file = createStateFile(base);
+    await file.save({ version: 1, instances: { good: { hosts: ['g.test'], active: null, slots: {} }, bad: 'garbage' as never } });
+    await file.close();
+    const again = createStateFile(base);
+    const { state: loaded, skipped } = await again.load();
+    assert.deepEqual(Object.keys(loaded.instances), ['good']);
+    assert.deepEqual(skipped, ['bad']);
+    await again.close();
+  }));
