@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { getRequestListener } from '@hono/node-server';
 import { closeServer, listen, systemClock } from './shared/index.ts';
 import type { Logger } from './shared/index.ts';
@@ -35,7 +36,7 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
     store,
     runtime,
     clock,
-    openArtifact: (digest) => artifacts.open(digest) as never,
+    openArtifact: (digest) => artifacts.open(digest) as Readable,
     rollbackWindowMs: config.rollbackWindow,
     lockTtlMs: config.lockTtl,
     log,

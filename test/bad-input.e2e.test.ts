@@ -132,3 +132,15 @@ test('an app that exits at start fails with its exit code and last output', asyn
   assert.equal(s.json.currentVersion, '1.0.0');
   assert.equal(s.json.lastDeployment.status, 'failed');
 });
+
+test('an uploaded artifact can be fetched back by its digest', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const { token } = JSON.parse(await readFile(join(data.dir, 'cli.json'), 'utf8')) as { token: string };
+  const { releases } = (await (await fetch(`${api}/api/releases?app=hello`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+    releases: { spec: { artifact: { digest: string; size: number } } }[];
+  };
+  const { digest, size } = releases[0]!.spec.artifact;
+  const res = await fetch(`${api}/api/artifacts/${digest}`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(res.status, 200);
+  assert.equal((await res.arrayBuffer()).byteLength, size);
+});

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import type { HttpBindings } from '@hono/node-server';
@@ -98,7 +99,8 @@ export function createApi(deps: ApiDeps) {
   app.get('/api/artifacts/:digest', need('viewer'), async (c) => {
     const digest = param(c, 'digest');
     if (!(await deps.artifacts.has(digest))) throw new CutoverError('ARTIFACT_NOT_FOUND', `no artifact ${digest}`);
-    return c.body(deps.artifacts.open(digest) as unknown as ReadableStream, 200, { 'content-type': 'application/gzip' });
+    const stream = Readable.toWeb(deps.artifacts.open(digest) as Readable) as ReadableStream<Uint8Array>;
+    return c.body(stream, 200, { 'content-type': 'application/gzip' });
   });
 
   app.post('/api/releases', need('deployer'), async (c) => {
