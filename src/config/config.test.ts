@@ -10,8 +10,9 @@ test('defaults < file < env < flags', async () => {
   try {
     const file = join(dir, 'cutover.yml');
     await writeFile(file, 'apiPort: 9000\nhttpPort: 9001\nrollbackWindow: 10m\n');
-    const config = await loadConfig({ file, env: { CUTOVER_HTTP_PORT: '9002', CUTOVER_AGENT_PORT: '9003' }, flags: { agentPort: 9004 } });
-    assert.equal(config.apiPort, 9000);
+    const config = await loadConfig({ defaults: { apiPort: 1, logLevel: 'warn' }, file, env: { CUTOVER_HTTP_PORT: '9002', CUTOVER_AGENT_PORT: '9003' }, flags: { agentPort: 9004 } });
+    assert.equal(config.apiPort, 9000, 'the file beats command defaults');
+    assert.equal(config.logLevel, 'warn', 'command defaults beat built-in ones');
     assert.equal(config.httpPort, 9002);
     assert.equal(config.agentPort, 9004);
     assert.equal(config.rollbackWindow, 600_000);

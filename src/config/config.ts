@@ -61,6 +61,8 @@ export function configFromEnv(env: Record<string, string | undefined>): Record<s
  * (by key and by where it came from), and returns a frozen object with absolute paths.
  */
 export async function loadConfig(layers: {
+  /** Per-command defaults (e.g. quieter logs for `up`), below everything else. */
+  defaults?: Record<string, unknown>;
   file?: string;
   env?: Record<string, string | undefined>;
   flags?: Record<string, unknown>;
@@ -78,7 +80,7 @@ export async function loadConfig(layers: {
   }
   const fromEnv = configFromEnv(layers.env ?? {});
   const flags = Object.fromEntries(Object.entries(layers.flags ?? {}).filter(([, v]) => v !== undefined));
-  const merged = { ...fromFile, ...fromEnv, ...flags };
+  const merged = { ...layers.defaults, ...fromFile, ...fromEnv, ...flags };
   const result = configSchema.safeParse(merged);
   if (!result.success) {
     for (const issue of result.error.issues) {

@@ -31,7 +31,8 @@ async function configFrom(cmd: Command, opts: ProcessFlags, defaults: Record<str
   return loadConfig({
     ...(file ? { file } : {}),
     env: readEnv(),
-    flags: { ...defaults, ...flags, ...(g.dataDir ? { dataDir: g.dataDir } : {}) },
+    defaults,
+    flags: { ...flags, ...(g.dataDir ? { dataDir: g.dataDir } : {}) },
   });
 }
 
@@ -139,7 +140,7 @@ export function registerProcessCommands(program: Command): void {
     async (opts: ProcessFlags, cmd: Command) => {
       const g = globals(cmd);
       const out = output(g.json);
-      const config = await configFrom(cmd, opts, { logLevel: opts.logLevel ?? 'warn' });
+      const config = await configFrom(cmd, opts, { logLevel: 'warn' });
       const up = await startUp(config, agentArgs({ ...opts, logLevel: config.logLevel }));
       out.result({ router: up.routerUrl, api: up.apiUrl, dataDir: up.dataDir, ...(up.adminToken ? { adminToken: up.adminToken } : {}) }, () =>
         [
