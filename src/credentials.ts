@@ -56,6 +56,7 @@ export async function readCliCredentials(dataDir: string): Promise<CliCredential
 /** Records the API URL (and, on first start, the admin token) for the local CLI. */
 export async function writeCliCredentials(dataDir: string, url: string, token?: string): Promise<void> {
   const previous = await readCliCredentials(dataDir);
-  const next: CliCredentials = { url, ...((token ?? previous?.token) ? { token: token ?? previous?.token } : {}) };
+  const kept = token ?? previous?.token; // the admin token is shown once; later starts keep it
+  const next: CliCredentials = { url, ...(kept ? { token: kept } : {}) };
   await writeFile(join(dataDir, 'cli.json'), JSON.stringify(next, null, 2) + '\n', { mode: 0o600 });
 }

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { Pool, errors as undiciErrors } from 'undici';
+import { Pool, errors as undiciErrors, request } from 'undici';
 import { CutoverError } from '../shared/index.ts';
 import type { ErrorCode } from '../shared/index.ts';
 import type { Color } from '../shared/index.ts';
@@ -103,7 +103,6 @@ export async function openAgentLogs(
   if (query.color) search.set('color', query.color);
   if (query.tail !== undefined) search.set('tail', String(query.tail));
   if (query.follow) search.set('follow', '1');
-  const { request } = await import('undici');
   const res = await request(`${url}/v1/instances/${encodeURIComponent(instance)}/logs?${search}`, {
     headers: { authorization: `Bearer ${token}` },
     signal,

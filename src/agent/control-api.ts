@@ -3,7 +3,7 @@ import { Hono } from 'hono';
 import type { Context } from 'hono';
 import type { HttpBindings } from '@hono/node-server';
 import { z } from 'zod';
-import { CutoverError, httpStatusFor, invalidInput, isColor, isCutoverError } from '../shared/index.ts';
+import { CutoverError, httpStatusFor, invalidInput, isColor, isCutoverError, validate } from '../shared/index.ts';
 import type { Color } from '../shared/index.ts';
 import type { AgentCore } from './agent-core.ts';
 
@@ -40,15 +40,7 @@ async function body<T>(c: Context<Env>, schema: z.ZodType<T>): Promise<T> {
   } catch {
     throw invalidInput('VALIDATION_FAILED', 'The request body', [{ path: '', message: 'must be JSON' }]);
   }
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    throw invalidInput(
-      'VALIDATION_FAILED',
-      'The request body',
-      parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
-    );
-  }
-  return parsed.data;
+  return validate(schema, raw, 'The request body');
 }
 
 function color(c: Context<Env>): Color {

@@ -3,7 +3,7 @@ import { Hono } from 'hono';
 import type { Context } from 'hono';
 import type { HttpBindings } from '@hono/node-server';
 import { z } from 'zod';
-import { CutoverError, httpStatusFor, invalidInput, isColor, isCutoverError } from '../shared/index.ts';
+import { CutoverError, httpStatusFor, invalidInput, isColor, isCutoverError, validate } from '../shared/index.ts';
 import type { Clock, Color, Logger } from '../shared/index.ts';
 import type { ArtifactStore } from '../releases/index.ts';
 import type { Role, Store, TokenRecord } from '../store/index.ts';
@@ -39,11 +39,7 @@ async function jsonBody<T>(c: Context<Env>, schema: z.ZodType<T>, what: string):
   } catch {
     throw invalidInput('VALIDATION_FAILED', what, [{ path: '', message: 'must be a JSON object' }]);
   }
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    throw invalidInput('VALIDATION_FAILED', what, parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })));
-  }
-  return parsed.data;
+  return validate(schema, raw, what);
 }
 
 function waitMs(c: Context<Env>): number {

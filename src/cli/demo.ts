@@ -9,6 +9,7 @@ import { createLogger } from '../shared/index.ts';
 import { loadConfig, readEnv } from '../config/index.ts';
 import { startUp } from './commands/processes.ts';
 import { runCli } from './program.ts';
+import { connect } from './api-client.ts';
 
 const { values } = parseArgs({
   options: {
@@ -49,8 +50,10 @@ try {
   say('▶ publishing hello 1.0.0 and 1.1.0');
   await cli('release', 'publish', example('releases/1.0.0.yml'));
   await cli('release', 'publish', example('releases/1.1.0.yml'));
-  const res = await fetch(`${up.apiUrl}/api/instances/hello`, { headers: { authorization: `Bearer ${await token()}` } });
-  const existing = res.ok ? ((await res.json()) as { currentVersion: string | null }) : undefined;
+  const client = await connect(config.dataDir);
+  const existing = await client
+    .call<{ currentVersion: string | null }>('GET', '/api/instances/hello')
+    .catch(() => undefined); // a first run: no instance yet
   if (!existing) {
     say('▶ creating instance hello at hello.localhost and localhost');
     await cli('instance', 'create', 'hello', '--app', 'hello', '--host', 'hello.localhost', 'localhost', '--environment', 'production');
@@ -95,9 +98,4 @@ if (values['exit-when-ready']) {
     process.on('SIGTERM', stop);
   });
   say('stopped.');
-}
-
-async function token(): Promise<string> {
-  const { readCliCredentials } = await import('../credentials.ts');
-  return (await readCliCredentials(config.dataDir))?.token ?? '';
 }

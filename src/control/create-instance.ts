@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CutoverError, invalidInput } from '../shared/index.ts';
+import { CutoverError, validate } from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
 import type { InstanceRecord, Store } from '../store/index.ts';
 
@@ -25,16 +25,9 @@ export async function createInstance(
   input: unknown,
   actor: string,
 ): Promise<InstanceRecord> {
-  const parsed = createInstanceSchema.safeParse(input);
-  if (!parsed.success) {
-    throw invalidInput(
-      'VALIDATION_FAILED',
-      'The instance',
-      parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
-    );
-  }
-  const { name, app, environment } = parsed.data;
-  const hosts = [...new Set(parsed.data.hosts.map((h) => h.toLowerCase()))];
+  const parsed = validate(createInstanceSchema, input, 'The instance');
+  const { name, app, environment } = parsed;
+  const hosts = [...new Set(parsed.hosts.map((h) => h.toLowerCase()))];
   const apps = await deps.store.listApps();
   if (!apps.includes(app)) {
     throw new CutoverError(

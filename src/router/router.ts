@@ -1,8 +1,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { CutoverError, invalidInput, isColor } from '../shared/index.ts';
+import { CutoverError, invalidInput, isColor, listen } from '../shared/index.ts';
 import type { Color, FieldIssue } from '../shared/index.ts';
 import { noActiveSlot, notFound, rawErrorResponse, sendError } from './error-response.ts';
 import { normaliseHost, RequestScan, scanRequestHeaders } from './headers.ts';
@@ -221,14 +220,7 @@ class HttpRouter implements Router {
   };
 
   listen(port: number, host?: string): Promise<number> {
-    const server = this.#server;
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve((server.address() as AddressInfo).port);
-      });
-    });
+    return listen(this.#server, port, host);
   }
 
   close(): Promise<void> {

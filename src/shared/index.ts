@@ -9,3 +9,4 @@ export { httpStatusFor } from './http-status.ts';
 export { listen, closeServer } from './http-server.ts';
 export { createLogger, silentLogger } from './logger.ts';
 export type { Logger } from './logger.ts';
+export { validate } from './validate.ts';
