@@ -109,8 +109,8 @@ export async function manifest(dir: string, version: string, extra = ''): Promis
 export interface LoadResult {
   ok: number;
   failed: { status?: number; error?: string; at: number }[];
-  /** Per response: when its request was sent and which version answered. */
-  samples: { sentAt: number; version: string }[];
+  /** Per response: when its request was sent, when the answer arrived, and which version answered. */
+  samples: { sentAt: number; receivedAt: number; version: string }[];
 }
 
 /**
@@ -130,7 +130,7 @@ export function load(routerPort: number, host: string, connections = 16, path = 
         if (res.statusCode !== 200) result.failed.push({ status: res.statusCode, error: text.slice(0, 200), at: sentAt });
         else {
           result.ok++;
-          result.samples.push({ sentAt, version: String(res.headers['x-app-version']) });
+          result.samples.push({ sentAt, receivedAt: Date.now(), version: String(res.headers['x-app-version']) });
         }
       } catch (error) {
         result.failed.push({ error: (error as Error).message, at: sentAt });
