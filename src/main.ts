@@ -9,7 +9,7 @@ import { createSqliteStore } from './store/index.ts';
 import { createArtifactStore } from './releases/index.ts';
 import { createDeployer } from './deploy/index.ts';
 import { createAgentClient, openAgentLogs, startAgent } from './agent/index.ts';
-import { bootstrapAdminToken } from './control/index.ts';
+import { bootstrapAdminToken, ensureBuiltInChannels } from './control/index.ts';
 import { createApi } from './api/index.ts';
 import { ensureAgentToken, readAgentEndpoint, writeAgentEndpoint, writeCliCredentials } from './credentials.ts';
 
@@ -28,6 +28,7 @@ export interface RunningServer {
 export async function startServer(config: Readonly<Config>, log: Logger): Promise<RunningServer> {
   const clock = systemClock;
   const store = createSqliteStore(config.database!);
+  await ensureBuiltInChannels({ store, clock });
   const artifacts = createArtifactStore(join(config.dataDir, 'artifacts'));
   const agentToken = await ensureAgentToken(config.dataDir);
   const agentUrl = config.agentUrl ?? (await readAgentEndpoint(config.dataDir)) ?? `http://${config.agentHost}:${config.agentPort}`;

@@ -159,3 +159,15 @@ export async function eventually<T>(check: () => Promise<T | undefined | false>,
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** Runs the CLI as a user at a terminal would read it: without `--json` (stdin is still not a TTY). */
+export function cutoverText(dataDir: string, args: string[], env: Record<string, string> = {}): Promise<Omit<CliResult, 'json'>> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, '--data-dir', dataDir, ...args],
+      { env: { ...process.env, CUTOVER_URL: '', CUTOVER_TOKEN: '', ...env }, timeout: 120_000 },
+      (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}

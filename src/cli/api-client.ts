@@ -6,9 +6,13 @@ import type { ErrorCode } from '../shared/index.ts';
 import { cliEnv } from '../config/index.ts';
 import { readCliCredentials } from '../credentials.ts';
 
+/** The methods the API uses. */
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
 export interface ApiClient {
   url: string;
-  call<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T>;
+  /** A JSON request; an error answer is thrown as the server's CutoverError (code, message, details). */
+  call<T>(method: HttpMethod, path: string, body?: unknown): Promise<T>;
   upload(path: string, file: string): Promise<{ digest: string; size: number }>;
   stream(path: string): Promise<AsyncIterable<Uint8Array>>;
 }
@@ -69,7 +73,7 @@ export async function connect(dataDirFlag?: string): Promise<ApiClient> {
 
   return {
     url: base,
-    async call<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown) {
+    async call<T>(method: HttpMethod, path: string, body?: unknown) {
       const res = await send(method, path, body === undefined ? undefined : JSON.stringify(body), body === undefined ? {} : { 'content-type': 'application/json' });
       return parse<T>(res);
     },

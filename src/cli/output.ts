@@ -1,13 +1,32 @@
 import { isCutoverError } from '../shared/index.ts';
 
+const CONFLICTS = new Set([
+  'RELEASE_EXISTS',
+  'INSTANCE_EXISTS',
+  'HOST_IN_USE',
+  'INSTANCE_LOCKED',
+  'NOTHING_TO_ROLL_BACK',
+  'ALREADY_ON_VERSION',
+  'SLOT_ACTIVE',
+  'SLOT_BUSY',
+  'CHANNEL_EXISTS',
+  'CHANNEL_MOVED',
+  'PROBLEM_RESOLVED',
+  'TOKEN_EXISTS',
+  'LAST_ADMIN_TOKEN',
+  'SELECTION_CHANGED',
+]);
+
 /** Exit codes: the one place error codes become them. Documented in the README. */
 export function exitCodeFor(code: string): number {
   if (['VALIDATION_FAILED', 'MANIFEST_INVALID', 'CONFIG_INVALID', 'ARTIFACT_INVALID'].includes(code)) return 2;
   if (code.endsWith('_NOT_FOUND')) return 3;
-  if (['RELEASE_EXISTS', 'INSTANCE_EXISTS', 'HOST_IN_USE', 'INSTANCE_LOCKED', 'NOTHING_TO_ROLL_BACK', 'ALREADY_ON_VERSION', 'SLOT_ACTIVE', 'SLOT_BUSY'].includes(code)) return 4;
+  if (CONFLICTS.has(code)) return 4;
   if (code === 'UNAUTHORIZED' || code === 'FORBIDDEN') return 5;
   if (code === 'SERVER_UNREACHABLE' || code === 'AGENT_UNREACHABLE') return 6;
   if (code === 'DEPLOYMENT_FAILED') return 7;
+  if (code.startsWith('POLICY_')) return 8;
+  if (code === 'AUDIT_CHAIN_BROKEN') return 9;
   return 1;
 }
 
@@ -43,7 +62,13 @@ export function reportError(error: unknown, json: boolean): number {
     : { code: 'INTERNAL', message: (error as Error)?.message ?? String(error), details: {} };
   if (json) process.stdout.write(`${JSON.stringify({ error: e }, null, 2)}\n`);
   else {
-    process.stderr.write(`error [${e.code}]: ${e.message}\n`);
+    const failures = (e.details as { failures?: unknown }).failures;
+    if (Array.isArray(failures) && failures.length > 0) {
+      // A policy refusal: one line per failed rule, each already led by its code
+      // (`POLICY_SOAK_NOT_MET: 9 days of 14 on release; eligible …`).
+      const lines = failures.map((f: { message?: unknown }) => `refused: ${String(f.message)}`);
+      process.stderr.write(`${lines.join('\n')}\n`);
+    } else process.stderr.write(`error [${e.code}]: ${e.message}\n`);
     const tail = (e.details as { logTail?: unknown }).logTail;
     if (Array.isArray(tail) && tail.length) process.stderr.write(`last output of the app:\n${tail.map((l) => `  ${l}`).join('\n')}\n`);
   }

@@ -2,20 +2,35 @@ import { Command, CommanderError } from 'commander';
 import { registerProcessCommands } from './commands/processes.ts';
 import { registerCatalogCommands } from './commands/catalog.ts';
 import { registerDeploymentCommands } from './commands/deployments.ts';
+import { registerInstanceCommands } from './commands/instances.ts';
+import { registerChannelCommands } from './commands/channels.ts';
+import { registerProblemCommands } from './commands/problems.ts';
+import { registerAuditCommands } from './commands/audit.ts';
+import { registerTokenCommands } from './commands/tokens.ts';
 import { reportError } from './output.ts';
+
+/** The one product version (server, agent and CLI share it). */
+const VERSION = '0.1.0';
 
 /** Builds the `cutover` command tree. */
 export function buildProgram(): Command {
   const program = new Command('cutover')
     .description('Zero-downtime blue-green releases with millisecond rollback')
-    .version('0.1.0')
     .option('--json', 'machine-readable output')
     .option('--data-dir <dir>', 'data directory (default ./.cutover, or CUTOVER_DATA_DIR)')
     .showSuggestionAfterError()
-    .exitOverride();
+    .exitOverride()
+    // Not commander's .version(): a root option is matched anywhere on the line and would swallow
+    // the `--version` of `instance target` and `problem list`. runCli answers it instead.
+    .addHelpText('after', '\n`cutover --version` (or -V) prints the version.');
   registerProcessCommands(program);
   registerCatalogCommands(program);
+  registerInstanceCommands(program);
   registerDeploymentCommands(program);
+  registerChannelCommands(program);
+  registerProblemCommands(program);
+  registerAuditCommands(program);
+  registerTokenCommands(program);
   program.commands.forEach(function inherit(cmd: Command) {
     cmd.exitOverride();
     cmd.commands.forEach(inherit);
@@ -25,6 +40,11 @@ export function buildProgram(): Command {
 
 /** Runs the CLI and returns its exit code; errors are reported once here. */
 export async function runCli(argv: string[]): Promise<number> {
+  const first = argv.filter((a, i) => a !== '--json' && a !== '--data-dir' && argv[i - 1] !== '--data-dir' && !a.startsWith('--data-dir='))[0];
+  if (first === '--version' || first === '-V') {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
   const program = buildProgram();
   const json = argv.includes('--json');
   try {
@@ -32,7 +52,7 @@ export async function runCli(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.exitCode === 0) return 0; // --help, --version
+      if (error.exitCode === 0) return 0; // --help
       if (json) process.stdout.write(`${JSON.stringify({ error: { code: 'VALIDATION_FAILED', message: error.message, details: {} } })}\n`);
       return 2;
     }

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { CutoverError, validate } from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
 import type { InstanceRecord, Store } from '../store/index.ts';
+import { checkTarget, targetSchema } from './targets.ts';
+import type { Who } from './who.ts';
 
 const hostname = z
   .string()
@@ -14,6 +16,20 @@ export const createInstanceSchema = z
     app: z.string().min(1, 'is required'),
     hosts: z.array(hostname).min(1, 'needs at least one host name'),
     environment: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be a lowercase word like production or test').default('production'),
+    tenant: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be a lowercase name like "acme" (letters, digits, ".", "_", "-")')
+      .nullable()
+      .default(null)
+      .describe('The customer this instance belongs to.'),
+    labels: z
+      .record(
+        z.string().regex(/^[a-z][a-z0-9._/-]{0,62}$/, 'label keys are lowercase words like "region" or "tier"'),
+        z.string().max(200, 'label values are at most 200 characters'),
+      )
+      .default({})
+      .describe('Free-form labels for selectors, e.g. {"region": "eu"}.'),
+    target: targetSchema.default(null),
   })
   .strict();
 
@@ -23,10 +39,10 @@ export type CreateInstanceInput = z.input<typeof createInstanceSchema>;
 export async function createInstance(
   deps: { store: Store; clock: Clock },
   input: unknown,
-  actor: string,
+  who: Who,
 ): Promise<InstanceRecord> {
   const parsed = validate(createInstanceSchema, input, 'The instance');
-  const { name, app, environment } = parsed;
+  const { name, app, environment, tenant, labels, target } = parsed;
   const hosts = [...new Set(parsed.hosts.map((h) => h.toLowerCase()))];
   const apps = await deps.store.listApps();
   if (!apps.includes(app)) {
@@ -36,6 +52,7 @@ export async function createInstance(
       { details: { app } },
     );
   }
+  await checkTarget(deps.store, app, target);
   for (const other of await deps.store.listInstances()) {
     const taken = other.hosts.find((h) => hosts.includes(h));
     if (taken && other.name !== name) {
@@ -50,6 +67,9 @@ export async function createInstance(
     app,
     hosts,
     environment,
+    tenant,
+    labels,
+    target,
     currentVersion: null,
     activeColor: null,
     slots: { blue: null, green: null },
@@ -59,6 +79,15 @@ export async function createInstance(
   if (!(await deps.store.insertInstance(instance))) {
     throw new CutoverError('INSTANCE_EXISTS', `an instance named "${name}" already exists`, { details: { instance: name } });
   }
-  await deps.store.appendAudit({ at: now, actor, action: 'instance.create', subject: name, details: { app, hosts, environment } });
+  await deps.store.appendAudit({
+    at: now,
+    actor: who.actor,
+    action: 'instance.create',
+    subject: name,
+    instance: name,
+    app,
+    requestId: who.requestId,
+    after: { app, hosts, environment, tenant, labels, target },
+  });
   return instance;
 }

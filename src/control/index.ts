@@ -2,4 +2,44 @@ export { publishRelease } from './publish-release.ts';
 export type { PublishResult } from './publish-release.ts';
 export { createInstance, createInstanceSchema } from './create-instance.ts';
 export type { CreateInstanceInput } from './create-instance.ts';
-export { bootstrapAdminToken, hashToken, newToken, roleAllows } from './tokens.ts';
+export { bootstrapAdminToken, createToken, createTokenSchema, hashToken, listTokens, newToken, revokeToken, roleAllows } from './tokens.ts';
+export type { TokenInfo } from './tokens.ts';
+export type { Who } from './who.ts';
+export { SYSTEM } from './who.ts';
+export { mustGetRelease, resolveApp } from './resolve-app.ts';
+export {
+  checkPromotion,
+  createChannel,
+  createChannelSchema,
+  ensureBuiltInChannels,
+  listChannelViews,
+  promote,
+  promoteSchema,
+  showChannel,
+  updateChannel,
+  updateChannelSchema,
+} from './channels.ts';
+export type { ChannelView, PromotionCheck, PromotionResult } from './channels.ts';
+export { listProblems, listProblemsQuery, mustGetProblem, reportProblem, reportProblemSchema, resolveProblem, resolveProblemSchema } from './problems.ts';
+export {
+  bulkSetTarget,
+  bulkTargetSchema,
+  listInstanceViews,
+  listInstancesQuery,
+  loadPointerIndex,
+  mustGetInstance,
+  setInstanceTarget,
+  setTargetSchema,
+  targetSchema,
+  viewOf,
+} from './targets.ts';
+export type { BulkTargetResult, InstancePageView, InstanceView, TargetChange } from './targets.ts';
+export { assertChainOk, auditQuery, queryAudit, verifyAudit } from './audit.ts';
+export type { AuditQuery } from './audit.ts';
+export { releaseDiff } from './release-diff-view.ts';
+export { evaluatePromotion, defaultChannels, DEFAULT_CHANNELS, soakTime, formatMinuteUtc, DAY_MS } from './promotion-policy.ts';
+export type { PromotionInput, PromotionVerdict, PromotionFailure, SoakDetails, SoakTime, ChannelDefinition } from './promotion-policy.ts';
+export { resolveTarget, pointerIndex, lookupPointer } from './resolve-target.ts';
+export type { ResolvedTarget, PointerIndex } from './resolve-target.ts';
+export { parseSelector, matchesSelector, formatSelector } from './selector.ts';
+export type { Selector, SelectorTerm, SelectorField } from './selector.ts';

@@ -3,6 +3,7 @@ import type { Clock } from '../shared/index.ts';
 import { parseReleaseSpec, releaseDigest } from '../releases/index.ts';
 import type { ArtifactStore, ReleaseSpec } from '../releases/index.ts';
 import type { ReleaseRecord, Store } from '../store/index.ts';
+import type { Who } from './who.ts';
 
 export interface PublishResult {
   release: ReleaseRecord;
@@ -17,7 +18,7 @@ export interface PublishResult {
 export async function publishRelease(
   deps: { store: Store; artifacts: ArtifactStore; clock: Clock },
   input: unknown,
-  actor: string,
+  who: Who,
 ): Promise<PublishResult> {
   const spec: ReleaseSpec = parseReleaseSpec(input);
   const digest = releaseDigest(spec);
@@ -43,17 +44,20 @@ export async function publishRelease(
     digest,
     spec: spec as unknown as Record<string, unknown>,
     createdAt: deps.clock.now(),
-    createdBy: actor,
+    createdBy: who.actor,
   };
   if (!(await deps.store.insertRelease(release))) {
     // Lost a race with an identical or a different publish: answer as if we had come second.
-    return publishRelease(deps, input, actor);
+    return publishRelease(deps, input, who);
   }
   await deps.store.appendAudit({
     at: release.createdAt,
-    actor,
+    actor: who.actor,
     action: 'release.publish',
     subject: `${spec.app}@${spec.version}`,
+    app: spec.app,
+    version: spec.version,
+    requestId: who.requestId,
     details: { digest, artifact: spec.artifact.digest, commit: spec.commit ?? null },
   });
   return { release, created: true };

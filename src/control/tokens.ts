@@ -1,6 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { CutoverError, validate } from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
 import type { Role, Store, TokenRecord } from '../store/index.ts';
+import type { Who } from './who.ts';
 
 /** sha256 of a token: what the store keeps instead of the token. */
 export function hashToken(token: string): string {
@@ -19,9 +22,9 @@ export function newToken(): string {
 export async function bootstrapAdminToken(store: Store, clock: Clock): Promise<string | undefined> {
   if ((await store.countTokens()) > 0) return undefined;
   const token = newToken();
-  const record: TokenRecord = { name: 'admin', hash: hashToken(token), role: 'admin', createdAt: clock.now() };
+  const record: TokenRecord = { name: 'admin', hash: hashToken(token), role: 'admin', createdAt: clock.now(), createdBy: 'system' };
   if (!(await store.insertToken(record))) return undefined;
-  await store.appendAudit({ at: record.createdAt, actor: 'system', action: 'token.create', subject: 'admin', details: { role: 'admin' } });
+  await store.appendAudit({ at: record.createdAt, actor: 'system', action: 'token.create', subject: 'token:admin', after: { name: 'admin', role: 'admin' } });
   return token;
 }
 
@@ -30,4 +33,62 @@ const RANK: Record<Role, number> = { viewer: 0, deployer: 1, admin: 2 };
 /** Whether a token of role `have` may do what needs `need`. */
 export function roleAllows(have: Role, need: Role): boolean {
   return RANK[have] >= RANK[need];
+}
+
+export const createTokenSchema = z
+  .object({
+    name: z.string().regex(/^[a-z][a-z0-9._-]{0,62}$/, 'must be a lowercase name like "ci" or "alice" (letters, digits, ".", "_", "-")'),
+    role: z.enum(['viewer', 'deployer', 'admin']).describe('viewer reads; deployer publishes, deploys, rolls back, retargets, promotes within policy and reports problems; admin does everything.'),
+  })
+  .strict();
+
+/** A token as listed: never its hash. */
+export type TokenInfo = Omit<TokenRecord, 'hash'>;
+
+const info = ({ hash: _hash, ...rest }: TokenRecord): TokenInfo => rest;
+
+/** Creates a named token and returns it: the only time it is ever visible. */
+export async function createToken(deps: { store: Store; clock: Clock }, input: unknown, who: Who): Promise<TokenInfo & { token: string }> {
+  const { name, role } = validate(createTokenSchema, input, 'The token');
+  const token = newToken();
+  const record: TokenRecord = { name, hash: hashToken(token), role, createdAt: deps.clock.now(), createdBy: who.actor };
+  if (!(await deps.store.insertToken(record))) {
+    throw new CutoverError('TOKEN_EXISTS', `a token named "${name}" exists; revoke it first or pick another name`, { details: { name } });
+  }
+  await deps.store.appendAudit({
+    at: record.createdAt,
+    actor: who.actor,
+    action: 'token.create',
+    subject: `token:${name}`,
+    requestId: who.requestId,
+    after: { name, role },
+  });
+  return { ...info(record), token };
+}
+
+export async function listTokens(store: Store): Promise<TokenInfo[]> {
+  return (await store.listTokens()).map(info);
+}
+
+/** Revokes a token at once. The last admin token cannot be revoked: nobody could manage tokens after. */
+export async function revokeToken(deps: { store: Store; clock: Clock }, name: string, who: Who): Promise<TokenInfo> {
+  const tokens = await deps.store.listTokens();
+  const token = tokens.find((t) => t.name === name);
+  if (!token) {
+    throw new CutoverError('TOKEN_NOT_FOUND', `no token named "${name}"; tokens: ${tokens.map((t) => t.name).join(', ')}`, { details: { name } });
+  }
+  if (token.role === 'admin' && tokens.filter((t) => t.role === 'admin').length === 1) {
+    throw new CutoverError('LAST_ADMIN_TOKEN', `"${name}" is the last admin token; create another admin token before revoking it`);
+  }
+  if (!(await deps.store.deleteToken(name))) throw new CutoverError('TOKEN_NOT_FOUND', `token "${name}" was revoked meanwhile`);
+  await deps.store.appendAudit({
+    at: deps.clock.now(),
+    actor: who.actor,
+    action: 'token.revoke',
+    subject: `token:${name}`,
+    requestId: who.requestId,
+    before: { name, role: token.role },
+    after: null,
+  });
+  return info(token);
 }

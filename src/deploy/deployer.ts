@@ -26,6 +26,8 @@ export interface DeployRequest {
   instance: string;
   actor: string;
   reason?: string;
+  /** The API request that asked for it, carried into the audit entries. */
+  requestId?: string;
 }
 
 /** Runs deployments: plans them, records every step before acting on it, and acts through the runtime. */
@@ -104,7 +106,9 @@ export function createDeployer(options: DeployerOptions): Deployer {
       status: 'running',
       steps: plan.steps.map((name) => ({ name, status: 'pending' })),
       actor: request.actor,
+      app: instance.app,
       ...(request.reason ? { reason: request.reason } : {}),
+      ...(request.requestId ? { requestId: request.requestId } : {}),
       createdAt: now,
       updatedAt: now,
     };
@@ -127,7 +131,13 @@ export function createDeployer(options: DeployerOptions): Deployer {
       actor: d.actor,
       action,
       subject: d.instance,
-      ...(d.reason ? { reason: d.reason } : {}),
+      instance: d.instance,
+      app: d.app ?? null,
+      version: d.toVersion,
+      reason: d.reason ?? null,
+      requestId: d.requestId ?? null,
+      before: { version: d.fromVersion, color: d.fromColor },
+      after: { version: d.toVersion, color: d.toColor },
       details: { deployment: d.id, ...details },
     });
   }
@@ -177,7 +187,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
       // Nothing reached users: stop the new slot; the active one was never touched.
       await runtime.stopSlot(d.instance, d.toColor).catch(() => undefined);
       const instance = await store.getInstance(d.instance);
-      if (instance) await store.updateInstance(abandonSlot(instance, d.toColor, clock.now()));
+      if (instance) await store.saveInstanceState(abandonSlot(instance, d.toColor, clock.now()));
     }
     if (step) {
       step.status = 'failed';
@@ -208,7 +218,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
         await runtime.stopSlot(d.instance, d.toColor);
         instance.slots[d.toColor] = { version: d.toVersion, status: 'starting', deploymentId: d.id };
         instance.updatedAt = clock.now();
-        await store.updateInstance(instance);
+        await store.saveInstanceState(instance);
         return undefined;
       }
       case 'start': {
@@ -254,7 +264,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
       }
       case 'finalise': {
         const instance = await mustGetInstance(d.instance);
-        await store.updateInstance(finaliseInstance(instance, d, clock.now(), options.rollbackWindowMs));
+        await store.saveInstanceState(finaliseInstance(instance, d, clock.now(), options.rollbackWindowMs));
         return undefined;
       }
       default:
@@ -321,12 +331,15 @@ export function createDeployer(options: DeployerOptions): Deployer {
           await runtime.stopSlot(name, color);
           instance.slots[color] = null;
           instance.updatedAt = clock.now();
-          await store.updateInstance(instance);
+          await store.saveInstanceState(instance);
           await store.appendAudit({
             at: clock.now(),
             actor: 'scheduler',
             action: 'slot.stopped',
             subject: name,
+            instance: name,
+            app: instance.app,
+            version: slot.version,
             reason: 'rollback window ended',
             details: { color, version: slot.version },
           });

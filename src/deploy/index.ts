@@ -11,3 +11,4 @@ export type {
   RuntimeInstance,
   RuntimeSlot,
 } from './runtime.ts';
+export { FakeRuntime } from './fake-runtime.ts';

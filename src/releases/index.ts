@@ -1,10 +1,12 @@
 // Releases: the manifest users write, the spec the API keeps, and the artifact they point to.
 export { parseReleaseSpec, releaseSpecSchema } from './release-spec.ts';
-export type { ReleaseSpec, ReleaseComponent, ReleaseFeature } from './release-spec.ts';
+export type { ReleaseSpec, ReleaseComponent, ReleaseFeature, ReleaseMigration } from './release-spec.ts';
+export { diffReleases } from './release-diff.ts';
+export type { ReleaseDiff, ComponentChange, DiffableRelease } from './release-diff.ts';
 export { loadManifest } from './load-manifest.ts';
 export type { ManifestIssue } from './load-manifest.ts';
 export type { LoadedManifest } from './manifest-schema.ts';
-export { releaseDigest, isValidDigest, canonicalJson } from './release-digest.ts';
+export { releaseDigest, isValidDigest } from './release-digest.ts';
 export { compareVersions, versionProblem } from './compare-versions.ts';
 export { RELEASE_DEFAULTS } from './release-fields.ts';
 export { packArtifact } from './pack-artifact.ts';

@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { isCutoverError } from '../shared/index.ts';
 import type { FieldIssue } from '../shared/index.ts';
-import { loadManifest } from './index.ts';
+import { loadManifest, parseReleaseSpec, releaseDigest } from './index.ts';
+import type { ReleaseSpec } from './index.ts';
 
 async function tempDir(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'cutover-manifest-'));
@@ -82,6 +83,7 @@ buildUrl: https://ci.example.com/builds/42
     components: [{ name: 'hello', version: '1.1.0' }],
     // Arrays replace rather than concatenate.
     features: [{ key: 'greeting', title: 'Greets the visitor', description: 'Says hello' }],
+    migrations: [],
     notes: 'first release',
     commit: 'abc1234',
     buildUrl: 'https://ci.example.com/builds/42',
@@ -104,6 +106,7 @@ test('a minimal manifest gets every default', async (t) => {
     env: {},
     components: [{ name: 'hello', version: '2.0.0-rc.1' }],
     features: [],
+    migrations: [],
     notes: '',
   });
 });
@@ -231,4 +234,90 @@ test('a __proto__ key is reported, not merged into the prototype', async (t) => 
   const file = await write(dir, 'proto.yml', '__proto__: { start: evil }\napp: hello\nversion: 1.0.0\nartifact: .\n');
   const issues = await manifestIssues(file);
   assert.deepEqual(issues.map((i) => i.path).sort(), ['__proto__', 'start']);
+});
+
+test('migrations and component artifacts load from YAML and pass the API schema unchanged', async (t) => {
+  const dir = await tempDir(t);
+  await mkdir(path.join(dir, 'build'));
+  const file = await write(
+    dir,
+    'release.yml',
+    `app: shop
+version: 1.3.0
+artifact: build
+start: node server.js
+components:
+  - name: web
+    version: 1.3.0
+    artifact: registry.example.com/shop-web@sha256:${'c'.repeat(64)}
+  - { name: worker, version: 1.1.0 }
+migrations:
+  - id: 0007_add_orders
+    description: Adds the orders table
+  - id: 0008_index_orders
+`,
+  );
+  const { spec } = await loadManifest(file);
+  assert.deepEqual(spec.components, [
+    { name: 'web', version: '1.3.0', artifact: `registry.example.com/shop-web@sha256:${'c'.repeat(64)}` },
+    { name: 'worker', version: '1.1.0' },
+  ]);
+  assert.deepEqual(spec.migrations, [{ id: '0007_add_orders', description: 'Adds the orders table' }, { id: '0008_index_orders' }]);
+  const full: ReleaseSpec = { ...spec, artifact: { digest: `sha256:${'ab'.repeat(32)}`, size: 1 } };
+  assert.deepEqual(parseReleaseSpec(JSON.parse(JSON.stringify(full))), full);
+});
+
+test('publishing the identical YAML twice gives the same digest', async (t) => {
+  const dir = await tempDir(t);
+  await mkdir(path.join(dir, 'build'));
+  const file = await write(
+    dir,
+    'release.yml',
+    'app: shop\nversion: 1.0.0\nartifact: build\nstart: x\nmigrations: [{ id: "0001_init" }]\ncomponents: [{ name: web, version: 1.0.0, artifact: web.tgz }]\n',
+  );
+  const digestOf = async () => {
+    const { spec } = await loadManifest(file);
+    return releaseDigest(parseReleaseSpec({ ...spec, artifact: { digest: `sha256:${'ab'.repeat(32)}`, size: 1 } }));
+  };
+  assert.equal(await digestOf(), await digestOf());
+});
+
+test('bad migrations and component artifacts are reported with file:line:column', async (t) => {
+  const dir = await tempDir(t);
+  await mkdir(path.join(dir, 'build'));
+  const file = await write(
+    dir,
+    'release.yml',
+    `app: shop
+version: 1.0.0
+artifact: build
+start: x
+components:
+  - { name: web, version: 1.0.0, artifact: "${'x'.repeat(513)}" }
+  - { name: api, version: 1.0.0, artifact: "" }
+migrations:
+  - id: 0001_init
+  - id: _bad
+  - id: 0001_init
+  - { id: 0002_x, descripton: typo }
+  - 0003_plain
+`,
+  );
+  const issues = (await manifestIssues(file)) as (FieldIssue & { line: number; column: number })[];
+  const byPath = new Map(issues.map((i) => [i.path, i]));
+  assert.deepEqual([...byPath.keys()].sort(), [
+    'components[0].artifact',
+    'components[1].artifact',
+    'migrations[1].id',
+    'migrations[2].id',
+    'migrations[3].descripton',
+    'migrations[4]',
+  ]);
+  assert.match(byPath.get('components[0].artifact')!.message, /at most 512 characters/);
+  assert.match(byPath.get('components[1].artifact')!.message, /non-empty reference/);
+  assert.match(byPath.get('migrations[1].id')!.message, /must start with a letter or digit .*release\.yml:10:9\)$/);
+  assert.match(byPath.get('migrations[2].id')!.message, /"0001_init" is already used by item 0; ids must be unique/);
+  assert.equal(byPath.get('migrations[2].id')!.line, 11);
+  assert.match(byPath.get('migrations[3].descripton')!.message, /did you mean "description"\?/);
+  assert.match(byPath.get('migrations[4]')!.message, /mapping with id and an optional description .*release\.yml:13:5\)$/);
 });

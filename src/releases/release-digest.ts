@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../shared/index.ts';
 import type { ReleaseSpec } from './release-spec.ts';
 
 /** `sha256:` and 64 lowercase hex digits. */
@@ -14,15 +15,8 @@ export function isValidDigest(d: string): boolean {
  * undefined dropped, array order kept). Equal digests mean an identical republish.
  */
 export function releaseDigest(spec: ReleaseSpec): string {
-  return `sha256:${createHash('sha256').update(canonicalJson(spec)).digest('hex')}`;
-}
-
-/** JSON with object keys sorted at every level, so equal values always give equal text. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
-    const sorted: Record<string, unknown> = {};
-    for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
-    return sorted;
-  });
+  // No migrations hashes as if the field did not exist, so releases published before it was
+  // added keep their digest and an identical republish of one stays idempotent.
+  const hashed = spec.migrations?.length ? spec : { ...spec, migrations: undefined };
+  return `sha256:${createHash('sha256').update(canonicalJson(hashed)).digest('hex')}`;
 }

@@ -21,6 +21,8 @@ export const MAX_DURATION_MS = 86_400_000;
 const RESERVED_ENV = new Set(['PORT', 'APP_VERSION']);
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const FEATURE_KEY = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+/** Migration ids: the same shape as feature keys, e.g. `0007_add_orders`. */
+export const MIGRATION_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
 /** A string field whose "required" and "wrong type" messages say what belongs there. */
 export function text(what: string, max = 4096) {
@@ -111,12 +113,20 @@ export const envField = z
   })
   .transform((env) => Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])) as Record<string, string>);
 
+/** What a component is built into: an image reference, a file name… free text, kept as written. */
+export const componentArtifactField = text('the component artifact, e.g. "registry.example.com/web@sha256:…" or "web.tgz"', 512).refine(
+  // eslint-disable-next-line no-control-regex
+  (s) => s.trim() === s && s !== '' && !/[\u0000-\u001f\u007f]/.test(s),
+  'must be a non-empty reference without surrounding spaces or control characters',
+);
+
 export const componentSchema = z.strictObject(
   {
     name: nameField('the component name, e.g. "web"'),
     version: versionField,
+    artifact: componentArtifactField.optional(),
   },
-  { error: 'must be a mapping with name and version' },
+  { error: 'must be a mapping with name, version and an optional artifact' },
 );
 
 export const featureSchema = z.strictObject(
@@ -129,6 +139,17 @@ export const featureSchema = z.strictObject(
     description: text('a longer description', 4000).optional(),
   },
   { error: 'must be a mapping with key, title and an optional description' },
+);
+
+export const migrationSchema = z.strictObject(
+  {
+    id: text('the migration id, e.g. "0007_add_orders"', 100).regex(
+      MIGRATION_ID,
+      'must start with a letter or digit and contain only letters, digits, ".", "_" and "-" (at most 100 characters)',
+    ),
+    description: text('what the migration does', 4000).optional(),
+  },
+  { error: 'must be a mapping with id and an optional description' },
 );
 
 /** An array whose elements must be unique by `field`; every repeat is reported at its own index. */
@@ -156,6 +177,21 @@ export const componentsField = uniqueBy(componentSchema, 'name', 'components ({ 
   'must list at least one component (or leave it out to get one named after the app)',
 );
 export const featuresField = uniqueBy(featureSchema, 'key', 'features ({ key, title, description })');
+/** Migrations in the order they run; ids unique. */
+export const migrationsField = uniqueBy(migrationSchema, 'id', 'migrations ({ id, description })');
+
+/** Drops absent optional keys, so specs compare and hash the same whichever path built them. */
+export function normalizeComponents(components: readonly { name: string; version: string; artifact?: string | undefined }[]) {
+  return components.map(({ name, version, artifact }) => (artifact === undefined ? { name, version } : { name, version, artifact }));
+}
+
+export function normalizeFeatures(features: readonly { key: string; title: string; description?: string | undefined }[]) {
+  return features.map(({ key, title, description }) => (description === undefined ? { key, title } : { key, title, description }));
+}
+
+export function normalizeMigrations(migrations: readonly { id: string; description?: string | undefined }[]) {
+  return migrations.map(({ id, description }) => (description === undefined ? { id } : { id, description }));
+}
 export const notesField = text('free-text release notes', 65_536);
 export const commitField = text('the commit the release was built from', 100).regex(/^\S+$/, 'must be a commit id without spaces, e.g. "abc1234"');
 export const buildUrlField = text('the CI build URL', 2048).refine((s) => {

@@ -39,6 +39,7 @@ test('parseReleaseSpec accepts an API body and fills the defaults', () => {
     env: { GREETING: 'hi', N: '2' },
     components: [{ name: 'hello', version: '1.1.0' }],
     features: [{ key: 'greeting', title: 'Greets' }],
+    migrations: [],
     notes: '',
   });
 });
@@ -134,4 +135,45 @@ test('versionProblem accepts strict semver and explains the rest', () => {
   assert.match(versionProblem(' 1.2.3')!, /surrounding spaces/);
   assert.match(versionProblem('1.2.3+sha.abc')!, /remove the build metadata: write "1\.2\.3"/);
   assert.match(versionProblem(1.1)!, /version string/);
+});
+
+test('parseReleaseSpec: migrations and component artifacts, checked by path', () => {
+  const spec = parseReleaseSpec(
+    apiBody({
+      components: [{ name: 'web', version: '1.1.0', artifact: 'registry.example.com/web@sha256:abc' }],
+      migrations: [{ id: '0007_add_orders', description: 'orders' }, { id: '0008.b-c' }],
+    }),
+  );
+  assert.deepEqual(spec.components, [{ name: 'web', version: '1.1.0', artifact: 'registry.example.com/web@sha256:abc' }]);
+  assert.deepEqual(spec.migrations, [{ id: '0007_add_orders', description: 'orders' }, { id: '0008.b-c' }]);
+  const issues = specIssues(
+    apiBody({
+      components: [{ name: 'web', version: '1.1.0', artifact: ' padded ' }],
+      migrations: [{ id: 'a b' }, { id: 'x'.repeat(101) }, { id: 'ok' }, { id: 'ok' }, { description: 'no id' }, 'plain'],
+    }),
+  );
+  // A too-long id also breaks the pattern: one path may carry two messages.
+  assert.deepEqual([...new Set(issues.map((i) => i.path))].sort(), [
+    'components[0].artifact',
+    'migrations[0].id',
+    'migrations[1].id',
+    'migrations[3].id',
+    'migrations[4].id',
+    'migrations[5]',
+  ]);
+  assert.deepEqual(specIssues(apiBody({ migrations: {} })).map((i) => i.path), ['migrations']);
+});
+
+test('a release stored before migrations existed parses, and keeps its digest', () => {
+  const stored = apiBody();
+  const spec = parseReleaseSpec(stored);
+  assert.deepEqual(spec.migrations, []);
+  // The digest that was computed before the field existed (no `migrations` key at all).
+  const { migrations: _m, ...withoutField } = spec;
+  assert.equal(releaseDigest(spec), releaseDigest(withoutField as ReleaseSpec));
+  assert.notEqual(releaseDigest({ ...spec, migrations: [{ id: '0001_init' }] }), releaseDigest(spec));
+  assert.notEqual(
+    releaseDigest({ ...spec, components: [{ name: 'hello', version: '1.1.0', artifact: 'x' }] }),
+    releaseDigest(spec),
+  );
 });

@@ -10,8 +10,12 @@ import {
   envField,
   featuresField,
   healthPathField,
+  migrationsField,
   msField,
   nameField,
+  normalizeComponents,
+  normalizeFeatures,
+  normalizeMigrations,
   notesField,
   startField,
   thresholdField,
@@ -23,6 +27,15 @@ import { plainIssues, toFieldIssues } from './to-field-issues.ts';
 export interface ReleaseComponent {
   name: string;
   version: string;
+  /** What it is built into: an image reference (`registry/web@sha256:…`), a file name… (≤ 512 chars). */
+  artifact?: string;
+}
+
+/** A schema migration the release brings, in the order they run. */
+export interface ReleaseMigration {
+  /** Unique within the release, e.g. `0007_add_orders`. */
+  id: string;
+  description?: string;
 }
 
 /** A user-visible capability a release brings; reversion previews list these. */
@@ -49,6 +62,8 @@ export interface ReleaseSpec {
   env: Record<string, string>;
   components: ReleaseComponent[];
   features: ReleaseFeature[];
+  /** In run order; `[]` for releases stored before migrations existed. */
+  migrations: ReleaseMigration[];
   notes: string;
   commit?: string;
   buildUrl?: string;
@@ -100,6 +115,7 @@ export const releaseSpecSchema = z
       env: envField.prefault({}).describe('Plain, non-secret configuration passed to the process.'),
       components: componentsField.optional().describe('Components and their versions; defaults to one named after the app.'),
       features: featuresField.default([]).describe('User-visible features this release contains; keys unique.'),
+      migrations: migrationsField.default([]).describe('Schema migrations this release brings, in run order; ids unique.'),
       notes: notesField.default('').describe('Free-text release notes.'),
       commit: commitField.optional().describe('Commit the release was built from.'),
       buildUrl: buildUrlField.optional().describe('URL of the CI build.'),
@@ -110,8 +126,9 @@ export const releaseSpecSchema = z
     const { components, commit, buildUrl, ...rest } = spec;
     return {
       ...rest,
-      components: components ?? [{ name: spec.app, version: spec.version }],
-      features: spec.features.map(({ key, title, description }) => (description === undefined ? { key, title } : { key, title, description })),
+      components: components ? normalizeComponents(components) : [{ name: spec.app, version: spec.version }],
+      features: normalizeFeatures(spec.features),
+      migrations: normalizeMigrations(spec.migrations),
       ...(commit === undefined ? {} : { commit }),
       ...(buildUrl === undefined ? {} : { buildUrl }),
     };

@@ -10,3 +10,4 @@ export { listen, closeServer } from './http-server.ts';
 export { createLogger, silentLogger } from './logger.ts';
 export type { Logger } from './logger.ts';
 export { validate } from './validate.ts';
+export { canonicalJson } from './canonical-json.ts';

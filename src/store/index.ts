@@ -1,13 +1,26 @@
 export type { Store } from './store.ts';
 export type {
   AuditEntry,
+  AuditFilter,
+  ChannelMove,
+  ChannelPointer,
+  ChannelPolicy,
+  ChannelRecord,
   DeploymentKind,
   DeploymentRecord,
   DeploymentStatus,
+  InstancePage,
   InstanceRecord,
+  InstanceSpecChange,
+  InstanceTarget,
   LockRecord,
   LockResult,
+  MoveResult,
   NewAuditEntry,
+  NewProblem,
+  ProblemFilter,
+  ProblemRecord,
+  ProblemStatus,
   ReleaseRecord,
   Role,
   SlotRecord,
@@ -18,3 +31,5 @@ export type {
 } from './types.ts';
 export { createMemoryStore } from './memory/memory-store.ts';
 export { createSqliteStore } from './sqlite/sqlite-store.ts';
+export { auditHash, chainAuditEntry, createChainVerifier, verifyAuditChain } from './audit-chain.ts';
+export type { ChainCheck, ChainProblem } from './audit-chain.ts';

@@ -1,10 +1,20 @@
 import type {
   AuditEntry,
+  AuditFilter,
+  ChannelMove,
+  ChannelPointer,
+  ChannelRecord,
   DeploymentRecord,
+  InstancePage,
   InstanceRecord,
+  InstanceSpecChange,
   LockRecord,
   LockResult,
+  MoveResult,
   NewAuditEntry,
+  NewProblem,
+  ProblemFilter,
+  ProblemRecord,
   ReleaseRecord,
   TokenRecord,
 } from './types.ts';
@@ -26,9 +36,20 @@ export interface Store {
   /** Inserts an instance; returns false if the name is taken. */
   insertInstance(instance: InstanceRecord): Promise<boolean>;
   getInstance(name: string): Promise<InstanceRecord | undefined>;
-  listInstances(): Promise<InstanceRecord[]>;
-  /** Replaces the stored instance with this one (matched by name). */
-  updateInstance(instance: InstanceRecord): Promise<void>;
+  /** Instances ordered by name; a page of them when `after`/`limit` are given. */
+  listInstances(page?: InstancePage): Promise<InstanceRecord[]>;
+  /**
+   * Saves the deployer's runtime state of an instance: `currentVersion`, `activeColor`, `slots` and
+   * `updatedAt`. Declared fields (hosts, environment, tenant, labels, target) are left as stored, so
+   * a retarget that lands while a deployment runs is never overwritten.
+   */
+  saveInstanceState(instance: InstanceRecord): Promise<void>;
+  /**
+   * Changes declared fields of several instances and appends the audit entries, all in one
+   * transaction: either every change and entry is stored or none is. Sets `updatedAt` to `at`.
+   * When a named instance does not exist, nothing changes and its name is returned in `missing`.
+   */
+  updateInstanceSpecs(changes: InstanceSpecChange[], at: number, audit: NewAuditEntry[]): Promise<{ missing: string[] }>;
 
   insertDeployment(deployment: DeploymentRecord): Promise<void>;
   updateDeployment(deployment: DeploymentRecord): Promise<void>;
@@ -45,12 +66,53 @@ export interface Store {
   releaseLock(instance: string, owner: string): Promise<boolean>;
   getLock(instance: string): Promise<LockRecord | undefined>;
 
+  /** Inserts a token; false if its name (or hash) is taken. */
   insertToken(token: TokenRecord): Promise<boolean>;
   findTokenByHash(hash: string): Promise<TokenRecord | undefined>;
+  /** Tokens by name. */
+  listTokens(): Promise<TokenRecord[]>;
+  /** Revokes (deletes) a token; false if there is none by that name. */
+  deleteToken(name: string): Promise<boolean>;
   countTokens(): Promise<number>;
 
+  /**
+   * Appends an entry to the hash chain: assigns the next id (no gaps), `prevHash` (the hash of the
+   * entry before, `''` for the first) and `hash` (`auditHash`), atomically even with concurrent
+   * appenders, and moves the chain's head to it.
+   */
   appendAudit(entry: NewAuditEntry): Promise<AuditEntry>;
-  listAudit(filter?: { subject?: string; limit?: number }): Promise<AuditEntry[]>;
+  /** Entries matching every given filter, newest first. */
+  listAudit(filter?: AuditFilter): Promise<AuditEntry[]>;
+  /** Entries with id > `after`, oldest first, at most `limit`: how `audit verify` walks the chain. */
+  readAuditChain(after: number, limit: number): Promise<AuditEntry[]>;
+  /** The last appended entry's id and hash, kept apart from the entries, so deleting entries from the end shows. */
+  auditHead(): Promise<{ id: number; hash: string } | undefined>;
+
+  /** Inserts a channel; false if the name is taken. */
+  insertChannel(channel: ChannelRecord): Promise<boolean>;
+  getChannel(name: string): Promise<ChannelRecord | undefined>;
+  /** Channels ordered by name. */
+  listChannels(): Promise<ChannelRecord[]>;
+  /** Replaces description, policy and updatedAt of an existing channel. */
+  updateChannel(channel: ChannelRecord): Promise<void>;
+  /** Where channels point, ordered by app then channel; filtered when given. */
+  listChannelPointers(filter?: { app?: string; channel?: string }): Promise<ChannelPointer[]>;
+  /**
+   * Moves a channel pointer for an app if it still points at `move.fromVersion` (null: points
+   * nowhere yet), appends the move to the channel's history and `audit` to the audit chain, all in
+   * one transaction. Otherwise changes nothing and reports where it points now.
+   */
+  moveChannel(move: Omit<ChannelMove, 'id'>, audit: NewAuditEntry): Promise<MoveResult>;
+  /** Moves, oldest first; filtered by app, channel and the version moved to or from. */
+  listChannelMoves(filter?: { app?: string; channel?: string; version?: string }): Promise<ChannelMove[]>;
+
+  /** Stores a new open problem with the next id. */
+  insertProblem(problem: NewProblem): Promise<ProblemRecord>;
+  getProblem(id: number): Promise<ProblemRecord | undefined>;
+  /** Marks an open problem resolved; returns it, or undefined if there is no open problem with that id. */
+  resolveProblem(id: number, by: string, at: number, resolution: string | null): Promise<ProblemRecord | undefined>;
+  /** Problems, newest first. */
+  listProblems(filter?: ProblemFilter): Promise<ProblemRecord[]>;
 
   close(): Promise<void>;
 }

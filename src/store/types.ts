@@ -26,11 +26,22 @@ export interface SlotRecord {
   warmUntil?: number;
 }
 
+/** What an instance should run: a fixed version, or whatever a channel points to. */
+export type InstanceTarget = { version: string } | { channel: string };
+
 export interface InstanceRecord {
   name: string;
   app: string;
   hosts: string[];
+  /** `production`, `test`, `staging`…: selectors and (later) waves use it. */
   environment: string;
+  /** The customer this instance belongs to, when the fleet is multi-tenant. */
+  tenant: string | null;
+  /** Free-form `key=value` labels for selectors. */
+  labels: Record<string, string>;
+  /** What it should run; null: nothing declared (deployed by hand only). */
+  target: InstanceTarget | null;
+  // Runtime state below: written by the deployer through `saveInstanceState`.
   currentVersion: string | null;
   activeColor: Color | null;
   slots: { blue: SlotRecord | null; green: SlotRecord | null };
@@ -65,7 +76,11 @@ export interface DeploymentRecord {
   steps: StepRecord[];
   error?: { code: string; message: string; details?: Record<string, unknown> };
   actor: string;
+  /** The instance's app (absent on deployments recorded before it was kept). */
+  app?: string;
   reason?: string;
+  /** The API request that started it. */
+  requestId?: string;
   createdAt: number;
   updatedAt: number;
   finishedAt?: number;
@@ -87,18 +102,147 @@ export interface TokenRecord {
   hash: string;
   role: Role;
   createdAt: number;
+  createdBy: string;
 }
 
+/**
+ * One entry of the hash-chained audit log. `hash` = sha256 over `prevHash` and the entry's other
+ * fields (see `audit-chain.ts`); editing or deleting any entry breaks the chain.
+ */
 export interface AuditEntry {
+  /** 1, 2, 3… with no gaps. */
   id: number;
   at: number;
+  /** Token name, or `system` / `scheduler`. */
   actor: string;
+  /** `release.publish`, `channel.promote`, `instance.target`, `deploy.start`… */
   action: string;
+  /** What it is about, e.g. `shop-live`, `hello@1.2.0`, `stable`, `token:ci`, `problem:12`. */
   subject: string;
-  reason?: string;
+  /** The instance it concerns, for `audit --instance`. */
+  instance: string | null;
+  /** The app and version it concerns, for `audit --release`. */
+  app: string | null;
+  version: string | null;
+  reason: string | null;
+  requestId: string | null;
+  /** State before and after the change (JSON values; never secrets). */
+  before: unknown;
+  after: unknown;
   details: Record<string, unknown>;
+  /** Hash of the previous entry; `''` for the first. */
+  prevHash: string;
+  hash: string;
 }
 
-export type NewAuditEntry = Omit<AuditEntry, 'id'>;
+/** What a caller appends; the store assigns `id`, `prevHash` and `hash` atomically. */
+export type NewAuditEntry = Pick<AuditEntry, 'at' | 'actor' | 'action' | 'subject'> &
+  Partial<Pick<AuditEntry, 'instance' | 'app' | 'version' | 'reason' | 'requestId' | 'before' | 'after' | 'details'>>;
+
+export interface AuditFilter {
+  instance?: string;
+  /** Entries about this version (of any app, unless `app` is also given). */
+  version?: string;
+  app?: string;
+  actor?: string;
+  subject?: string;
+  action?: string;
+  /** `at >= since` */
+  since?: number;
+  /** `at < until` */
+  until?: number;
+  /** Only entries with id < before (paging newest first). */
+  before?: number;
+  limit?: number;
+}
+
+/** Settings of a channel that decide whether a release may be promoted to it. */
+export interface ChannelPolicy {
+  /** The release must have spent at least `days` on `channel` (summed over its time there). */
+  soak: { channel: string; days: number } | null;
+  /** Refuse while the release has an open problem. */
+  blockOnOpenProblems: boolean;
+  /** Refuse pre-release versions (`1.2.0-beta.1`). */
+  allowPrerelease: boolean;
+}
+
+/** A release stream: `alpha`, `beta`, `release`, `stable` and custom ones. Shared by all apps. */
+export interface ChannelRecord {
+  name: string;
+  description: string;
+  policy: ChannelPolicy;
+  builtIn: boolean;
+  createdAt: number;
+  createdBy: string;
+  updatedAt: number;
+}
+
+/** Where a channel points for one app. */
+export interface ChannelPointer {
+  app: string;
+  channel: string;
+  version: string;
+  movedAt: number;
+  movedBy: string;
+}
+
+/** One move of a channel pointer: its history. */
+export interface ChannelMove {
+  id: number;
+  app: string;
+  channel: string;
+  fromVersion: string | null;
+  toVersion: string;
+  at: number;
+  actor: string;
+  reason: string | null;
+  /** An admin overrode the channel's policy. */
+  forced: boolean;
+}
+
+export type MoveResult = { ok: true; move: ChannelMove } | { ok: false; current: string | null };
+
+export type ProblemStatus = 'open' | 'resolved';
+
+/** A defect reported against a release; an open one blocks promotion to `stable`. */
+export interface ProblemRecord {
+  id: number;
+  app: string;
+  version: string;
+  title: string;
+  details: string | null;
+  status: ProblemStatus;
+  /** `user`, or what filed it automatically (`rollback`, `scheduler`). */
+  source: string;
+  reportedBy: string;
+  reportedAt: number;
+  resolvedBy: string | null;
+  resolvedAt: number | null;
+  resolution: string | null;
+}
+
+export type NewProblem = Omit<ProblemRecord, 'id' | 'status' | 'resolvedBy' | 'resolvedAt' | 'resolution'>;
+
+export interface ProblemFilter {
+  app?: string;
+  version?: string;
+  status?: ProblemStatus;
+}
+
+/** Paging over instances by name. */
+export interface InstancePage {
+  /** Only names after this one. */
+  after?: string;
+  limit?: number;
+}
+
+/** A change of an instance's declared fields; absent fields stay as they are. */
+export interface InstanceSpecChange {
+  name: string;
+  target?: InstanceTarget | null;
+  labels?: Record<string, string>;
+  tenant?: string | null;
+  environment?: string;
+}
 
 export type LockResult = { ok: true; lock: LockRecord } | { ok: false; holder: LockRecord };

@@ -1,12 +1,38 @@
 import { rm } from 'node:fs/promises';
 import type { Command } from 'commander';
-import type { InstanceRecord, ReleaseRecord } from '../../store/index.ts';
+import type { ReleaseDiff } from '../../releases/index.ts';
+import type { ReleaseRecord } from '../../store/index.ts';
 import { connect } from '../api-client.ts';
+import { indent, withQuery } from '../format.ts';
 import { output, table } from '../output.ts';
 import { globals } from './globals.ts';
 
 const kb = (n: number) => `${(n / 1024).toFixed(1)} kB`;
 
+function renderDiff(d: ReleaseDiff & { app: string }): string {
+  const section = (title: string, lines: string[]) => (lines.length ? `${title}\n${lines.map((l) => `  ${l}`).join('\n')}` : `${title}: no change`);
+  const f = d.features;
+  const c = d.components;
+  return [
+    `${d.app} ${d.from} → ${d.to} (${d.direction})`,
+    section('features', [
+      ...f.added.map((x) => `+ ${x.key}  ${x.title}`),
+      ...f.removed.map((x) => `- ${x.key}  ${x.title}`),
+      ...f.changed.map((x) => `~ ${x.key}  ${x.from.title === x.to.title ? x.to.title : `${x.from.title} → ${x.to.title}`}${x.from.description === x.to.description ? '' : ' (description changed)'}`),
+    ]),
+    section('components', [
+      ...c.added.map((x) => `+ ${x.name} ${x.version}`),
+      ...c.removed.map((x) => `- ${x.name} ${x.version}`),
+      ...c.changed.map((x) => `~ ${x.name} ${x.from} → ${x.to}${x.artifact ? ` (artifact ${x.artifact.from ?? '-'} → ${x.artifact.to ?? '-'})` : ''}`),
+    ]),
+    section('migrations', [...d.migrations.added.map((m) => `+ ${m}`), ...d.migrations.removed.map((m) => `- ${m} (${d.direction === 'downgrade' ? 'undone' : 'dropped'})`)]),
+    d.notes.length
+      ? `notes${d.direction === 'downgrade' ? ' (of the releases being undone)' : ''}\n${d.notes.map((n) => `  ${n.version}\n${indent(n.notes, '    ')}`).join('\n')}`
+      : 'notes: none',
+  ].join('\n');
+}
+
+/** `release publish|list|show|diff`. */
 export function registerCatalogCommands(program: Command): void {
   const release = program.command('release').description('publish and inspect releases');
 
@@ -81,59 +107,16 @@ export function registerCatalogCommands(program: Command): void {
       );
     });
 
-  const instance = program.command('instance').description('create and inspect instances');
-  instance
-    .command('create')
-    .description('create an instance of an app, reachable at one or more host names')
-    .argument('<name>')
-    .requiredOption('--app <app>', 'the app it runs')
-    .requiredOption('--host <hostname...>', 'host name(s) the router sends to it')
-    .option('--environment <env>', 'production, test, staging…', 'production')
-    .action(async (name: string, opts: { app: string; host: string[]; environment: string }, cmd: Command) => {
+  release
+    .command('diff')
+    .description('what moving from release A to release B changes: features, components, migrations, and the notes in between')
+    .argument('<from>', 'the version you are on, e.g. 1.0.0')
+    .argument('<to>', 'the version you would move to, e.g. 1.2.0')
+    .option('--app <app>', 'the app, when several have these versions')
+    .action(async (from: string, to: string, opts: { app?: string }, cmd: Command) => {
       const g = globals(cmd);
       const client = await connect(g.dataDir);
-      const created = await client.call<InstanceRecord>('POST', '/api/instances', {
-        name,
-        app: opts.app,
-        hosts: opts.host,
-        environment: opts.environment,
-      });
-      output(g.json).result(created, () => `created instance ${created.name} (${created.app}, ${created.environment}) at ${created.hosts.join(', ')}`);
-    });
-  instance
-    .command('list')
-    .description('all instances')
-    .action(async (_opts: object, cmd: Command) => {
-      const g = globals(cmd);
-      const client = await connect(g.dataDir);
-      const { instances } = await client.call<{ instances: InstanceRecord[] }>('GET', '/api/instances');
-      output(g.json).result(instances, () =>
-        instances.length
-          ? table([
-              ['NAME', 'APP', 'ENV', 'VERSION', 'HOSTS'],
-              ...instances.map((i) => [i.name, i.app, i.environment, i.currentVersion ?? '-', i.hosts.join(',')]),
-            ])
-          : 'no instances yet; create one with `cutover instance create NAME --app APP --host HOST`',
-      );
-    });
-  instance
-    .command('show')
-    .description('one instance with its slots')
-    .argument('<name>')
-    .action(async (name: string, _opts: object, cmd: Command) => {
-      const g = globals(cmd);
-      const client = await connect(g.dataDir);
-      const i = await client.call<InstanceRecord>('GET', `/api/instances/${encodeURIComponent(name)}`);
-      output(g.json).result(i, () =>
-        [
-          `${i.name}  app ${i.app}  environment ${i.environment}`,
-          `hosts    ${i.hosts.join(', ')}`,
-          `version  ${i.currentVersion ?? '-'} (${i.activeColor ?? 'no'} slot active)`,
-          ...(['blue', 'green'] as const).map((c) => {
-            const s = i.slots[c];
-            return `${c.padEnd(8)} ${s ? `${s.version} ${s.status}${s.warmUntil ? ` until ${new Date(s.warmUntil).toISOString()}` : ''}` : '-'}`;
-          }),
-        ].join('\n'),
-      );
+      const d = await client.call<ReleaseDiff & { app: string }>('GET', withQuery('/api/releases/diff', { from, to, app: opts.app }));
+      output(g.json).result(d, () => renderDiff(d));
     });
 }

@@ -2,23 +2,20 @@ import { DatabaseSync } from 'node:sqlite';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Store } from '../store.ts';
-import type {
-  AuditEntry,
-  DeploymentRecord,
-  InstanceRecord,
-  LockRecord,
-  LockResult,
-  ReleaseRecord,
-  Role,
-} from '../types.ts';
+import type { DeploymentRecord, LockRecord, LockResult, ReleaseRecord, Role, TokenRecord } from '../types.ts';
 import { migrate } from './migrate.ts';
+import { createSqliteAuditLog } from './sqlite-audit-log.ts';
+import { createSqliteChannels } from './sqlite-channels.ts';
+import { createSqliteInstances } from './sqlite-instances.ts';
+import { createSqliteProblems } from './sqlite-problems.ts';
 
 type Row = Record<string, unknown>;
 
 /**
  * The embedded store: one SQLite file through `node:sqlite`, in WAL mode so readers never block
  * the writer. node:sqlite is synchronous; each call is a short indexed statement on a local file,
- * so it is run inline rather than on a worker thread.
+ * so it is run inline rather than on a worker thread. Being synchronous also makes every method
+ * atomic within the process: no other call runs between a method's statements.
  */
 export function createSqliteStore(file: string): Store {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
@@ -28,7 +25,12 @@ export function createSqliteStore(file: string): Store {
   db.exec('PRAGMA synchronous = NORMAL');
   db.exec('PRAGMA busy_timeout = 5000');
   db.exec('PRAGMA foreign_keys = ON');
-  migrate(db);
+  try {
+    migrate(db);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
 
   const q = {
     insertRelease: db.prepare(
@@ -38,12 +40,6 @@ export function createSqliteStore(file: string): Store {
     listReleases: db.prepare('SELECT * FROM releases ORDER BY created_at DESC, seq DESC'),
     listReleasesOfApp: db.prepare('SELECT * FROM releases WHERE app = ? ORDER BY created_at DESC, seq DESC'),
     listApps: db.prepare('SELECT DISTINCT app FROM releases ORDER BY app'),
-    insertInstance: db.prepare(
-      'INSERT INTO instances (name, app, body, created_at, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
-    ),
-    getInstance: db.prepare('SELECT body FROM instances WHERE name = ?'),
-    listInstances: db.prepare('SELECT body FROM instances ORDER BY name'),
-    updateInstance: db.prepare('UPDATE instances SET body = ?, updated_at = ? WHERE name = ?'),
     insertDeployment: db.prepare(
       'INSERT INTO deployments (id, instance, status, body, created_at) VALUES (?, ?, ?, ?, ?)',
     ),
@@ -64,17 +60,14 @@ export function createSqliteStore(file: string): Store {
     ),
     getLock: db.prepare('SELECT * FROM locks WHERE instance = ?'),
     releaseLock: db.prepare('DELETE FROM locks WHERE instance = ? AND owner = ?'),
+    // A name or a hash already taken: DO NOTHING covers both unique constraints.
     insertToken: db.prepare(
-      'INSERT INTO tokens (hash, name, role, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      'INSERT INTO tokens (hash, name, role, created_at, created_by) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
     ),
     findToken: db.prepare('SELECT * FROM tokens WHERE hash = ?'),
+    listTokens: db.prepare('SELECT * FROM tokens ORDER BY name'),
+    deleteToken: db.prepare('DELETE FROM tokens WHERE name = ?'),
     countTokens: db.prepare('SELECT count(*) AS n FROM tokens'),
-    appendAudit: db.prepare(
-      'INSERT INTO audit (at, actor, action, subject, reason, details) VALUES (?, ?, ?, ?, ?, ?) RETURNING id',
-    ),
-    listAudit: db.prepare(
-      'SELECT * FROM audit WHERE (?1 IS NULL OR subject = ?1) ORDER BY id DESC LIMIT ?2',
-    ),
   };
 
   const toRelease = (r: Row): ReleaseRecord => ({
@@ -92,12 +85,27 @@ export function createSqliteStore(file: string): Store {
     acquiredAt: Number(r.acquired_at),
     expiresAt: Number(r.expires_at),
   });
-  const body = <T>(r: Row | undefined): T | undefined => (r ? (JSON.parse(r.body as string) as T) : undefined);
-  const MAX_LIMIT = 1_000_000;
+  const toToken = (r: Row): TokenRecord => ({
+    name: r.name as string,
+    hash: r.hash as string,
+    role: r.role as Role,
+    createdAt: Number(r.created_at),
+    createdBy: r.created_by as string,
+  });
+  const body = <T>(r: Row | undefined): T | undefined =>
+    r ? (JSON.parse(r.body as string) as T) : undefined;
+  const audit = createSqliteAuditLog(db);
 
   return {
     async insertRelease(r) {
-      const res = q.insertRelease.run(r.app, r.version, r.digest, JSON.stringify(r.spec), r.createdAt, r.createdBy);
+      const res = q.insertRelease.run(
+        r.app,
+        r.version,
+        r.digest,
+        JSON.stringify(r.spec),
+        r.createdAt,
+        r.createdBy,
+      );
       return Number(res.changes) === 1;
     },
     async getRelease(app, version) {
@@ -111,19 +119,7 @@ export function createSqliteStore(file: string): Store {
     async listApps() {
       return (q.listApps.all() as Row[]).map((r) => r.app as string);
     },
-    async insertInstance(i) {
-      const res = q.insertInstance.run(i.name, i.app, JSON.stringify(i), i.createdAt, i.updatedAt);
-      return Number(res.changes) === 1;
-    },
-    async getInstance(name) {
-      return body<InstanceRecord>(q.getInstance.get(name) as Row | undefined);
-    },
-    async listInstances() {
-      return (q.listInstances.all() as Row[]).map((r) => body<InstanceRecord>(r)!);
-    },
-    async updateInstance(i) {
-      q.updateInstance.run(JSON.stringify(i), i.updatedAt, i.name);
-    },
+    ...createSqliteInstances(db, audit),
     async insertDeployment(d) {
       q.insertDeployment.run(d.id, d.instance, d.status, JSON.stringify(d), d.createdAt);
     },
@@ -137,12 +133,19 @@ export function createSqliteStore(file: string): Store {
       const rows = q.listDeployments.all(
         filter.instance ?? null,
         filter.status ?? null,
-        filter.limit ?? MAX_LIMIT,
+        filter.limit === undefined ? -1 : Math.max(0, filter.limit),
       ) as Row[];
       return rows.map((r) => body<DeploymentRecord>(r)!);
     },
     async acquireLock(lock, now): Promise<LockResult> {
-      const res = q.acquireLock.run(lock.instance, lock.owner, lock.deploymentId, lock.acquiredAt, lock.expiresAt, now);
+      const res = q.acquireLock.run(
+        lock.instance,
+        lock.owner,
+        lock.deploymentId,
+        lock.acquiredAt,
+        lock.expiresAt,
+        now,
+      );
       if (Number(res.changes) === 1) return { ok: true, lock: { ...lock } };
       return { ok: false, holder: toLock(q.getLock.get(lock.instance) as Row) };
     },
@@ -154,35 +157,24 @@ export function createSqliteStore(file: string): Store {
       return row && toLock(row);
     },
     async insertToken(t) {
-      return Number(q.insertToken.run(t.hash, t.name, t.role, t.createdAt).changes) === 1;
+      return Number(q.insertToken.run(t.hash, t.name, t.role, t.createdAt, t.createdBy).changes) === 1;
     },
     async findTokenByHash(hash) {
       const r = q.findToken.get(hash) as Row | undefined;
-      return (
-        r && { hash: r.hash as string, name: r.name as string, role: r.role as Role, createdAt: Number(r.created_at) }
-      );
+      return r && toToken(r);
+    },
+    async listTokens() {
+      return (q.listTokens.all() as Row[]).map(toToken);
+    },
+    async deleteToken(name) {
+      return Number(q.deleteToken.run(name).changes) === 1;
     },
     async countTokens() {
       return Number((q.countTokens.get() as Row).n);
     },
-    async appendAudit(e) {
-      const row = q.appendAudit.get(e.at, e.actor, e.action, e.subject, e.reason ?? null, JSON.stringify(e.details)) as Row;
-      return { ...e, id: Number(row.id) };
-    },
-    async listAudit(filter = {}) {
-      const rows = q.listAudit.all(filter.subject ?? null, filter.limit ?? MAX_LIMIT) as Row[];
-      return rows.map(
-        (r): AuditEntry => ({
-          id: Number(r.id),
-          at: Number(r.at),
-          actor: r.actor as string,
-          action: r.action as string,
-          subject: r.subject as string,
-          ...(r.reason === null ? {} : { reason: r.reason as string }),
-          details: JSON.parse(r.details as string) as Record<string, unknown>,
-        }),
-      );
-    },
+    ...audit.methods,
+    ...createSqliteChannels(db, audit),
+    ...createSqliteProblems(db),
     async close() {
       if (db.isOpen) db.close();
     },

@@ -1,0 +1,105 @@
+import { randomUUID } from 'node:crypto';
+import type { Context, Hono } from 'hono';
+import type { HttpBindings } from '@hono/node-server';
+import { z } from 'zod';
+import { CutoverError, invalidInput, validate } from '../shared/index.ts';
+import type { Role, TokenRecord } from '../store/index.ts';
+import { roleAllows } from '../control/index.ts';
+
+/** Who is asking: the token's name and role, and the request id carried into audit entries. */
+export interface Who {
+  actor: string;
+  role: Role;
+  requestId: string;
+}
+
+export type ApiEnv = { Bindings: HttpBindings; Variables: { token?: TokenRecord; requestId: string } };
+
+
+/**
+ * One API operation. The same schemas validate the request and describe it in the OpenAPI
+ * document (`openapi.ts`), and `role` is both enforced and published (`x-cutover-role`), so the
+ * document and the server cannot disagree.
+ */
+export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
+  /** OpenAPI style: `/api/channels/{name}/promote`. */
+  path: string;
+  /** The lowest role allowed; `public` needs no token. */
+  role: Role | 'public';
+  operationId: string;
+  summary: string;
+  description?: string;
+  tag: string;
+  params?: z.ZodType<P>;
+  query?: z.ZodType<Q>;
+  /** A JSON body, validated before the handler runs. */
+  body?: z.ZodType<B>;
+  /** Documents a body the handler validates itself (e.g. a release spec with its own error code). */
+  bodyDoc?: z.ZodType;
+  /** A raw (non-JSON) request body, documented by content type. */
+  rawBody?: string;
+  /** Success status and body; `raw` responses (streams) give a content type instead. */
+  status: number;
+  response?: z.ZodType;
+  rawResponse?: string;
+  handle(input: { params: P; query: Q; body: B; who: Who; c: Context<ApiEnv> }): Promise<unknown>;
+}
+
+/** Keeps the handler's input types tied to the schemas. */
+export function route<P = Record<string, never>, Q = Record<string, never>, B = undefined>(spec: RouteSpec<P, Q, B>): RouteSpec {
+  return spec as unknown as RouteSpec;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+async function readJson(c: Context<ApiEnv>): Promise<unknown> {
+  try {
+    const text = await c.req.text();
+    return text === '' ? {} : JSON.parse(text);
+  } catch {
+    throw invalidInput('VALIDATION_FAILED', 'The request body', [{ path: '', message: 'must be a JSON object' }]);
+  }
+}
+
+/**
+ * Registers the routes on a Hono app: request id, token check, role check, then parameter, query
+ * and body validation, in that order, so a caller without the role learns nothing about the body.
+ */
+export function mount(app: Hono<ApiEnv>, routes: RouteSpec[], findToken: (token: string) => Promise<TokenRecord | undefined>): void {
+  for (const r of routes) {
+    const honoPath = r.path.replace(/\{(\w+)\}/g, ':$1');
+    app.on(r.method.toUpperCase(), honoPath, async (c) => {
+      const requestId = REQUEST_ID.test(c.req.header('x-request-id') ?? '') ? c.req.header('x-request-id')! : randomUUID();
+      c.header('x-request-id', requestId);
+      let who: Who = { actor: 'anonymous', role: 'viewer', requestId };
+      if (r.role !== 'public') {
+        const header = c.req.header('authorization') ?? '';
+        const token = header.startsWith('Bearer ') ? await findToken(header.slice(7).trim()) : undefined;
+        if (!token) {
+          throw new CutoverError('UNAUTHORIZED', 'missing, wrong or revoked API token; send `Authorization: Bearer <token>` (CUTOVER_TOKEN for the CLI)');
+        }
+        if (!roleAllows(token.role, r.role)) {
+          throw new CutoverError('FORBIDDEN', `token "${token.name}" has role ${token.role}; ${r.summary.toLowerCase()} needs ${r.role} or above`, {
+            details: { role: token.role, needs: r.role },
+          });
+        }
+        who = { actor: token.name, role: token.role, requestId };
+      }
+      const params = r.params ? validate(r.params, c.req.param(), 'The path') : {};
+      const query = r.query ? validate(r.query, c.req.query(), 'The query') : {};
+      const body = r.body ? validate(r.body, await readJson(c), 'The request body') : undefined;
+      const result = await r.handle({ params, query, body, who, c });
+      if (result instanceof Response) return result;
+      return c.json(result as object, r.status as 200);
+    });
+  }
+}
+
+/** A route parameter schema: `{name}` must be a plain non-empty string. */
+export function pathParams<K extends string>(...names: K[]): z.ZodType<Record<K, string>> {
+  const shape: Record<string, z.ZodString> = {};
+  for (const n of names) shape[n] = z.string().min(1);
+  return z.object(shape) as unknown as z.ZodType<Record<K, string>>;
+}
+

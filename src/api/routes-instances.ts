@@ -1,0 +1,232 @@
+import { z } from 'zod';
+import { CutoverError, isColor } from '../shared/index.ts';
+import {
+  bulkSetTarget,
+  bulkTargetSchema,
+  createInstance,
+  createInstanceSchema,
+  listInstanceViews,
+  listInstancesQuery,
+  loadPointerIndex,
+  mustGetInstance,
+  setInstanceTarget,
+  setTargetSchema,
+} from '../control/index.ts';
+import type { ApiDeps } from './api.ts';
+import { instanceStatus } from './instance-status.ts';
+import { pathParams, route } from './route.ts';
+import type { RouteSpec } from './route.ts';
+import { deploymentSchema, instanceSchema, instanceViewSchema, targetChangeSchema } from './schemas.ts';
+
+const deploySchema = z.object({ version: z.string().min(1, 'is required'), reason: z.string().max(500).optional() }).strict();
+const rollbackSchema = z.object({ reason: z.string().max(500).optional() }).strict();
+const waitQuery = z
+  .object({ wait: z.coerce.number().int().min(0).max(600_000).optional().describe('Wait up to this many ms for the deployment to finish.') })
+  .strict();
+const statusSchema = instanceViewSchema.extend({ runtime: z.unknown(), lastDeployment: deploymentSchema.nullable() });
+
+export function instanceRoutes(deps: ApiDeps): RouteSpec[] {
+  const { store, deployer } = deps;
+  const name = pathParams('name');
+  return [
+    route({
+      method: 'post',
+      path: '/api/instances',
+      role: 'deployer',
+      operationId: 'createInstance',
+      summary: 'Create an instance',
+      tag: 'instances',
+      bodyDoc: createInstanceSchema,
+      status: 201,
+      response: instanceSchema,
+      handle: async ({ c, who }) => createInstance(deps, await c.req.json().catch(() => null), who),
+    }),
+    route({
+      method: 'get',
+      path: '/api/instances',
+      role: 'viewer',
+      operationId: 'listInstances',
+      summary: 'List instances with their resolved targets, a page at a time',
+      tag: 'instances',
+      query: listInstancesQuery,
+      status: 200,
+      response: z.object({ instances: z.array(instanceViewSchema), next: z.string().nullable() }),
+      handle: async ({ query }) => listInstanceViews(deps, query),
+    }),
+    route({
+      method: 'post',
+      path: '/api/instances/target',
+      role: 'deployer',
+      operationId: 'setTargets',
+      summary: 'Retarget every instance a selector matches',
+      description:
+        'With dryRun, only lists the changes and returns a `selection` fingerprint; pass it back as `confirm` to apply exactly what was shown. All changes are applied in one transaction.',
+      tag: 'instances',
+      body: bulkTargetSchema,
+      status: 200,
+      response: z.object({
+        selector: z.string(),
+        matched: z.number().int(),
+        changes: z.array(targetChangeSchema),
+        selection: z.string(),
+        applied: z.boolean(),
+      }),
+      handle: async ({ body, who }) => bulkSetTarget(deps, body, who),
+    }),
+    route({
+      method: 'get',
+      path: '/api/instances/{name}',
+      role: 'viewer',
+      operationId: 'getInstance',
+      summary: 'Show an instance: resolved target, runtime state, last deployment',
+      tag: 'instances',
+      params: name,
+      status: 200,
+      response: statusSchema,
+      handle: async ({ params }) => instanceStatus(deps, params.name, await loadPointerIndex(store)),
+    }),
+    route({
+      method: 'put',
+      path: '/api/instances/{name}/target',
+      role: 'deployer',
+      operationId: 'setTarget',
+      summary: 'Set what an instance should run',
+      tag: 'instances',
+      params: name,
+      body: setTargetSchema,
+      status: 200,
+      response: instanceViewSchema,
+      handle: async ({ params, body, who }) => setInstanceTarget(deps, params.name, body, who),
+    }),
+    route({
+      method: 'post',
+      path: '/api/instances/{name}/deploy',
+      role: 'deployer',
+      operationId: 'deploy',
+      summary: 'Deploy a release to an instance (blue-green)',
+      tag: 'deployments',
+      params: name,
+      query: waitQuery,
+      body: deploySchema,
+      status: 202,
+      response: deploymentSchema,
+      handle: async ({ params, query, body, who }) => {
+        const started = await deployer.deploy({
+          instance: params.name,
+          version: body.version,
+          actor: who.actor,
+          ...(body.reason ? { reason: body.reason } : {}),
+          ...(who.requestId ? { requestId: who.requestId } : {}),
+        });
+        return query.wait ? deployer.wait(started.id, query.wait) : started;
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/api/instances/{name}/rollback',
+      role: 'deployer',
+      operationId: 'rollback',
+      summary: 'Roll an instance back to its previous release',
+      tag: 'deployments',
+      params: name,
+      query: waitQuery,
+      body: rollbackSchema,
+      status: 202,
+      response: deploymentSchema,
+      handle: async ({ params, query, body, who }) => {
+        const started = await deployer.rollback({
+          instance: params.name,
+          actor: who.actor,
+          ...(body.reason ? { reason: body.reason } : {}),
+          ...(who.requestId ? { requestId: who.requestId } : {}),
+        });
+        return query.wait ? deployer.wait(started.id, query.wait) : started;
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/api/instances/{name}/deployments',
+      role: 'viewer',
+      operationId: 'listDeployments',
+      summary: "An instance's deployments, newest first",
+      tag: 'deployments',
+      params: name,
+      status: 200,
+      response: z.object({ deployments: z.array(deploymentSchema) }),
+      handle: async ({ params }) => ({ deployments: await store.listDeployments({ instance: params.name, limit: 50 }) }),
+    }),
+    route({
+      method: 'get',
+      path: '/api/deployments/{id}',
+      role: 'viewer',
+      operationId: 'getDeployment',
+      summary: 'Show a deployment',
+      tag: 'deployments',
+      params: pathParams('id'),
+      query: waitQuery,
+      status: 200,
+      response: deploymentSchema,
+      handle: async ({ params, query }) => {
+        const d = query.wait ? await deployer.wait(params.id, query.wait) : await store.getDeployment(params.id);
+        if (!d) throw new CutoverError('DEPLOYMENT_NOT_FOUND', `no deployment ${params.id}`);
+        return d;
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/api/status',
+      role: 'viewer',
+      operationId: 'status',
+      summary: 'Every instance with its runtime state',
+      tag: 'instances',
+      status: 200,
+      response: z.object({ instances: z.array(statusSchema) }),
+      handle: async () => {
+        const [instances, index] = await Promise.all([store.listInstances(), loadPointerIndex(store)]);
+        return { instances: await Promise.all(instances.map((i) => instanceStatus(deps, i.name, index))) };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/api/instances/{name}/logs',
+      role: 'viewer',
+      operationId: 'logs',
+      summary: "Stream an instance's slot output",
+      tag: 'instances',
+      params: name,
+      query: z
+        .object({
+          color: z.string().optional().describe('blue or green; default the active colour.'),
+          tail: z.coerce.number().int().min(0).max(100_000).default(100),
+          follow: z.enum(['0', '1']).optional(),
+        })
+        .strict(),
+      status: 200,
+      rawResponse: 'text/plain',
+      handle: async ({ params, query, c }) => {
+        await mustGetInstance(store, params.name);
+        const { color } = query;
+        if (color !== undefined && !isColor(color)) throw new CutoverError('VALIDATION_FAILED', `--color must be blue or green, not "${color}"`);
+        const abort = new AbortController();
+        c.env.incoming.once('close', () => abort.abort());
+        const logs = await deps.openLogs(params.name, { ...(color ? { color } : {}), tail: query.tail, follow: query.follow === '1' }, abort.signal);
+        const iterator = logs.body[Symbol.asyncIterator]();
+        const stream = new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            try {
+              const next = await iterator.next();
+              if (next.done) controller.close();
+              else controller.enqueue(next.value);
+            } catch {
+              controller.close();
+            }
+          },
+          cancel() {
+            abort.abort();
+          },
+        });
+        return c.body(stream, 200, { 'content-type': 'text/plain; charset=utf-8', 'x-cutover-color': logs.color });
+      },
+    }),
+  ];
+}

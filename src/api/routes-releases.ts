@@ -1,0 +1,120 @@
+import { Readable } from 'node:stream';
+import { z } from 'zod';
+import { CutoverError } from '../shared/index.ts';
+import { releaseSpecSchema } from '../releases/index.ts';
+import { publishRelease, releaseDiff } from '../control/index.ts';
+import type { ApiDeps } from './api.ts';
+import { pathParams, route } from './route.ts';
+import type { RouteSpec } from './route.ts';
+import { releaseDiffSchema, releaseSchema } from './schemas.ts';
+
+const appQuery = z.object({ app: z.string().min(1).optional().describe('The app; needed only when several apps exist.') }).strict();
+
+export function releaseRoutes(deps: ApiDeps): RouteSpec[] {
+  const { store } = deps;
+  return [
+    route({
+      method: 'post',
+      path: '/api/artifacts',
+      role: 'deployer',
+      operationId: 'uploadArtifact',
+      summary: 'Upload an artifact',
+      description: 'The body is the packed .tgz. With `digest`, the upload is refused unless the bytes hash to it.',
+      tag: 'releases',
+      query: z.object({ digest: z.string().optional().describe('Expected "sha256:<hex>" of the body.') }).strict(),
+      rawBody: 'application/gzip',
+      status: 201,
+      response: z.object({ digest: z.string(), size: z.number().int() }),
+      handle: async ({ query, c }) => deps.artifacts.put(c.env.incoming, query.digest),
+    }),
+    route({
+      method: 'get',
+      path: '/api/artifacts/{digest}',
+      role: 'viewer',
+      operationId: 'downloadArtifact',
+      summary: 'Download an artifact',
+      tag: 'releases',
+      params: pathParams('digest'),
+      status: 200,
+      rawResponse: 'application/gzip',
+      handle: async ({ params, c }) => {
+        if (!(await deps.artifacts.has(params.digest))) throw new CutoverError('ARTIFACT_NOT_FOUND', `no artifact ${params.digest}`);
+        const stream = Readable.toWeb(deps.artifacts.open(params.digest) as Readable) as ReadableStream<Uint8Array>;
+        return c.body(stream, 200, { 'content-type': 'application/gzip' });
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/api/releases',
+      role: 'deployer',
+      operationId: 'publishRelease',
+      summary: 'Publish a release',
+      description:
+        'Releases are immutable: the same version with other content is refused (RELEASE_EXISTS); the identical content again answers 200 with created: false. Upload the artifact first.',
+      tag: 'releases',
+      bodyDoc: releaseSpecSchema,
+      status: 201,
+      response: releaseSchema.extend({ created: z.boolean() }),
+      handle: async ({ c, who }) => {
+        let body: unknown;
+        try {
+          body = await c.req.json();
+        } catch {
+          throw new CutoverError('MANIFEST_INVALID', 'The release spec must be a JSON object');
+        }
+        const { release, created } = await publishRelease(deps, body, who);
+        return c.json({ ...release, created }, created ? 201 : 200);
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/api/releases',
+      role: 'viewer',
+      operationId: 'listReleases',
+      summary: 'List releases, newest first',
+      tag: 'releases',
+      query: appQuery,
+      status: 200,
+      response: z.object({ releases: z.array(releaseSchema) }),
+      handle: async ({ query }) => ({ releases: await store.listReleases(query.app) }),
+    }),
+    route({
+      method: 'get',
+      path: '/api/releases/diff',
+      role: 'viewer',
+      operationId: 'diffReleases',
+      summary: 'Compare two releases',
+      description: 'Features added, removed and changed; components whose versions changed; migrations; and the notes of every release in between.',
+      tag: 'releases',
+      query: z.object({ from: z.string().min(1), to: z.string().min(1), app: z.string().min(1).optional() }).strict(),
+      status: 200,
+      response: releaseDiffSchema,
+      handle: async ({ query }) => releaseDiff(store, query),
+    }),
+    route({
+      method: 'get',
+      path: '/api/releases/{version}',
+      role: 'viewer',
+      operationId: 'getRelease',
+      summary: 'Show a release',
+      tag: 'releases',
+      params: pathParams('version'),
+      query: appQuery,
+      status: 200,
+      response: releaseSchema,
+      handle: async ({ params, query }) => {
+        const matches = (await store.listReleases(query.app)).filter((r) => r.version === params.version);
+        if (matches.length === 0) {
+          throw new CutoverError(
+            'RELEASE_NOT_FOUND',
+            `no release ${params.version}${query.app ? ` of app "${query.app}"` : ''}; see \`cutover release list\``,
+          );
+        }
+        if (matches.length > 1) {
+          throw new CutoverError('VALIDATION_FAILED', `${params.version} exists for several apps (${matches.map((m) => m.app).join(', ')}); pass --app`);
+        }
+        return matches[0];
+      },
+    }),
+  ];
+}

@@ -1,0 +1,159 @@
+// Response schemas: they document what the API returns in the OpenAPI document. Requests are
+// validated with the services' own schemas; these only describe, so they are loose objects.
+import { z } from 'zod';
+
+const ms = z.number().int().describe('Milliseconds since the epoch.');
+const target = z.union([z.object({ version: z.string() }), z.object({ channel: z.string() }), z.null()]);
+const color = z.enum(['blue', 'green']);
+
+export const releaseSchema = z.looseObject({
+  app: z.string(),
+  version: z.string(),
+  digest: z.string().describe('Content hash of the spec.'),
+  spec: z.record(z.string(), z.unknown()).describe('The release spec as published.'),
+  createdAt: ms,
+  createdBy: z.string(),
+});
+
+const slot = z.looseObject({ version: z.string(), status: z.enum(['starting', 'live', 'warm', 'stopped', 'failed']), deploymentId: z.string(), warmUntil: ms.optional() }).nullable();
+
+export const resolvedTargetSchema = z
+  .union([
+    z.object({ kind: z.literal('none') }),
+    z.object({ kind: z.literal('version'), version: z.string(), onTarget: z.boolean() }),
+    z.object({ kind: z.literal('channel'), channel: z.string(), version: z.string().nullable(), onTarget: z.boolean() }),
+  ])
+  .describe('The version the instance should run now, and whether it does.');
+
+export const instanceSchema = z.looseObject({
+  name: z.string(),
+  app: z.string(),
+  hosts: z.array(z.string()),
+  environment: z.string(),
+  tenant: z.string().nullable(),
+  labels: z.record(z.string(), z.string()),
+  target,
+  currentVersion: z.string().nullable(),
+  activeColor: color.nullable(),
+  slots: z.object({ blue: slot, green: slot }),
+  createdAt: ms,
+  updatedAt: ms,
+});
+
+export const instanceViewSchema = instanceSchema.extend({ resolvedTarget: resolvedTargetSchema });
+
+export const deploymentSchema = z.looseObject({
+  id: z.string(),
+  instance: z.string(),
+  kind: z.enum(['deploy', 'rollback']),
+  strategy: z.enum(['start-and-flip', 'flip-to-warm']),
+  fromVersion: z.string().nullable(),
+  toVersion: z.string(),
+  status: z.enum(['running', 'succeeded', 'failed']),
+  steps: z.array(z.looseObject({ name: z.string(), status: z.string() })),
+  error: z.looseObject({ code: z.string(), message: z.string() }).optional(),
+  actor: z.string(),
+  createdAt: ms,
+});
+
+const policy = z.object({
+  soak: z.object({ channel: z.string(), days: z.number() }).nullable(),
+  blockOnOpenProblems: z.boolean(),
+  allowPrerelease: z.boolean(),
+});
+const pointer = z.object({ app: z.string(), channel: z.string(), version: z.string(), movedAt: ms, movedBy: z.string() });
+const move = z.object({
+  id: z.number(),
+  app: z.string(),
+  channel: z.string(),
+  fromVersion: z.string().nullable(),
+  toVersion: z.string(),
+  at: ms,
+  actor: z.string(),
+  reason: z.string().nullable(),
+  forced: z.boolean(),
+});
+
+export const channelSchema = z.looseObject({
+  name: z.string(),
+  description: z.string(),
+  policy,
+  builtIn: z.boolean(),
+  createdAt: ms,
+  createdBy: z.string(),
+  updatedAt: ms,
+});
+export const channelViewSchema = channelSchema.extend({ pointers: z.array(pointer) });
+export const channelDetailSchema = channelViewSchema.extend({ history: z.array(move) });
+
+const failure = z.looseObject({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()) });
+export const promotionCheckSchema = z.looseObject({
+  app: z.string(),
+  version: z.string(),
+  channel: z.string(),
+  current: z.string().nullable(),
+  verdict: z.looseObject({ allowed: z.boolean(), failures: z.array(failure), eligibleAt: ms.optional() }),
+});
+export const promotionResultSchema = promotionCheckSchema.extend({ changed: z.boolean(), forced: z.boolean(), move: move.nullable() });
+
+export const problemSchema = z.object({
+  id: z.number().int(),
+  app: z.string(),
+  version: z.string(),
+  title: z.string(),
+  details: z.string().nullable(),
+  status: z.enum(['open', 'resolved']),
+  source: z.string(),
+  reportedBy: z.string(),
+  reportedAt: ms,
+  resolvedBy: z.string().nullable(),
+  resolvedAt: ms.nullable(),
+  resolution: z.string().nullable(),
+});
+
+export const auditEntrySchema = z.object({
+  id: z.number().int(),
+  at: ms,
+  actor: z.string(),
+  action: z.string(),
+  subject: z.string(),
+  instance: z.string().nullable(),
+  app: z.string().nullable(),
+  version: z.string().nullable(),
+  reason: z.string().nullable(),
+  requestId: z.string().nullable(),
+  before: z.unknown(),
+  after: z.unknown(),
+  details: z.record(z.string(), z.unknown()),
+  prevHash: z.string(),
+  hash: z.string(),
+});
+
+export const chainCheckSchema = z.object({
+  ok: z.boolean(),
+  checked: z.number().int(),
+  last: z.object({ id: z.number().int(), hash: z.string() }).nullable(),
+  problem: z.object({ id: z.number().int(), kind: z.enum(['edited', 'deleted', 'truncated']), message: z.string() }).nullable(),
+});
+
+export const tokenSchema = z.object({ name: z.string(), role: z.enum(['viewer', 'deployer', 'admin']), createdAt: ms, createdBy: z.string() });
+
+export const targetChangeSchema = z.object({
+  name: z.string(),
+  app: z.string(),
+  environment: z.string(),
+  tenant: z.string().nullable(),
+  before: target,
+  after: target,
+});
+
+export const releaseDiffSchema = z.looseObject({
+  app: z.string(),
+  from: z.string(),
+  to: z.string(),
+  direction: z.enum(['upgrade', 'downgrade', 'same']),
+  features: z.looseObject({ added: z.array(z.unknown()), removed: z.array(z.unknown()), changed: z.array(z.unknown()) }),
+  components: z.looseObject({ added: z.array(z.unknown()), removed: z.array(z.unknown()), changed: z.array(z.unknown()) }),
+  migrations: z.looseObject({ added: z.array(z.string()), removed: z.array(z.string()) }),
+  notes: z.array(z.object({ version: z.string(), notes: z.string() })),
+});

@@ -1,0 +1,83 @@
+// Test support for the API's unit tests: the real API over a memory store, the real deployer
+// over the fake runtime, a manual clock, and tokens of every role. Not a test file itself.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { ManualClock, silentLogger } from '../shared/index.ts';
+import { createArtifactStore } from '../releases/index.ts';
+import { createMemoryStore } from '../store/index.ts';
+import type { Role, Store } from '../store/index.ts';
+import { FakeRuntime, createDeployer } from '../deploy/index.ts';
+import { ensureBuiltInChannels, hashToken } from '../control/index.ts';
+import { createApi } from './api.ts';
+
+export const DAY = 86_400_000;
+
+export interface Harness {
+  store: Store;
+  clock: ManualClock;
+  tokens: Record<Role, string>;
+  /** Calls the API as `role` (or with no token when null) and returns status, JSON body and headers. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON answers
+  call(role: Role | null, method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+  /** Publishes a release record directly (the API's publish path is tested elsewhere). */
+  release(version: string, extra?: Record<string, unknown>, app?: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(start = Date.parse('2026-11-01T10:00:00Z')): Promise<Harness> {
+  const dir = await mkdtemp(join(tmpdir(), 'cutover-api-'));
+  const store = createMemoryStore();
+  const clock = new ManualClock(start);
+  const runtime = new FakeRuntime();
+  runtime.now = () => clock.now();
+  const deployer = createDeployer({ store, runtime, clock, openArtifact: () => Readable.from([]), rollbackWindowMs: 60_000, lockTtlMs: 60_000 });
+  const api = createApi({
+    store,
+    deployer,
+    runtime,
+    artifacts: createArtifactStore(join(dir, 'artifacts')),
+    clock,
+    log: silentLogger,
+    openLogs: async () => ({ color: 'blue', body: Readable.from([]) }),
+  });
+  await ensureBuiltInChannels({ store, clock });
+  const tokens = { viewer: 'tok-viewer', deployer: 'tok-deployer', admin: 'tok-admin' } as Record<Role, string>;
+  for (const role of ['viewer', 'deployer', 'admin'] as Role[]) {
+    await store.insertToken({ name: role === 'admin' ? 'admin' : `a-${role}`, hash: hashToken(tokens[role]), role, createdAt: clock.now(), createdBy: 'test' });
+  }
+  return {
+    store,
+    clock,
+    tokens,
+    async call(role, method, path, body, headers = {}) {
+      const res = await api.request(path, {
+        method,
+        headers: {
+          ...(role ? { authorization: `Bearer ${tokens[role]}` } : {}),
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...headers,
+        },
+        ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+      });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        // not JSON: keep the text
+      }
+      return { status: res.status, body: parsed, headers: res.headers };
+    },
+    async release(version, extra = {}, app = 'shop') {
+      const spec = { app, version, features: [], components: [{ name: app, version }], notes: '', migrations: [], ...extra };
+      await store.insertRelease({ app, version, digest: `d-${version}`, spec, createdAt: clock.now(), createdBy: 'ci' });
+    },
+    async close() {
+      await deployer.idle();
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,100 @@
+import type { Command } from 'commander';
+import { CutoverError, parseDuration } from '../../shared/index.ts';
+import type { AuditEntry, ChainCheck } from '../../store/index.ts';
+import { connect } from '../api-client.ts';
+import { compactJson, when, withQuery } from '../format.ts';
+import { output, table } from '../output.ts';
+import { globals } from './globals.ts';
+
+// Only a number with a unit is a duration: a bare number would be ambiguous with a timestamp.
+const DURATION = /^\s*\d+(?:\.\d+)?\s*(?:ms|s|m|h|d)\s*$/;
+
+/**
+ * `--since`/`--until` as the ISO time the API takes: an ISO time as given, or a duration ago
+ * (`24h`, `7d`) counted back from `now`.
+ */
+export function auditTime(value: string | undefined, flag: string, now: number): string | undefined {
+  if (value === undefined) return undefined;
+  if (DURATION.test(value)) return new Date(now - parseDuration(value)!).toISOString();
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) {
+    throw new CutoverError('VALIDATION_FAILED', `${flag} must be an ISO time like 2026-11-20T10:00:00Z or a duration ago like 24h or 7d, not "${value}"`);
+  }
+  return new Date(ms).toISOString();
+}
+
+interface AuditFlags {
+  instance?: string;
+  release?: string;
+  actor?: string;
+  action?: string;
+  since?: string;
+  until?: string;
+  limit?: string;
+}
+
+function entryRows(entries: AuditEntry[]): string {
+  return table([
+    ['ID', 'TIME', 'ACTOR', 'ACTION', 'SUBJECT', 'BEFORE → AFTER', 'REASON'],
+    ...entries.map((e) => [
+      `#${e.id}`,
+      when(e.at),
+      e.actor,
+      e.action,
+      e.subject,
+      e.before === null && e.after === null ? '-' : `${compactJson(e.before, 40)} → ${compactJson(e.after, 40)}`,
+      e.reason ?? '-',
+    ]),
+  ]);
+}
+
+/** `audit [filters]` and `audit verify`. */
+export function registerAuditCommands(program: Command): void {
+  const audit = program
+    .command('audit')
+    .description('who did what, when and why: the hash-chained audit log, newest first')
+    .option('--instance <name>', 'entries about this instance')
+    .option('--release <version>', 'entries about this release ("1.2.0" or "app@1.2.0")')
+    .option('--actor <name>', 'entries by this token (or system / scheduler)')
+    .option('--action <action>', 'e.g. channel.promote, channel.promote.forced, instance.target, token.create')
+    .option('--since <time>', 'at or after: an ISO time, or a duration ago like 24h or 7d')
+    .option('--until <time>', 'before: an ISO time, or a duration ago like 1h')
+    .option('--limit <n>', 'at most this many entries (default 200)')
+    .action(async (opts: AuditFlags, cmd: Command) => {
+      const g = globals(cmd);
+      const now = Date.now();
+      if (opts.limit !== undefined && (!/^\d+$/.test(opts.limit) || Number(opts.limit) < 1)) {
+        throw new CutoverError('VALIDATION_FAILED', `--limit must be a whole number of at least 1, not "${opts.limit}"`);
+      }
+      const query = {
+        instance: opts.instance,
+        release: opts.release,
+        actor: opts.actor,
+        action: opts.action,
+        since: auditTime(opts.since, '--since', now),
+        until: auditTime(opts.until, '--until', now),
+        limit: opts.limit,
+      };
+      const client = await connect(g.dataDir);
+      const { entries } = await client.call<{ entries: AuditEntry[] }>('GET', withQuery('/api/audit', query));
+      output(g.json).result(entries, () => (entries.length ? entryRows(entries) : 'no audit entries match'));
+    });
+
+  audit
+    .command('verify')
+    .description('check the hash chain: exits 9 if any entry was edited or deleted')
+    .action(async (_opts: object, cmd: Command) => {
+      const g = globals(cmd);
+      const client = await connect(g.dataDir);
+      const check = await client.call<ChainCheck>('GET', '/api/audit/verify');
+      if (!check.ok) {
+        const p = check.problem;
+        throw new CutoverError('AUDIT_CHAIN_BROKEN', `the audit log was tampered with: ${p ? `${p.message} (entry #${p.id}, ${p.kind})` : 'the chain does not verify'}`, {
+          details: { ...check },
+        });
+      }
+      output(g.json).result(check, () =>
+        check.last ? `audit log intact: ${check.checked} entries, last #${check.last.id} hash ${check.last.hash}` : 'audit log intact: no entries yet',
+      );
+    });
+}

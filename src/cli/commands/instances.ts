@@ -1,0 +1,233 @@
+import type { Command } from 'commander';
+import { CutoverError } from '../../shared/index.ts';
+import type { InstanceStatus } from '../../api/index.ts';
+import type { InstanceRecord, InstanceTarget } from '../../store/index.ts';
+import { connect } from '../api-client.ts';
+import type { BulkTargetResult, InstanceView } from '../api-types.ts';
+import { confirm } from '../confirm.ts';
+import { onTargetText, resolvedText, targetText, withQuery } from '../format.ts';
+import { output, table } from '../output.ts';
+import { globals } from './globals.ts';
+
+const invalid = (message: string) => new CutoverError('VALIDATION_FAILED', message);
+
+/** Commander collector for a repeatable option. */
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+function parseLabels(pairs: string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw invalid(`--label must be key=value, like --label region=eu; got "${pair}"`);
+    labels[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+  }
+  return labels;
+}
+
+function positiveInt(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw invalid(`${flag} must be a whole number of at least 1, not "${value}"`);
+  return Number(value);
+}
+
+/** Exactly one of --version, --channel, --clear, as the API's `target`. */
+function targetFrom(opts: { version?: string; channel?: string; clear?: boolean }): InstanceTarget | null {
+  const given = [opts.version !== undefined, opts.channel !== undefined, opts.clear === true].filter(Boolean).length;
+  if (given !== 1) {
+    throw invalid('say what the instance should run with exactly one of --version V (a release), --channel C (whatever the channel points to) or --clear (no target)');
+  }
+  if (opts.version !== undefined) return { version: opts.version };
+  if (opts.channel !== undefined) return { channel: opts.channel };
+  return null;
+}
+
+function listRows(instances: InstanceView[]): string {
+  return table([
+    ['NAME', 'APP', 'ENV', 'TENANT', 'TARGET', 'CURRENT', 'ON TARGET'],
+    ...instances.map((i) => [i.name, i.app, i.environment, i.tenant ?? '-', resolvedText(i), i.currentVersion ?? '-', onTargetText(i)]),
+  ]);
+}
+
+function planText(plan: BulkTargetResult): string {
+  if (plan.changes.length === 0) return `nothing to change: the ${plan.matched} instance(s) "${plan.selector}" matches already have this target`;
+  return [
+    table([
+      ['NAME', 'ENV', 'TENANT', 'TARGET BEFORE → AFTER'],
+      ...plan.changes.map((c) => [c.name, c.environment, c.tenant ?? '-', `${targetText(c.before)} → ${targetText(c.after)}`]),
+    ]),
+    `${plan.changes.length} instance(s) will change (${plan.matched} matched "${plan.selector}")`,
+  ].join('\n');
+}
+
+/** `instance create|list|show|target`. */
+export function registerInstanceCommands(program: Command): void {
+  const instance = program.command('instance').description('create instances, list them with their targets, and set what they should run');
+
+  instance
+    .command('create')
+    .description('create an instance of an app, reachable at one or more host names')
+    .argument('<name>')
+    .requiredOption('--app <app>', 'the app it runs')
+    .requiredOption('--host <hostname...>', 'host name(s) the router sends to it')
+    .option('--environment <env>', 'production, test, staging…', 'production')
+    .option('--tenant <tenant>', 'the customer it belongs to')
+    .option('--label <key=value>', 'a label for selectors (repeatable)', collect, [])
+    .option('--target-version <version>', 'what it should run: this release')
+    .option('--target-channel <channel>', 'what it should run: whatever this channel points to')
+    .action(
+      async (
+        name: string,
+        opts: { app: string; host: string[]; environment: string; tenant?: string; label: string[]; targetVersion?: string; targetChannel?: string },
+        cmd: Command,
+      ) => {
+        const g = globals(cmd);
+        if (opts.targetVersion !== undefined && opts.targetChannel !== undefined) {
+          throw invalid('give --target-version or --target-channel, not both: an instance follows either one release or one channel');
+        }
+        const labels = parseLabels(opts.label);
+        const target = opts.targetVersion !== undefined ? { version: opts.targetVersion } : opts.targetChannel !== undefined ? { channel: opts.targetChannel } : null;
+        const client = await connect(g.dataDir);
+        const created = await client.call<InstanceRecord>('POST', '/api/instances', {
+          name,
+          app: opts.app,
+          hosts: opts.host,
+          environment: opts.environment,
+          ...(opts.tenant !== undefined ? { tenant: opts.tenant } : {}),
+          labels,
+          target,
+        });
+        output(g.json).result(created, () =>
+          [
+            `created instance ${created.name} (${created.app}, ${created.environment}${created.tenant ? `, tenant ${created.tenant}` : ''}) at ${created.hosts.join(', ')}`,
+            created.target ? `target ${targetText(created.target)}` : '',
+          ]
+            .filter(Boolean)
+            .join('\n'),
+        );
+      },
+    );
+
+  instance
+    .command('list')
+    .description('instances with their resolved targets, a page at a time (by name)')
+    .option('--selector <selector>', 'only matching instances, e.g. environment=test,tenant=acme')
+    .option('--limit <n>', 'page size (server default 500, at most 5000)')
+    .option('--after <name>', 'the page after this instance name (the `next` of the previous page)')
+    .option('--all', 'every page, one request per page')
+    .action(async (opts: { selector?: string; limit?: string; after?: string; all?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const out = output(g.json);
+      const limit = positiveInt(opts.limit, '--limit');
+      const client = await connect(g.dataDir);
+      type Page = { instances: InstanceView[]; next: string | null };
+      const fetchPage = (after: string | undefined) =>
+        client.call<Page>('GET', withQuery('/api/instances', { selector: opts.selector, limit, after }));
+      let page = await fetchPage(opts.after);
+      const instances = [...page.instances];
+      while (opts.all && page.next !== null) {
+        out.progress(`fetched ${instances.length} instances…`);
+        page = await fetchPage(page.next);
+        instances.push(...page.instances);
+      }
+      const next = page.next;
+      out.result({ instances, next }, () => {
+        if (instances.length === 0) {
+          return opts.selector || opts.after ? 'no instances match' : 'no instances yet; create one with `cutover instance create NAME --app APP --host HOST`';
+        }
+        const more = next === null ? '' : `\nmore: cutover instance list --after ${next}${opts.selector ? ` --selector '${opts.selector}'` : ''} (or --all)`;
+        return listRows(instances) + more;
+      });
+    });
+
+  instance
+    .command('show')
+    .description('one instance: its target and what it resolves to, and its slots')
+    .argument('<name>')
+    .action(async (name: string, _opts: object, cmd: Command) => {
+      const g = globals(cmd);
+      const client = await connect(g.dataDir);
+      const i = await client.call<InstanceStatus>('GET', `/api/instances/${encodeURIComponent(name)}`);
+      const labels = Object.entries(i.labels ?? {}).map(([k, v]) => `${k}=${v}`);
+      output(g.json).result(i, () =>
+        [
+          `${i.name}  app ${i.app}  environment ${i.environment}${i.tenant ? `  tenant ${i.tenant}` : ''}`,
+          `hosts    ${i.hosts.join(', ')}`,
+          labels.length ? `labels   ${labels.join(', ')}` : '',
+          `target   ${resolvedText(i)}${i.resolvedTarget.kind === 'none' ? ' (none declared)' : i.resolvedTarget.onTarget ? ' (on target)' : ' (not on target)'}`,
+          `version  ${i.currentVersion ?? '-'} (${i.activeColor ?? 'no'} slot active)`,
+          ...(['blue', 'green'] as const).map((c) => {
+            const s = i.slots[c];
+            return `${c.padEnd(8)} ${s ? `${s.version} ${s.status}${s.warmUntil ? ` until ${new Date(s.warmUntil).toISOString()}` : ''}` : '-'}`;
+          }),
+        ]
+          .filter(Boolean)
+          .join('\n'),
+      );
+    });
+
+  instance
+    .command('target')
+    .description(
+      'set what an instance should run, or every instance a selector matches. In bulk, the changes are shown first and applied only ' +
+        'after a "y" on the terminal or with --yes; with --json and no --yes the plan is printed and nothing is applied.',
+    )
+    .argument('[name]', 'one instance (or use --selector)')
+    .option('--version <version>', 'run this release')
+    .option('--channel <channel>', 'run whatever this channel points to')
+    .option('--clear', 'no target: deployed by hand only')
+    .option('--selector <selector>', 'every matching instance, e.g. environment=test,tenant=acme ("*" for all)')
+    .option('--yes', 'apply a bulk change without asking')
+    .option('--reason <text>', 'why, for the audit log')
+    .action(
+      async (
+        name: string | undefined,
+        opts: { version?: string; channel?: string; clear?: boolean; selector?: string; yes?: boolean; reason?: string },
+        cmd: Command,
+      ) => {
+        const g = globals(cmd);
+        const out = output(g.json);
+        if ((name === undefined) === (opts.selector === undefined)) {
+          throw invalid('name one instance (`cutover instance target NAME …`) or select several with --selector, not both');
+        }
+        const target = targetFrom(opts);
+        const reason = opts.reason !== undefined ? { reason: opts.reason } : {};
+        const client = await connect(g.dataDir);
+
+        if (name !== undefined) {
+          const view = await client.call<InstanceView>('PUT', `/api/instances/${encodeURIComponent(name)}/target`, { target, ...reason });
+          out.result(view, () =>
+            view.resolvedTarget.kind === 'none'
+              ? `${view.name} has no target now: it changes only when deployed by hand`
+              : `${view.name} target: ${resolvedText(view)} (on target: ${onTargetText(view)})`,
+          );
+          return;
+        }
+
+        const selector = opts.selector!;
+        const plan = await client.call<BulkTargetResult>('POST', '/api/instances/target', { selector, target, ...reason, dryRun: true });
+        if (plan.changes.length === 0) {
+          out.result(plan, () => planText(plan));
+          return;
+        }
+        if (!opts.yes) {
+          if (g.json) {
+            out.result(plan, () => planText(plan)); // --json without --yes: the plan only (applied: false)
+            return;
+          }
+          out.say(planText(plan));
+          if (!(await confirm('Apply?', `add --yes to apply these ${plan.changes.length} change(s)`))) {
+            out.say('not applied; nothing changed');
+            return;
+          }
+        } else out.say(planText(plan));
+        const applied = await client.call<BulkTargetResult>('POST', '/api/instances/target', {
+          selector,
+          target,
+          ...reason,
+          dryRun: false,
+          confirm: plan.selection,
+        });
+        out.result(applied, () => `retargeted ${applied.changes.length} instance(s) to ${targetText(target)}`);
+      },
+    );
+}

@@ -1,0 +1,59 @@
+import { Option } from 'commander';
+import type { Command } from 'commander';
+import type { Role, TokenRecord } from '../../store/index.ts';
+import { connect } from '../api-client.ts';
+import { when } from '../format.ts';
+import { output, table } from '../output.ts';
+import { globals } from './globals.ts';
+
+type TokenInfo = Omit<TokenRecord, 'hash'>;
+
+/** `token create|list|revoke` (admin). */
+export function registerTokenCommands(program: Command): void {
+  const token = program.command('token').description('named API tokens with roles (admin)');
+
+  token
+    .command('create')
+    .description('create a named token; it is printed once and never again')
+    .argument('<name>', 'who or what uses it, e.g. ci or alice')
+    .addOption(
+      new Option('--role <role>', 'viewer reads; deployer deploys, retargets, promotes within policy, reports problems; admin does everything')
+        .choices(['viewer', 'deployer', 'admin'])
+        .makeOptionMandatory(),
+    )
+    .action(async (name: string, opts: { role: Role }, cmd: Command) => {
+      const g = globals(cmd);
+      const client = await connect(g.dataDir);
+      const created = await client.call<TokenInfo & { token: string }>('POST', '/api/tokens', { name, role: opts.role });
+      output(g.json).result(created, () =>
+        [
+          `created token "${created.name}" (${created.role}). It is shown only now: copy it, the server keeps only its hash.`,
+          `  ${created.token}`,
+          `use it with: CUTOVER_URL=${client.url} CUTOVER_TOKEN=<the token> cutover …`,
+        ].join('\n'),
+      );
+    });
+
+  token
+    .command('list')
+    .description('tokens by name and role (never the tokens themselves)')
+    .action(async (_opts: object, cmd: Command) => {
+      const g = globals(cmd);
+      const client = await connect(g.dataDir);
+      const { tokens } = await client.call<{ tokens: TokenInfo[] }>('GET', '/api/tokens');
+      output(g.json).result(tokens, () =>
+        table([['NAME', 'ROLE', 'CREATED', 'BY'], ...tokens.map((t) => [t.name, t.role, when(t.createdAt), t.createdBy])]),
+      );
+    });
+
+  token
+    .command('revoke')
+    .description('revoke a token at once')
+    .argument('<name>')
+    .action(async (name: string, _opts: object, cmd: Command) => {
+      const g = globals(cmd);
+      const client = await connect(g.dataDir);
+      const revoked = await client.call<TokenInfo>('DELETE', `/api/tokens/${encodeURIComponent(name)}`);
+      output(g.json).result(revoked, () => `revoked token "${revoked.name}" (${revoked.role}); requests with it now fail`);
+    });
+}

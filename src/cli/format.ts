@@ -1,0 +1,52 @@
+// Small renderers shared by the commands' human output.
+import type { InstanceTarget } from '../store/index.ts';
+import type { InstanceView } from './api-types.ts';
+
+/** `2026-11-20T10:00Z`: minute precision reads better in tables; --json keeps the milliseconds. */
+export function when(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined) return '-';
+  return `${new Date(ms).toISOString().slice(0, 16)}Z`;
+}
+
+/** `path?k=v&…` with the defined, non-empty values only. */
+export function withQuery(path: string, params: Record<string, string | number | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') q.set(k, String(v));
+  const text = q.toString();
+  return text ? `${path}?${text}` : path;
+}
+
+/** A declared target as the user typed it: `1.4.3`, `channel:beta`, or `-`. */
+export function targetText(target: InstanceTarget | null | undefined): string {
+  if (!target) return '-';
+  return 'version' in target ? target.version : `channel:${target.channel}`;
+}
+
+/** The declared target with what it resolves to now: `channel:beta → 1.2.0`, `1.4.3` or `-`. */
+export function resolvedText(i: Pick<InstanceView, 'resolvedTarget'>): string {
+  const r = i.resolvedTarget;
+  if (r.kind === 'none') return '-';
+  if (r.kind === 'version') return r.version;
+  return `channel:${r.channel} → ${r.version ?? '(points nowhere)'}`;
+}
+
+/** `yes`, `no`, or `-` when there is no target to be on. */
+export function onTargetText(i: Pick<InstanceView, 'resolvedTarget'>): string {
+  return i.resolvedTarget.kind === 'none' ? '-' : i.resolvedTarget.onTarget ? 'yes' : 'no';
+}
+
+/** One-line JSON for table cells, shortened past `max` characters (--json has it whole). */
+export function compactJson(value: unknown, max = 60): string {
+  if (value === undefined || value === null) return '-';
+  const text = JSON.stringify(value);
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/** Indents every line of a block of text. */
+export function indent(text: string, by = '  '): string {
+  return text
+    .trimEnd()
+    .split('\n')
+    .map((l) => `${by}${l}`)
+    .join('\n');
+}

@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import { CutoverError, validate } from '../shared/index.ts';
+import type { Clock } from '../shared/index.ts';
+import type { ProblemRecord, ProblemStatus, Store } from '../store/index.ts';
+import { mustGetRelease, resolveApp } from './resolve-app.ts';
+import type { Who } from './who.ts';
+
+type Deps = { store: Store; clock: Clock };
+
+export const reportProblemSchema = z
+  .object({
+    version: z.string().min(1, 'is required'),
+    app: z.string().min(1).optional().describe('Needed only when several apps exist.'),
+    title: z.string().trim().min(1, 'is required: one line saying what is wrong').max(200, 'must be at most 200 characters'),
+    details: z.string().max(10_000).optional(),
+  })
+  .strict();
+
+export const resolveProblemSchema = z.object({ reason: z.string().max(500).optional() }).strict();
+
+/**
+ * Files a problem against a release. An open problem blocks promotion to channels whose policy
+ * says so (`stable` by default). Automatic rollbacks and the scheduler file through here too,
+ * with their own `source`.
+ */
+export async function reportProblem(deps: Deps, input: unknown, who: Who, source = 'user'): Promise<ProblemRecord> {
+  const { version, app: appArg, title, details } = validate(reportProblemSchema, input, 'The problem');
+  const app = await resolveApp(deps.store, appArg, version);
+  await mustGetRelease(deps.store, app, version);
+  const at = deps.clock.now();
+  const problem = await deps.store.insertProblem({ app, version, title, details: details ?? null, source, reportedBy: who.actor, reportedAt: at });
+  await deps.store.appendAudit({
+    at,
+    actor: who.actor,
+    action: 'problem.report',
+    subject: `problem:${problem.id}`,
+    app,
+    version,
+    requestId: who.requestId,
+    after: { status: 'open', title },
+    details: { source },
+  });
+  return problem;
+}
+
+export async function mustGetProblem(store: Store, id: number): Promise<ProblemRecord> {
+  const problem = await store.getProblem(id);
+  if (!problem) throw new CutoverError('PROBLEM_NOT_FOUND', `no problem #${id}; see \`cutover problem list\``, { details: { id } });
+  return problem;
+}
+
+export async function resolveProblem(deps: Deps, id: number, input: unknown, who: Who): Promise<ProblemRecord> {
+  const { reason } = validate(resolveProblemSchema, input, 'The resolution');
+  const before = await mustGetProblem(deps.store, id);
+  const at = deps.clock.now();
+  const resolved = await deps.store.resolveProblem(id, who.actor, at, reason ?? null);
+  if (!resolved) {
+    throw new CutoverError('PROBLEM_RESOLVED', `problem #${id} was already resolved by ${before.resolvedBy ?? 'someone'}`, { details: { id } });
+  }
+  await deps.store.appendAudit({
+    at,
+    actor: who.actor,
+    action: 'problem.resolve',
+    subject: `problem:${id}`,
+    app: resolved.app,
+    version: resolved.version,
+    reason: reason ?? null,
+    requestId: who.requestId,
+    before: { status: 'open' },
+    after: { status: 'resolved' },
+  });
+  return resolved;
+}
+
+export const listProblemsQuery = z
+  .object({
+    app: z.string().min(1).optional(),
+    version: z.string().min(1).optional(),
+    status: z.enum(['open', 'resolved']).optional().describe('Default: every problem.'),
+  })
+  .strict();
+
+export async function listProblems(deps: Deps, filter: { app?: string | undefined; version?: string | undefined; status?: ProblemStatus | undefined }): Promise<ProblemRecord[]> {
+  return deps.store.listProblems({
+    ...(filter.app ? { app: filter.app } : {}),
+    ...(filter.version ? { version: filter.version } : {}),
+    ...(filter.status ? { status: filter.status } : {}),
+  });
+}

@@ -1,0 +1,192 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { CutoverError, canonicalJson, validate } from '../shared/index.ts';
+import type { Clock } from '../shared/index.ts';
+import type { InstanceRecord, InstanceSpecChange, InstanceTarget, NewAuditEntry, Store } from '../store/index.ts';
+import { mustGetChannel } from './channels.ts';
+import { pointerIndex, resolveTarget } from './resolve-target.ts';
+import type { ResolvedTarget } from './resolve-target.ts';
+import { formatSelector, matchesSelector, parseSelector } from './selector.ts';
+import { mustGetRelease } from './resolve-app.ts';
+import type { Who } from './who.ts';
+
+type Deps = { store: Store; clock: Clock };
+
+export const targetSchema = z
+  .union([
+    z.object({ version: z.string().min(1) }).strict(),
+    z.object({ channel: z.string().min(1) }).strict(),
+    z.null(),
+  ])
+  .describe('`{"version": "1.4.3"}`, `{"channel": "beta"}`, or null for no target.');
+
+export const setTargetSchema = z.object({ target: targetSchema, reason: z.string().max(500).optional() }).strict();
+
+export const bulkTargetSchema = z
+  .object({
+    selector: z.string().max(1000).describe('e.g. "environment=test,tenant=acme"; "*" selects every instance.'),
+    target: targetSchema,
+    reason: z.string().max(500).optional(),
+    dryRun: z.boolean().default(false).describe('Only say what would change.'),
+    confirm: z
+      .string()
+      .optional()
+      .describe('The `selection` a dry run returned: refuses (SELECTION_CHANGED) if the instances or their targets changed since.'),
+  })
+  .strict();
+
+/** An instance with its resolved target: the version it should run now. */
+export interface InstanceView extends InstanceRecord {
+  resolvedTarget: ResolvedTarget;
+}
+
+export async function loadPointerIndex(store: Store) {
+  return pointerIndex(await store.listChannelPointers());
+}
+
+export function viewOf(instance: InstanceRecord, index: ReturnType<typeof pointerIndex>): InstanceView {
+  return { ...instance, resolvedTarget: resolveTarget(instance, index) };
+}
+
+export async function mustGetInstance(store: Store, name: string): Promise<InstanceRecord> {
+  const instance = await store.getInstance(name);
+  if (!instance) throw new CutoverError('INSTANCE_NOT_FOUND', `no instance named "${name}"; see \`cutover instance list\``, { details: { instance: name } });
+  return instance;
+}
+
+/** Checks a target can be met: the version is a release of the app, or the channel exists. */
+export async function checkTarget(store: Store, app: string, target: InstanceTarget | null): Promise<void> {
+  if (target === null) return;
+  if ('version' in target) await mustGetRelease(store, app, target.version);
+  else await mustGetChannel(store, target.channel);
+}
+
+const sameTarget = (a: InstanceTarget | null, b: InstanceTarget | null) => canonicalJson(a) === canonicalJson(b);
+
+function auditEntry(who: Who, at: number, instance: InstanceRecord, target: InstanceTarget | null, reason: string | undefined, selector?: string): NewAuditEntry {
+  return {
+    at,
+    actor: who.actor,
+    action: 'instance.target',
+    subject: instance.name,
+    instance: instance.name,
+    app: instance.app,
+    version: target && 'version' in target ? target.version : null,
+    reason: reason ?? null,
+    requestId: who.requestId,
+    before: { target: instance.target },
+    after: { target },
+    details: selector === undefined ? {} : { selector },
+  };
+}
+
+/** Sets what one instance should run. */
+export async function setInstanceTarget(deps: Deps, name: string, input: unknown, who: Who): Promise<InstanceView> {
+  const { target, reason } = validate(setTargetSchema, input, 'The target');
+  const instance = await mustGetInstance(deps.store, name);
+  await checkTarget(deps.store, instance.app, target);
+  if (!sameTarget(instance.target, target)) {
+    const at = deps.clock.now();
+    const { missing } = await deps.store.updateInstanceSpecs([{ name, target }], at, [auditEntry(who, at, instance, target, reason)]);
+    if (missing.length) throw new CutoverError('INSTANCE_NOT_FOUND', `instance "${name}" was deleted meanwhile`);
+  }
+  return viewOf(await mustGetInstance(deps.store, name), await loadPointerIndex(deps.store));
+}
+
+export interface TargetChange {
+  name: string;
+  app: string;
+  environment: string;
+  tenant: string | null;
+  before: InstanceTarget | null;
+  after: InstanceTarget | null;
+}
+
+export interface BulkTargetResult {
+  selector: string;
+  /** Instances the selector matched. */
+  matched: number;
+  /** Those whose target changes (or would). */
+  changes: TargetChange[];
+  /** Fingerprint of the matched instances and their targets: pass it back as `confirm`. */
+  selection: string;
+  applied: boolean;
+}
+
+/**
+ * Retargets every instance a selector matches, in one transaction with one audit entry per
+ * instance. A dry run returns the changes and a `selection` fingerprint; applying with that
+ * fingerprint as `confirm` refuses if anything matched has changed since (what was shown is what
+ * is applied).
+ */
+export async function bulkSetTarget(deps: Deps, input: unknown, who: Who): Promise<BulkTargetResult> {
+  const { selector: text, target, reason, dryRun, confirm } = validate(bulkTargetSchema, input, 'The bulk target');
+  const selector = parseSelector(text);
+  const matched = (await deps.store.listInstances()).filter((i) => matchesSelector(selector, i));
+  const checked = new Set<string>();
+  for (const i of matched) {
+    if (checked.has(i.app)) continue;
+    await checkTarget(deps.store, i.app, target);
+    checked.add(i.app);
+  }
+  const selection = createHash('sha256')
+    .update(canonicalJson(matched.map((i) => [i.name, i.target])))
+    .digest('hex')
+    .slice(0, 16);
+  const toChange = matched.filter((i) => !sameTarget(i.target, target));
+  const changes = toChange.map((i) => ({ name: i.name, app: i.app, environment: i.environment, tenant: i.tenant, before: i.target, after: target }));
+  const result = { selector: formatSelector(selector), matched: matched.length, changes, selection, applied: false };
+  if (dryRun) return result;
+  if (confirm !== undefined && confirm !== selection) {
+    throw new CutoverError('SELECTION_CHANGED', 'the selected instances or their targets changed since the preview; look again and confirm the new list', {
+      details: { expected: confirm, now: selection },
+    });
+  }
+  if (changes.length === 0) return { ...result, applied: true };
+  const at = deps.clock.now();
+  const specChanges: InstanceSpecChange[] = toChange.map((i) => ({ name: i.name, target }));
+  const { missing } = await deps.store.updateInstanceSpecs(
+    specChanges,
+    at,
+    toChange.map((i) => auditEntry(who, at, i, target, reason, result.selector)),
+  );
+  if (missing.length) {
+    throw new CutoverError('SELECTION_CHANGED', `instances were deleted meanwhile (${missing.join(', ')}); nothing was changed, try again`);
+  }
+  return { ...result, applied: true };
+}
+
+export const listInstancesQuery = z
+  .object({
+    selector: z.string().max(1000).optional().describe('e.g. "environment=production,tenant=acme".'),
+    after: z.string().optional().describe('Paging: the `next` of the previous page.'),
+    limit: z.coerce.number().int().min(1).max(5000).default(500).describe('Page size (default 500, at most 5000).'),
+  })
+  .strict();
+
+export interface InstancePageView {
+  instances: InstanceView[];
+  /** Pass as `after` for the next page; null on the last page. */
+  next: string | null;
+}
+
+/** A page of instances by name, with resolved targets; filtered by a selector when given. */
+export async function listInstanceViews(deps: Deps, query: { selector?: string | undefined; after?: string | undefined; limit: number }): Promise<InstancePageView> {
+  const selector = query.selector ? parseSelector(query.selector) : undefined;
+  const index = await loadPointerIndex(deps.store);
+  const out: InstanceView[] = [];
+  let after = query.after;
+  // Without a selector one store page is the answer; with one, keep reading until the page is full.
+  for (;;) {
+    const batch = await deps.store.listInstances({ ...(after === undefined ? {} : { after }), limit: query.limit + 1 });
+    for (const i of batch.slice(0, query.limit)) {
+      if (!selector || matchesSelector(selector, i)) out.push(viewOf(i, index));
+      if (out.length === query.limit) {
+        const more = batch.length > query.limit || i !== batch[batch.length - 1];
+        return { instances: out, next: more ? i.name : null };
+      }
+    }
+    if (batch.length <= query.limit) return { instances: out, next: null };
+    after = batch[query.limit - 1]!.name;
+  }
+}

@@ -1,0 +1,312 @@
+import type { Store } from '../store.ts';
+import type { InstanceRecord, InstanceSpecChange, LockResult } from '../types.ts';
+import { copySlot, copyTarget } from '../instance-record.ts';
+import { migrate } from './migrate.ts';
+import { appendAuditEntries } from './postgres-audit.ts';
+import { createPostgresChannels } from './postgres-channels.ts';
+import { createPgDb, json, jsonOrNull, limitOf } from './postgres-db.ts';
+import { INSTANCE_COLUMNS, toAudit, toDeployment, toInstance, toLock, toProblem, toRelease, toToken } from './postgres-rows.ts';
+
+/** Options of `createPostgresStore`. */
+export interface PostgresStoreOptions {
+  /** Connections in the pool (default 10). */
+  poolSize?: number;
+}
+
+/** Slots with only the record's fields, as every store keeps them. */
+const slotsJson = (slots: InstanceRecord['slots']): string => json({ blue: copySlot(slots.blue), green: copySlot(slots.green) });
+
+/**
+ * The shared store for several `cutover server` replicas: PostgreSQL through a `pg.Pool`. Migrates
+ * the database on open (replicas starting together take turns, see `migrate.ts`). Multi-statement
+ * changes run in READ COMMITTED transactions; check-and-set operations are single conditional
+ * statements, so they stay atomic across replicas without table locks.
+ */
+export async function createPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<Store> {
+  const db = createPgDb(url, options.poolSize ?? 10);
+  const { pool, query, transaction } = db;
+  try {
+    await migrate(pool);
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
+
+  return {
+    async insertRelease(r) {
+      const res = await query(
+        `INSERT INTO releases (app, version, digest, spec, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT DO NOTHING`,
+        [r.app, r.version, r.digest, json(r.spec), r.createdAt, r.createdBy],
+      );
+      return res.rowCount === 1;
+    },
+    async getRelease(app, version) {
+      const res = await query('SELECT * FROM releases WHERE app = $1 AND version = $2', [app, version]);
+      return res.rows[0] && toRelease(res.rows[0]);
+    },
+    async listReleases(app) {
+      const res =
+        app === undefined
+          ? await query('SELECT * FROM releases ORDER BY created_at DESC, seq DESC')
+          : await query('SELECT * FROM releases WHERE app = $1 ORDER BY created_at DESC, seq DESC', [app]);
+      return res.rows.map(toRelease);
+    },
+    async listApps() {
+      const res = await query<{ app: string }>('SELECT DISTINCT app FROM releases ORDER BY app');
+      return res.rows.map((r) => r.app);
+    },
+
+    async insertInstance(i) {
+      const res = await query(
+        `INSERT INTO instances (${INSTANCE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         ON CONFLICT DO NOTHING`,
+        [
+          i.name,
+          i.app,
+          json(i.hosts),
+          i.environment,
+          i.tenant,
+          json(i.labels),
+          jsonOrNull(copyTarget(i.target)),
+          i.currentVersion,
+          i.activeColor,
+          slotsJson(i.slots),
+          i.createdAt,
+          i.updatedAt,
+        ],
+      );
+      return res.rowCount === 1;
+    },
+    async getInstance(name) {
+      const res = await pool.query<unknown[]>({ text: `SELECT ${INSTANCE_COLUMNS} FROM instances WHERE name = $1`, values: [name], rowMode: 'array' });
+      return res.rows[0] && toInstance(res.rows[0]);
+    },
+    async listInstances(page = {}) {
+      // Array rows: a fleet listing can be 100,000 rows, and positional reads skip building a keyed object per row.
+      const res = await pool.query<unknown[]>({
+        text: `SELECT ${INSTANCE_COLUMNS} FROM instances WHERE ($1::text IS NULL OR name > $1) ORDER BY name LIMIT $2`,
+        values: [page.after ?? null, limitOf(page.limit)],
+        rowMode: 'array',
+      });
+      return res.rows.map(toInstance);
+    },
+    async saveInstanceState(i) {
+      await query('UPDATE instances SET current_version = $2, active_color = $3, slots = $4, updated_at = $5 WHERE name = $1', [
+        i.name,
+        i.currentVersion,
+        i.activeColor,
+        slotsJson(i.slots),
+        i.updatedAt,
+      ]);
+    },
+    async updateInstanceSpecs(changes, at, audit) {
+      const merged = mergeSpecChanges(changes);
+      const names = [...merged.keys()];
+      return transaction(async (client) => {
+        // Lock the rows in name order, so two overlapping bulk changes cannot deadlock each other.
+        const found = await client.query<{ name: string }>('SELECT name FROM instances WHERE name = ANY($1::text[]) ORDER BY name FOR UPDATE', [names]);
+        const present = new Set(found.rows.map((r) => r.name));
+        const missing = names.filter((n) => !present.has(n));
+        if (missing.length > 0) return { missing };
+        if (names.length > 0) {
+          const rows = [...merged.values()].map((c) => ({
+            name: c.name,
+            has_target: c.target !== undefined,
+            target: c.target === undefined ? null : copyTarget(c.target),
+            labels: c.labels ?? null,
+            has_tenant: c.tenant !== undefined,
+            tenant: c.tenant ?? null,
+            environment: c.environment ?? null,
+          }));
+          await client.query(
+            `UPDATE instances AS i SET
+               target = CASE WHEN c.has_target THEN c.target ELSE i.target END,
+               labels = COALESCE(c.labels, i.labels),
+               tenant = CASE WHEN c.has_tenant THEN c.tenant ELSE i.tenant END,
+               environment = COALESCE(c.environment, i.environment),
+               updated_at = $2
+             FROM json_to_recordset($1::json) AS c(name text, has_target boolean, target json, labels json, has_tenant boolean, tenant text, environment text)
+             WHERE i.name = c.name`,
+            [json(rows), at],
+          );
+        }
+        await appendAuditEntries(client, audit);
+        return { missing: [] };
+      });
+    },
+
+    async insertDeployment(d) {
+      await query('INSERT INTO deployments (id, instance, status, created_at, body) VALUES ($1, $2, $3, $4, $5)', [
+        d.id,
+        d.instance,
+        d.status,
+        d.createdAt,
+        json(d),
+      ]);
+    },
+    async updateDeployment(d) {
+      await query('UPDATE deployments SET instance = $2, status = $3, created_at = $4, body = $5 WHERE id = $1', [
+        d.id,
+        d.instance,
+        d.status,
+        d.createdAt,
+        json(d),
+      ]);
+    },
+    async getDeployment(id) {
+      const res = await query('SELECT body FROM deployments WHERE id = $1', [id]);
+      return res.rows[0] && toDeployment(res.rows[0]);
+    },
+    async listDeployments(filter = {}) {
+      const res = await query(
+        `SELECT body FROM deployments
+          WHERE ($1::text IS NULL OR instance = $1) AND ($2::text IS NULL OR status = $2)
+          ORDER BY created_at DESC, seq DESC LIMIT $3`,
+        [filter.instance ?? null, filter.status ?? null, limitOf(filter.limit)],
+      );
+      return res.rows.map(toDeployment);
+    },
+
+    async acquireLock(lock, now): Promise<LockResult> {
+      // One statement takes a free or expired lease, or renews it for the same owner. On conflict
+      // PostgreSQL locks the existing row and evaluates the WHERE on its latest version, so two
+      // callers (on any replica) never both succeed.
+      for (;;) {
+        const taken = await query(
+          `INSERT INTO locks (instance, owner, deployment_id, acquired_at, expires_at) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (instance) DO UPDATE SET owner = excluded.owner, deployment_id = excluded.deployment_id,
+             acquired_at = excluded.acquired_at, expires_at = excluded.expires_at
+           WHERE locks.expires_at <= $6 OR locks.owner = excluded.owner
+           RETURNING *`,
+          [lock.instance, lock.owner, lock.deploymentId, lock.acquiredAt, lock.expiresAt, now],
+        );
+        if (taken.rows[0]) return { ok: true, lock: toLock(taken.rows[0]) };
+        const held = await query('SELECT * FROM locks WHERE instance = $1', [lock.instance]);
+        if (held.rows[0]) return { ok: false, holder: toLock(held.rows[0]) };
+        // The holder released it between the two statements: try again.
+      }
+    },
+    async releaseLock(instance, owner) {
+      const res = await query('DELETE FROM locks WHERE instance = $1 AND owner = $2', [instance, owner]);
+      return res.rowCount === 1;
+    },
+    async getLock(instance) {
+      const res = await query('SELECT * FROM locks WHERE instance = $1', [instance]);
+      return res.rows[0] && toLock(res.rows[0]);
+    },
+
+    async insertToken(t) {
+      // No conflict target: a taken name and a taken hash are both refused.
+      const res = await query(
+        'INSERT INTO tokens (name, hash, role, created_at, created_by) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING',
+        [t.name, t.hash, t.role, t.createdAt, t.createdBy],
+      );
+      return res.rowCount === 1;
+    },
+    async findTokenByHash(hash) {
+      const res = await query('SELECT * FROM tokens WHERE hash = $1', [hash]);
+      return res.rows[0] && toToken(res.rows[0]);
+    },
+    async listTokens() {
+      return (await query('SELECT * FROM tokens ORDER BY name')).rows.map(toToken);
+    },
+    async deleteToken(name) {
+      return (await query('DELETE FROM tokens WHERE name = $1', [name])).rowCount === 1;
+    },
+    async countTokens() {
+      return (await query<{ n: number }>('SELECT count(*) AS n FROM tokens')).rows[0]!.n;
+    },
+
+    async appendAudit(entry) {
+      return (await transaction((client) => appendAuditEntries(client, [entry])))[0]!;
+    },
+    async listAudit(filter = {}) {
+      const where: string[] = [];
+      const values: unknown[] = [];
+      const add = (sql: string, value: unknown) => {
+        values.push(value);
+        where.push(sql.replace('?', `$${values.length}`));
+      };
+      if (filter.instance !== undefined) add('instance = ?', filter.instance);
+      if (filter.app !== undefined) add('app = ?', filter.app);
+      if (filter.version !== undefined) add('version = ?', filter.version);
+      if (filter.actor !== undefined) add('actor = ?', filter.actor);
+      if (filter.subject !== undefined) add('subject = ?', filter.subject);
+      if (filter.action !== undefined) add('action = ?', filter.action);
+      if (filter.since !== undefined) add('at >= ?', filter.since);
+      if (filter.until !== undefined) add('at < ?', filter.until);
+      if (filter.before !== undefined) add('id < ?', filter.before);
+      values.push(limitOf(filter.limit));
+      const res = await query(
+        `SELECT * FROM audit ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${values.length}`,
+        values,
+      );
+      return res.rows.map(toAudit);
+    },
+    async readAuditChain(after, limit) {
+      const res = await query('SELECT * FROM audit WHERE id > $1 ORDER BY id LIMIT $2', [after, limitOf(limit)]);
+      return res.rows.map(toAudit);
+    },
+    async auditHead() {
+      const res = await query<{ id: number; hash: string }>('SELECT id, hash FROM audit_head');
+      return res.rows[0] && { id: res.rows[0].id, hash: res.rows[0].hash };
+    },
+
+    ...createPostgresChannels(db),
+
+    async insertProblem(p) {
+      const res = await query(
+        `INSERT INTO problems (app, version, title, details, status, source, reported_by, reported_at)
+         VALUES ($1, $2, $3, $4, 'open', $5, $6, $7) RETURNING *`,
+        [p.app, p.version, p.title, p.details, p.source, p.reportedBy, p.reportedAt],
+      );
+      return toProblem(res.rows[0]!);
+    },
+    async getProblem(id) {
+      if (!Number.isSafeInteger(id)) return undefined;
+      const res = await query('SELECT * FROM problems WHERE id = $1', [id]);
+      return res.rows[0] && toProblem(res.rows[0]);
+    },
+    async resolveProblem(id, by, at, resolution) {
+      if (!Number.isSafeInteger(id)) return undefined;
+      const res = await query(
+        `UPDATE problems SET status = 'resolved', resolved_by = $2, resolved_at = $3, resolution = $4
+          WHERE id = $1 AND status = 'open' RETURNING *`,
+        [id, by, at, resolution],
+      );
+      return res.rows[0] && toProblem(res.rows[0]);
+    },
+    async listProblems(filter = {}) {
+      const res = await query(
+        `SELECT * FROM problems
+          WHERE ($1::text IS NULL OR app = $1) AND ($2::text IS NULL OR version = $2) AND ($3::text IS NULL OR status = $3)
+          ORDER BY id DESC`,
+        [filter.app ?? null, filter.version ?? null, filter.status ?? null],
+      );
+      return res.rows.map(toProblem);
+    },
+
+    async close() {
+      await pool.end();
+    },
+  };
+}
+
+/**
+ * Folds several changes of one instance into one (later fields win), so the single UPDATE applies
+ * them as if in order. Keeps first-seen order of names.
+ */
+function mergeSpecChanges(changes: readonly InstanceSpecChange[]): Map<string, InstanceSpecChange> {
+  const merged = new Map<string, InstanceSpecChange>();
+  for (const change of changes) {
+    const prev = merged.get(change.name);
+    const next: InstanceSpecChange = { ...prev, name: change.name };
+    if (change.target !== undefined) next.target = change.target;
+    if (change.labels !== undefined) next.labels = change.labels;
+    if (change.tenant !== undefined) next.tenant = change.tenant;
+    if (change.environment !== undefined) next.environment = change.environment;
+    merged.set(change.name, next);
+  }
+  return merged;
+}

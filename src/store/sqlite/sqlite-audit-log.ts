@@ -1,0 +1,147 @@
+import type { DatabaseSync, SQLInputValue, SQLOutputValue, StatementSync } from 'node:sqlite';
+import { chainAuditEntry } from '../audit-chain.ts';
+import type { Store } from '../store.ts';
+import type { AuditEntry, AuditFilter, NewAuditEntry } from '../types.ts';
+import { transaction } from './transaction.ts';
+
+type AuditMethods = Pick<Store, 'appendAudit' | 'listAudit' | 'readAuditChain' | 'auditHead'>;
+
+const COLUMNS =
+  'id, at, actor, action, subject, instance, app, version, reason, request_id, "before", "after", details, prev_hash, hash';
+
+/** Maps a row selected as an array of COLUMNS (arrays: no per-row object with column names). */
+function toEntry(r: SQLOutputValue[]): AuditEntry {
+  return {
+    id: Number(r[0]),
+    at: Number(r[1]),
+    actor: r[2] as string,
+    action: r[3] as string,
+    subject: r[4] as string,
+    instance: r[5] as string | null,
+    app: r[6] as string | null,
+    version: r[7] as string | null,
+    reason: r[8] as string | null,
+    requestId: r[9] as string | null,
+    before: JSON.parse(r[10] as string) as unknown,
+    after: JSON.parse(r[11] as string) as unknown,
+    details: JSON.parse(r[12] as string) as Record<string, unknown>,
+    prevHash: r[13] as string,
+    hash: r[14] as string,
+  };
+}
+
+/** Equality filters of AuditFilter and their columns. */
+const EQUALS: [keyof AuditFilter, string][] = [
+  ['instance', 'instance'],
+  ['version', 'version'],
+  ['app', 'app'],
+  ['actor', 'actor'],
+  ['subject', 'subject'],
+  ['action', 'action'],
+];
+
+/**
+ * The SQLite audit chain. `appendInTransaction` is for methods that append inside their own
+ * transaction (channel moves, instance spec changes); `methods` are the Store's audit methods.
+ */
+export function createSqliteAuditLog(db: DatabaseSync) {
+  const q = {
+    head: db.prepare('SELECT id, hash FROM audit_head WHERE one = 1'),
+    setHead: db.prepare(
+      'INSERT INTO audit_head (one, id, hash) VALUES (1, ?1, ?2) ON CONFLICT (one) DO UPDATE SET id = ?1, hash = ?2',
+    ),
+    insert: db.prepare(`INSERT INTO audit (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    chain: db.prepare(`SELECT ${COLUMNS} FROM audit WHERE id > ? ORDER BY id LIMIT ?`),
+  };
+  q.chain.setReturnArrays(true);
+  // listAudit builds its WHERE from the filters given, so each query can use its index; the few
+  // shapes that occur are prepared once.
+  const listStatements = new Map<string, StatementSync>();
+
+  const readHead = (): { id: number; hash: string } | undefined => {
+    const r = q.head.get() as { id: number; hash: string } | undefined;
+    return r && { id: Number(r.id), hash: r.hash };
+  };
+
+  /** Appends one entry; the caller holds the write transaction. */
+  const appendInTransaction = (entry: NewAuditEntry): AuditEntry => {
+    const head = readHead();
+    const e = chainAuditEntry(entry, (head?.id ?? 0) + 1, head?.hash ?? '');
+    const before = JSON.stringify(e.before);
+    const after = JSON.stringify(e.after);
+    const details = JSON.stringify(e.details);
+    q.insert.run(
+      e.id,
+      e.at,
+      e.actor,
+      e.action,
+      e.subject,
+      e.instance,
+      e.app,
+      e.version,
+      e.reason,
+      e.requestId,
+      before,
+      after,
+      details,
+      e.prevHash,
+      e.hash,
+    );
+    q.setHead.run(e.id, e.hash);
+    // Return what a read gives back: JSON values parsed from what was stored, detached from the caller.
+    return {
+      ...e,
+      before: JSON.parse(before) as unknown,
+      after: JSON.parse(after) as unknown,
+      details: JSON.parse(details) as Record<string, unknown>,
+    };
+  };
+
+  const methods: AuditMethods = {
+    async appendAudit(entry) {
+      return transaction(db, () => appendInTransaction(entry));
+    },
+    async listAudit(filter: AuditFilter = {}) {
+      const where: string[] = [];
+      const params: SQLInputValue[] = [];
+      for (const [key, column] of EQUALS) {
+        const value = filter[key];
+        if (value === undefined) continue;
+        where.push(`${column} = ?`);
+        params.push(value);
+      }
+      if (filter.since !== undefined) {
+        where.push('at >= ?');
+        params.push(filter.since);
+      }
+      if (filter.until !== undefined) {
+        where.push('at < ?');
+        params.push(filter.until);
+      }
+      if (filter.before !== undefined) {
+        where.push('id < ?');
+        params.push(filter.before);
+      }
+      params.push(filter.limit === undefined ? -1 : Math.max(0, filter.limit));
+      const sql = `SELECT ${COLUMNS} FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+      let stmt = listStatements.get(sql);
+      if (!stmt) {
+        stmt = db.prepare(sql);
+        stmt.setReturnArrays(true);
+        listStatements.set(sql, stmt);
+      }
+      return (stmt.all(...params) as unknown as SQLOutputValue[][]).map(toEntry);
+    },
+    async readAuditChain(after, limit) {
+      return (q.chain.all(after, Math.max(0, limit)) as unknown as SQLOutputValue[][]).map(toEntry);
+    },
+    async auditHead() {
+      return readHead();
+    },
+  };
+
+  return { appendInTransaction, methods };
+}
+
+/** The SQLite audit chain, shared by the parts of the SQLite store that append to it. */
+export type SqliteAuditLog = ReturnType<typeof createSqliteAuditLog>;

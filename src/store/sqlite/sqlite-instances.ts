@@ -1,0 +1,137 @@
+import type { DatabaseSync, SQLOutputValue } from 'node:sqlite';
+import type { Store } from '../store.ts';
+import type { InstanceRecord, InstanceTarget } from '../types.ts';
+import { instanceState, missingInstances } from '../instance-record.ts';
+import type { InstanceState } from '../instance-record.ts';
+import type { SqliteAuditLog } from './sqlite-audit-log.ts';
+import { transaction } from './transaction.ts';
+
+type InstanceMethods = Pick<
+  Store,
+  'insertInstance' | 'getInstance' | 'listInstances' | 'saveInstanceState' | 'updateInstanceSpecs'
+>;
+
+const COLUMNS =
+  'name, app, hosts, environment, tenant, labels, target_kind, target_value, state, created_at, updated_at';
+
+/**
+ * Maps a row selected as an array of COLUMNS. This runs once per instance when the fleet is listed
+ * (100,000 rows is a real fleet), so rows come as arrays, not objects keyed by column name, and the
+ * common empty label set skips JSON.parse.
+ */
+function toInstance(r: SQLOutputValue[]): InstanceRecord {
+  const state = JSON.parse(r[8] as string) as InstanceState;
+  const kind = r[6];
+  return {
+    name: r[0] as string,
+    app: r[1] as string,
+    hosts: JSON.parse(r[2] as string) as string[],
+    environment: r[3] as string,
+    tenant: r[4] as string | null,
+    labels: r[5] === '{}' ? {} : (JSON.parse(r[5] as string) as Record<string, string>),
+    target:
+      kind === null ? null : kind === 'version' ? { version: r[7] as string } : { channel: r[7] as string },
+    currentVersion: state.currentVersion,
+    activeColor: state.activeColor,
+    slots: state.slots,
+    createdAt: Number(r[9]),
+    updatedAt: Number(r[10]),
+  };
+}
+
+/** The two target columns of a target. */
+function targetColumns(t: InstanceTarget | null): [string | null, string | null] {
+  if (!t) return [null, null];
+  return 'version' in t ? ['version', t.version] : ['channel', t.channel];
+}
+
+/** Instances in SQLite: declared fields as columns, runtime state as one JSON column. */
+export function createSqliteInstances(db: DatabaseSync, audit: SqliteAuditLog): InstanceMethods {
+  const q = {
+    insert: db.prepare(
+      `INSERT INTO instances (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+    ),
+    get: db.prepare(`SELECT ${COLUMNS} FROM instances WHERE name = ?`),
+    list: db.prepare(`SELECT ${COLUMNS} FROM instances ORDER BY name LIMIT ?`),
+    listAfter: db.prepare(`SELECT ${COLUMNS} FROM instances WHERE name > ? ORDER BY name LIMIT ?`),
+    saveState: db.prepare('UPDATE instances SET state = ?, updated_at = ? WHERE name = ?'),
+    existing: db.prepare('SELECT name FROM instances WHERE name IN (SELECT value FROM json_each(?))'),
+    // One statement for every shape of change: a flag per field says whether to set it.
+    updateSpec: db.prepare(
+      `UPDATE instances SET
+         environment = CASE WHEN ?2 THEN ?3 ELSE environment END,
+         tenant = CASE WHEN ?4 THEN ?5 ELSE tenant END,
+         labels = CASE WHEN ?6 THEN ?7 ELSE labels END,
+         target_kind = CASE WHEN ?8 THEN ?9 ELSE target_kind END,
+         target_value = CASE WHEN ?8 THEN ?10 ELSE target_value END,
+         updated_at = ?11
+       WHERE name = ?1`,
+    ),
+  };
+  q.get.setReturnArrays(true);
+  q.list.setReturnArrays(true);
+  q.listAfter.setReturnArrays(true);
+  q.existing.setReturnArrays(true);
+
+  return {
+    async insertInstance(i) {
+      const [kind, value] = targetColumns(i.target);
+      const res = q.insert.run(
+        i.name,
+        i.app,
+        JSON.stringify(i.hosts),
+        i.environment,
+        i.tenant,
+        JSON.stringify(i.labels),
+        kind,
+        value,
+        JSON.stringify(instanceState(i)),
+        i.createdAt,
+        i.updatedAt,
+      );
+      return Number(res.changes) === 1;
+    },
+    async getInstance(name) {
+      const row = q.get.get(name) as unknown as SQLOutputValue[] | undefined;
+      return row && toInstance(row);
+    },
+    async listInstances(page = {}) {
+      // LIMIT -1: no limit. Keyset paging: `name > after` seeks in the table's own name order.
+      const limit = page.limit === undefined ? -1 : Math.max(0, page.limit);
+      const rows = page.after === undefined ? q.list.all(limit) : q.listAfter.all(page.after, limit);
+      return (rows as unknown as SQLOutputValue[][]).map(toInstance);
+    },
+    async saveInstanceState(i) {
+      q.saveState.run(JSON.stringify(instanceState(i)), i.updatedAt, i.name);
+    },
+    async updateInstanceSpecs(changes, at, entries) {
+      return transaction(db, () => {
+        const names = [...new Set(changes.map((c) => c.name))];
+        const found = new Set(
+          (q.existing.all(JSON.stringify(names)) as unknown as SQLOutputValue[][]).map((r) => r[0] as string),
+        );
+        const missing = missingInstances(changes, (name) => found.has(name));
+        // Nothing written yet: committing the empty transaction changes nothing.
+        if (missing.length > 0) return { missing };
+        for (const c of changes) {
+          const [kind, value] = targetColumns(c.target ?? null);
+          q.updateSpec.run(
+            c.name,
+            c.environment !== undefined ? 1 : 0,
+            c.environment ?? null,
+            c.tenant !== undefined ? 1 : 0,
+            c.tenant ?? null,
+            c.labels !== undefined ? 1 : 0,
+            c.labels === undefined ? null : JSON.stringify(c.labels),
+            c.target !== undefined ? 1 : 0,
+            kind,
+            value,
+            at,
+          );
+        }
+        for (const e of entries) audit.appendInTransaction(e);
+        return { missing: [] };
+      });
+    },
+  };
+}

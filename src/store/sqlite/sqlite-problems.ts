@@ -1,0 +1,64 @@
+import type { DatabaseSync } from 'node:sqlite';
+import type { Store } from '../store.ts';
+import type { ProblemRecord, ProblemStatus } from '../types.ts';
+
+type ProblemMethods = Pick<Store, 'insertProblem' | 'getProblem' | 'resolveProblem' | 'listProblems'>;
+
+type Row = Record<string, unknown>;
+
+const toProblem = (r: Row): ProblemRecord => ({
+  id: Number(r.id),
+  app: r.app as string,
+  version: r.version as string,
+  title: r.title as string,
+  details: r.details as string | null,
+  status: r.status as ProblemStatus,
+  source: r.source as string,
+  reportedBy: r.reported_by as string,
+  reportedAt: Number(r.reported_at),
+  resolvedBy: r.resolved_by as string | null,
+  resolvedAt: r.resolved_at === null ? null : Number(r.resolved_at),
+  resolution: r.resolution as string | null,
+});
+
+/** Problems reported against releases, in SQLite. */
+export function createSqliteProblems(db: DatabaseSync): ProblemMethods {
+  const q = {
+    insert: db.prepare(
+      `INSERT INTO problems (app, version, title, details, status, source, reported_by, reported_at)
+       VALUES (?, ?, ?, ?, 'open', ?, ?, ?) RETURNING *`,
+    ),
+    get: db.prepare('SELECT * FROM problems WHERE id = ?'),
+    // The status check in the WHERE makes resolving atomic: of two resolvers, one gets the row.
+    resolve: db.prepare(
+      `UPDATE problems SET status = 'resolved', resolved_by = ?, resolved_at = ?, resolution = ?
+        WHERE id = ? AND status = 'open' RETURNING *`,
+    ),
+    list: db.prepare(
+      `SELECT * FROM problems
+        WHERE (?1 IS NULL OR app = ?1) AND (?2 IS NULL OR version = ?2) AND (?3 IS NULL OR status = ?3)
+        ORDER BY id DESC`,
+    ),
+  };
+
+  return {
+    async insertProblem(p) {
+      return toProblem(
+        q.insert.get(p.app, p.version, p.title, p.details, p.source, p.reportedBy, p.reportedAt) as Row,
+      );
+    },
+    async getProblem(id) {
+      const row = q.get.get(id) as Row | undefined;
+      return row && toProblem(row);
+    },
+    async resolveProblem(id, by, at, resolution) {
+      const row = q.resolve.get(by, at, resolution, id) as Row | undefined;
+      return row && toProblem(row);
+    },
+    async listProblems(filter = {}) {
+      return (q.list.all(filter.app ?? null, filter.version ?? null, filter.status ?? null) as Row[]).map(
+        toProblem,
+      );
+    },
+  };
+}
