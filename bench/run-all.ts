@@ -8,6 +8,7 @@ import { cpus, loadavg, release, totalmem } from 'node:os';
 import { intFlag } from './lib/cutover-process.ts';
 import { runDeployOverhead, DEPLOY_OVERHEAD_TARGET_MS } from './deploy-overhead.ts';
 import { runRollbackLatency, ROLLBACK_TARGET_MS } from './rollback-latency.ts';
+import { runTargetResolution, RESOLUTION_TARGET_MS } from './target-resolution.ts';
 import { verdict } from './lib/stats.ts';
 
 const startedAt = new Date();
@@ -23,6 +24,9 @@ console.log(rollback.lines.join('\n') + '\n');
 const deploy = await runDeployOverhead({ n: intFlag('deploy-n', 20), warmup: 2 });
 console.log(deploy.lines.join('\n') + '\n');
 
+const fleet = await runTargetResolution({ n: intFlag('instances', 100_000), runs: intFlag('resolution-runs', 5), page: 500 });
+console.log(fleet.lines.join('\n') + '\n');
+
 const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '-');
 const block = [
   `Cutover benchmarks, ${startedAt.toISOString()}`,
@@ -34,6 +38,11 @@ const block = [
   `| | server: flippedAt − createdAt | ${ms(rollback.server.p50)} | ${ms(rollback.server.p90)} | ${ms(rollback.server.p99)} | ${ms(rollback.server.max)} | ${verdict(rollback.server, ROLLBACK_TARGET_MS)} |`,
   `| deploy-overhead (n=${deploy.n}) | flippedAt − healthySince | ${ms(deploy.overhead.p50)} | ${ms(deploy.overhead.p90)} | ${ms(deploy.overhead.p99)} | ${ms(deploy.overhead.max)} | ≤ ${DEPLOY_OVERHEAD_TARGET_MS} ms: ${verdict(deploy.overhead, DEPLOY_OVERHEAD_TARGET_MS)} |`,
   `| | total deployment (finishedAt − createdAt) | ${ms(deploy.total.p50)} | ${ms(deploy.total.p90)} | ${ms(deploy.total.p99)} | ${ms(deploy.total.max)} | (informative) |`,
+  ...fleet.results.flatMap((r) => [
+    `| target-resolution, ${r.store} (${r.n} instances, n=${r.resolve.n}) | list + resolve every target | ${ms(r.resolve.p50)} | ${ms(r.resolve.p90)} | ${ms(r.resolve.p99)} | ${ms(r.resolve.max)} | ≤ ${RESOLUTION_TARGET_MS} ms: ${verdict(r.resolve, RESOLUTION_TARGET_MS)} |`,
+    `| | list all, ${r.pages} pages of 500 | ${ms(r.pageTotal.p50)} | ${ms(r.pageTotal.p90)} | ${ms(r.pageTotal.p99)} | ${ms(r.pageTotal.max)} | (informative) |`,
+    `| | one page of 500 | ${ms(r.page.p50)} | ${ms(r.page.p90)} | ${ms(r.page.p99)} | ${ms(r.page.max)} | (informative) |`,
+  ]),
   '',
   'All figures in ms. Details above in the run output; see bench/README.md for definitions.',
 ].join('\n');
@@ -42,11 +51,11 @@ const dir = new URL('./results/', import.meta.url);
 await mkdir(dir, { recursive: true });
 await writeFile(
   new URL('latest.md', dir),
-  block + '\n\n```\n' + [...rollback.lines, '', ...deploy.lines].join('\n') + '\n```\n',
+  block + '\n\n```\n' + [...rollback.lines, '', ...deploy.lines, '', ...fleet.lines].join('\n') + '\n```\n',
 );
 await writeFile(
   new URL('latest.json', dir),
-  JSON.stringify({ startedAt, machine, rollback: { ...rollback, flips: undefined }, deploy }, null, 2) + '\n',
+  JSON.stringify({ startedAt, machine, rollback: { ...rollback, flips: undefined }, deploy, targetResolution: fleet.results }, null, 2) + '\n',
 );
 console.log(block);
 console.log('\nwritten to bench/results/latest.md and latest.json');

@@ -5,7 +5,7 @@ import { getRequestListener } from '@hono/node-server';
 import { closeServer, listen, systemClock } from './shared/index.ts';
 import type { Logger } from './shared/index.ts';
 import type { Config } from './config/index.ts';
-import { createSqliteStore } from './store/index.ts';
+import { describeDatabase, openStore } from './store/index.ts';
 import { createArtifactStore } from './releases/index.ts';
 import { createDeployer } from './deploy/index.ts';
 import { createAgentClient, openAgentLogs, startAgent } from './agent/index.ts';
@@ -27,7 +27,7 @@ export interface RunningServer {
  */
 export async function startServer(config: Readonly<Config>, log: Logger): Promise<RunningServer> {
   const clock = systemClock;
-  const store = createSqliteStore(config.database!);
+  const store = await openStore(config.database!);
   await ensureBuiltInChannels({ store, clock });
   const artifacts = createArtifactStore(join(config.dataDir, 'artifacts'));
   const agentToken = await ensureAgentToken(config.dataDir);
@@ -69,7 +69,7 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
     deployer.stopExpiredWarmSlots().catch((error: Error) => log.warn({ err: error.message }, 'stopping expired warm slots failed'));
   }, config.warmCheckInterval);
   warmTimer.unref();
-  log.info({ url, agentUrl }, 'server started');
+  log.info({ url, agentUrl, database: describeDatabase(config.database!) }, 'server started');
 
   let stopping: Promise<void> | undefined;
   return {

@@ -48,6 +48,10 @@ function withProcessOptions(cmd: Command): Command {
     .option('--log-level <level>', 'debug, info, warn, error, silent');
 }
 
+function withDatabaseOption(cmd: Command): Command {
+  return cmd.option('--database <location>', 'PostgreSQL URL (postgres://user:pass@host/db) or SQLite file (default <data-dir>/cutover.db)');
+}
+
 /** Runs until SIGINT/SIGTERM, then stops gracefully; a second signal forces the exit. */
 function untilSignal(stop: () => Promise<void>, say: (line: string) => void): Promise<void> {
   return new Promise((resolve) => {
@@ -136,7 +140,7 @@ function agentArgs(opts: ProcessFlags): string[] {
 }
 
 export function registerProcessCommands(program: Command): void {
-  withProcessOptions(program.command('up').description('run the server and an agent on this machine (quick start)')).action(
+  withDatabaseOption(withProcessOptions(program.command('up').description('run the server and an agent on this machine (quick start)'))).action(
     async (opts: ProcessFlags, cmd: Command) => {
       const g = globals(cmd);
       const out = output(g.json);
@@ -156,7 +160,7 @@ export function registerProcessCommands(program: Command): void {
     },
   );
 
-  withProcessOptions(program.command('server').description('run the control plane (API, store, orchestrator)')).action(
+  withDatabaseOption(withProcessOptions(program.command('server').description('run the control plane (API, store, orchestrator)'))).action(
     async (opts: ProcessFlags, cmd: Command) => {
       const g = globals(cmd);
       const out = output(g.json);

@@ -1,0 +1,26 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compactJson, onTargetText, resolvedText, targetText, when, withQuery } from './format.ts';
+
+test('targets read as the user types them, with what a channel resolves to', () => {
+  assert.equal(targetText(null), '-');
+  assert.equal(targetText({ version: '1.4.3' }), '1.4.3');
+  assert.equal(targetText({ channel: 'beta' }), 'channel:beta');
+  assert.equal(resolvedText({ resolvedTarget: { kind: 'channel', channel: 'beta', version: '1.2.0', onTarget: true } }), 'channel:beta → 1.2.0');
+  assert.equal(resolvedText({ resolvedTarget: { kind: 'channel', channel: 'beta', version: null, onTarget: false } }), 'channel:beta → (points nowhere)');
+  assert.equal(resolvedText({ resolvedTarget: { kind: 'version', version: '1.4.3', onTarget: false } }), '1.4.3');
+  assert.equal(onTargetText({ resolvedTarget: { kind: 'version', version: '1.4.3', onTarget: false } }), 'no');
+  assert.equal(onTargetText({ resolvedTarget: { kind: 'none' } }), '-');
+});
+
+test('queries keep only given values, encoded', () => {
+  assert.equal(withQuery('/api/x', { a: 'b c', n: 5, none: undefined, empty: '' }), '/api/x?a=b+c&n=5');
+  assert.equal(withQuery('/api/x', {}), '/api/x');
+});
+
+test('cells: minute times and shortened JSON', () => {
+  assert.equal(when(Date.parse('2026-11-20T10:00:59.999Z')), '2026-11-20T10:00Z');
+  assert.equal(when(null), '-');
+  assert.equal(compactJson(null), '-');
+  assert.equal(compactJson({ a: 'x'.repeat(100) }, 10), '{"a":"xxx…');
+});

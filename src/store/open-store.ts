@@ -1,0 +1,28 @@
+import type { Store } from './store.ts';
+import { createSqliteStore } from './sqlite/sqlite-store.ts';
+import { createPostgresStore } from './postgres/index.ts';
+
+/** True for a `postgres://` or `postgresql://` URL. */
+export function isPostgresUrl(location: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(location);
+}
+
+/**
+ * Opens the store a `database` setting names: a PostgreSQL URL, or else a SQLite file path.
+ * The one place outside the dialect folders that knows there are dialects.
+ */
+export async function openStore(location: string): Promise<Store> {
+  return isPostgresUrl(location) ? createPostgresStore(location) : createSqliteStore(location);
+}
+
+/** The setting as it may be shown in logs: a URL's password is masked. */
+export function describeDatabase(location: string): string {
+  if (!isPostgresUrl(location)) return location;
+  try {
+    const url = new URL(location);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return 'postgres://(unparseable URL)';
+  }
+}
