@@ -11,7 +11,8 @@ import { performance } from 'node:perf_hooks';
 import { systemClock } from '../src/shared/index.ts';
 import { createPostgresStore, createSqliteStore, startTestCluster } from '../src/store/index.ts';
 import type { InstanceRecord, Store } from '../src/store/index.ts';
-import { listInstanceViews, pointerIndex, resolveTarget } from '../src/control/index.ts';
+import { listInstanceViews } from '../src/control/index.ts';
+import { pointerIndex, resolveTarget } from '../src/fleet/index.ts';
 import { intFlag } from './lib/cutover-process.ts';
 import { header, row, summarise, verdict } from './lib/stats.ts';
 import type { Summary } from './lib/stats.ts';
@@ -33,6 +34,7 @@ function instance(i: number): InstanceRecord {
     tenant: `tenant-${i % 5000}`,
     labels: { region: i % 2 ? 'eu' : 'us' },
     target,
+    window: null,
     currentVersion: VERSIONS[i % VERSIONS.length]!,
     activeColor: 'blue',
     slots: { blue: { version: VERSIONS[i % VERSIONS.length]!, status: 'live', deploymentId: `d-${i}` }, green: null },

@@ -1,9 +1,10 @@
 import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { getRequestListener } from '@hono/node-server';
 import { closeServer, listen, systemClock } from './shared/index.ts';
-import type { Logger } from './shared/index.ts';
+import type { Clock, Logger } from './shared/index.ts';
 import type { Config } from './config/index.ts';
 import { describeDatabase, openStore } from './store/index.ts';
 import { createArtifactStore } from './releases/index.ts';
@@ -11,7 +12,11 @@ import { createDeployer } from './deploy/index.ts';
 import { createAgentClient, openAgentLogs, startAgent } from './agent/index.ts';
 import { bootstrapAdminToken, ensureBuiltInChannels } from './control/index.ts';
 import { createApi } from './api/index.ts';
+import { createScheduler } from './scheduler/index.ts';
 import { ensureAgentToken, readAgentEndpoint, writeAgentEndpoint, writeCliCredentials } from './credentials.ts';
+
+/** The product version (server, agent and CLI share it), from package.json. */
+export const PRODUCT_VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 export interface RunningServer {
   url: string;
@@ -25,8 +30,9 @@ export interface RunningServer {
  * The control plane's composition root: config → store → services → HTTP API. It can stop and
  * restart at any time; the agent keeps serving meanwhile.
  */
-export async function startServer(config: Readonly<Config>, log: Logger): Promise<RunningServer> {
-  const clock = systemClock;
+export async function startServer(config: Readonly<Config>, log: Logger, options: { clock?: Clock } = {}): Promise<RunningServer> {
+  // Tests of time-driven behaviour (windows, soak, backoff) pass a manual clock; everything else uses the system's.
+  const clock = options.clock ?? systemClock;
   const store = await openStore(config.database!);
   await ensureBuiltInChannels({ store, clock });
   const artifacts = createArtifactStore(join(config.dataDir, 'artifacts'));
@@ -42,9 +48,12 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
     lockTtlMs: config.lockTtl,
     log,
   });
+  const scheduler = createScheduler({ store, deployer, clock, log, intervalMs: config.fleetInterval });
   const api = createApi({
     store,
     deployer,
+    scheduler,
+    version: PRODUCT_VERSION,
     runtime,
     artifacts,
     clock,
@@ -69,6 +78,7 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
     deployer.stopExpiredWarmSlots().catch((error: Error) => log.warn({ err: error.message }, 'stopping expired warm slots failed'));
   }, config.warmCheckInterval);
   warmTimer.unref();
+  scheduler.start();
   log.info({ url, agentUrl, database: describeDatabase(config.database!) }, 'server started');
 
   let stopping: Promise<void> | undefined;
@@ -79,6 +89,7 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
     stop() {
       stopping ??= (async () => {
         clearInterval(warmTimer);
+        await scheduler.stop();
         await closeServer(server);
         // A deployment cut short here is settled by recover() at the next start.
         await Promise.race([deployer.idle(), new Promise((r) => setTimeout(r, 5000).unref())]);

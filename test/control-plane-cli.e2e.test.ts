@@ -93,7 +93,7 @@ test('promotion: allowed on an open channel, refused by the stable soak with the
 test('an open problem blocks a gated channel; resolving it unblocks that rule', async () => {
   const created = await cutover(data.dir, ['channel', 'create', 'gated', '--block-on-problems', '--no-allow-prerelease', '--description', 'for e2e']);
   assert.equal(created.code, 0, created.stdout);
-  assert.deepEqual(created.json.policy, { soak: null, blockOnOpenProblems: true, allowPrerelease: false });
+  assert.deepEqual(created.json.policy, { soak: null, blockOnOpenProblems: true, allowPrerelease: false, autoPromote: false });
   const dup = await cutover(data.dir, ['channel', 'create', 'gated']);
   assert.equal(dup.code, 4);
 

@@ -12,6 +12,8 @@ import { adminRoutes } from './routes-admin.ts';
 import { channelRoutes } from './routes-channels.ts';
 import { instanceRoutes } from './routes-instances.ts';
 import { releaseRoutes } from './routes-releases.ts';
+import { fleetRoutes } from './routes-fleet.ts';
+import type { Scheduler } from '../scheduler/index.ts';
 
 export interface ApiDeps {
   store: Store;
@@ -20,6 +22,8 @@ export interface ApiDeps {
   artifacts: ArtifactStore;
   clock: Clock;
   log: Logger;
+  /** The fleet scheduler; absent in tests that do not need it. */
+  scheduler?: Scheduler;
   /** The product version, shown in the OpenAPI document. */
   version?: string;
   /** Streams an instance's slot output from the agent. */
@@ -43,6 +47,7 @@ export function apiRoutes(deps: ApiDeps): RouteSpec[] {
     ...instanceRoutes(deps),
     ...channelRoutes(deps),
     ...adminRoutes(deps),
+    ...fleetRoutes(deps),
   ];
   let document: object | undefined;
   routes.push(

@@ -80,7 +80,7 @@ export function mount(app: Hono<ApiEnv>, routes: RouteSpec[], findToken: (token:
           throw new CutoverError('UNAUTHORIZED', 'missing, wrong or revoked API token; send `Authorization: Bearer <token>` (CUTOVER_TOKEN for the CLI)');
         }
         if (!roleAllows(token.role, r.role)) {
-          throw new CutoverError('FORBIDDEN', `token "${token.name}" has role ${token.role}; ${r.summary.toLowerCase()} needs ${r.role} or above`, {
+          throw new CutoverError('FORBIDDEN', `token "${token.name}" has role ${token.role}; ${r.method.toUpperCase()} ${r.path} (${r.operationId}) needs ${r.role} or above`, {
             details: { role: token.role, needs: r.role },
           });
         }

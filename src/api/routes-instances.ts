@@ -11,6 +11,8 @@ import {
   mustGetInstance,
   setInstanceTarget,
   setTargetSchema,
+  updateInstance,
+  updateInstanceSchema,
 } from '../control/index.ts';
 import type { ApiDeps } from './api.ts';
 import { instanceStatus } from './instance-status.ts';
@@ -84,6 +86,19 @@ export function instanceRoutes(deps: ApiDeps): RouteSpec[] {
       status: 200,
       response: statusSchema,
       handle: async ({ params }) => instanceStatus(deps, params.name, await loadPointerIndex(store)),
+    }),
+    route({
+      method: 'patch',
+      path: '/api/instances/{name}',
+      role: 'deployer',
+      operationId: 'updateInstance',
+      summary: "Change an instance's maintenance window, environment, tenant or labels",
+      tag: 'instances',
+      params: name,
+      body: updateInstanceSchema,
+      status: 200,
+      response: instanceViewSchema,
+      handle: async ({ params, body, who }) => updateInstance(deps, params.name, body, who),
     }),
     route({
       method: 'put',

@@ -60,6 +60,7 @@ const policy = z.object({
   soak: z.object({ channel: z.string(), days: z.number() }).nullable(),
   blockOnOpenProblems: z.boolean(),
   allowPrerelease: z.boolean(),
+  autoPromote: z.boolean().optional(),
 });
 const pointer = z.object({ app: z.string(), channel: z.string(), version: z.string(), movedAt: ms, movedBy: z.string() });
 const move = z.object({

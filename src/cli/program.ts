@@ -7,6 +7,7 @@ import { registerChannelCommands } from './commands/channels.ts';
 import { registerProblemCommands } from './commands/problems.ts';
 import { registerAuditCommands } from './commands/audit.ts';
 import { registerTokenCommands } from './commands/tokens.ts';
+import { registerFleetCommands } from './commands/fleet.ts';
 import { reportError } from './output.ts';
 
 /** The one product version (server, agent and CLI share it). */
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerProblemCommands(program);
   registerAuditCommands(program);
   registerTokenCommands(program);
+  registerFleetCommands(program);
   program.commands.forEach(function inherit(cmd: Command) {
     cmd.exitOverride();
     cmd.commands.forEach(inherit);

@@ -33,10 +33,11 @@ export const configSchema = z
     agentHost: z.string().default('127.0.0.1').describe("Address of the agent's control API; keep it private."),
     agentPort: port(7071).describe("Port of the agent's control API (0 = any free port)."),
     agentUrl: z.string().url().optional().describe('How the server reaches the agent; default: from the data directory, else http://agentHost:agentPort.'),
-    database: z.string().optional().describe('Database: a SQLite file path; default <dataDir>/cutover.db.'),
+    database: z.string().optional().describe('Database: a PostgreSQL URL (postgres://user:pass@host/db) or a SQLite file path; default <dataDir>/cutover.db.'),
     rollbackWindow: duration('30m').describe('How long the previous slot stays warm after a flip, for instant rollback.'),
     lockTtl: duration('10m').describe("Lease of an instance's deployment lock; renewed at every step."),
     warmCheckInterval: duration('5s').describe('How often the server stops warm slots whose rollback window ended.'),
+    fleetInterval: duration('30s').describe('How often the fleet scheduler looks for instances to upgrade (only the replica holding the scheduler lease acts).'),
     drainTimeout: duration('30s').describe('How long in-flight requests on a slot being stopped may take to finish.'),
     logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info').describe('Log level of server and agent logs (stderr).'),
   })

@@ -23,6 +23,7 @@ const policyPatchSchema = z
       .describe('The release must have spent `days` on `channel` first; null removes the rule.'),
     blockOnOpenProblems: z.boolean().optional().describe('Refuse releases with an open problem.'),
     allowPrerelease: z.boolean().optional().describe('Accept pre-release versions like 1.2.0-beta.1.'),
+    autoPromote: z.boolean().optional().describe('The fleet scheduler promotes the version on the soak channel as soon as the policy passes (needs soak).'),
   })
   .strict();
 
@@ -64,6 +65,9 @@ export async function mustGetChannel(store: Store, name: string): Promise<Channe
 }
 
 async function checkPolicyChannels(store: Store, policy: ChannelPolicy, self: string): Promise<void> {
+  if (policy.autoPromote && !policy.soak) {
+    throw new CutoverError('VALIDATION_FAILED', `automatic promotion to "${self}" needs a soak rule: it promotes what has soaked long enough on the soak channel`);
+  }
   if (!policy.soak) return;
   if (policy.soak.channel === self) {
     throw new CutoverError('VALIDATION_FAILED', `a channel cannot require soaking on itself; name the channel before "${self}"`);
@@ -77,7 +81,12 @@ export async function createChannel(deps: Deps, input: unknown, who: Who): Promi
   const channel: ChannelRecord = {
     name,
     description,
-    policy: { soak: policy.soak ?? null, blockOnOpenProblems: policy.blockOnOpenProblems ?? false, allowPrerelease: policy.allowPrerelease ?? true },
+    policy: {
+      soak: policy.soak ?? null,
+      blockOnOpenProblems: policy.blockOnOpenProblems ?? false,
+      allowPrerelease: policy.allowPrerelease ?? true,
+      autoPromote: policy.autoPromote ?? false,
+    },
     builtIn: false,
     createdAt: now,
     createdBy: who.actor,
@@ -108,6 +117,7 @@ export async function updateChannel(deps: Deps, name: string, input: unknown, wh
       soak: patch.policy?.soak === undefined ? before.policy.soak : patch.policy.soak,
       blockOnOpenProblems: patch.policy?.blockOnOpenProblems ?? before.policy.blockOnOpenProblems,
       allowPrerelease: patch.policy?.allowPrerelease ?? before.policy.allowPrerelease,
+      autoPromote: patch.policy?.autoPromote ?? before.policy.autoPromote ?? false,
     },
     updatedAt: deps.clock.now(),
   };

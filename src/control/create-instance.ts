@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { CutoverError, validate } from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
 import type { InstanceRecord, Store } from '../store/index.ts';
-import { checkTarget, targetSchema } from './targets.ts';
+import { checkTarget, targetSchema, windowField } from './targets.ts';
 import type { Who } from './who.ts';
 
 const hostname = z
@@ -30,6 +30,7 @@ export const createInstanceSchema = z
       .default({})
       .describe('Free-form labels for selectors, e.g. {"region": "eu"}.'),
     target: targetSchema.default(null),
+    window: windowField.nullable().default(null).describe('Maintenance window; null: the environment default of the fleet policy.'),
   })
   .strict();
 
@@ -42,7 +43,7 @@ export async function createInstance(
   who: Who,
 ): Promise<InstanceRecord> {
   const parsed = validate(createInstanceSchema, input, 'The instance');
-  const { name, app, environment, tenant, labels, target } = parsed;
+  const { name, app, environment, tenant, labels, target, window } = parsed;
   const hosts = [...new Set(parsed.hosts.map((h) => h.toLowerCase()))];
   const apps = await deps.store.listApps();
   if (!apps.includes(app)) {
@@ -70,6 +71,7 @@ export async function createInstance(
     tenant,
     labels,
     target,
+    window,
     currentVersion: null,
     activeColor: null,
     slots: { blue: null, green: null },
@@ -87,7 +89,7 @@ export async function createInstance(
     instance: name,
     app,
     requestId: who.requestId,
-    after: { app, hosts, environment, tenant, labels, target },
+    after: { app, hosts, environment, tenant, labels, target, window },
   });
   return instance;
 }

@@ -31,7 +31,10 @@ export {
   setInstanceTarget,
   setTargetSchema,
   targetSchema,
+  updateInstance,
+  updateInstanceSchema,
   viewOf,
+  windowField,
 } from './targets.ts';
 export type { BulkTargetResult, InstancePageView, InstanceView, TargetChange } from './targets.ts';
 export { assertChainOk, auditQuery, queryAudit, verifyAudit } from './audit.ts';
@@ -39,7 +42,9 @@ export type { AuditQuery } from './audit.ts';
 export { releaseDiff } from './release-diff-view.ts';
 export { evaluatePromotion, defaultChannels, DEFAULT_CHANNELS, soakTime, formatMinuteUtc, DAY_MS } from './promotion-policy.ts';
 export type { PromotionInput, PromotionVerdict, PromotionFailure, SoakDetails, SoakTime, ChannelDefinition } from './promotion-policy.ts';
-export { resolveTarget, pointerIndex, lookupPointer } from './resolve-target.ts';
-export type { ResolvedTarget, PointerIndex } from './resolve-target.ts';
 export { parseSelector, matchesSelector, formatSelector } from './selector.ts';
 export type { Selector, SelectorTerm, SelectorField } from './selector.ts';
+export { activeHolds, holdInstance, holdSchema, unholdInstance, unholdSchema } from './holds.ts';
+export { fleetPolicyPatchSchema, getFleetPolicy, resumeRollout, resumeSchema, updateFleetPolicy } from './fleet-settings.ts';
+export { duePromotions } from './due-promotions.ts';
+export type { DuePromotion, DuePromotionsInput } from './due-promotions.ts';

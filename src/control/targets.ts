@@ -4,8 +4,8 @@ import { CutoverError, canonicalJson, validate } from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
 import type { InstanceRecord, InstanceSpecChange, InstanceTarget, NewAuditEntry, Store } from '../store/index.ts';
 import { mustGetChannel } from './channels.ts';
-import { pointerIndex, resolveTarget } from './resolve-target.ts';
-import type { ResolvedTarget } from './resolve-target.ts';
+import { parseWindow, pointerIndex, resolveTarget } from '../fleet/index.ts';
+import type { ResolvedTarget } from '../fleet/index.ts';
 import { formatSelector, matchesSelector, parseSelector } from './selector.ts';
 import { mustGetRelease } from './resolve-app.ts';
 import type { Who } from './who.ts';
@@ -19,6 +19,19 @@ export const targetSchema = z
     z.null(),
   ])
   .describe('`{"version": "1.4.3"}`, `{"channel": "beta"}`, or null for no target.');
+
+/** A maintenance window (`daily 01:00-04:00 Europe/London`, `anytime`…), checked by the fleet's parser. */
+export const windowField = z
+  .string()
+  .max(500)
+  .superRefine((text, ctx) => {
+    try {
+      parseWindow(text);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    }
+  })
+  .describe('Maintenance window, e.g. "daily 01:00-04:00 Europe/London", "weekdays 22:00-02:00 America/New_York", "anytime".');
 
 export const setTargetSchema = z.object({ target: targetSchema, reason: z.string().max(500).optional() }).strict();
 
@@ -189,4 +202,52 @@ export async function listInstanceViews(deps: Deps, query: { selector?: string |
     if (batch.length <= query.limit) return { instances: out, next: null };
     after = batch[query.limit - 1]!.name;
   }
+}
+
+export const updateInstanceSchema = z
+  .object({
+    window: windowField.nullable().optional().describe('Maintenance window; null: the environment default.'),
+    environment: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be a lowercase word like production or test').optional(),
+    tenant: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be a lowercase name like "acme"').nullable().optional(),
+    labels: z
+      .record(z.string().regex(/^[a-z][a-z0-9._/-]{0,62}$/, 'label keys are lowercase words like "region" or "host"'), z.string().max(200).nullable())
+      .optional()
+      .describe('Labels to set; a null value removes the label.'),
+    reason: z.string().max(500).optional(),
+  })
+  .strict();
+
+/** Changes an instance's declared fields other than its target (window, environment, tenant, labels). */
+export async function updateInstance(deps: Deps, name: string, input: unknown, who: Who): Promise<InstanceView> {
+  const { reason, labels: labelPatch, ...fields } = validate(updateInstanceSchema, input, 'The instance change');
+  const before = await mustGetInstance(deps.store, name);
+  const change: InstanceSpecChange = { name, ...fields };
+  if (labelPatch) {
+    const labels = { ...before.labels };
+    for (const [k, v] of Object.entries(labelPatch)) {
+      if (v === null) delete labels[k];
+      else labels[k] = v;
+    }
+    change.labels = labels;
+  }
+  const pick = (i: InstanceRecord) => ({ window: i.window, environment: i.environment, tenant: i.tenant, labels: i.labels });
+  const after = { ...pick(before), ...Object.fromEntries(Object.entries(change).filter(([k]) => k !== 'name')) };
+  if (canonicalJson(after) !== canonicalJson(pick(before))) {
+    const at = deps.clock.now();
+    await deps.store.updateInstanceSpecs([change], at, [
+      {
+        at,
+        actor: who.actor,
+        action: 'instance.update',
+        subject: name,
+        instance: name,
+        app: before.app,
+        reason: reason ?? null,
+        requestId: who.requestId,
+        before: pick(before),
+        after,
+      },
+    ]);
+  }
+  return viewOf(await mustGetInstance(deps.store, name), await loadPointerIndex(deps.store));
 }

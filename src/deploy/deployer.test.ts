@@ -37,6 +37,7 @@ async function setup() {
     tenant: null,
     labels: {},
     target: null,
+    window: null,
     currentVersion: null,
     activeColor: null,
     slots: { blue: null, green: null },

@@ -13,6 +13,7 @@ const base = (over: Partial<InstanceRecord> = {}): InstanceRecord => ({
   tenant: null,
   labels: {},
   target: null,
+  window: null,
   currentVersion: null,
   activeColor: null,
   slots: { blue: null, green: null },

@@ -1,3 +1,11 @@
 // Fleet: keeping every instance on its target, inside its own maintenance window.
 export { parseWindow, formatWindow, windowAt, nextOpening, WEEKDAYS } from './maintenance-window.ts';
 export type { MaintenanceWindow, WindowRule, Weekday, WindowState, Opening } from './maintenance-window.ts';
+export { resolveTarget, pointerIndex, lookupPointer } from './resolve-target.ts';
+export type { ResolvedTarget, PointerIndex } from './resolve-target.ts';
+export { fleetPolicySchema, DEFAULT_FLEET_POLICY, FLEET_POLICY_KEY } from './fleet-policy.ts';
+export type { FleetPolicy } from './fleet-policy.ts';
+export type { Attempt, Decision, FleetPlan, InstancePlan, NewHaltDecision, PlanInput } from './plan-types.ts';
+export { planFleet } from './plan-fleet.ts';
+export { explain, humanDuration } from './explain.ts';
+export type { ExplainOptions } from './explain.ts';

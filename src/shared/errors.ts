@@ -46,6 +46,8 @@ export type ErrorCode =
   | 'LAST_ADMIN_TOKEN'
   | 'SELECTION_CHANGED'
   | 'AUDIT_CHAIN_BROKEN'
+  | 'HOLD_NOT_FOUND'
+  | 'HALT_NOT_FOUND'
   | 'INTERNAL';
 
 export interface ErrorOptions {

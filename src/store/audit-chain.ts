@@ -76,7 +76,7 @@ export function createChainVerifier() {
         problem = {
           id: e.id,
           kind: 'deleted',
-          message: `entries #${expectedId}…#${e.id - 1} are missing: the chain jumps from #${expectedId - 1} to #${e.id}`,
+          message: `${e.id - 1 === expectedId ? `entry #${expectedId} is` : `entries #${expectedId}…#${e.id - 1} are`} missing: the chain jumps from #${expectedId - 1} to #${e.id}`,
         };
       } else if (e.prevHash !== expectedPrev) {
         problem = {

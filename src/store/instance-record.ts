@@ -46,6 +46,7 @@ export function copyInstance(i: InstanceRecord): InstanceRecord {
     tenant: i.tenant,
     labels: { ...i.labels },
     target: copyTarget(i.target),
+    window: i.window ?? null,
     currentVersion: i.currentVersion,
     activeColor: i.activeColor,
     slots: { blue: copySlot(i.slots.blue), green: copySlot(i.slots.green) },
@@ -60,6 +61,7 @@ export function applySpecChange(i: InstanceRecord, change: InstanceSpecChange, a
   if (change.tenant !== undefined) i.tenant = change.tenant;
   if (change.labels !== undefined) i.labels = { ...change.labels };
   if (change.target !== undefined) i.target = copyTarget(change.target);
+  if (change.window !== undefined) i.window = change.window;
   i.updatedAt = at;
 }
 

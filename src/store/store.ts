@@ -5,6 +5,8 @@ import type {
   ChannelPointer,
   ChannelRecord,
   DeploymentRecord,
+  HaltRecord,
+  HoldRecord,
   InstancePage,
   InstanceRecord,
   InstanceSpecChange,
@@ -12,6 +14,7 @@ import type {
   LockResult,
   MoveResult,
   NewAuditEntry,
+  NewHalt,
   NewProblem,
   ProblemFilter,
   ProblemRecord,
@@ -54,8 +57,14 @@ export interface Store {
   insertDeployment(deployment: DeploymentRecord): Promise<void>;
   updateDeployment(deployment: DeploymentRecord): Promise<void>;
   getDeployment(id: string): Promise<DeploymentRecord | undefined>;
-  /** Newest first. */
-  listDeployments(filter?: { instance?: string; status?: DeploymentRecord['status']; limit?: number }): Promise<DeploymentRecord[]>;
+  /** Newest first; `actor` exact, `since`: createdAt >= since. */
+  listDeployments(filter?: {
+    instance?: string;
+    status?: DeploymentRecord['status'];
+    actor?: string;
+    since?: number;
+    limit?: number;
+  }): Promise<DeploymentRecord[]>;
 
   /**
    * Takes the instance's lease if it is free or expired at `now`; otherwise reports the holder.
@@ -113,6 +122,28 @@ export interface Store {
   resolveProblem(id: number, by: string, at: number, resolution: string | null): Promise<ProblemRecord | undefined>;
   /** Problems, newest first. */
   listProblems(filter?: ProblemFilter): Promise<ProblemRecord[]>;
+
+  /** A JSON setting (e.g. the fleet policy under `fleet.policy`), or undefined when never set. */
+  getSetting(key: string): Promise<unknown>;
+  /** Stores a JSON setting and appends the audit entry, in one transaction. */
+  putSetting(key: string, value: unknown, audit: NewAuditEntry): Promise<void>;
+
+  /** Puts a hold on an instance (replacing one it has) and appends the audit entry, in one transaction. */
+  putHold(hold: HoldRecord, audit: NewAuditEntry): Promise<void>;
+  /** Removes an instance's hold and appends the audit entry; false (and no entry) if it had none. */
+  deleteHold(instance: string, audit: NewAuditEntry): Promise<boolean>;
+  /** Holds by instance name. Expired holds are listed too: callers compare `until` with their clock. */
+  listHolds(): Promise<HoldRecord[]>;
+
+  /**
+   * Records a halt and appends the audit entry, in one transaction, unless the version already has
+   * an active (not lifted) halt: then changes nothing and returns undefined.
+   */
+  insertHalt(halt: NewHalt, audit: NewAuditEntry): Promise<HaltRecord | undefined>;
+  /** Lifts a version's active halt and appends the audit entry; undefined (and no entry) if none is active. */
+  liftHalt(app: string, version: string, lift: { by: string; at: number; reason: string }, audit: NewAuditEntry): Promise<HaltRecord | undefined>;
+  /** Halts newest first; only active ones (not lifted) with `active: true`. */
+  listHalts(filter?: { app?: string; version?: string; active?: boolean }): Promise<HaltRecord[]>;
 
   close(): Promise<void>;
 }

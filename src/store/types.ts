@@ -41,6 +41,12 @@ export interface InstanceRecord {
   labels: Record<string, string>;
   /** What it should run; null: nothing declared (deployed by hand only). */
   target: InstanceTarget | null;
+  /**
+   * When the fleet scheduler may upgrade it: maintenance-window text (`daily 01:00-04:00
+   * Europe/London`, see `src/fleet`); null: its environment's default from the fleet policy.
+   * Records written before windows existed read back as null.
+   */
+  window: string | null;
   // Runtime state below: written by the deployer through `saveInstanceState`.
   currentVersion: string | null;
   activeColor: Color | null;
@@ -164,6 +170,11 @@ export interface ChannelPolicy {
   blockOnOpenProblems: boolean;
   /** Refuse pre-release versions (`1.2.0-beta.1`). */
   allowPrerelease: boolean;
+  /**
+   * The fleet scheduler promotes by itself, as soon as the policy passes, the version that is
+   * on the soak channel (needs `soak`). Absent in records written before it existed: false.
+   */
+  autoPromote?: boolean;
 }
 
 /** A release stream: `alpha`, `beta`, `release`, `stable` and custom ones. Shared by all apps. */
@@ -243,6 +254,34 @@ export interface InstanceSpecChange {
   labels?: Record<string, string>;
   tenant?: string | null;
   environment?: string;
+  window?: string | null;
 }
+
+/** An instance the fleet scheduler must not change, with who put it there and why. */
+export interface HoldRecord {
+  instance: string;
+  owner: string;
+  reason: string;
+  createdAt: number;
+  /** When it ends by itself; null: until released. */
+  until: number | null;
+}
+
+/** The fleet-wide stop of one version's rollout after its failure budget ran out. */
+export interface HaltRecord {
+  id: number;
+  app: string;
+  version: string;
+  reason: string;
+  /** The problem filed against the release when it halted. */
+  problemId: number | null;
+  haltedAt: number;
+  haltedBy: string;
+  liftedBy: string | null;
+  liftedAt: number | null;
+  liftReason: string | null;
+}
+
+export type NewHalt = Pick<HaltRecord, 'app' | 'version' | 'reason' | 'problemId' | 'haltedAt' | 'haltedBy'>;
 
 export type LockResult = { ok: true; lock: LockRecord } | { ok: false; holder: LockRecord };

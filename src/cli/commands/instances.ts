@@ -74,10 +74,11 @@ export function registerInstanceCommands(program: Command): void {
     .option('--label <key=value>', 'a label for selectors (repeatable)', collect, [])
     .option('--target-version <version>', 'what it should run: this release')
     .option('--target-channel <channel>', 'what it should run: whatever this channel points to')
+    .option('--window <window>', 'maintenance window for the fleet scheduler, e.g. "daily 01:00-04:00 Europe/London" (default: its environment\'s)')
     .action(
       async (
         name: string,
-        opts: { app: string; host: string[]; environment: string; tenant?: string; label: string[]; targetVersion?: string; targetChannel?: string },
+        opts: { app: string; host: string[]; environment: string; tenant?: string; label: string[]; targetVersion?: string; targetChannel?: string; window?: string },
         cmd: Command,
       ) => {
         const g = globals(cmd);
@@ -95,6 +96,7 @@ export function registerInstanceCommands(program: Command): void {
           ...(opts.tenant !== undefined ? { tenant: opts.tenant } : {}),
           labels,
           target,
+          ...(opts.window !== undefined ? { window: opts.window } : {}),
         });
         output(g.json).result(created, () =>
           [
@@ -106,6 +108,35 @@ export function registerInstanceCommands(program: Command): void {
         );
       },
     );
+
+  instance
+    .command('update')
+    .description("change an instance's maintenance window, environment, tenant or labels")
+    .argument('<name>')
+    .option('--window <window>', 'maintenance window, e.g. "weekdays 22:00-02:00 America/New_York", or "default" for its environment\'s')
+    .option('--environment <env>', 'production, test, staging…')
+    .option('--tenant <tenant>', 'the customer it belongs to ("-" for none)')
+    .option('--label <key=value>', 'set a label (repeatable)', collect, [])
+    .option('--unlabel <key>', 'remove a label (repeatable)', collect, [])
+    .option('--reason <text>', 'why, for the audit log')
+    .action(async (name: string, opts: { window?: string; environment?: string; tenant?: string; label: string[]; unlabel: string[]; reason?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const labels: Record<string, string | null> = { ...parseLabels(opts.label) };
+      for (const key of opts.unlabel) labels[key] = null;
+      const body = {
+        ...(opts.window !== undefined ? { window: opts.window === 'default' ? null : opts.window } : {}),
+        ...(opts.environment !== undefined ? { environment: opts.environment } : {}),
+        ...(opts.tenant !== undefined ? { tenant: opts.tenant === '-' ? null : opts.tenant } : {}),
+        ...(Object.keys(labels).length ? { labels } : {}),
+        ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
+      };
+      if (Object.keys(body).filter((k) => k !== 'reason').length === 0) throw invalid('nothing to change: give --window, --environment, --tenant, --label or --unlabel');
+      const client = await connect(g.dataDir);
+      const updated = await client.call<InstanceRecord>('PATCH', `/api/instances/${encodeURIComponent(name)}`, body);
+      output(g.json).result(updated, () =>
+        `updated ${updated.name}: ${updated.environment}${updated.tenant ? `, tenant ${updated.tenant}` : ''}, window ${updated.window ?? '(environment default)'}, labels ${Object.entries(updated.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-'}`,
+      );
+    });
 
   instance
     .command('list')

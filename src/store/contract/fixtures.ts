@@ -3,8 +3,10 @@ import type {
   ChannelMove,
   ChannelRecord,
   DeploymentRecord,
+  HoldRecord,
   InstanceRecord,
   NewAuditEntry,
+  NewHalt,
   NewProblem,
   ReleaseRecord,
   TokenRecord,
@@ -32,6 +34,7 @@ export const instance = (name: string, over: Partial<InstanceRecord> = {}): Inst
   tenant: null,
   labels: {},
   target: null,
+  window: null,
   currentVersion: null,
   activeColor: null,
   slots: { blue: null, green: null },
@@ -128,5 +131,24 @@ export const problem = (
   source: 'user',
   reportedBy: 'alice',
   reportedAt: at,
+  ...over,
+});
+
+export const hold = (inst: string, over: Partial<HoldRecord> = {}): HoldRecord => ({
+  instance: inst,
+  owner: 'alice',
+  reason: `keep ${inst} as it is`,
+  createdAt: 10,
+  until: null,
+  ...over,
+});
+
+export const halt = (app: string, version: string, at: number, over: Partial<NewHalt> = {}): NewHalt => ({
+  app,
+  version,
+  reason: `failure budget of ${version} ran out`,
+  problemId: null,
+  haltedAt: at,
+  haltedBy: 'scheduler',
   ...over,
 });

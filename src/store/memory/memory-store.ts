@@ -11,6 +11,7 @@ import type {
 import { applySpecChange, copyInstance, instanceState, missingInstances } from '../instance-record.ts';
 import { createMemoryAuditLog, jsonCopy } from './memory-audit-log.ts';
 import { createMemoryChannels } from './memory-channels.ts';
+import { createMemoryFleet } from './memory-fleet.ts';
 
 /** The index of the first name in sorted `names` that is greater than `after`. */
 function firstAfter(names: string[], after: string): number {
@@ -117,8 +118,13 @@ export function createMemoryStore(): Store {
     },
     async listDeployments(filter = {}) {
       return [...deployments.values()]
-        .filter((d) => filter.instance === undefined || d.instance === filter.instance)
-        .filter((d) => filter.status === undefined || d.status === filter.status)
+        .filter(
+          (d) =>
+            (filter.instance === undefined || d.instance === filter.instance) &&
+            (filter.status === undefined || d.status === filter.status) &&
+            (filter.actor === undefined || d.actor === filter.actor) &&
+            (filter.since === undefined || d.createdAt >= filter.since),
+        )
         .sort((a, b) => b.createdAt - a.createdAt || deploymentOrder.get(b.id)! - deploymentOrder.get(a.id)!)
         .slice(0, filter.limit === undefined ? Infinity : Math.max(0, filter.limit))
         .map(jsonCopy);
@@ -220,6 +226,8 @@ export function createMemoryStore(): Store {
       }
       return out;
     },
+
+    ...createMemoryFleet(audit),
 
     async close() {},
   };

@@ -4,6 +4,8 @@ import type {
   ChannelPointer,
   ChannelRecord,
   DeploymentRecord,
+  HaltRecord,
+  HoldRecord,
   InstanceRecord,
   LockRecord,
   ProblemRecord,
@@ -28,7 +30,7 @@ export const toRelease = (r: Row): ReleaseRecord => ({
 
 /** Column list for instances, in the order `toInstance` reads them (array rows: no per-row key lookups). */
 export const INSTANCE_COLUMNS =
-  'name, app, hosts, environment, tenant, labels, target, current_version, active_color, slots, created_at, updated_at';
+  'name, app, hosts, environment, tenant, labels, target, current_version, active_color, slots, created_at, updated_at, maintenance_window';
 
 export const toInstance = (r: unknown[]): InstanceRecord => ({
   name: r[0] as string,
@@ -38,6 +40,7 @@ export const toInstance = (r: unknown[]): InstanceRecord => ({
   tenant: r[4] as string | null,
   labels: r[5] as Record<string, string>,
   target: r[6] as InstanceRecord['target'],
+  window: r[12] as string | null,
   currentVersion: r[7] as string | null,
   activeColor: r[8] as InstanceRecord['activeColor'],
   slots: r[9] as InstanceRecord['slots'],
@@ -124,4 +127,25 @@ export const toProblem = (r: Row): ProblemRecord => ({
   resolvedBy: r.resolved_by as string | null,
   resolvedAt: r.resolved_at as number | null,
   resolution: r.resolution as string | null,
+});
+
+export const toHold = (r: Row): HoldRecord => ({
+  instance: r.instance as string,
+  owner: r.owner as string,
+  reason: r.reason as string,
+  createdAt: r.created_at as number,
+  until: r.expires_at as number | null,
+});
+
+export const toHalt = (r: Row): HaltRecord => ({
+  id: r.id as number,
+  app: r.app as string,
+  version: r.version as string,
+  reason: r.reason as string,
+  problemId: r.problem_id as number | null,
+  haltedAt: r.halted_at as number,
+  haltedBy: r.halted_by as string,
+  liftedBy: r.lifted_by as string | null,
+  liftedAt: r.lifted_at as number | null,
+  liftReason: r.lift_reason as string | null,
 });

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
@@ -153,6 +154,7 @@ test('postgres: instance specs change atomically; a missing name changes nothing
       tenant: 'acme',
       labels: { tier: 'gold' },
       target: { channel: 'stable' },
+      window: null,
       currentVersion: '1.0.0',
       activeColor: 'blue',
       slots: { blue: { version: '1.0.0', status: 'live', deploymentId: 'd1' }, green: null },
@@ -189,8 +191,47 @@ test('postgres: servers migrating one new database at once run each migration on
     await check.connect();
     const rows = (await check.query('SELECT name FROM schema_migrations')).rows;
     await check.end();
-    assert.deepEqual(rows, [{ name: '0001_init.sql' }]);
+    assert.deepEqual(rows, [{ name: '0001_init.sql' }, { name: '0002_fleet.sql' }]);
   } finally {
+    await admin.end();
+  }
+});
+
+test('postgres: a database at 0001 opens with 0002: windows read back null, old deployments filter by actor', async () => {
+  const admin = new pg.Client({ connectionString: cluster.url });
+  await admin.connect();
+  const url = cluster.url.replace(/\/postgres$/, '/cutover_upgrade');
+  try {
+    await admin.query('CREATE DATABASE cutover_upgrade');
+    // The database as a server before the fleet scheduler left it: 0001 applied, with data.
+    const raw = new pg.Client({ connectionString: url });
+    await raw.connect();
+    try {
+      await raw.query('CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)');
+      await raw.query(await readFile(new URL('./migrations/0001_init.sql', import.meta.url), 'utf8'));
+      await raw.query(`INSERT INTO schema_migrations VALUES ('0001_init.sql', 1)`);
+      await raw.query(
+        `INSERT INTO instances (name, app, hosts, environment, tenant, labels, target, current_version, active_color, slots, created_at, updated_at)
+         VALUES ('shop-live', 'shop', '["shop.test"]', 'production', NULL, '{}', '{"version":"1.0.0"}', '1.0.0', 'blue', '{"blue":null,"green":null}', 5, 6)`,
+      );
+      const old = { id: 'd1', instance: 'shop-live', status: 'succeeded', actor: 'alice', createdAt: 7 };
+      await raw.query('INSERT INTO deployments (id, instance, status, created_at, body) VALUES ($1, $2, $3, $4, $5)', [old.id, old.instance, old.status, old.createdAt, JSON.stringify(old)]);
+    } finally {
+      await raw.end();
+    }
+    const store = await createPostgresStore(url, { poolSize: 2 });
+    try {
+      const read = await store.getInstance('shop-live');
+      assert.equal(read?.window, null);
+      assert.deepEqual(read?.target, { version: '1.0.0' });
+      assert.deepEqual((await store.listDeployments({ actor: 'alice' })).map((d) => d.id), ['d1'], 'the actor column covers rows written before it');
+      await store.updateInstanceSpecs([{ name: 'shop-live', window: 'daily 01:00-04:00 UTC' }], 9, []);
+      assert.equal((await store.getInstance('shop-live'))?.window, 'daily 01:00-04:00 UTC');
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await admin.query('DROP DATABASE IF EXISTS cutover_upgrade WITH (FORCE)');
     await admin.end();
   }
 });

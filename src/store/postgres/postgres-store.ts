@@ -1,20 +1,18 @@
 import type { Store } from '../store.ts';
-import type { InstanceRecord, InstanceSpecChange, LockResult } from '../types.ts';
-import { copySlot, copyTarget } from '../instance-record.ts';
+import type { LockResult } from '../types.ts';
 import { migrate } from './migrate.ts';
 import { appendAuditEntries } from './postgres-audit.ts';
 import { createPostgresChannels } from './postgres-channels.ts';
-import { createPgDb, json, jsonOrNull, limitOf } from './postgres-db.ts';
-import { INSTANCE_COLUMNS, toAudit, toDeployment, toInstance, toLock, toProblem, toRelease, toToken } from './postgres-rows.ts';
+import { createPgDb, json, limitOf } from './postgres-db.ts';
+import { createPostgresFleet } from './postgres-fleet.ts';
+import { createPostgresInstances } from './postgres-instances.ts';
+import { toAudit, toDeployment, toLock, toProblem, toRelease, toToken } from './postgres-rows.ts';
 
 /** Options of `createPostgresStore`. */
 export interface PostgresStoreOptions {
   /** Connections in the pool (default 10). */
   poolSize?: number;
 }
-
-/** Slots with only the record's fields, as every store keeps them. */
-const slotsJson = (slots: InstanceRecord['slots']): string => json({ blue: copySlot(slots.blue), green: copySlot(slots.green) });
 
 /**
  * The shared store for several `cutover server` replicas: PostgreSQL through a `pg.Pool`. Migrates
@@ -57,84 +55,7 @@ export async function createPostgresStore(url: string, options: PostgresStoreOpt
       return res.rows.map((r) => r.app);
     },
 
-    async insertInstance(i) {
-      const res = await query(
-        `INSERT INTO instances (${INSTANCE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-         ON CONFLICT DO NOTHING`,
-        [
-          i.name,
-          i.app,
-          json(i.hosts),
-          i.environment,
-          i.tenant,
-          json(i.labels),
-          jsonOrNull(copyTarget(i.target)),
-          i.currentVersion,
-          i.activeColor,
-          slotsJson(i.slots),
-          i.createdAt,
-          i.updatedAt,
-        ],
-      );
-      return res.rowCount === 1;
-    },
-    async getInstance(name) {
-      const res = await pool.query<unknown[]>({ text: `SELECT ${INSTANCE_COLUMNS} FROM instances WHERE name = $1`, values: [name], rowMode: 'array' });
-      return res.rows[0] && toInstance(res.rows[0]);
-    },
-    async listInstances(page = {}) {
-      // Array rows: a fleet listing can be 100,000 rows, and positional reads skip building a keyed object per row.
-      const res = await pool.query<unknown[]>({
-        text: `SELECT ${INSTANCE_COLUMNS} FROM instances WHERE ($1::text IS NULL OR name > $1) ORDER BY name LIMIT $2`,
-        values: [page.after ?? null, limitOf(page.limit)],
-        rowMode: 'array',
-      });
-      return res.rows.map(toInstance);
-    },
-    async saveInstanceState(i) {
-      await query('UPDATE instances SET current_version = $2, active_color = $3, slots = $4, updated_at = $5 WHERE name = $1', [
-        i.name,
-        i.currentVersion,
-        i.activeColor,
-        slotsJson(i.slots),
-        i.updatedAt,
-      ]);
-    },
-    async updateInstanceSpecs(changes, at, audit) {
-      const merged = mergeSpecChanges(changes);
-      const names = [...merged.keys()];
-      return transaction(async (client) => {
-        // Lock the rows in name order, so two overlapping bulk changes cannot deadlock each other.
-        const found = await client.query<{ name: string }>('SELECT name FROM instances WHERE name = ANY($1::text[]) ORDER BY name FOR UPDATE', [names]);
-        const present = new Set(found.rows.map((r) => r.name));
-        const missing = names.filter((n) => !present.has(n));
-        if (missing.length > 0) return { missing };
-        if (names.length > 0) {
-          const rows = [...merged.values()].map((c) => ({
-            name: c.name,
-            has_target: c.target !== undefined,
-            target: c.target === undefined ? null : copyTarget(c.target),
-            labels: c.labels ?? null,
-            has_tenant: c.tenant !== undefined,
-            tenant: c.tenant ?? null,
-            environment: c.environment ?? null,
-          }));
-          await client.query(
-            `UPDATE instances AS i SET
-               target = CASE WHEN c.has_target THEN c.target ELSE i.target END,
-               labels = COALESCE(c.labels, i.labels),
-               tenant = CASE WHEN c.has_tenant THEN c.tenant ELSE i.tenant END,
-               environment = COALESCE(c.environment, i.environment),
-               updated_at = $2
-             FROM json_to_recordset($1::json) AS c(name text, has_target boolean, target json, labels json, has_tenant boolean, tenant text, environment text)
-             WHERE i.name = c.name`,
-            [json(rows), at],
-          );
-        }
-        await appendAuditEntries(client, audit);
-        return { missing: [] };
-      });
-    },
+    ...createPostgresInstances(db),
 
     async insertDeployment(d) {
       await query('INSERT INTO deployments (id, instance, status, created_at, body) VALUES ($1, $2, $3, $4, $5)', [
@@ -159,11 +80,23 @@ export async function createPostgresStore(url: string, options: PostgresStoreOpt
       return res.rows[0] && toDeployment(res.rows[0]);
     },
     async listDeployments(filter = {}) {
+      // `$1 IS NULL OR column = $1` cannot use an index; the WHERE names only the filters given, so
+      // each query can use the one that fits (instance, actor, running, created_at).
+      const where: string[] = [];
+      const values: unknown[] = [];
+      const add = (sql: string, value: unknown) => {
+        values.push(value);
+        where.push(sql.replace('?', `$${values.length}`));
+      };
+      if (filter.instance !== undefined) add('instance = ?', filter.instance);
+      if (filter.status !== undefined) add('status = ?', filter.status);
+      if (filter.actor !== undefined) add('actor = ?', filter.actor);
+      if (filter.since !== undefined) add('created_at >= ?', filter.since);
+      values.push(limitOf(filter.limit));
       const res = await query(
-        `SELECT body FROM deployments
-          WHERE ($1::text IS NULL OR instance = $1) AND ($2::text IS NULL OR status = $2)
-          ORDER BY created_at DESC, seq DESC LIMIT $3`,
-        [filter.instance ?? null, filter.status ?? null, limitOf(filter.limit)],
+        `SELECT body FROM deployments ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+          ORDER BY created_at DESC, seq DESC LIMIT $${values.length}`,
+        values,
       );
       return res.rows.map(toDeployment);
     },
@@ -287,26 +220,10 @@ export async function createPostgresStore(url: string, options: PostgresStoreOpt
       return res.rows.map(toProblem);
     },
 
+    ...createPostgresFleet(db),
+
     async close() {
       await pool.end();
     },
   };
-}
-
-/**
- * Folds several changes of one instance into one (later fields win), so the single UPDATE applies
- * them as if in order. Keeps first-seen order of names.
- */
-function mergeSpecChanges(changes: readonly InstanceSpecChange[]): Map<string, InstanceSpecChange> {
-  const merged = new Map<string, InstanceSpecChange>();
-  for (const change of changes) {
-    const prev = merged.get(change.name);
-    const next: InstanceSpecChange = { ...prev, name: change.name };
-    if (change.target !== undefined) next.target = change.target;
-    if (change.labels !== undefined) next.labels = change.labels;
-    if (change.tenant !== undefined) next.tenant = change.tenant;
-    if (change.environment !== undefined) next.environment = change.environment;
-    merged.set(change.name, next);
-  }
-  return merged;
 }

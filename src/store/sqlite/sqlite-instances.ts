@@ -12,7 +12,7 @@ type InstanceMethods = Pick<
 >;
 
 const COLUMNS =
-  'name, app, hosts, environment, tenant, labels, target_kind, target_value, state, created_at, updated_at';
+  'name, app, hosts, environment, tenant, labels, target_kind, target_value, state, created_at, updated_at, maintenance_window';
 
 /**
  * Maps a row selected as an array of COLUMNS. This runs once per instance when the fleet is listed
@@ -31,6 +31,7 @@ function toInstance(r: SQLOutputValue[]): InstanceRecord {
     labels: r[5] === '{}' ? {} : (JSON.parse(r[5] as string) as Record<string, string>),
     target:
       kind === null ? null : kind === 'version' ? { version: r[7] as string } : { channel: r[7] as string },
+    window: r[11] as string | null,
     currentVersion: state.currentVersion,
     activeColor: state.activeColor,
     slots: state.slots,
@@ -45,11 +46,14 @@ function targetColumns(t: InstanceTarget | null): [string | null, string | null]
   return 'version' in t ? ['version', t.version] : ['channel', t.channel];
 }
 
-/** Instances in SQLite: declared fields as columns, runtime state as one JSON column. */
+/**
+ * Instances in SQLite: declared fields as columns, runtime state as one JSON column. The maintenance
+ * window is a declared field (column `maintenance_window`: `window` is a keyword).
+ */
 export function createSqliteInstances(db: DatabaseSync, audit: SqliteAuditLog): InstanceMethods {
   const q = {
     insert: db.prepare(
-      `INSERT INTO instances (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      `INSERT INTO instances (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
     ),
     get: db.prepare(`SELECT ${COLUMNS} FROM instances WHERE name = ?`),
     list: db.prepare(`SELECT ${COLUMNS} FROM instances ORDER BY name LIMIT ?`),
@@ -64,6 +68,7 @@ export function createSqliteInstances(db: DatabaseSync, audit: SqliteAuditLog): 
          labels = CASE WHEN ?6 THEN ?7 ELSE labels END,
          target_kind = CASE WHEN ?8 THEN ?9 ELSE target_kind END,
          target_value = CASE WHEN ?8 THEN ?10 ELSE target_value END,
+         maintenance_window = CASE WHEN ?12 THEN ?13 ELSE maintenance_window END,
          updated_at = ?11
        WHERE name = ?1`,
     ),
@@ -88,6 +93,7 @@ export function createSqliteInstances(db: DatabaseSync, audit: SqliteAuditLog): 
         JSON.stringify(instanceState(i)),
         i.createdAt,
         i.updatedAt,
+        i.window ?? null,
       );
       return Number(res.changes) === 1;
     },
@@ -127,6 +133,8 @@ export function createSqliteInstances(db: DatabaseSync, audit: SqliteAuditLog): 
             kind,
             value,
             at,
+            c.window !== undefined ? 1 : 0,
+            c.window ?? null,
           );
         }
         for (const e of entries) audit.appendInTransaction(e);

@@ -47,7 +47,7 @@ test('sqlite: data survives reopening the file, migrations run once', () =>
       const names = (
         raw.prepare('SELECT name FROM schema_migrations ORDER BY name').all() as { name: string }[]
       ).map((r) => r.name);
-      assert.deepEqual(names, ['0001_init.sql', '0002_control_plane.sql']);
+      assert.deepEqual(names, ['0001_init.sql', '0002_control_plane.sql', '0003_fleet.sql']);
     } finally {
       raw.close();
     }
@@ -105,6 +105,7 @@ test('sqlite: a database created by 0001 is migrated, its instances kept and its
         tenant: null,
         labels: {},
         target: null,
+        window: null,
       });
       assert.deepEqual(
         (await store.listInstances()).map((i) => i.name),
@@ -115,6 +116,7 @@ test('sqlite: a database created by 0001 is migrated, its instances kept and its
         tenant: null,
         labels: {},
         target: null,
+        window: null,
       });
       assert.deepEqual(await store.findTokenByHash('h'), {
         name: 'admin',

@@ -2,10 +2,12 @@ import { DatabaseSync } from 'node:sqlite';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Store } from '../store.ts';
-import type { DeploymentRecord, LockRecord, LockResult, ReleaseRecord, Role, TokenRecord } from '../types.ts';
+import type { LockRecord, LockResult, ReleaseRecord, Role, TokenRecord } from '../types.ts';
 import { migrate } from './migrate.ts';
 import { createSqliteAuditLog } from './sqlite-audit-log.ts';
 import { createSqliteChannels } from './sqlite-channels.ts';
+import { createSqliteDeployments } from './sqlite-deployments.ts';
+import { createSqliteFleet } from './sqlite-fleet.ts';
 import { createSqliteInstances } from './sqlite-instances.ts';
 import { createSqliteProblems } from './sqlite-problems.ts';
 
@@ -40,16 +42,6 @@ export function createSqliteStore(file: string): Store {
     listReleases: db.prepare('SELECT * FROM releases ORDER BY created_at DESC, seq DESC'),
     listReleasesOfApp: db.prepare('SELECT * FROM releases WHERE app = ? ORDER BY created_at DESC, seq DESC'),
     listApps: db.prepare('SELECT DISTINCT app FROM releases ORDER BY app'),
-    insertDeployment: db.prepare(
-      'INSERT INTO deployments (id, instance, status, body, created_at) VALUES (?, ?, ?, ?, ?)',
-    ),
-    updateDeployment: db.prepare('UPDATE deployments SET status = ?, body = ? WHERE id = ?'),
-    getDeployment: db.prepare('SELECT body FROM deployments WHERE id = ?'),
-    listDeployments: db.prepare(
-      `SELECT body FROM deployments
-        WHERE (?1 IS NULL OR instance = ?1) AND (?2 IS NULL OR status = ?2)
-        ORDER BY created_at DESC, seq DESC LIMIT ?3`,
-    ),
     // One statement takes a free or expired lease, or keeps it for the same owner; the WHERE on the
     // conflict branch makes the check-and-set atomic without an explicit transaction.
     acquireLock: db.prepare(
@@ -92,8 +84,6 @@ export function createSqliteStore(file: string): Store {
     createdAt: Number(r.created_at),
     createdBy: r.created_by as string,
   });
-  const body = <T>(r: Row | undefined): T | undefined =>
-    r ? (JSON.parse(r.body as string) as T) : undefined;
   const audit = createSqliteAuditLog(db);
 
   return {
@@ -120,23 +110,7 @@ export function createSqliteStore(file: string): Store {
       return (q.listApps.all() as Row[]).map((r) => r.app as string);
     },
     ...createSqliteInstances(db, audit),
-    async insertDeployment(d) {
-      q.insertDeployment.run(d.id, d.instance, d.status, JSON.stringify(d), d.createdAt);
-    },
-    async updateDeployment(d) {
-      q.updateDeployment.run(d.status, JSON.stringify(d), d.id);
-    },
-    async getDeployment(id) {
-      return body<DeploymentRecord>(q.getDeployment.get(id) as Row | undefined);
-    },
-    async listDeployments(filter = {}) {
-      const rows = q.listDeployments.all(
-        filter.instance ?? null,
-        filter.status ?? null,
-        filter.limit === undefined ? -1 : Math.max(0, filter.limit),
-      ) as Row[];
-      return rows.map((r) => body<DeploymentRecord>(r)!);
-    },
+    ...createSqliteDeployments(db),
     async acquireLock(lock, now): Promise<LockResult> {
       const res = q.acquireLock.run(
         lock.instance,
@@ -175,6 +149,7 @@ export function createSqliteStore(file: string): Store {
     ...audit.methods,
     ...createSqliteChannels(db, audit),
     ...createSqliteProblems(db),
+    ...createSqliteFleet(db, audit),
     async close() {
       if (db.isOpen) db.close();
     },

@@ -1,0 +1,222 @@
+import { z } from 'zod';
+import { CutoverError } from '../shared/index.ts';
+import {
+  activeHolds,
+  fleetPolicyPatchSchema,
+  getFleetPolicy,
+  holdInstance,
+  holdSchema,
+  mustGetInstance,
+  parseSelector,
+  matchesSelector,
+  resumeRollout,
+  resumeSchema,
+  unholdInstance,
+  unholdSchema,
+  updateFleetPolicy,
+} from '../control/index.ts';
+import { explain } from '../fleet/index.ts';
+import type { InstancePlan } from '../fleet/index.ts';
+import type { ApiDeps } from './api.ts';
+import { pathParams, route } from './route.ts';
+import type { RouteSpec } from './route.ts';
+
+const atQuery = z
+  .string()
+  .refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 time like 2026-11-23T01:30:00Z')
+  .transform((s) => Date.parse(s))
+  .optional()
+  .describe('Plan as of this time instead of now (the fleet as it is now).');
+
+const holdRecord = z.object({ instance: z.string(), owner: z.string(), reason: z.string(), createdAt: z.number(), until: z.number().nullable() });
+const haltRecord = z.looseObject({ id: z.number(), app: z.string(), version: z.string(), reason: z.string(), problemId: z.number().nullable(), haltedAt: z.number() });
+const planEntry = z.looseObject({
+  instance: z.string(),
+  app: z.string(),
+  environment: z.string(),
+  wave: z.number().int(),
+  window: z.string(),
+  zone: z.string(),
+  currentVersion: z.string().nullable(),
+  decision: z.looseObject({ kind: z.string() }),
+  why: z.string().describe('The decision in one sentence.'),
+  when: z.string().nullable().describe('When it upgrades (now, or when its window opens), ISO 8601 UTC; null when not scheduled.'),
+  whenLocal: z.string().nullable().describe('The same time in the instance’s zone.'),
+});
+
+function whenOf(entry: InstancePlan, at: number): number | null {
+  const d = entry.decision;
+  if (d.kind === 'upgrade' || d.kind === 'capacity') return at;
+  if (d.kind === 'waiting-window') return d.opensAt;
+  if (d.kind === 'retry-wait') return d.retryAt;
+  return null;
+}
+
+const localFormats = new Map<string, Intl.DateTimeFormat>();
+function local(ms: number, zone: string): string {
+  let f = localFormats.get(zone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('sv-SE', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false });
+    localFormats.set(zone, f);
+  }
+  return `${f.format(ms)} ${zone}`;
+}
+
+function present(entry: InstancePlan, at: number, maxAttempts: number) {
+  const when = whenOf(entry, at);
+  return {
+    ...entry,
+    why: explain(entry, at, { maxAttempts }),
+    when: when === null ? null : new Date(when).toISOString(),
+    whenLocal: when === null ? null : local(when, entry.zone),
+  };
+}
+
+export function fleetRoutes(deps: ApiDeps): RouteSpec[] {
+  const needScheduler = () => {
+    if (!deps.scheduler) throw new CutoverError('INTERNAL', 'this server runs without the fleet scheduler');
+    return deps.scheduler;
+  };
+  const name = pathParams('name');
+  return [
+    route({
+      method: 'get',
+      path: '/api/fleet',
+      role: 'viewer',
+      operationId: 'fleet',
+      summary: 'The fleet policy, halted rollouts, holds and the last scheduler tick',
+      tag: 'fleet',
+      status: 200,
+      response: z.object({ policy: z.record(z.string(), z.unknown()), halts: z.array(haltRecord), holds: z.array(holdRecord), lastTick: z.unknown() }),
+      handle: async () => ({
+        policy: await getFleetPolicy(deps.store),
+        halts: await deps.store.listHalts({ active: true }),
+        holds: await activeHolds(deps.store, deps.clock.now()),
+        lastTick: deps.scheduler?.lastReport() ?? null,
+      }),
+    }),
+    route({
+      method: 'patch',
+      path: '/api/fleet/policy',
+      role: 'admin',
+      operationId: 'updateFleetPolicy',
+      summary: 'Change the fleet policy (waves, windows, parallelism, failure budget, retries)',
+      tag: 'fleet',
+      body: fleetPolicyPatchSchema,
+      status: 200,
+      response: z.record(z.string(), z.unknown()),
+      handle: async ({ body, who }) => updateFleetPolicy(deps, body, who),
+    }),
+    route({
+      method: 'post',
+      path: '/api/fleet/resume',
+      role: 'admin',
+      operationId: 'resumeRollout',
+      summary: "Lift a version's halted rollout",
+      tag: 'fleet',
+      body: resumeSchema,
+      status: 200,
+      response: haltRecord,
+      handle: async ({ body, who }) => resumeRollout(deps, body, who),
+    }),
+    route({
+      method: 'post',
+      path: '/api/fleet/tick',
+      role: 'admin',
+      operationId: 'tick',
+      summary: 'Run one scheduler pass now',
+      tag: 'fleet',
+      status: 200,
+      response: z.record(z.string(), z.unknown()),
+      handle: async () => needScheduler().tick(),
+    }),
+    route({
+      method: 'get',
+      path: '/api/fleet/plan',
+      role: 'viewer',
+      operationId: 'plan',
+      summary: 'Dry run: what the scheduler would upgrade, when, in which wave, and why not for the rest',
+      tag: 'fleet',
+      query: z
+        .object({
+          at: atQuery,
+          selector: z.string().max(1000).optional(),
+          limit: z.coerce.number().int().min(1).max(100_000).default(1000),
+        })
+        .strict(),
+      status: 200,
+      response: z.object({ at: z.string(), counts: z.record(z.string(), z.number()), halts: z.array(z.unknown()), entries: z.array(planEntry), total: z.number().int() }),
+      handle: async ({ query }) => {
+        const at = query.at ?? deps.clock.now();
+        const plan = await needScheduler().plan(at);
+        const { maxAttempts } = (await getFleetPolicy(deps.store)).retry;
+        const selector = query.selector ? parseSelector(query.selector) : undefined;
+        const byName = selector ? new Map((await deps.store.listInstances()).map((i) => [i.name, i])) : undefined;
+        const chosen = selector ? plan.entries.filter((e) => matchesSelector(selector, byName!.get(e.instance)!)) : plan.entries;
+        return {
+          at: new Date(at).toISOString(),
+          counts: plan.counts,
+          halts: plan.halts,
+          total: chosen.length,
+          entries: chosen.slice(0, query.limit).map((e) => present(e, at, maxAttempts)),
+        };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/api/instances/{name}/why',
+      role: 'viewer',
+      operationId: 'why',
+      summary: 'Where an instance stands with its target, in one sentence',
+      tag: 'fleet',
+      params: name,
+      query: z.object({ at: atQuery }).strict(),
+      status: 200,
+      response: planEntry,
+      handle: async ({ params, query }) => {
+        await mustGetInstance(deps.store, params.name);
+        const at = query.at ?? deps.clock.now();
+        const entry = (await needScheduler().plan(at)).entries.find((e) => e.instance === params.name);
+        if (!entry) throw new CutoverError('INSTANCE_NOT_FOUND', `no instance named "${params.name}"`);
+        return present(entry, at, (await getFleetPolicy(deps.store)).retry.maxAttempts);
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/api/holds',
+      role: 'viewer',
+      operationId: 'listHolds',
+      summary: 'Holds in force',
+      tag: 'fleet',
+      status: 200,
+      response: z.object({ holds: z.array(holdRecord) }),
+      handle: async () => ({ holds: await activeHolds(deps.store, deps.clock.now()) }),
+    }),
+    route({
+      method: 'put',
+      path: '/api/instances/{name}/hold',
+      role: 'deployer',
+      operationId: 'hold',
+      summary: 'Hold an instance: the scheduler leaves it alone',
+      tag: 'fleet',
+      params: name,
+      body: holdSchema,
+      status: 200,
+      response: holdRecord,
+      handle: async ({ params, body, who }) => holdInstance(deps, params.name, body, who),
+    }),
+    route({
+      method: 'post',
+      path: '/api/instances/{name}/unhold',
+      role: 'deployer',
+      operationId: 'unhold',
+      summary: "Release an instance's hold",
+      tag: 'fleet',
+      params: name,
+      body: unholdSchema,
+      status: 200,
+      response: holdRecord,
+      handle: async ({ params, body, who }) => unholdInstance(deps, params.name, body, who),
+    }),
+  ];
+}

@@ -1,0 +1,243 @@
+import type { Command } from 'commander';
+import { CutoverError, parseDuration } from '../../shared/index.ts';
+import { connect } from '../api-client.ts';
+import { compactJson, when, withQuery } from '../format.ts';
+import { output, table } from '../output.ts';
+import { globals } from './globals.ts';
+
+interface PlanEntry {
+  instance: string;
+  app: string;
+  environment: string;
+  wave: number;
+  window: string;
+  zone: string;
+  currentVersion: string | null;
+  decision: { kind: string; to?: string; version?: string };
+  why: string;
+  when: string | null;
+  whenLocal: string | null;
+}
+interface PlanAnswer {
+  at: string;
+  counts: Record<string, number>;
+  halts: Array<{ app: string; version: string; reason: string }>;
+  total: number;
+  entries: PlanEntry[];
+}
+interface Hold {
+  instance: string;
+  owner: string;
+  reason: string;
+  createdAt: number;
+  until: number | null;
+}
+
+/** `--at`: an ISO time, or a duration from now like `5h` or `2d`. */
+export function atTime(value: string | undefined, now = Date.now()): string | undefined {
+  if (value === undefined) return undefined;
+  const ahead = /^\d+(\.\d+)?(ms|s|m|h|d)$/.test(value.trim()) ? parseDuration(value.trim()) : undefined;
+  if (ahead !== undefined) return new Date(now + ahead).toISOString();
+  if (!Number.isNaN(Date.parse(value))) return new Date(Date.parse(value)).toISOString();
+  throw new CutoverError('VALIDATION_FAILED', `--at must be an ISO time like 2026-11-23T01:30:00Z or a duration from now like 5h, not "${value}"`);
+}
+
+const versionOf = (d: PlanEntry['decision']) => d.to ?? d.version ?? '-';
+
+/** `plan`, `why`, `hold`, `unhold`, `holds`, `fleet show|policy|resume|tick`. */
+export function registerFleetCommands(program: Command): void {
+  program
+    .command('plan')
+    .description('dry run of the fleet scheduler: what it would upgrade, to what, when, in which wave, and why not for the rest')
+    .option('--at <time>', 'plan as of this time (ISO, or a duration from now like 6h); the fleet as it is now')
+    .option('--selector <selector>', 'only these instances, e.g. environment=production,tenant=acme')
+    .option('--limit <n>', 'at most this many instances (default 1000)')
+    .action(async (opts: { at?: string; selector?: string; limit?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const client = await connect(g.dataDir);
+      const plan = await client.call<PlanAnswer>('GET', withQuery('/api/fleet/plan', { at: atTime(opts.at), selector: opts.selector, limit: opts.limit }));
+      output(g.json).result(plan, () => {
+        const counts = Object.entries(plan.counts)
+          .map(([k, n]) => `${k} ${n}`)
+          .join(', ');
+        const lines = [`plan as of ${plan.at}: ${plan.total} instances (${counts || 'none'})`];
+        for (const h of plan.halts) lines.push(`would HALT ${h.app} ${h.version}: ${h.reason}`);
+        if (plan.entries.length) {
+          lines.push(
+            table([
+              ['INSTANCE', 'ENV', 'WAVE', 'DECISION', 'TO', 'WHEN (UTC)', 'WHEN (LOCAL)'],
+              ...plan.entries.map((e) => [e.instance, e.environment, String(e.wave + 1), e.decision.kind, versionOf(e.decision), e.when ?? '-', e.whenLocal ?? '-']),
+            ]),
+          );
+          lines.push('', ...plan.entries.filter((e) => e.decision.kind !== 'on-target').map((e) => `- ${e.why}`));
+        }
+        if (plan.total > plan.entries.length) lines.push(`(${plan.total - plan.entries.length} more; use --limit or --selector)`);
+        return lines.join('\n');
+      });
+    });
+
+  program
+    .command('why')
+    .description('where an instance stands with its target, in one sentence')
+    .argument('<instance>')
+    .option('--at <time>', 'as of this time (ISO, or a duration from now like 6h)')
+    .action(async (name: string, opts: { at?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const client = await connect(g.dataDir);
+      const entry = await client.call<PlanEntry>('GET', withQuery(`/api/instances/${encodeURIComponent(name)}/why`, { at: atTime(opts.at) }));
+      output(g.json).result(entry, () => entry.why);
+    });
+
+  program
+    .command('hold')
+    .description('hold an instance: the fleet scheduler leaves it alone (release with `cutover unhold`)')
+    .argument('<instance>')
+    .requiredOption('--reason <text>', 'why, for whoever wonders later')
+    .option('--until <time>', 'when the hold ends by itself (ISO, or a duration from now like 3d)')
+    .action(async (name: string, opts: { reason: string; until?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const until = atTime(opts.until);
+      const client = await connect(g.dataDir);
+      const hold = await client.call<Hold>('PUT', `/api/instances/${encodeURIComponent(name)}/hold`, { reason: opts.reason, ...(until ? { until } : {}) });
+      output(g.json).result(hold, () => `held ${hold.instance} (${hold.owner}${hold.until ? `, until ${when(hold.until)}` : ', until released'}): ${hold.reason}`);
+    });
+
+  program
+    .command('unhold')
+    .description("release an instance's hold (the scheduler may change it again)")
+    .argument('<instance>')
+    .option('--reason <text>', 'why, for the audit log')
+    .action(async (name: string, opts: { reason?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const client = await connect(g.dataDir);
+      const hold = await client.call<Hold>('POST', `/api/instances/${encodeURIComponent(name)}/unhold`, opts.reason ? { reason: opts.reason } : {});
+      output(g.json).result(hold, () => `released the hold on ${hold.instance} (was: ${hold.reason})`);
+    });
+
+  program
+    .command('holds')
+    .description('holds in force')
+    .action(async (_opts: object, cmd: Command) => {
+      const g = globals(cmd);
+      const client = await connect(g.dataDir);
+      const { holds } = await client.call<{ holds: Hold[] }>('GET', '/api/holds');
+      output(g.json).result(holds, () =>
+        holds.length
+          ? table([['INSTANCE', 'BY', 'SINCE', 'UNTIL', 'REASON'], ...holds.map((h) => [h.instance, h.owner, when(h.createdAt), h.until ? when(h.until) : 'released', h.reason])])
+          : 'no holds',
+      );
+    });
+
+  const fleet = program.command('fleet').description('the fleet scheduler: policy, halted rollouts, a pass now');
+
+  fleet
+    .command('show')
+    .description('the fleet policy, halted rollouts, holds and the last scheduler pass')
+    .action(async (_opts: object, cmd: Command) => {
+      const g = globals(cmd);
+      const client = await connect(g.dataDir);
+      const f = await client.call<{ policy: Record<string, unknown>; halts: Array<{ app: string; version: string; reason: string; problemId: number | null; haltedAt: number }>; holds: Hold[]; lastTick: unknown }>('GET', '/api/fleet');
+      output(g.json).result(f, () =>
+        [
+          'policy',
+          ...Object.entries(f.policy).map(([k, v]) => `  ${k.padEnd(20)} ${compactJson(v, 120)}`),
+          f.halts.length ? 'halted rollouts' : 'no halted rollouts',
+          ...f.halts.map((h) => `  ${h.app} ${h.version} since ${when(h.haltedAt)}${h.problemId ? ` (problem #${h.problemId})` : ''}: ${h.reason}`),
+          `${f.holds.length} hold(s)`,
+        ].join('\n'),
+      );
+    });
+
+  fleet
+    .command('policy')
+    .description('change the fleet policy; unnamed settings keep their value')
+    .option('--enable', 'let the scheduler upgrade instances')
+    .option('--disable', 'stop the scheduler from upgrading anything')
+    .option('--waves <list>', 'environments in rollout order with successes needed, e.g. test:2,staging,production')
+    .option('--window <env=window...>', 'default window of an environment, e.g. "production=daily 01:00-04:00 Europe/London" (repeatable)')
+    .option('--default-window <window>', 'window of instances with neither their own nor an environment default')
+    .option('--max-parallel <n>', 'upgrades at once, fleet-wide')
+    .option('--max-parallel-per-host <n>', 'upgrades at once per host label')
+    .option('--budget <n>', 'halt a version when more than n instances failed to upgrade to it')
+    .option('--budget-share <share>', 'or when more than this share (0–1) of those tried failed')
+    .option('--retries <n>', 'attempts per instance and version before giving up')
+    .option('--backoff <duration>', 'wait after a first failure, doubled after each further one (e.g. 10m)')
+    .option('--reason <text>', 'why, for the audit log')
+    .action(async (opts: Record<string, string | string[] | boolean | undefined>, cmd: Command) => {
+      const g = globals(cmd);
+      const policy: Record<string, unknown> = {};
+      const int = (flag: string, v: string) => {
+        if (!/^\d+$/.test(v)) throw new CutoverError('VALIDATION_FAILED', `--${flag} must be a whole number, not "${v}"`);
+        return Number(v);
+      };
+      if (opts.enable && opts.disable) throw new CutoverError('VALIDATION_FAILED', '--enable and --disable contradict each other; give one');
+      if (opts.enable) policy.enabled = true;
+      if (opts.disable) policy.enabled = false;
+      if (typeof opts.waves === 'string') {
+        policy.waves = opts.waves.split(',').map((w) => {
+          const [environment, n] = w.trim().split(':');
+          return { environment, ...(n === undefined ? {} : { minSuccesses: int('waves', n) }) };
+        });
+      }
+      if (opts.window) {
+        const windows: Record<string, string> = {};
+        for (const w of ([] as string[]).concat(opts.window as string[])) {
+          const eq = w.indexOf('=');
+          if (eq < 1) throw new CutoverError('VALIDATION_FAILED', `--window takes ENV=WINDOW, e.g. "production=daily 01:00-04:00 Europe/London", not "${w}"`);
+          windows[w.slice(0, eq).trim()] = w.slice(eq + 1).trim();
+        }
+        policy.windows = windows;
+      }
+      if (typeof opts.defaultWindow === 'string') policy.defaultWindow = opts.defaultWindow;
+      if (typeof opts.maxParallel === 'string') policy.maxParallel = int('max-parallel', opts.maxParallel);
+      if (typeof opts.maxParallelPerHost === 'string') policy.maxParallelPerHost = int('max-parallel-per-host', opts.maxParallelPerHost);
+      const budget: Record<string, number> = {};
+      if (typeof opts.budget === 'string') budget.maxFailures = int('budget', opts.budget);
+      if (typeof opts.budgetShare === 'string') budget.maxShare = Number(opts.budgetShare);
+      if (Object.keys(budget).length) policy.failureBudget = budget;
+      const retry: Record<string, number> = {};
+      if (typeof opts.retries === 'string') retry.maxAttempts = int('retries', opts.retries);
+      if (typeof opts.backoff === 'string') {
+        const ms = parseDuration(opts.backoff);
+        if (ms === undefined) throw new CutoverError('VALIDATION_FAILED', `--backoff must be a duration like 10m or 1h, not "${opts.backoff}"`);
+        retry.backoffMs = ms;
+      }
+      if (Object.keys(retry).length) policy.retry = retry;
+      if (Object.keys(policy).length === 0) throw new CutoverError('VALIDATION_FAILED', 'nothing to change: give at least one setting (see `cutover fleet policy --help`)');
+      const client = await connect(g.dataDir);
+      const after = await client.call<Record<string, unknown>>('PATCH', '/api/fleet/policy', { policy, ...(typeof opts.reason === 'string' ? { reason: opts.reason } : {}) });
+      output(g.json).result(after, () => ['fleet policy now', ...Object.entries(after).map(([k, v]) => `  ${k.padEnd(20)} ${compactJson(v, 120)}`)].join('\n'));
+    });
+
+  fleet
+    .command('resume')
+    .description("lift a version's halted rollout (its failure count starts again)")
+    .argument('<version>')
+    .requiredOption('--reason <text>', 'why the rollout may go on')
+    .option('--app <app>', 'the app, when several have this version')
+    .action(async (version: string, opts: { reason: string; app?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const client = await connect(g.dataDir);
+      const halt = await client.call<{ app: string; version: string }>('POST', '/api/fleet/resume', { version, reason: opts.reason, ...(opts.app ? { app: opts.app } : {}) });
+      output(g.json).result(halt, () => `resumed the rollout of ${halt.app} ${halt.version}`);
+    });
+
+  fleet
+    .command('tick')
+    .description('run one scheduler pass now (otherwise it runs every fleetInterval)')
+    .action(async (_opts: object, cmd: Command) => {
+      const g = globals(cmd);
+      const client = await connect(g.dataDir);
+      const report = await client.call<{ leader: boolean; enabled: boolean; started: Array<{ instance: string; from: string | null; to: string }>; halted: Array<{ app: string; version: string }>; promoted: Array<{ channel: string; version: string }>; skipped: Array<{ instance: string; message: string }> }>('POST', '/api/fleet/tick');
+      output(g.json).result(report, () => {
+        if (!report.leader) return 'another server replica holds the scheduler lease; it runs the passes';
+        if (!report.enabled) return 'the scheduler is disabled (`cutover fleet policy --enable`)';
+        return [
+          ...report.promoted.map((p) => `promoted ${p.version} to ${p.channel}`),
+          ...report.halted.map((h) => `HALTED ${h.app} ${h.version}`),
+          ...report.started.map((s) => `upgrading ${s.instance}: ${s.from ?? 'nothing'} → ${s.to}`),
+          ...report.skipped.map((s) => `skipped ${s.instance}: ${s.message}`),
+        ].join('\n') || 'nothing to do';
+      });
+    });
+}

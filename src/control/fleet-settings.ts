@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { CutoverError, validate } from '../shared/index.ts';
+import type { Clock } from '../shared/index.ts';
+import type { HaltRecord, Store } from '../store/index.ts';
+import { DEFAULT_FLEET_POLICY, FLEET_POLICY_KEY, fleetPolicySchema } from '../fleet/index.ts';
+import type { FleetPolicy } from '../fleet/index.ts';
+import { resolveApp } from './resolve-app.ts';
+import type { Who } from './who.ts';
+
+type Deps = { store: Store; clock: Clock };
+
+/** The fleet policy in force: the stored one, or the defaults. */
+export async function getFleetPolicy(store: Store): Promise<FleetPolicy> {
+  const stored = await store.getSetting(FLEET_POLICY_KEY);
+  if (stored === undefined) return DEFAULT_FLEET_POLICY;
+  const parsed = fleetPolicySchema.safeParse(stored);
+  // A stored policy is validated when written; if a newer version made it invalid, say so loudly.
+  if (!parsed.success) throw new CutoverError('CONFIG_INVALID', `the stored fleet policy is no longer valid: ${parsed.error.message}; set it again with \`cutover fleet policy\``);
+  return parsed.data;
+}
+
+export const fleetPolicyPatchSchema = z
+  .object({
+    policy: z.record(z.string(), z.unknown()).describe('Fields of the fleet policy to change; the rest keep their value. `failureBudget` and `retry` merge field by field.'),
+    reason: z.string().max(500).optional(),
+  })
+  .strict();
+
+/** Changes the fleet policy: merges the given fields into the current one, validates the whole, audits before → after. */
+export async function updateFleetPolicy(deps: Deps, input: unknown, who: Who): Promise<FleetPolicy> {
+  const { policy: patch, reason } = validate(fleetPolicyPatchSchema, input, 'The fleet policy change');
+  const before = await getFleetPolicy(deps.store);
+  const merged: Record<string, unknown> = { ...before, ...patch };
+  for (const nested of ['failureBudget', 'retry'] as const) {
+    if (patch[nested] && typeof patch[nested] === 'object') merged[nested] = { ...before[nested], ...(patch[nested] as object) };
+  }
+  const after = validate(fleetPolicySchema, merged, 'The fleet policy');
+  await deps.store.putSetting(FLEET_POLICY_KEY, after, {
+    at: deps.clock.now(),
+    actor: who.actor,
+    action: 'fleet.policy',
+    subject: 'fleet',
+    reason: reason ?? null,
+    requestId: who.requestId,
+    before,
+    after,
+  });
+  return after;
+}
+
+export const resumeSchema = z
+  .object({
+    version: z.string().min(1),
+    app: z.string().min(1).optional(),
+    reason: z.string().trim().min(1, 'is required: say why the rollout may go on').max(500),
+  })
+  .strict();
+
+/** Lifts the halt of a version's rollout; its failure count starts again from zero. */
+export async function resumeRollout(deps: Deps, input: unknown, who: Who): Promise<HaltRecord> {
+  const { version, app: appArg, reason } = validate(resumeSchema, input, 'The resume');
+  const app = await resolveApp(deps.store, appArg, version);
+  const at = deps.clock.now();
+  const lifted = await deps.store.liftHalt(app, version, { by: who.actor, at, reason }, {
+    at,
+    actor: who.actor,
+    action: 'fleet.resume',
+    subject: `${app}@${version}`,
+    app,
+    version,
+    reason,
+    requestId: who.requestId,
+    before: { halted: true },
+    after: { halted: false },
+  });
+  if (!lifted) throw new CutoverError('HALT_NOT_FOUND', `the rollout of ${app} ${version} is not halted`, { details: { app, version } });
+  return lifted;
+}

@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { CutoverError, validate } from '../shared/index.ts';
+import type { Clock } from '../shared/index.ts';
+import type { HoldRecord, Store } from '../store/index.ts';
+import { mustGetInstance } from './targets.ts';
+import type { Who } from './who.ts';
+
+type Deps = { store: Store; clock: Clock };
+
+const isoTime = z
+  .string()
+  .refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 time like 2026-12-01T00:00:00Z')
+  .transform((s) => Date.parse(s));
+
+export const holdSchema = z
+  .object({
+    reason: z.string().trim().min(1, 'is required: say why the scheduler must leave this instance alone').max(500),
+    until: isoTime.optional().describe('When the hold ends by itself; default: until released.'),
+  })
+  .strict();
+
+export const unholdSchema = z.object({ reason: z.string().max(500).optional() }).strict();
+
+/** Puts a hold on an instance: the fleet scheduler never changes it while the hold lasts. */
+export async function holdInstance(deps: Deps, name: string, input: unknown, who: Who): Promise<HoldRecord> {
+  const { reason, until } = validate(holdSchema, input, 'The hold');
+  const instance = await mustGetInstance(deps.store, name);
+  const now = deps.clock.now();
+  if (until !== undefined && until <= now) {
+    throw new CutoverError('VALIDATION_FAILED', `--until ${new Date(until).toISOString()} has already passed; give a time in the future`);
+  }
+  const before = (await deps.store.listHolds()).find((h) => h.instance === name) ?? null;
+  const hold: HoldRecord = { instance: name, owner: who.actor, reason, createdAt: now, until: until ?? null };
+  await deps.store.putHold(hold, {
+    at: now,
+    actor: who.actor,
+    action: 'instance.hold',
+    subject: name,
+    instance: name,
+    app: instance.app,
+    reason,
+    requestId: who.requestId,
+    before,
+    after: hold,
+  });
+  return hold;
+}
+
+/** Releases an instance's hold. */
+export async function unholdInstance(deps: Deps, name: string, input: unknown, who: Who): Promise<HoldRecord> {
+  const { reason } = validate(unholdSchema, input, 'The release of the hold');
+  const instance = await mustGetInstance(deps.store, name);
+  const before = (await deps.store.listHolds()).find((h) => h.instance === name);
+  if (!before) throw new CutoverError('HOLD_NOT_FOUND', `instance "${name}" has no hold`, { details: { instance: name } });
+  const deleted = await deps.store.deleteHold(name, {
+    at: deps.clock.now(),
+    actor: who.actor,
+    action: 'instance.unhold',
+    subject: name,
+    instance: name,
+    app: instance.app,
+    reason: reason ?? null,
+    requestId: who.requestId,
+    before,
+    after: null,
+  });
+  if (!deleted) throw new CutoverError('HOLD_NOT_FOUND', `the hold on "${name}" was released meanwhile`);
+  return before;
+}
+
+/** Holds in force at `now` (expired ones are left out). */
+export async function activeHolds(store: Store, now: number): Promise<HoldRecord[]> {
+  return (await store.listHolds()).filter((h) => h.until === null || h.until > now);
+}

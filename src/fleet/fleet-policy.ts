@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import { parseWindow } from './maintenance-window.ts';
+
+const window = z
+  .string()
+  .max(500)
+  .superRefine((text, ctx) => {
+    try {
+      parseWindow(text);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    }
+  });
+
+const environment = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be an environment name like "test" or "production"');
+
+/**
+ * How the fleet scheduler rolls versions out: waves, default windows, parallelism, the failure
+ * budget and retries. One per installation, stored as the `fleet.policy` setting; every field has
+ * a default, so `{}` is a valid policy.
+ */
+export const fleetPolicySchema = z
+  .object({
+    enabled: z.boolean().default(true).describe('Whether the scheduler upgrades anything at all.'),
+    waves: z
+      .array(
+        z
+          .object({
+            environment,
+            minSuccesses: z.int().min(0).max(1_000_000).default(1).describe('Instances of this wave that must run the version before the next wave starts (capped at how many target it).'),
+            minShare: z.number().min(0).max(1).default(0).describe('Share (0–1) of this wave’s instances targeting the version that must run it first.'),
+          })
+          .strict(),
+      )
+      .default([
+        { environment: 'test', minSuccesses: 1, minShare: 0 },
+        { environment: 'staging', minSuccesses: 1, minShare: 0 },
+        { environment: 'production', minSuccesses: 1, minShare: 0 },
+      ])
+      .describe('Environments in rollout order. Environments not listed form one last wave.'),
+    windows: z.record(environment, window).default({}).describe('Default maintenance window per environment.'),
+    defaultWindow: window.default('anytime').describe('Window of instances whose environment has no default and that set none.'),
+    maxParallel: z.int().min(1).max(10_000).default(10).describe('Upgrades running at once, fleet-wide.'),
+    maxParallelPerHost: z.int().min(1).max(1000).default(2).describe('Upgrades running at once per host (an instance’s `host` label; unlabelled instances share one).'),
+    failureBudget: z
+      .object({
+        maxFailures: z.int().min(0).default(2).describe('Halt a version when more instances than this failed to upgrade to it.'),
+        maxShare: z.number().min(0).max(1).default(0.25).describe('…or when more than this share of the attempted ones failed (once at least `minAttempts` tried).'),
+        minAttempts: z.int().min(1).default(4),
+      })
+      .strict()
+      .prefault({}),
+    retry: z
+      .object({
+        maxAttempts: z.int().min(1).max(100).default(3).describe('Attempts per instance and version before the scheduler gives up on it.'),
+        backoffMs: z.int().min(0).default(10 * 60_000).describe('Wait after the first failure; doubled after each further one.'),
+        maxBackoffMs: z.int().min(0).default(6 * 3_600_000),
+      })
+      .strict()
+      .prefault({}),
+    lookbackMs: z.int().min(60_000).default(30 * 86_400_000).describe('How far back deployment history counts for waves, budgets and retries.'),
+  })
+  .strict();
+
+export type FleetPolicy = z.output<typeof fleetPolicySchema>;
+
+/** The policy with every default: what the scheduler uses until an admin sets one. */
+export const DEFAULT_FLEET_POLICY: FleetPolicy = fleetPolicySchema.parse({});
+
+/** The setting key the policy is stored under. */
+export const FLEET_POLICY_KEY = 'fleet.policy';

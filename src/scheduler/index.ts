@@ -1,0 +1,3 @@
+export { createScheduler, LEADER_LEASE } from './scheduler.ts';
+export type { Scheduler, SchedulerOptions, TickReport } from './scheduler.ts';
+export { loadPlanInput, toAttempt, SCHEDULER_ACTOR } from './plan-input.ts';
