@@ -129,9 +129,9 @@ test('an open problem blocks a gated channel; resolving it unblocks that rule', 
 
   const patched = await cutover(data.dir, ['channel', 'policy', 'gated', '--soak-on', 'beta', '--soak-days', '2', '--reason', 'e2e']);
   assert.equal(patched.code, 0, patched.stdout);
-  assert.deepEqual(patched.json.policy, { soak: { channel: 'beta', days: 2 }, blockOnOpenProblems: true, allowPrerelease: false });
+  assert.deepEqual(patched.json.policy, { soak: { channel: 'beta', days: 2 }, blockOnOpenProblems: true, allowPrerelease: false, autoPromote: false });
   const days = await cutover(data.dir, ['channel', 'policy', 'gated', '--soak-days', '3', '--no-block-on-problems']);
-  assert.deepEqual(days.json.policy, { soak: { channel: 'beta', days: 3 }, blockOnOpenProblems: false, allowPrerelease: false }, 'the soak channel is kept');
+  assert.deepEqual(days.json.policy, { soak: { channel: 'beta', days: 3 }, blockOnOpenProblems: false, allowPrerelease: false, autoPromote: false }, 'the soak channel is kept');
   const noSoak = await cutover(data.dir, ['channel', 'policy', 'gated', '--no-soak']);
   assert.equal(noSoak.json.policy.soak, null);
   const nothing = await cutover(data.dir, ['channel', 'policy', 'gated']);
