@@ -9,6 +9,7 @@ import { intFlag } from './lib/cutover-process.ts';
 import { runDeployOverhead, DEPLOY_OVERHEAD_TARGET_MS } from './deploy-overhead.ts';
 import { runRollbackLatency, ROLLBACK_TARGET_MS } from './rollback-latency.ts';
 import { runTargetResolution, RESOLUTION_TARGET_MS } from './target-resolution.ts';
+import { runFleetPlan, PLAN_TARGET_MS } from './fleet-plan.ts';
 import { verdict } from './lib/stats.ts';
 
 const startedAt = new Date();
@@ -26,6 +27,8 @@ console.log(deploy.lines.join('\n') + '\n');
 
 const fleet = await runTargetResolution({ n: intFlag('instances', 100_000), runs: intFlag('resolution-runs', 5), page: 500 });
 console.log(fleet.lines.join('\n') + '\n');
+const planning = await runFleetPlan({ n: intFlag('instances', 100_000), runs: intFlag('plan-runs', 5) });
+console.log(planning.lines.join('\n') + '\n');
 
 const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '-');
 const block = [
@@ -43,6 +46,8 @@ const block = [
     `| | list all, ${r.pages} pages of 500 | ${ms(r.pageTotal.p50)} | ${ms(r.pageTotal.p90)} | ${ms(r.pageTotal.p99)} | ${ms(r.pageTotal.max)} | (informative) |`,
     `| | one page of 500 | ${ms(r.page.p50)} | ${ms(r.page.p90)} | ${ms(r.page.p99)} | ${ms(r.page.max)} | (informative) |`,
   ]),
+  `| fleet-plan (${planning.result.n} instances, n=${planning.result.pure.n}) | planFleet (pure) | ${ms(planning.result.pure.p50)} | ${ms(planning.result.pure.p90)} | ${ms(planning.result.pure.p99)} | ${ms(planning.result.pure.max)} | ≤ ${PLAN_TARGET_MS} ms: ${verdict(planning.result.pure, PLAN_TARGET_MS)} |`,
+  `| | load from SQLite + planFleet | ${ms(planning.result.loadAndPlan.p50)} | ${ms(planning.result.loadAndPlan.p90)} | ${ms(planning.result.loadAndPlan.p99)} | ${ms(planning.result.loadAndPlan.max)} | ${verdict(planning.result.loadAndPlan, PLAN_TARGET_MS)} |`,
   '',
   'All figures in ms. Details above in the run output; see bench/README.md for definitions.',
 ].join('\n');
@@ -51,11 +56,11 @@ const dir = new URL('./results/', import.meta.url);
 await mkdir(dir, { recursive: true });
 await writeFile(
   new URL('latest.md', dir),
-  block + '\n\n```\n' + [...rollback.lines, '', ...deploy.lines, '', ...fleet.lines].join('\n') + '\n```\n',
+  block + '\n\n```\n' + [...rollback.lines, '', ...deploy.lines, '', ...fleet.lines, '', ...planning.lines].join('\n') + '\n```\n',
 );
 await writeFile(
   new URL('latest.json', dir),
-  JSON.stringify({ startedAt, machine, rollback: { ...rollback, flips: undefined }, deploy, targetResolution: fleet.results }, null, 2) + '\n',
+  JSON.stringify({ startedAt, machine, rollback: { ...rollback, flips: undefined }, deploy, targetResolution: fleet.results, fleetPlan: planning.result }, null, 2) + '\n',
 );
 console.log(block);
 console.log('\nwritten to bench/results/latest.md and latest.json');
