@@ -16,6 +16,7 @@ export function describePolicy(p: ChannelPolicy): string {
     ...(p.soak ? [`soak ${p.soak.days} day${p.soak.days === 1 ? '' : 's'} on ${p.soak.channel}`] : []),
     ...(p.blockOnOpenProblems ? ['no open problems'] : []),
     ...(p.allowPrerelease ? [] : ['no pre-releases']),
+    ...(p.autoPromote ? ['promoted automatically by the fleet scheduler'] : []),
   ];
   return rules.length ? rules.join(', ') : 'open (no rules)';
 }
@@ -32,6 +33,7 @@ interface PolicyFlags {
   soakDays?: string;
   blockOnProblems?: boolean;
   allowPrerelease?: boolean;
+  autoPromote?: boolean;
 }
 
 /** The policy fields the flags set; absent flags are left out (the server keeps or defaults them). */
@@ -50,6 +52,7 @@ function policyPatch(opts: PolicyFlags & { soak?: boolean }, current?: ChannelPo
   }
   if (opts.blockOnProblems !== undefined) patch.blockOnOpenProblems = opts.blockOnProblems;
   if (opts.allowPrerelease !== undefined) patch.allowPrerelease = opts.allowPrerelease;
+  if (opts.autoPromote !== undefined) patch.autoPromote = opts.autoPromote;
   return patch;
 }
 
@@ -123,6 +126,7 @@ export function registerChannelCommands(program: Command): void {
     .option('--block-on-problems', 'refuse releases with an open problem')
     .option('--allow-prerelease', 'accept pre-releases like 1.2.0-beta.1 (the default)')
     .option('--no-allow-prerelease', 'refuse pre-releases')
+    .option('--auto-promote', 'the fleet scheduler promotes what soaked on --soak-on as soon as the policy passes')
     .action(async (name: string, opts: PolicyFlags & { description?: string }, cmd: Command) => {
       const g = globals(cmd);
       const policy = policyPatch(opts);
@@ -146,6 +150,8 @@ export function registerChannelCommands(program: Command): void {
     .option('--no-block-on-problems', 'accept releases with open problems')
     .option('--allow-prerelease', 'accept pre-releases like 1.2.0-beta.1')
     .option('--no-allow-prerelease', 'refuse pre-releases')
+    .option('--auto-promote', 'the fleet scheduler promotes what soaked on the soak channel as soon as the policy passes')
+    .option('--no-auto-promote', 'promotions to this channel only by hand')
     .option('--description <text>', 'what the channel is for')
     .option('--reason <text>', 'why, for the audit log')
     .action(async (name: string, opts: PolicyFlags & { soak?: boolean; description?: string; reason?: string }, cmd: Command) => {
@@ -157,7 +163,7 @@ export function registerChannelCommands(program: Command): void {
       const current = needsCurrent ? (await client.call<ChannelDetail>('GET', path)).policy : undefined;
       const policy = policyPatch(opts, current);
       if (Object.keys(policy).length === 0 && opts.description === undefined) {
-        throw invalid('nothing to change: give --soak-on/--soak-days, --no-soak, --[no-]block-on-problems, --[no-]allow-prerelease or --description');
+        throw invalid('nothing to change: give --soak-on/--soak-days, --no-soak, --[no-]block-on-problems, --[no-]allow-prerelease, --[no-]auto-promote or --description');
       }
       const updated = await client.call<ChannelRecord>('PATCH', path, {
         ...(Object.keys(policy).length ? { policy } : {}),

@@ -1,0 +1,132 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { ManualClock, silentLogger } from '../shared/index.ts';
+import { createMemoryStore, verifyAuditChain } from '../store/index.ts';
+import type { Store } from '../store/index.ts';
+import { FakeRuntime, createDeployer } from '../deploy/index.ts';
+import type { Deployer } from '../deploy/index.ts';
+import { createInstance, ensureBuiltInChannels, promote, resumeRollout, updateChannel, updateFleetPolicy } from '../control/index.ts';
+import type { Who } from '../control/index.ts';
+import { createScheduler } from './scheduler.ts';
+
+const DAY = 86_400_000;
+const ADMIN: Who = { actor: 'admin', role: 'admin', requestId: null };
+const spec = (version: string) => ({
+  app: 'shop',
+  version,
+  artifact: { digest: `sha256:${'0'.repeat(64)}`, size: 1 },
+  start: 'true',
+  health: { path: '/', intervalMs: 10, timeoutMs: 10, healthyThreshold: 1, unhealthyThreshold: 1 },
+  deployTimeoutMs: 1000,
+  stopTimeoutMs: 10,
+  env: {},
+  components: [],
+  features: [],
+  notes: '',
+});
+
+async function setup(instances: Array<[string, string]>) {
+  const store = createMemoryStore();
+  const clock = new ManualClock(Date.parse('2026-11-23T12:00:00Z'));
+  const runtime = new FakeRuntime();
+  runtime.now = () => clock.now();
+  const deployer = createDeployer({ store, runtime, clock, openArtifact: () => Readable.from([]), rollbackWindowMs: 60_000, lockTtlMs: 60_000 });
+  await ensureBuiltInChannels({ store, clock });
+  for (const v of ['1.0.0', '1.1.0', '1.2.0']) {
+    await store.insertRelease({ app: 'shop', version: v, digest: v, spec: spec(v), createdAt: 1, createdBy: 'ci' });
+  }
+  for (const [name, environment] of instances) {
+    await createInstance({ store, clock }, { name, app: 'shop', hosts: [`${name}.test`], environment, target: { channel: 'release' } }, ADMIN);
+  }
+  await updateFleetPolicy({ store, clock }, { policy: { waves: [{ environment: 'test', minSuccesses: 1 }, { environment: 'production' }], failureBudget: { maxFailures: 1 } } }, ADMIN);
+  const scheduler = (owner: string) => createScheduler({ store, deployer, clock, log: silentLogger, intervalMs: 1000, owner });
+  return { store, clock, runtime, deployer, scheduler };
+}
+
+const versions = async (store: Store, deployer: Deployer) => {
+  await deployer.idle();
+  return Object.fromEntries((await store.listInstances()).map((i) => [i.name, i.currentVersion]));
+};
+
+test('only the replica holding the lease acts; the other takes over once it is released', async () => {
+  const { store, clock, deployer, scheduler } = await setup([['t1', 'test']]);
+  await promote({ store, clock }, { version: '1.0.0' }, 'release', ADMIN);
+  const a = scheduler('replica-a');
+  const b = scheduler('replica-b');
+  const [ra, rb] = await Promise.all([a.tick(), b.tick()]);
+  assert.deepEqual([ra.leader, rb.leader].sort(), [false, true], 'exactly one leader');
+  assert.equal(ra.started.length + rb.started.length, 1, 'the upgrade is started once');
+  assert.deepEqual(await versions(store, deployer), { t1: '1.0.0' });
+  const leader = ra.leader ? a : b;
+  const follower = ra.leader ? b : a;
+  assert.equal((await follower.tick()).leader, false);
+  await leader.stop();
+  assert.equal((await follower.tick()).leader, true, 'a released lease is taken by the other replica');
+  await follower.stop();
+});
+
+test('a version failing on the test wave halts at the budget, files a problem, never reaches production; resume restarts the count', async () => {
+  const { store, clock, runtime, deployer, scheduler } = await setup([
+    ['t1', 'test'],
+    ['t2', 'test'],
+    ['p1', 'production'],
+  ]);
+  const s = scheduler('one');
+  await promote({ store, clock }, { version: '1.0.0' }, 'release', ADMIN);
+  await s.tick();
+  await deployer.idle();
+  await s.tick(); // the production wave follows once the test wave succeeded
+  assert.deepEqual(await versions(store, deployer), { p1: '1.0.0', t1: '1.0.0', t2: '1.0.0' });
+
+  runtime.health.set('1.1.0', { ok: false, reason: 'unhealthy', message: 'GET /healthz answered 500', logTail: [] });
+  await promote({ store, clock }, { version: '1.1.0' }, 'release', ADMIN);
+  const first = await s.tick();
+  assert.deepEqual(first.started.map((x) => x.instance).sort(), ['t1', 't2']);
+  assert.deepEqual(await versions(store, deployer), { p1: '1.0.0', t1: '1.0.0', t2: '1.0.0' }, 'failed upgrades leave the old release');
+  const second = await s.tick();
+  assert.deepEqual(second.halted.map((h) => h.version), ['1.1.0']);
+  assert.deepEqual(second.started, []);
+  const [problem] = await store.listProblems({ version: '1.1.0' });
+  assert.equal(problem?.source, 'scheduler');
+  assert.equal(problem?.status, 'open');
+  assert.equal((await store.listHalts({ active: true }))[0]?.problemId, problem?.id);
+  clock.advance(DAY);
+  assert.deepEqual((await s.tick()).started, [], 'halted: nothing more, a day later');
+  assert.equal((await versions(store, deployer)).p1, '1.0.0');
+
+  // Fixed (the fake now answers healthy) and resumed: the count starts again and the rollout goes on.
+  runtime.health.delete('1.1.0');
+  await resumeRollout({ store, clock }, { version: '1.1.0', reason: 'config fixed' }, ADMIN);
+  const resumed = await s.tick();
+  assert.deepEqual(resumed.started.map((x) => x.instance).sort(), ['t1', 't2']);
+  await deployer.idle();
+  await s.tick();
+  assert.deepEqual(await versions(store, deployer), { p1: '1.1.0', t1: '1.1.0', t2: '1.1.0' });
+  assert.ok(verifyAuditChain(await store.readAuditChain(0, 10_000), await store.auditHead()).ok);
+  await s.stop();
+});
+
+test('automatic promotion: stable follows release after the soak, audited as the scheduler; a disabled policy does nothing', async () => {
+  const { store, clock, deployer, scheduler } = await setup([['p1', 'production']]);
+  await updateChannel({ store, clock }, 'stable', { policy: { autoPromote: true } }, ADMIN);
+  await createInstance({ store, clock }, { name: 'p2', app: 'shop', hosts: ['p2.test'], environment: 'production', target: { channel: 'stable' } }, ADMIN);
+  await promote({ store, clock }, { version: '1.0.0' }, 'release', ADMIN);
+  const s = scheduler('one');
+  assert.deepEqual((await s.tick()).promoted, [], 'not soaked yet');
+  clock.advance(14 * DAY);
+  const tick = await s.tick();
+  assert.deepEqual(tick.promoted, [{ app: 'shop', channel: 'stable', version: '1.0.0' }]);
+  assert.ok(tick.started.some((x) => x.instance === 'p2'), 'instances following stable upgrade in the same pass');
+  const [entry] = await store.listAudit({ action: 'channel.promote', subject: 'stable' });
+  assert.equal(entry?.actor, 'scheduler');
+  await deployer.idle();
+
+  await updateFleetPolicy({ store, clock }, { policy: { enabled: false } }, ADMIN);
+  await promote({ store, clock }, { version: '1.1.0' }, 'release', ADMIN);
+  const off = await s.tick();
+  assert.equal(off.enabled, false);
+  assert.deepEqual(off.started, []);
+  assert.equal((await versions(store, deployer)).p1, '1.0.0');
+  await s.stop();
+});
