@@ -4,7 +4,7 @@ import { CutoverError, canonicalJson, validate } from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
 import type { InstanceRecord, InstanceSpecChange, InstanceTarget, NewAuditEntry, Store } from '../store/index.ts';
 import { mustGetChannel } from './channels.ts';
-import { parseWindow, pointerIndex, resolveTarget } from '../fleet/index.ts';
+import { pointerIndex, resolveTarget, windowSchema } from '../fleet/index.ts';
 import type { ResolvedTarget } from '../fleet/index.ts';
 import { formatSelector, matchesSelector, parseSelector } from './selector.ts';
 import { mustGetRelease } from './resolve-app.ts';
@@ -21,17 +21,9 @@ export const targetSchema = z
   .describe('`{"version": "1.4.3"}`, `{"channel": "beta"}`, or null for no target.');
 
 /** A maintenance window (`daily 01:00-04:00 Europe/London`, `anytime`…), checked by the fleet's parser. */
-export const windowField = z
-  .string()
-  .max(500)
-  .superRefine((text, ctx) => {
-    try {
-      parseWindow(text);
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: (error as Error).message });
-    }
-  })
-  .describe('Maintenance window, e.g. "daily 01:00-04:00 Europe/London", "weekdays 22:00-02:00 America/New_York", "anytime".');
+export const windowField = windowSchema.describe(
+  'Maintenance window, e.g. "daily 01:00-04:00 Europe/London", "weekdays 22:00-02:00 America/New_York", "anytime".',
+);
 
 export const setTargetSchema = z.object({ target: targetSchema, reason: z.string().max(500).optional() }).strict();
 

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { parseWindow } from './maintenance-window.ts';
 
-const window = z
+/** A maintenance-window text, checked by `parseWindow`; its error message is the issue. */
+export const windowSchema = z
   .string()
   .max(500)
   .superRefine((text, ctx) => {
@@ -38,8 +39,8 @@ export const fleetPolicySchema = z
         { environment: 'production', minSuccesses: 1, minShare: 0 },
       ])
       .describe('Environments in rollout order. Environments not listed form one last wave.'),
-    windows: z.record(environment, window).default({}).describe('Default maintenance window per environment.'),
-    defaultWindow: window.default('anytime').describe('Window of instances whose environment has no default and that set none.'),
+    windows: z.record(environment, windowSchema).default({}).describe('Default maintenance window per environment.'),
+    defaultWindow: windowSchema.default('anytime').describe('Window of instances whose environment has no default and that set none.'),
     maxParallel: z.int().min(1).max(10_000).default(10).describe('Upgrades running at once, fleet-wide.'),
     maxParallelPerHost: z.int().min(1).max(1000).default(2).describe('Upgrades running at once per host (an instance’s `host` label; unlabelled instances share one).'),
     failureBudget: z

@@ -3,7 +3,7 @@ export { parseWindow, formatWindow, windowAt, nextOpening, WEEKDAYS } from './ma
 export type { MaintenanceWindow, WindowRule, Weekday, WindowState, Opening } from './maintenance-window.ts';
 export { resolveTarget, pointerIndex, lookupPointer } from './resolve-target.ts';
 export type { ResolvedTarget, PointerIndex } from './resolve-target.ts';
-export { fleetPolicySchema, DEFAULT_FLEET_POLICY, FLEET_POLICY_KEY } from './fleet-policy.ts';
+export { fleetPolicySchema, DEFAULT_FLEET_POLICY, FLEET_POLICY_KEY, windowSchema } from './fleet-policy.ts';
 export type { FleetPolicy } from './fleet-policy.ts';
 export type { Attempt, Decision, FleetPlan, InstancePlan, NewHaltDecision, PlanInput } from './plan-types.ts';
 export { planFleet } from './plan-fleet.ts';

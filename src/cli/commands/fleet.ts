@@ -4,20 +4,8 @@ import { connect } from '../api-client.ts';
 import { compactJson, when, withQuery } from '../format.ts';
 import { output, table } from '../output.ts';
 import { globals } from './globals.ts';
+import type { PlanEntry } from '../api-types.ts';
 
-interface PlanEntry {
-  instance: string;
-  app: string;
-  environment: string;
-  wave: number;
-  window: string;
-  zone: string;
-  currentVersion: string | null;
-  decision: { kind: string; to?: string; version?: string };
-  why: string;
-  when: string | null;
-  whenLocal: string | null;
-}
 interface PlanAnswer {
   at: string;
   counts: Record<string, number>;
@@ -42,7 +30,7 @@ export function atTime(value: string | undefined, now = Date.now()): string | un
   throw new CutoverError('VALIDATION_FAILED', `--at must be an ISO time like 2026-11-23T01:30:00Z or a duration from now like 5h, not "${value}"`);
 }
 
-const versionOf = (d: PlanEntry['decision']) => d.to ?? d.version ?? '-';
+const versionOf = (d: PlanEntry['decision']) => ('to' in d ? d.to : 'version' in d ? d.version : '-');
 
 /** `plan`, `why`, `hold`, `unhold`, `holds`, `fleet show|policy|resume|tick`. */
 export function registerFleetCommands(program: Command): void {
