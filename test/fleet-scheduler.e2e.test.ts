@@ -135,4 +135,11 @@ test('versions reach test sites, then live sites, in their windows; a failing on
   assert.equal(halts.length, 1);
   const audit = await ok(['audit', '--action', 'fleet.halt']);
   assert.equal(audit.length, 1);
+
+  // Releasing the hold makes l2 subject to the scheduler again: now it is the halt that stops it.
+  const noReason = await cli(['hold', 'l2']);
+  assert.equal(noReason.code, 2, 'a hold needs a reason');
+  await ok(['hold', 'l2', '--release', '--reason', 'migration done']);
+  assert.equal((await ok(['why', 'l2'])).decision.kind, 'halted');
+  assert.deepEqual(await ok(['holds']), []);
 });

@@ -32,6 +32,12 @@ export function atTime(value: string | undefined, now = Date.now()): string | un
 
 const versionOf = (d: PlanEntry['decision']) => ('to' in d ? d.to : 'version' in d ? d.version : '-');
 
+async function unhold(g: ReturnType<typeof globals>, name: string, reason: string | undefined): Promise<void> {
+  const client = await connect(g.dataDir);
+  const hold = await client.call<Hold>('POST', `/api/instances/${encodeURIComponent(name)}/unhold`, reason ? { reason } : {});
+  output(g.json).result(hold, () => `released the hold on ${hold.instance} (was: ${hold.reason})`);
+}
+
 /** `plan`, `why`, `hold`, `unhold`, `holds`, `fleet show|policy|resume|tick`. */
 export function registerFleetCommands(program: Command): void {
   program
@@ -78,12 +84,18 @@ export function registerFleetCommands(program: Command): void {
 
   program
     .command('hold')
-    .description('hold an instance: the fleet scheduler leaves it alone (release with `cutover unhold`)')
+    .description('hold an instance: the fleet scheduler leaves it alone; `--release` (or `cutover unhold`) ends the hold')
     .argument('<instance>')
-    .requiredOption('--reason <text>', 'why, for whoever wonders later')
+    .option('--reason <text>', 'why (required to hold), for whoever wonders later')
     .option('--until <time>', 'when the hold ends by itself (ISO, or a duration from now like 3d)')
-    .action(async (name: string, opts: { reason: string; until?: string }, cmd: Command) => {
+    .option('--release', 'release the hold instead')
+    .action(async (name: string, opts: { reason?: string; until?: string; release?: boolean }, cmd: Command) => {
       const g = globals(cmd);
+      if (opts.release) {
+        if (opts.until !== undefined) throw new CutoverError('VALIDATION_FAILED', '--until sets when a hold ends; it makes no sense with --release');
+        return unhold(g, name, opts.reason);
+      }
+      if (!opts.reason?.trim()) throw new CutoverError('VALIDATION_FAILED', '--reason is required: say why the scheduler must leave this instance alone');
       const until = atTime(opts.until);
       const client = await connect(g.dataDir);
       const hold = await client.call<Hold>('PUT', `/api/instances/${encodeURIComponent(name)}/hold`, { reason: opts.reason, ...(until ? { until } : {}) });
@@ -92,15 +104,10 @@ export function registerFleetCommands(program: Command): void {
 
   program
     .command('unhold')
-    .description("release an instance's hold (the scheduler may change it again)")
+    .description("release an instance's hold (the scheduler may change it again); same as `cutover hold INSTANCE --release`")
     .argument('<instance>')
     .option('--reason <text>', 'why, for the audit log')
-    .action(async (name: string, opts: { reason?: string }, cmd: Command) => {
-      const g = globals(cmd);
-      const client = await connect(g.dataDir);
-      const hold = await client.call<Hold>('POST', `/api/instances/${encodeURIComponent(name)}/unhold`, opts.reason ? { reason: opts.reason } : {});
-      output(g.json).result(hold, () => `released the hold on ${hold.instance} (was: ${hold.reason})`);
-    });
+    .action(async (name: string, opts: { reason?: string }, cmd: Command) => unhold(globals(cmd), name, opts.reason));
 
   program
     .command('holds')
