@@ -200,10 +200,11 @@ export function fleetRoutes(deps: ApiDeps): RouteSpec[] {
       summary: 'Hold an instance: the scheduler leaves it alone',
       tag: 'fleet',
       params: name,
-      body: holdSchema,
+      // The service validates (its schema turns `until` into ms; validating twice would see a number).
+      bodyDoc: holdSchema,
       status: 200,
       response: holdRecord,
-      handle: async ({ params, body, who }) => holdInstance(deps, params.name, body, who),
+      handle: async ({ params, c, who }) => holdInstance(deps, params.name, await c.req.json().catch(() => null), who),
     }),
     route({
       method: 'post',

@@ -146,3 +146,34 @@ test('every change is audited, filterable, and the chain verifies', async () => 
     await h.close();
   }
 });
+
+test('an instance changes its window, environment, tenant and labels; a bad window names what is wrong and changes nothing', async () => {
+  const h = await startHarness();
+  try {
+    await fleet(h);
+    const bad = await h.call('deployer', 'PATCH', '/api/instances/acme-live', { window: 'daily 25:00-04:00 Europe/London' });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.code, 'VALIDATION_FAILED');
+    assert.match(bad.body.message, /window/);
+    assert.equal((await h.call('deployer', 'PATCH', '/api/instances/acme-live', { window: 'daily 01:00-04:00 Mars/Olympus' })).status, 400);
+    assert.equal((await h.call('viewer', 'GET', '/api/instances/acme-live')).body.window, null);
+
+    const ok = await h.call('deployer', 'PATCH', '/api/instances/acme-live', {
+      window: 'weekdays 22:00-02:00 America/New_York',
+      labels: { host: 'web-3', region: null },
+      reason: 'customer asked for nights',
+    });
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    assert.equal(ok.body.window, 'weekdays 22:00-02:00 America/New_York');
+    assert.deepEqual(ok.body.labels, { host: 'web-3' });
+    const [entry] = (await h.call('viewer', 'GET', '/api/audit?action=instance.update')).body.entries;
+    assert.equal(entry.before.window, null);
+    assert.equal(entry.after.window, 'weekdays 22:00-02:00 America/New_York');
+    assert.equal(entry.reason, 'customer asked for nights');
+    const cleared = await h.call('deployer', 'PATCH', '/api/instances/acme-live', { window: null });
+    assert.equal(cleared.body.window, null, 'null: back to the environment default');
+    assert.equal((await h.call('viewer', 'PATCH', '/api/instances/acme-live', { window: null })).status, 403);
+  } finally {
+    await h.close();
+  }
+});

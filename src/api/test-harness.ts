@@ -11,6 +11,7 @@ import type { Role, Store } from '../store/index.ts';
 import { FakeRuntime, createDeployer } from '../deploy/index.ts';
 import { ensureBuiltInChannels, hashToken } from '../control/index.ts';
 import { createApi } from './api.ts';
+import { createScheduler } from '../scheduler/index.ts';
 
 export const DAY = 86_400_000;
 
@@ -33,9 +34,11 @@ export async function startHarness(start = Date.parse('2026-11-01T10:00:00Z')): 
   const runtime = new FakeRuntime();
   runtime.now = () => clock.now();
   const deployer = createDeployer({ store, runtime, clock, openArtifact: () => Readable.from([]), rollbackWindowMs: 60_000, lockTtlMs: 60_000 });
+  const scheduler = createScheduler({ store, deployer, clock, log: silentLogger, intervalMs: 60_000, owner: 'test' });
   const api = createApi({
     store,
     deployer,
+    scheduler,
     runtime,
     artifacts: createArtifactStore(join(dir, 'artifacts')),
     clock,
