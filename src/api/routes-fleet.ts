@@ -153,9 +153,11 @@ export function fleetRoutes(deps: ApiDeps): RouteSpec[] {
         const selector = query.selector ? parseSelector(query.selector) : undefined;
         const byName = selector ? new Map((await deps.store.listInstances()).map((i) => [i.name, i])) : undefined;
         const chosen = selector ? plan.entries.filter((e) => matchesSelector(selector, byName!.get(e.instance)!)) : plan.entries;
+        const counts: Record<string, number> = {};
+        for (const e of chosen) counts[e.decision.kind] = (counts[e.decision.kind] ?? 0) + 1;
         return {
           at: new Date(at).toISOString(),
-          counts: plan.counts,
+          counts,
           halts: plan.halts,
           total: chosen.length,
           entries: chosen.slice(0, query.limit).map((e) => present(e, at, maxAttempts)),

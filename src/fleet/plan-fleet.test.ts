@@ -340,6 +340,17 @@ test('waves: a later wave waits until the earlier ones have enough successes', (
   assert.equal(kindOf(p, 'p1'), 'waiting-wave');
 });
 
+test('waves: a held instance that has not run the version does not hold up the next wave', () => {
+  const instances = [inst('s0', { environment: 'staging', currentVersion: '1.5.0' }), inst('s1', { environment: 'staging' }), inst('t1', { environment: 'test', currentVersion: '1.5.0' }), inst('p1')];
+  // staging needs 2 successes, capped at the 2 that target 1.5.0; s1 is held, so only s0 counts.
+  let p = plan({ policy: { waves: WAVES }, instances, holds: new Map([['s1', hold('s1', null)]]) });
+  assert.equal(kindOf(p, 's1'), 'held');
+  assert.equal(kindOf(p, 'p1'), 'upgrade');
+  // Once the hold has expired, s1 counts again and production waits for it.
+  p = plan({ policy: { waves: WAVES }, instances, holds: new Map([['s1', hold('s1', NOW - 1)]]) });
+  assert.deepEqual(decisions(p).p1, { kind: 'waiting-wave', version: '1.5.0', environment: 'staging', have: 1, need: 2 });
+});
+
 test('waves: share of the targeting instances, rounded up', () => {
   const waves = [{ environment: 'test', minSuccesses: 0, minShare: 0.3 }];
   const tests = (done: number, total: number): InstanceRecord[] =>

@@ -120,8 +120,13 @@ export function planFleet(input: PlanInput): FleetPlan {
     if (!byEnv) setIn(tallies, inst.app, version, (byEnv = new Map()));
     let tally = byEnv.get(inst.environment);
     if (!tally) byEnv.set(inst.environment, (tally = { targeting: 0, succeeded: 0 }));
+    const succeeded = inst.currentVersion === version || history.succeeded.get(inst.name)?.has(version) === true;
+    // A held instance that has not run the version will not get it while held: counting it would
+    // make a later wave wait for it (for ever, if the wave needs all of its instances).
+    const hold = input.holds.get(inst.name);
+    if (!succeeded && hold && (hold.until === null || hold.until > now)) continue;
     tally.targeting += 1;
-    if (inst.currentVersion === version || history.succeeded.get(inst.name)?.has(version)) tally.succeeded += 1;
+    if (succeeded) tally.succeeded += 1;
   }
 
   const context: Context = { input, history, budgets, active, lastLift, tallies, waveEnvironments };

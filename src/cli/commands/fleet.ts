@@ -54,7 +54,7 @@ export function registerFleetCommands(program: Command): void {
         const counts = Object.entries(plan.counts)
           .map(([k, n]) => `${k} ${n}`)
           .join(', ');
-        const lines = [`plan as of ${plan.at}: ${plan.total} instances (${counts || 'none'})`];
+        const lines = [`plan as of ${plan.at}: ${plan.total} instance${plan.total === 1 ? '' : 's'} (${counts || 'none'})`];
         for (const h of plan.halts) lines.push(`would HALT ${h.app} ${h.version}: ${h.reason}`);
         if (plan.entries.length) {
           lines.push(
@@ -149,7 +149,7 @@ export function registerFleetCommands(program: Command): void {
     .option('--enable', 'let the scheduler upgrade instances')
     .option('--disable', 'stop the scheduler from upgrading anything')
     .option('--waves <list>', 'environments in rollout order with successes needed, e.g. test:2,staging,production')
-    .option('--window <env=window...>', 'default window of an environment, e.g. "production=daily 01:00-04:00 Europe/London" (repeatable)')
+    .option('--window <env=window...>', 'default window of an environment, e.g. "production=daily 01:00-04:00 Europe/London" (repeatable; other environments keep theirs; ENV=default removes one)')
     .option('--default-window <window>', 'window of instances with neither their own nor an environment default')
     .option('--max-parallel <n>', 'upgrades at once, fleet-wide')
     .option('--max-parallel-per-host <n>', 'upgrades at once per host label')
@@ -174,12 +174,19 @@ export function registerFleetCommands(program: Command): void {
           return { environment, ...(n === undefined ? {} : { minSuccesses: int('waves', n) }) };
         });
       }
+      const client = await connect(g.dataDir);
       if (opts.window) {
-        const windows: Record<string, string> = {};
+        // Named environments change; the others keep their default window.
+        const current = await client.call<{ policy: { windows: Record<string, string> } }>('GET', '/api/fleet');
+        const windows: Record<string, string> = { ...current.policy.windows };
         for (const w of ([] as string[]).concat(opts.window as string[])) {
           const eq = w.indexOf('=');
           if (eq < 1) throw new CutoverError('VALIDATION_FAILED', `--window takes ENV=WINDOW, e.g. "production=daily 01:00-04:00 Europe/London", not "${w}"`);
-          windows[w.slice(0, eq).trim()] = w.slice(eq + 1).trim();
+          const env = w.slice(0, eq).trim();
+          const text = w.slice(eq + 1).trim();
+          // ENV=default removes the environment's default window.
+          if (text === 'default') delete windows[env];
+          else windows[env] = text;
         }
         policy.windows = windows;
       }
@@ -199,7 +206,6 @@ export function registerFleetCommands(program: Command): void {
       }
       if (Object.keys(retry).length) policy.retry = retry;
       if (Object.keys(policy).length === 0) throw new CutoverError('VALIDATION_FAILED', 'nothing to change: give at least one setting (see `cutover fleet policy --help`)');
-      const client = await connect(g.dataDir);
       const after = await client.call<Record<string, unknown>>('PATCH', '/api/fleet/policy', { policy, ...(typeof opts.reason === 'string' ? { reason: opts.reason } : {}) });
       output(g.json).result(after, () => ['fleet policy now', ...Object.entries(after).map(([k, v]) => `  ${k.padEnd(20)} ${compactJson(v, 120)}`)].join('\n'));
     });
