@@ -12,3 +12,26 @@ export type {
   RuntimeSlot,
 } from './runtime.ts';
 export { FakeRuntime } from './fake-runtime.ts';
+export {
+  analyse,
+  bakeDecision,
+  diffCounters,
+  histogramQuantile,
+  resolveThresholds,
+  DEFAULT_ANALYSIS_THRESHOLDS,
+} from './analysis.ts';
+export type {
+  Analysis,
+  AnalysisInput,
+  AnalysisReason,
+  AnalysisRule,
+  AnalysisSnapshot,
+  AnalysisThresholds,
+  BakeAction,
+  BakeProgress,
+  ColorCounters,
+  ColorSnapshot,
+  LatencyHistogram,
+  Percentile,
+  StatusClass,
+} from './analysis.ts';
