@@ -48,7 +48,7 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
     lockTtlMs: config.lockTtl,
     log,
   });
-  const scheduler = createScheduler({ store, deployer, clock, log, intervalMs: config.fleetInterval });
+  const scheduler = createScheduler({ store, deployer, runtime, clock, log, intervalMs: config.fleetInterval });
   const api = createApi({
     store,
     deployer,

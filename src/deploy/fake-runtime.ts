@@ -74,6 +74,7 @@ export class FakeRuntime implements Runtime {
     i.slots = i.slots.filter((s) => s.color !== color);
   }
   async describe(instance: string) {
+    this.#maybeFail('describe');
     return this.instances.get(instance);
   }
   active(instance: string): Color | null {

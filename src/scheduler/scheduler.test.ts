@@ -40,7 +40,7 @@ async function setup(instances: Array<[string, string]>) {
     await createInstance({ store, clock }, { name, app: 'shop', hosts: [`${name}.test`], environment, target: { channel: 'release' } }, ADMIN);
   }
   await updateFleetPolicy({ store, clock }, { policy: { waves: [{ environment: 'test', minSuccesses: 1 }, { environment: 'production' }], failureBudget: { maxFailures: 1 } } }, ADMIN);
-  const scheduler = (owner: string) => createScheduler({ store, deployer, clock, log: silentLogger, intervalMs: 1000, owner });
+  const scheduler = (owner: string) => createScheduler({ store, deployer, runtime, clock, log: silentLogger, intervalMs: 1000, owner });
   return { store, clock, runtime, deployer, scheduler };
 }
 
@@ -128,5 +128,24 @@ test('automatic promotion: stable follows release after the soak, audited as the
   assert.equal(off.enabled, false);
   assert.deepEqual(off.started, []);
   assert.equal((await versions(store, deployer)).p1, '1.0.0');
+  await s.stop();
+});
+
+test('when the agent does not answer, no upgrade starts and nothing counts against the budget', async () => {
+  const { store, clock, runtime, deployer, scheduler } = await setup([['t1', 'test'], ['t2', 'test']]);
+  await promote({ store, clock }, { version: '1.0.0' }, 'release', ADMIN);
+  const s = scheduler('one');
+  for (let i = 0; i < 3; i++) {
+    runtime.failNext.set('describe', new Error('cannot reach the agent (ECONNREFUSED)'));
+    const tick = await s.tick();
+    assert.match(tick.agentUnreachable ?? '', /ECONNREFUSED/);
+    assert.deepEqual(tick.started, []);
+    clock.advance(60_000);
+  }
+  assert.deepEqual(await store.listDeployments(), [], 'no deployment recorded while the agent was away');
+  const back = await s.tick();
+  assert.equal(back.agentUnreachable, undefined);
+  assert.equal(back.started.length, 2);
+  await deployer.idle();
   await s.stop();
 });

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { isCutoverError } from '../shared/index.ts';
 import type { Clock, Logger } from '../shared/index.ts';
 import type { Store } from '../store/index.ts';
-import type { Deployer } from '../deploy/index.ts';
+import type { Deployer, Runtime } from '../deploy/index.ts';
 import { explain, planFleet } from '../fleet/index.ts';
 import type { FleetPlan } from '../fleet/index.ts';
 import { duePromotions, getFleetPolicy, promote, reportProblem } from '../control/index.ts';
@@ -24,6 +24,8 @@ export interface TickReport {
   started: Array<{ instance: string; from: string | null; to: string; deploymentId: string }>;
   /** Upgrades that could not start (e.g. someone deployed by hand meanwhile). */
   skipped: Array<{ instance: string; code: string; message: string }>;
+  /** Set when upgrades were due but the agent did not answer: none was started, none counts as failed. */
+  agentUnreachable?: string;
   counts: FleetPlan['counts'];
 }
 
@@ -36,6 +38,11 @@ export interface SchedulerOptions {
   intervalMs: number;
   /** Identifies this replica in the lease. */
   owner?: string;
+  /**
+   * Asked once before starting upgrades: when the agent does not answer, the tick starts none, so
+   * an agent outage neither fills the history with failed deployments nor eats failure budgets.
+   */
+  runtime?: Pick<Runtime, 'describe'>;
 }
 
 export interface Scheduler {
@@ -134,6 +141,15 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       }
     }
 
+    if (plan.upgrades.length && options.runtime) {
+      try {
+        await options.runtime.describe(LEADER_LEASE);
+      } catch (error) {
+        report.agentUnreachable = (error as Error).message;
+        log.warn({ err: report.agentUnreachable, due: plan.upgrades.length }, 'upgrades are due but the agent does not answer; none started');
+        return report;
+      }
+    }
     for (const entry of plan.upgrades) {
       if (entry.decision.kind !== 'upgrade') continue;
       const { from, to } = entry.decision;
