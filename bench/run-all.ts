@@ -10,6 +10,7 @@ import { runDeployOverhead, DEPLOY_OVERHEAD_TARGET_MS } from './deploy-overhead.
 import { runRollbackLatency, ROLLBACK_TARGET_MS } from './rollback-latency.ts';
 import { runTargetResolution, RESOLUTION_TARGET_MS } from './target-resolution.ts';
 import { runFleetPlan, PLAN_TARGET_MS } from './fleet-plan.ts';
+import { runRouterBench } from './router-proxy.ts';
 import { verdict } from './lib/stats.ts';
 
 const startedAt = new Date();
@@ -27,6 +28,8 @@ console.log(deploy.lines.join('\n') + '\n');
 
 const fleet = await runTargetResolution({ n: intFlag('instances', 100_000), runs: intFlag('resolution-runs', 5), page: 500 });
 console.log(fleet.lines.join('\n') + '\n');
+const router = await runRouterBench();
+console.log(router.lines.join('\n') + '\n');
 const planning = await runFleetPlan({ n: intFlag('instances', 100_000), runs: intFlag('plan-runs', 5) });
 console.log(planning.lines.join('\n') + '\n');
 
@@ -46,6 +49,9 @@ const block = [
     `| | list all, ${r.pages} pages of 500 | ${ms(r.pageTotal.p50)} | ${ms(r.pageTotal.p90)} | ${ms(r.pageTotal.p99)} | ${ms(r.pageTotal.max)} | (informative) |`,
     `| | one page of 500 | ${ms(r.page.p50)} | ${ms(r.page.p90)} | ${ms(r.page.p99)} | ${ms(r.page.max)} | (informative) |`,
   ]),
+  ...router.results.targets.map(
+    (t) => `| router-proxy | ${t.name} | ${t.value} ${t.unit} | | | | ${t.target}: ${t.met === null ? 'not measured' : t.met ? 'met' : 'MISSED'} |`,
+  ),
   `| fleet-plan (${planning.result.n} instances, n=${planning.result.pure.n}) | planFleet (pure) | ${ms(planning.result.pure.p50)} | ${ms(planning.result.pure.p90)} | ${ms(planning.result.pure.p99)} | ${ms(planning.result.pure.max)} | ≤ ${PLAN_TARGET_MS} ms: ${verdict(planning.result.pure, PLAN_TARGET_MS)} |`,
   `| | load from SQLite + planFleet | ${ms(planning.result.loadAndPlan.p50)} | ${ms(planning.result.loadAndPlan.p90)} | ${ms(planning.result.loadAndPlan.p99)} | ${ms(planning.result.loadAndPlan.max)} | ${verdict(planning.result.loadAndPlan, PLAN_TARGET_MS)} |`,
   '',
@@ -56,11 +62,11 @@ const dir = new URL('./results/', import.meta.url);
 await mkdir(dir, { recursive: true });
 await writeFile(
   new URL('latest.md', dir),
-  block + '\n\n```\n' + [...rollback.lines, '', ...deploy.lines, '', ...fleet.lines, '', ...planning.lines].join('\n') + '\n```\n',
+  block + '\n\n```\n' + [...rollback.lines, '', ...deploy.lines, '', ...fleet.lines, '', ...router.lines, '', ...planning.lines].join('\n') + '\n```\n',
 );
 await writeFile(
   new URL('latest.json', dir),
-  JSON.stringify({ startedAt, machine, rollback: { ...rollback, flips: undefined }, deploy, targetResolution: fleet.results, fleetPlan: planning.result }, null, 2) + '\n',
+  JSON.stringify({ startedAt, machine, rollback: { ...rollback, flips: undefined }, deploy, targetResolution: fleet.results, fleetPlan: planning.result, router: router.results }, null, 2) + '\n',
 );
 console.log(block);
 console.log('\nwritten to bench/results/latest.md and latest.json');

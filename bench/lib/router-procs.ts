@@ -1,0 +1,88 @@
+/**
+ * Starting the router benchmarks' processes — the app, the router child, the idle-connection
+ * holder — and talking to them over loopback.
+ */
+import { Client } from 'undici';
+import { startChild } from './child-process.ts';
+import type { BenchChild } from './child-process.ts';
+
+/** The Host every router benchmark sends: the router child routes it to instance `bench`. */
+export const BENCH_HOST = 'bench.test';
+
+/** A started app: `ready.port`. */
+export type AppChild = BenchChild<{ port: number }>;
+/** A started router child: proxy `port`, admin `control` port. */
+export type RouterChild = BenchChild<{ port: number; control: number }>;
+
+/** What the router child's `/usage` answers. */
+export interface RouterUsage {
+  /** user + system CPU so far, µs (process.cpuUsage()). */
+  cpuUs: number;
+  userUs: number;
+  systemUs: number;
+  rss: number;
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
+  at: number;
+}
+
+const lib = (file: string) => new URL(file, import.meta.url).pathname;
+
+/** Starts `bench-app.ts` answering as `version`. */
+export function startApp(version: string): Promise<AppChild> {
+  return startChild({
+    what: `app ${version}`,
+    command: process.execPath,
+    args: [lib('bench-app.ts'), '--version', version],
+  });
+}
+
+/**
+ * Starts `router-child.ts` with the given colours (`blue=1.0.0@PORT`), the first one active.
+ * `nodeFlags` go before the script (e.g. `--cpu-prof`). Its open-files limit is raised to the hard
+ * limit so it can hold thousands of client connections.
+ */
+export function startRouter(slots: string[], nodeFlags: string[] = []): Promise<RouterChild> {
+  const active = slots[0]?.split('=')[0] ?? 'blue';
+  return startChild({
+    what: 'router',
+    command: process.execPath,
+    args: [
+      '--expose-gc',
+      ...nodeFlags,
+      lib('router-child.ts'),
+      ...slots.flatMap((s) => ['--slot', s]),
+      '--active',
+      active,
+    ],
+    raiseFileLimit: true,
+  });
+}
+
+/** Starts `idle-clients.ts`: resolves once its `n` connections got their answer (or failed). */
+export function startIdleClients(
+  port: number,
+  n: number,
+): Promise<BenchChild<{ open: number; failed: number; ms: number }>> {
+  return startChild({
+    what: 'idle-clients',
+    command: process.execPath,
+    args: [lib('idle-clients.ts'), '--port', String(port), '--n', String(n), '--host', BENCH_HOST],
+    raiseFileLimit: true,
+    readyTimeoutMs: 60_000,
+  });
+}
+
+/** A kept-alive client to a loopback port. */
+export function loopback(port: number): Client {
+  return new Client(`http://127.0.0.1:${port}`, { keepAliveTimeout: 60_000, pipelining: 1 });
+}
+
+/** One JSON request; throws with the body on a non-2xx answer. */
+export async function json<T>(client: Client, method: 'GET' | 'POST', path: string): Promise<T> {
+  const res = await client.request({ method, path, headersTimeout: 10_000, bodyTimeout: 10_000 });
+  const text = await res.body.text();
+  if (res.statusCode >= 300) throw new Error(`${method} ${path} → ${res.statusCode}: ${text}`);
+  return JSON.parse(text) as T;
+}
