@@ -6,6 +6,8 @@ export interface RouterError {
   status: number;
   code: string;
   message: string;
+  /** `Retry-After` of a 503 (default 1). */
+  retryAfterSeconds?: number;
 }
 
 /** Upstream refused the connection, reset it, or sent something unparsable. */
@@ -29,6 +31,41 @@ export const BAD_REQUEST: RouterError = {
   message: 'the request cannot be forwarded as sent',
 };
 
+/** A declared or counted request body over `maxBodyBytes`. */
+export const PAYLOAD_TOO_LARGE: RouterError = {
+  status: 413,
+  code: 'PAYLOAD_TOO_LARGE',
+  message: 'the request body is larger than this server accepts',
+};
+
+/** A preview token that does not match (or a preview while none is open). */
+export const PREVIEW_DENIED: RouterError = {
+  status: 403,
+  code: 'PREVIEW_DENIED',
+  message: 'the preview token is not valid for this instance; ask for the current token',
+};
+
+/** A method the router's own endpoints do not answer. */
+export const METHOD_NOT_ALLOWED: RouterError = {
+  status: 405,
+  code: 'METHOD_NOT_ALLOWED',
+  message: 'this endpoint answers GET and HEAD only',
+};
+
+/** 503 for a valid preview request while the idle colour is not registered. */
+export function noPreviewSlot(instance: string): RouterError {
+  return {
+    status: 503,
+    code: 'NO_PREVIEW_SLOT',
+    message: `instance "${instance}" has no idle slot to preview; deploy one first`,
+  };
+}
+
+/** 404 for a path under the router's reserved `/.well-known/cutover/` prefix that does not exist. */
+export function unknownEndpoint(path: string): RouterError {
+  return { status: 404, code: 'NOT_FOUND', message: `the router has no endpoint "${path}"` };
+}
+
 /** 404 for a Host no instance serves. */
 export function notFound(host: string): RouterError {
   return { status: 404, code: 'NOT_FOUND', message: `no instance serves host "${host}"` };
@@ -47,8 +84,11 @@ function body(error: RouterError): string {
   return JSON.stringify({ code: error.code, message: error.message });
 }
 
-/** Answers `res` with the error as JSON. Never throws; a response already started is left alone. */
-export function sendError(res: ServerResponse, error: RouterError): void {
+/**
+ * Answers `res` with the error as JSON (plus `extraHeaders`, name/value pairs). Never throws; a
+ * response already started is left alone.
+ */
+export function sendError(res: ServerResponse, error: RouterError, extraHeaders?: readonly string[]): void {
   if (res.headersSent || res.destroyed) return;
   const payload = body(error);
   const headers = [
@@ -59,7 +99,8 @@ export function sendError(res: ServerResponse, error: RouterError): void {
     'cache-control',
     'no-store',
   ];
-  if (error.status === 503) headers.push('retry-after', '1');
+  if (error.status === 503) headers.push('retry-after', String(error.retryAfterSeconds ?? 1));
+  if (extraHeaders !== undefined) headers.push(...extraHeaders);
   res.writeHead(error.status, headers);
   res.end(payload);
 }
@@ -72,7 +113,7 @@ export function rawErrorResponse(error: RouterError): string {
     'content-type: application/json; charset=utf-8\r\n' +
     `content-length: ${Buffer.byteLength(payload)}\r\n` +
     'cache-control: no-store\r\n' +
-    (error.status === 503 ? 'retry-after: 1\r\n' : '') +
+    (error.status === 503 ? `retry-after: ${error.retryAfterSeconds ?? 1}\r\n` : '') +
     'connection: close\r\n\r\n' +
     payload
   );

@@ -2,14 +2,44 @@
 // so it walks raw header arrays once, switches on name length before lowercasing anything,
 // and allocates only the output array.
 
-/** What `scanRequestHeaders` found besides the rewritten header list; one reused instance per router. */
+/**
+ * What `scanRequestHeaders` found besides the rewritten header list, plus the routing facts
+ * `readRoutingFacts` (route-decision.ts) derives from it. One instance per router is reused by
+ * every request (the request handler is synchronous); a request held for later gets a `copy()`.
+ */
 export class RequestScan {
   /** The Host header exactly as sent (empty when absent). */
   host = '';
   /** True when the request declares a body (Content-Length other than 0, or Transfer-Encoding). */
   hasBody = false;
+  /** True when the body is sent without a length (Transfer-Encoding), so its size is only known by counting. */
+  chunked = false;
+  /** Declared Content-Length (-1 when absent). */
+  contentLength = -1;
   /** Value of the Upgrade header (only meaningful for upgrade requests). */
   upgrade = '';
+  /** Cookie header(s), joined with `; ` ('' when absent). */
+  cookie = '';
+  /** `x-cutover-preview` header ('' when absent); never forwarded to the app. */
+  previewHeader = '';
+  /** `x-deployment-id` header ('' when absent). */
+  deploymentHeader = '';
+  // Routing facts, filled by readRoutingFacts once the instance is known.
+  /** Preview token presented by header or cookie ('' when none). */
+  preview = '';
+  /** True when `preview` came from the cookie (a stale cookie is cleared rather than refused forever). */
+  previewFromCookie = false;
+  /** Value of the instance's sticky cookie ('' when absent). */
+  sticky = '';
+  /** Deployment id the client says it runs: header, else `?dpl=`, else cookie ('' when none). */
+  deployment = '';
+  /** Value of the `cutover_dpl` cookie ('' when absent), to know whether to refresh it. */
+  deploymentCookie = '';
+
+  /** A detached copy, for a request that waits (the shared instance is overwritten by the next one). */
+  copy(): RequestScan {
+    return Object.assign(new RequestScan(), this);
+  }
 }
 
 const OTHER = 0;
@@ -20,22 +50,30 @@ const CONNECTION = 4;
 const CONTENT_LENGTH = 5;
 const TRANSFER_ENCODING = 6;
 const UPGRADE = 7;
+const COOKIE = 8;
+const DEPLOYMENT = 9;
+const PREVIEW = 10;
 
 function is(name: string, lower: string): boolean {
   return name === lower || name.toLowerCase() === lower;
 }
 
-// Hop-by-hop fields (RFC 9110 §7.6.1) are dropped; Expect is dropped because Node's server has
-// already answered `100-continue` itself and undici refuses the header; the X-Forwarded-Host and
-// -Proto a client sends are replaced by ours, since the router is the edge and must not trust them.
+// Hop-by-hop fields (RFC 9110 §7.6.1) are dropped. Expect is dropped because the router answers
+// `100-continue` itself once it knows the request will be forwarded (undici refuses the header and
+// cannot relay an interim 100 from the app). The X-Forwarded-Host and -Proto a client sends are
+// replaced by ours, since the router is the edge and must not trust them. The preview token is a
+// secret meant for the router only.
 function requestHeaderKind(name: string): number {
   switch (name.length) {
     case 2:
       return is(name, 'te') ? DROP : OTHER;
     case 4:
       return is(name, 'host') ? HOST : OTHER;
-    case 6:
-      return is(name, 'expect') ? DROP : OTHER;
+    case 6: {
+      if (name === 'cookie' || name === 'Cookie') return COOKIE;
+      const l = name.toLowerCase();
+      return l === 'cookie' ? COOKIE : l === 'expect' ? DROP : OTHER;
+    }
     case 7: {
       const l = name.toLowerCase();
       return l === 'upgrade' ? UPGRADE : l === 'trailer' ? DROP : OTHER;
@@ -46,15 +84,23 @@ function requestHeaderKind(name: string): number {
     }
     case 14:
       return is(name, 'content-length') ? CONTENT_LENGTH : OTHER;
-    case 15:
-      return is(name, 'x-forwarded-for') ? XFF : OTHER;
+    case 15: {
+      const l = name.toLowerCase();
+      return l === 'x-forwarded-for' ? XFF : l === 'x-deployment-id' ? DEPLOYMENT : OTHER;
+    }
     case 16: {
       const l = name.toLowerCase();
       return l === 'proxy-connection' || l === 'x-forwarded-host' ? DROP : OTHER;
     }
     case 17: {
       const l = name.toLowerCase();
-      return l === 'transfer-encoding' ? TRANSFER_ENCODING : l === 'x-forwarded-proto' ? DROP : OTHER;
+      return l === 'transfer-encoding'
+        ? TRANSFER_ENCODING
+        : l === 'x-forwarded-proto'
+          ? DROP
+          : l === 'x-cutover-preview'
+            ? PREVIEW
+            : OTHER;
     }
     case 19:
       return is(name, 'proxy-authorization') ? DROP : OTHER;
@@ -111,6 +157,11 @@ export function scanRequestHeaders(raw: string[], clientIp: string | undefined, 
   let xff = '';
   let connection = '';
   let upgrade = '';
+  let chunked = false;
+  let contentLength = -1;
+  let cookie = '';
+  let preview = '';
+  let deployment = '';
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
@@ -123,12 +174,27 @@ export function scanRequestHeaders(raw: string[], clientIp: string | undefined, 
         out.push(name, value);
         break;
       case CONTENT_LENGTH:
-        if (value !== '0') hasBody = true;
+        if (value !== '0') {
+          hasBody = true;
+          contentLength = Number(value);
+        } else contentLength = 0;
         out.push(name, value);
         break;
       case TRANSFER_ENCODING:
         // undici frames the body itself (chunked when it has no length).
         hasBody = true;
+        chunked = true;
+        break;
+      case COOKIE:
+        cookie = cookie === '' ? value : `${cookie}; ${value}`;
+        out.push(name, value);
+        break;
+      case DEPLOYMENT:
+        deployment = value;
+        out.push(name, value);
+        break;
+      case PREVIEW:
+        preview = value;
         break;
       case XFF:
         xff = xff === '' ? value : `${xff}, ${value}`;
@@ -158,7 +224,13 @@ export function scanRequestHeaders(raw: string[], clientIp: string | undefined, 
   );
   scan.host = host;
   scan.hasBody = hasBody;
+  scan.chunked = chunked;
+  // Node's parser rejects a request with both framings, so a chunked one never has a length here.
+  scan.contentLength = contentLength;
   scan.upgrade = upgrade;
+  scan.cookie = cookie;
+  scan.previewHeader = preview;
+  scan.deploymentHeader = deployment;
   if (connection !== '' && listsExtraHeaders(connection)) {
     return withoutListed(out, connectionTokens(connection));
   }
@@ -168,6 +240,7 @@ export function scanRequestHeaders(raw: string[], clientIp: string | undefined, 
 const RESPONSE_DROP = 1;
 const RESPONSE_CONNECTION = 2;
 const RESPONSE_UPGRADE = 3;
+const RESPONSE_CONTENT_TYPE = 4;
 
 // Besides hop-by-hop fields, the upstream's own X-App-Version/X-Deployment-Id are replaced by the
 // router's, so a response never carries two different versions.
@@ -183,6 +256,8 @@ function responseHeaderKind(name: string): number {
       const l = name.toLowerCase();
       return l === 'connection' ? RESPONSE_CONNECTION : l === 'keep-alive' ? RESPONSE_DROP : OTHER;
     }
+    case 12:
+      return is(name, 'content-type') ? RESPONSE_CONTENT_TYPE : OTHER;
     case 13:
       return is(name, 'x-app-version') ? RESPONSE_DROP : OTHER;
     case 15:
@@ -198,20 +273,40 @@ function responseHeaderKind(name: string): number {
   }
 }
 
+function isHtml(contentType: string): boolean {
+  if (contentType.startsWith('text/html')) return true;
+  // Rare spellings (`Text/HTML`, `text/HTML`) pay for a lowercase copy; other types do not.
+  return (
+    (contentType.charCodeAt(0) === 84 || contentType.charCodeAt(5) === 72) &&
+    contentType.slice(0, 9).toLowerCase() === 'text/html'
+  );
+}
+
 /**
  * Converts undici's raw response headers (Buffer pairs) into a flat string list for
- * `res.writeHead`, dropping hop-by-hop fields and appending `extra` (the slot's version headers).
+ * `res.writeHead`, dropping hop-by-hop fields and appending `extra` (the slot's version headers,
+ * maybe a cookie), and `htmlExtra` too when the response is an HTML page.
  * latin1 both ways keeps header bytes exactly as the upstream sent them.
  * With `keepUpgrade` (a 101 answer) Connection and Upgrade are kept: they are the handshake.
  */
-export function responseHeaders(raw: Buffer[], extra: readonly string[], keepUpgrade = false): string[] {
+export function responseHeaders(
+  raw: Buffer[],
+  extra: readonly string[],
+  htmlExtra: readonly string[] | null,
+  keepUpgrade = false,
+): string[] {
   const out: string[] = [];
   let connection = '';
+  let html = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = (raw[i] as Buffer).toString('latin1');
     const kind = responseHeaderKind(name);
     if (kind === OTHER) {
       out.push(name, (raw[i + 1] as Buffer).toString('latin1'));
+    } else if (kind === RESPONSE_CONTENT_TYPE) {
+      const value = (raw[i + 1] as Buffer).toString('latin1');
+      if (htmlExtra !== null && isHtml(value)) html = true;
+      out.push(name, value);
     } else if (kind === RESPONSE_CONNECTION) {
       const value = (raw[i + 1] as Buffer).toString('latin1');
       connection = connection === '' ? value : `${connection}, ${value}`;
@@ -221,6 +316,7 @@ export function responseHeaders(raw: Buffer[], extra: readonly string[], keepUpg
     }
   }
   for (let i = 0; i < extra.length; i++) out.push(extra[i] as string);
+  if (html && htmlExtra !== null) for (let i = 0; i < htmlExtra.length; i++) out.push(htmlExtra[i] as string);
   if (connection !== '' && listsExtraHeaders(connection)) {
     return withoutListed(out, connectionTokens(connection));
   }

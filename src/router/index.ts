@@ -1,4 +1,10 @@
 // Entry of the router subsystem: the data plane's HTTP/1.1 reverse proxy.
 export { createRouter } from './router.ts';
-export type { Router, RouterOptions, RouterInstanceState, RouterSlotState } from './router.ts';
+export type { Router, RouterOptions, RouterInstanceState, RouterSlotState } from './router-types.ts';
 export type { UpstreamTarget } from './upstream.ts';
+export type { MaintenancePage } from './maintenance.ts';
+export type { LatencyHistogram, RouterColorStats, RouterInstanceStats } from './router-stats.ts';
+export { LATENCY_BUCKETS_MS, RESPONSE_CLASSES } from './color-counters.ts';
+export type { ResponseClass } from './color-counters.ts';
+export { VERSION_PATH, VERSION_SCRIPT_PATH, versionScriptFile } from './version-signal.ts';
+export type { VersionInfo } from './version-signal.ts';

@@ -1,6 +1,7 @@
 import { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { BAD_GATEWAY, BAD_REQUEST, GATEWAY_TIMEOUT, sendError } from './error-response.ts';
+import { BodyLimit } from './body-limit.ts';
+import { BAD_GATEWAY, BAD_REQUEST, GATEWAY_TIMEOUT, PAYLOAD_TOO_LARGE, sendError } from './error-response.ts';
 import type { RouterError } from './error-response.ts';
 import { responseHeaders } from './headers.ts';
 import type { Upstream } from './upstream.ts';
@@ -11,6 +12,10 @@ import type { Upstream } from './upstream.ts';
  */
 export class ProxyResponse extends ServerResponse {
   proxy: ProxyHandler | null = null;
+  /** The client sent `Expect: 100-continue`: answer 100 only once the request will be forwarded. */
+  expectContinue = false;
+  /** Set while the request waits for a colour to be activated (pause). */
+  held: { gone: boolean } | null = null;
 }
 
 /** Reason passed to undici's abort when the client went away; never reaches a client. */
@@ -35,7 +40,8 @@ function redispatch(handler: ProxyHandler): void {
 }
 
 /** Picks the answer for a request that failed before its response headers were sent. */
-export function errorFor(err: Error, upstream: Upstream): RouterError {
+export function errorFor(err: Error, upstream: Upstream, body?: unknown): RouterError {
+  if (body instanceof BodyLimit && body.exceeded) return PAYLOAD_TOO_LARGE;
   if (upstream.drainAborted) return GATEWAY_TIMEOUT;
   const code = (err as { code?: unknown }).code;
   if (code === 'UND_ERR_HEADERS_TIMEOUT') return GATEWAY_TIMEOUT;
@@ -49,21 +55,38 @@ export function errorFor(err: Error, upstream: Upstream): RouterError {
  * closures. Backpressure: `onData` returns false when the client's socket is full and undici's
  * `resume` is called on 'drain'. `finish()` releases the upstream's in-flight count exactly once.
  * A safe request whose pooled connection was closed under it is dispatched once more.
+ * The response's status and latency (to its headers) go to the colour's counters.
  */
 export class ProxyHandler implements Dispatcher.DispatchHandler {
   readonly upstream: Upstream;
   readonly res: ProxyResponse;
   readonly opts: Dispatcher.DispatchOptions;
+  /** Headers appended to the response (version, maybe a cookie or the reload signal). */
+  readonly extra: readonly string[];
+  /** Headers appended only when the response is an HTML page (the deployment cookie), or null. */
+  readonly htmlExtra: readonly string[] | null;
+  /** performance.now() at dispatch. */
+  readonly started: number;
   abort: ((err?: Error) => void) | null = null;
   resume: () => void = noop;
   done = false;
   clientGone = false;
   retried = false;
 
-  constructor(upstream: Upstream, res: ProxyResponse, opts: Dispatcher.DispatchOptions) {
+  constructor(
+    upstream: Upstream,
+    res: ProxyResponse,
+    opts: Dispatcher.DispatchOptions,
+    extra: readonly string[],
+    htmlExtra: readonly string[] | null,
+    started: number,
+  ) {
     this.upstream = upstream;
     this.res = res;
     this.opts = opts;
+    this.extra = extra;
+    this.htmlExtra = htmlExtra;
+    this.started = started;
   }
 
   onConnect(abort: (err?: Error) => void): void {
@@ -76,7 +99,8 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     // 1xx interim answers (103 Early Hints) are not relayed; the final answer follows.
     if (statusCode < 200) return true;
     this.resume = resume;
-    const headers = responseHeaders(rawHeaders, this.upstream.responseHeaders);
+    this.upstream.counters.response(statusCode, performance.now() - this.started);
+    const headers = responseHeaders(rawHeaders, this.extra, this.htmlExtra);
     if (statusMessage) this.res.writeHead(statusCode, statusMessage, headers);
     else this.res.writeHead(statusCode, headers);
     return true;
@@ -112,7 +136,13 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     try {
       // Headers already went out: the only honest signal left is cutting the connection.
       if (res.headersSent) res.destroy();
-      else sendError(res, errorFor(err, this.upstream));
+      else {
+        const error = errorFor(err, this.upstream, this.opts.body);
+        if (error.status === 502 || error.status === 504) this.upstream.counters.failed();
+        // The rest of an oversized body is not read: the connection cannot be reused.
+        else if (error === PAYLOAD_TOO_LARGE) res.shouldKeepAlive = false;
+        sendError(res, error);
+      }
     } catch {
       res.destroy();
     }

@@ -23,7 +23,7 @@ describe('router proxying', () => {
 
   before(async () => {
     blue = await startTestApp('1.0.0');
-    router = createRouter({ upstreamTimeoutMs: 300 });
+    router = createRouter({ upstreamTimeoutMs: 300, pauseTimeoutMs: 50 });
     port = await router.listen(0, '127.0.0.1');
     router.setInstance('shop', [HOST, 'WWW.Shop.Test:8080']);
     router.setSlot('shop', { color: 'blue', version: '1.0.0', port: blue.port, deploymentId: 'dep-1' });
@@ -168,7 +168,7 @@ describe('router proxying', () => {
     });
   });
 
-  it('answers 503 with retry-after when no colour is active', async () => {
+  it('answers 503 with retry-after when no colour is active (after the pause)', async () => {
     router.setInstance('idle', ['idle.test']);
     const res = await client.request({ path: '/', method: 'GET', headers: { host: 'idle.test' } });
     assert.equal(res.statusCode, 503);

@@ -1,136 +1,69 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { CutoverError, invalidInput, isColor, listen } from '../shared/index.ts';
-import type { Color, FieldIssue } from '../shared/index.ts';
-import { noActiveSlot, notFound, rawErrorResponse, sendError } from './error-response.ts';
+import { CutoverError, isColor, listen, otherColor } from '../shared/index.ts';
+import type { Clock, Color } from '../shared/index.ts';
+import { BodyLimit } from './body-limit.ts';
+import {
+  noActiveSlot,
+  noPreviewSlot,
+  notFound,
+  PAYLOAD_TOO_LARGE,
+  PREVIEW_DENIED,
+  rawErrorResponse,
+  sendError,
+} from './error-response.ts';
+import type { RouterError } from './error-response.ts';
 import { normaliseHost, RequestScan, scanRequestHeaders } from './headers.ts';
+import type { HeldRequest } from './held-requests.ts';
+import { InstanceRecord } from './instance-record.ts';
+import { MaintenanceResponse } from './maintenance.ts';
+import type { MaintenancePage } from './maintenance.ts';
 import { onResponseClose, ProxyHandler, ProxyResponse } from './proxy-handler.ts';
+import {
+  decideRoute,
+  NO_ACTIVE,
+  NO_PREVIEW_SLOT,
+  PREVIEW_DENIED as DENIED,
+  previewDigest,
+  readRoutingFacts,
+  ROUTE,
+  RouteDecision,
+} from './route-decision.ts';
+import {
+  checkGrace,
+  checkInstance,
+  checkMaintenance,
+  checkPreviewToken,
+  checkTarget,
+  checkWeight,
+  resolveRouterOptions,
+} from './router-options.ts';
+import type { ResolvedRouterOptions } from './router-options.ts';
+import { collectStats, renderMetrics } from './router-stats.ts';
+import type { RouterInstanceStats } from './router-stats.ts';
+import type { Router, RouterInstanceState, RouterOptions } from './router-types.ts';
+import { drainServer, trackConnections } from './server-drain.ts';
 import { UpgradeHandler } from './upgrade-handler.ts';
 import { Upstream } from './upstream.ts';
 import type { UpstreamTarget } from './upstream.ts';
-
-/** Tuning of one router. */
-export interface RouterOptions {
-  /** How long an upstream may take to send response headers before the client gets 504. Default 60000. */
-  upstreamTimeoutMs?: number;
-  /** How long `close()`, `removeInstance()` and a replaced slot wait for in-flight requests. Default 30000. */
-  drainTimeoutMs?: number;
-  /** Maximum connections kept to each upstream process. Default 128. */
-  connectionsPerUpstream?: number;
-}
-
-/** One registered colour of an instance, as `state()` reports it. */
-export interface RouterSlotState {
-  color: Color;
-  version: string;
-  port: number;
-  /** Requests (and WebSocket tunnels) currently being served by this colour. */
-  inFlight: number;
-}
-
-/** One instance, as `state()` reports it. */
-export interface RouterInstanceState {
-  name: string;
-  hosts: string[];
-  active: Color | null;
-  slots: RouterSlotState[];
-}
-
-/**
- * The data plane's HTTP/1.1 reverse proxy: Host → instance → active colour → slot process.
- * Flipping colours is a single reference switch; requests already in flight finish where they
- * started. Every proxied response carries `x-app-version` (and `x-deployment-id`).
- */
-export interface Router {
-  /** Starts listening; resolves with the bound port (pass 0 for an ephemeral one). */
-  listen(port: number, host?: string): Promise<number>;
-  /** Stops accepting, lets in-flight requests finish (bounded by `drainTimeoutMs`), closes keep-alive sockets and every pool. */
-  close(): Promise<void>;
-  /** Creates or updates an instance and replaces its host list. Throws `HOST_IN_USE` if another instance serves one of the hosts. */
-  setInstance(name: string, hosts: string[]): void;
-  /** Stops routing the instance's hosts, then drains and closes its upstreams. Unknown names are ignored. */
-  removeInstance(name: string): Promise<void>;
-  /**
-   * Registers the upstream for a colour (it receives traffic only once activated). Replacing a
-   * target drains the old pool in the background; if that colour is active, the new target takes
-   * over at once. Registering the identical target again changes nothing.
-   */
-  setSlot(name: string, target: UpstreamTarget): void;
-  /** The flip: the next request goes to `color`; requests in flight elsewhere finish normally. */
-  activate(name: string, color: Color): void;
-  /** No active colour: new requests get 503 with `retry-after: 1`. */
-  deactivate(name: string): void;
-  /**
-   * Unregisters a non-active colour and resolves once its in-flight requests finished (after
-   * `timeoutMs` the rest are cut; those without response headers get 504) and its pool closed.
-   * Rejects with `SLOT_ACTIVE` for the active colour, `SLOT_NOT_FOUND` for an empty one.
-   */
-  drainSlot(name: string, color: Color, timeoutMs?: number): Promise<void>;
-  state(): RouterInstanceState[];
-}
-
-class InstanceRecord {
-  readonly name: string;
-  hosts: string[] = [];
-  /** What the hot path reads: swapping this reference is the cutover. */
-  active: Upstream | null = null;
-  blue: Upstream | null = null;
-  green: Upstream | null = null;
-
-  constructor(name: string) {
-    this.name = name;
-  }
-}
+import { PREVIEW_PATH, VersionHub, WELL_KNOWN_PREFIX } from './version-signal.ts';
+import { answerWellKnown, CLEAR_PREVIEW, pathOf, previewLogin, streamVersion } from './well-known.ts';
 
 // Bounds the raw-Host cache so a flood of random Host headers cannot grow memory.
 const ROUTE_CACHE_LIMIT = 4096;
-// Node's server.close() only closes connections idle at that instant; keep sweeping while closing
-// so keep-alive connections are closed as soon as their last response is done.
-const CLOSE_SWEEP_MS = 20;
-// Header values reach clients verbatim: no control characters (CR/LF would split the response).
-const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+// Beyond this many requests held by one instance, new ones get 503 at once (memory bound).
+const MAX_HELD = 10_000;
 
 function noop(): void {}
 
-function positiveInteger(
-  value: number | undefined,
-  fallback: number,
-  path: string,
-  issues: FieldIssue[],
-): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value <= 0)
-    issues.push({ path, message: `must be a positive integer, got ${String(value)}` });
-  return value;
-}
-
-function checkTarget(target: UpstreamTarget): void {
-  const issues: FieldIssue[] = [];
-  if (!isColor(target.color)) issues.push({ path: 'color', message: 'must be "blue" or "green"' });
-  if (typeof target.version !== 'string' || target.version === '' || !HEADER_VALUE.test(target.version)) {
-    issues.push({ path: 'version', message: 'must be a non-empty string without control characters' });
-  }
-  if (!Number.isInteger(target.port) || target.port < 1 || target.port > 65535) {
-    issues.push({ path: 'port', message: 'must be an integer from 1 to 65535' });
-  }
-  if (target.host !== undefined && (typeof target.host !== 'string' || target.host === '')) {
-    issues.push({ path: 'host', message: 'must be a non-empty string when set' });
-  }
-  if (
-    target.deploymentId !== undefined &&
-    (typeof target.deploymentId !== 'string' || !HEADER_VALUE.test(target.deploymentId))
-  ) {
-    issues.push({ path: 'deploymentId', message: 'must be a string without control characters when set' });
-  }
-  if (issues.length > 0) throw invalidInput('VALIDATION_FAILED', 'upstream target', issues);
-}
-
 class HttpRouter implements Router {
   readonly #server: Server<typeof IncomingMessage, typeof ProxyResponse>;
-  readonly #upstreamTimeoutMs: number;
-  readonly #drainTimeoutMs: number;
-  readonly #connections: number;
+  readonly #options: ResolvedRouterOptions;
+  readonly #clock: Clock;
+  readonly #maxBodyBytes: number;
+  #skewGraceMs: number;
   readonly #instances = new Map<string, InstanceRecord>();
   /** Normalised host → instance; the source of truth. */
   readonly #hosts = new Map<string, InstanceRecord>();
@@ -140,24 +73,37 @@ class HttpRouter implements Router {
   readonly #retiring = new Set<Upstream>();
   /** Reused by every request: the request handler is synchronous, so it is never shared. */
   readonly #scan = new RequestScan();
+  readonly #decision = new RouteDecision<Upstream>();
+  readonly #hub: VersionHub<InstanceRecord>;
+  /** Client connections, tracked only to close the ones that never sent a request when closing. */
+  readonly #sockets: Set<Socket>;
   #closed: Promise<void> | null = null;
 
   constructor(options: RouterOptions) {
-    const issues: FieldIssue[] = [];
-    this.#upstreamTimeoutMs = positiveInteger(options.upstreamTimeoutMs, 60_000, 'upstreamTimeoutMs', issues);
-    this.#drainTimeoutMs = positiveInteger(options.drainTimeoutMs, 30_000, 'drainTimeoutMs', issues);
-    this.#connections = positiveInteger(
-      options.connectionsPerUpstream,
-      128,
-      'connectionsPerUpstream',
-      issues,
-    );
-    if (issues.length > 0) throw invalidInput('CONFIG_INVALID', 'router options', issues);
-    this.#server = createServer<typeof IncomingMessage, typeof ProxyResponse>(
-      { ServerResponse: ProxyResponse },
-      this.#onRequest,
-    );
+    const o = resolveRouterOptions(options);
+    this.#options = o;
+    this.#clock = o.clock;
+    this.#maxBodyBytes = o.maxBodyBytes;
+    this.#skewGraceMs = o.skewGraceMs;
+    this.#hub = new VersionHub(o.versionHeartbeatMs);
+    this.#server = createServer<typeof IncomingMessage, typeof ProxyResponse>({
+      ServerResponse: ProxyResponse,
+      headersTimeout: o.clientHeadersTimeoutMs,
+      requestTimeout: o.clientRequestTimeoutMs,
+      keepAliveTimeout: o.clientIdleTimeoutMs,
+      // Node checks the two timeouts above on this interval (default 30 s, too coarse for short ones).
+      connectionsCheckingInterval: Math.min(
+        30_000,
+        Math.max(25, Math.floor(Math.min(o.clientHeadersTimeoutMs, o.clientRequestTimeoutMs) / 4)),
+      ),
+    });
+    this.#server.on('request', this.#onRequest);
+    // Without this listener Node answers `100 Continue` before anyone knows whether the request
+    // will be forwarded; with it, the router answers 100 only when it dispatches (RFC 9110 §10.1.1)
+    // and refuses (413, 404, 403, 503…) without making the client send the body.
+    this.#server.on('checkContinue', this.#onCheckContinue);
     this.#server.on('upgrade', this.#onUpgrade);
+    this.#sockets = trackConnections(this.#server);
     // After listen, the server only emits 'error' for a failed accept (EMFILE…); Node keeps
     // accepting, and an unhandled 'error' would crash the data plane, so it is absorbed here.
     this.#server.on('error', noop);
@@ -179,34 +125,112 @@ class HttpRouter implements Router {
     if (this.#closed !== null) res.shouldKeepAlive = false;
     const instance = this.#route(scan.host);
     if (instance === null) return sendError(res, notFound(normaliseHost(scan.host)));
-    const upstream = instance.active;
-    if (upstream === null) return sendError(res, noActiveSlot(instance.name));
+    if (scan.contentLength > this.#maxBodyBytes) {
+      // The body stays unread: the connection cannot carry another request.
+      res.shouldKeepAlive = false;
+      return sendError(res, PAYLOAD_TOO_LARGE);
+    }
+    if (instance.maintenance !== null) return instance.maintenance.send(res, req.method === 'HEAD');
+    const url = req.url as string;
+    readRoutingFacts(scan, url, instance.stickyCookie);
+    this.#serve(instance, req, res, headers, scan, url);
+  };
+
+  readonly #onCheckContinue = (req: IncomingMessage, res: ProxyResponse): void => {
+    res.expectContinue = true;
+    // If the answer is a refusal, the client may or may not send the body after it: the bytes on
+    // the connection are ambiguous, so it is not reused (rare: large uploads ask for 100).
+    res.shouldKeepAlive = false;
+    this.#onRequest(req, res);
+  };
+
+  #serve(
+    instance: InstanceRecord,
+    req: IncomingMessage,
+    res: ProxyResponse,
+    headers: string[],
+    scan: RequestScan,
+    url: string,
+  ): void {
+    // '.' second: the cheap test that keeps every other path off the well-known branch.
+    const wellKnown = url.charCodeAt(1) === 46 && url.startsWith(WELL_KNOWN_PREFIX);
+    if (wellKnown && pathOf(url) === PREVIEW_PATH) return previewLogin(instance, req, res, url);
+    const d = this.#decision;
+    decideRoute(instance, scan, this.#clock, this.#skewGraceMs, wellKnown, d);
+    const upstream = d.upstream;
+    if (d.outcome !== ROUTE || upstream === null)
+      return this.#notRouted(instance, req, res, headers, scan, d.outcome);
+    if (wellKnown) return answerWellKnown(this.#hub, instance, req, res, pathOf(url), upstream, d);
+    if (res.expectContinue) res.writeContinue();
+    let extra = d.reload ? upstream.reloadHeaders : upstream.responseHeaders;
+    if (d.assigned)
+      extra = d.reload ? [...upstream.stickyHeaders, 'x-cutover-reload', '1'] : upstream.stickyHeaders;
+    // Preview pages must not move the browser's deployment cookie: that one follows what it runs.
+    const htmlExtra =
+      !d.preview && scan.deploymentCookie !== upstream.deploymentCookieValue
+        ? upstream.deploymentCookieHeaders
+        : null;
     const opts = {
-      path: req.url as string,
+      path: url,
       method: req.method as string,
       headers,
-      body: scan.hasBody ? req : null,
+      body: scan.hasBody ? (scan.chunked ? req.pipe(new BodyLimit(this.#maxBodyBytes)) : req) : null,
     };
-    const handler = new ProxyHandler(upstream, res, opts);
+    const handler = new ProxyHandler(upstream, res, opts, extra, htmlExtra, performance.now());
     res.proxy = handler;
     res.on('close', onResponseClose);
     upstream.inFlight++;
+    upstream.counters.requests++;
     upstream.pool.dispatch(opts, handler);
-  };
+  }
+
+  #notRouted(
+    instance: InstanceRecord,
+    req: IncomingMessage,
+    res: ProxyResponse,
+    headers: string[],
+    scan: RequestScan,
+    outcome: number,
+  ): void {
+    if (outcome === DENIED)
+      return sendError(res, PREVIEW_DENIED, scan.previewFromCookie ? CLEAR_PREVIEW : undefined);
+    if (outcome === NO_PREVIEW_SLOT) return sendError(res, noPreviewSlot(instance.name));
+    if (outcome === NO_ACTIVE && this.#options.pauseTimeoutMs > 0 && this.#closed === null) {
+      if (instance.held.size < MAX_HELD) return instance.held.hold(req, res, headers, scan);
+    }
+    sendError(res, noActiveSlot(instance.name));
+  }
 
   readonly #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const scan = this.#scan;
     const headers = scanRequestHeaders(req.rawHeaders, req.socket.remoteAddress, scan);
     const instance = this.#route(scan.host);
-    const upstream = instance === null ? null : instance.active;
-    if (upstream === null) {
-      const error = instance === null ? notFound(normaliseHost(scan.host)) : noActiveSlot(instance.name);
+    let error: RouterError | null = null;
+    let upstream: Upstream | null = null;
+    let reload = false;
+    if (instance === null) error = notFound(normaliseHost(scan.host));
+    else if (instance.maintenance !== null) error = instance.maintenance.error;
+    else {
+      readRoutingFacts(scan, req.url as string, instance.stickyCookie);
+      const d = this.#decision;
+      decideRoute(instance, scan, this.#clock, this.#skewGraceMs, false, d);
+      upstream = d.upstream;
+      reload = d.reload;
+      // Upgrades are not held: WebSocket clients retry on their own.
+      if (d.outcome === DENIED) error = PREVIEW_DENIED;
+      else if (d.outcome === NO_PREVIEW_SLOT) error = noPreviewSlot(instance.name);
+      else if (upstream === null) error = noActiveSlot(instance.name);
+    }
+    if (error !== null || upstream === null) {
       socket.on('error', noop);
-      socket.end(rawErrorResponse(error), 'latin1');
+      socket.end(rawErrorResponse(error ?? noActiveSlot('')), 'latin1');
       return;
     }
-    const handler = new UpgradeHandler(upstream, socket, head);
+    const websocket = scan.upgrade.toLowerCase() === 'websocket';
+    const extra = reload ? upstream.reloadHeaders : upstream.responseHeaders;
+    const handler = new UpgradeHandler(upstream, socket, head, websocket, extra);
     upstream.inFlight++;
+    upstream.counters.requests++;
     upstream.pool.dispatch(
       {
         path: req.url as string,
@@ -228,31 +252,32 @@ class HttpRouter implements Router {
     return this.#closed;
   }
 
-  async #close(): Promise<void> {
-    const server = this.#server;
-    const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
-    const sweep = setInterval(() => server.closeIdleConnections(), CLOSE_SWEEP_MS);
-    sweep.unref();
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([
-      stopped.then(() => false),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), this.#drainTimeoutMs);
-        timer.unref();
-      }),
-    ]);
-    clearInterval(sweep);
-    clearTimeout(timer);
+  #upstreams(): Upstream[] {
     const upstreams = [...this.#retiring];
     for (const instance of this.#instances.values()) {
       if (instance.blue !== null) upstreams.push(instance.blue);
       if (instance.green !== null) upstreams.push(instance.green);
     }
+    return upstreams;
+  }
+
+  async #close(): Promise<void> {
+    const draining = drainServer(this.#server, this.#sockets, this.#options.drainTimeoutMs);
+    this.#hub.closeAll();
+    for (const instance of this.#instances.values()) {
+      for (const held of instance.held.takeAll()) sendError(held.res, noActiveSlot(instance.name));
+    }
+    // Upgraded sockets keep server.close() waiting: tell them to go away well within the drain.
+    const window = Math.min(this.#options.wsDrainTimeoutMs, this.#options.drainTimeoutMs / 2);
+    for (const upstream of this.#upstreams()) {
+      for (const tunnel of upstream.tunnels) tunnel.scheduleGoingAway(Math.random() * window);
+    }
+    const { timedOut, closed } = await draining;
+    const upstreams = this.#upstreams();
     if (timedOut) {
-      server.closeAllConnections();
+      this.#server.closeAllConnections();
       await Promise.all(upstreams.map((u) => u.destroy()));
-      await stopped;
+      await closed;
     } else {
       // Every client connection is gone, so nothing is in flight any more: this only closes pools.
       await Promise.all(upstreams.map((u) => u.drain(0)));
@@ -265,45 +290,64 @@ class HttpRouter implements Router {
       throw new CutoverError(
         'INSTANCE_NOT_FOUND',
         `the router has no instance "${name}"; register it with setInstance first`,
-        {
-          details: { instance: name },
-        },
+        { details: { instance: name } },
       );
     }
     return instance;
   }
 
+  #slot(instance: InstanceRecord, color: Color, doing: string): Upstream {
+    const upstream = isColor(color) ? instance.slot(color) : null;
+    if (upstream === null) {
+      throw new CutoverError(
+        'SLOT_NOT_FOUND',
+        `instance "${instance.name}" has no ${String(color)} upstream; register it with setSlot before ${doing}`,
+        { details: { instance: instance.name, color } },
+      );
+    }
+    return upstream;
+  }
+
   #retire(upstream: Upstream, timeoutMs: number): Promise<void> {
     this.#retiring.add(upstream);
-    return upstream.drain(timeoutMs).finally(() => this.#retiring.delete(upstream));
+    return upstream
+      .drain(timeoutMs, this.#options.wsDrainTimeoutMs)
+      .finally(() => this.#retiring.delete(upstream));
+  }
+
+  /** After any change of what serves an instance: held requests go, version streams hear of it. */
+  #changed(instance: InstanceRecord): void {
+    if (instance.active !== null) {
+      for (const held of instance.held.takeAll()) {
+        if (held.res.destroyed) continue;
+        this.#serve(instance, held.req, held.res, held.headers, held.scan, held.req.url as string);
+      }
+    }
+    this.#hub.publish(instance, (stream) => streamVersion(instance, stream));
+  }
+
+  #expireHeld(instance: InstanceRecord, held: HeldRequest): void {
+    sendError(held.res, noActiveSlot(instance.name));
   }
 
   setInstance(name: string, hosts: string[]): void {
-    const issues: FieldIssue[] = [];
-    if (typeof name !== 'string' || name === '')
-      issues.push({ path: 'name', message: 'must be a non-empty string' });
-    const normalised = new Set<string>();
-    hosts.forEach((host, i) => {
-      const h = typeof host === 'string' ? normaliseHost(host) : '';
-      if (h === '') issues.push({ path: `hosts[${i}]`, message: 'must be a non-empty host name' });
-      else normalised.add(h);
-    });
-    if (issues.length > 0) throw invalidInput('VALIDATION_FAILED', `router instance "${name}"`, issues);
+    const normalised = checkInstance(name, hosts);
     for (const host of normalised) {
       const owner = this.#hosts.get(host);
       if (owner !== undefined && owner.name !== name) {
         throw new CutoverError(
           'HOST_IN_USE',
           `host "${host}" is already served by instance "${owner.name}"; remove it there first`,
-          {
-            details: { host, instance: owner.name },
-          },
+          { details: { host, instance: owner.name } },
         );
       }
     }
     let instance = this.#instances.get(name);
     if (instance === undefined) {
-      instance = new InstanceRecord(name);
+      const created: InstanceRecord = new InstanceRecord(name, this.#options.pauseTimeoutMs, (held) =>
+        this.#expireHeld(created, held),
+      );
+      instance = created;
       this.#instances.set(name, instance);
     }
     for (const host of instance.hosts) this.#hosts.delete(host);
@@ -318,10 +362,12 @@ class HttpRouter implements Router {
     this.#instances.delete(name);
     for (const host of instance.hosts) this.#hosts.delete(host);
     this.#routes.clear();
-    instance.active = null;
+    instance.setActive(null, this.#clock.now());
+    for (const held of instance.held.takeAll()) sendError(held.res, noActiveSlot(name));
+    this.#hub.closeKey(instance);
     const drains: Promise<void>[] = [];
-    if (instance.blue !== null) drains.push(this.#retire(instance.blue, this.#drainTimeoutMs));
-    if (instance.green !== null) drains.push(this.#retire(instance.green, this.#drainTimeoutMs));
+    if (instance.blue !== null) drains.push(this.#retire(instance.blue, this.#options.drainTimeoutMs));
+    if (instance.green !== null) drains.push(this.#retire(instance.green, this.#options.drainTimeoutMs));
     instance.blue = null;
     instance.green = null;
     await Promise.all(drains);
@@ -330,78 +376,106 @@ class HttpRouter implements Router {
   setSlot(name: string, target: UpstreamTarget): void {
     const instance = this.#instance(name);
     checkTarget(target);
-    const previous = instance[target.color];
+    const previous = instance.slot(target.color);
     if (previous !== null && previous.sameAs(target)) return;
-    const upstream = new Upstream(target, {
-      connections: this.#connections,
-      headersTimeoutMs: this.#upstreamTimeoutMs,
-    });
-    instance[target.color] = upstream;
+    const upstream = new Upstream(
+      target,
+      {
+        connections: this.#options.connectionsPerUpstream,
+        headersTimeoutMs: this.#options.upstreamTimeoutMs,
+      },
+      instance.stickyCookie,
+      this.#clock.now(),
+    );
+    if (target.color === 'blue') instance.blue = upstream;
+    else instance.green = upstream;
     if (previous === null) return;
+    const serving = instance.serving(previous);
     if (instance.active === previous) instance.active = upstream;
-    void this.#retire(previous, this.#drainTimeoutMs);
+    if (instance.shiftTo === previous) instance.shiftTo = upstream;
+    void this.#retire(previous, this.#options.drainTimeoutMs);
+    if (serving) this.#changed(instance);
   }
 
   activate(name: string, color: Color): void {
     const instance = this.#instance(name);
-    const upstream = isColor(color) ? instance[color] : null;
-    if (upstream === null) {
-      throw new CutoverError(
-        'SLOT_NOT_FOUND',
-        `instance "${name}" has no ${String(color)} upstream; register it with setSlot before activating`,
-        {
-          details: { instance: name, color },
-        },
-      );
-    }
-    instance.active = upstream;
+    instance.setActive(this.#slot(instance, color, 'activating'), this.#clock.now());
+    this.#changed(instance);
+  }
+
+  shift(name: string, color: Color, weightPercent: number): void {
+    const instance = this.#instance(name);
+    checkWeight(weightPercent);
+    const target = this.#slot(instance, color, 'shifting to it');
+    if (weightPercent === 100) return this.activate(name, color);
+    const base = this.#slot(instance, otherColor(color), 'shifting away from it');
+    if (weightPercent === 0) return this.activate(name, base.color);
+    const sameShift = instance.active === base && instance.shiftTo === target;
+    const credit = instance.shiftCredit;
+    if (instance.active !== base) instance.setActive(base, this.#clock.now());
+    instance.shiftTo = target;
+    instance.shiftWeight = weightPercent;
+    instance.shiftCredit = sameShift ? credit : 0;
+    this.#changed(instance);
   }
 
   deactivate(name: string): void {
-    this.#instance(name).active = null;
+    const instance = this.#instance(name);
+    instance.setActive(null, this.#clock.now());
+    this.#changed(instance);
   }
 
-  async drainSlot(name: string, color: Color, timeoutMs: number = this.#drainTimeoutMs): Promise<void> {
+  async drainSlot(
+    name: string,
+    color: Color,
+    timeoutMs: number = this.#options.drainTimeoutMs,
+  ): Promise<void> {
     const instance = this.#instance(name);
-    const upstream = isColor(color) ? instance[color] : null;
-    if (upstream === null) {
-      throw new CutoverError(
-        'SLOT_NOT_FOUND',
-        `instance "${name}" has no ${String(color)} upstream to drain`,
-        {
-          details: { instance: name, color },
-        },
-      );
-    }
-    if (instance.active === upstream) {
+    const upstream = this.#slot(instance, color, 'draining');
+    if (instance.serving(upstream)) {
       throw new CutoverError(
         'SLOT_ACTIVE',
-        `cannot drain ${color} of instance "${name}": it is the active colour; activate the other colour (or deactivate) first`,
-        {
-          details: { instance: name, color },
-        },
+        `cannot drain ${color} of instance "${name}": it receives traffic; activate the other colour (or deactivate) first`,
+        { details: { instance: name, color } },
       );
     }
-    instance[color] = null;
+    if (color === 'blue') instance.blue = null;
+    else instance.green = null;
+    if (instance.previous === upstream) instance.previous = null;
     await this.#retire(upstream, timeoutMs);
   }
 
-  state(): RouterInstanceState[] {
-    const out: RouterInstanceState[] = [];
-    for (const instance of this.#instances.values()) {
-      const slots: RouterSlotState[] = [];
-      for (const u of [instance.blue, instance.green]) {
-        if (u !== null)
-          slots.push({ color: u.color, version: u.version, port: u.port, inFlight: u.inFlight });
-      }
-      out.push({
-        name: instance.name,
-        hosts: [...instance.hosts],
-        active: instance.active?.color ?? null,
-        slots,
-      });
+  setPreviewToken(name: string, token: string | null): void {
+    const instance = this.#instance(name);
+    checkPreviewToken(token);
+    instance.previewDigest = token === null ? null : previewDigest(token);
+  }
+
+  setSkewGrace(ms: number): void {
+    checkGrace(ms);
+    this.#skewGraceMs = ms;
+  }
+
+  setMaintenance(name: string, page: MaintenancePage | null): void {
+    const instance = this.#instance(name);
+    checkMaintenance(page);
+    instance.maintenance = page === null ? null : new MaintenanceResponse(page);
+    const maintenance = instance.maintenance;
+    if (maintenance !== null) {
+      for (const held of instance.held.takeAll()) maintenance.send(held.res, held.req.method === 'HEAD');
     }
-    return out;
+  }
+
+  state(): RouterInstanceState[] {
+    return [...this.#instances.values()].map((instance) => instance.describe());
+  }
+
+  stats(): RouterInstanceStats[] {
+    return collectStats(this.#instances.values(), this.#clock.now());
+  }
+
+  metricsText(): string {
+    return renderMetrics(this.stats());
   }
 }
 
@@ -409,3 +483,5 @@ class HttpRouter implements Router {
 export function createRouter(options: RouterOptions = {}): Router {
   return new HttpRouter(options);
 }
+
+export type { Router, RouterInstanceState, RouterOptions, RouterSlotState } from './router-types.ts';

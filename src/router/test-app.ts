@@ -32,6 +32,10 @@ export interface TestApp {
   slowWaiting(n: number): Promise<void>;
   /** Answers every waiting `/slow` request with the app's version. */
   releaseSlow(): void;
+  /** Open `/sse` streams. */
+  sseOpen: number;
+  /** Sends `data: <text>` to every open `/sse` stream. */
+  pushSse(text: string): void;
   close(): Promise<void>;
 }
 
@@ -52,10 +56,12 @@ export async function waitFor(
  * Starts an app on 127.0.0.1:0. Routes: `/` (version as text), `/headers` (request headers as
  * JSON), `/echo` (streams the body back), `/slow` (waits for `releaseSlow`), `/hang` (never
  * answers), `/drop` (destroys the connection while `dropNext` > 0), `/big?bytes=N` (streams N
- * bytes), `/hop` (sends hop-by-hop headers), `/204`. Upgrades are accepted and echo bytes.
+ * bytes), `/hop` (sends hop-by-hop headers), `/204`, `/html` (an HTML page), `/sse` (an event
+ * stream fed by `pushSse`), `/status?code=N`, `/upload` (answers the body length once it is all in). Upgrades are accepted and echo bytes.
  */
 export async function startTestApp(version: string): Promise<TestApp> {
   const slow: ServerResponse[] = [];
+  const sse = new Set<ServerResponse>();
   let slowListener: (() => void) | null = null;
   const app: TestApp = {
     version,
@@ -75,7 +81,14 @@ export async function startTestApp(version: string): Promise<TestApp> {
     releaseSlow() {
       for (const res of slow.splice(0)) res.end(`slow:${version}`);
     },
+    get sseOpen() {
+      return sse.size;
+    },
+    pushSse(text) {
+      for (const res of sse) res.write(`data: ${text}\n\n`);
+    },
     async close() {
+      for (const res of sse) res.destroy();
       app.server.closeAllConnections();
       await new Promise<void>((resolve) => app.server.close(() => resolve()));
     },
@@ -150,6 +163,28 @@ export async function startTestApp(version: string): Promise<TestApp> {
         });
         res.end('hop');
         return;
+      case '/html':
+        res.setHeader('content-type', 'text/html; charset=utf-8');
+        res.end(`<!doctype html><title>${version}</title>`);
+        return;
+      case '/sse':
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
+        res.write(`data: hello ${version}\n\n`);
+        sse.add(res);
+        res.on('close', () => sse.delete(res));
+        return;
+      case '/upload': {
+        let length = 0;
+        req.on('data', (c: Buffer) => (length += c.length));
+        req.on('end', () => res.end(String(length)));
+        return;
+      }
+      case '/status': {
+        req.resume();
+        res.writeHead(Number(url.searchParams.get('code') ?? '200'));
+        res.end();
+        return;
+      }
       case '/204':
         res.writeHead(204);
         res.end();

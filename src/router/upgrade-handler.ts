@@ -5,6 +5,8 @@ import { rawErrorResponse } from './error-response.ts';
 import { responseHeaders } from './headers.ts';
 import { CLIENT_GONE, errorFor } from './proxy-handler.ts';
 import type { Upstream } from './upstream.ts';
+import { Tunnel } from './ws-tunnel.ts';
+import type { TunnelOwner } from './ws-tunnel.ts';
 
 function noop(): void {}
 
@@ -16,26 +18,38 @@ function headBlock(statusCode: number, statusMessage: string, headers: string[])
 
 /**
  * Relays an upgrade request (WebSocket) arriving on a raw client socket. A 101 answer becomes a
- * byte tunnel between the two sockets that counts as in flight on its upstream until either side
- * closes, so draining a colour waits for (or, at its timeout, cuts) its WebSockets. Any other
- * answer is relayed with `connection: close`, since the socket no longer has an HTTP parser.
- * Upgrades are rare and long-lived, so closures here are fine.
+ * `Tunnel` that counts as in flight on its upstream until both sides closed, so draining a colour
+ * waits for its WebSockets (and tells them to go away, see `Upstream.drain`). Any other answer is
+ * relayed with `connection: close`, since the socket no longer has an HTTP parser. Upgrades are
+ * rare and long-lived, so closures here are fine.
  */
-export class UpgradeHandler implements Dispatcher.DispatchHandler {
+export class UpgradeHandler implements Dispatcher.DispatchHandler, TunnelOwner {
   readonly upstream: Upstream;
   readonly socket: Duplex;
   readonly head: Buffer;
+  readonly websocket: boolean;
+  readonly extra: readonly string[];
   abort: ((err?: Error) => void) | null = null;
   done = false;
   clientGone = false;
   responded = false;
   tunnelled = false;
   resume: () => void = noop;
+  /** performance.now() at dispatch, for the latency histogram. */
+  readonly started = performance.now();
 
-  constructor(upstream: Upstream, socket: Duplex, head: Buffer) {
+  constructor(
+    upstream: Upstream,
+    socket: Duplex,
+    head: Buffer,
+    websocket: boolean,
+    extra: readonly string[],
+  ) {
     this.upstream = upstream;
     this.socket = socket;
     this.head = head;
+    this.websocket = websocket;
+    this.extra = extra;
     socket.on('error', noop);
     socket.on('close', () => {
       if (this.done || this.tunnelled) return;
@@ -58,27 +72,21 @@ export class UpgradeHandler implements Dispatcher.DispatchHandler {
       this.finish();
       return;
     }
-    const headers = responseHeaders((rawHeaders ?? []) as Buffer[], this.upstream.responseHeaders, true);
+    this.upstream.counters.response(statusCode, performance.now() - this.started);
+    const headers = responseHeaders((rawHeaders ?? []) as Buffer[], this.extra, null, true);
     client.write(headBlock(statusCode, 'Switching Protocols', headers), 'latin1');
-    if (this.head.length > 0) upstreamSocket.write(this.head);
-    const tunnels = this.upstream.tunnels;
-    tunnels.add(upstreamSocket);
-    const close = (): void => {
-      tunnels.delete(upstreamSocket);
-      client.destroy();
-      upstreamSocket.destroy();
-      this.finish();
-    };
-    upstreamSocket.on('error', noop);
-    upstreamSocket.on('close', close);
-    client.on('close', close);
-    upstreamSocket.pipe(client);
-    client.pipe(upstreamSocket);
+    this.upstream.addTunnel(new Tunnel(this, client, upstreamSocket, this.websocket, this.head));
+  }
+
+  tunnelClosed(tunnel: Tunnel): void {
+    this.upstream.tunnels.delete(tunnel);
+    this.finish();
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusMessage: string): boolean {
     if (statusCode < 200) return true;
-    const headers = responseHeaders(rawHeaders, this.upstream.responseHeaders);
+    this.upstream.counters.response(statusCode, performance.now() - this.started);
+    const headers = responseHeaders(rawHeaders, this.extra, null);
     headers.push('connection', 'close');
     this.responded = true;
     this.resume = resume;
@@ -103,8 +111,13 @@ export class UpgradeHandler implements Dispatcher.DispatchHandler {
   onError(err: Error): void {
     this.finish();
     if (this.clientGone) return;
-    if (this.responded) this.socket.destroy();
-    else this.socket.end(rawErrorResponse(errorFor(err, this.upstream)), 'latin1');
+    if (this.responded) {
+      this.socket.destroy();
+      return;
+    }
+    const error = errorFor(err, this.upstream);
+    if (error.status === 502 || error.status === 504) this.upstream.counters.failed();
+    this.socket.end(rawErrorResponse(error), 'latin1');
   }
 
   finish(): void {

@@ -1,6 +1,8 @@
-import type { Duplex } from 'node:stream';
 import { Pool } from 'undici';
 import type { Color } from '../shared/index.ts';
+import { ColorCounters } from './color-counters.ts';
+import { COOKIE_ATTRIBUTES, cookieSafe, DEPLOYMENT_COOKIE } from './cookies.ts';
+import type { Tunnel } from './ws-tunnel.ts';
 
 /** Where one colour of an instance is served: a slot process listening on host:port. */
 export interface UpstreamTarget {
@@ -10,7 +12,10 @@ export interface UpstreamTarget {
   port: number;
   /** Default `127.0.0.1`. */
   host?: string;
-  /** Sent to clients as `x-deployment-id` when set. */
+  /**
+   * Sent to clients as `x-deployment-id` and in the `cutover_dpl` cookie when set; requests that
+   * carry it back are what skew protection and sticky weighted shifts recognise.
+   */
   deploymentId?: string;
 }
 
@@ -20,10 +25,16 @@ export interface UpstreamPoolOptions {
   headersTimeoutMs: number;
 }
 
+/** Time a tunnel told to go away gets to finish its close handshake (see ws-tunnel.ts), plus slack. */
+const TUNNEL_CLOSE_GRACE_MS = 6000;
+
+function noop(): void {}
+
 /**
- * One registered slot process: its connection pool, its in-flight counter and the headers every
- * response it serves carries. The router flips traffic by swapping which Upstream an instance
- * points at; an Upstream itself never changes target, it is replaced and drained.
+ * One registered slot process: its connection pool, its in-flight counter, its traffic counters
+ * and the headers its responses carry (all precomputed, so the request path only picks an array).
+ * The router flips traffic by swapping which Upstream an instance points at; an Upstream itself
+ * never changes target, it is replaced and drained.
  */
 export class Upstream {
   readonly color: Color;
@@ -34,21 +45,43 @@ export class Upstream {
   readonly pool: Pool;
   /** Appended to every response: `x-app-version` and, when known, `x-deployment-id`. */
   readonly responseHeaders: readonly string[];
+  /** The same plus `x-cutover-reload: 1`, for a client whose deployment id is no longer served. */
+  readonly reloadHeaders: readonly string[];
+  /** The same as `responseHeaders` plus the sticky cookie pinning a client to this colour. */
+  readonly stickyHeaders: readonly string[];
+  /** Sticky cookie value (`<color>.<deploymentId>`, cookie-encoded) this upstream answers to. */
+  readonly stickyValue: string;
+  /** Deployment id as it appears in the `cutover_dpl` cookie ('' when unknown). */
+  readonly deploymentCookieValue: string;
+  /** `set-cookie` pair refreshing `cutover_dpl` to this deployment (null when it has no id). */
+  readonly deploymentCookieHeaders: readonly string[] | null;
+  readonly counters = new ColorCounters();
+  /** When the target was registered (ms since the epoch); its counters start there. */
+  readonly registeredAt: number;
   /** Requests dispatched and not yet completed, errored or aborted (tunnels included). */
   inFlight = 0;
   /** Set when a drain timed out and the pool was destroyed: aborted requests answer 504. */
   drainAborted = false;
-  /** Upgraded (WebSocket) connections; a drain that times out cuts them. */
-  readonly tunnels = new Set<Duplex>();
+  /** Open upgraded connections (WebSockets) on this upstream. */
+  readonly tunnels = new Set<Tunnel>();
   #drained: Promise<void> | null = null;
-  #onIdle: (() => void) | null = null;
+  /** While draining: checked at each release. */
+  #onRelease: (() => void) | null = null;
+  /** While draining: when the last tunnel must have been told to go away (performance.now()). */
+  #tunnelWindowEnd = -1;
 
-  constructor(target: UpstreamTarget, options: UpstreamPoolOptions) {
+  constructor(
+    target: UpstreamTarget,
+    options: UpstreamPoolOptions,
+    stickyCookie: string,
+    registeredAt: number,
+  ) {
     this.color = target.color;
     this.version = target.version;
     this.port = target.port;
     this.host = target.host ?? '127.0.0.1';
     this.deploymentId = target.deploymentId;
+    this.registeredAt = registeredAt;
     const origin = `http://${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`;
     this.pool = new Pool(origin, {
       connections: options.connections,
@@ -57,10 +90,19 @@ export class Upstream {
       // disconnect aborts them, so no body timeout here.
       bodyTimeout: 0,
     });
-    this.responseHeaders =
+    const base =
       this.deploymentId === undefined
         ? ['x-app-version', this.version]
         : ['x-app-version', this.version, 'x-deployment-id', this.deploymentId];
+    this.responseHeaders = base;
+    this.reloadHeaders = [...base, 'x-cutover-reload', '1'];
+    this.stickyValue = cookieSafe(`${this.color}.${this.deploymentId ?? ''}`);
+    this.stickyHeaders = [...base, 'set-cookie', `${stickyCookie}=${this.stickyValue}${COOKIE_ATTRIBUTES}`];
+    this.deploymentCookieValue = this.deploymentId === undefined ? '' : cookieSafe(this.deploymentId);
+    this.deploymentCookieHeaders =
+      this.deploymentId === undefined
+        ? null
+        : ['set-cookie', `${DEPLOYMENT_COOKIE}=${this.deploymentCookieValue}${COOKIE_ATTRIBUTES}`];
   }
 
   /** True when `target` describes exactly this upstream (so re-registering it is a no-op). */
@@ -76,42 +118,76 @@ export class Upstream {
 
   /** Called exactly once per dispatched request, when it completes, errors or is aborted. */
   release(): void {
-    if (--this.inFlight === 0 && this.#onIdle !== null) this.#onIdle();
+    this.inFlight--;
+    if (this.#onRelease !== null) this.#onRelease();
+  }
+
+  /** Tracks an upgraded connection; one opening on a draining upstream is told to go away too. */
+  addTunnel(tunnel: Tunnel): void {
+    this.tunnels.add(tunnel);
+    if (this.#tunnelWindowEnd >= 0) {
+      tunnel.scheduleGoingAway(Math.random() * Math.max(0, this.#tunnelWindowEnd - performance.now()));
+    }
   }
 
   /**
-   * Waits for in-flight requests to finish, then closes the pool. After `timeoutMs`, whatever is
-   * still running is cut (see `destroy`). Idempotent: later calls share the first drain.
-   * Never rejects.
+   * Waits for in-flight requests to finish, then closes the pool. After `timeoutMs`, HTTP
+   * requests still running are cut (see `destroy`). Each WebSocket is told to go away (close
+   * 1001) at a random moment within `tunnelWindowMs`, so clients reconnect gradually; tunnels
+   * that have not closed a few seconds after the window are cut. Idempotent: later calls share
+   * the first drain. Never rejects.
    */
-  drain(timeoutMs: number): Promise<void> {
-    this.#drained ??= this.#drain(timeoutMs);
+  drain(timeoutMs: number, tunnelWindowMs = 0): Promise<void> {
+    this.#drained ??= this.#drain(timeoutMs, tunnelWindowMs);
     return this.#drained;
   }
 
   /**
    * Cuts everything now: the pool is destroyed (requests still waiting for response headers
-   * answer 504, the others lose their connection) and tunnels are closed. Never rejects.
+   * answer 504, the others lose their connection) and tunnels are destroyed. Never rejects.
    */
   async destroy(): Promise<void> {
     this.drainAborted = true;
-    for (const socket of this.tunnels) socket.destroy();
-    await this.pool.destroy().catch(() => undefined);
+    for (const tunnel of this.tunnels) tunnel.destroy();
+    await this.pool.destroy().catch(noop);
   }
 
-  async #drain(timeoutMs: number): Promise<void> {
-    if (this.inFlight > 0 && !this.drainAborted) {
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = await new Promise<boolean>((resolve) => {
-        this.#onIdle = () => resolve(false);
-        timer = setTimeout(() => resolve(true), timeoutMs);
-        timer.unref();
-      });
-      clearTimeout(timer);
-      this.#onIdle = null;
-      if (timedOut) return this.destroy();
+  async #drain(timeoutMs: number, tunnelWindowMs: number): Promise<void> {
+    const started = performance.now();
+    this.#tunnelWindowEnd = started + tunnelWindowMs;
+    for (const tunnel of this.tunnels) tunnel.scheduleGoingAway(Math.random() * tunnelWindowMs);
+    if (!this.drainAborted && this.inFlight > this.tunnels.size) {
+      const timedOut = await this.#until(() => this.inFlight <= this.tunnels.size, timeoutMs);
+      // Only HTTP requests are cut here; upgraded sockets were detached from the pool.
+      if (timedOut) {
+        this.drainAborted = true;
+        await this.pool.destroy().catch(noop);
+      }
     }
-    if (this.drainAborted) return this.destroy();
-    await this.pool.close().catch(() => undefined);
+    if (this.inFlight > 0) {
+      const left = Math.max(0, started + tunnelWindowMs - performance.now()) + TUNNEL_CLOSE_GRACE_MS;
+      if (await this.#until(() => this.inFlight <= 0, left)) {
+        for (const tunnel of this.tunnels) tunnel.destroy();
+      }
+    }
+    if (this.drainAborted) await this.destroy();
+    else await this.pool.close().catch(noop);
+  }
+
+  /** Resolves false once `done()` holds (checked at each release), true after `ms`. */
+  #until(done: () => boolean, ms: number): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#onRelease = null;
+        resolve(true);
+      }, ms);
+      timer.unref();
+      this.#onRelease = () => {
+        if (!done()) return;
+        clearTimeout(timer);
+        this.#onRelease = null;
+        resolve(false);
+      };
+    });
   }
 }

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Pool } from 'undici';
+import { isCutoverError } from '../shared/index.ts';
+import { createRouter } from './index.ts';
+import type { Router } from './index.ts';
+import { startTestApp } from './test-app.ts';
+import type { TestApp } from './test-app.ts';
+
+const HOST = 'shop.test';
+const STICKY = 'cutover_sticky_shop';
+
+describe('router weighted shift', () => {
+  let router: Router;
+  let blue: TestApp;
+  let green: TestApp;
+  let client: Pool;
+
+  before(async () => {
+    [blue, green] = await Promise.all([startTestApp('1.0.0'), startTestApp('2.0.0')]);
+    router = createRouter({ pauseTimeoutMs: 0 });
+    const port = await router.listen(0, '127.0.0.1');
+    router.setInstance('shop', [HOST]);
+    router.setSlot('shop', { color: 'blue', version: '1.0.0', port: blue.port, deploymentId: 'd1' });
+    router.setSlot('shop', { color: 'green', version: '2.0.0', port: green.port, deploymentId: 'd2' });
+    router.activate('shop', 'blue');
+    client = new Pool(`http://127.0.0.1:${port}`, { connections: 8 });
+  });
+
+  after(async () => {
+    await client.close();
+    await router.close();
+    await Promise.all([blue.close(), green.close()]);
+  });
+
+  async function get(cookie?: string): Promise<{ body: string; setCookie: string | undefined }> {
+    const headers: Record<string, string> = { host: HOST };
+    if (cookie !== undefined) headers.cookie = cookie;
+    const res = await client.request({ path: '/', method: 'GET', headers });
+    const setCookie = res.headers['set-cookie'];
+    assert.ok(setCookie === undefined || typeof setCookie === 'string');
+    return { body: await res.body.text(), setCookie };
+  }
+
+  it('sends exactly the weight of new clients to the new colour and pins each with a cookie', async () => {
+    router.shift('shop', 'green', 30);
+    const state = router.state()[0];
+    assert.deepEqual(state?.weights, { blue: 70, green: 30 });
+    assert.equal(state?.active, 'blue');
+    assert.equal(state?.shiftingTo, 'green');
+    let greens = 0;
+    for (let i = 0; i < 100; i++) {
+      const { body, setCookie } = await get();
+      if (body === '2.0.0') greens++;
+      const color = body === '2.0.0' ? 'green.d2' : 'blue.d1';
+      assert.equal(setCookie, `${STICKY}=${color}; Path=/; HttpOnly; SameSite=Lax`);
+    }
+    assert.equal(greens, 30);
+  });
+
+  it('never bounces a client with the sticky cookie while the weight changes', async () => {
+    router.shift('shop', 'green', 20);
+    const clients: { cookie: string; version: string }[] = [];
+    for (let i = 0; i < 40; i++) {
+      const { body, setCookie } = await get('session=abc');
+      clients.push({ cookie: `session=abc; ${String(setCookie).split(';')[0]}`, version: body });
+    }
+    assert.ok(clients.some((c) => c.version === '2.0.0') && clients.some((c) => c.version === '1.0.0'));
+    const checks: Promise<void>[] = [];
+    for (const weight of [10, 50, 90, 60]) {
+      router.shift('shop', 'green', weight);
+      for (const c of clients) {
+        for (let i = 0; i < 5; i++) {
+          checks.push(
+            get(c.cookie).then(({ body, setCookie }) => {
+              assert.equal(body, c.version, `a client pinned to ${c.version} got ${body} at ${weight}%`);
+              assert.equal(setCookie, undefined, 'a pinned client gets no new cookie');
+            }),
+          );
+        }
+      }
+      await Promise.all(checks.splice(0));
+    }
+  });
+
+  it('100 % is the all-at-once flip and ends the shift; 0 % goes back to the other colour', async () => {
+    router.shift('shop', 'green', 50);
+    router.shift('shop', 'green', 100);
+    let state = router.state()[0];
+    assert.equal(state?.active, 'green');
+    assert.equal(state?.shiftingTo, null);
+    assert.deepEqual(state?.weights, { blue: 0, green: 100 });
+    // The sticky cookie only matters during a shift.
+    assert.equal((await get(`${STICKY}=blue.d1`)).body, '2.0.0');
+    router.shift('shop', 'green', 0);
+    state = router.state()[0];
+    assert.equal(state?.active, 'blue');
+    assert.deepEqual(state?.weights, { blue: 100, green: 0 });
+    assert.equal((await get()).body, '1.0.0');
+  });
+
+  it('refuses bad weights, missing colours and draining a colour being shifted to', async () => {
+    assert.throws(
+      () => router.shift('shop', 'green', 101),
+      (e) => isCutoverError(e) && e.code === 'VALIDATION_FAILED',
+    );
+    assert.throws(
+      () => router.shift('shop', 'green', 12.5),
+      (e) => isCutoverError(e) && e.code === 'VALIDATION_FAILED',
+    );
+    router.shift('shop', 'green', 10);
+    await assert.rejects(
+      router.drainSlot('shop', 'green'),
+      (e) => isCutoverError(e) && e.code === 'SLOT_ACTIVE',
+    );
+    router.activate('shop', 'blue');
+    await router.drainSlot('shop', 'green');
+    assert.throws(
+      () => router.shift('shop', 'green', 50),
+      (e) => isCutoverError(e) && e.code === 'SLOT_NOT_FOUND',
+    );
+    assert.throws(
+      () => router.shift('ghost', 'green', 50),
+      (e) => isCutoverError(e) && e.code === 'INSTANCE_NOT_FOUND',
+    );
+  });
+});

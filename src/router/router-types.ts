@@ -1,0 +1,170 @@
+import type { Clock, Color } from '../shared/index.ts';
+import type { MaintenancePage } from './maintenance.ts';
+import type { RouterInstanceStats } from './router-stats.ts';
+import type { UpstreamTarget } from './upstream.ts';
+
+/** Tuning of one router. Every key is optional; durations are in milliseconds. */
+export interface RouterOptions {
+  /** How long an upstream may take to send response headers before the client gets 504. Default 60000. */
+  upstreamTimeoutMs?: number;
+  /** How long `close()`, `removeInstance()` and a replaced slot wait for in-flight requests. Default 30000. */
+  drainTimeoutMs?: number;
+  /** Maximum connections kept to each upstream process. Default 128. */
+  connectionsPerUpstream?: number;
+  /**
+   * How long a request to an instance without an active colour is held, waiting for an
+   * activation, before it gets 503 with `Retry-After`. 0 answers 503 at once. Default 5000.
+   */
+  pauseTimeoutMs?: number;
+  /**
+   * Skew protection: for how long after a flip a request carrying the previous colour's
+   * deployment id is still served by it (while it is registered). 0 turns it off. Default 300000.
+   */
+  skewGraceMs?: number;
+  /**
+   * When a colour is drained, its WebSockets get a close frame 1001 each at a random moment within
+   * this window (so clients reconnect gradually, not all at once). Default 60000.
+   */
+  wsDrainTimeoutMs?: number;
+  /** Largest request body accepted; larger ones get 413. Default 104857600 (100 MiB). */
+  maxBodyBytes?: number;
+  /** A client must send its request headers within this time, or get 408. Default 60000. */
+  clientHeadersTimeoutMs?: number;
+  /** A client must send its whole request (headers and body) within this time, or get 408. Default 300000. */
+  clientRequestTimeoutMs?: number;
+  /** A keep-alive client connection idle for this long is closed. Default 60000. */
+  clientIdleTimeoutMs?: number;
+  /** Interval of the heartbeat comment on version event streams. Default 25000. */
+  versionHeartbeatMs?: number;
+  /** Time source for flip times and the skew grace. Default: the system clock. */
+  clock?: Clock;
+}
+
+/** One registered colour of an instance, as `state()` reports it. */
+export interface RouterSlotState {
+  color: Color;
+  version: string;
+  port: number;
+  deploymentId: string | null;
+  /** Requests (and WebSocket tunnels) currently being served by this colour. */
+  inFlight: number;
+}
+
+/** One instance, as `state()` reports it. */
+export interface RouterInstanceState {
+  name: string;
+  hosts: string[];
+  /** The colour that serves everyone; during a weighted shift, the colour being shifted away from. */
+  active: Color | null;
+  /** Share of new clients per colour, in percent (both 0 when no colour is active). */
+  weights: Record<Color, number>;
+  /** The colour being shifted to, while a weighted shift is in progress. */
+  shiftingTo: Color | null;
+  /** When the active colour last changed (ISO 8601), or null. */
+  flippedAt: string | null;
+  /** True while a preview token is set. */
+  preview: boolean;
+  /** True while the instance answers every request with its maintenance page. */
+  maintenance: boolean;
+  /** Requests waiting for an active colour. */
+  held: number;
+  slots: RouterSlotState[];
+}
+
+/**
+ * The data plane's HTTP/1.1 reverse proxy: Host → instance → colour → slot process.
+ * Flipping colours is a single reference switch; requests already in flight finish where they
+ * started. Every proxied response carries `x-app-version` (and `x-deployment-id`).
+ *
+ * Besides proxying, on every routed host the router answers these itself:
+ * - `GET /.well-known/cutover/version`: `{instance, version, deploymentId, color, flippedAt}` of
+ *   the colour this client gets, as JSON, or with `Accept: text/event-stream` as an SSE stream
+ *   that sends it at once and again (`event: version`) at each flip and shift;
+ * - `GET /.well-known/cutover/version.js`: the browser helper (see `versionScriptFile`);
+ * - `GET /.well-known/cutover/preview?token=…`: checks the token, sets the `cutover_preview`
+ *   cookie and redirects to `/` (`?token=` empty clears it).
+ *
+ * Routing rules, in order (see `decideRoute`):
+ * 1. **Preview**: a request with `x-cutover-preview: <token>` or cookie `cutover_preview=<token>`
+ *    goes to the idle colour (the one being shifted to during a shift) when the token matches
+ *    (constant-time); a wrong token, or any token while none is set, gets 403 and is never routed
+ *    (a wrong cookie is also cleared, so a stale one costs one 403, not all of them).
+ * 2. **Pause**: with no active colour, requests wait up to `pauseTimeoutMs` for one, then 503.
+ * 3. **Weighted shift**: a client keeps the colour it first got through the cookie
+ *    `cutover_sticky_<instance>=<color>.<deploymentId>` (HttpOnly, SameSite=Lax, Path=/, for the
+ *    browser session); clients without it are assigned by smooth weighted round robin (exact
+ *    proportions, no randomness) and get the cookie.
+ * 4. **Skew protection**: a request naming a deployment id (header `x-deployment-id`, else query
+ *    `?dpl=`, else cookie `cutover_dpl`) of the colour that was active before the last flip is
+ *    served by that colour while it is registered and within `skewGraceMs` of the flip. Any other
+ *    id than the active colour's gets the active colour and `x-cutover-reload: 1`. The
+ *    `cutover_dpl` cookie is set on HTML responses only (the page defines what the browser runs;
+ *    API and asset responses must not move it), and only when it differs from the serving
+ *    colour's id, so a steady client never gets a Set-Cookie.
+ * 5. Otherwise the active colour.
+ * Maintenance (`setMaintenance`) overrides all of these.
+ */
+export interface Router {
+  /** Starts listening; resolves with the bound port (pass 0 for an ephemeral one). */
+  listen(port: number, host?: string): Promise<number>;
+  /**
+   * Stops accepting, ends version streams, tells WebSockets to go away (1001, spread over half
+   * the drain timeout), lets in-flight requests finish (bounded by `drainTimeoutMs`), closes
+   * keep-alive sockets and every pool. Held requests get 503.
+   */
+  close(): Promise<void>;
+  /** Creates or updates an instance and replaces its host list. Throws `HOST_IN_USE` if another instance serves one of the hosts. */
+  setInstance(name: string, hosts: string[]): void;
+  /** Stops routing the instance's hosts, then drains and closes its upstreams. Unknown names are ignored. */
+  removeInstance(name: string): Promise<void>;
+  /**
+   * Registers the upstream for a colour (it receives traffic only once activated, shifted to, or
+   * previewed). Replacing a target drains the old pool in the background; if that colour is
+   * serving, the new target takes over at once. Registering the identical target again changes
+   * nothing (and keeps its counters).
+   */
+  setSlot(name: string, target: UpstreamTarget): void;
+  /**
+   * The flip, all at once: the next request goes to `color`; requests in flight elsewhere finish
+   * normally. Ends a weighted shift. Releases held requests. Throws `SLOT_NOT_FOUND`.
+   */
+  activate(name: string, color: Color): void;
+  /**
+   * Weighted cutover step: `weightPercent` % of new clients go to `color`, the others to the other
+   * colour; clients keep the colour they got (sticky cookie). 100 is `activate(color)`, 0 is
+   * `activate(other colour)`. Both colours must be registered for 1–99 (`SLOT_NOT_FOUND`), and
+   * the weight must be an integer 0–100 (`VALIDATION_FAILED`).
+   */
+  shift(name: string, color: Color, weightPercent: number): void;
+  /** No active colour: new requests are held up to `pauseTimeoutMs`, then get 503 with `retry-after: 1`. */
+  deactivate(name: string): void;
+  /**
+   * Unregisters a colour that receives no new requests and resolves once its in-flight requests
+   * finished (after `timeoutMs` the rest are cut; those without response headers get 504), its
+   * WebSockets were closed with 1001 (spread over `wsDrainTimeoutMs`, with jitter) and its pool
+   * closed. Rejects with `SLOT_ACTIVE` for the active colour or the one being shifted to,
+   * `SLOT_NOT_FOUND` for an empty one.
+   */
+  drainSlot(name: string, color: Color, timeoutMs?: number): Promise<void>;
+  /**
+   * Opens the preview route of the instance with `token` (at least 16 characters), or closes it
+   * with null. Throws `INSTANCE_NOT_FOUND`, `VALIDATION_FAILED`.
+   */
+  setPreviewToken(name: string, token: string | null): void;
+  /** Changes the skew protection grace (ms after a flip; 0 turns it off) for every instance. */
+  setSkewGrace(ms: number): void;
+  /**
+   * Maintenance mode: every request of the instance (WebSocket upgrades and the version endpoint
+   * included) gets 503, `Retry-After` and the page (a default one when `html` is not given);
+   * null ends it. Throws `INSTANCE_NOT_FOUND`.
+   */
+  setMaintenance(name: string, page: MaintenancePage | null): void;
+  state(): RouterInstanceState[];
+  /** Per instance and registered colour: counters since the colour's target was registered. */
+  stats(): RouterInstanceStats[];
+  /**
+   * The counters in Prometheus text exposition format 0.0.4 (`cutover_requests_total`,
+   * `cutover_request_duration_seconds`, `cutover_inflight`, `cutover_weight_percent`).
+   */
+  metricsText(): string;
+}

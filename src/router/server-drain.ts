@@ -1,0 +1,54 @@
+import type { Server, Socket } from 'node:net';
+
+/** What is used of an HTTP server (any request/response classes). */
+type HttpServer = Server & { closeIdleConnections(): void };
+
+// Node's server.close() only closes connections idle at that instant; keep sweeping while closing
+// so keep-alive connections are closed as soon as their last response is done.
+const CLOSE_SWEEP_MS = 20;
+// Clients (browsers, pools) open connections ahead of need. Node counts a connection that has not
+// sent a byte as busy, so neither closeIdleConnections() nor close() would end it before the drain
+// timeout; once closing has gone on this long, such connections are closed.
+const FRESH_CONNECTION_GRACE_MS = 500;
+
+/** Tracks a server's client connections (a Set entry per connection, nothing per request). */
+export function trackConnections(server: Server): Set<Socket> {
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  return sockets;
+}
+
+/**
+ * Stops accepting and waits until every client connection is gone: idle keep-alive connections
+ * are closed as soon as they are idle, connections that never sent a byte after a short grace.
+ * Resolves `closed` (a promise of the server's close) and whether `timeoutMs` ran out first.
+ */
+export async function drainServer(
+  server: HttpServer,
+  sockets: Set<Socket>,
+  timeoutMs: number,
+): Promise<{ timedOut: boolean; closed: Promise<void> }> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const since = performance.now();
+  const sweep = setInterval(() => {
+    server.closeIdleConnections();
+    if (performance.now() - since < FRESH_CONNECTION_GRACE_MS) return;
+    for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy();
+  }, CLOSE_SWEEP_MS);
+  sweep.unref();
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = await Promise.race([
+    closed.then(() => false),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), timeoutMs);
+      timer.unref();
+    }),
+  ]);
+  clearInterval(sweep);
+  clearTimeout(timer);
+  return { timedOut, closed };
+}
