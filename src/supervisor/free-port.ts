@@ -17,3 +17,17 @@ export function allocateLoopbackPort(): Promise<number> {
     });
   });
 }
+
+/**
+ * Whether `127.0.0.1:<port>` can be bound right now (listening and closing again at once).
+ * Used before a crashed slot is restarted on its old port: the router still sends that port's
+ * traffic to the slot, so the port must be the slot's own again, not another process's.
+ */
+export function loopbackPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen({ host: '127.0.0.1', port, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}

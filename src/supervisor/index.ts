@@ -1,18 +1,29 @@
 /**
- * The supervisor: starts, health-checks and stops slot processes and captures their output.
+ * The supervisor: starts, health-checks, restarts and stops slot processes and captures their output.
  * Other folders import only this file.
  */
 export { createSupervisor } from './supervisor.ts';
 export { buildSlotEnv, INHERITED_ENV_KEYS } from './slot-env.ts';
-export { allocateLoopbackPort } from './free-port.ts';
+export { allocateLoopbackPort, loopbackPortFree } from './free-port.ts';
 export { applyHealthCheck, describeCheck, probeHealth } from './health-probe.ts';
 export type { HealthCounters } from './health-probe.ts';
+export { describeDrain, probeDrain } from './drain-probe.ts';
+export { backoffDelay, DEFAULT_RESTART_POLICY, planRestart } from './restart-policy.ts';
+export type { CrashHistory, RestartDecision } from './restart-policy.ts';
+export { pidFilePath, readPidFile } from './pid-file.ts';
 export type {
+  CrashEvent,
+  DrainSpec,
+  DrainStatus,
   HealthCheckResult,
   HealthOutcome,
+  PidInfo,
+  RestartPolicy,
   SlotInfo,
   SlotSpec,
   SlotState,
+  StopOptions,
+  StopProgress,
   Supervisor,
   SupervisorOptions,
 } from './types.ts';

@@ -45,5 +45,16 @@ export function validateSlotSpec(spec: SlotSpec): void {
     number('port', spec.port, 1, true);
     if (spec.port > 65535) issues.push({ path: 'port', message: 'must be ≤ 65535' });
   }
+  if (spec.drain !== undefined) {
+    if (typeof spec.drain !== 'object' || spec.drain === null) {
+      issues.push({ path: 'drain', message: 'must be an object with a path' });
+    } else {
+      if (typeof spec.drain.path !== 'string' || !spec.drain.path.startsWith('/')) {
+        issues.push({ path: 'drain.path', message: "must start with '/'" });
+      }
+      if (spec.drain.intervalMs !== undefined) number('drain.intervalMs', spec.drain.intervalMs, 1);
+      if (spec.drain.timeoutMs !== undefined) number('drain.timeoutMs', spec.drain.timeoutMs, 1);
+    }
+  }
   if (issues.length > 0) throw invalidInput('VALIDATION_FAILED', 'slot spec', issues);
 }
