@@ -12,7 +12,7 @@ import { createDeployer } from './deploy/index.ts';
 import { createAgentClient, openAgentLogs, startAgent } from './agent/index.ts';
 import { bootstrapAdminToken, ensureBuiltInChannels } from './control/index.ts';
 import { createApi } from './api/index.ts';
-import { createScheduler } from './scheduler/index.ts';
+import { createBakeWatcher, createScheduler } from './scheduler/index.ts';
 import { ensureAgentToken, readAgentEndpoint, writeAgentEndpoint, writeCliCredentials } from './credentials.ts';
 
 /** The product version (server, agent and CLI share it), from package.json. */
@@ -48,6 +48,16 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
     lockTtlMs: config.lockTtl,
     log,
   });
+  const bake = createBakeWatcher({
+    store,
+    deployer,
+    runtime,
+    clock,
+    log,
+    bakeMs: config.bakeWindow,
+    intervalMs: config.bakeCheckInterval,
+    thresholds: { minRequests: config.bakeMinRequests, maxErrorRate: config.bakeMaxErrorRate },
+  });
   const scheduler = createScheduler({ store, deployer, runtime, clock, log, intervalMs: config.fleetInterval });
   const api = createApi({
     store,
@@ -79,6 +89,7 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
   }, config.warmCheckInterval);
   warmTimer.unref();
   scheduler.start();
+  bake.start();
   log.info({ url, agentUrl, database: describeDatabase(config.database!) }, 'server started');
 
   let stopping: Promise<void> | undefined;
@@ -90,6 +101,7 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
       stopping ??= (async () => {
         clearInterval(warmTimer);
         await scheduler.stop();
+        await bake.stop();
         await closeServer(server);
         // A deployment cut short here is settled by recover() at the next start.
         await Promise.race([deployer.idle(), new Promise((r) => setTimeout(r, 5000).unref())]);

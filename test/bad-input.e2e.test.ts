@@ -92,7 +92,7 @@ test('a missing or wrong token gets 401 and changes nothing', async () => {
 });
 
 test('a second deployment while one runs is INSTANCE_LOCKED, naming the holder', async () => {
-  await cutover(data.dir, ['release', 'publish', await manifest(data.dir, '1.2.0', 'env:\n  STARTUP_DELAY_MS: "2500"\n')]);
+  await cutover(data.dir, ['release', 'publish', await manifest(data.dir, '1.2.0', 'env:\n  STARTUP_DELAY_MS: "6000"\n')]);
   const first = await cutover(data.dir, ['deploy', 'web', '1.2.0']);
   assert.equal(first.code, 0, first.stdout);
   const second = await cutover(data.dir, ['deploy', 'web', '1.1.0']);

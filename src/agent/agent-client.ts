@@ -3,7 +3,7 @@ import { Pool, errors as undiciErrors, request } from 'undici';
 import { CutoverError } from '../shared/index.ts';
 import type { ErrorCode } from '../shared/index.ts';
 import type { Color } from '../shared/index.ts';
-import type { HealthResult, Runtime, RuntimeInstance, RuntimeSlotSpec } from '../deploy/index.ts';
+import type { HealthResult, Runtime, RuntimeInstance, RuntimeInstanceStats, RuntimeSlotSpec } from '../deploy/index.ts';
 
 /**
  * The `Runtime` port over the agent's control API. One keep-alive pool, so a flip costs one
@@ -86,6 +86,9 @@ export function createAgentClient(url: string, token: string): Runtime & { close
     },
     async describe(instance) {
       return call<RuntimeInstance>('GET', `/v1/instances/${encodeURIComponent(instance)}`, undefined, { allow404: true });
+    },
+    async stats(instance) {
+      return call<RuntimeInstanceStats>('GET', `/v1/instances/${encodeURIComponent(instance)}/stats`, undefined, { allow404: true });
     },
     close: () => pool.close(),
   };

@@ -152,6 +152,14 @@ export function createAgentCore(options: AgentCoreOptions) {
 
     stopSlot,
 
+    /** The router's counters of one instance. */
+    stats(name: string) {
+      return router.stats().find((i) => i.instance === name);
+    },
+    metricsText(): string {
+      return router.metricsText();
+    },
+
     describe(name?: string): RuntimeInstance[] {
       const routes = new Map(router.state().map((r) => [r.name, r]));
       return Object.entries(state.instances)

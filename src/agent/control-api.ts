@@ -82,6 +82,14 @@ export function createControlApi(core: AgentCore, token: string) {
     return c.json(found);
   });
 
+  app.get('/v1/instances/:name/stats', (c) => {
+    const found = core.stats(param(c, 'name'));
+    if (!found) throw new CutoverError('INSTANCE_NOT_FOUND', `the router has no instance "${param(c, 'name')}"`);
+    return c.json(found);
+  });
+  // Prometheus text of every instance's per-colour counters (on this private port, with the token).
+  app.get('/v1/metrics', (c) => c.body(core.metricsText(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }));
+
   app.on('HEAD', '/v1/artifacts/:digest', async (c) =>
     c.body(null, (await core.hasArtifact(param(c, 'digest'))) ? 200 : 404),
   );

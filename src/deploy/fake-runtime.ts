@@ -1,6 +1,6 @@
 import { CutoverError } from '../shared/index.ts';
 import type { Color } from '../shared/index.ts';
-import type { HealthResult, Runtime, RuntimeInstance, RuntimeSlotSpec } from './runtime.ts';
+import type { HealthResult, Runtime, RuntimeInstance, RuntimeInstanceStats, RuntimeSlotSpec } from './runtime.ts';
 
 /**
  * An in-memory runtime for unit tests of the deployer: it keeps slots and the active colour,
@@ -76,6 +76,12 @@ export class FakeRuntime implements Runtime {
   async describe(instance: string) {
     this.#maybeFail('describe');
     return this.instances.get(instance);
+  }
+  /** Counters a test sets per instance; `stats()` answers them. */
+  counters = new Map<string, RuntimeInstanceStats>();
+  async stats(instance: string) {
+    this.#maybeFail('stats');
+    return this.counters.get(instance);
   }
   active(instance: string): Color | null {
     return this.instances.get(instance)?.active ?? null;

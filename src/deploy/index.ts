@@ -10,6 +10,8 @@ export type {
   HealthCheckSeen,
   RuntimeInstance,
   RuntimeSlot,
+  RuntimeColorStats,
+  RuntimeInstanceStats,
 } from './runtime.ts';
 export { FakeRuntime } from './fake-runtime.ts';
 export {

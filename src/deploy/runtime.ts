@@ -24,6 +24,8 @@ export interface Runtime {
   stopSlot(instance: string, color: Color): Promise<void>;
   /** What actually runs for an instance, or undefined if the runtime does not know it. */
   describe(instance: string): Promise<RuntimeInstance | undefined>;
+  /** The router's per-colour counters of an instance (since each colour was registered), or undefined if unknown. */
+  stats(instance: string): Promise<RuntimeInstanceStats | undefined>;
 }
 
 export interface RuntimeSlotSpec {
@@ -68,4 +70,25 @@ export interface RuntimeInstance {
   hosts: string[];
   active: Color | null;
   slots: RuntimeSlot[];
+}
+
+/** Counters of one registered colour, as the router keeps them (see `src/router`'s `stats()`). */
+export interface RuntimeColorStats {
+  color: Color;
+  version: string;
+  deploymentId: string | null;
+  /** When the colour was registered (ISO 8601): the counters start there. */
+  since: string;
+  requests: number;
+  /** Responses by class `1xx`…`5xx`, and `failed`: the 502/504 the router answered itself. */
+  responses: Record<string, number>;
+  /** Non-cumulative counts per upper bound (ms), then the overflow. */
+  latency: { bucketsMs: number[]; counts: number[] };
+}
+
+export interface RuntimeInstanceStats {
+  instance: string;
+  at: string;
+  active: Color | null;
+  colors: RuntimeColorStats[];
 }

@@ -7,6 +7,9 @@ const version = process.env.APP_VERSION ?? 'dev';
 const color = process.env.CUTOVER_COLOR ?? '-';
 const greeting = process.env.GREETING ?? 'Hello';
 const failAfterStart = process.env.FAIL_HEALTH === '1';
+// Lets tests ship a release that passes its health check but answers 500 to users (a bad release
+// the bake analysis must catch after the flip).
+const failRequests = process.env.FAIL_REQUESTS === '1';
 // Lets tests hold a deployment in its health step: the app answers 503 on /healthz until then.
 const readyAt = Date.now() + Number(process.env.STARTUP_DELAY_MS ?? 0);
 
@@ -20,6 +23,10 @@ const server = createServer((req, res) => {
     const status = failAfterStart ? 500 : Date.now() < readyAt ? 503 : 200;
     res.writeHead(status, { 'content-type': 'text/plain' });
     return res.end(status === 200 ? 'ok\n' : 'not ready\n');
+  }
+  if (failRequests) {
+    res.writeHead(500, { 'content-type': 'text/plain' });
+    return res.end(`${version} is broken\n`);
   }
   if (req.url?.startsWith('/slow')) {
     const ms = Number(new URL(req.url, 'http://x').searchParams.get('ms') ?? 500);

@@ -1,0 +1,163 @@
+import { isCutoverError } from '../shared/index.ts';
+import type { Clock, Logger } from '../shared/index.ts';
+import type { DeploymentRecord, Store } from '../store/index.ts';
+import { analyse, bakeDecision } from '../deploy/index.ts';
+import type { AnalysisThresholds, ColorCounters, Deployer, Runtime, RuntimeColorStats } from '../deploy/index.ts';
+import { reportProblem } from '../control/index.ts';
+import type { Who } from '../control/index.ts';
+
+/** The actor of automatic rollbacks and their problems and audit entries. */
+export const ANALYSIS_ACTOR = 'analysis';
+const ANALYSIS: Who = { actor: ANALYSIS_ACTOR, role: 'deployer', requestId: null };
+
+export interface BakeOptions {
+  store: Store;
+  deployer: Deployer;
+  runtime: Pick<Runtime, 'stats'>;
+  clock: Clock;
+  log: Logger;
+  /** How long after the flip the new colour is watched (default 5 min). 0 turns the watcher off. */
+  bakeMs: number;
+  /** How often the counters are read. */
+  intervalMs: number;
+  thresholds?: Partial<AnalysisThresholds>;
+}
+
+export interface BakeWatcher {
+  /** One pass over the deployments inside their bake window. Never throws. */
+  check(): Promise<Array<{ deployment: string; instance: string; action: string; verdict: string }>>;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+/** The router's counters of a colour as the analysis reads them. */
+export function toCounters(c: RuntimeColorStats): ColorCounters {
+  const r = c.responses;
+  return {
+    requests: c.requests,
+    byClass: { '1xx': r['1xx'] ?? 0, '2xx': r['2xx'] ?? 0, '3xx': r['3xx'] ?? 0, '4xx': r['4xx'] ?? 0, '5xx': r['5xx'] ?? 0 },
+    failed: r.failed ?? 0,
+    latency: { bucketsMs: c.latency.bucketsMs, counts: c.latency.counts },
+    epoch: c.since,
+  };
+}
+
+/**
+ * Watches each new release for `bakeMs` after its flip: reads the router's counters of the new
+ * colour (candidate) and of the old one (baseline: its traffic before the flip), runs `analyse`
+ * (pure) and `bakeDecision`. A breach rolls back to the warm slot at once (actor `analysis`),
+ * files a problem against the release and writes the metric snapshot into the audit entry
+ * `bake.rollback`; a pass at the end writes `bake.passed`. Which deployments were judged is read
+ * back from the audit log, so a server restart neither forgets a bake nor judges one twice.
+ */
+export function createBakeWatcher(options: BakeOptions): BakeWatcher {
+  const { store, deployer, runtime, clock, log } = options;
+  const judged = new Set<string>();
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<unknown> | undefined;
+
+  async function alreadyJudged(d: DeploymentRecord): Promise<boolean> {
+    if (judged.has(d.id)) return true;
+    const entries = await store.listAudit({ instance: d.instance, since: d.finishedAt ?? d.createdAt, limit: 200 });
+    const found = entries.some((e) => e.action.startsWith('bake.') && e.details.deployment === d.id);
+    if (found) judged.add(d.id);
+    return found;
+  }
+
+  async function judge(d: DeploymentRecord, now: number) {
+    const stats = await runtime.stats(d.instance);
+    const candidate = stats?.colors.find((c) => c.color === d.toColor && c.deploymentId === d.id);
+    if (!stats || !candidate) return undefined; // the colour changed meanwhile: a newer deployment or a rollback
+    const old = d.fromColor ? stats.colors.find((c) => c.color === d.fromColor) : undefined;
+    const analysis = analyse({ candidate: toCounters(candidate), baseline: old ? toCounters(old) : null }, options.thresholds);
+    const action = bakeDecision(analysis, { elapsedMs: now - (d.finishedAt ?? d.createdAt), bakeMs: options.bakeMs });
+    if (action === 'continue' || action === 'extend') return { action, verdict: analysis.verdict };
+    judged.add(d.id);
+    const breaches = analysis.reasons.filter((r) => r.kind === 'breach').map((r) => r.message);
+    const base = { at: now, instance: d.instance, app: d.app ?? null, version: d.toVersion, subject: d.instance };
+    if (action === 'rollback') {
+      const reason = `automatic rollback: ${breaches.join('; ')}`.slice(0, 500);
+      let rollbackId: string | null = null;
+      try {
+        rollbackId = (await deployer.rollback({ instance: d.instance, actor: ANALYSIS_ACTOR, reason })).id;
+      } catch (error) {
+        log.warn({ err: (error as Error).message, instance: d.instance }, 'automatic rollback could not start');
+      }
+      const problem = d.app
+        ? await reportProblem(
+            { store, clock },
+            { app: d.app, version: d.toVersion, title: `Rolled back automatically on ${d.instance}: ${breaches[0] ?? 'bake analysis failed'}`.slice(0, 200), details: breaches.join('\n') },
+            ANALYSIS,
+            ANALYSIS_ACTOR,
+          ).catch(() => undefined)
+        : undefined;
+      await store.appendAudit({
+        ...base,
+        actor: ANALYSIS_ACTOR,
+        action: 'bake.rollback',
+        reason,
+        before: { version: d.toVersion, color: d.toColor },
+        after: { version: d.fromVersion, color: d.fromColor },
+        details: { deployment: d.id, rollback: rollbackId, problem: problem?.id ?? null, verdict: analysis.verdict, reasons: analysis.reasons, snapshot: analysis.snapshot },
+      });
+      log.warn({ instance: d.instance, version: d.toVersion, reasons: breaches }, 'bake analysis failed: rolled back');
+    } else {
+      await store.appendAudit({
+        ...base,
+        actor: ANALYSIS_ACTOR,
+        action: 'bake.passed',
+        reason: analysis.verdict === 'pass' ? null : 'not enough traffic to judge: promoted unverified',
+        details: { deployment: d.id, verdict: analysis.verdict, reasons: analysis.reasons, snapshot: analysis.snapshot },
+      });
+    }
+    return { action, verdict: analysis.verdict };
+  }
+
+  async function pass() {
+    const now = clock.now();
+    const out: Array<{ deployment: string; instance: string; action: string; verdict: string }> = [];
+    // Deployments that finished inside the longest bake (extensions included), latest per instance.
+    const recent = await store.listDeployments({ status: 'succeeded', since: now - 4 * options.bakeMs - 86_400_000, limit: 1000 });
+    const latest = new Map<string, DeploymentRecord>();
+    for (const d of recent) if (!latest.has(d.instance)) latest.set(d.instance, d);
+    for (const d of latest.values()) {
+      if (d.kind !== 'deploy' || d.actor === ANALYSIS_ACTOR || d.finishedAt === undefined) continue;
+      if (now - d.finishedAt > 3 * options.bakeMs) continue;
+      // A newer deployment of the instance (running or failed) ends this one's bake.
+      const [newest] = await store.listDeployments({ instance: d.instance, limit: 1 });
+      if (newest && newest.id !== d.id) continue;
+      if (await alreadyJudged(d)) continue;
+      try {
+        const result = await judge(d, now);
+        if (result) out.push({ deployment: d.id, instance: d.instance, ...result });
+      } catch (error) {
+        if (!isCutoverError(error) || error.code !== 'AGENT_UNREACHABLE') log.warn({ err: (error as Error).message, instance: d.instance }, 'bake check failed');
+      }
+    }
+    return out;
+  }
+
+  const watcher: BakeWatcher = {
+    check() {
+      const p = pass().catch((error: Error) => {
+        log.warn({ err: error.message }, 'bake pass failed');
+        return [];
+      });
+      running = p;
+      return p;
+    },
+    start() {
+      if (timer || options.bakeMs <= 0) return;
+      timer = setInterval(() => {
+        if (!running) void watcher.check().finally(() => (running = undefined));
+      }, options.intervalMs);
+      timer.unref();
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      await running;
+    },
+  };
+  return watcher;
+}
