@@ -150,6 +150,14 @@ export function createDeployer(options: DeployerOptions): Deployer {
   async function execute(d: DeploymentRecord, spec: ReleaseSpec, lock: LockRecord): Promise<DeploymentRecord> {
     const ctx = { healthySince: 0 };
     let current: StepRecord | undefined;
+    // The lease is given up before the final status is recorded: whoever sees the deployment
+    // finished (polling its status) can start the next one at once, without INSTANCE_LOCKED.
+    let released = false;
+    const release = async () => {
+      if (released) return;
+      released = true;
+      await store.releaseLock(d.instance, lock.owner).catch(() => undefined);
+    };
     try {
       for (const step of d.steps) {
         if (step.status === 'done') continue;
@@ -165,20 +173,21 @@ export function createDeployer(options: DeployerOptions): Deployer {
         if (detail) step.detail = detail;
         await save(d);
       }
+      await release();
       d.status = 'succeeded';
       d.finishedAt = clock.now();
       await save(d);
       await audit(d, `${d.kind}.succeeded`, { to: d.toVersion, color: d.toColor });
       options.log?.info({ deployment: d.id, instance: d.instance, to: d.toVersion }, `${d.kind} succeeded`);
     } catch (error) {
-      await fail(d, current, error);
+      await fail(d, current, error, release);
     } finally {
-      await store.releaseLock(d.instance, lock.owner).catch(() => undefined);
+      await release();
     }
     return d;
   }
 
-  async function fail(d: DeploymentRecord, step: StepRecord | undefined, error: unknown): Promise<void> {
+  async function fail(d: DeploymentRecord, step: StepRecord | undefined, error: unknown, release?: () => Promise<void>): Promise<void> {
     const err = isCutoverError(error)
       ? error
       : new CutoverError('DEPLOYMENT_FAILED', `step "${step?.name}" failed: ${(error as Error)?.message ?? error}`, { cause: error });
@@ -189,6 +198,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
       const instance = await store.getInstance(d.instance);
       if (instance) await store.saveInstanceState(abandonSlot(instance, d.toColor, clock.now()));
     }
+    await release?.();
     if (step) {
       step.status = 'failed';
       step.finishedAt = clock.now();
