@@ -3,7 +3,8 @@ import type { Readable } from 'node:stream';
 import { CutoverError, COLORS } from '../shared/index.ts';
 import type { Color } from '../shared/index.ts';
 import type { Router } from '../router/index.ts';
-import type { Supervisor } from '../supervisor/index.ts';
+import { readPidFile } from '../supervisor/index.ts';
+import type { Supervisor, SlotSpec } from '../supervisor/index.ts';
 import { createArtifactStore, unpackArtifact } from '../releases/index.ts';
 import type { HealthResult, RuntimeInstance, RuntimeSlotSpec } from '../deploy/index.ts';
 import type { AgentState, PersistedSlot } from './agent-state.ts';
@@ -13,6 +14,8 @@ export interface AgentCoreOptions {
   dataDir: string;
   router: Router;
   supervisor: Supervisor;
+  /** The supervisor's `logDir`, where slot pid files are found for adoption. */
+  logDir: string;
   drainTimeoutMs: number;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
@@ -38,17 +41,21 @@ export function createAgentCore(options: AgentCoreOptions) {
     return instance;
   }
 
+  const specOf = (name: string, color: Color, slot: PersistedSlot): SlotSpec => ({
+    instance: name,
+    color,
+    version: slot.version,
+    cwd: releaseDir(slot.digest),
+    command: slot.start,
+    env: slot.env,
+    health: slot.health,
+    stopTimeoutMs: slot.stopTimeoutMs,
+  });
+  /** Slots taken over from a previous agent by `adoptRunning`, which `restore` leaves alone. */
+  const adopted = new Set<string>();
+
   async function launch(name: string, color: Color, slot: PersistedSlot) {
-    const info = await supervisor.start({
-      instance: name,
-      color,
-      version: slot.version,
-      cwd: releaseDir(slot.digest),
-      command: slot.start,
-      env: slot.env,
-      health: slot.health,
-      stopTimeoutMs: slot.stopTimeoutMs,
-    });
+    const info = await supervisor.start(specOf(name, color, slot));
     router.setSlot(name, { color, version: slot.version, port: info.port, deploymentId: slot.deploymentId });
     return info;
   }
@@ -207,8 +214,51 @@ export function createAgentCore(options: AgentCoreOptions) {
     },
 
     /**
-     * Serves the loaded instances again: routes first, then each slot's process, flipping the
-     * active one back on once it is healthy. Runs while the control API already answers.
+     * Takes over the slot processes a previous agent left running (agent handover): for each
+     * persisted slot whose pid file names a live process that `supervisor.adopt` accepts, adopts it,
+     * re-checks its health from zero, and only then registers it in the router (and activates the
+     * active colour). A slot that cannot be adopted is left for `restore` to start afresh. Run it
+     * before the router listens, so the successor gets traffic only once its routes are ready.
+     */
+    async adoptRunning(timeoutMs = 30_000): Promise<void> {
+      await Promise.all(
+        Object.entries(state.instances).map(async ([name, inst]) => {
+          try {
+            router.setInstance(name, inst.hosts);
+            await Promise.all(
+              COLORS.map(async (color) => {
+                const slot = inst.slots[color];
+                const pidInfo = slot ? await readPidFile(options.logDir, name, color) : undefined;
+                if (!slot || !pidInfo) return;
+                let info;
+                try {
+                  info = await supervisor.adopt(specOf(name, color, slot), pidInfo);
+                } catch (error) {
+                  log.warn({ instance: name, color, err: (error as Error).message }, 'slot not adopted; starting it afresh');
+                  return;
+                }
+                if (info.state === 'exited') {
+                  await supervisor.stop(name, color); // forgets the dead record so `restore` can start it
+                  return;
+                }
+                adopted.add(`${name}/${color}`);
+                const outcome = await supervisor.waitHealthy(name, color, timeoutMs);
+                if (!outcome.ok) log.warn({ instance: name, color, reason: outcome.message }, 'adopted slot is not healthy');
+                router.setSlot(name, { color, version: slot.version, port: info.port, deploymentId: slot.deploymentId });
+                if (outcome.ok && inst.active === color) router.activate(name, color);
+              }),
+            );
+          } catch (error) {
+            log.error({ instance: name, err: (error as Error).message }, 'could not adopt instance');
+          }
+        }),
+      );
+    },
+
+    /**
+     * Serves the loaded instances again: routes first, then each slot's process (except those
+     * `adoptRunning` took over), flipping the active one back on once it is healthy. Runs while
+     * the control API already answers.
      */
     async restore(): Promise<void> {
       await Promise.all(
@@ -217,10 +267,10 @@ export function createAgentCore(options: AgentCoreOptions) {
             router.setInstance(name, inst.hosts);
             for (const color of COLORS) {
               const slot = inst.slots[color];
-              if (!slot) continue;
+              if (!slot || adopted.has(`${name}/${color}`)) continue;
               await launch(name, color, slot);
             }
-            if (inst.active && inst.slots[inst.active]) {
+            if (inst.active && inst.slots[inst.active] && !adopted.has(`${name}/${inst.active}`)) {
               const outcome = await supervisor.waitHealthy(name, inst.active, 60_000);
               if (outcome.ok) router.activate(name, inst.active);
               else log.warn({ instance: name, reason: outcome.message }, 'restored slot did not become healthy');

@@ -1,4 +1,4 @@
-export { startAgent } from './agent.ts';
+export { HANDOVER_SIGNAL, startAgent } from './agent.ts';
 export type { RunningAgent } from './agent.ts';
 export { createAgentClient, openAgentLogs } from './agent-client.ts';
 export { createAgentCore } from './agent-core.ts';

@@ -106,7 +106,7 @@ export interface RouterInstanceState {
  */
 export interface Router {
   /** Starts listening; resolves with the bound port (pass 0 for an ephemeral one). */
-  listen(port: number, host?: string): Promise<number>;
+  listen(port: number, host?: string, options?: { reusePort?: boolean }): Promise<number>;
   /**
    * Stops accepting, ends version streams, tells WebSockets to go away (1001, spread over half
    * the drain timeout), lets in-flight requests finish (bounded by `drainTimeoutMs`), closes

@@ -243,8 +243,8 @@ class HttpRouter implements Router {
     );
   };
 
-  listen(port: number, host?: string): Promise<number> {
-    return listen(this.#server, port, host);
+  listen(port: number, host?: string, options?: { reusePort?: boolean }): Promise<number> {
+    return listen(this.#server, port, host, options);
   }
 
   close(): Promise<void> {
@@ -262,6 +262,11 @@ class HttpRouter implements Router {
   }
 
   async #close(): Promise<void> {
+    // Every response from now on ends its connection, so keep-alive clients reconnect (to a
+    // successor agent, on a handover) instead of racing a request against our close.
+    this.#server.prependListener('request', (_req, res) => {
+      res.shouldKeepAlive = false;
+    });
     const draining = drainServer(this.#server, this.#sockets, this.#options.drainTimeoutMs);
     this.#hub.closeAll();
     for (const instance of this.#instances.values()) {

@@ -1,3 +1,4 @@
+import { Server as NetServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 
 /** What is used of an HTTP server (any request/response classes). */
@@ -6,6 +7,8 @@ type HttpServer = Server & { closeIdleConnections(): void };
 // Node's server.close() only closes connections idle at that instant; keep sweeping while closing
 // so keep-alive connections are closed as soon as their last response is done.
 const CLOSE_SWEEP_MS = 20;
+// How long connections idle at close time may still send a request (answered with `Connection: close`).
+const IDLE_GRACE_MS = 200;
 // Clients (browsers, pools) open connections ahead of need. Node counts a connection that has not
 // sent a byte as busy, so neither closeIdleConnections() nor close() would end it before the drain
 // timeout; once closing has gone on this long, such connections are closed.
@@ -31,10 +34,14 @@ export async function drainServer(
   sockets: Set<Socket>,
   timeoutMs: number,
 ): Promise<{ timedOut: boolean; closed: Promise<void> }> {
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
+  // server.close() itself closes the connections idle at that instant; a busy keep-alive client
+  // may be writing its next request into one right then and would see a reset. So the listener is
+  // closed first, and idle connections only after a grace in which every busy client has had a
+  // response with `Connection: close` (see Router#close) and closed its connection itself.
+  const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
   const since = performance.now();
   const sweep = setInterval(() => {
+    if (performance.now() - since < IDLE_GRACE_MS) return;
     server.closeIdleConnections();
     if (performance.now() - since < FRESH_CONNECTION_GRACE_MS) return;
     for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy();

@@ -1,12 +1,16 @@
 import type { Server } from 'node:http';
 import type { Server as NetServer } from 'node:net';
 
-/** Listens and resolves with the bound port (so port 0 works), rejecting on e.g. EADDRINUSE. */
-export function listen(server: NetServer, port: number, host?: string): Promise<number> {
+/**
+ * Listens and resolves with the bound port (so port 0 works), rejecting on e.g. EADDRINUSE.
+ * `reusePort` sets SO_REUSEPORT (Linux), so a successor process can bind the same port while this
+ * one still listens (every listener of the port must set it).
+ */
+export function listen(server: NetServer, port: number, host?: string, options: { reusePort?: boolean } = {}): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (error: Error) => reject(error);
     server.once('error', onError);
-    server.listen(port, host, () => {
+    server.listen({ port, ...(host === undefined ? {} : { host }), ...(options.reusePort ? { reusePort: true } : {}) }, () => {
       server.off('error', onError);
       const address = server.address();
       resolve(typeof address === 'object' && address ? address.port : port);

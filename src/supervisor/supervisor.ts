@@ -7,7 +7,7 @@ import { pidFilePath } from './pid-file.ts';
 import { processAlive } from './process-group.ts';
 import { resolveRestartPolicy } from './restart-policy.ts';
 import { SlotLog } from './slot-log.ts';
-import { attach, launch, type SlotContext } from './slot-runner.ts';
+import { attach, launch, stopChecks, type SlotContext } from './slot-runner.ts';
 import { stopSlotProcess } from './slot-stop.ts';
 import type { HealthOutcome, PidInfo, SlotInfo, SlotSpec, SlotState, Supervisor, SupervisorOptions } from './types.ts';
 import { validateSlotSpec } from './validate-slot-spec.ts';
@@ -234,6 +234,27 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     stopAll: async () => {
       await Promise.allSettled([...starting.values()]);
       await Promise.all([...slots.values()].map((slot) => stopSlot(slot)));
+    },
+    releaseAll: async () => {
+      await Promise.allSettled([...starting.values()]);
+      await Promise.all(
+        [...slots.values()].map(async (slot) => {
+          // A settled `stopping` makes a late exit event a no-op: no restart, no pid file removal.
+          slot.stopping ??= Promise.resolve(snapshot(slot));
+          stopChecks(slot);
+          clearTimeout(slot.restartTimer);
+          await slot.launching?.catch(() => undefined);
+          const proc = slot.proc;
+          if (proc !== undefined) {
+            clearInterval(proc.poll);
+            // Our own child would otherwise keep this process alive; it runs on in its own group.
+            proc.child?.unref();
+          }
+          await slot.pidWrite;
+          await slot.log.close();
+        }),
+      );
+      slots.clear();
     },
   };
 }

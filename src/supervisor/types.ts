@@ -232,4 +232,10 @@ export interface Supervisor {
   onChange(listener: (info: SlotInfo) => void): () => void;
   /** Stops every slot in parallel. */
   stopAll(): Promise<void>;
+  /**
+   * Stops supervising every slot WITHOUT stopping its process: health checks, restarts and log
+   * tails end, processes and pid files stay for another agent to `adopt` (agent handover). The
+   * supervisor holds nothing afterwards, so it no longer keeps the event loop alive.
+   */
+  releaseAll(): Promise<void>;
 }
