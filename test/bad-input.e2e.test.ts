@@ -25,7 +25,8 @@ before(async () => {
   api = up.info.api;
   for (const v of ['1.0.0', '1.1.0']) assert.equal((await cutover(data.dir, ['release', 'publish', await manifest(data.dir, v)])).code, 0);
   assert.equal((await cutover(data.dir, ['instance', 'create', 'web', '--app', 'hello', '--host', 'web.test'])).code, 0);
-  assert.equal((await cutover(data.dir, ['deploy', 'web', '1.0.0', '--wait'])).code, 0);
+  const back = await cutover(data.dir, ['deploy', 'web', '1.0.0', '--wait']);
+  assert.equal(back.code, 0, back.stdout + back.stderr);
   traffic = load(p.http, 'web.test', 8);
 });
 
@@ -105,7 +106,8 @@ test('a second deployment while one runs is INSTANCE_LOCKED, naming the holder',
   }, 30_000, 'the first deployment to finish');
   assert.equal(done.currentVersion, '1.2.0');
   // Back to 1.0.0 for the next tests: a plain deployment.
-  assert.equal((await cutover(data.dir, ['deploy', 'web', '1.0.0', '--wait'])).code, 0);
+  const back = await cutover(data.dir, ['deploy', 'web', '1.0.0', '--wait']);
+  assert.equal(back.code, 0, back.stdout + back.stderr);
 });
 
 test('an app that never gets healthy fails after the deploy timeout; the old slot keeps serving, the new one is stopped', async () => {
