@@ -59,6 +59,11 @@ export interface AnalysisThresholds {
   maxP99Ms?: number | undefined;
   /** Largest acceptable candidate/baseline ratio of p95 and of p99; ≥ 1. */
   maxLatencyRatio: number;
+  /**
+   * A ratio breach also needs the candidate to be slower by more than this many ms: at a few ms,
+   * bucket widths and scheduling noise make 1.5× meaningless (9.5 ms against 15 ms). ≥ 0.
+   */
+  minLatencyIncreaseMs: number;
   /** Baseline requests needed for the relative rules to apply. Integer ≥ 1. */
   minBaselineRequests: number;
 }
@@ -69,6 +74,7 @@ export const DEFAULT_ANALYSIS_THRESHOLDS: Readonly<AnalysisThresholds> = Object.
   maxErrorRate: 0.05,
   maxErrorRateIncrease: 0.02,
   maxLatencyRatio: 1.5,
+  minLatencyIncreaseMs: 50,
   minBaselineRequests: 50,
 });
 
@@ -260,6 +266,9 @@ export function resolveThresholds(partial: Partial<AnalysisThresholds> = {}): An
   if (!(t.maxLatencyRatio >= 1 && Number.isFinite(t.maxLatencyRatio))) {
     issues.push({ path: 'maxLatencyRatio', message: 'must be a finite number ≥ 1' });
   }
+  if (!(t.minLatencyIncreaseMs >= 0 && Number.isFinite(t.minLatencyIncreaseMs))) {
+    issues.push({ path: 'minLatencyIncreaseMs', message: 'must be a finite number of ms ≥ 0' });
+  }
   for (const k of ['maxP95Ms', 'maxP99Ms'] as const) {
     const v = t[k];
     if (v !== undefined && !(v > 0 && Number.isFinite(v)))
@@ -300,6 +309,7 @@ function relativeLatency(
   cand: Percentile | null,
   base: Percentile | null,
   limit: number,
+  minIncreaseMs: number,
 ): AnalysisReason[] {
   const name = rule.slice(0, 3);
   if (cand === null || base === null) {
@@ -327,7 +337,7 @@ function relativeLatency(
   }
   // Candidate overflow: its true value is above cand.ms, so the ratio is at least `observed` and
   // unbounded. Baseline overflow alone: `observed` is an upper bound, so passing it is conclusive.
-  if (!cand.overflow && !exceeds(observed, limit)) return [];
+  if (!cand.overflow && (!exceeds(observed, limit) || cand.ms - base.ms <= minIncreaseMs)) return [];
   return [
     {
       rule,
@@ -415,8 +425,8 @@ export function analyse(input: AnalysisInput, thresholds: Partial<AnalysisThresh
         limit: t.maxErrorRateIncrease,
       });
     }
-    reasons.push(...relativeLatency('p95-ratio', cand.p95, base.p95, t.maxLatencyRatio));
-    reasons.push(...relativeLatency('p99-ratio', cand.p99, base.p99, t.maxLatencyRatio));
+    reasons.push(...relativeLatency('p95-ratio', cand.p95, base.p95, t.maxLatencyRatio, t.minLatencyIncreaseMs));
+    reasons.push(...relativeLatency('p99-ratio', cand.p99, base.p99, t.maxLatencyRatio, t.minLatencyIncreaseMs));
   }
 
   return { verdict: reasons.some((r) => r.kind === 'breach') ? 'fail' : 'pass', reasons, snapshot };
