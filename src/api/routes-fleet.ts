@@ -6,6 +6,7 @@ import {
   getFleetPolicy,
   holdInstance,
   holdSchema,
+  isoTimeField,
   mustGetInstance,
   parseSelector,
   matchesSelector,
@@ -15,16 +16,13 @@ import {
   unholdSchema,
   updateFleetPolicy,
 } from '../control/index.ts';
-import { explain } from '../fleet/index.ts';
+import { explain, localDateTime } from '../fleet/index.ts';
 import type { InstancePlan } from '../fleet/index.ts';
 import type { ApiDeps } from './api.ts';
 import { pathParams, route } from './route.ts';
 import type { RouteSpec } from './route.ts';
 
-const atQuery = z
-  .string()
-  .refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 time like 2026-11-23T01:30:00Z')
-  .transform((s) => Date.parse(s))
+const atQuery = isoTimeField()
   .optional()
   .describe('Plan as of this time instead of now (the fleet as it is now).');
 
@@ -52,23 +50,13 @@ function whenOf(entry: InstancePlan, at: number): number | null {
   return null;
 }
 
-const localFormats = new Map<string, Intl.DateTimeFormat>();
-function local(ms: number, zone: string): string {
-  let f = localFormats.get(zone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('sv-SE', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false });
-    localFormats.set(zone, f);
-  }
-  return `${f.format(ms)} ${zone}`;
-}
-
 function present(entry: InstancePlan, at: number, maxAttempts: number) {
   const when = whenOf(entry, at);
   return {
     ...entry,
     why: explain(entry, at, { maxAttempts }),
     when: when === null ? null : new Date(when).toISOString(),
-    whenLocal: when === null ? null : local(when, entry.zone),
+    whenLocal: when === null ? null : localDateTime(when, entry.zone),
   };
 }
 

@@ -1,4 +1,5 @@
 // Small renderers shared by the commands' human output.
+import { CutoverError, parseDuration } from '../shared/index.ts';
 import type { InstanceTarget } from '../store/index.ts';
 import type { InstanceView } from './api-types.ts';
 
@@ -49,4 +50,25 @@ export function indent(text: string, by = '  '): string {
     .split('\n')
     .map((l) => `${by}${l}`)
     .join('\n');
+}
+
+// Only a number with a unit is a duration: a bare number would be ambiguous with a timestamp.
+const DURATION = /^\s*\d+(?:\.\d+)?\s*(?:ms|s|m|h|d)\s*$/;
+
+/**
+ * A time flag as the ISO time the API takes: an ISO time as given, or a duration (`24h`, `7d`)
+ * counted back from `now` (`ago`: `--since`) or forward (`ahead`: `--at`, `--until` of a hold).
+ */
+export function timeFlag(value: string | undefined, flag: string, now: number, direction: 'ago' | 'ahead'): string | undefined {
+  if (value === undefined) return undefined;
+  if (DURATION.test(value)) {
+    const ms = parseDuration(value)!;
+    return new Date(direction === 'ago' ? now - ms : now + ms).toISOString();
+  }
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) {
+    const example = direction === 'ago' ? 'a duration ago like 24h or 7d' : 'a duration from now like 5h or 3d';
+    throw new CutoverError('VALIDATION_FAILED', `${flag} must be an ISO time like 2026-11-20T10:00:00Z or ${example}, not "${value}"`);
+  }
+  return new Date(ms).toISOString();
 }

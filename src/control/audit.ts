@@ -2,12 +2,7 @@ import { z } from 'zod';
 import { CutoverError } from '../shared/index.ts';
 import type { AuditEntry, AuditFilter, ChainCheck, Store } from '../store/index.ts';
 import { createChainVerifier } from '../store/index.ts';
-
-const time = (what: string) =>
-  z
-    .string()
-    .refine((s) => !Number.isNaN(Date.parse(s)), `must be an ISO 8601 time like 2026-11-20T10:00:00Z (${what})`)
-    .transform((s) => Date.parse(s));
+import { isoTimeField } from './iso-time.ts';
 
 export const auditQuery = z
   .object({
@@ -17,8 +12,8 @@ export const auditQuery = z
     actor: z.string().min(1).optional().describe('Token name, or system / scheduler.'),
     action: z.string().min(1).optional().describe('e.g. channel.promote, instance.target, deploy.start.'),
     subject: z.string().min(1).optional(),
-    since: time('entries at or after').optional(),
-    until: time('entries before').optional(),
+    since: isoTimeField('entries at or after').optional(),
+    until: isoTimeField('entries before').optional(),
     before: z.coerce.number().int().min(1).optional().describe('Paging: only entries with a smaller id.'),
     limit: z.coerce.number().int().min(1).max(10_000).default(200),
   })

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { CutoverError, validate } from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
 import type { InstanceRecord, Store } from '../store/index.ts';
-import { checkTarget, targetSchema, windowField } from './targets.ts';
+import { checkTarget, environmentField, labelKeyField, labelValueField, targetSchema, tenantField, windowField } from './targets.ts';
 import type { Who } from './who.ts';
 
 const hostname = z
@@ -15,20 +15,9 @@ export const createInstanceSchema = z
     name: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes, starting with a letter'),
     app: z.string().min(1, 'is required'),
     hosts: z.array(hostname).min(1, 'needs at least one host name'),
-    environment: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be a lowercase word like production or test').default('production'),
-    tenant: z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be a lowercase name like "acme" (letters, digits, ".", "_", "-")')
-      .nullable()
-      .default(null)
-      .describe('The customer this instance belongs to.'),
-    labels: z
-      .record(
-        z.string().regex(/^[a-z][a-z0-9._/-]{0,62}$/, 'label keys are lowercase words like "region" or "tier"'),
-        z.string().max(200, 'label values are at most 200 characters'),
-      )
-      .default({})
-      .describe('Free-form labels for selectors, e.g. {"region": "eu"}.'),
+    environment: environmentField.default('production'),
+    tenant: tenantField.nullable().default(null).describe('The customer this instance belongs to.'),
+    labels: z.record(labelKeyField, labelValueField).default({}).describe('Free-form labels for selectors, e.g. {"region": "eu"}.'),
     target: targetSchema.default(null),
     window: windowField.nullable().default(null).describe('Maintenance window; null: the environment default of the fleet policy.'),
   })

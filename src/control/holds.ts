@@ -4,13 +4,11 @@ import type { Clock } from '../shared/index.ts';
 import type { HoldRecord, Store } from '../store/index.ts';
 import { mustGetInstance } from './targets.ts';
 import type { Who } from './who.ts';
+import { isoTimeField } from './iso-time.ts';
 
 type Deps = { store: Store; clock: Clock };
 
-const isoTime = z
-  .string()
-  .refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 time like 2026-12-01T00:00:00Z')
-  .transform((s) => Date.parse(s));
+const isoTime = isoTimeField();
 
 export const holdSchema = z
   .object({

@@ -48,3 +48,4 @@ export { activeHolds, holdInstance, holdSchema, unholdInstance, unholdSchema } f
 export { fleetPolicyPatchSchema, getFleetPolicy, resumeRollout, resumeSchema, updateFleetPolicy } from './fleet-settings.ts';
 export { duePromotions } from './due-promotions.ts';
 export type { DuePromotion, DuePromotionsInput } from './due-promotions.ts';
+export { isoTimeField } from './iso-time.ts';

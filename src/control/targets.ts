@@ -25,6 +25,14 @@ export const windowField = windowSchema.describe(
   'Maintenance window, e.g. "daily 01:00-04:00 Europe/London", "weekdays 22:00-02:00 America/New_York", "anytime".',
 );
 
+/** The declared fields of an instance, as `instance create` and `instance update` take them. */
+export const environmentField = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be a lowercase word like production or test');
+export const tenantField = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be a lowercase name like "acme" (letters, digits, ".", "_", "-")');
+export const labelKeyField = z.string().regex(/^[a-z][a-z0-9._/-]{0,62}$/, 'label keys are lowercase words like "region" or "tier"');
+export const labelValueField = z.string().max(200, 'label values are at most 200 characters');
+
 export const setTargetSchema = z.object({ target: targetSchema, reason: z.string().max(500).optional() }).strict();
 
 export const bulkTargetSchema = z
@@ -199,10 +207,10 @@ export async function listInstanceViews(deps: Deps, query: { selector?: string |
 export const updateInstanceSchema = z
   .object({
     window: windowField.nullable().optional().describe('Maintenance window; null: the environment default.'),
-    environment: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be a lowercase word like production or test').optional(),
-    tenant: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be a lowercase name like "acme"').nullable().optional(),
+    environment: environmentField.optional(),
+    tenant: tenantField.nullable().optional(),
     labels: z
-      .record(z.string().regex(/^[a-z][a-z0-9._/-]{0,62}$/, 'label keys are lowercase words like "region" or "host"'), z.string().max(200).nullable())
+      .record(labelKeyField, labelValueField.nullable())
       .optional()
       .describe('Labels to set; a null value removes the label.'),
     reason: z.string().max(500).optional(),

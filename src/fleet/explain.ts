@@ -123,6 +123,11 @@ function instant(ms: number, now: number, zone: string, withDate = false, withUt
   return withUtc ? `${shown} ${zone} (${utc})` : `${shown} ${zone}`;
 }
 
+/** An instant as `2026-11-24 01:00 Europe/London` (its date and time in the zone), for plan listings. */
+export function localDateTime(ms: number, zone: string): string {
+  return instant(ms, ms, zone, true, false);
+}
+
 // One formatter per zone: building an Intl.DateTimeFormat costs far more than using it. Bounded by
 // the number of IANA zones.
 const formatters = new Map<string, Intl.DateTimeFormat | null>();

@@ -7,5 +7,5 @@ export { fleetPolicySchema, DEFAULT_FLEET_POLICY, FLEET_POLICY_KEY, windowSchema
 export type { FleetPolicy } from './fleet-policy.ts';
 export type { Attempt, Decision, FleetPlan, InstancePlan, NewHaltDecision, PlanInput } from './plan-types.ts';
 export { planFleet } from './plan-fleet.ts';
-export { explain, humanDuration } from './explain.ts';
+export { explain, humanDuration, localDateTime } from './explain.ts';
 export type { ExplainOptions } from './explain.ts';

@@ -122,6 +122,8 @@ class HttpRouter implements Router {
   readonly #onRequest = (req: IncomingMessage, res: ProxyResponse): void => {
     const scan = this.#scan;
     const headers = scanRequestHeaders(req.rawHeaders, req.socket.remoteAddress, scan);
+    // Closing: every response ends its connection, so keep-alive clients reconnect (to a successor
+    // agent, on a handover) instead of racing their next request against our close.
     if (this.#closed !== null) res.shouldKeepAlive = false;
     const instance = this.#route(scan.host);
     if (instance === null) return sendError(res, notFound(normaliseHost(scan.host)));
@@ -262,11 +264,6 @@ class HttpRouter implements Router {
   }
 
   async #close(): Promise<void> {
-    // Every response from now on ends its connection, so keep-alive clients reconnect (to a
-    // successor agent, on a handover) instead of racing a request against our close.
-    this.#server.prependListener('request', (_req, res) => {
-      res.shouldKeepAlive = false;
-    });
     const draining = drainServer(this.#server, this.#sockets, this.#options.drainTimeoutMs);
     this.#hub.closeAll();
     for (const instance of this.#instances.values()) {

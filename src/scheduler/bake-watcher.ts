@@ -66,8 +66,14 @@ export function createBakeWatcher(options: BakeOptions): BakeWatcher {
 
   async function judge(d: DeploymentRecord, now: number) {
     const stats = await runtime.stats(d.instance);
-    const candidate = stats?.colors.find((c) => c.color === d.toColor && c.deploymentId === d.id);
-    if (!stats || !candidate) return undefined; // the colour changed meanwhile: a newer deployment or a rollback
+    if (!stats) return undefined;
+    const candidate = stats.colors.find((c) => c.color === d.toColor && c.deploymentId === d.id);
+    if (!candidate) {
+      // The colour runs another deployment's slot (a flip back to a warm slot keeps the slot it
+      // had): there is nothing of this deployment to judge, now or at a later pass.
+      judged.add(d.id);
+      return undefined;
+    }
     const old = d.fromColor ? stats.colors.find((c) => c.color === d.fromColor) : undefined;
     const analysis = analyse({ candidate: toCounters(candidate), baseline: old ? toCounters(old) : null }, options.thresholds);
     const action = bakeDecision(analysis, { elapsedMs: now - (d.finishedAt ?? d.createdAt), bakeMs: options.bakeMs });
@@ -117,15 +123,14 @@ export function createBakeWatcher(options: BakeOptions): BakeWatcher {
     const now = clock.now();
     const out: Array<{ deployment: string; instance: string; action: string; verdict: string }> = [];
     // Deployments that finished inside the longest bake (extensions included), latest per instance.
-    const recent = await store.listDeployments({ status: 'succeeded', since: now - 4 * options.bakeMs - 86_400_000, limit: 1000 });
+    // Newest first, every status: a newer deployment of an instance (running or failed) ends the
+    // bake of the one before it.
+    const recent = await store.listDeployments({ since: now - 4 * options.bakeMs - 86_400_000, limit: 1000 });
     const latest = new Map<string, DeploymentRecord>();
     for (const d of recent) if (!latest.has(d.instance)) latest.set(d.instance, d);
     for (const d of latest.values()) {
-      if (d.kind !== 'deploy' || d.actor === ANALYSIS_ACTOR || d.finishedAt === undefined) continue;
+      if (d.status !== 'succeeded' || d.kind !== 'deploy' || d.actor === ANALYSIS_ACTOR || d.finishedAt === undefined) continue;
       if (now - d.finishedAt > 3 * options.bakeMs) continue;
-      // A newer deployment of the instance (running or failed) ends this one's bake.
-      const [newest] = await store.listDeployments({ instance: d.instance, limit: 1 });
-      if (newest && newest.id !== d.id) continue;
       if (await alreadyJudged(d)) continue;
       try {
         const result = await judge(d, now);

@@ -29,6 +29,9 @@ export interface TickReport {
   counts: FleetPlan['counts'];
 }
 
+/** A pass that did nothing (yet): what a follower, a disabled policy or a failed pass reports. */
+const idleReport = (at: number): TickReport => ({ at, leader: false, enabled: false, promoted: [], halted: [], started: [], skipped: [], counts: {} });
+
 export interface SchedulerOptions {
   store: Store;
   deployer: Deployer;
@@ -98,7 +101,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
 
   async function reconcile(): Promise<TickReport> {
     const now = clock.now();
-    const report: TickReport = { at: now, leader: false, enabled: false, promoted: [], halted: [], started: [], skipped: [], counts: {} };
+    const report = idleReport(now);
     const lease = await store.acquireLock({ instance: LEADER_LEASE, owner, deploymentId: 'scheduler', acquiredAt: now, expiresAt: now + leaseMs }, now);
     if (!lease.ok) return report;
     report.leader = true;
@@ -178,7 +181,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       running ??= reconcile()
         .catch((error: Error): TickReport => {
           log.warn({ err: error.message }, 'fleet tick failed');
-          return { at: clock.now(), leader: false, enabled: false, promoted: [], halted: [], started: [], skipped: [], counts: {} };
+          return idleReport(clock.now());
         })
         .then((report) => {
           last = report;

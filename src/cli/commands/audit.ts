@@ -1,26 +1,17 @@
 import type { Command } from 'commander';
-import { CutoverError, parseDuration } from '../../shared/index.ts';
+import { CutoverError } from '../../shared/index.ts';
 import type { AuditEntry, ChainCheck } from '../../store/index.ts';
 import { connect } from '../api-client.ts';
-import { compactJson, when, withQuery } from '../format.ts';
+import { compactJson, timeFlag, when, withQuery } from '../format.ts';
 import { output, table } from '../output.ts';
 import { globals } from './globals.ts';
-
-// Only a number with a unit is a duration: a bare number would be ambiguous with a timestamp.
-const DURATION = /^\s*\d+(?:\.\d+)?\s*(?:ms|s|m|h|d)\s*$/;
 
 /**
  * `--since`/`--until` as the ISO time the API takes: an ISO time as given, or a duration ago
  * (`24h`, `7d`) counted back from `now`.
  */
 export function auditTime(value: string | undefined, flag: string, now: number): string | undefined {
-  if (value === undefined) return undefined;
-  if (DURATION.test(value)) return new Date(now - parseDuration(value)!).toISOString();
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) {
-    throw new CutoverError('VALIDATION_FAILED', `${flag} must be an ISO time like 2026-11-20T10:00:00Z or a duration ago like 24h or 7d, not "${value}"`);
-  }
-  return new Date(ms).toISOString();
+  return timeFlag(value, flag, now, 'ago');
 }
 
 interface AuditFlags {

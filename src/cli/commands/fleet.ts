@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { CutoverError, parseDuration } from '../../shared/index.ts';
 import { connect } from '../api-client.ts';
-import { compactJson, when, withQuery } from '../format.ts';
+import { compactJson, timeFlag, when, withQuery } from '../format.ts';
 import { output, table } from '../output.ts';
 import { globals } from './globals.ts';
 import type { PlanEntry } from '../api-types.ts';
@@ -19,15 +19,6 @@ interface Hold {
   reason: string;
   createdAt: number;
   until: number | null;
-}
-
-/** `--at`: an ISO time, or a duration from now like `5h` or `2d`. */
-export function atTime(value: string | undefined, now = Date.now()): string | undefined {
-  if (value === undefined) return undefined;
-  const ahead = /^\d+(\.\d+)?(ms|s|m|h|d)$/.test(value.trim()) ? parseDuration(value.trim()) : undefined;
-  if (ahead !== undefined) return new Date(now + ahead).toISOString();
-  if (!Number.isNaN(Date.parse(value))) return new Date(Date.parse(value)).toISOString();
-  throw new CutoverError('VALIDATION_FAILED', `--at must be an ISO time like 2026-11-23T01:30:00Z or a duration from now like 5h, not "${value}"`);
 }
 
 const versionOf = (d: PlanEntry['decision']) => ('to' in d ? d.to : 'version' in d ? d.version : '-');
@@ -49,7 +40,7 @@ export function registerFleetCommands(program: Command): void {
     .action(async (opts: { at?: string; selector?: string; limit?: string }, cmd: Command) => {
       const g = globals(cmd);
       const client = await connect(g.dataDir);
-      const plan = await client.call<PlanAnswer>('GET', withQuery('/api/fleet/plan', { at: atTime(opts.at), selector: opts.selector, limit: opts.limit }));
+      const plan = await client.call<PlanAnswer>('GET', withQuery('/api/fleet/plan', { at: timeFlag(opts.at, '--at', Date.now(), 'ahead'), selector: opts.selector, limit: opts.limit }));
       output(g.json).result(plan, () => {
         const counts = Object.entries(plan.counts)
           .map(([k, n]) => `${k} ${n}`)
@@ -78,7 +69,7 @@ export function registerFleetCommands(program: Command): void {
     .action(async (name: string, opts: { at?: string }, cmd: Command) => {
       const g = globals(cmd);
       const client = await connect(g.dataDir);
-      const entry = await client.call<PlanEntry>('GET', withQuery(`/api/instances/${encodeURIComponent(name)}/why`, { at: atTime(opts.at) }));
+      const entry = await client.call<PlanEntry>('GET', withQuery(`/api/instances/${encodeURIComponent(name)}/why`, { at: timeFlag(opts.at, '--at', Date.now(), 'ahead') }));
       output(g.json).result(entry, () => entry.why);
     });
 
@@ -96,7 +87,7 @@ export function registerFleetCommands(program: Command): void {
         return unhold(g, name, opts.reason);
       }
       if (!opts.reason?.trim()) throw new CutoverError('VALIDATION_FAILED', '--reason is required: say why the scheduler must leave this instance alone');
-      const until = atTime(opts.until);
+      const until = timeFlag(opts.until, '--until', Date.now(), 'ahead');
       const client = await connect(g.dataDir);
       const hold = await client.call<Hold>('PUT', `/api/instances/${encodeURIComponent(name)}/hold`, { reason: opts.reason, ...(until ? { until } : {}) });
       output(g.json).result(hold, () => `held ${hold.instance} (${hold.owner}${hold.until ? `, until ${when(hold.until)}` : ', until released'}): ${hold.reason}`);

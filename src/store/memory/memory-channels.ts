@@ -1,18 +1,7 @@
-import type { Store } from '../store.ts';
 import type { ChannelMove, ChannelPointer, ChannelRecord, MoveResult } from '../types.ts';
 import { jsonCopy } from './memory-audit-log.ts';
 import type { MemoryAuditLog } from './memory-audit-log.ts';
-
-type ChannelMethods = Pick<
-  Store,
-  | 'insertChannel'
-  | 'getChannel'
-  | 'listChannels'
-  | 'updateChannel'
-  | 'listChannelPointers'
-  | 'moveChannel'
-  | 'listChannelMoves'
->;
+import type { ChannelMethods } from '../method-groups.ts';
 
 const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 

@@ -1,19 +1,7 @@
-import type { Store } from '../store.ts';
 import type { HaltRecord, HoldRecord } from '../types.ts';
 import { newHaltRecord, settingJson } from '../fleet-records.ts';
 import type { MemoryAuditLog } from './memory-audit-log.ts';
-
-type FleetMethods = Pick<
-  Store,
-  | 'getSetting'
-  | 'putSetting'
-  | 'putHold'
-  | 'deleteHold'
-  | 'listHolds'
-  | 'insertHalt'
-  | 'liftHalt'
-  | 'listHalts'
->;
+import type { FleetMethods } from '../method-groups.ts';
 
 /**
  * Settings, holds and halts for the memory store. Each write that appends an audit entry appends it

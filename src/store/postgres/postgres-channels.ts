@@ -1,14 +1,9 @@
-import type { Store } from '../store.ts';
 import type { MoveResult } from '../types.ts';
 import { appendAuditEntries } from './postgres-audit.ts';
 import { json } from './postgres-db.ts';
 import type { PgDb } from './postgres-db.ts';
 import { toChannel, toMove, toPointer } from './postgres-rows.ts';
-
-type ChannelMethods = Pick<
-  Store,
-  'insertChannel' | 'getChannel' | 'listChannels' | 'updateChannel' | 'listChannelPointers' | 'moveChannel' | 'listChannelMoves'
->;
+import type { ChannelMethods } from '../method-groups.ts';
 
 /** Channels, their per-app pointers and move history, for the PostgreSQL store. */
 export function createPostgresChannels({ query, transaction }: PgDb): ChannelMethods {

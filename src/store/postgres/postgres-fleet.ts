@@ -1,20 +1,8 @@
-import type { Store } from '../store.ts';
 import { settingJson } from '../fleet-records.ts';
 import { appendAuditEntries } from './postgres-audit.ts';
 import type { PgDb } from './postgres-db.ts';
 import { toHalt, toHold } from './postgres-rows.ts';
-
-type FleetMethods = Pick<
-  Store,
-  | 'getSetting'
-  | 'putSetting'
-  | 'putHold'
-  | 'deleteHold'
-  | 'listHolds'
-  | 'insertHalt'
-  | 'liftHalt'
-  | 'listHalts'
->;
+import type { FleetMethods } from '../method-groups.ts';
 
 /**
  * Settings, holds and halts for the PostgreSQL store. Each write runs in one transaction with its

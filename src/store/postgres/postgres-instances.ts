@@ -1,15 +1,10 @@
-import type { Store } from '../store.ts';
 import type { InstanceRecord, InstanceSpecChange } from '../types.ts';
 import { copySlot, copyTarget } from '../instance-record.ts';
 import { appendAuditEntries } from './postgres-audit.ts';
 import { json, jsonOrNull, limitOf } from './postgres-db.ts';
 import type { PgDb } from './postgres-db.ts';
 import { INSTANCE_COLUMNS, toInstance } from './postgres-rows.ts';
-
-type InstanceMethods = Pick<
-  Store,
-  'insertInstance' | 'getInstance' | 'listInstances' | 'saveInstanceState' | 'updateInstanceSpecs'
->;
+import type { InstanceMethods } from '../method-groups.ts';
 
 /** Slots with only the record's fields, as every store keeps them. */
 const slotsJson = (slots: InstanceRecord['slots']): string =>

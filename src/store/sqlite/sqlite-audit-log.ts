@@ -1,10 +1,8 @@
 import type { DatabaseSync, SQLInputValue, SQLOutputValue, StatementSync } from 'node:sqlite';
 import { chainAuditEntry } from '../audit-chain.ts';
-import type { Store } from '../store.ts';
 import type { AuditEntry, AuditFilter, NewAuditEntry } from '../types.ts';
 import { transaction } from './transaction.ts';
-
-type AuditMethods = Pick<Store, 'appendAudit' | 'listAudit' | 'readAuditChain' | 'auditHead'>;
+import type { AuditMethods } from '../method-groups.ts';
 
 const COLUMNS =
   'id, at, actor, action, subject, instance, app, version, reason, request_id, "before", "after", details, prev_hash, hash';

@@ -1,19 +1,8 @@
 import type { DatabaseSync } from 'node:sqlite';
-import type { Store } from '../store.ts';
 import type { ChannelMove, ChannelPointer, ChannelPolicy, ChannelRecord, MoveResult } from '../types.ts';
 import type { SqliteAuditLog } from './sqlite-audit-log.ts';
 import { transaction } from './transaction.ts';
-
-type ChannelMethods = Pick<
-  Store,
-  | 'insertChannel'
-  | 'getChannel'
-  | 'listChannels'
-  | 'updateChannel'
-  | 'listChannelPointers'
-  | 'moveChannel'
-  | 'listChannelMoves'
->;
+import type { ChannelMethods } from '../method-groups.ts';
 
 type Row = Record<string, unknown>;
 

@@ -1,11 +1,6 @@
 import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
-import type { Store } from '../store.ts';
 import type { DeploymentRecord } from '../types.ts';
-
-type DeploymentMethods = Pick<
-  Store,
-  'insertDeployment' | 'updateDeployment' | 'getDeployment' | 'listDeployments'
->;
+import type { DeploymentMethods } from '../method-groups.ts';
 
 /** Equality filters of listDeployments and their columns (`actor` is generated from the body). */
 const EQUALS: ['instance' | 'status' | 'actor', string][] = [

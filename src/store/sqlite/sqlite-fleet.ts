@@ -1,21 +1,9 @@
 import type { DatabaseSync } from 'node:sqlite';
-import type { Store } from '../store.ts';
 import type { HaltRecord, HoldRecord } from '../types.ts';
 import { settingJson } from '../fleet-records.ts';
 import type { SqliteAuditLog } from './sqlite-audit-log.ts';
 import { transaction } from './transaction.ts';
-
-type FleetMethods = Pick<
-  Store,
-  | 'getSetting'
-  | 'putSetting'
-  | 'putHold'
-  | 'deleteHold'
-  | 'listHolds'
-  | 'insertHalt'
-  | 'liftHalt'
-  | 'listHalts'
->;
+import type { FleetMethods } from '../method-groups.ts';
 
 type Row = Record<string, unknown>;
 

@@ -1,15 +1,10 @@
 import type { DatabaseSync, SQLOutputValue } from 'node:sqlite';
-import type { Store } from '../store.ts';
 import type { InstanceRecord, InstanceTarget } from '../types.ts';
 import { instanceState, missingInstances } from '../instance-record.ts';
 import type { InstanceState } from '../instance-record.ts';
 import type { SqliteAuditLog } from './sqlite-audit-log.ts';
 import { transaction } from './transaction.ts';
-
-type InstanceMethods = Pick<
-  Store,
-  'insertInstance' | 'getInstance' | 'listInstances' | 'saveInstanceState' | 'updateInstanceSpecs'
->;
+import type { InstanceMethods } from '../method-groups.ts';
 
 const COLUMNS =
   'name, app, hosts, environment, tenant, labels, target_kind, target_value, state, created_at, updated_at, maintenance_window';

@@ -1,8 +1,6 @@
 import type { DatabaseSync } from 'node:sqlite';
-import type { Store } from '../store.ts';
 import type { ProblemRecord, ProblemStatus } from '../types.ts';
-
-type ProblemMethods = Pick<Store, 'insertProblem' | 'getProblem' | 'resolveProblem' | 'listProblems'>;
+import type { ProblemMethods } from '../method-groups.ts';
 
 type Row = Record<string, unknown>;
 

@@ -1,0 +1,13 @@
+// The Store port's methods in the groups each dialect implements in a file of its own, named once
+// here so the memory, SQLite and PostgreSQL files cannot drift apart.
+import type { Store } from './store.ts';
+
+export type InstanceMethods = Pick<Store, 'insertInstance' | 'getInstance' | 'listInstances' | 'saveInstanceState' | 'updateInstanceSpecs'>;
+export type DeploymentMethods = Pick<Store, 'insertDeployment' | 'updateDeployment' | 'getDeployment' | 'listDeployments'>;
+export type AuditMethods = Pick<Store, 'appendAudit' | 'listAudit' | 'readAuditChain' | 'auditHead'>;
+export type ProblemMethods = Pick<Store, 'insertProblem' | 'getProblem' | 'resolveProblem' | 'listProblems'>;
+export type ChannelMethods = Pick<
+  Store,
+  'insertChannel' | 'getChannel' | 'listChannels' | 'updateChannel' | 'listChannelPointers' | 'moveChannel' | 'listChannelMoves'
+>;
+export type FleetMethods = Pick<Store, 'getSetting' | 'putSetting' | 'putHold' | 'deleteHold' | 'listHolds' | 'insertHalt' | 'liftHalt' | 'listHalts'>;
