@@ -12,7 +12,7 @@ import { createDeployer } from './deploy/index.ts';
 import { createAgentClient, openAgentLogs, startAgent } from './agent/index.ts';
 import { bootstrapAdminToken, ensureBuiltInChannels } from './control/index.ts';
 import { createApi } from './api/index.ts';
-import { createBakeWatcher, createScheduler } from './scheduler/index.ts';
+import { createBakeWatcher, createHealthWatcher, createRollbackGuard, createScheduler } from './scheduler/index.ts';
 import { ensureAgentToken, readAgentEndpoint, writeAgentEndpoint, writeCliCredentials } from './credentials.ts';
 
 /** The product version (server, agent and CLI share it), from package.json. */
@@ -48,15 +48,28 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
     lockTtlMs: config.lockTtl,
     log,
   });
+  // One guard for both watchers: a slot both find bad is rolled back once, never flipped back.
+  const guard = createRollbackGuard({ store, deployer, clock });
   const bake = createBakeWatcher({
     store,
     deployer,
     runtime,
     clock,
     log,
+    guard,
     bakeMs: config.bakeWindow,
     intervalMs: config.bakeCheckInterval,
     thresholds: { minRequests: config.bakeMinRequests, maxErrorRate: config.bakeMaxErrorRate },
+  });
+  const health = createHealthWatcher({
+    store,
+    deployer,
+    runtime,
+    clock,
+    log,
+    guard,
+    intervalMs: config.bakeCheckInterval,
+    rollbackOnUnhealthy: config.rollbackOnUnhealthy,
   });
   const scheduler = createScheduler({ store, deployer, runtime, clock, log, intervalMs: config.fleetInterval });
   const api = createApi({
@@ -90,6 +103,7 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
   warmTimer.unref();
   scheduler.start();
   bake.start();
+  health.start();
   log.info({ url, agentUrl, database: describeDatabase(config.database!) }, 'server started');
 
   let stopping: Promise<void> | undefined;
@@ -102,6 +116,7 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
         clearInterval(warmTimer);
         await scheduler.stop();
         await bake.stop();
+        await health.stop();
         await closeServer(server);
         // A deployment cut short here is settled by recover() at the next start.
         await Promise.race([deployer.idle(), new Promise((r) => setTimeout(r, 5000).unref())]);

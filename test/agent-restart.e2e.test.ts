@@ -1,5 +1,6 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readPidFile } from '../src/supervisor/index.ts';
 import { cutover, eventually, load, manifest, ports, startProcess, tempDir } from './helpers.ts';
@@ -7,6 +8,8 @@ import { cutover, eventually, load, manifest, ports, startProcess, tempDir } fro
 /**
  * Restarting the agent hands over without dropping a request: the new agent binds the same ports
  * (SO_REUSEPORT) and adopts the running slots, then the old one gets SIGUSR2, drains and exits.
+ * Round 1 is one command, `cutover agent --takeover`; round 2 is the manual way (a second agent,
+ * then `kill -USR2` the first).
  */
 const cleanup: (() => Promise<void>)[] = [];
 after(async () => {
@@ -48,14 +51,21 @@ test('two agent handovers under keep-alive load: zero failed requests, slots ado
   cleanup.push(async () => void (trafficStopped || (await traffic.stop())));
   await eventually(async () => traffic.result.ok > 100, 10_000, 'load to reach steady state');
 
+  const agentPid = async () => (JSON.parse(await readFile(join(data.dir, 'agent', 'agent.pid'), 'utf8')) as { pid: number }).pid;
+  assert.equal(await agentPid(), agent.child.pid, 'the agent records its pid');
   for (let round = 1; round <= 2; round++) {
-    const next = await startProcess(data.dir, agentArgs);
     const old = agent;
-    agent = next;
     const exited = new Promise<number | null>((resolve) => old.child.once('exit', (code) => resolve(code)));
-    old.child.kill('SIGUSR2');
+    const takeover = round === 1;
+    const next = await startProcess(data.dir, takeover ? [...agentArgs, '--takeover'] : agentArgs);
+    agent = next;
+    if (takeover) {
+      // It printed its result only once the old agent had handed over and exited.
+      assert.deepEqual({ ...next.info.takeover, waitedMs: 0 }, { previousPid: old.child.pid, exited: true, waitedMs: 0 });
+    } else old.child.kill('SIGUSR2');
     const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 20_000).unref())]);
     assert.equal(code, 0, `round ${round}: the old agent exits cleanly after the handover`);
+    await eventually(async () => (await agentPid()) === next.child.pid, 5000, `round ${round}: agent.pid names the new agent`);
     assert.ok(alive(slotPid), `round ${round}: the slot process survived the handover`);
     assert.equal((await readPidFile(logDir, 'web', active))?.pid, slotPid, `round ${round}: the same process serves`);
     const okBefore = traffic.result.ok;

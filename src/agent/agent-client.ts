@@ -3,7 +3,14 @@ import { Pool, errors as undiciErrors, request } from 'undici';
 import { CutoverError } from '../shared/index.ts';
 import type { ErrorCode } from '../shared/index.ts';
 import type { Color } from '../shared/index.ts';
-import type { HealthResult, Runtime, RuntimeInstance, RuntimeInstanceStats, RuntimeSlotSpec } from '../deploy/index.ts';
+import type {
+  HealthResult,
+  Runtime,
+  RuntimeInstance,
+  RuntimeInstanceStats,
+  RuntimeMaintenance,
+  RuntimeSlotSpec,
+} from '../deploy/index.ts';
 
 /**
  * The `Runtime` port over the agent's control API. One keep-alive pool, so a flip costs one
@@ -59,8 +66,8 @@ export function createAgentClient(url: string, token: string): Runtime & { close
     return data as T;
   }
 
-  const slot = (instance: string, color: Color) =>
-    `/v1/instances/${encodeURIComponent(instance)}/slots/${color}`;
+  const at = (instance: string) => `/v1/instances/${encodeURIComponent(instance)}`;
+  const slot = (instance: string, color: Color) => `${at(instance)}/slots/${color}`;
 
   return {
     async ensureArtifact(digest, open) {
@@ -80,6 +87,16 @@ export function createAgentClient(url: string, token: string): Runtime & { close
     async flip(instance, color, expectVersion) {
       const body = expectVersion === undefined ? { color } : { color, expectVersion };
       return (await call<{ flippedAt: number }>('POST', `/v1/instances/${encodeURIComponent(instance)}/flip`, body))!;
+    },
+    async shift(instance, color, percent) {
+      return (await call<{ shiftedAt: number }>('POST', `${at(instance)}/shift`, { color, percent }))!;
+    },
+    async setPreview(instance, token) {
+      await call('PUT', `${at(instance)}/preview`, { token });
+    },
+    async setMaintenance(instance, maintenance: RuntimeMaintenance | null) {
+      if (maintenance === null) await call('DELETE', `${at(instance)}/maintenance`);
+      else await call('PUT', `${at(instance)}/maintenance`, maintenance);
     },
     async stopSlot(instance, color) {
       await call('POST', `${slot(instance, color)}/stop`, {}, { timeoutMs: 600_000 });

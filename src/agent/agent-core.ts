@@ -6,8 +6,8 @@ import type { Router } from '../router/index.ts';
 import { readPidFile } from '../supervisor/index.ts';
 import type { Supervisor, SlotSpec } from '../supervisor/index.ts';
 import { createArtifactStore, unpackArtifact } from '../releases/index.ts';
-import type { HealthResult, RuntimeInstance, RuntimeSlotSpec } from '../deploy/index.ts';
-import type { AgentState, PersistedSlot } from './agent-state.ts';
+import type { HealthResult, RuntimeInstance, RuntimeMaintenance, RuntimeSlotSpec } from '../deploy/index.ts';
+import type { AgentState, PersistedInstance, PersistedSlot } from './agent-state.ts';
 import { createStateFile } from './agent-state.ts';
 
 export interface AgentCoreOptions {
@@ -50,9 +50,36 @@ export function createAgentCore(options: AgentCoreOptions) {
     env: slot.env,
     health: slot.health,
     stopTimeoutMs: slot.stopTimeoutMs,
+    ...(slot.drain ? { drain: slot.drain } : {}),
   });
   /** Slots taken over from a previous agent by `adoptRunning`, which `restore` leaves alone. */
   const adopted = new Set<string>();
+
+  /**
+   * Routes the instance's hosts and re-applies what the router must know before any request of
+   * it is served: the preview token and the maintenance page (both persisted, both lost by a
+   * fresh router). A weighted shift is not persisted: after a restart everyone is on `active`.
+   */
+  function route(name: string, inst: PersistedInstance): void {
+    router.setInstance(name, inst.hosts);
+    router.setPreviewToken(name, inst.preview ?? null);
+    router.setMaintenance(name, inst.maintenance ?? null);
+  }
+
+  /** Persists a change to one instance, applies it to the router, and undoes the change if the router refuses it. */
+  async function persistThenApply(inst: PersistedInstance, change: (i: PersistedInstance) => void, apply: () => void): Promise<void> {
+    const before = { ...inst };
+    change(inst);
+    await stateFile.save(state); // persisted before traffic sees it
+    try {
+      apply();
+    } catch (error) {
+      for (const key of Object.keys(inst) as (keyof PersistedInstance)[]) delete inst[key];
+      Object.assign(inst, before);
+      await stateFile.save(state);
+      throw error;
+    }
+  }
 
   async function launch(name: string, color: Color, slot: PersistedSlot) {
     const info = await supervisor.start(specOf(name, color, slot));
@@ -157,6 +184,72 @@ export function createAgentCore(options: AgentCoreOptions) {
       return { flippedAt: Date.now() };
     },
 
+    /**
+     * A weighted step towards `color` (see `Runtime.shift`). Not persisted on purpose: the active
+     * colour stays what it was, so an agent restart puts every client back on it.
+     */
+    shift(name: string, color: Color, percent: number): { shiftedAt: number } {
+      const instance = instanceOrThrow(name);
+      const slot = instance.slots[color];
+      const routed = router.state().find((r) => r.name === name);
+      if (!slot || !routed?.slots.some((s) => s.color === color)) {
+        throw new CutoverError('SLOT_NOT_FOUND', `instance "${name}" has nothing in its ${color} slot to shift to`, {
+          details: { color },
+        });
+      }
+      if (instance.active === color) {
+        throw new CutoverError('SLOT_ACTIVE', `the ${color} slot of "${name}" already serves everyone; shift to the other colour`, {
+          details: { color },
+        });
+      }
+      const slotState = supervisor.get(name, color)?.state ?? 'stopped';
+      if (slotState !== 'healthy') {
+        throw new CutoverError('SLOT_NOT_READY', `the ${color} slot of "${name}" is ${slotState}, not healthy; wait for it before shifting traffic to it`, {
+          details: { color, version: slot.version, state: slotState },
+        });
+      }
+      if (instance.active === null || routed.active !== instance.active) {
+        throw new CutoverError('SLOT_NOT_READY', `instance "${name}" has no active colour serving yet to shift from; flip to ${color} instead`, {
+          details: { color },
+        });
+      }
+      router.shift(name, color, percent);
+      return { shiftedAt: Date.now() };
+    },
+
+    /** Opens the preview of the idle colour with `token`, or closes it (null). Persisted first. */
+    async setPreview(name: string, token: string | null): Promise<void> {
+      const instance = instanceOrThrow(name);
+      await persistThenApply(
+        instance,
+        (i) => {
+          if (token === null) delete i.preview;
+          else i.preview = token;
+        },
+        () => router.setPreviewToken(name, token),
+      );
+    },
+
+    /** Maintenance on (the page) or off (null). Persisted first. */
+    async setMaintenance(name: string, maintenance: RuntimeMaintenance | null): Promise<void> {
+      const instance = instanceOrThrow(name);
+      const page: RuntimeMaintenance | null =
+        maintenance === null
+          ? null
+          : {
+              ...(maintenance.html === undefined ? {} : { html: maintenance.html }),
+              ...(maintenance.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: maintenance.retryAfterSeconds }),
+            };
+      await persistThenApply(
+        instance,
+        (i) => {
+          if (page === null) delete i.maintenance;
+          else i.maintenance = page;
+        },
+        () => router.setMaintenance(name, page),
+      );
+    },
+
     stopSlot,
 
     /** The router's counters of one instance. */
@@ -171,25 +264,33 @@ export function createAgentCore(options: AgentCoreOptions) {
       const routes = new Map(router.state().map((r) => [r.name, r]));
       return Object.entries(state.instances)
         .filter(([n]) => name === undefined || n === name)
-        .map(([n, inst]) => ({
-          name: n,
-          hosts: inst.hosts,
-          active: routes.get(n)?.active ?? null,
-          slots: COLORS.flatMap((c) => {
-            const slot = inst.slots[c];
-            if (!slot) return [];
-            const info = supervisor.get(n, c);
-            return [
-              {
-                color: c,
-                version: slot.version,
-                state: info?.state ?? 'stopped',
-                ...(info ? { port: info.port } : {}),
-                ...(info?.pid === undefined ? {} : { pid: info.pid }),
-              },
-            ];
-          }),
-        }));
+        .map(([n, inst]): RuntimeInstance => {
+          const r = routes.get(n);
+          const shiftingTo = r?.shiftingTo ?? null;
+          return {
+            name: n,
+            hosts: inst.hosts,
+            active: r?.active ?? null,
+            ...(shiftingTo && r ? { shift: { color: shiftingTo, percent: r.weights[shiftingTo] } } : {}),
+            preview: r?.preview ?? inst.preview !== undefined,
+            maintenance: r?.maintenance ?? inst.maintenance !== undefined,
+            slots: COLORS.flatMap((c) => {
+              const slot = inst.slots[c];
+              if (!slot) return [];
+              const info = supervisor.get(n, c);
+              return [
+                {
+                  color: c,
+                  version: slot.version,
+                  state: info?.state ?? 'stopped',
+                  restarts: info?.restarts ?? 0,
+                  ...(info ? { port: info.port } : {}),
+                  ...(info?.pid === undefined ? {} : { pid: info.pid }),
+                },
+              ];
+            }),
+          };
+        });
     },
 
     logLines(name: string, color: Color | undefined, lines: number) {
@@ -224,7 +325,7 @@ export function createAgentCore(options: AgentCoreOptions) {
       await Promise.all(
         Object.entries(state.instances).map(async ([name, inst]) => {
           try {
-            router.setInstance(name, inst.hosts);
+            route(name, inst);
             await Promise.all(
               COLORS.map(async (color) => {
                 const slot = inst.slots[color];
@@ -264,7 +365,7 @@ export function createAgentCore(options: AgentCoreOptions) {
       await Promise.all(
         Object.entries(state.instances).map(async ([name, inst]) => {
           try {
-            router.setInstance(name, inst.hosts);
+            route(name, inst);
             for (const color of COLORS) {
               const slot = inst.slots[color];
               if (!slot || adopted.has(`${name}/${color}`)) continue;

@@ -3,7 +3,8 @@ import { constants } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import type { Color } from '../shared/index.ts';
-import type { RuntimeSlotSpec } from '../deploy/index.ts';
+import { isColor } from '../shared/index.ts';
+import type { RuntimeMaintenance, RuntimeSlotSpec } from '../deploy/index.ts';
 
 /** What the agent must remember to serve again after a restart. */
 export type PersistedSlot = Omit<RuntimeSlotSpec, 'instance' | 'color'>;
@@ -12,6 +13,10 @@ export interface PersistedInstance {
   hosts: string[];
   active: Color | null;
   slots: Partial<Record<Color, PersistedSlot>>;
+  /** The preview token (a secret: kept only here, in a 0600 file, never reported). */
+  preview?: string;
+  /** The maintenance page while maintenance is on. */
+  maintenance?: RuntimeMaintenance;
 }
 
 export interface AgentState {
@@ -86,8 +91,7 @@ export function createStateFile(base: string) {
       const instances: Record<string, PersistedInstance> = {};
       const skipped: string[] = [];
       for (const [name, value] of Object.entries(parsed.instances ?? {})) {
-        const v = value as PersistedInstance;
-        if (v && Array.isArray(v.hosts) && typeof v.slots === 'object' && v.slots !== null) instances[name] = v;
+        if (isPersistedInstance(value)) instances[name] = value;
         else skipped.push(name);
       }
       return { state: { version: 1, instances }, skipped };
@@ -98,6 +102,41 @@ export function createStateFile(base: string) {
       handles.fill(undefined);
     },
   };
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const optional = (v: unknown, check: (v: unknown) => boolean) => v === undefined || check(v);
+
+const isSlot = (s: unknown): boolean =>
+  isObject(s) &&
+  typeof s.version === 'string' &&
+  typeof s.digest === 'string' &&
+  typeof s.start === 'string' &&
+  typeof s.deploymentId === 'string' &&
+  typeof s.stopTimeoutMs === 'number' &&
+  isObject(s.env) &&
+  isObject(s.health) &&
+  optional(s.drain, (d) => isObject(d) && typeof d.path === 'string');
+
+/**
+ * Whether a loaded entry has the shape the agent relies on: checked field by field, so one entry
+ * edited by hand or written by a newer agent is skipped instead of failing the whole restore.
+ * (The supervisor still validates a slot's spec in full when it starts it.)
+ */
+function isPersistedInstance(value: unknown): value is PersistedInstance {
+  if (!isObject(value)) return false;
+  const { hosts, active, slots, preview, maintenance } = value;
+  if (!Array.isArray(hosts) || !hosts.every((h) => typeof h === 'string')) return false;
+  if (active !== null && !isColor(active)) return false;
+  if (!isObject(slots) || !Object.entries(slots).every(([c, s]) => isColor(c) && isSlot(s))) return false;
+  if (!optional(preview, (p) => typeof p === 'string' && /^[\x21-\x7e]{16,}$/.test(p))) return false;
+  return optional(
+    maintenance,
+    (m) =>
+      isObject(m) &&
+      optional(m.html, (h) => typeof h === 'string') &&
+      optional(m.retryAfterSeconds, (r) => Number.isInteger(r) && (r as number) >= 0),
+  );
 }
 
 function checksum(body: Buffer): string {

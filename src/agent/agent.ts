@@ -2,16 +2,35 @@ import { createServer } from 'node:http';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { getRequestListener } from '@hono/node-server';
-import { closeServer, listen } from '../shared/index.ts';
+import { CutoverError, closeServer, listen } from '../shared/index.ts';
 import type { Logger } from '../shared/index.ts';
 import type { Config } from '../config/index.ts';
 import { createRouter } from '../router/index.ts';
 import { createSupervisor } from '../supervisor/index.ts';
 import { createAgentCore } from './agent-core.ts';
 import { createControlApi } from './control-api.ts';
+import { agentAlive, readAgentPid, removeOwnAgentPid, waitAgentGone, writeAgentPid } from './agent-pid-file.ts';
+import type { AgentPidRecord } from './agent-pid-file.ts';
+import { logSlotEvents } from './slot-event-log.ts';
 
 /** The signal that tells a running agent another agent is taking over (see {@link startAgent}). */
 export const HANDOVER_SIGNAL = 'SIGUSR2';
+
+/** How {@link RunningAgent.takeOver} went. */
+export interface TakeoverResult {
+  /** The agent that served this data directory and was told to hand over; null when none was running. */
+  previousPid: number | null;
+  /** Whether it exited within the time allowed (true when there was none). */
+  exited: boolean;
+  waitedMs: number;
+}
+
+export interface TakeoverOptions {
+  /** How long to wait for the previous agent to drain and exit. Default: `drainTimeout` + 30 s, at least 60 s. */
+  timeoutMs?: number;
+  /** Progress lines for a person watching (signal sent, still waiting…). */
+  onProgress?: (line: string) => void;
+}
 
 export interface RunningAgent {
   /** Where users reach the instances. */
@@ -26,6 +45,14 @@ export interface RunningAgent {
    * running for the successor to adopt. Idempotent.
    */
   handover(): Promise<void>;
+  /**
+   * Step 2 of the handover, done by the successor itself (`cutover agent --takeover`): once this
+   * agent has restored its slots, sends {@link HANDOVER_SIGNAL} to the agent named by
+   * `<dataDir>/agent/agent.pid` (if that process is still the agent that wrote it), waits for it
+   * to exit, then records this agent's pid there. With no previous agent running it only records
+   * the pid. Throws `FORBIDDEN` if the previous agent cannot be signalled.
+   */
+  takeOver(options?: TakeoverOptions): Promise<TakeoverResult>;
 }
 
 /**
@@ -43,19 +70,31 @@ export interface RunningAgent {
  *    releases its slots without stopping them, and its process exits.
  * A plain SIGTERM still stops the slots. Control-plane calls should not be made between 1 and 2:
  * either agent may answer them, and the new agent loaded the state file when it started.
+ * `cutover agent --takeover` does step 2 itself ({@link RunningAgent.takeOver}).
+ *
+ * `<dataDir>/agent/agent.pid` names the agent serving the data directory: written (atomically)
+ * once this agent is ready, or, while a predecessor still runs, once that one has exited; removed
+ * by a plain stop. Router tuning comes from `pauseTimeout`, `wsDrainTimeout`, `skewGrace` and
+ * `maxRequestBody`.
  */
 export async function startAgent(config: Readonly<Config>, token: string, log: Logger): Promise<RunningAgent> {
   const dataDir = join(config.dataDir, 'agent');
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const logDir = join(dataDir, 'logs');
-  const router = createRouter({ drainTimeoutMs: config.drainTimeout });
+  // Read before anything else: once this agent is ready it may replace the file with its own pid.
+  const pidFile = join(dataDir, 'agent.pid');
+  const found = await readAgentPid(pidFile);
+  const previous: AgentPidRecord | undefined = found && (await agentAlive(found)) ? found : undefined;
+  const router = createRouter({
+    drainTimeoutMs: config.drainTimeout,
+    pauseTimeoutMs: config.pauseTimeout,
+    wsDrainTimeoutMs: config.wsDrainTimeout,
+    skewGraceMs: config.skewGrace,
+    maxBodyBytes: config.maxRequestBody,
+  });
   const supervisor = createSupervisor({ logDir });
   const core = createAgentCore({ dataDir, router, supervisor, logDir, drainTimeoutMs: config.drainTimeout, log });
-  supervisor.onChange((info) => {
-    if (info.state === 'unhealthy' || info.state === 'exited') {
-      log.warn({ instance: info.instance, color: info.color, version: info.version, state: info.state }, 'slot changed state');
-    }
-  });
+  logSlotEvents(supervisor, log);
 
   await core.load(); // before the control API answers, so no call sees an empty state
   // Adopted slots are routed before the router listens: with SO_REUSEPORT the kernel hands this
@@ -77,8 +116,34 @@ export async function startAgent(config: Readonly<Config>, token: string, log: L
 
   let stopping: Promise<void> | undefined;
   let handingOver: Promise<void> | undefined;
+  // agent.pid names the agent that serves the data directory. While a predecessor still runs (a
+  // handover in progress) it keeps its name there until it has exited.
+  let pidWritten: Promise<void> | undefined;
+  const recordPid = (): Promise<void> => {
+    if (stopping || handingOver) return Promise.resolve();
+    pidWritten ??= writeAgentPid(pidFile).then(
+      () => undefined,
+      (error: Error) => log.error({ err: error.message, file: pidFile }, 'could not write the agent pid file'),
+    );
+    return pidWritten;
+  };
+  let watcher: NodeJS.Timeout | undefined;
+  if (previous === undefined) await recordPid();
+  else {
+    log.info({ previousPid: previous.pid }, 'another agent serves this data directory; waiting for it to hand over');
+    watcher = setInterval(() => {
+      void agentAlive(previous).then((alive) => {
+        if (alive) return;
+        clearInterval(watcher);
+        void recordPid();
+      });
+    }, 500);
+    watcher.unref();
+  }
+
   const handover = (): Promise<void> => {
     handingOver ??= (async () => {
+      clearInterval(watcher);
       process.off(HANDOVER_SIGNAL, onHandoverSignal);
       log.info({}, 'handing over to another agent');
       await restored;
@@ -104,15 +169,51 @@ export async function startAgent(config: Readonly<Config>, token: string, log: L
     routerPort,
     controlPort,
     handover,
+    async takeOver(options: TakeoverOptions = {}): Promise<TakeoverResult> {
+      const say = options.onProgress ?? (() => {});
+      const timeoutMs = options.timeoutMs ?? Math.max(60_000, config.drainTimeout + 30_000);
+      if (previous === undefined || !(await agentAlive(previous))) {
+        clearInterval(watcher);
+        await recordPid();
+        return { previousPid: null, exited: true, waitedMs: 0 };
+      }
+      say(`waiting for this agent's slots to be served before taking over from pid ${previous.pid}…`);
+      await restored;
+      const started = performance.now();
+      try {
+        process.kill(previous.pid, HANDOVER_SIGNAL);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ESRCH') {
+          throw new CutoverError(
+            'FORBIDDEN',
+            `cannot send ${HANDOVER_SIGNAL} to the previous agent (pid ${previous.pid}): ${(error as Error).message}; run this agent as the same user`,
+            { cause: error },
+          );
+        }
+      }
+      log.info({ previousPid: previous.pid }, 'told the previous agent to hand over');
+      say(`sent ${HANDOVER_SIGNAL} to the previous agent (pid ${previous.pid}); waiting for it to drain and exit`);
+      const exited = await waitAgentGone(previous, timeoutMs, (ms) =>
+        say(`still waiting for the previous agent (pid ${previous.pid}) to exit: ${Math.round(ms / 1000)} s`),
+      );
+      const waitedMs = Math.round(performance.now() - started);
+      if (!exited) log.warn({ previousPid: previous.pid, waitedMs }, 'the previous agent has not exited yet; it exits once its requests are drained');
+      clearInterval(watcher);
+      await recordPid();
+      return { previousPid: previous.pid, exited, waitedMs };
+    },
     stop() {
       if (handingOver) return handingOver;
       stopping ??= (async () => {
+        clearInterval(watcher);
         process.off(HANDOVER_SIGNAL, onHandoverSignal);
         await restored;
         await closeServer(control);
         await router.close();
         await supervisor.stopAll();
         await core.close();
+        await pidWritten;
+        await removeOwnAgentPid(pidFile).catch(() => undefined);
         log.info({}, 'agent stopped');
       })();
       return stopping;

@@ -22,8 +22,19 @@ const startSchema = z.object({
   health: healthSchema,
   stopTimeoutMs: z.number().int().nonnegative(),
   deploymentId: z.string().min(1),
+  drain: z.object({ path: z.string().startsWith('/'), intervalMs: z.number().int().positive().optional() }).strict().optional(),
 });
 const hostsSchema = z.object({ hosts: z.array(z.string().min(1)).min(1) });
+const shiftSchema = z.object({ color: z.enum(['blue', 'green']), percent: z.number().int().min(1).max(99) });
+// The router's own rule (it travels in a header and a cookie); the upper bound keeps it sane.
+const previewSchema = z.object({ token: z.string().min(16).max(200).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').nullable() });
+/** A maintenance page is persisted in the agent state (rewritten at every change), so it is bounded. */
+const maintenanceSchema = z
+  .object({
+    html: z.string().max(256 * 1024).optional(),
+    retryAfterSeconds: z.number().int().min(0).max(86_400).optional(),
+  })
+  .strict();
 const waitSchema = z.object({ timeoutMs: z.number().int().positive().max(3_600_000) });
 
 /** A route parameter; Hono types them optional when routes are chained through middleware. */
@@ -126,6 +137,24 @@ export function createControlApi(core: AgentCore, token: string) {
       z.object({ color: z.enum(['blue', 'green']), expectVersion: z.string().min(1).optional() }),
     );
     return c.json(await core.flip(param(c, 'name'), to, expectVersion));
+  });
+
+  app.post('/v1/instances/:name/shift', async (c) => {
+    const { color: to, percent } = await body(c, shiftSchema);
+    return c.json(core.shift(param(c, 'name'), to, percent));
+  });
+  app.put('/v1/instances/:name/preview', async (c) => {
+    const { token: preview } = await body(c, previewSchema);
+    await core.setPreview(param(c, 'name'), preview);
+    return c.json({ ok: true });
+  });
+  app.put('/v1/instances/:name/maintenance', async (c) => {
+    await core.setMaintenance(param(c, 'name'), await body(c, maintenanceSchema));
+    return c.json({ ok: true });
+  });
+  app.delete('/v1/instances/:name/maintenance', async (c) => {
+    await core.setMaintenance(param(c, 'name'), null);
+    return c.json({ ok: true });
   });
 
   app.get('/v1/instances/:name/logs', (c) => {

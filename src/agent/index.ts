@@ -1,5 +1,5 @@
 export { HANDOVER_SIGNAL, startAgent } from './agent.ts';
-export type { RunningAgent } from './agent.ts';
+export type { RunningAgent, TakeoverOptions, TakeoverResult } from './agent.ts';
 export { createAgentClient, openAgentLogs } from './agent-client.ts';
 export { createAgentCore } from './agent-core.ts';
 export type { AgentCore } from './agent-core.ts';

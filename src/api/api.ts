@@ -13,6 +13,7 @@ import { channelRoutes } from './routes-channels.ts';
 import { instanceRoutes } from './routes-instances.ts';
 import { releaseRoutes } from './routes-releases.ts';
 import { fleetRoutes } from './routes-fleet.ts';
+import { trafficRoutes } from './routes-traffic.ts';
 import type { Scheduler } from '../scheduler/index.ts';
 
 export interface ApiDeps {
@@ -48,6 +49,7 @@ export function apiRoutes(deps: ApiDeps): RouteSpec[] {
     ...channelRoutes(deps),
     ...adminRoutes(deps),
     ...fleetRoutes(deps),
+    ...trafficRoutes(deps),
   ];
   let document: object | undefined;
   routes.push(

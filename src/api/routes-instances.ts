@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { CutoverError, isColor } from '../shared/index.ts';
+import { CutoverError, invalidInput, isColor, parseDuration } from '../shared/index.ts';
+import { normaliseRollout } from '../deploy/index.ts';
+import type { RolloutSpec } from '../store/index.ts';
 import {
   bulkSetTarget,
   bulkTargetSchema,
@@ -20,7 +22,39 @@ import { pathParams, route } from './route.ts';
 import type { RouteSpec } from './route.ts';
 import { deploymentSchema, instanceSchema, instanceViewSchema, targetChangeSchema } from './schemas.ts';
 
-const deploySchema = z.object({ version: z.string().min(1, 'is required'), reason: z.string().max(500).optional() }).strict();
+const deploySchema = z
+  .object({
+    version: z.string().min(1, 'is required'),
+    reason: z.string().max(500).optional(),
+    steps: z
+      .array(z.number())
+      .min(1)
+      .max(21)
+      .optional()
+      .describe('A gradual cutover: percent of new clients on the new release at each step before the flip, e.g. [10, 50, 100]. 0 = preview only.'),
+    pause: z
+      .union([z.literal('manual'), z.string(), z.number()])
+      .optional()
+      .describe('Hold between steps: a duration ("2m", or ms) or "manual" (until `resume`). Default 1m.'),
+    analysis: z.boolean().optional().describe('Compare the new release with the old one over each step; a breach aborts. Default false.'),
+  })
+  .strict();
+
+/** The rollout of a deploy body, normalised (VALIDATION_FAILED names what to fix); undefined without `steps`. */
+function rolloutOf(body: z.infer<typeof deploySchema>): RolloutSpec | undefined {
+  if (!body.steps) {
+    if (body.pause !== undefined || body.analysis !== undefined) {
+      throw invalidInput('VALIDATION_FAILED', 'The request body', [{ path: 'steps', message: 'pause and analysis need steps, e.g. "steps": [10, 50, 100]' }]);
+    }
+    return undefined;
+  }
+  const pause = body.pause ?? 60_000;
+  const pauseMs = pause === 'manual' ? null : parseDuration(pause);
+  if (pauseMs === undefined) {
+    throw invalidInput('VALIDATION_FAILED', 'The request body', [{ path: 'pause', message: `must be a duration like "30s" or "2m", or "manual", not ${JSON.stringify(pause)}` }]);
+  }
+  return normaliseRollout({ steps: body.steps, pauseMs, analysis: body.analysis ?? false });
+}
 const rollbackSchema = z.object({ reason: z.string().max(500).optional() }).strict();
 const waitQuery = z
   .object({ wait: z.coerce.number().int().min(0).max(600_000).optional().describe('Wait up to this many ms for the deployment to finish.') })
@@ -126,9 +160,11 @@ export function instanceRoutes(deps: ApiDeps): RouteSpec[] {
       status: 202,
       response: deploymentSchema,
       handle: async ({ params, query, body, who }) => {
+        const rollout = rolloutOf(body);
         const started = await deployer.deploy({
           instance: params.name,
           version: body.version,
+          ...(rollout ? { rollout } : {}),
           actor: who.actor,
           ...(body.reason ? { reason: body.reason } : {}),
           ...(who.requestId ? { requestId: who.requestId } : {}),

@@ -49,7 +49,7 @@ export const deploymentSchema = z.looseObject({
   strategy: z.enum(['start-and-flip', 'flip-to-warm']),
   fromVersion: z.string().nullable(),
   toVersion: z.string(),
-  status: z.enum(['running', 'succeeded', 'failed']),
+  status: z.enum(['running', 'succeeded', 'failed', 'aborted']),
   steps: z.array(z.looseObject({ name: z.string(), status: z.string() })),
   error: z.looseObject({ code: z.string(), message: z.string() }).optional(),
   actor: z.string(),

@@ -15,6 +15,7 @@ const CONFLICTS = new Set([
   'TOKEN_EXISTS',
   'LAST_ADMIN_TOKEN',
   'SELECTION_CHANGED',
+  'DEPLOYMENT_NOT_RUNNING',
 ]);
 
 /** Exit codes: the one place error codes become them. Documented in the README. */
@@ -24,7 +25,7 @@ export function exitCodeFor(code: string): number {
   if (CONFLICTS.has(code)) return 4;
   if (code === 'UNAUTHORIZED' || code === 'FORBIDDEN') return 5;
   if (code === 'SERVER_UNREACHABLE' || code === 'AGENT_UNREACHABLE') return 6;
-  if (code === 'DEPLOYMENT_FAILED') return 7;
+  if (code === 'DEPLOYMENT_FAILED' || code === 'DEPLOYMENT_ABORTED' || code === 'ANALYSIS_FAILED') return 7;
   if (code.startsWith('POLICY_')) return 8;
   if (code === 'AUDIT_CHAIN_BROKEN') return 9;
   return 1;

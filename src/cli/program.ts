@@ -8,6 +8,7 @@ import { registerProblemCommands } from './commands/problems.ts';
 import { registerAuditCommands } from './commands/audit.ts';
 import { registerTokenCommands } from './commands/tokens.ts';
 import { registerFleetCommands } from './commands/fleet.ts';
+import { registerTrafficCommands } from './commands/traffic.ts';
 import { reportError } from './output.ts';
 
 /** The one product version (server, agent and CLI share it). */
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerCatalogCommands(program);
   registerInstanceCommands(program);
   registerDeploymentCommands(program);
+  registerTrafficCommands(program);
   registerChannelCommands(program);
   registerProblemCommands(program);
   registerAuditCommands(program);

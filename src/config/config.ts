@@ -18,6 +18,22 @@ const duration = (fallback: string) =>
       return ms;
     });
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+// k, m and g are powers of 1024, as in nginx's client_max_body_size.
+const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
+const bytes = (fallback: string) =>
+  z
+    .union([z.string(), z.number()])
+    .default(fallback)
+    .transform((v, ctx) => {
+      const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(String(v));
+      const unit = match ? BYTE_UNITS[(match[2] ?? '').toLowerCase()] : undefined;
+      const n = match && unit !== undefined ? Math.floor(Number(match[1]) * unit) : Number.NaN;
+      if (!Number.isSafeInteger(n)) {
+        ctx.addIssue({ code: 'custom', message: `"${v}" is not a size; write e.g. 1048576, 512k, 10MiB, 1g` });
+        return z.NEVER;
+      }
+      return n;
+    });
 
 /**
  * Every setting of the server, agent and `up`, with its default and description. Layers, each
@@ -41,8 +57,16 @@ export const configSchema = z
     bakeCheckInterval: duration('5s').describe('How often the bake reads the router counters.'),
     bakeMinRequests: z.coerce.number().int().min(1).default(100).describe('Requests the new colour must have served before the bake judges it (fewer: inconclusive, never a pass).'),
     bakeMaxErrorRate: z.coerce.number().min(0).max(1).default(0.05).describe('Highest share of 5xx (and router 502/504) answers the new colour may give during the bake.'),
+    rollbackOnUnhealthy: z
+      .union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')], { error: 'must be true or false' })
+      .default(true)
+      .describe("Flip back to the warm slot when the supervisor reports the active slot unhealthy (two checks in a row) or gone (failed, exited) and the warm one healthy; false: only report it. Checked every bakeCheckInterval."),
     fleetInterval: duration('30s').describe('How often the fleet scheduler looks for instances to upgrade (only the replica holding the scheduler lease acts).'),
     drainTimeout: duration('30s').describe('How long in-flight requests on a slot being stopped may take to finish.'),
+    pauseTimeout: duration('10s').describe('How long the router holds a request of an instance that no slot can serve yet (no active colour, e.g. while a restarted agent brings its slots up) before answering 503 with Retry-After. 0 answers 503 at once.'),
+    wsDrainTimeout: duration('60s').describe('When a colour stops serving, its WebSockets are closed (1001 "going away") each at a random moment within this time, so clients reconnect gradually.'),
+    skewGrace: duration('5m').describe('Skew protection: for how long after a flip a client still running the previous version (it sends that deployment id) keeps being served by the previous colour, while that slot is warm. 0 turns it off.'),
+    maxRequestBody: bytes('100MiB').describe('Largest request body the router accepts; larger ones get 413. Bytes, or with a unit: 512k, 10MiB, 1g (powers of 1024).'),
     logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info').describe('Log level of server and agent logs (stderr).'),
   })
   .strict();

@@ -3,11 +3,14 @@ import type { Readable } from 'node:stream';
 import { CutoverError, isCutoverError } from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
 import type { ReleaseSpec } from '../releases/index.ts';
-import type { DeploymentRecord, InstanceRecord, LockRecord, StepRecord, Store } from '../store/index.ts';
+import type { DeploymentRecord, InstanceRecord, LockRecord, RolloutSpec, StepRecord, Store } from '../store/index.ts';
+import type { Analysis, AnalysisThresholds } from './analysis.ts';
 import { abandonSlot, expiredWarmSlots, finaliseInstance } from './instance-transitions.ts';
 import { planDeployment, planRollback } from './plan-deployment.ts';
 import type { DeploymentPlan, PlanResult } from './plan-deployment.ts';
 import type { Runtime } from './runtime.ts';
+import { describeRollout, shiftStepPercent } from './rollout.ts';
+import { ABORT_ACTION, RESUME_ACTION, createStepHold } from './step-hold.ts';
 
 export interface DeployerOptions {
   store: Store;
@@ -20,6 +23,14 @@ export interface DeployerOptions {
   /** Lease length; renewed at every step, so it only has to outlive the longest step. */
   lockTtlMs: number;
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  /** How often a running deployment looks for an abort or resume request, and re-runs a step's analysis. Default 1000. */
+  pollMs?: number;
+  /** Waits `ms` (default: a timer); tests pass one that moves a manual clock. */
+  sleep?: (ms: number) => Promise<void>;
+  /** Thresholds of the analysis between weighted steps (the bake's, from the config). */
+  analysisThresholds?: Partial<AnalysisThresholds>;
+  /** Called when a weighted step's analysis fails, before the traffic goes back (files the problem). */
+  onAnalysisFailed?: (deployment: DeploymentRecord, analysis: Analysis) => Promise<void>;
 }
 
 export interface DeployRequest {
@@ -30,9 +41,25 @@ export interface DeployRequest {
   requestId?: string;
 }
 
+/** Who steers a running deployment (abort, resume). */
+export interface SteerRequest {
+  actor: string;
+  reason?: string;
+  requestId?: string;
+}
+
 /** Runs deployments: plans them, records every step before acting on it, and acts through the runtime. */
 export interface Deployer {
-  deploy(request: DeployRequest & { version: string }): Promise<DeploymentRecord>;
+  /** With `rollout`, a gradual cutover (see {@link RolloutSpec}); normalise it with `normaliseRollout` first. */
+  deploy(request: DeployRequest & { version: string; rollout?: RolloutSpec }): Promise<DeploymentRecord>;
+  /**
+   * Asks a running deployment to stop before its flip: it puts every client back on the old colour,
+   * stops the new slot and ends `aborted`. Takes effect within `pollMs`, on any replica. Throws
+   * DEPLOYMENT_NOT_RUNNING once it has finished or flipped (roll back instead).
+   */
+  abort(id: string, request: SteerRequest): Promise<DeploymentRecord>;
+  /** Ends the hold of the weighted step a deployment is at (a manual pause, or a timed one early). */
+  resume(id: string, request: SteerRequest): Promise<DeploymentRecord>;
   rollback(request: DeployRequest): Promise<DeploymentRecord>;
   /** Resolves with the deployment once it has finished, or as it stands after `timeoutMs`. */
   wait(id: string, timeoutMs: number): Promise<DeploymentRecord | undefined>;
@@ -49,6 +76,17 @@ const newId = () => `dpl_${randomBytes(6).toString('hex')}`;
 export function createDeployer(options: DeployerOptions): Deployer {
   const { store, runtime, clock } = options;
   const running = new Map<string, Promise<DeploymentRecord>>();
+  const steps = createStepHold({
+    store,
+    runtime,
+    clock,
+    pollMs: options.pollMs ?? 1000,
+    ...(options.sleep ? { sleep: options.sleep } : {}),
+    ...(options.analysisThresholds ? { thresholds: options.analysisThresholds } : {}),
+    renew: (d) => takeLock({ ...lockFor(d.id, d.instance, d.actor), owner: `${d.actor} (${d.id})` }),
+    save,
+    ...(options.log ? { log: options.log } : {}),
+  });
 
   async function mustGetInstance(name: string): Promise<InstanceRecord> {
     const instance = await store.getInstance(name);
@@ -77,7 +115,12 @@ export function createDeployer(options: DeployerOptions): Deployer {
     );
   }
 
-  async function begin(request: DeployRequest, result: PlanResult, instance: InstanceRecord): Promise<DeploymentRecord> {
+  async function begin(
+    request: DeployRequest,
+    result: PlanResult,
+    instance: InstanceRecord,
+    rollout?: RolloutSpec,
+  ): Promise<DeploymentRecord> {
     if (!result.ok) throw result.error;
     const plan: DeploymentPlan = result.plan;
     const release = await store.getRelease(instance.app, plan.toVersion);
@@ -109,12 +152,18 @@ export function createDeployer(options: DeployerOptions): Deployer {
       app: instance.app,
       ...(request.reason ? { reason: request.reason } : {}),
       ...(request.requestId ? { requestId: request.requestId } : {}),
+      ...(rollout ? { rollout } : {}),
       createdAt: now,
       updatedAt: now,
     };
     try {
       await store.insertDeployment(deployment);
-      await audit(deployment, `${plan.kind}.start`, { strategy: plan.strategy, from: plan.fromVersion, to: plan.toVersion });
+      await audit(deployment, `${plan.kind}.start`, {
+        strategy: plan.strategy,
+        from: plan.fromVersion,
+        to: plan.toVersion,
+        ...(rollout ? { rollout: describeRollout(rollout) } : {}),
+      });
     } catch (error) {
       await store.releaseLock(instance.name, lock.owner);
       throw error;
@@ -123,6 +172,39 @@ export function createDeployer(options: DeployerOptions): Deployer {
     const done = execute(structuredClone(deployment), spec, lock).finally(() => running.delete(id));
     running.set(id, done);
     return deployment;
+  }
+
+  async function mustBeSteerable(id: string, what: 'abort' | 'resume'): Promise<DeploymentRecord> {
+    const d = await store.getDeployment(id);
+    if (!d) throw new CutoverError('DEPLOYMENT_NOT_FOUND', `no deployment ${id}; see \`cutover status INSTANCE\``, { details: { deployment: id } });
+    if (d.status !== 'running') {
+      throw new CutoverError('DEPLOYMENT_NOT_RUNNING', `deployment ${id} already ${d.status}; there is nothing to ${what}`, {
+        details: { deployment: id, status: d.status },
+      });
+    }
+    if (what === 'abort' && d.steps.some((s) => s.name === 'flip' && s.status !== 'pending')) {
+      throw new CutoverError(
+        'DEPLOYMENT_NOT_RUNNING',
+        `deployment ${id} has flipped to ${d.toVersion} already; roll back instead: \`cutover rollback ${d.instance}\``,
+        { details: { deployment: id, status: d.status } },
+      );
+    }
+    return d;
+  }
+
+  function steerEntry(d: DeploymentRecord, action: string, request: SteerRequest, details: Record<string, unknown>) {
+    return {
+      at: clock.now(),
+      actor: request.actor,
+      action,
+      subject: d.instance,
+      instance: d.instance,
+      app: d.app ?? null,
+      version: d.toVersion,
+      reason: request.reason ?? null,
+      requestId: request.requestId ?? null,
+      details: { deployment: d.id, ...details },
+    };
   }
 
   function audit(d: DeploymentRecord, action: string, details: Record<string, unknown>) {
@@ -167,7 +249,11 @@ export function createDeployer(options: DeployerOptions): Deployer {
         step.status = 'running';
         step.startedAt = clock.now();
         await save(d); // persisted before it is acted on
-        const detail = await runStep(step.name, d, spec, ctx);
+        // The flip and what follows it are not abortable (past the flip, undoing is a rollback);
+        // a weighted step's hold looks for an abort itself.
+        const direct = step.name === 'flip' || step.name === 'finalise' || shiftStepPercent(step.name) !== undefined;
+        const work = runStep(step.name, d, spec, ctx, step);
+        const detail = direct ? await work : await steps.abortable(d, work);
         step.status = 'done';
         step.finishedAt = clock.now();
         if (detail) step.detail = detail;
@@ -192,6 +278,13 @@ export function createDeployer(options: DeployerOptions): Deployer {
       ? error
       : new CutoverError('DEPLOYMENT_FAILED', `step "${step?.name}" failed: ${(error as Error)?.message ?? error}`, { cause: error });
     const flipped = d.steps.some((s) => s.name === 'flip' && s.status === 'done');
+    const shifted = d.steps.some((s) => shiftStepPercent(s.name) !== undefined && s.status !== 'pending');
+    if (!flipped && shifted && d.fromColor) {
+      // Clients of a weighted step go back to the old colour before the new slot goes away.
+      await runtime.flip(d.instance, d.fromColor).catch((e: Error) =>
+        options.log?.warn({ deployment: d.id, instance: d.instance, err: e.message }, 'could not put every client back on the old colour'),
+      );
+    }
     if (!flipped && d.strategy === 'start-and-flip' && d.steps.some((s) => s.name === 'start' && s.status !== 'pending')) {
       // Nothing reached users: stop the new slot; the active one was never touched.
       await runtime.stopSlot(d.instance, d.toColor).catch(() => undefined);
@@ -203,14 +296,39 @@ export function createDeployer(options: DeployerOptions): Deployer {
       step.status = 'failed';
       step.finishedAt = clock.now();
     }
-    d.status = 'failed';
+    const aborted = err.code === 'DEPLOYMENT_ABORTED';
+    d.status = aborted ? 'aborted' : 'failed';
     d.finishedAt = clock.now();
     d.error = { code: err.code, message: err.message, details: err.details };
     await save(d).catch(() => undefined);
-    await audit(d, `${d.kind}.failed`, { to: d.toVersion, step: step?.name, code: err.code, message: err.message }).catch(
-      () => undefined,
-    );
+    await audit(d, `${d.kind}.${d.status}`, {
+      to: d.toVersion,
+      step: step?.name,
+      code: err.code,
+      message: err.message,
+      // The metric snapshot behind an analysis verdict belongs with the decision.
+      ...(err.code === 'ANALYSIS_FAILED' ? { analysis: err.details?.analysis } : {}),
+    }).catch(() => undefined);
     options.log?.warn({ deployment: d.id, instance: d.instance, code: err.code }, err.message);
+  }
+
+  async function runShift(d: DeploymentRecord, step: StepRecord, percent: number): Promise<Record<string, unknown>> {
+    const rollout = d.rollout ?? { steps: [percent], pauseMs: 0, analysis: false };
+    // The counters at the start of the step: the analysis compares the colours over the step only.
+    const before = rollout.analysis ? await runtime.stats(d.instance) : undefined;
+    const shifted = percent > 0 ? await runtime.shift(d.instance, d.toColor, percent) : undefined;
+    step.detail = { percent, ...(shifted ? { shiftedAt: shifted.shiftedAt } : {}) };
+    options.log?.info({ deployment: d.id, instance: d.instance, percent }, `${d.toVersion} gets ${percent}% of new clients`);
+    try {
+      return { ...step.detail, ...(await steps.hold(d, step, { pauseMs: rollout.pauseMs, analysis: rollout.analysis, ...(before ? { before } : {}) })) };
+    } catch (error) {
+      if (isCutoverError(error) && error.code === 'ANALYSIS_FAILED' && options.onAnalysisFailed) {
+        await options.onAnalysisFailed(d, error.details?.analysis as Analysis).catch((e: Error) =>
+          options.log?.warn({ deployment: d.id, err: e.message }, 'could not record the analysis failure'),
+        );
+      }
+      throw error;
+    }
   }
 
   async function runStep(
@@ -218,7 +336,10 @@ export function createDeployer(options: DeployerOptions): Deployer {
     d: DeploymentRecord,
     spec: ReleaseSpec,
     ctx: { healthySince: number },
+    step: StepRecord,
   ): Promise<Record<string, unknown> | undefined> {
+    const percent = shiftStepPercent(name);
+    if (percent !== undefined) return runShift(d, step, percent);
     switch (name) {
       case 'prepare': {
         const instance = await mustGetInstance(d.instance);
@@ -242,6 +363,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
           health: spec.health,
           stopTimeoutMs: spec.stopTimeoutMs,
           deploymentId: d.id,
+          ...(spec.drain ? { drain: spec.drain } : {}),
         });
         return { port: started.port, pid: started.pid };
       }
@@ -285,7 +407,28 @@ export function createDeployer(options: DeployerOptions): Deployer {
   return {
     async deploy(request) {
       const instance = await mustGetInstance(request.instance);
-      return begin(request, planDeployment(instance, request.version, clock.now()), instance);
+      return begin(request, planDeployment(instance, request.version, clock.now(), request.rollout), instance, request.rollout);
+    },
+
+    async abort(id, request) {
+      const d = await mustBeSteerable(id, 'abort');
+      await store.appendAudit(steerEntry(d, ABORT_ACTION, request, {}));
+      steps.wake(id);
+      return d;
+    },
+
+    async resume(id, request) {
+      const d = await mustBeSteerable(id, 'resume');
+      const step = d.steps.find((s) => s.status === 'running' && shiftStepPercent(s.name) !== undefined);
+      if (!step) {
+        const at = d.steps.find((s) => s.status === 'running')?.name ?? 'between steps';
+        throw new CutoverError('DEPLOYMENT_NOT_RUNNING', `deployment ${id} is not holding at a weighted step (it is at ${at}); nothing to resume`, {
+          details: { deployment: id, step: at },
+        });
+      }
+      await store.appendAudit(steerEntry(d, RESUME_ACTION, request, { step: step.name }));
+      steps.wake(id);
+      return d;
     },
 
     async rollback(request) {

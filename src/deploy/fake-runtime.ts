@@ -1,6 +1,6 @@
 import { CutoverError } from '../shared/index.ts';
 import type { Color } from '../shared/index.ts';
-import type { HealthResult, Runtime, RuntimeInstance, RuntimeInstanceStats, RuntimeSlotSpec } from './runtime.ts';
+import type { HealthResult, Runtime, RuntimeInstance, RuntimeInstanceStats, RuntimeMaintenance, RuntimeSlotSpec } from './runtime.ts';
 
 /**
  * An in-memory runtime for unit tests of the deployer: it keeps slots and the active colour,
@@ -43,7 +43,10 @@ export class FakeRuntime implements Runtime {
     this.calls.push(`ensureInstance ${name}`);
     this.#get(name).hosts = hosts;
   }
+  /** Every spec `startSlot` was given, in order. */
+  started: RuntimeSlotSpec[] = [];
   async startSlot(spec: RuntimeSlotSpec) {
+    this.started.push(spec);
     this.calls.push(`start ${spec.instance} ${spec.color} ${spec.version}`);
     this.#maybeFail('startSlot');
     const i = this.#get(spec.instance);
@@ -65,8 +68,28 @@ export class FakeRuntime implements Runtime {
     if (expectVersion !== undefined && (slot?.version !== expectVersion || slot.state !== 'healthy')) {
       throw new CutoverError('SLOT_NOT_READY', `the ${color} slot does not serve ${expectVersion} healthy`);
     }
-    this.#get(instance).active = color;
+    const i = this.#get(instance);
+    i.active = color;
+    delete i.shift;
     return { flippedAt: this.now() };
+  }
+  async shift(instance: string, color: Color, percent: number) {
+    this.calls.push(`shift ${instance} ${color} ${percent}`);
+    this.#maybeFail('shift');
+    const i = this.#get(instance);
+    if (!i.slots.some((s) => s.color === color)) {
+      throw new CutoverError('SLOT_NOT_FOUND', `instance "${instance}" has nothing in its ${color} slot to shift to`);
+    }
+    i.shift = { color, percent };
+    return { shiftedAt: this.now() };
+  }
+  async setPreview(instance: string, token: string | null) {
+    this.calls.push(`preview ${instance} ${token === null ? 'off' : 'on'}`);
+    this.#get(instance).preview = token !== null;
+  }
+  async setMaintenance(instance: string, maintenance: RuntimeMaintenance | null) {
+    this.calls.push(`maintenance ${instance} ${maintenance === null ? 'off' : 'on'}`);
+    this.#get(instance).maintenance = maintenance !== null;
   }
   async stopSlot(instance: string, color: Color) {
     this.calls.push(`stop ${instance} ${color}`);

@@ -1,5 +1,5 @@
 export { createDeployer } from './deployer.ts';
-export type { Deployer, DeployerOptions, DeployRequest } from './deployer.ts';
+export type { Deployer, DeployerOptions, DeployRequest, SteerRequest } from './deployer.ts';
 export { planDeployment, planRollback, START_AND_FLIP_STEPS, FLIP_TO_WARM_STEPS } from './plan-deployment.ts';
 export type { DeploymentPlan, PlanResult } from './plan-deployment.ts';
 export { finaliseInstance, abandonSlot, expiredWarmSlots } from './instance-transitions.ts';
@@ -12,6 +12,7 @@ export type {
   RuntimeSlot,
   RuntimeColorStats,
   RuntimeInstanceStats,
+  RuntimeMaintenance,
 } from './runtime.ts';
 export { FakeRuntime } from './fake-runtime.ts';
 export {
@@ -37,3 +38,8 @@ export type {
   Percentile,
   StatusClass,
 } from './analysis.ts';
+export { normaliseRollout, describeRollout, shiftStepName, shiftStepPercent } from './rollout.ts';
+export type { RolloutRequest } from './rollout.ts';
+export { createTrafficControls } from './traffic-controls.ts';
+export type { TrafficControls, TrafficWho, PreviewAccess } from './traffic-controls.ts';
+export { countersOf } from './step-hold.ts';

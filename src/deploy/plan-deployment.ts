@@ -1,5 +1,6 @@
 import { CutoverError, otherColor } from '../shared/index.ts';
-import type { DeploymentKind, DeploymentRecord, InstanceRecord } from '../store/index.ts';
+import type { DeploymentKind, DeploymentRecord, InstanceRecord, RolloutSpec } from '../store/index.ts';
+import { shiftStepName } from './rollout.ts';
 import type { Color } from '../shared/index.ts';
 
 /** What a deployment will do, decided from plain data before anything is touched. */
@@ -48,11 +49,18 @@ function plan(
   };
 }
 
+/** The steps with one `shift-<percent>` step per rollout step, just before the flip. */
+function withShifts(steps: string[], rollout: RolloutSpec): string[] {
+  const at = steps.indexOf('flip');
+  return [...steps.slice(0, at), ...rollout.steps.map(shiftStepName), ...steps.slice(at)];
+}
+
 /**
  * Plans a deployment of `version` to `instance`. Deploying the version the warm slot still holds is
- * a flip back to it; anything else starts the release in the idle slot.
+ * a flip back to it; anything else starts the release in the idle slot. With a `rollout`, the new
+ * colour gets its weighted steps before the flip; that needs a colour serving already.
  */
-export function planDeployment(instance: InstanceRecord, version: string, now: number): PlanResult {
+export function planDeployment(instance: InstanceRecord, version: string, now: number, rollout?: RolloutSpec): PlanResult {
   if (instance.currentVersion === version && instance.activeColor) {
     return {
       ok: false,
@@ -63,7 +71,19 @@ export function planDeployment(instance: InstanceRecord, version: string, now: n
       ),
     };
   }
-  return { ok: true, plan: plan(instance, 'deploy', version, now) };
+  const planned = plan(instance, 'deploy', version, now);
+  if (!rollout) return { ok: true, plan: planned };
+  if (!instance.activeColor) {
+    return {
+      ok: false,
+      error: new CutoverError(
+        'VALIDATION_FAILED',
+        `instance "${instance.name}" serves nothing yet, so there is no traffic to shift gradually; deploy ${version} without --steps`,
+        { details: { instance: instance.name, version } },
+      ),
+    };
+  }
+  return { ok: true, plan: { ...planned, steps: withShifts(planned.steps, rollout) } };
 }
 
 /**

@@ -20,6 +20,20 @@ export interface Runtime {
    * runs this version and is healthy at the moment of the switch.
    */
   flip(instance: string, color: Color, expectVersion?: string): Promise<{ flippedAt: number }>;
+  /**
+   * A weighted step: `percent` (1–99) of new clients go to `color`, the rest stay on the active
+   * colour; a client keeps the colour it got first (sticky cookie). The active colour does not
+   * change, so an agent restart or `flip(instance, activeColor)` puts everyone back on it.
+   * `flip(instance, color)` completes the shift. Throws SLOT_NOT_FOUND when `color` has no slot.
+   */
+  shift(instance: string, color: Color, percent: number): Promise<{ shiftedAt: number }>;
+  /**
+   * Sets the token that reaches the idle slot before the flip (header `x-cutover-preview` or the
+   * `/.well-known/cutover/preview?token=` cookie), or clears it with null. Kept across agent restarts.
+   */
+  setPreview(instance: string, token: string | null): Promise<void>;
+  /** Maintenance on (every request of the instance gets the page with a 503) or off (null). Kept across agent restarts. */
+  setMaintenance(instance: string, maintenance: RuntimeMaintenance | null): Promise<void>;
   /** Drains the slot's in-flight requests, then stops its process (SIGTERM, grace, SIGKILL). */
   stopSlot(instance: string, color: Color): Promise<void>;
   /** What actually runs for an instance, or undefined if the runtime does not know it. */
@@ -38,6 +52,15 @@ export interface RuntimeSlotSpec {
   health: HealthSpec;
   stopTimeoutMs: number;
   deploymentId: string;
+  /** The app's drain endpoint, polled while the slot stops after its HTTP drain (see the manifest's `drain`). */
+  drain?: { path: string; intervalMs?: number };
+}
+
+export interface RuntimeMaintenance {
+  /** A complete HTML page; default: a short neutral one. */
+  html?: string;
+  /** Sent as `Retry-After`; default 30. */
+  retryAfterSeconds?: number;
 }
 
 export interface HealthCheckSeen {
@@ -60,7 +83,10 @@ export type HealthResult =
 export interface RuntimeSlot {
   color: Color;
   version: string;
+  /** The supervisor's state: starting, healthy, unhealthy, restarting, failed, exited, stopping, stopped. */
   state: string;
+  /** Crash restarts since the slot started. */
+  restarts?: number;
   port?: number;
   pid?: number;
 }
@@ -70,6 +96,12 @@ export interface RuntimeInstance {
   hosts: string[];
   active: Color | null;
   slots: RuntimeSlot[];
+  /** While a weighted step is in progress: the colour being shifted to and its share of new clients. */
+  shift?: { color: Color; percent: number };
+  /** True while a preview token is set. */
+  preview?: boolean;
+  /** True while the instance answers with its maintenance page. */
+  maintenance?: boolean;
 }
 
 /** Counters of one registered colour, as the router keeps them (see `src/router`'s `stats()`). */

@@ -55,6 +55,12 @@ export const manifestSchema = z
     health: healthSchema.optional(),
     deployTimeout: durationField('how long a new slot may take to become healthy', 1).optional(),
     stopTimeout: durationField('grace between SIGTERM and SIGKILL', 0).optional(),
+    drain: z
+      .strictObject(
+        { path: healthPathField, interval: durationField('time between drain polls', 100).optional() },
+        { error: 'must be a mapping with path (e.g. /drain) and optionally interval' },
+      )
+      .optional(),
     env: envField.optional(),
     components: componentsField.optional(),
     features: featuresField.optional(),
@@ -84,6 +90,7 @@ export const manifestSchema = z
       migrations: normalizeMigrations(m.migrations ?? []),
       notes: m.notes ?? '',
     };
+    if (m.drain) spec.drain = { path: m.drain.path, ...(m.drain.interval === undefined ? {} : { intervalMs: m.drain.interval }) };
     if (m.commit !== undefined) spec.commit = m.commit;
     if (m.buildUrl !== undefined) spec.buildUrl = m.buildUrl;
     return { spec, artifactPath: m.artifact };

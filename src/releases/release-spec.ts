@@ -38,6 +38,13 @@ export interface ReleaseMigration {
   description?: string;
 }
 
+/** Where the app reports the work it still has to finish when asked to stop. */
+export interface DrainEndpoint {
+  path: string;
+  /** Between two polls; default 1000. */
+  intervalMs?: number;
+}
+
 /** A user-visible capability a release brings; reversion previews list these. */
 export interface ReleaseFeature {
   key: string;
@@ -58,6 +65,11 @@ export interface ReleaseSpec {
   deployTimeoutMs: number;
   /** Grace between SIGTERM and SIGKILL. */
   stopTimeoutMs: number;
+  /**
+   * The app's own drain endpoint, polled during the stop grace of an old slot to show "N jobs still
+   * running" in progress (GET; JSON `{pending, message}`; 204 or `pending: 0` means done).
+   */
+  drain?: DrainEndpoint;
   /** Plain, non-secret configuration passed to the process. */
   env: Record<string, string>;
   components: ReleaseComponent[];
@@ -80,6 +92,14 @@ const healthSpecSchema = z.strictObject(
     unhealthyThreshold: thresholdField('consecutive failures before unhealthy').default(d.health.unhealthyThreshold),
   },
   { error: 'must be an object with path, intervalMs, timeoutMs, healthyThreshold, unhealthyThreshold' },
+);
+
+const drainSchema = z.strictObject(
+  {
+    path: healthPathField.describe('HTTP path polled with GET while the slot stops, e.g. "/drain".'),
+    intervalMs: msField('time between drain polls', 100).optional(),
+  },
+  { error: 'must be an object with path and optionally intervalMs' },
 );
 
 const artifactRefSchema = z.strictObject(
@@ -112,6 +132,7 @@ export const releaseSpecSchema = z
         .default(d.deployTimeoutMs)
         .describe('How long a new slot may take to become healthy, in ms.'),
       stopTimeoutMs: msField('grace between SIGTERM and SIGKILL', 0).default(d.stopTimeoutMs).describe('Grace between SIGTERM and SIGKILL, in ms.'),
+      drain: drainSchema.optional().describe("The app's drain endpoint, polled while an old slot stops to show the work left."),
       env: envField.prefault({}).describe('Plain, non-secret configuration passed to the process.'),
       components: componentsField.optional().describe('Components and their versions; defaults to one named after the app.'),
       features: featuresField.default([]).describe('User-visible features this release contains; keys unique.'),

@@ -5,6 +5,8 @@ import { analyse, bakeDecision } from '../deploy/index.ts';
 import type { AnalysisThresholds, ColorCounters, Deployer, Runtime, RuntimeColorStats } from '../deploy/index.ts';
 import { reportProblem } from '../control/index.ts';
 import type { Who } from '../control/index.ts';
+import { createRollbackGuard } from './rollback-guard.ts';
+import type { RollbackGuard } from './rollback-guard.ts';
 
 /** The actor of automatic rollbacks and their problems and audit entries. */
 export const ANALYSIS_ACTOR = 'analysis';
@@ -21,6 +23,8 @@ export interface BakeOptions {
   /** How often the counters are read. */
   intervalMs: number;
   thresholds?: Partial<AnalysisThresholds>;
+  /** Shared with the health watcher so the two never roll one deployment back twice. */
+  guard?: RollbackGuard;
 }
 
 export interface BakeWatcher {
@@ -53,6 +57,7 @@ export function toCounters(c: RuntimeColorStats): ColorCounters {
 export function createBakeWatcher(options: BakeOptions): BakeWatcher {
   const { store, deployer, runtime, clock, log } = options;
   const judged = new Set<string>();
+  const guard = options.guard ?? createRollbackGuard({ store, deployer, clock });
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> | undefined;
 
@@ -78,17 +83,22 @@ export function createBakeWatcher(options: BakeOptions): BakeWatcher {
     const analysis = analyse({ candidate: toCounters(candidate), baseline: old ? toCounters(old) : null }, options.thresholds);
     const action = bakeDecision(analysis, { elapsedMs: now - (d.finishedAt ?? d.createdAt), bakeMs: options.bakeMs });
     if (action === 'continue' || action === 'extend') return { action, verdict: analysis.verdict };
-    judged.add(d.id);
     const breaches = analysis.reasons.filter((r) => r.kind === 'breach').map((r) => r.message);
     const base = { at: now, instance: d.instance, app: d.app ?? null, version: d.toVersion, subject: d.instance };
     if (action === 'rollback') {
       const reason = `automatic rollback: ${breaches.join('; ')}`.slice(0, 500);
       let rollbackId: string | null = null;
-      try {
-        rollbackId = (await deployer.rollback({ instance: d.instance, actor: ANALYSIS_ACTOR, reason })).id;
-      } catch (error) {
-        log.warn({ err: (error as Error).message, instance: d.instance }, 'automatic rollback could not start');
+      const outcome = await guard.rollback({ instance: d.instance, color: d.toColor, deploymentId: d.id }, { instance: d.instance, actor: ANALYSIS_ACTOR, reason });
+      // Locked: a deployment (the health watcher's rollback, say) holds the instance: judge again
+      // at the next pass. Moved: the instance no longer serves this deployment: nothing to undo.
+      if (!outcome.ok && outcome.code === 'INSTANCE_LOCKED') return { action: 'continue' as const, verdict: analysis.verdict };
+      judged.add(d.id);
+      if (!outcome.ok && outcome.code === 'MOVED') {
+        log.info({ instance: d.instance, deployment: d.id }, 'bake breach on a deployment that no longer serves: nothing to roll back');
+        return { action: 'moved' as const, verdict: analysis.verdict };
       }
+      if (outcome.ok) rollbackId = outcome.deployment.id;
+      else log.warn({ err: outcome.message, instance: d.instance }, 'automatic rollback could not start');
       const problem = d.app
         ? await reportProblem(
             { store, clock },
@@ -108,6 +118,7 @@ export function createBakeWatcher(options: BakeOptions): BakeWatcher {
       });
       log.warn({ instance: d.instance, version: d.toVersion, reasons: breaches }, 'bake analysis failed: rolled back');
     } else {
+      judged.add(d.id);
       await store.appendAudit({
         ...base,
         actor: ANALYSIS_ACTOR,

@@ -13,7 +13,7 @@ export function toAttempt(d: DeploymentRecord, appOf: (instance: string) => stri
     version: d.toVersion,
     startedAt: d.createdAt,
     finishedAt: d.finishedAt ?? null,
-    outcome: d.status,
+    outcome: d.status === 'aborted' ? 'failed' : d.status, // an abort stops the attempt like a failure does
     error: d.error?.message ?? null,
     scheduled: d.actor === SCHEDULER_ACTOR,
   };

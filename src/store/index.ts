@@ -29,6 +29,7 @@ export type {
   SlotRecord,
   SlotStatus,
   StepRecord,
+  RolloutSpec,
   StepStatus,
   TokenRecord,
 } from './types.ts';

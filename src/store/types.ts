@@ -56,7 +56,20 @@ export interface InstanceRecord {
 }
 
 export type DeploymentKind = 'deploy' | 'rollback';
-export type DeploymentStatus = 'running' | 'succeeded' | 'failed';
+/** `aborted`: stopped on request before the flip; whoever was on the new colour went back to the old one. */
+export type DeploymentStatus = 'running' | 'succeeded' | 'failed' | 'aborted';
+
+/**
+ * A gradual cutover: before the flip, the new colour gets `steps[i]` percent of new clients in turn
+ * (0 = none: reachable through the preview token only). Between steps the deployment holds for
+ * `pauseMs`, or until `cutover deployment resume` when `pauseMs` is null; with `analysis`, the new
+ * colour is compared with the old one over each step, and a breach aborts.
+ */
+export interface RolloutSpec {
+  steps: number[];
+  pauseMs: number | null;
+  analysis: boolean;
+}
 export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
 
 export interface StepRecord {
@@ -87,6 +100,10 @@ export interface DeploymentRecord {
   reason?: string;
   /** The API request that started it. */
   requestId?: string;
+  /** Present for a gradual cutover (weighted steps before the flip). */
+  rollout?: RolloutSpec;
+  /** Who asked to abort it, once the deployer has seen the request. */
+  abort?: { at: number; actor: string; reason?: string };
   createdAt: number;
   updatedAt: number;
   finishedAt?: number;

@@ -1,5 +1,6 @@
 // The example app Cutover deploys in the demo and the end-to-end tests.
 // It reads what Cutover gives every slot: PORT, APP_VERSION, CUTOVER_COLOR, CUTOVER_INSTANCE.
+import { access } from 'node:fs/promises';
 import { createServer } from 'node:http';
 
 const port = Number(process.env.PORT ?? 3000);
@@ -12,6 +13,10 @@ const failAfterStart = process.env.FAIL_HEALTH === '1';
 const failRequests = process.env.FAIL_REQUESTS === '1';
 // Lets tests hold a deployment in its health step: the app answers 503 on /healthz until then.
 const readyAt = Date.now() + Number(process.env.STARTUP_DELAY_MS ?? 0);
+// Lets tests make a live release sick: once this file exists, /healthz answers 503 (users still get
+// normal answers), so only the supervisor's health checks see it.
+const unhealthyFile = process.env.UNHEALTHY_FILE;
+const exists = (file) => access(file).then(() => true, () => false);
 
 const page = () => `<!doctype html>
 <html><head><meta charset="utf-8"><title>hello ${version}</title>
@@ -20,9 +25,14 @@ const page = () => `<!doctype html>
 
 const server = createServer((req, res) => {
   if (req.url === '/healthz') {
-    const status = failAfterStart ? 500 : Date.now() < readyAt ? 503 : 200;
-    res.writeHead(status, { 'content-type': 'text/plain' });
-    return res.end(status === 200 ? 'ok\n' : 'not ready\n');
+    const answer = (status) => {
+      res.writeHead(status, { 'content-type': 'text/plain' });
+      res.end(status === 200 ? 'ok\n' : 'not ready\n');
+    };
+    if (failAfterStart) return answer(500);
+    if (Date.now() < readyAt) return answer(503);
+    if (unhealthyFile) return void exists(unhealthyFile).then((sick) => answer(sick ? 503 : 200));
+    return answer(200);
   }
   if (failRequests) {
     res.writeHead(500, { 'content-type': 'text/plain' });

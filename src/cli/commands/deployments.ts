@@ -20,12 +20,26 @@ function describeDeployment(d: DeploymentRecord): string {
   return lines.join('\n');
 }
 
-/** Follows a deployment to its end, printing each step as it finishes; throws if it failed. */
-async function follow(client: ApiClient, started: DeploymentRecord, out: Output): Promise<DeploymentRecord> {
+/** What a weighted step holding now waits for, as one progress line (undefined for other steps). */
+function holdingLine(d: DeploymentRecord): string | undefined {
+  const s = d.steps.find((x) => x.status === 'running' && x.name.startsWith('shift-'));
+  const holding = s?.detail?.holding;
+  if (!s || typeof holding !== 'string') return undefined;
+  const until = holding === 'until resumed' ? 'until `cutover resume ' + d.instance + '`' : `until ${holding}`;
+  const why = typeof s.detail?.why === 'string' ? ` (${s.detail.why})` : '';
+  return `  … ${s.name}: ${String(s.detail?.percent)}% of new clients on ${d.toVersion}, holding ${until}${why}; \`cutover abort ${d.instance}\` stops it`;
+}
+
+/** Follows a deployment to its end, printing each step as it finishes; throws if it failed or was aborted. */
+export async function follow(client: ApiClient, started: DeploymentRecord, out: Output): Promise<DeploymentRecord> {
   const printed = new Set<string>();
   let d = started;
+  let lastHolding: string | undefined;
   out.progress(`${d.kind} ${d.id}: ${d.instance} → ${d.toVersion} (${d.strategy}, ${d.toColor} slot)`);
   for (;;) {
+    const holding = holdingLine(d);
+    if (holding && holding !== lastHolding) out.progress(holding);
+    lastHolding = holding;
     for (const s of d.steps) {
       if ((s.status === 'done' || s.status === 'failed') && !printed.has(s.name)) {
         printed.add(s.name);
@@ -36,12 +50,39 @@ async function follow(client: ApiClient, started: DeploymentRecord, out: Output)
     if (d.status !== 'running') break;
     d = await client.call<DeploymentRecord>('GET', `/api/deployments/${d.id}?wait=2000`);
   }
-  if (d.status === 'failed') {
-    throw new CutoverError((d.error?.code as 'DEPLOYMENT_FAILED') ?? 'DEPLOYMENT_FAILED', d.error?.message ?? 'the deployment failed', {
+  if (d.status === 'failed' || d.status === 'aborted') {
+    throw new CutoverError((d.error?.code as 'DEPLOYMENT_FAILED') ?? 'DEPLOYMENT_FAILED', d.error?.message ?? `the deployment ${d.status}`, {
       details: { deployment: d.id, ...(d.error?.details ?? {}) },
     });
   }
   return d;
+}
+
+interface DeployFlags {
+  wait?: boolean;
+  reason?: string;
+  steps?: string;
+  pause?: string;
+  analysis?: boolean;
+}
+
+/** `--steps 10,50,100 --pause 2m --analysis` as the deploy body's fields (the server checks them). */
+function rolloutFlags(opts: DeployFlags): Record<string, unknown> {
+  if (opts.steps === undefined) {
+    if (opts.pause !== undefined || opts.analysis) {
+      throw new CutoverError('VALIDATION_FAILED', '--pause and --analysis go with --steps, e.g. --steps 10,50,100 --pause 2m');
+    }
+    return {};
+  }
+  const steps = opts.steps.split(',').map((p) => p.trim().replace(/%$/, ''));
+  if (steps.some((p) => !/^\d+$/.test(p))) {
+    throw new CutoverError('VALIDATION_FAILED', `--steps must be percents separated by commas, e.g. 10,50,100; got "${opts.steps}"`);
+  }
+  return {
+    steps: steps.map(Number),
+    ...(opts.pause === undefined ? {} : { pause: opts.pause }),
+    ...(opts.analysis ? { analysis: true } : {}),
+  };
 }
 
 function statusRows(instances: InstanceStatus[]): string {
@@ -66,13 +107,17 @@ export function registerDeploymentCommands(program: Command): void {
     .argument('<version>', 'release version')
     .option('--wait', 'wait until the deployment has finished, showing each step')
     .option('--reason <text>', 'why, for the audit log')
-    .action(async (instance: string, version: string, opts: { wait?: boolean; reason?: string }, cmd: Command) => {
+    .option('--steps <percents>', 'gradual cutover: percent of new clients on the new release at each step, e.g. 10,50,100 (0 = preview only)')
+    .option('--pause <duration>', 'with --steps: hold between steps, e.g. 2m, or "manual" to wait for `cutover resume` (default 1m)')
+    .option('--analysis', 'with --steps: compare the new release with the old one over each step; a breach aborts')
+    .action(async (instance: string, version: string, opts: DeployFlags, cmd: Command) => {
       const g = globals(cmd);
       const out = output(g.json);
       const client = await connect(g.dataDir);
       let d = await client.call<DeploymentRecord>('POST', `/api/instances/${encodeURIComponent(instance)}/deploy`, {
         version,
         ...(opts.reason ? { reason: opts.reason } : {}),
+        ...rolloutFlags(opts),
       });
       if (opts.wait) d = await follow(client, d, out);
       out.result(d, () => (opts.wait ? `${instance} now serves ${d.toVersion} (${d.toColor})` : `started ${d.id}; follow it with \`cutover status ${instance}\``));

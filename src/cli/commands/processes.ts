@@ -173,16 +173,36 @@ export function registerProcessCommands(program: Command): void {
     },
   );
 
-  withProcessOptions(program.command('agent').description('run the data plane on this host (router + supervisor)')).action(
-    async (opts: ProcessFlags, cmd: Command) => {
+  withProcessOptions(program.command('agent').description('run the data plane on this host (router + supervisor)'))
+    .option(
+      '--takeover',
+      'replace the agent running on this data directory without dropping a request: start beside it (same ports), then tell it to hand over and wait for it to exit',
+    )
+    .action(async (opts: ProcessFlags & { takeover?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const out = output(g.json);
-      const config = await configFrom(cmd, opts);
+      const { takeover, ...flags } = opts;
+      const config = await configFrom(cmd, flags);
       const agent = await (await processes()).startAgentProcess(config, createLogger('agent', config.logLevel));
-      out.result({ router: agent.routerPort, control: agent.controlPort }, () =>
-        `agent: router on ${config.httpHost}:${agent.routerPort}, control API on ${config.agentHost}:${agent.controlPort}`,
-      );
+      let handedOver: Awaited<ReturnType<typeof agent.takeOver>> | undefined;
+      if (takeover) {
+        try {
+          handedOver = await agent.takeOver({ onProgress: (l) => out.progress(l) });
+        } catch (error) {
+          await agent.handover(); // leaves the host, slots included, to the agent that still runs
+          throw error;
+        }
+      }
+      const ports = `router on ${config.httpHost}:${agent.routerPort}, control API on ${config.agentHost}:${agent.controlPort}`;
+      out.result({ router: agent.routerPort, control: agent.controlPort, ...(handedOver ? { takeover: handedOver } : {}) }, () => {
+        if (!handedOver) return `agent: ${ports}`;
+        if (handedOver.previousPid === null) {
+          return `agent: ${ports}\nno previous agent was running on ${config.dataDir} (agent/agent.pid names none alive): started normally`;
+        }
+        return handedOver.exited
+          ? `agent: ${ports}\ntook over from the previous agent (pid ${handedOver.previousPid}), which handed over and exited after ${(handedOver.waitedMs / 1000).toFixed(1)} s`
+          : `agent: ${ports}\ntook over from the previous agent (pid ${handedOver.previousPid}); it is still draining after ${Math.round(handedOver.waitedMs / 1000)} s and exits once its requests finish`;
+      });
       await untilSignal(() => agent.stop(), (l) => out.progress(l));
-    },
-  );
+    });
 }

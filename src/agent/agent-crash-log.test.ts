@@ -1,0 +1,34 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { deploy, get, startTestAgent, tempDataDir, waitFor } from './test-agent.ts';
+
+test('a slot crash is logged as restarting, and its recovery as healthy again', async () => {
+  const data = await tempDataDir();
+  const t = await startTestAgent(data.dir);
+  try {
+    await deploy(t.client, 'shop', 'shop.test', { blue: { version: '1.0.0' } });
+    await t.client.flip('shop', 'blue');
+    assert.equal((await get(t.agent.routerPort, 'shop.test', '/crash')).body, 'bye');
+
+    await waitFor('the crash to be logged', () => t.log.lines.some((l) => l.obj.state === 'restarting'));
+    const crash = t.log.lines.find((l) => l.obj.state === 'restarting')!;
+    assert.equal(crash.level, 'warn');
+    assert.match(crash.msg, /exit code 3/);
+    assert.equal(crash.obj.instance, 'shop');
+    assert.equal(crash.obj.color, 'blue');
+    assert.equal(crash.obj.version, '1.0.0');
+    assert.equal(crash.obj.exitCode, 3);
+    assert.equal(crash.obj.restarts, 0, 'no restart has happened yet');
+    assert.ok(!Number.isNaN(Date.parse(String(crash.obj.nextRestartAt))), 'when the restart comes');
+
+    await waitFor('the recovery to be logged', () => t.log.lines.some((l) => l.msg === 'slot healthy again'));
+    const recovered = t.log.lines.find((l) => l.msg === 'slot healthy again')!;
+    assert.equal(recovered.level, 'info');
+    assert.equal(recovered.obj.restarts, 1);
+    assert.equal((await t.client.describe('shop'))?.slots[0]?.restarts, 1);
+    assert.equal((await get(t.agent.routerPort, 'shop.test')).status, 200);
+  } finally {
+    await t.stop();
+    await data.cleanup();
+  }
+});

@@ -1,0 +1,126 @@
+// Test support (not shipped): a real agent (router, supervisor, control API on loopback) in a temp
+// data directory, driven through the real agent client, deploying `fixtures/app`.
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../config/index.ts';
+import type { Color, Logger } from '../shared/index.ts';
+import { packArtifact } from '../releases/index.ts';
+import type { Runtime } from '../deploy/index.ts';
+import { startAgent } from './agent.ts';
+import type { RunningAgent } from './agent.ts';
+import { createAgentClient } from './agent-client.ts';
+
+export const TOKEN = 'agent-test-token-0123456789';
+const APP_DIR = join(import.meta.dirname, 'fixtures', 'app');
+
+export interface LogLine {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  obj: Record<string, unknown>;
+  msg: string;
+}
+
+/** A logger that keeps every line, for assertions. */
+export function captureLogger(): Logger & { lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const at = (level: LogLine['level']) => (obj: object, msg: string) => void lines.push({ level, obj: obj as Record<string, unknown>, msg });
+  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+export interface TestAgent {
+  agent: RunningAgent;
+  client: Runtime & { close(): Promise<void> };
+  log: ReturnType<typeof captureLogger>;
+  dataDir: string;
+  /** Stops the agent (and its slots) and closes the client; the data directory stays. */
+  stop(): Promise<void>;
+}
+
+/** Starts an agent on `dataDir` (with ports 0 unless given). */
+export async function startTestAgent(dataDir: string, ports: { http?: number; agent?: number } = {}): Promise<TestAgent> {
+  const config = await loadConfig({
+    env: {},
+    flags: { dataDir, httpPort: ports.http ?? 0, agentPort: ports.agent ?? 0, drainTimeout: '2s', pauseTimeout: '2s', logLevel: 'silent' },
+  });
+  const log = captureLogger();
+  const agent = await startAgent(config, TOKEN, log);
+  const client = createAgentClient(`http://127.0.0.1:${agent.controlPort}`, TOKEN);
+  return {
+    agent,
+    client,
+    log,
+    dataDir,
+    async stop() {
+      await client.close();
+      await agent.stop();
+    },
+  };
+}
+
+/** A temp directory, removed by the returned cleanup. */
+export async function tempDataDir(): Promise<{ dir: string; cleanup(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'cutover-agent-'));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Uploads the fixture app, routes `instance` on `host`, and starts one slot per colour given, waiting until each is healthy. */
+export async function deploy(
+  runtime: Runtime,
+  instance: string,
+  host: string,
+  slots: Partial<Record<Color, { version: string; env?: Record<string, string>; waitHealthy?: boolean }>>,
+): Promise<void> {
+  const packed = await packArtifact(APP_DIR);
+  await runtime.ensureArtifact(packed.digest, () => createReadStream(packed.file));
+  if (packed.temporary) await rm(packed.file, { force: true });
+  await runtime.ensureInstance(instance, [host]);
+  for (const [color, slot] of Object.entries(slots) as [Color, NonNullable<(typeof slots)[Color]>][]) {
+    await runtime.startSlot({
+      instance,
+      color,
+      version: slot.version,
+      digest: packed.digest,
+      start: `${JSON.stringify(process.execPath)} server.mjs`,
+      env: slot.env ?? {},
+      health: { path: '/healthz', intervalMs: 50, timeoutMs: 1000, healthyThreshold: 1, unhealthyThreshold: 2 },
+      stopTimeoutMs: 2000,
+      deploymentId: `d-${color}-${slot.version}`,
+    });
+    if (slot.waitHealthy !== false) {
+      const health = await runtime.waitHealthy(instance, color, 10_000);
+      if (!health.ok) throw new Error(`${color} did not get healthy: ${health.message}`);
+    }
+  }
+}
+
+export interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** One GET through the router, without keep-alive (so the test leaves no socket behind). */
+export function get(port: number, host: string, path = '/', headers: Record<string, string> = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, agent: false, headers: { host, ...headers } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Polls `check` until it returns true, failing after `timeoutMs`. */
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

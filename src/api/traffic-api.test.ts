@@ -1,0 +1,132 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as delay } from 'node:timers/promises';
+import { startHarness } from './test-harness.ts';
+import type { Harness } from './test-harness.ts';
+
+/** Polls a deployment through the API until `ok` holds (bounded). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON answers
+async function until(h: Harness, id: string, ok: (d: any) => boolean) {
+  for (let i = 0; i < 200; i++) {
+    const r = await h.call('viewer', 'GET', `/api/deployments/${id}`);
+    if (ok(r.body)) return r.body;
+    await delay(10);
+  }
+  throw new Error(`deployment ${id} never got there`);
+}
+
+const holdingAt = (step: string) => (d: { steps: { name: string; status: string }[] }) =>
+  d.steps.some((s) => s.name === step && s.status === 'running');
+
+async function withInstance(): Promise<Harness> {
+  const h = await startHarness();
+  for (const v of ['1.0.0', '1.1.0']) {
+    await h.release(v, {
+      artifact: { digest: `sha256:${v}`, size: 1 },
+      start: 'node server.js',
+      health: { path: '/', intervalMs: 10, timeoutMs: 10, healthyThreshold: 1, unhealthyThreshold: 3 },
+      deployTimeoutMs: 1000,
+      stopTimeoutMs: 100,
+      env: {},
+    });
+  }
+  const created = await h.call('deployer', 'POST', '/api/instances', { name: 'web', app: 'shop', hosts: ['web.test'] });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const first = await h.call('deployer', 'POST', '/api/instances/web/deploy?wait=5000', { version: '1.0.0' });
+  assert.equal(first.body.status, 'succeeded', JSON.stringify(first.body));
+  return h;
+}
+
+test('a gradual cutover through the API: steps, a manual hold, resume; then an abort', async () => {
+  const h = await withInstance();
+  try {
+    const started = await h.call('deployer', 'POST', '/api/instances/web/deploy', { version: '1.1.0', steps: [0, 100], pause: 'manual' });
+    assert.equal(started.status, 202, JSON.stringify(started.body));
+    assert.deepEqual(
+      started.body.steps.map((s: { name: string }) => s.name),
+      ['prepare', 'start', 'health', 'shift-0', 'flip', 'finalise'],
+    );
+    await until(h, started.body.id, holdingAt('shift-0'));
+    assert.equal((await h.call('viewer', 'POST', `/api/deployments/${started.body.id}/resume`, {})).status, 403);
+    const resumed = await h.call('deployer', 'POST', `/api/deployments/${started.body.id}/resume`, { reason: 'smoke tests passed' });
+    assert.equal(resumed.status, 202, JSON.stringify(resumed.body));
+    const done = await until(h, started.body.id, (d) => d.status !== 'running');
+    assert.equal(done.status, 'succeeded');
+
+    // 1.0.0 is warm now: a gradual flip back to it, aborted at its first step.
+    const back = await h.call('deployer', 'POST', '/api/instances/web/deploy', { version: '1.0.0', steps: [20, 100], pause: 'manual' });
+    assert.equal(back.body.strategy, 'flip-to-warm');
+    await until(h, back.body.id, holdingAt('shift-20'));
+    const abort = await h.call('deployer', 'POST', `/api/deployments/${back.body.id}/abort`, { reason: 'error spike' });
+    assert.equal(abort.status, 202);
+    const aborted = await until(h, back.body.id, (d) => d.status !== 'running');
+    assert.equal(aborted.status, 'aborted');
+    assert.equal(aborted.error.code, 'DEPLOYMENT_ABORTED');
+    const status = await h.call('viewer', 'GET', '/api/instances/web');
+    assert.equal(status.body.currentVersion, '1.1.0');
+    assert.equal(status.body.slots.blue.status, 'warm', 'an aborted flip back leaves the warm slot warm');
+
+    const again = await h.call('deployer', 'POST', `/api/deployments/${back.body.id}/abort`, {});
+    assert.equal(again.status, 409);
+    assert.equal(again.body.code, 'DEPLOYMENT_NOT_RUNNING');
+    const audit = await h.call('viewer', 'GET', '/api/audit?instance=web');
+    const actions = audit.body.entries.map((e: { action: string }) => e.action);
+    for (const a of ['deployment.resume', 'deployment.abort', 'deploy.aborted']) assert.ok(actions.includes(a), a);
+  } finally {
+    await h.close();
+  }
+});
+
+test('a bad rollout is refused naming the field, and changes nothing', async () => {
+  const h = await withInstance();
+  try {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ steps: [50, 10] }, /steps\[1\].*larger/],
+      [{ steps: [10], pause: 'soon' }, /pause/],
+      [{ pause: '1m' }, /need steps/],
+      [{ steps: [100] }, /below 100/],
+    ];
+    for (const [extra, message] of cases) {
+      const r = await h.call('deployer', 'POST', '/api/instances/web/deploy', { version: '1.1.0', ...extra });
+      assert.equal(r.status, 400, JSON.stringify(extra));
+      assert.match(JSON.stringify(r.body), message);
+    }
+    const list = await h.call('viewer', 'GET', '/api/instances/web/deployments');
+    assert.equal(list.body.deployments.length, 1);
+  } finally {
+    await h.close();
+  }
+});
+
+test('preview and maintenance switches reach the runtime and the audit log, never the token', async () => {
+  const h = await withInstance();
+  try {
+    const open = await h.call('deployer', 'PUT', '/api/instances/web/preview', { reason: 'QA' });
+    assert.equal(open.status, 200, JSON.stringify(open.body));
+    assert.ok(open.body.token.length >= 16);
+    assert.equal(open.body.header, 'x-cutover-preview');
+    assert.match(open.body.path, /^\/\.well-known\/cutover\/preview\?token=/);
+    assert.equal((await h.call('deployer', 'PUT', '/api/instances/web/preview', { token: 'short' })).status, 400);
+    assert.equal((await h.call('viewer', 'PUT', '/api/instances/web/preview', {})).status, 403);
+    let status = await h.call('viewer', 'GET', '/api/instances/web');
+    assert.equal(status.body.runtime.preview, true);
+    assert.equal((await h.call('deployer', 'DELETE', '/api/instances/web/preview')).status, 200);
+
+    const on = await h.call('deployer', 'PUT', '/api/instances/web/maintenance', { retryAfterSeconds: 120, reason: 'db upgrade' });
+    assert.deepEqual(on.body, { instance: 'web', maintenance: true });
+    status = await h.call('viewer', 'GET', '/api/instances/web');
+    assert.equal(status.body.runtime.maintenance, true);
+    assert.equal((await h.call('deployer', 'PUT', '/api/instances/nope/maintenance', {})).status, 404);
+    assert.deepEqual((await h.call('deployer', 'DELETE', '/api/instances/web/maintenance')).body, { instance: 'web', maintenance: false });
+
+    const audit = await h.call('viewer', 'GET', '/api/audit?instance=web');
+    const text = JSON.stringify(audit.body);
+    assert.ok(!text.includes(open.body.token), 'the token never reaches the audit log');
+    const actions = audit.body.entries.map((e: { action: string }) => e.action);
+    for (const a of ['instance.preview.open', 'instance.preview.close', 'instance.maintenance.on', 'instance.maintenance.off']) {
+      assert.ok(actions.includes(a), a);
+    }
+  } finally {
+    await h.close();
+  }
+});

@@ -1,0 +1,50 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { ManualClock } from '../shared/index.ts';
+import { createMemoryStore } from '../store/index.ts';
+import { FakeRuntime, createDeployer } from '../deploy/index.ts';
+import { createInstance } from '../control/index.ts';
+import { createRollbackGuard } from './rollback-guard.ts';
+
+const spec = (version: string) => ({
+  app: 'shop',
+  version,
+  artifact: { digest: `sha256:${'0'.repeat(64)}`, size: 1 },
+  start: 'true',
+  health: { path: '/', intervalMs: 10, timeoutMs: 10, healthyThreshold: 1, unhealthyThreshold: 1 },
+  deployTimeoutMs: 1000,
+  stopTimeoutMs: 10,
+  env: {},
+  components: [],
+  features: [],
+  notes: '',
+});
+
+test('a second automatic rollback of the same slot is refused, never a flip back to the bad release', async () => {
+  const store = createMemoryStore();
+  const clock = new ManualClock();
+  const runtime = new FakeRuntime();
+  runtime.now = () => clock.now();
+  const deployer = createDeployer({ store, runtime, clock, openArtifact: () => Readable.from([]), rollbackWindowMs: 60_000, lockTtlMs: 60_000 });
+  for (const v of ['1.0.0', '1.1.0']) await store.insertRelease({ app: 'shop', version: v, digest: v, spec: spec(v), createdAt: 1, createdBy: 'ci' });
+  await createInstance({ store, clock }, { name: 'web', app: 'shop', hosts: ['web.test'] }, { actor: 'admin', role: 'admin', requestId: null });
+  for (const version of ['1.0.0', '1.1.0']) await deployer.wait((await deployer.deploy({ instance: 'web', version, actor: 'admin' })).id, 1000);
+  const bad = (await store.getInstance('web'))!;
+  const expect = { instance: 'web', color: bad.activeColor!, deploymentId: bad.slots[bad.activeColor!]!.deploymentId };
+  const request = { instance: 'web', actor: 'health', reason: 'unhealthy' };
+
+  const guard = createRollbackGuard({ store, deployer, clock });
+  const [first, second] = await Promise.all([guard.rollback(expect, request), guard.rollback(expect, { ...request, actor: 'analysis' })]);
+  assert.equal(first.ok, true);
+  assert.equal(second.ok, false);
+  assert.ok(!second.ok && ['INSTANCE_LOCKED', 'MOVED'].includes(second.code), JSON.stringify(second));
+  await deployer.idle();
+  assert.equal((await store.getInstance('web'))!.currentVersion, '1.0.0');
+
+  // Later, a watcher that judged the old state: the deployer alone would flip back to the warm 1.1.0.
+  const late = await guard.rollback(expect, request);
+  assert.deepEqual(late.ok ? 'rolled back' : late.code, 'MOVED');
+  assert.equal((await store.getInstance('web'))!.currentVersion, '1.0.0');
+  assert.equal((await store.listDeployments({ instance: 'web' })).filter((d) => d.kind === 'rollback').length, 1);
+});
