@@ -10,9 +10,9 @@ import { describeDatabase, openStore } from './store/index.ts';
 import { createArtifactStore } from './releases/index.ts';
 import { createDeployer } from './deploy/index.ts';
 import { createAgentClient, openAgentLogs, startAgent } from './agent/index.ts';
-import { bootstrapAdminToken, ensureBuiltInChannels } from './control/index.ts';
+import { bootstrapAdminToken, ensureBuiltInChannels, reportProblem } from './control/index.ts';
 import { createApi } from './api/index.ts';
-import { createBakeWatcher, createHealthWatcher, createRollbackGuard, createScheduler } from './scheduler/index.ts';
+import { ANALYSIS_ACTOR, createBakeWatcher, createHealthWatcher, createRollbackGuard, createScheduler } from './scheduler/index.ts';
 import { ensureAgentToken, readAgentEndpoint, writeAgentEndpoint, writeCliCredentials } from './credentials.ts';
 
 /** The product version (server, agent and CLI share it), from package.json. */
@@ -39,6 +39,7 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
   const agentToken = await ensureAgentToken(config.dataDir);
   const agentUrl = config.agentUrl ?? (await readAgentEndpoint(config.dataDir)) ?? `http://${config.agentHost}:${config.agentPort}`;
   const runtime = createAgentClient(agentUrl, agentToken);
+  const analysisThresholds = { minRequests: config.bakeMinRequests, maxErrorRate: config.bakeMaxErrorRate };
   const deployer = createDeployer({
     store,
     runtime,
@@ -47,6 +48,23 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
     rollbackWindowMs: config.rollbackWindow,
     lockTtlMs: config.lockTtl,
     log,
+    analysisThresholds,
+    // A weighted step whose analysis fails files a problem against the release, like the bake does.
+    onAnalysisFailed: async (d, analysis) => {
+      if (!d.app) return;
+      const breaches = analysis.reasons.filter((r) => r.kind === 'breach').map((r) => r.message);
+      await reportProblem(
+        { store, clock },
+        {
+          app: d.app,
+          version: d.toVersion,
+          title: `Cutover aborted on ${d.instance}: ${breaches[0] ?? 'step analysis failed'}`.slice(0, 200),
+          details: breaches.join('\n'),
+        },
+        { actor: ANALYSIS_ACTOR, role: 'deployer', requestId: null },
+        ANALYSIS_ACTOR,
+      );
+    },
   });
   // One guard for both watchers: a slot both find bad is rolled back once, never flipped back.
   const guard = createRollbackGuard({ store, deployer, clock });
@@ -59,7 +77,7 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
     guard,
     bakeMs: config.bakeWindow,
     intervalMs: config.bakeCheckInterval,
-    thresholds: { minRequests: config.bakeMinRequests, maxErrorRate: config.bakeMaxErrorRate },
+    thresholds: analysisThresholds,
   });
   const health = createHealthWatcher({
     store,

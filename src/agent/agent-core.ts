@@ -4,9 +4,9 @@ import { CutoverError, COLORS } from '../shared/index.ts';
 import type { Color } from '../shared/index.ts';
 import type { Router } from '../router/index.ts';
 import { readPidFile } from '../supervisor/index.ts';
-import type { Supervisor, SlotSpec } from '../supervisor/index.ts';
+import type { DrainStatus, Supervisor, SlotSpec } from '../supervisor/index.ts';
 import { createArtifactStore, unpackArtifact } from '../releases/index.ts';
-import type { HealthResult, RuntimeInstance, RuntimeMaintenance, RuntimeSlotSpec } from '../deploy/index.ts';
+import type { HealthResult, RuntimeInstance, RuntimeMaintenance, RuntimeSlot, RuntimeSlotSpec } from '../deploy/index.ts';
 import type { AgentState, PersistedInstance, PersistedSlot } from './agent-state.ts';
 import { createStateFile } from './agent-state.ts';
 
@@ -24,6 +24,16 @@ export interface AgentCoreOptions {
  * The agent's operations, independent of how they are called (HTTP control API today). It keeps
  * the router and the supervisor in step and persists every change before acting on traffic.
  */
+/** What the app's drain endpoint said last, as `describe` reports it. */
+function drainOf(d: DrainStatus): NonNullable<RuntimeSlot['drain']> {
+  return {
+    done: d.done,
+    ...(d.pending === undefined ? {} : { pending: d.pending }),
+    ...(d.message === undefined ? {} : { message: d.message }),
+    ...(d.error === undefined ? {} : { error: d.error }),
+  };
+}
+
 export function createAgentCore(options: AgentCoreOptions) {
   const { router, supervisor, log } = options;
   const artifacts = createArtifactStore(join(options.dataDir, 'artifacts'));
@@ -143,6 +153,7 @@ export function createAgentCore(options: AgentCoreOptions) {
         health: spec.health,
         stopTimeoutMs: spec.stopTimeoutMs,
         deploymentId: spec.deploymentId,
+        ...(spec.drain ? { drain: spec.drain } : {}),
       };
       instance.slots[color] = slot;
       await stateFile.save(state);
@@ -284,6 +295,7 @@ export function createAgentCore(options: AgentCoreOptions) {
                   version: slot.version,
                   state: info?.state ?? 'stopped',
                   restarts: info?.restarts ?? 0,
+                  ...(info?.state === 'stopping' && info.drain ? { drain: drainOf(info.drain) } : {}),
                   ...(info ? { port: info.port } : {}),
                   ...(info?.pid === undefined ? {} : { pid: info.pid }),
                 },

@@ -32,3 +32,26 @@ test('a slot crash is logged as restarting, and its recovery as healthy again', 
     await data.cleanup();
   }
 });
+
+test('while an old slot stops, what its drain endpoint reports is logged and described', async () => {
+  const data = await tempDataDir();
+  const t = await startTestAgent(data.dir);
+  try {
+    await deploy(t.client, 'shop', 'shop.test', {
+      blue: { version: '1.0.0' },
+      green: { version: '1.1.0', env: { DRAIN_JOBS: '3' }, drain: { path: '/drain', intervalMs: 100 } },
+    });
+    await t.client.flip('shop', 'blue');
+    const stopping = t.client.stopSlot('shop', 'green');
+    await waitFor('the drain to be described', async () => (await t.client.describe('shop'))?.slots.some((s) => s.drain?.pending !== undefined) ?? false);
+    await stopping;
+    const draining = t.log.lines.filter((l) => l.msg.startsWith('slot draining'));
+    assert.ok(draining.length >= 1, 'at least one drain report logged');
+    assert.match(draining[0]!.msg, /jobs still running/);
+    assert.equal(draining[0]!.level, 'info');
+    assert.equal(draining[0]!.obj.color, 'green');
+  } finally {
+    await t.stop();
+    await data.cleanup();
+  }
+});

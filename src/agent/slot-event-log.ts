@@ -7,8 +7,8 @@ const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date
 /**
  * Logs what an operator must know about a slot's life: a crash and its restart (`restarting`,
  * warn), the supervisor giving up (`failed`, error), a slot turning `unhealthy` or `exited`
- * (warn), and its recovery (`healthy` again after one of those, info). Transitions only, never
- * per request. Returns the unsubscribe.
+ * (warn), its recovery (`healthy` again after one of those, info), and while an old slot stops,
+ * what its drain endpoint reports (info). Transitions only, never per request. Returns the unsubscribe.
  */
 export function logSlotEvents(supervisor: Supervisor, log: Logger, windowMs = DEFAULT_RESTART_POLICY.windowMs): () => void {
   /** Slots that crashed or went unhealthy and have not been healthy since. */
@@ -54,7 +54,18 @@ export function logSlotEvents(supervisor: Supervisor, log: Logger, windowMs = DE
       case 'healthy':
         if (troubled.delete(key)) log.info({ ...slot, restarts: info.restarts ?? 0 }, 'slot healthy again');
         return;
-      case 'stopping':
+      case 'stopping': {
+        troubled.delete(key);
+        // Each change of what the app's drain endpoint says (the supervisor reports only changes).
+        const d = info.drain;
+        if (d && !d.error) {
+          log.info(
+            { ...slot, pending: d.pending ?? null, done: d.done },
+            d.done ? 'slot drained: the app reports nothing pending' : `slot draining: ${d.message ?? `${String(d.pending ?? '?')} pending`}`,
+          );
+        }
+        return;
+      }
       case 'stopped':
         troubled.delete(key);
         return;

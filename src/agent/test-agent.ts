@@ -71,7 +71,7 @@ export async function deploy(
   runtime: Runtime,
   instance: string,
   host: string,
-  slots: Partial<Record<Color, { version: string; env?: Record<string, string>; waitHealthy?: boolean }>>,
+  slots: Partial<Record<Color, { version: string; env?: Record<string, string>; waitHealthy?: boolean; drain?: { path: string; intervalMs?: number } }>>,
 ): Promise<void> {
   const packed = await packArtifact(APP_DIR);
   await runtime.ensureArtifact(packed.digest, () => createReadStream(packed.file));
@@ -88,6 +88,7 @@ export async function deploy(
       health: { path: '/healthz', intervalMs: 50, timeoutMs: 1000, healthyThreshold: 1, unhealthyThreshold: 2 },
       stopTimeoutMs: 2000,
       deploymentId: `d-${color}-${slot.version}`,
+      ...(slot.drain ? { drain: slot.drain } : {}),
     });
     if (slot.waitHealthy !== false) {
       const health = await runtime.waitHealthy(instance, color, 10_000);

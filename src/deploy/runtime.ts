@@ -87,6 +87,8 @@ export interface RuntimeSlot {
   state: string;
   /** Crash restarts since the slot started. */
   restarts?: number;
+  /** While the slot stops: what the app's drain endpoint said last ("3 jobs still running"). */
+  drain?: { done: boolean; pending?: number; message?: string; error?: string };
   port?: number;
   pid?: number;
 }

@@ -1,8 +1,8 @@
 import { isCutoverError } from '../shared/index.ts';
 import type { Clock, Logger } from '../shared/index.ts';
 import type { DeploymentRecord, Store } from '../store/index.ts';
-import { analyse, bakeDecision } from '../deploy/index.ts';
-import type { AnalysisThresholds, ColorCounters, Deployer, Runtime, RuntimeColorStats } from '../deploy/index.ts';
+import { analyse, bakeDecision, countersOf } from '../deploy/index.ts';
+import type { AnalysisThresholds, Deployer, Runtime } from '../deploy/index.ts';
 import { reportProblem } from '../control/index.ts';
 import type { Who } from '../control/index.ts';
 import { createRollbackGuard } from './rollback-guard.ts';
@@ -32,18 +32,6 @@ export interface BakeWatcher {
   check(): Promise<Array<{ deployment: string; instance: string; action: string; verdict: string }>>;
   start(): void;
   stop(): Promise<void>;
-}
-
-/** The router's counters of a colour as the analysis reads them. */
-export function toCounters(c: RuntimeColorStats): ColorCounters {
-  const r = c.responses;
-  return {
-    requests: c.requests,
-    byClass: { '1xx': r['1xx'] ?? 0, '2xx': r['2xx'] ?? 0, '3xx': r['3xx'] ?? 0, '4xx': r['4xx'] ?? 0, '5xx': r['5xx'] ?? 0 },
-    failed: r.failed ?? 0,
-    latency: { bucketsMs: c.latency.bucketsMs, counts: c.latency.counts },
-    epoch: c.since,
-  };
 }
 
 /**
@@ -80,7 +68,7 @@ export function createBakeWatcher(options: BakeOptions): BakeWatcher {
       return undefined;
     }
     const old = d.fromColor ? stats.colors.find((c) => c.color === d.fromColor) : undefined;
-    const analysis = analyse({ candidate: toCounters(candidate), baseline: old ? toCounters(old) : null }, options.thresholds);
+    const analysis = analyse({ candidate: countersOf(candidate), baseline: old ? countersOf(old) : null }, options.thresholds);
     const action = bakeDecision(analysis, { elapsedMs: now - (d.finishedAt ?? d.createdAt), bakeMs: options.bakeMs });
     if (action === 'continue' || action === 'extend') return { action, verdict: analysis.verdict };
     const breaches = analysis.reasons.filter((r) => r.kind === 'breach').map((r) => r.message);

@@ -92,9 +92,15 @@ function statusRows(instances: InstanceStatus[]): string {
       const s = i.slots[c];
       const seen = i.runtime?.slots.find((r) => r.color === c);
       if (!s) return '-';
-      return `${s.version} ${s.status}${seen ? `/${seen.state}` : ''}`;
+      const drain = seen?.drain?.message ?? (seen?.drain?.pending === undefined ? '' : `${seen.drain.pending} pending`);
+      return `${s.version} ${s.status}${seen ? `/${seen.state}` : ''}${drain ? ` (${drain})` : ''}`;
     };
-    rows.push([i.name, i.app, i.environment, i.currentVersion ?? '-', i.activeColor ?? '-', slot('blue'), slot('green'), i.hosts.join(',')]);
+    const shift = i.runtime?.shift;
+    const flags = [shift ? `${shift.color} ${shift.percent}%` : '', i.runtime?.preview ? 'preview' : '', i.runtime?.maintenance ? 'MAINTENANCE' : '']
+      .filter(Boolean)
+      .join(', ');
+    const active = `${i.activeColor ?? '-'}${flags ? ` (${flags})` : ''}`;
+    rows.push([i.name, i.app, i.environment, i.currentVersion ?? '-', active, slot('blue'), slot('green'), i.hosts.join(',')]);
   }
   return table(rows);
 }
