@@ -246,14 +246,16 @@ export function createDeployer(options: DeployerOptions): Deployer {
         current = step;
         // Renewing the lease at each step keeps it short without expiring under a slow step.
         await takeLock({ ...lock, expiresAt: clock.now() + options.lockTtlMs });
+        // An abort is looked for before each step up to the flip (past it, undoing is a rollback),
+        // during the wait for health (the failure path stops the slot, which ends that wait), and
+        // by a weighted step's hold. `prepare` and `start` run to their end, so the failure path
+        // never races a slot that is still being started.
+        if (!d.steps.some((s) => s.name === 'flip' && s.status !== 'pending')) await steps.checkAbort(d);
         step.status = 'running';
         step.startedAt = clock.now();
         await save(d); // persisted before it is acted on
-        // The flip and what follows it are not abortable (past the flip, undoing is a rollback);
-        // a weighted step's hold looks for an abort itself.
-        const direct = step.name === 'flip' || step.name === 'finalise' || shiftStepPercent(step.name) !== undefined;
         const work = runStep(step.name, d, spec, ctx, step);
-        const detail = direct ? await work : await steps.abortable(d, work);
+        const detail = step.name === 'health' ? await steps.abortable(d, work) : await work;
         step.status = 'done';
         step.finishedAt = clock.now();
         if (detail) step.detail = detail;
@@ -278,7 +280,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
       ? error
       : new CutoverError('DEPLOYMENT_FAILED', `step "${step?.name}" failed: ${(error as Error)?.message ?? error}`, { cause: error });
     const flipped = d.steps.some((s) => s.name === 'flip' && s.status === 'done');
-    const shifted = d.steps.some((s) => shiftStepPercent(s.name) !== undefined && s.status !== 'pending');
+    const shifted = d.steps.some((s) => (shiftStepPercent(s.name) ?? 0) > 0 && s.status !== 'pending');
     if (!flipped && shifted && d.fromColor) {
       // Clients of a weighted step go back to the old colour before the new slot goes away.
       await runtime.flip(d.instance, d.fromColor).catch((e: Error) =>
