@@ -4,6 +4,7 @@
  */
 import { Client } from 'undici';
 import { startChild } from './child-process.ts';
+import { AGENT_NODE_FLAGS } from '../../src/shared/index.ts';
 import type { BenchChild } from './child-process.ts';
 
 /** The Host every router benchmark sends: the router child routes it to instance `bench`. */
@@ -50,6 +51,8 @@ export function startRouter(slots: string[], nodeFlags: string[] = []): Promise<
     command: process.execPath,
     args: [
       '--expose-gc',
+      // The flags the agent runs with, unless BENCH_ROUTER_NODE_FLAGS names others ("" for none).
+      ...(process.env.BENCH_ROUTER_NODE_FLAGS?.split(' ').filter(Boolean) ?? AGENT_NODE_FLAGS),
       ...nodeFlags,
       lib('router-child.ts'),
       ...slots.flatMap((s) => ['--slot', s]),

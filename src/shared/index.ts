@@ -11,3 +11,4 @@ export { createLogger, silentLogger } from './logger.ts';
 export type { Logger } from './logger.ts';
 export { validate } from './validate.ts';
 export { canonicalJson } from './canonical-json.ts';
+export { AGENT_NODE_FLAGS } from './process-flags.ts';

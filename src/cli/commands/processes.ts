@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { CutoverError, createLogger } from '../../shared/index.ts';
+import { AGENT_NODE_FLAGS, CutoverError, createLogger } from '../../shared/index.ts';
 
 // The process code (router, supervisor, store…) loads only when a process command runs, so
 // everyday commands like `cutover status` start fast.
@@ -79,7 +79,7 @@ async function spawnAgent(config: Readonly<Config>, argv: string[]): Promise<Chi
   const main = new URL('../main.ts', import.meta.url).pathname;
   // Its own process group: Ctrl-C in the terminal reaches only `up`, which stops the server first
   // and then the agent, in order. If `up` itself dies, the agent keeps serving.
-  const child = spawn(process.execPath, [main, 'agent', '--data-dir', config.dataDir, ...argv], {
+  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, main, 'agent', '--data-dir', config.dataDir, ...argv], {
     stdio: ['ignore', 'ignore', 'inherit'],
     detached: true,
   });
