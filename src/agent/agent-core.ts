@@ -91,6 +91,29 @@ export function createAgentCore(options: AgentCoreOptions) {
     }
   }
 
+  /**
+   * Active slots whose process is down (crashed and restarting, or given up on): the router holds
+   * their new requests (up to `pauseTimeout`, then 503 with Retry-After) instead of answering 502
+   * from a refused connection, and serves them again once the restarted slot is healthy.
+   */
+  const down = new Set<string>();
+  supervisor.onChange((info) => {
+    const key = `${info.instance}/${info.color}`;
+    if (state.instances[info.instance]?.active !== info.color) {
+      down.delete(key);
+      return;
+    }
+    const routed = router.state().find((r) => r.name === info.instance);
+    if ((info.state === 'restarting' || info.state === 'failed') && !down.has(key) && routed?.active === info.color) {
+      down.add(key);
+      router.deactivate(info.instance);
+      log.warn({ instance: info.instance, color: info.color }, 'the serving slot is down; holding its requests until it is back');
+    } else if (info.state === 'healthy' && down.delete(key)) {
+      router.activate(info.instance, info.color);
+      log.info({ instance: info.instance, color: info.color }, 'the serving slot is back; serving its held requests');
+    }
+  });
+
   async function launch(name: string, color: Color, slot: PersistedSlot) {
     const info = await supervisor.start(specOf(name, color, slot));
     router.setSlot(name, { color, version: slot.version, port: info.port, deploymentId: slot.deploymentId });
@@ -192,6 +215,7 @@ export function createAgentCore(options: AgentCoreOptions) {
       instance.active = color;
       await stateFile.save(state); // persisted before traffic moves
       router.activate(name, color);
+      for (const c of COLORS) down.delete(`${name}/${c}`); // a flip ends any hold
       return { flippedAt: Date.now() };
     },
 

@@ -9,6 +9,10 @@ test('a slot crash is logged as restarting, and its recovery as healthy again', 
     await deploy(t.client, 'shop', 'shop.test', { blue: { version: '1.0.0' } });
     await t.client.flip('shop', 'blue');
     assert.equal((await get(t.agent.routerPort, 'shop.test', '/crash')).body, 'bye');
+    // Sent while the only slot is down: held by the router until the restart, then served.
+    await waitFor('the slot to be down', async () => (await t.client.describe('shop'))?.slots[0]?.state !== 'healthy');
+    const held = await get(t.agent.routerPort, 'shop.test');
+    assert.equal(held.status, 200, 'held through the restart, not a 502');
 
     await waitFor('the crash to be logged', () => t.log.lines.some((l) => l.obj.state === 'restarting'));
     const crash = t.log.lines.find((l) => l.obj.state === 'restarting')!;
