@@ -68,24 +68,15 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
   });
   // One guard for both watchers: a slot both find bad is rolled back once, never flipped back.
   const guard = createRollbackGuard({ store, deployer, clock });
+  const watching = { store, deployer, runtime, clock, log, guard };
   const bake = createBakeWatcher({
-    store,
-    deployer,
-    runtime,
-    clock,
-    log,
-    guard,
+    ...watching,
     bakeMs: config.bakeWindow,
     intervalMs: config.bakeCheckInterval,
     thresholds: analysisThresholds,
   });
   const health = createHealthWatcher({
-    store,
-    deployer,
-    runtime,
-    clock,
-    log,
-    guard,
+    ...watching,
     intervalMs: config.bakeCheckInterval,
     rollbackOnUnhealthy: config.rollbackOnUnhealthy,
   });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
+import { testReleaseSpec } from '../deploy/index.ts';
 import { startHarness } from './test-harness.ts';
 import type { Harness } from './test-harness.ts';
 
@@ -20,16 +21,7 @@ const holdingAt = (step: string) => (d: { steps: { name: string; status: string 
 
 async function withInstance(): Promise<Harness> {
   const h = await startHarness();
-  for (const v of ['1.0.0', '1.1.0']) {
-    await h.release(v, {
-      artifact: { digest: `sha256:${v}`, size: 1 },
-      start: 'node server.js',
-      health: { path: '/', intervalMs: 10, timeoutMs: 10, healthyThreshold: 1, unhealthyThreshold: 3 },
-      deployTimeoutMs: 1000,
-      stopTimeoutMs: 100,
-      env: {},
-    });
-  }
+  for (const v of ['1.0.0', '1.1.0']) await h.release(v, testReleaseSpec(v));
   const created = await h.call('deployer', 'POST', '/api/instances', { name: 'web', app: 'shop', hosts: ['web.test'] });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   const first = await h.call('deployer', 'POST', '/api/instances/web/deploy?wait=5000', { version: '1.0.0' });

@@ -6,20 +6,9 @@ import { createMemoryStore } from '../store/index.ts';
 import type { Store } from '../store/index.ts';
 import { createDeployer } from './deployer.ts';
 import { FakeRuntime } from './fake-runtime.ts';
+import { testInstance, testReleaseSpec } from './test-fixtures.ts';
 
-const spec = (version: string) => ({
-  app: 'shop',
-  version,
-  artifact: { digest: `sha256:${version}`, size: 1 },
-  start: 'node server.js',
-  health: { path: '/', intervalMs: 10, timeoutMs: 10, healthyThreshold: 1, unhealthyThreshold: 3 },
-  deployTimeoutMs: 1000,
-  stopTimeoutMs: 100,
-  env: {},
-  components: [],
-  features: [],
-  notes: '',
-});
+const spec = (version: string) => testReleaseSpec(version);
 
 async function setup() {
   const store = createMemoryStore();
@@ -29,21 +18,7 @@ async function setup() {
   for (const v of ['1.0.0', '1.1.0', '1.2.0']) {
     await store.insertRelease({ app: 'shop', version: v, digest: v, spec: spec(v), createdAt: 1, createdBy: 'ci' });
   }
-  await store.insertInstance({
-    name: 'web',
-    app: 'shop',
-    hosts: ['web.test'],
-    environment: 'production',
-    tenant: null,
-    labels: {},
-    target: null,
-    window: null,
-    currentVersion: null,
-    activeColor: null,
-    slots: { blue: null, green: null },
-    createdAt: 0,
-    updatedAt: 0,
-  });
+  await store.insertInstance(testInstance());
   const deployer = createDeployer({
     store,
     runtime,

@@ -192,36 +192,25 @@ export function createDeployer(options: DeployerOptions): Deployer {
     return d;
   }
 
-  function steerEntry(d: DeploymentRecord, action: string, request: SteerRequest, details: Record<string, unknown>) {
+  /** An audit entry about deployment `d`: by its own actor (with the version change), or by who steers it. */
+  function entry(d: DeploymentRecord, action: string, details: Record<string, unknown>, by?: SteerRequest) {
     return {
       at: clock.now(),
-      actor: request.actor,
+      actor: by ? by.actor : d.actor,
       action,
       subject: d.instance,
       instance: d.instance,
       app: d.app ?? null,
       version: d.toVersion,
-      reason: request.reason ?? null,
-      requestId: request.requestId ?? null,
+      reason: (by ? by.reason : d.reason) ?? null,
+      requestId: (by ? by.requestId : d.requestId) ?? null,
+      ...(by ? {} : { before: { version: d.fromVersion, color: d.fromColor }, after: { version: d.toVersion, color: d.toColor } }),
       details: { deployment: d.id, ...details },
     };
   }
 
   function audit(d: DeploymentRecord, action: string, details: Record<string, unknown>) {
-    return store.appendAudit({
-      at: clock.now(),
-      actor: d.actor,
-      action,
-      subject: d.instance,
-      instance: d.instance,
-      app: d.app ?? null,
-      version: d.toVersion,
-      reason: d.reason ?? null,
-      requestId: d.requestId ?? null,
-      before: { version: d.fromVersion, color: d.fromColor },
-      after: { version: d.toVersion, color: d.toColor },
-      details: { deployment: d.id, ...details },
-    });
+    return store.appendAudit(entry(d, action, details));
   }
 
   async function save(d: DeploymentRecord): Promise<void> {
@@ -414,7 +403,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
 
     async abort(id, request) {
       const d = await mustBeSteerable(id, 'abort');
-      await store.appendAudit(steerEntry(d, ABORT_ACTION, request, {}));
+      await store.appendAudit(entry(d, ABORT_ACTION, {}, request));
       steps.wake(id);
       return d;
     },
@@ -428,7 +417,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
           details: { deployment: id, step: at },
         });
       }
-      await store.appendAudit(steerEntry(d, RESUME_ACTION, request, { step: step.name }));
+      await store.appendAudit(entry(d, RESUME_ACTION, { step: step.name }, request));
       steps.wake(id);
       return d;
     },

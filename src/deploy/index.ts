@@ -43,3 +43,4 @@ export type { RolloutRequest } from './rollout.ts';
 export { createTrafficControls } from './traffic-controls.ts';
 export type { TrafficControls, TrafficWho, PreviewAccess } from './traffic-controls.ts';
 export { countersOf } from './step-hold.ts';
+export { testInstance, testReleaseSpec } from './test-fixtures.ts';

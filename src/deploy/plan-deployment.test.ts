@@ -3,24 +3,10 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { planDeployment, planRollback } from './plan-deployment.ts';
 import { expiredWarmSlots, finaliseInstance } from './instance-transitions.ts';
+import { testInstance } from './test-fixtures.ts';
 import type { DeploymentRecord, InstanceRecord } from '../store/index.ts';
 
-const base = (over: Partial<InstanceRecord> = {}): InstanceRecord => ({
-  name: 'web',
-  app: 'shop',
-  hosts: ['web.test'],
-  environment: 'production',
-  tenant: null,
-  labels: {},
-  target: null,
-  window: null,
-  currentVersion: null,
-  activeColor: null,
-  slots: { blue: null, green: null },
-  createdAt: 0,
-  updatedAt: 0,
-  ...over,
-});
+const base = testInstance;
 
 const serving = (now: number, warmUntil = now + 1000): InstanceRecord =>
   base({

@@ -1,0 +1,37 @@
+// Test support for the deploy folder's unit tests (and the API's, through its harness): plain
+// records the deployer works on. Not a test file itself.
+import type { InstanceRecord } from '../store/index.ts';
+
+/** A release spec as the store keeps it, with fast health checks; `extra` overrides fields. */
+export const testReleaseSpec = (version: string, extra: Record<string, unknown> = {}) => ({
+  app: 'shop',
+  version,
+  artifact: { digest: `sha256:${version}`, size: 1 },
+  start: 'node server.js',
+  health: { path: '/', intervalMs: 10, timeoutMs: 10, healthyThreshold: 1, unhealthyThreshold: 3 },
+  deployTimeoutMs: 1000,
+  stopTimeoutMs: 100,
+  env: {},
+  components: [],
+  features: [],
+  notes: '',
+  ...extra,
+});
+
+/** Instance `web` of app `shop` (host `web.test`), serving nothing, with `over` applied. */
+export const testInstance = (over: Partial<InstanceRecord> = {}): InstanceRecord => ({
+  name: 'web',
+  app: 'shop',
+  hosts: ['web.test'],
+  environment: 'production',
+  tenant: null,
+  labels: {},
+  target: null,
+  window: null,
+  currentVersion: null,
+  activeColor: null,
+  slots: { blue: null, green: null },
+  createdAt: 0,
+  updatedAt: 0,
+  ...over,
+});
