@@ -1,6 +1,6 @@
-import { request } from 'node:http';
 import type { Clock } from '../shared/index.ts';
 import type { DrainStatus } from './types.ts';
+import { loopbackGet } from './loopback-get.ts';
 
 /** The most of a drain answer read; the JSON is a count and a sentence. */
 const MAX_BODY_BYTES = 16 * 1024;
@@ -13,7 +13,7 @@ const MAX_MESSAGE_LENGTH = 200;
  * anything else (refused, timeout, 4xx/5xx, no readable count) is a status with `error` set,
  * never a throw: the stop goes on regardless, bounded by the grace. `signal` cuts the poll short.
  */
-export function probeDrain(
+export async function probeDrain(
   port: number,
   path: string,
   timeoutMs: number,
@@ -21,49 +21,17 @@ export function probeDrain(
   signal?: AbortSignal,
 ): Promise<DrainStatus> {
   const at = clock.now();
-  return new Promise((resolve) => {
-    let settled = false;
-    const finish = (result: Omit<DrainStatus, 'at'>): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', abort);
-      resolve({ at, ...result });
-    };
-    const abort = (): void => {
-      finish({ done: false, error: 'aborted' });
-      req.destroy();
-    };
-    const req = request({
-      host: '127.0.0.1',
-      port,
-      path,
-      method: 'GET',
-      agent: false,
-      headers: { connection: 'close', accept: 'application/json', 'user-agent': 'cutover-drain-check' },
-    });
-    const timer = setTimeout(() => {
-      finish({ done: false, error: `timed out after ${timeoutMs}ms` });
-      req.destroy();
-    }, timeoutMs);
-    timer.unref();
-    if (signal?.aborted) abort();
-    else signal?.addEventListener('abort', abort, { once: true });
-    req.once('error', (err: NodeJS.ErrnoException) => finish({ done: false, error: err.code ?? err.message }));
-    req.once('response', (res) => {
-      const status = res.statusCode ?? 0;
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-        else res.destroy();
-      });
-      res.once('error', () => finish({ done: false, status, error: 'response aborted' }));
-      res.once('close', () => finish(readDrainBody(status, Buffer.concat(chunks).toString('utf8'))));
-    });
-    req.end();
+  const answer = await loopbackGet(port, path, {
+    timeoutMs,
+    userAgent: 'cutover-drain-check',
+    accept: 'application/json',
+    maxBodyBytes: MAX_BODY_BYTES,
+    ...(signal ? { signal } : {}),
   });
+  if (answer.error !== undefined) {
+    return { at, done: false, ...(answer.status === undefined ? {} : { status: answer.status }), error: answer.error };
+  }
+  return { at, ...readDrainBody(answer.status ?? 0, answer.body.toString('utf8')) };
 }
 
 /** Interprets one drain answer. Exported for tests. */

@@ -1,15 +1,12 @@
-import { request } from 'node:http';
 import type { Clock } from '../shared/index.ts';
 import type { HealthCheckResult } from './types.ts';
+import { loopbackGet } from './loopback-get.ts';
 
 /**
  * One health probe: `GET http://127.0.0.1:<port><path>`, success on a 2xx/3xx answer within
  * `timeoutMs` (body included). Never rejects: a failure is a result with `error` set.
- *
- * `agent: false` plus `Connection: close` means no socket is pooled between probes, so checks
- * never keep the agent alive nor look like a held connection to the app's own drain logic.
  */
-export function probeHealth(
+export async function probeHealth(
   port: number,
   path: string,
   timeoutMs: number,
@@ -17,41 +14,14 @@ export function probeHealth(
 ): Promise<HealthCheckResult> {
   const at = clock.now();
   const started = performance.now();
-  return new Promise((resolve) => {
-    let settled = false;
-    const finish = (status: number | undefined, error: string | undefined): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      const durationMs = Math.round((performance.now() - started) * 10) / 10;
-      const ok = error === undefined && status !== undefined && status >= 200 && status < 400;
-      const result: HealthCheckResult = { ok, at, durationMs };
-      if (status !== undefined) result.status = status;
-      if (error !== undefined) result.error = error;
-      else if (!ok) result.error = `HTTP ${status}`;
-      resolve(result);
-    };
-    const req = request({
-      host: '127.0.0.1',
-      port,
-      path,
-      method: 'GET',
-      agent: false,
-      headers: { connection: 'close', 'user-agent': 'cutover-health-check' },
-    });
-    const timer = setTimeout(() => {
-      finish(undefined, `timed out after ${timeoutMs}ms`);
-      req.destroy();
-    }, timeoutMs);
-    timer.unref();
-    req.once('error', (err: NodeJS.ErrnoException) => finish(undefined, err.code ?? err.message));
-    req.once('response', (res) => {
-      res.once('error', () => finish(res.statusCode, 'response aborted'));
-      res.once('end', () => finish(res.statusCode, undefined));
-      res.resume();
-    });
-    req.end();
-  });
+  const { status, error } = await loopbackGet(port, path, { timeoutMs, userAgent: 'cutover-health-check' });
+  const durationMs = Math.round((performance.now() - started) * 10) / 10;
+  const ok = error === undefined && status !== undefined && status >= 200 && status < 400;
+  const result: HealthCheckResult = { ok, at, durationMs };
+  if (status !== undefined) result.status = status;
+  if (error !== undefined) result.error = error;
+  else if (!ok) result.error = `HTTP ${status}`;
+  return result;
 }
 
 /** Counters behind the healthy/unhealthy decision. */
