@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { ManualClock, silentLogger } from '../shared/index.ts';
 import type { Color } from '../shared/index.ts';
 import { createMemoryStore } from '../store/index.ts';
-import { FakeRuntime, createDeployer } from '../deploy/index.ts';
+import { FakeRuntime, createDeployer, testReleaseSpec } from '../deploy/index.ts';
 import { createInstance } from '../control/index.ts';
 import type { Who } from '../control/index.ts';
 import { createHealthWatcher } from './health-watcher.ts';
@@ -13,19 +13,6 @@ import { createBakeWatcher } from './bake-watcher.ts';
 import { createRollbackGuard } from './rollback-guard.ts';
 
 const ADMIN: Who = { actor: 'admin', role: 'admin', requestId: null };
-const spec = (version: string) => ({
-  app: 'shop',
-  version,
-  artifact: { digest: `sha256:${'0'.repeat(64)}`, size: 1 },
-  start: 'true',
-  health: { path: '/', intervalMs: 10, timeoutMs: 10, healthyThreshold: 1, unhealthyThreshold: 1 },
-  deployTimeoutMs: 1000,
-  stopTimeoutMs: 10,
-  env: {},
-  components: [],
-  features: [],
-  notes: '',
-});
 
 /** `web` on 1.1.0 (active) with 1.0.0 warm in the other colour, as after a real deployment. */
 async function setup(options: Partial<HealthWatcherOptions> = {}) {
@@ -34,7 +21,7 @@ async function setup(options: Partial<HealthWatcherOptions> = {}) {
   const runtime = new FakeRuntime();
   runtime.now = () => clock.now();
   const deployer = createDeployer({ store, runtime, clock, openArtifact: () => Readable.from([]), rollbackWindowMs: 60_000, lockTtlMs: 60_000 });
-  for (const v of ['1.0.0', '1.1.0']) await store.insertRelease({ app: 'shop', version: v, digest: v, spec: spec(v), createdAt: 1, createdBy: 'ci' });
+  for (const v of ['1.0.0', '1.1.0']) await store.insertRelease({ app: 'shop', version: v, digest: v, spec: testReleaseSpec(v), createdAt: 1, createdBy: 'ci' });
   await createInstance({ store, clock }, { name: 'web', app: 'shop', hosts: ['web.test'] }, ADMIN);
   for (const version of ['1.0.0', '1.1.0']) {
     const d = await deployer.deploy({ instance: 'web', version, actor: 'admin' });

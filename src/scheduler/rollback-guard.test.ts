@@ -3,23 +3,10 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { ManualClock } from '../shared/index.ts';
 import { createMemoryStore } from '../store/index.ts';
-import { FakeRuntime, createDeployer } from '../deploy/index.ts';
+import { FakeRuntime, createDeployer, testReleaseSpec } from '../deploy/index.ts';
 import { createInstance } from '../control/index.ts';
 import { createRollbackGuard } from './rollback-guard.ts';
 
-const spec = (version: string) => ({
-  app: 'shop',
-  version,
-  artifact: { digest: `sha256:${'0'.repeat(64)}`, size: 1 },
-  start: 'true',
-  health: { path: '/', intervalMs: 10, timeoutMs: 10, healthyThreshold: 1, unhealthyThreshold: 1 },
-  deployTimeoutMs: 1000,
-  stopTimeoutMs: 10,
-  env: {},
-  components: [],
-  features: [],
-  notes: '',
-});
 
 test('a second automatic rollback of the same slot is refused, never a flip back to the bad release', async () => {
   const store = createMemoryStore();
@@ -27,7 +14,7 @@ test('a second automatic rollback of the same slot is refused, never a flip back
   const runtime = new FakeRuntime();
   runtime.now = () => clock.now();
   const deployer = createDeployer({ store, runtime, clock, openArtifact: () => Readable.from([]), rollbackWindowMs: 60_000, lockTtlMs: 60_000 });
-  for (const v of ['1.0.0', '1.1.0']) await store.insertRelease({ app: 'shop', version: v, digest: v, spec: spec(v), createdAt: 1, createdBy: 'ci' });
+  for (const v of ['1.0.0', '1.1.0']) await store.insertRelease({ app: 'shop', version: v, digest: v, spec: testReleaseSpec(v), createdAt: 1, createdBy: 'ci' });
   await createInstance({ store, clock }, { name: 'web', app: 'shop', hosts: ['web.test'] }, { actor: 'admin', role: 'admin', requestId: null });
   for (const version of ['1.0.0', '1.1.0']) await deployer.wait((await deployer.deploy({ instance: 'web', version, actor: 'admin' })).id, 1000);
   const bad = (await store.getInstance('web'))!;

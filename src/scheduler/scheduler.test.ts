@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { ManualClock, silentLogger } from '../shared/index.ts';
 import { createMemoryStore, verifyAuditChain } from '../store/index.ts';
 import type { Store } from '../store/index.ts';
-import { FakeRuntime, createDeployer } from '../deploy/index.ts';
+import { FakeRuntime, createDeployer, testReleaseSpec } from '../deploy/index.ts';
 import type { Deployer } from '../deploy/index.ts';
 import { createInstance, ensureBuiltInChannels, promote, resumeRollout, updateChannel, updateFleetPolicy } from '../control/index.ts';
 import type { Who } from '../control/index.ts';
@@ -12,19 +12,6 @@ import { createScheduler } from './scheduler.ts';
 
 const DAY = 86_400_000;
 const ADMIN: Who = { actor: 'admin', role: 'admin', requestId: null };
-const spec = (version: string) => ({
-  app: 'shop',
-  version,
-  artifact: { digest: `sha256:${'0'.repeat(64)}`, size: 1 },
-  start: 'true',
-  health: { path: '/', intervalMs: 10, timeoutMs: 10, healthyThreshold: 1, unhealthyThreshold: 1 },
-  deployTimeoutMs: 1000,
-  stopTimeoutMs: 10,
-  env: {},
-  components: [],
-  features: [],
-  notes: '',
-});
 
 async function setup(instances: Array<[string, string]>) {
   const store = createMemoryStore();
@@ -34,7 +21,7 @@ async function setup(instances: Array<[string, string]>) {
   const deployer = createDeployer({ store, runtime, clock, openArtifact: () => Readable.from([]), rollbackWindowMs: 60_000, lockTtlMs: 60_000 });
   await ensureBuiltInChannels({ store, clock });
   for (const v of ['1.0.0', '1.1.0', '1.2.0']) {
-    await store.insertRelease({ app: 'shop', version: v, digest: v, spec: spec(v), createdAt: 1, createdBy: 'ci' });
+    await store.insertRelease({ app: 'shop', version: v, digest: v, spec: testReleaseSpec(v), createdAt: 1, createdBy: 'ci' });
   }
   for (const [name, environment] of instances) {
     await createInstance({ store, clock }, { name, app: 'shop', hosts: [`${name}.test`], environment, target: { channel: 'release' } }, ADMIN);
