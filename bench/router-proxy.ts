@@ -15,7 +15,7 @@ import type { FlipResult } from './router-flip.ts';
 import { memoryLines, runRouterMemory } from './router-memory.ts';
 import type { MemoryResult } from './router-memory.ts';
 import { loadTable, runRouterThroughput } from './router-throughput.ts';
-import type { LoadRow } from './router-throughput.ts';
+import type { LoadOptions, LoadRow } from './router-throughput.ts';
 
 export const ROUTER_TARGETS = {
   /** Router req/s ≥ this × nginx (1 worker) req/s, saturating run. */
@@ -26,14 +26,8 @@ export const ROUTER_TARGETS = {
   rssMb: 150,
 } as const;
 
-export interface RouterBenchOptions {
-  threads: number;
-  connections: number;
-  durationS: number;
-  latencyConnections: number;
-  latencyDurationS: number;
-  warmupS: number;
-  nginxAuto: boolean;
+/** The load settings of every path (the wrk binary is found at run time), then flip and memory. */
+export interface RouterBenchOptions extends Omit<LoadOptions, 'wrk'> {
   flips: number;
   flipWarmup: number;
   flipClients: number;
