@@ -166,7 +166,7 @@ class HttpRouter implements Router {
     if (res.expectContinue) res.writeContinue();
     let extra = d.reload ? upstream.reloadHeaders : upstream.responseHeaders;
     if (d.assigned)
-      extra = d.reload ? [...upstream.stickyHeaders, 'x-cutover-reload', '1'] : upstream.stickyHeaders;
+      extra = d.reload ? upstream.stickyReloadHeaders : upstream.stickyHeaders;
     // Preview pages must not move the browser's deployment cookie: that one follows what it runs.
     const htmlExtra =
       !d.preview && scan.deploymentCookie !== upstream.deploymentCookieValue

@@ -49,6 +49,8 @@ export class Upstream {
   readonly reloadHeaders: readonly string[];
   /** The same as `responseHeaders` plus the sticky cookie pinning a client to this colour. */
   readonly stickyHeaders: readonly string[];
+  /** The sticky headers plus `x-cutover-reload: 1`: a newly pinned client whose deployment id is gone. */
+  readonly stickyReloadHeaders: readonly string[];
   /** Sticky cookie value (`<color>.<deploymentId>`, cookie-encoded) this upstream answers to. */
   readonly stickyValue: string;
   /** Deployment id as it appears in the `cutover_dpl` cookie ('' when unknown). */
@@ -98,6 +100,7 @@ export class Upstream {
     this.reloadHeaders = [...base, 'x-cutover-reload', '1'];
     this.stickyValue = cookieSafe(`${this.color}.${this.deploymentId ?? ''}`);
     this.stickyHeaders = [...base, 'set-cookie', `${stickyCookie}=${this.stickyValue}${COOKIE_ATTRIBUTES}`];
+    this.stickyReloadHeaders = [...this.stickyHeaders, 'x-cutover-reload', '1'];
     this.deploymentCookieValue = this.deploymentId === undefined ? '' : cookieSafe(this.deploymentId);
     this.deploymentCookieHeaders =
       this.deploymentId === undefined
