@@ -7,6 +7,7 @@ import { createPgDb, json, limitOf } from './postgres-db.ts';
 import { createPostgresFleet } from './postgres-fleet.ts';
 import { createPostgresInstances } from './postgres-instances.ts';
 import { toAudit, toDeployment, toLock, toProblem, toRelease, toToken } from './postgres-rows.ts';
+import { createWhere } from './postgres-where.ts';
 
 /** Options of `createPostgresStore`. */
 export interface PostgresStoreOptions {
@@ -80,24 +81,15 @@ export async function createPostgresStore(url: string, options: PostgresStoreOpt
       return res.rows[0] && toDeployment(res.rows[0]);
     },
     async listDeployments(filter = {}) {
-      // `$1 IS NULL OR column = $1` cannot use an index; the WHERE names only the filters given, so
-      // each query can use the one that fits (instance, actor, running, created_at).
-      const where: string[] = [];
-      const values: unknown[] = [];
-      const add = (sql: string, value: unknown) => {
-        values.push(value);
-        where.push(sql.replace('?', `$${values.length}`));
-      };
-      if (filter.instance !== undefined) add('instance = ?', filter.instance);
-      if (filter.status !== undefined) add('status = ?', filter.status);
-      if (filter.actor !== undefined) add('actor = ?', filter.actor);
-      if (filter.since !== undefined) add('created_at >= ?', filter.since);
-      values.push(limitOf(filter.limit));
-      const res = await query(
-        `SELECT body FROM deployments ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
-          ORDER BY created_at DESC, seq DESC LIMIT $${values.length}`,
-        values,
-      );
+      // The WHERE names only the filters given, so each query can use the index that fits
+      // (instance, actor, running, created_at).
+      const w = createWhere();
+      if (filter.instance !== undefined) w.add('instance = ?', filter.instance);
+      if (filter.status !== undefined) w.add('status = ?', filter.status);
+      if (filter.actor !== undefined) w.add('actor = ?', filter.actor);
+      if (filter.since !== undefined) w.add('created_at >= ?', filter.since);
+      const limit = w.limit(limitOf(filter.limit));
+      const res = await query(`SELECT body FROM deployments ${w.clause()} ORDER BY created_at DESC, seq DESC LIMIT ${limit}`, w.values);
       return res.rows.map(toDeployment);
     },
 
@@ -155,26 +147,18 @@ export async function createPostgresStore(url: string, options: PostgresStoreOpt
       return (await transaction((client) => appendAuditEntries(client, [entry])))[0]!;
     },
     async listAudit(filter = {}) {
-      const where: string[] = [];
-      const values: unknown[] = [];
-      const add = (sql: string, value: unknown) => {
-        values.push(value);
-        where.push(sql.replace('?', `$${values.length}`));
-      };
-      if (filter.instance !== undefined) add('instance = ?', filter.instance);
-      if (filter.app !== undefined) add('app = ?', filter.app);
-      if (filter.version !== undefined) add('version = ?', filter.version);
-      if (filter.actor !== undefined) add('actor = ?', filter.actor);
-      if (filter.subject !== undefined) add('subject = ?', filter.subject);
-      if (filter.action !== undefined) add('action = ?', filter.action);
-      if (filter.since !== undefined) add('at >= ?', filter.since);
-      if (filter.until !== undefined) add('at < ?', filter.until);
-      if (filter.before !== undefined) add('id < ?', filter.before);
-      values.push(limitOf(filter.limit));
-      const res = await query(
-        `SELECT * FROM audit ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${values.length}`,
-        values,
-      );
+      const w = createWhere();
+      if (filter.instance !== undefined) w.add('instance = ?', filter.instance);
+      if (filter.app !== undefined) w.add('app = ?', filter.app);
+      if (filter.version !== undefined) w.add('version = ?', filter.version);
+      if (filter.actor !== undefined) w.add('actor = ?', filter.actor);
+      if (filter.subject !== undefined) w.add('subject = ?', filter.subject);
+      if (filter.action !== undefined) w.add('action = ?', filter.action);
+      if (filter.since !== undefined) w.add('at >= ?', filter.since);
+      if (filter.until !== undefined) w.add('at < ?', filter.until);
+      if (filter.before !== undefined) w.add('id < ?', filter.before);
+      const limit = w.limit(limitOf(filter.limit));
+      const res = await query(`SELECT * FROM audit ${w.clause()} ORDER BY id DESC LIMIT ${limit}`, w.values);
       return res.rows.map(toAudit);
     },
     async readAuditChain(after, limit) {
