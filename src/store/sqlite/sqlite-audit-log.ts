@@ -1,8 +1,10 @@
-import type { DatabaseSync, SQLInputValue, SQLOutputValue, StatementSync } from 'node:sqlite';
+import type { DatabaseSync, SQLOutputValue } from 'node:sqlite';
 import { chainAuditEntry } from '../audit-chain.ts';
 import type { AuditEntry, AuditFilter, NewAuditEntry } from '../types.ts';
 import { transaction } from './transaction.ts';
 import type { AuditMethods } from '../method-groups.ts';
+import { createFilteredList } from './filtered-list.ts';
+import type { Filter } from './filtered-list.ts';
 
 const COLUMNS =
   'id, at, actor, action, subject, instance, app, version, reason, request_id, "before", "after", details, prev_hash, hash';
@@ -52,9 +54,8 @@ export function createSqliteAuditLog(db: DatabaseSync) {
     chain: db.prepare(`SELECT ${COLUMNS} FROM audit WHERE id > ? ORDER BY id LIMIT ?`),
   };
   q.chain.setReturnArrays(true);
-  // listAudit builds its WHERE from the filters given, so each query can use its index; the few
-  // shapes that occur are prepared once.
-  const listStatements = new Map<string, StatementSync>();
+  // listAudit builds its WHERE from the filters given, so each query can use its index.
+  const list = createFilteredList(db, (stmt) => stmt.setReturnArrays(true));
 
   const readHead = (): { id: number; hash: string } | undefined => {
     const r = q.head.get() as { id: number; hash: string } | undefined;
@@ -100,35 +101,15 @@ export function createSqliteAuditLog(db: DatabaseSync) {
       return transaction(db, () => appendInTransaction(entry));
     },
     async listAudit(filter: AuditFilter = {}) {
-      const where: string[] = [];
-      const params: SQLInputValue[] = [];
-      for (const [key, column] of EQUALS) {
-        const value = filter[key];
-        if (value === undefined) continue;
-        where.push(`${column} = ?`);
-        params.push(value);
-      }
-      if (filter.since !== undefined) {
-        where.push('at >= ?');
-        params.push(filter.since);
-      }
-      if (filter.until !== undefined) {
-        where.push('at < ?');
-        params.push(filter.until);
-      }
-      if (filter.before !== undefined) {
-        where.push('id < ?');
-        params.push(filter.before);
-      }
-      params.push(filter.limit === undefined ? -1 : Math.max(0, filter.limit));
-      const sql = `SELECT ${COLUMNS} FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-      let stmt = listStatements.get(sql);
-      if (!stmt) {
-        stmt = db.prepare(sql);
-        stmt.setReturnArrays(true);
-        listStatements.set(sql, stmt);
-      }
-      return (stmt.all(...params) as unknown as SQLOutputValue[][]).map(toEntry);
+      const filters: Filter[] = [
+        ...EQUALS.map(([key, column]): Filter => [`${column} = ?`, filter[key]]),
+        ['at >= ?', filter.since],
+        ['at < ?', filter.until],
+        ['id < ?', filter.before],
+      ];
+      return (
+        list(`SELECT ${COLUMNS} FROM audit`, filters, 'ORDER BY id DESC', filter.limit) as SQLOutputValue[][]
+      ).map(toEntry);
     },
     async readAuditChain(after, limit) {
       return (q.chain.all(after, Math.max(0, limit)) as unknown as SQLOutputValue[][]).map(toEntry);

@@ -1,6 +1,8 @@
-import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
+import type { DatabaseSync } from 'node:sqlite';
 import type { DeploymentRecord } from '../types.ts';
 import type { DeploymentMethods } from '../method-groups.ts';
+import { createFilteredList } from './filtered-list.ts';
+import type { Filter } from './filtered-list.ts';
 
 /** Equality filters of listDeployments and their columns (`actor` is generated from the body). */
 const EQUALS: ['instance' | 'status' | 'actor', string][] = [
@@ -18,9 +20,8 @@ export function createSqliteDeployments(db: DatabaseSync): DeploymentMethods {
     update: db.prepare('UPDATE deployments SET status = ?, body = ? WHERE id = ?'),
     get: db.prepare('SELECT body FROM deployments WHERE id = ?'),
   };
-  // The WHERE names only the filters given, so SQLite can pick the index that fits (instance, actor
-  // or created_at); the few shapes that occur are prepared once.
-  const listStatements = new Map<string, StatementSync>();
+  // The WHERE names only the filters given, so SQLite can pick the index that fits (instance, actor or created_at).
+  const list = createFilteredList(db);
   const parse = (r: { body: string }): DeploymentRecord => JSON.parse(r.body) as DeploymentRecord;
 
   return {
@@ -35,27 +36,15 @@ export function createSqliteDeployments(db: DatabaseSync): DeploymentMethods {
       return row && parse(row);
     },
     async listDeployments(filter = {}) {
-      const where: string[] = [];
-      const params: SQLInputValue[] = [];
-      for (const [key, column] of EQUALS) {
-        const value = filter[key];
-        if (value === undefined) continue;
-        where.push(`${column} = ?`);
-        params.push(value);
-      }
-      if (filter.since !== undefined) {
-        where.push('created_at >= ?');
-        params.push(filter.since);
-      }
-      // LIMIT -1: no limit.
-      params.push(filter.limit === undefined ? -1 : Math.max(0, filter.limit));
-      const sql = `SELECT body FROM deployments ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, seq DESC LIMIT ?`;
-      let stmt = listStatements.get(sql);
-      if (!stmt) {
-        stmt = db.prepare(sql);
-        listStatements.set(sql, stmt);
-      }
-      return (stmt.all(...params) as { body: string }[]).map(parse);
+      const filters: Filter[] = [
+        ...EQUALS.map(([key, column]): Filter => [`${column} = ?`, filter[key]]),
+        ['created_at >= ?', filter.since],
+      ];
+      return (
+        list('SELECT body FROM deployments', filters, 'ORDER BY created_at DESC, seq DESC', filter.limit) as {
+          body: string;
+        }[]
+      ).map(parse);
     },
   };
 }
