@@ -39,7 +39,6 @@ export type {
   StatusClass,
 } from './analysis.ts';
 export { normaliseRollout, describeRollout, shiftStepName, shiftStepPercent } from './rollout.ts';
-export type { RolloutRequest } from './rollout.ts';
 export { createTrafficControls } from './traffic-controls.ts';
 export type { TrafficControls, TrafficWho, PreviewAccess } from './traffic-controls.ts';
 export { countersOf } from './step-hold.ts';

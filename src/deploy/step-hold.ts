@@ -43,7 +43,7 @@ export interface StepHoldDeps {
   log?: { warn(obj: object, msg: string): void };
 }
 
-export const abortedError = (d: DeploymentRecord, abort: NonNullable<Steering['abort']>): CutoverError =>
+const abortedError = (d: DeploymentRecord, abort: NonNullable<Steering['abort']>): CutoverError =>
   new CutoverError(
     'DEPLOYMENT_ABORTED',
     `${abort.actor} aborted the deployment of ${d.toVersion}${abort.reason ? ` (${abort.reason})` : ''}; ` +
@@ -203,4 +203,3 @@ export function createStepHold(deps: StepHoldDeps) {
   };
 }
 
-export type StepHold = ReturnType<typeof createStepHold>;
