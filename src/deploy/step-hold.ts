@@ -100,8 +100,9 @@ export function createStepHold(deps: StepHoldDeps) {
   }
 
   /**
-   * Runs a step's work, looking for an abort request every `pollMs` meanwhile: an abort rejects at
-   * once (the work is left to settle on its own; the failure path stops what it started).
+   * Runs a step's work, looking for an abort request every `pollMs` meanwhile (the caller looked
+   * just before starting it): an abort rejects at once (the work is left to settle on its own; the
+   * failure path stops what it started).
    */
   async function abortable<T>(d: DeploymentRecord, work: Promise<T>): Promise<T> {
     let settled = false;
@@ -110,7 +111,6 @@ export function createStepHold(deps: StepHoldDeps) {
       wakers.get(d.id)?.forEach((wake) => wake());
     });
     watched.catch(() => undefined);
-    await checkAbort(d);
     while (!settled) {
       await Promise.race([watched, pause(d.id, deps.pollMs)]);
       if (!settled) await checkAbort(d);
