@@ -1,6 +1,6 @@
 export { createDeployer } from './deployer.ts';
 export type { Deployer, DeployerOptions, DeployRequest, SteerRequest } from './deployer.ts';
-export { planDeployment, planRollback, START_AND_FLIP_STEPS, FLIP_TO_WARM_STEPS } from './plan-deployment.ts';
+export { planDeployment, planRollback, warmSlotWith, START_AND_FLIP_STEPS, FLIP_TO_WARM_STEPS } from './plan-deployment.ts';
 export type { DeploymentPlan, PlanResult } from './plan-deployment.ts';
 export { finaliseInstance, abandonSlot, expiredWarmSlots } from './instance-transitions.ts';
 export type {

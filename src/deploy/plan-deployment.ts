@@ -19,7 +19,8 @@ export const START_AND_FLIP_STEPS = ['prepare', 'start', 'health', 'flip', 'fina
  */
 export const FLIP_TO_WARM_STEPS = ['flip', 'finalise'] as const;
 
-function warmSlotWith(instance: InstanceRecord, now: number): { color: Color; version: string } | undefined {
+/** The slot an instance can flip back to at `now`: the idle colour's, while it is warm. */
+export function warmSlotWith(instance: InstanceRecord, now: number): { color: Color; version: string } | undefined {
   if (!instance.activeColor) return undefined;
   const idle = otherColor(instance.activeColor);
   const slot = instance.slots[idle];

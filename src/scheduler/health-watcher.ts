@@ -4,6 +4,7 @@ import { isCutoverError, otherColor } from '../shared/index.ts';
 import type { Clock, Color, Logger } from '../shared/index.ts';
 import type { InstanceRecord, Store } from '../store/index.ts';
 import type { Deployer, Runtime, RuntimeInstance } from '../deploy/index.ts';
+import { warmSlotWith } from '../deploy/index.ts';
 import { reportProblem } from '../control/index.ts';
 import type { Who } from '../control/index.ts';
 import { createRollbackGuard } from './rollback-guard.ts';
@@ -106,11 +107,10 @@ export function createHealthWatcher(options: HealthWatcherOptions): HealthWatche
   }
 
   async function rollBack(instance: InstanceRecord, color: Color, deploymentId: string, version: string, state: string, seen: RuntimeInstance, episode: Episode) {
-    const other = otherColor(color);
-    const warm = instance.slots[other];
+    const warm = warmSlotWith(instance, clock.now());
+    if (!warm) return false;
+    const other = warm.color;
     const otherSeen = describeSlot(seen, other);
-    const now = clock.now();
-    if (!warm || warm.status !== 'warm' || (warm.warmUntil ?? 0) <= now) return false;
     if (otherSeen?.state !== 'healthy' || otherSeen.version !== warm.version) return false;
 
     const observed = GONE_STATES.has(state) ? `the process is ${state}` : `seen on ${episode.seen} consecutive checks`;
