@@ -9,7 +9,8 @@ import type { Config } from './config/index.ts';
 import { describeDatabase, openStore } from './store/index.ts';
 import { createArtifactStore } from './releases/index.ts';
 import { createDeployer } from './deploy/index.ts';
-import { createAgentClient, openAgentLogs, startAgent } from './agent/index.ts';
+import { claimPorts, createAgentClient, liveAgent, openAgentLogs, startAgent, waitAgentGone } from './agent/index.ts';
+import type { AgentPidRecord } from './agent/index.ts';
 import { bootstrapAdminToken, ensureBuiltInChannels, reportProblem } from './control/index.ts';
 import { createApi } from './api/index.ts';
 import { ANALYSIS_ACTOR, createBakeWatcher, createHealthWatcher, createRollbackGuard, createScheduler } from './scheduler/index.ts';
@@ -139,9 +140,51 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
 }
 
 /** The agent's composition root with the shared credentials files. */
-export async function startAgentProcess(config: Readonly<Config>, log: Logger) {
+export async function startAgentProcess(config: Readonly<Config>, log: Logger, options: { takeover?: boolean } = {}) {
   const token = await ensureAgentToken(config.dataDir);
-  const agent = await startAgent(config, token, log);
+  const agent = await startAgent(config, token, log, options);
   await writeAgentEndpoint(config.dataDir, `http://${config.agentHost}:${agent.controlPort}`);
   return agent;
+}
+
+/** The live agent serving a data directory, as `cutover up` finds it (see {@link findServingAgent}). */
+export interface ServingAgent {
+  record: AgentPidRecord;
+  /** Whether its control API answered an authenticated call with this data directory's agent token. */
+  answers: boolean;
+}
+
+/**
+ * The agent `<dataDir>/agent/agent.pid` names, if it is alive (pid and start time), and whether it
+ * answers its control API (at `agent.json`'s URL) with this data directory's token: then it really
+ * is this data directory's agent, and `cutover up` may reuse it instead of starting a second one.
+ */
+export async function findServingAgent(config: Readonly<Config>): Promise<ServingAgent | undefined> {
+  const record = await liveAgent(join(config.dataDir, 'agent', 'agent.pid'));
+  if (record === undefined) return undefined;
+  const url = (await readAgentEndpoint(config.dataDir)) ?? `http://${config.agentHost}:${record.controlPort ?? config.agentPort}`;
+  const token = await ensureAgentToken(config.dataDir);
+  const answers = await fetch(`${url}/v1/state`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(3000) }).then(
+    async (res) => {
+      await res.body?.cancel();
+      return res.ok;
+    },
+    () => false,
+  );
+  return { record, answers };
+}
+
+/** Stops a running agent by pid (SIGTERM: it drains and stops its slots), waiting up to `timeoutMs`, then SIGKILL. */
+export async function stopAgentByPid(record: AgentPidRecord, timeoutMs = 30_000): Promise<void> {
+  try {
+    process.kill(record.pid, 'SIGTERM');
+  } catch {
+    return; // already gone
+  }
+  if (!(await waitAgentGone(record, timeoutMs, () => {}))) process.kill(record.pid, 'SIGKILL');
+}
+
+/** Refuses (`PORT_IN_USE`) when the agent's router or control port is taken, before `cutover up` starts one. */
+export function checkAgentPortsFree(config: Readonly<Config>): Promise<void> {
+  return claimPorts(config, undefined, false);
 }

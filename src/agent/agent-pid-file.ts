@@ -11,6 +11,9 @@ export interface AgentPidRecord {
    * never makes it signal a stranger (SIGUSR2's default action would kill it).
    */
   bootTicks?: string;
+  /** The ports it serves (router, control API), so `cutover up` can tell whether it may reuse it. */
+  routerPort?: number;
+  controlPort?: number;
 }
 
 /** Field 22 of `/proc/<pid>/stat` and the state letter, or undefined where `/proc` cannot be read. */
@@ -23,12 +26,13 @@ async function procStat(pid: number | 'self'): Promise<{ state: string; bootTick
 }
 
 /** Writes this process's record atomically (temp file, then rename): a reader sees the old file or the new one. */
-export async function writeAgentPid(file: string): Promise<AgentPidRecord> {
+export async function writeAgentPid(file: string, ports: { routerPort?: number; controlPort?: number } = {}): Promise<AgentPidRecord> {
   const own = await procStat('self');
   const record: AgentPidRecord = {
     pid: process.pid,
     startedAt: Math.round(performance.timeOrigin),
     ...(own ? { bootTicks: own.bootTicks } : {}),
+    ...ports,
   };
   const temp = `${file}.${process.pid}.tmp`;
   await writeFile(temp, `${JSON.stringify(record)}\n`, { mode: 0o600 });
@@ -43,7 +47,14 @@ export async function readAgentPid(file: string): Promise<AgentPidRecord | undef
   try {
     const v = JSON.parse(text) as Partial<AgentPidRecord>;
     if (!Number.isInteger(v.pid) || (v.pid as number) <= 0 || typeof v.startedAt !== 'number') return undefined;
-    return { pid: v.pid!, startedAt: v.startedAt, ...(typeof v.bootTicks === 'string' ? { bootTicks: v.bootTicks } : {}) };
+    const port = (n: unknown) => Number.isInteger(n) && (n as number) > 0 && (n as number) < 65536;
+    return {
+      pid: v.pid!,
+      startedAt: v.startedAt,
+      ...(typeof v.bootTicks === 'string' ? { bootTicks: v.bootTicks } : {}),
+      ...(port(v.routerPort) ? { routerPort: v.routerPort! } : {}),
+      ...(port(v.controlPort) ? { controlPort: v.controlPort! } : {}),
+    };
   } catch {
     return undefined;
   }
@@ -52,6 +63,12 @@ export async function readAgentPid(file: string): Promise<AgentPidRecord | undef
 /** Removes the file only if it still names this process (a successor may have written its own). */
 export async function removeOwnAgentPid(file: string): Promise<void> {
   if ((await readAgentPid(file))?.pid === process.pid) await rm(file, { force: true });
+}
+
+/** The live agent `<dataDir>/agent/agent.pid` names (not this process), or undefined. */
+export async function liveAgent(file: string): Promise<AgentPidRecord | undefined> {
+  const found = await readAgentPid(file);
+  return found && (await agentAlive(found)) ? found : undefined;
 }
 
 /**

@@ -9,8 +9,9 @@ import { createRouter } from '../router/index.ts';
 import { createSupervisor } from '../supervisor/index.ts';
 import { createAgentCore } from './agent-core.ts';
 import { createControlApi } from './control-api.ts';
-import { agentAlive, readAgentPid, removeOwnAgentPid, waitAgentGone, writeAgentPid } from './agent-pid-file.ts';
+import { agentAlive, liveAgent, removeOwnAgentPid, waitAgentGone, writeAgentPid } from './agent-pid-file.ts';
 import type { AgentPidRecord } from './agent-pid-file.ts';
+import { claimPorts, verifyPortsOwned } from './agent-ports.ts';
 import { logSlotEvents } from './slot-event-log.ts';
 
 /** The signal that tells a running agent another agent is taking over (see {@link startAgent}). */
@@ -77,14 +78,21 @@ export interface RunningAgent {
  * by a plain stop. Router tuning comes from `pauseTimeout`, `wsDrainTimeout`, `skewGrace` and
  * `maxRequestBody`.
  */
-export async function startAgent(config: Readonly<Config>, token: string, log: Logger): Promise<RunningAgent> {
+export async function startAgent(
+  config: Readonly<Config>,
+  token: string,
+  log: Logger,
+  options: { takeover?: boolean } = {},
+): Promise<RunningAgent> {
   const dataDir = join(config.dataDir, 'agent');
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const logDir = join(dataDir, 'logs');
   // Read before anything else: once this agent is ready it may replace the file with its own pid.
   const pidFile = join(dataDir, 'agent.pid');
-  const found = await readAgentPid(pidFile);
-  const previous: AgentPidRecord | undefined = found && (await agentAlive(found)) ? found : undefined;
+  const previous: AgentPidRecord | undefined = await liveAgent(pidFile);
+  // Before this agent touches a slot: refuses if another agent serves this data directory (unless
+  // taking over from it) or anything else listens on the ports.
+  await claimPorts(config, previous, options.takeover === true);
   const router = createRouter({
     drainTimeoutMs: config.drainTimeout,
     pauseTimeoutMs: config.pauseTimeout,
@@ -101,13 +109,21 @@ export async function startAgent(config: Readonly<Config>, token: string, log: L
   // agent connections as soon as it listens, while a previous agent may still serve them well.
   await core.adoptRunning();
   const control = createServer(getRequestListener(createControlApi(core, token).fetch));
+  // SO_REUSEPORT on every listener, so that a later `--takeover` successor can bind beside this
+  // one (Linux requires it on each socket of the group); claimPorts and verifyPortsOwned keep
+  // everyone else out of the group (ADR 0013).
   const reuse = { reusePort: process.platform === 'linux' };
-  const routerPort = await router.listen(config.httpPort, config.httpHost, reuse);
+  let routerPort: number;
   let controlPort: number;
   try {
+    routerPort = await router.listen(config.httpPort, config.httpHost, reuse);
     controlPort = await listen(control, config.agentPort, config.agentHost, reuse);
+    await verifyPortsOwned([routerPort, controlPort], previous);
   } catch (error) {
+    await closeServer(control);
     await router.close();
+    await supervisor.releaseAll(); // adopted slots keep running for whoever serves them
+    await core.close();
     throw error;
   }
   // Restoring waits for slots to get healthy; the control API answers meanwhile.
@@ -121,7 +137,7 @@ export async function startAgent(config: Readonly<Config>, token: string, log: L
   let pidWritten: Promise<void> | undefined;
   const recordPid = (): Promise<void> => {
     if (stopping || handingOver) return Promise.resolve();
-    pidWritten ??= writeAgentPid(pidFile).then(
+    pidWritten ??= writeAgentPid(pidFile, { routerPort, controlPort }).then(
       () => undefined,
       (error: Error) => log.error({ err: error.message, file: pidFile }, 'could not write the agent pid file'),
     );

@@ -12,6 +12,7 @@ import { loadConfig, readEnv } from '../../config/index.ts';
 import type { Config } from '../../config/index.ts';
 import { readAgentEndpoint } from '../../credentials.ts';
 import { output } from '../output.ts';
+import { planUp } from '../up-plan.ts';
 import { globals } from './globals.ts';
 
 interface ProcessFlags {
@@ -52,7 +53,10 @@ function withDatabaseOption(cmd: Command): Command {
   return cmd.option('--database <location>', 'PostgreSQL URL (postgres://user:pass@host/db) or SQLite file (default <data-dir>/cutover.db)');
 }
 
-/** Runs until SIGINT/SIGTERM, then stops gracefully; a second signal forces the exit. */
+/**
+ * Runs until SIGINT (Ctrl-C), SIGTERM or SIGHUP (the terminal closed), then stops gracefully; a
+ * second signal forces the exit. Only SIGKILL stops the process without its stop path.
+ */
 function untilSignal(stop: () => Promise<void>, say: (line: string) => void): Promise<void> {
   return new Promise((resolve) => {
     let stopping = false;
@@ -62,14 +66,13 @@ function untilSignal(stop: () => Promise<void>, say: (line: string) => void): Pr
         process.exit(130);
       }
       stopping = true;
-      say('stopping… (press Ctrl-C again to force)');
+      say(`${signal}: stopping… (press Ctrl-C again to force)`);
       stop().then(resolve, (error: Error) => {
         say(`stop failed: ${error.message}`);
         resolve();
       });
     };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
   });
 }
 
@@ -98,19 +101,49 @@ export interface UpHandle {
   apiUrl: string;
   dataDir: string;
   adminToken?: string;
+  /** The agent's pid, and whether it is one that survived an earlier `up` (reused, not started). */
+  agent: { pid: number; reused: boolean };
+  /** Stops the server, then the agent (started or reused), which drains and stops its slots. */
   stop(): Promise<void>;
 }
 
-/** `cutover up`: the agent as its own process (so traffic survives a server crash) plus the server in this one. */
+/**
+ * `cutover up`: the agent as its own process (so traffic survives a server crash) plus the server
+ * in this one. If an earlier `up` died (kill -9, a crash) and left its agent serving this data
+ * directory on the same ports, that agent is reused instead of starting a second one beside it
+ * (see {@link planUp}).
+ */
 export async function startUp(config: Readonly<Config>, agentArgv: string[]): Promise<UpHandle> {
-  const agent = await spawnAgent(config, agentArgv);
-  const exited = new Promise<void>((resolve) => agent.once('exit', () => resolve()));
+  const main = await processes();
+  const found = await main.findServingAgent(config);
+  const plan = planUp(found && { ...found.record, answers: found.answers }, { httpPort: config.httpPort, agentPort: config.agentPort }, config.dataDir);
+  let agent: { pid: number; reused: boolean; stop(): Promise<void> };
+  if (plan.kind === 'reuse') {
+    const record = found!.record;
+    agent = { pid: record.pid, reused: true, stop: () => main.stopAgentByPid(record) };
+  } else {
+    await main.checkAgentPortsFree(config); // a clear PORT_IN_USE from `up` itself, before spawning
+    const child = await spawnAgent(config, agentArgv);
+    const exited = new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) resolve();
+      else child.once('exit', () => resolve());
+    });
+    agent = {
+      pid: child.pid!,
+      reused: false,
+      async stop() {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        await exited;
+        clearTimeout(timer);
+      },
+    };
+  }
   let server;
   try {
-    server = await (await processes()).startServer(config, createLogger('server', config.logLevel));
+    server = await main.startServer(config, createLogger('server', config.logLevel));
   } catch (error) {
-    agent.kill('SIGTERM');
-    await exited;
+    await agent.stop();
     throw error;
   }
   const running = server;
@@ -119,12 +152,10 @@ export async function startUp(config: Readonly<Config>, agentArgv: string[]): Pr
     apiUrl: running.url,
     dataDir: config.dataDir,
     ...(running.adminToken ? { adminToken: running.adminToken } : {}),
+    agent: { pid: agent.pid, reused: agent.reused },
     async stop() {
       await running.stop();
-      if (agent.exitCode === null) agent.kill('SIGTERM');
-      const timer = setTimeout(() => agent.kill('SIGKILL'), 30_000);
-      await exited;
-      clearTimeout(timer);
+      await agent.stop();
     },
   };
 }
@@ -140,20 +171,28 @@ function agentArgs(opts: ProcessFlags): string[] {
 }
 
 export function registerProcessCommands(program: Command): void {
-  withDatabaseOption(withProcessOptions(program.command('up').description('run the server and an agent on this machine (quick start)'))).action(
+  withDatabaseOption(withProcessOptions(program
+        .command('up')
+        .description(
+          'run the server and an agent on this machine (quick start). If an earlier `up` died and its agent still serves this data directory on the same ports, reuses that agent (with other ports it refuses and names them). Ctrl-C, SIGTERM or SIGHUP stops the server, the agent and its slots',
+        ))).action(
     async (opts: ProcessFlags, cmd: Command) => {
       const g = globals(cmd);
       const out = output(g.json);
       const config = await configFrom(cmd, opts, { logLevel: 'warn' });
       const up = await startUp(config, agentArgs({ ...opts, logLevel: config.logLevel }));
-      out.result({ router: up.routerUrl, api: up.apiUrl, dataDir: up.dataDir, ...(up.adminToken ? { adminToken: up.adminToken } : {}) }, () =>
+      const result = { router: up.routerUrl, api: up.apiUrl, dataDir: up.dataDir, agent: up.agent, ...(up.adminToken ? { adminToken: up.adminToken } : {}) };
+      out.result(result, () =>
         [
           'Cutover is up.',
+          ...(up.agent.reused
+            ? [`  agent   reusing the agent (pid ${up.agent.pid}) that still serves this data directory from an earlier \`cutover up\``]
+            : []),
           `  router  ${up.routerUrl}   (instances by their Host header)`,
           `  API     ${up.apiUrl}`,
           `  data    ${up.dataDir}`,
           ...(up.adminToken ? [`  admin token (shown once; the local CLI reads it from ${up.dataDir}/cli.json):`, `    ${up.adminToken}`] : []),
-          'Press Ctrl-C to stop.',
+          'Press Ctrl-C to stop (the server, the agent and its slots).',
         ].join('\n'),
       );
       await untilSignal(() => up.stop(), (l) => out.progress(l));
@@ -173,17 +212,21 @@ export function registerProcessCommands(program: Command): void {
     },
   );
 
-  withProcessOptions(program.command('agent').description('run the data plane on this host (router + supervisor)'))
+  withProcessOptions(program
+      .command('agent')
+      .description(
+        'run the data plane on this host (router + supervisor). Refuses when another agent serves this data directory or another process holds its router or control port. SIGINT, SIGTERM or SIGHUP drains and stops its slots; only kill -9 leaves them running, for the next agent to adopt',
+      ))
     .option(
       '--takeover',
-      'replace the agent running on this data directory without dropping a request: start beside it (same ports), then tell it to hand over and wait for it to exit',
+      'replace the agent running on this data directory without dropping a request: start beside it (same ports), then tell it to hand over and wait for it to exit. Only the live agent that <data-dir>/agent/agent.pid names (pid and start time) may hold the ports',
     )
     .action(async (opts: ProcessFlags & { takeover?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const out = output(g.json);
       const { takeover, ...flags } = opts;
       const config = await configFrom(cmd, flags);
-      const agent = await (await processes()).startAgentProcess(config, createLogger('agent', config.logLevel));
+      const agent = await (await processes()).startAgentProcess(config, createLogger('agent', config.logLevel), { takeover: takeover === true });
       let handedOver: Awaited<ReturnType<typeof agent.takeOver>> | undefined;
       if (takeover) {
         try {
