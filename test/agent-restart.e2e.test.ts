@@ -6,10 +6,10 @@ import { readPidFile } from '../src/supervisor/index.ts';
 import { cutover, eventually, load, manifest, ports, startProcess, tempDir } from './helpers.ts';
 
 /**
- * Restarting the agent hands over without dropping a request: the new agent binds the same ports
- * (SO_REUSEPORT) and adopts the running slots, then the old one gets SIGUSR2, drains and exits.
- * Round 1 is one command, `cutover agent --takeover`; round 2 is the manual way (a second agent,
- * then `kill -USR2` the first).
+ * Restarting the agent hands over without dropping a request: `cutover agent --takeover` binds the
+ * same ports (SO_REUSEPORT) and adopts the running slots, then sends the old one SIGUSR2; it
+ * drains and exits. Before round 2, a plain `cutover agent` on the same data directory is refused:
+ * only `--takeover` may start beside the live agent.
  */
 const cleanup: (() => Promise<void>)[] = [];
 after(async () => {
@@ -56,13 +56,16 @@ test('two agent handovers under keep-alive load: zero failed requests, slots ado
   for (let round = 1; round <= 2; round++) {
     const old = agent;
     const exited = new Promise<number | null>((resolve) => old.child.once('exit', (code) => resolve(code)));
-    const takeover = round === 1;
-    const next = await startProcess(data.dir, takeover ? [...agentArgs, '--takeover'] : agentArgs);
+    if (round === 2) {
+      const refused = await cutover(data.dir, agentArgs);
+      assert.equal(refused.code, 4, refused.stdout + refused.stderr);
+      assert.equal(refused.json?.error?.code, 'AGENT_RUNNING', refused.stdout + refused.stderr);
+      assert.match(refused.json.error.message, new RegExp(`pid ${old.child.pid}\\b.*--takeover`));
+    }
+    const next = await startProcess(data.dir, [...agentArgs, '--takeover']);
     agent = next;
-    if (takeover) {
-      // It printed its result only once the old agent had handed over and exited.
-      assert.deepEqual({ ...next.info.takeover, waitedMs: 0 }, { previousPid: old.child.pid, exited: true, waitedMs: 0 });
-    } else old.child.kill('SIGUSR2');
+    // It printed its result only once the old agent had handed over and exited.
+    assert.deepEqual({ ...next.info.takeover, waitedMs: 0 }, { previousPid: old.child.pid, exited: true, waitedMs: 0 });
     const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 20_000).unref())]);
     assert.equal(code, 0, `round ${round}: the old agent exits cleanly after the handover`);
     await eventually(async () => (await agentPid()) === next.child.pid, 5000, `round ${round}: agent.pid names the new agent`);
