@@ -1,0 +1,162 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { request } from 'node:http';
+import { readPidFile } from '../src/supervisor/index.ts';
+import { cutover, eventually, freePort, load, manifest, ports, startProcess, tempDir } from './helpers.ts';
+
+/**
+ * `cutover up` after the `up` process died (acceptance defects §1), and ports only one agent owns
+ * (issue 10): a second `up` with another data directory and the same `--http-port` is refused;
+ * `kill -9` of `up` leaves its agent serving; `up` again with the same ports reuses that agent
+ * (one agent for the data directory), with other ports it refuses; Ctrl-C on the second `up`
+ * stops the server, the reused agent and every slot.
+ */
+const started = performance.now();
+const cleanup: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const fn of cleanup.reverse()) await fn().catch((error: Error) => console.error(`cleanup: ${error.message}`));
+  console.log(`# up-after-crash e2e: ${((performance.now() - started) / 1000).toFixed(1)} s`);
+});
+
+/** Whether the process runs: a zombie (an orphan whose exit nobody reaped yet, e.g. when pid 1 does not reap) has stopped. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return false;
+  }
+  return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? '');
+}
+
+/** Kills what a failed test left behind, by pid. */
+function killLater(pid: number): void {
+  cleanup.push(async () => {
+    if (alive(pid)) process.kill(pid, 'SIGKILL');
+  });
+}
+
+/** The pids of `cutover agent` processes serving `dataDir`, from /proc (what `pgrep -f "agent --data-dir D"` finds). */
+async function agentPids(dataDir: string): Promise<number[]> {
+  const found: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const args = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    const at = args.indexOf('agent');
+    if (at >= 0 && args[at + 1] === '--data-dir' && args[at + 2] === dataDir && alive(Number(entry))) found.push(Number(entry));
+  }
+  return found;
+}
+
+/** One request on a fresh connection: the version that answered, or the status when it was not 200. */
+function version(port: number, host: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/api/version', agent: false, headers: { host } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode === 200 ? String(res.headers['x-app-version']) : `status ${res.statusCode}`));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('up after kill -9 reuses the live agent; a second up on the same ports is refused; Ctrl-C leaves no process', async () => {
+  const data = await tempDir('up-crash');
+  cleanup.push(data.cleanup);
+  const p = await ports();
+  const P = ['--http-port', String(p.http), '--api-port', String(p.api), '--agent-port', String(p.agent)];
+  const up1 = await startProcess(data.dir, ['up', ...P]);
+  cleanup.push(up1.stop);
+  assert.equal(up1.info.agent.reused, false);
+  const agentPid = up1.info.agent.pid as number;
+  killLater(agentPid);
+  assert.deepEqual(await agentPids(data.dir), [agentPid]);
+
+  for (const v of ['1.0.0', '2.0.0', '2.1.0']) assert.equal((await cutover(data.dir, ['release', 'publish', await manifest(data.dir, v)])).code, 0);
+  assert.equal((await cutover(data.dir, ['instance', 'create', 's6b', '--app', 'hello', '--host', 's6b.test'])).code, 0);
+  for (const v of ['1.0.0', '2.0.0']) {
+    const deployed = await cutover(data.dir, ['deploy', 's6b', v, '--wait']);
+    assert.equal(deployed.code, 0, deployed.stdout + deployed.stderr);
+  }
+
+  // Issue 10: another data directory, the same --http-port: refused, naming the port and the flag.
+  const other = await tempDir('up-other');
+  cleanup.push(other.cleanup);
+  const refused = await cutover(other.dir, ['up', '--http-port', String(p.http), '--api-port', String(await freePort()), '--agent-port', String(await freePort())]);
+  assert.equal(refused.code, 4, refused.stdout + refused.stderr);
+  assert.equal(refused.json.error.code, 'PORT_IN_USE');
+  assert.match(refused.json.error.message, new RegExp(`router port .*:${p.http}\\b.*--http-port`));
+  assert.deepEqual(await agentPids(other.dir), [], 'no agent left behind for the other data directory');
+  const answers = await Promise.all(Array.from({ length: 40 }, () => version(p.http, 's6b.test')));
+  assert.deepEqual(answers, Array<string>(40).fill('2.0.0'), 'all 40 requests reach the first agent');
+
+  // The reproduction: kill -9 the `up` process (the server); its agent keeps serving.
+  up1.child.kill('SIGKILL');
+  await up1.stop();
+  assert.ok(alive(agentPid), 'the agent survives its `up`');
+  assert.equal(await version(p.http, 's6b.test'), '2.0.0');
+
+  const moved = await cutover(data.dir, ['up', '--http-port', String(await freePort()), '--api-port', String(p.api), '--agent-port', String(await freePort())]);
+  assert.equal(moved.code, 4, moved.stdout + moved.stderr);
+  assert.equal(moved.json.error.code, 'AGENT_RUNNING');
+  assert.match(moved.json.error.message, new RegExp(`pid ${agentPid}\\b.*--http-port ${p.http} --agent-port ${p.agent}`));
+
+  const up2 = await startProcess(data.dir, ['up', ...P]);
+  cleanup.push(up2.stop);
+  assert.deepEqual(up2.info.agent, { pid: agentPid, reused: true }, 'up reuses the live agent');
+  assert.deepEqual(await agentPids(data.dir), [agentPid], 'exactly one agent serves the data directory');
+
+  const traffic = load(p.http, 's6b.test', 4);
+  let stopped = false;
+  cleanup.push(async () => void (stopped || (await traffic.stop())));
+  await eventually(async () => traffic.result.ok > 20, 10_000, 'load through the reused agent');
+  const deployed = await cutover(data.dir, ['deploy', 's6b', '2.1.0', '--wait']);
+  assert.equal(deployed.code, 0, deployed.stdout + deployed.stderr);
+  const result = await traffic.stop();
+  stopped = true;
+  assert.deepEqual(result.failed, [], 'zero failed requests');
+  const after200 = await Promise.all(Array.from({ length: 20 }, () => version(p.http, 's6b.test')));
+  assert.deepEqual(after200, Array<string>(20).fill('2.1.0'), 'every new connection gets the new version');
+
+  const logDir = join(data.dir, 'agent', 'logs');
+  const slots = (await Promise.all((['blue', 'green'] as const).map((c) => readPidFile(logDir, 's6b', c)))).flatMap((s) => (s ? [s.pid] : []));
+  assert.equal(slots.length, 2, 'the live and the warm slot run');
+  for (const pid of slots) killLater(pid);
+
+  // Ctrl-C on the second `up`: the server stops, then the reused agent, a plain `cutover agent`
+  // process, gets SIGTERM from it: it drains and stops its slots.
+  const exited = once(up2.child, 'exit');
+  up2.child.kill('SIGINT');
+  const [code] = (await Promise.race([exited, new Promise((r) => setTimeout(() => r(['timeout']), 30_000).unref())])) as [unknown];
+  assert.equal(code, 0, 'up exits cleanly');
+  assert.ok(!alive(agentPid), 'the reused agent is stopped');
+  assert.deepEqual(await agentPids(data.dir), []);
+  await eventually(async () => slots.every((pid) => !alive(pid)), 5000, 'every slot process to be gone');
+});
+
+test('SIGHUP and SIGTERM on up stop the server and the agent it started', async () => {
+  for (const signal of ['SIGHUP', 'SIGTERM'] as const) {
+    const data = await tempDir('up-signal');
+    cleanup.push(data.cleanup);
+    const p = await ports();
+    const up = await startProcess(data.dir, ['up', '--http-port', String(p.http), '--api-port', String(p.api), '--agent-port', String(p.agent)]);
+    cleanup.push(up.stop);
+    const agentPid = up.info.agent.pid as number;
+    killLater(agentPid);
+    assert.deepEqual(await agentPids(data.dir), [agentPid]);
+    const exited = once(up.child, 'exit');
+    up.child.kill(signal);
+    const [code] = (await Promise.race([exited, new Promise((r) => setTimeout(() => r(['timeout']), 30_000).unref())])) as [unknown];
+    assert.equal(code, 0, `${signal}: up exits cleanly`);
+    assert.deepEqual(await agentPids(data.dir), [], `${signal}: the agent is stopped`);
+  }
+});
