@@ -60,21 +60,28 @@ export interface RunningAgent {
  * The data plane on one host: the router, the supervisor, and the private control API that the
  * control plane drives. It keeps serving while the control plane is down.
  *
- * Restarting or upgrading the agent without dropping a connection (the handover protocol):
- * 1. Start the new agent on the same data dir and ports while the old one runs. Both listen with
- *    SO_REUSEPORT, so the bind succeeds. Before its router listens, the new agent adopts the slot
- *    processes named by the pid files, re-checks their health from zero, and only routes healthy
- *    ones; slots it cannot adopt are started afresh as on a cold start.
- * 2. Once the new agent is ready (it printed its ports / wrote its endpoint), send the OLD agent
- *    `SIGUSR2` ({@link HANDOVER_SIGNAL}). It closes its control API and its router listener (the
- *    kernel sends every new connection to the new agent from then on), drains in-flight requests,
- *    releases its slots without stopping them, and its process exits.
+ * Restarting or upgrading the agent without dropping a connection (the handover protocol, run by
+ * `cutover agent --takeover`, i.e. `options.takeover` then {@link RunningAgent.takeOver}):
+ * 1. The new agent starts on the same data dir and ports while the old one runs. Every agent
+ *    listens with SO_REUSEPORT, so the bind succeeds. Before its router listens, the new agent
+ *    adopts the slot processes named by the pid files, re-checks their health from zero, and only
+ *    routes healthy ones; slots it cannot adopt are started afresh as on a cold start.
+ * 2. Once the new agent is ready, it sends the OLD agent `SIGUSR2` ({@link HANDOVER_SIGNAL}). It
+ *    closes its control API and its router listener (the kernel sends every new connection to the
+ *    new agent from then on), drains in-flight requests, releases its slots without stopping
+ *    them, and its process exits.
  * A plain SIGTERM still stops the slots. Control-plane calls should not be made between 1 and 2:
  * either agent may answer them, and the new agent loaded the state file when it started.
- * `cutover agent --takeover` does step 2 itself ({@link RunningAgent.takeOver}).
  *
- * `<dataDir>/agent/agent.pid` names the agent serving the data directory: written (atomically)
- * once this agent is ready, or, while a predecessor still runs, once that one has exited; removed
+ * Nobody else shares the ports (ADR 0013): without `takeover`, a live agent named by `agent.pid`
+ * (pid and start time) makes this one refuse (`AGENT_RUNNING`); a port that a plain bind finds
+ * taken makes it refuse (`PORT_IN_USE`, naming the port and flag) unless this is a takeover and
+ * that agent holds the port; and after the SO_REUSEPORT bind, any other listener that joined the
+ * port meanwhile makes it refuse too. The first two checks run before a slot is adopted; a refusal
+ * at the last releases the adopted slots without stopping them.
+ *
+ * `<dataDir>/agent/agent.pid` names the agent serving the data directory (pid, start time, ports):
+ * written (atomically) once this agent is ready, or, while a predecessor still runs, once that one has exited; removed
  * by a plain stop. Router tuning comes from `pauseTimeout`, `wsDrainTimeout`, `skewGrace` and
  * `maxRequestBody`.
  */
