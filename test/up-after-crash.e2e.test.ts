@@ -18,7 +18,8 @@ import { cutover, eventually, freePort, load, manifest, ports, startProcess, tem
 const started = performance.now();
 const cleanup: (() => Promise<void>)[] = [];
 after(async () => {
-  for (const fn of cleanup.reverse()) await fn().catch((error: Error) => console.error(`cleanup: ${error.message}`));
+  for (const fn of cleanup.reverse())
+    await fn().catch((error: Error) => console.error(`cleanup: ${error.message}`));
   console.log(`# up-after-crash e2e: ${((performance.now() - started) / 1000).toFixed(1)} s`);
 });
 
@@ -52,7 +53,8 @@ async function agentPids(dataDir: string): Promise<number[]> {
     if (!/^\d+$/.test(entry)) continue;
     const args = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0');
     const at = args.indexOf('agent');
-    if (at >= 0 && args[at + 1] === '--data-dir' && args[at + 2] === dataDir && alive(Number(entry))) found.push(Number(entry));
+    if (at >= 0 && args[at + 1] === '--data-dir' && args[at + 2] === dataDir && alive(Number(entry)))
+      found.push(Number(entry));
   }
   return found;
 }
@@ -60,10 +62,15 @@ async function agentPids(dataDir: string): Promise<number[]> {
 /** One request on a fresh connection: the version that answered, or the status when it was not 200. */
 function version(port: number, host: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/api/version', agent: false, headers: { host } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode === 200 ? String(res.headers['x-app-version']) : `status ${res.statusCode}`));
-    });
+    const req = request(
+      { host: '127.0.0.1', port, path: '/api/version', agent: false, headers: { host } },
+      (res) => {
+        res.resume();
+        res.on('end', () =>
+          resolve(res.statusCode === 200 ? String(res.headers['x-app-version']) : `status ${res.statusCode}`),
+        );
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -81,8 +88,12 @@ test('up after kill -9 reuses the live agent; a second up on the same ports is r
   killLater(agentPid);
   assert.deepEqual(await agentPids(data.dir), [agentPid]);
 
-  for (const v of ['1.0.0', '2.0.0', '2.1.0']) assert.equal((await cutover(data.dir, ['release', 'publish', await manifest(data.dir, v)])).code, 0);
-  assert.equal((await cutover(data.dir, ['instance', 'create', 's6b', '--app', 'hello', '--host', 's6b.test'])).code, 0);
+  for (const v of ['1.0.0', '2.0.0', '2.1.0'])
+    assert.equal((await cutover(data.dir, ['release', 'publish', await manifest(data.dir, v)])).code, 0);
+  assert.equal(
+    (await cutover(data.dir, ['instance', 'create', 's6b', '--app', 'hello', '--host', 's6b.test'])).code,
+    0,
+  );
   for (const v of ['1.0.0', '2.0.0']) {
     const deployed = await cutover(data.dir, ['deploy', 's6b', v, '--wait']);
     assert.equal(deployed.code, 0, deployed.stdout + deployed.stderr);
@@ -91,7 +102,15 @@ test('up after kill -9 reuses the live agent; a second up on the same ports is r
   // Issue 10: another data directory, the same --http-port: refused, naming the port and the flag.
   const other = await tempDir('up-other');
   cleanup.push(other.cleanup);
-  const refused = await cutover(other.dir, ['up', '--http-port', String(p.http), '--api-port', String(await freePort()), '--agent-port', String(await freePort())]);
+  const refused = await cutover(other.dir, [
+    'up',
+    '--http-port',
+    String(p.http),
+    '--api-port',
+    String(await freePort()),
+    '--agent-port',
+    String(await freePort()),
+  ]);
   assert.equal(refused.code, 4, refused.stdout + refused.stderr);
   assert.equal(refused.json.error.code, 'PORT_IN_USE');
   assert.match(refused.json.error.message, new RegExp(`router port .*:${p.http}\\b.*--http-port`));
@@ -105,10 +124,21 @@ test('up after kill -9 reuses the live agent; a second up on the same ports is r
   assert.ok(alive(agentPid), 'the agent survives its `up`');
   assert.equal(await version(p.http, 's6b.test'), '2.0.0');
 
-  const moved = await cutover(data.dir, ['up', '--http-port', String(await freePort()), '--api-port', String(p.api), '--agent-port', String(await freePort())]);
+  const moved = await cutover(data.dir, [
+    'up',
+    '--http-port',
+    String(await freePort()),
+    '--api-port',
+    String(p.api),
+    '--agent-port',
+    String(await freePort()),
+  ]);
   assert.equal(moved.code, 4, moved.stdout + moved.stderr);
   assert.equal(moved.json.error.code, 'AGENT_RUNNING');
-  assert.match(moved.json.error.message, new RegExp(`pid ${agentPid}\\b.*--http-port ${p.http} --agent-port ${p.agent}`));
+  assert.match(
+    moved.json.error.message,
+    new RegExp(`pid ${agentPid}\\b.*--http-port ${p.http} --agent-port ${p.agent}`),
+  );
 
   const up2 = await startProcess(data.dir, ['up', ...P]);
   cleanup.push(up2.stop);
@@ -128,7 +158,9 @@ test('up after kill -9 reuses the live agent; a second up on the same ports is r
   assert.deepEqual(after200, Array<string>(20).fill('2.1.0'), 'every new connection gets the new version');
 
   const logDir = join(data.dir, 'agent', 'logs');
-  const slots = (await Promise.all((['blue', 'green'] as const).map((c) => readPidFile(logDir, 's6b', c)))).flatMap((s) => (s ? [s.pid] : []));
+  const slots = (
+    await Promise.all((['blue', 'green'] as const).map((c) => readPidFile(logDir, 's6b', c)))
+  ).flatMap((s) => (s ? [s.pid] : []));
   assert.equal(slots.length, 2, 'the live and the warm slot run');
   for (const pid of slots) killLater(pid);
 
@@ -136,7 +168,10 @@ test('up after kill -9 reuses the live agent; a second up on the same ports is r
   // process, gets SIGTERM from it: it drains and stops its slots.
   const exited = once(up2.child, 'exit');
   up2.child.kill('SIGINT');
-  const [code] = (await Promise.race([exited, new Promise((r) => setTimeout(() => r(['timeout']), 30_000).unref())])) as [unknown];
+  const [code] = (await Promise.race([
+    exited,
+    new Promise((r) => setTimeout(() => r(['timeout']), 30_000).unref()),
+  ])) as [unknown];
   assert.equal(code, 0, 'up exits cleanly');
   assert.ok(!alive(agentPid), 'the reused agent is stopped');
   assert.deepEqual(await agentPids(data.dir), []);
@@ -148,14 +183,25 @@ test('SIGHUP and SIGTERM on up stop the server and the agent it started', async 
     const data = await tempDir('up-signal');
     cleanup.push(data.cleanup);
     const p = await ports();
-    const up = await startProcess(data.dir, ['up', '--http-port', String(p.http), '--api-port', String(p.api), '--agent-port', String(p.agent)]);
+    const up = await startProcess(data.dir, [
+      'up',
+      '--http-port',
+      String(p.http),
+      '--api-port',
+      String(p.api),
+      '--agent-port',
+      String(p.agent),
+    ]);
     cleanup.push(up.stop);
     const agentPid = up.info.agent.pid as number;
     killLater(agentPid);
     assert.deepEqual(await agentPids(data.dir), [agentPid]);
     const exited = once(up.child, 'exit');
     up.child.kill(signal);
-    const [code] = (await Promise.race([exited, new Promise((r) => setTimeout(() => r(['timeout']), 30_000).unref())])) as [unknown];
+    const [code] = (await Promise.race([
+      exited,
+      new Promise((r) => setTimeout(() => r(['timeout']), 30_000).unref()),
+    ])) as [unknown];
     assert.equal(code, 0, `${signal}: up exits cleanly`);
     assert.deepEqual(await agentPids(data.dir), [], `${signal}: the agent is stopped`);
   }

@@ -19,7 +19,10 @@ async function configFor(dataDir: string, httpPort: number, agentPort: number) {
 async function holder(reusePort: boolean): Promise<{ port: number; close(): Promise<void> }> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen({ port: 0, host: '127.0.0.1', reusePort }, resolve));
-  return { port: (server.address() as AddressInfo).port, close: () => new Promise((r) => server.close(() => r())) };
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
 }
 
 test('an agent refuses a router or control port another process holds, even with SO_REUSEPORT, naming the port and its flag', async (t) => {
@@ -30,16 +33,27 @@ test('an agent refuses a router or control port another process holds, even with
     t.after(taken.close);
     const free = await holder(false);
     await free.close();
-    for (const [http, agent, flag] of [[taken.port, free.port, '--http-port'], [free.port, taken.port, '--agent-port']] as const) {
+    for (const [http, agent, flag] of [
+      [taken.port, free.port, '--http-port'],
+      [free.port, taken.port, '--agent-port'],
+    ] as const) {
       for (const takeover of [false, true]) {
         await assert.rejects(
           startAgent(await configFor(data.dir, http, agent), TOKEN, captureLogger(), { takeover }),
-          (e) => isCutoverError(e) && e.code === 'PORT_IN_USE' && e.message.includes(`:${taken.port}`) && e.message.includes(flag),
+          (e) =>
+            isCutoverError(e) &&
+            e.code === 'PORT_IN_USE' &&
+            e.message.includes(`:${taken.port}`) &&
+            e.message.includes(flag),
         );
       }
     }
   }
-  await assert.rejects(access(join(data.dir, 'agent', 'agent.pid')), { code: 'ENOENT' }, 'a refused agent records nothing');
+  await assert.rejects(
+    access(join(data.dir, 'agent', 'agent.pid')),
+    { code: 'ENOENT' },
+    'a refused agent records nothing',
+  );
 });
 
 test('another live agent of the data directory: refused without --takeover; --takeover only when it holds the ports', async (t) => {
@@ -63,11 +77,19 @@ test('another live agent of the data directory: refused without --takeover; --ta
 
   await assert.rejects(
     startAgent(await configFor(data.dir, 0, 0), TOKEN, captureLogger()),
-    (e) => isCutoverError(e) && e.code === 'AGENT_RUNNING' && e.message.includes(`pid ${other.pid}`) && e.message.includes('--takeover'),
+    (e) =>
+      isCutoverError(e) &&
+      e.code === 'AGENT_RUNNING' &&
+      e.message.includes(`pid ${other.pid}`) &&
+      e.message.includes('--takeover'),
   );
   // The taken router port is held by this process, not by the agent agent.pid names: --takeover is refused too.
   await assert.rejects(
     startAgent(await configFor(data.dir, taken.port, 0), TOKEN, captureLogger(), { takeover: true }),
-    (e) => isCutoverError(e) && e.code === 'PORT_IN_USE' && e.message.includes(`pid ${other.pid}`) && e.message.includes('does not hold'),
+    (e) =>
+      isCutoverError(e) &&
+      e.code === 'PORT_IN_USE' &&
+      e.message.includes(`pid ${other.pid}`) &&
+      e.message.includes('does not hold'),
   );
 });

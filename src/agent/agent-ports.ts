@@ -27,7 +27,11 @@ function describePorts(record: AgentPidRecord): string {
  * the same uid could still join in between; {@link verifyPortsOwned} closes that window after the
  * bind (ADR 0013). Port 0 (any free port, in tests) needs no check.
  */
-export async function claimPorts(config: Readonly<Config>, previous: AgentPidRecord | undefined, takeover: boolean): Promise<void> {
+export async function claimPorts(
+  config: Readonly<Config>,
+  previous: AgentPidRecord | undefined,
+  takeover: boolean,
+): Promise<void> {
   if (previous !== undefined && !takeover) {
     throw new CutoverError(
       'AGENT_RUNNING',
@@ -59,7 +63,10 @@ export async function claimPorts(config: Readonly<Config>, previous: AgentPidRec
  * i.e. someone joined the port's group between {@link claimPorts}'s probe and the bind. Reads
  * `/proc/net/tcp{,6}`; does nothing where that cannot be read.
  */
-export async function verifyPortsOwned(ports: readonly number[], previous: AgentPidRecord | undefined): Promise<void> {
+export async function verifyPortsOwned(
+  ports: readonly number[],
+  previous: AgentPidRecord | undefined,
+): Promise<void> {
   for (const port of ports) {
     const others = await othersListening(port, previous?.pid);
     if (others.length === 0) continue;

@@ -37,8 +37,13 @@ export function parseProcNetTcp(text: string, littleEndian = endianness() === 'L
     const [addrHex, portHex] = (fields[1] ?? '').split(':');
     if (!addrHex || !portHex) continue;
     const bytes: number[] = [];
-    for (let i = 0; i < addrHex.length; i += 8) bytes.push(...wordToBytes(addrHex.slice(i, i + 8), littleEndian));
-    listeners.push({ address: Buffer.from(bytes).toString('hex'), port: Number.parseInt(portHex, 16), inode: fields[9]! });
+    for (let i = 0; i < addrHex.length; i += 8)
+      bytes.push(...wordToBytes(addrHex.slice(i, i + 8), littleEndian));
+    listeners.push({
+      address: Buffer.from(bytes).toString('hex'),
+      port: Number.parseInt(portHex, 16),
+      inode: fields[9]!,
+    });
   }
   return listeners;
 }
@@ -51,13 +56,21 @@ export function addressHex(address: string): string {
   const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
   if (dotted) {
     const b = dotted[1]!.split('.').map(Number);
-    text = text.slice(0, -dotted[1]!.length) + `${((b[0]! << 8) | b[1]!).toString(16)}:${((b[2]! << 8) | b[3]!).toString(16)}`;
+    text =
+      text.slice(0, -dotted[1]!.length) +
+      `${((b[0]! << 8) | b[1]!).toString(16)}:${((b[2]! << 8) | b[3]!).toString(16)}`;
   }
   const [head = '', tail] = text.split('::');
   const left = head ? head.split(':') : [];
   const right = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
-  return groups.map((g) => g.padStart(4, '0')).join('').toLowerCase();
+  const groups =
+    tail === undefined
+      ? left
+      : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return groups
+    .map((g) => g.padStart(4, '0'))
+    .join('')
+    .toLowerCase();
 }
 
 const WILDCARD = /^0+$/;
@@ -74,13 +87,22 @@ export function addressesOverlap(aHex: string, bHex: string): boolean {
  * The listeners that share `port` with a socket bound to `address` (hex) and whose inode is not in
  * `allowed`: pure, over the parsed `/proc/net/tcp{,6}`.
  */
-export function strangers(listeners: readonly TcpListener[], port: number, address: string, allowed: ReadonlySet<string>): TcpListener[] {
-  return listeners.filter((l) => l.port === port && addressesOverlap(l.address, address) && !allowed.has(l.inode));
+export function strangers(
+  listeners: readonly TcpListener[],
+  port: number,
+  address: string,
+  allowed: ReadonlySet<string>,
+): TcpListener[] {
+  return listeners.filter(
+    (l) => l.port === port && addressesOverlap(l.address, address) && !allowed.has(l.inode),
+  );
 }
 
 /** Every listening TCP socket of this network namespace; undefined where `/proc` cannot be read (not Linux). */
 export async function readListeners(): Promise<TcpListener[] | undefined> {
-  const texts = await Promise.all(['/proc/net/tcp', '/proc/net/tcp6'].map((f) => readFile(f, 'utf8').catch(() => undefined)));
+  const texts = await Promise.all(
+    ['/proc/net/tcp', '/proc/net/tcp6'].map((f) => readFile(f, 'utf8').catch(() => undefined)),
+  );
   if (texts.every((t) => t === undefined)) return undefined;
   return texts.flatMap((t) => (t === undefined ? [] : parseProcNetTcp(t)));
 }
@@ -108,7 +130,9 @@ export async function socketInodes(pid: number | 'self'): Promise<Set<string>> {
 export function portFree(port: number, host: string): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
-    probe.once('error', (error: NodeJS.ErrnoException) => (error.code === 'EADDRINUSE' ? resolve(false) : reject(error)));
+    probe.once('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'EADDRINUSE' ? resolve(false) : reject(error),
+    );
     probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve(true)));
   });
 }
@@ -136,6 +160,7 @@ export async function othersListening(port: number, alsoAllowed?: number): Promi
   const ours = listeners.filter((l) => l.port === port && allowed.has(l.inode));
   if (alsoAllowed !== undefined) for (const inode of await socketInodes(alsoAllowed)) allowed.add(inode);
   const found = new Map<string, TcpListener>();
-  for (const own of ours) for (const l of strangers(listeners, port, own.address, allowed)) found.set(l.inode, l);
+  for (const own of ours)
+    for (const l of strangers(listeners, port, own.address, allowed)) found.set(l.inode, l);
   return [...found.values()];
 }

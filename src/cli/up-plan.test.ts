@@ -16,15 +16,28 @@ test('a live agent on the same ports that answers with the token is reused (port
 });
 
 test('a live agent on other ports is refused, naming the flags and its ports', () => {
-  for (const w of [{ ...wanted, httpPort: 9000 }, { ...wanted, agentPort: 9001 }]) {
+  for (const w of [
+    { ...wanted, httpPort: 9000 },
+    { ...wanted, agentPort: 9001 },
+  ]) {
     assert.throws(
       () => planUp(live, w, '/d'),
-      (e) => isCutoverError(e) && e.code === 'AGENT_RUNNING' && /--http-port 8080 --agent-port 7071/.test(e.message) && /pid 42/.test(e.message),
+      (e) =>
+        isCutoverError(e) &&
+        e.code === 'AGENT_RUNNING' &&
+        /--http-port 8080 --agent-port 7071/.test(e.message) &&
+        /pid 42/.test(e.message),
     );
   }
 });
 
 test('a live agent that does not answer with the token, or whose ports are unknown, is refused', () => {
-  assert.throws(() => planUp({ ...live, answers: false }, wanted, '/d'), (e) => isCutoverError(e) && e.code === 'AGENT_RUNNING' && /token/.test(e.message));
-  assert.throws(() => planUp({ pid: 42, answers: true }, wanted, '/d'), (e) => isCutoverError(e) && e.code === 'AGENT_RUNNING');
+  assert.throws(
+    () => planUp({ ...live, answers: false }, wanted, '/d'),
+    (e) => isCutoverError(e) && e.code === 'AGENT_RUNNING' && /token/.test(e.message),
+  );
+  assert.throws(
+    () => planUp({ pid: 42, answers: true }, wanted, '/d'),
+    (e) => isCutoverError(e) && e.code === 'AGENT_RUNNING',
+  );
 });

@@ -18,14 +18,22 @@ export type UpPlan = { kind: 'start' } | { kind: 'reuse'; pid: number };
  * otherwise `up` refuses, naming the flags that would reuse it: starting a second agent on the
  * same data directory would make two supervisors fight over the same slots.
  */
-export function planUp(found: FoundAgent | undefined, wanted: { httpPort: number; agentPort: number }, dataDir: string): UpPlan {
+export function planUp(
+  found: FoundAgent | undefined,
+  wanted: { httpPort: number; agentPort: number },
+  dataDir: string,
+): UpPlan {
   if (found === undefined) return { kind: 'start' };
   const { pid, routerPort, controlPort } = found;
   const stop = `or stop it first (kill -TERM ${pid} stops it and its slots)`;
   if (routerPort === undefined || controlPort === undefined) {
-    throw new CutoverError('AGENT_RUNNING', `an agent (pid ${pid}) already serves ${dataDir} on unrecorded ports; stop it first (kill -TERM ${pid} stops it and its slots)`, {
-      details: { pid },
-    });
+    throw new CutoverError(
+      'AGENT_RUNNING',
+      `an agent (pid ${pid}) already serves ${dataDir} on unrecorded ports; stop it first (kill -TERM ${pid} stops it and its slots)`,
+      {
+        details: { pid },
+      },
+    );
   }
   const same = (want: number, has: number) => want === 0 || want === has;
   if (!same(wanted.httpPort, routerPort) || !same(wanted.agentPort, controlPort)) {
