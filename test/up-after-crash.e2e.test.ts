@@ -165,7 +165,20 @@ test('up after kill -9 reuses the live agent; a second up on the same ports is r
   for (const pid of slots) killLater(pid);
 
   // Ctrl-C on the second `up`: the server stops, then the reused agent, a plain `cutover agent`
-  // process, gets SIGTERM from it: it drains and stops its slots.
+  // process, gets SIGTERM from it: it drains (a slow request in flight is answered) and stops its slots.
+  const slow = new Promise<string>((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port: p.http, path: '/slow?ms=1500', agent: false, headers: { host: 's6b.test' } },
+      (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => resolve(`${res.statusCode} ${body}`));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+  await new Promise((r) => setTimeout(r, 300)); // the request reaches the app; the agent's drain takes it from there
   const exited = once(up2.child, 'exit');
   up2.child.kill('SIGINT');
   const [code] = (await Promise.race([
@@ -173,6 +186,11 @@ test('up after kill -9 reuses the live agent; a second up on the same ports is r
     new Promise((r) => setTimeout(() => r(['timeout']), 30_000).unref()),
   ])) as [unknown];
   assert.equal(code, 0, 'up exits cleanly');
+  assert.match(
+    await slow,
+    /^200 .*"slept":1500/,
+    'the request in flight was answered before the agent stopped',
+  );
   assert.ok(!alive(agentPid), 'the reused agent is stopped');
   assert.deepEqual(await agentPids(data.dir), []);
   await eventually(async () => slots.every((pid) => !alive(pid)), 5000, 'every slot process to be gone');
