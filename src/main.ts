@@ -3,13 +3,13 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { getRequestListener } from '@hono/node-server';
-import { closeServer, listen, systemClock } from './shared/index.ts';
+import { CutoverError, closeServer, listen, systemClock } from './shared/index.ts';
 import type { Clock, Logger } from './shared/index.ts';
 import type { Config } from './config/index.ts';
 import { describeDatabase, openStore } from './store/index.ts';
 import { createArtifactStore } from './releases/index.ts';
 import { createDeployer } from './deploy/index.ts';
-import { claimPorts, createAgentClient, liveAgent, openAgentLogs, startAgent, waitAgentGone } from './agent/index.ts';
+import { claimPorts, createAgentClient, liveAgent, openAgentLogs, portFree, startAgent, waitAgentGone } from './agent/index.ts';
 import type { AgentPidRecord } from './agent/index.ts';
 import { bootstrapAdminToken, ensureBuiltInChannels, reportProblem } from './control/index.ts';
 import { createApi } from './api/index.ts';
@@ -100,7 +100,7 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
   } catch (error) {
     await store.close();
     await runtime.close();
-    throw error;
+    throw (error as NodeJS.ErrnoException).code === 'EADDRINUSE' ? apiPortInUse(config, error) : error;
   }
   const url = `http://${config.apiHost}:${apiPort}`;
   const adminToken = await bootstrapAdminToken(store, clock);
@@ -184,7 +184,19 @@ export async function stopAgentByPid(record: AgentPidRecord, timeoutMs = 30_000)
   if (!(await waitAgentGone(record, timeoutMs, () => {}))) process.kill(record.pid, 'SIGKILL');
 }
 
-/** Refuses (`PORT_IN_USE`) when the agent's router or control port is taken, before `cutover up` starts one. */
-export function checkAgentPortsFree(config: Readonly<Config>): Promise<void> {
-  return claimPorts(config, undefined, false);
+/**
+ * Refuses (`PORT_IN_USE`, naming the port and its flag) when the API port or the agent's router or
+ * control port is taken, before `cutover up` starts anything.
+ */
+export async function checkUpPortsFree(config: Readonly<Config>): Promise<void> {
+  if (config.apiPort !== 0 && !(await portFree(config.apiPort, config.apiHost))) throw apiPortInUse(config);
+  await claimPorts(config, undefined, false);
+}
+
+function apiPortInUse(config: Readonly<Config>, cause?: unknown): CutoverError {
+  return new CutoverError(
+    'PORT_IN_USE',
+    `the API port ${config.apiHost}:${config.apiPort} is already in use by another process; stop that process or choose another port with --api-port`,
+    { details: { port: config.apiPort, host: config.apiHost, flag: '--api-port' }, ...(cause ? { cause } : {}) },
+  );
 }

@@ -115,6 +115,20 @@ test('up after kill -9 reuses the live agent; a second up on the same ports is r
   assert.equal(refused.json.error.code, 'PORT_IN_USE');
   assert.match(refused.json.error.message, new RegExp(`router port .*:${p.http}\\b.*--http-port`));
   assert.deepEqual(await agentPids(other.dir), [], 'no agent left behind for the other data directory');
+  // The same --api-port: refused too, before any agent starts for the other data directory.
+  const apiTaken = await cutover(other.dir, [
+    'up',
+    '--http-port',
+    String(await freePort()),
+    '--api-port',
+    String(p.api),
+    '--agent-port',
+    String(await freePort()),
+  ]);
+  assert.equal(apiTaken.code, 4, apiTaken.stdout + apiTaken.stderr);
+  assert.equal(apiTaken.json.error.code, 'PORT_IN_USE');
+  assert.match(apiTaken.json.error.message, new RegExp(`API port .*:${p.api}\\b.*--api-port`));
+  assert.deepEqual(await agentPids(other.dir), [], 'no agent started for the refused up');
   const answers = await Promise.all(Array.from({ length: 40 }, () => version(p.http, 's6b.test')));
   assert.deepEqual(answers, Array<string>(40).fill('2.0.0'), 'all 40 requests reach the first agent');
 

@@ -77,3 +77,18 @@ export async function verifyPortsOwned(
     );
   }
 }
+
+/**
+ * A bind's EADDRINUSE as `PORT_IN_USE` naming the port and flag (someone bound it, without
+ * SO_REUSEPORT, after {@link claimPorts} looked); any other error as it is.
+ */
+export function portInUse(error: unknown, config: Readonly<Config>): unknown {
+  const e = error as NodeJS.ErrnoException & { port?: number };
+  if (e.code !== 'EADDRINUSE') return error;
+  const port = agentPorts(config).find((p) => p.port === e.port) ?? agentPorts(config)[0]!;
+  return new CutoverError(
+    'PORT_IN_USE',
+    `the ${port.what} ${port.host}:${port.port} is already in use by another process; stop that process or choose another port with ${port.flag}`,
+    { details: { port: port.port, host: port.host, flag: port.flag }, cause: error },
+  );
+}

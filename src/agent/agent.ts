@@ -11,7 +11,7 @@ import { createAgentCore } from './agent-core.ts';
 import { createControlApi } from './control-api.ts';
 import { agentAlive, liveAgent, removeOwnAgentPid, waitAgentGone, writeAgentPid } from './agent-pid-file.ts';
 import type { AgentPidRecord } from './agent-pid-file.ts';
-import { claimPorts, verifyPortsOwned } from './agent-ports.ts';
+import { claimPorts, portInUse, verifyPortsOwned } from './agent-ports.ts';
 import { logSlotEvents } from './slot-event-log.ts';
 
 /** The signal that tells a running agent another agent is taking over (see {@link startAgent}). */
@@ -131,7 +131,7 @@ export async function startAgent(
     await router.close();
     await supervisor.releaseAll(); // adopted slots keep running for whoever serves them
     await core.close();
-    throw error;
+    throw portInUse(error, config);
   }
   // Restoring waits for slots to get healthy; the control API answers meanwhile.
   const restored = core.restore().catch((error: Error) => log.error({ err: error.message }, 'restore failed'));

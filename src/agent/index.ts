@@ -4,6 +4,7 @@ export { createAgentClient, openAgentLogs } from './agent-client.ts';
 export { liveAgent, waitAgentGone } from './agent-pid-file.ts';
 export type { AgentPidRecord } from './agent-pid-file.ts';
 export { claimPorts } from './agent-ports.ts';
+export { portFree } from './port-ownership.ts';
 export { createAgentCore } from './agent-core.ts';
 export type { AgentCore } from './agent-core.ts';
 export { createStateFile } from './agent-state.ts';

@@ -122,7 +122,7 @@ export async function startUp(config: Readonly<Config>, agentArgv: string[]): Pr
     const record = found!.record;
     agent = { pid: record.pid, reused: true, stop: () => main.stopAgentByPid(record) };
   } else {
-    await main.checkAgentPortsFree(config); // a clear PORT_IN_USE from `up` itself, before spawning
+    await main.checkUpPortsFree(config); // a clear PORT_IN_USE from `up` itself, before it starts anything
     const child = await spawnAgent(config, agentArgv);
     const exited = new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) resolve();
