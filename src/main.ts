@@ -184,13 +184,14 @@ export async function stopAgentByPid(record: AgentPidRecord, timeoutMs = 30_000)
   if (!(await waitAgentGone(record, timeoutMs, () => {}))) process.kill(record.pid, 'SIGKILL');
 }
 
-/**
- * Refuses (`PORT_IN_USE`, naming the port and its flag) when the API port or the agent's router or
- * control port is taken, before `cutover up` starts anything.
- */
-export async function checkUpPortsFree(config: Readonly<Config>): Promise<void> {
+/** Refuses (`PORT_IN_USE`, naming the port and `--api-port`) when the API port is taken: `cutover up` checks before it starts anything. */
+export async function checkApiPortFree(config: Readonly<Config>): Promise<void> {
   if (config.apiPort !== 0 && !(await portFree(config.apiPort, config.apiHost))) throw apiPortInUse(config);
-  await claimPorts(config, undefined, false);
+}
+
+/** Refuses (`PORT_IN_USE`, naming the port and its flag) when the agent's router or control port is taken. */
+export function checkAgentPortsFree(config: Readonly<Config>): Promise<void> {
+  return claimPorts(config, undefined, false);
 }
 
 function apiPortInUse(config: Readonly<Config>, cause?: unknown): CutoverError {

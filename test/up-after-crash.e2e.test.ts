@@ -158,6 +158,13 @@ test('up after kill -9 reuses the live agent; a second up on the same ports is r
   cleanup.push(up2.stop);
   assert.deepEqual(up2.info.agent, { pid: agentPid, reused: true }, 'up reuses the live agent');
   assert.deepEqual(await agentPids(data.dir), [agentPid], 'exactly one agent serves the data directory');
+  const third = await cutover(data.dir, ['up', ...P]);
+  assert.equal(
+    third.json?.error?.code,
+    'PORT_IN_USE',
+    'a third up while the second runs: its API port is taken',
+  );
+  assert.ok(alive(agentPid), 'a refused up leaves the agent it would have reused alone');
 
   const traffic = load(p.http, 's6b.test', 4);
   let stopped = false;

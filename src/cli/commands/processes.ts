@@ -119,10 +119,13 @@ export async function startUp(config: Readonly<Config>, agentArgv: string[]): Pr
   const plan = planUp(found && { ...found.record, answers: found.answers }, { httpPort: config.httpPort, agentPort: config.agentPort }, config.dataDir);
   let agent: { pid: number; reused: boolean; stop(): Promise<void> };
   if (plan.kind === 'reuse') {
+    // A taken API port most likely means the `up` that started this agent still runs.
+    await main.checkApiPortFree(config);
     const record = found!.record;
     agent = { pid: record.pid, reused: true, stop: () => main.stopAgentByPid(record) };
   } else {
-    await main.checkUpPortsFree(config); // a clear PORT_IN_USE from `up` itself, before it starts anything
+    await main.checkApiPortFree(config); // a clear PORT_IN_USE from `up` itself, before it starts anything
+    await main.checkAgentPortsFree(config);
     const child = await spawnAgent(config, agentArgv);
     const exited = new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) resolve();
@@ -143,7 +146,8 @@ export async function startUp(config: Readonly<Config>, agentArgv: string[]): Pr
   try {
     server = await main.startServer(config, createLogger('server', config.logLevel));
   } catch (error) {
-    await agent.stop();
+    // An agent this `up` started goes with it; a reused one keeps serving, as it did before.
+    if (!agent.reused) await agent.stop();
     throw error;
   }
   const running = server;
