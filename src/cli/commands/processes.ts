@@ -177,6 +177,7 @@ function agentArgs(opts: ProcessFlags): string[] {
 export function registerProcessCommands(program: Command): void {
   withDatabaseOption(withProcessOptions(program
         .command('up')
+        .summary('run the server and an agent on this machine (quick start)')
         .description(
           'run the server and an agent on this machine (quick start). If an earlier `up` died and its agent still serves this data directory on the same ports, reuses that agent (with other ports it refuses and names them). Ctrl-C, SIGTERM or SIGHUP stops the server, the agent and its slots',
         ))).action(
@@ -218,6 +219,7 @@ export function registerProcessCommands(program: Command): void {
 
   withProcessOptions(program
       .command('agent')
+      .summary('run the data plane on this host (router + supervisor)')
       .description(
         'run the data plane on this host (router + supervisor). Refuses when another agent serves this data directory or another process holds its router or control port. SIGINT, SIGTERM or SIGHUP drains and stops its slots; only kill -9 leaves them running, for the next agent to adopt',
       ))
