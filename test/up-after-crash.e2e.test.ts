@@ -39,10 +39,38 @@ function alive(pid: number): boolean {
   return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? '');
 }
 
+/** Kills a process (and its group, which a slot leads) by pid. */
+function kill(pid: number): void {
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, 'SIGKILL');
+    } catch {
+      // not a group leader, or gone
+    }
+  }
+}
+
 /** Kills what a failed test left behind, by pid. */
 function killLater(pid: number): void {
   cleanup.push(async () => {
-    if (alive(pid)) process.kill(pid, 'SIGKILL');
+    if (alive(pid)) kill(pid);
+  });
+}
+
+/**
+ * After a failed test: stops the agent by pid with SIGTERM (it stops its slots), then kills any
+ * slot process its pid files still name.
+ */
+function stopAgentLater(agentPid: number, dataDir: string): void {
+  cleanup.push(async () => {
+    if (alive(agentPid)) {
+      process.kill(agentPid, 'SIGTERM');
+      await eventually(async () => !alive(agentPid), 20_000, 'the agent to stop').catch(() => kill(agentPid));
+    }
+    for (const color of ['blue', 'green'] as const) {
+      const slot = await readPidFile(join(dataDir, 'agent', 'logs'), 's6b', color);
+      if (slot && alive(slot.pid)) kill(slot.pid);
+    }
   });
 }
 
@@ -85,7 +113,7 @@ test('up after kill -9 reuses the live agent; a second up on the same ports is r
   cleanup.push(up1.stop);
   assert.equal(up1.info.agent.reused, false);
   const agentPid = up1.info.agent.pid as number;
-  killLater(agentPid);
+  stopAgentLater(agentPid, data.dir);
   assert.deepEqual(await agentPids(data.dir), [agentPid]);
 
   for (const v of ['1.0.0', '2.0.0', '2.1.0'])
