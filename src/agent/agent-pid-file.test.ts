@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { access } from 'node:fs/promises';
+import { access, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { agentAlive, readAgentPid, waitAgentGone, writeAgentPid } from './agent-pid-file.ts';
+import { agentAlive, liveAgent, readAgentPid, waitAgentGone, writeAgentPid } from './agent-pid-file.ts';
 import { startTestAgent, tempDataDir } from './test-agent.ts';
 
 test('an agent records its pid when it starts and removes it when it stops; --takeover alone just starts', async () => {
@@ -12,8 +12,19 @@ test('an agent records its pid when it starts and removes it when it stops; --ta
   try {
     const file = join(data.dir, 'agent', 'agent.pid');
     const t = await startTestAgent(data.dir);
-    assert.equal((await readAgentPid(file))?.pid, process.pid);
-    assert.deepEqual(await t.agent.takeOver(), { previousPid: null, exited: true, waitedMs: 0 }, 'no previous agent: nothing to take over');
+    const record = await readAgentPid(file);
+    assert.equal(record?.pid, process.pid);
+    assert.deepEqual(
+      [record?.routerPort, record?.controlPort],
+      [t.agent.routerPort, t.agent.controlPort],
+      'with the ports it serves',
+    );
+    if (process.platform === 'linux') assert.match(record?.bootTicks ?? '', /^\d+$/, 'and its start time');
+    assert.deepEqual(
+      await t.agent.takeOver(),
+      { previousPid: null, exited: true, waitedMs: 0 },
+      'no previous agent: nothing to take over',
+    );
     await t.stop();
     await assert.rejects(access(file), { code: 'ENOENT' });
   } finally {
@@ -33,8 +44,30 @@ test('a pid file naming a reused pid, a dead process or this process is not a li
     try {
       const record = { pid: child.pid!, startedAt: Date.now() };
       assert.equal(await agentAlive(record), true);
+      await writeFile(
+        file,
+        JSON.stringify({ ...record, routerPort: 8080, controlPort: 7071, bootTicks: '1' }),
+      );
+      assert.deepEqual(await readAgentPid(file), {
+        ...record,
+        routerPort: 8080,
+        controlPort: 7071,
+        bootTicks: '1',
+      });
+      if (process.platform === 'linux')
+        assert.equal(
+          await liveAgent(file),
+          undefined,
+          'a recycled pid (another start time) names no live agent',
+        );
+      await writeFile(file, JSON.stringify(record));
+      assert.deepEqual(await liveAgent(file), record);
       if (process.platform === 'linux') {
-        assert.equal(await agentAlive({ ...record, bootTicks: '1' }), false, 'another start time: the pid was reused');
+        assert.equal(
+          await agentAlive({ ...record, bootTicks: '1' }),
+          false,
+          'another start time: the pid was reused',
+        );
       }
       const exited = once(child, 'exit');
       child.kill('SIGTERM');
