@@ -8,9 +8,10 @@ import { AGENT_NODE_FLAGS, CutoverError, createLogger } from '../../shared/index
 // The process code (router, supervisor, store…) loads only when a process command runs, so
 // everyday commands like `cutover status` start fast.
 const processes = () => import('../../main.ts');
-import { loadConfig, readEnv } from '../../config/index.ts';
+import { cliConfigDir, loadConfig, readEnv } from '../../config/index.ts';
 import type { Config } from '../../config/index.ts';
 import { readAgentEndpoint } from '../../credentials.ts';
+import { contextsFileIn } from '../../cli-contexts.ts';
 import { output } from '../output.ts';
 import { globals } from './globals.ts';
 
@@ -152,7 +153,7 @@ export function registerProcessCommands(program: Command): void {
           `  router  ${up.routerUrl}   (instances by their Host header)`,
           `  API     ${up.apiUrl}`,
           `  data    ${up.dataDir}`,
-          ...(up.adminToken ? [`  admin token (shown once; the local CLI reads it from ${up.dataDir}/cli.json):`, `    ${up.adminToken}`] : []),
+          ...(up.adminToken ? [`  admin token (shown once; saved for the local CLI in ${contextsFileIn(cliConfigDir())}):`, `    ${up.adminToken}`] : []),
           'Press Ctrl-C to stop.',
         ].join('\n'),
       );
