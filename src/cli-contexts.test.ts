@@ -3,7 +3,14 @@ import { mkdtemp, mkdir, readFile, rm, stat, writeFile, chmod } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { emptyContexts, findServer, planContextsUpdate, readContexts, urlsToProbe, writeContexts } from './cli-contexts.ts';
+import {
+  emptyContexts,
+  findServer,
+  planContextsUpdate,
+  readContexts,
+  urlsToProbe,
+  writeContexts,
+} from './cli-contexts.ts';
 import type { CliContexts } from './cli-contexts.ts';
 import { recordServerForCli } from './credentials.ts';
 import { silentLogger } from './shared/index.ts';
@@ -14,13 +21,26 @@ const DIR = '/srv/app/.cutover';
 const none = new Set<string>();
 
 test('a first start records its URL, the admin token and the data directory, and becomes current', () => {
-  const { next, keptLive } = planContextsUpdate(emptyContexts(), { dataDir: DIR, url: A, adminToken: 'cut_a' }, none);
+  const { next, keptLive } = planContextsUpdate(
+    emptyContexts(),
+    { dataDir: DIR, url: A, adminToken: 'cut_a' },
+    none,
+  );
   assert.equal(keptLive, undefined);
-  assert.deepEqual(next, { version: 1, current: A, contexts: { [A]: { token: 'cut_a', dataDir: DIR } }, dataDirs: { [DIR]: A } });
+  assert.deepEqual(next, {
+    version: 1,
+    current: A,
+    contexts: { [A]: { token: 'cut_a', dataDir: DIR } },
+    dataDirs: { [DIR]: A },
+  });
 });
 
 test('a restart on another port keeps the admin token of its data directory', () => {
-  const before = planContextsUpdate(emptyContexts(), { dataDir: DIR, url: A, adminToken: 'cut_a' }, none).next;
+  const before = planContextsUpdate(
+    emptyContexts(),
+    { dataDir: DIR, url: A, adminToken: 'cut_a' },
+    none,
+  ).next;
   const { next } = planContextsUpdate(before, { dataDir: DIR, url: B }, none); // A is dead
   assert.deepEqual(next.contexts[B], { token: 'cut_a', dataDir: DIR });
   assert.equal(next.dataDirs[DIR], B);
@@ -28,13 +48,21 @@ test('a restart on another port keeps the admin token of its data directory', ()
 });
 
 test('a token another data directory recorded for a URL is never copied to this one', () => {
-  const other: CliContexts = { version: 1, contexts: { [A]: { token: 'cut_other', dataDir: '/other' } }, dataDirs: { '/other': A, [DIR]: A } };
+  const other: CliContexts = {
+    version: 1,
+    contexts: { [A]: { token: 'cut_other', dataDir: '/other' } },
+    dataDirs: { '/other': A, [DIR]: A },
+  };
   const { next } = planContextsUpdate(other, { dataDir: DIR, url: B }, none);
   assert.deepEqual(next.contexts[B], { dataDir: DIR });
 });
 
 test('M1: a second server on the same data directory does not redirect the CLI while the recorded one answers', () => {
-  const before = planContextsUpdate(emptyContexts(), { dataDir: DIR, url: A, adminToken: 'cut_a' }, none).next;
+  const before = planContextsUpdate(
+    emptyContexts(),
+    { dataDir: DIR, url: A, adminToken: 'cut_a' },
+    none,
+  ).next;
   assert.deepEqual(urlsToProbe(before, { dataDir: DIR, url: B }), [A]);
   const { next, keptLive, keptCurrent } = planContextsUpdate(before, { dataDir: DIR, url: B }, new Set([A]));
   assert.equal(keptLive, A);
@@ -46,13 +74,21 @@ test('M1: a second server on the same data directory does not redirect the CLI w
 });
 
 test('the same URL restarting is never probed and rewrites its entries', () => {
-  const before = planContextsUpdate(emptyContexts(), { dataDir: DIR, url: A, adminToken: 'cut_a' }, none).next;
+  const before = planContextsUpdate(
+    emptyContexts(),
+    { dataDir: DIR, url: A, adminToken: 'cut_a' },
+    none,
+  ).next;
   assert.deepEqual(urlsToProbe(before, { dataDir: DIR, url: A }), []);
   assert.deepEqual(planContextsUpdate(before, { dataDir: DIR, url: A }, none).next, before);
 });
 
 test("an earlier version's cli.json gives its token; its URL stays usable", () => {
-  const { next } = planContextsUpdate(emptyContexts(), { dataDir: DIR, url: B, legacy: { url: A, token: 'cut_old' } }, none);
+  const { next } = planContextsUpdate(
+    emptyContexts(),
+    { dataDir: DIR, url: B, legacy: { url: A, token: 'cut_old' } },
+    none,
+  );
   assert.deepEqual(next.contexts[B], { token: 'cut_old', dataDir: DIR });
   assert.deepEqual(next.contexts[A], { token: 'cut_old', dataDir: DIR });
 });
@@ -60,10 +96,19 @@ test("an earlier version's cli.json gives its token; its URL stays usable", () =
 test('the CLI: environment first, then the data directory, then current for the default one only', () => {
   const c = planContextsUpdate(emptyContexts(), { dataDir: DIR, url: A, adminToken: 'cut_a' }, none).next;
   assert.deepEqual(findServer(c, { dataDir: DIR, explicitDataDir: true }), { url: A, token: 'cut_a' });
-  assert.deepEqual(findServer(c, { dataDir: '/elsewhere/.cutover', explicitDataDir: false }), { url: A, token: 'cut_a' });
+  assert.deepEqual(findServer(c, { dataDir: '/elsewhere/.cutover', explicitDataDir: false }), {
+    url: A,
+    token: 'cut_a',
+  });
   assert.deepEqual(findServer(c, { dataDir: '/elsewhere', explicitDataDir: true }), {});
-  assert.deepEqual(findServer(c, { dataDir: DIR, explicitDataDir: true, envToken: 'cut_env' }), { url: A, token: 'cut_env' });
-  assert.deepEqual(findServer(c, { dataDir: DIR, explicitDataDir: true, envUrl: `${A}/` }), { url: `${A}/`, token: 'cut_a' });
+  assert.deepEqual(findServer(c, { dataDir: DIR, explicitDataDir: true, envToken: 'cut_env' }), {
+    url: A,
+    token: 'cut_env',
+  });
+  assert.deepEqual(findServer(c, { dataDir: DIR, explicitDataDir: true, envUrl: `${A}/` }), {
+    url: `${A}/`,
+    token: 'cut_a',
+  });
   assert.deepEqual(findServer(c, { dataDir: DIR, explicitDataDir: true, envUrl: B }), { url: B });
 });
 
@@ -105,7 +150,13 @@ test('a server start moves cli.json out of the data directory, and keeps a live 
 
     // A replica on B with the same data directory while A answers: the CLI stays on A.
     const probed: string[] = [];
-    await recordServerForCli({ contextsFile: file, dataDir, url: B, log, probe: async (u) => (probed.push(u), true) });
+    await recordServerForCli({
+      contextsFile: file,
+      dataDir,
+      url: B,
+      log,
+      probe: async (u) => (probed.push(u), true),
+    });
     assert.deepEqual(probed, [A]);
     const replica = JSON.parse(await readFile(file, 'utf8')) as CliContexts;
     assert.equal(replica.dataDirs[dataDir], A);

@@ -111,7 +111,11 @@ export interface ContextsUpdate {
  * data directory's entry and `current` move to this server unless they name another server that is
  * alive: a second replica on the same data directory does not redirect the CLI (review M1).
  */
-export function planContextsUpdate(contexts: CliContexts, start: ServerStart, live: ReadonlySet<string>): ContextsUpdate {
+export function planContextsUpdate(
+  contexts: CliContexts,
+  start: ServerStart,
+  live: ReadonlySet<string>,
+): ContextsUpdate {
   const { dataDir, url } = start;
   const recorded = contexts.dataDirs[dataDir];
   const previous = recorded ? contexts.contexts[recorded] : undefined;
@@ -156,7 +160,10 @@ export function findServer(
 ): { url?: string; token?: string } {
   // A data directory named on purpose never falls back to another server: that would send the
   // command to the wrong Cutover. The default one (./.cutover) falls back to the current server.
-  const url = query.envUrl ?? contexts.dataDirs[query.dataDir] ?? (query.explicitDataDir ? undefined : contexts.current);
+  const url =
+    query.envUrl ??
+    contexts.dataDirs[query.dataDir] ??
+    (query.explicitDataDir ? undefined : contexts.current);
   // `http://h:7070/` and `http://h:7070` are the same server.
   const token = query.envToken ?? (url ? contexts.contexts[url.replace(/\/+$/, '')]?.token : undefined);
   return { ...(url ? { url } : {}), ...(token ? { token } : {}) };

@@ -58,8 +58,12 @@ export async function readAgentEndpoint(dataDir: string): Promise<string | undef
 /** The `<dataDir>/cli.json` an earlier version wrote: the API URL and the admin token. */
 export const LEGACY_CLI_FILE = 'cli.json';
 
-export async function readLegacyCliFile(dataDir: string): Promise<{ url?: string; token?: string } | undefined> {
-  const found = await readJson<{ url?: unknown; token?: unknown }>(join(dataDir, LEGACY_CLI_FILE)).catch(() => undefined);
+export async function readLegacyCliFile(
+  dataDir: string,
+): Promise<{ url?: string; token?: string } | undefined> {
+  const found = await readJson<{ url?: unknown; token?: unknown }>(join(dataDir, LEGACY_CLI_FILE)).catch(
+    () => undefined,
+  );
   if (!found) return undefined;
   return {
     ...(typeof found.url === 'string' ? { url: found.url } : {}),
@@ -84,9 +88,14 @@ export async function serverAnswers(url: string): Promise<boolean> {
  * token moves to the contexts file and the file is removed once that is written. A failure is
  * logged, not fatal: the server serves without it; only the local CLI needs it.
  */
-export async function recordServerForCli(
-  options: { contextsFile: string; dataDir: string; url: string; adminToken?: string; log: Logger; probe?: (url: string) => Promise<boolean> },
-): Promise<void> {
+export async function recordServerForCli(options: {
+  contextsFile: string;
+  dataDir: string;
+  url: string;
+  adminToken?: string;
+  log: Logger;
+  probe?: (url: string) => Promise<boolean>;
+}): Promise<void> {
   const { contextsFile, dataDir, url, log } = options;
   const probe = options.probe ?? serverAnswers;
   try {
@@ -97,7 +106,10 @@ export async function recordServerForCli(
     } catch (error) {
       const aside = `${contextsFile}.bad-${Date.now()}`;
       await rename(contextsFile, aside);
-      log.warn({ err: (error as Error).message, movedTo: aside }, 'the CLI contexts file was unreadable; moved it aside and started a new one');
+      log.warn(
+        { err: (error as Error).message, movedTo: aside },
+        'the CLI contexts file was unreadable; moved it aside and started a new one',
+      );
       contexts = await readContexts(contextsFile);
     }
     const probed = urlsToProbe(contexts, { dataDir, url });
@@ -105,21 +117,36 @@ export async function recordServerForCli(
     const live = new Set(probed.filter((_, i) => answers[i]));
     const update = planContextsUpdate(
       contexts,
-      { dataDir, url, ...(options.adminToken ? { adminToken: options.adminToken } : {}), ...(legacy ? { legacy } : {}) },
+      {
+        dataDir,
+        url,
+        ...(options.adminToken ? { adminToken: options.adminToken } : {}),
+        ...(legacy ? { legacy } : {}),
+      },
       live,
     );
     await writeContexts(contextsFile, update.next);
     if (update.keptLive) {
-      log.info({ dataDir, live: update.keptLive, url }, 'the local CLI keeps talking to the live server recorded for this data directory');
+      log.info(
+        { dataDir, live: update.keptLive, url },
+        'the local CLI keeps talking to the live server recorded for this data directory',
+      );
     }
     if (legacy) {
       await rm(join(dataDir, LEGACY_CLI_FILE), { force: true });
       log.info(
-        { from: join(dataDir, LEGACY_CLI_FILE), to: contextsFile, adminTokenMoved: legacy.token !== undefined },
+        {
+          from: join(dataDir, LEGACY_CLI_FILE),
+          to: contextsFile,
+          adminTokenMoved: legacy.token !== undefined,
+        },
         "migrated the CLI's credentials out of the data directory and removed cli.json",
       );
     }
   } catch (error) {
-    log.warn({ err: (error as Error).message, file: contextsFile }, "could not record this server for the local CLI; set CUTOVER_URL and CUTOVER_TOKEN to use it");
+    log.warn(
+      { err: (error as Error).message, file: contextsFile },
+      'could not record this server for the local CLI; set CUTOVER_URL and CUTOVER_TOKEN to use it',
+    );
   }
 }

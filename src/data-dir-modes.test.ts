@@ -23,7 +23,14 @@ test('every start sets the modes of the data directory, whatever they were befor
       await mkdir(dir, { recursive: true });
       await chmod(dir, m);
     }
-    const files = ['agent-token', 'agent.json', 'cli.json', 'cutover.db', 'cutover.db-wal', 'cutover.db-shm'].map((f) => join(dataDir, f));
+    const files = [
+      'agent-token',
+      'agent.json',
+      'cli.json',
+      'cutover.db',
+      'cutover.db-wal',
+      'cutover.db-shm',
+    ].map((f) => join(dataDir, f));
     const agentFiles = ['agent.pid', 'state.a', 'state.b'].map((f) => join(dataDir, 'agent', f));
     for (const [i, f] of [...files, ...agentFiles].entries()) {
       await writeFile(f, 'x');
@@ -37,7 +44,8 @@ test('every start sets the modes of the data directory, whatever they were befor
 
     assert.equal(await mode(dataDir), 0o711);
     assert.equal(await mode(join(dataDir, 'agent')), 0o711);
-    for (const d of ['artifacts', 'agent/logs', 'agent/artifacts']) assert.equal(await mode(join(dataDir, d)), 0o700, d);
+    for (const d of ['artifacts', 'agent/logs', 'agent/artifacts'])
+      assert.equal(await mode(join(dataDir, d)), 0o700, d);
     for (const f of [...files, ...agentFiles]) assert.equal(await mode(f), 0o600, f);
     assert.ok(logged.includes(join(dataDir, 'cutover.db')), 'each change is logged');
 

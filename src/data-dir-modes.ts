@@ -29,7 +29,11 @@ export const PRIVATE_FILE_MODE = 0o600;
 const CREDENTIAL_FILES = ['agent-token', 'agent.json', 'cli.json'];
 
 /** The server's part: run at every server start, before the store opens and again after it. */
-export async function secureServerFiles(dataDir: string, database: string | undefined, log: Logger): Promise<void> {
+export async function secureServerFiles(
+  dataDir: string,
+  database: string | undefined,
+  log: Logger,
+): Promise<void> {
   await ensureDir(dataDir, DATA_DIR_MODE, log);
   for (const name of CREDENTIAL_FILES) await tightenFile(join(dataDir, name), log);
   await ensureDir(join(dataDir, 'artifacts'), PRIVATE_DIR_MODE, log);

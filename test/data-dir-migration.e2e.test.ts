@@ -13,7 +13,8 @@ import { CONFIG_HOME, cutover, eventually, load, manifest, ports, startProcess, 
  */
 const cleanup: (() => Promise<void>)[] = [];
 after(async () => {
-  for (const fn of cleanup.reverse()) await fn().catch((error: Error) => console.error(`cleanup: ${error.message}`));
+  for (const fn of cleanup.reverse())
+    await fn().catch((error: Error) => console.error(`cleanup: ${error.message}`));
 });
 
 const mode = async (p: string) => (await stat(p)).mode & 0o7777;
@@ -33,7 +34,10 @@ test('an old data directory with a live instance is migrated in place', async ()
   const adminToken = server.info.adminToken as string;
   assert.match(adminToken, /^cut_/);
   assert.equal((await cutover(dir, ['release', 'publish', await manifest(dir, '1.0.0')])).code, 0);
-  assert.equal((await cutover(dir, ['instance', 'create', 'web', '--app', 'hello', '--host', 'web.test'])).code, 0);
+  assert.equal(
+    (await cutover(dir, ['instance', 'create', 'web', '--app', 'hello', '--host', 'web.test'])).code,
+    0,
+  );
   const deployed = await cutover(dir, ['deploy', 'web', '1.0.0', '--wait']);
   assert.equal(deployed.code, 0, deployed.stdout + deployed.stderr);
 
@@ -46,7 +50,9 @@ test('an old data directory with a live instance is migrated in place', async ()
   // contexts file, and loosen every mode the way that version (or an operator) left them.
   await server.stop();
   const url = server.info.api as string;
-  await writeFile(join(dir, 'cli.json'), JSON.stringify({ url, token: adminToken }, null, 2) + '\n', { mode: 0o644 });
+  await writeFile(join(dir, 'cli.json'), JSON.stringify({ url, token: adminToken }, null, 2) + '\n', {
+    mode: 0o644,
+  });
   await chmod(join(dir, 'cli.json'), 0o644);
   await rm(join(CONFIG_HOME, 'cutover'), { recursive: true, force: true });
   const loose: [string, number][] = [
@@ -72,7 +78,8 @@ test('an old data directory with a live instance is migrated in place', async ()
   assert.equal(contexts.contexts[url].token, adminToken, 'the admin token moved to the contexts file');
   assert.equal(contexts.dataDirs[dir], url);
   assert.equal(await mode(dir), 0o711);
-  for (const f of ['agent-token', 'agent.json', 'cutover.db', 'cutover.db-wal', 'cutover.db-shm']) assert.equal(await mode(join(dir, f)), 0o600, f);
+  for (const f of ['agent-token', 'agent.json', 'cutover.db', 'cutover.db-wal', 'cutover.db-shm'])
+    assert.equal(await mode(join(dir, f)), 0o600, f);
   assert.equal(await mode(join(dir, 'artifacts')), 0o700);
 
   // The CLI finds the server and the token with no set-up, by data directory.
@@ -83,7 +90,13 @@ test('an old data directory with a live instance is migrated in place', async ()
 
   // M1: a replica starting on the same data directory leaves the CLI on the live server.
   const replicaPort = (await ports()).api;
-  const replica = await startProcess(dir, ['server', '--api-port', String(replicaPort), '--agent-port', String(p.agent)]);
+  const replica = await startProcess(dir, [
+    'server',
+    '--api-port',
+    String(replicaPort),
+    '--agent-port',
+    String(p.agent),
+  ]);
   cleanup.push(() => replica.stop());
   const after1 = JSON.parse(await readFile(contextsFile, 'utf8'));
   assert.equal(after1.dataDirs[dir], url, 'the data directory still names the live server');
@@ -96,10 +109,15 @@ test('an old data directory with a live instance is migrated in place', async ()
   const old = agent;
   agent = await startProcess(dir, [...agentArgs, '--takeover']);
   // The old agent exits by itself once it has handed over (a SIGTERM would stop the slots).
-  await eventually(async () => old.child.exitCode !== null || old.child.signalCode !== null, 30_000, 'the old agent to exit');
+  await eventually(
+    async () => old.child.exitCode !== null || old.child.signalCode !== null,
+    30_000,
+    'the old agent to exit',
+  );
   assert.equal(await mode(join(dir, 'agent')), 0o711);
   for (const d of ['agent/logs', 'agent/artifacts']) assert.equal(await mode(join(dir, d)), 0o700, d);
-  for (const f of ['agent/state.a', 'agent/state.b', 'agent/agent.pid']) assert.equal(await mode(join(dir, f)), 0o600, f);
+  for (const f of ['agent/state.a', 'agent/state.b', 'agent/agent.pid'])
+    assert.equal(await mode(join(dir, f)), 0o600, f);
 
   const result = await traffic.stop();
   trafficStopped = true;

@@ -8,11 +8,18 @@ test('slot ports are shown to deployers and admins, never to viewers', async () 
   const h = await startHarness();
   try {
     await h.release('1.0.0', testReleaseSpec('1.0.0'));
-    assert.equal((await h.call('deployer', 'POST', '/api/instances', { name: 'web', app: 'shop', hosts: ['web.test'] })).status, 201);
-    const deployed = await h.call('deployer', 'POST', '/api/instances/web/deploy?wait=5000', { version: '1.0.0' });
+    assert.equal(
+      (await h.call('deployer', 'POST', '/api/instances', { name: 'web', app: 'shop', hosts: ['web.test'] }))
+        .status,
+      201,
+    );
+    const deployed = await h.call('deployer', 'POST', '/api/instances/web/deploy?wait=5000', {
+      version: '1.0.0',
+    });
     assert.equal(deployed.body.status, 'succeeded', JSON.stringify(deployed.body));
     const id = deployed.body.id as string;
-    const startDetail = (d: { steps: { name: string; detail?: Record<string, unknown> }[] }) => d.steps.find((s) => s.name === 'start')?.detail;
+    const startDetail = (d: { steps: { name: string; detail?: Record<string, unknown> }[] }) =>
+      d.steps.find((s) => s.name === 'start')?.detail;
     assert.equal(startDetail(deployed.body)?.port, 1, 'the deployer who started it sees the port');
 
     for (const role of ['deployer', 'admin'] as const) {
@@ -32,7 +39,8 @@ test('slot ports are shown to deployers and admins, never to viewers', async () 
     }
     const listed = (await h.call('viewer', 'GET', '/api/instances/web/deployments')).body.deployments;
     const shown = (await h.call('viewer', 'GET', `/api/deployments/${id}`)).body;
-    for (const d of [...listed, shown]) assert.ok(!('port' in (startDetail(d) ?? {})), JSON.stringify(startDetail(d)));
+    for (const d of [...listed, shown])
+      assert.ok(!('port' in (startDetail(d) ?? {})), JSON.stringify(startDetail(d)));
     assert.ok(!JSON.stringify([views, listed, shown]).includes('"port"'));
   } finally {
     await h.close();

@@ -13,10 +13,14 @@ test('withoutCookie removes every cutover_preview pair and keeps the others byte
     ['cutover_preview=t; a=1; cutover_preview=u', 'a=1'],
     ['cutover_preview=; a=1', 'a=1'],
     // Not that cookie: a longer name, a name ending in it, or it as part of a value.
-    ['cutover_previewer=1; xcutover_preview=2; a=cutover_preview=3', 'cutover_previewer=1; xcutover_preview=2; a=cutover_preview=3'],
+    [
+      'cutover_previewer=1; xcutover_preview=2; a=cutover_preview=3',
+      'cutover_previewer=1; xcutover_preview=2; a=cutover_preview=3',
+    ],
     ['cutover_dpl=d1;  cutover_preview=t', 'cutover_dpl=d1'],
   ];
-  for (const [input, expected] of cases) assert.equal(withoutCookie(input, 'cutover_preview'), expected, input);
+  for (const [input, expected] of cases)
+    assert.equal(withoutCookie(input, 'cutover_preview'), expected, input);
 });
 
 test('a header without the cookie is returned as the same string (no copy on the hot path)', () => {

@@ -59,7 +59,10 @@ export function withoutCookie(header: string, name: string): string {
   for (;;) {
     const at = out.indexOf(name, from);
     if (at === -1) return out;
-    if ((at !== 0 && !isSeparator(out.charCodeAt(at - 1))) || out.charCodeAt(at + name.length) !== 61 /* = */) {
+    if (
+      (at !== 0 && !isSeparator(out.charCodeAt(at - 1))) ||
+      out.charCodeAt(at + name.length) !== 61 /* = */
+    ) {
       from = at + 1;
       continue;
     }
