@@ -73,6 +73,25 @@ test('M1: a second server on the same data directory does not redirect the CLI w
   assert.deepEqual(next.contexts[B], { token: 'cut_a', dataDir: DIR }, 'the replica is usable by URL');
 });
 
+test("a live server of another data directory at the recorded URL does not hold this data directory's entry", () => {
+  const c: CliContexts = {
+    version: 1,
+    current: A,
+    contexts: { [A]: { token: 'cut_other', dataDir: '/other' } },
+    dataDirs: { '/other': A, [DIR]: A },
+  };
+  const { next, keptLive, keptCurrent } = planContextsUpdate(
+    c,
+    { dataDir: DIR, url: B, adminToken: 'cut_b' },
+    new Set([A]),
+  );
+  assert.equal(keptLive, undefined);
+  assert.equal(keptCurrent, undefined);
+  assert.equal(next.dataDirs[DIR], B);
+  assert.equal(next.current, B);
+  assert.equal(next.dataDirs['/other'], A);
+});
+
 test('the same URL restarting is never probed and rewrites its entries', () => {
   const before = planContextsUpdate(
     emptyContexts(),

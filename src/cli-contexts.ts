@@ -108,8 +108,9 @@ export interface ContextsUpdate {
  * `/api/health`). The server's URL gets a context with the admin token of its database: the one
  * just created, else the one an earlier version left in `cli.json`, else the one recorded for this
  * data directory's previous URL (only if that context still belongs to this data directory). The
- * data directory's entry and `current` move to this server unless they name another server that is
- * alive: a second replica on the same data directory does not redirect the CLI (review M1).
+ * data directory's entry and `current` move to this server unless they name another live server of
+ * the same data directory: a second replica does not redirect the CLI (review M1). A live server
+ * there that belongs to another data directory (it took the port since) does not hold them.
  */
 export function planContextsUpdate(
   contexts: CliContexts,
@@ -135,7 +136,8 @@ export function planContextsUpdate(
     next.contexts[legacyUrl] = { token: start.legacy.token, dataDir };
   }
   next.contexts[url] = { ...(token ? { token } : {}), dataDir };
-  const otherLive = (u: string | undefined): u is string => u !== undefined && u !== url && live.has(u);
+  const otherLive = (u: string | undefined): u is string =>
+    u !== undefined && u !== url && live.has(u) && contexts.contexts[u]?.dataDir === dataDir;
   const update: ContextsUpdate = { next };
   if (otherLive(recorded)) update.keptLive = recorded;
   else next.dataDirs[dataDir] = url;

@@ -168,7 +168,7 @@ export function registerProcessCommands(program: Command): void {
       const config = await configFrom(cmd, opts);
       const server = await (await processes()).startServer(config, createLogger('server', config.logLevel));
       out.result({ api: server.url, ...(server.adminToken ? { adminToken: server.adminToken } : {}) }, () =>
-        [`server listening on ${server.url}`, ...(server.adminToken ? [`admin token (shown once): ${server.adminToken}`] : [])].join('\n'),
+        [`server listening on ${server.url}`, ...(server.adminToken ? [`admin token (shown once; saved for the local CLI in ${contextsFileIn(cliConfigDir())}): ${server.adminToken}`] : [])].join('\n'),
       );
       await untilSignal(() => server.stop(), (l) => out.progress(l));
     },
