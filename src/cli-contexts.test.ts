@@ -160,7 +160,7 @@ test('a server start moves cli.json out of the data directory, and keeps a live 
     await writeFile(join(dataDir, 'cli.json'), JSON.stringify({ url: A, token: 'cut_old' }), { mode: 0o644 });
     const file = join(home, 'config', 'cutover', 'contexts.json');
     const logged: string[] = [];
-    const log = { ...silentLogger, info: (_: object, msg: string) => void logged.push(msg) };
+    const log = { ...silentLogger, warn: (_: object, msg: string) => void logged.push(msg) };
     await recordServerForCli({ contextsFile: file, dataDir, url: A, log, probe: async () => false });
     await assert.rejects(stat(join(dataDir, 'cli.json')), { code: 'ENOENT' });
     assert.ok(logged.some((m) => /migrated the CLI's credentials/.test(m)));

@@ -127,14 +127,14 @@ export async function recordServerForCli(options: {
     );
     await writeContexts(contextsFile, update.next);
     if (update.keptLive) {
-      log.info(
+      log.warn(
         { dataDir, live: update.keptLive, url },
         'the local CLI keeps talking to the live server recorded for this data directory',
       );
     }
     if (legacy) {
       await rm(join(dataDir, LEGACY_CLI_FILE), { force: true });
-      log.info(
+      log.warn(
         {
           from: join(dataDir, LEGACY_CLI_FILE),
           to: contextsFile,

@@ -37,7 +37,7 @@ test('every start sets the modes of the data directory, whatever they were befor
       await chmod(f, [0o644, 0o755, 0o777][i % 3]!);
     }
     const logged: string[] = [];
-    const log = { ...silentLogger, info: (o: object) => void logged.push((o as { path: string }).path) };
+    const log = { ...silentLogger, warn: (o: object) => void logged.push((o as { path: string }).path) };
 
     await secureAgentFiles(dataDir, log);
     await secureServerFiles(dataDir, join(dataDir, 'cutover.db'), log);
@@ -63,8 +63,11 @@ test('a new data directory is created with these modes; PostgreSQL has no local 
   const root = await mkdtemp(join(tmpdir(), 'cutover-modes-'));
   const dataDir = join(root, 'new', 'data');
   try {
-    await secureServerFiles(dataDir, 'postgres://u:p@localhost/db', silentLogger);
-    await secureAgentFiles(dataDir, silentLogger);
+    const logged: string[] = [];
+    const log = { ...silentLogger, warn: (o: object) => void logged.push((o as { path: string }).path) };
+    await secureServerFiles(dataDir, 'postgres://u:p@localhost/db', log);
+    await secureAgentFiles(dataDir, log);
+    assert.deepEqual(logged, [], 'creating is not a change worth a warning');
     assert.equal(await mode(dataDir), 0o711);
     assert.equal(await mode(join(dataDir, 'artifacts')), 0o700);
     assert.equal(await mode(join(dataDir, 'agent')), 0o711);

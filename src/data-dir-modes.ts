@@ -62,8 +62,10 @@ export async function secureAgentFiles(dataDir: string, log: Logger): Promise<vo
 
 /** Creates the directory with `mode`, or sets `mode` on an existing one (logged: a migration). */
 export async function ensureDir(dir: string, mode: number, log: Logger): Promise<void> {
-  await mkdir(dir, { recursive: true, mode });
-  await setMode(dir, mode, log);
+  const created = await mkdir(dir, { recursive: true, mode });
+  // Just created: the umask may have taken bits off; setting them is not worth a log line.
+  if (created !== undefined) await chmod(dir, mode);
+  else await setMode(dir, mode, log);
 }
 
 /** Sets 0600 on the file if it exists. */
@@ -81,7 +83,8 @@ async function setMode(path: string, mode: number, log: Logger): Promise<void> {
   }
   if (current === mode) return;
   await chmod(path, mode);
-  log.info({ path, from: octal(current), to: octal(mode) }, 'set the mode of a data-directory file');
+  // A warning, so `up` (log level warn) shows it: the file was more open than it should be.
+  log.warn({ path, from: octal(current), to: octal(mode) }, 'set the mode of a data-directory file');
 }
 
 const octal = (mode: number) => `0${mode.toString(8)}`;
