@@ -3,7 +3,8 @@ import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { secureAgentFiles, secureServerFiles } from './data-dir-modes.ts';
+import { secureAgentFiles, secureServerFiles, withPrivateUmask } from './data-dir-modes.ts';
+import { createSqliteStore } from './store/index.ts';
 import { silentLogger } from './shared/index.ts';
 
 const mode = async (p: string) => (await stat(p)).mode & 0o7777;
@@ -72,6 +73,23 @@ test('a new data directory is created with these modes; PostgreSQL has no local 
     assert.equal(await mode(join(dataDir, 'artifacts')), 0o700);
     assert.equal(await mode(join(dataDir, 'agent')), 0o711);
     assert.equal(await mode(join(dataDir, 'agent', 'logs')), 0o700);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('a SQLite database created under withPrivateUmask is 0600 from the start, WAL files included', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'cutover-modes-'));
+  try {
+    const file = join(root, 'cutover.db');
+    const saved = process.umask(0o022); // the usual one, under which SQLite makes 0644 files
+    const store = await withPrivateUmask(async () => createSqliteStore(file));
+    assert.equal(process.umask(saved), 0o022, 'the umask is restored');
+    try {
+      for (const f of [file, `${file}-wal`, `${file}-shm`]) assert.equal(await mode(f), 0o600, f);
+    } finally {
+      await store.close();
+    }
   } finally {
     await rm(root, { recursive: true, force: true });
   }

@@ -88,3 +88,18 @@ async function setMode(path: string, mode: number, log: Logger): Promise<void> {
 }
 
 const octal = (mode: number) => `0${mode.toString(8)}`;
+
+/**
+ * Runs `open` with the umask 077, so the files it creates (SQLite creates the database, `-wal` and
+ * `-shm` as 0644 less the umask) are private from their first moment: a chmod afterwards would
+ * leave a window in which another user could open the file and keep the descriptor. The SQLite
+ * store creates its files synchronously inside the call, before anything else can run.
+ */
+export async function withPrivateUmask<T>(open: () => Promise<T>): Promise<T> {
+  const previous = process.umask(0o077);
+  try {
+    return await open();
+  } finally {
+    process.umask(previous);
+  }
+}

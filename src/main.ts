@@ -16,7 +16,7 @@ import { createApi } from './api/index.ts';
 import { ANALYSIS_ACTOR, createBakeWatcher, createHealthWatcher, createRollbackGuard, createScheduler } from './scheduler/index.ts';
 import { ensureAgentToken, readAgentEndpoint, recordServerForCli, writeAgentEndpoint } from './credentials.ts';
 import { contextsFileIn } from './cli-contexts.ts';
-import { secureAgentFiles, secureDatabaseFiles, secureServerFiles } from './data-dir-modes.ts';
+import { secureAgentFiles, secureDatabaseFiles, secureServerFiles, withPrivateUmask } from './data-dir-modes.ts';
 
 /** The product version (server, agent and CLI share it), from package.json. */
 export const PRODUCT_VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
@@ -42,7 +42,7 @@ export async function startServer(
   const clock = options.clock ?? systemClock;
   // Modes first, whatever an earlier version or the operator left; the database's again once it exists.
   await secureServerFiles(config.dataDir, config.database, log);
-  const store = await openStore(config.database!);
+  const store = await withPrivateUmask(() => openStore(config.database!));
   await secureDatabaseFiles(config.database, log);
   await ensureBuiltInChannels({ store, clock });
   const artifacts = createArtifactStore(join(config.dataDir, 'artifacts'));
