@@ -46,15 +46,18 @@ test('an old data directory with a live instance is migrated in place', async ()
   cleanup.push(async () => void (trafficStopped || (await traffic.stop())));
   await eventually(async () => traffic.result.ok > 20, 10_000, 'load to reach steady state');
 
-  // The previous version's layout: stop the server, put the token back in cli.json, forget the
-  // contexts file, and loosen every mode the way that version (or an operator) left them.
-  await server.stop();
+  // The previous version's layout: the token in cli.json, no contexts file, and (server stopped)
+  // every mode loosened the way that version (or an operator) left them.
   const url = server.info.api as string;
   await writeFile(join(dir, 'cli.json'), JSON.stringify({ url, token: adminToken }, null, 2) + '\n', {
     mode: 0o644,
   });
   await chmod(join(dir, 'cli.json'), 0o644);
   await rm(join(CONFIG_HOME, 'cutover'), { recursive: true, force: true });
+  // Until a server start migrates it, the CLI still finds the server through the old cli.json.
+  const before = await cutover(dir, ['status', 'web']);
+  assert.equal(before.code, 0, before.stdout + before.stderr);
+  await server.stop();
   const loose: [string, number][] = [
     ['', 0o755],
     ['agent-token', 0o644],

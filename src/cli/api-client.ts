@@ -21,9 +21,9 @@ export interface ApiClient {
 /**
  * Finds the server: `CUTOVER_URL`/`CUTOVER_TOKEN` when set; else the contexts file in the user's
  * config directory (`$XDG_CONFIG_HOME/cutover/contexts.json`): the server recorded for the data
- * directory (`--data-dir`, `CUTOVER_DATA_DIR`, or `./.cutover`), else, for the default data
- * directory only, the current one; else a `cli.json` an earlier version left in the data directory
- * (until the next server start moves it).
+ * directory (`--data-dir`, `CUTOVER_DATA_DIR`, or `./.cutover`), else a `cli.json` an earlier
+ * version left in it (until the next server start moves it), else, for the default data directory
+ * only, the current one.
  */
 export async function connect(dataDirFlag?: string): Promise<ApiClient> {
   const env = cliEnv();
@@ -38,16 +38,14 @@ export async function connect(dataDirFlag?: string): Promise<ApiClient> {
     } catch (error) {
       throw new CutoverError('CONFIG_INVALID', `${(error as Error).message}, or set CUTOVER_URL and CUTOVER_TOKEN`);
     }
-    found = findServer(contexts, {
-      dataDir,
-      explicitDataDir: named !== undefined,
-      ...(env.url ? { envUrl: env.url } : {}),
-      ...(env.token ? { envToken: env.token } : {}),
-    });
+    const query = { dataDir, ...(env.url ? { envUrl: env.url } : {}), ...(env.token ? { envToken: env.token } : {}) };
+    // The data directory's own server first (recorded, else an old cli.json), then the current one.
+    found = findServer(contexts, { ...query, explicitDataDir: true });
     if (!found.url) {
       const legacy = await readLegacyCliFile(dataDir);
       if (legacy?.url) found = { url: legacy.url, ...((env.token ?? legacy.token) ? { token: env.token ?? legacy.token } : {}) };
     }
+    if (!found.url && named === undefined) found = findServer(contexts, { ...query, explicitDataDir: false });
   }
   const { url, token } = found;
   if (!url) {
