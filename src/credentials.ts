@@ -1,12 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Logger } from './shared/index.ts';
+import { planContextsUpdate, readContexts, urlsToProbe, writeContexts } from './cli-contexts.ts';
+import type { CliContexts } from './cli-contexts.ts';
 
 /**
- * Files in the data directory that let local processes find each other. All are 0600:
+ * Files in the data directory that let the agent and the server find each other. Both are 0600
+ * (set again at every start by `data-dir-modes.ts`):
  * - `agent-token`: the shared secret of the agent's control API;
- * - `agent.json`: where the agent's control API listens (written by the agent);
- * - `cli.json`: the API URL and the admin token shown once at first start, for the local CLI.
+ * - `agent.json`: where the agent's control API listens (written by the agent).
+ * The CLI's credentials (the admin token) live outside the data directory, in the contexts file
+ * (`cli-contexts.ts`); an earlier version kept them in `<dataDir>/cli.json`, which the server's
+ * start moves there ({@link recordServerForCli}).
  */
 async function readJson<T>(file: string): Promise<T | undefined> {
   try {
@@ -18,7 +24,7 @@ async function readJson<T>(file: string): Promise<T | undefined> {
 }
 
 export async function ensureAgentToken(dataDir: string): Promise<string> {
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  await mkdir(dataDir, { recursive: true, mode: 0o711 });
   const file = join(dataDir, 'agent-token');
   try {
     return (await readFile(file, 'utf8')).trim();
@@ -37,26 +43,110 @@ export async function ensureAgentToken(dataDir: string): Promise<string> {
 }
 
 export async function writeAgentEndpoint(dataDir: string, url: string): Promise<void> {
-  await writeFile(join(dataDir, 'agent.json'), JSON.stringify({ url }) + '\n', { mode: 0o600 });
+  // Temp file + rename: `up` polls for this file and must never read half of it.
+  const file = join(dataDir, 'agent.json');
+  const tmp = `${file}.tmp-${process.pid}`;
+  await writeFile(tmp, JSON.stringify({ url }) + '\n', { mode: 0o600 });
+  await chmod(tmp, 0o600);
+  await rename(tmp, file);
 }
 
 export async function readAgentEndpoint(dataDir: string): Promise<string | undefined> {
   return (await readJson<{ url?: string }>(join(dataDir, 'agent.json')))?.url;
 }
 
-export interface CliCredentials {
+/** The `<dataDir>/cli.json` an earlier version wrote: the API URL and the admin token. */
+export const LEGACY_CLI_FILE = 'cli.json';
+
+export async function readLegacyCliFile(
+  dataDir: string,
+): Promise<{ url?: string; token?: string } | undefined> {
+  const found = await readJson<{ url?: unknown; token?: unknown }>(join(dataDir, LEGACY_CLI_FILE)).catch(
+    () => undefined,
+  );
+  if (!found) return undefined;
+  return {
+    ...(typeof found.url === 'string' ? { url: found.url } : {}),
+    ...(typeof found.token === 'string' ? { token: found.token } : {}),
+  };
+}
+
+/** Whether a Cutover server answers at `url` (its public `/api/health`), within a second. */
+export async function serverAnswers(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/api/health`, { signal: AbortSignal.timeout(1000) });
+    await res.body?.cancel();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Records this server for the local CLI in the contexts file (see `cli-contexts.ts` for what
+ * moves and what stays), and migrates an earlier version's `<dataDir>/cli.json` there: its admin
+ * token moves to the contexts file and the file is removed once that is written. A failure is
+ * logged, not fatal: the server serves without it; only the local CLI needs it.
+ */
+export async function recordServerForCli(options: {
+  contextsFile: string;
+  dataDir: string;
   url: string;
-  token?: string;
-}
-
-export async function readCliCredentials(dataDir: string): Promise<CliCredentials | undefined> {
-  return readJson<CliCredentials>(join(dataDir, 'cli.json'));
-}
-
-/** Records the API URL (and, on first start, the admin token) for the local CLI. */
-export async function writeCliCredentials(dataDir: string, url: string, token?: string): Promise<void> {
-  const previous = await readCliCredentials(dataDir);
-  const kept = token ?? previous?.token; // the admin token is shown once; later starts keep it
-  const next: CliCredentials = { url, ...(kept ? { token: kept } : {}) };
-  await writeFile(join(dataDir, 'cli.json'), JSON.stringify(next, null, 2) + '\n', { mode: 0o600 });
+  adminToken?: string;
+  log: Logger;
+  probe?: (url: string) => Promise<boolean>;
+}): Promise<void> {
+  const { contextsFile, dataDir, url, log } = options;
+  const probe = options.probe ?? serverAnswers;
+  try {
+    const legacy = await readLegacyCliFile(dataDir);
+    let contexts: CliContexts;
+    try {
+      contexts = await readContexts(contextsFile);
+    } catch (error) {
+      const aside = `${contextsFile}.bad-${Date.now()}`;
+      await rename(contextsFile, aside);
+      log.warn(
+        { err: (error as Error).message, movedTo: aside },
+        'the CLI contexts file was unreadable; moved it aside and started a new one',
+      );
+      contexts = await readContexts(contextsFile);
+    }
+    const probed = urlsToProbe(contexts, { dataDir, url });
+    const answers = await Promise.all(probed.map(probe));
+    const live = new Set(probed.filter((_, i) => answers[i]));
+    const update = planContextsUpdate(
+      contexts,
+      {
+        dataDir,
+        url,
+        ...(options.adminToken ? { adminToken: options.adminToken } : {}),
+        ...(legacy ? { legacy } : {}),
+      },
+      live,
+    );
+    await writeContexts(contextsFile, update.next);
+    if (update.keptLive) {
+      log.warn(
+        { dataDir, live: update.keptLive, url },
+        'the local CLI keeps talking to the live server recorded for this data directory',
+      );
+    }
+    if (legacy) {
+      await rm(join(dataDir, LEGACY_CLI_FILE), { force: true });
+      log.warn(
+        {
+          from: join(dataDir, LEGACY_CLI_FILE),
+          to: contextsFile,
+          adminTokenMoved: legacy.token !== undefined,
+        },
+        "migrated the CLI's credentials out of the data directory and removed cli.json",
+      );
+    }
+  } catch (error) {
+    log.warn(
+      { err: (error as Error).message, file: contextsFile },
+      'could not record this server for the local CLI; set CUTOVER_URL and CUTOVER_TOKEN to use it',
+    );
+  }
 }

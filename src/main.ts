@@ -1,10 +1,11 @@
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { getRequestListener } from '@hono/node-server';
 import { CutoverError, closeServer, listen, systemClock } from './shared/index.ts';
 import type { Clock, Logger } from './shared/index.ts';
+import { cliConfigDir } from './config/index.ts';
 import type { Config } from './config/index.ts';
 import { describeDatabase, openStore } from './store/index.ts';
 import { createArtifactStore } from './releases/index.ts';
@@ -14,7 +15,9 @@ import type { AgentPidRecord } from './agent/index.ts';
 import { bootstrapAdminToken, ensureBuiltInChannels, reportProblem } from './control/index.ts';
 import { createApi } from './api/index.ts';
 import { ANALYSIS_ACTOR, createBakeWatcher, createHealthWatcher, createRollbackGuard, createScheduler } from './scheduler/index.ts';
-import { ensureAgentToken, readAgentEndpoint, writeAgentEndpoint, writeCliCredentials } from './credentials.ts';
+import { ensureAgentToken, readAgentEndpoint, recordServerForCli, writeAgentEndpoint } from './credentials.ts';
+import { contextsFileIn } from './cli-contexts.ts';
+import { secureAgentFiles, secureDatabaseFiles, secureServerFiles, withPrivateUmask } from './data-dir-modes.ts';
 
 /** The product version (server, agent and CLI share it), from package.json. */
 export const PRODUCT_VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
@@ -31,10 +34,17 @@ export interface RunningServer {
  * The control plane's composition root: config → store → services → HTTP API. It can stop and
  * restart at any time; the agent keeps serving meanwhile.
  */
-export async function startServer(config: Readonly<Config>, log: Logger, options: { clock?: Clock } = {}): Promise<RunningServer> {
+export async function startServer(
+  config: Readonly<Config>,
+  log: Logger,
+  options: { clock?: Clock; /** default: `contexts.json` in {@link cliConfigDir} */ contextsFile?: string } = {},
+): Promise<RunningServer> {
   // Tests of time-driven behaviour (windows, soak, backoff) pass a manual clock; everything else uses the system's.
   const clock = options.clock ?? systemClock;
-  const store = await openStore(config.database!);
+  // Modes first, whatever an earlier version or the operator left; the database's again once it exists.
+  await secureServerFiles(config.dataDir, config.database, log);
+  const store = await withPrivateUmask(() => openStore(config.database!));
+  await secureDatabaseFiles(config.database, log);
   await ensureBuiltInChannels({ store, clock });
   const artifacts = createArtifactStore(join(config.dataDir, 'artifacts'));
   const agentToken = await ensureAgentToken(config.dataDir);
@@ -104,7 +114,13 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
   }
   const url = `http://${config.apiHost}:${apiPort}`;
   const adminToken = await bootstrapAdminToken(store, clock);
-  await writeCliCredentials(config.dataDir, url, adminToken);
+  await recordServerForCli({
+    contextsFile: options.contextsFile ?? contextsFileIn(cliConfigDir()),
+    dataDir: resolve(config.dataDir),
+    url,
+    ...(adminToken ? { adminToken } : {}),
+    log,
+  });
 
   await deployer.recover().catch((error: Error) => log.warn({ err: error.message }, 'could not settle interrupted deployments yet'));
   const warmTimer = setInterval(() => {
@@ -141,6 +157,7 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
 
 /** The agent's composition root with the shared credentials files. */
 export async function startAgentProcess(config: Readonly<Config>, log: Logger, options: { takeover?: boolean } = {}) {
+  await secureAgentFiles(config.dataDir, log);
   const token = await ensureAgentToken(config.dataDir);
   const agent = await startAgent(config, token, log, options);
   await writeAgentEndpoint(config.dataDir, `http://${config.agentHost}:${agent.controlPort}`);

@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cutover, eventually, load, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import { cutover, eventually, load, localToken, manifest, ports, startProcess, tempDir } from './helpers.ts';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -136,8 +136,7 @@ test('an app that exits at start fails with its exit code and last output', asyn
 });
 
 test('an uploaded artifact can be fetched back by its digest', async () => {
-  const { readFile } = await import('node:fs/promises');
-  const { token } = JSON.parse(await readFile(join(data.dir, 'cli.json'), 'utf8')) as { token: string };
+  const token = (await localToken(api))!;
   const { releases } = (await (await fetch(`${api}/api/releases?app=hello`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
     releases: { spec: { artifact: { digest: string; size: number } } }[];
   };

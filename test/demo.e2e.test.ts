@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { ROOT, cutover, ports, tempDir } from './helpers.ts';
@@ -22,8 +23,9 @@ test('the demo deploys 1.0.0 then 1.1.0, serves it, and stops cleanly on Ctrl-C'
     const p = await ports();
     const child = spawn(
       process.execPath,
-      [join(ROOT, 'src/cli/demo.ts'), '--data-dir', data.dir, '--http-port', String(p.http), '--api-port', String(p.api), '--agent-port', String(p.agent)],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CUTOVER_URL: '', CUTOVER_TOKEN: '' } },
+      // As in the quick start: the default data directory (./.cutover), in the directory it runs in.
+      [join(ROOT, 'src/cli/demo.ts'), '--http-port', String(p.http), '--api-port', String(p.api), '--agent-port', String(p.agent)],
+      { stdio: ['ignore', 'pipe', 'pipe'], cwd: data.dir, env: { ...process.env, CUTOVER_URL: '', CUTOVER_TOKEN: '' } },
     );
     kill = () => child.kill('SIGKILL');
     let out = '';
@@ -42,7 +44,17 @@ test('the demo deploys 1.0.0 then 1.1.0, serves it, and stops cleanly on Ctrl-C'
     assert.equal(res.headers['x-app-version'], '1.1.0');
     assert.match(await res.body.text(), /Hello again from 1\.1\.0/);
 
-    const status = await cutover(data.dir, ['status', 'hello']);
+    // `./bin/cutover status hello` in the same directory needs no set-up step, and no credentials
+    // are left in the data directory the slots run under.
+    const plain = await new Promise<{ code: number; stdout: string }>((resolve) =>
+      execFile(join(ROOT, 'bin/cutover'), ['status', 'hello'], { cwd: data.dir, env: { ...process.env, CUTOVER_URL: '', CUTOVER_TOKEN: '' } }, (error, stdout) =>
+        resolve({ code: error ? 1 : 0, stdout }),
+      ),
+    );
+    assert.equal(plain.code, 0, plain.stdout);
+    assert.match(plain.stdout, /1\.1\.0/);
+    assert.ok(!(await readdir(join(data.dir, '.cutover'))).includes('cli.json'));
+    const status = await cutover(join(data.dir, '.cutover'), ['status', 'hello']);
     assert.equal(status.json.currentVersion, '1.1.0');
     const pids = status.json.runtime.slots.map((s: { pid: number }) => s.pid).filter(Boolean) as number[];
     assert.equal(pids.length, 2, 'the live slot and the warm one run');

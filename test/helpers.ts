@@ -1,6 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +11,22 @@ import { allocateLoopbackPort } from '../src/supervisor/index.ts';
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const CLI = join(ROOT, 'src/cli/main.ts');
 export const EXAMPLE = join(ROOT, 'examples/hello');
+
+/**
+ * The CLI's contexts file lives in `$XDG_CONFIG_HOME/cutover/`: each test file gets its own, so
+ * tests never write the user's real one and never see another file's servers. Set on
+ * `process.env`, so servers started in-process and every spawned CLI use it.
+ */
+export const CONFIG_HOME = mkdtempSync(join(tmpdir(), 'cutover-xdg-'));
+process.env.XDG_CONFIG_HOME = CONFIG_HOME;
+process.on('exit', () => rmSync(CONFIG_HOME, { recursive: true, force: true }));
+
+/** The token a local server start recorded for the CLI at `url` (the admin token), from the contexts file. */
+export async function localToken(url: string): Promise<string | undefined> {
+  const file = join(CONFIG_HOME, 'cutover', 'contexts.json');
+  const contexts = JSON.parse(await readFile(file, 'utf8')) as { contexts: Record<string, { token?: string }> };
+  return contexts.contexts[url]?.token;
+}
 
 /** A free loopback port: the supervisor's own allocator. */
 export const freePort = allocateLoopbackPort;

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { Client } from 'undici';
-import { CLI, cutover, manifest, ports, tempDir } from '../../test/helpers.ts';
+import { CLI, cutover, localToken, manifest, ports, tempDir } from '../../test/helpers.ts';
 
 /** A `cutover up` started for one benchmark, in its own temp dir, on free ports. */
 export interface BenchCutover {
@@ -139,8 +139,7 @@ export async function startCutover(options: StartOptions = {}): Promise<BenchCut
     throw error;
   }
 
-  const creds = JSON.parse(await readFile(`${data.dir}/cli.json`, 'utf8')) as { url: string; token?: string };
-  const token = info.adminToken ?? creds.token ?? '';
+  const token = info.adminToken ?? (await localToken(info.api)) ?? '';
   const api = new Client(info.api, { keepAliveTimeout: 60_000, pipelining: 1 });
   const cli = (cliArgs: string[]) => cutover(data.dir, cliArgs);
 

@@ -1,6 +1,6 @@
-import type { DeploymentRecord, Store } from '../store/index.ts';
+import type { DeploymentRecord, Role, Store } from '../store/index.ts';
 import type { Runtime, RuntimeInstance } from '../deploy/index.ts';
-import { mustGetInstance, viewOf } from '../control/index.ts';
+import { mustGetInstance, roleAllows, viewOf } from '../control/index.ts';
 import type { InstanceView, loadPointerIndex } from '../control/index.ts';
 
 export interface InstanceStatus extends InstanceView {
@@ -26,4 +26,41 @@ export async function instanceStatus(
     runtimeError = (error as Error).message;
   }
   return { ...viewOf(instance, index), runtime, ...(runtimeError ? { runtimeError } : {}), lastDeployment: last ?? null };
+}
+
+/**
+ * Slot ports answer on 127.0.0.1 without the router's checks (no preview token, no maintenance
+ * page), so any local user who knows one reaches an idle or preview slot directly (review L7).
+ * They are shown to deployers and admins, who run code on the agent's machine anyway, and left
+ * out for viewers: in the runtime view and in the `start` step's detail.
+ */
+export function seesSlotPorts(role: Role): boolean {
+  return roleAllows(role, 'deployer');
+}
+
+function withoutPort<T extends object>(value: T): T {
+  if (!('port' in value)) return value;
+  const { port: _port, ...rest } = value as T & { port: unknown };
+  return rest as T;
+}
+
+/** A deployment as a viewer sees it: no slot port in its steps' details. */
+export function deploymentForViewer(d: DeploymentRecord): DeploymentRecord {
+  if (!d.steps.some((s) => s.detail && 'port' in s.detail)) return d;
+  return { ...d, steps: d.steps.map((s) => (s.detail ? { ...s, detail: withoutPort(s.detail) } : s)) };
+}
+
+/** An instance status as `role` may see it. */
+export function statusForRole(status: InstanceStatus, role: Role): InstanceStatus {
+  if (seesSlotPorts(role)) return status;
+  return {
+    ...status,
+    runtime: status.runtime ? { ...status.runtime, slots: status.runtime.slots.map(withoutPort) } : null,
+    lastDeployment: status.lastDeployment ? deploymentForViewer(status.lastDeployment) : null,
+  };
+}
+
+/** A deployment as `role` may see it. */
+export function deploymentForRole(d: DeploymentRecord, role: Role): DeploymentRecord {
+  return seesSlotPorts(role) ? d : deploymentForViewer(d);
 }

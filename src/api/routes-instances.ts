@@ -17,7 +17,7 @@ import {
   updateInstanceSchema,
 } from '../control/index.ts';
 import type { ApiDeps } from './api.ts';
-import { instanceStatus } from './instance-status.ts';
+import { deploymentForRole, instanceStatus, statusForRole } from './instance-status.ts';
 import { pathParams, route } from './route.ts';
 import type { RouteSpec } from './route.ts';
 import { deploymentSchema, instanceSchema, instanceViewSchema, targetChangeSchema } from './schemas.ts';
@@ -119,7 +119,7 @@ export function instanceRoutes(deps: ApiDeps): RouteSpec[] {
       params: name,
       status: 200,
       response: statusSchema,
-      handle: async ({ params }) => instanceStatus(deps, params.name, await loadPointerIndex(store)),
+      handle: async ({ params, who }) => statusForRole(await instanceStatus(deps, params.name, await loadPointerIndex(store)), who.role),
     }),
     route({
       method: 'patch',
@@ -204,7 +204,9 @@ export function instanceRoutes(deps: ApiDeps): RouteSpec[] {
       params: name,
       status: 200,
       response: z.object({ deployments: z.array(deploymentSchema) }),
-      handle: async ({ params }) => ({ deployments: await store.listDeployments({ instance: params.name, limit: 50 }) }),
+      handle: async ({ params, who }) => ({
+        deployments: (await store.listDeployments({ instance: params.name, limit: 50 })).map((d) => deploymentForRole(d, who.role)),
+      }),
     }),
     route({
       method: 'get',
@@ -217,10 +219,10 @@ export function instanceRoutes(deps: ApiDeps): RouteSpec[] {
       query: waitQuery,
       status: 200,
       response: deploymentSchema,
-      handle: async ({ params, query }) => {
+      handle: async ({ params, query, who }) => {
         const d = query.wait ? await deployer.wait(params.id, query.wait) : await store.getDeployment(params.id);
         if (!d) throw new CutoverError('DEPLOYMENT_NOT_FOUND', `no deployment ${params.id}`);
-        return d;
+        return deploymentForRole(d, who.role);
       },
     }),
     route({
@@ -232,9 +234,9 @@ export function instanceRoutes(deps: ApiDeps): RouteSpec[] {
       tag: 'instances',
       status: 200,
       response: z.object({ instances: z.array(statusSchema) }),
-      handle: async () => {
+      handle: async ({ who }) => {
         const [instances, index] = await Promise.all([store.listInstances(), loadPointerIndex(store)]);
-        return { instances: await Promise.all(instances.map((i) => instanceStatus(deps, i.name, index))) };
+        return { instances: await Promise.all(instances.map(async (i) => statusForRole(await instanceStatus(deps, i.name, index), who.role))) };
       },
     }),
     route({

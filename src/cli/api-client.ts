@@ -3,8 +3,9 @@ import { resolve } from 'node:path';
 import { request } from 'undici';
 import { CutoverError } from '../shared/index.ts';
 import type { ErrorCode } from '../shared/index.ts';
-import { cliEnv } from '../config/index.ts';
-import { readCliCredentials } from '../credentials.ts';
+import { cliConfigDir, cliEnv } from '../config/index.ts';
+import { readLegacyCliFile } from '../credentials.ts';
+import { contextsFileIn, findServer, readContexts } from '../cli-contexts.ts';
 
 /** The methods the API uses. */
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -18,24 +19,42 @@ export interface ApiClient {
 }
 
 /**
- * Finds the server: `CUTOVER_URL`/`CUTOVER_TOKEN` when set, else `cli.json` in the data directory
- * (`--data-dir`, `CUTOVER_DATA_DIR`, or `./.cutover`).
+ * Finds the server: `CUTOVER_URL`/`CUTOVER_TOKEN` when set; else the contexts file in the user's
+ * config directory (`$XDG_CONFIG_HOME/cutover/contexts.json`): the server recorded for the data
+ * directory (`--data-dir`, `CUTOVER_DATA_DIR`, or `./.cutover`), else a `cli.json` an earlier
+ * version left in it (until the next server start moves it), else, for the default data directory
+ * only, the current one.
  */
 export async function connect(dataDirFlag?: string): Promise<ApiClient> {
   const env = cliEnv();
-  let url = env.url;
-  let token = env.token;
-  if (!url || !token) {
-    const dataDir = resolve(dataDirFlag ?? env.dataDir ?? '.cutover');
-    const local = await readCliCredentials(dataDir).catch(() => undefined);
-    url ??= local?.url;
-    token ??= local?.token;
-    if (!url) {
-      throw new CutoverError(
-        'SERVER_UNREACHABLE',
-        `no server to talk to: set CUTOVER_URL and CUTOVER_TOKEN, or run this where \`cutover up\` keeps its data (${dataDir} has no cli.json)`,
-      );
+  const named = dataDirFlag ?? env.dataDir;
+  const dataDir = resolve(named ?? '.cutover');
+  const file = contextsFileIn(cliConfigDir());
+  let found: { url?: string; token?: string } = { ...(env.url ? { url: env.url } : {}), ...(env.token ? { token: env.token } : {}) };
+  if (!found.url || !found.token) {
+    let contexts;
+    try {
+      contexts = await readContexts(file);
+    } catch (error) {
+      throw new CutoverError('CONFIG_INVALID', `${(error as Error).message}, or set CUTOVER_URL and CUTOVER_TOKEN`);
     }
+    const query = { dataDir, ...(env.url ? { envUrl: env.url } : {}), ...(env.token ? { envToken: env.token } : {}) };
+    // The data directory's own server first (recorded, else an old cli.json), then the current one.
+    found = findServer(contexts, { ...query, explicitDataDir: true });
+    if (!found.url) {
+      const legacy = await readLegacyCliFile(dataDir);
+      if (legacy?.url) found = { url: legacy.url, ...((env.token ?? legacy.token) ? { token: env.token ?? legacy.token } : {}) };
+    }
+    if (!found.url && named === undefined) found = findServer(contexts, { ...query, explicitDataDir: false });
+  }
+  const { url, token } = found;
+  if (!url) {
+    throw new CutoverError(
+      'SERVER_UNREACHABLE',
+      named === undefined
+        ? `no server to talk to: set CUTOVER_URL and CUTOVER_TOKEN, or start one with \`cutover up\` (it records itself in ${file})`
+        : `no server recorded for the data directory ${dataDir} in ${file}: start it with \`cutover up --data-dir ${named}\`, or set CUTOVER_URL and CUTOVER_TOKEN`,
+    );
   }
   const base = url.replace(/\/+$/, '');
   const headers = { authorization: `Bearer ${token ?? ''}` };

@@ -6,7 +6,8 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../shared/index.ts';
-import { loadConfig, readEnv } from '../config/index.ts';
+import { cliConfigDir, loadConfig, readEnv } from '../config/index.ts';
+import { contextsFileIn } from '../cli-contexts.ts';
 import { startUp } from './commands/processes.ts';
 import { runCli } from './program.ts';
 import { connect } from './api-client.ts';
@@ -39,7 +40,7 @@ const agentArgv = [
   ...(values['agent-port'] ? ['--agent-port', values['agent-port']] : []),
 ];
 const up = await startUp(config, agentArgv);
-if (up.adminToken) say(`  admin token (shown once, saved for the local CLI in ${config.dataDir}/cli.json): ${up.adminToken}`);
+if (up.adminToken) say(`  admin token (shown once, saved for the local CLI in ${contextsFileIn(cliConfigDir())}): ${up.adminToken}`);
 
 const cli = async (...args: string[]) => {
   const code = await runCli(['--data-dir', config.dataDir, ...args]);

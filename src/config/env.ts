@@ -1,3 +1,6 @@
+import { homedir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+
 /**
  * The one module that reads `process.env`. Everything else receives values from here.
  */
@@ -12,4 +15,15 @@ export function cliEnv(): { url?: string; token?: string; dataDir?: string } {
     ...(process.env.CUTOVER_TOKEN ? { token: process.env.CUTOVER_TOKEN } : {}),
     ...(process.env.CUTOVER_DATA_DIR ? { dataDir: process.env.CUTOVER_DATA_DIR } : {}),
   };
+}
+
+/**
+ * The directory of the CLI's contexts file (its credentials): `$XDG_CONFIG_HOME/cutover`, else
+ * `$HOME/.config/cutover` (XDG Base Directory spec), else the user's home from the system.
+ */
+export function cliConfigDir(): string {
+  const xdg = process.env.XDG_CONFIG_HOME;
+  // The spec says a relative XDG_CONFIG_HOME is invalid and must be ignored.
+  if (xdg && isAbsolute(xdg)) return join(xdg, 'cutover');
+  return join(process.env.HOME || homedir(), '.config', 'cutover');
 }

@@ -1,3 +1,3 @@
 export { configSchema, loadConfig, configFromEnv } from './config.ts';
 export type { Config, ConfigInput } from './config.ts';
-export { readEnv, cliEnv } from './env.ts';
+export { readEnv, cliEnv, cliConfigDir } from './env.ts';

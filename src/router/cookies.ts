@@ -47,3 +47,37 @@ export function cookieValue(header: string, name: string): string {
     from = at + 1;
   }
 }
+
+/**
+ * The Cookie header without any `name=…` pair (RFC 6265 §4.2.1: pairs separated by `; `). The other
+ * pairs are kept byte for byte; '' when nothing else is left. Callers check `header.includes(name)`
+ * first, so a request without that cookie pays one substring search and allocates nothing.
+ */
+export function withoutCookie(header: string, name: string): string {
+  let out = header;
+  let from = 0;
+  for (;;) {
+    const at = out.indexOf(name, from);
+    if (at === -1) return out;
+    if (
+      (at !== 0 && !isSeparator(out.charCodeAt(at - 1))) ||
+      out.charCodeAt(at + name.length) !== 61 /* = */
+    ) {
+      from = at + 1;
+      continue;
+    }
+    const semi = out.indexOf(';', at + name.length);
+    if (semi !== -1) {
+      // Not the last pair: drop it with the `; ` that follows, so the next pair takes its place.
+      let next = semi + 1;
+      while (next < out.length && (out.charCodeAt(next) === 32 || out.charCodeAt(next) === 9)) next++;
+      out = out.slice(0, at) + out.slice(next);
+      from = at;
+    } else {
+      // The last pair: drop it with the `; ` before it.
+      let start = at;
+      while (start > 0 && isSeparator(out.charCodeAt(start - 1))) start--;
+      return out.slice(0, start);
+    }
+  }
+}

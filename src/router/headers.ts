@@ -1,3 +1,5 @@
+import { PREVIEW_COOKIE, withoutCookie } from './cookies.ts';
+
 // Header rewriting for the proxy hot path. Everything here runs once per request or response,
 // so it walks raw header arrays once, switches on name length before lowercasing anything,
 // and allocates only the output array.
@@ -185,10 +187,14 @@ export function scanRequestHeaders(raw: string[], clientIp: string | undefined, 
         hasBody = true;
         chunked = true;
         break;
-      case COOKIE:
+      case COOKIE: {
         cookie = cookie === '' ? value : `${cookie}; ${value}`;
-        out.push(name, value);
+        // The preview token is for the router only: an app that logs its cookies would put it in
+        // slot logs, which viewers read (review L11). Routing reads it from `scan.cookie`.
+        const kept = value.includes(PREVIEW_COOKIE) ? withoutCookie(value, PREVIEW_COOKIE) : value;
+        if (kept !== '') out.push(name, kept);
         break;
+      }
       case DEPLOYMENT:
         deployment = value;
         out.push(name, value);

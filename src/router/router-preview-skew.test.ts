@@ -64,6 +64,15 @@ describe('router preview and skew protection', () => {
     // The token is for the router: the app never sees it.
     assert.equal(JSON.parse(byHeader.body).headers['x-cutover-preview'], undefined);
     assert.equal((await get('/', { cookie: `a=b; cutover_preview=${TOKEN}` })).body, '2.0.0');
+    // Nor in its cookie (review L11): the other cookies arrive unchanged, an emptied header not at all.
+    const byCookie = JSON.parse(
+      (await get('/headers', { cookie: `a=b; cutover_preview=${TOKEN}; c="d e"` })).body,
+    );
+    assert.equal(byCookie.headers.cookie, 'a=b; c="d e"');
+    assert.equal(
+      JSON.parse((await get('/headers', { cookie: `cutover_preview=${TOKEN}` })).body).headers.cookie,
+      undefined,
+    );
     const greenHits = green.hits;
     const wrong = await get('/', { 'x-cutover-preview': `${TOKEN}x` });
     assert.equal(wrong.status, 403);

@@ -8,9 +8,10 @@ import { AGENT_NODE_FLAGS, CutoverError, createLogger } from '../../shared/index
 // The process code (router, supervisor, store…) loads only when a process command runs, so
 // everyday commands like `cutover status` start fast.
 const processes = () => import('../../main.ts');
-import { loadConfig, readEnv } from '../../config/index.ts';
+import { cliConfigDir, loadConfig, readEnv } from '../../config/index.ts';
 import type { Config } from '../../config/index.ts';
 import { readAgentEndpoint } from '../../credentials.ts';
+import { contextsFileIn } from '../../cli-contexts.ts';
 import { output } from '../output.ts';
 import { planUp } from '../up-plan.ts';
 import { globals } from './globals.ts';
@@ -196,7 +197,7 @@ export function registerProcessCommands(program: Command): void {
           `  router  ${up.routerUrl}   (instances by their Host header)`,
           `  API     ${up.apiUrl}`,
           `  data    ${up.dataDir}`,
-          ...(up.adminToken ? [`  admin token (shown once; the local CLI reads it from ${up.dataDir}/cli.json):`, `    ${up.adminToken}`] : []),
+          ...(up.adminToken ? [`  admin token (shown once; saved for the local CLI in ${contextsFileIn(cliConfigDir())}):`, `    ${up.adminToken}`] : []),
           'Press Ctrl-C to stop (the server, the agent and its slots).',
         ].join('\n'),
       );
@@ -211,7 +212,7 @@ export function registerProcessCommands(program: Command): void {
       const config = await configFrom(cmd, opts);
       const server = await (await processes()).startServer(config, createLogger('server', config.logLevel));
       out.result({ api: server.url, ...(server.adminToken ? { adminToken: server.adminToken } : {}) }, () =>
-        [`server listening on ${server.url}`, ...(server.adminToken ? [`admin token (shown once): ${server.adminToken}`] : [])].join('\n'),
+        [`server listening on ${server.url}`, ...(server.adminToken ? [`admin token (shown once; saved for the local CLI in ${contextsFileIn(cliConfigDir())}): ${server.adminToken}`] : [])].join('\n'),
       );
       await untilSignal(() => server.stop(), (l) => out.progress(l));
     },

@@ -1,0 +1,132 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmod, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CONFIG_HOME, cutover, eventually, load, manifest, ports, startProcess, tempDir } from './helpers.ts';
+
+/**
+ * A data directory laid out by the previous version, with a live instance: the admin token in
+ * `<dataDir>/cli.json`, no contexts file, and the loose modes that version left (review H1, L4).
+ * A server start moves the token out and removes cli.json; server and agent starts set the modes;
+ * the CLI keeps working and the instance keeps serving throughout. A second server on the same
+ * data directory does not redirect the CLI away from the live one (review M1).
+ */
+const cleanup: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const fn of cleanup.reverse())
+    await fn().catch((error: Error) => console.error(`cleanup: ${error.message}`));
+});
+
+const mode = async (p: string) => (await stat(p)).mode & 0o7777;
+
+test('an old data directory with a live instance is migrated in place', async () => {
+  const began = Date.now();
+  const data = await tempDir('migrate');
+  cleanup.push(data.cleanup);
+  const dir = data.dir;
+  const p = await ports();
+  const agentArgs = ['agent', '--http-port', String(p.http), '--agent-port', String(p.agent)];
+  let agent = await startProcess(dir, agentArgs);
+  cleanup.push(() => agent.stop());
+  const serverArgs = ['server', '--api-port', String(p.api), '--agent-port', String(p.agent)];
+  let server = await startProcess(dir, serverArgs);
+  cleanup.push(() => server.stop());
+  const adminToken = server.info.adminToken as string;
+  assert.match(adminToken, /^cut_/);
+  assert.equal((await cutover(dir, ['release', 'publish', await manifest(dir, '1.0.0')])).code, 0);
+  assert.equal(
+    (await cutover(dir, ['instance', 'create', 'web', '--app', 'hello', '--host', 'web.test'])).code,
+    0,
+  );
+  const deployed = await cutover(dir, ['deploy', 'web', '1.0.0', '--wait']);
+  assert.equal(deployed.code, 0, deployed.stdout + deployed.stderr);
+
+  const traffic = load(p.http, 'web.test', 4);
+  let trafficStopped = false;
+  cleanup.push(async () => void (trafficStopped || (await traffic.stop())));
+  await eventually(async () => traffic.result.ok > 20, 10_000, 'load to reach steady state');
+
+  // The previous version's layout: the token in cli.json, no contexts file, and (server stopped)
+  // every mode loosened the way that version (or an operator) left them.
+  const url = server.info.api as string;
+  await writeFile(join(dir, 'cli.json'), JSON.stringify({ url, token: adminToken }, null, 2) + '\n', {
+    mode: 0o644,
+  });
+  await chmod(join(dir, 'cli.json'), 0o644);
+  await rm(join(CONFIG_HOME, 'cutover'), { recursive: true, force: true });
+  // Until a server start migrates it, the CLI still finds the server through the old cli.json.
+  const before = await cutover(dir, ['status', 'web']);
+  assert.equal(before.code, 0, before.stdout + before.stderr);
+  await server.stop();
+  const loose: [string, number][] = [
+    ['', 0o755],
+    ['agent-token', 0o644],
+    ['agent.json', 0o644],
+    ['cutover.db', 0o644],
+    ['artifacts', 0o755],
+    ['agent', 0o777],
+    ['agent/logs', 0o755],
+    ['agent/artifacts', 0o755],
+    ['agent/state.a', 0o644],
+    ['agent/state.b', 0o644],
+  ];
+  for (const [path, m] of loose) await chmod(join(dir, path), m);
+
+  server = await startProcess(dir, serverArgs);
+  await assert.rejects(stat(join(dir, 'cli.json')), { code: 'ENOENT' }, 'cli.json is removed');
+  const contextsFile = join(CONFIG_HOME, 'cutover', 'contexts.json');
+  assert.equal(await mode(join(CONFIG_HOME, 'cutover')), 0o700);
+  assert.equal(await mode(contextsFile), 0o600);
+  const contexts = JSON.parse(await readFile(contextsFile, 'utf8'));
+  assert.equal(contexts.contexts[url].token, adminToken, 'the admin token moved to the contexts file');
+  assert.equal(contexts.dataDirs[dir], url);
+  assert.equal(await mode(dir), 0o711);
+  for (const f of ['agent-token', 'agent.json', 'cutover.db', 'cutover.db-wal', 'cutover.db-shm'])
+    assert.equal(await mode(join(dir, f)), 0o600, f);
+  assert.equal(await mode(join(dir, 'artifacts')), 0o700);
+
+  // The CLI finds the server and the token with no set-up, by data directory.
+  const status = await cutover(dir, ['status', 'web']);
+  assert.equal(status.code, 0, status.stdout + status.stderr);
+  assert.equal(status.json.currentVersion, '1.0.0');
+  assert.equal((await cutover(dir, ['token', 'list'])).code, 0, 'with the admin token');
+
+  // M1: a replica starting on the same data directory leaves the CLI on the live server.
+  const replicaPort = (await ports()).api;
+  const replica = await startProcess(dir, [
+    'server',
+    '--api-port',
+    String(replicaPort),
+    '--agent-port',
+    String(p.agent),
+  ]);
+  cleanup.push(() => replica.stop());
+  const after1 = JSON.parse(await readFile(contextsFile, 'utf8'));
+  assert.equal(after1.dataDirs[dir], url, 'the data directory still names the live server');
+  assert.equal(after1.current, url);
+  assert.equal(after1.contexts[replica.info.api].token, adminToken, 'the replica is usable by its URL');
+  assert.equal((await cutover(dir, ['status', 'web'])).code, 0);
+  await replica.stop();
+
+  // The agent's part: a restart (handover to a new agent) sets the modes of its files.
+  const old = agent;
+  agent = await startProcess(dir, [...agentArgs, '--takeover']);
+  // The old agent exits by itself once it has handed over (a SIGTERM would stop the slots).
+  await eventually(
+    async () => old.child.exitCode !== null || old.child.signalCode !== null,
+    30_000,
+    'the old agent to exit',
+  );
+  assert.equal(await mode(join(dir, 'agent')), 0o711);
+  for (const d of ['agent/logs', 'agent/artifacts']) assert.equal(await mode(join(dir, d)), 0o700, d);
+  for (const f of ['agent/state.a', 'agent/state.b', 'agent/agent.pid'])
+    assert.equal(await mode(join(dir, f)), 0o600, f);
+
+  const result = await traffic.stop();
+  trafficStopped = true;
+  assert.deepEqual(result.failed, [], 'the instance served every request through the migration');
+  assert.ok(result.ok > 50);
+  const again = await cutover(dir, ['status', 'web']);
+  assert.equal(again.json.currentVersion, '1.0.0');
+  console.log(`data-dir migration e2e: ${((Date.now() - began) / 1000).toFixed(1)} s`);
+});
