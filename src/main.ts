@@ -99,6 +99,7 @@ export async function startServer(
     version: PRODUCT_VERSION,
     runtime,
     artifacts,
+    maxApiBody: config.maxApiBody,
     clock,
     log,
     openLogs: (instance, query, signal) => openAgentLogs(agentUrl, agentToken, instance, query, signal),

@@ -25,6 +25,8 @@ export interface ApiDeps {
   log: Logger;
   /** The fleet scheduler; absent in tests that do not need it. */
   scheduler?: Scheduler;
+  /** Largest JSON request body in bytes (setting `maxApiBody`); default 1 MiB. */
+  maxApiBody?: number;
   /** The product version, shown in the OpenAPI document. */
   version?: string;
   /** Streams an instance's slot output from the agent. */
@@ -81,6 +83,6 @@ export function createApi(deps: ApiDeps) {
   app.notFound((c) =>
     c.json({ code: 'NOT_FOUND', message: `no API route ${c.req.method} ${c.req.path}; see /api/openapi.json`, details: {} }, 404),
   );
-  mount(app, apiRoutes(deps), (token) => deps.store.findTokenByHash(hashToken(token)));
+  mount(app, apiRoutes(deps), (token) => deps.store.findTokenByHash(hashToken(token)), deps.maxApiBody);
   return app;
 }

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { CutoverError, invalidInput, validate } from '../shared/index.ts';
 import type { Role, TokenRecord } from '../store/index.ts';
 import { roleAllows } from '../control/index.ts';
+import { DEFAULT_MAX_API_BODY, readBodyText } from './read-body.ts';
 
 /** Who is asking: the token's name and role, and the request id carried into audit entries. */
 export interface Who {
@@ -13,7 +14,7 @@ export interface Who {
   requestId: string;
 }
 
-export type ApiEnv = { Bindings: HttpBindings; Variables: { token?: TokenRecord; requestId: string } };
+export type ApiEnv = { Bindings: HttpBindings; Variables: { token?: TokenRecord; requestId: string; /** Largest JSON body, set by `mount`. */ maxBody: number } };
 
 
 /**
@@ -53,12 +54,26 @@ export function route<P = Record<string, never>, Q = Record<string, never>, B = 
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
-async function readJson(c: Context<ApiEnv>): Promise<unknown> {
+/**
+ * Reads a JSON body of at most `maxApiBody` bytes (`BODY_TOO_LARGE` past it, counted while it streams);
+ * an empty body is `{}`. Text that is not JSON is `onInvalid()`.
+ */
+export async function readJson(c: Context<ApiEnv>, onInvalid = (): CutoverError => invalidInput('VALIDATION_FAILED', 'The request body', [{ path: '', message: 'must be a JSON object' }])): Promise<unknown> {
+  const text = await readBodyText(c.req.raw, c.get('maxBody') ?? DEFAULT_MAX_API_BODY);
   try {
-    const text = await c.req.text();
     return text === '' ? {} : JSON.parse(text);
   } catch {
-    throw invalidInput('VALIDATION_FAILED', 'The request body', [{ path: '', message: 'must be a JSON object' }]);
+    throw onInvalid();
+  }
+}
+
+/** Like {@link readJson} for handlers whose service validates the body: empty or not JSON is `null`. */
+export async function readJsonOrNull(c: Context<ApiEnv>): Promise<unknown> {
+  const text = await readBodyText(c.req.raw, c.get('maxBody') ?? DEFAULT_MAX_API_BODY);
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
   }
 }
 
@@ -66,12 +81,18 @@ async function readJson(c: Context<ApiEnv>): Promise<unknown> {
  * Registers the routes on a Hono app: request id, token check, role check, then parameter, query
  * and body validation, in that order, so a caller without the role learns nothing about the body.
  */
-export function mount(app: Hono<ApiEnv>, routes: RouteSpec[], findToken: (token: string) => Promise<TokenRecord | undefined>): void {
+export function mount(
+  app: Hono<ApiEnv>,
+  routes: RouteSpec[],
+  findToken: (token: string) => Promise<TokenRecord | undefined>,
+  maxBodyBytes = DEFAULT_MAX_API_BODY,
+): void {
   for (const r of routes) {
     const honoPath = r.path.replace(/\{(\w+)\}/g, ':$1');
     app.on(r.method.toUpperCase(), honoPath, async (c) => {
       const requestId = REQUEST_ID.test(c.req.header('x-request-id') ?? '') ? c.req.header('x-request-id')! : randomUUID();
       c.header('x-request-id', requestId);
+      c.set('maxBody', maxBodyBytes);
       let who: Who = { actor: 'anonymous', role: 'viewer', requestId };
       if (r.role !== 'public') {
         const header = c.req.header('authorization') ?? '';

@@ -19,7 +19,7 @@ import {
 import { explain, localDateTime } from '../fleet/index.ts';
 import type { InstancePlan } from '../fleet/index.ts';
 import type { ApiDeps } from './api.ts';
-import { pathParams, route } from './route.ts';
+import { pathParams, readJsonOrNull, route } from './route.ts';
 import type { RouteSpec } from './route.ts';
 
 const atQuery = isoTimeField()
@@ -194,7 +194,7 @@ export function fleetRoutes(deps: ApiDeps): RouteSpec[] {
       bodyDoc: holdSchema,
       status: 200,
       response: holdRecord,
-      handle: async ({ params, c, who }) => holdInstance(deps, params.name, await c.req.json().catch(() => null), who),
+      handle: async ({ params, c, who }) => holdInstance(deps, params.name, await readJsonOrNull(c), who),
     }),
     route({
       method: 'post',

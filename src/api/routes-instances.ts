@@ -18,7 +18,7 @@ import {
 } from '../control/index.ts';
 import type { ApiDeps } from './api.ts';
 import { deploymentForRole, instanceStatus, statusForRole } from './instance-status.ts';
-import { pathParams, route } from './route.ts';
+import { pathParams, readJsonOrNull, route } from './route.ts';
 import type { RouteSpec } from './route.ts';
 import { deploymentSchema, instanceSchema, instanceViewSchema, targetChangeSchema } from './schemas.ts';
 
@@ -75,7 +75,7 @@ export function instanceRoutes(deps: ApiDeps): RouteSpec[] {
       bodyDoc: createInstanceSchema,
       status: 201,
       response: instanceSchema,
-      handle: async ({ c, who }) => createInstance(deps, await c.req.json().catch(() => null), who),
+      handle: async ({ c, who }) => createInstance(deps, await readJsonOrNull(c), who),
     }),
     route({
       method: 'get',

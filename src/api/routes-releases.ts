@@ -4,7 +4,7 @@ import { CutoverError } from '../shared/index.ts';
 import { releaseSpecSchema } from '../releases/index.ts';
 import { publishRelease, releaseDiff } from '../control/index.ts';
 import type { ApiDeps } from './api.ts';
-import { pathParams, route } from './route.ts';
+import { pathParams, readJson, route } from './route.ts';
 import type { RouteSpec } from './route.ts';
 import { releaseDiffSchema, releaseSchema } from './schemas.ts';
 
@@ -56,12 +56,7 @@ export function releaseRoutes(deps: ApiDeps): RouteSpec[] {
       status: 201,
       response: releaseSchema.extend({ created: z.boolean() }),
       handle: async ({ c, who }) => {
-        let body: unknown;
-        try {
-          body = await c.req.json();
-        } catch {
-          throw new CutoverError('MANIFEST_INVALID', 'The release spec must be a JSON object');
-        }
+        const body = await readJson(c, () => new CutoverError('MANIFEST_INVALID', 'The release spec must be a JSON object'));
         const { release, created } = await publishRelease(deps, body, who);
         return c.json({ ...release, created }, created ? 201 : 200);
       },

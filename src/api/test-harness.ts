@@ -22,12 +22,17 @@ export interface Harness {
   /** Calls the API as `role` (or with no token when null) and returns status, JSON body and headers. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON answers
   call(role: Role | null, method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+  /** The API's own `fetch`-style entry, for requests `call` cannot make (streamed or raw bodies). */
+  request(path: string, init: RequestInit): Promise<Response>;
   /** Publishes a release record directly (the API's publish path is tested elsewhere). */
   release(version: string, extra?: Record<string, unknown>, app?: string): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function startHarness(start = Date.parse('2026-11-01T10:00:00Z')): Promise<Harness> {
+export async function startHarness(
+  start = Date.parse('2026-11-01T10:00:00Z'),
+  options: { maxApiBody?: number } = {},
+): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'cutover-api-'));
   const store = createMemoryStore();
   const clock = new ManualClock(start);
@@ -44,6 +49,7 @@ export async function startHarness(start = Date.parse('2026-11-01T10:00:00Z')): 
     clock,
     log: silentLogger,
     openLogs: async () => ({ color: 'blue', body: Readable.from([]) }),
+    ...options,
   });
   await ensureBuiltInChannels({ store, clock });
   const tokens = { viewer: 'tok-viewer', deployer: 'tok-deployer', admin: 'tok-admin' } as Record<Role, string>;
@@ -73,6 +79,7 @@ export async function startHarness(start = Date.parse('2026-11-01T10:00:00Z')): 
       }
       return { status: res.status, body: parsed, headers: res.headers };
     },
+    request: async (path, init) => api.request(path, init),
     async release(version, extra = {}, app = 'shop') {
       const spec = { app, version, features: [], components: [{ name: app, version }], notes: '', migrations: [], ...extra };
       await store.insertRelease({ app, version, digest: `d-${version}`, spec, createdAt: clock.now(), createdBy: 'ci' });

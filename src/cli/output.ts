@@ -22,7 +22,7 @@ const CONFLICTS = new Set([
 
 /** Exit codes: the one place error codes become them. Documented in the README. */
 export function exitCodeFor(code: string): number {
-  if (['VALIDATION_FAILED', 'MANIFEST_INVALID', 'CONFIG_INVALID', 'ARTIFACT_INVALID'].includes(code)) return 2;
+  if (['VALIDATION_FAILED', 'MANIFEST_INVALID', 'CONFIG_INVALID', 'ARTIFACT_INVALID', 'BODY_TOO_LARGE'].includes(code)) return 2;
   if (code.endsWith('_NOT_FOUND')) return 3;
   if (CONFLICTS.has(code)) return 4;
   if (code === 'UNAUTHORIZED' || code === 'FORBIDDEN') return 5;

@@ -3,6 +3,7 @@ import type { ReleaseSpec } from './release-spec.ts';
 import {
   RELEASE_DEFAULTS,
   buildUrlField,
+  checkSpawnSize,
   commitField,
   componentsField,
   durationField,
@@ -69,6 +70,7 @@ export const manifestSchema = z
     commit: commitField.optional(),
     buildUrl: buildUrlField.optional(),
   })
+  .superRefine(checkSpawnSize)
   .transform((m): LoadedManifest => {
     const h = m.health ?? {};
     const spec: Omit<ReleaseSpec, 'artifact'> = {

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../shared/index.ts';
 import { versionProblem } from './compare-versions.ts';
+import { envEntryProblems, keyFitsPath, spawnSizeProblem } from './env-bounds.ts';
 
 /** Application and component names: DNS-label-like, so they fit hostnames, paths and process names. */
 export const NAME_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
@@ -48,10 +49,15 @@ export const versionField = z
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   });
 
-export const startField = text('the shell command that starts the app, e.g. "node server.js"').refine(
-  (s) => s.trim().length > 0,
-  'must not be empty: give the shell command that starts the app',
-);
+export const startField = text('the shell command that starts the app, e.g. "node server.js"')
+  .refine((s) => s.trim().length > 0, 'must not be empty: give the shell command that starts the app')
+  .refine((s) => !s.includes('\0'), 'must not contain a NUL byte, which no process can receive');
+
+/** The env and start command together must fit what execve accepts; reported at `env`. */
+export function checkSpawnSize(spec: { start: string; env?: Record<string, string> | undefined }, ctx: z.RefinementCtx): void {
+  const problem = spawnSizeProblem(spec.start, spec.env ?? {});
+  if (problem) ctx.addIssue({ code: 'custom', path: ['env'], message: problem.message });
+}
 
 export const healthPathField = text('the HTTP path to probe, e.g. "/healthz"', 2048).regex(
   /^\/\S*$/,
@@ -103,7 +109,10 @@ export const envField = z
     { error: 'must be a mapping of variable names to values' },
   )
   .superRefine((env, ctx) => {
+    for (const p of envEntryProblems(env)) ctx.addIssue({ code: 'custom', path: p.keys, message: p.message });
     for (const key of Object.keys(env)) {
+      // Already reported, shortened, by envEntryProblems; its path would repeat the whole key.
+      if (!keyFitsPath(key)) continue;
       if (!ENV_NAME.test(key)) {
         ctx.addIssue({ code: 'custom', path: [key], message: 'is not a valid variable name (letters, digits and "_", not starting with a digit)' });
       } else if (RESERVED_ENV.has(key) || key.startsWith('CUTOVER_')) {

@@ -5,6 +5,7 @@ import { DIGEST_PATTERN } from './release-digest.ts';
 import {
   RELEASE_DEFAULTS,
   buildUrlField,
+  checkSpawnSize,
   commitField,
   componentsField,
   envField,
@@ -143,6 +144,7 @@ export const releaseSpecSchema = z
     },
     { error: 'must be a JSON object describing the release' },
   )
+  .superRefine(checkSpawnSize)
   .transform((spec): ReleaseSpec => {
     const { components, commit, buildUrl, ...rest } = spec;
     return {
