@@ -4,7 +4,7 @@ export type { ReleaseSpec, ReleaseComponent, ReleaseFeature, ReleaseMigration, D
 export { diffReleases } from './release-diff.ts';
 export type { ReleaseDiff, ComponentChange, DiffableRelease } from './release-diff.ts';
 export { loadManifest } from './load-manifest.ts';
-export type { ManifestIssue } from './load-manifest.ts';
+export type { ManifestIssue, LoadManifestOptions } from './load-manifest.ts';
 export type { LoadedManifest } from './manifest-schema.ts';
 export { releaseDigest, isValidDigest } from './release-digest.ts';
 export { compareVersions, versionProblem } from './compare-versions.ts';

@@ -1,4 +1,5 @@
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { invalidInput } from '../shared/index.ts';
 import type { FieldIssue } from '../shared/index.ts';
 import { manifestSchema } from './manifest-schema.ts';
@@ -6,12 +7,21 @@ import type { LoadedManifest } from './manifest-schema.ts';
 import { displayPath, locate, readManifestChain } from './read-manifest-chain.ts';
 import type { ChainIssue, ManifestFile } from './read-manifest-chain.ts';
 import { toFieldIssues } from './to-field-issues.ts';
+import { kindOf } from './read-regular-file.ts';
+import { DEFAULT_MAX_ARTIFACT_BYTES } from './artifact-limits.ts';
 
 /** A manifest problem with where it is: `details.issues` entries carry `file`, `line`, `column` when known. */
 export interface ManifestIssue extends FieldIssue {
   file?: string;
   line?: number;
   column?: number;
+}
+
+export interface LoadManifestOptions {
+  /** Accept an artifact outside the directories of the manifest's files (`--allow-artifact-outside`). */
+  allowArtifactOutside?: boolean;
+  /** Largest `.tgz` artifact file accepted; default {@link DEFAULT_MAX_ARTIFACT_BYTES}. */
+  maxArtifactBytes?: number;
 }
 
 /**
@@ -22,7 +32,7 @@ export interface ManifestIssue extends FieldIssue {
  * Throws one `MANIFEST_INVALID` error listing every problem by its YAML path, with the file,
  * line and column where it was found.
  */
-export async function loadManifest(file: string): Promise<LoadedManifest> {
+export async function loadManifest(file: string, options: LoadManifestOptions = {}): Promise<LoadedManifest> {
   const { chain, issues: chainIssues } = await readManifestChain(file);
   if (chainIssues.length > 0) throw manifestError(file, chainIssues.map(withLocation));
 
@@ -36,7 +46,9 @@ export async function loadManifest(file: string): Promise<LoadedManifest> {
 
   const artifact = merged['artifact'];
   if (typeof artifact === 'string' && artifact.trim() !== '') {
-    const problem = await artifactProblem(artifact);
+    const problem =
+      (await artifactProblem(artifact, options.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES)) ??
+      (options.allowArtifactOutside ? undefined : await artifactOutside(artifact, chain));
     if (problem) issues.push(withLocation({ path: 'artifact', message: problem, ...where(chain, ['artifact']) }));
   }
   if (issues.length > 0 || !result.success) throw manifestError(file, issues);
@@ -61,16 +73,32 @@ function withLocation(issue: ManifestIssue | ChainIssue): ManifestIssue {
   return { ...issue, message: `${issue.message} (${displayPath(issue.file)}:${issue.line}:${issue.column})` };
 }
 
-async function artifactProblem(artifact: string): Promise<string | undefined> {
+async function artifactProblem(artifact: string, maxBytes: number): Promise<string | undefined> {
   try {
     const s = await stat(artifact);
     if (s.isDirectory()) return undefined;
-    if (s.isFile() && /\.(tgz|tar\.gz)$/.test(artifact)) return undefined;
+    if (s.isFile() && /\.(tgz|tar\.gz)$/.test(artifact)) {
+      return s.size > maxBytes ? `is ${s.size} bytes; an artifact may be at most ${maxBytes} bytes: ${artifact}` : undefined;
+    }
+    if (!s.isFile()) return `must be a directory or a .tgz/.tar.gz file, but it is ${kindOf(s)}: ${artifact}`;
     return `must be a directory or a .tgz/.tar.gz file: ${artifact}`;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return `not found: ${artifact}`;
     return `cannot be read: ${artifact} (${(err as Error).message})`;
   }
+}
+
+/**
+ * An artifact must lie inside the directory of one of the chain's files (the release file or
+ * a file it extends), symlinks resolved: a manifest naming `/etc` or `../../..` would otherwise
+ * upload whatever it points at, readable by every viewer who knows the digest.
+ */
+async function artifactOutside(artifact: string, chain: ManifestFile[]): Promise<string | undefined> {
+  const real = await realpath(artifact);
+  const dirs = await Promise.all(chain.map((f) => realpath(path.dirname(f.file)).catch(() => path.dirname(f.file))));
+  if (dirs.some((dir) => real === dir || real.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep))) return undefined;
+  const shown = [...new Set(dirs.map(displayPath))].join(', ');
+  return `${artifact} is outside the manifest's directory (${shown}); move it there, or pass --allow-artifact-outside if that is really meant`;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

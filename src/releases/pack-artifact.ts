@@ -6,6 +6,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import { CutoverError } from '../shared/index.ts';
+import { DEFAULT_MAX_ARTIFACT_BYTES } from './artifact-limits.ts';
 
 /** A packed artifact ready to upload. */
 export interface PackedArtifact {
@@ -27,14 +28,15 @@ export interface PackedArtifact {
  * whenever it is packed (with the same tar and zlib versions). A `.tgz`/`.tar.gz` file is used
  * as is, after checking that it is a readable archive with no entry escaping its root.
  */
-export async function packArtifact(artifactPath: string, tmpDir?: string): Promise<PackedArtifact> {
+export async function packArtifact(artifactPath: string, tmpDir?: string, maxBytes = DEFAULT_MAX_ARTIFACT_BYTES): Promise<PackedArtifact> {
   const abs = path.resolve(artifactPath);
   const info = await stat(abs).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') throw new CutoverError('ARTIFACT_NOT_FOUND', `Artifact not found: ${abs}`, { cause: err });
     throw err;
   });
-  if (info.isDirectory()) return packDirectory(abs, tmpDir ?? os.tmpdir());
+  if (info.isDirectory()) return packDirectory(abs, tmpDir ?? os.tmpdir(), maxBytes);
   if (info.isFile() && /\.(tgz|tar\.gz)$/.test(abs)) {
+    if (info.size > maxBytes) throw tooLarge(abs, maxBytes);
     await checkTarball(abs);
     return { ...(await hashFile(abs)), file: abs, temporary: false };
   }
@@ -49,7 +51,13 @@ class NoLinkCache extends Map<`${number}:${number}`, string> {
   }
 }
 
-async function packDirectory(dir: string, tmpDir: string): Promise<PackedArtifact> {
+function tooLarge(what: string, maxBytes: number): CutoverError {
+  return new CutoverError('ARTIFACT_INVALID', `Artifact ${what} is larger than ${maxBytes} bytes packed, the most a server accepts by default (maxArtifactSize); leave build caches and dependencies the app does not run with out of it`, {
+    details: { limit: maxBytes },
+  });
+}
+
+async function packDirectory(dir: string, tmpDir: string, maxBytes: number): Promise<PackedArtifact> {
   const entries = await listEntries(dir, '');
   if (entries.length === 0) throw new CutoverError('ARTIFACT_INVALID', `Artifact directory is empty: ${dir}`);
   await mkdir(tmpDir, { recursive: true });
@@ -78,6 +86,7 @@ async function packDirectory(dir: string, tmpDir: string): Promise<PackedArtifac
         for await (const chunk of source) {
           hash.update(chunk);
           size += chunk.length;
+          if (size > maxBytes) throw tooLarge(dir, maxBytes);
           yield chunk;
         }
       },
@@ -85,6 +94,7 @@ async function packDirectory(dir: string, tmpDir: string): Promise<PackedArtifac
     );
   } catch (err) {
     await rm(file, { force: true });
+    if (err instanceof CutoverError) throw err;
     throw new CutoverError('ARTIFACT_INVALID', `Could not pack ${dir}: ${(err as Error).message}`, { cause: err });
   }
   return { digest: `sha256:${hash.digest('hex')}`, size, file, temporary: true };

@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LineCounter, isMap, isScalar, parseDocument } from 'yaml';
 import type { Document } from 'yaml';
+import { NotReadable, readRegularFile } from './read-regular-file.ts';
 
 /** Longest `extends` chain followed; deeper chains are almost certainly a mistake. */
 const MAX_DEPTH = 16;
@@ -66,9 +66,10 @@ export async function readManifestChain(file: string): Promise<{ chain: Manifest
 async function readOne(file: string, declaring: ManifestFile | undefined): Promise<ManifestFile | { issues: ChainIssue[] }> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readRegularFile(file);
   } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : `cannot read file (${(err as Error).message})`;
+    if (!(err instanceof NotReadable)) throw err;
+    const reason = err.reason;
     if (!declaring) return { issues: [{ path: '', message: `${reason}: ${file}`, file }] };
     const at = locate(declaring, ['extends']);
     return { issues: [{ path: 'extends', message: `${reason}: ${file} (extended by ${displayPath(declaring.file)})`, ...at }] };

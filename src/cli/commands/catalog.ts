@@ -40,11 +40,12 @@ export function registerCatalogCommands(program: Command): void {
     .command('publish')
     .description('validate a release manifest (YAML), upload its artifact, and publish it')
     .argument('<file>', 'the manifest, e.g. releases/1.2.0.yml')
-    .action(async (file: string, _opts: object, cmd: Command) => {
+    .option('--allow-artifact-outside', "accept an artifact outside the directories of the manifest and the files it extends (refused by default, so a mistyped path cannot upload e.g. /etc)")
+    .action(async (file: string, opts: { allowArtifactOutside?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const out = output(g.json);
       const { loadManifest, packArtifact } = await import('../../releases/index.ts'); // heavy (yaml, zod, tar): load on use
-      const { spec, artifactPath } = await loadManifest(file); // validates everything before any upload
+      const { spec, artifactPath } = await loadManifest(file, { allowArtifactOutside: opts.allowArtifactOutside === true }); // validates everything before any upload
       const client = await connect(g.dataDir);
       out.progress(`packing ${artifactPath}`);
       const packed = await packArtifact(artifactPath);
