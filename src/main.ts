@@ -12,7 +12,7 @@ import { createArtifactStore } from './releases/index.ts';
 import { createDeployer } from './deploy/index.ts';
 import { claimPorts, createAgentClient, liveAgent, openAgentLogs, portFree, startAgent, waitAgentGone } from './agent/index.ts';
 import type { AgentPidRecord } from './agent/index.ts';
-import { bootstrapAdminToken, ensureBuiltInChannels, reportProblem } from './control/index.ts';
+import { bootstrapAdminToken, collectUnreferencedArtifacts, ensureBuiltInChannels, reportProblem } from './control/index.ts';
 import { createApi } from './api/index.ts';
 import { ANALYSIS_ACTOR, createBakeWatcher, createHealthWatcher, createRollbackGuard, createScheduler } from './scheduler/index.ts';
 import { ensureAgentToken, readAgentEndpoint, recordServerForCli, writeAgentEndpoint } from './credentials.ts';
@@ -21,6 +21,9 @@ import { secureAgentFiles, secureDatabaseFiles, secureServerFiles, withPrivateUm
 
 /** The product version (server, agent and CLI share it), from package.json. */
 export const PRODUCT_VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+
+/** The longest pause between two collections of unreferenced uploads. */
+const HOUR_MS = 3_600_000;
 
 export interface RunningServer {
   url: string;
@@ -100,6 +103,7 @@ export async function startServer(
     runtime,
     artifacts,
     maxApiBody: config.maxApiBody,
+    maxArtifactSize: config.maxArtifactSize,
     clock,
     log,
     openLogs: (instance, query, signal) => openAgentLogs(agentUrl, agentToken, instance, query, signal),
@@ -128,6 +132,12 @@ export async function startServer(
     deployer.stopExpiredWarmSlots().catch((error: Error) => log.warn({ err: error.message }, 'stopping expired warm slots failed'));
   }, config.warmCheckInterval);
   warmTimer.unref();
+  const collectTimer = setInterval(() => {
+    collectUnreferencedArtifacts({ store, artifacts, clock, log }, config.unreferencedArtifactTtl).catch((error: Error) =>
+      log.warn({ err: error.message }, 'collecting unreferenced artifacts failed'),
+    );
+  }, Math.max(1000, Math.min(HOUR_MS, config.unreferencedArtifactTtl)));
+  collectTimer.unref();
   scheduler.start();
   bake.start();
   health.start();
@@ -141,6 +151,7 @@ export async function startServer(
     stop() {
       stopping ??= (async () => {
         clearInterval(warmTimer);
+        clearInterval(collectTimer);
         await scheduler.stop();
         await bake.stop();
         await health.stop();

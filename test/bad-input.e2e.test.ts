@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cutover, eventually, load, localToken, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import { EXAMPLE, cutover, eventually, load, localToken, manifest, ports, startProcess, tempDir } from './helpers.ts';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -23,7 +23,10 @@ before(async () => {
   const p = await ports();
   up = await startProcess(data.dir, ['up', '--http-port', String(p.http), '--api-port', String(p.api), '--agent-port', String(p.agent)]);
   api = up.info.api;
-  for (const v of ['1.0.0', '1.1.0']) assert.equal((await cutover(data.dir, ['release', 'publish', await manifest(data.dir, v)])).code, 0);
+  for (const v of ['1.0.0', '1.1.0']) {
+    const r = await cutover(data.dir, ['release', 'publish', await manifest(data.dir, v)]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+  }
   assert.equal((await cutover(data.dir, ['instance', 'create', 'web', '--app', 'hello', '--host', 'web.test'])).code, 0);
   const back = await cutover(data.dir, ['deploy', 'web', '1.0.0', '--wait']);
   assert.equal(back.code, 0, back.stdout + back.stderr);
@@ -144,4 +147,33 @@ test('an uploaded artifact can be fetched back by its digest', async () => {
   const res = await fetch(`${api}/api/artifacts/${digest}`, { headers: { authorization: `Bearer ${token}` } });
   assert.equal(res.status, 200);
   assert.equal((await res.arrayBuffer()).byteLength, size);
+});
+
+test('an artifact outside the manifest is refused unless allowed; a raw upload that is not a .tgz, or a huge JSON body, is refused over HTTP', async () => {
+  const file = join(data.dir, 'outside.yml');
+  // No extends: the example app lies outside every directory of the manifest's chain.
+  await writeFile(file, `app: hello\nversion: 1.9.0\nstart: node server.js\nartifact: ${join(EXAMPLE, 'app')}\n`);
+  const before = await snapshot();
+  const r = await cutover(data.dir, ['release', 'publish', file]);
+  assert.equal(r.code, 2, r.stdout + r.stderr);
+  assert.equal(r.json.error.code, 'MANIFEST_INVALID');
+  assert.equal(r.json.error.details.issues[0].path, 'artifact');
+  assert.match(r.json.error.details.issues[0].message, /is outside the manifest's directory.*--allow-artifact-outside/);
+  assert.equal(await snapshot(), before);
+  const allowed = await cutover(data.dir, ['release', 'publish', file, '--allow-artifact-outside']);
+  assert.equal(allowed.code, 0, allowed.stdout + allowed.stderr);
+  const published = await snapshot();
+
+  const token = (await localToken(api))!;
+  const zeros = await fetch(`${api}/api/artifacts`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: new Uint8Array(1024 * 1024) });
+  assert.equal(zeros.status, 400);
+  assert.equal(((await zeros.json()) as { code: string }).code, 'ARTIFACT_INVALID');
+  const huge = await fetch(`${api}/api/instances`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'x', pad: 'x'.repeat(2 * 1024 * 1024) }),
+  });
+  assert.equal(huge.status, 413);
+  assert.equal(((await huge.json()) as { code: string }).code, 'BODY_TOO_LARGE');
+  assert.equal(await snapshot(), published);
 });

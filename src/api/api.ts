@@ -27,6 +27,8 @@ export interface ApiDeps {
   scheduler?: Scheduler;
   /** Largest JSON request body in bytes (setting `maxApiBody`); default 1 MiB. */
   maxApiBody?: number;
+  /** Largest artifact upload in bytes (setting `maxArtifactSize`); default 1 GiB. */
+  maxArtifactSize?: number;
   /** The product version, shown in the OpenAPI document. */
   version?: string;
   /** Streams an instance's slot output from the agent. */

@@ -1,12 +1,17 @@
 import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { z } from 'zod';
 import { CutoverError } from '../shared/index.ts';
-import { releaseSpecSchema } from '../releases/index.ts';
+import { DEFAULT_MAX_ARTIFACT_BYTES, releaseSpecSchema } from '../releases/index.ts';
 import { publishRelease, releaseDiff } from '../control/index.ts';
 import type { ApiDeps } from './api.ts';
 import { pathParams, readJson, route } from './route.ts';
 import type { RouteSpec } from './route.ts';
 import { releaseDiffSchema, releaseSchema } from './schemas.ts';
+
+function webBody(body: ReadableStream<Uint8Array> | null): NodeJS.ReadableStream | Buffer {
+  return body ? Readable.fromWeb(body as WebReadableStream) : Buffer.alloc(0);
+}
 
 const appQuery = z.object({ app: z.string().min(1).optional().describe('The app; needed only when several apps exist.') }).strict();
 
@@ -19,13 +24,27 @@ export function releaseRoutes(deps: ApiDeps): RouteSpec[] {
       role: 'deployer',
       operationId: 'uploadArtifact',
       summary: 'Upload an artifact',
-      description: 'The body is the packed .tgz. With `digest`, the upload is refused unless the bytes hash to it.',
+      description:
+        'The body is the packed .tgz. With `digest`, the upload is refused unless the bytes hash to it. Refused while it streams: past maxArtifactSize (413 BODY_TOO_LARGE), or when it does not start as a gzip\'d tar (400 ARTIFACT_INVALID); nothing is kept. Uploads no release references are deleted after unreferencedArtifactTtl.',
       tag: 'releases',
       query: z.object({ digest: z.string().optional().describe('Expected "sha256:<hex>" of the body.') }).strict(),
       rawBody: 'application/gzip',
       status: 201,
       response: z.object({ digest: z.string(), size: z.number().int() }),
-      handle: async ({ query, c }) => deps.artifacts.put(c.env.incoming, query.digest),
+      handle: async ({ query, c }) => {
+        const maxBytes = deps.maxArtifactSize ?? DEFAULT_MAX_ARTIFACT_BYTES;
+        const declared = Number(c.req.header('content-length') ?? Number.NaN);
+        if (Number.isFinite(declared) && declared > maxBytes) {
+          throw new CutoverError('BODY_TOO_LARGE', `The artifact is ${declared} bytes, more than ${maxBytes}, the server's limit (setting maxArtifactSize); make it smaller, or raise maxArtifactSize`, {
+            details: { limit: maxBytes },
+          });
+        }
+        // The Node request itself when served over HTTP; the web stream when called in-process
+        // (tests). Only one of them may be touched: reading `c.req.raw.body` starts consuming the
+        // Node request.
+        const body = c.env?.incoming ?? webBody(c.req.raw.body);
+        return deps.artifacts.put(body, query.digest, { maxBytes, sniff: true });
+      },
     }),
     route({
       method: 'get',

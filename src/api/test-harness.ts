@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { ManualClock, silentLogger } from '../shared/index.ts';
 import { createArtifactStore } from '../releases/index.ts';
+import type { ArtifactStore } from '../releases/index.ts';
 import { createMemoryStore } from '../store/index.ts';
 import type { Role, Store } from '../store/index.ts';
 import { FakeRuntime, createDeployer } from '../deploy/index.ts';
@@ -18,6 +19,8 @@ export const DAY = 86_400_000;
 export interface Harness {
   store: Store;
   clock: ManualClock;
+  /** The server's artifact store, in a temporary directory. */
+  artifacts: ArtifactStore;
   tokens: Record<Role, string>;
   /** Calls the API as `role` (or with no token when null) and returns status, JSON body and headers. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON answers
@@ -31,7 +34,7 @@ export interface Harness {
 
 export async function startHarness(
   start = Date.parse('2026-11-01T10:00:00Z'),
-  options: { maxApiBody?: number } = {},
+  options: { maxApiBody?: number; maxArtifactSize?: number } = {},
 ): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'cutover-api-'));
   const store = createMemoryStore();
@@ -40,12 +43,13 @@ export async function startHarness(
   runtime.now = () => clock.now();
   const deployer = createDeployer({ store, runtime, clock, openArtifact: () => Readable.from([]), rollbackWindowMs: 60_000, lockTtlMs: 60_000 });
   const scheduler = createScheduler({ store, deployer, clock, log: silentLogger, intervalMs: 60_000, owner: 'test' });
+  const artifacts = createArtifactStore(join(dir, 'artifacts'));
   const api = createApi({
     store,
     deployer,
     scheduler,
     runtime,
-    artifacts: createArtifactStore(join(dir, 'artifacts')),
+    artifacts,
     clock,
     log: silentLogger,
     openLogs: async () => ({ color: 'blue', body: Readable.from([]) }),
@@ -59,6 +63,7 @@ export async function startHarness(
   return {
     store,
     clock,
+    artifacts,
     tokens,
     async call(role, method, path, body, headers = {}) {
       const res = await api.request(path, {

@@ -68,6 +68,8 @@ export const configSchema = z
     skewGrace: duration('5m').describe('Skew protection: for how long after a flip a client still running the previous version (it sends that deployment id) keeps being served by the previous colour, while that slot is warm. 0 turns it off.'),
     maxRequestBody: bytes('100MiB').describe('Largest request body the router accepts; larger ones get 413. Bytes, or with a unit: 512k, 10MiB, 1g (powers of 1024).'),
     maxApiBody: bytes('1MiB').describe('Largest JSON request body the API accepts; larger ones get 413 BODY_TOO_LARGE, counted while the body streams in (artifact uploads have their own limit, maxArtifactSize). Bytes, or with a unit: 512k, 1MiB.'),
+    maxArtifactSize: bytes('1GiB').describe("Largest artifact upload (POST /api/artifacts) the server accepts; larger ones get 413 BODY_TOO_LARGE, counted while the upload streams, and nothing is kept. 1 GiB of .tgz already unpacks to about the agent's 4 GiB unpack budget."),
+    unreferencedArtifactTtl: duration('1d').describe('How long an uploaded artifact that no release references is kept before the server deletes it (checked every hour, or every unreferencedArtifactTtl if shorter). The time CI may take between upload and publish.'),
     logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info').describe('Log level of server and agent logs (stderr).'),
   })
   .strict();

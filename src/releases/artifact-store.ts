@@ -1,11 +1,27 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CutoverError } from '../shared/index.ts';
 import { isValidDigest } from './release-digest.ts';
+import { sniffTarGz } from './sniff-artifact.ts';
+
+/** Limits for one upload. */
+export interface PutOptions {
+  /** Most bytes accepted; past it the upload stops with `BODY_TOO_LARGE` and nothing is kept. */
+  maxBytes?: number;
+  /** Refuse (`ARTIFACT_INVALID`) a body that does not start as a gzip'd tar archive. */
+  sniff?: boolean;
+}
+
+/** A file in the store's directory: an artifact (`digest` set) or a temporary file of an upload that never finished. */
+export interface StoredFile {
+  name: string;
+  digest?: string;
+  mtimeMs: number;
+}
 
 /** Content-addressed artifact files, `<dir>/sha256-<hex>.tgz`. */
 export interface ArtifactStore {
@@ -15,7 +31,11 @@ export interface ArtifactStore {
    * renamed into place. With `expectedDigest`, a mismatch is `ARTIFACT_INVALID` and nothing is
    * kept. Storing content that is already there is a no-op.
    */
-  put(body: NodeJS.ReadableStream | Buffer, expectedDigest?: string): Promise<{ digest: string; size: number }>;
+  put(body: NodeJS.ReadableStream | Buffer, expectedDigest?: string, options?: PutOptions): Promise<{ digest: string; size: number }>;
+  /** Every stored artifact and leftover temporary file, with its age (mtime: upload or last re-upload). */
+  list(): Promise<StoredFile[]>;
+  /** Deletes a stored artifact or temporary file by its name in {@link StoredFile}; a missing one is fine. */
+  remove(name: string): Promise<void>;
   has(digest: string): Promise<boolean>;
   /** The file for `digest` (which may not exist yet). Throws `ARTIFACT_INVALID` for a malformed digest. */
   path(digest: string): string;
@@ -43,18 +63,36 @@ export function createArtifactStore(dir: string): ArtifactStore {
     }
   }
 
-  async function put(body: NodeJS.ReadableStream | Buffer, expectedDigest?: string): Promise<{ digest: string; size: number }> {
+  async function put(body: NodeJS.ReadableStream | Buffer, expectedDigest?: string, options: PutOptions = {}): Promise<{ digest: string; size: number }> {
     if (expectedDigest !== undefined) fileFor(expectedDigest);
     const source = Buffer.isBuffer(body) ? Readable.from([body]) : (body as AsyncIterable<Buffer | string>);
     const hash = createHash('sha256');
     let size = 0;
+    const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
+    let head: Buffer[] | undefined = options.sniff ? [] : undefined;
+    const sniff = (ended: boolean) => {
+      if (!head) return;
+      const verdict = sniffTarGz(Buffer.concat(head), ended);
+      if (verdict.kind === 'invalid') throw new CutoverError('ARTIFACT_INVALID', `The upload ${verdict.problem}; nothing was stored`);
+      if (verdict.kind === 'tgz') head = undefined;
+    };
     const hashing = async function* (chunks: AsyncIterable<Buffer | string>) {
       for await (const c of chunks) {
         const chunk = typeof c === 'string' ? Buffer.from(c) : c;
-        hash.update(chunk);
         size += chunk.length;
+        if (size > maxBytes) {
+          throw new CutoverError('BODY_TOO_LARGE', `The artifact is larger than ${maxBytes} bytes, the server's limit (setting maxArtifactSize); make it smaller, or raise maxArtifactSize`, {
+            details: { limit: maxBytes },
+          });
+        }
+        hash.update(chunk);
+        if (head) {
+          head.push(chunk);
+          sniff(false);
+        }
         yield chunk;
       }
+      sniff(true);
     };
     const verify = (digest: string) => {
       if (expectedDigest !== undefined && digest !== expectedDigest) {
@@ -69,6 +107,7 @@ export function createArtifactStore(dir: string): ArtifactStore {
       await pipeline(source, hashing, new Writable({ write: (_c, _e, cb) => cb() }));
       const digest = `sha256:${hash.digest('hex')}`;
       verify(digest);
+      await touch(fileFor(digest));
       return { digest, size };
     }
 
@@ -80,8 +119,10 @@ export function createArtifactStore(dir: string): ArtifactStore {
       const digest = `sha256:${hash.digest('hex')}`;
       verify(digest);
       const final = fileFor(digest);
-      if (await has(digest)) await rm(tmp, { force: true });
-      else {
+      if (await has(digest)) {
+        await rm(tmp, { force: true });
+        await touch(final);
+      } else {
         await rename(tmp, final);
         await syncDir(root);
       }
@@ -107,7 +148,37 @@ export function createArtifactStore(dir: string): ArtifactStore {
     );
   }
 
-  return { dir: root, put, has, path: fileFor, open: openArtifact };
+  async function list(): Promise<StoredFile[]> {
+    const names = await readdir(root).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return [] as string[];
+      throw err;
+    });
+    const files: StoredFile[] = [];
+    for (const name of names) {
+      const match = /^sha256-([0-9a-f]{64})\.tgz$/.exec(name);
+      if (!match && !name.startsWith('.tmp-')) continue;
+      const info = await stat(path.join(root, name)).catch(() => undefined);
+      if (!info?.isFile()) continue;
+      files.push({ name, ...(match ? { digest: `sha256:${match[1]}` } : {}), mtimeMs: info.mtimeMs });
+    }
+    return files;
+  }
+
+  async function remove(name: string): Promise<void> {
+    if (path.basename(name) !== name || !(/^sha256-[0-9a-f]{64}\.tgz$/.test(name) || name.startsWith('.tmp-'))) {
+      throw new CutoverError('ARTIFACT_INVALID', `Not a file of the artifact store: ${JSON.stringify(name)}`);
+    }
+    await rm(path.join(root, name), { force: true });
+  }
+
+  return { dir: root, put, has, path: fileFor, open: openArtifact, list, remove };
+}
+
+// A re-upload restarts the age of stored content, so a publish that follows it is never beaten
+// by the collection of unreferenced uploads.
+async function touch(file: string): Promise<void> {
+  const now = new Date();
+  await utimes(file, now, now).catch(() => undefined);
 }
 
 // The rename is durable only once the directory entry itself is on disk.
