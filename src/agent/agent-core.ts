@@ -5,7 +5,8 @@ import type { Color } from '../shared/index.ts';
 import type { Router } from '../router/index.ts';
 import { readPidFile } from '../supervisor/index.ts';
 import type { DrainStatus, Supervisor, SlotSpec } from '../supervisor/index.ts';
-import { createArtifactStore, unpackArtifact } from '../releases/index.ts';
+import { createArtifactStore, unpackInChild } from '../releases/index.ts';
+import type { UnpackLimits } from '../releases/index.ts';
 import type { HealthResult, RuntimeInstance, RuntimeMaintenance, RuntimeSlot, RuntimeSlotSpec } from '../deploy/index.ts';
 import type { AgentState, PersistedInstance, PersistedSlot } from './agent-state.ts';
 import { createStateFile } from './agent-state.ts';
@@ -17,6 +18,8 @@ export interface AgentCoreOptions {
   /** The supervisor's `logDir`, where slot pid files are found for adoption. */
   logDir: string;
   drainTimeoutMs: number;
+  /** Entry, size and heap budget of unpacking an artifact (settings unpackMax*); default {@link DEFAULT_UNPACK_LIMITS}. */
+  unpackLimits?: UnpackLimits;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
@@ -142,7 +145,7 @@ export function createAgentCore(options: AgentCoreOptions) {
 
     async putArtifact(digest: string, body: Readable): Promise<void> {
       await artifacts.put(body, digest);
-      await unpackArtifact(artifacts.path(digest), releaseDir(digest));
+      await unpackInChild(artifacts.path(digest), releaseDir(digest), digest, options.unpackLimits);
     },
 
     async ensureInstance(name: string, hosts: string[]): Promise<void> {
@@ -166,7 +169,7 @@ export function createAgentCore(options: AgentCoreOptions) {
       if (!(await artifacts.has(spec.digest))) {
         throw new CutoverError('ARTIFACT_NOT_FOUND', `the agent has no artifact ${spec.digest}; upload it first`);
       }
-      await unpackArtifact(artifacts.path(spec.digest), releaseDir(spec.digest));
+      await unpackInChild(artifacts.path(spec.digest), releaseDir(spec.digest), spec.digest, options.unpackLimits);
       if (supervisor.get(name, color) || instance.slots[color]) await stopSlot(name, color);
       const slot: PersistedSlot = {
         version: spec.version,

@@ -108,7 +108,8 @@ export async function startAgent(
     maxBodyBytes: config.maxRequestBody,
   });
   const supervisor = createSupervisor({ logDir });
-  const core = createAgentCore({ dataDir, router, supervisor, logDir, drainTimeoutMs: config.drainTimeout, log });
+  const unpackLimits = { maxEntries: config.unpackMaxEntries, maxBytes: config.unpackMaxSize, maxHeapMiB: Math.floor(config.unpackMaxHeap / 1024 ** 2) };
+  const core = createAgentCore({ dataDir, router, supervisor, logDir, drainTimeoutMs: config.drainTimeout, unpackLimits, log });
   logSlotEvents(supervisor, log);
 
   await core.load(); // before the control API answers, so no call sees an empty state

@@ -70,6 +70,9 @@ export const configSchema = z
     maxApiBody: bytes('1MiB').describe('Largest JSON request body the API accepts; larger ones get 413 BODY_TOO_LARGE, counted while the body streams in (artifact uploads have their own limit, maxArtifactSize). Bytes, or with a unit: 512k, 1MiB.'),
     maxArtifactSize: bytes('1GiB').describe("Largest artifact upload (POST /api/artifacts) the server accepts; larger ones get 413 BODY_TOO_LARGE, counted while the upload streams, and nothing is kept. 1 GiB of .tgz already unpacks to about the agent's 4 GiB unpack budget."),
     unreferencedArtifactTtl: duration('1d').describe('How long an uploaded artifact that no release references is kept before the server deletes it (checked every hour, or every unreferencedArtifactTtl if shorter). The time CI may take between upload and publish.'),
+    unpackMaxEntries: z.coerce.number().int().min(1).default(200_000).describe('Most entries (files, directories, links) an artifact may hold; the agent refuses to unpack a larger one (ARTIFACT_INVALID). Sized for a large node_modules tree.'),
+    unpackMaxSize: bytes('4GiB').describe('Most bytes an artifact may unpack to (the sum of its files); the agent refuses a larger one before writing anything.'),
+    unpackMaxHeap: bytes('1536MiB').describe("Heap limit of the child process the agent unpacks an artifact in, so a hostile archive cannot grow the agent itself. node-tar needs about 4 KiB per entry: keep it near unpackMaxEntries × 4 KiB plus 256 MiB."),
     logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info').describe('Log level of server and agent logs (stderr).'),
   })
   .strict();

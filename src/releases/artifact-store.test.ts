@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -99,4 +99,20 @@ test('a failing upload stream leaves nothing behind', async (t) => {
   });
   await assert.rejects(store.put(body), /client went away/);
   assert.deepEqual(await readdir(root), []);
+});
+
+test('an artifact changed at rest fails its download stream with ARTIFACT_DIGEST_MISMATCH, and the receiving store keeps nothing', async (t) => {
+  const dir = await tempDir(t);
+  const server = createArtifactStore(path.join(dir, 'server'));
+  const agent = createArtifactStore(path.join(dir, 'agent'));
+  const body = Buffer.from('the real artifact '.repeat(5000));
+  const { digest } = await server.put(body);
+  assert.deepEqual(await readAll(server.open(digest)), body);
+
+  await writeFile(server.path(digest), Buffer.from('TAMPERED '.repeat(5000)));
+  await assert.rejects(readAll(server.open(digest)), (e: unknown) => isCutoverError(e) && e.code === 'ARTIFACT_DIGEST_MISMATCH' && /changed or damaged at rest/.test(e.message));
+  // The agent's receive path: the push is the server's stream; both ends refuse it.
+  await assert.rejects(agent.put(server.open(digest), digest), (e: unknown) => isCutoverError(e) && ['ARTIFACT_DIGEST_MISMATCH', 'ARTIFACT_INVALID'].includes(e.code));
+  assert.equal(await agent.has(digest), false);
+  assert.deepEqual(await agent.list(), []);
 });

@@ -39,7 +39,10 @@ export interface ArtifactStore {
   has(digest: string): Promise<boolean>;
   /** The file for `digest` (which may not exist yet). Throws `ARTIFACT_INVALID` for a malformed digest. */
   path(digest: string): string;
-  /** Streams the artifact; the stream fails with `ARTIFACT_NOT_FOUND` if it is not stored. */
+  /**
+   * Streams the artifact; the stream fails with `ARTIFACT_NOT_FOUND` if it is not stored, and with
+   * `ARTIFACT_DIGEST_MISMATCH` at its end if the bytes do not hash to `digest`.
+   */
   open(digest: string): NodeJS.ReadableStream;
 }
 
@@ -141,8 +144,20 @@ export function createArtifactStore(dir: string): ArtifactStore {
           if (err.code === 'ENOENT') throw new CutoverError('ARTIFACT_NOT_FOUND', `Artifact ${digest} is not stored; publish the release again`, { cause: err });
           throw err;
         });
-        // The read stream closes the handle when it ends or is destroyed.
-        yield* handle.createReadStream() as AsyncIterable<Buffer>;
+        // The read stream closes the handle when it ends or is destroyed. The bytes are hashed as
+        // they go out, and a file changed at rest fails the stream at its end instead of ending
+        // it cleanly (review L5), so the receiver (the agent, a download) never takes it as whole.
+        const hash = createHash('sha256');
+        for await (const chunk of handle.createReadStream() as AsyncIterable<Buffer>) {
+          hash.update(chunk);
+          yield chunk;
+        }
+        const actual = `sha256:${hash.digest('hex')}`;
+        if (actual !== digest) {
+          throw new CutoverError('ARTIFACT_DIGEST_MISMATCH', `Stored artifact ${digest} hashes to ${actual}: it was changed or damaged at rest; upload it again`, {
+            details: { expected: digest, actual },
+          });
+        }
       })(),
       { objectMode: false },
     );

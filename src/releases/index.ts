@@ -17,3 +17,5 @@ export { DEFAULT_MAX_ARTIFACT_BYTES } from './artifact-limits.ts';
 export { sniffTarGz } from './sniff-artifact.ts';
 export { artifactsToCollect } from './artifact-collection.ts';
 export { unpackArtifact } from './unpack-artifact.ts';
+export { DEFAULT_UNPACK_LIMITS, checkArtifact, createUnpackBudget, unpackInChild } from './unpack-budget.ts';
+export type { UnpackLimits } from './unpack-budget.ts';

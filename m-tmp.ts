@@ -1,0 +1,11 @@
+import * as tar from 'tar';
+import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+const dir = mkdtempSync('/tmp/bounds-bench/x-');
+const t0 = Date.now();
+let peak = 0;
+const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 100);
+await pipeline(createReadStream('/tmp/bounds-bench/many.tgz', { highWaterMark: 16 * 1024 }), tar.extract({ cwd: dir, strict: true, preserveOwner: false }));
+clearInterval(timer);
+console.log('ms', Date.now() - t0, 'peak MiB', Math.round(peak / 1048576), 'heap', Math.round(process.memoryUsage().heapUsed/1048576));
+rmSync(dir, { recursive: true, force: true });
