@@ -17,11 +17,11 @@ export interface UnpackLimits {
 }
 
 /**
- * Sized for real apps: a large node_modules tree holds 100,000–200,000 files. node-tar keeps
+ * Sized for real apps: a large node_modules tree holds 100,000–200,000 files, plus their directories. node-tar keeps
  * per-entry state until the extract ends, about 3–4 KiB an entry (measured: 200,000 empty files
  * peak at ~800 MiB RSS), so the child's heap must fit the entry budget.
  */
-export const DEFAULT_UNPACK_LIMITS: UnpackLimits = { maxEntries: 200_000, maxBytes: 4 * 1024 ** 3, maxHeapMiB: 1536 };
+export const DEFAULT_UNPACK_LIMITS: UnpackLimits = { maxEntries: 250_000, maxBytes: 4 * 1024 ** 3, maxHeapMiB: 1536 };
 
 /** Counts entries and their sizes; `add` returns the problem once the budget is spent. Pure state, no I/O. */
 export function createUnpackBudget(limits: Pick<UnpackLimits, 'maxEntries' | 'maxBytes'>) {
