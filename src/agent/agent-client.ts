@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { Pool, errors as undiciErrors, request } from 'undici';
-import { CutoverError } from '../shared/index.ts';
+import { CutoverError, isCutoverError } from '../shared/index.ts';
 import type { ErrorCode } from '../shared/index.ts';
 import type { Color } from '../shared/index.ts';
 import type {
@@ -41,6 +41,9 @@ export function createAgentClient(url: string, token: string): Runtime & { close
         bodyTimeout: options.timeoutMs ?? 30_000,
       });
     } catch (error) {
+      // A body that failed on our side (an artifact whose bytes no longer match its digest) is
+      // that failure, not an unreachable agent.
+      if (isCutoverError(error)) throw error;
       const code = (error as { code?: string }).code ?? '';
       if (error instanceof undiciErrors.HeadersTimeoutError) {
         throw new CutoverError('TIMEOUT', `the agent at ${url} did not answer ${method} ${path} in time`, { cause: error });
