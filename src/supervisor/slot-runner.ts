@@ -8,6 +8,7 @@ import { groupAlive, processAlive, signalGroup, waitGroupGone } from './process-
 import { planRestart } from './restart-policy.ts';
 import { shellCommand } from './shell-command.ts';
 import { buildSlotEnv } from './slot-env.ts';
+import { scrubEnvValues } from './scrub-env.ts';
 import { describeExit, describeStatus, newProcess, recordCrash, type Slot, type SlotProcess } from './slot.ts';
 import type { RestartPolicy, SlotState } from './types.ts';
 
@@ -134,7 +135,7 @@ export async function launch(ctx: SlotContext, slot: Slot): Promise<void> {
   // The child has its own copy of the descriptor (dup'd during spawn); ours can go.
   await output.close().catch(() => undefined);
   if (proc === undefined) {
-    const why = spawnError === undefined ? 'no process was created' : errorText(spawnError);
+    const why = spawnError === undefined ? 'no process was created' : scrubEnvValues(errorText(spawnError), spec.env);
     await ended(ctx, slot, undefined, `spawn failed: ${why}`);
     return;
   }

@@ -1,0 +1,20 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { scrubEnvValues } from './scrub-env.ts';
+
+test("a spawn error names the variable but never repeats its value", () => {
+  const env = { DB_URL: 'postgres://u:CanaryPass123\u0000@db', A: 'x' };
+  let message = '';
+  try {
+    spawn('/bin/true', { env });
+  } catch (err) {
+    message = (err as Error).message;
+  }
+  assert.match(message, /CanaryPass123/, 'Node puts the value in its message');
+  const scrubbed = scrubEnvValues(message, env);
+  assert.doesNotMatch(scrubbed, /CanaryPass123/);
+  assert.match(scrubbed, /DB_URL/);
+  assert.equal(scrubEnvValues('exec failed: spawn /bin/sh ENOENT with postgres://u:secretvalue@db', { URL: 'postgres://u:secretvalue@db' }), 'exec failed: spawn /bin/sh ENOENT with <value of URL>');
+  assert.equal(scrubEnvValues('ENOENT', { A: 'EN' }), 'ENOENT');
+});
