@@ -132,9 +132,13 @@ export async function startServer(
     deployer.stopExpiredWarmSlots().catch((error: Error) => log.warn({ err: error.message }, 'stopping expired warm slots failed'));
   }, config.warmCheckInterval);
   warmTimer.unref();
+  // One sweep at a time; stop() waits for the one running so it never meets a closed store.
+  let collecting: Promise<unknown> = Promise.resolve();
   const collectTimer = setInterval(() => {
-    collectUnreferencedArtifacts({ store, artifacts, clock, log }, config.unreferencedArtifactTtl).catch((error: Error) =>
-      log.warn({ err: error.message }, 'collecting unreferenced artifacts failed'),
+    collecting = collecting.then(() =>
+      collectUnreferencedArtifacts({ store, artifacts, clock, log }, config.unreferencedArtifactTtl).catch((error: Error) =>
+        log.warn({ err: error.message }, 'collecting unreferenced artifacts failed'),
+      ),
     );
   }, Math.max(1000, Math.min(HOUR_MS, config.unreferencedArtifactTtl)));
   collectTimer.unref();
@@ -152,6 +156,7 @@ export async function startServer(
       stopping ??= (async () => {
         clearInterval(warmTimer);
         clearInterval(collectTimer);
+        await collecting;
         await scheduler.stop();
         await bake.stop();
         await health.stop();
