@@ -104,3 +104,20 @@ test('uploads no release references are collected once older than the age; refer
     await h.close();
   }
 });
+
+test('a download of an artifact changed at rest does not end cleanly', async (t) => {
+  const h = await startHarness();
+  try {
+    const good = await tgz(t, 'console.log("real")\n');
+    const res = await h.request('/api/artifacts', upload(new Uint8Array(good)));
+    const { digest } = (await res.json()) as { digest: string };
+    const get = () => h.request(`/api/artifacts/${digest}`, { headers: { authorization: 'Bearer tok-viewer' } });
+    assert.deepEqual(Buffer.from(await (await get()).arrayBuffer()), good);
+    await writeFile(h.artifacts.path(digest), await tgz(t, 'console.log("TAMPERED")\n'));
+    const tampered = await get();
+    assert.equal(tampered.status, 200, 'the headers went out before the end of the file was hashed');
+    await assert.rejects(tampered.arrayBuffer());
+  } finally {
+    await h.close();
+  }
+});
