@@ -28,6 +28,7 @@ export function exitCodeFor(code: string): number {
   if (code === 'DEPLOYMENT_FAILED' || code === 'DEPLOYMENT_ABORTED' || code === 'ANALYSIS_FAILED') return 7;
   if (code.startsWith('POLICY_')) return 8;
   if (code === 'AUDIT_CHAIN_BROKEN') return 9;
+  if (code === 'DISK_FULL') return 10;
   return 1;
 }
 
