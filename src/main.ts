@@ -33,7 +33,7 @@ export interface RunningServer {
 export async function startServer(config: Readonly<Config>, log: Logger, options: { clock?: Clock } = {}): Promise<RunningServer> {
   // Tests of time-driven behaviour (windows, soak, backoff) pass a manual clock; everything else uses the system's.
   const clock = options.clock ?? systemClock;
-  const store = await openStore(config.database!);
+  const store = await openStore(config.database!, { log });
   await ensureBuiltInChannels({ store, clock });
   const artifacts = createArtifactStore(join(config.dataDir, 'artifacts'));
   const agentToken = await ensureAgentToken(config.dataDir);

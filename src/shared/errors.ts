@@ -55,6 +55,8 @@ export type ErrorCode =
   | 'AGENT_STATE_INVALID'
   /** The disk holding a data directory is full (SQLITE_FULL, ENOSPC); the message names the directory. */
   | 'DISK_FULL'
+  /** The database is damaged, unreadable, or empty where it should not be; the server does not start. */
+  | 'DATABASE_CORRUPT'
   | 'INTERNAL';
 
 export interface ErrorOptions {
