@@ -12,7 +12,7 @@ import { createDeployer } from './deploy/index.ts';
 import { createAgentClient, openAgentLogs, startAgent } from './agent/index.ts';
 import { bootstrapAdminToken, ensureBuiltInChannels, reportProblem } from './control/index.ts';
 import { createApi } from './api/index.ts';
-import { ANALYSIS_ACTOR, createBakeWatcher, createHealthWatcher, createRollbackGuard, createScheduler } from './scheduler/index.ts';
+import { ANALYSIS_ACTOR, createBakeWatcher, createHealthWatcher, createLostInstanceHandler, createRollbackGuard, createScheduler } from './scheduler/index.ts';
 import { ensureAgentToken, readAgentEndpoint, writeAgentEndpoint, writeCliCredentials } from './credentials.ts';
 
 /** The product version (server, agent and CLI share it), from package.json. */
@@ -79,6 +79,8 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
     ...watching,
     intervalMs: config.bakeCheckInterval,
     rollbackOnUnhealthy: config.rollbackOnUnhealthy,
+    // An instance the agent no longer knows (its state reset) is routed again and marked as needing a deploy.
+    onLost: createLostInstanceHandler({ store, runtime, clock, log }),
   });
   const scheduler = createScheduler({ store, deployer, runtime, clock, log, intervalMs: config.fleetInterval });
   const api = createApi({
