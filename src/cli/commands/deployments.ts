@@ -4,7 +4,7 @@ import type { DeploymentRecord } from '../../store/index.ts';
 import type { InstanceStatus } from '../../api/index.ts';
 import { connect } from '../api-client.ts';
 import type { ApiClient } from '../api-client.ts';
-import { output, table } from '../output.ts';
+import { ExitWith, exitCodeFor, output, table } from '../output.ts';
 import type { Output } from '../output.ts';
 import { globals } from './globals.ts';
 
@@ -105,6 +105,29 @@ function statusRows(instances: InstanceStatus[]): string {
   return table(rows);
 }
 
+/** What the agent check found, one line per difference; empty when every instance is routed as recorded. */
+function agentLines(instances: InstanceStatus[]): string {
+  const bad = instances.filter((i) => i.agent && !i.agent.ok);
+  if (bad.length === 0) return '';
+  const unreachable = bad.filter((i) => i.agent.state === 'unreachable');
+  const lines = unreachable.length > 0 ? [`\nagent unreachable: ${unreachable[0]!.agent.problems[0] ?? ''}`] : [''];
+  for (const i of bad) {
+    if (i.agent.state === 'unreachable') continue;
+    for (const p of i.agent.problems) lines.push(`${i.name}: NOT ROUTED AS RECORDED: ${p}`);
+  }
+  return lines.join('\n');
+}
+
+/**
+ * `status` fails when something is wrong with what serves: 6 when the agent is unreachable, 11
+ * when an instance is not routed as recorded (README, "Exit codes").
+ */
+function statusExitCode(instances: InstanceStatus[]): number {
+  const bad = instances.filter((i) => i.agent && !i.agent.ok);
+  if (bad.some((i) => i.agent.state === 'unreachable')) return exitCodeFor('AGENT_UNREACHABLE');
+  return bad.length > 0 ? exitCodeFor('NOT_ROUTED_AS_RECORDED') : 0;
+}
+
 export function registerDeploymentCommands(program: Command): void {
   program
     .command('deploy')
@@ -155,17 +178,24 @@ export function registerDeploymentCommands(program: Command): void {
     .action(async (instance: string | undefined, _opts: object, cmd: Command) => {
       const g = globals(cmd);
       const client = await connect(g.dataDir);
+      let checked: InstanceStatus[];
       if (instance) {
         const s = await client.call<InstanceStatus>('GET', `/api/instances/${encodeURIComponent(instance)}`);
+        checked = [s];
         output(g.json).result(s, () =>
-          [statusRows([s]), s.runtimeError ? `agent: ${s.runtimeError}` : '', s.lastDeployment ? `\nlast ${describeDeployment(s.lastDeployment)}` : '']
+          [statusRows([s]), agentLines([s]), s.lastDeployment ? `\nlast ${describeDeployment(s.lastDeployment)}` : '']
             .filter(Boolean)
             .join('\n'),
         );
       } else {
         const { instances } = await client.call<{ instances: InstanceStatus[] }>('GET', '/api/status');
-        output(g.json).result(instances, () => (instances.length ? statusRows(instances) : 'no instances yet; create one with `cutover instance create`'));
+        checked = instances;
+        output(g.json).result(instances, () =>
+          instances.length ? [statusRows(instances), agentLines(instances)].filter(Boolean).join('\n') : 'no instances yet; create one with `cutover instance create`',
+        );
       }
+      const code = statusExitCode(checked);
+      if (code !== 0) throw new ExitWith(code);
     });
 
   program
