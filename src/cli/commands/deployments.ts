@@ -4,7 +4,8 @@ import type { DeploymentRecord } from '../../store/index.ts';
 import type { InstanceStatus } from '../../api/index.ts';
 import { connect } from '../api-client.ts';
 import type { ApiClient } from '../api-client.ts';
-import { ExitWith, exitCodeFor, output, table } from '../output.ts';
+import { ExitWith, output, table } from '../output.ts';
+import { agentLines, statusExitCode } from '../status-check.ts';
 import type { Output } from '../output.ts';
 import { globals } from './globals.ts';
 
@@ -103,29 +104,6 @@ function statusRows(instances: InstanceStatus[]): string {
     rows.push([i.name, i.app, i.environment, i.currentVersion ?? '-', active, slot('blue'), slot('green'), i.hosts.join(',')]);
   }
   return table(rows);
-}
-
-/** What the agent check found, one line per difference; empty when every instance is routed as recorded. */
-function agentLines(instances: InstanceStatus[]): string {
-  const bad = instances.filter((i) => i.agent && !i.agent.ok);
-  if (bad.length === 0) return '';
-  const unreachable = bad.filter((i) => i.agent.state === 'unreachable');
-  const lines = unreachable.length > 0 ? [`\nagent unreachable: ${unreachable[0]!.agent.problems[0] ?? ''}`] : [''];
-  for (const i of bad) {
-    if (i.agent.state === 'unreachable') continue;
-    for (const p of i.agent.problems) lines.push(`${i.name}: NOT ROUTED AS RECORDED: ${p}`);
-  }
-  return lines.join('\n');
-}
-
-/**
- * `status` fails when something is wrong with what serves: 6 when the agent is unreachable, 11
- * when an instance is not routed as recorded (README, "Exit codes").
- */
-function statusExitCode(instances: InstanceStatus[]): number {
-  const bad = instances.filter((i) => i.agent && !i.agent.ok);
-  if (bad.some((i) => i.agent.state === 'unreachable')) return exitCodeFor('AGENT_UNREACHABLE');
-  return bad.length > 0 ? exitCodeFor('NOT_ROUTED_AS_RECORDED') : 0;
 }
 
 export function registerDeploymentCommands(program: Command): void {
