@@ -79,6 +79,7 @@ export function createApi(deps: ApiDeps) {
     const path = (error as unknown as { path?: unknown }).path;
     const full = diskFullError(error, typeof path === 'string' ? dirname(path) : "the server's data directory");
     const e = isCutoverError(error) ? error : (full ?? new CutoverError('INTERNAL', 'internal error; see the server log', { cause: error }));
+    if (e.code === 'DISK_FULL') deps.log.error({ err: e.message, path: c.req.path }, 'request failed: disk full');
     if (e.code === 'INTERNAL') deps.log.error({ err: (error as Error).message, stack: (error as Error).stack, path: c.req.path }, 'request failed');
     return c.json(e.toJSON(), httpStatusFor(e.code) as 500);
   });
