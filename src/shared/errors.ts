@@ -113,7 +113,7 @@ export function diskFullError(error: unknown, dir: string): CutoverError | undef
   const sqliteFull = typeof e.errcode === 'number' && (e.errcode & 0xff) === 13;
   const full = e.code === 'ENOSPC' || sqliteFull || (typeof e.message === 'string' && /database or disk is full|ENOSPC/.test(e.message));
   if (!full) return undefined;
-  return new CutoverError('DISK_FULL', `the disk holding ${dir} is full; free space there (nothing was changed by this request)`, {
+  return new CutoverError('DISK_FULL', `the disk holding ${dir} is full; free space there and try again`, {
     details: { directory: dir },
     cause: error,
   });
