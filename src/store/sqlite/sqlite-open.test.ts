@@ -25,6 +25,7 @@ test('a zero-length database is refused where the directory shows earlier use, a
   const dir = await tempDir(t);
   const file = join(dir, 'cutover.db');
   await writeFile(file, '');
+  await mkdir(join(dir, 'agent')); // `up`'s agent creates it before the server's first start: no sign of use
   const fresh = createSqliteStore(file);
   assert.deepEqual(await fresh.listReleases(), []);
   await fresh.close();

@@ -171,7 +171,7 @@ export function createSqliteStore(file: string, options: { log?: RowLog } = {}):
 
 /**
  * A zero-length database file in a directory that shows earlier use (the server's `artifacts/`,
- * the agent's `agent/`, or the CLI's credentials beside it) is a lost database, not a fresh
+ * the CLI's `cli.json`, or an agent state file beside it) is a lost database, not a fresh
  * install: opening it would silently start over with no releases, instances, tokens or audit log.
  */
 function refuseEmptyDatabaseOfUsedDirectory(file: string): void {
@@ -183,7 +183,10 @@ function refuseEmptyDatabaseOfUsedDirectory(file: string): void {
   }
   if (size > 0) return;
   const dir = dirname(file);
-  const signs = ['artifacts', 'agent', 'cli.json', 'agent-token'].filter((name) => existsSync(join(dir, name)));
+  // Each appears only after the database was written: an upload, the first start's credentials,
+  // an agent state (the agent routes an instance only once the server recorded it). Not `agent/`
+  // alone: under `up` the agent creates it before the server first opens the database.
+  const signs = ['artifacts', 'cli.json', join('agent', 'state.a'), join('agent', 'state.b')].filter((name) => existsSync(join(dir, name)));
   if (signs.length === 0) return;
   throw new CutoverError(
     'DATABASE_CORRUPT',
