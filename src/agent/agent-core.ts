@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { CutoverError, COLORS, diskFullError } from '../shared/index.ts';
+import { CutoverError, COLORS } from '../shared/index.ts';
 import type { Color } from '../shared/index.ts';
 import type { Router } from '../router/index.ts';
 import { readPidFile, stopOrphanSlots } from '../supervisor/index.ts';
@@ -9,6 +9,7 @@ import { createArtifactStore, unpackArtifact } from '../releases/index.ts';
 import type { HealthResult, RuntimeInstance, RuntimeMaintenance, RuntimeSlot, RuntimeSlotSpec } from '../deploy/index.ts';
 import type { AgentState, PersistedInstance, PersistedSlot } from './agent-state.ts';
 import { createStateFile } from './agent-state.ts';
+import { createStateSaver } from './state-saver.ts';
 
 export interface AgentCoreOptions {
   dataDir: string;
@@ -45,35 +46,8 @@ export function createAgentCore(options: AgentCoreOptions) {
 
   const releaseDir = (digest: string) => join(releasesDir, digest.replace(':', '-'));
 
-  /** Saves the state; a full disk becomes `DISK_FULL` naming the agent's data directory. */
-  async function save(): Promise<void> {
-    try {
-      await stateFile.save(state);
-    } catch (error) {
-      throw diskFullError(error, options.dataDir) ?? error;
-    }
-  }
-
-  /**
-   * A state write that failed while traffic already moved (a flip on a full disk) is retried in
-   * the background until one lands; any later save that lands also carries the change. Until then
-   * the files hold the previous state, so an agent restart serves the previous route again.
-   */
-  let retryTimer: NodeJS.Timeout | undefined;
-  function retrySaveInBackground(): void {
-    if (retryTimer) return;
-    retryTimer = setInterval(() => {
-      stateFile.save(state).then(
-        () => {
-          clearInterval(retryTimer);
-          retryTimer = undefined;
-          log.info({ dir: options.dataDir }, 'the agent state write landed after failing; a restart now restores the current routes');
-        },
-        () => undefined, // still failing: the first failure was logged
-      );
-    }, options.saveRetryMs ?? 1000);
-    retryTimer.unref();
-  }
+  const saver = createStateSaver({ file: stateFile, current: () => state, dataDir: options.dataDir, retryMs: options.saveRetryMs ?? 1000, log });
+  const save = saver.save;
 
   function instanceOrThrow(name: string) {
     const instance = state.instances[name];
@@ -193,7 +167,19 @@ export function createAgentCore(options: AgentCoreOptions) {
       router.setInstance(name, hosts); // throws HOST_IN_USE before anything is saved
       const existing = state.instances[name];
       state.instances[name] = existing ? { ...existing, hosts } : { hosts, active: null, slots: {} };
-      await save();
+      try {
+        await save();
+      } catch (error) {
+        // Not saved (a full disk): the router goes back to what the files say.
+        if (existing) {
+          state.instances[name] = existing;
+          router.setInstance(name, existing.hosts);
+        } else {
+          delete state.instances[name];
+          await router.removeInstance(name);
+        }
+        throw error;
+      }
     },
 
     async removeInstance(name: string): Promise<void> {
@@ -223,7 +209,12 @@ export function createAgentCore(options: AgentCoreOptions) {
         ...(spec.drain ? { drain: spec.drain } : {}),
       };
       instance.slots[color] = slot;
-      await save();
+      try {
+        await save();
+      } catch (error) {
+        delete instance.slots[color]; // not saved: not started either
+        throw error;
+      }
       const info = await launch(name, color, slot);
       return { port: info.port, ...(info.pid === undefined ? {} : { pid: info.pid }) };
     },
@@ -269,7 +260,7 @@ export function createAgentCore(options: AgentCoreOptions) {
         // moves traffic; the write is retried until it lands. Until then a restart serves the
         // previous route (the files still hold it).
         log.error({ instance: name, color, dir: options.dataDir }, 'flipped although the agent state could not be written (disk full); retrying the write in the background');
-        retrySaveInBackground();
+        saver.retryInBackground();
       }
       router.activate(name, color);
       for (const c of COLORS) down.delete(`${name}/${c}`); // a flip ends any hold
@@ -397,14 +388,8 @@ export function createAgentCore(options: AgentCoreOptions) {
 
     /** Closes the state files (after the router and the slots have stopped). */
     close(): Promise<void> {
-      clearInterval(retryTimer);
-      retryTimer = undefined;
+      saver.stop();
       return stateFile.close();
-    },
-
-    /** Whether a state write is still waiting to land (a flip on a full disk). */
-    savePending(): boolean {
-      return retryTimer !== undefined;
     },
 
     /**
