@@ -14,7 +14,7 @@ import { claimPorts, createAgentClient, liveAgent, openAgentLogs, portFree, star
 import type { AgentPidRecord } from './agent/index.ts';
 import { bootstrapAdminToken, ensureBuiltInChannels, reportProblem } from './control/index.ts';
 import { createApi } from './api/index.ts';
-import { ANALYSIS_ACTOR, createBakeWatcher, createHealthWatcher, createRollbackGuard, createScheduler } from './scheduler/index.ts';
+import { ANALYSIS_ACTOR, createBakeWatcher, createHealthWatcher, createLostInstanceHandler, createRollbackGuard, createScheduler } from './scheduler/index.ts';
 import { ensureAgentToken, readAgentEndpoint, recordServerForCli, writeAgentEndpoint } from './credentials.ts';
 import { contextsFileIn } from './cli-contexts.ts';
 import { secureAgentFiles, secureDatabaseFiles, secureServerFiles, withPrivateUmask } from './data-dir-modes.ts';
@@ -43,7 +43,7 @@ export async function startServer(
   const clock = options.clock ?? systemClock;
   // Modes first, whatever an earlier version or the operator left; the database's again once it exists.
   await secureServerFiles(config.dataDir, config.database, log);
-  const store = await withPrivateUmask(() => openStore(config.database!));
+  const store = await withPrivateUmask(() => openStore(config.database!, { log }));
   await secureDatabaseFiles(config.database, log);
   await ensureBuiltInChannels({ store, clock });
   const artifacts = createArtifactStore(join(config.dataDir, 'artifacts'));
@@ -90,6 +90,8 @@ export async function startServer(
     ...watching,
     intervalMs: config.bakeCheckInterval,
     rollbackOnUnhealthy: config.rollbackOnUnhealthy,
+    // An instance the agent no longer knows (its state reset) is routed again and marked as needing a deploy.
+    onLost: createLostInstanceHandler({ store, runtime, clock, log }),
   });
   const scheduler = createScheduler({ store, deployer, runtime, clock, log, intervalMs: config.fleetInterval });
   const api = createApi({

@@ -3,12 +3,13 @@ import type { Readable } from 'node:stream';
 import { CutoverError, COLORS } from '../shared/index.ts';
 import type { Color } from '../shared/index.ts';
 import type { Router } from '../router/index.ts';
-import { readPidFile } from '../supervisor/index.ts';
+import { readPidFile, stopOrphanSlots } from '../supervisor/index.ts';
 import type { DrainStatus, Supervisor, SlotSpec } from '../supervisor/index.ts';
 import { createArtifactStore, unpackArtifact } from '../releases/index.ts';
 import type { HealthResult, RuntimeInstance, RuntimeMaintenance, RuntimeSlot, RuntimeSlotSpec } from '../deploy/index.ts';
 import type { AgentState, PersistedInstance, PersistedSlot } from './agent-state.ts';
 import { createStateFile } from './agent-state.ts';
+import { createStateSaver } from './state-saver.ts';
 
 export interface AgentCoreOptions {
   dataDir: string;
@@ -17,6 +18,8 @@ export interface AgentCoreOptions {
   /** The supervisor's `logDir`, where slot pid files are found for adoption. */
   logDir: string;
   drainTimeoutMs: number;
+  /** How often a state write that failed for a full disk is tried again (default 1 s). */
+  saveRetryMs?: number;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
@@ -42,6 +45,9 @@ export function createAgentCore(options: AgentCoreOptions) {
   let state: AgentState = { version: 1, instances: {} };
 
   const releaseDir = (digest: string) => join(releasesDir, digest.replace(':', '-'));
+
+  const saver = createStateSaver({ file: stateFile, current: () => state, dataDir: options.dataDir, retryMs: options.saveRetryMs ?? 1000, log });
+  const save = saver.save;
 
   function instanceOrThrow(name: string) {
     const instance = state.instances[name];
@@ -76,17 +82,26 @@ export function createAgentCore(options: AgentCoreOptions) {
     router.setMaintenance(name, inst.maintenance ?? null);
   }
 
+  function restore(inst: PersistedInstance, before: PersistedInstance): void {
+    for (const key of Object.keys(inst) as (keyof PersistedInstance)[]) delete inst[key];
+    Object.assign(inst, before);
+  }
+
   /** Persists a change to one instance, applies it to the router, and undoes the change if the router refuses it. */
   async function persistThenApply(inst: PersistedInstance, change: (i: PersistedInstance) => void, apply: () => void): Promise<void> {
     const before = { ...inst };
     change(inst);
-    await stateFile.save(state); // persisted before traffic sees it
+    try {
+      await save(); // persisted before traffic sees it
+    } catch (error) {
+      restore(inst, before);
+      throw error;
+    }
     try {
       apply();
     } catch (error) {
-      for (const key of Object.keys(inst) as (keyof PersistedInstance)[]) delete inst[key];
-      Object.assign(inst, before);
-      await stateFile.save(state);
+      restore(inst, before);
+      await save();
       throw error;
     }
   }
@@ -131,11 +146,14 @@ export function createAgentCore(options: AgentCoreOptions) {
     await supervisor.stop(name, color);
     if (instance?.slots[color]) {
       delete instance.slots[color];
-      await stateFile.save(state);
+      await save();
     }
   }
 
   return {
+    /** The agent's data directory (what a `DISK_FULL` error names). */
+    dataDir: options.dataDir,
+
     async hasArtifact(digest: string): Promise<boolean> {
       return artifacts.has(digest);
     },
@@ -149,14 +167,26 @@ export function createAgentCore(options: AgentCoreOptions) {
       router.setInstance(name, hosts); // throws HOST_IN_USE before anything is saved
       const existing = state.instances[name];
       state.instances[name] = existing ? { ...existing, hosts } : { hosts, active: null, slots: {} };
-      await stateFile.save(state);
+      try {
+        await save();
+      } catch (error) {
+        // Not saved (a full disk): the router goes back to what the files say.
+        if (existing) {
+          state.instances[name] = existing;
+          router.setInstance(name, existing.hosts);
+        } else {
+          delete state.instances[name];
+          await router.removeInstance(name);
+        }
+        throw error;
+      }
     },
 
     async removeInstance(name: string): Promise<void> {
       const instance = state.instances[name];
       if (!instance) return;
       delete state.instances[name];
-      await stateFile.save(state);
+      await save();
       await router.removeInstance(name);
       await Promise.all(COLORS.map((c) => supervisor.stop(name, c)));
     },
@@ -179,7 +209,12 @@ export function createAgentCore(options: AgentCoreOptions) {
         ...(spec.drain ? { drain: spec.drain } : {}),
       };
       instance.slots[color] = slot;
-      await stateFile.save(state);
+      try {
+        await save();
+      } catch (error) {
+        delete instance.slots[color]; // not saved: not started either
+        throw error;
+      }
       const info = await launch(name, color, slot);
       return { port: info.port, ...(info.pid === undefined ? {} : { pid: info.pid }) };
     },
@@ -212,8 +247,21 @@ export function createAgentCore(options: AgentCoreOptions) {
           );
         }
       }
+      const before = instance.active;
       instance.active = color;
-      await stateFile.save(state); // persisted before traffic moves
+      try {
+        await save(); // persisted before traffic moves
+      } catch (error) {
+        if (!isDiskFull(error)) {
+          instance.active = before;
+          throw error;
+        }
+        // The emergency path: with the agent's disk full, a flip (a rollback above all) still
+        // moves traffic; the write is retried until it lands. Until then a restart serves the
+        // previous route (the files still hold it).
+        log.error({ instance: name, color, dir: options.dataDir }, 'flipped although the agent state could not be written (disk full); retrying the write in the background');
+        saver.retryInBackground();
+      }
       router.activate(name, color);
       for (const c of COLORS) down.delete(`${name}/${c}`); // a flip ends any hold
       return { flippedAt: Date.now() };
@@ -340,14 +388,41 @@ export function createAgentCore(options: AgentCoreOptions) {
 
     /** Closes the state files (after the router and the slots have stopped). */
     close(): Promise<void> {
+      saver.stop();
       return stateFile.close();
     },
 
-    /** Loads the persisted instances; one broken entry is logged and skipped. */
-    async load(): Promise<void> {
-      const { state: loaded, skipped } = await stateFile.load();
-      for (const name of skipped) log.error({ instance: name }, 'skipped a corrupt instance entry in the agent state');
-      state = loaded;
+    /**
+     * Loads the persisted instances; one broken entry is logged and skipped. State files that
+     * exist with none valid are refused (`AGENT_STATE_INVALID`, logged) unless `resetState`,
+     * which moves them aside and starts empty (see `createStateFile().load`).
+     */
+    async load(loadOptions: { resetState?: boolean } = {}): Promise<void> {
+      let loaded;
+      try {
+        loaded = await stateFile.load(loadOptions);
+      } catch (error) {
+        log.error({ err: (error as Error).message }, 'the agent state is invalid; refusing to start');
+        throw error;
+      }
+      for (const file of loaded.movedAside) log.error({ file }, 'moved an invalid agent state file aside (--reset-state); starting empty');
+      for (const name of loaded.skipped) log.error({ instance: name }, 'skipped a corrupt instance entry in the agent state');
+      state = loaded.state;
+    },
+
+    /**
+     * Stops the slot processes a previous agent left behind that no slot of this agent took
+     * over (after `adoptRunning`): their state entry was skipped or reset, or they could not be
+     * adopted (then `restore` starts the slot afresh, on a free port). Each is logged.
+     */
+    async stopOrphans(): Promise<void> {
+      const outcomes = await stopOrphanSlots(options.logDir, (instance, color) => supervisor.get(instance, color) !== undefined);
+      for (const o of outcomes) {
+        const fields = { instance: o.instance, color: o.color, pid: o.pid, port: o.port, version: o.version, outcome: o.outcome };
+        if (o.outcome === 'stopped' || o.outcome === 'killed') log.warn(fields, 'stopped a slot process that no agent state entry claims');
+        else if (o.outcome === 'left') log.warn({ ...fields, problems: o.problems }, 'a stale slot pid file names another process now; removed the file, left the process alone');
+        else log.info(fields, 'removed the pid file of a slot process that is gone');
+      }
     },
 
     /**
@@ -422,3 +497,5 @@ export function createAgentCore(options: AgentCoreOptions) {
 }
 
 export type AgentCore = ReturnType<typeof createAgentCore>;
+
+const isDiskFull = (error: unknown): boolean => (error as { code?: unknown })?.code === 'DISK_FULL';

@@ -111,11 +111,16 @@ export async function startAgent(
   const core = createAgentCore({ dataDir, router, supervisor, logDir, drainTimeoutMs: config.drainTimeout, log });
   logSlotEvents(supervisor, log);
 
-  await core.load(); // before the control API answers, so no call sees an empty state
+  // Before the control API answers, so no call sees an empty state. Refuses invalid state files
+  // unless `resetState` (AGENT_STATE_INVALID).
+  await core.load({ resetState: config.resetState });
   // Adopted slots are routed before the router listens: with SO_REUSEPORT the kernel hands this
   // agent connections as soon as it listens, while a previous agent may still serve them well.
   await core.adoptRunning();
-  const control = createServer(getRequestListener(createControlApi(core, token).fetch));
+  // Slot processes no entry took over would hold their ports unmanaged. While a previous agent
+  // still runs they are its own: they are swept once it has handed over (takeOver).
+  if (previous === undefined) await core.stopOrphans();
+  const control = createServer(getRequestListener(createControlApi(core, token, log).fetch));
   // SO_REUSEPORT on every listener, so that a later `--takeover` successor can bind beside this
   // one (Linux requires it on each socket of the group); claimPorts and verifyPortsOwned keep
   // everyone else out of the group (ADR 0013).
@@ -221,6 +226,7 @@ export async function startAgent(
       );
       const waitedMs = Math.round(performance.now() - started);
       if (!exited) log.warn({ previousPid: previous.pid, waitedMs }, 'the previous agent has not exited yet; it exits once its requests are drained');
+      else await core.stopOrphans(); // its slots this agent did not adopt
       clearInterval(watcher);
       await recordPid();
       return { previousPid: previous.pid, exited, waitedMs };

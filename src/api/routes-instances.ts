@@ -59,7 +59,14 @@ const rollbackSchema = z.object({ reason: z.string().max(500).optional() }).stri
 const waitQuery = z
   .object({ wait: z.coerce.number().int().min(0).max(600_000).optional().describe('Wait up to this many ms for the deployment to finish.') })
   .strict();
-const statusSchema = instanceViewSchema.extend({ runtime: z.unknown(), lastDeployment: deploymentSchema.nullable() });
+const agentCheckSchema = z
+  .object({
+    ok: z.boolean(),
+    state: z.enum(['ok', 'changing', 'unreachable', 'unknown', 'needs-deploy', 'mismatch']),
+    problems: z.array(z.string()),
+  })
+  .describe("The record compared with the agent's answer: `ok` false when the agent is unreachable or the instance is not routed as recorded.");
+const statusSchema = instanceViewSchema.extend({ runtime: z.unknown(), agent: agentCheckSchema, lastDeployment: deploymentSchema.nullable() });
 
 export function instanceRoutes(deps: ApiDeps): RouteSpec[] {
   const { store, deployer } = deps;

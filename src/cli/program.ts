@@ -9,7 +9,7 @@ import { registerAuditCommands } from './commands/audit.ts';
 import { registerTokenCommands } from './commands/tokens.ts';
 import { registerFleetCommands } from './commands/fleet.ts';
 import { registerTrafficCommands } from './commands/traffic.ts';
-import { reportError } from './output.ts';
+import { ExitWith, reportError } from './output.ts';
 
 /** The one product version (server, agent and CLI share it). */
 const VERSION = '0.1.0';
@@ -55,6 +55,7 @@ export async function runCli(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (error) {
+    if (error instanceof ExitWith) return error.exitCode;
     if (error instanceof CommanderError) {
       if (error.exitCode === 0) return 0; // --help
       if (json) process.stdout.write(`${JSON.stringify({ error: { code: 'VALIDATION_FAILED', message: error.message, details: {} } })}\n`);

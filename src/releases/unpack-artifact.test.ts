@@ -71,3 +71,41 @@ test('a corrupt or escaping archive fails and leaves no destination behind', asy
   await assert.rejects(unpackArtifact(path.join(root, 'missing.tgz'), dest), (e: unknown) => isCutoverError(e) && e.code === 'ARTIFACT_NOT_FOUND');
   assert.deepEqual((await readdir(root)).sort(), ['corrupt.tgz', 'evil.tgz', 'inner', 'outside.txt']);
 });
+
+test('a symlink then a file of the same name fails with its real cause, and leaves no temporary directory', async (t) => {
+  const root = await tempDir(t);
+  const outside = path.join(root, 'outside.txt');
+  await writeFile(outside, 'untouched');
+  // The review's tarball: `victim` → an absolute file outside the root, then a regular `victim`.
+  const evil = path.join(root, 'evil.tgz');
+  const link = new tar.Header({ path: 'victim', type: 'SymbolicLink', linkpath: outside, mode: 0o777, size: 0 });
+  const body = Buffer.from('overwritten');
+  const file = new tar.Header({ path: 'victim', type: 'File', mode: 0o644, size: body.length });
+  const blocks: Buffer[] = [];
+  const add = (h: tar.Header) => {
+    const block = Buffer.alloc(512);
+    h.encode(block, 0);
+    blocks.push(block);
+    if (h.size) blocks.push(Buffer.concat([body, Buffer.alloc(512 - body.length)]));
+  };
+  // Many entries around the bad pair keep the unpacker writing when it fails: the race.
+  const filler = (prefix: string) => {
+    for (let i = 0; i < 200; i++) add(new tar.Header({ path: `${prefix}${i}/a.txt`, type: 'File', mode: 0o644, size: body.length }));
+  };
+  filler('before');
+  add(link);
+  add(file);
+  filler('after');
+  blocks.push(Buffer.alloc(1024));
+  const { gzipSync } = await import('node:zlib');
+  await writeFile(evil, gzipSync(Buffer.concat(blocks)));
+  const dest = path.join(root, 'releases', 'sha256-x');
+  await assert.rejects(unpackArtifact(evil, dest), (e: unknown) => {
+    assert.ok(isCutoverError(e), String(e));
+    assert.equal(e.code, 'ARTIFACT_INVALID');
+    assert.match(e.message, /absolute linkpath/, 'the original error');
+    return true;
+  });
+  assert.equal(await readFile(outside, 'utf8'), 'untouched');
+  assert.deepEqual(await readdir(path.join(root, 'releases')), [], 'no .sha256-….tmp-… directory is left behind');
+});

@@ -37,6 +37,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   DEPLOYMENT_NOT_RUNNING: 409,
   AGENT_UNREACHABLE: 502,
   TIMEOUT: 504,
+  // RFC 4918 §11.5: the server cannot store what the request needs.
+  DISK_FULL: 507,
 };
 
 /** The HTTP status for an error code: the one place codes become statuses. */

@@ -1,4 +1,4 @@
-export { CutoverError, isCutoverError, invalidInput } from './errors.ts';
+export { CutoverError, diskFullError, isCutoverError, invalidInput } from './errors.ts';
 export type { ErrorCode, ErrorOptions, FieldIssue } from './errors.ts';
 export { systemClock, ManualClock } from './clock.ts';
 export type { Clock } from './clock.ts';

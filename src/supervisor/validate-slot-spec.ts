@@ -26,11 +26,15 @@ export function validateSlotSpec(spec: SlotSpec): void {
   text('version', spec.version);
   text('cwd', spec.cwd);
   text('command', spec.command);
+  if (typeof spec.command === 'string' && spec.command.includes('\0')) issues.push({ path: 'command', message: 'must not contain a NUL byte' });
   if (typeof spec.env !== 'object' || spec.env === null)
     issues.push({ path: 'env', message: 'must be an object' });
   else {
     for (const [key, value] of Object.entries(spec.env)) {
       if (typeof value !== 'string') issues.push({ path: `env.${key}`, message: 'must be a string' });
+      // Refused here, naming the key only: spawn's own error would quote the value (a secret).
+      else if (value.includes('\0')) issues.push({ path: `env.${key}`, message: 'must not contain a NUL byte' });
+      if (key.includes('\0') || key.includes('=')) issues.push({ path: 'env', message: 'a variable name must not contain NUL or "="' });
     }
   }
   if (typeof spec.health?.path !== 'string' || !spec.health.path.startsWith('/')) {

@@ -4,7 +4,8 @@ import type { DeploymentRecord } from '../../store/index.ts';
 import type { InstanceStatus } from '../../api/index.ts';
 import { connect } from '../api-client.ts';
 import type { ApiClient } from '../api-client.ts';
-import { output, table } from '../output.ts';
+import { ExitWith, output, table } from '../output.ts';
+import { agentLines, statusExitCode } from '../status-check.ts';
 import type { Output } from '../output.ts';
 import { globals } from './globals.ts';
 
@@ -155,17 +156,24 @@ export function registerDeploymentCommands(program: Command): void {
     .action(async (instance: string | undefined, _opts: object, cmd: Command) => {
       const g = globals(cmd);
       const client = await connect(g.dataDir);
+      let checked: InstanceStatus[];
       if (instance) {
         const s = await client.call<InstanceStatus>('GET', `/api/instances/${encodeURIComponent(instance)}`);
+        checked = [s];
         output(g.json).result(s, () =>
-          [statusRows([s]), s.runtimeError ? `agent: ${s.runtimeError}` : '', s.lastDeployment ? `\nlast ${describeDeployment(s.lastDeployment)}` : '']
+          [statusRows([s]), agentLines([s]), s.lastDeployment ? `\nlast ${describeDeployment(s.lastDeployment)}` : '']
             .filter(Boolean)
             .join('\n'),
         );
       } else {
         const { instances } = await client.call<{ instances: InstanceStatus[] }>('GET', '/api/status');
-        output(g.json).result(instances, () => (instances.length ? statusRows(instances) : 'no instances yet; create one with `cutover instance create`'));
+        checked = instances;
+        output(g.json).result(instances, () =>
+          instances.length ? [statusRows(instances), agentLines(instances)].filter(Boolean).join('\n') : 'no instances yet; create one with `cutover instance create`',
+        );
       }
+      const code = statusExitCode(checked);
+      if (code !== 0) throw new ExitWith(code);
     });
 
   program

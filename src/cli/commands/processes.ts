@@ -25,6 +25,7 @@ interface ProcessFlags {
   apiHost?: string;
   logLevel?: string;
   rollbackWindow?: string;
+  resetState?: boolean;
 }
 
 async function configFrom(cmd: Command, opts: ProcessFlags, defaults: Record<string, unknown> = {}): Promise<Readonly<Config>> {
@@ -47,7 +48,8 @@ function withProcessOptions(cmd: Command): Command {
     .option('--api-host <addr>', 'control-plane API address (default 127.0.0.1)')
     .option('--agent-port <n>', "agent control port (default 7071)")
     .option('--rollback-window <duration>', 'how long the previous slot stays warm (default 30m)')
-    .option('--log-level <level>', 'debug, info, warn, error, silent');
+    .option('--log-level <level>', 'debug, info, warn, error, silent')
+    .option('--reset-state', "agent: if its state files are all invalid, move them aside and start empty (else it refuses to start)");
 }
 
 function withDatabaseOption(cmd: Command): Command {
@@ -172,6 +174,7 @@ function agentArgs(opts: ProcessFlags): string[] {
   if (opts.httpHost) args.push('--http-host', opts.httpHost);
   if (opts.agentPort) args.push('--agent-port', opts.agentPort);
   if (opts.logLevel) args.push('--log-level', opts.logLevel);
+  if (opts.resetState) args.push('--reset-state');
   return args;
 }
 

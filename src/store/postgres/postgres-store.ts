@@ -8,11 +8,14 @@ import { createPostgresFleet } from './postgres-fleet.ts';
 import { createPostgresInstances } from './postgres-instances.ts';
 import { toAudit, toDeployment, toLock, toProblem, toRelease, toToken } from './postgres-rows.ts';
 import { createWhere } from './postgres-where.ts';
+import type { RowLog } from '../decode-rows.ts';
 
 /** Options of `createPostgresStore`. */
 export interface PostgresStoreOptions {
   /** Connections in the pool (default 10). */
   poolSize?: number;
+  /** Where a malformed row skipped in a list is reported. */
+  log?: RowLog;
 }
 
 /**
@@ -56,7 +59,7 @@ export async function createPostgresStore(url: string, options: PostgresStoreOpt
       return res.rows.map((r) => r.app);
     },
 
-    ...createPostgresInstances(db),
+    ...createPostgresInstances(db, options.log),
 
     async insertDeployment(d) {
       await query('INSERT INTO deployments (id, instance, status, created_at, body) VALUES ($1, $2, $3, $4, $5)', [

@@ -1,6 +1,9 @@
 import { DatabaseSync } from 'node:sqlite';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { CutoverError, diskFullError } from '../../shared/index.ts';
+import { decodeRows } from '../decode-rows.ts';
+import type { RowLog } from '../decode-rows.ts';
 import type { Store } from '../store.ts';
 import type { LockRecord, LockResult, ReleaseRecord, Role, TokenRecord } from '../types.ts';
 import { migrate } from './migrate.ts';
@@ -19,19 +22,29 @@ type Row = Record<string, unknown>;
  * so it is run inline rather than on a worker thread. Being synchronous also makes every method
  * atomic within the process: no other call runs between a method's statements.
  */
-export function createSqliteStore(file: string): Store {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-  const db = new DatabaseSync(file);
-  db.exec('PRAGMA journal_mode = WAL');
-  // NORMAL in WAL mode: a commit survives a process crash; only an OS crash may lose the last commits.
-  db.exec('PRAGMA synchronous = NORMAL');
-  db.exec('PRAGMA busy_timeout = 5000');
-  db.exec('PRAGMA foreign_keys = ON');
+export function createSqliteStore(file: string, options: { log?: RowLog } = {}): Store {
+  const dir = file === ':memory:' ? '(memory)' : dirname(file);
+  if (file !== ':memory:') {
+    mkdirSync(dir, { recursive: true });
+    refuseEmptyDatabaseOfUsedDirectory(file);
+  }
+  let db: DatabaseSync;
   try {
+    db = new DatabaseSync(file);
+  } catch (error) {
+    throw diskFullError(error, dir) ?? error;
+  }
+  try {
+    db.exec('PRAGMA journal_mode = WAL');
+    // NORMAL in WAL mode: a commit survives a process crash; only an OS crash may lose the last commits.
+    db.exec('PRAGMA synchronous = NORMAL');
+    db.exec('PRAGMA busy_timeout = 5000');
+    db.exec('PRAGMA foreign_keys = ON');
+    checkIntegrity(db, file);
     migrate(db);
   } catch (error) {
     db.close();
-    throw error;
+    throw diskFullError(error, dir) ?? error;
   }
 
   const q = {
@@ -86,7 +99,7 @@ export function createSqliteStore(file: string): Store {
   });
   const audit = createSqliteAuditLog(db);
 
-  return {
+  return mapDiskFull(dir, {
     async insertRelease(r) {
       const res = q.insertRelease.run(
         r.app,
@@ -104,13 +117,13 @@ export function createSqliteStore(file: string): Store {
     },
     async listReleases(app) {
       const rows = (app === undefined ? q.listReleases.all() : q.listReleasesOfApp.all(app)) as Row[];
-      return rows.map(toRelease);
+      return decodeRows(rows, toRelease, 'releases', (r) => `${String(r.app)}@${String(r.version)}`, options.log);
     },
     async listApps() {
       return (q.listApps.all() as Row[]).map((r) => r.app as string);
     },
-    ...createSqliteInstances(db, audit),
-    ...createSqliteDeployments(db),
+    ...createSqliteInstances(db, audit, options.log),
+    ...createSqliteDeployments(db, options.log),
     async acquireLock(lock, now): Promise<LockResult> {
       const res = q.acquireLock.run(
         lock.instance,
@@ -153,5 +166,82 @@ export function createSqliteStore(file: string): Store {
     async close() {
       if (db.isOpen) db.close();
     },
-  };
+  });
+}
+
+/**
+ * A zero-length database file in a directory that shows earlier use (the server's `artifacts/`,
+ * the CLI's `cli.json`, or an agent state file beside it) is a lost database, not a fresh
+ * install: opening it would silently start over with no releases, instances, tokens or audit log.
+ */
+function refuseEmptyDatabaseOfUsedDirectory(file: string): void {
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch {
+    return; // no file: a fresh install
+  }
+  if (size > 0) return;
+  const dir = dirname(file);
+  // Each appears only after the database was written: an upload, the first start's credentials,
+  // an agent state (the agent routes an instance only once the server recorded it). Not `agent/`
+  // alone: under `up` the agent creates it before the server first opens the database.
+  const signs = ['artifacts', 'cli.json', join('agent', 'state.a'), join('agent', 'state.b')].filter((name) => existsSync(join(dir, name)));
+  if (signs.length === 0) return;
+  throw new CutoverError(
+    'DATABASE_CORRUPT',
+    `the database ${file} is empty (0 bytes), but ${dir} was used before (it holds ${signs.join(', ')}); refusing to start over as a fresh install. Restore the database from a backup, or move the directory aside to start afresh`,
+    { details: { file, signs } },
+  );
+}
+
+/**
+ * `PRAGMA quick_check` at start: a database with damaged pages otherwise starts and then fails
+ * request by request ("database disk image is malformed"). It reads every page once (O(size)),
+ * without the slower index cross-checks of `integrity_check`.
+ */
+function checkIntegrity(db: DatabaseSync, file: string): void {
+  let rows: Row[];
+  try {
+    rows = db.prepare('PRAGMA quick_check').all() as Row[];
+  } catch (error) {
+    throw new CutoverError('DATABASE_CORRUPT', `the database ${file} cannot be read: ${(error as Error).message}; restore it from a backup`, { cause: error });
+  }
+  const found = rows.map((r) => String(Object.values(r)[0]));
+  if (found.length === 1 && found[0] === 'ok') return;
+  throw new CutoverError(
+    'DATABASE_CORRUPT',
+    `the database ${file} is damaged (PRAGMA quick_check: ${found.slice(0, 5).join('; ')}${found.length > 5 ? '; …' : ''}); restore it from a backup`,
+    { details: { file, problems: found.slice(0, 20) } },
+  );
+}
+
+/**
+ * Every method maps a full disk (`SQLITE_FULL`, `ENOSPC`) to `DISK_FULL` naming the database's
+ * directory. SQLite rolls the failed statement or transaction back, so nothing was changed.
+ */
+function mapDiskFull(dir: string, store: Store): Store {
+  const wrapped: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(store)) {
+    if (typeof value !== 'function') {
+      wrapped[key] = value;
+      continue;
+    }
+    const fn = value as (...args: unknown[]) => unknown;
+    wrapped[key] = (...args: unknown[]) => {
+      let result: unknown;
+      try {
+        result = fn(...args);
+      } catch (error) {
+        throw diskFullError(error, dir) ?? error;
+      }
+      if (result instanceof Promise) {
+        return result.catch((error: unknown) => {
+          throw diskFullError(error, dir) ?? error;
+        });
+      }
+      return result;
+    };
+  }
+  return wrapped as unknown as Store;
 }
