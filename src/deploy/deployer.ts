@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { CutoverError, isCutoverError } from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
 import type { ReleaseSpec } from '../releases/index.ts';
-import type { DeploymentRecord, InstanceRecord, LockRecord, RolloutSpec, StepRecord, Store } from '../store/index.ts';
+import type { AcquireOptions, DeploymentRecord, InstanceRecord, LeaseHolder, LockRecord, RolloutSpec, StepRecord, Store } from '../store/index.ts';
 import type { Analysis, AnalysisThresholds } from './analysis.ts';
 import { abandonSlot, expiredWarmSlots, finaliseInstance } from './instance-transitions.ts';
 import { planDeployment, planRollback } from './plan-deployment.ts';
@@ -11,6 +11,7 @@ import type { DeploymentPlan, PlanResult } from './plan-deployment.ts';
 import type { Runtime } from './runtime.ts';
 import { describeRollout, shiftStepPercent } from './rollout.ts';
 import { ABORT_ACTION, RESUME_ACTION, createStepHold } from './step-hold.ts';
+import { createRecovery } from './recovery.ts';
 
 export interface DeployerOptions {
   store: Store;
@@ -20,8 +21,10 @@ export interface DeployerOptions {
   openArtifact: (digest: string) => Readable;
   /** How long the previous slot stays warm after a flip. */
   rollbackWindowMs: number;
-  /** Lease length; renewed at every step, so it only has to outlive the longest step. */
+  /** Lease length; renewed at every step and by a heartbeat every third of it while a deployment runs. */
   lockTtlMs: number;
+  /** Who this server process is, written into every lease it takes (default: a random id, no replica address). */
+  holder?: LeaseHolder;
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   /** How often a running deployment looks for an abort or resume request, and re-runs a step's analysis. Default 1000. */
   pollMs?: number;
@@ -63,8 +66,12 @@ export interface Deployer {
   rollback(request: DeployRequest): Promise<DeploymentRecord>;
   /** Resolves with the deployment once it has finished, or as it stands after `timeoutMs`. */
   wait(id: string, timeoutMs: number): Promise<DeploymentRecord | undefined>;
-  /** Settles deployments a previous control-plane process left running (after a crash). */
-  recover(): Promise<void>;
+  /**
+   * Settles deployments a dead server left running: those whose lease expired or was held by this
+   * replica's previous incarnation (see `recoveryVerdict`). A live replica's deployment is left alone.
+   * Run at start, and periodically (`settleExpired`). Returns how many it settled.
+   */
+  recover(): Promise<number>;
   /** Drains and stops warm slots whose rollback window has ended. */
   stopExpiredWarmSlots(): Promise<number>;
   /** Waits for running deployments of this process to settle. */
@@ -73,9 +80,15 @@ export interface Deployer {
 
 const newId = () => `dpl_${randomBytes(6).toString('hex')}`;
 
+/** The error of a deployment whose lease another one took (after it expired): it must not touch the runtime any more. */
+const LEASE_LOST = 'lease lost';
+
 export function createDeployer(options: DeployerOptions): Deployer {
   const { store, runtime, clock } = options;
   const running = new Map<string, Promise<DeploymentRecord>>();
+  const holder: LeaseHolder = options.holder ?? { serverId: `srv_${randomBytes(6).toString('hex')}`, replica: null, pid: process.pid };
+  /** Renews the lease of each deployment this process runs (by id). */
+  const renewers = new Map<string, () => Promise<void>>();
   const steps = createStepHold({
     store,
     runtime,
@@ -83,7 +96,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
     pollMs: options.pollMs ?? 1000,
     ...(options.sleep ? { sleep: options.sleep } : {}),
     ...(options.analysisThresholds ? { thresholds: options.analysisThresholds } : {}),
-    renew: (d) => takeLock({ ...lockFor(d.id, d.instance, d.actor), owner: `${d.actor} (${d.id})` }),
+    renew: (d) => renewers.get(d.id)?.() ?? Promise.resolve(),
     save,
     ...(options.log ? { log: options.log } : {}),
   });
@@ -100,12 +113,16 @@ export function createDeployer(options: DeployerOptions): Deployer {
 
   function lockFor(id: string, instance: string, actor: string): LockRecord {
     const now = clock.now();
-    return { instance, owner: `${actor} (${id})`, deploymentId: id, acquiredAt: now, expiresAt: now + options.lockTtlMs };
+    return { instance, owner: `${actor} (${id})`, deploymentId: id, acquiredAt: now, expiresAt: now + options.lockTtlMs, holder, heartbeatAt: now };
   }
 
-  async function takeLock(lock: LockRecord): Promise<void> {
-    const result = await store.acquireLock(lock, clock.now());
-    if (result.ok) return;
+  async function takeLock(lock: LockRecord, acquire?: AcquireOptions): Promise<void> {
+    const result = await store.acquireLock(lock, clock.now(), acquire);
+    if (result.ok) {
+      const d = result.superseded;
+      if (d) options.log?.warn({ deployment: d.id, instance: d.instance, by: lock.deploymentId }, `${d.kind} of ${d.toVersion} superseded: its lease expired`);
+      return;
+    }
     const h = result.holder;
     throw new CutoverError(
       'INSTANCE_LOCKED',
@@ -135,7 +152,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
     }
     const id = newId();
     const lock = lockFor(id, instance.name, request.actor);
-    await takeLock(lock);
+    await takeLock(lock, { supersede: supersededBy(id) });
     const now = clock.now();
     const deployment: DeploymentRecord = {
       id,
@@ -192,8 +209,16 @@ export function createDeployer(options: DeployerOptions): Deployer {
     return d;
   }
 
-  /** An audit entry about deployment `d`: by its own actor (with the version change), or by who steers it. */
-  function entry(d: DeploymentRecord, action: string, details: Record<string, unknown>, by?: SteerRequest) {
+  /** Where an instance is after `d` as far as traffic goes: the new release once flipped, else the old one (nothing changed). */
+  function stateAfter(d: DeploymentRecord, flipped: boolean) {
+    return flipped ? { version: d.toVersion, color: d.toColor } : { version: d.fromVersion, color: d.fromColor };
+  }
+
+  /**
+   * An audit entry about deployment `d`: by its own actor, with the version change (`after`: where
+   * the instance is left, which for a failure before the flip is where it was), or by who steers it.
+   */
+  function entry(d: DeploymentRecord, action: string, details: Record<string, unknown>, by?: SteerRequest, after?: ReturnType<typeof stateAfter>) {
     return {
       at: clock.now(),
       actor: by ? by.actor : d.actor,
@@ -204,18 +229,80 @@ export function createDeployer(options: DeployerOptions): Deployer {
       version: d.toVersion,
       reason: (by ? by.reason : d.reason) ?? null,
       requestId: (by ? by.requestId : d.requestId) ?? null,
-      ...(by ? {} : { before: { version: d.fromVersion, color: d.fromColor }, after: { version: d.toVersion, color: d.toColor } }),
+      ...(by ? {} : { before: { version: d.fromVersion, color: d.fromColor }, after: after ?? stateAfter(d, true) }),
       details: { deployment: d.id, ...details },
     };
   }
 
-  function audit(d: DeploymentRecord, action: string, details: Record<string, unknown>) {
-    return store.appendAudit(entry(d, action, details));
+  function audit(d: DeploymentRecord, action: string, details: Record<string, unknown>, after?: ReturnType<typeof stateAfter>) {
+    return store.appendAudit(entry(d, action, details, undefined, after));
+  }
+
+  const flippedIn = (d: DeploymentRecord) => d.steps.some((s) => s.name === 'flip' && s.status === 'done');
+
+  /** Marks `d` failed with `err` at its running step (no effects): the record and the audit entry to store. */
+  function failedRecord(d: DeploymentRecord, step: StepRecord | undefined, err: CutoverError, extra: Record<string, unknown> = {}) {
+    if (step) {
+      step.status = 'failed';
+      step.finishedAt = clock.now();
+    }
+    d.status = err.code === 'DEPLOYMENT_ABORTED' ? 'aborted' : 'failed';
+    d.finishedAt = clock.now();
+    d.updatedAt = clock.now();
+    d.error = { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) };
+    const flipped = flippedIn(d);
+    const details = {
+      to: d.toVersion,
+      // The version it tried to reach, apart from `after` (where the instance was left).
+      attempted: { version: d.toVersion, color: d.toColor },
+      step: step?.name,
+      code: err.code,
+      message: err.message,
+      // The metric snapshot behind an analysis verdict belongs with the decision.
+      ...(err.code === 'ANALYSIS_FAILED' ? { analysis: err.details?.analysis } : {}),
+      ...extra,
+    };
+    return { deployment: d, audit: entry(d, `${d.kind}.${d.status}`, details, undefined, stateAfter(d, flipped)) };
+  }
+
+  /** How a deployment that takes an expired lease settles the running one that held it, in the same transaction. */
+  function supersededBy(next: string): NonNullable<AcquireOptions['supersede']> {
+    return (d) =>
+      failedRecord(d, d.steps.find((s) => s.status === 'running'), new CutoverError('DEPLOYMENT_FAILED', 'superseded, lease expired'), {
+        supersededBy: next,
+      });
   }
 
   async function save(d: DeploymentRecord): Promise<void> {
     d.updatedAt = clock.now();
     await store.updateDeployment(d);
+  }
+
+  /**
+   * Renews `lock` every third of its length while `d` runs, whatever the step (an artifact download,
+   * a slow health wait), so a live deployment's lease never expires. A renewal that finds the lease
+   * taken (it had expired, and another deployment superseded this one) marks the lease lost.
+   */
+  function heartbeat(d: DeploymentRecord, lock: LockRecord, lost: { error?: CutoverError }) {
+    const renew = async () => {
+      try {
+        const now = clock.now();
+        await takeLock({ ...lock, expiresAt: now + options.lockTtlMs, heartbeatAt: now });
+      } catch (error) {
+        if (isCutoverError(error) && error.code === 'INSTANCE_LOCKED') {
+          lost.error ??= new CutoverError('DEPLOYMENT_FAILED', `${LEASE_LOST}: ${error.message}`, { details: { leaseLost: true, holder: error.details } });
+          throw lost.error;
+        }
+        throw error;
+      }
+    };
+    renewers.set(d.id, renew);
+    const timer = setInterval(() => void renew().catch(() => undefined), Math.max(250, Math.floor(options.lockTtlMs / 3)));
+    timer.unref();
+    return () => {
+      clearInterval(timer);
+      renewers.delete(d.id);
+    };
   }
 
   async function execute(d: DeploymentRecord, spec: ReleaseSpec, lock: LockRecord): Promise<DeploymentRecord> {
@@ -229,12 +316,14 @@ export function createDeployer(options: DeployerOptions): Deployer {
       released = true;
       await store.releaseLock(d.instance, lock.owner).catch(() => undefined);
     };
+    const lost: { error?: CutoverError } = {};
+    const stopHeartbeat = heartbeat(d, lock, lost);
     try {
       for (const step of d.steps) {
         if (step.status === 'done') continue;
         current = step;
-        // Renewing the lease at each step keeps it short without expiring under a slow step.
-        await takeLock({ ...lock, expiresAt: clock.now() + options.lockTtlMs });
+        // Renewing the lease at each step as well: a lost lease stops the deployment before it acts again.
+        await renewers.get(d.id)!();
         // An abort is looked for before each step up to the flip (past it, undoing is a rollback),
         // during the wait for health (the failure path stops the slot, which ends that wait), and
         // by a weighted step's hold. `prepare` and `start` run to their end, so the failure path
@@ -245,11 +334,13 @@ export function createDeployer(options: DeployerOptions): Deployer {
         await save(d); // persisted before it is acted on
         const work = runStep(step.name, d, spec, ctx, step);
         const detail = step.name === 'health' ? await steps.abortable(d, work) : await work;
+        if (lost.error) throw lost.error;
         step.status = 'done';
         step.finishedAt = clock.now();
         if (detail) step.detail = detail;
         await save(d);
       }
+      stopHeartbeat();
       await release();
       d.status = 'succeeded';
       d.finishedAt = clock.now();
@@ -257,49 +348,64 @@ export function createDeployer(options: DeployerOptions): Deployer {
       await audit(d, `${d.kind}.succeeded`, { to: d.toVersion, color: d.toColor });
       options.log?.info({ deployment: d.id, instance: d.instance, to: d.toVersion }, `${d.kind} succeeded`);
     } catch (error) {
-      await fail(d, current, error, release);
+      stopHeartbeat();
+      if (lost.error) await leaseLost(d, current, lost.error);
+      else await fail(d, current, error, release);
     } finally {
+      stopHeartbeat();
       await release();
     }
     return d;
   }
 
-  async function fail(d: DeploymentRecord, step: StepRecord | undefined, error: unknown, release?: () => Promise<void>): Promise<void> {
+  /**
+   * Another deployment took this one's lease (it had expired) and settled its record in the same
+   * transaction: the runtime now belongs to the new one, so nothing is stopped or flipped here.
+   */
+  async function leaseLost(d: DeploymentRecord, step: StepRecord | undefined, error: CutoverError): Promise<void> {
+    options.log?.warn({ deployment: d.id, instance: d.instance }, `${error.message}; leaving the slots to the deployment that holds the lease`);
+    const stored = await store.getDeployment(d.id).catch(() => undefined);
+    if (stored && stored.status !== 'running') {
+      Object.assign(d, stored);
+      return;
+    }
+    const settled = failedRecord(d, step, error);
+    await save(settled.deployment).catch(() => undefined);
+    await store.appendAudit(settled.audit).catch(() => undefined);
+  }
+
+  /**
+   * Settles `d` as failed. Before the flip, puts every client back on the old colour and stops the
+   * new slot, unless `stopSlot` is false (recovery found that slot belongs to someone else).
+   */
+  async function fail(
+    d: DeploymentRecord,
+    step: StepRecord | undefined,
+    error: unknown,
+    release?: () => Promise<void>,
+    effects: { stopSlot: boolean } = { stopSlot: true },
+  ): Promise<void> {
     const err = isCutoverError(error)
       ? error
       : new CutoverError('DEPLOYMENT_FAILED', `step "${step?.name}" failed: ${(error as Error)?.message ?? error}`, { cause: error });
-    const flipped = d.steps.some((s) => s.name === 'flip' && s.status === 'done');
+    const flipped = flippedIn(d);
     const shifted = d.steps.some((s) => (shiftStepPercent(s.name) ?? 0) > 0 && s.status !== 'pending');
-    if (!flipped && shifted && d.fromColor) {
+    if (!flipped && shifted && d.fromColor && effects.stopSlot) {
       // Clients of a weighted step go back to the old colour before the new slot goes away.
       await runtime.flip(d.instance, d.fromColor).catch((e: Error) =>
         options.log?.warn({ deployment: d.id, instance: d.instance, err: e.message }, 'could not put every client back on the old colour'),
       );
     }
-    if (!flipped && d.strategy === 'start-and-flip' && d.steps.some((s) => s.name === 'start' && s.status !== 'pending')) {
+    if (effects.stopSlot && !flipped && d.strategy === 'start-and-flip' && d.steps.some((s) => s.name === 'start' && s.status !== 'pending')) {
       // Nothing reached users: stop the new slot; the active one was never touched.
       await runtime.stopSlot(d.instance, d.toColor).catch(() => undefined);
       const instance = await store.getInstance(d.instance);
       if (instance) await store.saveInstanceState(abandonSlot(instance, d.toColor, clock.now()));
     }
     await release?.();
-    if (step) {
-      step.status = 'failed';
-      step.finishedAt = clock.now();
-    }
-    const aborted = err.code === 'DEPLOYMENT_ABORTED';
-    d.status = aborted ? 'aborted' : 'failed';
-    d.finishedAt = clock.now();
-    d.error = { code: err.code, message: err.message, details: err.details };
-    await save(d).catch(() => undefined);
-    await audit(d, `${d.kind}.${d.status}`, {
-      to: d.toVersion,
-      step: step?.name,
-      code: err.code,
-      message: err.message,
-      // The metric snapshot behind an analysis verdict belongs with the decision.
-      ...(err.code === 'ANALYSIS_FAILED' ? { analysis: err.details?.analysis } : {}),
-    }).catch(() => undefined);
+    const settled = failedRecord(d, step, err);
+    await save(settled.deployment).catch(() => undefined);
+    await store.appendAudit(settled.audit).catch(() => undefined);
     options.log?.warn({ deployment: d.id, instance: d.instance, code: err.code }, err.message);
   }
 
@@ -395,8 +501,26 @@ export function createDeployer(options: DeployerOptions): Deployer {
     }
   }
 
+  const recovery = createRecovery({
+    store,
+    runtime,
+    clock,
+    holder,
+    lockTtlMs: options.lockTtlMs,
+    runsHere: (id) => running.has(id),
+    finish: (d, spec, lock) => {
+      const done = execute(d, spec, lock).finally(() => running.delete(d.id));
+      running.set(d.id, done);
+      return done;
+    },
+    fail: (d, step, error, release, effects) => fail(d, step, error, release, effects),
+    ...(options.log ? { log: options.log } : {}),
+  });
+
   return {
     async deploy(request) {
+      // A deployment its server left behind is settled first (finished if users see it), so the plan starts from the truth.
+      await recovery.settleAll({ instance: request.instance });
       const instance = await mustGetInstance(request.instance);
       return begin(request, planDeployment(instance, request.version, clock.now(), request.rollout), instance, request.rollout);
     },
@@ -423,6 +547,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
     },
 
     async rollback(request) {
+      await recovery.settleAll({ instance: request.instance });
       const instance = await mustGetInstance(request.instance);
       const history = await store.listDeployments({ instance: instance.name, limit: 100 });
       return begin(request, planRollback(instance, history, clock.now()), instance);
@@ -442,25 +567,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
       return store.getDeployment(id);
     },
 
-    async recover() {
-      for (const d of await store.listDeployments({ status: 'running' })) {
-        if (running.has(d.id)) continue;
-        const release = await store.getRelease((await store.getInstance(d.instance))?.app ?? '', d.toVersion);
-        const seen = await runtime.describe(d.instance).catch(() => undefined);
-        const flipped = d.steps.some((s) => s.name === 'flip' && s.status === 'done') || seen?.active === d.toColor;
-        const lock = await store.getLock(d.instance);
-        const owner = lock?.deploymentId === d.id ? lock.owner : `recovery (${d.id})`;
-        if (flipped && release) {
-          // Users already see the new release: finish the record rather than flip them back.
-          for (const s of d.steps) if (s.name === 'flip') s.status = 'done';
-          await execute(d, release.spec as unknown as ReleaseSpec, { ...lockFor(d.id, d.instance, 'recovery'), owner });
-        } else {
-          const step = d.steps.find((s) => s.status === 'running');
-          await fail(d, step, new CutoverError('DEPLOYMENT_FAILED', 'the control plane restarted before the flip; the previous slot kept serving'));
-          await store.releaseLock(d.instance, owner);
-        }
-      }
-    },
+    recover: () => recovery.settleAll(),
 
     async stopExpiredWarmSlots() {
       const due = expiredWarmSlots(await store.listInstances(), clock.now());
