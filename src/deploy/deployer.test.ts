@@ -152,3 +152,17 @@ test('a rollback to a warm slot that is no longer healthy fails and changes noth
   assert.equal(web.currentVersion, '1.1.0');
   assert.equal(web.slots.blue?.status, 'warm', 'the warm slot record is left as it was');
 });
+
+test('a second rollback is refused and changes nothing; rollback --to goes to a version the instance ran', async () => {
+  const { store, runtime, deployer, run } = await setup();
+  await run(deployer.deploy({ instance: 'web', version: '1.0.0', actor: 'a' }));
+  await run(deployer.deploy({ instance: 'web', version: '1.1.0', actor: 'a' }));
+  await run(deployer.deploy({ instance: 'web', version: '1.2.0', actor: 'a' }));
+  const back = await run(deployer.rollback({ instance: 'web', actor: 'a' }));
+  assert.deepEqual([back.status, back.toVersion, back.strategy], ['succeeded', '1.1.0', 'flip-to-warm']);
+  await unchanged(store, () => deployer.rollback({ instance: 'web', actor: 'a' }), 'ALREADY_ROLLED_BACK');
+  await unchanged(store, () => deployer.rollback({ instance: 'web', actor: 'a', to: '0.1.0' }), 'VALIDATION_FAILED');
+  const further = await run(deployer.rollback({ instance: 'web', actor: 'a', to: '1.0.0' }));
+  assert.deepEqual([further.status, further.kind, further.toVersion], ['succeeded', 'rollback', '1.0.0']);
+  assert.equal(runtime.instances.get('web')!.slots.find((s) => s.color === runtime.active('web'))!.version, '1.0.0');
+});

@@ -63,7 +63,11 @@ export interface Deployer {
   abort(id: string, request: SteerRequest): Promise<DeploymentRecord>;
   /** Ends the hold of the weighted step a deployment is at (a manual pause, or a timed one early). */
   resume(id: string, request: SteerRequest): Promise<DeploymentRecord>;
-  rollback(request: DeployRequest): Promise<DeploymentRecord>;
+  /**
+   * Goes back to the version before the current one (a flip to the warm slot inside the window), or
+   * to `to`, a version the instance ran before. Refuses ALREADY_ROLLED_BACK right after a rollback.
+   */
+  rollback(request: DeployRequest & { to?: string }): Promise<DeploymentRecord>;
   /** Resolves with the deployment once it has finished, or as it stands after `timeoutMs`. */
   wait(id: string, timeoutMs: number): Promise<DeploymentRecord | undefined>;
   /**
@@ -550,7 +554,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
       await recovery.settleAll({ instance: request.instance });
       const instance = await mustGetInstance(request.instance);
       const history = await store.listDeployments({ instance: instance.name, limit: 100 });
-      return begin(request, planRollback(instance, history, clock.now()), instance);
+      return begin(request, planRollback(instance, history, clock.now(), request.to), instance);
     },
 
     async wait(id, timeoutMs) {
