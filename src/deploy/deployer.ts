@@ -12,6 +12,9 @@ import type { Runtime } from './runtime.ts';
 import { describeRollout, shiftStepPercent } from './rollout.ts';
 import { ABORT_ACTION, RESUME_ACTION, createStepHold } from './step-hold.ts';
 import { createRecovery } from './recovery.ts';
+import { createLeaseKeeper } from './lease-keeper.ts';
+import { deploymentEntry, flippedIn, settleFailed } from './deployment-audit.ts';
+import type { InstancePosition } from './deployment-audit.ts';
 
 export interface DeployerOptions {
   store: Store;
@@ -84,15 +87,12 @@ export interface Deployer {
 
 const newId = () => `dpl_${randomBytes(6).toString('hex')}`;
 
-/** The error of a deployment whose lease another one took (after it expired): it must not touch the runtime any more. */
-const LEASE_LOST = 'lease lost';
-
 export function createDeployer(options: DeployerOptions): Deployer {
   const { store, runtime, clock } = options;
   const running = new Map<string, Promise<DeploymentRecord>>();
   const holder: LeaseHolder = options.holder ?? { serverId: `srv_${randomBytes(6).toString('hex')}`, replica: null, pid: process.pid };
-  /** Renews the lease of each deployment this process runs (by id). */
-  const renewers = new Map<string, () => Promise<void>>();
+  const leases = createLeaseKeeper({ store, clock, lockTtlMs: options.lockTtlMs, holder, ...(options.log ? { log: options.log } : {}) });
+  const { lockFor, takeLock } = leases;
   const steps = createStepHold({
     store,
     runtime,
@@ -100,7 +100,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
     pollMs: options.pollMs ?? 1000,
     ...(options.sleep ? { sleep: options.sleep } : {}),
     ...(options.analysisThresholds ? { thresholds: options.analysisThresholds } : {}),
-    renew: (d) => renewers.get(d.id)?.() ?? Promise.resolve(),
+    renew: (d) => leases.renew(d.id),
     save,
     ...(options.log ? { log: options.log } : {}),
   });
@@ -113,27 +113,6 @@ export function createDeployer(options: DeployerOptions): Deployer {
       });
     }
     return instance;
-  }
-
-  function lockFor(id: string, instance: string, actor: string): LockRecord {
-    const now = clock.now();
-    return { instance, owner: `${actor} (${id})`, deploymentId: id, acquiredAt: now, expiresAt: now + options.lockTtlMs, holder, heartbeatAt: now };
-  }
-
-  async function takeLock(lock: LockRecord, acquire?: AcquireOptions): Promise<void> {
-    const result = await store.acquireLock(lock, clock.now(), acquire);
-    if (result.ok) {
-      const d = result.superseded;
-      if (d) options.log?.warn({ deployment: d.id, instance: d.instance, by: lock.deploymentId }, `${d.kind} of ${d.toVersion} superseded: its lease expired`);
-      return;
-    }
-    const h = result.holder;
-    throw new CutoverError(
-      'INSTANCE_LOCKED',
-      `instance "${lock.instance}" is locked by ${h.owner} until ${new Date(h.expiresAt).toISOString()}; ` +
-        `wait for deployment ${h.deploymentId} to finish (\`cutover status ${lock.instance}\`)`,
-      { details: { instance: lock.instance, holder: h.owner, deploymentId: h.deploymentId, expiresAt: h.expiresAt } },
-    );
   }
 
   async function begin(
@@ -213,66 +192,19 @@ export function createDeployer(options: DeployerOptions): Deployer {
     return d;
   }
 
-  /** Where an instance is after `d` as far as traffic goes: the new release once flipped, else the old one (nothing changed). */
-  function stateAfter(d: DeploymentRecord, flipped: boolean) {
-    return flipped ? { version: d.toVersion, color: d.toColor } : { version: d.fromVersion, color: d.fromColor };
+  const entry = (d: DeploymentRecord, action: string, details: Record<string, unknown>, by?: SteerRequest, after?: InstancePosition) =>
+    deploymentEntry(clock.now(), d, action, details, by, after);
+
+  function audit(d: DeploymentRecord, action: string, details: Record<string, unknown>) {
+    return store.appendAudit(entry(d, action, details));
   }
 
-  /**
-   * An audit entry about deployment `d`: by its own actor, with the version change (`after`: where
-   * the instance is left, which for a failure before the flip is where it was), or by who steers it.
-   */
-  function entry(d: DeploymentRecord, action: string, details: Record<string, unknown>, by?: SteerRequest, after?: ReturnType<typeof stateAfter>) {
-    return {
-      at: clock.now(),
-      actor: by ? by.actor : d.actor,
-      action,
-      subject: d.instance,
-      instance: d.instance,
-      app: d.app ?? null,
-      version: d.toVersion,
-      reason: (by ? by.reason : d.reason) ?? null,
-      requestId: (by ? by.requestId : d.requestId) ?? null,
-      ...(by ? {} : { before: { version: d.fromVersion, color: d.fromColor }, after: after ?? stateAfter(d, true) }),
-      details: { deployment: d.id, ...details },
-    };
-  }
-
-  function audit(d: DeploymentRecord, action: string, details: Record<string, unknown>, after?: ReturnType<typeof stateAfter>) {
-    return store.appendAudit(entry(d, action, details, undefined, after));
-  }
-
-  const flippedIn = (d: DeploymentRecord) => d.steps.some((s) => s.name === 'flip' && s.status === 'done');
-
-  /** Marks `d` failed with `err` at its running step (no effects): the record and the audit entry to store. */
-  function failedRecord(d: DeploymentRecord, step: StepRecord | undefined, err: CutoverError, extra: Record<string, unknown> = {}) {
-    if (step) {
-      step.status = 'failed';
-      step.finishedAt = clock.now();
-    }
-    d.status = err.code === 'DEPLOYMENT_ABORTED' ? 'aborted' : 'failed';
-    d.finishedAt = clock.now();
-    d.updatedAt = clock.now();
-    d.error = { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) };
-    const flipped = flippedIn(d);
-    const details = {
-      to: d.toVersion,
-      // The version it tried to reach, apart from `after` (where the instance was left).
-      attempted: { version: d.toVersion, color: d.toColor },
-      step: step?.name,
-      code: err.code,
-      message: err.message,
-      // The metric snapshot behind an analysis verdict belongs with the decision.
-      ...(err.code === 'ANALYSIS_FAILED' ? { analysis: err.details?.analysis } : {}),
-      ...extra,
-    };
-    return { deployment: d, audit: entry(d, `${d.kind}.${d.status}`, details, undefined, stateAfter(d, flipped)) };
-  }
+  const failedRecord = (d: DeploymentRecord, step: StepRecord | undefined, err: CutoverError) => settleFailed(clock.now(), d, step, err);
 
   /** How a deployment that takes an expired lease settles the running one that held it, in the same transaction. */
   function supersededBy(next: string): NonNullable<AcquireOptions['supersede']> {
-    return (d) =>
-      failedRecord(d, d.steps.find((s) => s.status === 'running'), new CutoverError('DEPLOYMENT_FAILED', 'superseded, lease expired'), {
+    return (d, now) =>
+      settleFailed(now, d, d.steps.find((s) => s.status === 'running'), new CutoverError('DEPLOYMENT_FAILED', 'superseded, lease expired'), {
         supersededBy: next,
       });
   }
@@ -280,33 +212,6 @@ export function createDeployer(options: DeployerOptions): Deployer {
   async function save(d: DeploymentRecord): Promise<void> {
     d.updatedAt = clock.now();
     await store.updateDeployment(d);
-  }
-
-  /**
-   * Renews `lock` every third of its length while `d` runs, whatever the step (an artifact download,
-   * a slow health wait), so a live deployment's lease never expires. A renewal that finds the lease
-   * taken (it had expired, and another deployment superseded this one) marks the lease lost.
-   */
-  function heartbeat(d: DeploymentRecord, lock: LockRecord, lost: { error?: CutoverError }) {
-    const renew = async () => {
-      try {
-        const now = clock.now();
-        await takeLock({ ...lock, expiresAt: now + options.lockTtlMs, heartbeatAt: now });
-      } catch (error) {
-        if (isCutoverError(error) && error.code === 'INSTANCE_LOCKED') {
-          lost.error ??= new CutoverError('DEPLOYMENT_FAILED', `${LEASE_LOST}: ${error.message}`, { details: { leaseLost: true, holder: error.details } });
-          throw lost.error;
-        }
-        throw error;
-      }
-    };
-    renewers.set(d.id, renew);
-    const timer = setInterval(() => void renew().catch(() => undefined), Math.max(250, Math.floor(options.lockTtlMs / 3)));
-    timer.unref();
-    return () => {
-      clearInterval(timer);
-      renewers.delete(d.id);
-    };
   }
 
   async function execute(d: DeploymentRecord, spec: ReleaseSpec, lock: LockRecord): Promise<DeploymentRecord> {
@@ -321,13 +226,13 @@ export function createDeployer(options: DeployerOptions): Deployer {
       await store.releaseLock(d.instance, lock.owner).catch(() => undefined);
     };
     const lost: { error?: CutoverError } = {};
-    const stopHeartbeat = heartbeat(d, lock, lost);
+    const stopHeartbeat = leases.heartbeat(d.id, lock, lost);
     try {
       for (const step of d.steps) {
         if (step.status === 'done') continue;
         current = step;
         // Renewing the lease at each step as well: a lost lease stops the deployment before it acts again.
-        await renewers.get(d.id)!();
+        await leases.renew(d.id);
         // An abort is looked for before each step up to the flip (past it, undoing is a rollback),
         // during the wait for health (the failure path stops the slot, which ends that wait), and
         // by a weighted step's hold. `prepare` and `start` run to their end, so the failure path
