@@ -166,3 +166,31 @@ test('a running deployment whose lease was taken stops acting and leaves the slo
   assert.equal((await store.listAudit({ action: 'deploy.failed' })).length, 1);
   assert.equal((await store.getLock('web'))!.deploymentId, 'dpl_other');
 });
+
+test('the heartbeat renews the lease during a long health wait, so a peer never sees it expire (M1)', async () => {
+  const store = createMemoryStore();
+  const runtime = new FakeRuntime();
+  const clock = new ManualClock(1_000_000);
+  runtime.now = () => clock.now();
+  await store.insertRelease({ app: 'shop', version: '1.0.0', digest: '1', spec: testReleaseSpec('1.0.0'), createdAt: 1, createdBy: 'ci' });
+  await store.insertInstance(testInstance());
+  // A 900 ms lease: the heartbeat runs every 300 ms of real time.
+  const deployer = createDeployer({ store, runtime, clock, openArtifact: () => Readable.from([]), rollbackWindowMs: 60_000, lockTtlMs: 900, holder: ME });
+  let open!: () => void;
+  runtime.gate = new Promise<void>((resolve) => (open = resolve));
+  const d = await deployer.deploy({ instance: 'web', version: '1.0.0', actor: 'a' });
+  while (!runtime.calls.includes('wait web blue')) await new Promise((r) => setImmediate(r));
+  const peer = createDeployer({ store, runtime, clock, openArtifact: () => Readable.from([]), rollbackWindowMs: 60_000, lockTtlMs: 900, holder: { serverId: 'srv_peer', replica: null, pid: 3 } });
+  for (let i = 0; i < 3; i++) {
+    clock.advance(600); // past the lease taken at the start, unless renewed meanwhile
+    const at = clock.now();
+    for (;;) {
+      const lock = await store.getLock('web');
+      if (lock?.heartbeatAt === at) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(await peer.recover(), 0, 'a live deployment is never recovered');
+  }
+  open();
+  assert.equal((await deployer.wait(d.id, 5000))!.status, 'succeeded');
+});
