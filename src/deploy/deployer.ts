@@ -76,7 +76,8 @@ export interface Deployer {
   /**
    * Settles deployments a dead server left running: those whose lease expired or was held by this
    * replica's previous incarnation (see `recoveryVerdict`). A live replica's deployment is left alone.
-   * Run at start, and periodically (`settleExpired`). Returns how many it settled.
+   * The server runs it at start and on a timer; deploy and rollback run it for their instance first.
+   * Returns how many it settled.
    */
   recover(): Promise<number>;
   /** Drains and stops warm slots whose rollback window has ended. */

@@ -68,13 +68,13 @@ export function createRecovery(deps: RecoveryDeps) {
       const seen = await runtime.describe(d.instance);
       const instance = await store.getInstance(d.instance);
       const startedBy = current.strategy === 'start-and-flip' ? current.id : (instance?.slots[current.toColor]?.deploymentId ?? undefined);
-      const release_ = instance && (await store.getRelease(instance.app, current.toVersion));
+      const published = instance && (await store.getRelease(instance.app, current.toVersion));
       deps.log?.info({ deployment: d.id, instance: d.instance, why: verdict.why }, 'settling a deployment its server left running');
-      if (servesDeployment(current, seen, startedBy) && release_) {
+      if (servesDeployment(current, seen, startedBy) && published) {
         // Users already see the new release: finish the record rather than flip them back.
         for (const s of current.steps) if (s.name === 'flip') s.status = 'done';
         handedOver = true;
-        await deps.finish(current, release_.spec as unknown as ReleaseSpec, lock);
+        await deps.finish(current, published.spec as unknown as ReleaseSpec, lock);
         return true;
       }
       const flipRecorded = current.steps.some((s) => s.name === 'flip' && s.status === 'done');
