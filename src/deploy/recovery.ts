@@ -70,7 +70,8 @@ export function createRecovery(deps: RecoveryDeps) {
       const startedBy = current.strategy === 'start-and-flip' ? current.id : (instance?.slots[current.toColor]?.deploymentId ?? undefined);
       const published = instance && (await store.getRelease(instance.app, current.toVersion));
       deps.log?.info({ deployment: d.id, instance: d.instance, why: verdict.why }, 'settling a deployment its server left running');
-      if (servesDeployment(current, seen, startedBy) && published) {
+      const serves = servesDeployment(current, seen, startedBy);
+      if (serves && published) {
         // Users already see the new release: finish the record rather than flip them back.
         for (const s of current.steps) if (s.name === 'flip') s.status = 'done';
         handedOver = true;
@@ -85,7 +86,8 @@ export function createRecovery(deps: RecoveryDeps) {
       const step = current.steps.find((s) => s.status === 'running');
       handedOver = true;
       await deps.fail(current, step, new CutoverError('DEPLOYMENT_FAILED', message, { details: { recovery: verdict.why } }), release, {
-        stopSlot: ownSlot && !flipRecorded,
+        // Never the slot users are on, whatever the records say.
+        stopSlot: ownSlot && !flipRecorded && !serves,
       });
       return true;
     } finally {
