@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
+import { hostname } from 'node:os';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -58,6 +60,7 @@ export async function startServer(
     openArtifact: (digest) => artifacts.open(digest) as Readable,
     rollbackWindowMs: config.rollbackWindow,
     lockTtlMs: config.lockTtl,
+    holder: leaseHolder(config),
     log,
     analysisThresholds,
     // A weighted step whose analysis fails files a problem against the release, like the bake does.
@@ -124,7 +127,13 @@ export async function startServer(
     log,
   });
 
+  // After listen: holding the API port proves this replica's previous incarnation is gone, so its leases are recovered at once.
   await deployer.recover().catch((error: Error) => log.warn({ err: error.message }, 'could not settle interrupted deployments yet'));
+  // Deployments whose server died (lease expired) are settled even when no replica restarts.
+  const settleTimer = setInterval(() => {
+    deployer.recover().catch((error: Error) => log.warn({ err: error.message }, 'could not settle interrupted deployments yet'));
+  }, settleIntervalMs(config.lockTtl));
+  settleTimer.unref();
   const warmTimer = setInterval(() => {
     deployer.stopExpiredWarmSlots().catch((error: Error) => log.warn({ err: error.message }, 'stopping expired warm slots failed'));
   }, config.warmCheckInterval);
@@ -142,6 +151,7 @@ export async function startServer(
     stop() {
       stopping ??= (async () => {
         clearInterval(warmTimer);
+        clearInterval(settleTimer);
         await scheduler.stop();
         await bake.stop();
         await health.stop();
@@ -156,6 +166,22 @@ export async function startServer(
     },
   };
 }
+
+/**
+ * Who this server process is in the leases it takes: a random id per start, and the replica's
+ * address (host, API address and port), the same across restarts, so a restarted replica recognises
+ * its previous incarnation's leases. With an API port chosen by the OS (0) there is no stable address.
+ */
+function leaseHolder(config: Readonly<Config>) {
+  return {
+    serverId: `srv_${randomBytes(6).toString('hex')}`,
+    replica: config.apiPort ? `${hostname()}/${config.apiHost}:${config.apiPort}` : null,
+    pid: process.pid,
+  };
+}
+
+/** How often expired leases are looked for: twice per lease, at most every 30 s, at least every second. */
+const settleIntervalMs = (lockTtlMs: number) => Math.max(1000, Math.min(30_000, Math.floor(lockTtlMs / 2)));
 
 /** The agent's composition root with the shared credentials files. */
 export async function startAgentProcess(config: Readonly<Config>, log: Logger, options: { takeover?: boolean } = {}) {

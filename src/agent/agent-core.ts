@@ -365,6 +365,7 @@ export function createAgentCore(options: AgentCoreOptions) {
                 {
                   color: c,
                   version: slot.version,
+                  deploymentId: slot.deploymentId,
                   state: info?.state ?? 'stopped',
                   restarts: info?.restarts ?? 0,
                   ...(info?.state === 'stopping' && info.drain ? { drain: drainOf(info.drain) } : {}),

@@ -53,7 +53,8 @@ export async function runCli(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    // A command that printed its result but reports a failure in it (`fleet tick`) sets the exit code itself.
+    return Number(process.exitCode ?? 0);
   } catch (error) {
     if (error instanceof ExitWith) return error.exitCode;
     if (error instanceof CommanderError) {

@@ -51,7 +51,7 @@ export const configSchema = z
     agentUrl: z.string().url().optional().describe('How the server reaches the agent; default: from the data directory, else http://agentHost:agentPort.'),
     database: z.string().optional().describe('Database: a PostgreSQL URL (postgres://user:pass@host/db) or a SQLite file path; default <dataDir>/cutover.db.'),
     rollbackWindow: duration('30m').describe('How long the previous slot stays warm after a flip, for instant rollback.'),
-    lockTtl: duration('10m').describe("Lease of an instance's deployment lock; renewed at every step."),
+    lockTtl: duration('10m').describe("Lease of an instance's deployment lock; renewed at every step and every third of it while a deployment runs; a dead server's deployment is settled once it expires."),
     warmCheckInterval: duration('5s').describe('How often the server stops warm slots whose rollback window ended.'),
     bakeWindow: duration('5m').describe('How long after a flip the new colour is watched (error rate, p95/p99 latency, against the old colour); a breach rolls back to the warm slot. 0 turns it off.'),
     bakeCheckInterval: duration('5s').describe('How often the bake reads the router counters.'),

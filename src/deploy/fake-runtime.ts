@@ -52,7 +52,7 @@ export class FakeRuntime implements Runtime {
     const i = this.#get(spec.instance);
     i.slots = i.slots.filter((s) => s.color !== spec.color);
     const ok = this.health.get(spec.version)?.ok ?? true;
-    i.slots.push({ color: spec.color, version: spec.version, state: ok ? 'healthy' : 'unhealthy', port: 1 });
+    i.slots.push({ color: spec.color, version: spec.version, deploymentId: spec.deploymentId, state: ok ? 'healthy' : 'unhealthy', port: 1 });
     return { port: 1 };
   }
   async waitHealthy(instance: string, color: Color): Promise<HealthResult> {

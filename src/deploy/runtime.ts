@@ -83,6 +83,11 @@ export type HealthResult =
 export interface RuntimeSlot {
   color: Color;
   version: string;
+  /**
+   * The deployment that started the slot. Recovery trusts a slot only when both its version and
+   * this id match (a colour is reused by every other deployment). Absent from agents before it was reported.
+   */
+  deploymentId?: string;
   /** The supervisor's state: starting, healthy, unhealthy, restarting, failed, exited, stopping, stopped. */
   state: string;
   /** Crash restarts since the slot started. */

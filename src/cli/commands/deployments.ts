@@ -132,15 +132,17 @@ export function registerDeploymentCommands(program: Command): void {
 
   program
     .command('rollback')
-    .description('go back to the previous release: a flip to the warm slot inside the rollback window')
+    .description('go back to the previous release (a flip to the warm slot inside the rollback window), or to --to VERSION; refused right after a rollback')
     .argument('<instance>', 'instance name')
+    .option('--to <version>', 'an earlier version the instance ran (default: the one before the current)')
     .option('--wait', 'wait until the rollback has finished')
     .option('--reason <text>', 'why, for the audit log')
-    .action(async (instance: string, opts: { wait?: boolean; reason?: string }, cmd: Command) => {
+    .action(async (instance: string, opts: { wait?: boolean; reason?: string; to?: string }, cmd: Command) => {
       const g = globals(cmd);
       const out = output(g.json);
       const client = await connect(g.dataDir);
       let d = await client.call<DeploymentRecord>('POST', `/api/instances/${encodeURIComponent(instance)}/rollback`, {
+        ...(opts.to ? { to: opts.to } : {}),
         ...(opts.reason ? { reason: opts.reason } : {}),
       });
       if (opts.wait) d = await follow(client, d, out);

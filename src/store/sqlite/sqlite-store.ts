@@ -5,13 +5,14 @@ import { CutoverError, diskFullError } from '../../shared/index.ts';
 import { decodeRows } from '../decode-rows.ts';
 import type { RowLog } from '../decode-rows.ts';
 import type { Store } from '../store.ts';
-import type { LockRecord, LockResult, ReleaseRecord, Role, TokenRecord } from '../types.ts';
+import type { ReleaseRecord, Role, TokenRecord } from '../types.ts';
 import { migrate } from './migrate.ts';
 import { createSqliteAuditLog } from './sqlite-audit-log.ts';
 import { createSqliteChannels } from './sqlite-channels.ts';
 import { createSqliteDeployments } from './sqlite-deployments.ts';
 import { createSqliteFleet } from './sqlite-fleet.ts';
 import { createSqliteInstances } from './sqlite-instances.ts';
+import { createSqliteLeases } from './sqlite-leases.ts';
 import { createSqliteProblems } from './sqlite-problems.ts';
 
 type Row = Record<string, unknown>;
@@ -55,16 +56,6 @@ export function createSqliteStore(file: string, options: { log?: RowLog } = {}):
     listReleases: db.prepare('SELECT * FROM releases ORDER BY created_at DESC, seq DESC'),
     listReleasesOfApp: db.prepare('SELECT * FROM releases WHERE app = ? ORDER BY created_at DESC, seq DESC'),
     listApps: db.prepare('SELECT DISTINCT app FROM releases ORDER BY app'),
-    // One statement takes a free or expired lease, or keeps it for the same owner; the WHERE on the
-    // conflict branch makes the check-and-set atomic without an explicit transaction.
-    acquireLock: db.prepare(
-      `INSERT INTO locks (instance, owner, deployment_id, acquired_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)
-       ON CONFLICT (instance) DO UPDATE SET owner = excluded.owner, deployment_id = excluded.deployment_id,
-         acquired_at = excluded.acquired_at, expires_at = excluded.expires_at
-       WHERE locks.expires_at <= ?6 OR locks.owner = excluded.owner`,
-    ),
-    getLock: db.prepare('SELECT * FROM locks WHERE instance = ?'),
-    releaseLock: db.prepare('DELETE FROM locks WHERE instance = ? AND owner = ?'),
     // A name or a hash already taken: DO NOTHING covers both unique constraints.
     insertToken: db.prepare(
       'INSERT INTO tokens (hash, name, role, created_at, created_by) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
@@ -82,13 +73,6 @@ export function createSqliteStore(file: string, options: { log?: RowLog } = {}):
     spec: JSON.parse(r.spec as string) as Record<string, unknown>,
     createdAt: Number(r.created_at),
     createdBy: r.created_by as string,
-  });
-  const toLock = (r: Row): LockRecord => ({
-    instance: r.instance as string,
-    owner: r.owner as string,
-    deploymentId: r.deployment_id as string,
-    acquiredAt: Number(r.acquired_at),
-    expiresAt: Number(r.expires_at),
   });
   const toToken = (r: Row): TokenRecord => ({
     name: r.name as string,
@@ -124,25 +108,7 @@ export function createSqliteStore(file: string, options: { log?: RowLog } = {}):
     },
     ...createSqliteInstances(db, audit, options.log),
     ...createSqliteDeployments(db, options.log),
-    async acquireLock(lock, now): Promise<LockResult> {
-      const res = q.acquireLock.run(
-        lock.instance,
-        lock.owner,
-        lock.deploymentId,
-        lock.acquiredAt,
-        lock.expiresAt,
-        now,
-      );
-      if (Number(res.changes) === 1) return { ok: true, lock: { ...lock } };
-      return { ok: false, holder: toLock(q.getLock.get(lock.instance) as Row) };
-    },
-    async releaseLock(instance, owner) {
-      return Number(q.releaseLock.run(instance, owner).changes) === 1;
-    },
-    async getLock(instance) {
-      const row = q.getLock.get(instance) as Row | undefined;
-      return row && toLock(row);
-    },
+    ...createSqliteLeases(db, audit),
     async insertToken(t) {
       return Number(q.insertToken.run(t.hash, t.name, t.role, t.createdAt, t.createdBy).changes) === 1;
     },
