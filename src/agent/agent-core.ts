@@ -3,12 +3,14 @@ import type { Readable } from 'node:stream';
 import { CutoverError, COLORS } from '../shared/index.ts';
 import type { Color } from '../shared/index.ts';
 import type { Router } from '../router/index.ts';
-import { readPidFile } from '../supervisor/index.ts';
-import type { DrainStatus, Supervisor, SlotSpec } from '../supervisor/index.ts';
-import { createArtifactStore, unpackArtifact } from '../releases/index.ts';
+import { allocateSlotUid, readPidFile } from '../supervisor/index.ts';
+import type { DrainStatus, Supervisor, SlotSpec, SlotUser, UidRange } from '../supervisor/index.ts';
+import { createArtifactStore } from '../releases/index.ts';
 import type { HealthResult, RuntimeInstance, RuntimeMaintenance, RuntimeSlot, RuntimeSlotSpec } from '../deploy/index.ts';
 import type { AgentState, PersistedInstance, PersistedSlot } from './agent-state.ts';
 import { createStateFile } from './agent-state.ts';
+import type { Isolation } from './isolation.ts';
+import { createSlotDirs } from './slot-dirs.ts';
 
 export interface AgentCoreOptions {
   dataDir: string;
@@ -17,6 +19,12 @@ export interface AgentCoreOptions {
   /** The supervisor's `logDir`, where slot pid files are found for adoption. */
   logDir: string;
   drainTimeoutMs: number;
+  /** `uid`: the agent is root and starts each instance's slots as their own uid (see `slot-dirs.ts`). */
+  isolation: Isolation;
+  /** Uids handed out to instances (isolation `uid`, without `slotUser`). */
+  slotUidRange: UidRange;
+  /** With isolation `uid`: every slot runs as this user instead of a uid of its own. */
+  slotUser?: SlotUser;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
@@ -37,11 +45,11 @@ function drainOf(d: DrainStatus): NonNullable<RuntimeSlot['drain']> {
 export function createAgentCore(options: AgentCoreOptions) {
   const { router, supervisor, log } = options;
   const artifacts = createArtifactStore(join(options.dataDir, 'artifacts'));
-  const releasesDir = join(options.dataDir, 'releases');
+  const dirs = createSlotDirs(options.dataDir, options.isolation);
   const stateFile = createStateFile(join(options.dataDir, 'state'));
   let state: AgentState = { version: 1, instances: {} };
-
-  const releaseDir = (digest: string) => join(releasesDir, digest.replace(':', '-'));
+  /** Why slot uids cannot reach their files (set at `load`), refused at every start of a slot. */
+  let unreachable: string | undefined;
 
   function instanceOrThrow(name: string) {
     const instance = state.instances[name];
@@ -51,11 +59,18 @@ export function createAgentCore(options: AgentCoreOptions) {
     return instance;
   }
 
+  /** A slot as it was started: as `runAs` from the instance's own copy, or (no `runAs`) as an older agent did. */
   const specOf = (name: string, color: Color, slot: PersistedSlot): SlotSpec => ({
     instance: name,
     color,
     version: slot.version,
-    cwd: releaseDir(slot.digest),
+    ...(slot.runAs === undefined
+      ? { cwd: dirs.legacyReleaseDir(slot.digest) }
+      : {
+          cwd: dirs.releaseDir(name, slot.digest),
+          stateDir: dirs.stateDir(name),
+          ...(slot.runAs.uid === dirs.ownUser.uid ? {} : { user: userNamed(slot.runAs) }),
+        }),
     command: slot.start,
     env: slot.env,
     health: slot.health,
@@ -114,6 +129,72 @@ export function createAgentCore(options: AgentCoreOptions) {
     }
   });
 
+  const userNamed = (runAs: { uid: number; gid: number }): SlotUser => {
+    const name = options.slotUser?.uid === runAs.uid ? options.slotUser.name : undefined;
+    return { uid: runAs.uid, gid: runAs.gid, ...(name === undefined ? {} : { name }) };
+  };
+
+  /** Isolation of one slot as started: its own uid, or the agent's. */
+  const slotIsolation = (slot: PersistedSlot): Isolation =>
+    slot.runAs !== undefined && slot.runAs.uid !== dirs.ownUser.uid ? 'uid' : 'none';
+
+  /** One allocation at a time: two new instances must never get the same uid. */
+  let allocating: Promise<unknown> = Promise.resolve();
+
+  /**
+   * The user the instance's slots run as from now on: `slotUser`, or the uid recorded for the
+   * instance, or (first time) the lowest free uid of the range, persisted before any use.
+   * Undefined when the agent is not root (slots run as the agent's uid).
+   */
+  function userOf(name: string): Promise<SlotUser | undefined> {
+    if (options.isolation !== 'uid') return Promise.resolve(undefined);
+    if (options.slotUser) return Promise.resolve(options.slotUser);
+    const work = allocating.then(async () => {
+      const instance = instanceOrThrow(name);
+      if (instance.uid !== undefined) return { uid: instance.uid, gid: instance.gid ?? instance.uid };
+      const used = await dirs.machineUids();
+      for (const other of Object.values(state.instances)) if (other.uid !== undefined) used.add(other.uid);
+      const uid = allocateSlotUid(used, options.slotUidRange);
+      if (uid === undefined) {
+        const { first, last } = options.slotUidRange;
+        throw new CutoverError('CONFIG_INVALID', `no free uid left in slotUidRange ${first}-${last} for instance "${name}"; widen the range`);
+      }
+      instance.uid = uid;
+      instance.gid = uid;
+      await stateFile.save(state);
+      log.info({ instance: name, uid }, 'allocated a uid to the instance');
+      return { uid, gid: uid };
+    });
+    allocating = work.catch(() => undefined);
+    return work;
+  }
+
+  /** Gives the slot its instance's user and its own copy of the release, recording `runAs`. */
+  async function prepareSlot(name: string, slot: PersistedSlot): Promise<void> {
+    if (unreachable !== undefined) throw new CutoverError('CONFIG_INVALID', unreachable);
+    const user = await userOf(name);
+    await dirs.prepareSlot(name, slot.digest, artifacts.path(slot.digest), user);
+    slot.runAs = user ? { uid: user.uid, gid: user.gid } : dirs.ownUser;
+  }
+
+  /**
+   * Before a slot is started again at restore: one started by an older agent (no `runAs`), or as
+   * another user than the instance has now, gets its instance's user and copy. If that cannot be
+   * done (slot users cannot reach the data directory), it starts as it was: serving comes first.
+   */
+  async function refresh(name: string, color: Color, slot: PersistedSlot): Promise<void> {
+    const current = slot.runAs;
+    const own = current !== undefined && current.uid === dirs.ownUser.uid;
+    if (current !== undefined && (options.isolation === 'uid' ? !own : own)) return;
+    try {
+      await prepareSlot(name, slot);
+      await stateFile.save(state);
+      log.info({ instance: name, color, uid: slot.runAs?.uid }, 'the slot now runs as its instance\'s user');
+    } catch (error) {
+      log.warn({ instance: name, color, err: (error as Error).message }, 'could not move the slot to its instance\'s user; starting it as before');
+    }
+  }
+
   async function launch(name: string, color: Color, slot: PersistedSlot) {
     const info = await supervisor.start(specOf(name, color, slot));
     router.setSlot(name, { color, version: slot.version, port: info.port, deploymentId: slot.deploymentId });
@@ -140,9 +221,9 @@ export function createAgentCore(options: AgentCoreOptions) {
       return artifacts.has(digest);
     },
 
+    /** Stores the artifact; each instance unpacks its own copy when it starts a slot of it. */
     async putArtifact(digest: string, body: Readable): Promise<void> {
       await artifacts.put(body, digest);
-      await unpackArtifact(artifacts.path(digest), releaseDir(digest));
     },
 
     async ensureInstance(name: string, hosts: string[]): Promise<void> {
@@ -159,6 +240,7 @@ export function createAgentCore(options: AgentCoreOptions) {
       await stateFile.save(state);
       await router.removeInstance(name);
       await Promise.all(COLORS.map((c) => supervisor.stop(name, c)));
+      await dirs.removeInstance(name);
     },
 
     async startSlot(spec: Omit<RuntimeSlotSpec, 'instance' | 'color'>, name: string, color: Color) {
@@ -166,7 +248,6 @@ export function createAgentCore(options: AgentCoreOptions) {
       if (!(await artifacts.has(spec.digest))) {
         throw new CutoverError('ARTIFACT_NOT_FOUND', `the agent has no artifact ${spec.digest}; upload it first`);
       }
-      await unpackArtifact(artifacts.path(spec.digest), releaseDir(spec.digest));
       if (supervisor.get(name, color) || instance.slots[color]) await stopSlot(name, color);
       const slot: PersistedSlot = {
         version: spec.version,
@@ -178,6 +259,7 @@ export function createAgentCore(options: AgentCoreOptions) {
         deploymentId: spec.deploymentId,
         ...(spec.drain ? { drain: spec.drain } : {}),
       };
+      await prepareSlot(name, slot);
       instance.slots[color] = slot;
       await stateFile.save(state);
       const info = await launch(name, color, slot);
@@ -302,9 +384,12 @@ export function createAgentCore(options: AgentCoreOptions) {
         .map(([n, inst]): RuntimeInstance => {
           const r = routes.get(n);
           const shiftingTo = r?.shiftingTo ?? null;
+          const slots = COLORS.flatMap((c) => inst.slots[c] ?? []);
           return {
             name: n,
             hosts: inst.hosts,
+            // `uid` only when every slot runs as the instance's own uid (not an adopted older one).
+            isolation: slots.length === 0 ? options.isolation : slots.every((x) => slotIsolation(x) === 'uid') ? 'uid' : 'none',
             active: r?.active ?? null,
             ...(shiftingTo && r ? { shift: { color: shiftingTo, percent: r.weights[shiftingTo] } } : {}),
             preview: r?.preview ?? inst.preview !== undefined,
@@ -343,8 +428,12 @@ export function createAgentCore(options: AgentCoreOptions) {
       return stateFile.close();
     },
 
+    isolation: options.isolation,
+
     /** Loads the persisted instances; one broken entry is logged and skipped. */
     async load(): Promise<void> {
+      unreachable = await dirs.prepare();
+      if (unreachable !== undefined) log.error({}, `${unreachable}; new slots cannot start until then`);
       const { state: loaded, skipped } = await stateFile.load();
       for (const name of skipped) log.error({ instance: name }, 'skipped a corrupt instance entry in the agent state');
       state = loaded;
@@ -405,6 +494,7 @@ export function createAgentCore(options: AgentCoreOptions) {
             for (const color of COLORS) {
               const slot = inst.slots[color];
               if (!slot || adopted.has(`${name}/${color}`)) continue;
+              await refresh(name, color, slot);
               await launch(name, color, slot);
             }
             if (inst.active && inst.slots[inst.active] && !adopted.has(`${name}/${inst.active}`)) {
