@@ -23,6 +23,7 @@ interface ProcessFlags {
   apiHost?: string;
   logLevel?: string;
   rollbackWindow?: string;
+  allowSharedUid?: boolean;
 }
 
 async function configFrom(cmd: Command, opts: ProcessFlags, defaults: Record<string, unknown> = {}): Promise<Readonly<Config>> {
@@ -45,7 +46,8 @@ function withProcessOptions(cmd: Command): Command {
     .option('--api-host <addr>', 'control-plane API address (default 127.0.0.1)')
     .option('--agent-port <n>', "agent control port (default 7071)")
     .option('--rollback-window <duration>', 'how long the previous slot stays warm (default 30m)')
-    .option('--log-level <level>', 'debug, info, warn, error, silent');
+    .option('--log-level <level>', 'debug, info, warn, error, silent')
+    .option('--allow-shared-uid', 'agent not run as root (slots share its uid): still let the router listen on a non-loopback address');
 }
 
 function withDatabaseOption(cmd: Command): Command {
@@ -136,6 +138,7 @@ function agentArgs(opts: ProcessFlags): string[] {
   if (opts.httpHost) args.push('--http-host', opts.httpHost);
   if (opts.agentPort) args.push('--agent-port', opts.agentPort);
   if (opts.logLevel) args.push('--log-level', opts.logLevel);
+  if (opts.allowSharedUid) args.push('--allow-shared-uid');
   return args;
 }
 
