@@ -68,13 +68,13 @@ test('hostile releases cannot read credentials, state or each other, signal anyt
   );
   const upExited = new Promise<void>((resolve) => up.once('exit', () => resolve()));
   const slotPids: number[] = [];
-  let agentPid: number | undefined;
+  const known = { agentPid: undefined as number | undefined };
   cleanup.push(async () => {
     killQuietly(up.pid, 'SIGTERM');
     const timer = setTimeout(() => killQuietly(up.pid), 20_000);
     await upExited;
     clearTimeout(timer);
-    killQuietly(agentPid);
+    killQuietly(known.agentPid);
     for (const pid of slotPids) killQuietly(-pid);
   });
   const info = await new Promise<{ api: string; adminToken: string }>((resolve, reject) => {
@@ -89,7 +89,8 @@ test('hostile releases cannot read credentials, state or each other, signal anyt
     });
     up.once('exit', (code) => reject(new Error(`cutover up exited with ${code}`)));
   });
-  agentPid = (JSON.parse(await readFile(join(data, 'agent', 'agent.pid'), 'utf8')) as { pid: number }).pid;
+  const agentPid = (JSON.parse(await readFile(join(data, 'agent', 'agent.pid'), 'utf8')) as { pid: number }).pid;
+  known.agentPid = agentPid;
   const agentToken = (await readFile(join(data, 'agent-token'), 'utf8')).trim();
   const as = (token: string) => ({ ...env, CUTOVER_URL: info.api, CUTOVER_TOKEN: token }) as Record<string, string>;
   const admin = as(info.adminToken);
