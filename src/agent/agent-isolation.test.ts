@@ -103,6 +103,12 @@ test("a slot an older agent started (as the agent's uid, from the shared copy) i
           active: 'blue',
           slots: { blue: { version: '0.9.0', digest: packed.digest, start, env: {}, health, stopTimeoutMs: 2000, deploymentId: 'd-old' } },
         },
+        // Its process is gone: when the agent starts it again, it starts it as its instance's user.
+        gone: {
+          hosts: ['gone.test'],
+          active: 'blue',
+          slots: { blue: { version: '0.9.0', digest: packed.digest, start, env: {}, health, stopTimeoutMs: 2000, deploymentId: 'd-gone' } },
+        },
       },
     });
     await stateFile.close();
@@ -113,11 +119,16 @@ test("a slot an older agent started (as the agent's uid, from the shared copy) i
     assert.equal((await agent.client.describe('old'))?.isolation, 'none', 'reported as it is: not isolated yet');
     assert.equal(JSON.parse((await get(agent.agent.routerPort, 'old.test')).body).version, '0.9.0');
     assert.equal((await stat(legacy)).mode & 0o7777, 0o700, 'the shared copy is for root alone now');
+    const running = agent;
+    await waitFor('gone to be started again', async () => (await running.client.describe('gone'))?.slots[0]?.state === 'healthy', 10_000);
+    assert.equal(await uidOf(await slotPid(agent, 'gone')), base);
+    assert.equal((await agent.client.describe('gone'))?.isolation, 'uid');
+    assert.equal(JSON.parse((await get(agent.agent.routerPort, 'gone.test')).body).version, '0.9.0');
 
     await deploy(agent.client, 'old', 'old.test', { green: { version: '1.0.0' } });
     await agent.client.flip('old', 'green');
     await agent.client.stopSlot('old', 'blue');
-    assert.equal(await uidOf(await slotPid(agent, 'old', 'green')), base);
+    assert.equal(await uidOf(await slotPid(agent, 'old', 'green')), base + 1);
     assert.equal((await agent.client.describe('old'))?.isolation, 'uid');
     assert.equal(JSON.parse((await get(agent.agent.routerPort, 'old.test')).body).version, '1.0.0');
   } finally {
