@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { CutoverError, COLORS } from '../shared/index.ts';
 import type { Color } from '../shared/index.ts';
 import type { Router } from '../router/index.ts';
-import { allocateSlotUid, readPidFile } from '../supervisor/index.ts';
+import { allocateSlotUid, killUidProcesses, readPidFile } from '../supervisor/index.ts';
 import type { DrainStatus, Supervisor, SlotSpec, SlotUser, UidRange } from '../supervisor/index.ts';
 import { createArtifactStore } from '../releases/index.ts';
 import type { HealthResult, RuntimeInstance, RuntimeMaintenance, RuntimeSlot, RuntimeSlotSpec } from '../deploy/index.ts';
@@ -240,6 +240,11 @@ export function createAgentCore(options: AgentCoreOptions) {
       await stateFile.save(state);
       await router.removeInstance(name);
       await Promise.all(COLORS.map((c) => supervisor.stop(name, c)));
+      // Its uid goes back to the range: nothing it started may live on to meet the next owner.
+      if (instance.uid !== undefined && options.slotUser === undefined) {
+        const killed = await killUidProcesses(instance.uid);
+        if (killed > 0) log.warn({ instance: name, uid: instance.uid, killed }, "killed processes the instance's slots left behind");
+      }
       await dirs.removeInstance(name);
     },
 

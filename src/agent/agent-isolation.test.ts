@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -61,13 +62,19 @@ test('each instance gets a uid of its own, kept across restarts, and its own cop
     await waitFor('one to be restored', async () => (await restarted.client.describe('one'))?.slots[0]?.state === 'healthy', 10_000);
     assert.equal(await uidOf(await slotPid(agent, 'one')), uidOne, 'the uid is in the agent state');
 
-    // Removing an instance removes its files: its uid may be handed to another instance later.
+    // A process instance two left outside its slots' process groups (a daemon that called setsid).
+    const escapee = spawn('/bin/sleep', ['60'], { uid: uidTwo, gid: uidTwo, detached: true, stdio: 'ignore' });
+    escapee.unref();
+    const escaped = new Promise((resolve) => escapee.once('exit', (_code, signal) => resolve(signal)));
+    // Removing an instance removes its files and processes: its uid may be handed to another instance later.
     await (await fetch(`http://127.0.0.1:${agent.agent.controlPort}/v1/instances/two`, {
       method: 'DELETE',
       headers: { authorization: `Bearer ${TOKEN}` },
     })).text();
     await assert.rejects(stat(join(data.dir, 'agent', 'releases', 'two')), { code: 'ENOENT' });
     await assert.rejects(stat(join(data.dir, 'agent', 'homes', 'two')), { code: 'ENOENT' });
+    assert.equal(await escaped, 'SIGKILL');
+    assert.equal((await agent.client.describe('one'))?.slots[0]?.state, 'healthy', 'the other instance is untouched');
   } finally {
     await agent?.stop();
     await data.cleanup();

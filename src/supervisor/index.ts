@@ -11,7 +11,7 @@ export { describeDrain, probeDrain } from './drain-probe.ts';
 export { backoffDelay, DEFAULT_RESTART_POLICY, planRestart } from './restart-policy.ts';
 export type { CrashHistory, RestartDecision } from './restart-policy.ts';
 export { pidFilePath, readPidFile } from './pid-file.ts';
-export { allocateSlotUid, passwdUids, resolveSlotUser, runningUids } from './slot-user.ts';
+export { allocateSlotUid, killUidProcesses, passwdUids, resolveSlotUser, runningUids } from './slot-user.ts';
 export type { SlotUser, UidRange } from './slot-user.ts';
 export type {
   CrashEvent,

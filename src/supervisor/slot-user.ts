@@ -87,3 +87,26 @@ export async function runningUids(): Promise<Set<number>> {
   );
   return uids;
 }
+
+/**
+ * SIGKILLs every process whose real or effective uid is `uid`: what an instance left behind
+ * outside its slots' process groups (a daemon that called setsid), before its uid is freed for
+ * another instance. Refuses uid 0 and this process's own uid. Returns how many were signalled.
+ */
+export async function killUidProcesses(uid: number): Promise<number> {
+  if (uid === 0 || uid === process.getuid?.() || uid === process.geteuid?.()) return 0;
+  let killed = 0;
+  const entries = await readdir('/proc').catch(() => [] as string[]);
+  for (const pid of entries.filter((e) => /^\d+$/.test(e))) {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+    const line = /^Uid:\s+(\d+)\s+(\d+)/m.exec(status);
+    if (!line || (Number(line[1]) !== uid && Number(line[2]) !== uid)) continue;
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+      killed += 1;
+    } catch {
+      // already gone
+    }
+  }
+  return killed;
+}
