@@ -171,6 +171,8 @@ export function createAgentCore(options: AgentCoreOptions) {
 
   /** Gives the slot its instance's user and its own copy of the release, recording `runAs`. */
   async function prepareSlot(name: string, slot: PersistedSlot): Promise<void> {
+    // Checked again, so fixing the directory's mode is enough: no agent restart needed.
+    if (unreachable !== undefined) unreachable = await dirs.unreachable({ uid: -1, gid: -1 });
     if (unreachable !== undefined) throw new CutoverError('CONFIG_INVALID', unreachable);
     const user = await userOf(name);
     await dirs.prepareSlot(name, slot.digest, artifacts.path(slot.digest), user);
