@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { chmod, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createArtifactStore, unpackArtifact } from '../releases/index.ts';
 import { createSupervisor } from '../supervisor/index.ts';
@@ -148,5 +148,27 @@ test("a slot an older agent started (as the agent's uid, from the shared copy) i
       }
     }
     await data.cleanup();
+  }
+});
+
+test('a data directory slot users cannot reach is named at start and refused at slot start until it is fixed', async (t) => {
+  if (!needsRoot(t)) return;
+  const parent = await tempDataDir(); // mkdtemp: 0700, root's
+  const dataDir = join(parent.dir, 'data');
+  let agent: TestAgent | undefined;
+  try {
+    agent = await startTestAgent(dataDir, {}, settings);
+    const logged = agent.log.lines.find((l) => l.level === 'error');
+    assert.match(logged?.msg ?? '', new RegExp(`${parent.dir} is mode 0700 and does not let other users through`));
+    await assert.rejects(
+      deploy(agent.client, 'shop', 'shop.test', { blue: { version: '1.0.0' } }),
+      (e: Error & { code?: string }) => e.code === 'CONFIG_INVALID' && e.message.includes(`chmod o+x ${parent.dir}`),
+    );
+    await chmod(parent.dir, 0o711);
+    await deploy(agent.client, 'shop', 'shop.test', { blue: { version: '1.0.0' } });
+    assert.equal(await uidOf(await slotPid(agent, 'shop')), base);
+  } finally {
+    await agent?.stop();
+    await parent.cleanup();
   }
 });
