@@ -20,8 +20,21 @@ after(async () => {
 function asNobody(args: string[], env: Record<string, string>) {
   const child = spawn(
     'setpriv',
-    ['--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups', process.execPath, CLI, '--json', ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CUTOVER_URL: '', CUTOVER_TOKEN: '', ...env } },
+    [
+      '--reuid',
+      String(NOBODY),
+      '--regid',
+      String(NOBODY),
+      '--clear-groups',
+      process.execPath,
+      CLI,
+      '--json',
+      ...args,
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, CUTOVER_URL: '', CUTOVER_TOKEN: '', ...env },
+    },
   );
   let stdout = '';
   let stderr = '';
@@ -52,63 +65,103 @@ function asNobody(args: string[], env: Record<string, string>) {
   };
 }
 
-test('not root: a warning, isolation none, and a public router only with --allow-shared-uid', { timeout: 120_000 }, async (t) => {
-  if (process.getuid?.() !== 0) {
-    assert.notEqual(process.env.CI, 'true', 'CI runs as root: this test must not be skipped there');
-    t.skip('needs root to become another user with setpriv');
-    return;
-  }
-  const started = performance.now();
-  const tmp = await tempDir('shared-uid');
-  cleanup.push(tmp.cleanup);
-  const data = join(tmp.dir, 'data');
-  const xdg = join(tmp.dir, 'xdg');
-  for (const dir of [data, xdg]) {
-    await mkdir(dir, { mode: 0o700 });
-    await chown(dir, NOBODY, NOBODY);
-  }
-  await chown(tmp.dir, NOBODY, NOBODY);
-  const env = { XDG_CONFIG_HOME: xdg, HOME: xdg };
-  const p = await ports();
+test(
+  'not root: a warning, isolation none, and a public router only with --allow-shared-uid',
+  { timeout: 120_000 },
+  async (t) => {
+    if (process.getuid?.() !== 0) {
+      assert.notEqual(process.env.CI, 'true', 'CI runs as root: this test must not be skipped there');
+      t.skip('needs root to become another user with setpriv');
+      return;
+    }
+    const started = performance.now();
+    const tmp = await tempDir('shared-uid');
+    cleanup.push(tmp.cleanup);
+    const data = join(tmp.dir, 'data');
+    const xdg = join(tmp.dir, 'xdg');
+    for (const dir of [data, xdg]) {
+      await mkdir(dir, { mode: 0o700 });
+      await chown(dir, NOBODY, NOBODY);
+    }
+    await chown(tmp.dir, NOBODY, NOBODY);
+    const env = { XDG_CONFIG_HOME: xdg, HOME: xdg };
+    const p = await ports();
 
-  const refused = asNobody(['--data-dir', data, 'agent', '--http-host', '0.0.0.0', '--http-port', String(p.http), '--agent-port', String(p.agent)], env);
-  cleanup.push(refused.stop);
-  assert.notEqual(await refused.exited, 0, 'the agent refuses to start');
-  const answer = (await refused.ready) as { error: { code: string; message: string } };
-  assert.equal(answer.error.code, 'CONFIG_INVALID');
-  assert.match(answer.error.message, /--allow-shared-uid/);
-  assert.match(answer.error.message, /0\.0\.0\.0/);
+    const refused = asNobody(
+      [
+        '--data-dir',
+        data,
+        'agent',
+        '--http-host',
+        '0.0.0.0',
+        '--http-port',
+        String(p.http),
+        '--agent-port',
+        String(p.agent),
+      ],
+      env,
+    );
+    cleanup.push(refused.stop);
+    assert.notEqual(await refused.exited, 0, 'the agent refuses to start');
+    const answer = (await refused.ready) as { error: { code: string; message: string } };
+    assert.equal(answer.error.code, 'CONFIG_INVALID');
+    assert.match(answer.error.message, /--allow-shared-uid/);
+    assert.match(answer.error.message, /0\.0\.0\.0/);
 
-  const up = asNobody(
-    ['--data-dir', data, 'up', '--http-host', '0.0.0.0', '--allow-shared-uid', '--http-port', String(p.http), '--api-port', String(p.api), '--agent-port', String(p.agent), '--log-level', 'warn'],
-    env,
-  );
-  cleanup.push(up.stop);
-  const info = (await up.ready) as { api: string; adminToken: string } | undefined;
-  assert.ok(info?.adminToken, `cutover up started as nobody: ${up.stderr()}`);
-  assert.match(up.stderr(), /the agent is not root: slots run as its own user/);
+    const up = asNobody(
+      [
+        '--data-dir',
+        data,
+        'up',
+        '--http-host',
+        '0.0.0.0',
+        '--allow-shared-uid',
+        '--http-port',
+        String(p.http),
+        '--api-port',
+        String(p.api),
+        '--agent-port',
+        String(p.agent),
+        '--log-level',
+        'warn',
+      ],
+      env,
+    );
+    cleanup.push(up.stop);
+    const info = (await up.ready) as { api: string; adminToken: string } | undefined;
+    assert.ok(info?.adminToken, `cutover up started as nobody: ${up.stderr()}`);
+    assert.match(up.stderr(), /the agent is not root: slots run as its own user/);
 
-  const health = (await (await fetch(`http://127.0.0.1:${p.agent}/v1/health`)).json()) as { isolation: string };
-  assert.equal(health.isolation, 'none');
-  const admin = { CUTOVER_URL: info.api, CUTOVER_TOKEN: info.adminToken };
-  for (const args of [
-    ['release', 'publish', await manifest(tmp.dir, '1.0.0')],
-    ['instance', 'create', 'laptop', '--app', 'hello', '--host', 'laptop.localhost'],
-    ['deploy', 'laptop', '1.0.0', '--wait'],
-  ]) {
-    const r = await cutover(data, args, admin);
-    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
-  }
-  const status = await cutover(data, ['status', 'laptop'], admin);
-  assert.equal(status.json.runtime.isolation, 'none');
-  const pid = (status.json.runtime.slots as { pid: number }[])[0]!.pid;
-  assert.match(await readFile(`/proc/${pid}/status`, 'utf8'), new RegExp(`^Uid:\\s+${NOBODY}\\s`, 'm'), "the slot runs as the agent's uid");
-  const text = await new Promise<string>((resolve) => {
-    const child = spawn(process.execPath, [CLI, '--data-dir', data, 'status'], { env: { ...process.env, ...admin } });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.once('exit', () => resolve(out));
-  });
-  assert.match(text, /ISOLATION\n.*laptop .* none\n/s);
-  t.diagnostic(`shared-uid e2e took ${((performance.now() - started) / 1000).toFixed(1)} s`);
-});
+    const health = (await (await fetch(`http://127.0.0.1:${p.agent}/v1/health`)).json()) as {
+      isolation: string;
+    };
+    assert.equal(health.isolation, 'none');
+    const admin = { CUTOVER_URL: info.api, CUTOVER_TOKEN: info.adminToken };
+    for (const args of [
+      ['release', 'publish', await manifest(tmp.dir, '1.0.0')],
+      ['instance', 'create', 'laptop', '--app', 'hello', '--host', 'laptop.localhost'],
+      ['deploy', 'laptop', '1.0.0', '--wait'],
+    ]) {
+      const r = await cutover(data, args, admin);
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    }
+    const status = await cutover(data, ['status', 'laptop'], admin);
+    assert.equal(status.json.runtime.isolation, 'none');
+    const pid = (status.json.runtime.slots as { pid: number }[])[0]!.pid;
+    assert.match(
+      await readFile(`/proc/${pid}/status`, 'utf8'),
+      new RegExp(`^Uid:\\s+${NOBODY}\\s`, 'm'),
+      "the slot runs as the agent's uid",
+    );
+    const text = await new Promise<string>((resolve) => {
+      const child = spawn(process.execPath, [CLI, '--data-dir', data, 'status'], {
+        env: { ...process.env, ...admin },
+      });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.once('exit', () => resolve(out));
+    });
+    assert.match(text, /ISOLATION\n.*laptop .* none\n/s);
+    t.diagnostic(`shared-uid e2e took ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  },
+);

@@ -14,7 +14,13 @@ const isRoot = process.getuid?.() === 0;
 /** A uid range of this test process's own: other agents may run on this machine at the same time. */
 const base = 66_000 + (process.pid % 40) * 50;
 const settings = { slotUidRange: `${base}-${base + 49}` };
-const health = { path: '/healthz', intervalMs: 50, timeoutMs: 1000, healthyThreshold: 1, unhealthyThreshold: 2 };
+const health = {
+  path: '/healthz',
+  intervalMs: 50,
+  timeoutMs: 1000,
+  healthyThreshold: 1,
+  unhealthyThreshold: 2,
+};
 
 function needsRoot(t: { skip(message: string): void }): boolean {
   if (isRoot) return true;
@@ -47,34 +53,57 @@ test('each instance gets a uid of its own, kept across restarts, and its own cop
     assert.equal((await agent.client.describe('one'))?.isolation, 'uid');
 
     const { digest } = await packFixtureApp();
-    const copy = (instance: string) => join(data.dir, 'agent', 'releases', instance, digest.replace(':', '-'));
-    for (const [instance, uid] of [['one', uidOne], ['two', uidTwo]] as const) {
+    const copy = (instance: string) =>
+      join(data.dir, 'agent', 'releases', instance, digest.replace(':', '-'));
+    for (const [instance, uid] of [
+      ['one', uidOne],
+      ['two', uidTwo],
+    ] as const) {
       const release = await stat(copy(instance));
       assert.deepEqual([release.uid, release.gid, release.mode & 0o7777], [0, uid, 0o750]);
       const home = await stat(join(data.dir, 'agent', 'homes', instance));
       assert.deepEqual([home.uid, home.gid, home.mode & 0o7777], [uid, uid, 0o700]);
     }
-    await assert.rejects(stat(join(data.dir, 'agent', 'releases', digest.replace(':', '-'))), { code: 'ENOENT' }, 'no shared copy any more');
+    await assert.rejects(
+      stat(join(data.dir, 'agent', 'releases', digest.replace(':', '-'))),
+      { code: 'ENOENT' },
+      'no shared copy any more',
+    );
 
     await agent.stop();
     agent = await startTestAgent(data.dir, {}, settings);
     const restarted = agent;
-    await waitFor('one to be restored', async () => (await restarted.client.describe('one'))?.slots[0]?.state === 'healthy', 10_000);
+    await waitFor(
+      'one to be restored',
+      async () => (await restarted.client.describe('one'))?.slots[0]?.state === 'healthy',
+      10_000,
+    );
     assert.equal(await uidOf(await slotPid(agent, 'one')), uidOne, 'the uid is in the agent state');
 
     // A process instance two left outside its slots' process groups (a daemon that called setsid).
-    const escapee = spawn('/bin/sleep', ['60'], { uid: uidTwo, gid: uidTwo, detached: true, stdio: 'ignore' });
+    const escapee = spawn('/bin/sleep', ['60'], {
+      uid: uidTwo,
+      gid: uidTwo,
+      detached: true,
+      stdio: 'ignore',
+    });
     escapee.unref();
     const escaped = new Promise((resolve) => escapee.once('exit', (_code, signal) => resolve(signal)));
     // Removing an instance removes its files and processes: its uid may be handed to another instance later.
-    await (await fetch(`http://127.0.0.1:${agent.agent.controlPort}/v1/instances/two`, {
-      method: 'DELETE',
-      headers: { authorization: `Bearer ${TOKEN}` },
-    })).text();
+    await (
+      await fetch(`http://127.0.0.1:${agent.agent.controlPort}/v1/instances/two`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${TOKEN}` },
+      })
+    ).text();
     await assert.rejects(stat(join(data.dir, 'agent', 'releases', 'two')), { code: 'ENOENT' });
     await assert.rejects(stat(join(data.dir, 'agent', 'homes', 'two')), { code: 'ENOENT' });
     assert.equal(await escaped, 'SIGKILL');
-    assert.equal((await agent.client.describe('one'))?.slots[0]?.state, 'healthy', 'the other instance is untouched');
+    assert.equal(
+      (await agent.client.describe('one'))?.slots[0]?.state,
+      'healthy',
+      'the other instance is untouched',
+    );
   } finally {
     await agent?.stop();
     await data.cleanup();
@@ -97,7 +126,16 @@ test("a slot an older agent started (as the agent's uid, from the shared copy) i
     await unpackArtifact(join(agentDir, 'artifacts', `${packed.digest.replace(':', '-')}.tgz`), legacy);
     const start = `${JSON.stringify(process.execPath)} server.mjs`;
     const old = createSupervisor({ logDir: join(agentDir, 'logs') });
-    const info = await old.start({ instance: 'old', color: 'blue', version: '0.9.0', cwd: legacy, command: start, env: {}, health, stopTimeoutMs: 2000 });
+    const info = await old.start({
+      instance: 'old',
+      color: 'blue',
+      version: '0.9.0',
+      cwd: legacy,
+      command: start,
+      env: {},
+      health,
+      stopTimeoutMs: 2000,
+    });
     oldPid = info.pid;
     assert.equal((await old.waitHealthy('old', 'blue', 10_000)).ok, true);
     await old.releaseAll();
@@ -108,13 +146,33 @@ test("a slot an older agent started (as the agent's uid, from the shared copy) i
         old: {
           hosts: ['old.test'],
           active: 'blue',
-          slots: { blue: { version: '0.9.0', digest: packed.digest, start, env: {}, health, stopTimeoutMs: 2000, deploymentId: 'd-old' } },
+          slots: {
+            blue: {
+              version: '0.9.0',
+              digest: packed.digest,
+              start,
+              env: {},
+              health,
+              stopTimeoutMs: 2000,
+              deploymentId: 'd-old',
+            },
+          },
         },
         // Its process is gone: when the agent starts it again, it starts it as its instance's user.
         gone: {
           hosts: ['gone.test'],
           active: 'blue',
-          slots: { blue: { version: '0.9.0', digest: packed.digest, start, env: {}, health, stopTimeoutMs: 2000, deploymentId: 'd-gone' } },
+          slots: {
+            blue: {
+              version: '0.9.0',
+              digest: packed.digest,
+              start,
+              env: {},
+              health,
+              stopTimeoutMs: 2000,
+              deploymentId: 'd-gone',
+            },
+          },
         },
       },
     });
@@ -123,11 +181,19 @@ test("a slot an older agent started (as the agent's uid, from the shared copy) i
     agent = await startTestAgent(data.dir, {}, settings);
     assert.equal(await slotPid(agent, 'old'), oldPid, 'the running process is adopted');
     assert.equal(await uidOf(oldPid), 0);
-    assert.equal((await agent.client.describe('old'))?.isolation, 'none', 'reported as it is: not isolated yet');
+    assert.equal(
+      (await agent.client.describe('old'))?.isolation,
+      'none',
+      'reported as it is: not isolated yet',
+    );
     assert.equal(JSON.parse((await get(agent.agent.routerPort, 'old.test')).body).version, '0.9.0');
     assert.equal((await stat(legacy)).mode & 0o7777, 0o700, 'the shared copy is for root alone now');
     const running = agent;
-    await waitFor('gone to be started again', async () => (await running.client.describe('gone'))?.slots[0]?.state === 'healthy', 10_000);
+    await waitFor(
+      'gone to be started again',
+      async () => (await running.client.describe('gone'))?.slots[0]?.state === 'healthy',
+      10_000,
+    );
     assert.equal(await uidOf(await slotPid(agent, 'gone')), base);
     assert.equal((await agent.client.describe('gone'))?.isolation, 'uid');
     assert.equal(JSON.parse((await get(agent.agent.routerPort, 'gone.test')).body).version, '0.9.0');
@@ -159,10 +225,14 @@ test('a data directory slot users cannot reach is named at start and refused at 
   try {
     agent = await startTestAgent(dataDir, {}, settings);
     const logged = agent.log.lines.find((l) => l.level === 'error');
-    assert.match(logged?.msg ?? '', new RegExp(`${parent.dir} is mode 0700 and does not let other users through`));
+    assert.match(
+      logged?.msg ?? '',
+      new RegExp(`${parent.dir} is mode 0700 and does not let other users through`),
+    );
     await assert.rejects(
       deploy(agent.client, 'shop', 'shop.test', { blue: { version: '1.0.0' } }),
-      (e: Error & { code?: string }) => e.code === 'CONFIG_INVALID' && e.message.includes(`chmod o+x ${parent.dir}`),
+      (e: Error & { code?: string }) =>
+        e.code === 'CONFIG_INVALID' && e.message.includes(`chmod o+x ${parent.dir}`),
     );
     await chmod(parent.dir, 0o711);
     await deploy(agent.client, 'shop', 'shop.test', { blue: { version: '1.0.0' } });

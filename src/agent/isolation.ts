@@ -16,15 +16,27 @@ export interface IsolationPlan {
 
 /** `127.0.0.1`, any `127.x.y.z`, `::1`, `localhost`: addresses only this machine reaches. */
 export function isLoopbackHost(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
-  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1');
+  return (
+    h === 'localhost' ||
+    h === '::1' ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) ||
+    /^::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h)
+  );
 }
 
 /**
  * Root isolates slots by uid. Anyone else shares its uid with them: that is refused for a router
  * other machines can reach, unless the operator accepts it with `allowSharedUid`, and warned about otherwise.
  */
-export function planIsolation(input: { euid: number | undefined; httpHost: string; allowSharedUid: boolean }): IsolationPlan {
+export function planIsolation(input: {
+  euid: number | undefined;
+  httpHost: string;
+  allowSharedUid: boolean;
+}): IsolationPlan {
   if (input.euid === 0) return { isolation: 'uid' };
   const warning =
     'the agent is not root: slots run as its own user, so a release could read the agent token and join the router and control ports; ' +
@@ -54,7 +66,10 @@ export interface DirOnPath {
  * undefined. Slots open their release and state directories by absolute path, so every
  * directory above them must let the slot's uid through. Pure.
  */
-export function blockingDirectory(chain: readonly DirOnPath[], user: { uid: number; gid: number }): DirOnPath | undefined {
+export function blockingDirectory(
+  chain: readonly DirOnPath[],
+  user: { uid: number; gid: number },
+): DirOnPath | undefined {
   return chain.find((d) => {
     if (d.uid === user.uid) return (d.mode & 0o100) === 0;
     if (d.gid === user.gid) return (d.mode & 0o010) === 0;

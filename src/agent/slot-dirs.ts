@@ -41,10 +41,12 @@ export function createSlotDirs(agentDir: string, isolation: Isolation) {
       dirs.unshift(d);
       if (dirname(d) === d) break;
     }
-    return Promise.all(dirs.map(async (path) => {
-      const st = await stat(path);
-      return { path, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
-    }));
+    return Promise.all(
+      dirs.map(async (path) => {
+        const st = await stat(path);
+        return { path, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+      }),
+    );
   }
 
   return {
@@ -68,7 +70,8 @@ export function createSlotDirs(agentDir: string, isolation: Isolation) {
       await ensureDir(join(agentDir, 'logs'), 0o700);
       await ensureDir(join(agentDir, 'artifacts'), 0o700);
       for (const name of await readdir(releasesDir)) {
-        if (name.startsWith('sha256-') || name.startsWith('.sha256-')) await chmod(join(releasesDir, name), 0o700).catch(() => undefined);
+        if (name.startsWith('sha256-') || name.startsWith('.sha256-'))
+          await chmod(join(releasesDir, name), 0o700).catch(() => undefined);
       }
       // A uid and gid no directory has: only the "other" bits count, as for a fresh slot uid.
       return this.unreachable({ uid: -1, gid: -1 });
@@ -95,7 +98,12 @@ export function createSlotDirs(agentDir: string, isolation: Isolation) {
      * Makes the instance's release copy of `digest` and its state directory, owned as the
      * header says. `user` undefined: slots run as the agent's own uid.
      */
-    async prepareSlot(instance: string, digest: string, artifactFile: string, user: SlotUser | undefined): Promise<void> {
+    async prepareSlot(
+      instance: string,
+      digest: string,
+      artifactFile: string,
+      user: SlotUser | undefined,
+    ): Promise<void> {
       const gid = user?.gid ?? ownGid;
       await ensureDir(join(releasesDir, instance), 0o750, ownUid, gid);
       await ensureDir(join(homesDir, instance), 0o700, user?.uid ?? ownUid, gid);

@@ -10,18 +10,22 @@ const ranges = fc
 
 test('allocateSlotUid: the lowest free uid of the range, never a used one, undefined only when all are used', () => {
   fc.assert(
-    fc.property(ranges, fc.array(fc.integer({ min: 900, max: 70_100 }), { maxLength: 80 }), (range, usedList) => {
-      const used = new Set(usedList);
-      const uid = allocateSlotUid(used, range);
-      const free = [];
-      for (let u = range.first; u <= range.last; u += 1) if (!used.has(u)) free.push(u);
-      if (free.length === 0) assert.equal(uid, undefined);
-      else {
-        assert.equal(uid, free[0]);
-        assert.ok(uid! >= range.first && uid! <= range.last);
-        assert.ok(!used.has(uid!));
-      }
-    }),
+    fc.property(
+      ranges,
+      fc.array(fc.integer({ min: 900, max: 70_100 }), { maxLength: 80 }),
+      (range, usedList) => {
+        const used = new Set(usedList);
+        const uid = allocateSlotUid(used, range);
+        const free = [];
+        for (let u = range.first; u <= range.last; u += 1) if (!used.has(u)) free.push(u);
+        if (free.length === 0) assert.equal(uid, undefined);
+        else {
+          assert.equal(uid, free[0]);
+          assert.ok(uid! >= range.first && uid! <= range.last);
+          assert.ok(!used.has(uid!));
+        }
+      },
+    ),
   );
 });
 
@@ -43,10 +47,17 @@ test('allocateSlotUid: allocating one by one gives every instance its own uid un
 });
 
 test('passwd lines: name, uid and gid; junk is ignored', () => {
-  assert.deepEqual(parsePasswdLine('www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin'), { name: 'www-data', uid: 33, gid: 33 });
+  assert.deepEqual(parsePasswdLine('www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin'), {
+    name: 'www-data',
+    uid: 33,
+    gid: 33,
+  });
   assert.equal(parsePasswdLine('# comment'), undefined);
   assert.equal(parsePasswdLine('bad:x:a:b'), undefined);
-  assert.deepEqual([...passwdUids('root:x:0:0::/root:/bin/sh\n\nnobody:x:65534:65534::/:/bin/false\n')], [0, 65534]);
+  assert.deepEqual(
+    [...passwdUids('root:x:0:0::/root:/bin/sh\n\nnobody:x:65534:65534::/:/bin/false\n')],
+    [0, 65534],
+  );
 });
 
 test('resolveSlotUser: uid:gid, a bare uid, a name; root and unknown names are refused', async () => {
@@ -76,7 +87,9 @@ test("spawn with uid/gid drops the parent's supplementary groups (root only)", (
     const ids = field;
     console.log(JSON.stringify({ parent: groups(parent), child: groups(child), uid: ids(child, 'Uid'), gid: ids(child, 'Gid'), cap: ids(child, 'CapEff') }));
   `;
-  const run = spawnSync('setpriv', ['--groups', '4,27', process.execPath, '-e', script], { encoding: 'utf8' });
+  const run = spawnSync('setpriv', ['--groups', '4,27', process.execPath, '-e', script], {
+    encoding: 'utf8',
+  });
   assert.equal(run.status, 0, run.stderr);
   const seen = JSON.parse(run.stdout) as Record<string, string>;
   assert.match(seen.parent!, /\b4\b/);

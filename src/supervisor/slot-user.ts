@@ -56,15 +56,23 @@ export async function resolveSlotUser(spec: string): Promise<SlotUser> {
   if (numeric) user = { uid: Number(numeric[1]), gid: Number(numeric[2] ?? numeric[1]) };
   else {
     const line = await new Promise<string>((resolve) => {
-      execFile('getent', ['passwd', spec.trim()], { timeout: 5000 }, (error, stdout) => resolve(error ? '' : stdout));
+      execFile('getent', ['passwd', spec.trim()], { timeout: 5000 }, (error, stdout) =>
+        resolve(error ? '' : stdout),
+      );
     });
     user = parsePasswdLine(line);
   }
   if (user === undefined) {
-    throw new CutoverError('CONFIG_INVALID', `slotUser "${spec}" is not a user of this machine; give a user name, a uid or uid:gid`);
+    throw new CutoverError(
+      'CONFIG_INVALID',
+      `slotUser "${spec}" is not a user of this machine; give a user name, a uid or uid:gid`,
+    );
   }
   if (user.uid === 0 || user.gid === 0) {
-    throw new CutoverError('CONFIG_INVALID', `slotUser "${spec}" is root (uid or gid 0); slots must run as an unprivileged user`);
+    throw new CutoverError(
+      'CONFIG_INVALID',
+      `slotUser "${spec}" is root (uid or gid 0); slots must run as an unprivileged user`,
+    );
   }
   return user;
 }
