@@ -242,12 +242,15 @@ export function createAgentCore(options: AgentCoreOptions) {
       await stateFile.save(state);
       await router.removeInstance(name);
       await Promise.all(COLORS.map((c) => supervisor.stop(name, c)));
-      // Its uid goes back to the range: nothing it started may live on to meet the next owner.
-      if (instance.uid !== undefined && options.slotUser === undefined) {
-        const killed = await killUidProcesses(instance.uid);
+      // Its uid goes back to the range: nothing it started may live on to meet the next owner
+      // (a few rounds, for what was forking while it was being killed).
+      const ownUid = instance.uid !== undefined && options.slotUser === undefined;
+      if (ownUid) {
+        let killed = 0;
+        for (let round = 0, n = 1; round < 5 && n > 0; round += 1) killed += n = await killUidProcesses(instance.uid!);
         if (killed > 0) log.warn({ instance: name, uid: instance.uid, killed }, "killed processes the instance's slots left behind");
       }
-      await dirs.removeInstance(name);
+      await dirs.removeInstance(name, ownUid || options.isolation === 'none');
     },
 
     async startSlot(spec: Omit<RuntimeSlotSpec, 'instance' | 'color'>, name: string, color: Color) {

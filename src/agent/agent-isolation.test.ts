@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { chmod, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createArtifactStore, unpackArtifact } from '../releases/index.ts';
 import { createSupervisor } from '../supervisor/index.ts';
@@ -240,5 +240,30 @@ test('a data directory slot users cannot reach is named at start and refused at 
   } finally {
     await agent?.stop();
     await parent.cleanup();
+  }
+});
+
+test('the data directory lets slot users through, and nothing in it that it used to hide is readable by path', async (t) => {
+  if (!needsRoot(t)) return;
+  const data = await tempDataDir();
+  let agent: TestAgent | undefined;
+  try {
+    await mkdir(join(data.dir, 'artifacts'), { mode: 0o755 });
+    await writeFile(join(data.dir, 'cutover.db'), 'x', { mode: 0o644 });
+    await chmod(join(data.dir, 'cutover.db'), 0o644);
+    await chmod(join(data.dir, 'artifacts'), 0o755);
+    agent = await startTestAgent(data.dir, {}, settings);
+    const mode = async (p: string) => (await stat(join(data.dir, p))).mode & 0o7777;
+    assert.equal(await mode('.'), 0o711);
+    assert.equal(await mode('cutover.db'), 0o600);
+    assert.equal(await mode('artifacts'), 0o700);
+    assert.equal(await mode('agent'), 0o711);
+    assert.equal(await mode('agent/logs'), 0o700);
+    assert.equal(await mode('agent/artifacts'), 0o700);
+    assert.equal(await mode('agent/releases'), 0o711);
+    assert.equal(await mode('agent/homes'), 0o711);
+  } finally {
+    await agent?.stop();
+    await data.cleanup();
   }
 });

@@ -62,6 +62,14 @@ export function createSlotDirs(agentDir: string, isolation: Isolation) {
         // never read: its entries (credentials, the database) are not theirs to list.
         const dataDir = dirname(agentDir);
         const st = await stat(dataDir);
+        // Whatever a 0700 data directory used to hide (the server's artifacts/, a 0644 database,
+        // credentials made readable by hand) must not become reachable by path through it.
+        for (const name of await readdir(dataDir)) {
+          if (name === 'agent') continue;
+          const entry = await lstat(join(dataDir, name));
+          if (!entry.isSymbolicLink() && (entry.mode & 0o077) !== 0)
+            await chmod(join(dataDir, name), entry.mode & 0o7700);
+        }
         if ((st.mode & 0o011) !== 0o011) await chmod(dataDir, (st.mode & 0o7777) | 0o011);
       }
       await ensureDir(agentDir, 0o711);
@@ -110,10 +118,15 @@ export function createSlotDirs(agentDir: string, isolation: Isolation) {
       await unpackArtifact(artifactFile, this.releaseDir(instance, digest), { group: gid });
     },
 
-    /** Removes the instance's release copies and its state directory (its uid may go to another instance later). */
-    async removeInstance(instance: string): Promise<void> {
+    /**
+     * Removes the instance's release copies and, with `ownHome` (its uid was its own and nothing
+     * of it runs any more), its state directory: its uid may go to another instance later. A
+     * home of a shared `slotUser` is kept: processes of that user could swap its directories for
+     * symlinks while root deletes them.
+     */
+    async removeInstance(instance: string, ownHome: boolean): Promise<void> {
       await rm(join(releasesDir, instance), { recursive: true, force: true });
-      await rm(join(homesDir, instance), { recursive: true, force: true });
+      if (ownHome) await rm(join(homesDir, instance), { recursive: true, force: true });
     },
 
     /**
