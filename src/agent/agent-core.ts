@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { CutoverError, COLORS } from '../shared/index.ts';
 import type { Color } from '../shared/index.ts';
 import type { Router } from '../router/index.ts';
-import { allocateSlotUid, killUidProcesses, readPidFile } from '../supervisor/index.ts';
+import { allocateSlotUid, killUidProcesses, readPidFile, runningUids } from '../supervisor/index.ts';
 import type { DrainStatus, Supervisor, SlotSpec, SlotUser, UidRange } from '../supervisor/index.ts';
 import { createArtifactStore } from '../releases/index.ts';
 import type { HealthResult, RuntimeInstance, RuntimeMaintenance, RuntimeSlot, RuntimeSlotSpec } from '../deploy/index.ts';
@@ -242,15 +242,21 @@ export function createAgentCore(options: AgentCoreOptions) {
       await stateFile.save(state);
       await router.removeInstance(name);
       await Promise.all(COLORS.map((c) => supervisor.stop(name, c)));
-      // Its uid goes back to the range: nothing it started may live on to meet the next owner
-      // (a few rounds, for what was forking while it was being killed).
-      const ownUid = instance.uid !== undefined && options.slotUser === undefined;
-      if (ownUid) {
+      // Its uid goes back to the range: what it started outside its slots must not live on to
+      // meet the next owner (a few rounds, for what was forking while it was being killed).
+      const uid = options.slotUser === undefined ? instance.uid : undefined;
+      let deleteHome = options.isolation === 'none';
+      if (uid !== undefined) {
+        const marker = `CUTOVER_STATE_DIR=${dirs.stateDir(name)}`;
         let killed = 0;
-        for (let round = 0, n = 1; round < 5 && n > 0; round += 1) killed += n = await killUidProcesses(instance.uid!);
-        if (killed > 0) log.warn({ instance: name, uid: instance.uid, killed }, "killed processes the instance's slots left behind");
+        for (let round = 0, n = 1; round < 5 && n > 0; round += 1) killed += n = await killUidProcesses(uid, marker);
+        if (killed > 0) log.warn({ instance: name, uid, killed }, "killed processes the instance's slots left behind");
+        // Root deleting a tree that a live process of its owner can change could be led through
+        // a swapped-in symlink: only once nothing of that uid runs (allocation skips it meanwhile).
+        deleteHome = !(await runningUids()).has(uid);
+        if (!deleteHome) log.warn({ instance: name, uid }, 'kept the state directory of the removed instance: processes of its uid still run');
       }
-      await dirs.removeInstance(name, ownUid || options.isolation === 'none');
+      await dirs.removeInstance(name, deleteHome);
     },
 
     async startSlot(spec: Omit<RuntimeSlotSpec, 'instance' | 'color'>, name: string, color: Color) {

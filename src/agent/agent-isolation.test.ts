@@ -86,6 +86,7 @@ test('each instance gets a uid of its own, kept across restarts, and its own cop
       gid: uidTwo,
       detached: true,
       stdio: 'ignore',
+      env: { CUTOVER_STATE_DIR: join(data.dir, 'agent', 'homes', 'two') },
     });
     escapee.unref();
     const escaped = new Promise((resolve) => escapee.once('exit', (_code, signal) => resolve(signal)));

@@ -97,11 +97,13 @@ export async function runningUids(): Promise<Set<number>> {
 }
 
 /**
- * SIGKILLs every process whose real or effective uid is `uid`: what an instance left behind
- * outside its slots' process groups (a daemon that called setsid), before its uid is freed for
- * another instance. Refuses uid 0 and this process's own uid. Returns how many were signalled.
+ * SIGKILLs every process whose real or effective uid is `uid` and whose environment holds
+ * `marker` (e.g. `CUTOVER_STATE_DIR=<the instance's state directory>`): what an instance left
+ * behind outside its slots' process groups (a daemon that called setsid). The marker keeps it to
+ * this instance: another agent's range may overlap. Refuses uid 0 and this process's own uid.
+ * Returns how many were signalled.
  */
-export async function killUidProcesses(uid: number): Promise<number> {
+export async function killUidProcesses(uid: number, marker: string): Promise<number> {
   if (uid === 0 || uid === process.getuid?.() || uid === process.geteuid?.()) return 0;
   let killed = 0;
   const entries = await readdir('/proc').catch(() => [] as string[]);
@@ -109,6 +111,8 @@ export async function killUidProcesses(uid: number): Promise<number> {
     const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
     const line = /^Uid:\s+(\d+)\s+(\d+)/m.exec(status);
     if (!line || (Number(line[1]) !== uid && Number(line[2]) !== uid)) continue;
+    const environ = await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '');
+    if (!environ.split('\0').includes(marker)) continue;
     try {
       process.kill(Number(pid), 'SIGKILL');
       killed += 1;
