@@ -268,3 +268,22 @@ test('the data directory lets slot users through, and nothing in it that it used
     await data.cleanup();
   }
 });
+
+test('with slotUser, every instance runs as that one user', async (t) => {
+  if (!needsRoot(t)) return;
+  const data = await tempDataDir();
+  let agent: TestAgent | undefined;
+  try {
+    const user = base + 49;
+    agent = await startTestAgent(data.dir, {}, { ...settings, slotUser: `${user}:${user}` });
+    await deploy(agent.client, 'one', 'one.test', { blue: { version: '1.0.0' } });
+    await deploy(agent.client, 'two', 'two.test', { blue: { version: '1.0.0' } });
+    assert.equal(await uidOf(await slotPid(agent, 'one')), user);
+    assert.equal(await uidOf(await slotPid(agent, 'two')), user);
+    assert.equal((await agent.client.describe('two'))?.isolation, 'uid');
+    assert.equal((await stat(join(data.dir, 'agent', 'homes', 'two'))).uid, user);
+  } finally {
+    await agent?.stop();
+    await data.cleanup();
+  }
+});
