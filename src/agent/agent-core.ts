@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { CutoverError, COLORS } from '../shared/index.ts';
 import type { Color } from '../shared/index.ts';
 import type { Router } from '../router/index.ts';
-import { allocateSlotUid, killUidProcesses, readPidFile, runningUids } from '../supervisor/index.ts';
+import { readPidFile } from '../supervisor/index.ts';
 import type { DrainStatus, Supervisor, SlotSpec, SlotUser, UidRange } from '../supervisor/index.ts';
 import { createArtifactStore } from '../releases/index.ts';
 import type { HealthResult, RuntimeInstance, RuntimeMaintenance, RuntimeSlot, RuntimeSlotSpec } from '../deploy/index.ts';
@@ -11,6 +11,7 @@ import type { AgentState, PersistedInstance, PersistedSlot } from './agent-state
 import { createStateFile } from './agent-state.ts';
 import type { Isolation } from './isolation.ts';
 import { createSlotDirs } from './slot-dirs.ts';
+import { createSlotIdentity } from './slot-identity.ts';
 
 export interface AgentCoreOptions {
   dataDir: string;
@@ -45,11 +46,18 @@ function drainOf(d: DrainStatus): NonNullable<RuntimeSlot['drain']> {
 export function createAgentCore(options: AgentCoreOptions) {
   const { router, supervisor, log } = options;
   const artifacts = createArtifactStore(join(options.dataDir, 'artifacts'));
-  const dirs = createSlotDirs(options.dataDir, options.isolation);
   const stateFile = createStateFile(join(options.dataDir, 'state'));
   let state: AgentState = { version: 1, instances: {} };
-  /** Why slot uids cannot reach their files (set at `load`), refused at every start of a slot. */
-  let unreachable: string | undefined;
+  const identity = createSlotIdentity({
+    dirs: createSlotDirs(options.dataDir, options.isolation),
+    isolation: options.isolation,
+    slotUidRange: options.slotUidRange,
+    ...(options.slotUser ? { slotUser: options.slotUser } : {}),
+    state: () => state,
+    save: () => stateFile.save(state),
+    artifactPath: (digest) => artifacts.path(digest),
+    log,
+  });
 
   function instanceOrThrow(name: string) {
     const instance = state.instances[name];
@@ -59,18 +67,11 @@ export function createAgentCore(options: AgentCoreOptions) {
     return instance;
   }
 
-  /** A slot as it was started: as `runAs` from the instance's own copy, or (no `runAs`) as an older agent did. */
   const specOf = (name: string, color: Color, slot: PersistedSlot): SlotSpec => ({
     instance: name,
     color,
     version: slot.version,
-    ...(slot.runAs === undefined
-      ? { cwd: dirs.legacyReleaseDir(slot.digest) }
-      : {
-          cwd: dirs.releaseDir(name, slot.digest),
-          stateDir: dirs.stateDir(name),
-          ...(slot.runAs.uid === dirs.ownUser.uid ? {} : { user: userNamed(slot.runAs) }),
-        }),
+    ...identity.specFields(name, slot),
     command: slot.start,
     env: slot.env,
     health: slot.health,
@@ -129,74 +130,6 @@ export function createAgentCore(options: AgentCoreOptions) {
     }
   });
 
-  const userNamed = (runAs: { uid: number; gid: number }): SlotUser => {
-    const name = options.slotUser?.uid === runAs.uid ? options.slotUser.name : undefined;
-    return { uid: runAs.uid, gid: runAs.gid, ...(name === undefined ? {} : { name }) };
-  };
-
-  /** Isolation of one slot as started: its own uid, or the agent's. */
-  const slotIsolation = (slot: PersistedSlot): Isolation =>
-    slot.runAs !== undefined && slot.runAs.uid !== dirs.ownUser.uid ? 'uid' : 'none';
-
-  /** One allocation at a time: two new instances must never get the same uid. */
-  let allocating: Promise<unknown> = Promise.resolve();
-
-  /**
-   * The user the instance's slots run as from now on: `slotUser`, or the uid recorded for the
-   * instance, or (first time) the lowest free uid of the range, persisted before any use.
-   * Undefined when the agent is not root (slots run as the agent's uid).
-   */
-  function userOf(name: string): Promise<SlotUser | undefined> {
-    if (options.isolation !== 'uid') return Promise.resolve(undefined);
-    if (options.slotUser) return Promise.resolve(options.slotUser);
-    const work = allocating.then(async () => {
-      const instance = instanceOrThrow(name);
-      if (instance.uid !== undefined) return { uid: instance.uid, gid: instance.gid ?? instance.uid };
-      const used = await dirs.machineUids();
-      for (const other of Object.values(state.instances)) if (other.uid !== undefined) used.add(other.uid);
-      const uid = allocateSlotUid(used, options.slotUidRange);
-      if (uid === undefined) {
-        const { first, last } = options.slotUidRange;
-        throw new CutoverError('CONFIG_INVALID', `no free uid left in slotUidRange ${first}-${last} for instance "${name}"; widen the range`);
-      }
-      instance.uid = uid;
-      instance.gid = uid;
-      await stateFile.save(state);
-      log.info({ instance: name, uid }, 'allocated a uid to the instance');
-      return { uid, gid: uid };
-    });
-    allocating = work.catch(() => undefined);
-    return work;
-  }
-
-  /** Gives the slot its instance's user and its own copy of the release, recording `runAs`. */
-  async function prepareSlot(name: string, slot: PersistedSlot): Promise<void> {
-    // Checked again, so fixing the directory's mode is enough: no agent restart needed.
-    if (unreachable !== undefined) unreachable = await dirs.unreachable({ uid: -1, gid: -1 });
-    if (unreachable !== undefined) throw new CutoverError('CONFIG_INVALID', unreachable);
-    const user = await userOf(name);
-    await dirs.prepareSlot(name, slot.digest, artifacts.path(slot.digest), user);
-    slot.runAs = user ? { uid: user.uid, gid: user.gid } : dirs.ownUser;
-  }
-
-  /**
-   * Before a slot is started again at restore: one started by an older agent (no `runAs`), or as
-   * another user than the instance has now, gets its instance's user and copy. If that cannot be
-   * done (slot users cannot reach the data directory), it starts as it was: serving comes first.
-   */
-  async function refresh(name: string, color: Color, slot: PersistedSlot): Promise<void> {
-    const current = slot.runAs;
-    const own = current !== undefined && current.uid === dirs.ownUser.uid;
-    if (current !== undefined && (options.isolation === 'uid' ? !own : own)) return;
-    try {
-      await prepareSlot(name, slot);
-      await stateFile.save(state);
-      log.info({ instance: name, color, uid: slot.runAs?.uid }, 'the slot now runs as its instance\'s user');
-    } catch (error) {
-      log.warn({ instance: name, color, err: (error as Error).message }, 'could not move the slot to its instance\'s user; starting it as before');
-    }
-  }
-
   async function launch(name: string, color: Color, slot: PersistedSlot) {
     const info = await supervisor.start(specOf(name, color, slot));
     router.setSlot(name, { color, version: slot.version, port: info.port, deploymentId: slot.deploymentId });
@@ -242,21 +175,7 @@ export function createAgentCore(options: AgentCoreOptions) {
       await stateFile.save(state);
       await router.removeInstance(name);
       await Promise.all(COLORS.map((c) => supervisor.stop(name, c)));
-      // Its uid goes back to the range: what it started outside its slots must not live on to
-      // meet the next owner (a few rounds, for what was forking while it was being killed).
-      const uid = options.slotUser === undefined ? instance.uid : undefined;
-      let deleteHome = options.isolation === 'none';
-      if (uid !== undefined) {
-        const marker = `CUTOVER_STATE_DIR=${dirs.stateDir(name)}`;
-        let killed = 0;
-        for (let round = 0, n = 1; round < 5 && n > 0; round += 1) killed += n = await killUidProcesses(uid, marker);
-        if (killed > 0) log.warn({ instance: name, uid, killed }, "killed processes the instance's slots left behind");
-        // Root deleting a tree that a live process of its owner can change could be led through
-        // a swapped-in symlink: only once nothing of that uid runs (allocation skips it meanwhile).
-        deleteHome = !(await runningUids()).has(uid);
-        if (!deleteHome) log.warn({ instance: name, uid }, 'kept the state directory of the removed instance: processes of its uid still run');
-      }
-      await dirs.removeInstance(name, deleteHome);
+      await identity.forget(name, instance);
     },
 
     async startSlot(spec: Omit<RuntimeSlotSpec, 'instance' | 'color'>, name: string, color: Color) {
@@ -264,7 +183,6 @@ export function createAgentCore(options: AgentCoreOptions) {
       if (!(await artifacts.has(spec.digest))) {
         throw new CutoverError('ARTIFACT_NOT_FOUND', `the agent has no artifact ${spec.digest}; upload it first`);
       }
-      if (supervisor.get(name, color) || instance.slots[color]) await stopSlot(name, color);
       const slot: PersistedSlot = {
         version: spec.version,
         digest: spec.digest,
@@ -275,7 +193,9 @@ export function createAgentCore(options: AgentCoreOptions) {
         deploymentId: spec.deploymentId,
         ...(spec.drain ? { drain: spec.drain } : {}),
       };
-      await prepareSlot(name, slot);
+      // Before the colour's old slot is stopped: a slot that cannot be prepared changes nothing.
+      await identity.prepareSlot(name, instance, slot);
+      if (supervisor.get(name, color) || instance.slots[color]) await stopSlot(name, color);
       instance.slots[color] = slot;
       await stateFile.save(state);
       const info = await launch(name, color, slot);
@@ -400,12 +320,10 @@ export function createAgentCore(options: AgentCoreOptions) {
         .map(([n, inst]): RuntimeInstance => {
           const r = routes.get(n);
           const shiftingTo = r?.shiftingTo ?? null;
-          const slots = COLORS.flatMap((c) => inst.slots[c] ?? []);
           return {
             name: n,
             hosts: inst.hosts,
-            // `uid` only when every slot runs as the instance's own uid (not an adopted older one).
-            isolation: slots.length === 0 ? options.isolation : slots.every((x) => slotIsolation(x) === 'uid') ? 'uid' : 'none',
+            isolation: identity.isolationOf(inst),
             active: r?.active ?? null,
             ...(shiftingTo && r ? { shift: { color: shiftingTo, percent: r.weights[shiftingTo] } } : {}),
             preview: r?.preview ?? inst.preview !== undefined,
@@ -448,8 +366,7 @@ export function createAgentCore(options: AgentCoreOptions) {
 
     /** Loads the persisted instances; one broken entry is logged and skipped. */
     async load(): Promise<void> {
-      unreachable = await dirs.prepare();
-      if (unreachable !== undefined) log.error({}, `${unreachable}; new slots cannot start until then`);
+      await identity.prepare();
       const { state: loaded, skipped } = await stateFile.load();
       for (const name of skipped) log.error({ instance: name }, 'skipped a corrupt instance entry in the agent state');
       state = loaded;
@@ -510,7 +427,7 @@ export function createAgentCore(options: AgentCoreOptions) {
             for (const color of COLORS) {
               const slot = inst.slots[color];
               if (!slot || adopted.has(`${name}/${color}`)) continue;
-              await refresh(name, color, slot);
+              await identity.refresh(name, inst, color, slot);
               await launch(name, color, slot);
             }
             if (inst.active && inst.slots[inst.active] && !adopted.has(`${name}/${inst.active}`)) {
