@@ -130,12 +130,26 @@ export function createSlotDirs(agentDir: string, isolation: Isolation) {
     },
 
     /**
-     * Uids a new instance must not get: those of `/etc/passwd` users and of running processes
-     * (another agent's slots, or leftovers of a removed instance), besides the agent's own instances'.
+     * Uids a new instance must not get: those of `/etc/passwd` users, of running processes
+     * (another agent's slots, or leftovers of a removed instance), and of state directories a
+     * removed instance left behind, besides the agent's own instances'.
      */
     async machineUids(): Promise<Set<number>> {
       const passwd = await readFile('/etc/passwd', 'utf8').catch(() => '');
-      return new Set([...passwdUids(passwd), ...(await runningUids())]);
+      const homes = await readdir(homesDir).catch(() => [] as string[]);
+      const owners = await Promise.all(
+        homes.map((h) =>
+          lstat(join(homesDir, h)).then(
+            (st) => st.uid,
+            () => undefined,
+          ),
+        ),
+      );
+      return new Set([
+        ...passwdUids(passwd),
+        ...(await runningUids()),
+        ...owners.filter((u) => u !== undefined),
+      ]);
     },
   };
 }
