@@ -78,7 +78,8 @@ export function createSlotDirs(agentDir: string, isolation: Isolation) {
       await ensureDir(join(agentDir, 'logs'), 0o700);
       await ensureDir(join(agentDir, 'artifacts'), 0o700);
       for (const name of await readdir(releasesDir)) {
-        if (name.startsWith('sha256-') || name.startsWith('.sha256-'))
+        // Exactly a digest (an instance may be called `sha256-x`, never 71 characters long).
+        if (/^\.?sha256-[0-9a-f]{64}(\.tmp-.*)?$/.test(name))
           await chmod(join(releasesDir, name), 0o700).catch(() => undefined);
       }
       // A uid and gid no directory has: only the "other" bits count, as for a fresh slot uid.
