@@ -1,8 +1,8 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chown, mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chown, mkdir, readFile, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { CLI, cutover, manifest, ports, tempDir } from './helpers.ts';
 
 /**
@@ -75,6 +75,17 @@ test(
       return;
     }
     const started = performance.now();
+    // nobody runs Node and the CLI from this checkout: every directory above them must let it through.
+    for (const file of [process.execPath, CLI]) {
+      for (let dir = dirname(file); ; dir = dirname(dir)) {
+        const mode = (await stat(dir)).mode;
+        assert.ok(
+          (mode & 0o001) !== 0,
+          `${dir} (mode ${(mode & 0o777).toString(8)}) must let other users through: nobody runs ${file}`,
+        );
+        if (dirname(dir) === dir) break;
+      }
+    }
     const tmp = await tempDir('shared-uid');
     cleanup.push(tmp.cleanup);
     const data = join(tmp.dir, 'data');

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chmod, cp, mkdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import { get } from 'node:http';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CLI, ROOT, cutover, ports, tempDir } from './helpers.ts';
 
 /**
@@ -38,6 +38,22 @@ function outcomes(lines: string[]) {
   return { attempts, checks };
 }
 
+/**
+ * Slot uids run Node from this checkout: every directory above it must let other users through
+ * (a checkout under a 0700 /root does not). Fails with the directory to fix rather than a
+ * puzzling slot start failure.
+ */
+async function assertReachableByOthers(file: string): Promise<void> {
+  for (let dir = dirname(file); ; dir = dirname(dir)) {
+    const mode = (await stat(dir)).mode;
+    assert.ok(
+      (mode & 0o001) !== 0,
+      `${dir} (mode ${(mode & 0o777).toString(8)}) must let other users through: slots run ${file} as their own uid`,
+    );
+    if (dirname(dir) === dir) break;
+  }
+}
+
 function killQuietly(pid: number | undefined, signal: NodeJS.Signals | number = 'SIGKILL'): void {
   if (pid === undefined) return;
   try {
@@ -57,6 +73,7 @@ test(
       return;
     }
     const started = performance.now();
+    await assertReachableByOthers(process.execPath);
     const tmp = await tempDir('isolation');
     cleanup.push(tmp.cleanup);
     // The temp dir is 0700: slot uids must be able to pass through it to the data directory.
