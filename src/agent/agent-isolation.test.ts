@@ -253,11 +253,14 @@ test('the data directory lets slot users through, and nothing in it that it used
     await writeFile(join(data.dir, 'cutover.db'), 'x', { mode: 0o644 });
     await chmod(join(data.dir, 'cutover.db'), 0o644);
     await chmod(join(data.dir, 'artifacts'), 0o755);
+    await writeFile(join(data.dir, 'notes.txt'), 'not ours');
+    await chmod(join(data.dir, 'notes.txt'), 0o644);
     agent = await startTestAgent(data.dir, {}, settings);
     const mode = async (p: string) => (await stat(join(data.dir, p))).mode & 0o7777;
     assert.equal(await mode('.'), 0o711);
     assert.equal(await mode('cutover.db'), 0o600);
     assert.equal(await mode('artifacts'), 0o700);
+    assert.equal(await mode('notes.txt'), 0o644, "what is not Cutover's is left alone");
     assert.equal(await mode('agent'), 0o711);
     assert.equal(await mode('agent/logs'), 0o700);
     assert.equal(await mode('agent/artifacts'), 0o700);

@@ -19,6 +19,17 @@ import { blockingDirectory, type DirOnPath, type Isolation } from './isolation.t
  * - the data directory itself must let slot uids through (0711, enforced by the credentials
  *   check); credentials, `state.a|b`, pid files and the database stay 0600 and unreadable to them.
  */
+/** The entries of a data directory that only their owner may open (see `prepare`). */
+const PRIVATE_ENTRIES = [
+  'cutover.db',
+  'cutover.db-wal',
+  'cutover.db-shm',
+  'artifacts',
+  'agent-token',
+  'agent.json',
+  'cli.json',
+];
+
 export function createSlotDirs(agentDir: string, isolation: Isolation) {
   const releasesDir = join(agentDir, 'releases');
   const homesDir = join(agentDir, 'homes');
@@ -62,13 +73,14 @@ export function createSlotDirs(agentDir: string, isolation: Isolation) {
         // never read: its entries (credentials, the database) are not theirs to list.
         const dataDir = dirname(agentDir);
         const st = await stat(dataDir);
-        // Whatever a 0700 data directory used to hide (the server's artifacts/, a 0644 database,
-        // credentials made readable by hand) must not become reachable by path through it.
-        for (const name of await readdir(dataDir)) {
-          if (name === 'agent') continue;
-          const entry = await lstat(join(dataDir, name));
-          if (!entry.isSymbolicLink() && (entry.mode & 0o077) !== 0)
+        // What a 0700 data directory used to hide (the server's artifacts/, a 0644 database,
+        // credentials made readable by hand) must not become reachable by path through it. Only
+        // Cutover's own names: the data directory may be a place that holds other things too.
+        for (const name of PRIVATE_ENTRIES) {
+          const entry = await lstat(join(dataDir, name)).catch(() => undefined);
+          if (entry && !entry.isSymbolicLink() && (entry.mode & 0o077) !== 0) {
             await chmod(join(dataDir, name), entry.mode & 0o7700);
+          }
         }
         if ((st.mode & 0o011) !== 0o011) await chmod(dataDir, (st.mode & 0o7777) | 0o011);
       }
