@@ -13,7 +13,7 @@ import type { TestAgent } from './test-agent.ts';
 const isRoot = process.getuid?.() === 0;
 /** A uid range of this test process's own: other agents may run on this machine at the same time. */
 const base = 66_000 + (process.pid % 40) * 50;
-const settings = { slotUidRange: `${base}-${base + 49}` };
+const settings = { flags: { slotUidRange: `${base}-${base + 49}` } };
 const health = {
   path: '/healthz',
   intervalMs: 50,
@@ -278,7 +278,7 @@ test('with slotUser, every instance runs as that one user', async (t) => {
   let agent: TestAgent | undefined;
   try {
     const user = base + 49;
-    agent = await startTestAgent(data.dir, {}, { ...settings, slotUser: `${user}:${user}` });
+    agent = await startTestAgent(data.dir, {}, { flags: { ...settings.flags, slotUser: `${user}:${user}` } });
     await deploy(agent.client, 'one', 'one.test', { blue: { version: '1.0.0' } });
     await deploy(agent.client, 'two', 'two.test', { blue: { version: '1.0.0' } });
     assert.equal(await uidOf(await slotPid(agent, 'one')), user);

@@ -43,13 +43,13 @@ export interface TestAgent {
 export async function startTestAgent(
   dataDir: string,
   ports: { http?: number; agent?: number } = {},
-  settings: Record<string, unknown> = {},
+  extra: { flags?: Record<string, unknown>; log?: ReturnType<typeof captureLogger> } = {},
 ): Promise<TestAgent> {
   const config = await loadConfig({
     env: {},
-    flags: { dataDir, httpPort: ports.http ?? 0, agentPort: ports.agent ?? 0, drainTimeout: '2s', pauseTimeout: '2s', logLevel: 'silent', ...settings },
+    flags: { dataDir, httpPort: ports.http ?? 0, agentPort: ports.agent ?? 0, drainTimeout: '2s', pauseTimeout: '2s', logLevel: 'silent', ...extra.flags },
   });
-  const log = captureLogger();
+  const log = extra.log ?? captureLogger();
   const agent = await startAgent(config, TOKEN, log);
   const client = createAgentClient(`http://127.0.0.1:${agent.controlPort}`, TOKEN);
   return {
