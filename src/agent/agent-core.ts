@@ -4,12 +4,15 @@ import { CutoverError, COLORS } from '../shared/index.ts';
 import type { Color } from '../shared/index.ts';
 import type { Router } from '../router/index.ts';
 import { readPidFile, stopOrphanSlots } from '../supervisor/index.ts';
-import type { DrainStatus, Supervisor, SlotSpec } from '../supervisor/index.ts';
-import { createArtifactStore, unpackArtifact } from '../releases/index.ts';
+import type { DrainStatus, Supervisor, SlotSpec, SlotUser, UidRange } from '../supervisor/index.ts';
+import { createArtifactStore } from '../releases/index.ts';
 import type { HealthResult, RuntimeInstance, RuntimeMaintenance, RuntimeSlot, RuntimeSlotSpec } from '../deploy/index.ts';
 import type { AgentState, PersistedInstance, PersistedSlot } from './agent-state.ts';
 import { createStateFile } from './agent-state.ts';
 import { createStateSaver } from './state-saver.ts';
+import type { Isolation } from './isolation.ts';
+import { createSlotDirs } from './slot-dirs.ts';
+import { createSlotIdentity } from './slot-identity.ts';
 
 export interface AgentCoreOptions {
   dataDir: string;
@@ -20,6 +23,12 @@ export interface AgentCoreOptions {
   drainTimeoutMs: number;
   /** How often a state write that failed for a full disk is tried again (default 1 s). */
   saveRetryMs?: number;
+  /** `uid`: the agent is root and starts each instance's slots as their own uid (see `slot-dirs.ts`). */
+  isolation: Isolation;
+  /** Uids handed out to instances (isolation `uid`, without `slotUser`). */
+  slotUidRange: UidRange;
+  /** With isolation `uid`: every slot runs as this user instead of a uid of its own. */
+  slotUser?: SlotUser;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
@@ -40,14 +49,20 @@ function drainOf(d: DrainStatus): NonNullable<RuntimeSlot['drain']> {
 export function createAgentCore(options: AgentCoreOptions) {
   const { router, supervisor, log } = options;
   const artifacts = createArtifactStore(join(options.dataDir, 'artifacts'));
-  const releasesDir = join(options.dataDir, 'releases');
   const stateFile = createStateFile(join(options.dataDir, 'state'));
   let state: AgentState = { version: 1, instances: {} };
-
-  const releaseDir = (digest: string) => join(releasesDir, digest.replace(':', '-'));
-
   const saver = createStateSaver({ file: stateFile, current: () => state, dataDir: options.dataDir, retryMs: options.saveRetryMs ?? 1000, log });
   const save = saver.save;
+  const identity = createSlotIdentity({
+    dirs: createSlotDirs(options.dataDir, options.isolation),
+    isolation: options.isolation,
+    slotUidRange: options.slotUidRange,
+    ...(options.slotUser ? { slotUser: options.slotUser } : {}),
+    state: () => state,
+    save,
+    artifactPath: (digest) => artifacts.path(digest),
+    log,
+  });
 
   function instanceOrThrow(name: string) {
     const instance = state.instances[name];
@@ -61,7 +76,7 @@ export function createAgentCore(options: AgentCoreOptions) {
     instance: name,
     color,
     version: slot.version,
-    cwd: releaseDir(slot.digest),
+    ...identity.specFields(name, slot),
     command: slot.start,
     env: slot.env,
     health: slot.health,
@@ -158,9 +173,9 @@ export function createAgentCore(options: AgentCoreOptions) {
       return artifacts.has(digest);
     },
 
+    /** Stores the artifact; each instance unpacks its own copy when it starts a slot of it. */
     async putArtifact(digest: string, body: Readable): Promise<void> {
       await artifacts.put(body, digest);
-      await unpackArtifact(artifacts.path(digest), releaseDir(digest));
     },
 
     async ensureInstance(name: string, hosts: string[]): Promise<void> {
@@ -189,6 +204,7 @@ export function createAgentCore(options: AgentCoreOptions) {
       await save();
       await router.removeInstance(name);
       await Promise.all(COLORS.map((c) => supervisor.stop(name, c)));
+      await identity.forget(name, instance);
     },
 
     async startSlot(spec: Omit<RuntimeSlotSpec, 'instance' | 'color'>, name: string, color: Color) {
@@ -196,8 +212,6 @@ export function createAgentCore(options: AgentCoreOptions) {
       if (!(await artifacts.has(spec.digest))) {
         throw new CutoverError('ARTIFACT_NOT_FOUND', `the agent has no artifact ${spec.digest}; upload it first`);
       }
-      await unpackArtifact(artifacts.path(spec.digest), releaseDir(spec.digest));
-      if (supervisor.get(name, color) || instance.slots[color]) await stopSlot(name, color);
       const slot: PersistedSlot = {
         version: spec.version,
         digest: spec.digest,
@@ -208,6 +222,9 @@ export function createAgentCore(options: AgentCoreOptions) {
         deploymentId: spec.deploymentId,
         ...(spec.drain ? { drain: spec.drain } : {}),
       };
+      // Before the colour's old slot is stopped: a slot that cannot be prepared changes nothing.
+      await identity.prepareSlot(name, instance, slot);
+      if (supervisor.get(name, color) || instance.slots[color]) await stopSlot(name, color);
       instance.slots[color] = slot;
       try {
         await save();
@@ -353,6 +370,7 @@ export function createAgentCore(options: AgentCoreOptions) {
           return {
             name: n,
             hosts: inst.hosts,
+            isolation: identity.isolationOf(inst),
             active: r?.active ?? null,
             ...(shiftingTo && r ? { shift: { color: shiftingTo, percent: r.weights[shiftingTo] } } : {}),
             preview: r?.preview ?? inst.preview !== undefined,
@@ -393,12 +411,15 @@ export function createAgentCore(options: AgentCoreOptions) {
       return stateFile.close();
     },
 
+    isolation: options.isolation,
+
     /**
      * Loads the persisted instances; one broken entry is logged and skipped. State files that
      * exist with none valid are refused (`AGENT_STATE_INVALID`, logged) unless `resetState`,
      * which moves them aside and starts empty (see `createStateFile().load`).
      */
     async load(loadOptions: { resetState?: boolean } = {}): Promise<void> {
+      await identity.prepare();
       let loaded;
       try {
         loaded = await stateFile.load(loadOptions);
@@ -481,6 +502,7 @@ export function createAgentCore(options: AgentCoreOptions) {
             for (const color of COLORS) {
               const slot = inst.slots[color];
               if (!slot || adopted.has(`${name}/${color}`)) continue;
+              await identity.refresh(name, inst, color, slot);
               await launch(name, color, slot);
             }
             if (inst.active && inst.slots[inst.active] && !adopted.has(`${name}/${inst.active}`)) {

@@ -6,8 +6,12 @@ import type { Color } from '../shared/index.ts';
 import { CutoverError, isColor } from '../shared/index.ts';
 import type { RuntimeMaintenance, RuntimeSlotSpec } from '../deploy/index.ts';
 
-/** What the agent must remember to serve again after a restart. */
-export type PersistedSlot = Omit<RuntimeSlotSpec, 'instance' | 'color'>;
+/**
+ * What the agent must remember to serve again after a restart. `runAs` is the uid/gid the slot
+ * was started as, from `releases/<instance>/…`; a slot without it was started by an agent before
+ * per-instance users (as the agent's uid, from the shared `releases/sha256-…`), and is adopted so.
+ */
+export type PersistedSlot = Omit<RuntimeSlotSpec, 'instance' | 'color'> & { runAs?: { uid: number; gid: number } };
 
 export interface PersistedInstance {
   hosts: string[];
@@ -17,6 +21,9 @@ export interface PersistedInstance {
   preview?: string;
   /** The maintenance page while maintenance is on. */
   maintenance?: RuntimeMaintenance;
+  /** The uid (and gid) allocated to the instance's slots when the agent runs as root; kept for its life. */
+  uid?: number;
+  gid?: number;
 }
 
 export interface AgentState {
@@ -160,7 +167,10 @@ const isSlot = (s: unknown): boolean =>
   typeof s.stopTimeoutMs === 'number' &&
   isObject(s.env) &&
   isObject(s.health) &&
-  optional(s.drain, (d) => isObject(d) && typeof d.path === 'string');
+  optional(s.drain, (d) => isObject(d) && typeof d.path === 'string') &&
+  optional(s.runAs, (r) => isObject(r) && isId(r.uid) && isId(r.gid));
+
+const isId = (n: unknown): boolean => Number.isInteger(n) && (n as number) >= 0;
 
 /**
  * Whether a loaded entry has the shape the agent relies on: checked field by field, so one entry
@@ -169,7 +179,8 @@ const isSlot = (s: unknown): boolean =>
  */
 function isPersistedInstance(value: unknown): value is PersistedInstance {
   if (!isObject(value)) return false;
-  const { hosts, active, slots, preview, maintenance } = value;
+  const { hosts, active, slots, preview, maintenance, uid, gid } = value;
+  if (!optional(uid, isId) || !optional(gid, isId)) return false;
   if (!Array.isArray(hosts) || !hosts.every((h) => typeof h === 'string')) return false;
   if (active !== null && !isColor(active)) return false;
   if (!isObject(slots) || !Object.entries(slots).every(([c, s]) => isColor(c) && isSlot(s))) return false;

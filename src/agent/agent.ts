@@ -6,13 +6,14 @@ import { CutoverError, closeServer, listen } from '../shared/index.ts';
 import type { Logger } from '../shared/index.ts';
 import type { Config } from '../config/index.ts';
 import { createRouter } from '../router/index.ts';
-import { createSupervisor } from '../supervisor/index.ts';
+import { createSupervisor, resolveSlotUser } from '../supervisor/index.ts';
 import { createAgentCore } from './agent-core.ts';
 import { createControlApi } from './control-api.ts';
 import { agentAlive, liveAgent, removeOwnAgentPid, waitAgentGone, writeAgentPid } from './agent-pid-file.ts';
 import type { AgentPidRecord } from './agent-pid-file.ts';
 import { claimPorts, portInUse, verifyPortsOwned } from './agent-ports.ts';
 import { logSlotEvents } from './slot-event-log.ts';
+import { planIsolation } from './isolation.ts';
 
 /** The signal that tells a running agent another agent is taking over (see {@link startAgent}). */
 export const HANDOVER_SIGNAL = 'SIGUSR2';
@@ -91,6 +92,10 @@ export async function startAgent(
   log: Logger,
   options: { takeover?: boolean } = {},
 ): Promise<RunningAgent> {
+  const isolation = planIsolation({ euid: process.geteuid?.(), httpHost: config.httpHost, allowSharedUid: config.allowSharedUid });
+  if (isolation.refusal) throw new CutoverError('CONFIG_INVALID', isolation.refusal, { details: { httpHost: config.httpHost } });
+  if (isolation.warning) log.warn({ isolation: isolation.isolation }, isolation.warning);
+  const slotUser = isolation.isolation === 'uid' && config.slotUser ? await resolveSlotUser(config.slotUser) : undefined;
   const dataDir = join(config.dataDir, 'agent');
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const logDir = join(dataDir, 'logs');
@@ -108,7 +113,17 @@ export async function startAgent(
     maxBodyBytes: config.maxRequestBody,
   });
   const supervisor = createSupervisor({ logDir });
-  const core = createAgentCore({ dataDir, router, supervisor, logDir, drainTimeoutMs: config.drainTimeout, log });
+  const core = createAgentCore({
+    dataDir,
+    router,
+    supervisor,
+    logDir,
+    drainTimeoutMs: config.drainTimeout,
+    isolation: isolation.isolation,
+    slotUidRange: config.slotUidRange,
+    ...(slotUser ? { slotUser } : {}),
+    log,
+  });
   logSlotEvents(supervisor, log);
 
   // Before the control API answers, so no call sees an empty state. Refuses invalid state files

@@ -83,7 +83,9 @@ export function createControlApi(core: AgentCore, token: string, log?: Pick<Logg
   });
   app.notFound((c) => c.json({ code: 'NOT_FOUND', message: `no agent route ${c.req.method} ${c.req.path}`, details: {} }, 404));
 
-  app.get('/v1/health', (c) => c.json({ ok: true }));
+  // Open like the rest of /v1/health: whether slots have their own uids is no secret, and an
+  // operator's monitoring may want it.
+  app.get('/v1/health', (c) => c.json({ ok: true, isolation: core.isolation }));
 
   app.use('/v1/*', async (c, next) => {
     const header = c.req.header('authorization') ?? '';
@@ -94,7 +96,7 @@ export function createControlApi(core: AgentCore, token: string, log?: Pick<Logg
     await next();
   });
 
-  app.get('/v1/state', (c) => c.json({ instances: core.describe() }));
+  app.get('/v1/state', (c) => c.json({ isolation: core.isolation, instances: core.describe() }));
 
   app.get('/v1/instances/:name', (c) => {
     const found = core.describe(param(c, 'name'))[0];

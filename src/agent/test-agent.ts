@@ -70,6 +70,9 @@ export async function tempDataDir(): Promise<{ dir: string; cleanup(): Promise<v
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
+/** Packs the fixture app (the artifact `deploy` uploads). */
+export const packFixtureApp = () => packArtifact(APP_DIR);
+
 /** Uploads the fixture app, routes `instance` on `host`, and starts one slot per colour given, waiting until each is healthy. */
 export async function deploy(
   runtime: Runtime,

@@ -71,6 +71,29 @@ export const configSchema = z
       .union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')], { error: 'must be true or false' })
       .default(false)
       .describe("Agent only (`cutover agent --reset-state`, also accepted by `up`): when the agent's state files exist and none is valid, move them aside (renamed `<file>.corrupt-<timestamp>`) and start empty instead of refusing to start. Does nothing while a state file is valid."),
+    slotUidRange: z
+      .string()
+      .default('61000-61999')
+      .transform((v, ctx) => {
+        const m = /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec(v);
+        const first = Number(m?.[1]);
+        const last = Number(m?.[2]);
+        if (!m || first < 1000 || last < first || last > 4_294_967_294) {
+          ctx.addIssue({ code: 'custom', message: `"${v}" is not a uid range; write first-last, both at least 1000, e.g. 61000-61999` });
+          return z.NEVER;
+        }
+        return { first, last };
+      })
+      .describe("When the agent runs as root: the uids (and same-numbered gids) handed out to instances, one each, recorded in the agent's state; no /etc/passwd entry is needed. Give each agent on a machine its own range."),
+    slotUser: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('When the agent runs as root: run every slot as this user (a name, a uid, or uid:gid) instead of one allocated uid per instance. Instances then share a uid and can reach each other.'),
+    allowSharedUid: z
+      .union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')], { error: 'must be true or false' })
+      .default(false)
+      .describe("Let an agent that is not root (so its slots share its uid, and could read its credentials and join its ports) bind the router to a non-loopback address."),
     logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info').describe('Log level of server and agent logs (stderr).'),
   })
   .strict();

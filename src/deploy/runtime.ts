@@ -109,6 +109,11 @@ export interface RuntimeInstance {
   preview?: boolean;
   /** True while the instance answers with its maintenance page. */
   maintenance?: boolean;
+  /**
+   * `uid`: the instance's slots run as a uid of their own; `none`: as the agent's uid (the agent
+   * is not root, or a slot was adopted from an older agent). Absent from older agents.
+   */
+  isolation?: 'uid' | 'none';
 }
 
 /** Counters of one registered colour, as the router keeps them (see `src/router`'s `stats()`). */

@@ -13,6 +13,8 @@ export type { CrashHistory, RestartDecision } from './restart-policy.ts';
 export { pidFilePath, readPidFile } from './pid-file.ts';
 export { stopOrphanSlots } from './orphans.ts';
 export type { OrphanOutcome } from './orphans.ts';
+export { allocateSlotUid, killUidProcesses, passwdUids, resolveSlotUser, runningUids } from './slot-user.ts';
+export type { SlotUser, UidRange } from './slot-user.ts';
 export type {
   CrashEvent,
   DrainSpec,

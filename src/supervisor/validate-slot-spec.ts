@@ -60,5 +60,12 @@ export function validateSlotSpec(spec: SlotSpec): void {
       if (spec.drain.timeoutMs !== undefined) number('drain.timeoutMs', spec.drain.timeoutMs, 1);
     }
   }
+  if (spec.user !== undefined) {
+    number('user.uid', spec.user?.uid, 0, true);
+    number('user.gid', spec.user?.gid, 0, true);
+  }
+  if (spec.stateDir !== undefined && (typeof spec.stateDir !== 'string' || !spec.stateDir.startsWith('/'))) {
+    issues.push({ path: 'stateDir', message: 'must be an absolute path' });
+  }
   if (issues.length > 0) throw invalidInput('VALIDATION_FAILED', 'slot spec', issues);
 }

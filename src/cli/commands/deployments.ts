@@ -87,7 +87,7 @@ function rolloutFlags(opts: DeployFlags): Record<string, unknown> {
 }
 
 function statusRows(instances: InstanceStatus[]): string {
-  const rows = [['INSTANCE', 'APP', 'ENV', 'VERSION', 'ACTIVE', 'BLUE', 'GREEN', 'HOSTS']];
+  const rows = [['INSTANCE', 'APP', 'ENV', 'VERSION', 'ACTIVE', 'BLUE', 'GREEN', 'HOSTS', 'ISOLATION']];
   for (const i of instances) {
     const slot = (c: 'blue' | 'green') => {
       const s = i.slots[c];
@@ -101,7 +101,9 @@ function statusRows(instances: InstanceStatus[]): string {
       .filter(Boolean)
       .join(', ');
     const active = `${i.activeColor ?? '-'}${flags ? ` (${flags})` : ''}`;
-    rows.push([i.name, i.app, i.environment, i.currentVersion ?? '-', active, slot('blue'), slot('green'), i.hosts.join(',')]);
+    // uid: the slots run as the instance's own uid; none: as the agent's (see docs/architecture.md).
+    const isolation = i.runtime?.isolation ?? '-';
+    rows.push([i.name, i.app, i.environment, i.currentVersion ?? '-', active, slot('blue'), slot('green'), i.hosts.join(','), isolation]);
   }
   return table(rows);
 }

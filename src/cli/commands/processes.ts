@@ -26,6 +26,7 @@ interface ProcessFlags {
   logLevel?: string;
   rollbackWindow?: string;
   resetState?: boolean;
+  allowSharedUid?: boolean;
 }
 
 async function configFrom(cmd: Command, opts: ProcessFlags, defaults: Record<string, unknown> = {}): Promise<Readonly<Config>> {
@@ -49,7 +50,8 @@ function withProcessOptions(cmd: Command): Command {
     .option('--agent-port <n>', "agent control port (default 7071)")
     .option('--rollback-window <duration>', 'how long the previous slot stays warm (default 30m)')
     .option('--log-level <level>', 'debug, info, warn, error, silent')
-    .option('--reset-state', "agent: if its state files are all invalid, move them aside and start empty (else it refuses to start)");
+    .option('--reset-state', "agent: if its state files are all invalid, move them aside and start empty (else it refuses to start)")
+    .option('--allow-shared-uid', 'agent not run as root (slots share its uid): still let the router listen on a non-loopback address');
 }
 
 function withDatabaseOption(cmd: Command): Command {
@@ -175,6 +177,7 @@ function agentArgs(opts: ProcessFlags): string[] {
   if (opts.agentPort) args.push('--agent-port', opts.agentPort);
   if (opts.logLevel) args.push('--log-level', opts.logLevel);
   if (opts.resetState) args.push('--reset-state');
+  if (opts.allowSharedUid) args.push('--allow-shared-uid');
   return args;
 }
 
