@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CutoverError, COLORS } from '../shared/index.ts';
-import type { Color } from '../shared/index.ts';
+import type { Color, FlipReason } from '../shared/index.ts';
 import type { Router } from '../router/index.ts';
 import { readPidFile } from '../supervisor/index.ts';
 import type { DrainStatus, Supervisor, SlotSpec } from '../supervisor/index.ts';
@@ -196,7 +196,7 @@ export function createAgentCore(options: AgentCoreOptions) {
       };
     },
 
-    async flip(name: string, color: Color, expectVersion?: string): Promise<{ flippedAt: number }> {
+    async flip(name: string, color: Color, expectVersion?: string, reason: FlipReason = 'forward'): Promise<{ flippedAt: number }> {
       const instance = instanceOrThrow(name);
       const slot = instance.slots[color];
       if (!slot) {
@@ -214,7 +214,7 @@ export function createAgentCore(options: AgentCoreOptions) {
       }
       instance.active = color;
       await stateFile.save(state); // persisted before traffic moves
-      router.activate(name, color);
+      router.activate(name, color, reason);
       for (const c of COLORS) down.delete(`${name}/${c}`); // a flip ends any hold
       return { flippedAt: Date.now() };
     },

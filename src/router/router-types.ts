@@ -1,4 +1,4 @@
-import type { Clock, Color } from '../shared/index.ts';
+import type { Clock, Color, FlipReason } from '../shared/index.ts';
 import type { MaintenancePage } from './maintenance.ts';
 import type { RouterInstanceStats } from './router-stats.ts';
 import type { UpstreamTarget } from './upstream.ts';
@@ -127,8 +127,12 @@ export interface Router {
   /**
    * The flip, all at once: the next request goes to `color`; requests in flight elsewhere finish
    * normally. Ends a weighted shift. Releases held requests. Throws `SLOT_NOT_FOUND`.
+   * WebSockets of a colour that stops serving get 1001, each at a random moment within
+   * `wsDrainTimeoutMs`: from `skewGraceMs` after a `forward` flip (the default), at once after a
+   * `rollback`; a rollback also ends skew protection for the colour it left (its deployment id
+   * gets the active colour and `x-cutover-reload: 1`).
    */
-  activate(name: string, color: Color): void;
+  activate(name: string, color: Color, reason?: FlipReason): void;
   /**
    * Weighted cutover step: `weightPercent` % of new clients go to `color`, the others to the other
    * colour; clients keep the colour they got (sticky cookie). 100 is `activate(color)`, 0 is
