@@ -10,6 +10,9 @@ import type { HealthResult, RuntimeInstance, RuntimeMaintenance, RuntimeSlot, Ru
 import type { AgentState, PersistedInstance, PersistedSlot } from './agent-state.ts';
 import { createStateFile } from './agent-state.ts';
 
+/** How long a slot being stopped gets to finish its short requests before the app hears SIGTERM. */
+const SETTLE_MS = 1000;
+
 export interface AgentCoreOptions {
   dataDir: string;
   router: Router;
@@ -125,10 +128,19 @@ export function createAgentCore(options: AgentCoreOptions) {
     if (instance?.active === color) {
       throw new CutoverError('SLOT_ACTIVE', `the ${color} slot of "${name}" is serving; flip away from it before stopping it`);
     }
-    if (router.state().some((i) => i.name === name && i.slots.some((s) => s.color === color))) {
-      await router.drainSlot(name, color, options.drainTimeoutMs);
+    const routed = router.state().find((i) => i.name === name && i.slots.some((s) => s.color === color));
+    if (routed && routed.weights[color] > 0) {
+      throw new CutoverError('SLOT_ACTIVE', `the ${color} slot of "${name}" receives traffic; flip away from it before stopping it`);
     }
-    await supervisor.stop(name, color);
+    // The router stops sending the slot requests at once. Short requests get a moment to finish;
+    // then the app is told (SIGTERM, its drain endpoint) while the HTTP drain goes on, so an app
+    // that ends its streams (SSE) on SIGTERM ends the drain early instead of having them cut at
+    // drainTimeout, and the next deployment's prepare does not wait for it (acceptance §4).
+    const draining = routed ? router.drainSlot(name, color, options.drainTimeoutMs) : undefined;
+    if (draining) {
+      await Promise.race([draining, new Promise((resolve) => setTimeout(resolve, Math.min(SETTLE_MS, options.drainTimeoutMs)).unref())]);
+    }
+    await Promise.all([draining, supervisor.stop(name, color)]);
     if (instance?.slots[color]) {
       delete instance.slots[color];
       await stateFile.save(state);

@@ -26,6 +26,13 @@ export interface RouterOptions {
    * this window (so clients reconnect gradually, not all at once). Default 60000.
    */
   wsDrainTimeoutMs?: number;
+  /**
+   * When the router closes (a takeover, the agent stopping): responses still streaming this long
+   * after the close began (SSE, long downloads) are ended cleanly, a chunked one with its
+   * terminator, so clients reconnect (to the successor) instead of keeping the old agent alive.
+   * Default 5000.
+   */
+  streamGraceMs?: number;
   /** Largest request body accepted; larger ones get 413. Default 104857600 (100 MiB). */
   maxBodyBytes?: number;
   /** A client must send its request headers within this time, or get 408. Default 60000. */
@@ -110,7 +117,9 @@ export interface Router {
   /**
    * Stops accepting, ends version streams, tells WebSockets to go away (1001, spread over half
    * the drain timeout), lets in-flight requests finish (bounded by `drainTimeoutMs`), closes
-   * keep-alive sockets and every pool. Held requests get 503.
+   * keep-alive sockets and every pool. Every answer from then on, in-flight ones included, carries
+   * `Connection: close`; responses still streaming after `streamGraceMs` are ended cleanly.
+   * Held requests get 503.
    */
   close(): Promise<void>;
   /** Creates or updates an instance and replaces its host list. Throws `HOST_IN_USE` if another instance serves one of the hosts. */

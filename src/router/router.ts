@@ -184,7 +184,7 @@ class HttpRouter implements Router {
       path: url,
       method: req.method as string,
       headers,
-      body: scan.hasBody ? (scan.chunked ? req.pipe(new BodyLimit(this.#maxBodyBytes)) : req) : null,
+      body: scan.hasBody ? (scan.chunked ? req.pipe(new BodyLimit(this.#maxBodyBytes, req)) : req) : null,
     };
     const handler = new ProxyHandler(upstream, res, opts, extra, htmlExtra, performance.now());
     res.proxy = handler;
@@ -275,8 +275,37 @@ class HttpRouter implements Router {
     return upstreams;
   }
 
+  /**
+   * The response each client connection is answering now (Node's `socket._httpMessage`: the one
+   * assigned to the socket, set until that response finishes), or null.
+   */
+  #current(socket: Socket): ProxyResponse | null {
+    const res = (socket as Socket & { _httpMessage?: unknown })._httpMessage;
+    return res instanceof ProxyResponse && !res.writableEnded ? res : null;
+  }
+
   async #close(): Promise<void> {
     const draining = drainServer(this.#server, this.#sockets, this.#options.drainTimeoutMs);
+    // Requests in flight now were accepted with keep-alive in mind. Answered that way, their
+    // client may write its next request just as the drain closes the idle connection, and that
+    // request is reset (acceptance §3: the slow requests answered ~0.3 s into a takeover, past
+    // drainServer's idle grace, carried `Connection: keep-alive`; the next request on the socket
+    // got ECONNRESET 1–4 ms later). So every answer not yet begun says `Connection: close`, and the
+    // client opens a new connection, which reaches the successor agent.
+    for (const socket of this.#sockets) {
+      const res = this.#current(socket);
+      if (res !== null && !res.headersSent) res.shouldKeepAlive = false;
+    }
+    // Streams (SSE, downloads) would hold this router open until the drain timeout and then be
+    // cut: after a short grace they are ended cleanly, and EventSource clients reconnect.
+    const streamTimer = setTimeout(() => {
+      for (const socket of this.#sockets) {
+        const handler = this.#current(socket)?.proxy;
+        if (handler != null && handler.res.headersSent) handler.endStream();
+      }
+    }, this.#options.streamGraceMs);
+    streamTimer.unref();
+    void draining.then(() => clearTimeout(streamTimer));
     this.#hub.closeAll();
     for (const instance of this.#instances.values()) {
       for (const held of instance.held.takeAll()) sendError(held.res, noActiveSlot(instance.name));

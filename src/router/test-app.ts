@@ -53,7 +53,7 @@ export async function waitFor(
 }
 
 /**
- * Starts an app on 127.0.0.1:0. Routes: `/` (version as text), `/headers` (request headers as
+ * Starts an app on 127.0.0.1:0. Routes: `/` (version as text), `/headers` (request headers and target as
  * JSON), `/echo` (streams the body back), `/slow` (waits for `releaseSlow`), `/hang` (never
  * answers), `/drop` (destroys the connection while `dropNext` > 0), `/big?bytes=N` (streams N
  * bytes), `/hop` (sends hop-by-hop headers), `/204`, `/html` (an HTML page), `/sse` (an event
@@ -109,7 +109,7 @@ export async function startTestApp(version: string): Promise<TestApp> {
         return;
       case '/headers':
         res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ headers: req.headers, rawHeaders: req.rawHeaders }));
+        res.end(JSON.stringify({ headers: req.headers, rawHeaders: req.rawHeaders, url: req.url }));
         return;
       case '/echo':
         res.setHeader('content-type', 'application/octet-stream');

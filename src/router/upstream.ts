@@ -64,6 +64,8 @@ export class Upstream {
   inFlight = 0;
   /** Set when a drain timed out and the pool was destroyed: aborted requests answer 504. */
   drainAborted = false;
+  /** Set once a drain began: streams it cuts end cleanly (see ProxyHandler.onError). */
+  draining = false;
   /** Open upgraded connections (WebSockets) on this upstream. */
   readonly tunnels = new Set<Tunnel>();
   #drained: Promise<void> | null = null;
@@ -187,6 +189,7 @@ export class Upstream {
 
   async #drain(timeoutMs: number, tunnelWindowMs: number): Promise<void> {
     const started = performance.now();
+    this.draining = true;
     this.#tunnelWindowEnd = started + tunnelWindowMs;
     for (const tunnel of this.tunnels) tunnel.scheduleGoingAway(Math.random() * tunnelWindowMs);
     if (!this.drainAborted && this.inFlight > this.tunnels.size) {
