@@ -69,7 +69,9 @@ describe('router: what the app receives', () => {
 
   it('M2: the app cannot remove the router version headers with its own Connection header', async () => {
     const response = await raw(port, `GET /hop HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`);
+    // /hop answers `Connection: keep-alive, x-hop-private, x-app-version, x-deployment-id`.
     assert.match(response, /\r\nx-app-version: 1\.0\.0\r\n/i);
+    assert.doesNotMatch(response, /x-hop-private: secret/i, 'its own nominated field is removed');
   });
 
   it('L3: an absolute-form target reaches the app in origin-form', async () => {

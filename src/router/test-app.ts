@@ -36,6 +36,8 @@ export interface TestApp {
   sseOpen: number;
   /** Sends `data: <text>` to every open `/sse` stream. */
   pushSse(text: string): void;
+  /** Ends every open `/sse` stream cleanly (as an app does on SIGTERM). */
+  endSse(): void;
   close(): Promise<void>;
 }
 
@@ -86,6 +88,9 @@ export async function startTestApp(version: string): Promise<TestApp> {
     },
     pushSse(text) {
       for (const res of sse) res.write(`data: ${text}\n\n`);
+    },
+    endSse() {
+      for (const res of sse) res.end();
     },
     async close() {
       for (const res of sse) res.destroy();
@@ -154,7 +159,7 @@ export async function startTestApp(version: string): Promise<TestApp> {
       }
       case '/hop':
         res.writeHead(200, {
-          connection: 'keep-alive, x-hop-private',
+          connection: 'keep-alive, x-hop-private, x-app-version, x-deployment-id',
           'x-hop-private': 'secret',
           'keep-alive': 'timeout=5',
           'proxy-authenticate': 'Basic',
