@@ -96,8 +96,9 @@ test(`${ROUNDS} agent handovers under keep-alive load, slow requests and event s
   assert.ok(slotPid !== undefined && alive(slotPid), 'the active slot runs and has a pid file');
 
   const traffic = load(p.http, 'web.test', 16);
-  // Acceptance §3: slow requests in flight at the handover, on keep-alive connections.
-  const slow = load(p.http, 'web.test', 8, '/slow?ms=300');
+  // Acceptance §3: slow requests in flight at the handover, on keep-alive connections, answered
+  // after the old router's idle grace (200 ms), when a keep-alive answer would race its drain.
+  const slow = load(p.http, 'web.test', 8, '/slow?ms=1000');
   const streams = eventStreams(p.http, 'web.test', 4);
   let trafficStopped = false;
   cleanup.push(async () => {
