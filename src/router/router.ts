@@ -445,9 +445,7 @@ class HttpRouter implements Router {
     const target = this.#slot(instance, color, 'activating');
     const before = instance.active;
     const shiftedTo = instance.shiftTo;
-    instance.setActive(target, this.#clock.now());
-    // M3: the colour a rollback left must not stay reachable through skew protection.
-    if (reason === 'rollback') instance.previous = null;
+    instance.setActive(target, this.#clock.now(), reason === 'rollback');
     this.#leave(instance, before, reason);
     this.#leave(instance, shiftedTo, reason);
     target.keepTunnels();
