@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { request } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
 import { createRouter } from './index.ts';
 import type { Router, RouterOptions } from './index.ts';
 import { startTestApp, waitFor } from './test-app.ts';
@@ -56,7 +56,6 @@ describe('router streams', () => {
     router.activate('feed', 'blue');
   }
 
-  beforeEach(() => {});
   afterEach(async () => {
     await router.close();
     await Promise.all([blue.close(), green.close()]);
