@@ -94,8 +94,14 @@ export function createAgentClient(url: string, token: string): Runtime & { close
     async waitHealthy(instance, color, timeoutMs) {
       return (await call<HealthResult>('POST', `${slot(instance, color)}/wait`, { timeoutMs }, { timeoutMs: timeoutMs + 10_000 }))!;
     },
-    async flip(instance, color, expectVersion) {
-      const body = expectVersion === undefined ? { color } : { color, expectVersion };
+    async flip(instance, color, expectVersion, reason) {
+      // `reason` is only sent when it is a rollback: an older agent refuses no field it ignores,
+      // and a forward flip stays the same request as before.
+      const body = {
+        color,
+        ...(expectVersion === undefined ? {} : { expectVersion }),
+        ...(reason === 'rollback' ? { reason } : {}),
+      };
       return (await call<{ flippedAt: number }>('POST', `/v1/instances/${encodeURIComponent(instance)}/flip`, body))!;
     },
     async shift(instance, color, percent) {

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CutoverError, COLORS } from '../shared/index.ts';
-import type { Color } from '../shared/index.ts';
+import type { Color, FlipReason } from '../shared/index.ts';
 import type { Router } from '../router/index.ts';
 import { readPidFile, stopOrphanSlots } from '../supervisor/index.ts';
 import type { DrainStatus, Supervisor, SlotSpec, SlotUser, UidRange } from '../supervisor/index.ts';
@@ -13,6 +13,9 @@ import { createStateSaver } from './state-saver.ts';
 import type { Isolation } from './isolation.ts';
 import { createSlotDirs } from './slot-dirs.ts';
 import { createSlotIdentity } from './slot-identity.ts';
+
+/** How long a slot being stopped gets to finish its short requests before the app hears SIGTERM. */
+const SETTLE_MS = 1000;
 
 export interface AgentCoreOptions {
   dataDir: string;
@@ -155,10 +158,19 @@ export function createAgentCore(options: AgentCoreOptions) {
     if (instance?.active === color) {
       throw new CutoverError('SLOT_ACTIVE', `the ${color} slot of "${name}" is serving; flip away from it before stopping it`);
     }
-    if (router.state().some((i) => i.name === name && i.slots.some((s) => s.color === color))) {
-      await router.drainSlot(name, color, options.drainTimeoutMs);
+    const routed = router.state().find((i) => i.name === name && i.slots.some((s) => s.color === color));
+    if (routed && routed.weights[color] > 0) {
+      throw new CutoverError('SLOT_ACTIVE', `the ${color} slot of "${name}" receives traffic; flip away from it before stopping it`);
     }
-    await supervisor.stop(name, color);
+    // The router stops sending the slot requests at once. Short requests get a moment to finish;
+    // then the app is told (SIGTERM, its drain endpoint) while the HTTP drain goes on, so an app
+    // that ends its streams (SSE) on SIGTERM ends the drain early instead of having them cut at
+    // drainTimeout, and the next deployment's prepare does not wait for it (acceptance §4).
+    const draining = routed ? router.drainSlot(name, color, options.drainTimeoutMs) : undefined;
+    if (draining) {
+      await Promise.race([draining, new Promise((resolve) => setTimeout(resolve, Math.min(SETTLE_MS, options.drainTimeoutMs)).unref())]);
+    }
+    await Promise.all([draining, supervisor.stop(name, color)]);
     if (instance?.slots[color]) {
       delete instance.slots[color];
       await save();
@@ -248,7 +260,7 @@ export function createAgentCore(options: AgentCoreOptions) {
       };
     },
 
-    async flip(name: string, color: Color, expectVersion?: string): Promise<{ flippedAt: number }> {
+    async flip(name: string, color: Color, expectVersion?: string, reason: FlipReason = 'forward'): Promise<{ flippedAt: number }> {
       const instance = instanceOrThrow(name);
       const slot = instance.slots[color];
       if (!slot) {
@@ -279,7 +291,7 @@ export function createAgentCore(options: AgentCoreOptions) {
         log.error({ instance: name, color, dir: options.dataDir }, 'flipped although the agent state could not be written (disk full); retrying the write in the background');
         saver.retryInBackground();
       }
-      router.activate(name, color);
+      router.activate(name, color, reason);
       for (const c of COLORS) down.delete(`${name}/${c}`); // a flip ends any hold
       return { flippedAt: Date.now() };
     },

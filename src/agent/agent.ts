@@ -109,6 +109,7 @@ export async function startAgent(
     drainTimeoutMs: config.drainTimeout,
     pauseTimeoutMs: config.pauseTimeout,
     wsDrainTimeoutMs: config.wsDrainTimeout,
+    streamGraceMs: config.takeoverStreamGrace,
     skewGraceMs: config.skewGrace,
     maxBodyBytes: config.maxRequestBody,
   });

@@ -143,11 +143,15 @@ export function createControlApi(core: AgentCore, token: string, log?: Pick<Logg
     return c.json({ ok: true });
   });
   app.post('/v1/instances/:name/flip', async (c) => {
-    const { color: to, expectVersion } = await body(
+    const { color: to, expectVersion, reason } = await body(
       c,
-      z.object({ color: z.enum(['blue', 'green']), expectVersion: z.string().min(1).optional() }),
+      z.object({
+        color: z.enum(['blue', 'green']),
+        expectVersion: z.string().min(1).optional(),
+        reason: z.enum(['forward', 'rollback']).default('forward'),
+      }),
     );
-    return c.json(await core.flip(param(c, 'name'), to, expectVersion));
+    return c.json(await core.flip(param(c, 'name'), to, expectVersion, reason));
   });
 
   app.post('/v1/instances/:name/shift', async (c) => {

@@ -65,6 +65,7 @@ export const configSchema = z
     drainTimeout: duration('30s').describe('How long in-flight requests on a slot being stopped may take to finish.'),
     pauseTimeout: duration('10s').describe('How long the router holds a request of an instance that no slot can serve yet (no active colour, e.g. while a restarted agent brings its slots up) before answering 503 with Retry-After. 0 answers 503 at once.'),
     wsDrainTimeout: duration('60s').describe('When a colour stops serving, its WebSockets are closed (1001 "going away") each at a random moment within this time, so clients reconnect gradually.'),
+    takeoverStreamGrace: duration('5s').describe('When an agent hands over to a successor (or stops), responses still streaming this long after (SSE, long downloads) are ended cleanly, a chunked one with its terminator, so EventSource clients reconnect to the new agent.'),
     skewGrace: duration('5m').describe('Skew protection: for how long after a flip a client still running the previous version (it sends that deployment id) keeps being served by the previous colour, while that slot is warm. 0 turns it off.'),
     maxRequestBody: bytes('100MiB').describe('Largest request body the router accepts; larger ones get 413. Bytes, or with a unit: 512k, 10MiB, 1g (powers of 1024).'),
     resetState: z

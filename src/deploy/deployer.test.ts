@@ -55,6 +55,8 @@ test('deploy, deploy again, roll back to the warm slot', async () => {
   assert.equal(back.status, 'succeeded');
   assert.equal(back.strategy, 'flip-to-warm');
   assert.deepEqual(runtime.calls, ['flip web blue'], 'a warm rollback is only a flip');
+  // The runtime is told it is a rollback (skew protection and WebSockets of green end at once).
+  assert.deepEqual(runtime.flipReasons, ['forward', 'forward', 'rollback']);
   web = (await store.getInstance('web'))!;
   assert.equal(web.currentVersion, '1.0.0');
   assert.equal(web.activeColor, 'blue');

@@ -302,7 +302,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
     const shifted = d.steps.some((s) => (shiftStepPercent(s.name) ?? 0) > 0 && s.status !== 'pending');
     if (!flipped && shifted && d.fromColor && effects.stopSlot) {
       // Clients of a weighted step go back to the old colour before the new slot goes away.
-      await runtime.flip(d.instance, d.fromColor).catch((e: Error) =>
+      await runtime.flip(d.instance, d.fromColor, undefined, 'rollback').catch((e: Error) =>
         options.log?.warn({ deployment: d.id, instance: d.instance, err: e.message }, 'could not put every client back on the old colour'),
       );
     }
@@ -390,7 +390,12 @@ export function createDeployer(options: DeployerOptions): Deployer {
       case 'flip': {
         let flippedAt: number;
         try {
-          ({ flippedAt } = await runtime.flip(d.instance, d.toColor, d.strategy === 'flip-to-warm' ? d.toVersion : undefined));
+          ({ flippedAt } = await runtime.flip(
+            d.instance,
+            d.toColor,
+            d.strategy === 'flip-to-warm' ? d.toVersion : undefined,
+            d.kind === 'rollback' ? 'rollback' : 'forward',
+          ));
         } catch (error) {
           if (!isCutoverError(error) || error.code !== 'SLOT_NOT_READY') throw error;
           throw new CutoverError(
