@@ -13,7 +13,21 @@ test('an agent failure reaches the caller with its real cause, and the agent log
     t = await startTestAgent(data.dir, {}, { log });
     const bytes = Buffer.from([0x1f, 0x8b, 8, 0, 9, 9, 9, 9, 9]); // a gzip header, then nothing valid
     const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-    await assert.rejects(t.client.ensureArtifact(digest, () => Readable.from([bytes])), (e: Error & { code?: string }) => {
+    // Stored as received; each instance unpacks its own copy when one of its slots starts.
+    await t.client.ensureArtifact(digest, () => Readable.from([bytes]));
+    await t.client.ensureInstance('broken', ['broken.test']);
+    const start = t.client.startSlot({
+      instance: 'broken',
+      color: 'blue',
+      version: '1.0.0',
+      digest,
+      start: 'true',
+      env: {},
+      health: { path: '/healthz', intervalMs: 50, timeoutMs: 1000, healthyThreshold: 1, unhealthyThreshold: 2 },
+      stopTimeoutMs: 1000,
+      deploymentId: 'd-broken',
+    });
+    await assert.rejects(start, (e: Error & { code?: string }) => {
       assert.equal(e.code, 'ARTIFACT_INVALID');
       assert.match(e.message, /Could not unpack artifact .*: \S/, 'the cause, not "see its log"');
       return true;

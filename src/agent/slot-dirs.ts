@@ -128,7 +128,21 @@ export function createSlotDirs(agentDir: string, isolation: Isolation) {
       const gid = user?.gid ?? ownGid;
       await ensureDir(join(releasesDir, instance), 0o750, ownUid, gid);
       await ensureDir(join(homesDir, instance), 0o700, user?.uid ?? ownUid, gid);
-      await unpackArtifact(artifactFile, this.releaseDir(instance, digest), { group: gid });
+      const copy = this.releaseDir(instance, digest);
+      // A copy made for another gid (the instance's uid was allocated again after its agent
+      // state was reset) cannot be read by this one: unpack it afresh.
+      const st = await lstat(copy).catch(() => undefined);
+      if (st !== undefined && isolation === 'uid' && st.gid !== gid) await rm(copy, { recursive: true, force: true });
+      await unpackArtifact(artifactFile, copy, { group: gid });
+    },
+
+    /**
+     * The owner of the instance's state directory if one is left from before (its entry was lost
+     * with a reset agent state): the instance gets its uid back, and with it its files.
+     */
+    async leftoverHomeUid(instance: string): Promise<number | undefined> {
+      const st = await lstat(join(homesDir, instance)).catch(() => undefined);
+      return st?.isDirectory() && st.uid !== ownUid ? st.uid : undefined;
     },
 
     /**

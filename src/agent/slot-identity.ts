@@ -56,11 +56,17 @@ export function createSlotIdentity(options: SlotIdentityOptions) {
     const work = allocating.then(async () => {
       if (instance.uid !== undefined) return { uid: instance.uid, gid: instance.gid ?? instance.uid };
       const used = await dirs.machineUids();
-      for (const other of Object.values(options.state().instances))
-        if (other.uid !== undefined) used.add(other.uid);
-      const uid = allocateSlotUid(used, options.slotUidRange);
+      const taken = new Set<number>();
+      for (const other of Object.values(options.state().instances)) if (other.uid !== undefined) taken.add(other.uid);
+      for (const u of taken) used.add(u);
+      // Its own state directory left from before (the agent state was reset): its uid comes back.
+      const leftover = await dirs.leftoverHomeUid(name);
+      const { first, last } = options.slotUidRange;
+      const uid =
+        leftover !== undefined && leftover >= first && leftover <= last && !taken.has(leftover)
+          ? leftover
+          : allocateSlotUid(used, options.slotUidRange);
       if (uid === undefined) {
-        const { first, last } = options.slotUidRange;
         throw new CutoverError(
           'CONFIG_INVALID',
           `no free uid left in slotUidRange ${first}-${last} for instance "${name}"; widen the range`,
