@@ -259,7 +259,9 @@ test(
     ] as const) {
       assert.ok(!everything.includes(secret), `the ${what} is in the slot logs`);
     }
-    assert.match(everything, /cat: \.\.\/\.\.\/\.\.\/\.\.\/cli\.json: Permission denied/);
+    // H1 word for word: the old cli.json is gone from the data directory, the agent token unreadable.
+    assert.match(everything, /cat: \.\.\/\.\.\/\.\.\/\.\.\/cli\.json: No such file or directory/);
+    assert.match(everything, /cat: \.\.\/\.\.\/\.\.\/\.\.\/agent-token: Permission denied/);
     assert.doesNotMatch(everything, /a-secret-in-the-environment/);
 
     // The files as the agent laid them out.
