@@ -15,6 +15,7 @@ import { contextsFileIn } from '../../cli-contexts.ts';
 import { output } from '../output.ts';
 import { planUp } from '../up-plan.ts';
 import { globals } from './globals.ts';
+import { cliEntry } from '../version.ts';
 
 interface ProcessFlags {
   config?: string;
@@ -82,7 +83,7 @@ function untilSignal(stop: () => Promise<void>, say: (line: string) => void): Pr
 /** Starts `cutover agent` as a child process and waits until it has written its endpoint. */
 async function spawnAgent(config: Readonly<Config>, argv: string[]): Promise<ChildProcess> {
   await rm(join(config.dataDir, 'agent.json'), { force: true });
-  const main = new URL('../main.ts', import.meta.url).pathname;
+  const main = cliEntry();
   // Its own process group: Ctrl-C in the terminal reaches only `up`, which stops the server first
   // and then the agent, in order. If `up` itself dies, the agent keeps serving.
   const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, main, 'agent', '--data-dir', config.dataDir, ...argv], {
