@@ -9,6 +9,7 @@ import { registerAuditCommands } from './commands/audit.ts';
 import { registerTokenCommands } from './commands/tokens.ts';
 import { registerFleetCommands } from './commands/fleet.ts';
 import { registerTrafficCommands } from './commands/traffic.ts';
+import { registerSystemdCommands } from './commands/systemd.ts';
 import { ExitWith, reportError } from './output.ts';
 import { versionInfo } from './version.ts';
 
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerAuditCommands(program);
   registerTokenCommands(program);
   registerFleetCommands(program);
+  registerSystemdCommands(program);
   program.commands.forEach(function inherit(cmd: Command) {
     cmd.exitOverride();
     cmd.commands.forEach(inherit);
