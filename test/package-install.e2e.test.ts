@@ -45,7 +45,10 @@ test('npm pack → npm install -g (Node 20 npm) → cutover up, publish, deploy,
   const pids: number[] = [];
   try {
     // Pack as a release would: `npm pack` runs the prepack build (tsc → dist/).
-    const pack = await run(SYSTEM_NPM, ['pack', '--json', '--pack-destination', tmp.dir], { cwd: ROOT, env: { ...cleanEnv(tmp.dir), PATH: process.env.PATH! } });
+    const systemPath = '/usr/local/bin:/usr/bin:/bin';
+    const systemNode = (await run('node', ['--version'], { cwd: tmp.dir, env: { ...cleanEnv(tmp.dir), PATH: systemPath } })).stdout.trim();
+    assert.ok(!systemNode.startsWith('v24.'), `the system's npm runs on the system's Node (${systemNode}), not the clone's Node 24`);
+    const pack = await run(SYSTEM_NPM, ['pack', '--json', '--pack-destination', tmp.dir], { cwd: ROOT, env: { ...cleanEnv(tmp.dir), PATH: systemPath } });
     assert.equal(pack.code, 0, pack.stderr);
     const [packed] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
     const files = packed!.files.map((f) => f.path);
@@ -64,7 +67,7 @@ test('npm pack → npm install -g (Node 20 npm) → cutover up, publish, deploy,
     const install = await run(
       SYSTEM_NPM,
       ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', join(tmp.dir, packed!.filename)],
-      { cwd: tmp.dir, env: { ...env, PATH: '/usr/local/bin:/usr/bin:/bin' } },
+      { cwd: tmp.dir, env: { ...env, PATH: systemPath } },
     );
     assert.equal(install.code, 0, install.stderr);
     const installedAt = Date.now();
@@ -133,7 +136,7 @@ test('npm pack → npm install -g (Node 20 npm) → cutover up, publish, deploy,
     for (const pid of [ready!.agent.pid, ...slotPids]) assert.ok(!alive(pid), `pid ${pid} stopped with up`);
     assert.deepEqual(await readdir(join(prefix, 'bin')), ['cutover']);
     console.log(
-      `package install e2e: pack ${((packedAt - started) / 1000).toFixed(1)} s, install ${((installedAt - packedAt) / 1000).toFixed(1)} s, ` +
+      `package install e2e (npm on Node ${systemNode}): pack ${((packedAt - started) / 1000).toFixed(1)} s, install ${((installedAt - packedAt) / 1000).toFixed(1)} s, ` +
         `up→deploy→stop ${((Date.now() - installedAt) / 1000).toFixed(1)} s, total ${((Date.now() - started) / 1000).toFixed(1)} s`,
     );
   } finally {

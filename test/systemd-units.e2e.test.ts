@@ -107,6 +107,8 @@ test('systemd units verify, and their ExecReload takes over a live agent under l
   assert.equal(await runExec(start), 0, 'ExecStart succeeds');
   const firstPid = Number((await readFile(pidFile, 'utf8')).trim());
   assert.ok(firstPid > 0 && alive(firstPid), 'PIDFile names the running agent');
+  const cmdline = (await readFile(`/proc/${firstPid}/cmdline`, 'utf8')).split('\0');
+  assert.ok(cmdline.includes('--max-semi-space-size=2'), `the agent runs with AGENT_NODE_FLAGS: ${cmdline.join(' ')}`);
   let currentPid = firstPid;
   cleanup.push(async () => {
     for (const pid of new Set([firstPid, currentPid])) {
