@@ -64,6 +64,8 @@ export function agentUnit(o: UnitOptions): string {
     '# if the agent dies, its slots keep serving and the restarted agent adopts them. `systemctl stop`',
     '# sends SIGTERM to the agent, which drains and stops its slots itself before it exits.',
     'KillMode=process',
+    '# No Delegate=: with delegation systemd runs ExecReload in a `.control` sub-cgroup and kills what',
+    '# is left there when it exits, which would be the new agent.',
     'KillSignal=SIGTERM',
     '# A takeover waits for the previous agent to drain (drainTimeout + 30 s, at least 60 s).',
     'TimeoutStartSec=10min',
