@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { cp, readdir } from 'node:fs/promises';
+import { cp, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { CONFIG_HOME, EXAMPLE, ROOT, ports, tempDir } from './helpers.ts';
@@ -74,7 +74,7 @@ test('npm pack → npm install -g (Node 20 npm) → cutover up, publish, deploy,
 
     const version = await run('cutover', ['--version', '--json'], { cwd: tmp.dir, env });
     assert.equal(version.code, 0, version.stderr);
-    const info = JSON.parse(version.stdout) as { version: string; node: string; build: string; root: string };
+    const info = JSON.parse(version.stdout) as { version: string; node: string; nodePath: string; build: string; root: string };
     assert.equal(info.build, 'package');
     assert.match(info.node, /^24\./, 'runs on the Node 24 the package brought');
     assert.ok(info.root.startsWith(prefix), `runs from the install (${info.root})`);
@@ -105,6 +105,10 @@ test('npm pack → npm install -g (Node 20 npm) → cutover up, publish, deploy,
       }
     }
     pids.push(ready!.agent.pid);
+    // The agent `up` started runs the package's built entry on the package's Node 24, with the agent's flags.
+    const agentCmd = (await readFile(`/proc/${ready!.agent.pid}/cmdline`, 'utf8')).split('\0');
+    assert.equal(agentCmd[0], info.nodePath, agentCmd.join(' '));
+    assert.ok(agentCmd.includes('--max-semi-space-size=2') && agentCmd.includes(join(info.root, 'dist/cli/main.js')), agentCmd.join(' '));
     const cli = { cwd: tmp.dir, env: { ...env, CUTOVER_URL: ready!.api, CUTOVER_TOKEN: ready!.adminToken } };
 
     // The example app, copied so nothing is read from the clone.
@@ -135,6 +139,11 @@ test('npm pack → npm install -g (Node 20 npm) → cutover up, publish, deploy,
     assert.equal(await exited, 0, err);
     for (const pid of [ready!.agent.pid, ...slotPids]) assert.ok(!alive(pid), `pid ${pid} stopped with up`);
     assert.deepEqual(await readdir(join(prefix, 'bin')), ['cutover']);
+    // The units it prints point at this install.
+    const units = await run('cutover', ['--json', 'systemd-units'], { cwd: tmp.dir, env });
+    assert.equal(units.code, 0, units.stderr);
+    const agentUnit = (JSON.parse(units.stdout) as { units: Record<string, string> }).units['cutover-agent.service']!;
+    assert.ok(agentUnit.includes(`ExecReload=${join(info.root, 'bin/cutover')} --data-dir /var/lib/cutover agent --takeover --detach`), agentUnit);
     console.log(
       `package install e2e (npm on Node ${systemNode}): pack ${((packedAt - started) / 1000).toFixed(1)} s, install ${((installedAt - packedAt) / 1000).toFixed(1)} s, ` +
         `up→deploy→stop ${((Date.now() - installedAt) / 1000).toFixed(1)} s, total ${((Date.now() - started) / 1000).toFixed(1)} s`,
