@@ -52,16 +52,28 @@ async function writePlainPid(file: string, pid: number): Promise<void> {
  * agent's handover). Its stderr (logs) stays this process's stderr — the journal under systemd —
  * and outlives this process; its stdout is not used: this process prints the result.
  */
-export async function runDetached(argv: readonly string[], pidFile: string | undefined): Promise<DetachedReady> {
+export async function runDetached(
+  argv: readonly string[],
+  pidFile: string | undefined,
+): Promise<DetachedReady> {
   const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, cliEntry(), ...childArgv(argv)], {
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     detached: true,
   });
   const ready = await new Promise<DetachedReady>((resolve, reject) => {
     child.once('message', (message) => resolve(message as DetachedReady));
-    child.once('error', (error) => reject(new CutoverError('AGENT_UNREACHABLE', `cannot start the agent: ${error.message}`, { cause: error })));
+    child.once('error', (error) =>
+      reject(
+        new CutoverError('AGENT_UNREACHABLE', `cannot start the agent: ${error.message}`, { cause: error }),
+      ),
+    );
     child.once('exit', (code, signal) =>
-      reject(new CutoverError('AGENT_UNREACHABLE', `the agent exited before it served (${signal ?? `code ${code}`}); see its lines above`)),
+      reject(
+        new CutoverError(
+          'AGENT_UNREACHABLE',
+          `the agent exited before it served (${signal ?? `code ${code}`}); see its lines above`,
+        ),
+      ),
     );
   });
   child.removeAllListeners('exit');

@@ -4,7 +4,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cliEntry, packageRoot, versionInfo } from './version.ts';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 
 test('versionInfo: the package version and the Node runtime; run from the sources in a clone', () => {
   const info = versionInfo();
@@ -17,12 +19,19 @@ test('versionInfo: the package version and the Node runtime; run from the source
 });
 
 test('cutover --version prints the version; --version --json the object; --pid-file needs --detach', () => {
-  assert.equal(execFileSync(process.execPath, [cliEntry(), '--version'], { encoding: 'utf8' }), `${pkg.version}\n`);
-  const json = JSON.parse(execFileSync(process.execPath, [cliEntry(), '--version', '--json'], { encoding: 'utf8' })) as Record<string, unknown>;
+  assert.equal(
+    execFileSync(process.execPath, [cliEntry(), '--version'], { encoding: 'utf8' }),
+    `${pkg.version}\n`,
+  );
+  const json = JSON.parse(
+    execFileSync(process.execPath, [cliEntry(), '--version', '--json'], { encoding: 'utf8' }),
+  ) as Record<string, unknown>;
   assert.deepEqual(Object.keys(json).sort(), ['build', 'node', 'nodePath', 'root', 'version']);
   assert.equal(json.version, pkg.version);
   assert.equal(json.node, process.versions.node);
-  const refused = spawnSync(process.execPath, [cliEntry(), '--json', 'agent', '--pid-file', '/tmp/x.pid'], { encoding: 'utf8' });
+  const refused = spawnSync(process.execPath, [cliEntry(), '--json', 'agent', '--pid-file', '/tmp/x.pid'], {
+    encoding: 'utf8',
+  });
   assert.equal(refused.status, 2, refused.stdout + refused.stderr);
   assert.match(refused.stdout, /--pid-file needs --detach/);
 });

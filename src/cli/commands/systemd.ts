@@ -15,7 +15,10 @@ export function registerSystemdCommands(program: Command): void {
     )
     .option('--config <file>', 'settings file both processes read (e.g. /etc/cutover/cutover.yml)')
     .option('--pid-file <file>', `the agent's pid file for systemd (default ${DEFAULT_PID_FILE})`)
-    .option('--write <dir>', 'write cutover-agent.service and cutover-server.service into this directory (e.g. /etc/systemd/system)')
+    .option(
+      '--write <dir>',
+      'write cutover-agent.service and cutover-server.service into this directory (e.g. /etc/systemd/system)',
+    )
     .action(async (opts: { config?: string; pidFile?: string; write?: string }, cmd: Command) => {
       const g = globals(cmd);
       const out = output(g.json);
@@ -27,13 +30,21 @@ export function registerSystemdCommands(program: Command): void {
       });
       if (opts.write) {
         await mkdir(opts.write, { recursive: true });
-        for (const [name, text] of Object.entries(units)) await writeFile(join(opts.write, name), text, { mode: 0o644 });
+        for (const [name, text] of Object.entries(units))
+          await writeFile(join(opts.write, name), text, { mode: 0o644 });
       }
-      const written = opts.write ? Object.keys(units).map((name) => join(resolve(opts.write!), name)) : undefined;
+      const written = opts.write
+        ? Object.keys(units).map((name) => join(resolve(opts.write!), name))
+        : undefined;
       out.result({ units, ...(written ? { written } : {}) }, () =>
         written
-          ? [`wrote ${written.join(' and ')}`, 'then: systemctl daemon-reload && systemctl enable --now cutover-agent cutover-server'].join('\n')
-          : Object.entries(units).map(([name, text]) => `# ---- ${name}\n${text}`).join('\n'),
+          ? [
+              `wrote ${written.join(' and ')}`,
+              'then: systemctl daemon-reload && systemctl enable --now cutover-agent cutover-server',
+            ].join('\n')
+          : Object.entries(units)
+              .map(([name, text]) => `# ---- ${name}\n${text}`)
+              .join('\n'),
       );
     });
 }
