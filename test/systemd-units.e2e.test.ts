@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { ROOT, cutover, eventually, load, manifest, ports, startProcess, tempDir } from './helpers.ts';
 
 /**
- * The systemd units `cutover systemd-units` writes (ADR 0015): `systemd-analyze verify` accepts
+ * The systemd units `cutover systemd-units` writes (ADR 0016): `systemd-analyze verify` accepts
  * them, and their command lines, parsed from the unit files, do what systemd would run — ExecStart
  * starts the agent in the background and writes PIDFile; ExecReload, run against that agent under
  * keep-alive load, takes over with zero failed requests and leaves PIDFile naming the new agent;

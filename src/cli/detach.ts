@@ -1,5 +1,5 @@
 // `cutover agent --detach [--pid-file F]`: the agent for a service manager (systemd Type=forking,
-// ADR 0015). This process starts the real agent as a detached child (its own session), waits
+// ADR 0016). This process starts the real agent as a detached child (its own session), waits
 // until it serves — or, with --takeover, until it has taken over from the previous agent — then
 // writes the child's pid to F and exits 0. The agent lives on as the unit's main process; systemd
 // reads F after ExecStart, and reads it again after a successful ExecReload (the takeover): that
