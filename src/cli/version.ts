@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { siblingModule } from '../shared/index.ts';
 
 /**
  * Where this copy of Cutover runs from. The same relative paths hold in a clone (src/cli/*.ts, run
@@ -12,7 +13,7 @@ const ext = here.endsWith('.ts') ? '.ts' : '.js';
 
 /** The CLI's entry file (`src/cli/main.ts` or `dist/cli/main.js`): what `up` runs the agent from. */
 export function cliEntry(): string {
-  return fileURLToPath(new URL(`./main${ext}`, here));
+  return siblingModule(here, './main');
 }
 
 /** The package's root directory (holds package.json and bin/cutover). */
