@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { siblingModule } from './sibling-module.ts';
 
 test("siblingModule keeps the caller's extension: .ts in a clone, .js in the built package", () => {
@@ -19,4 +20,16 @@ test("siblingModule keeps the caller's extension: .ts in a clone, .js in the bui
     siblingModule(import.meta.url, './sibling-module'),
     new URL('./sibling-module.ts', import.meta.url).pathname,
   );
+});
+
+test('no shipped module names a .ts file in new URL(…): it would not exist in the built package', () => {
+  const src = new URL('../', import.meta.url);
+  const shipped = (readdirSync(src, { recursive: true }) as string[]).filter(
+    (f) =>
+      f.endsWith('.ts') && !f.endsWith('.test.ts') && !/(^|\/)(test-[^/]*|fixtures\/.*|demo)\.ts$/.test(f),
+  );
+  const offenders = shipped.filter((f) =>
+    /new URL\(\s*['"`][^'"`]*\.ts['"`]/.test(readFileSync(new URL(f, src), 'utf8')),
+  );
+  assert.deepEqual(offenders, [], 'use siblingModule(import.meta.url, "./name") instead');
 });
