@@ -66,7 +66,7 @@ test(
         env: { ...cleanEnv(tmp.dir), PATH: systemPath },
       });
       assert.equal(pack.code, 0, pack.stderr);
-      const [packed] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('['))) as {
+      const [packed] = JSON.parse(pack.stdout.slice(pack.stdout.search(/^\[/m))) as {
         filename: string;
         files: { path: string }[];
       }[];
