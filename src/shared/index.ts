@@ -12,3 +12,4 @@ export type { Logger } from './logger.ts';
 export { validate } from './validate.ts';
 export { canonicalJson } from './canonical-json.ts';
 export { AGENT_NODE_FLAGS } from './process-flags.ts';
+export { siblingModule } from './sibling-module.ts';
