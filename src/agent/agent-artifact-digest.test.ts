@@ -37,10 +37,10 @@ test('an artifact changed at rest is refused by digest: while the server streams
   const agentArtifacts = join(data.dir, 'agent', 'artifacts');
   assert.deepEqual((await readdir(agentArtifacts).catch(() => [])).filter((n) => !n.startsWith('.')), []);
 
-  // 2. The agent's copy was replaced and its unpacked directory removed: the next start refuses.
+  // 2. The agent's copy was replaced before any instance unpacked it (each does at its slot's
+  // start): the start refuses, and no release copy is made.
   await copyFile(good.file, server.path(digest));
   await agent.client.ensureArtifact(digest, () => server.open(digest) as never);
-  await rm(join(data.dir, 'agent', 'releases', digest.replace(':', '-')), { recursive: true });
   await copyFile(evil.file, join(agentArtifacts, `sha256-${digest.slice(7)}.tgz`));
   await agent.client.ensureInstance('web', ['web.test']);
   await assert.rejects(
@@ -57,5 +57,5 @@ test('an artifact changed at rest is refused by digest: while the server streams
     }),
     isMismatch,
   );
-  assert.deepEqual(await readdir(join(data.dir, 'agent', 'releases')), []);
+  assert.deepEqual(await readdir(join(data.dir, 'agent', 'releases', 'web')), []);
 });

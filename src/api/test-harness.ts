@@ -34,10 +34,11 @@ export interface Harness {
 
 export async function startHarness(
   start = Date.parse('2026-11-01T10:00:00Z'),
-  options: { maxApiBody?: number; maxArtifactSize?: number } = {},
+  options: { store?: Store; maxApiBody?: number; maxArtifactSize?: number } = {},
 ): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'cutover-api-'));
-  const store = createMemoryStore();
+  const { store: givenStore, ...limits } = options;
+  const store = givenStore ?? createMemoryStore();
   const clock = new ManualClock(start);
   const runtime = new FakeRuntime();
   runtime.now = () => clock.now();
@@ -53,7 +54,7 @@ export async function startHarness(
     clock,
     log: silentLogger,
     openLogs: async () => ({ color: 'blue', body: Readable.from([]) }),
-    ...options,
+    ...limits,
   });
   await ensureBuiltInChannels({ store, clock });
   const tokens = { viewer: 'tok-viewer', deployer: 'tok-deployer', admin: 'tok-admin' } as Record<Role, string>;

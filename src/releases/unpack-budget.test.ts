@@ -117,3 +117,20 @@ test('a child that runs out of its heap fails alone, with the setting named', as
   );
   await assert.rejects(stat(path.join(dir, 'out')));
 });
+
+test("the child hands the copy to the instance's group (per-instance release copies): root:<gid>, 0750/0640", async (t) => {
+  const dir = await setup(t);
+  const app = tgz([{ name: 'server.js', body: Buffer.from('console.log(1)\n') }]);
+  const file = path.join(dir, 'app.tgz');
+  await writeFile(file, app);
+  // Root (the agent with per-instance uids, and CI) may give the copy to any group; another user only to its own.
+  const group = process.getuid?.() === 0 ? 61234 : (process.getgid?.() ?? 0);
+  const dest = path.join(dir, 'releases', 'web', 'sha256-x');
+  await unpackInChild(file, dest, digestOf(app), LIMITS, { group });
+  for (const [p, mode] of [['.', 0o750], ['server.js', 0o640]] as const) {
+    const st = await stat(path.join(dest, p));
+    assert.equal(st.gid, group, p);
+    assert.equal(st.uid, process.getuid?.() ?? 0, p);
+    assert.equal(st.mode & 0o7777, mode, p);
+  }
+});

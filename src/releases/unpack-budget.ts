@@ -2,9 +2,9 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import * as tar from 'tar';
-import { CutoverError, isCutoverError } from '../shared/index.ts';
+import { CutoverError, isCutoverError, siblingModule } from '../shared/index.ts';
+import type { UnpackOptions } from './unpack-artifact.ts';
 
 /** How much one artifact may unpack to, and the memory of the process that unpacks it. */
 export interface UnpackLimits {
@@ -92,22 +92,30 @@ export async function checkArtifact(tgzFile: string, expectedDigest: string, lim
   }
   if (failure !== undefined) {
     if (isCutoverError(failure)) throw failure;
-    throw new CutoverError('ARTIFACT_INVALID', `Could not read artifact ${tgzFile}: ${(failure as Error).message}`, { cause: failure });
+    throw new CutoverError('ARTIFACT_INVALID', `Could not unpack artifact ${tgzFile}: ${(failure as Error).message}; nothing was unpacked`, { cause: failure });
   }
   const actual = `sha256:${hash.digest('hex')}`;
   if (actual !== expectedDigest) throw mismatch(tgzFile, expectedDigest, actual);
 }
 
-const CHILD = fileURLToPath(new URL('./unpack-child.ts', import.meta.url));
+// `.ts` in a clone, `.js` in the built package (ADR 0016).
+const CHILD = siblingModule(import.meta.url, './unpack-child');
 
 /**
  * Unpacks `tgzFile` to `destDir` in a child process with a heap limit, after checking its
  * digest and budget there (review M5: 200,000 empty files grew the agent by 1.7 GB, which it
  * kept). The agent's own memory does not grow with the archive; a child that runs out of its
  * heap dies alone. An existing `destDir` is the cache: it only ever appears by an atomic rename
- * after a verified unpack, so it is used without reading the .tgz again.
+ * after a verified unpack, so it is used without reading the .tgz again. `options` go to
+ * `unpackArtifact` in the child (`group`: the child runs as the agent's user, root, so it may chown).
  */
-export async function unpackInChild(tgzFile: string, destDir: string, expectedDigest: string, limits: UnpackLimits = DEFAULT_UNPACK_LIMITS): Promise<void> {
+export async function unpackInChild(
+  tgzFile: string,
+  destDir: string,
+  expectedDigest: string,
+  limits: UnpackLimits = DEFAULT_UNPACK_LIMITS,
+  options: UnpackOptions = {},
+): Promise<void> {
   if (await stat(destDir).then(() => true, () => false)) return;
   const child = spawn(process.execPath, [`--max-old-space-size=${Math.max(16, Math.floor(limits.maxHeapMiB))}`, CHILD], {
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -115,7 +123,7 @@ export async function unpackInChild(tgzFile: string, destDir: string, expectedDi
     // test runner's variables would change how it runs).
     env: {},
   });
-  child.stdin.end(JSON.stringify({ tgzFile, destDir, expectedDigest, limits }));
+  child.stdin.end(JSON.stringify({ tgzFile, destDir, expectedDigest, limits, options }));
   let out = '';
   let err = '';
   // Only the ends are kept: the answer is one short line, and the tail of stderr explains a crash.

@@ -18,3 +18,17 @@ test("a spawn error names the variable but never repeats its value", () => {
   assert.equal(scrubEnvValues('exec failed: spawn /bin/sh ENOENT with postgres://u:secretvalue@db', { URL: 'postgres://u:secretvalue@db' }), 'exec failed: spawn /bin/sh ENOENT with <value of URL>');
   assert.equal(scrubEnvValues('ENOENT', { A: 'EN' }), 'ENOENT');
 });
+
+test("spawn's own error loses the value it quotes, and any env value left in it is masked", () => {
+  let error: unknown;
+  try {
+    spawn('true', { env: { A: 'top-secret\u0000value' } });
+  } catch (e) {
+    error = e;
+  }
+  assert.match(String((error as Error).message), /Received/, 'node quotes the value');
+  const text = scrubEnvValues((error as Error).message, { A: 'top-secret\u0000value' });
+  assert.doesNotMatch(text, /top-secret|Received/);
+  assert.match(text, /options\.env\['A'\]|null bytes/);
+  assert.equal(scrubEnvValues('cannot start top-secret-thing', { A: 'top-secret-thing' }), 'cannot start <value of A>');
+});

@@ -102,6 +102,8 @@ export async function launch(ctx: SlotContext, slot: Slot): Promise<void> {
       env: buildSlotEnv(spec, info.port, ctx.baseEnv),
       detached: true,
       stdio: ['ignore', output.fd, output.fd],
+      // libuv calls setgroups(0) before setgid/setuid: no supplementary group of the agent survives.
+      ...(spec.user === undefined ? {} : { uid: spec.user.uid, gid: spec.user.gid }),
     });
   } catch (err) {
     spawnError = err;
