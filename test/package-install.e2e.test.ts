@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { cp, readFile, readdir } from 'node:fs/promises';
+import { chmod, cp, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { CONFIG_HOME, EXAMPLE, ROOT, ports, tempDir } from './helpers.ts';
@@ -52,6 +52,9 @@ test(
     const tmp = await tempDir('pkg');
     const pids: number[] = [];
     try {
+      // As root the agent runs each instance as its own uid, which must pass through to the data
+      // directory inside (mkdtemp makes it 0700); the slot's CONFIG_INVALID says so otherwise.
+      await chmod(tmp.dir, 0o711);
       // Pack as a release would: `npm pack` runs the prepack build (tsc → dist/).
       const systemPath = '/usr/local/bin:/usr/bin:/bin';
       const systemNode = (
