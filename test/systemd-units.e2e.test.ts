@@ -1,7 +1,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ROOT, cutover, eventually, load, manifest, ports, startProcess, tempDir } from './helpers.ts';
 
@@ -82,6 +82,8 @@ test(
   async () => {
     const started = Date.now();
     const tmp = await tempDir('systemd');
+    // mkdtemp makes it 0700: as root the slots run as their own uids and must pass through.
+    await chmod(tmp.dir, 0o711);
     cleanup.push(tmp.cleanup);
     const data = join(tmp.dir, 'data');
     const p = await ports();
