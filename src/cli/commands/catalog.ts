@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { ReleaseDiff } from '../../releases/index.ts';
 import type { ReleaseRecord } from '../../store/index.ts';
 import { connect } from '../api-client.ts';
+import { apiPath } from '../api-path.ts';
 import { indent, withQuery } from '../format.ts';
 import { output, table } from '../output.ts';
 import { globals } from './globals.ts';
@@ -50,7 +51,7 @@ export function registerCatalogCommands(program: Command): void {
       const packed = await packArtifact(artifactPath);
       try {
         out.progress(`uploading ${packed.digest.slice(0, 19)}… (${kb(packed.size)})`);
-        const uploaded = await client.upload(`/api/artifacts?digest=${packed.digest}`, packed.file);
+        const uploaded = await client.upload(withQuery(apiPath('artifacts'), { digest: packed.digest }), packed.file);
         const published = await client.call<ReleaseRecord & { created: boolean }>('POST', '/api/releases', {
           ...spec,
           artifact: { digest: uploaded.digest, size: uploaded.size },
@@ -72,7 +73,7 @@ export function registerCatalogCommands(program: Command): void {
     .action(async (opts: { app?: string }, cmd: Command) => {
       const g = globals(cmd);
       const client = await connect(g.dataDir);
-      const { releases } = await client.call<{ releases: ReleaseRecord[] }>('GET', `/api/releases${opts.app ? `?app=${encodeURIComponent(opts.app)}` : ''}`);
+      const { releases } = await client.call<{ releases: ReleaseRecord[] }>('GET', withQuery(apiPath('releases'), { app: opts.app }));
       output(g.json).result(releases, () =>
         releases.length
           ? table([
@@ -91,7 +92,7 @@ export function registerCatalogCommands(program: Command): void {
     .action(async (version: string, opts: { app?: string }, cmd: Command) => {
       const g = globals(cmd);
       const client = await connect(g.dataDir);
-      const r = await client.call<ReleaseRecord>('GET', `/api/releases/${encodeURIComponent(version)}${opts.app ? `?app=${encodeURIComponent(opts.app)}` : ''}`);
+      const r = await client.call<ReleaseRecord>('GET', withQuery(apiPath('releases', version), { app: opts.app }));
       const s = r.spec as { components?: { name: string; version: string }[]; features?: { key: string; title: string }[]; notes?: string; artifact?: { digest: string }; commit?: string };
       output(g.json).result(r, () =>
         [

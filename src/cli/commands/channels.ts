@@ -3,6 +3,7 @@ import { CutoverError } from '../../shared/index.ts';
 import type { ErrorCode } from '../../shared/index.ts';
 import type { ChannelPolicy, ChannelRecord } from '../../store/index.ts';
 import { connect } from '../api-client.ts';
+import { apiPath } from '../api-path.ts';
 import type { ChannelDetail, ChannelView, PromotionCheck, PromotionResult } from '../api-types.ts';
 import { when, withQuery } from '../format.ts';
 import { output, table } from '../output.ts';
@@ -112,7 +113,7 @@ export function registerChannelCommands(program: Command): void {
     .action(async (name: string, opts: { app?: string }, cmd: Command) => {
       const g = globals(cmd);
       const client = await connect(g.dataDir);
-      const c = await client.call<ChannelDetail>('GET', withQuery(`/api/channels/${encodeURIComponent(name)}`, { app: opts.app }));
+      const c = await client.call<ChannelDetail>('GET', withQuery(apiPath('channels', name), { app: opts.app }));
       output(g.json).result(c, () => showText(c));
     });
 
@@ -157,7 +158,7 @@ export function registerChannelCommands(program: Command): void {
     .action(async (name: string, opts: PolicyFlags & { soak?: boolean; description?: string; reason?: string }, cmd: Command) => {
       const g = globals(cmd);
       const client = await connect(g.dataDir);
-      const path = `/api/channels/${encodeURIComponent(name)}`;
+      const path = apiPath('channels', name);
       // Changing only the days or only the soak channel keeps the other half of the rule.
       const needsCurrent = opts.soak !== false && (opts.soakOn === undefined) !== (opts.soakDays === undefined);
       const current = needsCurrent ? (await client.call<ChannelDetail>('GET', path)).policy : undefined;
@@ -182,7 +183,7 @@ export function registerChannelCommands(program: Command): void {
     .action(async (version: string, name: string, opts: { app?: string }, cmd: Command) => {
       const g = globals(cmd);
       const client = await connect(g.dataDir);
-      const check = await client.call<PromotionCheck>('GET', withQuery(`/api/channels/${encodeURIComponent(name)}/check`, { version, app: opts.app }));
+      const check = await client.call<PromotionCheck>('GET', withQuery(apiPath('channels', name, 'check'), { version, app: opts.app }));
       if (!check.verdict.allowed) throw refusal(check);
       output(g.json).result(check, () =>
         `${check.app} ${check.version} may be promoted to ${check.channel} (it points ${check.current ? `at ${check.current}` : 'nowhere'} now)`,
@@ -203,7 +204,7 @@ export function registerChannelCommands(program: Command): void {
         throw invalid('--force needs --reason "…": add --reason saying why the policy is overridden (it goes in the audit log)');
       }
       const client = await connect(g.dataDir);
-      const r = await client.call<PromotionResult>('POST', `/api/channels/${encodeURIComponent(name)}/promote`, {
+      const r = await client.call<PromotionResult>('POST', apiPath('channels', name, 'promote'), {
         version,
         ...(opts.app !== undefined ? { app: opts.app } : {}),
         ...(opts.reason !== undefined ? { reason: opts.reason } : {}),

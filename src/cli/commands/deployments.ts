@@ -3,6 +3,8 @@ import { CutoverError } from '../../shared/index.ts';
 import type { DeploymentRecord } from '../../store/index.ts';
 import type { InstanceStatus } from '../../api/index.ts';
 import { connect } from '../api-client.ts';
+import { apiPath } from '../api-path.ts';
+import { withQuery } from '../format.ts';
 import type { ApiClient } from '../api-client.ts';
 import { output, table } from '../output.ts';
 import type { Output } from '../output.ts';
@@ -48,7 +50,7 @@ export async function follow(client: ApiClient, started: DeploymentRecord, out: 
       }
     }
     if (d.status !== 'running') break;
-    d = await client.call<DeploymentRecord>('GET', `/api/deployments/${d.id}?wait=2000`);
+    d = await client.call<DeploymentRecord>('GET', withQuery(apiPath('deployments', d.id), { wait: 2000 }));
   }
   if (d.status === 'failed' || d.status === 'aborted') {
     throw new CutoverError((d.error?.code as 'DEPLOYMENT_FAILED') ?? 'DEPLOYMENT_FAILED', d.error?.message ?? `the deployment ${d.status}`, {
@@ -120,7 +122,7 @@ export function registerDeploymentCommands(program: Command): void {
       const g = globals(cmd);
       const out = output(g.json);
       const client = await connect(g.dataDir);
-      let d = await client.call<DeploymentRecord>('POST', `/api/instances/${encodeURIComponent(instance)}/deploy`, {
+      let d = await client.call<DeploymentRecord>('POST', apiPath('instances', instance, 'deploy'), {
         version,
         ...(opts.reason ? { reason: opts.reason } : {}),
         ...rolloutFlags(opts),
@@ -139,7 +141,7 @@ export function registerDeploymentCommands(program: Command): void {
       const g = globals(cmd);
       const out = output(g.json);
       const client = await connect(g.dataDir);
-      let d = await client.call<DeploymentRecord>('POST', `/api/instances/${encodeURIComponent(instance)}/rollback`, {
+      let d = await client.call<DeploymentRecord>('POST', apiPath('instances', instance, 'rollback'), {
         ...(opts.reason ? { reason: opts.reason } : {}),
       });
       if (opts.wait) d = await follow(client, d, out);
@@ -156,7 +158,7 @@ export function registerDeploymentCommands(program: Command): void {
       const g = globals(cmd);
       const client = await connect(g.dataDir);
       if (instance) {
-        const s = await client.call<InstanceStatus>('GET', `/api/instances/${encodeURIComponent(instance)}`);
+        const s = await client.call<InstanceStatus>('GET', apiPath('instances', instance));
         output(g.json).result(s, () =>
           [statusRows([s]), s.runtimeError ? `agent: ${s.runtimeError}` : '', s.lastDeployment ? `\nlast ${describeDeployment(s.lastDeployment)}` : '']
             .filter(Boolean)
@@ -183,7 +185,7 @@ export function registerDeploymentCommands(program: Command): void {
       if (!/^\d+$/.test(opts.tail)) throw new CutoverError('VALIDATION_FAILED', `--tail must be a number of lines, not "${opts.tail}"`);
       const client = await connect(g.dataDir);
       const q = new URLSearchParams({ tail: opts.tail, ...(opts.color ? { color: opts.color } : {}), ...(opts.follow ? { follow: '1' } : {}) });
-      const body = await client.stream(`/api/instances/${encodeURIComponent(instance)}/logs?${q}`);
+      const body = await client.stream(`${apiPath('instances', instance, 'logs')}?${q}`);
       if (g.json) {
         let buffered = '';
         for await (const chunk of body) buffered += Buffer.from(chunk).toString('utf8');

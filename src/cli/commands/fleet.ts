@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { CutoverError, parseDuration } from '../../shared/index.ts';
 import { connect } from '../api-client.ts';
+import { apiPath } from '../api-path.ts';
 import { compactJson, timeFlag, when, withQuery } from '../format.ts';
 import { output, table } from '../output.ts';
 import { globals } from './globals.ts';
@@ -25,7 +26,7 @@ const versionOf = (d: PlanEntry['decision']) => ('to' in d ? d.to : 'version' in
 
 async function unhold(g: ReturnType<typeof globals>, name: string, reason: string | undefined): Promise<void> {
   const client = await connect(g.dataDir);
-  const hold = await client.call<Hold>('POST', `/api/instances/${encodeURIComponent(name)}/unhold`, reason ? { reason } : {});
+  const hold = await client.call<Hold>('POST', apiPath('instances', name, 'unhold'), reason ? { reason } : {});
   output(g.json).result(hold, () => `released the hold on ${hold.instance} (was: ${hold.reason})`);
 }
 
@@ -69,7 +70,7 @@ export function registerFleetCommands(program: Command): void {
     .action(async (name: string, opts: { at?: string }, cmd: Command) => {
       const g = globals(cmd);
       const client = await connect(g.dataDir);
-      const entry = await client.call<PlanEntry>('GET', withQuery(`/api/instances/${encodeURIComponent(name)}/why`, { at: timeFlag(opts.at, '--at', Date.now(), 'ahead') }));
+      const entry = await client.call<PlanEntry>('GET', withQuery(apiPath('instances', name, 'why'), { at: timeFlag(opts.at, '--at', Date.now(), 'ahead') }));
       output(g.json).result(entry, () => entry.why);
     });
 
@@ -89,7 +90,7 @@ export function registerFleetCommands(program: Command): void {
       if (!opts.reason?.trim()) throw new CutoverError('VALIDATION_FAILED', '--reason is required: say why the scheduler must leave this instance alone');
       const until = timeFlag(opts.until, '--until', Date.now(), 'ahead');
       const client = await connect(g.dataDir);
-      const hold = await client.call<Hold>('PUT', `/api/instances/${encodeURIComponent(name)}/hold`, { reason: opts.reason, ...(until ? { until } : {}) });
+      const hold = await client.call<Hold>('PUT', apiPath('instances', name, 'hold'), { reason: opts.reason, ...(until ? { until } : {}) });
       output(g.json).result(hold, () => `held ${hold.instance} (${hold.owner}${hold.until ? `, until ${when(hold.until)}` : ', until released'}): ${hold.reason}`);
     });
 

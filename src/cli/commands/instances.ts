@@ -3,6 +3,7 @@ import { CutoverError } from '../../shared/index.ts';
 import type { InstanceStatus } from '../../api/index.ts';
 import type { InstanceRecord, InstanceTarget } from '../../store/index.ts';
 import { connect } from '../api-client.ts';
+import { apiPath } from '../api-path.ts';
 import type { BulkTargetResult, InstanceView } from '../api-types.ts';
 import { confirm } from '../confirm.ts';
 import { onTargetText, resolvedText, targetText, withQuery } from '../format.ts';
@@ -132,7 +133,7 @@ export function registerInstanceCommands(program: Command): void {
       };
       if (Object.keys(body).filter((k) => k !== 'reason').length === 0) throw invalid('nothing to change: give --window, --environment, --tenant, --label or --unlabel');
       const client = await connect(g.dataDir);
-      const updated = await client.call<InstanceRecord>('PATCH', `/api/instances/${encodeURIComponent(name)}`, body);
+      const updated = await client.call<InstanceRecord>('PATCH', apiPath('instances', name), body);
       output(g.json).result(updated, () =>
         `updated ${updated.name}: ${updated.environment}${updated.tenant ? `, tenant ${updated.tenant}` : ''}, window ${updated.window ?? '(environment default)'}, labels ${Object.entries(updated.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-'}`,
       );
@@ -177,7 +178,7 @@ export function registerInstanceCommands(program: Command): void {
     .action(async (name: string, _opts: object, cmd: Command) => {
       const g = globals(cmd);
       const client = await connect(g.dataDir);
-      const i = await client.call<InstanceStatus>('GET', `/api/instances/${encodeURIComponent(name)}`);
+      const i = await client.call<InstanceStatus>('GET', apiPath('instances', name));
       const labels = Object.entries(i.labels ?? {}).map(([k, v]) => `${k}=${v}`);
       output(g.json).result(i, () =>
         [
@@ -225,7 +226,7 @@ export function registerInstanceCommands(program: Command): void {
         const client = await connect(g.dataDir);
 
         if (name !== undefined) {
-          const view = await client.call<InstanceView>('PUT', `/api/instances/${encodeURIComponent(name)}/target`, { target, ...reason });
+          const view = await client.call<InstanceView>('PUT', apiPath('instances', name, 'target'), { target, ...reason });
           out.result(view, () =>
             view.resolvedTarget.kind === 'none'
               ? `${view.name} has no target now: it changes only when deployed by hand`

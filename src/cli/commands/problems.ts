@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { CutoverError } from '../../shared/index.ts';
 import type { ProblemRecord } from '../../store/index.ts';
 import { connect } from '../api-client.ts';
+import { apiPath } from '../api-path.ts';
 import { indent, when, withQuery } from '../format.ts';
 import { output, table } from '../output.ts';
 import { globals } from './globals.ts';
@@ -57,7 +58,7 @@ export function registerProblemCommands(program: Command): void {
       const g = globals(cmd);
       const n = problemId(id);
       const client = await connect(g.dataDir);
-      const p = await client.call<ProblemRecord>('POST', `/api/problems/${n}/resolve`, opts.reason !== undefined ? { reason: opts.reason } : {});
+      const p = await client.call<ProblemRecord>('POST', apiPath('problems', n, 'resolve'), opts.reason !== undefined ? { reason: opts.reason } : {});
       output(g.json).result(p, () => `resolved problem #${p.id} (${p.app} ${p.version}): ${p.title}`);
     });
 
@@ -92,7 +93,7 @@ export function registerProblemCommands(program: Command): void {
       const g = globals(cmd);
       const n = problemId(id);
       const client = await connect(g.dataDir);
-      const p = await client.call<ProblemRecord>('GET', `/api/problems/${n}`);
+      const p = await client.call<ProblemRecord>('GET', apiPath('problems', n));
       output(g.json).result(p, () => showText(p));
     });
 }

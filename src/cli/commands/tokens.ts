@@ -2,6 +2,7 @@ import { Option } from 'commander';
 import type { Command } from 'commander';
 import type { Role, TokenRecord } from '../../store/index.ts';
 import { connect } from '../api-client.ts';
+import { apiPath } from '../api-path.ts';
 import { when } from '../format.ts';
 import { output, table } from '../output.ts';
 import { globals } from './globals.ts';
@@ -53,7 +54,7 @@ export function registerTokenCommands(program: Command): void {
     .action(async (name: string, _opts: object, cmd: Command) => {
       const g = globals(cmd);
       const client = await connect(g.dataDir);
-      const revoked = await client.call<TokenInfo>('DELETE', `/api/tokens/${encodeURIComponent(name)}`);
+      const revoked = await client.call<TokenInfo>('DELETE', apiPath('tokens', name));
       output(g.json).result(revoked, () => `revoked token "${revoked.name}" (${revoked.role}); requests with it now fail`);
     });
 }
