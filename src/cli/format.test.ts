@@ -24,3 +24,13 @@ test('cells: minute times and shortened JSON', () => {
   assert.equal(compactJson(null), '-');
   assert.equal(compactJson({ a: 'x'.repeat(100) }, 10), '{"a":"xxx…');
 });
+
+test('duration flags need a unit; time flags refuse a bare number too', async () => {
+  const { durationFlag, timeFlag } = await import('./format.ts');
+  assert.equal(durationFlag('2m', '--pause'), 120_000);
+  assert.equal(durationFlag('0', '--pause'), 0);
+  assert.throws(() => durationFlag('3', '--pause'), { code: 'VALIDATION_FAILED', message: '--pause: "3" has no unit; write 3s or 3ms' });
+  assert.throws(() => durationFlag('soon', '--backoff', '10m'), /--backoff must be a duration like 10m/);
+  assert.throws(() => timeFlag('5', '--since', 0, 'ago'), /--since: "5" has no unit; write a duration like 5h or 5d/);
+  assert.equal(timeFlag('1h', '--at', 0, 'ahead'), new Date(3_600_000).toISOString());
+});

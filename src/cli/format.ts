@@ -1,5 +1,5 @@
 // Small renderers shared by the commands' human output.
-import { CutoverError, parseDuration } from '../shared/index.ts';
+import { CutoverError, bareDurationHint, isBareDuration, parseDuration, parseDurationWithUnit } from '../shared/index.ts';
 import type { InstanceTarget } from '../store/index.ts';
 import type { InstanceView } from './api-types.ts';
 
@@ -61,6 +61,11 @@ const DURATION = /^\s*\d+(?:\.\d+)?\s*(?:ms|s|m|h|d)\s*$/;
  */
 export function timeFlag(value: string | undefined, flag: string, now: number, direction: 'ago' | 'ahead'): string | undefined {
   if (value === undefined) return undefined;
+  // Date.parse reads "5" as the year 2001: a bare number is a duration without its unit.
+  if (isBareDuration(value)) {
+    const n = value.trim();
+    throw new CutoverError('VALIDATION_FAILED', `${flag}: "${value}" has no unit; write a duration like ${n}h or ${n}d, or an ISO time like 2026-11-20T10:00:00Z`);
+  }
   if (DURATION.test(value)) {
     const ms = parseDuration(value)!;
     return new Date(direction === 'ago' ? now - ms : now + ms).toISOString();
@@ -71,4 +76,16 @@ export function timeFlag(value: string | undefined, flag: string, now: number, d
     throw new CutoverError('VALIDATION_FAILED', `${flag} must be an ISO time like 2026-11-20T10:00:00Z or ${example}, not "${value}"`);
   }
   return new Date(ms).toISOString();
+}
+
+/**
+ * A duration flag in milliseconds (`--pause 2m`). A unit is required: a bare `5` read as 5 ms
+ * was a trap (newcomer review §1.10.4); flags whose name carries the unit (`--retry-after
+ * <seconds>`, `--soak-days <n>`) take bare numbers and do not come here.
+ */
+export function durationFlag(value: string, flag: string, example = '30s'): number {
+  const ms = parseDurationWithUnit(value);
+  if (ms !== undefined) return ms;
+  if (isBareDuration(value)) throw new CutoverError('VALIDATION_FAILED', `${flag}: ${bareDurationHint(value)}`);
+  throw new CutoverError('VALIDATION_FAILED', `${flag} must be a duration like ${example}, 500ms, 5m or 2h, not ${JSON.stringify(value)}`);
 }

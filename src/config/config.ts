@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { invalidInput, parseDuration } from '../shared/index.ts';
+import { bareDurationHint, invalidInput, isBareDuration, parseDurationWithUnit } from '../shared/index.ts';
 import type { FieldIssue } from '../shared/index.ts';
 
 const duration = (fallback: string) =>
@@ -10,9 +10,11 @@ const duration = (fallback: string) =>
     .union([z.string(), z.number()])
     .default(fallback)
     .transform((v, ctx) => {
-      const ms = parseDuration(v);
+      // A unit is required in settings: a bare 5 used to mean 5 ms (newcomer review §1.10.4).
+      const ms = parseDurationWithUnit(v);
       if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration; write e.g. 500ms, 30s, 5m, 2h` });
+        const why = isBareDuration(v) ? bareDurationHint(v) : `"${v}" is not a duration; write e.g. 500ms, 30s, 5m, 2h`;
+        ctx.addIssue({ code: 'custom', message: why });
         return z.NEVER;
       }
       return ms;

@@ -45,7 +45,8 @@ export function registerCatalogCommands(program: Command): void {
       const g = globals(cmd);
       const out = output(g.json);
       const { loadManifest, packArtifact } = await import('../../releases/index.ts'); // heavy (yaml, zod, tar): load on use
-      const { spec, artifactPath } = await loadManifest(file); // validates everything before any upload
+      const { spec, artifactPath, warnings } = await loadManifest(file); // validates everything before any upload
+      for (const w of warnings ?? []) out.progress(`warning: ${w}`);
       const client = await connect(g.dataDir);
       out.progress(`packing ${artifactPath}`);
       const packed = await packArtifact(artifactPath);

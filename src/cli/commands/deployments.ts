@@ -4,7 +4,7 @@ import type { DeploymentRecord } from '../../store/index.ts';
 import type { InstanceStatus } from '../../api/index.ts';
 import { connect } from '../api-client.ts';
 import { apiPath } from '../api-path.ts';
-import { withQuery } from '../format.ts';
+import { durationFlag, withQuery } from '../format.ts';
 import type { ApiClient } from '../api-client.ts';
 import { output, table } from '../output.ts';
 import type { Output } from '../output.ts';
@@ -82,7 +82,8 @@ function rolloutFlags(opts: DeployFlags): Record<string, unknown> {
   }
   return {
     steps: steps.map(Number),
-    ...(opts.pause === undefined ? {} : { pause: opts.pause }),
+    // Checked here so a bare number is refused; the API itself reads a JSON number as milliseconds.
+    ...(opts.pause === undefined ? {} : { pause: opts.pause === 'manual' ? 'manual' : `${durationFlag(opts.pause, '--pause', '2m')}ms` }),
     ...(opts.analysis ? { analysis: true } : {}),
   };
 }

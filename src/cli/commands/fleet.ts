@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { CutoverError, parseDuration } from '../../shared/index.ts';
+import { CutoverError } from '../../shared/index.ts';
 import { connect } from '../api-client.ts';
 import { apiPath } from '../api-path.ts';
-import { compactJson, timeFlag, when, withQuery } from '../format.ts';
+import { compactJson, durationFlag, timeFlag, when, withQuery } from '../format.ts';
 import { output, table } from '../output.ts';
 import { globals } from './globals.ts';
 import type { PlanEntry } from '../api-types.ts';
@@ -192,9 +192,7 @@ export function registerFleetCommands(program: Command): void {
       const retry: Record<string, number> = {};
       if (typeof opts.retries === 'string') retry.maxAttempts = int('retries', opts.retries);
       if (typeof opts.backoff === 'string') {
-        const ms = parseDuration(opts.backoff);
-        if (ms === undefined) throw new CutoverError('VALIDATION_FAILED', `--backoff must be a duration like 10m or 1h, not "${opts.backoff}"`);
-        retry.backoffMs = ms;
+        retry.backoffMs = durationFlag(opts.backoff, '--backoff', '10m');
       }
       if (Object.keys(retry).length) policy.retry = retry;
       if (Object.keys(policy).length === 0) throw new CutoverError('VALIDATION_FAILED', 'nothing to change: give at least one setting (see `cutover fleet policy --help`)');
