@@ -20,6 +20,7 @@ export function buildProgram(): Command {
     .description('Zero-downtime blue-green releases with millisecond rollback')
     .option('--json', 'machine-readable output')
     .option('--data-dir <dir>', 'data directory (default ./.cutover, or CUTOVER_DATA_DIR)')
+    .option('--timeout <duration>', 'how long to wait for each answer of the server, e.g. 30s or 2m (default 30s, or CUTOVER_TIMEOUT)')
     .showSuggestionAfterError()
     .exitOverride()
     // Not commander's .version(): a root option is matched anywhere on the line and would swallow

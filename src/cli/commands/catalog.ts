@@ -47,7 +47,7 @@ export function registerCatalogCommands(program: Command): void {
       const { loadManifest, packArtifact } = await import('../../releases/index.ts'); // heavy (yaml, zod, tar): load on use
       const { spec, artifactPath, warnings } = await loadManifest(file); // validates everything before any upload
       for (const w of warnings ?? []) out.progress(`warning: ${w}`);
-      const client = await connect(g.dataDir);
+      const client = await connect(g.dataDir, g.timeout);
       out.progress(`packing ${artifactPath}`);
       const packed = await packArtifact(artifactPath);
       try {
@@ -73,7 +73,7 @@ export function registerCatalogCommands(program: Command): void {
     .option('--app <app>', 'only this app')
     .action(async (opts: { app?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir);
+      const client = await connect(g.dataDir, g.timeout);
       const { releases } = await client.call<{ releases: ReleaseRecord[] }>('GET', withQuery(apiPath('releases'), { app: opts.app }));
       output(g.json).result(releases, () =>
         releases.length
@@ -92,7 +92,7 @@ export function registerCatalogCommands(program: Command): void {
     .option('--app <app>', 'the app, when several have this version')
     .action(async (version: string, opts: { app?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir);
+      const client = await connect(g.dataDir, g.timeout);
       const r = await client.call<ReleaseRecord>('GET', withQuery(apiPath('releases', version), { app: opts.app }));
       const s = r.spec as { components?: { name: string; version: string }[]; features?: { key: string; title: string }[]; notes?: string; artifact?: { digest: string }; commit?: string };
       output(g.json).result(r, () =>
@@ -117,7 +117,7 @@ export function registerCatalogCommands(program: Command): void {
     .option('--app <app>', 'the app, when several have these versions')
     .action(async (from: string, to: string, opts: { app?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir);
+      const client = await connect(g.dataDir, g.timeout);
       const d = await client.call<ReleaseDiff & { app: string }>('GET', withQuery('/api/releases/diff', { from, to, app: opts.app }));
       output(g.json).result(d, () => renderDiff(d));
     });

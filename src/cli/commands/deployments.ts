@@ -50,7 +50,7 @@ export async function follow(client: ApiClient, started: DeploymentRecord, out: 
       }
     }
     if (d.status !== 'running') break;
-    d = await client.call<DeploymentRecord>('GET', withQuery(apiPath('deployments', d.id), { wait: 2000 }));
+    d = await client.call<DeploymentRecord>('GET', withQuery(apiPath('deployments', d.id), { wait: Math.min(2000, Math.floor(client.timeoutMs / 2)) }));
   }
   if (d.status === 'failed' || d.status === 'aborted') {
     throw new CutoverError((d.error?.code as 'DEPLOYMENT_FAILED') ?? 'DEPLOYMENT_FAILED', d.error?.message ?? `the deployment ${d.status}`, {
@@ -122,7 +122,7 @@ export function registerDeploymentCommands(program: Command): void {
     .action(async (instance: string, version: string, opts: DeployFlags, cmd: Command) => {
       const g = globals(cmd);
       const out = output(g.json);
-      const client = await connect(g.dataDir);
+      const client = await connect(g.dataDir, g.timeout);
       let d = await client.call<DeploymentRecord>('POST', apiPath('instances', instance, 'deploy'), {
         version,
         ...(opts.reason ? { reason: opts.reason } : {}),
@@ -141,7 +141,7 @@ export function registerDeploymentCommands(program: Command): void {
     .action(async (instance: string, opts: { wait?: boolean; reason?: string }, cmd: Command) => {
       const g = globals(cmd);
       const out = output(g.json);
-      const client = await connect(g.dataDir);
+      const client = await connect(g.dataDir, g.timeout);
       let d = await client.call<DeploymentRecord>('POST', apiPath('instances', instance, 'rollback'), {
         ...(opts.reason ? { reason: opts.reason } : {}),
       });
@@ -157,7 +157,7 @@ export function registerDeploymentCommands(program: Command): void {
     .argument('[instance]', 'instance name')
     .action(async (instance: string | undefined, _opts: object, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir);
+      const client = await connect(g.dataDir, g.timeout);
       if (instance) {
         const s = await client.call<InstanceStatus>('GET', apiPath('instances', instance));
         output(g.json).result(s, () =>
@@ -184,7 +184,7 @@ export function registerDeploymentCommands(program: Command): void {
         throw new CutoverError('VALIDATION_FAILED', `--color must be blue or green, not "${opts.color}"`);
       }
       if (!/^\d+$/.test(opts.tail)) throw new CutoverError('VALIDATION_FAILED', `--tail must be a number of lines, not "${opts.tail}"`);
-      const client = await connect(g.dataDir);
+      const client = await connect(g.dataDir, g.timeout);
       const q = new URLSearchParams({ tail: opts.tail, ...(opts.color ? { color: opts.color } : {}), ...(opts.follow ? { follow: '1' } : {}) });
       const body = await client.stream(`${apiPath('instances', instance, 'logs')}?${q}`);
       if (g.json) {

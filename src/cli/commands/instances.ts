@@ -88,7 +88,7 @@ export function registerInstanceCommands(program: Command): void {
         }
         const labels = parseLabels(opts.label);
         const target = opts.targetVersion !== undefined ? { version: opts.targetVersion } : opts.targetChannel !== undefined ? { channel: opts.targetChannel } : null;
-        const client = await connect(g.dataDir);
+        const client = await connect(g.dataDir, g.timeout);
         const created = await client.call<InstanceRecord>('POST', '/api/instances', {
           name,
           app: opts.app,
@@ -132,7 +132,7 @@ export function registerInstanceCommands(program: Command): void {
         ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
       };
       if (Object.keys(body).filter((k) => k !== 'reason').length === 0) throw invalid('nothing to change: give --window, --environment, --tenant, --label or --unlabel');
-      const client = await connect(g.dataDir);
+      const client = await connect(g.dataDir, g.timeout);
       const updated = await client.call<InstanceRecord>('PATCH', apiPath('instances', name), body);
       output(g.json).result(updated, () =>
         `updated ${updated.name}: ${updated.environment}${updated.tenant ? `, tenant ${updated.tenant}` : ''}, window ${updated.window ?? '(environment default)'}, labels ${Object.entries(updated.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-'}`,
@@ -150,7 +150,7 @@ export function registerInstanceCommands(program: Command): void {
       const g = globals(cmd);
       const out = output(g.json);
       const limit = positiveInt(opts.limit, '--limit');
-      const client = await connect(g.dataDir);
+      const client = await connect(g.dataDir, g.timeout);
       type Page = { instances: InstanceView[]; next: string | null };
       const fetchPage = (after: string | undefined) =>
         client.call<Page>('GET', withQuery('/api/instances', { selector: opts.selector, limit, after }));
@@ -177,7 +177,7 @@ export function registerInstanceCommands(program: Command): void {
     .argument('<name>')
     .action(async (name: string, _opts: object, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir);
+      const client = await connect(g.dataDir, g.timeout);
       const i = await client.call<InstanceStatus>('GET', apiPath('instances', name));
       const labels = Object.entries(i.labels ?? {}).map(([k, v]) => `${k}=${v}`);
       output(g.json).result(i, () =>
@@ -223,7 +223,7 @@ export function registerInstanceCommands(program: Command): void {
         }
         const target = targetFrom(opts);
         const reason = opts.reason !== undefined ? { reason: opts.reason } : {};
-        const client = await connect(g.dataDir);
+        const client = await connect(g.dataDir, g.timeout);
 
         if (name !== undefined) {
           const view = await client.call<InstanceView>('PUT', apiPath('instances', name, 'target'), { target, ...reason });

@@ -40,7 +40,7 @@ export function registerTrafficCommands(program: Command): void {
       const g = globals(cmd);
       const out = output(g.json);
       if (looksLikeDeploymentId(target)) deploymentId(target);
-      const client = await connect(g.dataDir);
+      const client = await connect(g.dataDir, g.timeout);
       const id = await runningDeployment(client, target);
       let d = await client.call<DeploymentRecord>('POST', apiPath('deployments', id, 'abort'), opts.reason ? { reason: opts.reason } : {});
       if (opts.wait) {
@@ -64,7 +64,7 @@ export function registerTrafficCommands(program: Command): void {
     .action(async (target: string, opts: { reason?: string }, cmd: Command) => {
       const g = globals(cmd);
       if (looksLikeDeploymentId(target)) deploymentId(target);
-      const client = await connect(g.dataDir);
+      const client = await connect(g.dataDir, g.timeout);
       const id = await runningDeployment(client, target);
       const d = await client.call<DeploymentRecord>('POST', apiPath('deployments', id, 'resume'), opts.reason ? { reason: opts.reason } : {});
       const step = d.steps.find((s) => s.status === 'running')?.name ?? 'its step';
@@ -81,7 +81,7 @@ export function registerTrafficCommands(program: Command): void {
     .action(async (instance: string, opts: { token?: string; off?: boolean; reason?: string }, cmd: Command) => {
       const g = globals(cmd);
       const out = output(g.json);
-      const client = await connect(g.dataDir);
+      const client = await connect(g.dataDir, g.timeout);
       const reason = opts.reason ? { reason: opts.reason } : {};
       if (opts.off) {
         if (opts.token) throw new CutoverError('VALIDATION_FAILED', '--off and --token do not go together');
@@ -130,7 +130,7 @@ export function registerTrafficCommands(program: Command): void {
           throw new CutoverError('VALIDATION_FAILED', `cannot read --page ${opts.page}: ${(error as Error).message}`);
         }
       }
-      const client = await connect(g.dataDir);
+      const client = await connect(g.dataDir, g.timeout);
       const reason = opts.reason ? { reason: opts.reason } : {};
       const r =
         state === 'on'
