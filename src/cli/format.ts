@@ -89,3 +89,25 @@ export function durationFlag(value: string, flag: string, example = '30s'): numb
   if (isBareDuration(value)) throw new CutoverError('VALIDATION_FAILED', `${flag}: ${bareDurationHint(value)}`);
   throw new CutoverError('VALIDATION_FAILED', `${flag} must be a duration like ${example}, 500ms, 5m or 2h, not ${JSON.stringify(value)}`);
 }
+
+// C0 controls, DEL, C1 controls, and the Unicode bidi overrides/isolates that reorder what a
+// terminal shows (CVE-2021-42574): none of them may reach a terminal from data (L2).
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * Text from the server (titles, reasons, labels, error messages, app output) with its control
+ * characters written as escapes (`\x1b`, `\r`, `\u202e`), so it can neither move the cursor,
+ * recolour, retitle or clear the terminal, nor forge a table row. `keep` lists characters the
+ * caller's own layout uses (a text block keeps its newlines; a table cell keeps none).
+ */
+export function escapeControl(text: string, keep = ''): string {
+  return text.replace(CONTROL, (c) => {
+    if (keep.includes(c)) return c;
+    const named = NAMED[c];
+    if (named) return named;
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}

@@ -10,6 +10,7 @@ import { registerTokenCommands } from './commands/tokens.ts';
 import { registerFleetCommands } from './commands/fleet.ts';
 import { registerTrafficCommands } from './commands/traffic.ts';
 import { reportError } from './output.ts';
+import { escapeControl } from './format.ts';
 
 /** The one product version (server, agent and CLI share it). */
 const VERSION = '0.1.0';
@@ -23,6 +24,9 @@ export function buildProgram(): Command {
     .option('--timeout <duration>', 'how long to wait for each answer of the server, e.g. 30s or 2m (default 30s, or CUTOVER_TIMEOUT)')
     .showSuggestionAfterError()
     .exitOverride()
+    // Commander echoes what was typed (`unknown option '…'`): escaped like every other output (L2).
+    // Set before the subcommands are added, which copy it.
+    .configureOutput({ writeErr: (s) => process.stderr.write(escapeControl(s, '\n')) })
     // Not commander's .version(): a root option is matched anywhere on the line and would swallow
     // the `--version` of `instance target` and `problem list`. runCli answers it instead.
     .addHelpText('after', '\n`cutover --version` (or -V) prints the version.');

@@ -4,7 +4,7 @@ import type { DeploymentRecord } from '../../store/index.ts';
 import type { InstanceStatus } from '../../api/index.ts';
 import { connect } from '../api-client.ts';
 import { apiPath } from '../api-path.ts';
-import { durationFlag, withQuery } from '../format.ts';
+import { durationFlag, escapeControl, withQuery } from '../format.ts';
 import type { ApiClient } from '../api-client.ts';
 import { output, table } from '../output.ts';
 import type { Output } from '../output.ts';
@@ -178,7 +178,8 @@ export function registerDeploymentCommands(program: Command): void {
     .option('--color <color>', 'blue or green')
     .option('--tail <n>', 'lines from the end', '100')
     .option('-f, --follow', 'keep printing new lines until Ctrl-C')
-    .action(async (instance: string, opts: { color?: string; tail: string; follow?: boolean }, cmd: Command) => {
+    .option('--raw', "print the app's bytes as they are, colours and other terminal controls included (default: escaped)")
+    .action(async (instance: string, opts: { color?: string; tail: string; follow?: boolean; raw?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       if (opts.color !== undefined && opts.color !== 'blue' && opts.color !== 'green') {
         throw new CutoverError('VALIDATION_FAILED', `--color must be blue or green, not "${opts.color}"`);
@@ -193,6 +194,13 @@ export function registerDeploymentCommands(program: Command): void {
         process.stdout.write(`${JSON.stringify({ instance, lines: buffered.split('\n').filter(Boolean) }, null, 2)}\n`);
         return;
       }
-      for await (const chunk of body) process.stdout.write(chunk);
+      if (opts.raw) {
+        for await (const chunk of body) process.stdout.write(chunk);
+        return;
+      }
+      // An app's output is data too (L2): its control characters are escaped unless --raw.
+      const decoder = new TextDecoder();
+      for await (const chunk of body) process.stdout.write(escapeControl(decoder.decode(chunk, { stream: true }), '\n\t'));
+      process.stdout.write(escapeControl(decoder.decode(), '\n\t'));
     });
 }
