@@ -107,7 +107,7 @@ export async function startAgent(
     skewGraceMs: config.skewGrace,
     maxBodyBytes: config.maxRequestBody,
   });
-  const supervisor = createSupervisor({ logDir });
+  const supervisor = createSupervisor({ logDir, path: config.slotPath });
   const core = createAgentCore({ dataDir, router, supervisor, logDir, drainTimeoutMs: config.drainTimeout, log });
   logSlotEvents(supervisor, log);
 

@@ -68,3 +68,11 @@ test('a bare number is not a duration in the file, the environment or a flag; ze
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("slots' PATH comes from the settings: by default the agent's Node first, then the system directories", async () => {
+  const { defaultSlotPath } = await import('./config.ts');
+  assert.equal(defaultSlotPath('/opt/node24/bin/node'), '/opt/node24/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+  assert.equal(defaultSlotPath('/usr/bin/node'), '/usr/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/sbin:/bin');
+  assert.equal((await loadConfig({ env: { PATH: '/home/someone/bin' } })).slotPath, defaultSlotPath());
+  assert.equal((await loadConfig({ env: { CUTOVER_SLOT_PATH: '/opt/bin:/bin' } })).slotPath, '/opt/bin:/bin');
+});

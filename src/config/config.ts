@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { bareDurationHint, invalidInput, isBareDuration, parseDurationWithUnit } from '../shared/index.ts';
@@ -37,6 +37,13 @@ const bytes = (fallback: string) =>
       return n;
     });
 
+/** The system directories, after the agent's own Node: `node server.js` in a slot runs on it (Node 24). */
+export function defaultSlotPath(execPath: string = process.execPath): string {
+  return [dirname(execPath), '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin']
+    .filter((d, i, all) => all.indexOf(d) === i)
+    .join(':');
+}
+
 /**
  * Every setting of the server, agent and `up`, with its default and description. Layers, each
  * overriding the one before: defaults < config file (`--config`) < environment (`CUTOVER_*`) < flags.
@@ -69,6 +76,11 @@ export const configSchema = z
     wsDrainTimeout: duration('60s').describe('When a colour stops serving, its WebSockets are closed (1001 "going away") each at a random moment within this time, so clients reconnect gradually.'),
     skewGrace: duration('5m').describe('Skew protection: for how long after a flip a client still running the previous version (it sends that deployment id) keeps being served by the previous colour, while that slot is warm. 0 turns it off.'),
     maxRequestBody: bytes('100MiB').describe('Largest request body the router accepts; larger ones get 413. Bytes, or with a unit: 512k, 10MiB, 1g (powers of 1024).'),
+    slotPath: z
+      .string()
+      .min(1)
+      .default(defaultSlotPath())
+      .describe("PATH of every slot's process, so the runtime an app's start command finds does not depend on who started the agent. Default: the directory of the Node binary the agent runs with, then /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin."),
     logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info').describe('Log level of server and agent logs (stderr).'),
   })
   .strict();

@@ -47,7 +47,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
 
   const ctx: SlotContext = {
     clock,
-    baseEnv: options.baseEnv ?? process.env,
+    baseEnv: options.path === undefined ? (options.baseEnv ?? process.env) : { ...(options.baseEnv ?? process.env), PATH: options.path },
     restart: resolveRestartPolicy(options.restart),
     setState: (slot, state) => {
       if (slot.info.state === state) return false;

@@ -194,6 +194,11 @@ export interface SupervisorOptions {
    * nothing else in it ever reaches a slot (the agent's environment may hold tokens).
    */
   baseEnv?: Readonly<Record<string, string | undefined>>;
+  /**
+   * The slots' `PATH`, from the agent's settings (`slotPath`): which `node` or `python` an app's
+   * `start` finds must not depend on the shell that started the agent. Default: `baseEnv`'s PATH.
+   */
+  path?: string;
   /** Crash-restart rules (partial: the rest are defaults), or `false` to leave crashed slots `exited`. */
   restart?: Partial<RestartPolicy> | false;
   /** Longest delay before new output in a log file reaches the tail and followers. Default 250. */
