@@ -39,6 +39,7 @@ export function createSqliteDeployments(db: DatabaseSync): DeploymentMethods {
       const filters: Filter[] = [
         ...EQUALS.map(([key, column]): Filter => [`${column} = ?`, filter[key]]),
         ['created_at >= ?', filter.since],
+        ['created_at < ?', filter.before],
       ];
       return (
         list('SELECT body FROM deployments', filters, 'ORDER BY created_at DESC, seq DESC', filter.limit) as {
