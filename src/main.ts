@@ -97,6 +97,7 @@ export async function startServer(
     deployer,
     scheduler,
     version: PRODUCT_VERSION,
+    pruneKeepReleases: config.pruneKeepReleases,
     runtime,
     artifacts,
     clock,

@@ -1,3 +1,4 @@
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CutoverError, COLORS } from '../shared/index.ts';
@@ -135,9 +136,46 @@ export function createAgentCore(options: AgentCoreOptions) {
     }
   }
 
+  /** Digests a slot of this agent runs or keeps warm: never pruned, whatever the server asks. */
+  const digestsInUse = (): Set<string> =>
+    new Set(Object.values(state.instances).flatMap((i) => Object.values(i.slots).map((s) => s!.digest)));
+
   return {
     async hasArtifact(digest: string): Promise<boolean> {
       return artifacts.has(digest);
+    },
+
+    /** The artifacts this agent holds, with their sizes and whether a slot uses them (for `cutover prune`). */
+    async listArtifacts(): Promise<{ digest: string; size: number; inUse: boolean }[]> {
+      const used = digestsInUse();
+      let names: string[];
+      try {
+        names = await readdir(artifacts.dir);
+      } catch {
+        return [];
+      }
+      const out: { digest: string; size: number; inUse: boolean }[] = [];
+      for (const name of names.sort()) {
+        const m = /^sha256-([0-9a-f]{64})\.tgz$/.exec(name);
+        if (!m) continue;
+        const digest = `sha256:${m[1]}`;
+        const size = await stat(join(artifacts.dir, name)).then((s) => s.size, () => 0);
+        out.push({ digest, size, inUse: used.has(digest) });
+      }
+      return out;
+    },
+
+    /**
+     * Deletes an artifact and its unpacked release; SLOT_BUSY if a slot runs it or keeps it warm.
+     * A later deploy of that release fetches it again by digest (`ensureArtifact`).
+     */
+    async deleteArtifact(digest: string): Promise<void> {
+      const file = artifacts.path(digest); // ARTIFACT_INVALID for a malformed digest
+      if (digestsInUse().has(digest)) {
+        throw new CutoverError('SLOT_BUSY', `a slot of this agent runs ${digest}; it is kept`, { details: { digest } });
+      }
+      await rm(releaseDir(digest), { recursive: true, force: true });
+      await rm(file, { force: true });
     },
 
     async putArtifact(digest: string, body: Readable): Promise<void> {

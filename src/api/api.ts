@@ -14,6 +14,7 @@ import { instanceRoutes } from './routes-instances.ts';
 import { releaseRoutes } from './routes-releases.ts';
 import { fleetRoutes } from './routes-fleet.ts';
 import { trafficRoutes } from './routes-traffic.ts';
+import { lifecycleRoutes } from './routes-lifecycle.ts';
 import type { Scheduler } from '../scheduler/index.ts';
 
 export interface ApiDeps {
@@ -25,6 +26,8 @@ export interface ApiDeps {
   log: Logger;
   /** The fleet scheduler; absent in tests that do not need it. */
   scheduler?: Scheduler;
+  /** How many of each instance's last releases `POST /api/prune` keeps on the agent (setting `pruneKeepReleases`). */
+  pruneKeepReleases?: number;
   /** The product version, shown in the OpenAPI document. */
   version?: string;
   /** Streams an instance's slot output from the agent. */
@@ -50,6 +53,7 @@ export function apiRoutes(deps: ApiDeps): RouteSpec[] {
     ...adminRoutes(deps),
     ...fleetRoutes(deps),
     ...trafficRoutes(deps),
+    ...lifecycleRoutes(deps),
   ];
   let document: object | undefined;
   routes.push(

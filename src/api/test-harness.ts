@@ -17,6 +17,7 @@ export const DAY = 86_400_000;
 
 export interface Harness {
   store: Store;
+  runtime: FakeRuntime;
   clock: ManualClock;
   tokens: Record<Role, string>;
   /** Calls the API as `role` (or with no token when null) and returns status, JSON body and headers. */
@@ -52,6 +53,7 @@ export async function startHarness(start = Date.parse('2026-11-01T10:00:00Z')): 
   }
   return {
     store,
+    runtime,
     clock,
     tokens,
     async call(role, method, path, body, headers = {}) {

@@ -76,6 +76,14 @@ export const configSchema = z
     wsDrainTimeout: duration('60s').describe('When a colour stops serving, its WebSockets are closed (1001 "going away") each at a random moment within this time, so clients reconnect gradually.'),
     skewGrace: duration('5m').describe('Skew protection: for how long after a flip a client still running the previous version (it sends that deployment id) keeps being served by the previous colour, while that slot is warm. 0 turns it off.'),
     maxRequestBody: bytes('100MiB').describe('Largest request body the router accepts; larger ones get 413. Bytes, or with a unit: 512k, 10MiB, 1g (powers of 1024).'),
+    pruneKeepReleases: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(3)
+      .describe("`cutover prune` keeps each instance's last N releases' artifacts on the agent, besides its live and warm slots'; older ones go and are fetched again by digest when deployed."),
+    slotLogMaxBytes: bytes('10MiB').describe("A slot's log file is rotated when it grows past this size (copy, then truncate: the app keeps its file descriptor)."),
+    slotLogFiles: z.coerce.number().int().min(0).max(100).default(5).describe('Rotated slot log files kept beside the current one (`<file>.1` newest … `<file>.N`); 0 keeps none.'),
     slotPath: z
       .string()
       .min(1)
