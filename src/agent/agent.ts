@@ -107,7 +107,11 @@ export async function startAgent(
     skewGraceMs: config.skewGrace,
     maxBodyBytes: config.maxRequestBody,
   });
-  const supervisor = createSupervisor({ logDir, path: config.slotPath });
+  const supervisor = createSupervisor({
+    logDir,
+    path: config.slotPath,
+    logRotation: { maxBytes: config.slotLogMaxBytes, files: config.slotLogFiles },
+  });
   const core = createAgentCore({ dataDir, router, supervisor, logDir, drainTimeoutMs: config.drainTimeout, log });
   logSlotEvents(supervisor, log);
 

@@ -9,6 +9,7 @@ import { registerAuditCommands } from './commands/audit.ts';
 import { registerTokenCommands } from './commands/tokens.ts';
 import { registerFleetCommands } from './commands/fleet.ts';
 import { registerTrafficCommands } from './commands/traffic.ts';
+import { registerLifecycleCommands } from './commands/lifecycle.ts';
 import { reportError } from './output.ts';
 import { escapeControl } from './format.ts';
 
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerProcessCommands(program);
   registerCatalogCommands(program);
   registerInstanceCommands(program);
+  registerLifecycleCommands(program);
   registerDeploymentCommands(program);
   registerTrafficCommands(program);
   registerChannelCommands(program);

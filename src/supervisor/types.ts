@@ -201,6 +201,8 @@ export interface SupervisorOptions {
   path?: string;
   /** Crash-restart rules (partial: the rest are defaults), or `false` to leave crashed slots `exited`. */
   restart?: Partial<RestartPolicy> | false;
+  /** Rotate slot log files past a size (copy, then truncate), keeping some older files; default: never. */
+  logRotation?: { maxBytes: number; files: number };
   /** Longest delay before new output in a log file reaches the tail and followers. Default 250. */
   logPollMs?: number;
 }
