@@ -31,7 +31,7 @@ test('duration flags need a unit; time flags refuse a bare number too', async ()
   assert.equal(durationFlag('0', '--pause'), 0);
   assert.throws(() => durationFlag('3', '--pause'), { code: 'VALIDATION_FAILED', message: '--pause: "3" has no unit; write 3s or 3ms' });
   assert.throws(() => durationFlag('soon', '--backoff', '10m'), /--backoff must be a duration like 10m/);
-  assert.throws(() => timeFlag('5', '--since', 0, 'ago'), /--since: "5" has no unit; write a duration like 5h or 5d/);
+  assert.throws(() => timeFlag('5', '--since', 0, 'ago'), /--since must be an ISO time .* or a duration ago like 5h or 5d, not "5": a number needs a unit/);
   assert.equal(timeFlag('1h', '--at', 0, 'ahead'), new Date(3_600_000).toISOString());
 });
 

@@ -64,7 +64,8 @@ export function timeFlag(value: string | undefined, flag: string, now: number, d
   // Date.parse reads "5" as the year 2001: a bare number is a duration without its unit.
   if (isBareDuration(value)) {
     const n = value.trim();
-    throw new CutoverError('VALIDATION_FAILED', `${flag}: "${value}" has no unit; write a duration like ${n}h or ${n}d, or an ISO time like 2026-11-20T10:00:00Z`);
+    const like = direction === 'ago' ? 'a duration ago' : 'a duration from now';
+    throw new CutoverError('VALIDATION_FAILED', `${flag} must be an ISO time like 2026-11-20T10:00:00Z or ${like} like ${n}h or ${n}d, not "${value}": a number needs a unit`);
   }
   if (DURATION.test(value)) {
     const ms = parseDuration(value)!;
