@@ -136,12 +136,20 @@ export function createAgentCore(options: AgentCoreOptions) {
     }
   }
 
+  // When each artifact was last asked about or received: a deploy checks (HEAD), then starts it a
+  // moment later, so a prune planned in between must not delete what it just checked. Once a slot
+  // runs it, the slot protects it (digestsInUse) and the mark goes.
+  const touched = new Map<string, number>();
+  const RECENT_MS = 15 * 60_000;
+  const touch = (digest: string) => touched.set(digest, Date.now());
+
   /** Digests a slot of this agent runs or keeps warm: never pruned, whatever the server asks. */
   const digestsInUse = (): Set<string> =>
     new Set(Object.values(state.instances).flatMap((i) => Object.values(i.slots).map((s) => s!.digest)));
 
   return {
     async hasArtifact(digest: string): Promise<boolean> {
+      touch(digest);
       return artifacts.has(digest);
     },
 
@@ -174,11 +182,17 @@ export function createAgentCore(options: AgentCoreOptions) {
       if (digestsInUse().has(digest)) {
         throw new CutoverError('SLOT_BUSY', `a slot of this agent runs ${digest}; it is kept`, { details: { digest } });
       }
+      if (Date.now() - (touched.get(digest) ?? 0) < RECENT_MS) {
+        throw new CutoverError('SLOT_BUSY', `${digest} was checked for or received in the last ${RECENT_MS / 60_000} minutes (a deploy may be starting it); it is kept`, {
+          details: { digest },
+        });
+      }
       await rm(releaseDir(digest), { recursive: true, force: true });
       await rm(file, { force: true });
     },
 
     async putArtifact(digest: string, body: Readable): Promise<void> {
+      touch(digest);
       await artifacts.put(body, digest);
       await unpackArtifact(artifacts.path(digest), releaseDir(digest));
     },
@@ -201,6 +215,7 @@ export function createAgentCore(options: AgentCoreOptions) {
 
     async startSlot(spec: Omit<RuntimeSlotSpec, 'instance' | 'color'>, name: string, color: Color) {
       const instance = instanceOrThrow(name);
+      touch(spec.digest); // until the slot below holds it
       if (!(await artifacts.has(spec.digest))) {
         throw new CutoverError('ARTIFACT_NOT_FOUND', `the agent has no artifact ${spec.digest}; upload it first`);
       }
@@ -217,6 +232,7 @@ export function createAgentCore(options: AgentCoreOptions) {
         ...(spec.drain ? { drain: spec.drain } : {}),
       };
       instance.slots[color] = slot;
+      touched.delete(spec.digest); // the slot protects it from here
       await stateFile.save(state);
       const info = await launch(name, color, slot);
       return { port: info.port, ...(info.pid === undefined ? {} : { pid: info.pid }) };

@@ -162,6 +162,13 @@ export async function pruneArtifacts(deps: LifecycleDeps, options: { dryRun: boo
       return d ? [d] : [];
     }),
   }));
+  // A deployment running now may be about to start its release: its artifact stays too.
+  const running = await deps.store.listDeployments({ status: 'running' });
+  for (const d of running) {
+    const i = instances.find((x) => x.name === d.instance);
+    const digest = i && digestOf.get(`${i.app}@${d.toVersion}`);
+    if (digest) slots.push({ instance: d.instance, digests: [digest] });
+  }
   const history = await Promise.all(
     instances.map(async (i) => {
       const done = await deps.store.listDeployments({ instance: i.name, status: 'succeeded', limit: options.historyLimit ?? 50 });
