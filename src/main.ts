@@ -9,7 +9,7 @@ import { cliConfigDir } from './config/index.ts';
 import type { Config } from './config/index.ts';
 import { describeDatabase, openStore } from './store/index.ts';
 import { createArtifactStore } from './releases/index.ts';
-import { createDeployer } from './deploy/index.ts';
+import { createDeployer, pruneArtifacts } from './deploy/index.ts';
 import { claimPorts, createAgentClient, liveAgent, openAgentLogs, portFree, startAgent, waitAgentGone } from './agent/index.ts';
 import type { AgentPidRecord } from './agent/index.ts';
 import { bootstrapAdminToken, ensureBuiltInChannels, reportProblem } from './control/index.ts';
@@ -128,6 +128,19 @@ export async function startServer(
     deployer.stopExpiredWarmSlots().catch((error: Error) => log.warn({ err: error.message }, 'stopping expired warm slots failed'));
   }, config.warmCheckInterval);
   warmTimer.unref();
+  // What `cutover prune` does, now and then: artifacts of releases no slot runs and no recent
+  // deploy used go from the agent; a later deploy fetches them again by digest.
+  const pruneTimer =
+    config.pruneInterval > 0
+      ? setInterval(() => {
+          pruneArtifacts({ store, runtime, clock }, { dryRun: false, keepPerInstance: config.pruneKeepReleases })
+            .then((r) => {
+              if (r.remove.length) log.info({ removed: r.remove.map((x) => x.digest), freedBytes: r.freedBytes }, 'pruned artifacts on the agent');
+            })
+            .catch((error: Error) => log.warn({ err: error.message }, 'pruning artifacts failed'));
+        }, config.pruneInterval)
+      : undefined;
+  pruneTimer?.unref();
   scheduler.start();
   bake.start();
   health.start();
@@ -141,6 +154,7 @@ export async function startServer(
     stop() {
       stopping ??= (async () => {
         clearInterval(warmTimer);
+        clearInterval(pruneTimer);
         await scheduler.stop();
         await bake.stop();
         await health.stop();

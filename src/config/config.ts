@@ -82,6 +82,7 @@ export const configSchema = z
       .min(0)
       .default(3)
       .describe("`cutover prune` keeps each instance's last N releases' artifacts on the agent, besides its live and warm slots'; older ones go and are fetched again by digest when deployed."),
+    pruneInterval: duration('1h').describe("How often the server prunes the agent's artifacts as `cutover prune` does (pruneKeepReleases). 0 turns it off; `cutover prune` still works."),
     slotLogMaxBytes: bytes('10MiB').describe("A slot's log file is rotated when it grows past this size (copy, then truncate: the app keeps its file descriptor)."),
     slotLogFiles: z.coerce.number().int().min(0).max(100).default(5).describe('Rotated slot log files kept beside the current one (`<file>.1` newest … `<file>.N`); 0 keeps none.'),
     slotPath: z
