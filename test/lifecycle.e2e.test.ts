@@ -7,7 +7,7 @@ import { EXAMPLE, cutover, cutoverText, eventually, ports, startProcess, tempDir
 
 /**
  * An instance's life past its first deploy, as an operator lives it: the slots' PATH comes from
- * the agent's settings, hosts change, history reads back, prune keeps what a rollback needs and a
+ * the agent's settings, stored text prints escaped, hosts change, history reads back, prune keeps what a rollback needs and a
  * pruned release deploys again, and a delete drains, stops and forgets (issue 13).
  */
 let data: Awaited<ReturnType<typeof tempDir>>;
@@ -104,6 +104,15 @@ test('hosts change, history, prune and delete through the CLI; slots run on the 
   const again = await cutover(data.dir, ['deploy', 'web', '1.0.0', '--wait']);
   assert.equal(again.code, 0, `a pruned release deploys again: ${again.stdout}`);
   assert.equal((await get('shop.test')).version, '1.0.0');
+
+  // L2: what the API stored is printed with its control characters escaped.
+  const hostile = '\u001b[2J\u001b[31mPWNED\u001b]0;owned\u0007 title\r\nforged row';
+  assert.equal((await cutover(data.dir, ['problem', 'report', '1.0.0', hostile])).code, 0);
+  const problems = await cutoverText(data.dir, ['problem', 'list']);
+  assert.equal(problems.code, 0, problems.stderr);
+  assert.ok(![...problems.stdout].some((c) => c !== '\n' && (c.charCodeAt(0) < 0x20 || c === '\u007f')), problems.stdout);
+  assert.ok(problems.stdout.includes('\\x1b[2J\\x1b[31mPWNED\\x1b]0;owned\\x07 title\\r\\nforged row'), problems.stdout);
+  assert.equal(problems.stdout.trimEnd().split('\n').length, 2, 'a header and one row');
 
   const status = await cutover(data.dir, ['status', 'web']);
   const pids = (status.json.runtime.slots as { pid?: number }[]).flatMap((s) => (s.pid ? [s.pid] : []));
