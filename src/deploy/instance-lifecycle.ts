@@ -26,22 +26,29 @@ const LIFECYCLE_LOCK_MS = 15 * 60_000;
  * Runs `work` holding the instance's deployment lock, so no deployment starts meanwhile; refused
  * (INSTANCE_LOCKED, nothing changed) while a deployment runs or someone else holds the lock.
  */
-async function withInstanceLock<T>(deps: LifecycleDeps, instance: string, what: string, who: LifecycleWho, work: (lock: LockRecord) => Promise<T>): Promise<T> {
+async function withInstanceLock<T>(
+  deps: LifecycleDeps,
+  instance: string,
+  what: { operation: 'instance-delete' | 'host-change'; retry: string },
+  who: LifecycleWho,
+  work: (lock: LockRecord) => Promise<T>,
+): Promise<T> {
   const [running] = await deps.store.listDeployments({ instance, status: 'running', limit: 1 });
   if (running) {
     throw new CutoverError(
       'INSTANCE_LOCKED',
-      `deployment ${running.id} is running on "${instance}"; wait for it to finish or stop it (\`cutover abort ${instance}\`), then ${what} again`,
+      `deployment ${running.id} is running on "${instance}"; wait for it to finish or stop it (\`cutover abort ${instance}\`), then ${what.retry} again`,
       { details: { instance, deploymentId: running.id } },
     );
   }
   const now = deps.clock.now();
-  const id = `${what.split(' ')[0]}_${randomBytes(6).toString('hex')}`;
-  const lock: LockRecord = { instance, owner: `${who.actor} (${what})`, deploymentId: id, acquiredAt: now, expiresAt: now + LIFECYCLE_LOCK_MS };
+  // Not a deployment: the id says what holds the lock, for whoever finds it held.
+  const id = `${what.operation}_${randomBytes(6).toString('hex')}`;
+  const lock: LockRecord = { instance, owner: `${who.actor} (${what.operation})`, deploymentId: id, acquiredAt: now, expiresAt: now + LIFECYCLE_LOCK_MS };
   const taken = await deps.store.acquireLock(lock, now);
   if (!taken.ok) {
     const h = taken.holder;
-    throw new CutoverError('INSTANCE_LOCKED', `instance "${instance}" is locked by ${h.owner} until ${new Date(h.expiresAt).toISOString()}; ${what} again after that`, {
+    throw new CutoverError('INSTANCE_LOCKED', `instance "${instance}" is locked by ${h.owner} until ${new Date(h.expiresAt).toISOString()}; ${what.retry} again after that`, {
       details: { instance, holder: h.owner, deploymentId: h.deploymentId, expiresAt: h.expiresAt },
     });
   }
@@ -73,7 +80,7 @@ export interface DeletedInstance {
  */
 export async function deleteInstance(deps: LifecycleDeps, name: string, who: LifecycleWho): Promise<DeletedInstance> {
   const before = await mustGet(deps.store, name);
-  return withInstanceLock(deps, name, 'delete it', who, async () => {
+  return withInstanceLock(deps, name, { operation: 'instance-delete', retry: 'delete it' }, who, async () => {
     await deps.runtime.removeInstance(name);
     const stopped = (['blue', 'green'] as const).flatMap((c) => {
       const s = before.slots[c];
@@ -111,7 +118,7 @@ export async function changeHosts(deps: LifecycleDeps, name: string, hosts: stri
     }
   }
   if (wanted.length === before.hosts.length && wanted.every((h, i) => h === before.hosts[i])) return before;
-  return withInstanceLock(deps, name, 'change its hosts', who, async () => {
+  return withInstanceLock(deps, name, { operation: 'host-change', retry: 'change its hosts' }, who, async () => {
     // An instance never deployed has no route yet: its first deploy creates it with these hosts.
     if (await deps.runtime.describe(name)) await deps.runtime.ensureInstance(name, wanted);
     const at = deps.clock.now();
