@@ -21,6 +21,7 @@ test('instance delete: admin only; drains and stops on the runtime, forgets the 
   try {
     assert.equal((await h.call('deployer', 'DELETE', '/api/instances/web', {})).status, 403);
     assert.equal((await h.store.getInstance('web'))?.name, 'web', 'a refused delete changes nothing');
+    assert.equal((await h.call('deployer', 'PUT', '/api/instances/web/hold', { reason: 'freeze' })).status, 200);
     const r = await h.call('admin', 'DELETE', '/api/instances/web', { reason: 'customer left' });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.deepEqual(r.body, { instance: 'web', app: 'shop', hosts: ['web.test'], stopped: ['1.0.0', '1.1.0'].sort() });
@@ -31,6 +32,8 @@ test('instance delete: admin only; drains and stops on the runtime, forgets the 
     assert.equal(entry?.actor, 'admin');
     assert.equal(entry?.reason, 'customer left');
     assert.equal(await h.store.getLock('web'), undefined, 'the lock taken for the delete is gone');
+    assert.deepEqual(await h.store.listHolds(), [], 'its hold goes with it');
+    assert.equal((await h.store.listAudit({ action: 'instance.unhold' }))[0]?.reason, 'the instance was deleted');
     const history = await h.call('viewer', 'GET', '/api/instances/web/deployments');
     assert.equal(history.body.deployments.length, 2, 'a deleted instance keeps its history');
     assert.equal((await h.call('admin', 'DELETE', '/api/instances/web', {})).status, 404);

@@ -99,6 +99,22 @@ export async function deleteInstance(deps: LifecycleDeps, name: string, who: Lif
       after: null,
     });
     if (!deleted) throw new CutoverError('INSTANCE_NOT_FOUND', `no instance named "${name}"`, { details: { instance: name } });
+    // A hold names the instance, not its record: it would pin a later instance of the same name.
+    const hold = (await deps.store.listHolds()).find((h) => h.instance === name);
+    if (hold) {
+      await deps.store.deleteHold(name, {
+        at: deps.clock.now(),
+        actor: who.actor,
+        action: 'instance.unhold',
+        subject: name,
+        instance: name,
+        app: before.app,
+        reason: 'the instance was deleted',
+        ...(who.requestId ? { requestId: who.requestId } : {}),
+        before: hold,
+        after: null,
+      });
+    }
     return { instance: name, app: before.app, hosts: before.hosts, stopped };
   });
 }
