@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
+import { hostname } from 'node:os';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -14,7 +16,7 @@ import { claimPorts, createAgentClient, liveAgent, openAgentLogs, portFree, star
 import type { AgentPidRecord } from './agent/index.ts';
 import { bootstrapAdminToken, ensureBuiltInChannels, reportProblem } from './control/index.ts';
 import { createApi } from './api/index.ts';
-import { ANALYSIS_ACTOR, createBakeWatcher, createHealthWatcher, createRollbackGuard, createScheduler } from './scheduler/index.ts';
+import { ANALYSIS_ACTOR, createBakeWatcher, createHealthWatcher, createLostInstanceHandler, createRollbackGuard, createScheduler } from './scheduler/index.ts';
 import { ensureAgentToken, readAgentEndpoint, recordServerForCli, writeAgentEndpoint } from './credentials.ts';
 import { contextsFileIn } from './cli-contexts.ts';
 import { secureAgentFiles, secureDatabaseFiles, secureServerFiles, withPrivateUmask } from './data-dir-modes.ts';
@@ -43,7 +45,7 @@ export async function startServer(
   const clock = options.clock ?? systemClock;
   // Modes first, whatever an earlier version or the operator left; the database's again once it exists.
   await secureServerFiles(config.dataDir, config.database, log);
-  const store = await withPrivateUmask(() => openStore(config.database!));
+  const store = await withPrivateUmask(() => openStore(config.database!, { log }));
   await secureDatabaseFiles(config.database, log);
   await ensureBuiltInChannels({ store, clock });
   const artifacts = createArtifactStore(join(config.dataDir, 'artifacts'));
@@ -58,6 +60,7 @@ export async function startServer(
     openArtifact: (digest) => artifacts.open(digest) as Readable,
     rollbackWindowMs: config.rollbackWindow,
     lockTtlMs: config.lockTtl,
+    holder: leaseHolder(config),
     log,
     analysisThresholds,
     // A weighted step whose analysis fails files a problem against the release, like the bake does.
@@ -90,6 +93,8 @@ export async function startServer(
     ...watching,
     intervalMs: config.bakeCheckInterval,
     rollbackOnUnhealthy: config.rollbackOnUnhealthy,
+    // An instance the agent no longer knows (its state reset) is routed again and marked as needing a deploy.
+    onLost: createLostInstanceHandler({ store, runtime, clock, log }),
   });
   const scheduler = createScheduler({ store, deployer, runtime, clock, log, intervalMs: config.fleetInterval });
   const api = createApi({
@@ -123,7 +128,13 @@ export async function startServer(
     log,
   });
 
+  // After listen: holding the API port proves this replica's previous incarnation is gone, so its leases are recovered at once.
   await deployer.recover().catch((error: Error) => log.warn({ err: error.message }, 'could not settle interrupted deployments yet'));
+  // Deployments whose server died (lease expired) are settled even when no replica restarts.
+  const settleTimer = setInterval(() => {
+    deployer.recover().catch((error: Error) => log.warn({ err: error.message }, 'could not settle interrupted deployments yet'));
+  }, settleIntervalMs(config.lockTtl));
+  settleTimer.unref();
   const warmTimer = setInterval(() => {
     deployer.stopExpiredWarmSlots().catch((error: Error) => log.warn({ err: error.message }, 'stopping expired warm slots failed'));
   }, config.warmCheckInterval);
@@ -155,6 +166,7 @@ export async function startServer(
       stopping ??= (async () => {
         clearInterval(warmTimer);
         clearInterval(pruneTimer);
+        clearInterval(settleTimer);
         await scheduler.stop();
         await bake.stop();
         await health.stop();
@@ -169,6 +181,22 @@ export async function startServer(
     },
   };
 }
+
+/**
+ * Who this server process is in the leases it takes: a random id per start, and the replica's
+ * address (host, API address and port), the same across restarts, so a restarted replica recognises
+ * its previous incarnation's leases. With an API port chosen by the OS (0) there is no stable address.
+ */
+function leaseHolder(config: Readonly<Config>) {
+  return {
+    serverId: `srv_${randomBytes(6).toString('hex')}`,
+    replica: config.apiPort ? `${hostname()}/${config.apiHost}:${config.apiPort}` : null,
+    pid: process.pid,
+  };
+}
+
+/** How often expired leases are looked for: twice per lease, at most every 30 s, at least every second. */
+const settleIntervalMs = (lockTtlMs: number) => Math.max(1000, Math.min(30_000, Math.floor(lockTtlMs / 2)));
 
 /** The agent's composition root with the shared credentials files. */
 export async function startAgentProcess(config: Readonly<Config>, log: Logger, options: { takeover?: boolean } = {}) {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { chmod, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { ROOT, cutover, ports, tempDir } from './helpers.ts';
@@ -18,6 +18,9 @@ const alive = (pid: number) => {
 /** `npm run demo` as a user runs it: it gets to 1.1.0 live, then Ctrl-C stops everything it started. */
 test('the demo deploys 1.0.0 then 1.1.0, serves it, and stops cleanly on Ctrl-C', async () => {
   const data = await tempDir('demo');
+  // mkdtemp makes it 0700; a checkout is usually traversable, and as root the slots (their own
+  // uids) must pass through to ./.cutover (the agent refuses to start slots otherwise, naming it).
+  await chmod(data.dir, 0o711);
   let kill = () => {};
   try {
     const p = await ports();

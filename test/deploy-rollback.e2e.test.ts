@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cutover, load, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import { cutover, cutoverText, load, manifest, ports, startProcess, tempDir } from './helpers.ts';
 import type { LoadResult } from './helpers.ts';
 
 /**
@@ -67,6 +67,14 @@ test('deploy and roll back under keep-alive load with zero failed requests', asy
   assertFlipped(result, flip2, '1.0.0');
   const before1 = result.samples.filter((s) => s.sentAt < flip1 - 50);
   assert.ok(before1.length > 0 && before1.every((s) => s.version === '1.0.0'), 'before the first flip, 1.0.0 served');
+
+  // A second rollback would go forward again, to the release just rolled back from: refused.
+  const again = await cutoverText(data.dir, ['rollback', 'web']);
+  assert.equal(again.code, 4, again.stdout + again.stderr);
+  assert.match(again.stderr, /ALREADY_ROLLED_BACK.*already rolled back to 1\.0\.0; deploy 1\.1\.0 to go forward/);
+  const never = await cutover(data.dir, ['rollback', 'web', '--to', '9.9.9']);
+  assert.equal(never.json.error.code, 'VALIDATION_FAILED');
+  assert.match(never.json.error.message, /never ran 9\.9\.9/);
 
   const status = await cutover(data.dir, ['status', 'web']);
   assert.equal(status.code, 0);

@@ -59,10 +59,20 @@ export function createAgentClient(url: string, token: string): Runtime & { close
       return (res.statusCode < 300 ? {} : undefined) as T | undefined;
     }
     const text = await res.body.text();
-    const data = text ? (JSON.parse(text) as unknown) : undefined;
+    let data: unknown;
+    try {
+      data = text ? (JSON.parse(text) as unknown) : undefined;
+    } catch {
+      // Not our agent's JSON (a proxy's error page?): report what came back rather than a SyntaxError.
+      throw new CutoverError('INTERNAL', `the agent at ${url} answered ${method} ${path} with ${res.statusCode} and a body that is not JSON: ${JSON.stringify(text.slice(0, 200))}`);
+    }
     if (res.statusCode >= 400) {
+      // The agent's own code and message (it logged the failure too), so the real cause reaches
+      // the deployment record and the operator.
       const e = (data ?? {}) as { code?: ErrorCode; message?: string; details?: Record<string, unknown> };
-      throw new CutoverError(e.code ?? 'INTERNAL', e.message ?? `agent answered ${res.statusCode}`, { details: e.details ?? {} });
+      throw new CutoverError(e.code ?? 'INTERNAL', e.message ?? `agent answered ${res.statusCode} to ${method} ${path}`, {
+        details: e.details ?? {},
+      });
     }
     return data as T;
   }
@@ -85,8 +95,14 @@ export function createAgentClient(url: string, token: string): Runtime & { close
     async waitHealthy(instance, color, timeoutMs) {
       return (await call<HealthResult>('POST', `${slot(instance, color)}/wait`, { timeoutMs }, { timeoutMs: timeoutMs + 10_000 }))!;
     },
-    async flip(instance, color, expectVersion) {
-      const body = expectVersion === undefined ? { color } : { color, expectVersion };
+    async flip(instance, color, expectVersion, reason) {
+      // `reason` is only sent when it is a rollback: an older agent refuses no field it ignores,
+      // and a forward flip stays the same request as before.
+      const body = {
+        color,
+        ...(expectVersion === undefined ? {} : { expectVersion }),
+        ...(reason === 'rollback' ? { reason } : {}),
+      };
       return (await call<{ flippedAt: number }>('POST', `/v1/instances/${encodeURIComponent(instance)}/flip`, body))!;
     },
     async shift(instance, color, percent) {

@@ -2,14 +2,21 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CutoverError, COLORS } from '../shared/index.ts';
-import type { Color } from '../shared/index.ts';
+import type { Color, FlipReason } from '../shared/index.ts';
 import type { Router } from '../router/index.ts';
-import { readPidFile } from '../supervisor/index.ts';
-import type { DrainStatus, Supervisor, SlotSpec } from '../supervisor/index.ts';
-import { createArtifactStore, unpackArtifact } from '../releases/index.ts';
+import { readPidFile, stopOrphanSlots } from '../supervisor/index.ts';
+import type { DrainStatus, Supervisor, SlotSpec, SlotUser, UidRange } from '../supervisor/index.ts';
+import { createArtifactStore } from '../releases/index.ts';
 import type { HealthResult, RuntimeInstance, RuntimeMaintenance, RuntimeSlot, RuntimeSlotSpec } from '../deploy/index.ts';
 import type { AgentState, PersistedInstance, PersistedSlot } from './agent-state.ts';
 import { createStateFile } from './agent-state.ts';
+import { createStateSaver } from './state-saver.ts';
+import type { Isolation } from './isolation.ts';
+import { createSlotDirs } from './slot-dirs.ts';
+import { createSlotIdentity } from './slot-identity.ts';
+
+/** How long a slot being stopped gets to finish its short requests before the app hears SIGTERM. */
+const SETTLE_MS = 1000;
 
 export interface AgentCoreOptions {
   dataDir: string;
@@ -18,6 +25,14 @@ export interface AgentCoreOptions {
   /** The supervisor's `logDir`, where slot pid files are found for adoption. */
   logDir: string;
   drainTimeoutMs: number;
+  /** How often a state write that failed for a full disk is tried again (default 1 s). */
+  saveRetryMs?: number;
+  /** `uid`: the agent is root and starts each instance's slots as their own uid (see `slot-dirs.ts`). */
+  isolation: Isolation;
+  /** Uids handed out to instances (isolation `uid`, without `slotUser`). */
+  slotUidRange: UidRange;
+  /** With isolation `uid`: every slot runs as this user instead of a uid of its own. */
+  slotUser?: SlotUser;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
@@ -38,11 +53,21 @@ function drainOf(d: DrainStatus): NonNullable<RuntimeSlot['drain']> {
 export function createAgentCore(options: AgentCoreOptions) {
   const { router, supervisor, log } = options;
   const artifacts = createArtifactStore(join(options.dataDir, 'artifacts'));
-  const releasesDir = join(options.dataDir, 'releases');
   const stateFile = createStateFile(join(options.dataDir, 'state'));
   let state: AgentState = { version: 1, instances: {} };
-
-  const releaseDir = (digest: string) => join(releasesDir, digest.replace(':', '-'));
+  const saver = createStateSaver({ file: stateFile, current: () => state, dataDir: options.dataDir, retryMs: options.saveRetryMs ?? 1000, log });
+  const save = saver.save;
+  const dirs = createSlotDirs(options.dataDir, options.isolation);
+  const identity = createSlotIdentity({
+    dirs,
+    isolation: options.isolation,
+    slotUidRange: options.slotUidRange,
+    ...(options.slotUser ? { slotUser: options.slotUser } : {}),
+    state: () => state,
+    save,
+    artifactPath: (digest) => artifacts.path(digest),
+    log,
+  });
 
   function instanceOrThrow(name: string) {
     const instance = state.instances[name];
@@ -56,7 +81,7 @@ export function createAgentCore(options: AgentCoreOptions) {
     instance: name,
     color,
     version: slot.version,
-    cwd: releaseDir(slot.digest),
+    ...identity.specFields(name, slot),
     command: slot.start,
     env: slot.env,
     health: slot.health,
@@ -77,17 +102,26 @@ export function createAgentCore(options: AgentCoreOptions) {
     router.setMaintenance(name, inst.maintenance ?? null);
   }
 
+  function restore(inst: PersistedInstance, before: PersistedInstance): void {
+    for (const key of Object.keys(inst) as (keyof PersistedInstance)[]) delete inst[key];
+    Object.assign(inst, before);
+  }
+
   /** Persists a change to one instance, applies it to the router, and undoes the change if the router refuses it. */
   async function persistThenApply(inst: PersistedInstance, change: (i: PersistedInstance) => void, apply: () => void): Promise<void> {
     const before = { ...inst };
     change(inst);
-    await stateFile.save(state); // persisted before traffic sees it
+    try {
+      await save(); // persisted before traffic sees it
+    } catch (error) {
+      restore(inst, before);
+      throw error;
+    }
     try {
       apply();
     } catch (error) {
-      for (const key of Object.keys(inst) as (keyof PersistedInstance)[]) delete inst[key];
-      Object.assign(inst, before);
-      await stateFile.save(state);
+      restore(inst, before);
+      await save();
       throw error;
     }
   }
@@ -126,13 +160,22 @@ export function createAgentCore(options: AgentCoreOptions) {
     if (instance?.active === color) {
       throw new CutoverError('SLOT_ACTIVE', `the ${color} slot of "${name}" is serving; flip away from it before stopping it`);
     }
-    if (router.state().some((i) => i.name === name && i.slots.some((s) => s.color === color))) {
-      await router.drainSlot(name, color, options.drainTimeoutMs);
+    const routed = router.state().find((i) => i.name === name && i.slots.some((s) => s.color === color));
+    if (routed && routed.weights[color] > 0) {
+      throw new CutoverError('SLOT_ACTIVE', `the ${color} slot of "${name}" receives traffic; flip away from it before stopping it`);
     }
-    await supervisor.stop(name, color);
+    // The router stops sending the slot requests at once. Short requests get a moment to finish;
+    // then the app is told (SIGTERM, its drain endpoint) while the HTTP drain goes on, so an app
+    // that ends its streams (SSE) on SIGTERM ends the drain early instead of having them cut at
+    // drainTimeout, and the next deployment's prepare does not wait for it (acceptance §4).
+    const draining = routed ? router.drainSlot(name, color, options.drainTimeoutMs) : undefined;
+    if (draining) {
+      await Promise.race([draining, new Promise((resolve) => setTimeout(resolve, Math.min(SETTLE_MS, options.drainTimeoutMs)).unref())]);
+    }
+    await Promise.all([draining, supervisor.stop(name, color)]);
     if (instance?.slots[color]) {
       delete instance.slots[color];
-      await stateFile.save(state);
+      await save();
     }
   }
 
@@ -148,6 +191,9 @@ export function createAgentCore(options: AgentCoreOptions) {
     new Set(Object.values(state.instances).flatMap((i) => Object.values(i.slots).map((s) => s!.digest)));
 
   return {
+    /** The agent's data directory (what a `DISK_FULL` error names). */
+    dataDir: options.dataDir,
+
     async hasArtifact(digest: string): Promise<boolean> {
       touch(digest);
       return artifacts.has(digest);
@@ -174,43 +220,70 @@ export function createAgentCore(options: AgentCoreOptions) {
     },
 
     /**
-     * Deletes an artifact and its unpacked release; SLOT_BUSY if a slot runs it or keeps it warm.
-     * A later deploy of that release fetches it again by digest (`ensureArtifact`).
+     * Deletes an artifact and the instances' unpacked copies of it; SLOT_BUSY if a slot runs it
+     * or keeps it warm, or a deploy just checked for it. A later deploy of that release fetches it
+     * again by digest (`ensureArtifact`) and its slot start unpacks a fresh copy.
      */
     async deleteArtifact(digest: string): Promise<void> {
       const file = artifacts.path(digest); // ARTIFACT_INVALID for a malformed digest
-      if (digestsInUse().has(digest)) {
-        throw new CutoverError('SLOT_BUSY', `a slot of this agent runs ${digest}; it is kept`, { details: { digest } });
-      }
-      if (Date.now() - (touched.get(digest) ?? 0) < RECENT_MS) {
-        throw new CutoverError('SLOT_BUSY', `${digest} was checked for or received in the last ${RECENT_MS / 60_000} minutes (a deploy may be starting it); it is kept`, {
-          details: { digest },
-        });
-      }
-      await rm(releaseDir(digest), { recursive: true, force: true });
+      const busy = (): CutoverError | undefined => {
+        if (digestsInUse().has(digest)) {
+          return new CutoverError('SLOT_BUSY', `a slot of this agent runs ${digest}; it is kept`, { details: { digest } });
+        }
+        if (Date.now() - (touched.get(digest) ?? 0) < RECENT_MS) {
+          return new CutoverError('SLOT_BUSY', `${digest} was checked for or received in the last ${RECENT_MS / 60_000} minutes (a deploy may be starting it); it is kept`, {
+            details: { digest },
+          });
+        }
+        return undefined;
+      };
+      const refused = busy();
+      if (refused) throw refused;
+      // The file first: a slot start that slips in from here finds no artifact to unpack.
       await rm(file, { force: true });
+      // One that slipped in before (it touched the digest, or holds it already) may be unpacking
+      // or running its copy: the copies stay, and go at a later prune.
+      if (busy()) {
+        log.warn({ digest }, 'deleted the artifact; kept its release copies, a slot start took it meanwhile');
+        return;
+      }
+      const removed = await dirs.removeReleaseCopies(digest);
+      if (removed > 0) log.info({ digest, copies: removed }, "deleted the artifact and the instances' release copies of it");
     },
 
+    /** Stores the artifact; each instance unpacks its own copy when it starts a slot of it. */
     async putArtifact(digest: string, body: Readable): Promise<void> {
       touch(digest);
       await artifacts.put(body, digest);
-      await unpackArtifact(artifacts.path(digest), releaseDir(digest));
     },
 
     async ensureInstance(name: string, hosts: string[]): Promise<void> {
       router.setInstance(name, hosts); // throws HOST_IN_USE before anything is saved
       const existing = state.instances[name];
       state.instances[name] = existing ? { ...existing, hosts } : { hosts, active: null, slots: {} };
-      await stateFile.save(state);
+      try {
+        await save();
+      } catch (error) {
+        // Not saved (a full disk): the router goes back to what the files say.
+        if (existing) {
+          state.instances[name] = existing;
+          router.setInstance(name, existing.hosts);
+        } else {
+          delete state.instances[name];
+          await router.removeInstance(name);
+        }
+        throw error;
+      }
     },
 
     async removeInstance(name: string): Promise<void> {
       const instance = state.instances[name];
       if (!instance) return;
       delete state.instances[name];
-      await stateFile.save(state);
+      await save();
       await router.removeInstance(name);
       await Promise.all(COLORS.map((c) => supervisor.stop(name, c)));
+      await identity.forget(name, instance);
     },
 
     async startSlot(spec: Omit<RuntimeSlotSpec, 'instance' | 'color'>, name: string, color: Color) {
@@ -219,8 +292,6 @@ export function createAgentCore(options: AgentCoreOptions) {
       if (!(await artifacts.has(spec.digest))) {
         throw new CutoverError('ARTIFACT_NOT_FOUND', `the agent has no artifact ${spec.digest}; upload it first`);
       }
-      await unpackArtifact(artifacts.path(spec.digest), releaseDir(spec.digest));
-      if (supervisor.get(name, color) || instance.slots[color]) await stopSlot(name, color);
       const slot: PersistedSlot = {
         version: spec.version,
         digest: spec.digest,
@@ -231,9 +302,17 @@ export function createAgentCore(options: AgentCoreOptions) {
         deploymentId: spec.deploymentId,
         ...(spec.drain ? { drain: spec.drain } : {}),
       };
+      // Before the colour's old slot is stopped: a slot that cannot be prepared changes nothing.
+      await identity.prepareSlot(name, instance, slot);
+      if (supervisor.get(name, color) || instance.slots[color]) await stopSlot(name, color);
       instance.slots[color] = slot;
+      try {
+        await save();
+      } catch (error) {
+        delete instance.slots[color]; // not saved: not started either
+        throw error;
+      }
       touched.delete(spec.digest); // the slot protects it from here
-      await stateFile.save(state);
       const info = await launch(name, color, slot);
       return { port: info.port, ...(info.pid === undefined ? {} : { pid: info.pid }) };
     },
@@ -250,7 +329,7 @@ export function createAgentCore(options: AgentCoreOptions) {
       };
     },
 
-    async flip(name: string, color: Color, expectVersion?: string): Promise<{ flippedAt: number }> {
+    async flip(name: string, color: Color, expectVersion?: string, reason: FlipReason = 'forward'): Promise<{ flippedAt: number }> {
       const instance = instanceOrThrow(name);
       const slot = instance.slots[color];
       if (!slot) {
@@ -266,9 +345,22 @@ export function createAgentCore(options: AgentCoreOptions) {
           );
         }
       }
+      const before = instance.active;
       instance.active = color;
-      await stateFile.save(state); // persisted before traffic moves
-      router.activate(name, color);
+      try {
+        await save(); // persisted before traffic moves
+      } catch (error) {
+        if (!isDiskFull(error)) {
+          instance.active = before;
+          throw error;
+        }
+        // The emergency path: with the agent's disk full, a flip (a rollback above all) still
+        // moves traffic; the write is retried until it lands. Until then a restart serves the
+        // previous route (the files still hold it).
+        log.error({ instance: name, color, dir: options.dataDir }, 'flipped although the agent state could not be written (disk full); retrying the write in the background');
+        saver.retryInBackground();
+      }
+      router.activate(name, color, reason);
       for (const c of COLORS) down.delete(`${name}/${c}`); // a flip ends any hold
       return { flippedAt: Date.now() };
     },
@@ -359,6 +451,7 @@ export function createAgentCore(options: AgentCoreOptions) {
           return {
             name: n,
             hosts: inst.hosts,
+            isolation: identity.isolationOf(inst),
             active: r?.active ?? null,
             ...(shiftingTo && r ? { shift: { color: shiftingTo, percent: r.weights[shiftingTo] } } : {}),
             preview: r?.preview ?? inst.preview !== undefined,
@@ -371,6 +464,7 @@ export function createAgentCore(options: AgentCoreOptions) {
                 {
                   color: c,
                   version: slot.version,
+                  deploymentId: slot.deploymentId,
                   state: info?.state ?? 'stopped',
                   restarts: info?.restarts ?? 0,
                   ...(info?.state === 'stopping' && info.drain ? { drain: drainOf(info.drain) } : {}),
@@ -394,14 +488,44 @@ export function createAgentCore(options: AgentCoreOptions) {
 
     /** Closes the state files (after the router and the slots have stopped). */
     close(): Promise<void> {
+      saver.stop();
       return stateFile.close();
     },
 
-    /** Loads the persisted instances; one broken entry is logged and skipped. */
-    async load(): Promise<void> {
-      const { state: loaded, skipped } = await stateFile.load();
-      for (const name of skipped) log.error({ instance: name }, 'skipped a corrupt instance entry in the agent state');
-      state = loaded;
+    isolation: options.isolation,
+
+    /**
+     * Loads the persisted instances; one broken entry is logged and skipped. State files that
+     * exist with none valid are refused (`AGENT_STATE_INVALID`, logged) unless `resetState`,
+     * which moves them aside and starts empty (see `createStateFile().load`).
+     */
+    async load(loadOptions: { resetState?: boolean } = {}): Promise<void> {
+      await identity.prepare();
+      let loaded;
+      try {
+        loaded = await stateFile.load(loadOptions);
+      } catch (error) {
+        log.error({ err: (error as Error).message }, 'the agent state is invalid; refusing to start');
+        throw error;
+      }
+      for (const file of loaded.movedAside) log.error({ file }, 'moved an invalid agent state file aside (--reset-state); starting empty');
+      for (const name of loaded.skipped) log.error({ instance: name }, 'skipped a corrupt instance entry in the agent state');
+      state = loaded.state;
+    },
+
+    /**
+     * Stops the slot processes a previous agent left behind that no slot of this agent took
+     * over (after `adoptRunning`): their state entry was skipped or reset, or they could not be
+     * adopted (then `restore` starts the slot afresh, on a free port). Each is logged.
+     */
+    async stopOrphans(): Promise<void> {
+      const outcomes = await stopOrphanSlots(options.logDir, (instance, color) => supervisor.get(instance, color) !== undefined);
+      for (const o of outcomes) {
+        const fields = { instance: o.instance, color: o.color, pid: o.pid, port: o.port, version: o.version, outcome: o.outcome };
+        if (o.outcome === 'stopped' || o.outcome === 'killed') log.warn(fields, 'stopped a slot process that no agent state entry claims');
+        else if (o.outcome === 'left') log.warn({ ...fields, problems: o.problems }, 'a stale slot pid file names another process now; removed the file, left the process alone');
+        else log.info(fields, 'removed the pid file of a slot process that is gone');
+      }
     },
 
     /**
@@ -459,6 +583,7 @@ export function createAgentCore(options: AgentCoreOptions) {
             for (const color of COLORS) {
               const slot = inst.slots[color];
               if (!slot || adopted.has(`${name}/${color}`)) continue;
+              await identity.refresh(name, inst, color, slot);
               await launch(name, color, slot);
             }
             if (inst.active && inst.slots[inst.active] && !adopted.has(`${name}/${inst.active}`)) {
@@ -476,3 +601,5 @@ export function createAgentCore(options: AgentCoreOptions) {
 }
 
 export type AgentCore = ReturnType<typeof createAgentCore>;
+
+const isDiskFull = (error: unknown): boolean => (error as { code?: unknown })?.code === 'DISK_FULL';

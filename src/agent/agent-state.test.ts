@@ -4,6 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isCutoverError } from '../shared/index.ts';
 import { createStateFile } from './agent-state.ts';
 import type { AgentState } from './agent-state.ts';
 
@@ -24,7 +25,7 @@ async function withDir(fn: (base: string) => Promise<void>) {
 test('an empty directory loads an empty state', () =>
   withDir(async (base) => {
     const file = createStateFile(base);
-    assert.deepEqual(await file.load(), { state: { version: 1, instances: {} }, skipped: [] });
+    assert.deepEqual(await file.load(), { state: { version: 1, instances: {} }, skipped: [], movedAside: [] });
     await file.close();
   }));
 
@@ -81,4 +82,53 @@ test('a corrupt instance entry is skipped, the others load', () =>
     assert.deepEqual(Object.keys(loaded.instances), ['good']);
     assert.deepEqual(skipped, ['bad']);
     await again.close();
+  }));
+
+test('files that exist with none valid are refused; resetState moves them aside; empty files are "never written"', () =>
+  withDir(async (base) => {
+    const file = createStateFile(base);
+    await file.save(state(1));
+    await file.save(state(2));
+    await file.close();
+    await writeFile(`${base}.a`, 'garbage');
+    await writeFile(`${base}.b`, '{"seq":1,"len":3,"sum":"00"}\nabc');
+    const refused = createStateFile(base);
+    await assert.rejects(refused.load(), (e: unknown) => {
+      assert.ok(isCutoverError(e));
+      assert.equal(e.code, 'AGENT_STATE_INVALID');
+      assert.match(e.message, /state\.a \(no header line\).*state\.b \(checksum mismatch\)/s);
+      return true;
+    });
+    const reset = createStateFile(base);
+    const loaded = await reset.load({ resetState: true });
+    assert.deepEqual(loaded.state, { version: 1, instances: {} });
+    assert.equal(loaded.movedAside.length, 2);
+    assert.equal(await readFile(loaded.movedAside.find((f) => f.includes('state.a'))!, 'utf8'), 'garbage');
+    await reset.save(state(3));
+    await reset.close();
+    const after = createStateFile(base);
+    assert.deepEqual((await after.load()).state, state(3));
+    await after.close();
+
+    // Zero-length files (created, never written) are an empty state, not corrupt.
+    await writeFile(`${base}.a`, '');
+    await writeFile(`${base}.b`, '');
+    const empty = createStateFile(base);
+    assert.deepEqual(await empty.load(), { state: { version: 1, instances: {} }, skipped: [], movedAside: [] });
+    await empty.close();
+  }));
+
+test('resetState changes nothing while one file is valid', () =>
+  withDir(async (base) => {
+    const file = createStateFile(base);
+    await file.save(state(1)); // .b
+    await file.save(state(2)); // .a
+    await file.close();
+    await writeFile(`${base}.a`, 'garbage');
+    const again = createStateFile(base);
+    const loaded = await again.load({ resetState: true });
+    assert.deepEqual(loaded.state, state(1));
+    assert.deepEqual(loaded.movedAside, []);
+    await again.close();
+    assert.equal(await readFile(`${base}.a`, 'utf8'), 'garbage');
   }));

@@ -1,13 +1,17 @@
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
+import { open, readFile, rename } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import type { Color } from '../shared/index.ts';
-import { isColor } from '../shared/index.ts';
+import { CutoverError, isColor } from '../shared/index.ts';
 import type { RuntimeMaintenance, RuntimeSlotSpec } from '../deploy/index.ts';
 
-/** What the agent must remember to serve again after a restart. */
-export type PersistedSlot = Omit<RuntimeSlotSpec, 'instance' | 'color'>;
+/**
+ * What the agent must remember to serve again after a restart. `runAs` is the uid/gid the slot
+ * was started as, from `releases/<instance>/…`; a slot without it was started by an agent before
+ * per-instance users (as the agent's uid, from the shared `releases/sha256-…`), and is adopted so.
+ */
+export type PersistedSlot = Omit<RuntimeSlotSpec, 'instance' | 'color'> & { runAs?: { uid: number; gid: number } };
 
 export interface PersistedInstance {
   hosts: string[];
@@ -17,6 +21,9 @@ export interface PersistedInstance {
   preview?: string;
   /** The maintenance page while maintenance is on. */
   maintenance?: RuntimeMaintenance;
+  /** The uid (and gid) allocated to the instance's slots when the agent runs as root; kept for its life. */
+  uid?: number;
+  gid?: number;
 }
 
 export interface AgentState {
@@ -44,31 +51,47 @@ export function createStateFile(base: string) {
   }
 
   async function write(state: AgentState): Promise<void> {
-    seq += 1;
+    // The sequence number advances only once a write has landed: a failed write (a full disk)
+    // may have torn its file, so the retry goes to the same file and never to the other one,
+    // which holds the last good state.
+    const next = seq + 1;
     const body = Buffer.from(JSON.stringify(state));
-    const header = Buffer.from(`${JSON.stringify({ seq, len: body.length, sum: checksum(body) })}\n`);
+    const header = Buffer.from(`${JSON.stringify({ seq: next, len: body.length, sum: checksum(body) })}\n`);
     const buffer = Buffer.concat([header, body]);
-    const h = await handle((seq % 2) as 0 | 1);
-    await h.write(buffer, 0, buffer.length, 0);
+    const h = await handle((next % 2) as 0 | 1);
+    const { bytesWritten } = await h.write(buffer, 0, buffer.length, 0);
+    if (bytesWritten !== buffer.length) {
+      throw Object.assign(new Error(`short write to ${files[next % 2]}: ${bytesWritten} of ${buffer.length} bytes`), { code: 'ENOSPC' });
+    }
+    seq = next;
   }
 
-  async function readValid(file: string): Promise<{ seq: number; body: string } | undefined> {
+  /** One state file as found: missing (or empty: created, never written), valid, or why it is not. */
+  type Found = { kind: 'missing' } | { kind: 'valid'; seq: number; body: string } | { kind: 'invalid'; reason: string };
+
+  async function readOne(file: string): Promise<Found> {
     let raw: Buffer;
     try {
       raw = await readFile(file);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
       throw error;
     }
+    // A file is opened (created) at its first save, so a crash between the open and the write
+    // leaves it empty: that is "never written", not corrupt.
+    if (raw.length === 0) return { kind: 'missing' };
     const newline = raw.indexOf(10);
-    if (newline < 0) return undefined;
+    if (newline < 0) return { kind: 'invalid', reason: 'no header line' };
     try {
       const header = JSON.parse(raw.subarray(0, newline).toString()) as { seq: number; len: number; sum: string };
       const body = raw.subarray(newline + 1, newline + 1 + header.len);
-      if (body.length !== header.len || checksum(body) !== header.sum) return undefined;
-      return { seq: header.seq, body: body.toString() };
-    } catch {
-      return undefined;
+      if (body.length !== header.len) return { kind: 'invalid', reason: `truncated (${body.length} of ${header.len} bytes)` };
+      if (checksum(body) !== header.sum) return { kind: 'invalid', reason: 'checksum mismatch' };
+      const parsed = JSON.parse(body.toString()) as unknown;
+      if (!isObject(parsed)) return { kind: 'invalid', reason: 'the body is not a JSON object' };
+      return { kind: 'valid', seq: Number(header.seq), body: body.toString() };
+    } catch (error) {
+      return { kind: 'invalid', reason: `not JSON (${(error as Error).message})` };
     }
   }
 
@@ -80,21 +103,49 @@ export function createStateFile(base: string) {
       return chain;
     },
     /**
-     * Loads the newest valid state; none is an empty state. Entries that do not look like an
-     * instance are skipped and reported, so one corrupt entry does not stop the others.
+     * Loads the newest valid state; no state file at all is an empty state. Entries that do not
+     * look like an instance are skipped and reported, so one corrupt entry does not stop the others.
+     *
+     * When state files exist and none validates, this throws `AGENT_STATE_INVALID` instead of
+     * starting empty: an empty agent answers 404 for every host and leaves every slot process
+     * unmanaged, which must be a decision, not an accident. With `resetState` it moves the bad
+     * files aside (renamed `<file>.corrupt-<timestamp>`, never deleted) and starts empty;
+     * `movedAside` names them. `resetState` with a valid file changes nothing.
      */
-    async load(): Promise<{ state: AgentState; skipped: string[] }> {
-      const found = (await Promise.all(files.map(readValid))).filter((f) => f !== undefined);
-      const newest = found.sort((a, b) => b.seq - a.seq)[0];
+    async load(options: { resetState?: boolean } = {}): Promise<{ state: AgentState; skipped: string[]; movedAside: string[] }> {
+      const found = await Promise.all(files.map(readOne));
+      const valid = found.flatMap((f) => (f.kind === 'valid' ? [f] : []));
+      const invalid = files.flatMap((file, i) => {
+        const f = found[i]!;
+        return f.kind === 'invalid' ? [{ file, reason: f.reason }] : [];
+      });
+      const movedAside: string[] = [];
+      if (valid.length === 0 && invalid.length > 0) {
+        if (!options.resetState) {
+          const list = invalid.map((f) => `${f.file} (${f.reason})`).join(', ');
+          throw new CutoverError(
+            'AGENT_STATE_INVALID',
+            `no agent state file is valid: ${list}. Nothing was started. Start the agent with --reset-state to move them aside and start empty (the server then pushes its instances again), or restore them from a backup`,
+            { details: { files: invalid } },
+          );
+        }
+        const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+        for (const { file } of invalid) {
+          const aside = `${file}.corrupt-${stamp}`;
+          await rename(file, aside);
+          movedAside.push(aside);
+        }
+      }
+      const newest = valid.sort((a, b) => b.seq - a.seq)[0];
       seq = newest?.seq ?? 0;
-      const parsed = newest ? (JSON.parse(newest.body) as { instances?: Record<string, unknown> }) : {};
+      const parsed = newest ? (JSON.parse(newest.body) as { instances?: unknown }) : {};
       const instances: Record<string, PersistedInstance> = {};
       const skipped: string[] = [];
-      for (const [name, value] of Object.entries(parsed.instances ?? {})) {
+      for (const [name, value] of Object.entries(isObject(parsed.instances) ? parsed.instances : {})) {
         if (isPersistedInstance(value)) instances[name] = value;
         else skipped.push(name);
       }
-      return { state: { version: 1, instances }, skipped };
+      return { state: { version: 1, instances }, skipped, movedAside };
     },
     async close(): Promise<void> {
       await chain.catch(() => undefined);
@@ -116,7 +167,10 @@ const isSlot = (s: unknown): boolean =>
   typeof s.stopTimeoutMs === 'number' &&
   isObject(s.env) &&
   isObject(s.health) &&
-  optional(s.drain, (d) => isObject(d) && typeof d.path === 'string');
+  optional(s.drain, (d) => isObject(d) && typeof d.path === 'string') &&
+  optional(s.runAs, (r) => isObject(r) && isId(r.uid) && isId(r.gid));
+
+const isId = (n: unknown): boolean => Number.isInteger(n) && (n as number) >= 0;
 
 /**
  * Whether a loaded entry has the shape the agent relies on: checked field by field, so one entry
@@ -125,7 +179,8 @@ const isSlot = (s: unknown): boolean =>
  */
 function isPersistedInstance(value: unknown): value is PersistedInstance {
   if (!isObject(value)) return false;
-  const { hosts, active, slots, preview, maintenance } = value;
+  const { hosts, active, slots, preview, maintenance, uid, gid } = value;
+  if (!optional(uid, isId) || !optional(gid, isId)) return false;
   if (!Array.isArray(hosts) || !hosts.every((h) => typeof h === 'string')) return false;
   if (active !== null && !isColor(active)) return false;
   if (!isObject(slots) || !Object.entries(slots).every(([c, s]) => isColor(c) && isSlot(s))) return false;

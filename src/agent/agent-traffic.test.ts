@@ -92,3 +92,13 @@ test('maintenance on answers 503 with the page; off serves again', async () => {
   assert.equal(served.status, 200);
   assert.equal(version(served.body), '1.0.0');
 });
+
+test('a flip with reason rollback reaches the router through the control API: the colour left is no skew target', async () => {
+  await t.client.flip('shop', 'green'); // forward: blue's deployment id keeps blue during the grace
+  const old = { 'x-deployment-id': 'd-blue-1.0.0' };
+  assert.equal(version((await get(t.agent.routerPort, HOST, '/', old)).body), '1.0.0');
+  await t.client.flip('shop', 'blue', undefined, 'rollback');
+  const bad = await get(t.agent.routerPort, HOST, '/', { 'x-deployment-id': 'd-green-1.1.0' });
+  assert.equal(version(bad.body), '1.0.0', 'the rolled-back colour is not served by its deployment id');
+  assert.equal(bad.headers['x-cutover-reload'], '1');
+});

@@ -6,13 +6,14 @@ import { CutoverError, closeServer, listen } from '../shared/index.ts';
 import type { Logger } from '../shared/index.ts';
 import type { Config } from '../config/index.ts';
 import { createRouter } from '../router/index.ts';
-import { createSupervisor } from '../supervisor/index.ts';
+import { createSupervisor, resolveSlotUser } from '../supervisor/index.ts';
 import { createAgentCore } from './agent-core.ts';
 import { createControlApi } from './control-api.ts';
 import { agentAlive, liveAgent, removeOwnAgentPid, waitAgentGone, writeAgentPid } from './agent-pid-file.ts';
 import type { AgentPidRecord } from './agent-pid-file.ts';
 import { claimPorts, portInUse, verifyPortsOwned } from './agent-ports.ts';
 import { logSlotEvents } from './slot-event-log.ts';
+import { planIsolation } from './isolation.ts';
 
 /** The signal that tells a running agent another agent is taking over (see {@link startAgent}). */
 export const HANDOVER_SIGNAL = 'SIGUSR2';
@@ -91,6 +92,10 @@ export async function startAgent(
   log: Logger,
   options: { takeover?: boolean } = {},
 ): Promise<RunningAgent> {
+  const isolation = planIsolation({ euid: process.geteuid?.(), httpHost: config.httpHost, allowSharedUid: config.allowSharedUid });
+  if (isolation.refusal) throw new CutoverError('CONFIG_INVALID', isolation.refusal, { details: { httpHost: config.httpHost } });
+  if (isolation.warning) log.warn({ isolation: isolation.isolation }, isolation.warning);
+  const slotUser = isolation.isolation === 'uid' && config.slotUser ? await resolveSlotUser(config.slotUser) : undefined;
   const dataDir = join(config.dataDir, 'agent');
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const logDir = join(dataDir, 'logs');
@@ -104,6 +109,7 @@ export async function startAgent(
     drainTimeoutMs: config.drainTimeout,
     pauseTimeoutMs: config.pauseTimeout,
     wsDrainTimeoutMs: config.wsDrainTimeout,
+    streamGraceMs: config.takeoverStreamGrace,
     skewGraceMs: config.skewGrace,
     maxBodyBytes: config.maxRequestBody,
   });
@@ -112,14 +118,29 @@ export async function startAgent(
     path: config.slotPath,
     logRotation: { maxBytes: config.slotLogMaxBytes, files: config.slotLogFiles },
   });
-  const core = createAgentCore({ dataDir, router, supervisor, logDir, drainTimeoutMs: config.drainTimeout, log });
+  const core = createAgentCore({
+    dataDir,
+    router,
+    supervisor,
+    logDir,
+    drainTimeoutMs: config.drainTimeout,
+    isolation: isolation.isolation,
+    slotUidRange: config.slotUidRange,
+    ...(slotUser ? { slotUser } : {}),
+    log,
+  });
   logSlotEvents(supervisor, log);
 
-  await core.load(); // before the control API answers, so no call sees an empty state
+  // Before the control API answers, so no call sees an empty state. Refuses invalid state files
+  // unless `resetState` (AGENT_STATE_INVALID).
+  await core.load({ resetState: config.resetState });
   // Adopted slots are routed before the router listens: with SO_REUSEPORT the kernel hands this
   // agent connections as soon as it listens, while a previous agent may still serve them well.
   await core.adoptRunning();
-  const control = createServer(getRequestListener(createControlApi(core, token).fetch));
+  // Slot processes no entry took over would hold their ports unmanaged. While a previous agent
+  // still runs they are its own: they are swept once it has handed over (takeOver).
+  if (previous === undefined) await core.stopOrphans();
+  const control = createServer(getRequestListener(createControlApi(core, token, log).fetch));
   // SO_REUSEPORT on every listener, so that a later `--takeover` successor can bind beside this
   // one (Linux requires it on each socket of the group); claimPorts and verifyPortsOwned keep
   // everyone else out of the group (ADR 0013).
@@ -225,6 +246,7 @@ export async function startAgent(
       );
       const waitedMs = Math.round(performance.now() - started);
       if (!exited) log.warn({ previousPid: previous.pid, waitedMs }, 'the previous agent has not exited yet; it exits once its requests are drained');
+      else await core.stopOrphans(); // its slots this agent did not adopt
       clearInterval(watcher);
       await recordPid();
       return { previousPid: previous.pid, exited, waitedMs };

@@ -3,8 +3,8 @@ import { Hono } from 'hono';
 import type { Context } from 'hono';
 import type { HttpBindings } from '@hono/node-server';
 import { z } from 'zod';
-import { CutoverError, httpStatusFor, invalidInput, isColor, isCutoverError, validate } from '../shared/index.ts';
-import type { Color } from '../shared/index.ts';
+import { CutoverError, diskFullError, httpStatusFor, invalidInput, isColor, isCutoverError, validate } from '../shared/index.ts';
+import type { Color, Logger } from '../shared/index.ts';
 import type { AgentCore } from './agent-core.ts';
 
 const healthSchema = z.object({
@@ -64,17 +64,28 @@ function color(c: Context<Env>): Color {
  * The agent's private control API: what the control plane calls to prepare, start, check, flip and
  * stop slots. Bearer-token protected; it should listen on a private address only.
  */
-export function createControlApi(core: AgentCore, token: string) {
+export function createControlApi(core: AgentCore, token: string, log?: Pick<Logger, 'warn' | 'error'>) {
   const expected = digestOf(token);
   const app = new Hono<Env>();
 
+  // Every failure is logged here with its real cause, and the caller (the server) gets the same
+  // message: "see its log" is useless when the log has nothing. A full disk names the directory.
   app.onError((error, c) => {
-    const e = isCutoverError(error) ? error : new CutoverError('INTERNAL', 'the agent failed; see its log', { cause: error });
-    return c.json(e.toJSON(), httpStatusFor(e.code) as 500);
+    const e = isCutoverError(error)
+      ? error
+      : (diskFullError(error, core.dataDir) ??
+        new CutoverError('INTERNAL', `the agent failed: ${(error as Error)?.message ?? String(error)}`, { cause: error }));
+    const status = httpStatusFor(e.code);
+    const fields = { method: c.req.method, path: c.req.path, code: e.code, err: e.message };
+    if (status >= 500) log?.error({ ...fields, ...(e !== error && error instanceof Error ? { stack: error.stack } : {}) }, 'agent request failed');
+    else if (status !== 401 && status !== 404) log?.warn(fields, 'agent request refused');
+    return c.json(e.toJSON(), status as 500);
   });
   app.notFound((c) => c.json({ code: 'NOT_FOUND', message: `no agent route ${c.req.method} ${c.req.path}`, details: {} }, 404));
 
-  app.get('/v1/health', (c) => c.json({ ok: true }));
+  // Open like the rest of /v1/health: whether slots have their own uids is no secret, and an
+  // operator's monitoring may want it.
+  app.get('/v1/health', (c) => c.json({ ok: true, isolation: core.isolation }));
 
   app.use('/v1/*', async (c, next) => {
     const header = c.req.header('authorization') ?? '';
@@ -85,7 +96,7 @@ export function createControlApi(core: AgentCore, token: string) {
     await next();
   });
 
-  app.get('/v1/state', (c) => c.json({ instances: core.describe() }));
+  app.get('/v1/state', (c) => c.json({ isolation: core.isolation, instances: core.describe() }));
 
   app.get('/v1/instances/:name', (c) => {
     const found = core.describe(param(c, 'name'))[0];
@@ -137,11 +148,15 @@ export function createControlApi(core: AgentCore, token: string) {
     return c.json({ ok: true });
   });
   app.post('/v1/instances/:name/flip', async (c) => {
-    const { color: to, expectVersion } = await body(
+    const { color: to, expectVersion, reason } = await body(
       c,
-      z.object({ color: z.enum(['blue', 'green']), expectVersion: z.string().min(1).optional() }),
+      z.object({
+        color: z.enum(['blue', 'green']),
+        expectVersion: z.string().min(1).optional(),
+        reason: z.enum(['forward', 'rollback']).default('forward'),
+      }),
     );
-    return c.json(await core.flip(param(c, 'name'), to, expectVersion));
+    return c.json(await core.flip(param(c, 'name'), to, expectVersion, reason));
   });
 
   app.post('/v1/instances/:name/shift', async (c) => {

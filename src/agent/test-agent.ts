@@ -40,12 +40,16 @@ export interface TestAgent {
 }
 
 /** Starts an agent on `dataDir` (with ports 0 unless given). */
-export async function startTestAgent(dataDir: string, ports: { http?: number; agent?: number } = {}): Promise<TestAgent> {
+export async function startTestAgent(
+  dataDir: string,
+  ports: { http?: number; agent?: number } = {},
+  extra: { flags?: Record<string, unknown>; log?: ReturnType<typeof captureLogger> } = {},
+): Promise<TestAgent> {
   const config = await loadConfig({
     env: {},
-    flags: { dataDir, httpPort: ports.http ?? 0, agentPort: ports.agent ?? 0, drainTimeout: '2s', pauseTimeout: '2s', logLevel: 'silent' },
+    flags: { dataDir, httpPort: ports.http ?? 0, agentPort: ports.agent ?? 0, drainTimeout: '2s', pauseTimeout: '2s', logLevel: 'silent', ...extra.flags },
   });
-  const log = captureLogger();
+  const log = extra.log ?? captureLogger();
   const agent = await startAgent(config, TOKEN, log);
   const client = createAgentClient(`http://127.0.0.1:${agent.controlPort}`, TOKEN);
   return {
@@ -65,6 +69,9 @@ export async function tempDataDir(): Promise<{ dir: string; cleanup(): Promise<v
   const dir = await mkdtemp(join(tmpdir(), 'cutover-agent-'));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
+
+/** Packs the fixture app (the artifact `deploy` uploads). */
+export const packFixtureApp = () => packArtifact(APP_DIR);
 
 /** Uploads the fixture app, routes `instance` on `host`, and starts one slot per colour given, waiting until each is healthy. */
 export async function deploy(

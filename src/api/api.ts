@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
-import { CutoverError, httpStatusFor, isCutoverError } from '../shared/index.ts';
+import { dirname } from 'node:path';
+import { CutoverError, diskFullError, httpStatusFor, isCutoverError } from '../shared/index.ts';
 import type { Clock, Color, Logger } from '../shared/index.ts';
 import type { ArtifactStore } from '../releases/index.ts';
 import type { Store } from '../store/index.ts';
@@ -78,7 +79,11 @@ export function apiRoutes(deps: ApiDeps): RouteSpec[] {
 export function createApi(deps: ApiDeps) {
   const app = new Hono<ApiEnv>();
   app.onError((error, c) => {
-    const e = isCutoverError(error) ? error : new CutoverError('INTERNAL', 'internal error; see the server log', { cause: error });
+    // A full disk outside the store (an artifact upload) names where: the file's directory.
+    const path = (error as unknown as { path?: unknown }).path;
+    const full = diskFullError(error, typeof path === 'string' ? dirname(path) : "the server's data directory");
+    const e = isCutoverError(error) ? error : (full ?? new CutoverError('INTERNAL', 'internal error; see the server log', { cause: error }));
+    if (e.code === 'DISK_FULL') deps.log.error({ err: e.message, path: c.req.path }, 'request failed: disk full');
     if (e.code === 'INTERNAL') deps.log.error({ err: (error as Error).message, stack: (error as Error).stack, path: c.req.path }, 'request failed');
     return c.json(e.toJSON(), httpStatusFor(e.code) as 500);
   });

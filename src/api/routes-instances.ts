@@ -55,7 +55,12 @@ function rolloutOf(body: z.infer<typeof deploySchema>): RolloutSpec | undefined 
   }
   return normaliseRollout({ steps: body.steps, pauseMs, analysis: body.analysis ?? false });
 }
-const rollbackSchema = z.object({ reason: z.string().max(500).optional() }).strict();
+const rollbackSchema = z
+  .object({
+    reason: z.string().max(500).optional(),
+    to: z.string().min(1).max(128).optional().describe('Roll back to this version, one the instance ran before (default: the one before the current).'),
+  })
+  .strict();
 const waitQuery = z
   .object({ wait: z.coerce.number().int().min(0).max(600_000).optional().describe('Wait up to this many ms for the deployment to finish.') })
   .strict();
@@ -65,7 +70,14 @@ const historyQuery = z
     before: z.coerce.number().int().min(0).optional().describe('Only deployments created before this (the `next` of the previous page).'),
   })
   .strict();
-const statusSchema = instanceViewSchema.extend({ runtime: z.unknown(), lastDeployment: deploymentSchema.nullable() });
+const agentCheckSchema = z
+  .object({
+    ok: z.boolean(),
+    state: z.enum(['ok', 'changing', 'unreachable', 'unknown', 'needs-deploy', 'mismatch']),
+    problems: z.array(z.string()),
+  })
+  .describe("The record compared with the agent's answer: `ok` false when the agent is unreachable or the instance is not routed as recorded.");
+const statusSchema = instanceViewSchema.extend({ runtime: z.unknown(), agent: agentCheckSchema, lastDeployment: deploymentSchema.nullable() });
 
 export function instanceRoutes(deps: ApiDeps): RouteSpec[] {
   const { store, deployer } = deps;
@@ -194,6 +206,7 @@ export function instanceRoutes(deps: ApiDeps): RouteSpec[] {
         const started = await deployer.rollback({
           instance: params.name,
           actor: who.actor,
+          ...(body.to ? { to: body.to } : {}),
           ...(body.reason ? { reason: body.reason } : {}),
           ...(who.requestId ? { requestId: who.requestId } : {}),
         });

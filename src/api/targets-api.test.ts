@@ -177,3 +177,26 @@ test('an instance changes its window, environment, tenant and labels; a bad wind
     await h.close();
   }
 });
+
+test('audit --release V finds every entry that set a target of V, instance creation included', async () => {
+  const h = await startHarness();
+  try {
+    await h.release('1.0.0');
+    await h.release('1.1.0');
+    const created = await h.call('deployer', 'POST', '/api/instances', {
+      name: 'born-targeted',
+      app: 'shop',
+      hosts: ['born.example.test'],
+      environment: 'test',
+      target: { version: '1.1.0' },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    await h.call('deployer', 'POST', '/api/instances', { name: 'later', app: 'shop', hosts: ['later.example.test'], environment: 'test' });
+    await h.call('deployer', 'PUT', '/api/instances/later/target', { target: { version: '1.1.0' } });
+    const entries = (await h.call('viewer', 'GET', '/api/audit?release=shop@1.1.0')).body.entries as { action: string; subject: string }[];
+    const targeting = entries.filter((e) => e.action.startsWith('instance.')).map((e) => `${e.action} ${e.subject}`);
+    assert.deepEqual(targeting, ['instance.target later', 'instance.create born-targeted']);
+  } finally {
+    await h.close();
+  }
+});

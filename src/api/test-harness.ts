@@ -28,9 +28,9 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(start = Date.parse('2026-11-01T10:00:00Z')): Promise<Harness> {
+export async function startHarness(start = Date.parse('2026-11-01T10:00:00Z'), options: { store?: Store } = {}): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'cutover-api-'));
-  const store = createMemoryStore();
+  const store = options.store ?? createMemoryStore();
   const clock = new ManualClock(start);
   const runtime = new FakeRuntime();
   runtime.now = () => clock.now();

@@ -13,6 +13,7 @@ const CONFLICTS = new Set([
   'AGENT_RUNNING',
   'INSTANCE_LOCKED',
   'NOTHING_TO_ROLL_BACK',
+  'ALREADY_ROLLED_BACK',
   'ALREADY_ON_VERSION',
   'SLOT_ACTIVE',
   'SLOT_BUSY',
@@ -35,7 +36,22 @@ export function exitCodeFor(code: string): number {
   if (code === 'DEPLOYMENT_FAILED' || code === 'DEPLOYMENT_ABORTED' || code === 'ANALYSIS_FAILED') return 7;
   if (code.startsWith('POLICY_')) return 8;
   if (code === 'AUDIT_CHAIN_BROKEN') return 9;
+  if (code === 'DISK_FULL') return 10;
+  if (code === 'NOT_ROUTED_AS_RECORDED') return 11;
   return 1;
+}
+
+/**
+ * Ends a command with `code` after it has printed its result: for answers that are not errors
+ * but must fail a script (`status` finding an instance not routed as recorded). `runCli` returns
+ * the code without printing anything more.
+ */
+export class ExitWith extends Error {
+  readonly exitCode: number;
+  constructor(exitCode: number) {
+    super(`exit ${exitCode}`);
+    this.exitCode = exitCode;
+  }
 }
 
 export interface Output {

@@ -10,11 +10,10 @@ import { registerTokenCommands } from './commands/tokens.ts';
 import { registerFleetCommands } from './commands/fleet.ts';
 import { registerTrafficCommands } from './commands/traffic.ts';
 import { registerLifecycleCommands } from './commands/lifecycle.ts';
-import { reportError } from './output.ts';
+import { registerSystemdCommands } from './commands/systemd.ts';
+import { ExitWith, reportError } from './output.ts';
 import { escapeControl } from './format.ts';
-
-/** The one product version (server, agent and CLI share it). */
-const VERSION = '0.1.0';
+import { versionInfo } from './version.ts';
 
 /** Builds the `cutover` command tree. */
 export function buildProgram(): Command {
@@ -42,6 +41,7 @@ export function buildProgram(): Command {
   registerAuditCommands(program);
   registerTokenCommands(program);
   registerFleetCommands(program);
+  registerSystemdCommands(program);
   program.commands.forEach(function inherit(cmd: Command) {
     cmd.exitOverride();
     cmd.commands.forEach(inherit);
@@ -51,17 +51,24 @@ export function buildProgram(): Command {
 
 /** Runs the CLI and returns its exit code; errors are reported once here. */
 export async function runCli(argv: string[]): Promise<number> {
-  const first = argv.filter((a, i) => a !== '--json' && a !== '--data-dir' && argv[i - 1] !== '--data-dir' && !a.startsWith('--data-dir='))[0];
+  // The root options that may come before `--version` (with their values).
+  const valued = ['--data-dir', '--timeout'];
+  const first = argv.filter(
+    (a, i) => a !== '--json' && !valued.includes(a) && !valued.includes(argv[i - 1] ?? '') && !valued.some((v) => a.startsWith(`${v}=`)),
+  )[0];
   if (first === '--version' || first === '-V') {
-    process.stdout.write(`${VERSION}\n`);
+    const info = versionInfo();
+    process.stdout.write(argv.includes('--json') ? `${JSON.stringify(info, null, 2)}\n` : `${info.version}\n`);
     return 0;
   }
   const program = buildProgram();
   const json = argv.includes('--json');
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    // A command that printed its result but reports a failure in it (`fleet tick`) sets the exit code itself.
+    return Number(process.exitCode ?? 0);
   } catch (error) {
+    if (error instanceof ExitWith) return error.exitCode;
     if (error instanceof CommanderError) {
       if (error.exitCode === 0) return 0; // --help
       if (json) process.stdout.write(`${JSON.stringify({ error: { code: 'VALIDATION_FAILED', message: error.message, details: {} } })}\n`);

@@ -76,3 +76,17 @@ test("slots' PATH comes from the settings: by default the agent's Node first, th
   assert.equal((await loadConfig({ env: { PATH: '/home/someone/bin' } })).slotPath, defaultSlotPath());
   assert.equal((await loadConfig({ env: { CUTOVER_SLOT_PATH: '/opt/bin:/bin' } })).slotPath, '/opt/bin:/bin');
 });
+
+test('slot isolation settings: a uid range, a slot user, allowSharedUid', async () => {
+  const defaults = await loadConfig({ env: {} });
+  assert.deepEqual(defaults.slotUidRange, { first: 61000, last: 61999 });
+  assert.equal(defaults.allowSharedUid, false);
+  assert.equal(defaults.slotUser, undefined);
+  const set = await loadConfig({ env: { CUTOVER_SLOT_UID_RANGE: '70000-70009', CUTOVER_ALLOW_SHARED_UID: 'true', CUTOVER_SLOT_USER: 'www-data' } });
+  assert.deepEqual(set.slotUidRange, { first: 70000, last: 70009 });
+  assert.equal(set.allowSharedUid, true);
+  assert.equal(set.slotUser, 'www-data');
+  for (const bad of ['0-100', '62000-61000', 'lots', '500-2000']) {
+    await assert.rejects(loadConfig({ flags: { slotUidRange: bad } }), /slotUidRange: .*is not a uid range/);
+  }
+});

@@ -60,7 +60,7 @@ export const configSchema = z
     agentUrl: z.string().url().optional().describe('How the server reaches the agent; default: from the data directory, else http://agentHost:agentPort.'),
     database: z.string().optional().describe('Database: a PostgreSQL URL (postgres://user:pass@host/db) or a SQLite file path; default <dataDir>/cutover.db.'),
     rollbackWindow: duration('30m').describe('How long the previous slot stays warm after a flip, for instant rollback.'),
-    lockTtl: duration('10m').describe("Lease of an instance's deployment lock; renewed at every step."),
+    lockTtl: duration('10m').describe("Lease of an instance's deployment lock; renewed at every step and every third of it while a deployment runs; a dead server's deployment is settled once it expires."),
     warmCheckInterval: duration('5s').describe('How often the server stops warm slots whose rollback window ended.'),
     bakeWindow: duration('5m').describe('How long after a flip the new colour is watched (error rate, p95/p99 latency, against the old colour); a breach rolls back to the warm slot. 0 turns it off.'),
     bakeCheckInterval: duration('5s').describe('How often the bake reads the router counters.'),
@@ -74,6 +74,7 @@ export const configSchema = z
     drainTimeout: duration('30s').describe('How long in-flight requests on a slot being stopped may take to finish.'),
     pauseTimeout: duration('10s').describe('How long the router holds a request of an instance that no slot can serve yet (no active colour, e.g. while a restarted agent brings its slots up) before answering 503 with Retry-After. 0 answers 503 at once.'),
     wsDrainTimeout: duration('60s').describe('When a colour stops serving, its WebSockets are closed (1001 "going away") each at a random moment within this time, so clients reconnect gradually.'),
+    takeoverStreamGrace: duration('5s').describe('When an agent hands over to a successor (or stops), responses still streaming this long after (SSE, long downloads) are ended cleanly, a chunked one with its terminator, so EventSource clients reconnect to the new agent.'),
     skewGrace: duration('5m').describe('Skew protection: for how long after a flip a client still running the previous version (it sends that deployment id) keeps being served by the previous colour, while that slot is warm. 0 turns it off.'),
     maxRequestBody: bytes('100MiB').describe('Largest request body the router accepts; larger ones get 413. Bytes, or with a unit: 512k, 10MiB, 1g (powers of 1024).'),
     pruneKeepReleases: z.coerce
@@ -90,6 +91,33 @@ export const configSchema = z
       .min(1)
       .default(defaultSlotPath())
       .describe("PATH of every slot's process, so the runtime an app's start command finds does not depend on who started the agent. Default: the directory of the Node binary the agent runs with, then /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin."),
+    resetState: z
+      .union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')], { error: 'must be true or false' })
+      .default(false)
+      .describe("Agent only (`cutover agent --reset-state`, also accepted by `up`): when the agent's state files exist and none is valid, move them aside (renamed `<file>.corrupt-<timestamp>`) and start empty instead of refusing to start. Does nothing while a state file is valid."),
+    slotUidRange: z
+      .string()
+      .default('61000-61999')
+      .transform((v, ctx) => {
+        const m = /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec(v);
+        const first = Number(m?.[1]);
+        const last = Number(m?.[2]);
+        if (!m || first < 1000 || last < first || last > 4_294_967_294) {
+          ctx.addIssue({ code: 'custom', message: `"${v}" is not a uid range; write first-last, both at least 1000, e.g. 61000-61999` });
+          return z.NEVER;
+        }
+        return { first, last };
+      })
+      .describe("When the agent runs as root: the uids (and same-numbered gids) handed out to instances, one each, recorded in the agent's state; no /etc/passwd entry is needed. Give each agent on a machine its own range."),
+    slotUser: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('When the agent runs as root: run every slot as this user (a name, a uid, or uid:gid) instead of one allocated uid per instance. Instances then share a uid and can reach each other.'),
+    allowSharedUid: z
+      .union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')], { error: 'must be true or false' })
+      .default(false)
+      .describe("Let an agent that is not root (so its slots share its uid, and could read its credentials and join its ports) bind the router to a non-loopback address."),
     logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info').describe('Log level of server and agent logs (stderr).'),
   })
   .strict();

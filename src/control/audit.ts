@@ -50,7 +50,19 @@ export async function verifyAudit(store: Store): Promise<ChainCheck> {
     if (!verifier.push(page) || page.length < PAGE) break;
     after = page[page.length - 1]!.id;
   }
-  return verifier.finish(await store.auditHead());
+  return verifier.finish(await store.auditHead(), { bootstrapped: await isBootstrapped(store) });
+}
+
+/** The setting written with entry #1 of the audit log (the admin token's creation). */
+export const BOOTSTRAPPED_SETTING = 'audit.bootstrapped';
+
+/**
+ * Whether the log must hold entries: the marker written with entry #1, or any token (a server
+ * creates the admin token and entry #1 together). Someone who wipes the log must also find and
+ * delete both, and then the next start bootstraps again, with a new entry #1 and admin token.
+ */
+async function isBootstrapped(store: Store): Promise<boolean> {
+  return (await store.getSetting(BOOTSTRAPPED_SETTING)) !== undefined || (await store.countTokens()) > 0;
 }
 
 /** Throws AUDIT_CHAIN_BROKEN for a failed check (for callers that want an error, like the CLI). */

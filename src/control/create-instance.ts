@@ -78,6 +78,8 @@ export async function createInstance(
     subject: name,
     instance: name,
     app,
+    // A target version makes the entry one of that release's (`audit --release V`), as `instance.target` does.
+    version: target && 'version' in target ? target.version : null,
     requestId: who.requestId,
     after: { app, hosts, environment, tenant, labels, target, window },
   });

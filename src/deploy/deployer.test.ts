@@ -55,6 +55,8 @@ test('deploy, deploy again, roll back to the warm slot', async () => {
   assert.equal(back.status, 'succeeded');
   assert.equal(back.strategy, 'flip-to-warm');
   assert.deepEqual(runtime.calls, ['flip web blue'], 'a warm rollback is only a flip');
+  // The runtime is told it is a rollback (skew protection and WebSockets of green end at once).
+  assert.deepEqual(runtime.flipReasons, ['forward', 'forward', 'rollback']);
   web = (await store.getInstance('web'))!;
   assert.equal(web.currentVersion, '1.0.0');
   assert.equal(web.activeColor, 'blue');
@@ -139,47 +141,6 @@ test('after the window, warm slots are stopped and rollback redeploys the previo
   assert.equal(runtime.active('web'), 'blue');
 });
 
-test('recovery finishes a deployment that had flipped and fails one that had not', async () => {
-  const { store, runtime, deployer, run } = await setup();
-  await run(deployer.deploy({ instance: 'web', version: '1.0.0', actor: 'a' }));
-  // Simulate a crash mid-deployment: a running record and a lock, as a dead process would leave them.
-  const now = Date.now();
-  const crashed = {
-    id: 'dpl_crashed',
-    instance: 'web',
-    kind: 'deploy' as const,
-    strategy: 'start-and-flip' as const,
-    fromVersion: '1.0.0',
-    toVersion: '1.1.0',
-    fromColor: 'blue' as const,
-    toColor: 'green' as const,
-    status: 'running' as const,
-    steps: [
-      { name: 'prepare', status: 'done' as const },
-      { name: 'start', status: 'done' as const },
-      { name: 'health', status: 'running' as const },
-      { name: 'flip', status: 'pending' as const },
-      { name: 'finalise', status: 'pending' as const },
-    ],
-    actor: 'a',
-    createdAt: now,
-    updatedAt: now,
-  };
-  await store.insertDeployment(crashed);
-  await store.acquireLock({ instance: 'web', owner: 'a (dpl_crashed)', deploymentId: 'dpl_crashed', acquiredAt: 0, expiresAt: Number.MAX_SAFE_INTEGER }, 0);
-  await deployer.recover();
-  const failed = (await store.getDeployment('dpl_crashed'))!;
-  assert.equal(failed.status, 'failed');
-  assert.equal(runtime.active('web'), 'blue');
-  assert.equal(await store.getLock('web'), undefined);
-
-  await store.insertDeployment({ ...crashed, id: 'dpl_flipped', steps: crashed.steps.map((s) => (s.name === 'finalise' ? s : { ...s, status: 'done' as const })) });
-  runtime.instances.get('web')!.active = 'green';
-  await deployer.recover();
-  assert.equal((await store.getDeployment('dpl_flipped'))!.status, 'succeeded');
-  assert.equal((await store.getInstance('web'))!.currentVersion, '1.1.0');
-});
-
 test('a rollback to a warm slot that is no longer healthy fails and changes nothing', async () => {
   const { store, runtime, deployer, run } = await setup();
   await run(deployer.deploy({ instance: 'web', version: '1.0.0', actor: 'a' }));
@@ -192,4 +153,18 @@ test('a rollback to a warm slot that is no longer healthy fails and changes noth
   const web = (await store.getInstance('web'))!;
   assert.equal(web.currentVersion, '1.1.0');
   assert.equal(web.slots.blue?.status, 'warm', 'the warm slot record is left as it was');
+});
+
+test('a second rollback is refused and changes nothing; rollback --to goes to a version the instance ran', async () => {
+  const { store, runtime, deployer, run } = await setup();
+  await run(deployer.deploy({ instance: 'web', version: '1.0.0', actor: 'a' }));
+  await run(deployer.deploy({ instance: 'web', version: '1.1.0', actor: 'a' }));
+  await run(deployer.deploy({ instance: 'web', version: '1.2.0', actor: 'a' }));
+  const back = await run(deployer.rollback({ instance: 'web', actor: 'a' }));
+  assert.deepEqual([back.status, back.toVersion, back.strategy], ['succeeded', '1.1.0', 'flip-to-warm']);
+  await unchanged(store, () => deployer.rollback({ instance: 'web', actor: 'a' }), 'ALREADY_ROLLED_BACK');
+  await unchanged(store, () => deployer.rollback({ instance: 'web', actor: 'a', to: '0.1.0' }), 'VALIDATION_FAILED');
+  const further = await run(deployer.rollback({ instance: 'web', actor: 'a', to: '1.0.0' }));
+  assert.deepEqual([further.status, further.kind, further.toVersion], ['succeeded', 'rollback', '1.0.0']);
+  assert.equal(runtime.instances.get('web')!.slots.find((s) => s.color === runtime.active('web'))!.version, '1.0.0');
 });

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { CutoverError, isCutoverError } from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
 import type { ReleaseSpec } from '../releases/index.ts';
-import type { DeploymentRecord, InstanceRecord, LockRecord, RolloutSpec, StepRecord, Store } from '../store/index.ts';
+import type { AcquireOptions, DeploymentRecord, InstanceRecord, LeaseHolder, LockRecord, RolloutSpec, StepRecord, Store } from '../store/index.ts';
 import type { Analysis, AnalysisThresholds } from './analysis.ts';
 import { abandonSlot, expiredWarmSlots, finaliseInstance } from './instance-transitions.ts';
 import { planDeployment, planRollback } from './plan-deployment.ts';
@@ -11,6 +11,10 @@ import type { DeploymentPlan, PlanResult } from './plan-deployment.ts';
 import type { Runtime } from './runtime.ts';
 import { describeRollout, shiftStepPercent } from './rollout.ts';
 import { ABORT_ACTION, RESUME_ACTION, createStepHold } from './step-hold.ts';
+import { createRecovery } from './recovery.ts';
+import { createLeaseKeeper } from './lease-keeper.ts';
+import { deploymentEntry, flippedIn, settleFailed } from './deployment-audit.ts';
+import type { InstancePosition } from './deployment-audit.ts';
 
 export interface DeployerOptions {
   store: Store;
@@ -20,8 +24,10 @@ export interface DeployerOptions {
   openArtifact: (digest: string) => Readable;
   /** How long the previous slot stays warm after a flip. */
   rollbackWindowMs: number;
-  /** Lease length; renewed at every step, so it only has to outlive the longest step. */
+  /** Lease length; renewed at every step and by a heartbeat every third of it while a deployment runs. */
   lockTtlMs: number;
+  /** Who this server process is, written into every lease it takes (default: a random id, no replica address). */
+  holder?: LeaseHolder;
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   /** How often a running deployment looks for an abort or resume request, and re-runs a step's analysis. Default 1000. */
   pollMs?: number;
@@ -60,11 +66,20 @@ export interface Deployer {
   abort(id: string, request: SteerRequest): Promise<DeploymentRecord>;
   /** Ends the hold of the weighted step a deployment is at (a manual pause, or a timed one early). */
   resume(id: string, request: SteerRequest): Promise<DeploymentRecord>;
-  rollback(request: DeployRequest): Promise<DeploymentRecord>;
+  /**
+   * Goes back to the version before the current one (a flip to the warm slot inside the window), or
+   * to `to`, a version the instance ran before. Refuses ALREADY_ROLLED_BACK right after a rollback.
+   */
+  rollback(request: DeployRequest & { to?: string }): Promise<DeploymentRecord>;
   /** Resolves with the deployment once it has finished, or as it stands after `timeoutMs`. */
   wait(id: string, timeoutMs: number): Promise<DeploymentRecord | undefined>;
-  /** Settles deployments a previous control-plane process left running (after a crash). */
-  recover(): Promise<void>;
+  /**
+   * Settles deployments a dead server left running: those whose lease expired or was held by this
+   * replica's previous incarnation (see `recoveryVerdict`). A live replica's deployment is left alone.
+   * The server runs it at start and on a timer; deploy and rollback run it for their instance first.
+   * Returns how many it settled.
+   */
+  recover(): Promise<number>;
   /** Drains and stops warm slots whose rollback window has ended. */
   stopExpiredWarmSlots(): Promise<number>;
   /** Waits for running deployments of this process to settle. */
@@ -76,6 +91,9 @@ const newId = () => `dpl_${randomBytes(6).toString('hex')}`;
 export function createDeployer(options: DeployerOptions): Deployer {
   const { store, runtime, clock } = options;
   const running = new Map<string, Promise<DeploymentRecord>>();
+  const holder: LeaseHolder = options.holder ?? { serverId: `srv_${randomBytes(6).toString('hex')}`, replica: null, pid: process.pid };
+  const leases = createLeaseKeeper({ store, clock, lockTtlMs: options.lockTtlMs, holder, ...(options.log ? { log: options.log } : {}) });
+  const { lockFor, takeLock } = leases;
   const steps = createStepHold({
     store,
     runtime,
@@ -83,7 +101,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
     pollMs: options.pollMs ?? 1000,
     ...(options.sleep ? { sleep: options.sleep } : {}),
     ...(options.analysisThresholds ? { thresholds: options.analysisThresholds } : {}),
-    renew: (d) => takeLock({ ...lockFor(d.id, d.instance, d.actor), owner: `${d.actor} (${d.id})` }),
+    renew: (d) => leases.renew(d.id),
     save,
     ...(options.log ? { log: options.log } : {}),
   });
@@ -96,23 +114,6 @@ export function createDeployer(options: DeployerOptions): Deployer {
       });
     }
     return instance;
-  }
-
-  function lockFor(id: string, instance: string, actor: string): LockRecord {
-    const now = clock.now();
-    return { instance, owner: `${actor} (${id})`, deploymentId: id, acquiredAt: now, expiresAt: now + options.lockTtlMs };
-  }
-
-  async function takeLock(lock: LockRecord): Promise<void> {
-    const result = await store.acquireLock(lock, clock.now());
-    if (result.ok) return;
-    const h = result.holder;
-    throw new CutoverError(
-      'INSTANCE_LOCKED',
-      `instance "${lock.instance}" is locked by ${h.owner} until ${new Date(h.expiresAt).toISOString()}; ` +
-        `wait for deployment ${h.deploymentId} to finish (\`cutover status ${lock.instance}\`)`,
-      { details: { instance: lock.instance, holder: h.owner, deploymentId: h.deploymentId, expiresAt: h.expiresAt } },
-    );
   }
 
   async function begin(
@@ -135,7 +136,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
     }
     const id = newId();
     const lock = lockFor(id, instance.name, request.actor);
-    await takeLock(lock);
+    await takeLock(lock, { supersede: supersededBy(id) });
     const now = clock.now();
     const deployment: DeploymentRecord = {
       id,
@@ -192,25 +193,21 @@ export function createDeployer(options: DeployerOptions): Deployer {
     return d;
   }
 
-  /** An audit entry about deployment `d`: by its own actor (with the version change), or by who steers it. */
-  function entry(d: DeploymentRecord, action: string, details: Record<string, unknown>, by?: SteerRequest) {
-    return {
-      at: clock.now(),
-      actor: by ? by.actor : d.actor,
-      action,
-      subject: d.instance,
-      instance: d.instance,
-      app: d.app ?? null,
-      version: d.toVersion,
-      reason: (by ? by.reason : d.reason) ?? null,
-      requestId: (by ? by.requestId : d.requestId) ?? null,
-      ...(by ? {} : { before: { version: d.fromVersion, color: d.fromColor }, after: { version: d.toVersion, color: d.toColor } }),
-      details: { deployment: d.id, ...details },
-    };
-  }
+  const entry = (d: DeploymentRecord, action: string, details: Record<string, unknown>, by?: SteerRequest, after?: InstancePosition) =>
+    deploymentEntry(clock.now(), d, action, details, by, after);
 
   function audit(d: DeploymentRecord, action: string, details: Record<string, unknown>) {
     return store.appendAudit(entry(d, action, details));
+  }
+
+  const failedRecord = (d: DeploymentRecord, step: StepRecord | undefined, err: CutoverError) => settleFailed(clock.now(), d, step, err);
+
+  /** How a deployment that takes an expired lease settles the running one that held it, in the same transaction. */
+  function supersededBy(next: string): NonNullable<AcquireOptions['supersede']> {
+    return (d, now) =>
+      settleFailed(now, d, d.steps.find((s) => s.status === 'running'), new CutoverError('DEPLOYMENT_FAILED', 'superseded, lease expired'), {
+        supersededBy: next,
+      });
   }
 
   async function save(d: DeploymentRecord): Promise<void> {
@@ -229,12 +226,14 @@ export function createDeployer(options: DeployerOptions): Deployer {
       released = true;
       await store.releaseLock(d.instance, lock.owner).catch(() => undefined);
     };
+    const lost: { error?: CutoverError } = {};
+    const stopHeartbeat = leases.heartbeat(d.id, lock, lost);
     try {
       for (const step of d.steps) {
         if (step.status === 'done') continue;
         current = step;
-        // Renewing the lease at each step keeps it short without expiring under a slow step.
-        await takeLock({ ...lock, expiresAt: clock.now() + options.lockTtlMs });
+        // Renewing the lease at each step as well: a lost lease stops the deployment before it acts again.
+        await leases.renew(d.id);
         // An abort is looked for before each step up to the flip (past it, undoing is a rollback),
         // during the wait for health (the failure path stops the slot, which ends that wait), and
         // by a weighted step's hold. `prepare` and `start` run to their end, so the failure path
@@ -245,11 +244,13 @@ export function createDeployer(options: DeployerOptions): Deployer {
         await save(d); // persisted before it is acted on
         const work = runStep(step.name, d, spec, ctx, step);
         const detail = step.name === 'health' ? await steps.abortable(d, work) : await work;
+        if (lost.error) throw lost.error;
         step.status = 'done';
         step.finishedAt = clock.now();
         if (detail) step.detail = detail;
         await save(d);
       }
+      stopHeartbeat();
       await release();
       d.status = 'succeeded';
       d.finishedAt = clock.now();
@@ -257,49 +258,64 @@ export function createDeployer(options: DeployerOptions): Deployer {
       await audit(d, `${d.kind}.succeeded`, { to: d.toVersion, color: d.toColor });
       options.log?.info({ deployment: d.id, instance: d.instance, to: d.toVersion }, `${d.kind} succeeded`);
     } catch (error) {
-      await fail(d, current, error, release);
+      stopHeartbeat();
+      if (lost.error) await leaseLost(d, current, lost.error);
+      else await fail(d, current, error, release);
     } finally {
+      stopHeartbeat();
       await release();
     }
     return d;
   }
 
-  async function fail(d: DeploymentRecord, step: StepRecord | undefined, error: unknown, release?: () => Promise<void>): Promise<void> {
+  /**
+   * Another deployment took this one's lease (it had expired) and settled its record in the same
+   * transaction: the runtime now belongs to the new one, so nothing is stopped or flipped here.
+   */
+  async function leaseLost(d: DeploymentRecord, step: StepRecord | undefined, error: CutoverError): Promise<void> {
+    options.log?.warn({ deployment: d.id, instance: d.instance }, `${error.message}; leaving the slots to the deployment that holds the lease`);
+    const stored = await store.getDeployment(d.id).catch(() => undefined);
+    if (stored && stored.status !== 'running') {
+      Object.assign(d, stored);
+      return;
+    }
+    const settled = failedRecord(d, step, error);
+    await save(settled.deployment).catch(() => undefined);
+    await store.appendAudit(settled.audit).catch(() => undefined);
+  }
+
+  /**
+   * Settles `d` as failed. Before the flip, puts every client back on the old colour and stops the
+   * new slot, unless `stopSlot` is false (recovery found that slot belongs to someone else).
+   */
+  async function fail(
+    d: DeploymentRecord,
+    step: StepRecord | undefined,
+    error: unknown,
+    release?: () => Promise<void>,
+    effects: { stopSlot: boolean } = { stopSlot: true },
+  ): Promise<void> {
     const err = isCutoverError(error)
       ? error
       : new CutoverError('DEPLOYMENT_FAILED', `step "${step?.name}" failed: ${(error as Error)?.message ?? error}`, { cause: error });
-    const flipped = d.steps.some((s) => s.name === 'flip' && s.status === 'done');
+    const flipped = flippedIn(d);
     const shifted = d.steps.some((s) => (shiftStepPercent(s.name) ?? 0) > 0 && s.status !== 'pending');
-    if (!flipped && shifted && d.fromColor) {
+    if (!flipped && shifted && d.fromColor && effects.stopSlot) {
       // Clients of a weighted step go back to the old colour before the new slot goes away.
-      await runtime.flip(d.instance, d.fromColor).catch((e: Error) =>
+      await runtime.flip(d.instance, d.fromColor, undefined, 'rollback').catch((e: Error) =>
         options.log?.warn({ deployment: d.id, instance: d.instance, err: e.message }, 'could not put every client back on the old colour'),
       );
     }
-    if (!flipped && d.strategy === 'start-and-flip' && d.steps.some((s) => s.name === 'start' && s.status !== 'pending')) {
+    if (effects.stopSlot && !flipped && d.strategy === 'start-and-flip' && d.steps.some((s) => s.name === 'start' && s.status !== 'pending')) {
       // Nothing reached users: stop the new slot; the active one was never touched.
       await runtime.stopSlot(d.instance, d.toColor).catch(() => undefined);
       const instance = await store.getInstance(d.instance);
       if (instance) await store.saveInstanceState(abandonSlot(instance, d.toColor, clock.now()));
     }
     await release?.();
-    if (step) {
-      step.status = 'failed';
-      step.finishedAt = clock.now();
-    }
-    const aborted = err.code === 'DEPLOYMENT_ABORTED';
-    d.status = aborted ? 'aborted' : 'failed';
-    d.finishedAt = clock.now();
-    d.error = { code: err.code, message: err.message, details: err.details };
-    await save(d).catch(() => undefined);
-    await audit(d, `${d.kind}.${d.status}`, {
-      to: d.toVersion,
-      step: step?.name,
-      code: err.code,
-      message: err.message,
-      // The metric snapshot behind an analysis verdict belongs with the decision.
-      ...(err.code === 'ANALYSIS_FAILED' ? { analysis: err.details?.analysis } : {}),
-    }).catch(() => undefined);
+    const settled = failedRecord(d, step, err);
+    await save(settled.deployment).catch(() => undefined);
+    await store.appendAudit(settled.audit).catch(() => undefined);
     options.log?.warn({ deployment: d.id, instance: d.instance, code: err.code }, err.message);
   }
 
@@ -374,7 +390,12 @@ export function createDeployer(options: DeployerOptions): Deployer {
       case 'flip': {
         let flippedAt: number;
         try {
-          ({ flippedAt } = await runtime.flip(d.instance, d.toColor, d.strategy === 'flip-to-warm' ? d.toVersion : undefined));
+          ({ flippedAt } = await runtime.flip(
+            d.instance,
+            d.toColor,
+            d.strategy === 'flip-to-warm' ? d.toVersion : undefined,
+            d.kind === 'rollback' ? 'rollback' : 'forward',
+          ));
         } catch (error) {
           if (!isCutoverError(error) || error.code !== 'SLOT_NOT_READY') throw error;
           throw new CutoverError(
@@ -395,8 +416,26 @@ export function createDeployer(options: DeployerOptions): Deployer {
     }
   }
 
+  const recovery = createRecovery({
+    store,
+    runtime,
+    clock,
+    holder,
+    lockTtlMs: options.lockTtlMs,
+    runsHere: (id) => running.has(id),
+    finish: (d, spec, lock) => {
+      const done = execute(d, spec, lock).finally(() => running.delete(d.id));
+      running.set(d.id, done);
+      return done;
+    },
+    fail: (d, step, error, release, effects) => fail(d, step, error, release, effects),
+    ...(options.log ? { log: options.log } : {}),
+  });
+
   return {
     async deploy(request) {
+      // A deployment its server left behind is settled first (finished if users see it), so the plan starts from the truth.
+      await recovery.settleAll({ instance: request.instance });
       const instance = await mustGetInstance(request.instance);
       return begin(request, planDeployment(instance, request.version, clock.now(), request.rollout), instance, request.rollout);
     },
@@ -423,9 +462,10 @@ export function createDeployer(options: DeployerOptions): Deployer {
     },
 
     async rollback(request) {
+      await recovery.settleAll({ instance: request.instance });
       const instance = await mustGetInstance(request.instance);
       const history = await store.listDeployments({ instance: instance.name, limit: 100 });
-      return begin(request, planRollback(instance, history, clock.now()), instance);
+      return begin(request, planRollback(instance, history, clock.now(), request.to), instance);
     },
 
     async wait(id, timeoutMs) {
@@ -442,25 +482,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
       return store.getDeployment(id);
     },
 
-    async recover() {
-      for (const d of await store.listDeployments({ status: 'running' })) {
-        if (running.has(d.id)) continue;
-        const release = await store.getRelease((await store.getInstance(d.instance))?.app ?? '', d.toVersion);
-        const seen = await runtime.describe(d.instance).catch(() => undefined);
-        const flipped = d.steps.some((s) => s.name === 'flip' && s.status === 'done') || seen?.active === d.toColor;
-        const lock = await store.getLock(d.instance);
-        const owner = lock?.deploymentId === d.id ? lock.owner : `recovery (${d.id})`;
-        if (flipped && release) {
-          // Users already see the new release: finish the record rather than flip them back.
-          for (const s of d.steps) if (s.name === 'flip') s.status = 'done';
-          await execute(d, release.spec as unknown as ReleaseSpec, { ...lockFor(d.id, d.instance, 'recovery'), owner });
-        } else {
-          const step = d.steps.find((s) => s.status === 'running');
-          await fail(d, step, new CutoverError('DEPLOYMENT_FAILED', 'the control plane restarted before the flip; the previous slot kept serving'));
-          await store.releaseLock(d.instance, owner);
-        }
-      }
-    },
+    recover: () => recovery.settleAll(),
 
     async stopExpiredWarmSlots() {
       const due = expiredWarmSlots(await store.listInstances(), clock.now());

@@ -1,5 +1,5 @@
 import { CutoverError } from '../shared/index.ts';
-import type { Color } from '../shared/index.ts';
+import type { Color, FlipReason } from '../shared/index.ts';
 import type { HealthResult, Runtime, RuntimeArtifact, RuntimeInstance, RuntimeInstanceStats, RuntimeMaintenance, RuntimeSlotSpec } from './runtime.ts';
 
 /**
@@ -8,6 +8,8 @@ import type { HealthResult, Runtime, RuntimeArtifact, RuntimeInstance, RuntimeIn
  */
 export class FakeRuntime implements Runtime {
   calls: string[] = [];
+  /** The reason of each flip, in order (`calls` keeps its old shape). */
+  flipReasons: FlipReason[] = [];
   instances = new Map<string, RuntimeInstance>();
   artifacts = new Set<string>();
   /** Health outcome per version; default healthy. */
@@ -52,7 +54,7 @@ export class FakeRuntime implements Runtime {
     const i = this.#get(spec.instance);
     i.slots = i.slots.filter((s) => s.color !== spec.color);
     const ok = this.health.get(spec.version)?.ok ?? true;
-    i.slots.push({ color: spec.color, version: spec.version, state: ok ? 'healthy' : 'unhealthy', port: 1 });
+    i.slots.push({ color: spec.color, version: spec.version, deploymentId: spec.deploymentId, state: ok ? 'healthy' : 'unhealthy', port: 1 });
     return { port: 1 };
   }
   async waitHealthy(instance: string, color: Color): Promise<HealthResult> {
@@ -61,8 +63,9 @@ export class FakeRuntime implements Runtime {
     const slot = this.#get(instance).slots.find((s) => s.color === color);
     return this.health.get(slot?.version ?? '') ?? { ok: true, healthySince: this.now() };
   }
-  async flip(instance: string, color: Color, expectVersion?: string) {
+  async flip(instance: string, color: Color, expectVersion?: string, reason: FlipReason = 'forward') {
     this.calls.push(`flip ${instance} ${color}`);
+    this.flipReasons.push(reason);
     this.#maybeFail('flip');
     const slot = this.#get(instance).slots.find((s) => s.color === color);
     if (expectVersion !== undefined && (slot?.version !== expectVersion || slot.state !== 'healthy')) {

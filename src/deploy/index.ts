@@ -16,6 +16,8 @@ export type {
   RuntimeMaintenance,
 } from './runtime.ts';
 export { FakeRuntime } from './fake-runtime.ts';
+export { compareWithAgent } from './agent-comparison.ts';
+export type { AgentCheck } from './agent-comparison.ts';
 export {
   analyse,
   bakeDecision,

@@ -71,6 +71,57 @@ test('rollback with nothing before is refused with a reason', () => {
   assert.equal(!r2.ok && r2.error.code, 'NOTHING_TO_ROLL_BACK');
 });
 
+/** 1.1.0 rolled back to 1.0.0: blue serves 1.0.0, green keeps 1.1.0 warm. */
+const rolledBack = (now: number, warmUntil = now + 1000): InstanceRecord =>
+  base({
+    currentVersion: '1.0.0',
+    activeColor: 'blue',
+    slots: {
+      blue: { version: '1.0.0', status: 'live', deploymentId: 'd1' },
+      green: { version: '1.1.0', status: 'warm', deploymentId: 'd2', warmUntil },
+    },
+  });
+const rollbackHistory = [
+  { id: 'd3', kind: 'rollback', status: 'succeeded', toVersion: '1.0.0', fromVersion: '1.1.0' },
+  { id: 'd2', kind: 'deploy', status: 'succeeded', toVersion: '1.1.0', fromVersion: '1.0.0' },
+  { id: 'd1', kind: 'deploy', status: 'succeeded', toVersion: '1.0.0', fromVersion: '0.9.0' },
+] as DeploymentRecord[];
+
+test('a second rollback in a row is refused instead of going forward again, warm slot or not', () => {
+  for (const instance of [rolledBack(100), rolledBack(100, 50)]) {
+    const r = planRollback(instance, rollbackHistory, 100);
+    assert.equal(!r.ok && r.error.code, 'ALREADY_ROLLED_BACK');
+    assert.match(!r.ok ? r.error.message : '', /already rolled back to 1\.0\.0; deploy 1\.1\.0 to go forward/);
+    assert.deepEqual(!r.ok && r.error.details, { instance: 'web', current: '1.0.0', rolledBackFrom: '1.1.0', deployment: 'd3' });
+  }
+  // A failed second attempt does not count: the last one that arrived is what decides.
+  const failedAgain = [{ kind: 'rollback', status: 'failed', toVersion: '0.9.0', fromVersion: '1.0.0' } as DeploymentRecord, ...rollbackHistory];
+  assert.equal((planRollback(rolledBack(100, 50), failedAgain, 100) as { ok: false; error: { code: string } }).error.code, 'ALREADY_ROLLED_BACK');
+  // Going forward with a deploy makes a rollback possible again.
+  const forward = [{ id: 'd4', kind: 'deploy', status: 'succeeded', toVersion: '1.2.0', fromVersion: '1.0.0' } as DeploymentRecord, ...rollbackHistory];
+  const again = planRollback(base({ currentVersion: '1.2.0', activeColor: 'green' }), forward, 100);
+  assert.ok(again.ok);
+  assert.equal(again.plan.toVersion, '1.0.0');
+});
+
+test('rollback --to names an earlier version the instance ran', () => {
+  const warmTo = planRollback(serving(100), [], 150, '1.0.0');
+  assert.ok(warmTo.ok);
+  assert.deepEqual([warmTo.plan.kind, warmTo.plan.strategy, warmTo.plan.toVersion], ['rollback', 'flip-to-warm', '1.0.0']);
+  // Past a rollback, --to goes further back.
+  const older = planRollback(rolledBack(100), rollbackHistory, 100, '0.9.0');
+  assert.ok(older.ok);
+  assert.deepEqual([older.plan.strategy, older.plan.toVersion, older.plan.toColor], ['start-and-flip', '0.9.0', 'green']);
+  const never = planRollback(rolledBack(100), rollbackHistory, 100, '2.0.0');
+  assert.equal(!never.ok && never.error.code, 'VALIDATION_FAILED');
+  assert.match(!never.ok ? never.error.message : '', /never ran 2\.0\.0.*it ran 1\.1\.0, 0\.9\.0.*cutover deploy web 2\.0\.0/);
+  const same = planRollback(rolledBack(100), rollbackHistory, 100, '1.0.0');
+  assert.equal(!same.ok && same.error.code, 'ALREADY_ON_VERSION');
+  const failedOnly = [{ kind: 'deploy', status: 'failed', toVersion: '3.0.0', fromVersion: '1.0.0' } as DeploymentRecord];
+  assert.equal((planRollback(rolledBack(100), failedOnly, 100, '3.0.0') as { ok: false; error: { code: string } }).error.code, 'VALIDATION_FAILED', 'a version that never served');
+  assert.equal((planRollback(base(), [], 0, '1.0.0') as { ok: false; error: { code: string } }).error.code, 'NOTHING_TO_ROLL_BACK');
+});
+
 test('property: a plan never targets the active colour, and flip-to-warm only when the slot is warm', () => {
   const slot = fc.option(
     fc.record({

@@ -88,26 +88,69 @@ export function planDeployment(instance: InstanceRecord, version: string, now: n
 }
 
 /**
- * Plans a rollback: a flip to the warm slot while the rollback window is open, otherwise a normal
- * deployment of the version that ran before the current one (from the deployment history).
+ * Plans a rollback. Without `to`: a flip to the warm slot while the rollback window is open,
+ * otherwise a normal deployment of the version that ran before the current one (from the
+ * deployment history). A second rollback in a row is refused (ALREADY_ROLLED_BACK): going back
+ * again would go forward, to the release just rolled back from. With `to`: that version, which the
+ * instance must have run before (a flip back to it when the warm slot still holds it).
  */
-export function planRollback(instance: InstanceRecord, history: DeploymentRecord[], now: number): PlanResult {
+export function planRollback(instance: InstanceRecord, history: DeploymentRecord[], now: number, to?: string): PlanResult {
+  const current = instance.currentVersion;
+  if (!current || !instance.activeColor) {
+    return refuse('NOTHING_TO_ROLL_BACK', `instance "${instance.name}" serves nothing yet; deploy a version first`, instance, { current });
+  }
+  if (to !== undefined) return planRollbackTo(instance, history, now, to);
+  // The deployment that brought the current version (history is newest first).
+  const lastArrival = history.find((d) => d.status === 'succeeded' && d.toVersion === current);
+  if (lastArrival?.kind === 'rollback' && lastArrival.fromVersion) {
+    return refuse(
+      'ALREADY_ROLLED_BACK',
+      `instance "${instance.name}" already rolled back to ${current}; deploy ${lastArrival.fromVersion} to go forward ` +
+        `(\`cutover deploy ${instance.name} ${lastArrival.fromVersion}\`), or name an older version with \`cutover rollback ${instance.name} --to VERSION\``,
+      instance,
+      { current, rolledBackFrom: lastArrival.fromVersion, deployment: lastArrival.id },
+    );
+  }
   const warm = warmSlotWith(instance, now);
   if (warm) return { ok: true, plan: plan(instance, 'rollback', warm.version, now) };
-  const current = instance.currentVersion;
-  const lastArrival = history.find((d) => d.status === 'succeeded' && d.toVersion === current);
   const previous = lastArrival?.fromVersion ?? null;
-  if (!current || !previous) {
-    return {
-      ok: false,
-      error: new CutoverError(
-        'NOTHING_TO_ROLL_BACK',
-        current
-          ? `instance "${instance.name}" has no version before ${current} to roll back to; deploy one explicitly`
-          : `instance "${instance.name}" serves nothing yet; deploy a version first`,
-        { details: { instance: instance.name, current } },
-      ),
-    };
+  if (!previous) {
+    return refuse('NOTHING_TO_ROLL_BACK', `instance "${instance.name}" has no version before ${current} to roll back to; deploy one explicitly`, instance, { current });
   }
   return { ok: true, plan: plan(instance, 'rollback', previous, now) };
+}
+
+/** The versions an instance has served: its warm slot's, then, newest first, where each successful deployment took it and where it came from. */
+function versionsRun(instance: InstanceRecord, history: DeploymentRecord[], now: number): string[] {
+  const seen = new Set<string>();
+  const warm = warmSlotWith(instance, now);
+  if (warm) seen.add(warm.version);
+  for (const d of history) {
+    if (d.status !== 'succeeded') continue;
+    seen.add(d.toVersion);
+    if (d.fromVersion) seen.add(d.fromVersion);
+  }
+  return [...seen];
+}
+
+function planRollbackTo(instance: InstanceRecord, history: DeploymentRecord[], now: number, to: string): PlanResult {
+  if (to === instance.currentVersion) {
+    return refuse('ALREADY_ON_VERSION', `instance "${instance.name}" already serves ${to}; name an earlier version it ran`, instance, { version: to });
+  }
+  const ran = versionsRun(instance, history, now).filter((v) => v !== instance.currentVersion);
+  if (!ran.includes(to)) {
+    return refuse(
+      'VALIDATION_FAILED',
+      `instance "${instance.name}" never ran ${to}, so there is nothing to roll back to; ` +
+        (ran.length ? `it ran ${ran.slice(0, 10).join(', ')}` : 'it ran no other version') +
+        `. To run a release it never ran, deploy it: \`cutover deploy ${instance.name} ${to}\``,
+      instance,
+      { version: to, ran: ran.slice(0, 10) },
+    );
+  }
+  return { ok: true, plan: plan(instance, 'rollback', to, now) };
+}
+
+function refuse(code: 'NOTHING_TO_ROLL_BACK' | 'ALREADY_ROLLED_BACK' | 'ALREADY_ON_VERSION' | 'VALIDATION_FAILED', message: string, instance: InstanceRecord, details: Record<string, unknown>): PlanResult {
+  return { ok: false, error: new CutoverError(code, message, { details: { instance: instance.name, ...details } }) };
 }

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { Color, HealthSpec } from '../shared/index.ts';
+import type { Color, FlipReason, HealthSpec } from '../shared/index.ts';
 
 /**
  * The runtime port: where slots run and traffic is switched. Today it is the agent on a host
@@ -18,8 +18,10 @@ export interface Runtime {
    * The atomic switch: new requests go to `color`; in-flight ones on the other colour finish.
    * With `expectVersion`, the runtime refuses (SLOT_NOT_READY, changing nothing) unless that slot
    * runs this version and is healthy at the moment of the switch.
+   * `reason` (default `forward`): a `rollback` (manual, automatic, or undoing a weighted step)
+   * ends skew protection for the colour left and closes its WebSockets at once (see `FlipReason`).
    */
-  flip(instance: string, color: Color, expectVersion?: string): Promise<{ flippedAt: number }>;
+  flip(instance: string, color: Color, expectVersion?: string, reason?: FlipReason): Promise<{ flippedAt: number }>;
   /**
    * A weighted step: `percent` (1–99) of new clients go to `color`, the rest stay on the active
    * colour; a client keeps the colour it got first (sticky cookie). The active colour does not
@@ -96,6 +98,11 @@ export type HealthResult =
 export interface RuntimeSlot {
   color: Color;
   version: string;
+  /**
+   * The deployment that started the slot. Recovery trusts a slot only when both its version and
+   * this id match (a colour is reused by every other deployment). Absent from agents before it was reported.
+   */
+  deploymentId?: string;
   /** The supervisor's state: starting, healthy, unhealthy, restarting, failed, exited, stopping, stopped. */
   state: string;
   /** Crash restarts since the slot started. */
@@ -117,6 +124,11 @@ export interface RuntimeInstance {
   preview?: boolean;
   /** True while the instance answers with its maintenance page. */
   maintenance?: boolean;
+  /**
+   * `uid`: the instance's slots run as a uid of their own; `none`: as the agent's uid (the agent
+   * is not root, or a slot was adopted from an older agent). Absent from older agents.
+   */
+  isolation?: 'uid' | 'none';
 }
 
 /** Counters of one registered colour, as the router keeps them (see `src/router`'s `stats()`). */

@@ -72,7 +72,8 @@ export function createArtifactStore(dir: string): ArtifactStore {
       return { digest, size };
     }
 
-    await mkdir(root, { recursive: true });
+    // Artifacts are every instance's code: not for other users of the machine (slots included).
+    await mkdir(root, { recursive: true, mode: 0o700 });
     const tmp = path.join(root, `.tmp-${randomUUID()}`);
     try {
       // `flush` fsyncs before close, so the rename below never exposes a partly written file.

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import { symlink } from 'node:fs/promises';
@@ -70,4 +71,119 @@ test('a corrupt or escaping archive fails and leaves no destination behind', asy
   await assert.rejects(stat(dest), { code: 'ENOENT' });
   await assert.rejects(unpackArtifact(path.join(root, 'missing.tgz'), dest), (e: unknown) => isCutoverError(e) && e.code === 'ARTIFACT_NOT_FOUND');
   assert.deepEqual((await readdir(root)).sort(), ['corrupt.tgz', 'evil.tgz', 'inner', 'outside.txt']);
+});
+
+test('a symlink then a file of the same name fails with its real cause, and leaves no temporary directory', async (t) => {
+  const root = await tempDir(t);
+  const outside = path.join(root, 'outside.txt');
+  await writeFile(outside, 'untouched');
+  // The review's tarball: `victim` → an absolute file outside the root, then a regular `victim`.
+  const evil = path.join(root, 'evil.tgz');
+  const link = new tar.Header({ path: 'victim', type: 'SymbolicLink', linkpath: outside, mode: 0o777, size: 0 });
+  const body = Buffer.from('overwritten');
+  const file = new tar.Header({ path: 'victim', type: 'File', mode: 0o644, size: body.length });
+  const blocks: Buffer[] = [];
+  const add = (h: tar.Header) => {
+    const block = Buffer.alloc(512);
+    h.encode(block, 0);
+    blocks.push(block);
+    if (h.size) blocks.push(Buffer.concat([body, Buffer.alloc(512 - body.length)]));
+  };
+  // Many entries around the bad pair keep the unpacker writing when it fails: the race.
+  const filler = (prefix: string) => {
+    for (let i = 0; i < 200; i++) add(new tar.Header({ path: `${prefix}${i}/a.txt`, type: 'File', mode: 0o644, size: body.length }));
+  };
+  filler('before');
+  add(link);
+  add(file);
+  filler('after');
+  blocks.push(Buffer.alloc(1024));
+  const { gzipSync } = await import('node:zlib');
+  await writeFile(evil, gzipSync(Buffer.concat(blocks)));
+  const dest = path.join(root, 'releases', 'sha256-x');
+  await assert.rejects(unpackArtifact(evil, dest), (e: unknown) => {
+    assert.ok(isCutoverError(e), String(e));
+    assert.equal(e.code, 'ARTIFACT_INVALID');
+    assert.match(e.message, /absolute linkpath/, 'the original error');
+    return true;
+  });
+  assert.equal(await readFile(outside, 'utf8'), 'untouched');
+  assert.deepEqual(await readdir(path.join(root, 'releases')), [], 'no .sha256-….tmp-… directory is left behind');
+});
+
+/** A gzipped ustar archive written byte by byte, so its modes are exactly what the test says (as any client could upload). */
+function rawTgz(entries: { name: string; mode: number; body?: string; dir?: boolean }[]): Buffer {
+  const blocks: Buffer[] = [];
+  for (const e of entries) {
+    const body = Buffer.from(e.body ?? '');
+    const header = Buffer.alloc(512);
+    header.write(e.name, 0, 100, 'utf8');
+    header.write(`${e.mode.toString(8).padStart(7, '0')}\0`, 100);
+    header.write('0000000\0', 108);
+    header.write('0000000\0', 116);
+    header.write(`${body.length.toString(8).padStart(11, '0')}\0`, 124);
+    header.write('00000000000\0', 136);
+    header.write('        ', 148); // checksum placeholder: spaces while summing
+    header.write(e.dir ? '5' : '0', 156);
+    header.write('ustar\0', 257);
+    header.write('00', 263);
+    let sum = 0;
+    for (const byte of header) sum += byte;
+    header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+    blocks.push(header, body, Buffer.alloc((512 - (body.length % 512)) % 512));
+  }
+  blocks.push(Buffer.alloc(1024));
+  return gzipSync(Buffer.concat(blocks));
+}
+
+test('setuid, setgid and sticky bits are cleared on unpack (L1), with or without a group', async (t) => {
+  const root = await tempDir(t);
+  const tgz = path.join(root, 'suid.tgz');
+  await writeFile(
+    tgz,
+    rawTgz([
+      { name: 'bin/', mode: 0o3777, dir: true },
+      { name: 'bin/escalate', mode: 0o6755, body: '#!/bin/sh\nid\n' },
+      { name: 'notes.txt', mode: 0o4644, body: 'x' },
+    ]),
+  );
+  const plain = path.join(root, 'plain');
+  await unpackArtifact(tgz, plain);
+  assert.equal((await stat(path.join(plain, 'bin', 'escalate'))).mode & 0o7777, 0o755);
+  assert.equal((await stat(path.join(plain, 'notes.txt'))).mode & 0o7000, 0);
+  assert.equal((await stat(path.join(plain, 'bin'))).mode & 0o7000, 0);
+
+  const gid = process.getgid?.() ?? 0;
+  const grouped = path.join(root, 'grouped');
+  await unpackArtifact(tgz, grouped, { group: gid });
+  const modeOf = async (p: string) => (await stat(path.join(grouped, p))).mode & 0o7777;
+  assert.equal(await modeOf('bin/escalate'), 0o750);
+  assert.equal(await modeOf('notes.txt'), 0o640);
+  assert.equal(await modeOf('bin'), 0o750);
+  assert.equal(await modeOf('.'), 0o750);
+});
+
+test('with a group, the tree belongs to this uid and that group, symlinks untouched (root only)', async (t) => {
+  if (process.getuid?.() !== 0) {
+    assert.notEqual(process.env.CI, 'true', 'CI runs as root: this test must not be skipped there');
+    t.skip('needs root to chown');
+    return;
+  }
+  const root = await tempDir(t);
+  const tgz = await packedApp(root);
+  const outside = path.join(root, 'outside.txt');
+  await writeFile(outside, 'x');
+  await chmod(outside, 0o600);
+  const dest = path.join(root, 'inst', 'sha256-abc');
+  await unpackArtifact(tgz, dest, { group: 61234 });
+  for (const p of ['.', 'server.js', 'bin', 'bin/run', 'empty']) {
+    const st = await stat(path.join(dest, p));
+    assert.equal(st.uid, 0, p);
+    assert.equal(st.gid, 61234, p);
+  }
+  assert.equal((await stat(path.join(dest, 'bin', 'run'))).mode & 0o7777, 0o750);
+  assert.equal((await stat(path.join(dest, 'server.js'))).mode & 0o7777, 0o640);
+  assert.equal((await lstat(path.join(dest, 'main.js'))).gid, 61234);
+  // The file outside that nothing points at keeps its owner and mode.
+  assert.equal((await stat(outside)).mode & 0o7777, 0o600);
 });

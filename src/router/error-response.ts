@@ -31,6 +31,13 @@ export const BAD_REQUEST: RouterError = {
   message: 'the request cannot be forwarded as sent',
 };
 
+/** An absolute-form request target whose authority is not the Host header (RFC 9112 §3.2.2). */
+export const TARGET_MISMATCH: RouterError = {
+  status: 400,
+  code: 'BAD_REQUEST',
+  message: 'the request target names another host than the Host header; send origin-form (a path) or matching values',
+};
+
 /** A declared or counted request body over `maxBodyBytes`. */
 export const PAYLOAD_TOO_LARGE: RouterError = {
   status: 413,

@@ -129,11 +129,23 @@ function listsExtraHeaders(connection: string): boolean {
   return false;
 }
 
-function connectionTokens(connection: string): Set<string> {
+// Fields a client's Connection header may never remove (M2): the router's routing and framing
+// (Host, Content-Length, Transfer-Encoding) and the edge's own X-Forwarded-* facts. RFC 9110 §7.6.1
+// lets a sender nominate extension fields only; these are not the client's to take away.
+const PROTECTED = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+]);
+
+function connectionTokens(connection: string, keep: ReadonlySet<string> | null): Set<string> {
   const set = new Set<string>();
   for (const token of connection.split(',')) {
     const t = token.trim().toLowerCase();
-    if (t !== '') set.add(t);
+    if (t !== '' && (keep === null || !keep.has(t))) set.add(t);
   }
   return set;
 }
@@ -148,8 +160,8 @@ function withoutListed(headers: string[], listed: Set<string>): string[] {
 }
 
 /**
- * Rewrites a client request's raw headers for the upstream: drops hop-by-hop fields (and those the
- * Connection header lists), keeps Host, appends the client address to X-Forwarded-For and sets
+ * Rewrites a client request's raw headers for the upstream: drops hop-by-hop fields (and the
+ * client's own fields its Connection header lists, except Host, framing and X-Forwarded-*), keeps Host, appends the client address to X-Forwarded-For and sets
  * X-Forwarded-Proto/-Host. Fills `scan` with the Host and body framing it saw.
  */
 export function scanRequestHeaders(raw: string[], clientIp: string | undefined, scan: RequestScan): string[] {
@@ -213,6 +225,13 @@ export function scanRequestHeaders(raw: string[], clientIp: string | undefined, 
         break;
     }
   }
+  // Nominated removal applies to the client's own fields only, so it runs before the router adds
+  // its X-Forwarded-* (M2); nominations of PROTECTED names are ignored.
+  let fields = out;
+  if (connection !== '' && listsExtraHeaders(connection)) {
+    const listed = connectionTokens(connection, PROTECTED);
+    if (listed.size > 0) fields = withoutListed(out, listed);
+  }
   // A dual-stack listener reports IPv4 clients as `::ffff:a.b.c.d`; forward the plain address.
   const ip =
     clientIp === undefined
@@ -220,7 +239,7 @@ export function scanRequestHeaders(raw: string[], clientIp: string | undefined, 
       : clientIp.startsWith('::ffff:') && clientIp.includes('.')
         ? clientIp.slice(7)
         : clientIp;
-  out.push(
+  fields.push(
     'x-forwarded-for',
     xff === '' ? ip : `${xff}, ${ip}`,
     'x-forwarded-proto',
@@ -237,10 +256,7 @@ export function scanRequestHeaders(raw: string[], clientIp: string | undefined, 
   scan.cookie = cookie;
   scan.previewHeader = preview;
   scan.deploymentHeader = deployment;
-  if (connection !== '' && listsExtraHeaders(connection)) {
-    return withoutListed(out, connectionTokens(connection));
-  }
-  return out;
+  return fields;
 }
 
 const RESPONSE_DROP = 1;
@@ -321,12 +337,14 @@ export function responseHeaders(
       out.push(name, (raw[i + 1] as Buffer).toString('latin1'));
     }
   }
-  for (let i = 0; i < extra.length; i++) out.push(extra[i] as string);
-  if (html && htmlExtra !== null) for (let i = 0; i < htmlExtra.length; i++) out.push(htmlExtra[i] as string);
+  // As for requests: the app's nominations remove its own fields, never the router's extras.
+  let fields = out;
   if (connection !== '' && listsExtraHeaders(connection)) {
-    return withoutListed(out, connectionTokens(connection));
+    fields = withoutListed(out, connectionTokens(connection, null));
   }
-  return out;
+  for (let i = 0; i < extra.length; i++) fields.push(extra[i] as string);
+  if (html && htmlExtra !== null) for (let i = 0; i < htmlExtra.length; i++) fields.push(htmlExtra[i] as string);
+  return fields;
 }
 
 /**

@@ -59,9 +59,10 @@ export class InstanceRecord implements RoutableInstance<Upstream> {
 
   /**
    * Makes `upstream` the active colour (or none) and ends any shift; records the flip when the
-   * colour changes, so skew protection can serve the colour that was active before.
+   * colour changes, so skew protection can serve the colour that was active before. A `rollback`
+   * records no previous colour (M3): the release rolled back from must not be served by its id.
    */
-  setActive(upstream: Upstream | null, now: number): void {
+  setActive(upstream: Upstream | null, now: number, rollback = false): void {
     const before = this.active;
     this.shiftTo = null;
     this.shiftWeight = 0;
@@ -78,6 +79,7 @@ export class InstanceRecord implements RoutableInstance<Upstream> {
       this.flippedAt = now;
       this.flipped = true;
     }
+    if (rollback) this.previous = null;
   }
 
   /** The instance as `Router.state()` reports it. */

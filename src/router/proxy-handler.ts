@@ -134,8 +134,15 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     if (this.clientGone) return;
     const res = this.res;
     try {
-      // Headers already went out: the only honest signal left is cutting the connection.
-      if (res.headersSent) res.destroy();
+      // Headers already went out. A stream the router itself ends (its slot is being drained or
+      // stopped) gets the chunked terminator, so an EventSource reconnects instead of seeing a
+      // reset; otherwise (the app failed) the only honest signal left is cutting the connection.
+      if (res.headersSent) {
+        const body = this.opts.body;
+        if (body instanceof BodyLimit && body.exceeded) body.closeAfterUpload(res.socket);
+        else if (this.upstream.draining && res.chunkedEncoding) res.end();
+        else res.destroy();
+      }
       else {
         const error = errorFor(err, this.upstream, this.opts.body);
         if (error.status === 502 || error.status === 504) this.upstream.counters.failed();
@@ -146,6 +153,20 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     } catch {
       res.destroy();
     }
+  }
+
+  /**
+   * Ends a response whose headers went out, without waiting for the app (the router is closing):
+   * a chunked one with its terminator, one with a length by closing the connection.
+   */
+  endStream(): void {
+    if (this.done) return;
+    // As if the client left: onError (from the abort) then leaves the response alone.
+    this.clientGone = true;
+    if (this.abort !== null) this.abort(CLIENT_GONE);
+    this.finish();
+    if (this.res.chunkedEncoding) this.res.end();
+    else this.res.destroy();
   }
 
   /** The client's response closed; if ours was not finished, the upstream request is aborted. */

@@ -13,6 +13,7 @@ export interface ResolvedRouterOptions {
   pauseTimeoutMs: number;
   skewGraceMs: number;
   wsDrainTimeoutMs: number;
+  streamGraceMs: number;
   maxBodyBytes: number;
   clientHeadersTimeoutMs: number;
   clientRequestTimeoutMs: number;
@@ -48,6 +49,7 @@ export function resolveRouterOptions(options: RouterOptions): ResolvedRouterOpti
     pauseTimeoutMs: integer(options.pauseTimeoutMs, 5000, 'pauseTimeoutMs', 0, issues),
     skewGraceMs: integer(options.skewGraceMs, 300_000, 'skewGraceMs', 0, issues),
     wsDrainTimeoutMs: integer(options.wsDrainTimeoutMs, 60_000, 'wsDrainTimeoutMs', 0, issues),
+    streamGraceMs: integer(options.streamGraceMs, 5000, 'streamGraceMs', 0, issues),
     maxBodyBytes: integer(options.maxBodyBytes, 100 * 1024 * 1024, 'maxBodyBytes', 0, issues),
     clientHeadersTimeoutMs: integer(
       options.clientHeadersTimeoutMs,

@@ -15,6 +15,8 @@ const FLIPS = 1000;
 const HTTP_CLIENTS = 16;
 const WEBSOCKETS = 20;
 const STREAMS = 5;
+/** Event streams on the app (not the router's version stream): drains end them, clients reconnect. */
+const APP_STREAMS = 6;
 
 describe('router under churn', () => {
   let router: Router;
@@ -23,7 +25,8 @@ describe('router under churn', () => {
 
   before(async () => {
     [apps.blue, apps.green] = await Promise.all([startTestWsApp('1.0.0'), startTestWsApp('2.0.0')]);
-    router = createRouter({ drainTimeoutMs: 2000, wsDrainTimeoutMs: 300, pauseTimeoutMs: 2000 });
+    // A short skew grace, so forward flips close WebSockets too (after it), besides rollbacks and drains.
+    router = createRouter({ drainTimeoutMs: 2000, wsDrainTimeoutMs: 300, pauseTimeoutMs: 2000, skewGraceMs: 100 });
     port = await router.listen(0, '127.0.0.1');
     router.setInstance('shop', [HOST]);
     for (const color of ['blue', 'green'] as const) register(color);
@@ -115,13 +118,40 @@ describe('router under churn', () => {
     });
     await waitFor(() => streamTexts.every((t) => t.includes('event: version')), 'every stream to start');
 
+    // App event streams: each must end with its terminator (never a reset), and reconnects.
+    const appStreamEnds: ('end' | 'error')[] = [];
+    const appStreams = new Set<ReturnType<typeof httpRequest>>();
+    const openAppStream = (): void => {
+      const req = httpRequest({ host: '127.0.0.1', port, path: '/sse', headers: { host: HOST }, agent: false });
+      appStreams.add(req);
+      req.on('error', (err) => {
+        if (!stop) failures.push(`app stream: ${err.message}`);
+      });
+      req.on('response', (res) => {
+        res.resume();
+        const ended = (how: 'end' | 'error'): void => {
+          appStreams.delete(req);
+          if (stop) return;
+          appStreamEnds.push(how);
+          openAppStream();
+        };
+        res.on('end', () => ended('end'));
+        res.on('aborted', () => ended('error'));
+        res.on('error', () => {});
+      });
+      req.end();
+    };
+    for (let i = 0; i < APP_STREAMS; i++) openAppStream();
+
     let drains = 0;
     try {
       for (let flip = 0; flip < FLIPS; flip++) {
         await delay(flip % 10 === 0 ? 2 : 0);
         const color: Color = flip % 2 === 0 ? 'green' : 'blue';
         if (flip % 3 === 0) router.shift('shop', color, 1 + ((flip * 37) % 99));
-        else router.activate('shop', color);
+        else router.activate('shop', color, flip % 7 === 0 ? 'rollback' : 'forward');
+        // Now and then a pause long enough for the skew grace to end after a forward flip.
+        if (flip % 200 === 100) await delay(150);
         // Now and then the idle colour is drained and registered again: its WebSockets go away.
         if (flip % 250 === 125) {
           // Alternate, so the colour drained holds WebSockets opened since the last drain.
@@ -140,12 +170,14 @@ describe('router under churn', () => {
       await pool.close();
     }
 
-    t.diagnostic(`${ok} requests, ${closes.length} WebSockets closed by drains`);
+    t.diagnostic(`${ok} requests, ${closes.length} WebSockets closed (grace, rollback, drain), ${appStreamEnds.length} app streams ended by drains`);
     assert.deepEqual(failures.slice(0, 5), []);
     assert.ok(ok > 2000, `only ${ok} requests completed`);
     assert.equal(drains, 4);
     assert.ok(closes.length > 0, 'drains closed some WebSockets');
     for (const close of closes) assert.deepEqual(close, { code: 1001, wasClean: true });
+    assert.ok(appStreamEnds.length >= APP_STREAMS, `drains ended ${appStreamEnds.length} app streams`);
+    assert.deepEqual(appStreamEnds.filter((how) => how !== 'end'), [], 'every app stream ended cleanly');
     for (let i = 0; i < STREAMS; i++) {
       assert.equal(streamEnded[i], false, `stream ${i} stayed open`);
       const events = (streamTexts[i] as string).match(/event: version/g)?.length ?? 0;
@@ -154,5 +186,6 @@ describe('router under churn', () => {
     for (const s of sockets) s.ws.close(1000);
     await Promise.all([...sockets].map((s) => s.closed));
     for (const req of streams) req.destroy();
+    for (const req of appStreams) req.destroy();
   });
 });

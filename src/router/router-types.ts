@@ -1,4 +1,4 @@
-import type { Clock, Color } from '../shared/index.ts';
+import type { Clock, Color, FlipReason } from '../shared/index.ts';
 import type { MaintenancePage } from './maintenance.ts';
 import type { RouterInstanceStats } from './router-stats.ts';
 import type { UpstreamTarget } from './upstream.ts';
@@ -26,6 +26,13 @@ export interface RouterOptions {
    * this window (so clients reconnect gradually, not all at once). Default 60000.
    */
   wsDrainTimeoutMs?: number;
+  /**
+   * When the router closes (a takeover, the agent stopping): responses still streaming this long
+   * after the close began (SSE, long downloads) are ended cleanly, a chunked one with its
+   * terminator, so clients reconnect (to the successor) instead of keeping the old agent alive.
+   * Default 5000.
+   */
+  streamGraceMs?: number;
   /** Largest request body accepted; larger ones get 413. Default 104857600 (100 MiB). */
   maxBodyBytes?: number;
   /** A client must send its request headers within this time, or get 408. Default 60000. */
@@ -110,7 +117,9 @@ export interface Router {
   /**
    * Stops accepting, ends version streams, tells WebSockets to go away (1001, spread over half
    * the drain timeout), lets in-flight requests finish (bounded by `drainTimeoutMs`), closes
-   * keep-alive sockets and every pool. Held requests get 503.
+   * keep-alive sockets and every pool. Every answer from then on, in-flight ones included, carries
+   * `Connection: close`; responses still streaming after `streamGraceMs` are ended cleanly.
+   * Held requests get 503.
    */
   close(): Promise<void>;
   /** Creates or updates an instance and replaces its host list. Throws `HOST_IN_USE` if another instance serves one of the hosts. */
@@ -127,8 +136,12 @@ export interface Router {
   /**
    * The flip, all at once: the next request goes to `color`; requests in flight elsewhere finish
    * normally. Ends a weighted shift. Releases held requests. Throws `SLOT_NOT_FOUND`.
+   * WebSockets of a colour that stops serving get 1001, each at a random moment within
+   * `wsDrainTimeoutMs`: from `skewGraceMs` after a `forward` flip (the default), at once after a
+   * `rollback`; a rollback also ends skew protection for the colour it left (its deployment id
+   * gets the active colour and `x-cutover-reload: 1`).
    */
-  activate(name: string, color: Color): void;
+  activate(name: string, color: Color, reason?: FlipReason): void;
   /**
    * Weighted cutover step: `weightPercent` % of new clients go to `color`, the others to the other
    * colour; clients keep the colour they got (sticky cookie). 100 is `activate(color)`, 0 is

@@ -3,7 +3,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { CutoverError, isColor, listen, otherColor } from '../shared/index.ts';
-import type { Clock, Color } from '../shared/index.ts';
+import type { Clock, Color, FlipReason } from '../shared/index.ts';
 import { BodyLimit } from './body-limit.ts';
 import {
   noActiveSlot,
@@ -13,6 +13,7 @@ import {
   PREVIEW_DENIED,
   rawErrorResponse,
   sendError,
+  TARGET_MISMATCH,
 } from './error-response.ts';
 import type { RouterError } from './error-response.ts';
 import { normaliseHost, RequestScan, scanRequestHeaders } from './headers.ts';
@@ -21,6 +22,7 @@ import { InstanceRecord } from './instance-record.ts';
 import { MaintenanceResponse } from './maintenance.ts';
 import type { MaintenancePage } from './maintenance.ts';
 import { onResponseClose, ProxyHandler, ProxyResponse } from './proxy-handler.ts';
+import { originForm } from './request-target.ts';
 import {
   decideRoute,
   NO_ACTIVE,
@@ -133,7 +135,13 @@ class HttpRouter implements Router {
       return sendError(res, PAYLOAD_TOO_LARGE);
     }
     if (instance.maintenance !== null) return instance.maintenance.send(res, req.method === 'HEAD');
-    const url = req.url as string;
+    let url = req.url as string;
+    if (url.charCodeAt(0) !== 47 /* / */) {
+      const origin = originForm(url, scan.host);
+      if (origin === null) return sendError(res, TARGET_MISMATCH);
+      // Held requests and the proxy read req.url again: it must be the rewritten one.
+      req.url = url = origin;
+    }
     readRoutingFacts(scan, url, instance.stickyCookie);
     this.#serve(instance, req, res, headers, scan, url);
   };
@@ -176,7 +184,7 @@ class HttpRouter implements Router {
       path: url,
       method: req.method as string,
       headers,
-      body: scan.hasBody ? (scan.chunked ? req.pipe(new BodyLimit(this.#maxBodyBytes)) : req) : null,
+      body: scan.hasBody ? (scan.chunked ? req.pipe(new BodyLimit(this.#maxBodyBytes, req)) : req) : null,
     };
     const handler = new ProxyHandler(upstream, res, opts, extra, htmlExtra, performance.now());
     res.proxy = handler;
@@ -210,10 +218,14 @@ class HttpRouter implements Router {
     let error: RouterError | null = null;
     let upstream: Upstream | null = null;
     let reload = false;
-    if (instance === null) error = notFound(normaliseHost(scan.host));
+    let url = req.url as string;
+    const origin = url.charCodeAt(0) === 47 /* / */ ? url : originForm(url, scan.host);
+    if (origin === null) error = TARGET_MISMATCH;
+    else if (instance === null) error = notFound(normaliseHost(scan.host));
     else if (instance.maintenance !== null) error = instance.maintenance.error;
     else {
-      readRoutingFacts(scan, req.url as string, instance.stickyCookie);
+      req.url = url = origin;
+      readRoutingFacts(scan, url, instance.stickyCookie);
       const d = this.#decision;
       decideRoute(instance, scan, this.#clock, this.#skewGraceMs, false, d);
       upstream = d.upstream;
@@ -235,7 +247,7 @@ class HttpRouter implements Router {
     upstream.counters.requests++;
     upstream.pool.dispatch(
       {
-        path: req.url as string,
+        path: url,
         method: req.method as string,
         headers,
         body: null,
@@ -263,8 +275,37 @@ class HttpRouter implements Router {
     return upstreams;
   }
 
+  /**
+   * The response each client connection is answering now (Node's `socket._httpMessage`: the one
+   * assigned to the socket, set until that response finishes), or null.
+   */
+  #current(socket: Socket): ProxyResponse | null {
+    const res = (socket as Socket & { _httpMessage?: unknown })._httpMessage;
+    return res instanceof ProxyResponse && !res.writableEnded ? res : null;
+  }
+
   async #close(): Promise<void> {
     const draining = drainServer(this.#server, this.#sockets, this.#options.drainTimeoutMs);
+    // Requests in flight now were accepted with keep-alive in mind. Answered that way, their
+    // client may write its next request just as the drain closes the idle connection, and that
+    // request is reset (acceptance §3: the slow requests answered ~0.3 s into a takeover, past
+    // drainServer's idle grace, carried `Connection: keep-alive`; the next request on the socket
+    // got ECONNRESET 1–4 ms later). So every answer not yet begun says `Connection: close`, and the
+    // client opens a new connection, which reaches the successor agent.
+    for (const socket of this.#sockets) {
+      const res = this.#current(socket);
+      if (res !== null && !res.headersSent) res.shouldKeepAlive = false;
+    }
+    // Streams (SSE, downloads) would hold this router open until the drain timeout and then be
+    // cut: after a short grace they are ended cleanly, and EventSource clients reconnect.
+    const streamTimer = setTimeout(() => {
+      for (const socket of this.#sockets) {
+        const handler = this.#current(socket)?.proxy;
+        if (handler != null && handler.res.headersSent) handler.endStream();
+      }
+    }, this.#options.streamGraceMs);
+    streamTimer.unref();
+    void draining.then(() => clearTimeout(streamTimer));
     this.#hub.closeAll();
     for (const instance of this.#instances.values()) {
       for (const held of instance.held.takeAll()) sendError(held.res, noActiveSlot(instance.name));
@@ -399,10 +440,22 @@ class HttpRouter implements Router {
     if (serving) this.#changed(instance);
   }
 
-  activate(name: string, color: Color): void {
+  activate(name: string, color: Color, reason: FlipReason = 'forward'): void {
     const instance = this.#instance(name);
-    instance.setActive(this.#slot(instance, color, 'activating'), this.#clock.now());
+    const target = this.#slot(instance, color, 'activating');
+    const before = instance.active;
+    const shiftedTo = instance.shiftTo;
+    instance.setActive(target, this.#clock.now(), reason === 'rollback');
+    this.#leave(instance, before, reason);
+    this.#leave(instance, shiftedTo, reason);
+    target.keepTunnels();
     this.#changed(instance);
+  }
+
+  /** WebSockets of a colour that stopped serving go, after the skew grace or (rollback) now. */
+  #leave(instance: InstanceRecord, upstream: Upstream | null, reason: FlipReason): void {
+    if (upstream === null || instance.serving(upstream)) return;
+    upstream.retireTunnels(reason === 'rollback' ? 0 : this.#skewGraceMs, this.#options.wsDrainTimeoutMs);
   }
 
   shift(name: string, color: Color, weightPercent: number): void {

@@ -36,6 +36,8 @@ export interface TestApp {
   sseOpen: number;
   /** Sends `data: <text>` to every open `/sse` stream. */
   pushSse(text: string): void;
+  /** Ends every open `/sse` stream cleanly (as an app does on SIGTERM). */
+  endSse(): void;
   close(): Promise<void>;
 }
 
@@ -53,7 +55,7 @@ export async function waitFor(
 }
 
 /**
- * Starts an app on 127.0.0.1:0. Routes: `/` (version as text), `/headers` (request headers as
+ * Starts an app on 127.0.0.1:0. Routes: `/` (version as text), `/headers` (request headers and target as
  * JSON), `/echo` (streams the body back), `/slow` (waits for `releaseSlow`), `/hang` (never
  * answers), `/drop` (destroys the connection while `dropNext` > 0), `/big?bytes=N` (streams N
  * bytes), `/hop` (sends hop-by-hop headers), `/204`, `/html` (an HTML page), `/sse` (an event
@@ -87,6 +89,9 @@ export async function startTestApp(version: string): Promise<TestApp> {
     pushSse(text) {
       for (const res of sse) res.write(`data: ${text}\n\n`);
     },
+    endSse() {
+      for (const res of sse) res.end();
+    },
     async close() {
       for (const res of sse) res.destroy();
       app.server.closeAllConnections();
@@ -109,7 +114,7 @@ export async function startTestApp(version: string): Promise<TestApp> {
         return;
       case '/headers':
         res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ headers: req.headers, rawHeaders: req.rawHeaders }));
+        res.end(JSON.stringify({ headers: req.headers, rawHeaders: req.rawHeaders, url: req.url }));
         return;
       case '/echo':
         res.setHeader('content-type', 'application/octet-stream');
@@ -154,7 +159,7 @@ export async function startTestApp(version: string): Promise<TestApp> {
       }
       case '/hop':
         res.writeHead(200, {
-          connection: 'keep-alive, x-hop-private',
+          connection: 'keep-alive, x-hop-private, x-app-version, x-deployment-id',
           'x-hop-private': 'secret',
           'keep-alive': 'timeout=5',
           'proxy-authenticate': 'Basic',

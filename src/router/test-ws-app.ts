@@ -37,11 +37,18 @@ function frame(opcode: number, payload: Buffer): Buffer {
 /**
  * Starts an app on 127.0.0.1:0 that accepts WebSocket upgrades, echoes text and binary messages
  * (prefixed with its version for text), answers pings, and answers a close frame with the same
- * code before closing. Plain HTTP requests get the version as text.
+ * code before closing. Plain HTTP requests get the version as text; `/sse` is an event stream
+ * that stays open.
  */
 export async function startTestWsApp(version: string): Promise<TestWsApp> {
   const sockets = new Set<Duplex>();
-  const server = createServer((_req, res) => {
+  const server = createServer((req, res) => {
+    if (req.url === '/sse') {
+      // An event stream that only ends when the router ends it (drain, close).
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`data: ${version}\n\n`);
+      return;
+    }
     res.setHeader('content-type', 'text/plain');
     res.end(version);
   });

@@ -64,6 +64,8 @@ export class Upstream {
   inFlight = 0;
   /** Set when a drain timed out and the pool was destroyed: aborted requests answer 504. */
   drainAborted = false;
+  /** Set once a drain began: streams it cuts end cleanly (see ProxyHandler.onError). */
+  draining = false;
   /** Open upgraded connections (WebSockets) on this upstream. */
   readonly tunnels = new Set<Tunnel>();
   #drained: Promise<void> | null = null;
@@ -71,6 +73,9 @@ export class Upstream {
   #onRelease: (() => void) | null = null;
   /** While draining: when the last tunnel must have been told to go away (performance.now()). */
   #tunnelWindowEnd = -1;
+  /** After a flip away: when its tunnels start being told to go away (performance.now(); -1: not retired). */
+  #retireFrom = -1;
+  #retireWindow = 0;
 
   constructor(
     target: UpstreamTarget,
@@ -125,12 +130,39 @@ export class Upstream {
     if (this.#onRelease !== null) this.#onRelease();
   }
 
-  /** Tracks an upgraded connection; one opening on a draining upstream is told to go away too. */
+  /**
+   * Tracks an upgraded connection; one opening on a draining or retired upstream (a client on the
+   * previous version during the skew grace) is told to go away on the same schedule.
+   */
   addTunnel(tunnel: Tunnel): void {
     this.tunnels.add(tunnel);
+    const now = performance.now();
     if (this.#tunnelWindowEnd >= 0) {
-      tunnel.scheduleGoingAway(Math.random() * Math.max(0, this.#tunnelWindowEnd - performance.now()));
+      tunnel.scheduleGoingAway(Math.random() * Math.max(0, this.#tunnelWindowEnd - now));
     }
+    if (this.#retireFrom >= 0) {
+      const from = Math.max(0, this.#retireFrom - now);
+      const window = Math.max(0, this.#retireFrom + this.#retireWindow - now - from);
+      tunnel.scheduleGoingAway(from + Math.random() * window);
+    }
+  }
+
+  /**
+   * This colour stopped serving (a flip away from it): each of its WebSockets gets a 1001 at a
+   * random moment within `windowMs`, starting `delayMs` from now (the skew grace after a forward
+   * flip, 0 after a rollback). Draining the upstream later can only bring a close forward.
+   */
+  retireTunnels(delayMs: number, windowMs: number): void {
+    this.#retireFrom = performance.now() + delayMs;
+    this.#retireWindow = windowMs;
+    for (const tunnel of this.tunnels) tunnel.scheduleGoingAway(delayMs + Math.random() * windowMs);
+  }
+
+  /** This colour serves again (a flip back to it within the grace): its WebSockets stay. */
+  keepTunnels(): void {
+    if (this.#retireFrom < 0 || this.#tunnelWindowEnd >= 0) return;
+    this.#retireFrom = -1;
+    for (const tunnel of this.tunnels) tunnel.cancelGoingAway();
   }
 
   /**
@@ -157,6 +189,7 @@ export class Upstream {
 
   async #drain(timeoutMs: number, tunnelWindowMs: number): Promise<void> {
     const started = performance.now();
+    this.draining = true;
     this.#tunnelWindowEnd = started + tunnelWindowMs;
     for (const tunnel of this.tunnels) tunnel.scheduleGoingAway(Math.random() * tunnelWindowMs);
     if (!this.drainAborted && this.inFlight > this.tunnels.size) {

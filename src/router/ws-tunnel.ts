@@ -44,6 +44,8 @@ export class Tunnel {
   #upstreamClosed = false;
   #done = false;
   #timer: NodeJS.Timeout | null = null;
+  /** performance.now() at which the scheduled goingAway() runs (Infinity: none scheduled). */
+  #due = Infinity;
 
   constructor(owner: TunnelOwner, client: Duplex, upstream: Duplex, websocket: boolean, head: Buffer) {
     this.#owner = owner;
@@ -75,12 +77,28 @@ export class Tunnel {
     client.resume();
   }
 
-  /** Starts `goingAway()` after `delayMs` (unless the tunnel closes first). */
+  /**
+   * Starts `goingAway()` after `delayMs` (unless the tunnel closes first). The earliest schedule
+   * wins: a later flip or the slot's stop may bring the close forward, never push it back.
+   */
   scheduleGoingAway(delayMs: number): void {
     if (this.#closing || this.#done) return;
-    if (this.#timer !== null) clearTimeout(this.#timer);
+    const due = performance.now() + delayMs;
+    if (this.#timer !== null) {
+      if (this.#due <= due) return;
+      clearTimeout(this.#timer);
+    }
+    this.#due = due;
     this.#timer = setTimeout(() => this.goingAway(), delayMs);
     this.#timer.unref();
+  }
+
+  /** Forgets a scheduled `goingAway()` (its colour serves again); a started close goes on. */
+  cancelGoingAway(): void {
+    if (this.#closing || this.#done || this.#timer === null || this.#due === -Infinity) return;
+    clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#due = Infinity;
   }
 
   /** Closes the tunnel politely (see the class comment). Idempotent. */
@@ -174,6 +192,8 @@ export class Tunnel {
 
   #armGrace(): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
+    // The grace timer is never replaced by a going-away schedule nor cancelled.
+    this.#due = -Infinity;
     this.#timer = setTimeout(() => this.destroy(), CLOSE_GRACE_MS);
     this.#timer.unref();
   }

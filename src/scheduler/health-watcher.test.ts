@@ -8,6 +8,7 @@ import { FakeRuntime, createDeployer, testReleaseSpec } from '../deploy/index.ts
 import { createInstance } from '../control/index.ts';
 import type { Who } from '../control/index.ts';
 import { createHealthWatcher } from './health-watcher.ts';
+import { createLostInstanceHandler } from './lost-instance.ts';
 import type { HealthWatcherOptions } from './health-watcher.ts';
 import { createBakeWatcher } from './bake-watcher.ts';
 import { createRollbackGuard } from './rollback-guard.ts';
@@ -192,4 +193,26 @@ test('with the bake and the health watcher judging the same slot, only one rolls
   assert.equal(runtime.active('web'), other);
   await health.stop();
   await bake.stop();
+});
+
+test('an instance the agent does not know is routed again and marked as needing a deploy, once, with an audit entry', async () => {
+  const store0 = { onLost: undefined as HealthWatcherOptions['onLost'] };
+  const s = await setup({ onLost: (i) => store0.onLost!(i) });
+  store0.onLost = createLostInstanceHandler({ store: s.store, runtime: s.runtime, clock: s.clock, log: silentLogger });
+  s.runtime.instances.delete('web'); // the agent's state was reset
+  const [finding] = await s.pass();
+  assert.deepEqual({ action: finding?.action, version: finding?.version }, { action: 'lost', version: '1.1.0' });
+  assert.ok(s.runtime.instances.has('web'), 'the hosts are routed again');
+  const record = (await s.store.getInstance('web'))!;
+  assert.deepEqual(
+    { active: record.activeColor, version: record.currentVersion, slots: record.slots },
+    { active: null, version: '1.1.0', slots: { blue: null, green: null } },
+  );
+  const [entry] = await s.audit('instance.lost');
+  assert.match(entry?.reason ?? '', /deploy 1\.1\.0/);
+  assert.deepEqual((entry?.before as { activeColor: string }).activeColor, s.active);
+  assert.deepEqual(await s.pass(), [], 'acted once: the record no longer claims a live slot');
+  const d = await s.deployer.deploy({ instance: 'web', version: '1.1.0', actor: 'admin' });
+  assert.equal((await s.deployer.wait(d.id, 1000))?.status, 'succeeded', 'a deploy of the recorded version serves it again');
+  await s.watcher.stop();
 });

@@ -37,6 +37,11 @@ export interface HealthWatcherOptions {
   owner?: string;
   /** Shared with the bake watcher so the two never roll one deployment back twice. */
   guard?: RollbackGuard;
+  /**
+   * Called when the agent does not know an instance the record says serves (see
+   * `createLostInstanceHandler`); resolves whether it acted. Without it, such an instance is skipped.
+   */
+  onLost?: (instance: InstanceRecord) => Promise<boolean>;
 }
 
 export interface HealthFinding {
@@ -44,8 +49,8 @@ export interface HealthFinding {
   color: Color;
   version: string;
   state: string;
-  /** `reported`: a new episode; `watching`: one already reported; `rolled-back`; `recovered`. */
-  action: 'reported' | 'watching' | 'rolled-back' | 'recovered';
+  /** `reported`: a new episode; `watching`: one already reported; `rolled-back`; `recovered`; `lost`: the agent did not know it (`onLost` acted). */
+  action: 'reported' | 'watching' | 'rolled-back' | 'recovered' | 'lost';
 }
 
 export interface HealthWatcher {
@@ -226,7 +231,17 @@ export function createHealthWatcher(options: HealthWatcherOptions): HealthWatche
         log.warn({ err: (error as Error).message, instance: instance.name }, 'health check of the active slot failed');
         continue;
       }
-      if (!seen) continue;
+      if (!seen) {
+        const color = instance.activeColor;
+        try {
+          if (options.onLost && (await options.onLost(instance))) {
+            out.push({ instance: instance.name, color, version: instance.slots[color]?.version ?? instance.currentVersion ?? '', state: 'unknown', action: 'lost' });
+          }
+        } catch (error) {
+          log.warn({ err: (error as Error).message, instance: instance.name }, 'could not route an instance the agent did not know');
+        }
+        continue;
+      }
       try {
         const finding = await inspect(instance, seen);
         if (finding) out.push(finding);

@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'INSTANCE_LOCKED'
   | 'DEPLOYMENT_NOT_FOUND'
   | 'NOTHING_TO_ROLL_BACK'
+  | 'ALREADY_ROLLED_BACK'
   | 'ALREADY_ON_VERSION'
   | 'SLOT_NOT_FOUND'
   | 'SLOT_ACTIVE'
@@ -53,6 +54,12 @@ export type ErrorCode =
   | 'AUDIT_CHAIN_BROKEN'
   | 'HOLD_NOT_FOUND'
   | 'HALT_NOT_FOUND'
+  /** The agent's state files exist and none validates; it starts only with `--reset-state`. */
+  | 'AGENT_STATE_INVALID'
+  /** The disk holding a data directory is full (SQLITE_FULL, ENOSPC); the message names the directory. */
+  | 'DISK_FULL'
+  /** The database is damaged, unreadable, or empty where it should not be; the server does not start. */
+  | 'DATABASE_CORRUPT'
   | 'INTERNAL';
 
 export interface ErrorOptions {
@@ -94,4 +101,23 @@ export function invalidInput(
 ): CutoverError {
   const lines = issues.map((i) => `  - ${i.path || '(root)'}: ${i.message}`).join('\n');
   return new CutoverError(code, `${what} is invalid; fix these fields:\n${lines}`, { details: { issues } });
+}
+
+/**
+ * `DISK_FULL` naming `dir` when `error` says the disk is full (`ENOSPC`, or SQLite's
+ * `SQLITE_FULL` "database or disk is full"), else `undefined`. Callers map at their boundary,
+ * so an operator reads which directory to free instead of `INTERNAL`.
+ */
+export function diskFullError(error: unknown, dir: string): CutoverError | undefined {
+  if (isCutoverError(error)) return error.code === 'DISK_FULL' ? error : undefined;
+  const e = error as { code?: unknown; errcode?: unknown; errstr?: unknown; message?: unknown } | null;
+  if (e === null || typeof e !== 'object') return undefined;
+  // node:sqlite: code 'ERR_SQLITE_ERROR', errcode 13 (SQLITE_FULL; extended codes keep it in the low byte).
+  const sqliteFull = typeof e.errcode === 'number' && (e.errcode & 0xff) === 13;
+  const full = e.code === 'ENOSPC' || sqliteFull || (typeof e.message === 'string' && /database or disk is full|ENOSPC/.test(e.message));
+  if (!full) return undefined;
+  return new CutoverError('DISK_FULL', `the disk holding ${dir} is full; free space there and try again`, {
+    details: { directory: dir },
+    cause: error,
+  });
 }

@@ -21,6 +21,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   AGENT_RUNNING: 409,
   INSTANCE_LOCKED: 409,
   NOTHING_TO_ROLL_BACK: 409,
+  ALREADY_ROLLED_BACK: 409,
   ALREADY_ON_VERSION: 409,
   CHANNEL_EXISTS: 409,
   CHANNEL_MOVED: 409,
@@ -37,6 +38,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   DEPLOYMENT_NOT_RUNNING: 409,
   AGENT_UNREACHABLE: 502,
   TIMEOUT: 504,
+  // RFC 4918 §11.5: the server cannot store what the request needs.
+  DISK_FULL: 507,
 };
 
 /** The HTTP status for an error code: the one place codes become statuses. */

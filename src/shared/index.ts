@@ -1,9 +1,9 @@
-export { CutoverError, isCutoverError, invalidInput } from './errors.ts';
+export { CutoverError, diskFullError, isCutoverError, invalidInput } from './errors.ts';
 export type { ErrorCode, ErrorOptions, FieldIssue } from './errors.ts';
 export { systemClock, ManualClock } from './clock.ts';
 export type { Clock } from './clock.ts';
 export { COLORS, otherColor, isColor } from './types.ts';
-export type { Color, HealthSpec } from './types.ts';
+export type { Color, FlipReason, HealthSpec } from './types.ts';
 export { parseDuration, parseDurationWithUnit, isBareDuration, bareDurationHint } from './duration.ts';
 export { httpStatusFor } from './http-status.ts';
 export { listen, closeServer } from './http-server.ts';
@@ -12,3 +12,4 @@ export type { Logger } from './logger.ts';
 export { validate } from './validate.ts';
 export { canonicalJson } from './canonical-json.ts';
 export { AGENT_NODE_FLAGS } from './process-flags.ts';
+export { siblingModule } from './sibling-module.ts';

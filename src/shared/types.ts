@@ -1,6 +1,13 @@
 /** A slot's colour. Every instance has exactly two slots. */
 export type Color = 'blue' | 'green';
 
+/**
+ * Why traffic moves to a colour: `forward` (a deployment's cutover, a restore) keeps the colour it
+ * left for skew protection and closes its WebSockets after `skewGrace`; `rollback` (manual or
+ * automatic) makes it unreachable at once and closes its WebSockets now.
+ */
+export type FlipReason = 'forward' | 'rollback';
+
 export const COLORS: readonly Color[] = ['blue', 'green'];
 
 export function otherColor(color: Color): Color {

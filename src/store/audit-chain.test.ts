@@ -95,9 +95,18 @@ test('audit chain: deletions are reported: first, middle, and last entries', () 
   assert.deepEqual([last.ok, last.problem?.kind, last.problem?.id, last.checked], [false, 'truncated', 5, 4]);
 });
 
-test('audit chain: without a head, a truncated log cannot be told from a short one', () => {
-  // Why stores keep the head apart from the entries.
-  assert.equal(verifyAuditChain(simple(5).slice(0, 4), undefined).ok, true);
+test('audit chain: entries without a head fail: the head was deleted, and the end of the log may have been (M7)', () => {
+  // Every append moves the head in the same transaction, so entries without one were tampered with.
+  const v = verifyAuditChain(simple(5).slice(0, 4), undefined);
+  assert.deepEqual([v.ok, v.problem?.kind, v.problem?.id], [false, 'truncated', 4]);
+  assert.match(v.problem!.message, /head is missing while the log holds 4 entries/);
+});
+
+test('audit chain: an empty log fails once the store was bootstrapped (M7)', () => {
+  assert.equal(verifyAuditChain([], undefined, { bootstrapped: false }).ok, true, 'a fresh store');
+  const v = verifyAuditChain([], undefined, { bootstrapped: true });
+  assert.deepEqual([v.ok, v.problem?.kind, v.problem?.id], [false, 'deleted', 1]);
+  assert.equal(verifyAuditChain(simple(2), headOf(simple(2)), { bootstrapped: true }).ok, true);
 });
 
 test('audit chain: an entry re-linked after a deletion (ids renumbered, hashes recomputed) fails against the head', () => {

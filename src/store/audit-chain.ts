@@ -57,7 +57,9 @@ export interface ChainCheck {
  * the store's head. Stops at the first problem:
  * - an entry whose hash does not match its content → edited;
  * - an id gap, or a `prevHash` that is not the previous entry's hash → deleted (or edited);
- * - fewer entries than the head records → deleted from the end.
+ * - fewer entries than the head records → deleted from the end;
+ * - entries but no head → the head was deleted (so was, perhaps, the end of the log);
+ * - no entries at all once the store was bootstrapped (`context.bootstrapped`) → deleted.
  */
 export function createChainVerifier() {
   let checked = 0;
@@ -94,7 +96,23 @@ export function createChainVerifier() {
     return true;
   };
 
-  const finish = (head: { id: number; hash: string } | undefined): ChainCheck => {
+  const finish = (head: { id: number; hash: string } | undefined, context: { bootstrapped?: boolean } = {}): ChainCheck => {
+    if (!problem && !head && last) {
+      // Every append moves the head in the same transaction: entries without a head row means the
+      // row was deleted, and with it the only record of where the log ended.
+      problem = {
+        id: last.id,
+        kind: 'truncated',
+        message: `the chain's head is missing while the log holds ${checked} entries (up to #${last.id}): entries after #${last.id} may have been deleted`,
+      };
+    }
+    if (!problem && !last && context.bootstrapped) {
+      problem = {
+        id: 1,
+        kind: 'deleted',
+        message: 'the log is empty, but this server was bootstrapped: entry #1 (token.create by system) and every entry after it were deleted',
+      };
+    }
     if (!problem && head && (head.id !== (last?.id ?? 0) || head.hash !== (last?.hash ?? ''))) {
       problem =
         head.id > (last?.id ?? 0)
@@ -112,8 +130,12 @@ export function createChainVerifier() {
 }
 
 /** Checks a whole chain held in memory (oldest first). */
-export function verifyAuditChain(entries: Iterable<AuditEntry>, head: { id: number; hash: string } | undefined): ChainCheck {
+export function verifyAuditChain(
+  entries: Iterable<AuditEntry>,
+  head: { id: number; hash: string } | undefined,
+  context: { bootstrapped?: boolean } = {},
+): ChainCheck {
   const v = createChainVerifier();
   v.push(entries);
-  return v.finish(head);
+  return v.finish(head, context);
 }

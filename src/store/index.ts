@@ -16,6 +16,8 @@ export type {
   InstanceRecord,
   InstanceSpecChange,
   InstanceTarget,
+  AcquireOptions,
+  LeaseHolder,
   LockRecord,
   LockResult,
   MoveResult,

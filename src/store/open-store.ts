@@ -1,4 +1,5 @@
 import type { Store } from './store.ts';
+import type { RowLog } from './decode-rows.ts';
 import { createSqliteStore } from './sqlite/sqlite-store.ts';
 import { createPostgresStore } from './postgres/index.ts';
 
@@ -11,8 +12,8 @@ export function isPostgresUrl(location: string): boolean {
  * Opens the store a `database` setting names: a PostgreSQL URL, or else a SQLite file path.
  * The one place outside the dialect folders that knows there are dialects.
  */
-export async function openStore(location: string): Promise<Store> {
-  return isPostgresUrl(location) ? createPostgresStore(location) : createSqliteStore(location);
+export async function openStore(location: string, options: { log?: RowLog } = {}): Promise<Store> {
+  return isPostgresUrl(location) ? createPostgresStore(location, options) : createSqliteStore(location, options);
 }
 
 /** The setting as it may be shown in logs: a URL's password is masked. */

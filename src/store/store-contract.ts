@@ -8,6 +8,7 @@ import type { WithStore } from './contract/fixtures.ts';
 import { fleetFieldsContract } from './contract/fleet-fields-contract.ts';
 import { haltContract } from './contract/halt-contract.ts';
 import { instanceContract } from './contract/instance-contract.ts';
+import { leaseContract } from './contract/lease-contract.ts';
 import { problemContract } from './contract/problem-contract.ts';
 import { settingsHoldContract } from './contract/settings-hold-contract.ts';
 
@@ -52,4 +53,5 @@ export function storeContract(
   fleetFieldsContract(withStore);
   settingsHoldContract(withStore);
   haltContract(withStore);
+  leaseContract(withStore);
 }

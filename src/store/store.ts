@@ -1,4 +1,5 @@
 import type {
+  AcquireOptions,
   AuditEntry,
   AuditFilter,
   ChannelMove,
@@ -75,10 +76,12 @@ export interface Store {
   }): Promise<DeploymentRecord[]>;
 
   /**
-   * Takes the instance's lease if it is free or expired at `now`; otherwise reports the holder.
-   * Atomic: two callers never both get `ok: true` for the same instance.
+   * Takes the instance's lease if it is free or expired at `now`, or held by the same owner (a
+   * renewal), or by `options.takeFrom`; otherwise reports the holder. Atomic: two callers never
+   * both get `ok: true` for the same instance. When it takes another deployment's lease and that
+   * deployment is still running, `options.supersede` settles it in the same transaction.
    */
-  acquireLock(lock: LockRecord, now: number): Promise<LockResult>;
+  acquireLock(lock: LockRecord, now: number, options?: AcquireOptions): Promise<LockResult>;
   /** Releases the lock if `owner` holds it; returns whether it did. */
   releaseLock(instance: string, owner: string): Promise<boolean>;
   getLock(instance: string): Promise<LockRecord | undefined>;

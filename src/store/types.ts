@@ -115,6 +115,36 @@ export interface LockRecord {
   deploymentId: string;
   acquiredAt: number;
   expiresAt: number;
+  /** Which server process holds it (absent on leases taken before it was kept, and on other leases). */
+  holder?: LeaseHolder;
+  /** When the holder last renewed it: a live holder renews well before `expiresAt`. */
+  heartbeatAt?: number;
+}
+
+/**
+ * The server process holding a lease. A replica tells a live peer's lease (leave it alone until it
+ * expires) from its own previous incarnation's (dead: the new process bound the same API port on
+ * the same host, so it may recover it at once).
+ */
+export interface LeaseHolder {
+  /** Random at each process start: the incarnation. */
+  serverId: string;
+  /** `hostname:apiPort`, the same across restarts of one replica; null when the API port is chosen by the OS. */
+  replica: string | null;
+  /** For humans reading the lease. */
+  pid: number;
+}
+
+/** How `acquireLock` may take a lease that someone else holds. */
+export interface AcquireOptions {
+  /** Take the lease even while it is live when this server id holds it (a dead previous incarnation of this replica). */
+  takeFrom?: string;
+  /**
+   * When the lease taken was another deployment's (expired, or taken from a dead incarnation) and that
+   * deployment is still `running`: how to settle it. Its result is stored, with its audit entry, in
+   * the same transaction as the lease, so a deployment never outlives its lease unrecorded.
+   */
+  supersede?: (deployment: DeploymentRecord, now: number) => { deployment: DeploymentRecord; audit: NewAuditEntry };
 }
 
 export type Role = 'viewer' | 'deployer' | 'admin';
@@ -303,4 +333,5 @@ export interface HaltRecord {
 
 export type NewHalt = Pick<HaltRecord, 'app' | 'version' | 'reason' | 'problemId' | 'haltedAt' | 'haltedBy'>;
 
-export type LockResult = { ok: true; lock: LockRecord } | { ok: false; holder: LockRecord };
+/** `superseded`: the previous holder's running deployment, as `supersede` settled it. */
+export type LockResult = { ok: true; lock: LockRecord; superseded?: DeploymentRecord } | { ok: false; holder: LockRecord };

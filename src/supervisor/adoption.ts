@@ -16,6 +16,18 @@ export async function adoptionProblems(spec: SlotSpec, pidInfo: PidInfo): Promis
   if (spec.port !== undefined && spec.port !== pidInfo.port) {
     problems.push(`the process has port ${pidInfo.port}, the spec asks for ${spec.port}`);
   }
+  if (problems.length > 0) return problems;
+  return processIdentityProblems(pidInfo);
+}
+
+/**
+ * Why the live process a pid file names is not (any longer) the slot process it describes, or
+ * `[]`: its process group and the variables the supervisor gave it (`CUTOVER_INSTANCE`,
+ * `CUTOVER_COLOR`, `PORT`) are checked through `/proc`, because pids are reused and signalling
+ * a stranger's group would be a disaster. Where `/proc` cannot be read, the pid file is trusted.
+ */
+export async function processIdentityProblems(pidInfo: PidInfo): Promise<string[]> {
+  const problems: string[] = [];
   if (pidInfo.pgid !== pidInfo.pid) problems.push(`process ${pidInfo.pid} does not lead its process group ${pidInfo.pgid}`);
   if (problems.length > 0 || process.platform !== 'linux') return problems;
 
@@ -35,8 +47,8 @@ export async function adoptionProblems(spec: SlotSpec, pidInfo: PidInfo): Promis
       .map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)] as const),
   );
   const expected: Array<[string, string]> = [
-    ['CUTOVER_INSTANCE', spec.instance],
-    ['CUTOVER_COLOR', spec.color],
+    ['CUTOVER_INSTANCE', pidInfo.instance],
+    ['CUTOVER_COLOR', pidInfo.color],
     ['PORT', String(pidInfo.port)],
   ];
   for (const [key, value] of expected) {

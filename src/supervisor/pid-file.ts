@@ -29,7 +29,12 @@ export async function removePidFile(file: string): Promise<void> {
  * then starts the slot afresh). The process it names may be gone: the caller checks.
  */
 export async function readPidFile(logDir: string, instance: string, color: Color): Promise<PidInfo | undefined> {
-  const text = await readFile(pidFilePath(logDir, instance, color), 'utf8').catch(() => undefined);
+  return readPidFileAt(pidFilePath(logDir, instance, color));
+}
+
+/** Reads the pid file at `file` (see {@link readPidFile}). */
+export async function readPidFileAt(file: string): Promise<PidInfo | undefined> {
+  const text = await readFile(file, 'utf8').catch(() => undefined);
   if (text === undefined) return undefined;
   let value: unknown;
   try {

@@ -37,3 +37,13 @@ test('only the minimal variables are inherited, config is merged, and Cutover’
     CUTOVER_INSTANCE: 'shop',
   });
 });
+
+test('a slot with its own user and state directory gets HOME and CUTOVER_STATE_DIR there, and no USER of the agent', () => {
+  const base = { PATH: '/usr/bin', HOME: '/root', USER: 'root' };
+  const spec = { instance: 'shop', color: 'green' as const, version: '1.0.0', env: { HOME: '/elsewhere', CUTOVER_STATE_DIR: '/x' } };
+  const env = buildSlotEnv({ ...spec, user: { uid: 61000, gid: 61000 }, stateDir: '/data/agent/homes/shop' }, 4100, base);
+  assert.equal(env.HOME, '/data/agent/homes/shop');
+  assert.equal(env.CUTOVER_STATE_DIR, '/data/agent/homes/shop');
+  assert.equal(env.USER, undefined);
+  assert.equal(buildSlotEnv({ ...spec, user: { uid: 33, gid: 33, name: 'www-data' } }, 4100, base).USER, 'www-data');
+});

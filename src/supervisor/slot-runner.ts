@@ -101,6 +101,8 @@ export async function launch(ctx: SlotContext, slot: Slot): Promise<void> {
       env: buildSlotEnv(spec, info.port, ctx.baseEnv),
       detached: true,
       stdio: ['ignore', output.fd, output.fd],
+      // libuv calls setgroups(0) before setgid/setuid: no supplementary group of the agent survives.
+      ...(spec.user === undefined ? {} : { uid: spec.user.uid, gid: spec.user.gid }),
     });
   } catch (err) {
     spawnError = err;
@@ -134,7 +136,7 @@ export async function launch(ctx: SlotContext, slot: Slot): Promise<void> {
   // The child has its own copy of the descriptor (dup'd during spawn); ours can go.
   await output.close().catch(() => undefined);
   if (proc === undefined) {
-    const why = spawnError === undefined ? 'no process was created' : errorText(spawnError);
+    const why = spawnError === undefined ? 'no process was created' : scrubbedSpawnError(spawnError, spec.env);
     await ended(ctx, slot, undefined, `spawn failed: ${why}`);
     return;
   }
@@ -282,6 +284,20 @@ function formatMs(ms: number): string {
   if (ms >= 60_000 && ms % 60_000 === 0) return `${ms / 60_000}m`;
   if (ms >= 1000 && ms % 1000 === 0) return `${ms / 1000}s`;
   return `${ms}ms`;
+}
+
+/**
+ * A spawn error without the environment's values: Node quotes the offending value
+ * (`… must be a string without null bytes. Received 'x\x00y'`), and this text reaches the slot
+ * state, the server's deployment record and the audit log. The quoted part is cut and any env
+ * value still present is masked.
+ */
+export function scrubbedSpawnError(err: unknown, env: Record<string, string>): string {
+  let text = errorText(err).replace(/\.?\s*Received\b[\s\S]*$/, '');
+  for (const value of Object.values(env)) {
+    if (typeof value === 'string' && value.length >= 4) text = text.split(value).join('***');
+  }
+  return text;
 }
 
 function errorText(err: unknown): string {

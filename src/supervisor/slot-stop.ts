@@ -14,7 +14,9 @@ const DEFAULT_DRAIN_TIMEOUT_MS = 2000;
  * gets SIGTERM and its own grace period (stopTimeout); an optional drain endpoint the app can
  * answer ('N jobs still running') is polled and shown in progress"):
  *
- * 1. The router has already drained the slot's HTTP requests (the agent does that before calling stop).
+ * 1. The router no longer sends the slot requests; the agent gives short ones up to 1 s, then calls
+ *    stop while the HTTP drain goes on (issue 12: an app that ends its SSE streams on SIGTERM must
+ *    hear it before the drain times out and cuts them).
  * 2. SIGTERM to the whole group at once: that is the app's one standard cue to stop taking new
  *    work (queue consumers, schedulers) and finish what runs. Polling a drain endpoint *before*
  *    SIGTERM would need the app to learn "stop taking jobs" from a GET, which no app does unasked.

@@ -1,4 +1,5 @@
 import type { Clock, Color, HealthSpec } from '../shared/index.ts';
+import type { SlotUser } from './slot-user.ts';
 
 /**
  * The app's own "how much work is left" endpoint, polled while the slot stops (see
@@ -32,6 +33,13 @@ export interface SlotSpec {
   port?: number;
   /** The app's drain endpoint, polled during the stop grace to show its progress. */
   drain?: DrainSpec;
+  /**
+   * The uid/gid the process runs as (the supervisor must then run as root). Absent: the
+   * supervisor's own user. Node's spawn drops supplementary groups when it sets them.
+   */
+  user?: SlotUser;
+  /** The instance's writable directory kept across releases: given as `CUTOVER_STATE_DIR` and `HOME`. */
+  stateDir?: string;
 }
 
 /**

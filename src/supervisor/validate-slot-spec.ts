@@ -26,11 +26,15 @@ export function validateSlotSpec(spec: SlotSpec): void {
   text('version', spec.version);
   text('cwd', spec.cwd);
   text('command', spec.command);
+  if (typeof spec.command === 'string' && spec.command.includes('\0')) issues.push({ path: 'command', message: 'must not contain a NUL byte' });
   if (typeof spec.env !== 'object' || spec.env === null)
     issues.push({ path: 'env', message: 'must be an object' });
   else {
     for (const [key, value] of Object.entries(spec.env)) {
       if (typeof value !== 'string') issues.push({ path: `env.${key}`, message: 'must be a string' });
+      // Refused here, naming the key only: spawn's own error would quote the value (a secret).
+      else if (value.includes('\0')) issues.push({ path: `env.${key}`, message: 'must not contain a NUL byte' });
+      if (key.includes('\0') || key.includes('=')) issues.push({ path: 'env', message: 'a variable name must not contain NUL or "="' });
     }
   }
   if (typeof spec.health?.path !== 'string' || !spec.health.path.startsWith('/')) {
@@ -55,6 +59,13 @@ export function validateSlotSpec(spec: SlotSpec): void {
       if (spec.drain.intervalMs !== undefined) number('drain.intervalMs', spec.drain.intervalMs, 1);
       if (spec.drain.timeoutMs !== undefined) number('drain.timeoutMs', spec.drain.timeoutMs, 1);
     }
+  }
+  if (spec.user !== undefined) {
+    number('user.uid', spec.user?.uid, 0, true);
+    number('user.gid', spec.user?.gid, 0, true);
+  }
+  if (spec.stateDir !== undefined && (typeof spec.stateDir !== 'string' || !spec.stateDir.startsWith('/'))) {
+    issues.push({ path: 'stateDir', message: 'must be an absolute path' });
   }
   if (issues.length > 0) throw invalidInput('VALIDATION_FAILED', 'slot spec', issues);
 }

@@ -23,6 +23,7 @@ const page = () => `<!doctype html>
 <style>body{font:18px system-ui;margin:3em;background:${color === 'green' ? '#e9f7ef' : '#eaf2fb'}}</style></head>
 <body><h1>${greeting} from ${version}</h1><p>Served by the <b>${color}</b> slot of ${process.env.CUTOVER_INSTANCE ?? '?'}.</p></body></html>`;
 
+const streams = new Set();
 const server = createServer((req, res) => {
   if (req.url === '/healthz') {
     const answer = (status) => {
@@ -46,6 +47,19 @@ const server = createServer((req, res) => {
     }, ms);
     return;
   }
+  if (req.url === '/events') {
+    // A server-sent event stream (EventSource): the version now and every second; ended on SIGTERM.
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
+    const tick = () => res.write(`data: ${JSON.stringify({ version, color })}\n\n`);
+    tick();
+    const timer = setInterval(tick, 1000);
+    streams.add(res);
+    res.on('close', () => {
+      clearInterval(timer);
+      streams.delete(res);
+    });
+    return;
+  }
   if (req.url === '/api/version') {
     res.writeHead(200, { 'content-type': 'application/json' });
     return res.end(JSON.stringify({ version, color }));
@@ -59,6 +73,7 @@ server.listen(port, '127.0.0.1', () => console.log(`hello ${version} (${color}) 
 
 process.on('SIGTERM', () => {
   console.log('SIGTERM: finishing in-flight requests');
+  for (const res of streams) res.end();
   server.close(() => process.exit(0));
   server.closeIdleConnections();
 });

@@ -6,7 +6,8 @@ import { connect } from '../api-client.ts';
 import { apiPath } from '../api-path.ts';
 import { durationFlag, escapeControl, withQuery } from '../format.ts';
 import type { ApiClient } from '../api-client.ts';
-import { output, table } from '../output.ts';
+import { ExitWith, output, table } from '../output.ts';
+import { agentLines, statusExitCode } from '../status-check.ts';
 import type { Output } from '../output.ts';
 import { globals } from './globals.ts';
 
@@ -89,7 +90,7 @@ function rolloutFlags(opts: DeployFlags): Record<string, unknown> {
 }
 
 function statusRows(instances: InstanceStatus[]): string {
-  const rows = [['INSTANCE', 'APP', 'ENV', 'VERSION', 'ACTIVE', 'BLUE', 'GREEN', 'HOSTS']];
+  const rows = [['INSTANCE', 'APP', 'ENV', 'VERSION', 'ACTIVE', 'BLUE', 'GREEN', 'HOSTS', 'ISOLATION']];
   for (const i of instances) {
     const slot = (c: 'blue' | 'green') => {
       const s = i.slots[c];
@@ -103,7 +104,9 @@ function statusRows(instances: InstanceStatus[]): string {
       .filter(Boolean)
       .join(', ');
     const active = `${i.activeColor ?? '-'}${flags ? ` (${flags})` : ''}`;
-    rows.push([i.name, i.app, i.environment, i.currentVersion ?? '-', active, slot('blue'), slot('green'), i.hosts.join(',')]);
+    // uid: the slots run as the instance's own uid; none: as the agent's (see docs/architecture.md).
+    const isolation = i.runtime?.isolation ?? '-';
+    rows.push([i.name, i.app, i.environment, i.currentVersion ?? '-', active, slot('blue'), slot('green'), i.hosts.join(','), isolation]);
   }
   return table(rows);
 }
@@ -134,15 +137,17 @@ export function registerDeploymentCommands(program: Command): void {
 
   program
     .command('rollback')
-    .description('go back to the previous release: a flip to the warm slot inside the rollback window')
+    .description('go back to the previous release (a flip to the warm slot inside the rollback window), or to --to VERSION; refused right after a rollback')
     .argument('<instance>', 'instance name')
+    .option('--to <version>', 'an earlier version the instance ran (default: the one before the current)')
     .option('--wait', 'wait until the rollback has finished')
     .option('--reason <text>', 'why, for the audit log')
-    .action(async (instance: string, opts: { wait?: boolean; reason?: string }, cmd: Command) => {
+    .action(async (instance: string, opts: { wait?: boolean; reason?: string; to?: string }, cmd: Command) => {
       const g = globals(cmd);
       const out = output(g.json);
       const client = await connect(g.dataDir, g.timeout);
       let d = await client.call<DeploymentRecord>('POST', apiPath('instances', instance, 'rollback'), {
+        ...(opts.to ? { to: opts.to } : {}),
         ...(opts.reason ? { reason: opts.reason } : {}),
       });
       if (opts.wait) d = await follow(client, d, out);
@@ -158,17 +163,24 @@ export function registerDeploymentCommands(program: Command): void {
     .action(async (instance: string | undefined, _opts: object, cmd: Command) => {
       const g = globals(cmd);
       const client = await connect(g.dataDir, g.timeout);
+      let checked: InstanceStatus[];
       if (instance) {
         const s = await client.call<InstanceStatus>('GET', apiPath('instances', instance));
+        checked = [s];
         output(g.json).result(s, () =>
-          [statusRows([s]), s.runtimeError ? `agent: ${s.runtimeError}` : '', s.lastDeployment ? `\nlast ${describeDeployment(s.lastDeployment)}` : '']
+          [statusRows([s]), agentLines([s]), s.lastDeployment ? `\nlast ${describeDeployment(s.lastDeployment)}` : '']
             .filter(Boolean)
             .join('\n'),
         );
       } else {
         const { instances } = await client.call<{ instances: InstanceStatus[] }>('GET', '/api/status');
-        output(g.json).result(instances, () => (instances.length ? statusRows(instances) : 'no instances yet; create one with `cutover instance create`'));
+        checked = instances;
+        output(g.json).result(instances, () =>
+          instances.length ? [statusRows(instances), agentLines(instances)].filter(Boolean).join('\n') : 'no instances yet; create one with `cutover instance create`',
+        );
       }
+      const code = statusExitCode(checked);
+      if (code !== 0) throw new ExitWith(code);
     });
 
   program

@@ -3,7 +3,7 @@ import { CutoverError } from '../../shared/index.ts';
 import { connect } from '../api-client.ts';
 import { apiPath } from '../api-path.ts';
 import { compactJson, durationFlag, timeFlag, when, withQuery } from '../format.ts';
-import { output, table } from '../output.ts';
+import { exitCodeFor, output, table } from '../output.ts';
 import { globals } from './globals.ts';
 import type { PlanEntry } from '../api-types.ts';
 
@@ -219,16 +219,42 @@ export function registerFleetCommands(program: Command): void {
     .action(async (_opts: object, cmd: Command) => {
       const g = globals(cmd);
       const client = await connect(g.dataDir, g.timeout);
-      const report = await client.call<{ leader: boolean; enabled: boolean; started: Array<{ instance: string; from: string | null; to: string }>; halted: Array<{ app: string; version: string }>; promoted: Array<{ channel: string; version: string }>; skipped: Array<{ instance: string; message: string }> }>('POST', '/api/fleet/tick');
-      output(g.json).result(report, () => {
-        if (!report.leader) return 'another server replica holds the scheduler lease; it runs the passes';
-        if (!report.enabled) return 'the scheduler is disabled (`cutover fleet policy --enable`)';
-        return [
-          ...report.promoted.map((p) => `promoted ${p.version} to ${p.channel}`),
-          ...report.halted.map((h) => `HALTED ${h.app} ${h.version}`),
-          ...report.started.map((s) => `upgrading ${s.instance}: ${s.from ?? 'nothing'} → ${s.to}`),
-          ...report.skipped.map((s) => `skipped ${s.instance}: ${s.message}`),
-        ].join('\n') || 'nothing to do';
-      });
+      const report = await client.call<TickAnswer>('POST', '/api/fleet/tick');
+      output(g.json).result(report, () => describeTick(report));
+      // Due upgrades that did not start are a failure of the pass, whatever the output format.
+      if (report.agentUnreachable !== undefined) process.exitCode = exitCodeFor('AGENT_UNREACHABLE');
     });
+}
+
+interface TickAnswer {
+  leader: boolean;
+  enabled: boolean;
+  started: Array<{ instance: string; from: string | null; to: string }>;
+  halted: Array<{ app: string; version: string }>;
+  promoted: Array<{ channel: string; version: string }>;
+  skipped: Array<{ instance: string; message: string }>;
+  /** Set when upgrades were due but the agent did not answer: none was started. */
+  agentUnreachable?: string;
+  counts?: Record<string, number>;
+}
+
+/** The human report of a scheduler pass: what it did, and what it could not start and why. */
+export function describeTick(report: TickAnswer): string {
+  if (!report.leader) return 'another server replica holds the scheduler lease; it runs the passes';
+  if (!report.enabled) return 'the scheduler is disabled (`cutover fleet policy --enable`)';
+  const due = report.counts?.upgrade;
+  return (
+    [
+      ...report.promoted.map((p) => `promoted ${p.version} to ${p.channel}`),
+      ...report.halted.map((h) => `HALTED ${h.app} ${h.version}`),
+      ...report.started.map((s) => `upgrading ${s.instance}: ${s.from ?? 'nothing'} → ${s.to}`),
+      ...report.skipped.map((s) => `skipped ${s.instance}: ${s.message}`),
+      ...(report.agentUnreachable === undefined
+        ? []
+        : [
+            `NOT STARTED: ${due ? `${due} due upgrade${due === 1 ? '' : 's'}` : 'the due upgrades'}, because the agent did not answer (${report.agentUnreachable}); ` +
+              'none counts as failed; they start at the next pass once the agent answers (`cutover status`)',
+          ]),
+    ].join('\n') || 'nothing to do'
+  );
 }

@@ -15,6 +15,8 @@ import { contextsFileIn } from '../../cli-contexts.ts';
 import { output } from '../output.ts';
 import { planUp } from '../up-plan.ts';
 import { globals } from './globals.ts';
+import { cliEntry } from '../version.ts';
+import { reportToParent, runDetached } from '../detach.ts';
 
 interface ProcessFlags {
   config?: string;
@@ -25,6 +27,8 @@ interface ProcessFlags {
   apiHost?: string;
   logLevel?: string;
   rollbackWindow?: string;
+  resetState?: boolean;
+  allowSharedUid?: boolean;
 }
 
 async function configFrom(cmd: Command, opts: ProcessFlags, defaults: Record<string, unknown> = {}): Promise<Readonly<Config>> {
@@ -47,7 +51,9 @@ function withProcessOptions(cmd: Command): Command {
     .option('--api-host <addr>', 'control-plane API address (default 127.0.0.1)')
     .option('--agent-port <n>', "agent control port (default 7071)")
     .option('--rollback-window <duration>', 'how long the previous slot stays warm (default 30m)')
-    .option('--log-level <level>', 'debug, info, warn, error, silent');
+    .option('--log-level <level>', 'debug, info, warn, error, silent')
+    .option('--reset-state', "agent: if its state files are all invalid, move them aside and start empty (else it refuses to start)")
+    .option('--allow-shared-uid', 'agent not run as root (slots share its uid): still let the router listen on a non-loopback address');
 }
 
 function withDatabaseOption(cmd: Command): Command {
@@ -80,7 +86,7 @@ function untilSignal(stop: () => Promise<void>, say: (line: string) => void): Pr
 /** Starts `cutover agent` as a child process and waits until it has written its endpoint. */
 async function spawnAgent(config: Readonly<Config>, argv: string[]): Promise<ChildProcess> {
   await rm(join(config.dataDir, 'agent.json'), { force: true });
-  const main = new URL('../main.ts', import.meta.url).pathname;
+  const main = cliEntry();
   // Its own process group: Ctrl-C in the terminal reaches only `up`, which stops the server first
   // and then the agent, in order. If `up` itself dies, the agent keeps serving.
   const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, main, 'agent', '--data-dir', config.dataDir, ...argv], {
@@ -172,6 +178,8 @@ function agentArgs(opts: ProcessFlags): string[] {
   if (opts.httpHost) args.push('--http-host', opts.httpHost);
   if (opts.agentPort) args.push('--agent-port', opts.agentPort);
   if (opts.logLevel) args.push('--log-level', opts.logLevel);
+  if (opts.resetState) args.push('--reset-state');
+  if (opts.allowSharedUid) args.push('--allow-shared-uid');
   return args;
 }
 
@@ -228,10 +236,20 @@ export function registerProcessCommands(program: Command): void {
       '--takeover',
       'replace the agent running on this data directory without dropping a request: start beside it (same ports), then tell it to hand over and wait for it to exit. Only the live agent that <data-dir>/agent/agent.pid names (pid and start time) may hold the ports',
     )
-    .action(async (opts: ProcessFlags & { takeover?: boolean }, cmd: Command) => {
+    .option('--detach', 'for service managers (systemd Type=forking): start the agent in the background, return once it serves (with --takeover: once it has taken over), see docs/install.md')
+    .option('--pid-file <file>', 'with --detach: write the background agent\'s pid to this file (systemd PIDFile=)')
+    .action(async (opts: ProcessFlags & { takeover?: boolean; detach?: boolean; pidFile?: string }, cmd: Command) => {
       const g = globals(cmd);
       const out = output(g.json);
-      const { takeover, ...flags } = opts;
+      const { takeover, detach, pidFile, ...flags } = opts;
+      if (pidFile !== undefined && !detach) throw new CutoverError('VALIDATION_FAILED', '--pid-file needs --detach: a foreground agent\'s pid is the one you started');
+      if (detach) {
+        // Settings are checked here first, so a bad flag fails this command, not the background agent.
+        await configFrom(cmd, flags);
+        const ready = await runDetached(process.argv.slice(2), pidFile);
+        out.result(ready, () => `agent (pid ${ready.pid}) serves: router on port ${ready.router}, control API on port ${ready.control}`);
+        return;
+      }
       const config = await configFrom(cmd, flags);
       const agent = await (await processes()).startAgentProcess(config, createLogger('agent', config.logLevel), { takeover: takeover === true });
       let handedOver: Awaited<ReturnType<typeof agent.takeOver>> | undefined;
@@ -243,6 +261,7 @@ export function registerProcessCommands(program: Command): void {
           throw error;
         }
       }
+      reportToParent({ pid: process.pid, router: agent.routerPort, control: agent.controlPort, ...(handedOver ? { takeover: handedOver } : {}) });
       const ports = `router on ${config.httpHost}:${agent.routerPort}, control API on ${config.agentHost}:${agent.controlPort}`;
       out.result({ router: agent.routerPort, control: agent.controlPort, ...(handedOver ? { takeover: handedOver } : {}) }, () => {
         if (!handedOver) return `agent: ${ports}`;

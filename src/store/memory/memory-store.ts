@@ -10,6 +10,7 @@ import type {
 } from '../types.ts';
 import { applySpecChange, copyInstance, instanceState, missingInstances } from '../instance-record.ts';
 import { createMemoryAuditLog, jsonCopy } from './memory-audit-log.ts';
+import { canTakeLease, displacedDeployment } from '../lease-rules.ts';
 import { createMemoryChannels } from './memory-channels.ts';
 import { createMemoryFleet } from './memory-fleet.ts';
 
@@ -139,12 +140,21 @@ export function createMemoryStore(): Store {
         .map(jsonCopy);
     },
 
-    async acquireLock(lock, now): Promise<LockResult> {
+    async acquireLock(lock, now, options = {}): Promise<LockResult> {
       const held = locks.get(lock.instance);
-      if (held && held.expiresAt > now && held.owner !== lock.owner)
-        return { ok: false, holder: { ...held } };
-      locks.set(lock.instance, { ...lock });
-      return { ok: true, lock: { ...lock } };
+      if (!canTakeLease(held, lock, now, options.takeFrom)) return { ok: false, holder: jsonCopy(held!) };
+      // Settle first: a supersede that throws leaves the lease as it was (what a rollback gives).
+      const displaced = displacedDeployment(held, lock);
+      const running = displaced === undefined ? undefined : deployments.get(displaced);
+      let superseded: DeploymentRecord | undefined;
+      if (running?.status === 'running' && options.supersede) {
+        const settled = options.supersede(jsonCopy(running), now);
+        superseded = jsonCopy(settled.deployment);
+        audit.appendAll([settled.audit]);
+        deployments.set(superseded.id, jsonCopy(superseded));
+      }
+      locks.set(lock.instance, jsonCopy(lock));
+      return { ok: true, lock: jsonCopy(lock), ...(superseded ? { superseded } : {}) };
     },
     async releaseLock(instance, owner) {
       const held = locks.get(instance);
@@ -154,7 +164,7 @@ export function createMemoryStore(): Store {
     },
     async getLock(instance) {
       const l = locks.get(instance);
-      return l && { ...l };
+      return l && jsonCopy(l);
     },
 
     async insertToken(token) {

@@ -4,6 +4,8 @@ import { appendAuditEntries } from './postgres-audit.ts';
 import { json, jsonOrNull, limitOf } from './postgres-db.ts';
 import type { PgDb } from './postgres-db.ts';
 import { INSTANCE_COLUMNS, toInstance } from './postgres-rows.ts';
+import { checkInstance, decodeRows } from '../decode-rows.ts';
+import type { RowLog } from '../decode-rows.ts';
 import type { InstanceMethods } from '../method-groups.ts';
 
 /** Slots with only the record's fields, as every store keeps them. */
@@ -15,7 +17,7 @@ const slotsJson = (slots: InstanceRecord['slots']): string =>
  * runtime state (current version, active colour, slots) in columns of their own, so a spec change
  * and a state save each write only their part of the row.
  */
-export function createPostgresInstances({ pool, query, transaction }: PgDb): InstanceMethods {
+export function createPostgresInstances({ pool, query, transaction }: PgDb, log?: RowLog): InstanceMethods {
   return {
     async insertInstance(i) {
       const res = await query(
@@ -54,7 +56,7 @@ export function createPostgresInstances({ pool, query, transaction }: PgDb): Ins
         values: [page.after ?? null, limitOf(page.limit)],
         rowMode: 'array',
       });
-      return res.rows.map(toInstance);
+      return decodeRows(res.rows, (r) => checkInstance(toInstance(r)), 'instances', (r) => r[0], log);
     },
     async saveInstanceState(i) {
       await query(

@@ -56,6 +56,10 @@ export const toLock = (r: Row): LockRecord => ({
   deploymentId: r.deployment_id as string,
   acquiredAt: r.acquired_at as number,
   expiresAt: r.expires_at as number,
+  ...(typeof r.server_id === 'string'
+    ? { holder: { serverId: r.server_id, replica: (r.replica as string | null) ?? null, pid: Number(r.holder_pid ?? 0) } }
+    : {}),
+  ...(r.heartbeat_at === null || r.heartbeat_at === undefined ? {} : { heartbeatAt: r.heartbeat_at as number }),
 });
 
 export const toToken = (r: Row): TokenRecord => ({

@@ -191,7 +191,7 @@ test('postgres: servers migrating one new database at once run each migration on
     await check.connect();
     const rows = (await check.query('SELECT name FROM schema_migrations')).rows;
     await check.end();
-    assert.deepEqual(rows, [{ name: '0001_init.sql' }, { name: '0002_fleet.sql' }]);
+    assert.deepEqual(rows, [{ name: '0001_init.sql' }, { name: '0002_fleet.sql' }, { name: '0003_lease_holder.sql' }]);
   } finally {
     await admin.end();
   }
@@ -233,5 +233,30 @@ test('postgres: a database at 0001 opens with 0002: windows read back null, old 
   } finally {
     await admin.query('DROP DATABASE IF EXISTS cutover_upgrade WITH (FORCE)');
     await admin.end();
+  }
+});
+
+test('postgres: one malformed instances row is skipped with a log line naming it; the list still answers', async () => {
+  const url = await cluster.createDatabase();
+  const lines: { obj: Record<string, unknown>; msg: string }[] = [];
+  const store = await createPostgresStore(url, { log: { error: (obj, msg) => void lines.push({ obj: obj as Record<string, unknown>, msg }) } });
+  const raw = new pg.Client({ connectionString: url });
+  await raw.connect();
+  try {
+    for (const name of ['a', 'b', 'c']) {
+      await store.insertInstance({
+        name, app: 'shop', hosts: [`${name}.test`], environment: 'production', tenant: null, labels: {}, target: null, window: null,
+        currentVersion: null, activeColor: null, slots: { blue: null, green: null }, createdAt: 1, updatedAt: 1,
+      } as InstanceRecord);
+    }
+    await raw.query(`UPDATE instances SET hosts = '5' WHERE name = 'b'`);
+    assert.deepEqual((await store.listInstances()).map((i) => i.name), ['a', 'c']);
+    assert.equal(lines.length, 1);
+    assert.equal(lines[0]!.obj.key, 'b');
+    assert.match(lines[0]!.msg, /skipped a malformed instances row/);
+  } finally {
+    await raw.end();
+    await store.close();
+    cluster.discardDatabase(url);
   }
 });

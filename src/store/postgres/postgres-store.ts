@@ -1,18 +1,21 @@
 import type { Store } from '../store.ts';
-import type { LockResult } from '../types.ts';
 import { migrate } from './migrate.ts';
 import { appendAuditEntries } from './postgres-audit.ts';
 import { createPostgresChannels } from './postgres-channels.ts';
 import { createPgDb, json, limitOf } from './postgres-db.ts';
 import { createPostgresFleet } from './postgres-fleet.ts';
 import { createPostgresInstances } from './postgres-instances.ts';
-import { toAudit, toDeployment, toLock, toProblem, toRelease, toToken } from './postgres-rows.ts';
+import { createPostgresLeases } from './postgres-leases.ts';
+import { toAudit, toDeployment, toProblem, toRelease, toToken } from './postgres-rows.ts';
 import { createWhere } from './postgres-where.ts';
+import type { RowLog } from '../decode-rows.ts';
 
 /** Options of `createPostgresStore`. */
 export interface PostgresStoreOptions {
   /** Connections in the pool (default 10). */
   poolSize?: number;
+  /** Where a malformed row skipped in a list is reported. */
+  log?: RowLog;
 }
 
 /**
@@ -56,7 +59,7 @@ export async function createPostgresStore(url: string, options: PostgresStoreOpt
       return res.rows.map((r) => r.app);
     },
 
-    ...createPostgresInstances(db),
+    ...createPostgresInstances(db, options.log),
 
     async insertDeployment(d) {
       await query('INSERT INTO deployments (id, instance, status, created_at, body) VALUES ($1, $2, $3, $4, $5)', [
@@ -94,33 +97,7 @@ export async function createPostgresStore(url: string, options: PostgresStoreOpt
       return res.rows.map(toDeployment);
     },
 
-    async acquireLock(lock, now): Promise<LockResult> {
-      // One statement takes a free or expired lease, or renews it for the same owner. On conflict
-      // PostgreSQL locks the existing row and evaluates the WHERE on its latest version, so two
-      // callers (on any replica) never both succeed.
-      for (;;) {
-        const taken = await query(
-          `INSERT INTO locks (instance, owner, deployment_id, acquired_at, expires_at) VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (instance) DO UPDATE SET owner = excluded.owner, deployment_id = excluded.deployment_id,
-             acquired_at = excluded.acquired_at, expires_at = excluded.expires_at
-           WHERE locks.expires_at <= $6 OR locks.owner = excluded.owner
-           RETURNING *`,
-          [lock.instance, lock.owner, lock.deploymentId, lock.acquiredAt, lock.expiresAt, now],
-        );
-        if (taken.rows[0]) return { ok: true, lock: toLock(taken.rows[0]) };
-        const held = await query('SELECT * FROM locks WHERE instance = $1', [lock.instance]);
-        if (held.rows[0]) return { ok: false, holder: toLock(held.rows[0]) };
-        // The holder released it between the two statements: try again.
-      }
-    },
-    async releaseLock(instance, owner) {
-      const res = await query('DELETE FROM locks WHERE instance = $1 AND owner = $2', [instance, owner]);
-      return res.rowCount === 1;
-    },
-    async getLock(instance) {
-      const res = await query('SELECT * FROM locks WHERE instance = $1', [instance]);
-      return res.rows[0] && toLock(res.rows[0]);
-    },
+    ...createPostgresLeases(db),
 
     async insertToken(t) {
       // No conflict target: a taken name and a taken hash are both refused.

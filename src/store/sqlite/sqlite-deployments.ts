@@ -3,6 +3,8 @@ import type { DeploymentRecord } from '../types.ts';
 import type { DeploymentMethods } from '../method-groups.ts';
 import { createFilteredList } from './filtered-list.ts';
 import type { Filter } from './filtered-list.ts';
+import { decodeRows } from '../decode-rows.ts';
+import type { RowLog } from '../decode-rows.ts';
 
 /** Equality filters of listDeployments and their columns (`actor` is generated from the body). */
 const EQUALS: ['instance' | 'status' | 'actor', string][] = [
@@ -12,7 +14,7 @@ const EQUALS: ['instance' | 'status' | 'actor', string][] = [
 ];
 
 /** Deployments in SQLite: the record as a JSON body, with the columns lists filter on beside it. */
-export function createSqliteDeployments(db: DatabaseSync): DeploymentMethods {
+export function createSqliteDeployments(db: DatabaseSync, log?: RowLog): DeploymentMethods {
   const q = {
     insert: db.prepare(
       'INSERT INTO deployments (id, instance, status, body, created_at) VALUES (?, ?, ?, ?, ?)',
@@ -22,7 +24,11 @@ export function createSqliteDeployments(db: DatabaseSync): DeploymentMethods {
   };
   // The WHERE names only the filters given, so SQLite can pick the index that fits (instance, actor or created_at).
   const list = createFilteredList(db);
-  const parse = (r: { body: string }): DeploymentRecord => JSON.parse(r.body) as DeploymentRecord;
+  const parse = (r: { body: string }): DeploymentRecord => {
+    const d = JSON.parse(r.body) as DeploymentRecord;
+    if (typeof d !== 'object' || d === null || typeof d.id !== 'string') throw new Error('the body is not a deployment');
+    return d;
+  };
 
   return {
     async insertDeployment(d) {
@@ -41,11 +47,11 @@ export function createSqliteDeployments(db: DatabaseSync): DeploymentMethods {
         ['created_at >= ?', filter.since],
         ['created_at < ?', filter.before],
       ];
-      return (
-        list('SELECT body FROM deployments', filters, 'ORDER BY created_at DESC, seq DESC', filter.limit) as {
-          body: string;
-        }[]
-      ).map(parse);
+      const rows = list('SELECT id, body FROM deployments', filters, 'ORDER BY created_at DESC, seq DESC', filter.limit) as {
+        id: string;
+        body: string;
+      }[];
+      return decodeRows(rows, parse, 'deployments', (r) => r.id, log);
     },
   };
 }

@@ -5,6 +5,8 @@ import type { InstanceState } from '../instance-record.ts';
 import type { SqliteAuditLog } from './sqlite-audit-log.ts';
 import { transaction } from './transaction.ts';
 import type { InstanceMethods } from '../method-groups.ts';
+import { checkInstance, decodeRows } from '../decode-rows.ts';
+import type { RowLog } from '../decode-rows.ts';
 
 const COLUMNS =
   'name, app, hosts, environment, tenant, labels, target_kind, target_value, state, created_at, updated_at, maintenance_window';
@@ -17,7 +19,7 @@ const COLUMNS =
 function toInstance(r: SQLOutputValue[]): InstanceRecord {
   const state = JSON.parse(r[8] as string) as InstanceState;
   const kind = r[6];
-  return {
+  return checkInstance({
     name: r[0] as string,
     app: r[1] as string,
     hosts: JSON.parse(r[2] as string) as string[],
@@ -32,7 +34,7 @@ function toInstance(r: SQLOutputValue[]): InstanceRecord {
     slots: state.slots,
     createdAt: Number(r[9]),
     updatedAt: Number(r[10]),
-  };
+  });
 }
 
 /** The two target columns of a target. */
@@ -45,7 +47,7 @@ function targetColumns(t: InstanceTarget | null): [string | null, string | null]
  * Instances in SQLite: declared fields as columns, runtime state as one JSON column. The maintenance
  * window is a declared field (column `maintenance_window`: `window` is a keyword).
  */
-export function createSqliteInstances(db: DatabaseSync, audit: SqliteAuditLog): InstanceMethods {
+export function createSqliteInstances(db: DatabaseSync, audit: SqliteAuditLog, log?: RowLog): InstanceMethods {
   const q = {
     insert: db.prepare(
       `INSERT INTO instances (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
@@ -103,7 +105,7 @@ export function createSqliteInstances(db: DatabaseSync, audit: SqliteAuditLog): 
       // LIMIT -1: no limit. Keyset paging: `name > after` seeks in the table's own name order.
       const limit = page.limit === undefined ? -1 : Math.max(0, page.limit);
       const rows = page.after === undefined ? q.list.all(limit) : q.listAfter.all(page.after, limit);
-      return (rows as unknown as SQLOutputValue[][]).map(toInstance);
+      return decodeRows(rows as unknown as SQLOutputValue[][], toInstance, 'instances', (r) => r[0], log);
     },
     async saveInstanceState(i) {
       q.saveState.run(JSON.stringify(instanceState(i)), i.updatedAt, i.name);

@@ -1,14 +1,18 @@
 import { DatabaseSync } from 'node:sqlite';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { CutoverError, diskFullError } from '../../shared/index.ts';
+import { decodeRows } from '../decode-rows.ts';
+import type { RowLog } from '../decode-rows.ts';
 import type { Store } from '../store.ts';
-import type { LockRecord, LockResult, ReleaseRecord, Role, TokenRecord } from '../types.ts';
+import type { ReleaseRecord, Role, TokenRecord } from '../types.ts';
 import { migrate } from './migrate.ts';
 import { createSqliteAuditLog } from './sqlite-audit-log.ts';
 import { createSqliteChannels } from './sqlite-channels.ts';
 import { createSqliteDeployments } from './sqlite-deployments.ts';
 import { createSqliteFleet } from './sqlite-fleet.ts';
 import { createSqliteInstances } from './sqlite-instances.ts';
+import { createSqliteLeases } from './sqlite-leases.ts';
 import { createSqliteProblems } from './sqlite-problems.ts';
 
 type Row = Record<string, unknown>;
@@ -19,19 +23,29 @@ type Row = Record<string, unknown>;
  * so it is run inline rather than on a worker thread. Being synchronous also makes every method
  * atomic within the process: no other call runs between a method's statements.
  */
-export function createSqliteStore(file: string): Store {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-  const db = new DatabaseSync(file);
-  db.exec('PRAGMA journal_mode = WAL');
-  // NORMAL in WAL mode: a commit survives a process crash; only an OS crash may lose the last commits.
-  db.exec('PRAGMA synchronous = NORMAL');
-  db.exec('PRAGMA busy_timeout = 5000');
-  db.exec('PRAGMA foreign_keys = ON');
+export function createSqliteStore(file: string, options: { log?: RowLog } = {}): Store {
+  const dir = file === ':memory:' ? '(memory)' : dirname(file);
+  if (file !== ':memory:') {
+    mkdirSync(dir, { recursive: true });
+    refuseEmptyDatabaseOfUsedDirectory(file);
+  }
+  let db: DatabaseSync;
   try {
+    db = new DatabaseSync(file);
+  } catch (error) {
+    throw diskFullError(error, dir) ?? error;
+  }
+  try {
+    db.exec('PRAGMA journal_mode = WAL');
+    // NORMAL in WAL mode: a commit survives a process crash; only an OS crash may lose the last commits.
+    db.exec('PRAGMA synchronous = NORMAL');
+    db.exec('PRAGMA busy_timeout = 5000');
+    db.exec('PRAGMA foreign_keys = ON');
+    checkIntegrity(db, file);
     migrate(db);
   } catch (error) {
     db.close();
-    throw error;
+    throw diskFullError(error, dir) ?? error;
   }
 
   const q = {
@@ -42,16 +56,6 @@ export function createSqliteStore(file: string): Store {
     listReleases: db.prepare('SELECT * FROM releases ORDER BY created_at DESC, seq DESC'),
     listReleasesOfApp: db.prepare('SELECT * FROM releases WHERE app = ? ORDER BY created_at DESC, seq DESC'),
     listApps: db.prepare('SELECT DISTINCT app FROM releases ORDER BY app'),
-    // One statement takes a free or expired lease, or keeps it for the same owner; the WHERE on the
-    // conflict branch makes the check-and-set atomic without an explicit transaction.
-    acquireLock: db.prepare(
-      `INSERT INTO locks (instance, owner, deployment_id, acquired_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)
-       ON CONFLICT (instance) DO UPDATE SET owner = excluded.owner, deployment_id = excluded.deployment_id,
-         acquired_at = excluded.acquired_at, expires_at = excluded.expires_at
-       WHERE locks.expires_at <= ?6 OR locks.owner = excluded.owner`,
-    ),
-    getLock: db.prepare('SELECT * FROM locks WHERE instance = ?'),
-    releaseLock: db.prepare('DELETE FROM locks WHERE instance = ? AND owner = ?'),
     // A name or a hash already taken: DO NOTHING covers both unique constraints.
     insertToken: db.prepare(
       'INSERT INTO tokens (hash, name, role, created_at, created_by) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
@@ -70,13 +74,6 @@ export function createSqliteStore(file: string): Store {
     createdAt: Number(r.created_at),
     createdBy: r.created_by as string,
   });
-  const toLock = (r: Row): LockRecord => ({
-    instance: r.instance as string,
-    owner: r.owner as string,
-    deploymentId: r.deployment_id as string,
-    acquiredAt: Number(r.acquired_at),
-    expiresAt: Number(r.expires_at),
-  });
   const toToken = (r: Row): TokenRecord => ({
     name: r.name as string,
     hash: r.hash as string,
@@ -86,7 +83,7 @@ export function createSqliteStore(file: string): Store {
   });
   const audit = createSqliteAuditLog(db);
 
-  return {
+  return mapDiskFull(dir, {
     async insertRelease(r) {
       const res = q.insertRelease.run(
         r.app,
@@ -104,32 +101,14 @@ export function createSqliteStore(file: string): Store {
     },
     async listReleases(app) {
       const rows = (app === undefined ? q.listReleases.all() : q.listReleasesOfApp.all(app)) as Row[];
-      return rows.map(toRelease);
+      return decodeRows(rows, toRelease, 'releases', (r) => `${String(r.app)}@${String(r.version)}`, options.log);
     },
     async listApps() {
       return (q.listApps.all() as Row[]).map((r) => r.app as string);
     },
-    ...createSqliteInstances(db, audit),
-    ...createSqliteDeployments(db),
-    async acquireLock(lock, now): Promise<LockResult> {
-      const res = q.acquireLock.run(
-        lock.instance,
-        lock.owner,
-        lock.deploymentId,
-        lock.acquiredAt,
-        lock.expiresAt,
-        now,
-      );
-      if (Number(res.changes) === 1) return { ok: true, lock: { ...lock } };
-      return { ok: false, holder: toLock(q.getLock.get(lock.instance) as Row) };
-    },
-    async releaseLock(instance, owner) {
-      return Number(q.releaseLock.run(instance, owner).changes) === 1;
-    },
-    async getLock(instance) {
-      const row = q.getLock.get(instance) as Row | undefined;
-      return row && toLock(row);
-    },
+    ...createSqliteInstances(db, audit, options.log),
+    ...createSqliteDeployments(db, options.log),
+    ...createSqliteLeases(db, audit),
     async insertToken(t) {
       return Number(q.insertToken.run(t.hash, t.name, t.role, t.createdAt, t.createdBy).changes) === 1;
     },
@@ -153,5 +132,82 @@ export function createSqliteStore(file: string): Store {
     async close() {
       if (db.isOpen) db.close();
     },
-  };
+  });
+}
+
+/**
+ * A zero-length database file in a directory that shows earlier use (the server's `artifacts/`,
+ * the CLI's `cli.json`, or an agent state file beside it) is a lost database, not a fresh
+ * install: opening it would silently start over with no releases, instances, tokens or audit log.
+ */
+function refuseEmptyDatabaseOfUsedDirectory(file: string): void {
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch {
+    return; // no file: a fresh install
+  }
+  if (size > 0) return;
+  const dir = dirname(file);
+  // Each appears only after the database was written: an upload, the first start's credentials,
+  // an agent state (the agent routes an instance only once the server recorded it). Not `agent/`
+  // alone: under `up` the agent creates it before the server first opens the database.
+  const signs = ['artifacts', 'cli.json', join('agent', 'state.a'), join('agent', 'state.b')].filter((name) => existsSync(join(dir, name)));
+  if (signs.length === 0) return;
+  throw new CutoverError(
+    'DATABASE_CORRUPT',
+    `the database ${file} is empty (0 bytes), but ${dir} was used before (it holds ${signs.join(', ')}); refusing to start over as a fresh install. Restore the database from a backup, or move the directory aside to start afresh`,
+    { details: { file, signs } },
+  );
+}
+
+/**
+ * `PRAGMA quick_check` at start: a database with damaged pages otherwise starts and then fails
+ * request by request ("database disk image is malformed"). It reads every page once (O(size)),
+ * without the slower index cross-checks of `integrity_check`.
+ */
+function checkIntegrity(db: DatabaseSync, file: string): void {
+  let rows: Row[];
+  try {
+    rows = db.prepare('PRAGMA quick_check').all() as Row[];
+  } catch (error) {
+    throw new CutoverError('DATABASE_CORRUPT', `the database ${file} cannot be read: ${(error as Error).message}; restore it from a backup`, { cause: error });
+  }
+  const found = rows.map((r) => String(Object.values(r)[0]));
+  if (found.length === 1 && found[0] === 'ok') return;
+  throw new CutoverError(
+    'DATABASE_CORRUPT',
+    `the database ${file} is damaged (PRAGMA quick_check: ${found.slice(0, 5).join('; ')}${found.length > 5 ? '; …' : ''}); restore it from a backup`,
+    { details: { file, problems: found.slice(0, 20) } },
+  );
+}
+
+/**
+ * Every method maps a full disk (`SQLITE_FULL`, `ENOSPC`) to `DISK_FULL` naming the database's
+ * directory. SQLite rolls the failed statement or transaction back, so nothing was changed.
+ */
+function mapDiskFull(dir: string, store: Store): Store {
+  const wrapped: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(store)) {
+    if (typeof value !== 'function') {
+      wrapped[key] = value;
+      continue;
+    }
+    const fn = value as (...args: unknown[]) => unknown;
+    wrapped[key] = (...args: unknown[]) => {
+      let result: unknown;
+      try {
+        result = fn(...args);
+      } catch (error) {
+        throw diskFullError(error, dir) ?? error;
+      }
+      if (result instanceof Promise) {
+        return result.catch((error: unknown) => {
+          throw diskFullError(error, dir) ?? error;
+        });
+      }
+      return result;
+    };
+  }
+  return wrapped as unknown as Store;
 }

@@ -1,0 +1,113 @@
+import { CutoverError } from '../shared/index.ts';
+import type { Clock } from '../shared/index.ts';
+import type { ReleaseSpec } from '../releases/index.ts';
+import type { DeploymentRecord, LeaseHolder, LockRecord, StepRecord, Store } from '../store/index.ts';
+import { recoveryVerdict, servesDeployment, slotOf } from './lease-recovery.ts';
+import type { Runtime } from './runtime.ts';
+
+export interface RecoveryDeps {
+  store: Store;
+  runtime: Pick<Runtime, 'describe'>;
+  clock: Clock;
+  holder: LeaseHolder;
+  lockTtlMs: number;
+  /** Whether this process runs the deployment (then it is never recovered). */
+  runsHere: (id: string) => boolean;
+  /** Runs the remaining steps of a deployment that flipped, under `lock`. */
+  finish: (d: DeploymentRecord, spec: ReleaseSpec, lock: LockRecord) => Promise<DeploymentRecord>;
+  /** Settles a deployment as failed; stops its new slot only when `stopSlot`. */
+  fail: (d: DeploymentRecord, step: StepRecord | undefined, error: CutoverError, release: () => Promise<void>, effects: { stopSlot: boolean }) => Promise<void>;
+  log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+}
+
+/**
+ * Settles `running` deployments whose server died (see `recoveryVerdict`): finishes one whose slot
+ * users already see (the agent's active colour runs its version, started by it), and fails any other,
+ * stopping its new slot only if that slot is still its own. It takes the deployment's lease first
+ * (from the dead incarnation, or once expired), so two replicas never settle the same deployment.
+ */
+export function createRecovery(deps: RecoveryDeps) {
+  const { store, runtime, clock } = deps;
+
+  // A periodic pass may overlap the previous one (or a deploy's): one settles, the other skips.
+  const settling = new Set<string>();
+
+  async function settle(d: DeploymentRecord): Promise<boolean> {
+    if (deps.runsHere(d.id) || settling.has(d.id)) return false;
+    settling.add(d.id);
+    try {
+      return await settleOnce(d);
+    } finally {
+      settling.delete(d.id);
+    }
+  }
+
+  async function settleOnce(d: DeploymentRecord): Promise<boolean> {
+    const now = clock.now();
+    const verdict = recoveryVerdict(d, await store.getLock(d.instance), deps.holder, now, deps.lockTtlMs);
+    if (!verdict.recover) return false;
+    const lock: LockRecord = {
+      instance: d.instance,
+      owner: `recovery (${d.id})`,
+      deploymentId: d.id,
+      acquiredAt: now,
+      expiresAt: now + deps.lockTtlMs,
+      holder: deps.holder,
+      heartbeatAt: now,
+    };
+    const taken = await store.acquireLock(lock, now, verdict.takeFrom ? { takeFrom: verdict.takeFrom } : {});
+    if (!taken.ok) return false; // another replica is settling it, or a new deployment took the instance
+    const release = async () => {
+      await store.releaseLock(d.instance, lock.owner).catch(() => undefined);
+    };
+    let handedOver = false;
+    try {
+      const current = await store.getDeployment(d.id);
+      if (current?.status !== 'running') return false;
+      // The agent being unreachable decides nothing: try again at the next tick.
+      const seen = await runtime.describe(d.instance);
+      const instance = await store.getInstance(d.instance);
+      const startedBy = current.strategy === 'start-and-flip' ? current.id : (instance?.slots[current.toColor]?.deploymentId ?? undefined);
+      const published = instance && (await store.getRelease(instance.app, current.toVersion));
+      deps.log?.info({ deployment: d.id, instance: d.instance, why: verdict.why }, 'settling a deployment its server left running');
+      const serves = servesDeployment(current, seen, startedBy);
+      if (serves && published) {
+        // Users already see the new release: finish the record rather than flip them back.
+        for (const s of current.steps) if (s.name === 'flip') s.status = 'done';
+        handedOver = true;
+        await deps.finish(current, published.spec as unknown as ReleaseSpec, lock);
+        return true;
+      }
+      const flipRecorded = current.steps.some((s) => s.name === 'flip' && s.status === 'done');
+      const ownSlot = slotOf(current, seen, startedBy) !== undefined;
+      const message = flipRecorded
+        ? `the server running it stopped (${verdict.why}) after the flip, and ${current.toVersion} no longer serves; the agent serves ${seen?.active ?? 'nothing'}`
+        : `the server running it stopped (${verdict.why}) before the flip; the previous slot kept serving`;
+      const step = current.steps.find((s) => s.status === 'running');
+      handedOver = true;
+      await deps.fail(current, step, new CutoverError('DEPLOYMENT_FAILED', message, { details: { recovery: verdict.why } }), release, {
+        // Never the slot users are on, whatever the records say.
+        stopSlot: ownSlot && !flipRecorded && !serves,
+      });
+      return true;
+    } finally {
+      if (!handedOver) await release();
+    }
+  }
+
+  return {
+    settle,
+    /** Settles every recoverable running deployment; returns how many it settled. */
+    async settleAll(filter: { instance?: string } = {}): Promise<number> {
+      let settled = 0;
+      for (const d of await store.listDeployments({ status: 'running', ...filter })) {
+        try {
+          if (await settle(d)) settled++;
+        } catch (error) {
+          deps.log?.warn({ deployment: d.id, instance: d.instance, err: (error as Error).message }, 'could not settle the deployment yet');
+        }
+      }
+      return settled;
+    },
+  };
+}

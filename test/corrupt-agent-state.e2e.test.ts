@@ -1,0 +1,101 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { open, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readPidFile } from '../src/supervisor/index.ts';
+import { cutover, manifest, ports, startProcess, tempDir } from './helpers.ts';
+
+// The server's health watcher is what notices a lost instance: look every half second.
+process.env.CUTOVER_BAKE_CHECK_INTERVAL = '500ms';
+
+const cleanup: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const fn of cleanup.reverse()) await fn();
+});
+
+/** Running, not a zombie (a slot orphaned by a SIGKILLed agent is reaped by whoever adopts it, maybe nobody). */
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return !['Z', 'X'].includes(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? '');
+};
+
+async function eventually(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** `printf garbage | dd of=<file> bs=1 seek=20 conv=notrunc` */
+async function ddGarbage(file: string): Promise<void> {
+  const h = await open(file, 'r+');
+  await h.write(Buffer.from('garbage'), 0, 7, 20);
+  await h.close();
+}
+
+test('M6: both agent state files corrupt: the agent refuses, --reset-state starts it empty, the server notices and status says so', async () => {
+  const started = performance.now();
+  const data = await tempDir('corrupt-state');
+  cleanup.push(data.cleanup);
+  const p = await ports();
+  const agentArgs = ['agent', '--http-port', String(p.http), '--agent-port', String(p.agent)];
+  let agent = await startProcess(data.dir, agentArgs);
+  cleanup.push(() => agent.stop());
+  const server = await startProcess(data.dir, ['server', '--api-port', String(p.api), '--agent-port', String(p.agent)]);
+  cleanup.push(server.stop);
+  assert.equal((await cutover(data.dir, ['release', 'publish', await manifest(data.dir, '1.1.0')])).code, 0);
+  assert.equal((await cutover(data.dir, ['instance', 'create', 'hello', '--app', 'hello', '--host', 'hello.test'])).code, 0);
+  const deployed = await cutover(data.dir, ['deploy', 'hello', '1.1.0', '--wait']);
+  assert.equal(deployed.code, 0, deployed.stdout + deployed.stderr);
+  const healthy = await cutover(data.dir, ['status']);
+  assert.equal(healthy.code, 0, healthy.stdout + healthy.stderr);
+  assert.equal(healthy.json[0].agent.state, 'ok');
+  const color = healthy.json[0].activeColor as 'blue' | 'green';
+  const slotPid = (await readPidFile(join(data.dir, 'agent', 'logs'), 'hello', color))!.pid;
+  let orphan = slotPid;
+  cleanup.push(async () => void (alive(orphan) && process.kill(-orphan, 'SIGKILL')));
+
+  agent.child.kill('SIGKILL');
+  await agent.stop();
+  const down = await cutover(data.dir, ['status']);
+  assert.equal(down.code, 6, 'status exits 6 when the agent is unreachable');
+  assert.equal(down.json[0].agent.state, 'unreachable');
+  assert.match(down.json[0].agent.problems[0], /cannot ask the agent/);
+
+  const agentDir = join(data.dir, 'agent');
+  for (const f of ['state.a', 'state.b']) await ddGarbage(join(agentDir, f));
+  const refused = await cutover(data.dir, agentArgs);
+  assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+  assert.equal(refused.json.error.code, 'AGENT_STATE_INVALID');
+  assert.match(refused.json.error.message, /--reset-state/);
+  assert.ok(alive(slotPid), 'refusing to start touched nothing');
+
+  agent = await startProcess(data.dir, [...agentArgs, '--reset-state']);
+  assert.equal((await readdir(agentDir)).filter((f) => f.includes('.corrupt-')).length, 2, 'the bad files were moved aside');
+  assert.equal(alive(slotPid), false, 'the orphaned slot process was stopped');
+
+  // The server finds the instance lost, routes its hosts again and marks it as needing a deploy.
+  let status = down;
+  await eventually(async () => {
+    status = await cutover(data.dir, ['status']);
+    return status.json?.[0]?.agent?.state === 'needs-deploy';
+  }, 15_000, 'the server to notice the lost instance');
+  assert.equal(status.code, 11, 'status exits 11: not routed as recorded');
+  assert.match(status.json[0].agent.problems[0], /deploy 1\.1\.0/);
+  const lost = await cutover(data.dir, ['audit', '--action', 'instance.lost']);
+  assert.equal(lost.json.length ?? lost.json.entries?.length, 1, lost.stdout);
+
+  const again = await cutover(data.dir, ['deploy', 'hello', '1.1.0', '--wait']);
+  assert.equal(again.code, 0, again.stdout + again.stderr);
+  orphan = (await readPidFile(join(data.dir, 'agent', 'logs'), 'hello', again.json.toColor))?.pid ?? orphan;
+  const fine = await cutover(data.dir, ['status']);
+  assert.equal(fine.code, 0, fine.stdout + fine.stderr);
+  console.log(`# corrupt agent state e2e took ${Math.round(performance.now() - started)} ms`);
+});

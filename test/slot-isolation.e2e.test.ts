@@ -1,0 +1,307 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chmod, cp, mkdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
+import { get } from 'node:http';
+import { dirname, join } from 'node:path';
+import { CLI, ROOT, cutover, ports, tempDir } from './helpers.ts';
+
+/**
+ * H1 and H2 of the security review, as a deployer would try them: hostile releases print the
+ * credentials into their log, read the state and the database, signal the agent, join the router
+ * and control ports with SO_REUSEPORT, and (as a second instance) reach into the first one. Run as
+ * root, every attempt must fail, and the logs a viewer reads must hold no token.
+ */
+const isRoot = process.getuid?.() === 0;
+const cleanup: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const fn of cleanup.reverse()) await fn().catch(() => undefined);
+});
+
+/** Every attempt's outcome, and the slot's own checks, from its log lines. */
+function outcomes(lines: string[]) {
+  const attempts = new Map<string, { ok: boolean; code?: string }>();
+  const checks = new Map<string, unknown>();
+  for (const line of lines) {
+    if (!line.startsWith('{')) continue;
+    const parsed = JSON.parse(line) as {
+      attempt?: string;
+      check?: string;
+      ok?: boolean;
+      code?: string;
+      value?: unknown;
+    };
+    if (parsed.attempt !== undefined)
+      attempts.set(parsed.attempt, { ok: parsed.ok === true, ...(parsed.code ? { code: parsed.code } : {}) });
+    if (parsed.check !== undefined) checks.set(parsed.check, parsed.value);
+  }
+  return { attempts, checks };
+}
+
+/**
+ * Slot uids run Node from this checkout: every directory above it must let other users through
+ * (a checkout under a 0700 /root does not). Fails with the directory to fix rather than a
+ * puzzling slot start failure.
+ */
+async function assertReachableByOthers(file: string): Promise<void> {
+  for (let dir = dirname(file); ; dir = dirname(dir)) {
+    const mode = (await stat(dir)).mode;
+    assert.ok(
+      (mode & 0o001) !== 0,
+      `${dir} (mode ${(mode & 0o777).toString(8)}) must let other users through: slots run ${file} as their own uid`,
+    );
+    if (dirname(dir) === dir) break;
+  }
+}
+
+function killQuietly(pid: number | undefined, signal: NodeJS.Signals | number = 'SIGKILL'): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // gone already
+  }
+}
+
+test(
+  'hostile releases cannot read credentials, state or each other, signal anything, or join the ports',
+  { timeout: 120_000 },
+  async (t) => {
+    if (!isRoot) {
+      assert.notEqual(process.env.CI, 'true', 'CI runs as root: this test must not be skipped there');
+      t.skip('slot uids need the agent to run as root');
+      return;
+    }
+    const started = performance.now();
+    await assertReachableByOthers(process.execPath);
+    const tmp = await tempDir('isolation');
+    cleanup.push(tmp.cleanup);
+    // The temp dir is 0700: slot uids must be able to pass through it to the data directory.
+    await chmod(tmp.dir, 0o711);
+    const data = join(tmp.dir, 'data');
+    const xdg = join(tmp.dir, 'xdg');
+    await mkdir(data, { mode: 0o711 });
+    await mkdir(xdg, { mode: 0o700 });
+    const p = await ports();
+    const base = 64_000 + (process.pid % 40) * 100; // a range of its own: other agents may run on this machine
+    const env = {
+      ...process.env,
+      CUTOVER_URL: '',
+      CUTOVER_TOKEN: '',
+      XDG_CONFIG_HOME: xdg,
+      CUTOVER_SLOT_UID_RANGE: `${base}-${base + 99}`,
+    };
+
+    // The usual umask: the modes of the database and credentials are the product's own doing.
+    const up = spawn(
+      process.execPath,
+      [
+        CLI,
+        '--data-dir',
+        data,
+        '--json',
+        'up',
+        '--http-port',
+        String(p.http),
+        '--api-port',
+        String(p.api),
+        '--agent-port',
+        String(p.agent),
+        '--log-level',
+        'warn',
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'], env },
+    );
+    const upExited = new Promise<void>((resolve) => up.once('exit', () => resolve()));
+    const slotPids: number[] = [];
+    const known = { agentPid: undefined as number | undefined };
+    cleanup.push(async () => {
+      killQuietly(up.pid, 'SIGTERM');
+      const timer = setTimeout(() => killQuietly(up.pid), 20_000);
+      await upExited;
+      clearTimeout(timer);
+      killQuietly(known.agentPid);
+      for (const pid of slotPids) killQuietly(-pid);
+    });
+    const info = await new Promise<{ api: string; adminToken: string }>((resolve, reject) => {
+      let buffer = '';
+      up.stdout.on('data', (chunk: Buffer) => {
+        buffer += chunk.toString();
+        try {
+          resolve(JSON.parse(buffer) as { api: string; adminToken: string });
+        } catch {
+          // not complete yet
+        }
+      });
+      up.once('exit', (code) => reject(new Error(`cutover up exited with ${code}`)));
+    });
+    const agentPid = (JSON.parse(await readFile(join(data, 'agent', 'agent.pid'), 'utf8')) as { pid: number })
+      .pid;
+    known.agentPid = agentPid;
+    const agentToken = (await readFile(join(data, 'agent-token'), 'utf8')).trim();
+    const as = (token: string) =>
+      ({ ...env, CUTOVER_URL: info.api, CUTOVER_TOKEN: token }) as Record<string, string>;
+    const admin = as(info.adminToken);
+    const tokenFor = async (name: string, role: string): Promise<string> => {
+      const r = await cutover(data, ['token', 'create', name, '--role', role], admin);
+      assert.equal(r.code, 0, `token create ${name}: ${r.stdout}${r.stderr}`);
+      return r.json.token as string;
+    };
+    const deployerToken = await tokenFor('dep1', 'deployer');
+    const viewerToken = await tokenFor('viewer1', 'viewer');
+    const deployer = as(deployerToken);
+    const viewer = as(viewerToken);
+
+    const app = join(tmp.dir, 'app');
+    await cp(join(ROOT, 'test', 'fixtures', 'hostile'), app, { recursive: true });
+    const common = {
+      DATA_DIR: data,
+      XDG_DIR: xdg,
+      AGENT_PID: String(agentPid),
+      SERVER_PID: String(up.pid),
+      ROUTER_PORT: String(p.http),
+      CONTROL_PORT: String(p.agent),
+    };
+    /** Publishes and deploys a hostile release; its start command is H1's, word for word, then the attacks. */
+    const deployHostile = async (name: string, extraEnv: Record<string, string>) => {
+      const file = join(tmp.dir, `${name}.yml`);
+      const start = `cat ../../../cli.json ../../../agent-token ../../../../cli.json ../../../../agent-token; exec ${JSON.stringify(process.execPath)} attack.mjs`;
+      const envYaml = Object.entries({ ...common, ...extraEnv })
+        .map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`)
+        .join('\n');
+      await writeFile(
+        file,
+        `app: ${name}\nversion: 1.0.0\nartifact: ./app\nstart: ${JSON.stringify(start)}\nhealth: { path: /healthz, interval: 100ms }\ndeployTimeout: 30s\nenv:\n${envYaml}\n`,
+      );
+      for (const args of [
+        ['release', 'publish', file],
+        ['instance', 'create', name, '--app', name, '--host', `${name}.localhost`],
+        ['deploy', name, '1.0.0', '--wait'],
+      ]) {
+        const r = await cutover(data, args, deployer);
+        assert.equal(r.code, 0, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+      }
+      const status = (await cutover(data, ['status', name], viewer)).json;
+      assert.equal(status.runtime.isolation, 'uid', 'cutover status --json reports isolation: uid');
+      const pids = (status.runtime.slots as { pid: number }[]).map((s) => s.pid);
+      slotPids.push(...pids);
+      return pids;
+    };
+    const logsOf = async (name: string) => {
+      // The attacks run before the app listens, so they are all in the log once it is healthy.
+      const r = await cutover(data, ['logs', name, '--tail', '2000'], viewer);
+      assert.equal(r.code, 0, r.stderr);
+      return r.json.lines as string[];
+    };
+
+    const [aPid] = await deployHostile('hostile-a', { A_SECRET: 'a-secret-in-the-environment' });
+    const aRelease = await readlink(`/proc/${aPid}/cwd`);
+    const aState = join(data, 'agent', 'homes', 'hostile-a');
+    const [bPid] = await deployHostile('hostile-b', {
+      A_RELEASE_DIR: aRelease,
+      A_STATE_DIR: aState,
+      A_PIDS: String(aPid),
+    });
+
+    // The admin token is not in the data directory at all any more: only in the 0700 XDG directory.
+    await assert.rejects(stat(join(data, 'cli.json')), { code: 'ENOENT' });
+    const aLines = await logsOf('hostile-a');
+    const bLines = await logsOf('hostile-b');
+    const a = outcomes(aLines);
+    const b = outcomes(bLines);
+    for (const [who, seen] of [
+      ['a', a],
+      ['b', b],
+    ] as const) {
+      assert.equal(seen.checks.get('done'), true, `instance ${who} ran every attempt`);
+      assert.ok(seen.attempts.size >= 36, `instance ${who} made ${seen.attempts.size} attempts`);
+      const succeeded = [...seen.attempts].filter(([, o]) => o.ok).map(([name]) => name);
+      assert.deepEqual(succeeded, [], `instance ${who}: these attempts succeeded`);
+      for (const [name, o] of seen.attempts) {
+        // Refused by permission, or by the port being the agent's: never "not found", which would
+        // mean the test looked in the wrong place.
+        const expected = name.startsWith('listen')
+          ? ['EADDRINUSE', 'EACCES']
+          : name.startsWith('signal')
+            ? ['EPERM']
+            : ['EACCES', 'EPERM'];
+        assert.ok(
+          expected.includes(o.code ?? ''),
+          `instance ${who}: ${name} failed with ${o.code}, expected ${expected.join(' or ')}`,
+        );
+      }
+      assert.equal(seen.checks.get('home is the state dir'), true);
+      assert.equal(seen.checks.get('state dir writable'), true);
+      assert.equal(seen.checks.get('own release readable'), true);
+      assert.equal(seen.checks.get('groups'), '', 'no supplementary groups');
+    }
+    for (const name of [
+      `read /proc/${aPid}/environ (instance A's slot)`,
+      `signal instance A's slot (pid ${aPid})`,
+    ]) {
+      assert.ok(b.attempts.has(name), `instance b tried: ${name}`);
+    }
+    const uidA = Number(String(a.checks.get('uid')).split('\t')[0]);
+    const uidB = Number(String(b.checks.get('uid')).split('\t')[0]);
+    assert.ok(
+      uidA >= base && uidA <= base + 99 && uidB >= base && uidB <= base + 99,
+      `uids ${uidA}, ${uidB} from the range`,
+    );
+    assert.notEqual(uidA, uidB, 'each instance has its own uid');
+    assert.equal(String(a.checks.get('gid')).split('\t')[0], String(uidA));
+
+    // H1 as written: the cat in the start command printed nothing secret; no token in what a viewer reads.
+    const everything = [...aLines, ...bLines].join('\n');
+    for (const [what, secret] of [
+      ['admin token', info.adminToken],
+      ['agent token', agentToken],
+      ['deployer token', deployerToken],
+    ] as const) {
+      assert.ok(!everything.includes(secret), `the ${what} is in the slot logs`);
+    }
+    // H1 word for word: the old cli.json is gone from the data directory, the agent token unreadable.
+    assert.match(everything, /cat: \.\.\/\.\.\/\.\.\/\.\.\/cli\.json: No such file or directory/);
+    assert.match(everything, /cat: \.\.\/\.\.\/\.\.\/\.\.\/agent-token: Permission denied/);
+    assert.doesNotMatch(everything, /a-secret-in-the-environment/);
+
+    // The files as the agent laid them out.
+    const st = async (path: string) => {
+      const s = await stat(path);
+      return { uid: s.uid, gid: s.gid, mode: s.mode & 0o7777 };
+    };
+    assert.deepEqual(await st(aRelease), { uid: 0, gid: uidA, mode: 0o750 });
+    assert.deepEqual(await st(join(aRelease, 'attack.mjs')), { uid: 0, gid: uidA, mode: 0o640 });
+    assert.deepEqual(await st(aState), { uid: uidA, gid: uidA, mode: 0o700 });
+    assert.equal((await st(join(data, 'agent'))).mode, 0o711);
+    assert.equal((await st(join(data, 'agent', 'logs'))).mode, 0o700);
+
+    // Both instances still serve, the agent and the server still run: nothing was signalled.
+    const text = await new Promise<string>((resolve) => {
+      const child = spawn(process.execPath, [CLI, '--data-dir', data, 'status'], { env: viewer });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.once('exit', () => resolve(out));
+    });
+    assert.match(text, /ISOLATION/);
+    assert.match(text, /hostile-a .* uid\n/);
+    for (const pid of [agentPid, up.pid!, aPid!, bPid!]) process.kill(pid, 0);
+    const served = await new Promise<string>((resolve, reject) => {
+      get(
+        {
+          host: '127.0.0.1',
+          port: p.http,
+          path: '/',
+          agent: false,
+          headers: { host: 'hostile-a.localhost' },
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve(body));
+        },
+      ).on('error', reject);
+    });
+    assert.equal(served, 'hostile hostile-a\n', 'the router still serves instance A, not an impostor');
+    t.diagnostic(`slot isolation e2e took ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  },
+);
