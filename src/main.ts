@@ -11,7 +11,7 @@ import { cliConfigDir } from './config/index.ts';
 import type { Config } from './config/index.ts';
 import { describeDatabase, openStore } from './store/index.ts';
 import { createArtifactStore } from './releases/index.ts';
-import { createDeployer } from './deploy/index.ts';
+import { createDeployer, pruneArtifacts } from './deploy/index.ts';
 import { claimPorts, createAgentClient, liveAgent, openAgentLogs, portFree, startAgent, waitAgentGone } from './agent/index.ts';
 import type { AgentPidRecord } from './agent/index.ts';
 import { bootstrapAdminToken, collectUnreferencedArtifacts, ensureBuiltInChannels, reportProblem } from './control/index.ts';
@@ -105,6 +105,7 @@ export async function startServer(
     deployer,
     scheduler,
     version: PRODUCT_VERSION,
+    pruneKeepReleases: config.pruneKeepReleases,
     runtime,
     artifacts,
     maxApiBody: config.maxApiBody,
@@ -153,6 +154,19 @@ export async function startServer(
     );
   }, Math.max(1000, Math.min(HOUR_MS, config.unreferencedArtifactTtl)));
   collectTimer.unref();
+  // What `cutover prune` does, now and then: artifacts of releases no slot runs and no recent
+  // deploy used go from the agent; a later deploy fetches them again by digest.
+  const pruneTimer =
+    config.pruneInterval > 0
+      ? setInterval(() => {
+          pruneArtifacts({ store, runtime, clock }, { dryRun: false, keepPerInstance: config.pruneKeepReleases })
+            .then((r) => {
+              if (r.remove.length) log.info({ removed: r.remove.map((x) => x.digest), freedBytes: r.freedBytes }, 'pruned artifacts on the agent');
+            })
+            .catch((error: Error) => log.warn({ err: error.message }, 'pruning artifacts failed'));
+        }, config.pruneInterval)
+      : undefined;
+  pruneTimer?.unref();
   scheduler.start();
   bake.start();
   health.start();
@@ -166,6 +180,7 @@ export async function startServer(
     stop() {
       stopping ??= (async () => {
         clearInterval(warmTimer);
+        clearInterval(pruneTimer);
         clearInterval(settleTimer);
         clearInterval(collectTimer);
         await collecting;

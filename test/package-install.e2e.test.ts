@@ -50,6 +50,9 @@ test(
   async () => {
     const started = Date.now();
     const tmp = await tempDir('pkg');
+    // As root, slots run as their instance's uid, which must pass through to the data directory
+    // and the package's Node (slotPath): mkdtemp's 0700 would refuse every slot start.
+    await chmod(tmp.dir, 0o711);
     const pids: number[] = [];
     try {
       // As root the agent runs each instance as its own uid, which must pass through to the data

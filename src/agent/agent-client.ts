@@ -6,6 +6,7 @@ import type { Color } from '../shared/index.ts';
 import type {
   HealthResult,
   Runtime,
+  RuntimeArtifact,
   RuntimeInstance,
   RuntimeInstanceStats,
   RuntimeMaintenance,
@@ -119,6 +120,16 @@ export function createAgentClient(url: string, token: string): Runtime & { close
     },
     async stopSlot(instance, color) {
       await call('POST', `${slot(instance, color)}/stop`, {}, { timeoutMs: 600_000 });
+    },
+    async removeInstance(instance) {
+      // Drains the instance's in-flight requests, then stops both slots: as long as a stop can take.
+      await call('DELETE', at(instance), undefined, { timeoutMs: 600_000 });
+    },
+    async listArtifacts() {
+      return (await call<{ artifacts: RuntimeArtifact[] }>('GET', '/v1/artifacts'))!.artifacts;
+    },
+    async deleteArtifact(digest) {
+      await call('DELETE', `/v1/artifacts/${encodeURIComponent(digest)}`);
     },
     async describe(instance) {
       return call<RuntimeInstance>('GET', `/v1/instances/${encodeURIComponent(instance)}`, undefined, { allow404: true });

@@ -1,3 +1,4 @@
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CutoverError, COLORS } from '../shared/index.ts';
@@ -59,8 +60,9 @@ export function createAgentCore(options: AgentCoreOptions) {
   let state: AgentState = { version: 1, instances: {} };
   const saver = createStateSaver({ file: stateFile, current: () => state, dataDir: options.dataDir, retryMs: options.saveRetryMs ?? 1000, log });
   const save = saver.save;
+  const dirs = createSlotDirs(options.dataDir, options.isolation, options.unpackLimits);
   const identity = createSlotIdentity({
-    dirs: createSlotDirs(options.dataDir, options.isolation, options.unpackLimits),
+    dirs,
     isolation: options.isolation,
     slotUidRange: options.slotUidRange,
     ...(options.slotUser ? { slotUser: options.slotUser } : {}),
@@ -180,16 +182,81 @@ export function createAgentCore(options: AgentCoreOptions) {
     }
   }
 
+  // When each artifact was last asked about or received: a deploy checks (HEAD), then starts it a
+  // moment later, so a prune planned in between must not delete what it just checked. Once a slot
+  // runs it, the slot protects it (digestsInUse) and the mark goes.
+  const touched = new Map<string, number>();
+  const RECENT_MS = 15 * 60_000;
+  const touch = (digest: string) => touched.set(digest, Date.now());
+
+  /** Digests a slot of this agent runs or keeps warm: never pruned, whatever the server asks. */
+  const digestsInUse = (): Set<string> =>
+    new Set(Object.values(state.instances).flatMap((i) => Object.values(i.slots).map((s) => s!.digest)));
+
   return {
     /** The agent's data directory (what a `DISK_FULL` error names). */
     dataDir: options.dataDir,
 
     async hasArtifact(digest: string): Promise<boolean> {
+      touch(digest);
       return artifacts.has(digest);
+    },
+
+    /** The artifacts this agent holds, with their sizes and whether a slot uses them (for `cutover prune`). */
+    async listArtifacts(): Promise<{ digest: string; size: number; inUse: boolean }[]> {
+      const used = digestsInUse();
+      let names: string[];
+      try {
+        names = await readdir(artifacts.dir);
+      } catch {
+        return [];
+      }
+      const out: { digest: string; size: number; inUse: boolean }[] = [];
+      for (const name of names.sort()) {
+        const m = /^sha256-([0-9a-f]{64})\.tgz$/.exec(name);
+        if (!m) continue;
+        const digest = `sha256:${m[1]}`;
+        const size = await stat(join(artifacts.dir, name)).then((s) => s.size, () => 0);
+        out.push({ digest, size, inUse: used.has(digest) });
+      }
+      return out;
+    },
+
+    /**
+     * Deletes an artifact and the instances' unpacked copies of it; SLOT_BUSY if a slot runs it
+     * or keeps it warm, or a deploy just checked for it. A later deploy of that release fetches it
+     * again by digest (`ensureArtifact`) and its slot start unpacks a fresh copy.
+     */
+    async deleteArtifact(digest: string): Promise<void> {
+      const file = artifacts.path(digest); // ARTIFACT_INVALID for a malformed digest
+      const busy = (): CutoverError | undefined => {
+        if (digestsInUse().has(digest)) {
+          return new CutoverError('SLOT_BUSY', `a slot of this agent runs ${digest}; it is kept`, { details: { digest } });
+        }
+        if (Date.now() - (touched.get(digest) ?? 0) < RECENT_MS) {
+          return new CutoverError('SLOT_BUSY', `${digest} was checked for or received in the last ${RECENT_MS / 60_000} minutes (a deploy may be starting it); it is kept`, {
+            details: { digest },
+          });
+        }
+        return undefined;
+      };
+      const refused = busy();
+      if (refused) throw refused;
+      // The file first: a slot start that slips in from here finds no artifact to unpack.
+      await rm(file, { force: true });
+      // One that slipped in before (it touched the digest, or holds it already) may be unpacking
+      // or running its copy: the copies stay, and go at a later prune.
+      if (busy()) {
+        log.warn({ digest }, 'deleted the artifact; kept its release copies, a slot start took it meanwhile');
+        return;
+      }
+      const removed = await dirs.removeReleaseCopies(digest);
+      if (removed > 0) log.info({ digest, copies: removed }, "deleted the artifact and the instances' release copies of it");
     },
 
     /** Stores the artifact; each instance unpacks its own copy when it starts a slot of it. */
     async putArtifact(digest: string, body: Readable): Promise<void> {
+      touch(digest);
       await artifacts.put(body, digest);
     },
 
@@ -224,6 +291,7 @@ export function createAgentCore(options: AgentCoreOptions) {
 
     async startSlot(spec: Omit<RuntimeSlotSpec, 'instance' | 'color'>, name: string, color: Color) {
       const instance = instanceOrThrow(name);
+      touch(spec.digest); // until the slot below holds it
       if (!(await artifacts.has(spec.digest))) {
         throw new CutoverError('ARTIFACT_NOT_FOUND', `the agent has no artifact ${spec.digest}; upload it first`);
       }
@@ -247,6 +315,7 @@ export function createAgentCore(options: AgentCoreOptions) {
         delete instance.slots[color]; // not saved: not started either
         throw error;
       }
+      touched.delete(spec.digest); // the slot protects it from here
       const info = await launch(name, color, slot);
       return { port: info.port, ...(info.pid === undefined ? {} : { pid: info.pid }) };
     },

@@ -113,7 +113,11 @@ export async function startAgent(
     skewGraceMs: config.skewGrace,
     maxBodyBytes: config.maxRequestBody,
   });
-  const supervisor = createSupervisor({ logDir });
+  const supervisor = createSupervisor({
+    logDir,
+    path: config.slotPath,
+    logRotation: { maxBytes: config.slotLogMaxBytes, files: config.slotLogFiles },
+  });
   const unpackLimits = { maxEntries: config.unpackMaxEntries, maxBytes: config.unpackMaxSize, maxHeapMiB: Math.floor(config.unpackMaxHeap / 1024 ** 2) };
   const core = createAgentCore({
     dataDir,

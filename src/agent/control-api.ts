@@ -115,6 +115,11 @@ export function createControlApi(core: AgentCore, token: string, log?: Pick<Logg
   app.on('HEAD', '/v1/artifacts/:digest', async (c) =>
     c.body(null, (await core.hasArtifact(param(c, 'digest'))) ? 200 : 404),
   );
+  app.get('/v1/artifacts', async (c) => c.json({ artifacts: await core.listArtifacts() }));
+  app.delete('/v1/artifacts/:digest', async (c) => {
+    await core.deleteArtifact(param(c, 'digest'));
+    return c.json({ ok: true });
+  });
   app.put('/v1/artifacts/:digest', async (c) => {
     await core.putArtifact(param(c, 'digest'), c.env.incoming);
     return c.json({ ok: true });

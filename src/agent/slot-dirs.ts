@@ -1,4 +1,4 @@
-import { chmod, chown, lstat, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CutoverError } from '../shared/index.ts';
 import { passwdUids, runningUids } from '../supervisor/index.ts';
@@ -142,6 +142,33 @@ export function createSlotDirs(agentDir: string, isolation: Isolation, unpackLim
       // first (review M5): a hostile archive cannot grow the agent, and a copy is only ever made
       // from the bytes the release names. The child runs as root like the agent, so it can chown.
       await unpackInChild(artifactFile, copy, digest, unpackLimits, { group: gid });
+    },
+
+    /**
+     * Removes every unpacked copy of `digest` (each instance's, and the shared one of an older
+     * agent) once its artifact is pruned; the caller has made sure no slot runs it. Each copy is
+     * first renamed aside, then deleted: a copy cut short by a crash must never keep the name
+     * `prepareSlot` takes as a finished tree (it unpacks only when the name is missing). Returns
+     * how many copies went.
+     */
+    async removeReleaseCopies(digest: string): Promise<number> {
+      const name = digest.replace(':', '-');
+      const entries = await readdir(releasesDir).catch(() => [] as string[]);
+      // Instances' directories (not the digests an older agent unpacked, not leftovers starting with a dot).
+      const copies = [
+        join(releasesDir, name),
+        ...entries.filter((e) => !e.startsWith('.') && !/^sha256-[0-9a-f]{64}$/.test(e)).map((e) => join(releasesDir, e, name)),
+      ];
+      let removed = 0;
+      for (const copy of copies) {
+        const st = await lstat(copy).catch(() => undefined);
+        if (!st?.isDirectory()) continue;
+        const aside = join(dirname(copy), `.${name}.deleted-${process.pid}-${Date.now()}`);
+        await rename(copy, aside);
+        await rm(aside, { recursive: true, force: true });
+        removed += 1;
+      }
+      return removed;
     },
 
     /**

@@ -15,6 +15,7 @@ import { instanceRoutes } from './routes-instances.ts';
 import { releaseRoutes } from './routes-releases.ts';
 import { fleetRoutes } from './routes-fleet.ts';
 import { trafficRoutes } from './routes-traffic.ts';
+import { lifecycleRoutes } from './routes-lifecycle.ts';
 import type { Scheduler } from '../scheduler/index.ts';
 
 export interface ApiDeps {
@@ -30,6 +31,8 @@ export interface ApiDeps {
   maxApiBody?: number;
   /** Largest artifact upload in bytes (setting `maxArtifactSize`); default 1 GiB. */
   maxArtifactSize?: number;
+  /** How many of each instance's last releases `POST /api/prune` keeps on the agent (setting `pruneKeepReleases`). */
+  pruneKeepReleases?: number;
   /** The product version, shown in the OpenAPI document. */
   version?: string;
   /** Streams an instance's slot output from the agent. */
@@ -55,6 +58,7 @@ export function apiRoutes(deps: ApiDeps): RouteSpec[] {
     ...adminRoutes(deps),
     ...fleetRoutes(deps),
     ...trafficRoutes(deps),
+    ...lifecycleRoutes(deps),
   ];
   let document: object | undefined;
   routes.push(

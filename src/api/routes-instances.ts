@@ -64,6 +64,12 @@ const rollbackSchema = z
 const waitQuery = z
   .object({ wait: z.coerce.number().int().min(0).max(600_000).optional().describe('Wait up to this many ms for the deployment to finish.') })
   .strict();
+const historyQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(500).optional().describe('Page size, default 50.'),
+    before: z.coerce.number().int().min(0).optional().describe('Only deployments created before this (the `next` of the previous page).'),
+  })
+  .strict();
 const agentCheckSchema = z
   .object({
     ok: z.boolean(),
@@ -212,14 +218,23 @@ export function instanceRoutes(deps: ApiDeps): RouteSpec[] {
       path: '/api/instances/{name}/deployments',
       role: 'viewer',
       operationId: 'listDeployments',
-      summary: "An instance's deployments, newest first",
+      summary: "An instance's deployments, newest first, a page at a time",
+      description: 'Pass `next` back as `before` for the following page; `next` is null on the last one.',
       tag: 'deployments',
       params: name,
+      query: historyQuery,
       status: 200,
-      response: z.object({ deployments: z.array(deploymentSchema) }),
-      handle: async ({ params, who }) => ({
-        deployments: (await store.listDeployments({ instance: params.name, limit: 50 })).map((d) => deploymentForRole(d, who.role)),
-      }),
+      response: z.object({ deployments: z.array(deploymentSchema), next: z.string().nullable() }),
+      handle: async ({ params, query, who }) => {
+        const limit = query.limit ?? 50;
+        const page = await store.listDeployments({ instance: params.name, limit, ...(query.before === undefined ? {} : { before: query.before }) });
+        // No history at all: an unknown name is an error (a deleted instance keeps its history).
+        if (page.length === 0 && query.before === undefined) await mustGetInstance(store, params.name);
+        return {
+          deployments: page.map((d) => deploymentForRole(d, who.role)),
+          next: page.length === limit ? String(page.at(-1)!.createdAt) : null,
+        };
+      },
     }),
     route({
       method: 'get',

@@ -18,6 +18,7 @@ export const DAY = 86_400_000;
 
 export interface Harness {
   store: Store;
+  runtime: FakeRuntime;
   clock: ManualClock;
   /** The server's artifact store, in a temporary directory. */
   artifacts: ArtifactStore;
@@ -63,6 +64,7 @@ export async function startHarness(
   }
   return {
     store,
+    runtime,
     clock,
     artifacts,
     tokens,

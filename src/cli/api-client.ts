@@ -6,14 +6,20 @@ import type { ErrorCode } from '../shared/index.ts';
 import { cliConfigDir, cliEnv } from '../config/index.ts';
 import { readLegacyCliFile } from '../credentials.ts';
 import { contextsFileIn, findServer, readContexts } from '../cli-contexts.ts';
+import { durationFlag } from './format.ts';
 
 /** The methods the API uses. */
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export interface ApiClient {
   url: string;
-  /** A JSON request; an error answer is thrown as the server's CutoverError (code, message, details). */
-  call<T>(method: HttpMethod, path: string, body?: unknown): Promise<T>;
+  /** How long each request waits for the server's answer (ms). */
+  timeoutMs: number;
+  /**
+   * A JSON request; an error answer is thrown as the server's CutoverError (code, message, details).
+   * `timeoutMs` overrides the client's for a call the server may take long to answer (a drain).
+   */
+  call<T>(method: HttpMethod, path: string, body?: unknown, options?: { timeoutMs?: number }): Promise<T>;
   upload(path: string, file: string): Promise<{ digest: string; size: number }>;
   stream(path: string): Promise<AsyncIterable<Uint8Array>>;
 }
@@ -25,8 +31,9 @@ export interface ApiClient {
  * version left in it (until the next server start moves it), else, for the default data directory
  * only, the current one.
  */
-export async function connect(dataDirFlag?: string): Promise<ApiClient> {
+export async function connect(dataDirFlag?: string, timeoutFlag?: string): Promise<ApiClient> {
   const env = cliEnv();
+  const timeoutMs = requestTimeout(timeoutFlag, env.timeout);
   const named = dataDirFlag ?? env.dataDir;
   const dataDir = resolve(named ?? '.cutover');
   const file = contextsFileIn(cliConfigDir());
@@ -59,24 +66,43 @@ export async function connect(dataDirFlag?: string): Promise<ApiClient> {
   const base = url.replace(/\/+$/, '');
   const headers = { authorization: `Bearer ${token ?? ''}` };
 
-  async function send(method: string, path: string, body: unknown, extra: Record<string, string> = {}) {
+  // A server that accepts and never answers used to hang the CLI forever (newcomer review §1.5).
+  const silent = (error: unknown, method: string, path: string, ms: number) =>
+    new CutoverError(
+      'SERVER_UNREACHABLE',
+      `the Cutover server at ${base} did not answer ${method} ${path.split('?')[0]} within ${seconds(ms)}; is it overloaded or stuck? Wait longer with --timeout (or CUTOVER_TIMEOUT), e.g. --timeout 2m`,
+      { cause: error, details: { url: base, timeoutMs: ms } },
+    );
+
+  async function send(method: string, path: string, body: unknown, extra: Record<string, string> = {}, opts: { timeoutMs?: number; stream?: boolean } = {}) {
+    const ms = opts.timeoutMs ?? timeoutMs;
     try {
       return await request(`${base}${path}`, {
         method: method as 'GET',
         headers: { ...headers, ...extra },
         body: body as string,
-        headersTimeout: 0,
-        bodyTimeout: 0,
+        // Counted from when the request is sent: a large upload is not cut short while it goes out.
+        headersTimeout: ms,
+        // A followed log stream may stay quiet for as long as the app does.
+        bodyTimeout: opts.stream ? 0 : ms,
       });
     } catch (error) {
+      if (isTimeout(error)) throw silent(error, method, path, ms);
       throw new CutoverError('SERVER_UNREACHABLE', `cannot reach the Cutover server at ${base} (${(error as Error).message}); is it running?`, {
         cause: error,
+        details: { url: base },
       });
     }
   }
 
-  async function parse<T>(res: Awaited<ReturnType<typeof request>>): Promise<T> {
-    const text = await res.body.text();
+  async function parse<T>(res: Awaited<ReturnType<typeof request>>, method = 'GET', path = '', ms = timeoutMs): Promise<T> {
+    let text: string;
+    try {
+      text = await res.body.text();
+    } catch (error) {
+      if (isTimeout(error)) throw silent(error, method, path, ms);
+      throw error;
+    }
     let data: unknown;
     try {
       data = text ? JSON.parse(text) : {};
@@ -92,18 +118,49 @@ export async function connect(dataDirFlag?: string): Promise<ApiClient> {
 
   return {
     url: base,
-    async call<T>(method: HttpMethod, path: string, body?: unknown) {
-      const res = await send(method, path, body === undefined ? undefined : JSON.stringify(body), body === undefined ? {} : { 'content-type': 'application/json' });
-      return parse<T>(res);
+    timeoutMs,
+    async call<T>(method: HttpMethod, path: string, body?: unknown, options: { timeoutMs?: number } = {}) {
+      const res = await send(method, path, body === undefined ? undefined : JSON.stringify(body), body === undefined ? {} : { 'content-type': 'application/json' }, options);
+      return parse<T>(res, method, path, options.timeoutMs ?? timeoutMs);
     },
     async upload(path, file) {
       const res = await send('POST', path, createReadStream(file), { 'content-type': 'application/gzip' });
-      return parse<{ digest: string; size: number }>(res);
+      return parse<{ digest: string; size: number }>(res, 'POST', path);
     },
     async stream(path) {
-      const res = await send('GET', path, undefined);
+      const res = await send('GET', path, undefined, {}, { stream: true });
       if (res.statusCode >= 400) return parse<never>(res);
       return res.body;
     },
   };
+}
+
+/** The default wait for each answer: long enough for a slow disk, short enough to notice a stuck server. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** `--timeout` (else `CUTOVER_TIMEOUT`, else 30 s) in milliseconds; a unit is required. */
+export function requestTimeout(flag: string | undefined, env: string | undefined): number {
+  if (flag !== undefined) return positive(durationFlag(flag, '--timeout'), '--timeout');
+  if (env !== undefined) {
+    try {
+      return positive(durationFlag(env, 'CUTOVER_TIMEOUT'), 'CUTOVER_TIMEOUT');
+    } catch (error) {
+      throw new CutoverError('CONFIG_INVALID', (error as Error).message);
+    }
+  }
+  return DEFAULT_TIMEOUT_MS;
+}
+
+function positive(ms: number, name: string): number {
+  if (ms <= 0) throw new CutoverError('VALIDATION_FAILED', `${name} must be more than 0, e.g. 30s`);
+  return ms;
+}
+
+function seconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+function isTimeout(error: unknown): boolean {
+  const code = (error as { code?: string } | null)?.code;
+  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
 }

@@ -1,5 +1,5 @@
 // Small renderers shared by the commands' human output.
-import { CutoverError, parseDuration } from '../shared/index.ts';
+import { CutoverError, bareDurationHint, isBareDuration, parseDuration, parseDurationWithUnit } from '../shared/index.ts';
 import type { InstanceTarget } from '../store/index.ts';
 import type { InstanceView } from './api-types.ts';
 
@@ -61,6 +61,12 @@ const DURATION = /^\s*\d+(?:\.\d+)?\s*(?:ms|s|m|h|d)\s*$/;
  */
 export function timeFlag(value: string | undefined, flag: string, now: number, direction: 'ago' | 'ahead'): string | undefined {
   if (value === undefined) return undefined;
+  // Date.parse reads "5" as the year 2001: a bare number is a duration without its unit.
+  if (isBareDuration(value)) {
+    const n = value.trim();
+    const like = direction === 'ago' ? 'a duration ago' : 'a duration from now';
+    throw new CutoverError('VALIDATION_FAILED', `${flag} must be an ISO time like 2026-11-20T10:00:00Z or ${like} like ${n}h or ${n}d, not "${value}": a number needs a unit`);
+  }
   if (DURATION.test(value)) {
     const ms = parseDuration(value)!;
     return new Date(direction === 'ago' ? now - ms : now + ms).toISOString();
@@ -71,4 +77,38 @@ export function timeFlag(value: string | undefined, flag: string, now: number, d
     throw new CutoverError('VALIDATION_FAILED', `${flag} must be an ISO time like 2026-11-20T10:00:00Z or ${example}, not "${value}"`);
   }
   return new Date(ms).toISOString();
+}
+
+/**
+ * A duration flag in milliseconds (`--pause 2m`). A unit is required: a bare `5` read as 5 ms
+ * was a trap (newcomer review §1.10.4); flags whose name carries the unit (`--retry-after
+ * <seconds>`, `--soak-days <n>`) take bare numbers and do not come here.
+ */
+export function durationFlag(value: string, flag: string, example = '30s'): number {
+  const ms = parseDurationWithUnit(value);
+  if (ms !== undefined) return ms;
+  if (isBareDuration(value)) throw new CutoverError('VALIDATION_FAILED', `${flag}: ${bareDurationHint(value)}`);
+  throw new CutoverError('VALIDATION_FAILED', `${flag} must be a duration like ${example}, 500ms, 5m or 2h, not ${JSON.stringify(value)}`);
+}
+
+// C0 controls, DEL, C1 controls, and the Unicode bidi overrides/isolates that reorder what a
+// terminal shows (CVE-2021-42574): none of them may reach a terminal from data (L2).
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * Text from the server (titles, reasons, labels, error messages, app output) with its control
+ * characters written as escapes (`\x1b`, `\r`, `\u202e`), so it can neither move the cursor,
+ * recolour, retitle or clear the terminal, nor forge a table row. `keep` lists characters the
+ * caller's own layout uses (a text block keeps its newlines; a table cell keeps none).
+ */
+export function escapeControl(text: string, keep = ''): string {
+  return text.replace(CONTROL, (c) => {
+    if (keep.includes(c)) return c;
+    const named = NAMED[c];
+    if (named) return named;
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
 }

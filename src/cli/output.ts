@@ -1,4 +1,9 @@
 import { isCutoverError } from '../shared/index.ts';
+import { escapeControl } from './format.ts';
+
+// Human output is escaped here, once, for every command (L2): a line keeps its newlines and tabs;
+// --json output is JSON.stringify's, which escapes every control character itself.
+const text = (s: string) => escapeControl(s, '\n\t');
 
 const CONFLICTS = new Set([
   'RELEASE_EXISTS',
@@ -63,13 +68,13 @@ export function output(json: boolean): Output {
   return {
     json,
     say(line) {
-      if (!json) process.stdout.write(`${line}\n`);
+      if (!json) process.stdout.write(`${text(line)}\n`);
     },
     progress(line) {
-      if (!json) process.stderr.write(`${line}\n`);
+      if (!json) process.stderr.write(`${text(line)}\n`);
     },
     result(data, human) {
-      process.stdout.write(json ? `${JSON.stringify(data, null, 2)}\n` : `${human()}\n`);
+      process.stdout.write(json ? `${JSON.stringify(data, null, 2)}\n` : `${text(human())}\n`);
     },
   };
 }
@@ -85,18 +90,19 @@ export function reportError(error: unknown, json: boolean): number {
     if (Array.isArray(failures) && failures.length > 0) {
       // A policy refusal: one line per failed rule, each already led by its code
       // (`POLICY_SOAK_NOT_MET: 9 days of 14 on release; eligible …`).
-      const lines = failures.map((f: { message?: unknown }) => `refused: ${String(f.message)}`);
+      const lines = failures.map((f: { message?: unknown }) => `refused: ${escapeControl(String(f.message))}`);
       process.stderr.write(`${lines.join('\n')}\n`);
-    } else process.stderr.write(`error [${e.code}]: ${e.message}\n`);
+    } else process.stderr.write(`error [${e.code}]: ${text(e.message)}\n`);
     const tail = (e.details as { logTail?: unknown }).logTail;
-    if (Array.isArray(tail) && tail.length) process.stderr.write(`last output of the app:\n${tail.map((l) => `  ${l}`).join('\n')}\n`);
+    if (Array.isArray(tail) && tail.length) process.stderr.write(`last output of the app:\n${tail.map((l) => `  ${escapeControl(String(l), '\t')}`).join('\n')}\n`);
   }
   return exitCodeFor(e.code);
 }
 
-/** A plain text table. */
-export function table(rows: string[][]): string {
-  if (rows.length === 0) return '';
+/** A plain text table. Cells are escaped whole: a newline in a reason cannot start a forged row. */
+export function table(cells: string[][]): string {
+  if (cells.length === 0) return '';
+  const rows = cells.map((r) => r.map((c) => escapeControl(c ?? '')));
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }

@@ -9,8 +9,10 @@ import { registerAuditCommands } from './commands/audit.ts';
 import { registerTokenCommands } from './commands/tokens.ts';
 import { registerFleetCommands } from './commands/fleet.ts';
 import { registerTrafficCommands } from './commands/traffic.ts';
+import { registerLifecycleCommands } from './commands/lifecycle.ts';
 import { registerSystemdCommands } from './commands/systemd.ts';
 import { ExitWith, reportError } from './output.ts';
+import { escapeControl } from './format.ts';
 import { versionInfo } from './version.ts';
 
 /** Builds the `cutover` command tree. */
@@ -19,14 +21,19 @@ export function buildProgram(): Command {
     .description('Zero-downtime blue-green releases with millisecond rollback')
     .option('--json', 'machine-readable output')
     .option('--data-dir <dir>', 'data directory (default ./.cutover, or CUTOVER_DATA_DIR)')
+    .option('--timeout <duration>', 'how long to wait for each answer of the server, e.g. 30s or 2m (default 30s, or CUTOVER_TIMEOUT)')
     .showSuggestionAfterError()
     .exitOverride()
+    // Commander echoes what was typed (`unknown option '…'`): escaped like every other output (L2).
+    // Set before the subcommands are added, which copy it.
+    .configureOutput({ writeErr: (s) => process.stderr.write(escapeControl(s, '\n')) })
     // Not commander's .version(): a root option is matched anywhere on the line and would swallow
     // the `--version` of `instance target` and `problem list`. runCli answers it instead.
     .addHelpText('after', '\n`cutover --version` (or -V) prints the version.');
   registerProcessCommands(program);
   registerCatalogCommands(program);
   registerInstanceCommands(program);
+  registerLifecycleCommands(program);
   registerDeploymentCommands(program);
   registerTrafficCommands(program);
   registerChannelCommands(program);
@@ -44,7 +51,11 @@ export function buildProgram(): Command {
 
 /** Runs the CLI and returns its exit code; errors are reported once here. */
 export async function runCli(argv: string[]): Promise<number> {
-  const first = argv.filter((a, i) => a !== '--json' && a !== '--data-dir' && argv[i - 1] !== '--data-dir' && !a.startsWith('--data-dir='))[0];
+  // The root options that may come before `--version` (with their values).
+  const valued = ['--data-dir', '--timeout'];
+  const first = argv.filter(
+    (a, i) => a !== '--json' && !valued.includes(a) && !valued.includes(argv[i - 1] ?? '') && !valued.some((v) => a.startsWith(`${v}=`)),
+  )[0];
   if (first === '--version' || first === '-V') {
     const info = versionInfo();
     process.stdout.write(argv.includes('--json') ? `${JSON.stringify(info, null, 2)}\n` : `${info.version}\n`);

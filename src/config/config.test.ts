@@ -46,6 +46,37 @@ test('env names are derived from keys', () => {
   });
 });
 
+test('a bare number is not a duration in the file, the environment or a flag; zero is', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cutover-config-'));
+  try {
+    const file = join(dir, 'cutover.yml');
+    await writeFile(file, 'rollbackWindow: 30\n');
+    await assert.rejects(
+      loadConfig({ file, env: { CUTOVER_BAKE_WINDOW: '5' }, flags: { lockTtl: '10' } }),
+      (e: Error & { details: { issues: { path: string; message: string }[] } }) => {
+        const byPath = Object.fromEntries(e.details.issues.map((i) => [i.path, i.message]));
+        assert.match(byPath.rollbackWindow!, /"30" has no unit; write 30s or 30ms \(from config file\)/);
+        assert.match(byPath.bakeWindow!, /"5" has no unit; write 5s or 5ms \(from environment\)/);
+        assert.match(byPath.lockTtl!, /"10" has no unit; write 10s or 10ms \(from flag\)/);
+        return true;
+      },
+    );
+    const config = await loadConfig({ env: { CUTOVER_BAKE_WINDOW: '0' }, flags: { skewGrace: 0 } });
+    assert.equal(config.bakeWindow, 0);
+    assert.equal(config.skewGrace, 0);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("slots' PATH comes from the settings: by default the agent's Node first, then the system directories", async () => {
+  const { defaultSlotPath } = await import('./config.ts');
+  assert.equal(defaultSlotPath('/opt/node24/bin/node'), '/opt/node24/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+  assert.equal(defaultSlotPath('/usr/bin/node'), '/usr/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/sbin:/bin');
+  assert.equal((await loadConfig({ env: { PATH: '/home/someone/bin' } })).slotPath, defaultSlotPath());
+  assert.equal((await loadConfig({ env: { CUTOVER_SLOT_PATH: '/opt/bin:/bin' } })).slotPath, '/opt/bin:/bin');
+});
+
 test('slot isolation settings: a uid range, a slot user, allowSharedUid', async () => {
   const defaults = await loadConfig({ env: {} });
   assert.deepEqual(defaults.slotUidRange, { first: 61000, last: 61999 });

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { invalidInput, parseDuration } from '../shared/index.ts';
+import { bareDurationHint, invalidInput, isBareDuration, parseDurationWithUnit } from '../shared/index.ts';
 import type { FieldIssue } from '../shared/index.ts';
 
 const duration = (fallback: string) =>
@@ -10,9 +10,11 @@ const duration = (fallback: string) =>
     .union([z.string(), z.number()])
     .default(fallback)
     .transform((v, ctx) => {
-      const ms = parseDuration(v);
+      // A unit is required in settings: a bare 5 used to mean 5 ms (newcomer review §1.10.4).
+      const ms = parseDurationWithUnit(v);
       if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration; write e.g. 500ms, 30s, 5m, 2h` });
+        const why = isBareDuration(v) ? bareDurationHint(v) : `"${v}" is not a duration; write e.g. 500ms, 30s, 5m, 2h`;
+        ctx.addIssue({ code: 'custom', message: why });
         return z.NEVER;
       }
       return ms;
@@ -34,6 +36,13 @@ const bytes = (fallback: string) =>
       }
       return n;
     });
+
+/** The system directories, after the agent's own Node: `node server.js` in a slot runs on it (Node 24). */
+export function defaultSlotPath(execPath: string = process.execPath): string {
+  return [dirname(execPath), '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin']
+    .filter((d, i, all) => all.indexOf(d) === i)
+    .join(':');
+}
 
 /**
  * Every setting of the server, agent and `up`, with its default and description. Layers, each
@@ -74,6 +83,20 @@ export const configSchema = z
     unpackMaxEntries: z.coerce.number().int().min(1).default(250_000).describe('Most entries (files, directories, links) an artifact may hold; the agent refuses to unpack a larger one (ARTIFACT_INVALID). Sized for a large node_modules tree: 200,000 files and their directories.'),
     unpackMaxSize: bytes('4GiB').describe('Most bytes an artifact may unpack to (the sum of its files); the agent refuses a larger one before writing anything.'),
     unpackMaxHeap: bytes('1536MiB').describe("Heap limit of the child process the agent unpacks an artifact in, so a hostile archive cannot grow the agent itself. node-tar needs about 4 KiB per entry: keep it near unpackMaxEntries × 4 KiB plus 256 MiB."),
+    pruneKeepReleases: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(3)
+      .describe("`cutover prune` keeps each instance's last N releases' artifacts on the agent, besides its live and warm slots'; older ones go and are fetched again by digest when deployed."),
+    pruneInterval: duration('1h').describe("How often the server prunes the agent's artifacts as `cutover prune` does (pruneKeepReleases). 0 turns it off; `cutover prune` still works."),
+    slotLogMaxBytes: bytes('10MiB').describe("A slot's log file is rotated when it grows past this size (copy, then truncate: the app keeps its file descriptor)."),
+    slotLogFiles: z.coerce.number().int().min(0).max(100).default(5).describe('Rotated slot log files kept beside the current one (`<file>.1` newest … `<file>.N`); 0 keeps none.'),
+    slotPath: z
+      .string()
+      .min(1)
+      .default(defaultSlotPath())
+      .describe("PATH of every slot's process, so the runtime an app's start command finds does not depend on who started the agent. Default: the directory of the Node binary the agent runs with, then /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin."),
     resetState: z
       .union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')], { error: 'must be true or false' })
       .default(false)

@@ -9,8 +9,9 @@ export function readEnv(): Record<string, string | undefined> {
 }
 
 /** Where the CLI finds the server: `CUTOVER_URL` and `CUTOVER_TOKEN`, else the local data directory. */
-export function cliEnv(): { url?: string; token?: string; dataDir?: string } {
+export function cliEnv(): { url?: string; token?: string; dataDir?: string; timeout?: string } {
   return {
+    ...(process.env.CUTOVER_TIMEOUT ? { timeout: process.env.CUTOVER_TIMEOUT } : {}),
     ...(process.env.CUTOVER_URL ? { url: process.env.CUTOVER_URL } : {}),
     ...(process.env.CUTOVER_TOKEN ? { token: process.env.CUTOVER_TOKEN } : {}),
     ...(process.env.CUTOVER_DATA_DIR ? { dataDir: process.env.CUTOVER_DATA_DIR } : {}),

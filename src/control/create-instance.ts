@@ -5,7 +5,8 @@ import type { InstanceRecord, Store } from '../store/index.ts';
 import { checkTarget, environmentField, labelKeyField, labelValueField, targetSchema, tenantField, windowField } from './targets.ts';
 import type { Who } from './who.ts';
 
-const hostname = z
+/** A host name an instance is served on (`shop.example.com`). */
+export const hostnameField = z
   .string()
   .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i, 'must be a host name like shop.example.com');
 
@@ -14,7 +15,7 @@ export const createInstanceSchema = z
   .object({
     name: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes, starting with a letter'),
     app: z.string().min(1, 'is required'),
-    hosts: z.array(hostname).min(1, 'needs at least one host name'),
+    hosts: z.array(hostnameField).min(1, 'needs at least one host name'),
     environment: environmentField.default('production'),
     tenant: tenantField.nullable().default(null).describe('The customer this instance belongs to.'),
     labels: z.record(labelKeyField, labelValueField).default({}).describe('Free-form labels for selectors, e.g. {"region": "eu"}.'),

@@ -1,7 +1,7 @@
 export { publishRelease } from './publish-release.ts';
 export type { PublishResult } from './publish-release.ts';
 export { collectUnreferencedArtifacts } from './collect-artifacts.ts';
-export { createInstance, createInstanceSchema } from './create-instance.ts';
+export { createInstance, createInstanceSchema, hostnameField } from './create-instance.ts';
 export type { CreateInstanceInput } from './create-instance.ts';
 export { bootstrapAdminToken, createToken, createTokenSchema, hashToken, listTokens, newToken, revokeToken, roleAllows } from './tokens.ts';
 export type { TokenInfo } from './tokens.ts';

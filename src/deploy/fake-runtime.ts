@@ -1,6 +1,6 @@
 import { CutoverError } from '../shared/index.ts';
 import type { Color, FlipReason } from '../shared/index.ts';
-import type { HealthResult, Runtime, RuntimeInstance, RuntimeInstanceStats, RuntimeMaintenance, RuntimeSlotSpec } from './runtime.ts';
+import type { HealthResult, Runtime, RuntimeArtifact, RuntimeInstance, RuntimeInstanceStats, RuntimeMaintenance, RuntimeSlotSpec } from './runtime.ts';
 
 /**
  * An in-memory runtime for unit tests of the deployer: it keeps slots and the active colour,
@@ -98,6 +98,26 @@ export class FakeRuntime implements Runtime {
     this.calls.push(`stop ${instance} ${color}`);
     const i = this.#get(instance);
     i.slots = i.slots.filter((s) => s.color !== color);
+  }
+  async removeInstance(instance: string) {
+    this.calls.push(`remove ${instance}`);
+    this.#maybeFail('removeInstance');
+    this.instances.delete(instance);
+  }
+  /** The digest each running slot was started from (`instance/color` → digest). */
+  #slotDigest(instance: string, color: Color): string | undefined {
+    return this.started.findLast((s) => s.instance === instance && s.color === color)?.digest;
+  }
+  async listArtifacts(): Promise<RuntimeArtifact[]> {
+    this.#maybeFail('listArtifacts');
+    const used = new Set([...this.instances.values()].flatMap((i) => i.slots.map((s) => this.#slotDigest(i.name, s.color))));
+    return [...this.artifacts].sort().map((digest) => ({ digest, size: 100, inUse: used.has(digest) }));
+  }
+  async deleteArtifact(digest: string) {
+    this.calls.push(`deleteArtifact ${digest}`);
+    this.#maybeFail('deleteArtifact');
+    if ((await this.listArtifacts()).some((a) => a.digest === digest && a.inUse)) throw new CutoverError('SLOT_BUSY', `a slot runs ${digest}`);
+    this.artifacts.delete(digest);
   }
   async describe(instance: string) {
     this.#maybeFail('describe');

@@ -6,6 +6,7 @@ export { finaliseInstance, abandonSlot, expiredWarmSlots } from './instance-tran
 export type {
   Runtime,
   RuntimeSlotSpec,
+  RuntimeArtifact,
   HealthResult,
   HealthCheckSeen,
   RuntimeInstance,
@@ -42,6 +43,10 @@ export type {
 } from './analysis.ts';
 export { normaliseRollout, describeRollout, shiftStepName, shiftStepPercent } from './rollout.ts';
 export { createTrafficControls } from './traffic-controls.ts';
+export { changeHosts, deleteInstance, pruneArtifacts } from './instance-lifecycle.ts';
+export type { DeletedInstance, LifecycleDeps, LifecycleWho, PruneResult } from './instance-lifecycle.ts';
+export { planPrune } from './plan-prune.ts';
+export type { PruneInput, PrunePlan, PruneDecision } from './plan-prune.ts';
 export type { TrafficControls, TrafficWho, PreviewAccess } from './traffic-controls.ts';
 export { countersOf } from './step-hold.ts';
 export { testInstance, testReleaseSpec } from './test-fixtures.ts';

@@ -38,10 +38,23 @@ export interface Runtime {
   setMaintenance(instance: string, maintenance: RuntimeMaintenance | null): Promise<void>;
   /** Drains the slot's in-flight requests, then stops its process (SIGTERM, grace, SIGKILL). */
   stopSlot(instance: string, color: Color): Promise<void>;
+  /** Forgets an instance: its routes go (in-flight requests drain), then both slots stop. Nothing if unknown. */
+  removeInstance(name: string): Promise<void>;
+  /** The artifacts the runtime holds, and whether a slot uses each (`cutover prune`). */
+  listArtifacts(): Promise<RuntimeArtifact[]>;
+  /** Deletes an artifact no slot uses (SLOT_BUSY otherwise); a later deploy fetches it again by digest. */
+  deleteArtifact(digest: string): Promise<void>;
   /** What actually runs for an instance, or undefined if the runtime does not know it. */
   describe(instance: string): Promise<RuntimeInstance | undefined>;
   /** The router's per-colour counters of an instance (since each colour was registered), or undefined if unknown. */
   stats(instance: string): Promise<RuntimeInstanceStats | undefined>;
+}
+
+export interface RuntimeArtifact {
+  digest: string;
+  size: number;
+  /** A slot of the runtime runs it or keeps it warm. */
+  inUse: boolean;
 }
 
 export interface RuntimeSlotSpec {

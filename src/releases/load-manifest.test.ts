@@ -321,3 +321,15 @@ migrations:
   assert.match(byPath.get('migrations[3].descripton')!.message, /did you mean "description"\?/);
   assert.match(byPath.get('migrations[4]')!.message, /mapping with id and an optional description .*release\.yml:13:5\)$/);
 });
+
+test('a duration without a unit is accepted as milliseconds with a warning naming the key and line', async (t) => {
+  const dir = await tempDir(t);
+  await write(dir, 'app.tgz', 'not checked here');
+  const file = await write(dir, 'release.yml', 'app: hello\nversion: 1.0.0\nartifact: app.tgz\nstart: ./run\ndeployTimeout: 30\nstopTimeout: 0\nhealth:\n  interval: 5s\n');
+  const loaded = await loadManifest(file);
+  assert.equal(loaded.spec.deployTimeoutMs, 30);
+  assert.equal(loaded.warnings?.length, 1, String(loaded.warnings));
+  assert.match(loaded.warnings![0]!, /^deployTimeout: "30" has no unit; write 30s or 30ms \(.*release\.yml:5:\d+\); read as milliseconds/);
+  const clean = await loadManifest(await write(dir, 'ok.yml', 'app: hello\nversion: 1.0.0\nartifact: app.tgz\nstart: ./run\ndeployTimeout: 30s\n'));
+  assert.equal(clean.warnings, undefined);
+});

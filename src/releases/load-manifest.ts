@@ -1,6 +1,6 @@
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { invalidInput } from '../shared/index.ts';
+import { bareDurationHint, invalidInput, isBareDuration } from '../shared/index.ts';
 import type { FieldIssue } from '../shared/index.ts';
 import { manifestSchema } from './manifest-schema.ts';
 import type { LoadedManifest } from './manifest-schema.ts';
@@ -52,7 +52,28 @@ export async function loadManifest(file: string, options: LoadManifestOptions = 
     if (problem) issues.push(withLocation({ path: 'artifact', message: problem, ...where(chain, ['artifact']) }));
   }
   if (issues.length > 0 || !result.success) throw manifestError(file, issues);
-  return result.data;
+  const warnings = bareDurations(merged).map((keys) => {
+    const at = withLocation({ path: keys.join('.'), message: bareDurationHint(get(merged, keys) as number), ...where(chain, keys) });
+    return `${at.path}: ${at.message}; read as milliseconds for now, a later version will refuse it`;
+  });
+  return warnings.length ? { ...result.data, warnings } : result.data;
+}
+
+// The manifest's duration keys; a bare number there is milliseconds, which surprised people.
+const DURATION_KEYS: readonly (readonly string[])[] = [['health', 'interval'], ['health', 'timeout'], ['deployTimeout'], ['stopTimeout'], ['drain', 'interval']];
+
+function get(obj: Record<string, unknown>, keys: readonly string[]): unknown {
+  let at: unknown = obj;
+  for (const k of keys) at = isPlainObject(at) && Object.hasOwn(at, k) ? at[k] : undefined;
+  return at;
+}
+
+/** The duration keys holding a number without a unit (zero excepted): warned about, not refused, in manifests. */
+export function bareDurations(merged: Record<string, unknown>): string[][] {
+  return DURATION_KEYS.filter((keys) => {
+    const v = get(merged, keys);
+    return (typeof v === 'number' || typeof v === 'string') && isBareDuration(v);
+  }).map((keys) => [...keys]);
 }
 
 function manifestError(file: string, issues: ManifestIssue[]) {

@@ -27,6 +27,8 @@ export interface LoadedManifest {
   spec: Omit<ReleaseSpec, 'artifact'>;
   /** Absolute path of the artifact directory or .tgz file. */
   artifactPath: string;
+  /** Things that are accepted for now but should change (e.g. a duration without a unit), with where they are. */
+  warnings?: string[];
 }
 
 const d = RELEASE_DEFAULTS;

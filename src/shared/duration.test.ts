@@ -18,3 +18,17 @@ test('parseDuration refuses what it cannot read', () => {
   assert.equal(parseDuration(-5), undefined);
   assert.equal(parseDuration('5 weeks'), undefined);
 });
+
+test('what a person types needs a unit, except zero', async () => {
+  const { bareDurationHint, isBareDuration, parseDurationWithUnit } = await import('./duration.ts');
+  assert.equal(parseDurationWithUnit('30s'), 30_000);
+  assert.equal(parseDurationWithUnit('250ms'), 250);
+  assert.equal(parseDurationWithUnit('0'), 0);
+  assert.equal(parseDurationWithUnit(0), 0);
+  assert.equal(parseDurationWithUnit('30'), undefined);
+  assert.equal(parseDurationWithUnit(30), undefined);
+  assert.equal(parseDurationWithUnit('1.5'), undefined);
+  assert.ok(isBareDuration(' 5 '));
+  assert.ok(!isBareDuration('5s'));
+  assert.equal(bareDurationHint('30'), '"30" has no unit; write 30s or 30ms');
+});

@@ -57,6 +57,7 @@ export function copyInstance(i: InstanceRecord): InstanceRecord {
 
 /** Applies a spec change to a record in place: fields absent (undefined) in the change stay. */
 export function applySpecChange(i: InstanceRecord, change: InstanceSpecChange, at: number): void {
+  if (change.hosts !== undefined) i.hosts = [...change.hosts];
   if (change.environment !== undefined) i.environment = change.environment;
   if (change.tenant !== undefined) i.tenant = change.tenant;
   if (change.labels !== undefined) i.labels = { ...change.labels };

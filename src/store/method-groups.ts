@@ -2,7 +2,7 @@
 // here so the memory, SQLite and PostgreSQL files cannot drift apart.
 import type { Store } from './store.ts';
 
-export type InstanceMethods = Pick<Store, 'insertInstance' | 'getInstance' | 'listInstances' | 'saveInstanceState' | 'updateInstanceSpecs'>;
+export type InstanceMethods = Pick<Store, 'insertInstance' | 'getInstance' | 'listInstances' | 'saveInstanceState' | 'updateInstanceSpecs' | 'deleteInstance'>;
 export type DeploymentMethods = Pick<Store, 'insertDeployment' | 'updateDeployment' | 'getDeployment' | 'listDeployments'>;
 export type AuditMethods = Pick<Store, 'appendAudit' | 'listAudit' | 'readAuditChain' | 'auditHead'>;
 export type ProblemMethods = Pick<Store, 'insertProblem' | 'getProblem' | 'resolveProblem' | 'listProblems'>;

@@ -54,6 +54,12 @@ export interface Store {
    * When a named instance does not exist, nothing changes and its name is returned in `missing`.
    */
   updateInstanceSpecs(changes: InstanceSpecChange[], at: number, audit: NewAuditEntry[]): Promise<{ missing: string[] }>;
+  /**
+   * Forgets an instance: its record and its lock go, and the audit entry is appended, in one
+   * transaction; false (and no entry) if there is no such instance. Its deployments stay: they are
+   * the history the audit log points at.
+   */
+  deleteInstance(name: string, audit: NewAuditEntry): Promise<boolean>;
 
   insertDeployment(deployment: DeploymentRecord): Promise<void>;
   updateDeployment(deployment: DeploymentRecord): Promise<void>;
@@ -64,6 +70,8 @@ export interface Store {
     status?: DeploymentRecord['status'];
     actor?: string;
     since?: number;
+    /** createdAt < before: the next page after a page whose oldest entry was created at `before`. */
+    before?: number;
     limit?: number;
   }): Promise<DeploymentRecord[]>;
 

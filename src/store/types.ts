@@ -297,6 +297,8 @@ export interface InstancePage {
 /** A change of an instance's declared fields; absent fields stay as they are. */
 export interface InstanceSpecChange {
   name: string;
+  /** The host names the router serves the instance on (the caller checks no other instance has them). */
+  hosts?: string[];
   target?: InstanceTarget | null;
   labels?: Record<string, string>;
   tenant?: string | null;

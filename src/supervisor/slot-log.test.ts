@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFile, mkdir, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, open, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '../shared/index.ts';
@@ -83,4 +83,26 @@ test('a file truncated by hand is read again from the top', async (t) => {
   await appendFile(log.file, 'b\n');
   await waitFor('the line after truncation', () => delivered.includes('b'));
   assert.deepEqual(delivered, ['a long first line', 'b']);
+});
+
+test('a log past its size is copied to .1 (older ones shifted, at most n kept) and truncated; writing goes on', async (t) => {
+  const dir = await tempDir(t);
+  const delivered: string[] = [];
+  const log = new SlotLog(join(dir, 'x.log'), 10, new ManualClock(0), (line) => delivered.push(line), 20, { maxBytes: 100, files: 2 });
+  t.after(() => log.close());
+  await log.open();
+  // The app's own handle: append mode, as a slot's stdout is.
+  const app = await open(log.file, 'a');
+  t.after(() => app.close());
+  for (const round of [1, 2, 3]) {
+    await app.appendFile(`${`round ${round} `.padEnd(120, 'x')}\n`);
+    await waitFor(`rotation ${round}`, async () => (await stat(log.file)).size === 0);
+  }
+  await app.appendFile('after\n');
+  await waitFor('the line after rotation', () => delivered.includes('after'));
+  assert.match(await readFile(`${log.file}.1`, 'utf8'), /^round 3 /);
+  assert.match(await readFile(`${log.file}.2`, 'utf8'), /^round 2 /);
+  await assert.rejects(stat(`${log.file}.3`), { code: 'ENOENT' });
+  assert.equal(await readFile(log.file, 'utf8'), 'after\n');
+  assert.deepEqual(delivered.map((l) => l.slice(0, 7)), ['round 1', 'round 2', 'round 3', 'after']);
 });

@@ -1,8 +1,14 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { copyFile, mkdir, open, rename, truncate, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Clock } from '../shared/index.ts';
 import { LineSplitter } from './line-splitter.ts';
+
+/** When a slot log is rotated: past `maxBytes`, keeping `files` older files (`<file>.1` newest). */
+export interface LogRotation {
+  maxBytes: number;
+  files: number;
+}
 
 /** How much of an existing file is read at open to fill the tail. */
 const PREFILL_BYTES = 64 * 1024;
@@ -24,6 +30,7 @@ export class SlotLog {
   readonly #clock: Clock;
   readonly #onLine: (line: string) => void;
   readonly #pollMs: number;
+  readonly #rotation: LogRotation | undefined;
   readonly #ring: string[];
   readonly #splitter: LineSplitter;
   readonly #buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES);
@@ -39,8 +46,9 @@ export class SlotLog {
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
-  constructor(file: string, capacity: number, clock: Clock, onLine: (line: string) => void, pollMs = 250) {
+  constructor(file: string, capacity: number, clock: Clock, onLine: (line: string) => void, pollMs = 250, rotation?: LogRotation) {
     this.file = file;
+    this.#rotation = rotation;
     this.#clock = clock;
     this.#onLine = onLine;
     this.#pollMs = pollMs;
@@ -204,6 +212,32 @@ export class SlotLog {
     );
     if (size < this.#offset) this.#offset = 0;
     await this.#read();
+    if (this.#rotation && size >= this.#rotation.maxBytes) await this.#rotate(this.#rotation);
+  }
+
+  /**
+   * Copy, then truncate (logrotate's copytruncate): the app holds the file open in append mode
+   * and keeps writing to it, so the file cannot be renamed away. Lines written between the copy
+   * and the truncation are lost, a window of microseconds once per `maxBytes`.
+   */
+  #rotate(rotation: LogRotation): Promise<void> {
+    this.#writes = this.#writes.then(async () => {
+      if (this.#closed) return;
+      try {
+        if (rotation.files > 0) {
+          for (let i = rotation.files - 1; i >= 1; i -= 1) {
+            await rename(`${this.file}.${i}`, `${this.file}.${i + 1}`).catch(() => undefined);
+          }
+          await copyFile(this.file, `${this.file}.1`);
+        }
+        await this.#read(); // what came since the copy reaches the tail before the cut
+        await truncate(this.file, 0);
+        this.#offset = 0;
+      } catch {
+        // A full disk or a vanished file: try again at the next poll; the app is never touched.
+      }
+    });
+    return this.#writes;
   }
 
   #unwatch(): void {

@@ -238,3 +238,14 @@ test('bad input is refused before anything is spawned', async (t) => {
     (err) => isCutoverError(err) && err.code === 'SLOT_NOT_FOUND',
   );
 });
+
+test("a slot's PATH is the supervisor's path setting, not the environment of whoever started the agent", async (t) => {
+  const h = await harness({ path: '/opt/cutover-test/bin:/usr/bin:/bin', baseEnv: { PATH: '/home/someone/node20/bin', HOME: '/root' } });
+  t.after(() => h.close());
+  const started = await h.supervisor.start(slotSpec({ version: '2.0.0' }));
+  assert.equal((await h.supervisor.waitHealthy('shop', 'green', 5000)).ok, true);
+  const env = JSON.parse((await get(started.port, '/env')).body) as Record<string, string>;
+  assert.equal(env.PATH, '/opt/cutover-test/bin:/usr/bin:/bin');
+  assert.equal(env.HOME, '/root');
+  await h.supervisor.stop('shop', 'green');
+});

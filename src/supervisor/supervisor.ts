@@ -47,7 +47,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
 
   const ctx: SlotContext = {
     clock,
-    baseEnv: options.baseEnv ?? process.env,
+    baseEnv: options.path === undefined ? (options.baseEnv ?? process.env) : { ...(options.baseEnv ?? process.env), PATH: options.path },
     restart: resolveRestartPolicy(options.restart),
     setState: (slot, state) => {
       if (slot.info.state === state) return false;
@@ -121,7 +121,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   const openSlot = async (spec: SlotSpec, port: number, startedAt: number): Promise<Slot> => {
     const key = slotKey(spec.instance, spec.color);
     const file = join(options.logDir, safeName(spec.instance), `${spec.color}-${safeName(spec.version)}.log`);
-    const log = new SlotLog(file, tailLines, clock, (line) => deliver(key, line), logPollMs);
+    const log = new SlotLog(file, tailLines, clock, (line) => deliver(key, line), logPollMs, options.logRotation);
     await log.open();
     const slot = newSlot(key, spec, port, log, pidFilePath(options.logDir, spec.instance, spec.color), startedAt);
     slots.set(key, slot);

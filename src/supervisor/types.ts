@@ -202,8 +202,15 @@ export interface SupervisorOptions {
    * nothing else in it ever reaches a slot (the agent's environment may hold tokens).
    */
   baseEnv?: Readonly<Record<string, string | undefined>>;
+  /**
+   * The slots' `PATH`, from the agent's settings (`slotPath`): which `node` or `python` an app's
+   * `start` finds must not depend on the shell that started the agent. Default: `baseEnv`'s PATH.
+   */
+  path?: string;
   /** Crash-restart rules (partial: the rest are defaults), or `false` to leave crashed slots `exited`. */
   restart?: Partial<RestartPolicy> | false;
+  /** Rotate slot log files past a size (copy, then truncate), keeping some older files; default: never. */
+  logRotation?: { maxBytes: number; files: number };
   /** Longest delay before new output in a log file reaches the tail and followers. Default 250. */
   logPollMs?: number;
 }

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { ReleaseDiff } from '../../releases/index.ts';
 import type { ReleaseRecord } from '../../store/index.ts';
 import { connect } from '../api-client.ts';
+import { apiPath } from '../api-path.ts';
 import { indent, withQuery } from '../format.ts';
 import { output, table } from '../output.ts';
 import { globals } from './globals.ts';
@@ -45,13 +46,14 @@ export function registerCatalogCommands(program: Command): void {
       const g = globals(cmd);
       const out = output(g.json);
       const { loadManifest, packArtifact } = await import('../../releases/index.ts'); // heavy (yaml, zod, tar): load on use
-      const { spec, artifactPath } = await loadManifest(file, { allowArtifactOutside: opts.allowArtifactOutside === true }); // validates everything before any upload
-      const client = await connect(g.dataDir);
+      const { spec, artifactPath, warnings } = await loadManifest(file, { allowArtifactOutside: opts.allowArtifactOutside === true }); // validates everything before any upload
+      for (const w of warnings ?? []) out.progress(`warning: ${w}`);
+      const client = await connect(g.dataDir, g.timeout);
       out.progress(`packing ${artifactPath}`);
       const packed = await packArtifact(artifactPath);
       try {
         out.progress(`uploading ${packed.digest.slice(0, 19)}… (${kb(packed.size)})`);
-        const uploaded = await client.upload(`/api/artifacts?digest=${packed.digest}`, packed.file);
+        const uploaded = await client.upload(withQuery(apiPath('artifacts'), { digest: packed.digest }), packed.file);
         const published = await client.call<ReleaseRecord & { created: boolean }>('POST', '/api/releases', {
           ...spec,
           artifact: { digest: uploaded.digest, size: uploaded.size },
@@ -72,8 +74,8 @@ export function registerCatalogCommands(program: Command): void {
     .option('--app <app>', 'only this app')
     .action(async (opts: { app?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir);
-      const { releases } = await client.call<{ releases: ReleaseRecord[] }>('GET', `/api/releases${opts.app ? `?app=${encodeURIComponent(opts.app)}` : ''}`);
+      const client = await connect(g.dataDir, g.timeout);
+      const { releases } = await client.call<{ releases: ReleaseRecord[] }>('GET', withQuery(apiPath('releases'), { app: opts.app }));
       output(g.json).result(releases, () =>
         releases.length
           ? table([
@@ -91,8 +93,8 @@ export function registerCatalogCommands(program: Command): void {
     .option('--app <app>', 'the app, when several have this version')
     .action(async (version: string, opts: { app?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir);
-      const r = await client.call<ReleaseRecord>('GET', `/api/releases/${encodeURIComponent(version)}${opts.app ? `?app=${encodeURIComponent(opts.app)}` : ''}`);
+      const client = await connect(g.dataDir, g.timeout);
+      const r = await client.call<ReleaseRecord>('GET', withQuery(apiPath('releases', version), { app: opts.app }));
       const s = r.spec as { components?: { name: string; version: string }[]; features?: { key: string; title: string }[]; notes?: string; artifact?: { digest: string }; commit?: string };
       output(g.json).result(r, () =>
         [
@@ -116,7 +118,7 @@ export function registerCatalogCommands(program: Command): void {
     .option('--app <app>', 'the app, when several have these versions')
     .action(async (from: string, to: string, opts: { app?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir);
+      const client = await connect(g.dataDir, g.timeout);
       const d = await client.call<ReleaseDiff & { app: string }>('GET', withQuery('/api/releases/diff', { from, to, app: opts.app }));
       output(g.json).result(d, () => renderDiff(d));
     });

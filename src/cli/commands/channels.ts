@@ -3,6 +3,7 @@ import { CutoverError } from '../../shared/index.ts';
 import type { ErrorCode } from '../../shared/index.ts';
 import type { ChannelPolicy, ChannelRecord } from '../../store/index.ts';
 import { connect } from '../api-client.ts';
+import { apiPath } from '../api-path.ts';
 import type { ChannelDetail, ChannelView, PromotionCheck, PromotionResult } from '../api-types.ts';
 import { when, withQuery } from '../format.ts';
 import { output, table } from '../output.ts';
@@ -94,7 +95,7 @@ export function registerChannelCommands(program: Command): void {
     .option('--app <app>', 'only this app’s pointers')
     .action(async (opts: { app?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir);
+      const client = await connect(g.dataDir, g.timeout);
       const { channels } = await client.call<{ channels: ChannelView[] }>('GET', withQuery('/api/channels', { app: opts.app }));
       output(g.json).result(channels, () =>
         table([
@@ -111,8 +112,8 @@ export function registerChannelCommands(program: Command): void {
     .option('--app <app>', 'only this app’s pointer and history')
     .action(async (name: string, opts: { app?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir);
-      const c = await client.call<ChannelDetail>('GET', withQuery(`/api/channels/${encodeURIComponent(name)}`, { app: opts.app }));
+      const client = await connect(g.dataDir, g.timeout);
+      const c = await client.call<ChannelDetail>('GET', withQuery(apiPath('channels', name), { app: opts.app }));
       output(g.json).result(c, () => showText(c));
     });
 
@@ -130,7 +131,7 @@ export function registerChannelCommands(program: Command): void {
     .action(async (name: string, opts: PolicyFlags & { description?: string }, cmd: Command) => {
       const g = globals(cmd);
       const policy = policyPatch(opts);
-      const client = await connect(g.dataDir);
+      const client = await connect(g.dataDir, g.timeout);
       const created = await client.call<ChannelRecord>('POST', '/api/channels', {
         name,
         ...(opts.description !== undefined ? { description: opts.description } : {}),
@@ -156,8 +157,8 @@ export function registerChannelCommands(program: Command): void {
     .option('--reason <text>', 'why, for the audit log')
     .action(async (name: string, opts: PolicyFlags & { soak?: boolean; description?: string; reason?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir);
-      const path = `/api/channels/${encodeURIComponent(name)}`;
+      const client = await connect(g.dataDir, g.timeout);
+      const path = apiPath('channels', name);
       // Changing only the days or only the soak channel keeps the other half of the rule.
       const needsCurrent = opts.soak !== false && (opts.soakOn === undefined) !== (opts.soakDays === undefined);
       const current = needsCurrent ? (await client.call<ChannelDetail>('GET', path)).policy : undefined;
@@ -181,8 +182,8 @@ export function registerChannelCommands(program: Command): void {
     .option('--app <app>', 'the app, when several have this version')
     .action(async (version: string, name: string, opts: { app?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir);
-      const check = await client.call<PromotionCheck>('GET', withQuery(`/api/channels/${encodeURIComponent(name)}/check`, { version, app: opts.app }));
+      const client = await connect(g.dataDir, g.timeout);
+      const check = await client.call<PromotionCheck>('GET', withQuery(apiPath('channels', name, 'check'), { version, app: opts.app }));
       if (!check.verdict.allowed) throw refusal(check);
       output(g.json).result(check, () =>
         `${check.app} ${check.version} may be promoted to ${check.channel} (it points ${check.current ? `at ${check.current}` : 'nowhere'} now)`,
@@ -202,8 +203,8 @@ export function registerChannelCommands(program: Command): void {
       if (opts.force && !opts.reason?.trim()) {
         throw invalid('--force needs --reason "…": add --reason saying why the policy is overridden (it goes in the audit log)');
       }
-      const client = await connect(g.dataDir);
-      const r = await client.call<PromotionResult>('POST', `/api/channels/${encodeURIComponent(name)}/promote`, {
+      const client = await connect(g.dataDir, g.timeout);
+      const r = await client.call<PromotionResult>('POST', apiPath('channels', name, 'promote'), {
         version,
         ...(opts.app !== undefined ? { app: opts.app } : {}),
         ...(opts.reason !== undefined ? { reason: opts.reason } : {}),

@@ -3,6 +3,8 @@ import { CutoverError } from '../../shared/index.ts';
 import type { DeploymentRecord } from '../../store/index.ts';
 import type { InstanceStatus } from '../../api/index.ts';
 import { connect } from '../api-client.ts';
+import { apiPath } from '../api-path.ts';
+import { durationFlag, escapeControl, withQuery } from '../format.ts';
 import type { ApiClient } from '../api-client.ts';
 import { ExitWith, output, table } from '../output.ts';
 import { agentLines, statusExitCode } from '../status-check.ts';
@@ -49,7 +51,7 @@ export async function follow(client: ApiClient, started: DeploymentRecord, out: 
       }
     }
     if (d.status !== 'running') break;
-    d = await client.call<DeploymentRecord>('GET', `/api/deployments/${d.id}?wait=2000`);
+    d = await client.call<DeploymentRecord>('GET', withQuery(apiPath('deployments', d.id), { wait: Math.min(2000, Math.floor(client.timeoutMs / 2)) }));
   }
   if (d.status === 'failed' || d.status === 'aborted') {
     throw new CutoverError((d.error?.code as 'DEPLOYMENT_FAILED') ?? 'DEPLOYMENT_FAILED', d.error?.message ?? `the deployment ${d.status}`, {
@@ -81,7 +83,8 @@ function rolloutFlags(opts: DeployFlags): Record<string, unknown> {
   }
   return {
     steps: steps.map(Number),
-    ...(opts.pause === undefined ? {} : { pause: opts.pause }),
+    // Checked here so a bare number is refused; the API itself reads a JSON number as milliseconds.
+    ...(opts.pause === undefined ? {} : { pause: opts.pause === 'manual' ? 'manual' : `${durationFlag(opts.pause, '--pause', '2m')}ms` }),
     ...(opts.analysis ? { analysis: true } : {}),
   };
 }
@@ -122,8 +125,8 @@ export function registerDeploymentCommands(program: Command): void {
     .action(async (instance: string, version: string, opts: DeployFlags, cmd: Command) => {
       const g = globals(cmd);
       const out = output(g.json);
-      const client = await connect(g.dataDir);
-      let d = await client.call<DeploymentRecord>('POST', `/api/instances/${encodeURIComponent(instance)}/deploy`, {
+      const client = await connect(g.dataDir, g.timeout);
+      let d = await client.call<DeploymentRecord>('POST', apiPath('instances', instance, 'deploy'), {
         version,
         ...(opts.reason ? { reason: opts.reason } : {}),
         ...rolloutFlags(opts),
@@ -142,8 +145,8 @@ export function registerDeploymentCommands(program: Command): void {
     .action(async (instance: string, opts: { wait?: boolean; reason?: string; to?: string }, cmd: Command) => {
       const g = globals(cmd);
       const out = output(g.json);
-      const client = await connect(g.dataDir);
-      let d = await client.call<DeploymentRecord>('POST', `/api/instances/${encodeURIComponent(instance)}/rollback`, {
+      const client = await connect(g.dataDir, g.timeout);
+      let d = await client.call<DeploymentRecord>('POST', apiPath('instances', instance, 'rollback'), {
         ...(opts.to ? { to: opts.to } : {}),
         ...(opts.reason ? { reason: opts.reason } : {}),
       });
@@ -159,10 +162,10 @@ export function registerDeploymentCommands(program: Command): void {
     .argument('[instance]', 'instance name')
     .action(async (instance: string | undefined, _opts: object, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir);
+      const client = await connect(g.dataDir, g.timeout);
       let checked: InstanceStatus[];
       if (instance) {
-        const s = await client.call<InstanceStatus>('GET', `/api/instances/${encodeURIComponent(instance)}`);
+        const s = await client.call<InstanceStatus>('GET', apiPath('instances', instance));
         checked = [s];
         output(g.json).result(s, () =>
           [statusRows([s]), agentLines([s]), s.lastDeployment ? `\nlast ${describeDeployment(s.lastDeployment)}` : '']
@@ -187,21 +190,29 @@ export function registerDeploymentCommands(program: Command): void {
     .option('--color <color>', 'blue or green')
     .option('--tail <n>', 'lines from the end', '100')
     .option('-f, --follow', 'keep printing new lines until Ctrl-C')
-    .action(async (instance: string, opts: { color?: string; tail: string; follow?: boolean }, cmd: Command) => {
+    .option('--raw', "print the app's bytes as they are, colours and other terminal controls included (default: escaped)")
+    .action(async (instance: string, opts: { color?: string; tail: string; follow?: boolean; raw?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       if (opts.color !== undefined && opts.color !== 'blue' && opts.color !== 'green') {
         throw new CutoverError('VALIDATION_FAILED', `--color must be blue or green, not "${opts.color}"`);
       }
       if (!/^\d+$/.test(opts.tail)) throw new CutoverError('VALIDATION_FAILED', `--tail must be a number of lines, not "${opts.tail}"`);
-      const client = await connect(g.dataDir);
+      const client = await connect(g.dataDir, g.timeout);
       const q = new URLSearchParams({ tail: opts.tail, ...(opts.color ? { color: opts.color } : {}), ...(opts.follow ? { follow: '1' } : {}) });
-      const body = await client.stream(`/api/instances/${encodeURIComponent(instance)}/logs?${q}`);
+      const body = await client.stream(`${apiPath('instances', instance, 'logs')}?${q}`);
       if (g.json) {
         let buffered = '';
         for await (const chunk of body) buffered += Buffer.from(chunk).toString('utf8');
         process.stdout.write(`${JSON.stringify({ instance, lines: buffered.split('\n').filter(Boolean) }, null, 2)}\n`);
         return;
       }
-      for await (const chunk of body) process.stdout.write(chunk);
+      if (opts.raw) {
+        for await (const chunk of body) process.stdout.write(chunk);
+        return;
+      }
+      // An app's output is data too (L2): its control characters are escaped unless --raw.
+      const decoder = new TextDecoder();
+      for await (const chunk of body) process.stdout.write(escapeControl(decoder.decode(chunk, { stream: true }), '\n\t'));
+      process.stdout.write(escapeControl(decoder.decode(), '\n\t'));
     });
 }

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
-import { CutoverError, parseDuration } from '../../shared/index.ts';
+import { CutoverError } from '../../shared/index.ts';
 import { connect } from '../api-client.ts';
-import { compactJson, timeFlag, when, withQuery } from '../format.ts';
+import { apiPath } from '../api-path.ts';
+import { compactJson, durationFlag, timeFlag, when, withQuery } from '../format.ts';
 import { exitCodeFor, output, table } from '../output.ts';
 import { globals } from './globals.ts';
 import type { PlanEntry } from '../api-types.ts';
@@ -24,8 +25,8 @@ interface Hold {
 const versionOf = (d: PlanEntry['decision']) => ('to' in d ? d.to : 'version' in d ? d.version : '-');
 
 async function unhold(g: ReturnType<typeof globals>, name: string, reason: string | undefined): Promise<void> {
-  const client = await connect(g.dataDir);
-  const hold = await client.call<Hold>('POST', `/api/instances/${encodeURIComponent(name)}/unhold`, reason ? { reason } : {});
+  const client = await connect(g.dataDir, g.timeout);
+  const hold = await client.call<Hold>('POST', apiPath('instances', name, 'unhold'), reason ? { reason } : {});
   output(g.json).result(hold, () => `released the hold on ${hold.instance} (was: ${hold.reason})`);
 }
 
@@ -39,7 +40,7 @@ export function registerFleetCommands(program: Command): void {
     .option('--limit <n>', 'at most this many instances (default 1000)')
     .action(async (opts: { at?: string; selector?: string; limit?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir);
+      const client = await connect(g.dataDir, g.timeout);
       const plan = await client.call<PlanAnswer>('GET', withQuery('/api/fleet/plan', { at: timeFlag(opts.at, '--at', Date.now(), 'ahead'), selector: opts.selector, limit: opts.limit }));
       output(g.json).result(plan, () => {
         const counts = Object.entries(plan.counts)
@@ -68,8 +69,8 @@ export function registerFleetCommands(program: Command): void {
     .option('--at <time>', 'as of this time (ISO, or a duration from now like 6h)')
     .action(async (name: string, opts: { at?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir);
-      const entry = await client.call<PlanEntry>('GET', withQuery(`/api/instances/${encodeURIComponent(name)}/why`, { at: timeFlag(opts.at, '--at', Date.now(), 'ahead') }));
+      const client = await connect(g.dataDir, g.timeout);
+      const entry = await client.call<PlanEntry>('GET', withQuery(apiPath('instances', name, 'why'), { at: timeFlag(opts.at, '--at', Date.now(), 'ahead') }));
       output(g.json).result(entry, () => entry.why);
     });
 
@@ -88,8 +89,8 @@ export function registerFleetCommands(program: Command): void {
       }
       if (!opts.reason?.trim()) throw new CutoverError('VALIDATION_FAILED', '--reason is required: say why the scheduler must leave this instance alone');
       const until = timeFlag(opts.until, '--until', Date.now(), 'ahead');
-      const client = await connect(g.dataDir);
-      const hold = await client.call<Hold>('PUT', `/api/instances/${encodeURIComponent(name)}/hold`, { reason: opts.reason, ...(until ? { until } : {}) });
+      const client = await connect(g.dataDir, g.timeout);
+      const hold = await client.call<Hold>('PUT', apiPath('instances', name, 'hold'), { reason: opts.reason, ...(until ? { until } : {}) });
       output(g.json).result(hold, () => `held ${hold.instance} (${hold.owner}${hold.until ? `, until ${when(hold.until)}` : ', until released'}): ${hold.reason}`);
     });
 
@@ -105,7 +106,7 @@ export function registerFleetCommands(program: Command): void {
     .description('holds in force')
     .action(async (_opts: object, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir);
+      const client = await connect(g.dataDir, g.timeout);
       const { holds } = await client.call<{ holds: Hold[] }>('GET', '/api/holds');
       output(g.json).result(holds, () =>
         holds.length
@@ -121,7 +122,7 @@ export function registerFleetCommands(program: Command): void {
     .description('the fleet policy, halted rollouts, holds and the last scheduler pass')
     .action(async (_opts: object, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir);
+      const client = await connect(g.dataDir, g.timeout);
       const f = await client.call<{ policy: Record<string, unknown>; halts: Array<{ app: string; version: string; reason: string; problemId: number | null; haltedAt: number }>; holds: Hold[]; lastTick: unknown }>('GET', '/api/fleet');
       output(g.json).result(f, () =>
         [
@@ -165,7 +166,7 @@ export function registerFleetCommands(program: Command): void {
           return { environment, ...(n === undefined ? {} : { minSuccesses: int('waves', n) }) };
         });
       }
-      const client = await connect(g.dataDir);
+      const client = await connect(g.dataDir, g.timeout);
       if (opts.window) {
         // Named environments change; the others keep their default window.
         const current = await client.call<{ policy: { windows: Record<string, string> } }>('GET', '/api/fleet');
@@ -191,9 +192,7 @@ export function registerFleetCommands(program: Command): void {
       const retry: Record<string, number> = {};
       if (typeof opts.retries === 'string') retry.maxAttempts = int('retries', opts.retries);
       if (typeof opts.backoff === 'string') {
-        const ms = parseDuration(opts.backoff);
-        if (ms === undefined) throw new CutoverError('VALIDATION_FAILED', `--backoff must be a duration like 10m or 1h, not "${opts.backoff}"`);
-        retry.backoffMs = ms;
+        retry.backoffMs = durationFlag(opts.backoff, '--backoff', '10m');
       }
       if (Object.keys(retry).length) policy.retry = retry;
       if (Object.keys(policy).length === 0) throw new CutoverError('VALIDATION_FAILED', 'nothing to change: give at least one setting (see `cutover fleet policy --help`)');
@@ -209,7 +208,7 @@ export function registerFleetCommands(program: Command): void {
     .option('--app <app>', 'the app, when several have this version')
     .action(async (version: string, opts: { reason: string; app?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir);
+      const client = await connect(g.dataDir, g.timeout);
       const halt = await client.call<{ app: string; version: string }>('POST', '/api/fleet/resume', { version, reason: opts.reason, ...(opts.app ? { app: opts.app } : {}) });
       output(g.json).result(halt, () => `resumed the rollout of ${halt.app} ${halt.version}`);
     });
@@ -219,7 +218,7 @@ export function registerFleetCommands(program: Command): void {
     .description('run one scheduler pass now (otherwise it runs every fleetInterval)')
     .action(async (_opts: object, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir);
+      const client = await connect(g.dataDir, g.timeout);
       const report = await client.call<TickAnswer>('POST', '/api/fleet/tick');
       output(g.json).result(report, () => describeTick(report));
       // Due upgrades that did not start are a failure of the pass, whatever the output format.

@@ -3,6 +3,7 @@ import { CutoverError } from '../../shared/index.ts';
 import type { InstanceStatus } from '../../api/index.ts';
 import type { InstanceRecord, InstanceTarget } from '../../store/index.ts';
 import { connect } from '../api-client.ts';
+import { apiPath } from '../api-path.ts';
 import type { BulkTargetResult, InstanceView } from '../api-types.ts';
 import { confirm } from '../confirm.ts';
 import { onTargetText, resolvedText, targetText, withQuery } from '../format.ts';
@@ -87,7 +88,7 @@ export function registerInstanceCommands(program: Command): void {
         }
         const labels = parseLabels(opts.label);
         const target = opts.targetVersion !== undefined ? { version: opts.targetVersion } : opts.targetChannel !== undefined ? { channel: opts.targetChannel } : null;
-        const client = await connect(g.dataDir);
+        const client = await connect(g.dataDir, g.timeout);
         const created = await client.call<InstanceRecord>('POST', '/api/instances', {
           name,
           app: opts.app,
@@ -111,15 +112,16 @@ export function registerInstanceCommands(program: Command): void {
 
   instance
     .command('update')
-    .description("change an instance's maintenance window, environment, tenant or labels")
+    .description("change an instance's host names, maintenance window, environment, tenant or labels")
     .argument('<name>')
+    .option('--host <hostname...>', 'replace its host names (all of them, e.g. --host shop.example.com www.shop.example.com); the router serves them at once')
     .option('--window <window>', 'maintenance window, e.g. "weekdays 22:00-02:00 America/New_York", or "default" for its environment\'s')
     .option('--environment <env>', 'production, test, staging…')
     .option('--tenant <tenant>', 'the customer it belongs to ("-" for none)')
     .option('--label <key=value>', 'set a label (repeatable)', collect, [])
     .option('--unlabel <key>', 'remove a label (repeatable)', collect, [])
     .option('--reason <text>', 'why, for the audit log')
-    .action(async (name: string, opts: { window?: string; environment?: string; tenant?: string; label: string[]; unlabel: string[]; reason?: string }, cmd: Command) => {
+    .action(async (name: string, opts: { host?: string[]; window?: string; environment?: string; tenant?: string; label: string[]; unlabel: string[]; reason?: string }, cmd: Command) => {
       const g = globals(cmd);
       const labels: Record<string, string | null> = { ...parseLabels(opts.label) };
       for (const key of opts.unlabel) labels[key] = null;
@@ -130,11 +132,21 @@ export function registerInstanceCommands(program: Command): void {
         ...(Object.keys(labels).length ? { labels } : {}),
         ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
       };
-      if (Object.keys(body).filter((k) => k !== 'reason').length === 0) throw invalid('nothing to change: give --window, --environment, --tenant, --label or --unlabel');
-      const client = await connect(g.dataDir);
-      const updated = await client.call<InstanceRecord>('PATCH', `/api/instances/${encodeURIComponent(name)}`, body);
-      output(g.json).result(updated, () =>
-        `updated ${updated.name}: ${updated.environment}${updated.tenant ? `, tenant ${updated.tenant}` : ''}, window ${updated.window ?? '(environment default)'}, labels ${Object.entries(updated.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-'}`,
+      const fields = Object.keys(body).filter((k) => k !== 'reason').length > 0;
+      if (!fields && !opts.host) throw invalid('nothing to change: give --host, --window, --environment, --tenant, --label or --unlabel');
+      const client = await connect(g.dataDir, g.timeout);
+      let updated: InstanceRecord | undefined;
+      // Hosts first: the one change that can be refused for another instance's sake (HOST_IN_USE).
+      if (opts.host) {
+        updated = await client.call<InstanceRecord>('PUT', apiPath('instances', name, 'hosts'), {
+          hosts: opts.host,
+          ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
+        });
+      }
+      if (fields) updated = await client.call<InstanceRecord>('PATCH', apiPath('instances', name), body);
+      const u = updated!;
+      output(g.json).result(u, () =>
+        `updated ${u.name}: hosts ${u.hosts.join(', ')}, ${u.environment}${u.tenant ? `, tenant ${u.tenant}` : ''}, window ${u.window ?? '(environment default)'}, labels ${Object.entries(u.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-'}`,
       );
     });
 
@@ -149,7 +161,7 @@ export function registerInstanceCommands(program: Command): void {
       const g = globals(cmd);
       const out = output(g.json);
       const limit = positiveInt(opts.limit, '--limit');
-      const client = await connect(g.dataDir);
+      const client = await connect(g.dataDir, g.timeout);
       type Page = { instances: InstanceView[]; next: string | null };
       const fetchPage = (after: string | undefined) =>
         client.call<Page>('GET', withQuery('/api/instances', { selector: opts.selector, limit, after }));
@@ -176,8 +188,8 @@ export function registerInstanceCommands(program: Command): void {
     .argument('<name>')
     .action(async (name: string, _opts: object, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir);
-      const i = await client.call<InstanceStatus>('GET', `/api/instances/${encodeURIComponent(name)}`);
+      const client = await connect(g.dataDir, g.timeout);
+      const i = await client.call<InstanceStatus>('GET', apiPath('instances', name));
       const labels = Object.entries(i.labels ?? {}).map(([k, v]) => `${k}=${v}`);
       output(g.json).result(i, () =>
         [
@@ -222,10 +234,10 @@ export function registerInstanceCommands(program: Command): void {
         }
         const target = targetFrom(opts);
         const reason = opts.reason !== undefined ? { reason: opts.reason } : {};
-        const client = await connect(g.dataDir);
+        const client = await connect(g.dataDir, g.timeout);
 
         if (name !== undefined) {
-          const view = await client.call<InstanceView>('PUT', `/api/instances/${encodeURIComponent(name)}/target`, { target, ...reason });
+          const view = await client.call<InstanceView>('PUT', apiPath('instances', name, 'target'), { target, ...reason });
           out.result(view, () =>
             view.resolvedTarget.kind === 'none'
               ? `${view.name} has no target now: it changes only when deployed by hand`

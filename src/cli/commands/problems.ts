@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { CutoverError } from '../../shared/index.ts';
 import type { ProblemRecord } from '../../store/index.ts';
 import { connect } from '../api-client.ts';
+import { apiPath } from '../api-path.ts';
 import { indent, when, withQuery } from '../format.ts';
 import { output, table } from '../output.ts';
 import { globals } from './globals.ts';
@@ -38,7 +39,7 @@ export function registerProblemCommands(program: Command): void {
     .option('--app <app>', 'the app, when several have this version')
     .action(async (version: string, title: string, opts: { details?: string; app?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir);
+      const client = await connect(g.dataDir, g.timeout);
       const p = await client.call<ProblemRecord>('POST', '/api/problems', {
         version,
         title,
@@ -56,8 +57,8 @@ export function registerProblemCommands(program: Command): void {
     .action(async (id: string, opts: { reason?: string }, cmd: Command) => {
       const g = globals(cmd);
       const n = problemId(id);
-      const client = await connect(g.dataDir);
-      const p = await client.call<ProblemRecord>('POST', `/api/problems/${n}/resolve`, opts.reason !== undefined ? { reason: opts.reason } : {});
+      const client = await connect(g.dataDir, g.timeout);
+      const p = await client.call<ProblemRecord>('POST', apiPath('problems', n, 'resolve'), opts.reason !== undefined ? { reason: opts.reason } : {});
       output(g.json).result(p, () => `resolved problem #${p.id} (${p.app} ${p.version}): ${p.title}`);
     });
 
@@ -72,7 +73,7 @@ export function registerProblemCommands(program: Command): void {
       const g = globals(cmd);
       if (opts.open && opts.resolved) throw new CutoverError('VALIDATION_FAILED', 'give --open or --resolved, not both (neither lists every problem)');
       const status = opts.open ? 'open' : opts.resolved ? 'resolved' : undefined;
-      const client = await connect(g.dataDir);
+      const client = await connect(g.dataDir, g.timeout);
       const { problems } = await client.call<{ problems: ProblemRecord[] }>('GET', withQuery('/api/problems', { app: opts.app, version: opts.version, status }));
       output(g.json).result(problems, () =>
         problems.length
@@ -91,8 +92,8 @@ export function registerProblemCommands(program: Command): void {
     .action(async (id: string, _opts: object, cmd: Command) => {
       const g = globals(cmd);
       const n = problemId(id);
-      const client = await connect(g.dataDir);
-      const p = await client.call<ProblemRecord>('GET', `/api/problems/${n}`);
+      const client = await connect(g.dataDir, g.timeout);
+      const p = await client.call<ProblemRecord>('GET', apiPath('problems', n));
       output(g.json).result(p, () => showText(p));
     });
 }

@@ -2,6 +2,7 @@ import { Option } from 'commander';
 import type { Command } from 'commander';
 import type { Role, TokenRecord } from '../../store/index.ts';
 import { connect } from '../api-client.ts';
+import { apiPath } from '../api-path.ts';
 import { when } from '../format.ts';
 import { output, table } from '../output.ts';
 import { globals } from './globals.ts';
@@ -23,7 +24,7 @@ export function registerTokenCommands(program: Command): void {
     )
     .action(async (name: string, opts: { role: Role }, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir);
+      const client = await connect(g.dataDir, g.timeout);
       const created = await client.call<TokenInfo & { token: string }>('POST', '/api/tokens', { name, role: opts.role });
       output(g.json).result(created, () =>
         [
@@ -39,7 +40,7 @@ export function registerTokenCommands(program: Command): void {
     .description('tokens by name and role (never the tokens themselves)')
     .action(async (_opts: object, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir);
+      const client = await connect(g.dataDir, g.timeout);
       const { tokens } = await client.call<{ tokens: TokenInfo[] }>('GET', '/api/tokens');
       output(g.json).result(tokens, () =>
         table([['NAME', 'ROLE', 'CREATED', 'BY'], ...tokens.map((t) => [t.name, t.role, when(t.createdAt), t.createdBy])]),
@@ -52,8 +53,8 @@ export function registerTokenCommands(program: Command): void {
     .argument('<name>')
     .action(async (name: string, _opts: object, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir);
-      const revoked = await client.call<TokenInfo>('DELETE', `/api/tokens/${encodeURIComponent(name)}`);
+      const client = await connect(g.dataDir, g.timeout);
+      const revoked = await client.call<TokenInfo>('DELETE', apiPath('tokens', name));
       output(g.json).result(revoked, () => `revoked token "${revoked.name}" (${revoked.role}); requests with it now fail`);
     });
 }

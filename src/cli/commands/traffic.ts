@@ -5,6 +5,7 @@ import type { DeploymentRecord } from '../../store/index.ts';
 import type { InstanceStatus } from '../../api/index.ts';
 import type { PreviewAccess } from '../../deploy/index.ts';
 import { connect } from '../api-client.ts';
+import { apiPath, deploymentId, looksLikeDeploymentId } from '../api-path.ts';
 import type { ApiClient } from '../api-client.ts';
 import { output } from '../output.ts';
 import { follow } from './deployments.ts';
@@ -12,8 +13,8 @@ import { globals } from './globals.ts';
 
 /** A deployment id (`dpl_…`) as given, or the deployment running on the named instance. */
 async function runningDeployment(client: ApiClient, target: string): Promise<string> {
-  if (target.startsWith('dpl_')) return target;
-  const status = await client.call<InstanceStatus>('GET', `/api/instances/${encodeURIComponent(target)}`);
+  if (looksLikeDeploymentId(target)) return deploymentId(target);
+  const status = await client.call<InstanceStatus>('GET', apiPath('instances', target));
   const last = status.lastDeployment;
   if (!last || last.status !== 'running') {
     throw new CutoverError(
@@ -25,7 +26,7 @@ async function runningDeployment(client: ApiClient, target: string): Promise<str
   return last.id;
 }
 
-const path = (instance: string, what: string) => `/api/instances/${encodeURIComponent(instance)}/${what}`;
+const path = (instance: string, what: string) => apiPath('instances', instance, what);
 
 /** `abort`, `resume`, `preview`, `maintenance`: steering a gradual cutover and an instance's traffic switches. */
 export function registerTrafficCommands(program: Command): void {
@@ -38,12 +39,13 @@ export function registerTrafficCommands(program: Command): void {
     .action(async (target: string, opts: { reason?: string; wait?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const out = output(g.json);
-      const client = await connect(g.dataDir);
+      if (looksLikeDeploymentId(target)) deploymentId(target);
+      const client = await connect(g.dataDir, g.timeout);
       const id = await runningDeployment(client, target);
-      let d = await client.call<DeploymentRecord>('POST', `/api/deployments/${id}/abort`, opts.reason ? { reason: opts.reason } : {});
+      let d = await client.call<DeploymentRecord>('POST', apiPath('deployments', id, 'abort'), opts.reason ? { reason: opts.reason } : {});
       if (opts.wait) {
         d = await follow(client, d, out).catch((error: unknown) => {
-          if (error instanceof CutoverError && error.code === 'DEPLOYMENT_ABORTED') return client.call<DeploymentRecord>('GET', `/api/deployments/${id}`);
+          if (error instanceof CutoverError && error.code === 'DEPLOYMENT_ABORTED') return client.call<DeploymentRecord>('GET', apiPath('deployments', id));
           throw error;
         });
       }
@@ -61,9 +63,10 @@ export function registerTrafficCommands(program: Command): void {
     .option('--reason <text>', 'why, for the audit log')
     .action(async (target: string, opts: { reason?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir);
+      if (looksLikeDeploymentId(target)) deploymentId(target);
+      const client = await connect(g.dataDir, g.timeout);
       const id = await runningDeployment(client, target);
-      const d = await client.call<DeploymentRecord>('POST', `/api/deployments/${id}/resume`, opts.reason ? { reason: opts.reason } : {});
+      const d = await client.call<DeploymentRecord>('POST', apiPath('deployments', id, 'resume'), opts.reason ? { reason: opts.reason } : {});
       const step = d.steps.find((s) => s.status === 'running')?.name ?? 'its step';
       output(g.json).result(d, () => `resumed ${d.id} at ${step}; follow it with \`cutover status ${d.instance}\``);
     });
@@ -78,7 +81,7 @@ export function registerTrafficCommands(program: Command): void {
     .action(async (instance: string, opts: { token?: string; off?: boolean; reason?: string }, cmd: Command) => {
       const g = globals(cmd);
       const out = output(g.json);
-      const client = await connect(g.dataDir);
+      const client = await connect(g.dataDir, g.timeout);
       const reason = opts.reason ? { reason: opts.reason } : {};
       if (opts.off) {
         if (opts.token) throw new CutoverError('VALIDATION_FAILED', '--off and --token do not go together');
@@ -127,7 +130,7 @@ export function registerTrafficCommands(program: Command): void {
           throw new CutoverError('VALIDATION_FAILED', `cannot read --page ${opts.page}: ${(error as Error).message}`);
         }
       }
-      const client = await connect(g.dataDir);
+      const client = await connect(g.dataDir, g.timeout);
       const reason = opts.reason ? { reason: opts.reason } : {};
       const r =
         state === 'on'

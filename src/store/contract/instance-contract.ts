@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { verifyAuditChain } from '../audit-chain.ts';
 import type { InstanceRecord } from '../types.ts';
-import { entry, instance } from './fixtures.ts';
+import { deployment, entry, instance } from './fixtures.ts';
 import type { WithStore } from './fixtures.ts';
 
 /** Instances: declared fields, runtime state, paging, and atomic spec changes. */
@@ -213,4 +213,38 @@ export function instanceContract(withStore: WithStore) {
       );
     },
   );
+
+  withStore('an instance is forgotten with its lock and one audit entry; its deployments stay', async (store) => {
+    await store.insertInstance(instance('gone', { hosts: ['gone.test'] }));
+    await store.insertInstance(instance('kept'));
+    await store.insertDeployment(deployment('d1', 'gone', 10));
+    await store.acquireLock({ instance: 'gone', owner: 'x', deploymentId: 'd1', acquiredAt: 10, expiresAt: 1000 }, 10);
+    assert.equal(await store.deleteInstance('gone', entry(20, { action: 'instance.delete', subject: 'gone' })), true);
+    assert.equal(await store.getInstance('gone'), undefined);
+    assert.deepEqual((await store.listInstances()).map((i) => i.name), ['kept']);
+    assert.equal(await store.getLock('gone'), undefined);
+    assert.deepEqual((await store.listDeployments({ instance: 'gone' })).map((d) => d.id), ['d1']);
+    assert.deepEqual((await store.listAudit()).map((e) => e.action), ['instance.delete']);
+    assert.equal(await store.deleteInstance('gone', entry(30)), false, 'already gone');
+    assert.equal((await store.listAudit()).length, 1, 'no entry for nothing deleted');
+    assert.equal(await store.insertInstance(instance('gone')), true, 'the name is free again');
+  });
+
+  withStore('host names change through updateInstanceSpecs', async (store) => {
+    await store.insertInstance(instance('web', { hosts: ['a.test'] }));
+    assert.deepEqual(await store.updateInstanceSpecs([{ name: 'web', hosts: ['b.test', 'c.test'] }], 50, [entry(50)]), { missing: [] });
+    const after = (await store.getInstance('web'))!;
+    assert.deepEqual(after.hosts, ['b.test', 'c.test']);
+    assert.equal(after.updatedAt, 50);
+    await store.updateInstanceSpecs([{ name: 'web', environment: 'test' }], 60, []);
+    assert.deepEqual((await store.getInstance('web'))!.hosts, ['b.test', 'c.test'], 'left alone when not given');
+  });
+
+  withStore('deployments page newest first with before', async (store) => {
+    await store.insertInstance(instance('web'));
+    for (const at of [10, 20, 30, 40, 50]) await store.insertDeployment(deployment(`d${at}`, 'web', at));
+    assert.deepEqual((await store.listDeployments({ instance: 'web', limit: 2 })).map((d) => d.id), ['d50', 'd40']);
+    assert.deepEqual((await store.listDeployments({ instance: 'web', before: 40, limit: 2 })).map((d) => d.id), ['d30', 'd20']);
+    assert.deepEqual((await store.listDeployments({ instance: 'web', before: 20 })).map((d) => d.id), ['d10']);
+  });
 }

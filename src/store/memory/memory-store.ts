@@ -105,6 +105,14 @@ export function createMemoryStore(): Store {
       for (const change of changes) applySpecChange(instances.get(change.name)!, change, at);
       return { missing: [] };
     },
+    async deleteInstance(name, entry) {
+      if (!instances.has(name)) return false;
+      audit.appendAll([entry]);
+      instances.delete(name);
+      locks.delete(name);
+      sortedNames = null;
+      return true;
+    },
 
     async insertDeployment(deployment) {
       deployments.set(deployment.id, jsonCopy(deployment));
@@ -124,7 +132,8 @@ export function createMemoryStore(): Store {
             (filter.instance === undefined || d.instance === filter.instance) &&
             (filter.status === undefined || d.status === filter.status) &&
             (filter.actor === undefined || d.actor === filter.actor) &&
-            (filter.since === undefined || d.createdAt >= filter.since),
+            (filter.since === undefined || d.createdAt >= filter.since) &&
+            (filter.before === undefined || d.createdAt < filter.before),
         )
         .sort((a, b) => b.createdAt - a.createdAt || deploymentOrder.get(b.id)! - deploymentOrder.get(a.id)!)
         .slice(0, filter.limit === undefined ? Infinity : Math.max(0, filter.limit))

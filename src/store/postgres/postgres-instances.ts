@@ -87,6 +87,7 @@ export function createPostgresInstances({ pool, query, transaction }: PgDb, log?
             environment: c.environment ?? null,
             has_window: c.window !== undefined,
             window: c.window ?? null,
+            hosts: c.hosts ?? null,
           }));
           await client.query(
             `UPDATE instances AS i SET
@@ -95,14 +96,24 @@ export function createPostgresInstances({ pool, query, transaction }: PgDb, log?
                tenant = CASE WHEN c.has_tenant THEN c.tenant ELSE i.tenant END,
                environment = COALESCE(c.environment, i.environment),
                maintenance_window = CASE WHEN c.has_window THEN c."window" ELSE i.maintenance_window END,
+               hosts = COALESCE(c.hosts, i.hosts),
                updated_at = $2
-             FROM json_to_recordset($1::json) AS c(name text, has_target boolean, target json, labels json, has_tenant boolean, tenant text, environment text, has_window boolean, "window" text)
+             FROM json_to_recordset($1::json) AS c(name text, has_target boolean, target json, labels json, has_tenant boolean, tenant text, environment text, has_window boolean, "window" text, hosts json)
              WHERE i.name = c.name`,
             [json(rows), at],
           );
         }
         await appendAuditEntries(client, audit);
         return { missing: [] };
+      });
+    },
+    async deleteInstance(name, entry) {
+      return transaction(async (client) => {
+        const res = await client.query('DELETE FROM instances WHERE name = $1', [name]);
+        if (res.rowCount !== 1) return false;
+        await client.query('DELETE FROM locks WHERE instance = $1', [name]);
+        await appendAuditEntries(client, [entry]);
+        return true;
       });
     },
   };
@@ -122,6 +133,7 @@ function mergeSpecChanges(changes: readonly InstanceSpecChange[]): Map<string, I
     if (change.tenant !== undefined) next.tenant = change.tenant;
     if (change.environment !== undefined) next.environment = change.environment;
     if (change.window !== undefined) next.window = change.window;
+    if (change.hosts !== undefined) next.hosts = change.hosts;
     merged.set(change.name, next);
   }
   return merged;

@@ -91,6 +91,7 @@ export async function createPostgresStore(url: string, options: PostgresStoreOpt
       if (filter.status !== undefined) w.add('status = ?', filter.status);
       if (filter.actor !== undefined) w.add('actor = ?', filter.actor);
       if (filter.since !== undefined) w.add('created_at >= ?', filter.since);
+      if (filter.before !== undefined) w.add('created_at < ?', filter.before);
       const limit = w.limit(limitOf(filter.limit));
       const res = await query(`SELECT body FROM deployments ${w.clause()} ORDER BY created_at DESC, seq DESC LIMIT ${limit}`, w.values);
       return res.rows.map(toDeployment);

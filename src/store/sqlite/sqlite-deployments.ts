@@ -45,6 +45,7 @@ export function createSqliteDeployments(db: DatabaseSync, log?: RowLog): Deploym
       const filters: Filter[] = [
         ...EQUALS.map(([key, column]): Filter => [`${column} = ?`, filter[key]]),
         ['created_at >= ?', filter.since],
+        ['created_at < ?', filter.before],
       ];
       const rows = list('SELECT id, body FROM deployments', filters, 'ORDER BY created_at DESC, seq DESC', filter.limit) as {
         id: string;

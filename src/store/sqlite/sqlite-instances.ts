@@ -56,6 +56,8 @@ export function createSqliteInstances(db: DatabaseSync, audit: SqliteAuditLog, l
     list: db.prepare(`SELECT ${COLUMNS} FROM instances ORDER BY name LIMIT ?`),
     listAfter: db.prepare(`SELECT ${COLUMNS} FROM instances WHERE name > ? ORDER BY name LIMIT ?`),
     saveState: db.prepare('UPDATE instances SET state = ?, updated_at = ? WHERE name = ?'),
+    delete: db.prepare('DELETE FROM instances WHERE name = ?'),
+    deleteLock: db.prepare('DELETE FROM locks WHERE instance = ?'),
     existing: db.prepare('SELECT name FROM instances WHERE name IN (SELECT value FROM json_each(?))'),
     // One statement for every shape of change: a flag per field says whether to set it.
     updateSpec: db.prepare(
@@ -66,6 +68,7 @@ export function createSqliteInstances(db: DatabaseSync, audit: SqliteAuditLog, l
          target_kind = CASE WHEN ?8 THEN ?9 ELSE target_kind END,
          target_value = CASE WHEN ?8 THEN ?10 ELSE target_value END,
          maintenance_window = CASE WHEN ?12 THEN ?13 ELSE maintenance_window END,
+         hosts = CASE WHEN ?14 THEN ?15 ELSE hosts END,
          updated_at = ?11
        WHERE name = ?1`,
     ),
@@ -132,10 +135,20 @@ export function createSqliteInstances(db: DatabaseSync, audit: SqliteAuditLog, l
             at,
             c.window !== undefined ? 1 : 0,
             c.window ?? null,
+            c.hosts !== undefined ? 1 : 0,
+            c.hosts === undefined ? null : JSON.stringify(c.hosts),
           );
         }
         for (const e of entries) audit.appendInTransaction(e);
         return { missing: [] };
+      });
+    },
+    async deleteInstance(name, entry) {
+      return transaction(db, () => {
+        if (Number(q.delete.run(name).changes) !== 1) return false;
+        q.deleteLock.run(name);
+        audit.appendInTransaction(entry);
+        return true;
       });
     },
   };

@@ -1,0 +1,136 @@
+import type { Command } from 'commander';
+import { CutoverError } from '../../shared/index.ts';
+import type { DeploymentRecord, InstanceRecord } from '../../store/index.ts';
+import type { DeletedInstance, PruneResult } from '../../deploy/index.ts';
+import { connect } from '../api-client.ts';
+import { apiPath } from '../api-path.ts';
+import { confirm } from '../confirm.ts';
+import { when, withQuery } from '../format.ts';
+import { output, table } from '../output.ts';
+import { globals } from './globals.ts';
+
+// A delete drains in-flight requests and stops two slots: it may take longer than one answer should.
+const DELETE_TIMEOUT_MS = 10 * 60_000;
+
+function pageSize(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 500) {
+    throw new CutoverError('VALIDATION_FAILED', `--limit must be a whole number from 1 to 500, not "${value}"`);
+  }
+  return Number(value);
+}
+
+function took(d: DeploymentRecord): string {
+  if (d.finishedAt === undefined) return '-';
+  const ms = d.finishedAt - d.createdAt;
+  return ms < 10_000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`;
+}
+
+function historyRows(deployments: DeploymentRecord[]): string {
+  return table([
+    ['STARTED', 'ID', 'KIND', 'VERSION', 'STRATEGY', 'STATUS', 'TOOK', 'BY', 'REASON'],
+    ...deployments.map((d) => [
+      when(d.createdAt),
+      d.id,
+      d.kind,
+      `${d.fromVersion ?? '-'} → ${d.toVersion}`,
+      d.strategy,
+      d.status,
+      took(d),
+      d.actor,
+      d.reason ?? (d.error ? `${d.error.code}` : '-'),
+    ]),
+  ]);
+}
+
+const kib = (bytes: number) => (bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`);
+
+/** `instance delete`, `history`, `prune`: an instance's lifecycle past create and deploy. */
+export function registerLifecycleCommands(program: Command): void {
+  const instance = program.commands.find((c) => c.name() === 'instance');
+  if (!instance) throw new Error('the instance commands are registered first');
+
+  instance
+    .command('delete')
+    .description('delete an instance: drain and stop both its slots, forget its routes and its record (needs admin)')
+    .argument('<name>')
+    .option('--yes', 'do not ask for confirmation')
+    .option('--reason <text>', 'why, for the audit log')
+    .action(async (name: string, opts: { yes?: boolean; reason?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const client = await connect(g.dataDir, g.timeout);
+      if (!opts.yes) {
+        const current = await client.call<InstanceRecord>('GET', apiPath('instances', name));
+        const serving = current.currentVersion ? `it serves ${current.currentVersion} on ${current.hosts.join(', ')}` : `it serves nothing yet`;
+        if (!(await confirm(`Delete instance "${name}"? ${serving}; its slots stop and its hosts answer 404.`, 'add --yes to delete it'))) {
+          throw new CutoverError('VALIDATION_FAILED', `nothing was changed: "${name}" was not deleted`);
+        }
+      }
+      const deleted = await client.call<DeletedInstance>(
+        'DELETE',
+        apiPath('instances', name),
+        opts.reason ? { reason: opts.reason } : {},
+        { timeoutMs: Math.max(client.timeoutMs, DELETE_TIMEOUT_MS) },
+      );
+      output(g.json).result(deleted, () =>
+        [
+          `deleted ${deleted.instance} (${deleted.app}): ${deleted.hosts.join(', ')} no longer routed`,
+          deleted.stopped.length ? `stopped ${deleted.stopped.join(' and ')}` : 'no slot was running',
+          `its deployments stay in \`cutover history ${deleted.instance}\``,
+        ].join('\n'),
+      );
+    });
+
+  program
+    .command('history')
+    .description("an instance's deployments, newest first: versions, strategy, outcome, who and why")
+    .argument('<instance>')
+    .option('--limit <n>', 'page size (default 50, at most 500)')
+    .option('--before <cursor>', 'the page after this one (the `next` of the previous page)')
+    .option('--all', 'every page, one request per page')
+    .action(async (name: string, opts: { limit?: string; before?: string; all?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const out = output(g.json);
+      const limit = pageSize(opts.limit);
+      if (opts.before !== undefined && !/^\d+$/.test(opts.before)) {
+        throw new CutoverError('VALIDATION_FAILED', `--before takes the \`next\` a previous page printed (a number), not "${opts.before}"`);
+      }
+      const client = await connect(g.dataDir, g.timeout);
+      type Page = { deployments: DeploymentRecord[]; next: string | null };
+      const fetchPage = (before: string | undefined) => client.call<Page>('GET', withQuery(apiPath('instances', name, 'deployments'), { limit, before }));
+      let page = await fetchPage(opts.before);
+      const deployments = [...page.deployments];
+      while (opts.all && page.next !== null) {
+        out.progress(`fetched ${deployments.length} deployments…`);
+        page = await fetchPage(page.next);
+        deployments.push(...page.deployments);
+      }
+      const next = page.next;
+      out.result({ deployments, next }, () => {
+        if (deployments.length === 0) return `no deployments of ${name} yet; deploy with \`cutover deploy ${name} VERSION\``;
+        return historyRows(deployments) + (next === null ? '' : `\nmore: cutover history ${name} --before ${next} (or --all)`);
+      });
+    });
+
+  program
+    .command('prune')
+    .description("delete the agent's artifacts no later deploy needs at hand (needs admin); pruned ones are fetched again by digest")
+    .option('--dry-run', 'only show what would go and what stays, and why')
+    .action(async (opts: { dryRun?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const client = await connect(g.dataDir, g.timeout);
+      const r = await client.call<PruneResult>('POST', '/api/prune', { dryRun: opts.dryRun === true });
+      output(g.json).result(r, () => {
+        const short = (d: string) => `${d.slice(0, 19)}…`;
+        const lines = [
+          r.dryRun ? `would remove ${r.remove.length} artifacts from the agent (${kib(r.freedBytes)}):` : `removed ${r.remove.length} artifacts from the agent (${kib(r.freedBytes)})${r.remove.length ? ':' : ''}`,
+          ...r.remove.map((x) => `  - ${short(x.digest)} ${kib(x.size)}`),
+          `kept ${r.keep.length} (live and warm slots, and each instance's last ${r.keepPerInstance} releases):`,
+          ...r.keep.map((x) => `  ${short(x.digest)} ${kib(x.size)}  ${x.why.join('; ')}`),
+          ...r.refused.map((x) => `  kept ${short(x.digest)}: ${x.message}`),
+          `the server keeps the artifacts of all ${r.serverReleases} published releases; a deploy fetches a pruned one again`,
+        ];
+        return lines.join('\n');
+      });
+    });
+}

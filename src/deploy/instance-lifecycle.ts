@@ -1,0 +1,223 @@
+import { randomBytes } from 'node:crypto';
+import { CutoverError } from '../shared/index.ts';
+import type { Clock } from '../shared/index.ts';
+import type { InstanceRecord, LockRecord, Store } from '../store/index.ts';
+import type { Runtime } from './runtime.ts';
+import { planPrune } from './plan-prune.ts';
+import type { PrunePlan } from './plan-prune.ts';
+
+export interface LifecycleDeps {
+  store: Store;
+  runtime: Runtime;
+  clock: Clock;
+}
+
+export interface LifecycleWho {
+  actor: string;
+  requestId?: string;
+  reason?: string;
+}
+
+// Long enough for a drain and two slot stops; expired leases are free again, so a crash mid-way
+// never leaves the instance locked for good.
+const LIFECYCLE_LOCK_MS = 15 * 60_000;
+
+/**
+ * Runs `work` holding the instance's deployment lock, so no deployment starts meanwhile; refused
+ * (INSTANCE_LOCKED, nothing changed) while a deployment runs or someone else holds the lock.
+ */
+async function withInstanceLock<T>(
+  deps: LifecycleDeps,
+  instance: string,
+  what: { operation: 'instance-delete' | 'host-change'; retry: string },
+  who: LifecycleWho,
+  work: (lock: LockRecord) => Promise<T>,
+): Promise<T> {
+  const [running] = await deps.store.listDeployments({ instance, status: 'running', limit: 1 });
+  if (running) {
+    throw new CutoverError(
+      'INSTANCE_LOCKED',
+      `deployment ${running.id} is running on "${instance}"; wait for it to finish or stop it (\`cutover abort ${instance}\`), then ${what.retry} again`,
+      { details: { instance, deploymentId: running.id } },
+    );
+  }
+  const now = deps.clock.now();
+  // Not a deployment: the id says what holds the lock, for whoever finds it held.
+  const id = `${what.operation}_${randomBytes(6).toString('hex')}`;
+  const lock: LockRecord = { instance, owner: `${who.actor} (${what.operation})`, deploymentId: id, acquiredAt: now, expiresAt: now + LIFECYCLE_LOCK_MS };
+  const taken = await deps.store.acquireLock(lock, now);
+  if (!taken.ok) {
+    const h = taken.holder;
+    throw new CutoverError('INSTANCE_LOCKED', `instance "${instance}" is locked by ${h.owner} until ${new Date(h.expiresAt).toISOString()}; ${what.retry} again after that`, {
+      details: { instance, holder: h.owner, deploymentId: h.deploymentId, expiresAt: h.expiresAt },
+    });
+  }
+  try {
+    return await work(lock);
+  } finally {
+    await deps.store.releaseLock(instance, lock.owner).catch(() => false);
+  }
+}
+
+async function mustGet(store: Store, name: string): Promise<InstanceRecord> {
+  const instance = await store.getInstance(name);
+  if (!instance) throw new CutoverError('INSTANCE_NOT_FOUND', `no instance named "${name}"; see cutover instance list`, { details: { instance: name } });
+  return instance;
+}
+
+export interface DeletedInstance {
+  instance: string;
+  app: string;
+  hosts: string[];
+  /** The versions whose slots were stopped. */
+  stopped: string[];
+}
+
+/**
+ * Deletes an instance: under its lock, the runtime drains and stops both slots and forgets its
+ * routes, then the store forgets it with an `instance.delete` audit entry. If the runtime fails,
+ * the store keeps the instance (the delete can be run again).
+ */
+export async function deleteInstance(deps: LifecycleDeps, name: string, who: LifecycleWho): Promise<DeletedInstance> {
+  const before = await mustGet(deps.store, name);
+  return withInstanceLock(deps, name, { operation: 'instance-delete', retry: 'delete it' }, who, async () => {
+    await deps.runtime.removeInstance(name);
+    const stopped = (['blue', 'green'] as const).flatMap((c) => {
+      const s = before.slots[c];
+      return s && s.status !== 'stopped' ? [s.version] : [];
+    });
+    const deleted = await deps.store.deleteInstance(name, {
+      at: deps.clock.now(),
+      actor: who.actor,
+      action: 'instance.delete',
+      subject: name,
+      instance: name,
+      app: before.app,
+      reason: who.reason ?? null,
+      ...(who.requestId ? { requestId: who.requestId } : {}),
+      before: { app: before.app, hosts: before.hosts, environment: before.environment, currentVersion: before.currentVersion, activeColor: before.activeColor },
+      after: null,
+    });
+    if (!deleted) throw new CutoverError('INSTANCE_NOT_FOUND', `no instance named "${name}"`, { details: { instance: name } });
+    // A hold names the instance, not its record: it would pin a later instance of the same name.
+    const hold = (await deps.store.listHolds()).find((h) => h.instance === name);
+    if (hold) {
+      await deps.store.deleteHold(name, {
+        at: deps.clock.now(),
+        actor: who.actor,
+        action: 'instance.unhold',
+        subject: name,
+        instance: name,
+        app: before.app,
+        reason: 'the instance was deleted',
+        ...(who.requestId ? { requestId: who.requestId } : {}),
+        before: hold,
+        after: null,
+      });
+    }
+    return { instance: name, app: before.app, hosts: before.hosts, stopped };
+  });
+}
+
+/**
+ * Changes an instance's host names: refused (HOST_IN_USE) if another instance has one of them;
+ * under its lock the runtime re-routes (when it knows the instance), then the store records it
+ * with an `instance.update` audit entry.
+ */
+export async function changeHosts(deps: LifecycleDeps, name: string, hosts: string[], who: LifecycleWho): Promise<InstanceRecord> {
+  const wanted = [...new Set(hosts.map((h) => h.toLowerCase()))];
+  const before = await mustGet(deps.store, name);
+  for (const other of await deps.store.listInstances()) {
+    const taken = other.name !== name && other.hosts.find((h) => wanted.includes(h));
+    if (taken) {
+      throw new CutoverError('HOST_IN_USE', `host "${taken}" already routes to instance "${other.name}"`, { details: { host: taken, instance: other.name } });
+    }
+  }
+  if (wanted.length === before.hosts.length && wanted.every((h, i) => h === before.hosts[i])) return before;
+  return withInstanceLock(deps, name, { operation: 'host-change', retry: 'change its hosts' }, who, async () => {
+    // An instance never deployed has no route yet: its first deploy creates it with these hosts.
+    if (await deps.runtime.describe(name)) await deps.runtime.ensureInstance(name, wanted);
+    const at = deps.clock.now();
+    await deps.store.updateInstanceSpecs([{ name, hosts: wanted }], at, [
+      {
+        at,
+        actor: who.actor,
+        action: 'instance.update',
+        subject: name,
+        instance: name,
+        app: before.app,
+        reason: who.reason ?? null,
+        ...(who.requestId ? { requestId: who.requestId } : {}),
+        before: { hosts: before.hosts },
+        after: { hosts: wanted },
+      },
+    ]);
+    return mustGet(deps.store, name);
+  });
+}
+
+export interface PruneResult extends PrunePlan {
+  dryRun: boolean;
+  keepPerInstance: number;
+  /** Releases whose artifacts the server keeps (all of them: a deploy fetches from there). */
+  serverReleases: number;
+  /** Removals the runtime refused (a slot started using it meanwhile), with why. */
+  refused: { digest: string; message: string }[];
+}
+
+/** Gathers the plain data `planPrune` decides over, then (unless `dryRun`) deletes what it says. */
+export async function pruneArtifacts(deps: LifecycleDeps, options: { dryRun: boolean; keepPerInstance: number; historyLimit?: number }): Promise<PruneResult> {
+  const [artifacts, instances, releases] = await Promise.all([deps.runtime.listArtifacts(), deps.store.listInstances(), deps.store.listReleases()]);
+  // The artifact's digest (what the agent stores), not the release's own content hash.
+  const artifactOf = (spec: Record<string, unknown>): string | undefined => {
+    const a = spec.artifact as { digest?: unknown } | undefined;
+    return typeof a?.digest === 'string' ? a.digest : undefined;
+  };
+  const digestOf = new Map(releases.flatMap((r) => {
+    const d = artifactOf(r.spec);
+    return d ? [[`${r.app}@${r.version}`, d] as const] : [];
+  }));
+  const slots = instances.map((i) => ({
+    instance: i.name,
+    digests: (['blue', 'green'] as const).flatMap((c) => {
+      const s = i.slots[c];
+      const d = s && s.status !== 'stopped' ? digestOf.get(`${i.app}@${s.version}`) : undefined;
+      return d ? [d] : [];
+    }),
+  }));
+  // A deployment running now may be about to start its release: its artifact stays too.
+  const running = await deps.store.listDeployments({ status: 'running' });
+  for (const d of running) {
+    const i = instances.find((x) => x.name === d.instance);
+    const digest = i && digestOf.get(`${i.app}@${d.toVersion}`);
+    if (digest) slots.push({ instance: d.instance, digests: [digest] });
+  }
+  const history = await Promise.all(
+    instances.map(async (i) => {
+      const done = await deps.store.listDeployments({ instance: i.name, status: 'succeeded', limit: options.historyLimit ?? 50 });
+      return { instance: i.name, digests: done.flatMap((d) => digestOf.get(`${i.app}@${d.toVersion}`) ?? []) };
+    }),
+  );
+  const plan = planPrune({ artifacts, slots, history, keepPerInstance: options.keepPerInstance });
+  const refused: PruneResult['refused'] = [];
+  if (!options.dryRun) {
+    for (const r of plan.remove) {
+      try {
+        await deps.runtime.deleteArtifact(r.digest);
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'SLOT_BUSY') throw error;
+        refused.push({ digest: r.digest, message: (error as Error).message });
+      }
+    }
+  }
+  const gone = new Set(refused.map((r) => r.digest));
+  return {
+    dryRun: options.dryRun,
+    keepPerInstance: options.keepPerInstance,
+    serverReleases: releases.length,
+    keep: [...plan.keep, ...plan.remove.filter((r) => gone.has(r.digest)).map((r) => ({ ...r, why: ['in use on the agent'] }))],
+    remove: plan.remove.filter((r) => !gone.has(r.digest)),
+    freedBytes: plan.remove.filter((r) => !gone.has(r.digest)).reduce((n, r) => n + r.size, 0),
+    refused,
+  };
+}
