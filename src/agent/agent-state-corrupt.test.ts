@@ -49,7 +49,7 @@ test('both state files corrupt: the agent refuses to start; --reset-state moves 
     await abandon(t);
     t = undefined;
 
-    const agentDir = join(data.dir, 'agent');
+    const agentDir = join(data.dir, 'agent', 'private');
     for (const f of ['state.a', 'state.b']) await ddGarbage(join(agentDir, f));
     const corrupt = { a: await readFile(join(agentDir, 'state.a')), b: await readFile(join(agentDir, 'state.b')) };
 
