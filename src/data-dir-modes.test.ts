@@ -4,18 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { defaultDatabaseFile, secureAgentFiles, secureServerFiles, withPrivateUmask } from './data-dir-modes.ts';
-import { migrateAgentFiles } from './agent/index.ts';
 import { createSqliteStore } from './store/index.ts';
 import { silentLogger } from './shared/index.ts';
-import type { Logger } from './shared/index.ts';
 
 const mode = async (p: string) => (await stat(p)).mode & 0o7777;
 
-/** What an agent's start does to its files before it reads them (`startAgentProcess`, then `startAgent`). */
-async function startAgentFiles(dataDir: string, log: Logger): Promise<void> {
-  await secureAgentFiles(dataDir, log);
-  await migrateAgentFiles(join(dataDir, 'agent'), log);
-}
 
 test('every start moves an earlier layout into private directories and sets the modes, whatever they were before', async () => {
   const root = await mkdtemp(join(tmpdir(), 'cutover-modes-'));
@@ -52,7 +45,7 @@ test('every start moves an earlier layout into private directories and sets the 
     const log = { ...silentLogger, warn: record };
 
     // The agent moves its files and the credentials; the server the database.
-    await startAgentFiles(dataDir, log);
+    await secureAgentFiles(dataDir, log);
     await secureServerFiles(dataDir, defaultDatabaseFile(dataDir), log);
 
     assert.equal(await mode(dataDir), 0o711);
@@ -71,7 +64,7 @@ test('every start moves an earlier layout into private directories and sets the 
 
     // A second start changes (and logs) nothing.
     logged.length = 0;
-    await startAgentFiles(dataDir, log);
+    await secureAgentFiles(dataDir, log);
     await secureServerFiles(dataDir, defaultDatabaseFile(dataDir), log);
     assert.deepEqual(logged, []);
   } finally {

@@ -1,7 +1,7 @@
-import { chmod, mkdir, rename, stat } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rename, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Logger } from './shared/index.ts';
-import { agentPrivateDir } from './agent/index.ts';
+import { agentPrivateDir, migrateAgentFiles } from './agent/index.ts';
 import { LEGACY_CLI_FILE, migrateCredentials, privateDir } from './credentials.ts';
 
 /**
@@ -116,8 +116,9 @@ export async function secureDatabaseFiles(database: string | undefined, log: Log
 }
 
 /**
- * The agent's part: run at every agent start, before it reads or writes anything there. The
- * agent moves its own state and pid files into `agent/private/` at start (`migrateAgentFiles`).
+ * The agent's part: run at every agent start, before it reads or writes anything there. It moves
+ * an earlier layout's state and pid files into `agent/private/` (`migrateAgentFiles`, which
+ * `startAgent` runs too).
  */
 export async function secureAgentFiles(dataDir: string, log: Logger): Promise<void> {
   await ensureDir(dataDir, DATA_DIR_MODE, log);
@@ -126,7 +127,10 @@ export async function secureAgentFiles(dataDir: string, log: Logger): Promise<vo
   const agentDir = join(dataDir, 'agent');
   await ensureDir(agentDir, DATA_DIR_MODE, log);
   await ensureDir(agentPrivateDir(agentDir), PRIVATE_DIR_MODE, log);
-  for (const name of ['agent.pid', 'state.a', 'state.b']) await tightenFile(join(agentPrivateDir(agentDir), name), log);
+  await migrateAgentFiles(agentDir, log);
+  // agent.pid, state.a, state.b and the copies --reset-state moved aside: every file there.
+  for (const entry of await readdir(agentPrivateDir(agentDir), { withFileTypes: true }))
+    if (entry.isFile()) await tightenFile(join(agentPrivateDir(agentDir), entry.name), log);
   for (const name of ['logs', 'artifacts']) await ensureDir(join(agentDir, name), PRIVATE_DIR_MODE, log);
 }
 
