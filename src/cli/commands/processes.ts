@@ -236,7 +236,7 @@ export function registerProcessCommands(program: Command): void {
       ))
     .option(
       '--takeover',
-      'replace the agent running on this data directory without dropping a request: start beside it (same ports), then tell it to hand over and wait for it to exit. Only the live agent that <data-dir>/agent/agent.pid names (pid and start time) may hold the ports',
+      'replace the agent running on this data directory without dropping a request: start beside it (same ports), then tell it to hand over and wait for it to exit. Only the live agent that <data-dir>/agent/private/agent.pid names (pid and start time) may hold the ports',
     )
     .option('--detach', 'for service managers (systemd Type=forking): start the agent in the background, return once it serves (with --takeover: once it has taken over), see docs/install.md')
     .option('--pid-file <file>', 'with --detach: write the background agent\'s pid to this file (systemd PIDFile=)')
