@@ -5,9 +5,17 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { defaultDatabaseFile, secureAgentFiles, secureServerFiles, withPrivateUmask } from './data-dir-modes.ts';
 import { createSqliteStore } from './store/index.ts';
+import { migrateAgentFiles } from './agent/index.ts';
 import { silentLogger } from './shared/index.ts';
+import type { Logger } from './shared/index.ts';
 
 const mode = async (p: string) => (await stat(p)).mode & 0o7777;
+
+/** What an agent's start does before it reads its files: `startAgentProcess`, then `startAgent`. */
+async function agentStart(dataDir: string, log: Logger): Promise<void> {
+  await secureAgentFiles(dataDir, log);
+  await migrateAgentFiles(join(dataDir, 'agent'), log);
+}
 
 
 test('every start moves an earlier layout into private directories and sets the modes, whatever they were before', async () => {
@@ -45,7 +53,7 @@ test('every start moves an earlier layout into private directories and sets the 
     const log = { ...silentLogger, warn: record };
 
     // The agent moves its files and the credentials; the server the database.
-    await secureAgentFiles(dataDir, log);
+    await agentStart(dataDir, log);
     await secureServerFiles(dataDir, defaultDatabaseFile(dataDir), log);
 
     assert.equal(await mode(dataDir), 0o711);
@@ -64,7 +72,7 @@ test('every start moves an earlier layout into private directories and sets the 
 
     // A second start changes (and logs) nothing.
     logged.length = 0;
-    await secureAgentFiles(dataDir, log);
+    await agentStart(dataDir, log);
     await secureServerFiles(dataDir, defaultDatabaseFile(dataDir), log);
     assert.deepEqual(logged, []);
   } finally {

@@ -1,7 +1,6 @@
 import { chmod, mkdir, readdir, rename, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Logger } from './shared/index.ts';
-import { agentPrivateDir, migrateAgentFiles } from './agent/index.ts';
 import { LEGACY_CLI_FILE, migrateCredentials, privateDir } from './credentials.ts';
 
 /**
@@ -116,9 +115,9 @@ export async function secureDatabaseFiles(database: string | undefined, log: Log
 }
 
 /**
- * The agent's part: run at every agent start, before it reads or writes anything there. It moves
- * an earlier layout's state and pid files into `agent/private/` (`migrateAgentFiles`, which
- * `startAgent` runs too).
+ * The agent's part: run at every agent start, before it reads or writes anything there. The
+ * agent itself then moves an earlier layout's state and pid files into `agent/private/`, 0600
+ * (`migrateAgentFiles`, in `startAgent`).
  */
 export async function secureAgentFiles(dataDir: string, log: Logger): Promise<void> {
   await ensureDir(dataDir, DATA_DIR_MODE, log);
@@ -126,11 +125,12 @@ export async function secureAgentFiles(dataDir: string, log: Logger): Promise<vo
   await tightenFile(join(dataDir, LEGACY_CLI_FILE), log);
   const agentDir = join(dataDir, 'agent');
   await ensureDir(agentDir, DATA_DIR_MODE, log);
-  await ensureDir(agentPrivateDir(agentDir), PRIVATE_DIR_MODE, log);
-  await migrateAgentFiles(agentDir, log);
+  // agent/private/: the agent's records (agent/agent-files.ts, which moves an earlier layout's there).
+  const records = join(agentDir, 'private');
+  await ensureDir(records, PRIVATE_DIR_MODE, log);
   // agent.pid, state.a, state.b and the copies --reset-state moved aside: every file there.
-  for (const entry of await readdir(agentPrivateDir(agentDir), { withFileTypes: true }))
-    if (entry.isFile()) await tightenFile(join(agentPrivateDir(agentDir), entry.name), log);
+  for (const entry of await readdir(records, { withFileTypes: true }))
+    if (entry.isFile()) await tightenFile(join(records, entry.name), log);
   for (const name of ['logs', 'artifacts']) await ensureDir(join(agentDir, name), PRIVATE_DIR_MODE, log);
 }
 

@@ -26,7 +26,7 @@ const LEGACY_NAME = /^(agent\.pid|state\.[ab](\.corrupt-.+)?)$/;
 
 /**
  * Creates `agent/private/` (0700, whatever it was) and moves an earlier version's state and pid
- * files into it (each logged; a file whose new place is taken is left where it is, with a
+ * files into it, 0600 (each logged; a file whose new place is taken is left where it is, with a
  * warning). A running agent of that version keeps its open state files: a rename keeps the inode.
  * Run at every agent start, before anything reads these files.
  */
@@ -37,6 +37,8 @@ export async function migrateAgentFiles(agentDir: string, log: Logger): Promise<
   for (const name of await readdir(agentDir)) {
     if (!LEGACY_NAME.test(name)) continue;
     const outcome = await moveIntoPlace(join(agentDir, name), join(dir, name), log);
+    // Records, whatever mode the earlier version or an operator left (data-dir-modes.ts ran before).
+    if (outcome === 'moved') await chmod(join(dir, name), 0o600);
     if (outcome === 'kept') {
       log.warn({ file: join(agentDir, name), kept: join(dir, name) }, 'an agent file of an earlier layout is left in place: its new place is taken; remove it');
     }
