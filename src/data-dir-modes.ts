@@ -1,32 +1,46 @@
-import { chmod, mkdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, mkdir, readdir, rename, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import type { Logger } from './shared/index.ts';
+import { LEGACY_CLI_FILE, migrateCredentials, privateDir } from './credentials.ts';
 
 /**
  * File modes of a data directory, set on every start whatever they were before (`writeFile`'s
  * `mode` applies only when it creates a file, and a directory created beforehand keeps its mode:
  * review L4). Slots run under other uids and must traverse the data directory to reach their
- * release, so directories on that path are 0711 (enter, not list); everything that holds a
- * secret or a record is 0600, or sits in a 0700 directory.
+ * release, so directories on that path are 0711 (enter, not list). Everything that holds a secret
+ * or a record is 0600 **and** sits in a 0700 directory: a file in a 0711 directory is one chmod
+ * (or one umask) away from every slot uid.
  *
  * | path | mode | why |
  * | --- | --- | --- |
- * | `<dataDir>/` | 0711 | slots traverse it to `agent/releases/…`; nobody else lists it |
- * | `agent-token`, `agent.json`, `cli.json` (an earlier version's) | 0600 | credentials |
- * | the SQLite database, `-wal`, `-shm` | 0600 | token hashes, release env, audit |
+ * | `<dataDir>/` | 0711 | slots traverse it to `agent/releases/…`, `agent/homes/…`; nobody else lists it |
+ * | `private/` | 0700 | the server's and the agent's credentials and the database |
+ * | `private/agent-token`, `private/agent.json` | 0600 | credentials |
+ * | `private/cutover.db`, `-wal`, `-shm` (the default SQLite database) | 0600 | token hashes, release env, audit |
  * | `artifacts/` (server) | 0700 | uploaded code, possibly with secrets |
- * | `agent/` | 0711 | slots traverse it to their release directory |
- * | `agent/agent.pid`, `agent/state.a`, `agent/state.b` | 0600 | the agent's records |
+ * | `agent/` | 0711 | slots traverse it to their release and state directories |
+ * | `agent/private/` | 0700 | the agent's records |
+ * | `agent/private/agent.pid`, `state.a`, `state.b` | 0600 | which process is the agent; instances, env |
  * | `agent/logs/`, `agent/artifacts/` | 0700 | slot output (may hold secrets an app prints), code |
+ * | `cli.json` (an earlier version's, moved out by the server) | 0600 | the admin token |
  *
- * The agent's per-instance release and state directories set their own owner and modes.
+ * An earlier layout kept `agent-token`, `agent.json` and `cutover.db*` in `<dataDir>/` and the
+ * agent's files in `agent/`: the first start moves them (a rename, logged): both processes move
+ * the credentials (`migrateCredentials`), the server the default database ({@link
+ * migrateDefaultDatabase}), the agent its own files (`migrateAgentFiles`). A database at a
+ * configured path stays where it is; its directory is the operator's (a warning if other users
+ * may enter it). The agent's per-instance release and state directories set their own owner
+ * and modes (`agent/slot-dirs.ts`).
  */
 export const DATA_DIR_MODE = 0o711;
 export const PRIVATE_DIR_MODE = 0o700;
 export const PRIVATE_FILE_MODE = 0o600;
 
-/** Files of the data directory itself that hold credentials. */
-const CREDENTIAL_FILES = ['agent-token', 'agent.json', 'cli.json'];
+/** The credentials in `private/`. */
+const CREDENTIAL_FILES = ['agent-token', 'agent.json'];
+
+/** The default SQLite database (the `database` setting's default is the same path). */
+export const defaultDatabaseFile = (dataDir: string): string => join(privateDir(dataDir), 'cutover.db');
 
 /** The server's part: run at every server start, before the store opens and again after it. */
 export async function secureServerFiles(
@@ -35,9 +49,59 @@ export async function secureServerFiles(
   log: Logger,
 ): Promise<void> {
   await ensureDir(dataDir, DATA_DIR_MODE, log);
-  for (const name of CREDENTIAL_FILES) await tightenFile(join(dataDir, name), log);
+  await securePrivateDir(dataDir, log);
+  await tightenFile(join(dataDir, LEGACY_CLI_FILE), log);
   await ensureDir(join(dataDir, 'artifacts'), PRIVATE_DIR_MODE, log);
+  await migrateDefaultDatabase(dataDir, database, log);
+  await warnOpenDatabaseDir(dataDir, database, log);
   await secureDatabaseFiles(database, log);
+}
+
+/** `private/` 0700 with an earlier layout's credentials moved in, each file 0600. */
+async function securePrivateDir(dataDir: string, log: Logger): Promise<void> {
+  await ensureDir(privateDir(dataDir), PRIVATE_DIR_MODE, log);
+  await migrateCredentials(dataDir, log);
+  for (const name of CREDENTIAL_FILES) await tightenFile(join(privateDir(dataDir), name), log);
+}
+
+/**
+ * Moves an earlier layout's `<dataDir>/cutover.db` (with its `-wal` and `-shm`) to
+ * `private/cutover.db` when that is the database in use and does not exist yet. The WAL moves
+ * first and the database last, so an interrupted move is finished at the next start (a `-wal` at
+ * the new place without a database there can only be the old one's). Never while the new
+ * database exists: a stray WAL beside another database would corrupt it. The server runs this
+ * before it opens the store; nothing else opens the database.
+ */
+export async function migrateDefaultDatabase(dataDir: string, database: string | undefined, log: Logger): Promise<void> {
+  const target = defaultDatabaseFile(dataDir);
+  if (database === undefined || resolve(database) !== resolve(target)) return;
+  const legacy = join(dataDir, 'cutover.db');
+  if (!(await exists(legacy))) return;
+  if (await exists(target)) {
+    log.warn({ file: legacy, inUse: target }, 'an earlier layout\'s database is left in place: the server uses the one in private/; move it away');
+    return;
+  }
+  for (const suffix of ['-wal', '-shm']) {
+    await rename(`${legacy}${suffix}`, `${target}${suffix}`).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+  }
+  await rename(legacy, target);
+  log.warn({ from: legacy, to: target }, 'moved the database (with its -wal and -shm) to its new place');
+}
+
+/** A configured SQLite file elsewhere: its directory is the operator's; say so if other users may enter it. */
+async function warnOpenDatabaseDir(dataDir: string, database: string | undefined, log: Logger): Promise<void> {
+  if (!database || database === ':memory:' || database.includes('://')) return;
+  if (resolve(database) === resolve(defaultDatabaseFile(dataDir))) return;
+  const dir = dirname(resolve(database));
+  const st = await stat(dir).catch(() => undefined);
+  if (st && (st.mode & 0o011) !== 0) {
+    log.warn(
+      { database, dir, mode: octal(st.mode & 0o7777) },
+      'other users may enter the directory of the database: keep it in a 0700 directory (chmod 700), as the default <dataDir>/private/ is',
+    );
+  }
 }
 
 /**
@@ -50,14 +114,34 @@ export async function secureDatabaseFiles(database: string | undefined, log: Log
   for (const file of [database, `${database}-wal`, `${database}-shm`]) await tightenFile(file, log);
 }
 
-/** The agent's part: run at every agent start, before it reads or writes anything there. */
+/**
+ * The agent's part: run at every agent start, before it reads or writes anything there. The
+ * agent itself then moves an earlier layout's state and pid files into `agent/private/`, 0600
+ * (`migrateAgentFiles`, in `startAgent`).
+ */
 export async function secureAgentFiles(dataDir: string, log: Logger): Promise<void> {
   await ensureDir(dataDir, DATA_DIR_MODE, log);
-  for (const name of CREDENTIAL_FILES) await tightenFile(join(dataDir, name), log);
+  await securePrivateDir(dataDir, log);
+  await tightenFile(join(dataDir, LEGACY_CLI_FILE), log);
   const agentDir = join(dataDir, 'agent');
   await ensureDir(agentDir, DATA_DIR_MODE, log);
-  for (const name of ['agent.pid', 'state.a', 'state.b']) await tightenFile(join(agentDir, name), log);
+  // agent/private/: the agent's records (agent/agent-files.ts, which moves an earlier layout's there).
+  const records = join(agentDir, 'private');
+  await ensureDir(records, PRIVATE_DIR_MODE, log);
+  // agent.pid, state.a, state.b and the copies --reset-state moved aside: every file there.
+  for (const entry of await readdir(records, { withFileTypes: true }))
+    if (entry.isFile()) await tightenFile(join(records, entry.name), log);
   for (const name of ['logs', 'artifacts']) await ensureDir(join(agentDir, name), PRIVATE_DIR_MODE, log);
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return false;
+      throw error;
+    },
+  );
 }
 
 /** Creates the directory with `mode`, or sets `mode` on an existing one (logged: a migration). */

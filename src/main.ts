@@ -12,7 +12,7 @@ import type { Config } from './config/index.ts';
 import { describeDatabase, openStore } from './store/index.ts';
 import { createArtifactStore } from './releases/index.ts';
 import { createDeployer, pruneArtifacts } from './deploy/index.ts';
-import { claimPorts, createAgentClient, liveAgent, openAgentLogs, portFree, startAgent, waitAgentGone } from './agent/index.ts';
+import { claimPorts, createAgentClient, findLiveAgent, openAgentLogs, portFree, startAgent, waitAgentGone } from './agent/index.ts';
 import type { AgentPidRecord } from './agent/index.ts';
 import { bootstrapAdminToken, collectUnreferencedArtifacts, ensureBuiltInChannels, reportProblem } from './control/index.ts';
 import { createApi } from './api/index.ts';
@@ -232,12 +232,12 @@ export interface ServingAgent {
 }
 
 /**
- * The agent `<dataDir>/agent/agent.pid` names, if it is alive (pid and start time), and whether it
+ * The agent `<dataDir>/agent/private/agent.pid` names, if it is alive (pid and start time), and whether it
  * answers its control API (at `agent.json`'s URL) with this data directory's token: then it really
  * is this data directory's agent, and `cutover up` may reuse it instead of starting a second one.
  */
 export async function findServingAgent(config: Readonly<Config>): Promise<ServingAgent | undefined> {
-  const record = await liveAgent(join(config.dataDir, 'agent', 'agent.pid'));
+  const record = await findLiveAgent(join(config.dataDir, 'agent'));
   if (record === undefined) return undefined;
   const url = (await readAgentEndpoint(config.dataDir)) ?? `http://${config.agentHost}:${record.controlPort ?? config.agentPort}`;
   const token = await ensureAgentToken(config.dataDir);

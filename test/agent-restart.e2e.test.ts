@@ -107,7 +107,7 @@ test(`${ROUNDS} agent handovers under keep-alive load, slow requests and event s
   });
   await eventually(async () => traffic.result.ok > 100 && slow.result.ok > 8, 10_000, 'load to reach steady state');
 
-  const agentPid = async () => (JSON.parse(await readFile(join(data.dir, 'agent', 'agent.pid'), 'utf8')) as { pid: number }).pid;
+  const agentPid = async () => (JSON.parse(await readFile(join(data.dir, 'agent', 'private', 'agent.pid'), 'utf8')) as { pid: number }).pid;
   assert.equal(await agentPid(), agent.child.pid, 'the agent records its pid');
   for (let round = 1; round <= ROUNDS; round++) {
     const old = agent;

@@ -69,7 +69,7 @@ test('M6: both agent state files corrupt: the agent refuses, --reset-state start
   assert.equal(down.json[0].agent.state, 'unreachable');
   assert.match(down.json[0].agent.problems[0], /cannot ask the agent/);
 
-  const agentDir = join(data.dir, 'agent');
+  const agentDir = join(data.dir, 'agent', 'private');
   for (const f of ['state.a', 'state.b']) await ddGarbage(join(agentDir, f));
   const refused = await cutover(data.dir, agentArgs);
   assert.equal(refused.code, 1, refused.stdout + refused.stderr);

@@ -1,13 +1,16 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CONFIG_HOME, cutover, eventually, load, manifest, ports, startProcess, tempDir } from './helpers.ts';
 
 /**
- * A data directory laid out by the previous version, with a live instance: the admin token in
- * `<dataDir>/cli.json`, no contexts file, and the loose modes that version left (review H1, L4).
- * A server start moves the token out and removes cli.json; server and agent starts set the modes;
+ * A data directory laid out by the previous versions, with a live instance: the admin token in
+ * `<dataDir>/cli.json`, no contexts file, the credentials and the database directly in the data
+ * directory and the agent's state and pid files directly in `agent/` (no `private/` directories),
+ * and the loose modes those versions left (review H1, L4). A server start moves the token out and
+ * removes cli.json, and moves the credentials and the database into `private/`; an agent start
+ * (a takeover from the running agent) moves its files into `agent/private/`; both set the modes;
  * the CLI keeps working and the instance keeps serving throughout. A second server on the same
  * data directory does not redirect the CLI away from the live one (review M1).
  */
@@ -18,6 +21,13 @@ after(async () => {
 });
 
 const mode = async (p: string) => (await stat(p)).mode & 0o7777;
+const ignoreMissing = (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'ENOENT') throw error;
+};
+
+/** Where the files are now, and where the earlier layout kept them (`-wal`, `-shm`: while open). */
+const OLD_LAYOUT = ['agent-token', 'agent.json', 'cutover.db', 'cutover.db-wal', 'cutover.db-shm'].map((f) => [`private/${f}`, f] as const);
+const OLD_AGENT_LAYOUT = ['state.a', 'state.b', 'agent.pid'].map((f) => [`agent/private/${f}`, `agent/${f}`] as const);
 
 test('an old data directory with a live instance is migrated in place', async () => {
   const began = Date.now();
@@ -58,6 +68,10 @@ test('an old data directory with a live instance is migrated in place', async ()
   const before = await cutover(dir, ['status', 'web']);
   assert.equal(before.code, 0, before.stdout + before.stderr);
   await server.stop();
+  // The earlier layout, moved back by hand under the running agent (it keeps its state files
+  // open: a rename keeps the inode; it names itself in agent/agent.pid, as that version did).
+  for (const [from, to] of [...OLD_LAYOUT, ...OLD_AGENT_LAYOUT]) await rename(join(dir, from), join(dir, to)).catch(ignoreMissing);
+  for (const d of ['private', 'agent/private']) await rmdir(join(dir, d));
   const loose: [string, number][] = [
     ['', 0o755],
     ['agent-token', 0o644],
@@ -81,8 +95,10 @@ test('an old data directory with a live instance is migrated in place', async ()
   assert.equal(contexts.contexts[url].token, adminToken, 'the admin token moved to the contexts file');
   assert.equal(contexts.dataDirs[dir], url);
   assert.equal(await mode(dir), 0o711);
+  assert.equal(await mode(join(dir, 'private')), 0o700);
   for (const f of ['agent-token', 'agent.json', 'cutover.db', 'cutover.db-wal', 'cutover.db-shm'])
-    assert.equal(await mode(join(dir, f)), 0o600, f);
+    assert.equal(await mode(join(dir, 'private', f)), 0o600, f);
+  for (const [, old] of OLD_LAYOUT) await assert.rejects(stat(join(dir, old)), { code: 'ENOENT' }, `${old} moved into private/`);
   assert.equal(await mode(join(dir, 'artifacts')), 0o700);
 
   // The CLI finds the server and the token with no set-up, by data directory.
@@ -118,9 +134,15 @@ test('an old data directory with a live instance is migrated in place', async ()
     'the old agent to exit',
   );
   assert.equal(await mode(join(dir, 'agent')), 0o711);
-  for (const d of ['agent/logs', 'agent/artifacts']) assert.equal(await mode(join(dir, d)), 0o700, d);
-  for (const f of ['agent/state.a', 'agent/state.b', 'agent/agent.pid'])
+  for (const d of ['agent/private', 'agent/logs', 'agent/artifacts']) assert.equal(await mode(join(dir, d)), 0o700, d);
+  for (const f of ['agent/private/state.a', 'agent/private/state.b', 'agent/private/agent.pid'])
     assert.equal(await mode(join(dir, f)), 0o600, f);
+  for (const [, old] of OLD_AGENT_LAYOUT) await assert.rejects(stat(join(dir, old)), { code: 'ENOENT' }, `${old} moved into agent/private/`);
+  await eventually(
+    async () => JSON.parse(await readFile(join(dir, 'agent/private/agent.pid'), 'utf8')).pid === agent.child.pid,
+    10_000,
+    'the new agent to name itself in agent/private/agent.pid',
+  );
 
   const result = await traffic.stop();
   trafficStopped = true;

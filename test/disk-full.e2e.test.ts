@@ -82,7 +82,7 @@ test("agent: with its directory full, a flip still moves traffic and the state w
     current = await startTestAgent(fs.dir, {}, { log, flags: { drainTimeout: '1s' } });
   };
   const flipOnFullDisk = async () => {
-    await truncate(await nextStateFile(agentDir), 0);
+    await truncate(await nextStateFile(join(agentDir, 'private')), 0);
     await fs.fill();
     await current!.client.flip('shop', 'green');
     assert.equal(version((await get(current!.agent.routerPort, 'shop.test')).body), '1.1.0', 'the flip moved traffic');

@@ -135,10 +135,10 @@ test(
       });
       up.once('exit', (code) => reject(new Error(`cutover up exited with ${code}`)));
     });
-    const agentPid = (JSON.parse(await readFile(join(data, 'agent', 'agent.pid'), 'utf8')) as { pid: number })
+    const agentPid = (JSON.parse(await readFile(join(data, 'agent', 'private', 'agent.pid'), 'utf8')) as { pid: number })
       .pid;
     known.agentPid = agentPid;
-    const agentToken = (await readFile(join(data, 'agent-token'), 'utf8')).trim();
+    const agentToken = (await readFile(join(data, 'private', 'agent-token'), 'utf8')).trim();
     const as = (token: string) =>
       ({ ...env, CUTOVER_URL: info.api, CUTOVER_TOKEN: token }) as Record<string, string>;
     const admin = as(info.adminToken);
@@ -165,7 +165,7 @@ test(
     /** Publishes and deploys a hostile release; its start command is H1's, word for word, then the attacks. */
     const deployHostile = async (name: string, extraEnv: Record<string, string>) => {
       const file = join(tmp.dir, `${name}.yml`);
-      const start = `cat ../../../cli.json ../../../agent-token ../../../../cli.json ../../../../agent-token; exec ${JSON.stringify(process.execPath)} attack.mjs`;
+      const start = `cat ../../../cli.json ../../../agent-token ../../../../cli.json ../../../../agent-token ../../../../private/agent-token; exec ${JSON.stringify(process.execPath)} attack.mjs`;
       const envYaml = Object.entries({ ...common, ...extraEnv })
         .map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`)
         .join('\n');
@@ -259,9 +259,11 @@ test(
     ] as const) {
       assert.ok(!everything.includes(secret), `the ${what} is in the slot logs`);
     }
-    // H1 word for word: the old cli.json is gone from the data directory, the agent token unreadable.
+    // H1 word for word: the old cli.json and agent-token are gone from the data directory, the
+    // agent token in private/ unreadable.
     assert.match(everything, /cat: \.\.\/\.\.\/\.\.\/\.\.\/cli\.json: No such file or directory/);
-    assert.match(everything, /cat: \.\.\/\.\.\/\.\.\/\.\.\/agent-token: Permission denied/);
+    assert.match(everything, /cat: \.\.\/\.\.\/\.\.\/\.\.\/agent-token: No such file or directory/);
+    assert.match(everything, /cat: \.\.\/\.\.\/\.\.\/\.\.\/private\/agent-token: Permission denied/);
     assert.doesNotMatch(everything, /a-secret-in-the-environment/);
 
     // The files as the agent laid them out.
@@ -274,6 +276,10 @@ test(
     assert.deepEqual(await st(aState), { uid: uidA, gid: uidA, mode: 0o700 });
     assert.equal((await st(join(data, 'agent'))).mode, 0o711);
     assert.equal((await st(join(data, 'agent', 'logs'))).mode, 0o700);
+    for (const dir of ['private', 'agent/private']) assert.deepEqual(await st(join(data, dir)), { uid: 0, gid: 0, mode: 0o700 }, dir);
+    // Nothing secret where an earlier layout kept it, in the directories slot uids pass through.
+    for (const old of ['agent-token', 'agent.json', 'cutover.db', 'cutover.db-wal', 'agent/state.a', 'agent/state.b', 'agent/agent.pid'])
+      await assert.rejects(stat(join(data, old)), { code: 'ENOENT' }, `${old} is not in a directory slots pass through`);
 
     // Both instances still serve, the agent and the server still run: nothing was signalled.
     const text = await new Promise<string>((resolve) => {

@@ -16,8 +16,8 @@ await withCutover({ name: 'agent-calls', deadlineMs: 180_000 }, async (c) => {
   if (created.code !== 0) throw new Error(created.stdout + created.stderr);
   for (const v of ['1.0.0', '1.1.0'])
     await apiCall(c, 'POST', '/api/instances/web/deploy?wait=60000', { version: v });
-  const agentUrl = (JSON.parse(await readFile(`${c.dataDir}/agent.json`, 'utf8')) as { url: string }).url;
-  const agentToken = (await readFile(`${c.dataDir}/agent-token`, 'utf8')).trim();
+  const agentUrl = (JSON.parse(await readFile(`${c.dataDir}/private/agent.json`, 'utf8')) as { url: string }).url;
+  const agentToken = (await readFile(`${c.dataDir}/private/agent-token`, 'utf8')).trim();
   const agent = new Client(agentUrl, { pipelining: 1, keepAliveTimeout: 60_000 });
   const router = new Client(c.routerUrl, { pipelining: 1, keepAliveTimeout: 60_000 });
   const call = async (method: 'GET' | 'POST', path: string, body?: unknown) => {

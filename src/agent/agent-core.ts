@@ -11,6 +11,7 @@ import type { UnpackLimits } from '../releases/index.ts';
 import type { HealthResult, RuntimeInstance, RuntimeMaintenance, RuntimeSlot, RuntimeSlotSpec } from '../deploy/index.ts';
 import type { AgentState, PersistedInstance, PersistedSlot } from './agent-state.ts';
 import { createStateFile } from './agent-state.ts';
+import { agentStateBase } from './agent-files.ts';
 import { createStateSaver } from './state-saver.ts';
 import type { Isolation } from './isolation.ts';
 import { createSlotDirs } from './slot-dirs.ts';
@@ -56,7 +57,7 @@ function drainOf(d: DrainStatus): NonNullable<RuntimeSlot['drain']> {
 export function createAgentCore(options: AgentCoreOptions) {
   const { router, supervisor, log } = options;
   const artifacts = createArtifactStore(join(options.dataDir, 'artifacts'));
-  const stateFile = createStateFile(join(options.dataDir, 'state'));
+  const stateFile = createStateFile(agentStateBase(options.dataDir));
   let state: AgentState = { version: 1, instances: {} };
   const saver = createStateSaver({ file: stateFile, current: () => state, dataDir: options.dataDir, retryMs: options.saveRetryMs ?? 1000, log });
   const save = saver.save;

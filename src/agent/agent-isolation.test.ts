@@ -262,6 +262,7 @@ test('the data directory lets slot users through, and nothing in it that it used
     assert.equal(await mode('artifacts'), 0o700);
     assert.equal(await mode('notes.txt'), 0o644, "what is not Cutover's is left alone");
     assert.equal(await mode('agent'), 0o711);
+    assert.equal(await mode('agent/private'), 0o700);
     assert.equal(await mode('agent/logs'), 0o700);
     assert.equal(await mode('agent/artifacts'), 0o700);
     assert.equal(await mode('agent/releases'), 0o711);

@@ -10,7 +10,7 @@ import { startTestAgent, tempDataDir } from './test-agent.ts';
 test('an agent records its pid when it starts and removes it when it stops; --takeover alone just starts', async () => {
   const data = await tempDataDir();
   try {
-    const file = join(data.dir, 'agent', 'agent.pid');
+    const file = join(data.dir, 'agent', 'private', 'agent.pid');
     const t = await startTestAgent(data.dir);
     const record = await readAgentPid(file);
     assert.equal(record?.pid, process.pid);

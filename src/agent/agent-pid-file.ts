@@ -1,6 +1,6 @@
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 
-/** What `<dataDir>/agent/agent.pid` holds: which process is the current agent of this data directory. */
+/** What `<dataDir>/agent/private/agent.pid` holds: which process is the current agent of this data directory. */
 export interface AgentPidRecord {
   pid: number;
   /** Wall-clock start of the agent (ms). */
@@ -65,7 +65,7 @@ export async function removeOwnAgentPid(file: string): Promise<void> {
   if ((await readAgentPid(file))?.pid === process.pid) await rm(file, { force: true });
 }
 
-/** The live agent `<dataDir>/agent/agent.pid` names (not this process), or undefined. */
+/** The live agent `<dataDir>/agent/private/agent.pid` names (not this process), or undefined. */
 export async function liveAgent(file: string): Promise<AgentPidRecord | undefined> {
   const found = await readAgentPid(file);
   return found && (await agentAlive(found)) ? found : undefined;

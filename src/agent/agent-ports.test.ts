@@ -50,7 +50,7 @@ test('an agent refuses a router or control port another process holds, even with
     }
   }
   await assert.rejects(
-    access(join(data.dir, 'agent', 'agent.pid')),
+    access(join(data.dir, 'agent', 'private', 'agent.pid')),
     { code: 'ENOENT' },
     'a refused agent records nothing',
   );
@@ -63,7 +63,9 @@ test('another live agent of the data directory: refused without --takeover; --ta
   t.after(taken.close);
   const controlPort = await holder(false);
   await controlPort.close();
-  // A stand-in for the live agent: another process, named by agent.pid with its start time.
+  // A stand-in for the live agent: another process, named by agent.pid with its start time, at
+  // the path an earlier version's agent wrote it (agent/, not agent/private/): a successor must
+  // still find such a predecessor.
   const other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
   t.after(() => other.kill('SIGKILL'));
   await once(other, 'spawn');

@@ -18,7 +18,7 @@ function describePorts(record: AgentPidRecord): string {
 
 /**
  * Refuses to start when this agent would share its data directory or its ports with anyone:
- * - `previous` (the live agent `agent/agent.pid` names, start time checked) serves the data
+ * - `previous` (the live agent `agent/private/agent.pid` names, start time checked) serves the data
  *   directory and this is not a `--takeover` → `AGENT_RUNNING`;
  * - a port is taken (a plain bind, without SO_REUSEPORT, fails) and it is not a takeover from
  *   `previous` holding that port → `PORT_IN_USE`, naming the port and its flag.
@@ -45,9 +45,9 @@ export async function claimPorts(
     if (takeover && previous !== undefined && (await holdsPort(previous.pid, port)) !== false) continue;
     const why =
       takeover && previous !== undefined
-        ? `; --takeover replaces only the agent that ${config.dataDir}/agent/agent.pid names (pid ${previous.pid}), and it does not hold this port`
+        ? `; --takeover replaces only the agent that ${config.dataDir}/agent/private/agent.pid names (pid ${previous.pid}), and it does not hold this port`
         : takeover
-          ? `; --takeover replaces only a live agent named by ${config.dataDir}/agent/agent.pid, and it names none`
+          ? `; --takeover replaces only a live agent named by ${config.dataDir}/agent/private/agent.pid, and it names none`
           : '';
     throw new CutoverError(
       'PORT_IN_USE',

@@ -49,7 +49,7 @@ test('both state files corrupt: the agent refuses to start; --reset-state moves 
     await abandon(t);
     t = undefined;
 
-    const agentDir = join(data.dir, 'agent');
+    const agentDir = join(data.dir, 'agent', 'private');
     for (const f of ['state.a', 'state.b']) await ddGarbage(join(agentDir, f));
     const corrupt = { a: await readFile(join(agentDir, 'state.a')), b: await readFile(join(agentDir, 'state.b')) };
 
@@ -106,7 +106,7 @@ test('a skipped entry does not orphan its processes: they are stopped and the po
     t = undefined;
 
     // `corrupt2.hosts = 5` with a valid checksum, as in the review.
-    const file = createStateFile(join(data.dir, 'agent', 'state'));
+    const file = createStateFile(join(data.dir, 'agent', 'private', 'state'));
     const { state } = await file.load();
     (state.instances.corrupt2 as unknown as { hosts: number }).hosts = 5;
     await file.save(state as AgentState);

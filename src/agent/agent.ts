@@ -9,7 +9,8 @@ import { createRouter } from '../router/index.ts';
 import { createSupervisor, resolveSlotUser } from '../supervisor/index.ts';
 import { createAgentCore } from './agent-core.ts';
 import { createControlApi } from './control-api.ts';
-import { agentAlive, liveAgent, removeOwnAgentPid, waitAgentGone, writeAgentPid } from './agent-pid-file.ts';
+import { agentPidFile, findLiveAgent, migrateAgentFiles } from './agent-files.ts';
+import { agentAlive, removeOwnAgentPid, waitAgentGone, writeAgentPid } from './agent-pid-file.ts';
 import type { AgentPidRecord } from './agent-pid-file.ts';
 import { claimPorts, portInUse, verifyPortsOwned } from './agent-ports.ts';
 import { logSlotEvents } from './slot-event-log.ts';
@@ -50,7 +51,7 @@ export interface RunningAgent {
   /**
    * Step 2 of the handover, done by the successor itself (`cutover agent --takeover`): once this
    * agent has restored its slots, sends {@link HANDOVER_SIGNAL} to the agent named by
-   * `<dataDir>/agent/agent.pid` (if that process is still the agent that wrote it), waits for it
+   * `<dataDir>/agent/private/agent.pid` (if that process is still the agent that wrote it), waits for it
    * to exit, then records this agent's pid there. With no previous agent running it only records
    * the pid. Throws `FORBIDDEN` if the previous agent cannot be signalled.
    */
@@ -81,7 +82,7 @@ export interface RunningAgent {
  * port meanwhile makes it refuse too. The first two checks run before a slot is adopted; a refusal
  * at the last releases the adopted slots without stopping them.
  *
- * `<dataDir>/agent/agent.pid` names the agent serving the data directory (pid, start time, ports):
+ * `<dataDir>/agent/private/agent.pid` names the agent serving the data directory (pid, start time, ports):
  * written (atomically) once this agent is ready, or, while a predecessor still runs, once that one has exited; removed
  * by a plain stop. Router tuning comes from `pauseTimeout`, `wsDrainTimeout`, `skewGrace` and
  * `maxRequestBody`.
@@ -98,10 +99,12 @@ export async function startAgent(
   const slotUser = isolation.isolation === 'uid' && config.slotUser ? await resolveSlotUser(config.slotUser) : undefined;
   const dataDir = join(config.dataDir, 'agent');
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  // An earlier version's state and pid files move to agent/private/ before anything reads them.
+  await migrateAgentFiles(dataDir, log);
   const logDir = join(dataDir, 'logs');
   // Read before anything else: once this agent is ready it may replace the file with its own pid.
-  const pidFile = join(dataDir, 'agent.pid');
-  const previous: AgentPidRecord | undefined = await liveAgent(pidFile);
+  const pidFile = agentPidFile(dataDir);
+  const previous: AgentPidRecord | undefined = await findLiveAgent(dataDir);
   // Before this agent touches a slot: refuses if another agent serves this data directory (unless
   // taking over from it) or anything else listens on the ports.
   await claimPorts(config, previous, options.takeover === true);

@@ -9,3 +9,4 @@ export { createAgentCore } from './agent-core.ts';
 export type { AgentCore } from './agent-core.ts';
 export { createStateFile } from './agent-state.ts';
 export type { AgentState, PersistedInstance, PersistedSlot } from './agent-state.ts';
+export { agentPidFile, agentPrivateDir, agentStateBase, findLiveAgent, legacyAgentPidFile, migrateAgentFiles } from './agent-files.ts';

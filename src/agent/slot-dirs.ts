@@ -14,14 +14,18 @@ import { blockingDirectory, type DirOnPath, type Isolation } from './isolation.t
  * - `releases/<instance>/` root:<instance gid> 0750, holding one read-only copy per digest
  *   (`sha256-…`, dirs 0750, files 0640, executables 0750);
  * - `homes/<instance>/` <instance uid>:<gid> 0700: the state directory kept across releases;
+ * - `private/` 0700: the agent's state and pid files (`agent-files.ts`);
  * - `logs/`, `artifacts/` 0700 (the agent writes slot output itself), and the older shared
  *   `releases/sha256-…` directories 0700 (only slots adopted from an older agent, still running
  *   as root, use them);
  * - the data directory itself must let slot uids through (0711, enforced by the credentials
- *   check); credentials, `state.a|b`, pid files and the database stay 0600 and unreadable to them.
+ *   check); credentials and the database (`<dataDir>/private/`, 0700), `state.a|b` and the pid
+ *   file (`agent/private/`, 0700) are 0600 and out of their reach.
  */
 /** The entries of a data directory that only their owner may open (see `prepare`). */
 const PRIVATE_ENTRIES = [
+  'private',
+  // An earlier layout's, until the server and the agent have moved them into private/.
   'cutover.db',
   'cutover.db-wal',
   'cutover.db-shm',
@@ -92,6 +96,7 @@ export function createSlotDirs(agentDir: string, isolation: Isolation, unpackLim
       await ensureDir(agentDir, 0o711);
       await ensureDir(releasesDir, 0o711);
       await ensureDir(homesDir, 0o711);
+      await ensureDir(join(agentDir, 'private'), 0o700);
       await ensureDir(join(agentDir, 'logs'), 0o700);
       await ensureDir(join(agentDir, 'artifacts'), 0o700);
       for (const name of await readdir(releasesDir)) {

@@ -18,7 +18,7 @@ test('defaults < file < env < flags', async () => {
     assert.equal(config.rollbackWindow, 600_000);
     assert.equal(config.lockTtl, 600_000);
     assert.ok(Object.isFrozen(config));
-    assert.equal(config.database, join(config.dataDir, 'cutover.db'));
+    assert.equal(config.database, join(config.dataDir, 'private', 'cutover.db'));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

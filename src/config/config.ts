@@ -58,7 +58,7 @@ export const configSchema = z
     agentHost: z.string().default('127.0.0.1').describe("Address of the agent's control API; keep it private."),
     agentPort: port(7071).describe("Port of the agent's control API (0 = any free port)."),
     agentUrl: z.string().url().optional().describe('How the server reaches the agent; default: from the data directory, else http://agentHost:agentPort.'),
-    database: z.string().optional().describe('Database: a PostgreSQL URL (postgres://user:pass@host/db) or a SQLite file path; default <dataDir>/cutover.db.'),
+    database: z.string().optional().describe('Database: a PostgreSQL URL (postgres://user:pass@host/db) or a SQLite file path; default <dataDir>/private/cutover.db (a 0700 directory).'),
     rollbackWindow: duration('30m').describe('How long the previous slot stays warm after a flip, for instant rollback.'),
     lockTtl: duration('10m').describe("Lease of an instance's deployment lock; renewed at every step and every third of it while a deployment runs; a dead server's deployment is settled once it expires."),
     warmCheckInterval: duration('5s').describe('How often the server stops warm slots whose rollback window ended.'),
@@ -181,6 +181,6 @@ export async function loadConfig(layers: {
   if (config.database && !isAbsolute(config.database) && !config.database.includes('://')) {
     config.database = resolve(config.database);
   }
-  config.database ??= join(config.dataDir, 'cutover.db');
+  config.database ??= join(config.dataDir, 'private', 'cutover.db');
   return Object.freeze(config);
 }

@@ -13,3 +13,5 @@ export { validate } from './validate.ts';
 export { canonicalJson } from './canonical-json.ts';
 export { AGENT_NODE_FLAGS } from './process-flags.ts';
 export { siblingModule } from './sibling-module.ts';
+export { moveIntoPlace } from './move-into-place.ts';
+export type { MoveOutcome } from './move-into-place.ts';

@@ -10,7 +10,7 @@ import { AGENT_NODE_FLAGS, CutoverError, createLogger } from '../../shared/index
 const processes = () => import('../../main.ts');
 import { cliConfigDir, loadConfig, readEnv } from '../../config/index.ts';
 import type { Config } from '../../config/index.ts';
-import { readAgentEndpoint } from '../../credentials.ts';
+import { agentEndpointFile, readAgentEndpoint } from '../../credentials.ts';
 import { contextsFileIn } from '../../cli-contexts.ts';
 import { output } from '../output.ts';
 import { planUp } from '../up-plan.ts';
@@ -57,7 +57,7 @@ function withProcessOptions(cmd: Command): Command {
 }
 
 function withDatabaseOption(cmd: Command): Command {
-  return cmd.option('--database <location>', 'PostgreSQL URL (postgres://user:pass@host/db) or SQLite file (default <data-dir>/cutover.db)');
+  return cmd.option('--database <location>', 'PostgreSQL URL (postgres://user:pass@host/db) or SQLite file (default <data-dir>/private/cutover.db)');
 }
 
 /**
@@ -85,6 +85,8 @@ function untilSignal(stop: () => Promise<void>, say: (line: string) => void): Pr
 
 /** Starts `cutover agent` as a child process and waits until it has written its endpoint. */
 async function spawnAgent(config: Readonly<Config>, argv: string[]): Promise<ChildProcess> {
+  // Both places: an earlier version's agent.json would otherwise pass for this agent's.
+  await rm(agentEndpointFile(config.dataDir), { force: true });
   await rm(join(config.dataDir, 'agent.json'), { force: true });
   const main = cliEntry();
   // Its own process group: Ctrl-C in the terminal reaches only `up`, which stops the server first
@@ -234,7 +236,7 @@ export function registerProcessCommands(program: Command): void {
       ))
     .option(
       '--takeover',
-      'replace the agent running on this data directory without dropping a request: start beside it (same ports), then tell it to hand over and wait for it to exit. Only the live agent that <data-dir>/agent/agent.pid names (pid and start time) may hold the ports',
+      'replace the agent running on this data directory without dropping a request: start beside it (same ports), then tell it to hand over and wait for it to exit. Only the live agent that <data-dir>/agent/private/agent.pid names (pid and start time) may hold the ports',
     )
     .option('--detach', 'for service managers (systemd Type=forking): start the agent in the background, return once it serves (with --takeover: once it has taken over), see docs/install.md')
     .option('--pid-file <file>', 'with --detach: write the background agent\'s pid to this file (systemd PIDFile=)')
@@ -266,7 +268,7 @@ export function registerProcessCommands(program: Command): void {
       out.result({ router: agent.routerPort, control: agent.controlPort, ...(handedOver ? { takeover: handedOver } : {}) }, () => {
         if (!handedOver) return `agent: ${ports}`;
         if (handedOver.previousPid === null) {
-          return `agent: ${ports}\nno previous agent was running on ${config.dataDir} (agent/agent.pid names none alive): started normally`;
+          return `agent: ${ports}\nno previous agent was running on ${config.dataDir} (agent/private/agent.pid names none alive): started normally`;
         }
         return handedOver.exited
           ? `agent: ${ports}\ntook over from the previous agent (pid ${handedOver.previousPid}), which handed over and exited after ${(handedOver.waitedMs / 1000).toFixed(1)} s`

@@ -35,6 +35,14 @@ test('a zero-length database is refused where the directory shows earlier use, a
   await writeFile(join(used, 'cutover.db'), '');
   assert.throws(() => createSqliteStore(join(used, 'cutover.db')), (e: unknown) => corrupt(e, /is empty \(0 bytes\).*artifacts/));
   assert.equal((await stat(join(used, 'cutover.db'))).size, 0, 'the file is left as it was');
+
+  // The default place, <dataDir>/private/cutover.db: the signs are in the data directory.
+  const layout = join(dir, 'layout');
+  await mkdir(join(layout, 'agent', 'private'), { recursive: true });
+  await mkdir(join(layout, 'private'));
+  await writeFile(join(layout, 'agent', 'private', 'state.a'), 'x');
+  await writeFile(join(layout, 'private', 'cutover.db'), '');
+  assert.throws(() => createSqliteStore(join(layout, 'private', 'cutover.db')), (e: unknown) => corrupt(e, /is empty \(0 bytes\).*agent\/private\/state\.a/));
 });
 
 test('garbage pages in the middle of the database are found by quick_check at start', async (t) => {

@@ -1,6 +1,6 @@
 import { DatabaseSync } from 'node:sqlite';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { CutoverError, diskFullError } from '../../shared/index.ts';
 import { decodeRows } from '../decode-rows.ts';
 import type { RowLog } from '../decode-rows.ts';
@@ -148,11 +148,13 @@ function refuseEmptyDatabaseOfUsedDirectory(file: string): void {
     return; // no file: a fresh install
   }
   if (size > 0) return;
-  const dir = dirname(file);
+  // The default database is `<dataDir>/private/cutover.db`; an earlier layout's sat in `<dataDir>/`.
+  const dir = basename(dirname(file)) === 'private' ? dirname(dirname(file)) : dirname(file);
   // Each appears only after the database was written: an upload, the first start's credentials,
   // an agent state (the agent routes an instance only once the server recorded it). Not `agent/`
   // alone: under `up` the agent creates it before the server first opens the database.
-  const signs = ['artifacts', 'cli.json', join('agent', 'state.a'), join('agent', 'state.b')].filter((name) => existsSync(join(dir, name)));
+  const states = ['state.a', 'state.b'].flatMap((f) => [join('agent', 'private', f), join('agent', f)]);
+  const signs = ['artifacts', 'cli.json', ...states].filter((name) => existsSync(join(dir, name)));
   if (signs.length === 0) return;
   throw new CutoverError(
     'DATABASE_CORRUPT',
