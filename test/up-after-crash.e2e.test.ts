@@ -8,7 +8,17 @@ import { request } from 'node:http';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { readPidFile } from '../src/supervisor/index.ts';
-import { CLI, cutover, eventually, freePort, load, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import {
+  CLI,
+  cutover,
+  eventually,
+  freePort,
+  load,
+  manifest,
+  ports,
+  startProcess,
+  tempDir,
+} from './helpers.ts';
 
 /**
  * `cutover up` after the `up` process died (acceptance defects §1), and ports only one agent owns
@@ -92,7 +102,10 @@ async function agentPids(dataDir: string): Promise<number[]> {
 /**
  * `cutover up` in text mode (what a user sees): resolves with its output once it says it is up.
  */
-async function startUpText(dataDir: string, args: string[]): Promise<{ child: ChildProcess; text: string; stop(): Promise<void> }> {
+async function startUpText(
+  dataDir: string,
+  args: string[],
+): Promise<{ child: ChildProcess; text: string; stop(): Promise<void> }> {
   const child = spawn(process.execPath, [CLI, '--data-dir', dataDir, ...args, '--log-level', 'warn'], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, CUTOVER_URL: '', CUTOVER_TOKEN: '' },

@@ -111,8 +111,19 @@ export function createSqliteAuditLog(db: DatabaseSync, log?: RowLog) {
         ['at < ?', filter.until],
         ['id < ?', filter.before],
       ];
-      const rows = list(`SELECT ${COLUMNS} FROM audit`, filters, 'ORDER BY id DESC', filter.limit) as SQLOutputValue[][];
-      return decodeRows(rows, (r) => checkAuditEntry(toEntry(r)), 'audit', (r) => r[0], log);
+      const rows = list(
+        `SELECT ${COLUMNS} FROM audit`,
+        filters,
+        'ORDER BY id DESC',
+        filter.limit,
+      ) as SQLOutputValue[][];
+      return decodeRows(
+        rows,
+        (r) => checkAuditEntry(toEntry(r)),
+        'audit',
+        (r) => r[0],
+        log,
+      );
     },
     async readAuditChain(after, limit) {
       return (q.chain.all(after, Math.max(0, limit)) as unknown as SQLOutputValue[][]).map(toEntry);

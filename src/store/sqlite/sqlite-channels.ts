@@ -88,7 +88,13 @@ export function createSqliteChannels(db: DatabaseSync, audit: SqliteAuditLog, lo
       return row && toChannel(row);
     },
     async listChannels() {
-      return decodeRows(q.list.all() as Row[], (r) => checkChannel(toChannel(r)), 'channels', (r) => r.name, log);
+      return decodeRows(
+        q.list.all() as Row[],
+        (r) => checkChannel(toChannel(r)),
+        'channels',
+        (r) => r.name,
+        log,
+      );
     },
     async updateChannel(c) {
       q.update.run(c.description, JSON.stringify(c.policy), c.updatedAt, c.name);
