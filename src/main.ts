@@ -92,12 +92,14 @@ export async function startServer(
     intervalMs: config.bakeCheckInterval,
     thresholds: analysisThresholds,
   });
+  // An instance the agent no longer knows (its state reset) is routed again, then its recorded version redeployed.
+  const lost = createLostInstanceHandler({ store, runtime, deployer, clock, log });
   const health = createHealthWatcher({
     ...watching,
     intervalMs: config.bakeCheckInterval,
     rollbackOnUnhealthy: config.rollbackOnUnhealthy,
-    // An instance the agent no longer knows (its state reset) is routed again and marked as needing a deploy.
-    onLost: createLostInstanceHandler({ store, runtime, clock, log }),
+    onLost: lost.onLost,
+    onNeedsDeploy: lost.redeploy,
   });
   const scheduler = createScheduler({ store, deployer, runtime, clock, log, intervalMs: config.fleetInterval });
   const api = createApi({

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { request } from 'undici';
 import { readPidFile } from '../src/supervisor/index.ts';
 import { cutover, manifest, ports, startProcess, tempDir } from './helpers.ts';
 
@@ -40,7 +41,7 @@ async function ddGarbage(file: string): Promise<void> {
   await h.close();
 }
 
-test('M6: both agent state files corrupt: the agent refuses, --reset-state starts it empty, the server notices and status says so', async () => {
+test('M6: both agent state files corrupt: the agent refuses, --reset-state starts it empty, the server notices and redeploys the recorded version', async () => {
   const started = performance.now();
   const data = await tempDir('corrupt-state');
   cleanup.push(data.cleanup);
@@ -81,21 +82,36 @@ test('M6: both agent state files corrupt: the agent refuses, --reset-state start
   assert.equal((await readdir(agentDir)).filter((f) => f.includes('.corrupt-')).length, 2, 'the bad files were moved aside');
   assert.equal(alive(slotPid), false, 'the orphaned slot process was stopped');
 
-  // The server finds the instance lost, routes its hosts again and marks it as needing a deploy.
-  let status = down;
+  // The server finds the instance lost, routes its hosts again, records it as needing a deploy
+  // and redeploys the recorded version by itself (actor `recovery`): no operator step.
+  let entries: { action: string; actor: string; reason: string | null; after: unknown }[] = [];
+  const states = new Set<string>();
   await eventually(async () => {
-    status = await cutover(data.dir, ['status']);
-    return status.json?.[0]?.agent?.state === 'needs-deploy';
-  }, 15_000, 'the server to notice the lost instance');
-  assert.equal(status.code, 11, 'status exits 11: not routed as recorded');
-  assert.match(status.json[0].agent.problems[0], /deploy 1\.1\.0/);
+    const status = await cutover(data.dir, ['status']);
+    const state = status.json?.[0]?.agent?.state as string | undefined;
+    if (state) states.add(state);
+    if (state === 'needs-deploy') assert.match(status.json[0].agent.problems[0], /deploy 1\.1\.0/);
+    const listed = await cutover(data.dir, ['audit', '--actor', 'recovery']);
+    entries = (Array.isArray(listed.json) ? listed.json : []) as typeof entries;
+    return status.code === 0 && state === 'ok' && entries.some((e) => e.action === 'deploy.succeeded');
+  }, 30_000, 'the server to redeploy the lost instance and status to exit 0');
+  for (const s of states) assert.ok(['ok', 'unknown', 'needs-deploy', 'changing'].includes(s), `status said ${s} meanwhile`);
   const lost = await cutover(data.dir, ['audit', '--action', 'instance.lost']);
-  assert.equal(lost.json.length ?? lost.json.entries?.length, 1, lost.stdout);
-
-  const again = await cutover(data.dir, ['deploy', 'hello', '1.1.0', '--wait']);
-  assert.equal(again.code, 0, again.stdout + again.stderr);
-  orphan = (await readPidFile(join(data.dir, 'agent', 'logs'), 'hello', again.json.toColor))?.pid ?? orphan;
+  const lostEntries = lost.json as { actor: string; reason: string; after: { activeColor: null } }[];
+  assert.equal(lostEntries.length, 1, lost.stdout);
+  assert.equal(lostEntries[0]!.after.activeColor, null, 'the lost entry records what was left: nothing served');
+  assert.match(lostEntries[0]!.reason, /redeploys 1\.1\.0/);
+  assert.ok(
+    entries.some((e) => e.reason === 'the agent lost this instance; redeploying 1.1.0'),
+    JSON.stringify(entries),
+  );
   const fine = await cutover(data.dir, ['status']);
   assert.equal(fine.code, 0, fine.stdout + fine.stderr);
+  assert.equal(fine.json[0].currentVersion, '1.1.0');
+  const served = await request(`http://127.0.0.1:${p.http}/api/version`, { headers: { host: 'hello.test' } });
+  await served.body.dump();
+  assert.equal(served.statusCode, 200);
+  assert.equal(served.headers['x-app-version'], '1.1.0', 'the instance serves its version again');
+  orphan = (await readPidFile(join(data.dir, 'agent', 'logs'), 'hello', fine.json[0].activeColor))?.pid ?? orphan;
   console.log(`# corrupt agent state e2e took ${Math.round(performance.now() - started)} ms`);
 });

@@ -21,11 +21,11 @@ test('replicas: a starting replica never fails a live one’s deployment (M1); a
   const p = await ports();
   const agent = await startProcess(data.dir, ['agent', '--http-port', String(p.http), '--agent-port', String(p.agent)]);
   cleanup.push(agent.stop);
-  // Short leases (renewed every second by the heartbeat), and one long one for the restart case.
+  // Short leases (renewed every third of their TTL by the heartbeat), and one long one for the restart case.
   // No bake: on a loaded machine the latency analysis may roll a release back, which is not under test.
   const shortTtl = join(data.dir, 'short.yml');
   const longTtl = join(data.dir, 'long.yml');
-  await writeFile(shortTtl, 'lockTtl: 3s\nbakeWindow: 0\n');
+  await writeFile(shortTtl, 'lockTtl: 2s\nbakeWindow: 0\n');
   await writeFile(longTtl, 'lockTtl: 2m\nbakeWindow: 0\n');
   const replica = async (apiPort: number, config: string) => {
     const r = await startProcess(data.dir, ['server', '--api-port', String(apiPort), '--agent-port', String(p.agent), '--config', config]);
@@ -47,7 +47,7 @@ test('replicas: a starting replica never fails a live one’s deployment (M1); a
     return (await res.json()) as { status: string; error?: { message: string }; steps: { name: string; status: string }[] };
   };
   const atHealth = (id: string) => eventually(async () => (await deployment(id)).steps.some((s) => s.name === 'health' && s.status === 'running'), 20_000, `${id} at its health step`);
-  const slow = 'deployTimeout: 60s\nenv:\n  STARTUP_DELAY_MS: "5000"\n';
+  const slow = 'deployTimeout: 60s\nenv:\n  STARTUP_DELAY_MS: "2500"\n';
   for (const [v, extra] of [['1.0.0', ''], ['1.1.0', ''], ['1.2.0', slow], ['1.3.0', slow], ['1.4.0', slow]] as const) {
     await ok(p.api, ['release', 'publish', await manifest(data.dir, v, extra)]);
   }
@@ -56,7 +56,7 @@ test('replicas: a starting replica never fails a live one’s deployment (M1); a
   const traffic = load(p.http, 'slow.test', 8);
   cleanup.push(async () => void (await traffic.stop()));
 
-  // M1: replica B starts while A's deployment of 1.2.0 waits for health (longer than the 3 s lease).
+  // M1: replica B starts while A's deployment of 1.2.0 waits for health (longer than the 2 s lease).
   const m1 = (await ok(p.api, ['deploy', 'slow', '1.2.0'])).id as string;
   await atHealth(m1);
   const bPort = await freePort();
@@ -81,23 +81,24 @@ test('replicas: a starting replica never fails a live one’s deployment (M1); a
   assert.equal(recovered.status, 'failed');
   assert.match(recovered.error!.message, /previous incarnation\) before the flip/);
 
-  // H3: replica D (3 s lease) dies while deploying 1.4.0; once its lease expires, a deploy of 1.1.0
-  // through A takes the instance, and the stale deployment is failed, never finished.
+  // H3: replica D (2 s lease) dies while deploying 1.4.0. Once its lease expires, the live
+  // replicas' periodic settle (every lockTtl / 2) fails the stale deployment by itself — no new
+  // deploy triggers it — and never finishes it; then a deploy of 1.1.0 through A takes the instance.
   const dPort = await freePort();
   const d = await replica(dPort, shortTtl);
   const stale = (await ok(dPort, ['deploy', 'slow', '1.4.0'])).id as string;
   await atHealth(stale);
   d.child.kill('SIGKILL');
   await d.stop();
-  await eventually(async () => {
-    const r = await cli(p.api, ['deploy', 'slow', '1.1.0', '--wait']);
-    if (r.json?.error?.code === 'INSTANCE_LOCKED') return false;
-    assert.equal(r.code, 0, r.stdout + r.stderr);
-    return true;
-  }, 20_000, 'the stale lease to expire');
-  const staleDone = await deployment(stale);
+  const staleDone = await eventually(async () => {
+    const r = await deployment(stale);
+    return r.status !== 'running' && r;
+  }, 20_000, 'the periodic settle to fail the stale deployment');
   assert.equal(staleDone.status, 'failed');
   assert.match(staleDone.error!.message, /lease expired/);
+  assert.notEqual((await ok(p.api, ['status', 'slow'])).currentVersion, '1.4.0', 'the stale deployment never flipped');
+  const redeployed = await cli(p.api, ['deploy', 'slow', '1.1.0', '--wait']);
+  assert.equal(redeployed.code, 0, redeployed.stdout + redeployed.stderr);
   // Any replica start afterwards changes nothing.
   await replica(await freePort(), shortTtl);
   const status = await ok(p.api, ['status', 'slow']);

@@ -7,7 +7,7 @@ import type { RuntimeInstance } from './runtime.ts';
  * - `changing`: a deployment holds the instance's lease, so a difference is expected for now;
  * - `unreachable`: the agent did not answer;
  * - `unknown`: the record says it serves, the agent does not know the instance (its state was lost or reset);
- * - `needs-deploy`: the record keeps a version that serves nowhere (the server found the instance lost and routed its hosts again);
+ * - `needs-deploy`: the record keeps a version that serves nowhere (the server found the instance lost, routed its hosts again and redeploys it);
  * - `mismatch`: the agent routes another colour or version than recorded.
  */
 export interface AgentCheck {
@@ -38,7 +38,9 @@ function differences(record: Pick<InstanceRecord, 'name' | 'activeColor' | 'curr
   const { activeColor: color, currentVersion: version } = record;
   if (color === null) {
     // Nothing active: fine, unless a version is still recorded (the instance was lost).
-    return version === null ? [] : [`${version} is recorded but serves nowhere (the agent had lost the instance); deploy ${version} to serve it again`];
+    return version === null
+      ? []
+      : [`${version} is recorded but serves nowhere (the agent had lost the instance): the server redeploys it once; if that deployment failed, deploy ${version} to serve it again`];
   }
   const recorded = record.slots[color]?.version ?? version;
   if (!seen) {

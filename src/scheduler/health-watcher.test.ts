@@ -5,10 +5,11 @@ import { ManualClock, silentLogger } from '../shared/index.ts';
 import type { Color } from '../shared/index.ts';
 import { createMemoryStore } from '../store/index.ts';
 import { FakeRuntime, createDeployer, testReleaseSpec } from '../deploy/index.ts';
+import type { Deployer } from '../deploy/index.ts';
 import { createInstance } from '../control/index.ts';
 import type { Who } from '../control/index.ts';
 import { createHealthWatcher } from './health-watcher.ts';
-import { createLostInstanceHandler } from './lost-instance.ts';
+import { createLostInstanceHandler, RECOVERY_ACTOR } from './lost-instance.ts';
 import type { HealthWatcherOptions } from './health-watcher.ts';
 import { createBakeWatcher } from './bake-watcher.ts';
 import { createRollbackGuard } from './rollback-guard.ts';
@@ -195,24 +196,71 @@ test('with the bake and the health watcher judging the same slot, only one rolls
   await bake.stop();
 });
 
-test('an instance the agent does not know is routed again and marked as needing a deploy, once, with an audit entry', async () => {
-  const store0 = { onLost: undefined as HealthWatcherOptions['onLost'] };
-  const s = await setup({ onLost: (i) => store0.onLost!(i) });
-  store0.onLost = createLostInstanceHandler({ store: s.store, runtime: s.runtime, clock: s.clock, log: silentLogger });
+/** A setup whose watcher calls the lost-instance handler; `deploy` wraps the deployer the handler uses. */
+async function lostSetup(wrap: (deploy: Deployer['deploy']) => Deployer['deploy'] = (d) => d) {
+  const handler = { current: undefined as ReturnType<typeof createLostInstanceHandler> | undefined };
+  const s = await setup({ onLost: (i) => handler.current!.onLost(i), onNeedsDeploy: (i) => handler.current!.redeploy(i) });
+  const deploy = wrap((r) => s.deployer.deploy(r));
+  handler.current = createLostInstanceHandler({ store: s.store, runtime: s.runtime, deployer: { deploy }, clock: s.clock, log: silentLogger });
+  return s;
+}
+
+test('an instance the agent does not know is routed again, recorded as lost, and its version redeployed by the server', async () => {
+  const s = await lostSetup();
   s.runtime.instances.delete('web'); // the agent's state was reset
   const [finding] = await s.pass();
   assert.deepEqual({ action: finding?.action, version: finding?.version }, { action: 'lost', version: '1.1.0' });
-  assert.ok(s.runtime.instances.has('web'), 'the hosts are routed again');
-  const record = (await s.store.getInstance('web'))!;
-  assert.deepEqual(
-    { active: record.activeColor, version: record.currentVersion, slots: record.slots },
-    { active: null, version: '1.1.0', slots: { blue: null, green: null } },
-  );
   const [entry] = await s.audit('instance.lost');
-  assert.match(entry?.reason ?? '', /deploy 1\.1\.0/);
+  assert.match(entry?.reason ?? '', /redeploys 1\.1\.0/);
   assert.deepEqual((entry?.before as { activeColor: string }).activeColor, s.active);
-  assert.deepEqual(await s.pass(), [], 'acted once: the record no longer claims a live slot');
-  const d = await s.deployer.deploy({ instance: 'web', version: '1.1.0', actor: 'admin' });
-  assert.equal((await s.deployer.wait(d.id, 1000))?.status, 'succeeded', 'a deploy of the recorded version serves it again');
+  assert.deepEqual((entry?.after as { activeColor: null }).activeColor, null, 'the entry records the truth: nothing served');
+
+  const [redeploy] = await s.store.listDeployments({ instance: 'web', limit: 1 });
+  assert.deepEqual(
+    { actor: redeploy?.actor, version: redeploy?.toVersion, status: redeploy?.status, reason: redeploy?.reason },
+    { actor: RECOVERY_ACTOR, version: '1.1.0', status: 'succeeded', reason: 'the agent lost this instance; redeploying 1.1.0' },
+  );
+  const record = (await s.store.getInstance('web'))!;
+  assert.equal(record.currentVersion, '1.1.0');
+  assert.ok(record.activeColor, 'the record has an active colour again');
+  assert.equal(s.runtime.active('web'), record.activeColor, 'the agent routes the recorded colour');
+  assert.ok((await s.store.listAudit({ actor: RECOVERY_ACTOR })).some((e) => e.action.startsWith('deploy')), 'audited like any deploy');
+  assert.deepEqual(await s.pass(), [], 'acted once');
+  assert.equal((await s.store.listDeployments({ instance: 'web', actor: RECOVERY_ACTOR })).length, 1);
+  await s.watcher.stop();
+});
+
+test('a lost instance whose lease is taken is redeployed on a later pass, and a failed redeploy is not repeated', async () => {
+  const taken = { now: true };
+  // Another holder takes the instance's lease between the routing and the redeploy.
+  const s = await lostSetup((deploy) => async (r) => {
+    if (taken.now) {
+      const now = s.clock.now();
+      await s.store.acquireLock({ instance: r.instance, owner: 'other-replica', deploymentId: 'x', acquiredAt: now, expiresAt: now + 1500 }, now);
+      taken.now = false;
+    }
+    return deploy(r);
+  });
+  s.runtime.instances.delete('web');
+  const [finding] = await s.pass();
+  assert.equal(finding?.action, 'lost');
+  assert.equal((await s.store.getInstance('web'))!.activeColor, null, 'needs-deploy while the lease is taken');
+  assert.equal((await s.store.listDeployments({ instance: 'web', actor: RECOVERY_ACTOR })).length, 0);
+  await s.pass(); // the lease is still held: not yet
+  assert.equal((await s.store.listDeployments({ instance: 'web', actor: RECOVERY_ACTOR })).length, 0);
+  await s.pass(); // expired: the redeploy starts
+  const redeploys = await s.store.listDeployments({ instance: 'web', actor: RECOVERY_ACTOR });
+  assert.deepEqual(redeploys.map((d) => d.status), ['succeeded']);
+  assert.equal(s.runtime.active('web'), (await s.store.getInstance('web'))!.activeColor);
+
+  // Lost again, and this time the version fails to start: the server does not try it again.
+  s.runtime.instances.delete('web');
+  s.runtime.failNext.set('startSlot', new Error('the start command failed'));
+  await s.pass();
+  assert.deepEqual((await s.store.listDeployments({ instance: 'web', actor: RECOVERY_ACTOR })).map((d) => d.status), ['failed', 'succeeded']);
+  await s.pass();
+  await s.pass();
+  assert.equal((await s.store.listDeployments({ instance: 'web', actor: RECOVERY_ACTOR })).length, 2, 'not repeated');
+  assert.equal((await s.store.getInstance('web'))!.activeColor, null, 'still needs-deploy: the operator decides');
   await s.watcher.stop();
 });

@@ -42,6 +42,12 @@ export interface HealthWatcherOptions {
    * `createLostInstanceHandler`); resolves whether it acted. Without it, such an instance is skipped.
    */
   onLost?: (instance: InstanceRecord) => Promise<boolean>;
+  /**
+   * Called for an instance that keeps a version but serves nowhere (`needs-deploy`) while no
+   * deployment holds its lease: starts the redeploy `onLost` could not start (the lease was taken).
+   * Resolves whether it started one.
+   */
+  onNeedsDeploy?: (instance: InstanceRecord) => Promise<boolean>;
 }
 
 export interface HealthFinding {
@@ -218,7 +224,15 @@ export function createHealthWatcher(options: HealthWatcherOptions): HealthWatche
     const out: HealthFinding[] = [];
     const live = new Set<string>();
     for (const instance of await store.listInstances()) {
-      if (!instance.activeColor) continue;
+      if (!instance.activeColor) {
+        if (instance.currentVersion === null || !options.onNeedsDeploy) continue;
+        const lock = await store.getLock(instance.name);
+        if (lock && lock.expiresAt > now) continue;
+        await options.onNeedsDeploy(instance).catch((error: Error) => {
+          log.warn({ err: error.message, instance: instance.name }, 'could not redeploy an instance the agent had lost');
+        });
+        continue;
+      }
       live.add(instance.name);
       const lock = await store.getLock(instance.name);
       if (lock && lock.expiresAt > now) continue; // a deployment is changing it: judge it afterwards

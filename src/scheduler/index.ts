@@ -7,4 +7,4 @@ export { createHealthWatcher, HEALTH_ACTOR, HEALTH_LEASE } from './health-watche
 export type { HealthFinding, HealthWatcher, HealthWatcherOptions } from './health-watcher.ts';
 export { createRollbackGuard } from './rollback-guard.ts';
 export type { RollbackExpectation, RollbackGuard, RollbackOutcome } from './rollback-guard.ts';
-export { createLostInstanceHandler, AGENT_SYNC_ACTOR } from './lost-instance.ts';
+export { createLostInstanceHandler, AGENT_SYNC_ACTOR, RECOVERY_ACTOR } from './lost-instance.ts';

@@ -45,3 +45,22 @@ export function checkInstance(i: InstanceRecord): InstanceRecord {
   if (problems.length > 0) throw new Error(problems.join('; '));
   return i;
 }
+
+/** Throws when a deployment body is not a deployment (caught by {@link decodeRows}). */
+export function checkDeployment<D extends { id: string; instance: string; status: string }>(d: D): D {
+  if (!isObject(d) || typeof d.id !== 'string' || typeof d.instance !== 'string' || typeof d.status !== 'string')
+    throw new Error('the body is not a deployment');
+  return d;
+}
+
+/** Throws when a channel's policy is not an object (caught by {@link decodeRows}). */
+export function checkChannel<C extends { name: string; policy: object }>(c: C): C {
+  if (typeof c.name !== 'string' || !isObject(c.policy)) throw new Error('policy is not an object');
+  return c;
+}
+
+/** Throws when an audit entry's JSON columns do not hold what readers expect (caught by {@link decodeRows}). */
+export function checkAuditEntry<A extends { details: unknown }>(a: A): A {
+  if (!isObject(a.details)) throw new Error('details is not an object');
+  return a;
+}

@@ -4,9 +4,11 @@ import { json } from './postgres-db.ts';
 import type { PgDb } from './postgres-db.ts';
 import { toChannel, toMove, toPointer } from './postgres-rows.ts';
 import type { ChannelMethods } from '../method-groups.ts';
+import { checkChannel, decodeRows } from '../decode-rows.ts';
+import type { RowLog } from '../decode-rows.ts';
 
 /** Channels, their per-app pointers and move history, for the PostgreSQL store. */
-export function createPostgresChannels({ query, transaction }: PgDb): ChannelMethods {
+export function createPostgresChannels({ query, transaction }: PgDb, log?: RowLog): ChannelMethods {
   return {
     async insertChannel(c) {
       const res = await query(
@@ -21,7 +23,8 @@ export function createPostgresChannels({ query, transaction }: PgDb): ChannelMet
       return res.rows[0] && toChannel(res.rows[0]);
     },
     async listChannels() {
-      return (await query('SELECT * FROM channels ORDER BY name')).rows.map(toChannel);
+      const res = await query('SELECT * FROM channels ORDER BY name');
+      return decodeRows(res.rows, (r) => checkChannel(toChannel(r)), 'channels', (r) => r.name, log);
     },
     async updateChannel(c) {
       await query('UPDATE channels SET description = $2, policy = $3, updated_at = $4 WHERE name = $1', [

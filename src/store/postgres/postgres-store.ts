@@ -8,6 +8,7 @@ import { createPostgresInstances } from './postgres-instances.ts';
 import { createPostgresLeases } from './postgres-leases.ts';
 import { toAudit, toDeployment, toProblem, toRelease, toToken } from './postgres-rows.ts';
 import { createWhere } from './postgres-where.ts';
+import { checkAuditEntry, checkDeployment, decodeRows } from '../decode-rows.ts';
 import type { RowLog } from '../decode-rows.ts';
 
 /** Options of `createPostgresStore`. */
@@ -93,8 +94,8 @@ export async function createPostgresStore(url: string, options: PostgresStoreOpt
       if (filter.since !== undefined) w.add('created_at >= ?', filter.since);
       if (filter.before !== undefined) w.add('created_at < ?', filter.before);
       const limit = w.limit(limitOf(filter.limit));
-      const res = await query(`SELECT body FROM deployments ${w.clause()} ORDER BY created_at DESC, seq DESC LIMIT ${limit}`, w.values);
-      return res.rows.map(toDeployment);
+      const res = await query(`SELECT id, body FROM deployments ${w.clause()} ORDER BY created_at DESC, seq DESC LIMIT ${limit}`, w.values);
+      return decodeRows(res.rows, (r) => checkDeployment(toDeployment(r)), 'deployments', (r) => r.id, options.log);
     },
 
     ...createPostgresLeases(db),
@@ -137,7 +138,7 @@ export async function createPostgresStore(url: string, options: PostgresStoreOpt
       if (filter.before !== undefined) w.add('id < ?', filter.before);
       const limit = w.limit(limitOf(filter.limit));
       const res = await query(`SELECT * FROM audit ${w.clause()} ORDER BY id DESC LIMIT ${limit}`, w.values);
-      return res.rows.map(toAudit);
+      return decodeRows(res.rows, (r) => checkAuditEntry(toAudit(r)), 'audit', (r) => r.id, options.log);
     },
     async readAuditChain(after, limit) {
       const res = await query('SELECT * FROM audit WHERE id > $1 ORDER BY id LIMIT $2', [after, limitOf(limit)]);
@@ -148,7 +149,7 @@ export async function createPostgresStore(url: string, options: PostgresStoreOpt
       return res.rows[0] && { id: res.rows[0].id, hash: res.rows[0].hash };
     },
 
-    ...createPostgresChannels(db),
+    ...createPostgresChannels(db, options.log),
 
     async insertProblem(p) {
       const res = await query(

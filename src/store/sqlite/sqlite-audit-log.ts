@@ -5,6 +5,8 @@ import { transaction } from './transaction.ts';
 import type { AuditMethods } from '../method-groups.ts';
 import { createFilteredList } from './filtered-list.ts';
 import type { Filter } from './filtered-list.ts';
+import { checkAuditEntry, decodeRows } from '../decode-rows.ts';
+import type { RowLog } from '../decode-rows.ts';
 
 const COLUMNS =
   'id, at, actor, action, subject, instance, app, version, reason, request_id, "before", "after", details, prev_hash, hash';
@@ -43,8 +45,10 @@ const EQUALS: [keyof AuditFilter, string][] = [
 /**
  * The SQLite audit chain. `appendInTransaction` is for methods that append inside their own
  * transaction (channel moves, instance spec changes); `methods` are the Store's audit methods.
+ * `listAudit` skips (and logs) a row that does not decode; `readAuditChain`, which `audit verify`
+ * reads, throws instead: a damaged entry must fail verification, not vanish from it.
  */
-export function createSqliteAuditLog(db: DatabaseSync) {
+export function createSqliteAuditLog(db: DatabaseSync, log?: RowLog) {
   const q = {
     head: db.prepare('SELECT id, hash FROM audit_head WHERE one = 1'),
     setHead: db.prepare(
@@ -107,9 +111,19 @@ export function createSqliteAuditLog(db: DatabaseSync) {
         ['at < ?', filter.until],
         ['id < ?', filter.before],
       ];
-      return (
-        list(`SELECT ${COLUMNS} FROM audit`, filters, 'ORDER BY id DESC', filter.limit) as SQLOutputValue[][]
-      ).map(toEntry);
+      const rows = list(
+        `SELECT ${COLUMNS} FROM audit`,
+        filters,
+        'ORDER BY id DESC',
+        filter.limit,
+      ) as SQLOutputValue[][];
+      return decodeRows(
+        rows,
+        (r) => checkAuditEntry(toEntry(r)),
+        'audit',
+        (r) => r[0],
+        log,
+      );
     },
     async readAuditChain(after, limit) {
       return (q.chain.all(after, Math.max(0, limit)) as unknown as SQLOutputValue[][]).map(toEntry);

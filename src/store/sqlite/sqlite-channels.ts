@@ -3,6 +3,8 @@ import type { ChannelMove, ChannelPointer, ChannelPolicy, ChannelRecord, MoveRes
 import type { SqliteAuditLog } from './sqlite-audit-log.ts';
 import { transaction } from './transaction.ts';
 import type { ChannelMethods } from '../method-groups.ts';
+import { checkChannel, decodeRows } from '../decode-rows.ts';
+import type { RowLog } from '../decode-rows.ts';
 
 type Row = Record<string, unknown>;
 
@@ -37,7 +39,7 @@ const toMove = (r: Row): ChannelMove => ({
 });
 
 /** Channels, their per-app pointers and move history in SQLite. */
-export function createSqliteChannels(db: DatabaseSync, audit: SqliteAuditLog): ChannelMethods {
+export function createSqliteChannels(db: DatabaseSync, audit: SqliteAuditLog, log?: RowLog): ChannelMethods {
   const q = {
     insert: db.prepare(
       `INSERT INTO channels (name, description, policy, built_in, created_at, created_by, updated_at)
@@ -86,7 +88,13 @@ export function createSqliteChannels(db: DatabaseSync, audit: SqliteAuditLog): C
       return row && toChannel(row);
     },
     async listChannels() {
-      return (q.list.all() as Row[]).map(toChannel);
+      return decodeRows(
+        q.list.all() as Row[],
+        (r) => checkChannel(toChannel(r)),
+        'channels',
+        (r) => r.name,
+        log,
+      );
     },
     async updateChannel(c) {
       q.update.run(c.description, JSON.stringify(c.policy), c.updatedAt, c.name);

@@ -3,7 +3,7 @@ import type { DeploymentRecord } from '../types.ts';
 import type { DeploymentMethods } from '../method-groups.ts';
 import { createFilteredList } from './filtered-list.ts';
 import type { Filter } from './filtered-list.ts';
-import { decodeRows } from '../decode-rows.ts';
+import { checkDeployment, decodeRows } from '../decode-rows.ts';
 import type { RowLog } from '../decode-rows.ts';
 
 /** Equality filters of listDeployments and their columns (`actor` is generated from the body). */
@@ -25,9 +25,7 @@ export function createSqliteDeployments(db: DatabaseSync, log?: RowLog): Deploym
   // The WHERE names only the filters given, so SQLite can pick the index that fits (instance, actor or created_at).
   const list = createFilteredList(db);
   const parse = (r: { body: string }): DeploymentRecord => {
-    const d = JSON.parse(r.body) as DeploymentRecord;
-    if (typeof d !== 'object' || d === null || typeof d.id !== 'string') throw new Error('the body is not a deployment');
-    return d;
+    return checkDeployment(JSON.parse(r.body) as DeploymentRecord);
   };
 
   return {

@@ -5,7 +5,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isCutoverError } from '../../shared/index.ts';
-import { instance, release } from '../contract/fixtures.ts';
+import { channel, deployment, instance, release } from '../contract/fixtures.ts';
 import { createSqliteStore } from './sqlite-store.ts';
 
 async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<string> {
@@ -75,5 +75,29 @@ test('one instances row that is not JSON is skipped with a log line naming it; t
   assert.equal(lines.length, 1);
   assert.equal(lines[0]!.obj.key, 'b');
   assert.match(lines[0]!.msg, /skipped a malformed instances row/);
+  await store.close();
+});
+
+// The deployments table derives its `actor` column from the body, so SQLite refuses a body that is
+// not JSON at all: the bad row here is JSON that is not a deployment.
+test('a deployments row and a channels row that do not decode are skipped with a log line naming them', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'cutover.db');
+  const lines: { obj: Record<string, unknown>; msg: string }[] = [];
+  const log = { error: (obj: object, msg: string) => void lines.push({ obj: obj as Record<string, unknown>, msg }) };
+  const store = createSqliteStore(file, { log });
+  for (const [n, id] of ['d1', 'd2', 'd3'].entries()) await store.insertDeployment(deployment(id, 'a', 1000 + n));
+  for (const name of ['alpha', 'beta']) await store.insertChannel(channel(name));
+  const raw = new DatabaseSync(file);
+  raw.prepare("UPDATE deployments SET body = '[1, 2]' WHERE id = 'd2'").run();
+  raw.prepare("UPDATE channels SET policy = 'null' WHERE name = 'alpha'").run();
+  raw.close();
+
+  assert.deepEqual((await store.listDeployments()).map((d) => d.id), ['d3', 'd1']);
+  assert.deepEqual((await store.listDeployments({ instance: 'a' })).map((d) => d.id), ['d3', 'd1']);
+  assert.deepEqual((await store.listChannels()).map((c) => c.name).filter((n) => n === 'alpha' || n === 'beta'), ['beta']);
+  const skipped = lines.map((l) => `${String(l.obj.table)}:${String(l.obj.key)}`);
+  assert.deepEqual(skipped, ['deployments:d2', 'deployments:d2', 'channels:alpha']);
+  assert.ok(lines.every((l) => /^skipped a malformed (deployments|channels) row$/.test(l.msg)));
   await store.close();
 });

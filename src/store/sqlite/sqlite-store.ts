@@ -81,7 +81,7 @@ export function createSqliteStore(file: string, options: { log?: RowLog } = {}):
     createdAt: Number(r.created_at),
     createdBy: r.created_by as string,
   });
-  const audit = createSqliteAuditLog(db);
+  const audit = createSqliteAuditLog(db, options.log);
 
   return mapDiskFull(dir, {
     async insertRelease(r) {
@@ -126,7 +126,7 @@ export function createSqliteStore(file: string, options: { log?: RowLog } = {}):
       return Number((q.countTokens.get() as Row).n);
     },
     ...audit.methods,
-    ...createSqliteChannels(db, audit),
+    ...createSqliteChannels(db, audit, options.log),
     ...createSqliteProblems(db),
     ...createSqliteFleet(db, audit),
     async close() {
