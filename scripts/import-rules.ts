@@ -61,14 +61,20 @@ export interface Rule {
 export class ImportTableError extends Error {
   readonly problems: readonly string[];
   constructor(problems: readonly string[]) {
-    super(`${DOC}, "Allowed imports between folders", does not describe the code:\n- ${problems.join('\n- ')}`);
+    super(
+      `${DOC}, "Allowed imports between folders", does not describe the code:\n- ${problems.join('\n- ')}`,
+    );
     this.name = 'ImportTableError';
     this.problems = problems;
   }
 }
 
 /** The lines of the markdown table whose header is `header`, with their line numbers. */
-function tableLines(markdown: string, header: readonly string[], problems: string[]): { cells: string[]; line: number }[] {
+function tableLines(
+  markdown: string,
+  header: readonly string[],
+  problems: string[],
+): { cells: string[]; line: number }[] {
   const lines = markdown.split('\n');
   const starts = lines.flatMap((l, i) => (sameCells(cellsOf(l), header) ? [i] : []));
   if (starts.length !== 1) {
@@ -140,7 +146,10 @@ function parseRows(lines: { cells: string[]; line: number }[], kindOf: PathKind,
       continue;
     }
     const from = resolveName(name, kindOf);
-    if (from === undefined || !(/^src\/[^/]+$/.test(from) || (/^[^/]+$/.test(from) && kindOf(from) === 'dir'))) {
+    if (
+      from === undefined ||
+      !(/^src\/[^/]+$/.test(from) || (/^[^/]+$/.test(from) && kindOf(from) === 'dir'))
+    ) {
       problems.push(`${at}: \`${name}\` is not a folder or file of src/, nor a top-level folder`);
       continue;
     }
@@ -154,14 +163,20 @@ function parseRows(lines: { cells: string[]; line: number }[], kindOf: PathKind,
     for (const part of parts) {
       const m = /^`([^`]+)`(?:\s*\((.*)\))?$/s.exec(part);
       if (!m) {
-        problems.push(`${at}: cannot read "${part}": write \`name\` or \`name\` (note), comma-separated, or "nothing internal"`);
+        problems.push(
+          `${at}: cannot read "${part}": write \`name\` or \`name\` (note), comma-separated, or "nothing internal"`,
+        );
         continue;
       }
       const to = resolveName(m[1]!, kindOf);
       const kind = kindOfNote(m[2]?.trim());
       if (to === undefined) problems.push(`${at}: \`${m[1]}\` names no file or folder`);
-      else if (kind === 'bad') problems.push(`${at}: "(${m[2]})": write (type) or (type: why) for a type-only arrow, values first in a mixed note`);
-      else if (to === from || to.startsWith(`${from}/`)) problems.push(`${at}: \`${m[1]}\` is \`${name}\` itself`);
+      else if (kind === 'bad')
+        problems.push(
+          `${at}: "(${m[2]})": write (type) or (type: why) for a type-only arrow, values first in a mixed note`,
+        );
+      else if (to === from || to.startsWith(`${from}/`))
+        problems.push(`${at}: \`${m[1]}\` is \`${name}\` itself`);
       else if (arrows.some((a) => a.to === to)) problems.push(`${at}: \`${m[1]}\` twice`);
       else arrows.push({ to, kind });
     }
@@ -171,19 +186,25 @@ function parseRows(lines: { cells: string[]; line: number }[], kindOf: PathKind,
 }
 
 /** Reads both tables; `problems` lists everything that could not be read or does not exist. */
-export function parseImportTables(markdown: string, kindOf: PathKind): { tables: ImportTables; problems: string[] } {
+export function parseImportTables(
+  markdown: string,
+  kindOf: PathKind,
+): { tables: ImportTables; problems: string[] } {
   const problems: string[] = [];
   const rows = parseRows(tableLines(markdown, MAIN_HEADER, problems), kindOf, problems);
   const testRows = parseRows(tableLines(markdown, TEST_HEADER, problems), kindOf, problems);
   for (const t of testRows) {
     const row = rows.find((r) => r.from === t.from);
     if (!row || !t.from.startsWith('src/')) {
-      problems.push(`"may also import" row \`${t.from}\`: only src/ folders and files that have a row above get extras`);
+      problems.push(
+        `"may also import" row \`${t.from}\`: only src/ folders and files that have a row above get extras`,
+      );
       continue;
     }
     for (const a of t.arrows) {
       const has = row.arrows.find((b) => b.to === a.to);
-      if (has && (has.kind === 'any' || has.kind === a.kind)) problems.push(`tests in \`${t.from}\` → \`${a.to}\`: already allowed by its row above`);
+      if (has && (has.kind === 'any' || has.kind === a.kind))
+        problems.push(`tests in \`${t.from}\` → \`${a.to}\`: already allowed by its row above`);
     }
   }
   return { tables: { rows, testRows }, problems };
@@ -191,7 +212,9 @@ export function parseImportTables(markdown: string, kindOf: PathKind): { tables:
 
 /** Every folder and top-level source file of src/ needs a row: a new one cannot slip past the table. */
 export function uncoveredSrcEntries(tables: ImportTables, srcEntries: readonly string[]): string[] {
-  return srcEntries.filter((e) => !tables.rows.some((r) => r.from === e)).map((e) => `\`${e}\` has no row in the table`);
+  return srcEntries
+    .filter((e) => !tables.rows.some((r) => r.from === e))
+    .map((e) => `\`${e}\` has no row in the table`);
 }
 
 function srcEntriesOf(root: string): string[] {
@@ -212,7 +235,10 @@ function fsKindOf(root: string): PathKind {
 }
 
 /** Reads the tables of the doc under `root`, or throws `ImportTableError` with every problem. */
-export function readImportTables(root: string, markdown = readFileSync(join(root, DOC), 'utf8')): ImportTables {
+export function readImportTables(
+  root: string,
+  markdown = readFileSync(join(root, DOC), 'utf8'),
+): ImportTables {
   const { tables, problems } = parseImportTables(markdown, fsKindOf(root));
   problems.push(...uncoveredSrcEntries(tables, srcEntriesOf(root)));
   if (problems.length > 0) throw new ImportTableError(problems);
@@ -228,9 +254,13 @@ const any = (res: readonly string[]) => res.map((r) => `(?:${r})`).join('|');
 /** The files a target names: a folder and everything under it, or one file. */
 export const targetRe = (p: string) => (isFile(p) ? `^${esc(p)}$` : `^${esc(p)}/`);
 /** The files a row speaks for: a folder, or a file of src/ with its unit test. */
-const fromRe = (p: string) => (isFile(p) ? `^${esc(p.replace(/\.ts$/, ''))}(?:\\.test)?\\.ts$` : `^${esc(p)}/`);
+const fromRe = (p: string) =>
+  isFile(p) ? `^${esc(p.replace(/\.ts$/, ''))}(?:\\.test)?\\.ts$` : `^${esc(p)}/`;
 /** Its unit tests and test-support files (`*.test.ts`, `test-*.ts`). */
-const testsRe = (p: string) => (isFile(p) ? `^${esc(p.replace(/\.ts$/, ''))}\\.test\\.ts$` : `^${esc(p)}/(?:.*\\.test|.*/test-[^/]*|test-[^/]*)\\.ts$`);
+const testsRe = (p: string) =>
+  isFile(p)
+    ? `^${esc(p.replace(/\.ts$/, ''))}\\.test\\.ts$`
+    : `^${esc(p)}/(?:.*\\.test|.*/test-[^/]*|test-[^/]*)\\.ts$`;
 
 const WIDER: Record<ArrowKind, number> = { type: 0, 'on-use': 1, any: 2 };
 
@@ -247,7 +277,10 @@ const SOURCE = `${DOC}, "Allowed imports between folders"`;
 
 function rulesForClass(name: string, from: Rule['from'], self: string, arrows: readonly Arrow[]): Rule[] {
   const allowed = arrows.map((a) => targetRe(a.to));
-  const list = arrows.length === 0 ? 'nothing internal' : arrows.map((a) => a.to + (a.kind === 'any' ? '' : ` (${a.kind})`)).join(', ');
+  const list =
+    arrows.length === 0
+      ? 'nothing internal'
+      : arrows.map((a) => a.to + (a.kind === 'any' ? '' : ` (${a.kind})`)).join(', ');
   const rules: Rule[] = [
     {
       name: `table: ${name} → not in its row`,
@@ -267,7 +300,10 @@ function rulesForClass(name: string, from: Rule['from'], self: string, arrows: r
           : `${name} may load ${a.to} only on use, with \`await import()\` (${SOURCE}).`,
       severity: 'error',
       from,
-      to: { path: targetRe(a.to), dependencyTypesNot: a.kind === 'type' ? ['type-only'] : ['type-only', 'dynamic-import'] },
+      to: {
+        path: targetRe(a.to),
+        dependencyTypesNot: a.kind === 'type' ? ['type-only'] : ['type-only', 'dynamic-import'],
+      },
     });
   }
   return rules;
@@ -282,8 +318,17 @@ export function rulesFromTables(tables: ImportTables): Rule[] {
     if (extra.length === 0) {
       rules.push(...rulesForClass(label, { path: fromRe(row.from) }, row.from, row.arrows));
     } else {
-      rules.push(...rulesForClass(label, { path: fromRe(row.from), pathNot: testsRe(row.from) }, row.from, row.arrows));
-      rules.push(...rulesForClass(`${label} tests`, { path: testsRe(row.from) }, row.from, mergeArrows(row.arrows, extra)));
+      rules.push(
+        ...rulesForClass(label, { path: fromRe(row.from), pathNot: testsRe(row.from) }, row.from, row.arrows),
+      );
+      rules.push(
+        ...rulesForClass(
+          `${label} tests`,
+          { path: testsRe(row.from) },
+          row.from,
+          mergeArrows(row.arrows, extra),
+        ),
+      );
     }
   }
   rules.push(
@@ -319,8 +364,10 @@ const KNOWN_TO = new Set(['path', 'pathNot', 'dependencyTypes', 'dependencyTypes
 
 /** Whether `rule` flags an import of `to` from `from`, as dependency-cruiser matches forbidden rules. */
 export function flags(rule: Rule, from: string, to: string, kind: ImportKind): boolean {
-  for (const k of Object.keys(rule.from)) if (!KNOWN_FROM.has(k)) throw new Error(`rule ${rule.name}: from.${k} is not understood here`);
-  for (const k of Object.keys(rule.to)) if (!KNOWN_TO.has(k)) throw new Error(`rule ${rule.name}: to.${k} is not understood here`);
+  for (const k of Object.keys(rule.from))
+    if (!KNOWN_FROM.has(k)) throw new Error(`rule ${rule.name}: from.${k} is not understood here`);
+  for (const k of Object.keys(rule.to))
+    if (!KNOWN_TO.has(k)) throw new Error(`rule ${rule.name}: to.${k} is not understood here`);
   const groups = rule.from.path ? new RegExp(rule.from.path).exec(from) : null;
   if (rule.from.path && !groups) return false;
   if (rule.from.pathNot && new RegExp(rule.from.pathNot).test(from)) return false;
@@ -336,7 +383,9 @@ export function flags(rule: Rule, from: string, to: string, kind: ImportKind): b
 
 /** What the tables allow, read straight from them: the oracle the rules are compared with. */
 export function tableAllows(tables: ImportTables, from: string, to: string, kind: ImportKind): boolean {
-  const row = tables.rows.find((r) => (isFile(r.from) ? new RegExp(fromRe(r.from)) : new RegExp(`^${esc(r.from)}/`)).test(from));
+  const row = tables.rows.find((r) =>
+    (isFile(r.from) ? new RegExp(fromRe(r.from)) : new RegExp(`^${esc(r.from)}/`)).test(from),
+  );
   if (!row) return to.split('/')[0] === from.split('/')[0];
   const inside = (p: string, a: string) => (isFile(a) ? p === a : p.startsWith(`${a}/`));
   if (inside(to, row.from) || to === row.from) return true;
@@ -354,7 +403,10 @@ export function tableAllows(tables: ImportTables, from: string, to: string, kind
 function samples(tables: ImportTables): { froms: string[]; tos: string[] } {
   const froms = new Set<string>();
   const tos = new Set<string>();
-  const places = new Set([...tables.rows.map((r) => r.from), ...tables.rows.flatMap((r) => r.arrows.map((a) => a.to))]);
+  const places = new Set([
+    ...tables.rows.map((r) => r.from),
+    ...tables.rows.flatMap((r) => r.arrows.map((a) => a.to)),
+  ]);
   for (const p of places) {
     if (isFile(p)) {
       froms.add(p);
@@ -382,8 +434,10 @@ export function rulesDisagreeWithTable(rules: readonly Rule[], tables: ImportTab
       for (const kind of ['value', 'type', 'dynamic'] as const) {
         const expected = tableAllows(tables, from, to, kind);
         const flagged = rules.filter((r) => flags(r, from, to, kind)).map((r) => r.name);
-        if (expected && flagged.length > 0) out.push(`${from} → ${to} (${kind}): the table allows it, rule "${flagged[0]}" forbids it`);
-        if (!expected && flagged.length === 0) out.push(`${from} → ${to} (${kind}): the table forbids it, no rule does`);
+        if (expected && flagged.length > 0)
+          out.push(`${from} → ${to} (${kind}): the table allows it, rule "${flagged[0]}" forbids it`);
+        if (!expected && flagged.length === 0)
+          out.push(`${from} → ${to} (${kind}): the table forbids it, no rule does`);
       }
     }
   }
