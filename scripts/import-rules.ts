@@ -207,7 +207,35 @@ export function parseImportTables(
         problems.push(`tests in \`${t.from}\` → \`${a.to}\`: already allowed by its row above`);
     }
   }
+  const cycle = cycleIn(rows);
+  if (cycle) problems.push(`the arrows ${cycle.join(' → ')} make a cycle`);
   return { tables: { rows, testRows }, problems };
+}
+
+/** A cycle among the rows' arrows (a target inside a row's folder counts as that row), if any. */
+function cycleIn(rows: readonly Row[]): string[] | undefined {
+  const rowOf = (p: string) => rows.find((r) => p === r.from || p.startsWith(`${r.from}/`))?.from;
+  const next = new Map(rows.map((r) => [r.from, r.arrows.flatMap((a) => rowOf(a.to) ?? [])]));
+  const state = new Map<string, 'open' | 'done'>();
+  const path: string[] = [];
+  const visit = (n: string): string[] | undefined => {
+    if (state.get(n) === 'open') return [...path.slice(path.indexOf(n)), n];
+    if (state.get(n) === 'done') return undefined;
+    state.set(n, 'open');
+    path.push(n);
+    for (const m of next.get(n) ?? []) {
+      const found = visit(m);
+      if (found) return found;
+    }
+    path.pop();
+    state.set(n, 'done');
+    return undefined;
+  };
+  for (const r of rows) {
+    const found = visit(r.from);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 /** Every folder and top-level source file of src/ needs a row: a new one cannot slip past the table. */

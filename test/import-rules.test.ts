@@ -191,6 +191,11 @@ test('a table that drifts from the tree or from the rules fails', async () => {
     problemsOf(edit(/`fleet` \(`explain`/, '`fleet` (types; `explain`')).join('\n'),
     /write \(type\) or \(type: why\)/,
   );
+  // An arrow that closes a cycle.
+  assert.match(
+    problemsOf(edit(/(`diskFullError`\))/, '$1, `deploy` (type)')).join('\n'),
+    /the arrows src\/store → src\/deploy → src\/store make a cycle/,
+  );
   // An extra test arrow the folder's row already allows.
   assert.match(
     problemsOf(edit(/(\| `deploy\/` +\| `store` \(the memory store\))/, '$1, `shared`')).join('\n'),
