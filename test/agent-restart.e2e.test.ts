@@ -1,6 +1,6 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { readPidFile } from '../src/supervisor/index.ts';
@@ -82,7 +82,11 @@ test(`${ROUNDS} agent handovers under keep-alive load, slow requests and event s
   let agent = await startProcess(data.dir, agentArgs);
   // Whichever agent is current at the end stops the slots; stop() is a no-op for an exited one.
   cleanup.push(() => agent.stop());
-  const server = await startProcess(data.dir, ['server', '--api-port', String(p.api), '--agent-port', String(p.agent)]);
+  // No bake: slow requests on a loaded machine can breach the latency analysis and roll the
+  // release back by itself, which is not under test here (the rollback below is).
+  const serverConfig = join(data.dir, 'server.yml');
+  await writeFile(serverConfig, 'bakeWindow: 0\n');
+  const server = await startProcess(data.dir, ['server', '--config', serverConfig, '--api-port', String(p.api), '--agent-port', String(p.agent)]);
   cleanup.push(server.stop);
   for (const v of ['1.0.0', '1.1.0']) assert.equal((await cutover(data.dir, ['release', 'publish', await manifest(data.dir, v)])).code, 0);
   assert.equal((await cutover(data.dir, ['instance', 'create', 'web', '--app', 'hello', '--host', 'web.test'])).code, 0);
