@@ -131,12 +131,16 @@ export const configSchema = z
 export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
 
+/** The environment variable of a setting: `rollbackWindow` → `CUTOVER_ROLLBACK_WINDOW`. */
+export function settingEnvName(key: string): string {
+  return `CUTOVER_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
 /** Maps `CUTOVER_API_PORT` → `apiPort` for every key in the schema. */
 export function configFromEnv(env: Record<string, string | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const key of Object.keys(configSchema.shape)) {
-    const name = `CUTOVER_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
-    const value = env[name];
+    const value = env[settingEnvName(key)];
     if (value !== undefined && value !== '') out[key] = value;
   }
   return out;
