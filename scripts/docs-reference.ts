@@ -24,8 +24,16 @@ export const ROOT = join(import.meta.dirname, '..');
 /** The processes whose flags set settings (`up` runs both server and agent). */
 const PROCESS_COMMANDS = ['up', 'server', 'agent'] as const;
 
+/**
+ * The `cutover` command tree, built but not run. Awaited, so that the generator keeps working if
+ * building it becomes asynchronous (commands registered from lazily imported modules).
+ */
+export async function cliProgram(): Promise<Command> {
+  return await buildProgram();
+}
+
 /** Renders every generated section from the code as it is now. */
-export function generatedSections(program: Command = buildProgram()): GeneratedSection[] {
+export function generatedSections(program: Command): GeneratedSection[] {
   return [
     { file: 'docs/cli.md', name: 'cli', content: renderCliReference(program) },
     { file: 'docs/configuration.md', name: 'settings', content: renderSettingsTable(program) },
@@ -191,7 +199,7 @@ export function replaceSection(text: string, name: string, content: string): str
 }
 
 /** What differs between the files and the code: one line per stale section, naming the first differing line. */
-export function staleSections(sections: GeneratedSection[] = generatedSections(), root = ROOT): string[] {
+export function staleSections(sections: GeneratedSection[], root = ROOT): string[] {
   const problems: string[] = [];
   for (const { file, name, content } of sections) {
     const text = readFileSync(join(root, file), 'utf8');

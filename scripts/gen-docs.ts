@@ -3,9 +3,9 @@
 // `npm run docs -- --check` changes nothing and exits 1 when a section is out of date.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, generatedSections, replaceSection, staleSections } from './docs-reference.ts';
+import { ROOT, cliProgram, generatedSections, replaceSection, staleSections } from './docs-reference.ts';
 
-const sections = generatedSections();
+const sections = generatedSections(await cliProgram());
 if (process.argv.includes('--check')) {
   const stale = staleSections(sections);
   for (const problem of stale) process.stderr.write(`${problem}\n`);

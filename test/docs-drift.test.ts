@@ -6,11 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
 import { Command } from 'commander';
-import { buildProgram } from '../src/cli/program.ts';
 import { configSchema } from '../src/config/index.ts';
-import { generatedSections, renderCliReference, replaceSection, staleSections } from '../scripts/docs-reference.ts';
+import { cliProgram, generatedSections, renderCliReference, replaceSection, staleSections } from '../scripts/docs-reference.ts';
 
-const program = buildProgram();
+const program = await cliProgram();
 const sections = generatedSections(program);
 
 test('the generated sections of docs/cli.md and docs/configuration.md are what the code generates now', () => {
