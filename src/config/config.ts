@@ -47,6 +47,8 @@ export function defaultSlotPath(execPath: string = process.execPath): string {
 /**
  * Every setting of the server, agent and `up`, with its default and description. Layers, each
  * overriding the one before: defaults < config file (`--config`) < environment (`CUTOVER_*`) < flags.
+ * Each key's default and `.describe()` text (Markdown, links relative to docs/) are its row in
+ * docs/configuration.md, written by `npm run docs`; a new key also needs an entry in `settingDocs`.
  */
 export const configSchema = z
   .object({
