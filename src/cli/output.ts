@@ -26,7 +26,7 @@ const CONFLICTS = new Set([
   'DEPLOYMENT_NOT_RUNNING',
 ]);
 
-/** Exit codes: the one place error codes become them. Documented in the README. */
+/** Exit codes: the one place error codes become them. Documented in docs/operations.md ("Exit codes"). */
 export function exitCodeFor(code: string): number {
   if (['VALIDATION_FAILED', 'MANIFEST_INVALID', 'CONFIG_INVALID', 'ARTIFACT_INVALID', 'BODY_TOO_LARGE'].includes(code)) return 2;
   if (code.endsWith('_NOT_FOUND')) return 3;

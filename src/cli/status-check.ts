@@ -23,7 +23,7 @@ export function agentLines(instances: Checked[]): string {
 
 /**
  * `status` fails when something is wrong with what serves: 6 when the agent is unreachable, 11
- * when an instance is not routed as recorded (README, "Exit codes"); 0 otherwise.
+ * when an instance is not routed as recorded (docs/operations.md, "Exit codes"); 0 otherwise.
  */
 export function statusExitCode(instances: Checked[]): number {
   const bad = failing(instances);

@@ -47,60 +47,62 @@ export function defaultSlotPath(execPath: string = process.execPath): string {
 /**
  * Every setting of the server, agent and `up`, with its default and description. Layers, each
  * overriding the one before: defaults < config file (`--config`) < environment (`CUTOVER_*`) < flags.
+ * Each key's default and `.describe()` text (Markdown, links relative to docs/) are its row in
+ * docs/configuration.md, written by `npm run docs`; a new key also needs an entry in `settingDocs`.
  */
 export const configSchema = z
   .object({
-    dataDir: z.string().default('.cutover').describe('Directory for the database, artifacts, slot logs and credentials.'),
+    dataDir: z.string().default('.cutover').describe("Directory for the database, artifacts, slot logs and the agent's credentials. Made 0711 at every start; its files' modes too ([operations](operations.md#data-directory))."),
     apiHost: z.string().default('127.0.0.1').describe('Address the control-plane API listens on.'),
     apiPort: port(7070).describe('Port of the control-plane API (0 = any free port).'),
     httpHost: z.string().default('127.0.0.1').describe('Address the router (the public HTTP entry) listens on.'),
     httpPort: port(8080).describe('Port of the router: where users reach the instances (0 = any free port).'),
-    agentHost: z.string().default('127.0.0.1').describe("Address of the agent's control API; keep it private."),
+    agentHost: z.string().default('127.0.0.1').describe("Address of the agent's control API; keep it private. The server uses it to reach the agent when nothing better is known."),
     agentPort: port(7071).describe("Port of the agent's control API (0 = any free port)."),
-    agentUrl: z.string().url().optional().describe('How the server reaches the agent; default: from the data directory, else http://agentHost:agentPort.'),
-    database: z.string().optional().describe('Database: a PostgreSQL URL (postgres://user:pass@host/db) or a SQLite file path; default <dataDir>/private/cutover.db (a 0700 directory).'),
+    agentUrl: z.string().url().optional().describe('How the server reaches the agent. Default: the URL the agent wrote to `<dataDir>/private/agent.json`, else `http://agentHost:agentPort`. Must be a URL.'),
+    database: z.string().optional().describe("Where the control plane keeps its data: a PostgreSQL URL (`postgres://user:password@host:5432/db` or `postgresql://…`), or else a SQLite file path. The default sits in `<dataDir>/private/` (0700); a path you configure stays as given, and its directory's mode is yours (the server warns at start if other users may enter it)."),
     rollbackWindow: duration('30m').describe('How long the previous slot stays warm after a flip, for instant rollback.'),
-    lockTtl: duration('10m').describe("Lease of an instance's deployment lock; renewed at every step and every third of it while a deployment runs; a dead server's deployment is settled once it expires."),
+    lockTtl: duration('10m').describe("Lease of an instance's deployment lock; renewed at every step and every third of it while a deployment runs. A deployment whose server died is settled once its lease expires (replicas look every `min(lockTtl / 2, 30 s)`); a restarted replica settles its own previous incarnation's at once ([leases](architecture.md#leases-replicas-and-recovery))."),
     warmCheckInterval: duration('5s').describe('How often the server stops warm slots whose rollback window ended.'),
-    bakeWindow: duration('5m').describe('How long after a flip the new colour is watched (error rate, p95/p99 latency, against the old colour); a breach rolls back to the warm slot. 0 turns it off.'),
-    bakeCheckInterval: duration('5s').describe('How often the bake reads the router counters.'),
-    bakeMinRequests: z.coerce.number().int().min(1).default(100).describe('Requests the new colour must have served before the bake judges it (fewer: inconclusive, never a pass).'),
-    bakeMaxErrorRate: z.coerce.number().min(0).max(1).default(0.05).describe('Highest share of 5xx (and router 502/504) answers the new colour may give during the bake.'),
+    bakeWindow: duration('5m').describe('How long after a flip the new colour is watched (error rate, p95/p99 latency, against the old colour); a breach rolls back to the warm slot. `0` turns the bake off.'),
+    bakeCheckInterval: duration('5s').describe("How often the bake reads the router's counters through the agent."),
+    bakeMinRequests: z.coerce.number().int().min(1).default(100).describe('Requests the new colour must have served before the bake judges it; fewer is inconclusive, never a pass.'),
+    bakeMaxErrorRate: z.coerce.number().min(0).max(1).default(0.05).describe('Highest share of 5xx (and router-made 502/504) answers allowed during the bake.'),
     rollbackOnUnhealthy: z
       .union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')], { error: 'must be true or false' })
       .default(true)
-      .describe("Flip back to the warm slot when the supervisor reports the active slot unhealthy (two checks in a row) or gone (failed, exited) and the warm one healthy; false: only report it. Checked every bakeCheckInterval."),
-    fleetInterval: duration('30s').describe('How often the fleet scheduler looks for instances to upgrade (only the replica holding the scheduler lease acts).'),
-    drainTimeout: duration('30s').describe('How long in-flight requests on a slot being stopped may take to finish.'),
-    pauseTimeout: duration('10s').describe('How long the router holds a request of an instance that no slot can serve yet (no active colour, e.g. while a restarted agent brings its slots up) before answering 503 with Retry-After. 0 answers 503 at once.'),
-    wsDrainTimeout: duration('60s').describe('When a colour stops serving, its WebSockets are closed (1001 "going away") each at a random moment within this time, so clients reconnect gradually.'),
-    takeoverStreamGrace: duration('5s').describe('When an agent hands over to a successor (or stops), responses still streaming this long after (SSE, long downloads) are ended cleanly, a chunked one with its terminator, so EventSource clients reconnect to the new agent.'),
-    skewGrace: duration('5m').describe('Skew protection: for how long after a flip a client still running the previous version (it sends that deployment id) keeps being served by the previous colour, while that slot is warm. 0 turns it off.'),
-    maxRequestBody: bytes('100MiB').describe('Largest request body the router accepts; larger ones get 413. Bytes, or with a unit: 512k, 10MiB, 1g (powers of 1024).'),
-    maxApiBody: bytes('1MiB').describe('Largest JSON request body the API accepts; larger ones get 413 BODY_TOO_LARGE, counted while the body streams in (artifact uploads have their own limit, maxArtifactSize). Bytes, or with a unit: 512k, 1MiB.'),
-    maxArtifactSize: bytes('1GiB').describe("Largest artifact upload (POST /api/artifacts) the server accepts; larger ones get 413 BODY_TOO_LARGE, counted while the upload streams, and nothing is kept. 1 GiB of .tgz already unpacks to about the agent's 4 GiB unpack budget."),
-    unreferencedArtifactTtl: duration('1d').describe('How long an uploaded artifact that no release references is kept before the server deletes it (checked every hour, or every unreferencedArtifactTtl if shorter). The time CI may take between upload and publish.'),
-    unpackMaxEntries: z.coerce.number().int().min(1).default(250_000).describe('Most entries (files, directories, links) an artifact may hold; the agent refuses to unpack a larger one (ARTIFACT_INVALID). Sized for a large node_modules tree: 200,000 files and their directories.'),
-    unpackMaxSize: bytes('4GiB').describe('Most bytes an artifact may unpack to (the sum of its files); the agent refuses a larger one before writing anything.'),
-    unpackMaxHeap: bytes('1536MiB').describe("Heap limit of the child process the agent unpacks an artifact in, so a hostile archive cannot grow the agent itself. node-tar needs about 4 KiB per entry: keep it near unpackMaxEntries × 4 KiB plus 256 MiB."),
+      .describe("When the supervisor reports an instance's active slot unhealthy on two checks in a row (or `failed`/`exited` once) and the warm slot healthy, flip back to the warm slot (actor `health`). `false`: only report it (`slot.unhealthy` in the audit log). Checked every `bakeCheckInterval`, by the replica holding the `~health-watcher` lease."),
+    fleetInterval: duration('30s').describe('How often the [fleet scheduler](fleet.md) makes a pass looking for instances to upgrade; only the server replica holding the scheduler lease acts.'),
+    drainTimeout: duration('30s').describe('How long in-flight requests on a slot being stopped (and on the router when the agent stops) may take to finish. The app is told to stop (SIGTERM) after at most 1 s of it, so streams it ends then end the drain early; a response still streaming at the end is ended with its chunked terminator, not a reset.'),
+    pauseTimeout: duration('10s').describe("How long the router holds a request of an instance that no slot can serve yet (no active colour: while a restarted agent brings its slots up, or while the serving slot's crashed process restarts) before answering 503 with `Retry-After`. `0` answers 503 at once."),
+    wsDrainTimeout: duration('60s').describe("Window over which WebSockets of a colour that stops serving are closed with 1001 (going away), each at a random moment, so clients reconnect gradually. After a forward flip the window starts when `skewGrace` ends (the old colour keeps its WebSockets while it serves old clients); after a rollback (manual or automatic) it starts at once; a slot being stopped or the agent stopping starts it at once too, so they are never closed later than the old slot's stop."),
+    takeoverStreamGrace: duration('5s').describe('When the agent hands over (`--takeover`) or stops, responses still streaming this long after (SSE, long downloads) are ended cleanly, a chunked one with its terminator, so EventSource clients reconnect to the new agent instead of holding the old one until `drainTimeout`.'),
+    skewGrace: duration('5m').describe('Skew protection: for how long after a forward flip a client still running the previous version (it sends that deployment id: header `x-deployment-id`, `?dpl=` or the `cutover_dpl` cookie) keeps being served by the previous colour, while that slot is warm; its WebSockets stay open as long (see `wsDrainTimeout`). A rollback, manual or automatic, ends it at once: the release rolled back from is never served by its id. `0` turns it off.'),
+    maxRequestBody: bytes('100MiB').describe('Largest request body the router accepts; a larger one gets 413 (a chunked one as soon as it runs over, if the app has not begun its answer; if it has, the answer is left unterminated and the connection closed once the upload is read, never a 200 that looks complete). A size (see above).'),
+    maxApiBody: bytes('1MiB').describe('Largest JSON request body the API accepts; a larger one gets `413 BODY_TOO_LARGE`, counted while it streams in (a `Content-Length` above it is refused before reading). Artifact uploads have `maxArtifactSize` instead. A size (see above).'),
+    maxArtifactSize: bytes('1GiB').describe("Largest artifact upload (`POST /api/artifacts`); a larger one gets `413 BODY_TOO_LARGE` while it streams and nothing is kept. 1 GiB because gzip shrinks app trees three to four times, so a 1 GiB archive already unpacks to about the agent's 4 GiB unpack budget. The CLI refuses to pack an artifact over 1 GiB (the default) before uploading. A size."),
+    unreferencedArtifactTtl: duration('1d').describe('How long an uploaded artifact that no release references (a publish that never came, or was refused) is kept; then the server deletes it, looking every hour (or every `unreferencedArtifactTtl` if shorter). Re-uploading the same bytes restarts the age. Artifacts of published releases are never deleted by this.'),
+    unpackMaxEntries: z.coerce.number().int().min(1).default(250_000).describe('Most entries (files, directories, links) an artifact may hold; the agent refuses to unpack a larger one (`ARTIFACT_INVALID`, naming this setting) before writing anything. The check comes when a slot of it starts: each instance unpacks its own copy then. Sized for a large `node_modules` tree: 200,000 files and their directories.'),
+    unpackMaxSize: bytes('4GiB').describe('Most bytes an artifact may unpack to (the sum of its file sizes); a larger one is refused the same way. A size.'),
+    unpackMaxHeap: bytes('1536MiB').describe('Heap limit (`--max-old-space-size`) of the child process the agent unpacks each artifact in, so a hostile archive cannot grow the agent itself. node-tar needs about 4 KiB of heap per entry while it extracts: keep it above `unpackMaxEntries` × 4 KiB + 256 MiB. A child that runs out fails the unpack with `ARTIFACT_INVALID` naming this setting. A size.'),
     pruneKeepReleases: z.coerce
       .number()
       .int()
       .min(0)
       .default(3)
-      .describe("`cutover prune` keeps each instance's last N releases' artifacts on the agent, besides its live and warm slots'; older ones go and are fetched again by digest when deployed."),
-    pruneInterval: duration('1h').describe("How often the server prunes the agent's artifacts as `cutover prune` does (pruneKeepReleases). 0 turns it off; `cutover prune` still works."),
-    slotLogMaxBytes: bytes('10MiB').describe("A slot's log file is rotated when it grows past this size (copy, then truncate: the app keeps its file descriptor)."),
-    slotLogFiles: z.coerce.number().int().min(0).max(100).default(5).describe('Rotated slot log files kept beside the current one (`<file>.1` newest … `<file>.N`); 0 keeps none.'),
+      .describe("`cutover prune` keeps each instance's last N releases' artifacts on the agent, besides those its live and warm slots run; older ones go and are fetched again by digest when deployed. The server keeps every published release's artifact."),
+    pruneInterval: duration('1h').describe("How often the server prunes the agent's artifacts as `cutover prune` does (see `pruneKeepReleases`); `0` turns it off (`cutover prune` still works). The agent also keeps any artifact a deploy checked for or sent in the last 15 minutes until a slot holds it."),
+    slotLogMaxBytes: bytes('10MiB').describe("A slot's log file is rotated when it grows past this size: copied to `<file>.1` (older ones shift to `.2`…), then truncated; the app keeps writing to its open file. A size (see above)."),
+    slotLogFiles: z.coerce.number().int().min(0).max(100).default(5).describe('Rotated slot log files kept beside the current one; `0` keeps none (the file is only truncated).'),
     slotPath: z
       .string()
       .min(1)
       .default(defaultSlotPath())
-      .describe("PATH of every slot's process, so the runtime an app's start command finds does not depend on who started the agent. Default: the directory of the Node binary the agent runs with, then /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin."),
+      .describe("`PATH` of every slot's process, so the runtime an app's `start` finds (`node server.js`) does not depend on who started the agent. Default: the directory of the Node binary the agent runs on, then `/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`."),
     resetState: z
       .union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')], { error: 'must be true or false' })
       .default(false)
-      .describe("Agent only (`cutover agent --reset-state`, also accepted by `up`): when the agent's state files exist and none is valid, move them aside (renamed `<file>.corrupt-<timestamp>`) and start empty instead of refusing to start. Does nothing while a state file is valid."),
+      .describe("When the agent's state files exist and none is valid, it refuses to start (`AGENT_STATE_INVALID`); `true` moves them aside (`<file>.corrupt-<time>`, never deleted) and starts empty. Does nothing while a file is valid. See [architecture](architecture.md#invalid-agent-state-and-orphaned-slots)."),
     slotUidRange: z
       .string()
       .default('61000-61999')
@@ -114,29 +116,33 @@ export const configSchema = z
         }
         return { first, last };
       })
-      .describe("When the agent runs as root: the uids (and same-numbered gids) handed out to instances, one each, recorded in the agent's state; no /etc/passwd entry is needed. Give each agent on a machine its own range."),
+      .describe("When the agent runs as root: the uids (with gids of the same number) it hands out, one per instance, recorded in its state for the instance's life; no `/etc/passwd` entry is needed. A uid of a passwd user or of a running process is skipped. Give each agent on a machine its own range. See [slot isolation](architecture.md#slot-isolation)."),
     slotUser: z
       .string()
       .min(1)
       .optional()
-      .describe('When the agent runs as root: run every slot as this user (a name, a uid, or uid:gid) instead of one allocated uid per instance. Instances then share a uid and can reach each other.'),
+      .describe("When the agent runs as root: run every slot as this user (a name looked up with `getent passwd`, a uid, or `uid:gid`; never root) instead of a uid per instance. The instances of this agent then share a uid and can reach each other's files and processes."),
     allowSharedUid: z
       .union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')], { error: 'must be true or false' })
       .default(false)
-      .describe("Let an agent that is not root (so its slots share its uid, and could read its credentials and join its ports) bind the router to a non-loopback address."),
-    logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info').describe('Log level of server and agent logs (stderr).'),
+      .describe('An agent that is not root runs its slots as its own uid (`isolation: none`): it then refuses to bind the router to a non-loopback `httpHost` unless this is `true`, because any release could read its credentials and join its ports.'),
+    logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info').describe('`debug`, `info`, `warn`, `error` or `silent`. Logs are JSON lines on stderr.'),
   })
   .strict();
 
 export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
 
+/** The environment variable of a setting: `rollbackWindow` → `CUTOVER_ROLLBACK_WINDOW`. */
+export function settingEnvName(key: string): string {
+  return `CUTOVER_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
 /** Maps `CUTOVER_API_PORT` → `apiPort` for every key in the schema. */
 export function configFromEnv(env: Record<string, string | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const key of Object.keys(configSchema.shape)) {
-    const name = `CUTOVER_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
-    const value = env[name];
+    const value = env[settingEnvName(key)];
     if (value !== undefined && value !== '') out[key] = value;
   }
   return out;
