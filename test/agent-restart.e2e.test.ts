@@ -4,7 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { readPidFile } from '../src/supervisor/index.ts';
-import { cutover, eventually, load, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import { alive, cutover, eventually, load, manifest, ports, startProcess, tempDir } from './helpers.ts';
 
 /**
  * Restarting the agent hands over without dropping a request: `cutover agent --takeover` binds the
@@ -61,14 +61,6 @@ after(async () => {
   for (const fn of cleanup.reverse()) await fn().catch((error: Error) => console.error(`cleanup: ${error.message}`));
 });
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test(`${ROUNDS} agent handovers under keep-alive load, slow requests and event streams: zero failed requests, streams end cleanly and reconnect, slots adopted, deploys still work`, async () => {
   const started = performance.now();

@@ -1,11 +1,10 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { readPidFile } from '../src/supervisor/index.ts';
-import { cutover, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import { alive, cutover, manifest, ports, startProcess, tempDir } from './helpers.ts';
 
 // The server's health watcher is what notices a lost instance: look every half second.
 process.env.CUTOVER_BAKE_CHECK_INTERVAL = '500ms';
@@ -16,15 +15,6 @@ after(async () => {
 });
 
 /** Running, not a zombie (a slot orphaned by a SIGKILLed agent is reaped by whoever adopts it, maybe nobody). */
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return !['Z', 'X'].includes(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? '');
-};
 
 async function eventually(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
   const deadline = Date.now() + ms;

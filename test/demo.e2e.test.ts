@@ -4,16 +4,8 @@ import { execFile, spawn } from 'node:child_process';
 import { chmod, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { ROOT, cutover, ports, tempDir } from './helpers.ts';
+import { alive, cutover, ports, ROOT, tempDir } from './helpers.ts';
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** `npm run demo` as a user runs it: it gets to 1.1.0 live, then Ctrl-C stops everything it started. */
 test('the demo deploys 1.0.0 then 1.1.0, serves it, and stops cleanly on Ctrl-C', async () => {

@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Pool, request } from 'undici';
-import { cutover, eventually, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import { alive, cutover, eventually, manifest, ports, startProcess, tempDir } from './helpers.ts';
 
 /**
  * The gradual cutover as a user drives it, with `cutover up` and the example app: weighted steps
@@ -150,14 +150,6 @@ function traffic(cookieLoops: number, plainLoops: number, rotateEvery = 10) {
   };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const share = (samples: Sample[], version: string) => samples.filter((s) => s.version === version).length / samples.length;
 

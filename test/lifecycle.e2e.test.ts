@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { cp, readdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { request } from 'undici';
-import { EXAMPLE, cutover, cutoverText, eventually, ports, startProcess, tempDir } from './helpers.ts';
+import { alive, cutover, cutoverText, eventually, EXAMPLE, ports, startProcess, tempDir } from './helpers.ts';
 
 /**
  * An instance's life past its first deploy, as an operator lives it: the slots' PATH comes from
@@ -37,14 +37,6 @@ async function get(host: string): Promise<{ status: number; version?: string }> 
   return { status: res.statusCode, ...(typeof version === 'string' ? { version } : {}) };
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** A release of the example app with an artifact of its own (a marker file), so each has its own digest. */
 async function release(version: string, extra: string): Promise<string> {

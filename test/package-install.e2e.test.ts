@@ -4,7 +4,7 @@ import { execFile, spawn } from 'node:child_process';
 import { chmod, cp, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { CONFIG_HOME, EXAMPLE, ROOT, ports, tempDir } from './helpers.ts';
+import { alive, CONFIG_HOME, EXAMPLE, ports, ROOT, tempDir } from './helpers.ts';
 
 /**
  * Issue 16, "done when": the packed tarball installs with Node 20's npm into an empty prefix, and
@@ -35,14 +35,6 @@ function run(file: string, args: string[], options: { env: Record<string, string
   );
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 test(
   'npm pack → npm install -g (Node 20 npm) → cutover up, publish, deploy, serve, stop',

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ROOT, cutover, eventually, load, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import { alive, cutover, eventually, load, manifest, ports, ROOT, startProcess, tempDir } from './helpers.ts';
 
 /**
  * The systemd units `cutover systemd-units` writes (ADR 0016): `systemd-analyze verify` accepts
@@ -18,14 +18,6 @@ after(async () => {
     await fn().catch((error: Error) => console.error(`cleanup: ${error.message}`));
 });
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** The words of an `Exec*=` value as systemd splits them: double quotes, `\\`/`\"` escapes, `%%` and `$$`. */
 export function execWords(value: string): string[] {

@@ -1,24 +1,13 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { readPidFile } from '../src/supervisor/index.ts';
-import {
-  CLI,
-  cutover,
-  eventually,
-  freePort,
-  load,
-  manifest,
-  ports,
-  startProcess,
-  tempDir,
-} from './helpers.ts';
+import { alive, CLI, cutover, eventually, freePort, load, manifest, ports, startProcess, tempDir } from './helpers.ts';
 
 /**
  * `cutover up` after the `up` process died (acceptance defects §1), and ports only one agent owns
@@ -36,20 +25,6 @@ after(async () => {
 });
 
 /** Whether the process runs: a zombie (an orphan whose exit nobody reaped yet, e.g. when pid 1 does not reap) has stopped. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return false;
-  }
-  return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? '');
-}
 
 /** Kills a process (and its group, which a slot leads) by pid. */
 function kill(pid: number): void {
