@@ -44,7 +44,7 @@ export function registerCatalogCommands(program: Command): void {
     .option('--allow-artifact-outside', "accept an artifact outside the directories of the manifest and the files it extends (refused by default, so a mistyped path cannot upload e.g. /etc)")
     .action(async (file: string, opts: { allowArtifactOutside?: boolean }, cmd: Command) => {
       const g = globals(cmd);
-      const out = output(g.json);
+      const out = output(g.format);
       const { loadManifest, packArtifact } = await import('../../releases/index.ts'); // heavy (yaml, zod, tar): load on use
       const { spec, artifactPath, warnings } = await loadManifest(file, { allowArtifactOutside: opts.allowArtifactOutside === true }); // validates everything before any upload
       for (const w of warnings ?? []) out.progress(`warning: ${w}`);
@@ -76,7 +76,7 @@ export function registerCatalogCommands(program: Command): void {
       const g = globals(cmd);
       const client = await connect(g.dataDir, g.timeout);
       const { releases } = await client.call<{ releases: ReleaseRecord[] }>('GET', withQuery(apiPath('releases'), { app: opts.app }));
-      output(g.json).result(releases, () =>
+      output(g.format).result(releases, () =>
         releases.length
           ? table([
               ['APP', 'VERSION', 'PUBLISHED', 'BY', 'COMMIT'],
@@ -96,7 +96,7 @@ export function registerCatalogCommands(program: Command): void {
       const client = await connect(g.dataDir, g.timeout);
       const r = await client.call<ReleaseRecord>('GET', withQuery(apiPath('releases', version), { app: opts.app }));
       const s = r.spec as { components?: { name: string; version: string }[]; features?: { key: string; title: string }[]; notes?: string; artifact?: { digest: string }; commit?: string };
-      output(g.json).result(r, () =>
+      output(g.format).result(r, () =>
         [
           `${r.app} ${r.version}  published ${new Date(r.createdAt).toISOString()} by ${r.createdBy}`,
           `artifact   ${s.artifact?.digest ?? '-'}`,
@@ -120,6 +120,6 @@ export function registerCatalogCommands(program: Command): void {
       const g = globals(cmd);
       const client = await connect(g.dataDir, g.timeout);
       const d = await client.call<ReleaseDiff & { app: string }>('GET', withQuery('/api/releases/diff', { from, to, app: opts.app }));
-      output(g.json).result(d, () => renderDiff(d));
+      output(g.format).result(d, () => renderDiff(d));
     });
 }

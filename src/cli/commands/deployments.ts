@@ -124,7 +124,7 @@ export function registerDeploymentCommands(program: Command): void {
     .option('--analysis', 'with --steps: compare the new release with the old one over each step; a breach aborts')
     .action(async (instance: string, version: string, opts: DeployFlags, cmd: Command) => {
       const g = globals(cmd);
-      const out = output(g.json);
+      const out = output(g.format);
       const client = await connect(g.dataDir, g.timeout);
       let d = await client.call<DeploymentRecord>('POST', apiPath('instances', instance, 'deploy'), {
         version,
@@ -144,7 +144,7 @@ export function registerDeploymentCommands(program: Command): void {
     .option('--reason <text>', 'why, for the audit log')
     .action(async (instance: string, opts: { wait?: boolean; reason?: string; to?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const out = output(g.json);
+      const out = output(g.format);
       const client = await connect(g.dataDir, g.timeout);
       let d = await client.call<DeploymentRecord>('POST', apiPath('instances', instance, 'rollback'), {
         ...(opts.to ? { to: opts.to } : {}),
@@ -167,7 +167,7 @@ export function registerDeploymentCommands(program: Command): void {
       if (instance) {
         const s = await client.call<InstanceStatus>('GET', apiPath('instances', instance));
         checked = [s];
-        output(g.json).result(s, () =>
+        output(g.format).result(s, () =>
           [statusRows([s]), agentLines([s]), s.lastDeployment ? `\nlast ${describeDeployment(s.lastDeployment)}` : '']
             .filter(Boolean)
             .join('\n'),
@@ -175,7 +175,7 @@ export function registerDeploymentCommands(program: Command): void {
       } else {
         const { instances } = await client.call<{ instances: InstanceStatus[] }>('GET', '/api/status');
         checked = instances;
-        output(g.json).result(instances, () =>
+        output(g.format).result(instances, () =>
           instances.length ? [statusRows(instances), agentLines(instances)].filter(Boolean).join('\n') : 'no instances yet; create one with `cutover instance create`',
         );
       }
@@ -203,7 +203,7 @@ export function registerDeploymentCommands(program: Command): void {
       if (g.json) {
         let buffered = '';
         for await (const chunk of body) buffered += Buffer.from(chunk).toString('utf8');
-        process.stdout.write(`${JSON.stringify({ instance, lines: buffered.split('\n').filter(Boolean) }, null, 2)}\n`);
+        output(g.format).result({ instance, lines: buffered.split('\n').filter(Boolean) }, () => '');
         return;
       }
       if (opts.raw) {

@@ -99,7 +99,7 @@ export function registerInstanceCommands(program: Command): void {
           target,
           ...(opts.window !== undefined ? { window: opts.window } : {}),
         });
-        output(g.json).result(created, () =>
+        output(g.format).result(created, () =>
           [
             `created instance ${created.name} (${created.app}, ${created.environment}${created.tenant ? `, tenant ${created.tenant}` : ''}) at ${created.hosts.join(', ')}`,
             created.target ? `target ${targetText(created.target)}` : '',
@@ -145,7 +145,7 @@ export function registerInstanceCommands(program: Command): void {
       }
       if (fields) updated = await client.call<InstanceRecord>('PATCH', apiPath('instances', name), body);
       const u = updated!;
-      output(g.json).result(u, () =>
+      output(g.format).result(u, () =>
         `updated ${u.name}: hosts ${u.hosts.join(', ')}, ${u.environment}${u.tenant ? `, tenant ${u.tenant}` : ''}, window ${u.window ?? '(environment default)'}, labels ${Object.entries(u.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-'}`,
       );
     });
@@ -159,7 +159,7 @@ export function registerInstanceCommands(program: Command): void {
     .option('--all', 'every page, one request per page')
     .action(async (opts: { selector?: string; limit?: string; after?: string; all?: boolean }, cmd: Command) => {
       const g = globals(cmd);
-      const out = output(g.json);
+      const out = output(g.format);
       const limit = positiveInt(opts.limit, '--limit');
       const client = await connect(g.dataDir, g.timeout);
       type Page = { instances: InstanceView[]; next: string | null };
@@ -191,7 +191,7 @@ export function registerInstanceCommands(program: Command): void {
       const client = await connect(g.dataDir, g.timeout);
       const i = await client.call<InstanceStatus>('GET', apiPath('instances', name));
       const labels = Object.entries(i.labels ?? {}).map(([k, v]) => `${k}=${v}`);
-      output(g.json).result(i, () =>
+      output(g.format).result(i, () =>
         [
           `${i.name}  app ${i.app}  environment ${i.environment}${i.tenant ? `  tenant ${i.tenant}` : ''}`,
           `hosts    ${i.hosts.join(', ')}`,
@@ -228,7 +228,7 @@ export function registerInstanceCommands(program: Command): void {
         cmd: Command,
       ) => {
         const g = globals(cmd);
-        const out = output(g.json);
+        const out = output(g.format);
         if ((name === undefined) === (opts.selector === undefined)) {
           throw invalid('name one instance (`cutover instance target NAME …`) or select several with --selector, not both');
         }

@@ -72,7 +72,7 @@ export function registerLifecycleCommands(program: Command): void {
         opts.reason ? { reason: opts.reason } : {},
         { timeoutMs: Math.max(client.timeoutMs, DELETE_TIMEOUT_MS) },
       );
-      output(g.json).result(deleted, () =>
+      output(g.format).result(deleted, () =>
         [
           `deleted ${deleted.instance} (${deleted.app}): ${deleted.hosts.join(', ')} no longer routed`,
           deleted.stopped.length ? `stopped ${deleted.stopped.join(' and ')}` : 'no slot was running',
@@ -90,7 +90,7 @@ export function registerLifecycleCommands(program: Command): void {
     .option('--all', 'every page, one request per page')
     .action(async (name: string, opts: { limit?: string; before?: string; all?: boolean }, cmd: Command) => {
       const g = globals(cmd);
-      const out = output(g.json);
+      const out = output(g.format);
       const limit = pageSize(opts.limit);
       if (opts.before !== undefined && !/^\d+$/.test(opts.before)) {
         throw new CutoverError('VALIDATION_FAILED', `--before takes the \`next\` a previous page printed (a number), not "${opts.before}"`);
@@ -120,7 +120,7 @@ export function registerLifecycleCommands(program: Command): void {
       const g = globals(cmd);
       const client = await connect(g.dataDir, g.timeout);
       const r = await client.call<PruneResult>('POST', '/api/prune', { dryRun: opts.dryRun === true });
-      output(g.json).result(r, () => {
+      output(g.format).result(r, () => {
         const short = (d: string) => `${d.slice(0, 19)}…`;
         const lines = [
           r.dryRun ? `would remove ${r.remove.length} artifacts from the agent (${kib(r.freedBytes)}):` : `removed ${r.remove.length} artifacts from the agent (${kib(r.freedBytes)})${r.remove.length ? ':' : ''}`,

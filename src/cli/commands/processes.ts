@@ -8,8 +8,9 @@ import { AGENT_NODE_FLAGS, CutoverError, createLogger } from '../../shared/index
 // The process code (router, supervisor, store…) loads only when a process command runs, so
 // everyday commands like `cutover status` start fast.
 const processes = () => import('../../main.ts');
-import { cliConfigDir, loadConfig, readEnv } from '../../config/index.ts';
 import type { Config } from '../../config/index.ts';
+// The settings schema (zod, yaml) loads only when a process command runs; see api-client.ts.
+import { cliConfigDir } from '../../config/env.ts';
 import { agentEndpointFile, readAgentEndpoint } from '../../credentials.ts';
 import { contextsFileIn } from '../../cli-contexts.ts';
 import { output } from '../output.ts';
@@ -34,6 +35,7 @@ interface ProcessFlags {
 async function configFrom(cmd: Command, opts: ProcessFlags, defaults: Record<string, unknown> = {}): Promise<Readonly<Config>> {
   const g = globals(cmd);
   const { config: file, ...flags } = opts;
+  const { loadConfig, readEnv } = await import('../../config/index.ts');
   return loadConfig({
     ...(file ? { file } : {}),
     env: readEnv(),
@@ -194,7 +196,7 @@ export function registerProcessCommands(program: Command): void {
         ))).action(
     async (opts: ProcessFlags, cmd: Command) => {
       const g = globals(cmd);
-      const out = output(g.json);
+      const out = output(g.format);
       const config = await configFrom(cmd, opts, { logLevel: 'warn' });
       const up = await startUp(config, agentArgs({ ...opts, logLevel: config.logLevel }));
       const result = { router: up.routerUrl, api: up.apiUrl, dataDir: up.dataDir, agent: up.agent, ...(up.adminToken ? { adminToken: up.adminToken } : {}) };
@@ -218,7 +220,7 @@ export function registerProcessCommands(program: Command): void {
   withDatabaseOption(withProcessOptions(program.command('server').description('run the control plane (API, store, orchestrator)'))).action(
     async (opts: ProcessFlags, cmd: Command) => {
       const g = globals(cmd);
-      const out = output(g.json);
+      const out = output(g.format);
       const config = await configFrom(cmd, opts);
       const server = await (await processes()).startServer(config, createLogger('server', config.logLevel));
       out.result({ api: server.url, ...(server.adminToken ? { adminToken: server.adminToken } : {}) }, () =>
@@ -242,7 +244,7 @@ export function registerProcessCommands(program: Command): void {
     .option('--pid-file <file>', 'with --detach: write the background agent\'s pid to this file (systemd PIDFile=)')
     .action(async (opts: ProcessFlags & { takeover?: boolean; detach?: boolean; pidFile?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const out = output(g.json);
+      const out = output(g.format);
       const { takeover, detach, pidFile, ...flags } = opts;
       if (pidFile !== undefined && !detach) throw new CutoverError('VALIDATION_FAILED', '--pid-file needs --detach: a foreground agent\'s pid is the one you started');
       if (detach) {
