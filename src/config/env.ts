@@ -28,3 +28,14 @@ export function cliConfigDir(): string {
   if (xdg && isAbsolute(xdg)) return join(xdg, 'cutover');
   return join(process.env.HOME || homedir(), '.config', 'cutover');
 }
+
+/**
+ * Where the CLI keeps V8's compiled code between runs (`module.enableCompileCache`):
+ * `$XDG_CACHE_HOME/cutover/compile-cache`, else `$HOME/.cache/cutover/compile-cache`. Per user,
+ * not Node's default under the shared temp directory, where another user could plant entries.
+ */
+export function cliCacheDir(): string {
+  const xdg = process.env.XDG_CACHE_HOME;
+  if (xdg && isAbsolute(xdg)) return join(xdg, 'cutover', 'compile-cache');
+  return join(process.env.HOME || homedir(), '.cache', 'cutover', 'compile-cache');
+}
