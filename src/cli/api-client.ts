@@ -5,8 +5,6 @@ import type { ErrorCode } from '../shared/index.ts';
 // The config entry (index.ts) loads the settings schema (zod) and YAML: the CLI only reads its
 // environment, so it imports the environment module itself and starts ~100 ms faster (issue 22).
 import { cliConfigDir, cliEnv } from '../config/env.ts';
-import { readLegacyCliFile } from '../credentials.ts';
-import { contextsFileIn, findServer, readContexts } from '../cli-contexts.ts';
 import { durationFlag } from './format.ts';
 
 /** The methods the API uses. */
@@ -37,9 +35,12 @@ export async function connect(dataDirFlag?: string, timeoutFlag?: string): Promi
   const timeoutMs = requestTimeout(timeoutFlag, env.timeout);
   const named = dataDirFlag ?? env.dataDir;
   const dataDir = resolve(named ?? '.cutover');
-  const file = contextsFileIn(cliConfigDir());
+  let file = '';
   let found: { url?: string; token?: string } = { ...(env.url ? { url: env.url } : {}), ...(env.token ? { token: env.token } : {}) };
   if (!found.url || !found.token) {
+    // The contexts file's code (and fs, crypto with it) loads only without CUTOVER_URL and CUTOVER_TOKEN.
+    const { contextsFileIn, findServer, readContexts } = await import('../cli-contexts.ts');
+    file = contextsFileIn(cliConfigDir());
     let contexts;
     try {
       contexts = await readContexts(file);
@@ -50,7 +51,7 @@ export async function connect(dataDirFlag?: string, timeoutFlag?: string): Promi
     // The data directory's own server first (recorded, else an old cli.json), then the current one.
     found = findServer(contexts, { ...query, explicitDataDir: true });
     if (!found.url) {
-      const legacy = await readLegacyCliFile(dataDir);
+      const legacy = await (await import('../credentials.ts')).readLegacyCliFile(dataDir);
       if (legacy?.url) found = { url: legacy.url, ...((env.token ?? legacy.token) ? { token: env.token ?? legacy.token } : {}) };
     }
     if (!found.url && named === undefined) found = findServer(contexts, { ...query, explicitDataDir: false });

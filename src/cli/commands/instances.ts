@@ -5,7 +5,6 @@ import type { InstanceRecord, InstanceTarget } from '../../store/index.ts';
 import { connect } from '../api-client.ts';
 import { apiPath } from '../api-path.ts';
 import type { BulkTargetResult, InstanceView } from '../api-types.ts';
-import { confirm } from '../confirm.ts';
 import { onTargetText, resolvedText, targetText, withQuery } from '../format.ts';
 import { output, table } from '../output.ts';
 import { globals } from './globals.ts';
@@ -258,7 +257,7 @@ export function registerInstanceCommands(program: Command): void {
             return;
           }
           out.say(planText(plan));
-          if (!(await confirm('Apply?', `add --yes to apply these ${plan.changes.length} change(s)`))) {
+          if (!(await (await import('../confirm.ts')).confirm('Apply?', `add --yes to apply these ${plan.changes.length} change(s)`))) {
             out.say('not applied; nothing changed');
             return;
           }

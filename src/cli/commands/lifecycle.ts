@@ -4,7 +4,6 @@ import type { DeploymentRecord, InstanceRecord } from '../../store/index.ts';
 import type { DeletedInstance, PruneResult } from '../../deploy/index.ts';
 import { connect } from '../api-client.ts';
 import { apiPath } from '../api-path.ts';
-import { confirm } from '../confirm.ts';
 import { when, withQuery } from '../format.ts';
 import { output, table } from '../output.ts';
 import { globals } from './globals.ts';
@@ -62,7 +61,7 @@ export function registerLifecycleCommands(program: Command): void {
       if (!opts.yes) {
         const current = await client.call<InstanceRecord>('GET', apiPath('instances', name));
         const serving = current.currentVersion ? `it serves ${current.currentVersion} on ${current.hosts.join(', ')}` : `it serves nothing yet`;
-        if (!(await confirm(`Delete instance "${name}"? ${serving}; its slots stop and its hosts answer 404.`, 'add --yes to delete it'))) {
+        if (!(await (await import('../confirm.ts')).confirm(`Delete instance "${name}"? ${serving}; its slots stop and its hosts answer 404.`, 'add --yes to delete it'))) {
           throw new CutoverError('VALIDATION_FAILED', `nothing was changed: "${name}" was not deleted`);
         }
       }
