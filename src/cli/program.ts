@@ -11,6 +11,7 @@ import { registerFleetCommands } from './commands/fleet.ts';
 import { registerTrafficCommands } from './commands/traffic.ts';
 import { registerLifecycleCommands } from './commands/lifecycle.ts';
 import { registerSystemdCommands } from './commands/systemd.ts';
+import { registerCompletionCommand } from './commands/completion.ts';
 import { ExitWith, FORMATS, formatIn, isStructured, reportError, serialise } from './output.ts';
 import { escapeControl } from './format.ts';
 import { versionAnswer } from './version-flag.ts';
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerTokenCommands(program);
   registerFleetCommands(program);
   registerSystemdCommands(program);
+  registerCompletionCommand(program);
   program.commands.forEach(function inherit(cmd: Command) {
     cmd.exitOverride();
     cmd.commands.forEach(inherit);
