@@ -76,11 +76,21 @@ export function registerCatalogCommands(program: Command): void {
       const g = globals(cmd);
       const client = await connect(g.dataDir, g.timeout);
       const { releases } = await client.call<{ releases: ReleaseRecord[] }>('GET', withQuery(apiPath('releases'), { app: opts.app }));
-      output(g.format).result(releases, () =>
+      // -o wide adds the artifact (digest and size) and the components.
+      const artifact = (r: ReleaseRecord) => r.spec.artifact as { digest?: string; size?: number } | undefined;
+      const components = (r: ReleaseRecord) => ((r.spec.components ?? []) as { name: string; version: string }[]).map((c) => `${c.name}@${c.version}`).join(',') || '-';
+      output(g.format).result(releases, (wide) =>
         releases.length
           ? table([
-              ['APP', 'VERSION', 'PUBLISHED', 'BY', 'COMMIT'],
-              ...releases.map((r) => [r.app, r.version, new Date(r.createdAt).toISOString(), r.createdBy, String(r.spec.commit ?? '-')]),
+              ['APP', 'VERSION', 'PUBLISHED', 'BY', 'COMMIT', ...(wide ? ['ARTIFACT', 'SIZE', 'COMPONENTS'] : [])],
+              ...releases.map((r) => [
+                r.app,
+                r.version,
+                new Date(r.createdAt).toISOString(),
+                r.createdBy,
+                String(r.spec.commit ?? '-'),
+                ...(wide ? [artifact(r)?.digest ?? '-', artifact(r)?.size === undefined ? '-' : kb(artifact(r)!.size!), components(r)] : []),
+              ]),
             ])
           : 'no releases yet; publish one with `cutover release publish FILE`',
       );

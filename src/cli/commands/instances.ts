@@ -41,10 +41,21 @@ function targetFrom(opts: { version?: string; channel?: string; clear?: boolean 
   return null;
 }
 
-function listRows(instances: InstanceView[]): string {
+/** The instance table; `wide` (-o wide) adds hosts, labels and the maintenance window. */
+function listRows(instances: InstanceView[], wide = false): string {
+  const labels = (i: InstanceView) => Object.entries(i.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',') || '-';
   return table([
-    ['NAME', 'APP', 'ENV', 'TENANT', 'TARGET', 'CURRENT', 'ON TARGET'],
-    ...instances.map((i) => [i.name, i.app, i.environment, i.tenant ?? '-', resolvedText(i), i.currentVersion ?? '-', onTargetText(i)]),
+    ['NAME', 'APP', 'ENV', 'TENANT', 'TARGET', 'CURRENT', 'ON TARGET', ...(wide ? ['HOSTS', 'LABELS', 'WINDOW'] : [])],
+    ...instances.map((i) => [
+      i.name,
+      i.app,
+      i.environment,
+      i.tenant ?? '-',
+      resolvedText(i),
+      i.currentVersion ?? '-',
+      onTargetText(i),
+      ...(wide ? [i.hosts.join(','), labels(i), i.window ?? '(environment default)'] : []),
+    ]),
   ]);
 }
 
@@ -172,12 +183,12 @@ export function registerInstanceCommands(program: Command): void {
         instances.push(...page.instances);
       }
       const next = page.next;
-      out.result({ instances, next }, () => {
+      out.result({ instances, next }, (wide) => {
         if (instances.length === 0) {
           return opts.selector || opts.after ? 'no instances match' : 'no instances yet; create one with `cutover instance create NAME --app APP --host HOST`';
         }
         const more = next === null ? '' : `\nmore: cutover instance list --after ${next}${opts.selector ? ` --selector '${opts.selector}'` : ''} (or --all)`;
-        return listRows(instances) + more;
+        return listRows(instances, wide) + more;
       });
     });
 

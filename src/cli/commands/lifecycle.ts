@@ -25,9 +25,10 @@ function took(d: DeploymentRecord): string {
   return ms < 10_000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`;
 }
 
-function historyRows(deployments: DeploymentRecord[]): string {
+/** The history table; `wide` (-o wide) adds the slot, when it finished, and the error in full. */
+function historyRows(deployments: DeploymentRecord[], wide = false): string {
   return table([
-    ['STARTED', 'ID', 'KIND', 'VERSION', 'STRATEGY', 'STATUS', 'TOOK', 'BY', 'REASON'],
+    ['STARTED', 'ID', 'KIND', 'VERSION', 'STRATEGY', 'STATUS', 'TOOK', 'BY', 'REASON', ...(wide ? ['SLOT', 'FINISHED', 'ERROR'] : [])],
     ...deployments.map((d) => [
       when(d.createdAt),
       d.id,
@@ -38,6 +39,7 @@ function historyRows(deployments: DeploymentRecord[]): string {
       took(d),
       d.actor,
       d.reason ?? (d.error ? `${d.error.code}` : '-'),
+      ...(wide ? [d.toColor, when(d.finishedAt), d.error ? `${d.error.code}: ${d.error.message}` : '-'] : []),
     ]),
   ]);
 }
@@ -105,9 +107,9 @@ export function registerLifecycleCommands(program: Command): void {
         deployments.push(...page.deployments);
       }
       const next = page.next;
-      out.result({ deployments, next }, () => {
+      out.result({ deployments, next }, (wide) => {
         if (deployments.length === 0) return `no deployments of ${name} yet; deploy with \`cutover deploy ${name} VERSION\``;
-        return historyRows(deployments) + (next === null ? '' : `\nmore: cutover history ${name} --before ${next} (or --all)`);
+        return historyRows(deployments, wide) + (next === null ? '' : `\nmore: cutover history ${name} --before ${next} (or --all)`);
       });
     });
 
