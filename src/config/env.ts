@@ -35,6 +35,8 @@ export function cliConfigDir(): string {
  * not Node's default under the shared temp directory, where another user could plant entries.
  */
 export function cliCacheDir(): string {
+  // bin/cutover passes it to Node (so the entry file is cached too); no child process inherits it.
+  delete process.env.NODE_COMPILE_CACHE;
   const xdg = process.env.XDG_CACHE_HOME;
   if (xdg && isAbsolute(xdg)) return join(xdg, 'cutover', 'compile-cache');
   return join(process.env.HOME || homedir(), '.cache', 'cutover', 'compile-cache');
