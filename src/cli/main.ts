@@ -1,12 +1,15 @@
 #!/usr/bin/env node
+import { existsSync } from 'node:fs';
 import module from 'node:module';
 import { cliCacheDir } from '../config/env.ts';
 
 // V8's compiled code of our modules and commander's, kept between runs in the user's cache
 // directory: compiling is most of a short CLI call's CPU time (issue 22, docs/benchmarks.md).
 // Enabled before the rest is imported, so every import below is dynamic: a static one would be
-// compiled before this line runs. Not inherited by child processes (slots never see it).
-module.enableCompileCache?.(cliCacheDir());
+// compiled before this line runs. Not inherited by child processes (slots never see it). Only a
+// directory that exists (bin/cutover makes it): Node 24 spins forever creating one it cannot.
+const cache = cliCacheDir();
+if (existsSync(cache)) module.enableCompileCache?.(cache);
 
 // A reader that goes away (`cutover audit | head`) is not an error of ours: stop quietly.
 for (const stream of [process.stdout, process.stderr]) {
