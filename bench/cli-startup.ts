@@ -2,7 +2,10 @@
 // `--version`, `--help` and `status` against a live server; from the clone (./bin/cutover) and from
 // the built package (npm pack, then npm install -g into a temp prefix, as test/package-install does).
 //
-//   node bench/cli-startup.ts [--runs 11] [--from clone|package|both]
+//   node bench/cli-startup.ts [--runs 11] [--from clone|package|both] [--clone DIR]
+//
+// --clone: another checkout's bin/cutover for the clone rows (e.g. an earlier commit's, for a
+// before/after comparison under the same load).
 //
 // CPU time, not wall time: on a shared 2-core machine the wall clock mostly measures the neighbours.
 // Each run is `bash -c '"$@" >/dev/null 2>&1; times'`: bash's `times` prints the CPU time of its
@@ -66,7 +69,7 @@ const tmp = await mkdtemp(join(tmpdir(), 'cutover-cli-startup-'));
 const server = await startCutover();
 try {
   const bins: [string, string][] = [];
-  if (FROM !== 'package') bins.push(['clone', join(ROOT, 'bin', 'cutover')]);
+  if (FROM !== 'package') bins.push(['clone', join(flag('--clone', ROOT), 'bin', 'cutover')]);
   if (FROM !== 'clone') bins.push(['package', await installPackage(tmp)]);
   const env = { ...process.env, CUTOVER_URL: server.apiUrl, CUTOVER_TOKEN: server.token, XDG_CONFIG_HOME: join(tmp, 'xdg') };
   for (const [from, bin] of bins) {
