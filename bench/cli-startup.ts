@@ -46,7 +46,11 @@ const median = (xs: number[]) => {
   return s[Math.floor(s.length / 2)]!;
 };
 
-function run(file: string, argv: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<string> {
+function run(
+  file: string,
+  argv: string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv },
+): Promise<string> {
   return new Promise((resolve, reject) =>
     execFile(file, argv, { ...options, maxBuffer: 16 << 20, timeout: 300_000 }, (error, stdout, stderr) =>
       error ? reject(new Error(`${file} ${argv.join(' ')}: ${stderr || error.message}`)) : resolve(stdout),
@@ -60,7 +64,20 @@ async function installPackage(dir: string): Promise<string> {
   const out = await run(SYSTEM_NPM, ['pack', '--json', '--pack-destination', dir], { cwd: ROOT, env });
   const [packed] = JSON.parse(out.slice(out.search(/^\[/m))) as { filename: string }[];
   const prefix = join(dir, 'prefix');
-  await run(SYSTEM_NPM, ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', join(dir, packed!.filename)], { cwd: dir, env });
+  await run(
+    SYSTEM_NPM,
+    [
+      'install',
+      '-g',
+      '--prefix',
+      prefix,
+      '--prefer-offline',
+      '--no-audit',
+      '--no-fund',
+      join(dir, packed!.filename),
+    ],
+    { cwd: dir, env },
+  );
   return join(prefix, 'bin', 'cutover');
 }
 
@@ -71,20 +88,31 @@ try {
   const bins: [string, string][] = [];
   if (FROM !== 'package') bins.push(['clone', join(flag('--clone', ROOT), 'bin', 'cutover')]);
   if (FROM !== 'clone') bins.push(['package', await installPackage(tmp)]);
-  const env = { ...process.env, CUTOVER_URL: server.apiUrl, CUTOVER_TOKEN: server.token, XDG_CONFIG_HOME: join(tmp, 'xdg') };
+  const env = {
+    ...process.env,
+    CUTOVER_URL: server.apiUrl,
+    CUTOVER_TOKEN: server.token,
+    XDG_CONFIG_HOME: join(tmp, 'xdg'),
+  };
   for (const [from, bin] of bins) {
     for (const command of [['--version'], ['--help'], ['status']]) {
       cpuMs([bin, ...command], env); // warm the page cache; not counted
       const samples = Array.from({ length: RUNS }, () => cpuMs([bin, ...command], env));
       const target = command[0] === 'status' ? 150 : 100;
       const m = median(samples);
-      rows.push(`| ${from} | \`cutover ${command.join(' ')}\` | ${m.toFixed(0)} | ${Math.min(...samples).toFixed(0)}–${Math.max(...samples).toFixed(0)} | ≤ ${target} | ${m <= target ? 'met' : 'MISSED'} |`);
+      rows.push(
+        `| ${from} | \`cutover ${command.join(' ')}\` | ${m.toFixed(0)} | ${Math.min(...samples).toFixed(0)}–${Math.max(...samples).toFixed(0)} | ≤ ${target} | ${m <= target ? 'met' : 'MISSED'} |`,
+      );
     }
   }
 } finally {
   await server.stop();
   await rm(tmp, { recursive: true, force: true });
 }
-console.log(`CLI start-up, CPU time (user + sys) in ms, median of ${RUNS} runs; ${cpus().length} × ${cpus()[0]?.model}; load ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+console.log(
+  `CLI start-up, CPU time (user + sys) in ms, median of ${RUNS} runs; ${cpus().length} × ${cpus()[0]?.model}; load ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}\n`,
+);
 console.log('| from | command | median | range | target | |\n|---|---|---|---|---|---|');
 console.log(rows.join('\n'));

@@ -18,7 +18,14 @@ function bash(script: string, words: string[]): string[] {
   writeFileSync(file, script);
   const out = execFileSync(
     'bash',
-    ['--norc', '-c', 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _cutover; printf "%s\\n" "${COMPREPLY[@]}"', '_', file, ...words],
+    [
+      '--norc',
+      '-c',
+      'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _cutover; printf "%s\\n" "${COMPREPLY[@]}"',
+      '_',
+      file,
+      ...words,
+    ],
     { encoding: 'utf8' },
   );
   return out.split('\n').filter(Boolean);
@@ -30,7 +37,14 @@ function zsh(script: string, words: string[]): string[] {
   writeFileSync(file, script);
   const out = execFileSync(
     'zsh',
-    ['-f', '-c', 'source "$1"; shift; compadd() { [[ $1 == -- ]] && shift; print -rl -- "$@"; }; words=("$@"); CURRENT=$#words; _cutover', '_', file, ...words],
+    [
+      '-f',
+      '-c',
+      'source "$1"; shift; compadd() { [[ $1 == -- ]] && shift; print -rl -- "$@"; }; words=("$@"); CURRENT=$#words; _cutover',
+      '_',
+      file,
+      ...words,
+    ],
     { encoding: 'utf8' },
   );
   return out.split('\n').filter(Boolean);
@@ -39,8 +53,15 @@ function zsh(script: string, words: string[]): string[] {
 test('the tree: every command with its subcommands and flags, global flags everywhere', () => {
   const { nodes, choices } = completionTree(buildProgram());
   const deploy = nodes.find((n) => n.path === 'deploy')!;
-  assert.ok(deploy.flags.includes('--steps') && deploy.valued.includes('--steps') && !deploy.valued.includes('--wait'));
-  assert.ok(deploy.flags.includes('--json') && deploy.flags.includes('-o'), 'global flags are offered after the subcommand too');
+  assert.ok(
+    deploy.flags.includes('--steps') &&
+      deploy.valued.includes('--steps') &&
+      !deploy.valued.includes('--wait'),
+  );
+  assert.ok(
+    deploy.flags.includes('--json') && deploy.flags.includes('-o'),
+    'global flags are offered after the subcommand too',
+  );
   assert.ok(nodes.find((n) => n.path === 'instance')!.subcommands.includes('list'));
   assert.deepEqual(choices['-o'], ['json', 'yaml', 'table', 'wide']);
 });
@@ -77,7 +98,7 @@ test('cutover completion bash|zsh prints the script; another shell is refused wi
 function skipZsh(): string | false {
   const found = spawnSync('zsh', ['-fc', 'true']).status === 0;
   if (process.env.CI === 'true') {
-    assert.ok(found, 'zsh is installed on CI (.ci/run installs Debian\'s zsh)');
+    assert.ok(found, "zsh is installed on CI (.ci/run installs Debian's zsh)");
     return false;
   }
   return found ? false : 'zsh is not installed';

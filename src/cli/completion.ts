@@ -54,9 +54,21 @@ function lookups(tree: { nodes: CompletionNode[]; choices: Choices }): string {
       '}',
     ].join('\n');
   return [
-    table('_cutover_subcommands', 'command path → its subcommands', tree.nodes.map((n) => [n.path, n.subcommands])),
-    table('_cutover_flags', 'command path → its flags', tree.nodes.map((n) => [n.path, n.flags])),
-    table('_cutover_valued', 'command path → the flags that take a value', tree.nodes.map((n) => [n.path, n.valued])),
+    table(
+      '_cutover_subcommands',
+      'command path → its subcommands',
+      tree.nodes.map((n) => [n.path, n.subcommands]),
+    ),
+    table(
+      '_cutover_flags',
+      'command path → its flags',
+      tree.nodes.map((n) => [n.path, n.flags]),
+    ),
+    table(
+      '_cutover_valued',
+      'command path → the flags that take a value',
+      tree.nodes.map((n) => [n.path, n.valued]),
+    ),
     table('_cutover_choices', 'flag → its allowed values', Object.entries(tree.choices)),
   ].join('\n');
 }

@@ -8,8 +8,14 @@ test('-o/--output: json, yaml, table, wide; --json is -o json; a contradiction o
   assert.equal(formatFrom({ json: true }), 'json');
   assert.equal(formatFrom({ output: 'yaml' }), 'yaml');
   assert.equal(formatFrom({ json: true, output: 'json' }), 'json');
-  assert.throws(() => formatFrom({ json: true, output: 'yaml' }), { code: 'VALIDATION_FAILED', message: /--json is -o json/ });
-  assert.throws(() => formatFrom({ output: 'xml' }), { code: 'VALIDATION_FAILED', message: /one of json, yaml, table, wide/ });
+  assert.throws(() => formatFrom({ json: true, output: 'yaml' }), {
+    code: 'VALIDATION_FAILED',
+    message: /--json is -o json/,
+  });
+  assert.throws(() => formatFrom({ output: 'xml' }), {
+    code: 'VALIDATION_FAILED',
+    message: /one of json, yaml, table, wide/,
+  });
 });
 
 test('the format from raw argv, for what is printed before commander parses: every spelling, the last -o wins', () => {
@@ -23,7 +29,10 @@ test('the format from raw argv, for what is printed before commander parses: eve
 });
 
 test('yaml is the json document: the same data, read back equal', () => {
-  const data = { instances: [{ name: 'web', createdAt: 1796515802627, target: null, labels: { a: 'b' } }], next: null };
+  const data = {
+    instances: [{ name: 'web', createdAt: 1796515802627, target: null, labels: { a: 'b' } }],
+    next: null,
+  };
   assert.deepEqual(parse(serialise(data, 'yaml')), JSON.parse(serialise(data, 'json')));
 });
 
@@ -38,5 +47,12 @@ test('result(): data for json and yaml, the rendering for table, the wide render
     out.result({ a: 1 }, render);
   }
   t.mock.restoreAll();
-  assert.deepEqual(written, ['{\n  "a": 1\n}\n', 'a: 1\n', 'stderr:working\n', 'A  B\n', 'stderr:working\n', 'A  B  C\n']);
+  assert.deepEqual(written, [
+    '{\n  "a": 1\n}\n',
+    'a: 1\n',
+    'stderr:working\n',
+    'A  B\n',
+    'stderr:working\n',
+    'A  B  C\n',
+  ]);
 });

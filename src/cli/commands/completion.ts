@@ -8,7 +8,9 @@ import { globals } from './globals.ts';
 export function registerCompletionCommand(program: Command): void {
   program
     .command('completion')
-    .description('print the shell completion script: source <(cutover completion bash), or zsh (see docs/cli-output-and-completion.md)')
+    .description(
+      'print the shell completion script: source <(cutover completion bash), or zsh (see docs/cli-output-and-completion.md)',
+    )
     .addArgument(new Argument('<shell>', 'bash or zsh').choices(['bash', 'zsh']))
     .action((shell: 'bash' | 'zsh', _opts: object, cmd: Command) => {
       const script = shell === 'bash' ? bashCompletion(program) : zshCompletion(program);
