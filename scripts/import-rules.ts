@@ -337,6 +337,19 @@ function rulesForClass(name: string, from: Rule['from'], self: string, arrows: r
   return rules;
 }
 
+/** Files other than an index.ts that rows of src/ name as targets in another folder, with those rows. */
+function entryExceptions(tables: ImportTables): { file: string; rows: string[] }[] {
+  const out = new Map<string, string[]>();
+  for (const row of tables.rows) {
+    if (!row.from.startsWith('src/')) continue;
+    for (const a of row.arrows) {
+      if (!/^src\/[^/]+\/.+\.ts$/.test(a.to) || a.to.endsWith('/index.ts')) continue;
+      out.set(a.to, [...(out.get(a.to) ?? []), row.from]);
+    }
+  }
+  return [...out].map(([file, rows]) => ({ file, rows }));
+}
+
 /** The forbidden rules that say what the tables say, plus the entry-file rule and two guards. */
 export function rulesFromTables(tables: ImportTables): Rule[] {
   const rules: Rule[] = [];
@@ -372,8 +385,19 @@ export function rulesFromTables(tables: ImportTables): Rule[] {
       comment: `Another folder of src/ is imported through its index.ts only (${DOC}).`,
       severity: 'error',
       from: { path: '^src/([^/]+)' },
-      to: { path: '^src/[^/]+/', pathNot: '^src/$1/|^src/[^/]+/index\\.ts$' },
+      to: { path: '^src/[^/]+/', pathNot: any(['^src/$1/', '^src/[^/]+/index\\.ts$', ...entryExceptions(tables).map((e) => targetRe(e.file))]) },
     },
+    // A file of another folder that a row names itself (not its index.ts) is an exception for
+    // that row only: everyone else still goes through the index.
+    ...entryExceptions(tables).map(
+      (e): Rule => ({
+        name: `entry files only: ${e.file}`,
+        comment: `Only ${e.rows.join(', ')} may import ${e.file} itself; others import its folder's index.ts (${DOC}).`,
+        severity: 'error',
+        from: { path: '^src/', pathNot: any([`^${esc(e.file.replace(/[^/]+$/, ''))}`, ...e.rows.map(fromRe)]) },
+        to: { path: targetRe(e.file) },
+      }),
+    ),
     {
       name: 'resolvable',
       comment: 'An import dependency-cruiser cannot resolve would escape every rule above.',
@@ -419,7 +443,8 @@ export function tableAllows(tables: ImportTables, from: string, to: string, kind
   if (inside(to, row.from) || to === row.from) return true;
   // "other folders of src/ import only that [index.ts]"
   const folder = /^src\/[^/]+\//.exec(to)?.[0];
-  if (from.startsWith('src/') && folder !== undefined && to !== `${folder}index.ts`) return false;
+  if (from.startsWith('src/') && folder !== undefined && to !== `${folder}index.ts` && !row.arrows.some((a) => a.to === to))
+    return false;
   const isTest = new RegExp(testsRe(row.from)).test(from);
   const extra = isTest ? (tables.testRows.find((t) => t.from === row.from)?.arrows ?? []) : [];
   const arrow = mergeArrows(row.arrows, extra).find((a) => inside(to, a.to));

@@ -86,3 +86,40 @@ test('deploy and roll back under keep-alive load with zero failed requests', asy
   assert.equal(logs.code, 0);
   assert.ok(logs.json.lines.some((l: string) => l.includes('hello 1.0.0')), 'logs show the active slot output');
 });
+
+test('deploy --if-needed is a no-op on the version that serves; -o yaml and -o wide print the same records', async () => {
+  // After the test above: web serves 1.0.0 (rolled back), 1.1.0 is published.
+  const history = await cutover(data.dir, ['history', 'web', '--all']);
+  const audit = await cutover(data.dir, ['audit']);
+  assert.equal(history.code, 0, history.stdout);
+
+  const noop = await cutover(data.dir, ['deploy', 'web', '1.0.0', '--if-needed']);
+  assert.equal(noop.code, 0, noop.stdout);
+  assert.deepEqual(noop.json, { instance: 'web', version: '1.0.0', alreadyServes: true, deployment: null });
+  const text = await cutoverText(data.dir, ['deploy', 'web', '1.0.0', '--if-needed']);
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, /web already serves 1\.0\.0/);
+  assert.equal((await cutover(data.dir, ['history', 'web', '--all'])).json.deployments.length, history.json.deployments.length, 'no deployment created');
+  assert.equal((await cutover(data.dir, ['audit'])).json.length, audit.json.length, 'nothing audited');
+
+  // Another version: --if-needed deploys as usual.
+  const needed = await cutover(data.dir, ['deploy', 'web', '1.1.0', '--if-needed', '--wait']);
+  assert.equal(needed.code, 0, needed.stdout);
+  assert.equal(needed.json.toVersion, '1.1.0');
+
+  // -o yaml: the --json document as YAML; -o wide: the table with more columns.
+  const { parse } = await import('yaml');
+  const yaml = await cutoverText(data.dir, ['-o', 'yaml', 'status', 'web']);
+  assert.equal(yaml.code, 0, yaml.stderr);
+  assert.equal(parse(yaml.stdout).currentVersion, '1.1.0');
+  const wide = await cutoverText(data.dir, ['history', 'web', '-o', 'wide']);
+  assert.match(wide.stdout.split('\n')[0]!, /^STARTED .* REASON +SLOT +FINISHED +ERROR$/);
+  for (const args of [['status'], ['instance', 'list'], ['release', 'list']]) {
+    const table = (await cutoverText(data.dir, args)).stdout.split('\n')[0]!;
+    const more = (await cutoverText(data.dir, [...args, '-o', 'wide'])).stdout.split('\n')[0]!;
+    assert.ok(more.startsWith(table) && more.length > table.length, `-o wide adds columns to ${args.join(' ')}: ${more}`);
+  }
+  const bad = await cutoverText(data.dir, ['status', '-o', 'xml']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /Allowed choices are json, yaml, table, wide/);
+});

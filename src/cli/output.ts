@@ -1,5 +1,57 @@
-import { isCutoverError } from '../shared/index.ts';
+import { createRequire } from 'node:module';
+import type * as Yaml from 'yaml';
+import { CutoverError, isCutoverError } from '../shared/index.ts';
 import { escapeControl } from './format.ts';
+
+/**
+ * `-o`/`--output`: `json` and `yaml` print the result as data (the same document either way);
+ * `table` is the human rendering, `wide` the same with more columns where a table has more to show.
+ * `--json` is `-o json`.
+ */
+export const FORMATS = ['json', 'yaml', 'table', 'wide'] as const;
+export type Format = (typeof FORMATS)[number];
+
+/** Whether a format prints data (json, yaml) rather than words for a person. */
+export const isStructured = (format: Format): boolean => format === 'json' || format === 'yaml';
+
+/**
+ * The format from the two flags once commander has parsed them. `--json` with another `-o` is a
+ * contradiction, refused rather than guessed.
+ */
+export function formatFrom(flags: { json?: boolean; output?: string }): Format {
+  const o = flags.output as Format | undefined;
+  if (o !== undefined && !FORMATS.includes(o)) {
+    throw new CutoverError('VALIDATION_FAILED', `-o/--output must be one of ${FORMATS.join(', ')}, not "${o}"`);
+  }
+  if (flags.json && o !== undefined && o !== 'json') {
+    throw new CutoverError('VALIDATION_FAILED', `--json is -o json: give one of --json and -o ${o}`);
+  }
+  return flags.json ? 'json' : (o ?? 'table');
+}
+
+/**
+ * The format read from raw argv, for what is printed before or without commander's parse (the
+ * `--version` answer, commander's own errors): the last `-o`/`--output` value, else `--json`. An
+ * unknown value reads as `table`; commander refuses it with the allowed ones.
+ */
+export function formatIn(argv: readonly string[]): Format {
+  let found: string | undefined;
+  argv.forEach((a, i) => {
+    if (a === '--json') found ??= 'json';
+    else if (a === '-o' || a === '--output') found = argv[i + 1];
+    else if (a.startsWith('--output=')) found = a.slice('--output='.length);
+    else if (a.startsWith('-o') && a.length > 2 && !a.startsWith('--')) found = a.slice(2);
+  });
+  return FORMATS.includes(found as Format) ? (found as Format) : 'table';
+}
+
+/** Data as the structured format asks: pretty JSON, or YAML (the yaml package, loaded only for -o yaml). */
+export function serialise(data: unknown, format: 'json' | 'yaml'): string {
+  if (format === 'json') return `${JSON.stringify(data, null, 2)}\n`;
+  const yaml = createRequire(import.meta.url)('yaml') as typeof Yaml;
+  // JSON's view of the data (dates as strings, no undefined), then YAML: the two formats agree.
+  return yaml.stringify(JSON.parse(JSON.stringify(data ?? null)), { lineWidth: 0 });
+}
 
 // Human output is escaped here, once, for every command (L2): a line keeps its newlines and tabs;
 // --json output is JSON.stringify's, which escapes every control character itself.
@@ -55,36 +107,46 @@ export class ExitWith extends Error {
 }
 
 export interface Output {
+  format: Format;
+  /** Machine-readable output (json or yaml): human lines and progress are not printed. */
   json: boolean;
-  /** Human lines (suppressed with --json). */
+  /** Human lines (not printed with json or yaml). */
   say(line: string): void;
   /** Progress on long work: stderr, so stdout stays clean for pipes. */
   progress(line: string): void;
-  /** The result: JSON with --json, else the human rendering. */
-  result(data: unknown, human: () => string): void;
+  /**
+   * The result: `data` as JSON or YAML, else the human rendering; `human` gets `wide` for `-o wide`
+   * (a table with more columns; renderings without more to show ignore it).
+   */
+  result(data: unknown, human: (wide: boolean) => string): void;
 }
 
-export function output(json: boolean): Output {
+/** The output of one command in `format` (a boolean is the old `--json` switch). */
+export function output(format: Format | boolean): Output {
+  const f: Format = format === true ? 'json' : format === false ? 'table' : format;
+  const structured = isStructured(f);
   return {
-    json,
+    format: f,
+    json: structured,
     say(line) {
-      if (!json) process.stdout.write(`${text(line)}\n`);
+      if (!structured) process.stdout.write(`${text(line)}\n`);
     },
     progress(line) {
-      if (!json) process.stderr.write(`${text(line)}\n`);
+      if (!structured) process.stderr.write(`${text(line)}\n`);
     },
     result(data, human) {
-      process.stdout.write(json ? `${JSON.stringify(data, null, 2)}\n` : `${text(human())}\n`);
+      process.stdout.write(structured ? serialise(data, f as 'json' | 'yaml') : `${text(human(f === 'wide'))}\n`);
     },
   };
 }
 
-/** Prints an error (JSON on stdout with --json, words on stderr otherwise) and returns the exit code. */
-export function reportError(error: unknown, json: boolean): number {
+/** Prints an error (JSON or YAML on stdout with -o json|yaml, words on stderr otherwise) and returns the exit code. */
+export function reportError(error: unknown, format: Format | boolean): number {
+  const f: Format = format === true ? 'json' : format === false ? 'table' : format;
   const e = isCutoverError(error)
     ? error.toJSON()
     : { code: 'INTERNAL', message: (error as Error)?.message ?? String(error), details: {} };
-  if (json) process.stdout.write(`${JSON.stringify({ error: e }, null, 2)}\n`);
+  if (isStructured(f)) process.stdout.write(serialise({ error: e }, f as 'json' | 'yaml'));
   else {
     const failures = (e.details as { failures?: unknown }).failures;
     if (Array.isArray(failures) && failures.length > 0) {

@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { registerProcessCommands } from './commands/processes.ts';
 import { registerCatalogCommands } from './commands/catalog.ts';
 import { registerDeploymentCommands } from './commands/deployments.ts';
@@ -11,15 +11,17 @@ import { registerFleetCommands } from './commands/fleet.ts';
 import { registerTrafficCommands } from './commands/traffic.ts';
 import { registerLifecycleCommands } from './commands/lifecycle.ts';
 import { registerSystemdCommands } from './commands/systemd.ts';
-import { ExitWith, reportError } from './output.ts';
+import { registerCompletionCommand } from './commands/completion.ts';
+import { ExitWith, FORMATS, formatIn, isStructured, reportError, serialise } from './output.ts';
 import { escapeControl } from './format.ts';
-import { versionInfo } from './version.ts';
+import { versionAnswer } from './version-flag.ts';
 
 /** Builds the `cutover` command tree. */
 export function buildProgram(): Command {
   const program = new Command('cutover')
     .description('Zero-downtime blue-green releases with millisecond rollback')
-    .option('--json', 'machine-readable output')
+    .option('--json', 'machine-readable output: the same as -o json')
+    .addOption(new Option('-o, --output <format>', 'output format: json, yaml, table (the default) or wide (tables with more columns)').choices(FORMATS))
     .option('--data-dir <dir>', 'data directory (default ./.cutover, or CUTOVER_DATA_DIR)')
     .option('--timeout <duration>', 'how long to wait for each answer of the server, e.g. 30s or 2m (default 30s, or CUTOVER_TIMEOUT)')
     .showSuggestionAfterError()
@@ -42,6 +44,7 @@ export function buildProgram(): Command {
   registerTokenCommands(program);
   registerFleetCommands(program);
   registerSystemdCommands(program);
+  registerCompletionCommand(program);
   program.commands.forEach(function inherit(cmd: Command) {
     cmd.exitOverride();
     cmd.commands.forEach(inherit);
@@ -51,18 +54,10 @@ export function buildProgram(): Command {
 
 /** Runs the CLI and returns its exit code; errors are reported once here. */
 export async function runCli(argv: string[]): Promise<number> {
-  // The root options that may come before `--version` (with their values).
-  const valued = ['--data-dir', '--timeout'];
-  const first = argv.filter(
-    (a, i) => a !== '--json' && !valued.includes(a) && !valued.includes(argv[i - 1] ?? '') && !valued.some((v) => a.startsWith(`${v}=`)),
-  )[0];
-  if (first === '--version' || first === '-V') {
-    const info = versionInfo();
-    process.stdout.write(argv.includes('--json') ? `${JSON.stringify(info, null, 2)}\n` : `${info.version}\n`);
-    return 0;
-  }
+  const version = versionAnswer(argv);
+  if (version !== undefined) return version;
   const program = buildProgram();
-  const json = argv.includes('--json');
+  const format = formatIn(argv);
   try {
     await program.parseAsync(argv, { from: 'user' });
     // A command that printed its result but reports a failure in it (`fleet tick`) sets the exit code itself.
@@ -71,9 +66,9 @@ export async function runCli(argv: string[]): Promise<number> {
     if (error instanceof ExitWith) return error.exitCode;
     if (error instanceof CommanderError) {
       if (error.exitCode === 0) return 0; // --help
-      if (json) process.stdout.write(`${JSON.stringify({ error: { code: 'VALIDATION_FAILED', message: error.message, details: {} } })}\n`);
+      if (isStructured(format)) process.stdout.write(serialise({ error: { code: 'VALIDATION_FAILED', message: error.message, details: {} } }, format as 'json'));
       return 2;
     }
-    return reportError(error, json);
+    return reportError(error, format);
   }
 }

@@ -30,3 +30,15 @@ export function statusExitCode(instances: Checked[]): number {
   if (bad.some((i) => i.agent.state === 'unreachable')) return exitCodeFor('AGENT_UNREACHABLE');
   return bad.length > 0 ? exitCodeFor('NOT_ROUTED_AS_RECORDED') : 0;
 }
+
+/**
+ * `deploy --if-needed`: whether the instance already serves `version`, so there is nothing to do:
+ * it is its current version, no deployment is running, and the agent serves it as recorded (an
+ * instance whose agent lost it, `needs-deploy`, is deployed again).
+ */
+export function alreadyServes(
+  s: Checked & { currentVersion: string | null; lastDeployment: { status: string } | null },
+  version: string,
+): boolean {
+  return s.currentVersion === version && s.lastDeployment?.status !== 'running' && (s.agent === undefined || s.agent.ok);
+}

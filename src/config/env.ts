@@ -28,3 +28,16 @@ export function cliConfigDir(): string {
   if (xdg && isAbsolute(xdg)) return join(xdg, 'cutover');
   return join(process.env.HOME || homedir(), '.config', 'cutover');
 }
+
+/**
+ * Where the CLI keeps V8's compiled code between runs (`module.enableCompileCache`):
+ * `$XDG_CACHE_HOME/cutover/compile-cache`, else `$HOME/.cache/cutover/compile-cache`. Per user,
+ * not Node's default under the shared temp directory, where another user could plant entries.
+ */
+export function cliCacheDir(): string {
+  // bin/cutover passes it to Node (so the entry file is cached too); no child process inherits it.
+  delete process.env.NODE_COMPILE_CACHE;
+  const xdg = process.env.XDG_CACHE_HOME;
+  if (xdg && isAbsolute(xdg)) return join(xdg, 'cutover', 'compile-cache');
+  return join(process.env.HOME || homedir(), '.cache', 'cutover', 'compile-cache');
+}

@@ -68,7 +68,7 @@ export function registerAuditCommands(program: Command): void {
       };
       const client = await connect(g.dataDir, g.timeout);
       const { entries } = await client.call<{ entries: AuditEntry[] }>('GET', withQuery('/api/audit', query));
-      output(g.json).result(entries, () => (entries.length ? entryRows(entries) : 'no audit entries match'));
+      output(g.format).result(entries, () => (entries.length ? entryRows(entries) : 'no audit entries match'));
     });
 
   audit
@@ -84,7 +84,7 @@ export function registerAuditCommands(program: Command): void {
           details: { ...check },
         });
       }
-      output(g.json).result(check, () =>
+      output(g.format).result(check, () =>
         check.last ? `audit log intact: ${check.checked} entries, last #${check.last.id} hash ${check.last.hash}` : 'audit log intact: no entries yet',
       );
     });

@@ -44,7 +44,7 @@ export function registerCatalogCommands(program: Command): void {
     .option('--allow-artifact-outside', "accept an artifact outside the directories of the manifest and the files it extends (refused by default, so a mistyped path cannot upload e.g. /etc)")
     .action(async (file: string, opts: { allowArtifactOutside?: boolean }, cmd: Command) => {
       const g = globals(cmd);
-      const out = output(g.json);
+      const out = output(g.format);
       const { loadManifest, packArtifact } = await import('../../releases/index.ts'); // heavy (yaml, zod, tar): load on use
       const { spec, artifactPath, warnings } = await loadManifest(file, { allowArtifactOutside: opts.allowArtifactOutside === true }); // validates everything before any upload
       for (const w of warnings ?? []) out.progress(`warning: ${w}`);
@@ -76,11 +76,21 @@ export function registerCatalogCommands(program: Command): void {
       const g = globals(cmd);
       const client = await connect(g.dataDir, g.timeout);
       const { releases } = await client.call<{ releases: ReleaseRecord[] }>('GET', withQuery(apiPath('releases'), { app: opts.app }));
-      output(g.json).result(releases, () =>
+      // -o wide adds the artifact (digest and size) and the components.
+      const artifact = (r: ReleaseRecord) => r.spec.artifact as { digest?: string; size?: number } | undefined;
+      const components = (r: ReleaseRecord) => ((r.spec.components ?? []) as { name: string; version: string }[]).map((c) => `${c.name}@${c.version}`).join(',') || '-';
+      output(g.format).result(releases, (wide) =>
         releases.length
           ? table([
-              ['APP', 'VERSION', 'PUBLISHED', 'BY', 'COMMIT'],
-              ...releases.map((r) => [r.app, r.version, new Date(r.createdAt).toISOString(), r.createdBy, String(r.spec.commit ?? '-')]),
+              ['APP', 'VERSION', 'PUBLISHED', 'BY', 'COMMIT', ...(wide ? ['ARTIFACT', 'SIZE', 'COMPONENTS'] : [])],
+              ...releases.map((r) => [
+                r.app,
+                r.version,
+                new Date(r.createdAt).toISOString(),
+                r.createdBy,
+                String(r.spec.commit ?? '-'),
+                ...(wide ? [artifact(r)?.digest ?? '-', artifact(r)?.size === undefined ? '-' : kb(artifact(r)!.size!), components(r)] : []),
+              ]),
             ])
           : 'no releases yet; publish one with `cutover release publish FILE`',
       );
@@ -96,7 +106,7 @@ export function registerCatalogCommands(program: Command): void {
       const client = await connect(g.dataDir, g.timeout);
       const r = await client.call<ReleaseRecord>('GET', withQuery(apiPath('releases', version), { app: opts.app }));
       const s = r.spec as { components?: { name: string; version: string }[]; features?: { key: string; title: string }[]; notes?: string; artifact?: { digest: string }; commit?: string };
-      output(g.json).result(r, () =>
+      output(g.format).result(r, () =>
         [
           `${r.app} ${r.version}  published ${new Date(r.createdAt).toISOString()} by ${r.createdBy}`,
           `artifact   ${s.artifact?.digest ?? '-'}`,
@@ -120,6 +130,6 @@ export function registerCatalogCommands(program: Command): void {
       const g = globals(cmd);
       const client = await connect(g.dataDir, g.timeout);
       const d = await client.call<ReleaseDiff & { app: string }>('GET', withQuery('/api/releases/diff', { from, to, app: opts.app }));
-      output(g.json).result(d, () => renderDiff(d));
+      output(g.format).result(d, () => renderDiff(d));
     });
 }

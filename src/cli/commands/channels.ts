@@ -97,7 +97,7 @@ export function registerChannelCommands(program: Command): void {
       const g = globals(cmd);
       const client = await connect(g.dataDir, g.timeout);
       const { channels } = await client.call<{ channels: ChannelView[] }>('GET', withQuery('/api/channels', { app: opts.app }));
-      output(g.json).result(channels, () =>
+      output(g.format).result(channels, () =>
         table([
           ['NAME', 'POLICY', 'POINTS TO', 'DESCRIPTION'],
           ...channels.map((c) => [c.name, describePolicy(c.policy), c.pointers.map((p) => `${p.app}@${p.version}`).join(', ') || '-', c.description]),
@@ -114,7 +114,7 @@ export function registerChannelCommands(program: Command): void {
       const g = globals(cmd);
       const client = await connect(g.dataDir, g.timeout);
       const c = await client.call<ChannelDetail>('GET', withQuery(apiPath('channels', name), { app: opts.app }));
-      output(g.json).result(c, () => showText(c));
+      output(g.format).result(c, () => showText(c));
     });
 
   channel
@@ -137,7 +137,7 @@ export function registerChannelCommands(program: Command): void {
         ...(opts.description !== undefined ? { description: opts.description } : {}),
         policy,
       });
-      output(g.json).result(created, () => `created channel ${created.name}: ${describePolicy(created.policy)}`);
+      output(g.format).result(created, () => `created channel ${created.name}: ${describePolicy(created.policy)}`);
     });
 
   channel
@@ -171,7 +171,7 @@ export function registerChannelCommands(program: Command): void {
         ...(opts.description !== undefined ? { description: opts.description } : {}),
         ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
       });
-      output(g.json).result(updated, () => `channel ${updated.name}: ${describePolicy(updated.policy)}`);
+      output(g.format).result(updated, () => `channel ${updated.name}: ${describePolicy(updated.policy)}`);
     });
 
   channel
@@ -185,7 +185,7 @@ export function registerChannelCommands(program: Command): void {
       const client = await connect(g.dataDir, g.timeout);
       const check = await client.call<PromotionCheck>('GET', withQuery(apiPath('channels', name, 'check'), { version, app: opts.app }));
       if (!check.verdict.allowed) throw refusal(check);
-      output(g.json).result(check, () =>
+      output(g.format).result(check, () =>
         `${check.app} ${check.version} may be promoted to ${check.channel} (it points ${check.current ? `at ${check.current}` : 'nowhere'} now)`,
       );
     });
@@ -210,7 +210,7 @@ export function registerChannelCommands(program: Command): void {
         ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
         force: opts.force === true,
       });
-      output(g.json).result(r, () => {
+      output(g.format).result(r, () => {
         if (!r.changed) return `${r.channel} already points at ${r.version} for ${r.app}; nothing changed`;
         const head = `${r.channel} now points at ${r.version} for ${r.app} (was ${r.current ?? 'nowhere'})`;
         if (!r.forced) return head;

@@ -4,10 +4,10 @@ import type { DeploymentRecord } from '../../store/index.ts';
 import type { InstanceStatus } from '../../api/index.ts';
 import { connect } from '../api-client.ts';
 import { apiPath } from '../api-path.ts';
-import { durationFlag, escapeControl, withQuery } from '../format.ts';
+import { durationFlag, escapeControl, onTargetText, resolvedText, when, withQuery } from '../format.ts';
 import type { ApiClient } from '../api-client.ts';
 import { ExitWith, output, table } from '../output.ts';
-import { agentLines, statusExitCode } from '../status-check.ts';
+import { agentLines, alreadyServes, statusExitCode } from '../status-check.ts';
 import type { Output } from '../output.ts';
 import { globals } from './globals.ts';
 
@@ -63,6 +63,7 @@ export async function follow(client: ApiClient, started: DeploymentRecord, out: 
 
 interface DeployFlags {
   wait?: boolean;
+  ifNeeded?: boolean;
   reason?: string;
   steps?: string;
   pause?: string;
@@ -89,8 +90,9 @@ function rolloutFlags(opts: DeployFlags): Record<string, unknown> {
   };
 }
 
-function statusRows(instances: InstanceStatus[]): string {
-  const rows = [['INSTANCE', 'APP', 'ENV', 'VERSION', 'ACTIVE', 'BLUE', 'GREEN', 'HOSTS', 'ISOLATION']];
+/** The status table; `wide` (-o wide) adds the target, the agent check and the last deployment. */
+function statusRows(instances: InstanceStatus[], wide = false): string {
+  const rows = [['INSTANCE', 'APP', 'ENV', 'VERSION', 'ACTIVE', 'BLUE', 'GREEN', 'HOSTS', 'ISOLATION', ...(wide ? ['TARGET', 'ON TARGET', 'AGENT', 'LAST DEPLOYMENT'] : [])]];
   for (const i of instances) {
     const slot = (c: 'blue' | 'green') => {
       const s = i.slots[c];
@@ -106,7 +108,11 @@ function statusRows(instances: InstanceStatus[]): string {
     const active = `${i.activeColor ?? '-'}${flags ? ` (${flags})` : ''}`;
     // uid: the slots run as the instance's own uid; none: as the agent's (see docs/architecture.md).
     const isolation = i.runtime?.isolation ?? '-';
-    rows.push([i.name, i.app, i.environment, i.currentVersion ?? '-', active, slot('blue'), slot('green'), i.hosts.join(','), isolation]);
+    const last = i.lastDeployment;
+    const more = wide
+      ? [resolvedText(i), onTargetText(i), i.agent?.state ?? '-', last ? `${last.kind} ${last.toVersion} ${last.status} ${when(last.createdAt)}` : '-']
+      : [];
+    rows.push([i.name, i.app, i.environment, i.currentVersion ?? '-', active, slot('blue'), slot('green'), i.hosts.join(','), isolation, ...more]);
   }
   return table(rows);
 }
@@ -122,14 +128,23 @@ export function registerDeploymentCommands(program: Command): void {
     .option('--steps <percents>', 'gradual cutover: percent of new clients on the new release at each step, e.g. 10,50,100 (0 = preview only)')
     .option('--pause <duration>', 'with --steps: hold between steps, e.g. 2m, or "manual" to wait for `cutover resume` (default 1m)')
     .option('--analysis', 'with --steps: compare the new release with the old one over each step; a breach aborts')
+    .option('--if-needed', 'when the instance already serves this version, do nothing and exit 0 (no deployment, nothing audited): a CI step can run again')
     .action(async (instance: string, version: string, opts: DeployFlags, cmd: Command) => {
       const g = globals(cmd);
-      const out = output(g.json);
+      const out = output(g.format);
+      const rollout = rolloutFlags(opts); // bad flags are refused even when there is nothing to do
       const client = await connect(g.dataDir, g.timeout);
+      if (opts.ifNeeded) {
+        const s = await client.call<InstanceStatus>('GET', apiPath('instances', instance));
+        if (alreadyServes(s, version)) {
+          out.result({ instance, version, alreadyServes: true, deployment: null }, () => `${instance} already serves ${version}; nothing to do`);
+          return;
+        }
+      }
       let d = await client.call<DeploymentRecord>('POST', apiPath('instances', instance, 'deploy'), {
         version,
         ...(opts.reason ? { reason: opts.reason } : {}),
-        ...rolloutFlags(opts),
+        ...rollout,
       });
       if (opts.wait) d = await follow(client, d, out);
       out.result(d, () => (opts.wait ? `${instance} now serves ${d.toVersion} (${d.toColor})` : `started ${d.id}; follow it with \`cutover status ${instance}\``));
@@ -144,7 +159,7 @@ export function registerDeploymentCommands(program: Command): void {
     .option('--reason <text>', 'why, for the audit log')
     .action(async (instance: string, opts: { wait?: boolean; reason?: string; to?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const out = output(g.json);
+      const out = output(g.format);
       const client = await connect(g.dataDir, g.timeout);
       let d = await client.call<DeploymentRecord>('POST', apiPath('instances', instance, 'rollback'), {
         ...(opts.to ? { to: opts.to } : {}),
@@ -167,16 +182,16 @@ export function registerDeploymentCommands(program: Command): void {
       if (instance) {
         const s = await client.call<InstanceStatus>('GET', apiPath('instances', instance));
         checked = [s];
-        output(g.json).result(s, () =>
-          [statusRows([s]), agentLines([s]), s.lastDeployment ? `\nlast ${describeDeployment(s.lastDeployment)}` : '']
+        output(g.format).result(s, (wide) =>
+          [statusRows([s], wide), agentLines([s]), s.lastDeployment ? `\nlast ${describeDeployment(s.lastDeployment)}` : '']
             .filter(Boolean)
             .join('\n'),
         );
       } else {
         const { instances } = await client.call<{ instances: InstanceStatus[] }>('GET', '/api/status');
         checked = instances;
-        output(g.json).result(instances, () =>
-          instances.length ? [statusRows(instances), agentLines(instances)].filter(Boolean).join('\n') : 'no instances yet; create one with `cutover instance create`',
+        output(g.format).result(instances, (wide) =>
+          instances.length ? [statusRows(instances, wide), agentLines(instances)].filter(Boolean).join('\n') : 'no instances yet; create one with `cutover instance create`',
         );
       }
       const code = statusExitCode(checked);
@@ -203,7 +218,7 @@ export function registerDeploymentCommands(program: Command): void {
       if (g.json) {
         let buffered = '';
         for await (const chunk of body) buffered += Buffer.from(chunk).toString('utf8');
-        process.stdout.write(`${JSON.stringify({ instance, lines: buffered.split('\n').filter(Boolean) }, null, 2)}\n`);
+        output(g.format).result({ instance, lines: buffered.split('\n').filter(Boolean) }, () => '');
         return;
       }
       if (opts.raw) {

@@ -27,7 +27,7 @@ const versionOf = (d: PlanEntry['decision']) => ('to' in d ? d.to : 'version' in
 async function unhold(g: ReturnType<typeof globals>, name: string, reason: string | undefined): Promise<void> {
   const client = await connect(g.dataDir, g.timeout);
   const hold = await client.call<Hold>('POST', apiPath('instances', name, 'unhold'), reason ? { reason } : {});
-  output(g.json).result(hold, () => `released the hold on ${hold.instance} (was: ${hold.reason})`);
+  output(g.format).result(hold, () => `released the hold on ${hold.instance} (was: ${hold.reason})`);
 }
 
 /** `plan`, `why`, `hold`, `unhold`, `holds`, `fleet show|policy|resume|tick`. */
@@ -42,7 +42,7 @@ export function registerFleetCommands(program: Command): void {
       const g = globals(cmd);
       const client = await connect(g.dataDir, g.timeout);
       const plan = await client.call<PlanAnswer>('GET', withQuery('/api/fleet/plan', { at: timeFlag(opts.at, '--at', Date.now(), 'ahead'), selector: opts.selector, limit: opts.limit }));
-      output(g.json).result(plan, () => {
+      output(g.format).result(plan, () => {
         const counts = Object.entries(plan.counts)
           .map(([k, n]) => `${k} ${n}`)
           .join(', ');
@@ -71,7 +71,7 @@ export function registerFleetCommands(program: Command): void {
       const g = globals(cmd);
       const client = await connect(g.dataDir, g.timeout);
       const entry = await client.call<PlanEntry>('GET', withQuery(apiPath('instances', name, 'why'), { at: timeFlag(opts.at, '--at', Date.now(), 'ahead') }));
-      output(g.json).result(entry, () => entry.why);
+      output(g.format).result(entry, () => entry.why);
     });
 
   program
@@ -91,7 +91,7 @@ export function registerFleetCommands(program: Command): void {
       const until = timeFlag(opts.until, '--until', Date.now(), 'ahead');
       const client = await connect(g.dataDir, g.timeout);
       const hold = await client.call<Hold>('PUT', apiPath('instances', name, 'hold'), { reason: opts.reason, ...(until ? { until } : {}) });
-      output(g.json).result(hold, () => `held ${hold.instance} (${hold.owner}${hold.until ? `, until ${when(hold.until)}` : ', until released'}): ${hold.reason}`);
+      output(g.format).result(hold, () => `held ${hold.instance} (${hold.owner}${hold.until ? `, until ${when(hold.until)}` : ', until released'}): ${hold.reason}`);
     });
 
   program
@@ -108,7 +108,7 @@ export function registerFleetCommands(program: Command): void {
       const g = globals(cmd);
       const client = await connect(g.dataDir, g.timeout);
       const { holds } = await client.call<{ holds: Hold[] }>('GET', '/api/holds');
-      output(g.json).result(holds, () =>
+      output(g.format).result(holds, () =>
         holds.length
           ? table([['INSTANCE', 'BY', 'SINCE', 'UNTIL', 'REASON'], ...holds.map((h) => [h.instance, h.owner, when(h.createdAt), h.until ? when(h.until) : 'released', h.reason])])
           : 'no holds',
@@ -124,7 +124,7 @@ export function registerFleetCommands(program: Command): void {
       const g = globals(cmd);
       const client = await connect(g.dataDir, g.timeout);
       const f = await client.call<{ policy: Record<string, unknown>; halts: Array<{ app: string; version: string; reason: string; problemId: number | null; haltedAt: number }>; holds: Hold[]; lastTick: unknown }>('GET', '/api/fleet');
-      output(g.json).result(f, () =>
+      output(g.format).result(f, () =>
         [
           'policy',
           ...Object.entries(f.policy).map(([k, v]) => `  ${k.padEnd(20)} ${compactJson(v, 120)}`),
@@ -197,7 +197,7 @@ export function registerFleetCommands(program: Command): void {
       if (Object.keys(retry).length) policy.retry = retry;
       if (Object.keys(policy).length === 0) throw new CutoverError('VALIDATION_FAILED', 'nothing to change: give at least one setting (see `cutover fleet policy --help`)');
       const after = await client.call<Record<string, unknown>>('PATCH', '/api/fleet/policy', { policy, ...(typeof opts.reason === 'string' ? { reason: opts.reason } : {}) });
-      output(g.json).result(after, () => ['fleet policy now', ...Object.entries(after).map(([k, v]) => `  ${k.padEnd(20)} ${compactJson(v, 120)}`)].join('\n'));
+      output(g.format).result(after, () => ['fleet policy now', ...Object.entries(after).map(([k, v]) => `  ${k.padEnd(20)} ${compactJson(v, 120)}`)].join('\n'));
     });
 
   fleet
@@ -210,7 +210,7 @@ export function registerFleetCommands(program: Command): void {
       const g = globals(cmd);
       const client = await connect(g.dataDir, g.timeout);
       const halt = await client.call<{ app: string; version: string }>('POST', '/api/fleet/resume', { version, reason: opts.reason, ...(opts.app ? { app: opts.app } : {}) });
-      output(g.json).result(halt, () => `resumed the rollout of ${halt.app} ${halt.version}`);
+      output(g.format).result(halt, () => `resumed the rollout of ${halt.app} ${halt.version}`);
     });
 
   fleet
@@ -220,7 +220,7 @@ export function registerFleetCommands(program: Command): void {
       const g = globals(cmd);
       const client = await connect(g.dataDir, g.timeout);
       const report = await client.call<TickAnswer>('POST', '/api/fleet/tick');
-      output(g.json).result(report, () => describeTick(report));
+      output(g.format).result(report, () => describeTick(report));
       // Due upgrades that did not start are a failure of the pass, whatever the output format.
       if (report.agentUnreachable !== undefined) process.exitCode = exitCodeFor('AGENT_UNREACHABLE');
     });

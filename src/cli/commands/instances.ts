@@ -5,7 +5,6 @@ import type { InstanceRecord, InstanceTarget } from '../../store/index.ts';
 import { connect } from '../api-client.ts';
 import { apiPath } from '../api-path.ts';
 import type { BulkTargetResult, InstanceView } from '../api-types.ts';
-import { confirm } from '../confirm.ts';
 import { onTargetText, resolvedText, targetText, withQuery } from '../format.ts';
 import { output, table } from '../output.ts';
 import { globals } from './globals.ts';
@@ -42,10 +41,21 @@ function targetFrom(opts: { version?: string; channel?: string; clear?: boolean 
   return null;
 }
 
-function listRows(instances: InstanceView[]): string {
+/** The instance table; `wide` (-o wide) adds hosts, labels and the maintenance window. */
+function listRows(instances: InstanceView[], wide = false): string {
+  const labels = (i: InstanceView) => Object.entries(i.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',') || '-';
   return table([
-    ['NAME', 'APP', 'ENV', 'TENANT', 'TARGET', 'CURRENT', 'ON TARGET'],
-    ...instances.map((i) => [i.name, i.app, i.environment, i.tenant ?? '-', resolvedText(i), i.currentVersion ?? '-', onTargetText(i)]),
+    ['NAME', 'APP', 'ENV', 'TENANT', 'TARGET', 'CURRENT', 'ON TARGET', ...(wide ? ['HOSTS', 'LABELS', 'WINDOW'] : [])],
+    ...instances.map((i) => [
+      i.name,
+      i.app,
+      i.environment,
+      i.tenant ?? '-',
+      resolvedText(i),
+      i.currentVersion ?? '-',
+      onTargetText(i),
+      ...(wide ? [i.hosts.join(','), labels(i), i.window ?? '(environment default)'] : []),
+    ]),
   ]);
 }
 
@@ -99,7 +109,7 @@ export function registerInstanceCommands(program: Command): void {
           target,
           ...(opts.window !== undefined ? { window: opts.window } : {}),
         });
-        output(g.json).result(created, () =>
+        output(g.format).result(created, () =>
           [
             `created instance ${created.name} (${created.app}, ${created.environment}${created.tenant ? `, tenant ${created.tenant}` : ''}) at ${created.hosts.join(', ')}`,
             created.target ? `target ${targetText(created.target)}` : '',
@@ -145,7 +155,7 @@ export function registerInstanceCommands(program: Command): void {
       }
       if (fields) updated = await client.call<InstanceRecord>('PATCH', apiPath('instances', name), body);
       const u = updated!;
-      output(g.json).result(u, () =>
+      output(g.format).result(u, () =>
         `updated ${u.name}: hosts ${u.hosts.join(', ')}, ${u.environment}${u.tenant ? `, tenant ${u.tenant}` : ''}, window ${u.window ?? '(environment default)'}, labels ${Object.entries(u.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-'}`,
       );
     });
@@ -159,7 +169,7 @@ export function registerInstanceCommands(program: Command): void {
     .option('--all', 'every page, one request per page')
     .action(async (opts: { selector?: string; limit?: string; after?: string; all?: boolean }, cmd: Command) => {
       const g = globals(cmd);
-      const out = output(g.json);
+      const out = output(g.format);
       const limit = positiveInt(opts.limit, '--limit');
       const client = await connect(g.dataDir, g.timeout);
       type Page = { instances: InstanceView[]; next: string | null };
@@ -173,12 +183,12 @@ export function registerInstanceCommands(program: Command): void {
         instances.push(...page.instances);
       }
       const next = page.next;
-      out.result({ instances, next }, () => {
+      out.result({ instances, next }, (wide) => {
         if (instances.length === 0) {
           return opts.selector || opts.after ? 'no instances match' : 'no instances yet; create one with `cutover instance create NAME --app APP --host HOST`';
         }
         const more = next === null ? '' : `\nmore: cutover instance list --after ${next}${opts.selector ? ` --selector '${opts.selector}'` : ''} (or --all)`;
-        return listRows(instances) + more;
+        return listRows(instances, wide) + more;
       });
     });
 
@@ -191,7 +201,7 @@ export function registerInstanceCommands(program: Command): void {
       const client = await connect(g.dataDir, g.timeout);
       const i = await client.call<InstanceStatus>('GET', apiPath('instances', name));
       const labels = Object.entries(i.labels ?? {}).map(([k, v]) => `${k}=${v}`);
-      output(g.json).result(i, () =>
+      output(g.format).result(i, () =>
         [
           `${i.name}  app ${i.app}  environment ${i.environment}${i.tenant ? `  tenant ${i.tenant}` : ''}`,
           `hosts    ${i.hosts.join(', ')}`,
@@ -228,7 +238,7 @@ export function registerInstanceCommands(program: Command): void {
         cmd: Command,
       ) => {
         const g = globals(cmd);
-        const out = output(g.json);
+        const out = output(g.format);
         if ((name === undefined) === (opts.selector === undefined)) {
           throw invalid('name one instance (`cutover instance target NAME …`) or select several with --selector, not both');
         }
@@ -258,7 +268,7 @@ export function registerInstanceCommands(program: Command): void {
             return;
           }
           out.say(planText(plan));
-          if (!(await confirm('Apply?', `add --yes to apply these ${plan.changes.length} change(s)`))) {
+          if (!(await (await import('../confirm.ts')).confirm('Apply?', `add --yes to apply these ${plan.changes.length} change(s)`))) {
             out.say('not applied; nothing changed');
             return;
           }

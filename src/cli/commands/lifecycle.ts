@@ -4,7 +4,6 @@ import type { DeploymentRecord, InstanceRecord } from '../../store/index.ts';
 import type { DeletedInstance, PruneResult } from '../../deploy/index.ts';
 import { connect } from '../api-client.ts';
 import { apiPath } from '../api-path.ts';
-import { confirm } from '../confirm.ts';
 import { when, withQuery } from '../format.ts';
 import { output, table } from '../output.ts';
 import { globals } from './globals.ts';
@@ -26,9 +25,10 @@ function took(d: DeploymentRecord): string {
   return ms < 10_000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`;
 }
 
-function historyRows(deployments: DeploymentRecord[]): string {
+/** The history table; `wide` (-o wide) adds the slot, when it finished, and the error in full. */
+function historyRows(deployments: DeploymentRecord[], wide = false): string {
   return table([
-    ['STARTED', 'ID', 'KIND', 'VERSION', 'STRATEGY', 'STATUS', 'TOOK', 'BY', 'REASON'],
+    ['STARTED', 'ID', 'KIND', 'VERSION', 'STRATEGY', 'STATUS', 'TOOK', 'BY', 'REASON', ...(wide ? ['SLOT', 'FINISHED', 'ERROR'] : [])],
     ...deployments.map((d) => [
       when(d.createdAt),
       d.id,
@@ -39,6 +39,7 @@ function historyRows(deployments: DeploymentRecord[]): string {
       took(d),
       d.actor,
       d.reason ?? (d.error ? `${d.error.code}` : '-'),
+      ...(wide ? [d.toColor, when(d.finishedAt), d.error ? `${d.error.code}: ${d.error.message}` : '-'] : []),
     ]),
   ]);
 }
@@ -62,7 +63,7 @@ export function registerLifecycleCommands(program: Command): void {
       if (!opts.yes) {
         const current = await client.call<InstanceRecord>('GET', apiPath('instances', name));
         const serving = current.currentVersion ? `it serves ${current.currentVersion} on ${current.hosts.join(', ')}` : `it serves nothing yet`;
-        if (!(await confirm(`Delete instance "${name}"? ${serving}; its slots stop and its hosts answer 404.`, 'add --yes to delete it'))) {
+        if (!(await (await import('../confirm.ts')).confirm(`Delete instance "${name}"? ${serving}; its slots stop and its hosts answer 404.`, 'add --yes to delete it'))) {
           throw new CutoverError('VALIDATION_FAILED', `nothing was changed: "${name}" was not deleted`);
         }
       }
@@ -72,7 +73,7 @@ export function registerLifecycleCommands(program: Command): void {
         opts.reason ? { reason: opts.reason } : {},
         { timeoutMs: Math.max(client.timeoutMs, DELETE_TIMEOUT_MS) },
       );
-      output(g.json).result(deleted, () =>
+      output(g.format).result(deleted, () =>
         [
           `deleted ${deleted.instance} (${deleted.app}): ${deleted.hosts.join(', ')} no longer routed`,
           deleted.stopped.length ? `stopped ${deleted.stopped.join(' and ')}` : 'no slot was running',
@@ -90,7 +91,7 @@ export function registerLifecycleCommands(program: Command): void {
     .option('--all', 'every page, one request per page')
     .action(async (name: string, opts: { limit?: string; before?: string; all?: boolean }, cmd: Command) => {
       const g = globals(cmd);
-      const out = output(g.json);
+      const out = output(g.format);
       const limit = pageSize(opts.limit);
       if (opts.before !== undefined && !/^\d+$/.test(opts.before)) {
         throw new CutoverError('VALIDATION_FAILED', `--before takes the \`next\` a previous page printed (a number), not "${opts.before}"`);
@@ -106,9 +107,9 @@ export function registerLifecycleCommands(program: Command): void {
         deployments.push(...page.deployments);
       }
       const next = page.next;
-      out.result({ deployments, next }, () => {
+      out.result({ deployments, next }, (wide) => {
         if (deployments.length === 0) return `no deployments of ${name} yet; deploy with \`cutover deploy ${name} VERSION\``;
-        return historyRows(deployments) + (next === null ? '' : `\nmore: cutover history ${name} --before ${next} (or --all)`);
+        return historyRows(deployments, wide) + (next === null ? '' : `\nmore: cutover history ${name} --before ${next} (or --all)`);
       });
     });
 
@@ -120,7 +121,7 @@ export function registerLifecycleCommands(program: Command): void {
       const g = globals(cmd);
       const client = await connect(g.dataDir, g.timeout);
       const r = await client.call<PruneResult>('POST', '/api/prune', { dryRun: opts.dryRun === true });
-      output(g.json).result(r, () => {
+      output(g.format).result(r, () => {
         const short = (d: string) => `${d.slice(0, 19)}…`;
         const lines = [
           r.dryRun ? `would remove ${r.remove.length} artifacts from the agent (${kib(r.freedBytes)}):` : `removed ${r.remove.length} artifacts from the agent (${kib(r.freedBytes)})${r.remove.length ? ':' : ''}`,

@@ -46,7 +46,7 @@ export function registerProblemCommands(program: Command): void {
         ...(opts.details !== undefined ? { details: opts.details } : {}),
         ...(opts.app !== undefined ? { app: opts.app } : {}),
       });
-      output(g.json).result(p, () => `reported problem #${p.id} against ${p.app} ${p.version}: ${p.title}\nwhile it is open, channels that block on problems (stable) refuse ${p.version}`);
+      output(g.format).result(p, () => `reported problem #${p.id} against ${p.app} ${p.version}: ${p.title}\nwhile it is open, channels that block on problems (stable) refuse ${p.version}`);
     });
 
   problem
@@ -59,7 +59,7 @@ export function registerProblemCommands(program: Command): void {
       const n = problemId(id);
       const client = await connect(g.dataDir, g.timeout);
       const p = await client.call<ProblemRecord>('POST', apiPath('problems', n, 'resolve'), opts.reason !== undefined ? { reason: opts.reason } : {});
-      output(g.json).result(p, () => `resolved problem #${p.id} (${p.app} ${p.version}): ${p.title}`);
+      output(g.format).result(p, () => `resolved problem #${p.id} (${p.app} ${p.version}): ${p.title}`);
     });
 
   problem
@@ -75,7 +75,7 @@ export function registerProblemCommands(program: Command): void {
       const status = opts.open ? 'open' : opts.resolved ? 'resolved' : undefined;
       const client = await connect(g.dataDir, g.timeout);
       const { problems } = await client.call<{ problems: ProblemRecord[] }>('GET', withQuery('/api/problems', { app: opts.app, version: opts.version, status }));
-      output(g.json).result(problems, () =>
+      output(g.format).result(problems, () =>
         problems.length
           ? table([
               ['ID', 'APP', 'VERSION', 'STATUS', 'REPORTED', 'BY', 'TITLE'],
@@ -94,6 +94,6 @@ export function registerProblemCommands(program: Command): void {
       const n = problemId(id);
       const client = await connect(g.dataDir, g.timeout);
       const p = await client.call<ProblemRecord>('GET', apiPath('problems', n));
-      output(g.json).result(p, () => showText(p));
+      output(g.format).result(p, () => showText(p));
     });
 }

@@ -1,6 +1,4 @@
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { AGENT_NODE_FLAGS, CutoverError, createLogger } from '../../shared/index.ts';
@@ -8,15 +6,13 @@ import { AGENT_NODE_FLAGS, CutoverError, createLogger } from '../../shared/index
 // The process code (router, supervisor, store…) loads only when a process command runs, so
 // everyday commands like `cutover status` start fast.
 const processes = () => import('../../main.ts');
-import { cliConfigDir, loadConfig, readEnv } from '../../config/index.ts';
 import type { Config } from '../../config/index.ts';
-import { agentEndpointFile, readAgentEndpoint } from '../../credentials.ts';
-import { contextsFileIn } from '../../cli-contexts.ts';
+// The settings schema (zod, yaml) loads only when a process command runs; see api-client.ts.
+import { cliConfigDir } from '../../config/env.ts';
 import { output } from '../output.ts';
 import { planUp } from '../up-plan.ts';
 import { globals } from './globals.ts';
 import { cliEntry } from '../version.ts';
-import { reportToParent, runDetached } from '../detach.ts';
 
 interface ProcessFlags {
   config?: string;
@@ -34,6 +30,7 @@ interface ProcessFlags {
 async function configFrom(cmd: Command, opts: ProcessFlags, defaults: Record<string, unknown> = {}): Promise<Readonly<Config>> {
   const g = globals(cmd);
   const { config: file, ...flags } = opts;
+  const { loadConfig, readEnv } = await import('../../config/index.ts');
   return loadConfig({
     ...(file ? { file } : {}),
     env: readEnv(),
@@ -85,6 +82,12 @@ function untilSignal(stop: () => Promise<void>, say: (line: string) => void): Pr
 
 /** Starts `cutover agent` as a child process and waits until it has written its endpoint. */
 async function spawnAgent(config: Readonly<Config>, argv: string[]): Promise<ChildProcess> {
+  // Loaded here, not with the command tree: `cutover status` needs none of them (issue 22).
+  const [{ spawn }, { rm }, { agentEndpointFile, readAgentEndpoint }] = await Promise.all([
+    import('node:child_process'),
+    import('node:fs/promises'),
+    import('../../credentials.ts'),
+  ]);
   // Both places: an earlier version's agent.json would otherwise pass for this agent's.
   await rm(agentEndpointFile(config.dataDir), { force: true });
   await rm(join(config.dataDir, 'agent.json'), { force: true });
@@ -194,9 +197,10 @@ export function registerProcessCommands(program: Command): void {
         ))).action(
     async (opts: ProcessFlags, cmd: Command) => {
       const g = globals(cmd);
-      const out = output(g.json);
+      const out = output(g.format);
       const config = await configFrom(cmd, opts, { logLevel: 'warn' });
       const up = await startUp(config, agentArgs({ ...opts, logLevel: config.logLevel }));
+      const { contextsFileIn } = await import('../../cli-contexts.ts');
       const result = { router: up.routerUrl, api: up.apiUrl, dataDir: up.dataDir, agent: up.agent, ...(up.adminToken ? { adminToken: up.adminToken } : {}) };
       out.result(result, () =>
         [
@@ -218,9 +222,10 @@ export function registerProcessCommands(program: Command): void {
   withDatabaseOption(withProcessOptions(program.command('server').description('run the control plane (API, store, orchestrator)'))).action(
     async (opts: ProcessFlags, cmd: Command) => {
       const g = globals(cmd);
-      const out = output(g.json);
+      const out = output(g.format);
       const config = await configFrom(cmd, opts);
       const server = await (await processes()).startServer(config, createLogger('server', config.logLevel));
+      const { contextsFileIn } = await import('../../cli-contexts.ts');
       out.result({ api: server.url, ...(server.adminToken ? { adminToken: server.adminToken } : {}) }, () =>
         [`server listening on ${server.url}`, ...(server.adminToken ? [`admin token (shown once; saved for the local CLI in ${contextsFileIn(cliConfigDir())}): ${server.adminToken}`] : [])].join('\n'),
       );
@@ -242,12 +247,13 @@ export function registerProcessCommands(program: Command): void {
     .option('--pid-file <file>', 'with --detach: write the background agent\'s pid to this file (systemd PIDFile=)')
     .action(async (opts: ProcessFlags & { takeover?: boolean; detach?: boolean; pidFile?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const out = output(g.json);
+      const out = output(g.format);
       const { takeover, detach, pidFile, ...flags } = opts;
       if (pidFile !== undefined && !detach) throw new CutoverError('VALIDATION_FAILED', '--pid-file needs --detach: a foreground agent\'s pid is the one you started');
       if (detach) {
         // Settings are checked here first, so a bad flag fails this command, not the background agent.
         await configFrom(cmd, flags);
+        const { runDetached } = await import('../detach.ts');
         const ready = await runDetached(process.argv.slice(2), pidFile);
         out.result(ready, () => `agent (pid ${ready.pid}) serves: router on port ${ready.router}, control API on port ${ready.control}`);
         return;
@@ -263,7 +269,7 @@ export function registerProcessCommands(program: Command): void {
           throw error;
         }
       }
-      reportToParent({ pid: process.pid, router: agent.routerPort, control: agent.controlPort, ...(handedOver ? { takeover: handedOver } : {}) });
+      (await import('../detach.ts')).reportToParent({ pid: process.pid, router: agent.routerPort, control: agent.controlPort, ...(handedOver ? { takeover: handedOver } : {}) });
       const ports = `router on ${config.httpHost}:${agent.routerPort}, control API on ${config.agentHost}:${agent.controlPort}`;
       out.result({ router: agent.routerPort, control: agent.controlPort, ...(handedOver ? { takeover: handedOver } : {}) }, () => {
         if (!handedOver) return `agent: ${ports}`;

@@ -21,7 +21,7 @@ export function registerSystemdCommands(program: Command): void {
     )
     .action(async (opts: { config?: string; pidFile?: string; write?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const out = output(g.json);
+      const out = output(g.format);
       const units = systemdUnits({
         bin: join(packageRoot(), 'bin', 'cutover'),
         dataDir: resolve(g.dataDir ?? DEFAULT_DATA_DIR),

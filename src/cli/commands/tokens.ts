@@ -26,7 +26,7 @@ export function registerTokenCommands(program: Command): void {
       const g = globals(cmd);
       const client = await connect(g.dataDir, g.timeout);
       const created = await client.call<TokenInfo & { token: string }>('POST', '/api/tokens', { name, role: opts.role });
-      output(g.json).result(created, () =>
+      output(g.format).result(created, () =>
         [
           `created token "${created.name}" (${created.role}). It is shown only now: copy it, the server keeps only its hash.`,
           `  ${created.token}`,
@@ -42,7 +42,7 @@ export function registerTokenCommands(program: Command): void {
       const g = globals(cmd);
       const client = await connect(g.dataDir, g.timeout);
       const { tokens } = await client.call<{ tokens: TokenInfo[] }>('GET', '/api/tokens');
-      output(g.json).result(tokens, () =>
+      output(g.format).result(tokens, () =>
         table([['NAME', 'ROLE', 'CREATED', 'BY'], ...tokens.map((t) => [t.name, t.role, when(t.createdAt), t.createdBy])]),
       );
     });
@@ -55,6 +55,6 @@ export function registerTokenCommands(program: Command): void {
       const g = globals(cmd);
       const client = await connect(g.dataDir, g.timeout);
       const revoked = await client.call<TokenInfo>('DELETE', apiPath('tokens', name));
-      output(g.json).result(revoked, () => `revoked token "${revoked.name}" (${revoked.role}); requests with it now fail`);
+      output(g.format).result(revoked, () => `revoked token "${revoked.name}" (${revoked.role}); requests with it now fail`);
     });
 }

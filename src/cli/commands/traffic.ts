@@ -38,7 +38,7 @@ export function registerTrafficCommands(program: Command): void {
     .option('--wait', 'wait until the deployment has stopped')
     .action(async (target: string, opts: { reason?: string; wait?: boolean }, cmd: Command) => {
       const g = globals(cmd);
-      const out = output(g.json);
+      const out = output(g.format);
       if (looksLikeDeploymentId(target)) deploymentId(target);
       const client = await connect(g.dataDir, g.timeout);
       const id = await runningDeployment(client, target);
@@ -68,7 +68,7 @@ export function registerTrafficCommands(program: Command): void {
       const id = await runningDeployment(client, target);
       const d = await client.call<DeploymentRecord>('POST', apiPath('deployments', id, 'resume'), opts.reason ? { reason: opts.reason } : {});
       const step = d.steps.find((s) => s.status === 'running')?.name ?? 'its step';
-      output(g.json).result(d, () => `resumed ${d.id} at ${step}; follow it with \`cutover status ${d.instance}\``);
+      output(g.format).result(d, () => `resumed ${d.id} at ${step}; follow it with \`cutover status ${d.instance}\``);
     });
 
   program
@@ -80,7 +80,7 @@ export function registerTrafficCommands(program: Command): void {
     .option('--reason <text>', 'why, for the audit log')
     .action(async (instance: string, opts: { token?: string; off?: boolean; reason?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const out = output(g.json);
+      const out = output(g.format);
       const client = await connect(g.dataDir, g.timeout);
       const reason = opts.reason ? { reason: opts.reason } : {};
       if (opts.off) {
@@ -113,7 +113,7 @@ export function registerTrafficCommands(program: Command): void {
     .option('--reason <text>', 'why, for the audit log')
     .action(async (instance: string, state: string, opts: { page?: string; retryAfter?: string; reason?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const out = output(g.json);
+      const out = output(g.format);
       if (state !== 'on' && state !== 'off') throw new CutoverError('VALIDATION_FAILED', `state must be on or off, not "${state}"`);
       if (state === 'off' && (opts.page || opts.retryAfter)) {
         throw new CutoverError('VALIDATION_FAILED', '--page and --retry-after go with on');
