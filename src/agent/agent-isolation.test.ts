@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createArtifactStore, unpackArtifact } from '../releases/index.ts';
 import { createSupervisor } from '../supervisor/index.ts';
@@ -69,6 +69,19 @@ test('each instance gets a uid of its own, kept across restarts, and its own cop
       { code: 'ENOENT' },
       'no shared copy any more',
     );
+
+    // The state directory outlives a release: what 1.0.0 kept there, 1.1.0 (the other colour) finds.
+    const homeOne = join(data.dir, 'agent', 'homes', 'one');
+    const kept = join(homeOne, 'kept-by-1.0.0');
+    await writeFile(kept, 'still here');
+    await chown(kept, uidOne, uidOne);
+    await deploy(agent.client, 'one', 'one.test', { green: { version: '1.1.0' } });
+    const greenPid = await slotPid(agent, 'one', 'green');
+    const environ = (await readFile(`/proc/${greenPid}/environ`, 'utf8')).split('\0');
+    assert.ok(environ.includes(`CUTOVER_STATE_DIR=${homeOne}`), 'the next release gets the same state directory');
+    assert.ok(environ.includes(`HOME=${homeOne}`));
+    assert.equal(await uidOf(greenPid), uidOne);
+    assert.equal(await readFile(kept, 'utf8'), 'still here');
 
     await agent.stop();
     agent = await startTestAgent(data.dir, {}, settings);
