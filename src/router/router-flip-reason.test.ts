@@ -9,7 +9,7 @@ import { createRouter } from './index.ts';
 import type { Router, RouterOptions } from './index.ts';
 import { startTestApp, waitFor } from './test-app.ts';
 import type { TestApp } from './test-app.ts';
-import { openWs, startTestWsApp } from './test-ws-app.ts';
+import { openWs, startWsRouter } from './test-ws-app.ts';
 import type { TestWsApp, WsClient } from './test-ws-app.ts';
 
 const WINDOW = 300;
@@ -21,14 +21,7 @@ describe('router flips: WebSockets of the colour left', () => {
   let green: TestWsApp;
 
   async function start(options: RouterOptions): Promise<void> {
-    [blue, green] = await Promise.all([startTestWsApp('1.0.0'), startTestWsApp('2.0.0')]);
-    router = createRouter({ drainTimeoutMs: 1000, wsDrainTimeoutMs: WINDOW, ...options });
-    const port = await router.listen(0, '127.0.0.1');
-    url = `ws://127.0.0.1:${port}/socket`;
-    router.setInstance('chat', ['127.0.0.1']);
-    router.setSlot('chat', { color: 'blue', version: '1.0.0', port: blue.port, deploymentId: 'd1' });
-    router.setSlot('chat', { color: 'green', version: '2.0.0', port: green.port, deploymentId: 'd2' });
-    router.activate('chat', 'blue');
+    ({ router, url, blue, green } = await startWsRouter({ drainTimeoutMs: 1000, wsDrainTimeoutMs: WINDOW, ...options }));
   }
 
   afterEach(async () => {

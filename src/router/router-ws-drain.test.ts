@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { createRouter } from './index.ts';
 import type { Router } from './index.ts';
 import { waitFor } from './test-app.ts';
-import { openWs, startTestWsApp } from './test-ws-app.ts';
+import { openWs, startWsRouter } from './test-ws-app.ts';
 import type { TestWsApp, WsClient } from './test-ws-app.ts';
 
 describe('router WebSockets', () => {
@@ -13,14 +12,7 @@ describe('router WebSockets', () => {
   let green: TestWsApp;
 
   beforeEach(async () => {
-    [blue, green] = await Promise.all([startTestWsApp('1.0.0'), startTestWsApp('2.0.0')]);
-    router = createRouter({ drainTimeoutMs: 1000, wsDrainTimeoutMs: 600 });
-    const port = await router.listen(0, '127.0.0.1');
-    url = `ws://127.0.0.1:${port}/socket`;
-    router.setInstance('chat', ['127.0.0.1']);
-    router.setSlot('chat', { color: 'blue', version: '1.0.0', port: blue.port, deploymentId: 'd1' });
-    router.setSlot('chat', { color: 'green', version: '2.0.0', port: green.port, deploymentId: 'd2' });
-    router.activate('chat', 'blue');
+    ({ router, url, blue, green } = await startWsRouter({ drainTimeoutMs: 1000, wsDrainTimeoutMs: 600 }));
   });
 
   afterEach(async () => {

@@ -6,6 +6,8 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { createRouter } from './router.ts';
+import type { Router, RouterOptions } from './router-types.ts';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
@@ -149,4 +151,28 @@ export async function openWs(url: string): Promise<WsClient> {
     ws.addEventListener('error', () => reject(new Error(`WebSocket to ${url} failed`)));
   });
   return { ws, messages, closed };
+}
+
+/** A router on loopback in front of two WebSocket apps, and the URL a client opens through it. */
+export interface WsRouterSetup {
+  router: Router;
+  /** `ws://127.0.0.1:<router port>/socket`. */
+  url: string;
+  blue: TestWsApp;
+  green: TestWsApp;
+}
+
+/**
+ * Starts a router (with `options`) serving instance `chat` on host 127.0.0.1 from blue (1.0.0,
+ * deployment d1, active) and green (2.0.0, d2). The caller closes the router and both apps.
+ */
+export async function startWsRouter(options: RouterOptions): Promise<WsRouterSetup> {
+  const [blue, green] = await Promise.all([startTestWsApp('1.0.0'), startTestWsApp('2.0.0')]);
+  const router = createRouter(options);
+  const port = await router.listen(0, '127.0.0.1');
+  router.setInstance('chat', ['127.0.0.1']);
+  router.setSlot('chat', { color: 'blue', version: '1.0.0', port: blue.port, deploymentId: 'd1' });
+  router.setSlot('chat', { color: 'green', version: '2.0.0', port: green.port, deploymentId: 'd2' });
+  router.activate('chat', 'blue');
+  return { router, url: `ws://127.0.0.1:${port}/socket`, blue, green };
 }
