@@ -38,10 +38,6 @@ export function createStateSaver(options: {
       }, options.retryMs);
       retryTimer.unref();
     },
-    /** Whether a write is still waiting to land. */
-    pending(): boolean {
-      return retryTimer !== undefined;
-    },
     stop(): void {
       clearInterval(retryTimer);
       retryTimer = undefined;
