@@ -61,8 +61,8 @@ export function validateSlotSpec(spec: SlotSpec): void {
     }
   }
   if (spec.user !== undefined) {
-    number('user.uid', spec.user?.uid, 0, true);
-    number('user.gid', spec.user?.gid, 0, true);
+    number('user.uid', spec.user.uid, 0, true);
+    number('user.gid', spec.user.gid, 0, true);
   }
   if (spec.stateDir !== undefined && (typeof spec.stateDir !== 'string' || !spec.stateDir.startsWith('/'))) {
     issues.push({ path: 'stateDir', message: 'must be an absolute path' });
