@@ -73,11 +73,18 @@ export async function ports(): Promise<Ports> {
   return { http: await freePort(), api: await freePort(), agent: await freePort() };
 }
 
-/** Starts a long-running CLI command (`up`, `server`, `agent`) and waits for its JSON line. */
-export async function startProcess(dataDir: string, args: string[]): Promise<{ child: ChildProcess; info: any; stop(): Promise<void> }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+/**
+ * Starts a long-running CLI command (`up`, `server`, `agent`) and waits for its JSON line. `env`
+ * is added to this process's environment.
+ */
+export async function startProcess(
+  dataDir: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; info: any; stop(): Promise<void> }> { // eslint-disable-line @typescript-eslint/no-explicit-any
   const child = spawn(process.execPath, [CLI, '--data-dir', dataDir, '--json', ...args, '--log-level', 'warn'], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, CUTOVER_URL: '', CUTOVER_TOKEN: '' },
+    env: { ...process.env, CUTOVER_URL: '', CUTOVER_TOKEN: '', ...env },
   });
   let buffer = '';
   const info = await new Promise((resolve, reject) => {
@@ -166,7 +173,6 @@ export function load(routerPort: number, host: string, connections = 16, path = 
   };
 }
 
-/** Polls `check` until it returns a truthy value or the deadline passes. */
 /**
  * Whether a process is running: it exists and is not a zombie (a child that exited but was not
  * reaped yet, which PID 1 in a container may never do, still answers `kill(pid, 0)`).
@@ -186,6 +192,7 @@ export function alive(pid: number): boolean {
   return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? '');
 }
 
+/** Polls `check` until it returns a truthy value or the deadline passes. */
 export async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
