@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { chmod, cp, mkdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import { get } from 'node:http';
 import { dirname, join } from 'node:path';
-import { CLI, ROOT, cutover, ports, tempDir } from './helpers.ts';
+import { CLI, ROOT, cutover, ports, startProcess, tempDir } from './helpers.ts';
 
 /**
  * H1 and H2 of the security review, as a deployer would try them: hostile releases print the
@@ -84,56 +84,23 @@ test(
     await mkdir(xdg, { mode: 0o700 });
     const p = await ports();
     const base = 64_000 + (process.pid % 40) * 100; // a range of its own: other agents may run on this machine
-    const env = {
-      ...process.env,
-      CUTOVER_URL: '',
-      CUTOVER_TOKEN: '',
-      XDG_CONFIG_HOME: xdg,
-      CUTOVER_SLOT_UID_RANGE: `${base}-${base + 99}`,
-    };
+    const extraEnv = { XDG_CONFIG_HOME: xdg, CUTOVER_SLOT_UID_RANGE: `${base}-${base + 99}` };
+    const env = { ...process.env, CUTOVER_URL: '', CUTOVER_TOKEN: '', ...extraEnv };
 
     // The usual umask: the modes of the database and credentials are the product's own doing.
-    const up = spawn(
-      process.execPath,
-      [
-        CLI,
-        '--data-dir',
-        data,
-        '--json',
-        'up',
-        '--http-port',
-        String(p.http),
-        '--api-port',
-        String(p.api),
-        '--agent-port',
-        String(p.agent),
-        '--log-level',
-        'warn',
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'], env },
+    const upProcess = await startProcess(
+      data,
+      ['up', '--http-port', String(p.http), '--api-port', String(p.api), '--agent-port', String(p.agent)],
+      extraEnv,
     );
-    const upExited = new Promise<void>((resolve) => up.once('exit', () => resolve()));
+    const up = upProcess.child;
+    const info = upProcess.info as { api: string; adminToken: string };
     const slotPids: number[] = [];
     const known = { agentPid: undefined as number | undefined };
     cleanup.push(async () => {
-      killQuietly(up.pid, 'SIGTERM');
-      const timer = setTimeout(() => killQuietly(up.pid), 20_000);
-      await upExited;
-      clearTimeout(timer);
+      await upProcess.stop();
       killQuietly(known.agentPid);
       for (const pid of slotPids) killQuietly(-pid);
-    });
-    const info = await new Promise<{ api: string; adminToken: string }>((resolve, reject) => {
-      let buffer = '';
-      up.stdout.on('data', (chunk: Buffer) => {
-        buffer += chunk.toString();
-        try {
-          resolve(JSON.parse(buffer) as { api: string; adminToken: string });
-        } catch {
-          // not complete yet
-        }
-      });
-      up.once('exit', (code) => reject(new Error(`cutover up exited with ${code}`)));
     });
     const agentPid = (JSON.parse(await readFile(join(data, 'agent', 'private', 'agent.pid'), 'utf8')) as { pid: number })
       .pid;
