@@ -1,9 +1,10 @@
+import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { allocateLoopbackPort } from '../src/supervisor/index.ts';
@@ -26,6 +27,22 @@ export async function localToken(url: string): Promise<string | undefined> {
   const file = join(CONFIG_HOME, 'cutover', 'contexts.json');
   const contexts = JSON.parse(await readFile(file, 'utf8')) as { contexts: Record<string, { token?: string }> };
   return contexts.contexts[url]?.token;
+}
+
+/**
+ * Asserts that every directory above `file` lets other users through (a checkout under a 0700
+ * /root does not), so a test that runs `file` as another uid fails naming the directory to fix
+ * rather than with a puzzling start failure. `runs` says who runs it, for the message.
+ */
+export async function assertReachableByOthers(file: string, runs: string): Promise<void> {
+  for (let dir = dirname(file); ; dir = dirname(dir)) {
+    const mode = (await stat(dir)).mode;
+    assert.ok(
+      (mode & 0o001) !== 0,
+      `${dir} (mode ${(mode & 0o777).toString(8)}) must let other users through: ${runs} ${file}`,
+    );
+    if (dirname(dir) === dir) break;
+  }
 }
 
 /** A free loopback port: the supervisor's own allocator. */

@@ -1,10 +1,9 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chmod, cp, mkdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import { get } from 'node:http';
-import { dirname, join } from 'node:path';
-import { CLI, ROOT, cutover, ports, startProcess, tempDir } from './helpers.ts';
+import { join } from 'node:path';
+import { ROOT, assertReachableByOthers, cutover, cutoverText, ports, startProcess, tempDir } from './helpers.ts';
 
 /**
  * H1 and H2 of the security review, as a deployer would try them: hostile releases print the
@@ -38,22 +37,6 @@ function outcomes(lines: string[]) {
   return { attempts, checks };
 }
 
-/**
- * Slot uids run Node from this checkout: every directory above it must let other users through
- * (a checkout under a 0700 /root does not). Fails with the directory to fix rather than a
- * puzzling slot start failure.
- */
-async function assertReachableByOthers(file: string): Promise<void> {
-  for (let dir = dirname(file); ; dir = dirname(dir)) {
-    const mode = (await stat(dir)).mode;
-    assert.ok(
-      (mode & 0o001) !== 0,
-      `${dir} (mode ${(mode & 0o777).toString(8)}) must let other users through: slots run ${file} as their own uid`,
-    );
-    if (dirname(dir) === dir) break;
-  }
-}
-
 function killQuietly(pid: number | undefined, signal: NodeJS.Signals | number = 'SIGKILL'): void {
   if (pid === undefined) return;
   try {
@@ -73,7 +56,8 @@ test(
       return;
     }
     const started = performance.now();
-    await assertReachableByOthers(process.execPath);
+    // Slot uids run Node from this checkout.
+    await assertReachableByOthers(process.execPath, 'slots run as their own uid');
     const tmp = await tempDir('isolation');
     cleanup.push(tmp.cleanup);
     // The temp dir is 0700: slot uids must be able to pass through it to the data directory.
@@ -249,12 +233,7 @@ test(
       await assert.rejects(stat(join(data, old)), { code: 'ENOENT' }, `${old} is not in a directory slots pass through`);
 
     // Both instances still serve, the agent and the server still run: nothing was signalled.
-    const text = await new Promise<string>((resolve) => {
-      const child = spawn(process.execPath, [CLI, '--data-dir', data, 'status'], { env: viewer });
-      let out = '';
-      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-      child.once('exit', () => resolve(out));
-    });
+    const { stdout: text } = await cutoverText(data, ['status'], viewer);
     assert.match(text, /ISOLATION/);
     assert.match(text, /hostile-a .* uid\n/);
     for (const pid of [agentPid, up.pid!, aPid!, bPid!]) process.kill(pid, 0);
