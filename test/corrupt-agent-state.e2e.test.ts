@@ -4,7 +4,7 @@ import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { readPidFile } from '../src/supervisor/index.ts';
-import { alive, cutover, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import { alive, cutover, eventually, manifest, ports, startProcess, tempDir } from './helpers.ts';
 
 // The server's health watcher is what notices a lost instance: look every half second.
 process.env.CUTOVER_BAKE_CHECK_INTERVAL = '500ms';
@@ -13,16 +13,6 @@ const cleanup: (() => Promise<void>)[] = [];
 after(async () => {
   for (const fn of cleanup.reverse()) await fn();
 });
-
-/** Running, not a zombie (a slot orphaned by a SIGKILLed agent is reaped by whoever adopts it, maybe nobody). */
-
-async function eventually(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** `printf garbage | dd of=<file> bs=1 seek=20 conv=notrunc` */
 async function ddGarbage(file: string): Promise<void> {

@@ -1,9 +1,10 @@
+import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { allocateLoopbackPort } from '../src/supervisor/index.ts';
@@ -26,6 +27,22 @@ export async function localToken(url: string): Promise<string | undefined> {
   const file = join(CONFIG_HOME, 'cutover', 'contexts.json');
   const contexts = JSON.parse(await readFile(file, 'utf8')) as { contexts: Record<string, { token?: string }> };
   return contexts.contexts[url]?.token;
+}
+
+/**
+ * Asserts that every directory above `file` lets other users through (a checkout under a 0700
+ * /root does not), so a test that runs `file` as another uid fails naming the directory to fix
+ * rather than with a puzzling start failure. `runs` says who runs it, for the message.
+ */
+export async function assertReachableByOthers(file: string, runs: string): Promise<void> {
+  for (let dir = dirname(file); ; dir = dirname(dir)) {
+    const mode = (await stat(dir)).mode;
+    assert.ok(
+      (mode & 0o001) !== 0,
+      `${dir} (mode ${(mode & 0o777).toString(8)}) must let other users through: ${runs} ${file}`,
+    );
+    if (dirname(dir) === dir) break;
+  }
 }
 
 /** A free loopback port: the supervisor's own allocator. */
@@ -73,11 +90,18 @@ export async function ports(): Promise<Ports> {
   return { http: await freePort(), api: await freePort(), agent: await freePort() };
 }
 
-/** Starts a long-running CLI command (`up`, `server`, `agent`) and waits for its JSON line. */
-export async function startProcess(dataDir: string, args: string[]): Promise<{ child: ChildProcess; info: any; stop(): Promise<void> }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+/**
+ * Starts a long-running CLI command (`up`, `server`, `agent`) and waits for its JSON line. `env`
+ * is added to this process's environment.
+ */
+export async function startProcess(
+  dataDir: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; info: any; stop(): Promise<void> }> { // eslint-disable-line @typescript-eslint/no-explicit-any
   const child = spawn(process.execPath, [CLI, '--data-dir', dataDir, '--json', ...args, '--log-level', 'warn'], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, CUTOVER_URL: '', CUTOVER_TOKEN: '' },
+    env: { ...process.env, CUTOVER_URL: '', CUTOVER_TOKEN: '', ...env },
   });
   let buffer = '';
   const info = await new Promise((resolve, reject) => {
@@ -166,7 +190,6 @@ export function load(routerPort: number, host: string, connections = 16, path = 
   };
 }
 
-/** Polls `check` until it returns a truthy value or the deadline passes. */
 /**
  * Whether a process is running: it exists and is not a zombie (a child that exited but was not
  * reaped yet, which PID 1 in a container may never do, still answers `kill(pid, 0)`).
@@ -186,6 +209,7 @@ export function alive(pid: number): boolean {
   return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? '');
 }
 
+/** Polls `check` until it returns a truthy value or the deadline passes. */
 export async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

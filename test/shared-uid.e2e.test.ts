@@ -1,9 +1,9 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chown, mkdir, readFile, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { CLI, cutover, manifest, ports, tempDir } from './helpers.ts';
+import { chown, mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CLI, assertReachableByOthers, cutover, cutoverText, manifest, ports, tempDir } from './helpers.ts';
 
 /**
  * An agent that is not root (a laptop, `npm run demo`) cannot give slots their own uid: it says
@@ -76,16 +76,7 @@ test(
     }
     const started = performance.now();
     // nobody runs Node and the CLI from this checkout: every directory above them must let it through.
-    for (const file of [process.execPath, CLI]) {
-      for (let dir = dirname(file); ; dir = dirname(dir)) {
-        const mode = (await stat(dir)).mode;
-        assert.ok(
-          (mode & 0o001) !== 0,
-          `${dir} (mode ${(mode & 0o777).toString(8)}) must let other users through: nobody runs ${file}`,
-        );
-        if (dirname(dir) === dir) break;
-      }
-    }
+    for (const file of [process.execPath, CLI]) await assertReachableByOthers(file, 'nobody runs');
     const tmp = await tempDir('shared-uid');
     cleanup.push(tmp.cleanup);
     const data = join(tmp.dir, 'data');
@@ -164,14 +155,7 @@ test(
       new RegExp(`^Uid:\\s+${NOBODY}\\s`, 'm'),
       "the slot runs as the agent's uid",
     );
-    const text = await new Promise<string>((resolve) => {
-      const child = spawn(process.execPath, [CLI, '--data-dir', data, 'status'], {
-        env: { ...process.env, ...admin },
-      });
-      let out = '';
-      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-      child.once('exit', () => resolve(out));
-    });
+    const { stdout: text } = await cutoverText(data, ['status'], admin);
     assert.match(text, /ISOLATION\n.*laptop .* none\n/s);
     t.diagnostic(`shared-uid e2e took ${((performance.now() - started) / 1000).toFixed(1)} s`);
   },

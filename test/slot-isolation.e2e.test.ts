@@ -1,10 +1,9 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chmod, cp, mkdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import { get } from 'node:http';
-import { dirname, join } from 'node:path';
-import { CLI, ROOT, cutover, ports, tempDir } from './helpers.ts';
+import { join } from 'node:path';
+import { ROOT, assertReachableByOthers, cutover, cutoverText, ports, startProcess, tempDir } from './helpers.ts';
 
 /**
  * H1 and H2 of the security review, as a deployer would try them: hostile releases print the
@@ -38,22 +37,6 @@ function outcomes(lines: string[]) {
   return { attempts, checks };
 }
 
-/**
- * Slot uids run Node from this checkout: every directory above it must let other users through
- * (a checkout under a 0700 /root does not). Fails with the directory to fix rather than a
- * puzzling slot start failure.
- */
-async function assertReachableByOthers(file: string): Promise<void> {
-  for (let dir = dirname(file); ; dir = dirname(dir)) {
-    const mode = (await stat(dir)).mode;
-    assert.ok(
-      (mode & 0o001) !== 0,
-      `${dir} (mode ${(mode & 0o777).toString(8)}) must let other users through: slots run ${file} as their own uid`,
-    );
-    if (dirname(dir) === dir) break;
-  }
-}
-
 function killQuietly(pid: number | undefined, signal: NodeJS.Signals | number = 'SIGKILL'): void {
   if (pid === undefined) return;
   try {
@@ -73,7 +56,8 @@ test(
       return;
     }
     const started = performance.now();
-    await assertReachableByOthers(process.execPath);
+    // Slot uids run Node from this checkout.
+    await assertReachableByOthers(process.execPath, 'slots run as their own uid');
     const tmp = await tempDir('isolation');
     cleanup.push(tmp.cleanup);
     // The temp dir is 0700: slot uids must be able to pass through it to the data directory.
@@ -84,56 +68,23 @@ test(
     await mkdir(xdg, { mode: 0o700 });
     const p = await ports();
     const base = 64_000 + (process.pid % 40) * 100; // a range of its own: other agents may run on this machine
-    const env = {
-      ...process.env,
-      CUTOVER_URL: '',
-      CUTOVER_TOKEN: '',
-      XDG_CONFIG_HOME: xdg,
-      CUTOVER_SLOT_UID_RANGE: `${base}-${base + 99}`,
-    };
+    const extraEnv = { XDG_CONFIG_HOME: xdg, CUTOVER_SLOT_UID_RANGE: `${base}-${base + 99}` };
+    const env = { ...process.env, CUTOVER_URL: '', CUTOVER_TOKEN: '', ...extraEnv };
 
     // The usual umask: the modes of the database and credentials are the product's own doing.
-    const up = spawn(
-      process.execPath,
-      [
-        CLI,
-        '--data-dir',
-        data,
-        '--json',
-        'up',
-        '--http-port',
-        String(p.http),
-        '--api-port',
-        String(p.api),
-        '--agent-port',
-        String(p.agent),
-        '--log-level',
-        'warn',
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'], env },
+    const upProcess = await startProcess(
+      data,
+      ['up', '--http-port', String(p.http), '--api-port', String(p.api), '--agent-port', String(p.agent)],
+      extraEnv,
     );
-    const upExited = new Promise<void>((resolve) => up.once('exit', () => resolve()));
+    const up = upProcess.child;
+    const info = upProcess.info as { api: string; adminToken: string };
     const slotPids: number[] = [];
     const known = { agentPid: undefined as number | undefined };
     cleanup.push(async () => {
-      killQuietly(up.pid, 'SIGTERM');
-      const timer = setTimeout(() => killQuietly(up.pid), 20_000);
-      await upExited;
-      clearTimeout(timer);
+      await upProcess.stop();
       killQuietly(known.agentPid);
       for (const pid of slotPids) killQuietly(-pid);
-    });
-    const info = await new Promise<{ api: string; adminToken: string }>((resolve, reject) => {
-      let buffer = '';
-      up.stdout.on('data', (chunk: Buffer) => {
-        buffer += chunk.toString();
-        try {
-          resolve(JSON.parse(buffer) as { api: string; adminToken: string });
-        } catch {
-          // not complete yet
-        }
-      });
-      up.once('exit', (code) => reject(new Error(`cutover up exited with ${code}`)));
     });
     const agentPid = (JSON.parse(await readFile(join(data, 'agent', 'private', 'agent.pid'), 'utf8')) as { pid: number })
       .pid;
@@ -282,12 +233,7 @@ test(
       await assert.rejects(stat(join(data, old)), { code: 'ENOENT' }, `${old} is not in a directory slots pass through`);
 
     // Both instances still serve, the agent and the server still run: nothing was signalled.
-    const text = await new Promise<string>((resolve) => {
-      const child = spawn(process.execPath, [CLI, '--data-dir', data, 'status'], { env: viewer });
-      let out = '';
-      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-      child.once('exit', () => resolve(out));
-    });
+    const { stdout: text } = await cutoverText(data, ['status'], viewer);
     assert.match(text, /ISOLATION/);
     assert.match(text, /hostile-a .* uid\n/);
     for (const pid of [agentPid, up.pid!, aPid!, bPid!]) process.kill(pid, 0);

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { readPidFile } from '../src/supervisor/index.ts';
 import { alive, CLI, cutover, eventually, freePort, load, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import type { CliResult, Ports } from './helpers.ts';
 
 /**
  * `cutover up` after the `up` process died (acceptance defects §1), and ports only one agent owns
@@ -113,6 +114,13 @@ async function startUpText(
   };
 }
 
+/** Runs `cutover up` to its end (a refused start) on the given ports, free ones for the rest. */
+async function upOn(dataDir: string, given: Partial<Ports>): Promise<CliResult> {
+  const port = async (key: keyof Ports) => String(given[key] ?? (await freePort()));
+  const flags = ['--http-port', await port('http'), '--api-port', await port('api'), '--agent-port', await port('agent')];
+  return cutover(dataDir, ['up', ...flags]);
+}
+
 /** One request on a fresh connection: the version that answered, or the status when it was not 200. */
 function version(port: number, host: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -156,29 +164,13 @@ test('up after kill -9 reuses the live agent under load; a second up on the same
   // Issue 10: another data directory, the same --http-port: refused, naming the port and the flag.
   const other = await tempDir('up-other');
   cleanup.push(other.cleanup);
-  const refused = await cutover(other.dir, [
-    'up',
-    '--http-port',
-    String(p.http),
-    '--api-port',
-    String(await freePort()),
-    '--agent-port',
-    String(await freePort()),
-  ]);
+  const refused = await upOn(other.dir, { http: p.http });
   assert.equal(refused.code, 4, refused.stdout + refused.stderr);
   assert.equal(refused.json.error.code, 'PORT_IN_USE');
   assert.match(refused.json.error.message, new RegExp(`router port .*:${p.http}\\b.*--http-port`));
   assert.deepEqual(await agentPids(other.dir), [], 'no agent left behind for the other data directory');
   // The same --api-port: refused too, before any agent starts for the other data directory.
-  const apiTaken = await cutover(other.dir, [
-    'up',
-    '--http-port',
-    String(await freePort()),
-    '--api-port',
-    String(p.api),
-    '--agent-port',
-    String(await freePort()),
-  ]);
+  const apiTaken = await upOn(other.dir, { api: p.api });
   assert.equal(apiTaken.code, 4, apiTaken.stdout + apiTaken.stderr);
   assert.equal(apiTaken.json.error.code, 'PORT_IN_USE');
   assert.match(apiTaken.json.error.message, new RegExp(`API port .*:${p.api}\\b.*--api-port`));
@@ -198,15 +190,7 @@ test('up after kill -9 reuses the live agent under load; a second up on the same
   assert.ok(alive(agentPid), 'the agent survives its `up`');
   assert.equal(await version(p.http, 's6b.test'), '2.0.0');
 
-  const moved = await cutover(data.dir, [
-    'up',
-    '--http-port',
-    String(await freePort()),
-    '--api-port',
-    String(p.api),
-    '--agent-port',
-    String(await freePort()),
-  ]);
+  const moved = await upOn(data.dir, { api: p.api });
   assert.equal(moved.code, 4, moved.stdout + moved.stderr);
   assert.equal(moved.json.error.code, 'AGENT_RUNNING');
   assert.match(

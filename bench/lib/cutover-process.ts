@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { Client } from 'undici';
-import { CLI, cutover, localToken, manifest, ports, tempDir } from '../../test/helpers.ts';
+import { CLI, alive, cutover, localToken, manifest, ports, tempDir } from '../../test/helpers.ts';
 
 /** A `cutover up` started for one benchmark, in its own temp dir, on free ports. */
 export interface BenchCutover {
@@ -28,14 +28,6 @@ export interface StartOptions {
   timeoutMs?: number;
 }
 
-function alive(pid: number): Promise<boolean> {
-  // A zombie has exited; only its parent's wait is missing, so it holds no port or CPU.
-  return readFile(`/proc/${pid}/stat`, 'utf8').then(
-    (stat) => !/^\d+ \(.*\) Z/.test(stat),
-    () => false,
-  );
-}
-
 async function childrenOf(pid: number): Promise<number[]> {
   const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
   return text.split(/\s+/).filter(Boolean).map(Number);
@@ -44,7 +36,7 @@ async function childrenOf(pid: number): Promise<number[]> {
 async function untilDead(pids: number[], timeoutMs: number): Promise<number[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const living = (await Promise.all(pids.map(async (p) => ((await alive(p)) ? p : 0)))).filter(Boolean);
+    const living = pids.filter(alive);
     if (living.length === 0 || Date.now() > deadline) return living;
     await new Promise((r) => setTimeout(r, 50));
   }
