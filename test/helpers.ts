@@ -105,7 +105,11 @@ export async function startProcess(
   });
   let buffer = '';
   const info = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`\`cutover ${args.join(' ')}\` did not start in 30 s`)), 30_000);
+    const timer = setTimeout(() => {
+      // Not ready in time: stop it (SIGTERM lets `up` stop the agent it started) so nothing leaks.
+      child.kill('SIGTERM');
+      reject(new Error(`\`cutover ${args.join(' ')}\` did not start in 30 s`));
+    }, 30_000);
     child.stdout!.on('data', (chunk: Buffer) => {
       buffer += chunk.toString();
       try {
