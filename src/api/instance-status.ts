@@ -16,7 +16,7 @@ export interface InstanceStatus extends InstanceView {
 
 /** An instance as stored, with its resolved target, what the agent reports and its last deployment. */
 export async function instanceStatus(
-  deps: { store: Store; runtime: Runtime; clock?: Clock },
+  deps: { store: Store; runtime: Runtime; clock: Clock },
   name: string,
   index: Awaited<ReturnType<typeof loadPointerIndex>>,
 ): Promise<InstanceStatus> {
@@ -32,7 +32,7 @@ export async function instanceStatus(
   const lock = await deps.store.getLock(name);
   const agent = compareWithAgent(instance, runtime ?? undefined, {
     ...(runtimeError === undefined ? {} : { error: runtimeError }),
-    locked: lock !== undefined && lock.expiresAt > (deps.clock?.now() ?? Date.now()),
+    locked: lock !== undefined && lock.expiresAt > deps.clock.now(),
   });
   return { ...viewOf(instance, index), runtime, ...(runtimeError ? { runtimeError } : {}), agent, lastDeployment: last ?? null };
 }
@@ -43,7 +43,7 @@ export async function instanceStatus(
  * They are shown to deployers and admins, who run code on the agent's machine anyway, and left
  * out for viewers: in the runtime view and in the `start` step's detail.
  */
-export function seesSlotPorts(role: Role): boolean {
+function seesSlotPorts(role: Role): boolean {
   return roleAllows(role, 'deployer');
 }
 
@@ -54,7 +54,7 @@ function withoutPort<T extends object>(value: T): T {
 }
 
 /** A deployment as a viewer sees it: no slot port in its steps' details. */
-export function deploymentForViewer(d: DeploymentRecord): DeploymentRecord {
+function deploymentForViewer(d: DeploymentRecord): DeploymentRecord {
   if (!d.steps.some((s) => s.detail && 'port' in s.detail)) return d;
   return { ...d, steps: d.steps.map((s) => (s.detail ? { ...s, detail: withoutPort(s.detail) } : s)) };
 }

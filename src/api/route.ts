@@ -59,7 +59,7 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
  * an empty body is `{}`. Text that is not JSON is `onInvalid()`.
  */
 export async function readJson(c: Context<ApiEnv>, onInvalid = (): CutoverError => invalidInput('VALIDATION_FAILED', 'The request body', [{ path: '', message: 'must be a JSON object' }])): Promise<unknown> {
-  const text = await readBodyText(c.req.raw, c.get('maxBody') ?? DEFAULT_MAX_API_BODY);
+  const text = await readBodyText(c.req.raw, c.get('maxBody'));
   try {
     return text === '' ? {} : JSON.parse(text);
   } catch {
@@ -69,7 +69,7 @@ export async function readJson(c: Context<ApiEnv>, onInvalid = (): CutoverError 
 
 /** Like {@link readJson} for handlers whose service validates the body: empty or not JSON is `null`. */
 export async function readJsonOrNull(c: Context<ApiEnv>): Promise<unknown> {
-  const text = await readBodyText(c.req.raw, c.get('maxBody') ?? DEFAULT_MAX_API_BODY);
+  const text = await readBodyText(c.req.raw, c.get('maxBody'));
   try {
     return JSON.parse(text);
   } catch {

@@ -5,6 +5,7 @@ import { ManualClock } from '../shared/index.ts';
 import { createMemoryStore } from '../store/index.ts';
 import type { DeploymentRecord, LeaseHolder, LockRecord } from '../store/index.ts';
 import { createDeployer } from './deployer.ts';
+import { deployerTestbed } from './test-deployer.ts';
 import { FakeRuntime } from './fake-runtime.ts';
 import { testInstance, testReleaseSpec } from './test-fixtures.ts';
 
@@ -12,18 +13,9 @@ const TTL = 10_000;
 const ME: LeaseHolder = { serverId: 'srv_new', replica: 'host/127.0.0.1:7070', pid: 2 };
 
 async function setup() {
-  const store = createMemoryStore();
-  const runtime = new FakeRuntime();
-  const clock = new ManualClock(1_000_000);
-  runtime.now = () => clock.now();
-  for (const v of ['1.0.0', '1.1.0', '1.2.0']) {
-    await store.insertRelease({ app: 'shop', version: v, digest: v, spec: testReleaseSpec(v), createdAt: 1, createdBy: 'ci' });
-  }
-  await store.insertInstance(testInstance());
-  const deployer = createDeployer({ store, runtime, clock, openArtifact: () => Readable.from([]), rollbackWindowMs: 60_000, lockTtlMs: TTL, holder: ME });
-  const run = async (p: Promise<{ id: string }>) => (await deployer.wait((await p).id, 5000))!;
-  await run(deployer.deploy({ instance: 'web', version: '1.0.0', actor: 'a' })); // blue 1.0.0 serves
-  return { store, runtime, clock, deployer, run };
+  const bed = await deployerTestbed({ lockTtlMs: TTL, holder: ME });
+  await bed.run(bed.deployer.deploy({ instance: 'web', version: '1.0.0', actor: 'a' })); // blue 1.0.0 serves
+  return bed;
 }
 
 /** A deployment of 1.1.0 to green that a dead (or live) server left at its health step. */

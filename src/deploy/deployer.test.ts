@@ -1,35 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Readable } from 'node:stream';
-import { ManualClock } from '../shared/index.ts';
-import { createMemoryStore } from '../store/index.ts';
 import type { Store } from '../store/index.ts';
-import { createDeployer } from './deployer.ts';
-import { FakeRuntime } from './fake-runtime.ts';
-import { testInstance, testReleaseSpec } from './test-fixtures.ts';
+import { deployerTestbed } from './test-deployer.ts';
 
-const spec = (version: string) => testReleaseSpec(version);
-
-async function setup() {
-  const store = createMemoryStore();
-  const runtime = new FakeRuntime();
-  const clock = new ManualClock(1_000_000);
-  runtime.now = () => clock.now();
-  for (const v of ['1.0.0', '1.1.0', '1.2.0']) {
-    await store.insertRelease({ app: 'shop', version: v, digest: v, spec: spec(v), createdAt: 1, createdBy: 'ci' });
-  }
-  await store.insertInstance(testInstance());
-  const deployer = createDeployer({
-    store,
-    runtime,
-    clock,
-    openArtifact: () => Readable.from([]),
-    rollbackWindowMs: 60_000,
-    lockTtlMs: 10_000,
-  });
-  const run = async (p: Promise<{ id: string }>) => (await deployer.wait((await p).id, 5000))!;
-  return { store, runtime, clock, deployer, run };
-}
+const setup = () => deployerTestbed();
 
 async function unchanged(store: Store, fn: () => Promise<unknown>, code: string) {
   const before = JSON.stringify([await store.listInstances(), await store.listDeployments(), await store.getLock('web')]);

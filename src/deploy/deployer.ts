@@ -422,6 +422,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
     clock,
     holder,
     lockTtlMs: options.lockTtlMs,
+    lockFor,
     runsHere: (id) => running.has(id),
     finish: (d, spec, lock) => {
       const done = execute(d, spec, lock).finally(() => running.delete(d.id));

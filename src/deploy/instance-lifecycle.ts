@@ -210,14 +210,15 @@ export async function pruneArtifacts(deps: LifecycleDeps, options: { dryRun: boo
       }
     }
   }
-  const gone = new Set(refused.map((r) => r.digest));
+  const kept = new Set(refused.map((r) => r.digest));
+  const removed = plan.remove.filter((r) => !kept.has(r.digest));
   return {
     dryRun: options.dryRun,
     keepPerInstance: options.keepPerInstance,
     serverReleases: releases.length,
-    keep: [...plan.keep, ...plan.remove.filter((r) => gone.has(r.digest)).map((r) => ({ ...r, why: ['in use on the agent'] }))],
-    remove: plan.remove.filter((r) => !gone.has(r.digest)),
-    freedBytes: plan.remove.filter((r) => !gone.has(r.digest)).reduce((n, r) => n + r.size, 0),
+    keep: [...plan.keep, ...plan.remove.filter((r) => kept.has(r.digest)).map((r) => ({ ...r, why: ['in use on the agent'] }))],
+    remove: removed,
+    freedBytes: removed.reduce((n, r) => n + r.size, 0),
     refused,
   };
 }

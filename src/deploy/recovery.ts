@@ -11,6 +11,8 @@ export interface RecoveryDeps {
   clock: Clock;
   holder: LeaseHolder;
   lockTtlMs: number;
+  /** The lease a deployment's owner takes (the lease keeper's, so recovery's reads like the deployer's). */
+  lockFor: (id: string, instance: string, actor: string) => LockRecord;
   /** Whether this process runs the deployment (then it is never recovered). */
   runsHere: (id: string) => boolean;
   /** Runs the remaining steps of a deployment that flipped, under `lock`. */
@@ -46,15 +48,7 @@ export function createRecovery(deps: RecoveryDeps) {
     const now = clock.now();
     const verdict = recoveryVerdict(d, await store.getLock(d.instance), deps.holder, now, deps.lockTtlMs);
     if (!verdict.recover) return false;
-    const lock: LockRecord = {
-      instance: d.instance,
-      owner: `recovery (${d.id})`,
-      deploymentId: d.id,
-      acquiredAt: now,
-      expiresAt: now + deps.lockTtlMs,
-      holder: deps.holder,
-      heartbeatAt: now,
-    };
+    const lock = deps.lockFor(d.id, d.instance, 'recovery');
     const taken = await store.acquireLock(lock, now, verdict.takeFrom ? { takeFrom: verdict.takeFrom } : {});
     if (!taken.ok) return false; // another replica is settling it, or a new deployment took the instance
     const release = async () => {

@@ -1,24 +1,11 @@
 import type { PoolClient } from 'pg';
 import { canTakeLease, displacedDeployment } from '../lease-rules.ts';
+import { LOCK_COLUMNS, lockValues, toLock } from '../lock-row.ts';
 import type { AcquireOptions, LockRecord, LockResult } from '../types.ts';
 import { appendAuditEntries } from './postgres-audit.ts';
 import type { PgDb } from './postgres-db.ts';
 import { json } from './postgres-db.ts';
-import { toDeployment, toLock } from './postgres-rows.ts';
-
-const COLUMNS = 'instance, owner, deployment_id, acquired_at, expires_at, server_id, replica, holder_pid, heartbeat_at';
-
-const values = (l: LockRecord): unknown[] => [
-  l.instance,
-  l.owner,
-  l.deploymentId,
-  l.acquiredAt,
-  l.expiresAt,
-  l.holder?.serverId ?? null,
-  l.holder?.replica ?? null,
-  l.holder?.pid ?? null,
-  l.heartbeatAt ?? null,
-];
+import { toDeployment } from './postgres-rows.ts';
 
 /**
  * Instance leases in PostgreSQL. Taking a held lease locks its row (`FOR UPDATE`), applies the one
@@ -28,8 +15,8 @@ const values = (l: LockRecord): unknown[] => [
 export function createPostgresLeases({ query, transaction }: PgDb) {
   async function take(client: PoolClient, lock: LockRecord, now: number, options: AcquireOptions): Promise<LockResult | undefined> {
     const inserted = await client.query(
-      `INSERT INTO locks (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (instance) DO NOTHING RETURNING instance`,
-      values(lock),
+      `INSERT INTO locks (${LOCK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (instance) DO NOTHING RETURNING instance`,
+      lockValues(lock),
     );
     if (inserted.rowCount === 1) return { ok: true, lock: { ...lock } };
     const row = (await client.query('SELECT * FROM locks WHERE instance = $1 FOR UPDATE', [lock.instance])).rows[0];
@@ -39,7 +26,7 @@ export function createPostgresLeases({ query, transaction }: PgDb) {
     await client.query(
       `UPDATE locks SET owner = $2, deployment_id = $3, acquired_at = $4, expires_at = $5, server_id = $6, replica = $7,
          holder_pid = $8, heartbeat_at = $9 WHERE instance = $1`,
-      values(lock),
+      lockValues(lock),
     );
     const displaced = displacedDeployment(held, lock);
     if (displaced === undefined || !options.supersede) return { ok: true, lock: { ...lock } };

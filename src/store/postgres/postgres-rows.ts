@@ -7,7 +7,6 @@ import type {
   HaltRecord,
   HoldRecord,
   InstanceRecord,
-  LockRecord,
   ProblemRecord,
   ReleaseRecord,
   TokenRecord,
@@ -49,18 +48,6 @@ export const toInstance = (r: unknown[]): InstanceRecord => ({
 });
 
 export const toDeployment = (r: Row): DeploymentRecord => r.body as DeploymentRecord;
-
-export const toLock = (r: Row): LockRecord => ({
-  instance: r.instance as string,
-  owner: r.owner as string,
-  deploymentId: r.deployment_id as string,
-  acquiredAt: r.acquired_at as number,
-  expiresAt: r.expires_at as number,
-  ...(typeof r.server_id === 'string'
-    ? { holder: { serverId: r.server_id, replica: (r.replica as string | null) ?? null, pid: Number(r.holder_pid ?? 0) } }
-    : {}),
-  ...(r.heartbeat_at === null || r.heartbeat_at === undefined ? {} : { heartbeatAt: r.heartbeat_at as number }),
-});
 
 export const toToken = (r: Row): TokenRecord => ({
   name: r.name as string,

@@ -1,22 +1,11 @@
 import type { DatabaseSync } from 'node:sqlite';
 import { canTakeLease, displacedDeployment } from '../lease-rules.ts';
+import { LOCK_COLUMNS, lockValues, toLock } from '../lock-row.ts';
 import type { AcquireOptions, DeploymentRecord, LockRecord, LockResult } from '../types.ts';
 import type { SqliteAuditLog } from './sqlite-audit-log.ts';
 import { transaction } from './transaction.ts';
 
 type Row = Record<string, unknown>;
-
-const toLock = (r: Row): LockRecord => ({
-  instance: r.instance as string,
-  owner: r.owner as string,
-  deploymentId: r.deployment_id as string,
-  acquiredAt: Number(r.acquired_at),
-  expiresAt: Number(r.expires_at),
-  ...(typeof r.server_id === 'string'
-    ? { holder: { serverId: r.server_id, replica: (r.replica as string | null) ?? null, pid: Number(r.holder_pid ?? 0) } }
-    : {}),
-  ...(r.heartbeat_at === null || r.heartbeat_at === undefined ? {} : { heartbeatAt: Number(r.heartbeat_at) }),
-});
 
 /**
  * Instance leases in SQLite. Taking one reads the row and writes it in one write transaction
@@ -27,7 +16,7 @@ export function createSqliteLeases(db: DatabaseSync, audit: SqliteAuditLog) {
   const q = {
     get: db.prepare('SELECT * FROM locks WHERE instance = ?'),
     put: db.prepare(
-      `INSERT INTO locks (instance, owner, deployment_id, acquired_at, expires_at, server_id, replica, holder_pid, heartbeat_at)
+      `INSERT INTO locks (${LOCK_COLUMNS})
        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
        ON CONFLICT (instance) DO UPDATE SET owner = ?2, deployment_id = ?3, acquired_at = ?4, expires_at = ?5,
          server_id = ?6, replica = ?7, holder_pid = ?8, heartbeat_at = ?9`,
@@ -43,17 +32,7 @@ export function createSqliteLeases(db: DatabaseSync, audit: SqliteAuditLog) {
         const row = q.get.get(lock.instance) as Row | undefined;
         const held = row && toLock(row);
         if (!canTakeLease(held, lock, now, options.takeFrom)) return { ok: false, holder: held! };
-        q.put.run(
-          lock.instance,
-          lock.owner,
-          lock.deploymentId,
-          lock.acquiredAt,
-          lock.expiresAt,
-          lock.holder?.serverId ?? null,
-          lock.holder?.replica ?? null,
-          lock.holder?.pid ?? null,
-          lock.heartbeatAt ?? null,
-        );
+        q.put.run(...lockValues(lock));
         const displaced = displacedDeployment(held, lock);
         const body = displaced === undefined ? undefined : (q.getDeployment.get(displaced) as { body: string } | undefined);
         const running = body && (JSON.parse(body.body) as DeploymentRecord);
