@@ -72,7 +72,7 @@ async function securePrivateDir(dataDir: string, log: Logger): Promise<void> {
  * database exists: a stray WAL beside another database would corrupt it. The server runs this
  * before it opens the store; nothing else opens the database.
  */
-export async function migrateDefaultDatabase(dataDir: string, database: string | undefined, log: Logger): Promise<void> {
+async function migrateDefaultDatabase(dataDir: string, database: string | undefined, log: Logger): Promise<void> {
   const target = defaultDatabaseFile(dataDir);
   if (database === undefined || resolve(database) !== resolve(target)) return;
   const legacy = join(dataDir, 'cutover.db');
@@ -145,7 +145,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** Creates the directory with `mode`, or sets `mode` on an existing one (logged: a migration). */
-export async function ensureDir(dir: string, mode: number, log: Logger): Promise<void> {
+async function ensureDir(dir: string, mode: number, log: Logger): Promise<void> {
   const created = await mkdir(dir, { recursive: true, mode });
   // Just created: the umask may have taken bits off; setting them is not worth a log line.
   if (created !== undefined) await chmod(dir, mode);
@@ -153,8 +153,8 @@ export async function ensureDir(dir: string, mode: number, log: Logger): Promise
 }
 
 /** Sets 0600 on the file if it exists. */
-export async function tightenFile(file: string, log: Logger, mode = PRIVATE_FILE_MODE): Promise<void> {
-  await setMode(file, mode, log);
+async function tightenFile(file: string, log: Logger): Promise<void> {
+  await setMode(file, PRIVATE_FILE_MODE, log);
 }
 
 async function setMode(path: string, mode: number, log: Logger): Promise<void> {
