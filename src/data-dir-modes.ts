@@ -1,7 +1,7 @@
 import { chmod, mkdir, readdir, rename, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Logger } from './shared/index.ts';
-import { LEGACY_CLI_FILE, migrateCredentials, privateDir } from './credentials.ts';
+import { CREDENTIAL_FILES, LEGACY_CLI_FILE, migrateCredentials, privateDir } from './credentials.ts';
 
 /**
  * File modes of a data directory, set on every start whatever they were before (`writeFile`'s
@@ -35,9 +35,6 @@ import { LEGACY_CLI_FILE, migrateCredentials, privateDir } from './credentials.t
 export const DATA_DIR_MODE = 0o711;
 export const PRIVATE_DIR_MODE = 0o700;
 export const PRIVATE_FILE_MODE = 0o600;
-
-/** The credentials in `private/`. */
-const CREDENTIAL_FILES = ['agent-token', 'agent.json'];
 
 /** The default SQLite database (the `database` setting's default is the same path). */
 export const defaultDatabaseFile = (dataDir: string): string => join(privateDir(dataDir), 'cutover.db');
