@@ -45,13 +45,18 @@ export async function secureServerFiles(
   database: string | undefined,
   log: Logger,
 ): Promise<void> {
-  await ensureDir(dataDir, DATA_DIR_MODE, log);
-  await securePrivateDir(dataDir, log);
-  await tightenFile(join(dataDir, LEGACY_CLI_FILE), log);
+  await secureRoot(dataDir, log);
   await ensureDir(join(dataDir, 'artifacts'), PRIVATE_DIR_MODE, log);
   await migrateDefaultDatabase(dataDir, database, log);
   await warnOpenDatabaseDir(dataDir, database, log);
   await secureDatabaseFiles(database, log);
+}
+
+/** Both processes' part: the data directory 0711, `private/` (see below), an earlier version's `cli.json` 0600. */
+async function secureRoot(dataDir: string, log: Logger): Promise<void> {
+  await ensureDir(dataDir, DATA_DIR_MODE, log);
+  await securePrivateDir(dataDir, log);
+  await tightenFile(join(dataDir, LEGACY_CLI_FILE), log);
 }
 
 /** `private/` 0700 with an earlier layout's credentials moved in, each file 0600. */
@@ -117,9 +122,7 @@ export async function secureDatabaseFiles(database: string | undefined, log: Log
  * (`migrateAgentFiles`, in `startAgent`).
  */
 export async function secureAgentFiles(dataDir: string, log: Logger): Promise<void> {
-  await ensureDir(dataDir, DATA_DIR_MODE, log);
-  await securePrivateDir(dataDir, log);
-  await tightenFile(join(dataDir, LEGACY_CLI_FILE), log);
+  await secureRoot(dataDir, log);
   const agentDir = join(dataDir, 'agent');
   await ensureDir(agentDir, DATA_DIR_MODE, log);
   // agent/private/: the agent's records (agent/agent-files.ts, which moves an earlier layout's there).
