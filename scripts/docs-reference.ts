@@ -162,7 +162,7 @@ function settingFlag(program: Command, key: string): string {
 }
 
 /** The settings table: every key of `configSchema`, with default, environment variable, flag, users, meaning. */
-export function renderSettingsTable(program: Command): string {
+function renderSettingsTable(program: Command): string {
   const docs: Record<string, SettingDoc> = settingDocs;
   const rows = Object.entries(configSchema.shape).map(([key, schema]) => {
     const doc = docs[key];
@@ -179,7 +179,7 @@ export function renderSettingsTable(program: Command): string {
 const markers = (name: string) => ({ open: `<!-- generated:${name} -->`, close: `<!-- /generated:${name} -->` });
 
 /** The text between a section's markers, or undefined when the file lacks them. */
-export function readSection(text: string, name: string): string | undefined {
+function readSection(text: string, name: string): string | undefined {
   const { open, close } = markers(name);
   const start = text.indexOf(open);
   const end = text.indexOf(close);

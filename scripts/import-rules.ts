@@ -37,7 +37,7 @@ const TEST_HEADER = ['tests in', 'may also import'];
 
 /** A dependency as dependency-cruiser reports it, reduced to what the rules look at. */
 export type ImportKind = 'value' | 'type' | 'dynamic';
-export const DEPENDENCY_TYPES: Record<ImportKind, readonly string[]> = {
+const DEPENDENCY_TYPES: Record<ImportKind, readonly string[]> = {
   value: ['local', 'import'],
   type: ['local', 'type-only', 'import'],
   dynamic: ['local', 'dynamic-import'],
@@ -239,7 +239,7 @@ function cycleIn(rows: readonly Row[]): string[] | undefined {
 }
 
 /** Every folder and top-level source file of src/ needs a row: a new one cannot slip past the table. */
-export function uncoveredSrcEntries(tables: ImportTables, srcEntries: readonly string[]): string[] {
+function uncoveredSrcEntries(tables: ImportTables, srcEntries: readonly string[]): string[] {
   return srcEntries
     .filter((e) => !tables.rows.some((r) => r.from === e))
     .map((e) => `\`${e}\` has no row in the table`);
@@ -280,7 +280,7 @@ const isFile = (p: string) => /\.[a-z]+$/.test(p);
 const any = (res: readonly string[]) => res.map((r) => `(?:${r})`).join('|');
 
 /** The files a target names: a folder and everything under it, or one file. */
-export const targetRe = (p: string) => (isFile(p) ? `^${esc(p)}$` : `^${esc(p)}/`);
+const targetRe = (p: string) => (isFile(p) ? `^${esc(p)}$` : `^${esc(p)}/`);
 /** The files a row speaks for: a folder, or a file of src/ with its unit test. */
 const fromRe = (p: string) =>
   isFile(p) ? `^${esc(p.replace(/\.ts$/, ''))}(?:\\.test)?\\.ts$` : `^${esc(p)}/`;
@@ -434,7 +434,7 @@ export function flags(rule: Rule, from: string, to: string, kind: ImportKind): b
 }
 
 /** What the tables allow, read straight from them: the oracle the rules are compared with. */
-export function tableAllows(tables: ImportTables, from: string, to: string, kind: ImportKind): boolean {
+function tableAllows(tables: ImportTables, from: string, to: string, kind: ImportKind): boolean {
   const row = tables.rows.find((r) =>
     (isFile(r.from) ? new RegExp(fromRe(r.from)) : new RegExp(`^${esc(r.from)}/`)).test(from),
   );

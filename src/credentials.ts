@@ -32,8 +32,8 @@ async function readJson<T>(file: string): Promise<T | undefined> {
 export const privateDir = (dataDir: string): string => join(dataDir, 'private');
 export const agentTokenFile = (dataDir: string): string => join(privateDir(dataDir), 'agent-token');
 export const agentEndpointFile = (dataDir: string): string => join(privateDir(dataDir), 'agent.json');
-/** The names an earlier version kept directly in the data directory. */
-const LEGACY_CREDENTIALS = ['agent-token', 'agent.json'] as const;
+/** The credentials in `private/`; an earlier version kept them, by the same names, directly in the data directory. */
+export const CREDENTIAL_FILES = ['agent-token', 'agent.json'] as const;
 
 /**
  * Moves an earlier version's `agent-token` and `agent.json` into `private/` (logged). Both the
@@ -43,7 +43,7 @@ const LEGACY_CREDENTIALS = ['agent-token', 'agent.json'] as const;
  */
 export async function migrateCredentials(dataDir: string, log: Logger): Promise<void> {
   await ensurePrivateDir(dataDir);
-  for (const name of LEGACY_CREDENTIALS) {
+  for (const name of CREDENTIAL_FILES) {
     const from = join(dataDir, name);
     if ((await moveIntoPlace(from, join(privateDir(dataDir), name), log)) === 'kept') {
       await rm(from, { force: true });

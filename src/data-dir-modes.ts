@@ -1,7 +1,7 @@
 import { chmod, mkdir, readdir, rename, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Logger } from './shared/index.ts';
-import { LEGACY_CLI_FILE, migrateCredentials, privateDir } from './credentials.ts';
+import { CREDENTIAL_FILES, LEGACY_CLI_FILE, migrateCredentials, privateDir } from './credentials.ts';
 
 /**
  * File modes of a data directory, set on every start whatever they were before (`writeFile`'s
@@ -36,9 +36,6 @@ export const DATA_DIR_MODE = 0o711;
 export const PRIVATE_DIR_MODE = 0o700;
 export const PRIVATE_FILE_MODE = 0o600;
 
-/** The credentials in `private/`. */
-const CREDENTIAL_FILES = ['agent-token', 'agent.json'];
-
 /** The default SQLite database (the `database` setting's default is the same path). */
 export const defaultDatabaseFile = (dataDir: string): string => join(privateDir(dataDir), 'cutover.db');
 
@@ -48,13 +45,18 @@ export async function secureServerFiles(
   database: string | undefined,
   log: Logger,
 ): Promise<void> {
-  await ensureDir(dataDir, DATA_DIR_MODE, log);
-  await securePrivateDir(dataDir, log);
-  await tightenFile(join(dataDir, LEGACY_CLI_FILE), log);
+  await secureRoot(dataDir, log);
   await ensureDir(join(dataDir, 'artifacts'), PRIVATE_DIR_MODE, log);
   await migrateDefaultDatabase(dataDir, database, log);
   await warnOpenDatabaseDir(dataDir, database, log);
   await secureDatabaseFiles(database, log);
+}
+
+/** Both processes' part: the data directory 0711, `private/` (see below), an earlier version's `cli.json` 0600. */
+async function secureRoot(dataDir: string, log: Logger): Promise<void> {
+  await ensureDir(dataDir, DATA_DIR_MODE, log);
+  await securePrivateDir(dataDir, log);
+  await tightenFile(join(dataDir, LEGACY_CLI_FILE), log);
 }
 
 /** `private/` 0700 with an earlier layout's credentials moved in, each file 0600. */
@@ -72,7 +74,7 @@ async function securePrivateDir(dataDir: string, log: Logger): Promise<void> {
  * database exists: a stray WAL beside another database would corrupt it. The server runs this
  * before it opens the store; nothing else opens the database.
  */
-export async function migrateDefaultDatabase(dataDir: string, database: string | undefined, log: Logger): Promise<void> {
+async function migrateDefaultDatabase(dataDir: string, database: string | undefined, log: Logger): Promise<void> {
   const target = defaultDatabaseFile(dataDir);
   if (database === undefined || resolve(database) !== resolve(target)) return;
   const legacy = join(dataDir, 'cutover.db');
@@ -120,9 +122,7 @@ export async function secureDatabaseFiles(database: string | undefined, log: Log
  * (`migrateAgentFiles`, in `startAgent`).
  */
 export async function secureAgentFiles(dataDir: string, log: Logger): Promise<void> {
-  await ensureDir(dataDir, DATA_DIR_MODE, log);
-  await securePrivateDir(dataDir, log);
-  await tightenFile(join(dataDir, LEGACY_CLI_FILE), log);
+  await secureRoot(dataDir, log);
   const agentDir = join(dataDir, 'agent');
   await ensureDir(agentDir, DATA_DIR_MODE, log);
   // agent/private/: the agent's records (agent/agent-files.ts, which moves an earlier layout's there).
@@ -145,7 +145,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** Creates the directory with `mode`, or sets `mode` on an existing one (logged: a migration). */
-export async function ensureDir(dir: string, mode: number, log: Logger): Promise<void> {
+async function ensureDir(dir: string, mode: number, log: Logger): Promise<void> {
   const created = await mkdir(dir, { recursive: true, mode });
   // Just created: the umask may have taken bits off; setting them is not worth a log line.
   if (created !== undefined) await chmod(dir, mode);
@@ -153,8 +153,8 @@ export async function ensureDir(dir: string, mode: number, log: Logger): Promise
 }
 
 /** Sets 0600 on the file if it exists. */
-export async function tightenFile(file: string, log: Logger, mode = PRIVATE_FILE_MODE): Promise<void> {
-  await setMode(file, mode, log);
+async function tightenFile(file: string, log: Logger): Promise<void> {
+  await setMode(file, PRIVATE_FILE_MODE, log);
 }
 
 async function setMode(path: string, mode: number, log: Logger): Promise<void> {

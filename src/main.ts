@@ -138,14 +138,8 @@ export async function startServer(
   // After listen: holding the API port proves this replica's previous incarnation is gone, so its leases are recovered at once.
   await deployer.recover().catch((error: Error) => log.warn({ err: error.message }, 'could not settle interrupted deployments yet'));
   // Deployments whose server died (lease expired) are settled even when no replica restarts.
-  const settleTimer = setInterval(() => {
-    deployer.recover().catch((error: Error) => log.warn({ err: error.message }, 'could not settle interrupted deployments yet'));
-  }, settleIntervalMs(config.lockTtl));
-  settleTimer.unref();
-  const warmTimer = setInterval(() => {
-    deployer.stopExpiredWarmSlots().catch((error: Error) => log.warn({ err: error.message }, 'stopping expired warm slots failed'));
-  }, config.warmCheckInterval);
-  warmTimer.unref();
+  const settleTimer = every(settleIntervalMs(config.lockTtl), log, 'could not settle interrupted deployments yet', () => deployer.recover());
+  const warmTimer = every(config.warmCheckInterval, log, 'stopping expired warm slots failed', () => deployer.stopExpiredWarmSlots());
   // One sweep at a time; stop() waits for the one running so it never meets a closed store.
   let collecting: Promise<unknown> = Promise.resolve();
   const collectTimer = setInterval(() => {
@@ -160,15 +154,11 @@ export async function startServer(
   // deploy used go from the agent; a later deploy fetches them again by digest.
   const pruneTimer =
     config.pruneInterval > 0
-      ? setInterval(() => {
-          pruneArtifacts({ store, runtime, clock }, { dryRun: false, keepPerInstance: config.pruneKeepReleases })
-            .then((r) => {
-              if (r.remove.length) log.info({ removed: r.remove.map((x) => x.digest), freedBytes: r.freedBytes }, 'pruned artifacts on the agent');
-            })
-            .catch((error: Error) => log.warn({ err: error.message }, 'pruning artifacts failed'));
-        }, config.pruneInterval)
+      ? every(config.pruneInterval, log, 'pruning artifacts failed', async () => {
+          const r = await pruneArtifacts({ store, runtime, clock }, { dryRun: false, keepPerInstance: config.pruneKeepReleases });
+          if (r.remove.length) log.info({ removed: r.remove.map((x) => x.digest), freedBytes: r.freedBytes }, 'pruned artifacts on the agent');
+        })
       : undefined;
-  pruneTimer?.unref();
   scheduler.start();
   bake.start();
   health.start();
@@ -212,6 +202,14 @@ function leaseHolder(config: Readonly<Config>) {
     replica: config.apiPort ? `${hostname()}/${config.apiHost}:${config.apiPort}` : null,
     pid: process.pid,
   };
+}
+
+/** Runs `task` every `ms` on an unref()d timer; a failure is logged as a warning and the next run comes anyway. */
+function every(ms: number, log: Logger, failed: string, task: () => Promise<unknown>): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    task().catch((error: Error) => log.warn({ err: error.message }, failed));
+  }, ms);
+  return timer.unref();
 }
 
 /** How often expired leases are looked for: twice per lease, at most every 30 s, at least every second. */

@@ -74,6 +74,21 @@ function lookups(tree: { nodes: CompletionNode[]; choices: Choices }): string {
 }
 
 /**
+ * The loop body both shells share: the word at `i` of `words`, skipped after a flag that takes a
+ * value, else a flag (noting whether its value follows) or a subcommand that extends `cpath`.
+ */
+function walk(words: string): string {
+  return `    word="\${${words}[i]}"
+    if [[ -n $skip ]]; then skip=""; continue; fi
+    if [[ $word == -* ]]; then
+      [[ " $(_cutover_valued "$cpath") " == *" $word "* ]] && skip=1
+      continue
+    fi
+    [[ " $(_cutover_subcommands "$cpath") " == *" $word "* ]] && cpath="\${cpath:+$cpath }$word"
+  done`;
+}
+
+/**
  * The bash script: `_cutover` walks the words before the cursor, following subcommands and
  * skipping flags (and the values of those that take one), then offers the subcommands or, for a
  * word starting with `-`, the flags of the command reached; after a flag with choices, its choices;
@@ -87,14 +102,7 @@ _cutover() {
   local cur="\${COMP_WORDS[COMP_CWORD]}" prev="" cpath="" word skip="" i
   [[ $COMP_CWORD -gt 0 ]] && prev="\${COMP_WORDS[COMP_CWORD-1]}"
   for ((i = 1; i < COMP_CWORD; i++)); do
-    word="\${COMP_WORDS[i]}"
-    if [[ -n $skip ]]; then skip=""; continue; fi
-    if [[ $word == -* ]]; then
-      [[ " $(_cutover_valued "$cpath") " == *" $word "* ]] && skip=1
-      continue
-    fi
-    [[ " $(_cutover_subcommands "$cpath") " == *" $word "* ]] && cpath="\${cpath:+$cpath }$word"
-  done
+${walk('COMP_WORDS')}
   if [[ -n $skip ]]; then
     local values
     values="$(_cutover_choices "$prev")"
@@ -120,14 +128,7 @@ _cutover() {
   local cur="\${words[CURRENT]}" prev="\${words[CURRENT-1]}" cpath="" word skip="" i
   local -a candidates
   for (( i = 2; i < CURRENT; i++ )); do
-    word="\${words[i]}"
-    if [[ -n $skip ]]; then skip=""; continue; fi
-    if [[ $word == -* ]]; then
-      [[ " $(_cutover_valued "$cpath") " == *" $word "* ]] && skip=1
-      continue
-    fi
-    [[ " $(_cutover_subcommands "$cpath") " == *" $word "* ]] && cpath="\${cpath:+$cpath }$word"
-  done
+${walk('words')}
   if [[ -n $skip ]]; then
     candidates=(\${=$(_cutover_choices "$prev")})
     if (( \${#candidates} == 0 )); then _files; return; fi

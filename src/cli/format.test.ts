@@ -55,9 +55,9 @@ test('tables and text output escape once in the renderers; --json keeps JSON esc
   const original = process.stdout.write.bind(process.stdout);
   process.stdout.write = ((chunk: string) => (written.push(String(chunk)), true)) as typeof process.stdout.write;
   try {
-    output(false).say('held: \u001b]8;;http://evil\u0007link\u001b]8;;\u0007');
-    output(false).result({}, () => 'title \u0007\u009b');
-    output(true).result({ title: '\u001b[2J' }, () => 'unused');
+    output('table').say('held: \u001b]8;;http://evil\u0007link\u001b]8;;\u0007');
+    output('table').result({}, () => 'title \u0007\u009b');
+    output('json').result({ title: '\u001b[2J' }, () => 'unused');
   } finally {
     process.stdout.write = original;
   }

@@ -121,9 +121,8 @@ export interface Output {
   result(data: unknown, human: (wide: boolean) => string): void;
 }
 
-/** The output of one command in `format` (a boolean is the old `--json` switch). */
-export function output(format: Format | boolean): Output {
-  const f: Format = format === true ? 'json' : format === false ? 'table' : format;
+/** The output of one command in `format`. */
+export function output(f: Format): Output {
   const structured = isStructured(f);
   return {
     format: f,
@@ -141,8 +140,7 @@ export function output(format: Format | boolean): Output {
 }
 
 /** Prints an error (JSON or YAML on stdout with -o json|yaml, words on stderr otherwise) and returns the exit code. */
-export function reportError(error: unknown, format: Format | boolean): number {
-  const f: Format = format === true ? 'json' : format === false ? 'table' : format;
+export function reportError(error: unknown, f: Format): number {
   const e = isCutoverError(error)
     ? error.toJSON()
     : { code: 'INTERNAL', message: (error as Error)?.message ?? String(error), details: {} };

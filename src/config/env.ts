@@ -23,10 +23,7 @@ export function cliEnv(): { url?: string; token?: string; dataDir?: string; time
  * `$HOME/.config/cutover` (XDG Base Directory spec), else the user's home from the system.
  */
 export function cliConfigDir(): string {
-  const xdg = process.env.XDG_CONFIG_HOME;
-  // The spec says a relative XDG_CONFIG_HOME is invalid and must be ignored.
-  if (xdg && isAbsolute(xdg)) return join(xdg, 'cutover');
-  return join(process.env.HOME || homedir(), '.config', 'cutover');
+  return xdgDir('XDG_CONFIG_HOME', '.config', 'cutover');
 }
 
 /**
@@ -37,7 +34,13 @@ export function cliConfigDir(): string {
 export function cliCacheDir(): string {
   // bin/cutover passes it to Node (so the entry file is cached too); no child process inherits it.
   delete process.env.NODE_COMPILE_CACHE;
-  const xdg = process.env.XDG_CACHE_HOME;
-  if (xdg && isAbsolute(xdg)) return join(xdg, 'cutover', 'compile-cache');
-  return join(process.env.HOME || homedir(), '.cache', 'cutover', 'compile-cache');
+  return xdgDir('XDG_CACHE_HOME', '.cache', 'cutover', 'compile-cache');
+}
+
+/** `$<variable>/<sub…>`, else `$HOME/<fallback>/<sub…>` (else the user's home from the system). */
+function xdgDir(variable: string, fallback: string, ...sub: string[]): string {
+  const base = process.env[variable];
+  // The XDG Base Directory spec says a relative path in these variables is invalid and must be ignored.
+  if (base && isAbsolute(base)) return join(base, ...sub);
+  return join(process.env.HOME || homedir(), fallback, ...sub);
 }

@@ -23,6 +23,9 @@ export interface StoredFile {
   mtimeMs: number;
 }
 
+/** The name of a stored artifact's file (the hex of its digest captured); not global, so `exec`/`test` keep no state. */
+const ARTIFACT_NAME = /^sha256-([0-9a-f]{64})\.tgz$/;
+
 /** Content-addressed artifact files, `<dir>/sha256-<hex>.tgz`. */
 export interface ArtifactStore {
   dir: string;
@@ -171,7 +174,7 @@ export function createArtifactStore(dir: string): ArtifactStore {
     });
     const files: StoredFile[] = [];
     for (const name of names) {
-      const match = /^sha256-([0-9a-f]{64})\.tgz$/.exec(name);
+      const match = ARTIFACT_NAME.exec(name);
       if (!match && !name.startsWith('.tmp-')) continue;
       const info = await stat(path.join(root, name)).catch(() => undefined);
       if (!info?.isFile()) continue;
@@ -181,7 +184,7 @@ export function createArtifactStore(dir: string): ArtifactStore {
   }
 
   async function remove(name: string): Promise<void> {
-    if (path.basename(name) !== name || !(/^sha256-[0-9a-f]{64}\.tgz$/.test(name) || name.startsWith('.tmp-'))) {
+    if (path.basename(name) !== name || !(ARTIFACT_NAME.test(name) || name.startsWith('.tmp-'))) {
       throw new CutoverError('ARTIFACT_INVALID', `Not a file of the artifact store: ${JSON.stringify(name)}`);
     }
     await rm(path.join(root, name), { force: true });

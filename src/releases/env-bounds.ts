@@ -27,7 +27,7 @@ export interface EnvProblem {
 }
 
 /** A key as it may be shown: short and with control characters escaped. */
-export function showKey(key: string): string {
+function showKey(key: string): string {
   const shown = key.length > 40 ? `${key.slice(0, 40)}…` : key;
   return JSON.stringify(shown);
 }
@@ -69,7 +69,7 @@ export function envEntryProblems(env: Record<string, unknown>): EnvProblem[] {
 }
 
 /** Bytes execve copies for the start command and the release's env (see {@link SPAWN_MAX_BYTES}). */
-export function spawnBytes(start: string, env: Record<string, string>): number {
+function spawnBytes(start: string, env: Record<string, string>): number {
   let total = Buffer.byteLength('/bin/sh\0-c\0') + Buffer.byteLength(start) + 1;
   for (const [key, value] of Object.entries(env)) total += Buffer.byteLength(key) + Buffer.byteLength(value) + 2;
   return total;

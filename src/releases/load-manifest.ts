@@ -69,7 +69,7 @@ function get(obj: Record<string, unknown>, keys: readonly string[]): unknown {
 }
 
 /** The duration keys holding a number without a unit (zero excepted): warned about, not refused, in manifests. */
-export function bareDurations(merged: Record<string, unknown>): string[][] {
+function bareDurations(merged: Record<string, unknown>): string[][] {
   return DURATION_KEYS.filter((keys) => {
     const v = get(merged, keys);
     return (typeof v === 'number' || typeof v === 'string') && isBareDuration(v);

@@ -106,7 +106,7 @@ function extractFully(file: string, options: tar.TarOptionsWithAliasesAsyncNoFil
 }
 
 /** The mode an entry gets when the tree is handed to a group: read-only for it, executables kept. */
-export function groupMode(kind: 'dir' | 'file', mode: number): number {
+function groupMode(kind: 'dir' | 'file', mode: number): number {
   if (kind === 'dir') return 0o750;
   return (mode & 0o111) !== 0 ? 0o750 : 0o640;
 }

@@ -35,5 +35,5 @@ export function bareDurationHint(value: string | number): string {
  */
 export function parseDurationWithUnit(value: string | number): number | undefined {
   if (isBareDuration(value)) return undefined;
-  return parseDuration(typeof value === 'number' ? value : value);
+  return parseDuration(value);
 }

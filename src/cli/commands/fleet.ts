@@ -239,7 +239,7 @@ interface TickAnswer {
 }
 
 /** The human report of a scheduler pass: what it did, and what it could not start and why. */
-export function describeTick(report: TickAnswer): string {
+function describeTick(report: TickAnswer): string {
   if (!report.leader) return 'another server replica holds the scheduler lease; it runs the passes';
   if (!report.enabled) return 'the scheduler is disabled (`cutover fleet policy --enable`)';
   const due = report.counts?.upgrade;
