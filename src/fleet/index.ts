@@ -1,6 +1,8 @@
 // Fleet: keeping every instance on its target, inside its own maintenance window.
-export { parseWindow, formatWindow, windowAt, nextOpening, WEEKDAYS } from './maintenance-window.ts';
-export type { MaintenanceWindow, WindowRule, Weekday, WindowState, Opening } from './maintenance-window.ts';
+export { parseWindow, formatWindow, WEEKDAYS } from './maintenance-window.ts';
+export type { MaintenanceWindow, WindowRule, Weekday } from './maintenance-window.ts';
+export { windowAt, nextOpening } from './window-at.ts';
+export type { WindowState, Opening } from './window-at.ts';
 export { resolveTarget, pointerIndex, lookupPointer } from './resolve-target.ts';
 export type { ResolvedTarget, PointerIndex } from './resolve-target.ts';
 export { fleetPolicySchema, DEFAULT_FLEET_POLICY, FLEET_POLICY_KEY, windowSchema } from './fleet-policy.ts';

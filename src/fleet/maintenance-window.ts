@@ -252,5 +252,3 @@ function formatDays(days: readonly Weekday[]): string {
   return pieces.join(',');
 }
 
-export { windowAt, nextOpening } from './window-at.ts';
-export type { WindowState, Opening } from './window-at.ts';

@@ -2,8 +2,9 @@
 // Pure: the shell reads the store and the clock, calls `planFleet`, then acts on `upgrades` and `halts`.
 import type { HaltRecord, InstanceRecord } from '../store/index.ts';
 import type { FleetPolicy } from './fleet-policy.ts';
-import { formatWindow, parseWindow, windowAt } from './maintenance-window.ts';
-import type { WindowState } from './maintenance-window.ts';
+import { formatWindow, parseWindow } from './maintenance-window.ts';
+import { windowAt } from './window-at.ts';
+import type { WindowState } from './window-at.ts';
 import type { Attempt, Decision, FleetPlan, InstancePlan, NewHaltDecision, PlanInput } from './plan-types.ts';
 import { resolveTarget } from './resolve-target.ts';
 import type { ResolvedTarget } from './resolve-target.ts';

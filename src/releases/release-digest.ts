@@ -1,9 +1,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../shared/index.ts';
+import { DIGEST_PATTERN } from './release-fields.ts';
 import type { ReleaseSpec } from './release-spec.ts';
-
-/** `sha256:` and 64 lowercase hex digits. */
-export const DIGEST_PATTERN = /^sha256:[0-9a-f]{64}$/;
 
 /** True for `sha256:` followed by 64 lowercase hex digits, the only digest form Cutover uses. */
 export function isValidDigest(d: string): boolean {

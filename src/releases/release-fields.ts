@@ -5,6 +5,9 @@ import { parseDuration } from '../shared/index.ts';
 import { versionProblem } from './compare-versions.ts';
 import { envEntryProblems, keyFitsPath, spawnSizeProblem } from './env-bounds.ts';
 
+/** `sha256:` and 64 lowercase hex digits. */
+export const DIGEST_PATTERN = /^sha256:[0-9a-f]{64}$/;
+
 /** Application and component names: DNS-label-like, so they fit hostnames, paths and process names. */
 export const NAME_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
 

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { invalidInput } from '../shared/index.ts';
 import type { HealthSpec } from '../shared/index.ts';
-import { DIGEST_PATTERN } from './release-digest.ts';
 import {
+  DIGEST_PATTERN,
   RELEASE_DEFAULTS,
   buildUrlField,
   checkSpawnSize,
