@@ -109,9 +109,12 @@ async function lint(cwd: string): Promise<{ code: number; violations: string[] }
   return new Promise((resolve) => {
     execFile(process.execPath, args, { cwd, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      // "  error <rule>: <from> → <to>", then the rule's comment
+      // "  error <rule>: <from> → <to>", then the rule's comment; a cycle goes on over the next
+      // lines ("  error no-circular: <a> → ", "      <b> →", "      <a>"), kept here as "<a> → …".
       const violations = `${stdout}${stderr}`.split('\n').flatMap((l) => {
         const m = /^\s*error (.+): (\S+) → (\S+)$/.exec(l);
+        const loop = /^\s*error (no-circular): (\S+) →\s*$/.exec(l);
+        if (loop) return [`${loop[1]}: ${loop[2]} → …`];
         return m ? [`${m[1]}: ${m[2]} → ${m[3]}`] : [];
       });
       resolve({ code, violations });
@@ -140,10 +143,14 @@ test('the lint fails on a planted forbidden import, and passes the allowed ones 
       "import type { z } from '../store/sqlite/deep.ts';\nexport type Z = typeof z;\n",
     );
     await plant('scripts/bad.ts', "import { x } from '../src/shared/index.ts';\nexport const y = x;\n");
+    // A loop inside a folder, closed by a type-only import as the old ones were.
+    await plant('src/fleet/loop-a.ts', "import { b } from './loop-b.ts';\nexport const a = b;\n");
+    await plant('src/fleet/loop-b.ts', "import type { a } from './loop-a.ts';\nexport const b = 1;\nexport type A = typeof a;\n");
 
     const { code, violations } = await lint(dir);
     assert.deepEqual(violations.sort(), [
       'entry files only: src/fleet/bad.ts → src/store/sqlite/deep.ts',
+      'no-circular: src/fleet/loop-a.ts → …',
       'table: scripts/ → not in its row: scripts/bad.ts → src/shared/index.ts',
       'table: src/cli/ → src/main.ts (on-use): src/cli/bad.ts → src/main.ts',
       'table: src/deploy/ → src/store (type): src/deploy/bad.ts → src/store/index.ts',
