@@ -7,9 +7,13 @@ import { epochMs, Tracker } from './lib/child-process.ts';
 import type { Stoppable } from './lib/child-process.ts';
 import { BENCH_HOST, json, loopback, startApp, startRouter } from './lib/router-procs.ts';
 import { summarise } from './lib/stats.ts';
+import { waitFor } from '../src/testing/index.ts';
 import type { Summary } from './lib/stats.ts';
 import { startWrk } from './lib/wrk.ts';
 import type { WrkResult } from './lib/wrk.ts';
+
+/** Each check is itself a request to the router, so checks run back to back, with no pause. */
+const BACK_TO_BACK = (timeoutMs: number) => ({ timeoutMs, intervalMs: 0 });
 
 export interface FlipOptions {
   wrk: string;
@@ -52,13 +56,6 @@ function inFlight(state: unknown, color: string): number | undefined {
   return typeof n === 'number' ? n : undefined;
 }
 
-async function untilTrue(what: string, ms: number, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`flip: timed out waiting for ${what}`);
-  }
-}
-
 /**
  * Starts two app colours and a router with both, then flips `warmup + n` times under wrk load.
  * Its processes are on `track` while they run (so a caller's signal handler can stop them).
@@ -92,7 +89,7 @@ export async function runRouterFlip(o: FlipOptions, track: Tracker = new Tracker
       o.wrk,
     );
     start(load);
-    await untilTrue('the load to reach blue', 5_000, async () => (await stats('blue')).hits > 100);
+    await waitFor('the load to reach blue', async () => (await stats('blue')).hits > 100, BACK_TO_BACK(5_000));
 
     const flip: number[] = [];
     const activate: number[] = [];
@@ -107,10 +104,10 @@ export async function runRouterFlip(o: FlipOptions, track: Tracker = new Tracker
       const t1 = epochMs();
       // Settled: nothing left in flight on the old colour, and the load has moved on (every
       // connection served twice by the new one), so the old app's last arrival is final.
-      await untilTrue(`flip ${i} to settle`, 3_000, async () => {
+      await waitFor(`flip ${i} to settle`, async () => {
         const busy = inFlight(await json<unknown>(control, 'GET', '/state'), active) ?? 0;
         return busy === 0 && (await stats(to)).hits - before >= 2 * o.clients;
-      });
+      }, BACK_TO_BACK(3_000));
       const last = (await stats(active)).lastAt;
       if (i >= o.warmup) {
         flip.push(Math.max(activatedAt, last) - t0);

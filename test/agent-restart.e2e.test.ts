@@ -4,7 +4,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { readPidFile } from '../src/supervisor/index.ts';
-import { alive, cutover, eventually, load, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import { alive, cutover, load, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import { waitFor } from '../src/testing/index.ts';
 
 /**
  * Restarting the agent hands over without dropping a request: `cutover agent --takeover` binds the
@@ -101,7 +102,7 @@ test(`${ROUNDS} agent handovers under keep-alive load, slow requests and event s
     streams.stop();
     if (!trafficStopped) await Promise.all([traffic.stop(), slow.stop()]);
   });
-  await eventually(async () => traffic.result.ok > 100 && slow.result.ok > 8, 10_000, 'load to reach steady state');
+  await waitFor('load to reach steady state', async () => traffic.result.ok > 100 && slow.result.ok > 8, 10_000);
 
   const agentPid = async () => (JSON.parse(await readFile(join(data.dir, 'agent', 'private', 'agent.pid'), 'utf8')) as { pid: number }).pid;
   assert.equal(await agentPid(), agent.child.pid, 'the agent records its pid');
@@ -121,17 +122,13 @@ test(`${ROUNDS} agent handovers under keep-alive load, slow requests and event s
     assert.deepEqual({ ...next.info.takeover, waitedMs: 0 }, { previousPid: old.child.pid, exited: true, waitedMs: 0 });
     const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 20_000).unref())]);
     assert.equal(code, 0, `round ${round}: the old agent exits cleanly after the handover`);
-    await eventually(async () => (await agentPid()) === next.child.pid, 5000, `round ${round}: agent.pid names the new agent`);
+    await waitFor(`round ${round}: agent.pid names the new agent`, async () => (await agentPid()) === next.child.pid, 5000);
     assert.ok(alive(slotPid), `round ${round}: the slot process survived the handover`);
     assert.equal((await readPidFile(logDir, 'web', active))?.pid, slotPid, `round ${round}: the same process serves`);
     const okBefore = traffic.result.ok;
     const slowBefore = slow.result.ok;
     // The streams reconnected to this agent: each new stream starts with an event.
-    await eventually(
-      async () => traffic.result.ok > okBefore + 20 && slow.result.ok > slowBefore + 8 && streams.messages() >= messagesBefore + 4,
-      10_000,
-      `round ${round}: traffic and event streams through the new agent`,
-    );
+    await waitFor(`round ${round}: traffic and event streams through the new agent`, async () => traffic.result.ok > okBefore + 20 && slow.result.ok > slowBefore + 8 && streams.messages() >= messagesBefore + 4, 10_000);
     // Every stream open at the handover was ended by the old agent and reconnected to this one.
     assert.ok(streams.ends.length >= 4 * round, `round ${round}: ${streams.ends.length} stream ends`);
   }

@@ -1,7 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
-import { cutover, eventually, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import { cutover, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import { waitFor } from '../src/testing/index.ts';
 
 /**
  * The bake: a release that passes its health check but answers 500 to users after the flip is
@@ -57,7 +58,7 @@ test('a release that answers 5xx after the flip is rolled back automatically, wi
   assert.ok(after.statuses.includes(500), 'users see the broken release for a moment');
 
   // The analysis judges after 20 requests and flips back to the warm 1.0.0.
-  await eventually(async () => (await hit(1)).versions[0] === '1.0.0', 15_000, 'the automatic rollback to 1.0.0');
+  await waitFor('the automatic rollback to 1.0.0', async () => (await hit(1)).versions[0] === '1.0.0', 15_000);
   const status = await cutover(data.dir, ['status', 'web']);
   assert.equal(status.json.currentVersion ?? status.json.instances?.[0]?.currentVersion, '1.0.0');
 

@@ -1,6 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EXAMPLE, cutover, eventually, load, localToken, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import { EXAMPLE, cutover, load, localToken, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import { waitFor } from '../src/testing/index.ts';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -103,10 +104,10 @@ test('a second deployment while one runs is INSTANCE_LOCKED, naming the holder',
   assert.equal(second.code, 4);
   assert.equal(second.json.error.code, 'INSTANCE_LOCKED');
   assert.match(second.json.error.message, new RegExp(`admin \\(${first.json.id}\\)`));
-  const done = await eventually(async () => {
+  const done = await waitFor('the first deployment to finish', async () => {
     const s = await cutover(data.dir, ['status', 'web']);
     return s.json.lastDeployment?.status !== 'running' && s.json;
-  }, 30_000, 'the first deployment to finish');
+  }, 30_000);
   assert.equal(done.currentVersion, '1.2.0');
   // Back to 1.0.0 for the next tests: a plain deployment.
   const back = await cutover(data.dir, ['deploy', 'web', '1.0.0', '--wait']);

@@ -4,7 +4,8 @@ import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { readPidFile } from '../src/supervisor/index.ts';
-import { alive, cutover, eventually, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import { alive, cutover, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import { waitFor } from '../src/testing/index.ts';
 
 // The server's health watcher is what notices a lost instance: look every half second.
 process.env.CUTOVER_BAKE_CHECK_INTERVAL = '500ms';
@@ -66,7 +67,7 @@ test('M6: both agent state files corrupt: the agent refuses, --reset-state start
   // and redeploys the recorded version by itself (actor `recovery`): no operator step.
   let entries: { action: string; actor: string; reason: string | null; after: unknown }[] = [];
   const states = new Set<string>();
-  await eventually(async () => {
+  await waitFor('the server to redeploy the lost instance and status to exit 0', async () => {
     const status = await cutover(data.dir, ['status']);
     const state = status.json?.[0]?.agent?.state as string | undefined;
     if (state) states.add(state);
@@ -74,7 +75,7 @@ test('M6: both agent state files corrupt: the agent refuses, --reset-state start
     const listed = await cutover(data.dir, ['audit', '--actor', 'recovery']);
     entries = (Array.isArray(listed.json) ? listed.json : []) as typeof entries;
     return status.code === 0 && state === 'ok' && entries.some((e) => e.action === 'deploy.succeeded');
-  }, 30_000, 'the server to redeploy the lost instance and status to exit 0');
+  }, 30_000);
   for (const s of states) assert.ok(['ok', 'unknown', 'needs-deploy', 'changing'].includes(s), `status said ${s} meanwhile`);
   const lost = await cutover(data.dir, ['audit', '--action', 'instance.lost']);
   const lostEntries = lost.json as { actor: string; reason: string; after: { activeColor: null } }[];

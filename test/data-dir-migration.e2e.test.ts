@@ -2,7 +2,8 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CONFIG_HOME, cutover, eventually, load, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import { CONFIG_HOME, cutover, load, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import { waitFor } from '../src/testing/index.ts';
 
 /**
  * A data directory laid out by the previous versions, with a live instance: the admin token in
@@ -54,7 +55,7 @@ test('an old data directory with a live instance is migrated in place', async ()
   const traffic = load(p.http, 'web.test', 4);
   let trafficStopped = false;
   cleanup.push(async () => void (trafficStopped || (await traffic.stop())));
-  await eventually(async () => traffic.result.ok > 20, 10_000, 'load to reach steady state');
+  await waitFor('load to reach steady state', async () => traffic.result.ok > 20, 10_000);
 
   // The previous version's layout: the token in cli.json, no contexts file, and (server stopped)
   // every mode loosened the way that version (or an operator) left them.
@@ -128,21 +129,13 @@ test('an old data directory with a live instance is migrated in place', async ()
   const old = agent;
   agent = await startProcess(dir, [...agentArgs, '--takeover']);
   // The old agent exits by itself once it has handed over (a SIGTERM would stop the slots).
-  await eventually(
-    async () => old.child.exitCode !== null || old.child.signalCode !== null,
-    30_000,
-    'the old agent to exit',
-  );
+  await waitFor('the old agent to exit', async () => old.child.exitCode !== null || old.child.signalCode !== null, 30_000);
   assert.equal(await mode(join(dir, 'agent')), 0o711);
   for (const d of ['agent/private', 'agent/logs', 'agent/artifacts']) assert.equal(await mode(join(dir, d)), 0o700, d);
   for (const f of ['agent/private/state.a', 'agent/private/state.b', 'agent/private/agent.pid'])
     assert.equal(await mode(join(dir, f)), 0o600, f);
   for (const [, old] of OLD_AGENT_LAYOUT) await assert.rejects(stat(join(dir, old)), { code: 'ENOENT' }, `${old} moved into agent/private/`);
-  await eventually(
-    async () => JSON.parse(await readFile(join(dir, 'agent/private/agent.pid'), 'utf8')).pid === agent.child.pid,
-    10_000,
-    'the new agent to name itself in agent/private/agent.pid',
-  );
+  await waitFor('the new agent to name itself in agent/private/agent.pid', async () => JSON.parse(await readFile(join(dir, 'agent/private/agent.pid'), 'utf8')).pid === agent.child.pid, 10_000);
 
   const result = await traffic.stop();
   trafficStopped = true;

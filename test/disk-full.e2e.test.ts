@@ -7,7 +7,7 @@ import { startHarness } from '../src/api/test-harness.ts';
 import { testReleaseSpec } from '../src/deploy/index.ts';
 import { captureLogger, deploy, get, startTestAgent } from '../src/agent/test-agent.ts';
 import type { TestAgent } from '../src/agent/test-agent.ts';
-import { eventually } from './helpers.ts';
+import { waitFor } from '../src/testing/index.ts';
 import { mountTmpfs } from './tmpfs.ts';
 
 // L12: a full disk under the server's database and under the agent's state, on a 16 MiB tmpfs.
@@ -104,11 +104,7 @@ test("agent: with its directory full, a flip still moves traffic and the state w
 
   await flipOnFullDisk();
   await fs.free();
-  await eventually(
-    async () => log.lines.some((l) => l.msg.includes('write landed after failing')),
-    10_000,
-    'the state write to land once there is space',
-  );
+  await waitFor('the state write to land once there is space', async () => log.lines.some((l) => l.msg.includes('write landed after failing')), 10_000);
   await restartWithSlots();
   assert.equal((await current.client.describe('shop'))?.active, 'green', 'after the write landed, a restart keeps the flip');
   assert.equal(version((await get(current.agent.routerPort, 'shop.test')).body), '1.1.0');

@@ -4,7 +4,8 @@ import { ManualClock, silentLogger } from '../src/shared/index.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { startServer } from '../src/main.ts';
 import type { RunningServer } from '../src/main.ts';
-import { cutover, eventually, freePort, manifest, startProcess, tempDir } from './helpers.ts';
+import { cutover, freePort, manifest, startProcess, tempDir } from './helpers.ts';
+import { waitFor } from '../src/testing/index.ts';
 
 /**
  * The fleet scheduler with a real agent, real slot processes, the real API and CLI, and a manual
@@ -26,7 +27,7 @@ async function ok(args: string[]) {
   return r.json;
 }
 const current = async (name: string) => (await ok(['instance', 'show', name])).currentVersion as string | null;
-const settle = () => eventually(async () => ((await ok(['instance', 'list'])).instances as { name: string }[]).length > 0 && (await noneRunning()), 30_000, 'deployments to finish');
+const settle = () => waitFor('deployments to finish', async () => ((await ok(['instance', 'list'])).instances as { name: string }[]).length > 0 && (await noneRunning()), 30_000);
 async function noneRunning(): Promise<boolean> {
   for (const name of ['t1', 't2', 'l1', 'l2']) {
     const d = (await ok(['instance', 'show', name])).lastDeployment as { status: string } | null;

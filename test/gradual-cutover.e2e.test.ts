@@ -1,7 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Pool, request } from 'undici';
-import { alive, cutover, eventually, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import { alive, cutover, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import { waitFor } from '../src/testing/index.ts';
 
 /**
  * The gradual cutover as a user drives it, with `cutover up` and the example app: weighted steps
@@ -162,13 +163,13 @@ function stepOf(d: Deployment, name: string): Step & { startedAt: number; finish
 test('a gradual cutover under keep-alive load: weighted steps, sticky clients, zero failed requests', async () => {
   const load = traffic(3, 3);
   try {
-    await eventually(async () => load.samples.length > 50, 10_000, 'the load to reach the router');
+    await waitFor('the load to reach the router', async () => load.samples.length > 50, 10_000);
     const deploying = cutover(data.dir, ['deploy', 'web', '1.1.0', '--steps', '10,50,100', '--pause', '1500ms', '--wait']);
     // While it holds, the step's detail says what it waits for.
-    const holding = await eventually(async () => {
+    const holding = await waitFor('a weighted step to hold', async () => {
       const s = (await status()).lastDeployment?.steps.find((x) => x.status === 'running' && x.name.startsWith('shift-'));
       return typeof s?.detail?.holding === 'string' ? s : undefined;
-    }, 20_000, 'a weighted step to hold');
+    }, 20_000);
     assert.ok(!Number.isNaN(Date.parse(holding.detail?.holding as string)), `a timed hold shows when it ends: ${JSON.stringify(holding.detail)}`);
     assert.equal(holding.detail?.percent, Number(holding.name.slice('shift-'.length)));
 
@@ -189,7 +190,7 @@ test('a gradual cutover under keep-alive load: weighted steps, sticky clients, z
     const flippedAt = flip.detail.flippedAt as number;
     // Let requests sent after the flip come back.
     const flipSeen = load.samples.length;
-    await eventually(async () => load.samples.length > flipSeen + 100, 10_000, 'requests after the flip');
+    await waitFor('requests after the flip', async () => load.samples.length > flipSeen + 100, 10_000);
     await load.stop();
 
     assert.deepEqual(load.failed, [], 'zero failed requests');
@@ -251,11 +252,11 @@ test('a manual hold at 0%: only the preview token reaches the new release, and a
     assert.equal(started.code, 0, started.stdout + started.stderr);
     const id = (started.json as Deployment).id;
     assert.equal((started.json as Deployment).strategy, 'start-and-flip');
-    const held = await eventually(async () => {
+    const held = await waitFor('shift-0 to hold until resumed', async () => {
       const d = (await status()).lastDeployment;
       const s = d?.steps.find((x) => x.name === 'shift-0');
       return d?.id === id && s?.status === 'running' && s.detail?.holding === 'until resumed' ? d : undefined;
-    }, 20_000, 'shift-0 to hold until resumed');
+    }, 20_000);
     assert.equal(held.status, 'running');
     const newColor = held.toColor;
 
@@ -284,7 +285,7 @@ test('a manual hold at 0%: only the preview token reaches the new release, and a
     assert.equal(aborted.json.status, 'aborted');
     assert.equal(aborted.json.error?.code, 'DEPLOYMENT_ABORTED');
     const count = load.samples.length;
-    await eventually(async () => load.samples.length > count + 50, 10_000, 'requests after the abort');
+    await waitFor('requests after the abort', async () => load.samples.length > count + 50, 10_000);
     await load.stop();
 
     assert.deepEqual(load.failed, [], 'zero failed requests');
@@ -299,7 +300,7 @@ test('a manual hold at 0%: only the preview token reaches the new release, and a
     const shift0 = stepOf(aborted.json as Deployment, 'shift-0');
     assert.equal(shift0.status, 'failed');
     const pid = stepOf(aborted.json as Deployment, 'start').detail.pid as number;
-    await eventually(async () => !alive(pid), 10_000, `the new slot's process ${pid} to exit`);
+    await waitFor(`the new slot's process ${pid} to exit`, async () => !alive(pid), 10_000);
     const gone = await once({ 'x-cutover-preview': token });
     assert.equal(gone.status, 503, gone.body);
     assert.equal(JSON.parse(gone.body).code, 'NO_PREVIEW_SLOT', 'the preview has no idle slot to reach any more');

@@ -213,17 +213,6 @@ export function alive(pid: number): boolean {
   return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? '');
 }
 
-/** Polls `check` until it returns a truthy value or the deadline passes. */
-export async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** Runs the CLI as a user at a terminal would read it: without `--json` (stdin is still not a TTY). */
 export function cutoverText(dataDir: string, args: string[], env: Record<string, string> = {}): Promise<Omit<CliResult, 'json'>> {
   return new Promise((resolve) => {

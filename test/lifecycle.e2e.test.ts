@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { cp, readdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { request } from 'undici';
-import { alive, cutover, cutoverText, eventually, EXAMPLE, ports, startProcess, tempDir } from './helpers.ts';
+import { alive, cutover, cutoverText, EXAMPLE, ports, startProcess, tempDir } from './helpers.ts';
+import { waitFor } from '../src/testing/index.ts';
 
 /**
  * An instance's life past its first deploy, as an operator lives it: the slots' PATH comes from
@@ -115,7 +116,7 @@ test('hosts change, history, prune and delete through the CLI; slots run on the 
   const deleted = await cutover(data.dir, ['instance', 'delete', 'web', '--yes', '--reason', 'e2e']);
   assert.equal(deleted.code, 0, deleted.stdout);
   assert.equal((await get('shop.test')).status, 404);
-  await eventually(async () => pids.every((p) => !alive(p)), 15_000, 'the slots to stop');
+  await waitFor('the slots to stop', async () => pids.every((p) => !alive(p)), 15_000);
   assert.equal((await cutover(data.dir, ['status', 'web'])).code, 3);
   const audit = await cutover(data.dir, ['audit', '--instance', 'web']);
   assert.ok(audit.json.some((e: { action: string; reason: string }) => e.action === 'instance.delete' && e.reason === 'e2e'), audit.stdout);

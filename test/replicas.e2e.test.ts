@@ -2,7 +2,8 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cutover, eventually, freePort, load, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import { cutover, freePort, load, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import { waitFor } from '../src/testing/index.ts';
 
 /**
  * The review's H3 and M1 reproductions with real processes: server replicas on one SQLite data
@@ -46,7 +47,7 @@ test('replicas: a starting replica never fails a live one’s deployment (M1); a
     const res = await fetch(`http://127.0.0.1:${p.api}/api/deployments/${id}`, { headers: { authorization: `Bearer ${token}` } });
     return (await res.json()) as { status: string; error?: { message: string }; steps: { name: string; status: string }[] };
   };
-  const atHealth = (id: string) => eventually(async () => (await deployment(id)).steps.some((s) => s.name === 'health' && s.status === 'running'), 20_000, `${id} at its health step`);
+  const atHealth = (id: string) => waitFor(`${id} at its health step`, async () => (await deployment(id)).steps.some((s) => s.name === 'health' && s.status === 'running'), 20_000);
   const slow = 'deployTimeout: 60s\nenv:\n  STARTUP_DELAY_MS: "2500"\n';
   for (const [v, extra] of [['1.0.0', ''], ['1.1.0', ''], ['1.2.0', slow], ['1.3.0', slow], ['1.4.0', slow]] as const) {
     await ok(p.api, ['release', 'publish', await manifest(data.dir, v, extra)]);
@@ -61,10 +62,10 @@ test('replicas: a starting replica never fails a live one’s deployment (M1); a
   await atHealth(m1);
   const bPort = await freePort();
   await replica(bPort, shortTtl);
-  const m1Done = await eventually(async () => {
+  const m1Done = await waitFor('the deployment of 1.2.0 to finish', async () => {
     const d = await deployment(m1);
     return d.status !== 'running' && d;
-  }, 30_000, 'the deployment of 1.2.0 to finish');
+  }, 30_000);
   assert.equal(m1Done.status, 'succeeded', JSON.stringify(m1Done.error));
   assert.equal((await ok(bPort, ['status', 'slow'])).currentVersion, '1.2.0');
 
@@ -90,10 +91,10 @@ test('replicas: a starting replica never fails a live one’s deployment (M1); a
   await atHealth(stale);
   d.child.kill('SIGKILL');
   await d.stop();
-  const staleDone = await eventually(async () => {
+  const staleDone = await waitFor('the periodic settle to fail the stale deployment', async () => {
     const r = await deployment(stale);
     return r.status !== 'running' && r;
-  }, 20_000, 'the periodic settle to fail the stale deployment');
+  }, 20_000);
   assert.equal(staleDone.status, 'failed');
   assert.match(staleDone.error!.message, /lease expired/);
   assert.notEqual((await ok(p.api, ['status', 'slow'])).currentVersion, '1.4.0', 'the stale deployment never flipped');

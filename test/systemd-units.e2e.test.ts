@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { alive, cutover, eventually, load, manifest, ports, ROOT, startProcess, tempDir } from './helpers.ts';
+import { alive, cutover, load, manifest, ports, ROOT, startProcess, tempDir } from './helpers.ts';
+import { waitFor } from '../src/testing/index.ts';
 
 /**
  * The systemd units `cutover systemd-units` writes (ADR 0016): `systemd-analyze verify` accepts
@@ -134,7 +135,7 @@ test(
       for (const pid of new Set([firstPid, currentPid])) {
         if (!alive(pid)) continue;
         process.kill(pid, 'SIGTERM');
-        await eventually(async () => !alive(pid), 30_000, `agent ${pid} to stop`).catch(() =>
+        await waitFor(`agent ${pid} to stop`, async () => !alive(pid), 30_000).catch(() =>
           process.kill(pid, 'SIGKILL'),
         );
       }
@@ -158,16 +159,16 @@ test(
     const traffic = load(p.http, 'web.test', 16);
     let loadStopped = false;
     cleanup.push(async () => void (loadStopped || (await traffic.stop())));
-    await eventually(async () => traffic.result.ok > 100, 15_000, 'load to reach steady state');
+    await waitFor('load to reach steady state', async () => traffic.result.ok > 100, 15_000);
 
     // ExecReload (`systemctl reload`): the takeover, then PIDFile names the new agent for systemd.
     assert.equal(await runExec(reload), 0, 'ExecReload succeeds');
     currentPid = Number((await readFile(pidFile, 'utf8')).trim());
     assert.notEqual(currentPid, firstPid, 'PIDFile names a new agent');
     assert.ok(alive(currentPid), 'the new agent runs');
-    await eventually(async () => !alive(firstPid), 10_000, 'the previous agent to exit after the handover');
+    await waitFor('the previous agent to exit after the handover', async () => !alive(firstPid), 10_000);
     const okBefore = traffic.result.ok;
-    await eventually(async () => traffic.result.ok > okBefore + 100, 15_000, 'traffic through the new agent');
+    await waitFor('traffic through the new agent', async () => traffic.result.ok > okBefore + 100, 15_000);
     const result = await traffic.stop();
     loadStopped = true;
     assert.deepEqual(
@@ -180,8 +181,8 @@ test(
 
     // `systemctl stop` with KillMode=process: SIGTERM to the main process only; the agent stops its slots itself.
     process.kill(currentPid, 'SIGTERM');
-    await eventually(async () => !alive(currentPid), 30_000, 'the agent to stop on SIGTERM');
-    await eventually(async () => slotPids.every((pid) => !alive(pid)), 15_000, 'the agent to stop its slots');
+    await waitFor('the agent to stop on SIGTERM', async () => !alive(currentPid), 30_000);
+    await waitFor('the agent to stop its slots', async () => slotPids.every((pid) => !alive(pid)), 15_000);
     console.log(
       `systemd units e2e: ${result.ok} requests through a takeover, ${((Date.now() - started) / 1000).toFixed(1)} s`,
     );

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { cutover, eventually, load, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import { cutover, load, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import { waitFor } from '../src/testing/index.ts';
 
 /**
  * Health after the flip: a release that passed its health check and was flipped to starts failing
@@ -52,7 +53,7 @@ test('an active slot that turns unhealthy after the flip is rolled back to the w
 
   const traffic = load(http, 'web.test', 4);
   await writeFile(sick, ''); // from now on 1.1.0's /healthz answers 503
-  await eventually(async () => (await version()) === '1.0.0', 15_000, 'the automatic rollback to 1.0.0');
+  await waitFor('the automatic rollback to 1.0.0', async () => (await version()) === '1.0.0', 15_000);
   const result = await traffic.stop();
   assert.deepEqual(result.failed, [], 'no request failed through the report and the flip');
 

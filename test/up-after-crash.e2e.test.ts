@@ -7,7 +7,8 @@ import { request } from 'node:http';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { readPidFile } from '../src/supervisor/index.ts';
-import { alive, CLI, cutover, eventually, freePort, load, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import { alive, CLI, cutover, freePort, load, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import { waitFor } from '../src/testing/index.ts';
 import type { CliResult, Ports } from './helpers.ts';
 
 /**
@@ -53,7 +54,7 @@ function stopAgentLater(agentPid: number, dataDir: string): void {
   cleanup.push(async () => {
     if (alive(agentPid)) {
       process.kill(agentPid, 'SIGTERM');
-      await eventually(async () => !alive(agentPid), 20_000, 'the agent to stop').catch(() => kill(agentPid));
+      await waitFor('the agent to stop', async () => !alive(agentPid), 20_000).catch(() => kill(agentPid));
     }
     for (const color of ['blue', 'green'] as const) {
       const slot = await readPidFile(join(dataDir, 'agent', 'logs'), 's6b', color);
@@ -182,7 +183,7 @@ test('up after kill -9 reuses the live agent under load; a second up on the same
   const traffic = load(p.http, 's6b.test', 4);
   let stopped = false;
   cleanup.push(async () => void (stopped || (await traffic.stop())));
-  await eventually(async () => traffic.result.ok > 20, 10_000, 'load through the first agent');
+  await waitFor('load through the first agent', async () => traffic.result.ok > 20, 10_000);
 
   // The reproduction: kill -9 the `up` process (the server); its agent keeps serving.
   up1.child.kill('SIGKILL');
@@ -215,7 +216,7 @@ test('up after kill -9 reuses the live agent under load; a second up on the same
   assert.ok(alive(agentPid), 'a refused up leaves the agent it would have reused alone');
 
   const okBefore = traffic.result.ok;
-  await eventually(async () => traffic.result.ok > okBefore + 20, 10_000, 'load through the reused agent');
+  await waitFor('load through the reused agent', async () => traffic.result.ok > okBefore + 20, 10_000);
   assert.deepEqual(traffic.result.failed, [], 'zero failed requests through the crash and the restarts');
   const deployed = await cutover(data.dir, ['deploy', 's6b', '2.1.0', '--wait']);
   assert.equal(deployed.code, 0, deployed.stdout + deployed.stderr);
@@ -261,7 +262,7 @@ test('up after kill -9 reuses the live agent under load; a second up on the same
   );
   assert.ok(!alive(agentPid), 'the reused agent is stopped');
   assert.deepEqual(await agentPids(data.dir), []);
-  await eventually(async () => slots.every((pid) => !alive(pid)), 5000, 'every slot process to be gone');
+  await waitFor('every slot process to be gone', async () => slots.every((pid) => !alive(pid)), 5000);
 });
 
 test('SIGHUP and Ctrl-C (SIGINT) on up stop the server and the agent it started', async () => {

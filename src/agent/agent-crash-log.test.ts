@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { deploy, get, startTestAgent, tempDataDir, waitFor } from './test-agent.ts';
+import { deploy, get, startTestAgent, tempDataDir } from './test-agent.ts';
+import { waitFor } from '../testing/index.ts';
 
 test('a slot crash is logged as restarting, and its recovery as healthy again', async () => {
   const data = await tempDataDir();

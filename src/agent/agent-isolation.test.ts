@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { createArtifactStore, unpackArtifact } from '../releases/index.ts';
 import { createSupervisor } from '../supervisor/index.ts';
 import { createStateFile } from './agent-state.ts';
-import { TOKEN, deploy, get, packFixtureApp, startTestAgent, tempDataDir, waitFor } from './test-agent.ts';
+import { TOKEN, deploy, get, packFixtureApp, startTestAgent, tempDataDir } from './test-agent.ts';
+import { waitFor } from '../testing/index.ts';
 import type { TestAgent } from './test-agent.ts';
 
 const isRoot = process.getuid?.() === 0;

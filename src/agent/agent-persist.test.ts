@@ -4,7 +4,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createStateFile } from './agent-state.ts';
 import type { AgentState } from './agent-state.ts';
-import { deploy, get, startTestAgent, tempDataDir, waitFor } from './test-agent.ts';
+import { deploy, get, startTestAgent, tempDataDir } from './test-agent.ts';
+import { waitFor } from '../testing/index.ts';
 import type { TestAgent } from './test-agent.ts';
 
 const version = (body: string) => (JSON.parse(body) as { version: string }).version;

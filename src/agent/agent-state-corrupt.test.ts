@@ -6,7 +6,8 @@ import { isCutoverError } from '../shared/index.ts';
 import { loopbackPortFree } from '../supervisor/index.ts';
 import { createStateFile } from './agent-state.ts';
 import type { AgentState } from './agent-state.ts';
-import { captureLogger, deploy, get, startTestAgent, tempDataDir, waitFor } from './test-agent.ts';
+import { captureLogger, deploy, get, startTestAgent, tempDataDir } from './test-agent.ts';
+import { waitFor } from '../testing/index.ts';
 import type { TestAgent } from './test-agent.ts';
 
 const alive = (pid: number): boolean => {

@@ -1,19 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as delay } from 'node:timers/promises';
 import { testReleaseSpec } from '../deploy/index.ts';
 import { startHarness } from './test-harness.ts';
 import type { Harness } from './test-harness.ts';
+import { waitFor } from '../testing/index.ts';
 
 /** Polls a deployment through the API until `ok` holds (bounded). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON answers
-async function until(h: Harness, id: string, ok: (d: any) => boolean) {
-  for (let i = 0; i < 200; i++) {
+function until(h: Harness, id: string, ok: (d: any) => boolean): Promise<any> {
+  return waitFor(`deployment ${id} to get there`, async () => {
     const r = await h.call('viewer', 'GET', `/api/deployments/${id}`);
-    if (ok(r.body)) return r.body;
-    await delay(10);
-  }
-  throw new Error(`deployment ${id} never got there`);
+    return ok(r.body) ? r.body : undefined;
+  });
 }
 
 const holdingAt = (step: string) => (d: { steps: { name: string; status: string }[] }) =>

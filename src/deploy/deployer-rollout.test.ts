@@ -11,6 +11,7 @@ import { createDeployer } from './deployer.ts';
 import { FakeRuntime } from './fake-runtime.ts';
 import { normaliseRollout } from './rollout.ts';
 import { testInstance, testReleaseSpec } from './test-fixtures.ts';
+import { waitFor } from '../testing/index.ts';
 import type { RuntimeColorStats } from './runtime.ts';
 
 const spec = (version: string) => testReleaseSpec(version, version === '1.1.0' ? { drain: { path: '/drain' } } : {});
@@ -58,15 +59,19 @@ async function setup() {
   const first = await deployer.deploy({ instance: 'web', version: '1.0.0', actor: 'admin' });
   await deployer.wait(first.id, 5000);
   runtime.calls = [];
-  /** Waits (in real time) until the deployment's record satisfies `ok`. */
-  const until = async (id: string, ok: (d: DeploymentRecord) => boolean): Promise<DeploymentRecord> => {
-    for (let i = 0; i < 2000; i++) {
-      const d = await store.getDeployment(id);
-      if (d && ok(d)) return d;
-      await tick();
-    }
-    throw new Error(`deployment ${id} never reached the expected state: ${JSON.stringify(await store.getDeployment(id))}`);
-  };
+  /**
+   * Waits until the deployment's record satisfies `ok`, checking at every turn of the event loop:
+   * the fake `sleep` above advances the clock at each turn too, so a pause cannot run out unseen.
+   */
+  const until = (id: string, ok: (d: DeploymentRecord) => boolean): Promise<DeploymentRecord> =>
+    waitFor(
+      async () => `deployment ${id} to reach the expected state: ${JSON.stringify(await store.getDeployment(id))}`,
+      async () => {
+        const d = await store.getDeployment(id);
+        return d && ok(d) ? d : undefined;
+      },
+      { intervalMs: 0 },
+    );
   return { store, runtime, clock, deployer, failures, until };
 }
 

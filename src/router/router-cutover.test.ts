@@ -8,7 +8,8 @@ import { isCutoverError } from '../shared/index.ts';
 import type { Color } from '../shared/index.ts';
 import { createRouter } from './index.ts';
 import type { Router } from './index.ts';
-import { send, startTestApp, waitFor } from './test-app.ts';
+import { send, startTestApp } from './test-app.ts';
+import { waitFor } from '../testing/index.ts';
 import type { TestApp } from './test-app.ts';
 
 const HOST = 'shop.test';
@@ -93,7 +94,7 @@ describe('router cutover', () => {
     assert.equal((await slow).body, 'slow:1.0.0');
     await drain;
     // The pool is closed: the blue app has no connection left from the router.
-    await waitFor(async () => (await connectionCount(blue)) === 0, 'blue connections closed');
+    await waitFor('blue connections closed', async () => (await connectionCount(blue)) === 0);
     assert.throws(
       () => router.activate('shop', 'blue'),
       (e) => isCutoverError(e) && e.code === 'SLOT_NOT_FOUND',
@@ -118,7 +119,7 @@ describe('router cutover', () => {
     let received = '';
     socket.setEncoding('latin1');
     socket.on('data', (d: string) => (received += d));
-    await waitFor(() => received.includes('\r\n\r\n'), '101 head');
+    await waitFor('101 head', () => received.includes('\r\n\r\n'));
     router.activate('shop', 'green');
     const ended = once(socket, 'end');
     const started = Date.now();
@@ -161,7 +162,7 @@ describe('router cutover', () => {
       assert.equal((await get()).body, '1.0.1');
       blue.releaseSlow();
       assert.equal((await slow).body, 'slow:1.0.0');
-      await waitFor(async () => (await connectionCount(blue)) === 0, 'old blue pool closed');
+      await waitFor('old blue pool closed', async () => (await connectionCount(blue)) === 0);
       // Registering the same target again is a no-op (no new pool, no drain).
       router.setSlot('shop', { color: 'blue', version: '1.0.1', port: blue2.port });
       assert.equal((await get()).body, '1.0.1');
@@ -207,7 +208,7 @@ describe('router cutover', () => {
     await closing;
     // The client's keep-alive connection was closed right after its response, not at its idle timeout.
     assert.ok(Date.now() - released < 1000, `close took ${Date.now() - released} ms after the last response`);
-    await waitFor(async () => (await connectionCount(blue)) === 0, 'pools closed');
+    await waitFor('pools closed', async () => (await connectionCount(blue)) === 0);
   });
 
   it('flips 200 times under load without a failed or misrouted request', async () => {

@@ -7,7 +7,8 @@ import { afterEach, describe, it } from 'node:test';
 import { Pool } from 'undici';
 import { createRouter } from './index.ts';
 import type { Router, RouterOptions } from './index.ts';
-import { startTestApp, waitFor } from './test-app.ts';
+import { startTestApp } from './test-app.ts';
+import { waitFor } from '../testing/index.ts';
 import type { TestApp } from './test-app.ts';
 import { openWs, startWsRouter } from './test-ws-app.ts';
 import type { TestWsApp, WsClient } from './test-ws-app.ts';
@@ -50,12 +51,12 @@ describe('router flips: WebSockets of the colour left', () => {
     const at = closeTimes(clients);
     // Within the grace, the old release still answers on every socket.
     for (const c of clients) c.ws.send('still');
-    await waitFor(() => clients.every((c) => c.messages.includes('1.0.0:still')), 'echoes from 1.0.0');
+    await waitFor('echoes from 1.0.0', () => clients.every((c) => c.messages.includes('1.0.0:still')));
     const results = await Promise.all(clients.map((c) => c.closed));
     for (const r of results) assert.deepEqual(r, { code: 1001, wasClean: true });
     // Timers never fire early: no close before the grace ended.
     for (const t of at) assert.ok(t - flippedAt >= grace, `closed ${t - flippedAt} ms after the flip`);
-    await waitFor(() => blue.closeCodes.filter((c) => c === 1001).length === 6, 'the app got 6 closes');
+    await waitFor('the app got 6 closes', () => blue.closeCodes.filter((c) => c === 1001).length === 6);
   });
 
   it('after a rollback: 1001 at once, spread over wsDrainTimeout, whatever the skew grace', async () => {
@@ -79,7 +80,7 @@ describe('router flips: WebSockets of the colour left', () => {
     router.activate('chat', 'blue', 'rollback');
     await new Promise((resolve) => setTimeout(resolve, 400 + WINDOW + 300));
     for (const c of clients) c.ws.send('kept');
-    await waitFor(() => clients.every((c) => c.messages.includes('1.0.0:kept')), 'echoes from 1.0.0');
+    await waitFor('echoes from 1.0.0', () => clients.every((c) => c.messages.includes('1.0.0:kept')));
     assert.equal(blue.open, 3);
   });
 
@@ -101,7 +102,7 @@ describe('router flips: WebSockets of the colour left', () => {
     router.activate('chat', 'green');
     const old = await openWs(`${url}?dpl=d1`);
     old.ws.send('old');
-    await waitFor(() => old.messages.includes('1.0.0:old'), 'served by 1.0.0');
+    await waitFor('served by 1.0.0', () => old.messages.includes('1.0.0:old'));
     assert.deepEqual(await old.closed, { code: 1001, wasClean: true });
     assert.ok(Date.now() - flippedAt >= grace);
   });

@@ -7,7 +7,8 @@ import { Pool } from 'undici';
 import { isCutoverError } from '../shared/index.ts';
 import { createRouter } from './index.ts';
 import type { Router } from './index.ts';
-import { startTestApp, waitFor } from './test-app.ts';
+import { startTestApp } from './test-app.ts';
+import { waitFor } from '../testing/index.ts';
 import type { TestApp } from './test-app.ts';
 
 const HOST = 'shop.test';
@@ -50,7 +51,7 @@ describe('router pause and maintenance', () => {
       headers: { host: HOST },
       body: 'kept body',
     });
-    await waitFor(() => held() === 2, 'two held requests');
+    await waitFor('two held requests', () => held() === 2);
     router.activate('shop', 'green');
     const [a, b] = await Promise.all([get, post]);
     assert.equal(a.statusCode, 200);
@@ -74,13 +75,13 @@ describe('router pause and maintenance', () => {
     const req = httpRequest({ host: '127.0.0.1', port, path: '/', headers: { host: HOST }, agent: false });
     req.on('error', () => {});
     req.end();
-    await waitFor(() => held() === 1, 'the request held');
+    await waitFor('the request held', () => held() === 1);
     req.destroy();
-    await waitFor(() => held() === 0, 'the router to notice');
+    await waitFor('the router to notice', () => held() === 0);
     const hits = green.hits;
     // A later request shows the abandoned one was not sent on.
     const later = client.request({ path: '/', method: 'GET', headers: { host: HOST } });
-    await waitFor(() => held() === 1, 'the next request held');
+    await waitFor('the next request held', () => held() === 1);
     router.activate('shop', 'green');
     assert.equal(await (await later).body.text(), '2.0.0');
     assert.equal(green.hits, hits + 1);
@@ -118,7 +119,7 @@ describe('router pause and maintenance', () => {
   it('answers held requests with the maintenance page when maintenance starts', async () => {
     router.deactivate('shop');
     const pending = client.request({ path: '/', method: 'GET', headers: { host: HOST } });
-    await waitFor(() => held() === 1, 'the request held');
+    await waitFor('the request held', () => held() === 1);
     router.setMaintenance('shop', { html: 'later' });
     const res = await pending;
     assert.equal(res.statusCode, 503);

@@ -8,7 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import { Pool } from 'undici';
 import { createRouter } from './index.ts';
 import type { Router } from './index.ts';
-import { waitFor, startTestApp } from './test-app.ts';
+import { startTestApp } from './test-app.ts';
+import { waitFor } from '../testing/index.ts';
 import type { TestApp } from './test-app.ts';
 
 const HOST = 'shop.test';
@@ -76,9 +77,9 @@ describe('router protocol', () => {
     ok.socket.write(
       `POST /echo HTTP/1.1\r\nHost: ${HOST}\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n`,
     );
-    await waitFor(() => ok.text().startsWith('HTTP/1.1 100 Continue\r\n\r\n'), '100 Continue');
+    await waitFor('100 Continue', () => ok.text().startsWith('HTTP/1.1 100 Continue\r\n\r\n'));
     ok.socket.write('hello');
-    await waitFor(() => ok.text().includes('\r\nhello\r\n'), 'the echoed body');
+    await waitFor('the echoed body', () => ok.text().includes('\r\nhello\r\n'));
     assert.match(ok.text(), /HTTP\/1\.1 200 OK/);
     ok.socket.destroy();
     for (const [head, status] of [
@@ -93,7 +94,7 @@ describe('router protocol', () => {
     ] as const) {
       const refused = await rawClient(port);
       refused.socket.write(head);
-      await waitFor(() => refused.text().includes('\r\n\r\n'), 'a final answer');
+      await waitFor('a final answer', () => refused.text().includes('\r\n\r\n'));
       assert.ok(refused.text().startsWith(`HTTP/1.1 ${status} `), refused.text());
       assert.ok(!refused.text().includes('100 Continue'));
       refused.socket.destroy();
@@ -103,7 +104,7 @@ describe('router protocol', () => {
   it('answers 413 for a declared or a counted body over the limit', async () => {
     const declared = await rawClient(port);
     declared.socket.write(`POST /echo HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: ${LIMIT + 1}\r\n\r\n`);
-    await waitFor(() => declared.text().includes('\r\n\r\n'), 'an answer');
+    await waitFor('an answer', () => declared.text().includes('\r\n\r\n'));
     assert.match(declared.text(), /^HTTP\/1\.1 413 /);
     assert.match(declared.text(), /connection: close/i);
     declared.socket.destroy();
@@ -148,11 +149,11 @@ describe('router protocol', () => {
       let text = '';
       res.body.setEncoding('utf8');
       res.body.on('data', (d: string) => (text += d));
-      await waitFor(() => text === 'data: hello 1.0.0\n\n', 'the first event while the stream is open');
+      await waitFor('the first event while the stream is open', () => text === 'data: hello 1.0.0\n\n');
       blue.pushSse('second');
-      await waitFor(() => text.endsWith('data: second\n\n'), 'the pushed event');
+      await waitFor('the pushed event', () => text.endsWith('data: second\n\n'));
       res.body.destroy();
-      await waitFor(() => blue.sseOpen === 0, 'the app to see the client leave');
+      await waitFor('the app to see the client leave', () => blue.sseOpen === 0);
     } finally {
       await client.close();
     }
@@ -172,7 +173,7 @@ describe('router protocol', () => {
     await slow.closed;
     assert.ok(Date.now() - started < 3000);
     assert.match(slow.text(), /^HTTP\/1\.1 408 /);
-    await waitFor(() => router.state()[0]?.slots[0]?.inFlight === 0, 'the upstream request aborted');
+    await waitFor('the upstream request aborted', () => router.state()[0]?.slots[0]?.inFlight === 0);
   });
 
   it('closes an idle keep-alive connection after the idle timeout', async () => {
@@ -184,7 +185,7 @@ describe('router protocol', () => {
       idleRouter.activate('shop', 'blue');
       const idle = await rawClient(idlePort);
       idle.socket.write(`GET / HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`);
-      await waitFor(() => idle.text().endsWith('1.0.0'), 'the answer');
+      await waitFor('the answer', () => idle.text().endsWith('1.0.0'));
       const answered = Date.now();
       await idle.closed;
       const after = Date.now() - answered;

@@ -10,7 +10,8 @@ import { connect } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 import { createRouter } from './index.ts';
 import type { Router, RouterOptions } from './index.ts';
-import { startTestApp, waitFor } from './test-app.ts';
+import { startTestApp } from './test-app.ts';
+import { waitFor } from '../testing/index.ts';
 import type { TestApp } from './test-app.ts';
 
 const HOST = 'feed.test';
@@ -64,7 +65,7 @@ describe('router streams', () => {
   it('a slot drain that runs out ends its event streams with the chunked terminator, not a reset', async () => {
     await start({ drainTimeoutMs: 10_000 });
     const streams = await Promise.all([0, 1, 2].map(() => get(port, '/sse')));
-    await waitFor(() => blue.sseOpen === 3, 'three streams open');
+    await waitFor('three streams open', () => blue.sseOpen === 3);
     router.activate('feed', 'green');
     await router.drainSlot('feed', 'blue', 200);
     for (const s of streams) {
@@ -76,7 +77,7 @@ describe('router streams', () => {
   it('a stream the app ends finishes the drain at once, not at its timeout', async () => {
     await start({ drainTimeoutMs: 10_000 });
     const stream = await get(port, '/sse');
-    await waitFor(() => blue.sseOpen === 1, 'stream open');
+    await waitFor('stream open', () => blue.sseOpen === 1);
     router.activate('feed', 'green');
     const started = performance.now();
     const drained = router.drainSlot('feed', 'blue', 10_000);
@@ -150,7 +151,7 @@ async function rawExchange(
     socket.write(`${chunk.length.toString(16)}\r\n`);
     socket.write(chunk);
     socket.write('\r\n');
-    if (i === 0 && waitHead) await waitFor(() => text.startsWith('HTTP/1.1 200'), 'the app answered');
+    if (i === 0 && waitHead) await waitFor('the app answered', () => text.startsWith('HTTP/1.1 200'));
   }
   if (socket.writable) socket.write('0\r\n\r\n');
   await closed;

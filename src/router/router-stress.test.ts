@@ -6,7 +6,7 @@ import { Pool } from 'undici';
 import type { Color } from '../shared/index.ts';
 import { createRouter } from './index.ts';
 import type { Router } from './index.ts';
-import { waitFor } from './test-app.ts';
+import { waitFor } from '../testing/index.ts';
 import { openWs, startTestWsApp } from './test-ws-app.ts';
 import type { TestWsApp, WsClient } from './test-ws-app.ts';
 
@@ -116,7 +116,7 @@ describe('router under churn', () => {
       req.end();
       return req;
     });
-    await waitFor(() => streamTexts.every((t) => t.includes('event: version')), 'every stream to start');
+    await waitFor('every stream to start', () => streamTexts.every((t) => t.includes('event: version')));
 
     // App event streams: each must end with its terminator (never a reset), and reconnects.
     const appStreamEnds: ('end' | 'error')[] = [];

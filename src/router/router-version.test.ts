@@ -6,7 +6,8 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { EventSource } from 'undici';
 import { createRouter, versionScriptFile } from './index.ts';
 import type { Router } from './index.ts';
-import { send, startTestApp, waitFor } from './test-app.ts';
+import { send, startTestApp } from './test-app.ts';
+import { waitFor } from '../testing/index.ts';
 import type { TestApp } from './test-app.ts';
 
 // The router serves every host of an instance; EventSource and fetch send the literal address.
@@ -97,14 +98,14 @@ describe('router version signal', () => {
   it('streams the version at once, at each flip and shift, with heartbeats, and ends on close', async () => {
     const stream = await openStream(port);
     assert.equal(stream.res.headers['content-type'], 'text/event-stream; charset=utf-8');
-    await waitFor(() => stream.events().length === 1, 'the first event');
+    await waitFor('the first event', () => stream.events().length === 1);
     assert.equal(stream.events()[0]?.version, '1.0.0');
     router.activate('shop', 'green');
-    await waitFor(() => stream.events().length === 2, 'the flip event');
+    await waitFor('the flip event', () => stream.events().length === 2);
     assert.equal(stream.events()[1]?.version, '2.0.0');
     router.shift('shop', 'blue', 50);
-    await waitFor(() => stream.events().length === 3, 'the shift event');
-    await waitFor(() => stream.text().includes(': heartbeat\n\n'), 'a heartbeat');
+    await waitFor('the shift event', () => stream.events().length === 3);
+    await waitFor('a heartbeat', () => stream.text().includes(': heartbeat\n\n'));
     await router.close();
     await stream.ended;
   });
@@ -135,7 +136,7 @@ describe('router version signal', () => {
     const stop = watchVersion({ url, onUpdate: (info) => updates.push(info.version) });
     try {
       router.activate('shop', 'green');
-      await waitFor(() => updates.includes('2.0.0'), 'the update over SSE');
+      await waitFor('the update over SSE', () => updates.includes('2.0.0'));
       assert.deepEqual(viaEvents, ['2.0.0']);
     } finally {
       stop();
@@ -150,7 +151,7 @@ describe('router version signal', () => {
     });
     try {
       router.activate('shop', 'blue');
-      await waitFor(() => polled.includes('1.0.0'), 'the update by polling');
+      await waitFor('the update by polling', () => polled.includes('1.0.0'));
     } finally {
       stopPolling();
     }

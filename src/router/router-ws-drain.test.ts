@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { Router } from './index.ts';
-import { waitFor } from './test-app.ts';
+import { waitFor } from '../testing/index.ts';
 import { openWs, startWsRouter } from './test-ws-app.ts';
 import type { TestWsApp, WsClient } from './test-ws-app.ts';
 
@@ -23,12 +23,12 @@ describe('router WebSockets', () => {
   it('relays messages both ways', async () => {
     const client = await openWs(url);
     client.ws.send('hi');
-    await waitFor(() => client.messages.includes('1.0.0:hi'), 'echo');
+    await waitFor('echo', () => client.messages.includes('1.0.0:hi'));
     blue.broadcast('from the app');
-    await waitFor(() => client.messages.includes('from the app'), 'push');
+    await waitFor('push', () => client.messages.includes('from the app'));
     client.ws.close(1000);
     assert.deepEqual(await client.closed, { code: 1000, wasClean: true });
-    await waitFor(() => blue.closeCodes.includes(1000), 'the app saw the close');
+    await waitFor('the app saw the close', () => blue.closeCodes.includes(1000));
   });
 
   it('closes WebSockets on a drained colour with 1001, spread over the window, never a reset', async () => {
@@ -52,14 +52,14 @@ describe('router WebSockets', () => {
     const results = await Promise.all(clients.map((c) => c.closed));
     for (const r of results) assert.deepEqual(r, { code: 1001, wasClean: true });
     // The router told the app, on the client's behalf, that each connection is going away.
-    await waitFor(() => blue.closeCodes.filter((c) => c === 1001).length === 12, 'the app got 12 closes');
+    await waitFor('the app got 12 closes', () => blue.closeCodes.filter((c) => c === 1001).length === 12);
     const spread = Math.max(...closedAt) - Math.min(...closedAt);
     assert.ok(spread > 100, `closes spread over ${spread} ms`);
     assert.ok(Date.now() - started < 600 + 1500, 'all closed within the window');
     // Clients reconnecting land on the new colour.
     const again = await openWs(url);
     again.ws.send('back');
-    await waitFor(() => again.messages.includes('2.0.0:back'), 'echo from green');
+    await waitFor('echo from green', () => again.messages.includes('2.0.0:back'));
     again.ws.close();
     await again.closed;
   });

@@ -10,7 +10,8 @@ import { Pool } from 'undici';
 import { isCutoverError } from '../shared/index.ts';
 import { createRouter } from './index.ts';
 import type { Router } from './index.ts';
-import { deadPort, send, startTestApp, waitFor } from './test-app.ts';
+import { deadPort, send, startTestApp } from './test-app.ts';
+import { waitFor } from '../testing/index.ts';
 import type { TestApp } from './test-app.ts';
 
 const HOST = 'shop.test';
@@ -92,7 +93,7 @@ describe('router proxying', () => {
   it('holds the app back while the client does not read (no response buffering)', async () => {
     const bytes = 96 * 1024 * 1024;
     const res = await client.request({ path: `/big?bytes=${bytes}`, method: 'GET', headers: { host: HOST } });
-    await waitFor(() => blue.bigBlocked, 'the app to hit backpressure');
+    await waitFor('the app to hit backpressure', () => blue.bigBlocked);
     // Proving a negative takes a little time: a proxy that buffered would pull the app dry here.
     await delay(300);
     assert.ok(blue.bigBlocked, 'the app stays blocked');
@@ -201,14 +202,14 @@ describe('router proxying', () => {
     assert.equal(post.statusCode, 502);
     await post.body.dump();
     assert.equal(blue.dropNext, 0);
-    await waitFor(() => router.state()[0]?.slots[0]?.inFlight === 0, 'in-flight back to 0');
+    await waitFor('in-flight back to 0', () => router.state()[0]?.slots[0]?.inFlight === 0);
   });
 
   it('answers 504 when the upstream sends no headers in time', async () => {
     const res = await client.request({ path: '/hang', method: 'GET', headers: { host: HOST } });
     assert.equal(res.statusCode, 504);
     assert.equal(((await res.body.json()) as { code: string }).code, 'GATEWAY_TIMEOUT');
-    await waitFor(() => router.state()[0]?.slots[0]?.inFlight === 0, 'in-flight back to 0');
+    await waitFor('in-flight back to 0', () => router.state()[0]?.slots[0]?.inFlight === 0);
   });
 
   it('aborts the upstream request when the client goes away', async () => {
@@ -225,11 +226,8 @@ describe('router proxying', () => {
     await blue.slowWaiting(1);
     assert.equal(router.state().find((i) => i.name === 'shop')?.slots[0]?.inFlight, 1);
     req.destroy();
-    await waitFor(() => blue.aborted === abortedBefore + 1, 'the app to see the abort');
-    await waitFor(
-      () => router.state().find((i) => i.name === 'shop')?.slots[0]?.inFlight === 0,
-      'in-flight back to 0',
-    );
+    await waitFor('the app to see the abort', () => blue.aborted === abortedBefore + 1);
+    await waitFor('in-flight back to 0', () => router.state().find((i) => i.name === 'shop')?.slots[0]?.inFlight === 0);
     blue.releaseSlow();
   });
 
@@ -240,19 +238,16 @@ describe('router proxying', () => {
     let received = '';
     socket.setEncoding('latin1');
     socket.on('data', (d: string) => (received += d));
-    await waitFor(() => received.includes('\r\n\r\n'), '101 head');
+    await waitFor('101 head', () => received.includes('\r\n\r\n'));
     assert.match(received, /^HTTP\/1\.1 101 /);
     assert.match(received, /x-app-version: 1\.0\.0/i);
     assert.match(received, /upgrade: echo/i);
     assert.equal(router.state().find((i) => i.name === 'shop')?.slots[0]?.inFlight, 1);
     received = '';
     socket.write('ping through the tunnel');
-    await waitFor(() => received === 'ping through the tunnel', 'echo');
+    await waitFor('echo', () => received === 'ping through the tunnel');
     socket.destroy();
-    await waitFor(
-      () => router.state().find((i) => i.name === 'shop')?.slots[0]?.inFlight === 0,
-      'tunnel released',
-    );
+    await waitFor('tunnel released', () => router.state().find((i) => i.name === 'shop')?.slots[0]?.inFlight === 0);
   });
 
   it('refuses an upgrade for an unknown host with a 404', async () => {

@@ -10,7 +10,6 @@ import type {
   ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as delay } from 'node:timers/promises';
 
 /** A running test app. */
 export interface TestApp {
@@ -39,19 +38,6 @@ export interface TestApp {
   /** Ends every open `/sse` stream cleanly (as an app does on SIGTERM). */
   endSse(): void;
   close(): Promise<void>;
-}
-
-/** Polls `condition` until it holds or `timeoutMs` passes (then throws `what`). */
-export async function waitFor(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 5000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(5);
-  }
 }
 
 /**

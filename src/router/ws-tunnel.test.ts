@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createServer, connect } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { waitFor } from './test-app.ts';
+import { waitFor } from '../testing/index.ts';
 import { Tunnel } from './ws-tunnel.ts';
 
 /** A connected pair of loopback sockets: [the router's end, the peer's end]. */
@@ -63,10 +63,7 @@ describe('Tunnel.goingAway', () => {
     const clientFrame = binaryFrame(500, true);
     upstreamPeer.write(appFrame.subarray(0, 300));
     clientPeer.write(clientFrame.subarray(0, 100));
-    await waitFor(
-      () => toClient.data().length === 300 && toUpstream.data().length === 100,
-      'half frames relayed',
-    );
+    await waitFor('half frames relayed', () => toClient.data().length === 300 && toUpstream.data().length === 100);
     tunnel.goingAway();
     upstreamPeer.write(Buffer.concat([appFrame.subarray(300), binaryFrame(10, false)]));
     clientPeer.write(Buffer.concat([clientFrame.subarray(100), binaryFrame(10, true)]));
@@ -77,7 +74,7 @@ describe('Tunnel.goingAway', () => {
     assert.deepEqual(atApp.subarray(0, clientFrame.length), clientFrame);
     assert.equal(atApp.length, clientFrame.length + 8);
     assert.equal(unmaskCloseCode(atApp.subarray(clientFrame.length)), 1001);
-    await waitFor(() => closed === 1, 'the owner told once');
+    await waitFor('the owner told once', () => closed === 1);
   });
 
   it('closes at once when both directions are at a boundary', async () => {
@@ -91,6 +88,6 @@ describe('Tunnel.goingAway', () => {
     await Promise.all([toClient.ended, toUpstream.ended]);
     assert.deepEqual(toClient.data(), CLOSE_1001);
     assert.equal(unmaskCloseCode(toUpstream.data()), 1001);
-    await waitFor(() => closed === 1, 'the owner told once');
+    await waitFor('the owner told once', () => closed === 1);
   });
 });

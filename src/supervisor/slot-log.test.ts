@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '../shared/index.ts';
 import { SlotLog } from './slot-log.ts';
-import { waitFor } from './test-harness.ts';
+import { waitFor } from '../testing/index.ts';
 
 async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'cutover-slot-log-'));

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { isCutoverError } from '../shared/index.ts';
 import { readPidFile } from './pid-file.ts';
 import { createSupervisor } from './supervisor.ts';
-import { get, harness, isAlive, slotSpec, waitFor } from './test-harness.ts';
+import { get, harness, isAlive, slotSpec } from './test-harness.ts';
+import { waitFor } from '../testing/index.ts';
 
 test('a second supervisor adopts a running slot from its pid file: checks, logs, crash restart and stop', async (t) => {
   // The first supervisor plays the agent that was restarted: it lets its slot go.

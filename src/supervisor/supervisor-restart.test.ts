@@ -4,7 +4,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { pidFilePath } from './pid-file.ts';
-import { get, harness, isAlive, slotSpec, waitFor } from './test-harness.ts';
+import { get, harness, isAlive, slotSpec } from './test-harness.ts';
+import { waitFor } from '../testing/index.ts';
 import type { SlotInfo } from './types.ts';
 
 /** Small delays so the suite stays quick; the defaults are 250 ms doubling to 30 s. */

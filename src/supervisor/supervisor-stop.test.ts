@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isCutoverError } from '../shared/index.ts';
-import { fixtureCommand, get, harness, isAlive, slotSpec, waitFor } from './test-harness.ts';
+import { fixtureCommand, get, harness, isAlive, slotSpec } from './test-harness.ts';
+import { waitFor } from '../testing/index.ts';
 
 test('stop sends SIGTERM to the group and the app shuts down gracefully', async (t) => {
   const h = await harness();

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isCutoverError } from '../shared/index.ts';
-import { get, harness, slotSpec, waitFor } from './test-harness.ts';
+import { get, harness, slotSpec } from './test-harness.ts';
+import { waitFor } from '../testing/index.ts';
 import type { SlotInfo } from './types.ts';
 
 test('a slot gets PORT, APP_VERSION, colour, instance and its config, but none of the agent secrets', async (t) => {

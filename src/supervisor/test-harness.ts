@@ -71,19 +71,6 @@ export function get(port: number, path: string): Promise<{ status: number; body:
   });
 }
 
-/** Polls `check` until it returns true, failing after `timeoutMs`. */
-export async function waitFor(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 5000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 /** Whether a process exists and is not a zombie (an orphan may wait a moment to be reaped). */
 export async function isAlive(pid: number): Promise<boolean> {
   try {
