@@ -14,7 +14,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from '../test/helpers.ts';
+import { ROOT } from '../src/testing/index.ts';
 import { startCutover } from './lib/cutover-process.ts';
 
 const args = process.argv.slice(2);

@@ -10,7 +10,7 @@
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EXAMPLE } from '../test/helpers.ts';
+import { EXAMPLE } from '../src/testing/index.ts';
 import { intFlag, startCutover } from './lib/cutover-process.ts';
 import { writeManyFilesTgz } from './lib/many-files-tgz.ts';
 

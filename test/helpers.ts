@@ -1,33 +1,32 @@
+// What the end-to-end tests share. The CLI process helpers live in src/testing/ (the benchmarks
+// use them too); they are re-exported here so a test imports all it needs from one place.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { Pool } from 'undici';
-import { allocateLoopbackPort } from '../src/supervisor/index.ts';
+import { isolateCliConfig } from '../src/testing/index.ts';
 
-export const ROOT = fileURLToPath(new URL('..', import.meta.url));
-export const CLI = join(ROOT, 'src/cli/main.ts');
-export const EXAMPLE = join(ROOT, 'examples/hello');
+export {
+  ROOT,
+  CLI,
+  EXAMPLE,
+  alive,
+  cutover,
+  cutoverText,
+  freePort,
+  localToken,
+  manifest,
+  ports,
+  startProcess,
+  tempDir,
+} from '../src/testing/index.ts';
+export type { CliResult, Ports } from '../src/testing/index.ts';
 
 /**
- * The CLI's contexts file lives in `$XDG_CONFIG_HOME/cutover/`: each test file gets its own, so
- * tests never write the user's real one and never see another file's servers. Set on
- * `process.env`, so servers started in-process and every spawned CLI use it.
+ * This test file's own contexts directory for the CLI (`$XDG_CONFIG_HOME`), made on import so
+ * servers started in-process see it too.
  */
-export const CONFIG_HOME = mkdtempSync(join(tmpdir(), 'cutover-xdg-'));
-process.env.XDG_CONFIG_HOME = CONFIG_HOME;
-process.on('exit', () => rmSync(CONFIG_HOME, { recursive: true, force: true }));
-
-/** The token a local server start recorded for the CLI at `url` (the admin token), from the contexts file. */
-export async function localToken(url: string): Promise<string | undefined> {
-  const file = join(CONFIG_HOME, 'cutover', 'contexts.json');
-  const contexts = JSON.parse(await readFile(file, 'utf8')) as { contexts: Record<string, { token?: string }> };
-  return contexts.contexts[url]?.token;
-}
+export const CONFIG_HOME = isolateCliConfig();
 
 /**
  * Asserts that every directory above `file` lets other users through (a checkout under a 0700
@@ -43,112 +42,6 @@ export async function assertReachableByOthers(file: string, runs: string): Promi
     );
     if (dirname(dir) === dir) break;
   }
-}
-
-/** A free loopback port: the supervisor's own allocator. */
-export const freePort = allocateLoopbackPort;
-
-export async function tempDir(prefix: string): Promise<{ dir: string; cleanup(): Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), `cutover-${prefix}-`));
-  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
-}
-
-export interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-  json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
-
-/** Runs the CLI as a user would (a new process), with `--json`. */
-export function cutover(dataDir: string, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [CLI, '--data-dir', dataDir, '--json', ...args],
-      { env: { ...process.env, CUTOVER_URL: '', CUTOVER_TOKEN: '', ...env }, timeout: 120_000 },
-      (error, stdout, stderr) => {
-        let json: unknown;
-        try {
-          json = JSON.parse(stdout);
-        } catch {
-          json = undefined;
-        }
-        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr, json });
-      },
-    );
-  });
-}
-
-export interface Ports {
-  http: number;
-  api: number;
-  agent: number;
-}
-
-export async function ports(): Promise<Ports> {
-  return { http: await freePort(), api: await freePort(), agent: await freePort() };
-}
-
-/**
- * Starts a long-running CLI command (`up`, `server`, `agent`) and waits for its JSON line. `env`
- * is added to this process's environment.
- */
-export async function startProcess(
-  dataDir: string,
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ child: ChildProcess; info: any; stop(): Promise<void> }> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const child = spawn(process.execPath, [CLI, '--data-dir', dataDir, '--json', ...args, '--log-level', 'warn'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, CUTOVER_URL: '', CUTOVER_TOKEN: '', ...env },
-  });
-  let buffer = '';
-  const info = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      // Not ready in time: stop it (SIGTERM lets `up` stop the agent it started) so nothing leaks.
-      child.kill('SIGTERM');
-      reject(new Error(`\`cutover ${args.join(' ')}\` did not start in 30 s`));
-    }, 30_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      try {
-        const parsed: unknown = JSON.parse(buffer);
-        clearTimeout(timer);
-        resolve(parsed);
-      } catch {
-        // not complete yet
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`\`cutover ${args.join(' ')}\` exited with ${code} before it was ready`));
-    });
-  });
-  const exited = new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once('exit', () => resolve());
-  });
-  return {
-    child,
-    info,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
-
-/** Writes a release manifest of the example app with overrides, in `dir`. */
-export async function manifest(dir: string, version: string, extra = ''): Promise<string> {
-  const file = join(dir, `${version}.yml`);
-  await writeFile(
-    file,
-    `extends: ${join(EXAMPLE, 'cutover.yml')}\nversion: ${version}\nartifact: ${join(EXAMPLE, 'app')}\n${extra}`,
-  );
-  return file;
 }
 
 export interface LoadResult {
@@ -192,35 +85,4 @@ export function load(routerPort: number, host: string, connections = 16, path = 
       return result;
     },
   };
-}
-
-/**
- * Whether a process is running: it exists and is not a zombie (a child that exited but was not
- * reaped yet, which PID 1 in a container may never do, still answers `kill(pid, 0)`).
- */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return false;
-  }
-  return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? '');
-}
-
-/** Runs the CLI as a user at a terminal would read it: without `--json` (stdin is still not a TTY). */
-export function cutoverText(dataDir: string, args: string[], env: Record<string, string> = {}): Promise<Omit<CliResult, 'json'>> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [CLI, '--data-dir', dataDir, ...args],
-      { env: { ...process.env, CUTOVER_URL: '', CUTOVER_TOKEN: '', ...env }, timeout: 120_000 },
-      (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
 }

@@ -1,7 +1,20 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { Client } from 'undici';
-import { CLI, alive, cutover, localToken, manifest, ports, tempDir } from '../../test/helpers.ts';
+import {
+  CLI,
+  alive,
+  cutover,
+  isolateCliConfig,
+  localToken,
+  manifest,
+  ports,
+  tempDir,
+} from '../../src/testing/index.ts';
+
+// Every `cutover up` a benchmark starts records its admin token in this process's own contexts
+// directory, never the user's, and `localToken` reads it back from there.
+isolateCliConfig();
 
 /** A `cutover up` started for one benchmark, in its own temp dir, on free ports. */
 export interface BenchCutover {
