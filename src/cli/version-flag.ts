@@ -1,5 +1,5 @@
 import { formatIn, isStructured, serialise } from './output.ts';
-import { versionInfo } from './version.ts';
+import { buildInfo } from './version.ts';
 
 // The root options that may come before `--version`, and those of them that take a value.
 const VALUED = ['--data-dir', '--timeout', '-o', '--output'];
@@ -19,7 +19,7 @@ export function versionAnswer(argv: readonly string[]): number | undefined {
       !VALUED.some((v) => a.startsWith(v.startsWith('--') ? `${v}=` : v) && a !== v),
   )[0];
   if (first !== '--version' && first !== '-V') return undefined;
-  const info = versionInfo();
+  const info = buildInfo();
   const format = formatIn(argv);
   process.stdout.write(isStructured(format) ? serialise(info, format as 'json') : `${info.version}\n`);
   return 0;

@@ -2,14 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { cliEntry, packageRoot, versionInfo } from './version.ts';
+import { cliEntry, packageRoot, buildInfo } from './version.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
 };
 
-test('versionInfo: the package version and the Node runtime; run from the sources in a clone', () => {
-  const info = versionInfo();
+test('buildInfo: the package version and the Node runtime; run from the sources in a clone', () => {
+  const info = buildInfo();
   assert.equal(info.version, pkg.version);
   assert.equal(info.node, process.versions.node);
   assert.equal(info.nodePath, process.execPath);

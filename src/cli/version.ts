@@ -21,7 +21,7 @@ export function packageRoot(): string {
   return fileURLToPath(new URL('../../', here));
 }
 
-export interface VersionInfo {
+export interface BuildInfo {
   /** The product version from package.json (server, agent and CLI share it). */
   version: string;
   /** The Node.js runtime this process runs on. */
@@ -35,7 +35,7 @@ export interface VersionInfo {
 }
 
 /** What `cutover --version --json` prints. */
-export function versionInfo(): VersionInfo {
+export function buildInfo(): BuildInfo {
   const pkg = createRequire(here)('../../package.json') as { version: string };
   return {
     version: pkg.version,

@@ -41,7 +41,7 @@ export type { BulkTargetResult, InstancePageView, InstanceView, TargetChange } f
 export { assertChainOk, auditQuery, queryAudit, verifyAudit } from './audit.ts';
 export type { AuditQuery } from './audit.ts';
 export { releaseDiff } from './release-diff-view.ts';
-export { evaluatePromotion, defaultChannels, DEFAULT_CHANNELS, soakTime, formatMinuteUtc, DAY_MS } from './promotion-policy.ts';
+export { evaluatePromotion, defaultChannels, DEFAULT_CHANNELS, soakTime, formatMinuteUtc } from './promotion-policy.ts';
 export type { PromotionInput, PromotionVerdict, PromotionFailure, SoakDetails, SoakTime, ChannelDefinition } from './promotion-policy.ts';
 export { parseSelector, matchesSelector, formatSelector } from './selector.ts';
 export type { Selector, SelectorTerm, SelectorField } from './selector.ts';

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { DAY_MS } from '../shared/index.ts';
 import type { ChannelMove, ChannelPolicy, ChannelRecord, ProblemRecord } from '../store/index.ts';
-import { DAY_MS, DEFAULT_CHANNELS, defaultChannels, evaluatePromotion, formatMinuteUtc, soakTime } from './promotion-policy.ts';
+import { DEFAULT_CHANNELS, defaultChannels, evaluatePromotion, formatMinuteUtc, soakTime } from './promotion-policy.ts';
 import type { PromotionInput } from './promotion-policy.ts';
 
 const T0 = Date.UTC(2026, 10, 1, 10, 0); // 2026-11-01T10:00Z

@@ -1,8 +1,6 @@
 import semver from 'semver';
+import { DAY_MS } from '../shared/index.ts';
 import type { ChannelMove, ChannelPolicy, ChannelRecord, ProblemRecord } from '../store/index.ts';
-
-/** One day in milliseconds: soak requirements are given in days. */
-export const DAY_MS = 86_400_000;
 
 /** What `evaluatePromotion` looks at. Pure data: the caller reads the store and the clock. */
 export interface PromotionInput {

@@ -2,13 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { analyse, diffCounters, histogramQuantile } from './analysis.ts';
-import type { AnalysisThresholds, ColorCounters, LatencyHistogram, StatusClass } from './analysis.ts';
+import type { AnalysisThresholds, CounterWindow, LatencyBuckets, StatusClass } from './analysis.ts';
 
 const BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000];
 const CLASSES: readonly StatusClass[] = ['1xx', '2xx', '3xx', '4xx', '5xx'];
 
 // The +Inf bucket is often empty, as in a histogram whose largest bound was chosen well.
-const histogram: fc.Arbitrary<LatencyHistogram> = fc
+const histogram: fc.Arbitrary<LatencyBuckets> = fc
   .tuple(
     fc.array(fc.nat({ max: 1000 }), { minLength: BUCKETS_MS.length, maxLength: BUCKETS_MS.length }),
     fc.oneof({ arbitrary: fc.constant(0), weight: 2 }, { arbitrary: fc.nat({ max: 1000 }), weight: 1 }),
@@ -24,7 +24,7 @@ const errorCount = fc.oneof(
   { arbitrary: count, weight: 1 },
 );
 
-const colorCounters: fc.Arbitrary<ColorCounters> = fc
+const colorCounters: fc.Arbitrary<CounterWindow> = fc
   .record({
     byClass: fc.record(
       { '1xx': fc.nat({ max: 5 }), '2xx': count, '3xx': count, '4xx': count, '5xx': errorCount },
@@ -59,7 +59,7 @@ const thresholds: fc.Arbitrary<Partial<AnalysisThresholds>> = fc.record(
 
 const baseline = fc.option(colorCounters, { nil: null });
 
-function scale(c: ColorCounters, k: number): ColorCounters {
+function scale(c: CounterWindow, k: number): CounterWindow {
   const byClass = { ...c.byClass };
   for (const key of CLASSES) byClass[key] *= k;
   return {
@@ -116,7 +116,7 @@ test('more candidate errors never turn a fail into anything else', () => {
       let failed = candidate.failed;
       if (m.asFailed) failed += moved + m.added;
       else byClass['5xx'] += moved + m.added;
-      const worse: ColorCounters = { ...candidate, requests: candidate.requests + m.added, byClass, failed };
+      const worse: CounterWindow = { ...candidate, requests: candidate.requests + m.added, byClass, failed };
       assert.equal(analyse({ candidate: worse, baseline: base }, t).verdict, 'fail');
     }),
     { numRuns: 300 },
@@ -239,7 +239,7 @@ test('diffCounters gives back exactly what was added since the flip', () => {
     fc.property(colorCounters, colorCounters, (atFlip, delta) => {
       const byClass = { ...atFlip.byClass };
       for (const k of CLASSES) byClass[k] += delta.byClass[k];
-      const now: ColorCounters = {
+      const now: CounterWindow = {
         requests: atFlip.requests + delta.requests,
         byClass,
         failed: atFlip.failed + delta.failed,

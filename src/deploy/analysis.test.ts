@@ -8,7 +8,7 @@ import {
   resolveThresholds,
   DEFAULT_ANALYSIS_THRESHOLDS,
 } from './analysis.ts';
-import type { Analysis, AnalysisThresholds, ColorCounters, StatusClass } from './analysis.ts';
+import type { Analysis, AnalysisThresholds, CounterWindow, StatusClass } from './analysis.ts';
 import { isCutoverError } from '../shared/index.ts';
 
 type Spec = Partial<Record<StatusClass, number>> & {
@@ -19,7 +19,7 @@ type Spec = Partial<Record<StatusClass, number>> & {
 };
 
 /** Counters whose `requests` is the sum of every response; latency all in the first bucket unless given. */
-function counters(spec: Spec): ColorCounters {
+function counters(spec: Spec): CounterWindow {
   const byClass = { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0, ...pick(spec) };
   const failed = spec.failed ?? 0;
   const requests = Object.values(byClass).reduce((a, b) => a + b, 0) + failed + (spec.extra ?? 0);
@@ -36,7 +36,7 @@ function pick(spec: Spec): Partial<Record<StatusClass, number>> {
 
 const rules = (a: Analysis, kind = 'breach'): string[] =>
   a.reasons.filter((r) => r.kind === kind).map((r) => r.rule);
-const healthyBaseline = (): ColorCounters => counters({ '2xx': 1000 });
+const healthyBaseline = (): CounterWindow => counters({ '2xx': 1000 });
 
 function assertInvalid(fn: () => unknown, ...paths: string[]): void {
   assert.throws(fn, (e: unknown) => {
@@ -211,8 +211,8 @@ describe('analyse: absolute error rate', () => {
 
 describe('analyse: baseline and relative rules', () => {
   // Baseline 29/1000 = 2.9 %; candidate 5/100 = 5 %: under the absolute 5 %, but +2.1 % over the baseline.
-  const slightlyWorse = (): ColorCounters => counters({ '2xx': 95, '5xx': 5 });
-  const baseline29 = (): ColorCounters => counters({ '2xx': 971, '5xx': 29 });
+  const slightlyWorse = (): CounterWindow => counters({ '2xx': 95, '5xx': 5 });
+  const baseline29 = (): CounterWindow => counters({ '2xx': 971, '5xx': 29 });
 
   test('an error-rate increase alone fails', () => {
     const a = analyse({ candidate: slightlyWorse(), baseline: baseline29() });
@@ -295,7 +295,7 @@ describe('analyse: baseline and relative rules', () => {
 
 describe('analyse: latency', () => {
   // All samples in the first bucket: p95 = 0.95 × bound, p99 = 0.99 × bound.
-  const fast = (bound: number, n = 1000): ColorCounters =>
+  const fast = (bound: number, n = 1000): CounterWindow =>
     counters({ '2xx': n, bucketsMs: [bound, 1000], counts: [n, 0, 0] });
 
   test('absolute p95: exactly at the limit passes, above fails (latency only)', () => {
@@ -361,8 +361,8 @@ describe('analyse: latency', () => {
   });
 
   test('candidate beyond the largest bucket fails the ratio; both beyond is not judged; baseline beyond alone passes', () => {
-    const over = (): ColorCounters => counters({ '2xx': 100, bucketsMs: [10, 20], counts: [0, 0, 100] });
-    const ok = (): ColorCounters => counters({ '2xx': 100, bucketsMs: [10, 20], counts: [100, 0, 0] });
+    const over = (): CounterWindow => counters({ '2xx': 100, bucketsMs: [10, 20], counts: [0, 0, 100] });
+    const ok = (): CounterWindow => counters({ '2xx': 100, bucketsMs: [10, 20], counts: [100, 0, 0] });
     const candOver = analyse({ candidate: over(), baseline: ok() });
     assert.deepEqual(rules(candOver), ['p95-ratio', 'p99-ratio']);
     assert.match(candOver.reasons[0]!.message, /at least/);
@@ -488,7 +488,7 @@ describe('thresholds and counters validation', () => {
 });
 
 describe('diffCounters', () => {
-  const reading = (n: number, epoch?: string): ColorCounters => ({
+  const reading = (n: number, epoch?: string): CounterWindow => ({
     ...counters({
       '2xx': 10 * n,
       '4xx': n,

@@ -16,7 +16,7 @@ export type StatusClass = '1xx' | '2xx' | '3xx' | '4xx' | '5xx';
  * or `bucketsMs.length` when `bucketsMs` already ends with `Infinity`. Finite bounds are > 0 and
  * strictly ascending.
  */
-export interface LatencyHistogram {
+export interface LatencyBuckets {
   bucketsMs: readonly number[];
   counts: readonly number[];
 }
@@ -32,11 +32,11 @@ export interface LatencyHistogram {
  * - `latency`: may hold fewer samples than `requests` (e.g. requests still in flight); percentiles
  *   come from the histogram's own total.
  */
-export interface ColorCounters {
+export interface CounterWindow {
   requests: number;
   byClass: Readonly<Record<StatusClass, number>>;
   failed: number;
-  latency: LatencyHistogram;
+  latency: LatencyBuckets;
   /**
    * Identifies the counter series, e.g. the router process's start time. Optional, but without it a
    * reset is detected only when a counter went down, which misses a restart followed by more
@@ -140,13 +140,13 @@ export interface Analysis {
 
 /** Input of {@link analyse}: window deltas of the new colour and of the old colour. */
 export interface AnalysisInput {
-  candidate: ColorCounters;
+  candidate: CounterWindow;
   /**
    * The old colour over a comparable window; `null` when there is none (first deployment). With an
    * all-at-once cutover the old colour gets no traffic after the flip, so pass its counters over a
    * window of the same length just before the flip.
    */
-  baseline: ColorCounters | null;
+  baseline: CounterWindow | null;
 }
 
 const STATUS_CLASSES: readonly StatusClass[] = ['1xx', '2xx', '3xx', '4xx', '5xx'];
@@ -160,7 +160,7 @@ function exceeds(observed: number, limit: number): boolean {
   return observed > limit + EPSILON * Math.max(1, Math.abs(limit));
 }
 
-function finiteBoundCount(h: LatencyHistogram): number {
+function finiteBoundCount(h: LatencyBuckets): number {
   return h.bucketsMs.at(-1) === Infinity ? h.bucketsMs.length - 1 : h.bucketsMs.length;
 }
 
@@ -170,7 +170,7 @@ function checkCount(value: unknown, path: string, issues: FieldIssue[]): void {
   }
 }
 
-function histogramIssues(h: LatencyHistogram, path: string): FieldIssue[] {
+function histogramIssues(h: LatencyBuckets, path: string): FieldIssue[] {
   const issues: FieldIssue[] = [];
   const finite = finiteBoundCount(h);
   if (finite < 1) issues.push({ path: `${path}.bucketsMs`, message: 'needs at least one finite bound' });
@@ -194,7 +194,7 @@ function histogramIssues(h: LatencyHistogram, path: string): FieldIssue[] {
   return issues;
 }
 
-function countersIssues(c: ColorCounters, path: string): FieldIssue[] {
+function countersIssues(c: CounterWindow, path: string): FieldIssue[] {
   const issues: FieldIssue[] = [];
   checkCount(c.requests, `${path}.requests`, issues);
   checkCount(c.failed, `${path}.failed`, issues);
@@ -209,14 +209,14 @@ function countersIssues(c: ColorCounters, path: string): FieldIssue[] {
  * largest finite bound with `overflow: true`. `null` for an empty histogram.
  * Throws VALIDATION_FAILED on a malformed histogram or quantile.
  */
-export function histogramQuantile(h: LatencyHistogram, q: number): Percentile | null {
+export function histogramQuantile(h: LatencyBuckets, q: number): Percentile | null {
   const issues = histogramIssues(h, 'histogram');
   if (!(q > 0 && q <= 1)) issues.push({ path: 'q', message: `must be in (0, 1], got ${q}` });
   if (issues.length > 0) throw invalidInput('VALIDATION_FAILED', 'latency histogram', issues);
   return quantile(h, Math.round(q * PPM));
 }
 
-function quantile(h: LatencyHistogram, qPpm: number): Percentile | null {
+function quantile(h: LatencyBuckets, qPpm: number): Percentile | null {
   let total = 0;
   for (const c of h.counts) total += c;
   if (total === 0) return null;
@@ -236,7 +236,7 @@ function quantile(h: LatencyHistogram, qPpm: number): Percentile | null {
   return { ms: h.bucketsMs[finite - 1]!, overflow: true };
 }
 
-function snapshotOf(c: ColorCounters): ColorSnapshot {
+function snapshotOf(c: CounterWindow): ColorSnapshot {
   const errors = c.byClass['5xx'] + c.failed;
   let latencySamples = 0;
   for (const n of c.latency.counts) latencySamples += n;
@@ -441,14 +441,14 @@ export function analyse(input: AnalysisInput, thresholds: Partial<AnalysisThresh
  * Prometheus' `increase()` does). That under-counts the window, which can only delay a verdict.
  * Throws VALIDATION_FAILED on malformed counters.
  */
-export function diffCounters(now: ColorCounters, atFlip: ColorCounters): ColorCounters {
+export function diffCounters(now: CounterWindow, atFlip: CounterWindow): CounterWindow {
   const issues = [...countersIssues(now, 'now'), ...countersIssues(atFlip, 'atFlip')];
   if (issues.length > 0) throw invalidInput('VALIDATION_FAILED', 'counters', issues);
   const sameSeries =
     now.epoch === atFlip.epoch &&
     now.latency.bucketsMs.length === atFlip.latency.bucketsMs.length &&
     now.latency.bucketsMs.every((b, i) => b === atFlip.latency.bucketsMs[i]);
-  const delta: ColorCounters = {
+  const delta: CounterWindow = {
     requests: now.requests - atFlip.requests,
     byClass: {
       '1xx': now.byClass['1xx'] - atFlip.byClass['1xx'],

@@ -35,9 +35,9 @@ export type {
   AnalysisThresholds,
   BakeAction,
   BakeProgress,
-  ColorCounters,
+  CounterWindow,
   ColorSnapshot,
-  LatencyHistogram,
+  LatencyBuckets,
   Percentile,
   StatusClass,
 } from './analysis.ts';

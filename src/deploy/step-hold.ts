@@ -3,7 +3,7 @@ import { CutoverError } from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
 import type { DeploymentRecord, StepRecord, Store } from '../store/index.ts';
 import { analyse, diffCounters } from './analysis.ts';
-import type { Analysis, AnalysisThresholds, ColorCounters } from './analysis.ts';
+import type { Analysis, AnalysisThresholds, CounterWindow } from './analysis.ts';
 import type { Runtime, RuntimeColorStats, RuntimeInstanceStats } from './runtime.ts';
 
 /** Audit actions through which anyone, on any replica, steers a running deployment. */
@@ -18,7 +18,7 @@ export interface Steering {
 }
 
 /** The router's counters of a colour as the analysis reads them. */
-export function countersOf(c: RuntimeColorStats): ColorCounters {
+export function countersOf(c: RuntimeColorStats): CounterWindow {
   const r = c.responses;
   return {
     requests: c.requests,

@@ -1,7 +1,8 @@
 // The machinery behind `windowAt`: windows compiled for evaluation, and a day-by-day scan of openings.
 import { CutoverError } from '../shared/index.ts';
 import type { MaintenanceWindow } from './maintenance-window.ts';
-import { DAY_MS, findTimeZone, weekdayOf } from './time-zone.ts';
+import { DAY_MS } from '../shared/index.ts';
+import { findTimeZone, weekdayOf } from './time-zone.ts';
 import type { TimeZone } from './time-zone.ts';
 
 /** Local days whose openings one rule keeps; a scheduler pass touches 2–3 per rule. */

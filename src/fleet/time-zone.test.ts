@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { DateTime } from 'luxon';
-import { DAY_MS, daysFromCivil, findTimeZone, weekdayOf } from './time-zone.ts';
+import { DAY_MS } from '../shared/index.ts';
+import { daysFromCivil, findTimeZone, weekdayOf } from './time-zone.ts';
 import type { TimeZone } from './time-zone.ts';
 import { ZONES, luxonOffset, oracleInstantOf } from './window-oracle.ts';
 

@@ -11,10 +11,11 @@
 // The caches are module-level on purpose: they memoise facts about the tz database (which is fixed for
 // the life of the process), hold no configuration, and are bounded in size.
 
+import { DAY_MS } from '../shared/index.ts';
+
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
-/** Milliseconds in one calendar day; wall times are expressed as `epochDay * DAY_MS + msOfDay`. */
-export const DAY_MS = 86_400_000;
+// Wall times are expressed as `epochDay * DAY_MS + msOfDay` (a wall-clock day is always 24 h long).
 
 /** Cached hours per zone before the cache is dropped; ~4 years of hourly lookups, a few MB at most. */
 const MAX_BUCKETS_PER_ZONE = 40_000;

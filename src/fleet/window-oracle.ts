@@ -1,11 +1,11 @@
 // Test support only (imported by *.test.ts, never by the entry file): a slow, independent model of
 // maintenance windows built on luxon, to check the fast Intl-based implementation against.
 import { DateTime } from 'luxon';
+import { DAY_MS } from '../shared/index.ts';
 import type { MaintenanceWindow } from './maintenance-window.ts';
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
-const DAY_MS = 86_400_000;
 const WEEKDAY_NAMES = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
 
 /** Zones with DST both ways, half- and 45-minute offsets, midnight transitions, and skipped days. */

@@ -1,4 +1,7 @@
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** Milliseconds in one day (24 hours of UTC time: a calendar day in a zone can be shorter or longer). */
+export const DAY_MS = 86_400_000;
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: DAY_MS };
 
 /**
  * Parses `250ms`, `5s`, `1.5m`, `2h`, `14d` or a bare number of milliseconds.

@@ -4,7 +4,7 @@ export { systemClock, ManualClock } from './clock.ts';
 export type { Clock } from './clock.ts';
 export { COLORS, otherColor, isColor } from './types.ts';
 export type { Color, FlipReason, HealthSpec } from './types.ts';
-export { parseDuration, parseDurationWithUnit, isBareDuration, bareDurationHint } from './duration.ts';
+export { DAY_MS, parseDuration, parseDurationWithUnit, isBareDuration, bareDurationHint } from './duration.ts';
 export { httpStatusFor } from './http-status.ts';
 export { listen, closeServer } from './http-server.ts';
 export { createLogger, silentLogger } from './logger.ts';

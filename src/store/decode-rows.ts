@@ -28,7 +28,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * Throws when a decoded instance lacks the shape the rest of the server relies on (the hosts,
  * the slots object, the active colour): caught by {@link decodeRows}, which then skips the row.
  */
-export function checkInstance(i: InstanceRecord): InstanceRecord {
+export function assertInstanceShape(i: InstanceRecord): InstanceRecord {
   const problems: string[] = [];
   if (typeof i.name !== 'string') problems.push('name is not a string');
   if (!Array.isArray(i.hosts) || !i.hosts.every((h) => typeof h === 'string')) problems.push('hosts is not a list of strings');

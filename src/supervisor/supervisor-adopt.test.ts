@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { isCutoverError } from '../shared/index.ts';
 import { readPidFile } from './pid-file.ts';
 import { createSupervisor } from './supervisor.ts';
-import { get, harness, isAlive, slotSpec } from './test-harness.ts';
+import { getText, harness, isAlive, slotSpec } from './test-harness.ts';
 import { waitFor } from '../testing/index.ts';
 
 test('a second supervisor adopts a running slot from its pid file: checks, logs, crash restart and stop', async (t) => {
@@ -34,12 +34,12 @@ test('a second supervisor adopts a running slot from its pid file: checks, logs,
   assert.ok(tail.some((l) => l.endsWith(` sup adopted process group ${started.pid} (1.2.0 on port ${started.port})`)));
 
   // A crash of the adopted process is restarted by its new supervisor, on the same port.
-  await get(started.port, '/crash?code=4');
+  await getText(started.port, '/crash?code=4');
   await waitFor('the restart', () => next.get('shop', 'green')?.restarts === 1);
   const back = await next.waitHealthy('shop', 'green', 5000);
   assert.equal(back.ok, true);
   assert.notEqual(back.info.pid, started.pid);
-  assert.equal((await get(started.port, '/pid')).body, String(back.info.pid));
+  assert.equal((await getText(started.port, '/pid')).body, String(back.info.pid));
 
   const stopped = await next.stop('shop', 'green');
   assert.equal(stopped?.state, 'stopped');

@@ -4,7 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { pidFilePath } from './pid-file.ts';
-import { get, harness, isAlive, slotSpec } from './test-harness.ts';
+import { getText, harness, isAlive, slotSpec } from './test-harness.ts';
 import { waitFor } from '../testing/index.ts';
 import type { SlotInfo } from './types.ts';
 
@@ -20,7 +20,7 @@ test('a crashed healthy slot restarts in place on the same port, with a doubling
   assert.equal((await h.supervisor.waitHealthy('shop', 'green', 5000)).ok, true);
 
   const crashedAt = Date.now();
-  await get(first.port, '/crash?code=7');
+  await getText(first.port, '/crash?code=7');
   await waitFor('the restart', () => h.supervisor.get('shop', 'green')?.restarts === 1);
   const back = await h.supervisor.waitHealthy('shop', 'green', 5000);
   assert.equal(back.ok, true);
@@ -31,7 +31,7 @@ test('a crashed healthy slot restarts in place on the same port, with a doubling
   assert.equal(second.port, first.port, 'same port: the router keeps pointing at it');
   assert.notEqual(second.pid, first.pid);
   assert.equal(await isAlive(first.pid ?? 0), false);
-  assert.equal((await get(first.port, '/pid')).body, String(second.pid));
+  assert.equal((await getText(first.port, '/pid')).body, String(second.pid));
 
   const restarting = changes.find((c) => c.state === 'restarting');
   const crash = restarting?.crashes?.[0];
@@ -39,7 +39,7 @@ test('a crashed healthy slot restarts in place on the same port, with a doubling
   assert.deepEqual([crash.exitCode, crash.signal, crash.attempt], [7, null, 1]);
   assert.equal((crash.nextRestartAt ?? 0) - crash.at, 100);
 
-  await get(first.port, '/kill');
+  await getText(first.port, '/kill');
   await waitFor('the second restart', () => h.supervisor.get('shop', 'green')?.restarts === 2);
   assert.equal((await h.supervisor.waitHealthy('shop', 'green', 5000)).ok, true);
   const info = h.supervisor.get('shop', 'green');
@@ -79,7 +79,7 @@ test('a slot that crashes maxCrashes times in the window is failed and not resta
     h.supervisor.onChange((change) => change.state === 'failed' && resolve(change)),
   );
 
-  await get(info.port, '/crash?code=1&loop=1');
+  await getText(info.port, '/crash?code=1&loop=1');
   const change = await failed;
   assert.deepEqual(
     change.crashes?.map((c) => [c.exitCode, c.attempt, c.nextRestartAt === undefined]),
@@ -121,7 +121,7 @@ test('a restart waits while another process holds the port, says so, and retries
     });
   });
 
-  await get(info.port, '/crash?code=1');
+  await getText(info.port, '/crash?code=1');
   await squatting;
   await waitFor('the port conflict to be reported', () =>
     (h.supervisor.get('shop', 'green')?.crashes ?? []).some((c) => c.error !== undefined),
@@ -153,7 +153,7 @@ test('stopping a slot that waits to restart cancels the restart', async (t) => {
   t.after(() => h.close());
   const info = await h.supervisor.start(slotSpec({ fixture: 'crashy-app.mjs' }));
   assert.equal((await h.supervisor.waitHealthy('shop', 'green', 5000)).ok, true);
-  await get(info.port, '/crash?code=1');
+  await getText(info.port, '/crash?code=1');
   await waitFor('restarting', () => h.supervisor.get('shop', 'green')?.state === 'restarting');
   const waiting = await h.supervisor.waitHealthy('shop', 'green', 50);
   assert.equal(waiting.ok, false);
@@ -173,13 +173,13 @@ test('health thresholds keep applying after the slot was healthy: a short blip i
   assert.equal((await h.supervisor.waitHealthy('shop', 'green', 5000)).ok, true);
 
   // Two failed checks in a row, one short of the threshold.
-  await get(info.port, '/fail?count=2');
-  await waitFor('the failures to be used up', async () => (await get(info.port, '/failures-left')).body === '0');
+  await getText(info.port, '/fail?count=2');
+  await waitFor('the failures to be used up', async () => (await getText(info.port, '/failures-left')).body === '0');
   await waitFor('a passing check again', () => h.supervisor.get('shop', 'green')?.lastCheck?.ok === true);
   assert.equal(h.supervisor.get('shop', 'green')?.state, 'healthy');
 
   // Three is the threshold: unhealthy, reported with the check behind it, then healthy again.
-  await get(info.port, '/fail?count=3');
+  await getText(info.port, '/fail?count=3');
   await waitFor('unhealthy', () => changes.some((c) => c.state === 'unhealthy'));
   const unhealthy = changes.find((c) => c.state === 'unhealthy');
   assert.deepEqual([unhealthy?.lastCheck?.ok, unhealthy?.lastCheck?.status], [false, 500]);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isCutoverError } from '../shared/index.ts';
-import { fixtureCommand, get, harness, isAlive, slotSpec } from './test-harness.ts';
+import { fixtureCommand, getText, harness, isAlive, slotSpec } from './test-harness.ts';
 import { waitFor } from '../testing/index.ts';
 
 test('stop sends SIGTERM to the group and the app shuts down gracefully', async (t) => {
@@ -19,7 +19,7 @@ test('stop sends SIGTERM to the group and the app shuts down gracefully', async 
   assert.equal(stopped?.signal, null);
   assert.equal(await isAlive(info.pid ?? 0), false);
   assert.ok(h.supervisor.tail('shop', 'green').some((l) => l === 'got SIGTERM, closing'));
-  await assert.rejects(get(info.port, '/healthz'), /ECONNREFUSED/);
+  await assert.rejects(getText(info.port, '/healthz'), /ECONNREFUSED/);
 });
 
 test('stop escalates to SIGKILL when the app ignores SIGTERM past the grace', async (t) => {
@@ -140,5 +140,5 @@ test('a given port is used as is', async (t) => {
   const info = await h.supervisor.start(slotSpec({ port: free.port }));
   assert.equal(info.port, free.port);
   assert.equal((await h.supervisor.waitHealthy('shop', 'green', 5000)).ok, true);
-  assert.equal((await get(free.port, '/healthz')).status, 200);
+  assert.equal((await getText(free.port, '/healthz')).status, 200);
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isCutoverError } from '../shared/index.ts';
-import { get, harness, slotSpec } from './test-harness.ts';
+import { getText, harness, slotSpec } from './test-harness.ts';
 import { waitFor } from '../testing/index.ts';
 import type { SlotInfo } from './types.ts';
 
@@ -34,7 +34,7 @@ test('a slot gets PORT, APP_VERSION, colour, instance and its config, but none o
   assert.equal(outcome.info.lastCheck?.ok, true);
   assert.equal(outcome.info.lastCheck?.status, 200);
 
-  const env = JSON.parse((await get(started.port, '/env')).body) as Record<string, string>;
+  const env = JSON.parse((await getText(started.port, '/env')).body) as Record<string, string>;
   assert.equal(env.PORT, String(started.port), 'PORT is ours even when config sets one');
   assert.equal(env.APP_VERSION, '2.0.0');
   assert.equal(env.CUTOVER_COLOR, 'green');
@@ -73,10 +73,10 @@ test('output goes to the log file, the tail and followers, with partial writes j
 
   // Healthy first, so the supervisor's own "healthy" note cannot land between the lines below.
   assert.equal((await h.supervisor.waitHealthy('shop', 'green', 5000)).ok, true);
-  await get(info.port, '/say?text=first');
+  await getText(info.port, '/say?text=first');
   await waitFor('a followed line', () => followed.some((l) => l === 'first'));
   unfollow();
-  await get(info.port, '/say?text=second');
+  await getText(info.port, '/say?text=second');
   await waitFor('the line in the tail', () =>
     h.supervisor.tail('shop', 'green').some((l) => l === 'second'),
   );
@@ -163,7 +163,7 @@ test('a healthy slot that starts failing becomes unhealthy, then healthy again o
   const info = await h.supervisor.start(slotSpec());
   assert.equal((await h.supervisor.waitHealthy('shop', 'green', 5000)).ok, true);
 
-  await get(info.port, '/fail');
+  await getText(info.port, '/fail');
   await waitFor('unhealthy', () => h.supervisor.get('shop', 'green')?.state === 'unhealthy');
   assert.equal(h.supervisor.get('shop', 'green')?.lastCheck?.status, 500);
   const outcome = await h.supervisor.waitHealthy('shop', 'green', 100);
@@ -174,7 +174,7 @@ test('a healthy slot that starts failing becomes unhealthy, then healthy again o
   }
 
   const recovered = h.supervisor.waitHealthy('shop', 'green', 5000);
-  await get(info.port, '/recover');
+  await getText(info.port, '/recover');
   assert.equal((await recovered).ok, true);
   assert.deepEqual(states, ['healthy', 'unhealthy', 'healthy']);
   assert.ok(
@@ -245,7 +245,7 @@ test("a slot's PATH is the supervisor's path setting, not the environment of who
   t.after(() => h.close());
   const started = await h.supervisor.start(slotSpec({ version: '2.0.0' }));
   assert.equal((await h.supervisor.waitHealthy('shop', 'green', 5000)).ok, true);
-  const env = JSON.parse((await get(started.port, '/env')).body) as Record<string, string>;
+  const env = JSON.parse((await getText(started.port, '/env')).body) as Record<string, string>;
   assert.equal(env.PATH, '/opt/cutover-test/bin:/usr/bin:/bin');
   assert.equal(env.HOME, '/root');
   await h.supervisor.stop('shop', 'green');

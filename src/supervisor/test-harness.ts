@@ -58,7 +58,7 @@ export async function harness(options: Partial<SupervisorOptions> = {}): Promise
 }
 
 /** GET over loopback without keep-alive, so the test leaves no socket behind. */
-export function get(port: number, path: string): Promise<{ status: number; body: string }> {
+export function getText(port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
       let body = '';

@@ -4,7 +4,7 @@ import { appendAuditEntries } from './postgres-audit.ts';
 import { json, jsonOrNull, limitOf } from './postgres-db.ts';
 import type { PgDb } from './postgres-db.ts';
 import { INSTANCE_COLUMNS, toInstance } from './postgres-rows.ts';
-import { checkInstance, decodeRows } from '../decode-rows.ts';
+import { assertInstanceShape, decodeRows } from '../decode-rows.ts';
 import type { RowLog } from '../decode-rows.ts';
 import type { InstanceMethods } from '../method-groups.ts';
 
@@ -56,7 +56,7 @@ export function createPostgresInstances({ pool, query, transaction }: PgDb, log?
         values: [page.after ?? null, limitOf(page.limit)],
         rowMode: 'array',
       });
-      return decodeRows(res.rows, (r) => checkInstance(toInstance(r)), 'instances', (r) => r[0], log);
+      return decodeRows(res.rows, (r) => assertInstanceShape(toInstance(r)), 'instances', (r) => r[0], log);
     },
     async saveInstanceState(i) {
       await query(

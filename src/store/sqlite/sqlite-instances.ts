@@ -5,7 +5,7 @@ import type { InstanceState } from '../instance-record.ts';
 import type { SqliteAuditLog } from './sqlite-audit-log.ts';
 import { transaction } from './transaction.ts';
 import type { InstanceMethods } from '../method-groups.ts';
-import { checkInstance, decodeRows } from '../decode-rows.ts';
+import { assertInstanceShape, decodeRows } from '../decode-rows.ts';
 import type { RowLog } from '../decode-rows.ts';
 
 const COLUMNS =
@@ -19,7 +19,7 @@ const COLUMNS =
 function toInstance(r: SQLOutputValue[]): InstanceRecord {
   const state = JSON.parse(r[8] as string) as InstanceState;
   const kind = r[6];
-  return checkInstance({
+  return assertInstanceShape({
     name: r[0] as string,
     app: r[1] as string,
     hosts: JSON.parse(r[2] as string) as string[],
