@@ -1,6 +1,6 @@
 import type { ChannelMove, ChannelPointer, ChannelRecord, MoveResult } from '../types.ts';
-import { jsonCopy } from './memory-audit-log.ts';
-import type { MemoryAuditLog } from './memory-audit-log.ts';
+import { jsonCopy } from './memory-audit.ts';
+import type { MemoryAuditLog } from './memory-audit.ts';
 import type { ChannelMethods } from '../method-groups.ts';
 
 const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

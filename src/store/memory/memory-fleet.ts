@@ -1,6 +1,6 @@
 import type { HaltRecord, HoldRecord } from '../types.ts';
 import { newHaltRecord, settingJson } from '../fleet-records.ts';
-import type { MemoryAuditLog } from './memory-audit-log.ts';
+import type { MemoryAuditLog } from './memory-audit.ts';
 import type { FleetMethods } from '../method-groups.ts';
 
 /**

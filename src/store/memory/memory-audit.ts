@@ -1,5 +1,6 @@
 import { chainAuditEntry } from '../audit-chain.ts';
 import type { AuditEntry, AuditFilter, NewAuditEntry } from '../types.ts';
+import type { AuditMethods } from '../method-groups.ts';
 
 /** A JSON round trip: what a database hands back, so the memory store behaves like one. */
 export const jsonCopy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
@@ -74,3 +75,21 @@ export function createMemoryAuditLog() {
 
 /** The memory audit log, shared by the parts of the memory store that append to it. */
 export type MemoryAuditLog = ReturnType<typeof createMemoryAuditLog>;
+
+/** The Store's audit methods over the memory audit log. */
+export function memoryAuditMethods(audit: MemoryAuditLog): AuditMethods {
+  return {
+    async appendAudit(entry) {
+      return audit.append(entry);
+    },
+    async listAudit(filter) {
+      return audit.list(filter);
+    },
+    async readAuditChain(after, limit) {
+      return audit.readChain(after, limit);
+    },
+    async auditHead() {
+      return audit.head();
+    },
+  };
+}
