@@ -1,7 +1,13 @@
 import type { PoolClient } from 'pg';
 import { chainAuditEntry } from '../audit-chain.ts';
 import type { AuditEntry, NewAuditEntry } from '../types.ts';
-import { jsonOrNull } from './postgres-db.ts';
+import { checkAuditEntry, decodeRows } from '../decode-rows.ts';
+import type { RowLog } from '../decode-rows.ts';
+import type { AuditMethods } from '../method-groups.ts';
+import { jsonOrNull, limitOf } from './postgres-db.ts';
+import type { PgDb } from './postgres-db.ts';
+import { toAudit } from './postgres-rows.ts';
+import { createWhere } from './postgres-where.ts';
 
 /**
  * Key of the transaction-scoped advisory lock that serialises audit appenders across every
@@ -82,4 +88,36 @@ export async function appendAuditEntries(client: PoolClient, entries: readonly N
     [id, prevHash],
   );
   return chained;
+}
+
+/** The Store's audit methods for PostgreSQL: every append runs {@link appendAuditEntries} in a transaction of its own. */
+export function createPostgresAudit({ query, transaction }: PgDb, log?: RowLog): AuditMethods {
+  return {
+    async appendAudit(entry) {
+      return (await transaction((client) => appendAuditEntries(client, [entry])))[0]!;
+    },
+    async listAudit(filter = {}) {
+      const w = createWhere();
+      if (filter.instance !== undefined) w.add('instance = ?', filter.instance);
+      if (filter.app !== undefined) w.add('app = ?', filter.app);
+      if (filter.version !== undefined) w.add('version = ?', filter.version);
+      if (filter.actor !== undefined) w.add('actor = ?', filter.actor);
+      if (filter.subject !== undefined) w.add('subject = ?', filter.subject);
+      if (filter.action !== undefined) w.add('action = ?', filter.action);
+      if (filter.since !== undefined) w.add('at >= ?', filter.since);
+      if (filter.until !== undefined) w.add('at < ?', filter.until);
+      if (filter.before !== undefined) w.add('id < ?', filter.before);
+      const limit = w.limit(limitOf(filter.limit));
+      const res = await query(`SELECT * FROM audit ${w.clause()} ORDER BY id DESC LIMIT ${limit}`, w.values);
+      return decodeRows(res.rows, (r) => checkAuditEntry(toAudit(r)), 'audit', (r) => r.id, log);
+    },
+    async readAuditChain(after, limit) {
+      const res = await query('SELECT * FROM audit WHERE id > $1 ORDER BY id LIMIT $2', [after, limitOf(limit)]);
+      return res.rows.map(toAudit);
+    },
+    async auditHead() {
+      const res = await query<{ id: number; hash: string }>('SELECT id, hash FROM audit_head');
+      return res.rows[0] && { id: res.rows[0].id, hash: res.rows[0].hash };
+    },
+  };
 }
