@@ -1,42 +1,12 @@
 import type { DatabaseSync } from 'node:sqlite';
-import type { ChannelMove, ChannelPointer, ChannelPolicy, ChannelRecord, MoveResult } from '../types.ts';
-import type { SqliteAuditLog } from './sqlite-audit-log.ts';
+import type { MoveResult } from '../types.ts';
+import type { SqliteAuditLog } from './sqlite-audit.ts';
+import { toChannel, toMove, toPointer } from './sqlite-rows.ts';
+import type { Row } from './sqlite-rows.ts';
 import { transaction } from './transaction.ts';
 import type { ChannelMethods } from '../method-groups.ts';
 import { checkChannel, decodeRows } from '../decode-rows.ts';
 import type { RowLog } from '../decode-rows.ts';
-
-type Row = Record<string, unknown>;
-
-const toChannel = (r: Row): ChannelRecord => ({
-  name: r.name as string,
-  description: r.description as string,
-  policy: JSON.parse(r.policy as string) as ChannelPolicy,
-  builtIn: r.built_in === 1,
-  createdAt: Number(r.created_at),
-  createdBy: r.created_by as string,
-  updatedAt: Number(r.updated_at),
-});
-
-const toPointer = (r: Row): ChannelPointer => ({
-  app: r.app as string,
-  channel: r.channel as string,
-  version: r.version as string,
-  movedAt: Number(r.moved_at),
-  movedBy: r.moved_by as string,
-});
-
-const toMove = (r: Row): ChannelMove => ({
-  id: Number(r.id),
-  app: r.app as string,
-  channel: r.channel as string,
-  fromVersion: r.from_version as string | null,
-  toVersion: r.to_version as string,
-  at: Number(r.at),
-  actor: r.actor as string,
-  reason: r.reason as string | null,
-  forced: r.forced === 1,
-});
 
 /** Channels, their per-app pointers and move history in SQLite. */
 export function createSqliteChannels(db: DatabaseSync, audit: SqliteAuditLog, log?: RowLog): ChannelMethods {

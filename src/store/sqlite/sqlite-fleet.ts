@@ -1,32 +1,10 @@
 import type { DatabaseSync } from 'node:sqlite';
-import type { HaltRecord, HoldRecord } from '../types.ts';
 import { settingJson } from '../fleet-records.ts';
-import type { SqliteAuditLog } from './sqlite-audit-log.ts';
+import type { SqliteAuditLog } from './sqlite-audit.ts';
+import { toHalt, toHold } from './sqlite-rows.ts';
+import type { Row } from './sqlite-rows.ts';
 import { transaction } from './transaction.ts';
 import type { FleetMethods } from '../method-groups.ts';
-
-type Row = Record<string, unknown>;
-
-const toHold = (r: Row): HoldRecord => ({
-  instance: r.instance as string,
-  owner: r.owner as string,
-  reason: r.reason as string,
-  createdAt: Number(r.created_at),
-  until: r.expires_at === null ? null : Number(r.expires_at),
-});
-
-const toHalt = (r: Row): HaltRecord => ({
-  id: Number(r.id),
-  app: r.app as string,
-  version: r.version as string,
-  reason: r.reason as string,
-  problemId: r.problem_id === null ? null : Number(r.problem_id),
-  haltedAt: Number(r.halted_at),
-  haltedBy: r.halted_by as string,
-  liftedBy: r.lifted_by as string | null,
-  liftedAt: r.lifted_at === null ? null : Number(r.lifted_at),
-  liftReason: r.lift_reason as string | null,
-});
 
 /**
  * Settings, holds and halts in SQLite. Every write runs in one transaction with its audit entry,

@@ -1,41 +1,12 @@
 import type { DatabaseSync, SQLOutputValue } from 'node:sqlite';
-import type { InstanceRecord, InstanceTarget } from '../types.ts';
+import type { InstanceTarget } from '../types.ts';
 import { instanceState, missingInstances } from '../instance-record.ts';
-import type { InstanceState } from '../instance-record.ts';
-import type { SqliteAuditLog } from './sqlite-audit-log.ts';
+import type { SqliteAuditLog } from './sqlite-audit.ts';
+import { INSTANCE_COLUMNS, toInstance } from './sqlite-rows.ts';
 import { transaction } from './transaction.ts';
 import type { InstanceMethods } from '../method-groups.ts';
-import { assertInstanceShape, decodeRows } from '../decode-rows.ts';
+import { decodeRows } from '../decode-rows.ts';
 import type { RowLog } from '../decode-rows.ts';
-
-const COLUMNS =
-  'name, app, hosts, environment, tenant, labels, target_kind, target_value, state, created_at, updated_at, maintenance_window';
-
-/**
- * Maps a row selected as an array of COLUMNS. This runs once per instance when the fleet is listed
- * (100,000 rows is a real fleet), so rows come as arrays, not objects keyed by column name, and the
- * common empty label set skips JSON.parse.
- */
-function toInstance(r: SQLOutputValue[]): InstanceRecord {
-  const state = JSON.parse(r[8] as string) as InstanceState;
-  const kind = r[6];
-  return assertInstanceShape({
-    name: r[0] as string,
-    app: r[1] as string,
-    hosts: JSON.parse(r[2] as string) as string[],
-    environment: r[3] as string,
-    tenant: r[4] as string | null,
-    labels: r[5] === '{}' ? {} : (JSON.parse(r[5] as string) as Record<string, string>),
-    target:
-      kind === null ? null : kind === 'version' ? { version: r[7] as string } : { channel: r[7] as string },
-    window: r[11] as string | null,
-    currentVersion: state.currentVersion,
-    activeColor: state.activeColor,
-    slots: state.slots,
-    createdAt: Number(r[9]),
-    updatedAt: Number(r[10]),
-  });
-}
 
 /** The two target columns of a target. */
 function targetColumns(t: InstanceTarget | null): [string | null, string | null] {
@@ -50,11 +21,11 @@ function targetColumns(t: InstanceTarget | null): [string | null, string | null]
 export function createSqliteInstances(db: DatabaseSync, audit: SqliteAuditLog, log?: RowLog): InstanceMethods {
   const q = {
     insert: db.prepare(
-      `INSERT INTO instances (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      `INSERT INTO instances (${INSTANCE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
     ),
-    get: db.prepare(`SELECT ${COLUMNS} FROM instances WHERE name = ?`),
-    list: db.prepare(`SELECT ${COLUMNS} FROM instances ORDER BY name LIMIT ?`),
-    listAfter: db.prepare(`SELECT ${COLUMNS} FROM instances WHERE name > ? ORDER BY name LIMIT ?`),
+    get: db.prepare(`SELECT ${INSTANCE_COLUMNS} FROM instances WHERE name = ?`),
+    list: db.prepare(`SELECT ${INSTANCE_COLUMNS} FROM instances ORDER BY name LIMIT ?`),
+    listAfter: db.prepare(`SELECT ${INSTANCE_COLUMNS} FROM instances WHERE name > ? ORDER BY name LIMIT ?`),
     saveState: db.prepare('UPDATE instances SET state = ?, updated_at = ? WHERE name = ?'),
     delete: db.prepare('DELETE FROM instances WHERE name = ?'),
     deleteLock: db.prepare('DELETE FROM locks WHERE instance = ?'),

@@ -2,10 +2,9 @@ import type { DatabaseSync } from 'node:sqlite';
 import { canTakeLease, displacedDeployment } from '../lease-rules.ts';
 import { LOCK_COLUMNS, lockValues, toLock } from '../lock-row.ts';
 import type { AcquireOptions, DeploymentRecord, LockRecord, LockResult } from '../types.ts';
-import type { SqliteAuditLog } from './sqlite-audit-log.ts';
+import type { SqliteAuditLog } from './sqlite-audit.ts';
+import type { Row } from './sqlite-rows.ts';
 import { transaction } from './transaction.ts';
-
-type Row = Record<string, unknown>;
 
 /**
  * Instance leases in SQLite. Taking one reads the row and writes it in one write transaction

@@ -1,23 +1,7 @@
 import type { DatabaseSync } from 'node:sqlite';
-import type { ProblemRecord, ProblemStatus } from '../types.ts';
 import type { ProblemMethods } from '../method-groups.ts';
-
-type Row = Record<string, unknown>;
-
-const toProblem = (r: Row): ProblemRecord => ({
-  id: Number(r.id),
-  app: r.app as string,
-  version: r.version as string,
-  title: r.title as string,
-  details: r.details as string | null,
-  status: r.status as ProblemStatus,
-  source: r.source as string,
-  reportedBy: r.reported_by as string,
-  reportedAt: Number(r.reported_at),
-  resolvedBy: r.resolved_by as string | null,
-  resolvedAt: r.resolved_at === null ? null : Number(r.resolved_at),
-  resolution: r.resolution as string | null,
-});
+import { toProblem } from './sqlite-rows.ts';
+import type { Row } from './sqlite-rows.ts';
 
 /** Problems reported against releases, in SQLite. */
 export function createSqliteProblems(db: DatabaseSync): ProblemMethods {

@@ -5,17 +5,16 @@ import { CutoverError, diskFullError } from '../../shared/index.ts';
 import { decodeRows } from '../decode-rows.ts';
 import type { RowLog } from '../decode-rows.ts';
 import type { Store } from '../store.ts';
-import type { ReleaseRecord, Role, TokenRecord } from '../types.ts';
 import { migrate } from './migrate.ts';
-import { createSqliteAuditLog } from './sqlite-audit-log.ts';
+import { toRelease, toToken } from './sqlite-rows.ts';
+import type { Row } from './sqlite-rows.ts';
+import { createSqliteAuditLog } from './sqlite-audit.ts';
 import { createSqliteChannels } from './sqlite-channels.ts';
 import { createSqliteDeployments } from './sqlite-deployments.ts';
 import { createSqliteFleet } from './sqlite-fleet.ts';
 import { createSqliteInstances } from './sqlite-instances.ts';
 import { createSqliteLeases } from './sqlite-leases.ts';
 import { createSqliteProblems } from './sqlite-problems.ts';
-
-type Row = Record<string, unknown>;
 
 /**
  * The embedded store: one SQLite file through `node:sqlite`, in WAL mode so readers never block
@@ -66,21 +65,6 @@ export function createSqliteStore(file: string, options: { log?: RowLog } = {}):
     countTokens: db.prepare('SELECT count(*) AS n FROM tokens'),
   };
 
-  const toRelease = (r: Row): ReleaseRecord => ({
-    app: r.app as string,
-    version: r.version as string,
-    digest: r.digest as string,
-    spec: JSON.parse(r.spec as string) as Record<string, unknown>,
-    createdAt: Number(r.created_at),
-    createdBy: r.created_by as string,
-  });
-  const toToken = (r: Row): TokenRecord => ({
-    name: r.name as string,
-    hash: r.hash as string,
-    role: r.role as Role,
-    createdAt: Number(r.created_at),
-    createdBy: r.created_by as string,
-  });
   const audit = createSqliteAuditLog(db, options.log);
 
   return mapDiskFull(dir, {

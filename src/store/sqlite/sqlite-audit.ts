@@ -1,36 +1,13 @@
 import type { DatabaseSync, SQLOutputValue } from 'node:sqlite';
 import { chainAuditEntry } from '../audit-chain.ts';
 import type { AuditEntry, AuditFilter, NewAuditEntry } from '../types.ts';
+import { AUDIT_COLUMNS, toAudit } from './sqlite-rows.ts';
 import { transaction } from './transaction.ts';
 import type { AuditMethods } from '../method-groups.ts';
 import { createFilteredList } from './filtered-list.ts';
 import type { Filter } from './filtered-list.ts';
 import { checkAuditEntry, decodeRows } from '../decode-rows.ts';
 import type { RowLog } from '../decode-rows.ts';
-
-const COLUMNS =
-  'id, at, actor, action, subject, instance, app, version, reason, request_id, "before", "after", details, prev_hash, hash';
-
-/** Maps a row selected as an array of COLUMNS (arrays: no per-row object with column names). */
-function toEntry(r: SQLOutputValue[]): AuditEntry {
-  return {
-    id: Number(r[0]),
-    at: Number(r[1]),
-    actor: r[2] as string,
-    action: r[3] as string,
-    subject: r[4] as string,
-    instance: r[5] as string | null,
-    app: r[6] as string | null,
-    version: r[7] as string | null,
-    reason: r[8] as string | null,
-    requestId: r[9] as string | null,
-    before: JSON.parse(r[10] as string) as unknown,
-    after: JSON.parse(r[11] as string) as unknown,
-    details: JSON.parse(r[12] as string) as Record<string, unknown>,
-    prevHash: r[13] as string,
-    hash: r[14] as string,
-  };
-}
 
 /** Equality filters of AuditFilter and their columns. */
 const EQUALS: [keyof AuditFilter, string][] = [
@@ -54,8 +31,8 @@ export function createSqliteAuditLog(db: DatabaseSync, log?: RowLog) {
     setHead: db.prepare(
       'INSERT INTO audit_head (one, id, hash) VALUES (1, ?1, ?2) ON CONFLICT (one) DO UPDATE SET id = ?1, hash = ?2',
     ),
-    insert: db.prepare(`INSERT INTO audit (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-    chain: db.prepare(`SELECT ${COLUMNS} FROM audit WHERE id > ? ORDER BY id LIMIT ?`),
+    insert: db.prepare(`INSERT INTO audit (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    chain: db.prepare(`SELECT ${AUDIT_COLUMNS} FROM audit WHERE id > ? ORDER BY id LIMIT ?`),
   };
   q.chain.setReturnArrays(true);
   // listAudit builds its WHERE from the filters given, so each query can use its index.
@@ -112,21 +89,21 @@ export function createSqliteAuditLog(db: DatabaseSync, log?: RowLog) {
         ['id < ?', filter.before],
       ];
       const rows = list(
-        `SELECT ${COLUMNS} FROM audit`,
+        `SELECT ${AUDIT_COLUMNS} FROM audit`,
         filters,
         'ORDER BY id DESC',
         filter.limit,
       ) as SQLOutputValue[][];
       return decodeRows(
         rows,
-        (r) => checkAuditEntry(toEntry(r)),
+        (r) => checkAuditEntry(toAudit(r)),
         'audit',
         (r) => r[0],
         log,
       );
     },
     async readAuditChain(after, limit) {
-      return (q.chain.all(after, Math.max(0, limit)) as unknown as SQLOutputValue[][]).map(toEntry);
+      return (q.chain.all(after, Math.max(0, limit)) as unknown as SQLOutputValue[][]).map(toAudit);
     },
     async auditHead() {
       return readHead();
