@@ -4,6 +4,7 @@ import type { Store } from './store.ts';
 
 export type InstanceMethods = Pick<Store, 'insertInstance' | 'getInstance' | 'listInstances' | 'saveInstanceState' | 'updateInstanceSpecs' | 'deleteInstance'>;
 export type DeploymentMethods = Pick<Store, 'insertDeployment' | 'updateDeployment' | 'getDeployment' | 'listDeployments'>;
+export type LeaseMethods = Pick<Store, 'acquireLock' | 'releaseLock' | 'getLock'>;
 export type AuditMethods = Pick<Store, 'appendAudit' | 'listAudit' | 'readAuditChain' | 'auditHead'>;
 export type ProblemMethods = Pick<Store, 'insertProblem' | 'getProblem' | 'resolveProblem' | 'listProblems'>;
 export type ChannelMethods = Pick<

@@ -1,15 +1,15 @@
-import type { Store } from '../store.ts';
 import type { DeploymentRecord, LockRecord, LockResult } from '../types.ts';
 import { canTakeLease, displacedDeployment } from '../lease-rules.ts';
 import { jsonCopy } from './memory-audit.ts';
 import type { MemoryAuditLog } from './memory-audit.ts';
+import type { LeaseMethods } from '../method-groups.ts';
 
 /** Leases (the instances' locks and the named leases) for the memory store. */
 export function createMemoryLeases(
   locks: Map<string, LockRecord>,
   deployments: Map<string, DeploymentRecord>,
   audit: MemoryAuditLog,
-): Pick<Store, 'acquireLock' | 'releaseLock' | 'getLock'> {
+): LeaseMethods {
   return {
     async acquireLock(lock, now, options = {}): Promise<LockResult> {
       const held = locks.get(lock.instance);

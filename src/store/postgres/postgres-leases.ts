@@ -6,13 +6,14 @@ import { appendAuditEntries } from './postgres-audit.ts';
 import type { PgDb } from './postgres-db.ts';
 import { json } from './postgres-db.ts';
 import { toDeployment } from './postgres-rows.ts';
+import type { LeaseMethods } from '../method-groups.ts';
 
 /**
  * Instance leases in PostgreSQL. Taking a held lease locks its row (`FOR UPDATE`), applies the one
  * rule of `lease-rules.ts`, and settles a superseded deployment with its audit entry (appended last,
  * see postgres-audit.ts on lock order), all in one transaction: two replicas never both take it.
  */
-export function createPostgresLeases({ query, transaction }: PgDb) {
+export function createPostgresLeases({ query, transaction }: PgDb): LeaseMethods {
   async function take(client: PoolClient, lock: LockRecord, now: number, options: AcquireOptions): Promise<LockResult | undefined> {
     const inserted = await client.query(
       `INSERT INTO locks (${LOCK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (instance) DO NOTHING RETURNING instance`,

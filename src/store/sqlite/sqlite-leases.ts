@@ -5,13 +5,14 @@ import type { AcquireOptions, DeploymentRecord, LockRecord, LockResult } from '.
 import type { SqliteAuditLog } from './sqlite-audit.ts';
 import type { Row } from './sqlite-rows.ts';
 import { transaction } from './transaction.ts';
+import type { LeaseMethods } from '../method-groups.ts';
 
 /**
  * Instance leases in SQLite. Taking one reads the row and writes it in one write transaction
  * (BEGIN IMMEDIATE), so the check-and-set is atomic across processes sharing the file, and a
  * superseded deployment is settled in that same transaction.
  */
-export function createSqliteLeases(db: DatabaseSync, audit: SqliteAuditLog) {
+export function createSqliteLeases(db: DatabaseSync, audit: SqliteAuditLog): LeaseMethods {
   const q = {
     get: db.prepare('SELECT * FROM locks WHERE instance = ?'),
     put: db.prepare(
