@@ -1,4 +1,6 @@
-// Lint rules: the recommended sets plus the few rules that keep the architecture honest.
+// Lint rules: the recommended sets, type-only imports marked as such, and no enums (not erasable).
+// The import boundaries are not checked here but by dependency-cruiser, the second half of
+// `npm run lint`, from the tables of docs/architecture.md (ADR 0018).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 

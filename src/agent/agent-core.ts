@@ -40,10 +40,6 @@ export interface AgentCoreOptions {
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
-/**
- * The agent's operations, independent of how they are called (HTTP control API today). It keeps
- * the router and the supervisor in step and persists every change before acting on traffic.
- */
 /** What the app's drain endpoint said last, as `describe` reports it. */
 function drainOf(d: DrainStatus): NonNullable<RuntimeSlot['drain']> {
   return {
@@ -54,6 +50,10 @@ function drainOf(d: DrainStatus): NonNullable<RuntimeSlot['drain']> {
   };
 }
 
+/**
+ * The agent's operations, independent of how they are called (HTTP control API today). It keeps
+ * the router and the supervisor in step and persists every change before acting on traffic.
+ */
 export function createAgentCore(options: AgentCoreOptions) {
   const { router, supervisor, log } = options;
   const artifacts = createArtifactStore(join(options.dataDir, 'artifacts'));

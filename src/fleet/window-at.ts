@@ -26,7 +26,7 @@ export interface Opening {
 }
 
 /**
- * How many local days past today are searched (the brief suggested ~8). A weekly rule opens every
+ * How many local days past today are searched. A weekly rule opens every
  * 7 days, but a DST gap can swallow one opening whole (`sun 01:15-01:45 Europe/London` on the
  * spring-forward Sunday), and then the next one is 14 days away; 2 more days absorb the offset
  * differences between the zones of a union. The search stops as soon as the answer is certain, so

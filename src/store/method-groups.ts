@@ -1,5 +1,7 @@
-// The Store port's methods in the groups each dialect implements in a file of its own, named once
-// here so the memory, SQLite and PostgreSQL files cannot drift apart.
+// The Store port's methods in the groups each dialect implements in a file of its own
+// (`<dialect>-instances.ts`, `-deployments.ts`, `-leases.ts`, `-audit.ts`, `-problems.ts`,
+// `-channels.ts`, `-fleet.ts`; releases and tokens stay in `<dialect>-store.ts`). Each such file
+// returns one of these types, so a method that moves or goes missing in one dialect fails the typecheck.
 import type { Store } from './store.ts';
 
 export type InstanceMethods = Pick<Store, 'insertInstance' | 'getInstance' | 'listInstances' | 'saveInstanceState' | 'updateInstanceSpecs' | 'deleteInstance'>;

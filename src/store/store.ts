@@ -24,7 +24,7 @@ import type {
 } from './types.ts';
 
 /**
- * The store port. Every implementation (memory, SQLite, later PostgreSQL) passes the same
+ * The store port. Every implementation (memory, SQLite, PostgreSQL) passes the same
  * contract suite (`store-contract.ts`). Methods are async so a networked database fits behind it.
  * Records returned are copies: mutating them never changes the store.
  */

@@ -10,9 +10,9 @@ const DEFAULT_DRAIN_INTERVAL_MS = 1000;
 const DEFAULT_DRAIN_TIMEOUT_MS = 2000;
 
 /**
- * Stops a slot's process group. The order, read from the issue ("after HTTP drain, the process
- * gets SIGTERM and its own grace period (stopTimeout); an optional drain endpoint the app can
- * answer ('N jobs still running') is polled and shown in progress"):
+ * Stops a slot's process group. The contract with the app: after the HTTP drain, the process gets
+ * SIGTERM and its own grace period (`stopTimeout`); an optional drain endpoint the app can answer
+ * ("N jobs still running") is polled and shown in progress. In order:
  *
  * 1. The router no longer sends the slot requests; the agent gives short ones up to 1 s, then calls
  *    stop while the HTTP drain goes on (issue 12: an app that ends its SSE streams on SIGTERM must
