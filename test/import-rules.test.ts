@@ -186,8 +186,8 @@ test('a table that drifts from the tree or from the rules fails', async () => {
   );
   // A row naming a folder that does not exist.
   assert.match(
-    problemsOf(edit(/(\| `deploy\/` +\| `shared`)/, '$1, `testing`')).join('\n'),
-    /`testing` names no file or folder/,
+    problemsOf(edit(/(\| `deploy\/` +\| `shared`)/, '$1, `nowhere`')).join('\n'),
+    /`nowhere` names no file or folder/,
   );
   // A cell the parser cannot read, and a note that reads as type-only but is not.
   assert.match(
