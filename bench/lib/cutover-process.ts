@@ -10,6 +10,7 @@ import {
   manifest,
   ports,
   tempDir,
+  waitFor,
 } from '../../src/testing/index.ts';
 
 // Every `cutover up` a benchmark starts records its admin token in this process's own contexts
@@ -46,13 +47,10 @@ async function childrenOf(pid: number): Promise<number[]> {
   return text.split(/\s+/).filter(Boolean).map(Number);
 }
 
+/** Waits up to `timeoutMs` for `pids` to exit; returns those still alive then. */
 async function untilDead(pids: number[], timeoutMs: number): Promise<number[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const living = pids.filter(alive);
-    if (living.length === 0 || Date.now() > deadline) return living;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor('the processes to exit', () => pids.every((pid) => !alive(pid)), timeoutMs).catch(() => {});
+  return pids.filter(alive);
 }
 
 /**
