@@ -35,7 +35,9 @@ export function isolateCliConfig(): string {
 /** The token a local server start recorded for the CLI at `url` (the admin token), from the contexts file. */
 export async function localToken(url: string): Promise<string | undefined> {
   const file = join(isolateCliConfig(), 'cutover', 'contexts.json');
-  const contexts = JSON.parse(await readFile(file, 'utf8')) as { contexts: Record<string, { token?: string }> };
+  const contexts = JSON.parse(await readFile(file, 'utf8')) as {
+    contexts: Record<string, { token?: string }>;
+  };
   return contexts.contexts[url]?.token;
 }
 
@@ -55,10 +57,19 @@ export interface CliResult {
 }
 
 /** The environment of a CLI process: this one's, without a server named by variables, plus `env`. */
-const cliEnv = (env: Record<string, string>) => ({ ...process.env, CUTOVER_URL: '', CUTOVER_TOKEN: '', ...env });
+const cliEnv = (env: Record<string, string>) => ({
+  ...process.env,
+  CUTOVER_URL: '',
+  CUTOVER_TOKEN: '',
+  ...env,
+});
 
 /** Runs the CLI as a user would (a new process), with `--json`. */
-export function cutover(dataDir: string, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+export function cutover(
+  dataDir: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
@@ -112,11 +123,16 @@ export async function startProcess(
   dataDir: string,
   args: string[],
   env: Record<string, string> = {},
-): Promise<{ child: ChildProcess; info: any; stop(): Promise<void> }> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const child = spawn(process.execPath, [CLI, '--data-dir', dataDir, '--json', ...args, '--log-level', 'warn'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: cliEnv(env),
-  });
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read the JSON line freely
+): Promise<{ child: ChildProcess; info: any; stop(): Promise<void> }> {
+  const child = spawn(
+    process.execPath,
+    [CLI, '--data-dir', dataDir, '--json', ...args, '--log-level', 'warn'],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: cliEnv(env),
+    },
+  );
   let buffer = '';
   const info = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => {

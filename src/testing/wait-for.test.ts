@@ -20,7 +20,11 @@ test('waitFor throws with what it waited for once the deadline passes', async ()
   );
   let seen = 0;
   await assert.rejects(
-    waitFor(() => `the count (last seen ${seen})`, () => (seen++, false), 30),
+    waitFor(
+      () => `the count (last seen ${seen})`,
+      () => (seen++, false),
+      30,
+    ),
     /timed out waiting for the count \(last seen \d+\)/,
   );
 });

@@ -27,7 +27,8 @@ export async function waitFor<T>(
   check: () => Answer<T> | Promise<Answer<T>>,
   options: WaitOptions | number = {},
 ): Promise<T> {
-  const { timeoutMs = 5000, intervalMs = 50 } = typeof options === 'number' ? { timeoutMs: options } : options;
+  const { timeoutMs = 5000, intervalMs = 50 } =
+    typeof options === 'number' ? { timeoutMs: options } : options;
   const deadline = Date.now() + timeoutMs;
   let pause = Math.min(5, intervalMs);
   for (;;) {

@@ -19,7 +19,10 @@ function firstAfter(names: string[], after: string): number {
  * Instances for the memory store. Deleting one also drops its lease (`locks`, shared with the
  * store's leases), as the databases' foreign key does.
  */
-export function createMemoryInstances(audit: MemoryAuditLog, locks: Map<string, LockRecord>): InstanceMethods {
+export function createMemoryInstances(
+  audit: MemoryAuditLog,
+  locks: Map<string, LockRecord>,
+): InstanceMethods {
   const instances = new Map<string, InstanceRecord>();
   // Names in code-unit order (what `<` compares and what SQLite's BINARY collation gives for the
   // names Cutover allows), rebuilt lazily after an insert so paging costs a binary search, not a sort.

@@ -10,22 +10,16 @@ import { createWhere } from './postgres-where.ts';
 export function createPostgresDeployments({ query }: PgDb, log?: RowLog): DeploymentMethods {
   return {
     async insertDeployment(d) {
-      await query('INSERT INTO deployments (id, instance, status, created_at, body) VALUES ($1, $2, $3, $4, $5)', [
-        d.id,
-        d.instance,
-        d.status,
-        d.createdAt,
-        json(d),
-      ]);
+      await query(
+        'INSERT INTO deployments (id, instance, status, created_at, body) VALUES ($1, $2, $3, $4, $5)',
+        [d.id, d.instance, d.status, d.createdAt, json(d)],
+      );
     },
     async updateDeployment(d) {
-      await query('UPDATE deployments SET instance = $2, status = $3, created_at = $4, body = $5 WHERE id = $1', [
-        d.id,
-        d.instance,
-        d.status,
-        d.createdAt,
-        json(d),
-      ]);
+      await query(
+        'UPDATE deployments SET instance = $2, status = $3, created_at = $4, body = $5 WHERE id = $1',
+        [d.id, d.instance, d.status, d.createdAt, json(d)],
+      );
     },
     async getDeployment(id) {
       const res = await query('SELECT body FROM deployments WHERE id = $1', [id]);
@@ -41,8 +35,17 @@ export function createPostgresDeployments({ query }: PgDb, log?: RowLog): Deploy
       if (filter.since !== undefined) w.add('created_at >= ?', filter.since);
       if (filter.before !== undefined) w.add('created_at < ?', filter.before);
       const limit = w.limit(limitOf(filter.limit));
-      const res = await query(`SELECT id, body FROM deployments ${w.clause()} ORDER BY created_at DESC, seq DESC LIMIT ${limit}`, w.values);
-      return decodeRows(res.rows, (r) => checkDeployment(toDeployment(r)), 'deployments', (r) => r.id, log);
+      const res = await query(
+        `SELECT id, body FROM deployments ${w.clause()} ORDER BY created_at DESC, seq DESC LIMIT ${limit}`,
+        w.values,
+      );
+      return decodeRows(
+        res.rows,
+        (r) => checkDeployment(toDeployment(r)),
+        'deployments',
+        (r) => r.id,
+        log,
+      );
     },
   };
 }

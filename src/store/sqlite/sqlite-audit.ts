@@ -1,7 +1,7 @@
 import type { DatabaseSync, SQLOutputValue } from 'node:sqlite';
 import { chainAuditEntry } from '../audit-chain.ts';
 import type { AuditEntry, AuditFilter, NewAuditEntry } from '../types.ts';
-import { AUDIT_COLUMNS, toAudit } from './sqlite-rows.ts';
+import { SQLITE_AUDIT_COLUMNS, auditFromSqlite } from './sqlite-rows.ts';
 import { transaction } from './transaction.ts';
 import type { AuditMethods } from '../method-groups.ts';
 import { createFilteredList } from './filtered-list.ts';
@@ -31,8 +31,8 @@ export function createSqliteAuditLog(db: DatabaseSync, log?: RowLog) {
     setHead: db.prepare(
       'INSERT INTO audit_head (one, id, hash) VALUES (1, ?1, ?2) ON CONFLICT (one) DO UPDATE SET id = ?1, hash = ?2',
     ),
-    insert: db.prepare(`INSERT INTO audit (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-    chain: db.prepare(`SELECT ${AUDIT_COLUMNS} FROM audit WHERE id > ? ORDER BY id LIMIT ?`),
+    insert: db.prepare(`INSERT INTO audit (${SQLITE_AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    chain: db.prepare(`SELECT ${SQLITE_AUDIT_COLUMNS} FROM audit WHERE id > ? ORDER BY id LIMIT ?`),
   };
   q.chain.setReturnArrays(true);
   // listAudit builds its WHERE from the filters given, so each query can use its index.
@@ -89,21 +89,21 @@ export function createSqliteAuditLog(db: DatabaseSync, log?: RowLog) {
         ['id < ?', filter.before],
       ];
       const rows = list(
-        `SELECT ${AUDIT_COLUMNS} FROM audit`,
+        `SELECT ${SQLITE_AUDIT_COLUMNS} FROM audit`,
         filters,
         'ORDER BY id DESC',
         filter.limit,
       ) as SQLOutputValue[][];
       return decodeRows(
         rows,
-        (r) => checkAuditEntry(toAudit(r)),
+        (r) => checkAuditEntry(auditFromSqlite(r)),
         'audit',
         (r) => r[0],
         log,
       );
     },
     async readAuditChain(after, limit) {
-      return (q.chain.all(after, Math.max(0, limit)) as unknown as SQLOutputValue[][]).map(toAudit);
+      return (q.chain.all(after, Math.max(0, limit)) as unknown as SQLOutputValue[][]).map(auditFromSqlite);
     },
     async auditHead() {
       return readHead();

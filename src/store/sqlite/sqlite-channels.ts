@@ -1,8 +1,8 @@
 import type { DatabaseSync } from 'node:sqlite';
 import type { MoveResult } from '../types.ts';
 import type { SqliteAuditLog } from './sqlite-audit.ts';
-import { toChannel, toMove, toPointer } from './sqlite-rows.ts';
-import type { Row } from './sqlite-rows.ts';
+import { channelFromSqlite, moveFromSqlite, pointerFromSqlite } from './sqlite-rows.ts';
+import type { SqliteRow } from './sqlite-rows.ts';
 import { transaction } from './transaction.ts';
 import type { ChannelMethods } from '../method-groups.ts';
 import { checkChannel, decodeRows } from '../decode-rows.ts';
@@ -54,13 +54,13 @@ export function createSqliteChannels(db: DatabaseSync, audit: SqliteAuditLog, lo
       return Number(res.changes) === 1;
     },
     async getChannel(name) {
-      const row = q.get.get(name) as Row | undefined;
-      return row && toChannel(row);
+      const row = q.get.get(name) as SqliteRow | undefined;
+      return row && channelFromSqlite(row);
     },
     async listChannels() {
       return decodeRows(
-        q.list.all() as Row[],
-        (r) => checkChannel(toChannel(r)),
+        q.list.all() as SqliteRow[],
+        (r) => checkChannel(channelFromSqlite(r)),
         'channels',
         (r) => r.name,
         log,
@@ -70,12 +70,12 @@ export function createSqliteChannels(db: DatabaseSync, audit: SqliteAuditLog, lo
       q.update.run(c.description, JSON.stringify(c.policy), c.updatedAt, c.name);
     },
     async listChannelPointers(filter = {}) {
-      return (q.pointers.all(filter.app ?? null, filter.channel ?? null) as Row[]).map(toPointer);
+      return (q.pointers.all(filter.app ?? null, filter.channel ?? null) as SqliteRow[]).map(pointerFromSqlite);
     },
     async moveChannel(move, entry): Promise<MoveResult> {
       return transaction(db, (): MoveResult => {
         // Compare-and-set: the read and the write share the transaction's write lock.
-        const row = q.pointer.get(move.app, move.channel) as Row | undefined;
+        const row = q.pointer.get(move.app, move.channel) as SqliteRow | undefined;
         const current = row ? (row.version as string) : null;
         if (current !== move.fromVersion) return { ok: false, current };
         q.setPointer.run(move.app, move.channel, move.toVersion, move.at, move.actor);
@@ -88,7 +88,7 @@ export function createSqliteChannels(db: DatabaseSync, audit: SqliteAuditLog, lo
           move.actor,
           move.reason,
           move.forced ? 1 : 0,
-        ) as Row;
+        ) as SqliteRow;
         audit.appendInTransaction(entry);
         return {
           ok: true,
@@ -107,8 +107,8 @@ export function createSqliteChannels(db: DatabaseSync, audit: SqliteAuditLog, lo
       });
     },
     async listChannelMoves(filter = {}) {
-      return (q.moves.all(filter.app ?? null, filter.channel ?? null, filter.version ?? null) as Row[]).map(
-        toMove,
+      return (q.moves.all(filter.app ?? null, filter.channel ?? null, filter.version ?? null) as SqliteRow[]).map(
+        moveFromSqlite,
       );
     },
   };

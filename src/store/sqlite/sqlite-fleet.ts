@@ -1,8 +1,8 @@
 import type { DatabaseSync } from 'node:sqlite';
 import { settingJson } from '../fleet-records.ts';
 import type { SqliteAuditLog } from './sqlite-audit.ts';
-import { toHalt, toHold } from './sqlite-rows.ts';
-import type { Row } from './sqlite-rows.ts';
+import { haltFromSqlite, holdFromSqlite } from './sqlite-rows.ts';
+import type { SqliteRow } from './sqlite-rows.ts';
 import { transaction } from './transaction.ts';
 import type { FleetMethods } from '../method-groups.ts';
 
@@ -66,24 +66,24 @@ export function createSqliteFleet(db: DatabaseSync, audit: SqliteAuditLog): Flee
       });
     },
     async listHolds() {
-      return (q.listHolds.all() as Row[]).map(toHold);
+      return (q.listHolds.all() as SqliteRow[]).map(holdFromSqlite);
     },
 
     async insertHalt(h, entry) {
       return transaction(db, () => {
         const row = q.insertHalt.get(h.app, h.version, h.reason, h.problemId, h.haltedAt, h.haltedBy) as
-          Row | undefined;
+          SqliteRow | undefined;
         if (!row) return undefined;
         audit.appendInTransaction(entry);
-        return toHalt(row);
+        return haltFromSqlite(row);
       });
     },
     async liftHalt(app, version, lift, entry) {
       return transaction(db, () => {
-        const row = q.liftHalt.get(lift.by, lift.at, lift.reason, app, version) as Row | undefined;
+        const row = q.liftHalt.get(lift.by, lift.at, lift.reason, app, version) as SqliteRow | undefined;
         if (!row) return undefined;
         audit.appendInTransaction(entry);
-        return toHalt(row);
+        return haltFromSqlite(row);
       });
     },
     async listHalts(filter = {}) {
@@ -92,7 +92,7 @@ export function createSqliteFleet(db: DatabaseSync, audit: SqliteAuditLog): Flee
         filter.version ?? null,
         filter.active === true ? 1 : 0,
       );
-      return (rows as Row[]).map(toHalt);
+      return (rows as SqliteRow[]).map(haltFromSqlite);
     },
   };
 }

@@ -2,7 +2,7 @@ import type { DatabaseSync, SQLOutputValue } from 'node:sqlite';
 import type { InstanceTarget } from '../types.ts';
 import { instanceState, missingInstances } from '../instance-record.ts';
 import type { SqliteAuditLog } from './sqlite-audit.ts';
-import { INSTANCE_COLUMNS, toInstance } from './sqlite-rows.ts';
+import { SQLITE_INSTANCE_COLUMNS, instanceFromSqlite } from './sqlite-rows.ts';
 import { transaction } from './transaction.ts';
 import type { InstanceMethods } from '../method-groups.ts';
 import { decodeRows } from '../decode-rows.ts';
@@ -21,11 +21,11 @@ function targetColumns(t: InstanceTarget | null): [string | null, string | null]
 export function createSqliteInstances(db: DatabaseSync, audit: SqliteAuditLog, log?: RowLog): InstanceMethods {
   const q = {
     insert: db.prepare(
-      `INSERT INTO instances (${INSTANCE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      `INSERT INTO instances (${SQLITE_INSTANCE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
     ),
-    get: db.prepare(`SELECT ${INSTANCE_COLUMNS} FROM instances WHERE name = ?`),
-    list: db.prepare(`SELECT ${INSTANCE_COLUMNS} FROM instances ORDER BY name LIMIT ?`),
-    listAfter: db.prepare(`SELECT ${INSTANCE_COLUMNS} FROM instances WHERE name > ? ORDER BY name LIMIT ?`),
+    get: db.prepare(`SELECT ${SQLITE_INSTANCE_COLUMNS} FROM instances WHERE name = ?`),
+    list: db.prepare(`SELECT ${SQLITE_INSTANCE_COLUMNS} FROM instances ORDER BY name LIMIT ?`),
+    listAfter: db.prepare(`SELECT ${SQLITE_INSTANCE_COLUMNS} FROM instances WHERE name > ? ORDER BY name LIMIT ?`),
     saveState: db.prepare('UPDATE instances SET state = ?, updated_at = ? WHERE name = ?'),
     delete: db.prepare('DELETE FROM instances WHERE name = ?'),
     deleteLock: db.prepare('DELETE FROM locks WHERE instance = ?'),
@@ -70,13 +70,13 @@ export function createSqliteInstances(db: DatabaseSync, audit: SqliteAuditLog, l
     },
     async getInstance(name) {
       const row = q.get.get(name) as unknown as SQLOutputValue[] | undefined;
-      return row && toInstance(row);
+      return row && instanceFromSqlite(row);
     },
     async listInstances(page = {}) {
       // LIMIT -1: no limit. Keyset paging: `name > after` seeks in the table's own name order.
       const limit = page.limit === undefined ? -1 : Math.max(0, page.limit);
       const rows = page.after === undefined ? q.list.all(limit) : q.listAfter.all(page.after, limit);
-      return decodeRows(rows as unknown as SQLOutputValue[][], toInstance, 'instances', (r) => r[0], log);
+      return decodeRows(rows as unknown as SQLOutputValue[][], instanceFromSqlite, 'instances', (r) => r[0], log);
     },
     async saveInstanceState(i) {
       q.saveState.run(JSON.stringify(instanceState(i)), i.updatedAt, i.name);

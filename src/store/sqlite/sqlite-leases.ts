@@ -3,7 +3,7 @@ import { canTakeLease, displacedDeployment } from '../lease-rules.ts';
 import { LOCK_COLUMNS, lockValues, toLock } from '../lock-row.ts';
 import type { AcquireOptions, DeploymentRecord, LockRecord, LockResult } from '../types.ts';
 import type { SqliteAuditLog } from './sqlite-audit.ts';
-import type { Row } from './sqlite-rows.ts';
+import type { SqliteRow } from './sqlite-rows.ts';
 import { transaction } from './transaction.ts';
 import type { LeaseMethods } from '../method-groups.ts';
 
@@ -29,7 +29,7 @@ export function createSqliteLeases(db: DatabaseSync, audit: SqliteAuditLog): Lea
   return {
     async acquireLock(lock: LockRecord, now: number, options: AcquireOptions = {}): Promise<LockResult> {
       return transaction(db, (): LockResult => {
-        const row = q.get.get(lock.instance) as Row | undefined;
+        const row = q.get.get(lock.instance) as SqliteRow | undefined;
         const held = row && toLock(row);
         if (!canTakeLease(held, lock, now, options.takeFrom)) return { ok: false, holder: held! };
         q.put.run(...lockValues(lock));
@@ -47,7 +47,7 @@ export function createSqliteLeases(db: DatabaseSync, audit: SqliteAuditLog): Lea
       return Number(q.release.run(instance, owner).changes) === 1;
     },
     async getLock(instance: string): Promise<LockRecord | undefined> {
-      const row = q.get.get(instance) as Row | undefined;
+      const row = q.get.get(instance) as SqliteRow | undefined;
       return row && toLock(row);
     },
   };

@@ -1,7 +1,7 @@
 import type { DatabaseSync } from 'node:sqlite';
 import type { ProblemMethods } from '../method-groups.ts';
-import { toProblem } from './sqlite-rows.ts';
-import type { Row } from './sqlite-rows.ts';
+import { problemFromSqlite } from './sqlite-rows.ts';
+import type { SqliteRow } from './sqlite-rows.ts';
 
 /** Problems reported against releases, in SQLite. */
 export function createSqliteProblems(db: DatabaseSync): ProblemMethods {
@@ -25,21 +25,21 @@ export function createSqliteProblems(db: DatabaseSync): ProblemMethods {
 
   return {
     async insertProblem(p) {
-      return toProblem(
-        q.insert.get(p.app, p.version, p.title, p.details, p.source, p.reportedBy, p.reportedAt) as Row,
+      return problemFromSqlite(
+        q.insert.get(p.app, p.version, p.title, p.details, p.source, p.reportedBy, p.reportedAt) as SqliteRow,
       );
     },
     async getProblem(id) {
-      const row = q.get.get(id) as Row | undefined;
-      return row && toProblem(row);
+      const row = q.get.get(id) as SqliteRow | undefined;
+      return row && problemFromSqlite(row);
     },
     async resolveProblem(id, by, at, resolution) {
-      const row = q.resolve.get(by, at, resolution, id) as Row | undefined;
-      return row && toProblem(row);
+      const row = q.resolve.get(by, at, resolution, id) as SqliteRow | undefined;
+      return row && problemFromSqlite(row);
     },
     async listProblems(filter = {}) {
-      return (q.list.all(filter.app ?? null, filter.version ?? null, filter.status ?? null) as Row[]).map(
-        toProblem,
+      return (q.list.all(filter.app ?? null, filter.version ?? null, filter.status ?? null) as SqliteRow[]).map(
+        problemFromSqlite,
       );
     },
   };

@@ -1,4 +1,5 @@
 // Row → record mappers of the SQLite store, one per table, as postgres-rows.ts has for PostgreSQL.
+// Named `<record>FromSqlite` so no exported name is also one of postgres-rows.ts.
 // Columns read as arrays (audit, instances) come with the column list they index into.
 import type { SQLOutputValue } from 'node:sqlite';
 import type { InstanceState } from '../instance-record.ts';
@@ -20,9 +21,9 @@ import type {
 } from '../types.ts';
 
 /** A row selected as an object keyed by column name. */
-export type Row = Record<string, unknown>;
+export type SqliteRow = Record<string, unknown>;
 
-export const toRelease = (r: Row): ReleaseRecord => ({
+export const releaseFromSqlite = (r: SqliteRow): ReleaseRecord => ({
   app: r.app as string,
   version: r.version as string,
   digest: r.digest as string,
@@ -31,7 +32,7 @@ export const toRelease = (r: Row): ReleaseRecord => ({
   createdBy: r.created_by as string,
 });
 
-export const toToken = (r: Row): TokenRecord => ({
+export const tokenFromSqlite = (r: SqliteRow): TokenRecord => ({
   name: r.name as string,
   hash: r.hash as string,
   role: r.role as Role,
@@ -39,11 +40,11 @@ export const toToken = (r: Row): TokenRecord => ({
   createdBy: r.created_by as string,
 });
 
-export const AUDIT_COLUMNS =
+export const SQLITE_AUDIT_COLUMNS =
   'id, at, actor, action, subject, instance, app, version, reason, request_id, "before", "after", details, prev_hash, hash';
 
-/** Maps a row selected as an array of AUDIT_COLUMNS (arrays: no per-row object with column names). */
-export function toAudit(r: SQLOutputValue[]): AuditEntry {
+/** Maps a row selected as an array of SQLITE_AUDIT_COLUMNS (arrays: no per-row object with column names). */
+export function auditFromSqlite(r: SQLOutputValue[]): AuditEntry {
   return {
     id: Number(r[0]),
     at: Number(r[1]),
@@ -63,15 +64,15 @@ export function toAudit(r: SQLOutputValue[]): AuditEntry {
   };
 }
 
-export const INSTANCE_COLUMNS =
+export const SQLITE_INSTANCE_COLUMNS =
   'name, app, hosts, environment, tenant, labels, target_kind, target_value, state, created_at, updated_at, maintenance_window';
 
 /**
- * Maps a row selected as an array of INSTANCE_COLUMNS. This runs once per instance when the fleet is listed
+ * Maps a row selected as an array of SQLITE_INSTANCE_COLUMNS. This runs once per instance when the fleet is listed
  * (100,000 rows is a real fleet), so rows come as arrays, not objects keyed by column name, and the
  * common empty label set skips JSON.parse.
  */
-export function toInstance(r: SQLOutputValue[]): InstanceRecord {
+export function instanceFromSqlite(r: SQLOutputValue[]): InstanceRecord {
   const state = JSON.parse(r[8] as string) as InstanceState;
   const kind = r[6];
   return assertInstanceShape({
@@ -92,7 +93,7 @@ export function toInstance(r: SQLOutputValue[]): InstanceRecord {
   });
 }
 
-export const toChannel = (r: Row): ChannelRecord => ({
+export const channelFromSqlite = (r: SqliteRow): ChannelRecord => ({
   name: r.name as string,
   description: r.description as string,
   policy: JSON.parse(r.policy as string) as ChannelPolicy,
@@ -102,7 +103,7 @@ export const toChannel = (r: Row): ChannelRecord => ({
   updatedAt: Number(r.updated_at),
 });
 
-export const toPointer = (r: Row): ChannelPointer => ({
+export const pointerFromSqlite = (r: SqliteRow): ChannelPointer => ({
   app: r.app as string,
   channel: r.channel as string,
   version: r.version as string,
@@ -110,7 +111,7 @@ export const toPointer = (r: Row): ChannelPointer => ({
   movedBy: r.moved_by as string,
 });
 
-export const toMove = (r: Row): ChannelMove => ({
+export const moveFromSqlite = (r: SqliteRow): ChannelMove => ({
   id: Number(r.id),
   app: r.app as string,
   channel: r.channel as string,
@@ -122,7 +123,7 @@ export const toMove = (r: Row): ChannelMove => ({
   forced: r.forced === 1,
 });
 
-export const toHold = (r: Row): HoldRecord => ({
+export const holdFromSqlite = (r: SqliteRow): HoldRecord => ({
   instance: r.instance as string,
   owner: r.owner as string,
   reason: r.reason as string,
@@ -130,7 +131,7 @@ export const toHold = (r: Row): HoldRecord => ({
   until: r.expires_at === null ? null : Number(r.expires_at),
 });
 
-export const toHalt = (r: Row): HaltRecord => ({
+export const haltFromSqlite = (r: SqliteRow): HaltRecord => ({
   id: Number(r.id),
   app: r.app as string,
   version: r.version as string,
@@ -143,7 +144,7 @@ export const toHalt = (r: Row): HaltRecord => ({
   liftReason: r.lift_reason as string | null,
 });
 
-export const toProblem = (r: Row): ProblemRecord => ({
+export const problemFromSqlite = (r: SqliteRow): ProblemRecord => ({
   id: Number(r.id),
   app: r.app as string,
   version: r.version as string,

@@ -6,8 +6,8 @@ import { decodeRows } from '../decode-rows.ts';
 import type { RowLog } from '../decode-rows.ts';
 import type { Store } from '../store.ts';
 import { migrate } from './migrate.ts';
-import { toRelease, toToken } from './sqlite-rows.ts';
-import type { Row } from './sqlite-rows.ts';
+import { releaseFromSqlite, tokenFromSqlite } from './sqlite-rows.ts';
+import type { SqliteRow } from './sqlite-rows.ts';
 import { createSqliteAuditLog } from './sqlite-audit.ts';
 import { createSqliteChannels } from './sqlite-channels.ts';
 import { createSqliteDeployments } from './sqlite-deployments.ts';
@@ -80,15 +80,15 @@ export function createSqliteStore(file: string, options: { log?: RowLog } = {}):
       return Number(res.changes) === 1;
     },
     async getRelease(app, version) {
-      const row = q.getRelease.get(app, version) as Row | undefined;
-      return row && toRelease(row);
+      const row = q.getRelease.get(app, version) as SqliteRow | undefined;
+      return row && releaseFromSqlite(row);
     },
     async listReleases(app) {
-      const rows = (app === undefined ? q.listReleases.all() : q.listReleasesOfApp.all(app)) as Row[];
-      return decodeRows(rows, toRelease, 'releases', (r) => `${String(r.app)}@${String(r.version)}`, options.log);
+      const rows = (app === undefined ? q.listReleases.all() : q.listReleasesOfApp.all(app)) as SqliteRow[];
+      return decodeRows(rows, releaseFromSqlite, 'releases', (r) => `${String(r.app)}@${String(r.version)}`, options.log);
     },
     async listApps() {
-      return (q.listApps.all() as Row[]).map((r) => r.app as string);
+      return (q.listApps.all() as SqliteRow[]).map((r) => r.app as string);
     },
     ...createSqliteInstances(db, audit, options.log),
     ...createSqliteDeployments(db, options.log),
@@ -97,17 +97,17 @@ export function createSqliteStore(file: string, options: { log?: RowLog } = {}):
       return Number(q.insertToken.run(t.hash, t.name, t.role, t.createdAt, t.createdBy).changes) === 1;
     },
     async findTokenByHash(hash) {
-      const r = q.findToken.get(hash) as Row | undefined;
-      return r && toToken(r);
+      const r = q.findToken.get(hash) as SqliteRow | undefined;
+      return r && tokenFromSqlite(r);
     },
     async listTokens() {
-      return (q.listTokens.all() as Row[]).map(toToken);
+      return (q.listTokens.all() as SqliteRow[]).map(tokenFromSqlite);
     },
     async deleteToken(name) {
       return Number(q.deleteToken.run(name).changes) === 1;
     },
     async countTokens() {
-      return Number((q.countTokens.get() as Row).n);
+      return Number((q.countTokens.get() as SqliteRow).n);
     },
     ...audit.methods,
     ...createSqliteChannels(db, audit, options.log),
@@ -153,9 +153,9 @@ function refuseEmptyDatabaseOfUsedDirectory(file: string): void {
  * without the slower index cross-checks of `integrity_check`.
  */
 function checkIntegrity(db: DatabaseSync, file: string): void {
-  let rows: Row[];
+  let rows: SqliteRow[];
   try {
-    rows = db.prepare('PRAGMA quick_check').all() as Row[];
+    rows = db.prepare('PRAGMA quick_check').all() as SqliteRow[];
   } catch (error) {
     throw new CutoverError('DATABASE_CORRUPT', `the database ${file} cannot be read: ${(error as Error).message}; restore it from a backup`, { cause: error });
   }
