@@ -5,7 +5,7 @@ import type { Context } from 'hono';
 import type { HttpBindings } from '@hono/node-server';
 import { CutoverError, diskFullError, httpStatusFor, invalidInput, isCutoverError, validate } from '../shared/index.ts';
 import type { Logger } from '../shared/index.ts';
-import { HTTP_ROUTES, MESSAGES, MESSAGE_NAMES, decodeHttpQuery, hasJsonBody, specOf } from '../protocol/index.ts';
+import { HTTP_ROUTES, MESSAGE_NAMES, decodeHttpQuery, hasJsonBody, specOf } from '../protocol/index.ts';
 import type { AnswerOf, HttpRoute, MessageName, RequestOf, StreamAnswerName } from '../protocol/index.ts';
 import type { AgentCore } from './agent-core.ts';
 import { protocolHandlers } from './protocol-handlers.ts';

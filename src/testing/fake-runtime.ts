@@ -1,6 +1,6 @@
 import { CutoverError } from '../shared/index.ts';
 import type { Color, FlipReason } from '../shared/index.ts';
-import type { HealthResult, Runtime, RuntimeArtifact, RuntimeInstance, RuntimeInstanceStats, RuntimeMaintenance, RuntimeSlotSpec } from './runtime.ts';
+import type { HealthResult, Runtime, RuntimeArtifact, RuntimeInstance, RuntimeInstanceStats, RuntimeMaintenance, RuntimeSlotSpec } from '../deploy/index.ts';
 
 /**
  * An in-memory runtime for unit tests of the deployer: it keeps slots and the active colour,
