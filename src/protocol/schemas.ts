@@ -44,6 +44,8 @@ export const maintenanceSchema = z
 
 export const healthCheckSeenSchema = z.strictObject({
   ok: z.boolean(),
+  /** Wall-clock time the probe started. */
+  at: z.number().optional(),
   status: z.number().int().optional(),
   error: z.string().optional(),
   durationMs: z.number().optional(),
@@ -105,13 +107,22 @@ export const colorStatsSchema = z.strictObject({
   color: colorSchema,
   version: z.string(),
   deploymentId: z.string().nullable(),
+  /** Share of new clients it gets now, in percent. */
+  weight: z.number().optional(),
+  /** Requests dispatched to it and not answered yet. */
+  inFlight: z.number().int().nonnegative().optional(),
   /** When the colour was registered (ISO 8601): the counters start there. */
   since: z.string(),
   requests: z.number().int().nonnegative(),
   /** Responses by class `1xx`…`5xx`, and `failed`: the 502/504 the router answered itself. */
   responses: z.record(z.string(), z.number()),
-  /** Non-cumulative counts per upper bound (ms), then the overflow. */
-  latency: z.strictObject({ bucketsMs: z.array(z.number()), counts: z.array(z.number()) }),
+  /** Time from dispatch to the app's response headers: non-cumulative counts per upper bound (ms), then the overflow. */
+  latency: z.strictObject({
+    bucketsMs: z.array(z.number()),
+    counts: z.array(z.number()),
+    sumMs: z.number().optional(),
+    count: z.number().int().nonnegative().optional(),
+  }),
 });
 
 /** The router's per-colour counters of one instance (since each colour was registered). */

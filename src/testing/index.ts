@@ -5,3 +5,5 @@ export { FakeRuntime } from './fake-runtime.ts';
 export { testInstance, testReleaseSpec } from './records.ts';
 export { startTestCluster } from './postgres-cluster.ts';
 export type { TestCluster } from './postgres-cluster.ts';
+export { runtimeContract } from './runtime-contract.ts';
+export type { RuntimeUnderTest } from './runtime-contract.ts';
