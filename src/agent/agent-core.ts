@@ -10,7 +10,7 @@ import { createArtifactStore } from '../releases/index.ts';
 import type { UnpackLimits } from '../releases/index.ts';
 import type { HealthResult, RuntimeInstance, RuntimeMaintenance, RuntimeSlot, RuntimeSlotSpec } from '../deploy/index.ts';
 import type { AgentState, PersistedInstance, PersistedSlot } from './agent-state.ts';
-import { createStateFile } from './agent-state.ts';
+import { STATE_VERSION, createStateFile } from './agent-state.ts';
 import { agentStateBase } from './agent-files.ts';
 import { createStateSaver } from './state-saver.ts';
 import type { Isolation } from './isolation.ts';
@@ -58,7 +58,7 @@ export function createAgentCore(options: AgentCoreOptions) {
   const { router, supervisor, log } = options;
   const artifacts = createArtifactStore(join(options.dataDir, 'artifacts'));
   const stateFile = createStateFile(agentStateBase(options.dataDir));
-  let state: AgentState = { version: 1, instances: {} };
+  let state: AgentState = { version: STATE_VERSION, instances: {} };
   const saver = createStateSaver({ file: stateFile, current: () => state, dataDir: options.dataDir, retryMs: options.saveRetryMs ?? 1000, log });
   const save = saver.save;
   const dirs = createSlotDirs(options.dataDir, options.isolation, options.unpackLimits);

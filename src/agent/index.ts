@@ -7,6 +7,6 @@ export { claimPorts } from './agent-ports.ts';
 export { portFree } from './port-ownership.ts';
 export { createAgentCore } from './agent-core.ts';
 export type { AgentCore } from './agent-core.ts';
-export { createStateFile } from './agent-state.ts';
-export type { AgentState, PersistedInstance, PersistedSlot } from './agent-state.ts';
+export { STATE_VERSION, createStateFile } from './agent-state.ts';
+export type { AgentState, PersistedInstance, PersistedMaintenance, PersistedSlot } from './agent-state.ts';
 export { agentPidFile, agentPrivateDir, agentStateBase, findLiveAgent, legacyAgentPidFile, migrateAgentFiles } from './agent-files.ts';
