@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { HTTP_ROUTES, decodeHttpQuery, encodeHttpRequest, hasJsonBody, pathFields } from './http-binding.ts';
 import { MESSAGE_NAMES, MESSAGES, idempotencyKey, specOf, timeoutOf } from './messages.ts';
 import { protocolAccepted } from './version.ts';
