@@ -40,7 +40,8 @@ async function send<N extends MessageName>(
       path,
       headers: {
         authorization: `Bearer ${agent.token}`,
-        ...(key === undefined ? {} : { 'idempotency-key': key }),
+        // Header values are visible ASCII: anything else in a key (an IDN host?) is percent-encoded.
+        ...(key === undefined ? {} : { 'idempotency-key': key.replace(/[^\x20-\x7e]/g, encodeURIComponent) }),
         ...(json === undefined || options.body ? {} : { 'content-type': 'application/json' }),
         ...(options.body ? { 'content-type': 'application/octet-stream' } : {}),
       },
