@@ -12,7 +12,7 @@ import type { Config } from './config/index.ts';
 import { describeDatabase, openStore } from './store/index.ts';
 import { createArtifactStore } from './releases/index.ts';
 import { createDeployer, pruneArtifacts } from './deploy/index.ts';
-import { claimPorts, createAgentClient, findLiveAgent, openAgentLogs, portFree, startAgent, waitAgentGone } from './agent/index.ts';
+import { agentAnswers, claimPorts, createAgentClient, findLiveAgent, openAgentLogs, portFree, startAgent, waitAgentGone } from './agent/index.ts';
 import type { AgentPidRecord } from './agent/index.ts';
 import { bootstrapAdminToken, collectUnreferencedArtifacts, ensureBuiltInChannels, reportProblem } from './control/index.ts';
 import { createApi } from './api/index.ts';
@@ -241,14 +241,7 @@ export async function findServingAgent(config: Readonly<Config>): Promise<Servin
   if (record === undefined) return undefined;
   const url = (await readAgentEndpoint(config.dataDir)) ?? `http://${config.agentHost}:${record.controlPort ?? config.agentPort}`;
   const token = await ensureAgentToken(config.dataDir);
-  const answers = await fetch(`${url}/v1/state`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(3000) }).then(
-    async (res) => {
-      await res.body?.cancel();
-      return res.ok;
-    },
-    () => false,
-  );
-  return { record, answers };
+  return { record, answers: await agentAnswers(url, token, 3000) };
 }
 
 /** Stops a running agent by pid (SIGTERM: it drains and stops its slots), waiting up to `timeoutMs`, then SIGKILL. */

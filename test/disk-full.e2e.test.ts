@@ -4,7 +4,7 @@ import { readFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSqliteStore } from '../src/store/index.ts';
 import { startHarness } from '../src/api/test-harness.ts';
-import { testReleaseSpec } from '../src/deploy/index.ts';
+import { testReleaseSpec } from '../src/testing/index.ts';
 import { captureLogger, deploy, get, startTestAgent } from '../src/agent/test-agent.ts';
 import type { TestAgent } from '../src/agent/test-agent.ts';
 import { waitFor } from '../src/testing/index.ts';

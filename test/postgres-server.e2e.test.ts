@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestCluster } from '../src/store/index.ts';
-import type { TestCluster } from '../src/store/index.ts';
+import { startTestCluster } from '../src/testing/index.ts';
+import type { TestCluster } from '../src/testing/index.ts';
 import { cutover, freePort, manifest, startProcess, tempDir } from './helpers.ts';
 
 /**

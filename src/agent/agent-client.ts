@@ -1,145 +1,162 @@
 import type { Readable } from 'node:stream';
-import { Pool, errors as undiciErrors, request } from 'undici';
+import { Pool, errors as undiciErrors, request as undiciRequest } from 'undici';
+import type { Dispatcher } from 'undici';
 import { CutoverError, isCutoverError } from '../shared/index.ts';
 import type { ErrorCode } from '../shared/index.ts';
 import type { Color } from '../shared/index.ts';
-import type {
-  HealthResult,
-  Runtime,
-  RuntimeArtifact,
-  RuntimeInstance,
-  RuntimeInstanceStats,
-  RuntimeMaintenance,
-  RuntimeSlotSpec,
-} from '../deploy/index.ts';
+import { HTTP_ROUTES, encodeHttpRequest, idempotencyKey, specOf, timeoutOf } from '../protocol/index.ts';
+import type { AnswerOf, MessageName, RequestOf } from '../protocol/index.ts';
+import type { Runtime } from '../deploy/index.ts';
+
+/** How a call reaches the agent: the client's keep-alive pool, or a request of its own (a long log stream). */
+type Send = (options: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
+
+interface CallOptions {
+  /** The bytes a `stream: 'request'` message carries. */
+  body?: Readable;
+  signal?: AbortSignal;
+}
 
 /**
- * The `Runtime` port over the agent's control API. One keep-alive pool, so a flip costs one
- * round trip on an open connection.
+ * Sends one message of the agent protocol over HTTP and returns the raw response once it is
+ * accepted (status < 400, or a 404 the message allows as an absent answer). Failures become the
+ * agent's own `CutoverError` (code and message), `AGENT_UNREACHABLE` or `TIMEOUT`.
+ */
+async function send<N extends MessageName>(
+  agent: { url: string; token: string; send: Send },
+  name: N,
+  request: RequestOf<N>,
+  options: CallOptions = {},
+): Promise<{ res: Dispatcher.ResponseData; absent: boolean }> {
+  const spec = specOf(name);
+  const { route, path, json } = encodeHttpRequest(name, request);
+  const what = `${route.method} ${route.path}`;
+  const key = idempotencyKey(name, request);
+  const timeout = timeoutOf(name, request);
+  let res;
+  try {
+    res = await agent.send({
+      method: route.method,
+      path,
+      headers: {
+        authorization: `Bearer ${agent.token}`,
+        // Header values are visible ASCII: anything else in a key (an IDN host?) is percent-encoded.
+        ...(key === undefined ? {} : { 'idempotency-key': key.replace(/[^\x20-\x7e]/g, encodeURIComponent) }),
+        ...(json === undefined || options.body ? {} : { 'content-type': 'application/json' }),
+        ...(options.body ? { 'content-type': 'application/octet-stream' } : {}),
+      },
+      body: options.body ?? (json === undefined ? null : JSON.stringify(json)),
+      headersTimeout: timeout,
+      // A streamed answer (log lines) lasts as long as the reader wants it.
+      bodyTimeout: spec.stream === 'answer' ? 0 : timeout,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  } catch (error) {
+    // A body that failed on our side (an artifact whose bytes no longer match its digest) is
+    // that failure, not an unreachable agent.
+    if (isCutoverError(error)) throw error;
+    const code = (error as { code?: string }).code ?? '';
+    if (error instanceof undiciErrors.HeadersTimeoutError) {
+      throw new CutoverError('TIMEOUT', `the agent at ${agent.url} did not answer ${what} in time`, { cause: error });
+    }
+    throw new CutoverError('AGENT_UNREACHABLE', `cannot reach the agent at ${agent.url} (${code || (error as Error).message}); is \`cutover agent\` running?`, {
+      cause: error,
+    });
+  }
+  if (res.statusCode === 404 && (spec.absent !== undefined || (route.method === 'HEAD' && 'answerAsStatus' in route))) {
+    await res.body.dump();
+    return { res, absent: true };
+  }
+  if (res.statusCode < 400) return { res, absent: false };
+  const text = await res.body.text();
+  let e: { code?: ErrorCode; message?: string; details?: Record<string, unknown> } = {};
+  try {
+    e = (text ? JSON.parse(text) : {}) as typeof e;
+  } catch {
+    // Not our agent's JSON (a proxy's error page?): report what came back rather than a SyntaxError.
+    throw new CutoverError('INTERNAL', `the agent at ${agent.url} answered ${what} with ${res.statusCode} and a body that is not JSON: ${JSON.stringify(text.slice(0, 200))}`);
+  }
+  // The agent's own code and message (it logged the failure too), so the real cause reaches the
+  // deployment record and the operator.
+  throw new CutoverError(e.code ?? 'INTERNAL', e.message ?? `agent answered ${res.statusCode} to ${what}`, { details: e.details ?? {} });
+}
+
+/** One call whose answer is JSON (or a status): the answer, or undefined when the message allows an absent one. */
+async function call<N extends MessageName>(
+  agent: { url: string; token: string; send: Send },
+  name: N,
+  request: RequestOf<N>,
+  options: CallOptions = {},
+): Promise<AnswerOf<N>> {
+  const { res, absent } = await send(agent, name, request, options);
+  if ('answerAsStatus' in encodeHttpRequest(name, request).route) {
+    if (!absent) await res.body.dump();
+    return !absent as AnswerOf<N>;
+  }
+  if (absent) return undefined as AnswerOf<N>;
+  const text = await res.body.text();
+  try {
+    return (text ? JSON.parse(text) : undefined) as AnswerOf<N>;
+  } catch {
+    throw new CutoverError('INTERNAL', `the agent at ${agent.url} answered ${name} with a body that is not JSON: ${JSON.stringify(text.slice(0, 200))}`);
+  }
+}
+
+/**
+ * The `Runtime` port over the agent protocol (`src/protocol/`), sent as HTTP to the agent's control
+ * API. One keep-alive pool, so a flip costs one round trip on an open connection.
  */
 export function createAgentClient(url: string, token: string): Runtime & { close(): Promise<void> } {
   const pool = new Pool(url, { connections: 16, keepAliveTimeout: 30_000 });
-  const auth = `Bearer ${token}`;
-
-  async function call<T>(
-    method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'HEAD',
-    path: string,
-    payload?: unknown,
-    options: { body?: Readable; timeoutMs?: number; allow404?: boolean } = {},
-  ): Promise<T | undefined> {
-    let res;
-    try {
-      res = await pool.request({
-        method,
-        path,
-        headers: {
-          authorization: auth,
-          ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
-          ...(options.body ? { 'content-type': 'application/octet-stream' } : {}),
-        },
-        body: options.body ?? (payload === undefined ? null : JSON.stringify(payload)),
-        headersTimeout: options.timeoutMs ?? 30_000,
-        bodyTimeout: options.timeoutMs ?? 30_000,
-      });
-    } catch (error) {
-      // A body that failed on our side (an artifact whose bytes no longer match its digest) is
-      // that failure, not an unreachable agent.
-      if (isCutoverError(error)) throw error;
-      const code = (error as { code?: string }).code ?? '';
-      if (error instanceof undiciErrors.HeadersTimeoutError) {
-        throw new CutoverError('TIMEOUT', `the agent at ${url} did not answer ${method} ${path} in time`, { cause: error });
-      }
-      throw new CutoverError('AGENT_UNREACHABLE', `cannot reach the agent at ${url} (${code || (error as Error).message}); is \`cutover agent\` running?`, {
-        cause: error,
-      });
-    }
-    if (res.statusCode === 404 && options.allow404) {
-      await res.body.dump();
-      return undefined;
-    }
-    if (method === 'HEAD') {
-      await res.body.dump();
-      return (res.statusCode < 300 ? {} : undefined) as T | undefined;
-    }
-    const text = await res.body.text();
-    let data: unknown;
-    try {
-      data = text ? (JSON.parse(text) as unknown) : undefined;
-    } catch {
-      // Not our agent's JSON (a proxy's error page?): report what came back rather than a SyntaxError.
-      throw new CutoverError('INTERNAL', `the agent at ${url} answered ${method} ${path} with ${res.statusCode} and a body that is not JSON: ${JSON.stringify(text.slice(0, 200))}`);
-    }
-    if (res.statusCode >= 400) {
-      // The agent's own code and message (it logged the failure too), so the real cause reaches
-      // the deployment record and the operator.
-      const e = (data ?? {}) as { code?: ErrorCode; message?: string; details?: Record<string, unknown> };
-      throw new CutoverError(e.code ?? 'INTERNAL', e.message ?? `agent answered ${res.statusCode} to ${method} ${path}`, {
-        details: e.details ?? {},
-      });
-    }
-    return data as T;
-  }
-
-  const at = (instance: string) => `/v1/instances/${encodeURIComponent(instance)}`;
-  const slot = (instance: string, color: Color) => `${at(instance)}/slots/${color}`;
+  const agent = { url, token, send: (o: Dispatcher.RequestOptions) => pool.request(o) };
+  const ok = async () => {};
 
   return {
     async ensureArtifact(digest, open) {
-      if (await call('HEAD', `/v1/artifacts/${digest}`, undefined, { allow404: true })) return;
-      await call('PUT', `/v1/artifacts/${digest}`, undefined, { body: open(), timeoutMs: 300_000 });
+      if (await call(agent, 'artifact.has', { digest })) return;
+      await call(agent, 'artifact.put', { digest }, { body: open() });
     },
-    async ensureInstance(name, hosts) {
-      await call('PUT', `/v1/instances/${encodeURIComponent(name)}`, { hosts });
-    },
-    async startSlot(spec: RuntimeSlotSpec) {
-      const { instance, color, ...rest } = spec;
-      return (await call<{ port: number; pid?: number }>('POST', `${slot(instance, color)}/start`, rest))!;
-    },
-    async waitHealthy(instance, color, timeoutMs) {
-      return (await call<HealthResult>('POST', `${slot(instance, color)}/wait`, { timeoutMs }, { timeoutMs: timeoutMs + 10_000 }))!;
-    },
-    async flip(instance, color, expectVersion, reason) {
-      // `reason` is only sent when it is a rollback: an older agent refuses no field it ignores,
-      // and a forward flip stays the same request as before.
-      const body = {
+    ensureInstance: (instance, hosts) => call(agent, 'instance.put', { instance, hosts }).then(ok),
+    startSlot: (spec) => call(agent, 'slot.start', spec),
+    waitHealthy: (instance, color, timeoutMs) => call(agent, 'slot.wait', { instance, color, timeoutMs }),
+    // `reason` is only sent when it is a rollback: an older agent refuses no field it ignores,
+    // and a forward flip stays the same request as before.
+    flip: (instance, color, expectVersion, reason) =>
+      call(agent, 'instance.flip', {
+        instance,
         color,
         ...(expectVersion === undefined ? {} : { expectVersion }),
         ...(reason === 'rollback' ? { reason } : {}),
-      };
-      return (await call<{ flippedAt: number }>('POST', `/v1/instances/${encodeURIComponent(instance)}/flip`, body))!;
-    },
-    async shift(instance, color, percent) {
-      return (await call<{ shiftedAt: number }>('POST', `${at(instance)}/shift`, { color, percent }))!;
-    },
-    async setPreview(instance, token) {
-      await call('PUT', `${at(instance)}/preview`, { token });
-    },
-    async setMaintenance(instance, maintenance: RuntimeMaintenance | null) {
-      if (maintenance === null) await call('DELETE', `${at(instance)}/maintenance`);
-      else await call('PUT', `${at(instance)}/maintenance`, maintenance);
-    },
-    async stopSlot(instance, color) {
-      await call('POST', `${slot(instance, color)}/stop`, {}, { timeoutMs: 600_000 });
-    },
-    async removeInstance(instance) {
-      // Drains the instance's in-flight requests, then stops both slots: as long as a stop can take.
-      await call('DELETE', at(instance), undefined, { timeoutMs: 600_000 });
-    },
-    async listArtifacts() {
-      return (await call<{ artifacts: RuntimeArtifact[] }>('GET', '/v1/artifacts'))!.artifacts;
-    },
-    async deleteArtifact(digest) {
-      await call('DELETE', `/v1/artifacts/${encodeURIComponent(digest)}`);
-    },
-    async describe(instance) {
-      return call<RuntimeInstance>('GET', `/v1/instances/${encodeURIComponent(instance)}`, undefined, { allow404: true });
-    },
-    async stats(instance) {
-      return call<RuntimeInstanceStats>('GET', `/v1/instances/${encodeURIComponent(instance)}/stats`, undefined, { allow404: true });
-    },
+      }),
+    shift: (instance, color, percent) => call(agent, 'instance.shift', { instance, color, percent }),
+    setPreview: (instance, token) => call(agent, 'instance.preview', { instance, token }).then(ok),
+    setMaintenance: (instance, maintenance) =>
+      (maintenance === null
+        ? call(agent, 'instance.maintenance.off', { instance })
+        : call(agent, 'instance.maintenance.on', { instance, ...maintenance })
+      ).then(ok),
+    stopSlot: (instance, color) => call(agent, 'slot.stop', { instance, color }).then(ok),
+    removeInstance: (instance) => call(agent, 'instance.remove', { instance }).then(ok),
+    listArtifacts: async () => (await call(agent, 'artifact.list', {})).artifacts,
+    deleteArtifact: (digest) => call(agent, 'artifact.delete', { digest }).then(ok),
+    describe: (instance) => call(agent, 'instance.describe', { instance }),
+    stats: (instance) => call(agent, 'instance.stats', { instance }),
     close: () => pool.close(),
   };
 }
+
+/** A request of its own (not the client's pool), so a long log stream never holds a connection a flip needs. */
+const direct =
+  (url: string): Send =>
+  ({ path, method, headers, body, headersTimeout, bodyTimeout, signal }) =>
+    undiciRequest(new URL(path, url), {
+      method,
+      headers,
+      body,
+      ...(headersTimeout === undefined ? {} : { headersTimeout }),
+      ...(bodyTimeout === undefined ? {} : { bodyTimeout }),
+      ...(signal ? { signal } : {}),
+    });
 
 /** Opens the agent's log stream for an instance (used by the API to relay `cutover logs`). */
 export async function openAgentLogs(
@@ -149,20 +166,18 @@ export async function openAgentLogs(
   query: { color?: Color; tail?: number; follow?: boolean },
   signal: AbortSignal,
 ): Promise<{ color: string; body: AsyncIterable<Uint8Array> }> {
-  const search = new URLSearchParams();
-  if (query.color) search.set('color', query.color);
-  if (query.tail !== undefined) search.set('tail', String(query.tail));
-  if (query.follow) search.set('follow', '1');
-  const res = await request(`${url}/v1/instances/${encodeURIComponent(instance)}/logs?${search}`, {
-    headers: { authorization: `Bearer ${token}` },
-    signal,
-    bodyTimeout: 0,
-  }).catch((error: Error) => {
-    throw new CutoverError('AGENT_UNREACHABLE', `cannot reach the agent at ${url} (${error.message})`, { cause: error });
-  });
-  if (res.statusCode >= 400) {
-    const e = (await res.body.json().catch(() => ({}))) as { code?: ErrorCode; message?: string };
-    throw new CutoverError(e.code ?? 'INTERNAL', e.message ?? `agent answered ${res.statusCode}`);
-  }
-  return { color: String(res.headers['x-cutover-color'] ?? ''), body: res.body };
+  const { res } = await send({ url, token, send: direct(url) }, 'instance.logs', { instance, ...query }, { signal });
+  return { color: String(res.headers[HTTP_ROUTES['instance.logs'].answerHeaders.color] ?? ''), body: res.body };
+}
+
+/**
+ * Whether the agent at `url` answers an authenticated call with `token` within `timeoutMs`:
+ * then it is the agent of the data directory that holds the token (`cutover up` reuses it).
+ */
+export async function agentAnswers(url: string, token: string, timeoutMs: number): Promise<boolean> {
+  const agent = { url, token, send: direct(url) };
+  return call(agent, 'agent.state', {}, { signal: AbortSignal.timeout(timeoutMs) }).then(
+    () => true,
+    () => false,
+  );
 }

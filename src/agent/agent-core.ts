@@ -8,9 +8,9 @@ import { readPidFile, stopOrphanSlots } from '../supervisor/index.ts';
 import type { DrainStatus, Supervisor, SlotSpec, SlotUser, UidRange } from '../supervisor/index.ts';
 import { createArtifactStore } from '../releases/index.ts';
 import type { UnpackLimits } from '../releases/index.ts';
-import type { HealthResult, RuntimeInstance, RuntimeMaintenance, RuntimeSlot, RuntimeSlotSpec } from '../deploy/index.ts';
+import type { HealthResult, InstanceReport, Maintenance, SlotReport, SlotSpec as StartRequest } from '../protocol/index.ts';
 import type { AgentState, PersistedInstance, PersistedSlot } from './agent-state.ts';
-import { createStateFile } from './agent-state.ts';
+import { STATE_VERSION, createStateFile } from './agent-state.ts';
 import { agentStateBase } from './agent-files.ts';
 import { createStateSaver } from './state-saver.ts';
 import type { Isolation } from './isolation.ts';
@@ -41,7 +41,7 @@ export interface AgentCoreOptions {
 }
 
 /** What the app's drain endpoint said last, as `describe` reports it. */
-function drainOf(d: DrainStatus): NonNullable<RuntimeSlot['drain']> {
+function drainOf(d: DrainStatus): NonNullable<SlotReport['drain']> {
   return {
     done: d.done,
     ...(d.pending === undefined ? {} : { pending: d.pending }),
@@ -51,14 +51,15 @@ function drainOf(d: DrainStatus): NonNullable<RuntimeSlot['drain']> {
 }
 
 /**
- * The agent's operations, independent of how they are called (HTTP control API today). It keeps
+ * The agent's operations, independent of how they are called (the agent protocol's messages,
+ * `protocol-handlers.ts`; over the HTTP control API today). It keeps
  * the router and the supervisor in step and persists every change before acting on traffic.
  */
 export function createAgentCore(options: AgentCoreOptions) {
   const { router, supervisor, log } = options;
   const artifacts = createArtifactStore(join(options.dataDir, 'artifacts'));
   const stateFile = createStateFile(agentStateBase(options.dataDir));
-  let state: AgentState = { version: 1, instances: {} };
+  let state: AgentState = { version: STATE_VERSION, instances: {} };
   const saver = createStateSaver({ file: stateFile, current: () => state, dataDir: options.dataDir, retryMs: options.saveRetryMs ?? 1000, log });
   const save = saver.save;
   const dirs = createSlotDirs(options.dataDir, options.isolation, options.unpackLimits);
@@ -290,7 +291,7 @@ export function createAgentCore(options: AgentCoreOptions) {
       await identity.forget(name, instance);
     },
 
-    async startSlot(spec: Omit<RuntimeSlotSpec, 'instance' | 'color'>, name: string, color: Color) {
+    async startSlot(spec: Omit<StartRequest, 'instance' | 'color'>, name: string, color: Color) {
       const instance = instanceOrThrow(name);
       touch(spec.digest); // until the slot below holds it
       if (!(await artifacts.has(spec.digest))) {
@@ -416,9 +417,9 @@ export function createAgentCore(options: AgentCoreOptions) {
     },
 
     /** Maintenance on (the page) or off (null). Persisted first. */
-    async setMaintenance(name: string, maintenance: RuntimeMaintenance | null): Promise<void> {
+    async setMaintenance(name: string, maintenance: Maintenance | null): Promise<void> {
       const instance = instanceOrThrow(name);
-      const page: RuntimeMaintenance | null =
+      const page: Maintenance | null =
         maintenance === null
           ? null
           : {
@@ -445,11 +446,11 @@ export function createAgentCore(options: AgentCoreOptions) {
       return router.metricsText();
     },
 
-    describe(name?: string): RuntimeInstance[] {
+    describe(name?: string): InstanceReport[] {
       const routes = new Map(router.state().map((r) => [r.name, r]));
       return Object.entries(state.instances)
         .filter(([n]) => name === undefined || n === name)
-        .map(([n, inst]): RuntimeInstance => {
+        .map(([n, inst]): InstanceReport => {
           const r = routes.get(n);
           const shiftingTo = r?.shiftingTo ?? null;
           return {

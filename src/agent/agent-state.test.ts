@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isCutoverError } from '../shared/index.ts';
-import { createStateFile } from './agent-state.ts';
+import { STATE_VERSION, createStateFile } from './agent-state.ts';
 import type { AgentState } from './agent-state.ts';
 
 const state = (n: number): AgentState => ({
@@ -131,4 +132,42 @@ test('resetState changes nothing while one file is valid', () =>
     assert.deepEqual(loaded.movedAside, []);
     await again.close();
     assert.equal(await readFile(`${base}.a`, 'utf8'), 'garbage');
+  }));
+
+/** A state file as an agent writes it: the header line, then the body. */
+function stateFileText(seq: number, body: unknown): string {
+  const raw = Buffer.from(JSON.stringify(body));
+  return `${JSON.stringify({ seq, len: raw.length, sum: createHash('sha256').update(raw).digest('hex') })}\n${raw}`;
+}
+
+test('a state file of an earlier agent (no version field, slots in the old shape) still loads', () =>
+  withDir(async (base) => {
+    const slot = {
+      version: '1.0.0',
+      digest: `sha256:${'b'.repeat(64)}`,
+      start: 'node server.js',
+      env: { A: '1' },
+      health: { path: '/', intervalMs: 10, timeoutMs: 10, healthyThreshold: 1, unhealthyThreshold: 3 },
+      stopTimeoutMs: 100,
+      deploymentId: 'd1',
+    };
+    await writeFile(`${base}.b`, stateFileText(1, { instances: { web: { hosts: ['web.test'], active: 'blue', slots: { blue: slot } } } }));
+    const file = createStateFile(base);
+    const loaded = await file.load();
+    assert.equal(loaded.state.version, STATE_VERSION);
+    assert.deepEqual(loaded.state.instances.web?.slots.blue, slot);
+    await file.close();
+  }));
+
+test('a state file written by a newer agent (a higher version) is refused, naming the versions', () =>
+  withDir(async (base) => {
+    await writeFile(`${base}.b`, stateFileText(1, { version: STATE_VERSION + 1, instances: {} }));
+    const file = createStateFile(base);
+    await assert.rejects(file.load(), (e: unknown) => {
+      assert.ok(isCutoverError(e));
+      assert.equal(e.code, 'AGENT_STATE_INVALID');
+      assert.match(e.message, new RegExp(`newer agent \\(state version ${STATE_VERSION + 1}; this agent reads ${STATE_VERSION}\\)`));
+      return true;
+    });
+    await file.close();
   }));

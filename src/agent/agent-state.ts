@@ -2,16 +2,41 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, readFile, rename } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import type { Color } from '../shared/index.ts';
+import type { Color, HealthSpec } from '../shared/index.ts';
 import { CutoverError, isColor } from '../shared/index.ts';
-import type { RuntimeMaintenance, RuntimeSlotSpec } from '../deploy/index.ts';
 
 /**
- * What the agent must remember to serve again after a restart. `runAs` is the uid/gid the slot
- * was started as, from `releases/<instance>/…`; a slot without it was started by an agent before
- * per-instance users (as the agent's uid, from the shared `releases/sha256-…`), and is adopted so.
+ * The version of the state file's format. A file written by a newer agent (a higher version) is
+ * not read: its entries may mean something this agent does not know. Files without a version,
+ * or with 1, are the format below.
  */
-export type PersistedSlot = Omit<RuntimeSlotSpec, 'instance' | 'color'> & { runAs?: { uid: number; gid: number } };
+export const STATE_VERSION = 1;
+
+/**
+ * What the agent must remember to serve a slot again after a restart: the agent's own on-disk
+ * format, kept apart from the protocol's `slot.start` request so a change of the wire does not
+ * change the file. `runAs` is the uid/gid the slot was started as, from `releases/<instance>/…`;
+ * a slot without it was started by an agent before per-instance users (as the agent's uid, from
+ * the shared `releases/sha256-…`), and is adopted so.
+ */
+export interface PersistedSlot {
+  version: string;
+  digest: string;
+  /** The start command, run by `/bin/sh -c` in the release copy. */
+  start: string;
+  env: Record<string, string>;
+  health: HealthSpec;
+  stopTimeoutMs: number;
+  deploymentId: string;
+  drain?: { path: string; intervalMs?: number };
+  runAs?: { uid: number; gid: number };
+}
+
+/** The maintenance page while maintenance is on. */
+export interface PersistedMaintenance {
+  html?: string;
+  retryAfterSeconds?: number;
+}
 
 export interface PersistedInstance {
   hosts: string[];
@@ -20,14 +45,14 @@ export interface PersistedInstance {
   /** The preview token (a secret: kept only here, in a 0600 file, never reported). */
   preview?: string;
   /** The maintenance page while maintenance is on. */
-  maintenance?: RuntimeMaintenance;
+  maintenance?: PersistedMaintenance;
   /** The uid (and gid) allocated to the instance's slots when the agent runs as root; kept for its life. */
   uid?: number;
   gid?: number;
 }
 
 export interface AgentState {
-  version: 1;
+  version: typeof STATE_VERSION;
   instances: Record<string, PersistedInstance>;
 }
 
@@ -89,6 +114,9 @@ export function createStateFile(base: string) {
       if (checksum(body) !== header.sum) return { kind: 'invalid', reason: 'checksum mismatch' };
       const parsed = JSON.parse(body.toString()) as unknown;
       if (!isObject(parsed)) return { kind: 'invalid', reason: 'the body is not a JSON object' };
+      if (typeof parsed.version === 'number' && parsed.version > STATE_VERSION) {
+        return { kind: 'invalid', reason: `written by a newer agent (state version ${parsed.version}; this agent reads ${STATE_VERSION})` };
+      }
       return { kind: 'valid', seq: Number(header.seq), body: body.toString() };
     } catch (error) {
       return { kind: 'invalid', reason: `not JSON (${(error as Error).message})` };
@@ -145,7 +173,7 @@ export function createStateFile(base: string) {
         if (isPersistedInstance(value)) instances[name] = value;
         else skipped.push(name);
       }
-      return { state: { version: 1, instances }, skipped, movedAside };
+      return { state: { version: STATE_VERSION, instances }, skipped, movedAside };
     },
     async close(): Promise<void> {
       await chain.catch(() => undefined);

@@ -91,7 +91,7 @@ export async function startAgent(
   config: Readonly<Config>,
   token: string,
   log: Logger,
-  options: { takeover?: boolean } = {},
+  options: { takeover?: boolean; /** Tests: check every control-API answer against the protocol. */ checkAnswers?: boolean } = {},
 ): Promise<RunningAgent> {
   const isolation = planIsolation({ euid: process.geteuid?.(), httpHost: config.httpHost, allowSharedUid: config.allowSharedUid });
   if (isolation.refusal) throw new CutoverError('CONFIG_INVALID', isolation.refusal, { details: { httpHost: config.httpHost } });
@@ -145,7 +145,7 @@ export async function startAgent(
   // Slot processes no entry took over would hold their ports unmanaged. While a previous agent
   // still runs they are its own: they are swept once it has handed over (takeOver).
   if (previous === undefined) await core.stopOrphans();
-  const control = createServer(getRequestListener(createControlApi(core, token, log).fetch));
+  const control = createServer(getRequestListener(createControlApi(core, token, { log, ...(options.checkAnswers ? { checkAnswers: true } : {}) }).fetch));
   // SO_REUSEPORT on every listener, so that a later `--takeover` successor can bind beside this
   // one (Linux requires it on each socket of the group); claimPorts and verifyPortsOwned keep
   // everyone else out of the group (ADR 0013).

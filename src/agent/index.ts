@@ -1,12 +1,12 @@
 export { HANDOVER_SIGNAL, startAgent } from './agent.ts';
 export type { RunningAgent, TakeoverOptions, TakeoverResult } from './agent.ts';
-export { createAgentClient, openAgentLogs } from './agent-client.ts';
+export { agentAnswers, createAgentClient, openAgentLogs } from './agent-client.ts';
 export { liveAgent, waitAgentGone } from './agent-pid-file.ts';
 export type { AgentPidRecord } from './agent-pid-file.ts';
 export { claimPorts } from './agent-ports.ts';
 export { portFree } from './port-ownership.ts';
 export { createAgentCore } from './agent-core.ts';
 export type { AgentCore } from './agent-core.ts';
-export { createStateFile } from './agent-state.ts';
-export type { AgentState, PersistedInstance, PersistedSlot } from './agent-state.ts';
+export { STATE_VERSION, createStateFile } from './agent-state.ts';
+export type { AgentState, PersistedInstance, PersistedMaintenance, PersistedSlot } from './agent-state.ts';
 export { agentPidFile, agentPrivateDir, agentStateBase, findLiveAgent, legacyAgentPidFile, migrateAgentFiles } from './agent-files.ts';

@@ -15,7 +15,8 @@ import type { RunningAgent } from './agent.ts';
 import { createAgentClient } from './agent-client.ts';
 
 export const TOKEN = 'agent-test-token-0123456789';
-const APP_DIR = join(import.meta.dirname, 'fixtures', 'app');
+/** The app the agent tests deploy (see its header). */
+export const FIXTURE_APP = join(import.meta.dirname, 'fixtures', 'app');
 
 export interface LogLine {
   level: 'debug' | 'info' | 'warn' | 'error';
@@ -43,14 +44,14 @@ export interface TestAgent {
 export async function startTestAgent(
   dataDir: string,
   ports: { http?: number; agent?: number } = {},
-  extra: { flags?: Record<string, unknown>; log?: ReturnType<typeof captureLogger> } = {},
+  extra: { flags?: Record<string, unknown>; log?: ReturnType<typeof captureLogger>; checkAnswers?: boolean } = {},
 ): Promise<TestAgent> {
   const config = await loadConfig({
     env: {},
     flags: { dataDir, httpPort: ports.http ?? 0, agentPort: ports.agent ?? 0, drainTimeout: '2s', pauseTimeout: '2s', logLevel: 'silent', ...extra.flags },
   });
   const log = extra.log ?? captureLogger();
-  const agent = await startAgent(config, TOKEN, log);
+  const agent = await startAgent(config, TOKEN, log, extra.checkAnswers ? { checkAnswers: true } : {});
   const client = createAgentClient(`http://127.0.0.1:${agent.controlPort}`, TOKEN);
   return {
     agent,
@@ -71,7 +72,7 @@ export async function tempDataDir(): Promise<{ dir: string; cleanup(): Promise<v
 }
 
 /** Packs the fixture app (the artifact `deploy` uploads). */
-export const packFixtureApp = () => packArtifact(APP_DIR);
+export const packFixtureApp = () => packArtifact(FIXTURE_APP);
 
 /** Uploads the fixture app, routes `instance` on `host`, and starts one slot per colour given, waiting until each is healthy. */
 export async function deploy(
@@ -80,7 +81,7 @@ export async function deploy(
   host: string,
   slots: Partial<Record<Color, { version: string; env?: Record<string, string>; waitHealthy?: boolean; drain?: { path: string; intervalMs?: number } }>>,
 ): Promise<void> {
-  const packed = await packArtifact(APP_DIR);
+  const packed = await packArtifact(FIXTURE_APP);
   await runtime.ensureArtifact(packed.digest, () => createReadStream(packed.file));
   if (packed.temporary) await rm(packed.file, { force: true });
   await runtime.ensureInstance(instance, [host]);

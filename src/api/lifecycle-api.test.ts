@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { testReleaseSpec } from '../deploy/index.ts';
+import { testReleaseSpec } from '../testing/index.ts';
 import { startHarness } from './test-harness.ts';
 import type { Harness } from './test-harness.ts';
 

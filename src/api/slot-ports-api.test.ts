@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { testReleaseSpec } from '../deploy/index.ts';
+import { testReleaseSpec } from '../testing/index.ts';
 import { startHarness } from './test-harness.ts';
 
 // Review L7: slot ports answer on 127.0.0.1 without the router's checks; viewers do not get them.

@@ -1,9 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { testReleaseSpec } from '../deploy/index.ts';
+import { testReleaseSpec, waitFor } from '../testing/index.ts';
 import { startHarness } from './test-harness.ts';
 import type { Harness } from './test-harness.ts';
-import { waitFor } from '../testing/index.ts';
 
 /** Polls a deployment through the API until `ok` holds (bounded). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON answers

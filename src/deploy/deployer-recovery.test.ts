@@ -6,8 +6,7 @@ import { createMemoryStore } from '../store/index.ts';
 import type { DeploymentRecord, LeaseHolder, LockRecord } from '../store/index.ts';
 import { createDeployer } from './deployer.ts';
 import { deployerTestbed } from './test-deployer.ts';
-import { FakeRuntime } from './fake-runtime.ts';
-import { testInstance, testReleaseSpec } from './test-fixtures.ts';
+import { FakeRuntime, testInstance, testReleaseSpec } from '../testing/index.ts';
 
 const TTL = 10_000;
 const ME: LeaseHolder = { serverId: 'srv_new', replica: 'host/127.0.0.1:7070', pid: 2 };

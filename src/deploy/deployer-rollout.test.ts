@@ -8,10 +8,8 @@ import { createMemoryStore } from '../store/index.ts';
 import type { DeploymentRecord } from '../store/index.ts';
 import type { Analysis } from './analysis.ts';
 import { createDeployer } from './deployer.ts';
-import { FakeRuntime } from './fake-runtime.ts';
+import { FakeRuntime, testInstance, testReleaseSpec, waitFor } from '../testing/index.ts';
 import { normaliseRollout } from './rollout.ts';
-import { testInstance, testReleaseSpec } from './test-fixtures.ts';
-import { waitFor } from '../testing/index.ts';
 import type { RuntimeColorStats } from './runtime.ts';
 
 const spec = (version: string) => testReleaseSpec(version, version === '1.1.0' ? { drain: { path: '/drain' } } : {});

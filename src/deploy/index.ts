@@ -15,7 +15,6 @@ export type {
   RuntimeInstanceStats,
   RuntimeMaintenance,
 } from './runtime.ts';
-export { FakeRuntime } from './fake-runtime.ts';
 export { compareWithAgent } from './agent-comparison.ts';
 export type { AgentCheck } from './agent-comparison.ts';
 export {
@@ -49,4 +48,3 @@ export { planPrune } from './plan-prune.ts';
 export type { PruneInput, PrunePlan, PruneDecision } from './plan-prune.ts';
 export type { TrafficControls, TrafficWho, PreviewAccess } from './traffic-controls.ts';
 export { countersOf } from './step-hold.ts';
-export { testInstance, testReleaseSpec } from './test-fixtures.ts';

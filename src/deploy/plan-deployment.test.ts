@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { planDeployment, planRollback } from './plan-deployment.ts';
 import { expiredWarmSlots, finaliseInstance } from './instance-transitions.ts';
-import { testInstance } from './test-fixtures.ts';
+import { testInstance } from '../testing/index.ts';
 import type { DeploymentRecord, InstanceRecord } from '../store/index.ts';
 
 const base = testInstance;

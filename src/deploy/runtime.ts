@@ -1,10 +1,22 @@
 import type { Readable } from 'node:stream';
-import type { Color, FlipReason, HealthSpec } from '../shared/index.ts';
+import type { Color, FlipReason } from '../shared/index.ts';
+import type {
+  ArtifactReport,
+  ColorStats,
+  HealthCheckSeen,
+  HealthResult,
+  InstanceReport,
+  InstanceStats,
+  Maintenance,
+  SlotReport,
+  SlotSpec,
+} from '../protocol/index.ts';
 
 /**
  * The runtime port: where slots run and traffic is switched. Today it is the agent on a host
  * (`src/agent/agent-client.ts`); a Kubernetes runtime (slot = Deployment, flip = Service selector)
- * would implement the same port.
+ * would implement the same port. Its data types are the agent protocol's (`src/protocol/`, ADR 0019),
+ * so the port, the agent's routes and the client cannot drift apart.
  */
 export interface Runtime {
   /** Makes the release artifact available where slots start; `open` streams it from the control plane. */
@@ -50,104 +62,12 @@ export interface Runtime {
   stats(instance: string): Promise<RuntimeInstanceStats | undefined>;
 }
 
-export interface RuntimeArtifact {
-  digest: string;
-  size: number;
-  /** A slot of the runtime runs it or keeps it warm. */
-  inUse: boolean;
-}
-
-export interface RuntimeSlotSpec {
-  instance: string;
-  color: Color;
-  version: string;
-  digest: string;
-  start: string;
-  env: Record<string, string>;
-  health: HealthSpec;
-  stopTimeoutMs: number;
-  deploymentId: string;
-  /** The app's drain endpoint, polled while the slot stops after its HTTP drain (see the manifest's `drain`). */
-  drain?: { path: string; intervalMs?: number };
-}
-
-export interface RuntimeMaintenance {
-  /** A complete HTML page; default: a short neutral one. */
-  html?: string;
-  /** Sent as `Retry-After`; default 30. */
-  retryAfterSeconds?: number;
-}
-
-export interface HealthCheckSeen {
-  ok: boolean;
-  status?: number;
-  error?: string;
-  durationMs?: number;
-}
-
-export type HealthResult =
-  | { ok: true; healthySince: number }
-  | {
-      ok: false;
-      reason: 'exited' | 'timeout' | 'unhealthy' | 'stopped';
-      message: string;
-      lastCheck?: HealthCheckSeen;
-      logTail: string[];
-    };
-
-export interface RuntimeSlot {
-  color: Color;
-  version: string;
-  /**
-   * The deployment that started the slot. Recovery trusts a slot only when both its version and
-   * this id match (a colour is reused by every other deployment). Absent from agents before it was reported.
-   */
-  deploymentId?: string;
-  /** The supervisor's state: starting, healthy, unhealthy, restarting, failed, exited, stopping, stopped. */
-  state: string;
-  /** Crash restarts since the slot started. */
-  restarts?: number;
-  /** While the slot stops: what the app's drain endpoint said last ("3 jobs still running"). */
-  drain?: { done: boolean; pending?: number; message?: string; error?: string };
-  port?: number;
-  pid?: number;
-}
-
-export interface RuntimeInstance {
-  name: string;
-  hosts: string[];
-  active: Color | null;
-  slots: RuntimeSlot[];
-  /** While a weighted step is in progress: the colour being shifted to and its share of new clients. */
-  shift?: { color: Color; percent: number };
-  /** True while a preview token is set. */
-  preview?: boolean;
-  /** True while the instance answers with its maintenance page. */
-  maintenance?: boolean;
-  /**
-   * `uid`: the instance's slots run as a uid of their own; `none`: as the agent's uid (the agent
-   * is not root, or a slot was adopted from an older agent). Absent from older agents.
-   */
-  isolation?: 'uid' | 'none';
-}
-
-/** Counters of one registered colour, as the router keeps them (see `src/router`'s `stats()`). */
-export interface RuntimeColorStats {
-  color: Color;
-  version: string;
-  deploymentId: string | null;
-  /** When the colour was registered (ISO 8601): the counters start there. */
-  since: string;
-  requests: number;
-  /** Responses by class `1xx`…`5xx`, and `failed`: the 502/504 the router answered itself. */
-  responses: Record<string, number>;
-  /** Non-cumulative counts per upper bound (ms), then the overflow. */
-  latency: { bucketsMs: number[]; counts: number[] };
-}
-
-export interface RuntimeInstanceStats {
-  instance: string;
-  at: string;
-  active: Color | null;
-  colors: RuntimeColorStats[];
-}
+/** The slot a `startSlot` asks for (the protocol's `slot.start` request). */
+export type RuntimeSlotSpec = SlotSpec;
+export type RuntimeMaintenance = Maintenance;
+export type RuntimeArtifact = ArtifactReport;
+export type RuntimeSlot = SlotReport;
+export type RuntimeInstance = InstanceReport;
+export type RuntimeColorStats = ColorStats;
+export type RuntimeInstanceStats = InstanceStats;
+export type { HealthCheckSeen, HealthResult };

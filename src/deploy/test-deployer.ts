@@ -5,8 +5,7 @@ import { ManualClock } from '../shared/index.ts';
 import { createMemoryStore } from '../store/index.ts';
 import { createDeployer } from './deployer.ts';
 import type { DeployerOptions } from './deployer.ts';
-import { FakeRuntime } from './fake-runtime.ts';
-import { testInstance, testReleaseSpec } from './test-fixtures.ts';
+import { FakeRuntime, testInstance, testReleaseSpec } from '../testing/index.ts';
 
 /** Builds the testbed; `options` override the deployer's (a 10 s lease, a 60 s rollback window). */
 export async function deployerTestbed(options: Partial<DeployerOptions> = {}) {

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { ManualClock } from '../shared/index.ts';
 import { createMemoryStore } from '../store/index.ts';
-import { FakeRuntime, createDeployer, testReleaseSpec } from '../deploy/index.ts';
+import { createDeployer } from '../deploy/index.ts';
+import { FakeRuntime, testReleaseSpec } from '../testing/index.ts';
 import { createInstance } from '../control/index.ts';
 import { createRollbackGuard } from './rollback-guard.ts';
 

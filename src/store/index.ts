@@ -39,6 +39,5 @@ export { createMemoryStore } from './memory/memory-store.ts';
 export { createSqliteStore } from './sqlite/sqlite-store.ts';
 export { auditHash, chainAuditEntry, createChainVerifier, verifyAuditChain } from './audit-chain.ts';
 export type { ChainCheck, ChainProblem } from './audit-chain.ts';
-export { createPostgresStore, startTestCluster } from './postgres/index.ts';
-export type { TestCluster } from './postgres/index.ts';
+export { createPostgresStore } from './postgres/index.ts';
 export { openStore, describeDatabase, isPostgresUrl } from './open-store.ts';

@@ -1,5 +1,13 @@
-// Test support: what the unit tests, the end-to-end tests and the benchmarks share. No shipped
-// file imports this folder (docs/architecture.md: only tests, test-support files and bench/ do).
+// The test kit: fakes, record builders, the throwaway PostgreSQL cluster, the Runtime contract
+// suite, one `waitFor`, and the CLI process helpers the end-to-end tests and the benchmarks share.
+// Only tests, test-support files and benchmarks import it; no shipped file may (the import table in
+// docs/architecture.md has no arrow to it from production code).
+export { FakeRuntime } from './fake-runtime.ts';
+export { testInstance, testReleaseSpec } from './records.ts';
+export { startTestCluster } from './postgres-cluster.ts';
+export type { TestCluster } from './postgres-cluster.ts';
+export { runtimeContract } from './runtime-contract.ts';
+export type { RuntimeUnderTest } from './runtime-contract.ts';
 export { waitFor } from './wait-for.ts';
 export type { WaitOptions } from './wait-for.ts';
 export {

@@ -7,8 +7,8 @@ import { storeContract } from '../store-contract.ts';
 import type { Store } from '../store.ts';
 import type { InstanceRecord, LockRecord } from '../types.ts';
 import { createPostgresStore } from './postgres-store.ts';
-import { startTestCluster } from './test-cluster.ts';
-import type { TestCluster } from './test-cluster.ts';
+import { startTestCluster } from '../../testing/index.ts';
+import type { TestCluster } from '../../testing/index.ts';
 
 let cluster: TestCluster;
 before(async () => {

@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import pg from 'pg';
-import { migrate } from './migrate.ts';
+import { createPostgresStore } from '../store/index.ts';
 
 /** A throwaway PostgreSQL server for tests. */
 export interface TestCluster {
@@ -61,13 +61,10 @@ export async function startTestCluster(): Promise<TestCluster> {
     admin.on('error', () => {});
     const adminPool = admin;
     await admin.query(`CREATE DATABASE ${TEMPLATE}`);
-    const templatePool = new pg.Pool({ connectionString: `${base}/${TEMPLATE}`, max: 1 });
-    try {
-      await migrate(templatePool);
-    } finally {
-      // CREATE DATABASE … TEMPLATE needs the template to have no connections.
-      await templatePool.end();
-    }
+    // Opening a store migrates its database; closing it leaves the template without connections,
+    // which CREATE DATABASE … TEMPLATE needs.
+    const template = await createPostgresStore(`${base}/${TEMPLATE}`);
+    await template.close();
 
     // A connection of its own for drops, so a slow drop never delays the next createDatabase.
     const dropper = new pg.Pool({ connectionString: `${base}/postgres`, max: 1 });

@@ -1,10 +1,11 @@
 import { CutoverError } from '../shared/index.ts';
 import type { Color, FlipReason } from '../shared/index.ts';
-import type { HealthResult, Runtime, RuntimeArtifact, RuntimeInstance, RuntimeInstanceStats, RuntimeMaintenance, RuntimeSlotSpec } from './runtime.ts';
+import type { HealthResult, Runtime, RuntimeArtifact, RuntimeInstance, RuntimeInstanceStats, RuntimeMaintenance, RuntimeSlotSpec } from '../deploy/index.ts';
 
 /**
  * An in-memory runtime for unit tests of the deployer: it keeps slots and the active colour,
- * records every call, and lets a test decide how health checks and calls turn out.
+ * records every call, and lets a test decide how health checks and calls turn out. It refuses
+ * what the agent refuses: the `Runtime` contract suite (`runtime-contract.ts`) runs against both.
  */
 export class FakeRuntime implements Runtime {
   calls: string[] = [];
@@ -28,12 +29,12 @@ export class FakeRuntime implements Runtime {
     }
   }
   #get(name: string): RuntimeInstance {
-    let i = this.instances.get(name);
-    if (!i) {
-      i = { name, hosts: [], active: null, slots: [] };
-      this.instances.set(name, i);
-    }
+    const i = this.instances.get(name);
+    if (!i) throw new CutoverError('INSTANCE_NOT_FOUND', `the agent does not know instance "${name}"`, { details: { instance: name } });
     return i;
+  }
+  #slot(i: RuntimeInstance, color: Color) {
+    return i.slots.find((s) => s.color === color);
   }
 
   async ensureArtifact(digest: string) {
@@ -43,7 +44,9 @@ export class FakeRuntime implements Runtime {
   }
   async ensureInstance(name: string, hosts: string[]) {
     this.calls.push(`ensureInstance ${name}`);
-    this.#get(name).hosts = hosts;
+    const i = this.instances.get(name);
+    if (i) i.hosts = hosts;
+    else this.instances.set(name, { name, hosts, active: null, slots: [] });
   }
   /** Every spec `startSlot` was given, in order. */
   started: RuntimeSlotSpec[] = [];
@@ -52,7 +55,11 @@ export class FakeRuntime implements Runtime {
     this.calls.push(`start ${spec.instance} ${spec.color} ${spec.version}`);
     this.#maybeFail('startSlot');
     const i = this.#get(spec.instance);
-    i.slots = i.slots.filter((s) => s.color !== spec.color);
+    if (!this.artifacts.has(spec.digest)) {
+      throw new CutoverError('ARTIFACT_NOT_FOUND', `the agent has no artifact ${spec.digest}; upload it first`);
+    }
+    // The agent stops what held the colour first, which it refuses for the serving colour.
+    if (this.#slot(i, spec.color)) await this.stopSlot(spec.instance, spec.color);
     const ok = this.health.get(spec.version)?.ok ?? true;
     i.slots.push({ color: spec.color, version: spec.version, deploymentId: spec.deploymentId, state: ok ? 'healthy' : 'unhealthy', port: 1 });
     return { port: 1 };
@@ -60,14 +67,16 @@ export class FakeRuntime implements Runtime {
   async waitHealthy(instance: string, color: Color): Promise<HealthResult> {
     this.calls.push(`wait ${instance} ${color}`);
     if (this.gate) await this.gate;
-    const slot = this.#get(instance).slots.find((s) => s.color === color);
-    return this.health.get(slot?.version ?? '') ?? { ok: true, healthySince: this.now() };
+    const slot = this.instances.get(instance)?.slots.find((s) => s.color === color);
+    if (!slot) return { ok: false, reason: 'stopped', message: `no ${color} slot of "${instance}" runs`, logTail: [] };
+    return this.health.get(slot.version) ?? { ok: true, healthySince: this.now() };
   }
   async flip(instance: string, color: Color, expectVersion?: string, reason: FlipReason = 'forward') {
     this.calls.push(`flip ${instance} ${color}`);
     this.flipReasons.push(reason);
     this.#maybeFail('flip');
-    const slot = this.#get(instance).slots.find((s) => s.color === color);
+    const slot = this.#slot(this.#get(instance), color);
+    if (!slot) throw new CutoverError('SLOT_NOT_FOUND', `instance "${instance}" has nothing in its ${color} slot to flip to`);
     if (expectVersion !== undefined && (slot?.version !== expectVersion || slot.state !== 'healthy')) {
       throw new CutoverError('SLOT_NOT_READY', `the ${color} slot does not serve ${expectVersion} healthy`);
     }
@@ -80,9 +89,11 @@ export class FakeRuntime implements Runtime {
     this.calls.push(`shift ${instance} ${color} ${percent}`);
     this.#maybeFail('shift');
     const i = this.#get(instance);
-    if (!i.slots.some((s) => s.color === color)) {
-      throw new CutoverError('SLOT_NOT_FOUND', `instance "${instance}" has nothing in its ${color} slot to shift to`);
-    }
+    const slot = this.#slot(i, color);
+    if (!slot) throw new CutoverError('SLOT_NOT_FOUND', `instance "${instance}" has nothing in its ${color} slot to shift to`);
+    if (i.active === color) throw new CutoverError('SLOT_ACTIVE', `the ${color} slot of "${instance}" already serves everyone; shift to the other colour`);
+    if (slot.state !== 'healthy') throw new CutoverError('SLOT_NOT_READY', `the ${color} slot of "${instance}" is ${slot.state}, not healthy`);
+    if (i.active === null) throw new CutoverError('SLOT_NOT_READY', `instance "${instance}" has no active colour serving yet to shift from`);
     i.shift = { color, percent };
     return { shiftedAt: this.now() };
   }
@@ -96,7 +107,11 @@ export class FakeRuntime implements Runtime {
   }
   async stopSlot(instance: string, color: Color) {
     this.calls.push(`stop ${instance} ${color}`);
-    const i = this.#get(instance);
+    const i = this.instances.get(instance);
+    if (!i) return;
+    if (i.active === color || i.shift?.color === color) {
+      throw new CutoverError('SLOT_ACTIVE', `the ${color} slot of "${instance}" receives traffic; flip away from it before stopping it`);
+    }
     i.slots = i.slots.filter((s) => s.color !== color);
   }
   async removeInstance(instance: string) {
@@ -125,9 +140,23 @@ export class FakeRuntime implements Runtime {
   }
   /** Counters a test sets per instance; `stats()` answers them. */
   counters = new Map<string, RuntimeInstanceStats>();
-  async stats(instance: string) {
+  async stats(instance: string): Promise<RuntimeInstanceStats | undefined> {
     this.#maybeFail('stats');
-    return this.counters.get(instance);
+    const set = this.counters.get(instance);
+    const i = this.instances.get(instance);
+    if (set || !i) return set;
+    // As the router: every registered colour, counting from zero.
+    const since = new Date(this.now()).toISOString();
+    const colors = i.slots.map((s) => ({
+      color: s.color,
+      version: s.version,
+      deploymentId: s.deploymentId ?? null,
+      since,
+      requests: 0,
+      responses: {},
+      latency: { bucketsMs: [], counts: [] },
+    }));
+    return { instance, at: since, active: i.active, colors };
   }
   active(instance: string): Color | null {
     return this.instances.get(instance)?.active ?? null;

@@ -1,5 +1,4 @@
-// Test support for the deploy folder's unit tests (and the API's, through its harness): plain
-// records the deployer works on. Not a test file itself.
+// Plain records the deployer and the API work on, for tests.
 import type { InstanceRecord } from '../store/index.ts';
 
 /** A release spec as the store keeps it, with fast health checks; `extra` overrides fields. */

@@ -1,0 +1,28 @@
+export { MESSAGES, MESSAGE_NAMES, DEFAULT_TIMEOUT_MS, idempotencyKey, specOf, timeoutOf } from './messages.ts';
+export type { AnswerOf, Idempotency, MessageName, MessageSpec, RequestOf, StreamAnswerName } from './messages.ts';
+export { HTTP_ROUTES, decodeHttpQuery, encodeHttpRequest, hasJsonBody, pathFields } from './http-binding.ts';
+export type { HttpRoute } from './http-binding.ts';
+export { PROTOCOL_VERSION, protocolAccepted } from './version.ts';
+export {
+  OK,
+  artifactReportSchema,
+  colorStatsSchema,
+  healthResultSchema,
+  instanceReportSchema,
+  instanceStatsSchema,
+  maintenanceSchema,
+  okSchema,
+  slotReportSchema,
+  slotSpecSchema,
+} from './schemas.ts';
+export type {
+  ArtifactReport,
+  ColorStats,
+  HealthCheckSeen,
+  HealthResult,
+  InstanceReport,
+  InstanceStats,
+  Maintenance,
+  SlotReport,
+  SlotSpec,
+} from './schemas.ts';

@@ -1,0 +1,111 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { z } from 'zod';
+import { HTTP_ROUTES, decodeHttpQuery, encodeHttpRequest, hasJsonBody, pathFields } from './http-binding.ts';
+import { MESSAGE_NAMES, MESSAGES, idempotencyKey, specOf, timeoutOf } from './messages.ts';
+import { protocolAccepted } from './version.ts';
+
+const fieldsOf = (schema: z.ZodType): string[] => Object.keys((schema as z.ZodObject).shape ?? {});
+
+test('every message has one HTTP route, and no two routes are the same', () => {
+  assert.deepEqual(Object.keys(HTTP_ROUTES).sort(), [...MESSAGE_NAMES].sort());
+  const seen = MESSAGE_NAMES.map((n) => `${HTTP_ROUTES[n].method} ${HTTP_ROUTES[n].path}`);
+  assert.equal(new Set(seen).size, seen.length);
+});
+
+test('each route carries every request field: in its path, its query, or a JSON body', () => {
+  for (const name of MESSAGE_NAMES) {
+    const route = HTTP_ROUTES[name];
+    const fields = fieldsOf(specOf(name).request);
+    for (const f of pathFields(route)) assert.ok(fields.includes(f), `${name}: the path names ${f}, which the request lacks`);
+    for (const f of Object.keys('query' in route ? route.query : {})) assert.ok(fields.includes(f), `${name}: query ${f}`);
+    const elsewhere = fields.filter((f) => !pathFields(route).includes(f) && !('query' in route && f in route.query));
+    if (!hasJsonBody(route)) assert.deepEqual(elsewhere, [], `${name}: ${route.method} has no body for ${elsewhere.join(', ')}`);
+    // A byte stream is the body: nothing else may need it.
+    if (specOf(name).stream === 'request') assert.deepEqual(elsewhere, [], `${name}: the stream is the body`);
+  }
+});
+
+test('a request survives the HTTP encoding: path fields percent-encoded, query fields typed, the rest in the body', () => {
+  const start = {
+    instance: 'web shop',
+    color: 'green' as const,
+    version: '1.0.0',
+    digest: `sha256:${'a'.repeat(64)}`,
+    start: 'node s.js',
+    env: {},
+    health: { path: '/', intervalMs: 1, timeoutMs: 1, healthyThreshold: 1, unhealthyThreshold: 1 },
+    stopTimeoutMs: 1,
+    deploymentId: 'd1',
+  };
+  const encoded = encodeHttpRequest('slot.start', start);
+  assert.equal(encoded.path, '/v1/instances/web%20shop/slots/green/start');
+  const { instance: _i, color: _c, ...body } = start;
+  assert.deepEqual(encoded.json, body);
+
+  const logs = encodeHttpRequest('instance.logs', { instance: 'web', color: 'blue', tail: 20, follow: true });
+  assert.equal(logs.path, '/v1/instances/web/logs?color=blue&tail=20&follow=1');
+  assert.equal(logs.json, undefined);
+  const query = new URL(`http://x${logs.path}`).searchParams;
+  const decoded = { instance: 'web', ...decodeHttpQuery(HTTP_ROUTES['instance.logs'], (f) => query.get(f) ?? undefined) };
+  assert.deepEqual(MESSAGES['instance.logs'].request.parse(decoded), { instance: 'web', color: 'blue', tail: 20, follow: true });
+  assert.equal(encodeHttpRequest('instance.logs', { instance: 'web', follow: false }).path, '/v1/instances/web/logs');
+
+  // A digest's colon travels percent-encoded, as the client always sent it.
+  assert.equal(encodeHttpRequest('artifact.delete', { digest: 'sha256:ab' }).path, '/v1/artifacts/sha256%3Aab');
+});
+
+test('idempotency: reads have no key; a repeat of a change has the same key, another change another one', () => {
+  for (const name of MESSAGE_NAMES) {
+    const i = specOf(name).idempotency;
+    if (name.startsWith('agent.') || name.endsWith('.describe') || name.endsWith('.stats') || name === 'instance.logs') {
+      assert.equal(i.kind, 'read', name);
+    }
+  }
+  assert.equal(idempotencyKey('instance.describe', { instance: 'web' }), undefined);
+  assert.equal(idempotencyKey('instance.flip', { instance: 'web', color: 'blue' }), 'instance.flip web blue');
+  assert.equal(idempotencyKey('instance.flip', { instance: 'web', color: 'blue', reason: 'rollback' }), 'instance.flip web blue');
+  assert.notEqual(idempotencyKey('instance.flip', { instance: 'web', color: 'green' }), 'instance.flip web blue');
+  const spec = {
+    instance: 'web',
+    color: 'blue' as const,
+    version: '1',
+    digest: 'sha256:x',
+    start: 's',
+    env: {},
+    health: { path: '/', intervalMs: 1, timeoutMs: 1, healthyThreshold: 1, unhealthyThreshold: 1 },
+    stopTimeoutMs: 1,
+    deploymentId: 'd1',
+  };
+  assert.equal(specOf('slot.start').idempotency.kind, 'once');
+  assert.equal(idempotencyKey('slot.start', spec), 'slot.start web/blue d1');
+  assert.notEqual(idempotencyKey('slot.start', { ...spec, deploymentId: 'd2' }), idempotencyKey('slot.start', spec));
+  // The preview token is a secret: its key says only whether one is set.
+  assert.equal(idempotencyKey('instance.preview', { instance: 'web', token: 'a-secret-token-of-16+' }), 'instance.preview web on');
+});
+
+test('timeouts: long for stops and uploads, a wait gets its own timeout plus a margin', () => {
+  assert.equal(timeoutOf('instance.describe', { instance: 'web' }), 30_000);
+  assert.equal(timeoutOf('slot.stop', { instance: 'web', color: 'blue' }), 600_000);
+  assert.equal(timeoutOf('artifact.put', { digest: 'sha256:x' }), 300_000);
+  assert.equal(timeoutOf('slot.wait', { instance: 'web', color: 'blue', timeoutMs: 5000 }), 15_000);
+});
+
+test('requests are checked: a bad colour, a percent out of range, a short preview token', () => {
+  assert.equal(MESSAGES['slot.stop'].request.safeParse({ instance: 'web', color: 'red' }).success, false);
+  assert.equal(MESSAGES['instance.shift'].request.safeParse({ instance: 'web', color: 'blue', percent: 100 }).success, false);
+  assert.equal(MESSAGES['instance.preview'].request.safeParse({ instance: 'web', token: 'short' }).success, false);
+  assert.equal(MESSAGES['instance.maintenance.on'].request.safeParse({ instance: 'web', colour: 'x' }).success, false, 'maintenance is strict: it is persisted');
+  // Unknown fields of other requests are dropped, so a newer server can talk to an older agent.
+  assert.deepEqual(MESSAGES['instance.put'].request.parse({ instance: 'web', hosts: ['a'], later: 1 }), { instance: 'web', hosts: ['a'] });
+});
+
+test('a server accepts agents of its protocol version and the one before, and names both otherwise', () => {
+  assert.deepEqual(protocolAccepted(3, 3), { ok: true, outdated: false });
+  assert.deepEqual(protocolAccepted(3, 2), { ok: true, outdated: true });
+  const old = protocolAccepted(3, 1);
+  assert.equal(old.ok, false);
+  assert.match(!old.ok ? old.reason : '', /agent speaks protocol 1, this server 3 .*upgrade the agent/);
+  const newer = protocolAccepted(3, 4);
+  assert.match(!newer.ok ? newer.reason : '', /upgrade the server/);
+});
