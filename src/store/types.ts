@@ -1,4 +1,4 @@
-import type { Color } from '../shared/index.ts';
+import type { Color, ErrorCode } from '../shared/index.ts';
 
 /**
  * Records the store keeps. Plain data, JSON-serialisable; no database types leak out of `src/store`.
@@ -93,7 +93,7 @@ export interface DeploymentRecord {
   toColor: Color;
   status: DeploymentStatus;
   steps: StepRecord[];
-  error?: { code: string; message: string; details?: Record<string, unknown> };
+  error?: { code: ErrorCode; message: string; details?: Record<string, unknown> };
   actor: string;
   /** The instance's app (absent on deployments recorded before it was kept). */
   app?: string;

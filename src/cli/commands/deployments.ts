@@ -54,7 +54,7 @@ export async function follow(client: ApiClient, started: DeploymentRecord, out: 
     d = await client.call<DeploymentRecord>('GET', withQuery(apiPath('deployments', d.id), { wait: Math.min(2000, Math.floor(client.timeoutMs / 2)) }));
   }
   if (d.status === 'failed' || d.status === 'aborted') {
-    throw new CutoverError((d.error?.code as 'DEPLOYMENT_FAILED') ?? 'DEPLOYMENT_FAILED', d.error?.message ?? `the deployment ${d.status}`, {
+    throw new CutoverError(d.error?.code ?? 'DEPLOYMENT_FAILED', d.error?.message ?? `the deployment ${d.status}`, {
       details: { deployment: d.id, ...(d.error?.details ?? {}) },
     });
   }
