@@ -11,7 +11,7 @@ import { cliConfigDir } from './config/index.ts';
 import type { Config } from './config/index.ts';
 import { describeDatabase, openStore } from './store/index.ts';
 import { createArtifactStore } from './releases/index.ts';
-import { createDeployer, pruneArtifacts } from './deploy/index.ts';
+import { createDeployer, createTrafficControls, pruneArtifacts } from './deploy/index.ts';
 import { claimPorts, createAgentClient, findLiveAgent, openAgentLogs, portFree, startAgent, waitAgentGone } from './agent/index.ts';
 import type { AgentPidRecord } from './agent/index.ts';
 import { bootstrapAdminToken, collectUnreferencedArtifacts, ensureBuiltInChannels, reportProblem } from './control/index.ts';
@@ -105,6 +105,7 @@ export async function startServer(
   const api = createApi({
     store,
     deployer,
+    traffic: createTrafficControls({ store, runtime, clock }),
     scheduler,
     version: PRODUCT_VERSION,
     pruneKeepReleases: config.pruneKeepReleases,

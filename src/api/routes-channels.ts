@@ -17,7 +17,7 @@ import {
   updateChannel,
   updateChannelSchema,
 } from '../control/index.ts';
-import type { ApiDeps } from './api.ts';
+import type { ApiDeps } from './api-deps.ts';
 import { pathParams, route } from './route.ts';
 import type { RouteSpec } from './route.ts';
 import { channelDetailSchema, channelSchema, channelViewSchema, problemSchema, promotionCheckSchema, promotionResultSchema } from './schemas.ts';

@@ -18,7 +18,7 @@ import {
 } from '../control/index.ts';
 import { explain, localDateTime } from '../fleet/index.ts';
 import type { InstancePlan } from '../fleet/index.ts';
-import type { ApiDeps } from './api.ts';
+import type { ApiDeps } from './api-deps.ts';
 import { pathParams, readJsonOrNull, route } from './route.ts';
 import type { RouteSpec } from './route.ts';
 

@@ -16,7 +16,7 @@ import {
   updateInstance,
   updateInstanceSchema,
 } from '../control/index.ts';
-import type { ApiDeps } from './api.ts';
+import type { ApiDeps } from './api-deps.ts';
 import { deploymentForRole, instanceStatus, statusForRole } from './instance-status.ts';
 import { pathParams, readJsonOrNull, route } from './route.ts';
 import type { RouteSpec } from './route.ts';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { changeHosts, deleteInstance, pruneArtifacts } from '../deploy/index.ts';
 import { hostnameField } from '../control/index.ts';
-import type { ApiDeps } from './api.ts';
+import type { ApiDeps } from './api-deps.ts';
 import { pathParams, route } from './route.ts';
 import type { RouteSpec } from './route.ts';
 import { instanceSchema } from './schemas.ts';

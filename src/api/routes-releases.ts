@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { CutoverError } from '../shared/index.ts';
 import { DEFAULT_MAX_ARTIFACT_BYTES, releaseSpecSchema } from '../releases/index.ts';
 import { publishRelease, releaseDiff } from '../control/index.ts';
-import type { ApiDeps } from './api.ts';
+import type { ApiDeps } from './api-deps.ts';
 import { pathParams, readJson, route } from './route.ts';
 import type { RouteSpec } from './route.ts';
 import { releaseDiffSchema, releaseSchema } from './schemas.ts';

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { createTrafficControls } from '../deploy/index.ts';
-import type { ApiDeps } from './api.ts';
+import type { ApiDeps } from './api-deps.ts';
 import { pathParams, route } from './route.ts';
 import type { RouteSpec } from './route.ts';
 import { deploymentSchema } from './schemas.ts';
@@ -35,8 +34,7 @@ const previewAccess = z.object({
 
 /** Steering a running deployment (abort, resume) and the instance's traffic switches (preview, maintenance). */
 export function trafficRoutes(deps: ApiDeps): RouteSpec[] {
-  const { deployer } = deps;
-  const traffic = createTrafficControls(deps);
+  const { deployer, traffic } = deps;
   const id = pathParams('id');
   const name = pathParams('name');
   const whoOf = (who: { actor: string; requestId: string }, reason?: string) => ({

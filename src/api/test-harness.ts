@@ -9,7 +9,7 @@ import { createArtifactStore } from '../releases/index.ts';
 import type { ArtifactStore } from '../releases/index.ts';
 import { createMemoryStore } from '../store/index.ts';
 import type { Role, Store } from '../store/index.ts';
-import { FakeRuntime, createDeployer } from '../deploy/index.ts';
+import { FakeRuntime, createDeployer, createTrafficControls } from '../deploy/index.ts';
 import { ensureBuiltInChannels, hashToken } from '../control/index.ts';
 import { createApi } from './api.ts';
 import { createScheduler } from '../scheduler/index.ts';
@@ -49,6 +49,7 @@ export async function startHarness(
   const api = createApi({
     store,
     deployer,
+    traffic: createTrafficControls({ store, runtime, clock }),
     scheduler,
     runtime,
     artifacts,
