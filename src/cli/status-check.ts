@@ -1,6 +1,6 @@
 // What `cutover status` says about the agent check, and the exit code it ends with.
-import type { AgentCheck } from '../deploy/index.ts';
 import { EXIT_NOT_ROUTED_AS_RECORDED, exitCodeFor } from '../shared/index.ts';
+import type { AgentCheck } from '../api/index.ts';
 
 /** An instance status as far as the agent check goes (`agent` is absent from older servers). */
 type Checked = { name: string; agent?: AgentCheck };
