@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import semver from 'semver';
-import { CutoverError, validate } from '../shared/index.ts';
+import { CutoverError} from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
 import type { ChannelMove, ChannelPointer, ChannelPolicy, ChannelRecord, Store } from '../store/index.ts';
 import { defaultChannels, evaluatePromotion } from './promotion-policy.ts';
 import type { PromotionVerdict } from './promotion-policy.ts';
 import { mustGetRelease, resolveApp } from './resolve-app.ts';
-import type { Who } from './who.ts';
+import type { Actor } from '../shared/index.ts';
 
 type Deps = { store: Store; clock: Clock };
 
@@ -34,6 +34,8 @@ export const createChannelSchema = z
     policy: policyPatchSchema.default({}),
   })
   .strict();
+/** The validated body (the route parses it once, at the API edge). */
+export type CreateChannelInput = z.output<typeof createChannelSchema>;
 
 export const updateChannelSchema = z
   .object({
@@ -42,6 +44,8 @@ export const updateChannelSchema = z
     reason: z.string().max(500).optional(),
   })
   .strict();
+/** The validated body (the route parses it once, at the API edge). */
+export type UpdateChannelInput = z.output<typeof updateChannelSchema>;
 
 export const promoteSchema = z
   .object({
@@ -51,6 +55,8 @@ export const promoteSchema = z
     force: z.boolean().default(false).describe('Admin only, with a reason: promote although the policy refuses.'),
   })
   .strict();
+/** The validated body (the route parses it once, at the API edge). */
+export type PromoteInput = z.output<typeof promoteSchema>;
 
 /** Creates the built-in channels (alpha, beta, release, stable) that do not exist yet. */
 export async function ensureBuiltInChannels(deps: Deps): Promise<void> {
@@ -75,8 +81,8 @@ async function checkPolicyChannels(store: Store, policy: ChannelPolicy, self: st
   await mustGetChannel(store, policy.soak.channel);
 }
 
-export async function createChannel(deps: Deps, input: unknown, who: Who): Promise<ChannelRecord> {
-  const { name, description, policy } = validate(createChannelSchema, input, 'The channel');
+export async function createChannel(deps: Deps, input: CreateChannelInput, who: Actor): Promise<ChannelRecord> {
+  const { name, description, policy } = input;
   const now = deps.clock.now();
   const channel: ChannelRecord = {
     name,
@@ -107,8 +113,8 @@ export async function createChannel(deps: Deps, input: unknown, who: Who): Promi
   return channel;
 }
 
-export async function updateChannel(deps: Deps, name: string, input: unknown, who: Who): Promise<ChannelRecord> {
-  const patch = validate(updateChannelSchema, input, 'The channel change');
+export async function updateChannel(deps: Deps, name: string, input: UpdateChannelInput, who: Actor): Promise<ChannelRecord> {
+  const patch = input;
   const before = await mustGetChannel(deps.store, name);
   const after: ChannelRecord = {
     ...before,
@@ -196,8 +202,8 @@ export interface PromotionResult extends PromotionCheck {
  * thrown with the first failed rule's code and every failed rule in the message and details.
  * An admin may override with `force` and a reason; the override is audited with what it overrode.
  */
-export async function promote(deps: Deps, input: unknown, channelName: string, who: Who): Promise<PromotionResult> {
-  const { version, app: appArg, reason, force } = validate(promoteSchema, input, 'The promotion');
+export async function promote(deps: Deps, input: PromoteInput, channelName: string, who: Actor): Promise<PromotionResult> {
+  const { version, app: appArg, reason, force } = input;
   const check = await checkPromotion(deps, { app: appArg, version, channel: channelName });
   const { app, current, verdict } = check;
   if (current === version) return { ...check, changed: false, forced: false, move: null };

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { CutoverError, validate } from '../shared/index.ts';
+import { CutoverError} from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
 import type { InstanceRecord, Store } from '../store/index.ts';
 import { checkTarget, environmentField, labelKeyField, labelValueField, targetSchema, tenantField, windowField } from './targets.ts';
-import type { Who } from './who.ts';
+import type { Actor } from '../shared/index.ts';
 
 /** A host name an instance is served on (`shop.example.com`). */
 export const hostnameField = z
@@ -23,18 +23,17 @@ export const createInstanceSchema = z
     window: windowField.nullable().default(null).describe('Maintenance window; null: the environment default of the fleet policy.'),
   })
   .strict();
-
-export type CreateInstanceInput = z.input<typeof createInstanceSchema>;
+/** The validated body (the route parses it once, at the API edge). */
+export type CreateInstanceInput = z.output<typeof createInstanceSchema>;
 
 /** Creates an instance of a published app. Refuses unknown apps, taken names and taken host names. */
 export async function createInstance(
   deps: { store: Store; clock: Clock },
-  input: unknown,
-  who: Who,
+  input: CreateInstanceInput,
+  who: Actor,
 ): Promise<InstanceRecord> {
-  const parsed = validate(createInstanceSchema, input, 'The instance');
-  const { name, app, environment, tenant, labels, target, window } = parsed;
-  const hosts = [...new Set(parsed.hosts.map((h) => h.toLowerCase()))];
+  const { name, app, environment, tenant, labels, target, window } = input;
+  const hosts = [...new Set(input.hosts.map((h) => h.toLowerCase()))];
   const apps = await deps.store.listApps();
   if (!apps.includes(app)) {
     throw new CutoverError(

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { CutoverError, validate } from '../shared/index.ts';
+import { CutoverError} from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
 import type { HoldRecord, Store } from '../store/index.ts';
 import { mustGetInstance } from './targets.ts';
-import type { Who } from './who.ts';
+import type { Actor } from '../shared/index.ts';
 import { isoTimeField } from './iso-time.ts';
 
 type Deps = { store: Store; clock: Clock };
@@ -16,12 +16,16 @@ export const holdSchema = z
     until: isoTime.optional().describe('When the hold ends by itself; default: until released.'),
   })
   .strict();
+/** The validated body (the route parses it once, at the API edge). */
+export type HoldInput = z.output<typeof holdSchema>;
 
 export const unholdSchema = z.object({ reason: z.string().max(500).optional() }).strict();
+/** The validated body (the route parses it once, at the API edge). */
+export type UnholdInput = z.output<typeof unholdSchema>;
 
 /** Puts a hold on an instance: the fleet scheduler never changes it while the hold lasts. */
-export async function holdInstance(deps: Deps, name: string, input: unknown, who: Who): Promise<HoldRecord> {
-  const { reason, until } = validate(holdSchema, input, 'The hold');
+export async function holdInstance(deps: Deps, name: string, input: HoldInput, who: Actor): Promise<HoldRecord> {
+  const { reason, until } = input;
   const instance = await mustGetInstance(deps.store, name);
   const now = deps.clock.now();
   if (until !== undefined && until <= now) {
@@ -45,8 +49,8 @@ export async function holdInstance(deps: Deps, name: string, input: unknown, who
 }
 
 /** Releases an instance's hold. */
-export async function unholdInstance(deps: Deps, name: string, input: unknown, who: Who): Promise<HoldRecord> {
-  const { reason } = validate(unholdSchema, input, 'The release of the hold');
+export async function unholdInstance(deps: Deps, name: string, input: UnholdInput, who: Actor): Promise<HoldRecord> {
+  const { reason } = input;
   const instance = await mustGetInstance(deps.store, name);
   const before = (await deps.store.listHolds()).find((h) => h.instance === name);
   if (!before) throw new CutoverError('HOLD_NOT_FOUND', `instance "${name}" has no hold`, { details: { instance: name } });

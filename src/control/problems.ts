@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { CutoverError, validate } from '../shared/index.ts';
+import { CutoverError} from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
 import type { ProblemRecord, ProblemStatus, Store } from '../store/index.ts';
 import { mustGetRelease, resolveApp } from './resolve-app.ts';
-import type { Who } from './who.ts';
+import type { Actor } from '../shared/index.ts';
 
 type Deps = { store: Store; clock: Clock };
 
@@ -15,16 +15,20 @@ export const reportProblemSchema = z
     details: z.string().max(10_000).optional(),
   })
   .strict();
+/** The validated body (the route parses it once, at the API edge). */
+export type ReportProblemInput = z.output<typeof reportProblemSchema>;
 
 export const resolveProblemSchema = z.object({ reason: z.string().max(500).optional() }).strict();
+/** The validated body (the route parses it once, at the API edge). */
+export type ResolveProblemInput = z.output<typeof resolveProblemSchema>;
 
 /**
  * Files a problem against a release. An open problem blocks promotion to channels whose policy
  * says so (`stable` by default). Automatic rollbacks and the scheduler file through here too,
  * with their own `source`.
  */
-export async function reportProblem(deps: Deps, input: unknown, who: Who, source = 'user'): Promise<ProblemRecord> {
-  const { version, app: appArg, title, details } = validate(reportProblemSchema, input, 'The problem');
+export async function reportProblem(deps: Deps, input: ReportProblemInput, who: Actor, source = 'user'): Promise<ProblemRecord> {
+  const { version, app: appArg, title, details } = input;
   const app = await resolveApp(deps.store, appArg, version);
   await mustGetRelease(deps.store, app, version);
   const at = deps.clock.now();
@@ -49,8 +53,8 @@ export async function mustGetProblem(store: Store, id: number): Promise<ProblemR
   return problem;
 }
 
-export async function resolveProblem(deps: Deps, id: number, input: unknown, who: Who): Promise<ProblemRecord> {
-  const { reason } = validate(resolveProblemSchema, input, 'The resolution');
+export async function resolveProblem(deps: Deps, id: number, input: ResolveProblemInput, who: Actor): Promise<ProblemRecord> {
+  const { reason } = input;
   const before = await mustGetProblem(deps.store, id);
   const at = deps.clock.now();
   const resolved = await deps.store.resolveProblem(id, who.actor, at, reason ?? null);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { CutoverError, canonicalJson, validate } from '../shared/index.ts';
+import { CutoverError, canonicalJson} from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
 import type { InstanceRecord, InstanceSpecChange, InstanceTarget, NewAuditEntry, Store } from '../store/index.ts';
 import { mustGetChannel } from './channels.ts';
@@ -8,7 +8,7 @@ import { pointerIndex, resolveTarget, windowSchema } from '../fleet/index.ts';
 import type { ResolvedTarget } from '../fleet/index.ts';
 import { formatSelector, matchesSelector, parseSelector } from './selector.ts';
 import { mustGetRelease } from './resolve-app.ts';
-import type { Who } from './who.ts';
+import type { Actor } from '../shared/index.ts';
 
 type Deps = { store: Store; clock: Clock };
 
@@ -34,6 +34,8 @@ export const labelKeyField = z.string().regex(/^[a-z][a-z0-9._/-]{0,62}$/, 'labe
 export const labelValueField = z.string().max(200, 'label values are at most 200 characters');
 
 export const setTargetSchema = z.object({ target: targetSchema, reason: z.string().max(500).optional() }).strict();
+/** The validated body (the route parses it once, at the API edge). */
+export type SetTargetInput = z.output<typeof setTargetSchema>;
 
 export const bulkTargetSchema = z
   .object({
@@ -47,6 +49,8 @@ export const bulkTargetSchema = z
       .describe('The `selection` a dry run returned: refuses (SELECTION_CHANGED) if the instances or their targets changed since.'),
   })
   .strict();
+/** The validated body (the route parses it once, at the API edge). */
+export type BulkTargetInput = z.output<typeof bulkTargetSchema>;
 
 /** An instance with its resolved target: the version it should run now. */
 export interface InstanceView extends InstanceRecord {
@@ -76,7 +80,7 @@ export async function checkTarget(store: Store, app: string, target: InstanceTar
 
 const sameTarget = (a: InstanceTarget | null, b: InstanceTarget | null) => canonicalJson(a) === canonicalJson(b);
 
-function auditEntry(who: Who, at: number, instance: InstanceRecord, target: InstanceTarget | null, reason: string | undefined, selector?: string): NewAuditEntry {
+function auditEntry(who: Actor, at: number, instance: InstanceRecord, target: InstanceTarget | null, reason: string | undefined, selector?: string): NewAuditEntry {
   return {
     at,
     actor: who.actor,
@@ -94,8 +98,8 @@ function auditEntry(who: Who, at: number, instance: InstanceRecord, target: Inst
 }
 
 /** Sets what one instance should run. */
-export async function setInstanceTarget(deps: Deps, name: string, input: unknown, who: Who): Promise<InstanceView> {
-  const { target, reason } = validate(setTargetSchema, input, 'The target');
+export async function setInstanceTarget(deps: Deps, name: string, input: SetTargetInput, who: Actor): Promise<InstanceView> {
+  const { target, reason } = input;
   const instance = await mustGetInstance(deps.store, name);
   await checkTarget(deps.store, instance.app, target);
   if (!sameTarget(instance.target, target)) {
@@ -132,8 +136,8 @@ export interface BulkTargetResult {
  * fingerprint as `confirm` refuses if anything matched has changed since (what was shown is what
  * is applied).
  */
-export async function bulkSetTarget(deps: Deps, input: unknown, who: Who): Promise<BulkTargetResult> {
-  const { selector: text, target, reason, dryRun, confirm } = validate(bulkTargetSchema, input, 'The bulk target');
+export async function bulkSetTarget(deps: Deps, input: BulkTargetInput, who: Actor): Promise<BulkTargetResult> {
+  const { selector: text, target, reason, dryRun, confirm } = input;
   const selector = parseSelector(text);
   const matched = (await deps.store.listInstances()).filter((i) => matchesSelector(selector, i));
   const checked = new Set<string>();
@@ -216,10 +220,12 @@ export const updateInstanceSchema = z
     reason: z.string().max(500).optional(),
   })
   .strict();
+/** The validated body (the route parses it once, at the API edge). */
+export type UpdateInstanceInput = z.output<typeof updateInstanceSchema>;
 
 /** Changes an instance's declared fields other than its target (window, environment, tenant, labels). */
-export async function updateInstance(deps: Deps, name: string, input: unknown, who: Who): Promise<InstanceView> {
-  const { reason, labels: labelPatch, ...fields } = validate(updateInstanceSchema, input, 'The instance change');
+export async function updateInstance(deps: Deps, name: string, input: UpdateInstanceInput, who: Actor): Promise<InstanceView> {
+  const { reason, labels: labelPatch, ...fields } = input;
   const before = await mustGetInstance(deps.store, name);
   const change: InstanceSpecChange = { name, ...fields };
   if (labelPatch) {

@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { CutoverError, validate } from '../shared/index.ts';
+import { CutoverError} from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
 import type { Role, Store, TokenRecord } from '../store/index.ts';
-import type { Who } from './who.ts';
+import type { Actor } from '../shared/index.ts';
 import { BOOTSTRAPPED_SETTING } from './audit.ts';
 
 /** sha256 of a token: what the store keeps instead of the token. */
@@ -49,6 +49,8 @@ export const createTokenSchema = z
     role: z.enum(['viewer', 'deployer', 'admin']).describe('viewer reads; deployer publishes, deploys, rolls back, retargets, promotes within policy and reports problems; admin does everything.'),
   })
   .strict();
+/** The validated body (the route parses it once, at the API edge). */
+export type CreateTokenInput = z.output<typeof createTokenSchema>;
 
 /** A token as listed: never its hash. */
 export type TokenInfo = Omit<TokenRecord, 'hash'>;
@@ -56,8 +58,8 @@ export type TokenInfo = Omit<TokenRecord, 'hash'>;
 const info = ({ hash: _hash, ...rest }: TokenRecord): TokenInfo => rest;
 
 /** Creates a named token and returns it: the only time it is ever visible. */
-export async function createToken(deps: { store: Store; clock: Clock }, input: unknown, who: Who): Promise<TokenInfo & { token: string }> {
-  const { name, role } = validate(createTokenSchema, input, 'The token');
+export async function createToken(deps: { store: Store; clock: Clock }, input: CreateTokenInput, who: Actor): Promise<TokenInfo & { token: string }> {
+  const { name, role } = input;
   const token = newToken();
   const record: TokenRecord = { name, hash: hashToken(token), role, createdAt: deps.clock.now(), createdBy: who.actor };
   if (!(await deps.store.insertToken(record))) {
@@ -79,7 +81,7 @@ export async function listTokens(store: Store): Promise<TokenInfo[]> {
 }
 
 /** Revokes a token at once. The last admin token cannot be revoked: nobody could manage tokens after. */
-export async function revokeToken(deps: { store: Store; clock: Clock }, name: string, who: Who): Promise<TokenInfo> {
+export async function revokeToken(deps: { store: Store; clock: Clock }, name: string, who: Actor): Promise<TokenInfo> {
   const tokens = await deps.store.listTokens();
   const token = tokens.find((t) => t.name === name);
   if (!token) {
