@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { getRequestListener } from '@hono/node-server';
-import { CutoverError, closeServer, listen, systemClock } from './shared/index.ts';
+import { CutoverError, closeServer, listen, systemActor, systemClock } from './shared/index.ts';
 import type { Clock, Logger } from './shared/index.ts';
 import { cliConfigDir } from './config/index.ts';
 import type { Config } from './config/index.ts';
@@ -78,7 +78,7 @@ export async function startServer(
           title: `Cutover aborted on ${d.instance}: ${breaches[0] ?? 'step analysis failed'}`.slice(0, 200),
           details: breaches.join('\n'),
         },
-        { actor: ANALYSIS_ACTOR, role: 'deployer', requestId: null },
+        systemActor(ANALYSIS_ACTOR),
         ANALYSIS_ACTOR,
       );
     },

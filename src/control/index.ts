@@ -5,8 +5,6 @@ export { createInstance, createInstanceSchema, hostnameField } from './create-in
 export type { CreateInstanceInput } from './create-instance.ts';
 export { bootstrapAdminToken, createToken, createTokenSchema, hashToken, listTokens, newToken, revokeToken, roleAllows } from './tokens.ts';
 export type { TokenInfo } from './tokens.ts';
-export type { Who } from './who.ts';
-export { SYSTEM } from './who.ts';
 export { mustGetRelease, resolveApp } from './resolve-app.ts';
 export {
   checkPromotion,

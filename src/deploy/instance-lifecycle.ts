@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { CutoverError } from '../shared/index.ts';
-import type { Clock } from '../shared/index.ts';
+import type { Actor, Clock } from '../shared/index.ts';
 import type { InstanceRecord, LockRecord, Store } from '../store/index.ts';
 import type { Runtime } from './runtime.ts';
 import { planPrune } from './plan-prune.ts';
@@ -10,12 +10,6 @@ export interface LifecycleDeps {
   store: Store;
   runtime: Runtime;
   clock: Clock;
-}
-
-export interface LifecycleWho {
-  actor: string;
-  requestId?: string;
-  reason?: string;
 }
 
 // Long enough for a drain and two slot stops; expired leases are free again, so a crash mid-way
@@ -30,7 +24,7 @@ async function withInstanceLock<T>(
   deps: LifecycleDeps,
   instance: string,
   what: { operation: 'instance-delete' | 'host-change'; retry: string },
-  who: LifecycleWho,
+  who: Actor,
   work: (lock: LockRecord) => Promise<T>,
 ): Promise<T> {
   const [running] = await deps.store.listDeployments({ instance, status: 'running', limit: 1 });
@@ -78,7 +72,7 @@ export interface DeletedInstance {
  * routes, then the store forgets it with an `instance.delete` audit entry. If the runtime fails,
  * the store keeps the instance (the delete can be run again).
  */
-export async function deleteInstance(deps: LifecycleDeps, name: string, who: LifecycleWho): Promise<DeletedInstance> {
+export async function deleteInstance(deps: LifecycleDeps, name: string, who: Actor): Promise<DeletedInstance> {
   const before = await mustGet(deps.store, name);
   return withInstanceLock(deps, name, { operation: 'instance-delete', retry: 'delete it' }, who, async () => {
     await deps.runtime.removeInstance(name);
@@ -124,7 +118,7 @@ export async function deleteInstance(deps: LifecycleDeps, name: string, who: Lif
  * under its lock the runtime re-routes (when it knows the instance), then the store records it
  * with an `instance.update` audit entry.
  */
-export async function changeHosts(deps: LifecycleDeps, name: string, hosts: string[], who: LifecycleWho): Promise<InstanceRecord> {
+export async function changeHosts(deps: LifecycleDeps, name: string, hosts: string[], who: Actor): Promise<InstanceRecord> {
   const wanted = [...new Set(hosts.map((h) => h.toLowerCase()))];
   const before = await mustGet(deps.store, name);
   for (const other of await deps.store.listInstances()) {

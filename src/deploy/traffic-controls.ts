@@ -1,15 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { CutoverError } from '../shared/index.ts';
-import type { Clock } from '../shared/index.ts';
+import type { Actor, Clock } from '../shared/index.ts';
 import type { InstanceRecord, Store } from '../store/index.ts';
 import type { Runtime, RuntimeMaintenance } from './runtime.ts';
-
-/** Who asks, for the audit entry. */
-export interface TrafficWho {
-  actor: string;
-  reason?: string;
-  requestId?: string | null;
-}
 
 /** How to reach the idle slot with a preview token (returned once, when it is set). */
 export interface PreviewAccess {
@@ -39,7 +32,7 @@ export function createTrafficControls(deps: { store: Store; runtime: Pick<Runtim
     return instance;
   }
 
-  function audit(instance: InstanceRecord, action: string, who: TrafficWho, details: Record<string, unknown>) {
+  function audit(instance: InstanceRecord, action: string, who: Actor, details: Record<string, unknown>) {
     return store.appendAudit({
       at: clock.now(),
       actor: who.actor,
@@ -56,7 +49,7 @@ export function createTrafficControls(deps: { store: Store; runtime: Pick<Runtim
 
   return {
     /** Sets a preview token (a new random one unless `token` is given) and says how to use it. */
-    async openPreview(name: string, who: TrafficWho, token?: string): Promise<PreviewAccess> {
+    async openPreview(name: string, who: Actor, token?: string): Promise<PreviewAccess> {
       const instance = await mustGet(name);
       const value = token ?? randomBytes(18).toString('base64url');
       await runtime.setPreview(name, value);
@@ -72,14 +65,14 @@ export function createTrafficControls(deps: { store: Store; runtime: Pick<Runtim
       };
     },
 
-    async closePreview(name: string, who: TrafficWho): Promise<{ instance: string; preview: false }> {
+    async closePreview(name: string, who: Actor): Promise<{ instance: string; preview: false }> {
       const instance = await mustGet(name);
       await runtime.setPreview(name, null);
       await audit(instance, 'instance.preview.close', who, {});
       return { instance: name, preview: false };
     },
 
-    async setMaintenance(name: string, who: TrafficWho, page: RuntimeMaintenance | null): Promise<{ instance: string; maintenance: boolean }> {
+    async setMaintenance(name: string, who: Actor, page: RuntimeMaintenance | null): Promise<{ instance: string; maintenance: boolean }> {
       const instance = await mustGet(name);
       await runtime.setMaintenance(name, page);
       await audit(instance, page ? 'instance.maintenance.on' : 'instance.maintenance.off', who, {

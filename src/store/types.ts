@@ -1,4 +1,7 @@
-import type { Color, ErrorCode } from '../shared/index.ts';
+import type { Color, ErrorCode, Role } from '../shared/index.ts';
+
+/** The role lives in `shared/` (the API, control and the CLI speak it); the store keeps it on tokens. */
+export type { Role };
 
 /**
  * Records the store keeps. Plain data, JSON-serialisable; no database types leak out of `src/store`.
@@ -147,7 +150,6 @@ export interface AcquireOptions {
   supersede?: (deployment: DeploymentRecord, now: number) => { deployment: DeploymentRecord; audit: NewAuditEntry };
 }
 
-export type Role = 'viewer' | 'deployer' | 'admin';
 
 export interface TokenRecord {
   name: string;
