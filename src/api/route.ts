@@ -13,7 +13,6 @@ type Caller = Actor & { role: Role; requestId: string };
 
 export type ApiEnv = { Bindings: HttpBindings; Variables: { token?: TokenRecord; requestId: string; /** Largest JSON body, set by `mount`. */ maxBody: number } };
 
-
 /**
  * One API operation. The same schemas validate the request and describe it in the OpenAPI
  * document (`openapi.ts`), and `role` is both enforced and published (`x-cutover-role`), so the

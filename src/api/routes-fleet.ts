@@ -7,7 +7,6 @@ import {
   holdInstance,
   holdSchema,
   isoTimeField,
-  mustGetInstance,
   parseSelector,
   matchesSelector,
   resumeRollout,
@@ -21,6 +20,7 @@ import type { InstancePlan } from '../fleet/index.ts';
 import type { ApiDeps } from './api-deps.ts';
 import { pathParams, route } from './route.ts';
 import type { RouteSpec } from './route.ts';
+import { mustGetInstance } from '../store/index.ts';
 
 const atQuery = isoTimeField()
   .optional()

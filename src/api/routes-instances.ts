@@ -10,7 +10,6 @@ import {
   listInstanceViews,
   listInstancesQuery,
   loadPointerIndex,
-  mustGetInstance,
   setInstanceTarget,
   setTargetSchema,
   updateInstance,
@@ -21,6 +20,7 @@ import { deploymentForRole, instanceStatus, statusForRole } from './instance-sta
 import { pathParams, route } from './route.ts';
 import type { RouteSpec } from './route.ts';
 import { deploymentSchema, instanceSchema, instanceViewSchema, targetChangeSchema } from './schemas.ts';
+import { mustGetInstance } from '../store/index.ts';
 
 const deploySchema = z
   .object({

@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import semver from 'semver';
-import { CutoverError} from '../shared/index.ts';
+import { CutoverError } from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
 import type { ChannelMove, ChannelPointer, ChannelPolicy, ChannelRecord, Store } from '../store/index.ts';
 import { defaultChannels, evaluatePromotion } from './promotion-policy.ts';
 import type { PromotionVerdict } from './promotion-policy.ts';
-import { mustGetRelease, resolveApp } from './resolve-app.ts';
+import { resolveApp } from './resolve-app.ts';
 import type { Actor } from '../shared/index.ts';
+import { mustGetChannel, mustGetRelease } from '../store/index.ts';
 
 type Deps = { store: Store; clock: Clock };
 
@@ -61,13 +62,6 @@ export type PromoteInput = z.output<typeof promoteSchema>;
 /** Creates the built-in channels (alpha, beta, release, stable) that do not exist yet. */
 export async function ensureBuiltInChannels(deps: Deps): Promise<void> {
   for (const channel of defaultChannels(deps.clock.now(), 'system')) await deps.store.insertChannel(channel);
-}
-
-export async function mustGetChannel(store: Store, name: string): Promise<ChannelRecord> {
-  const channel = await store.getChannel(name);
-  if (channel) return channel;
-  const names = (await store.listChannels()).map((c) => c.name);
-  throw new CutoverError('CHANNEL_NOT_FOUND', `no channel named "${name}"; channels: ${names.join(', ')}`, { details: { channel: name } });
 }
 
 async function checkPolicyChannels(store: Store, policy: ChannelPolicy, self: string): Promise<void> {

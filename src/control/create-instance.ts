@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CutoverError} from '../shared/index.ts';
+import { CutoverError } from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
 import type { InstanceRecord, Store } from '../store/index.ts';
 import { checkTarget, environmentField, labelKeyField, labelValueField, targetSchema, tenantField, windowField } from './targets.ts';

@@ -1,10 +1,11 @@
 import { z } from 'zod';
-import { CutoverError} from '../shared/index.ts';
+import { CutoverError } from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
 import type { HoldRecord, Store } from '../store/index.ts';
-import { mustGetInstance } from './targets.ts';
+
 import type { Actor } from '../shared/index.ts';
 import { isoTimeField } from './iso-time.ts';
+import { mustGetInstance } from '../store/index.ts';
 
 type Deps = { store: Store; clock: Clock };
 

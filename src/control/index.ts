@@ -5,7 +5,7 @@ export { createInstance, createInstanceSchema, hostnameField } from './create-in
 export type { CreateInstanceInput } from './create-instance.ts';
 export { bootstrapAdminToken, createToken, createTokenSchema, hashToken, listTokens, newToken, revokeToken, roleAllows } from './tokens.ts';
 export type { TokenInfo } from './tokens.ts';
-export { mustGetRelease, resolveApp } from './resolve-app.ts';
+export { resolveApp } from './resolve-app.ts';
 export {
   checkPromotion,
   createChannel,
@@ -19,14 +19,13 @@ export {
   updateChannelSchema,
 } from './channels.ts';
 export type { ChannelView, PromotionCheck, PromotionResult } from './channels.ts';
-export { listProblems, listProblemsQuery, mustGetProblem, reportProblem, reportProblemSchema, resolveProblem, resolveProblemSchema } from './problems.ts';
+export { listProblems, listProblemsQuery, reportProblem, reportProblemSchema, resolveProblem, resolveProblemSchema } from './problems.ts';
 export {
   bulkSetTarget,
   bulkTargetSchema,
   listInstanceViews,
   listInstancesQuery,
   loadPointerIndex,
-  mustGetInstance,
   setInstanceTarget,
   setTargetSchema,
   targetSchema,

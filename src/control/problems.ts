@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { CutoverError} from '../shared/index.ts';
+import { CutoverError } from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
 import type { ProblemRecord, ProblemStatus, Store } from '../store/index.ts';
-import { mustGetRelease, resolveApp } from './resolve-app.ts';
+import { resolveApp } from './resolve-app.ts';
 import type { Actor } from '../shared/index.ts';
+import { mustGetProblem, mustGetRelease } from '../store/index.ts';
 
 type Deps = { store: Store; clock: Clock };
 
@@ -44,12 +45,6 @@ export async function reportProblem(deps: Deps, input: ReportProblemInput, who: 
     after: { status: 'open', title },
     details: { source },
   });
-  return problem;
-}
-
-export async function mustGetProblem(store: Store, id: number): Promise<ProblemRecord> {
-  const problem = await store.getProblem(id);
-  if (!problem) throw new CutoverError('PROBLEM_NOT_FOUND', `no problem #${id}; see \`cutover problem list\``, { details: { id } });
   return problem;
 }
 

@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { CutoverError, canonicalJson} from '../shared/index.ts';
+import { CutoverError, canonicalJson } from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
 import type { InstanceRecord, InstanceSpecChange, InstanceTarget, NewAuditEntry, Store } from '../store/index.ts';
-import { mustGetChannel } from './channels.ts';
+
 import { pointerIndex, resolveTarget, windowSchema } from '../fleet/index.ts';
 import type { ResolvedTarget } from '../fleet/index.ts';
 import { formatSelector, matchesSelector, parseSelector } from './selector.ts';
-import { mustGetRelease } from './resolve-app.ts';
+
 import type { Actor } from '../shared/index.ts';
+import { mustGetChannel, mustGetInstance, mustGetRelease } from '../store/index.ts';
 
 type Deps = { store: Store; clock: Clock };
 
@@ -63,12 +64,6 @@ export async function loadPointerIndex(store: Store) {
 
 export function viewOf(instance: InstanceRecord, index: ReturnType<typeof pointerIndex>): InstanceView {
   return { ...instance, resolvedTarget: resolveTarget(instance, index) };
-}
-
-export async function mustGetInstance(store: Store, name: string): Promise<InstanceRecord> {
-  const instance = await store.getInstance(name);
-  if (!instance) throw new CutoverError('INSTANCE_NOT_FOUND', `no instance named "${name}"; see \`cutover instance list\``, { details: { instance: name } });
-  return instance;
 }
 
 /** Checks a target can be met: the version is a release of the app, or the channel exists. */

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { CutoverError} from '../shared/index.ts';
+import { CutoverError } from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
 import type { Role, Store, TokenRecord } from '../store/index.ts';
 import type { Actor } from '../shared/index.ts';

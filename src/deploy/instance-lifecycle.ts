@@ -5,6 +5,7 @@ import type { InstanceRecord, LockRecord, Store } from '../store/index.ts';
 import type { Runtime } from './runtime.ts';
 import { planPrune } from './plan-prune.ts';
 import type { PrunePlan } from './plan-prune.ts';
+import { mustGetInstance } from '../store/index.ts';
 
 export interface LifecycleDeps {
   store: Store;
@@ -53,12 +54,6 @@ async function withInstanceLock<T>(
   }
 }
 
-async function mustGet(store: Store, name: string): Promise<InstanceRecord> {
-  const instance = await store.getInstance(name);
-  if (!instance) throw new CutoverError('INSTANCE_NOT_FOUND', `no instance named "${name}"; see cutover instance list`, { details: { instance: name } });
-  return instance;
-}
-
 export interface DeletedInstance {
   instance: string;
   app: string;
@@ -73,7 +68,7 @@ export interface DeletedInstance {
  * the store keeps the instance (the delete can be run again).
  */
 export async function deleteInstance(deps: LifecycleDeps, name: string, who: Actor): Promise<DeletedInstance> {
-  const before = await mustGet(deps.store, name);
+  const before = await mustGetInstance(deps.store, name);
   return withInstanceLock(deps, name, { operation: 'instance-delete', retry: 'delete it' }, who, async () => {
     await deps.runtime.removeInstance(name);
     const stopped = (['blue', 'green'] as const).flatMap((c) => {
@@ -120,7 +115,7 @@ export async function deleteInstance(deps: LifecycleDeps, name: string, who: Act
  */
 export async function changeHosts(deps: LifecycleDeps, name: string, hosts: string[], who: Actor): Promise<InstanceRecord> {
   const wanted = [...new Set(hosts.map((h) => h.toLowerCase()))];
-  const before = await mustGet(deps.store, name);
+  const before = await mustGetInstance(deps.store, name);
   for (const other of await deps.store.listInstances()) {
     const taken = other.name !== name && other.hosts.find((h) => wanted.includes(h));
     if (taken) {
@@ -146,7 +141,7 @@ export async function changeHosts(deps: LifecycleDeps, name: string, hosts: stri
         after: { hosts: wanted },
       },
     ]);
-    return mustGet(deps.store, name);
+    return mustGetInstance(deps.store, name);
   });
 }
 
