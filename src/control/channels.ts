@@ -7,7 +7,7 @@ import { defaultChannels, evaluatePromotion } from './promotion-policy.ts';
 import type { PromotionVerdict } from './promotion-policy.ts';
 import { resolveApp } from './resolve-app.ts';
 import type { Actor } from '../shared/index.ts';
-import { mustGetChannel, mustGetRelease } from '../store/index.ts';
+import { auditEntry, mustGetChannel, mustGetRelease } from '../store/index.ts';
 
 type Deps = { store: Store; clock: Clock };
 
@@ -96,14 +96,10 @@ export async function createChannel(deps: Deps, input: CreateChannelInput, who: 
   if (!(await deps.store.insertChannel(channel))) {
     throw new CutoverError('CHANNEL_EXISTS', `a channel named "${name}" already exists`, { details: { channel: name } });
   }
-  await deps.store.appendAudit({
+  await deps.store.appendAudit(auditEntry(who, 'channel.create', name, {
     at: now,
-    actor: who.actor,
-    action: 'channel.create',
-    subject: name,
-    requestId: who.requestId,
     after: { description, policy: channel.policy },
-  });
+  }));
   return channel;
 }
 
@@ -123,16 +119,12 @@ export async function updateChannel(deps: Deps, name: string, input: UpdateChann
   };
   await checkPolicyChannels(deps.store, after.policy, name);
   await deps.store.updateChannel(after);
-  await deps.store.appendAudit({
+  await deps.store.appendAudit(auditEntry(who, 'channel.update', name, {
     at: after.updatedAt,
-    actor: who.actor,
-    action: 'channel.update',
-    subject: name,
     reason: patch.reason ?? null,
-    requestId: who.requestId,
     before: { description: before.description, policy: before.policy },
     after: { description: after.description, policy: after.policy },
-  });
+  }));
   return after;
 }
 
@@ -217,19 +209,15 @@ export async function promote(deps: Deps, input: PromoteInput, channelName: stri
   const at = deps.clock.now();
   const result = await deps.store.moveChannel(
     { app, channel: channelName, fromVersion: current, toVersion: version, at, actor: who.actor, reason: reason ?? null, forced },
-    {
+    auditEntry(who, forced ? 'channel.promote.forced' : 'channel.promote', channelName, {
       at,
-      actor: who.actor,
-      action: forced ? 'channel.promote.forced' : 'channel.promote',
-      subject: channelName,
       app,
       version,
       reason: reason ?? null,
-      requestId: who.requestId,
       before: { version: current },
       after: { version },
       details: forced ? { overridden: failures.map((f) => ({ code: f.code, message: f.message })) } : {},
-    },
+    }),
   );
   if (!result.ok) {
     throw new CutoverError('CHANNEL_MOVED', `"${channelName}" of ${app} moved to ${result.current ?? 'nothing'} meanwhile; check and try again`, {

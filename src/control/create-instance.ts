@@ -4,6 +4,7 @@ import type { Clock } from '../shared/index.ts';
 import type { InstanceRecord, Store } from '../store/index.ts';
 import { checkTarget, environmentField, labelKeyField, labelValueField, targetSchema, tenantField, windowField } from './targets.ts';
 import type { Actor } from '../shared/index.ts';
+import { auditEntry } from '../store/index.ts';
 
 /** A host name an instance is served on (`shop.example.com`). */
 export const hostnameField = z
@@ -70,17 +71,13 @@ export async function createInstance(
   if (!(await deps.store.insertInstance(instance))) {
     throw new CutoverError('INSTANCE_EXISTS', `an instance named "${name}" already exists`, { details: { instance: name } });
   }
-  await deps.store.appendAudit({
+  await deps.store.appendAudit(auditEntry(who, 'instance.create', name, {
     at: now,
-    actor: who.actor,
-    action: 'instance.create',
-    subject: name,
     instance: name,
     app,
     // A target version makes the entry one of that release's (`audit --release V`), as `instance.target` does.
     version: target && 'version' in target ? target.version : null,
-    requestId: who.requestId,
     after: { app, hosts, environment, tenant, labels, target, window },
-  });
+  }));
   return instance;
 }

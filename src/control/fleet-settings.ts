@@ -6,6 +6,7 @@ import { DEFAULT_FLEET_POLICY, FLEET_POLICY_KEY, fleetPolicySchema } from '../fl
 import type { FleetPolicy } from '../fleet/index.ts';
 import { resolveApp } from './resolve-app.ts';
 import type { Actor } from '../shared/index.ts';
+import { auditEntry } from '../store/index.ts';
 
 type Deps = { store: Store; clock: Clock };
 
@@ -37,16 +38,12 @@ export async function updateFleetPolicy(deps: Deps, input: FleetPolicyPatchInput
     if (patch[nested] && typeof patch[nested] === 'object') merged[nested] = { ...before[nested], ...(patch[nested] as object) };
   }
   const after = validate(fleetPolicySchema, merged, 'The fleet policy');
-  await deps.store.putSetting(FLEET_POLICY_KEY, after, {
+  await deps.store.putSetting(FLEET_POLICY_KEY, after, auditEntry(who, 'fleet.policy', 'fleet', {
     at: deps.clock.now(),
-    actor: who.actor,
-    action: 'fleet.policy',
-    subject: 'fleet',
     reason: reason ?? null,
-    requestId: who.requestId,
     before,
     after,
-  });
+  }));
   return after;
 }
 
@@ -65,18 +62,14 @@ export async function resumeRollout(deps: Deps, input: ResumeInput, who: Actor):
   const { version, app: appArg, reason } = input;
   const app = await resolveApp(deps.store, appArg, version);
   const at = deps.clock.now();
-  const lifted = await deps.store.liftHalt(app, version, { by: who.actor, at, reason }, {
+  const lifted = await deps.store.liftHalt(app, version, { by: who.actor, at, reason }, auditEntry(who, 'fleet.resume', `${app}@${version}`, {
     at,
-    actor: who.actor,
-    action: 'fleet.resume',
-    subject: `${app}@${version}`,
     app,
     version,
     reason,
-    requestId: who.requestId,
     before: { halted: true },
     after: { halted: false },
-  });
+  }));
   if (!lifted) throw new CutoverError('HALT_NOT_FOUND', `the rollout of ${app} ${version} is not halted`, { details: { app, version } });
   return lifted;
 }

@@ -5,7 +5,7 @@ import type { HoldRecord, Store } from '../store/index.ts';
 
 import type { Actor } from '../shared/index.ts';
 import { isoTimeField } from './iso-time.ts';
-import { mustGetInstance } from '../store/index.ts';
+import { auditEntry, mustGetInstance } from '../store/index.ts';
 
 type Deps = { store: Store; clock: Clock };
 
@@ -34,18 +34,14 @@ export async function holdInstance(deps: Deps, name: string, input: HoldInput, w
   }
   const before = (await deps.store.listHolds()).find((h) => h.instance === name) ?? null;
   const hold: HoldRecord = { instance: name, owner: who.actor, reason, createdAt: now, until: until ?? null };
-  await deps.store.putHold(hold, {
+  await deps.store.putHold(hold, auditEntry(who, 'instance.hold', name, {
     at: now,
-    actor: who.actor,
-    action: 'instance.hold',
-    subject: name,
     instance: name,
     app: instance.app,
     reason,
-    requestId: who.requestId,
     before,
     after: hold,
-  });
+  }));
   return hold;
 }
 
@@ -55,18 +51,14 @@ export async function unholdInstance(deps: Deps, name: string, input: UnholdInpu
   const instance = await mustGetInstance(deps.store, name);
   const before = (await deps.store.listHolds()).find((h) => h.instance === name);
   if (!before) throw new CutoverError('HOLD_NOT_FOUND', `instance "${name}" has no hold`, { details: { instance: name } });
-  const deleted = await deps.store.deleteHold(name, {
+  const deleted = await deps.store.deleteHold(name, auditEntry(who, 'instance.unhold', name, {
     at: deps.clock.now(),
-    actor: who.actor,
-    action: 'instance.unhold',
-    subject: name,
     instance: name,
     app: instance.app,
     reason: reason ?? null,
-    requestId: who.requestId,
     before,
     after: null,
-  });
+  }));
   if (!deleted) throw new CutoverError('HOLD_NOT_FOUND', `the hold on "${name}" was released meanwhile`);
   return before;
 }

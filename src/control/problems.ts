@@ -4,7 +4,7 @@ import type { Clock } from '../shared/index.ts';
 import type { ProblemRecord, ProblemStatus, Store } from '../store/index.ts';
 import { resolveApp } from './resolve-app.ts';
 import type { Actor } from '../shared/index.ts';
-import { mustGetProblem, mustGetRelease } from '../store/index.ts';
+import { auditEntry, mustGetProblem, mustGetRelease } from '../store/index.ts';
 
 type Deps = { store: Store; clock: Clock };
 
@@ -34,17 +34,13 @@ export async function reportProblem(deps: Deps, input: ReportProblemInput, who: 
   await mustGetRelease(deps.store, app, version);
   const at = deps.clock.now();
   const problem = await deps.store.insertProblem({ app, version, title, details: details ?? null, source, reportedBy: who.actor, reportedAt: at });
-  await deps.store.appendAudit({
+  await deps.store.appendAudit(auditEntry(who, 'problem.report', `problem:${problem.id}`, {
     at,
-    actor: who.actor,
-    action: 'problem.report',
-    subject: `problem:${problem.id}`,
     app,
     version,
-    requestId: who.requestId,
     after: { status: 'open', title },
     details: { source },
-  });
+  }));
   return problem;
 }
 
@@ -56,18 +52,14 @@ export async function resolveProblem(deps: Deps, id: number, input: ResolveProbl
   if (!resolved) {
     throw new CutoverError('PROBLEM_RESOLVED', `problem #${id} was already resolved by ${before.resolvedBy ?? 'someone'}`, { details: { id } });
   }
-  await deps.store.appendAudit({
+  await deps.store.appendAudit(auditEntry(who, 'problem.resolve', `problem:${id}`, {
     at,
-    actor: who.actor,
-    action: 'problem.resolve',
-    subject: `problem:${id}`,
     app: resolved.app,
     version: resolved.version,
     reason: reason ?? null,
-    requestId: who.requestId,
     before: { status: 'open' },
     after: { status: 'resolved' },
-  });
+  }));
   return resolved;
 }
 

@@ -4,6 +4,7 @@ import { releaseDigest } from '../releases/index.ts';
 import type { ArtifactStore, ReleaseSpec } from '../releases/index.ts';
 import type { ReleaseRecord, Store } from '../store/index.ts';
 import type { Actor } from '../shared/index.ts';
+import { auditEntry } from '../store/index.ts';
 
 export interface PublishResult {
   release: ReleaseRecord;
@@ -49,15 +50,11 @@ export async function publishRelease(
     // Lost a race with an identical or a different publish: answer as if we had come second.
     return publishRelease(deps, spec, who);
   }
-  await deps.store.appendAudit({
+  await deps.store.appendAudit(auditEntry(who, 'release.publish', `${spec.app}@${spec.version}`, {
     at: release.createdAt,
-    actor: who.actor,
-    action: 'release.publish',
-    subject: `${spec.app}@${spec.version}`,
     app: spec.app,
     version: spec.version,
-    requestId: who.requestId,
     details: { digest, artifact: spec.artifact.digest, commit: spec.commit ?? null },
-  });
+  }));
   return { release, created: true };
 }

@@ -9,7 +9,7 @@ import type { ResolvedTarget } from '../fleet/index.ts';
 import { formatSelector, matchesSelector, parseSelector } from './selector.ts';
 
 import type { Actor } from '../shared/index.ts';
-import { mustGetChannel, mustGetInstance, mustGetRelease } from '../store/index.ts';
+import { auditEntry, mustGetChannel, mustGetInstance, mustGetRelease } from '../store/index.ts';
 
 type Deps = { store: Store; clock: Clock };
 
@@ -75,21 +75,17 @@ export async function checkTarget(store: Store, app: string, target: InstanceTar
 
 const sameTarget = (a: InstanceTarget | null, b: InstanceTarget | null) => canonicalJson(a) === canonicalJson(b);
 
-function auditEntry(who: Actor, at: number, instance: InstanceRecord, target: InstanceTarget | null, reason: string | undefined, selector?: string): NewAuditEntry {
-  return {
+function targetEntry(who: Actor, at: number, instance: InstanceRecord, target: InstanceTarget | null, reason: string | undefined, selector?: string): NewAuditEntry {
+  return auditEntry(who, 'instance.target', instance.name, {
     at,
-    actor: who.actor,
-    action: 'instance.target',
-    subject: instance.name,
     instance: instance.name,
     app: instance.app,
     version: target && 'version' in target ? target.version : null,
     reason: reason ?? null,
-    requestId: who.requestId,
     before: { target: instance.target },
     after: { target },
     details: selector === undefined ? {} : { selector },
-  };
+  });
 }
 
 /** Sets what one instance should run. */
@@ -99,7 +95,7 @@ export async function setInstanceTarget(deps: Deps, name: string, input: SetTarg
   await checkTarget(deps.store, instance.app, target);
   if (!sameTarget(instance.target, target)) {
     const at = deps.clock.now();
-    const { missing } = await deps.store.updateInstanceSpecs([{ name, target }], at, [auditEntry(who, at, instance, target, reason)]);
+    const { missing } = await deps.store.updateInstanceSpecs([{ name, target }], at, [targetEntry(who, at, instance, target, reason)]);
     if (missing.length) throw new CutoverError('INSTANCE_NOT_FOUND', `instance "${name}" was deleted meanwhile`);
   }
   return viewOf(await mustGetInstance(deps.store, name), await loadPointerIndex(deps.store));
@@ -160,7 +156,7 @@ export async function bulkSetTarget(deps: Deps, input: BulkTargetInput, who: Act
   const { missing } = await deps.store.updateInstanceSpecs(
     specChanges,
     at,
-    toChange.map((i) => auditEntry(who, at, i, target, reason, result.selector)),
+    toChange.map((i) => targetEntry(who, at, i, target, reason, result.selector)),
   );
   if (missing.length) {
     throw new CutoverError('SELECTION_CHANGED', `instances were deleted meanwhile (${missing.join(', ')}); nothing was changed, try again`);
@@ -236,18 +232,14 @@ export async function updateInstance(deps: Deps, name: string, input: UpdateInst
   if (canonicalJson(after) !== canonicalJson(pick(before))) {
     const at = deps.clock.now();
     await deps.store.updateInstanceSpecs([change], at, [
-      {
+      auditEntry(who, 'instance.update', name, {
         at,
-        actor: who.actor,
-        action: 'instance.update',
-        subject: name,
         instance: name,
         app: before.app,
         reason: reason ?? null,
-        requestId: who.requestId,
         before: pick(before),
         after,
-      },
+      }),
     ]);
   }
   return viewOf(await mustGetInstance(deps.store, name), await loadPointerIndex(deps.store));

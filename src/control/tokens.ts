@@ -5,6 +5,7 @@ import type { Clock } from '../shared/index.ts';
 import type { Role, Store, TokenRecord } from '../store/index.ts';
 import type { Actor } from '../shared/index.ts';
 import { BOOTSTRAPPED_SETTING } from './audit.ts';
+import { auditEntry } from '../store/index.ts';
 
 /** sha256 of a token: what the store keeps instead of the token. */
 export function hashToken(token: string): string {
@@ -65,14 +66,10 @@ export async function createToken(deps: { store: Store; clock: Clock }, input: C
   if (!(await deps.store.insertToken(record))) {
     throw new CutoverError('TOKEN_EXISTS', `a token named "${name}" exists; revoke it first or pick another name`, { details: { name } });
   }
-  await deps.store.appendAudit({
+  await deps.store.appendAudit(auditEntry(who, 'token.create', `token:${name}`, {
     at: record.createdAt,
-    actor: who.actor,
-    action: 'token.create',
-    subject: `token:${name}`,
-    requestId: who.requestId,
     after: { name, role },
-  });
+  }));
   return { ...info(record), token };
 }
 
@@ -91,14 +88,10 @@ export async function revokeToken(deps: { store: Store; clock: Clock }, name: st
     throw new CutoverError('LAST_ADMIN_TOKEN', `"${name}" is the last admin token; create another admin token before revoking it`);
   }
   if (!(await deps.store.deleteToken(name))) throw new CutoverError('TOKEN_NOT_FOUND', `token "${name}" was revoked meanwhile`);
-  await deps.store.appendAudit({
+  await deps.store.appendAudit(auditEntry(who, 'token.revoke', `token:${name}`, {
     at: deps.clock.now(),
-    actor: who.actor,
-    action: 'token.revoke',
-    subject: `token:${name}`,
-    requestId: who.requestId,
     before: { name, role: token.role },
     after: null,
-  });
+  }));
   return info(token);
 }

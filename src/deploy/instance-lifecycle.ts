@@ -5,7 +5,7 @@ import type { InstanceRecord, LockRecord, Store } from '../store/index.ts';
 import type { Runtime } from './runtime.ts';
 import { planPrune } from './plan-prune.ts';
 import type { PrunePlan } from './plan-prune.ts';
-import { mustGetInstance } from '../store/index.ts';
+import { auditEntry, mustGetInstance } from '../store/index.ts';
 
 export interface LifecycleDeps {
   store: Store;
@@ -75,34 +75,26 @@ export async function deleteInstance(deps: LifecycleDeps, name: string, who: Act
       const s = before.slots[c];
       return s && s.status !== 'stopped' ? [s.version] : [];
     });
-    const deleted = await deps.store.deleteInstance(name, {
+    const deleted = await deps.store.deleteInstance(name, auditEntry(who, 'instance.delete', name, {
       at: deps.clock.now(),
-      actor: who.actor,
-      action: 'instance.delete',
-      subject: name,
       instance: name,
       app: before.app,
       reason: who.reason ?? null,
-      ...(who.requestId ? { requestId: who.requestId } : {}),
       before: { app: before.app, hosts: before.hosts, environment: before.environment, currentVersion: before.currentVersion, activeColor: before.activeColor },
       after: null,
-    });
+    }));
     if (!deleted) throw new CutoverError('INSTANCE_NOT_FOUND', `no instance named "${name}"`, { details: { instance: name } });
     // A hold names the instance, not its record: it would pin a later instance of the same name.
     const hold = (await deps.store.listHolds()).find((h) => h.instance === name);
     if (hold) {
-      await deps.store.deleteHold(name, {
+      await deps.store.deleteHold(name, auditEntry(who, 'instance.unhold', name, {
         at: deps.clock.now(),
-        actor: who.actor,
-        action: 'instance.unhold',
-        subject: name,
         instance: name,
         app: before.app,
         reason: 'the instance was deleted',
-        ...(who.requestId ? { requestId: who.requestId } : {}),
         before: hold,
         after: null,
-      });
+      }));
     }
     return { instance: name, app: before.app, hosts: before.hosts, stopped };
   });
@@ -128,18 +120,14 @@ export async function changeHosts(deps: LifecycleDeps, name: string, hosts: stri
     if (await deps.runtime.describe(name)) await deps.runtime.ensureInstance(name, wanted);
     const at = deps.clock.now();
     await deps.store.updateInstanceSpecs([{ name, hosts: wanted }], at, [
-      {
+      auditEntry(who, 'instance.update', name, {
         at,
-        actor: who.actor,
-        action: 'instance.update',
-        subject: name,
         instance: name,
         app: before.app,
         reason: who.reason ?? null,
-        ...(who.requestId ? { requestId: who.requestId } : {}),
         before: { hosts: before.hosts },
         after: { hosts: wanted },
-      },
+      }),
     ]);
     return mustGetInstance(deps.store, name);
   });

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Actor, Clock } from '../shared/index.ts';
 import type { InstanceRecord, Store } from '../store/index.ts';
 import type { Runtime, RuntimeMaintenance } from './runtime.ts';
-import { mustGetInstance } from '../store/index.ts';
+import { auditEntry, mustGetInstance } from '../store/index.ts';
 
 /** How to reach the idle slot with a preview token (returned once, when it is set). */
 export interface PreviewAccess {
@@ -24,20 +24,10 @@ export interface PreviewAccess {
 export function createTrafficControls(deps: { store: Store; runtime: Pick<Runtime, 'setPreview' | 'setMaintenance'>; clock: Clock }) {
   const { store, runtime, clock } = deps;
 
-
   function audit(instance: InstanceRecord, action: string, who: Actor, details: Record<string, unknown>) {
-    return store.appendAudit({
-      at: clock.now(),
-      actor: who.actor,
-      action,
-      subject: instance.name,
-      instance: instance.name,
-      app: instance.app,
-      version: instance.currentVersion,
-      reason: who.reason ?? null,
-      requestId: who.requestId ?? null,
-      details,
-    });
+    return store.appendAudit(
+      auditEntry(who, action, instance.name, { at: clock.now(), instance: instance.name, app: instance.app, version: instance.currentVersion, details }),
+    );
   }
 
   return {
