@@ -1,8 +1,6 @@
 export { publishRelease } from './publish-release.ts';
 export type { PublishResult } from './publish-release.ts';
 export { collectUnreferencedArtifacts } from './collect-artifacts.ts';
-export { createInstance, createInstanceSchema, hostnameField } from './create-instance.ts';
-export type { CreateInstanceInput } from './create-instance.ts';
 export { bootstrapAdminToken, createToken, createTokenSchema, hashToken, listTokens, newToken, revokeToken, roleAllows } from './tokens.ts';
 export type { TokenInfo } from './tokens.ts';
 export { resolveApp } from './resolve-app.ts';
@@ -21,20 +19,21 @@ export {
 export type { ChannelView, PromotionCheck, PromotionResult } from './channels.ts';
 export { listProblems, listProblemsQuery, reportProblem, reportProblemSchema, resolveProblem, resolveProblemSchema } from './problems.ts';
 export {
-  bulkSetTarget,
-  bulkTargetSchema,
+  createInstance,
+  createInstanceSchema,
+  hostnameField,
   listInstanceViews,
   listInstancesQuery,
   loadPointerIndex,
-  setInstanceTarget,
-  setTargetSchema,
   targetSchema,
   updateInstance,
   updateInstanceSchema,
   viewOf,
   windowField,
-} from './targets.ts';
-export type { BulkTargetResult, InstancePageView, InstanceView, TargetChange } from './targets.ts';
+} from './instances.ts';
+export type { CreateInstanceInput, InstancePageView, InstanceView, UpdateInstanceInput } from './instances.ts';
+export { bulkSetTarget, bulkTargetSchema, setInstanceTarget, setTargetSchema } from './targets.ts';
+export type { BulkTargetResult, TargetChange } from './targets.ts';
 export { assertChainOk, auditQuery, queryAudit, verifyAudit } from './audit.ts';
 export type { AuditQuery } from './audit.ts';
 export { releaseDiff } from './release-diff-view.ts';
