@@ -5,8 +5,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { z } from 'zod';
 import { testReleaseSpec } from '../deploy/index.ts';
+import type { ChannelView, InstanceView, TargetChange } from '../control/index.ts';
 import type { AuditEntry, ChannelRecord, DeploymentRecord, InstanceRecord, ProblemRecord, ReleaseRecord, TokenRecord } from '../store/index.ts';
 import { auditEntrySchema, channelDetailSchema, deploymentSchema, instanceSchema, instanceViewSchema, problemSchema, releaseSchema, tokenSchema } from './schemas.ts';
+import type { channelViewSchema, targetChangeSchema } from './schemas.ts';
 import { startHarness } from './test-harness.ts';
 import type { AuditEntryView, ChannelInfo, DeploymentView, InstanceInfo, ProblemView, ReleaseView, TokenInfo } from './wire.ts';
 
@@ -20,6 +22,9 @@ export type RecordsFitTheirWireTypes = [
   Fits<ProblemRecord, ProblemView>,
   Fits<AuditEntry, AuditEntryView>,
   Fits<Omit<TokenRecord, 'hash'>, TokenInfo>,
+  Fits<InstanceView, z.infer<typeof instanceViewSchema>>,
+  Fits<ChannelView, z.infer<typeof channelViewSchema>>,
+  Fits<TargetChange, z.infer<typeof targetChangeSchema>>,
 ];
 
 /** The answer, parsed by its schema, is the answer: the schema names every field it has. */

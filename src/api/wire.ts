@@ -10,15 +10,12 @@ import type {
   chainCheckSchema,
   channelDetailSchema,
   channelSchema,
-  channelViewSchema,
   deploymentSchema,
   instanceSchema,
-  instanceViewSchema,
   moveSchema,
   policySchema,
   problemSchema,
   releaseSchema,
-  targetChangeSchema,
   tokenSchema,
 } from './schemas.ts';
 
@@ -28,16 +25,12 @@ export type ReleaseView = z.infer<typeof releaseSchema>;
 export type InstanceInfo = z.infer<typeof instanceSchema>;
 /** What an instance should run: a version, a channel, or nothing declared. */
 export type InstanceTargetView = InstanceInfo['target'];
-/** An instance with its resolved target (`GET /api/instances/{name}`, the list). */
-export type InstanceView = z.infer<typeof instanceViewSchema>;
 /** A deployment with its steps (`GET /api/deployments/{id}`, deploy, rollback, abort, resume). */
 export type DeploymentView = z.infer<typeof deploymentSchema>;
 /** A channel as stored (create, update). */
 export type ChannelInfo = z.infer<typeof channelSchema>;
 /** A channel's promotion policy. */
 export type ChannelPolicyView = z.infer<typeof policySchema>;
-/** A channel with its pointers per app (`GET /api/channels`). */
-export type ChannelView = z.infer<typeof channelViewSchema>;
 /** A channel with its pointers and history (`GET /api/channels/{name}`). */
 export type ChannelDetail = z.infer<typeof channelDetailSchema>;
 /** One move of a channel's pointer. */
@@ -50,14 +43,14 @@ export type AuditEntryView = z.infer<typeof auditEntrySchema>;
 export type ChainCheckView = z.infer<typeof chainCheckSchema>;
 /** A token as the API shows it: never its hash; the secret itself only once, when created. */
 export type TokenInfo = z.infer<typeof tokenSchema>;
-/** One instance's target before and after a bulk retarget. */
-export type TargetChange = z.infer<typeof targetChangeSchema>;
 /** A token's role. */
 export type RoleName = TokenInfo['role'];
 
 // Answers whose schemas only sketch them (nested unions the OpenAPI document leaves open): the
 // services' own result types, exported from here so clients still import them from `api/` only.
 export type { BulkTargetResult, PromotionCheck, PromotionResult } from '../control/index.ts';
+// The services' names for these views; `wire.test.ts` checks each fits its response schema.
+export type { ChannelView, InstanceView, TargetChange } from '../control/index.ts';
 export type { AgentCheck, DeletedInstance, PreviewAccess, PruneResult } from '../deploy/index.ts';
 export type { InstanceStatus } from './instance-status.ts';
 

@@ -2,7 +2,6 @@ export { publishRelease } from './publish-release.ts';
 export type { PublishResult } from './publish-release.ts';
 export { collectUnreferencedArtifacts } from './collect-artifacts.ts';
 export { bootstrapAdminToken, createToken, createTokenSchema, hashToken, listTokens, newToken, revokeToken, roleAllows } from './tokens.ts';
-export type { TokenInfo } from './tokens.ts';
 export { resolveApp } from './resolve-app.ts';
 export {
   checkPromotion,

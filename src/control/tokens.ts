@@ -54,12 +54,13 @@ export const createTokenSchema = z
 export type CreateTokenInput = z.output<typeof createTokenSchema>;
 
 /** A token as listed: never its hash. */
-export type TokenInfo = Omit<TokenRecord, 'hash'>;
+/** A token as answers show it (the API's `TokenInfo`): never its hash. */
+type ShownToken = Omit<TokenRecord, 'hash'>;
 
-const info = ({ hash: _hash, ...rest }: TokenRecord): TokenInfo => rest;
+const info = ({ hash: _hash, ...rest }: TokenRecord): ShownToken => rest;
 
 /** Creates a named token and returns it: the only time it is ever visible. */
-export async function createToken(deps: { store: Store; clock: Clock }, input: CreateTokenInput, who: Actor): Promise<TokenInfo & { token: string }> {
+export async function createToken(deps: { store: Store; clock: Clock }, input: CreateTokenInput, who: Actor): Promise<ShownToken & { token: string }> {
   const { name, role } = input;
   const token = newToken();
   const record: TokenRecord = { name, hash: hashToken(token), role, createdAt: deps.clock.now(), createdBy: who.actor };
@@ -73,12 +74,12 @@ export async function createToken(deps: { store: Store; clock: Clock }, input: C
   return { ...info(record), token };
 }
 
-export async function listTokens(store: Store): Promise<TokenInfo[]> {
+export async function listTokens(store: Store): Promise<ShownToken[]> {
   return (await store.listTokens()).map(info);
 }
 
 /** Revokes a token at once. The last admin token cannot be revoked: nobody could manage tokens after. */
-export async function revokeToken(deps: { store: Store; clock: Clock }, name: string, who: Actor): Promise<TokenInfo> {
+export async function revokeToken(deps: { store: Store; clock: Clock }, name: string, who: Actor): Promise<ShownToken> {
   const tokens = await deps.store.listTokens();
   const token = tokens.find((t) => t.name === name);
   if (!token) {
