@@ -505,7 +505,7 @@ export function rulesDisagreeWithTable(rules: readonly Rule[], tables: ImportTab
  * `ApiDeps` to `api-deps.ts`, `router/` by moving the stats types into `router-types.ts`). Whoever
  * merges those fixes empties this list; then every cycle anywhere fails the lint.
  */
-export const CYCLES_BEING_BROKEN: readonly string[] = ['src/api', 'src/router'];
+export const CYCLES_BEING_BROKEN: readonly string[] = ['src/router'];
 
 /**
  * Between folders the table already forbids a cycle (an arrow back would need a row that closes

@@ -5,13 +5,13 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { getRequestListener } from '@hono/node-server';
-import { CutoverError, closeServer, listen, systemClock } from './shared/index.ts';
+import { CutoverError, closeServer, listen, systemActor, systemClock } from './shared/index.ts';
 import type { Clock, Logger } from './shared/index.ts';
 import { cliConfigDir } from './config/index.ts';
 import type { Config } from './config/index.ts';
 import { describeDatabase, openStore } from './store/index.ts';
 import { createArtifactStore } from './releases/index.ts';
-import { createDeployer, pruneArtifacts } from './deploy/index.ts';
+import { createDeployer, createTrafficControls, pruneArtifacts } from './deploy/index.ts';
 import { agentAnswers, claimPorts, createAgentClient, findLiveAgent, openAgentLogs, portFree, startAgent, waitAgentGone } from './agent/index.ts';
 import type { AgentPidRecord } from './agent/index.ts';
 import { bootstrapAdminToken, collectUnreferencedArtifacts, ensureBuiltInChannels, reportProblem } from './control/index.ts';
@@ -78,7 +78,7 @@ export async function startServer(
           title: `Cutover aborted on ${d.instance}: ${breaches[0] ?? 'step analysis failed'}`.slice(0, 200),
           details: breaches.join('\n'),
         },
-        { actor: ANALYSIS_ACTOR, role: 'deployer', requestId: null },
+        systemActor(ANALYSIS_ACTOR),
         ANALYSIS_ACTOR,
       );
     },
@@ -105,6 +105,7 @@ export async function startServer(
   const api = createApi({
     store,
     deployer,
+    traffic: createTrafficControls({ store, runtime, clock }),
     scheduler,
     version: PRODUCT_VERSION,
     pruneKeepReleases: config.pruneKeepReleases,

@@ -1,10 +1,6 @@
 import { Hono } from 'hono';
 import { dirname } from 'node:path';
 import { CutoverError, diskFullError, httpStatusFor, isCutoverError } from '../shared/index.ts';
-import type { Clock, Color, Logger } from '../shared/index.ts';
-import type { ArtifactStore } from '../releases/index.ts';
-import type { Store } from '../store/index.ts';
-import type { Deployer, Runtime } from '../deploy/index.ts';
 import { hashToken } from '../control/index.ts';
 import { openApiDocument } from './openapi.ts';
 import { mount, route } from './route.ts';
@@ -16,28 +12,7 @@ import { releaseRoutes } from './routes-releases.ts';
 import { fleetRoutes } from './routes-fleet.ts';
 import { trafficRoutes } from './routes-traffic.ts';
 import { lifecycleRoutes } from './routes-lifecycle.ts';
-import type { Scheduler } from '../scheduler/index.ts';
-
-export interface ApiDeps {
-  store: Store;
-  deployer: Deployer;
-  runtime: Runtime;
-  artifacts: ArtifactStore;
-  clock: Clock;
-  log: Logger;
-  /** The fleet scheduler; absent in tests that do not need it. */
-  scheduler?: Scheduler;
-  /** Largest JSON request body in bytes (setting `maxApiBody`); default 1 MiB. */
-  maxApiBody?: number;
-  /** Largest artifact upload in bytes (setting `maxArtifactSize`); default 1 GiB. */
-  maxArtifactSize?: number;
-  /** How many of each instance's last releases `POST /api/prune` keeps on the agent (setting `pruneKeepReleases`). */
-  pruneKeepReleases?: number;
-  /** The product version, shown in the OpenAPI document. */
-  version?: string;
-  /** Streams an instance's slot output from the agent. */
-  openLogs(instance: string, query: { color?: Color; tail?: number; follow?: boolean }, signal: AbortSignal): Promise<{ color: string; body: AsyncIterable<Uint8Array> }>;
-}
+import type { ApiDeps } from './api-deps.ts';
 
 /** Every operation of the API: what `createApi` serves and what `/api/openapi.json` describes. */
 export function apiRoutes(deps: ApiDeps): RouteSpec[] {

@@ -2,8 +2,9 @@ import type { Clock } from '../shared/index.ts';
 import type { DeploymentRecord, Role, Store } from '../store/index.ts';
 import type { AgentCheck, Runtime, RuntimeInstance } from '../deploy/index.ts';
 import { compareWithAgent } from '../deploy/index.ts';
-import { mustGetInstance, roleAllows, viewOf } from '../control/index.ts';
+import { roleAllows, viewOf } from '../control/index.ts';
 import type { InstanceView, loadPointerIndex } from '../control/index.ts';
+import { mustGetInstance } from '../store/index.ts';
 
 export interface InstanceStatus extends InstanceView {
   /** What the agent reports now; `null` when the agent cannot be reached or does not know the instance. */

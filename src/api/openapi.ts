@@ -54,8 +54,7 @@ export function openApiDocument(routes: RouteSpec[], version: string): JsonSchem
       ...(r.role === 'public' ? { security: [] } : {}),
       parameters: [...parameters(r.params, 'path'), ...parameters(r.query, 'query')],
     };
-    const body = r.body ?? r.bodyDoc;
-    if (body) op.requestBody = { required: true, content: { 'application/json': { schema: jsonSchema(body, 'input') } } };
+    if (r.body) op.requestBody = { required: true, content: { 'application/json': { schema: jsonSchema(r.body, 'input') } } };
     else if (r.rawBody) op.requestBody = { required: true, content: { [r.rawBody]: { schema: { type: 'string', contentMediaType: r.rawBody } } } };
     const ok: JsonSchema = { description: STATUS_TEXT[r.status] ?? 'Success' };
     if (r.response) ok.content = { 'application/json': { schema: jsonSchema(r.response, 'output') } };

@@ -3,19 +3,15 @@ import type { Context, Hono } from 'hono';
 import type { HttpBindings } from '@hono/node-server';
 import { z } from 'zod';
 import { CutoverError, invalidInput, validate } from '../shared/index.ts';
-import type { Role, TokenRecord } from '../store/index.ts';
+import type { Actor, Role } from '../shared/index.ts';
+import type { TokenRecord } from '../store/index.ts';
 import { roleAllows } from '../control/index.ts';
 import { DEFAULT_MAX_API_BODY, readBodyText } from './read-body.ts';
 
-/** Who is asking: the token's name and role, and the request id carried into audit entries. */
-export interface Who {
-  actor: string;
-  role: Role;
-  requestId: string;
-}
+/** Who is asking: the token's name and role, and this request's id (always set here), carried into audit entries. */
+type Caller = Actor & { role: Role; requestId: string };
 
 export type ApiEnv = { Bindings: HttpBindings; Variables: { token?: TokenRecord; requestId: string; /** Largest JSON body, set by `mount`. */ maxBody: number } };
-
 
 /**
  * One API operation. The same schemas validate the request and describe it in the OpenAPI
@@ -34,17 +30,20 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
   tag: string;
   params?: z.ZodType<P>;
   query?: z.ZodType<Q>;
-  /** A JSON body, validated before the handler runs. */
+  /** A JSON body, validated before the handler runs: the one place a request body is validated. */
   body?: z.ZodType<B>;
-  /** Documents a body the handler validates itself (e.g. a release spec with its own error code). */
-  bodyDoc?: z.ZodType;
+  /**
+   * The error for a body that is not JSON (`undefined`) or does not match `body`, for an
+   * operation with its own code (publishing answers `MANIFEST_INVALID`); default `VALIDATION_FAILED`.
+   */
+  bodyError?: (error: z.ZodError | undefined) => CutoverError;
   /** A raw (non-JSON) request body, documented by content type. */
   rawBody?: string;
   /** Success status and body; `raw` responses (streams) give a content type instead. */
   status: number;
   response?: z.ZodType;
   rawResponse?: string;
-  handle(input: { params: P; query: Q; body: B; who: Who; c: Context<ApiEnv> }): Promise<unknown>;
+  handle(input: { params: P; query: Q; body: B; who: Caller; c: Context<ApiEnv> }): Promise<unknown>;
 }
 
 /** Keeps the handler's input types tied to the schemas. */
@@ -67,14 +66,15 @@ export async function readJson(c: Context<ApiEnv>, onInvalid = (): CutoverError 
   }
 }
 
-/** Like {@link readJson} for handlers whose service validates the body: empty or not JSON is `null`. */
-export async function readJsonOrNull(c: Context<ApiEnv>): Promise<unknown> {
-  const text = await readBodyText(c.req.raw, c.get('maxBody'));
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
+/** The route's body, parsed by its schema once, here; services take the typed result. */
+async function parseBody(r: RouteSpec, c: Context<ApiEnv>): Promise<unknown> {
+  if (!r.body) return undefined;
+  const { bodyError } = r;
+  const raw = await (bodyError ? readJson(c, () => bodyError(undefined)) : readJson(c));
+  if (!bodyError) return validate(r.body, raw, 'The request body');
+  const parsed = r.body.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  throw bodyError(parsed.error);
 }
 
 /**
@@ -93,7 +93,7 @@ export function mount(
       const requestId = REQUEST_ID.test(c.req.header('x-request-id') ?? '') ? c.req.header('x-request-id')! : randomUUID();
       c.header('x-request-id', requestId);
       c.set('maxBody', maxBodyBytes);
-      let who: Who = { actor: 'anonymous', role: 'viewer', requestId };
+      let who: Caller = { actor: 'anonymous', role: 'viewer', requestId };
       if (r.role !== 'public') {
         const header = c.req.header('authorization') ?? '';
         const token = header.startsWith('Bearer ') ? await findToken(header.slice(7).trim()) : undefined;
@@ -109,7 +109,7 @@ export function mount(
       }
       const params = r.params ? validate(r.params, c.req.param(), 'The path') : {};
       const query = r.query ? validate(r.query, c.req.query(), 'The query') : {};
-      const body = r.body ? validate(r.body, await readJson(c), 'The request body') : undefined;
+      const body = await parseBody(r, c);
       const result = await r.handle({ params, query, body, who, c });
       if (result instanceof Response) return result;
       return c.json(result as object, r.status as 200);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { auditQuery, createToken, createTokenSchema, listTokens, queryAudit, revokeToken, verifyAudit } from '../control/index.ts';
-import type { ApiDeps } from './api.ts';
+import type { ApiDeps } from './api-deps.ts';
 import { pathParams, route } from './route.ts';
 import type { RouteSpec } from './route.ts';
 import { auditEntrySchema, chainCheckSchema, tokenSchema } from './schemas.ts';

@@ -6,7 +6,6 @@ import {
   listChannelViews,
   listProblems,
   listProblemsQuery,
-  mustGetProblem,
   promote,
   promoteSchema,
   reportProblem,
@@ -17,10 +16,11 @@ import {
   updateChannel,
   updateChannelSchema,
 } from '../control/index.ts';
-import type { ApiDeps } from './api.ts';
+import type { ApiDeps } from './api-deps.ts';
 import { pathParams, route } from './route.ts';
 import type { RouteSpec } from './route.ts';
 import { channelDetailSchema, channelSchema, channelViewSchema, problemSchema, promotionCheckSchema, promotionResultSchema } from './schemas.ts';
+import { mustGetProblem } from '../store/index.ts';
 
 const appQuery = z.object({ app: z.string().min(1).optional().describe('Only this app’s pointers and history.') }).strict();
 const idParams = z.object({ id: z.coerce.number().int().min(1) });

@@ -7,7 +7,6 @@ import {
   holdInstance,
   holdSchema,
   isoTimeField,
-  mustGetInstance,
   parseSelector,
   matchesSelector,
   resumeRollout,
@@ -18,9 +17,10 @@ import {
 } from '../control/index.ts';
 import { explain, localDateTime } from '../fleet/index.ts';
 import type { InstancePlan } from '../fleet/index.ts';
-import type { ApiDeps } from './api.ts';
-import { pathParams, readJsonOrNull, route } from './route.ts';
+import type { ApiDeps } from './api-deps.ts';
+import { pathParams, route } from './route.ts';
 import type { RouteSpec } from './route.ts';
+import { mustGetInstance } from '../store/index.ts';
 
 const atQuery = isoTimeField()
   .optional()
@@ -190,11 +190,10 @@ export function fleetRoutes(deps: ApiDeps): RouteSpec[] {
       summary: 'Hold an instance: the scheduler leaves it alone',
       tag: 'fleet',
       params: name,
-      // The service validates (its schema turns `until` into ms; validating twice would see a number).
-      bodyDoc: holdSchema,
+      body: holdSchema,
       status: 200,
       response: holdRecord,
-      handle: async ({ params, c, who }) => holdInstance(deps, params.name, await readJsonOrNull(c), who),
+      handle: async ({ params, body, who }) => holdInstance(deps, params.name, body, who),
     }),
     route({
       method: 'post',

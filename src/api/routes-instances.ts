@@ -10,17 +10,17 @@ import {
   listInstanceViews,
   listInstancesQuery,
   loadPointerIndex,
-  mustGetInstance,
   setInstanceTarget,
   setTargetSchema,
   updateInstance,
   updateInstanceSchema,
 } from '../control/index.ts';
-import type { ApiDeps } from './api.ts';
+import type { ApiDeps } from './api-deps.ts';
 import { deploymentForRole, instanceStatus, statusForRole } from './instance-status.ts';
-import { pathParams, readJsonOrNull, route } from './route.ts';
+import { pathParams, route } from './route.ts';
 import type { RouteSpec } from './route.ts';
 import { deploymentSchema, instanceSchema, instanceViewSchema, targetChangeSchema } from './schemas.ts';
+import { mustGetInstance } from '../store/index.ts';
 
 const deploySchema = z
   .object({
@@ -90,10 +90,10 @@ export function instanceRoutes(deps: ApiDeps): RouteSpec[] {
       operationId: 'createInstance',
       summary: 'Create an instance',
       tag: 'instances',
-      bodyDoc: createInstanceSchema,
+      body: createInstanceSchema,
       status: 201,
       response: instanceSchema,
-      handle: async ({ c, who }) => createInstance(deps, await readJsonOrNull(c), who),
+      handle: async ({ body, who }) => createInstance(deps, body, who),
     }),
     route({
       method: 'get',

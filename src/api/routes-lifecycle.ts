@@ -1,7 +1,8 @@
 import { z } from 'zod';
+import { withReason } from '../shared/index.ts';
 import { changeHosts, deleteInstance, pruneArtifacts } from '../deploy/index.ts';
 import { hostnameField } from '../control/index.ts';
-import type { ApiDeps } from './api.ts';
+import type { ApiDeps } from './api-deps.ts';
 import { pathParams, route } from './route.ts';
 import type { RouteSpec } from './route.ts';
 import { instanceSchema } from './schemas.ts';
@@ -35,7 +36,7 @@ export function lifecycleRoutes(deps: ApiDeps): RouteSpec[] {
       status: 200,
       response: z.object({ instance: z.string(), app: z.string(), hosts: z.array(z.string()), stopped: z.array(z.string()) }),
       handle: async ({ params, body, who }) =>
-        deleteInstance(deps, params.name, { actor: who.actor, requestId: who.requestId, ...(body.reason ? { reason: body.reason } : {}) }),
+        deleteInstance(deps, params.name, withReason(who, body.reason)),
     }),
     route({
       method: 'put',
@@ -50,7 +51,7 @@ export function lifecycleRoutes(deps: ApiDeps): RouteSpec[] {
       status: 200,
       response: instanceSchema,
       handle: async ({ params, body, who }) =>
-        changeHosts(deps, params.name, body.hosts, { actor: who.actor, requestId: who.requestId, ...(body.reason ? { reason: body.reason } : {}) }),
+        changeHosts(deps, params.name, body.hosts, withReason(who, body.reason)),
     }),
     route({
       method: 'post',

@@ -2,10 +2,10 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { z } from 'zod';
 import { CutoverError } from '../shared/index.ts';
-import { DEFAULT_MAX_ARTIFACT_BYTES, releaseSpecSchema } from '../releases/index.ts';
+import { DEFAULT_MAX_ARTIFACT_BYTES, manifestInvalid, releaseSpecSchema } from '../releases/index.ts';
 import { publishRelease, releaseDiff } from '../control/index.ts';
-import type { ApiDeps } from './api.ts';
-import { pathParams, readJson, route } from './route.ts';
+import type { ApiDeps } from './api-deps.ts';
+import { pathParams, route } from './route.ts';
 import type { RouteSpec } from './route.ts';
 import { releaseDiffSchema, releaseSchema } from './schemas.ts';
 
@@ -71,11 +71,12 @@ export function releaseRoutes(deps: ApiDeps): RouteSpec[] {
       description:
         'Releases are immutable: the same version with other content is refused (RELEASE_EXISTS); the identical content again answers 200 with created: false. Upload the artifact first.',
       tag: 'releases',
-      bodyDoc: releaseSpecSchema,
+      body: releaseSpecSchema,
+      // A release has its own code: what CI reads to tell a bad manifest from other refusals.
+      bodyError: (error) => (error ? manifestInvalid(error) : new CutoverError('MANIFEST_INVALID', 'The release spec must be a JSON object')),
       status: 201,
       response: releaseSchema.extend({ created: z.boolean() }),
-      handle: async ({ c, who }) => {
-        const body = await readJson(c, () => new CutoverError('MANIFEST_INVALID', 'The release spec must be a JSON object'));
+      handle: async ({ body, c, who }) => {
         const { release, created } = await publishRelease(deps, body, who);
         return c.json({ ...release, created }, created ? 201 : 200);
       },

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { createTrafficControls } from '../deploy/index.ts';
-import type { ApiDeps } from './api.ts';
+import { withReason } from '../shared/index.ts';
+import type { ApiDeps } from './api-deps.ts';
 import { pathParams, route } from './route.ts';
 import type { RouteSpec } from './route.ts';
 import { deploymentSchema } from './schemas.ts';
@@ -35,15 +35,9 @@ const previewAccess = z.object({
 
 /** Steering a running deployment (abort, resume) and the instance's traffic switches (preview, maintenance). */
 export function trafficRoutes(deps: ApiDeps): RouteSpec[] {
-  const { deployer } = deps;
-  const traffic = createTrafficControls(deps);
+  const { deployer, traffic } = deps;
   const id = pathParams('id');
   const name = pathParams('name');
-  const whoOf = (who: { actor: string; requestId: string }, reason?: string) => ({
-    actor: who.actor,
-    requestId: who.requestId,
-    ...(reason ? { reason } : {}),
-  });
   return [
     route({
       method: 'post',
@@ -56,7 +50,7 @@ export function trafficRoutes(deps: ApiDeps): RouteSpec[] {
       body: steerSchema,
       status: 202,
       response: deploymentSchema,
-      handle: async ({ params, body, who }) => deployer.abort(params.id, whoOf(who, body.reason)),
+      handle: async ({ params, body, who }) => deployer.abort(params.id, withReason(who, body.reason)),
     }),
     route({
       method: 'post',
@@ -69,7 +63,7 @@ export function trafficRoutes(deps: ApiDeps): RouteSpec[] {
       body: steerSchema,
       status: 202,
       response: deploymentSchema,
-      handle: async ({ params, body, who }) => deployer.resume(params.id, whoOf(who, body.reason)),
+      handle: async ({ params, body, who }) => deployer.resume(params.id, withReason(who, body.reason)),
     }),
     route({
       method: 'put',
@@ -82,7 +76,7 @@ export function trafficRoutes(deps: ApiDeps): RouteSpec[] {
       body: previewSchema,
       status: 200,
       response: previewAccess,
-      handle: async ({ params, body, who }) => traffic.openPreview(params.name, whoOf(who, body.reason), body.token),
+      handle: async ({ params, body, who }) => traffic.openPreview(params.name, withReason(who, body.reason), body.token),
     }),
     route({
       method: 'delete',
@@ -95,7 +89,7 @@ export function trafficRoutes(deps: ApiDeps): RouteSpec[] {
       body: reasonOnly,
       status: 200,
       response: z.object({ instance: z.string(), preview: z.literal(false) }),
-      handle: async ({ params, body, who }) => traffic.closePreview(params.name, whoOf(who, body.reason)),
+      handle: async ({ params, body, who }) => traffic.closePreview(params.name, withReason(who, body.reason)),
     }),
     route({
       method: 'put',
@@ -110,7 +104,7 @@ export function trafficRoutes(deps: ApiDeps): RouteSpec[] {
       response: z.object({ instance: z.string(), maintenance: z.boolean() }),
       handle: async ({ params, body, who }) => {
         const { reason, ...page } = body;
-        return traffic.setMaintenance(params.name, whoOf(who, reason), page);
+        return traffic.setMaintenance(params.name, withReason(who, reason), page);
       },
     }),
     route({
@@ -124,7 +118,7 @@ export function trafficRoutes(deps: ApiDeps): RouteSpec[] {
       body: reasonOnly,
       status: 200,
       response: z.object({ instance: z.string(), maintenance: z.boolean() }),
-      handle: async ({ params, body, who }) => traffic.setMaintenance(params.name, whoOf(who, body.reason), null),
+      handle: async ({ params, body, who }) => traffic.setMaintenance(params.name, withReason(who, body.reason), null),
     }),
   ];
 }

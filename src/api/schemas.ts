@@ -1,12 +1,15 @@
-// Response schemas: they document what the API returns in the OpenAPI document. Requests are
-// validated with the services' own schemas; these only describe, so they are loose objects.
+// Response schemas: they document what the API returns in the OpenAPI document, and `wire.ts`
+// infers the answer types from them (what the CLI reads). They are exact objects, and `wire.ts`
+// checks at compile time that each service's answer fits its schema, so the two cannot drift.
 import { z } from 'zod';
+import type { ErrorCode } from '../shared/index.ts';
 
 const ms = z.number().int().describe('Milliseconds since the epoch.');
 const target = z.union([z.object({ version: z.string() }), z.object({ channel: z.string() }), z.null()]);
 const color = z.enum(['blue', 'green']);
+const role = z.enum(['viewer', 'deployer', 'admin']);
 
-export const releaseSchema = z.looseObject({
+export const releaseSchema = z.object({
   app: z.string(),
   version: z.string(),
   digest: z.string().describe('Content hash of the spec.'),
@@ -15,7 +18,7 @@ export const releaseSchema = z.looseObject({
   createdBy: z.string(),
 });
 
-const slot = z.looseObject({ version: z.string(), status: z.enum(['starting', 'live', 'warm', 'stopped', 'failed']), deploymentId: z.string(), warmUntil: ms.optional() }).nullable();
+const slot = z.object({ version: z.string(), status: z.enum(['starting', 'live', 'warm', 'stopped', 'failed']), deploymentId: z.string(), warmUntil: ms.optional() }).nullable();
 
 export const resolvedTargetSchema = z
   .union([
@@ -25,7 +28,7 @@ export const resolvedTargetSchema = z
   ])
   .describe('The version the instance should run now, and whether it does.');
 
-export const instanceSchema = z.looseObject({
+export const instanceSchema = z.object({
   name: z.string(),
   app: z.string(),
   hosts: z.array(z.string()),
@@ -33,6 +36,7 @@ export const instanceSchema = z.looseObject({
   tenant: z.string().nullable(),
   labels: z.record(z.string(), z.string()),
   target,
+  window: z.string().nullable().describe('Maintenance-window text; null: its environment’s default.'),
   currentVersion: z.string().nullable(),
   activeColor: color.nullable(),
   slots: z.object({ blue: slot, green: slot }),
@@ -42,28 +46,45 @@ export const instanceSchema = z.looseObject({
 
 export const instanceViewSchema = instanceSchema.extend({ resolvedTarget: resolvedTargetSchema });
 
-export const deploymentSchema = z.looseObject({
+const step = z.object({
+  name: z.string(),
+  status: z.enum(['pending', 'running', 'done', 'failed', 'skipped']),
+  startedAt: ms.optional(),
+  finishedAt: ms.optional(),
+  detail: z.record(z.string(), z.unknown()).optional().describe('What the step saw: health checks, port, timings.'),
+});
+
+export const deploymentSchema = z.object({
   id: z.string(),
   instance: z.string(),
   kind: z.enum(['deploy', 'rollback']),
   strategy: z.enum(['start-and-flip', 'flip-to-warm']),
   fromVersion: z.string().nullable(),
   toVersion: z.string(),
+  fromColor: color.nullable(),
+  toColor: color,
   status: z.enum(['running', 'succeeded', 'failed', 'aborted']),
-  steps: z.array(z.looseObject({ name: z.string(), status: z.string() })),
-  error: z.looseObject({ code: z.string(), message: z.string() }).optional(),
+  steps: z.array(step),
+  error: z.object({ code: z.custom<ErrorCode>((v) => typeof v === 'string'), message: z.string(), details: z.record(z.string(), z.unknown()).optional() }).optional(),
   actor: z.string(),
+  app: z.string().optional(),
+  reason: z.string().optional(),
+  requestId: z.string().optional(),
+  rollout: z.object({ steps: z.array(z.number()), pauseMs: z.number().nullable(), analysis: z.boolean() }).optional(),
+  abort: z.object({ at: ms, actor: z.string(), reason: z.string().optional() }).optional(),
   createdAt: ms,
+  updatedAt: ms,
+  finishedAt: ms.optional(),
 });
 
-const policy = z.object({
+export const policySchema = z.object({
   soak: z.object({ channel: z.string(), days: z.number() }).nullable(),
   blockOnOpenProblems: z.boolean(),
   allowPrerelease: z.boolean(),
   autoPromote: z.boolean().optional(),
 });
-const pointer = z.object({ app: z.string(), channel: z.string(), version: z.string(), movedAt: ms, movedBy: z.string() });
-const move = z.object({
+export const pointerSchema = z.object({ app: z.string(), channel: z.string(), version: z.string(), movedAt: ms, movedBy: z.string() });
+export const moveSchema = z.object({
   id: z.number(),
   app: z.string(),
   channel: z.string(),
@@ -75,17 +96,17 @@ const move = z.object({
   forced: z.boolean(),
 });
 
-export const channelSchema = z.looseObject({
+export const channelSchema = z.object({
   name: z.string(),
   description: z.string(),
-  policy,
+  policy: policySchema,
   builtIn: z.boolean(),
   createdAt: ms,
   createdBy: z.string(),
   updatedAt: ms,
 });
-export const channelViewSchema = channelSchema.extend({ pointers: z.array(pointer) });
-export const channelDetailSchema = channelViewSchema.extend({ history: z.array(move) });
+export const channelViewSchema = channelSchema.extend({ pointers: z.array(pointerSchema) });
+export const channelDetailSchema = channelViewSchema.extend({ history: z.array(moveSchema) });
 
 const failure = z.looseObject({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()) });
 export const promotionCheckSchema = z.looseObject({
@@ -95,7 +116,7 @@ export const promotionCheckSchema = z.looseObject({
   current: z.string().nullable(),
   verdict: z.looseObject({ allowed: z.boolean(), failures: z.array(failure), eligibleAt: ms.optional() }),
 });
-export const promotionResultSchema = promotionCheckSchema.extend({ changed: z.boolean(), forced: z.boolean(), move: move.nullable() });
+export const promotionResultSchema = promotionCheckSchema.extend({ changed: z.boolean(), forced: z.boolean(), move: moveSchema.nullable() });
 
 export const problemSchema = z.object({
   id: z.number().int(),
@@ -137,7 +158,7 @@ export const chainCheckSchema = z.object({
   problem: z.object({ id: z.number().int(), kind: z.enum(['edited', 'deleted', 'truncated']), message: z.string() }).nullable(),
 });
 
-export const tokenSchema = z.object({ name: z.string(), role: z.enum(['viewer', 'deployer', 'admin']), createdAt: ms, createdBy: z.string() });
+export const tokenSchema = z.object({ name: z.string(), role, createdAt: ms, createdBy: z.string() });
 
 export const targetChangeSchema = z.object({
   name: z.string(),

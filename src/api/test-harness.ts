@@ -9,7 +9,7 @@ import { createArtifactStore } from '../releases/index.ts';
 import type { ArtifactStore } from '../releases/index.ts';
 import { createMemoryStore } from '../store/index.ts';
 import type { Role, Store } from '../store/index.ts';
-import { createDeployer } from '../deploy/index.ts';
+import { createDeployer, createTrafficControls } from '../deploy/index.ts';
 import { FakeRuntime } from '../testing/index.ts';
 import { ensureBuiltInChannels, hashToken } from '../control/index.ts';
 import { createApi } from './api.ts';
@@ -50,6 +50,7 @@ export async function startHarness(
   const api = createApi({
     store,
     deployer,
+    traffic: createTrafficControls({ store, runtime, clock }),
     scheduler,
     runtime,
     artifacts,

@@ -1,7 +1,6 @@
 // Small renderers shared by the commands' human output.
 import { CutoverError, bareDurationHint, isBareDuration, parseDuration, parseDurationWithUnit } from '../shared/index.ts';
-import type { InstanceTarget } from '../store/index.ts';
-import type { InstanceView } from './api-types.ts';
+import type { InstanceTargetView, InstanceView } from '../api/index.ts';
 
 /** `2026-11-20T10:00Z`: minute precision reads better in tables; --json keeps the milliseconds. */
 export function when(ms: number | null | undefined): string {
@@ -18,7 +17,7 @@ export function withQuery(path: string, params: Record<string, string | number |
 }
 
 /** A declared target as the user typed it: `1.4.3`, `channel:beta`, or `-`. */
-export function targetText(target: InstanceTarget | null | undefined): string {
+export function targetText(target: InstanceTargetView | null | undefined): string {
   if (!target) return '-';
   return 'version' in target ? target.version : `channel:${target.channel}`;
 }

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type * as Yaml from 'yaml';
-import { CutoverError, isCutoverError } from '../shared/index.ts';
+import { CutoverError, exitCodeFor, isCutoverError } from '../shared/index.ts';
 import { escapeControl } from './format.ts';
 
 /**
@@ -57,41 +57,8 @@ export function serialise(data: unknown, format: 'json' | 'yaml'): string {
 // --json output is JSON.stringify's, which escapes every control character itself.
 const text = (s: string) => escapeControl(s, '\n\t');
 
-const CONFLICTS = new Set([
-  'RELEASE_EXISTS',
-  'INSTANCE_EXISTS',
-  'HOST_IN_USE',
-  'PORT_IN_USE',
-  'AGENT_RUNNING',
-  'INSTANCE_LOCKED',
-  'NOTHING_TO_ROLL_BACK',
-  'ALREADY_ROLLED_BACK',
-  'ALREADY_ON_VERSION',
-  'SLOT_ACTIVE',
-  'SLOT_BUSY',
-  'CHANNEL_EXISTS',
-  'CHANNEL_MOVED',
-  'PROBLEM_RESOLVED',
-  'TOKEN_EXISTS',
-  'LAST_ADMIN_TOKEN',
-  'SELECTION_CHANGED',
-  'DEPLOYMENT_NOT_RUNNING',
-]);
-
-/** Exit codes: the one place error codes become them. Documented in docs/operations.md ("Exit codes"). */
-export function exitCodeFor(code: string): number {
-  if (['VALIDATION_FAILED', 'MANIFEST_INVALID', 'CONFIG_INVALID', 'ARTIFACT_INVALID', 'BODY_TOO_LARGE'].includes(code)) return 2;
-  if (code.endsWith('_NOT_FOUND')) return 3;
-  if (CONFLICTS.has(code)) return 4;
-  if (code === 'UNAUTHORIZED' || code === 'FORBIDDEN') return 5;
-  if (code === 'SERVER_UNREACHABLE' || code === 'AGENT_UNREACHABLE') return 6;
-  if (code === 'DEPLOYMENT_FAILED' || code === 'DEPLOYMENT_ABORTED' || code === 'ANALYSIS_FAILED') return 7;
-  if (code.startsWith('POLICY_')) return 8;
-  if (code === 'AUDIT_CHAIN_BROKEN') return 9;
-  if (code === 'DISK_FULL') return 10;
-  if (code === 'NOT_ROUTED_AS_RECORDED') return 11;
-  return 1;
-}
+/** Exit codes: error codes become them through the one table in `shared/` (docs/operations.md, "Exit codes"). */
+export { exitCodeFor };
 
 /**
  * Ends a command with `code` after it has printed its result: for answers that are not errors

@@ -1,6 +1,6 @@
 // What `cutover status` says about the agent check, and the exit code it ends with.
-import type { AgentCheck } from '../deploy/index.ts';
-import { exitCodeFor } from './output.ts';
+import { EXIT_NOT_ROUTED_AS_RECORDED, exitCodeFor } from '../shared/index.ts';
+import type { AgentCheck } from '../api/index.ts';
 
 /** An instance status as far as the agent check goes (`agent` is absent from older servers). */
 type Checked = { name: string; agent?: AgentCheck };
@@ -28,7 +28,7 @@ export function agentLines(instances: Checked[]): string {
 export function statusExitCode(instances: Checked[]): number {
   const bad = failing(instances);
   if (bad.some((i) => i.agent.state === 'unreachable')) return exitCodeFor('AGENT_UNREACHABLE');
-  return bad.length > 0 ? exitCodeFor('NOT_ROUTED_AS_RECORDED') : 0;
+  return bad.length > 0 ? EXIT_NOT_ROUTED_AS_RECORDED : 0;
 }
 
 /**

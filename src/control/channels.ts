@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import semver from 'semver';
-import { CutoverError, validate } from '../shared/index.ts';
+import { CutoverError } from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
 import type { ChannelMove, ChannelPointer, ChannelPolicy, ChannelRecord, Store } from '../store/index.ts';
 import { defaultChannels, evaluatePromotion } from './promotion-policy.ts';
 import type { PromotionVerdict } from './promotion-policy.ts';
-import { mustGetRelease, resolveApp } from './resolve-app.ts';
-import type { Who } from './who.ts';
+import { resolveApp } from './resolve-app.ts';
+import type { Actor } from '../shared/index.ts';
+import { auditEntry, mustGetChannel, mustGetRelease } from '../store/index.ts';
 
 type Deps = { store: Store; clock: Clock };
 
@@ -34,6 +35,8 @@ export const createChannelSchema = z
     policy: policyPatchSchema.default({}),
   })
   .strict();
+/** The validated body (the route parses it once, at the API edge). */
+export type CreateChannelInput = z.output<typeof createChannelSchema>;
 
 export const updateChannelSchema = z
   .object({
@@ -42,6 +45,8 @@ export const updateChannelSchema = z
     reason: z.string().max(500).optional(),
   })
   .strict();
+/** The validated body (the route parses it once, at the API edge). */
+export type UpdateChannelInput = z.output<typeof updateChannelSchema>;
 
 export const promoteSchema = z
   .object({
@@ -51,17 +56,12 @@ export const promoteSchema = z
     force: z.boolean().default(false).describe('Admin only, with a reason: promote although the policy refuses.'),
   })
   .strict();
+/** The validated body (the route parses it once, at the API edge). */
+export type PromoteInput = z.output<typeof promoteSchema>;
 
 /** Creates the built-in channels (alpha, beta, release, stable) that do not exist yet. */
 export async function ensureBuiltInChannels(deps: Deps): Promise<void> {
   for (const channel of defaultChannels(deps.clock.now(), 'system')) await deps.store.insertChannel(channel);
-}
-
-export async function mustGetChannel(store: Store, name: string): Promise<ChannelRecord> {
-  const channel = await store.getChannel(name);
-  if (channel) return channel;
-  const names = (await store.listChannels()).map((c) => c.name);
-  throw new CutoverError('CHANNEL_NOT_FOUND', `no channel named "${name}"; channels: ${names.join(', ')}`, { details: { channel: name } });
 }
 
 async function checkPolicyChannels(store: Store, policy: ChannelPolicy, self: string): Promise<void> {
@@ -75,8 +75,8 @@ async function checkPolicyChannels(store: Store, policy: ChannelPolicy, self: st
   await mustGetChannel(store, policy.soak.channel);
 }
 
-export async function createChannel(deps: Deps, input: unknown, who: Who): Promise<ChannelRecord> {
-  const { name, description, policy } = validate(createChannelSchema, input, 'The channel');
+export async function createChannel(deps: Deps, input: CreateChannelInput, who: Actor): Promise<ChannelRecord> {
+  const { name, description, policy } = input;
   const now = deps.clock.now();
   const channel: ChannelRecord = {
     name,
@@ -96,19 +96,15 @@ export async function createChannel(deps: Deps, input: unknown, who: Who): Promi
   if (!(await deps.store.insertChannel(channel))) {
     throw new CutoverError('CHANNEL_EXISTS', `a channel named "${name}" already exists`, { details: { channel: name } });
   }
-  await deps.store.appendAudit({
+  await deps.store.appendAudit(auditEntry(who, 'channel.create', name, {
     at: now,
-    actor: who.actor,
-    action: 'channel.create',
-    subject: name,
-    requestId: who.requestId,
     after: { description, policy: channel.policy },
-  });
+  }));
   return channel;
 }
 
-export async function updateChannel(deps: Deps, name: string, input: unknown, who: Who): Promise<ChannelRecord> {
-  const patch = validate(updateChannelSchema, input, 'The channel change');
+export async function updateChannel(deps: Deps, name: string, input: UpdateChannelInput, who: Actor): Promise<ChannelRecord> {
+  const patch = input;
   const before = await mustGetChannel(deps.store, name);
   const after: ChannelRecord = {
     ...before,
@@ -123,16 +119,12 @@ export async function updateChannel(deps: Deps, name: string, input: unknown, wh
   };
   await checkPolicyChannels(deps.store, after.policy, name);
   await deps.store.updateChannel(after);
-  await deps.store.appendAudit({
+  await deps.store.appendAudit(auditEntry(who, 'channel.update', name, {
     at: after.updatedAt,
-    actor: who.actor,
-    action: 'channel.update',
-    subject: name,
     reason: patch.reason ?? null,
-    requestId: who.requestId,
     before: { description: before.description, policy: before.policy },
     after: { description: after.description, policy: after.policy },
-  });
+  }));
   return after;
 }
 
@@ -196,8 +188,8 @@ export interface PromotionResult extends PromotionCheck {
  * thrown with the first failed rule's code and every failed rule in the message and details.
  * An admin may override with `force` and a reason; the override is audited with what it overrode.
  */
-export async function promote(deps: Deps, input: unknown, channelName: string, who: Who): Promise<PromotionResult> {
-  const { version, app: appArg, reason, force } = validate(promoteSchema, input, 'The promotion');
+export async function promote(deps: Deps, input: PromoteInput, channelName: string, who: Actor): Promise<PromotionResult> {
+  const { version, app: appArg, reason, force } = input;
   const check = await checkPromotion(deps, { app: appArg, version, channel: channelName });
   const { app, current, verdict } = check;
   if (current === version) return { ...check, changed: false, forced: false, move: null };
@@ -217,19 +209,15 @@ export async function promote(deps: Deps, input: unknown, channelName: string, w
   const at = deps.clock.now();
   const result = await deps.store.moveChannel(
     { app, channel: channelName, fromVersion: current, toVersion: version, at, actor: who.actor, reason: reason ?? null, forced },
-    {
+    auditEntry(who, forced ? 'channel.promote.forced' : 'channel.promote', channelName, {
       at,
-      actor: who.actor,
-      action: forced ? 'channel.promote.forced' : 'channel.promote',
-      subject: channelName,
       app,
       version,
       reason: reason ?? null,
-      requestId: who.requestId,
       before: { version: current },
       after: { version },
       details: forced ? { overridden: failures.map((f) => ({ code: f.code, message: f.message })) } : {},
-    },
+    }),
   );
   if (!result.ok) {
     throw new CutoverError('CHANNEL_MOVED', `"${channelName}" of ${app} moved to ${result.current ?? 'nothing'} meanwhile; check and try again`, {

@@ -5,7 +5,8 @@ import type { HaltRecord, Store } from '../store/index.ts';
 import { DEFAULT_FLEET_POLICY, FLEET_POLICY_KEY, fleetPolicySchema } from '../fleet/index.ts';
 import type { FleetPolicy } from '../fleet/index.ts';
 import { resolveApp } from './resolve-app.ts';
-import type { Who } from './who.ts';
+import type { Actor } from '../shared/index.ts';
+import { auditEntry } from '../store/index.ts';
 
 type Deps = { store: Store; clock: Clock };
 
@@ -25,26 +26,24 @@ export const fleetPolicyPatchSchema = z
     reason: z.string().max(500).optional(),
   })
   .strict();
+/** The validated body (the route parses it once, at the API edge). */
+export type FleetPolicyPatchInput = z.output<typeof fleetPolicyPatchSchema>;
 
 /** Changes the fleet policy: merges the given fields into the current one, validates the whole, audits before → after. */
-export async function updateFleetPolicy(deps: Deps, input: unknown, who: Who): Promise<FleetPolicy> {
-  const { policy: patch, reason } = validate(fleetPolicyPatchSchema, input, 'The fleet policy change');
+export async function updateFleetPolicy(deps: Deps, input: FleetPolicyPatchInput, who: Actor): Promise<FleetPolicy> {
+  const { policy: patch, reason } = input;
   const before = await getFleetPolicy(deps.store);
   const merged: Record<string, unknown> = { ...before, ...patch };
   for (const nested of ['failureBudget', 'retry'] as const) {
     if (patch[nested] && typeof patch[nested] === 'object') merged[nested] = { ...before[nested], ...(patch[nested] as object) };
   }
   const after = validate(fleetPolicySchema, merged, 'The fleet policy');
-  await deps.store.putSetting(FLEET_POLICY_KEY, after, {
+  await deps.store.putSetting(FLEET_POLICY_KEY, after, auditEntry(who, 'fleet.policy', 'fleet', {
     at: deps.clock.now(),
-    actor: who.actor,
-    action: 'fleet.policy',
-    subject: 'fleet',
     reason: reason ?? null,
-    requestId: who.requestId,
     before,
     after,
-  });
+  }));
   return after;
 }
 
@@ -55,24 +54,22 @@ export const resumeSchema = z
     reason: z.string().trim().min(1, 'is required: say why the rollout may go on').max(500),
   })
   .strict();
+/** The validated body (the route parses it once, at the API edge). */
+export type ResumeInput = z.output<typeof resumeSchema>;
 
 /** Lifts the halt of a version's rollout; its failure count starts again from zero. */
-export async function resumeRollout(deps: Deps, input: unknown, who: Who): Promise<HaltRecord> {
-  const { version, app: appArg, reason } = validate(resumeSchema, input, 'The resume');
+export async function resumeRollout(deps: Deps, input: ResumeInput, who: Actor): Promise<HaltRecord> {
+  const { version, app: appArg, reason } = input;
   const app = await resolveApp(deps.store, appArg, version);
   const at = deps.clock.now();
-  const lifted = await deps.store.liftHalt(app, version, { by: who.actor, at, reason }, {
+  const lifted = await deps.store.liftHalt(app, version, { by: who.actor, at, reason }, auditEntry(who, 'fleet.resume', `${app}@${version}`, {
     at,
-    actor: who.actor,
-    action: 'fleet.resume',
-    subject: `${app}@${version}`,
     app,
     version,
     reason,
-    requestId: who.requestId,
     before: { halted: true },
     after: { halted: false },
-  });
+  }));
   if (!lifted) throw new CutoverError('HALT_NOT_FOUND', `the rollout of ${app} ${version} is not halted`, { details: { app, version } });
   return lifted;
 }

@@ -1,10 +1,11 @@
 import { z } from 'zod';
-import { CutoverError, validate } from '../shared/index.ts';
+import { CutoverError } from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
 import type { HoldRecord, Store } from '../store/index.ts';
-import { mustGetInstance } from './targets.ts';
-import type { Who } from './who.ts';
+
+import type { Actor } from '../shared/index.ts';
 import { isoTimeField } from './iso-time.ts';
+import { auditEntry, mustGetInstance } from '../store/index.ts';
 
 type Deps = { store: Store; clock: Clock };
 
@@ -16,12 +17,16 @@ export const holdSchema = z
     until: isoTime.optional().describe('When the hold ends by itself; default: until released.'),
   })
   .strict();
+/** The validated body (the route parses it once, at the API edge). */
+export type HoldInput = z.output<typeof holdSchema>;
 
 export const unholdSchema = z.object({ reason: z.string().max(500).optional() }).strict();
+/** The validated body (the route parses it once, at the API edge). */
+export type UnholdInput = z.output<typeof unholdSchema>;
 
 /** Puts a hold on an instance: the fleet scheduler never changes it while the hold lasts. */
-export async function holdInstance(deps: Deps, name: string, input: unknown, who: Who): Promise<HoldRecord> {
-  const { reason, until } = validate(holdSchema, input, 'The hold');
+export async function holdInstance(deps: Deps, name: string, input: HoldInput, who: Actor): Promise<HoldRecord> {
+  const { reason, until } = input;
   const instance = await mustGetInstance(deps.store, name);
   const now = deps.clock.now();
   if (until !== undefined && until <= now) {
@@ -29,39 +34,31 @@ export async function holdInstance(deps: Deps, name: string, input: unknown, who
   }
   const before = (await deps.store.listHolds()).find((h) => h.instance === name) ?? null;
   const hold: HoldRecord = { instance: name, owner: who.actor, reason, createdAt: now, until: until ?? null };
-  await deps.store.putHold(hold, {
+  await deps.store.putHold(hold, auditEntry(who, 'instance.hold', name, {
     at: now,
-    actor: who.actor,
-    action: 'instance.hold',
-    subject: name,
     instance: name,
     app: instance.app,
     reason,
-    requestId: who.requestId,
     before,
     after: hold,
-  });
+  }));
   return hold;
 }
 
 /** Releases an instance's hold. */
-export async function unholdInstance(deps: Deps, name: string, input: unknown, who: Who): Promise<HoldRecord> {
-  const { reason } = validate(unholdSchema, input, 'The release of the hold');
+export async function unholdInstance(deps: Deps, name: string, input: UnholdInput, who: Actor): Promise<HoldRecord> {
+  const { reason } = input;
   const instance = await mustGetInstance(deps.store, name);
   const before = (await deps.store.listHolds()).find((h) => h.instance === name);
   if (!before) throw new CutoverError('HOLD_NOT_FOUND', `instance "${name}" has no hold`, { details: { instance: name } });
-  const deleted = await deps.store.deleteHold(name, {
+  const deleted = await deps.store.deleteHold(name, auditEntry(who, 'instance.unhold', name, {
     at: deps.clock.now(),
-    actor: who.actor,
-    action: 'instance.unhold',
-    subject: name,
     instance: name,
     app: instance.app,
     reason: reason ?? null,
-    requestId: who.requestId,
     before,
     after: null,
-  });
+  }));
   if (!deleted) throw new CutoverError('HOLD_NOT_FOUND', `the hold on "${name}" was released meanwhile`);
   return before;
 }

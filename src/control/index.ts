@@ -1,13 +1,8 @@
 export { publishRelease } from './publish-release.ts';
 export type { PublishResult } from './publish-release.ts';
 export { collectUnreferencedArtifacts } from './collect-artifacts.ts';
-export { createInstance, createInstanceSchema, hostnameField } from './create-instance.ts';
-export type { CreateInstanceInput } from './create-instance.ts';
 export { bootstrapAdminToken, createToken, createTokenSchema, hashToken, listTokens, newToken, revokeToken, roleAllows } from './tokens.ts';
-export type { TokenInfo } from './tokens.ts';
-export type { Who } from './who.ts';
-export { SYSTEM } from './who.ts';
-export { mustGetRelease, resolveApp } from './resolve-app.ts';
+export { resolveApp } from './resolve-app.ts';
 export {
   checkPromotion,
   createChannel,
@@ -21,23 +16,23 @@ export {
   updateChannelSchema,
 } from './channels.ts';
 export type { ChannelView, PromotionCheck, PromotionResult } from './channels.ts';
-export { listProblems, listProblemsQuery, mustGetProblem, reportProblem, reportProblemSchema, resolveProblem, resolveProblemSchema } from './problems.ts';
+export { listProblems, listProblemsQuery, reportProblem, reportProblemSchema, resolveProblem, resolveProblemSchema } from './problems.ts';
 export {
-  bulkSetTarget,
-  bulkTargetSchema,
+  createInstance,
+  createInstanceSchema,
+  hostnameField,
   listInstanceViews,
   listInstancesQuery,
   loadPointerIndex,
-  mustGetInstance,
-  setInstanceTarget,
-  setTargetSchema,
   targetSchema,
   updateInstance,
   updateInstanceSchema,
   viewOf,
   windowField,
-} from './targets.ts';
-export type { BulkTargetResult, InstancePageView, InstanceView, TargetChange } from './targets.ts';
+} from './instances.ts';
+export type { CreateInstanceInput, InstancePageView, InstanceView, UpdateInstanceInput } from './instances.ts';
+export { bulkSetTarget, bulkTargetSchema, setInstanceTarget, setTargetSchema } from './targets.ts';
+export type { BulkTargetResult, TargetChange } from './targets.ts';
 export { assertChainOk, auditQuery, queryAudit, verifyAudit } from './audit.ts';
 export type { AuditQuery } from './audit.ts';
 export { releaseDiff } from './release-diff-view.ts';

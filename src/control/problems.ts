@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { CutoverError, validate } from '../shared/index.ts';
+import { CutoverError } from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
 import type { ProblemRecord, ProblemStatus, Store } from '../store/index.ts';
-import { mustGetRelease, resolveApp } from './resolve-app.ts';
-import type { Who } from './who.ts';
+import { resolveApp } from './resolve-app.ts';
+import type { Actor } from '../shared/index.ts';
+import { auditEntry, mustGetProblem, mustGetRelease } from '../store/index.ts';
 
 type Deps = { store: Store; clock: Clock };
 
@@ -15,60 +16,50 @@ export const reportProblemSchema = z
     details: z.string().max(10_000).optional(),
   })
   .strict();
+/** The validated body (the route parses it once, at the API edge). */
+export type ReportProblemInput = z.output<typeof reportProblemSchema>;
 
 export const resolveProblemSchema = z.object({ reason: z.string().max(500).optional() }).strict();
+/** The validated body (the route parses it once, at the API edge). */
+export type ResolveProblemInput = z.output<typeof resolveProblemSchema>;
 
 /**
  * Files a problem against a release. An open problem blocks promotion to channels whose policy
  * says so (`stable` by default). Automatic rollbacks and the scheduler file through here too,
  * with their own `source`.
  */
-export async function reportProblem(deps: Deps, input: unknown, who: Who, source = 'user'): Promise<ProblemRecord> {
-  const { version, app: appArg, title, details } = validate(reportProblemSchema, input, 'The problem');
+export async function reportProblem(deps: Deps, input: ReportProblemInput, who: Actor, source = 'user'): Promise<ProblemRecord> {
+  const { version, app: appArg, title, details } = input;
   const app = await resolveApp(deps.store, appArg, version);
   await mustGetRelease(deps.store, app, version);
   const at = deps.clock.now();
   const problem = await deps.store.insertProblem({ app, version, title, details: details ?? null, source, reportedBy: who.actor, reportedAt: at });
-  await deps.store.appendAudit({
+  await deps.store.appendAudit(auditEntry(who, 'problem.report', `problem:${problem.id}`, {
     at,
-    actor: who.actor,
-    action: 'problem.report',
-    subject: `problem:${problem.id}`,
     app,
     version,
-    requestId: who.requestId,
     after: { status: 'open', title },
     details: { source },
-  });
+  }));
   return problem;
 }
 
-export async function mustGetProblem(store: Store, id: number): Promise<ProblemRecord> {
-  const problem = await store.getProblem(id);
-  if (!problem) throw new CutoverError('PROBLEM_NOT_FOUND', `no problem #${id}; see \`cutover problem list\``, { details: { id } });
-  return problem;
-}
-
-export async function resolveProblem(deps: Deps, id: number, input: unknown, who: Who): Promise<ProblemRecord> {
-  const { reason } = validate(resolveProblemSchema, input, 'The resolution');
+export async function resolveProblem(deps: Deps, id: number, input: ResolveProblemInput, who: Actor): Promise<ProblemRecord> {
+  const { reason } = input;
   const before = await mustGetProblem(deps.store, id);
   const at = deps.clock.now();
   const resolved = await deps.store.resolveProblem(id, who.actor, at, reason ?? null);
   if (!resolved) {
     throw new CutoverError('PROBLEM_RESOLVED', `problem #${id} was already resolved by ${before.resolvedBy ?? 'someone'}`, { details: { id } });
   }
-  await deps.store.appendAudit({
+  await deps.store.appendAudit(auditEntry(who, 'problem.resolve', `problem:${id}`, {
     at,
-    actor: who.actor,
-    action: 'problem.resolve',
-    subject: `problem:${id}`,
     app: resolved.app,
     version: resolved.version,
     reason: reason ?? null,
-    requestId: who.requestId,
     before: { status: 'open' },
     after: { status: 'resolved' },
-  });
+  }));
   return resolved;
 }
 

@@ -1,9 +1,10 @@
 import { CutoverError } from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
-import { parseReleaseSpec, releaseDigest } from '../releases/index.ts';
+import { releaseDigest } from '../releases/index.ts';
 import type { ArtifactStore, ReleaseSpec } from '../releases/index.ts';
 import type { ReleaseRecord, Store } from '../store/index.ts';
-import type { Who } from './who.ts';
+import type { Actor } from '../shared/index.ts';
+import { auditEntry } from '../store/index.ts';
 
 export interface PublishResult {
   release: ReleaseRecord;
@@ -12,15 +13,14 @@ export interface PublishResult {
 }
 
 /**
- * Publishes a release: validates the spec, checks its artifact was uploaded, and stores it.
+ * Publishes a release (its spec validated at the API edge): checks its artifact was uploaded, and stores it.
  * Releases are immutable: the same version with other content is refused with RELEASE_EXISTS.
  */
 export async function publishRelease(
   deps: { store: Store; artifacts: ArtifactStore; clock: Clock },
-  input: unknown,
-  who: Who,
+  spec: ReleaseSpec,
+  who: Actor,
 ): Promise<PublishResult> {
-  const spec: ReleaseSpec = parseReleaseSpec(input);
   const digest = releaseDigest(spec);
   const existing = await deps.store.getRelease(spec.app, spec.version);
   if (existing) {
@@ -48,17 +48,13 @@ export async function publishRelease(
   };
   if (!(await deps.store.insertRelease(release))) {
     // Lost a race with an identical or a different publish: answer as if we had come second.
-    return publishRelease(deps, input, who);
+    return publishRelease(deps, spec, who);
   }
-  await deps.store.appendAudit({
+  await deps.store.appendAudit(auditEntry(who, 'release.publish', `${spec.app}@${spec.version}`, {
     at: release.createdAt,
-    actor: who.actor,
-    action: 'release.publish',
-    subject: `${spec.app}@${spec.version}`,
     app: spec.app,
     version: spec.version,
-    requestId: who.requestId,
     details: { digest, artifact: spec.artifact.digest, commit: spec.commit ?? null },
-  });
+  }));
   return { release, created: true };
 }

@@ -2,7 +2,8 @@ import type { ReleaseSpec } from '../releases/index.ts';
 import { diffReleases } from '../releases/index.ts';
 import type { ReleaseDiff } from '../releases/index.ts';
 import type { Store } from '../store/index.ts';
-import { mustGetRelease, resolveApp } from './resolve-app.ts';
+import { resolveApp } from './resolve-app.ts';
+import { mustGetRelease } from '../store/index.ts';
 
 /** The reviewable change set between two releases of an app: features, components, migrations, notes. */
 export async function releaseDiff(store: Store, input: { app?: string | undefined; from: string; to: string }): Promise<ReleaseDiff & { app: string }> {

@@ -1,5 +1,5 @@
 import { CutoverError } from '../shared/index.ts';
-import type { ReleaseRecord, Store } from '../store/index.ts';
+import type { Store } from '../store/index.ts';
 
 /**
  * Which app a command means when the user names only a version: the given app; else the only app;
@@ -24,14 +24,3 @@ export async function resolveApp(store: Store, app: string | undefined, version?
   throw new CutoverError('VALIDATION_FAILED', `several apps exist (${apps.join(', ')}); say which with --app (API: "app")`, { details: { apps } });
 }
 
-/** The release, or RELEASE_NOT_FOUND naming what exists. */
-export async function mustGetRelease(store: Store, app: string, version: string): Promise<ReleaseRecord> {
-  const release = await store.getRelease(app, version);
-  if (release) return release;
-  const known = (await store.listReleases(app)).slice(0, 10).map((r) => r.version);
-  throw new CutoverError(
-    'RELEASE_NOT_FOUND',
-    `app "${app}" has no release ${version}` + (known.length ? `; newest: ${known.join(', ')}` : '; publish one with `cutover release publish FILE`'),
-    { details: { app, version } },
-  );
-}

@@ -1,10 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { CutoverError, validate } from '../shared/index.ts';
+import { CutoverError } from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
 import type { Role, Store, TokenRecord } from '../store/index.ts';
-import type { Who } from './who.ts';
+import type { Actor } from '../shared/index.ts';
 import { BOOTSTRAPPED_SETTING } from './audit.ts';
+import { auditEntry } from '../store/index.ts';
 
 /** sha256 of a token: what the store keeps instead of the token. */
 export function hashToken(token: string): string {
@@ -49,37 +50,36 @@ export const createTokenSchema = z
     role: z.enum(['viewer', 'deployer', 'admin']).describe('viewer reads; deployer publishes, deploys, rolls back, retargets, promotes within policy and reports problems; admin does everything.'),
   })
   .strict();
+/** The validated body (the route parses it once, at the API edge). */
+export type CreateTokenInput = z.output<typeof createTokenSchema>;
 
 /** A token as listed: never its hash. */
-export type TokenInfo = Omit<TokenRecord, 'hash'>;
+/** A token as answers show it (the API's `TokenInfo`): never its hash. */
+type ShownToken = Omit<TokenRecord, 'hash'>;
 
-const info = ({ hash: _hash, ...rest }: TokenRecord): TokenInfo => rest;
+const info = ({ hash: _hash, ...rest }: TokenRecord): ShownToken => rest;
 
 /** Creates a named token and returns it: the only time it is ever visible. */
-export async function createToken(deps: { store: Store; clock: Clock }, input: unknown, who: Who): Promise<TokenInfo & { token: string }> {
-  const { name, role } = validate(createTokenSchema, input, 'The token');
+export async function createToken(deps: { store: Store; clock: Clock }, input: CreateTokenInput, who: Actor): Promise<ShownToken & { token: string }> {
+  const { name, role } = input;
   const token = newToken();
   const record: TokenRecord = { name, hash: hashToken(token), role, createdAt: deps.clock.now(), createdBy: who.actor };
   if (!(await deps.store.insertToken(record))) {
     throw new CutoverError('TOKEN_EXISTS', `a token named "${name}" exists; revoke it first or pick another name`, { details: { name } });
   }
-  await deps.store.appendAudit({
+  await deps.store.appendAudit(auditEntry(who, 'token.create', `token:${name}`, {
     at: record.createdAt,
-    actor: who.actor,
-    action: 'token.create',
-    subject: `token:${name}`,
-    requestId: who.requestId,
     after: { name, role },
-  });
+  }));
   return { ...info(record), token };
 }
 
-export async function listTokens(store: Store): Promise<TokenInfo[]> {
+export async function listTokens(store: Store): Promise<ShownToken[]> {
   return (await store.listTokens()).map(info);
 }
 
 /** Revokes a token at once. The last admin token cannot be revoked: nobody could manage tokens after. */
-export async function revokeToken(deps: { store: Store; clock: Clock }, name: string, who: Who): Promise<TokenInfo> {
+export async function revokeToken(deps: { store: Store; clock: Clock }, name: string, who: Actor): Promise<ShownToken> {
   const tokens = await deps.store.listTokens();
   const token = tokens.find((t) => t.name === name);
   if (!token) {
@@ -89,14 +89,10 @@ export async function revokeToken(deps: { store: Store; clock: Clock }, name: st
     throw new CutoverError('LAST_ADMIN_TOKEN', `"${name}" is the last admin token; create another admin token before revoking it`);
   }
   if (!(await deps.store.deleteToken(name))) throw new CutoverError('TOKEN_NOT_FOUND', `token "${name}" was revoked meanwhile`);
-  await deps.store.appendAudit({
+  await deps.store.appendAudit(auditEntry(who, 'token.revoke', `token:${name}`, {
     at: deps.clock.now(),
-    actor: who.actor,
-    action: 'token.revoke',
-    subject: `token:${name}`,
-    requestId: who.requestId,
     before: { name, role: token.role },
     after: null,
-  });
+  }));
   return info(token);
 }

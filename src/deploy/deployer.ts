@@ -51,7 +51,8 @@ export interface DeployRequest {
 export interface SteerRequest {
   actor: string;
   reason?: string;
-  requestId?: string;
+  /** An `Actor` (shared/actor.ts) fits: null for automatic steering. */
+  requestId?: string | null;
 }
 
 /** Runs deployments: plans them, records every step before acting on it, and acts through the runtime. */

@@ -11,7 +11,8 @@ export interface InstancePosition {
 export interface Steerer {
   actor: string;
   reason?: string;
-  requestId?: string;
+  /** Null or absent for automatic steering; an `Actor` fits. */
+  requestId?: string | null;
 }
 
 /** Whether `d` flipped traffic to its release. */

@@ -43,8 +43,8 @@ export type {
 export { normaliseRollout, describeRollout, shiftStepName, shiftStepPercent } from './rollout.ts';
 export { createTrafficControls } from './traffic-controls.ts';
 export { changeHosts, deleteInstance, pruneArtifacts } from './instance-lifecycle.ts';
-export type { DeletedInstance, LifecycleDeps, LifecycleWho, PruneResult } from './instance-lifecycle.ts';
+export type { DeletedInstance, LifecycleDeps, PruneResult } from './instance-lifecycle.ts';
 export { planPrune } from './plan-prune.ts';
 export type { PruneInput, PrunePlan, PruneDecision } from './plan-prune.ts';
-export type { TrafficControls, TrafficWho, PreviewAccess } from './traffic-controls.ts';
+export type { TrafficControls, PreviewAccess } from './traffic-controls.ts';
 export { countersOf } from './step-hold.ts';

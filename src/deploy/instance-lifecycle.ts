@@ -1,21 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { CutoverError } from '../shared/index.ts';
-import type { Clock } from '../shared/index.ts';
+import type { Actor, Clock } from '../shared/index.ts';
 import type { InstanceRecord, LockRecord, Store } from '../store/index.ts';
 import type { Runtime } from './runtime.ts';
 import { planPrune } from './plan-prune.ts';
 import type { PrunePlan } from './plan-prune.ts';
+import { auditEntry, mustGetInstance } from '../store/index.ts';
 
 export interface LifecycleDeps {
   store: Store;
   runtime: Runtime;
   clock: Clock;
-}
-
-export interface LifecycleWho {
-  actor: string;
-  requestId?: string;
-  reason?: string;
 }
 
 // Long enough for a drain and two slot stops; expired leases are free again, so a crash mid-way
@@ -30,7 +25,7 @@ async function withInstanceLock<T>(
   deps: LifecycleDeps,
   instance: string,
   what: { operation: 'instance-delete' | 'host-change'; retry: string },
-  who: LifecycleWho,
+  who: Actor,
   work: (lock: LockRecord) => Promise<T>,
 ): Promise<T> {
   const [running] = await deps.store.listDeployments({ instance, status: 'running', limit: 1 });
@@ -59,12 +54,6 @@ async function withInstanceLock<T>(
   }
 }
 
-async function mustGet(store: Store, name: string): Promise<InstanceRecord> {
-  const instance = await store.getInstance(name);
-  if (!instance) throw new CutoverError('INSTANCE_NOT_FOUND', `no instance named "${name}"; see cutover instance list`, { details: { instance: name } });
-  return instance;
-}
-
 export interface DeletedInstance {
   instance: string;
   app: string;
@@ -78,42 +67,34 @@ export interface DeletedInstance {
  * routes, then the store forgets it with an `instance.delete` audit entry. If the runtime fails,
  * the store keeps the instance (the delete can be run again).
  */
-export async function deleteInstance(deps: LifecycleDeps, name: string, who: LifecycleWho): Promise<DeletedInstance> {
-  const before = await mustGet(deps.store, name);
+export async function deleteInstance(deps: LifecycleDeps, name: string, who: Actor): Promise<DeletedInstance> {
+  const before = await mustGetInstance(deps.store, name);
   return withInstanceLock(deps, name, { operation: 'instance-delete', retry: 'delete it' }, who, async () => {
     await deps.runtime.removeInstance(name);
     const stopped = (['blue', 'green'] as const).flatMap((c) => {
       const s = before.slots[c];
       return s && s.status !== 'stopped' ? [s.version] : [];
     });
-    const deleted = await deps.store.deleteInstance(name, {
+    const deleted = await deps.store.deleteInstance(name, auditEntry(who, 'instance.delete', name, {
       at: deps.clock.now(),
-      actor: who.actor,
-      action: 'instance.delete',
-      subject: name,
       instance: name,
       app: before.app,
       reason: who.reason ?? null,
-      ...(who.requestId ? { requestId: who.requestId } : {}),
       before: { app: before.app, hosts: before.hosts, environment: before.environment, currentVersion: before.currentVersion, activeColor: before.activeColor },
       after: null,
-    });
+    }));
     if (!deleted) throw new CutoverError('INSTANCE_NOT_FOUND', `no instance named "${name}"`, { details: { instance: name } });
     // A hold names the instance, not its record: it would pin a later instance of the same name.
     const hold = (await deps.store.listHolds()).find((h) => h.instance === name);
     if (hold) {
-      await deps.store.deleteHold(name, {
+      await deps.store.deleteHold(name, auditEntry(who, 'instance.unhold', name, {
         at: deps.clock.now(),
-        actor: who.actor,
-        action: 'instance.unhold',
-        subject: name,
         instance: name,
         app: before.app,
         reason: 'the instance was deleted',
-        ...(who.requestId ? { requestId: who.requestId } : {}),
         before: hold,
         after: null,
-      });
+      }));
     }
     return { instance: name, app: before.app, hosts: before.hosts, stopped };
   });
@@ -124,9 +105,9 @@ export async function deleteInstance(deps: LifecycleDeps, name: string, who: Lif
  * under its lock the runtime re-routes (when it knows the instance), then the store records it
  * with an `instance.update` audit entry.
  */
-export async function changeHosts(deps: LifecycleDeps, name: string, hosts: string[], who: LifecycleWho): Promise<InstanceRecord> {
+export async function changeHosts(deps: LifecycleDeps, name: string, hosts: string[], who: Actor): Promise<InstanceRecord> {
   const wanted = [...new Set(hosts.map((h) => h.toLowerCase()))];
-  const before = await mustGet(deps.store, name);
+  const before = await mustGetInstance(deps.store, name);
   for (const other of await deps.store.listInstances()) {
     const taken = other.name !== name && other.hosts.find((h) => wanted.includes(h));
     if (taken) {
@@ -139,20 +120,16 @@ export async function changeHosts(deps: LifecycleDeps, name: string, hosts: stri
     if (await deps.runtime.describe(name)) await deps.runtime.ensureInstance(name, wanted);
     const at = deps.clock.now();
     await deps.store.updateInstanceSpecs([{ name, hosts: wanted }], at, [
-      {
+      auditEntry(who, 'instance.update', name, {
         at,
-        actor: who.actor,
-        action: 'instance.update',
-        subject: name,
         instance: name,
         app: before.app,
         reason: who.reason ?? null,
-        ...(who.requestId ? { requestId: who.requestId } : {}),
         before: { hosts: before.hosts },
         after: { hosts: wanted },
-      },
+      }),
     ]);
-    return mustGet(deps.store, name);
+    return mustGetInstance(deps.store, name);
   });
 }
 

@@ -1,15 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { CutoverError } from '../shared/index.ts';
-import type { Clock } from '../shared/index.ts';
+import type { Actor, Clock } from '../shared/index.ts';
 import type { InstanceRecord, Store } from '../store/index.ts';
 import type { Runtime, RuntimeMaintenance } from './runtime.ts';
-
-/** Who asks, for the audit entry. */
-export interface TrafficWho {
-  actor: string;
-  reason?: string;
-  requestId?: string | null;
-}
+import { auditEntry, mustGetInstance } from '../store/index.ts';
 
 /** How to reach the idle slot with a preview token (returned once, when it is set). */
 export interface PreviewAccess {
@@ -31,33 +24,16 @@ export interface PreviewAccess {
 export function createTrafficControls(deps: { store: Store; runtime: Pick<Runtime, 'setPreview' | 'setMaintenance'>; clock: Clock }) {
   const { store, runtime, clock } = deps;
 
-  async function mustGet(name: string): Promise<InstanceRecord> {
-    const instance = await store.getInstance(name);
-    if (!instance) {
-      throw new CutoverError('INSTANCE_NOT_FOUND', `no instance named "${name}"; see \`cutover instance list\``, { details: { instance: name } });
-    }
-    return instance;
-  }
-
-  function audit(instance: InstanceRecord, action: string, who: TrafficWho, details: Record<string, unknown>) {
-    return store.appendAudit({
-      at: clock.now(),
-      actor: who.actor,
-      action,
-      subject: instance.name,
-      instance: instance.name,
-      app: instance.app,
-      version: instance.currentVersion,
-      reason: who.reason ?? null,
-      requestId: who.requestId ?? null,
-      details,
-    });
+  function audit(instance: InstanceRecord, action: string, who: Actor, details: Record<string, unknown>) {
+    return store.appendAudit(
+      auditEntry(who, action, instance.name, { at: clock.now(), instance: instance.name, app: instance.app, version: instance.currentVersion, details }),
+    );
   }
 
   return {
     /** Sets a preview token (a new random one unless `token` is given) and says how to use it. */
-    async openPreview(name: string, who: TrafficWho, token?: string): Promise<PreviewAccess> {
-      const instance = await mustGet(name);
+    async openPreview(name: string, who: Actor, token?: string): Promise<PreviewAccess> {
+      const instance = await mustGetInstance(store, name);
       const value = token ?? randomBytes(18).toString('base64url');
       await runtime.setPreview(name, value);
       await audit(instance, 'instance.preview.open', who, { generated: token === undefined });
@@ -72,15 +48,15 @@ export function createTrafficControls(deps: { store: Store; runtime: Pick<Runtim
       };
     },
 
-    async closePreview(name: string, who: TrafficWho): Promise<{ instance: string; preview: false }> {
-      const instance = await mustGet(name);
+    async closePreview(name: string, who: Actor): Promise<{ instance: string; preview: false }> {
+      const instance = await mustGetInstance(store, name);
       await runtime.setPreview(name, null);
       await audit(instance, 'instance.preview.close', who, {});
       return { instance: name, preview: false };
     },
 
-    async setMaintenance(name: string, who: TrafficWho, page: RuntimeMaintenance | null): Promise<{ instance: string; maintenance: boolean }> {
-      const instance = await mustGet(name);
+    async setMaintenance(name: string, who: Actor, page: RuntimeMaintenance | null): Promise<{ instance: string; maintenance: boolean }> {
+      const instance = await mustGetInstance(store, name);
       await runtime.setMaintenance(name, page);
       await audit(instance, page ? 'instance.maintenance.on' : 'instance.maintenance.off', who, {
         ...(page?.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: page.retryAfterSeconds }),

@@ -1,5 +1,5 @@
 // Releases: the manifest users write, the spec the API keeps, and the artifact they point to.
-export { parseReleaseSpec, releaseSpecSchema } from './release-spec.ts';
+export { manifestInvalid, parseReleaseSpec, releaseSpecSchema } from './release-spec.ts';
 export type { ReleaseSpec, ReleaseComponent, ReleaseFeature, ReleaseMigration, DrainEndpoint } from './release-spec.ts';
 export { diffReleases } from './release-diff.ts';
 export type { ReleaseDiff, ComponentChange, DiffableRelease } from './release-diff.ts';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { invalidInput } from '../shared/index.ts';
+import type { CutoverError } from '../shared/index.ts';
 import type { HealthSpec } from '../shared/index.ts';
 import {
   DIGEST_PATTERN,
@@ -163,6 +164,11 @@ export const releaseSpecSchema = z
  */
 export function parseReleaseSpec(input: unknown): ReleaseSpec {
   const result = releaseSpecSchema.safeParse(input);
-  if (!result.success) throw invalidInput('MANIFEST_INVALID', 'The release spec', plainIssues(toFieldIssues(result.error, releaseSpecSchema)));
+  if (!result.success) throw manifestInvalid(result.error);
   return result.data;
+}
+
+/** `MANIFEST_INVALID` for a release spec that failed `releaseSpecSchema`, every problem by path. */
+export function manifestInvalid(error: z.ZodError): CutoverError {
+  return invalidInput('MANIFEST_INVALID', 'The release spec', plainIssues(toFieldIssues(error, releaseSpecSchema)));
 }

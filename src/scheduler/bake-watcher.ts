@@ -1,16 +1,14 @@
-import { isCutoverError } from '../shared/index.ts';
+import { isCutoverError, systemActor } from '../shared/index.ts';
 import type { Clock, Logger } from '../shared/index.ts';
 import type { DeploymentRecord, Store } from '../store/index.ts';
 import { analyse, bakeDecision, countersOf } from '../deploy/index.ts';
 import type { AnalysisThresholds, Deployer, Runtime } from '../deploy/index.ts';
 import { reportProblem } from '../control/index.ts';
-import type { Who } from '../control/index.ts';
 import { createRollbackGuard } from './rollback-guard.ts';
 import type { RollbackGuard } from './rollback-guard.ts';
 
 /** The actor of automatic rollbacks and their problems and audit entries. */
 export const ANALYSIS_ACTOR = 'analysis';
-const ANALYSIS: Who = { actor: ANALYSIS_ACTOR, role: 'deployer', requestId: null };
 
 export interface BakeOptions {
   store: Store;
@@ -91,7 +89,7 @@ export function createBakeWatcher(options: BakeOptions): BakeWatcher {
         ? await reportProblem(
             { store, clock },
             { app: d.app, version: d.toVersion, title: `Rolled back automatically on ${d.instance}: ${breaches[0] ?? 'bake analysis failed'}`.slice(0, 200), details: breaches.join('\n') },
-            ANALYSIS,
+            systemActor(ANALYSIS_ACTOR),
             ANALYSIS_ACTOR,
           ).catch(() => undefined)
         : undefined;

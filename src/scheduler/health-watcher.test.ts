@@ -7,15 +7,15 @@ import { createMemoryStore } from '../store/index.ts';
 import { createDeployer } from '../deploy/index.ts';
 import { FakeRuntime, testReleaseSpec } from '../testing/index.ts';
 import type { Deployer } from '../deploy/index.ts';
-import { createInstance } from '../control/index.ts';
-import type { Who } from '../control/index.ts';
+import { createInstance, createInstanceSchema } from '../control/index.ts';
+import type { Actor } from '../shared/index.ts';
 import { createHealthWatcher } from './health-watcher.ts';
 import { createLostInstanceHandler, RECOVERY_ACTOR } from './lost-instance.ts';
 import type { HealthWatcherOptions } from './health-watcher.ts';
 import { createBakeWatcher } from './bake-watcher.ts';
 import { createRollbackGuard } from './rollback-guard.ts';
 
-const ADMIN: Who = { actor: 'admin', role: 'admin', requestId: null };
+const ADMIN: Actor = { actor: 'admin', role: 'admin', requestId: null };
 
 /** `web` on 1.1.0 (active) with 1.0.0 warm in the other colour, as after a real deployment. */
 async function setup(options: Partial<HealthWatcherOptions> = {}) {
@@ -25,7 +25,7 @@ async function setup(options: Partial<HealthWatcherOptions> = {}) {
   runtime.now = () => clock.now();
   const deployer = createDeployer({ store, runtime, clock, openArtifact: () => Readable.from([]), rollbackWindowMs: 60_000, lockTtlMs: 60_000 });
   for (const v of ['1.0.0', '1.1.0']) await store.insertRelease({ app: 'shop', version: v, digest: v, spec: testReleaseSpec(v), createdAt: 1, createdBy: 'ci' });
-  await createInstance({ store, clock }, { name: 'web', app: 'shop', hosts: ['web.test'] }, ADMIN);
+  await createInstance({ store, clock }, createInstanceSchema.parse({ name: 'web', app: 'shop', hosts: ['web.test'] }), ADMIN);
   for (const version of ['1.0.0', '1.1.0']) {
     const d = await deployer.deploy({ instance: 'web', version, actor: 'admin' });
     assert.equal((await deployer.wait(d.id, 1000))?.status, 'succeeded');

@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { isCutoverError, otherColor } from '../shared/index.ts';
+import { isCutoverError, otherColor, systemActor } from '../shared/index.ts';
 import type { Clock, Color, Logger } from '../shared/index.ts';
 import type { InstanceRecord, Store } from '../store/index.ts';
 import type { Deployer, Runtime, RuntimeInstance } from '../deploy/index.ts';
 import { warmSlotWith } from '../deploy/index.ts';
 import { reportProblem } from '../control/index.ts';
-import type { Who } from '../control/index.ts';
 import { createRollbackGuard } from './rollback-guard.ts';
 import type { RollbackGuard } from './rollback-guard.ts';
 
@@ -14,7 +13,6 @@ import type { RollbackGuard } from './rollback-guard.ts';
 export const HEALTH_ACTOR = 'health';
 /** The lease row that makes one server replica the health watcher (a name no instance can have). */
 export const HEALTH_LEASE = '~health-watcher';
-const HEALTH: Who = { actor: HEALTH_ACTOR, role: 'deployer', requestId: null };
 
 /** Supervisor states of an active slot that are reported as unhealthy. */
 const BAD_STATES: ReadonlySet<string> = new Set(['unhealthy', 'failed', 'exited', 'restarting']);
@@ -139,7 +137,7 @@ export function createHealthWatcher(options: HealthWatcherOptions): HealthWatche
     const problem = await reportProblem(
       { store, clock },
       { app: instance.app, version, title: `Rolled back automatically on ${instance.name}: the active slot was ${state}`.slice(0, 200), details: reason },
-      HEALTH,
+      systemActor(HEALTH_ACTOR),
       HEALTH_ACTOR,
     ).catch((error: Error) => {
       log.warn({ err: error.message, instance: instance.name, version }, 'could not file the problem for an unhealthy slot');

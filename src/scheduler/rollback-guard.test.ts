@@ -5,7 +5,7 @@ import { ManualClock } from '../shared/index.ts';
 import { createMemoryStore } from '../store/index.ts';
 import { createDeployer } from '../deploy/index.ts';
 import { FakeRuntime, testReleaseSpec } from '../testing/index.ts';
-import { createInstance } from '../control/index.ts';
+import { createInstance, createInstanceSchema } from '../control/index.ts';
 import { createRollbackGuard } from './rollback-guard.ts';
 
 
@@ -16,7 +16,7 @@ test('a second automatic rollback of the same slot is refused, never a flip back
   runtime.now = () => clock.now();
   const deployer = createDeployer({ store, runtime, clock, openArtifact: () => Readable.from([]), rollbackWindowMs: 60_000, lockTtlMs: 60_000 });
   for (const v of ['1.0.0', '1.1.0']) await store.insertRelease({ app: 'shop', version: v, digest: v, spec: testReleaseSpec(v), createdAt: 1, createdBy: 'ci' });
-  await createInstance({ store, clock }, { name: 'web', app: 'shop', hosts: ['web.test'] }, { actor: 'admin', role: 'admin', requestId: null });
+  await createInstance({ store, clock }, createInstanceSchema.parse({ name: 'web', app: 'shop', hosts: ['web.test'] }), { actor: 'admin', role: 'admin', requestId: null });
   for (const version of ['1.0.0', '1.1.0']) await deployer.wait((await deployer.deploy({ instance: 'web', version, actor: 'admin' })).id, 1000);
   const bad = (await store.getInstance('web'))!;
   const expect = { instance: 'web', color: bad.activeColor!, deploymentId: bad.slots[bad.activeColor!]!.deploymentId };

@@ -7,12 +7,12 @@ import type { Store } from '../store/index.ts';
 import { createDeployer } from '../deploy/index.ts';
 import { FakeRuntime, testReleaseSpec } from '../testing/index.ts';
 import type { Deployer } from '../deploy/index.ts';
-import { createInstance, ensureBuiltInChannels, promote, resumeRollout, updateChannel, updateFleetPolicy } from '../control/index.ts';
-import type { Who } from '../control/index.ts';
+import { createInstance, createInstanceSchema, ensureBuiltInChannels, promote, resumeRollout, updateChannel, updateFleetPolicy } from '../control/index.ts';
+import type { Actor } from '../shared/index.ts';
 import { createScheduler } from './scheduler.ts';
 
 const DAY = 86_400_000;
-const ADMIN: Who = { actor: 'admin', role: 'admin', requestId: null };
+const ADMIN: Actor = { actor: 'admin', role: 'admin', requestId: null };
 
 async function setup(instances: Array<[string, string]>) {
   const store = createMemoryStore();
@@ -25,7 +25,7 @@ async function setup(instances: Array<[string, string]>) {
     await store.insertRelease({ app: 'shop', version: v, digest: v, spec: testReleaseSpec(v), createdAt: 1, createdBy: 'ci' });
   }
   for (const [name, environment] of instances) {
-    await createInstance({ store, clock }, { name, app: 'shop', hosts: [`${name}.test`], environment, target: { channel: 'release' } }, ADMIN);
+    await createInstance({ store, clock }, createInstanceSchema.parse({ name, app: 'shop', hosts: [`${name}.test`], environment, target: { channel: 'release' } }), ADMIN);
   }
   await updateFleetPolicy({ store, clock }, { policy: { waves: [{ environment: 'test', minSuccesses: 1 }, { environment: 'production' }], failureBudget: { maxFailures: 1 } } }, ADMIN);
   const scheduler = (owner: string) => createScheduler({ store, deployer, runtime, clock, log: silentLogger, intervalMs: 1000, owner });
@@ -39,7 +39,7 @@ const versions = async (store: Store, deployer: Deployer) => {
 
 test('only the replica holding the lease acts; the other takes over once it is released', async () => {
   const { store, clock, deployer, scheduler } = await setup([['t1', 'test']]);
-  await promote({ store, clock }, { version: '1.0.0' }, 'release', ADMIN);
+  await promote({ store, clock }, { version: '1.0.0', force: false }, 'release', ADMIN);
   const a = scheduler('replica-a');
   const b = scheduler('replica-b');
   const [ra, rb] = await Promise.all([a.tick(), b.tick()]);
@@ -61,14 +61,14 @@ test('a version failing on the test wave halts at the budget, files a problem, n
     ['p1', 'production'],
   ]);
   const s = scheduler('one');
-  await promote({ store, clock }, { version: '1.0.0' }, 'release', ADMIN);
+  await promote({ store, clock }, { version: '1.0.0', force: false }, 'release', ADMIN);
   await s.tick();
   await deployer.idle();
   await s.tick(); // the production wave follows once the test wave succeeded
   assert.deepEqual(await versions(store, deployer), { p1: '1.0.0', t1: '1.0.0', t2: '1.0.0' });
 
   runtime.health.set('1.1.0', { ok: false, reason: 'unhealthy', message: 'GET /healthz answered 500', logTail: [] });
-  await promote({ store, clock }, { version: '1.1.0' }, 'release', ADMIN);
+  await promote({ store, clock }, { version: '1.1.0', force: false }, 'release', ADMIN);
   const first = await s.tick();
   assert.deepEqual(first.started.map((x) => x.instance).sort(), ['t1', 't2']);
   assert.deepEqual(await versions(store, deployer), { p1: '1.0.0', t1: '1.0.0', t2: '1.0.0' }, 'failed upgrades leave the old release');
@@ -98,8 +98,8 @@ test('a version failing on the test wave halts at the budget, files a problem, n
 test('automatic promotion: stable follows release after the soak, audited as the scheduler; a disabled policy does nothing', async () => {
   const { store, clock, deployer, scheduler } = await setup([['p1', 'production']]);
   await updateChannel({ store, clock }, 'stable', { policy: { autoPromote: true } }, ADMIN);
-  await createInstance({ store, clock }, { name: 'p2', app: 'shop', hosts: ['p2.test'], environment: 'production', target: { channel: 'stable' } }, ADMIN);
-  await promote({ store, clock }, { version: '1.0.0' }, 'release', ADMIN);
+  await createInstance({ store, clock }, createInstanceSchema.parse({ name: 'p2', app: 'shop', hosts: ['p2.test'], environment: 'production', target: { channel: 'stable' } }), ADMIN);
+  await promote({ store, clock }, { version: '1.0.0', force: false }, 'release', ADMIN);
   const s = scheduler('one');
   assert.deepEqual((await s.tick()).promoted, [], 'not soaked yet');
   clock.advance(14 * DAY);
@@ -111,7 +111,7 @@ test('automatic promotion: stable follows release after the soak, audited as the
   await deployer.idle();
 
   await updateFleetPolicy({ store, clock }, { policy: { enabled: false } }, ADMIN);
-  await promote({ store, clock }, { version: '1.1.0' }, 'release', ADMIN);
+  await promote({ store, clock }, { version: '1.1.0', force: false }, 'release', ADMIN);
   const off = await s.tick();
   assert.equal(off.enabled, false);
   assert.deepEqual(off.started, []);
@@ -121,7 +121,7 @@ test('automatic promotion: stable follows release after the soak, audited as the
 
 test('when the agent does not answer, no upgrade starts and nothing counts against the budget', async () => {
   const { store, clock, runtime, deployer, scheduler } = await setup([['t1', 'test'], ['t2', 'test']]);
-  await promote({ store, clock }, { version: '1.0.0' }, 'release', ADMIN);
+  await promote({ store, clock }, { version: '1.0.0', force: false }, 'release', ADMIN);
   const s = scheduler('one');
   for (let i = 0; i < 3; i++) {
     runtime.failNext.set('describe', new Error('cannot reach the agent (ECONNREFUSED)'));

@@ -1,18 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { isCutoverError } from '../shared/index.ts';
+import { isCutoverError, systemActor } from '../shared/index.ts';
 import type { Clock, Logger } from '../shared/index.ts';
 import type { Store } from '../store/index.ts';
 import type { Deployer, Runtime } from '../deploy/index.ts';
 import { explain, planFleet } from '../fleet/index.ts';
 import type { FleetPlan } from '../fleet/index.ts';
 import { duePromotions, getFleetPolicy, promote, reportProblem } from '../control/index.ts';
-import type { Who } from '../control/index.ts';
 import { SCHEDULER_ACTOR, loadPlanInput } from './plan-input.ts';
 
 /** The lease row that makes one server replica the scheduler (a name no instance can have). */
 export const LEADER_LEASE = '~fleet-scheduler';
-const SCHEDULER: Who = { actor: SCHEDULER_ACTOR, role: 'deployer', requestId: null };
 
 export interface TickReport {
   at: number;
@@ -87,9 +85,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       try {
         const result = await promote(
           { store, clock },
-          { app: due.app, version: due.version, reason: `automatic: the "${due.channel}" policy passed` },
+          { app: due.app, version: due.version, reason: `automatic: the "${due.channel}" policy passed`, force: false },
           due.channel,
-          SCHEDULER,
+          systemActor(SCHEDULER_ACTOR),
         );
         if (result.changed) promoted.push({ app: due.app, channel: due.channel, version: due.version });
       } catch (error) {
@@ -117,7 +115,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       const problem = await reportProblem(
         { store, clock },
         { app: h.app, version: h.version, title: `Rollout halted: ${h.reason}`.slice(0, 200), details: h.reason },
-        SCHEDULER,
+        systemActor(SCHEDULER_ACTOR),
         'scheduler',
       ).catch((error: Error) => {
         log.warn({ err: error.message, app: h.app, version: h.version }, 'could not file the problem for a halt');

@@ -3,7 +3,7 @@
  *
  * Every error carries a stable machine `code` (clients switch on it), a human `message`
  * that says how to fix the problem, optional structured `details`, and a `cause`.
- * Codes map to HTTP statuses once (`src/shared/http-status.ts`), to CLI exit codes once (`src/cli/output.ts`).
+ * Codes map to HTTP statuses and CLI exit codes once, in one table (`src/shared/error-table.ts`).
  * Messages and details must never contain secrets.
  */
 export type ErrorCode =

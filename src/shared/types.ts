@@ -1,3 +1,6 @@
+/** A token's role, lowest first: viewer reads, deployer ships, admin does everything. */
+export type Role = 'viewer' | 'deployer' | 'admin';
+
 /** A slot's colour. Every instance has exactly two slots. */
 export type Color = 'blue' | 'green';
 

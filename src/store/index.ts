@@ -35,6 +35,9 @@ export type {
   StepStatus,
   TokenRecord,
 } from './types.ts';
+export { mustGetChannel, mustGetInstance, mustGetProblem, mustGetRelease } from './lookups.ts';
+export { auditEntry } from './audit-entry.ts';
+export type { AuditFields } from './audit-entry.ts';
 export { createMemoryStore } from './memory/memory-store.ts';
 export { createSqliteStore } from './sqlite/sqlite-store.ts';
 export { auditHash, chainAuditEntry, createChainVerifier, verifyAuditChain } from './audit-chain.ts';

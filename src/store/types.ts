@@ -1,4 +1,7 @@
-import type { Color } from '../shared/index.ts';
+import type { Color, ErrorCode, Role } from '../shared/index.ts';
+
+/** The role lives in `shared/` (the API, control and the CLI speak it); the store keeps it on tokens. */
+export type { Role };
 
 /**
  * Records the store keeps. Plain data, JSON-serialisable; no database types leak out of `src/store`.
@@ -93,7 +96,7 @@ export interface DeploymentRecord {
   toColor: Color;
   status: DeploymentStatus;
   steps: StepRecord[];
-  error?: { code: string; message: string; details?: Record<string, unknown> };
+  error?: { code: ErrorCode; message: string; details?: Record<string, unknown> };
   actor: string;
   /** The instance's app (absent on deployments recorded before it was kept). */
   app?: string;
@@ -147,7 +150,6 @@ export interface AcquireOptions {
   supersede?: (deployment: DeploymentRecord, now: number) => { deployment: DeploymentRecord; audit: NewAuditEntry };
 }
 
-export type Role = 'viewer' | 'deployer' | 'admin';
 
 export interface TokenRecord {
   name: string;

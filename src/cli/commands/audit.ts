@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
+import type { AuditEntryView, ChainCheckView } from '../../api/index.ts';
 import { CutoverError } from '../../shared/index.ts';
-import type { AuditEntry, ChainCheck } from '../../store/index.ts';
 import { connect } from '../api-client.ts';
 import { compactJson, timeFlag, when, withQuery } from '../format.ts';
 import { output, table } from '../output.ts';
@@ -24,7 +24,7 @@ interface AuditFlags {
   limit?: string;
 }
 
-function entryRows(entries: AuditEntry[]): string {
+function entryRows(entries: AuditEntryView[]): string {
   return table([
     ['ID', 'TIME', 'ACTOR', 'ACTION', 'SUBJECT', 'BEFORE → AFTER', 'REASON'],
     ...entries.map((e) => [
@@ -67,7 +67,7 @@ export function registerAuditCommands(program: Command): void {
         limit: opts.limit,
       };
       const client = await connect(g.dataDir, g.timeout);
-      const { entries } = await client.call<{ entries: AuditEntry[] }>('GET', withQuery('/api/audit', query));
+      const { entries } = await client.call<{ entries: AuditEntryView[] }>('GET', withQuery('/api/audit', query));
       output(g.format).result(entries, () => (entries.length ? entryRows(entries) : 'no audit entries match'));
     });
 
@@ -77,7 +77,7 @@ export function registerAuditCommands(program: Command): void {
     .action(async (_opts: object, cmd: Command) => {
       const g = globals(cmd);
       const client = await connect(g.dataDir, g.timeout);
-      const check = await client.call<ChainCheck>('GET', '/api/audit/verify');
+      const check = await client.call<ChainCheckView>('GET', '/api/audit/verify');
       if (!check.ok) {
         const p = check.problem;
         throw new CutoverError('AUDIT_CHAIN_BROKEN', `the audit log was tampered with: ${p ? `${p.message} (entry #${p.id}, ${p.kind})` : 'the chain does not verify'}`, {

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
+import type { ReleaseView } from '../../api/index.ts';
 import type { Command } from 'commander';
 import type { ReleaseDiff } from '../../releases/index.ts';
-import type { ReleaseRecord } from '../../store/index.ts';
 import { connect } from '../api-client.ts';
 import { apiPath } from '../api-path.ts';
 import { indent, withQuery } from '../format.ts';
@@ -54,7 +54,7 @@ export function registerCatalogCommands(program: Command): void {
       try {
         out.progress(`uploading ${packed.digest.slice(0, 19)}… (${kb(packed.size)})`);
         const uploaded = await client.upload(withQuery(apiPath('artifacts'), { digest: packed.digest }), packed.file);
-        const published = await client.call<ReleaseRecord & { created: boolean }>('POST', '/api/releases', {
+        const published = await client.call<ReleaseView & { created: boolean }>('POST', '/api/releases', {
           ...spec,
           artifact: { digest: uploaded.digest, size: uploaded.size },
         });
@@ -75,10 +75,10 @@ export function registerCatalogCommands(program: Command): void {
     .action(async (opts: { app?: string }, cmd: Command) => {
       const g = globals(cmd);
       const client = await connect(g.dataDir, g.timeout);
-      const { releases } = await client.call<{ releases: ReleaseRecord[] }>('GET', withQuery(apiPath('releases'), { app: opts.app }));
+      const { releases } = await client.call<{ releases: ReleaseView[] }>('GET', withQuery(apiPath('releases'), { app: opts.app }));
       // -o wide adds the artifact (digest and size) and the components.
-      const artifact = (r: ReleaseRecord) => r.spec.artifact as { digest?: string; size?: number } | undefined;
-      const components = (r: ReleaseRecord) => ((r.spec.components ?? []) as { name: string; version: string }[]).map((c) => `${c.name}@${c.version}`).join(',') || '-';
+      const artifact = (r: ReleaseView) => r.spec.artifact as { digest?: string; size?: number } | undefined;
+      const components = (r: ReleaseView) => ((r.spec.components ?? []) as { name: string; version: string }[]).map((c) => `${c.name}@${c.version}`).join(',') || '-';
       output(g.format).result(releases, (wide) =>
         releases.length
           ? table([
@@ -104,7 +104,7 @@ export function registerCatalogCommands(program: Command): void {
     .action(async (version: string, opts: { app?: string }, cmd: Command) => {
       const g = globals(cmd);
       const client = await connect(g.dataDir, g.timeout);
-      const r = await client.call<ReleaseRecord>('GET', withQuery(apiPath('releases', version), { app: opts.app }));
+      const r = await client.call<ReleaseView>('GET', withQuery(apiPath('releases', version), { app: opts.app }));
       const s = r.spec as { components?: { name: string; version: string }[]; features?: { key: string; title: string }[]; notes?: string; artifact?: { digest: string }; commit?: string };
       output(g.format).result(r, () =>
         [

@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
+import type { ChannelDetail, ChannelInfo, ChannelPolicyView, ChannelView, PromotionCheck, PromotionResult } from '../../api/index.ts';
 import { CutoverError } from '../../shared/index.ts';
 import type { ErrorCode } from '../../shared/index.ts';
-import type { ChannelPolicy, ChannelRecord } from '../../store/index.ts';
 import { connect } from '../api-client.ts';
 import { apiPath } from '../api-path.ts';
-import type { ChannelDetail, ChannelView, PromotionCheck, PromotionResult } from '../api-types.ts';
 import { when, withQuery } from '../format.ts';
 import { output, table } from '../output.ts';
 import { globals } from './globals.ts';
@@ -12,7 +11,7 @@ import { globals } from './globals.ts';
 const invalid = (message: string) => new CutoverError('VALIDATION_FAILED', message);
 
 /** `soak 14 days on release, no open problems, no pre-releases`, or `open` when nothing is checked. */
-export function describePolicy(p: ChannelPolicy): string {
+export function describePolicy(p: ChannelPolicyView): string {
   const rules = [
     ...(p.soak ? [`soak ${p.soak.days} day${p.soak.days === 1 ? '' : 's'} on ${p.soak.channel}`] : []),
     ...(p.blockOnOpenProblems ? ['no open problems'] : []),
@@ -38,8 +37,8 @@ interface PolicyFlags {
 }
 
 /** The policy fields the flags set; absent flags are left out (the server keeps or defaults them). */
-function policyPatch(opts: PolicyFlags & { soak?: boolean }, current?: ChannelPolicy): Partial<ChannelPolicy> {
-  const patch: Partial<ChannelPolicy> = {};
+function policyPatch(opts: PolicyFlags & { soak?: boolean }, current?: ChannelPolicyView): Partial<ChannelPolicyView> {
+  const patch: Partial<ChannelPolicyView> = {};
   const days = soakDays(opts.soakDays);
   if (opts.soak === false) {
     if (opts.soakOn !== undefined || days !== undefined) throw invalid('--no-soak removes the soak rule; do not combine it with --soak-on or --soak-days');
@@ -132,7 +131,7 @@ export function registerChannelCommands(program: Command): void {
       const g = globals(cmd);
       const policy = policyPatch(opts);
       const client = await connect(g.dataDir, g.timeout);
-      const created = await client.call<ChannelRecord>('POST', '/api/channels', {
+      const created = await client.call<ChannelInfo>('POST', '/api/channels', {
         name,
         ...(opts.description !== undefined ? { description: opts.description } : {}),
         policy,
@@ -166,7 +165,7 @@ export function registerChannelCommands(program: Command): void {
       if (Object.keys(policy).length === 0 && opts.description === undefined) {
         throw invalid('nothing to change: give --soak-on/--soak-days, --no-soak, --[no-]block-on-problems, --[no-]allow-prerelease, --[no-]auto-promote or --description');
       }
-      const updated = await client.call<ChannelRecord>('PATCH', path, {
+      const updated = await client.call<ChannelInfo>('PATCH', path, {
         ...(Object.keys(policy).length ? { policy } : {}),
         ...(opts.description !== undefined ? { description: opts.description } : {}),
         ...(opts.reason !== undefined ? { reason: opts.reason } : {}),

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
+import type { DeploymentView, InstanceStatus } from '../../api/index.ts';
 import { CutoverError } from '../../shared/index.ts';
-import type { DeploymentRecord } from '../../store/index.ts';
-import type { InstanceStatus } from '../../api/index.ts';
 import { connect } from '../api-client.ts';
 import { apiPath } from '../api-path.ts';
 import { durationFlag, escapeControl, onTargetText, resolvedText, when, withQuery } from '../format.ts';
@@ -11,7 +10,7 @@ import { agentLines, alreadyServes, statusExitCode } from '../status-check.ts';
 import type { Output } from '../output.ts';
 import { globals } from './globals.ts';
 
-function describeDeployment(d: DeploymentRecord): string {
+function describeDeployment(d: DeploymentView): string {
   const lines = [
     `${d.kind} ${d.id}: ${d.instance} ${d.fromVersion ?? '(nothing)'} → ${d.toVersion} on ${d.toColor} — ${d.status}`,
     ...d.steps.map((s) => {
@@ -24,7 +23,7 @@ function describeDeployment(d: DeploymentRecord): string {
 }
 
 /** What a weighted step holding now waits for, as one progress line (undefined for other steps). */
-function holdingLine(d: DeploymentRecord): string | undefined {
+function holdingLine(d: DeploymentView): string | undefined {
   const s = d.steps.find((x) => x.status === 'running' && x.name.startsWith('shift-'));
   const holding = s?.detail?.holding;
   if (!s || typeof holding !== 'string') return undefined;
@@ -34,7 +33,7 @@ function holdingLine(d: DeploymentRecord): string | undefined {
 }
 
 /** Follows a deployment to its end, printing each step as it finishes; throws if it failed or was aborted. */
-export async function follow(client: ApiClient, started: DeploymentRecord, out: Output): Promise<DeploymentRecord> {
+export async function follow(client: ApiClient, started: DeploymentView, out: Output): Promise<DeploymentView> {
   const printed = new Set<string>();
   let d = started;
   let lastHolding: string | undefined;
@@ -51,10 +50,10 @@ export async function follow(client: ApiClient, started: DeploymentRecord, out: 
       }
     }
     if (d.status !== 'running') break;
-    d = await client.call<DeploymentRecord>('GET', withQuery(apiPath('deployments', d.id), { wait: Math.min(2000, Math.floor(client.timeoutMs / 2)) }));
+    d = await client.call<DeploymentView>('GET', withQuery(apiPath('deployments', d.id), { wait: Math.min(2000, Math.floor(client.timeoutMs / 2)) }));
   }
   if (d.status === 'failed' || d.status === 'aborted') {
-    throw new CutoverError((d.error?.code as 'DEPLOYMENT_FAILED') ?? 'DEPLOYMENT_FAILED', d.error?.message ?? `the deployment ${d.status}`, {
+    throw new CutoverError(d.error?.code ?? 'DEPLOYMENT_FAILED', d.error?.message ?? `the deployment ${d.status}`, {
       details: { deployment: d.id, ...(d.error?.details ?? {}) },
     });
   }
@@ -141,7 +140,7 @@ export function registerDeploymentCommands(program: Command): void {
           return;
         }
       }
-      let d = await client.call<DeploymentRecord>('POST', apiPath('instances', instance, 'deploy'), {
+      let d = await client.call<DeploymentView>('POST', apiPath('instances', instance, 'deploy'), {
         version,
         ...(opts.reason ? { reason: opts.reason } : {}),
         ...rollout,
@@ -161,7 +160,7 @@ export function registerDeploymentCommands(program: Command): void {
       const g = globals(cmd);
       const out = output(g.format);
       const client = await connect(g.dataDir, g.timeout);
-      let d = await client.call<DeploymentRecord>('POST', apiPath('instances', instance, 'rollback'), {
+      let d = await client.call<DeploymentView>('POST', apiPath('instances', instance, 'rollback'), {
         ...(opts.to ? { to: opts.to } : {}),
         ...(opts.reason ? { reason: opts.reason } : {}),
       });

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
+import type { PlanEntry } from '../../api/index.ts';
 import { CutoverError } from '../../shared/index.ts';
 import { connect } from '../api-client.ts';
 import { apiPath } from '../api-path.ts';
 import { compactJson, durationFlag, timeFlag, when, withQuery } from '../format.ts';
 import { exitCodeFor, output, table } from '../output.ts';
 import { globals } from './globals.ts';
-import type { PlanEntry } from '../api-types.ts';
 
 interface PlanAnswer {
   at: string;

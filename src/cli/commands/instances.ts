@@ -1,10 +1,8 @@
 import type { Command } from 'commander';
+import type { BulkTargetResult, InstanceInfo, InstanceStatus, InstanceTargetView, InstanceView } from '../../api/index.ts';
 import { CutoverError } from '../../shared/index.ts';
-import type { InstanceStatus } from '../../api/index.ts';
-import type { InstanceRecord, InstanceTarget } from '../../store/index.ts';
 import { connect } from '../api-client.ts';
 import { apiPath } from '../api-path.ts';
-import type { BulkTargetResult, InstanceView } from '../api-types.ts';
 import { onTargetText, resolvedText, targetText, withQuery } from '../format.ts';
 import { output, table } from '../output.ts';
 import { globals } from './globals.ts';
@@ -31,7 +29,7 @@ function positiveInt(value: string | undefined, flag: string): number | undefine
 }
 
 /** Exactly one of --version, --channel, --clear, as the API's `target`. */
-function targetFrom(opts: { version?: string; channel?: string; clear?: boolean }): InstanceTarget | null {
+function targetFrom(opts: { version?: string; channel?: string; clear?: boolean }): InstanceTargetView | null {
   const given = [opts.version !== undefined, opts.channel !== undefined, opts.clear === true].filter(Boolean).length;
   if (given !== 1) {
     throw invalid('say what the instance should run with exactly one of --version V (a release), --channel C (whatever the channel points to) or --clear (no target)');
@@ -99,7 +97,7 @@ export function registerInstanceCommands(program: Command): void {
         const labels = parseLabels(opts.label);
         const target = opts.targetVersion !== undefined ? { version: opts.targetVersion } : opts.targetChannel !== undefined ? { channel: opts.targetChannel } : null;
         const client = await connect(g.dataDir, g.timeout);
-        const created = await client.call<InstanceRecord>('POST', '/api/instances', {
+        const created = await client.call<InstanceInfo>('POST', '/api/instances', {
           name,
           app: opts.app,
           hosts: opts.host,
@@ -145,15 +143,15 @@ export function registerInstanceCommands(program: Command): void {
       const fields = Object.keys(body).filter((k) => k !== 'reason').length > 0;
       if (!fields && !opts.host) throw invalid('nothing to change: give --host, --window, --environment, --tenant, --label or --unlabel');
       const client = await connect(g.dataDir, g.timeout);
-      let updated: InstanceRecord | undefined;
+      let updated: InstanceInfo | undefined;
       // Hosts first: the one change that can be refused for another instance's sake (HOST_IN_USE).
       if (opts.host) {
-        updated = await client.call<InstanceRecord>('PUT', apiPath('instances', name, 'hosts'), {
+        updated = await client.call<InstanceInfo>('PUT', apiPath('instances', name, 'hosts'), {
           hosts: opts.host,
           ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
         });
       }
-      if (fields) updated = await client.call<InstanceRecord>('PATCH', apiPath('instances', name), body);
+      if (fields) updated = await client.call<InstanceInfo>('PATCH', apiPath('instances', name), body);
       const u = updated!;
       output(g.format).result(u, () =>
         `updated ${u.name}: hosts ${u.hosts.join(', ')}, ${u.environment}${u.tenant ? `, tenant ${u.tenant}` : ''}, window ${u.window ?? '(environment default)'}, labels ${Object.entries(u.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-'}`,

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
+import type { DeletedInstance, DeploymentView, InstanceInfo, PruneResult } from '../../api/index.ts';
 import { CutoverError } from '../../shared/index.ts';
-import type { DeploymentRecord, InstanceRecord } from '../../store/index.ts';
-import type { DeletedInstance, PruneResult } from '../../deploy/index.ts';
 import { connect } from '../api-client.ts';
 import { apiPath } from '../api-path.ts';
 import { when, withQuery } from '../format.ts';
@@ -19,14 +18,14 @@ function pageSize(value: string | undefined): number | undefined {
   return Number(value);
 }
 
-function took(d: DeploymentRecord): string {
+function took(d: DeploymentView): string {
   if (d.finishedAt === undefined) return '-';
   const ms = d.finishedAt - d.createdAt;
   return ms < 10_000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`;
 }
 
 /** The history table; `wide` (-o wide) adds the slot, when it finished, and the error in full. */
-function historyRows(deployments: DeploymentRecord[], wide = false): string {
+function historyRows(deployments: DeploymentView[], wide = false): string {
   return table([
     ['STARTED', 'ID', 'KIND', 'VERSION', 'STRATEGY', 'STATUS', 'TOOK', 'BY', 'REASON', ...(wide ? ['SLOT', 'FINISHED', 'ERROR'] : [])],
     ...deployments.map((d) => [
@@ -61,7 +60,7 @@ export function registerLifecycleCommands(program: Command): void {
       const g = globals(cmd);
       const client = await connect(g.dataDir, g.timeout);
       if (!opts.yes) {
-        const current = await client.call<InstanceRecord>('GET', apiPath('instances', name));
+        const current = await client.call<InstanceInfo>('GET', apiPath('instances', name));
         const serving = current.currentVersion ? `it serves ${current.currentVersion} on ${current.hosts.join(', ')}` : `it serves nothing yet`;
         if (!(await (await import('../confirm.ts')).confirm(`Delete instance "${name}"? ${serving}; its slots stop and its hosts answer 404.`, 'add --yes to delete it'))) {
           throw new CutoverError('VALIDATION_FAILED', `nothing was changed: "${name}" was not deleted`);
@@ -97,7 +96,7 @@ export function registerLifecycleCommands(program: Command): void {
         throw new CutoverError('VALIDATION_FAILED', `--before takes the \`next\` a previous page printed (a number), not "${opts.before}"`);
       }
       const client = await connect(g.dataDir, g.timeout);
-      type Page = { deployments: DeploymentRecord[]; next: string | null };
+      type Page = { deployments: DeploymentView[]; next: string | null };
       const fetchPage = (before: string | undefined) => client.call<Page>('GET', withQuery(apiPath('instances', name, 'deployments'), { limit, before }));
       let page = await fetchPage(opts.before);
       const deployments = [...page.deployments];

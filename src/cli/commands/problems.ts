@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
+import type { ProblemView } from '../../api/index.ts';
 import { CutoverError } from '../../shared/index.ts';
-import type { ProblemRecord } from '../../store/index.ts';
 import { connect } from '../api-client.ts';
 import { apiPath } from '../api-path.ts';
 import { indent, when, withQuery } from '../format.ts';
@@ -13,7 +13,7 @@ function problemId(value: string): number {
   return Number(id);
 }
 
-function showText(p: ProblemRecord): string {
+function showText(p: ProblemView): string {
   return [
     `#${p.id} ${p.title}`,
     `release   ${p.app} ${p.version}`,
@@ -40,7 +40,7 @@ export function registerProblemCommands(program: Command): void {
     .action(async (version: string, title: string, opts: { details?: string; app?: string }, cmd: Command) => {
       const g = globals(cmd);
       const client = await connect(g.dataDir, g.timeout);
-      const p = await client.call<ProblemRecord>('POST', '/api/problems', {
+      const p = await client.call<ProblemView>('POST', '/api/problems', {
         version,
         title,
         ...(opts.details !== undefined ? { details: opts.details } : {}),
@@ -58,7 +58,7 @@ export function registerProblemCommands(program: Command): void {
       const g = globals(cmd);
       const n = problemId(id);
       const client = await connect(g.dataDir, g.timeout);
-      const p = await client.call<ProblemRecord>('POST', apiPath('problems', n, 'resolve'), opts.reason !== undefined ? { reason: opts.reason } : {});
+      const p = await client.call<ProblemView>('POST', apiPath('problems', n, 'resolve'), opts.reason !== undefined ? { reason: opts.reason } : {});
       output(g.format).result(p, () => `resolved problem #${p.id} (${p.app} ${p.version}): ${p.title}`);
     });
 
@@ -74,7 +74,7 @@ export function registerProblemCommands(program: Command): void {
       if (opts.open && opts.resolved) throw new CutoverError('VALIDATION_FAILED', 'give --open or --resolved, not both (neither lists every problem)');
       const status = opts.open ? 'open' : opts.resolved ? 'resolved' : undefined;
       const client = await connect(g.dataDir, g.timeout);
-      const { problems } = await client.call<{ problems: ProblemRecord[] }>('GET', withQuery('/api/problems', { app: opts.app, version: opts.version, status }));
+      const { problems } = await client.call<{ problems: ProblemView[] }>('GET', withQuery('/api/problems', { app: opts.app, version: opts.version, status }));
       output(g.format).result(problems, () =>
         problems.length
           ? table([
@@ -93,7 +93,7 @@ export function registerProblemCommands(program: Command): void {
       const g = globals(cmd);
       const n = problemId(id);
       const client = await connect(g.dataDir, g.timeout);
-      const p = await client.call<ProblemRecord>('GET', apiPath('problems', n));
+      const p = await client.call<ProblemView>('GET', apiPath('problems', n));
       output(g.format).result(p, () => showText(p));
     });
 }

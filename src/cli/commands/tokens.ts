@@ -1,13 +1,12 @@
 import { Option } from 'commander';
+import type { RoleName, TokenInfo } from '../../api/index.ts';
 import type { Command } from 'commander';
-import type { Role, TokenRecord } from '../../store/index.ts';
 import { connect } from '../api-client.ts';
 import { apiPath } from '../api-path.ts';
 import { when } from '../format.ts';
 import { output, table } from '../output.ts';
 import { globals } from './globals.ts';
 
-type TokenInfo = Omit<TokenRecord, 'hash'>;
 
 /** `token create|list|revoke` (admin). */
 export function registerTokenCommands(program: Command): void {
@@ -22,7 +21,7 @@ export function registerTokenCommands(program: Command): void {
         .choices(['viewer', 'deployer', 'admin'])
         .makeOptionMandatory(),
     )
-    .action(async (name: string, opts: { role: Role }, cmd: Command) => {
+    .action(async (name: string, opts: { role: RoleName }, cmd: Command) => {
       const g = globals(cmd);
       const client = await connect(g.dataDir, g.timeout);
       const created = await client.call<TokenInfo & { token: string }>('POST', '/api/tokens', { name, role: opts.role });

@@ -1,9 +1,7 @@
 import { readFile } from 'node:fs/promises';
+import type { DeploymentView, InstanceStatus, PreviewAccess } from '../../api/index.ts';
 import type { Command } from 'commander';
 import { CutoverError } from '../../shared/index.ts';
-import type { DeploymentRecord } from '../../store/index.ts';
-import type { InstanceStatus } from '../../api/index.ts';
-import type { PreviewAccess } from '../../deploy/index.ts';
 import { connect } from '../api-client.ts';
 import { apiPath, deploymentId, looksLikeDeploymentId } from '../api-path.ts';
 import type { ApiClient } from '../api-client.ts';
@@ -42,10 +40,10 @@ export function registerTrafficCommands(program: Command): void {
       if (looksLikeDeploymentId(target)) deploymentId(target);
       const client = await connect(g.dataDir, g.timeout);
       const id = await runningDeployment(client, target);
-      let d = await client.call<DeploymentRecord>('POST', apiPath('deployments', id, 'abort'), opts.reason ? { reason: opts.reason } : {});
+      let d = await client.call<DeploymentView>('POST', apiPath('deployments', id, 'abort'), opts.reason ? { reason: opts.reason } : {});
       if (opts.wait) {
         d = await follow(client, d, out).catch((error: unknown) => {
-          if (error instanceof CutoverError && error.code === 'DEPLOYMENT_ABORTED') return client.call<DeploymentRecord>('GET', apiPath('deployments', id));
+          if (error instanceof CutoverError && error.code === 'DEPLOYMENT_ABORTED') return client.call<DeploymentView>('GET', apiPath('deployments', id));
           throw error;
         });
       }
@@ -66,7 +64,7 @@ export function registerTrafficCommands(program: Command): void {
       if (looksLikeDeploymentId(target)) deploymentId(target);
       const client = await connect(g.dataDir, g.timeout);
       const id = await runningDeployment(client, target);
-      const d = await client.call<DeploymentRecord>('POST', apiPath('deployments', id, 'resume'), opts.reason ? { reason: opts.reason } : {});
+      const d = await client.call<DeploymentView>('POST', apiPath('deployments', id, 'resume'), opts.reason ? { reason: opts.reason } : {});
       const step = d.steps.find((s) => s.status === 'running')?.name ?? 'its step';
       output(g.format).result(d, () => `resumed ${d.id} at ${step}; follow it with \`cutover status ${d.instance}\``);
     });

@@ -1,0 +1,32 @@
+import type { Clock, Color, Logger } from '../shared/index.ts';
+import type { ArtifactStore } from '../releases/index.ts';
+import type { Store } from '../store/index.ts';
+import type { Deployer, Runtime, TrafficControls } from '../deploy/index.ts';
+import type { Scheduler } from '../scheduler/index.ts';
+
+/**
+ * What the API's routes are given: services built by the composition root (`main.ts`), never
+ * built inside a route factory. Its own file, so `api.ts` and the `routes-*.ts` do not import each other.
+ */
+export interface ApiDeps {
+  store: Store;
+  deployer: Deployer;
+  runtime: Runtime;
+  /** The instance's traffic switches (preview, maintenance), built by the composition root. */
+  traffic: TrafficControls;
+  artifacts: ArtifactStore;
+  clock: Clock;
+  log: Logger;
+  /** The fleet scheduler; absent in tests that do not need it. */
+  scheduler?: Scheduler;
+  /** Largest JSON request body in bytes (setting `maxApiBody`); default 1 MiB. */
+  maxApiBody?: number;
+  /** Largest artifact upload in bytes (setting `maxArtifactSize`); default 1 GiB. */
+  maxArtifactSize?: number;
+  /** How many of each instance's last releases `POST /api/prune` keeps on the agent (setting `pruneKeepReleases`). */
+  pruneKeepReleases?: number;
+  /** The product version, shown in the OpenAPI document. */
+  version?: string;
+  /** Streams an instance's slot output from the agent. */
+  openLogs(instance: string, query: { color?: Color; tail?: number; follow?: boolean }, signal: AbortSignal): Promise<{ color: string; body: AsyncIterable<Uint8Array> }>;
+}
