@@ -39,7 +39,7 @@ test('the rules dependency-cruiser runs allow exactly the arrows of the tables',
 
   // A few arrows read off the doc by hand, so a parser that misread the table would show here too.
   const allowed: [string, string, ImportKind][] = [
-    ['src/deploy/deployer.ts', 'src/store/index.ts', 'type'],
+    ['src/fleet/plan-fleet.ts', 'src/store/index.ts', 'type'],
     ['src/api/api.ts', 'src/scheduler/index.ts', 'type'],
     ['src/api/test-harness.ts', 'src/scheduler/index.ts', 'value'],
     ['src/scheduler/scheduler.test.ts', 'src/store/index.ts', 'value'],
@@ -54,7 +54,7 @@ test('the rules dependency-cruiser runs allow exactly the arrows of the tables',
     assert.deepEqual(blocked(forbidden, from, to, kind), [], `${from} → ${to} (${kind})`);
   const refused: [string, string, ImportKind][] = [
     ['src/shared/errors.ts', 'src/store/index.ts', 'type'],
-    ['src/deploy/deployer.ts', 'src/store/index.ts', 'value'],
+    ['src/fleet/plan-fleet.ts', 'src/store/index.ts', 'value'],
     ['src/api/api.ts', 'src/scheduler/index.ts', 'value'],
     ['src/cli/commands/processes.ts', 'src/main.ts', 'value'],
     ['src/cli/commands/catalog.ts', 'src/releases/index.ts', 'value'],
@@ -133,13 +133,13 @@ test('the lint fails on a planted forbidden import, and passes the allowed ones 
   try {
     const plant = (file: string, text: string) => writeFile(join(dir, file), text);
     // Allowed: the table's arrows, as the code uses them.
-    await plant('src/deploy/ok.ts', "import type { T } from '../store/index.ts';\nexport type U = T;\n");
+    await plant('src/fleet/ok.ts', "import type { T } from '../store/index.ts';\nexport type U = T;\n");
     await plant('src/cli/ok.ts', "export const load = () => import('../main.ts');\n");
     await plant('src/scheduler/ok.test.ts', "import { x } from '../store/index.ts';\nexport const y = x;\n");
     // Forbidden: a leaf importing upwards, a value over a (type) arrow or a (loaded on use) one, past
     // an entry file, scripts/ into src/.
     await plant('src/shared/bad.ts', "import { x } from '../store/index.ts';\nexport const y = x;\n");
-    await plant('src/deploy/bad.ts', "import { x } from '../store/index.ts';\nexport const y = x;\n");
+    await plant('src/fleet/bad-value.ts', "import { x } from '../store/index.ts';\nexport const y = x;\n");
     await plant('src/cli/bad.ts', "import { x } from '../main.ts';\nexport const y = x;\n");
     await plant('src/scheduler/bad.ts', "import { x } from '../store/index.ts';\nexport const y = x;\n");
     await mkdir(join(dir, 'src/store/sqlite'));
@@ -159,7 +159,7 @@ test('the lint fails on a planted forbidden import, and passes the allowed ones 
       'no-circular: src/fleet/loop-a.ts → …',
       'table: scripts/ → not in its row: scripts/bad.ts → src/shared/index.ts',
       'table: src/cli/ → src/main.ts (on-use): src/cli/bad.ts → src/main.ts',
-      'table: src/deploy/ → src/store (type): src/deploy/bad.ts → src/store/index.ts',
+      'table: src/fleet/ → src/store (type): src/fleet/bad-value.ts → src/store/index.ts',
       'table: src/scheduler/ → src/store (type): src/scheduler/bad.ts → src/store/index.ts',
       'table: src/shared/ → not in its row: src/shared/bad.ts → src/store/index.ts',
     ]);
@@ -211,24 +211,24 @@ test('a table that drifts from the tree or from the rules fails', async () => {
   );
   // An extra test arrow the folder's row already allows.
   assert.match(
-    problemsOf(edit(/(\| `deploy\/` +\| `store` \(the memory store\))/, '$1, `shared`')).join('\n'),
+    problemsOf(edit(/(\| `scheduler\/` +\| `store` \(the memory store\))/, '$1, `shared`')).join('\n'),
     /already allowed/,
   );
 
   // An arrow taken out of the table: the rules made from the old table no longer match it, and
-  // the rules made from the new one refuse an import the code has (deployer.ts uses Store).
+  // the rules made from the new one refuse an import the code has (plan-fleet.ts uses store types).
   const tables = readImportTables(ROOT);
-  const altered = readImportTables(ROOT, edit(/(\| `deploy\/` +\| `shared`), `store` \(type\)/, '$1'));
+  const altered = readImportTables(ROOT, edit(/(\| `fleet\/` +\| `shared`), `store` \(type\)/, '$1'));
   const drift = rulesDisagreeWithTable(rulesFromTables(tables), altered);
   assert.ok(
-    drift.some((d) => d.startsWith('src/deploy/x.ts → src/store/index.ts (type): the table forbids it')),
+    drift.some((d) => d.startsWith('src/fleet/x.ts → src/store/index.ts (type): the table forbids it')),
     drift.join('\n'),
   );
   assert.notDeepEqual(
-    blocked(rulesFromTables(altered), 'src/deploy/deployer.ts', 'src/store/index.ts', 'type'),
+    blocked(rulesFromTables(altered), 'src/fleet/plan-fleet.ts', 'src/store/index.ts', 'type'),
     [],
   );
-  assert.match(await readFile(join(ROOT, 'src/deploy/deployer.ts'), 'utf8'), /from '\.\.\/store\/index\.ts'/);
+  assert.match(await readFile(join(ROOT, 'src/fleet/plan-fleet.ts'), 'utf8'), /from '\.\.\/store\/index\.ts'/);
 
   // A rule edited by hand (one taken away) no longer says what the table says.
   const { forbidden } = await lintConfig();
