@@ -1,4 +1,4 @@
-export { publishRelease } from './publish-release.ts';
+export { changedFields, publishRelease } from './publish-release.ts';
 export type { PublishResult } from './publish-release.ts';
 export { collectUnreferencedArtifacts } from './collect-artifacts.ts';
 export { bootstrapAdminToken, createToken, createTokenSchema, hashToken, listTokens, newToken, revokeToken } from './tokens.ts';
