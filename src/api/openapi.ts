@@ -51,6 +51,7 @@ export function openApiDocument(routes: RouteSpec[], version: string): JsonSchem
       ...(r.description ? { description: r.description } : {}),
       tags: [r.tag],
       'x-cutover-role': r.role,
+      ...(r.publisher ? { 'x-cutover-publisher': r.publisher } : {}),
       ...(r.role === 'public' ? { security: [] } : {}),
       parameters: [...parameters(r.params, 'path'), ...parameters(r.query, 'query')],
     };

@@ -5,7 +5,8 @@ import { z } from 'zod';
 import { CutoverError, invalidInput, validate } from '../shared/index.ts';
 import type { Actor, Role } from '../shared/index.ts';
 import type { TokenRecord } from '../store/index.ts';
-import { roleAllows } from '../control/index.ts';
+import { accessProblem } from '../control/index.ts';
+import type { PublisherAccess, RankedRole } from '../control/index.ts';
 import { DEFAULT_MAX_API_BODY, readBodyText } from './read-body.ts';
 
 /** Who is asking: the token's name and role, and this request's id (always set here), carried into audit entries. */
@@ -23,7 +24,9 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
   /** OpenAPI style: `/api/channels/{name}/promote`. */
   path: string;
   /** The lowest role allowed; `public` needs no token. */
-  role: Role | 'public';
+  role: RankedRole | 'public';
+  /** Also open to `publisher` tokens: for any subject, or only for the channel in `{name}` when it is one of the token's. */
+  publisher?: PublisherAccess;
   operationId: string;
   summary: string;
   description?: string;
@@ -100,11 +103,9 @@ export function mount(
         if (!token) {
           throw new CutoverError('UNAUTHORIZED', 'missing, wrong or revoked API token; send `Authorization: Bearer <token>` (CUTOVER_TOKEN for the CLI)');
         }
-        if (!roleAllows(token.role, r.role)) {
-          throw new CutoverError('FORBIDDEN', `token "${token.name}" has role ${token.role}; ${r.method.toUpperCase()} ${r.path} (${r.operationId}) needs ${r.role} or above`, {
-            details: { role: token.role, needs: r.role },
-          });
-        }
+        const label = `${r.method.toUpperCase()} ${r.path} (${r.operationId})`;
+        const refused = accessProblem(token, { label, role: r.role, ...(r.publisher ? { publisher: r.publisher, channel: c.req.param('name') } : {}) });
+        if (refused) throw new CutoverError('FORBIDDEN', refused.message, { details: refused.details });
         who = { actor: token.name, role: token.role, requestId };
       }
       const params = r.params ? validate(r.params, c.req.param(), 'The path') : {};

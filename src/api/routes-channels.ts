@@ -95,10 +95,11 @@ export function channelRoutes(deps: ApiDeps): RouteSpec[] {
       method: 'post',
       path: '/api/channels/{name}/promote',
       role: 'deployer',
+      publisher: 'named-channel',
       operationId: 'promote',
       summary: 'Point a channel at a release',
       description:
-        "Refused with the failed rule's code (POLICY_SOAK_NOT_MET, POLICY_OPEN_PROBLEMS, POLICY_PRERELEASE) unless the channel's policy allows it. `force` with a `reason` overrides the policy and needs an admin token; the override is audited.",
+        "Refused with the failed rule's code (POLICY_SOAK_NOT_MET, POLICY_OPEN_PROBLEMS, POLICY_PRERELEASE) unless the channel's policy allows it. `force` with a `reason` overrides the policy and needs an admin token; the override is audited. A publisher token may promote only to the channels it names.",
       tag: 'channels',
       params: name,
       body: promoteSchema,

@@ -22,6 +22,7 @@ export function releaseRoutes(deps: ApiDeps): RouteSpec[] {
       method: 'post',
       path: '/api/artifacts',
       role: 'deployer',
+      publisher: 'any',
       operationId: 'uploadArtifact',
       summary: 'Upload an artifact',
       description:
@@ -66,6 +67,7 @@ export function releaseRoutes(deps: ApiDeps): RouteSpec[] {
       method: 'post',
       path: '/api/releases',
       role: 'deployer',
+      publisher: 'any',
       operationId: 'publishRelease',
       summary: 'Publish a release',
       description:

@@ -7,7 +7,7 @@ import type { ErrorCode } from '../shared/index.ts';
 const ms = z.number().int().describe('Milliseconds since the epoch.');
 const target = z.union([z.object({ version: z.string() }), z.object({ channel: z.string() }), z.null()]);
 const color = z.enum(['blue', 'green']);
-const role = z.enum(['viewer', 'deployer', 'admin']);
+const role = z.enum(['viewer', 'deployer', 'admin', 'publisher']);
 
 export const releaseSchema = z.object({
   app: z.string(),
@@ -158,7 +158,13 @@ export const chainCheckSchema = z.object({
   problem: z.object({ id: z.number().int(), kind: z.enum(['edited', 'deleted', 'truncated']), message: z.string() }).nullable(),
 });
 
-export const tokenSchema = z.object({ name: z.string(), role, createdAt: ms, createdBy: z.string() });
+export const tokenSchema = z.object({
+  name: z.string(),
+  role,
+  channels: z.array(z.string()).optional().describe('A publisher token: the channels it may promote to.'),
+  createdAt: ms,
+  createdBy: z.string(),
+});
 
 export const targetChangeSchema = z.object({
   name: z.string(),

@@ -60,9 +60,11 @@ export async function startHarness(
     ...limits,
   });
   await ensureBuiltInChannels({ store, clock });
-  const tokens = { viewer: 'tok-viewer', deployer: 'tok-deployer', admin: 'tok-admin' } as Record<Role, string>;
-  for (const role of ['viewer', 'deployer', 'admin'] as Role[]) {
-    await store.insertToken({ name: role === 'admin' ? 'admin' : `a-${role}`, hash: hashToken(tokens[role]), role, createdAt: clock.now(), createdBy: 'test' });
+  const tokens: Record<Role, string> = { viewer: 'tok-viewer', deployer: 'tok-deployer', admin: 'tok-admin', publisher: 'tok-publisher' };
+  for (const role of ['viewer', 'deployer', 'admin', 'publisher'] as Role[]) {
+    // The publisher (CI) may promote to `beta` only.
+    const channels = role === 'publisher' ? { channels: ['beta'] } : {};
+    await store.insertToken({ name: role === 'admin' ? 'admin' : `a-${role}`, hash: hashToken(tokens[role]), role, ...channels, createdAt: clock.now(), createdBy: 'test' });
   }
   return {
     store,

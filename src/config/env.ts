@@ -19,6 +19,14 @@ export function cliEnv(): { url?: string; token?: string; dataDir?: string; time
 }
 
 /**
+ * The CI's own variables, for `release publish` to record where a release was built: GitHub
+ * Actions' `GITHUB_*` and the generic `CI_*` that GitLab CI sets (read by `ciProvenance`).
+ */
+export function ciEnv(): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('GITHUB_') || k.startsWith('CI_')));
+}
+
+/**
  * The directory of the CLI's contexts file (its credentials): `$XDG_CONFIG_HOME/cutover`, else
  * `$HOME/.config/cutover` (XDG Base Directory spec), else the user's home from the system.
  */

@@ -1,7 +1,9 @@
-export { publishRelease } from './publish-release.ts';
+export { changedFields, publishRelease } from './publish-release.ts';
 export type { PublishResult } from './publish-release.ts';
 export { collectUnreferencedArtifacts } from './collect-artifacts.ts';
-export { bootstrapAdminToken, createToken, createTokenSchema, hashToken, listTokens, newToken, revokeToken, roleAllows } from './tokens.ts';
+export { bootstrapAdminToken, createToken, createTokenSchema, hashToken, listTokens, newToken, revokeToken } from './tokens.ts';
+export { accessProblem, roleAllows } from './access.ts';
+export type { Operation, PublisherAccess, RankedRole } from './access.ts';
 export { resolveApp } from './resolve-app.ts';
 export {
   checkPromotion,

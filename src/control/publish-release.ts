@@ -1,4 +1,4 @@
-import { CutoverError } from '../shared/index.ts';
+import { CutoverError, canonicalJson } from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
 import { releaseDigest } from '../releases/index.ts';
 import type { ArtifactStore, ReleaseSpec } from '../releases/index.ts';
@@ -25,10 +25,11 @@ export async function publishRelease(
   const existing = await deps.store.getRelease(spec.app, spec.version);
   if (existing) {
     if (existing.digest === digest) return { release: existing, created: false };
+    const fields = changedFields(existing.spec, spec as unknown as Record<string, unknown>);
     throw new CutoverError(
       'RELEASE_EXISTS',
-      `${spec.app} ${spec.version} is already published with different content; releases are immutable, so publish a new version`,
-      { details: { app: spec.app, version: spec.version } },
+      `${spec.app} ${spec.version} is already published with different content (${fields.join(', ')} ${fields.length === 1 ? 'differs' : 'differ'}${publishedFrom(existing.spec)}); releases are immutable, so publish a new version`,
+      { details: { app: spec.app, version: spec.version, fields } },
     );
   }
   if (!(await deps.artifacts.has(spec.artifact.digest))) {
@@ -54,7 +55,21 @@ export async function publishRelease(
     at: release.createdAt,
     app: spec.app,
     version: spec.version,
-    details: { digest, artifact: spec.artifact.digest, commit: spec.commit ?? null },
+    details: { digest, artifact: spec.artifact.digest, commit: spec.commit ?? null, tag: spec.tag ?? null, buildUrl: spec.buildUrl ?? null },
   }));
   return { release, created: true };
+}
+
+/**
+ * The top-level fields of a release spec that differ between two publishes of one version, so a
+ * re-run CI job learns whether the artifact or only where it was built (commit, tag, buildUrl) changed.
+ */
+export function changedFields(published: Record<string, unknown>, offered: Record<string, unknown>): string[] {
+  const keys = [...new Set([...Object.keys(published), ...Object.keys(offered)])].sort();
+  return keys.filter((k) => canonicalJson(published[k] ?? null) !== canonicalJson(offered[k] ?? null));
+}
+
+function publishedFrom(spec: Record<string, unknown>): string {
+  const parts = [['commit', spec.commit], ['tag', spec.tag], ['build', spec.buildUrl]].filter(([, v]) => typeof v === 'string');
+  return parts.length ? `; it was published from ${parts.map(([k, v]) => `${String(k)} ${String(v)}`).join(', ')}` : '';
 }

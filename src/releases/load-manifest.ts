@@ -9,6 +9,8 @@ import type { ChainIssue, ManifestFile } from './read-manifest-chain.ts';
 import { toFieldIssues } from './to-field-issues.ts';
 import { kindOf } from './read-regular-file.ts';
 import { DEFAULT_MAX_ARTIFACT_BYTES } from './artifact-limits.ts';
+import { applyGitTag } from './git-tag.ts';
+import type { TagInput } from './git-tag.ts';
 
 /** A manifest problem with where it is: `details.issues` entries carry `file`, `line`, `column` when known. */
 export interface ManifestIssue extends FieldIssue {
@@ -17,7 +19,7 @@ export interface ManifestIssue extends FieldIssue {
   column?: number;
 }
 
-export interface LoadManifestOptions {
+export interface LoadManifestOptions extends TagInput {
   /** Accept an artifact outside the directories of the manifest's files (`--allow-artifact-outside`). */
   allowArtifactOutside?: boolean;
   /** Largest `.tgz` artifact file accepted; default {@link DEFAULT_MAX_ARTIFACT_BYTES}. */
@@ -37,12 +39,16 @@ export async function loadManifest(file: string, options: LoadManifestOptions = 
   if (chainIssues.length > 0) throw manifestError(file, chainIssues.map(withLocation));
 
   const merged = stripNulls(chain.reduceRight<Record<string, unknown>>((acc, f) => deepMerge(acc, f.data), {}));
+  const tagged = applyGitTag(merged['version'], options);
+  if ('version' in tagged && tagged.version !== undefined) merged['version'] = tagged.version;
   const result = manifestSchema.safeParse(merged);
   const issues: ManifestIssue[] = result.success
     ? []
-    : toFieldIssues(result.error, manifestSchema).map(({ path, message, keys, unknownKey }) =>
-        withLocation({ path, message, ...where(chain, keys, unknownKey) }),
-      );
+    : toFieldIssues(result.error, manifestSchema)
+        // With a tag problem, what the schema says about the version it could not set is noise.
+        .filter(({ path }) => !('problem' in tagged && path === 'version'))
+        .map(({ path, message, keys, unknownKey }) => withLocation({ path, message, ...where(chain, keys, unknownKey) }));
+  if ('problem' in tagged) issues.unshift(withLocation({ path: 'version', message: tagged.problem, ...where(chain, ['version']) }));
 
   const artifact = merged['artifact'];
   if (typeof artifact === 'string' && artifact.trim() !== '') {
@@ -56,7 +62,8 @@ export async function loadManifest(file: string, options: LoadManifestOptions = 
     const at = withLocation({ path: keys.join('.'), message: bareDurationHint(get(merged, keys) as number), ...where(chain, keys) });
     return `${at.path}: ${at.message}; read as milliseconds for now, a later version will refuse it`;
   });
-  return warnings.length ? { ...result.data, warnings } : result.data;
+  const loaded = !('tag' in tagged) || tagged.tag === undefined ? result.data : { ...result.data, spec: { ...result.data.spec, tag: tagged.tag } };
+  return warnings.length ? { ...loaded, warnings } : loaded;
 }
 
 // The manifest's duration keys; a bare number there is milliseconds, which surprised people.

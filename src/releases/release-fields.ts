@@ -214,3 +214,5 @@ export const buildUrlField = text('the CI build URL', 2048).refine((s) => {
     return false;
   }
 }, 'must be an absolute http(s) URL');
+/** The git tag the release was built from (`v1.2.0` or `1.2.0`); it must name the release's version. */
+export const tagField = text('the git tag the release was built from, e.g. "v1.2.0"', 200).regex(/^\S+$/, 'must be a git tag without spaces, e.g. "v1.2.0"');

@@ -20,10 +20,12 @@ import {
   normalizeMigrations,
   notesField,
   startField,
+  tagField,
   thresholdField,
   versionField,
 } from './release-fields.ts';
 import { plainIssues, toFieldIssues } from './to-field-issues.ts';
+import { tagNamesVersion } from './git-tag.ts';
 
 /** One deployable part of a release, e.g. `web` or `worker`, with its own version. */
 export interface ReleaseComponent {
@@ -80,6 +82,8 @@ export interface ReleaseSpec {
   migrations: ReleaseMigration[];
   notes: string;
   commit?: string;
+  /** The git tag it was built from; names `version` (with or without a leading `v`). */
+  tag?: string;
   buildUrl?: string;
 }
 
@@ -141,19 +145,27 @@ export const releaseSpecSchema = z
       migrations: migrationsField.default([]).describe('Schema migrations this release brings, in run order; ids unique.'),
       notes: notesField.default('').describe('Free-text release notes.'),
       commit: commitField.optional().describe('Commit the release was built from.'),
+      tag: tagField.optional().describe('Git tag the release was built from; must name `version`, e.g. "v1.2.0" or "1.2.0".'),
       buildUrl: buildUrlField.optional().describe('URL of the CI build.'),
     },
     { error: 'must be a JSON object describing the release' },
   )
   .superRefine(checkSpawnSize)
+  .superRefine((spec, ctx) => {
+    // The same rule as `release publish --git-tag`, for every client: one version for code and artifact.
+    if (spec.tag !== undefined && !tagNamesVersion(spec.tag, spec.version)) {
+      ctx.addIssue({ code: 'custom', path: ['tag'], message: `"${spec.tag}" does not name version ${spec.version}; the tag must be "v${spec.version}" or "${spec.version}"` });
+    }
+  })
   .transform((spec): ReleaseSpec => {
-    const { components, commit, buildUrl, ...rest } = spec;
+    const { components, commit, tag, buildUrl, ...rest } = spec;
     return {
       ...rest,
       components: components ? normalizeComponents(components) : [{ name: spec.app, version: spec.version }],
       features: normalizeFeatures(spec.features),
       migrations: normalizeMigrations(spec.migrations),
       ...(commit === undefined ? {} : { commit }),
+      ...(tag === undefined ? {} : { tag }),
       ...(buildUrl === undefined ? {} : { buildUrl }),
     };
   });

@@ -1,5 +1,8 @@
-/** A token's role, lowest first: viewer reads, deployer ships, admin does everything. */
-export type Role = 'viewer' | 'deployer' | 'admin';
+/**
+ * A token's role. `viewer` < `deployer` < `admin` are ranked (viewer reads, deployer ships, admin does
+ * everything); `publisher` (for CI) stands apart: it reads, publishes, and promotes only to its token's channels.
+ */
+export type Role = 'viewer' | 'deployer' | 'admin' | 'publisher';
 
 /** A slot's colour. Every instance has exactly two slots. */
 export type Color = 'blue' | 'green';

@@ -156,6 +156,8 @@ export interface TokenRecord {
   /** sha256 of the token; the token itself is never stored. */
   hash: string;
   role: Role;
+  /** A `publisher` token's channels: the only ones it may promote to. Absent for other roles. */
+  channels?: string[];
   createdAt: number;
   createdBy: string;
 }

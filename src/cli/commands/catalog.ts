@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises';
 import type { ReleaseView } from '../../api/index.ts';
 import type { Command } from 'commander';
 import type { ReleaseDiff } from '../../releases/index.ts';
+import { ciEnv } from '../../config/env.ts';
 import { connect } from '../api-client.ts';
 import { apiPath } from '../api-path.ts';
 import { indent, withQuery } from '../format.ts';
@@ -33,20 +34,42 @@ function renderDiff(d: ReleaseDiff & { app: string }): string {
   ].join('\n');
 }
 
+interface PublishFlags {
+  allowArtifactOutside?: boolean;
+  gitTag?: string;
+  versionFromTag?: boolean;
+}
+
+/** ` (tag v1.2.0, commit abc1234, build https://…)`, or nothing when the release records none. */
+function provenanceText(spec: Record<string, unknown>): string {
+  const parts = [['tag', spec.tag], ['commit', spec.commit], ['build', spec.buildUrl]].filter(([, v]) => typeof v === 'string').map(([k, v]) => `${String(k)} ${String(v)}`);
+  return parts.length ? ` (${parts.join(', ')})` : '';
+}
+
 /** `release publish|list|show|diff`. */
 export function registerCatalogCommands(program: Command): void {
   const release = program.command('release').description('publish and inspect releases');
 
   release
     .command('publish')
-    .description('validate a release manifest (YAML), upload its artifact, and publish it')
+    .description('validate a release manifest (YAML), upload its artifact, and publish it; from CI, with --git-tag: see docs/ci.md')
     .argument('<file>', 'the manifest, e.g. releases/1.2.0.yml')
     .option('--allow-artifact-outside', "accept an artifact outside the directories of the manifest and the files it extends (refused by default, so a mistyped path cannot upload e.g. /etc)")
-    .action(async (file: string, opts: { allowArtifactOutside?: boolean }, cmd: Command) => {
+    .option('--git-tag <tag>', 'the git tag this release is built from, e.g. "$GITHUB_REF_NAME": refused unless it names the manifest\'s version (v1.2.0 or 1.2.0); recorded on the release')
+    .option('--version-from-tag', "take the version from the git tag (--git-tag, else the CI job's tag), as the manifest's `version: ${GIT_TAG}` does")
+    .action(async (file: string, opts: PublishFlags, cmd: Command) => {
       const g = globals(cmd);
       const out = output(g.format);
-      const { loadManifest, packArtifact } = await import('../../releases/index.ts'); // heavy (yaml, zod, tar): load on use
-      const { spec, artifactPath, warnings } = await loadManifest(file, { allowArtifactOutside: opts.allowArtifactOutside === true }); // validates everything before any upload
+      const { ciProvenance, loadManifest, packArtifact, withCiProvenance } = await import('../../releases/index.ts'); // heavy (yaml, zod, tar): load on use
+      const ci = ciProvenance(ciEnv());
+      const loaded = await loadManifest(file, {
+        allowArtifactOutside: opts.allowArtifactOutside === true,
+        gitTag: opts.gitTag,
+        ciTag: ci.tag,
+        versionFromTag: opts.versionFromTag,
+      }); // validates everything, the tag included, before any upload
+      const { artifactPath, warnings } = loaded;
+      const spec = withCiProvenance(loaded.spec, ci);
       for (const w of warnings ?? []) out.progress(`warning: ${w}`);
       const client = await connect(g.dataDir, g.timeout);
       out.progress(`packing ${artifactPath}`);
@@ -58,10 +81,11 @@ export function registerCatalogCommands(program: Command): void {
           ...spec,
           artifact: { digest: uploaded.digest, size: uploaded.size },
         });
+        const from = provenanceText(published.spec);
         out.result(published, () =>
           published.created
-            ? `published ${published.app} ${published.version}`
-            : `${published.app} ${published.version} was already published with this content; nothing changed`,
+            ? `published ${published.app} ${published.version}${from}`
+            : `${published.app} ${published.version} already published with this content${from}; nothing changed`,
         );
       } finally {
         if (packed.temporary) await rm(packed.file, { force: true });
@@ -82,14 +106,15 @@ export function registerCatalogCommands(program: Command): void {
       output(g.format).result(releases, (wide) =>
         releases.length
           ? table([
-              ['APP', 'VERSION', 'PUBLISHED', 'BY', 'COMMIT', ...(wide ? ['ARTIFACT', 'SIZE', 'COMPONENTS'] : [])],
+              ['APP', 'VERSION', 'PUBLISHED', 'BY', 'TAG', 'COMMIT', ...(wide ? ['BUILD', 'ARTIFACT', 'SIZE', 'COMPONENTS'] : [])],
               ...releases.map((r) => [
                 r.app,
                 r.version,
                 new Date(r.createdAt).toISOString(),
                 r.createdBy,
+                String(r.spec.tag ?? '-'),
                 String(r.spec.commit ?? '-'),
-                ...(wide ? [artifact(r)?.digest ?? '-', artifact(r)?.size === undefined ? '-' : kb(artifact(r)!.size!), components(r)] : []),
+                ...(wide ? [String(r.spec.buildUrl ?? '-'), artifact(r)?.digest ?? '-', artifact(r)?.size === undefined ? '-' : kb(artifact(r)!.size!), components(r)] : []),
               ]),
             ])
           : 'no releases yet; publish one with `cutover release publish FILE`',
@@ -105,12 +130,22 @@ export function registerCatalogCommands(program: Command): void {
       const g = globals(cmd);
       const client = await connect(g.dataDir, g.timeout);
       const r = await client.call<ReleaseView>('GET', withQuery(apiPath('releases', version), { app: opts.app }));
-      const s = r.spec as { components?: { name: string; version: string }[]; features?: { key: string; title: string }[]; notes?: string; artifact?: { digest: string }; commit?: string };
+      const s = r.spec as {
+        components?: { name: string; version: string }[];
+        features?: { key: string; title: string }[];
+        notes?: string;
+        artifact?: { digest: string };
+        commit?: string;
+        tag?: string;
+        buildUrl?: string;
+      };
       output(g.format).result(r, () =>
         [
           `${r.app} ${r.version}  published ${new Date(r.createdAt).toISOString()} by ${r.createdBy}`,
           `artifact   ${s.artifact?.digest ?? '-'}`,
+          `tag        ${s.tag ?? '-'}`,
           `commit     ${s.commit ?? '-'}`,
+          `build      ${s.buildUrl ?? '-'}`,
           `components ${(s.components ?? []).map((c) => `${c.name}@${c.version}`).join(', ') || '-'}`,
           `features   ${(s.features ?? []).map((f) => `${f.key} (${f.title})`).join(', ') || '-'}`,
           s.notes ? `notes\n  ${s.notes.trim().split('\n').join('\n  ')}` : '',

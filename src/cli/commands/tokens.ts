@@ -17,17 +17,21 @@ export function registerTokenCommands(program: Command): void {
     .description('create a named token; it is printed once and never again')
     .argument('<name>', 'who or what uses it, e.g. ci or alice')
     .addOption(
-      new Option('--role <role>', 'viewer reads; deployer deploys, retargets, promotes within policy, reports problems; admin does everything')
-        .choices(['viewer', 'deployer', 'admin'])
+      new Option(
+        '--role <role>',
+        'viewer reads; deployer deploys, retargets, promotes within policy, reports problems; admin does everything; publisher (for CI) reads, publishes, and promotes to its --channel channels only',
+      )
+        .choices(['viewer', 'deployer', 'admin', 'publisher'])
         .makeOptionMandatory(),
     )
-    .action(async (name: string, opts: { role: RoleName }, cmd: Command) => {
+    .option('--channel <channel>', 'with --role publisher: a channel it may promote to (repeat for several; none: it only publishes)', (c: string, all: string[] = []) => [...all, c])
+    .action(async (name: string, opts: { role: RoleName; channel?: string[] }, cmd: Command) => {
       const g = globals(cmd);
       const client = await connect(g.dataDir, g.timeout);
-      const created = await client.call<TokenInfo & { token: string }>('POST', '/api/tokens', { name, role: opts.role });
+      const created = await client.call<TokenInfo & { token: string }>('POST', '/api/tokens', { name, role: opts.role, ...(opts.channel ? { channels: opts.channel } : {}) });
       output(g.format).result(created, () =>
         [
-          `created token "${created.name}" (${created.role}). It is shown only now: copy it, the server keeps only its hash.`,
+          `created token "${created.name}" (${created.role}${created.channels ? `, may promote to: ${created.channels.join(', ') || 'no channel'}` : ''}). It is shown only now: copy it, the server keeps only its hash.`,
           `  ${created.token}`,
           `use it with: CUTOVER_URL=${client.url} CUTOVER_TOKEN=<the token> cutover …`,
         ].join('\n'),
@@ -42,7 +46,7 @@ export function registerTokenCommands(program: Command): void {
       const client = await connect(g.dataDir, g.timeout);
       const { tokens } = await client.call<{ tokens: TokenInfo[] }>('GET', '/api/tokens');
       output(g.format).result(tokens, () =>
-        table([['NAME', 'ROLE', 'CREATED', 'BY'], ...tokens.map((t) => [t.name, t.role, when(t.createdAt), t.createdBy])]),
+        table([['NAME', 'ROLE', 'CHANNELS', 'CREATED', 'BY'], ...tokens.map((t) => [t.name, t.role, t.channels?.join(',') || '-', when(t.createdAt), t.createdBy])]),
       );
     });
 

@@ -106,4 +106,14 @@ export function coreContract(withStore: WithStore) {
       );
     },
   );
+
+  withStore('tokens: a publisher token keeps its channels, in order; other tokens have none', async (store) => {
+    const ci = token('ci', 'hp', { role: 'publisher', channels: ['staging', 'test'] });
+    assert.equal(await store.insertToken(ci), true);
+    assert.equal(await store.insertToken(token('ops', 'ho')), true);
+    assert.deepEqual(await store.findTokenByHash('hp'), ci);
+    const listed = await store.listTokens();
+    assert.deepEqual(listed, [ci, token('ops', 'ho')]);
+    assert.equal('channels' in listed[1]!, false, 'no channels key for a token without channels');
+  });
 }

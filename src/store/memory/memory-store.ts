@@ -55,18 +55,18 @@ export function createMemoryStore(): Store {
 
     async insertToken(token) {
       if (tokenNames.has(token.name) || tokens.has(token.hash)) return false;
-      tokens.set(token.hash, { ...token });
+      tokens.set(token.hash, jsonCopy(token));
       tokenNames.add(token.name);
       return true;
     },
     async findTokenByHash(hash) {
       const t = tokens.get(hash);
-      return t && { ...t };
+      return t && jsonCopy(t);
     },
     async listTokens() {
       return [...tokens.values()]
         .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-        .map((t) => ({ ...t }));
+        .map((t) => jsonCopy(t));
     },
     async deleteToken(name) {
       if (!tokenNames.delete(name)) return false;

@@ -53,6 +53,7 @@ export const toToken = (r: Row): TokenRecord => ({
   name: r.name as string,
   hash: r.hash as string,
   role: r.role as TokenRecord['role'],
+  ...(r.channels == null ? {} : { channels: r.channels as string[] }),
   createdAt: r.created_at as number,
   createdBy: r.created_by as string,
 });

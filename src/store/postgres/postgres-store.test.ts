@@ -191,7 +191,7 @@ test('postgres: servers migrating one new database at once run each migration on
     await check.connect();
     const rows = (await check.query('SELECT name FROM schema_migrations')).rows;
     await check.end();
-    assert.deepEqual(rows, [{ name: '0001_init.sql' }, { name: '0002_fleet.sql' }, { name: '0003_lease_holder.sql' }]);
+    assert.deepEqual(rows, [{ name: '0001_init.sql' }, { name: '0002_fleet.sql' }, { name: '0003_lease_holder.sql' }, { name: '0004_publisher_tokens.sql' }]);
   } finally {
     await admin.end();
   }

@@ -69,8 +69,8 @@ export async function createPostgresStore(url: string, options: PostgresStoreOpt
     async insertToken(t) {
       // No conflict target: a taken name and a taken hash are both refused.
       const res = await query(
-        'INSERT INTO tokens (name, hash, role, created_at, created_by) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING',
-        [t.name, t.hash, t.role, t.createdAt, t.createdBy],
+        'INSERT INTO tokens (name, hash, role, created_at, created_by, channels) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING',
+        [t.name, t.hash, t.role, t.createdAt, t.createdBy, t.channels ? JSON.stringify(t.channels) : null],
       );
       return res.rowCount === 1;
     },

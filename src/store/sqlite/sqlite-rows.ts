@@ -36,6 +36,7 @@ export const tokenFromSqlite = (r: SqliteRow): TokenRecord => ({
   name: r.name as string,
   hash: r.hash as string,
   role: r.role as Role,
+  ...(r.channels == null ? {} : { channels: JSON.parse(r.channels as string) as string[] }),
   createdAt: Number(r.created_at),
   createdBy: r.created_by as string,
 });

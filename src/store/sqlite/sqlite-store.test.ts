@@ -47,7 +47,7 @@ test('sqlite: data survives reopening the file, migrations run once', () =>
       const names = (
         raw.prepare('SELECT name FROM schema_migrations ORDER BY name').all() as { name: string }[]
       ).map((r) => r.name);
-      assert.deepEqual(names, ['0001_init.sql', '0002_control_plane.sql', '0003_fleet.sql', '0004_lease_holder.sql']);
+      assert.deepEqual(names, ['0001_init.sql', '0002_control_plane.sql', '0003_fleet.sql', '0004_lease_holder.sql', '0005_publisher_tokens.sql']);
     } finally {
       raw.close();
     }

@@ -57,7 +57,7 @@ export function createSqliteStore(file: string, options: { log?: RowLog } = {}):
     listApps: db.prepare('SELECT DISTINCT app FROM releases ORDER BY app'),
     // A name or a hash already taken: DO NOTHING covers both unique constraints.
     insertToken: db.prepare(
-      'INSERT INTO tokens (hash, name, role, created_at, created_by) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      'INSERT INTO tokens (hash, name, role, created_at, created_by, channels) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
     ),
     findToken: db.prepare('SELECT * FROM tokens WHERE hash = ?'),
     listTokens: db.prepare('SELECT * FROM tokens ORDER BY name'),
@@ -94,7 +94,7 @@ export function createSqliteStore(file: string, options: { log?: RowLog } = {}):
     ...createSqliteDeployments(db, options.log),
     ...createSqliteLeases(db, audit),
     async insertToken(t) {
-      return Number(q.insertToken.run(t.hash, t.name, t.role, t.createdAt, t.createdBy).changes) === 1;
+      return Number(q.insertToken.run(t.hash, t.name, t.role, t.createdAt, t.createdBy, t.channels ? JSON.stringify(t.channels) : null).changes) === 1;
     },
     async findTokenByHash(hash) {
       const r = q.findToken.get(hash) as SqliteRow | undefined;
