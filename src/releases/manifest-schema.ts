@@ -21,6 +21,7 @@ import {
   thresholdField,
   versionField,
 } from './release-fields.ts';
+import { manifestTestsField } from './release-tests.ts';
 
 /** A manifest after validation: the release minus the artifact digest, which packing computes. */
 export interface LoadedManifest {
@@ -71,6 +72,7 @@ export const manifestSchema = z
     notes: notesField.optional(),
     commit: commitField.optional(),
     buildUrl: buildUrlField.optional(),
+    tests: manifestTestsField.optional(),
   })
   .superRefine(checkSpawnSize)
   .transform((m): LoadedManifest => {
@@ -97,5 +99,6 @@ export const manifestSchema = z
     if (m.drain) spec.drain = { path: m.drain.path, ...(m.drain.interval === undefined ? {} : { intervalMs: m.drain.interval }) };
     if (m.commit !== undefined) spec.commit = m.commit;
     if (m.buildUrl !== undefined) spec.buildUrl = m.buildUrl;
+    if (m.tests !== undefined && Object.keys(m.tests).length > 0) spec.tests = m.tests;
     return { spec, artifactPath: m.artifact };
   });

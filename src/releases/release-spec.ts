@@ -26,6 +26,8 @@ import {
 } from './release-fields.ts';
 import { plainIssues, toFieldIssues } from './to-field-issues.ts';
 import { tagNamesVersion } from './git-tag.ts';
+import { specTestsField } from './release-tests.ts';
+import type { ReleaseTests } from './release-tests.ts';
 
 /** One deployable part of a release, e.g. `web` or `worker`, with its own version. */
 export interface ReleaseComponent {
@@ -85,6 +87,8 @@ export interface ReleaseSpec {
   /** The git tag it was built from; names `version` (with or without a leading `v`). */
   tag?: string;
   buildUrl?: string;
+  /** Tests the release brings: `smoke` before the flip, `verify` after it (absent: none). */
+  tests?: ReleaseTests;
 }
 
 const d = RELEASE_DEFAULTS;
@@ -147,6 +151,7 @@ export const releaseSpecSchema = z
       commit: commitField.optional().describe('Commit the release was built from.'),
       tag: tagField.optional().describe('Git tag the release was built from; must name `version`, e.g. "v1.2.0" or "1.2.0".'),
       buildUrl: buildUrlField.optional().describe('URL of the CI build.'),
+      tests: specTestsField.optional().describe('Tests the release brings: smoke (before the flip, through the preview route) and verify (after it).'),
     },
     { error: 'must be a JSON object describing the release' },
   )
@@ -158,7 +163,7 @@ export const releaseSpecSchema = z
     }
   })
   .transform((spec): ReleaseSpec => {
-    const { components, commit, tag, buildUrl, ...rest } = spec;
+    const { components, commit, tag, buildUrl, tests, ...rest } = spec;
     return {
       ...rest,
       components: components ? normalizeComponents(components) : [{ name: spec.app, version: spec.version }],
@@ -167,6 +172,7 @@ export const releaseSpecSchema = z
       ...(commit === undefined ? {} : { commit }),
       ...(tag === undefined ? {} : { tag }),
       ...(buildUrl === undefined ? {} : { buildUrl }),
+      ...(tests === undefined || Object.keys(tests).length === 0 ? {} : { tests }),
     };
   });
 
