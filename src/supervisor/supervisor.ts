@@ -5,6 +5,7 @@ import { allocateLoopbackPort } from './free-port.ts';
 import { describeCheck } from './health-probe.ts';
 import { pidFilePath } from './pid-file.ts';
 import { processAlive } from './process-group.ts';
+import { runTestProcess } from './test-process.ts';
 import { resolveRestartPolicy } from './restart-policy.ts';
 import { SlotLog } from './slot-log.ts';
 import { attach, launch, stopChecks, type SlotContext } from './slot-runner.ts';
@@ -204,6 +205,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   };
 
   return {
+    runTest: (spec) => runTestProcess(spec, ctx.baseEnv),
     start,
     adopt,
     waitHealthy,

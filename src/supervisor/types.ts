@@ -1,5 +1,6 @@
 import type { Clock, Color, HealthSpec } from '../shared/index.ts';
 import type { SlotUser } from './slot-user.ts';
+import type { TestProcessResult, TestProcessSpec } from './test-process.ts';
 
 /**
  * The app's own "how much work is left" endpoint, polled while the slot stops (see
@@ -247,6 +248,8 @@ export interface Supervisor {
   onChange(listener: (info: SlotInfo) => void): () => void;
   /** Stops every slot in parallel. */
   stopAll(): Promise<void>;
+  /** Runs a release's test to its end with the slots' minimal environment (see `runTestProcess`). Never throws for a failing test. */
+  runTest(spec: TestProcessSpec): Promise<TestProcessResult>;
   /**
    * Stops supervising every slot WITHOUT stopping its process: health checks, restarts and log
    * tails end, processes and pid files stay for another agent to `adopt` (agent handover). The
