@@ -141,6 +141,8 @@ export function createAgentClient(url: string, token: string): Runtime & { close
     deleteArtifact: (digest) => call(agent, 'artifact.delete', { digest }).then(ok),
     describe: (instance) => call(agent, 'instance.describe', { instance }),
     stats: (instance) => call(agent, 'instance.stats', { instance }),
+    runTest: (spec) => call(agent, 'instance.test', spec),
+    cancelTest: (instance) => call(agent, 'instance.test.cancel', { instance }).then(ok),
     close: () => pool.close(),
   };
 }

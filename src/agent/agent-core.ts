@@ -16,6 +16,7 @@ import { createStateSaver } from './state-saver.ts';
 import type { Isolation } from './isolation.ts';
 import { createSlotDirs } from './slot-dirs.ts';
 import { createSlotIdentity } from './slot-identity.ts';
+import { createTestRunner } from './test-runner.ts';
 
 /** How long a slot being stopped gets to finish its short requests before the app hears SIGTERM. */
 const SETTLE_MS = 1000;
@@ -38,6 +39,8 @@ export interface AgentCoreOptions {
   /** With isolation `uid`: every slot runs as this user instead of a uid of its own. */
   slotUser?: SlotUser;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  /** The router's port once it listens: a release's tests reach the instance through it. */
+  routerPort?: () => number | undefined;
 }
 
 /** What the app's drain endpoint said last, as `describe` reports it. */
@@ -71,6 +74,15 @@ export function createAgentCore(options: AgentCoreOptions) {
     state: () => state,
     save,
     artifactPath: (digest) => artifacts.path(digest),
+    log,
+  });
+
+  const tests = createTestRunner({
+    supervisor,
+    identity,
+    state: () => state,
+    hasArtifact: (digest) => artifacts.has(digest),
+    routerPort: () => options.routerPort?.(),
     log,
   });
 
@@ -438,6 +450,10 @@ export function createAgentCore(options: AgentCoreOptions) {
 
     stopSlot,
 
+    /** Runs a release's test (see `createTestRunner`). */
+    runTest: tests.run,
+    cancelTest: tests.cancel,
+
     /** The router's counters of one instance. */
     stats(name: string) {
       return router.stats().find((i) => i.instance === name);
@@ -493,6 +509,7 @@ export function createAgentCore(options: AgentCoreOptions) {
 
     /** Closes the state files (after the router and the slots have stopped). */
     close(): Promise<void> {
+      tests.cancelAll();
       saver.stop();
       return stateFile.close();
     },

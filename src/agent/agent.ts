@@ -122,6 +122,8 @@ export async function startAgent(
     logRotation: { maxBytes: config.slotLogMaxBytes, files: config.slotLogFiles },
   });
   const unpackLimits = { maxEntries: config.unpackMaxEntries, maxBytes: config.unpackMaxSize, maxHeapMiB: Math.floor(config.unpackMaxHeap / 1024 ** 2) };
+  /** Set once the router listens: tests reach their instance through it. */
+  let listening: number | undefined;
   const core = createAgentCore({
     dataDir,
     router,
@@ -133,6 +135,7 @@ export async function startAgent(
     slotUidRange: config.slotUidRange,
     ...(slotUser ? { slotUser } : {}),
     log,
+    routerPort: () => listening,
   });
   logSlotEvents(supervisor, log);
 
@@ -154,6 +157,7 @@ export async function startAgent(
   let controlPort: number;
   try {
     routerPort = await router.listen(config.httpPort, config.httpHost, reuse);
+    listening = routerPort;
     controlPort = await listen(control, config.agentPort, config.agentHost, reuse);
     await verifyPortsOwned([routerPort, controlPort], previous);
   } catch (error) {

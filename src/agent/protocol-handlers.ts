@@ -65,6 +65,11 @@ export function protocolHandlers(core: AgentCore): ProtocolHandlers {
       await core.stopSlot(r.instance, r.color);
       return OK;
     },
+    'instance.test': (r) => core.runTest(r),
+    'instance.test.cancel': (r) => {
+      core.cancelTest(r.instance);
+      return OK;
+    },
   };
 }
 

@@ -14,6 +14,8 @@ export type {
   RuntimeColorStats,
   RuntimeInstanceStats,
   RuntimeMaintenance,
+  RuntimeTestSpec,
+  RuntimeTestResult,
 } from './runtime.ts';
 export { compareWithAgent } from './agent-comparison.ts';
 export type { AgentCheck } from './agent-comparison.ts';

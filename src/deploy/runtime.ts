@@ -10,6 +10,8 @@ import type {
   Maintenance,
   SlotReport,
   SlotSpec,
+  TestResult,
+  TestRun,
 } from '../protocol/index.ts';
 
 /**
@@ -60,7 +62,21 @@ export interface Runtime {
   describe(instance: string): Promise<RuntimeInstance | undefined>;
   /** The router's per-colour counters of an instance (since each colour was registered), or undefined if unknown. */
   stats(instance: string): Promise<RuntimeInstanceStats | undefined>;
+  /**
+   * Runs a release's test to its end where the instance's slots run: from the instance's copy of
+   * `digest`, as its slot user, in a process group of its own, with exactly the variables of
+   * {@link RuntimeTestSpec} on top of the slots' minimal environment. A failing test is a result,
+   * not a throw. One test per instance at a time: a new one cancels the one running.
+   */
+  runTest(spec: RuntimeTestSpec): Promise<RuntimeTestResult>;
+  /** Kills the instance's running test, if any (an aborted or recovered deployment). */
+  cancelTest(instance: string): Promise<void>;
 }
+
+/** What a test is told (as `CUTOVER_TEST_KIND`, `APP_VERSION`, `CUTOVER_PREVIEW_TOKEN`) and where it runs from (the protocol's `instance.test`). */
+export type RuntimeTestSpec = TestRun;
+/** How a test ended: exit code, timings, the output kept (masked) and its SHA-256. */
+export type RuntimeTestResult = TestResult;
 
 /** The slot a `startSlot` asks for (the protocol's `slot.start` request). */
 export type RuntimeSlotSpec = SlotSpec;

@@ -43,6 +43,8 @@ export const HTTP_ROUTES = {
   'slot.start': { method: 'POST', path: `${S}/start` },
   'slot.wait': { method: 'POST', path: `${S}/wait` },
   'slot.stop': { method: 'POST', path: `${S}/stop` },
+  'instance.test': { method: 'POST', path: `${I}/tests` },
+  'instance.test.cancel': { method: 'DELETE', path: `${I}/tests` },
 } as const satisfies Record<MessageName, HttpRoute>;
 
 /** The request fields a route's path names. */

@@ -14,6 +14,8 @@ export {
   okSchema,
   slotReportSchema,
   slotSpecSchema,
+  testResultSchema,
+  testRunSchema,
 } from './schemas.ts';
 export type {
   ArtifactReport,
@@ -25,4 +27,6 @@ export type {
   Maintenance,
   SlotReport,
   SlotSpec,
+  TestResult,
+  TestRun,
 } from './schemas.ts';

@@ -12,6 +12,8 @@ import {
   maintenanceSchema,
   okSchema,
   slotSpecSchema,
+  testResultSchema,
+  testRunSchema,
 } from './schemas.ts';
 
 /**
@@ -191,6 +193,21 @@ export const MESSAGES = {
     answer: okSchema,
     idempotency: { kind: 'converge', key: slotKey },
     timeoutMs: STOP_TIMEOUT_MS,
+  }),
+  'instance.test': message({
+    summary: "Runs a release's test to its end from the instance's copy of an artifact, as its slot user; a failing test is an answer.",
+    request: testRunSchema,
+    answer: testResultSchema,
+    // A repeat runs the test again (a new one cancels the one running).
+    idempotency: { kind: 'once', key: (r) => `${r.instance} ${r.deploymentId} ${r.kind}` },
+    // The agent answers when the test has ended: up to its timeout, plus unpacking a test artifact.
+    timeoutMs: (r) => r.timeoutMs + 120_000,
+  }),
+  'instance.test.cancel': message({
+    summary: "Kills the instance's running test, if any (an aborted or recovered deployment).",
+    request: instance,
+    answer: okSchema,
+    idempotency: { kind: 'converge', key: at },
   }),
 } as const;
 

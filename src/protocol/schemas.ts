@@ -141,6 +141,41 @@ export const artifactReportSchema = z.strictObject({
 });
 
 /** The answer of a call that only reports success. */
+/** A release's test to run where the instance's slots run (ADR 0020). */
+export const testRunSchema = z.object({
+  instance: z.string().min(1),
+  kind: z.enum(['smoke', 'verify']),
+  command: z.string().min(1).max(4096),
+  timeoutMs: z.number().int().positive().max(86_400_000),
+  /** The artifact whose instance copy the test runs in: the release's, or the test's own. */
+  digest: digestSchema,
+  /** The release under test (`APP_VERSION`). */
+  version: z.string().min(1),
+  deploymentId: z.string().min(1),
+  /** Reaches the idle slot through the router (smoke); empty after the flip (verify sees what users see). */
+  previewToken: z.string().max(200),
+});
+
+/** How a test ended: a failing test is an answer, not an error. */
+export const testResultSchema = z.strictObject({
+  /** Exit code 0, in time, not cancelled. */
+  passed: z.boolean(),
+  exitCode: z.number().int().nullable(),
+  signal: z.string().nullable(),
+  timedOut: z.boolean(),
+  cancelled: z.boolean(),
+  durationMs: z.number(),
+  /** The last 64 KiB of stdout and stderr, the instance's configuration values and the preview token masked. */
+  output: z.string(),
+  outputBytes: z.number().int().nonnegative(),
+  /** SHA-256 (hex) of `output`. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** `CUTOVER_PREVIEW_URL` as the test got it. */
+  previewUrl: z.string(),
+  /** Why it did not start, when it did not. */
+  error: z.string().optional(),
+});
+
 export const okSchema = z.strictObject({ ok: z.literal(true) });
 export const OK = { ok: true } as const;
 
@@ -153,3 +188,5 @@ export type InstanceReport = z.infer<typeof instanceReportSchema>;
 export type ColorStats = z.infer<typeof colorStatsSchema>;
 export type InstanceStats = z.infer<typeof instanceStatsSchema>;
 export type ArtifactReport = z.infer<typeof artifactReportSchema>;
+export type TestRun = z.infer<typeof testRunSchema>;
+export type TestResult = z.infer<typeof testResultSchema>;

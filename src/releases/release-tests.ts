@@ -36,46 +36,32 @@ const TESTS_ERROR = 'must be a mapping with smoke and/or verify, e.g. { smoke: {
 const normalised = (t: { command: string; timeoutMs: number; artifact?: string | undefined }): ReleaseTest =>
   t.artifact === undefined ? { command: t.command, timeoutMs: t.timeoutMs } : { command: t.command, timeoutMs: t.timeoutMs, artifact: t.artifact };
 
-/** `tests:` of the YAML manifest: human durations. */
+/** One test of the YAML manifest: a human timeout. */
+const manifestTest = (kind: TestKind) =>
+  z
+    .strictObject(
+      { command: commandField, timeout: durationField(`how long the ${kind} test may run`, 1000).optional(), artifact: artifactField.optional() },
+      { error: TEST_ERROR },
+    )
+    .transform((t) => normalised({ command: t.command, timeoutMs: t.timeout ?? DEFAULT_TEST_TIMEOUT_MS, artifact: t.artifact }));
+
+/** One test of an API body: milliseconds. */
+const specTest = (kind: TestKind) =>
+  z
+    .strictObject(
+      { command: commandField, timeoutMs: msField(`how long the ${kind} test may run`, 1000).default(DEFAULT_TEST_TIMEOUT_MS), artifact: artifactField.optional() },
+      { error: 'must be an object with command, and optionally timeoutMs and artifact' },
+    )
+    .transform(normalised);
+
+/** `tests:` of the YAML manifest. */
 export const manifestTestsField = z
-  .strictObject(
-    Object.fromEntries(
-      TEST_KINDS.map((kind) => [
-        kind,
-        z
-          .strictObject(
-            { command: commandField, timeout: durationField(`how long the ${kind} test may run`, 1000).optional(), artifact: artifactField.optional() },
-            { error: TEST_ERROR },
-          )
-          .transform((t) => normalised({ command: t.command, timeoutMs: t.timeout ?? DEFAULT_TEST_TIMEOUT_MS, artifact: t.artifact }))
-          .optional(),
-      ]),
-    ) as Record<TestKind, z.ZodOptional<z.ZodType<ReleaseTest>>>,
-    { error: TESTS_ERROR },
-  )
+  .strictObject({ smoke: manifestTest('smoke').optional(), verify: manifestTest('verify').optional() }, { error: TESTS_ERROR })
   .transform(compact);
 
-/** `tests` of an API body: milliseconds. */
+/** `tests` of an API body. */
 export const specTestsField = z
-  .strictObject(
-    Object.fromEntries(
-      TEST_KINDS.map((kind) => [
-        kind,
-        z
-          .strictObject(
-            {
-              command: commandField,
-              timeoutMs: msField(`how long the ${kind} test may run`, 1000).default(DEFAULT_TEST_TIMEOUT_MS),
-              artifact: artifactField.optional(),
-            },
-            { error: 'must be an object with command, and optionally timeoutMs and artifact' },
-          )
-          .transform(normalised)
-          .optional(),
-      ]),
-    ) as Record<TestKind, z.ZodOptional<z.ZodType<ReleaseTest>>>,
-    { error: TESTS_ERROR.replace('mapping', 'object') },
-  )
+  .strictObject({ smoke: specTest('smoke').optional(), verify: specTest('verify').optional() }, { error: TESTS_ERROR.replace('mapping', 'object') })
   .transform(compact);
 
 function compact(tests: Partial<Record<TestKind, ReleaseTest | undefined>>): ReleaseTests {

@@ -1,6 +1,6 @@
 import { CutoverError } from '../shared/index.ts';
 import type { Color, FlipReason } from '../shared/index.ts';
-import type { HealthResult, Runtime, RuntimeArtifact, RuntimeInstance, RuntimeInstanceStats, RuntimeMaintenance, RuntimeSlotSpec } from '../deploy/index.ts';
+import type { HealthResult, Runtime, RuntimeArtifact, RuntimeInstance, RuntimeInstanceStats, RuntimeMaintenance, RuntimeSlotSpec, RuntimeTestResult, RuntimeTestSpec } from '../deploy/index.ts';
 
 /**
  * An in-memory runtime for unit tests of the deployer: it keeps slots and the active colour,
@@ -157,6 +157,29 @@ export class FakeRuntime implements Runtime {
       latency: { bucketsMs: [], counts: [] },
     }));
     return { instance, at: since, active: i.active, colors };
+  }
+  /** Every test `runTest` was given, in order. */
+  tests: RuntimeTestSpec[] = [];
+  /** How each kind of test ends (default: passes); `hang` keeps it running until cancelled. */
+  testOutcome = new Map<RuntimeTestSpec['kind'], { exitCode: number; output?: string } | 'hang'>();
+  #cancels = new Map<string, () => void>();
+  async runTest(spec: RuntimeTestSpec): Promise<RuntimeTestResult> {
+    this.tests.push(spec);
+    this.calls.push(`test ${spec.instance} ${spec.kind}`);
+    this.#maybeFail('runTest');
+    this.#get(spec.instance); // INSTANCE_NOT_FOUND, as the agent answers
+    const outcome = this.testOutcome.get(spec.kind) ?? { exitCode: 0 };
+    const base = { signal: null, timedOut: false, durationMs: 5, outputBytes: 0, sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', previewUrl: 'http://fake' };
+    if (outcome === 'hang') {
+      await new Promise<void>((resolve) => this.#cancels.set(spec.instance, resolve));
+      return { ...base, passed: false, exitCode: null, signal: 'SIGKILL', cancelled: true, output: '' };
+    }
+    return { ...base, passed: outcome.exitCode === 0, exitCode: outcome.exitCode, cancelled: false, output: outcome.output ?? '' };
+  }
+  async cancelTest(instance: string) {
+    this.calls.push(`cancelTest ${instance}`);
+    this.#cancels.get(instance)?.();
+    this.#cancels.delete(instance);
   }
   active(instance: string): Color | null {
     return this.instances.get(instance)?.active ?? null;
