@@ -29,7 +29,7 @@ function leftRunning(id: string, now: number, flipped = false): DeploymentRecord
     fromColor: 'blue',
     toColor: 'green',
     status: 'running',
-    steps: ['prepare', 'start', 'health', 'flip', 'finalise'].map((name) => ({
+    steps: (['prepare', 'start', 'health', 'flip', 'finalise'] as const).map((name) => ({
       name,
       status: flipped ? (name === 'finalise' ? 'pending' : 'done') : name === 'health' ? 'running' : ['prepare', 'start'].includes(name) ? 'done' : 'pending',
     })),

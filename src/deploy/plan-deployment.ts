@@ -1,23 +1,18 @@
 import { CutoverError, otherColor } from '../shared/index.ts';
 import type { DeploymentKind, DeploymentRecord, InstanceRecord, RolloutSpec } from '../store/index.ts';
-import { shiftStepName } from './rollout.ts';
+import { FLIP_TO_WARM_STEPS, START_AND_FLIP_STEPS, planSteps } from './steps.ts';
+import type { StepName } from './steps.ts';
 import type { Color } from '../shared/index.ts';
 
 /** What a deployment will do, decided from plain data before anything is touched. */
 export type DeploymentPlan = Pick<
   DeploymentRecord,
   'kind' | 'strategy' | 'fromVersion' | 'toVersion' | 'fromColor' | 'toColor'
-> & { steps: string[] };
+> & { steps: StepName[] };
 
 export type PlanResult = { ok: true; plan: DeploymentPlan } | { ok: false; error: CutoverError };
 
-/** Steps of a deployment that starts the release in the idle slot. */
-export const START_AND_FLIP_STEPS = ['prepare', 'start', 'health', 'flip', 'finalise'] as const;
-/**
- * Steps of a flip back to a slot that is still warm. The check that the slot still serves the
- * expected version, healthy, happens inside the agent's flip, in the same tick as the switch.
- */
-export const FLIP_TO_WARM_STEPS = ['flip', 'finalise'] as const;
+export { FLIP_TO_WARM_STEPS, START_AND_FLIP_STEPS };
 
 /** The slot an instance can flip back to at `now`: the idle colour's, while it is warm. */
 export function warmSlotWith(instance: InstanceRecord, now: number): { color: Color; version: string } | undefined {
@@ -50,12 +45,6 @@ function plan(
   };
 }
 
-/** The steps with one `shift-<percent>` step per rollout step, just before the flip. */
-function withShifts(steps: string[], rollout: RolloutSpec): string[] {
-  const at = steps.indexOf('flip');
-  return [...steps.slice(0, at), ...rollout.steps.map(shiftStepName), ...steps.slice(at)];
-}
-
 /**
  * Plans a deployment of `version` to `instance`. Deploying the version the warm slot still holds is
  * a flip back to it; anything else starts the release in the idle slot. With a `rollout`, the new
@@ -84,7 +73,7 @@ export function planDeployment(instance: InstanceRecord, version: string, now: n
       ),
     };
   }
-  return { ok: true, plan: { ...planned, steps: withShifts(planned.steps, rollout) } };
+  return { ok: true, plan: { ...planned, steps: planSteps(planned.strategy, { rollout }) } };
 }
 
 /**

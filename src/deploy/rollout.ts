@@ -2,15 +2,7 @@ import { invalidInput } from '../shared/index.ts';
 import type { FieldIssue } from '../shared/index.ts';
 import type { RolloutSpec } from '../store/index.ts';
 
-/** Name of the deployment step that sends `percent` of new clients to the new colour. */
-export const shiftStepName = (percent: number): string => `shift-${percent}`;
-
-/** The percent of a step named by {@link shiftStepName}, or undefined for any other step. */
-export function shiftStepPercent(name: string): number | undefined {
-  if (!name.startsWith('shift-')) return undefined;
-  const n = Number(name.slice(6));
-  return Number.isInteger(n) ? n : undefined;
-}
+export { shiftStepName, shiftStepPercent } from './steps.ts';
 
 /** What a caller asks for: steps may end with 100 (the flip), which is dropped. */
 export interface RolloutRequest {

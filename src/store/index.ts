@@ -31,6 +31,7 @@ export type {
   SlotRecord,
   SlotStatus,
   StepRecord,
+  StepName,
   RolloutSpec,
   StepStatus,
   TokenRecord,

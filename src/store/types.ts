@@ -75,8 +75,14 @@ export interface RolloutSpec {
 }
 export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
 
+/**
+ * The steps a deployment can take, in the order a plan lists them (`src/deploy/steps.ts`):
+ * `shift-<percent>` is one weighted step of a gradual cutover.
+ */
+export type StepName = 'prepare' | 'start' | 'health' | 'smoke' | `shift-${number}` | 'flip' | 'verify' | 'finalise';
+
 export interface StepRecord {
-  name: string;
+  name: StepName;
   status: StepStatus;
   startedAt?: number;
   finishedAt?: number;
@@ -107,6 +113,13 @@ export interface DeploymentRecord {
   rollout?: RolloutSpec;
   /** Who asked to abort it, once the deployer has seen the request. */
   abort?: { at: number; actor: string; reason?: string };
+  /** Set when an admin deployed without the release's tests (`--skip-tests`, with a reason). */
+  skipTests?: boolean;
+  /**
+   * A failure after the flip (a verify test, an abort during it, recovery) flipped users back to
+   * the warm slot: what it flipped to and how long the flip took.
+   */
+  rollback?: { strategy: 'flip-to-warm'; toVersion: string | null; toColor: Color; flippedAt: number; tookMs: number };
   createdAt: number;
   updatedAt: number;
   finishedAt?: number;

@@ -1,0 +1,89 @@
+// The step kinds of a deployment and the plan that lists them. A new step is an addition here
+// (its name, where `planSteps` puts it), a runner in `step-runners.ts`, and what undoing it means
+// in `undoAfterFailure` (see docs/architecture.md, "The deployment pipeline", and ADR 0020).
+import type { ReleaseTests } from '../releases/index.ts';
+import type { DeploymentRecord, RolloutSpec, StepName, StepRecord } from '../store/index.ts';
+
+export type { StepName } from '../store/index.ts';
+
+/** What a step does; every `shift-<percent>` is of kind `shift`. */
+export type StepKind = 'prepare' | 'start' | 'health' | 'smoke' | 'shift' | 'flip' | 'verify' | 'finalise';
+
+/** Name of the deployment step that sends `percent` of new clients to the new colour. */
+export const shiftStepName = (percent: number): StepName => `shift-${percent}`;
+
+/** The percent of a step named by {@link shiftStepName}, or undefined for any other step. */
+export function shiftStepPercent(name: string): number | undefined {
+  if (!name.startsWith('shift-')) return undefined;
+  const n = Number(name.slice(6));
+  return Number.isInteger(n) ? n : undefined;
+}
+
+export function kindOf(name: StepName): StepKind {
+  return shiftStepPercent(name) === undefined ? (name as Exclude<StepKind, 'shift'>) : 'shift';
+}
+
+/** Steps of a deployment that starts the release in the idle slot (tests and shifts are added by the plan). */
+export const START_AND_FLIP_STEPS = ['prepare', 'start', 'health', 'flip', 'finalise'] as const satisfies readonly StepName[];
+/**
+ * Steps of a flip back to a slot that is still warm. The check that the slot still serves the
+ * expected version, healthy, happens inside the agent's flip, in the same tick as the switch.
+ * It runs no tests: the release ran there before, and a rollback must take milliseconds.
+ */
+export const FLIP_TO_WARM_STEPS = ['flip', 'finalise'] as const satisfies readonly StepName[];
+
+/** Which of a release's tests a deployment runs. */
+export interface TestChoice {
+  smoke: boolean;
+  verify: boolean;
+}
+
+/**
+ * Which tests a deployment runs (pure): a start-and-flip runs the release's `smoke` and `verify`;
+ * a flip to a warm slot runs none; `--steps 0` (the new slot gets no traffic before the flip: a
+ * person tries it) runs `smoke` only; `--skip-tests` none.
+ */
+export function chooseTests(strategy: DeploymentRecord['strategy'], tests: ReleaseTests | undefined, options: { rollout?: RolloutSpec; skip?: boolean } = {}): TestChoice {
+  if (strategy !== 'start-and-flip' || options.skip || !tests) return { smoke: false, verify: false };
+  const previewOnly = options.rollout !== undefined && options.rollout.steps.length === 1 && options.rollout.steps[0] === 0;
+  return { smoke: tests.smoke !== undefined, verify: tests.verify !== undefined && !previewOnly };
+}
+
+/**
+ * The plan's steps: the strategy's, with `smoke` before the first shift or the flip, one
+ * `shift-<percent>` per rollout step just before the flip, and `verify` after the flip, before
+ * `finalise` (the lease still held, the old slot still warm).
+ */
+export function planSteps(strategy: DeploymentRecord['strategy'], options: { rollout?: RolloutSpec; tests?: TestChoice } = {}): StepName[] {
+  const steps: StepName[] = [];
+  for (const name of strategy === 'flip-to-warm' ? FLIP_TO_WARM_STEPS : START_AND_FLIP_STEPS) {
+    if (name === 'flip') {
+      if (options.tests?.smoke) steps.push('smoke');
+      steps.push(...(options.rollout?.steps ?? []).map(shiftStepName));
+    }
+    steps.push(name);
+    if (name === 'flip' && options.tests?.verify) steps.push('verify');
+  }
+  return steps;
+}
+
+const reached = (d: DeploymentRecord, name: StepName): boolean => d.steps.some((s) => s.name === name && s.status !== 'pending');
+
+/** The flip has begun (undoing is a rollback from here). */
+export const flipStarted = (d: DeploymentRecord): boolean => reached(d, 'flip');
+/** The flip is done: users see the new release. */
+export const flipDone = (d: DeploymentRecord): boolean => d.steps.some((s) => s.name === 'flip' && s.status === 'done');
+/** The new slot may run (its start began). */
+export const slotStarted = (d: DeploymentRecord): boolean => reached(d, 'start');
+/** A weighted step has sent some clients to the new colour. */
+export const shiftStarted = (d: DeploymentRecord): boolean => d.steps.some((s) => (shiftStepPercent(s.name) ?? 0) > 0 && s.status !== 'pending');
+/** The step running now, if any. */
+export const runningStep = (d: DeploymentRecord): StepRecord | undefined => d.steps.find((s) => s.status === 'running');
+/** When the flip ended, if it did: the bake watches from there. */
+export const flippedAt = (d: DeploymentRecord): number | undefined => d.steps.find((s) => s.name === 'flip' && s.status === 'done')?.finishedAt;
+/**
+ * Whether `cutover abort` can still stop it: before the flip (the old slot keeps serving), or
+ * during its `verify` test (the failure path flips back to the warm slot).
+ */
+export const abortable = (d: DeploymentRecord): boolean =>
+  !flipStarted(d) || (flipDone(d) && d.steps.some((s) => s.name === 'verify' && (s.status === 'pending' || s.status === 'running')));
