@@ -66,21 +66,10 @@ export async function startServer(
     holder: leaseHolder(config),
     log,
     analysisThresholds,
-    // A weighted step whose analysis fails files a problem against the release, like the bake does.
-    onAnalysisFailed: async (d, analysis) => {
+    // A weighted step's failed analysis or a failed verify test files a problem against the release, like the bake does.
+    fileProblem: async (d, problem) => {
       if (!d.app) return;
-      const breaches = analysis.reasons.filter((r) => r.kind === 'breach').map((r) => r.message);
-      await reportProblem(
-        { store, clock },
-        {
-          app: d.app,
-          version: d.toVersion,
-          title: `Cutover aborted on ${d.instance}: ${breaches[0] ?? 'step analysis failed'}`.slice(0, 200),
-          details: breaches.join('\n'),
-        },
-        systemActor(ANALYSIS_ACTOR),
-        ANALYSIS_ACTOR,
-      );
+      await reportProblem({ store, clock }, { app: d.app, version: d.toVersion, ...problem }, systemActor(ANALYSIS_ACTOR), ANALYSIS_ACTOR);
     },
   });
   // One guard for both watchers: a slot both find bad is rolled back once, never flipped back.

@@ -7,6 +7,7 @@ import type { Color } from '../shared/index.ts';
 import { createMemoryStore } from '../store/index.ts';
 import type { DeploymentRecord } from '../store/index.ts';
 import type { Analysis } from './analysis.ts';
+import type { ReleaseProblem } from './step-runners.ts';
 import { createDeployer } from './deployer.ts';
 import { FakeRuntime, testInstance, testReleaseSpec, waitFor } from '../testing/index.ts';
 import { normaliseRollout } from './rollout.ts';
@@ -30,7 +31,7 @@ async function setup() {
     await store.insertRelease({ app: 'shop', version: v, digest: v, spec: spec(v), createdAt: 1, createdBy: 'ci' });
   }
   await store.insertInstance(testInstance());
-  const failures: Analysis[] = [];
+  const failures: ReleaseProblem[] = [];
   const deployer = createDeployer({
     store,
     runtime,
@@ -44,8 +45,8 @@ async function setup() {
       await tick();
     },
     analysisThresholds: { minRequests: 100, minBaselineRequests: 50 },
-    onAnalysisFailed: async (_d, analysis) => {
-      failures.push(analysis);
+    fileProblem: async (_d, problem) => {
+      failures.push(problem);
     },
   });
   cleanups.push(async () => {
@@ -207,7 +208,7 @@ test('a step whose analysis fails aborts the cutover, files the failure and audi
   assert.equal(runtime.active('web'), 'blue');
   assert.ok(runtime.calls.includes('stop web green'));
   assert.equal(failures.length, 1);
-  assert.equal(failures[0]?.verdict, 'fail');
+  assert.match(failures[0]?.title ?? '', /^Cutover aborted on web: /);
   const entry = (await store.listAudit({ action: 'deploy.failed' }))[0]!;
   const snapshot = (entry.details.analysis as Analysis).snapshot;
   assert.equal(snapshot.candidate.requests, 120, 'the step window only');

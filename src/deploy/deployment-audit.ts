@@ -78,7 +78,10 @@ export function settleFailed(
     message: err.message,
     // The metric snapshot behind an analysis verdict belongs with the decision.
     ...(err.code === 'ANALYSIS_FAILED' ? { analysis: err.details?.analysis } : {}),
+    ...(d.rollback ? { rollback: d.rollback } : {}),
     ...extra,
   };
-  return { deployment: d, audit: deploymentEntry(now, d, `${d.kind}.${d.status}`, details, undefined, positionAfter(d, flippedIn(d))) };
+  // Flipped, then flipped back to the warm slot: the instance is where it was.
+  const leftOnNew = flippedIn(d) && d.rollback === undefined;
+  return { deployment: d, audit: deploymentEntry(now, d, `${d.kind}.${d.status}`, details, undefined, positionAfter(d, leftOnNew)) };
 }

@@ -1,5 +1,6 @@
 import type { Color } from '../shared/index.ts';
 import type { DeploymentRecord, InstanceRecord } from '../store/index.ts';
+import { finalised, flipDone, kindOf, runningStep, shiftStarted, slotStarted } from './steps.ts';
 
 /**
  * The instance after a successful flip: the new colour is live and current; the old one stays warm
@@ -44,4 +45,42 @@ export function expiredWarmSlots(instances: InstanceRecord[], now: number): { in
     }
   }
   return due;
+}
+
+/** What undoing a failed deployment takes, decided from its record alone (see {@link undoAfterFailure}). */
+export interface Undo {
+  /** Kill the test still running on the agent (the deployment failed or was aborted during it). */
+  cancelTest: boolean;
+  /** Close the preview the smoke test opened. */
+  closePreview: boolean;
+  /**
+   * Put clients back on this colour: those a weighted step sent to the new one (before the flip),
+   * or everyone, onto the warm slot (after the flip: a rollback, checked to serve `version` healthy).
+   */
+  flipBack: { color: Color; version: string | null; afterFlip: boolean } | null;
+  /** Stop the new slot and forget it in the store (it is this deployment's, and no user is left on it). */
+  stopNewSlot: boolean;
+}
+
+/**
+ * The undo for each failure point (pure). Before the flip: clients of a weighted step go back,
+ * the new slot stops, the old one was never touched. After the flip and before `finalise` (its
+ * `verify` test failed, an abort or the bake stopped it, its server died): everyone flips back to
+ * the warm slot, then the new slot stops. After `finalise` nothing is undone here: that is a
+ * rollback's job. `ownSlot` false (recovery found the slot is someone else's) touches no slot.
+ */
+export function undoAfterFailure(d: DeploymentRecord, ownSlot = true): Undo {
+  const running = runningStep(d) ? kindOf(runningStep(d)!.name) : undefined;
+  const tests = { cancelTest: running === 'smoke' || running === 'verify', closePreview: running === 'smoke' };
+  if (!ownSlot) return { ...tests, flipBack: null, stopNewSlot: false };
+  const startedHere = d.strategy === 'start-and-flip';
+  if (flipDone(d)) {
+    const back = startedHere && !finalised(d) && d.fromColor !== null && d.fromColor !== d.toColor;
+    return { ...tests, flipBack: back ? { color: d.fromColor!, version: d.fromVersion, afterFlip: true } : null, stopNewSlot: back };
+  }
+  return {
+    ...tests,
+    flipBack: shiftStarted(d) && d.fromColor ? { color: d.fromColor, version: d.fromVersion, afterFlip: false } : null,
+    stopNewSlot: startedHere && slotStarted(d),
+  };
 }

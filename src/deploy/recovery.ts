@@ -4,6 +4,7 @@ import type { ReleaseSpec } from '../releases/index.ts';
 import type { DeploymentRecord, LeaseHolder, LockRecord, StepRecord, Store } from '../store/index.ts';
 import { recoveryVerdict, servesDeployment, slotOf } from './lease-recovery.ts';
 import type { Runtime } from './runtime.ts';
+import { flipDone, runningStep, stepNamed, verifyPending } from './steps.ts';
 
 export interface RecoveryDeps {
   store: Store;
@@ -17,8 +18,8 @@ export interface RecoveryDeps {
   runsHere: (id: string) => boolean;
   /** Runs the remaining steps of a deployment that flipped, under `lock`. */
   finish: (d: DeploymentRecord, spec: ReleaseSpec, lock: LockRecord) => Promise<DeploymentRecord>;
-  /** Settles a deployment as failed; stops its new slot only when `stopSlot`. */
-  fail: (d: DeploymentRecord, step: StepRecord | undefined, error: CutoverError, release: () => Promise<void>, effects: { stopSlot: boolean }) => Promise<void>;
+  /** Settles a deployment as failed, undoing what `undoAfterFailure` says; touches no slot unless `ownSlot`. */
+  fail: (d: DeploymentRecord, step: StepRecord | undefined, error: CutoverError, release: () => Promise<void>, ownSlot: boolean) => Promise<void>;
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }
 
@@ -66,23 +67,28 @@ export function createRecovery(deps: RecoveryDeps) {
       deps.log?.info({ deployment: d.id, instance: d.instance, why: verdict.why }, 'settling a deployment its server left running');
       const serves = servesDeployment(current, seen, startedBy);
       if (serves && published) {
-        // Users already see the new release: finish the record rather than flip them back.
-        for (const s of current.steps) if (s.name === 'flip') s.status = 'done';
+        // Users already see the new release: the flip happened, whatever the record says.
+        const flip = stepNamed(current, 'flip');
+        if (flip) flip.status = 'done';
         handedOver = true;
-        await deps.finish(current, published.spec as unknown as ReleaseSpec, lock);
+        if (!verifyPending(current)) {
+          await deps.finish(current, published.spec as unknown as ReleaseSpec, lock);
+          return true;
+        }
+        // Its verify test died with its server: the release is not proven, so users go back to the warm slot.
+        const message = `the server running it stopped (${verdict.why}) before its verify test passed; users are back on ${current.fromVersion ?? 'nothing'}`;
+        const at = runningStep(current) ?? stepNamed(current, 'verify');
+        await deps.fail(current, at, new CutoverError('DEPLOYMENT_FAILED', message, { details: { recovery: verdict.why } }), release, true);
         return true;
       }
-      const flipRecorded = current.steps.some((s) => s.name === 'flip' && s.status === 'done');
+      const flipRecorded = flipDone(current);
       const ownSlot = slotOf(current, seen, startedBy) !== undefined;
       const message = flipRecorded
         ? `the server running it stopped (${verdict.why}) after the flip, and ${current.toVersion} no longer serves; the agent serves ${seen?.active ?? 'nothing'}`
         : `the server running it stopped (${verdict.why}) before the flip; the previous slot kept serving`;
-      const step = current.steps.find((s) => s.status === 'running');
       handedOver = true;
-      await deps.fail(current, step, new CutoverError('DEPLOYMENT_FAILED', message, { details: { recovery: verdict.why } }), release, {
-        // Never the slot users are on, whatever the records say.
-        stopSlot: ownSlot && !flipRecorded && !serves,
-      });
+      // Never the slot users are on, whatever the records say.
+      await deps.fail(current, runningStep(current), new CutoverError('DEPLOYMENT_FAILED', message, { details: { recovery: verdict.why } }), release, ownSlot && !flipRecorded && !serves);
       return true;
     } finally {
       if (!handedOver) await release();

@@ -5,6 +5,7 @@ import type { DeploymentRecord, StepRecord, Store } from '../store/index.ts';
 import { analyse, diffCounters } from './analysis.ts';
 import type { Analysis, AnalysisThresholds, CounterWindow } from './analysis.ts';
 import type { Runtime, RuntimeColorStats, RuntimeInstanceStats } from './runtime.ts';
+import type { Journal } from './deployment-journal.ts';
 
 /** Audit actions through which anyone, on any replica, steers a running deployment. */
 export const ABORT_ACTION = 'deployment.abort';
@@ -36,10 +37,8 @@ export interface StepHoldDeps {
   pollMs: number;
   sleep?: (ms: number) => Promise<void>;
   thresholds?: Partial<AnalysisThresholds>;
-  /** Renews the deployment's lease (called at most every few seconds while holding). */
-  renew: (d: DeploymentRecord) => Promise<void>;
-  /** Persists the deployment (the step's detail shows what it is waiting for). */
-  save: (d: DeploymentRecord) => Promise<void>;
+  /** Renews the lease (at most every few seconds while holding) and persists what the step waits for. */
+  journal: Pick<Journal, 'renew' | 'save'>;
   log?: { warn(obj: object, msg: string): void };
 }
 
@@ -157,7 +156,7 @@ export function createStepHold(deps: StepHoldDeps) {
       ...step.detail,
       holding: waitingForResume ? 'until resumed' : new Date(start + (options.pauseMs as number)).toISOString(),
     };
-    await deps.save(d);
+    await deps.journal.save(d);
     for (;;) {
       const s = await checkAbort(d);
       const heldMs = clock.now() - start;
@@ -180,12 +179,12 @@ export function createStepHold(deps: StepHoldDeps) {
           waitingForResume = true;
           const why = last?.reasons.find((r) => r.kind === 'insufficient')?.message ?? 'no traffic reached the new colour';
           step.detail = { ...step.detail, holding: 'until resumed', analysis: summary(), why: `analysis inconclusive: ${why}` };
-          await deps.save(d);
+          await deps.journal.save(d);
           deps.log?.warn({ deployment: d.id, instance: d.instance, step: step.name }, `analysis inconclusive (${why}); waiting for resume or abort`);
         }
       }
       if (clock.now() - lastRenew > 5_000) {
-        await deps.renew(d);
+        await deps.journal.renew(d);
         lastRenew = clock.now();
       }
       await pause(d.id, deps.pollMs);
@@ -203,3 +202,5 @@ export function createStepHold(deps: StepHoldDeps) {
   };
 }
 
+
+export type StepHold = ReturnType<typeof createStepHold>;

@@ -41,12 +41,17 @@ export interface TestChoice {
 /**
  * Which tests a deployment runs (pure): a start-and-flip runs the release's `smoke` and `verify`;
  * a flip to a warm slot runs none; `--steps 0` (the new slot gets no traffic before the flip: a
- * person tries it) runs `smoke` only; `--skip-tests` none.
+ * person tries it) runs `smoke` only; `--skip-tests` none. `verify` needs a warm slot to flip back
+ * to (`hasPrevious`): an instance's first deployment runs `smoke` only.
  */
-export function chooseTests(strategy: DeploymentRecord['strategy'], tests: ReleaseTests | undefined, options: { rollout?: RolloutSpec; skip?: boolean } = {}): TestChoice {
+export function chooseTests(
+  strategy: DeploymentRecord['strategy'],
+  tests: ReleaseTests | undefined,
+  options: { rollout?: RolloutSpec; skip?: boolean; hasPrevious?: boolean } = {},
+): TestChoice {
   if (strategy !== 'start-and-flip' || options.skip || !tests) return { smoke: false, verify: false };
   const previewOnly = options.rollout !== undefined && options.rollout.steps.length === 1 && options.rollout.steps[0] === 0;
-  return { smoke: tests.smoke !== undefined, verify: tests.verify !== undefined && !previewOnly };
+  return { smoke: tests.smoke !== undefined, verify: tests.verify !== undefined && !previewOnly && options.hasPrevious !== false };
 }
 
 /**
@@ -77,6 +82,12 @@ export const flipDone = (d: DeploymentRecord): boolean => d.steps.some((s) => s.
 export const slotStarted = (d: DeploymentRecord): boolean => reached(d, 'start');
 /** A weighted step has sent some clients to the new colour. */
 export const shiftStarted = (d: DeploymentRecord): boolean => d.steps.some((s) => (shiftStepPercent(s.name) ?? 0) > 0 && s.status !== 'pending');
+/** `finalise` is done: the instance record says the new release is current. */
+export const finalised = (d: DeploymentRecord): boolean => d.steps.some((s) => s.name === 'finalise' && s.status === 'done');
+/** The step of that name in the plan, if it has one. */
+export const stepNamed = (d: DeploymentRecord, name: StepName): StepRecord | undefined => d.steps.find((s) => s.name === name);
+/** The plan has a `verify` step not done yet: the release is not proven after its flip. */
+export const verifyPending = (d: DeploymentRecord): boolean => d.steps.some((s) => s.name === 'verify' && s.status !== 'done');
 /** The step running now, if any. */
 export const runningStep = (d: DeploymentRecord): StepRecord | undefined => d.steps.find((s) => s.status === 'running');
 /** When the flip ended, if it did: the bake watches from there. */

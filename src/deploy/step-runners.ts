@@ -1,0 +1,147 @@
+import type { Readable } from 'node:stream';
+import { CutoverError, isCutoverError } from '../shared/index.ts';
+import type { Clock } from '../shared/index.ts';
+import type { ReleaseSpec } from '../releases/index.ts';
+import type { DeploymentRecord, InstanceRecord, StepRecord, Store } from '../store/index.ts';
+import type { Analysis } from './analysis.ts';
+import type { Journal } from './deployment-journal.ts';
+import { finaliseInstance } from './instance-transitions.ts';
+import type { Runtime } from './runtime.ts';
+import type { StepHold } from './step-hold.ts';
+import { kindOf, shiftStepPercent } from './steps.ts';
+import type { StepKind } from './steps.ts';
+import { runTestStep } from './test-step.ts';
+
+/** A problem the deployer files against a release (the composition root knows how). */
+export interface ReleaseProblem {
+  title: string;
+  details: string;
+}
+
+/** What every runner may use. Runners read and write only `step`; the journal persists the record. */
+export interface RunnerDeps {
+  store: Store;
+  runtime: Runtime;
+  clock: Clock;
+  journal: Journal;
+  hold: StepHold;
+  openArtifact: (digest: string) => Readable;
+  rollbackWindowMs: number;
+  /** Files a problem against the deployment's release (a failed step analysis, a failed verify test). */
+  fileProblem?: (d: DeploymentRecord, problem: ReleaseProblem) => Promise<void>;
+  log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+}
+
+/**
+ * One step's work. It may be run again for the same step (a replica resuming the deployment), so
+ * each runner is idempotent: it reads what earlier steps saw from the record (the journal), never
+ * from memory. Resolves with what the step saw, for its `detail`; throws to fail the deployment.
+ */
+export type StepRunner = (deps: RunnerDeps, d: DeploymentRecord, spec: ReleaseSpec, step: StepRecord) => Promise<Record<string, unknown> | undefined>;
+
+async function mustGetInstance(store: Store, name: string): Promise<InstanceRecord> {
+  const instance = await store.getInstance(name);
+  if (!instance) throw new CutoverError('INSTANCE_NOT_FOUND', `no instance named "${name}"; see \`cutover instance list\``, { details: { instance: name } });
+  return instance;
+}
+
+const prepare: StepRunner = async ({ store, runtime, clock, openArtifact }, d, spec) => {
+  const instance = await mustGetInstance(store, d.instance);
+  await runtime.ensureInstance(instance.name, instance.hosts);
+  await runtime.ensureArtifact(spec.artifact.digest, () => openArtifact(spec.artifact.digest));
+  // The idle slot may still hold an older warm release: it is replaced, so stop it first.
+  await runtime.stopSlot(d.instance, d.toColor);
+  instance.slots[d.toColor] = { version: d.toVersion, status: 'starting', deploymentId: d.id };
+  instance.updatedAt = clock.now();
+  await store.saveInstanceState(instance);
+  return undefined;
+};
+
+const start: StepRunner = async ({ runtime }, d, spec) => {
+  const started = await runtime.startSlot({
+    instance: d.instance,
+    color: d.toColor,
+    version: d.toVersion,
+    digest: spec.artifact.digest,
+    start: spec.start,
+    env: spec.env,
+    health: spec.health,
+    stopTimeoutMs: spec.stopTimeoutMs,
+    deploymentId: d.id,
+    ...(spec.drain ? { drain: spec.drain } : {}),
+  });
+  return { port: started.port, pid: started.pid };
+};
+
+const health: StepRunner = async ({ runtime, hold }, d, spec) => {
+  // Abortable: the failure path stops the slot, which ends this wait.
+  const result = await hold.abortable(d, runtime.waitHealthy(d.instance, d.toColor, spec.deployTimeoutMs));
+  if (!result.ok) {
+    throw new CutoverError(
+      'DEPLOYMENT_FAILED',
+      `${d.toVersion} did not become healthy on ${d.toColor}: ${result.message}; ` +
+        `${d.fromVersion ? `${d.fromVersion} still serves` : 'nothing was serving'}. See \`cutover logs ${d.instance} --color ${d.toColor}\``,
+      { details: { reason: result.reason, lastCheck: result.lastCheck, logTail: result.logTail } },
+    );
+  }
+  return { healthySince: result.healthySince };
+};
+
+const shift: StepRunner = async (deps, d, _spec, step) => {
+  const percent = shiftStepPercent(step.name) ?? 0;
+  const rollout = d.rollout ?? { steps: [percent], pauseMs: 0, analysis: false };
+  // The counters at the start of the step: the analysis compares the colours over the step only.
+  const before = rollout.analysis ? await deps.runtime.stats(d.instance) : undefined;
+  const shifted = percent > 0 ? await deps.runtime.shift(d.instance, d.toColor, percent) : undefined;
+  step.detail = { percent, ...(shifted ? { shiftedAt: shifted.shiftedAt } : {}) };
+  deps.log?.info({ deployment: d.id, instance: d.instance, percent }, `${d.toVersion} gets ${percent}% of new clients`);
+  try {
+    return await deps.hold.hold(d, step, { pauseMs: rollout.pauseMs, analysis: rollout.analysis, ...(before ? { before } : {}) });
+  } catch (error) {
+    if (isCutoverError(error) && error.code === 'ANALYSIS_FAILED') await analysisProblem(deps, d, error.details?.analysis as Analysis);
+    throw error;
+  }
+};
+
+/** A weighted step's analysis failed: a problem against the release, like the bake files. */
+async function analysisProblem(deps: RunnerDeps, d: DeploymentRecord, analysis: Analysis): Promise<void> {
+  const breaches = analysis.reasons.filter((r) => r.kind === 'breach').map((r) => r.message);
+  const problem = { title: `Cutover aborted on ${d.instance}: ${breaches[0] ?? 'step analysis failed'}`.slice(0, 200), details: breaches.join('\n') };
+  await deps.fileProblem?.(d, problem).catch((e: Error) => deps.log?.warn({ deployment: d.id, err: e.message }, 'could not record the analysis failure'));
+}
+
+const flip: StepRunner = async ({ runtime }, d) => {
+  let flippedAt: number;
+  try {
+    ({ flippedAt } = await runtime.flip(d.instance, d.toColor, d.strategy === 'flip-to-warm' ? d.toVersion : undefined, d.kind === 'rollback' ? 'rollback' : 'forward'));
+  } catch (error) {
+    if (!isCutoverError(error) || error.code !== 'SLOT_NOT_READY') throw error;
+    throw new CutoverError('DEPLOYMENT_FAILED', `${error.message}; nothing changed. Deploy ${d.toVersion} instead with \`cutover deploy ${d.instance} ${d.toVersion}\``, {
+      details: error.details,
+      cause: error,
+    });
+  }
+  // From the journal, not memory: a resumed deployment knows when its slot became healthy.
+  const healthySince = d.steps.find((s) => s.name === 'health')?.detail?.healthySince;
+  return typeof healthySince === 'number' && healthySince > 0 ? { flippedAt, overheadMs: flippedAt - healthySince } : { flippedAt };
+};
+
+const finalise: StepRunner = async ({ store, clock, rollbackWindowMs }, d) => {
+  const instance = await mustGetInstance(store, d.instance);
+  await store.saveInstanceState(finaliseInstance(instance, d, clock.now(), rollbackWindowMs));
+  return undefined;
+};
+
+/** One runner per step kind: adding a step kind is adding its runner here. */
+export const STEP_RUNNERS: Record<StepKind, StepRunner> = {
+  prepare,
+  start,
+  health,
+  smoke: (deps, d, spec, step) => runTestStep(deps, d, spec, step, 'smoke'),
+  shift,
+  flip,
+  verify: (deps, d, spec, step) => runTestStep(deps, d, spec, step, 'verify'),
+  finalise,
+};
+
+export const runnerFor = (step: StepRecord): StepRunner => STEP_RUNNERS[kindOf(step.name)];
