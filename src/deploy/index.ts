@@ -42,7 +42,22 @@ export type {
   Percentile,
   StatusClass,
 } from './analysis.ts';
-export { normaliseRollout, describeRollout, shiftStepName, shiftStepPercent } from './rollout.ts';
+export { normaliseRollout, describeRollout } from './rollout.ts';
+export {
+  abortable,
+  chooseTests,
+  flippedAt,
+  flipDone,
+  kindOf,
+  planSteps,
+  shiftStepName,
+  shiftStepPercent,
+  verifyPending,
+} from './steps.ts';
+export type { StepKind, StepName, TestChoice } from './steps.ts';
+export { undoAfterFailure } from './instance-transitions.ts';
+export type { Undo } from './instance-transitions.ts';
+export type { ReleaseProblem } from './step-runners.ts';
 export { createTrafficControls } from './traffic-controls.ts';
 export { changeHosts, deleteInstance, pruneArtifacts } from './instance-lifecycle.ts';
 export type { DeletedInstance, LifecycleDeps, PruneResult } from './instance-lifecycle.ts';

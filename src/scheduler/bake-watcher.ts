@@ -1,7 +1,7 @@
 import { isCutoverError, systemActor } from '../shared/index.ts';
 import type { Clock, Logger } from '../shared/index.ts';
 import type { DeploymentRecord, Store } from '../store/index.ts';
-import { analyse, bakeDecision, countersOf } from '../deploy/index.ts';
+import { analyse, bakeDecision, countersOf, flippedAt, verifyPending } from '../deploy/index.ts';
 import type { AnalysisThresholds, Deployer, Runtime } from '../deploy/index.ts';
 import { reportProblem } from '../control/index.ts';
 import { createRollbackGuard } from './rollback-guard.ts';
@@ -40,6 +40,19 @@ export interface BakeWatcher {
  * `bake.rollback`; a pass at the end writes `bake.passed`. Which deployments were judged is read
  * back from the audit log, so a server restart neither forgets a bake nor judges one twice.
  */
+/**
+ * Whether `d` is in its bake: a deployment that succeeded, or one still running its `verify` test
+ * after its flip (the bake runs beside it; whichever fails first rolls back, through the guard).
+ */
+function baking(d: DeploymentRecord): boolean {
+  if (d.kind !== 'deploy' || d.actor === ANALYSIS_ACTOR) return false;
+  if (d.status === 'running') return flippedAt(d) !== undefined && verifyPending(d);
+  return d.status === 'succeeded' && d.finishedAt !== undefined;
+}
+
+/** The bake watches from the flip (deployments recorded before steps had timings: from their end). */
+const bakeStart = (d: DeploymentRecord): number => flippedAt(d) ?? d.finishedAt ?? d.createdAt;
+
 export function createBakeWatcher(options: BakeOptions): BakeWatcher {
   const { store, deployer, runtime, clock, log } = options;
   const judged = new Set<string>();
@@ -67,7 +80,7 @@ export function createBakeWatcher(options: BakeOptions): BakeWatcher {
     }
     const old = d.fromColor ? stats.colors.find((c) => c.color === d.fromColor) : undefined;
     const analysis = analyse({ candidate: countersOf(candidate), baseline: old ? countersOf(old) : null }, options.thresholds);
-    const action = bakeDecision(analysis, { elapsedMs: now - (d.finishedAt ?? d.createdAt), bakeMs: options.bakeMs });
+    const action = bakeDecision(analysis, { elapsedMs: now - bakeStart(d), bakeMs: options.bakeMs });
     if (action === 'continue' || action === 'extend') return { action, verdict: analysis.verdict };
     const breaches = analysis.reasons.filter((r) => r.kind === 'breach').map((r) => r.message);
     const base = { at: now, instance: d.instance, app: d.app ?? null, version: d.toVersion, subject: d.instance };
@@ -126,8 +139,8 @@ export function createBakeWatcher(options: BakeOptions): BakeWatcher {
     const latest = new Map<string, DeploymentRecord>();
     for (const d of recent) if (!latest.has(d.instance)) latest.set(d.instance, d);
     for (const d of latest.values()) {
-      if (d.status !== 'succeeded' || d.kind !== 'deploy' || d.actor === ANALYSIS_ACTOR || d.finishedAt === undefined) continue;
-      if (now - d.finishedAt > 3 * options.bakeMs) continue;
+      if (!baking(d)) continue;
+      if (now - bakeStart(d) > 3 * options.bakeMs) continue;
       if (await alreadyJudged(d)) continue;
       try {
         const result = await judge(d, now);

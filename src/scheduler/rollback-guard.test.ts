@@ -36,3 +36,33 @@ test('a second automatic rollback of the same slot is refused, never a flip back
   assert.equal((await store.getInstance('web'))!.currentVersion, '1.0.0');
   assert.equal((await store.listDeployments({ instance: 'web' })).filter((d) => d.kind === 'rollback').length, 1);
 });
+
+test('a deployment still running its verify test is stopped by the guard: its abort flips back to the warm slot, once', async () => {
+  const store = createMemoryStore();
+  const clock = new ManualClock();
+  const runtime = new FakeRuntime();
+  runtime.now = () => clock.now();
+  const deployer = createDeployer({ store, runtime, clock, openArtifact: () => Readable.from([]), rollbackWindowMs: 60_000, lockTtlMs: 60_000 });
+  const tests = { verify: { command: 'npm run e2e', timeoutMs: 60_000 } };
+  await store.insertRelease({ app: 'shop', version: '1.0.0', digest: '1', spec: testReleaseSpec('1.0.0'), createdAt: 1, createdBy: 'ci' });
+  await store.insertRelease({ app: 'shop', version: '1.1.0', digest: '2', spec: testReleaseSpec('1.1.0', { tests }), createdAt: 1, createdBy: 'ci' });
+  await createInstance({ store, clock }, { name: 'web', app: 'shop', hosts: ['web.test'] }, { actor: 'admin', role: 'admin', requestId: null });
+  await deployer.wait((await deployer.deploy({ instance: 'web', version: '1.0.0', actor: 'admin' })).id, 1000);
+  runtime.testOutcome.set('verify', 'hang');
+  const d = await deployer.deploy({ instance: 'web', version: '1.1.0', actor: 'admin' });
+  const deadline = Date.now() + 5000;
+  while (runtime.tests.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(runtime.active('web'), 'green', 'flipped, verifying');
+
+  const guard = createRollbackGuard({ store, deployer, clock });
+  const expect = { instance: 'web', color: 'green' as const, deploymentId: d.id };
+  const outcome = await guard.rollback(expect, { instance: 'web', actor: 'analysis', reason: 'automatic rollback: 5xx' });
+  assert.equal(outcome.ok, true);
+  const settled = (await deployer.wait(d.id, 5000))!;
+  assert.equal(settled.status, 'aborted');
+  assert.equal(settled.rollback?.strategy, 'flip-to-warm');
+  assert.equal(runtime.active('web'), 'blue');
+  assert.equal((await store.getInstance('web'))!.currentVersion, '1.0.0');
+  const again = await guard.rollback(expect, { instance: 'web', actor: 'health', reason: 'unhealthy' });
+  assert.equal(again.ok ? 'rolled back' : again.code, 'MOVED');
+});

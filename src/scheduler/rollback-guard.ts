@@ -41,6 +41,7 @@ export function createRollbackGuard(deps: { store: Store; deployer: Deployer; cl
 
   async function attempt(expect: RollbackExpectation, request: DeployRequest): Promise<RollbackOutcome> {
     const lock = await store.getLock(expect.instance);
+    if (lock && lock.expiresAt > clock.now() && lock.deploymentId === expect.deploymentId) return stopVerifying(expect, request);
     if (lock && lock.expiresAt > clock.now()) {
       return { ok: false, code: 'INSTANCE_LOCKED', message: `instance "${expect.instance}" is locked by ${lock.owner}` };
     }
@@ -52,6 +53,20 @@ export function createRollbackGuard(deps: { store: Store; deployer: Deployer; cl
       return { ok: true, deployment: await deployer.rollback(request) };
     } catch (error) {
       return { ok: false, code: isCutoverError(error) ? error.code : 'INTERNAL', message: (error as Error).message };
+    }
+  }
+
+  /**
+   * The judged deployment still holds the instance: it flipped and runs its `verify` test. Its
+   * abort kills the test and flips back to the warm slot through its own failure path, so the
+   * first of the two failures (the bake's, the test's) is the one rollback.
+   */
+  async function stopVerifying(expect: RollbackExpectation, request: DeployRequest): Promise<RollbackOutcome> {
+    try {
+      return { ok: true, deployment: await deployer.abort(expect.deploymentId, { actor: request.actor, ...(request.reason ? { reason: request.reason } : {}) }) };
+    } catch (error) {
+      // DEPLOYMENT_NOT_RUNNING: it has just ended (its own verify failed, or it finished); judge again.
+      return { ok: false, code: isCutoverError(error) && error.code === 'DEPLOYMENT_NOT_RUNNING' ? 'INSTANCE_LOCKED' : 'INTERNAL', message: (error as Error).message };
     }
   }
 

@@ -137,3 +137,34 @@ test('when the agent does not answer, no upgrade starts and nothing counts again
   await deployer.idle();
   await s.stop();
 });
+
+test('fleet upgrades run the release tests: smoke, then verify after the flip, and a failing test counts toward the failure budget', async () => {
+  const { store, clock, runtime, deployer, scheduler } = await setup([
+    ['t1', 'test'],
+    ['t2', 'test'],
+    ['p1', 'production'],
+  ]);
+  const tests = { smoke: { command: 'npm run smoke', timeoutMs: 60_000 }, verify: { command: 'npm run e2e', timeoutMs: 60_000 } };
+  await store.insertRelease({ app: 'shop', version: '2.0.0', digest: '2.0.0', spec: testReleaseSpec('2.0.0', { tests }), createdAt: 1, createdBy: 'ci' });
+  const s = scheduler('one');
+  await promote({ store, clock }, { version: '1.0.0' }, 'release', ADMIN);
+  await s.tick();
+  await deployer.idle();
+  await s.tick();
+  assert.deepEqual(await versions(store, deployer), { p1: '1.0.0', t1: '1.0.0', t2: '1.0.0' });
+
+  // Healthy, but its verify test fails: every test-wave upgrade is rolled back to the warm slot.
+  runtime.testOutcome.set('verify', { exitCode: 1, output: 'checkout broken' });
+  await promote({ store, clock }, { version: '2.0.0' }, 'release', ADMIN);
+  const first = await s.tick();
+  assert.deepEqual(first.started.map((x) => x.instance).sort(), ['t1', 't2']);
+  assert.deepEqual(await versions(store, deployer), { p1: '1.0.0', t1: '1.0.0', t2: '1.0.0' });
+  assert.deepEqual(runtime.tests.map((t) => `${t.instance} ${t.kind}`).sort(), ['t1 smoke', 't1 verify', 't2 smoke', 't2 verify']);
+  const failed = await store.listDeployments({ status: 'failed' });
+  assert.deepEqual(failed.map((d) => [d.error?.code, d.rollback?.strategy]), [['TEST_FAILED', 'flip-to-warm'], ['TEST_FAILED', 'flip-to-warm']]);
+  const second = await s.tick();
+  assert.deepEqual(second.halted.map((h) => h.version), ['2.0.0'], 'the test failures spent the budget');
+  assert.deepEqual(second.started, []);
+  assert.equal((await versions(store, deployer)).p1, '1.0.0', 'production never saw it');
+  await s.stop();
+});
