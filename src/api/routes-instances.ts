@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { CutoverError, invalidInput, isColor, parseDuration } from '../shared/index.ts';
-import { normaliseRollout } from '../deploy/index.ts';
-import type { RolloutSpec } from '../store/index.ts';
+import { CutoverError, invalidInput, isColor } from '../shared/index.ts';
+import { rolloutFromRequest } from '../deploy/index.ts';
 import {
   bulkSetTarget,
   bulkTargetSchema,
@@ -37,24 +36,10 @@ const deploySchema = z
       .optional()
       .describe('Hold between steps: a duration ("2m", or ms) or "manual" (until `resume`). Default 1m.'),
     analysis: z.boolean().optional().describe('Compare the new release with the old one over each step; a breach aborts. Default false.'),
+    skipTests: z.boolean().optional().describe("Deploy without the release's smoke and verify tests: needs an admin token and a reason; audited."),
   })
   .strict();
 
-/** The rollout of a deploy body, normalised (VALIDATION_FAILED names what to fix); undefined without `steps`. */
-function rolloutOf(body: z.infer<typeof deploySchema>): RolloutSpec | undefined {
-  if (!body.steps) {
-    if (body.pause !== undefined || body.analysis !== undefined) {
-      throw invalidInput('VALIDATION_FAILED', 'The request body', [{ path: 'steps', message: 'pause and analysis need steps, e.g. "steps": [10, 50, 100]' }]);
-    }
-    return undefined;
-  }
-  const pause = body.pause ?? 60_000;
-  const pauseMs = pause === 'manual' ? null : parseDuration(pause);
-  if (pauseMs === undefined) {
-    throw invalidInput('VALIDATION_FAILED', 'The request body', [{ path: 'pause', message: `must be a duration like "30s" or "2m", or "manual", not ${JSON.stringify(pause)}` }]);
-  }
-  return normaliseRollout({ steps: body.steps, pauseMs, analysis: body.analysis ?? false });
-}
 const rollbackSchema = z
   .object({
     reason: z.string().max(500).optional(),
@@ -78,6 +63,14 @@ const agentCheckSchema = z
   })
   .describe("The record compared with the agent's answer: `ok` false when the agent is unreachable or the instance is not routed as recorded.");
 const statusSchema = instanceViewSchema.extend({ runtime: z.unknown(), agent: agentCheckSchema, lastDeployment: deploymentSchema.nullable() });
+
+/** `skipTests` is an admin's decision, and the audit log says why (FORBIDDEN, VALIDATION_FAILED otherwise). */
+function skipTestsAllowed(who: { role: string }, reason: string | undefined): void {
+  if (who.role !== 'admin') throw new CutoverError('FORBIDDEN', "skipping a release's tests needs an admin token; deploy without --skip-tests, or ask an admin");
+  if (!reason?.trim()) {
+    throw invalidInput('VALIDATION_FAILED', 'The request body', [{ path: 'reason', message: 'skipTests needs a reason for the audit log, e.g. --reason "hotfix, tests broken by #123"' }]);
+  }
+}
 
 export function instanceRoutes(deps: ApiDeps): RouteSpec[] {
   const { store, deployer } = deps;
@@ -178,11 +171,13 @@ export function instanceRoutes(deps: ApiDeps): RouteSpec[] {
       status: 202,
       response: deploymentSchema,
       handle: async ({ params, query, body, who }) => {
-        const rollout = rolloutOf(body);
+        const rollout = rolloutFromRequest(body);
+        if (body.skipTests) skipTestsAllowed(who, body.reason);
         const started = await deployer.deploy({
           instance: params.name,
           version: body.version,
           ...(rollout ? { rollout } : {}),
+          ...(body.skipTests ? { skipTests: true } : {}),
           actor: who.actor,
           ...(body.reason ? { reason: body.reason } : {}),
           ...(who.requestId ? { requestId: who.requestId } : {}),

@@ -47,11 +47,14 @@ export const instanceSchema = z.object({
 export const instanceViewSchema = instanceSchema.extend({ resolvedTarget: resolvedTargetSchema });
 
 const step = z.object({
-  name: z.string(),
+  name: z.string().describe('prepare, start, health, smoke, shift-<percent>, flip, verify, finalise (in plan order)'),
   status: z.enum(['pending', 'running', 'done', 'failed', 'skipped']),
   startedAt: ms.optional(),
   finishedAt: ms.optional(),
-  detail: z.record(z.string(), z.unknown()).optional().describe('What the step saw: health checks, port, timings.'),
+  detail: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .describe('What the step saw: health checks, port, timings; a test step: command, passed, exitCode, durationMs, sha256, outputBytes, output (the last 64 KiB, secrets masked).'),
 });
 
 export const deploymentSchema = z.object({
@@ -66,6 +69,11 @@ export const deploymentSchema = z.object({
   status: z.enum(['running', 'succeeded', 'failed', 'aborted']),
   steps: z.array(step),
   error: z.object({ code: z.custom<ErrorCode>((v) => typeof v === 'string'), message: z.string(), details: z.record(z.string(), z.unknown()).optional() }).optional(),
+  skipTests: z.boolean().optional().describe("An admin deployed it without the release's tests."),
+  rollback: z
+    .object({ strategy: z.literal('flip-to-warm'), toVersion: z.string().nullable(), toColor: color, flippedAt: ms, tookMs: z.number() })
+    .optional()
+    .describe('A failure after the flip (verify, an abort during it) flipped users back to the warm slot: to what, and how long the flip took.'),
   actor: z.string(),
   app: z.string().optional(),
   reason: z.string().optional(),

@@ -42,7 +42,8 @@ export type {
   Percentile,
   StatusClass,
 } from './analysis.ts';
-export { normaliseRollout, describeRollout } from './rollout.ts';
+export { normaliseRollout, describeRollout, rolloutFromRequest, DEFAULT_PAUSE_MS } from './rollout.ts';
+export type { RawRollout } from './rollout.ts';
 export {
   abortable,
   chooseTests,

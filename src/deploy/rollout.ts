@@ -1,4 +1,4 @@
-import { invalidInput } from '../shared/index.ts';
+import { invalidInput, parseDuration } from '../shared/index.ts';
 import type { FieldIssue } from '../shared/index.ts';
 import type { RolloutSpec } from '../store/index.ts';
 
@@ -41,4 +41,33 @@ export function normaliseRollout(request: RolloutRequest): RolloutSpec {
 export function describeRollout(r: RolloutSpec): string {
   const pause = r.pauseMs === null ? 'manual resume' : `${Math.round(r.pauseMs / 1000)}s pause`;
   return `${[...r.steps, 100].map((p) => `${p}%`).join(' → ')}, ${pause}${r.analysis ? ', analysis' : ''} between steps`;
+}
+
+/** The default hold between weighted steps. */
+export const DEFAULT_PAUSE_MS = 60_000;
+
+/** A rollout as a caller sends it (API body, CLI flags): `pause` a duration ("2m", ms) or "manual". */
+export interface RawRollout {
+  steps?: number[] | undefined;
+  pause?: string | number | undefined;
+  analysis?: boolean | undefined;
+}
+
+/**
+ * The rollout rules in one place: `pause` and `analysis` need `steps`; `pause` defaults to a
+ * minute; then {@link normaliseRollout}. Undefined without `steps`. Throws VALIDATION_FAILED naming what to fix.
+ */
+export function rolloutFromRequest(raw: RawRollout): RolloutSpec | undefined {
+  if (!raw.steps) {
+    if (raw.pause !== undefined || raw.analysis !== undefined) {
+      throw invalidInput('VALIDATION_FAILED', 'The request body', [{ path: 'steps', message: 'pause and analysis need steps, e.g. "steps": [10, 50, 100]' }]);
+    }
+    return undefined;
+  }
+  const pause = raw.pause ?? DEFAULT_PAUSE_MS;
+  const pauseMs = pause === 'manual' ? null : parseDuration(pause);
+  if (pauseMs === undefined) {
+    throw invalidInput('VALIDATION_FAILED', 'The request body', [{ path: 'pause', message: `must be a duration like "30s" or "2m", or "manual", not ${JSON.stringify(pause)}` }]);
+  }
+  return normaliseRollout({ steps: raw.steps, pauseMs, analysis: raw.analysis ?? false });
 }

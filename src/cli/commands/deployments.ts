@@ -9,14 +9,13 @@ import { ExitWith, output, table } from '../output.ts';
 import { agentLines, alreadyServes, statusExitCode } from '../status-check.ts';
 import type { Output } from '../output.ts';
 import { globals } from './globals.ts';
+import { rollbackLine, stepLine } from '../step-lines.ts';
 
 function describeDeployment(d: DeploymentView): string {
   const lines = [
     `${d.kind} ${d.id}: ${d.instance} ${d.fromVersion ?? '(nothing)'} → ${d.toVersion} on ${d.toColor} — ${d.status}`,
-    ...d.steps.map((s) => {
-      const took = s.startedAt && s.finishedAt ? ` (${s.finishedAt - s.startedAt} ms)` : '';
-      return `  ${s.status.padEnd(8)} ${s.name}${took}`;
-    }),
+    ...d.steps.map((s) => `  ${s.status.padEnd(8)} ${stepLine(s).slice(2)}`),
+    ...(rollbackLine(d) ? [`  ${rollbackLine(d)}`] : []),
   ];
   if (d.error) lines.push(`  error [${d.error.code}]: ${d.error.message}`);
   return lines.join('\n');
@@ -45,13 +44,14 @@ export async function follow(client: ApiClient, started: DeploymentView, out: Ou
     for (const s of d.steps) {
       if ((s.status === 'done' || s.status === 'failed') && !printed.has(s.name)) {
         printed.add(s.name);
-        const took = s.startedAt && s.finishedAt ? ` ${s.finishedAt - s.startedAt} ms` : '';
-        out.progress(`  ${s.status === 'done' ? '✓' : '✗'} ${s.name}${took}`);
+        out.progress(`  ${stepLine(s)}`);
       }
     }
     if (d.status !== 'running') break;
     d = await client.call<DeploymentView>('GET', withQuery(apiPath('deployments', d.id), { wait: Math.min(2000, Math.floor(client.timeoutMs / 2)) }));
   }
+  const back = rollbackLine(d);
+  if (back) out.progress(`  ${back}`);
   if (d.status === 'failed' || d.status === 'aborted') {
     throw new CutoverError(d.error?.code ?? 'DEPLOYMENT_FAILED', d.error?.message ?? `the deployment ${d.status}`, {
       details: { deployment: d.id, ...(d.error?.details ?? {}) },
@@ -67,15 +67,17 @@ interface DeployFlags {
   steps?: string;
   pause?: string;
   analysis?: boolean;
+  skipTests?: boolean;
 }
+
+/** `--pause`: "manual", or a duration checked here so a bare number is refused (the API reads a JSON number as ms). */
+const pauseValue = (pause: string): string => (pause === 'manual' ? 'manual' : `${durationFlag(pause, '--pause', '2m')}ms`);
 
 /** `--steps 10,50,100 --pause 2m --analysis` as the deploy body's fields (the server checks them). */
 function rolloutFlags(opts: DeployFlags): Record<string, unknown> {
   if (opts.steps === undefined) {
-    if (opts.pause !== undefined || opts.analysis) {
-      throw new CutoverError('VALIDATION_FAILED', '--pause and --analysis go with --steps, e.g. --steps 10,50,100 --pause 2m');
-    }
-    return {};
+    // Whether they may come without --steps is a rollout rule: the server's (deploy/rollout.ts).
+    return { ...(opts.pause === undefined ? {} : { pause: pauseValue(opts.pause) }), ...(opts.analysis ? { analysis: true } : {}) };
   }
   const steps = opts.steps.split(',').map((p) => p.trim().replace(/%$/, ''));
   if (steps.some((p) => !/^\d+$/.test(p))) {
@@ -84,7 +86,7 @@ function rolloutFlags(opts: DeployFlags): Record<string, unknown> {
   return {
     steps: steps.map(Number),
     // Checked here so a bare number is refused; the API itself reads a JSON number as milliseconds.
-    ...(opts.pause === undefined ? {} : { pause: opts.pause === 'manual' ? 'manual' : `${durationFlag(opts.pause, '--pause', '2m')}ms` }),
+    ...(opts.pause === undefined ? {} : { pause: pauseValue(opts.pause) }),
     ...(opts.analysis ? { analysis: true } : {}),
   };
 }
@@ -127,6 +129,7 @@ export function registerDeploymentCommands(program: Command): void {
     .option('--steps <percents>', 'gradual cutover: percent of new clients on the new release at each step, e.g. 10,50,100 (0 = preview only)')
     .option('--pause <duration>', 'with --steps: hold between steps, e.g. 2m, or "manual" to wait for `cutover resume` (default 1m)')
     .option('--analysis', 'with --steps: compare the new release with the old one over each step; a breach aborts')
+    .option('--skip-tests', "deploy without the release's smoke and verify tests: needs an admin token and --reason; audited")
     .option('--if-needed', 'when the instance already serves this version, do nothing and exit 0 (no deployment, nothing audited): a CI step can run again')
     .action(async (instance: string, version: string, opts: DeployFlags, cmd: Command) => {
       const g = globals(cmd);
@@ -144,6 +147,7 @@ export function registerDeploymentCommands(program: Command): void {
         version,
         ...(opts.reason ? { reason: opts.reason } : {}),
         ...rollout,
+        ...(opts.skipTests ? { skipTests: true } : {}),
       });
       if (opts.wait) d = await follow(client, d, out);
       out.result(d, () => (opts.wait ? `${instance} now serves ${d.toVersion} (${d.toColor})` : `started ${d.id}; follow it with \`cutover status ${instance}\``));

@@ -6,6 +6,7 @@ import { apiPath } from '../api-path.ts';
 import { when, withQuery } from '../format.ts';
 import { output, table } from '../output.ts';
 import { globals } from './globals.ts';
+import { stepsCell, testsCell } from '../step-lines.ts';
 
 // A delete drains in-flight requests and stops two slots: it may take longer than one answer should.
 const DELETE_TIMEOUT_MS = 10 * 60_000;
@@ -27,7 +28,7 @@ function took(d: DeploymentView): string {
 /** The history table; `wide` (-o wide) adds the slot, when it finished, and the error in full. */
 function historyRows(deployments: DeploymentView[], wide = false): string {
   return table([
-    ['STARTED', 'ID', 'KIND', 'VERSION', 'STRATEGY', 'STATUS', 'TOOK', 'BY', 'REASON', ...(wide ? ['SLOT', 'FINISHED', 'ERROR'] : [])],
+    ['STARTED', 'ID', 'KIND', 'VERSION', 'STRATEGY', 'STATUS', 'TOOK', 'TESTS', 'BY', 'REASON', ...(wide ? ['SLOT', 'FINISHED', 'STEPS', 'ERROR'] : [])],
     ...deployments.map((d) => [
       when(d.createdAt),
       d.id,
@@ -36,9 +37,10 @@ function historyRows(deployments: DeploymentView[], wide = false): string {
       d.strategy,
       d.status,
       took(d),
+      testsCell(d),
       d.actor,
       d.reason ?? (d.error ? `${d.error.code}` : '-'),
-      ...(wide ? [d.toColor, when(d.finishedAt), d.error ? `${d.error.code}: ${d.error.message}` : '-'] : []),
+      ...(wide ? [d.toColor, when(d.finishedAt), stepsCell(d), d.error ? `${d.error.code}: ${d.error.message}` : '-'] : []),
     ]),
   ]);
 }

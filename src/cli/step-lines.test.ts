@@ -1,0 +1,23 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { DeploymentRecord } from '../store/index.ts';
+import { rollbackLine, stepLine, stepsCell, testsCell } from './step-lines.ts';
+
+const d = {
+  steps: [
+    { name: 'health', status: 'done', startedAt: 0, finishedAt: 300 },
+    { name: 'smoke', status: 'done', startedAt: 300, finishedAt: 1500, detail: { passed: true, exitCode: 0 } },
+    { name: 'flip', status: 'done', startedAt: 1500, finishedAt: 1502 },
+    { name: 'verify', status: 'failed', startedAt: 1502, finishedAt: 13_502, detail: { passed: false, exitCode: null, timedOut: true } },
+    { name: 'finalise', status: 'pending' },
+  ],
+  rollback: { strategy: 'flip-to-warm', toVersion: '1.0.0', toColor: 'blue', flippedAt: 13_600, tookMs: 3 },
+} as DeploymentRecord;
+
+test('steps print with their timings and test outcomes, and a flip back with its timing', () => {
+  assert.deepEqual(d.steps.map(stepLine), ['✓ health 300 ms', '✓ smoke 1200 ms (exit 0)', '✓ flip 2 ms', '✗ verify 12.0 s (timed out)', '· finalise']);
+  assert.equal(rollbackLine(d), '↩ flipped back to 1.0.0 (blue, flip-to-warm) in 3 ms');
+  assert.equal(testsCell(d), 'smoke ✓ verify ✗');
+  assert.equal(testsCell({ ...d, skipTests: true }), 'skipped');
+  assert.equal(stepsCell(d), 'health 300 ms, smoke 1200 ms, flip 2 ms, verify 12.0 s, finalise pending');
+});
