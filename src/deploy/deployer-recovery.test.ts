@@ -185,3 +185,29 @@ test('the heartbeat renews the lease during a long health wait, so a peer never 
   open();
   assert.equal((await deployer.wait(d.id, 5000))!.status, 'succeeded');
 });
+
+test('a server that died during the verify test: recovery kills the test and flips users back to the warm slot', async () => {
+  const { store, runtime, clock, deployer } = await setup();
+  const now = clock.now();
+  const d = leftRunning('dpl_verifying', now, true);
+  // Its plan had a verify step, running when its server died.
+  d.steps = (['prepare', 'start', 'health', 'flip', 'verify', 'finalise'] as const).map((name) => ({
+    name,
+    status: name === 'verify' ? 'running' : name === 'finalise' ? 'pending' : 'done',
+  }));
+  await store.insertDeployment(d);
+  await store.acquireLock(lease('dpl_verifying', now, { serverId: 'srv_dead', replica: null, pid: 3 }), now);
+  greenSlot(runtime, '1.1.0', 'dpl_verifying');
+  runtime.instances.get('web')!.active = 'green';
+  clock.advance(TTL);
+  assert.equal(await deployer.recover(), 1);
+  const settled = (await store.getDeployment('dpl_verifying'))!;
+  assert.equal(settled.status, 'failed');
+  assert.match(settled.error!.message, /before its verify test passed; users are back on 1\.0\.0/);
+  assert.equal(settled.rollback?.strategy, 'flip-to-warm');
+  assert.ok(runtime.calls.includes('cancelTest web'), 'the orphaned test is killed');
+  assert.equal(runtime.active('web'), 'blue');
+  assert.deepEqual(runtime.flipReasons.at(-1), 'rollback');
+  assert.ok(!runtime.instances.get('web')!.slots.some((s) => s.color === 'green'), 'the unproven slot is stopped');
+  assert.equal((await store.getInstance('web'))!.currentVersion, '1.0.0');
+});
