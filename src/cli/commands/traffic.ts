@@ -30,7 +30,7 @@ const path = (instance: string, what: string) => apiPath('instances', instance, 
 export function registerTrafficCommands(program: Command): void {
   program
     .command('abort')
-    .description('stop a running deployment before its flip: every client goes back to the old release, the new slot stops')
+    .description('stop a running deployment before its flip (every client goes back to the old release, the new slot stops) or during its verify test (everyone flips back to the warm slot)')
     .argument('<target>', 'instance name (its running deployment) or deployment id')
     .option('--reason <text>', 'why, for the audit log')
     .option('--wait', 'wait until the deployment has stopped')
