@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { CutoverError } from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
+import { releaseSpecOf } from '../releases/index.ts';
 import type { ReleaseSpec } from '../releases/index.ts';
 import type { AcquireOptions, DeploymentRecord, InstanceRecord, LeaseHolder, ReleaseRecord, RolloutSpec, Store } from '../store/index.ts';
 import type { AnalysisThresholds } from './analysis.ts';
@@ -210,7 +211,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
   async function begin(request: DeployRequest, result: PlanResult, instance: InstanceRecord, rollout?: RolloutSpec): Promise<DeploymentRecord> {
     if (!result.ok) throw result.error;
     const release = await mustGetRelease(store, instance.app, result.plan.toVersion);
-    const spec = release.spec as unknown as ReleaseSpec;
+    const spec = releaseSpecOf(release);
     const id = newId();
     const lock = leases.lockFor(id, instance.name, request.actor);
     await leases.takeLock(lock, { supersede: supersededBy(id) });

@@ -1,5 +1,6 @@
 import type { CutoverError } from '../shared/index.ts';
 import type { DeploymentRecord, NewAuditEntry, StepRecord } from '../store/index.ts';
+import { flipDone } from './steps.ts';
 
 /** Where an instance is as far as traffic goes: the version and colour it serves. */
 export interface InstancePosition {
@@ -16,7 +17,7 @@ export interface Steerer {
 }
 
 /** Whether `d` flipped traffic to its release. */
-export const flippedIn = (d: DeploymentRecord): boolean => d.steps.some((s) => s.name === 'flip' && s.status === 'done');
+export const flippedIn = flipDone;
 
 /** Where `d` leaves its instance: its release once flipped, else where the instance was (nothing changed). */
 export function positionAfter(d: DeploymentRecord, flipped: boolean): InstancePosition {

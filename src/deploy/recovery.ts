@@ -1,5 +1,6 @@
 import { CutoverError } from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
+import { releaseSpecOf } from '../releases/index.ts';
 import type { ReleaseSpec } from '../releases/index.ts';
 import type { DeploymentRecord, LeaseHolder, LockRecord, StepRecord, Store } from '../store/index.ts';
 import { recoveryVerdict, servesDeployment, slotOf } from './lease-recovery.ts';
@@ -72,7 +73,7 @@ export function createRecovery(deps: RecoveryDeps) {
         if (flip) flip.status = 'done';
         handedOver = true;
         if (!verifyPending(current)) {
-          await deps.finish(current, published.spec as unknown as ReleaseSpec, lock);
+          await deps.finish(current, releaseSpecOf(published), lock);
           return true;
         }
         // Its verify test died with its server: the release is not proven, so users go back to the warm slot.

@@ -8,7 +8,7 @@ import type { Journal } from './deployment-journal.ts';
 import { finaliseInstance } from './instance-transitions.ts';
 import type { Runtime } from './runtime.ts';
 import type { StepHold } from './step-hold.ts';
-import { kindOf, shiftStepPercent } from './steps.ts';
+import { kindOf, shiftStepPercent, stepNamed } from './steps.ts';
 import type { StepKind } from './steps.ts';
 import { runTestStep } from './test-step.ts';
 
@@ -122,7 +122,7 @@ const flip: StepRunner = async ({ runtime }, d) => {
     });
   }
   // From the journal, not memory: a resumed deployment knows when its slot became healthy.
-  const healthySince = d.steps.find((s) => s.name === 'health')?.detail?.healthySince;
+  const healthySince = stepNamed(d, 'health')?.detail?.healthySince;
   return typeof healthySince === 'number' && healthySince > 0 ? { flippedAt, overheadMs: flippedAt - healthySince } : { flippedAt };
 };
 

@@ -190,3 +190,11 @@ export function parseReleaseSpec(input: unknown): ReleaseSpec {
 export function manifestInvalid(error: z.ZodError): CutoverError {
   return invalidInput('MANIFEST_INVALID', 'The release spec', plainIssues(toFieldIssues(error, releaseSpecSchema)));
 }
+
+/**
+ * The spec of a stored release. The store keeps it as JSON it checked when the release was
+ * published (`parseReleaseSpec`), so it is not validated again; this is the one place that says so.
+ */
+export function releaseSpecOf(record: { spec: Record<string, unknown> }): ReleaseSpec {
+  return record.spec as unknown as ReleaseSpec;
+}
