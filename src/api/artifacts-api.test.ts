@@ -121,3 +121,28 @@ test('a download of an artifact changed at rest does not end cleanly', async (t)
     await h.close();
   }
 });
+
+test("a test's own artifact must be uploaded before publishing, and is then kept like the release's", async (t) => {
+  const h = await startHarness();
+  try {
+    const digests: string[] = [];
+    for (const content of ['app', 'tests']) {
+      const res = await h.request('/api/artifacts', upload(new Uint8Array(await tgz(t, content))));
+      digests.push(((await res.json()) as { digest: string }).digest);
+    }
+    const [app, tests] = digests as [string, string];
+    const missing = `sha256:${'0'.repeat(64)}`;
+    const spec = (artifact: string) => ({ app: 'shop', version: '1.0.0', artifact: { digest: app, size: 1 }, start: 'node server.js', tests: { smoke: { command: 'node smoke.mjs', artifact } } });
+    const refused = await h.call('deployer', 'POST', '/api/releases', spec(missing));
+    assert.equal(refused.status, 404, JSON.stringify(refused.body));
+    assert.equal(refused.body.code, 'ARTIFACT_NOT_FOUND');
+    assert.match(refused.body.message, /test artifact/);
+    assert.equal((await h.call('deployer', 'POST', '/api/releases', spec(tests))).status, 201);
+    const old = new Date(h.clock.now() - 30 * 86_400_000);
+    for (const d of digests) await utimes(h.artifacts.path(d), old, old);
+    const deps = { store: h.store, artifacts: h.artifacts, clock: h.clock, log: silentLogger };
+    assert.deepEqual(await collectUnreferencedArtifacts(deps, 86_400_000), [], 'both are referenced');
+  } finally {
+    await h.close();
+  }
+});

@@ -1,4 +1,4 @@
-import { artifactsToCollect } from '../releases/index.ts';
+import { artifactsToCollect, releaseArtifacts } from '../releases/index.ts';
 import type { ArtifactStore } from '../releases/index.ts';
 import type { Clock, Logger } from '../shared/index.ts';
 import type { Store } from '../store/index.ts';
@@ -12,10 +12,8 @@ import type { Store } from '../store/index.ts';
 export async function collectUnreferencedArtifacts(deps: { store: Store; artifacts: ArtifactStore; clock: Clock; log: Logger }, maxAgeMs: number): Promise<string[]> {
   const files = await deps.artifacts.list();
   const referenced = new Set<string>();
-  for (const r of await deps.store.listReleases()) {
-    const digest = (r.spec as { artifact?: { digest?: unknown } }).artifact?.digest;
-    if (typeof digest === 'string') referenced.add(digest);
-  }
+  // A release's own artifact and its tests' (tests.*.artifact).
+  for (const r of await deps.store.listReleases()) for (const digest of releaseArtifacts(r.spec)) referenced.add(digest);
   const doomed = artifactsToCollect(files, referenced, deps.clock.now(), maxAgeMs);
   for (const f of doomed) {
     await deps.artifacts.remove(f.name);

@@ -1,6 +1,6 @@
 import { CutoverError, canonicalJson } from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
-import { releaseDigest } from '../releases/index.ts';
+import { releaseArtifacts, releaseDigest } from '../releases/index.ts';
 import type { ArtifactStore, ReleaseSpec } from '../releases/index.ts';
 import type { ReleaseRecord, Store } from '../store/index.ts';
 import type { Actor } from '../shared/index.ts';
@@ -32,11 +32,13 @@ export async function publishRelease(
       { details: { app: spec.app, version: spec.version, fields } },
     );
   }
-  if (!(await deps.artifacts.has(spec.artifact.digest))) {
+  for (const needed of releaseArtifacts(spec)) {
+    if (await deps.artifacts.has(needed)) continue;
+    const what = needed === spec.artifact.digest ? 'artifact' : `test artifact (tests.*.artifact)`;
     throw new CutoverError(
       'ARTIFACT_NOT_FOUND',
-      `artifact ${spec.artifact.digest} has not been uploaded; upload it (POST /api/artifacts) before publishing, or use \`cutover release publish FILE\``,
-      { details: { digest: spec.artifact.digest } },
+      `${what} ${needed} has not been uploaded; upload it (POST /api/artifacts) before publishing, or use \`cutover release publish FILE\``,
+      { details: { digest: needed } },
     );
   }
   const release: ReleaseRecord = {

@@ -1,7 +1,7 @@
 // Releases: the manifest users write, the spec the API keeps, and the artifact they point to.
 export { manifestInvalid, parseReleaseSpec, releaseSpecOf, releaseSpecSchema } from './release-spec.ts';
 export type { ReleaseSpec, ReleaseComponent, ReleaseFeature, ReleaseMigration, DrainEndpoint } from './release-spec.ts';
-export { TEST_KINDS, DEFAULT_TEST_TIMEOUT_MS } from './release-tests.ts';
+export { TEST_KINDS, DEFAULT_TEST_TIMEOUT_MS, releaseArtifacts } from './release-tests.ts';
 export type { ReleaseTest, ReleaseTests, TestKind } from './release-tests.ts';
 export { diffReleases } from './release-diff.ts';
 export type { ReleaseDiff, ComponentChange, DiffableRelease } from './release-diff.ts';

@@ -69,3 +69,12 @@ test('a manifest takes tests with human durations and reports a bad one with its
   assert.match(issue!.message, /duration/);
   assert.match(err.message, /release\.yml:8/);
 });
+
+test('releaseArtifacts: the release artifact, then each test artifact, once', async () => {
+  const { releaseArtifacts } = await import('./index.ts');
+  assert.deepEqual(releaseArtifacts({ artifact: { digest: DIGEST } }), [DIGEST]);
+  assert.deepEqual(
+    releaseArtifacts({ artifact: { digest: DIGEST }, tests: { smoke: { artifact: OTHER }, verify: { artifact: OTHER } } }),
+    [DIGEST, OTHER],
+  );
+});

@@ -27,7 +27,7 @@ const commandField = text('the shell command that runs the test, e.g. "npm run s
 
 const artifactField = z
   .string({ error: 'must be an artifact digest, "sha256:" followed by 64 lowercase hex digits' })
-  .regex(DIGEST_PATTERN, 'must be "sha256:" followed by 64 lowercase hex digits (an artifact uploaded with `cutover artifact upload`)');
+  .regex(DIGEST_PATTERN, 'must be "sha256:" followed by 64 lowercase hex digits (a .tgz uploaded with POST /api/artifacts)');
 
 const TEST_ERROR = 'must be a mapping with command, and optionally timeout and artifact';
 const TESTS_ERROR = 'must be a mapping with smoke and/or verify, e.g. { smoke: { command: "npm run smoke" } }';
@@ -71,4 +71,16 @@ function compact(tests: Partial<Record<TestKind, ReleaseTest | undefined>>): Rel
     if (t) out[kind] = t;
   }
   return out;
+}
+
+/** Every artifact a release needs at hand: its own, then its tests' own (each once). */
+export function releaseArtifacts(spec: { artifact?: { digest?: unknown }; tests?: unknown }): string[] {
+  const out = new Set<string>();
+  if (typeof spec.artifact?.digest === 'string') out.add(spec.artifact.digest);
+  const tests = (spec.tests ?? {}) as Partial<Record<TestKind, { artifact?: unknown }>>;
+  for (const kind of TEST_KINDS) {
+    const digest = tests[kind]?.artifact;
+    if (typeof digest === 'string') out.add(digest);
+  }
+  return [...out];
 }
