@@ -1,0 +1,55 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { ManualClock, silentLogger } from '../shared/index.ts';
+import { createMemoryStore } from '../store/index.ts';
+import { FakeRuntime, createDeployer, testReleaseSpec } from '../deploy/index.ts';
+import type { RuntimeColorStats } from '../deploy/index.ts';
+import { createInstance } from '../control/index.ts';
+import { createBakeWatcher } from './bake-watcher.ts';
+
+const colour = (color: 'blue' | 'green', version: string, deploymentId: string, ok: number, failed: number): RuntimeColorStats => ({
+  color,
+  version,
+  deploymentId,
+  since: new Date(0).toISOString(),
+  requests: ok + failed,
+  responses: { '2xx': ok, '5xx': failed },
+  latency: { bucketsMs: [10, 100], counts: [ok + failed, 0, 0] },
+});
+
+test('the bake judges a release from its flip while its verify test runs, and a breach rolls it back through its abort, once', async () => {
+  const store = createMemoryStore();
+  const clock = new ManualClock();
+  const runtime = new FakeRuntime();
+  runtime.now = () => clock.now();
+  const deployer = createDeployer({ store, runtime, clock, openArtifact: () => Readable.from([]), rollbackWindowMs: 60_000, lockTtlMs: 60_000 });
+  await store.insertRelease({ app: 'shop', version: '1.0.0', digest: '1', spec: testReleaseSpec('1.0.0'), createdAt: 1, createdBy: 'ci' });
+  const tests = { verify: { command: 'npm run e2e', timeoutMs: 600_000 } };
+  await store.insertRelease({ app: 'shop', version: '1.1.0', digest: '2', spec: testReleaseSpec('1.1.0', { tests }), createdAt: 1, createdBy: 'ci' });
+  await createInstance({ store, clock }, { name: 'web', app: 'shop', hosts: ['web.test'] }, { actor: 'admin', role: 'admin', requestId: null });
+  const first = await deployer.deploy({ instance: 'web', version: '1.0.0', actor: 'admin' });
+  await deployer.wait(first.id, 1000);
+  runtime.testOutcome.set('verify', 'hang');
+  const d = await deployer.deploy({ instance: 'web', version: '1.1.0', actor: 'admin' });
+  const deadline = Date.now() + 5000;
+  while (runtime.tests.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+
+  const bake = createBakeWatcher({ store, deployer, runtime, clock, log: silentLogger, bakeMs: 300_000, intervalMs: 1000, thresholds: { minRequests: 20 } });
+  runtime.counters.set('web', { instance: 'web', at: new Date().toISOString(), active: 'green', colors: [colour('blue', '1.0.0', first.id, 200, 0), colour('green', '1.1.0', d.id, 10, 5)] });
+  assert.deepEqual((await bake.check()).map((r) => r.action), ['continue'], 'too few requests yet: keeps watching, the test goes on');
+  runtime.counters.set('web', { instance: 'web', at: new Date().toISOString(), active: 'green', colors: [colour('blue', '1.0.0', first.id, 200, 0), colour('green', '1.1.0', d.id, 20, 20)] });
+  assert.deepEqual((await bake.check()).map((r) => r.action), ['rollback']);
+
+  const settled = (await deployer.wait(d.id, 5000))!;
+  assert.equal(settled.status, 'aborted');
+  assert.equal(settled.abort?.actor, 'analysis');
+  assert.equal(settled.rollback?.strategy, 'flip-to-warm');
+  assert.ok(runtime.calls.includes('cancelTest web'), 'the verify test is killed');
+  assert.equal(runtime.active('web'), 'blue');
+  const entries = await store.listAudit({ instance: 'web' });
+  assert.equal(entries.filter((e) => e.action === 'bake.rollback').length, 1);
+  assert.equal((await store.listProblems({ version: '1.1.0' })).length, 1);
+  assert.deepEqual(await bake.check(), [], 'judged once');
+  await bake.stop();
+});
