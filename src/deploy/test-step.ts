@@ -3,7 +3,7 @@ import { CutoverError } from '../shared/index.ts';
 import type { ReleaseSpec, TestKind } from '../releases/index.ts';
 import type { DeploymentRecord, StepRecord } from '../store/index.ts';
 import type { RuntimeTestResult } from './runtime.ts';
-import type { RunnerDeps } from './step-runners.ts';
+import type { RunnerDeps } from './runner-deps.ts';
 
 /** What a test step keeps in its `detail`: the output (masked by the agent), never in the audit log. */
 function detailOf(r: RuntimeTestResult, command: string): Record<string, unknown> {

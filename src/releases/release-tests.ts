@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { DIGEST_PATTERN } from './release-digest.ts';
-import { durationField, msField, text } from './release-fields.ts';
+import { DIGEST_PATTERN, durationField, msField, text } from './release-fields.ts';
 
 /** The kinds of test a release brings: `smoke` before any user sees it, `verify` after the flip. */
 export const TEST_KINDS = ['smoke', 'verify'] as const;

@@ -12,7 +12,6 @@ export { backoffDelay, DEFAULT_RESTART_POLICY, planRestart } from './restart-pol
 export type { CrashHistory, RestartDecision } from './restart-policy.ts';
 export { pidFilePath, readPidFile } from './pid-file.ts';
 export { buildTestEnv, maskSecrets, runTestProcess, TEST_OUTPUT_BYTES } from './test-process.ts';
-export type { TestProcessResult, TestProcessSpec } from './test-process.ts';
 export { stopOrphanSlots } from './orphans.ts';
 export type { OrphanOutcome } from './orphans.ts';
 export { allocateSlotUid, killUidProcesses, passwdUids, resolveSlotUser, runningUids } from './slot-user.ts';
@@ -32,4 +31,6 @@ export type {
   StopProgress,
   Supervisor,
   SupervisorOptions,
+  TestProcessResult,
+  TestProcessSpec,
 } from './types.ts';

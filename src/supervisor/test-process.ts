@@ -3,47 +3,12 @@ import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { INHERITED_ENV_KEYS } from './slot-env.ts';
 import { signalGroup } from './process-group.ts';
-import type { SlotUser } from './slot-user.ts';
+import type { TestProcessResult, TestProcessSpec } from './types.ts';
 
 /** The part of a test's output that is kept: its last 64 KiB. */
 export const TEST_OUTPUT_BYTES = 64 * 1024;
 /** Shorter values are not masked: they would match ordinary words of the output. */
 const MIN_SECRET_LENGTH = 4;
-
-/** One test process as the supervisor runs it: like a slot (own group, minimal env, the slot's user), but to its end. */
-export interface TestProcessSpec {
-  command: string;
-  /** The release copy it runs in. */
-  cwd: string;
-  /** Exactly the variables the test gets on top of the slots' minimal inherited ones. */
-  env: Record<string, string>;
-  /** The instance's slot user; absent: the agent's own. */
-  user?: SlotUser;
-  /** `HOME` of the test: the instance's state directory, as for its slots. */
-  home?: string;
-  timeoutMs: number;
-  /** Values replaced by `<masked>` in the output kept (the instance's secret values, the preview token). */
-  secrets: string[];
-  /** Aborting kills the test's process group (a deployment aborted during its test). */
-  signal?: AbortSignal;
-}
-
-export interface TestProcessResult {
-  /** Exit code, or null when a signal ended it. */
-  exitCode: number | null;
-  signal: string | null;
-  timedOut: boolean;
-  cancelled: boolean;
-  durationMs: number;
-  /** The last {@link TEST_OUTPUT_BYTES} of stdout and stderr together, secrets masked. */
-  output: string;
-  /** How many bytes the test wrote in all. */
-  outputBytes: number;
-  /** SHA-256 (hex) of `output`, as kept: the audit log holds this, never the text. */
-  sha256: string;
-  /** Why it could not start (no such directory…), when it did not. */
-  error?: string;
-}
 
 /** Replaces every occurrence of each secret (longest first) with `<masked>`. Pure. */
 export function maskSecrets(text: string, secrets: readonly string[]): string {

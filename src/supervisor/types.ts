@@ -1,6 +1,5 @@
 import type { Clock, Color, HealthSpec } from '../shared/index.ts';
 import type { SlotUser } from './slot-user.ts';
-import type { TestProcessResult, TestProcessSpec } from './test-process.ts';
 
 /**
  * The app's own "how much work is left" endpoint, polled while the slot stops (see
@@ -256,4 +255,39 @@ export interface Supervisor {
    * supervisor holds nothing afterwards, so it no longer keeps the event loop alive.
    */
   releaseAll(): Promise<void>;
+}
+
+/** One test process as the supervisor runs it: like a slot (own group, minimal env, the slot's user), but to its end. */
+export interface TestProcessSpec {
+  command: string;
+  /** The release copy it runs in. */
+  cwd: string;
+  /** Exactly the variables the test gets on top of the slots' minimal inherited ones. */
+  env: Record<string, string>;
+  /** The instance's slot user; absent: the agent's own. */
+  user?: SlotUser;
+  /** `HOME` of the test: the instance's state directory, as for its slots. */
+  home?: string;
+  timeoutMs: number;
+  /** Values replaced by `<masked>` in the output kept (the instance's secret values, the preview token). */
+  secrets: string[];
+  /** Aborting kills the test's process group (a deployment aborted during its test). */
+  signal?: AbortSignal;
+}
+
+export interface TestProcessResult {
+  /** Exit code, or null when a signal ended it. */
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  cancelled: boolean;
+  durationMs: number;
+  /** The last 64 KiB (`TEST_OUTPUT_BYTES`) of stdout and stderr together, secrets masked. */
+  output: string;
+  /** How many bytes the test wrote in all. */
+  outputBytes: number;
+  /** SHA-256 (hex) of `output`, as kept: the audit log holds this, never the text. */
+  sha256: string;
+  /** Why it could not start (no such directory…), when it did not. */
+  error?: string;
 }
