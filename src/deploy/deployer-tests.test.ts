@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { waitFor } from '../testing/index.ts';
 import type { ReleaseProblem } from './step-runners.ts';
 import { deployerTestbed } from './test-deployer.ts';
 import { testReleaseSpec } from './test-fixtures.ts';
@@ -15,14 +16,6 @@ async function setup() {
   bed.runtime.calls = [];
   bed.runtime.flipReasons = [];
   return { ...bed, problems };
-}
-
-async function until(what: string, check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 test('smoke runs through a preview token before the flip, verify after it without one; both audited without their output', async () => {
@@ -89,7 +82,7 @@ test('an abort during smoke kills the test; the old slot never stopped serving',
   const { runtime, deployer, run } = await setup();
   runtime.testOutcome.set('smoke', 'hang');
   const started = await deployer.deploy({ instance: 'web', version: '2.0.0', actor: 'admin' });
-  await until('the smoke test', () => runtime.tests.length === 1);
+  await waitFor('the smoke test', () => runtime.tests.length === 1);
   await deployer.abort(started.id, { actor: 'ops', reason: 'wrong build' });
   const d = await run(Promise.resolve(started));
   assert.equal(d.status, 'aborted');
@@ -102,7 +95,7 @@ test('an abort during verify kills it and rolls back to the warm slot; after ver
   const { runtime, deployer, run } = await setup();
   runtime.testOutcome.set('verify', 'hang');
   const started = await deployer.deploy({ instance: 'web', version: '2.0.0', actor: 'admin' });
-  await until('the verify test', () => runtime.tests.length === 2);
+  await waitFor('the verify test', () => runtime.tests.length === 2);
   await deployer.abort(started.id, { actor: 'ops' });
   const d = await run(Promise.resolve(started));
   assert.equal(d.status, 'aborted');

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { ManualClock, silentLogger } from '../shared/index.ts';
 import { createMemoryStore } from '../store/index.ts';
+import { waitFor } from '../testing/index.ts';
 import { FakeRuntime, createDeployer, testReleaseSpec } from '../deploy/index.ts';
 import type { RuntimeColorStats } from '../deploy/index.ts';
 import { createInstance } from '../control/index.ts';
@@ -32,8 +33,7 @@ test('the bake judges a release from its flip while its verify test runs, and a 
   await deployer.wait(first.id, 1000);
   runtime.testOutcome.set('verify', 'hang');
   const d = await deployer.deploy({ instance: 'web', version: '1.1.0', actor: 'admin' });
-  const deadline = Date.now() + 5000;
-  while (runtime.tests.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  await waitFor('the verify test', () => runtime.tests.length > 0);
 
   const bake = createBakeWatcher({ store, deployer, runtime, clock, log: silentLogger, bakeMs: 300_000, intervalMs: 1000, thresholds: { minRequests: 20 } });
   runtime.counters.set('web', { instance: 'web', at: new Date().toISOString(), active: 'green', colors: [colour('blue', '1.0.0', first.id, 200, 0), colour('green', '1.1.0', d.id, 10, 5)] });

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { ManualClock } from '../shared/index.ts';
 import { createMemoryStore } from '../store/index.ts';
 import { createDeployer } from '../deploy/index.ts';
-import { FakeRuntime, testReleaseSpec } from '../testing/index.ts';
+import { FakeRuntime, testReleaseSpec, waitFor } from '../testing/index.ts';
 import { createInstance, createInstanceSchema } from '../control/index.ts';
 import { createRollbackGuard } from './rollback-guard.ts';
 
@@ -50,8 +50,7 @@ test('a deployment still running its verify test is stopped by the guard: its ab
   await deployer.wait((await deployer.deploy({ instance: 'web', version: '1.0.0', actor: 'admin' })).id, 1000);
   runtime.testOutcome.set('verify', 'hang');
   const d = await deployer.deploy({ instance: 'web', version: '1.1.0', actor: 'admin' });
-  const deadline = Date.now() + 5000;
-  while (runtime.tests.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  await waitFor('the verify test', () => runtime.tests.length > 0);
   assert.equal(runtime.active('web'), 'green', 'flipped, verifying');
 
   const guard = createRollbackGuard({ store, deployer, clock });
