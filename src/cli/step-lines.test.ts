@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DeploymentRecord } from '../store/index.ts';
+import type { DeploymentView } from '../api/index.ts';
 import { rollbackLine, stepLine, stepsCell, testsCell } from './step-lines.ts';
 
 const d = {
@@ -12,7 +12,7 @@ const d = {
     { name: 'finalise', status: 'pending' },
   ],
   rollback: { strategy: 'flip-to-warm', toVersion: '1.0.0', toColor: 'blue', flippedAt: 13_600, tookMs: 3 },
-} as DeploymentRecord;
+} as unknown as DeploymentView;
 
 test('steps print with their timings and test outcomes, and a flip back with its timing', () => {
   assert.deepEqual(d.steps.map(stepLine), ['✓ health 300 ms', '✓ smoke 1200 ms (exit 0)', '✓ flip 2 ms', '✗ verify 12.0 s (timed out)', '· finalise']);

@@ -1,9 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { waitFor } from '../testing/index.ts';
+import { testReleaseSpec, waitFor } from '../testing/index.ts';
 import type { ReleaseProblem } from './step-runners.ts';
 import { deployerTestbed } from './test-deployer.ts';
-import { testReleaseSpec } from './test-fixtures.ts';
 
 const TESTS = { smoke: { command: 'npm run smoke', timeoutMs: 60_000 }, verify: { command: 'npm run e2e', timeoutMs: 60_000 } };
 

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { ManualClock, silentLogger } from '../shared/index.ts';
 import { createMemoryStore } from '../store/index.ts';
-import { waitFor } from '../testing/index.ts';
-import { FakeRuntime, createDeployer, testReleaseSpec } from '../deploy/index.ts';
+import { FakeRuntime, testReleaseSpec, waitFor } from '../testing/index.ts';
+import { createDeployer } from '../deploy/index.ts';
 import type { RuntimeColorStats } from '../deploy/index.ts';
-import { createInstance } from '../control/index.ts';
+import { createInstance, createInstanceSchema } from '../control/index.ts';
 import { createBakeWatcher } from './bake-watcher.ts';
 
 const colour = (color: 'blue' | 'green', version: string, deploymentId: string, ok: number, failed: number): RuntimeColorStats => ({
@@ -28,7 +28,7 @@ test('the bake judges a release from its flip while its verify test runs, and a 
   await store.insertRelease({ app: 'shop', version: '1.0.0', digest: '1', spec: testReleaseSpec('1.0.0'), createdAt: 1, createdBy: 'ci' });
   const tests = { verify: { command: 'npm run e2e', timeoutMs: 600_000 } };
   await store.insertRelease({ app: 'shop', version: '1.1.0', digest: '2', spec: testReleaseSpec('1.1.0', { tests }), createdAt: 1, createdBy: 'ci' });
-  await createInstance({ store, clock }, { name: 'web', app: 'shop', hosts: ['web.test'] }, { actor: 'admin', role: 'admin', requestId: null });
+  await createInstance({ store, clock }, createInstanceSchema.parse({ name: 'web', app: 'shop', hosts: ['web.test'] }), { actor: 'admin', role: 'admin', requestId: null });
   const first = await deployer.deploy({ instance: 'web', version: '1.0.0', actor: 'admin' });
   await deployer.wait(first.id, 1000);
   runtime.testOutcome.set('verify', 'hang');

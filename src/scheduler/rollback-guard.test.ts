@@ -46,7 +46,7 @@ test('a deployment still running its verify test is stopped by the guard: its ab
   const tests = { verify: { command: 'npm run e2e', timeoutMs: 60_000 } };
   await store.insertRelease({ app: 'shop', version: '1.0.0', digest: '1', spec: testReleaseSpec('1.0.0'), createdAt: 1, createdBy: 'ci' });
   await store.insertRelease({ app: 'shop', version: '1.1.0', digest: '2', spec: testReleaseSpec('1.1.0', { tests }), createdAt: 1, createdBy: 'ci' });
-  await createInstance({ store, clock }, { name: 'web', app: 'shop', hosts: ['web.test'] }, { actor: 'admin', role: 'admin', requestId: null });
+  await createInstance({ store, clock }, createInstanceSchema.parse({ name: 'web', app: 'shop', hosts: ['web.test'] }), { actor: 'admin', role: 'admin', requestId: null });
   await deployer.wait((await deployer.deploy({ instance: 'web', version: '1.0.0', actor: 'admin' })).id, 1000);
   runtime.testOutcome.set('verify', 'hang');
   const d = await deployer.deploy({ instance: 'web', version: '1.1.0', actor: 'admin' });

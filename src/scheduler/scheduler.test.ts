@@ -147,7 +147,7 @@ test('fleet upgrades run the release tests: smoke, then verify after the flip, a
   const tests = { smoke: { command: 'npm run smoke', timeoutMs: 60_000 }, verify: { command: 'npm run e2e', timeoutMs: 60_000 } };
   await store.insertRelease({ app: 'shop', version: '2.0.0', digest: '2.0.0', spec: testReleaseSpec('2.0.0', { tests }), createdAt: 1, createdBy: 'ci' });
   const s = scheduler('one');
-  await promote({ store, clock }, { version: '1.0.0' }, 'release', ADMIN);
+  await promote({ store, clock }, { version: '1.0.0', force: false }, 'release', ADMIN);
   await s.tick();
   await deployer.idle();
   await s.tick();
@@ -155,7 +155,7 @@ test('fleet upgrades run the release tests: smoke, then verify after the flip, a
 
   // Healthy, but its verify test fails: every test-wave upgrade is rolled back to the warm slot.
   runtime.testOutcome.set('verify', { exitCode: 1, output: 'checkout broken' });
-  await promote({ store, clock }, { version: '2.0.0' }, 'release', ADMIN);
+  await promote({ store, clock }, { version: '2.0.0', force: false }, 'release', ADMIN);
   const first = await s.tick();
   assert.deepEqual(first.started.map((x) => x.instance).sort(), ['t1', 't2']);
   assert.deepEqual(await versions(store, deployer), { p1: '1.0.0', t1: '1.0.0', t2: '1.0.0' });
