@@ -18,4 +18,10 @@ export default tseslint.config(
       'no-restricted-syntax': ['error', { selector: 'TSEnumDeclaration', message: 'Use a union of string literals: enums are not erasable.' }],
     },
   },
+  {
+    // The deployment pipeline and the agent stay made of short functions: a step is a runner, not
+    // a branch of one long closure (issue 15, ADR 0020). Blank lines and comments do not count.
+    files: ['src/deploy/**/*.ts', 'src/agent/**/*.ts'],
+    rules: { 'max-lines-per-function': ['error', { max: 150, skipBlankLines: true, skipComments: true }] },
+  },
 );

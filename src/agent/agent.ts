@@ -7,6 +7,7 @@ import type { Logger } from '../shared/index.ts';
 import type { Config } from '../config/index.ts';
 import { createRouter } from '../router/index.ts';
 import { createSupervisor, resolveSlotUser } from '../supervisor/index.ts';
+import type { SlotUser } from '../supervisor/index.ts';
 import { createAgentCore } from './agent-core.ts';
 import { createControlApi } from './control-api.ts';
 import { agentPidFile, findLiveAgent, migrateAgentFiles } from './agent-files.ts';
@@ -15,6 +16,7 @@ import type { AgentPidRecord } from './agent-pid-file.ts';
 import { claimPorts, portInUse, verifyPortsOwned } from './agent-ports.ts';
 import { logSlotEvents } from './slot-event-log.ts';
 import { planIsolation } from './isolation.ts';
+import type { Isolation } from './isolation.ts';
 
 /** The signal that tells a running agent another agent is taking over (see {@link startAgent}). */
 export const HANDOVER_SIGNAL = 'SIGUSR2';
@@ -56,6 +58,42 @@ export interface RunningAgent {
    * the pid. Throws `FORBIDDEN` if the previous agent cannot be signalled.
    */
   takeOver(options?: TakeoverOptions): Promise<TakeoverResult>;
+}
+
+/** The agent's router, supervisor and core, built from its settings (nothing listens or runs yet). */
+function agentParts(
+  config: Readonly<Config>,
+  log: Logger,
+  where: { dataDir: string; logDir: string; isolation: Isolation; slotUser: SlotUser | undefined; routerPort: () => number | undefined },
+) {
+  const router = createRouter({
+    drainTimeoutMs: config.drainTimeout,
+    pauseTimeoutMs: config.pauseTimeout,
+    wsDrainTimeoutMs: config.wsDrainTimeout,
+    streamGraceMs: config.takeoverStreamGrace,
+    skewGraceMs: config.skewGrace,
+    maxBodyBytes: config.maxRequestBody,
+  });
+  const supervisor = createSupervisor({
+    logDir: where.logDir,
+    path: config.slotPath,
+    logRotation: { maxBytes: config.slotLogMaxBytes, files: config.slotLogFiles },
+  });
+  const unpackLimits = { maxEntries: config.unpackMaxEntries, maxBytes: config.unpackMaxSize, maxHeapMiB: Math.floor(config.unpackMaxHeap / 1024 ** 2) };
+  const core = createAgentCore({
+    dataDir: where.dataDir,
+    router,
+    supervisor,
+    logDir: where.logDir,
+    drainTimeoutMs: config.drainTimeout,
+    unpackLimits,
+    isolation: where.isolation,
+    slotUidRange: config.slotUidRange,
+    ...(where.slotUser ? { slotUser: where.slotUser } : {}),
+    log,
+    routerPort: where.routerPort,
+  });
+  return { router, supervisor, core };
 }
 
 /**
@@ -108,35 +146,9 @@ export async function startAgent(
   // Before this agent touches a slot: refuses if another agent serves this data directory (unless
   // taking over from it) or anything else listens on the ports.
   await claimPorts(config, previous, options.takeover === true);
-  const router = createRouter({
-    drainTimeoutMs: config.drainTimeout,
-    pauseTimeoutMs: config.pauseTimeout,
-    wsDrainTimeoutMs: config.wsDrainTimeout,
-    streamGraceMs: config.takeoverStreamGrace,
-    skewGraceMs: config.skewGrace,
-    maxBodyBytes: config.maxRequestBody,
-  });
-  const supervisor = createSupervisor({
-    logDir,
-    path: config.slotPath,
-    logRotation: { maxBytes: config.slotLogMaxBytes, files: config.slotLogFiles },
-  });
-  const unpackLimits = { maxEntries: config.unpackMaxEntries, maxBytes: config.unpackMaxSize, maxHeapMiB: Math.floor(config.unpackMaxHeap / 1024 ** 2) };
   /** Set once the router listens: tests reach their instance through it. */
   let listening: number | undefined;
-  const core = createAgentCore({
-    dataDir,
-    router,
-    supervisor,
-    logDir,
-    drainTimeoutMs: config.drainTimeout,
-    unpackLimits,
-    isolation: isolation.isolation,
-    slotUidRange: config.slotUidRange,
-    ...(slotUser ? { slotUser } : {}),
-    log,
-    routerPort: () => listening,
-  });
+  const { router, supervisor, core } = agentParts(config, log, { dataDir, logDir, isolation: isolation.isolation, slotUser, routerPort: () => listening });
   logSlotEvents(supervisor, log);
 
   // Before the control API answers, so no call sees an empty state. Refuses invalid state files
