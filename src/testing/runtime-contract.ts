@@ -6,6 +6,7 @@
 // - `shift` refuses the active colour, an unhealthy one and one without a slot;
 // - `flip` with `expectVersion` refuses a slot that is not ready, and changes nothing;
 // - `describe`/`stats` of an unknown instance are `undefined`, and `removeInstance` of one is a no-op;
+// - `runTest` answers a result for a routed instance (a failing test is not a throw), and refuses an unknown one;
 // - every answer matches its message's schema in the agent protocol (src/protocol/).
 import assert from 'node:assert/strict';
 import type { Readable } from 'node:stream';
@@ -167,6 +168,21 @@ export function runtimeContract(name: string, start: () => Promise<RuntimeUnderT
       await u.runtime.removeInstance('contract-unknown');
       await assert.rejects(u.runtime.flip('contract-unknown', 'blue'), refusal('INSTANCE_NOT_FOUND'));
       await assert.rejects(u.runtime.setPreview('contract-unknown', null), refusal('INSTANCE_NOT_FOUND'));
+      const run = { instance: 'contract-unknown', kind: 'smoke' as const, command: 'true', timeoutMs: 10_000, digest: u.artifact.digest, version: '1.0.0', deploymentId: 'd', previewToken: '' };
+      await assert.rejects(u.runtime.runTest(run), refusal('INSTANCE_NOT_FOUND'));
+      await u.runtime.cancelTest('contract-unknown');
+    });
+
+    test("a release's test of a routed instance: a result (not a throw) the protocol describes; cancel when none runs does nothing", async () => {
+      const instance = 'contract-test';
+      await u.runtime.ensureInstance(instance, ['contract-test.test']);
+      await u.runtime.ensureArtifact(u.artifact.digest, u.artifact.open);
+      const result = await u.runtime.runTest({ instance, kind: 'smoke', command: 'true', timeoutMs: 10_000, digest: u.artifact.digest, version: '1.0.0', deploymentId: 'd', previewToken: '' });
+      answers('instance.test', result);
+      assert.equal(result.passed, true);
+      assert.equal(result.exitCode, 0);
+      await u.runtime.cancelTest(instance);
+      await u.runtime.removeInstance(instance);
     });
   });
 }
