@@ -28,7 +28,7 @@ function took(d: DeploymentView): string {
 /** The history table; `wide` (-o wide) adds the slot, when it finished, and the error in full. */
 function historyRows(deployments: DeploymentView[], wide = false): string {
   return table([
-    ['STARTED', 'ID', 'KIND', 'VERSION', 'STRATEGY', 'STATUS', 'TOOK', 'TESTS', 'BY', 'REASON', ...(wide ? ['SLOT', 'FINISHED', 'STEPS', 'ERROR'] : [])],
+    ['STARTED', 'ID', 'KIND', 'VERSION', 'STRATEGY', 'STATUS', 'TOOK', 'TESTS', ...(wide ? ['STEPS'] : []), 'BY', 'REASON', ...(wide ? ['SLOT', 'FINISHED', 'ERROR'] : [])],
     ...deployments.map((d) => [
       when(d.createdAt),
       d.id,
@@ -38,9 +38,10 @@ function historyRows(deployments: DeploymentView[], wide = false): string {
       d.status,
       took(d),
       testsCell(d),
+      ...(wide ? [stepsCell(d)] : []),
       d.actor,
       d.reason ?? (d.error ? `${d.error.code}` : '-'),
-      ...(wide ? [d.toColor, when(d.finishedAt), stepsCell(d), d.error ? `${d.error.code}: ${d.error.message}` : '-'] : []),
+      ...(wide ? [d.toColor, when(d.finishedAt), d.error ? `${d.error.code}: ${d.error.message}` : '-'] : []),
     ]),
   ]);
 }
