@@ -1,4 +1,5 @@
 import type { CutoverError } from '../shared/index.ts';
+import { auditEntry } from '../store/index.ts';
 import type { DeploymentRecord, NewAuditEntry, StepRecord } from '../store/index.ts';
 import { flipDone } from './steps.ts';
 
@@ -36,19 +37,16 @@ export function deploymentEntry(
   by?: Steerer,
   after?: InstancePosition,
 ): NewAuditEntry {
-  return {
+  // Who: the steerer, or the deployment's own actor with its reason and request.
+  const who = by ?? { actor: d.actor, requestId: d.requestId ?? null, ...(d.reason ? { reason: d.reason } : {}) };
+  return auditEntry({ actor: who.actor, requestId: who.requestId ?? null, ...(who.reason ? { reason: who.reason } : {}) }, action, d.instance, {
     at,
-    actor: by ? by.actor : d.actor,
-    action,
-    subject: d.instance,
     instance: d.instance,
     app: d.app ?? null,
     version: d.toVersion,
-    reason: (by ? by.reason : d.reason) ?? null,
-    requestId: (by ? by.requestId : d.requestId) ?? null,
     ...(by ? {} : { before: { version: d.fromVersion, color: d.fromColor }, after: after ?? positionAfter(d, true) }),
     details: { deployment: d.id, ...details },
-  };
+  });
 }
 
 /**

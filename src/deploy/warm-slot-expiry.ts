@@ -1,4 +1,6 @@
+import { systemActor } from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
+import { auditEntry } from '../store/index.ts';
 import type { LockRecord, Store } from '../store/index.ts';
 import { expiredWarmSlots } from './instance-transitions.ts';
 import type { Runtime } from './runtime.ts';
@@ -30,17 +32,8 @@ export async function stopExpiredWarmSlots(deps: WarmSlotExpiryDeps): Promise<nu
       instance.slots[color] = null;
       instance.updatedAt = clock.now();
       await store.saveInstanceState(instance);
-      await store.appendAudit({
-        at: clock.now(),
-        actor: 'scheduler',
-        action: 'slot.stopped',
-        subject: name,
-        instance: name,
-        app: instance.app,
-        version: slot.version,
-        reason: 'rollback window ended',
-        details: { color, version: slot.version },
-      });
+      const entry = { at: clock.now(), instance: name, app: instance.app, version: slot.version, details: { color, version: slot.version } };
+      await store.appendAudit(auditEntry(systemActor('scheduler'), 'slot.stopped', name, { ...entry, reason: 'rollback window ended' }));
       stopped++;
     } finally {
       await store.releaseLock(name, lock.owner);
