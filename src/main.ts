@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { hostname } from 'node:os';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { getRequestListener } from '@hono/node-server';
-import { CutoverError, closeServer, listen, systemActor, systemClock } from './shared/index.ts';
+import { CutoverError, closeServer, listen, readTlsFiles, systemActor, systemClock } from './shared/index.ts';
 import type { Clock, Logger } from './shared/index.ts';
 import { cliConfigDir } from './config/index.ts';
 import type { Config } from './config/index.ts';
@@ -29,6 +30,8 @@ const HOUR_MS = 3_600_000;
 
 export interface RunningServer {
   url: string;
+  /** SHA-256 of the API's TLS certificate (DER, hex); undefined when it serves plain HTTP. */
+  tlsFingerprint?: string;
   apiPort: number;
   /** Set only on the very first start: the admin token, never shown again. */
   adminToken?: string;
@@ -46,6 +49,8 @@ export async function startServer(
 ): Promise<RunningServer> {
   // Tests of time-driven behaviour (windows, soak, backoff) pass a manual clock; everything else uses the system's.
   const clock = options.clock ?? systemClock;
+  // Before anything changes: a key others may read is refused here, with the chmod that fixes it.
+  const tls = config.tlsCert && config.tlsKey ? await readTlsFiles(config.tlsCert, config.tlsKey) : undefined;
   // Modes first, whatever an earlier version or the operator left; the database's again once it exists.
   await secureServerFiles(config.dataDir, config.database, log);
   const store = await withPrivateUmask(() => openStore(config.database!, { log }));
@@ -106,7 +111,8 @@ export async function startServer(
     log,
     openLogs: (instance, query, signal) => openAgentLogs(agentUrl, agentToken, instance, query, signal),
   });
-  const server = createServer(getRequestListener(api.fetch));
+  const listener = getRequestListener(api.fetch);
+  const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, listener) : createServer(listener);
   let apiPort: number;
   try {
     apiPort = await listen(server, config.apiPort, config.apiHost);
@@ -115,7 +121,7 @@ export async function startServer(
     await runtime.close();
     throw (error as NodeJS.ErrnoException).code === 'EADDRINUSE' ? apiPortInUse(config, error) : error;
   }
-  const url = `http://${config.apiHost}:${apiPort}`;
+  const url = `${tls ? 'https' : 'http'}://${config.apiHost}:${apiPort}`;
   const adminToken = await bootstrapAdminToken(store, clock);
   await recordServerForCli({
     contextsFile: options.contextsFile ?? contextsFileIn(cliConfigDir()),
@@ -152,12 +158,14 @@ export async function startServer(
   scheduler.start();
   bake.start();
   health.start();
-  log.info({ url, agentUrl, database: describeDatabase(config.database!) }, 'server started');
+  // The fingerprint is what an operator compares with `join-token` output and `--print-fingerprint`.
+  log.info({ url, agentUrl, database: describeDatabase(config.database!), ...(tls ? { tlsFingerprint: tls.fingerprint } : {}) }, 'server started');
 
   let stopping: Promise<void> | undefined;
   return {
     url,
     apiPort,
+    ...(tls ? { tlsFingerprint: tls.fingerprint } : {}),
     ...(adminToken ? { adminToken } : {}),
     stop() {
       stopping ??= (async () => {

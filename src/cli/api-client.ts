@@ -7,6 +7,14 @@ import type { ErrorCode } from '../shared/index.ts';
 import { cliConfigDir, cliEnv } from '../config/env.ts';
 import { durationFlag } from './format.ts';
 
+/** Where and how to reach the server, from the global flags (`connect` adds the environment). */
+export interface ConnectFlags {
+  dataDir?: string;
+  timeout?: string;
+  /** `--ca-file`: the PEM CA (or certificate) the server's TLS certificate must chain to. */
+  caFile?: string;
+}
+
 /** The methods the API uses. */
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -30,10 +38,11 @@ export interface ApiClient {
  * version left in it (until the next server start moves it), else, for the default data directory
  * only, the current one.
  */
-export async function connect(dataDirFlag?: string, timeoutFlag?: string): Promise<ApiClient> {
+export async function connect(flags: ConnectFlags = {}): Promise<ApiClient> {
   const env = cliEnv();
-  const timeoutMs = requestTimeout(timeoutFlag, env.timeout);
-  const named = dataDirFlag ?? env.dataDir;
+  const timeoutMs = requestTimeout(flags.timeout, env.timeout);
+  const named = flags.dataDir ?? env.dataDir;
+  const caFile = flags.caFile ?? env.caFile;
   const dataDir = resolve(named ?? '.cutover');
   let file = '';
   let found: { url?: string; token?: string } = { ...(env.url ? { url: env.url } : {}), ...(env.token ? { token: env.token } : {}) };
@@ -67,6 +76,8 @@ export async function connect(dataDirFlag?: string, timeoutFlag?: string): Promi
   }
   const base = url.replace(/\/+$/, '');
   const headers = { authorization: `Bearer ${token ?? ''}` };
+  const tls = caFile === undefined ? undefined : await trusting(caFile);
+  const fetchFn = tls?.fetch ?? fetch;
 
   // A server that accepts and never answers used to hang the CLI forever (newcomer review §1.5).
   const silent = (error: unknown, method: string, path: string, ms: number) =>
@@ -77,6 +88,8 @@ export async function connect(dataDirFlag?: string, timeoutFlag?: string): Promi
     );
 
   const unreachable = (error: unknown) => {
+    const untrusted = untrustedServer(error, base, caFile);
+    if (untrusted) return untrusted;
     // fetch rejects with "fetch failed"; what went wrong (ECONNREFUSED 127.0.0.1:7070) is its cause.
     const cause = (error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message;
     return new CutoverError('SERVER_UNREACHABLE', `cannot reach the Cutover server at ${base} (${cause}); is it running?`, {
@@ -96,7 +109,7 @@ export async function connect(dataDirFlag?: string, timeoutFlag?: string): Promi
     const timer = setTimeout(() => abort.abort(), ms);
     let res: Response;
     try {
-      res = await fetch(`${base}${path}`, { method, headers: { ...headers, ...extra }, ...(body === undefined ? {} : { body }), signal: abort.signal });
+      res = await fetchFn(`${base}${path}`, { method, headers: { ...headers, ...extra }, ...(body === undefined ? {} : { body }), signal: abort.signal });
     } catch (error) {
       clearTimeout(timer);
       if (abort.signal.aborted) throw silent(error, method, path, ms);
@@ -131,7 +144,7 @@ export async function connect(dataDirFlag?: string, timeoutFlag?: string): Promi
       const { request } = await import('undici');
       let res;
       try {
-        res = await request(`${base}${path}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/gzip' }, body: createReadStream(file), headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+        res = await request(`${base}${path}`, { ...(tls ? { dispatcher: tls.dispatcher } : {}), method: 'POST', headers: { ...headers, 'content-type': 'application/gzip' }, body: createReadStream(file), headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
       } catch (error) {
         const code = (error as { code?: string } | null)?.code;
         if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') throw silent(error, 'POST', path, timeoutMs);
@@ -144,6 +157,54 @@ export async function connect(dataDirFlag?: string, timeoutFlag?: string): Promi
       return res.body ?? (async function* () {})();
     },
   };
+}
+
+/**
+ * A fetch that trusts only the CA in `caFile` (undici's, with an `Agent` whose TLS `ca` is that
+ * file): loaded only when a CA file is given, so the everyday CLI start stays lean (bench/cli-startup.ts).
+ */
+async function trusting(caFile: string) {
+  const [{ readFile }, { Agent, fetch: undiciFetch }] = await Promise.all([import('node:fs/promises'), import('undici')]);
+  let ca: string;
+  try {
+    ca = await readFile(caFile, 'utf8');
+  } catch (error) {
+    throw new CutoverError('CONFIG_INVALID', `cannot read the CA file ${caFile} (${(error as NodeJS.ErrnoException).code}); check --ca-file or CUTOVER_CA_FILE`, { cause: error });
+  }
+  if (!ca.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new CutoverError('CONFIG_INVALID', `the CA file ${caFile} holds no PEM certificate; check --ca-file or CUTOVER_CA_FILE`);
+  }
+  const dispatcher = new Agent({ connect: { ca } });
+  const fetchWithCa = ((input: string, init: RequestInit) => undiciFetch(input, { ...(init as object), dispatcher })) as unknown as typeof fetch;
+  return { dispatcher, fetch: fetchWithCa };
+}
+
+/** The TLS failures of a server certificate the client does not trust (OpenSSL's verify codes, as Node names them). */
+const UNTRUSTED_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** `TLS_UNTRUSTED` naming `--ca-file` when `error` is a refused server certificate, else undefined. */
+export function untrustedServer(error: unknown, base: string, caFile: string | undefined): CutoverError | undefined {
+  const cause = (error as { cause?: { code?: unknown; message?: string } } | null)?.cause ?? (error as { code?: unknown; message?: string } | null);
+  const code = typeof cause?.code === 'string' ? cause.code : '';
+  if (!UNTRUSTED_CODES.has(code)) return undefined;
+  const fix =
+    caFile === undefined
+      ? "give the CA that signed it (or the server's self-signed certificate) with --ca-file FILE or CUTOVER_CA_FILE"
+      : `it is not signed by the CA in ${caFile} (--ca-file, CUTOVER_CA_FILE): give the CA that signed the server's certificate`;
+  return new CutoverError('TLS_UNTRUSTED', `the Cutover server at ${base} presented a TLS certificate this CLI does not trust (${code}); ${fix}`, {
+    cause: error,
+    details: { url: base, reason: code },
+  });
 }
 
 /** The server's JSON answer; an error answer is thrown as its CutoverError (code, message, details). */

@@ -51,7 +51,7 @@ try {
   say('▶ publishing hello 1.0.0 and 1.1.0');
   await cli('release', 'publish', example('releases/1.0.0.yml'));
   await cli('release', 'publish', example('releases/1.1.0.yml'));
-  const client = await connect(config.dataDir);
+  const client = await connect({ dataDir: config.dataDir });
   const existing = await client
     .call<{ currentVersion: string | null }>('GET', '/api/instances/hello')
     .catch(() => undefined); // a first run: no instance yet

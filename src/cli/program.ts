@@ -24,6 +24,7 @@ export function buildProgram(): Command {
     .addOption(new Option('-o, --output <format>', 'output format: json, yaml, table (the default) or wide (tables with more columns)').choices(FORMATS))
     .option('--data-dir <dir>', 'data directory (default ./.cutover, or CUTOVER_DATA_DIR)')
     .option('--timeout <duration>', 'how long to wait for each answer of the server, e.g. 30s or 2m (default 30s, or CUTOVER_TIMEOUT)')
+    .option('--ca-file <file>', "PEM file of the CA (or the self-signed certificate) that the server's HTTPS certificate must chain to (or CUTOVER_CA_FILE); default: the system's CAs")
     .showSuggestionAfterError()
     .exitOverride()
     // Commander echoes what was typed (`unknown option '…'`): escaped like every other output (L2).

@@ -55,6 +55,8 @@ export const configSchema = z
     dataDir: z.string().default('.cutover').describe("Directory for the database, artifacts, slot logs and the agent's credentials. Made 0711 at every start; its files' modes too ([operations](operations.md#data-directory))."),
     apiHost: z.string().default('127.0.0.1').describe('Address the control-plane API listens on.'),
     apiPort: port(7070).describe('Port of the control-plane API (0 = any free port).'),
+    tlsCert: z.string().min(1).optional().describe('PEM certificate (chain) the API serves HTTPS with; needs `tlsKey`. Its SHA-256 fingerprint is logged at start, shown by `cutover server --print-fingerprint`, and embedded in join tokens so agents pin it ([machines](machines.md#tls)). Unset: plain HTTP.'),
+    tlsKey: z.string().min(1).optional().describe("PEM private key of `tlsCert`. Must be mode 0600 or 0400 and owned by the server's user, else the server refuses to start and says which `chmod`/`chown` fixes it."),
     httpHost: z.string().default('127.0.0.1').describe('Address the router (the public HTTP entry) listens on.'),
     httpPort: port(8080).describe('Port of the router: where users reach the instances (0 = any free port).'),
     agentHost: z.string().default('127.0.0.1').describe("Address of the agent's control API; keep it private. The server uses it to reach the agent when nothing better is known."),
@@ -128,7 +130,14 @@ export const configSchema = z
       .describe('An agent that is not root runs its slots as its own uid (`isolation: none`): it then refuses to bind the router to a non-loopback `httpHost` unless this is `true`, because any release could read its credentials and join its ports.'),
     logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info').describe('`debug`, `info`, `warn`, `error` or `silent`. Logs are JSON lines on stderr.'),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    // One without the other would serve plain HTTP while the operator believes it is HTTPS.
+    if ((c.tlsCert === undefined) !== (c.tlsKey === undefined)) {
+      const missing = c.tlsCert === undefined ? 'tlsCert' : 'tlsKey';
+      ctx.addIssue({ code: 'custom', path: [missing], message: `tlsCert and tlsKey go together; set ${missing} (--${missing === 'tlsCert' ? 'tls-cert' : 'tls-key'}) too, or neither` });
+    }
+  });
 
 export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;

@@ -8,9 +8,10 @@ export function readEnv(): Record<string, string | undefined> {
   return { ...process.env };
 }
 
-/** Where the CLI finds the server: `CUTOVER_URL` and `CUTOVER_TOKEN`, else the local data directory. */
-export function cliEnv(): { url?: string; token?: string; dataDir?: string; timeout?: string } {
+/** Where the CLI finds the server: `CUTOVER_URL` and `CUTOVER_TOKEN`, else the local data directory; `CUTOVER_CA_FILE`: the CA it trusts. */
+export function cliEnv(): { url?: string; token?: string; dataDir?: string; timeout?: string; caFile?: string } {
   return {
+    ...(process.env.CUTOVER_CA_FILE ? { caFile: process.env.CUTOVER_CA_FILE } : {}),
     ...(process.env.CUTOVER_TIMEOUT ? { timeout: process.env.CUTOVER_TIMEOUT } : {}),
     ...(process.env.CUTOVER_URL ? { url: process.env.CUTOVER_URL } : {}),
     ...(process.env.CUTOVER_TOKEN ? { token: process.env.CUTOVER_TOKEN } : {}),

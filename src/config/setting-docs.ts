@@ -16,6 +16,8 @@ export const settingDocs = {
   dataDir: { usedBy: 'all' },
   apiHost: { usedBy: 'server' },
   apiPort: { usedBy: 'server' },
+  tlsCert: { usedBy: 'server' },
+  tlsKey: { usedBy: 'server' },
   httpHost: { usedBy: 'agent' },
   httpPort: { usedBy: 'agent' },
   agentHost: { usedBy: 'agent, server' },

@@ -76,6 +76,19 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorClass>> = {
   AGENT_STATE_INVALID: OTHER,
   DATABASE_CORRUPT: OTHER,
   INTERNAL: OTHER,
+  // The server's own TLS files (`server` start): bad input, never answered over HTTP.
+  TLS_INVALID: BAD_INPUT,
+  // The CLI or an agent does not trust the server's certificate: it cannot reach the server.
+  TLS_UNTRUSTED: { http: 502, exit: 6 },
+  // A join token or machine credential refused: as an API token would be.
+  JOIN_TOKEN_INVALID: { http: 401, exit: 5 },
+  JOIN_TOKEN_EXPIRED: { http: 401, exit: 5 },
+  JOIN_TOKEN_USED: { http: 401, exit: 5 },
+  JOIN_TOKEN_REVOKED: { http: 401, exit: 5 },
+  MACHINE_CREDENTIAL_INVALID: { http: 401, exit: 5 },
+  JOIN_TOKEN_NOT_FOUND: NOT_FOUND,
+  MACHINE_NOT_FOUND: NOT_FOUND,
+  MACHINE_EXISTS: CONFLICT,
 };
 
 /**

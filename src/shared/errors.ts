@@ -63,6 +63,21 @@ export type ErrorCode =
   | 'DISK_FULL'
   /** The database is damaged, unreadable, or empty where it should not be; the server does not start. */
   | 'DATABASE_CORRUPT'
+  /** The TLS certificate or key file cannot be used (unreadable, not PEM, or a key other users may read). */
+  | 'TLS_INVALID'
+  /** The client does not trust the server's certificate: give its CA with `--ca-file`. */
+  | 'TLS_UNTRUSTED'
+  /** A join token the server does not know (or not a join token at all). */
+  | 'JOIN_TOKEN_INVALID'
+  | 'JOIN_TOKEN_EXPIRED'
+  | 'JOIN_TOKEN_USED'
+  | 'JOIN_TOKEN_REVOKED'
+  | 'JOIN_TOKEN_NOT_FOUND'
+  | 'MACHINE_NOT_FOUND'
+  /** A live machine (active or draining) already has the name. */
+  | 'MACHINE_EXISTS'
+  /** A machine credential that is unknown, rotated away, or of a removed machine. */
+  | 'MACHINE_CREDENTIAL_INVALID'
   | 'INTERNAL';
 
 export interface ErrorOptions {

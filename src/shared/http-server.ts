@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { Server as NetServer } from 'node:net';
 
 /**
@@ -22,7 +23,7 @@ export function listen(server: NetServer, port: number, host?: string, options: 
  * Stops accepting, lets in-flight requests finish for up to `graceMs`, then cuts what is left
  * (long polls, followed log streams).
  */
-export function closeServer(server: Server, graceMs = 2000): Promise<void> {
+export function closeServer(server: Server | HttpsServer, graceMs = 2000): Promise<void> {
   return new Promise((resolve) => {
     if (!server.listening) return resolve();
     const timer = setTimeout(() => server.closeAllConnections(), graceMs);

@@ -18,3 +18,7 @@ export { AGENT_NODE_FLAGS } from './process-flags.ts';
 export { siblingModule } from './sibling-module.ts';
 export { moveIntoPlace } from './move-into-place.ts';
 export type { MoveOutcome } from './move-into-place.ts';
+export { certFingerprint, keyFileProblem, readTlsFiles } from './tls-files.ts';
+export type { TlsFiles } from './tls-files.ts';
+export { JOIN_TOKEN_PREFIX, encodeJoinToken, parseJoinToken } from './join-token.ts';
+export type { JoinTokenContent } from './join-token.ts';

@@ -66,7 +66,7 @@ export function registerAuditCommands(program: Command): void {
         until: auditTime(opts.until, '--until', now),
         limit: opts.limit,
       };
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       const { entries } = await client.call<{ entries: AuditEntryView[] }>('GET', withQuery('/api/audit', query));
       output(g.format).result(entries, () => (entries.length ? entryRows(entries) : 'no audit entries match'));
     });
@@ -76,7 +76,7 @@ export function registerAuditCommands(program: Command): void {
     .description('check the hash chain: exits 9 if any entry was edited or deleted')
     .action(async (_opts: object, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       const check = await client.call<ChainCheckView>('GET', '/api/audit/verify');
       if (!check.ok) {
         const p = check.problem;

@@ -71,7 +71,7 @@ export function registerCatalogCommands(program: Command): void {
       const { artifactPath, warnings } = loaded;
       const spec = withCiProvenance(loaded.spec, ci);
       for (const w of warnings ?? []) out.progress(`warning: ${w}`);
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       out.progress(`packing ${artifactPath}`);
       const packed = await packArtifact(artifactPath);
       try {
@@ -98,7 +98,7 @@ export function registerCatalogCommands(program: Command): void {
     .option('--app <app>', 'only this app')
     .action(async (opts: { app?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       const { releases } = await client.call<{ releases: ReleaseView[] }>('GET', withQuery(apiPath('releases'), { app: opts.app }));
       // -o wide adds the artifact (digest and size) and the components.
       const artifact = (r: ReleaseView) => r.spec.artifact as { digest?: string; size?: number } | undefined;
@@ -128,7 +128,7 @@ export function registerCatalogCommands(program: Command): void {
     .option('--app <app>', 'the app, when several have this version')
     .action(async (version: string, opts: { app?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       const r = await client.call<ReleaseView>('GET', withQuery(apiPath('releases', version), { app: opts.app }));
       const s = r.spec as {
         components?: { name: string; version: string }[];
@@ -163,7 +163,7 @@ export function registerCatalogCommands(program: Command): void {
     .option('--app <app>', 'the app, when several have these versions')
     .action(async (from: string, to: string, opts: { app?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       const d = await client.call<ReleaseDiff & { app: string }>('GET', withQuery('/api/releases/diff', { from, to, app: opts.app }));
       output(g.format).result(d, () => renderDiff(d));
     });

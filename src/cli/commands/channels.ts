@@ -94,7 +94,7 @@ export function registerChannelCommands(program: Command): void {
     .option('--app <app>', 'only this app’s pointers')
     .action(async (opts: { app?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       const { channels } = await client.call<{ channels: ChannelView[] }>('GET', withQuery('/api/channels', { app: opts.app }));
       output(g.format).result(channels, () =>
         table([
@@ -111,7 +111,7 @@ export function registerChannelCommands(program: Command): void {
     .option('--app <app>', 'only this app’s pointer and history')
     .action(async (name: string, opts: { app?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       const c = await client.call<ChannelDetail>('GET', withQuery(apiPath('channels', name), { app: opts.app }));
       output(g.format).result(c, () => showText(c));
     });
@@ -130,7 +130,7 @@ export function registerChannelCommands(program: Command): void {
     .action(async (name: string, opts: PolicyFlags & { description?: string }, cmd: Command) => {
       const g = globals(cmd);
       const policy = policyPatch(opts);
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       const created = await client.call<ChannelInfo>('POST', '/api/channels', {
         name,
         ...(opts.description !== undefined ? { description: opts.description } : {}),
@@ -156,7 +156,7 @@ export function registerChannelCommands(program: Command): void {
     .option('--reason <text>', 'why, for the audit log')
     .action(async (name: string, opts: PolicyFlags & { soak?: boolean; description?: string; reason?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       const path = apiPath('channels', name);
       // Changing only the days or only the soak channel keeps the other half of the rule.
       const needsCurrent = opts.soak !== false && (opts.soakOn === undefined) !== (opts.soakDays === undefined);
@@ -181,7 +181,7 @@ export function registerChannelCommands(program: Command): void {
     .option('--app <app>', 'the app, when several have this version')
     .action(async (version: string, name: string, opts: { app?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       const check = await client.call<PromotionCheck>('GET', withQuery(apiPath('channels', name, 'check'), { version, app: opts.app }));
       if (!check.verdict.allowed) throw refusal(check);
       output(g.format).result(check, () =>
@@ -202,7 +202,7 @@ export function registerChannelCommands(program: Command): void {
       if (opts.force && !opts.reason?.trim()) {
         throw invalid('--force needs --reason "…": add --reason saying why the policy is overridden (it goes in the audit log)');
       }
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       const r = await client.call<PromotionResult>('POST', apiPath('channels', name, 'promote'), {
         version,
         ...(opts.app !== undefined ? { app: opts.app } : {}),

@@ -135,7 +135,7 @@ export function registerDeploymentCommands(program: Command): void {
       const g = globals(cmd);
       const out = output(g.format);
       const rollout = rolloutFlags(opts); // bad flags are refused even when there is nothing to do
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       if (opts.ifNeeded) {
         const s = await client.call<InstanceStatus>('GET', apiPath('instances', instance));
         if (alreadyServes(s, version)) {
@@ -163,7 +163,7 @@ export function registerDeploymentCommands(program: Command): void {
     .action(async (instance: string, opts: { wait?: boolean; reason?: string; to?: string }, cmd: Command) => {
       const g = globals(cmd);
       const out = output(g.format);
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       let d = await client.call<DeploymentView>('POST', apiPath('instances', instance, 'rollback'), {
         ...(opts.to ? { to: opts.to } : {}),
         ...(opts.reason ? { reason: opts.reason } : {}),
@@ -180,7 +180,7 @@ export function registerDeploymentCommands(program: Command): void {
     .argument('[instance]', 'instance name')
     .action(async (instance: string | undefined, _opts: object, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       let checked: InstanceStatus[];
       if (instance) {
         const s = await client.call<InstanceStatus>('GET', apiPath('instances', instance));
@@ -215,7 +215,7 @@ export function registerDeploymentCommands(program: Command): void {
         throw new CutoverError('VALIDATION_FAILED', `--color must be blue or green, not "${opts.color}"`);
       }
       if (!/^\d+$/.test(opts.tail)) throw new CutoverError('VALIDATION_FAILED', `--tail must be a number of lines, not "${opts.tail}"`);
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       const q = new URLSearchParams({ tail: opts.tail, ...(opts.color ? { color: opts.color } : {}), ...(opts.follow ? { follow: '1' } : {}) });
       const body = await client.stream(`${apiPath('instances', instance, 'logs')}?${q}`);
       if (g.json) {

@@ -25,7 +25,7 @@ interface Hold {
 const versionOf = (d: PlanEntry['decision']) => ('to' in d ? d.to : 'version' in d ? d.version : '-');
 
 async function unhold(g: ReturnType<typeof globals>, name: string, reason: string | undefined): Promise<void> {
-  const client = await connect(g.dataDir, g.timeout);
+  const client = await connect(g);
   const hold = await client.call<Hold>('POST', apiPath('instances', name, 'unhold'), reason ? { reason } : {});
   output(g.format).result(hold, () => `released the hold on ${hold.instance} (was: ${hold.reason})`);
 }
@@ -40,7 +40,7 @@ export function registerFleetCommands(program: Command): void {
     .option('--limit <n>', 'at most this many instances (default 1000)')
     .action(async (opts: { at?: string; selector?: string; limit?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       const plan = await client.call<PlanAnswer>('GET', withQuery('/api/fleet/plan', { at: timeFlag(opts.at, '--at', Date.now(), 'ahead'), selector: opts.selector, limit: opts.limit }));
       output(g.format).result(plan, () => {
         const counts = Object.entries(plan.counts)
@@ -69,7 +69,7 @@ export function registerFleetCommands(program: Command): void {
     .option('--at <time>', 'as of this time (ISO, or a duration from now like 6h)')
     .action(async (name: string, opts: { at?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       const entry = await client.call<PlanEntry>('GET', withQuery(apiPath('instances', name, 'why'), { at: timeFlag(opts.at, '--at', Date.now(), 'ahead') }));
       output(g.format).result(entry, () => entry.why);
     });
@@ -89,7 +89,7 @@ export function registerFleetCommands(program: Command): void {
       }
       if (!opts.reason?.trim()) throw new CutoverError('VALIDATION_FAILED', '--reason is required: say why the scheduler must leave this instance alone');
       const until = timeFlag(opts.until, '--until', Date.now(), 'ahead');
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       const hold = await client.call<Hold>('PUT', apiPath('instances', name, 'hold'), { reason: opts.reason, ...(until ? { until } : {}) });
       output(g.format).result(hold, () => `held ${hold.instance} (${hold.owner}${hold.until ? `, until ${when(hold.until)}` : ', until released'}): ${hold.reason}`);
     });
@@ -106,7 +106,7 @@ export function registerFleetCommands(program: Command): void {
     .description('holds in force')
     .action(async (_opts: object, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       const { holds } = await client.call<{ holds: Hold[] }>('GET', '/api/holds');
       output(g.format).result(holds, () =>
         holds.length
@@ -122,7 +122,7 @@ export function registerFleetCommands(program: Command): void {
     .description('the fleet policy, halted rollouts, holds and the last scheduler pass')
     .action(async (_opts: object, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       const f = await client.call<{ policy: Record<string, unknown>; halts: Array<{ app: string; version: string; reason: string; problemId: number | null; haltedAt: number }>; holds: Hold[]; lastTick: unknown }>('GET', '/api/fleet');
       output(g.format).result(f, () =>
         [
@@ -166,7 +166,7 @@ export function registerFleetCommands(program: Command): void {
           return { environment, ...(n === undefined ? {} : { minSuccesses: int('waves', n) }) };
         });
       }
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       if (opts.window) {
         // Named environments change; the others keep their default window.
         const current = await client.call<{ policy: { windows: Record<string, string> } }>('GET', '/api/fleet');
@@ -208,7 +208,7 @@ export function registerFleetCommands(program: Command): void {
     .option('--app <app>', 'the app, when several have this version')
     .action(async (version: string, opts: { reason: string; app?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       const halt = await client.call<{ app: string; version: string }>('POST', '/api/fleet/resume', { version, reason: opts.reason, ...(opts.app ? { app: opts.app } : {}) });
       output(g.format).result(halt, () => `resumed the rollout of ${halt.app} ${halt.version}`);
     });
@@ -218,7 +218,7 @@ export function registerFleetCommands(program: Command): void {
     .description('run one scheduler pass now (otherwise it runs every fleetInterval)')
     .action(async (_opts: object, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       const report = await client.call<TickAnswer>('POST', '/api/fleet/tick');
       output(g.format).result(report, () => describeTick(report));
       // Due upgrades that did not start are a failure of the pass, whatever the output format.

@@ -96,7 +96,7 @@ export function registerInstanceCommands(program: Command): void {
         }
         const labels = parseLabels(opts.label);
         const target = opts.targetVersion !== undefined ? { version: opts.targetVersion } : opts.targetChannel !== undefined ? { channel: opts.targetChannel } : null;
-        const client = await connect(g.dataDir, g.timeout);
+        const client = await connect(g);
         const created = await client.call<InstanceInfo>('POST', '/api/instances', {
           name,
           app: opts.app,
@@ -142,7 +142,7 @@ export function registerInstanceCommands(program: Command): void {
       };
       const fields = Object.keys(body).filter((k) => k !== 'reason').length > 0;
       if (!fields && !opts.host) throw invalid('nothing to change: give --host, --window, --environment, --tenant, --label or --unlabel');
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       let updated: InstanceInfo | undefined;
       // Hosts first: the one change that can be refused for another instance's sake (HOST_IN_USE).
       if (opts.host) {
@@ -169,7 +169,7 @@ export function registerInstanceCommands(program: Command): void {
       const g = globals(cmd);
       const out = output(g.format);
       const limit = positiveInt(opts.limit, '--limit');
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       type Page = { instances: InstanceView[]; next: string | null };
       const fetchPage = (after: string | undefined) =>
         client.call<Page>('GET', withQuery('/api/instances', { selector: opts.selector, limit, after }));
@@ -196,7 +196,7 @@ export function registerInstanceCommands(program: Command): void {
     .argument('<name>')
     .action(async (name: string, _opts: object, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       const i = await client.call<InstanceStatus>('GET', apiPath('instances', name));
       const labels = Object.entries(i.labels ?? {}).map(([k, v]) => `${k}=${v}`);
       output(g.format).result(i, () =>
@@ -242,7 +242,7 @@ export function registerInstanceCommands(program: Command): void {
         }
         const target = targetFrom(opts);
         const reason = opts.reason !== undefined ? { reason: opts.reason } : {};
-        const client = await connect(g.dataDir, g.timeout);
+        const client = await connect(g);
 
         if (name !== undefined) {
           const view = await client.call<InstanceView>('PUT', apiPath('instances', name, 'target'), { target, ...reason });

@@ -61,7 +61,7 @@ export function registerLifecycleCommands(program: Command): void {
     .option('--reason <text>', 'why, for the audit log')
     .action(async (name: string, opts: { yes?: boolean; reason?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       if (!opts.yes) {
         const current = await client.call<InstanceInfo>('GET', apiPath('instances', name));
         const serving = current.currentVersion ? `it serves ${current.currentVersion} on ${current.hosts.join(', ')}` : `it serves nothing yet`;
@@ -98,7 +98,7 @@ export function registerLifecycleCommands(program: Command): void {
       if (opts.before !== undefined && !/^\d+$/.test(opts.before)) {
         throw new CutoverError('VALIDATION_FAILED', `--before takes the \`next\` a previous page printed (a number), not "${opts.before}"`);
       }
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       type Page = { deployments: DeploymentView[]; next: string | null };
       const fetchPage = (before: string | undefined) => client.call<Page>('GET', withQuery(apiPath('instances', name, 'deployments'), { limit, before }));
       let page = await fetchPage(opts.before);
@@ -121,7 +121,7 @@ export function registerLifecycleCommands(program: Command): void {
     .option('--dry-run', 'only show what would go and what stays, and why')
     .action(async (opts: { dryRun?: boolean }, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       const r = await client.call<PruneResult>('POST', '/api/prune', { dryRun: opts.dryRun === true });
       output(g.format).result(r, () => {
         const short = (d: string) => `${d.slice(0, 19)}…`;

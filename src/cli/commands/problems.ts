@@ -39,7 +39,7 @@ export function registerProblemCommands(program: Command): void {
     .option('--app <app>', 'the app, when several have this version')
     .action(async (version: string, title: string, opts: { details?: string; app?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       const p = await client.call<ProblemView>('POST', '/api/problems', {
         version,
         title,
@@ -57,7 +57,7 @@ export function registerProblemCommands(program: Command): void {
     .action(async (id: string, opts: { reason?: string }, cmd: Command) => {
       const g = globals(cmd);
       const n = problemId(id);
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       const p = await client.call<ProblemView>('POST', apiPath('problems', n, 'resolve'), opts.reason !== undefined ? { reason: opts.reason } : {});
       output(g.format).result(p, () => `resolved problem #${p.id} (${p.app} ${p.version}): ${p.title}`);
     });
@@ -73,7 +73,7 @@ export function registerProblemCommands(program: Command): void {
       const g = globals(cmd);
       if (opts.open && opts.resolved) throw new CutoverError('VALIDATION_FAILED', 'give --open or --resolved, not both (neither lists every problem)');
       const status = opts.open ? 'open' : opts.resolved ? 'resolved' : undefined;
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       const { problems } = await client.call<{ problems: ProblemView[] }>('GET', withQuery('/api/problems', { app: opts.app, version: opts.version, status }));
       output(g.format).result(problems, () =>
         problems.length
@@ -92,7 +92,7 @@ export function registerProblemCommands(program: Command): void {
     .action(async (id: string, _opts: object, cmd: Command) => {
       const g = globals(cmd);
       const n = problemId(id);
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       const p = await client.call<ProblemView>('GET', apiPath('problems', n));
       output(g.format).result(p, () => showText(p));
     });

@@ -25,6 +25,8 @@ interface ProcessFlags {
   rollbackWindow?: string;
   resetState?: boolean;
   allowSharedUid?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 async function configFrom(cmd: Command, opts: ProcessFlags, defaults: Record<string, unknown> = {}): Promise<Readonly<Config>> {
@@ -54,7 +56,10 @@ function withProcessOptions(cmd: Command): Command {
 }
 
 function withDatabaseOption(cmd: Command): Command {
-  return cmd.option('--database <location>', 'PostgreSQL URL (postgres://user:pass@host/db) or SQLite file (default <data-dir>/private/cutover.db)');
+  return cmd
+    .option('--database <location>', 'PostgreSQL URL (postgres://user:pass@host/db) or SQLite file (default <data-dir>/private/cutover.db)')
+    .option('--tls-cert <file>', 'serve the API over HTTPS with this PEM certificate (chain); needs --tls-key')
+    .option('--tls-key <file>', "the certificate's PEM private key: mode 0600 or 0400, owned by the server's user");
 }
 
 /**
@@ -78,6 +83,16 @@ function untilSignal(stop: () => Promise<void>, say: (line: string) => void): Pr
     };
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
   });
+}
+
+/** `server --print-fingerprint`: what join tokens pin and what an operator compares by hand. */
+async function printTlsFingerprint(config: Readonly<Config>, out: ReturnType<typeof output>): Promise<void> {
+  if (!config.tlsCert || !config.tlsKey) {
+    throw new CutoverError('CONFIG_INVALID', 'the server has no TLS certificate to print the fingerprint of: give --tls-cert and --tls-key (or tlsCert and tlsKey in the settings)');
+  }
+  const { readTlsFiles } = await import('../../shared/index.ts');
+  const { fingerprint } = await readTlsFiles(config.tlsCert, config.tlsKey);
+  out.result({ certificate: config.tlsCert, sha256: fingerprint }, () => `SHA-256 ${fingerprint}  (${config.tlsCert})`);
 }
 
 /** Starts `cutover agent` as a child process and waits until it has written its endpoint. */
@@ -219,19 +234,20 @@ export function registerProcessCommands(program: Command): void {
     },
   );
 
-  withDatabaseOption(withProcessOptions(program.command('server').description('run the control plane (API, store, orchestrator)'))).action(
-    async (opts: ProcessFlags, cmd: Command) => {
+  withDatabaseOption(withProcessOptions(program.command('server').description('run the control plane (API, store, orchestrator)')))
+    .option('--print-fingerprint', "print the SHA-256 fingerprint of the API's TLS certificate (tlsCert) and exit, without starting the server")
+    .action(async ({ printFingerprint, ...opts }: ProcessFlags & { printFingerprint?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const out = output(g.format);
       const config = await configFrom(cmd, opts);
+      if (printFingerprint) return printTlsFingerprint(config, out);
       const server = await (await processes()).startServer(config, createLogger('server', config.logLevel));
       const { contextsFileIn } = await import('../../cli-contexts.ts');
-      out.result({ api: server.url, ...(server.adminToken ? { adminToken: server.adminToken } : {}) }, () =>
-        [`server listening on ${server.url}`, ...(server.adminToken ? [`admin token (shown once; saved for the local CLI in ${contextsFileIn(cliConfigDir())}): ${server.adminToken}`] : [])].join('\n'),
+      out.result({ api: server.url, ...(server.tlsFingerprint ? { tlsFingerprint: server.tlsFingerprint } : {}), ...(server.adminToken ? { adminToken: server.adminToken } : {}) }, () =>
+        [`server listening on ${server.url}`, ...(server.tlsFingerprint ? [`TLS certificate SHA-256 ${server.tlsFingerprint}`] : []), ...(server.adminToken ? [`admin token (shown once; saved for the local CLI in ${contextsFileIn(cliConfigDir())}): ${server.adminToken}`] : [])].join('\n'),
       );
       await untilSignal(() => server.stop(), (l) => out.progress(l));
-    },
-  );
+    });
 
   withProcessOptions(program
       .command('agent')

@@ -27,7 +27,7 @@ export function registerTokenCommands(program: Command): void {
     .option('--channel <channel>', 'with --role publisher: a channel it may promote to (repeat for several; none: it only publishes)', (c: string, all: string[] = []) => [...all, c])
     .action(async (name: string, opts: { role: RoleName; channel?: string[] }, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       const created = await client.call<TokenInfo & { token: string }>('POST', '/api/tokens', { name, role: opts.role, ...(opts.channel ? { channels: opts.channel } : {}) });
       output(g.format).result(created, () =>
         [
@@ -43,7 +43,7 @@ export function registerTokenCommands(program: Command): void {
     .description('tokens by name and role (never the tokens themselves)')
     .action(async (_opts: object, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       const { tokens } = await client.call<{ tokens: TokenInfo[] }>('GET', '/api/tokens');
       output(g.format).result(tokens, () =>
         table([['NAME', 'ROLE', 'CHANNELS', 'CREATED', 'BY'], ...tokens.map((t) => [t.name, t.role, t.channels?.join(',') || '-', when(t.createdAt), t.createdBy])]),
@@ -56,7 +56,7 @@ export function registerTokenCommands(program: Command): void {
     .argument('<name>')
     .action(async (name: string, _opts: object, cmd: Command) => {
       const g = globals(cmd);
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       const revoked = await client.call<TokenInfo>('DELETE', apiPath('tokens', name));
       output(g.format).result(revoked, () => `revoked token "${revoked.name}" (${revoked.role}); requests with it now fail`);
     });

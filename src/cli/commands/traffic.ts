@@ -38,7 +38,7 @@ export function registerTrafficCommands(program: Command): void {
       const g = globals(cmd);
       const out = output(g.format);
       if (looksLikeDeploymentId(target)) deploymentId(target);
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       const id = await runningDeployment(client, target);
       let d = await client.call<DeploymentView>('POST', apiPath('deployments', id, 'abort'), opts.reason ? { reason: opts.reason } : {});
       if (opts.wait) {
@@ -62,7 +62,7 @@ export function registerTrafficCommands(program: Command): void {
     .action(async (target: string, opts: { reason?: string }, cmd: Command) => {
       const g = globals(cmd);
       if (looksLikeDeploymentId(target)) deploymentId(target);
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       const id = await runningDeployment(client, target);
       const d = await client.call<DeploymentView>('POST', apiPath('deployments', id, 'resume'), opts.reason ? { reason: opts.reason } : {});
       const step = d.steps.find((s) => s.status === 'running')?.name ?? 'its step';
@@ -79,7 +79,7 @@ export function registerTrafficCommands(program: Command): void {
     .action(async (instance: string, opts: { token?: string; off?: boolean; reason?: string }, cmd: Command) => {
       const g = globals(cmd);
       const out = output(g.format);
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       const reason = opts.reason ? { reason: opts.reason } : {};
       if (opts.off) {
         if (opts.token) throw new CutoverError('VALIDATION_FAILED', '--off and --token do not go together');
@@ -128,7 +128,7 @@ export function registerTrafficCommands(program: Command): void {
           throw new CutoverError('VALIDATION_FAILED', `cannot read --page ${opts.page}: ${(error as Error).message}`);
         }
       }
-      const client = await connect(g.dataDir, g.timeout);
+      const client = await connect(g);
       const reason = opts.reason ? { reason: opts.reason } : {};
       const r =
         state === 'on'
