@@ -14,3 +14,7 @@ export type ChannelMethods = Pick<
   'insertChannel' | 'getChannel' | 'listChannels' | 'updateChannel' | 'listChannelPointers' | 'moveChannel' | 'listChannelMoves'
 >;
 export type FleetMethods = Pick<Store, 'getSetting' | 'putSetting' | 'putHold' | 'deleteHold' | 'listHolds' | 'insertHalt' | 'liftHalt' | 'listHalts'>;
+export type MachineMethods = Pick<
+  Store,
+  'insertJoinToken' | 'findJoinTokenByHash' | 'listJoinTokens' | 'revokeJoinToken' | 'joinMachine' | 'getMachine' | 'findMachineByCredentialHash' | 'listMachines' | 'updateMachine'
+>;

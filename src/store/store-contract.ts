@@ -9,6 +9,7 @@ import { fleetFieldsContract } from './contract/fleet-fields-contract.ts';
 import { haltContract } from './contract/halt-contract.ts';
 import { instanceContract } from './contract/instance-contract.ts';
 import { leaseContract } from './contract/lease-contract.ts';
+import { machineContract } from './contract/machine-contract.ts';
 import { problemContract } from './contract/problem-contract.ts';
 import { settingsHoldContract } from './contract/settings-hold-contract.ts';
 
@@ -54,4 +55,5 @@ export function storeContract(
   settingsHoldContract(withStore);
   haltContract(withStore);
   leaseContract(withStore);
+  machineContract(withStore);
 }

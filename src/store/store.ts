@@ -22,6 +22,7 @@ import type {
   ReleaseRecord,
   TokenRecord,
 } from './types.ts';
+import type { JoinOutcome, JoinRequest, JoinTokenRecord, MachineChange, MachineRecord } from './machine-records.ts';
 
 /**
  * The store port. Every implementation (memory, SQLite, PostgreSQL) passes the same
@@ -155,6 +156,33 @@ export interface Store {
   liftHalt(app: string, version: string, lift: { by: string; at: number; reason: string }, audit: NewAuditEntry): Promise<HaltRecord | undefined>;
   /** Halts newest first; only active ones (not lifted) with `active: true`. */
   listHalts(filter?: { app?: string; version?: string; active?: boolean }): Promise<HaltRecord[]>;
+
+  /** Stores a new join token and appends the audit entry, in one transaction. */
+  insertJoinToken(token: JoinTokenRecord, audit: NewAuditEntry): Promise<void>;
+  findJoinTokenByHash(hash: string): Promise<JoinTokenRecord | undefined>;
+  /** Join tokens, oldest first (ties by id), revoked and expired ones too. */
+  listJoinTokens(): Promise<JoinTokenRecord[]>;
+  /** Revokes a token that is not revoked yet and appends the entry; undefined (and no entry) otherwise. */
+  revokeJoinToken(id: string, by: string, at: number, audit: NewAuditEntry): Promise<JoinTokenRecord | undefined>;
+
+  /**
+   * A join, atomically: the token with `join.tokenHash` must be unrevoked, unexpired at `join.now`
+   * and not used up; the name must be free (no machine, or a removed one, which is replaced). Then
+   * the token's `uses` goes up by one, the machine is stored and the entry appended. Otherwise
+   * nothing changes and no entry is appended. Two joins racing for one name or the last use of a
+   * token: exactly one wins.
+   */
+  joinMachine(join: JoinRequest, machine: MachineRecord, audit: NewAuditEntry): Promise<JoinOutcome>;
+  getMachine(name: string): Promise<MachineRecord | undefined>;
+  /** The machine whose credential has this hash, whatever its status. */
+  findMachineByCredentialHash(hash: string): Promise<MachineRecord | undefined>;
+  /** Machines by name, removed ones too. */
+  listMachines(): Promise<MachineRecord[]>;
+  /**
+   * Changes a machine's fields and appends the entry (none for a heartbeat: null), in one
+   * transaction; undefined (and no entry) when there is no such machine.
+   */
+  updateMachine(name: string, change: MachineChange, audit: NewAuditEntry | null): Promise<MachineRecord | undefined>;
 
   close(): Promise<void>;
 }

@@ -7,6 +7,7 @@ import { createMemoryFleet } from './memory-fleet.ts';
 import { createMemoryInstances } from './memory-instances.ts';
 import { createMemoryLeases } from './memory-leases.ts';
 import { createMemoryProblems } from './memory-problems.ts';
+import { createMemoryMachines } from './memory-machines.ts';
 
 /**
  * An in-memory store for unit tests of services. Same contract as the SQLite store. Every method
@@ -84,6 +85,7 @@ export function createMemoryStore(): Store {
     ...createMemoryProblems(),
 
     ...createMemoryFleet(audit),
+    ...createMemoryMachines(audit),
 
     async close() {},
   };

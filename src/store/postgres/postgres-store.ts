@@ -5,6 +5,7 @@ import { createPostgresChannels } from './postgres-channels.ts';
 import { createPgDb, json } from './postgres-db.ts';
 import { createPostgresDeployments } from './postgres-deployments.ts';
 import { createPostgresFleet } from './postgres-fleet.ts';
+import { createPostgresMachines } from './postgres-machines.ts';
 import { createPostgresInstances } from './postgres-instances.ts';
 import { createPostgresLeases } from './postgres-leases.ts';
 import { createPostgresProblems } from './postgres-problems.ts';
@@ -95,6 +96,7 @@ export async function createPostgresStore(url: string, options: PostgresStoreOpt
     ...createPostgresProblems(db),
 
     ...createPostgresFleet(db),
+    ...createPostgresMachines(db),
 
     async close() {
       await pool.end();

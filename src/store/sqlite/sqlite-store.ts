@@ -12,6 +12,7 @@ import { createSqliteAuditLog } from './sqlite-audit.ts';
 import { createSqliteChannels } from './sqlite-channels.ts';
 import { createSqliteDeployments } from './sqlite-deployments.ts';
 import { createSqliteFleet } from './sqlite-fleet.ts';
+import { createSqliteMachines } from './sqlite-machines.ts';
 import { createSqliteInstances } from './sqlite-instances.ts';
 import { createSqliteLeases } from './sqlite-leases.ts';
 import { createSqliteProblems } from './sqlite-problems.ts';
@@ -113,6 +114,7 @@ export function createSqliteStore(file: string, options: { log?: RowLog } = {}):
     ...createSqliteChannels(db, audit, options.log),
     ...createSqliteProblems(db),
     ...createSqliteFleet(db, audit),
+    ...createSqliteMachines(db, audit),
     async close() {
       if (db.isOpen) db.close();
     },

@@ -1,0 +1,60 @@
+// Join tokens and machines: the records of issue 17's machine registry (ADR 0021). Kept in their
+// own file so the rest of the store's types stay as they are.
+
+/** A join token as stored: never the token itself, only the SHA-256 of its secret. */
+export interface JoinTokenRecord {
+  /** `jt_` and 12 hex digits: how lists, `revoke` and audit entries name the token. */
+  id: string;
+  /** SHA-256 (hex) of the token's secret. */
+  hash: string;
+  createdAt: number;
+  createdBy: string;
+  expiresAt: number;
+  /** How many joins it allows; null: any number until it expires. */
+  maxUses: number | null;
+  /** Joins made with it so far. */
+  uses: number;
+  revokedAt: number | null;
+  revokedBy: string | null;
+}
+
+/** `active` receives work; `draining` keeps what it runs but gets nothing new; `removed` is gone (its credential refused, its name free). */
+export type MachineStatus = 'active' | 'draining' | 'removed';
+
+/** A machine an agent joined from. */
+export interface MachineRecord {
+  name: string;
+  labels: Record<string, string>;
+  /** The address the agent's last request came from. */
+  address: string | null;
+  agentVersion: string;
+  protocolVersion: string;
+  joinedAt: number;
+  lastHeartbeat: number | null;
+  status: MachineStatus;
+  /** SHA-256 (hex) of the machine's credential; the credential itself is only ever with the agent. */
+  credentialHash: string;
+  credentialRotatedAt: number;
+  /** The id of the join token it joined with. */
+  joinToken: string;
+}
+
+/** What a join changes besides the machine's own fields. */
+export interface JoinRequest {
+  /** SHA-256 of the presented token's secret. */
+  tokenHash: string;
+  /** The token must be unexpired at `now`. */
+  now: number;
+}
+
+/**
+ * A join's outcome: the machine stored (a removed machine's name is reused), or why not. `token`:
+ * no usable token has that hash (unknown, expired, used up or revoked: the service asks
+ * `checkJoinToken` which); `name-taken`: an active or draining machine has the name.
+ */
+export type JoinOutcome = { ok: true; machine: MachineRecord } | { ok: false; reason: 'token' | 'name-taken' };
+
+/** The fields of a machine that change after it joined. */
+export type MachineChange = Partial<
+  Pick<MachineRecord, 'status' | 'credentialHash' | 'credentialRotatedAt' | 'lastHeartbeat' | 'address' | 'agentVersion' | 'protocolVersion' | 'labels'>
+>;
