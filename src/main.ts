@@ -102,6 +102,7 @@ export async function startServer(
     traffic: createTrafficControls({ store, runtime, clock }),
     scheduler,
     version: PRODUCT_VERSION,
+    ...(tls ? { tlsFingerprint: tls.fingerprint } : {}),
     pruneKeepReleases: config.pruneKeepReleases,
     runtime,
     artifacts,

@@ -25,6 +25,8 @@ export interface ApiDeps {
   maxArtifactSize?: number;
   /** How many of each instance's last releases `POST /api/prune` keeps on the agent (setting `pruneKeepReleases`). */
   pruneKeepReleases?: number;
+  /** SHA-256 of the API's TLS certificate, embedded in join tokens; absent when it serves plain HTTP. */
+  tlsFingerprint?: string;
   /** The product version, shown in the OpenAPI document. */
   version?: string;
   /** Streams an instance's slot output from the agent. */

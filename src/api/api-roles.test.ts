@@ -13,6 +13,7 @@ test('every operation refuses a token whose role is below the one it documents, 
     let mutating = 0;
     let checked = 0;
     const opened: string[] = [];
+    let machines = 0;
     for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, { 'x-cutover-role': string; 'x-cutover-publisher'?: string; operationId: string }>>)) {
       for (const [method, op] of Object.entries(ops)) {
         const role = op['x-cutover-role'];
@@ -20,6 +21,13 @@ test('every operation refuses a token whose role is below the one it documents, 
         const concrete = path.replace(/\{[^}]+\}/g, '1');
         if (role === 'public') {
           assert.equal((await h.call(null, method.toUpperCase(), concrete)).status, 200, `${op.operationId} is public`);
+          continue;
+        }
+        if (role === 'machine') {
+          // An agent's own routes: no join token or credential, no entry.
+          const res = await h.call(null, method.toUpperCase(), concrete, { token: 'cutj_x', name: 'web-1', agentVersion: '1', protocolVersion: '1' });
+          assert.equal(res.status, 401, `${op.operationId} without the agent's secret: ${JSON.stringify(res.body)}`);
+          machines++;
           continue;
         }
         assert.ok(RANK.includes(role as Role), `${op.operationId} has a role`);
@@ -50,6 +58,7 @@ test('every operation refuses a token whose role is below the one it documents, 
     assert.ok(mutating >= 14, `found ${mutating} mutating operations`);
     assert.deepEqual(opened.sort(), ['promote', 'publishRelease', 'uploadArtifact'], 'what a publisher may do besides reading');
     assert.ok(checked >= 20, `checked ${checked} refusals`);
+    assert.equal(machines, 2, 'the join and the heartbeat');
   } finally {
     await h.close();
   }

@@ -13,6 +13,7 @@ import { fleetRoutes } from './routes-fleet.ts';
 import { trafficRoutes } from './routes-traffic.ts';
 import { lifecycleRoutes } from './routes-lifecycle.ts';
 import type { ApiDeps } from './api-deps.ts';
+import { machineRoutes } from './routes-machines.ts';
 
 /** Every operation of the API: what `createApi` serves and what `/api/openapi.json` describes. */
 export function apiRoutes(deps: ApiDeps): RouteSpec[] {
@@ -34,6 +35,7 @@ export function apiRoutes(deps: ApiDeps): RouteSpec[] {
     ...fleetRoutes(deps),
     ...trafficRoutes(deps),
     ...lifecycleRoutes(deps),
+    ...machineRoutes(deps),
   ];
   let document: object | undefined;
   routes.push(

@@ -23,8 +23,11 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
   method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   /** OpenAPI style: `/api/channels/{name}/promote`. */
   path: string;
-  /** The lowest role allowed; `public` needs no token. */
-  role: RankedRole | 'public';
+  /**
+   * The lowest role allowed; `public` needs no token; `machine`: no API token either, the handler
+   * authenticates the agent itself (a join token in the body, or the machine's credential).
+   */
+  role: RankedRole | 'public' | 'machine';
   /** Also open to `publisher` tokens: for any subject, or only for the channel in `{name}` when it is one of the token's. */
   publisher?: PublisherAccess;
   operationId: string;
@@ -40,6 +43,12 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
    * operation with its own code (publishing answers `MANIFEST_INVALID`); default `VALIDATION_FAILED`.
    */
   bodyError?: (error: z.ZodError | undefined) => CutoverError;
+  /**
+   * For role `machine`: authenticates the agent from its request (its machine credential) where
+   * `mount` checks API tokens, before anything is validated, so a caller without one learns nothing
+   * about the body; answers the machine's name (the caller is then `machine:<name>`).
+   */
+  authenticate?: (c: Context<ApiEnv>) => Promise<string>;
   /** A raw (non-JSON) request body, documented by content type. */
   rawBody?: string;
   /** Success status and body; `raw` responses (streams) give a content type instead. */
@@ -97,7 +106,7 @@ export function mount(
       c.header('x-request-id', requestId);
       c.set('maxBody', maxBodyBytes);
       let who: Caller = { actor: 'anonymous', role: 'viewer', requestId };
-      if (r.role !== 'public') {
+      if (r.role !== 'public' && r.role !== 'machine') {
         const header = c.req.header('authorization') ?? '';
         const token = header.startsWith('Bearer ') ? await findToken(header.slice(7).trim()) : undefined;
         if (!token) {
@@ -108,6 +117,7 @@ export function mount(
         if (refused) throw new CutoverError('FORBIDDEN', refused.message, { details: refused.details });
         who = { actor: token.name, role: token.role, requestId };
       }
+      if (r.authenticate) who = { actor: `machine:${await r.authenticate(c)}`, role: 'viewer', requestId };
       const params = r.params ? validate(r.params, c.req.param(), 'The path') : {};
       const query = r.query ? validate(r.query, c.req.query(), 'The query') : {};
       const body = await parseBody(r, c);

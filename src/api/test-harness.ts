@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { ManualClock, silentLogger } from '../shared/index.ts';
+import type { Logger } from '../shared/index.ts';
 import { createArtifactStore } from '../releases/index.ts';
 import type { ArtifactStore } from '../releases/index.ts';
 import { createMemoryStore } from '../store/index.ts';
@@ -36,10 +37,10 @@ export interface Harness {
 
 export async function startHarness(
   start = Date.parse('2026-11-01T10:00:00Z'),
-  options: { store?: Store; maxApiBody?: number; maxArtifactSize?: number } = {},
+  options: { store?: Store; maxApiBody?: number; maxArtifactSize?: number; tlsFingerprint?: string; log?: Logger } = {},
 ): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'cutover-api-'));
-  const { store: givenStore, ...limits } = options;
+  const { store: givenStore, log = silentLogger, ...limits } = options;
   const store = givenStore ?? createMemoryStore();
   const clock = new ManualClock(start);
   const runtime = new FakeRuntime();
@@ -55,7 +56,7 @@ export async function startHarness(
     runtime,
     artifacts,
     clock,
-    log: silentLogger,
+    log,
     openLogs: async () => ({ color: 'blue', body: Readable.from([]) }),
     ...limits,
   });

@@ -47,3 +47,7 @@ export { fleetPolicyPatchSchema, getFleetPolicy, resumeRollout, resumeSchema, up
 export { duePromotions } from './due-promotions.ts';
 export type { DuePromotion, DuePromotionsInput } from './due-promotions.ts';
 export { isoTimeField } from './iso-time.ts';
+export { checkJoinToken, createJoinToken, createJoinTokenSchema, listJoinTokens, revokeJoinToken } from './join-tokens.ts';
+export type { JoinTokenDeps, JoinTokenInfo, JoinTokenVerdict } from './join-tokens.ts';
+export { authenticateMachine, getMachine, joinMachineSchema, joinMachine, listMachines, machineHeartbeat, machineHeartbeatSchema, rotateMachineCredential, setMachineStatus } from './machines.ts';
+export type { MachineInfo } from './machines.ts';

@@ -1,0 +1,189 @@
+import type { Context } from 'hono';
+import { z } from 'zod';
+import {
+  authenticateMachine,
+  createJoinToken,
+  createJoinTokenSchema,
+  getMachine,
+  joinMachine,
+  joinMachineSchema,
+  listJoinTokens,
+  listMachines,
+  machineHeartbeat,
+  machineHeartbeatSchema,
+  revokeJoinToken,
+  rotateMachineCredential,
+  setMachineStatus,
+} from '../control/index.ts';
+import type { ApiDeps } from './api-deps.ts';
+import { pathParams, route } from './route.ts';
+import type { ApiEnv, RouteSpec } from './route.ts';
+
+const ms = z.number().int().describe('Milliseconds since the epoch.');
+
+const joinTokenSchema = z.object({
+  id: z.string(),
+  createdAt: ms,
+  createdBy: z.string(),
+  expiresAt: ms,
+  maxUses: z.number().int().nullable(),
+  uses: z.number().int(),
+  revokedAt: ms.nullable(),
+  revokedBy: z.string().nullable(),
+  state: z.enum(['usable', 'revoked', 'expired', 'used']),
+});
+
+const machineSchema = z.object({
+  name: z.string(),
+  labels: z.record(z.string(), z.string()),
+  address: z.string().nullable().describe('Where the agent\'s last request came from.'),
+  agentVersion: z.string(),
+  protocolVersion: z.string(),
+  joinedAt: ms,
+  lastHeartbeat: ms.nullable(),
+  status: z.enum(['active', 'draining', 'removed']),
+  credentialRotatedAt: ms,
+  joinToken: z.string().describe('The id of the join token it joined with.'),
+});
+
+const withCredential = z.object({ machine: machineSchema, credential: z.string().describe('The machine credential: shown only in this answer.') });
+
+/** The address of the peer (the agent), when the request came over a socket. */
+function peerAddress(c: Context<ApiEnv>): string | null {
+  return (c.env as Partial<ApiEnv['Bindings']> | undefined)?.incoming?.socket?.remoteAddress ?? null;
+}
+
+const bearer = (c: Context<ApiEnv>) => {
+  const header = c.req.header('authorization') ?? '';
+  return header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+};
+
+/** Join tokens (admin), the agents' join and heartbeat (machine), and the machine registry (issue 17). */
+export function machineRoutes(deps: ApiDeps): RouteSpec[] {
+  const { store, clock } = deps;
+  const name = pathParams('name');
+  return [
+    route({
+      method: 'get',
+      path: '/api/join-tokens',
+      role: 'admin',
+      operationId: 'listJoinTokens',
+      summary: 'Join tokens, oldest first (never the tokens themselves)',
+      tag: 'machines',
+      status: 200,
+      response: z.object({ joinTokens: z.array(joinTokenSchema) }),
+      handle: async () => ({ joinTokens: await listJoinTokens(deps) }),
+    }),
+    route({
+      method: 'post',
+      path: '/api/join-tokens',
+      role: 'admin',
+      operationId: 'createJoinToken',
+      summary: 'Create a join token; the answer is the only time it is shown',
+      description:
+        "The token embeds the SHA-256 of the server's TLS certificate and the URLs agents dial (default: the URL this request came to), so an agent's first contact is pinned.",
+      tag: 'machines',
+      body: createJoinTokenSchema,
+      status: 201,
+      response: joinTokenSchema.extend({ token: z.string(), urls: z.array(z.string()), fingerprint: z.string().nullable() }),
+      handle: async ({ body, who, c }) =>
+        createJoinToken({ store, clock, serverUrls: [new URL(c.req.url).origin], ...(deps.tlsFingerprint ? { tlsFingerprint: deps.tlsFingerprint } : {}) }, body, who),
+    }),
+    route({
+      method: 'delete',
+      path: '/api/join-tokens/{id}',
+      role: 'admin',
+      operationId: 'revokeJoinToken',
+      summary: 'Revoke a join token at once',
+      tag: 'machines',
+      params: pathParams('id'),
+      status: 200,
+      response: joinTokenSchema,
+      handle: async ({ params, who }) => revokeJoinToken(deps, params.id, who),
+    }),
+    route({
+      method: 'post',
+      path: '/api/machines/join',
+      role: 'machine',
+      operationId: 'joinMachine',
+      summary: "An agent joins with a join token and gets its machine's credential (shown only in this answer)",
+      tag: 'machines',
+      body: joinMachineSchema,
+      status: 201,
+      response: withCredential,
+      handle: async ({ body, c }) => joinMachine(deps, body, peerAddress(c)),
+    }),
+    route({
+      method: 'post',
+      path: '/api/machines/heartbeat',
+      role: 'machine',
+      operationId: 'machineHeartbeat',
+      summary: "An agent's heartbeat, with its machine credential as bearer token",
+      tag: 'machines',
+      authenticate: async (c) => (await authenticateMachine(store, bearer(c))).name,
+      body: machineHeartbeatSchema,
+      status: 200,
+      response: machineSchema,
+      handle: async ({ body, who, c }) => machineHeartbeat(deps, who.actor.slice('machine:'.length), body, peerAddress(c)),
+    }),
+    route({
+      method: 'get',
+      path: '/api/machines',
+      role: 'viewer',
+      operationId: 'listMachines',
+      summary: 'Machines by name, removed ones too',
+      tag: 'machines',
+      status: 200,
+      response: z.object({ machines: z.array(machineSchema) }),
+      handle: async () => ({ machines: await listMachines(store) }),
+    }),
+    route({
+      method: 'get',
+      path: '/api/machines/{name}',
+      role: 'viewer',
+      operationId: 'getMachine',
+      summary: 'One machine',
+      tag: 'machines',
+      params: name,
+      status: 200,
+      response: machineSchema,
+      handle: async ({ params }) => getMachine(store, params.name),
+    }),
+    route({
+      method: 'post',
+      path: '/api/machines/{name}/drain',
+      role: 'admin',
+      operationId: 'drainMachine',
+      summary: 'Drain a machine: it keeps what it runs and gets nothing new',
+      tag: 'machines',
+      params: name,
+      status: 200,
+      response: machineSchema,
+      handle: async ({ params, who }) => setMachineStatus(deps, params.name, 'draining', who),
+    }),
+    route({
+      method: 'delete',
+      path: '/api/machines/{name}',
+      role: 'admin',
+      operationId: 'removeMachine',
+      summary: 'Remove a machine: its credential stops working and its name is free',
+      tag: 'machines',
+      params: name,
+      status: 200,
+      response: machineSchema,
+      handle: async ({ params, who }) => setMachineStatus(deps, params.name, 'removed', who),
+    }),
+    route({
+      method: 'post',
+      path: '/api/machines/{name}/rotate-credential',
+      role: 'admin',
+      operationId: 'rotateMachineCredential',
+      summary: "Give a machine a new credential (shown only in this answer); the old one stops working at once",
+      tag: 'machines',
+      params: name,
+      status: 200,
+      response: withCredential,
+      handle: async ({ params, who }) => rotateMachineCredential(deps, params.name, who),
+    }),
+  ];
+}

@@ -1,0 +1,170 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { CutoverError, parseJoinToken, validate } from '../shared/index.ts';
+import type { Clock } from '../shared/index.ts';
+import type { MachineRecord, MachineStatus, NewAuditEntry, Store } from '../store/index.ts';
+import { labelKeyField, labelValueField } from './targets.ts';
+import { checkJoinToken, joinTokenError } from './join-tokens.ts';
+import { hashToken } from './tokens.ts';
+import type { Who } from './who.ts';
+
+/** A machine as the API shows it: never its credential's hash. */
+export type MachineInfo = Omit<MachineRecord, 'credentialHash'>;
+
+const info = ({ credentialHash: _hash, ...rest }: MachineRecord): MachineInfo => rest;
+
+const versionField = z.string().regex(/^[0-9A-Za-z.+-]{1,40}$/, 'must be a version like 1.2 or 0.1.0');
+
+export const joinMachineSchema = z
+  .object({
+    token: z.string().min(1).max(4096).describe('The join token (`cutj_…`) an admin created with `cutover join-token create`.'),
+    name: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes, starting with a letter, e.g. web-1').describe('The machine\'s name, unique among live machines.'),
+    labels: z.record(labelKeyField, labelValueField).default({}).describe('Labels for selectors, e.g. {"role": "web"}.'),
+    agentVersion: versionField.describe("The agent's product version."),
+    protocolVersion: versionField.describe('The agent protocol version the agent speaks.'),
+  })
+  .strict();
+
+export const machineHeartbeatSchema = z
+  .object({
+    agentVersion: versionField.optional(),
+    protocolVersion: versionField.optional(),
+  })
+  .strict();
+
+/** A new machine credential: random, recognisable to secret scanners (`cutm_`). */
+function newCredential(): string {
+  return `cutm_${randomBytes(32).toString('base64url')}`;
+}
+
+/**
+ * An agent joins with a join token: refused when the token is unknown, revoked, expired or used up
+ * (each with its own code), or when a live machine has the name (`MACHINE_EXISTS`). Answers the
+ * machine and its credential, which is never shown again; the store keeps its SHA-256.
+ */
+export async function joinMachine(deps: { store: Store; clock: Clock }, input: unknown, address: string | null): Promise<{ machine: MachineInfo; credential: string }> {
+  const body = validate(joinMachineSchema, input, 'The join request');
+  const tokenHash = hashToken(parseJoinToken(body.token).secret);
+  const now = deps.clock.now();
+  const verdict = checkJoinToken(await deps.store.findJoinTokenByHash(tokenHash), now);
+  if (!verdict.ok) throw joinTokenError(verdict);
+  const token = (await deps.store.findJoinTokenByHash(tokenHash))!;
+  const credential = newCredential();
+  const record: MachineRecord = {
+    name: body.name,
+    labels: body.labels,
+    address,
+    agentVersion: body.agentVersion,
+    protocolVersion: body.protocolVersion,
+    joinedAt: now,
+    lastHeartbeat: now,
+    status: 'active',
+    credentialHash: hashToken(credential),
+    credentialRotatedAt: now,
+    joinToken: token.id,
+  };
+  const outcome = await deps.store.joinMachine({ tokenHash, now }, record, {
+    at: now,
+    actor: `machine:${body.name}`,
+    action: 'machine.join',
+    subject: `machine:${body.name}`,
+    requestId: null,
+    after: { labels: body.labels, address, agentVersion: body.agentVersion, protocolVersion: body.protocolVersion, joinToken: token.id },
+  });
+  if (outcome.ok) return { machine: info(outcome.machine), credential };
+  if (outcome.reason === 'token') {
+    // Another join took its last use (or it was revoked) in between: say which, as above.
+    const again = checkJoinToken(await deps.store.findJoinTokenByHash(tokenHash), now);
+    throw again.ok ? new CutoverError('JOIN_TOKEN_USED', `join token ${token.id} was used up meanwhile; ask an admin for a new one`) : joinTokenError(again);
+  }
+  throw new CutoverError(
+    'MACHINE_EXISTS',
+    `a machine named "${body.name}" has already joined and is not removed; give this one another --name, or, if that machine is gone for good, \`cutover machine remove ${body.name}\` first`,
+    { details: { name: body.name } },
+  );
+}
+
+/**
+ * The machine an agent's credential belongs to; `MACHINE_CREDENTIAL_INVALID` for an unknown or
+ * rotated-away credential, or one of a removed machine.
+ */
+export async function authenticateMachine(store: Store, credential: string): Promise<MachineRecord> {
+  const machine = credential ? await store.findMachineByCredentialHash(hashToken(credential)) : undefined;
+  if (!machine || machine.status === 'removed') {
+    throw new CutoverError(
+      'MACHINE_CREDENTIAL_INVALID',
+      'missing, unknown, rotated or removed machine credential; the agent sends the one it got when it joined (`Authorization: Bearer cutm_…`); a removed machine joins again with a new join token',
+    );
+  }
+  return machine;
+}
+
+/** An agent's heartbeat: its last contact, address and versions (no audit entry: it is not a change anyone asked for). */
+export async function machineHeartbeat(deps: { store: Store; clock: Clock }, credential: string, input: () => Promise<unknown>, address: string | null): Promise<MachineInfo> {
+  const machine = await authenticateMachine(deps.store, credential);
+  const body = validate(machineHeartbeatSchema, await input(), 'The heartbeat');
+  const updated = await deps.store.updateMachine(machine.name, { lastHeartbeat: deps.clock.now(), address, ...body }, null);
+  if (!updated) throw new CutoverError('MACHINE_CREDENTIAL_INVALID', 'the machine was removed meanwhile; join again with a new join token');
+  return info(updated);
+}
+
+export async function listMachines(store: Store): Promise<MachineInfo[]> {
+  return (await store.listMachines()).map(info);
+}
+
+export async function getMachine(store: Store, name: string): Promise<MachineInfo> {
+  return info(await machineNamed(store, name));
+}
+
+async function machineNamed(store: Store, name: string): Promise<MachineRecord> {
+  const machine = await store.getMachine(name);
+  if (!machine) {
+    const names = (await store.listMachines()).map((m) => m.name);
+    throw new CutoverError('MACHINE_NOT_FOUND', `no machine named "${name}"; machines: ${names.join(', ') || 'none yet (agents join with a join token)'}`, { details: { name } });
+  }
+  return machine;
+}
+
+const entryFor = (who: Who, now: number, action: string, name: string, rest: Partial<NewAuditEntry> = {}): NewAuditEntry => ({
+  at: now,
+  actor: who.actor,
+  action,
+  subject: `machine:${name}`,
+  requestId: who.requestId,
+  ...rest,
+});
+
+/**
+ * Moves a machine to `draining` (it keeps what it runs, gets nothing new) or `removed` (its
+ * credential stops working, its name is free). Doing it again changes nothing; a removed machine
+ * cannot be drained.
+ */
+export async function setMachineStatus(deps: { store: Store; clock: Clock }, name: string, status: Exclude<MachineStatus, 'active'>, who: Who): Promise<MachineInfo> {
+  const machine = await machineNamed(deps.store, name);
+  if (machine.status === status) return info(machine);
+  if (machine.status === 'removed') {
+    throw new CutoverError('MACHINE_NOT_FOUND', `machine "${name}" was removed; it joins again with a new join token`, { details: { name } });
+  }
+  const now = deps.clock.now();
+  const action = status === 'draining' ? 'machine.drain' : 'machine.remove';
+  const updated = await deps.store.updateMachine(name, { status }, entryFor(who, now, action, name, { before: { status: machine.status }, after: { status } }));
+  if (!updated) throw new CutoverError('MACHINE_NOT_FOUND', `machine "${name}" disappeared meanwhile`);
+  return info(updated);
+}
+
+/** A new credential for a machine, shown once; the old one stops working at once. */
+export async function rotateMachineCredential(deps: { store: Store; clock: Clock }, name: string, who: Who): Promise<{ machine: MachineInfo; credential: string }> {
+  const machine = await machineNamed(deps.store, name);
+  if (machine.status === 'removed') {
+    throw new CutoverError('MACHINE_NOT_FOUND', `machine "${name}" was removed; it joins again with a new join token`, { details: { name } });
+  }
+  const now = deps.clock.now();
+  const credential = newCredential();
+  const updated = await deps.store.updateMachine(
+    name,
+    { credentialHash: hashToken(credential), credentialRotatedAt: now },
+    entryFor(who, now, 'machine.rotate-credential', name, { before: { credentialRotatedAt: machine.credentialRotatedAt }, after: { credentialRotatedAt: now } }),
+  );
+  if (!updated) throw new CutoverError('MACHINE_NOT_FOUND', `machine "${name}" disappeared meanwhile`);
+  return { machine: info(updated), credential };
+}
