@@ -7,6 +7,7 @@ import { registerChannelCommands } from './commands/channels.ts';
 import { registerProblemCommands } from './commands/problems.ts';
 import { registerAuditCommands } from './commands/audit.ts';
 import { registerTokenCommands } from './commands/tokens.ts';
+import { registerJoinTokenCommands, registerMachineCommands } from './commands/machines.ts';
 import { registerFleetCommands } from './commands/fleet.ts';
 import { registerTrafficCommands } from './commands/traffic.ts';
 import { registerLifecycleCommands } from './commands/lifecycle.ts';
@@ -43,6 +44,8 @@ export function buildProgram(): Command {
   registerProblemCommands(program);
   registerAuditCommands(program);
   registerTokenCommands(program);
+  registerJoinTokenCommands(program);
+  registerMachineCommands(program);
   registerFleetCommands(program);
   registerSystemdCommands(program);
   registerCompletionCommand(program);

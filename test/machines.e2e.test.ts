@@ -1,0 +1,135 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmod, copyFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { readFile } from 'node:fs/promises';
+import { cutover, cutoverText, freePort, startProcess, tempDir } from './helpers.ts';
+import { makeTestCerts, opensslFingerprint } from './tls-certs.ts';
+import type { TestCerts } from './tls-certs.ts';
+
+/**
+ * The API over HTTPS (`--tls-cert`/`--tls-key`), the CLI trusting a given CA (`--ca-file`,
+ * `CUTOVER_CA_FILE`), and join tokens and machines through the CLI, with an agent's join and
+ * heartbeat made over HTTPS: one server for the file, certificates made with openssl in the test.
+ */
+let data: Awaited<ReturnType<typeof tempDir>>;
+let certs: TestCerts;
+let server: Awaited<ReturnType<typeof startProcess>> | undefined;
+const started = Date.now();
+
+before(async () => {
+  data = await tempDir('tls');
+  certs = await makeTestCerts(data.dir);
+  server = await startProcess(data.dir, ['server', '--api-port', String(await freePort()), '--tls-cert', certs.cert, '--tls-key', certs.key]);
+});
+
+after(async () => {
+  await server?.stop();
+  await data?.cleanup();
+  console.log(`machines e2e: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+});
+
+test('the server serves HTTPS and reports the SHA-256 of its certificate, as openssl computes it', async () => {
+  const expected = await opensslFingerprint(certs.cert);
+  assert.match(server!.info.api, /^https:\/\/127\.0\.0\.1:\d+$/);
+  assert.equal(server!.info.tlsFingerprint, expected);
+  const printed = await cutover(data.dir, ['server', '--print-fingerprint', '--tls-cert', certs.cert, '--tls-key', certs.key]);
+  assert.equal(printed.code, 0, printed.stderr);
+  assert.deepEqual(printed.json, { certificate: certs.cert, sha256: expected });
+});
+
+test('the CLI works with --ca-file or CUTOVER_CA_FILE, and without the CA it fails naming --ca-file', async () => {
+  const withFlag = await cutover(data.dir, ['token', 'list', '--ca-file', certs.ca]);
+  assert.equal(withFlag.code, 0, withFlag.stderr + withFlag.stdout);
+  assert.deepEqual(withFlag.json.map((t: { name: string }) => t.name), ['admin']);
+  const withEnv = await cutover(data.dir, ['token', 'list'], { CUTOVER_CA_FILE: certs.ca });
+  assert.equal(withEnv.code, 0, withEnv.stderr + withEnv.stdout);
+
+  const without = await cutover(data.dir, ['token', 'list']);
+  assert.equal(without.code, 6, without.stdout);
+  assert.equal(without.json.error.code, 'TLS_UNTRUSTED');
+  assert.match(without.json.error.message, /does not trust .*--ca-file FILE or CUTOVER_CA_FILE/);
+
+  const wrong = await cutover(data.dir, ['token', 'list', '--ca-file', certs.otherCa]);
+  assert.equal(wrong.code, 6, wrong.stdout);
+  assert.equal(wrong.json.error.code, 'TLS_UNTRUSTED');
+  assert.ok(wrong.json.error.message.includes(`not signed by the CA in ${certs.otherCa}`), wrong.json.error.message);
+
+  const missing = await cutover(data.dir, ['token', 'list', '--ca-file', join(data.dir, 'nope.pem')]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.json.error.message, /cannot read the CA file .*nope\.pem/);
+});
+
+test('a key file other users may read is refused at start, naming the chmod that fixes it; nothing starts', async () => {
+  const loose = join(data.dir, 'loose.key');
+  await copyFile(certs.key, loose);
+  await chmod(loose, 0o644);
+  const r = await cutover(join(data.dir, 'other'), ['server', '--api-port', '0', '--tls-cert', certs.cert, '--tls-key', loose]);
+  assert.equal(r.code, 2, r.stdout + r.stderr);
+  assert.equal(r.json.error.code, 'TLS_INVALID');
+  assert.ok(r.json.error.message.includes(`chmod 600 ${loose}`), r.json.error.message);
+  const half = await cutover(join(data.dir, 'other'), ['server', '--api-port', '0', '--tls-cert', certs.cert]);
+  assert.equal(half.code, 2);
+  assert.match(half.json.error.message, /tlsCert and tlsKey go together/);
+});
+
+/** An agent's request over HTTPS, trusting only the test CA. */
+async function asAgent(path: string, body: object, credential?: string): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const dispatcher = new Agent({ connect: { ca: await readFile(certs.ca, 'utf8') } });
+  try {
+    const res = await undiciFetch(`${server!.info.api}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(credential ? { authorization: `Bearer ${credential}` } : {}) },
+      body: JSON.stringify(body),
+      dispatcher,
+    });
+    return { status: res.status, body: await res.json() };
+  } finally {
+    await dispatcher.close();
+  }
+}
+
+test('join tokens and machines through the CLI; an agent joins and reports over HTTPS with the token and its credential', async () => {
+  const ca = ['--ca-file', certs.ca];
+  const created = await cutover(data.dir, ['join-token', 'create', '--expires', '1h', '--uses', '1', ...ca]);
+  assert.equal(created.code, 0, created.stderr + created.stdout);
+  assert.equal(created.json.fingerprint, await opensslFingerprint(certs.cert));
+  assert.deepEqual(created.json.urls, [server!.info.api], 'default: the URL the CLI reached the server at');
+  const text = await cutoverText(data.dir, ['join-token', 'list', ...ca]);
+  assert.match(text.stdout, new RegExp(`${created.json.id}\\s+usable\\s+.*0/1`));
+  assert.ok(!text.stdout.includes(created.json.token));
+
+  const join = { token: created.json.token, name: 'web-1', labels: { role: 'web' }, agentVersion: '0.1.0', protocolVersion: '1.0' };
+  const joined = await asAgent('/api/machines/join', join);
+  assert.equal(joined.status, 201, JSON.stringify(joined.body));
+  assert.equal(joined.body.machine.address, '127.0.0.1');
+  const reused = await asAgent('/api/machines/join', { ...join, name: 'web-2' });
+  assert.equal(reused.body.code, 'JOIN_TOKEN_USED');
+  assert.equal((await asAgent('/api/machines/heartbeat', {}, joined.body.credential)).status, 200);
+
+  const list = await cutover(data.dir, ['machine', 'list', ...ca]);
+  assert.deepEqual(list.json.map((m: { name: string; status: string }) => [m.name, m.status]), [['web-1', 'active']]);
+  const yaml = await cutoverText(data.dir, ['machine', 'show', 'web-1', '-o', 'yaml', ...ca]);
+  assert.match(yaml.stdout, /^name: web-1$/m);
+  const wide = await cutoverText(data.dir, ['machine', 'list', '-o', 'wide', ...ca]);
+  assert.match(wide.stdout, /NAME\s+STATUS\s+LABELS\s+ADDRESS.*JOIN TOKEN/);
+  assert.match(wide.stdout, new RegExp(`web-1\\s+active\\s+role=web\\s+127\\.0\\.0\\.1.*${created.json.id}`));
+
+  const rotated = await cutover(data.dir, ['machine', 'rotate-credential', 'web-1', ...ca]);
+  assert.equal(rotated.code, 0, rotated.stdout);
+  assert.equal((await asAgent('/api/machines/heartbeat', {}, joined.body.credential)).body.code, 'MACHINE_CREDENTIAL_INVALID');
+  assert.equal((await asAgent('/api/machines/heartbeat', {}, rotated.json.credential)).status, 200);
+  assert.equal((await cutover(data.dir, ['machine', 'drain', 'web-1', ...ca])).json.status, 'draining');
+  const unconfirmed = await cutover(data.dir, ['machine', 'remove', 'web-1', ...ca]);
+  assert.equal(unconfirmed.code, 2, 'no terminal to confirm on, no --yes');
+  assert.equal((await cutover(data.dir, ['machine', 'remove', 'web-1', '--yes', ...ca])).json.status, 'removed');
+  const revoked = await cutover(data.dir, ['join-token', 'revoke', created.json.id, ...ca]);
+  assert.equal(revoked.json.state, 'revoked');
+  const missing = await cutover(data.dir, ['machine', 'show', 'nope', ...ca]);
+  assert.equal(missing.code, 3);
+  assert.equal(missing.json.error.code, 'MACHINE_NOT_FOUND');
+  const audit = await cutover(data.dir, ['audit', '--limit', '20', ...ca]);
+  const entries = JSON.stringify(audit.json);
+  for (const secret of [created.json.token, joined.body.credential, rotated.json.credential]) assert.ok(!entries.includes(secret));
+});
