@@ -13,7 +13,7 @@ import type { Config } from './config/index.ts';
 import { describeDatabase, openStore } from './store/index.ts';
 import { createArtifactStore } from './releases/index.ts';
 import { createDeployer, createTrafficControls, pruneArtifacts } from './deploy/index.ts';
-import { agentAnswers, claimPorts, createAgentClient, findLiveAgent, openAgentLogs, portFree, startAgent, waitAgentGone } from './agent/index.ts';
+import { agentAnswers, claimPorts, createAgentClient, findLiveAgent, linkMachine, openAgentLogs, portFree, startAgent, waitAgentGone } from './agent/index.ts';
 import type { AgentPidRecord } from './agent/index.ts';
 import { bootstrapAdminToken, collectUnreferencedArtifacts, ensureBuiltInChannels, reportProblem } from './control/index.ts';
 import { createApi } from './api/index.ts';
@@ -215,12 +215,28 @@ function every(ms: number, log: Logger, failed: string, task: () => Promise<unkn
 const settleIntervalMs = (lockTtlMs: number) => Math.max(1000, Math.min(30_000, Math.floor(lockTtlMs / 2)));
 
 /** The agent's composition root with the shared credentials files. */
-export async function startAgentProcess(config: Readonly<Config>, log: Logger, options: { takeover?: boolean } = {}) {
+export async function startAgentProcess(config: Readonly<Config>, log: Logger, options: { takeover?: boolean; /** `CUTOVER_JOIN_TOKEN` */ joinToken?: string } = {}) {
   await secureAgentFiles(config.dataDir, log);
+  // With `server`: joined (or reported) before anything starts, so a refused join changes nothing.
+  const machine = config.server ? await linkMachine(config, options.joinToken, PRODUCT_VERSION, log) : undefined;
   const token = await ensureAgentToken(config.dataDir);
-  const agent = await startAgent(config, token, log, options);
+  let agent;
+  try {
+    agent = await startAgent(config, token, log, options);
+  } catch (error) {
+    machine?.stop();
+    throw error;
+  }
   await writeAgentEndpoint(config.dataDir, `http://${config.agentHost}:${agent.controlPort}`);
-  return agent;
+  if (!machine) return agent;
+  const stopAgent = agent.stop;
+  return Object.assign(agent, {
+    machine: machine.link.name,
+    stop() {
+      machine.stop();
+      return stopAgent();
+    },
+  });
 }
 
 /** The live agent serving a data directory, as `cutover up` finds it (see {@link findServingAgent}). */

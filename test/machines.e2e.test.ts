@@ -55,10 +55,6 @@ test('the CLI works with --ca-file or CUTOVER_CA_FILE, and without the CA it fai
   assert.equal(wrong.code, 6, wrong.stdout);
   assert.equal(wrong.json.error.code, 'TLS_UNTRUSTED');
   assert.ok(wrong.json.error.message.includes(`not signed by the CA in ${certs.otherCa}`), wrong.json.error.message);
-
-  const missing = await cutover(data.dir, ['token', 'list', '--ca-file', join(data.dir, 'nope.pem')]);
-  assert.equal(missing.code, 2);
-  assert.match(missing.json.error.message, /cannot read the CA file .*nope\.pem/);
 });
 
 test('a key file other users may read is refused at start, naming the chmod that fixes it; nothing starts', async () => {
@@ -91,27 +87,20 @@ async function asAgent(path: string, body: object, credential?: string): Promise
 }
 
 test('join tokens and machines through the CLI; an agent joins and reports over HTTPS with the token and its credential', async () => {
+  // The API's unit tests (src/api/machines-api.test.ts) cover each refusal; this is the CLI and the wire.
   const ca = ['--ca-file', certs.ca];
   const created = await cutover(data.dir, ['join-token', 'create', '--expires', '1h', '--uses', '1', ...ca]);
   assert.equal(created.code, 0, created.stderr + created.stdout);
   assert.equal(created.json.fingerprint, await opensslFingerprint(certs.cert));
   assert.deepEqual(created.json.urls, [server!.info.api], 'default: the URL the CLI reached the server at');
-  const text = await cutoverText(data.dir, ['join-token', 'list', ...ca]);
-  assert.match(text.stdout, new RegExp(`${created.json.id}\\s+usable\\s+.*0/1`));
-  assert.ok(!text.stdout.includes(created.json.token));
 
   const join = { token: created.json.token, name: 'web-1', labels: { role: 'web' }, agentVersion: '0.1.0', protocolVersion: '1.0' };
   const joined = await asAgent('/api/machines/join', join);
   assert.equal(joined.status, 201, JSON.stringify(joined.body));
   assert.equal(joined.body.machine.address, '127.0.0.1');
-  const reused = await asAgent('/api/machines/join', { ...join, name: 'web-2' });
-  assert.equal(reused.body.code, 'JOIN_TOKEN_USED');
+  assert.equal((await asAgent('/api/machines/join', { ...join, name: 'web-2' })).body.code, 'JOIN_TOKEN_USED');
   assert.equal((await asAgent('/api/machines/heartbeat', {}, joined.body.credential)).status, 200);
 
-  const list = await cutover(data.dir, ['machine', 'list', ...ca]);
-  assert.deepEqual(list.json.map((m: { name: string; status: string }) => [m.name, m.status]), [['web-1', 'active']]);
-  const yaml = await cutoverText(data.dir, ['machine', 'show', 'web-1', '-o', 'yaml', ...ca]);
-  assert.match(yaml.stdout, /^name: web-1$/m);
   const wide = await cutoverText(data.dir, ['machine', 'list', '-o', 'wide', ...ca]);
   assert.match(wide.stdout, /NAME\s+STATUS\s+LABELS\s+ADDRESS.*JOIN TOKEN/);
   assert.match(wide.stdout, new RegExp(`web-1\\s+active\\s+role=web\\s+127\\.0\\.0\\.1.*${created.json.id}`));
@@ -121,15 +110,6 @@ test('join tokens and machines through the CLI; an agent joins and reports over 
   assert.equal((await asAgent('/api/machines/heartbeat', {}, joined.body.credential)).body.code, 'MACHINE_CREDENTIAL_INVALID');
   assert.equal((await asAgent('/api/machines/heartbeat', {}, rotated.json.credential)).status, 200);
   assert.equal((await cutover(data.dir, ['machine', 'drain', 'web-1', ...ca])).json.status, 'draining');
-  const unconfirmed = await cutover(data.dir, ['machine', 'remove', 'web-1', ...ca]);
-  assert.equal(unconfirmed.code, 2, 'no terminal to confirm on, no --yes');
   assert.equal((await cutover(data.dir, ['machine', 'remove', 'web-1', '--yes', ...ca])).json.status, 'removed');
-  const revoked = await cutover(data.dir, ['join-token', 'revoke', created.json.id, ...ca]);
-  assert.equal(revoked.json.state, 'revoked');
-  const missing = await cutover(data.dir, ['machine', 'show', 'nope', ...ca]);
-  assert.equal(missing.code, 3);
-  assert.equal(missing.json.error.code, 'MACHINE_NOT_FOUND');
-  const audit = await cutover(data.dir, ['audit', '--limit', '20', ...ca]);
-  const entries = JSON.stringify(audit.json);
-  for (const secret of [created.json.token, joined.body.credential, rotated.json.credential]) assert.ok(!entries.includes(secret));
+  assert.equal((await asAgent('/api/machines/heartbeat', {}, rotated.json.credential)).body.code, 'MACHINE_CREDENTIAL_INVALID');
 });

@@ -128,6 +128,37 @@ export const configSchema = z
       .union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')], { error: 'must be true or false' })
       .default(false)
       .describe('An agent that is not root runs its slots as its own uid (`isolation: none`): it then refuses to bind the router to a non-loopback `httpHost` unless this is `true`, because any release could read its credentials and join its ports.'),
+    server: z
+      .string()
+      .url()
+      .optional()
+      .describe("Agent: the server's URL (e.g. `https://cp.internal:7070`). Set, the agent joins it as a machine at its first start (with a join token from `CUTOVER_JOIN_TOKEN` or `joinTokenFile`, pinning the certificate hash the token carries), stores its credential in `<dataDir>/agent/private/machine.json` (0600), and at later starts reports with that credential. It does not yet receive desired state from it ([machines](machines.md)). Unset: the server pushes to the agent as before."),
+    joinTokenFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Agent: a file holding the join token for its first start with `server` (else `CUTOVER_JOIN_TOKEN`). Never on the command line: it would sit in `ps` and the shell history.'),
+    machineName: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes, starting with a letter, e.g. web-1')
+      .optional()
+      .describe("Agent: the machine's name when it joins the `server`, unique among live machines. Default: the host name, lowercased."),
+    machineLabels: z
+      .string()
+      .default('')
+      .transform((v, ctx) => {
+        const labels: Record<string, string> = {};
+        for (const pair of v.split(',').map((p) => p.trim()).filter(Boolean)) {
+          const m = /^([a-z][a-z0-9._/-]{0,62})=(.{0,200})$/.exec(pair);
+          if (!m) {
+            ctx.addIssue({ code: 'custom', message: `"${pair}" is not a label; write key=value, keys lowercase, e.g. role=web,zone=a` });
+            return z.NEVER;
+          }
+          labels[m[1]!] = m[2]!;
+        }
+        return labels;
+      })
+      .describe('Agent: labels of the machine when it joins the `server`, `key=value` pairs separated by commas (`--label role=web --label zone=a`).'),
     logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info').describe('`debug`, `info`, `warn`, `error` or `silent`. Logs are JSON lines on stderr.'),
   })
   .strict()

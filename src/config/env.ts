@@ -28,6 +28,14 @@ export function ciEnv(): Record<string, string | undefined> {
 }
 
 /**
+ * `CUTOVER_JOIN_TOKEN`: the join token of an agent's first start with `server`. Not a setting (a
+ * secret has no place in the settings object, files or flags), read here like every variable.
+ */
+export function joinTokenFromEnv(): string | undefined {
+  return process.env.CUTOVER_JOIN_TOKEN || undefined;
+}
+
+/**
  * The directory of the CLI's contexts file (its credentials): `$XDG_CONFIG_HOME/cutover`, else
  * `$HOME/.config/cutover` (XDG Base Directory spec), else the user's home from the system.
  */

@@ -2,4 +2,4 @@ export { configSchema, loadConfig, configFromEnv, settingEnvName } from './confi
 export type { Config, ConfigInput } from './config.ts';
 export { settingDocs } from './setting-docs.ts';
 export type { SettingDoc } from './setting-docs.ts';
-export { readEnv, cliEnv, cliConfigDir, ciEnv } from './env.ts';
+export { readEnv, cliEnv, cliConfigDir, ciEnv, joinTokenFromEnv } from './env.ts';

@@ -69,11 +69,13 @@ export function cutover(
   dataDir: string,
   args: string[],
   env: Record<string, string> = {},
+  options: { netns?: string } = {},
 ): Promise<CliResult> {
+  const [file, argv] = inNetns(options.netns, [CLI, '--data-dir', dataDir, '--json', ...args]);
   return new Promise((resolve) => {
     execFile(
-      process.execPath,
-      [CLI, '--data-dir', dataDir, '--json', ...args],
+      file,
+      argv,
       { env: cliEnv(env), timeout: 120_000 },
       (error, stdout, stderr) => {
         let json: unknown;
@@ -105,6 +107,14 @@ export function cutoverText(
   });
 }
 
+/**
+ * Node with `argv`, inside the network namespace `netns` when given: `ip netns exec` enters it and
+ * then execs Node, so the pid is Node's own (a signal reaches the CLI, not a wrapper).
+ */
+function inNetns(netns: string | undefined, argv: string[]): [string, string[]] {
+  return netns ? ['ip', ['netns', 'exec', netns, process.execPath, ...argv]] : [process.execPath, argv];
+}
+
 export interface Ports {
   http: number;
   api: number;
@@ -123,11 +133,13 @@ export async function startProcess(
   dataDir: string,
   args: string[],
   env: Record<string, string> = {},
+  options: { netns?: string } = {},
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read the JSON line freely
 ): Promise<{ child: ChildProcess; info: any; stop(): Promise<void> }> {
+  const [file, argv] = inNetns(options.netns, [CLI, '--data-dir', dataDir, '--json', ...args, '--log-level', 'warn']);
   const child = spawn(
-    process.execPath,
-    [CLI, '--data-dir', dataDir, '--json', ...args, '--log-level', 'warn'],
+    file,
+    argv,
     {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: cliEnv(env),

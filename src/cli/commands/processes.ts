@@ -85,6 +85,18 @@ function untilSignal(stop: () => Promise<void>, say: (line: string) => void): Pr
   });
 }
 
+/** The flags of `cutover agent` beyond the process flags. */
+type AgentFlags = ProcessFlags & {
+  takeover?: boolean;
+  detach?: boolean;
+  pidFile?: string;
+  server?: string;
+  joinTokenFile?: string;
+  joinToken?: string;
+  name?: string;
+  label?: string[];
+};
+
 /** `server --print-fingerprint`: what join tokens pin and what an operator compares by hand. */
 async function printTlsFingerprint(config: Readonly<Config>, out: ReturnType<typeof output>): Promise<void> {
   if (!config.tlsCert || !config.tlsKey) {
@@ -261,10 +273,19 @@ export function registerProcessCommands(program: Command): void {
     )
     .option('--detach', 'for service managers (systemd Type=forking): start the agent in the background, return once it serves (with --takeover: once it has taken over), see docs/install.md')
     .option('--pid-file <file>', 'with --detach: write the background agent\'s pid to this file (systemd PIDFile=)')
-    .action(async (opts: ProcessFlags & { takeover?: boolean; detach?: boolean; pidFile?: string }, cmd: Command) => {
+    .option('--server <url>', "join this server as a machine (first start: with a join token in CUTOVER_JOIN_TOKEN or --join-token-file), then report to it with the machine's credential; see docs/machines.md")
+    .option('--join-token-file <file>', 'a file holding the join token (else CUTOVER_JOIN_TOKEN); never the token itself on the command line')
+    .option('--join-token <token>', 'refused: a token on the command line sits in `ps` and the shell history; use CUTOVER_JOIN_TOKEN or --join-token-file')
+    .option('--name <name>', "the machine's name when it joins (default: the host name)")
+    .option('--label <key=value...>', 'labels of the machine when it joins, e.g. --label role=web')
+    .action(async (opts: AgentFlags, cmd: Command) => {
       const g = globals(cmd);
       const out = output(g.format);
-      const { takeover, detach, pidFile, ...flags } = opts;
+      const { takeover, detach, pidFile, joinToken, name, label, ...rest } = opts;
+      if (joinToken !== undefined) {
+        throw new CutoverError('VALIDATION_FAILED', 'a join token on the command line would sit in `ps` and the shell history: nothing was started. Put it in CUTOVER_JOIN_TOKEN, or in a file (mode 0600) named by --join-token-file');
+      }
+      const flags = { ...rest, ...(name !== undefined ? { machineName: name } : {}), ...(label !== undefined ? { machineLabels: label.join(',') } : {}) };
       if (pidFile !== undefined && !detach) throw new CutoverError('VALIDATION_FAILED', '--pid-file needs --detach: a foreground agent\'s pid is the one you started');
       if (detach) {
         // Settings are checked here first, so a bad flag fails this command, not the background agent.
@@ -275,7 +296,9 @@ export function registerProcessCommands(program: Command): void {
         return;
       }
       const config = await configFrom(cmd, flags);
-      const agent = await (await processes()).startAgentProcess(config, createLogger('agent', config.logLevel), { takeover: takeover === true });
+      const { joinTokenFromEnv } = await import('../../config/index.ts');
+      const envToken = joinTokenFromEnv();
+      const agent = await (await processes()).startAgentProcess(config, createLogger('agent', config.logLevel), { takeover: takeover === true, ...(envToken ? { joinToken: envToken } : {}) });
       let handedOver: Awaited<ReturnType<typeof agent.takeOver>> | undefined;
       if (takeover) {
         try {
@@ -287,8 +310,9 @@ export function registerProcessCommands(program: Command): void {
       }
       (await import('../detach.ts')).reportToParent({ pid: process.pid, router: agent.routerPort, control: agent.controlPort, ...(handedOver ? { takeover: handedOver } : {}) });
       const ports = `router on ${config.httpHost}:${agent.routerPort}, control API on ${config.agentHost}:${agent.controlPort}`;
-      out.result({ router: agent.routerPort, control: agent.controlPort, ...(handedOver ? { takeover: handedOver } : {}) }, () => {
-        if (!handedOver) return `agent: ${ports}`;
+      const machine = 'machine' in agent ? { machine: agent.machine, server: config.server } : {};
+      out.result({ router: agent.routerPort, control: agent.controlPort, ...machine, ...(handedOver ? { takeover: handedOver } : {}) }, () => {
+        if (!handedOver) return `agent: ${ports}${'machine' in agent ? `\njoined ${config.server} as machine ${agent.machine}` : ''}`;
         if (handedOver.previousPid === null) {
           return `agent: ${ports}\nno previous agent was running on ${config.dataDir} (agent/private/agent.pid names none alive): started normally`;
         }

@@ -1,0 +1,150 @@
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import type { Dispatcher } from 'undici';
+import { CutoverError, isCutoverError, parseJoinToken } from '../shared/index.ts';
+import type { ErrorCode, Logger } from '../shared/index.ts';
+import type { Config } from '../config/index.ts';
+import { agentPrivateDir } from './agent-files.ts';
+import { pinnedDispatcher } from './pinned-tls.ts';
+
+/**
+ * The agent protocol version this agent announces when it joins. The agent protocol (ADR 0019)
+ * owns the real number; until the connection exists, joins announce this one.
+ */
+export const JOIN_PROTOCOL_VERSION = '1.0';
+
+/** How often a joined agent reports to the server until the connection (ADR 0019) carries heartbeats. */
+const HEARTBEAT_MS = 30_000;
+
+/** What a joined agent keeps in `agent/private/machine.json` (0600): who it is, where the server is, the pin, its credential. */
+export interface MachineLink {
+  name: string;
+  urls: string[];
+  /** SHA-256 of the server's certificate, from the join token; null for a plain-HTTP loopback server. */
+  fingerprint: string | null;
+  credential: string;
+}
+
+export const machineLinkFile = (dataDir: string): string => join(agentPrivateDir(join(dataDir, 'agent')), 'machine.json');
+
+/** The saved link, or undefined before the first join. */
+export async function readMachineLink(dataDir: string): Promise<MachineLink | undefined> {
+  let text: string;
+  try {
+    text = await readFile(machineLinkFile(dataDir), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  const link = JSON.parse(text) as MachineLink;
+  if (typeof link.credential !== 'string' || !Array.isArray(link.urls)) {
+    throw new CutoverError('CONFIG_INVALID', `${machineLinkFile(dataDir)} is damaged; remove it and join again with a new join token (and \`cutover machine remove ${String(link.name)}\` first)`);
+  }
+  return link;
+}
+
+/** Writes the link 0600, atomically (temp file + rename): a crash never leaves half a credential. */
+async function writeMachineLink(dataDir: string, link: MachineLink): Promise<void> {
+  const file = machineLinkFile(dataDir);
+  const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(link, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+  await rename(tmp, file);
+}
+
+const LOOPBACK = /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/;
+
+/** The dispatcher for a link: pinned for HTTPS; plain HTTP only to a loopback server. */
+function dispatcherFor(url: string, fingerprint: string | null): Dispatcher | undefined {
+  if (url.startsWith('https://')) {
+    if (!fingerprint) throw new CutoverError('CONFIG_INVALID', `the join token pins no certificate (its server had no TLS), so the agent will not send it to ${url}; create the token on a server started with --tls-cert and --tls-key`);
+    return pinnedDispatcher(fingerprint);
+  }
+  if (LOOPBACK.test(url)) return undefined;
+  throw new CutoverError('CONFIG_INVALID', `${url} is plain HTTP on another machine: the join token and the credential would cross the network in clear; give the server --tls-cert and --tls-key and use its https:// URL`);
+}
+
+/** One JSON POST to the server; an error answer is thrown as the server's CutoverError, a network failure as SERVER_UNREACHABLE. */
+async function post<T>(url: string, path: string, body: object, fingerprint: string | null, credential?: string): Promise<T> {
+  const dispatcher = dispatcherFor(url, fingerprint);
+  try {
+    const res = await request(`${url.replace(/\/+$/, '')}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(credential ? { authorization: `Bearer ${credential}` } : {}) },
+      body: JSON.stringify(body),
+      headersTimeout: 15_000,
+      bodyTimeout: 15_000,
+      ...(dispatcher ? { dispatcher } : {}),
+    });
+    const text = await res.body.text();
+    const answer = (text ? JSON.parse(text) : {}) as { code?: ErrorCode; message?: string };
+    if (res.statusCode >= 400) throw new CutoverError(answer.code ?? 'INTERNAL', `the server at ${url} refused: ${answer.message ?? `HTTP ${res.statusCode}`}`);
+    return answer as T;
+  } catch (error) {
+    if (isCutoverError(error)) throw error;
+    throw new CutoverError('SERVER_UNREACHABLE', `cannot reach the Cutover server at ${url} (${(error as Error).message}); check --server and that the server runs`, { cause: error });
+  } finally {
+    await dispatcher?.close();
+  }
+}
+
+/**
+ * Joins the server with a join token: tries the token's URLs (or `--server` first), pinning the
+ * certificate hash the token carries, and saves the credential it gets. A refusal (wrong, expired,
+ * used or revoked token; the name taken; a wrong certificate) ends the start with that error.
+ */
+async function joinServer(config: Readonly<Config>, token: string, agentVersion: string, log: Logger): Promise<MachineLink> {
+  const content = parseJoinToken(token);
+  const urls = [...new Set([...(config.server ? [config.server] : []), ...content.urls])];
+  const name = config.machineName ?? hostname().toLowerCase();
+  const body = { token: token.trim(), name, labels: config.machineLabels, agentVersion, protocolVersion: JOIN_PROTOCOL_VERSION };
+  let last: unknown;
+  for (const url of urls) {
+    try {
+      const { credential } = await post<{ credential: string }>(url, '/api/machines/join', body, content.fingerprint);
+      const link: MachineLink = { name, urls: [url, ...urls.filter((u) => u !== url)], fingerprint: content.fingerprint, credential };
+      await writeMachineLink(config.dataDir, link);
+      log.info({ server: url, machine: name, fingerprint: content.fingerprint }, 'joined the server as a machine');
+      return link;
+    } catch (error) {
+      // Only an unreachable server is worth trying the next URL for; a refusal is final.
+      if (!isCutoverError(error) || error.code !== 'SERVER_UNREACHABLE') throw error;
+      last = error;
+    }
+  }
+  throw last;
+}
+
+/** Reports to the server with the machine's credential; failures are logged: the agent serves on regardless. */
+async function report(link: MachineLink, agentVersion: string, log: Logger): Promise<void> {
+  try {
+    await post(link.urls[0]!, '/api/machines/heartbeat', { agentVersion, protocolVersion: JOIN_PROTOCOL_VERSION }, link.fingerprint, link.credential);
+  } catch (error) {
+    const e = error as CutoverError;
+    const level = e.code === 'MACHINE_CREDENTIAL_INVALID' ? 'error' : 'warn';
+    log[level]({ err: e.message, code: e.code, machine: link.name }, 'could not report to the server; serving on');
+  }
+}
+
+/**
+ * The agent's side of the machine registry, at start: joins (first start: `token` from
+ * `CUTOVER_JOIN_TOKEN` or `joinTokenFile`) or reports with the saved credential (later starts),
+ * then reports every 30 s until stopped. Desired state does not travel yet (ADR 0021).
+ */
+export async function linkMachine(config: Readonly<Config>, envToken: string | undefined, agentVersion: string, log: Logger): Promise<{ link: MachineLink; stop(): void }> {
+  let link = await readMachineLink(config.dataDir);
+  if (!link) {
+    const token = envToken ?? (config.joinTokenFile ? (await readFile(config.joinTokenFile, 'utf8')).trim() : undefined);
+    if (!token) {
+      throw new CutoverError('CONFIG_INVALID', `this agent has not joined ${config.server} yet: give it a join token in CUTOVER_JOIN_TOKEN or a file named by --join-token-file (an admin creates one with \`cutover join-token create\`)`);
+    }
+    link = await joinServer(config, token, agentVersion, log);
+  } else {
+    await report(link, agentVersion, log);
+  }
+  const saved = link;
+  const timer = setInterval(() => void report(saved, agentVersion, log), HEARTBEAT_MS).unref();
+  return { link, stop: () => clearInterval(timer) };
+}
