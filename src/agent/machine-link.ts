@@ -39,11 +39,16 @@ export async function readMachineLink(dataDir: string): Promise<MachineLink | un
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
-  const link = JSON.parse(text) as MachineLink;
-  if (typeof link.credential !== 'string' || !Array.isArray(link.urls)) {
-    throw new CutoverError('CONFIG_INVALID', `${machineLinkFile(dataDir)} is damaged; remove it and join again with a new join token (and \`cutover machine remove ${String(link.name)}\` first)`);
+  let link: Partial<MachineLink> | null = null;
+  try {
+    link = JSON.parse(text) as Partial<MachineLink>;
+  } catch {
+    // reported below
   }
-  return link;
+  if (typeof link?.credential !== 'string' || typeof link.name !== 'string' || !Array.isArray(link.urls) || link.urls.length === 0) {
+    throw new CutoverError('CONFIG_INVALID', `${machineLinkFile(dataDir)} is damaged; remove it, \`cutover machine remove <name>\` on the server, and join again with a new join token`);
+  }
+  return link as MachineLink;
 }
 
 /** Writes the link 0600, atomically (temp file + rename): a crash never leaves half a credential. */

@@ -166,7 +166,8 @@ export const configSchema = z
     // One without the other would serve plain HTTP while the operator believes it is HTTPS.
     if ((c.tlsCert === undefined) !== (c.tlsKey === undefined)) {
       const missing = c.tlsCert === undefined ? 'tlsCert' : 'tlsKey';
-      ctx.addIssue({ code: 'custom', path: [missing], message: `tlsCert and tlsKey go together; set ${missing} (--${missing === 'tlsCert' ? 'tls-cert' : 'tls-key'}) too, or neither` });
+      // Reported at the key that was given, so the message says where it came from.
+      ctx.addIssue({ code: 'custom', path: [missing === 'tlsCert' ? 'tlsKey' : 'tlsCert'], message: `tlsCert and tlsKey go together; set ${missing} (--${missing === 'tlsCert' ? 'tls-cert' : 'tls-key'}) too, or neither` });
     }
   });
 

@@ -46,9 +46,10 @@ export async function joinMachine(deps: { store: Store; clock: Clock }, input: u
   const body = validate(joinMachineSchema, input, 'The join request');
   const tokenHash = hashToken(parseJoinToken(body.token).secret);
   const now = deps.clock.now();
-  const verdict = checkJoinToken(await deps.store.findJoinTokenByHash(tokenHash), now);
+  const token = await deps.store.findJoinTokenByHash(tokenHash);
+  const verdict = checkJoinToken(token, now);
   if (!verdict.ok) throw joinTokenError(verdict);
-  const token = (await deps.store.findJoinTokenByHash(tokenHash))!;
+  const tokenId = token!.id; // checkJoinToken passes only a token it was given
   const credential = newCredential();
   const record: MachineRecord = {
     name: body.name,
@@ -61,7 +62,7 @@ export async function joinMachine(deps: { store: Store; clock: Clock }, input: u
     status: 'active',
     credentialHash: hashToken(credential),
     credentialRotatedAt: now,
-    joinToken: token.id,
+    joinToken: tokenId,
   };
   const outcome = await deps.store.joinMachine({ tokenHash, now }, record, {
     at: now,
@@ -69,13 +70,13 @@ export async function joinMachine(deps: { store: Store; clock: Clock }, input: u
     action: 'machine.join',
     subject: `machine:${body.name}`,
     requestId: null,
-    after: { labels: body.labels, address, agentVersion: body.agentVersion, protocolVersion: body.protocolVersion, joinToken: token.id },
+    after: { labels: body.labels, address, agentVersion: body.agentVersion, protocolVersion: body.protocolVersion, joinToken: tokenId },
   });
   if (outcome.ok) return { machine: info(outcome.machine), credential };
   if (outcome.reason === 'token') {
     // Another join took its last use (or it was revoked) in between: say which, as above.
     const again = checkJoinToken(await deps.store.findJoinTokenByHash(tokenHash), now);
-    throw again.ok ? new CutoverError('JOIN_TOKEN_USED', `join token ${token.id} was used up meanwhile; ask an admin for a new one`) : joinTokenError(again);
+    throw again.ok ? new CutoverError('JOIN_TOKEN_USED', `join token ${tokenId} was used up meanwhile; ask an admin for a new one`) : joinTokenError(again);
   }
   throw new CutoverError(
     'MACHINE_EXISTS',
