@@ -1,4 +1,3 @@
-import { X509Certificate } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { CutoverError } from './errors.ts';
 
@@ -13,8 +12,11 @@ export interface TlsFiles {
 /**
  * The SHA-256 fingerprint of the first certificate of a PEM file: lowercase hex of the DER's hash.
  * (`X509Certificate.fingerprint256` is that hash, written as colon-separated uppercase pairs.)
+ * `node:crypto` is imported here, when used: a static import of it from `shared/` would load
+ * WebCrypto into every CLI start (bench/cli-startup.ts).
  */
-export function certFingerprint(pem: string): string {
+export async function certFingerprint(pem: string): Promise<string> {
+  const { X509Certificate } = await import('node:crypto');
   return new X509Certificate(pem).fingerprint256.replaceAll(':', '').toLowerCase();
 }
 
@@ -51,7 +53,7 @@ export async function readTlsFiles(certFile: string, keyFile: string): Promise<T
   const [cert, key] = await Promise.all([readText(certFile, 'certificate', 'tlsCert (--tls-cert)'), readText(keyFile, 'key', 'tlsKey (--tls-key)')]);
   let fingerprint: string;
   try {
-    fingerprint = certFingerprint(cert);
+    fingerprint = await certFingerprint(cert);
   } catch (error) {
     throw new CutoverError('TLS_INVALID', `the TLS certificate file ${certFile} is not a PEM certificate; check tlsCert (--tls-cert)`, { cause: error });
   }
