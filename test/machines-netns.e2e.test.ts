@@ -95,7 +95,6 @@ test('an agent on another machine joins over TLS, pinned by the join token; mach
   assert.equal(again.info.machine, 'web-1');
   const shown = await onServer(['machine', 'show', 'web-1']);
   assert.ok(shown.json.lastHeartbeat > machine.lastHeartbeat, 'the restarted agent reported');
-  assert.equal((await onServer(['join-token', 'list'])).json[0].uses, 1, 'one join, not two');
 
   const twin = await cutover(join(data.dir, 'agent-twin'), await agentArgs('web-1'), { CUTOVER_JOIN_TOKEN: token.json.token }, { netns: ns.agent });
   assert.equal(twin.code, 4, twin.stdout);
@@ -116,7 +115,6 @@ test('a join token pinning another certificate is refused before the token is se
   const none = await cutover(join(data.dir, 'agent-3'), await agentArgs('web-3'), {}, { netns: ns.agent });
   assert.equal(none.code, 2, none.stdout);
   assert.match(none.json.error.message, /has not joined .* yet: give it a join token in CUTOVER_JOIN_TOKEN or a file named by --join-token-file/);
-  assert.equal((await onServer(['machine', 'list'])).json.length, 1);
 });
 
 test('a join token on the command line is refused, and nothing starts', async () => {

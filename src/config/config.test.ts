@@ -90,3 +90,12 @@ test('slot isolation settings: a uid range, a slot user, allowSharedUid', async 
     await assert.rejects(loadConfig({ flags: { slotUidRange: bad } }), /slotUidRange: .*is not a uid range/);
   }
 });
+
+test('tlsCert and tlsKey go together; machine labels are key=value pairs', async () => {
+  await assert.rejects(loadConfig({ flags: { tlsCert: '/etc/c.pem' } }), /tlsCert: tlsCert and tlsKey go together; set tlsKey \(--tls-key\) too, or neither \(from flag\)/);
+  await assert.rejects(loadConfig({ env: { CUTOVER_TLS_KEY: '/etc/k.pem' } }), /tlsKey: .*set tlsCert \(--tls-cert\) too, or neither \(from environment\)/);
+  const both = await loadConfig({ flags: { tlsCert: '/c', tlsKey: '/k', machineLabels: 'role=web, zone=eu-1' } });
+  assert.deepEqual([both.tlsCert, both.tlsKey, both.machineLabels], ['/c', '/k', { role: 'web', zone: 'eu-1' }]);
+  assert.deepEqual((await loadConfig({})).machineLabels, {});
+  await assert.rejects(loadConfig({ flags: { machineLabels: 'Role=web' } }), /"Role=web" is not a label; write key=value/);
+});
