@@ -91,12 +91,12 @@ test('join tokens and machines through the CLI; an agent joins and reports over 
   assert.equal(created.json.fingerprint, await opensslFingerprint(certs.cert));
   assert.deepEqual(created.json.urls, [server!.info.api], 'default: the URL the CLI reached the server at');
 
-  const join = { token: created.json.token, name: 'web-1', labels: { role: 'web' }, agentVersion: '0.1.0', protocolVersion: '1.0' };
-  const joined = await asAgent('/api/machines/join', join);
+  const join = { token: created.json.token, name: 'web-1', labels: { role: 'web' }, agentVersion: '0.1.0', protocolVersion: 1 };
+  const joined = await asAgent('/v1/machines/join', join);
   assert.equal(joined.status, 201, JSON.stringify(joined.body));
   assert.equal(joined.body.machine.address, '127.0.0.1');
-  assert.equal((await asAgent('/api/machines/join', { ...join, name: 'web-2' })).body.code, 'JOIN_TOKEN_USED');
-  assert.equal((await asAgent('/api/machines/heartbeat', {}, joined.body.credential)).status, 200);
+  assert.equal((await asAgent('/v1/machines/join', { ...join, name: 'web-2' })).body.code, 'JOIN_TOKEN_USED');
+  assert.equal((await asAgent('/v1/machines/heartbeat', {}, joined.body.credential)).status, 200);
 
   const wide = await cutoverText(data.dir, ['machine', 'list', '-o', 'wide', ...ca]);
   assert.match(wide.stdout, /NAME\s+STATUS\s+LABELS\s+ADDRESS.*JOIN TOKEN/);
@@ -104,9 +104,9 @@ test('join tokens and machines through the CLI; an agent joins and reports over 
 
   const rotated = await cutover(data.dir, ['machine', 'rotate-credential', 'web-1', ...ca]);
   assert.equal(rotated.code, 0, rotated.stdout);
-  assert.equal((await asAgent('/api/machines/heartbeat', {}, joined.body.credential)).body.code, 'MACHINE_CREDENTIAL_INVALID');
-  assert.equal((await asAgent('/api/machines/heartbeat', {}, rotated.json.credential)).status, 200);
+  assert.equal((await asAgent('/v1/machines/heartbeat', {}, joined.body.credential)).body.code, 'MACHINE_CREDENTIAL_INVALID');
+  assert.equal((await asAgent('/v1/machines/heartbeat', {}, rotated.json.credential)).status, 200);
   assert.equal((await cutover(data.dir, ['machine', 'drain', 'web-1', ...ca])).json.status, 'draining');
   assert.equal((await cutover(data.dir, ['machine', 'remove', 'web-1', '--yes', ...ca])).json.status, 'removed');
-  assert.equal((await asAgent('/api/machines/heartbeat', {}, rotated.json.credential)).body.code, 'MACHINE_CREDENTIAL_INVALID');
+  assert.equal((await asAgent('/v1/machines/heartbeat', {}, rotated.json.credential)).body.code, 'MACHINE_CREDENTIAL_INVALID');
 });

@@ -7,14 +7,9 @@ import type { Dispatcher } from 'undici';
 import { CutoverError, isCutoverError, parseJoinToken } from '../shared/index.ts';
 import type { ErrorCode, Logger } from '../shared/index.ts';
 import type { Config } from '../config/index.ts';
+import { PROTOCOL_VERSION } from '../protocol/index.ts';
 import { agentPrivateDir } from './agent-files.ts';
 import { pinnedDispatcher } from './pinned-tls.ts';
-
-/**
- * The agent protocol version this agent announces when it joins. The agent protocol (ADR 0019)
- * owns the real number; until the connection exists, joins announce this one.
- */
-export const JOIN_PROTOCOL_VERSION = '1.0';
 
 /** How often a joined agent reports to the server until the connection (ADR 0019) carries heartbeats. */
 const HEARTBEAT_MS = 30_000;
@@ -104,11 +99,11 @@ async function joinServer(config: Readonly<Config>, token: string, agentVersion:
   const content = parseJoinToken(token);
   const urls = [...new Set([...(config.server ? [config.server] : []), ...content.urls])];
   const name = config.machineName ?? hostname().toLowerCase();
-  const body = { token: token.trim(), name, labels: config.machineLabels, agentVersion, protocolVersion: JOIN_PROTOCOL_VERSION };
+  const body = { token: token.trim(), name, labels: config.machineLabels, agentVersion, protocolVersion: PROTOCOL_VERSION };
   let last: unknown;
   for (const url of urls) {
     try {
-      const { credential } = await post<{ credential: string }>(url, '/api/machines/join', body, content.fingerprint);
+      const { credential } = await post<{ credential: string }>(url, '/v1/machines/join', body, content.fingerprint);
       const link: MachineLink = { name, urls: [url, ...urls.filter((u) => u !== url)], fingerprint: content.fingerprint, credential };
       await writeMachineLink(config.dataDir, link);
       log.info({ server: url, machine: name, fingerprint: content.fingerprint }, 'joined the server as a machine');
@@ -125,7 +120,7 @@ async function joinServer(config: Readonly<Config>, token: string, agentVersion:
 /** Reports to the server with the machine's credential; failures are logged: the agent serves on regardless. */
 async function report(link: MachineLink, agentVersion: string, log: Logger): Promise<void> {
   try {
-    await post(link.urls[0]!, '/api/machines/heartbeat', { agentVersion, protocolVersion: JOIN_PROTOCOL_VERSION }, link.fingerprint, link.credential);
+    await post(link.urls[0]!, '/v1/machines/heartbeat', { agentVersion, protocolVersion: PROTOCOL_VERSION }, link.fingerprint, link.credential);
   } catch (error) {
     const e = error as CutoverError;
     const level = e.code === 'MACHINE_CREDENTIAL_INVALID' ? 'error' : 'warn';

@@ -25,7 +25,7 @@ test('every operation refuses a token whose role is below the one it documents, 
         }
         if (role === 'machine') {
           // An agent's own routes: no join token or credential, no entry.
-          const res = await h.call(null, method.toUpperCase(), concrete, { token: 'cutj_x', name: 'web-1', agentVersion: '1', protocolVersion: '1' });
+          const res = await h.call(null, method.toUpperCase(), concrete, { token: 'cutj_x', name: 'web-1', agentVersion: '1', protocolVersion: 1 });
           assert.equal(res.status, 401, `${op.operationId} without the agent's secret: ${JSON.stringify(res.body)}`);
           machines++;
           continue;

@@ -6,11 +6,12 @@ import { join } from 'node:path';
 import { encodeJoinToken, parseJoinToken } from '../shared/index.ts';
 import type { Logger } from '../shared/index.ts';
 import { createSqliteStore } from '../store/index.ts';
+import { PROTOCOL_VERSION } from '../protocol/index.ts';
 import { startHarness } from './test-harness.ts';
 import type { Harness } from './test-harness.ts';
 
 const FINGERPRINT = 'ab'.repeat(32);
-const agent = (token: string, name: string, extra: object = {}) => ({ token, name, labels: { role: 'web' }, agentVersion: '0.1.0', protocolVersion: '1.0', ...extra });
+const agent = (token: string, name: string, extra: object = {}) => ({ token, name, labels: { role: 'web' }, agentVersion: '0.1.0', protocolVersion: PROTOCOL_VERSION, ...extra });
 
 async function newToken(h: Harness, body: object = { expires: '1h' }): Promise<string> {
   h.clock.advance(1); // lists are oldest first
@@ -20,7 +21,7 @@ async function newToken(h: Harness, body: object = { expires: '1h' }): Promise<s
 }
 
 const heartbeat = (h: Harness, credential: string) =>
-  h.request('/api/machines/heartbeat', { method: 'POST', headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/json' }, body: '{}' });
+  h.request('/v1/machines/heartbeat', { method: 'POST', headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/json' }, body: '{}' });
 
 test('join tokens: admin only, shown once with the pinned fingerprint and URLs, listed without secrets, revocable', async () => {
   const h = await startHarness(undefined, { tlsFingerprint: FINGERPRINT });
@@ -70,14 +71,14 @@ test('a join is refused for a wrong, expired, reused or revoked token and for a 
   const h = await startHarness();
   try {
     const once = await newToken(h, { expires: '1h', uses: 1 });
-    const joined = await h.call(null, 'POST', '/api/machines/join', agent(once, 'web-1'));
+    const joined = await h.call(null, 'POST', '/v1/machines/join', agent(once, 'web-1'));
     assert.equal(joined.status, 201, JSON.stringify(joined.body));
     assert.match(joined.body.credential, /^cutm_[\w-]{43}$/);
     assert.equal(joined.body.machine.name, 'web-1');
     assert.equal(joined.body.machine.credentialHash, undefined);
 
     const refused = async (token: string, name: string, status: number, code: string) => {
-      const res = await h.call(null, 'POST', '/api/machines/join', agent(token, name));
+      const res = await h.call(null, 'POST', '/v1/machines/join', agent(token, name));
       assert.equal(res.status, status, `${code}: ${JSON.stringify(res.body)}`);
       assert.equal(res.body.code, code);
       return res.body.message as string;
@@ -104,7 +105,7 @@ test('machines: viewers list and show; admins drain, remove and rotate credentia
   const h = await startHarness();
   try {
     const token = await newToken(h);
-    const { credential } = (await h.call(null, 'POST', '/api/machines/join', agent(token, 'web-1'))).body;
+    const { credential } = (await h.call(null, 'POST', '/v1/machines/join', agent(token, 'web-1'))).body;
     h.clock.advance(5000);
     const beat = await heartbeat(h, credential);
     assert.equal(beat.status, 200);
@@ -132,7 +133,7 @@ test('machines: viewers list and show; admins drain, remove and rotate credentia
     assert.equal((await h.call('admin', 'DELETE', '/api/machines/web-1')).body.status, 'removed');
     assert.equal((await heartbeat(h, rotated.body.credential)).status, 401, 'a removed machine is refused');
     assert.equal((await h.call('admin', 'POST', '/api/machines/web-1/drain')).body.code, 'MACHINE_NOT_FOUND');
-    const again = await h.call(null, 'POST', '/api/machines/join', agent(token, 'web-1'));
+    const again = await h.call(null, 'POST', '/v1/machines/join', agent(token, 'web-1'));
     assert.equal(again.status, 201, 'a removed name can join again');
     const actions = (await h.store.listAudit()).filter((e) => e.subject === 'machine:web-1').map((e) => `${e.actor} ${e.action}`).reverse();
     assert.deepEqual(actions, ['machine:web-1 machine.join', 'admin machine.rotate-credential', 'admin machine.drain', 'admin machine.remove', 'machine:web-1 machine.join']);
@@ -152,10 +153,10 @@ test('no join token or credential appears in API answers (but the one that shows
     const answers: string[] = [];
     const token = await newToken(h, { expires: '1h', uses: 2 });
     secrets.push(token, parseJoinToken(token).secret);
-    const joined = await h.call(null, 'POST', '/api/machines/join', agent(token, 'web-1'));
+    const joined = await h.call(null, 'POST', '/v1/machines/join', agent(token, 'web-1'));
     secrets.push(joined.body.credential);
-    await h.call(null, 'POST', '/api/machines/join', agent(token, 'web-1')); // refused: name taken
-    await h.call(null, 'POST', '/api/machines/join', agent(token.slice(0, -4), 'web-2')); // refused: not a token
+    await h.call(null, 'POST', '/v1/machines/join', agent(token, 'web-1')); // refused: name taken
+    await h.call(null, 'POST', '/v1/machines/join', agent(token.slice(0, -4), 'web-2')); // refused: not a token
     const rotated = await h.call('admin', 'POST', '/api/machines/web-1/rotate-credential');
     secrets.push(rotated.body.credential);
     await heartbeat(h, joined.body.credential);
@@ -174,5 +175,25 @@ test('no join token or credential appears in API answers (but the one that shows
   } finally {
     await h.close().catch(() => {});
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('an agent one protocol version behind joins and is flagged for an upgrade; one the server does not speak is refused, naming both versions', async () => {
+  const h = await startHarness();
+  try {
+    const token = await newToken(h);
+    const behind = await h.call(null, 'POST', '/v1/machines/join', agent(token, 'old-1', { protocolVersion: PROTOCOL_VERSION - 1 }));
+    assert.equal(behind.status, 201, JSON.stringify(behind.body));
+    assert.equal(behind.body.machine.needsUpgrade, true);
+    await h.call(null, 'POST', '/v1/machines/join', agent(token, 'new-1'));
+    const list = (await h.call('viewer', 'GET', '/api/machines')).body.machines;
+    assert.deepEqual(list.map((m: { name: string; needsUpgrade: boolean }) => [m.name, m.needsUpgrade]), [['new-1', false], ['old-1', true]]);
+    const ahead = await h.call(null, 'POST', '/v1/machines/join', agent(token, 'next-1', { protocolVersion: PROTOCOL_VERSION + 1 }));
+    assert.equal(ahead.status, 409);
+    assert.equal(ahead.body.code, 'PROTOCOL_UNSUPPORTED');
+    assert.match(ahead.body.message, new RegExp(`the agent speaks protocol ${PROTOCOL_VERSION + 1}, this server ${PROTOCOL_VERSION}`));
+    assert.equal((await h.store.getMachine('next-1')), undefined);
+  } finally {
+    await h.close();
   }
 });

@@ -38,7 +38,8 @@ const machineSchema = z.object({
   labels: z.record(z.string(), z.string()),
   address: z.string().nullable().describe('Where the agent\'s last request came from.'),
   agentVersion: z.string(),
-  protocolVersion: z.string(),
+  protocolVersion: z.number().int(),
+  needsUpgrade: z.boolean().describe('Its agent speaks the protocol version before this server\'s: upgrade it.'),
   joinedAt: ms,
   lastHeartbeat: ms.nullable(),
   status: z.enum(['active', 'draining', 'removed']),
@@ -103,7 +104,7 @@ export function machineRoutes(deps: ApiDeps): RouteSpec[] {
     }),
     route({
       method: 'post',
-      path: '/api/machines/join',
+      path: '/v1/machines/join',
       role: 'machine',
       operationId: 'joinMachine',
       summary: "An agent joins with a join token and gets its machine's credential (shown only in this answer)",
@@ -115,7 +116,7 @@ export function machineRoutes(deps: ApiDeps): RouteSpec[] {
     }),
     route({
       method: 'post',
-      path: '/api/machines/heartbeat',
+      path: '/v1/machines/heartbeat',
       role: 'machine',
       operationId: 'machineHeartbeat',
       summary: "An agent's heartbeat, with its machine credential as bearer token",

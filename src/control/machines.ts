@@ -3,17 +3,22 @@ import { z } from 'zod';
 import { CutoverError, parseJoinToken, validate } from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
 import type { MachineRecord, MachineStatus, NewAuditEntry, Store } from '../store/index.ts';
+import { PROTOCOL_VERSION, protocolAccepted } from '../protocol/index.ts';
 import { labelKeyField, labelValueField } from './targets.ts';
 import { checkJoinToken, joinTokenError } from './join-tokens.ts';
 import { hashToken } from './tokens.ts';
 import type { Who } from './who.ts';
 
-/** A machine as the API shows it: never its credential's hash. */
-export type MachineInfo = Omit<MachineRecord, 'credentialHash'>;
+/** A machine as the API shows it: never its credential's hash; `needsUpgrade` when its agent speaks the protocol version before this server's. */
+export type MachineInfo = Omit<MachineRecord, 'credentialHash'> & { needsUpgrade: boolean };
 
-const info = ({ credentialHash: _hash, ...rest }: MachineRecord): MachineInfo => rest;
+function info({ credentialHash: _hash, ...rest }: MachineRecord): MachineInfo {
+  const accepted = protocolAccepted(PROTOCOL_VERSION, rest.protocolVersion);
+  return { ...rest, needsUpgrade: !accepted.ok || accepted.outdated };
+}
 
 const versionField = z.string().regex(/^[0-9A-Za-z.+-]{1,40}$/, 'must be a version like 1.2 or 0.1.0');
+const protocolField = z.number().int().min(0).max(1_000_000);
 
 export const joinMachineSchema = z
   .object({
@@ -21,14 +26,14 @@ export const joinMachineSchema = z
     name: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes, starting with a letter, e.g. web-1').describe('The machine\'s name, unique among live machines.'),
     labels: z.record(labelKeyField, labelValueField).default({}).describe('Labels for selectors, e.g. {"role": "web"}.'),
     agentVersion: versionField.describe("The agent's product version."),
-    protocolVersion: versionField.describe('The agent protocol version the agent speaks.'),
+    protocolVersion: protocolField.describe('The agent protocol version the agent speaks (ADR 0019); this server accepts its own and the one before.'),
   })
   .strict();
 
 export const machineHeartbeatSchema = z
   .object({
     agentVersion: versionField.optional(),
-    protocolVersion: versionField.optional(),
+    protocolVersion: protocolField.optional(),
   })
   .strict();
 
@@ -45,6 +50,9 @@ function newCredential(): string {
 export async function joinMachine(deps: { store: Store; clock: Clock }, input: unknown, address: string | null): Promise<{ machine: MachineInfo; credential: string }> {
   const body = validate(joinMachineSchema, input, 'The join request');
   const tokenHash = hashToken(parseJoinToken(body.token).secret);
+  // Before the token is looked at: a refused version uses nothing up.
+  const accepted = protocolAccepted(PROTOCOL_VERSION, body.protocolVersion);
+  if (!accepted.ok) throw new CutoverError('PROTOCOL_UNSUPPORTED', accepted.reason, { details: { server: PROTOCOL_VERSION, agent: body.protocolVersion } });
   const now = deps.clock.now();
   const token = await deps.store.findJoinTokenByHash(tokenHash);
   const verdict = checkJoinToken(token, now);

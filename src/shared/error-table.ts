@@ -89,6 +89,8 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorClass>> = {
   JOIN_TOKEN_NOT_FOUND: NOT_FOUND,
   MACHINE_NOT_FOUND: NOT_FOUND,
   MACHINE_EXISTS: CONFLICT,
+  // An agent's protocol version the server does not speak: the two sides' versions conflict.
+  PROTOCOL_UNSUPPORTED: CONFLICT,
 };
 
 /**

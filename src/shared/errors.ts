@@ -78,6 +78,8 @@ export type ErrorCode =
   | 'MACHINE_EXISTS'
   /** A machine credential that is unknown, rotated away, or of a removed machine. */
   | 'MACHINE_CREDENTIAL_INVALID'
+  /** An agent's protocol version this server does not accept (it accepts its own and the one before). */
+  | 'PROTOCOL_UNSUPPORTED'
   | 'INTERNAL';
 
 export interface ErrorOptions {

@@ -28,7 +28,8 @@ export interface MachineRecord {
   /** The address the agent's last request came from. */
   address: string | null;
   agentVersion: string;
-  protocolVersion: string;
+  /** The agent protocol version it announced (ADR 0019's `PROTOCOL_VERSION`). */
+  protocolVersion: number;
   joinedAt: number;
   lastHeartbeat: number | null;
   status: MachineStatus;

@@ -78,6 +78,9 @@ export function registerJoinTokenCommands(program: Command): void {
     });
 }
 
+/** The protocol version, flagged when the agent speaks the one before the server's. */
+const protocolText = (m: MachineInfo) => `${m.protocolVersion}${m.needsUpgrade ? ' (upgrade the agent)' : ''}`;
+
 function machineRows(machines: MachineInfo[], wide: boolean): string {
   return table([
     ['NAME', 'STATUS', 'LABELS', 'ADDRESS', 'AGENT', 'PROTOCOL', 'LAST HEARTBEAT', ...(wide ? ['JOINED', 'JOIN TOKEN', 'CREDENTIAL SINCE'] : [])],
@@ -87,7 +90,7 @@ function machineRows(machines: MachineInfo[], wide: boolean): string {
       labelsText(m.labels),
       m.address ?? '-',
       m.agentVersion,
-      m.protocolVersion,
+      protocolText(m),
       when(m.lastHeartbeat),
       ...(wide ? [when(m.joinedAt), m.joinToken, when(m.credentialRotatedAt)] : []),
     ]),
@@ -119,7 +122,7 @@ export function registerMachineCommands(program: Command): void {
           `machine ${m.name} (${m.status})`,
           `  labels          ${labelsText(m.labels)}`,
           `  address         ${m.address ?? '-'}`,
-          `  agent           ${m.agentVersion} (protocol ${m.protocolVersion})`,
+          `  agent           ${m.agentVersion} (protocol ${protocolText(m)})`,
           `  joined          ${when(m.joinedAt)} with ${m.joinToken}`,
           `  last heartbeat  ${when(m.lastHeartbeat)}`,
           `  credential      since ${when(m.credentialRotatedAt)}`,

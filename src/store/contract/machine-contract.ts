@@ -22,7 +22,7 @@ const machine = (name: string, over: Partial<MachineRecord> = {}): MachineRecord
   labels: { role: 'web' },
   address: '10.0.0.2',
   agentVersion: '0.1.0',
-  protocolVersion: '1.0',
+  protocolVersion: 1,
   joinedAt: 100,
   lastHeartbeat: null,
   status: 'active',

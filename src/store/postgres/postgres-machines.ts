@@ -22,7 +22,7 @@ const toMachine = (r: Row): MachineRecord => ({
   labels: r.labels as Record<string, string>,
   address: r.address as string | null,
   agentVersion: r.agent_version as string,
-  protocolVersion: r.protocol_version as string,
+  protocolVersion: r.protocol_version as number,
   joinedAt: r.joined_at as number,
   lastHeartbeat: r.last_heartbeat as number | null,
   status: r.status as MachineRecord['status'],

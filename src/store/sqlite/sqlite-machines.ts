@@ -23,7 +23,7 @@ const toMachine = (r: Row): MachineRecord => ({
   labels: JSON.parse(r.labels as string) as Record<string, string>,
   address: r.address as string | null,
   agentVersion: r.agent_version as string,
-  protocolVersion: r.protocol_version as string,
+  protocolVersion: Number(r.protocol_version),
   joinedAt: Number(r.joined_at),
   lastHeartbeat: r.last_heartbeat === null ? null : Number(r.last_heartbeat),
   status: r.status as MachineRecord['status'],

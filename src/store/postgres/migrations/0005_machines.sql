@@ -18,7 +18,7 @@ CREATE TABLE machines (
   labels JSON NOT NULL,
   address TEXT,
   agent_version TEXT NOT NULL,
-  protocol_version TEXT NOT NULL,
+  protocol_version INTEGER NOT NULL,
   joined_at BIGINT NOT NULL,
   last_heartbeat BIGINT,
   status TEXT NOT NULL CHECK (status IN ('active', 'draining', 'removed')),

@@ -17,7 +17,7 @@ CREATE TABLE machines (
   labels TEXT NOT NULL,
   address TEXT,
   agent_version TEXT NOT NULL,
-  protocol_version TEXT NOT NULL,
+  protocol_version INTEGER NOT NULL,
   joined_at INTEGER NOT NULL,
   last_heartbeat INTEGER,
   status TEXT NOT NULL CHECK (status IN ('active', 'draining', 'removed')),
