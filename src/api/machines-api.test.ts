@@ -8,6 +8,21 @@ import type { Logger } from '../shared/index.ts';
 import { createSqliteStore } from '../store/index.ts';
 import { PROTOCOL_VERSION } from '../protocol/index.ts';
 import { startHarness } from './test-harness.ts';
+import type { z } from 'zod';
+import type { JoinTokenInfo, MachineInfo } from '../control/index.ts';
+import { createdJoinTokenSchema, joinTokenSchema, machineSchema, machineWithCredentialSchema } from './schemas.ts';
+import type { JoinTokenView, MachineView } from './wire.ts';
+
+// Compile-time: what the services answer fits the types the API declares (as in wire.test.ts).
+type Fits<A extends B, B> = [A, B];
+export type MachineAnswersFit = [Fits<JoinTokenInfo, JoinTokenView>, Fits<MachineInfo, MachineView>];
+
+/** The answer, parsed by its schema, is the answer: the schema names every field it has. */
+function exactly(schema: z.ZodType, answer: unknown, what: string): void {
+  const parsed = schema.safeParse(answer);
+  assert.ok(parsed.success, `${what}: ${JSON.stringify(parsed.error?.issues)}`);
+  assert.deepEqual(parsed.data, answer, `${what} has a field its response schema does not describe`);
+}
 import type { Harness } from './test-harness.ts';
 
 const FINGERPRINT = 'ab'.repeat(32);
@@ -32,6 +47,7 @@ test('join tokens: admin only, shown once with the pinned fingerprint and URLs, 
     }
     const created = await h.call('admin', 'POST', '/api/join-tokens', { expires: '1h', uses: 1 });
     assert.equal(created.status, 201);
+    exactly(createdJoinTokenSchema, created.body, 'POST /api/join-tokens');
     assert.equal(created.body.expiresAt, h.clock.now() + 3_600_000);
     assert.equal(created.body.maxUses, 1);
     assert.equal(created.body.state, 'usable');
@@ -48,6 +64,7 @@ test('join tokens: admin only, shown once with the pinned fingerprint and URLs, 
     assert.deepEqual(bad.body.details.issues.map((i: { path: string }) => i.path).sort(), ['expires', 'urls.0', 'uses']);
 
     const list = await h.call('admin', 'GET', '/api/join-tokens');
+    for (const t of list.body.joinTokens) exactly(joinTokenSchema, t, 'GET /api/join-tokens');
     assert.deepEqual(list.body.joinTokens.map((t: { id: string }) => t.id), [created.body.id, pinned.body.id]);
     assert.ok(!JSON.stringify(list.body).includes(content.secret));
     assert.ok(list.body.joinTokens.every((t: object) => !('hash' in t) && !('token' in t)));
@@ -115,6 +132,7 @@ test('machines: viewers list and show; admins drain, remove and rotate credentia
     assert.equal(((await wrong.json()) as { code: string }).code, 'MACHINE_CREDENTIAL_INVALID');
 
     const list = await h.call('viewer', 'GET', '/api/machines');
+    exactly(machineSchema, list.body.machines[0], 'GET /api/machines');
     assert.deepEqual(list.body.machines.map((m: { name: string; status: string }) => [m.name, m.status]), [['web-1', 'active']]);
     assert.equal((await h.call('viewer', 'GET', '/api/machines/web-1')).body.labels.role, 'web');
     assert.equal((await h.call('viewer', 'GET', '/api/machines/nope')).body.code, 'MACHINE_NOT_FOUND');
@@ -124,6 +142,7 @@ test('machines: viewers list and show; admins drain, remove and rotate credentia
     }
     const rotated = await h.call('admin', 'POST', '/api/machines/web-1/rotate-credential');
     assert.equal(rotated.status, 200);
+    exactly(machineWithCredentialSchema, rotated.body, 'rotate-credential');
     assert.notEqual(rotated.body.credential, credential);
     assert.equal((await heartbeat(h, credential)).status, 401, 'the old credential stops working');
     assert.equal((await heartbeat(h, rotated.body.credential)).status, 200);

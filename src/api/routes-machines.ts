@@ -18,36 +18,8 @@ import {
 import type { ApiDeps } from './api-deps.ts';
 import { pathParams, route } from './route.ts';
 import type { ApiEnv, RouteSpec } from './route.ts';
+import { createdJoinTokenSchema, joinTokenSchema, machineSchema, machineWithCredentialSchema } from './schemas.ts';
 
-const ms = z.number().int().describe('Milliseconds since the epoch.');
-
-const joinTokenSchema = z.object({
-  id: z.string(),
-  createdAt: ms,
-  createdBy: z.string(),
-  expiresAt: ms,
-  maxUses: z.number().int().nullable(),
-  uses: z.number().int(),
-  revokedAt: ms.nullable(),
-  revokedBy: z.string().nullable(),
-  state: z.enum(['usable', 'revoked', 'expired', 'used']),
-});
-
-const machineSchema = z.object({
-  name: z.string(),
-  labels: z.record(z.string(), z.string()),
-  address: z.string().nullable().describe('Where the agent\'s last request came from.'),
-  agentVersion: z.string(),
-  protocolVersion: z.number().int(),
-  needsUpgrade: z.boolean().describe('Its agent speaks the protocol version before this server\'s: upgrade it.'),
-  joinedAt: ms,
-  lastHeartbeat: ms.nullable(),
-  status: z.enum(['active', 'draining', 'removed']),
-  credentialRotatedAt: ms,
-  joinToken: z.string().describe('The id of the join token it joined with.'),
-});
-
-const withCredential = z.object({ machine: machineSchema, credential: z.string().describe('The machine credential: shown only in this answer.') });
 
 /** The address of the peer (the agent), when the request came over a socket. */
 function peerAddress(c: Context<ApiEnv>): string | null {
@@ -86,7 +58,7 @@ export function machineRoutes(deps: ApiDeps): RouteSpec[] {
       tag: 'machines',
       body: createJoinTokenSchema,
       status: 201,
-      response: joinTokenSchema.extend({ token: z.string(), urls: z.array(z.string()), fingerprint: z.string().nullable() }),
+      response: createdJoinTokenSchema,
       handle: async ({ body, who, c }) =>
         createJoinToken({ store, clock, serverUrls: [new URL(c.req.url).origin], ...(deps.tlsFingerprint ? { tlsFingerprint: deps.tlsFingerprint } : {}) }, body, who),
     }),
@@ -111,7 +83,7 @@ export function machineRoutes(deps: ApiDeps): RouteSpec[] {
       tag: 'machines',
       body: joinMachineSchema,
       status: 201,
-      response: withCredential,
+      response: machineWithCredentialSchema,
       handle: async ({ body, c }) => joinMachine(deps, body, peerAddress(c)),
     }),
     route({
@@ -183,7 +155,7 @@ export function machineRoutes(deps: ApiDeps): RouteSpec[] {
       tag: 'machines',
       params: name,
       status: 200,
-      response: withCredential,
+      response: machineWithCredentialSchema,
       handle: async ({ params, who }) => rotateMachineCredential(deps, params.name, who),
     }),
   ];

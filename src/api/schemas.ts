@@ -193,3 +193,41 @@ export const releaseDiffSchema = z.looseObject({
   migrations: z.looseObject({ added: z.array(z.string()), removed: z.array(z.string()) }),
   notes: z.array(z.object({ version: z.string(), notes: z.string() })),
 });
+
+/** A join token as listed: never the token, never its hash. */
+export const joinTokenSchema = z.object({
+  id: z.string(),
+  createdAt: ms,
+  createdBy: z.string(),
+  expiresAt: ms,
+  maxUses: z.number().int().nullable(),
+  uses: z.number().int(),
+  revokedAt: ms.nullable(),
+  revokedBy: z.string().nullable(),
+  state: z.enum(['usable', 'revoked', 'expired', 'used']),
+});
+
+/** A machine: never its credential's hash. */
+export const machineSchema = z.object({
+  name: z.string(),
+  labels: z.record(z.string(), z.string()),
+  address: z.string().nullable().describe('Where the agent\'s last request came from.'),
+  agentVersion: z.string(),
+  protocolVersion: z.number().int(),
+  needsUpgrade: z.boolean().describe('Its agent speaks the protocol version before this server\'s: upgrade it.'),
+  joinedAt: ms,
+  lastHeartbeat: ms.nullable(),
+  status: z.enum(['active', 'draining', 'removed']),
+  credentialRotatedAt: ms,
+  joinToken: z.string().describe('The id of the join token it joined with.'),
+});
+
+/** `POST /api/join-tokens`: the token, shown only in this answer, with what it embeds. */
+export const createdJoinTokenSchema = joinTokenSchema.extend({
+  token: z.string().describe('The join token (`cutj_…`): shown only in this answer.'),
+  urls: z.array(z.string()).describe('The server URLs it tells agents to dial.'),
+  fingerprint: z.string().nullable().describe("SHA-256 of the server's TLS certificate it pins; null without TLS."),
+});
+
+/** A join's and a rotation's answer: the machine and its new credential, shown only here. */
+export const machineWithCredentialSchema = z.object({ machine: machineSchema, credential: z.string().describe('The machine credential: shown only in this answer.') });

@@ -17,6 +17,10 @@ import type {
   problemSchema,
   releaseSchema,
   tokenSchema,
+  createdJoinTokenSchema,
+  joinTokenSchema,
+  machineSchema,
+  machineWithCredentialSchema,
 } from './schemas.ts';
 
 /** A published release (`GET /api/releases/{version}`). */
@@ -43,6 +47,14 @@ export type AuditEntryView = z.infer<typeof auditEntrySchema>;
 export type ChainCheckView = z.infer<typeof chainCheckSchema>;
 /** A token as the API shows it: never its hash; the secret itself only once, when created. */
 export type TokenInfo = z.infer<typeof tokenSchema>;
+/** A join token as listed (`GET /api/join-tokens`): never the token or its hash. */
+export type JoinTokenView = z.infer<typeof joinTokenSchema>;
+/** A join token as created: the token itself, once, with the URLs and fingerprint it embeds. */
+export type CreatedJoinTokenView = z.infer<typeof createdJoinTokenSchema>;
+/** A machine (`GET /api/machines/{name}`): never its credential's hash. */
+export type MachineView = z.infer<typeof machineSchema>;
+/** A machine with a new credential (join, rotate-credential): the credential shown once. */
+export type MachineWithCredentialView = z.infer<typeof machineWithCredentialSchema>;
 /** A token's role. */
 export type RoleName = TokenInfo['role'];
 

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { CutoverError, parseJoinToken, validate } from '../shared/index.ts';
-import type { Clock } from '../shared/index.ts';
-import type { MachineRecord, MachineStatus, NewAuditEntry, Store } from '../store/index.ts';
+import { CutoverError, parseJoinToken } from '../shared/index.ts';
+import type { Actor, Clock } from '../shared/index.ts';
+import { auditEntry } from '../store/index.ts';
+import type { AuditFields, MachineRecord, MachineStatus, Store } from '../store/index.ts';
 import { PROTOCOL_VERSION, protocolAccepted } from '../protocol/index.ts';
-import { labelKeyField, labelValueField } from './targets.ts';
+import { labelKeyField, labelValueField } from './instances.ts';
 import { checkJoinToken, joinTokenError } from './join-tokens.ts';
 import { hashToken } from './tokens.ts';
-import type { Who } from './who.ts';
 
 /** A machine as the API shows it: never its credential's hash; `needsUpgrade` when its agent speaks the protocol version before this server's. */
 export type MachineInfo = Omit<MachineRecord, 'credentialHash'> & { needsUpgrade: boolean };
@@ -30,12 +30,16 @@ export const joinMachineSchema = z
   })
   .strict();
 
+/** The validated join body (the route parses it once, at the API edge). */
+export type JoinMachineInput = z.output<typeof joinMachineSchema>;
+
 export const machineHeartbeatSchema = z
   .object({
     agentVersion: versionField.optional(),
     protocolVersion: protocolField.optional(),
   })
   .strict();
+export type MachineHeartbeatInput = z.output<typeof machineHeartbeatSchema>;
 
 /** A new machine credential: random, recognisable to secret scanners (`cutm_`). */
 function newCredential(): string {
@@ -47,8 +51,7 @@ function newCredential(): string {
  * (each with its own code), or when a live machine has the name (`MACHINE_EXISTS`). Answers the
  * machine and its credential, which is never shown again; the store keeps its SHA-256.
  */
-export async function joinMachine(deps: { store: Store; clock: Clock }, input: unknown, address: string | null): Promise<{ machine: MachineInfo; credential: string }> {
-  const body = validate(joinMachineSchema, input, 'The join request');
+export async function joinMachine(deps: { store: Store; clock: Clock }, body: JoinMachineInput, address: string | null): Promise<{ machine: MachineInfo; credential: string }> {
   const tokenHash = hashToken(parseJoinToken(body.token).secret);
   // Before the token is looked at: a refused version uses nothing up.
   const accepted = protocolAccepted(PROTOCOL_VERSION, body.protocolVersion);
@@ -72,14 +75,16 @@ export async function joinMachine(deps: { store: Store; clock: Clock }, input: u
     credentialRotatedAt: now,
     joinToken: tokenId,
   };
-  const outcome = await deps.store.joinMachine({ tokenHash, now }, record, {
-    at: now,
-    actor: `machine:${body.name}`,
-    action: 'machine.join',
-    subject: `machine:${body.name}`,
-    requestId: null,
-    after: { labels: body.labels, address, agentVersion: body.agentVersion, protocolVersion: body.protocolVersion, joinToken: tokenId },
-  });
+  // The agent joins as itself: no API token asked for this, so the actor is the machine.
+  const by: Actor = { actor: `machine:${body.name}`, requestId: null };
+  const outcome = await deps.store.joinMachine(
+    { tokenHash, now },
+    record,
+    auditEntry(by, 'machine.join', `machine:${body.name}`, {
+      at: now,
+      after: { labels: body.labels, address, agentVersion: body.agentVersion, protocolVersion: body.protocolVersion, joinToken: tokenId },
+    }),
+  );
   if (outcome.ok) return { machine: info(outcome.machine), credential };
   if (outcome.reason === 'token') {
     // Another join took its last use (or it was revoked) in between: say which, as above.
@@ -109,10 +114,8 @@ export async function authenticateMachine(store: Store, credential: string): Pro
 }
 
 /** An agent's heartbeat: its last contact, address and versions (no audit entry: it is not a change anyone asked for). */
-export async function machineHeartbeat(deps: { store: Store; clock: Clock }, credential: string, input: () => Promise<unknown>, address: string | null): Promise<MachineInfo> {
-  const machine = await authenticateMachine(deps.store, credential);
-  const body = validate(machineHeartbeatSchema, await input(), 'The heartbeat');
-  const updated = await deps.store.updateMachine(machine.name, { lastHeartbeat: deps.clock.now(), address, ...body }, null);
+export async function machineHeartbeat(deps: { store: Store; clock: Clock }, name: string, body: MachineHeartbeatInput, address: string | null): Promise<MachineInfo> {
+  const updated = await deps.store.updateMachine(name, { lastHeartbeat: deps.clock.now(), address, ...body }, null);
   if (!updated) throw new CutoverError('MACHINE_CREDENTIAL_INVALID', 'the machine was removed meanwhile; join again with a new join token');
   return info(updated);
 }
@@ -134,21 +137,14 @@ async function machineNamed(store: Store, name: string): Promise<MachineRecord> 
   return machine;
 }
 
-const entryFor = (who: Who, now: number, action: string, name: string, rest: Partial<NewAuditEntry> = {}): NewAuditEntry => ({
-  at: now,
-  actor: who.actor,
-  action,
-  subject: `machine:${name}`,
-  requestId: who.requestId,
-  ...rest,
-});
+const entryFor = (who: Actor, now: number, action: string, name: string, rest: Omit<AuditFields, 'at'> = {}) => auditEntry(who, action, `machine:${name}`, { at: now, ...rest });
 
 /**
  * Moves a machine to `draining` (it keeps what it runs, gets nothing new) or `removed` (its
  * credential stops working, its name is free). Doing it again changes nothing; a removed machine
  * cannot be drained.
  */
-export async function setMachineStatus(deps: { store: Store; clock: Clock }, name: string, status: Exclude<MachineStatus, 'active'>, who: Who): Promise<MachineInfo> {
+export async function setMachineStatus(deps: { store: Store; clock: Clock }, name: string, status: Exclude<MachineStatus, 'active'>, who: Actor): Promise<MachineInfo> {
   const machine = await machineNamed(deps.store, name);
   if (machine.status === status) return info(machine);
   if (machine.status === 'removed') {
@@ -162,7 +158,7 @@ export async function setMachineStatus(deps: { store: Store; clock: Clock }, nam
 }
 
 /** A new credential for a machine, shown once; the old one stops working at once. */
-export async function rotateMachineCredential(deps: { store: Store; clock: Clock }, name: string, who: Who): Promise<{ machine: MachineInfo; credential: string }> {
+export async function rotateMachineCredential(deps: { store: Store; clock: Clock }, name: string, who: Actor): Promise<{ machine: MachineInfo; credential: string }> {
   const machine = await machineNamed(deps.store, name);
   if (machine.status === 'removed') {
     throw new CutoverError('MACHINE_NOT_FOUND', `machine "${name}" was removed; it joins again with a new join token`, { details: { name } });

@@ -1,14 +1,12 @@
 import type { Command } from 'commander';
 import { CutoverError } from '../../shared/index.ts';
-import type { JoinTokenInfo, MachineInfo } from '../api-types.ts';
+import type { CreatedJoinTokenView, JoinTokenView, MachineView, MachineWithCredentialView } from '../../api/index.ts';
 import { connect } from '../api-client.ts';
 import { apiPath } from '../api-path.ts';
 import { when } from '../format.ts';
 import { output, table } from '../output.ts';
 import { globals } from './globals.ts';
 
-type CreatedJoinToken = JoinTokenInfo & { token: string; urls: string[]; fingerprint: string | null };
-type WithCredential = { machine: MachineInfo; credential: string };
 
 const labelsText = (labels: Record<string, string>) => Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',') || '-';
 
@@ -30,7 +28,7 @@ export function registerJoinTokenCommands(program: Command): void {
         if (!/^\d+$/.test(opts.uses) || uses < 1) throw new CutoverError('VALIDATION_FAILED', `--uses must be a whole number of at least 1, e.g. --uses 1; got "${opts.uses}"`);
       }
       const client = await connect(g);
-      const created = await client.call<CreatedJoinToken>('POST', '/api/join-tokens', {
+      const created = await client.call<CreatedJoinTokenView>('POST', '/api/join-tokens', {
         expires: opts.expires,
         ...(uses !== undefined ? { uses } : {}),
         ...(opts.url ? { urls: opts.url } : {}),
@@ -52,7 +50,7 @@ export function registerJoinTokenCommands(program: Command): void {
     .description('join tokens, oldest first, with their state (never the tokens themselves)')
     .action(async (_opts: object, cmd: Command) => {
       const g = globals(cmd);
-      const { joinTokens } = await (await connect(g)).call<{ joinTokens: JoinTokenInfo[] }>('GET', '/api/join-tokens');
+      const { joinTokens } = await (await connect(g)).call<{ joinTokens: JoinTokenView[] }>('GET', '/api/join-tokens');
       output(g.format).result(joinTokens, (wide) =>
         table([
           ['ID', 'STATE', 'EXPIRES', 'USES', ...(wide ? ['CREATED', 'BY', 'REVOKED BY'] : [])],
@@ -73,15 +71,15 @@ export function registerJoinTokenCommands(program: Command): void {
     .argument('<id>', 'the id `join-token list` shows, e.g. jt_0123456789ab')
     .action(async (id: string, _opts: object, cmd: Command) => {
       const g = globals(cmd);
-      const revoked = await (await connect(g)).call<JoinTokenInfo>('DELETE', apiPath('join-tokens', id));
+      const revoked = await (await connect(g)).call<JoinTokenView>('DELETE', apiPath('join-tokens', id));
       output(g.format).result(revoked, () => `revoked join token ${revoked.id}; joins with it are now refused`);
     });
 }
 
 /** The protocol version, flagged when the agent speaks the one before the server's. */
-const protocolText = (m: MachineInfo) => `${m.protocolVersion}${m.needsUpgrade ? ' (upgrade the agent)' : ''}`;
+const protocolText = (m: MachineView) => `${m.protocolVersion}${m.needsUpgrade ? ' (upgrade the agent)' : ''}`;
 
-function machineRows(machines: MachineInfo[], wide: boolean): string {
+function machineRows(machines: MachineView[], wide: boolean): string {
   return table([
     ['NAME', 'STATUS', 'LABELS', 'ADDRESS', 'AGENT', 'PROTOCOL', 'LAST HEARTBEAT', ...(wide ? ['JOINED', 'JOIN TOKEN', 'CREDENTIAL SINCE'] : [])],
     ...machines.map((m) => [
@@ -106,7 +104,7 @@ export function registerMachineCommands(program: Command): void {
     .description('machines by name with status, labels, address, versions and last heartbeat (removed ones too)')
     .action(async (_opts: object, cmd: Command) => {
       const g = globals(cmd);
-      const { machines } = await (await connect(g)).call<{ machines: MachineInfo[] }>('GET', '/api/machines');
+      const { machines } = await (await connect(g)).call<{ machines: MachineView[] }>('GET', '/api/machines');
       output(g.format).result(machines, (wide) => (machines.length ? machineRows(machines, wide) : 'no machines yet: agents join with a join token (`cutover join-token create`)'));
     });
 
@@ -116,7 +114,7 @@ export function registerMachineCommands(program: Command): void {
     .argument('<name>')
     .action(async (name: string, _opts: object, cmd: Command) => {
       const g = globals(cmd);
-      const m = await (await connect(g)).call<MachineInfo>('GET', apiPath('machines', name));
+      const m = await (await connect(g)).call<MachineView>('GET', apiPath('machines', name));
       output(g.format).result(m, () =>
         [
           `machine ${m.name} (${m.status})`,
@@ -136,7 +134,7 @@ export function registerMachineCommands(program: Command): void {
     .argument('<name>')
     .action(async (name: string, _opts: object, cmd: Command) => {
       const g = globals(cmd);
-      const m = await (await connect(g)).call<MachineInfo>('POST', `${apiPath('machines', name)}/drain`);
+      const m = await (await connect(g)).call<MachineView>('POST', `${apiPath('machines', name)}/drain`);
       output(g.format).result(m, () => `machine ${m.name} is ${m.status}`);
     });
 
@@ -151,7 +149,7 @@ export function registerMachineCommands(program: Command): void {
       if (!opts.yes && !(await (await import('../confirm.ts')).confirm(`Remove machine "${name}"? Its agent's credential stops working at once.`, 'add --yes to remove it'))) {
         throw new CutoverError('VALIDATION_FAILED', `nothing was changed: "${name}" was not removed`);
       }
-      const m = await client.call<MachineInfo>('DELETE', apiPath('machines', name));
+      const m = await client.call<MachineView>('DELETE', apiPath('machines', name));
       output(g.format).result(m, () => `removed machine ${m.name}; its credential no longer works, and the name can join again with a new join token`);
     });
 
@@ -161,7 +159,7 @@ export function registerMachineCommands(program: Command): void {
     .argument('<name>')
     .action(async (name: string, _opts: object, cmd: Command) => {
       const g = globals(cmd);
-      const r = await (await connect(g)).call<WithCredential>('POST', `${apiPath('machines', name)}/rotate-credential`);
+      const r = await (await connect(g)).call<MachineWithCredentialView>('POST', `${apiPath('machines', name)}/rotate-credential`);
       output(g.format).result(r, () =>
         [
           `new credential for machine ${r.machine.name}; it is shown only now, and the old one no longer works:`,
