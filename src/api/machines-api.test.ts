@@ -41,7 +41,7 @@ const heartbeat = (h: Harness, credential: string) =>
 test('join tokens: admin only, shown once with the pinned fingerprint and URLs, listed without secrets, revocable', async () => {
   const h = await startHarness(undefined, { tlsFingerprint: FINGERPRINT });
   try {
-    for (const role of ['viewer', 'deployer'] as const) {
+    for (const role of ['viewer', 'deployer', 'publisher'] as const) {
       assert.equal((await h.call(role, 'POST', '/api/join-tokens', { expires: '1h' })).status, 403);
       assert.equal((await h.call(role, 'GET', '/api/join-tokens')).status, 403);
     }
@@ -138,7 +138,7 @@ test('machines: viewers list and show; admins drain, remove and rotate credentia
     assert.equal((await h.call('viewer', 'GET', '/api/machines/nope')).body.code, 'MACHINE_NOT_FOUND');
 
     for (const [method, path] of [['POST', '/api/machines/web-1/drain'], ['DELETE', '/api/machines/web-1'], ['POST', '/api/machines/web-1/rotate-credential']] as const) {
-      assert.equal((await h.call('deployer', method, path)).status, 403, `${method} ${path} as deployer`);
+      for (const role of ['deployer', 'publisher'] as const) assert.equal((await h.call(role, method, path)).status, 403, `${method} ${path} as ${role}`);
     }
     const rotated = await h.call('admin', 'POST', '/api/machines/web-1/rotate-credential');
     assert.equal(rotated.status, 200);
