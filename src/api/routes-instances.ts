@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CutoverError, invalidInput, isColor } from '../shared/index.ts';
+import { CutoverError, invalidInput, isColor, withReason } from '../shared/index.ts';
 import { rolloutFromRequest } from '../deploy/index.ts';
 import {
   bulkSetTarget,
@@ -178,9 +178,7 @@ export function instanceRoutes(deps: ApiDeps): RouteSpec[] {
           version: body.version,
           ...(rollout ? { rollout } : {}),
           ...(body.skipTests ? { skipTests: true } : {}),
-          actor: who.actor,
-          ...(body.reason ? { reason: body.reason } : {}),
-          ...(who.requestId ? { requestId: who.requestId } : {}),
+          by: withReason(who, body.reason),
         });
         return query.wait ? deployer.wait(started.id, query.wait) : started;
       },
@@ -200,10 +198,8 @@ export function instanceRoutes(deps: ApiDeps): RouteSpec[] {
       handle: async ({ params, query, body, who }) => {
         const started = await deployer.rollback({
           instance: params.name,
-          actor: who.actor,
+          by: withReason(who, body.reason),
           ...(body.to ? { to: body.to } : {}),
-          ...(body.reason ? { reason: body.reason } : {}),
-          ...(who.requestId ? { requestId: who.requestId } : {}),
         });
         return query.wait ? deployer.wait(started.id, query.wait) : started;
       },

@@ -6,14 +6,14 @@ import { createMemoryStore } from '../store/index.ts';
 import type { DeploymentRecord, LeaseHolder, LockRecord } from '../store/index.ts';
 import { createDeployer } from './deployer.ts';
 import { deployerTestbed } from './test-deployer.ts';
-import { FakeRuntime, testInstance, testReleaseSpec } from '../testing/index.ts';
+import { FakeRuntime, testInstance, testReleaseSpec, testActor } from '../testing/index.ts';
 
 const TTL = 10_000;
 const ME: LeaseHolder = { serverId: 'srv_new', replica: 'host/127.0.0.1:7070', pid: 2 };
 
 async function setup() {
   const bed = await deployerTestbed({ lockTtlMs: TTL, holder: ME });
-  await bed.run(bed.deployer.deploy({ instance: 'web', version: '1.0.0', actor: 'a' })); // blue 1.0.0 serves
+  await bed.run(bed.deployer.deploy({ instance: 'web', version: '1.0.0', by: testActor('a') })); // blue 1.0.0 serves
   return bed;
 }
 
@@ -124,9 +124,9 @@ test('a deployment taking an expired lease settles the running one in the same t
   await store.insertDeployment(leftRunning('dpl_stale', now));
   await store.acquireLock(lease('dpl_stale', now, { serverId: 'srv_dead', replica: null, pid: 3 }), now);
   greenSlot(runtime, '1.1.0', 'dpl_stale');
-  await assert.rejects(deployer.deploy({ instance: 'web', version: '1.2.0', actor: 'b' }), (e: { code: string }) => e.code === 'INSTANCE_LOCKED');
+  await assert.rejects(deployer.deploy({ instance: 'web', version: '1.2.0', by: testActor('b') }), (e: { code: string }) => e.code === 'INSTANCE_LOCKED');
   clock.advance(TTL);
-  const next = await run(deployer.deploy({ instance: 'web', version: '1.2.0', actor: 'b' }));
+  const next = await run(deployer.deploy({ instance: 'web', version: '1.2.0', by: testActor('b') }));
   assert.equal(next.status, 'succeeded');
   const stale = (await store.getDeployment('dpl_stale'))!;
   assert.equal(stale.status, 'failed');
@@ -141,7 +141,7 @@ test('a running deployment whose lease was taken stops acting and leaves the slo
   const { store, runtime, clock, deployer } = await setup();
   let open!: () => void;
   runtime.gate = new Promise<void>((resolve) => (open = resolve));
-  const d = await deployer.deploy({ instance: 'web', version: '1.1.0', actor: 'a' });
+  const d = await deployer.deploy({ instance: 'web', version: '1.1.0', by: testActor('a') });
   while (!runtime.calls.includes('wait web green')) await new Promise((r) => setImmediate(r));
   // Its server hangs past the lease (no heartbeat lands); another deployment takes the instance.
   clock.advance(TTL + 1);
@@ -169,7 +169,7 @@ test('the heartbeat renews the lease during a long health wait, so a peer never 
   const deployer = createDeployer({ store, runtime, clock, openArtifact: () => Readable.from([]), rollbackWindowMs: 60_000, lockTtlMs: 900, holder: ME });
   let open!: () => void;
   runtime.gate = new Promise<void>((resolve) => (open = resolve));
-  const d = await deployer.deploy({ instance: 'web', version: '1.0.0', actor: 'a' });
+  const d = await deployer.deploy({ instance: 'web', version: '1.0.0', by: testActor('a') });
   while (!runtime.calls.includes('wait web blue')) await new Promise((r) => setImmediate(r));
   const peer = createDeployer({ store, runtime, clock, openArtifact: () => Readable.from([]), rollbackWindowMs: 60_000, lockTtlMs: 900, holder: { serverId: 'srv_peer', replica: null, pid: 3 } });
   for (let i = 0; i < 3; i++) {

@@ -9,7 +9,7 @@ import type { DeploymentRecord } from '../store/index.ts';
 import type { Analysis } from './analysis.ts';
 import type { ReleaseProblem } from './step-runners.ts';
 import { createDeployer } from './deployer.ts';
-import { FakeRuntime, testInstance, testReleaseSpec, waitFor } from '../testing/index.ts';
+import { FakeRuntime, testInstance, testReleaseSpec, waitFor, testActor } from '../testing/index.ts';
 import { normaliseRollout } from './rollout.ts';
 import type { RuntimeColorStats } from './runtime.ts';
 
@@ -51,11 +51,11 @@ async function setup() {
   });
   cleanups.push(async () => {
     for (const d of await store.listDeployments({ status: 'running' })) {
-      await deployer.abort(d.id, { actor: 'test' }).catch(() => undefined);
+      await deployer.abort(d.id, testActor('test')).catch(() => undefined);
       await deployer.wait(d.id, 5000);
     }
   });
-  const first = await deployer.deploy({ instance: 'web', version: '1.0.0', actor: 'admin' });
+  const first = await deployer.deploy({ instance: 'web', version: '1.0.0', by: testActor('admin') });
   await deployer.wait(first.id, 5000);
   runtime.calls = [];
   /**
@@ -105,7 +105,7 @@ test('normaliseRollout drops the final 100 and names each problem', () => {
 test('weighted steps shift, hold for the pause, then flip', async () => {
   const { store, runtime, deployer } = await setup();
   const rollout = normaliseRollout({ steps: [10, 50, 100], pauseMs: 30_000 });
-  const started = await deployer.deploy({ instance: 'web', version: '1.1.0', actor: 'admin', rollout });
+  const started = await deployer.deploy({ instance: 'web', version: '1.1.0', by: testActor('admin'), rollout });
   assert.deepEqual(
     started.steps.map((s) => s.name),
     ['prepare', 'start', 'health', 'shift-10', 'shift-50', 'flip', 'finalise'],
@@ -127,27 +127,27 @@ test('weighted steps shift, hold for the pause, then flip', async () => {
 test('a manual pause holds until resumed, and resume is refused when nothing holds', async () => {
   const { runtime, deployer, until } = await setup();
   const rollout = normaliseRollout({ steps: [0, 100], pauseMs: null });
-  const started = await deployer.deploy({ instance: 'web', version: '1.1.0', actor: 'admin', rollout });
+  const started = await deployer.deploy({ instance: 'web', version: '1.1.0', by: testActor('admin'), rollout });
   const holding = await until(started.id, at('shift-0'));
   assert.equal(holding.steps.find((s) => s.name === 'shift-0')?.detail?.holding, 'until resumed');
   assert.equal(runtime.active('web'), 'blue');
   assert.ok(!runtime.calls.some((c) => c.startsWith('shift')), 'step 0 sends no client over: preview only');
-  await deployer.resume(started.id, { actor: 'alice' });
+  await deployer.resume(started.id, testActor('alice'));
   const done = (await deployer.wait(started.id, 5000))!;
   assert.equal(done.status, 'succeeded');
   assert.equal(done.steps.find((s) => s.name === 'shift-0')?.detail?.resumed, true);
   assert.equal(runtime.active('web'), 'green');
-  await assert.rejects(deployer.resume(started.id, { actor: 'alice' }), { code: 'DEPLOYMENT_NOT_RUNNING' });
-  await assert.rejects(deployer.abort(started.id, { actor: 'alice' }), { code: 'DEPLOYMENT_NOT_RUNNING' });
+  await assert.rejects(deployer.resume(started.id, testActor('alice')), { code: 'DEPLOYMENT_NOT_RUNNING' });
+  await assert.rejects(deployer.abort(started.id, testActor('alice')), { code: 'DEPLOYMENT_NOT_RUNNING' });
 });
 
 test('abort during a step puts everyone back on the old colour and stops the new slot', async () => {
   const { store, runtime, deployer, until } = await setup();
   const rollout = normaliseRollout({ steps: [25, 100], pauseMs: null });
-  const started = await deployer.deploy({ instance: 'web', version: '1.1.0', actor: 'admin', rollout });
+  const started = await deployer.deploy({ instance: 'web', version: '1.1.0', by: testActor('admin'), rollout });
   await until(started.id, at('shift-25'));
   assert.deepEqual(runtime.instances.get('web')?.shift, { color: 'green', percent: 25 });
-  await deployer.abort(started.id, { actor: 'alice', reason: 'checkout looks off' });
+  await deployer.abort(started.id, testActor('alice', 'checkout looks off'));
   const done = (await deployer.wait(started.id, 5000))!;
   assert.equal(done.status, 'aborted');
   assert.equal(done.error?.code, 'DEPLOYMENT_ABORTED');
@@ -167,9 +167,9 @@ test('abort while the new slot is starting stops it before any client sees it', 
   const { runtime, deployer, until } = await setup();
   let open!: () => void;
   runtime.gate = new Promise((resolve) => (open = resolve));
-  const started = await deployer.deploy({ instance: 'web', version: '1.1.0', actor: 'admin' });
+  const started = await deployer.deploy({ instance: 'web', version: '1.1.0', by: testActor('admin') });
   await until(started.id, at('health'));
-  await deployer.abort(started.id, { actor: 'alice' });
+  await deployer.abort(started.id, testActor('alice'));
   const done = (await deployer.wait(started.id, 5000))!;
   open();
   assert.equal(done.status, 'aborted');
@@ -199,7 +199,7 @@ test('a step whose analysis fails aborts the cutover, files the failure and audi
   const ctx = await setup();
   const { store, runtime, deployer, failures } = ctx;
   const rollout = normaliseRollout({ steps: [10, 100], pauseMs: 60_000, analysis: true });
-  const started = await deployer.deploy({ instance: 'web', version: '1.1.0', actor: 'admin', rollout });
+  const started = await deployer.deploy({ instance: 'web', version: '1.1.0', by: testActor('admin'), rollout });
   await trafficDuringStep(ctx, started.id, { ok: 80, errors: 40 });
   const done = (await deployer.wait(started.id, 5000))!;
   assert.equal(done.status, 'failed');
@@ -218,7 +218,7 @@ test('a step whose analysis fails aborts the cutover, files the failure and audi
 test('a step whose analysis passes goes on after the pause', async () => {
   const ctx = await setup();
   const rollout = normaliseRollout({ steps: [10, 100], pauseMs: 60_000, analysis: true });
-  const started = await ctx.deployer.deploy({ instance: 'web', version: '1.1.0', actor: 'admin', rollout });
+  const started = await ctx.deployer.deploy({ instance: 'web', version: '1.1.0', by: testActor('admin'), rollout });
   await trafficDuringStep(ctx, started.id, { ok: 150, errors: 0 });
   const done = (await ctx.deployer.wait(started.id, 5000))!;
   assert.equal(done.status, 'succeeded');
@@ -231,13 +231,13 @@ test('too little traffic is never a pass: the step waits for resume after three 
   const ctx = await setup();
   const { runtime, deployer, until } = ctx;
   const rollout = normaliseRollout({ steps: [10, 100], pauseMs: 60_000, analysis: true });
-  const started = await deployer.deploy({ instance: 'web', version: '1.1.0', actor: 'admin', rollout });
+  const started = await deployer.deploy({ instance: 'web', version: '1.1.0', by: testActor('admin'), rollout });
   await trafficDuringStep(ctx, started.id, { ok: 5, errors: 0 });
   const waiting = await until(started.id, (d) => d.steps.find((s) => s.name === 'shift-10')?.detail?.holding === 'until resumed');
   const detail = waiting.steps.find((s) => s.name === 'shift-10')?.detail;
   assert.match(String(detail?.why), /inconclusive/);
   assert.equal(runtime.active('web'), 'blue');
-  await deployer.resume(started.id, { actor: 'alice' });
+  await deployer.resume(started.id, testActor('alice'));
   assert.equal((await deployer.wait(started.id, 5000))?.status, 'succeeded');
 });
 
@@ -246,7 +246,7 @@ test('a gradual cutover needs a colour serving already; the refusal changes noth
   await store.saveInstanceState({ ...(await store.getInstance('web'))!, activeColor: null, currentVersion: null });
   const before = await store.listDeployments();
   await assert.rejects(
-    deployer.deploy({ instance: 'web', version: '1.1.0', actor: 'admin', rollout: normaliseRollout({ steps: [10], pauseMs: 0 }) }),
+    deployer.deploy({ instance: 'web', version: '1.1.0', by: testActor('admin'), rollout: normaliseRollout({ steps: [10], pauseMs: 0 }) }),
     (e: { code: string; message: string }) => e.code === 'VALIDATION_FAILED' && /without --steps/.test(e.message),
   );
   assert.deepEqual(await store.listDeployments(), before);
@@ -254,7 +254,7 @@ test('a gradual cutover needs a colour serving already; the refusal changes noth
 
 test('the release drain endpoint reaches the runtime', async () => {
   const { runtime, deployer } = await setup();
-  const done = (await deployer.wait((await deployer.deploy({ instance: 'web', version: '1.1.0', actor: 'admin' })).id, 5000))!;
+  const done = (await deployer.wait((await deployer.deploy({ instance: 'web', version: '1.1.0', by: testActor('admin') })).id, 5000))!;
   assert.equal(done.status, 'succeeded');
   assert.deepEqual(runtime.started.at(-1)?.drain, { path: '/drain' });
   assert.equal(runtime.started[0]?.drain, undefined);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { testReleaseSpec, waitFor } from '../testing/index.ts';
+import { testReleaseSpec, waitFor, testActor } from '../testing/index.ts';
 import type { ReleaseProblem } from './step-runners.ts';
 import { deployerTestbed } from './test-deployer.ts';
 
@@ -11,7 +11,7 @@ async function setup() {
   const problems: ReleaseProblem[] = [];
   const bed = await deployerTestbed({ fileProblem: async (_d, p) => void problems.push(p) });
   await bed.store.insertRelease({ app: 'shop', version: '2.0.0', digest: '2.0.0', spec: testReleaseSpec('2.0.0', { tests: TESTS }), createdAt: 1, createdBy: 'ci' });
-  assert.equal((await bed.run(bed.deployer.deploy({ instance: 'web', version: '1.0.0', actor: 'admin' }))).status, 'succeeded');
+  assert.equal((await bed.run(bed.deployer.deploy({ instance: 'web', version: '1.0.0', by: testActor('admin') }))).status, 'succeeded');
   bed.runtime.calls = [];
   bed.runtime.flipReasons = [];
   return { ...bed, problems };
@@ -20,7 +20,7 @@ async function setup() {
 test('smoke runs through a preview token before the flip, verify after it without one; both audited without their output', async () => {
   const { store, runtime, deployer, run } = await setup();
   runtime.testOutcome.set('smoke', { exitCode: 0, output: 'smoke ok' });
-  const d = await run(deployer.deploy({ instance: 'web', version: '2.0.0', actor: 'admin' }));
+  const d = await run(deployer.deploy({ instance: 'web', version: '2.0.0', by: testActor('admin') }));
   assert.equal(d.status, 'succeeded');
   assert.deepEqual(d.steps.map((s) => s.name), ['prepare', 'start', 'health', 'smoke', 'flip', 'verify', 'finalise']);
   const order = runtime.calls.filter((c) => /^(preview|test|flip)/.test(c));
@@ -42,7 +42,7 @@ test('smoke runs through a preview token before the flip, verify after it withou
 test('a failing smoke test fails before the flip: no user reaches the new release, its slot stops', async () => {
   const { store, runtime, deployer, run, problems } = await setup();
   runtime.testOutcome.set('smoke', { exitCode: 2, output: 'expected 200, got 500' });
-  const d = await run(deployer.deploy({ instance: 'web', version: '2.0.0', actor: 'admin' }));
+  const d = await run(deployer.deploy({ instance: 'web', version: '2.0.0', by: testActor('admin') }));
   assert.equal(d.status, 'failed');
   assert.equal(d.error?.code, 'TEST_FAILED');
   assert.match(d.error!.message, /smoke test of 2\.0\.0 failed: it exited with code 2; 1\.0\.0 still serves/);
@@ -59,7 +59,7 @@ test('a failing smoke test fails before the flip: no user reaches the new releas
 test('a failing verify test flips back to the warm slot at once, files a problem, and leaves the instance where it was', async () => {
   const { store, runtime, deployer, run, problems } = await setup();
   runtime.testOutcome.set('verify', { exitCode: 1, output: 'checkout broken' });
-  const d = await run(deployer.deploy({ instance: 'web', version: '2.0.0', actor: 'admin' }));
+  const d = await run(deployer.deploy({ instance: 'web', version: '2.0.0', by: testActor('admin') }));
   assert.equal(d.status, 'failed');
   assert.equal(d.error?.code, 'TEST_FAILED');
   assert.match(d.error!.message, /users are back on 1\.0\.0/);
@@ -80,9 +80,9 @@ test('a failing verify test flips back to the warm slot at once, files a problem
 test('an abort during smoke kills the test; the old slot never stopped serving', async () => {
   const { runtime, deployer, run } = await setup();
   runtime.testOutcome.set('smoke', 'hang');
-  const started = await deployer.deploy({ instance: 'web', version: '2.0.0', actor: 'admin' });
+  const started = await deployer.deploy({ instance: 'web', version: '2.0.0', by: testActor('admin') });
   await waitFor('the smoke test', () => runtime.tests.length === 1);
-  await deployer.abort(started.id, { actor: 'ops', reason: 'wrong build' });
+  await deployer.abort(started.id, testActor('ops', 'wrong build'));
   const d = await run(Promise.resolve(started));
   assert.equal(d.status, 'aborted');
   assert.ok(runtime.calls.includes('cancelTest web'));
@@ -93,31 +93,31 @@ test('an abort during smoke kills the test; the old slot never stopped serving',
 test('an abort during verify kills it and rolls back to the warm slot; after verify an abort is refused', async () => {
   const { runtime, deployer, run } = await setup();
   runtime.testOutcome.set('verify', 'hang');
-  const started = await deployer.deploy({ instance: 'web', version: '2.0.0', actor: 'admin' });
+  const started = await deployer.deploy({ instance: 'web', version: '2.0.0', by: testActor('admin') });
   await waitFor('the verify test', () => runtime.tests.length === 2);
-  await deployer.abort(started.id, { actor: 'ops' });
+  await deployer.abort(started.id, testActor('ops'));
   const d = await run(Promise.resolve(started));
   assert.equal(d.status, 'aborted');
   assert.equal(d.rollback?.strategy, 'flip-to-warm');
   assert.ok(runtime.calls.includes('cancelTest web'));
   assert.equal(runtime.active('web'), 'blue');
-  await assert.rejects(deployer.abort(started.id, { actor: 'ops' }), { code: 'DEPLOYMENT_NOT_RUNNING' });
+  await assert.rejects(deployer.abort(started.id, testActor('ops')), { code: 'DEPLOYMENT_NOT_RUNNING' });
 });
 
 test('--skip-tests runs none and is recorded; a rollback to the warm slot runs none; --steps 0 runs smoke only', async () => {
   const { store, runtime, deployer, run } = await setup();
-  const skipped = await run(deployer.deploy({ instance: 'web', version: '2.0.0', actor: 'admin', reason: 'hotfix', skipTests: true }));
+  const skipped = await run(deployer.deploy({ instance: 'web', version: '2.0.0', by: testActor('admin', 'hotfix'), skipTests: true }));
   assert.equal(skipped.status, 'succeeded');
   assert.equal(skipped.skipTests, true);
   assert.equal(runtime.tests.length, 0);
   const start = (await store.listAudit({ subject: 'web' })).find((e) => e.action === 'deploy.start')!;
   assert.equal(start.details.skipTests, true);
   assert.equal(start.reason, 'hotfix');
-  const back = await run(deployer.rollback({ instance: 'web', actor: 'admin' }));
+  const back = await run(deployer.rollback({ instance: 'web', by: testActor('admin') }));
   assert.deepEqual(back.steps.map((s) => s.name), ['flip', 'finalise']);
   // 2.0.0 is warm now: a release not run yet starts a slot.
   await store.insertRelease({ app: 'shop', version: '2.1.0', digest: '2.1.0', spec: testReleaseSpec('2.1.0', { tests: TESTS }), createdAt: 1, createdBy: 'ci' });
   const rollout = { steps: [0], pauseMs: 0, analysis: false };
-  const preview = await run(deployer.deploy({ instance: 'web', version: '2.1.0', actor: 'admin', rollout }));
+  const preview = await run(deployer.deploy({ instance: 'web', version: '2.1.0', by: testActor('admin'), rollout }));
   assert.deepEqual(preview.steps.map((s) => s.name), ['prepare', 'start', 'health', 'smoke', 'shift-0', 'flip', 'finalise']);
 });

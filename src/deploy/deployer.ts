@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { CutoverError } from '../shared/index.ts';
-import type { Clock } from '../shared/index.ts';
+import type { Actor, Clock } from '../shared/index.ts';
 import { releaseSpecOf } from '../releases/index.ts';
 import type { ReleaseSpec } from '../releases/index.ts';
 import type { AcquireOptions, DeploymentRecord, InstanceRecord, LeaseHolder, ReleaseRecord, RolloutSpec, Store } from '../store/index.ts';
@@ -47,21 +47,14 @@ export interface DeployerOptions {
 
 export interface DeployRequest {
   instance: string;
-  actor: string;
-  reason?: string;
+  /** Who asked, with their reason and request id: recorded on the deployment and in its audit entries. */
+  by: Actor;
   /** Deploy without the release's tests (the API lets only an admin, with a reason); recorded and audited. */
   skipTests?: boolean;
-  /** The API request that asked for it, carried into the audit entries. */
-  requestId?: string;
 }
 
-/** Who steers a running deployment (abort, resume). */
-export interface SteerRequest {
-  actor: string;
-  reason?: string;
-  /** An `Actor` (shared/actor.ts) fits: null for automatic steering. */
-  requestId?: string | null;
-}
+/** Who steers a running deployment (abort, resume), with their reason: its audit entry says so. */
+export type SteerRequest = Actor;
 
 /** Runs deployments: plans them, records every step before acting on it, and acts through the runtime. */
 export interface Deployer {
@@ -130,10 +123,10 @@ function newDeployment(id: string, instance: InstanceRecord, plan: DeploymentPla
     toColor: plan.toColor,
     status: 'running',
     steps: planSteps(plan.strategy, { ...(rollout ? { rollout } : {}), tests }).map((name) => ({ name, status: 'pending' })),
-    actor: request.actor,
+    actor: request.by.actor,
     app: instance.app,
-    ...(request.reason ? { reason: request.reason } : {}),
-    ...(request.requestId ? { requestId: request.requestId } : {}),
+    ...(request.by.reason ? { reason: request.by.reason } : {}),
+    ...(request.by.requestId ? { requestId: request.by.requestId } : {}),
     ...(rollout ? { rollout } : {}),
     ...(request.skipTests ? { skipTests: true } : {}),
     createdAt: now,
@@ -213,7 +206,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
     const release = await mustGetRelease(store, instance.app, result.plan.toVersion);
     const spec = releaseSpecOf(release);
     const id = newId();
-    const lock = leases.lockFor(id, instance.name, request.actor);
+    const lock = leases.lockFor(id, instance.name, request.by.actor);
     await leases.takeLock(lock, { supersede: supersededBy(id) });
     const deployment = newDeployment(id, instance, result.plan, spec, request, clock.now(), rollout);
     try {

@@ -1,4 +1,4 @@
-import type { CutoverError } from '../shared/index.ts';
+import type { Actor, CutoverError } from '../shared/index.ts';
 import { auditEntry } from '../store/index.ts';
 import type { DeploymentRecord, NewAuditEntry, StepRecord } from '../store/index.ts';
 import { flipDone } from './steps.ts';
@@ -9,13 +9,6 @@ export interface InstancePosition {
   color: DeploymentRecord['fromColor'];
 }
 
-/** Who steers a running deployment (an abort or a resume), for its audit entry. */
-export interface Steerer {
-  actor: string;
-  reason?: string;
-  /** Null or absent for automatic steering; an `Actor` fits. */
-  requestId?: string | null;
-}
 
 /** Whether `d` flipped traffic to its release. */
 export const flippedIn = flipDone;
@@ -34,12 +27,12 @@ export function deploymentEntry(
   d: DeploymentRecord,
   action: string,
   details: Record<string, unknown>,
-  by?: Steerer,
+  by?: Actor,
   after?: InstancePosition,
 ): NewAuditEntry {
   // Who: the steerer, or the deployment's own actor with its reason and request.
-  const who = by ?? { actor: d.actor, requestId: d.requestId ?? null, ...(d.reason ? { reason: d.reason } : {}) };
-  return auditEntry({ actor: who.actor, requestId: who.requestId ?? null, ...(who.reason ? { reason: who.reason } : {}) }, action, d.instance, {
+  const who: Actor = by ?? { actor: d.actor, requestId: d.requestId ?? null, ...(d.reason ? { reason: d.reason } : {}) };
+  return auditEntry(who, action, d.instance, {
     at,
     instance: d.instance,
     app: d.app ?? null,

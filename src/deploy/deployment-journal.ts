@@ -1,8 +1,8 @@
 import type { CutoverError } from '../shared/index.ts';
-import type { Clock } from '../shared/index.ts';
+import type { Actor, Clock } from '../shared/index.ts';
 import type { DeploymentRecord, StepRecord, Store } from '../store/index.ts';
 import { deploymentEntry, settleFailed } from './deployment-audit.ts';
-import type { InstancePosition, Steerer } from './deployment-audit.ts';
+import type { InstancePosition } from './deployment-audit.ts';
 import type { createLeaseKeeper } from './lease-keeper.ts';
 
 export interface JournalDeps {
@@ -25,7 +25,7 @@ export function createJournal(deps: JournalDeps) {
     await store.updateDeployment(d);
   }
 
-  const entry = (d: DeploymentRecord, action: string, details: Record<string, unknown>, by?: Steerer, after?: InstancePosition) =>
+  const entry = (d: DeploymentRecord, action: string, details: Record<string, unknown>, by?: Actor, after?: InstancePosition) =>
     deploymentEntry(clock.now(), d, action, details, by, after);
 
   return {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { ManualClock, silentLogger } from '../shared/index.ts';
 import { createMemoryStore } from '../store/index.ts';
-import { FakeRuntime, testReleaseSpec, waitFor } from '../testing/index.ts';
+import { FakeRuntime, testReleaseSpec, waitFor, testActor } from '../testing/index.ts';
 import { createDeployer } from '../deploy/index.ts';
 import type { RuntimeColorStats } from '../deploy/index.ts';
 import { createInstance, createInstanceSchema } from '../control/index.ts';
@@ -29,10 +29,10 @@ test('the bake judges a release from its flip while its verify test runs, and a 
   const tests = { verify: { command: 'npm run e2e', timeoutMs: 600_000 } };
   await store.insertRelease({ app: 'shop', version: '1.1.0', digest: '2', spec: testReleaseSpec('1.1.0', { tests }), createdAt: 1, createdBy: 'ci' });
   await createInstance({ store, clock }, createInstanceSchema.parse({ name: 'web', app: 'shop', hosts: ['web.test'] }), { actor: 'admin', role: 'admin', requestId: null });
-  const first = await deployer.deploy({ instance: 'web', version: '1.0.0', actor: 'admin' });
+  const first = await deployer.deploy({ instance: 'web', version: '1.0.0', by: testActor('admin') });
   await deployer.wait(first.id, 1000);
   runtime.testOutcome.set('verify', 'hang');
-  const d = await deployer.deploy({ instance: 'web', version: '1.1.0', actor: 'admin' });
+  const d = await deployer.deploy({ instance: 'web', version: '1.1.0', by: testActor('admin') });
   await waitFor('the verify test', () => runtime.tests.length > 0);
 
   const bake = createBakeWatcher({ store, deployer, runtime, clock, log: silentLogger, bakeMs: 300_000, intervalMs: 1000, thresholds: { minRequests: 20 } });

@@ -1,5 +1,6 @@
-import { isCutoverError, systemActor } from '../shared/index.ts';
+import { isCutoverError, systemActor, withReason } from '../shared/index.ts';
 import type { Clock, Logger } from '../shared/index.ts';
+import { auditEntry } from '../store/index.ts';
 import type { DeploymentRecord, Store } from '../store/index.ts';
 import { analyse, bakeDecision, countersOf, flippedAt, verifyPending } from '../deploy/index.ts';
 import type { AnalysisThresholds, Deployer, Runtime } from '../deploy/index.ts';
@@ -83,11 +84,12 @@ export function createBakeWatcher(options: BakeOptions): BakeWatcher {
     const action = bakeDecision(analysis, { elapsedMs: now - bakeStart(d), bakeMs: options.bakeMs });
     if (action === 'continue' || action === 'extend') return { action, verdict: analysis.verdict };
     const breaches = analysis.reasons.filter((r) => r.kind === 'breach').map((r) => r.message);
-    const base = { at: now, instance: d.instance, app: d.app ?? null, version: d.toVersion, subject: d.instance };
+    const base = { at: now, instance: d.instance, app: d.app ?? null, version: d.toVersion };
+    const analysisActor = systemActor(ANALYSIS_ACTOR);
     if (action === 'rollback') {
       const reason = `automatic rollback: ${breaches.join('; ')}`.slice(0, 500);
       let rollbackId: string | null = null;
-      const outcome = await guard.rollback({ instance: d.instance, color: d.toColor, deploymentId: d.id }, { instance: d.instance, actor: ANALYSIS_ACTOR, reason });
+      const outcome = await guard.rollback({ instance: d.instance, color: d.toColor, deploymentId: d.id }, { instance: d.instance, by: withReason(systemActor(ANALYSIS_ACTOR), reason) });
       // Locked: a deployment (the health watcher's rollback, say) holds the instance: judge again
       // at the next pass. Moved: the instance no longer serves this deployment: nothing to undo.
       if (!outcome.ok && outcome.code === 'INSTANCE_LOCKED') return { action: 'continue' as const, verdict: analysis.verdict };
@@ -106,25 +108,25 @@ export function createBakeWatcher(options: BakeOptions): BakeWatcher {
             ANALYSIS_ACTOR,
           ).catch(() => undefined)
         : undefined;
-      await store.appendAudit({
-        ...base,
-        actor: ANALYSIS_ACTOR,
-        action: 'bake.rollback',
-        reason,
-        before: { version: d.toVersion, color: d.toColor },
-        after: { version: d.fromVersion, color: d.fromColor },
-        details: { deployment: d.id, rollback: rollbackId, problem: problem?.id ?? null, verdict: analysis.verdict, reasons: analysis.reasons, snapshot: analysis.snapshot },
-      });
+      await store.appendAudit(
+        auditEntry(analysisActor, 'bake.rollback', d.instance, {
+          ...base,
+          reason,
+          before: { version: d.toVersion, color: d.toColor },
+          after: { version: d.fromVersion, color: d.fromColor },
+          details: { deployment: d.id, rollback: rollbackId, problem: problem?.id ?? null, verdict: analysis.verdict, reasons: analysis.reasons, snapshot: analysis.snapshot },
+        }),
+      );
       log.warn({ instance: d.instance, version: d.toVersion, reasons: breaches }, 'bake analysis failed: rolled back');
     } else {
       judged.add(d.id);
-      await store.appendAudit({
-        ...base,
-        actor: ANALYSIS_ACTOR,
-        action: 'bake.passed',
-        reason: analysis.verdict === 'pass' ? null : 'not enough traffic to judge: promoted unverified',
-        details: { deployment: d.id, verdict: analysis.verdict, reasons: analysis.reasons, snapshot: analysis.snapshot },
-      });
+      await store.appendAudit(
+        auditEntry(analysisActor, 'bake.passed', d.instance, {
+          ...base,
+          reason: analysis.verdict === 'pass' ? null : 'not enough traffic to judge: promoted unverified',
+          details: { deployment: d.id, verdict: analysis.verdict, reasons: analysis.reasons, snapshot: analysis.snapshot },
+        }),
+      );
     }
     return { action, verdict: analysis.verdict };
   }

@@ -5,7 +5,7 @@ import { ManualClock, silentLogger } from '../shared/index.ts';
 import type { Color } from '../shared/index.ts';
 import { createMemoryStore } from '../store/index.ts';
 import { createDeployer } from '../deploy/index.ts';
-import { FakeRuntime, testReleaseSpec } from '../testing/index.ts';
+import { FakeRuntime, testReleaseSpec, testActor } from '../testing/index.ts';
 import type { Deployer } from '../deploy/index.ts';
 import { createInstance, createInstanceSchema } from '../control/index.ts';
 import type { Actor } from '../shared/index.ts';
@@ -27,7 +27,7 @@ async function setup(options: Partial<HealthWatcherOptions> = {}) {
   for (const v of ['1.0.0', '1.1.0']) await store.insertRelease({ app: 'shop', version: v, digest: v, spec: testReleaseSpec(v), createdAt: 1, createdBy: 'ci' });
   await createInstance({ store, clock }, createInstanceSchema.parse({ name: 'web', app: 'shop', hosts: ['web.test'] }), ADMIN);
   for (const version of ['1.0.0', '1.1.0']) {
-    const d = await deployer.deploy({ instance: 'web', version, actor: 'admin' });
+    const d = await deployer.deploy({ instance: 'web', version, by: testActor('admin') });
     assert.equal((await deployer.wait(d.id, 1000))?.status, 'succeeded');
   }
   const watcher = createHealthWatcher({ store, deployer, runtime, clock, log: silentLogger, intervalMs: 1000, rollbackOnUnhealthy: true, owner: 'a', ...options });

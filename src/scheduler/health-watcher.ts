@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { isCutoverError, otherColor, systemActor } from '../shared/index.ts';
+import { isCutoverError, otherColor, systemActor, withReason } from '../shared/index.ts';
 import type { Clock, Color, Logger } from '../shared/index.ts';
+import { auditEntry } from '../store/index.ts';
 import type { InstanceRecord, Store } from '../store/index.ts';
 import type { Deployer, Runtime, RuntimeInstance } from '../deploy/index.ts';
 import { warmSlotWith } from '../deploy/index.ts';
@@ -112,7 +113,7 @@ export function createHealthWatcher(options: HealthWatcherOptions): HealthWatche
   }
 
   async function audit(instance: InstanceRecord, action: string, version: string, reason: string | null, details: Record<string, unknown>, extra = {}) {
-    await store.appendAudit({ at: clock.now(), actor: HEALTH_ACTOR, action, subject: instance.name, instance: instance.name, app: instance.app, version, reason, details, ...extra });
+    await store.appendAudit(auditEntry(systemActor(HEALTH_ACTOR), action, instance.name, { at: clock.now(), instance: instance.name, app: instance.app, version, reason, details, ...extra }));
   }
 
   async function rollBack(instance: InstanceRecord, color: Color, deploymentId: string, version: string, state: string, seen: RuntimeInstance, episode: Episode) {
@@ -124,7 +125,7 @@ export function createHealthWatcher(options: HealthWatcherOptions): HealthWatche
 
     const observed = GONE_STATES.has(state) ? `the process is ${state}` : `seen on ${episode.seen} consecutive checks`;
     const reason = `the active slot of ${version} is ${state}: ${observed}; the warm ${warm.version} slot is healthy`.slice(0, 500);
-    const outcome = await guard.rollback({ instance: instance.name, color, deploymentId }, { instance: instance.name, actor: HEALTH_ACTOR, reason });
+    const outcome = await guard.rollback({ instance: instance.name, color, deploymentId }, { instance: instance.name, by: withReason(systemActor(HEALTH_ACTOR), reason) });
     if (!outcome.ok) {
       // Locked: a deployment or the bake's rollback runs now; moved: it already happened. The
       // next pass sees the new state either way.

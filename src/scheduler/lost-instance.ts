@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { isCutoverError } from '../shared/index.ts';
+import { isCutoverError, systemActor, withReason } from '../shared/index.ts';
 import type { Clock, Logger } from '../shared/index.ts';
+import { auditEntry } from '../store/index.ts';
 import type { InstanceRecord, Store } from '../store/index.ts';
 import type { Deployer, Runtime } from '../deploy/index.ts';
 
@@ -47,8 +48,7 @@ export function createLostInstanceHandler(deps: {
       const d = await deployer.deploy({
         instance: instance.name,
         version,
-        actor: RECOVERY_ACTOR,
-        reason: `the agent lost this instance; redeploying ${version}`,
+        by: withReason(systemActor(RECOVERY_ACTOR), `the agent lost this instance; redeploying ${version}`),
       });
       log.warn({ instance: instance.name, version, deployment: d.id }, 'redeploying the version of an instance the agent had lost');
       return true;
@@ -76,20 +76,9 @@ export function createLostInstanceHandler(deps: {
       await store.saveInstanceState(marked);
       const version = current.currentVersion;
       const reason = `the agent did not know this instance (its state was reset or lost); its hosts are routed again and the server redeploys ${version ?? 'nothing: no version was recorded'}`;
-      await store.appendAudit({
-        at: clock.now(),
-        actor: AGENT_SYNC_ACTOR,
-        action: 'instance.lost',
-        subject: current.name,
-        instance: current.name,
-        app: current.app,
-        version,
-        reason,
-        requestId: null,
-        before,
-        after,
-        details: {},
-      });
+      await store.appendAudit(
+        auditEntry(systemActor(AGENT_SYNC_ACTOR, 'admin'), 'instance.lost', current.name, { at: clock.now(), instance: current.name, app: current.app, version, reason, before, after, details: {} }),
+      );
       log.error({ instance: current.name, version, color: before.activeColor }, 'the agent did not know a live instance; routed its hosts again, redeploying its version');
     } finally {
       await store.releaseLock(instance.name, owner).catch(() => false);

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { ManualClock } from '../shared/index.ts';
 import { createMemoryStore } from '../store/index.ts';
 import { createDeployer } from '../deploy/index.ts';
-import { FakeRuntime, testReleaseSpec, waitFor } from '../testing/index.ts';
+import { FakeRuntime, testReleaseSpec, waitFor, testActor } from '../testing/index.ts';
 import { createInstance, createInstanceSchema } from '../control/index.ts';
 import { createRollbackGuard } from './rollback-guard.ts';
 
@@ -17,13 +17,13 @@ test('a second automatic rollback of the same slot is refused, never a flip back
   const deployer = createDeployer({ store, runtime, clock, openArtifact: () => Readable.from([]), rollbackWindowMs: 60_000, lockTtlMs: 60_000 });
   for (const v of ['1.0.0', '1.1.0']) await store.insertRelease({ app: 'shop', version: v, digest: v, spec: testReleaseSpec(v), createdAt: 1, createdBy: 'ci' });
   await createInstance({ store, clock }, createInstanceSchema.parse({ name: 'web', app: 'shop', hosts: ['web.test'] }), { actor: 'admin', role: 'admin', requestId: null });
-  for (const version of ['1.0.0', '1.1.0']) await deployer.wait((await deployer.deploy({ instance: 'web', version, actor: 'admin' })).id, 1000);
+  for (const version of ['1.0.0', '1.1.0']) await deployer.wait((await deployer.deploy({ instance: 'web', version, by: testActor('admin') })).id, 1000);
   const bad = (await store.getInstance('web'))!;
   const expect = { instance: 'web', color: bad.activeColor!, deploymentId: bad.slots[bad.activeColor!]!.deploymentId };
-  const request = { instance: 'web', actor: 'health', reason: 'unhealthy' };
+  const request = { instance: 'web', by: testActor('health', 'unhealthy') };
 
   const guard = createRollbackGuard({ store, deployer, clock });
-  const [first, second] = await Promise.all([guard.rollback(expect, request), guard.rollback(expect, { ...request, actor: 'analysis' })]);
+  const [first, second] = await Promise.all([guard.rollback(expect, request), guard.rollback(expect, { ...request, by: testActor('analysis', 'unhealthy') })]);
   assert.equal(first.ok, true);
   assert.equal(second.ok, false);
   assert.ok(!second.ok && ['INSTANCE_LOCKED', 'MOVED'].includes(second.code), JSON.stringify(second));
@@ -47,21 +47,21 @@ test('a deployment still running its verify test is stopped by the guard: its ab
   await store.insertRelease({ app: 'shop', version: '1.0.0', digest: '1', spec: testReleaseSpec('1.0.0'), createdAt: 1, createdBy: 'ci' });
   await store.insertRelease({ app: 'shop', version: '1.1.0', digest: '2', spec: testReleaseSpec('1.1.0', { tests }), createdAt: 1, createdBy: 'ci' });
   await createInstance({ store, clock }, createInstanceSchema.parse({ name: 'web', app: 'shop', hosts: ['web.test'] }), { actor: 'admin', role: 'admin', requestId: null });
-  await deployer.wait((await deployer.deploy({ instance: 'web', version: '1.0.0', actor: 'admin' })).id, 1000);
+  await deployer.wait((await deployer.deploy({ instance: 'web', version: '1.0.0', by: testActor('admin') })).id, 1000);
   runtime.testOutcome.set('verify', 'hang');
-  const d = await deployer.deploy({ instance: 'web', version: '1.1.0', actor: 'admin' });
+  const d = await deployer.deploy({ instance: 'web', version: '1.1.0', by: testActor('admin') });
   await waitFor('the verify test', () => runtime.tests.length > 0);
   assert.equal(runtime.active('web'), 'green', 'flipped, verifying');
 
   const guard = createRollbackGuard({ store, deployer, clock });
   const expect = { instance: 'web', color: 'green' as const, deploymentId: d.id };
-  const outcome = await guard.rollback(expect, { instance: 'web', actor: 'analysis', reason: 'automatic rollback: 5xx' });
+  const outcome = await guard.rollback(expect, { instance: 'web', by: testActor('analysis', 'automatic rollback: 5xx') });
   assert.equal(outcome.ok, true);
   const settled = (await deployer.wait(d.id, 5000))!;
   assert.equal(settled.status, 'aborted');
   assert.equal(settled.rollback?.strategy, 'flip-to-warm');
   assert.equal(runtime.active('web'), 'blue');
   assert.equal((await store.getInstance('web'))!.currentVersion, '1.0.0');
-  const again = await guard.rollback(expect, { instance: 'web', actor: 'health', reason: 'unhealthy' });
+  const again = await guard.rollback(expect, { instance: 'web', by: testActor('health', 'unhealthy') });
   assert.equal(again.ok ? 'rolled back' : again.code, 'MOVED');
 });

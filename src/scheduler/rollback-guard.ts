@@ -63,7 +63,7 @@ export function createRollbackGuard(deps: { store: Store; deployer: Deployer; cl
    */
   async function stopVerifying(expect: RollbackExpectation, request: DeployRequest): Promise<RollbackOutcome> {
     try {
-      return { ok: true, deployment: await deployer.abort(expect.deploymentId, { actor: request.actor, ...(request.reason ? { reason: request.reason } : {}) }) };
+      return { ok: true, deployment: await deployer.abort(expect.deploymentId, request.by) };
     } catch (error) {
       // DEPLOYMENT_NOT_RUNNING: it has just ended (its own verify failed, or it finished); judge again.
       return { ok: false, code: isCutoverError(error) && error.code === 'DEPLOYMENT_NOT_RUNNING' ? 'INSTANCE_LOCKED' : 'INTERNAL', message: (error as Error).message };

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { isCutoverError, systemActor } from '../shared/index.ts';
+import { isCutoverError, systemActor, withReason } from '../shared/index.ts';
 import type { Clock, Logger } from '../shared/index.ts';
 import type { Store } from '../store/index.ts';
 import type { Deployer, Runtime } from '../deploy/index.ts';
@@ -158,8 +158,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         const d = await deployer.deploy({
           instance: entry.instance,
           version: to,
-          actor: SCHEDULER_ACTOR,
-          reason: `scheduled: ${explain(entry, now, { maxAttempts: policy.retry.maxAttempts })}`.slice(0, 500),
+          by: withReason(systemActor(SCHEDULER_ACTOR), `scheduled: ${explain(entry, now, { maxAttempts: policy.retry.maxAttempts })}`.slice(0, 500)),
         });
         report.started.push({ instance: entry.instance, from, to, deploymentId: d.id });
       } catch (error) {

@@ -1,5 +1,6 @@
 // Plain records the deployer and the API work on, for tests.
 import type { InstanceRecord } from '../store/index.ts';
+import type { Actor } from '../shared/index.ts';
 
 /** A release spec as the store keeps it, with fast health checks; `extra` overrides fields. */
 export const testReleaseSpec = (version: string, extra: Record<string, unknown> = {}) => ({
@@ -34,3 +35,8 @@ export const testInstance = (over: Partial<InstanceRecord> = {}): InstanceRecord
   updatedAt: 0,
   ...over,
 });
+
+/** Who asks, in a test: an `Actor` with no request id (and the reason, when one is given). */
+export function testActor(actor: string, reason?: string): Actor {
+  return { actor, requestId: null, ...(reason === undefined ? {} : { reason }) };
+}
