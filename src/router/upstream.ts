@@ -1,6 +1,6 @@
 import { Pool } from 'undici';
 import type { Color } from '../shared/index.ts';
-import { ColorCounters } from './color-counters.ts';
+import { SlotCounters } from './slot-counters.ts';
 import { COOKIE_ATTRIBUTES, cookieSafe, DEPLOYMENT_COOKIE } from './cookies.ts';
 import type { Tunnel } from './ws-tunnel.ts';
 
@@ -57,7 +57,7 @@ export class Upstream {
   readonly deploymentCookieValue: string;
   /** `set-cookie` pair refreshing `cutover_dpl` to this deployment (null when it has no id). */
   readonly deploymentCookieHeaders: readonly string[] | null;
-  readonly counters = new ColorCounters();
+  readonly counters = new SlotCounters();
   /** When the target was registered (ms since the epoch); its counters start there. */
   readonly registeredAt: number;
   /** Requests dispatched and not yet completed, errored or aborted (tunnels included). */
