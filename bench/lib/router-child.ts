@@ -7,12 +7,15 @@
  *   GET  /state            → router.state()
  *   POST /gc               → global.gc() when started with --expose-gc
  * Usage: node router-child.ts --slot blue=1.0.0@PORT [--slot green=2.0.0@PORT] --active blue
+ *        [--router-module PATH]  (another copy of the router's entry, e.g. a snapshot of an older
+ *        commit or the built `dist/router/index.js`; default: this tree's `src/router/index.ts`)
  * Prints {"port":N,"control":M,"pid":P} once both listen. SIGTERM closes the router and exits
  * (cleanly, so `--cpu-prof` writes its profile).
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRouter } from '../../src/router/index.ts';
+import { pathToFileURL } from 'node:url';
+import type { createRouter as CreateRouter } from '../../src/router/index.ts';
 import type { Color } from '../../src/shared/index.ts';
 
 const INSTANCE = 'bench';
@@ -27,6 +30,10 @@ function flags(name: string): string[] {
   return out;
 }
 
+const modulePath = flags('router-module')[0];
+const { createRouter } = (await import(
+  modulePath === undefined ? '../../src/router/index.ts' : pathToFileURL(modulePath).href
+)) as { createRouter: typeof CreateRouter };
 const router = createRouter();
 router.setInstance(INSTANCE, [BENCH_HOST]);
 for (const spec of flags('slot')) {

@@ -48,7 +48,7 @@ try {
   const app = await startApp('1.0.0');
   started.push(app);
   const flags = using === 'perf' ? ['--perf-basic-prof'] : ['--cpu-prof', '--cpu-prof-dir', dir];
-  const router = await startRouter([`blue=1.0.0@${app.ready.port}`], flags);
+  const router = await startRouter([`blue=1.0.0@${app.ready.port}`], { nodeFlags: flags });
   started.push(router);
   routerPid = router.pid;
   const control = loopback(router.ready.control);

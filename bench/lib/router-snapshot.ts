@@ -1,0 +1,38 @@
+/**
+ * The "before" router of a comparison: `src/` of an older commit, extracted with `git archive`
+ * into `bench/.snapshots/<commit>/` (inside the repository, so `undici` and the other packages
+ * resolve from the root `node_modules`). Kept between runs; git-ignored.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+
+const root = new URL('../../', import.meta.url).pathname;
+
+function git(args: string[]): string {
+  const out = spawnSync('git', ['-C', root, ...args], { encoding: 'utf8' });
+  if (out.status !== 0) throw new Error(`git ${args.join(' ')} failed: ${out.stderr.trim()}`);
+  return out.stdout.trim();
+}
+
+/** A router entry of another commit: its `src/router/index.ts` and `src/shared/index.ts`. */
+export interface RouterSnapshot {
+  commit: string;
+  routerModule: string;
+  sharedModule: string;
+}
+
+/** Extracts `src/` of `rev` (once) and returns the paths of its router and shared entries. */
+export async function routerSnapshot(rev: string): Promise<RouterSnapshot> {
+  const commit = git(['rev-parse', '--verify', `${rev}^{commit}`]);
+  const dir = `${root}bench/.snapshots/${commit.slice(0, 12)}/`;
+  const done = `${dir}src/router/index.ts`;
+  if (!existsSync(done)) {
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    const tar = spawnSync('sh', ['-c', `git -C "$0" archive "$1" src | tar -x -C "$2"`, root, commit, dir]);
+    if (tar.status !== 0 || !existsSync(done))
+      throw new Error(`could not extract src/ of ${commit}: ${String(tar.stderr).trim()}`);
+  }
+  return { commit, routerModule: done, sharedModule: `${dir}src/shared/index.ts` };
+}
