@@ -50,6 +50,18 @@ export const DEFAULT_PINNED: PinnedOptions = {
   only: null,
 };
 
+/** `--try name=flags…` (repeatable): this tree's router with other Node flags, named `name`. */
+function tried(): ProxySpec[] {
+  const out: ProxySpec[] = [];
+  process.argv.forEach((a, i) => {
+    const v = process.argv[i + 1];
+    if (a !== '--try' || v === undefined) return;
+    const eq = v.indexOf('=');
+    out.push({ name: v.slice(0, eq), kind: 'router', router: { agentFlags: v.slice(eq + 1).split(' ').filter(Boolean) } });
+  });
+  return out;
+}
+
 async function specs(o: PinnedOptions): Promise<ProxySpec[]> {
   const snapshot = await routerSnapshot(o.before);
   const { AGENT_NODE_FLAGS: beforeFlags } = (await import(snapshot.sharedModule)) as {
@@ -64,8 +76,13 @@ async function specs(o: PinnedOptions): Promise<ProxySpec[]> {
       router: { module: snapshot.routerModule, agentFlags: beforeFlags },
     },
     { name: 'after', kind: 'router', router: {} },
+    // Spikes and options, run only when named in --only:
+    { name: 'bare-undici', kind: 'script', script: 'bare-proxy.ts' },
+    { name: 'raw-upstream', kind: 'script', script: 'raw-upstream-proxy.ts' },
+    ...tried(),
   ];
-  return o.only === null ? all : all.filter((s) => o.only?.includes(s.name));
+  const standard = ['nginx', 'haproxy', 'before', 'after'];
+  return all.filter((s) => (o.only === null ? standard.includes(s.name) : o.only.includes(s.name)));
 }
 
 /** One measured wrk run against one proxy: its report, and CPU deltas from /proc. */

@@ -6,6 +6,8 @@
  */
 import { nginxBinary, startNginx } from './nginx.ts';
 import { haproxyBinary, startHaproxy } from './haproxy.ts';
+import { AGENT_NODE_FLAGS } from '../../src/shared/index.ts';
+import { startChild } from './child-process.ts';
 import { startRouter } from './router-procs.ts';
 import type { RouterStart } from './router-procs.ts';
 
@@ -23,7 +25,9 @@ export interface PinnedProxy {
 /** What to start: a reference proxy, or a router child started with `router`. */
 export type ProxySpec =
   | { name: string; kind: 'nginx' | 'haproxy' }
-  | { name: string; kind: 'router'; router: RouterStart };
+  | { name: string; kind: 'router'; router: RouterStart }
+  /** A Node script in `bench/lib/` taking `--upstream PORT` and printing `{"port"}` (a spike). */
+  | { name: string; kind: 'script'; script: string };
 
 /** Starts one proxy in front of 127.0.0.1:`appPort`, pinned to `cpu`; null when it is not installed. */
 export async function startPinnedProxy(spec: ProxySpec, appPort: number, cpu: number): Promise<PinnedProxy | null> {
@@ -39,13 +43,23 @@ export async function startPinnedProxy(spec: ProxySpec, appPort: number, cpu: nu
     const haproxy = await startHaproxy(binary, appPort, cpu);
     return { name: spec.name, port: haproxy.port, pids: [haproxy.pid], stop: haproxy.stop };
   }
-  if (spec.kind !== 'router') throw new Error(`unknown proxy kind of ${spec.name}`);
-  const child = await startRouter([`blue=1.0.0@${appPort}`], { ...spec.router, cpu });
+  if (spec.kind === 'script') {
+    const node = [process.execPath, ...AGENT_NODE_FLAGS, new URL(spec.script, import.meta.url).pathname];
+    const child = await startChild<{ port: number }>({
+      what: spec.name,
+      command: 'taskset',
+      args: ['-c', String(cpu), ...node, '--upstream', String(appPort)],
+      raiseFileLimit: true,
+    });
+    return { name: spec.name, port: child.ready.port, pids: [child.pid], stop: () => child.stop() };
+  }
+  const router = (spec as { router: RouterStart }).router;
+  const child = await startRouter([`blue=1.0.0@${appPort}`], { ...router, cpu });
   return {
     name: spec.name,
     port: child.ready.port,
     pids: [child.pid],
-    router: spec.router,
+    router,
     stop: () => child.stop(),
   };
 }
