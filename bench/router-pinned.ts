@@ -57,7 +57,16 @@ function tried(): ProxySpec[] {
     const v = process.argv[i + 1];
     if (a !== '--try' || v === undefined) return;
     const eq = v.indexOf('=');
-    out.push({ name: v.slice(0, eq), kind: 'router', router: { agentFlags: v.slice(eq + 1).split(' ').filter(Boolean) } });
+    out.push({
+      name: v.slice(0, eq),
+      kind: 'router',
+      router: {
+        agentFlags: v
+          .slice(eq + 1)
+          .split(' ')
+          .filter(Boolean),
+      },
+    });
   });
   return out;
 }
@@ -122,7 +131,11 @@ async function measure(
 }
 
 /** RSS of the proxy with `idle` keep-alive connections open (each has had one answer). */
-async function idleRss(proxy: PinnedProxy, idle: number, track: Tracker): Promise<{ rss: number; open: number }> {
+async function idleRss(
+  proxy: PinnedProxy,
+  idle: number,
+  track: Tracker,
+): Promise<{ rss: number; open: number }> {
   const holder = track.add(await startIdleClients(proxy.port, idle));
   try {
     const count = JSON.parse(await holder.ask('count')) as { open: number };
@@ -180,7 +193,14 @@ export async function runRouterPinned(
       for (const p of proxies) {
         if (p.router === undefined || o.flips === 0) continue;
         const flip = await runRouterFlip(
-          { wrk, n: o.flips, warmup: 10, clients: 8, router: p.router, cpus: { proxy: PROXY_CPU, load: LOAD_CPU } },
+          {
+            wrk,
+            n: o.flips,
+            warmup: 10,
+            clients: 8,
+            router: p.router,
+            cpus: { proxy: PROXY_CPU, load: LOAD_CPU },
+          },
           track,
         );
         flips.set(p.name, flip);

@@ -47,7 +47,10 @@ const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const name = raw[j] as string;
     if (name.length !== 10 || name.toLowerCase() !== 'connection') headers.push(name, raw[j + 1] as string);
   }
-  pool.dispatch({ path: req.url as string, method: req.method as string, headers, body: null }, new Relay(res));
+  pool.dispatch(
+    { path: req.url as string, method: req.method as string, headers, body: null },
+    new Relay(res),
+  );
 });
 server.keepAliveTimeout = 120_000;
 server.listen(0, '127.0.0.1', () => {

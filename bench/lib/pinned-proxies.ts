@@ -30,7 +30,11 @@ export type ProxySpec =
   | { name: string; kind: 'script'; script: string };
 
 /** Starts one proxy in front of 127.0.0.1:`appPort`, pinned to `cpu`; null when it is not installed. */
-export async function startPinnedProxy(spec: ProxySpec, appPort: number, cpu: number): Promise<PinnedProxy | null> {
+export async function startPinnedProxy(
+  spec: ProxySpec,
+  appPort: number,
+  cpu: number,
+): Promise<PinnedProxy | null> {
   if (spec.kind === 'nginx') {
     const binary = nginxBinary();
     if (binary === null) return null;

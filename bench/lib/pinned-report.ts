@@ -60,7 +60,9 @@ export function summariseRuns(
 ): PinnedSummary[] {
   const names = [...new Set(runs.map((r) => r.proxy))];
   const saturating = Math.max(...runs.map((r) => r.connections));
-  const nginxRps = median(runs.filter((r) => r.proxy === 'nginx' && r.connections === saturating).map((r) => r.wrk.rps));
+  const nginxRps = median(
+    runs.filter((r) => r.proxy === 'nginx' && r.connections === saturating).map((r) => r.wrk.rps),
+  );
   return names.map((proxy) => {
     const mine = runs.filter((r) => r.proxy === proxy);
     const t = mine.filter((r) => r.connections === saturating);

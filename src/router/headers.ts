@@ -61,8 +61,8 @@ function is(name: string, lower: string): boolean {
 }
 
 // Hop-by-hop fields (RFC 9110 §7.6.1) are dropped. Expect is dropped because the router answers
-// `100-continue` itself once it knows the request will be forwarded (undici refuses the header and
-// cannot relay an interim 100 from the app). The X-Forwarded-Host and -Proto a client sends are
+// `100-continue` itself once it knows the request will be forwarded (the upstream pool skips interim
+// answers, so a 100 from the app would never reach the client). The X-Forwarded-Host and -Proto a client sends are
 // replaced by ours, since the router is the edge and must not trust them. The preview token is a
 // secret meant for the router only.
 function requestHeaderKind(name: string): number {
@@ -323,17 +323,17 @@ export function responseHeaders(
     const name = raw[i] as string;
     const kind = responseHeaderKind(name);
     if (kind === OTHER) {
-      out.push(name, (raw[i + 1] as string));
+      out.push(name, raw[i + 1] as string);
     } else if (kind === RESPONSE_CONTENT_TYPE) {
-      const value = (raw[i + 1] as string);
+      const value = raw[i + 1] as string;
       if (htmlExtra !== null && isHtml(value)) html = true;
       out.push(name, value);
     } else if (kind === RESPONSE_CONNECTION) {
-      const value = (raw[i + 1] as string);
+      const value = raw[i + 1] as string;
       connection = connection === '' ? value : `${connection}, ${value}`;
       if (keepUpgrade) out.push(name, value);
     } else if (kind === RESPONSE_UPGRADE && keepUpgrade) {
-      out.push(name, (raw[i + 1] as string));
+      out.push(name, raw[i + 1] as string);
     }
   }
   // As for requests: the app's nominations remove its own fields, never the router's extras.
@@ -342,7 +342,8 @@ export function responseHeaders(
     fields = withoutListed(out, connectionTokens(connection, null));
   }
   for (let i = 0; i < extra.length; i++) fields.push(extra[i] as string);
-  if (html && htmlExtra !== null) for (let i = 0; i < htmlExtra.length; i++) fields.push(htmlExtra[i] as string);
+  if (html && htmlExtra !== null)
+    for (let i = 0; i < htmlExtra.length; i++) fields.push(htmlExtra[i] as string);
   return fields;
 }
 

@@ -1,6 +1,6 @@
 import { ServerResponse } from 'node:http';
 import { BodyLimit } from './body-limit.ts';
-import { BAD_GATEWAY, GATEWAY_TIMEOUT, PAYLOAD_TOO_LARGE, sendError } from './error-response.ts';
+import { BAD_GATEWAY, BAD_REQUEST, GATEWAY_TIMEOUT, PAYLOAD_TOO_LARGE, sendError } from './error-response.ts';
 import type { RouterError } from './error-response.ts';
 import { responseHeaders } from './headers.ts';
 import type { Upstream } from './upstream.ts';
@@ -45,6 +45,7 @@ export function errorFor(err: Error, upstream: Upstream, body?: unknown): Router
   if (upstream.drainAborted) return GATEWAY_TIMEOUT;
   const code = (err as { code?: unknown }).code;
   if (code === 'UPSTREAM_HEADERS_TIMEOUT') return GATEWAY_TIMEOUT;
+  if (code === 'UPSTREAM_INVALID_REQUEST') return BAD_REQUEST;
   return BAD_GATEWAY;
 }
 
@@ -138,8 +139,7 @@ export class ProxyHandler implements UpstreamHandler {
         if (body instanceof BodyLimit && body.exceeded) body.closeAfterUpload(res.socket);
         else if (this.upstream.draining && res.chunkedEncoding) res.end();
         else res.destroy();
-      }
-      else {
+      } else {
         const error = errorFor(err, this.upstream, this.opts.body);
         if (error.status === 502 || error.status === 504) this.upstream.counters.failed();
         // The rest of an oversized body is not read: the connection cannot be reused.

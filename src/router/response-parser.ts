@@ -83,7 +83,9 @@ function framingOf(headers: string[], http10: boolean): Framing {
   const chunked = te !== '' && lastToken(te) === 'chunked';
   // A transfer coding other than chunked last: the body runs until the connection closes.
   const close =
-    hasToken(connection, 'close') || (http10 && !hasToken(connection, 'keep-alive')) || (te !== '' && !chunked);
+    hasToken(connection, 'close') ||
+    (http10 && !hasToken(connection, 'keep-alive')) ||
+    (te !== '' && !chunked);
   return { length, chunked, close, keepAliveMs };
 }
 
@@ -148,7 +150,8 @@ export class ResponseParser {
 
   #readHead(chunk: Buffer, at: number): number {
     const prev = this.#head;
-    const data = prev === null ? (at === 0 ? chunk : chunk.subarray(at)) : Buffer.concat([prev, chunk.subarray(at)]);
+    const data =
+      prev === null ? (at === 0 ? chunk : chunk.subarray(at)) : Buffer.concat([prev, chunk.subarray(at)]);
     const end = data.indexOf('\r\n\r\n', prev === null ? 0 : Math.max(0, prev.length - 3), 'latin1');
     if (end < 0) {
       if (data.length > MAX_HEAD_BYTES) throw new ResponseParseError('response head too large');
