@@ -14,7 +14,7 @@ import { startPinnedProxy } from './lib/pinned-proxies.ts';
 import type { PinnedProxy, ProxySpec } from './lib/pinned-proxies.ts';
 import { cpuOf, rssOf } from './lib/proc-stat.ts';
 import { BENCH_HOST, startApp, startIdleClients } from './lib/router-procs.ts';
-import { routerSnapshot } from './lib/router-snapshot.ts';
+import { builtRouter, routerSnapshot } from './lib/router-snapshot.ts';
 import { runWrk, wrkBinary } from './lib/wrk.ts';
 import { pinnedTable, summariseRuns } from './lib/pinned-report.ts';
 import type { PinnedRun, PinnedSummary } from './lib/pinned-report.ts';
@@ -90,6 +90,10 @@ async function specs(o: PinnedOptions): Promise<ProxySpec[]> {
     { name: 'raw-upstream', kind: 'script', script: 'raw-upstream-proxy.ts' },
     ...tried(),
   ];
+  if (o.only?.includes('dist')) {
+    const built = await builtRouter();
+    all.push({ name: 'dist', kind: 'router', router: { module: built.routerModule, child: built.child } });
+  }
   const standard = ['nginx', 'haproxy', 'before', 'after'];
   return all.filter((s) => (o.only === null ? standard.includes(s.name) : o.only.includes(s.name)));
 }

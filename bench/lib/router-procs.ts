@@ -47,6 +47,8 @@ export interface RouterStart {
   module?: string;
   /** Run on this CPU only (`taskset -c`). */
   cpu?: number;
+  /** Another copy of `router-child.ts` to run (the JavaScript one of the built-package variant). */
+  child?: string;
 }
 
 /**
@@ -62,7 +64,7 @@ export function startRouter(slots: string[], o: RouterStart = {}): Promise<Route
     '--expose-gc',
     ...agentFlags,
     ...(o.nodeFlags ?? []),
-    lib('router-child.ts'),
+    o.child ?? lib('router-child.ts'),
     ...slots.flatMap((s) => ['--slot', s]),
     '--active',
     active,

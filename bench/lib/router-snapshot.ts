@@ -5,7 +5,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { stripTypeScriptTypes } from 'node:module';
 
 const root = new URL('../../', import.meta.url).pathname;
 
@@ -35,4 +36,20 @@ export async function routerSnapshot(rev: string): Promise<RouterSnapshot> {
       throw new Error(`could not extract src/ of ${commit}: ${String(tar.stderr).trim()}`);
   }
   return { commit, routerModule: done, sharedModule: `${dir}src/shared/index.ts` };
+}
+
+/**
+ * The built package's router (`dist/`, built first with `npm run build`) and a JavaScript copy of
+ * `router-child.ts`, so the child loads no TypeScript at all: Node then never loads its type
+ * stripper (amaro), as an installed agent would not.
+ */
+export async function builtRouter(): Promise<{ routerModule: string; child: string }> {
+  const build = spawnSync(process.execPath, [`${root}scripts/build.ts`], { cwd: root, encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`npm run build failed: ${build.stderr.trim()}`);
+  const dir = `${root}bench/.snapshots/`;
+  await mkdir(dir, { recursive: true });
+  const source = await readFile(`${root}bench/lib/router-child.ts`, 'utf8');
+  const child = `${dir}router-child.mjs`;
+  await writeFile(child, stripTypeScriptTypes(source));
+  return { routerModule: `${root}dist/router/index.js`, child };
 }
