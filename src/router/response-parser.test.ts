@@ -152,6 +152,10 @@ describe('response parser', () => {
     refused('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n');
     refused('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n');
     refused('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\nab\r\n');
+    refused('HTTP/1.1 200 OK\r\nX: a\nContent-Length: 0\r\n\r\n');
+    refused('HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n');
+    refused('HTTP/1.1 200 OK\r\nX: a\0b\r\n\r\n');
+    refused('HTTP/1.1 200 OK\r\nno colon\r\n\r\n');
     refused('HTTP/2 200 OK\r\n\r\n');
     refused('HTTP/1.1 20 OK\r\n\r\n');
     refused('garbage\r\n\r\n');

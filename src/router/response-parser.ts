@@ -34,7 +34,7 @@ const DONE = 7;
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/;
-const INVALID_VALUE = /[\0\r\n]/;
+const BARE = /\0|\r(?!\n)|(?<!\r)\n/;
 const HEX = /^[0-9A-Fa-f]{1,15}$/;
 
 /** What the head says about framing and keep-alive. */
@@ -166,22 +166,27 @@ export class ResponseParser {
   }
 
   #onHead(text: string): void {
-    const lines = text.split('\r\n');
-    const m = STATUS_LINE.exec(lines[0] as string);
+    // Lines are cut at CRLF; a CR, LF or NUL left anywhere is a bare one (RFC 9112 §2.2).
+    if (BARE.test(text)) throw new ResponseParseError('bare CR, LF or NUL in the response head');
+    let eol = text.indexOf('\r\n');
+    if (eol < 0) eol = text.length;
+    const statusLine = text.slice(0, eol);
+    const m = STATUS_LINE.exec(statusLine);
     if (m === null) throw new ResponseParseError('invalid status line');
     const status = Number(m[2]);
     if (status < 100) throw new ResponseParseError('invalid status code');
     const headers: string[] = [];
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i] as string;
-      const colon = line.indexOf(':');
+    let at = eol + 2;
+    while (at < text.length) {
+      let end = text.indexOf('\r\n', at);
+      if (end < 0) end = text.length;
+      const colon = text.indexOf(':', at);
       // No obs-fold, no whitespace before the colon (RFC 9112 §5.1, §5.2).
-      if (colon <= 0) throw new ResponseParseError('invalid header line');
-      const name = line.slice(0, colon);
+      if (colon <= at || colon > end) throw new ResponseParseError('invalid header line');
+      const name = text.slice(at, colon);
       if (!TOKEN.test(name)) throw new ResponseParseError('invalid header name');
-      const value = line.slice(colon + 1).trim();
-      if (INVALID_VALUE.test(value)) throw new ResponseParseError('invalid header value');
-      headers.push(name, value);
+      headers.push(name, text.slice(colon + 1, end).trim());
+      at = end + 2;
     }
     const framing = framingOf(headers, m[1] === '0');
     this.status = status;
