@@ -88,6 +88,9 @@ async function specs(o: PinnedOptions): Promise<ProxySpec[]> {
     // Spikes and options, run only when named in --only:
     { name: 'bare-undici', kind: 'script', script: 'bare-proxy.ts' },
     { name: 'raw-upstream', kind: 'script', script: 'raw-upstream-proxy.ts' },
+    // Two routers on one port (SO_REUSEPORT): both on the proxy CPU, or free to use both CPUs.
+    { name: 'reuseport-pinned', kind: 'reuseport', processes: 2, cpus: String(PROXY_CPU) },
+    { name: 'reuseport-2cpu', kind: 'reuseport', processes: 2, cpus: `${PROXY_CPU},${LOAD_CPU}` },
     ...tried(),
   ];
   if (o.only?.includes('dist')) {

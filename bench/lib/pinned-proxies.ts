@@ -26,6 +26,8 @@ export interface PinnedProxy {
 export type ProxySpec =
   | { name: string; kind: 'nginx' | 'haproxy' }
   | { name: string; kind: 'router'; router: RouterStart }
+  /** `processes` routers sharing one port with SO_REUSEPORT, the kernel spreading connections. */
+  | { name: string; kind: 'reuseport'; processes: number; cpus: string }
   /** A Node script in `bench/lib/` taking `--upstream PORT` and printing `{"port"}` (a spike). */
   | { name: string; kind: 'script'; script: string };
 
@@ -46,6 +48,18 @@ export async function startPinnedProxy(
     if (binary === null) return null;
     const haproxy = await startHaproxy(binary, appPort, cpu);
     return { name: spec.name, port: haproxy.port, pids: [haproxy.pid], stop: haproxy.stop };
+  }
+  if (spec.kind === 'reuseport') {
+    const children = [await startRouter([`blue=1.0.0@${appPort}`], { reusePort: 0, cpuList: spec.cpus })];
+    const port = children[0]!.ready.port;
+    for (let i = 1; i < spec.processes; i++)
+      children.push(await startRouter([`blue=1.0.0@${appPort}`], { reusePort: port, cpuList: spec.cpus }));
+    return {
+      name: spec.name,
+      port,
+      pids: children.map((c) => c.pid),
+      stop: () => Promise.all(children.map((c) => c.stop())),
+    };
   }
   if (spec.kind === 'script') {
     const node = [process.execPath, ...AGENT_NODE_FLAGS, new URL(spec.script, import.meta.url).pathname];

@@ -47,8 +47,12 @@ export interface RouterStart {
   module?: string;
   /** Run on this CPU only (`taskset -c`). */
   cpu?: number;
+  /** Or on these (`taskset -c 0,1`). */
+  cpuList?: string;
   /** Another copy of `router-child.ts` to run (the JavaScript one of the built-package variant). */
   child?: string;
+  /** Listen on this port with SO_REUSEPORT (0: a free one), so another child can share it. */
+  reusePort?: number;
 }
 
 /**
@@ -69,8 +73,10 @@ export function startRouter(slots: string[], o: RouterStart = {}): Promise<Route
     '--active',
     active,
     ...(o.module === undefined ? [] : ['--router-module', o.module]),
+    ...(o.reusePort === undefined ? [] : ['--port', String(o.reusePort), '--reuse-port']),
   ];
-  const [command, ...args] = o.cpu === undefined ? node : ['taskset', '-c', String(o.cpu), ...node];
+  const cpus = o.cpu === undefined ? o.cpuList : String(o.cpu);
+  const [command, ...args] = cpus === undefined ? node : ['taskset', '-c', cpus, ...node];
   return startChild({ what: 'router', command: command as string, args, raiseFileLimit: true });
 }
 
