@@ -132,6 +132,18 @@ describe('upstream pool', () => {
     assert.equal((await request(pool)).error, 'UPSTREAM_DESTROYED');
   });
 
+  it('close() lets the request in flight finish, twice over, and refuses new ones', async () => {
+    let answer: (() => void) | null = null;
+    const { pool } = await setUp((socket) => (answer = () => socket.write(OK)));
+    const pending = request(pool);
+    while (answer === null) await new Promise((resolve) => setTimeout(resolve, 5));
+    const closed = [pool.close(), pool.close()];
+    assert.equal((await request(pool)).error, 'UPSTREAM_DESTROYED');
+    (answer as () => void)();
+    assert.equal((await pending).body, 'ok');
+    await Promise.all(closed);
+  });
+
   it('answers UPSTREAM_HEADERS_TIMEOUT when no head comes in time', async () => {
     const app = await rawApp(() => undefined);
     const pool = new UpstreamPool({

@@ -301,6 +301,7 @@ export class UpstreamPool {
   readonly #idle: Connection[] = [];
   readonly #queue: Exchange[] = [];
   #closed = false;
+  #closing: Promise<void> | null = null;
   #onEmpty: (() => void) | null = null;
 
   constructor(settings: UpstreamPoolSettings) {
@@ -362,8 +363,13 @@ export class UpstreamPool {
     if (this.#all.size === 0 && this.#onEmpty !== null) this.#onEmpty();
   }
 
-  /** Stops new requests; resolves once those in flight and queued have ended. */
+  /** Stops new requests; resolves once those in flight and queued have ended. Idempotent. */
   close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  #close(): Promise<void> {
     this.#closed = true;
     for (const conn of [...this.#idle]) {
       conn.socket.destroy();
