@@ -5,7 +5,7 @@
  * it was at `--before` (a snapshot of that commit's `src/`) and as it is now. See README.md
  * ("router-pinned").
  * Usage: node router-pinned.ts [--reps 3] [--duration 8] [--latency-duration 4] [--flips 200]
- *        [--idle 5000] [--before <commit>] [--only nginx,haproxy,before,after,dist]
+ *        [--idle 5000] [--before <commit>] [--only nginx,haproxy,before,after,dist,…]
  */
 import { loadavg } from 'node:os';
 import { intFlag, withDeadline } from './lib/cutover-process.ts';
@@ -50,23 +50,20 @@ export const DEFAULT_PINNED: PinnedOptions = {
   only: null,
 };
 
-/** `--try name=flags…` (repeatable): this tree's router with other Node flags, named `name`. */
-function tried(): ProxySpec[] {
+/**
+ * `--try name=flags…` (repeatable): this tree's router with other Node flags, named `name`; a name
+ * starting with `dist` runs the built package (as the `dist` proxy) with those flags.
+ */
+function tried(built: { routerModule: string; child: string } | null): ProxySpec[] {
   const out: ProxySpec[] = [];
   process.argv.forEach((a, i) => {
     const v = process.argv[i + 1];
     if (a !== '--try' || v === undefined) return;
     const eq = v.indexOf('=');
-    out.push({
-      name: v.slice(0, eq),
-      kind: 'router',
-      router: {
-        agentFlags: v
-          .slice(eq + 1)
-          .split(' ')
-          .filter(Boolean),
-      },
-    });
+    const name = v.slice(0, eq);
+    const agentFlags = v.slice(eq + 1).split(' ').filter(Boolean);
+    const where = name.startsWith('dist') && built ? { module: built.routerModule, child: built.child } : {};
+    out.push({ name, kind: 'router', router: { ...where, agentFlags } });
   });
   return out;
 }
@@ -91,13 +88,12 @@ async function specs(o: PinnedOptions): Promise<ProxySpec[]> {
     // Two routers on one port (SO_REUSEPORT): both on the proxy CPU, or free to use both CPUs.
     { name: 'reuseport-pinned', kind: 'reuseport', processes: 2, cpus: String(PROXY_CPU) },
     { name: 'reuseport-2cpu', kind: 'reuseport', processes: 2, cpus: `${PROXY_CPU},${LOAD_CPU}` },
-    ...tried(),
   ];
-  if (o.only?.includes('dist')) {
-    const built = await builtRouter();
-    all.push({ name: 'dist', kind: 'router', router: { module: built.routerModule, child: built.child } });
-  }
-  const standard = ['nginx', 'haproxy', 'before', 'after'];
+  const wantsBuilt = o.only === null || o.only.some((n) => n.startsWith('dist'));
+  const built = wantsBuilt ? await builtRouter() : null;
+  if (built !== null) all.push({ name: 'dist', kind: 'router', router: { module: built.routerModule, child: built.child } });
+  all.push(...tried(built));
+  const standard = ['nginx', 'haproxy', 'before', 'after', 'dist'];
   return all.filter((s) => (o.only === null ? standard.includes(s.name) : o.only.includes(s.name)));
 }
 

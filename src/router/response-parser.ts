@@ -50,10 +50,11 @@ function lastToken(value: string): string {
   return (comma < 0 ? value : value.slice(comma + 1)).trim().toLowerCase();
 }
 
-function hasToken(value: string, token: string): boolean {
-  for (const t of value.split(',')) if (t.trim().toLowerCase() === token) return true;
-  return false;
-}
+// Token lists tested without splitting them: every response of a Node app carries
+// `Connection: keep-alive`, so this runs on each one.
+const CLOSE_TOKEN = /(?:^|,)[ \t]*close[ \t]*(?:,|$)/i;
+const KEEP_ALIVE_TOKEN = /(?:^|,)[ \t]*keep-alive[ \t]*(?:,|$)/i;
+const KEEP_ALIVE_TIMEOUT = /timeout=(\d+)/i;
 
 /** Reads framing fields; throws on the ambiguous ones (RFC 9112 §6.3 items 3–5). */
 function framingOf(headers: string[], http10: boolean): Framing {
@@ -75,7 +76,7 @@ function framingOf(headers: string[], http10: boolean): Framing {
     } else if (n === 10 && name.toLowerCase() === 'connection') {
       connection = connection === '' ? value : `${connection}, ${value}`;
     } else if (n === 10 && name.toLowerCase() === 'keep-alive') {
-      const m = /timeout=(\d+)/i.exec(value);
+      const m = KEEP_ALIVE_TIMEOUT.exec(value);
       if (m) keepAliveMs = Number(m[1]) * 1000;
     }
   }
@@ -83,8 +84,8 @@ function framingOf(headers: string[], http10: boolean): Framing {
   const chunked = te !== '' && lastToken(te) === 'chunked';
   // A transfer coding other than chunked last: the body runs until the connection closes.
   const close =
-    hasToken(connection, 'close') ||
-    (http10 && !hasToken(connection, 'keep-alive')) ||
+    CLOSE_TOKEN.test(connection) ||
+    (http10 && !KEEP_ALIVE_TOKEN.test(connection)) ||
     (te !== '' && !chunked);
   return { length, chunked, close, keepAliveMs };
 }
