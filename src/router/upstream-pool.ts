@@ -102,9 +102,12 @@ class Connection implements ResponseSink {
   #reusable = false;
   #bodySent = true;
   #waitingHead = false;
+  // Timers are not moved per request (a refresh costs more than the request's own work here):
+  // each request or idle spell sets a deadline, and a timer that fires early re-arms for the rest.
   #headTimer: NodeJS.Timeout | null = null;
+  #headDeadline = 0;
   #idleTimer: NodeJS.Timeout | null = null;
-  #idleMs = 0;
+  #idleDeadline = 0;
   #upgradeHeaders: string[] | null = null;
   #error: Error | null = null;
   readonly resume = (): void => void this.socket.resume();
@@ -131,10 +134,8 @@ class Connection implements ResponseSink {
     if (chunked) head += 'transfer-encoding: chunked\r\n';
     this.socket.write(`${head}\r\n`, 'latin1');
     this.#waitingHead = true;
-    if (this.#headTimer === null) {
-      this.#headTimer = setTimeout(() => this.#headTimeout(), headersTimeoutMs);
-      this.#headTimer.unref();
-    } else this.#headTimer.refresh();
+    this.#headDeadline = performance.now() + headersTimeoutMs;
+    if (this.#headTimer === null) this.#armHead(headersTimeoutMs);
     if (r.body !== null) this.#sendBody(ex, r.body, chunked);
   }
 
@@ -165,10 +166,18 @@ class Connection implements ResponseSink {
     });
   }
 
-  #headTimeout(): void {
-    if (this.#waitingHead && this.exchange !== null)
-      this.fail(new UpstreamError('the app sent no response headers in time', 'UPSTREAM_HEADERS_TIMEOUT'));
+  #armHead(ms: number): void {
+    this.#headTimer = setTimeout(this.#onHeadTimer, ms);
+    this.#headTimer.unref();
   }
+
+  readonly #onHeadTimer = (): void => {
+    this.#headTimer = null;
+    if (!this.#waitingHead || this.exchange === null) return;
+    const left = this.#headDeadline - performance.now();
+    if (left > 0) return this.#armHead(left);
+    this.fail(new UpstreamError('the app sent no response headers in time', 'UPSTREAM_HEADERS_TIMEOUT'));
+  };
 
   #onData(chunk: Buffer): void {
     const ex = this.exchange;
@@ -273,16 +282,23 @@ class Connection implements ResponseSink {
     const hint = this.parser.keepAliveMs;
     const ms = hint > 0 ? hint - IDLE_MARGIN_MS : IDLE_DEFAULT_MS;
     if (ms <= 0) return this.#drop();
-    if (this.#idleTimer !== null && ms === this.#idleMs) this.#idleTimer.refresh();
-    else {
-      if (this.#idleTimer !== null) clearTimeout(this.#idleTimer);
-      this.#idleMs = ms;
-      this.#idleTimer = setTimeout(() => {
-        if (this.exchange === null) this.#drop();
-      }, ms);
-      this.#idleTimer.unref();
-    }
+    this.#idleDeadline = performance.now() + ms;
+    if (this.#idleTimer === null) this.#armIdle(ms);
   }
+
+  #armIdle(ms: number): void {
+    this.#idleTimer = setTimeout(this.#onIdleTimer, ms);
+    this.#idleTimer.unref();
+  }
+
+  readonly #onIdleTimer = (): void => {
+    this.#idleTimer = null;
+    // Busy: the end of its request arms the timer again.
+    if (this.exchange !== null) return;
+    const left = this.#idleDeadline - performance.now();
+    if (left > 0) return this.#armIdle(left);
+    this.#drop();
+  };
 
   /** Stops the timers (the connection is gone). */
   clearTimers(): void {
