@@ -84,9 +84,7 @@ function framingOf(headers: string[], http10: boolean): Framing {
   const chunked = te !== '' && lastToken(te) === 'chunked';
   // A transfer coding other than chunked last: the body runs until the connection closes.
   const close =
-    CLOSE_TOKEN.test(connection) ||
-    (http10 && !KEEP_ALIVE_TOKEN.test(connection)) ||
-    (te !== '' && !chunked);
+    CLOSE_TOKEN.test(connection) || (http10 && !KEEP_ALIVE_TOKEN.test(connection)) || (te !== '' && !chunked);
   return { length, chunked, close, keepAliveMs };
 }
 

@@ -168,3 +168,43 @@ describe('upstream pool: request targets', () => {
     await pool.destroy();
   });
 });
+
+describe('upstream pool: aborts from inside a callback', () => {
+  it('a request aborted while its body is relayed is not completed, and its connection is not reused', async () => {
+    const app = await rawApp((socket) => socket.write(OK));
+    const pool = new UpstreamPool({
+      host: '127.0.0.1',
+      port: app.port,
+      connections: 1,
+      headersTimeoutMs: 2000,
+    });
+    try {
+      const seen: string[] = [];
+      await new Promise<void>((resolve) => {
+        let abort: (err?: Error) => void = () => undefined;
+        pool.dispatch(
+          { path: '/', method: 'GET', headers: ['host', 'app.test'], body: null },
+          {
+            onConnect: (a) => (abort = a),
+            onHeaders: () => true,
+            onData: () => {
+              abort(new Error('client gone'));
+              return true;
+            },
+            onComplete: () => seen.push('complete'),
+            onError: (err) => {
+              seen.push(`error: ${err.message}`);
+              setTimeout(resolve, 20);
+            },
+          },
+        );
+      });
+      assert.deepEqual(seen, ['error: client gone']);
+      assert.equal((await request(pool)).body, 'ok');
+      assert.equal(app.connections, 2);
+    } finally {
+      await pool.destroy();
+      await new Promise((resolve) => app.server.close(resolve));
+    }
+  });
+});

@@ -189,6 +189,8 @@ class Connection implements ResponseSink {
     } catch (err) {
       return this.fail(err as Error);
     }
+    // The handler may have aborted the request from inside a callback (its client went away).
+    if (this.exchange !== ex) return;
     if (this.#upgradeHeaders !== null) return this.#handOver(ex, chunk.subarray(used));
     if (this.#ended) {
       this.#ended = false;
