@@ -89,11 +89,20 @@ async function specs(o: PinnedOptions): Promise<ProxySpec[]> {
     { name: 'reuseport-pinned', kind: 'reuseport', processes: 2, cpus: String(PROXY_CPU) },
     { name: 'reuseport-2cpu', kind: 'reuseport', processes: 2, cpus: `${PROXY_CPU},${LOAD_CPU}` },
   ];
-  const wantsBuilt = o.only === null || o.only.some((n) => n.startsWith('dist'));
+  const wantsBuilt = o.only === null || o.only.some((n) => n.startsWith('dist') || n === 'before-dist');
   const built = wantsBuilt ? await builtRouter() : null;
-  if (built !== null) all.push({ name: 'dist', kind: 'router', router: { module: built.routerModule, child: built.child } });
+  if (built !== null) {
+    all.push(
+      {
+        name: 'before-dist',
+        kind: 'router',
+        router: { module: snapshot.built(), child: built.child, agentFlags: beforeFlags },
+      },
+      { name: 'dist', kind: 'router', router: { module: built.routerModule, child: built.child } },
+    );
+  }
   all.push(...tried(built));
-  const standard = ['nginx', 'haproxy', 'before', 'after', 'dist'];
+  const standard = ['nginx', 'haproxy', 'before', 'after', 'before-dist', 'dist'];
   return all.filter((s) => (o.only === null ? standard.includes(s.name) : o.only.includes(s.name)));
 }
 

@@ -4,7 +4,7 @@
  * resolve from the root `node_modules`). Kept between runs; git-ignored.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { cpSync, existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { stripTypeScriptTypes } from 'node:module';
 
@@ -21,6 +21,8 @@ export interface RouterSnapshot {
   commit: string;
   routerModule: string;
   sharedModule: string;
+  /** Its `src/` compiled as the package build does (`dist/router/index.js`, built on first use). */
+  built(): string;
 }
 
 /** Extracts `src/` of `rev` (once) and returns the paths of its router and shared entries. */
@@ -35,7 +37,20 @@ export async function routerSnapshot(rev: string): Promise<RouterSnapshot> {
     if (tar.status !== 0 || !existsSync(done))
       throw new Error(`could not extract src/ of ${commit}: ${String(tar.stderr).trim()}`);
   }
-  return { commit, routerModule: done, sharedModule: `${dir}src/shared/index.ts` };
+  const built = (): string => {
+    const entry = `${dir}dist/router/index.js`;
+    if (existsSync(entry)) return entry;
+    // The package build's compiler settings (tsconfig.build.json), over the snapshot's sources.
+    const config = `${dir}tsconfig.json`;
+    const base = `${root}tsconfig.build.json`;
+    spawnSync('sh', ['-c', `printf '%s' "$1" > "$0"`, config, JSON.stringify({ extends: base, include: ['src'], exclude: ['src/**/*.test.ts'], compilerOptions: { rootDir: 'src', outDir: 'dist' } })]);
+    const tsc = spawnSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', config, '--noCheck'], { encoding: 'utf8' });
+    if (!existsSync(entry)) throw new Error(`could not build the snapshot of ${commit}: ${tsc.stdout}${tsc.stderr}`);
+    // The browser helper ships beside the router (scripts/build.ts copies it the same way).
+    cpSync(`${dir}src/router/browser`, `${dir}dist/router/browser`, { recursive: true });
+    return entry;
+  };
+  return { commit, routerModule: done, sharedModule: `${dir}src/shared/index.ts`, built };
 }
 
 /**
