@@ -5,7 +5,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '**/node_modules/**', '.cutover/**', 'bench/results/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '**/node_modules/**', '.cutover/**', 'bench/results/**', 'bench/.snapshots/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

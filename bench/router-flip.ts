@@ -6,6 +6,7 @@ import type { Client } from 'undici';
 import { epochMs, Tracker } from './lib/child-process.ts';
 import type { Stoppable } from './lib/child-process.ts';
 import { BENCH_HOST, json, loopback, startApp, startRouter } from './lib/router-procs.ts';
+import type { RouterStart } from './lib/router-procs.ts';
 import { summarise } from './lib/stats.ts';
 import { waitFor } from '../src/testing/index.ts';
 import type { Summary } from './lib/stats.ts';
@@ -23,6 +24,10 @@ export interface FlipOptions {
   warmup: number;
   /** Keep-alive connections of the background load (wrk, one thread). */
   clients: number;
+  /** Which router to start and where (default: this tree's, unpinned). */
+  router?: RouterStart;
+  /** Pinning: the apps and the router on `proxy`, wrk on `load` (`taskset -c`). */
+  cpus?: { proxy: number; load: number };
 }
 
 export interface FlipResult {
@@ -68,10 +73,14 @@ export async function runRouterFlip(o: FlipOptions, track: Tracker = new Tracker
     return track.add(item);
   };
   try {
-    const blue = start(await startApp('1.0.0'));
-    const green = start(await startApp('2.0.0'));
+    const cpu = o.cpus?.proxy;
+    const blue = start(await startApp('1.0.0', cpu));
+    const green = start(await startApp('2.0.0', cpu));
     const router = start(
-      await startRouter([`blue=1.0.0@${blue.ready.port}`, `green=2.0.0@${green.ready.port}`]),
+      await startRouter([`blue=1.0.0@${blue.ready.port}`, `green=2.0.0@${green.ready.port}`], {
+        ...o.router,
+        cpu,
+      }),
     );
     const control = loopback(router.ready.control);
     const apps = { blue: loopback(blue.ready.port), green: loopback(green.ready.port) };
@@ -85,6 +94,7 @@ export async function runRouterFlip(o: FlipOptions, track: Tracker = new Tracker
         connections: o.clients,
         durationS: 30 + Math.ceil((o.n + o.warmup) / 10),
         host: BENCH_HOST,
+        cpu: o.cpus?.load,
       },
       o.wrk,
     );

@@ -11,6 +11,7 @@ import { runRollbackLatency, ROLLBACK_TARGET_MS } from './rollback-latency.ts';
 import { runTargetResolution, RESOLUTION_TARGET_MS } from './target-resolution.ts';
 import { runFleetPlan, PLAN_TARGET_MS } from './fleet-plan.ts';
 import { runRouterBench } from './router-proxy.ts';
+import { runRouterPinned } from './router-pinned.ts';
 import { verdict } from './lib/stats.ts';
 
 const startedAt = new Date();
@@ -30,6 +31,8 @@ const fleet = await runTargetResolution({ n: intFlag('instances', 100_000), runs
 console.log(fleet.lines.join('\n') + '\n');
 const router = await runRouterBench();
 console.log(router.lines.join('\n') + '\n');
+const pinned = await runRouterPinned();
+console.log(pinned.lines.join('\n') + '\n');
 const planning = await runFleetPlan({ n: intFlag('instances', 100_000), runs: intFlag('plan-runs', 5) });
 console.log(planning.lines.join('\n') + '\n');
 
@@ -62,11 +65,11 @@ const dir = new URL('./results/', import.meta.url);
 await mkdir(dir, { recursive: true });
 await writeFile(
   new URL('latest.md', dir),
-  block + '\n\n```\n' + [...rollback.lines, '', ...deploy.lines, '', ...fleet.lines, '', ...router.lines, '', ...planning.lines].join('\n') + '\n```\n',
+  block + '\n\n```\n' + [...rollback.lines, '', ...deploy.lines, '', ...fleet.lines, '', ...router.lines, '', ...pinned.lines, '', ...planning.lines].join('\n') + '\n```\n',
 );
 await writeFile(
   new URL('latest.json', dir),
-  JSON.stringify({ startedAt, machine, rollback: { ...rollback, flips: undefined }, deploy, targetResolution: fleet.results, fleetPlan: planning.result, router: router.results }, null, 2) + '\n',
+  JSON.stringify({ startedAt, machine, rollback: { ...rollback, flips: undefined }, deploy, targetResolution: fleet.results, fleetPlan: planning.result, router: router.results, routerPinned: pinned.summary }, null, 2) + '\n',
 );
 console.log(block);
 console.log('\nwritten to bench/results/latest.md and latest.json');

@@ -38,7 +38,7 @@ export function nginxBinary(): string | null {
 }
 
 /** A loopback port that was free a moment ago (nginx cannot listen on 0 and tell us). */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
   const port = (s.address() as AddressInfo).port;
@@ -87,7 +87,8 @@ http {
 `;
 }
 
-async function answers(port: number): Promise<boolean> {
+/** True once `port` answers `GET /` (Host bench.test) with 200. */
+export async function answers(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const req = request({ host: '127.0.0.1', port, path: '/', headers: { host: 'bench.test' } }, (res) => {
       res.resume();
@@ -99,16 +100,22 @@ async function answers(port: number): Promise<boolean> {
   });
 }
 
-/** Starts nginx proxying to 127.0.0.1:`upstreamPort` and waits until it answers 200 (≤ 10 s). */
+/**
+ * Starts nginx proxying to 127.0.0.1:`upstreamPort` (on CPU `cpu` only when given; its workers
+ * inherit the affinity) and waits until it answers 200 (≤ 10 s).
+ */
 export async function startNginx(
   binary: string,
   upstreamPort: number,
   workers: number | 'auto',
+  cpu?: number,
 ): Promise<Nginx> {
   const dir = await mkdtemp(join(tmpdir(), 'cutover-bench-nginx-'));
   const port = await freePort();
   await writeFile(join(dir, 'nginx.conf'), config(dir, port, upstreamPort, workers));
-  const proc = spawn(binary, ['-p', dir, '-c', join(dir, 'nginx.conf')], {
+  const argv = [binary, '-p', dir, '-c', join(dir, 'nginx.conf')];
+  const [command, ...args] = cpu === undefined ? argv : ['taskset', '-c', String(cpu), ...argv];
+  const proc = spawn(command as string, args, {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';

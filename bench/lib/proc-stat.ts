@@ -60,3 +60,17 @@ export async function childrenOf(pid: number): Promise<number[]> {
   }
   return out;
 }
+
+/** Resident set size of the processes, bytes (VmRSS of /proc/<pid>/status; 0 for one that is gone). */
+export async function rssOf(pids: number[]): Promise<number> {
+  let kib = 0;
+  for (const pid of pids) {
+    try {
+      const m = /^VmRSS:\s+(\d+) kB/m.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
+      kib += Number(m?.[1] ?? 0);
+    } catch {
+      // gone
+    }
+  }
+  return kib * 1024;
+}

@@ -7,12 +7,16 @@
  *   GET  /state            → router.state()
  *   POST /gc               → global.gc() when started with --expose-gc
  * Usage: node router-child.ts --slot blue=1.0.0@PORT [--slot green=2.0.0@PORT] --active blue
+ *        [--port N] [--reuse-port]  (SO_REUSEPORT: several children share the port)
+ *        [--router-module PATH]  (another copy of the router's entry, e.g. a snapshot of an older
+ *        commit or the built `dist/router/index.js`; default: this tree's `src/router/index.ts`)
  * Prints {"port":N,"control":M,"pid":P} once both listen. SIGTERM closes the router and exits
  * (cleanly, so `--cpu-prof` writes its profile).
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRouter } from '../../src/router/index.ts';
+import { pathToFileURL } from 'node:url';
+import type { createRouter as CreateRouter } from '../../src/router/index.ts';
 import type { Color } from '../../src/shared/index.ts';
 
 const INSTANCE = 'bench';
@@ -27,6 +31,10 @@ function flags(name: string): string[] {
   return out;
 }
 
+const modulePath = flags('router-module')[0];
+const { createRouter } = (await import(
+  modulePath === undefined ? '../../src/router/index.ts' : pathToFileURL(modulePath).href
+)) as { createRouter: typeof CreateRouter };
 const router = createRouter();
 router.setInstance(INSTANCE, [BENCH_HOST]);
 for (const spec of flags('slot')) {
@@ -35,7 +43,9 @@ for (const spec of flags('slot')) {
   router.setSlot(INSTANCE, { color: m[1] as Color, version: m[2]!, port: Number(m[3]) });
 }
 router.activate(INSTANCE, (flags('active')[0] ?? 'blue') as Color);
-const port = await router.listen(0, '127.0.0.1');
+// --port P --reuse-port: several router processes on one port (SO_REUSEPORT), as the agent binds.
+const reusePort = process.argv.includes('--reuse-port');
+const port = await router.listen(Number(flags('port')[0] ?? 0), '127.0.0.1', { reusePort });
 
 const origin = performance.timeOrigin;
 const control = createServer((req, res) => {

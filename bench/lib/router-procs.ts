@@ -30,37 +30,54 @@ export interface RouterUsage {
 
 const lib = (file: string) => new URL(file, import.meta.url).pathname;
 
-/** Starts `bench-app.ts` answering as `version`. */
-export function startApp(version: string): Promise<AppChild> {
-  return startChild({
-    what: `app ${version}`,
-    command: process.execPath,
-    args: [lib('bench-app.ts'), '--version', version],
-  });
+/** Starts `bench-app.ts` answering as `version` (on CPU `cpu` only when given, `taskset -c`). */
+export function startApp(version: string, cpu?: number): Promise<AppChild> {
+  const node = [process.execPath, lib('bench-app.ts'), '--version', version];
+  const [command, ...args] = cpu === undefined ? node : ['taskset', '-c', String(cpu), ...node];
+  return startChild({ what: `app ${version}`, command: command as string, args });
+}
+
+/** How to start a router child besides its colours. */
+export interface RouterStart {
+  /** Node flags before the script (e.g. `--cpu-prof`), after the agent's own. */
+  nodeFlags?: string[];
+  /** The agent's flags; default `AGENT_NODE_FLAGS` unless `BENCH_ROUTER_NODE_FLAGS` names others. */
+  agentFlags?: readonly string[];
+  /** Another router entry to load (`--router-module`): a snapshot of an older commit, or `dist/`. */
+  module?: string;
+  /** Run on this CPU only (`taskset -c`). */
+  cpu?: number;
+  /** Or on these (`taskset -c 0,1`). */
+  cpuList?: string;
+  /** Another copy of `router-child.ts` to run (the JavaScript one of the built-package variant). */
+  child?: string;
+  /** Listen on this port with SO_REUSEPORT (0: a free one), so another child can share it. */
+  reusePort?: number;
 }
 
 /**
  * Starts `router-child.ts` with the given colours (`blue=1.0.0@PORT`), the first one active.
- * `nodeFlags` go before the script (e.g. `--cpu-prof`). Its open-files limit is raised to the hard
- * limit so it can hold thousands of client connections.
+ * Its open-files limit is raised to the hard limit so it can hold thousands of client connections.
  */
-export function startRouter(slots: string[], nodeFlags: string[] = []): Promise<RouterChild> {
+export function startRouter(slots: string[], o: RouterStart = {}): Promise<RouterChild> {
   const active = slots[0]?.split('=')[0] ?? 'blue';
-  return startChild({
-    what: 'router',
-    command: process.execPath,
-    args: [
-      '--expose-gc',
-      // The flags the agent runs with, unless BENCH_ROUTER_NODE_FLAGS names others ("" for none).
-      ...(process.env.BENCH_ROUTER_NODE_FLAGS?.split(' ').filter(Boolean) ?? AGENT_NODE_FLAGS),
-      ...nodeFlags,
-      lib('router-child.ts'),
-      ...slots.flatMap((s) => ['--slot', s]),
-      '--active',
-      active,
-    ],
-    raiseFileLimit: true,
-  });
+  const agentFlags =
+    o.agentFlags ?? process.env.BENCH_ROUTER_NODE_FLAGS?.split(' ').filter(Boolean) ?? AGENT_NODE_FLAGS;
+  const node = [
+    process.execPath,
+    '--expose-gc',
+    ...agentFlags,
+    ...(o.nodeFlags ?? []),
+    o.child ?? lib('router-child.ts'),
+    ...slots.flatMap((s) => ['--slot', s]),
+    '--active',
+    active,
+    ...(o.module === undefined ? [] : ['--router-module', o.module]),
+    ...(o.reusePort === undefined ? [] : ['--port', String(o.reusePort), '--reuse-port']),
+  ];
+  const cpus = o.cpu === undefined ? o.cpuList : String(o.cpu);
+  const [command, ...args] = cpus === undefined ? node : ['taskset', '-c', cpus, ...node];
+  return startChild({ what: 'router', command: command as string, args, raiseFileLimit: true });
 }
 
 /** Starts `idle-clients.ts`: resolves once its `n` connections got their answer (or failed). */

@@ -15,6 +15,8 @@ export interface WrkOptions {
   host?: string;
   /** wrk's per-request timeout, seconds (default 2). */
   timeoutS?: number;
+  /** Run wrk on this CPU only (`taskset -c`). */
+  cpu?: number;
 }
 
 /** What wrk reported. Latencies in ms. */
@@ -110,7 +112,9 @@ function args(o: WrkOptions): string[] {
 
 /** Starts wrk; `stop()` interrupts it early, `done` waits for the end of its duration. */
 export function startWrk(o: WrkOptions, binary = 'wrk'): RunningWrk {
-  const proc = spawn(binary, args(o), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, argv] =
+    o.cpu === undefined ? [binary, args(o)] : ['taskset', ['-c', String(o.cpu), binary, ...args(o)]];
+  const proc = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   proc.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));

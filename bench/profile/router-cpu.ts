@@ -6,6 +6,8 @@
  *                    router spends descheduled inside a syscall is charged to that syscall).
  * Not a benchmark: profilers slow the router a little.
  * Usage: node profile/router-cpu.ts [--with perf|cpu-prof] [--duration 6] [--connections 64] [--top 25] [--keep]
+ *        [--before <commit>]  (profile that commit's router instead, as router-pinned.ts runs it)
+ *        [--pinned]          (router and app on CPU 0, wrk on CPU 1, as in router-pinned.ts)
  */
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,6 +21,8 @@ import { perfAvailable, perfLines, startPerf } from '../lib/perf-report.ts';
 import { BENCH_HOST, json, loopback, startApp, startRouter } from '../lib/router-procs.ts';
 import type { RouterUsage } from '../lib/router-procs.ts';
 import { runWrk, wrkBinary } from '../lib/wrk.ts';
+import { routerSnapshot } from '../lib/router-snapshot.ts';
+import type { RouterStart } from '../lib/router-procs.ts';
 
 const wrk = wrkBinary();
 if (wrk === null) throw new Error('wrk is not installed (apt-get install wrk)');
@@ -30,6 +34,17 @@ const durationS = intFlag('duration', 6);
 const connections = intFlag('connections', 64);
 const top = intFlag('top', 25);
 const keep = process.argv.includes('--keep');
+const pinned = process.argv.includes('--pinned');
+const b = process.argv.indexOf('--before');
+const beforeRev = b >= 0 ? process.argv[b + 1] : undefined;
+const routerStart: RouterStart = {};
+if (beforeRev !== undefined) {
+  const snapshot = await routerSnapshot(beforeRev);
+  routerStart.module = snapshot.routerModule;
+  routerStart.agentFlags = ((await import(snapshot.sharedModule)) as { AGENT_NODE_FLAGS: string[] }).AGENT_NODE_FLAGS;
+}
+const proxyCpu = pinned ? 0 : undefined;
+const loadCpu = pinned ? 1 : undefined;
 const dir = await mkdtemp(join(tmpdir(), 'cutover-router-prof-'));
 const started: BenchChild<unknown>[] = [];
 let routerPid = 0;
@@ -45,19 +60,19 @@ async function appHits(app: BenchChild<{ port: number }>): Promise<number> {
 }
 
 try {
-  const app = await startApp('1.0.0');
+  const app = await startApp('1.0.0', proxyCpu);
   started.push(app);
   const flags = using === 'perf' ? ['--perf-basic-prof'] : ['--cpu-prof', '--cpu-prof-dir', dir];
-  const router = await startRouter([`blue=1.0.0@${app.ready.port}`], flags);
+  const router = await startRouter([`blue=1.0.0@${app.ready.port}`], { ...routerStart, nodeFlags: flags, cpu: proxyCpu });
   started.push(router);
   routerPid = router.pid;
   const control = loopback(router.ready.control);
   const url = `http://127.0.0.1:${router.ready.port}/`;
   // Warm-up, so the JIT has settled before the measured run.
-  await runWrk({ url, threads: 1, connections, durationS: 2, host: BENCH_HOST }, wrk);
+  await runWrk({ url, threads: 1, connections, durationS: 2, host: BENCH_HOST, cpu: loadCpu }, wrk);
   const perf = using === 'perf' ? startPerf(router.pid, join(dir, 'router.perf')) : null;
   const before = await json<RouterUsage>(control, 'GET', '/usage');
-  const result = await runWrk({ url, threads: 1, connections, durationS, host: BENCH_HOST }, wrk);
+  const result = await runWrk({ url, threads: 1, connections, durationS, host: BENCH_HOST, cpu: loadCpu }, wrk);
   const after = await json<RouterUsage>(control, 'GET', '/usage');
   await perf?.stop();
   await control.close();

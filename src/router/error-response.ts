@@ -24,7 +24,7 @@ export const GATEWAY_TIMEOUT: RouterError = {
   message: 'the application did not answer in time',
 };
 
-/** The request could not be forwarded as sent (e.g. a request target undici refuses). */
+/** The request could not be forwarded as sent (a request target that would split the request line). */
 export const BAD_REQUEST: RouterError = {
   status: 400,
   code: 'BAD_REQUEST',

@@ -61,8 +61,8 @@ function is(name: string, lower: string): boolean {
 }
 
 // Hop-by-hop fields (RFC 9110 §7.6.1) are dropped. Expect is dropped because the router answers
-// `100-continue` itself once it knows the request will be forwarded (undici refuses the header and
-// cannot relay an interim 100 from the app). The X-Forwarded-Host and -Proto a client sends are
+// `100-continue` itself once it knows the request will be forwarded (the upstream pool skips interim
+// answers, so a 100 from the app would never reach the client). The X-Forwarded-Host and -Proto a client sends are
 // replaced by ours, since the router is the edge and must not trust them. The preview token is a
 // secret meant for the router only.
 function requestHeaderKind(name: string): number {
@@ -195,7 +195,7 @@ export function scanRequestHeaders(raw: string[], clientIp: string | undefined, 
         out.push(name, value);
         break;
       case TRANSFER_ENCODING:
-        // undici frames the body itself (chunked when it has no length).
+        // The upstream pool frames the body itself (chunked when it has no length).
         hasBody = true;
         chunked = true;
         break;
@@ -305,14 +305,13 @@ function isHtml(contentType: string): boolean {
 }
 
 /**
- * Converts undici's raw response headers (Buffer pairs) into a flat string list for
+ * Filters the app's response header fields (latin1 strings, as sent) into a flat list for
  * `res.writeHead`, dropping hop-by-hop fields and appending `extra` (the slot's version headers,
  * maybe a cookie), and `htmlExtra` too when the response is an HTML page.
- * latin1 both ways keeps header bytes exactly as the upstream sent them.
  * With `keepUpgrade` (a 101 answer) Connection and Upgrade are kept: they are the handshake.
  */
 export function responseHeaders(
-  raw: Buffer[],
+  raw: string[],
   extra: readonly string[],
   htmlExtra: readonly string[] | null,
   keepUpgrade = false,
@@ -321,20 +320,20 @@ export function responseHeaders(
   let connection = '';
   let html = false;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = (raw[i] as Buffer).toString('latin1');
+    const name = raw[i] as string;
     const kind = responseHeaderKind(name);
     if (kind === OTHER) {
-      out.push(name, (raw[i + 1] as Buffer).toString('latin1'));
+      out.push(name, raw[i + 1] as string);
     } else if (kind === RESPONSE_CONTENT_TYPE) {
-      const value = (raw[i + 1] as Buffer).toString('latin1');
+      const value = raw[i + 1] as string;
       if (htmlExtra !== null && isHtml(value)) html = true;
       out.push(name, value);
     } else if (kind === RESPONSE_CONNECTION) {
-      const value = (raw[i + 1] as Buffer).toString('latin1');
+      const value = raw[i + 1] as string;
       connection = connection === '' ? value : `${connection}, ${value}`;
       if (keepUpgrade) out.push(name, value);
     } else if (kind === RESPONSE_UPGRADE && keepUpgrade) {
-      out.push(name, (raw[i + 1] as Buffer).toString('latin1'));
+      out.push(name, raw[i + 1] as string);
     }
   }
   // As for requests: the app's nominations remove its own fields, never the router's extras.
@@ -343,7 +342,8 @@ export function responseHeaders(
     fields = withoutListed(out, connectionTokens(connection, null));
   }
   for (let i = 0; i < extra.length; i++) fields.push(extra[i] as string);
-  if (html && htmlExtra !== null) for (let i = 0; i < htmlExtra.length; i++) fields.push(htmlExtra[i] as string);
+  if (html && htmlExtra !== null)
+    for (let i = 0; i < htmlExtra.length; i++) fields.push(htmlExtra[i] as string);
   return fields;
 }
 

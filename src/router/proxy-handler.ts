@@ -1,10 +1,10 @@
 import { ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
 import { BodyLimit } from './body-limit.ts';
 import { BAD_GATEWAY, BAD_REQUEST, GATEWAY_TIMEOUT, PAYLOAD_TOO_LARGE, sendError } from './error-response.ts';
 import type { RouterError } from './error-response.ts';
 import { responseHeaders } from './headers.ts';
 import type { Upstream } from './upstream.ts';
+import type { UpstreamHandler, UpstreamRequest } from './upstream-pool.ts';
 
 /**
  * The server's response class: it carries a back-reference to the proxying in progress so one
@@ -18,7 +18,7 @@ export class ProxyResponse extends ServerResponse {
   held: { gone: boolean } | null = null;
 }
 
-/** Reason passed to undici's abort when the client went away; never reaches a client. */
+/** Reason passed to the upstream request's abort when the client went away; never reaches a client. */
 export const CLIENT_GONE = new Error('client closed the connection before the response ended');
 
 function noop(): void {}
@@ -26,12 +26,12 @@ function noop(): void {}
 // A pooled keep-alive connection can be closed by the app just as a request is written on it
 // (RFC 9112 §9.3.1); nothing was processed that a safe method could not repeat, so such a request
 // is sent once more (RFC 9110 §9.2.2) instead of failing the client.
-function isRetryable(err: Error, opts: Dispatcher.DispatchOptions): boolean {
+function isRetryable(err: Error, opts: UpstreamRequest): boolean {
   if (opts.body !== null) return false;
   const method = opts.method;
   if (method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS') return false;
   const code = (err as { code?: unknown }).code;
-  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
+  return code === 'UPSTREAM_CLOSED' || code === 'ECONNRESET' || code === 'EPIPE';
 }
 
 function redispatch(handler: ProxyHandler): void {
@@ -44,23 +44,22 @@ export function errorFor(err: Error, upstream: Upstream, body?: unknown): Router
   if (body instanceof BodyLimit && body.exceeded) return PAYLOAD_TOO_LARGE;
   if (upstream.drainAborted) return GATEWAY_TIMEOUT;
   const code = (err as { code?: unknown }).code;
-  if (code === 'UND_ERR_HEADERS_TIMEOUT') return GATEWAY_TIMEOUT;
-  if (code === 'UND_ERR_INVALID_ARG') return BAD_REQUEST;
+  if (code === 'UPSTREAM_HEADERS_TIMEOUT') return GATEWAY_TIMEOUT;
+  if (code === 'UPSTREAM_INVALID_REQUEST') return BAD_REQUEST;
   return BAD_GATEWAY;
 }
 
 /**
- * Relays one upstream response to one client response. It is an undici *legacy* handler (no
- * `onRequestStart`), which undici runs without a wrapper: one small object per request, no
- * closures. Backpressure: `onData` returns false when the client's socket is full and undici's
- * `resume` is called on 'drain'. `finish()` releases the upstream's in-flight count exactly once.
+ * Relays one upstream response to one client response: one small object per request, no
+ * closures. Backpressure: `onData` returns false when the client's socket is full and the
+ * connection's `resume` is called on 'drain'. `finish()` releases the upstream's in-flight count exactly once.
  * A safe request whose pooled connection was closed under it is dispatched once more.
  * The response's status and latency (to its headers) go to the colour's counters.
  */
-export class ProxyHandler implements Dispatcher.DispatchHandler {
+export class ProxyHandler implements UpstreamHandler {
   readonly upstream: Upstream;
   readonly res: ProxyResponse;
-  readonly opts: Dispatcher.DispatchOptions;
+  readonly opts: UpstreamRequest;
   /** Headers appended to the response (version, maybe a cookie or the reload signal). */
   readonly extra: readonly string[];
   /** Headers appended only when the response is an HTML page (the deployment cookie), or null. */
@@ -76,7 +75,7 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
   constructor(
     upstream: Upstream,
     res: ProxyResponse,
-    opts: Dispatcher.DispatchOptions,
+    opts: UpstreamRequest,
     extra: readonly string[],
     htmlExtra: readonly string[] | null,
     started: number,
@@ -95,9 +94,7 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     else this.abort = abort;
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusMessage: string): boolean {
-    // 1xx interim answers (103 Early Hints) are not relayed; the final answer follows.
-    if (statusCode < 200) return true;
+  onHeaders(statusCode: number, rawHeaders: string[], resume: () => void, statusMessage: string): boolean {
     this.resume = resume;
     this.upstream.counters.response(statusCode, performance.now() - this.started);
     const headers = responseHeaders(rawHeaders, this.extra, this.htmlExtra);
@@ -142,8 +139,7 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
         if (body instanceof BodyLimit && body.exceeded) body.closeAfterUpload(res.socket);
         else if (this.upstream.draining && res.chunkedEncoding) res.end();
         else res.destroy();
-      }
-      else {
+      } else {
         const error = errorFor(err, this.upstream, this.opts.body);
         if (error.status === 502 || error.status === 504) this.upstream.counters.failed();
         // The rest of an oversized body is not read: the connection cannot be reused.

@@ -6,14 +6,11 @@ import type { Color } from '../shared/index.ts';
 import { cookieValue } from './cookies.ts';
 import { RequestScan } from './headers.ts';
 import {
+  OUTCOME,
   decideRoute,
-  NO_ACTIVE,
-  NO_PREVIEW_SLOT,
-  PREVIEW_DENIED,
   previewDigest,
   queryParam,
   readRoutingFacts,
-  ROUTE,
   RouteDecision,
 } from './route-decision.ts';
 import type { RoutableInstance, RoutableSlot } from './route-decision.ts';
@@ -61,13 +58,13 @@ function decide(
 describe('decideRoute', () => {
   it('routes to the active colour when nothing else applies', () => {
     const d = decide(instance(), facts());
-    assert.equal(d.outcome, ROUTE);
+    assert.equal(d.outcome, OUTCOME.ROUTE);
     assert.equal(d.upstream?.color, 'blue');
     assert.equal(d.reload || d.assigned || d.preview, false);
   });
 
-  it('reports NO_ACTIVE without an active colour', () => {
-    assert.equal(decide(instance({ active: null }), facts()).outcome, NO_ACTIVE);
+  it('reports OUTCOME.NO_ACTIVE without an active colour', () => {
+    assert.equal(decide(instance({ active: null }), facts()).outcome, OUTCOME.NO_ACTIVE);
   });
 
   it('sends a right preview token to the idle colour and refuses a wrong one', () => {
@@ -75,13 +72,16 @@ describe('decideRoute', () => {
     const right = decide(inst, facts({ preview: 'a-long-preview-token' }));
     assert.equal(right.upstream?.color, 'green');
     assert.equal(right.preview, true);
-    assert.equal(decide(inst, facts({ preview: 'a-long-preview-tokem' })).outcome, PREVIEW_DENIED);
-    assert.equal(decide(inst, facts({ preview: 'x' })).outcome, PREVIEW_DENIED);
+    assert.equal(decide(inst, facts({ preview: 'a-long-preview-tokem' })).outcome, OUTCOME.PREVIEW_DENIED);
+    assert.equal(decide(inst, facts({ preview: 'x' })).outcome, OUTCOME.PREVIEW_DENIED);
     // A token while previews are closed is refused, never routed.
-    assert.equal(decide(instance(), facts({ preview: 'a-long-preview-token' })).outcome, PREVIEW_DENIED);
+    assert.equal(
+      decide(instance(), facts({ preview: 'a-long-preview-token' })).outcome,
+      OUTCOME.PREVIEW_DENIED,
+    );
     assert.equal(
       decide({ ...inst, green: null }, facts({ preview: 'a-long-preview-token' })).outcome,
-      NO_PREVIEW_SLOT,
+      OUTCOME.NO_PREVIEW_SLOT,
     );
   });
 

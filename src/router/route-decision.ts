@@ -39,18 +39,24 @@ export interface RoutableInstance<S extends RoutableSlot> {
   readonly stickyCookie: string;
 }
 
-/** Route to `RouteDecision.upstream`. */
-export const ROUTE = 0;
-/** A preview token was presented and it is wrong (or previews are closed): 403, never routed. */
-export const PREVIEW_DENIED = 1;
-/** The preview token is right but the idle colour is not registered: 503. */
-export const NO_PREVIEW_SLOT = 2;
-/** No colour is active: hold the request (pause) or answer 503. */
-export const NO_ACTIVE = 3;
+/** What `decideRoute` concluded; `RouteDecision.outcome` holds one of these. */
+export const OUTCOME = {
+  /** Route to `RouteDecision.upstream`. */
+  ROUTE: 0,
+  /** A preview token was presented and it is wrong (or previews are closed): 403, never routed. */
+  PREVIEW_DENIED: 1,
+  /** The preview token is right but the idle colour is not registered: 503. */
+  NO_PREVIEW_SLOT: 2,
+  /** No colour is active: hold the request (pause) or answer 503. */
+  NO_ACTIVE: 3,
+} as const;
+
+/** One of `OUTCOME`'s values. */
+export type Outcome = (typeof OUTCOME)[keyof typeof OUTCOME];
 
 /** Output of `decideRoute`; one instance is reused by every request. */
 export class RouteDecision<S extends RoutableSlot> {
-  outcome = ROUTE;
+  outcome: Outcome = OUTCOME.ROUTE;
   upstream: S | null = null;
   /** The client sent a deployment id that is no longer served: answer with `x-cutover-reload: 1`. */
   reload = false;
@@ -142,7 +148,7 @@ export function previewSlot<S extends RoutableSlot>(instance: RoutableInstance<S
 /**
  * Decides where a request goes, in this order:
  * 1. a preview token (header or cookie): right → the idle colour (`previewSlot`); wrong → denied;
- * 2. no active colour → `NO_ACTIVE`;
+ * 2. no active colour → `OUTCOME.NO_ACTIVE`;
  * 3. during a weighted shift: a valid sticky cookie keeps its colour; else a deployment id naming
  *    one of the two serving colours picks it; else the client is assigned by weight (and must get
  *    the sticky cookie);
@@ -160,7 +166,7 @@ export function decideRoute<S extends RoutableSlot>(
   versionOnly: boolean,
   out: RouteDecision<S>,
 ): void {
-  out.outcome = ROUTE;
+  out.outcome = OUTCOME.ROUTE;
   out.upstream = null;
   out.reload = false;
   out.assigned = false;
@@ -168,17 +174,17 @@ export function decideRoute<S extends RoutableSlot>(
   if (scan.preview !== '') {
     const digest = instance.previewDigest;
     if (digest === null || !previewTokenMatches(scan.preview, digest)) {
-      out.outcome = PREVIEW_DENIED;
+      out.outcome = OUTCOME.PREVIEW_DENIED;
       return;
     }
     out.preview = true;
     out.upstream = previewSlot(instance);
-    if (out.upstream === null) out.outcome = NO_PREVIEW_SLOT;
+    if (out.upstream === null) out.outcome = OUTCOME.NO_PREVIEW_SLOT;
     return;
   }
   const base = instance.active;
   if (base === null) {
-    out.outcome = NO_ACTIVE;
+    out.outcome = OUTCOME.NO_ACTIVE;
     return;
   }
   const target = instance.shiftTo;

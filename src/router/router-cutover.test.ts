@@ -8,9 +8,9 @@ import { isCutoverError } from '../shared/index.ts';
 import type { Color } from '../shared/index.ts';
 import { createRouter } from './index.ts';
 import type { Router } from './index.ts';
-import { send, startTestApp } from './test-app.ts';
+import { send, startBlueGreen, startTestApp } from './test-app.ts';
+import type { BlueGreen, TestApp } from './test-app.ts';
 import { waitFor } from '../testing/index.ts';
-import type { TestApp } from './test-app.ts';
 
 const HOST = 'shop.test';
 
@@ -18,26 +18,18 @@ describe('router cutover', () => {
   let router: Router;
   let port: number;
   let blue: TestApp;
-  let green: TestApp;
   let client: Pool;
+  let bg: BlueGreen;
 
   beforeEach(async () => {
-    [blue, green] = await Promise.all([startTestApp('1.0.0'), startTestApp('2.0.0')]);
-    router = createRouter({ drainTimeoutMs: 2000, pauseTimeoutMs: 50, wsDrainTimeoutMs: 200 });
-    port = await router.listen(0, '127.0.0.1');
-    router.setInstance('shop', [HOST]);
-    router.setSlot('shop', { color: 'blue', version: '1.0.0', port: blue.port });
-    router.setSlot('shop', { color: 'green', version: '2.0.0', port: green.port });
-    router.activate('shop', 'blue');
-    client = new Pool(`http://127.0.0.1:${port}`, { connections: 8 });
+    bg = await startBlueGreen({
+      router: { drainTimeoutMs: 2000, pauseTimeoutMs: 50, wsDrainTimeoutMs: 200 },
+    });
+    ({ router, port, blue, client } = bg);
   });
 
   afterEach(async () => {
-    blue.releaseSlow();
-    green.releaseSlow();
-    await client.close();
-    await router.close();
-    await Promise.all([blue.close(), green.close()]);
+    await bg.close();
   });
 
   async function get(path = '/'): Promise<{ status: number; version: string; body: string }> {

@@ -4,12 +4,11 @@
 // for the colour it left (M3), by header, cookie and `?dpl=`.
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { Pool } from 'undici';
-import { createRouter } from './index.ts';
+import type { Pool } from 'undici';
 import type { Router, RouterOptions } from './index.ts';
-import { startTestApp } from './test-app.ts';
+import { startBlueGreen } from './test-app.ts';
+import type { BlueGreen } from './test-app.ts';
 import { waitFor } from '../testing/index.ts';
-import type { TestApp } from './test-app.ts';
 import { openWs, startWsRouter } from './test-ws-app.ts';
 import type { TestWsApp, WsClient } from './test-ws-app.ts';
 
@@ -22,7 +21,11 @@ describe('router flips: WebSockets of the colour left', () => {
   let green: TestWsApp;
 
   async function start(options: RouterOptions): Promise<void> {
-    ({ router, url, blue, green } = await startWsRouter({ drainTimeoutMs: 1000, wsDrainTimeoutMs: WINDOW, ...options }));
+    ({ router, url, blue, green } = await startWsRouter({
+      drainTimeoutMs: 1000,
+      wsDrainTimeoutMs: WINDOW,
+      ...options,
+    }));
   }
 
   afterEach(async () => {
@@ -110,14 +113,11 @@ describe('router flips: WebSockets of the colour left', () => {
 
 describe('router flips: skew protection after a rollback (M3)', () => {
   let router: Router;
-  let blue: TestApp;
-  let green: TestApp;
   let client: Pool;
+  let bg: BlueGreen;
 
   afterEach(async () => {
-    await client.close();
-    await router.close();
-    await Promise.all([blue.close(), green.close()]);
+    await bg.close();
   });
 
   async function version(headers: Record<string, string>, path = '/'): Promise<[string, string | undefined]> {
@@ -127,14 +127,12 @@ describe('router flips: skew protection after a rollback (M3)', () => {
   }
 
   it('the colour a rollback left is unreachable by header, cookie and ?dpl=, at once', async () => {
-    [blue, green] = await Promise.all([startTestApp('1.0.0'), startTestApp('2.0.0')]);
-    router = createRouter({ pauseTimeoutMs: 0, skewGraceMs: 300_000 });
-    const port = await router.listen(0, '127.0.0.1');
-    client = new Pool(`http://127.0.0.1:${port}`, { connections: 2 });
-    router.setInstance('shop', ['shop.test']);
-    router.setSlot('shop', { color: 'blue', version: '1.0.0', port: blue.port, deploymentId: 'd1' });
-    router.setSlot('shop', { color: 'green', version: '2.0.0', port: green.port, deploymentId: 'd2' });
-    router.activate('shop', 'blue');
+    bg = await startBlueGreen({
+      router: { pauseTimeoutMs: 0, skewGraceMs: 300_000 },
+      deploymentIds: true,
+      connections: 2,
+    });
+    ({ router, client } = bg);
     // A forward flip keeps the previous colour for its clients (the documented skew protection).
     router.activate('shop', 'green');
     assert.deepEqual(await version({ 'x-deployment-id': 'd1' }), ['1.0.0', undefined]);

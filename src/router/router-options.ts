@@ -81,7 +81,7 @@ export function resolveRouterOptions(options: RouterOptions): ResolvedRouterOpti
 }
 
 /** Throws `VALIDATION_FAILED` for a target the router cannot serve. */
-export function checkTarget(target: UpstreamTarget): void {
+export function checkUpstreamTarget(target: UpstreamTarget): void {
   const issues: FieldIssue[] = [];
   if (!isColor(target.color)) issues.push({ path: 'color', message: 'must be "blue" or "green"' });
   if (typeof target.version !== 'string' || target.version === '' || !HEADER_VALUE.test(target.version)) {

@@ -3,13 +3,12 @@ import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import { isCutoverError } from '../shared/index.ts';
-import { createRouter } from './index.ts';
 import type { Router } from './index.ts';
-import { startTestApp } from './test-app.ts';
+import { startBlueGreen } from './test-app.ts';
+import type { BlueGreen, TestApp } from './test-app.ts';
 import { waitFor } from '../testing/index.ts';
-import type { TestApp } from './test-app.ts';
 
 const HOST = 'shop.test';
 const PAUSE_MS = 300;
@@ -20,22 +19,15 @@ describe('router pause and maintenance', () => {
   let blue: TestApp;
   let green: TestApp;
   let client: Pool;
+  let bg: BlueGreen;
 
   beforeEach(async () => {
-    [blue, green] = await Promise.all([startTestApp('1.0.0'), startTestApp('2.0.0')]);
-    router = createRouter({ pauseTimeoutMs: PAUSE_MS });
-    port = await router.listen(0, '127.0.0.1');
-    router.setInstance('shop', [HOST]);
-    router.setSlot('shop', { color: 'blue', version: '1.0.0', port: blue.port });
-    router.setSlot('shop', { color: 'green', version: '2.0.0', port: green.port });
-    router.activate('shop', 'blue');
-    client = new Pool(`http://127.0.0.1:${port}`, { connections: 8 });
+    bg = await startBlueGreen({ router: { pauseTimeoutMs: PAUSE_MS } });
+    ({ router, port, blue, green, client } = bg);
   });
 
   afterEach(async () => {
-    await client.close();
-    await router.close();
-    await Promise.all([blue.close(), green.close()]);
+    await bg.close();
   });
 
   function held(): number {

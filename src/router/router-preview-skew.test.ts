@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import { isCutoverError, ManualClock } from '../shared/index.ts';
-import { createRouter } from './index.ts';
 import type { Router } from './index.ts';
-import { startTestApp } from './test-app.ts';
-import type { TestApp } from './test-app.ts';
+import { startBlueGreen } from './test-app.ts';
+import type { BlueGreen, TestApp } from './test-app.ts';
 
 const HOST = 'shop.test';
 const TOKEN = 'preview-token-0123456789';
@@ -21,27 +20,23 @@ interface Answer {
 
 describe('router preview and skew protection', () => {
   let router: Router;
-  let blue: TestApp;
   let green: TestApp;
   let client: Pool;
+  let bg: BlueGreen;
   let clock: ManualClock;
 
   beforeEach(async () => {
-    [blue, green] = await Promise.all([startTestApp('1.0.0'), startTestApp('2.0.0')]);
     clock = new ManualClock();
-    router = createRouter({ pauseTimeoutMs: 0, skewGraceMs: GRACE, clock });
-    const port = await router.listen(0, '127.0.0.1');
-    router.setInstance('shop', [HOST]);
-    router.setSlot('shop', { color: 'blue', version: '1.0.0', port: blue.port, deploymentId: 'd1' });
-    router.setSlot('shop', { color: 'green', version: '2.0.0', port: green.port, deploymentId: 'd2' });
-    router.activate('shop', 'blue');
-    client = new Pool(`http://127.0.0.1:${port}`, { connections: 4 });
+    bg = await startBlueGreen({
+      router: { pauseTimeoutMs: 0, skewGraceMs: GRACE, clock },
+      deploymentIds: true,
+      connections: 4,
+    });
+    ({ router, green, client } = bg);
   });
 
   afterEach(async () => {
-    await client.close();
-    await router.close();
-    await Promise.all([blue.close(), green.close()]);
+    await bg.close();
   });
 
   async function get(path: string, headers: Record<string, string> = {}): Promise<Answer> {

@@ -1,36 +1,26 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import { isCutoverError } from '../shared/index.ts';
-import { createRouter } from './index.ts';
 import type { Router } from './index.ts';
-import { startTestApp } from './test-app.ts';
-import type { TestApp } from './test-app.ts';
+import { startBlueGreen } from './test-app.ts';
+import type { BlueGreen } from './test-app.ts';
 
 const HOST = 'shop.test';
 const STICKY = 'cutover_sticky_shop';
 
 describe('router weighted shift', () => {
   let router: Router;
-  let blue: TestApp;
-  let green: TestApp;
   let client: Pool;
+  let bg: BlueGreen;
 
   before(async () => {
-    [blue, green] = await Promise.all([startTestApp('1.0.0'), startTestApp('2.0.0')]);
-    router = createRouter({ pauseTimeoutMs: 0 });
-    const port = await router.listen(0, '127.0.0.1');
-    router.setInstance('shop', [HOST]);
-    router.setSlot('shop', { color: 'blue', version: '1.0.0', port: blue.port, deploymentId: 'd1' });
-    router.setSlot('shop', { color: 'green', version: '2.0.0', port: green.port, deploymentId: 'd2' });
-    router.activate('shop', 'blue');
-    client = new Pool(`http://127.0.0.1:${port}`, { connections: 8 });
+    bg = await startBlueGreen({ router: { pauseTimeoutMs: 0 }, deploymentIds: true });
+    ({ router, client } = bg);
   });
 
   after(async () => {
-    await client.close();
-    await router.close();
-    await Promise.all([blue.close(), green.close()]);
+    await bg.close();
   });
 
   async function get(cookie?: string): Promise<{ body: string; setCookie: string | undefined }> {

@@ -2,47 +2,11 @@
 // The text is rendered by hand on purpose, not with prom-client: a client library keeps its own
 // registry and wants every increment to go through it (a label lookup per request), while the hot
 // path here must only bump numbers in preallocated arrays. The exposition format is small.
-import type { Color } from '../shared/index.ts';
-import { LATENCY_BUCKETS_MS, RESPONSE_CLASSES } from './color-counters.ts';
-import type { ResponseClass } from './color-counters.ts';
-import type { InstanceRecord } from './instance-record.ts';
+import { LATENCY_BUCKETS_MS, RESPONSE_CLASSES } from './slot-counters.ts';
+import type { ResponseClass } from './slot-counters.ts';
+import type { RoutedInstance } from './routed-instance.ts';
+import type { RouterColorStats, RouterInstanceStats } from './router-types.ts';
 import type { Upstream } from './upstream.ts';
-
-/** A latency histogram: non-cumulative counts per bucket upper bound (ms), then the overflow. */
-export interface LatencyHistogram {
-  /** Upper bounds (inclusive) in ms; `counts` has one more entry for the rest. */
-  bucketsMs: number[];
-  counts: number[];
-  sumMs: number;
-  count: number;
-}
-
-/** Counters of one registered colour. */
-export interface RouterColorStats {
-  color: Color;
-  version: string;
-  deploymentId: string | null;
-  /** Share of new clients it gets now, in percent. */
-  weight: number;
-  /** When its target was registered (ISO 8601): the counters start there. */
-  since: string;
-  /** Requests dispatched to it. */
-  requests: number;
-  inFlight: number;
-  /** Responses by class; `failed` are the 502/504 the router answered because the app did not. */
-  responses: Record<ResponseClass, number>;
-  /** Time from dispatch to the app's response headers. */
-  latency: LatencyHistogram;
-}
-
-/** Counters of one instance, per registered colour. */
-export interface RouterInstanceStats {
-  instance: string;
-  /** When the snapshot was taken (ISO 8601); two snapshots give rates. */
-  at: string;
-  active: Color | null;
-  colors: RouterColorStats[];
-}
 
 function colorStats(upstream: Upstream, weight: number): RouterColorStats {
   const c = upstream.counters;
@@ -68,7 +32,7 @@ function colorStats(upstream: Upstream, weight: number): RouterColorStats {
 }
 
 /** Snapshot of every instance's counters (plain data; safe to keep and compare later). */
-export function collectStats(instances: Iterable<InstanceRecord>, now: number): RouterInstanceStats[] {
+export function collectStats(instances: Iterable<RoutedInstance>, now: number): RouterInstanceStats[] {
   const at = new Date(now).toISOString();
   const out: RouterInstanceStats[] = [];
   for (const instance of instances) {

@@ -8,11 +8,10 @@ import { request } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
-import { createRouter } from './index.ts';
 import type { Router, RouterOptions } from './index.ts';
-import { startTestApp } from './test-app.ts';
+import { startBlueGreen } from './test-app.ts';
+import type { BlueGreen, TestApp } from './test-app.ts';
 import { waitFor } from '../testing/index.ts';
-import type { TestApp } from './test-app.ts';
 
 const HOST = 'feed.test';
 
@@ -45,21 +44,15 @@ describe('router streams', () => {
   let router: Router;
   let port: number;
   let blue: TestApp;
-  let green: TestApp;
+  let bg: BlueGreen;
 
   async function start(options: RouterOptions): Promise<void> {
-    [blue, green] = await Promise.all([startTestApp('1.0.0'), startTestApp('2.0.0')]);
-    router = createRouter({ pauseTimeoutMs: 0, ...options });
-    port = await router.listen(0, '127.0.0.1');
-    router.setInstance('feed', [HOST]);
-    router.setSlot('feed', { color: 'blue', version: '1.0.0', port: blue.port });
-    router.setSlot('feed', { color: 'green', version: '2.0.0', port: green.port });
-    router.activate('feed', 'blue');
+    bg = await startBlueGreen({ router: { pauseTimeoutMs: 0, ...options }, instance: 'feed', host: HOST });
+    ({ router, port, blue } = bg);
   }
 
   afterEach(async () => {
-    await router.close();
-    await Promise.all([blue.close(), green.close()]);
+    await bg.close();
   });
 
   it('a slot drain that runs out ends its event streams with the chunked terminator, not a reset', async () => {

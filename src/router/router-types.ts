@@ -1,6 +1,6 @@
 import type { Clock, Color, FlipReason } from '../shared/index.ts';
 import type { MaintenancePage } from './maintenance.ts';
-import type { RouterInstanceStats } from './router-stats.ts';
+import type { ResponseClass } from './slot-counters.ts';
 import type { UpstreamTarget } from './upstream.ts';
 
 /** Tuning of one router. Every key is optional; durations are in milliseconds. */
@@ -180,4 +180,40 @@ export interface Router {
    * `cutover_request_duration_seconds`, `cutover_inflight`, `cutover_weight_percent`).
    */
   metricsText(): string;
+}
+
+/** A latency histogram: non-cumulative counts per bucket upper bound (ms), then the overflow. */
+export interface RouterLatencyHistogram {
+  /** Upper bounds (inclusive) in ms; `counts` has one more entry for the rest. */
+  bucketsMs: number[];
+  counts: number[];
+  sumMs: number;
+  count: number;
+}
+
+/** Counters of one registered colour. */
+export interface RouterColorStats {
+  color: Color;
+  version: string;
+  deploymentId: string | null;
+  /** Share of new clients it gets now, in percent. */
+  weight: number;
+  /** When its target was registered (ISO 8601): the counters start there. */
+  since: string;
+  /** Requests dispatched to it. */
+  requests: number;
+  inFlight: number;
+  /** Responses by class; `failed` are the 502/504 the router answered because the app did not. */
+  responses: Record<ResponseClass, number>;
+  /** Time from dispatch to the app's response headers. */
+  latency: RouterLatencyHistogram;
+}
+
+/** Counters of one instance, per registered colour. */
+export interface RouterInstanceStats {
+  instance: string;
+  /** When the snapshot was taken (ISO 8601); two snapshots give rates. */
+  at: string;
+  active: Color | null;
+  colors: RouterColorStats[];
 }

@@ -4,11 +4,11 @@ import { request as httpRequest } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { EventSource } from 'undici';
-import { createRouter, versionScriptFile } from './index.ts';
+import { versionScriptFile } from './index.ts';
 import type { Router } from './index.ts';
-import { send, startTestApp } from './test-app.ts';
+import { send, startBlueGreen } from './test-app.ts';
+import type { BlueGreen, TestApp } from './test-app.ts';
 import { waitFor } from '../testing/index.ts';
-import type { TestApp } from './test-app.ts';
 
 // The router serves every host of an instance; EventSource and fetch send the literal address.
 const HOST = '127.0.0.1';
@@ -51,21 +51,19 @@ describe('router version signal', () => {
   let router: Router;
   let port: number;
   let blue: TestApp;
-  let green: TestApp;
+  let bg: BlueGreen;
 
   beforeEach(async () => {
-    [blue, green] = await Promise.all([startTestApp('1.0.0'), startTestApp('2.0.0')]);
-    router = createRouter({ versionHeartbeatMs: 50, pauseTimeoutMs: 0 });
-    port = await router.listen(0, '127.0.0.1');
-    router.setInstance('shop', [HOST]);
-    router.setSlot('shop', { color: 'blue', version: '1.0.0', port: blue.port, deploymentId: 'd1' });
-    router.setSlot('shop', { color: 'green', version: '2.0.0', port: green.port, deploymentId: 'd2' });
-    router.activate('shop', 'blue');
+    bg = await startBlueGreen({
+      router: { versionHeartbeatMs: 50, pauseTimeoutMs: 0 },
+      host: HOST,
+      deploymentIds: true,
+    });
+    ({ router, port, blue } = bg);
   });
 
   afterEach(async () => {
-    await router.close();
-    await Promise.all([blue.close(), green.close()]);
+    await bg.close();
   });
 
   it('answers the active version as JSON without proxying', async () => {

@@ -18,34 +18,25 @@ import {
 import type { RouterError } from './error-response.ts';
 import { normaliseHost, RequestScan, scanRequestHeaders } from './headers.ts';
 import type { HeldRequest } from './held-requests.ts';
-import { InstanceRecord } from './instance-record.ts';
+import { RoutedInstance } from './routed-instance.ts';
 import { MaintenanceResponse } from './maintenance.ts';
 import type { MaintenancePage } from './maintenance.ts';
 import { onResponseClose, ProxyHandler, ProxyResponse } from './proxy-handler.ts';
 import { originForm } from './request-target.ts';
-import {
-  decideRoute,
-  NO_ACTIVE,
-  NO_PREVIEW_SLOT,
-  PREVIEW_DENIED as DENIED,
-  previewDigest,
-  readRoutingFacts,
-  ROUTE,
-  RouteDecision,
-} from './route-decision.ts';
+import { decideRoute, OUTCOME, previewDigest, readRoutingFacts, RouteDecision } from './route-decision.ts';
+import type { Outcome } from './route-decision.ts';
 import {
   checkGrace,
   checkInstance,
   checkMaintenance,
   checkPreviewToken,
-  checkTarget,
+  checkUpstreamTarget,
   checkWeight,
   resolveRouterOptions,
 } from './router-options.ts';
 import type { ResolvedRouterOptions } from './router-options.ts';
 import { collectStats, renderMetrics } from './router-stats.ts';
-import type { RouterInstanceStats } from './router-stats.ts';
-import type { Router, RouterInstanceState, RouterOptions } from './router-types.ts';
+import type { Router, RouterInstanceState, RouterInstanceStats, RouterOptions } from './router-types.ts';
 import { drainServer, trackConnections } from './server-drain.ts';
 import { UpgradeHandler } from './upgrade-handler.ts';
 import { Upstream } from './upstream.ts';
@@ -66,17 +57,17 @@ class HttpRouter implements Router {
   readonly #clock: Clock;
   readonly #maxBodyBytes: number;
   #skewGraceMs: number;
-  readonly #instances = new Map<string, InstanceRecord>();
+  readonly #instances = new Map<string, RoutedInstance>();
   /** Normalised host → instance; the source of truth. */
-  readonly #hosts = new Map<string, InstanceRecord>();
+  readonly #hosts = new Map<string, RoutedInstance>();
   /** Raw Host header → instance (null: none). Cleared whenever host ownership changes. */
-  readonly #routes = new Map<string, InstanceRecord | null>();
+  readonly #routes = new Map<string, RoutedInstance | null>();
   /** Upstreams unregistered and still draining; `close()` cuts them if it runs out of time. */
   readonly #retiring = new Set<Upstream>();
   /** Reused by every request: the request handler is synchronous, so it is never shared. */
   readonly #scan = new RequestScan();
   readonly #decision = new RouteDecision<Upstream>();
-  readonly #hub: VersionHub<InstanceRecord>;
+  readonly #hub: VersionHub<RoutedInstance>;
   /** Client connections, tracked only to close the ones that never sent a request when closing. */
   readonly #sockets: Set<Socket>;
   #closed: Promise<void> | null = null;
@@ -111,7 +102,7 @@ class HttpRouter implements Router {
     this.#server.on('error', noop);
   }
 
-  #route(rawHost: string): InstanceRecord | null {
+  #route(rawHost: string): RoutedInstance | null {
     let instance = this.#routes.get(rawHost);
     if (instance === undefined) {
       instance = this.#hosts.get(normaliseHost(rawHost)) ?? null;
@@ -155,7 +146,7 @@ class HttpRouter implements Router {
   };
 
   #serve(
-    instance: InstanceRecord,
+    instance: RoutedInstance,
     req: IncomingMessage,
     res: ProxyResponse,
     headers: string[],
@@ -168,13 +159,12 @@ class HttpRouter implements Router {
     const d = this.#decision;
     decideRoute(instance, scan, this.#clock, this.#skewGraceMs, wellKnown, d);
     const upstream = d.upstream;
-    if (d.outcome !== ROUTE || upstream === null)
+    if (d.outcome !== OUTCOME.ROUTE || upstream === null)
       return this.#notRouted(instance, req, res, headers, scan, d.outcome);
     if (wellKnown) return answerWellKnown(this.#hub, instance, req, res, pathOf(url), upstream, d);
     if (res.expectContinue) res.writeContinue();
     let extra = d.reload ? upstream.reloadHeaders : upstream.responseHeaders;
-    if (d.assigned)
-      extra = d.reload ? upstream.stickyReloadHeaders : upstream.stickyHeaders;
+    if (d.assigned) extra = d.reload ? upstream.stickyReloadHeaders : upstream.stickyHeaders;
     // Preview pages must not move the browser's deployment cookie: that one follows what it runs.
     const htmlExtra =
       !d.preview && scan.deploymentCookie !== upstream.deploymentCookieValue
@@ -195,17 +185,17 @@ class HttpRouter implements Router {
   }
 
   #notRouted(
-    instance: InstanceRecord,
+    instance: RoutedInstance,
     req: IncomingMessage,
     res: ProxyResponse,
     headers: string[],
     scan: RequestScan,
-    outcome: number,
+    outcome: Outcome,
   ): void {
-    if (outcome === DENIED)
+    if (outcome === OUTCOME.PREVIEW_DENIED)
       return sendError(res, PREVIEW_DENIED, scan.previewFromCookie ? CLEAR_PREVIEW : undefined);
-    if (outcome === NO_PREVIEW_SLOT) return sendError(res, noPreviewSlot(instance.name));
-    if (outcome === NO_ACTIVE && this.#options.pauseTimeoutMs > 0 && this.#closed === null) {
+    if (outcome === OUTCOME.NO_PREVIEW_SLOT) return sendError(res, noPreviewSlot(instance.name));
+    if (outcome === OUTCOME.NO_ACTIVE && this.#options.pauseTimeoutMs > 0 && this.#closed === null) {
       if (instance.held.size < MAX_HELD) return instance.held.hold(req, res, headers, scan);
     }
     sendError(res, noActiveSlot(instance.name));
@@ -231,8 +221,8 @@ class HttpRouter implements Router {
       upstream = d.upstream;
       reload = d.reload;
       // Upgrades are not held: WebSocket clients retry on their own.
-      if (d.outcome === DENIED) error = PREVIEW_DENIED;
-      else if (d.outcome === NO_PREVIEW_SLOT) error = noPreviewSlot(instance.name);
+      if (d.outcome === OUTCOME.PREVIEW_DENIED) error = PREVIEW_DENIED;
+      else if (d.outcome === OUTCOME.NO_PREVIEW_SLOT) error = noPreviewSlot(instance.name);
       else if (upstream === null) error = noActiveSlot(instance.name);
     }
     if (error !== null || upstream === null) {
@@ -327,7 +317,7 @@ class HttpRouter implements Router {
     }
   }
 
-  #instance(name: string): InstanceRecord {
+  #instance(name: string): RoutedInstance {
     const instance = this.#instances.get(name);
     if (instance === undefined) {
       throw new CutoverError(
@@ -339,7 +329,7 @@ class HttpRouter implements Router {
     return instance;
   }
 
-  #slot(instance: InstanceRecord, color: Color, doing: string): Upstream {
+  #slot(instance: RoutedInstance, color: Color, doing: string): Upstream {
     const upstream = isColor(color) ? instance.slot(color) : null;
     if (upstream === null) {
       throw new CutoverError(
@@ -359,7 +349,7 @@ class HttpRouter implements Router {
   }
 
   /** After any change of what serves an instance: held requests go, version streams hear of it. */
-  #changed(instance: InstanceRecord): void {
+  #changed(instance: RoutedInstance): void {
     if (instance.active !== null) {
       for (const held of instance.held.takeAll()) {
         if (held.res.destroyed) continue;
@@ -369,7 +359,7 @@ class HttpRouter implements Router {
     this.#hub.publish(instance, (stream) => streamVersion(instance, stream));
   }
 
-  #expireHeld(instance: InstanceRecord, held: HeldRequest): void {
+  #expireHeld(instance: RoutedInstance, held: HeldRequest): void {
     sendError(held.res, noActiveSlot(instance.name));
   }
 
@@ -387,7 +377,7 @@ class HttpRouter implements Router {
     }
     let instance = this.#instances.get(name);
     if (instance === undefined) {
-      const created: InstanceRecord = new InstanceRecord(name, this.#options.pauseTimeoutMs, (held) =>
+      const created: RoutedInstance = new RoutedInstance(name, this.#options.pauseTimeoutMs, (held) =>
         this.#expireHeld(created, held),
       );
       instance = created;
@@ -418,7 +408,7 @@ class HttpRouter implements Router {
 
   setSlot(name: string, target: UpstreamTarget): void {
     const instance = this.#instance(name);
-    checkTarget(target);
+    checkUpstreamTarget(target);
     const previous = instance.slot(target.color);
     if (previous !== null && previous.sameAs(target)) return;
     const upstream = new Upstream(
@@ -453,7 +443,7 @@ class HttpRouter implements Router {
   }
 
   /** WebSockets of a colour that stopped serving go, after the skew grace or (rollback) now. */
-  #leave(instance: InstanceRecord, upstream: Upstream | null, reason: FlipReason): void {
+  #leave(instance: RoutedInstance, upstream: Upstream | null, reason: FlipReason): void {
     if (upstream === null || instance.serving(upstream)) return;
     upstream.retireTunnels(reason === 'rollback' ? 0 : this.#skewGraceMs, this.#options.wsDrainTimeoutMs);
   }

@@ -10,6 +10,9 @@ import type {
   ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Pool } from 'undici';
+import { createRouter } from './router.ts';
+import type { Router, RouterOptions } from './router-types.ts';
 
 /** A running test app. */
 export interface TestApp {
@@ -245,4 +248,63 @@ export function send(
     req.on('error', reject);
     req.end(options.body);
   });
+}
+
+/** A router with one instance whose blue (1.0.0) and green (2.0.0) are test apps; blue is active. */
+export interface BlueGreen {
+  router: Router;
+  port: number;
+  blue: TestApp;
+  green: TestApp;
+  /** A keep-alive client pool to the router. */
+  client: Pool;
+  /** Releases waiting `/slow` requests, then closes the client, the router and both apps. */
+  close(): Promise<void>;
+}
+
+/** The blue/green set-up most router tests start from (instance `shop` on `shop.test` unless told). */
+export async function startBlueGreen(
+  options: {
+    router?: RouterOptions;
+    instance?: string;
+    host?: string;
+    /** Register `d1` (blue) and `d2` (green) as deployment ids. */
+    deploymentIds?: boolean;
+    connections?: number;
+  } = {},
+): Promise<BlueGreen> {
+  const name = options.instance ?? 'shop';
+  const [blue, green] = await Promise.all([startTestApp('1.0.0'), startTestApp('2.0.0')]);
+  const router = createRouter(options.router);
+  const port = await router.listen(0, '127.0.0.1');
+  router.setInstance(name, [options.host ?? 'shop.test']);
+  const ids = options.deploymentIds === true;
+  router.setSlot(name, {
+    color: 'blue',
+    version: '1.0.0',
+    port: blue.port,
+    ...(ids ? { deploymentId: 'd1' } : {}),
+  });
+  router.setSlot(name, {
+    color: 'green',
+    version: '2.0.0',
+    port: green.port,
+    ...(ids ? { deploymentId: 'd2' } : {}),
+  });
+  router.activate(name, 'blue');
+  const client = new Pool(`http://127.0.0.1:${port}`, { connections: options.connections ?? 8 });
+  return {
+    router,
+    port,
+    blue,
+    green,
+    client,
+    async close() {
+      blue.releaseSlow();
+      green.releaseSlow();
+      await client.close();
+      await router.close();
+      await Promise.all([blue.close(), green.close()]);
+    },
+  };
 }

@@ -1,10 +1,10 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Dispatcher } from 'undici';
 import { rawErrorResponse } from './error-response.ts';
 import { responseHeaders } from './headers.ts';
 import { CLIENT_GONE, errorFor } from './proxy-handler.ts';
 import type { Upstream } from './upstream.ts';
+import type { UpstreamHandler } from './upstream-pool.ts';
 import { Tunnel } from './ws-tunnel.ts';
 import type { TunnelOwner } from './ws-tunnel.ts';
 
@@ -23,7 +23,7 @@ function headBlock(statusCode: number, statusMessage: string, headers: string[])
  * relayed with `connection: close`, since the socket no longer has an HTTP parser. Upgrades are
  * rare and long-lived, so closures here are fine.
  */
-export class UpgradeHandler implements Dispatcher.DispatchHandler, TunnelOwner {
+export class UpgradeHandler implements UpstreamHandler, TunnelOwner {
   readonly upstream: Upstream;
   readonly socket: Duplex;
   readonly head: Buffer;
@@ -63,7 +63,7 @@ export class UpgradeHandler implements Dispatcher.DispatchHandler, TunnelOwner {
     else this.abort = abort;
   }
 
-  onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, upstreamSocket: Duplex): void {
+  onUpgrade(statusCode: number, rawHeaders: string[], upstreamSocket: Duplex): void {
     const client = this.socket;
     this.responded = true;
     this.tunnelled = true;
@@ -73,7 +73,7 @@ export class UpgradeHandler implements Dispatcher.DispatchHandler, TunnelOwner {
       return;
     }
     this.upstream.counters.response(statusCode, performance.now() - this.started);
-    const headers = responseHeaders((rawHeaders ?? []) as Buffer[], this.extra, null, true);
+    const headers = responseHeaders(rawHeaders, this.extra, null, true);
     client.write(headBlock(statusCode, 'Switching Protocols', headers), 'latin1');
     this.upstream.addTunnel(new Tunnel(this, client, upstreamSocket, this.websocket, this.head));
   }
@@ -83,8 +83,7 @@ export class UpgradeHandler implements Dispatcher.DispatchHandler, TunnelOwner {
     this.finish();
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusMessage: string): boolean {
-    if (statusCode < 200) return true;
+  onHeaders(statusCode: number, rawHeaders: string[], resume: () => void, statusMessage: string): boolean {
     this.upstream.counters.response(statusCode, performance.now() - this.started);
     const headers = responseHeaders(rawHeaders, this.extra, null);
     headers.push('connection', 'close');

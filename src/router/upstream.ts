@@ -1,7 +1,7 @@
-import { Pool } from 'undici';
 import type { Color } from '../shared/index.ts';
-import { ColorCounters } from './color-counters.ts';
+import { SlotCounters } from './slot-counters.ts';
 import { COOKIE_ATTRIBUTES, cookieSafe, DEPLOYMENT_COOKIE } from './cookies.ts';
+import { UpstreamPool } from './upstream-pool.ts';
 import type { Tunnel } from './ws-tunnel.ts';
 
 /** Where one colour of an instance is served: a slot process listening on host:port. */
@@ -42,7 +42,7 @@ export class Upstream {
   readonly port: number;
   readonly host: string;
   readonly deploymentId: string | undefined;
-  readonly pool: Pool;
+  readonly pool: UpstreamPool;
   /** Appended to every response: `x-app-version` and, when known, `x-deployment-id`. */
   readonly responseHeaders: readonly string[];
   /** The same plus `x-cutover-reload: 1`, for a client whose deployment id is no longer served. */
@@ -57,7 +57,7 @@ export class Upstream {
   readonly deploymentCookieValue: string;
   /** `set-cookie` pair refreshing `cutover_dpl` to this deployment (null when it has no id). */
   readonly deploymentCookieHeaders: readonly string[] | null;
-  readonly counters = new ColorCounters();
+  readonly counters = new SlotCounters();
   /** When the target was registered (ms since the epoch); its counters start there. */
   readonly registeredAt: number;
   /** Requests dispatched and not yet completed, errored or aborted (tunnels included). */
@@ -89,13 +89,13 @@ export class Upstream {
     this.host = target.host ?? '127.0.0.1';
     this.deploymentId = target.deploymentId;
     this.registeredAt = registeredAt;
-    const origin = `http://${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`;
-    this.pool = new Pool(origin, {
+    // Streaming responses (SSE, long downloads) may idle for long; the client's own disconnect
+    // aborts them, so there is no body timeout.
+    this.pool = new UpstreamPool({
+      host: this.host,
+      port: this.port,
       connections: options.connections,
-      headersTimeout: options.headersTimeoutMs,
-      // Streaming responses (SSE, long downloads) may idle for long; the client's own
-      // disconnect aborts them, so no body timeout here.
-      bodyTimeout: 0,
+      headersTimeoutMs: options.headersTimeoutMs,
     });
     const base =
       this.deploymentId === undefined

@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { COOKIE_ATTRIBUTES, cookieSafe, PREVIEW_COOKIE } from './cookies.ts';
 import { METHOD_NOT_ALLOWED, PREVIEW_DENIED, sendError, unknownEndpoint } from './error-response.ts';
-import type { InstanceRecord } from './instance-record.ts';
+import type { RoutedInstance } from './routed-instance.ts';
 import { previewSlot, previewTokenMatches, queryParam } from './route-decision.ts';
 import type { RouteDecision } from './route-decision.ts';
 import type { Upstream } from './upstream.ts';
@@ -29,7 +29,7 @@ export function pathOf(url: string): string {
 }
 
 /** What the version endpoint says about `upstream` of `instance`. */
-export function versionInfo(instance: InstanceRecord, upstream: Upstream): VersionInfo {
+export function versionInfo(instance: RoutedInstance, upstream: Upstream): VersionInfo {
   return {
     instance: instance.name,
     version: upstream.version,
@@ -43,7 +43,7 @@ export function versionInfo(instance: InstanceRecord, upstream: Upstream): Versi
  * The version a stream reports after a change: the preview colour for a preview stream, the
  * pinned colour while its shift goes on, else the active one (null: nothing serves, skip).
  */
-export function streamVersion(instance: InstanceRecord, stream: VersionStream): VersionInfo | null {
+export function streamVersion(instance: RoutedInstance, stream: VersionStream): VersionInfo | null {
   let upstream: Upstream | null = instance.active;
   if (stream.follows === 'preview') upstream = previewSlot(instance);
   else if (stream.follows !== 'active') {
@@ -56,8 +56,8 @@ export function streamVersion(instance: InstanceRecord, stream: VersionStream): 
 
 /** Answers `/.well-known/cutover/version[.js]` for a request routed (by `decision`) to `upstream`. */
 export function answerWellKnown(
-  hub: VersionHub<InstanceRecord>,
-  instance: InstanceRecord,
+  hub: VersionHub<RoutedInstance>,
+  instance: RoutedInstance,
   req: IncomingMessage,
   res: ServerResponse,
   path: string,
@@ -78,7 +78,7 @@ export function answerWellKnown(
 
 /** `/.well-known/cutover/preview?token=…`: sets the preview cookie (an empty token clears it), then `/`. */
 export function previewLogin(
-  instance: InstanceRecord,
+  instance: RoutedInstance,
   req: IncomingMessage,
   res: ServerResponse,
   url: string,

@@ -72,7 +72,7 @@ export class Tunnel {
       this.#clientClosed = true;
       this.#sideClosed(upstream, this.#upstreamClosed);
     });
-    // undici read the upstream socket through 'readable', which leaves it explicitly paused.
+    // The upstream pool paused the socket when it handed it over (bytes already read were unshifted).
     upstream.resume();
     client.resume();
   }

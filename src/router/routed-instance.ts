@@ -8,7 +8,7 @@ import type { RouterInstanceState, RouterSlotState } from './router-types.ts';
 import type { Upstream } from './upstream.ts';
 
 /** Everything the router keeps about one instance. The request path reads it; admin calls change it. */
-export class InstanceRecord implements RoutableInstance<Upstream> {
+export class RoutedInstance implements RoutableInstance<Upstream> {
   readonly name: string;
   readonly stickyCookie: string;
   hosts: string[] = [];

@@ -8,7 +8,7 @@ export const LATENCY_BUCKETS_MS: readonly number[] = [
   1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000,
 ];
 
-/** Labels of `ColorCounters.responses`, index by index. */
+/** Labels of `SlotCounters.responses`, index by index. */
 export const RESPONSE_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx', 'failed'] as const;
 
 /** One of `RESPONSE_CLASSES`. */
@@ -18,7 +18,7 @@ const FAILED = 5;
 const BUCKETS = LATENCY_BUCKETS_MS.length;
 
 /** Counters of one registered colour (they start at zero when its target is registered). */
-export class ColorCounters {
+export class SlotCounters {
   /** Requests dispatched to the colour (WebSocket upgrades included). */
   requests = 0;
   /**
