@@ -72,7 +72,7 @@ test('promotion: allowed on an open channel, refused by the stable soak with the
   assert.equal(refused.code, 8);
   assert.equal(refused.json.error.code, 'POLICY_SOAK_NOT_MET');
   assert.match(refused.json.error.message, /^POLICY_SOAK_NOT_MET: 0 days of 14 on release; eligible \d{4}-\d\d-\d\dT\d\d:\d\dZ$/);
-  const eligibleAt = refused.json.error.details.eligibleAt as number;
+  const eligibleAt = Date.parse(refused.json.error.details.eligibleAt as string);
   assert.ok(Math.abs(eligibleAt - (startedAt + 14 * DAY)) < 60_000, 'eligible 14 days after it reached release');
 
   const text = await cutoverText(data.dir, ['channel', 'promote', '1.2.0', 'stable']);

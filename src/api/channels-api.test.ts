@@ -19,7 +19,7 @@ test('promotion to stable needs 14 days on release and no open problem; refusals
     assert.equal(early.status, 422);
     assert.equal(early.body.code, 'POLICY_SOAK_NOT_MET');
     assert.equal(early.body.message, 'POLICY_SOAK_NOT_MET: 9 days of 14 on release; eligible 2026-11-15T10:00Z');
-    assert.equal(early.body.details.eligibleAt, Date.parse('2026-11-15T10:00:00Z'));
+    assert.equal(early.body.details.eligibleAt, '2026-11-15T10:00:00.000Z');
     const check = await h.call('viewer', 'GET', '/api/channels/stable/check?version=1.0.0');
     assert.equal(check.body.verdict.allowed, false);
 

@@ -15,7 +15,7 @@ import type { JoinTokenView, MachineView } from './wire.ts';
 
 // Compile-time: what the services answer fits the types the API declares (as in wire.test.ts).
 type Fits<A extends B, B> = [A, B];
-export type MachineAnswersFit = [Fits<JoinTokenInfo, JoinTokenView>, Fits<MachineInfo, MachineView>];
+export type MachineAnswersFit = [Fits<JoinTokenInfo, z.input<typeof joinTokenSchema>>, Fits<MachineInfo, z.input<typeof machineSchema>>];
 
 /** The answer, parsed by its schema, is the answer: the schema names every field it has. */
 function exactly(schema: z.ZodType, answer: unknown, what: string): void {

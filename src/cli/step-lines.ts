@@ -6,7 +6,7 @@ type StepView = DeploymentView['steps'][number];
 /** `1234 ms` / `2.5 s`: how long a step took, if it started and ended. */
 function tookText(s: StepView): string {
   if (s.startedAt === undefined || s.finishedAt === undefined) return '';
-  const ms = s.finishedAt - s.startedAt;
+  const ms = Date.parse(s.finishedAt) - Date.parse(s.startedAt);
   return ms < 10_000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import type { DeploymentView, InstanceStatus } from '../../api/index.ts';
+import type { DeploymentView, InstanceStatus, ListOf } from '../../api/index.ts';
 import { CutoverError } from '../../shared/index.ts';
 import { connect } from '../api-client.ts';
 import { apiPath } from '../api-path.ts';
-import { durationFlag, escapeControl, onTargetText, resolvedText, when, withQuery } from '../format.ts';
+import { durationFlag, escapeControl, msBetween, onTargetText, resolvedText, when, withQuery } from '../format.ts';
 import type { ApiClient } from '../api-client.ts';
 import { ExitWith, output, table } from '../output.ts';
 import { agentLines, alreadyServes, statusExitCode } from '../status-check.ts';
@@ -191,9 +191,10 @@ export function registerDeploymentCommands(program: Command): void {
             .join('\n'),
         );
       } else {
-        const { instances } = await client.call<{ instances: InstanceStatus[] }>('GET', '/api/status');
+        const answer = await client.call<ListOf<InstanceStatus>>('GET', '/api/status');
+        const instances = answer.items;
         checked = instances;
-        output(g.format).result(instances, (wide) =>
+        output(g.format).result(answer, (wide) =>
           instances.length ? [statusRows(instances, wide), agentLines(instances)].filter(Boolean).join('\n') : 'no instances yet; create one with `cutover instance create`',
         );
       }
