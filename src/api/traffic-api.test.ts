@@ -59,7 +59,7 @@ test('a gradual cutover through the API: steps, a manual hold, resume; then an a
     assert.equal(again.status, 409);
     assert.equal(again.body.code, 'DEPLOYMENT_NOT_RUNNING');
     const audit = await h.call('viewer', 'GET', '/api/audit?instance=web');
-    const actions = audit.body.entries.map((e: { action: string }) => e.action);
+    const actions = audit.body.items.map((e: { action: string }) => e.action);
     for (const a of ['deployment.resume', 'deployment.abort', 'deploy.aborted']) assert.ok(actions.includes(a), a);
   } finally {
     await h.close();
@@ -81,7 +81,7 @@ test('a bad rollout is refused naming the field, and changes nothing', async () 
       assert.match(JSON.stringify(r.body), message);
     }
     const list = await h.call('viewer', 'GET', '/api/instances/web/deployments');
-    assert.equal(list.body.deployments.length, 1);
+    assert.equal(list.body.items.length, 1);
   } finally {
     await h.close();
   }
@@ -111,7 +111,7 @@ test('preview and maintenance switches reach the runtime and the audit log, neve
     const audit = await h.call('viewer', 'GET', '/api/audit?instance=web');
     const text = JSON.stringify(audit.body);
     assert.ok(!text.includes(open.body.token), 'the token never reaches the audit log');
-    const actions = audit.body.entries.map((e: { action: string }) => e.action);
+    const actions = audit.body.items.map((e: { action: string }) => e.action);
     for (const a of ['instance.preview.open', 'instance.preview.close', 'instance.maintenance.on', 'instance.maintenance.off']) {
       assert.ok(actions.includes(a), a);
     }
