@@ -111,7 +111,7 @@ test('history and audit page newest first through next and cursor; before still 
     const paged: number[] = [];
     let cursor: string | null = '';
     while (cursor !== null) {
-      const page = (await h.call('viewer', 'GET', `/api/audit?limit=2${cursor ? `&cursor=${cursor}` : ''}`)).body;
+      const page: { items: Array<{ id: number }>; next: string | null } = (await h.call('viewer', 'GET', `/api/audit?limit=2${cursor ? `&cursor=${cursor}` : ''}`)).body;
       paged.push(...page.items.map((e: { id: number }) => e.id));
       cursor = page.next;
     }
