@@ -8,8 +8,8 @@ import { z } from 'zod';
 import { testReleaseSpec } from '../testing/index.ts';
 import type { ChannelView, InstanceView, TargetChange } from '../control/index.ts';
 import type { AuditEntry, ChannelRecord, DeploymentRecord, HoldRecord, InstanceRecord, ProblemRecord, ReleaseRecord, TokenRecord } from '../store/index.ts';
-import { auditEntrySchema, channelSchema, deploymentSchema, holdViewSchema, instanceSchema, instanceViewSchema, listOf, problemSchema, releaseSchema, tokenSchema } from './schemas.ts';
-import type { channelViewSchema, targetChangeSchema } from './schemas.ts';
+import { auditEntrySchema, deploymentSchema, holdViewSchema, instanceSchema, listOf, problemSchema, releaseSchema, tokenSchema } from './schemas.ts';
+import type { channelViewSchema, targetChangeSchema , channelSchema, instanceViewSchema} from './schemas.ts';
 import { startHarness } from './test-harness.ts';
 
 // Compile-time: a store record is assignable to the input of the schema that maps it to the wire.
