@@ -87,3 +87,37 @@ test('real answers are their records mapped by their response schemas, times as 
     await h.close();
   }
 });
+
+test('the OpenAPI document says what is sent: times are date-time strings, every list is {items, next}', async () => {
+  const h = await startHarness();
+  try {
+    const doc = (await h.call(null, 'GET', '/api/openapi.json')).body;
+    const ok = (path: string, method: string) => doc.paths[path][method].responses['200'].content['application/json'].schema;
+    const release = ok('/api/releases/{version}', 'get');
+    assert.equal(release.properties.createdAt.type, 'string');
+    assert.equal(release.properties.createdAt.format, 'date-time');
+    const lists = ['/api/releases', '/api/instances', '/api/instances/{name}/deployments', '/api/status', '/api/channels', '/api/problems', '/api/audit', '/api/tokens', '/api/holds'];
+    for (const path of lists) {
+      const schema = ok(path, 'get');
+      assert.deepEqual(Object.keys(schema.properties), ['items', 'next'], path);
+      assert.equal(schema.properties.items.type, 'array', path);
+    }
+    // No answer schema describes a time as a number any more.
+    const numericTimes: string[] = [];
+    const walk = (s: unknown, where: string): void => {
+      if (Array.isArray(s)) s.forEach((v, i) => walk(v, `${where}[${i}]`));
+      else if (s && typeof s === 'object') {
+        for (const [k, v] of Object.entries(s)) {
+          if (/(At|Until)$|^(at|until)$/.test(k) && v && typeof v === 'object' && ['integer', 'number'].includes((v as { type?: string }).type ?? '')) numericTimes.push(`${where}.${k}`);
+          walk(v, `${where}.${k}`);
+        }
+      }
+    };
+    for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, { responses: unknown }>>)) {
+      for (const [method, op] of Object.entries(ops)) walk(op.responses, `${method} ${path}`);
+    }
+    assert.deepEqual(numericTimes, []);
+  } finally {
+    await h.close();
+  }
+});
