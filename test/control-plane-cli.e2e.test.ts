@@ -233,6 +233,15 @@ test('audit filters by time and verify reports an intact chain', async () => {
   const recent = await cutover(data.dir, ['audit', '--since', '1h', '--limit', '5']);
   assert.equal(recent.code, 0, recent.stdout);
   assert.equal(recent.json.items.length, 5);
+  // A full page has a `next`; --cursor NEXT reads the entries before it.
+  const page1 = await cutover(data.dir, ['audit', '--limit', '2']);
+  assert.equal(typeof page1.json.next, 'string');
+  const page2 = await cutover(data.dir, ['audit', '--limit', '2', '--cursor', page1.json.next]);
+  assert.deepEqual(
+    [...page1.json.items, ...page2.json.items].map((e: { id: number }) => e.id),
+    (await cutover(data.dir, ['audit', '--limit', '4'])).json.items.map((e: { id: number }) => e.id),
+  );
+  assert.match((await cutoverText(data.dir, ['audit', '--limit', '2'])).stdout, new RegExp(`more: add --cursor ${page1.json.next}`));
   const future = await cutover(data.dir, ['audit', '--since', new Date(Date.now() + DAY).toISOString()]);
   assert.deepEqual(future.json, { items: [], next: null });
   const bad = await cutover(data.dir, ['audit', '--since', 'yesterday']);
