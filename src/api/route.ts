@@ -77,7 +77,7 @@ export class Answer {
  * codecs turn the services' millisecond times into ISO 8601 strings. An answer that does not fit
  * its schema is a bug of the server (`INTERNAL`, logged), not something to send half-mapped.
  */
-export function toWire(schema: z.ZodType | undefined, result: unknown): unknown {
+function toWire(schema: z.ZodType | undefined, result: unknown): unknown {
   return schema ? schema.parse(result) : result;
 }
 
