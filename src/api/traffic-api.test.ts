@@ -129,13 +129,13 @@ test('skipTests needs an admin and a reason; it is then recorded and audited', a
     const noReason = await h.call('admin', 'POST', '/api/instances/web/deploy', { version: '1.2.0', skipTests: true });
     assert.equal(noReason.status, 400);
     assert.match(JSON.stringify(noReason.body), /reason/);
-    assert.equal((await h.call('viewer', 'GET', '/api/instances/web/deployments')).body.deployments.length, 1, 'refusals change nothing');
+    assert.equal((await h.call('viewer', 'GET', '/api/instances/web/deployments')).body.items.length, 1, 'refusals change nothing');
     const ok = await h.call('admin', 'POST', '/api/instances/web/deploy?wait=5000', { version: '1.2.0', skipTests: true, reason: 'hotfix, smoke broken by #12' });
     assert.equal(ok.body.status, 'succeeded', JSON.stringify(ok.body));
     assert.equal(ok.body.skipTests, true);
     assert.ok(!ok.body.steps.some((s: { name: string }) => s.name === 'smoke'));
     const audit = await h.call('viewer', 'GET', '/api/audit?instance=web');
-    const start = audit.body.entries.find((e: { action: string; details: { to?: string } }) => e.action === 'deploy.start' && e.details.to === '1.2.0');
+    const start = audit.body.items.find((e: { action: string; details: { to?: string } }) => e.action === 'deploy.start' && e.details.to === '1.2.0');
     assert.equal(start.details.skipTests, true);
     assert.equal(start.reason, 'hotfix, smoke broken by #12');
   } finally {
