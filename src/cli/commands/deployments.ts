@@ -3,7 +3,7 @@ import type { DeploymentView, InstanceStatus, ListOf } from '../../api/index.ts'
 import { CutoverError } from '../../shared/index.ts';
 import { connect } from '../api-client.ts';
 import { apiPath } from '../api-path.ts';
-import { durationFlag, escapeControl, msBetween, onTargetText, resolvedText, when, withQuery } from '../format.ts';
+import { durationFlag, escapeControl, onTargetText, resolvedText, when, withQuery } from '../format.ts';
 import type { ApiClient } from '../api-client.ts';
 import { ExitWith, output, table } from '../output.ts';
 import { agentLines, alreadyServes, statusExitCode } from '../status-check.ts';
