@@ -4,8 +4,7 @@
  * See README.md ("deploy-overhead").
  */
 import { performance } from 'node:perf_hooks';
-import { apiCall, intFlag, step, withCutover } from './lib/cutover-process.ts';
-import type { Deployment } from './lib/cutover-process.ts';
+import { deployCall, intFlag, step, withCutover } from './lib/cutover-process.ts';
 import { header, row, summarise, verdict } from './lib/stats.ts';
 import type { Summary } from './lib/stats.ts';
 
@@ -47,7 +46,7 @@ export async function runDeployOverhead(options: DeployOptions): Promise<DeployR
     for (let i = -1; i < count; i++) {
       const version = i < 0 ? '1.0.0' : versionAt(i);
       const t0 = performance.now();
-      const d = await apiCall<Deployment>(c, 'POST', '/api/instances/web/deploy?wait=60000', { version });
+      const d = await deployCall(c, '/api/instances/web/deploy?wait=60000', { version });
       const client = performance.now() - t0;
       if (d.status !== 'succeeded')
         throw new Error(`deploying ${version} ended ${d.status}: ${JSON.stringify(d.error)}`);

@@ -4,8 +4,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Client } from 'undici';
-import { apiCall, intFlag, settled, step, withCutover } from './lib/cutover-process.ts';
-import type { BenchCutover, Deployment } from './lib/cutover-process.ts';
+import { apiCall, deployCall, intFlag, settled, step, withCutover } from './lib/cutover-process.ts';
+import type { BenchCutover } from './lib/cutover-process.ts';
 import { header, row, summarise, verdict } from './lib/stats.ts';
 import type { Summary } from './lib/stats.ts';
 
@@ -106,7 +106,7 @@ async function flipOnce(
       const text = await res.body.text();
       const at = performance.now();
       if (res.statusCode !== 202) throw new Error(`POST ${path} → ${res.statusCode}: ${text}`);
-      return { at, d: JSON.parse(text) as Deployment };
+      return { at, d: JSON.parse(text) as { id: string } };
     });
   const [seen, answer] = await Promise.all([watch, post]);
   const d = await settled(c, answer.d.id);
@@ -122,7 +122,7 @@ export async function runRollbackLatency(options: RollbackOptions): Promise<Roll
     const created = await c.cli(['instance', 'create', 'web', '--app', 'hello', '--host', HOST]);
     if (created.code !== 0) throw new Error(`instance create failed: ${created.stdout}${created.stderr}`);
     for (const v of [OLD, NEW]) {
-      const d = await apiCall<Deployment>(c, 'POST', '/api/instances/web/deploy?wait=60000', { version: v });
+      const d = await deployCall(c, '/api/instances/web/deploy?wait=60000', { version: v });
       if (d.status !== 'succeeded') throw new Error(`deploying ${v} failed: ${JSON.stringify(d.error)}`);
       c.track(step(d, 'start').detail?.pid);
     }

@@ -100,7 +100,7 @@ async function measure(name: string, store: Store, n: number, runs: number, page
       const p0 = performance.now();
       const page = await listInstanceViews({ store, clock: systemClock }, { limit: pageSize, ...(after ? { after } : {}) });
       pageTimes.push(performance.now() - p0);
-      seen += page.instances.length;
+      seen += page.items.length;
       pages++;
       if (!page.next) break;
       after = page.next;

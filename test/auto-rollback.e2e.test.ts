@@ -60,16 +60,16 @@ test('a release that answers 5xx after the flip is rolled back automatically, wi
   // The analysis judges after 20 requests and flips back to the warm 1.0.0.
   await waitFor('the automatic rollback to 1.0.0', async () => (await hit(1)).versions[0] === '1.0.0', 15_000);
   const status = await cutover(data.dir, ['status', 'web']);
-  assert.equal(status.json.currentVersion ?? status.json.instances?.[0]?.currentVersion, '1.0.0');
+  assert.equal(status.json.currentVersion ?? status.json.items?.[0]?.currentVersion, '1.0.0');
 
   const problems = await cutover(data.dir, ['problem', 'list', '--version', '1.1.0']);
-  const problem = problems.json.find((p: { source: string }) => p.source === 'analysis');
+  const problem = problems.json.items.find((p: { source: string }) => p.source === 'analysis');
   assert.ok(problem, JSON.stringify(problems.json));
   assert.match(problem.title, /Rolled back automatically on web/);
 
   const audit = await cutover(data.dir, ['audit', '--action', 'bake.rollback']);
-  assert.equal(audit.json.length, 1);
-  const [entry] = audit.json;
+  assert.equal(audit.json.items.length, 1);
+  const [entry] = audit.json.items;
   assert.equal(entry.actor, 'analysis');
   assert.equal(entry.version, '1.1.0');
   assert.equal(entry.details.verdict, 'fail');
@@ -77,7 +77,7 @@ test('a release that answers 5xx after the flip is rolled back automatically, wi
   assert.ok(entry.details.snapshot.candidate.errorRate > 0.05);
   assert.equal(entry.details.problem, problem.id);
   const rollbacks = await cutover(data.dir, ['audit', '--instance', 'web', '--action', 'rollback.succeeded']);
-  assert.equal(rollbacks.json[0]?.actor, 'analysis');
+  assert.equal(rollbacks.json.items[0]?.actor, 'analysis');
   // The release is now blocked from stable by the open problem.
   const check = await cutover(data.dir, ['channel', 'check', '1.1.0', 'stable']);
   assert.equal(check.code, 8);

@@ -141,10 +141,10 @@ test('an app that exits at start fails with its exit code and last output', asyn
 
 test('an uploaded artifact can be fetched back by its digest', async () => {
   const token = (await localToken(api))!;
-  const { releases } = (await (await fetch(`${api}/api/releases?app=hello`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
-    releases: { spec: { artifact: { digest: string; size: number } } }[];
+  const { items } = (await (await fetch(`${api}/api/releases?app=hello`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+    items: { spec: { artifact: { digest: string; size: number } } }[];
   };
-  const { digest, size } = releases[0]!.spec.artifact;
+  const { digest, size } = items[0]!.spec.artifact;
   const res = await fetch(`${api}/api/artifacts/${digest}`, { headers: { authorization: `Bearer ${token}` } });
   assert.equal(res.status, 200);
   assert.equal((await res.arrayBuffer()).byteLength, size);

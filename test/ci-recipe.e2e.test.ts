@@ -188,7 +188,7 @@ test('docs/ci.md: the GitHub Actions job publishes the tag with its provenance, 
   assert.deepEqual([release.createdBy, release.spec.tag, release.spec.commit, release.spec.buildUrl], ['ci', 'v1.0.0', sha, 'https://github.com/acme/shop/actions/runs/4242']);
   const status = (await call('GET', '/api/instances/shop-test')).body;
   assert.deepEqual([status.currentVersion, status.resolvedTarget], ['1.0.0', { kind: 'channel', channel: 'staging', version: '1.0.0', onTarget: true }], 'promoted and deployed: on target');
-  const audit = (await call('GET', '/api/audit?action=release.publish')).body.entries;
+  const audit = (await call('GET', '/api/audit?action=release.publish')).body.items;
   assert.deepEqual([audit.length, audit[0].actor, audit[0].details.tag], [1, 'ci', 'v1.0.0']);
 
   // A re-run of the Cutover steps (GitHub keeps GITHUB_RUN_ID): every one succeeds, none changes anything.
@@ -198,8 +198,8 @@ test('docs/ci.md: the GitHub Actions job publishes the tag with its provenance, 
   assert.equal(again.size, 3);
   assert.match(again.get('Publish')!.out, /shop 1\.0\.0 already published with this content .*; nothing changed/);
   assert.match(again.get('Deploy the test instance')!.out, /shop-test already serves 1\.0\.0; nothing to do/);
-  assert.equal((await call('GET', '/api/audit?action=release.publish')).body.entries.length, 1, 'the re-run published nothing');
-  assert.equal((await call('GET', '/api/instances/shop-test/deployments')).body.deployments.length, 1, 'and deployed nothing');
+  assert.equal((await call('GET', '/api/audit?action=release.publish')).body.items.length, 1, 'the re-run published nothing');
+  assert.equal((await call('GET', '/api/instances/shop-test/deployments')).body.items.length, 1, 'and deployed nothing');
 
   // A tag that does not name the manifest's version: the publish step fails (exit 2) naming both, and nothing further runs.
   await git('tag', 'v1.0.1');
@@ -207,7 +207,7 @@ test('docs/ci.md: the GitHub Actions job publishes the tag with its provenance, 
   assert.deepEqual([...wrong.keys()], ['Publish']);
   assert.equal(wrong.get('Publish')!.code, 2, wrong.get('Publish')!.out);
   assert.match(wrong.get('Publish')!.out, /version: is "1\.0\.0" but the git tag "v1\.0\.1" names 1\.0\.1/);
-  assert.equal((await call('GET', '/api/releases?app=shop')).body.releases.length, 1);
+  assert.equal((await call('GET', '/api/releases?app=shop')).body.items.length, 1);
 
   // The publisher token cannot deploy: a CI secret that leaks cannot change what runs.
   const refused = await fetch(`${api}/api/instances/shop-test/deploy`, {

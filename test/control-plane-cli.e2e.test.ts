@@ -72,7 +72,7 @@ test('promotion: allowed on an open channel, refused by the stable soak with the
   assert.equal(refused.code, 8);
   assert.equal(refused.json.error.code, 'POLICY_SOAK_NOT_MET');
   assert.match(refused.json.error.message, /^POLICY_SOAK_NOT_MET: 0 days of 14 on release; eligible \d{4}-\d\d-\d\dT\d\d:\d\dZ$/);
-  const eligibleAt = refused.json.error.details.eligibleAt as number;
+  const eligibleAt = Date.parse(refused.json.error.details.eligibleAt as string);
   assert.ok(Math.abs(eligibleAt - (startedAt + 14 * DAY)) < 60_000, 'eligible 14 days after it reached release');
 
   const text = await cutoverText(data.dir, ['channel', 'promote', '1.2.0', 'stable']);
@@ -103,7 +103,7 @@ test('an open problem blocks a gated channel; resolving it unblocks that rule', 
   assert.equal(reported.json.status, 'open');
 
   const open = await cutover(data.dir, ['problem', 'list', '--open', '--version', '1.2.0']);
-  assert.deepEqual(open.json.map((p: { id: number }) => p.id), [id]);
+  assert.deepEqual(open.json.items.map((p: { id: number }) => p.id), [id]);
 
   const blocked = await cutover(data.dir, ['channel', 'promote', '1.2.0', 'gated']);
   assert.equal(blocked.code, 8);
@@ -120,7 +120,7 @@ test('an open problem blocks a gated channel; resolving it unblocks that rule', 
   assert.equal(twice.json.error.code, 'PROBLEM_RESOLVED');
   const shown = await cutover(data.dir, ['problem', 'show', String(id)]);
   assert.equal(shown.json.resolution, 'fixed in the CSS');
-  assert.deepEqual((await cutover(data.dir, ['problem', 'list', '--open'])).json, []);
+  assert.deepEqual((await cutover(data.dir, ['problem', 'list', '--open'])).json, { items: [], next: null });
 
   const stableAfter = await cutover(data.dir, ['channel', 'check', '1.2.0', 'stable']);
   assert.deepEqual(codes(stableAfter.json.error.details.failures), ['POLICY_SOAK_NOT_MET'], 'only the soak is left');
@@ -159,11 +159,11 @@ test('--force needs --reason before anything is sent; an admin override is audit
 
   const audit = await cutover(data.dir, ['audit', '--action', 'channel.promote.forced']);
   assert.equal(audit.code, 0, audit.stdout);
-  assert.equal(audit.json.length, 1);
-  assert.equal(audit.json[0].subject, 'stable');
-  assert.equal(audit.json[0].reason, 'security fix, cannot wait');
-  assert.equal(audit.json[0].actor, 'admin');
-  assert.deepEqual(codes(audit.json[0].details.overridden), ['POLICY_SOAK_NOT_MET']);
+  assert.equal(audit.json.items.length, 1);
+  assert.equal(audit.json.items[0].subject, 'stable');
+  assert.equal(audit.json.items[0].reason, 'security fix, cannot wait');
+  assert.equal(audit.json.items[0].actor, 'admin');
+  assert.deepEqual(codes(audit.json.items[0].details.overridden), ['POLICY_SOAK_NOT_MET']);
 });
 
 test('targets: one instance, and in bulk with a preview that needs --yes', async () => {
@@ -186,7 +186,7 @@ test('targets: one instance, and in bulk with a preview that needs --yes', async
   assert.equal(one.code, 0, one.stdout);
   assert.deepEqual(one.json.resolvedTarget, { kind: 'channel', channel: 'stable', version: '1.2.0', onTarget: false });
 
-  const targets = async () => (await cutover(data.dir, ['instance', 'list', '--all'])).json.instances.map((i: { name: string; target: unknown }) => [i.name, i.target]);
+  const targets = async () => (await cutover(data.dir, ['instance', 'list', '--all'])).json.items.map((i: { name: string; target: unknown }) => [i.name, i.target]);
   const before = await targets();
   const refused = await cutoverText(data.dir, ['instance', 'target', '--selector', 'environment=test', '--channel', 'beta']);
   assert.equal(refused.code, 2, 'no terminal and no --yes: refused');
@@ -204,7 +204,7 @@ test('targets: one instance, and in bulk with a preview that needs --yes', async
   assert.equal(applied.json.applied, true);
   const tests = await cutover(data.dir, ['instance', 'list', '--selector', 'environment=test']);
   assert.deepEqual(
-    tests.json.instances.map((i: { name: string; resolvedTarget: unknown }) => [i.name, i.resolvedTarget]),
+    tests.json.items.map((i: { name: string; resolvedTarget: unknown }) => [i.name, i.resolvedTarget]),
     [
       ['acme-test', { kind: 'channel', channel: 'beta', version: '1.1.0', onTarget: false }],
       ['beta-test', { kind: 'channel', channel: 'beta', version: '1.1.0', onTarget: false }],
@@ -212,27 +212,38 @@ test('targets: one instance, and in bulk with a preview that needs --yes', async
   );
 
   const page = await cutover(data.dir, ['instance', 'list', '--limit', '2']);
-  assert.deepEqual([page.json.instances.length, page.json.next], [2, 'acme-test']);
-  const rest = await cutover(data.dir, ['instance', 'list', '--limit', '2', '--after', 'acme-test']);
-  assert.deepEqual(rest.json.instances.map((i: { name: string }) => i.name), ['beta-test']);
+  assert.deepEqual([page.json.items.length, page.json.next], [2, 'acme-test']);
+  const rest = await cutover(data.dir, ['instance', 'list', '--limit', '2', '--cursor', 'acme-test']);
+  assert.deepEqual(rest.json.items.map((i: { name: string }) => i.name), ['beta-test']);
+  const older = await cutover(data.dir, ['instance', 'list', '--limit', '2', '--after', 'acme-test']);
+  assert.deepEqual(older.json, rest.json, '--after, the older name of --cursor, still pages');
   const all = await cutover(data.dir, ['instance', 'list', '--limit', '1', '--all']);
-  assert.deepEqual(all.json.instances.map((i: { name: string }) => i.name), ['acme-live', 'acme-test', 'beta-test']);
+  assert.deepEqual(all.json.items.map((i: { name: string }) => i.name), ['acme-live', 'acme-test', 'beta-test']);
   const text = await cutoverText(data.dir, ['instance', 'list']);
   assert.match(text.stdout, /acme-test\s+hello\s+test\s+acme\s+channel:beta → 1\.1\.0\s+-\s+no/);
 
   const history = await cutover(data.dir, ['audit', '--instance', 'acme-test']);
-  assert.ok(history.json.length >= 2, 'create and retarget');
-  assert.ok(history.json.every((e: { instance: string }) => e.instance === 'acme-test'), 'only entries about acme-test');
-  const retarget = history.json.find((e: { action: string }) => e.action === 'instance.target');
+  assert.ok(history.json.items.length >= 2, 'create and retarget');
+  assert.ok(history.json.items.every((e: { instance: string }) => e.instance === 'acme-test'), 'only entries about acme-test');
+  const retarget = history.json.items.find((e: { action: string }) => e.action === 'instance.target');
   assert.deepEqual([retarget.before, retarget.after, retarget.reason], [{ target: null }, { target: { channel: 'beta' } }, 'test sites on beta']);
 });
 
 test('audit filters by time and verify reports an intact chain', async () => {
   const recent = await cutover(data.dir, ['audit', '--since', '1h', '--limit', '5']);
   assert.equal(recent.code, 0, recent.stdout);
-  assert.equal(recent.json.length, 5);
+  assert.equal(recent.json.items.length, 5);
+  // A full page has a `next`; --cursor NEXT reads the entries before it.
+  const page1 = await cutover(data.dir, ['audit', '--limit', '2']);
+  assert.equal(typeof page1.json.next, 'string');
+  const page2 = await cutover(data.dir, ['audit', '--limit', '2', '--cursor', page1.json.next]);
+  assert.deepEqual(
+    [...page1.json.items, ...page2.json.items].map((e: { id: number }) => e.id),
+    (await cutover(data.dir, ['audit', '--limit', '4'])).json.items.map((e: { id: number }) => e.id),
+  );
+  assert.match((await cutoverText(data.dir, ['audit', '--limit', '2'])).stdout, new RegExp(`more: add --cursor ${page1.json.next}`));
   const future = await cutover(data.dir, ['audit', '--since', new Date(Date.now() + DAY).toISOString()]);
-  assert.deepEqual(future.json, []);
+  assert.deepEqual(future.json, { items: [], next: null });
   const bad = await cutover(data.dir, ['audit', '--since', 'yesterday']);
   assert.equal(bad.code, 2);
 
@@ -259,7 +270,7 @@ test('tokens: a viewer reads but cannot change; a revoked token stops working', 
   assert.equal((await cutover(data.dir, ['token', 'list'], viewer)).code, 5, 'listing tokens needs admin');
 
   const list = await cutover(data.dir, ['token', 'list']);
-  const watcher = list.json.find((t: { name: string }) => t.name === 'watcher');
+  const watcher = list.json.items.find((t: { name: string }) => t.name === 'watcher');
   assert.deepEqual([watcher.role, watcher.token, watcher.hash], ['viewer', undefined, undefined], 'never the token or its hash');
   const badRole = await cutover(data.dir, ['token', 'create', 'x', '--role', 'root']);
   assert.equal(badRole.code, 2);
@@ -270,5 +281,5 @@ test('tokens: a viewer reads but cannot change; a revoked token stops working', 
   assert.equal(after.code, 5);
   assert.equal(after.json.error.code, 'UNAUTHORIZED');
   const audit = await cutover(data.dir, ['audit', '--action', 'token.revoke']);
-  assert.equal(audit.json[0].subject, 'token:watcher');
+  assert.equal(audit.json.items[0].subject, 'token:watcher');
 });

@@ -38,8 +38,8 @@ test('M6: both agent state files corrupt: the agent refuses, --reset-state start
   assert.equal(deployed.code, 0, deployed.stdout + deployed.stderr);
   const healthy = await cutover(data.dir, ['status']);
   assert.equal(healthy.code, 0, healthy.stdout + healthy.stderr);
-  assert.equal(healthy.json[0].agent.state, 'ok');
-  const color = healthy.json[0].activeColor as 'blue' | 'green';
+  assert.equal(healthy.json.items[0].agent.state, 'ok');
+  const color = healthy.json.items[0].activeColor as 'blue' | 'green';
   const slotPid = (await readPidFile(join(data.dir, 'agent', 'logs'), 'hello', color))!.pid;
   let orphan = slotPid;
   cleanup.push(async () => void (alive(orphan) && process.kill(-orphan, 'SIGKILL')));
@@ -48,8 +48,8 @@ test('M6: both agent state files corrupt: the agent refuses, --reset-state start
   await agent.stop();
   const down = await cutover(data.dir, ['status']);
   assert.equal(down.code, 6, 'status exits 6 when the agent is unreachable');
-  assert.equal(down.json[0].agent.state, 'unreachable');
-  assert.match(down.json[0].agent.problems[0], /cannot ask the agent/);
+  assert.equal(down.json.items[0].agent.state, 'unreachable');
+  assert.match(down.json.items[0].agent.problems[0], /cannot ask the agent/);
 
   const agentDir = join(data.dir, 'agent', 'private');
   for (const f of ['state.a', 'state.b']) await ddGarbage(join(agentDir, f));
@@ -69,16 +69,16 @@ test('M6: both agent state files corrupt: the agent refuses, --reset-state start
   const states = new Set<string>();
   await waitFor('the server to redeploy the lost instance and status to exit 0', async () => {
     const status = await cutover(data.dir, ['status']);
-    const state = status.json?.[0]?.agent?.state as string | undefined;
+    const state = status.json?.items?.[0]?.agent?.state as string | undefined;
     if (state) states.add(state);
-    if (state === 'needs-deploy') assert.match(status.json[0].agent.problems[0], /deploy 1\.1\.0/);
+    if (state === 'needs-deploy') assert.match(status.json.items[0].agent.problems[0], /deploy 1\.1\.0/);
     const listed = await cutover(data.dir, ['audit', '--actor', 'recovery']);
-    entries = (Array.isArray(listed.json) ? listed.json : []) as typeof entries;
+    entries = (Array.isArray(listed.json?.items) ? listed.json.items : []) as typeof entries;
     return status.code === 0 && state === 'ok' && entries.some((e) => e.action === 'deploy.succeeded');
   }, 30_000);
   for (const s of states) assert.ok(['ok', 'unknown', 'needs-deploy', 'changing'].includes(s), `status said ${s} meanwhile`);
   const lost = await cutover(data.dir, ['audit', '--action', 'instance.lost']);
-  const lostEntries = lost.json as { actor: string; reason: string; after: { activeColor: null } }[];
+  const lostEntries = lost.json.items as { actor: string; reason: string; after: { activeColor: null } }[];
   assert.equal(lostEntries.length, 1, lost.stdout);
   assert.equal(lostEntries[0]!.after.activeColor, null, 'the lost entry records what was left: nothing served');
   assert.match(lostEntries[0]!.reason, /redeploys 1\.1\.0/);
@@ -88,11 +88,11 @@ test('M6: both agent state files corrupt: the agent refuses, --reset-state start
   );
   const fine = await cutover(data.dir, ['status']);
   assert.equal(fine.code, 0, fine.stdout + fine.stderr);
-  assert.equal(fine.json[0].currentVersion, '1.1.0');
+  assert.equal(fine.json.items[0].currentVersion, '1.1.0');
   const served = await request(`http://127.0.0.1:${p.http}/api/version`, { headers: { host: 'hello.test' } });
   await served.body.dump();
   assert.equal(served.statusCode, 200);
   assert.equal(served.headers['x-app-version'], '1.1.0', 'the instance serves its version again');
-  orphan = (await readPidFile(join(data.dir, 'agent', 'logs'), 'hello', fine.json[0].activeColor))?.pid ?? orphan;
+  orphan = (await readPidFile(join(data.dir, 'agent', 'logs'), 'hello', fine.json.items[0].activeColor))?.pid ?? orphan;
   console.log(`# corrupt agent state e2e took ${Math.round(performance.now() - started)} ms`);
 });

@@ -48,14 +48,14 @@ test('deploy and roll back under keep-alive load with zero failed requests', asy
 
   const deployed = await cutover(data.dir, ['deploy', 'web', '1.1.0', '--wait']);
   assert.equal(deployed.code, 0, deployed.stdout + deployed.stderr);
-  const flip1 = deployed.json.steps.find((s: { name: string }) => s.name === 'flip').detail.flippedAt as number;
+  const flip1 = Date.parse(deployed.json.steps.find((s: { name: string }) => s.name === 'flip').detail.flippedAt as string);
   await new Promise((r) => setTimeout(r, 300));
 
   const rolledBack = await cutover(data.dir, ['rollback', 'web', '--wait', '--reason', 'e2e']);
   assert.equal(rolledBack.code, 0, rolledBack.stdout + rolledBack.stderr);
   assert.equal(rolledBack.json.strategy, 'flip-to-warm', 'a rollback inside the window is a flip to the warm slot');
   assert.equal(rolledBack.json.toVersion, '1.0.0');
-  const flip2 = rolledBack.json.steps.find((s: { name: string }) => s.name === 'flip').detail.flippedAt as number;
+  const flip2 = Date.parse(rolledBack.json.steps.find((s: { name: string }) => s.name === 'flip').detail.flippedAt as string);
   await new Promise((r) => setTimeout(r, 300));
 
   const result = await traffic.stop();
@@ -99,8 +99,8 @@ test('deploy --if-needed is a no-op on the version that serves; -o yaml and -o w
   const text = await cutoverText(data.dir, ['deploy', 'web', '1.0.0', '--if-needed']);
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /web already serves 1\.0\.0/);
-  assert.equal((await cutover(data.dir, ['history', 'web', '--all'])).json.deployments.length, history.json.deployments.length, 'no deployment created');
-  assert.equal((await cutover(data.dir, ['audit'])).json.length, audit.json.length, 'nothing audited');
+  assert.equal((await cutover(data.dir, ['history', 'web', '--all'])).json.items.length, history.json.items.length, 'no deployment created');
+  assert.equal((await cutover(data.dir, ['audit'])).json.items.length, audit.json.items.length, 'nothing audited');
 
   // Another version: --if-needed deploys as usual.
   const needed = await cutover(data.dir, ['deploy', 'web', '1.1.0', '--if-needed', '--wait']);

@@ -25,8 +25,8 @@ test("server: with the database's directory full, rollback fails as DISK_FULL na
     assert.equal(d.body.status, 'succeeded', JSON.stringify(d.body));
   }
   const before = await h.call('viewer', 'GET', '/api/instances/web');
-  const deployments = (await h.call('viewer', 'GET', '/api/instances/web/deployments')).body.deployments.length;
-  const audit = (await h.call('viewer', 'GET', '/api/audit')).body.entries.length;
+  const deployments = (await h.call('viewer', 'GET', '/api/instances/web/deployments')).body.items.length;
+  const audit = (await h.call('viewer', 'GET', '/api/audit')).body.items.length;
 
   await fs.fill();
   const refused = await h.call('deployer', 'POST', '/api/instances/web/rollback', { reason: 'disk full drill' });
@@ -38,8 +38,8 @@ test("server: with the database's directory full, rollback fails as DISK_FULL na
   assert.equal(after.body.currentVersion, '1.1.0');
   assert.equal(after.body.activeColor, before.body.activeColor);
   assert.equal(after.body.runtime.active, before.body.runtime.active, 'traffic did not move');
-  assert.equal((await h.call('viewer', 'GET', '/api/instances/web/deployments')).body.deployments.length, deployments, 'no deployment recorded');
-  assert.equal((await h.call('viewer', 'GET', '/api/audit')).body.entries.length, audit, 'no audit entry');
+  assert.equal((await h.call('viewer', 'GET', '/api/instances/web/deployments')).body.items.length, deployments, 'no deployment recorded');
+  assert.equal((await h.call('viewer', 'GET', '/api/audit')).body.items.length, audit, 'no audit entry');
   assert.equal(await h.store.getLock('web'), undefined, 'no lease left behind');
 
   await fs.free();

@@ -27,7 +27,7 @@ async function ok(args: string[]) {
   return r.json;
 }
 const current = async (name: string) => (await ok(['instance', 'show', name])).currentVersion as string | null;
-const settle = () => waitFor('deployments to finish', async () => ((await ok(['instance', 'list'])).instances as { name: string }[]).length > 0 && (await noneRunning()), 30_000);
+const settle = () => waitFor('deployments to finish', async () => ((await ok(['instance', 'list'])).items as { name: string }[]).length > 0 && (await noneRunning()), 30_000);
 async function noneRunning(): Promise<boolean> {
   for (const name of ['t1', 't2', 'l1', 'l2']) {
     const d = (await ok(['instance', 'show', name])).lastDeployment as { status: string } | null;
@@ -122,7 +122,7 @@ test('versions reach test sites, then live sites, in their windows; a failing on
   assert.deepEqual(tick.halted.map((h: { version: string }) => h.version), ['1.2.0']);
   assert.deepEqual(tick.started, []);
   const problems = await ok(['problem', 'list', '--open']);
-  assert.ok(problems.some((p: { version: string; source: string }) => p.version === '1.2.0' && p.source === 'scheduler'), JSON.stringify(problems));
+  assert.ok(problems.items.some((p: { version: string; source: string }) => p.version === '1.2.0' && p.source === 'scheduler'), JSON.stringify(problems));
   const l1 = await ok(['why', 'l1']);
   assert.equal(l1.decision.kind, 'halted');
   assert.match(l1.why, /halted/);
@@ -135,12 +135,12 @@ test('versions reach test sites, then live sites, in their windows; a failing on
   const halts = (await ok(['fleet', 'show'])).halts;
   assert.equal(halts.length, 1);
   const audit = await ok(['audit', '--action', 'fleet.halt']);
-  assert.equal(audit.length, 1);
+  assert.equal(audit.items.length, 1);
 
   // Releasing the hold makes l2 subject to the scheduler again: now it is the halt that stops it.
   const noReason = await cli(['hold', 'l2']);
   assert.equal(noReason.code, 2, 'a hold needs a reason');
   await ok(['hold', 'l2', '--release', '--reason', 'migration done']);
   assert.equal((await ok(['why', 'l2'])).decision.kind, 'halted');
-  assert.deepEqual(await ok(['holds']), []);
+  assert.deepEqual(await ok(['holds']), { items: [], next: null });
 });

@@ -21,8 +21,8 @@ let token: string;
 interface Step {
   name: string;
   status: string;
-  startedAt?: number;
-  finishedAt?: number;
+  startedAt?: string;
+  finishedAt?: string;
   detail?: Record<string, unknown>;
 }
 
@@ -154,10 +154,13 @@ function traffic(cookieLoops: number, plainLoops: number, rotateEvery = 10) {
 
 const share = (samples: Sample[], version: string) => samples.filter((s) => s.version === version).length / samples.length;
 
-function stepOf(d: Deployment, name: string): Step & { startedAt: number; finishedAt: number; detail: Record<string, unknown> } {
+/** A step that ran, with its ISO 8601 times (the answer's) as ms, to compare with the samples' clocks. */
+function stepOf(d: Deployment, name: string): { name: string; status: string; startedAt: number; finishedAt: number; detail: Record<string, unknown> } {
   const s = d.steps.find((x) => x.name === name);
   assert.ok(s?.startedAt && s.finishedAt && s.detail, `step ${name} ran: ${JSON.stringify(s)}`);
-  return s as Step & { startedAt: number; finishedAt: number; detail: Record<string, unknown> };
+  const detail = { ...s.detail };
+  for (const k of ['shiftedAt', 'flippedAt', 'healthySince']) if (typeof detail[k] === 'string') detail[k] = Date.parse(detail[k]);
+  return { name: s.name, status: s.status, startedAt: Date.parse(s.startedAt), finishedAt: Date.parse(s.finishedAt), detail };
 }
 
 test('a gradual cutover under keep-alive load: weighted steps, sticky clients, zero failed requests', async () => {

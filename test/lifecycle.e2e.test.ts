@@ -77,7 +77,7 @@ test('hosts change, history, prune and delete through the CLI; slots run on the 
 
   const history = await cutover(data.dir, ['history', 'web', '--limit', '2']);
   assert.equal(history.code, 0);
-  assert.deepEqual(history.json.deployments.map((d: { toVersion: string }) => d.toVersion), ['1.2.0', '1.1.0']);
+  assert.deepEqual(history.json.items.map((d: { toVersion: string }) => d.toVersion), ['1.2.0', '1.1.0']);
   const all = await cutoverText(data.dir, ['history', 'web', '--all']);
   assert.equal(all.code, 0, all.stderr);
   assert.match(all.stdout, /^STARTED +ID +KIND +VERSION +STRATEGY +STATUS/);
@@ -119,5 +119,5 @@ test('hosts change, history, prune and delete through the CLI; slots run on the 
   await waitFor('the slots to stop', async () => pids.every((p) => !alive(p)), 15_000);
   assert.equal((await cutover(data.dir, ['status', 'web'])).code, 3);
   const audit = await cutover(data.dir, ['audit', '--instance', 'web']);
-  assert.ok(audit.json.some((e: { action: string; reason: string }) => e.action === 'instance.delete' && e.reason === 'e2e'), audit.stdout);
+  assert.ok(audit.json.items.some((e: { action: string; reason: string }) => e.action === 'instance.delete' && e.reason === 'e2e'), audit.stdout);
 });

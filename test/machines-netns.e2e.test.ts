@@ -85,7 +85,7 @@ test('an agent on another machine joins over TLS, pinned by the join token; mach
 
   const listed = await onServer(['machine', 'list']);
   assert.equal(listed.code, 0, listed.stdout);
-  const [machine] = listed.json;
+  const [machine] = listed.json.items;
   assert.deepEqual([machine.name, machine.status, machine.address, machine.labels], ['web-1', 'active', addr.agent, { role: 'web' }]);
 
   await first.stop();
@@ -94,7 +94,7 @@ test('an agent on another machine joins over TLS, pinned by the join token; mach
   running.push(again);
   assert.equal(again.info.machine, 'web-1');
   const shown = await onServer(['machine', 'show', 'web-1']);
-  assert.ok(shown.json.lastHeartbeat > machine.lastHeartbeat, 'the restarted agent reported');
+  assert.ok(Date.parse(shown.json.lastHeartbeat) > Date.parse(machine.lastHeartbeat), 'the restarted agent reported');
 
   const twin = await cutover(join(data.dir, 'agent-twin'), await agentArgs('web-1'), { CUTOVER_JOIN_TOKEN: token.json.token }, { netns: ns.agent });
   assert.equal(twin.code, 4, twin.stdout);
@@ -109,7 +109,7 @@ test('a join token pinning another certificate is refused before the token is se
   assert.equal(refused.code, 6, refused.stdout);
   assert.equal(refused.json.error.code, 'TLS_UNTRUSTED');
   assert.match(refused.json.error.message, new RegExp(`presented a certificate with SHA-256 ${token.json.fingerprint}, but the join token pins ${'ab'.repeat(32)}; nothing was sent`));
-  const tokens = (await onServer(['join-token', 'list'])).json;
+  const tokens = (await onServer(['join-token', 'list'])).json.items;
   assert.equal(tokens.find((t: { id: string }) => t.id === token.json.id).uses, 0, 'the server never saw the token');
 
   const none = await cutover(join(data.dir, 'agent-3'), await agentArgs('web-3'), {}, { netns: ns.agent });

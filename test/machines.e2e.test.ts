@@ -42,7 +42,7 @@ test('the server serves HTTPS and reports the SHA-256 of its certificate, as ope
 test('the CLI works with --ca-file or CUTOVER_CA_FILE, and without the CA it fails naming --ca-file', async () => {
   const withFlag = await cutover(data.dir, ['token', 'list', '--ca-file', certs.ca]);
   assert.equal(withFlag.code, 0, withFlag.stderr + withFlag.stdout);
-  assert.deepEqual(withFlag.json.map((t: { name: string }) => t.name), ['admin']);
+  assert.deepEqual(withFlag.json.items.map((t: { name: string }) => t.name), ['admin']);
   const withEnv = await cutover(data.dir, ['token', 'list'], { CUTOVER_CA_FILE: certs.ca });
   assert.equal(withEnv.code, 0, withEnv.stderr + withEnv.stdout);
 

@@ -46,9 +46,9 @@ test('the server runs on PostgreSQL and keeps everything across a restart', asyn
     assert.equal(shown.code, 0, shown.stdout);
     assert.deepEqual(shown.json.resolvedTarget, { kind: 'channel', channel: 'beta', version: '1.0.0', onTarget: false });
     const tokens = await cutover(data.dir, ['token', 'list']);
-    assert.deepEqual(tokens.json.map((t: { name: string }) => t.name).sort(), ['admin', 'ci']);
+    assert.deepEqual(tokens.json.items.map((t: { name: string }) => t.name).sort(), ['admin', 'ci']);
     const audit = await cutover(data.dir, ['audit', '--release', '1.0.0']);
-    assert.deepEqual(audit.json.map((e: { action: string }) => e.action), ['channel.promote', 'release.publish']);
+    assert.deepEqual(audit.json.items.map((e: { action: string }) => e.action), ['channel.promote', 'release.publish']);
     const verify = await cutover(data.dir, ['audit', 'verify']);
     assert.equal(verify.code, 0, verify.stdout);
     assert.equal(verify.json.ok, true);

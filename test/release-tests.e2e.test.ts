@@ -48,7 +48,7 @@ const tests = (smoke: string, verify: string) => `tests:\n  smoke:\n    command:
 
 async function lastDeployment(): Promise<Deployment> {
   const r = await cutover(data.dir, ['history', 'web', '--limit', '1', '--json']);
-  return (r.json as { deployments: Deployment[] }).deployments[0]!;
+  return (r.json as { items: Deployment[] }).items[0]!;
 }
 
 test('smoke before the flip, verify after it: passing, a failing smoke, a failing verify, under load with zero failed requests', async () => {
@@ -106,7 +106,7 @@ test('smoke before the flip, verify after it: passing, a failing smoke, a failin
   assert.match(listed, /1\.3\.0/);
   assert.match(listed, /verify test failed on web/);
   const audit = await cutover(data.dir, ['audit', '--instance', 'web', '--json']);
-  const entries = audit.json as unknown as { action: string; details: Record<string, unknown> }[];
+  const entries = audit.json.items as { action: string; details: Record<string, unknown> }[];
   assert.ok(!entries.some((e) => e.action === 'bake.rollback'), 'the bake did not trigger the rollback');
   const testEntries = entries.filter((e) => e.action === 'deploy.test');
   assert.equal(testEntries.length, 5, 'smoke+verify of 1.1.0, smoke of 1.2.0, smoke+verify of 1.3.0');

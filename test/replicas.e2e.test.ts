@@ -105,7 +105,7 @@ test('replicas: a starting replica never fails a live one’s deployment (M1); a
   const status = await ok(p.api, ['status', 'slow']);
   assert.equal(status.currentVersion, '1.1.0');
   assert.equal(status.runtime.active, status.activeColor);
-  const succeeded = (await ok(p.api, ['audit', '--instance', 'slow', '--action', 'deploy.succeeded'])) as { details: { deployment: string }; version: string }[];
+  const succeeded = (await ok(p.api, ['audit', '--instance', 'slow', '--action', 'deploy.succeeded'])).items as { details: { deployment: string }; version: string }[];
   assert.deepEqual(succeeded.map((e) => e.version), ['1.1.0', '1.2.0', '1.0.0'], 'no deploy.succeeded names a version that does not serve');
   assert.ok(!succeeded.some((e) => e.details.deployment === stale || e.details.deployment === restarted));
 

@@ -58,26 +58,26 @@ test('an active slot that turns unhealthy after the flip is rolled back to the w
   assert.deepEqual(result.failed, [], 'no request failed through the report and the flip');
 
   const problems = await cutover(data.dir, ['problem', 'list', '--version', '1.1.0']);
-  const problem = problems.json.find((p: { source: string }) => p.source === 'health');
+  const problem = problems.json.items.find((p: { source: string }) => p.source === 'health');
   assert.ok(problem, JSON.stringify(problems.json));
   assert.match(problem.title, /Rolled back automatically on web: the active slot was unhealthy/);
 
   const audit = await cutover(data.dir, ['audit', '--action', 'health.rollback']);
-  assert.equal(audit.json.length, 1, JSON.stringify(audit.json));
-  const [entry] = audit.json;
+  assert.equal(audit.json.items.length, 1, JSON.stringify(audit.json));
+  const [entry] = audit.json.items;
   assert.equal(entry.actor, 'health');
   assert.equal(entry.version, '1.1.0');
   assert.equal(entry.details.state, 'unhealthy');
   assert.equal(entry.details.other.version, '1.0.0');
   assert.equal(entry.details.other.state, 'healthy');
   assert.equal(entry.details.problem, problem.id);
-  assert.equal((await cutover(data.dir, ['audit', '--action', 'slot.unhealthy'])).json.length, 1, 'reported once');
+  assert.equal((await cutover(data.dir, ['audit', '--action', 'slot.unhealthy'])).json.items.length, 1, 'reported once');
   const rollbacks = await cutover(data.dir, ['audit', '--instance', 'web', '--action', 'rollback.succeeded']);
   assert.deepEqual(
-    rollbacks.json.map((e: { actor: string }) => e.actor),
+    rollbacks.json.items.map((e: { actor: string }) => e.actor),
     ['health'],
   );
-  assert.equal((await cutover(data.dir, ['audit', '--action', 'bake.rollback'])).json.length, 0, 'the bake did not roll back as well');
+  assert.equal((await cutover(data.dir, ['audit', '--action', 'bake.rollback'])).json.items.length, 0, 'the bake did not roll back as well');
   const status = await cutover(data.dir, ['status', 'web']);
-  assert.equal(status.json.currentVersion ?? status.json.instances?.[0]?.currentVersion, '1.0.0');
+  assert.equal(status.json.currentVersion ?? status.json.items?.[0]?.currentVersion, '1.0.0');
 });

@@ -233,6 +233,41 @@ export interface Deployment {
   }[];
 }
 
+type Iso<T> = { [K in keyof T]: T[K] extends number | undefined ? string | Extract<T[K], undefined> : T[K] };
+/** A deployment as the API sends it: its times are ISO 8601 strings. */
+export type DeploymentAnswer = Omit<Iso<Deployment>, 'steps'> & {
+  steps: (Omit<Iso<Deployment['steps'][number]>, 'detail'> & { detail?: Record<string, number | string> })[];
+};
+
+/**
+ * A deployment with its ISO 8601 times (the API's) as ms since the epoch, so the figures stay
+ * differences of numbers; `detail` values that are ISO times (`healthySince`, `flippedAt`) too.
+ */
+export function deploymentFromAnswer(a: DeploymentAnswer): Deployment {
+  const ms = (v: string | undefined) => (v === undefined ? undefined : Date.parse(v));
+  // Only the times (`healthySince`, `flippedAt`, `shiftedAt`): other strings (a test's command) stay as they are.
+  const num = (k: string, v: number | string) => (typeof v === 'string' && /(At|Since)$/.test(k) ? Date.parse(v) : v);
+  const { finishedAt, ...rest } = a;
+  return {
+    ...rest,
+    createdAt: Date.parse(a.createdAt),
+    ...(finishedAt === undefined ? {} : { finishedAt: Date.parse(finishedAt) }),
+    steps: a.steps.map((s) => ({
+      name: s.name,
+      status: s.status,
+      ...(s.startedAt === undefined ? {} : { startedAt: ms(s.startedAt) }),
+      ...(s.finishedAt === undefined ? {} : { finishedAt: ms(s.finishedAt) }),
+      // The benchmarks read only the numbers of `detail` (times, `…Ms`).
+      ...(s.detail ? { detail: Object.fromEntries(Object.entries(s.detail).map(([k, v]) => [k, num(k, v)])) as Record<string, number> } : {}),
+    })),
+  };
+}
+
+/** POSTs a deploy or rollback and returns the deployment with its times in ms. */
+export async function deployCall(c: BenchCutover, path: string, body: unknown): Promise<Deployment> {
+  return deploymentFromAnswer(await apiCall<DeploymentAnswer>(c, 'POST', path, body));
+}
+
 /** A step of a deployment by name, or a throw naming what is missing. */
 export function step(d: Deployment, name: string): Deployment['steps'][number] {
   const s = d.steps.find((x) => x.name === name);
@@ -245,7 +280,7 @@ export function step(d: Deployment, name: string): Deployment['steps'][number] {
 
 /** Waits for a deployment to finish and insists that it succeeded. */
 export async function settled(c: BenchCutover, id: string): Promise<Deployment> {
-  const d = await apiCall<Deployment>(c, 'GET', `/api/deployments/${id}?wait=60000`);
+  const d = deploymentFromAnswer(await apiCall<DeploymentAnswer>(c, 'GET', `/api/deployments/${id}?wait=60000`));
   if (d.status !== 'succeeded')
     throw new Error(`deployment ${id} ended ${d.status}: ${JSON.stringify(d.error ?? d.steps)}`);
   return d;

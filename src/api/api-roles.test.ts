@@ -100,7 +100,7 @@ test('a publisher token publishes and promotes to its own channels only; it cann
     const promoted = await h.call('publisher', 'POST', '/api/channels/beta/promote', { version: '1.1.0', app: 'shop' });
     assert.equal(promoted.status, 200, JSON.stringify(promoted.body));
     const audit = await h.call('admin', 'GET', '/api/audit?action=channel.promote');
-    assert.equal(audit.body.entries.at(-1)?.actor, 'a-publisher', 'the promotion is audited as the publisher token');
+    assert.equal(audit.body.items.at(-1)?.actor, 'a-publisher', 'the promotion is audited as the publisher token');
 
     const elsewhere = await h.call('publisher', 'POST', '/api/channels/stable/promote', { version: '1.1.0', app: 'shop' });
     assert.equal(elsewhere.status, 403);
@@ -130,7 +130,7 @@ test('token create: a publisher names existing channels; channels with another r
     const ci = await h.call('admin', 'POST', '/api/tokens', { name: 'ci', role: 'publisher', channels: ['beta', 'alpha', 'beta'] });
     assert.equal(ci.status, 201, JSON.stringify(ci.body));
     assert.deepEqual([ci.body.role, ci.body.channels], ['publisher', ['beta', 'alpha']]);
-    const listed = (await h.call('admin', 'GET', '/api/tokens')).body.tokens.find((t: { name: string }) => t.name === 'ci');
+    const listed = (await h.call('admin', 'GET', '/api/tokens')).body.items.find((t: { name: string }) => t.name === 'ci');
     assert.deepEqual(listed.channels, ['beta', 'alpha']);
     assert.equal(listed.hash, undefined);
 
@@ -141,9 +141,9 @@ test('token create: a publisher names existing channels; channels with another r
     const wrongRole = await h.call('admin', 'POST', '/api/tokens', { name: 'ci3', role: 'deployer', channels: ['beta'] });
     assert.equal(wrongRole.status, 400);
     assert.match(wrongRole.body.message, /channels go with role publisher only/);
-    const names = (await h.call('admin', 'GET', '/api/tokens')).body.tokens.map((t: { name: string }) => t.name);
+    const names = (await h.call('admin', 'GET', '/api/tokens')).body.items.map((t: { name: string }) => t.name);
     assert.ok(!names.includes('ci2') && !names.includes('ci3'), 'a refused token is not created');
-    const audit = (await h.call('admin', 'GET', '/api/audit?action=token.create')).body.entries;
+    const audit = (await h.call('admin', 'GET', '/api/audit?action=token.create')).body.items;
     assert.deepEqual(audit.map((e: { after: unknown }) => e.after), [{ name: 'ci', role: 'publisher', channels: ['beta', 'alpha'] }], 'audited with its channels, once');
   } finally {
     await h.close();

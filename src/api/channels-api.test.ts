@@ -7,7 +7,7 @@ test('promotion to stable needs 14 days on release and no open problem; refusals
   try {
     await h.release('1.0.0');
     await h.release('1.1.0');
-    const channels = (await h.call('viewer', 'GET', '/api/channels')).body.channels.map((c: { name: string }) => c.name);
+    const channels = (await h.call('viewer', 'GET', '/api/channels')).body.items.map((c: { name: string }) => c.name);
     assert.deepEqual(channels.sort(), ['alpha', 'beta', 'release', 'stable']);
 
     const onRelease = await h.call('deployer', 'POST', '/api/channels/release/promote', { version: '1.0.0', reason: 'rc passed' });
@@ -19,7 +19,7 @@ test('promotion to stable needs 14 days on release and no open problem; refusals
     assert.equal(early.status, 422);
     assert.equal(early.body.code, 'POLICY_SOAK_NOT_MET');
     assert.equal(early.body.message, 'POLICY_SOAK_NOT_MET: 9 days of 14 on release; eligible 2026-11-15T10:00Z');
-    assert.equal(early.body.details.eligibleAt, Date.parse('2026-11-15T10:00:00Z'));
+    assert.equal(early.body.details.eligibleAt, '2026-11-15T10:00:00.000Z');
     const check = await h.call('viewer', 'GET', '/api/channels/stable/check?version=1.0.0');
     assert.equal(check.body.verdict.allowed, false);
 
@@ -72,7 +72,7 @@ test('only an admin overrides the policy, only with a reason, and the override i
     assert.equal(forced.status, 200, JSON.stringify(forced.body));
     assert.equal(forced.body.forced, true);
     assert.equal(forced.headers.get('x-request-id'), 'req-42');
-    const [entry] = (await h.call('viewer', 'GET', '/api/audit?action=channel.promote.forced')).body.entries;
+    const [entry] = (await h.call('viewer', 'GET', '/api/audit?action=channel.promote.forced')).body.items;
     assert.equal(entry.actor, 'admin');
     assert.equal(entry.reason, 'security fix, customers waiting');
     assert.equal(entry.requestId, 'req-42');
@@ -105,7 +105,7 @@ test('stable refuses pre-releases; custom channels get their own policy; bad inp
     const patched = await h.call('admin', 'PATCH', '/api/channels/stable', { policy: { soak: { channel: 'release', days: 7 } }, reason: 'faster cadence' });
     assert.equal(patched.body.policy.soak.days, 7);
     assert.equal(patched.body.policy.blockOnOpenProblems, true, 'unnamed policy fields keep their value');
-    const [audit] = (await h.call('viewer', 'GET', '/api/audit?action=channel.update')).body.entries;
+    const [audit] = (await h.call('viewer', 'GET', '/api/audit?action=channel.update')).body.items;
     assert.equal(audit.before.policy.soak.days, 14);
     assert.equal(audit.after.policy.soak.days, 7);
 

@@ -43,7 +43,7 @@ test('fleet API: policy, plan at a time with a selector, why, holds, resume, tic
     assert.equal(hold.status, 200, JSON.stringify(hold.body));
     assert.equal(hold.body.owner, 'a-deployer');
     assert.match((await h.call('viewer', 'GET', '/api/instances/a-test/why')).body.why, /held by a-deployer until/);
-    assert.equal((await h.call('viewer', 'GET', '/api/holds')).body.holds.length, 1);
+    assert.equal((await h.call('viewer', 'GET', '/api/holds')).body.items.length, 1);
     assert.equal((await h.call('deployer', 'POST', '/api/instances/a-test/unhold', {})).status, 200);
     assert.equal((await h.call('deployer', 'POST', '/api/instances/a-test/unhold', {})).body.code, 'HOLD_NOT_FOUND');
 

@@ -6,7 +6,7 @@ import { roleAllows, viewOf } from '../control/index.ts';
 import type { InstanceView, loadPointerIndex } from '../control/index.ts';
 import { mustGetInstance } from '../store/index.ts';
 
-export interface InstanceStatus extends InstanceView {
+export interface InstanceStatusData extends InstanceView {
   /** What the agent reports now; `null` when the agent cannot be reached or does not know the instance. */
   runtime: RuntimeInstance | null;
   runtimeError?: string;
@@ -20,7 +20,7 @@ export async function instanceStatus(
   deps: { store: Store; runtime: Runtime; clock: Clock },
   name: string,
   index: Awaited<ReturnType<typeof loadPointerIndex>>,
-): Promise<InstanceStatus> {
+): Promise<InstanceStatusData> {
   const instance = await mustGetInstance(deps.store, name);
   const [last] = await deps.store.listDeployments({ instance: name, limit: 1 });
   let runtime: RuntimeInstance | null = null;
@@ -61,7 +61,7 @@ function deploymentForViewer(d: DeploymentRecord): DeploymentRecord {
 }
 
 /** An instance status as `role` may see it. */
-export function statusForRole(status: InstanceStatus, role: Role): InstanceStatus {
+export function statusForRole(status: InstanceStatusData, role: Role): InstanceStatusData {
   if (seesSlotPorts(role)) return status;
   return {
     ...status,

@@ -35,7 +35,7 @@ test('instance delete: admin only; drains and stops on the runtime, forgets the 
     assert.deepEqual(await h.store.listHolds(), [], 'its hold goes with it');
     assert.equal((await h.store.listAudit({ action: 'instance.unhold' }))[0]?.reason, 'the instance was deleted');
     const history = await h.call('viewer', 'GET', '/api/instances/web/deployments');
-    assert.equal(history.body.deployments.length, 2, 'a deleted instance keeps its history');
+    assert.equal(history.body.items.length, 2, 'a deleted instance keeps its history');
     assert.equal((await h.call('admin', 'DELETE', '/api/instances/web', {})).status, 404);
     assert.equal((await h.call('deployer', 'POST', '/api/instances', { name: 'web', app: 'shop', hosts: ['web.test'] })).status, 201, 'name and host are free again');
   } finally {
@@ -92,15 +92,31 @@ test('host names: changed on the router and in the store, audited; a taken host 
   }
 });
 
-test('history pages newest first with next/before', async () => {
+test('history and audit page newest first through next and cursor; before still works', async () => {
   const h = await withDeployed(['1.0.0', '1.1.0', '1.2.0']);
   try {
     const first = await h.call('viewer', 'GET', '/api/instances/web/deployments?limit=2');
-    assert.deepEqual(first.body.deployments.map((d: { toVersion: string }) => d.toVersion), ['1.2.0', '1.1.0']);
+    assert.deepEqual(first.body.items.map((d: { toVersion: string }) => d.toVersion), ['1.2.0', '1.1.0']);
     assert.equal(typeof first.body.next, 'string');
-    const second = await h.call('viewer', 'GET', `/api/instances/web/deployments?limit=2&before=${first.body.next}`);
-    assert.deepEqual(second.body.deployments.map((d: { toVersion: string }) => d.toVersion), ['1.0.0']);
+    const second = await h.call('viewer', 'GET', `/api/instances/web/deployments?limit=2&cursor=${first.body.next}`);
+    assert.deepEqual(second.body.items.map((d: { toVersion: string }) => d.toVersion), ['1.0.0']);
     assert.equal(second.body.next, null);
+    assert.deepEqual((await h.call('viewer', 'GET', `/api/instances/web/deployments?limit=2&before=${first.body.next}`)).body, second.body);
+    const bad = await h.call('viewer', 'GET', '/api/instances/web/deployments?cursor=yesterday');
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.message, /cursor: must be the `next` of the previous page/);
+
+    // The audit log pages the same way, by `next`, until null.
+    const all = (await h.call('viewer', 'GET', '/api/audit?limit=10000')).body.items as Array<{ id: number }>;
+    const paged: number[] = [];
+    let cursor: string | null = '';
+    while (cursor !== null) {
+      const page: { items: Array<{ id: number }>; next: string | null } = (await h.call('viewer', 'GET', `/api/audit?limit=2${cursor ? `&cursor=${cursor}` : ''}`)).body;
+      paged.push(...page.items.map((e: { id: number }) => e.id));
+      cursor = page.next;
+    }
+    assert.deepEqual(paged, all.map((e) => e.id));
+    assert.ok(paged.length > 3);
     assert.equal((await h.call('viewer', 'GET', '/api/instances/nope/deployments')).status, 404);
   } finally {
     await h.close();

@@ -47,7 +47,7 @@ test('a publisher publishes with tag, commit and build URL; a retry is "already 
     assert.equal(mismatch.body.code, 'MANIFEST_INVALID');
     assert.match(mismatch.body.message, /tag: "v1\.2\.0" does not name version 1\.3\.0/);
 
-    const entries = (await h.call('admin', 'GET', '/api/audit?action=release.publish')).body.entries;
+    const entries = (await h.call('admin', 'GET', '/api/audit?action=release.publish')).body.items;
     assert.equal(entries.length, 1, 'the retry and the refusals audit nothing');
     assert.deepEqual([entries[0].actor, entries[0].details.tag, entries[0].details.commit, entries[0].details.buildUrl], ['a-publisher', 'v1.2.0', 'a1b2c3d', BUILD]);
   } finally {

@@ -53,9 +53,32 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
   rawBody?: string;
   /** Success status and body; `raw` responses (streams) give a content type instead. */
   status: number;
+  /**
+   * The answer's schema: it documents the answer and maps it to the wire (times in ms become ISO
+   * 8601 strings); the handler's result is passed through it before it is sent.
+   */
   response?: z.ZodType;
   rawResponse?: string;
   handle(input: { params: P; query: Q; body: B; who: Caller; c: Context<ApiEnv> }): Promise<unknown>;
+}
+
+/** A handler's answer with a status other than the route's own (publishing the same release again: 200). */
+export class Answer {
+  readonly body: unknown;
+  readonly status: number;
+  constructor(body: unknown, status: number) {
+    this.body = body;
+    this.status = status;
+  }
+}
+
+/**
+ * The one place an answer is mapped to the wire: through its route's response schema, whose
+ * codecs turn the services' millisecond times into ISO 8601 strings. An answer that does not fit
+ * its schema is a bug of the server (`INTERNAL`, logged), not something to send half-mapped.
+ */
+function toWire(schema: z.ZodType | undefined, result: unknown): unknown {
+  return schema ? schema.parse(result) : result;
 }
 
 /** Keeps the handler's input types tied to the schemas. */
@@ -123,7 +146,8 @@ export function mount(
       const body = await parseBody(r, c);
       const result = await r.handle({ params, query, body, who, c });
       if (result instanceof Response) return result;
-      return c.json(result as object, r.status as 200);
+      if (result instanceof Answer) return c.json(toWire(r.response, result.body) as object, result.status as 200);
+      return c.json(toWire(r.response, result) as object, r.status as 200);
     });
   }
 }

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { auditQuery, createToken, createTokenSchema, listTokens, queryAudit, revokeToken, verifyAudit } from '../control/index.ts';
 import type { ApiDeps } from './api-deps.ts';
+import { cursorOf, numericCursor } from './paging.ts';
 import { pathParams, route } from './route.ts';
 import type { RouteSpec } from './route.ts';
-import { auditEntrySchema, chainCheckSchema, tokenSchema } from './schemas.ts';
+import { auditEntrySchema, chainCheckSchema, listOf, tokenSchema } from './schemas.ts';
 
 export function adminRoutes(deps: ApiDeps): RouteSpec[] {
   const { store } = deps;
@@ -13,12 +14,17 @@ export function adminRoutes(deps: ApiDeps): RouteSpec[] {
       path: '/api/audit',
       role: 'viewer',
       operationId: 'listAudit',
-      summary: 'Audit entries, newest first',
+      summary: 'Audit entries, newest first, a page at a time',
+      description: 'Pass `next` back as `cursor` for the following page; `next` is null on the last one.',
       tag: 'audit',
       query: auditQuery,
       status: 200,
-      response: z.object({ entries: z.array(auditEntrySchema) }),
-      handle: async ({ query }) => ({ entries: await queryAudit(store, query) }),
+      response: listOf(auditEntrySchema),
+      handle: async ({ query }) => {
+        const before = numericCursor(cursorOf(query, 'before', query.before));
+        const items = await queryAudit(store, { ...query, before });
+        return { items, next: items.length === query.limit ? String(items.at(-1)!.id) : null };
+      },
     }),
     route({
       method: 'get',
@@ -40,8 +46,8 @@ export function adminRoutes(deps: ApiDeps): RouteSpec[] {
       summary: 'List API tokens (never the tokens themselves)',
       tag: 'tokens',
       status: 200,
-      response: z.object({ tokens: z.array(tokenSchema) }),
-      handle: async () => ({ tokens: await listTokens(store) }),
+      response: listOf(tokenSchema),
+      handle: async () => ({ items: await listTokens(store), next: null }),
     }),
     route({
       method: 'post',

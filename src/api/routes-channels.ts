@@ -19,7 +19,7 @@ import {
 import type { ApiDeps } from './api-deps.ts';
 import { pathParams, route } from './route.ts';
 import type { RouteSpec } from './route.ts';
-import { channelDetailSchema, channelSchema, channelViewSchema, problemSchema, promotionCheckSchema, promotionResultSchema } from './schemas.ts';
+import { channelDetailSchema, channelSchema, channelViewSchema, listOf, problemSchema, promotionCheckSchema, promotionResultSchema } from './schemas.ts';
 import { mustGetProblem } from '../store/index.ts';
 
 const appQuery = z.object({ app: z.string().min(1).optional().describe('Only this app’s pointers and history.') }).strict();
@@ -37,8 +37,8 @@ export function channelRoutes(deps: ApiDeps): RouteSpec[] {
       tag: 'channels',
       query: appQuery,
       status: 200,
-      response: z.object({ channels: z.array(channelViewSchema) }),
-      handle: async ({ query }) => ({ channels: await listChannelViews(deps, query.app) }),
+      response: listOf(channelViewSchema),
+      handle: async ({ query }) => ({ items: await listChannelViews(deps, query.app), next: null }),
     }),
     route({
       method: 'post',
@@ -116,8 +116,8 @@ export function channelRoutes(deps: ApiDeps): RouteSpec[] {
       tag: 'problems',
       query: listProblemsQuery,
       status: 200,
-      response: z.object({ problems: z.array(problemSchema) }),
-      handle: async ({ query }) => ({ problems: await listProblems(deps, query) }),
+      response: listOf(problemSchema),
+      handle: async ({ query }) => ({ items: await listProblems(deps, query), next: null }),
     }),
     route({
       method: 'post',

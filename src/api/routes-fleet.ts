@@ -21,26 +21,11 @@ import type { ApiDeps } from './api-deps.ts';
 import { pathParams, route } from './route.ts';
 import type { RouteSpec } from './route.ts';
 import { mustGetInstance } from '../store/index.ts';
+import { haltViewSchema, holdViewSchema, isoTime, listOf, planEntrySchema, tickReportSchema } from './schemas.ts';
 
 const atQuery = isoTimeField()
   .optional()
   .describe('Plan as of this time instead of now (the fleet as it is now).');
-
-const holdRecord = z.object({ instance: z.string(), owner: z.string(), reason: z.string(), createdAt: z.number(), until: z.number().nullable() });
-const haltRecord = z.looseObject({ id: z.number(), app: z.string(), version: z.string(), reason: z.string(), problemId: z.number().nullable(), haltedAt: z.number() });
-const planEntry = z.looseObject({
-  instance: z.string(),
-  app: z.string(),
-  environment: z.string(),
-  wave: z.number().int(),
-  window: z.string(),
-  zone: z.string(),
-  currentVersion: z.string().nullable(),
-  decision: z.looseObject({ kind: z.string() }),
-  why: z.string().describe('The decision in one sentence.'),
-  when: z.string().nullable().describe('When it upgrades (now, or when its window opens), ISO 8601 UTC; null when not scheduled.'),
-  whenLocal: z.string().nullable().describe('The same time in the instance’s zone.'),
-});
 
 function whenOf(entry: InstancePlan, at: number): number | null {
   const d = entry.decision;
@@ -55,7 +40,7 @@ function present(entry: InstancePlan, at: number, maxAttempts: number) {
   return {
     ...entry,
     why: explain(entry, at, { maxAttempts }),
-    when: when === null ? null : new Date(when).toISOString(),
+    when,
     whenLocal: when === null ? null : localDateTime(when, entry.zone),
   };
 }
@@ -75,7 +60,7 @@ export function fleetRoutes(deps: ApiDeps): RouteSpec[] {
       summary: 'The fleet policy, halted rollouts, holds and the last scheduler tick',
       tag: 'fleet',
       status: 200,
-      response: z.object({ policy: z.record(z.string(), z.unknown()), halts: z.array(haltRecord), holds: z.array(holdRecord), lastTick: z.unknown() }),
+      response: z.object({ policy: z.record(z.string(), z.unknown()), halts: z.array(haltViewSchema), holds: z.array(holdViewSchema), lastTick: tickReportSchema.nullable() }),
       handle: async () => ({
         policy: await getFleetPolicy(deps.store),
         halts: await deps.store.listHalts({ active: true }),
@@ -104,7 +89,7 @@ export function fleetRoutes(deps: ApiDeps): RouteSpec[] {
       tag: 'fleet',
       body: resumeSchema,
       status: 200,
-      response: haltRecord,
+      response: haltViewSchema,
       handle: async ({ body, who }) => resumeRollout(deps, body, who),
     }),
     route({
@@ -115,7 +100,7 @@ export function fleetRoutes(deps: ApiDeps): RouteSpec[] {
       summary: 'Run one scheduler pass now',
       tag: 'fleet',
       status: 200,
-      response: z.record(z.string(), z.unknown()),
+      response: tickReportSchema,
       handle: async () => needScheduler().tick(),
     }),
     route({
@@ -133,7 +118,7 @@ export function fleetRoutes(deps: ApiDeps): RouteSpec[] {
         })
         .strict(),
       status: 200,
-      response: z.object({ at: z.string(), counts: z.record(z.string(), z.number()), halts: z.array(z.unknown()), entries: z.array(planEntry), total: z.number().int() }),
+      response: z.object({ at: isoTime, counts: z.record(z.string(), z.number()), halts: z.array(z.unknown()), entries: z.array(planEntrySchema), total: z.number().int() }),
       handle: async ({ query }) => {
         const at = query.at ?? deps.clock.now();
         const plan = await needScheduler().plan(at);
@@ -144,7 +129,7 @@ export function fleetRoutes(deps: ApiDeps): RouteSpec[] {
         const counts: Record<string, number> = {};
         for (const e of chosen) counts[e.decision.kind] = (counts[e.decision.kind] ?? 0) + 1;
         return {
-          at: new Date(at).toISOString(),
+          at,
           counts,
           halts: plan.halts,
           total: chosen.length,
@@ -162,7 +147,7 @@ export function fleetRoutes(deps: ApiDeps): RouteSpec[] {
       params: name,
       query: z.object({ at: atQuery }).strict(),
       status: 200,
-      response: planEntry,
+      response: planEntrySchema,
       handle: async ({ params, query }) => {
         await mustGetInstance(deps.store, params.name);
         const at = query.at ?? deps.clock.now();
@@ -179,8 +164,8 @@ export function fleetRoutes(deps: ApiDeps): RouteSpec[] {
       summary: 'Holds in force',
       tag: 'fleet',
       status: 200,
-      response: z.object({ holds: z.array(holdRecord) }),
-      handle: async () => ({ holds: await activeHolds(deps.store, deps.clock.now()) }),
+      response: listOf(holdViewSchema),
+      handle: async () => ({ items: await activeHolds(deps.store, deps.clock.now()), next: null }),
     }),
     route({
       method: 'put',
@@ -192,7 +177,7 @@ export function fleetRoutes(deps: ApiDeps): RouteSpec[] {
       params: name,
       body: holdSchema,
       status: 200,
-      response: holdRecord,
+      response: holdViewSchema,
       handle: async ({ params, body, who }) => holdInstance(deps, params.name, body, who),
     }),
     route({
@@ -205,7 +190,7 @@ export function fleetRoutes(deps: ApiDeps): RouteSpec[] {
       params: name,
       body: unholdSchema,
       status: 200,
-      response: holdRecord,
+      response: holdViewSchema,
       handle: async ({ params, body, who }) => unholdInstance(deps, params.name, body, who),
     }),
   ];

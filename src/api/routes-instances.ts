@@ -18,7 +18,8 @@ import type { ApiDeps } from './api-deps.ts';
 import { deploymentForRole, instanceStatus, statusForRole } from './instance-status.ts';
 import { pathParams, route } from './route.ts';
 import type { RouteSpec } from './route.ts';
-import { deploymentSchema, instanceSchema, instanceViewSchema, targetChangeSchema } from './schemas.ts';
+import { deploymentSchema, instanceSchema, instanceStatusSchema, instanceViewSchema, listOf, targetChangeSchema } from './schemas.ts';
+import { cursorField, cursorOf, numericCursor } from './paging.ts';
 import { mustGetInstance } from '../store/index.ts';
 
 const deploySchema = z
@@ -52,18 +53,10 @@ const waitQuery = z
 const historyQuery = z
   .object({
     limit: z.coerce.number().int().min(1).max(500).optional().describe('Page size, default 50.'),
-    before: z.coerce.number().int().min(0).optional().describe('Only deployments created before this (the `next` of the previous page).'),
+    cursor: cursorField,
+    before: z.coerce.number().int().min(0).optional().describe('The older name of `cursor`.'),
   })
   .strict();
-const agentCheckSchema = z
-  .object({
-    ok: z.boolean(),
-    state: z.enum(['ok', 'changing', 'unreachable', 'unknown', 'needs-deploy', 'mismatch']),
-    problems: z.array(z.string()),
-  })
-  .describe("The record compared with the agent's answer: `ok` false when the agent is unreachable or the instance is not routed as recorded.");
-const statusSchema = instanceViewSchema.extend({ runtime: z.unknown(), agent: agentCheckSchema, lastDeployment: deploymentSchema.nullable() });
-
 /** `skipTests` is an admin's decision, and the audit log says why (FORBIDDEN, VALIDATION_FAILED otherwise). */
 function skipTestsAllowed(who: { role: string }, reason: string | undefined): void {
   if (who.role !== 'admin') throw new CutoverError('FORBIDDEN', "skipping a release's tests needs an admin token; deploy without --skip-tests, or ask an admin");
@@ -97,8 +90,12 @@ export function instanceRoutes(deps: ApiDeps): RouteSpec[] {
       tag: 'instances',
       query: listInstancesQuery,
       status: 200,
-      response: z.object({ instances: z.array(instanceViewSchema), next: z.string().nullable() }),
-      handle: async ({ query }) => listInstanceViews(deps, query),
+      response: listOf(instanceViewSchema),
+      handle: async ({ query }) => {
+        const { selector, limit } = query;
+        const after = cursorOf(query, 'after', query.after);
+        return listInstanceViews(deps, { selector, limit, ...(after === undefined ? {} : { after }) });
+      },
     }),
     route({
       method: 'post',
@@ -129,7 +126,7 @@ export function instanceRoutes(deps: ApiDeps): RouteSpec[] {
       tag: 'instances',
       params: name,
       status: 200,
-      response: statusSchema,
+      response: instanceStatusSchema,
       handle: async ({ params, who }) => statusForRole(await instanceStatus(deps, params.name, await loadPointerIndex(store)), who.role),
     }),
     route({
@@ -210,19 +207,20 @@ export function instanceRoutes(deps: ApiDeps): RouteSpec[] {
       role: 'viewer',
       operationId: 'listDeployments',
       summary: "An instance's deployments, newest first, a page at a time",
-      description: 'Pass `next` back as `before` for the following page; `next` is null on the last one.',
+      description: 'Pass `next` back as `cursor` for the following page; `next` is null on the last one.',
       tag: 'deployments',
       params: name,
       query: historyQuery,
       status: 200,
-      response: z.object({ deployments: z.array(deploymentSchema), next: z.string().nullable() }),
+      response: listOf(deploymentSchema),
       handle: async ({ params, query, who }) => {
         const limit = query.limit ?? 50;
-        const page = await store.listDeployments({ instance: params.name, limit, ...(query.before === undefined ? {} : { before: query.before }) });
+        const before = numericCursor(cursorOf(query, 'before', query.before));
+        const page = await store.listDeployments({ instance: params.name, limit, ...(before === undefined ? {} : { before }) });
         // No history at all: an unknown name is an error (a deleted instance keeps its history).
-        if (page.length === 0 && query.before === undefined) await mustGetInstance(store, params.name);
+        if (page.length === 0 && before === undefined) await mustGetInstance(store, params.name);
         return {
-          deployments: page.map((d) => deploymentForRole(d, who.role)),
+          items: page.map((d) => deploymentForRole(d, who.role)),
           next: page.length === limit ? String(page.at(-1)!.createdAt) : null,
         };
       },
@@ -252,10 +250,10 @@ export function instanceRoutes(deps: ApiDeps): RouteSpec[] {
       summary: 'Every instance with its runtime state',
       tag: 'instances',
       status: 200,
-      response: z.object({ instances: z.array(statusSchema) }),
+      response: listOf(instanceStatusSchema),
       handle: async ({ who }) => {
         const [instances, index] = await Promise.all([store.listInstances(), loadPointerIndex(store)]);
-        return { instances: await Promise.all(instances.map(async (i) => statusForRole(await instanceStatus(deps, i.name, index), who.role))) };
+        return { items: await Promise.all(instances.map(async (i) => statusForRole(await instanceStatus(deps, i.name, index), who.role))), next: null };
       },
     }),
     route({

@@ -1,5 +1,4 @@
 import type { Context } from 'hono';
-import { z } from 'zod';
 import {
   authenticateMachine,
   createJoinToken,
@@ -18,7 +17,7 @@ import {
 import type { ApiDeps } from './api-deps.ts';
 import { pathParams, route } from './route.ts';
 import type { ApiEnv, RouteSpec } from './route.ts';
-import { createdJoinTokenSchema, joinTokenSchema, machineSchema, machineWithCredentialSchema } from './schemas.ts';
+import { createdJoinTokenSchema, joinTokenSchema, listOf, machineSchema, machineWithCredentialSchema } from './schemas.ts';
 
 
 /** The address of the peer (the agent), when the request came over a socket. */
@@ -44,8 +43,8 @@ export function machineRoutes(deps: ApiDeps): RouteSpec[] {
       summary: 'Join tokens, oldest first (never the tokens themselves)',
       tag: 'machines',
       status: 200,
-      response: z.object({ joinTokens: z.array(joinTokenSchema) }),
-      handle: async () => ({ joinTokens: await listJoinTokens(deps) }),
+      response: listOf(joinTokenSchema),
+      handle: async () => ({ items: await listJoinTokens(deps), next: null }),
     }),
     route({
       method: 'post',
@@ -107,8 +106,8 @@ export function machineRoutes(deps: ApiDeps): RouteSpec[] {
       summary: 'Machines by name, removed ones too',
       tag: 'machines',
       status: 200,
-      response: z.object({ machines: z.array(machineSchema) }),
-      handle: async () => ({ machines: await listMachines(store) }),
+      response: listOf(machineSchema),
+      handle: async () => ({ items: await listMachines(store), next: null }),
     }),
     route({
       method: 'get',

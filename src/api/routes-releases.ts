@@ -5,9 +5,9 @@ import { CutoverError } from '../shared/index.ts';
 import { DEFAULT_MAX_ARTIFACT_BYTES, manifestInvalid, releaseSpecSchema } from '../releases/index.ts';
 import { publishRelease, releaseDiff } from '../control/index.ts';
 import type { ApiDeps } from './api-deps.ts';
-import { pathParams, route } from './route.ts';
+import { Answer, pathParams, route } from './route.ts';
 import type { RouteSpec } from './route.ts';
-import { releaseDiffSchema, releaseSchema } from './schemas.ts';
+import { listOf, releaseDiffSchema, releaseSchema } from './schemas.ts';
 
 function webBody(body: ReadableStream<Uint8Array> | null): NodeJS.ReadableStream | Buffer {
   return body ? Readable.fromWeb(body as WebReadableStream) : Buffer.alloc(0);
@@ -78,9 +78,9 @@ export function releaseRoutes(deps: ApiDeps): RouteSpec[] {
       bodyError: (error) => (error ? manifestInvalid(error) : new CutoverError('MANIFEST_INVALID', 'The release spec must be a JSON object')),
       status: 201,
       response: releaseSchema.extend({ created: z.boolean() }),
-      handle: async ({ body, c, who }) => {
+      handle: async ({ body, who }) => {
         const { release, created } = await publishRelease(deps, body, who);
-        return c.json({ ...release, created }, created ? 201 : 200);
+        return new Answer({ ...release, created }, created ? 201 : 200);
       },
     }),
     route({
@@ -92,8 +92,8 @@ export function releaseRoutes(deps: ApiDeps): RouteSpec[] {
       tag: 'releases',
       query: appQuery,
       status: 200,
-      response: z.object({ releases: z.array(releaseSchema) }),
-      handle: async ({ query }) => ({ releases: await store.listReleases(query.app) }),
+      response: listOf(releaseSchema),
+      handle: async ({ query }) => ({ items: await store.listReleases(query.app), next: null }),
     }),
     route({
       method: 'get',

@@ -1,10 +1,30 @@
-// Response schemas: they document what the API returns in the OpenAPI document, and `wire.ts`
-// infers the answer types from them (what the CLI reads). They are exact objects, and `wire.ts`
-// checks at compile time that each service's answer fits its schema, so the two cannot drift.
+// Response schemas: they document what the API returns in the OpenAPI document, `wire.ts`
+// infers the answer types from them (what the CLI reads), and `mount` passes every answer through
+// its route's schema: the one place an answer is mapped to the wire. They are exact objects, and
+// `wire.ts` checks at compile time that each service's answer fits its schema (the schema's input),
+// so the two cannot drift.
 import { z } from 'zod';
 import type { ErrorCode } from '../shared/index.ts';
 
-const ms = z.number().int().describe('Milliseconds since the epoch.');
+/**
+ * A time on the wire: the services and the store keep milliseconds since the epoch; answers carry
+ * ISO 8601 UTC strings. A codec, so its input is the record's number, its output (the answer and
+ * the OpenAPI document) the string, and `z.encode` turns an answer back into the record.
+ */
+export const isoTime = z
+  .codec(z.number().int(), z.iso.datetime(), { decode: (ms) => new Date(ms).toISOString(), encode: (iso) => Date.parse(iso) })
+  .describe('ISO 8601 UTC, e.g. 2026-11-20T10:00:00.000Z.');
+
+/**
+ * Every list answer of the API: `{items, next}`. `next` is an opaque cursor: pass it back as
+ * `cursor` for the following page; null on the last page (and for lists that are never paged).
+ */
+export function listOf<T extends z.ZodType>(item: T) {
+  return z.object({
+    items: z.array(item),
+    next: z.string().nullable().describe('Pass back as `cursor` for the next page; null on the last page.'),
+  });
+}
 const target = z.union([z.object({ version: z.string() }), z.object({ channel: z.string() }), z.null()]);
 const color = z.enum(['blue', 'green']);
 const role = z.enum(['viewer', 'deployer', 'admin', 'publisher']);
@@ -14,11 +34,11 @@ export const releaseSchema = z.object({
   version: z.string(),
   digest: z.string().describe('Content hash of the spec.'),
   spec: z.record(z.string(), z.unknown()).describe('The release spec as published.'),
-  createdAt: ms,
+  createdAt: isoTime,
   createdBy: z.string(),
 });
 
-const slot = z.object({ version: z.string(), status: z.enum(['starting', 'live', 'warm', 'stopped', 'failed']), deploymentId: z.string(), warmUntil: ms.optional() }).nullable();
+const slot = z.object({ version: z.string(), status: z.enum(['starting', 'live', 'warm', 'stopped', 'failed']), deploymentId: z.string(), warmUntil: isoTime.optional() }).nullable();
 
 export const resolvedTargetSchema = z
   .union([
@@ -40,21 +60,36 @@ export const instanceSchema = z.object({
   currentVersion: z.string().nullable(),
   activeColor: color.nullable(),
   slots: z.object({ blue: slot, green: slot }),
-  createdAt: ms,
-  updatedAt: ms,
+  createdAt: isoTime,
+  updatedAt: isoTime,
 });
 
 export const instanceViewSchema = instanceSchema.extend({ resolvedTarget: resolvedTargetSchema });
 
+const agentCheckSchema = z
+  .object({
+    ok: z.boolean(),
+    state: z.enum(['ok', 'changing', 'unreachable', 'unknown', 'needs-deploy', 'mismatch']),
+    problems: z.array(z.string()),
+  })
+  .describe("The record compared with the agent's answer: `ok` false when the agent is unreachable or the instance is not routed as recorded.");
+
+// What a step saw: free-form, but the times it records are named, so they go on the wire as ISO.
+const stepDetail = z
+  .looseObject({
+    healthySince: isoTime.optional().describe('health: when the slot passed its health check.'),
+    flippedAt: isoTime.optional().describe('flip: when the router switched.'),
+    shiftedAt: isoTime.optional().describe('a weighted step: when the router shifted.'),
+  })
+  .describe('What the step saw: health checks, port, timings (durations in ms, named `…Ms`); a test step: command, passed, exitCode, durationMs, sha256, outputBytes, output (the last 64 KiB, secrets masked).');
+const healthCheckSeen = z.looseObject({ at: isoTime.optional().describe('When the probe started.') });
+
 const step = z.object({
   name: z.string().describe('prepare, start, health, smoke, shift-<percent>, flip, verify, finalise (in plan order)'),
   status: z.enum(['pending', 'running', 'done', 'failed', 'skipped']),
-  startedAt: ms.optional(),
-  finishedAt: ms.optional(),
-  detail: z
-    .record(z.string(), z.unknown())
-    .optional()
-    .describe('What the step saw: health checks, port, timings; a test step: command, passed, exitCode, durationMs, sha256, outputBytes, output (the last 64 KiB, secrets masked).'),
+  startedAt: isoTime.optional(),
+  finishedAt: isoTime.optional(),
+  detail: stepDetail.optional(),
 });
 
 export const deploymentSchema = z.object({
@@ -68,10 +103,16 @@ export const deploymentSchema = z.object({
   toColor: color,
   status: z.enum(['running', 'succeeded', 'failed', 'aborted']),
   steps: z.array(step),
-  error: z.object({ code: z.custom<ErrorCode>((v) => typeof v === 'string'), message: z.string(), details: z.record(z.string(), z.unknown()).optional() }).optional(),
+  error: z
+    .object({
+      code: z.custom<ErrorCode>((v) => typeof v === 'string'),
+      message: z.string(),
+      details: z.looseObject({ lastCheck: healthCheckSeen.optional().describe('A failed health check: the last probe.') }).optional(),
+    })
+    .optional(),
   skipTests: z.boolean().optional().describe("An admin deployed it without the release's tests."),
   rollback: z
-    .object({ strategy: z.literal('flip-to-warm'), toVersion: z.string().nullable(), toColor: color, flippedAt: ms, tookMs: z.number() })
+    .object({ strategy: z.literal('flip-to-warm'), toVersion: z.string().nullable(), toColor: color, flippedAt: isoTime, tookMs: z.number() })
     .optional()
     .describe('A failure after the flip (verify, an abort during it) flipped users back to the warm slot: to what, and how long the flip took.'),
   actor: z.string(),
@@ -79,10 +120,18 @@ export const deploymentSchema = z.object({
   reason: z.string().optional(),
   requestId: z.string().optional(),
   rollout: z.object({ steps: z.array(z.number()), pauseMs: z.number().nullable(), analysis: z.boolean() }).optional(),
-  abort: z.object({ at: ms, actor: z.string(), reason: z.string().optional() }).optional(),
-  createdAt: ms,
-  updatedAt: ms,
-  finishedAt: ms.optional(),
+  abort: z.object({ at: isoTime, actor: z.string(), reason: z.string().optional() }).optional(),
+  createdAt: isoTime,
+  updatedAt: isoTime,
+  finishedAt: isoTime.optional(),
+});
+
+/** An instance with what the agent reports and its last deployment (`GET /api/instances/{name}`, `GET /api/status`). */
+export const instanceStatusSchema = instanceViewSchema.extend({
+  runtime: z.unknown().describe('What the agent reports now; null when it cannot be reached or does not know the instance.'),
+  runtimeError: z.string().optional().describe('Why the agent could not be asked.'),
+  agent: agentCheckSchema,
+  lastDeployment: deploymentSchema.nullable(),
 });
 
 export const policySchema = z.object({
@@ -91,14 +140,14 @@ export const policySchema = z.object({
   allowPrerelease: z.boolean(),
   autoPromote: z.boolean().optional(),
 });
-export const pointerSchema = z.object({ app: z.string(), channel: z.string(), version: z.string(), movedAt: ms, movedBy: z.string() });
+export const pointerSchema = z.object({ app: z.string(), channel: z.string(), version: z.string(), movedAt: isoTime, movedBy: z.string() });
 export const moveSchema = z.object({
   id: z.number(),
   app: z.string(),
   channel: z.string(),
   fromVersion: z.string().nullable(),
   toVersion: z.string(),
-  at: ms,
+  at: isoTime,
   actor: z.string(),
   reason: z.string().nullable(),
   forced: z.boolean(),
@@ -109,20 +158,24 @@ export const channelSchema = z.object({
   description: z.string(),
   policy: policySchema,
   builtIn: z.boolean(),
-  createdAt: ms,
+  createdAt: isoTime,
   createdBy: z.string(),
-  updatedAt: ms,
+  updatedAt: isoTime,
 });
 export const channelViewSchema = channelSchema.extend({ pointers: z.array(pointerSchema) });
 export const channelDetailSchema = channelViewSchema.extend({ history: z.array(moveSchema) });
 
-const failure = z.looseObject({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()) });
+const failure = z.looseObject({
+  code: z.string(),
+  message: z.string(),
+  details: z.looseObject({ eligibleAt: isoTime.optional().describe('When the soak rule is met.') }).describe('Facts about the failed rule.'),
+});
 export const promotionCheckSchema = z.looseObject({
   app: z.string(),
   version: z.string(),
   channel: z.string(),
   current: z.string().nullable(),
-  verdict: z.looseObject({ allowed: z.boolean(), failures: z.array(failure), eligibleAt: ms.optional() }),
+  verdict: z.looseObject({ allowed: z.boolean(), failures: z.array(failure), eligibleAt: isoTime.optional() }),
 });
 export const promotionResultSchema = promotionCheckSchema.extend({ changed: z.boolean(), forced: z.boolean(), move: moveSchema.nullable() });
 
@@ -135,15 +188,15 @@ export const problemSchema = z.object({
   status: z.enum(['open', 'resolved']),
   source: z.string(),
   reportedBy: z.string(),
-  reportedAt: ms,
+  reportedAt: isoTime,
   resolvedBy: z.string().nullable(),
-  resolvedAt: ms.nullable(),
+  resolvedAt: isoTime.nullable(),
   resolution: z.string().nullable(),
 });
 
 export const auditEntrySchema = z.object({
   id: z.number().int(),
-  at: ms,
+  at: isoTime,
   actor: z.string(),
   action: z.string(),
   subject: z.string(),
@@ -170,7 +223,7 @@ export const tokenSchema = z.object({
   name: z.string(),
   role,
   channels: z.array(z.string()).optional().describe('A publisher token: the channels it may promote to.'),
-  createdAt: ms,
+  createdAt: isoTime,
   createdBy: z.string(),
 });
 
@@ -197,12 +250,12 @@ export const releaseDiffSchema = z.looseObject({
 /** A join token as listed: never the token, never its hash. */
 export const joinTokenSchema = z.object({
   id: z.string(),
-  createdAt: ms,
+  createdAt: isoTime,
   createdBy: z.string(),
-  expiresAt: ms,
+  expiresAt: isoTime,
   maxUses: z.number().int().nullable(),
   uses: z.number().int(),
-  revokedAt: ms.nullable(),
+  revokedAt: isoTime.nullable(),
   revokedBy: z.string().nullable(),
   state: z.enum(['usable', 'revoked', 'expired', 'used']),
 });
@@ -215,10 +268,10 @@ export const machineSchema = z.object({
   agentVersion: z.string(),
   protocolVersion: z.number().int(),
   needsUpgrade: z.boolean().describe('Its agent speaks the protocol version before this server\'s: upgrade it.'),
-  joinedAt: ms,
-  lastHeartbeat: ms.nullable(),
+  joinedAt: isoTime,
+  lastHeartbeat: isoTime.nullable(),
   status: z.enum(['active', 'draining', 'removed']),
-  credentialRotatedAt: ms,
+  credentialRotatedAt: isoTime,
   joinToken: z.string().describe('The id of the join token it joined with.'),
 });
 
@@ -231,3 +284,58 @@ export const createdJoinTokenSchema = joinTokenSchema.extend({
 
 /** A join's and a rotation's answer: the machine and its new credential, shown only here. */
 export const machineWithCredentialSchema = z.object({ machine: machineSchema, credential: z.string().describe('The machine credential: shown only in this answer.') });
+
+/** A hold on an instance: the fleet scheduler leaves it alone. */
+export const holdViewSchema = z.object({ instance: z.string(), owner: z.string(), reason: z.string(), createdAt: isoTime, until: isoTime.nullable() });
+
+/** A version's rollout, halted fleet-wide after its failure budget ran out. */
+export const haltViewSchema = z.object({
+  id: z.number().int(),
+  app: z.string(),
+  version: z.string(),
+  reason: z.string(),
+  problemId: z.number().int().nullable(),
+  haltedAt: isoTime,
+  haltedBy: z.string(),
+  liftedBy: z.string().nullable(),
+  liftedAt: isoTime.nullable(),
+  liftReason: z.string().nullable(),
+});
+
+/** What one scheduler pass did. */
+export const tickReportSchema = z.looseObject({
+  at: isoTime,
+  leader: z.boolean(),
+  enabled: z.boolean(),
+  promoted: z.array(z.unknown()),
+  halted: z.array(z.unknown()),
+  started: z.array(z.unknown()),
+  skipped: z.array(z.unknown()),
+  agentUnreachable: z.string().optional(),
+  counts: z.record(z.string(), z.number()),
+});
+
+/** The scheduler's decision for one instance; its times depend on the kind. */
+const planDecision = z.looseObject({
+  kind: z.string(),
+  opensAt: isoTime.nullable().optional().describe('waiting-window: when the next window opens.'),
+  retryAt: isoTime.optional().describe('retry-wait: when it retries.'),
+  lastFailedAt: isoTime.optional().describe('retry-wait, gave-up: when it last failed.'),
+  hold: holdViewSchema.optional().describe('held: the hold.'),
+  halt: haltViewSchema.nullable().optional().describe('halted: the halt in force.'),
+});
+
+/** One entry of the fleet plan, and the answer of `why`. */
+export const planEntrySchema = z.looseObject({
+  instance: z.string(),
+  app: z.string(),
+  environment: z.string(),
+  wave: z.number().int(),
+  window: z.string(),
+  zone: z.string(),
+  currentVersion: z.string().nullable(),
+  decision: planDecision,
+  why: z.string().describe('The decision in one sentence.'),
+  when: isoTime.nullable().describe('When it upgrades (now, or when its window opens); null when not scheduled.'),
+  whenLocal: z.string().nullable().describe('The same time in the instance’s zone.'),
+});

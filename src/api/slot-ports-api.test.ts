@@ -29,7 +29,7 @@ test('slot ports are shown to deployers and admins, never to viewers', async () 
     }
     const views = [
       (await h.call('viewer', 'GET', '/api/instances/web')).body,
-      (await h.call('viewer', 'GET', '/api/status')).body.instances[0],
+      (await h.call('viewer', 'GET', '/api/status')).body.items[0],
     ];
     for (const view of views) {
       assert.equal(view.runtime.slots.length, 1);
@@ -37,7 +37,7 @@ test('slot ports are shown to deployers and admins, never to viewers', async () 
       assert.ok(!('port' in view.runtime.slots[0]));
       assert.ok(startDetail(view.lastDeployment) && !('port' in startDetail(view.lastDeployment)!));
     }
-    const listed = (await h.call('viewer', 'GET', '/api/instances/web/deployments')).body.deployments;
+    const listed = (await h.call('viewer', 'GET', '/api/instances/web/deployments')).body.items;
     const shown = (await h.call('viewer', 'GET', `/api/deployments/${id}`)).body;
     for (const d of [...listed, shown])
       assert.ok(!('port' in (startDetail(d) ?? {})), JSON.stringify(startDetail(d)));

@@ -36,7 +36,7 @@ test('an instance targets a version or a channel and shows its resolved target',
     const shown = await h.call('viewer', 'GET', '/api/instances/acme-test');
     assert.deepEqual(shown.body.resolvedTarget, { kind: 'channel', channel: 'beta', version: '1.1.0', onTarget: false });
 
-    const [entry] = (await h.call('viewer', 'GET', '/api/audit?instance=acme-live&action=instance.target')).body.entries;
+    const [entry] = (await h.call('viewer', 'GET', '/api/audit?instance=acme-live&action=instance.target')).body.items;
     assert.deepEqual(entry.before, { target: null });
     assert.deepEqual(entry.after, { target: { version: '1.0.0' } });
   } finally {
@@ -66,9 +66,9 @@ test('a bulk retarget previews, applies exactly what was previewed in one transa
     const applied = await h.call('deployer', 'POST', '/api/instances/target', { ...body, confirm: again.body.selection });
     assert.equal(applied.body.applied, true);
     assert.equal(applied.body.changes.length, 2);
-    const tests = (await h.call('viewer', 'GET', '/api/instances?selector=environment%3Dtest')).body.instances;
+    const tests = (await h.call('viewer', 'GET', '/api/instances?selector=environment%3Dtest')).body.items;
     assert.deepEqual(tests.map((i: { target: unknown }) => i.target), [{ channel: 'beta' }, { channel: 'beta' }]);
-    const entries = (await h.call('viewer', 'GET', '/api/audit?action=instance.target')).body.entries;
+    const entries = (await h.call('viewer', 'GET', '/api/audit?action=instance.target')).body.items;
     const bulk = entries.filter((e: { details: { selector?: string } }) => e.details.selector === 'environment=test');
     assert.equal(bulk.length, 2, 'one audit entry per instance');
     assert.equal(bulk[0].requestId, bulk[1].requestId, 'one request');
@@ -88,15 +88,21 @@ test('instances are listed a page at a time, with or without a selector', async 
   try {
     await fleet(h);
     const first = (await h.call('viewer', 'GET', '/api/instances?limit=3')).body;
-    assert.deepEqual(first.instances.map((i: { name: string }) => i.name), ['acme-live', 'acme-test', 'zeta-live']);
+    assert.deepEqual(Object.keys(first), ['items', 'next']);
+    assert.deepEqual(first.items.map((i: { name: string }) => i.name), ['acme-live', 'acme-test', 'zeta-live']);
     assert.equal(first.next, 'zeta-live');
-    const second = (await h.call('viewer', 'GET', `/api/instances?limit=3&after=${first.next}`)).body;
-    assert.deepEqual(second.instances.map((i: { name: string }) => i.name), ['zeta-test']);
+    const second = (await h.call('viewer', 'GET', `/api/instances?limit=3&cursor=${first.next}`)).body;
+    assert.deepEqual(second.items.map((i: { name: string }) => i.name), ['zeta-test']);
     assert.equal(second.next, null);
+    // `after`, the older name of `cursor`, keeps working; both at once is refused, naming cursor.
+    assert.deepEqual((await h.call('viewer', 'GET', `/api/instances?limit=3&after=${first.next}`)).body, second);
+    const both = await h.call('viewer', 'GET', `/api/instances?limit=3&after=a&cursor=b`);
+    assert.equal(both.status, 400);
+    assert.match(both.body.message, /after: is the older name of cursor/);
     const live = (await h.call('viewer', 'GET', '/api/instances?limit=1&selector=environment%3Dproduction')).body;
-    assert.deepEqual(live.instances.map((i: { name: string }) => i.name), ['acme-live']);
-    const rest = (await h.call('viewer', 'GET', `/api/instances?limit=1&selector=environment%3Dproduction&after=${live.next}`)).body;
-    assert.deepEqual(rest.instances.map((i: { name: string }) => i.name), ['zeta-live']);
+    assert.deepEqual(live.items.map((i: { name: string }) => i.name), ['acme-live']);
+    const rest = (await h.call('viewer', 'GET', `/api/instances?limit=1&selector=environment%3Dproduction&cursor=${live.next}`)).body;
+    assert.deepEqual(rest.items.map((i: { name: string }) => i.name), ['zeta-live']);
     assert.equal((await h.call('viewer', 'GET', '/api/instances?limit=0')).status, 400);
   } finally {
     await h.close();
@@ -109,7 +115,7 @@ test('tokens: created once, listed without secrets, revoked at once; the last ad
     const created = await h.call('admin', 'POST', '/api/tokens', { name: 'ci', role: 'deployer' });
     assert.equal(created.status, 201);
     assert.match(created.body.token, /^cut_/);
-    const listed = (await h.call('admin', 'GET', '/api/tokens')).body.tokens;
+    const listed = (await h.call('admin', 'GET', '/api/tokens')).body.items;
     assert.ok(listed.every((t: Record<string, unknown>) => !('hash' in t) && !('token' in t)));
     assert.equal((await h.call('admin', 'POST', '/api/tokens', { name: 'ci', role: 'viewer' })).body.code, 'TOKEN_EXISTS');
     const useIt = () => h.call(null, 'GET', '/api/releases', undefined, { authorization: `Bearer ${created.body.token}` });
@@ -117,7 +123,7 @@ test('tokens: created once, listed without secrets, revoked at once; the last ad
     assert.equal((await h.call('admin', 'DELETE', '/api/tokens/ci')).status, 200);
     assert.equal((await useIt()).status, 401);
     assert.equal((await h.call('admin', 'DELETE', '/api/tokens/admin')).body.code, 'LAST_ADMIN_TOKEN');
-    const audit = JSON.stringify((await h.call('viewer', 'GET', '/api/audit?subject=token:ci')).body.entries);
+    const audit = JSON.stringify((await h.call('viewer', 'GET', '/api/audit?subject=token:ci')).body.items);
     assert.ok(audit.includes('token.create') && audit.includes('token.revoke'));
     assert.ok(!audit.includes(created.body.token), 'the token never appears in the audit log');
   } finally {
@@ -131,12 +137,12 @@ test('every change is audited, filterable, and the chain verifies', async () => 
     await fleet(h);
     await h.call('deployer', 'POST', '/api/channels/beta/promote', { version: '1.1.0' });
     await h.call('deployer', 'POST', '/api/problems', { version: '1.1.0', title: 'slow checkout' });
-    const byRelease = (await h.call('viewer', 'GET', '/api/audit?release=1.1.0')).body.entries.map((e: { action: string }) => e.action);
+    const byRelease = (await h.call('viewer', 'GET', '/api/audit?release=1.1.0')).body.items.map((e: { action: string }) => e.action);
     assert.deepEqual(byRelease, ['problem.report', 'channel.promote']);
-    assert.deepEqual((await h.call('viewer', 'GET', '/api/audit?release=shop@1.1.0')).body.entries.length, 2);
-    const byActor = (await h.call('viewer', 'GET', '/api/audit?actor=a-deployer&limit=100')).body.entries;
+    assert.deepEqual((await h.call('viewer', 'GET', '/api/audit?release=shop@1.1.0')).body.items.length, 2);
+    const byActor = (await h.call('viewer', 'GET', '/api/audit?actor=a-deployer&limit=100')).body.items;
     assert.ok(byActor.length >= 6 && byActor.every((e: { actor: string }) => e.actor === 'a-deployer'));
-    const future = (await h.call('viewer', 'GET', '/api/audit?since=2030-01-01T00:00:00Z')).body.entries;
+    const future = (await h.call('viewer', 'GET', '/api/audit?since=2030-01-01T00:00:00Z')).body.items;
     assert.equal(future.length, 0);
     assert.equal((await h.call('viewer', 'GET', '/api/audit?since=yesterday')).status, 400);
     const verify = (await h.call('viewer', 'GET', '/api/audit/verify')).body;
@@ -166,7 +172,7 @@ test('an instance changes its window, environment, tenant and labels; a bad wind
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
     assert.equal(ok.body.window, 'weekdays 22:00-02:00 America/New_York');
     assert.deepEqual(ok.body.labels, { host: 'web-3' });
-    const [entry] = (await h.call('viewer', 'GET', '/api/audit?action=instance.update')).body.entries;
+    const [entry] = (await h.call('viewer', 'GET', '/api/audit?action=instance.update')).body.items;
     assert.equal(entry.before.window, null);
     assert.equal(entry.after.window, 'weekdays 22:00-02:00 America/New_York');
     assert.equal(entry.reason, 'customer asked for nights');
@@ -193,7 +199,7 @@ test('audit --release V finds every entry that set a target of V, instance creat
     assert.equal(created.status, 201, JSON.stringify(created.body));
     await h.call('deployer', 'POST', '/api/instances', { name: 'later', app: 'shop', hosts: ['later.example.test'], environment: 'test' });
     await h.call('deployer', 'PUT', '/api/instances/later/target', { target: { version: '1.1.0' } });
-    const entries = (await h.call('viewer', 'GET', '/api/audit?release=shop@1.1.0')).body.entries as { action: string; subject: string }[];
+    const entries = (await h.call('viewer', 'GET', '/api/audit?release=shop@1.1.0')).body.items as { action: string; subject: string }[];
     const targeting = entries.filter((e) => e.action.startsWith('instance.')).map((e) => `${e.action} ${e.subject}`);
     assert.deepEqual(targeting, ['instance.target later', 'instance.create born-targeted']);
   } finally {

@@ -59,7 +59,7 @@ test('a gradual cutover through the API: steps, a manual hold, resume; then an a
     assert.equal(again.status, 409);
     assert.equal(again.body.code, 'DEPLOYMENT_NOT_RUNNING');
     const audit = await h.call('viewer', 'GET', '/api/audit?instance=web');
-    const actions = audit.body.entries.map((e: { action: string }) => e.action);
+    const actions = audit.body.items.map((e: { action: string }) => e.action);
     for (const a of ['deployment.resume', 'deployment.abort', 'deploy.aborted']) assert.ok(actions.includes(a), a);
   } finally {
     await h.close();
@@ -81,7 +81,7 @@ test('a bad rollout is refused naming the field, and changes nothing', async () 
       assert.match(JSON.stringify(r.body), message);
     }
     const list = await h.call('viewer', 'GET', '/api/instances/web/deployments');
-    assert.equal(list.body.deployments.length, 1);
+    assert.equal(list.body.items.length, 1);
   } finally {
     await h.close();
   }
@@ -111,7 +111,7 @@ test('preview and maintenance switches reach the runtime and the audit log, neve
     const audit = await h.call('viewer', 'GET', '/api/audit?instance=web');
     const text = JSON.stringify(audit.body);
     assert.ok(!text.includes(open.body.token), 'the token never reaches the audit log');
-    const actions = audit.body.entries.map((e: { action: string }) => e.action);
+    const actions = audit.body.items.map((e: { action: string }) => e.action);
     for (const a of ['instance.preview.open', 'instance.preview.close', 'instance.maintenance.on', 'instance.maintenance.off']) {
       assert.ok(actions.includes(a), a);
     }
@@ -129,13 +129,13 @@ test('skipTests needs an admin and a reason; it is then recorded and audited', a
     const noReason = await h.call('admin', 'POST', '/api/instances/web/deploy', { version: '1.2.0', skipTests: true });
     assert.equal(noReason.status, 400);
     assert.match(JSON.stringify(noReason.body), /reason/);
-    assert.equal((await h.call('viewer', 'GET', '/api/instances/web/deployments')).body.deployments.length, 1, 'refusals change nothing');
+    assert.equal((await h.call('viewer', 'GET', '/api/instances/web/deployments')).body.items.length, 1, 'refusals change nothing');
     const ok = await h.call('admin', 'POST', '/api/instances/web/deploy?wait=5000', { version: '1.2.0', skipTests: true, reason: 'hotfix, smoke broken by #12' });
     assert.equal(ok.body.status, 'succeeded', JSON.stringify(ok.body));
     assert.equal(ok.body.skipTests, true);
     assert.ok(!ok.body.steps.some((s: { name: string }) => s.name === 'smoke'));
     const audit = await h.call('viewer', 'GET', '/api/audit?instance=web');
-    const start = audit.body.entries.find((e: { action: string; details: { to?: string } }) => e.action === 'deploy.start' && e.details.to === '1.2.0');
+    const start = audit.body.items.find((e: { action: string; details: { to?: string } }) => e.action === 'deploy.start' && e.details.to === '1.2.0');
     assert.equal(start.details.skipTests, true);
     assert.equal(start.reason, 'hotfix, smoke broken by #12');
   } finally {

@@ -1,20 +1,29 @@
 // The answers of the API as types: what a client (the CLI) reads. They are inferred from the
-// response schemas that also write the OpenAPI document, so the document, these types and the
-// CLI agree; `wire.test.ts` checks that each service's answer fits its schema. The CLI imports
-// these and nothing from `store/`: a change to a database record does not silently change what
-// the CLI thinks the API returns.
+// response schemas that also write the OpenAPI document and map each answer to the wire (`mount`),
+// so the document, these types and the CLI agree; `wire.test.ts` checks that each service's
+// answer fits its schema. Times are ISO 8601 UTC strings here (the services keep milliseconds),
+// and lists are `ListOf<T>`. The CLI imports these and nothing from `store/`: a change to a
+// database record does not silently change what the CLI thinks the API returns.
 import type { z } from 'zod';
-import type { InstancePlan } from '../fleet/index.ts';
+import type { RuntimeInstance } from '../deploy/index.ts';
 import type {
   auditEntrySchema,
   chainCheckSchema,
   channelDetailSchema,
   channelSchema,
+  channelViewSchema,
   deploymentSchema,
+  haltViewSchema,
+  holdViewSchema,
   instanceSchema,
+  instanceStatusSchema,
+  instanceViewSchema,
   moveSchema,
+  planEntrySchema,
   policySchema,
   problemSchema,
+  promotionCheckSchema,
+  promotionResultSchema,
   releaseSchema,
   tokenSchema,
   createdJoinTokenSchema,
@@ -22,6 +31,13 @@ import type {
   machineSchema,
   machineWithCredentialSchema,
 } from './schemas.ts';
+
+/** Every list answer: a page of items, and the cursor of the next page (null on the last). */
+export interface ListOf<T> {
+  items: T[];
+  /** Pass back as `cursor`; null on the last page. */
+  next: string | null;
+}
 
 /** A published release (`GET /api/releases/{version}`). */
 export type ReleaseView = z.infer<typeof releaseSchema>;
@@ -58,20 +74,24 @@ export type MachineWithCredentialView = z.infer<typeof machineWithCredentialSche
 /** A token's role. */
 export type RoleName = TokenInfo['role'];
 
-// Answers whose schemas only sketch them (nested unions the OpenAPI document leaves open): the
-// services' own result types, exported from here so clients still import them from `api/` only.
-export type { BulkTargetResult, PromotionCheck, PromotionResult } from '../control/index.ts';
-// The services' names for these views; `wire.test.ts` checks each fits its response schema.
-export type { ChannelView, InstanceView, TargetChange } from '../control/index.ts';
-export type { AgentCheck, DeletedInstance, PreviewAccess, PruneResult } from '../deploy/index.ts';
-export type { InstanceStatus } from './instance-status.ts';
-
-export type { InstancePlan };
-
+/** An instance with its resolved target (`GET /api/instances`, `PATCH`, `PUT …/target`). */
+export type InstanceSummary = z.infer<typeof instanceViewSchema>;
+/** An instance with what its agent reports (`GET /api/instances/{name}`, `GET /api/status`). */
+export type InstanceStatus = Omit<z.infer<typeof instanceStatusSchema>, 'runtime'> & { runtime: RuntimeInstance | null };
+/** A channel with its pointers (`GET /api/channels`). */
+export type ChannelSummary = z.infer<typeof channelViewSchema>;
+/** Whether a release may be promoted to a channel now (`GET /api/channels/{name}/check`). */
+export type PromotionCheckView = z.infer<typeof promotionCheckSchema>;
+/** The answer of `POST /api/channels/{name}/promote`. */
+export type PromotionResultView = z.infer<typeof promotionResultSchema>;
+/** A hold on an instance. */
+export type HoldView = z.infer<typeof holdViewSchema>;
+/** A version's halted rollout. */
+export type HaltView = z.infer<typeof haltViewSchema>;
 /** One entry of `GET /api/fleet/plan` and the answer of `GET /api/instances/{name}/why`. */
-export interface PlanEntry extends InstancePlan {
-  why: string;
-  /** ISO 8601 UTC; null when not scheduled. */
-  when: string | null;
-  whenLocal: string | null;
-}
+export type PlanEntry = z.infer<typeof planEntrySchema>;
+
+// Answers without times, whose schemas only sketch them: the services' own result types, exported
+// from here so clients still import them from `api/` only.
+export type { BulkTargetResult, TargetChange } from '../control/index.ts';
+export type { AgentCheck, DeletedInstance, PreviewAccess, PruneResult, RuntimeInstance } from '../deploy/index.ts';

@@ -19,7 +19,7 @@ test('queries keep only given values, encoded', () => {
 });
 
 test('cells: minute times and shortened JSON', () => {
-  assert.equal(when(Date.parse('2026-11-20T10:00:59.999Z')), '2026-11-20T10:00Z');
+  assert.equal(when('2026-11-20T10:00:59.999Z'), '2026-11-20T10:00Z');
   assert.equal(when(null), '-');
   assert.equal(compactJson(null), '-');
   assert.equal(compactJson({ a: 'x'.repeat(100) }, 10), '{"a":"xxx…');
@@ -65,4 +65,13 @@ test('tables and text output escape once in the renderers; --json keeps JSON esc
   assert.equal(written[1], 'title \\x07\\x9b\n');
   assert.deepEqual(JSON.parse(written[2]!), { title: '\u001b[2J' });
   assert.match(written[2]!, /\\u001b\[2J/);
+});
+
+test('steps last the milliseconds between their ISO times; --cursor or its older name, not both', async () => {
+  const { cursorFlag, msBetween } = await import('./format.ts');
+  assert.equal(msBetween('2026-11-20T10:00:00.000Z', '2026-11-20T10:00:01.250Z'), 1250);
+  assert.equal(cursorFlag('12', undefined, '--before'), '12');
+  assert.equal(cursorFlag(undefined, '12', '--before'), '12');
+  assert.equal(cursorFlag(undefined, undefined, '--before'), undefined);
+  assert.throws(() => cursorFlag('12', '13', '--before'), /--before is the older name of --cursor/);
 });

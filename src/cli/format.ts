@@ -1,11 +1,27 @@
 // Small renderers shared by the commands' human output.
 import { CutoverError, bareDurationHint, isBareDuration, parseDuration, parseDurationWithUnit } from '../shared/index.ts';
-import type { InstanceTargetView, InstanceView } from '../api/index.ts';
+import type { InstanceSummary, InstanceTargetView } from '../api/index.ts';
 
-/** `2026-11-20T10:00Z`: minute precision reads better in tables; --json keeps the milliseconds. */
-export function when(ms: number | null | undefined): string {
-  if (ms === null || ms === undefined) return '-';
-  return `${new Date(ms).toISOString().slice(0, 16)}Z`;
+/** `2026-11-20T10:00Z` from an answer's ISO time: minute precision reads better in tables; --json keeps the milliseconds. */
+export function when(iso: string | null | undefined): string {
+  if (iso === null || iso === undefined) return '-';
+  return `${new Date(iso).toISOString().slice(0, 16)}Z`;
+}
+
+/**
+ * `--cursor` (the `next` a previous page printed), or the command's older name for it (`--after`,
+ * `--before`), which keeps working; both at once is refused.
+ */
+export function cursorFlag(cursor: string | undefined, old: string | undefined, oldFlag: string): string | undefined {
+  if (cursor !== undefined && old !== undefined) {
+    throw new CutoverError('VALIDATION_FAILED', `${oldFlag} is the older name of --cursor: give only --cursor (the \`next\` of the previous page)`);
+  }
+  return cursor ?? old;
+}
+
+/** The milliseconds between two ISO times of an answer (a step's start and finish). */
+export function msBetween(from: string, to: string): number {
+  return Date.parse(to) - Date.parse(from);
 }
 
 /** `path?k=v&…` with the defined, non-empty values only. */
@@ -23,7 +39,7 @@ export function targetText(target: InstanceTargetView | null | undefined): strin
 }
 
 /** The declared target with what it resolves to now: `channel:beta → 1.2.0`, `1.4.3` or `-`. */
-export function resolvedText(i: Pick<InstanceView, 'resolvedTarget'>): string {
+export function resolvedText(i: Pick<InstanceSummary, 'resolvedTarget'>): string {
   const r = i.resolvedTarget;
   if (r.kind === 'none') return '-';
   if (r.kind === 'version') return r.version;
@@ -31,7 +47,7 @@ export function resolvedText(i: Pick<InstanceView, 'resolvedTarget'>): string {
 }
 
 /** `yes`, `no`, or `-` when there is no target to be on. */
-export function onTargetText(i: Pick<InstanceView, 'resolvedTarget'>): string {
+export function onTargetText(i: Pick<InstanceSummary, 'resolvedTarget'>): string {
   return i.resolvedTarget.kind === 'none' ? '-' : i.resolvedTarget.onTarget ? 'yes' : 'no';
 }
 

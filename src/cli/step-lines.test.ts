@@ -5,13 +5,13 @@ import { rollbackLine, stepLine, stepsCell, testsCell } from './step-lines.ts';
 
 const d = {
   steps: [
-    { name: 'health', status: 'done', startedAt: 0, finishedAt: 300 },
-    { name: 'smoke', status: 'done', startedAt: 300, finishedAt: 1500, detail: { passed: true, exitCode: 0 } },
-    { name: 'flip', status: 'done', startedAt: 1500, finishedAt: 1502 },
-    { name: 'verify', status: 'failed', startedAt: 1502, finishedAt: 13_502, detail: { passed: false, exitCode: null, timedOut: true } },
+    { name: 'health', status: 'done', startedAt: '1970-01-01T00:00:00.000Z', finishedAt: '1970-01-01T00:00:00.300Z' },
+    { name: 'smoke', status: 'done', startedAt: '1970-01-01T00:00:00.300Z', finishedAt: '1970-01-01T00:00:01.500Z', detail: { passed: true, exitCode: 0 } },
+    { name: 'flip', status: 'done', startedAt: '1970-01-01T00:00:01.500Z', finishedAt: '1970-01-01T00:00:01.502Z' },
+    { name: 'verify', status: 'failed', startedAt: '1970-01-01T00:00:01.502Z', finishedAt: '1970-01-01T00:00:13.502Z', detail: { passed: false, exitCode: null, timedOut: true } },
     { name: 'finalise', status: 'pending' },
   ],
-  rollback: { strategy: 'flip-to-warm', toVersion: '1.0.0', toColor: 'blue', flippedAt: 13_600, tookMs: 3 },
+  rollback: { strategy: 'flip-to-warm', toVersion: '1.0.0', toColor: 'blue', flippedAt: '1970-01-01T00:00:13.600Z', tookMs: 3 },
 } as unknown as DeploymentView;
 
 test('steps print with their timings and test outcomes, and a flip back with its timing', () => {

@@ -1,4 +1,5 @@
 import type { DeploymentView } from '../api/index.ts';
+import { msBetween } from './format.ts';
 
 /** One step of a deployment as the API answers it. */
 type StepView = DeploymentView['steps'][number];
@@ -6,7 +7,7 @@ type StepView = DeploymentView['steps'][number];
 /** `1234 ms` / `2.5 s`: how long a step took, if it started and ended. */
 function tookText(s: StepView): string {
   if (s.startedAt === undefined || s.finishedAt === undefined) return '';
-  const ms = s.finishedAt - s.startedAt;
+  const ms = msBetween(s.startedAt, s.finishedAt);
   return ms < 10_000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 

@@ -14,7 +14,8 @@ export const auditQuery = z
     subject: z.string().min(1).optional(),
     since: isoTimeField('entries at or after').optional(),
     until: isoTimeField('entries before').optional(),
-    before: z.coerce.number().int().min(1).optional().describe('Paging: only entries with a smaller id.'),
+    cursor: z.string().min(1).max(500).optional().describe('Paging: the `next` of the previous page (opaque).'),
+    before: z.coerce.number().int().min(1).optional().describe('The older name of `cursor`: only entries with a smaller id.'),
     limit: z.coerce.number().int().min(1).max(10_000).default(200),
   })
   .strict();

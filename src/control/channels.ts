@@ -196,8 +196,11 @@ export async function promote(deps: Deps, input: PromoteInput, channelName: stri
   const failures = verdict.failures;
   if (failures.length > 0) {
     if (!force) {
+      // Error details are on the wire as they are: their time is ISO 8601, like every answer's.
+      const iso = (ms: number) => new Date(ms).toISOString();
+      const wireFailures = failures.map((f) => (f.code === 'POLICY_SOAK_NOT_MET' && f.details.eligibleAt !== undefined ? { ...f, details: { ...f.details, eligibleAt: iso(f.details.eligibleAt) } } : f));
       throw new CutoverError(failures[0]!.code, failures.map((f) => f.message).join('; '), {
-        details: { app, version, channel: channelName, failures, ...(verdict.eligibleAt === undefined ? {} : { eligibleAt: verdict.eligibleAt }) },
+        details: { app, version, channel: channelName, failures: wireFailures, ...(verdict.eligibleAt === undefined ? {} : { eligibleAt: iso(verdict.eligibleAt) }) },
       });
     }
     if (who.role !== 'admin') {

@@ -134,14 +134,15 @@ export async function createInstance(
 export const listInstancesQuery = z
   .object({
     selector: z.string().max(1000).optional().describe('e.g. "environment=production,tenant=acme".'),
-    after: z.string().optional().describe('Paging: the `next` of the previous page.'),
+    cursor: z.string().min(1).max(500).optional().describe('Paging: the `next` of the previous page (opaque).'),
+    after: z.string().optional().describe('The older name of `cursor`.'),
     limit: z.coerce.number().int().min(1).max(5000).default(500).describe('Page size (default 500, at most 5000).'),
   })
   .strict();
 
 export interface InstancePageView {
-  instances: InstanceView[];
-  /** Pass as `after` for the next page; null on the last page. */
+  items: InstanceView[];
+  /** Pass as `cursor` for the next page; null on the last page. */
   next: string | null;
 }
 
@@ -158,10 +159,10 @@ export async function listInstanceViews(deps: Deps, query: { selector?: string |
       if (!selector || matchesSelector(selector, i)) out.push(viewOf(i, index));
       if (out.length === query.limit) {
         const more = batch.length > query.limit || i !== batch[batch.length - 1];
-        return { instances: out, next: more ? i.name : null };
+        return { items: out, next: more ? i.name : null };
       }
     }
-    if (batch.length <= query.limit) return { instances: out, next: null };
+    if (batch.length <= query.limit) return { items: out, next: null };
     after = batch[query.limit - 1]!.name;
   }
 }

@@ -44,7 +44,7 @@ async function withInstanceLock<T>(
   if (!taken.ok) {
     const h = taken.holder;
     throw new CutoverError('INSTANCE_LOCKED', `instance "${instance}" is locked by ${h.owner} until ${new Date(h.expiresAt).toISOString()}; ${what.retry} again after that`, {
-      details: { instance, holder: h.owner, deploymentId: h.deploymentId, expiresAt: h.expiresAt },
+      details: { instance, holder: h.owner, deploymentId: h.deploymentId, expiresAt: new Date(h.expiresAt).toISOString() },
     });
   }
   try {

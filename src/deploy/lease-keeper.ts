@@ -44,9 +44,10 @@ export function createLeaseKeeper(deps: LeaseKeeperDeps) {
           instance: lock.instance,
           holder: h.owner,
           deploymentId: h.deploymentId,
-          expiresAt: h.expiresAt,
+          // Error details go on the wire as they are: times as ISO 8601, like every answer's.
+          expiresAt: new Date(h.expiresAt).toISOString(),
           ...(h.holder ? { server: h.holder } : {}),
-          ...(h.heartbeatAt === undefined ? {} : { heartbeatAt: h.heartbeatAt }),
+          ...(h.heartbeatAt === undefined ? {} : { heartbeatAt: new Date(h.heartbeatAt).toISOString() }),
         },
       },
     );

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { AuditEntryView, ChainCheckView } from '../../api/index.ts';
+import type { AuditEntryView, ChainCheckView, ListOf } from '../../api/index.ts';
 import { CutoverError } from '../../shared/index.ts';
 import { connect } from '../api-client.ts';
 import { compactJson, timeFlag, when, withQuery } from '../format.ts';
@@ -22,6 +22,7 @@ interface AuditFlags {
   since?: string;
   until?: string;
   limit?: string;
+  cursor?: string;
 }
 
 function entryRows(entries: AuditEntryView[]): string {
@@ -51,6 +52,7 @@ export function registerAuditCommands(program: Command): void {
     .option('--since <time>', 'at or after: an ISO time, or a duration ago like 24h or 7d')
     .option('--until <time>', 'before: an ISO time, or a duration ago like 1h')
     .option('--limit <n>', 'at most this many entries (default 200)')
+    .option('--cursor <next>', 'the page after the previous one: the `next` it printed')
     .action(async (opts: AuditFlags, cmd: Command) => {
       const g = globals(cmd);
       const now = Date.now();
@@ -65,10 +67,13 @@ export function registerAuditCommands(program: Command): void {
         since: auditTime(opts.since, '--since', now),
         until: auditTime(opts.until, '--until', now),
         limit: opts.limit,
+        cursor: opts.cursor,
       };
       const client = await connect(g);
-      const { entries } = await client.call<{ entries: AuditEntryView[] }>('GET', withQuery('/api/audit', query));
-      output(g.format).result(entries, () => (entries.length ? entryRows(entries) : 'no audit entries match'));
+      const answer = await client.call<ListOf<AuditEntryView>>('GET', withQuery('/api/audit', query));
+      const entries = answer.items;
+      const more = answer.next === null ? '' : `\nmore: add --cursor ${answer.next}`;
+      output(g.format).result(answer, () => (entries.length ? entryRows(entries) + more : 'no audit entries match'));
     });
 
   audit

@@ -1,5 +1,5 @@
 import { rm } from 'node:fs/promises';
-import type { ReleaseView } from '../../api/index.ts';
+import type { ListOf, ReleaseView } from '../../api/index.ts';
 import type { Command } from 'commander';
 import type { ReleaseDiff } from '../../releases/index.ts';
 import { ciEnv } from '../../config/env.ts';
@@ -99,18 +99,19 @@ export function registerCatalogCommands(program: Command): void {
     .action(async (opts: { app?: string }, cmd: Command) => {
       const g = globals(cmd);
       const client = await connect(g);
-      const { releases } = await client.call<{ releases: ReleaseView[] }>('GET', withQuery(apiPath('releases'), { app: opts.app }));
+      const answer = await client.call<ListOf<ReleaseView>>('GET', withQuery(apiPath('releases'), { app: opts.app }));
+      const releases = answer.items;
       // -o wide adds the artifact (digest and size) and the components.
       const artifact = (r: ReleaseView) => r.spec.artifact as { digest?: string; size?: number } | undefined;
       const components = (r: ReleaseView) => ((r.spec.components ?? []) as { name: string; version: string }[]).map((c) => `${c.name}@${c.version}`).join(',') || '-';
-      output(g.format).result(releases, (wide) =>
+      output(g.format).result(answer, (wide) =>
         releases.length
           ? table([
               ['APP', 'VERSION', 'PUBLISHED', 'BY', 'TAG', 'COMMIT', ...(wide ? ['BUILD', 'ARTIFACT', 'SIZE', 'COMPONENTS'] : [])],
               ...releases.map((r) => [
                 r.app,
                 r.version,
-                new Date(r.createdAt).toISOString(),
+                r.createdAt,
                 r.createdBy,
                 String(r.spec.tag ?? '-'),
                 String(r.spec.commit ?? '-'),
@@ -141,7 +142,7 @@ export function registerCatalogCommands(program: Command): void {
       };
       output(g.format).result(r, () =>
         [
-          `${r.app} ${r.version}  published ${new Date(r.createdAt).toISOString()} by ${r.createdBy}`,
+          `${r.app} ${r.version}  published ${r.createdAt} by ${r.createdBy}`,
           `artifact   ${s.artifact?.digest ?? '-'}`,
           `tag        ${s.tag ?? '-'}`,
           `commit     ${s.commit ?? '-'}`,

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { ChannelDetail, ChannelInfo, ChannelPolicyView, ChannelView, PromotionCheck, PromotionResult } from '../../api/index.ts';
+import type { ChannelDetail, ChannelInfo, ChannelPolicyView, ChannelSummary, ListOf, PromotionCheckView, PromotionResultView } from '../../api/index.ts';
 import { CutoverError } from '../../shared/index.ts';
 import type { ErrorCode } from '../../shared/index.ts';
 import { connect } from '../api-client.ts';
@@ -77,7 +77,7 @@ function showText(c: ChannelDetail): string {
 }
 
 /** A refused check as the error the CLI exits with: the first failed rule's code (exit 8), every rule in the details. */
-function refusal(check: PromotionCheck): CutoverError {
+function refusal(check: PromotionCheckView): CutoverError {
   const failures = check.verdict.failures;
   return new CutoverError((failures[0]?.code ?? 'POLICY_SOAK_NOT_MET') as ErrorCode, failures.map((f) => f.message).join('; '), {
     details: { ...check, failures, ...(check.verdict.eligibleAt === undefined ? {} : { eligibleAt: check.verdict.eligibleAt }) },
@@ -95,8 +95,9 @@ export function registerChannelCommands(program: Command): void {
     .action(async (opts: { app?: string }, cmd: Command) => {
       const g = globals(cmd);
       const client = await connect(g);
-      const { channels } = await client.call<{ channels: ChannelView[] }>('GET', withQuery('/api/channels', { app: opts.app }));
-      output(g.format).result(channels, () =>
+      const answer = await client.call<ListOf<ChannelSummary>>('GET', withQuery('/api/channels', { app: opts.app }));
+      const channels = answer.items;
+      output(g.format).result(answer, () =>
         table([
           ['NAME', 'POLICY', 'POINTS TO', 'DESCRIPTION'],
           ...channels.map((c) => [c.name, describePolicy(c.policy), c.pointers.map((p) => `${p.app}@${p.version}`).join(', ') || '-', c.description]),
@@ -182,7 +183,7 @@ export function registerChannelCommands(program: Command): void {
     .action(async (version: string, name: string, opts: { app?: string }, cmd: Command) => {
       const g = globals(cmd);
       const client = await connect(g);
-      const check = await client.call<PromotionCheck>('GET', withQuery(apiPath('channels', name, 'check'), { version, app: opts.app }));
+      const check = await client.call<PromotionCheckView>('GET', withQuery(apiPath('channels', name, 'check'), { version, app: opts.app }));
       if (!check.verdict.allowed) throw refusal(check);
       output(g.format).result(check, () =>
         `${check.app} ${check.version} may be promoted to ${check.channel} (it points ${check.current ? `at ${check.current}` : 'nowhere'} now)`,
@@ -203,7 +204,7 @@ export function registerChannelCommands(program: Command): void {
         throw invalid('--force needs --reason "…": add --reason saying why the policy is overridden (it goes in the audit log)');
       }
       const client = await connect(g);
-      const r = await client.call<PromotionResult>('POST', apiPath('channels', name, 'promote'), {
+      const r = await client.call<PromotionResultView>('POST', apiPath('channels', name, 'promote'), {
         version,
         ...(opts.app !== undefined ? { app: opts.app } : {}),
         ...(opts.reason !== undefined ? { reason: opts.reason } : {}),

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { DeploymentView, InstanceStatus } from '../../api/index.ts';
+import type { DeploymentView, InstanceStatus, ListOf } from '../../api/index.ts';
 import { CutoverError } from '../../shared/index.ts';
 import { connect } from '../api-client.ts';
 import { apiPath } from '../api-path.ts';
@@ -191,9 +191,10 @@ export function registerDeploymentCommands(program: Command): void {
             .join('\n'),
         );
       } else {
-        const { instances } = await client.call<{ instances: InstanceStatus[] }>('GET', '/api/status');
+        const answer = await client.call<ListOf<InstanceStatus>>('GET', '/api/status');
+        const instances = answer.items;
         checked = instances;
-        output(g.format).result(instances, (wide) =>
+        output(g.format).result(answer, (wide) =>
           instances.length ? [statusRows(instances, wide), agentLines(instances)].filter(Boolean).join('\n') : 'no instances yet; create one with `cutover instance create`',
         );
       }

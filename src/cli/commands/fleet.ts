@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { PlanEntry } from '../../api/index.ts';
+import type { HaltView, HoldView, ListOf, PlanEntry } from '../../api/index.ts';
 import { CutoverError } from '../../shared/index.ts';
 import { connect } from '../api-client.ts';
 import { apiPath } from '../api-path.ts';
@@ -14,15 +14,9 @@ interface PlanAnswer {
   total: number;
   entries: PlanEntry[];
 }
-interface Hold {
-  instance: string;
-  owner: string;
-  reason: string;
-  createdAt: number;
-  until: number | null;
-}
+type Hold = HoldView;
 
-const versionOf = (d: PlanEntry['decision']) => ('to' in d ? d.to : 'version' in d ? d.version : '-');
+const versionOf = (d: PlanEntry['decision']): string => String(d.to ?? d.version ?? '-');
 
 async function unhold(g: ReturnType<typeof globals>, name: string, reason: string | undefined): Promise<void> {
   const client = await connect(g);
@@ -107,8 +101,9 @@ export function registerFleetCommands(program: Command): void {
     .action(async (_opts: object, cmd: Command) => {
       const g = globals(cmd);
       const client = await connect(g);
-      const { holds } = await client.call<{ holds: Hold[] }>('GET', '/api/holds');
-      output(g.format).result(holds, () =>
+      const answer = await client.call<ListOf<Hold>>('GET', '/api/holds');
+      const holds = answer.items;
+      output(g.format).result(answer, () =>
         holds.length
           ? table([['INSTANCE', 'BY', 'SINCE', 'UNTIL', 'REASON'], ...holds.map((h) => [h.instance, h.owner, when(h.createdAt), h.until ? when(h.until) : 'released', h.reason])])
           : 'no holds',
@@ -123,7 +118,7 @@ export function registerFleetCommands(program: Command): void {
     .action(async (_opts: object, cmd: Command) => {
       const g = globals(cmd);
       const client = await connect(g);
-      const f = await client.call<{ policy: Record<string, unknown>; halts: Array<{ app: string; version: string; reason: string; problemId: number | null; haltedAt: number }>; holds: Hold[]; lastTick: unknown }>('GET', '/api/fleet');
+      const f = await client.call<{ policy: Record<string, unknown>; halts: HaltView[]; holds: Hold[]; lastTick: unknown }>('GET', '/api/fleet');
       output(g.format).result(f, () =>
         [
           'policy',

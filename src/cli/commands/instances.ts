@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import type { BulkTargetResult, InstanceInfo, InstanceStatus, InstanceTargetView, InstanceView } from '../../api/index.ts';
+import type { BulkTargetResult, InstanceInfo, InstanceStatus, InstanceSummary, InstanceTargetView, ListOf } from '../../api/index.ts';
 import { CutoverError } from '../../shared/index.ts';
 import { connect } from '../api-client.ts';
 import { apiPath } from '../api-path.ts';
-import { onTargetText, resolvedText, targetText, withQuery } from '../format.ts';
+import { cursorFlag, onTargetText, resolvedText, targetText, withQuery } from '../format.ts';
 import { output, table } from '../output.ts';
 import { globals } from './globals.ts';
 
@@ -40,8 +40,8 @@ function targetFrom(opts: { version?: string; channel?: string; clear?: boolean 
 }
 
 /** The instance table; `wide` (-o wide) adds hosts, labels and the maintenance window. */
-function listRows(instances: InstanceView[], wide = false): string {
-  const labels = (i: InstanceView) => Object.entries(i.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',') || '-';
+function listRows(instances: InstanceSummary[], wide = false): string {
+  const labels = (i: InstanceSummary) => Object.entries(i.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',') || '-';
   return table([
     ['NAME', 'APP', 'ENV', 'TENANT', 'TARGET', 'CURRENT', 'ON TARGET', ...(wide ? ['HOSTS', 'LABELS', 'WINDOW'] : [])],
     ...instances.map((i) => [
@@ -163,29 +163,30 @@ export function registerInstanceCommands(program: Command): void {
     .description('instances with their resolved targets, a page at a time (by name)')
     .option('--selector <selector>', 'only matching instances, e.g. environment=test,tenant=acme')
     .option('--limit <n>', 'page size (server default 500, at most 5000)')
-    .option('--after <name>', 'the page after this instance name (the `next` of the previous page)')
+    .option('--cursor <next>', 'the page after the previous one: the `next` it printed')
+    .option('--after <name>', 'the older name of --cursor')
     .option('--all', 'every page, one request per page')
-    .action(async (opts: { selector?: string; limit?: string; after?: string; all?: boolean }, cmd: Command) => {
+    .action(async (opts: { selector?: string; limit?: string; cursor?: string; after?: string; all?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const out = output(g.format);
       const limit = positiveInt(opts.limit, '--limit');
+      const cursor = cursorFlag(opts.cursor, opts.after, '--after');
       const client = await connect(g);
-      type Page = { instances: InstanceView[]; next: string | null };
-      const fetchPage = (after: string | undefined) =>
-        client.call<Page>('GET', withQuery('/api/instances', { selector: opts.selector, limit, after }));
-      let page = await fetchPage(opts.after);
-      const instances = [...page.instances];
+      const fetchPage = (c: string | undefined) =>
+        client.call<ListOf<InstanceSummary>>('GET', withQuery('/api/instances', { selector: opts.selector, limit, cursor: c }));
+      let page = await fetchPage(cursor);
+      const instances = [...page.items];
       while (opts.all && page.next !== null) {
         out.progress(`fetched ${instances.length} instances…`);
         page = await fetchPage(page.next);
-        instances.push(...page.instances);
+        instances.push(...page.items);
       }
       const next = page.next;
-      out.result({ instances, next }, (wide) => {
+      out.result({ items: instances, next }, (wide) => {
         if (instances.length === 0) {
-          return opts.selector || opts.after ? 'no instances match' : 'no instances yet; create one with `cutover instance create NAME --app APP --host HOST`';
+          return opts.selector || cursor ? 'no instances match' : 'no instances yet; create one with `cutover instance create NAME --app APP --host HOST`';
         }
-        const more = next === null ? '' : `\nmore: cutover instance list --after ${next}${opts.selector ? ` --selector '${opts.selector}'` : ''} (or --all)`;
+        const more = next === null ? '' : `\nmore: cutover instance list --cursor ${next}${opts.selector ? ` --selector '${opts.selector}'` : ''} (or --all)`;
         return listRows(instances, wide) + more;
       });
     });
@@ -245,7 +246,7 @@ export function registerInstanceCommands(program: Command): void {
         const client = await connect(g);
 
         if (name !== undefined) {
-          const view = await client.call<InstanceView>('PUT', apiPath('instances', name, 'target'), { target, ...reason });
+          const view = await client.call<InstanceSummary>('PUT', apiPath('instances', name, 'target'), { target, ...reason });
           out.result(view, () =>
             view.resolvedTarget.kind === 'none'
               ? `${view.name} has no target now: it changes only when deployed by hand`

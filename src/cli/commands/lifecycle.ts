@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import type { DeletedInstance, DeploymentView, InstanceInfo, PruneResult } from '../../api/index.ts';
+import type { DeletedInstance, DeploymentView, InstanceInfo, ListOf, PruneResult } from '../../api/index.ts';
 import { CutoverError } from '../../shared/index.ts';
 import { connect } from '../api-client.ts';
 import { apiPath } from '../api-path.ts';
-import { when, withQuery } from '../format.ts';
+import { cursorFlag, msBetween, when, withQuery } from '../format.ts';
 import { output, table } from '../output.ts';
 import { globals } from './globals.ts';
 import { stepsCell, testsCell } from '../step-lines.ts';
@@ -21,7 +21,7 @@ function pageSize(value: string | undefined): number | undefined {
 
 function took(d: DeploymentView): string {
   if (d.finishedAt === undefined) return '-';
-  const ms = d.finishedAt - d.createdAt;
+  const ms = msBetween(d.createdAt, d.finishedAt);
   return ms < 10_000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`;
 }
 
@@ -89,29 +89,30 @@ export function registerLifecycleCommands(program: Command): void {
     .description("an instance's deployments, newest first: versions, strategy, outcome, who and why")
     .argument('<instance>')
     .option('--limit <n>', 'page size (default 50, at most 500)')
-    .option('--before <cursor>', 'the page after this one (the `next` of the previous page)')
+    .option('--cursor <next>', 'the page after the previous one: the `next` it printed')
+    .option('--before <next>', 'the older name of --cursor')
     .option('--all', 'every page, one request per page')
-    .action(async (name: string, opts: { limit?: string; before?: string; all?: boolean }, cmd: Command) => {
+    .action(async (name: string, opts: { limit?: string; cursor?: string; before?: string; all?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const out = output(g.format);
       const limit = pageSize(opts.limit);
-      if (opts.before !== undefined && !/^\d+$/.test(opts.before)) {
-        throw new CutoverError('VALIDATION_FAILED', `--before takes the \`next\` a previous page printed (a number), not "${opts.before}"`);
+      const cursor = cursorFlag(opts.cursor, opts.before, '--before');
+      if (cursor !== undefined && !/^\d+$/.test(cursor)) {
+        throw new CutoverError('VALIDATION_FAILED', `--cursor takes the \`next\` a previous page printed (a number), not "${cursor}"`);
       }
       const client = await connect(g);
-      type Page = { deployments: DeploymentView[]; next: string | null };
-      const fetchPage = (before: string | undefined) => client.call<Page>('GET', withQuery(apiPath('instances', name, 'deployments'), { limit, before }));
-      let page = await fetchPage(opts.before);
-      const deployments = [...page.deployments];
+      const fetchPage = (c: string | undefined) => client.call<ListOf<DeploymentView>>('GET', withQuery(apiPath('instances', name, 'deployments'), { limit, cursor: c }));
+      let page = await fetchPage(cursor);
+      const deployments = [...page.items];
       while (opts.all && page.next !== null) {
         out.progress(`fetched ${deployments.length} deployments…`);
         page = await fetchPage(page.next);
-        deployments.push(...page.deployments);
+        deployments.push(...page.items);
       }
       const next = page.next;
-      out.result({ deployments, next }, (wide) => {
+      out.result({ items: deployments, next }, (wide) => {
         if (deployments.length === 0) return `no deployments of ${name} yet; deploy with \`cutover deploy ${name} VERSION\``;
-        return historyRows(deployments, wide) + (next === null ? '' : `\nmore: cutover history ${name} --before ${next} (or --all)`);
+        return historyRows(deployments, wide) + (next === null ? '' : `\nmore: cutover history ${name} --cursor ${next} (or --all)`);
       });
     });
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { CutoverError } from '../../shared/index.ts';
-import type { CreatedJoinTokenView, JoinTokenView, MachineView, MachineWithCredentialView } from '../../api/index.ts';
+import type { CreatedJoinTokenView, JoinTokenView, ListOf, MachineView, MachineWithCredentialView } from '../../api/index.ts';
 import { connect } from '../api-client.ts';
 import { apiPath } from '../api-path.ts';
 import { when } from '../format.ts';
@@ -50,8 +50,9 @@ export function registerJoinTokenCommands(program: Command): void {
     .description('join tokens, oldest first, with their state (never the tokens themselves)')
     .action(async (_opts: object, cmd: Command) => {
       const g = globals(cmd);
-      const { joinTokens } = await (await connect(g)).call<{ joinTokens: JoinTokenView[] }>('GET', '/api/join-tokens');
-      output(g.format).result(joinTokens, (wide) =>
+      const answer = await (await connect(g)).call<ListOf<JoinTokenView>>('GET', '/api/join-tokens');
+      const joinTokens = answer.items;
+      output(g.format).result(answer, (wide) =>
         table([
           ['ID', 'STATE', 'EXPIRES', 'USES', ...(wide ? ['CREATED', 'BY', 'REVOKED BY'] : [])],
           ...joinTokens.map((t) => [
@@ -104,8 +105,9 @@ export function registerMachineCommands(program: Command): void {
     .description('machines by name with status, labels, address, versions and last heartbeat (removed ones too)')
     .action(async (_opts: object, cmd: Command) => {
       const g = globals(cmd);
-      const { machines } = await (await connect(g)).call<{ machines: MachineView[] }>('GET', '/api/machines');
-      output(g.format).result(machines, (wide) => (machines.length ? machineRows(machines, wide) : 'no machines yet: agents join with a join token (`cutover join-token create`)'));
+      const answer = await (await connect(g)).call<ListOf<MachineView>>('GET', '/api/machines');
+      const machines = answer.items;
+      output(g.format).result(answer, (wide) => (machines.length ? machineRows(machines, wide) : 'no machines yet: agents join with a join token (`cutover join-token create`)'));
     });
 
   machine

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { ProblemView } from '../../api/index.ts';
+import type { ListOf, ProblemView } from '../../api/index.ts';
 import { CutoverError } from '../../shared/index.ts';
 import { connect } from '../api-client.ts';
 import { apiPath } from '../api-path.ts';
@@ -74,8 +74,9 @@ export function registerProblemCommands(program: Command): void {
       if (opts.open && opts.resolved) throw new CutoverError('VALIDATION_FAILED', 'give --open or --resolved, not both (neither lists every problem)');
       const status = opts.open ? 'open' : opts.resolved ? 'resolved' : undefined;
       const client = await connect(g);
-      const { problems } = await client.call<{ problems: ProblemView[] }>('GET', withQuery('/api/problems', { app: opts.app, version: opts.version, status }));
-      output(g.format).result(problems, () =>
+      const answer = await client.call<ListOf<ProblemView>>('GET', withQuery('/api/problems', { app: opts.app, version: opts.version, status }));
+      const problems = answer.items;
+      output(g.format).result(answer, () =>
         problems.length
           ? table([
               ['ID', 'APP', 'VERSION', 'STATUS', 'REPORTED', 'BY', 'TITLE'],

@@ -1,5 +1,5 @@
 import { Option } from 'commander';
-import type { RoleName, TokenInfo } from '../../api/index.ts';
+import type { ListOf, RoleName, TokenInfo } from '../../api/index.ts';
 import type { Command } from 'commander';
 import { connect } from '../api-client.ts';
 import { apiPath } from '../api-path.ts';
@@ -44,8 +44,9 @@ export function registerTokenCommands(program: Command): void {
     .action(async (_opts: object, cmd: Command) => {
       const g = globals(cmd);
       const client = await connect(g);
-      const { tokens } = await client.call<{ tokens: TokenInfo[] }>('GET', '/api/tokens');
-      output(g.format).result(tokens, () =>
+      const answer = await client.call<ListOf<TokenInfo>>('GET', '/api/tokens');
+      const tokens = answer.items;
+      output(g.format).result(answer, () =>
         table([['NAME', 'ROLE', 'CHANNELS', 'CREATED', 'BY'], ...tokens.map((t) => [t.name, t.role, t.channels?.join(',') || '-', when(t.createdAt), t.createdBy])]),
       );
     });
