@@ -2,7 +2,7 @@ import { CutoverError } from '../shared/index.ts';
 import type { Color } from '../shared/index.ts';
 import type { Router } from '../router/index.ts';
 import type { SlotSpec, Supervisor } from '../supervisor/index.ts';
-import type { HealthResult, SlotSpec as StartRequest } from '../protocol/index.ts';
+import type { HealthResult, SlotStartSpec as StartRequest } from '../protocol/index.ts';
 import type { AgentState, PersistedInstance, PersistedSlot } from './agent-state.ts';
 import type { AgentArtifacts } from './agent-artifacts.ts';
 import type { createSlotIdentity } from './slot-identity.ts';

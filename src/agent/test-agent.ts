@@ -105,14 +105,14 @@ export async function deploy(
   }
 }
 
-export interface Answer {
+export interface HttpAnswer {
   status: number;
   headers: IncomingHttpHeaders;
   body: string;
 }
 
 /** One GET through the router, without keep-alive (so the test leaves no socket behind). */
-export function get(port: number, host: string, path = '/', headers: Record<string, string> = {}): Promise<Answer> {
+export function get(port: number, host: string, path = '/', headers: Record<string, string> = {}): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, agent: false, headers: { host, ...headers } }, (res) => {
       let body = '';

@@ -9,7 +9,7 @@ import type {
   InstanceStats,
   Maintenance,
   SlotReport,
-  SlotSpec,
+  SlotStartSpec,
   TestResult,
   TestRun,
 } from '../protocol/index.ts';
@@ -79,7 +79,7 @@ export type RuntimeTestSpec = TestRun;
 export type RuntimeTestResult = TestResult;
 
 /** The slot a `startSlot` asks for (the protocol's `slot.start` request). */
-export type RuntimeSlotSpec = SlotSpec;
+export type RuntimeSlotSpec = SlotStartSpec;
 export type RuntimeMaintenance = Maintenance;
 export type RuntimeArtifact = ArtifactReport;
 export type RuntimeSlot = SlotReport;

@@ -1,4 +1,4 @@
-export { MESSAGES, MESSAGE_NAMES, DEFAULT_TIMEOUT_MS, idempotencyKey, specOf, timeoutOf } from './messages.ts';
+export { MESSAGES, MESSAGE_NAMES, DEFAULT_CALL_TIMEOUT_MS, idempotencyKey, specOf, timeoutOf } from './messages.ts';
 export type { AnswerOf, Idempotency, MessageName, MessageSpec, RequestOf, StreamAnswerName } from './messages.ts';
 export { HTTP_ROUTES, decodeHttpQuery, encodeHttpRequest, hasJsonBody, pathFields } from './http-binding.ts';
 export type { HttpRoute } from './http-binding.ts';
@@ -26,7 +26,7 @@ export type {
   InstanceStats,
   Maintenance,
   SlotReport,
-  SlotSpec,
+  SlotStartSpec,
   TestResult,
   TestRun,
 } from './schemas.ts';

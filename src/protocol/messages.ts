@@ -36,13 +36,13 @@ export interface MessageSpec<Req extends z.ZodType = z.ZodType, Ans extends z.Zo
   stream?: 'request' | 'answer';
   /** The answer may be absent (the agent does not know the instance): a transport says so with this code. */
   absent?: ErrorCode;
-  /** How long the caller waits for the answer; default {@link DEFAULT_TIMEOUT_MS}. */
+  /** How long the caller waits for the answer; default {@link DEFAULT_CALL_TIMEOUT_MS}. */
   timeoutMs?: number | ((request: z.infer<Req>) => number);
   /** Answered without the agent token (a health probe). */
   open?: true;
 }
 
-export const DEFAULT_TIMEOUT_MS = 30_000;
+export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
 /** A stop drains the slot's requests first, then waits for the app: as long as a stop can take. */
 const STOP_TIMEOUT_MS = 600_000;
 
@@ -224,7 +224,7 @@ export const specOf = (name: MessageName): MessageSpec => MESSAGES[name] as Mess
 /** The caller's timeout for one call of `name`. */
 export function timeoutOf<N extends MessageName>(name: N, request: RequestOf<N>): number {
   const t = specOf(name).timeoutMs;
-  return typeof t === 'function' ? t(request) : (t ?? DEFAULT_TIMEOUT_MS);
+  return typeof t === 'function' ? t(request) : (t ?? DEFAULT_CALL_TIMEOUT_MS);
 }
 
 /** The idempotency key of a call (`read` calls have none). */

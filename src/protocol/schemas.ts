@@ -179,7 +179,7 @@ export const testResultSchema = z.strictObject({
 export const okSchema = z.strictObject({ ok: z.literal(true) });
 export const OK = { ok: true } as const;
 
-export type SlotSpec = z.infer<typeof slotSpecSchema>;
+export type SlotStartSpec = z.infer<typeof slotSpecSchema>;
 export type Maintenance = z.infer<typeof maintenanceSchema>;
 export type HealthCheckSeen = z.infer<typeof healthCheckSeenSchema>;
 export type HealthResult = z.infer<typeof healthResultSchema>;

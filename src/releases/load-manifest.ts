@@ -7,7 +7,7 @@ import type { LoadedManifest } from './manifest-schema.ts';
 import { displayPath, locate, readManifestChain } from './read-manifest-chain.ts';
 import type { ChainIssue, ManifestFile } from './read-manifest-chain.ts';
 import { toFieldIssues } from './to-field-issues.ts';
-import { kindOf } from './read-regular-file.ts';
+import { fileKindOf } from './read-regular-file.ts';
 import { DEFAULT_MAX_ARTIFACT_BYTES } from './artifact-limits.ts';
 import { applyGitTag } from './git-tag.ts';
 import type { TagInput } from './git-tag.ts';
@@ -108,7 +108,7 @@ async function artifactProblem(artifact: string, maxBytes: number): Promise<stri
     if (s.isFile() && /\.(tgz|tar\.gz)$/.test(artifact)) {
       return s.size > maxBytes ? `is ${s.size} bytes; an artifact may be at most ${maxBytes} bytes: ${artifact}` : undefined;
     }
-    if (!s.isFile()) return `must be a directory or a .tgz/.tar.gz file, but it is ${kindOf(s)}: ${artifact}`;
+    if (!s.isFile()) return `must be a directory or a .tgz/.tar.gz file, but it is ${fileKindOf(s)}: ${artifact}`;
     return `must be a directory or a .tgz/.tar.gz file: ${artifact}`;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return `not found: ${artifact}`;

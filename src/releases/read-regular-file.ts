@@ -14,7 +14,7 @@ export class NotReadable extends Error {
 }
 
 /** What a stat says a path is, for messages: "a character device", "a FIFO"… */
-export function kindOf(s: { isDirectory(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isFIFO(): boolean; isSocket(): boolean }): string {
+export function fileKindOf(s: { isDirectory(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isFIFO(): boolean; isSocket(): boolean }): string {
   if (s.isDirectory()) return 'a directory';
   if (s.isCharacterDevice()) return 'a character device';
   if (s.isBlockDevice()) return 'a block device';
@@ -38,12 +38,12 @@ export async function readRegularFile(file: string, max = MAX_MANIFEST_FILE_BYTE
     const code = (err as NodeJS.ErrnoException).code;
     // A socket cannot be opened at all (ENXIO); say what it is rather than the errno.
     const s = await stat(file).catch(() => undefined);
-    if (s && !s.isFile()) throw new NotReadable(`must be a regular file, but it is ${kindOf(s)}`);
+    if (s && !s.isFile()) throw new NotReadable(`must be a regular file, but it is ${fileKindOf(s)}`);
     throw new NotReadable(code === 'ENOENT' ? 'file not found' : `cannot read file (${(err as Error).message})`);
   }
   try {
     const s = await handle.stat();
-    if (!s.isFile()) throw new NotReadable(`must be a regular file, but it is ${kindOf(s)}`);
+    if (!s.isFile()) throw new NotReadable(`must be a regular file, but it is ${fileKindOf(s)}`);
     if (s.size > max) throw new NotReadable(`is ${s.size} bytes; a manifest file may be at most ${max} bytes`);
     const buffer = Buffer.alloc(max + 1);
     let length = 0;
