@@ -7,6 +7,24 @@ import type { SlotSpec } from './types.ts';
 export const INHERITED_ENV_KEYS: readonly string[] = ['PATH', 'HOME', 'LANG', 'TZ', 'USER', 'SHELL'];
 
 /**
+ * The variables every process the agent starts for an instance inherits (slots and release
+ * tests alike): the minimal set from the agent's environment, and `USER` as the uid it runs as
+ * (the agent's, root, would be a lie).
+ */
+export function inheritedEnv(user: SlotSpec['user'], baseEnv: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const key of INHERITED_ENV_KEYS) {
+    const value = baseEnv[key];
+    if (value !== undefined) env[key] = value;
+  }
+  if (user !== undefined) {
+    if (user.name === undefined) delete env.USER;
+    else env.USER = user.name;
+  }
+  return env;
+}
+
+/**
  * Builds a slot's environment: the minimal inherited variables, then the release/instance
  * config, then the variables Cutover owns (these win, so config cannot point the app at the wrong port,
  * nor its HOME outside the instance's state directory).
@@ -16,16 +34,7 @@ export function buildSlotEnv(
   port: number,
   baseEnv: Readonly<Record<string, string | undefined>>,
 ): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const key of INHERITED_ENV_KEYS) {
-    const value = baseEnv[key];
-    if (value !== undefined) env[key] = value;
-  }
-  // The agent's USER (root) would be a lie for a slot running as its own uid.
-  if (spec.user !== undefined) {
-    if (spec.user.name === undefined) delete env.USER;
-    else env.USER = spec.user.name;
-  }
+  const env = inheritedEnv(spec.user, baseEnv);
   Object.assign(env, spec.env);
   if (spec.stateDir !== undefined) {
     env.HOME = spec.stateDir;

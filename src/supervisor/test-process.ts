@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { INHERITED_ENV_KEYS } from './slot-env.ts';
+import { inheritedEnv } from './slot-env.ts';
 import { signalGroup } from './process-group.ts';
 import type { TestProcessResult, TestProcessSpec } from './types.ts';
 
@@ -31,15 +31,7 @@ export function keptOutput(chunks: Buffer[], keep: number, secrets: readonly str
 
 /** The test's environment: the slots' minimal inherited variables, then exactly `env`. */
 export function buildTestEnv(spec: Pick<TestProcessSpec, 'env' | 'user' | 'home'>, baseEnv: Readonly<Record<string, string | undefined>>): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const key of INHERITED_ENV_KEYS) {
-    const value = baseEnv[key];
-    if (value !== undefined) env[key] = value;
-  }
-  if (spec.user !== undefined) {
-    if (spec.user.name === undefined) delete env.USER;
-    else env.USER = spec.user.name;
-  }
+  const env = inheritedEnv(spec.user, baseEnv);
   if (spec.home !== undefined) env.HOME = spec.home;
   return { ...env, ...spec.env };
 }
