@@ -17,7 +17,7 @@ import { agentAnswers, claimPorts, createAgentClient, findLiveAgent, linkMachine
 import type { AgentPidRecord } from './agent/index.ts';
 import { bootstrapAdminToken, collectUnreferencedArtifacts, ensureBuiltInChannels, reportProblem } from './control/index.ts';
 import { createApi } from './api/index.ts';
-import { ANALYSIS_ACTOR, createBakeWatcher, createHealthWatcher, createLostInstanceHandler, createRollbackGuard, createScheduler } from './scheduler/index.ts';
+import { createBakeWatcher, createHealthWatcher, createLostInstanceHandler, createRollbackGuard, createScheduler } from './scheduler/index.ts';
 import { ensureAgentToken, readAgentEndpoint, recordServerForCli, writeAgentEndpoint } from './credentials.ts';
 import { contextsFileIn } from './cli-contexts.ts';
 import { secureAgentFiles, secureDatabaseFiles, secureServerFiles, withPrivateUmask } from './data-dir-modes.ts';
@@ -74,7 +74,8 @@ export async function startServer(
     // A weighted step's failed analysis or a failed verify test files a problem against the release, like the bake does.
     fileProblem: async (d, problem) => {
       if (!d.app) return;
-      await reportProblem({ store, clock }, { app: d.app, version: d.toVersion, ...problem }, systemActor(ANALYSIS_ACTOR), ANALYSIS_ACTOR);
+      const { source, ...report } = problem;
+      await reportProblem({ store, clock }, { app: d.app, version: d.toVersion, ...report }, systemActor(source), source);
     },
   });
   // One guard for both watchers: a slot both find bad is rolled back once, never flipped back.

@@ -105,6 +105,8 @@ test('smoke before the flip, verify after it: passing, a failing smoke, a failin
   const listed = JSON.stringify(problems.json);
   assert.match(listed, /1\.3\.0/);
   assert.match(listed, /verify test failed on web/);
+  const verifyProblem = (problems.json.items as { title: string; source: string; reportedBy: string }[]).find((p) => /verify test failed/.test(p.title));
+  assert.deepEqual([verifyProblem?.source, verifyProblem?.reportedBy], ['verify', 'verify'], 'the verify test, not the analysis, filed it');
   const audit = await cutover(data.dir, ['audit', '--instance', 'web', '--json']);
   const entries = audit.json.items as { action: string; details: Record<string, unknown> }[];
   assert.ok(!entries.some((e) => e.action === 'bake.rollback'), 'the bake did not trigger the rollback');

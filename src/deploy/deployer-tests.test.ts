@@ -72,6 +72,7 @@ test('a failing verify test flips back to the warm slot at once, files a problem
   assert.equal(web.slots.blue?.status, 'live');
   assert.equal(problems.length, 1);
   assert.match(problems[0]!.title, /verify test failed on web/);
+  assert.equal(problems[0]!.source, 'verify');
   const failed = (await store.listAudit({ subject: 'web' })).find((e) => e.action === 'deploy.failed')!;
   assert.deepEqual(failed.after, { version: '1.0.0', color: 'blue' });
   assert.equal((failed.details.rollback as { strategy: string }).strategy, 'flip-to-warm');

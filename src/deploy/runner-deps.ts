@@ -12,6 +12,8 @@ import type { StepHold } from './step-hold.ts';
 export interface ReleaseProblem {
   title: string;
   details: string;
+  /** What found it: a weighted step's analysis or the release's `verify` test (the problem's source and actor). */
+  source: 'analysis' | 'verify';
 }
 
 /** What every runner may use. Runners read and write only `step`; the journal persists the record. */

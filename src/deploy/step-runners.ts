@@ -76,7 +76,7 @@ const shift: StepRunner = async (deps, d, _spec, step) => {
 /** A weighted step's analysis failed: a problem against the release, like the bake files. */
 async function analysisProblem(deps: RunnerDeps, d: DeploymentRecord, analysis: Analysis): Promise<void> {
   const breaches = analysis.reasons.filter((r) => r.kind === 'breach').map((r) => r.message);
-  const problem = { title: `Cutover aborted on ${d.instance}: ${breaches[0] ?? 'step analysis failed'}`.slice(0, 200), details: breaches.join('\n') };
+  const problem = { title: `Cutover aborted on ${d.instance}: ${breaches[0] ?? 'step analysis failed'}`.slice(0, 200), details: breaches.join('\n'), source: 'analysis' as const };
   await deps.fileProblem?.(d, problem).catch((e: Error) => deps.log?.warn({ deployment: d.id, err: e.message }, 'could not record the analysis failure'));
 }
 

@@ -70,7 +70,7 @@ export async function runTestStep(deps: RunnerDeps, d: DeploymentRecord, spec: R
       : `users are back on ${d.fromVersion ?? 'nothing'}`) +
     `. Its output is in the step's detail: \`cutover history ${d.instance} --json\``;
   if (kind === 'verify') {
-    const problem = { title: `The verify test failed on ${d.instance}: ${why(result, test.timeoutMs)}`.slice(0, 200), details: `deployment ${d.id}; the last of its output:\n${result.output.slice(-2000)}` };
+    const problem = { title: `The verify test failed on ${d.instance}: ${why(result, test.timeoutMs)}`.slice(0, 200), details: `deployment ${d.id}; the last of its output:\n${result.output.slice(-2000)}`, source: 'verify' as const };
     await deps.fileProblem?.(d, problem).catch((e: Error) => deps.log?.warn({ deployment: d.id, err: e.message }, 'could not file the problem'));
   }
   throw new CutoverError('TEST_FAILED', message, { details: { kind, exitCode: result.exitCode, timedOut: result.timedOut, sha256: result.sha256 } });
