@@ -10,37 +10,20 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-
-function header(name: string, size: number, type: '0' | '5'): Buffer {
-  const h = Buffer.alloc(512);
-  h.write(name, 0, 100, 'utf8');
-  h.write(type === '5' ? '0000755\0' : '0000644\0', 100);
-  h.write('0000000\0', 108);
-  h.write('0000000\0', 116);
-  h.write(`${size.toString(8).padStart(11, '0')}\0`, 124);
-  h.write('00000000000\0', 136);
-  h.write('        ', 148);
-  h.write(type, 156);
-  h.write('ustar\0', 257);
-  h.write('00', 263);
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
-  return h;
-}
+import { tarHeader } from '../../src/testing/index.ts';
 
 export async function writeManyFilesTgz(file: string, files: number, appDir: string): Promise<{ digest: string; size: number }> {
   async function* entries() {
     for (const name of (await readdir(appDir)).sort()) {
       const body = await readFile(join(appDir, name));
-      yield header(name, body.length, '0');
+      yield tarHeader(name, body.length, '0');
       yield body;
       yield Buffer.alloc((512 - (body.length % 512)) % 512);
     }
     for (let d = 0; d * 1000 < files; d++) {
-      yield header(`d${d}/`, 0, '5');
+      yield tarHeader(`d${d}/`, 0, '5');
       const batch: Buffer[] = [];
-      for (let i = d * 1000; i < Math.min(files, (d + 1) * 1000); i++) batch.push(header(`d${d}/f${i}`, 0, '0'));
+      for (let i = d * 1000; i < Math.min(files, (d + 1) * 1000); i++) batch.push(tarHeader(`d${d}/f${i}`, 0, '0'));
       yield Buffer.concat(batch);
     }
     yield Buffer.alloc(1024);

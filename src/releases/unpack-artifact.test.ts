@@ -8,6 +8,7 @@ import { symlink } from 'node:fs/promises';
 import * as tar from 'tar';
 import { isCutoverError } from '../shared/index.ts';
 import { packArtifact, unpackArtifact } from './index.ts';
+import { tarHeader } from '../testing/index.ts';
 
 async function tempDir(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'cutover-unpack-'));
@@ -116,20 +117,7 @@ function rawTgz(entries: { name: string; mode: number; body?: string; dir?: bool
   const blocks: Buffer[] = [];
   for (const e of entries) {
     const body = Buffer.from(e.body ?? '');
-    const header = Buffer.alloc(512);
-    header.write(e.name, 0, 100, 'utf8');
-    header.write(`${e.mode.toString(8).padStart(7, '0')}\0`, 100);
-    header.write('0000000\0', 108);
-    header.write('0000000\0', 116);
-    header.write(`${body.length.toString(8).padStart(11, '0')}\0`, 124);
-    header.write('00000000000\0', 136);
-    header.write('        ', 148); // checksum placeholder: spaces while summing
-    header.write(e.dir ? '5' : '0', 156);
-    header.write('ustar\0', 257);
-    header.write('00', 263);
-    let sum = 0;
-    for (const byte of header) sum += byte;
-    header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+    const header = tarHeader(e.name, body.length, e.dir ? '5' : '0', e.mode);
     blocks.push(header, body, Buffer.alloc((512 - (body.length % 512)) % 512));
   }
   blocks.push(Buffer.alloc(1024));

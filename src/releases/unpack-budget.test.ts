@@ -7,30 +7,12 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { isCutoverError } from '../shared/index.ts';
 import { createUnpackBudget, unpackInChild } from './index.ts';
-
-/** A ustar header for a regular file `name` of `size` bytes (the test builds archives fast, without tar). */
-function header(name: string, size: number, type = '0'): Buffer {
-  const h = Buffer.alloc(512);
-  h.write(name, 0, 100, 'utf8');
-  h.write('0000644\0', 100);
-  h.write('0000000\0', 108);
-  h.write('0000000\0', 116);
-  h.write(`${size.toString(8).padStart(11, '0')}\0`, 124);
-  h.write('00000000000\0', 136);
-  h.write('        ', 148);
-  h.write(type, 156);
-  h.write('ustar\0', 257);
-  h.write('00', 263);
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
-  return h;
-}
+import { tarHeader } from '../testing/index.ts';
 
 function tgz(files: { name: string; body: Buffer }[]): Buffer {
   const parts: Buffer[] = [];
   for (const f of files) {
-    parts.push(header(f.name, f.body.length), f.body, Buffer.alloc((512 - (f.body.length % 512)) % 512));
+    parts.push(tarHeader(f.name, f.body.length), f.body, Buffer.alloc((512 - (f.body.length % 512)) % 512));
   }
   parts.push(Buffer.alloc(1024));
   return gzipSync(Buffer.concat(parts));

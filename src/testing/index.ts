@@ -26,3 +26,4 @@ export {
   tempDir,
 } from './cli-process.ts';
 export type { CliResult, Ports } from './cli-process.ts';
+export { tarHeader } from './tar-header.ts';
