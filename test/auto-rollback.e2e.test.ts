@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
-import { cutover, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import { cutover, manifest, portFlags, ports, startProcess, tempDir } from './helpers.ts';
 import { waitFor } from '../src/testing/index.ts';
 
 /**
@@ -19,7 +19,7 @@ before(async () => {
   http = p.http;
   // Only `up` (a child process) reads these: a short bake that judges after 20 requests.
   Object.assign(process.env, { CUTOVER_BAKE_WINDOW: '60s', CUTOVER_BAKE_CHECK_INTERVAL: '200ms', CUTOVER_BAKE_MIN_REQUESTS: '20' });
-  up = await startProcess(data.dir, ['up', '--http-port', String(p.http), '--api-port', String(p.api), '--agent-port', String(p.agent)]);
+  up = await startProcess(data.dir, ['up', ...portFlags(p)]);
 });
 
 after(async () => {

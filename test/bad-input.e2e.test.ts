@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EXAMPLE, cutover, load, localToken, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import { EXAMPLE, cutover, load, localToken, manifest, portFlags, ports, startProcess, tempDir } from './helpers.ts';
 import { waitFor } from '../src/testing/index.ts';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -22,7 +22,7 @@ const snapshot = async () => {
 before(async () => {
   data = await tempDir('bad');
   const p = await ports();
-  up = await startProcess(data.dir, ['up', '--http-port', String(p.http), '--api-port', String(p.api), '--agent-port', String(p.agent)]);
+  up = await startProcess(data.dir, ['up', ...portFlags(p)]);
   api = up.info.api;
   for (const v of ['1.0.0', '1.1.0']) {
     const r = await cutover(data.dir, ['release', 'publish', await manifest(data.dir, v)]);

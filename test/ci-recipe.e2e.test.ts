@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import type { Command } from 'commander';
 import { buildProgram } from '../src/cli/program.ts';
-import { EXAMPLE, ROOT, cutover, ports, startProcess, tempDir } from './helpers.ts';
+import { EXAMPLE, ROOT, cutover, portFlags, ports, startProcess, tempDir } from './helpers.ts';
 
 /**
  * docs/ci.md as a user follows it (issue 23): the GitHub Actions workflow and the release manifest
@@ -81,7 +81,7 @@ async function makeRepository(): Promise<void> {
 before(async () => {
   data = await tempDir('ci');
   const p = await ports();
-  const starting = startProcess(data.dir, ['up', '--http-port', String(p.http), '--api-port', String(p.api), '--agent-port', String(p.agent)]);
+  const starting = startProcess(data.dir, ['up', ...portFlags(p)]);
   try {
     await makeRepository(); // while `up` starts
   } finally {

@@ -4,7 +4,7 @@ import { execFile, spawn } from 'node:child_process';
 import { chmod, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { alive, cutover, ports, ROOT, tempDir } from './helpers.ts';
+import { alive, cutover, portFlags, ports, ROOT, tempDir } from './helpers.ts';
 
 
 /** `npm run demo` as a user runs it: it gets to 1.1.0 live, then Ctrl-C stops everything it started. */
@@ -19,7 +19,7 @@ test('the demo deploys 1.0.0 then 1.1.0, serves it, and stops cleanly on Ctrl-C'
     const child = spawn(
       process.execPath,
       // As in the quick start: the default data directory (./.cutover), in the directory it runs in.
-      [join(ROOT, 'src/cli/demo.ts'), '--http-port', String(p.http), '--api-port', String(p.api), '--agent-port', String(p.agent)],
+      [join(ROOT, 'src/cli/demo.ts'), ...portFlags(p)],
       { stdio: ['ignore', 'pipe', 'pipe'], cwd: data.dir, env: { ...process.env, CUTOVER_URL: '', CUTOVER_TOKEN: '' } },
     );
     kill = () => child.kill('SIGKILL');

@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cutover, cutoverText, load, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import { cutover, cutoverText, load, manifest, portFlags, ports, startProcess, tempDir } from './helpers.ts';
 import type { LoadResult } from './helpers.ts';
 
 /**
@@ -15,7 +15,7 @@ before(async () => {
   data = await tempDir('e2e');
   const p = await ports();
   http = p.http;
-  up = await startProcess(data.dir, ['up', '--http-port', String(p.http), '--api-port', String(p.api), '--agent-port', String(p.agent)]);
+  up = await startProcess(data.dir, ['up', ...portFlags(p)]);
 });
 
 after(async () => {

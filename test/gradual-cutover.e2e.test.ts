@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Pool, request } from 'undici';
-import { alive, cutover, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import { alive, cutover, manifest, portFlags, ports, startProcess, tempDir } from './helpers.ts';
 import { waitFor } from '../src/testing/index.ts';
 
 /**
@@ -47,7 +47,7 @@ before(async () => {
   const p = await ports();
   http = p.http;
   api = p.api;
-  up = await startProcess(data.dir, ['up', '--http-port', String(p.http), '--api-port', String(p.api), '--agent-port', String(p.agent)]);
+  up = await startProcess(data.dir, ['up', ...portFlags(p)]);
   token = up.info.adminToken as string;
   const published = await Promise.all(
     ['1.0.0', '1.1.0', '1.2.0'].map(async (v) => cutover(data.dir, ['release', 'publish', await manifest(data.dir, v)])),

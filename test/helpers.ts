@@ -16,6 +16,7 @@ export {
   freePort,
   localToken,
   manifest,
+  portFlags,
   ports,
   startProcess,
   tempDir,

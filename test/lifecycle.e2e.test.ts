@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { cp, readdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { request } from 'undici';
-import { alive, cutover, cutoverText, EXAMPLE, ports, startProcess, tempDir } from './helpers.ts';
+import { alive, cutover, cutoverText, EXAMPLE, portFlags, ports, startProcess, tempDir } from './helpers.ts';
 import { waitFor } from '../src/testing/index.ts';
 
 /**
@@ -22,7 +22,7 @@ before(async () => {
   process.env.CUTOVER_PRUNE_KEEP_RELEASES = '1';
   const p = await ports();
   http = p.http;
-  up = await startProcess(data.dir, ['up', '--http-port', String(p.http), '--api-port', String(p.api), '--agent-port', String(p.agent)]);
+  up = await startProcess(data.dir, ['up', ...portFlags(p)]);
 });
 
 after(async () => {

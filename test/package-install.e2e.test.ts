@@ -4,7 +4,7 @@ import { execFile, spawn } from 'node:child_process';
 import { chmod, cp, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { alive, CONFIG_HOME, EXAMPLE, ports, ROOT, tempDir } from './helpers.ts';
+import { alive, CONFIG_HOME, EXAMPLE, portFlags, ports, ROOT, tempDir } from './helpers.ts';
 
 /**
  * Issue 16, "done when": the packed tarball installs with Node 20's npm into an empty prefix, and
@@ -132,12 +132,7 @@ test(
           '--data-dir',
           data,
           'up',
-          '--http-port',
-          String(p.http),
-          '--api-port',
-          String(p.api),
-          '--agent-port',
-          String(p.agent),
+          ...portFlags(p),
         ],
         {
           cwd: tmp.dir,

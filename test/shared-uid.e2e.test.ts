@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chown, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CLI, assertReachableByOthers, cutover, cutoverText, manifest, ports, tempDir } from './helpers.ts';
+import { CLI, assertReachableByOthers, cutover, cutoverText, manifest, portFlags, ports, tempDir } from './helpers.ts';
 
 /**
  * An agent that is not root (a laptop, `npm run demo`) cannot give slots their own uid: it says
@@ -118,12 +118,7 @@ test(
         '--http-host',
         '0.0.0.0',
         '--allow-shared-uid',
-        '--http-port',
-        String(p.http),
-        '--api-port',
-        String(p.api),
-        '--agent-port',
-        String(p.agent),
+        ...portFlags(p),
         '--log-level',
         'warn',
       ],

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { chmod, cp, mkdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import { get } from 'node:http';
 import { join } from 'node:path';
-import { ROOT, assertReachableByOthers, cutover, cutoverText, ports, startProcess, tempDir } from './helpers.ts';
+import { ROOT, assertReachableByOthers, cutover, cutoverText, portFlags, ports, startProcess, tempDir } from './helpers.ts';
 
 /**
  * H1 and H2 of the security review, as a deployer would try them: hostile releases print the
@@ -74,7 +74,7 @@ test(
     // The usual umask: the modes of the database and credentials are the product's own doing.
     const upProcess = await startProcess(
       data,
-      ['up', '--http-port', String(p.http), '--api-port', String(p.api), '--agent-port', String(p.agent)],
+      ['up', ...portFlags(p)],
       extraEnv,
     );
     const up = upProcess.child;

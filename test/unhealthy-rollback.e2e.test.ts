@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { cutover, load, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import { cutover, load, manifest, portFlags, ports, startProcess, tempDir } from './helpers.ts';
 import { waitFor } from '../src/testing/index.ts';
 
 /**
@@ -23,7 +23,7 @@ before(async () => {
   // Only `up` (a child process) reads these. The bake stays on with its defaults: it must not
   // judge (too few requests) nor roll back a second time.
   Object.assign(process.env, { CUTOVER_BAKE_CHECK_INTERVAL: '200ms' });
-  up = await startProcess(data.dir, ['up', '--http-port', String(p.http), '--api-port', String(p.api), '--agent-port', String(p.agent)]);
+  up = await startProcess(data.dir, ['up', ...portFlags(p)]);
 });
 
 after(async () => {

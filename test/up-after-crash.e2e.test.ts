@@ -7,7 +7,7 @@ import { request } from 'node:http';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { readPidFile } from '../src/supervisor/index.ts';
-import { alive, CLI, cutover, freePort, load, manifest, ports, startProcess, tempDir } from './helpers.ts';
+import { alive, CLI, cutover, freePort, load, manifest, portFlags, ports, startProcess, tempDir } from './helpers.ts';
 import { waitFor } from '../src/testing/index.ts';
 import type { CliResult, Ports } from './helpers.ts';
 
@@ -143,7 +143,7 @@ test('up after kill -9 reuses the live agent under load; a second up on the same
   const data = await tempDir('up-crash');
   cleanup.push(data.cleanup);
   const p = await ports();
-  const P = ['--http-port', String(p.http), '--api-port', String(p.api), '--agent-port', String(p.agent)];
+  const P = [...portFlags(p)];
   const up1 = await startProcess(data.dir, ['up', ...P]);
   cleanup.push(up1.stop);
   assert.equal(up1.info.agent.reused, false);
@@ -272,12 +272,7 @@ test('SIGHUP and Ctrl-C (SIGINT) on up stop the server and the agent it started'
     const p = await ports();
     const up = await startProcess(data.dir, [
       'up',
-      '--http-port',
-      String(p.http),
-      '--api-port',
-      String(p.api),
-      '--agent-port',
-      String(p.agent),
+      ...portFlags(p),
     ]);
     cleanup.push(up.stop);
     const agentPid = up.info.agent.pid as number;

@@ -8,6 +8,7 @@ import {
   isolateCliConfig,
   localToken,
   manifest,
+  portFlags,
   ports,
   tempDir,
   waitFor,
@@ -62,12 +63,7 @@ export async function startCutover(options: StartOptions = {}): Promise<BenchCut
   const p = await ports();
   const args = [
     'up',
-    '--http-port',
-    String(p.http),
-    '--api-port',
-    String(p.api),
-    '--agent-port',
-    String(p.agent),
+    ...portFlags(p),
     ...(options.args ?? []),
   ];
   const child = spawn(

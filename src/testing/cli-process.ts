@@ -121,6 +121,11 @@ export interface Ports {
   agent: number;
 }
 
+/** The port flags of `cutover up` for `p`. */
+export function portFlags(p: Ports): string[] {
+  return ['--http-port', String(p.http), '--api-port', String(p.api), '--agent-port', String(p.agent)];
+}
+
 export async function ports(): Promise<Ports> {
   return { http: await freePort(), api: await freePort(), agent: await freePort() };
 }

@@ -21,6 +21,7 @@ export {
   isolateCliConfig,
   localToken,
   manifest,
+  portFlags,
   ports,
   startProcess,
   tempDir,
