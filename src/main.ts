@@ -1,12 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
 import { hostname } from 'node:os';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { getRequestListener } from '@hono/node-server';
-import { CutoverError, closeServer, listen, readTlsFiles, systemActor, systemClock } from './shared/index.ts';
+import { CutoverError, createApiServer, listen, readTlsFiles, systemActor, systemClock } from './shared/index.ts';
 import type { Clock, Logger } from './shared/index.ts';
 import { cliConfigDir } from './config/index.ts';
 import type { Config } from './config/index.ts';
@@ -17,6 +15,7 @@ import { agentAnswers, claimPorts, createAgentClient, findLiveAgent, linkMachine
 import type { AgentPidRecord } from './agent/index.ts';
 import { bootstrapAdminToken, collectUnreferencedArtifacts, ensureBuiltInChannels, reportProblem } from './control/index.ts';
 import { createApi } from './api/index.ts';
+import { createAgentLink } from './link/index.ts';
 import { createBakeWatcher, createHealthWatcher, createLostInstanceHandler, createRollbackGuard, createScheduler } from './scheduler/index.ts';
 import { ensureAgentToken, readAgentEndpoint, recordServerForCli, writeAgentEndpoint } from './credentials.ts';
 import { contextsFileIn } from './cli-contexts.ts';
@@ -113,11 +112,12 @@ export async function startServer(
     log,
     openLogs: (instance, query, signal) => openAgentLogs(agentUrl, agentToken, instance, query, signal),
   });
-  const listener = getRequestListener(api.fetch);
-  const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, listener) : createServer(listener);
+  // The agents' sessions come in on the API's port (HTTP/2 under /v1/agent/, ADR 0019).
+  const link = createAgentLink({ store, clock, log, artifactPath: (digest) => artifacts.path(digest) });
+  const server = createApiServer({ ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}), http1: getRequestListener(api.fetch), agent: link.handle });
   let apiPort: number;
   try {
-    apiPort = await listen(server, config.apiPort, config.apiHost);
+    apiPort = await listen(server.server, config.apiPort, config.apiHost);
   } catch (error) {
     await store.close();
     await runtime.close();
@@ -179,7 +179,8 @@ export async function startServer(
         await scheduler.stop();
         await bake.stop();
         await health.stop();
-        await closeServer(server);
+        link.close();
+        await server.close();
         // A deployment cut short here is settled by recover() at the next start.
         await Promise.race([deployer.idle(), new Promise((r) => setTimeout(r, 5000).unref())]);
         await runtime.close();
@@ -219,25 +220,11 @@ const settleIntervalMs = (lockTtlMs: number) => Math.max(1000, Math.min(30_000, 
 export async function startAgentProcess(config: Readonly<Config>, log: Logger, options: { takeover?: boolean; /** `CUTOVER_JOIN_TOKEN` */ joinToken?: string } = {}) {
   await secureAgentFiles(config.dataDir, log);
   // With `server`: joined (or reported) before anything starts, so a refused join changes nothing.
-  const machine = config.server ? await linkMachine(config, options.joinToken, PRODUCT_VERSION, log) : undefined;
+  const link = config.server ? await linkMachine(config, options.joinToken, PRODUCT_VERSION, log) : undefined;
   const token = await ensureAgentToken(config.dataDir);
-  let agent;
-  try {
-    agent = await startAgent(config, token, log, options);
-  } catch (error) {
-    machine?.stop();
-    throw error;
-  }
+  const agent = await startAgent(config, token, log, { ...options, ...(link ? { machine: { link, agentVersion: PRODUCT_VERSION } } : {}) });
   await writeAgentEndpoint(config.dataDir, `http://${config.agentHost}:${agent.controlPort}`);
-  if (!machine) return agent;
-  const stopAgent = agent.stop;
-  return Object.assign(agent, {
-    machine: machine.link.name,
-    stop() {
-      machine.stop();
-      return stopAgent();
-    },
-  });
+  return link ? Object.assign(agent, { machine: link.name }) : agent;
 }
 
 /** The live agent serving a data directory, as `cutover up` finds it (see {@link findServingAgent}). */

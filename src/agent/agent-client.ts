@@ -102,6 +102,50 @@ async function call<N extends MessageName>(
   }
 }
 
+/** How a transport sends one message of the agent protocol and returns its answer (undefined when absent). */
+export type SendMessage = <N extends MessageName>(name: N, request: RequestOf<N>, options?: { body?: () => Readable }) => Promise<AnswerOf<N>>;
+
+/**
+ * The `Runtime` port mapped onto the agent protocol's messages, over any transport: HTTP to an
+ * agent's control API ({@link createAgentClient}) or the session an agent opened to the server
+ * (`src/link/`). `body` opens an artifact's bytes for a transport that pushes them; one whose agent
+ * pulls them by digest never calls it.
+ */
+export function runtimeOver(call: SendMessage, close: () => Promise<void>): Runtime & { close(): Promise<void> } {
+  const ok = async () => {};
+  return {
+    async ensureArtifact(digest, open) {
+      if (await call('artifact.has', { digest })) return;
+      await call('artifact.put', { digest }, { body: open });
+    },
+    ensureInstance: (instance, hosts) => call('instance.put', { instance, hosts }).then(ok),
+    startSlot: (spec) => call('slot.start', spec),
+    waitHealthy: (instance, color, timeoutMs) => call('slot.wait', { instance, color, timeoutMs }),
+    // `reason` is only sent when it is a rollback: an older agent refuses no field it ignores,
+    // and a forward flip stays the same request as before.
+    flip: (instance, color, expectVersion, reason) =>
+      call('instance.flip', {
+        instance,
+        color,
+        ...(expectVersion === undefined ? {} : { expectVersion }),
+        ...(reason === 'rollback' ? { reason } : {}),
+      }),
+    shift: (instance, color, percent) => call('instance.shift', { instance, color, percent }),
+    setPreview: (instance, token) => call('instance.preview', { instance, token }).then(ok),
+    setMaintenance: (instance, maintenance) =>
+      (maintenance === null ? call('instance.maintenance.off', { instance }) : call('instance.maintenance.on', { instance, ...maintenance })).then(ok),
+    stopSlot: (instance, color) => call('slot.stop', { instance, color }).then(ok),
+    removeInstance: (instance) => call('instance.remove', { instance }).then(ok),
+    listArtifacts: async () => (await call('artifact.list', {})).artifacts,
+    deleteArtifact: (digest) => call('artifact.delete', { digest }).then(ok),
+    describe: (instance) => call('instance.describe', { instance }),
+    stats: (instance) => call('instance.stats', { instance }),
+    runTest: (spec) => call('instance.test', spec),
+    cancelTest: (instance) => call('instance.test.cancel', { instance }).then(ok),
+    close,
+  };
+}
+
 /**
  * The `Runtime` port over the agent protocol (`src/protocol/`), sent as HTTP to the agent's control
  * API. One keep-alive pool, so a flip costs one round trip on an open connection.
@@ -109,42 +153,10 @@ async function call<N extends MessageName>(
 export function createAgentClient(url: string, token: string): Runtime & { close(): Promise<void> } {
   const pool = new Pool(url, { connections: 16, keepAliveTimeout: 30_000 });
   const agent = { url, token, send: (o: Dispatcher.RequestOptions) => pool.request(o) };
-  const ok = async () => {};
-
-  return {
-    async ensureArtifact(digest, open) {
-      if (await call(agent, 'artifact.has', { digest })) return;
-      await call(agent, 'artifact.put', { digest }, { body: open() });
-    },
-    ensureInstance: (instance, hosts) => call(agent, 'instance.put', { instance, hosts }).then(ok),
-    startSlot: (spec) => call(agent, 'slot.start', spec),
-    waitHealthy: (instance, color, timeoutMs) => call(agent, 'slot.wait', { instance, color, timeoutMs }),
-    // `reason` is only sent when it is a rollback: an older agent refuses no field it ignores,
-    // and a forward flip stays the same request as before.
-    flip: (instance, color, expectVersion, reason) =>
-      call(agent, 'instance.flip', {
-        instance,
-        color,
-        ...(expectVersion === undefined ? {} : { expectVersion }),
-        ...(reason === 'rollback' ? { reason } : {}),
-      }),
-    shift: (instance, color, percent) => call(agent, 'instance.shift', { instance, color, percent }),
-    setPreview: (instance, token) => call(agent, 'instance.preview', { instance, token }).then(ok),
-    setMaintenance: (instance, maintenance) =>
-      (maintenance === null
-        ? call(agent, 'instance.maintenance.off', { instance })
-        : call(agent, 'instance.maintenance.on', { instance, ...maintenance })
-      ).then(ok),
-    stopSlot: (instance, color) => call(agent, 'slot.stop', { instance, color }).then(ok),
-    removeInstance: (instance) => call(agent, 'instance.remove', { instance }).then(ok),
-    listArtifacts: async () => (await call(agent, 'artifact.list', {})).artifacts,
-    deleteArtifact: (digest) => call(agent, 'artifact.delete', { digest }).then(ok),
-    describe: (instance) => call(agent, 'instance.describe', { instance }),
-    stats: (instance) => call(agent, 'instance.stats', { instance }),
-    runTest: (spec) => call(agent, 'instance.test', spec),
-    cancelTest: (instance) => call(agent, 'instance.test.cancel', { instance }).then(ok),
-    close: () => pool.close(),
-  };
+  return runtimeOver(
+    (name, request, options) => call(agent, name, request, options?.body ? { body: options.body() } : {}),
+    () => pool.close(),
+  );
 }
 
 /** A request of its own (not the client's pool), so a long log stream never holds a connection a flip needs. */

@@ -9,6 +9,7 @@ import { createRouter } from '../router/index.ts';
 import { createSupervisor, resolveSlotUser } from '../supervisor/index.ts';
 import type { SlotUser } from '../supervisor/index.ts';
 import { createAgentCore } from './agent-core.ts';
+import type { AgentCore } from './agent-core.ts';
 import { createControlApi } from './control-api.ts';
 import { agentPidFile, findLiveAgent, migrateAgentFiles } from './agent-files.ts';
 import { agentAlive, removeOwnAgentPid, waitAgentGone, writeAgentPid } from './agent-pid-file.ts';
@@ -16,6 +17,10 @@ import type { AgentPidRecord } from './agent-pid-file.ts';
 import { claimPorts, portInUse, verifyPortsOwned } from './agent-ports.ts';
 import { logSlotEvents } from './slot-event-log.ts';
 import { planIsolation } from './isolation.ts';
+import { protocolHandlers } from './protocol-handlers.ts';
+import { startSessionClient } from './session-client.ts';
+import type { SessionClient } from './session-client.ts';
+import type { MachineLink } from './machine-link.ts';
 import type { Isolation } from './isolation.ts';
 
 /** The signal that tells a running agent another agent is taking over (see {@link startAgent}). */
@@ -42,6 +47,8 @@ export interface RunningAgent {
   routerPort: number;
   /** Where the control plane reaches this agent. */
   controlPort: number;
+  /** A joined machine's session with the server. */
+  session?: SessionClient;
   /** Stops the agent and its slots; after `handover()` it only waits for the handover to finish. */
   stop(): Promise<void>;
   /**
@@ -96,6 +103,27 @@ function agentParts(
   return { router, supervisor, core };
 }
 
+/** A joined machine's session with the server, answering its calls with the core. */
+function machineSession(machine: NonNullable<AgentOptions['machine']>, core: AgentCore, config: Readonly<Config>, log: Logger): SessionClient {
+  return startSessionClient({
+    link: machine.link,
+    handlers: protocolHandlers(core),
+    downloadsDir: join(core.dataDir, 'private', 'downloads'),
+    agentVersion: machine.agentVersion,
+    labels: config.machineLabels,
+    log,
+    ...(machine.protocol === undefined ? {} : { protocol: machine.protocol }),
+  });
+}
+
+export interface AgentOptions {
+  takeover?: boolean;
+  /** Tests: check every control-API answer against the protocol. */
+  checkAnswers?: boolean;
+  /** A joined machine: the agent opens its session to the server (ADR 0019). */
+  machine?: { link: MachineLink; agentVersion: string; /** Tests only: the protocol version announced. */ protocol?: number };
+}
+
 /**
  * The data plane on one host: the router, the supervisor, and the private control API that the
  * control plane drives. It keeps serving while the control plane is down.
@@ -129,7 +157,7 @@ export async function startAgent(
   config: Readonly<Config>,
   token: string,
   log: Logger,
-  options: { takeover?: boolean; /** Tests: check every control-API answer against the protocol. */ checkAnswers?: boolean } = {},
+  options: AgentOptions = {},
 ): Promise<RunningAgent> {
   const isolation = planIsolation({ euid: process.geteuid?.(), httpHost: config.httpHost, allowSharedUid: config.allowSharedUid });
   if (isolation.refusal) throw new CutoverError('CONFIG_INVALID', isolation.refusal, { details: { httpHost: config.httpHost } });
@@ -181,7 +209,9 @@ export async function startAgent(
   }
   // Restoring waits for slots to get healthy; the control API answers meanwhile.
   const restored = core.restore().catch((error: Error) => log.error({ err: error.message }, 'restore failed'));
-  log.info({ routerPort, controlPort }, 'agent started');
+  // The session answers the server's calls as the control API does; it (re)connects on its own.
+  const session = options.machine ? machineSession(options.machine, core, config, log) : undefined;
+  log.info({ routerPort, controlPort, ...(options.machine ? { machine: options.machine.link.name } : {}) }, 'agent started');
 
   let stopping: Promise<void> | undefined;
   let handingOver: Promise<void> | undefined;
@@ -216,6 +246,7 @@ export async function startAgent(
       process.off(HANDOVER_SIGNAL, onHandoverSignal);
       log.info({}, 'handing over to another agent');
       await restored;
+      await session?.stop();
       await closeServer(control);
       await router.close(); // stops accepting, then drains what this agent already accepted
       await supervisor.releaseAll();
@@ -237,6 +268,7 @@ export async function startAgent(
   return {
     routerPort,
     controlPort,
+    ...(session ? { session } : {}),
     handover,
     async takeOver(options: TakeoverOptions = {}): Promise<TakeoverResult> {
       const say = options.onProgress ?? (() => {});
@@ -278,6 +310,7 @@ export async function startAgent(
         clearInterval(watcher);
         process.off(HANDOVER_SIGNAL, onHandoverSignal);
         await restored;
+        await session?.stop();
         await closeServer(control);
         await router.close();
         await supervisor.stopAll();

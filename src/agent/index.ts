@@ -1,6 +1,7 @@
 export { HANDOVER_SIGNAL, startAgent } from './agent.ts';
 export type { RunningAgent, TakeoverOptions, TakeoverResult } from './agent.ts';
-export { agentAnswers, createAgentClient, openAgentLogs } from './agent-client.ts';
+export { agentAnswers, createAgentClient, openAgentLogs, runtimeOver } from './agent-client.ts';
+export type { SendMessage } from './agent-client.ts';
 export { liveAgent, waitAgentGone } from './agent-pid-file.ts';
 export type { AgentPidRecord } from './agent-pid-file.ts';
 export { claimPorts } from './agent-ports.ts';

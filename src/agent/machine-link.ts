@@ -11,9 +11,6 @@ import { PROTOCOL_VERSION } from '../protocol/index.ts';
 import { agentPrivateDir } from './agent-files.ts';
 import { pinnedDispatcher } from './pinned-tls.ts';
 
-/** How often a joined agent reports to the server until the connection (ADR 0019) carries heartbeats. */
-const HEARTBEAT_MS = 30_000;
-
 /** What a joined agent keeps in `agent/private/machine.json` (0600): who it is, where the server is, the pin, its credential. */
 export interface MachineLink {
   name: string;
@@ -117,34 +114,17 @@ async function joinServer(config: Readonly<Config>, token: string, agentVersion:
   throw last;
 }
 
-/** Reports to the server with the machine's credential; failures are logged: the agent serves on regardless. */
-async function report(link: MachineLink, agentVersion: string, log: Logger): Promise<void> {
-  try {
-    await post(link.urls[0]!, '/v1/machines/heartbeat', { agentVersion, protocolVersion: PROTOCOL_VERSION }, link.fingerprint, link.credential);
-  } catch (error) {
-    const e = error as CutoverError;
-    const level = e.code === 'MACHINE_CREDENTIAL_INVALID' ? 'error' : 'warn';
-    log[level]({ err: e.message, code: e.code, machine: link.name }, 'could not report to the server; serving on');
-  }
-}
-
 /**
  * The agent's side of the machine registry, at start: joins (first start: `token` from
- * `CUTOVER_JOIN_TOKEN` or `joinTokenFile`) or reports with the saved credential (later starts),
- * then reports every 30 s until stopped. Desired state does not travel yet (ADR 0021).
+ * `CUTOVER_JOIN_TOKEN` or `joinTokenFile`) or reads the saved link (later starts). The agent then
+ * opens its session with the link (`session-client.ts`), which carries heartbeats and calls.
  */
-export async function linkMachine(config: Readonly<Config>, envToken: string | undefined, agentVersion: string, log: Logger): Promise<{ link: MachineLink; stop(): void }> {
-  let link = await readMachineLink(config.dataDir);
-  if (!link) {
-    const token = envToken ?? (config.joinTokenFile ? (await readFile(config.joinTokenFile, 'utf8')).trim() : undefined);
-    if (!token) {
-      throw new CutoverError('CONFIG_INVALID', `this agent has not joined ${config.server} yet: give it a join token in CUTOVER_JOIN_TOKEN or a file named by --join-token-file (an admin creates one with \`cutover join-token create\`)`);
-    }
-    link = await joinServer(config, token, agentVersion, log);
-  } else {
-    await report(link, agentVersion, log);
+export async function linkMachine(config: Readonly<Config>, envToken: string | undefined, agentVersion: string, log: Logger): Promise<MachineLink> {
+  const link = await readMachineLink(config.dataDir);
+  if (link) return link;
+  const token = envToken ?? (config.joinTokenFile ? (await readFile(config.joinTokenFile, 'utf8')).trim() : undefined);
+  if (!token) {
+    throw new CutoverError('CONFIG_INVALID', `this agent has not joined ${config.server} yet: give it a join token in CUTOVER_JOIN_TOKEN or a file named by --join-token-file (an admin creates one with \`cutover join-token create\`)`);
   }
-  const saved = link;
-  const timer = setInterval(() => void report(saved, agentVersion, log), HEARTBEAT_MS).unref();
-  return { link, stop: () => clearInterval(timer) };
+  return joinServer(config, token, agentVersion, log);
 }

@@ -55,3 +55,26 @@ export function pinnedDispatcher(fingerprint: string): Agent {
     },
   });
 }
+
+/**
+ * A TLS connection to `host:port` that resolves only once the server showed the pinned
+ * certificate, before anything is written (the session's HTTP/2 connection is built on it).
+ */
+export function connectPinned(host: string, port: number, fingerprint: string, alpn: string[]): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host, port, ...(isIP(host) ? {} : { servername: host }), rejectUnauthorized: false, ALPNProtocols: alpn });
+    socket.once('secureConnect', () => {
+      socket.off('error', reject);
+      const raw = socket.getPeerCertificate().raw;
+      const got = raw ? derFingerprint(raw) : 'none';
+      if (got === fingerprint) return resolve(socket);
+      socket.destroy();
+      reject(
+        new CutoverError('TLS_UNTRUSTED', `the server at ${host}:${port} presented a certificate with SHA-256 ${got}, but this machine pins ${fingerprint}; nothing was sent`, {
+          details: { expected: fingerprint, got },
+        }),
+      );
+    });
+    socket.once('error', reject);
+  });
+}

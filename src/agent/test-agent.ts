@@ -44,14 +44,14 @@ export interface TestAgent {
 export async function startTestAgent(
   dataDir: string,
   ports: { http?: number; agent?: number } = {},
-  extra: { flags?: Record<string, unknown>; log?: ReturnType<typeof captureLogger>; checkAnswers?: boolean } = {},
+  extra: { flags?: Record<string, unknown>; log?: ReturnType<typeof captureLogger>; checkAnswers?: boolean; machine?: NonNullable<Parameters<typeof startAgent>[3]>['machine'] } = {},
 ): Promise<TestAgent> {
   const config = await loadConfig({
     env: {},
     flags: { dataDir, httpPort: ports.http ?? 0, agentPort: ports.agent ?? 0, drainTimeout: '2s', pauseTimeout: '2s', logLevel: 'silent', ...extra.flags },
   });
   const log = extra.log ?? captureLogger();
-  const agent = await startAgent(config, TOKEN, log, extra.checkAnswers ? { checkAnswers: true } : {});
+  const agent = await startAgent(config, TOKEN, log, { ...(extra.checkAnswers ? { checkAnswers: true } : {}), ...(extra.machine ? { machine: extra.machine } : {}) });
   const client = createAgentClient(`http://127.0.0.1:${agent.controlPort}`, TOKEN);
   return {
     agent,
@@ -125,3 +125,4 @@ export function get(port: number, host: string, path = '/', headers: Record<stri
   });
 }
 
+export type { MachineLink } from './machine-link.ts';

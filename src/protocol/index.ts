@@ -30,3 +30,5 @@ export type {
   TestResult,
   TestRun,
 } from './schemas.ts';
+export { FrameDecoder, MAX_FRAME_BYTES, encodeFrame, frameSchema } from './frames.ts';
+export type { AnswerFrame, CallFrame, Frame } from './frames.ts';

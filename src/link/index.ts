@@ -1,0 +1,5 @@
+export { createAgentLink, DEFAULT_HEARTBEAT_MS } from './agent-link.ts';
+export type { AgentLink, AgentLinkDeps } from './agent-link.ts';
+export { AgentSession } from './session.ts';
+export type { SessionInfo } from './session.ts';
+export { notConnected, openSessionLogs, sessionRuntime } from './session-runtime.ts';

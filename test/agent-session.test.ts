@@ -1,0 +1,284 @@
+// The session an agent opens to the server (ADR 0019), end to end in one process: a real agent
+// (router, supervisor, slots) dials a real API listener on loopback, and the server drives it
+// through `sessionRuntime` — the same `Runtime` contract the HTTP client passes.
+import assert from 'node:assert/strict';
+import { after, before, suite, test } from 'node:test';
+import { execFile } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createApiServer, listen, systemClock } from '../src/shared/index.ts';
+import { createMemoryStore } from '../src/store/index.ts';
+import { createArtifactStore, packArtifact } from '../src/releases/index.ts';
+import { createJoinToken, joinMachine } from '../src/control/index.ts';
+import { PROTOCOL_VERSION } from '../src/protocol/index.ts';
+import { FIXTURE_APP, captureLogger, deploy, startTestAgent, tempDataDir } from '../src/agent/test-agent.ts';
+import type { MachineLink, TestAgent } from '../src/agent/test-agent.ts';
+
+import { runtimeContract, testActor, waitFor } from '../src/testing/index.ts';
+import { createAgentLink, openSessionLogs, sessionRuntime } from '../src/link/index.ts';
+
+/** A server's agent link on loopback with one joined machine; `link` is what the agent keeps. */
+export async function startLinkServer(
+  name = 'web-1',
+  tls?: { cert: string; key: string; fingerprint: string },
+) {
+  const store = createMemoryStore();
+  const dir = await mkdtemp(join(tmpdir(), 'cutover-link-'));
+  const artifacts = createArtifactStore(join(dir, 'artifacts'));
+  const log = captureLogger();
+  const link = createAgentLink({
+    store,
+    clock: systemClock,
+    log,
+    artifactPath: (d) => artifacts.path(d),
+    heartbeatMs: 500,
+  });
+  const api = createApiServer({
+    http1: (_req, res) => res.writeHead(404).end(),
+    agent: link.handle,
+    ...(tls ? { tls } : {}),
+  });
+  const port = await listen(api.server, 0, '127.0.0.1');
+  const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const deps = {
+    store,
+    clock: systemClock,
+    serverUrls: [url],
+    ...(tls ? { tlsFingerprint: tls.fingerprint } : {}),
+  };
+  const { token } = await createJoinToken(deps, { expires: '1h' }, testActor('admin'));
+  const { credential } = await joinMachine(
+    deps,
+    { token, name, labels: {}, agentVersion: '0.0.0', protocolVersion: PROTOCOL_VERSION },
+    '127.0.0.1',
+  );
+  return {
+    store,
+    artifacts,
+    link,
+    log,
+    url,
+    machineLink: { name, urls: [url], fingerprint: tls?.fingerprint ?? null, credential },
+    /** Joins another machine with a new token. */
+    async join(other: string, protocolVersion = PROTOCOL_VERSION) {
+      const { token: t } = await createJoinToken(deps, { expires: '1h' }, testActor('admin'));
+      const joined = await joinMachine(
+        deps,
+        { token: t, name: other, labels: {}, agentVersion: '0.0.0', protocolVersion },
+        '127.0.0.1',
+      );
+      return {
+        name: other,
+        urls: [url],
+        fingerprint: tls?.fingerprint ?? null,
+        credential: joined.credential,
+      };
+    },
+    async stop() {
+      link.close();
+      await api.close(100);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+runtimeContract('the agent over its session with the server', async () => {
+  const server = await startLinkServer();
+  const temp = await tempDataDir();
+  const packed = await packArtifact(FIXTURE_APP);
+  await server.artifacts.put(createReadStream(packed.file), packed.digest);
+  const agent = await startTestAgent(
+    temp.dir,
+    {},
+    { machine: { link: server.machineLink, agentVersion: '0.0.0' } },
+  );
+  await agent.agent.session!.whenConnected(10_000);
+  return {
+    runtime: sessionRuntime('web-1', server.link.sessionOf),
+    artifact: { digest: packed.digest, open: () => createReadStream(packed.file) },
+    spec: (instance, color, version, healthy = true) => ({
+      instance,
+      color,
+      version,
+      digest: packed.digest,
+      start: `${JSON.stringify(process.execPath)} server.mjs`,
+      env: healthy ? {} : ({ UNHEALTHY: '1' } as Record<string, string>),
+      health: {
+        path: '/healthz',
+        intervalMs: 50,
+        timeoutMs: 1000,
+        healthyThreshold: 1,
+        unhealthyThreshold: 2,
+      },
+      stopTimeoutMs: 2000,
+      deploymentId: `d-${instance}-${color}-${version}`,
+    }),
+    async stop() {
+      await agent.stop();
+      await server.stop();
+      if (packed.temporary) await rm(packed.file, { force: true });
+      await temp.cleanup();
+    },
+  };
+});
+
+suite('the agent session', () => {
+  let server: Awaited<ReturnType<typeof startLinkServer>>;
+  let temp: Awaited<ReturnType<typeof tempDataDir>>;
+  let packed: Awaited<ReturnType<typeof packArtifact>>;
+  const agents: TestAgent[] = [];
+  before(async () => {
+    server = await startLinkServer();
+    temp = await tempDataDir();
+    await chmod(temp.dir, 0o711); // slot users pass through to each agent's directory
+    packed = await packArtifact(FIXTURE_APP);
+    await server.artifacts.put(createReadStream(packed.file), packed.digest);
+  });
+  after(async () => {
+    for (const a of agents) await a.stop();
+    await server.stop();
+    if (packed.temporary) await rm(packed.file, { force: true });
+    await temp.cleanup();
+  });
+  const agentFor = async (link: MachineLink, dir: string, protocol?: number) => {
+    const a = await startTestAgent(
+      dir,
+      {},
+      { machine: { link, agentVersion: '0.0.0', ...(protocol === undefined ? {} : { protocol }) } },
+    );
+    agents.push(a);
+    return a;
+  };
+
+  test('logs stream over their own stream; a download cut short resumes where it stopped; the agent comes back after the link is cut', async () => {
+    const agent = await agentFor(server.machineLink, join(temp.dir, 'a'));
+    await agent.agent.session!.whenConnected(10_000);
+    // Half the artifact is already there, as a lost link would leave it.
+    const downloads = join(temp.dir, 'a', 'agent', 'private', 'downloads');
+    await mkdir(downloads, { recursive: true });
+    const whole = await readFile(packed.file);
+    await writeFile(
+      join(downloads, `${packed.digest.replace(':', '-')}.part`),
+      whole.subarray(0, Math.floor(whole.length / 2)),
+    );
+    const runtime = sessionRuntime('web-1', server.link.sessionOf);
+    await deploy(runtime, 'shop', 'shop.test', { blue: { version: '1.0.0' } });
+    const sent = server.log.lines.filter((l) => l.msg === 'sending an artifact to an agent');
+    assert.deepEqual(
+      sent.map((l) => l.obj.from),
+      [Math.floor(whole.length / 2)],
+      'only the missing half was sent',
+    );
+    await runtime.flip('shop', 'blue');
+    const logs = await openSessionLogs(
+      server.link.sessionOf('web-1'),
+      'web-1',
+      'shop',
+      { tail: 50 },
+      AbortSignal.timeout(10_000),
+    );
+    assert.equal(logs.color, 'blue');
+    let text = '';
+    for await (const chunk of logs.body) text += String(chunk);
+    assert.match(text, /listening|1\.0\.0/);
+
+    // The server drops every session: the agent reconnects by itself and answers again.
+    server.link.close();
+    await assert.rejects(runtime.describe('shop'), { code: 'AGENT_UNREACHABLE' });
+    await waitFor('the agent reconnects', () => server.link.connected().includes('web-1'), 15_000);
+    assert.equal((await runtime.describe('shop'))?.active, 'blue');
+  });
+
+  test('protocol N−1 is welcomed (and flagged), N−2 refused naming both; a wrong credential and a stolen name are refused', async () => {
+    const older = await agentFor(
+      await server.join('old-1', PROTOCOL_VERSION - 1),
+      join(temp.dir, 'b'),
+      PROTOCOL_VERSION - 1,
+    );
+    await older.agent.session!.whenConnected(10_000);
+    assert.ok(server.link.connected().includes('old-1'));
+    const ancient = await agentFor(
+      await server.join('ancient-1', PROTOCOL_VERSION - 1),
+      join(temp.dir, 'c'),
+      PROTOCOL_VERSION - 2,
+    );
+    await assert.rejects(ancient.agent.session!.whenConnected(10_000), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'PROTOCOL_UNSUPPORTED');
+      assert.match(
+        e.message,
+        new RegExp(`protocol ${PROTOCOL_VERSION - 2}, this server ${PROTOCOL_VERSION}`),
+      );
+      return true;
+    });
+    const forged = await agentFor(
+      { ...server.machineLink, name: 'forged-1', credential: 'cutm_wrong' },
+      join(temp.dir, 'd'),
+    );
+    await assert.rejects(forged.agent.session!.whenConnected(10_000), { code: 'MACHINE_CREDENTIAL_INVALID' });
+    // Another machine's credential with web-1's name: it is that machine, not web-1.
+    const other = await server.join('other-1');
+    const thief = await agentFor({ ...other, name: 'web-1' }, join(temp.dir, 'e'));
+    await assert.rejects(thief.agent.session!.whenConnected(10_000), { code: 'MACHINE_CREDENTIAL_INVALID' });
+    assert.ok(!server.link.connected().includes('forged-1'));
+  });
+});
+
+test('over TLS the agent talks only to the pinned certificate', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cutover-link-tls-'));
+  await promisify(execFile)('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    join(dir, 'k.pem'),
+    '-out',
+    join(dir, 'c.pem'),
+    '-days',
+    '1',
+    '-subj',
+    '/CN=link-test',
+  ]);
+  const cert = await readFile(join(dir, 'c.pem'), 'utf8');
+  const fingerprint = new X509Certificate(cert).fingerprint256.replaceAll(':', '').toLowerCase();
+  const server = await startLinkServer('tls-1', {
+    cert,
+    key: await readFile(join(dir, 'k.pem'), 'utf8'),
+    fingerprint,
+  });
+  const agents: TestAgent[] = [];
+  try {
+    const good = await startTestAgent(
+      join(dir, 'good'),
+      {},
+      { machine: { link: server.machineLink, agentVersion: '0.0.0' } },
+    );
+    agents.push(good);
+    await good.agent.session!.whenConnected(10_000);
+    assert.deepEqual(await sessionRuntime('tls-1', server.link.sessionOf).listArtifacts(), []);
+    const other = await server.join('tls-2');
+    const pinnedElsewhere = await startTestAgent(
+      join(dir, 'bad'),
+      {},
+      { machine: { link: { ...other, fingerprint: 'ab'.repeat(32) }, agentVersion: '0.0.0' } },
+    );
+    agents.push(pinnedElsewhere);
+    await waitFor(
+      'the wrong pin is refused',
+      () => pinnedElsewhere.log.lines.some((l) => l.obj.code === 'TLS_UNTRUSTED'),
+      10_000,
+    );
+    assert.ok(!server.link.connected().includes('tls-2'));
+  } finally {
+    for (const a of agents) await a.stop();
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
