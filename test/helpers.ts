@@ -20,6 +20,7 @@ export {
   ports,
   startProcess,
   tempDir,
+  waitFor,
 } from '../src/testing/index.ts';
 export type { CliResult, Ports } from '../src/testing/index.ts';
 
