@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
@@ -11,9 +12,9 @@ import type { Config } from './config/index.ts';
 import { describeDatabase, openStore } from './store/index.ts';
 import { createArtifactStore } from './releases/index.ts';
 import { createDeployer, createTrafficControls, pruneArtifacts } from './deploy/index.ts';
-import { agentAnswers, claimPorts, createAgentClient, findLiveAgent, linkMachine, openAgentLogs, portFree, startAgent, waitAgentGone } from './agent/index.ts';
+import { claimPorts, createAgentClient, findLiveAgent, linkMachine, openAgentLogs, portFree, readMachineLink, startAgent, waitAgentGone } from './agent/index.ts';
 import type { AgentPidRecord } from './agent/index.ts';
-import { bootstrapAdminToken, collectUnreferencedArtifacts, ensureBuiltInChannels, reportProblem } from './control/index.ts';
+import { bootstrapAdminToken, collectUnreferencedArtifacts, createJoinToken, ensureBuiltInChannels, reportProblem } from './control/index.ts';
 import { createApi } from './api/index.ts';
 import { createAgentLink } from './link/index.ts';
 import { createBakeWatcher, createHealthWatcher, createLostInstanceHandler, createRollbackGuard, createScheduler } from './scheduler/index.ts';
@@ -34,7 +35,20 @@ export interface RunningServer {
   apiPort: number;
   /** Set only on the very first start: the admin token, never shown again. */
   adminToken?: string;
+  /**
+   * `cutover up`'s automatic local join: a single-use join token (10 minutes) for an agent on this
+   * machine, written 0600 to a file in the private directory; answers the file's path.
+   */
+  writeLocalJoinToken(): Promise<string>;
+  /** Resolves once the machine's agent has a session with this server (`TIMEOUT` after `timeoutMs`). */
+  waitForMachine(name: string, timeoutMs: number): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** The name `cutover up` gives the machine it runs on: the host name, made a valid machine name. */
+export function localMachineName(host = hostname()): string {
+  const name = host.toLowerCase().split('.')[0]!.replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63);
+  return /^[a-z]/.test(name) ? name : `m-${name}`.slice(0, 63);
 }
 
 /**
@@ -113,7 +127,7 @@ export async function startServer(
     openLogs: (instance, query, signal) => openAgentLogs(agentUrl, agentToken, instance, query, signal),
   });
   // The agents' sessions come in on the API's port (HTTP/2 under /v1/agent/, ADR 0019).
-  const link = createAgentLink({ store, clock, log, artifactPath: (digest) => artifacts.path(digest) });
+  const link = createAgentLink({ store, clock, log, artifactPath: (digest) => artifacts.path(digest), countersMs: config.bakeCheckInterval });
   const server = createApiServer({ ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}), http1: getRequestListener(api.fetch), agent: link.handle });
   let apiPort: number;
   try {
@@ -169,6 +183,22 @@ export async function startServer(
     apiPort,
     ...(tls ? { tlsFingerprint: tls.fingerprint } : {}),
     ...(adminToken ? { adminToken } : {}),
+    async writeLocalJoinToken() {
+      // The agent dials the loopback address even when the API listens on every address.
+      const local = url.replace(/\/\/(0\.0\.0\.0|\[::\]|::)(?=:)/, '//127.0.0.1');
+      const { token } = await createJoinToken({ store, clock, serverUrls: [local], ...(tls ? { tlsFingerprint: tls.fingerprint } : {}) }, { expires: '10m', uses: 1 }, systemActor('up', 'admin'));
+      const file = join(config.dataDir, 'private', 'up-join-token');
+      await rm(file, { force: true });
+      await writeFile(file, `${token}\n`, { mode: 0o600, flag: 'wx' });
+      return file;
+    },
+    async waitForMachine(name, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      while (!link.sessionOf(name)) {
+        if (Date.now() > deadline) throw new CutoverError('TIMEOUT', `the agent of machine ${name} did not connect to the server within ${Math.round(timeoutMs / 1000)} s; see its log lines above`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
     stop() {
       stopping ??= (async () => {
         clearInterval(warmTimer);
@@ -230,21 +260,25 @@ export async function startAgentProcess(config: Readonly<Config>, log: Logger, o
 /** The live agent serving a data directory, as `cutover up` finds it (see {@link findServingAgent}). */
 export interface ServingAgent {
   record: AgentPidRecord;
-  /** Whether its control API answered an authenticated call with this data directory's agent token. */
-  answers: boolean;
+  /** The machine it joined as; none for an agent that never joined (an earlier version's). */
+  machine?: string;
 }
 
 /**
- * The agent `<dataDir>/agent/private/agent.pid` names, if it is alive (pid and start time), and whether it
- * answers its control API (at `agent.json`'s URL) with this data directory's token: then it really
- * is this data directory's agent, and `cutover up` may reuse it instead of starting a second one.
+ * The agent `<dataDir>/agent/private/agent.pid` names, if it is alive (pid and start time), and the
+ * machine it joined as (`agent/private/machine.json`): `cutover up` reuses a joined one (it
+ * reconnects by itself) and takes over from one that never joined.
  */
 export async function findServingAgent(config: Readonly<Config>): Promise<ServingAgent | undefined> {
   const record = await findLiveAgent(join(config.dataDir, 'agent'));
   if (record === undefined) return undefined;
-  const url = (await readAgentEndpoint(config.dataDir)) ?? `http://${config.agentHost}:${record.controlPort ?? config.agentPort}`;
-  const token = await ensureAgentToken(config.dataDir);
-  return { record, answers: await agentAnswers(url, token, 3000) };
+  const link = await readMachineLink(config.dataDir).catch(() => undefined);
+  return { record, ...(link ? { machine: link.name } : {}) };
+}
+
+/** The machine the agent of a data directory joined as, if it ever joined. */
+export async function joinedMachine(dataDir: string): Promise<string | undefined> {
+  return (await readMachineLink(dataDir).catch(() => undefined))?.name;
 }
 
 /** Stops a running agent by pid (SIGTERM: it drains and stops its slots), waiting up to `timeoutMs`, then SIGKILL. */

@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { createApiServer, listen, systemClock } from '../src/shared/index.ts';
 import { createMemoryStore } from '../src/store/index.ts';
 import { createArtifactStore, packArtifact } from '../src/releases/index.ts';
-import { createJoinToken, joinMachine } from '../src/control/index.ts';
+import { createJoinToken, getMachine, joinMachine } from '../src/control/index.ts';
 import { PROTOCOL_VERSION } from '../src/protocol/index.ts';
-import { FIXTURE_APP, captureLogger, deploy, startTestAgent, tempDataDir } from '../src/agent/test-agent.ts';
+import { FIXTURE_APP, captureLogger, deploy, get, startTestAgent, tempDataDir } from '../src/agent/test-agent.ts';
 import type { MachineLink, TestAgent } from '../src/agent/test-agent.ts';
 
 import { runtimeContract, testActor, waitFor } from '../src/testing/index.ts';
@@ -36,6 +36,7 @@ export async function startLinkServer(
     log,
     artifactPath: (d) => artifacts.path(d),
     heartbeatMs: 500,
+    countersMs: 200,
   });
   const api = createApiServer({
     http1: (_req, res) => res.writeHead(404).end(),
@@ -174,6 +175,13 @@ suite('the agent session', () => {
       'only the missing half was sent',
     );
     await runtime.flip('shop', 'blue');
+    // Requests through the router show up in the counters the agent pushes (what the bake reads).
+    for (let i = 0; i < 5; i++) await get(agent.agent.routerPort, 'shop.test');
+    const pushed = await waitFor('counters pushed', () => {
+      const blue = server.link.pushedStats('shop')?.colors.find((c) => c.color === 'blue');
+      return blue && blue.requests >= 5 ? blue : undefined;
+    }, 5000);
+    assert.equal(pushed.version, '1.0.0');
     const logs = await openSessionLogs(
       server.link.sessionOf('web-1'),
       'web-1',
@@ -201,6 +209,8 @@ suite('the agent session', () => {
     );
     await older.agent.session!.whenConnected(10_000);
     assert.ok(server.link.connected().includes('old-1'));
+    const old = await getMachine(server.store, 'old-1');
+    assert.deepEqual([old.address, old.protocolVersion, old.needsUpgrade], ['127.0.0.1', PROTOCOL_VERSION - 1, true], 'the session records where it came from, and flags the upgrade');
     const ancient = await agentFor(
       await server.join('ancient-1', PROTOCOL_VERSION - 1),
       join(temp.dir, 'c'),

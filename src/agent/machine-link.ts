@@ -121,7 +121,19 @@ async function joinServer(config: Readonly<Config>, token: string, agentVersion:
  */
 export async function linkMachine(config: Readonly<Config>, envToken: string | undefined, agentVersion: string, log: Logger): Promise<MachineLink> {
   const link = await readMachineLink(config.dataDir);
-  if (link) return link;
+  if (link) {
+    if (config.machineName !== undefined && config.machineName !== link.name) {
+      throw new CutoverError('CONFIG_INVALID', `this agent joined as machine ${link.name}; it keeps that name (drop --name, or \`cutover machine remove ${link.name}\` and join again with a new join token)`);
+    }
+    // A server URL given now goes first (\`cutover up\` on another API port); the others stay as fallbacks.
+    if (config.server && link.urls[0] !== config.server) {
+      const moved = { ...link, urls: [config.server, ...link.urls.filter((u) => u !== config.server)] };
+      await writeMachineLink(config.dataDir, moved);
+      log.info({ machine: link.name, server: config.server }, 'the server URL changed; dialling the new one first');
+      return moved;
+    }
+    return link;
+  }
   const token = envToken ?? (config.joinTokenFile ? (await readFile(config.joinTokenFile, 'utf8')).trim() : undefined);
   if (!token) {
     throw new CutoverError('CONFIG_INVALID', `this agent has not joined ${config.server} yet: give it a join token in CUTOVER_JOIN_TOKEN or a file named by --join-token-file (an admin creates one with \`cutover join-token create\`)`);

@@ -9,7 +9,7 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { CutoverError, isCutoverError, validate } from '../shared/index.ts';
 import type { Logger } from '../shared/index.ts';
 import { FrameDecoder, PROTOCOL_VERSION, encodeFrame, specOf } from '../protocol/index.ts';
-import type { CallFrame, Frame, MessageName } from '../protocol/index.ts';
+import type { CallFrame, Frame, InstanceStats, MessageName } from '../protocol/index.ts';
 import type { ProtocolHandlers } from './protocol-handlers.ts';
 import { downloadArtifact } from './artifact-download.ts';
 import { connectPinned } from './pinned-tls.ts';
@@ -76,6 +76,22 @@ async function open(url: string, link: MachineLink): Promise<ClientHttp2Session>
     });
     session.once('error', reject);
   });
+}
+
+/** Pushes the routers' counters of every instance every `ms` (the bake decides on them). */
+function pushCounters(handlers: ProtocolHandlers, send: (frame: Frame) => void, ms: number): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    void (async () => {
+      const state = await handlers['agent.state']({}, Readable.from([]));
+      const instances: InstanceStats[] = [];
+      for (const { name } of state!.instances) {
+        const stats = await handlers['instance.stats']({ instance: name }, Readable.from([]));
+        if (stats) instances.push(stats);
+      }
+      send({ t: 'counters', instances });
+    })().catch(() => {}); // the next push tries again
+  }, ms);
+  return timer.unref();
 }
 
 /** The server's refusal of a session, from its JSON error body. */
@@ -279,6 +295,7 @@ export function startSessionClient(options: SessionClientOptions): SessionClient
     let gotWelcome = false;
     let lastSeen = performance.now();
     let pinger: NodeJS.Timeout | undefined;
+    let counters: NodeJS.Timeout | undefined;
     send({
       t: 'hello',
       name: link.name,
@@ -290,6 +307,7 @@ export function startSessionClient(options: SessionClientOptions): SessionClient
     return new Promise<boolean>((resolve) => {
       const end = (why: string) => {
         clearInterval(pinger);
+        clearInterval(counters);
         for (const cancel of streams.values()) cancel();
         if (current?.stream === stream) current = undefined;
         welcomed = false;
@@ -337,6 +355,7 @@ export function startSessionClient(options: SessionClientOptions): SessionClient
                 send({ t: 'ping', at: Date.now() });
               }, frame.heartbeatMs);
               pinger.unref();
+              if (frame.countersMs) counters = pushCounters(handlers, send, frame.countersMs);
               settleWaiters();
               break;
             case 'refused':

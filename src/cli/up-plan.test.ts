@@ -3,41 +3,26 @@ import assert from 'node:assert/strict';
 import { isCutoverError } from '../shared/index.ts';
 import { planUp } from './up-plan.ts';
 
-const wanted = { httpPort: 8080, agentPort: 7071 };
-const live = { pid: 42, routerPort: 8080, controlPort: 7071, answers: true };
+const wanted = { httpPort: 8080 };
+const live = { pid: 42, routerPort: 8080, machine: 'box' };
 
 test('no live agent: up starts one', () => {
   assert.deepEqual(planUp(undefined, wanted, '/d'), { kind: 'start' });
 });
 
-test('a live agent on the same ports that answers with the token is reused (port 0 matches any)', () => {
-  assert.deepEqual(planUp(live, wanted, '/d'), { kind: 'reuse', pid: 42 });
-  assert.deepEqual(planUp(live, { httpPort: 0, agentPort: 0 }, '/d'), { kind: 'reuse', pid: 42 });
+test('a live joined agent on the same router port is reused (port 0 matches any); one that never joined is taken over', () => {
+  assert.deepEqual(planUp(live, wanted, '/d'), { kind: 'reuse', pid: 42, machine: 'box' });
+  assert.deepEqual(planUp(live, { httpPort: 0 }, '/d'), { kind: 'reuse', pid: 42, machine: 'box' });
+  assert.deepEqual(planUp({ pid: 42, routerPort: 8080 }, wanted, '/d'), { kind: 'takeover', pid: 42 });
 });
 
-test('a live agent on other ports is refused, naming the flags and its ports', () => {
-  for (const w of [
-    { ...wanted, httpPort: 9000 },
-    { ...wanted, agentPort: 9001 },
-  ]) {
-    assert.throws(
-      () => planUp(live, w, '/d'),
-      (e) =>
-        isCutoverError(e) &&
-        e.code === 'AGENT_RUNNING' &&
-        /--http-port 8080 --agent-port 7071/.test(e.message) &&
-        /pid 42/.test(e.message),
-    );
-  }
-});
-
-test('a live agent that does not answer with the token, or whose ports are unknown, is refused', () => {
+test('a live agent on another router port, or on an unrecorded one, is refused, naming the flag and its port', () => {
   assert.throws(
-    () => planUp({ ...live, answers: false }, wanted, '/d'),
-    (e) => isCutoverError(e) && e.code === 'AGENT_RUNNING' && /token/.test(e.message),
+    () => planUp(live, { httpPort: 9000 }, '/d'),
+    (e) => isCutoverError(e) && e.code === 'AGENT_RUNNING' && /--http-port 8080/.test(e.message) && /pid 42/.test(e.message),
   );
   assert.throws(
-    () => planUp({ pid: 42, answers: true }, wanted, '/d'),
+    () => planUp({ pid: 42 }, wanted, '/d'),
     (e) => isCutoverError(e) && e.code === 'AGENT_RUNNING',
   );
 });

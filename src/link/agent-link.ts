@@ -5,13 +5,14 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
-import { CutoverError, httpStatusFor, isCutoverError } from '../shared/index.ts';
+import { CutoverError, httpStatusFor, isCutoverError, peerAddress } from '../shared/index.ts';
 import type { Clock, Logger } from '../shared/index.ts';
 import type { Store } from '../store/index.ts';
 import { authenticateMachine, machineHeartbeat } from '../control/index.ts';
 import { FrameDecoder, PROTOCOL_VERSION, encodeFrame, protocolAccepted } from '../protocol/index.ts';
-import type { Frame } from '../protocol/index.ts';
+import type { Frame, InstanceStats } from '../protocol/index.ts';
 import { AgentSession } from './session.ts';
+import { sumStats } from './counters.ts';
 
 export const DEFAULT_HEARTBEAT_MS = 10_000;
 /** How long an agent has to say hello once its session stream is open. */
@@ -25,6 +26,8 @@ export interface AgentLinkDeps {
   /** Where an artifact's bytes are, by digest (the server's artifact store). */
   artifactPath(digest: string): string;
   heartbeatMs?: number;
+  /** How often agents push their routers' counters (the bake interval); default: never. */
+  countersMs?: number;
   /** Called once a machine's session is welcomed (reconcile what it reports, send its desired state). */
   onConnect?(session: AgentSession): void;
 }
@@ -36,6 +39,11 @@ export interface AgentLink {
   sessionOf(machine: string): AgentSession | undefined;
   /** Machines connected to this server now. */
   connected(): string[];
+  /**
+   * An instance's counters summed over the machines that pushed them within two intervals (what
+   * the bake decides on); undefined when none did.
+   */
+  pushedStats(instance: string): InstanceStats | undefined;
   /** Ends every session (the agents reconnect, to this server once it is back or to another). */
   close(): void;
 }
@@ -81,7 +89,7 @@ export function createAgentLink(deps: AgentLinkDeps): AgentLink {
 
   async function openSession(req: Http2ServerRequest, res: Http2ServerResponse): Promise<void> {
     const machine = await authenticateMachine(deps.store, bearer(req));
-    const address = req.socket?.remoteAddress ?? null;
+    const address = peerAddress(req.stream.session);
     res.writeHead(200, { 'content-type': 'application/x-cutover-frames' });
     const stream = res.stream;
     const refuse = (code: string, message: string) => {
@@ -150,7 +158,7 @@ export function createAgentLink(deps: AgentLinkDeps): AgentLink {
       { agentVersion: hello.agent, protocolVersion: hello.protocol },
       address,
     );
-    session.send({ t: 'welcome', protocol: PROTOCOL_VERSION, heartbeatMs, session: id });
+    session.send({ t: 'welcome', protocol: PROTOCOL_VERSION, heartbeatMs, session: id, ...(deps.countersMs ? { countersMs: deps.countersMs } : {}) });
     session.receiveEarly(frames, beat);
     stream.resume();
     log.info(
@@ -233,6 +241,11 @@ export function createAgentLink(deps: AgentLinkDeps): AgentLink {
     },
     sessionOf: (machine) => sessions.get(machine),
     connected: () => [...sessions.keys()],
+    pushedStats(instance) {
+      if (!deps.countersMs) return undefined;
+      const maxAge = 2 * deps.countersMs + 1000;
+      return sumStats([...sessions.values()].flatMap((s) => s.pushedCounters(instance, maxAge) ?? []));
+    },
     close() {
       for (const session of sessions.values()) session.close('the server is stopping');
     },

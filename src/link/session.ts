@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { CutoverError } from '../shared/index.ts';
 import type { ErrorCode, Logger } from '../shared/index.ts';
 import { FrameDecoder, encodeFrame, idempotencyKey, specOf, timeoutOf } from '../protocol/index.ts';
-import type { AnswerFrame, AnswerOf, Frame, MessageName, RequestOf } from '../protocol/index.ts';
+import type { AnswerFrame, AnswerOf, Frame, InstanceStats, MessageName, RequestOf } from '../protocol/index.ts';
 
 /** How long a streamed answer's bytes may take to start arriving after its answer. */
 const STREAM_START_MS = 10_000;
@@ -43,6 +43,8 @@ export class AgentSession {
   #pinger: NodeJS.Timeout;
   #log: Logger;
   #onClose: Array<() => void> = [];
+  /** The latest counters the agent pushed, per instance, with when they arrived (`performance.now()`). */
+  #counters = new Map<string, { stats: InstanceStats; receivedAt: number }>();
 
   constructor(
     id: string,
@@ -80,6 +82,12 @@ export class AgentSession {
     for (const frame of frames) this.#receive(frame, onHeartbeat);
   }
 
+  /** The instance's counters as the agent last pushed them, if they are younger than `maxAgeMs`. */
+  pushedCounters(instance: string, maxAgeMs: number): InstanceStats | undefined {
+    const seen = this.#counters.get(instance);
+    return seen && performance.now() - seen.receivedAt <= maxAgeMs ? seen.stats : undefined;
+  }
+
   get closed(): boolean {
     return this.#closed !== undefined;
   }
@@ -109,6 +117,12 @@ export class AgentSession {
         return this.send({ t: 'pong', at: frame.at });
       case 'pong':
         return onHeartbeat();
+      case 'counters': {
+        const receivedAt = performance.now();
+        this.#counters.clear(); // an instance the agent no longer routes has no counters
+        for (const stats of frame.instances) this.#counters.set(stats.instance, { stats, receivedAt });
+        return onHeartbeat();
+      }
       default:
         this.#log.warn(
           { machine: this.info.machine, frame: frame.t },

@@ -3,6 +3,7 @@
 // messages of `messages.ts`, unchanged; this file only says how they are framed and checked.
 import { z } from 'zod';
 import { MESSAGE_NAMES } from './messages.ts';
+import { instanceStatsSchema } from './schemas.ts';
 import type { MessageName } from './messages.ts';
 
 /** The largest frame either side accepts (the largest request, a maintenance page, is bounded to 256 KiB). */
@@ -29,7 +30,11 @@ export const frameSchema = z.discriminatedUnion('t', [
     protocol: z.number().int(),
     heartbeatMs: z.number().int().positive(),
     session: z.string().min(1),
+    /** How often the agent pushes its routers' counters (the bake interval); absent: never. */
+    countersMs: z.number().int().positive().optional(),
   }),
+  /** The agent's per-colour counters of every instance it routes, pushed every `countersMs`. */
+  z.object({ t: z.literal('counters'), instances: z.array(instanceStatsSchema) }),
   z.object({ t: z.literal('refused'), code: z.string().min(1), message: z.string() }),
   z.object({
     t: z.literal('call'),

@@ -28,6 +28,14 @@ export interface ApiServer {
   close(graceMs?: number): Promise<void>;
 }
 
+/** The client's address of each HTTP/2 session (a replayed socket's own would say nothing). */
+const peers = new WeakMap<Http2Session, string>();
+
+/** The address of the client that opened an HTTP/2 session on an API server. */
+export function peerAddress(session: Http2Session | undefined): string | null {
+  return (session && (peers.get(session) ?? session.socket?.remoteAddress)) ?? null;
+}
+
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
 /** Whether the first bytes a client sent start (or are) the HTTP/2 preface. */
@@ -73,7 +81,10 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     else options.http1(req as unknown as IncomingMessage, res as unknown as ServerResponse);
   });
   const sessions = new Set<Http2Session>();
+  // Set just before a connection is handed to the HTTP/2 server, which makes its session at once.
+  let arriving: string | undefined;
   h2.on('session', (session) => {
+    if (arriving) peers.set(session, arriving);
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
   });
@@ -82,7 +93,11 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       if (first) socket.unshift(first);
       h1.emit('connection', socket);
       socket.resume();
-    } else h2.emit('connection', first ? replaying(socket, first) : socket);
+    } else {
+      arriving = socket.remoteAddress;
+      h2.emit('connection', first ? replaying(socket, first) : socket);
+      arriving = undefined;
+    }
   };
   let server: NetServer;
   if (options.tls) {

@@ -140,65 +140,84 @@ export interface UpHandle {
   apiUrl: string;
   dataDir: string;
   adminToken?: string;
-  /** The agent's pid, and whether it is one that survived an earlier `up` (reused, not started). */
-  agent: { pid: number; reused: boolean };
+  /** The machine this `up` runs as (the agent's name in `cutover machine list`). */
+  machine: string;
+  /** The agent's pid, whether it is one that survived an earlier `up` (reused, not started), and the earlier version's agent it took over from. */
+  agent: { pid: number; reused: boolean; tookOverFrom?: number };
   /** Stops the server, then the agent (started or reused), which drains and stops its slots. */
   stop(): Promise<void>;
 }
 
 /**
- * `cutover up`: the agent as its own process (so traffic survives a server crash) plus the server
- * in this one. If an earlier `up` died (kill -9, a crash) and left its agent serving this data
- * directory on the same ports, that agent is reused instead of starting a second one beside it
- * (see {@link planUp}).
+ * `cutover up`: the server in this process and the agent as its own (so traffic survives a server
+ * crash), the agent joined as a machine over loopback like any other (ADR 0019): one code path.
+ * The first `up` joins it with a single-use token written 0600 in the private directory. If an
+ * earlier `up` died (kill -9, a crash) and left its joined agent serving, that agent is reused and
+ * reconnects; an agent that never joined (an earlier version's) is taken over by a new one that
+ * joins, without dropping a request (see {@link planUp}).
  */
 export async function startUp(config: Readonly<Config>, agentArgv: string[]): Promise<UpHandle> {
   const main = await processes();
   const found = await main.findServingAgent(config);
-  const plan = planUp(found && { ...found.record, answers: found.answers }, { httpPort: config.httpPort, agentPort: config.agentPort }, config.dataDir);
-  let agent: { pid: number; reused: boolean; stop(): Promise<void> };
-  if (plan.kind === 'reuse') {
-    // A taken API port most likely means the `up` that started this agent still runs.
-    await main.checkApiPortFree(config);
-    const record = found!.record;
-    agent = { pid: record.pid, reused: true, stop: () => main.stopAgentByPid(record) };
-  } else {
-    await main.checkApiPortFree(config); // a clear PORT_IN_USE from `up` itself, before it starts anything
-    await main.checkAgentPortsFree(config);
-    const child = await spawnAgent(config, agentArgv);
-    const exited = new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) resolve();
-      else child.once('exit', () => resolve());
-    });
-    agent = {
-      pid: child.pid!,
-      reused: false,
-      async stop() {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-        await exited;
-        clearTimeout(timer);
-      },
-    };
-  }
-  let server;
+  const plan = planUp(found && { ...found.record, ...(found.machine ? { machine: found.machine } : {}) }, { httpPort: config.httpPort }, config.dataDir);
+  // A taken API port most likely means the `up` that started this agent still runs.
+  await main.checkApiPortFree(config);
+  if (plan.kind === 'start') await main.checkAgentPortsFree(config);
+  const server = await main.startServer(config, createLogger('server', config.logLevel));
+  // An agent that joined before (running or not) keeps its name and credential.
+  const saved = found?.machine ?? (await main.joinedMachine(config.dataDir));
+  const name = saved ?? main.localMachineName();
+  let agent: { pid: number; reused: boolean; stop(): Promise<void> } | undefined;
+  let tokenFile: string | undefined;
   try {
-    server = await main.startServer(config, createLogger('server', config.logLevel));
+    if (plan.kind === 'reuse') {
+      const record = found!.record;
+      agent = { pid: record.pid, reused: true, stop: () => main.stopAgentByPid(record) };
+    } else {
+      tokenFile = saved ? undefined : await server.writeLocalJoinToken();
+      const local = server.url.replace(/\/\/(0\.0\.0\.0|\[::\])(?=:)/, '//127.0.0.1');
+      const join = ['--server', local, ...(tokenFile ? ['--join-token-file', tokenFile, '--name', name] : []), ...(plan.kind === 'takeover' ? ['--takeover'] : [])];
+      const child = await spawnAgent(config, [...agentArgv, ...join]);
+      agent = childAgent(child);
+    }
+    await server.waitForMachine(name, 30_000);
   } catch (error) {
     // An agent this `up` started goes with it; a reused one keeps serving, as it did before.
-    if (!agent.reused) await agent.stop();
+    if (agent && !agent.reused) await agent.stop();
+    await server.stop();
     throw error;
+  } finally {
+    if (tokenFile) await (await import('node:fs/promises')).rm(tokenFile, { force: true });
   }
-  const running = server;
+  const running = agent;
   return {
     routerUrl: `http://${config.httpHost === '0.0.0.0' ? '127.0.0.1' : config.httpHost}:${config.httpPort}`,
-    apiUrl: running.url,
+    apiUrl: server.url,
     dataDir: config.dataDir,
-    ...(running.adminToken ? { adminToken: running.adminToken } : {}),
-    agent: { pid: agent.pid, reused: agent.reused },
+    machine: name,
+    ...(server.adminToken ? { adminToken: server.adminToken } : {}),
+    agent: { pid: running.pid, reused: running.reused, ...(plan.kind === 'takeover' ? { tookOverFrom: plan.pid } : {}) },
     async stop() {
+      await server.stop();
       await running.stop();
-      await agent.stop();
+    },
+  };
+}
+
+/** The handle of an agent this `up` started. */
+function childAgent(child: ChildProcess): { pid: number; reused: boolean; stop(): Promise<void> } {
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+  return {
+    pid: child.pid!,
+    reused: false,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(timer);
     },
   };
 }
@@ -220,7 +239,7 @@ export function registerProcessCommands(program: Command): void {
         .command('up')
         .summary('run the server and an agent on this machine (quick start)')
         .description(
-          'run the server and an agent on this machine (quick start). If an earlier `up` died and its agent still serves this data directory on the same ports, reuses that agent (with other ports it refuses and names them). Ctrl-C, SIGTERM or SIGHUP stops the server, the agent and its slots',
+          'run the server and an agent on this machine (quick start); the agent joins the server as a machine named after the host, over loopback. If an earlier `up` died and its agent still serves this data directory on the same router port, reuses that agent (with another port it refuses and names it); an agent of an earlier version that never joined is taken over without dropping a request, and its instances are placed on this machine. Ctrl-C, SIGTERM or SIGHUP stops the server, the agent and its slots',
         ))).action(
     async (opts: ProcessFlags, cmd: Command) => {
       const g = globals(cmd);
@@ -228,13 +247,17 @@ export function registerProcessCommands(program: Command): void {
       const config = await configFrom(cmd, opts, { logLevel: 'warn' });
       const up = await startUp(config, agentArgs({ ...opts, logLevel: config.logLevel }));
       const { contextsFileIn } = await import('../../cli-contexts.ts');
-      const result = { router: up.routerUrl, api: up.apiUrl, dataDir: up.dataDir, agent: up.agent, ...(up.adminToken ? { adminToken: up.adminToken } : {}) };
+      const result = { router: up.routerUrl, api: up.apiUrl, dataDir: up.dataDir, machine: up.machine, agent: up.agent, ...(up.adminToken ? { adminToken: up.adminToken } : {}) };
       out.result(result, () =>
         [
           'Cutover is up.',
           ...(up.agent.reused
             ? [`  agent   reusing the agent (pid ${up.agent.pid}) that still serves this data directory from an earlier \`cutover up\``]
             : []),
+          ...(up.agent.tookOverFrom !== undefined
+            ? [`  agent   took over from the earlier version's agent (pid ${up.agent.tookOverFrom}) without dropping a request; its instances are placed on machine ${up.machine}`]
+            : []),
+          `  machine ${up.machine}   (this host, joined over loopback)`,
           `  router  ${up.routerUrl}   (instances by their Host header)`,
           `  API     ${up.apiUrl}`,
           `  data    ${up.dataDir}`,
