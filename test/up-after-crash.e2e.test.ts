@@ -196,7 +196,7 @@ test('up after kill -9 reuses the live agent under load; a second up on the same
   assert.equal(moved.json.error.code, 'AGENT_RUNNING');
   assert.match(
     moved.json.error.message,
-    new RegExp(`pid ${agentPid}\\b.*--http-port ${p.http} --agent-port ${p.agent}`),
+    new RegExp(`pid ${agentPid}\\b.*router port ${p.http}; run \`cutover up --http-port ${p.http}\``),
   );
 
   const up2 = await startUpText(data.dir, ['up', ...P]);
