@@ -143,6 +143,9 @@ export function createAgentClient(url: string, token: string): Runtime & { close
     stats: (instance) => call(agent, 'instance.stats', { instance }),
     runTest: (spec) => call(agent, 'instance.test', spec),
     cancelTest: (instance) => call(agent, 'instance.test.cancel', { instance }).then(ok),
+    // An older agent's state has no `localRollbacks`: it made none.
+    localRollbacks: async () => (await call(agent, 'agent.state', {})).localRollbacks ?? [],
+    ackLocalRollbacks: (ids) => (ids.length ? call(agent, 'agent.local.ack', { ids }).then(ok) : Promise.resolve()),
     close: () => pool.close(),
   };
 }

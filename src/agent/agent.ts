@@ -16,6 +16,9 @@ import type { AgentPidRecord } from './agent-pid-file.ts';
 import { claimPorts, portInUse, verifyPortsOwned } from './agent-ports.ts';
 import { logSlotEvents } from './slot-event-log.ts';
 import { planIsolation } from './isolation.ts';
+import { localSocketPath, startLocalSocket } from './local-socket.ts';
+import type { LocalSocket } from './local-socket.ts';
+import { localMachineName } from './machine-link.ts';
 import type { Isolation } from './isolation.ts';
 
 /** The signal that tells a running agent another agent is taking over (see {@link startAgent}). */
@@ -179,6 +182,7 @@ export async function startAgent(
     await core.close();
     throw portInUse(error, config);
   }
+  const local = await openLocalSocket(dataDir, config.dataDir, core, log);
   // Restoring waits for slots to get healthy; the control API answers meanwhile.
   const restored = core.restore().catch((error: Error) => log.error({ err: error.message }, 'restore failed'));
   log.info({ routerPort, controlPort }, 'agent started');
@@ -217,6 +221,7 @@ export async function startAgent(
       log.info({}, 'handing over to another agent');
       await restored;
       await closeServer(control);
+      await local?.close();
       await router.close(); // stops accepting, then drains what this agent already accepted
       await supervisor.releaseAll();
       await core.close();
@@ -279,6 +284,7 @@ export async function startAgent(
         process.off(HANDOVER_SIGNAL, onHandoverSignal);
         await restored;
         await closeServer(control);
+        await local?.close();
         await router.close();
         await supervisor.stopAll();
         await core.close();
@@ -289,4 +295,19 @@ export async function startAgent(
       return stopping;
     },
   };
+}
+
+/**
+ * The local socket of `cutover local rollback` (see `local-socket.ts`). A socket that cannot be
+ * made (a data directory whose path is too long for a socket name, say) is logged, not fatal:
+ * traffic matters more than the local command.
+ */
+async function openLocalSocket(agentDir: string, dataDir: string, core: ReturnType<typeof agentParts>['core'], log: Logger): Promise<LocalSocket | undefined> {
+  const path = localSocketPath(agentDir);
+  try {
+    return await startLocalSocket(path, { rollback: core.localRollback, pending: core.localRollbacks, machine: () => localMachineName(dataDir) }, log);
+  } catch (error) {
+    log.error({ err: (error as Error).message, path }, 'could not open the local socket; `cutover local rollback` will not reach this agent');
+    return undefined;
+  }
 }

@@ -148,3 +148,13 @@ export async function linkMachine(config: Readonly<Config>, envToken: string | u
   const timer = setInterval(() => void report(saved, agentVersion, log), HEARTBEAT_MS).unref();
   return { link, stop: () => clearInterval(timer) };
 }
+
+/**
+ * The name this machine goes by: its machine link's (`agent/private/machine.json`) once it has
+ * joined, else the host name, lowercased (the name `cutover up`'s in-place upgrade joins it as).
+ * A link file that cannot be read gives the host name too: the name labels reports, it grants nothing.
+ */
+export async function localMachineName(dataDir: string): Promise<string> {
+  const link = await readMachineLink(dataDir).catch(() => undefined);
+  return link?.name ?? hostname().toLowerCase();
+}

@@ -13,6 +13,7 @@ export type {
   RuntimeSlot,
   RuntimeColorStats,
   RuntimeInstanceStats,
+  RuntimeLocalRollback,
   RuntimeMaintenance,
   RuntimeTestSpec,
   RuntimeTestResult,
