@@ -12,8 +12,19 @@ import { cliConfigDir } from './config/index.ts';
 import type { Config } from './config/index.ts';
 import { describeDatabase, openStore } from './store/index.ts';
 import { createArtifactStore } from './releases/index.ts';
-import { createDeployer, createTrafficControls, pruneArtifacts } from './deploy/index.ts';
-import { agentAnswers, claimPorts, createAgentClient, findLiveAgent, linkMachine, openAgentLogs, portFree, startAgent, waitAgentGone } from './agent/index.ts';
+import { createDeployer, createLocalRollbackReconciler, createTrafficControls, pruneArtifacts } from './deploy/index.ts';
+import {
+  agentAnswers,
+  claimPorts,
+  createAgentClient,
+  findLiveAgent,
+  linkMachine,
+  localMachineName,
+  openAgentLogs,
+  portFree,
+  startAgent,
+  waitAgentGone,
+} from './agent/index.ts';
 import type { AgentPidRecord } from './agent/index.ts';
 import { bootstrapAdminToken, collectUnreferencedArtifacts, ensureBuiltInChannels, reportProblem } from './control/index.ts';
 import { createApi } from './api/index.ts';
@@ -78,9 +89,16 @@ export async function startServer(
       await reportProblem({ store, clock }, { app: d.app, version: d.toVersion, ...report }, systemActor(source), source);
     },
   });
+  // Rollbacks made on the agent's machine while the server was away (`cutover local rollback`)
+  // become rollback deployments by `machine:<name>`; until then the watchers leave their instances alone.
+  const localRollbacks = createLocalRollbackReconciler(
+    { store, clock, rollbackWindowMs: config.rollbackWindow, lockTtlMs: config.lockTtl, log },
+    await localMachineName(config.dataDir),
+    runtime,
+  );
   // One guard for both watchers: a slot both find bad is rolled back once, never flipped back.
   const guard = createRollbackGuard({ store, deployer, clock });
-  const watching = { store, deployer, runtime, clock, log, guard };
+  const watching = { store, deployer, runtime, clock, log, guard, holds: localRollbacks.holds };
   const bake = createBakeWatcher({
     ...watching,
     bakeMs: config.bakeWindow,
@@ -135,6 +153,9 @@ export async function startServer(
 
   // After listen: holding the API port proves this replica's previous incarnation is gone, so its leases are recovered at once.
   await deployer.recover().catch((error: Error) => log.warn({ err: error.message }, 'could not settle interrupted deployments yet'));
+  // Before the watchers start, so none of them judges an instance from a record its machine has left.
+  await localRollbacks.run().catch((error: Error) => log.warn({ err: error.message }, 'could not read the local rollbacks of the agent yet'));
+  const localTimer = every(config.bakeCheckInterval, log, 'could not reconcile the local rollbacks of the agent', () => localRollbacks.run());
   // Deployments whose server died (lease expired) are settled even when no replica restarts.
   const settleTimer = every(settleIntervalMs(config.lockTtl), log, 'could not settle interrupted deployments yet', () => deployer.recover());
   const warmTimer = every(config.warmCheckInterval, log, 'stopping expired warm slots failed', () => deployer.stopExpiredWarmSlots());
@@ -172,10 +193,12 @@ export async function startServer(
     stop() {
       stopping ??= (async () => {
         clearInterval(warmTimer);
+        clearInterval(localTimer);
         clearInterval(pruneTimer);
         clearInterval(settleTimer);
         clearInterval(collectTimer);
         await collecting;
+        await localRollbacks.idle();
         await scheduler.stop();
         await bake.stop();
         await health.stop();
