@@ -78,11 +78,11 @@ test('cutover local rollback while the server is away: served at once, recorded 
   });
 
   for (const v of ['1.0.0', '2.0.0']) assert.equal((await cutover(data.dir, ['release', 'publish', await manifest(data.dir, v)])).code, 0);
-  for (const [name, host] of [['web', 'web.test'], ['solo', 'solo.test']]) {
+  for (const [name, host] of [['web', 'web.test'], ['solo', 'solo.test']] as const) {
     assert.equal((await cutover(data.dir, ['instance', 'create', name, '--app', 'hello', '--host', host])).code, 0);
   }
-  for (const [name, v] of [['web', '1.0.0'], ['web', '2.0.0'], ['solo', '1.0.0']]) {
-    const deployed = await cutover(data.dir, ['deploy', name!, v!, '--wait']);
+  for (const [name, v] of [['web', '1.0.0'], ['web', '2.0.0'], ['solo', '1.0.0']] as const) {
+    const deployed = await cutover(data.dir, ['deploy', name, v, '--wait']);
     assert.equal(deployed.code, 0, deployed.stdout + deployed.stderr);
   }
   assert.equal(await version(p.http, 'web.test'), '2.0.0');

@@ -118,13 +118,7 @@ export function createAgentCore(options: AgentCoreOptions) {
     dataDir: options.dataDir,
     log,
   });
-  const local = createLocalRollbacks({
-    state: () => state,
-    slotState: (name, color) => supervisor.get(name, color)?.state,
-    flip: traffic.flip,
-    save,
-    log,
-  });
+  const local = createLocalRollbacks({ state: () => state, slotState: (name, color) => supervisor.get(name, color)?.state, flip: traffic.flip, save, log });
   const restart = createAgentRestore({
     router,
     supervisor,
