@@ -86,7 +86,7 @@ export function registerLocalCommands(program: Command): void {
       out.result({ ...r, at, machine, recorded: false }, () =>
         [
           `rolled back ${r.instance} on machine ${machine}: ${r.from.version} (${r.from.color}) → ${r.to.version} (${r.to.color}) at ${at}`,
-          `the server records it as a rollback deployment by machine:${machine} when it is back (\`cutover deployments ${r.instance}\`)`,
+          `the server records it as a rollback deployment by machine:${machine} when it is back (\`cutover history ${r.instance}\`)`,
         ].join('\n'),
       );
     });
