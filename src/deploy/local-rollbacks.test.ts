@@ -118,3 +118,46 @@ test('a round cut short after the deployment was written finishes without a seco
   assert.equal((await t.store.listDeployments({ instance: 'web', actor: 'machine:web-1' })).length, 1);
   assert.equal((await t.store.getInstance('web'))?.activeColor, 'blue');
 });
+
+test('recovery of a deployment whose server died after its flip, rolled back on the machine meanwhile, never flips forward', async () => {
+  const TTL = 10_000;
+  const t = await deployerTestbed({ lockTtlMs: TTL, holder: { serverId: 'srv_new', replica: null, pid: 2 } });
+  await t.run(t.deployer.deploy({ instance: 'web', version: '1.0.0', by })); // blue 1.0.0 serves
+  // A dead server's deployment of 1.1.0: started in green, flipped, not finalised.
+  const now = t.clock.now();
+  const d = {
+    id: 'dpl_dead',
+    instance: 'web',
+    kind: 'deploy' as const,
+    strategy: 'start-and-flip' as const,
+    fromVersion: '1.0.0',
+    toVersion: '1.1.0',
+    fromColor: 'blue' as const,
+    toColor: 'green' as const,
+    status: 'running' as const,
+    steps: (['prepare', 'start', 'health', 'flip', 'finalise'] as const).map((name) => ({ name, status: name === 'finalise' ? ('pending' as const) : ('done' as const) })),
+    actor: 'a',
+    app: 'shop',
+    createdAt: now,
+    updatedAt: now,
+  };
+  await t.store.insertDeployment(d);
+  await t.store.acquireLock({ instance: 'web', owner: 'a (dpl_dead)', deploymentId: 'dpl_dead', acquiredAt: now, expiresAt: now + TTL, holder: { serverId: 'srv_dead', replica: null, pid: 3 }, heartbeatAt: now }, now);
+  t.runtime.instances.get('web')!.slots.push({ color: 'green', version: '1.1.0', deploymentId: 'dpl_dead', state: 'healthy', port: 2 });
+  await t.runtime.flip('web', 'green', '1.1.0');
+  // The machine's operator rolls back while that server is gone.
+  const action = await t.runtime.rollBackLocally('web');
+  assert.deepEqual([action.from.version, action.to.version], ['1.1.0', '1.0.0']);
+  const flipsAfterLocal = t.runtime.calls.length;
+
+  // A server starts: recovery first (main.ts), then the reconciliation.
+  t.clock.advance(TTL);
+  assert.equal(await t.deployer.recover(), 1);
+  assert.equal((await t.store.getDeployment('dpl_dead'))?.status, 'failed', 'the machine does not serve its slot: failed, not finished');
+  assert.ok(!t.runtime.calls.slice(flipsAfterLocal).includes('flip web green'), 'recovery never flips to the release rolled back from');
+  assert.equal(t.runtime.active('web'), 'blue');
+  const outcomes = await reconcileLocalRollbacks({ store: t.store, clock: t.clock, rollbackWindowMs: 60_000, lockTtlMs: TTL }, MACHINE, t.runtime);
+  assert.deepEqual(outcomes.map((o) => o.outcome), ['already'], 'the records show 1.0.0 on blue: only acknowledged');
+  assert.equal((await t.store.getInstance('web'))?.currentVersion, '1.0.0');
+  assert.equal(t.runtime.active('web'), 'blue');
+});
