@@ -72,6 +72,14 @@ export async function startServer(
   const agentUrl = config.agentUrl ?? (await readAgentEndpoint(config.dataDir)) ?? `http://${config.agentHost}:${config.agentPort}`;
   const runtime = createAgentClient(agentUrl, agentToken);
   const analysisThresholds = { minRequests: config.bakeMinRequests, maxErrorRate: config.bakeMaxErrorRate };
+  // Rollbacks made on the agent's machine while the server was away (`cutover local rollback`)
+  // become rollback deployments by `machine:<name>`: before any deploy or rollback is planned, and
+  // every bakeCheckInterval; until then the watchers leave their instances alone.
+  const localRollbacks = createLocalRollbackReconciler(
+    { store, clock, rollbackWindowMs: config.rollbackWindow, lockTtlMs: config.lockTtl, log },
+    await localMachineName(config.dataDir),
+    runtime,
+  );
   const deployer = createDeployer({
     store,
     runtime,
@@ -82,6 +90,11 @@ export async function startServer(
     holder: leaseHolder(config),
     log,
     analysisThresholds,
+    // An agent that cannot be asked now is the deployment's own failure to report, not this one's.
+    settleLocal: () => localRollbacks.run().then(
+      () => undefined,
+      () => undefined,
+    ),
     // A weighted step's failed analysis or a failed verify test files a problem against the release, like the bake does.
     fileProblem: async (d, problem) => {
       if (!d.app) return;
@@ -89,13 +102,6 @@ export async function startServer(
       await reportProblem({ store, clock }, { app: d.app, version: d.toVersion, ...report }, systemActor(source), source);
     },
   });
-  // Rollbacks made on the agent's machine while the server was away (`cutover local rollback`)
-  // become rollback deployments by `machine:<name>`; until then the watchers leave their instances alone.
-  const localRollbacks = createLocalRollbackReconciler(
-    { store, clock, rollbackWindowMs: config.rollbackWindow, lockTtlMs: config.lockTtl, log },
-    await localMachineName(config.dataDir),
-    runtime,
-  );
   // One guard for both watchers: a slot both find bad is rolled back once, never flipped back.
   const guard = createRollbackGuard({ store, deployer, clock });
   const watching = { store, deployer, runtime, clock, log, guard, holds: localRollbacks.holds };

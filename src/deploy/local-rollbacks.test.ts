@@ -161,3 +161,21 @@ test('recovery of a deployment whose server died after its flip, rolled back on 
   assert.equal((await t.store.getInstance('web'))?.currentVersion, '1.0.0');
   assert.equal(t.runtime.active('web'), 'blue');
 });
+
+test('a deploy or rollback from the server first records the local rollback, so it plans from what the machine serves', async () => {
+  let settle: () => Promise<unknown> = async () => undefined;
+  const t = await deployerTestbed({ settleLocal: () => settle().then(() => undefined) });
+  const reconciler = createLocalRollbackReconciler({ store: t.store, clock: t.clock, rollbackWindowMs: 60_000, lockTtlMs: 10_000 }, MACHINE, t.runtime);
+  settle = () => reconciler.run();
+  await t.run(t.deployer.deploy({ instance: 'web', version: '1.0.0', by }));
+  await t.run(t.deployer.deploy({ instance: 'web', version: '1.1.0', by }));
+  await t.runtime.rollBackLocally('web'); // blue 1.0.0 serves; the record still says green 1.1.0
+
+  // `cutover rollback` would otherwise record a second rollback of the same flip.
+  await assert.rejects(t.deployer.rollback({ instance: 'web', by }), { code: 'ALREADY_ROLLED_BACK' });
+  assert.equal((await t.store.listDeployments({ instance: 'web', limit: 1 }))[0]?.actor, 'machine:web-1');
+  // A new release goes to the idle colour the machine really has (green), not into the serving blue.
+  const d = await t.run(t.deployer.deploy({ instance: 'web', version: '1.2.0', by }));
+  assert.deepEqual([d.status, d.fromColor, d.toColor, d.fromVersion], ['succeeded', 'blue', 'green', '1.0.0']);
+  assert.equal(t.runtime.active('web'), 'green');
+});
