@@ -132,7 +132,7 @@ test('cutover local rollback while the server is away: served at once, recorded 
   const actor = `machine:${machine}`;
   let history: { kind: string; actor: string; fromVersion: string; toVersion: string; status: string; reason: string }[] = [];
   await waitFor('the local rollback recorded', async () => {
-    history = (await cutover(data.dir, ['history', 'web'])).json?.items ?? [];
+    history = (await cutover(data.dir, ['deployments', 'web'])).json?.items ?? [];
     return history[0]?.actor === actor;
   }, 20_000);
   assert.deepEqual(
