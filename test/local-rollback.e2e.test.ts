@@ -159,4 +159,9 @@ test('cutover local rollback while the server is away: served at once, recorded 
   assert.deepEqual(result.failed, [], 'zero failed requests through the server crash, the local rollback and the restart');
   await up2.stop();
   await waitFor('the agent to stop with the second up', async () => !alive(agentPid), 30_000);
+  // No agent: the socket is gone with it, and the CLI says what to check.
+  const none = await cutover(data.dir, ['local', 'rollback', 'web']);
+  assert.equal(none.code, 6, none.stdout + none.stderr);
+  assert.equal(none.json.error.code, 'AGENT_UNREACHABLE');
+  assert.match(none.json.error.message, /is `cutover agent` \(or `cutover up`\) running with the data directory/);
 });
