@@ -198,6 +198,7 @@ export class FakeRuntime implements Runtime {
   #left = new Map<string, { color: Color; version: string; deploymentId: string | undefined }>();
   /** Local rollbacks not acknowledged yet: made by {@link rollBackLocally}, or put here by a test. */
   pendingLocal: RuntimeLocalRollback[] = [];
+  #localIds = 0;
   /** Every id `ackLocalRollbacks` was given, in order. */
   acked: string[][] = [];
   async localRollbacks(): Promise<RuntimeLocalRollback[]> {
@@ -224,7 +225,7 @@ export class FakeRuntime implements Runtime {
       throw new CutoverError('NOTHING_TO_ROLL_BACK', `instance "${instance}" has no warm slot to roll back to`);
     }
     if (slot.state !== 'healthy') throw new CutoverError('SLOT_NOT_READY', `the warm ${left.color} slot of "${instance}" is ${slot.state}, not healthy`);
-    const action = { id: `lrb_${this.pendingLocal.length + this.acked.length + 1}`, instance, from, to: { color: left.color, version: left.version }, at: this.now() };
+    const action = { id: `lrb_${++this.#localIds}`, instance, from, to: { color: left.color, version: left.version }, at: this.now() };
     this.pendingLocal.push(action);
     await this.flip(instance, left.color, left.version, 'rollback');
     return structuredClone(action);
