@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { getRequestListener } from '@hono/node-server';
-import { CutoverError, closeServer, listen, readTlsFiles, systemActor, systemClock } from './shared/index.ts';
+import { CutoverError, closeServer, isCutoverError, listen, readTlsFiles, systemActor, systemClock } from './shared/index.ts';
 import type { Clock, Logger } from './shared/index.ts';
 import { cliConfigDir } from './config/index.ts';
 import type { Config } from './config/index.ts';
@@ -161,7 +161,12 @@ export async function startServer(
   await deployer.recover().catch((error: Error) => log.warn({ err: error.message }, 'could not settle interrupted deployments yet'));
   // Before the watchers start, so none of them judges an instance from a record its machine has left.
   await localRollbacks.run().catch((error: Error) => log.warn({ err: error.message }, 'could not read the local rollbacks of the agent yet'));
-  const localTimer = every(config.bakeCheckInterval, log, 'could not reconcile the local rollbacks of the agent', () => localRollbacks.run());
+  // An agent that is down is said once at start (above); the health watcher says nothing every pass either.
+  const localTimer = every(config.bakeCheckInterval, log, 'could not reconcile the local rollbacks of the agent', () =>
+    localRollbacks.run().catch((error: unknown) => {
+      if (!isCutoverError(error) || error.code !== 'AGENT_UNREACHABLE') throw error;
+    }),
+  );
   // Deployments whose server died (lease expired) are settled even when no replica restarts.
   const settleTimer = every(settleIntervalMs(config.lockTtl), log, 'could not settle interrupted deployments yet', () => deployer.recover());
   const warmTimer = every(config.warmCheckInterval, log, 'stopping expired warm slots failed', () => deployer.stopExpiredWarmSlots());
