@@ -5,14 +5,26 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { getRequestListener } from '@hono/node-server';
-import { CutoverError, createApiServer, listen, readTlsFiles, systemActor, systemClock } from './shared/index.ts';
+import { CutoverError, createApiServer, isCutoverError, listen, readTlsFiles, systemActor, systemClock } from './shared/index.ts';
 import type { Clock, Logger } from './shared/index.ts';
 import { cliConfigDir } from './config/index.ts';
 import type { Config } from './config/index.ts';
 import { describeDatabase, openStore } from './store/index.ts';
 import { createArtifactStore } from './releases/index.ts';
-import { createDeployer, createTrafficControls, pruneArtifacts } from './deploy/index.ts';
-import { claimPorts, createAgentClient, findLiveAgent, linkMachine, openAgentLogs, portFree, readMachineLink, startAgent, waitAgentGone } from './agent/index.ts';
+import { createDeployer, createLocalRollbackReconciler, createTrafficControls, pruneArtifacts } from './deploy/index.ts';
+import {
+  claimPorts,
+  createAgentClient,
+  findLiveAgent,
+  hostMachineName,
+  linkMachine,
+  localMachineName,
+  openAgentLogs,
+  portFree,
+  readMachineLink,
+  startAgent,
+  waitAgentGone,
+} from './agent/index.ts';
 import type { AgentPidRecord } from './agent/index.ts';
 import { bootstrapAdminToken, collectUnreferencedArtifacts, createJoinToken, ensureBuiltInChannels, reportProblem } from './control/index.ts';
 import { createApi } from './api/index.ts';
@@ -45,11 +57,8 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** The name `cutover up` gives the machine it runs on: the host name, made a valid machine name. */
-export function localMachineName(host = hostname()): string {
-  const name = host.toLowerCase().split('.')[0]!.replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63);
-  return /^[a-z]/.test(name) ? name : `m-${name}`.slice(0, 63);
-}
+/** The name `cutover up` gives the machine it runs on when it joins it: the host name, made a valid machine name. */
+export const upMachineName = (): string => hostMachineName();
 
 /**
  * The control plane's composition root: config → store → services → HTTP API. It can stop and
@@ -74,6 +83,14 @@ export async function startServer(
   const agentUrl = config.agentUrl ?? (await readAgentEndpoint(config.dataDir)) ?? `http://${config.agentHost}:${config.agentPort}`;
   const runtime = createAgentClient(agentUrl, agentToken);
   const analysisThresholds = { minRequests: config.bakeMinRequests, maxErrorRate: config.bakeMaxErrorRate };
+  // Rollbacks made on the agent's machine while the server was away (`cutover local rollback`)
+  // become rollback deployments by `machine:<name>`: before any deploy or rollback is planned, and
+  // every bakeCheckInterval; until then the watchers leave their instances alone.
+  const localRollbacks = createLocalRollbackReconciler(
+    { store, clock, rollbackWindowMs: config.rollbackWindow, lockTtlMs: config.lockTtl, log },
+    await localMachineName(config.dataDir),
+    runtime,
+  );
   const deployer = createDeployer({
     store,
     runtime,
@@ -84,6 +101,11 @@ export async function startServer(
     holder: leaseHolder(config),
     log,
     analysisThresholds,
+    // An agent that cannot be asked now is the deployment's own failure to report, not this one's.
+    settleLocal: () => localRollbacks.run().then(
+      () => undefined,
+      () => undefined,
+    ),
     // A weighted step's failed analysis or a failed verify test files a problem against the release, like the bake does.
     fileProblem: async (d, problem) => {
       if (!d.app) return;
@@ -93,7 +115,7 @@ export async function startServer(
   });
   // One guard for both watchers: a slot both find bad is rolled back once, never flipped back.
   const guard = createRollbackGuard({ store, deployer, clock });
-  const watching = { store, deployer, runtime, clock, log, guard };
+  const watching = { store, deployer, runtime, clock, log, guard, holds: localRollbacks.holds };
   const bake = createBakeWatcher({
     ...watching,
     bakeMs: config.bakeWindow,
@@ -149,6 +171,14 @@ export async function startServer(
 
   // After listen: holding the API port proves this replica's previous incarnation is gone, so its leases are recovered at once.
   await deployer.recover().catch((error: Error) => log.warn({ err: error.message }, 'could not settle interrupted deployments yet'));
+  // Before the watchers start, so none of them judges an instance from a record its machine has left.
+  await localRollbacks.run().catch((error: Error) => log.warn({ err: error.message }, 'could not read the local rollbacks of the agent yet'));
+  // An agent that is down is said once at start (above); the health watcher says nothing every pass either.
+  const localTimer = every(config.bakeCheckInterval, log, 'could not reconcile the local rollbacks of the agent', () =>
+    localRollbacks.run().catch((error: unknown) => {
+      if (!isCutoverError(error) || error.code !== 'AGENT_UNREACHABLE') throw error;
+    }),
+  );
   // Deployments whose server died (lease expired) are settled even when no replica restarts.
   const settleTimer = every(settleIntervalMs(config.lockTtl), log, 'could not settle interrupted deployments yet', () => deployer.recover());
   const warmTimer = every(config.warmCheckInterval, log, 'stopping expired warm slots failed', () => deployer.stopExpiredWarmSlots());
@@ -202,10 +232,12 @@ export async function startServer(
     stop() {
       stopping ??= (async () => {
         clearInterval(warmTimer);
+        clearInterval(localTimer);
         clearInterval(pruneTimer);
         clearInterval(settleTimer);
         clearInterval(collectTimer);
         await collecting;
+        await localRollbacks.idle();
         await scheduler.stop();
         await bake.stop();
         await health.stop();

@@ -15,7 +15,7 @@ import { createMemoryStore } from '../src/store/index.ts';
 import { createArtifactStore, packArtifact } from '../src/releases/index.ts';
 import { createJoinToken, getMachine, joinMachine } from '../src/control/index.ts';
 import { PROTOCOL_VERSION } from '../src/protocol/index.ts';
-import { FIXTURE_APP, captureLogger, deploy, get, startTestAgent, tempDataDir } from '../src/agent/test-agent.ts';
+import { FIXTURE_APP, captureLogger, deploy, get, rollBackLocally, startTestAgent, tempDataDir } from '../src/agent/test-agent.ts';
 import type { MachineLink, TestAgent } from '../src/agent/test-agent.ts';
 
 import { runtimeContract, testActor, waitFor } from '../src/testing/index.ts';
@@ -101,6 +101,7 @@ runtimeContract('the agent over its session with the server', async () => {
   return {
     runtime: sessionRuntime('web-1', server.link.sessionOf),
     artifact: { digest: packed.digest, open: () => createReadStream(packed.file) },
+    rollBackLocally: (instance) => rollBackLocally(temp.dir, instance),
     spec: (instance, color, version, healthy = true) => ({
       instance,
       color,

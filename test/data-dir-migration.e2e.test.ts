@@ -72,6 +72,8 @@ test('an old data directory with a live instance is migrated in place', async ()
   // The earlier layout, moved back by hand under the running agent (it keeps its state files
   // open: a rename keeps the inode; it names itself in agent/agent.pid, as that version did).
   for (const [from, to] of [...OLD_LAYOUT, ...OLD_AGENT_LAYOUT]) await rename(join(dir, from), join(dir, to)).catch(ignoreMissing);
+  // That version had no local socket (`cutover local rollback`): the running agent's goes with the directory.
+  await rm(join(dir, 'agent', 'private', 'local.sock'), { force: true });
   for (const d of ['private', 'agent/private']) await rmdir(join(dir, d));
   const loose: [string, number][] = [
     ['', 0o755],

@@ -142,6 +142,9 @@ export function runtimeOver(call: SendMessage, close: () => Promise<void>): Runt
     stats: (instance) => call('instance.stats', { instance }),
     runTest: (spec) => call('instance.test', spec),
     cancelTest: (instance) => call('instance.test.cancel', { instance }).then(ok),
+    // An older agent's state has no `localRollbacks`: it made none.
+    localRollbacks: async () => (await call('agent.state', {})).localRollbacks ?? [],
+    ackLocalRollbacks: (ids) => (ids.length ? call('agent.local.ack', { ids }).then(ok) : Promise.resolve()),
     close,
   };
 }

@@ -19,6 +19,7 @@ import { createAgentTraffic } from './agent-traffic.ts';
 import { createAgentRestore } from './agent-restore.ts';
 import { describeInstances } from './describe-instances.ts';
 import { createAgentSlots } from './agent-slots.ts';
+import { createLocalRollbacks } from './local-rollback.ts';
 
 export interface AgentCoreOptions {
   dataDir: string;
@@ -117,6 +118,7 @@ export function createAgentCore(options: AgentCoreOptions) {
     dataDir: options.dataDir,
     log,
   });
+  const local = createLocalRollbacks({ state: () => state, slotState: (name, color) => supervisor.get(name, color)?.state, flip: traffic.flip, save, log });
   const restart = createAgentRestore({
     router,
     supervisor,
@@ -138,6 +140,10 @@ export function createAgentCore(options: AgentCoreOptions) {
     deleteArtifact: store.deleteArtifact,
     putArtifact: store.putArtifact,
     flip: traffic.flip,
+    /** `cutover local rollback`: the flip to the warm slot without the server, and its record (see `local-rollback.ts`). */
+    localRollback: local.rollback,
+    localRollbacks: local.pending,
+    acknowledgeLocalRollbacks: local.acknowledge,
     shift: traffic.shift,
     setPreview: traffic.setPreview,
     setMaintenance: traffic.setMaintenance,

@@ -4,7 +4,7 @@ import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { packArtifact } from '../releases/index.ts';
 import { runtimeContract } from '../testing/index.ts';
-import { FIXTURE_APP, startTestAgent, tempDataDir } from './test-agent.ts';
+import { FIXTURE_APP, rollBackLocally, startTestAgent, tempDataDir } from './test-agent.ts';
 
 runtimeContract('the agent over loopback', async () => {
   const temp = await tempDataDir();
@@ -24,6 +24,7 @@ runtimeContract('the agent over loopback', async () => {
       stopTimeoutMs: 2000,
       deploymentId: `d-${instance}-${color}-${version}`,
     }),
+    rollBackLocally: (instance) => rollBackLocally(temp.dir, instance),
     async stop() {
       await agent.stop();
       if (packed.temporary) await rm(packed.file, { force: true });

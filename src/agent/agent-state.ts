@@ -49,11 +49,42 @@ export interface PersistedInstance {
   /** The uid (and gid) allocated to the instance's slots when the agent runs as root; kept for its life. */
   uid?: number;
   gid?: number;
+  /**
+   * The slot the last flip moved traffic away from, as it was then: the only slot a local rollback
+   * may flip to. A slot started since in that colour has another deployment id, and is refused:
+   * it never served, so flipping to it would go forward. Absent until the first flip that leaves a slot.
+   */
+  left?: PersistedPosition & { deploymentId: string };
 }
 
+/** Where an instance stood: the colour serving and the version its slot ran. */
+export interface PersistedPosition {
+  color: Color;
+  version: string;
+}
+
+/**
+ * A rollback made on the machine while the server was away (`cutover local rollback`), kept until
+ * the server acknowledges it (the protocol's `LocalRollback`; its own type here, like the slots).
+ */
+export interface PersistedLocalRollback {
+  id: string;
+  instance: string;
+  from: PersistedPosition;
+  to: PersistedPosition;
+  /** When the agent flipped (ms since the epoch). */
+  at: number;
+}
+
+/**
+ * Format 1 throughout: `left` and `localRollbacks` are optional fields an older agent ignores
+ * (it reads files of its own version), so they need no new version.
+ */
 export interface AgentState {
   version: typeof STATE_VERSION;
   instances: Record<string, PersistedInstance>;
+  /** Local rollbacks the server has not acknowledged yet, oldest first. */
+  localRollbacks?: PersistedLocalRollback[];
 }
 
 /**
@@ -166,14 +197,16 @@ export function createStateFile(base: string) {
       }
       const newest = valid.sort((a, b) => b.seq - a.seq)[0];
       seq = newest?.seq ?? 0;
-      const parsed = newest ? (JSON.parse(newest.body) as { instances?: unknown }) : {};
+      const parsed = newest ? (JSON.parse(newest.body) as { instances?: unknown; localRollbacks?: unknown }) : {};
       const instances: Record<string, PersistedInstance> = {};
       const skipped: string[] = [];
       for (const [name, value] of Object.entries(isObject(parsed.instances) ? parsed.instances : {})) {
         if (isPersistedInstance(value)) instances[name] = value;
         else skipped.push(name);
       }
-      return { state: { version: STATE_VERSION, instances }, skipped, movedAside };
+      const localRollbacks = Array.isArray(parsed.localRollbacks) ? parsed.localRollbacks.filter(isLocalRollback) : [];
+      const state: AgentState = { version: STATE_VERSION, instances, ...(localRollbacks.length ? { localRollbacks } : {}) };
+      return { state, skipped, movedAside };
     },
     async close(): Promise<void> {
       await chain.catch(() => undefined);
@@ -200,6 +233,19 @@ const isSlot = (s: unknown): boolean =>
 
 const isId = (n: unknown): boolean => Number.isInteger(n) && (n as number) >= 0;
 
+const isPosition = (p: unknown): boolean => isObject(p) && isColor(p.color) && typeof p.version === 'string';
+
+function isLocalRollback(value: unknown): value is PersistedLocalRollback {
+  return (
+    isObject(value) &&
+    typeof value.id === 'string' &&
+    typeof value.instance === 'string' &&
+    isPosition(value.from) &&
+    isPosition(value.to) &&
+    typeof value.at === 'number'
+  );
+}
+
 /**
  * Whether a loaded entry has the shape the agent relies on: checked field by field, so one entry
  * edited by hand or written by a newer agent is skipped instead of failing the whole restore.
@@ -207,8 +253,9 @@ const isId = (n: unknown): boolean => Number.isInteger(n) && (n as number) >= 0;
  */
 function isPersistedInstance(value: unknown): value is PersistedInstance {
   if (!isObject(value)) return false;
-  const { hosts, active, slots, preview, maintenance, uid, gid } = value;
+  const { hosts, active, slots, preview, maintenance, uid, gid, left } = value;
   if (!optional(uid, isId) || !optional(gid, isId)) return false;
+  if (!optional(left, (l) => isPosition(l) && typeof (l as { deploymentId?: unknown }).deploymentId === 'string')) return false;
   if (!Array.isArray(hosts) || !hosts.every((h) => typeof h === 'string')) return false;
   if (active !== null && !isColor(active)) return false;
   if (!isObject(slots) || !Object.entries(slots).every(([c, s]) => isColor(c) && isSlot(s))) return false;

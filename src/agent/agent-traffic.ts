@@ -90,12 +90,18 @@ export function createAgentTraffic(deps: AgentTrafficDeps) {
         }
       }
       const before = instance.active;
+      const leftBefore = instance.left;
       instance.active = color;
+      // The slot this flip leaves is the one a local rollback may go back to (see `left`).
+      const leaving = before && before !== color ? instance.slots[before] : undefined;
+      if (leaving) instance.left = { color: before!, version: leaving.version, deploymentId: leaving.deploymentId };
       try {
         await save(); // persisted before traffic moves
       } catch (error) {
         if (!isDiskFull(error)) {
           instance.active = before;
+          if (leftBefore) instance.left = leftBefore;
+          else delete instance.left;
           throw error;
         }
         // The emergency path: with the agent's disk full, a flip (a rollback above all) still

@@ -21,6 +21,9 @@ import { protocolHandlers } from './protocol-handlers.ts';
 import { startSessionClient } from './session-client.ts';
 import type { SessionClient } from './session-client.ts';
 import type { MachineLink } from './machine-link.ts';
+import { localSocketPath, startLocalSocket } from './local-socket.ts';
+import type { LocalSocket } from './local-socket.ts';
+import { localMachineName } from './machine-link.ts';
 import type { Isolation } from './isolation.ts';
 
 /** The signal that tells a running agent another agent is taking over (see {@link startAgent}). */
@@ -207,6 +210,7 @@ export async function startAgent(
     await core.close();
     throw portInUse(error, config);
   }
+  const local = await openLocalSocket(dataDir, config.dataDir, core, log);
   // Restoring waits for slots to get healthy; the control API answers meanwhile.
   const restored = core.restore().catch((error: Error) => log.error({ err: error.message }, 'restore failed'));
   // The session answers the server's calls as the control API does; it (re)connects on its own.
@@ -248,6 +252,7 @@ export async function startAgent(
       await restored;
       await session?.stop();
       await closeServer(control);
+      await local?.close();
       await router.close(); // stops accepting, then drains what this agent already accepted
       await supervisor.releaseAll();
       await core.close();
@@ -312,6 +317,7 @@ export async function startAgent(
         await restored;
         await session?.stop();
         await closeServer(control);
+        await local?.close();
         await router.close();
         await supervisor.stopAll();
         await core.close();
@@ -322,4 +328,19 @@ export async function startAgent(
       return stopping;
     },
   };
+}
+
+/**
+ * The local socket of `cutover local rollback` (see `local-socket.ts`). A socket that cannot be
+ * made (a data directory whose path is too long for a socket name, say) is logged, not fatal:
+ * traffic matters more than the local command.
+ */
+async function openLocalSocket(agentDir: string, dataDir: string, core: ReturnType<typeof agentParts>['core'], log: Logger): Promise<LocalSocket | undefined> {
+  const path = localSocketPath(agentDir);
+  try {
+    return await startLocalSocket(path, { rollback: core.localRollback, pending: core.localRollbacks, machine: () => localMachineName(dataDir) }, log);
+  } catch (error) {
+    log.error({ err: (error as Error).message, path }, 'could not open the local socket; `cutover local rollback` will not reach this agent');
+    return undefined;
+  }
 }

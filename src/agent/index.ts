@@ -11,6 +11,6 @@ export type { AgentCore } from './agent-core.ts';
 export { STATE_VERSION, createStateFile } from './agent-state.ts';
 export type { AgentState, PersistedInstance, PersistedMaintenance, PersistedSlot } from './agent-state.ts';
 export { agentPidFile, agentPrivateDir, agentStateBase, findLiveAgent, legacyAgentPidFile, migrateAgentFiles } from './agent-files.ts';
-export { linkMachine, machineLinkFile, readMachineLink } from './machine-link.ts';
+export { hostMachineName, linkMachine, localMachineName, machineLinkFile, readMachineLink } from './machine-link.ts';
 export type { MachineLink } from './machine-link.ts';
 export { derFingerprint, pinnedDispatcher } from './pinned-tls.ts';

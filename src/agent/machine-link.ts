@@ -140,3 +140,19 @@ export async function linkMachine(config: Readonly<Config>, envToken: string | u
   }
   return joinServer(config, token, agentVersion, log);
 }
+
+/**
+ * The name this machine goes by: its machine link's (`agent/private/machine.json`) once it has
+ * joined, else the host name, lowercased (the name `cutover up`'s in-place upgrade joins it as).
+ * A link file that cannot be read gives the host name too: the name labels reports, it grants nothing.
+ */
+export async function localMachineName(dataDir: string): Promise<string> {
+  const link = await readMachineLink(dataDir).catch(() => undefined);
+  return link?.name ?? hostMachineName();
+}
+
+/** The host name made a valid machine name (lowercase letters, digits and dashes, starting with a letter). */
+export function hostMachineName(host = hostname()): string {
+  const name = host.toLowerCase().split('.')[0]!.replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63);
+  return /^[a-z]/.test(name) ? name : `m-${name}`.slice(0, 63);
+}

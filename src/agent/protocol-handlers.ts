@@ -20,7 +20,14 @@ const MAX_TAIL = 10_000;
 export function protocolHandlers(core: AgentCore): ProtocolHandlers {
   return {
     'agent.health': () => ({ ok: true, isolation: core.isolation, protocol: PROTOCOL_VERSION }),
-    'agent.state': () => ({ isolation: core.isolation, protocol: PROTOCOL_VERSION, instances: core.describe() }),
+    'agent.state': () => {
+      const localRollbacks = core.localRollbacks();
+      return { isolation: core.isolation, protocol: PROTOCOL_VERSION, instances: core.describe(), ...(localRollbacks.length ? { localRollbacks } : {}) };
+    },
+    'agent.local.ack': async (r) => {
+      await core.acknowledgeLocalRollbacks(r.ids);
+      return OK;
+    },
     'artifact.has': (r) => core.hasArtifact(r.digest),
     'artifact.put': async (r, body) => {
       await core.putArtifact(r.digest, body);

@@ -7,12 +7,15 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../config/index.ts';
-import type { Color, Logger } from '../shared/index.ts';
+import { CutoverError } from '../shared/index.ts';
+import type { Color, ErrorCode, Logger } from '../shared/index.ts';
+import type { LocalRollback } from '../protocol/index.ts';
 import { packArtifact } from '../releases/index.ts';
 import type { Runtime } from '../deploy/index.ts';
 import { startAgent } from './agent.ts';
 import type { RunningAgent } from './agent.ts';
 import { createAgentClient } from './agent-client.ts';
+import { localSocketPath } from './local-socket.ts';
 
 export const TOKEN = 'agent-test-token-0123456789';
 /** The app the agent tests deploy (see its header). */
@@ -126,3 +129,24 @@ export function get(port: number, host: string, path = '/', headers: Record<stri
 }
 
 export type { MachineLink } from './machine-link.ts';
+
+/** One request to the agent's local socket (what `cutover local rollback` sends): the status and the JSON answer. */
+export function localRequest(dataDir: string, method: 'GET' | 'POST', path: string, body?: object): Promise<{ status: number; json: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: localSocketPath(join(dataDir, 'agent')), method, path, headers: { 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown> }));
+    });
+    req.on('error', reject);
+    req.end(body ? JSON.stringify(body) : undefined);
+  });
+}
+
+/** `cutover local rollback` through the socket: the recorded rollback, or the agent's refusal thrown as a `CutoverError`. */
+export async function rollBackLocally(dataDir: string, instance: string): Promise<LocalRollback> {
+  const { status, json } = await localRequest(dataDir, 'POST', '/v1/local/rollback', { instance });
+  if (status !== 200) throw new CutoverError(json.code as ErrorCode, String(json.message), { details: json.details as Record<string, unknown> });
+  return json.rollback as LocalRollback;
+}

@@ -9,6 +9,7 @@ import { registerAuditCommands } from './commands/audit.ts';
 import { registerTokenCommands } from './commands/tokens.ts';
 import { registerJoinTokenCommands, registerMachineCommands } from './commands/machines.ts';
 import { registerFleetCommands } from './commands/fleet.ts';
+import { registerLocalCommands } from './commands/local.ts';
 import { registerTrafficCommands } from './commands/traffic.ts';
 import { registerLifecycleCommands } from './commands/lifecycle.ts';
 import { registerSystemdCommands } from './commands/systemd.ts';
@@ -47,6 +48,7 @@ export function buildProgram(): Command {
   registerJoinTokenCommands(program);
   registerMachineCommands(program);
   registerFleetCommands(program);
+  registerLocalCommands(program);
   registerSystemdCommands(program);
   registerCompletionCommand(program);
   program.commands.forEach(function inherit(cmd: Command) {

@@ -43,6 +43,11 @@ export interface DeployerOptions {
   analysisThresholds?: Partial<AnalysisThresholds>;
   /** Files a problem against a deployment's release: a weighted step's analysis or a `verify` test failed (before traffic goes back). */
   fileProblem?: (deployment: DeploymentRecord, problem: ReleaseProblem) => Promise<void>;
+  /**
+   * Brings the instance's record up to date before a deploy or rollback is planned from it: the
+   * server records the machine's local rollbacks (`LocalRollbackReconciler.run`). Never throws.
+   */
+  settleLocal?: (instance: string) => Promise<void>;
 }
 
 export interface DeployRequest {
@@ -262,6 +267,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
     async deploy(request) {
       // A deployment its server left behind is settled first (finished if users see it), so the plan starts from the truth.
       await recovery.settleAll({ instance: request.instance });
+      await options.settleLocal?.(request.instance);
       const instance = await mustGetInstance(store, request.instance);
       return begin(request, planDeployment(instance, request.version, clock.now(), request.rollout), instance, request.rollout);
     },
@@ -269,6 +275,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
     resume: (id, request) => steer(id, 'resume', request),
     async rollback(request) {
       await recovery.settleAll({ instance: request.instance });
+      await options.settleLocal?.(request.instance);
       const instance = await mustGetInstance(store, request.instance);
       const history = await store.listDeployments({ instance: instance.name, limit: 100 });
       return begin(request, planRollback(instance, history, clock.now(), request.to), instance);

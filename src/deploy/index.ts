@@ -13,6 +13,7 @@ export type {
   RuntimeSlot,
   RuntimeColorStats,
   RuntimeInstanceStats,
+  RuntimeLocalRollback,
   RuntimeMaintenance,
   RuntimeTestSpec,
   RuntimeTestResult,
@@ -66,3 +67,11 @@ export { planPrune } from './plan-prune.ts';
 export type { PruneInput, PrunePlan, PruneDecision } from './plan-prune.ts';
 export type { TrafficControls, PreviewAccess } from './traffic-controls.ts';
 export { countersOf } from './step-hold.ts';
+export {
+  createLocalRollbackReconciler,
+  judgeLocalRollback,
+  localRollbackDeploymentId,
+  localRollbackRecords,
+  reconcileLocalRollbacks,
+} from './local-rollbacks.ts';
+export type { LocalRollbackDeps, LocalRollbackOutcome, LocalRollbackReconciler, LocalRollbackVerdict } from './local-rollbacks.ts';

@@ -7,6 +7,7 @@ import type {
   HealthResult,
   InstanceReport,
   InstanceStats,
+  LocalRollback,
   Maintenance,
   SlotReport,
   SlotStartSpec,
@@ -71,7 +72,17 @@ export interface Runtime {
   runTest(spec: RuntimeTestSpec): Promise<RuntimeTestResult>;
   /** Kills the instance's running test, if any (an aborted or recovered deployment). */
   cancelTest(instance: string): Promise<void>;
+  /**
+   * The rollbacks made on the machine without the server (`cutover local rollback`) that the
+   * server has not acknowledged yet, oldest first; empty from a runtime that has none.
+   */
+  localRollbacks(): Promise<RuntimeLocalRollback[]>;
+  /** Forgets the local rollbacks the server has recorded; unknown ids are ignored. */
+  ackLocalRollbacks(ids: string[]): Promise<void>;
 }
+
+/** A flip to the warm slot made on the machine while the server was away (the protocol's `LocalRollback`). */
+export type RuntimeLocalRollback = LocalRollback;
 
 /** What a test is told (as `CUTOVER_TEST_KIND`, `APP_VERSION`, `CUTOVER_PREVIEW_TOKEN`) and where it runs from (the protocol's `instance.test`). */
 export type RuntimeTestSpec = TestRun;

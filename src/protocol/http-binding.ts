@@ -21,6 +21,7 @@ const S = `${I}/slots/:color`;
 export const HTTP_ROUTES = {
   'agent.health': { method: 'GET', path: '/v1/health' },
   'agent.state': { method: 'GET', path: '/v1/state' },
+  'agent.local.ack': { method: 'POST', path: '/v1/local-rollbacks/ack' },
   'artifact.has': { method: 'HEAD', path: '/v1/artifacts/:digest', answerAsStatus: true },
   'artifact.put': { method: 'PUT', path: '/v1/artifacts/:digest' },
   'artifact.list': { method: 'GET', path: '/v1/artifacts' },

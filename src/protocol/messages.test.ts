@@ -58,7 +58,7 @@ test('a request survives the HTTP encoding: path fields percent-encoded, query f
 test('idempotency: reads have no key; a repeat of a change has the same key, another change another one', () => {
   for (const name of MESSAGE_NAMES) {
     const i = specOf(name).idempotency;
-    if (name.startsWith('agent.') || name.endsWith('.describe') || name.endsWith('.stats') || name === 'instance.logs') {
+    if ((name.startsWith('agent.') && name !== 'agent.local.ack') || name.endsWith('.describe') || name.endsWith('.stats') || name === 'instance.logs') {
       assert.equal(i.kind, 'read', name);
     }
   }
@@ -80,6 +80,9 @@ test('idempotency: reads have no key; a repeat of a change has the same key, ano
   assert.equal(specOf('slot.start').idempotency.kind, 'once');
   assert.equal(idempotencyKey('slot.start', spec), 'slot.start web/blue d1');
   assert.notEqual(idempotencyKey('slot.start', { ...spec, deploymentId: 'd2' }), idempotencyKey('slot.start', spec));
+  // Acknowledging the same local rollbacks in another order is the same end state.
+  assert.equal(specOf('agent.local.ack').idempotency.kind, 'converge');
+  assert.equal(idempotencyKey('agent.local.ack', { ids: ['b', 'a'] }), idempotencyKey('agent.local.ack', { ids: ['a', 'b'] }));
   // The preview token is a secret: its key says only whether one is set.
   assert.equal(idempotencyKey('instance.preview', { instance: 'web', token: 'a-secret-token-of-16+' }), 'instance.preview web on');
 });

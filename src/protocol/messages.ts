@@ -9,6 +9,7 @@ import {
   healthResultSchema,
   instanceReportSchema,
   instanceStatsSchema,
+  localRollbackSchema,
   maintenanceSchema,
   okSchema,
   slotSpecSchema,
@@ -66,10 +67,22 @@ export const MESSAGES = {
     open: true,
   }),
   'agent.state': message({
-    summary: 'Every instance the agent serves, as `instance.describe` reports one.',
+    summary: 'Every instance the agent serves, as `instance.describe` reports one, and the local rollbacks the server has not acknowledged.',
     request: z.object({}),
-    answer: z.strictObject({ isolation: z.enum(['uid', 'none']), protocol: z.number().int().positive(), instances: z.array(instanceReportSchema) }),
+    answer: z.strictObject({
+      isolation: z.enum(['uid', 'none']),
+      protocol: z.number().int().positive(),
+      instances: z.array(instanceReportSchema),
+      // Optional: agents before `cutover local rollback` do not send it, and a server before it ignores it.
+      localRollbacks: z.array(localRollbackSchema).optional(),
+    }),
     idempotency: { kind: 'read' },
+  }),
+  'agent.local.ack': message({
+    summary: 'Forgets the local rollbacks the server has recorded (by id); unknown ids are ignored.',
+    request: z.object({ ids: z.array(z.string().min(1)).max(1000) }),
+    answer: okSchema,
+    idempotency: { kind: 'converge', key: (r) => [...r.ids].sort().join(',') },
   }),
   'artifact.has': message({
     summary: 'Whether the agent holds an artifact (and marks it recently wanted, so a prune keeps it).',

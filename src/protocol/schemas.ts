@@ -176,6 +176,23 @@ export const testResultSchema = z.strictObject({
   error: z.string().optional(),
 });
 
+/** Where an instance stood: the version its serving colour ran. */
+const positionSchema = z.strictObject({ version: z.string(), color: colorSchema });
+
+/**
+ * A rollback made on the machine itself while the server was away (`cutover local rollback`):
+ * the agent flipped `instance` from `from` to the slot the previous flip had left, `to`, at `at`
+ * (ms since the epoch). Kept in the agent's state file until the server acknowledges it
+ * (`agent.local.ack`), having recorded it as a rollback deployment.
+ */
+export const localRollbackSchema = z.strictObject({
+  id: z.string().min(1),
+  instance: z.string().min(1),
+  from: positionSchema,
+  to: positionSchema,
+  at: z.number(),
+});
+
 export const okSchema = z.strictObject({ ok: z.literal(true) });
 export const OK = { ok: true } as const;
 
@@ -190,3 +207,4 @@ export type InstanceStats = z.infer<typeof instanceStatsSchema>;
 export type ArtifactReport = z.infer<typeof artifactReportSchema>;
 export type TestRun = z.infer<typeof testRunSchema>;
 export type TestResult = z.infer<typeof testResultSchema>;
+export type LocalRollback = z.infer<typeof localRollbackSchema>;

@@ -24,6 +24,8 @@ export interface BakeOptions {
   thresholds?: Partial<AnalysisThresholds>;
   /** Shared with the health watcher so the two never roll one deployment back twice. */
   guard?: RollbackGuard;
+  /** Whether an instance must be left alone this pass: a local rollback of it is not recorded yet (see the health watcher's). */
+  holds?: (instance: string) => boolean;
 }
 
 export interface BakeWatcher {
@@ -141,7 +143,7 @@ export function createBakeWatcher(options: BakeOptions): BakeWatcher {
     const latest = new Map<string, DeploymentRecord>();
     for (const d of recent) if (!latest.has(d.instance)) latest.set(d.instance, d);
     for (const d of latest.values()) {
-      if (!baking(d)) continue;
+      if (!baking(d) || options.holds?.(d.instance)) continue;
       if (now - bakeStart(d) > 3 * options.bakeMs) continue;
       if (await alreadyJudged(d)) continue;
       try {

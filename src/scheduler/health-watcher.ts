@@ -47,6 +47,12 @@ export interface HealthWatcherOptions {
    * Resolves whether it started one.
    */
   onNeedsDeploy?: (instance: InstanceRecord) => Promise<boolean>;
+  /**
+   * Whether an instance must be left alone this pass: its machine reported a local rollback the
+   * server has not recorded yet (`LocalRollbackReconciler.holds`), so its record is out of date
+   * and no rollback, redeploy or report may be based on it.
+   */
+  holds?: (instance: string) => boolean;
 }
 
 export interface HealthFinding {
@@ -223,6 +229,7 @@ export function createHealthWatcher(options: HealthWatcherOptions): HealthWatche
     const out: HealthFinding[] = [];
     const live = new Set<string>();
     for (const instance of await store.listInstances()) {
+      if (options.holds?.(instance.name)) continue;
       if (!instance.activeColor) {
         if (instance.currentVersion === null || !options.onNeedsDeploy) continue;
         const lock = await store.getLock(instance.name);

@@ -21,6 +21,7 @@ runtimeContract('FakeRuntime', async () => {
         deploymentId: `d-${instance}-${color}-${version}`,
       };
     },
+    rollBackLocally: (instance) => runtime.rollBackLocally(instance),
     stop: async () => {},
   };
 });

@@ -1,6 +1,17 @@
 import { CutoverError } from '../shared/index.ts';
 import type { Color, FlipReason } from '../shared/index.ts';
-import type { HealthResult, Runtime, RuntimeArtifact, RuntimeInstance, RuntimeInstanceStats, RuntimeMaintenance, RuntimeSlotSpec, RuntimeTestResult, RuntimeTestSpec } from '../deploy/index.ts';
+import type {
+  HealthResult,
+  Runtime,
+  RuntimeArtifact,
+  RuntimeInstance,
+  RuntimeInstanceStats,
+  RuntimeLocalRollback,
+  RuntimeMaintenance,
+  RuntimeSlotSpec,
+  RuntimeTestResult,
+  RuntimeTestSpec,
+} from '../deploy/index.ts';
 
 /**
  * An in-memory runtime for unit tests of the deployer: it keeps slots and the active colour,
@@ -81,6 +92,8 @@ export class FakeRuntime implements Runtime {
       throw new CutoverError('SLOT_NOT_READY', `the ${color} slot does not serve ${expectVersion} healthy`);
     }
     const i = this.#get(instance);
+    const leaving = i.active && i.active !== color ? this.#slot(i, i.active) : undefined;
+    if (leaving) this.#left.set(instance, { color: leaving.color, version: leaving.version, deploymentId: leaving.deploymentId });
     i.active = color;
     delete i.shift;
     return { flippedAt: this.now() };
@@ -180,6 +193,42 @@ export class FakeRuntime implements Runtime {
     this.calls.push(`cancelTest ${instance}`);
     this.#cancels.get(instance)?.();
     this.#cancels.delete(instance);
+  }
+  /** Per instance: the slot the last flip left, as the agent keeps it (`left` in its state file). */
+  #left = new Map<string, { color: Color; version: string; deploymentId: string | undefined }>();
+  /** Local rollbacks not acknowledged yet: made by {@link rollBackLocally}, or put here by a test. */
+  pendingLocal: RuntimeLocalRollback[] = [];
+  #localIds = 0;
+  /** Every id `ackLocalRollbacks` was given, in order. */
+  acked: string[][] = [];
+  async localRollbacks(): Promise<RuntimeLocalRollback[]> {
+    this.#maybeFail('localRollbacks');
+    return structuredClone(this.pendingLocal);
+  }
+  async ackLocalRollbacks(ids: string[]) {
+    this.calls.push(`ackLocalRollbacks ${ids.join(',')}`);
+    this.#maybeFail('ackLocalRollbacks');
+    this.acked.push([...ids]);
+    this.pendingLocal = this.pendingLocal.filter((a) => !ids.includes(a.id));
+  }
+  /** What `cutover local rollback` does on the agent: back to the slot the last flip left, if it is still that slot and healthy. */
+  async rollBackLocally(instance: string): Promise<RuntimeLocalRollback> {
+    const i = this.instances.get(instance);
+    if (!i) throw new CutoverError('INSTANCE_NOT_FOUND', `the agent on this machine does not serve an instance named "${instance}"`);
+    if (!i.active) throw new CutoverError('NOTHING_TO_ROLL_BACK', `instance "${instance}" serves nothing on this machine yet`);
+    const from = { color: i.active, version: this.#slot(i, i.active)?.version ?? 'unknown' };
+    const earlier = this.pendingLocal.findLast((a) => a.instance === instance);
+    if (earlier && earlier.to.color === i.active) throw new CutoverError('ALREADY_ROLLED_BACK', `instance "${instance}" was already rolled back on this machine`);
+    const left = this.#left.get(instance);
+    const slot = left ? this.#slot(i, left.color) : undefined;
+    if (!left || left.color === i.active || !slot || slot.deploymentId !== left.deploymentId) {
+      throw new CutoverError('NOTHING_TO_ROLL_BACK', `instance "${instance}" has no warm slot to roll back to`);
+    }
+    if (slot.state !== 'healthy') throw new CutoverError('SLOT_NOT_READY', `the warm ${left.color} slot of "${instance}" is ${slot.state}, not healthy`);
+    const action = { id: `lrb_${++this.#localIds}`, instance, from, to: { color: left.color, version: left.version }, at: this.now() };
+    this.pendingLocal.push(action);
+    await this.flip(instance, left.color, left.version, 'rollback');
+    return structuredClone(action);
   }
   active(instance: string): Color | null {
     return this.instances.get(instance)?.active ?? null;

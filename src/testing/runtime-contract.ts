@@ -7,13 +7,15 @@
 // - `flip` with `expectVersion` refuses a slot that is not ready, and changes nothing;
 // - `describe`/`stats` of an unknown instance are `undefined`, and `removeInstance` of one is a no-op;
 // - `runTest` answers a result for a routed instance (a failing test is not a throw), and refuses an unknown one;
+// - a local rollback (made on the machine) goes back only to the slot the last flip left, once,
+//   is reported by `localRollbacks` until `ackLocalRollbacks` names it, and an ack is idempotent;
 // - every answer matches its message's schema in the agent protocol (src/protocol/).
 import assert from 'node:assert/strict';
 import type { Readable } from 'node:stream';
 import { after, before, suite, test } from 'node:test';
 import type { Color } from '../shared/index.ts';
-import type { Runtime, RuntimeSlotSpec } from '../deploy/index.ts';
-import { MESSAGES, artifactReportSchema } from '../protocol/index.ts';
+import type { Runtime, RuntimeLocalRollback, RuntimeSlotSpec } from '../deploy/index.ts';
+import { MESSAGES, artifactReportSchema, localRollbackSchema } from '../protocol/index.ts';
 import type { MessageName } from '../protocol/index.ts';
 
 export interface RuntimeUnderTest {
@@ -22,6 +24,8 @@ export interface RuntimeUnderTest {
   artifact: { digest: string; open(): Readable };
   /** The spec of a slot whose app gets healthy, or never does (`healthy: false`). */
   spec(instance: string, color: Color, version: string, healthy?: boolean): RuntimeSlotSpec;
+  /** `cutover local rollback INSTANCE` on the runtime's machine (the agent: through its local socket). */
+  rollBackLocally(instance: string): Promise<RuntimeLocalRollback>;
   stop(): Promise<void>;
 }
 
@@ -171,6 +175,45 @@ export function runtimeContract(name: string, start: () => Promise<RuntimeUnderT
       const run = { instance: 'contract-unknown', kind: 'smoke' as const, command: 'true', timeoutMs: 10_000, digest: u.artifact.digest, version: '1.0.0', deploymentId: 'd', previewToken: '' };
       await assert.rejects(u.runtime.runTest(run), refusal('INSTANCE_NOT_FOUND'));
       await u.runtime.cancelTest('contract-unknown');
+    });
+
+    test('a local rollback: only to the slot the last flip left, once; reported until acknowledged', async () => {
+      const instance = await routed();
+      await assert.rejects(u.rollBackLocally(`${instance}-unknown`), refusal('INSTANCE_NOT_FOUND'));
+      await started(instance, 'blue', '1.0.0');
+      await u.runtime.flip(instance, 'blue');
+      await assert.rejects(u.rollBackLocally(instance), refusal('NOTHING_TO_ROLL_BACK'));
+      await started(instance, 'green', '1.1.0');
+      await u.runtime.flip(instance, 'green', '1.1.0');
+      const action = await u.rollBackLocally(instance);
+      assert.ok(localRollbackSchema.safeParse(action).success, JSON.stringify(action));
+      assert.deepEqual([action.instance, action.from, action.to], [instance, { color: 'green', version: '1.1.0' }, { color: 'blue', version: '1.0.0' }]);
+      assert.equal((await describe(instance)).active, 'blue');
+      // Again would go forward, to the release just rolled back from.
+      await assert.rejects(u.rollBackLocally(instance), refusal('ALREADY_ROLLED_BACK'));
+      const pending = await u.runtime.localRollbacks();
+      assert.deepEqual(pending.filter((a) => a.instance === instance), [action]);
+      for (const a of pending) assert.ok(localRollbackSchema.safeParse(a).success, JSON.stringify(a));
+      await u.runtime.ackLocalRollbacks([action.id, 'lrb_unknown']);
+      await u.runtime.ackLocalRollbacks([action.id]);
+      assert.deepEqual((await u.runtime.localRollbacks()).filter((a) => a.instance === instance), []);
+      assert.equal((await describe(instance)).active, 'blue', 'an acknowledgement moves no traffic');
+      await u.runtime.removeInstance(instance);
+    });
+
+    test('a local rollback refuses an unhealthy warm slot and one started since the flip left it, changing nothing', async () => {
+      const instance = await routed();
+      await started(instance, 'blue', '1.0.0-bad', false);
+      await u.runtime.flip(instance, 'blue'); // no expectVersion: the runtime flips to it as it is
+      await started(instance, 'green', '1.1.0');
+      await u.runtime.flip(instance, 'green', '1.1.0');
+      await assert.rejects(u.rollBackLocally(instance), refusal('SLOT_NOT_READY'));
+      // A new release in the colour the flip left: it never served, so flipping to it would go forward.
+      await started(instance, 'blue', '1.2.0');
+      await assert.rejects(u.rollBackLocally(instance), refusal('NOTHING_TO_ROLL_BACK'));
+      assert.equal((await describe(instance)).active, 'green');
+      assert.deepEqual((await u.runtime.localRollbacks()).filter((a) => a.instance === instance), []);
+      await u.runtime.removeInstance(instance);
     });
 
     test("a release's test of a routed instance: a result (not a throw) the protocol describes; cancel when none runs does nothing", async () => {

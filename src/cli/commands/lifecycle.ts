@@ -86,7 +86,8 @@ export function registerLifecycleCommands(program: Command): void {
 
   program
     .command('history')
-    .description("an instance's deployments, newest first: versions, strategy, outcome, who and why")
+    .alias('deployments')
+    .description("an instance's deployments, newest first: versions, strategy, outcome, who and why (also `cutover deployments`)")
     .argument('<instance>')
     .option('--limit <n>', 'page size (default 50, at most 500)')
     .option('--cursor <next>', 'the page after the previous one: the `next` it printed')

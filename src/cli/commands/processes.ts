@@ -166,7 +166,7 @@ export async function startUp(config: Readonly<Config>, agentArgv: string[]): Pr
   const server = await main.startServer(config, createLogger('server', config.logLevel));
   // An agent that joined before (running or not) keeps its name and credential.
   const saved = found?.machine ?? (await main.joinedMachine(config.dataDir));
-  const name = saved ?? main.localMachineName();
+  const name = saved ?? main.upMachineName();
   let agent: { pid: number; reused: boolean; stop(): Promise<void> } | undefined;
   let tokenFile: string | undefined;
   try {
