@@ -112,7 +112,8 @@ export function createAgentClient(url: string, token: string): Runtime & { close
   const ok = async () => {};
 
   return {
-    async ensureArtifact(digest, open) {
+    // The instance does not change where the artifact goes: this client speaks to one agent.
+    async ensureArtifact(_instance, digest, open) {
       if (await call(agent, 'artifact.has', { digest })) return;
       await call(agent, 'artifact.put', { digest }, { body: open() });
     },

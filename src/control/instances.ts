@@ -111,6 +111,7 @@ export async function createInstance(
     labels,
     target,
     window,
+    machine: null,
     currentVersion: null,
     activeColor: null,
     slots: { blue: null, green: null },

@@ -21,8 +21,11 @@ import type {
  * so the port, the agent's routes and the client cannot drift apart.
  */
 export interface Runtime {
-  /** Makes the release artifact available where slots start; `open` streams it from the control plane. */
-  ensureArtifact(digest: string, open: () => Readable): Promise<void>;
+  /**
+   * Makes the release artifact available where `instance`'s slots start (its machine); `open`
+   * streams it from the control plane.
+   */
+  ensureArtifact(instance: string, digest: string, open: () => Readable): Promise<void>;
   /** Creates or updates the route for an instance's host names. */
   ensureInstance(name: string, hosts: string[]): Promise<void>;
   startSlot(spec: RuntimeSlotSpec): Promise<{ port: number; pid?: number }>;

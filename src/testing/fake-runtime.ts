@@ -37,7 +37,7 @@ export class FakeRuntime implements Runtime {
     return i.slots.find((s) => s.color === color);
   }
 
-  async ensureArtifact(digest: string) {
+  async ensureArtifact(_instance: string, digest: string) {
     this.calls.push(`ensureArtifact ${digest}`);
     this.#maybeFail('ensureArtifact');
     this.artifacts.add(digest);

@@ -51,7 +51,7 @@ export function runtimeContract(name: string, start: () => Promise<RuntimeUnderT
     /** A new instance routed on its own host, with the artifact in place. */
     async function routed(): Promise<string> {
       const instance = `contract-${++n}`;
-      await u.runtime.ensureArtifact(u.artifact.digest, () => u.artifact.open());
+      await u.runtime.ensureArtifact(instance, u.artifact.digest, () => u.artifact.open());
       await u.runtime.ensureInstance(instance, [`${instance}.test`]);
       return instance;
     }
@@ -176,7 +176,7 @@ export function runtimeContract(name: string, start: () => Promise<RuntimeUnderT
     test("a release's test of a routed instance: a result (not a throw) the protocol describes; cancel when none runs does nothing", async () => {
       const instance = 'contract-test';
       await u.runtime.ensureInstance(instance, ['contract-test.test']);
-      await u.runtime.ensureArtifact(u.artifact.digest, u.artifact.open);
+      await u.runtime.ensureArtifact(instance, u.artifact.digest, u.artifact.open);
       const result = await u.runtime.runTest({ instance, kind: 'smoke', command: 'true', timeoutMs: 10_000, digest: u.artifact.digest, version: '1.0.0', deploymentId: 'd', previewToken: '' });
       answers('instance.test', result);
       assert.equal(result.passed, true);

@@ -21,7 +21,7 @@ function targetColumns(t: InstanceTarget | null): [string | null, string | null]
 export function createSqliteInstances(db: DatabaseSync, audit: SqliteAuditLog, log?: RowLog): InstanceMethods {
   const q = {
     insert: db.prepare(
-      `INSERT INTO instances (${SQLITE_INSTANCE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      `INSERT INTO instances (${SQLITE_INSTANCE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
     ),
     get: db.prepare(`SELECT ${SQLITE_INSTANCE_COLUMNS} FROM instances WHERE name = ?`),
     list: db.prepare(`SELECT ${SQLITE_INSTANCE_COLUMNS} FROM instances ORDER BY name LIMIT ?`),
@@ -40,6 +40,7 @@ export function createSqliteInstances(db: DatabaseSync, audit: SqliteAuditLog, l
          target_value = CASE WHEN ?8 THEN ?10 ELSE target_value END,
          maintenance_window = CASE WHEN ?12 THEN ?13 ELSE maintenance_window END,
          hosts = CASE WHEN ?14 THEN ?15 ELSE hosts END,
+         machine = CASE WHEN ?16 THEN ?17 ELSE machine END,
          updated_at = ?11
        WHERE name = ?1`,
     ),
@@ -65,6 +66,7 @@ export function createSqliteInstances(db: DatabaseSync, audit: SqliteAuditLog, l
         i.createdAt,
         i.updatedAt,
         i.window ?? null,
+        i.machine ?? null,
       );
       return Number(res.changes) === 1;
     },
@@ -108,6 +110,8 @@ export function createSqliteInstances(db: DatabaseSync, audit: SqliteAuditLog, l
             c.window ?? null,
             c.hosts !== undefined ? 1 : 0,
             c.hosts === undefined ? null : JSON.stringify(c.hosts),
+            c.machine !== undefined ? 1 : 0,
+            c.machine ?? null,
           );
         }
         for (const e of entries) audit.appendInTransaction(e);
