@@ -130,6 +130,7 @@ export function createAgentClient(url: string, token: string): Runtime & { close
         ...(reason === 'rollback' ? { reason } : {}),
       }),
     shift: (instance, color, percent) => call(agent, 'instance.shift', { instance, color, percent }),
+    applyDesired: (number, document) => call(agent, 'machine.desired', { number, document }),
     setPreview: (instance, token) => call(agent, 'instance.preview', { instance, token }).then(ok),
     setMaintenance: (instance, maintenance) =>
       (maintenance === null

@@ -19,6 +19,7 @@ import { createAgentTraffic } from './agent-traffic.ts';
 import { createAgentRestore } from './agent-restore.ts';
 import { describeInstances } from './describe-instances.ts';
 import { createAgentSlots } from './agent-slots.ts';
+import { createAgentDesired, joinedName } from './agent-desired.ts';
 
 export interface AgentCoreOptions {
   dataDir: string;
@@ -40,6 +41,8 @@ export interface AgentCoreOptions {
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
   /** The router's port once it listens: a release's tests reach the instance through it. */
   routerPort?: () => number | undefined;
+  /** The machine name it joined as; default: read from `agent/private/machine.json` (undefined before a join). */
+  machineName?: () => Promise<string | undefined>;
 }
 
 /**
@@ -130,6 +133,8 @@ export function createAgentCore(options: AgentCoreOptions) {
     log,
   });
 
+  const desired = createAgentDesired({ state: () => state, save, machineName: options.machineName ?? (() => joinedName(options.dataDir)), log });
+
   return {
     /** The agent's data directory (what a `DISK_FULL` error names). */
     dataDir: options.dataDir,
@@ -174,6 +179,10 @@ export function createAgentCore(options: AgentCoreOptions) {
       await Promise.all(COLORS.map((c) => supervisor.stop(name, c)));
       await identity.forget(name, instance);
     },
+
+    /** `machine.desired`: keeps the newest document for this machine (see `createAgentDesired`). */
+    applyDesired: desired.apply,
+    heldDesired: desired.held,
 
     startSlot: slots.startSlot,
     waitHealthy: slots.waitHealthy,

@@ -51,9 +51,20 @@ export interface PersistedInstance {
   gid?: number;
 }
 
+/**
+ * The last desired-state document the agent accepted (issue 17), kept as the JSON it came as.
+ * Optional, so the format version stays 1: an agent of the previous version loads the file and
+ * ignores it (and the server sends the document again).
+ */
+export interface PersistedDesired {
+  number: number;
+  document: Record<string, unknown>;
+}
+
 export interface AgentState {
   version: typeof STATE_VERSION;
   instances: Record<string, PersistedInstance>;
+  desired?: PersistedDesired;
 }
 
 /**
@@ -166,14 +177,15 @@ export function createStateFile(base: string) {
       }
       const newest = valid.sort((a, b) => b.seq - a.seq)[0];
       seq = newest?.seq ?? 0;
-      const parsed = newest ? (JSON.parse(newest.body) as { instances?: unknown }) : {};
+      const parsed = newest ? (JSON.parse(newest.body) as { instances?: unknown; desired?: unknown }) : {};
       const instances: Record<string, PersistedInstance> = {};
       const skipped: string[] = [];
       for (const [name, value] of Object.entries(isObject(parsed.instances) ? parsed.instances : {})) {
         if (isPersistedInstance(value)) instances[name] = value;
         else skipped.push(name);
       }
-      return { state: { version: STATE_VERSION, instances }, skipped, movedAside };
+      const desired = isPersistedDesired(parsed.desired) ? { desired: parsed.desired } : {};
+      return { state: { version: STATE_VERSION, instances, ...desired }, skipped, movedAside };
     },
     async close(): Promise<void> {
       await chain.catch(() => undefined);
@@ -197,6 +209,9 @@ const isSlot = (s: unknown): boolean =>
   isObject(s.health) &&
   optional(s.drain, (d) => isObject(d) && typeof d.path === 'string') &&
   optional(s.runAs, (r) => isObject(r) && isId(r.uid) && isId(r.gid));
+
+const isPersistedDesired = (d: unknown): d is PersistedDesired =>
+  isObject(d) && Number.isInteger(d.number) && (d.number as number) > 0 && isObject(d.document);
 
 const isId = (n: unknown): boolean => Number.isInteger(n) && (n as number) >= 0;
 

@@ -16,6 +16,8 @@ export type {
   RuntimeMaintenance,
   RuntimeTestSpec,
   RuntimeTestResult,
+  RuntimeDesiredState,
+  RuntimeDesiredAnswer,
 } from './runtime.ts';
 export { compareWithAgent } from './agent-comparison.ts';
 export type { AgentCheck } from './agent-comparison.ts';

@@ -1,6 +1,8 @@
 import type { Readable } from 'node:stream';
 import type { Color, FlipReason } from '../shared/index.ts';
 import type {
+  DesiredAnswer,
+  DesiredState,
   ArtifactReport,
   ColorStats,
   HealthCheckSeen,
@@ -74,7 +76,17 @@ export interface Runtime {
   runTest(spec: RuntimeTestSpec): Promise<RuntimeTestResult>;
   /** Kills the instance's running test, if any (an aborted or recovered deployment). */
   cancelTest(instance: string): Promise<void>;
+  /**
+   * Sends `document.machine` its desired state numbered `number` (`machine.desired`). The agent
+   * keeps the newest it accepted; a lower number, or another machine's document, is refused with
+   * the reason: an answer, not a throw.
+   */
+  applyDesired(number: number, document: RuntimeDesiredState): Promise<RuntimeDesiredAnswer>;
 }
+
+/** One machine's desired state (the protocol's `machine.desired` document). */
+export type RuntimeDesiredState = DesiredState;
+export type RuntimeDesiredAnswer = DesiredAnswer;
 
 /** What a test is told (as `CUTOVER_TEST_KIND`, `APP_VERSION`, `CUTOVER_PREVIEW_TOKEN`) and where it runs from (the protocol's `instance.test`). */
 export type RuntimeTestSpec = TestRun;

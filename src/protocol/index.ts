@@ -30,3 +30,5 @@ export type {
   TestResult,
   TestRun,
 } from './schemas.ts';
+export { desiredAnswerSchema, desiredInstanceSchema, desiredReleaseSchema, desiredStateSchema, judgeDesired } from './desired-state.ts';
+export type { DesiredAnswer, DesiredInstance, DesiredRelease, DesiredState } from './desired-state.ts';

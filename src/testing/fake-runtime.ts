@@ -1,6 +1,7 @@
 import { CutoverError } from '../shared/index.ts';
 import type { Color, FlipReason } from '../shared/index.ts';
-import type { HealthResult, Runtime, RuntimeArtifact, RuntimeInstance, RuntimeInstanceStats, RuntimeMaintenance, RuntimeSlotSpec, RuntimeTestResult, RuntimeTestSpec } from '../deploy/index.ts';
+import { judgeDesired } from '../protocol/index.ts';
+import type { HealthResult, Runtime, RuntimeDesiredAnswer, RuntimeDesiredState, RuntimeArtifact, RuntimeInstance, RuntimeInstanceStats, RuntimeMaintenance, RuntimeSlotSpec, RuntimeTestResult, RuntimeTestSpec } from '../deploy/index.ts';
 
 /**
  * An in-memory runtime for unit tests of the deployer: it keeps slots and the active colour,
@@ -180,6 +181,16 @@ export class FakeRuntime implements Runtime {
     this.calls.push(`cancelTest ${instance}`);
     this.#cancels.get(instance)?.();
     this.#cancels.delete(instance);
+  }
+  /** The desired-state document held (as the agent keeps it), and the machine name it joined as, if any. */
+  desired: { number: number; document: RuntimeDesiredState } | undefined;
+  machineName: string | undefined;
+  async applyDesired(number: number, document: RuntimeDesiredState): Promise<RuntimeDesiredAnswer> {
+    this.calls.push(`applyDesired ${document.machine} ${number}`);
+    this.#maybeFail('applyDesired');
+    const answer = judgeDesired(this.desired?.number, this.machineName, number, document);
+    if (answer.accepted) this.desired = { number, document };
+    return answer;
   }
   active(instance: string): Color | null {
     return this.instances.get(instance)?.active ?? null;

@@ -7,6 +7,7 @@
 // - `flip` with `expectVersion` refuses a slot that is not ready, and changes nothing;
 // - `describe`/`stats` of an unknown instance are `undefined`, and `removeInstance` of one is a no-op;
 // - `runTest` answers a result for a routed instance (a failing test is not a throw), and refuses an unknown one;
+// - `applyDesired` keeps the highest number, accepts a repeat of it, and answers a lower one with `stale: holds N`;
 // - every answer matches its message's schema in the agent protocol (src/protocol/).
 import assert from 'node:assert/strict';
 import type { Readable } from 'node:stream';
@@ -183,6 +184,18 @@ export function runtimeContract(name: string, start: () => Promise<RuntimeUnderT
       assert.equal(result.exitCode, 0);
       await u.runtime.cancelTest(instance);
       await u.runtime.removeInstance(instance);
+    });
+
+    test('desired state: the highest number is kept, a repeat accepted, a lower number refused as stale (an answer, not a throw)', async () => {
+      const document = { machine: 'contract-machine', instances: [{ name: 'contract-d', hosts: ['contract-d.test'], live: { version: '1.0.0', digest: u.artifact.digest, color: 'blue' as const }, warm: null, maintenance: false }] };
+      const first = await u.runtime.applyDesired(5, document);
+      answers('machine.desired', first);
+      assert.deepEqual(first, { accepted: true });
+      assert.deepEqual(await u.runtime.applyDesired(5, document), { accepted: true }, 'a repeat converges');
+      assert.deepEqual(await u.runtime.applyDesired(7, { ...document, instances: [] }), { accepted: true });
+      const stale = await u.runtime.applyDesired(6, document);
+      answers('machine.desired', stale);
+      assert.deepEqual(stale, { accepted: false, reason: 'stale: holds 7' });
     });
   });
 }
