@@ -8,6 +8,8 @@ import { PROTOCOL_VERSION, protocolAccepted } from '../protocol/index.ts';
 import { labelKeyField, labelValueField } from './instances.ts';
 import { checkJoinToken, joinTokenError } from './join-tokens.ts';
 import { hashToken } from './tokens.ts';
+import { driftOf, driftText } from './desired-state.ts';
+import type { Drift } from './desired-state.ts';
 
 /** A machine as the API shows it: never its credential's hash; `needsUpgrade` when its agent speaks the protocol version before this server's. */
 export type MachineInfo = Omit<MachineRecord, 'credentialHash'> & { needsUpgrade: boolean };
@@ -120,12 +122,28 @@ export async function machineHeartbeat(deps: { store: Store; clock: Clock }, nam
   return info(updated);
 }
 
-export async function listMachines(store: Store): Promise<MachineInfo[]> {
-  return (await store.listMachines()).map(info);
+/** A machine as `machine list` and `show` see it: the instances placed on it and its drift from its desired state. */
+export type MachineView = MachineInfo & { instances: string[]; drift: Drift & { summary: string } };
+
+/** The names of the instances placed on each machine. */
+async function placements(store: Store): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  for (const i of await store.listInstances()) if (i.machine !== null) out.set(i.machine, [...(out.get(i.machine) ?? []), i.name]);
+  return out;
 }
 
-export async function getMachine(store: Store, name: string): Promise<MachineInfo> {
-  return info(await machineNamed(store, name));
+async function view(store: Store, machine: MachineRecord, placed: Map<string, string[]>): Promise<MachineView> {
+  const drift = driftOf(await store.getDesiredState(machine.name));
+  return { ...info(machine), instances: placed.get(machine.name) ?? [], drift: { ...drift, summary: driftText(drift) } };
+}
+
+export async function listMachines(store: Store): Promise<MachineView[]> {
+  const placed = await placements(store);
+  return Promise.all((await store.listMachines()).map((m) => view(store, m, placed)));
+}
+
+export async function getMachine(store: Store, name: string): Promise<MachineView> {
+  return view(store, await machineNamed(store, name), await placements(store));
 }
 
 async function machineNamed(store: Store, name: string): Promise<MachineRecord> {
@@ -149,6 +167,16 @@ export async function setMachineStatus(deps: { store: Store; clock: Clock }, nam
   if (machine.status === status) return info(machine);
   if (machine.status === 'removed') {
     throw new CutoverError('MACHINE_NOT_FOUND', `machine "${name}" was removed; it joins again with a new join token`, { details: { name } });
+  }
+  if (status === 'removed') {
+    const placed = (await placements(deps.store)).get(name) ?? [];
+    if (placed.length > 0) {
+      throw new CutoverError(
+        'MACHINE_IN_USE',
+        `machine "${name}" still has ${placed.length === 1 ? 'instance' : 'instances'} ${placed.join(', ')}; delete ${placed.length === 1 ? 'it' : 'them'} (\`cutover instance delete\`) or, while not deployed, move ${placed.length === 1 ? 'it' : 'them'} (\`cutover instance update NAME --machine OTHER\`) first`,
+        { details: { machine: name, instances: placed } },
+      );
+    }
   }
   const now = deps.clock.now();
   const action = status === 'draining' ? 'machine.drain' : 'machine.remove';
