@@ -20,6 +20,8 @@ export type {
   RuntimeDesiredAnswer,
 } from './runtime.ts';
 export { compareWithAgent } from './agent-comparison.ts';
+export { createMachineRuntime } from './machine-runtime.ts';
+export type { MachineRuntimeDeps } from './machine-runtime.ts';
 export type { AgentCheck } from './agent-comparison.ts';
 export {
   analyse,
