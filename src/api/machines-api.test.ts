@@ -10,7 +10,8 @@ import { PROTOCOL_VERSION } from '../protocol/index.ts';
 import { startHarness } from './test-harness.ts';
 import { z } from 'zod';
 import type { JoinTokenInfo, MachineInfo, MachineView } from '../control/index.ts';
-import { createdJoinTokenSchema, joinTokenSchema, machineSchema, machineViewSchema, machineWithCredentialSchema } from './schemas.ts';
+import type { machineSchema } from './schemas.ts';
+import { createdJoinTokenSchema, joinTokenSchema, machineViewSchema, machineWithCredentialSchema } from './schemas.ts';
 
 // Compile-time: what the services answer fits the types the API declares (as in wire.test.ts).
 type Fits<A extends B, B> = [A, B];
