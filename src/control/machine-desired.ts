@@ -35,7 +35,7 @@ async function digestsOf(store: Store, i: InstanceRecord): Promise<Record<string
 
 /** What the records say `machine` should run, as its document (not numbered, not stored). */
 export async function desiredStateFor(store: Store, machine: string): Promise<DesiredState> {
-  const placed = (await store.listInstances()).filter((i) => i.machine === machine);
+  const placed = await store.listInstances({ machine });
   const inputs: DesiredInput[] = await Promise.all(
     placed.map(async (instance) => ({ instance, digests: await digestsOf(store, instance), maintenance: await maintenanceOn(store, instance.name) })),
   );

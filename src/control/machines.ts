@@ -125,25 +125,23 @@ export async function machineHeartbeat(deps: { store: Store; clock: Clock }, nam
 /** A machine as `machine list` and `show` see it: the instances placed on it and its drift from its desired state. */
 export type MachineView = MachineInfo & { instances: string[]; drift: Drift & { summary: string } };
 
-/** The names of the instances placed on each machine. */
-async function placements(store: Store): Promise<Map<string, string[]>> {
-  const out = new Map<string, string[]>();
-  for (const i of await store.listInstances()) if (i.machine !== null) out.set(i.machine, [...(out.get(i.machine) ?? []), i.name]);
-  return out;
+/** The names of the instances placed on a machine (an indexed lookup, not a scan of the fleet). */
+async function placedOn(store: Store, machine: string): Promise<string[]> {
+  return (await store.listInstances({ machine })).map((i) => i.name);
 }
 
-async function view(store: Store, machine: MachineRecord, placed: Map<string, string[]>): Promise<MachineView> {
-  const drift = driftOf(await store.getDesiredState(machine.name));
-  return { ...info(machine), instances: placed.get(machine.name) ?? [], drift: { ...drift, summary: driftText(drift) } };
+async function view(store: Store, machine: MachineRecord): Promise<MachineView> {
+  const [instances, desired] = await Promise.all([placedOn(store, machine.name), store.getDesiredState(machine.name)]);
+  const drift = driftOf(desired);
+  return { ...info(machine), instances, drift: { ...drift, summary: driftText(drift) } };
 }
 
 export async function listMachines(store: Store): Promise<MachineView[]> {
-  const placed = await placements(store);
-  return Promise.all((await store.listMachines()).map((m) => view(store, m, placed)));
+  return Promise.all((await store.listMachines()).map((m) => view(store, m)));
 }
 
 export async function getMachine(store: Store, name: string): Promise<MachineView> {
-  return view(store, await machineNamed(store, name), await placements(store));
+  return view(store, await machineNamed(store, name));
 }
 
 async function machineNamed(store: Store, name: string): Promise<MachineRecord> {
@@ -169,7 +167,7 @@ export async function setMachineStatus(deps: { store: Store; clock: Clock }, nam
     throw new CutoverError('MACHINE_NOT_FOUND', `machine "${name}" was removed; it joins again with a new join token`, { details: { name } });
   }
   if (status === 'removed') {
-    const placed = (await placements(deps.store)).get(name) ?? [];
+    const placed = await placedOn(deps.store, name);
     if (placed.length > 0) {
       throw new CutoverError(
         'MACHINE_IN_USE',

@@ -41,7 +41,7 @@ export interface Store {
   /** Inserts an instance; returns false if the name is taken. */
   insertInstance(instance: InstanceRecord): Promise<boolean>;
   getInstance(name: string): Promise<InstanceRecord | undefined>;
-  /** Instances ordered by name; a page of them when `after`/`limit` are given. */
+  /** Instances ordered by name; a page of them when `after`/`limit` are given; only one machine's with `machine`. */
   listInstances(page?: InstancePage): Promise<InstanceRecord[]>;
   /**
    * Saves the deployer's runtime state of an instance: `currentVersion`, `activeColor`, `slots` and

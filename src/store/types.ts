@@ -314,6 +314,8 @@ export interface InstancePage {
   /** Only names after this one. */
   after?: string;
   limit?: number;
+  /** Only the instances placed on this machine (an indexed lookup: `machine list` asks per machine). */
+  machine?: string;
 }
 
 /** A change of an instance's declared fields; absent fields stay as they are. */

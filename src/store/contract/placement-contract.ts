@@ -18,6 +18,11 @@ export function placementContract(withStore: WithStore) {
     assert.equal((await store.getInstance('a'))!.machine, 'web-1');
     assert.equal((await store.getInstance('b'))!.machine, null);
     assert.deepEqual((await store.listInstances()).map((i) => i.machine), ['web-1', null]);
+    for (const n of ['c', 'd', 'e']) await store.insertInstance(instance(n, { machine: 'web-1' }));
+    assert.deepEqual((await store.listInstances({ machine: 'web-1' })).map((i) => i.name), ['a', 'c', 'd', 'e'], "one machine's, by name");
+    assert.deepEqual((await store.listInstances({ machine: 'web-1', after: 'a', limit: 2 })).map((i) => i.name), ['c', 'd'], 'paged');
+    assert.deepEqual(await store.listInstances({ machine: 'nope' }), []);
+    for (const n of ['c', 'd', 'e']) await store.deleteInstance(n, entry(40));
     await store.updateInstanceSpecs([{ name: 'b', machine: 'web-2' }, { name: 'a', labels: { x: 'y' } }], 50, [entry(50)]);
     assert.equal((await store.getInstance('b'))!.machine, 'web-2');
     assert.equal((await store.getInstance('a'))!.machine, 'web-1', 'a change without the field keeps it');

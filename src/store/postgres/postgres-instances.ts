@@ -53,8 +53,8 @@ export function createPostgresInstances({ pool, query, transaction }: PgDb, log?
     async listInstances(page = {}) {
       // Array rows: a fleet listing can be 100,000 rows, and positional reads skip building a keyed object per row.
       const res = await pool.query<unknown[]>({
-        text: `SELECT ${INSTANCE_COLUMNS} FROM instances WHERE ($1::text IS NULL OR name > $1) ORDER BY name LIMIT $2`,
-        values: [page.after ?? null, limitOf(page.limit)],
+        text: `SELECT ${INSTANCE_COLUMNS} FROM instances WHERE ($1::text IS NULL OR name > $1) AND ($3::text IS NULL OR machine = $3) ORDER BY name LIMIT $2`,
+        values: [page.after ?? null, limitOf(page.limit), page.machine ?? null],
         rowMode: 'array',
       });
       return decodeRows(res.rows, (r) => assertInstanceShape(toInstance(r)), 'instances', (r) => r[0], log);

@@ -26,6 +26,8 @@ export function createSqliteInstances(db: DatabaseSync, audit: SqliteAuditLog, l
     get: db.prepare(`SELECT ${SQLITE_INSTANCE_COLUMNS} FROM instances WHERE name = ?`),
     list: db.prepare(`SELECT ${SQLITE_INSTANCE_COLUMNS} FROM instances ORDER BY name LIMIT ?`),
     listAfter: db.prepare(`SELECT ${SQLITE_INSTANCE_COLUMNS} FROM instances WHERE name > ? ORDER BY name LIMIT ?`),
+    // One machine's instances (index instances_machine); `after` is '' for the first page.
+    listOnMachine: db.prepare(`SELECT ${SQLITE_INSTANCE_COLUMNS} FROM instances WHERE machine = ? AND name > ? ORDER BY name LIMIT ?`),
     saveState: db.prepare('UPDATE instances SET state = ?, updated_at = ? WHERE name = ?'),
     delete: db.prepare('DELETE FROM instances WHERE name = ?'),
     deleteLock: db.prepare('DELETE FROM locks WHERE instance = ?'),
@@ -48,6 +50,7 @@ export function createSqliteInstances(db: DatabaseSync, audit: SqliteAuditLog, l
   q.get.setReturnArrays(true);
   q.list.setReturnArrays(true);
   q.listAfter.setReturnArrays(true);
+  q.listOnMachine.setReturnArrays(true);
   q.existing.setReturnArrays(true);
 
   return {
@@ -77,7 +80,12 @@ export function createSqliteInstances(db: DatabaseSync, audit: SqliteAuditLog, l
     async listInstances(page = {}) {
       // LIMIT -1: no limit. Keyset paging: `name > after` seeks in the table's own name order.
       const limit = page.limit === undefined ? -1 : Math.max(0, page.limit);
-      const rows = page.after === undefined ? q.list.all(limit) : q.listAfter.all(page.after, limit);
+      const rows =
+        page.machine !== undefined
+          ? q.listOnMachine.all(page.machine, page.after ?? '', limit)
+          : page.after === undefined
+            ? q.list.all(limit)
+            : q.listAfter.all(page.after, limit);
       return decodeRows(rows as unknown as SQLOutputValue[][], instanceFromSqlite, 'instances', (r) => r[0], log);
     },
     async saveInstanceState(i) {
