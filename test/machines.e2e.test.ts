@@ -129,7 +129,7 @@ test('placement through the CLI: --machine, MACHINE_REQUIRED with several machin
   assert.equal(placed.code, 0, placed.stdout);
   assert.equal(placed.json.machine, 'web-3');
 
-  assert.match((await cutoverText(data.dir, ['instance', 'list', ...ca])).stdout, /NAME\s+APP\s+ENV\s+TENANT\s+MACHINE[\s\S]*placed\s+hello\s+production\s+-\s+web-3/);
+  assert.match((await cutoverText(data.dir, ['instance', 'list', ...ca])).stdout, /ON TARGET\s+MACHINE\n[\s\S]*placed\s+hello\s+production\s+-\s.*\sweb-3\n/);
   assert.match((await cutoverText(data.dir, ['instance', 'show', 'placed', ...ca])).stdout, /machine\s+web-3/);
   const list = (await cutoverText(data.dir, ['machine', 'list', ...ca])).stdout;
   assert.match(list, /INSTANCES\s+DRIFT/);

@@ -182,7 +182,6 @@ export function createAgentCore(options: AgentCoreOptions) {
 
     /** `machine.desired`: keeps the newest document for this machine (see `createAgentDesired`). */
     applyDesired: desired.apply,
-    heldDesired: desired.held,
 
     startSlot: slots.startSlot,
     waitHealthy: slots.waitHealthy,

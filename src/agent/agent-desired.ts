@@ -45,7 +45,5 @@ export function createAgentDesired(deps: {
       }
       return answer;
     },
-    /** The number of the document the agent holds, if any. */
-    held: (): number | undefined => deps.state().desired?.number,
   };
 }

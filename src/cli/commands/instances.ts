@@ -45,20 +45,21 @@ const machineText = (i: { machine?: string | null }) => i.machine ?? '(local age
 
 function listRows(instances: InstanceSummary[], wide = false): string {
   const labels = (i: InstanceSummary) => Object.entries(i.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',') || '-';
-  // The MACHINE column shows once any instance is placed on a machine (always with -o wide): a
-  // single-machine install keeps the table it had.
+  // The MACHINE column shows once any instance is placed on a machine (always with -o wide), last
+  // of the default columns: a single-machine install keeps the table it had, and -o wide still
+  // begins with the default table.
   const machines = wide || instances.some((i) => i.machine);
   return table([
-    ['NAME', 'APP', 'ENV', 'TENANT', ...(machines ? ['MACHINE'] : []), 'TARGET', 'CURRENT', 'ON TARGET', ...(wide ? ['HOSTS', 'LABELS', 'WINDOW'] : [])],
+    ['NAME', 'APP', 'ENV', 'TENANT', 'TARGET', 'CURRENT', 'ON TARGET', ...(machines ? ['MACHINE'] : []), ...(wide ? ['HOSTS', 'LABELS', 'WINDOW'] : [])],
     ...instances.map((i) => [
       i.name,
       i.app,
       i.environment,
       i.tenant ?? '-',
-      ...(machines ? [machineText(i)] : []),
       resolvedText(i),
       i.currentVersion ?? '-',
       onTargetText(i),
+      ...(machines ? [machineText(i)] : []),
       ...(wide ? [i.hosts.join(','), labels(i), i.window ?? '(environment default)'] : []),
     ]),
   ]);
