@@ -57,10 +57,13 @@ export async function assertTargetExists(store: Store, app: string, target: Inst
   else await mustGetChannel(store, target.channel);
 }
 
-/** The machine an instance runs on (`--machine NAME`), as agents join with `--name`. */
+/** A machine's name: what an agent joins with (`--name`) and an instance names (`--machine`). */
+export const MACHINE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
+
+/** The machine an instance runs on (`--machine NAME`). */
 export const machineField = z
   .string()
-  .regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be a machine name like web-1 (see `cutover machine list`)')
+  .regex(MACHINE_NAME, 'must be a machine name like web-1 (see `cutover machine list`)')
   .describe('The machine it runs on; without it, the only active machine (or the local agent when no machine has joined).');
 
 /** The machine a placement chose, or its refusal thrown. */
@@ -200,7 +203,7 @@ export const updateInstanceSchema = z
 /** The validated body (the route parses it once, at the API edge). */
 export type UpdateInstanceInput = z.output<typeof updateInstanceSchema>;
 
-/** Changes an instance's declared fields other than its target (window, environment, tenant, labels). */
+/** Changes an instance's declared fields other than its target (window, environment, tenant, labels, machine: see `moveInstance`). */
 export async function updateInstance(deps: Deps, name: string, input: UpdateInstanceInput, who: Actor): Promise<InstanceView> {
   const { reason, labels: labelPatch, machine, ...fields } = input;
   const before = await mustGetInstance(deps.store, name);

@@ -5,7 +5,7 @@ import type { Actor, Clock } from '../shared/index.ts';
 import { auditEntry } from '../store/index.ts';
 import type { AuditFields, MachineRecord, MachineStatus, Store } from '../store/index.ts';
 import { PROTOCOL_VERSION, protocolAccepted } from '../protocol/index.ts';
-import { labelKeyField, labelValueField } from './instances.ts';
+import { MACHINE_NAME, labelKeyField, labelValueField } from './instances.ts';
 import { checkJoinToken, joinTokenError } from './join-tokens.ts';
 import { hashToken } from './tokens.ts';
 import { driftOf, driftText } from './desired-state.ts';
@@ -25,7 +25,7 @@ const protocolField = z.number().int().min(0).max(1_000_000);
 export const joinMachineSchema = z
   .object({
     token: z.string().min(1).max(4096).describe('The join token (`cutj_…`) an admin created with `cutover join-token create`.'),
-    name: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes, starting with a letter, e.g. web-1').describe('The machine\'s name, unique among live machines.'),
+    name: z.string().regex(MACHINE_NAME, 'must be lowercase letters, digits and dashes, starting with a letter, e.g. web-1').describe('The machine\'s name, unique among live machines.'),
     labels: z.record(labelKeyField, labelValueField).default({}).describe('Labels for selectors, e.g. {"role": "web"}.'),
     agentVersion: versionField.describe("The agent's product version."),
     protocolVersion: protocolField.describe('The agent protocol version the agent speaks (ADR 0019); this server accepts its own and the one before.'),
