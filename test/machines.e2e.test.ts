@@ -4,7 +4,7 @@ import { chmod, copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { readFile } from 'node:fs/promises';
-import { cutover, cutoverText, freePort, startProcess, tempDir } from './helpers.ts';
+import { cutover, cutoverText, freePort, manifest, startProcess, tempDir } from './helpers.ts';
 import { makeTestCerts, opensslFingerprint } from './tls-certs.ts';
 import type { TestCerts } from './tls-certs.ts';
 
@@ -109,4 +109,35 @@ test('join tokens and machines through the CLI; an agent joins and reports over 
   assert.equal((await cutover(data.dir, ['machine', 'drain', 'web-1', ...ca])).json.status, 'draining');
   assert.equal((await cutover(data.dir, ['machine', 'remove', 'web-1', '--yes', ...ca])).json.status, 'removed');
   assert.equal((await asAgent('/v1/machines/heartbeat', {}, rotated.json.credential)).body.code, 'MACHINE_CREDENTIAL_INVALID');
+});
+
+test('placement through the CLI: --machine, MACHINE_REQUIRED with several machines, the MACHINE, INSTANCES and DRIFT columns, remove refused while in use', async () => {
+  // The rules are unit-tested (src/control/placement.test.ts, src/api/placement-api.test.ts); this is the CLI's flags, exit codes and columns.
+  const ca = ['--ca-file', certs.ca];
+  assert.equal((await cutover(data.dir, ['release', 'publish', await manifest(data.dir, '1.0.0'), ...ca])).code, 0);
+  const token = (await cutover(data.dir, ['join-token', 'create', '--expires', '1h', ...ca])).json.token as string;
+  for (const name of ['web-2', 'web-3']) {
+    const joined = await asAgent('/v1/machines/join', { token, name, labels: {}, agentVersion: '0.1.0', protocolVersion: 1 });
+    assert.equal(joined.status, 201, JSON.stringify(joined.body));
+  }
+  const create = ['instance', 'create', 'placed', '--app', 'hello', '--host', 'placed.test', ...ca];
+  const ambiguous = await cutover(data.dir, create);
+  assert.equal(ambiguous.code, 8, ambiguous.stdout);
+  assert.equal(ambiguous.json.error.code, 'MACHINE_REQUIRED');
+  assert.match(ambiguous.json.error.message, /\(web-2, web-3\); say which one runs the instance with --machine NAME/);
+  const placed = await cutover(data.dir, [...create, '--machine', 'web-3']);
+  assert.equal(placed.code, 0, placed.stdout);
+  assert.equal(placed.json.machine, 'web-3');
+
+  assert.match((await cutoverText(data.dir, ['instance', 'list', ...ca])).stdout, /ON TARGET\s+MACHINE\n[\s\S]*placed\s+hello\s+production\s+-\s.*\sweb-3\n/);
+  assert.match((await cutoverText(data.dir, ['instance', 'show', 'placed', ...ca])).stdout, /machine\s+web-3/);
+  const list = (await cutoverText(data.dir, ['machine', 'list', ...ca])).stdout;
+  assert.match(list, /INSTANCES\s+DRIFT/);
+  assert.match(list, /web-3\s+active.*\s1\s+none/);
+  assert.match((await cutoverText(data.dir, ['machine', 'show', 'web-3', ...ca])).stdout, /instances\s+placed/);
+
+  const remove = await cutover(data.dir, ['machine', 'remove', 'web-3', '--yes', ...ca]);
+  assert.equal(remove.code, 4, remove.stdout);
+  assert.equal(remove.json.error.code, 'MACHINE_IN_USE');
+  assert.match(remove.json.error.message, /still has instance placed/);
 });

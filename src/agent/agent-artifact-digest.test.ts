@@ -31,7 +31,7 @@ test('an artifact changed at rest is refused by digest: while the server streams
   // 1. The server's copy was replaced: the push fails with the mismatch, the agent keeps nothing.
   await copyFile(evil.file, server.path(digest));
   await assert.rejects(
-    agent.client.ensureArtifact(digest, () => server.open(digest) as never),
+    agent.client.ensureArtifact('web', digest, () => server.open(digest) as never),
     isMismatch,
   );
   const agentArtifacts = join(data.dir, 'agent', 'artifacts');
@@ -40,7 +40,7 @@ test('an artifact changed at rest is refused by digest: while the server streams
   // 2. The agent's copy was replaced before any instance unpacked it (each does at its slot's
   // start): the start refuses, and no release copy is made.
   await copyFile(good.file, server.path(digest));
-  await agent.client.ensureArtifact(digest, () => server.open(digest) as never);
+  await agent.client.ensureArtifact('web', digest, () => server.open(digest) as never);
   await copyFile(evil.file, join(agentArtifacts, `sha256-${digest.slice(7)}.tgz`));
   await agent.client.ensureInstance('web', ['web.test']);
   await assert.rejects(

@@ -114,7 +114,8 @@ export type SendMessage = <N extends MessageName>(name: N, request: RequestOf<N>
 export function runtimeOver(call: SendMessage, close: () => Promise<void>): Runtime & { close(): Promise<void> } {
   const ok = async () => {};
   return {
-    async ensureArtifact(digest, open) {
+    // The instance does not change where the artifact goes: one transport speaks to one agent.
+    async ensureArtifact(_instance, digest, open) {
       if (await call('artifact.has', { digest })) return;
       await call('artifact.put', { digest }, { body: open });
     },
@@ -131,6 +132,7 @@ export function runtimeOver(call: SendMessage, close: () => Promise<void>): Runt
         ...(reason === 'rollback' ? { reason } : {}),
       }),
     shift: (instance, color, percent) => call('instance.shift', { instance, color, percent }),
+    applyDesired: (number, document) => call('machine.desired', { number, document }),
     setPreview: (instance, token) => call('instance.preview', { instance, token }).then(ok),
     setMaintenance: (instance, maintenance) =>
       (maintenance === null ? call('instance.maintenance.off', { instance }) : call('instance.maintenance.on', { instance, ...maintenance })).then(ok),

@@ -20,6 +20,7 @@ import { createAgentRestore } from './agent-restore.ts';
 import { describeInstances } from './describe-instances.ts';
 import { createAgentSlots } from './agent-slots.ts';
 import { createLocalRollbacks } from './local-rollback.ts';
+import { createAgentDesired, joinedName } from './agent-desired.ts';
 
 export interface AgentCoreOptions {
   dataDir: string;
@@ -41,6 +42,8 @@ export interface AgentCoreOptions {
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
   /** The router's port once it listens: a release's tests reach the instance through it. */
   routerPort?: () => number | undefined;
+  /** The machine name it joined as; default: read from `agent/private/machine.json` (undefined before a join). */
+  machineName?: () => Promise<string | undefined>;
 }
 
 /**
@@ -48,6 +51,26 @@ export interface AgentCoreOptions {
  * `protocol-handlers.ts`; over the HTTP control API today). It keeps
  * the router and the supervisor in step and persists every change before acting on traffic.
  */
+/** Creates or updates an instance's route and saves it; a save that fails puts the router back as the files say. */
+async function routeInstance(router: AgentCoreOptions['router'], state: AgentState, save: () => Promise<void>, name: string, hosts: string[]): Promise<void> {
+  router.setInstance(name, hosts); // throws HOST_IN_USE before anything is saved
+  const existing = state.instances[name];
+  state.instances[name] = existing ? { ...existing, hosts } : { hosts, active: null, slots: {} };
+  try {
+    await save();
+  } catch (error) {
+    // Not saved (a full disk): the router goes back to what the files say.
+    if (existing) {
+      state.instances[name] = existing;
+      router.setInstance(name, existing.hosts);
+    } else {
+      delete state.instances[name];
+      await router.removeInstance(name);
+    }
+    throw error;
+  }
+}
+
 export function createAgentCore(options: AgentCoreOptions) {
   const { router, supervisor, log } = options;
   const artifacts = createArtifactStore(join(options.dataDir, 'artifacts'));
@@ -132,6 +155,8 @@ export function createAgentCore(options: AgentCoreOptions) {
     log,
   });
 
+  const desired = createAgentDesired({ state: () => state, save, machineName: options.machineName ?? (() => joinedName(options.dataDir)), log });
+
   return {
     /** The agent's data directory (what a `DISK_FULL` error names). */
     dataDir: options.dataDir,
@@ -152,24 +177,7 @@ export function createAgentCore(options: AgentCoreOptions) {
     adoptRunning: restart.adoptRunning,
     restore: restart.restore,
 
-    async ensureInstance(name: string, hosts: string[]): Promise<void> {
-      router.setInstance(name, hosts); // throws HOST_IN_USE before anything is saved
-      const existing = state.instances[name];
-      state.instances[name] = existing ? { ...existing, hosts } : { hosts, active: null, slots: {} };
-      try {
-        await save();
-      } catch (error) {
-        // Not saved (a full disk): the router goes back to what the files say.
-        if (existing) {
-          state.instances[name] = existing;
-          router.setInstance(name, existing.hosts);
-        } else {
-          delete state.instances[name];
-          await router.removeInstance(name);
-        }
-        throw error;
-      }
-    },
+    ensureInstance: (name: string, hosts: string[]) => routeInstance(router, state, save, name, hosts),
 
     async removeInstance(name: string): Promise<void> {
       const instance = state.instances[name];
@@ -180,6 +188,9 @@ export function createAgentCore(options: AgentCoreOptions) {
       await Promise.all(COLORS.map((c) => supervisor.stop(name, c)));
       await identity.forget(name, instance);
     },
+
+    /** `machine.desired`: keeps the newest document for this machine (see `createAgentDesired`). */
+    applyDesired: desired.apply,
 
     startSlot: slots.startSlot,
     waitHealthy: slots.waitHealthy,

@@ -14,7 +14,7 @@ test('an agent failure reaches the caller with its real cause, and the agent log
     const bytes = Buffer.from([0x1f, 0x8b, 8, 0, 9, 9, 9, 9, 9]); // a gzip header, then nothing valid
     const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
     // Stored as received; each instance unpacks its own copy when one of its slots starts.
-    await t.client.ensureArtifact(digest, () => Readable.from([bytes]));
+    await t.client.ensureArtifact('broken', digest, () => Readable.from([bytes]));
     await t.client.ensureInstance('broken', ['broken.test']);
     const start = t.client.startSlot({
       instance: 'broken',

@@ -21,7 +21,7 @@ test('the agent lists its artifacts, deletes one nobody uses, keeps what a slot 
     await mkdir(other);
     await writeFile(join(other, 'index.txt'), 'another release');
     const packed = await packArtifact(other);
-    await t.client.ensureArtifact(packed.digest, () => createReadStream(packed.file));
+    await t.client.ensureArtifact('shop', packed.digest, () => createReadStream(packed.file));
     if (packed.temporary) await rm(packed.file, { force: true });
 
     const listed = await t.client.listArtifacts();

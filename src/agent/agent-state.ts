@@ -77,6 +77,16 @@ export interface PersistedLocalRollback {
 }
 
 /**
+ * The last desired-state document the agent accepted (issue 17), kept as the JSON it came as.
+ * Optional, so the format version stays 1: an agent of the previous version loads the file and
+ * ignores it (and the server sends the document again).
+ */
+export interface PersistedDesired {
+  number: number;
+  document: Record<string, unknown>;
+}
+
+/**
  * Format 1 throughout: `left` and `localRollbacks` are optional fields an older agent ignores
  * (it reads files of its own version), so they need no new version.
  */
@@ -85,6 +95,7 @@ export interface AgentState {
   instances: Record<string, PersistedInstance>;
   /** Local rollbacks the server has not acknowledged yet, oldest first. */
   localRollbacks?: PersistedLocalRollback[];
+  desired?: PersistedDesired;
 }
 
 /**
@@ -197,7 +208,7 @@ export function createStateFile(base: string) {
       }
       const newest = valid.sort((a, b) => b.seq - a.seq)[0];
       seq = newest?.seq ?? 0;
-      const parsed = newest ? (JSON.parse(newest.body) as { instances?: unknown; localRollbacks?: unknown }) : {};
+      const parsed = newest ? (JSON.parse(newest.body) as { instances?: unknown; localRollbacks?: unknown; desired?: unknown }) : {};
       const instances: Record<string, PersistedInstance> = {};
       const skipped: string[] = [];
       for (const [name, value] of Object.entries(isObject(parsed.instances) ? parsed.instances : {})) {
@@ -205,7 +216,8 @@ export function createStateFile(base: string) {
         else skipped.push(name);
       }
       const localRollbacks = Array.isArray(parsed.localRollbacks) ? parsed.localRollbacks.filter(isLocalRollback) : [];
-      const state: AgentState = { version: STATE_VERSION, instances, ...(localRollbacks.length ? { localRollbacks } : {}) };
+      const desired = isPersistedDesired(parsed.desired) ? { desired: parsed.desired } : {};
+      const state: AgentState = { version: STATE_VERSION, instances, ...(localRollbacks.length ? { localRollbacks } : {}), ...desired };
       return { state, skipped, movedAside };
     },
     async close(): Promise<void> {
@@ -230,6 +242,9 @@ const isSlot = (s: unknown): boolean =>
   isObject(s.health) &&
   optional(s.drain, (d) => isObject(d) && typeof d.path === 'string') &&
   optional(s.runAs, (r) => isObject(r) && isId(r.uid) && isId(r.gid));
+
+const isPersistedDesired = (d: unknown): d is PersistedDesired =>
+  isObject(d) && Number.isInteger(d.number) && (d.number as number) > 0 && isObject(d.document);
 
 const isId = (n: unknown): boolean => Number.isInteger(n) && (n as number) >= 0;
 

@@ -77,6 +77,7 @@ export function protocolHandlers(core: AgentCore): ProtocolHandlers {
       core.cancelTest(r.instance);
       return OK;
     },
+    'machine.desired': (r) => core.applyDesired(r.number, r.document),
   };
 }
 

@@ -85,7 +85,7 @@ export async function deploy(
   slots: Partial<Record<Color, { version: string; env?: Record<string, string>; waitHealthy?: boolean; drain?: { path: string; intervalMs?: number } }>>,
 ): Promise<void> {
   const packed = await packArtifact(FIXTURE_APP);
-  await runtime.ensureArtifact(packed.digest, () => createReadStream(packed.file));
+  await runtime.ensureArtifact(instance, packed.digest, () => createReadStream(packed.file));
   if (packed.temporary) await rm(packed.file, { force: true });
   await runtime.ensureInstance(instance, [host]);
   for (const [color, slot] of Object.entries(slots) as [Color, NonNullable<(typeof slots)[Color]>][]) {

@@ -9,12 +9,13 @@ import { createSqliteStore } from '../store/index.ts';
 import { PROTOCOL_VERSION } from '../protocol/index.ts';
 import { startHarness } from './test-harness.ts';
 import { z } from 'zod';
-import type { JoinTokenInfo, MachineInfo } from '../control/index.ts';
-import { createdJoinTokenSchema, joinTokenSchema, machineSchema, machineWithCredentialSchema } from './schemas.ts';
+import type { JoinTokenInfo, MachineInfo, MachineView } from '../control/index.ts';
+import type { machineSchema } from './schemas.ts';
+import { createdJoinTokenSchema, joinTokenSchema, machineViewSchema, machineWithCredentialSchema } from './schemas.ts';
 
 // Compile-time: what the services answer fits the types the API declares (as in wire.test.ts).
 type Fits<A extends B, B> = [A, B];
-export type MachineAnswersFit = [Fits<JoinTokenInfo, z.input<typeof joinTokenSchema>>, Fits<MachineInfo, z.input<typeof machineSchema>>];
+export type MachineAnswersFit = [Fits<JoinTokenInfo, z.input<typeof joinTokenSchema>>, Fits<MachineInfo, z.input<typeof machineSchema>>, Fits<MachineView, z.input<typeof machineViewSchema>>];
 
 /** The answer is what its schema sends: it parses, and turned back into the record and sent again, it is the same. */
 function exactly(schema: z.ZodType, answer: unknown, what: string): void {
@@ -130,7 +131,7 @@ test('machines: viewers list and show; admins drain, remove and rotate credentia
     assert.equal(((await wrong.json()) as { code: string }).code, 'MACHINE_CREDENTIAL_INVALID');
 
     const list = await h.call('viewer', 'GET', '/api/machines');
-    exactly(machineSchema, list.body.items[0], 'GET /api/machines');
+    exactly(machineViewSchema, list.body.items[0], 'GET /api/machines');
     assert.deepEqual(list.body.items.map((m: { name: string; status: string }) => [m.name, m.status]), [['web-1', 'active']]);
     assert.equal((await h.call('viewer', 'GET', '/api/machines/web-1')).body.labels.role, 'web');
     assert.equal((await h.call('viewer', 'GET', '/api/machines/nope')).body.code, 'MACHINE_NOT_FOUND');

@@ -17,7 +17,7 @@ import {
 import type { ApiDeps } from './api-deps.ts';
 import { pathParams, route } from './route.ts';
 import type { ApiEnv, RouteSpec } from './route.ts';
-import { createdJoinTokenSchema, joinTokenSchema, listOf, machineSchema, machineWithCredentialSchema } from './schemas.ts';
+import { createdJoinTokenSchema, joinTokenSchema, listOf, machineSchema, machineViewSchema, machineWithCredentialSchema } from './schemas.ts';
 
 
 /** The address of the peer (the agent), when the request came over a socket. */
@@ -103,10 +103,10 @@ export function machineRoutes(deps: ApiDeps): RouteSpec[] {
       path: '/api/machines',
       role: 'viewer',
       operationId: 'listMachines',
-      summary: 'Machines by name, removed ones too',
+      summary: 'Machines by name, removed ones too, with their instances and drift',
       tag: 'machines',
       status: 200,
-      response: listOf(machineSchema),
+      response: listOf(machineViewSchema),
       handle: async () => ({ items: await listMachines(store), next: null }),
     }),
     route({
@@ -114,11 +114,11 @@ export function machineRoutes(deps: ApiDeps): RouteSpec[] {
       path: '/api/machines/{name}',
       role: 'viewer',
       operationId: 'getMachine',
-      summary: 'One machine',
+      summary: 'One machine, with its instances and drift',
       tag: 'machines',
       params: name,
       status: 200,
-      response: machineSchema,
+      response: machineViewSchema,
       handle: async ({ params }) => getMachine(store, params.name),
     }),
     route({
@@ -138,7 +138,7 @@ export function machineRoutes(deps: ApiDeps): RouteSpec[] {
       path: '/api/machines/{name}',
       role: 'admin',
       operationId: 'removeMachine',
-      summary: 'Remove a machine: its credential stops working and its name is free',
+      summary: 'Remove a machine: its credential stops working and its name is free (refused while instances are placed on it)',
       tag: 'machines',
       params: name,
       status: 200,

@@ -57,6 +57,7 @@ export const instanceSchema = z.object({
   labels: z.record(z.string(), z.string()),
   target,
   window: z.string().nullable().describe('Maintenance-window text; null: its environment’s default.'),
+  machine: z.string().nullable().describe('The machine it runs on; null: the local agent of a server no machine has joined.'),
   currentVersion: z.string().nullable(),
   activeColor: color.nullable(),
   slots: z.object({ blue: slot, green: slot }),
@@ -273,6 +274,21 @@ export const machineSchema = z.object({
   status: z.enum(['active', 'draining', 'removed']),
   credentialRotatedAt: isoTime,
   joinToken: z.string().describe('The id of the join token it joined with.'),
+});
+
+/** A machine with the instances placed on it and its drift from its desired state (`machine list`, `show`). */
+export const machineViewSchema = machineSchema.extend({
+  instances: z.array(z.string()).describe('The instances placed on it, by name.'),
+  drift: z
+    .object({
+      state: z.enum(['none', 'pending', 'rejected', 'differs']),
+      summary: z.string().describe('One line: `none`, `pending (3, acked 2)`, `rejected: <reason>`, `differs: <first difference>`.'),
+      number: z.number().int().optional().describe('The desired-state number it concerns.'),
+      ackedNumber: z.number().int().nullable().optional(),
+      reason: z.string().optional(),
+      differences: z.array(z.string()).optional(),
+    })
+    .describe("How the machine stands against its desired state: `pending` until the agent acknowledges the current number, `rejected` with the agent's reason, `differs` when its last report serves another version or colour."),
 });
 
 /** `POST /api/join-tokens`: the token, shown only in this answer, with what it embeds. */

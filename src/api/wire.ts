@@ -29,6 +29,7 @@ import type {
   createdJoinTokenSchema,
   joinTokenSchema,
   machineSchema,
+  machineViewSchema,
   machineWithCredentialSchema,
 } from './schemas.ts';
 
@@ -69,6 +70,8 @@ export type JoinTokenView = z.infer<typeof joinTokenSchema>;
 export type CreatedJoinTokenView = z.infer<typeof createdJoinTokenSchema>;
 /** A machine (`GET /api/machines/{name}`): never its credential's hash. */
 export type MachineView = z.infer<typeof machineSchema>;
+/** A machine with its instances and drift (`GET /api/machines`, `GET /api/machines/{name}`). */
+export type MachinePlacementView = z.infer<typeof machineViewSchema>;
 /** A machine with a new credential (join, rotate-credential): the credential shown once. */
 export type MachineWithCredentialView = z.infer<typeof machineWithCredentialSchema>;
 /** A token's role. */

@@ -8,6 +8,8 @@ import { auditEntry, mustGetChannel, mustGetInstance, mustGetRelease } from '../
 import { pointerIndex, resolveTarget, windowSchema } from '../fleet/index.ts';
 import type { ResolvedTarget } from '../fleet/index.ts';
 import { matchesSelector, parseSelector } from './selector.ts';
+import { moveInstance, placeInstance } from './placement.ts';
+import type { PlaceOutcome } from './placement.ts';
 
 type Deps = { store: Store; clock: Clock };
 
@@ -55,6 +57,21 @@ export async function assertTargetExists(store: Store, app: string, target: Inst
   else await mustGetChannel(store, target.channel);
 }
 
+/** A machine's name: what an agent joins with (`--name`) and an instance names (`--machine`). */
+export const MACHINE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
+
+/** The machine an instance runs on (`--machine NAME`). */
+export const machineField = z
+  .string()
+  .regex(MACHINE_NAME, 'must be a machine name like web-1 (see `cutover machine list`)')
+  .describe('The machine it runs on; without it, the only active machine (or the local agent when no machine has joined).');
+
+/** The machine a placement chose, or its refusal thrown. */
+function placed(outcome: PlaceOutcome): string | null {
+  if (!outcome.ok) throw new CutoverError(outcome.code, outcome.message, { details: outcome.details });
+  return outcome.machine;
+}
+
 /** A host name an instance is served on (`shop.example.com`). */
 export const hostnameField = z
   .string()
@@ -71,6 +88,7 @@ export const createInstanceSchema = z
     labels: z.record(labelKeyField, labelValueField).default({}).describe('Free-form labels for selectors, e.g. {"region": "eu"}.'),
     target: targetSchema.default(null),
     window: windowField.nullable().default(null).describe('Maintenance window; null: the environment default of the fleet policy.'),
+    machine: machineField.optional(),
   })
   .strict();
 /** The validated body (the route parses it once, at the API edge). */
@@ -93,6 +111,7 @@ export async function createInstance(
     );
   }
   await assertTargetExists(deps.store, app, target);
+  const machine = placed(placeInstance(input.machine, await deps.store.listMachines()));
   for (const other of await deps.store.listInstances()) {
     const taken = other.hosts.find((h) => hosts.includes(h));
     if (taken && other.name !== name) {
@@ -111,6 +130,7 @@ export async function createInstance(
     labels,
     target,
     window,
+    machine,
     currentVersion: null,
     activeColor: null,
     slots: { blue: null, green: null },
@@ -126,7 +146,7 @@ export async function createInstance(
     app,
     // A target version makes the entry one of that release's (`audit --release V`), as `instance.target` does.
     version: target && 'version' in target ? target.version : null,
-    after: { app, hosts, environment, tenant, labels, target, window },
+    after: { app, hosts, environment, tenant, labels, target, window, machine },
   }));
   return instance;
 }
@@ -176,17 +196,19 @@ export const updateInstanceSchema = z
       .record(labelKeyField, labelValueField.nullable())
       .optional()
       .describe('Labels to set; a null value removes the label.'),
+    machine: machineField.optional().describe('Move it to this machine: only while it has no deployed release.'),
     reason: z.string().max(500).optional(),
   })
   .strict();
 /** The validated body (the route parses it once, at the API edge). */
 export type UpdateInstanceInput = z.output<typeof updateInstanceSchema>;
 
-/** Changes an instance's declared fields other than its target (window, environment, tenant, labels). */
+/** Changes an instance's declared fields other than its target (window, environment, tenant, labels, machine: see `moveInstance`). */
 export async function updateInstance(deps: Deps, name: string, input: UpdateInstanceInput, who: Actor): Promise<InstanceView> {
-  const { reason, labels: labelPatch, ...fields } = input;
+  const { reason, labels: labelPatch, machine, ...fields } = input;
   const before = await mustGetInstance(deps.store, name);
   const change: InstanceSpecChange = { name, ...fields };
+  if (machine !== undefined) change.machine = placed(moveInstance(before, machine, await deps.store.listMachines()));
   if (labelPatch) {
     const labels = { ...before.labels };
     for (const [k, v] of Object.entries(labelPatch)) {
@@ -195,7 +217,7 @@ export async function updateInstance(deps: Deps, name: string, input: UpdateInst
     }
     change.labels = labels;
   }
-  const pick = (i: InstanceRecord) => ({ window: i.window, environment: i.environment, tenant: i.tenant, labels: i.labels });
+  const pick = (i: InstanceRecord) => ({ window: i.window, environment: i.environment, tenant: i.tenant, labels: i.labels, machine: i.machine });
   const after = { ...pick(before), ...Object.fromEntries(Object.entries(change).filter(([k]) => k !== 'name')) };
   if (canonicalJson(after) !== canonicalJson(pick(before))) {
     const at = deps.clock.now();

@@ -5,9 +5,11 @@ import type { Actor, Clock } from '../shared/index.ts';
 import { auditEntry } from '../store/index.ts';
 import type { AuditFields, MachineRecord, MachineStatus, Store } from '../store/index.ts';
 import { PROTOCOL_VERSION, protocolAccepted } from '../protocol/index.ts';
-import { labelKeyField, labelValueField } from './instances.ts';
+import { MACHINE_NAME, labelKeyField, labelValueField } from './instances.ts';
 import { checkJoinToken, joinTokenError } from './join-tokens.ts';
 import { hashToken } from './tokens.ts';
+import { driftOf, driftText } from './desired-state.ts';
+import type { Drift } from './desired-state.ts';
 
 /** A machine as the API shows it: never its credential's hash; `needsUpgrade` when its agent speaks the protocol version before this server's. */
 export type MachineInfo = Omit<MachineRecord, 'credentialHash'> & { needsUpgrade: boolean };
@@ -23,7 +25,7 @@ const protocolField = z.number().int().min(0).max(1_000_000);
 export const joinMachineSchema = z
   .object({
     token: z.string().min(1).max(4096).describe('The join token (`cutj_…`) an admin created with `cutover join-token create`.'),
-    name: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes, starting with a letter, e.g. web-1').describe('The machine\'s name, unique among live machines.'),
+    name: z.string().regex(MACHINE_NAME, 'must be lowercase letters, digits and dashes, starting with a letter, e.g. web-1').describe('The machine\'s name, unique among live machines.'),
     labels: z.record(labelKeyField, labelValueField).default({}).describe('Labels for selectors, e.g. {"role": "web"}.'),
     agentVersion: versionField.describe("The agent's product version."),
     protocolVersion: protocolField.describe('The agent protocol version the agent speaks (ADR 0019); this server accepts its own and the one before.'),
@@ -120,12 +122,26 @@ export async function machineHeartbeat(deps: { store: Store; clock: Clock }, nam
   return info(updated);
 }
 
-export async function listMachines(store: Store): Promise<MachineInfo[]> {
-  return (await store.listMachines()).map(info);
+/** A machine as `machine list` and `show` see it: the instances placed on it and its drift from its desired state. */
+export type MachineView = MachineInfo & { instances: string[]; drift: Drift & { summary: string } };
+
+/** The names of the instances placed on a machine (an indexed lookup, not a scan of the fleet). */
+async function placedOn(store: Store, machine: string): Promise<string[]> {
+  return (await store.listInstances({ machine })).map((i) => i.name);
 }
 
-export async function getMachine(store: Store, name: string): Promise<MachineInfo> {
-  return info(await machineNamed(store, name));
+async function view(store: Store, machine: MachineRecord): Promise<MachineView> {
+  const [instances, desired] = await Promise.all([placedOn(store, machine.name), store.getDesiredState(machine.name)]);
+  const drift = driftOf(desired);
+  return { ...info(machine), instances, drift: { ...drift, summary: driftText(drift) } };
+}
+
+export async function listMachines(store: Store): Promise<MachineView[]> {
+  return Promise.all((await store.listMachines()).map((m) => view(store, m)));
+}
+
+export async function getMachine(store: Store, name: string): Promise<MachineView> {
+  return view(store, await machineNamed(store, name));
 }
 
 async function machineNamed(store: Store, name: string): Promise<MachineRecord> {
@@ -149,6 +165,16 @@ export async function setMachineStatus(deps: { store: Store; clock: Clock }, nam
   if (machine.status === status) return info(machine);
   if (machine.status === 'removed') {
     throw new CutoverError('MACHINE_NOT_FOUND', `machine "${name}" was removed; it joins again with a new join token`, { details: { name } });
+  }
+  if (status === 'removed') {
+    const placed = await placedOn(deps.store, name);
+    if (placed.length > 0) {
+      throw new CutoverError(
+        'MACHINE_IN_USE',
+        `machine "${name}" still has ${placed.length === 1 ? 'instance' : 'instances'} ${placed.join(', ')}; delete ${placed.length === 1 ? 'it' : 'them'} (\`cutover instance delete\`) or, while not deployed, move ${placed.length === 1 ? 'it' : 'them'} (\`cutover instance update NAME --machine OTHER\`) first`,
+        { details: { machine: name, instances: placed } },
+      );
+    }
   }
   const now = deps.clock.now();
   const action = status === 'draining' ? 'machine.drain' : 'machine.remove';

@@ -17,8 +17,12 @@ export type {
   RuntimeMaintenance,
   RuntimeTestSpec,
   RuntimeTestResult,
+  RuntimeDesiredState,
+  RuntimeDesiredAnswer,
 } from './runtime.ts';
 export { compareWithAgent } from './agent-comparison.ts';
+export { createMachineRuntime } from './machine-runtime.ts';
+export type { MachineRuntimeDeps } from './machine-runtime.ts';
 export type { AgentCheck } from './agent-comparison.ts';
 export {
   analyse,

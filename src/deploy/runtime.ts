@@ -1,6 +1,8 @@
 import type { Readable } from 'node:stream';
 import type { Color, FlipReason } from '../shared/index.ts';
 import type {
+  DesiredAnswer,
+  DesiredState,
   ArtifactReport,
   ColorStats,
   HealthCheckSeen,
@@ -22,8 +24,11 @@ import type {
  * so the port, the agent's routes and the client cannot drift apart.
  */
 export interface Runtime {
-  /** Makes the release artifact available where slots start; `open` streams it from the control plane. */
-  ensureArtifact(digest: string, open: () => Readable): Promise<void>;
+  /**
+   * Makes the release artifact available where `instance`'s slots start (its machine); `open`
+   * streams it from the control plane.
+   */
+  ensureArtifact(instance: string, digest: string, open: () => Readable): Promise<void>;
   /** Creates or updates the route for an instance's host names. */
   ensureInstance(name: string, hosts: string[]): Promise<void>;
   startSlot(spec: RuntimeSlotSpec): Promise<{ port: number; pid?: number }>;
@@ -79,10 +84,20 @@ export interface Runtime {
   localRollbacks(): Promise<RuntimeLocalRollback[]>;
   /** Forgets the local rollbacks the server has recorded; unknown ids are ignored. */
   ackLocalRollbacks(ids: string[]): Promise<void>;
+  /**
+   * Sends `document.machine` its desired state numbered `number` (`machine.desired`). The agent
+   * keeps the newest it accepted; a lower number, or another machine's document, is refused with
+   * the reason: an answer, not a throw.
+   */
+  applyDesired(number: number, document: RuntimeDesiredState): Promise<RuntimeDesiredAnswer>;
 }
 
 /** A flip to the warm slot made on the machine while the server was away (the protocol's `LocalRollback`). */
 export type RuntimeLocalRollback = LocalRollback;
+
+/** One machine's desired state (the protocol's `machine.desired` document). */
+export type RuntimeDesiredState = DesiredState;
+export type RuntimeDesiredAnswer = DesiredAnswer;
 
 /** What a test is told (as `CUTOVER_TEST_KIND`, `APP_VERSION`, `CUTOVER_PREVIEW_TOKEN`) and where it runs from (the protocol's `instance.test`). */
 export type RuntimeTestSpec = TestRun;

@@ -18,7 +18,7 @@ async function mustGetInstance(store: Store, name: string): Promise<InstanceReco
 const prepare: StepRunner = async ({ store, runtime, clock, openArtifact }, d, spec) => {
   const instance = await mustGetInstance(store, d.instance);
   await runtime.ensureInstance(instance.name, instance.hosts);
-  await runtime.ensureArtifact(spec.artifact.digest, () => openArtifact(spec.artifact.digest));
+  await runtime.ensureArtifact(d.instance, spec.artifact.digest, () => openArtifact(spec.artifact.digest));
   // The idle slot may still hold an older warm release: it is replaced, so stop it first.
   await runtime.stopSlot(d.instance, d.toColor);
   instance.slots[d.toColor] = { version: d.toVersion, status: 'starting', deploymentId: d.id };

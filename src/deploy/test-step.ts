@@ -40,7 +40,7 @@ export async function runTestStep(deps: RunnerDeps, d: DeploymentRecord, spec: R
   if (!test) throw new CutoverError('INTERNAL', `the plan has a ${kind} step but release ${d.toVersion} has no ${kind} test`);
   const { runtime, journal } = deps;
   const digest = test.artifact ?? spec.artifact.digest;
-  if (test.artifact) await runtime.ensureArtifact(test.artifact, () => deps.openArtifact(test.artifact!));
+  if (test.artifact) await runtime.ensureArtifact(d.instance, test.artifact, () => deps.openArtifact(test.artifact!));
   const token = kind === 'smoke' ? randomBytes(24).toString('base64url') : '';
   // Replaces a token opened by hand (`cutover preview`): the idle slot is this deployment's now.
   if (token) await runtime.setPreview(d.instance, token);

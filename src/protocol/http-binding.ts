@@ -46,6 +46,7 @@ export const HTTP_ROUTES = {
   'slot.stop': { method: 'POST', path: `${S}/stop` },
   'instance.test': { method: 'POST', path: `${I}/tests` },
   'instance.test.cancel': { method: 'DELETE', path: `${I}/tests` },
+  'machine.desired': { method: 'PUT', path: '/v1/desired' },
 } as const satisfies Record<MessageName, HttpRoute>;
 
 /** The request fields a route's path names. */

@@ -34,3 +34,5 @@ export type {
 } from './schemas.ts';
 export { FrameDecoder, MAX_FRAME_BYTES, encodeFrame, frameSchema } from './frames.ts';
 export type { AnswerFrame, CallFrame, Frame } from './frames.ts';
+export { desiredAnswerSchema, desiredInstanceSchema, desiredReleaseSchema, desiredStateSchema, judgeDesired } from './desired-state.ts';
+export type { DesiredAnswer, DesiredInstance, DesiredRelease, DesiredState } from './desired-state.ts';

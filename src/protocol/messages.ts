@@ -16,6 +16,7 @@ import {
   testResultSchema,
   testRunSchema,
 } from './schemas.ts';
+import { desiredAnswerSchema, desiredStateSchema } from './desired-state.ts';
 
 /**
  * How a repeat of the same call is recognised, so a transport can retry or replay it:
@@ -221,6 +222,13 @@ export const MESSAGES = {
     request: instance,
     answer: okSchema,
     idempotency: { kind: 'converge', key: at },
+  }),
+  'machine.desired': message({
+    summary: "The machine's numbered desired state: the agent keeps the highest number it accepted and refuses a lower one, or another machine's document, with the reason.",
+    request: z.object({ number: z.number().int().positive(), document: desiredStateSchema }),
+    answer: desiredAnswerSchema,
+    // One number is one document (the server numbers a changed document anew), so a repeat converges.
+    idempotency: { kind: 'converge', key: (r) => String(r.number) },
   }),
 } as const;
 

@@ -91,6 +91,10 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorClass>> = {
   MACHINE_EXISTS: CONFLICT,
   // An agent's protocol version the server does not speak: the two sides' versions conflict.
   PROTOCOL_UNSUPPORTED: CONFLICT,
+  MACHINE_REQUIRED: POLICY,
+  MACHINE_NOT_ACTIVE: CONFLICT,
+  MACHINE_IN_USE: CONFLICT,
+  INSTANCE_MOVE_UNSUPPORTED: CONFLICT,
 };
 
 /**

@@ -80,6 +80,14 @@ export type ErrorCode =
   | 'MACHINE_CREDENTIAL_INVALID'
   /** An agent's protocol version this server does not accept (it accepts its own and the one before). */
   | 'PROTOCOL_UNSUPPORTED'
+  /** Several machines could take a new instance: `--machine NAME` must say which. */
+  | 'MACHINE_REQUIRED'
+  /** A draining or removed machine takes no new instances. */
+  | 'MACHINE_NOT_ACTIVE'
+  /** A machine that still has instances cannot be removed. */
+  | 'MACHINE_IN_USE'
+  /** An instance with a deployed release cannot move to another machine yet ("Instances across machines"). */
+  | 'INSTANCE_MOVE_UNSUPPORTED'
   | 'INTERNAL';
 
 export interface ErrorOptions {

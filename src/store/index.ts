@@ -39,7 +39,7 @@ export type {
 export { mustGetChannel, mustGetInstance, mustGetProblem, mustGetRelease } from './lookups.ts';
 export { auditEntry } from './audit-entry.ts';
 export type { AuditFields } from './audit-entry.ts';
-export type { JoinOutcome, JoinRequest, JoinTokenRecord, MachineChange, MachineRecord, MachineStatus } from './machine-records.ts';
+export type { DesiredAnswer, DesiredStateRecord, JoinOutcome, JoinRequest, JoinTokenRecord, MachineChange, MachineRecord, MachineStatus, NewDesiredDocument } from './machine-records.ts';
 export { createMemoryStore } from './memory/memory-store.ts';
 export { createSqliteStore } from './sqlite/sqlite-store.ts';
 export { auditHash, chainAuditEntry, createChainVerifier, verifyAuditChain } from './audit-chain.ts';

@@ -47,6 +47,7 @@ export function copyInstance(i: InstanceRecord): InstanceRecord {
     labels: { ...i.labels },
     target: copyTarget(i.target),
     window: i.window ?? null,
+    machine: i.machine ?? null,
     currentVersion: i.currentVersion,
     activeColor: i.activeColor,
     slots: { blue: copySlot(i.slots.blue), green: copySlot(i.slots.green) },
@@ -63,6 +64,7 @@ export function applySpecChange(i: InstanceRecord, change: InstanceSpecChange, a
   if (change.labels !== undefined) i.labels = { ...change.labels };
   if (change.target !== undefined) i.target = copyTarget(change.target);
   if (change.window !== undefined) i.window = change.window;
+  if (change.machine !== undefined) i.machine = change.machine;
   i.updatedAt = at;
 }
 

@@ -59,3 +59,39 @@ export type JoinOutcome = { ok: true; machine: MachineRecord } | { ok: false; re
 export type MachineChange = Partial<
   Pick<MachineRecord, 'status' | 'credentialHash' | 'credentialRotatedAt' | 'lastHeartbeat' | 'address' | 'agentVersion' | 'protocolVersion' | 'labels'>
 >;
+
+/**
+ * A machine's desired state as the server keeps it: the numbered document it sends the agent
+ * (number 0, document null: none yet), what the agent answered, and the agent's last report of what
+ * it runs. Documents and reports are JSON the store keeps opaque (`control/desired-state.ts` and the
+ * protocol give them their shape).
+ */
+export interface DesiredStateRecord {
+  machine: string;
+  number: number;
+  document: Record<string, unknown> | null;
+  /** SHA-256 of the document's canonical JSON. */
+  digest: string | null;
+  updatedAt: number | null;
+  /** The highest number the agent accepted, and when. */
+  ackedNumber: number | null;
+  ackedAt: number | null;
+  /** The last number the agent refused, why, and when. */
+  rejectedNumber: number | null;
+  rejectedReason: string | null;
+  rejectedAt: number | null;
+  /** What the agent last reported it runs (a heartbeat), and when. */
+  reported: Record<string, unknown> | null;
+  reportedAt: number | null;
+}
+
+/** A new document to store as `number`: stored only when the stored number is `number - 1` (0 when none). */
+export interface NewDesiredDocument {
+  number: number;
+  document: Record<string, unknown>;
+  digest: string;
+  at: number;
+}
+
+/** The agent's answer to one desired-state document. */
+export type DesiredAnswer = { accepted: true } | { accepted: false; reason: string };

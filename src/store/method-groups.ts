@@ -17,4 +17,5 @@ export type FleetMethods = Pick<Store, 'getSetting' | 'putSetting' | 'putHold' |
 export type MachineMethods = Pick<
   Store,
   'insertJoinToken' | 'findJoinTokenByHash' | 'listJoinTokens' | 'revokeJoinToken' | 'joinMachine' | 'getMachine' | 'findMachineByCredentialHash' | 'listMachines' | 'updateMachine'
+  | 'getDesiredState' | 'putDesiredDocument' | 'recordDesiredAnswer' | 'saveMachineReport'
 >;

@@ -10,6 +10,7 @@ import { haltContract } from './contract/halt-contract.ts';
 import { instanceContract } from './contract/instance-contract.ts';
 import { leaseContract } from './contract/lease-contract.ts';
 import { machineContract } from './contract/machine-contract.ts';
+import { placementContract } from './contract/placement-contract.ts';
 import { problemContract } from './contract/problem-contract.ts';
 import { settingsHoldContract } from './contract/settings-hold-contract.ts';
 
@@ -56,4 +57,5 @@ export function storeContract(
   haltContract(withStore);
   leaseContract(withStore);
   machineContract(withStore);
+  placementContract(withStore);
 }

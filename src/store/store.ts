@@ -22,7 +22,7 @@ import type {
   ReleaseRecord,
   TokenRecord,
 } from './types.ts';
-import type { JoinOutcome, JoinRequest, JoinTokenRecord, MachineChange, MachineRecord } from './machine-records.ts';
+import type { DesiredAnswer, DesiredStateRecord, JoinOutcome, JoinRequest, JoinTokenRecord, MachineChange, MachineRecord, NewDesiredDocument } from './machine-records.ts';
 
 /**
  * The store port. Every implementation (memory, SQLite, PostgreSQL) passes the same
@@ -41,7 +41,7 @@ export interface Store {
   /** Inserts an instance; returns false if the name is taken. */
   insertInstance(instance: InstanceRecord): Promise<boolean>;
   getInstance(name: string): Promise<InstanceRecord | undefined>;
-  /** Instances ordered by name; a page of them when `after`/`limit` are given. */
+  /** Instances ordered by name; a page of them when `after`/`limit` are given; only one machine's with `machine`. */
   listInstances(page?: InstancePage): Promise<InstanceRecord[]>;
   /**
    * Saves the deployer's runtime state of an instance: `currentVersion`, `activeColor`, `slots` and
@@ -183,6 +183,23 @@ export interface Store {
    * transaction; undefined (and no entry) when there is no such machine.
    */
   updateMachine(name: string, change: MachineChange, audit: NewAuditEntry | null): Promise<MachineRecord | undefined>;
+
+  /** A machine's desired-state row, or undefined when nothing was ever stored for it. */
+  getDesiredState(machine: string): Promise<DesiredStateRecord | undefined>;
+  /**
+   * Stores `next` as the machine's document if its stored number is `next.number - 1` (0 when it
+   * has no row yet), keeping the answers and the report; false, changing nothing, otherwise: two
+   * replicas that both saw a change store one number, not two.
+   */
+  putDesiredDocument(machine: string, next: NewDesiredDocument): Promise<boolean>;
+  /**
+   * Records the agent's answer to document `number`: accepted raises `ackedNumber` to it (never
+   * lowers it); refused sets `rejectedNumber` and the reason. Undefined (nothing changes) when the
+   * machine has no row.
+   */
+  recordDesiredAnswer(machine: string, number: number, answer: DesiredAnswer, at: number): Promise<DesiredStateRecord | undefined>;
+  /** Keeps the agent's last report of what it runs (creating the row, number 0, if needed). */
+  saveMachineReport(machine: string, report: Record<string, unknown>, at: number): Promise<void>;
 
   close(): Promise<void>;
 }

@@ -50,6 +50,11 @@ export interface InstanceRecord {
    * Records written before windows existed read back as null.
    */
   window: string | null;
+  /**
+   * The machine it runs on (`instance create --machine`); null: the one agent of a server that has
+   * no machines (`cutover up`, the push of ADR 0005). Records written before placement read back as null.
+   */
+  machine: string | null;
   // Runtime state below: written by the deployer through `saveInstanceState`.
   currentVersion: string | null;
   activeColor: Color | null;
@@ -309,6 +314,8 @@ export interface InstancePage {
   /** Only names after this one. */
   after?: string;
   limit?: number;
+  /** Only the instances placed on this machine (an indexed lookup: `machine list` asks per machine). */
+  machine?: string;
 }
 
 /** A change of an instance's declared fields; absent fields stay as they are. */
@@ -321,6 +328,7 @@ export interface InstanceSpecChange {
   tenant?: string | null;
   environment?: string;
   window?: string | null;
+  machine?: string | null;
 }
 
 /** An instance the fleet scheduler must not change, with who put it there and why. */

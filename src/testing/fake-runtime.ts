@@ -1,9 +1,12 @@
 import { CutoverError } from '../shared/index.ts';
 import type { Color, FlipReason } from '../shared/index.ts';
+import { judgeDesired } from '../protocol/index.ts';
 import type {
   HealthResult,
   Runtime,
   RuntimeArtifact,
+  RuntimeDesiredAnswer,
+  RuntimeDesiredState,
   RuntimeInstance,
   RuntimeInstanceStats,
   RuntimeLocalRollback,
@@ -48,7 +51,7 @@ export class FakeRuntime implements Runtime {
     return i.slots.find((s) => s.color === color);
   }
 
-  async ensureArtifact(digest: string) {
+  async ensureArtifact(_instance: string, digest: string) {
     this.calls.push(`ensureArtifact ${digest}`);
     this.#maybeFail('ensureArtifact');
     this.artifacts.add(digest);
@@ -229,6 +232,16 @@ export class FakeRuntime implements Runtime {
     this.pendingLocal.push(action);
     await this.flip(instance, left.color, left.version, 'rollback');
     return structuredClone(action);
+  }
+  /** The desired-state document held (as the agent keeps it), and the machine name it joined as, if any. */
+  desired: { number: number; document: RuntimeDesiredState } | undefined;
+  machineName: string | undefined;
+  async applyDesired(number: number, document: RuntimeDesiredState): Promise<RuntimeDesiredAnswer> {
+    this.calls.push(`applyDesired ${document.machine} ${number}`);
+    this.#maybeFail('applyDesired');
+    const answer = judgeDesired(this.desired?.number, this.machineName, number, document);
+    if (answer.accepted) this.desired = { number, document };
+    return answer;
   }
   active(instance: string): Color | null {
     return this.instances.get(instance)?.active ?? null;

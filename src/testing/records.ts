@@ -28,6 +28,7 @@ export const testInstance = (over: Partial<InstanceRecord> = {}): InstanceRecord
   labels: {},
   target: null,
   window: null,
+  machine: null,
   currentVersion: null,
   activeColor: null,
   slots: { blue: null, green: null },

@@ -9,6 +9,7 @@
 // - `runTest` answers a result for a routed instance (a failing test is not a throw), and refuses an unknown one;
 // - a local rollback (made on the machine) goes back only to the slot the last flip left, once,
 //   is reported by `localRollbacks` until `ackLocalRollbacks` names it, and an ack is idempotent;
+// - `applyDesired` keeps the highest number, accepts a repeat of it, and answers a lower one with `stale: holds N`;
 // - every answer matches its message's schema in the agent protocol (src/protocol/).
 import assert from 'node:assert/strict';
 import type { Readable } from 'node:stream';
@@ -55,7 +56,7 @@ export function runtimeContract(name: string, start: () => Promise<RuntimeUnderT
     /** A new instance routed on its own host, with the artifact in place. */
     async function routed(): Promise<string> {
       const instance = `contract-${++n}`;
-      await u.runtime.ensureArtifact(u.artifact.digest, () => u.artifact.open());
+      await u.runtime.ensureArtifact(instance, u.artifact.digest, () => u.artifact.open());
       await u.runtime.ensureInstance(instance, [`${instance}.test`]);
       return instance;
     }
@@ -219,13 +220,25 @@ export function runtimeContract(name: string, start: () => Promise<RuntimeUnderT
     test("a release's test of a routed instance: a result (not a throw) the protocol describes; cancel when none runs does nothing", async () => {
       const instance = 'contract-test';
       await u.runtime.ensureInstance(instance, ['contract-test.test']);
-      await u.runtime.ensureArtifact(u.artifact.digest, u.artifact.open);
+      await u.runtime.ensureArtifact(instance, u.artifact.digest, u.artifact.open);
       const result = await u.runtime.runTest({ instance, kind: 'smoke', command: 'true', timeoutMs: 10_000, digest: u.artifact.digest, version: '1.0.0', deploymentId: 'd', previewToken: '' });
       answers('instance.test', result);
       assert.equal(result.passed, true);
       assert.equal(result.exitCode, 0);
       await u.runtime.cancelTest(instance);
       await u.runtime.removeInstance(instance);
+    });
+
+    test('desired state: the highest number is kept, a repeat accepted, a lower number refused as stale (an answer, not a throw)', async () => {
+      const document = { machine: 'contract-machine', instances: [{ name: 'contract-d', hosts: ['contract-d.test'], live: { version: '1.0.0', digest: u.artifact.digest, color: 'blue' as const }, warm: null, maintenance: false }] };
+      const first = await u.runtime.applyDesired(5, document);
+      answers('machine.desired', first);
+      assert.deepEqual(first, { accepted: true });
+      assert.deepEqual(await u.runtime.applyDesired(5, document), { accepted: true }, 'a repeat converges');
+      assert.deepEqual(await u.runtime.applyDesired(7, { ...document, instances: [] }), { accepted: true });
+      const stale = await u.runtime.applyDesired(6, document);
+      answers('machine.desired', stale);
+      assert.deepEqual(stale, { accepted: false, reason: 'stale: holds 7' });
     });
   });
 }

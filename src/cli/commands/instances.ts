@@ -40,10 +40,17 @@ function targetFrom(opts: { version?: string; channel?: string; clear?: boolean 
 }
 
 /** The instance table; `wide` (-o wide) adds hosts, labels and the maintenance window. */
+/** Where an instance runs: its machine, or the local agent of a server no machine has joined. */
+const machineText = (i: { machine?: string | null }) => i.machine ?? '(local agent)';
+
 function listRows(instances: InstanceSummary[], wide = false): string {
   const labels = (i: InstanceSummary) => Object.entries(i.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',') || '-';
+  // The MACHINE column shows once any instance is placed on a machine (always with -o wide), last
+  // of the default columns: a single-machine install keeps the table it had, and -o wide still
+  // begins with the default table.
+  const machines = wide || instances.some((i) => i.machine);
   return table([
-    ['NAME', 'APP', 'ENV', 'TENANT', 'TARGET', 'CURRENT', 'ON TARGET', ...(wide ? ['HOSTS', 'LABELS', 'WINDOW'] : [])],
+    ['NAME', 'APP', 'ENV', 'TENANT', 'TARGET', 'CURRENT', 'ON TARGET', ...(machines ? ['MACHINE'] : []), ...(wide ? ['HOSTS', 'LABELS', 'WINDOW'] : [])],
     ...instances.map((i) => [
       i.name,
       i.app,
@@ -52,6 +59,7 @@ function listRows(instances: InstanceSummary[], wide = false): string {
       resolvedText(i),
       i.currentVersion ?? '-',
       onTargetText(i),
+      ...(machines ? [machineText(i)] : []),
       ...(wide ? [i.hosts.join(','), labels(i), i.window ?? '(environment default)'] : []),
     ]),
   ]);
@@ -84,10 +92,11 @@ export function registerInstanceCommands(program: Command): void {
     .option('--target-version <version>', 'what it should run: this release')
     .option('--target-channel <channel>', 'what it should run: whatever this channel points to')
     .option('--window <window>', 'maintenance window for the fleet scheduler, e.g. "daily 01:00-04:00 Europe/London" (default: its environment\'s)')
+    .option('--machine <name>', 'the machine it runs on (default: the only active machine; required when there are several)')
     .action(
       async (
         name: string,
-        opts: { app: string; host: string[]; environment: string; tenant?: string; label: string[]; targetVersion?: string; targetChannel?: string; window?: string },
+        opts: { app: string; host: string[]; environment: string; tenant?: string; label: string[]; targetVersion?: string; targetChannel?: string; window?: string; machine?: string },
         cmd: Command,
       ) => {
         const g = globals(cmd);
@@ -106,10 +115,11 @@ export function registerInstanceCommands(program: Command): void {
           labels,
           target,
           ...(opts.window !== undefined ? { window: opts.window } : {}),
+          ...(opts.machine !== undefined ? { machine: opts.machine } : {}),
         });
         output(g.format).result(created, () =>
           [
-            `created instance ${created.name} (${created.app}, ${created.environment}${created.tenant ? `, tenant ${created.tenant}` : ''}) at ${created.hosts.join(', ')}`,
+            `created instance ${created.name} (${created.app}, ${created.environment}${created.tenant ? `, tenant ${created.tenant}` : ''}) at ${created.hosts.join(', ')}${created.machine ? ` on machine ${created.machine}` : ''}`,
             created.target ? `target ${targetText(created.target)}` : '',
           ]
             .filter(Boolean)
@@ -120,7 +130,7 @@ export function registerInstanceCommands(program: Command): void {
 
   instance
     .command('update')
-    .description("change an instance's host names, maintenance window, environment, tenant or labels")
+    .description("change an instance's host names, maintenance window, environment, tenant, labels or machine")
     .argument('<name>')
     .option('--host <hostname...>', 'replace its host names (all of them, e.g. --host shop.example.com www.shop.example.com); the router serves them at once')
     .option('--window <window>', 'maintenance window, e.g. "weekdays 22:00-02:00 America/New_York", or "default" for its environment\'s')
@@ -128,8 +138,9 @@ export function registerInstanceCommands(program: Command): void {
     .option('--tenant <tenant>', 'the customer it belongs to ("-" for none)')
     .option('--label <key=value>', 'set a label (repeatable)', collect, [])
     .option('--unlabel <key>', 'remove a label (repeatable)', collect, [])
+    .option('--machine <name>', 'move it to another machine (only while no release is deployed on it)')
     .option('--reason <text>', 'why, for the audit log')
-    .action(async (name: string, opts: { host?: string[]; window?: string; environment?: string; tenant?: string; label: string[]; unlabel: string[]; reason?: string }, cmd: Command) => {
+    .action(async (name: string, opts: { host?: string[]; window?: string; environment?: string; tenant?: string; label: string[]; unlabel: string[]; machine?: string; reason?: string }, cmd: Command) => {
       const g = globals(cmd);
       const labels: Record<string, string | null> = { ...parseLabels(opts.label) };
       for (const key of opts.unlabel) labels[key] = null;
@@ -138,10 +149,11 @@ export function registerInstanceCommands(program: Command): void {
         ...(opts.environment !== undefined ? { environment: opts.environment } : {}),
         ...(opts.tenant !== undefined ? { tenant: opts.tenant === '-' ? null : opts.tenant } : {}),
         ...(Object.keys(labels).length ? { labels } : {}),
+        ...(opts.machine !== undefined ? { machine: opts.machine } : {}),
         ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
       };
       const fields = Object.keys(body).filter((k) => k !== 'reason').length > 0;
-      if (!fields && !opts.host) throw invalid('nothing to change: give --host, --window, --environment, --tenant, --label or --unlabel');
+      if (!fields && !opts.host) throw invalid('nothing to change: give --host, --window, --environment, --tenant, --label, --unlabel or --machine');
       const client = await connect(g);
       let updated: InstanceInfo | undefined;
       // Hosts first: the one change that can be refused for another instance's sake (HOST_IN_USE).
@@ -154,7 +166,7 @@ export function registerInstanceCommands(program: Command): void {
       if (fields) updated = await client.call<InstanceInfo>('PATCH', apiPath('instances', name), body);
       const u = updated!;
       output(g.format).result(u, () =>
-        `updated ${u.name}: hosts ${u.hosts.join(', ')}, ${u.environment}${u.tenant ? `, tenant ${u.tenant}` : ''}, window ${u.window ?? '(environment default)'}, labels ${Object.entries(u.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-'}`,
+        `updated ${u.name}: hosts ${u.hosts.join(', ')}, machine ${machineText(u)}, ${u.environment}${u.tenant ? `, tenant ${u.tenant}` : ''}, window ${u.window ?? '(environment default)'}, labels ${Object.entries(u.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-'}`,
       );
     });
 
@@ -204,6 +216,7 @@ export function registerInstanceCommands(program: Command): void {
         [
           `${i.name}  app ${i.app}  environment ${i.environment}${i.tenant ? `  tenant ${i.tenant}` : ''}`,
           `hosts    ${i.hosts.join(', ')}`,
+          `machine  ${machineText(i)}`,
           labels.length ? `labels   ${labels.join(', ')}` : '',
           `target   ${resolvedText(i)}${i.resolvedTarget.kind === 'none' ? ' (none declared)' : i.resolvedTarget.onTarget ? ' (on target)' : ' (not on target)'}`,
           `version  ${i.currentVersion ?? '-'} (${i.activeColor ?? 'no'} slot active)`,

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { CutoverError } from '../../shared/index.ts';
-import type { CreatedJoinTokenView, JoinTokenView, ListOf, MachineView, MachineWithCredentialView } from '../../api/index.ts';
+import type { CreatedJoinTokenView, JoinTokenView, ListOf, MachinePlacementView, MachineView, MachineWithCredentialView } from '../../api/index.ts';
 import { connect } from '../api-client.ts';
 import { apiPath } from '../api-path.ts';
 import { when } from '../format.ts';
@@ -80,9 +80,9 @@ export function registerJoinTokenCommands(program: Command): void {
 /** The protocol version, flagged when the agent speaks the one before the server's. */
 const protocolText = (m: MachineView) => `${m.protocolVersion}${m.needsUpgrade ? ' (upgrade the agent)' : ''}`;
 
-function machineRows(machines: MachineView[], wide: boolean): string {
+function machineRows(machines: MachinePlacementView[], wide: boolean): string {
   return table([
-    ['NAME', 'STATUS', 'LABELS', 'ADDRESS', 'AGENT', 'PROTOCOL', 'LAST HEARTBEAT', ...(wide ? ['JOINED', 'JOIN TOKEN', 'CREDENTIAL SINCE'] : [])],
+    ['NAME', 'STATUS', 'LABELS', 'ADDRESS', 'AGENT', 'PROTOCOL', 'LAST HEARTBEAT', 'INSTANCES', 'DRIFT', ...(wide ? ['JOINED', 'JOIN TOKEN', 'CREDENTIAL SINCE'] : [])],
     ...machines.map((m) => [
       m.name,
       m.status,
@@ -91,6 +91,8 @@ function machineRows(machines: MachineView[], wide: boolean): string {
       m.agentVersion,
       protocolText(m),
       when(m.lastHeartbeat),
+      String(m.instances.length),
+      m.drift.summary,
       ...(wide ? [when(m.joinedAt), m.joinToken, when(m.credentialRotatedAt)] : []),
     ]),
   ]);
@@ -102,21 +104,21 @@ export function registerMachineCommands(program: Command): void {
 
   machine
     .command('list')
-    .description('machines by name with status, labels, address, versions and last heartbeat (removed ones too)')
+    .description('machines by name with status, labels, address, versions, last heartbeat, how many instances each runs and its drift from its desired state (removed ones too)')
     .action(async (_opts: object, cmd: Command) => {
       const g = globals(cmd);
-      const answer = await (await connect(g)).call<ListOf<MachineView>>('GET', '/api/machines');
+      const answer = await (await connect(g)).call<ListOf<MachinePlacementView>>('GET', '/api/machines');
       const machines = answer.items;
       output(g.format).result(answer, (wide) => (machines.length ? machineRows(machines, wide) : 'no machines yet: agents join with a join token (`cutover join-token create`)'));
     });
 
   machine
     .command('show')
-    .description('one machine')
+    .description('one machine, with the instances placed on it and its drift')
     .argument('<name>')
     .action(async (name: string, _opts: object, cmd: Command) => {
       const g = globals(cmd);
-      const m = await (await connect(g)).call<MachineView>('GET', apiPath('machines', name));
+      const m = await (await connect(g)).call<MachinePlacementView>('GET', apiPath('machines', name));
       output(g.format).result(m, () =>
         [
           `machine ${m.name} (${m.status})`,
@@ -126,13 +128,16 @@ export function registerMachineCommands(program: Command): void {
           `  joined          ${when(m.joinedAt)} with ${m.joinToken}`,
           `  last heartbeat  ${when(m.lastHeartbeat)}`,
           `  credential      since ${when(m.credentialRotatedAt)}`,
+          `  instances       ${m.instances.join(', ') || '-'}`,
+          `  drift           ${m.drift.summary}`,
+          ...(m.drift.differences ?? []).slice(1).map((d) => `                  ${d}`),
         ].join('\n'),
       );
     });
 
   machine
     .command('drain')
-    .description('drain a machine (admin): it keeps what it runs and gets nothing new')
+    .description('drain a machine (admin): it keeps what it runs and takes no new instances')
     .argument('<name>')
     .action(async (name: string, _opts: object, cmd: Command) => {
       const g = globals(cmd);
@@ -142,7 +147,7 @@ export function registerMachineCommands(program: Command): void {
 
   machine
     .command('remove')
-    .description('remove a machine (admin): its credential stops working and its name is free for a new join')
+    .description('remove a machine (admin): its credential stops working and its name is free for a new join; refused while instances are placed on it')
     .argument('<name>')
     .option('--yes', 'do not ask for confirmation')
     .action(async (name: string, opts: { yes?: boolean }, cmd: Command) => {

@@ -1,4 +1,4 @@
-import type { JoinTokenRecord, MachineRecord } from '../machine-records.ts';
+import type { DesiredStateRecord, JoinTokenRecord, MachineRecord } from '../machine-records.ts';
 import type { MachineMethods } from '../method-groups.ts';
 import { jsonCopy } from './memory-audit.ts';
 import type { MemoryAuditLog } from './memory-audit.ts';
@@ -13,6 +13,11 @@ const usable = (t: JoinTokenRecord, now: number) => t.revokedAt === null && t.ex
 export function createMemoryMachines(audit: MemoryAuditLog): MachineMethods {
   const tokens = new Map<string, JoinTokenRecord>();
   const machines = new Map<string, MachineRecord>();
+  const desired = new Map<string, DesiredStateRecord>();
+  const emptyDesired = (machine: string): DesiredStateRecord => ({
+    machine, number: 0, document: null, digest: null, updatedAt: null, ackedNumber: null, ackedAt: null,
+    rejectedNumber: null, rejectedReason: null, rejectedAt: null, reported: null, reportedAt: null,
+  });
 
   return {
     async insertJoinToken(token, entry) {
@@ -64,6 +69,28 @@ export function createMemoryMachines(audit: MemoryAuditLog): MachineMethods {
       const updated = { ...m, ...jsonCopy(defined) };
       machines.set(name, updated);
       return jsonCopy(updated);
+    },
+
+    async getDesiredState(machine) {
+      const d = desired.get(machine);
+      return d && jsonCopy(d);
+    },
+    async putDesiredDocument(machine, next) {
+      const d = desired.get(machine) ?? emptyDesired(machine);
+      if (d.number !== next.number - 1) return false;
+      desired.set(machine, { ...d, number: next.number, document: jsonCopy(next.document), digest: next.digest, updatedAt: next.at });
+      return true;
+    },
+    async recordDesiredAnswer(machine, number, answer, at) {
+      const d = desired.get(machine);
+      if (!d) return undefined;
+      if (answer.accepted) {
+        if (d.ackedNumber === null || number > d.ackedNumber) Object.assign(d, { ackedNumber: number, ackedAt: at });
+      } else Object.assign(d, { rejectedNumber: number, rejectedReason: answer.reason, rejectedAt: at });
+      return jsonCopy(d);
+    },
+    async saveMachineReport(machine, report, at) {
+      desired.set(machine, { ...(desired.get(machine) ?? emptyDesired(machine)), reported: jsonCopy(report), reportedAt: at });
     },
   };
 }

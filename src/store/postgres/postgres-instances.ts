@@ -21,7 +21,7 @@ export function createPostgresInstances({ pool, query, transaction }: PgDb, log?
   return {
     async insertInstance(i) {
       const res = await query(
-        `INSERT INTO instances (${INSTANCE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+        `INSERT INTO instances (${INSTANCE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
          ON CONFLICT DO NOTHING`,
         [
           i.name,
@@ -37,6 +37,7 @@ export function createPostgresInstances({ pool, query, transaction }: PgDb, log?
           i.createdAt,
           i.updatedAt,
           i.window ?? null,
+          i.machine ?? null,
         ],
       );
       return res.rowCount === 1;
@@ -52,8 +53,8 @@ export function createPostgresInstances({ pool, query, transaction }: PgDb, log?
     async listInstances(page = {}) {
       // Array rows: a fleet listing can be 100,000 rows, and positional reads skip building a keyed object per row.
       const res = await pool.query<unknown[]>({
-        text: `SELECT ${INSTANCE_COLUMNS} FROM instances WHERE ($1::text IS NULL OR name > $1) ORDER BY name LIMIT $2`,
-        values: [page.after ?? null, limitOf(page.limit)],
+        text: `SELECT ${INSTANCE_COLUMNS} FROM instances WHERE ($1::text IS NULL OR name > $1) AND ($3::text IS NULL OR machine = $3) ORDER BY name LIMIT $2`,
+        values: [page.after ?? null, limitOf(page.limit), page.machine ?? null],
         rowMode: 'array',
       });
       return decodeRows(res.rows, (r) => assertInstanceShape(toInstance(r)), 'instances', (r) => r[0], log);
@@ -88,6 +89,8 @@ export function createPostgresInstances({ pool, query, transaction }: PgDb, log?
             has_window: c.window !== undefined,
             window: c.window ?? null,
             hosts: c.hosts ?? null,
+            has_machine: c.machine !== undefined,
+            machine: c.machine ?? null,
           }));
           await client.query(
             `UPDATE instances AS i SET
@@ -97,8 +100,9 @@ export function createPostgresInstances({ pool, query, transaction }: PgDb, log?
                environment = COALESCE(c.environment, i.environment),
                maintenance_window = CASE WHEN c.has_window THEN c."window" ELSE i.maintenance_window END,
                hosts = COALESCE(c.hosts, i.hosts),
+               machine = CASE WHEN c.has_machine THEN c.machine ELSE i.machine END,
                updated_at = $2
-             FROM json_to_recordset($1::json) AS c(name text, has_target boolean, target json, labels json, has_tenant boolean, tenant text, environment text, has_window boolean, "window" text, hosts json)
+             FROM json_to_recordset($1::json) AS c(name text, has_target boolean, target json, labels json, has_tenant boolean, tenant text, environment text, has_window boolean, "window" text, hosts json, has_machine boolean, machine text)
              WHERE i.name = c.name`,
             [json(rows), at],
           );
@@ -134,6 +138,7 @@ function mergeSpecChanges(changes: readonly InstanceSpecChange[]): Map<string, I
     if (change.environment !== undefined) next.environment = change.environment;
     if (change.window !== undefined) next.window = change.window;
     if (change.hosts !== undefined) next.hosts = change.hosts;
+    if (change.machine !== undefined) next.machine = change.machine;
     merged.set(change.name, next);
   }
   return merged;

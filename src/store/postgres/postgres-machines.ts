@@ -1,4 +1,4 @@
-import type { JoinTokenRecord, MachineChange, MachineRecord } from '../machine-records.ts';
+import type { DesiredStateRecord, JoinTokenRecord, MachineChange, MachineRecord } from '../machine-records.ts';
 import type { MachineMethods } from '../method-groups.ts';
 import { appendAuditEntries } from './postgres-audit.ts';
 import { json } from './postgres-db.ts';
@@ -29,6 +29,21 @@ const toMachine = (r: Row): MachineRecord => ({
   credentialHash: r.credential_hash as string,
   credentialRotatedAt: r.credential_rotated_at as number,
   joinToken: r.join_token as string,
+});
+
+const toDesired = (r: Row): DesiredStateRecord => ({
+  machine: r.machine as string,
+  number: r.number as number,
+  document: r.document as Record<string, unknown> | null,
+  digest: r.digest as string | null,
+  updatedAt: r.updated_at as number | null,
+  ackedNumber: r.acked_number as number | null,
+  ackedAt: r.acked_at as number | null,
+  rejectedNumber: r.rejected_number as number | null,
+  rejectedReason: r.rejected_reason as string | null,
+  rejectedAt: r.rejected_at as number | null,
+  reported: r.reported as Record<string, unknown> | null,
+  reportedAt: r.reported_at as number | null,
 });
 
 /** The columns of a machine's changeable fields; the keys of MachineChange. */
@@ -136,6 +151,38 @@ export function createPostgresMachines({ query, transaction }: PgDb): MachineMet
         if (audit) await appendAuditEntries(client, [audit]);
         return toMachine(r);
       });
+    },
+
+    async getDesiredState(machine) {
+      const r = (await query('SELECT * FROM machine_desired WHERE machine = $1', [machine])).rows[0];
+      return r && toDesired(r);
+    },
+    async putDesiredDocument(machine, next) {
+      // Compare-and-set on the number: a row at number - 1 moves up; none at all only to number 1
+      // (a racing first insert conflicts and changes nothing).
+      const args = [machine, next.number, json(next.document), next.digest, next.at];
+      const moved = await query('UPDATE machine_desired SET number = $2, document = $3, digest = $4, updated_at = $5 WHERE machine = $1 AND number = $2 - 1', args);
+      if (moved.rowCount === 1) return true;
+      if (next.number !== 1) return false;
+      const first = await query('INSERT INTO machine_desired (machine, number, document, digest, updated_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING', args);
+      return first.rowCount === 1;
+    },
+    async recordDesiredAnswer(machine, number, answer, at) {
+      const r = answer.accepted
+        ? await query(
+            `UPDATE machine_desired SET acked_number = CASE WHEN acked_number IS NULL OR acked_number < $2 THEN $2 ELSE acked_number END,
+               acked_at = CASE WHEN acked_number IS NULL OR acked_number < $2 THEN $3 ELSE acked_at END
+             WHERE machine = $1 RETURNING *`,
+            [machine, number, at],
+          )
+        : await query('UPDATE machine_desired SET rejected_number = $2, rejected_reason = $3, rejected_at = $4 WHERE machine = $1 RETURNING *', [machine, number, answer.reason, at]);
+      return r.rows[0] && toDesired(r.rows[0]);
+    },
+    async saveMachineReport(machine, report, at) {
+      await query(
+        'INSERT INTO machine_desired (machine, reported, reported_at) VALUES ($1, $2, $3) ON CONFLICT (machine) DO UPDATE SET reported = excluded.reported, reported_at = excluded.reported_at',
+        [machine, json(report), at],
+      );
     },
   };
 }

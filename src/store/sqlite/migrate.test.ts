@@ -74,6 +74,7 @@ test('sqlite: a database at 0002 opens with 0003: windows read back null, old de
         labels: { tier: 'gold' },
         target: { channel: 'stable' },
         window: null,
+        machine: null,
         ...state,
         createdAt: 5,
         updatedAt: 6,

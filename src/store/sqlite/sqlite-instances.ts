@@ -21,11 +21,13 @@ function targetColumns(t: InstanceTarget | null): [string | null, string | null]
 export function createSqliteInstances(db: DatabaseSync, audit: SqliteAuditLog, log?: RowLog): InstanceMethods {
   const q = {
     insert: db.prepare(
-      `INSERT INTO instances (${SQLITE_INSTANCE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      `INSERT INTO instances (${SQLITE_INSTANCE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
     ),
     get: db.prepare(`SELECT ${SQLITE_INSTANCE_COLUMNS} FROM instances WHERE name = ?`),
     list: db.prepare(`SELECT ${SQLITE_INSTANCE_COLUMNS} FROM instances ORDER BY name LIMIT ?`),
     listAfter: db.prepare(`SELECT ${SQLITE_INSTANCE_COLUMNS} FROM instances WHERE name > ? ORDER BY name LIMIT ?`),
+    // One machine's instances (index instances_machine); `after` is '' for the first page.
+    listOnMachine: db.prepare(`SELECT ${SQLITE_INSTANCE_COLUMNS} FROM instances WHERE machine = ? AND name > ? ORDER BY name LIMIT ?`),
     saveState: db.prepare('UPDATE instances SET state = ?, updated_at = ? WHERE name = ?'),
     delete: db.prepare('DELETE FROM instances WHERE name = ?'),
     deleteLock: db.prepare('DELETE FROM locks WHERE instance = ?'),
@@ -40,6 +42,7 @@ export function createSqliteInstances(db: DatabaseSync, audit: SqliteAuditLog, l
          target_value = CASE WHEN ?8 THEN ?10 ELSE target_value END,
          maintenance_window = CASE WHEN ?12 THEN ?13 ELSE maintenance_window END,
          hosts = CASE WHEN ?14 THEN ?15 ELSE hosts END,
+         machine = CASE WHEN ?16 THEN ?17 ELSE machine END,
          updated_at = ?11
        WHERE name = ?1`,
     ),
@@ -47,6 +50,7 @@ export function createSqliteInstances(db: DatabaseSync, audit: SqliteAuditLog, l
   q.get.setReturnArrays(true);
   q.list.setReturnArrays(true);
   q.listAfter.setReturnArrays(true);
+  q.listOnMachine.setReturnArrays(true);
   q.existing.setReturnArrays(true);
 
   return {
@@ -65,6 +69,7 @@ export function createSqliteInstances(db: DatabaseSync, audit: SqliteAuditLog, l
         i.createdAt,
         i.updatedAt,
         i.window ?? null,
+        i.machine ?? null,
       );
       return Number(res.changes) === 1;
     },
@@ -75,7 +80,12 @@ export function createSqliteInstances(db: DatabaseSync, audit: SqliteAuditLog, l
     async listInstances(page = {}) {
       // LIMIT -1: no limit. Keyset paging: `name > after` seeks in the table's own name order.
       const limit = page.limit === undefined ? -1 : Math.max(0, page.limit);
-      const rows = page.after === undefined ? q.list.all(limit) : q.listAfter.all(page.after, limit);
+      const rows =
+        page.machine !== undefined
+          ? q.listOnMachine.all(page.machine, page.after ?? '', limit)
+          : page.after === undefined
+            ? q.list.all(limit)
+            : q.listAfter.all(page.after, limit);
       return decodeRows(rows as unknown as SQLOutputValue[][], instanceFromSqlite, 'instances', (r) => r[0], log);
     },
     async saveInstanceState(i) {
@@ -108,6 +118,8 @@ export function createSqliteInstances(db: DatabaseSync, audit: SqliteAuditLog, l
             c.window ?? null,
             c.hosts !== undefined ? 1 : 0,
             c.hosts === undefined ? null : JSON.stringify(c.hosts),
+            c.machine !== undefined ? 1 : 0,
+            c.machine ?? null,
           );
         }
         for (const e of entries) audit.appendInTransaction(e);

@@ -1,5 +1,5 @@
 import type { DatabaseSync } from 'node:sqlite';
-import type { JoinTokenRecord, MachineChange, MachineRecord } from '../machine-records.ts';
+import type { DesiredStateRecord, JoinTokenRecord, MachineChange, MachineRecord } from '../machine-records.ts';
 import type { MachineMethods } from '../method-groups.ts';
 import type { SqliteAuditLog } from './sqlite-audit.ts';
 import { transaction } from './transaction.ts';
@@ -30,6 +30,24 @@ const toMachine = (r: Row): MachineRecord => ({
   credentialHash: r.credential_hash as string,
   credentialRotatedAt: Number(r.credential_rotated_at),
   joinToken: r.join_token as string,
+});
+
+const jsonOrNull = (v: unknown) => (v === null ? null : (JSON.parse(v as string) as Record<string, unknown>));
+const numberOrNull = (v: unknown) => (v === null ? null : Number(v));
+
+const toDesired = (r: Row): DesiredStateRecord => ({
+  machine: r.machine as string,
+  number: Number(r.number),
+  document: jsonOrNull(r.document),
+  digest: r.digest as string | null,
+  updatedAt: numberOrNull(r.updated_at),
+  ackedNumber: numberOrNull(r.acked_number),
+  ackedAt: numberOrNull(r.acked_at),
+  rejectedNumber: numberOrNull(r.rejected_number),
+  rejectedReason: r.rejected_reason as string | null,
+  rejectedAt: numberOrNull(r.rejected_at),
+  reported: jsonOrNull(r.reported),
+  reportedAt: numberOrNull(r.reported_at),
 });
 
 /** The columns of a machine's changeable fields; the keys of MachineChange. */
@@ -72,6 +90,18 @@ export function createSqliteMachines(db: DatabaseSync, audit: SqliteAuditLog): M
     getMachine: db.prepare('SELECT * FROM machines WHERE name = ?'),
     findMachine: db.prepare('SELECT * FROM machines WHERE credential_hash = ?'),
     listMachines: db.prepare('SELECT * FROM machines ORDER BY name'),
+    getDesired: db.prepare('SELECT * FROM machine_desired WHERE machine = ?'),
+    // Compare-and-set on the number: a row at number - 1 moves up; none at all only to number 1.
+    moveDesired: db.prepare('UPDATE machine_desired SET number = ?2, document = ?3, digest = ?4, updated_at = ?5 WHERE machine = ?1 AND number = ?2 - 1'),
+    firstDesired: db.prepare('INSERT INTO machine_desired (machine, number, document, digest, updated_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING'),
+    acked: db.prepare(
+      `UPDATE machine_desired SET acked_number = ?2, acked_at = ?3 WHERE machine = ?1 AND (acked_number IS NULL OR acked_number < ?2)`,
+    ),
+    rejected: db.prepare('UPDATE machine_desired SET rejected_number = ?2, rejected_reason = ?3, rejected_at = ?4 WHERE machine = ?1'),
+    report: db.prepare(
+      `INSERT INTO machine_desired (machine, reported, reported_at) VALUES (?1, ?2, ?3)
+       ON CONFLICT (machine) DO UPDATE SET reported = ?2, reported_at = ?3`,
+    ),
   };
 
   return {
@@ -147,6 +177,25 @@ export function createSqliteMachines(db: DatabaseSync, audit: SqliteAuditLog): M
         if (entry) audit.appendInTransaction(entry);
         return toMachine(r);
       });
+    },
+
+    async getDesiredState(machine) {
+      const r = q.getDesired.get(machine) as Row | undefined;
+      return r && toDesired(r);
+    },
+    async putDesiredDocument(machine, next) {
+      const args = [machine, next.number, JSON.stringify(next.document), next.digest, next.at] as const;
+      if (Number(q.moveDesired.run(...args).changes) === 1) return true;
+      return next.number === 1 && Number(q.firstDesired.run(...args).changes) === 1;
+    },
+    async recordDesiredAnswer(machine, number, answer, at) {
+      if (answer.accepted) q.acked.run(machine, number, at);
+      else q.rejected.run(machine, number, answer.reason, at);
+      const r = q.getDesired.get(machine) as Row | undefined;
+      return r && toDesired(r);
+    },
+    async saveMachineReport(machine, report, at) {
+      q.report.run(machine, JSON.stringify(report), at);
     },
   };
 }

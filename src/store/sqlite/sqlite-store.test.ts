@@ -107,6 +107,7 @@ test('sqlite: a database created by 0001 is migrated, its instances kept and its
         labels: {},
         target: null,
         window: null,
+        machine: null,
       });
       assert.deepEqual(
         (await store.listInstances()).map((i) => i.name),
@@ -118,6 +119,7 @@ test('sqlite: a database created by 0001 is migrated, its instances kept and its
         labels: {},
         target: null,
         window: null,
+        machine: null,
       });
       assert.deepEqual(await store.findTokenByHash('h'), {
         name: 'admin',

@@ -1,0 +1,71 @@
+// The server's side of a machine's desired state: number the document, record the agent's answer
+// and its reports (issue 17). The pure parts are `desired-state.ts`; the transport (the lead's
+// session, ADR 0019) calls these: `nextDesiredState` before it sends, `recordDesiredAnswer` with
+// the agent's answer, `recordMachineReport` after each heartbeat.
+import { CutoverError } from '../shared/index.ts';
+import type { Clock } from '../shared/index.ts';
+import type { DesiredAnswer, DesiredStateRecord, InstanceRecord, Store } from '../store/index.ts';
+import { releaseSpecOf } from '../releases/index.ts';
+import type { DesiredState } from '../protocol/index.ts';
+import { desiredDigest, desiredStateOf, nextDesiredNumber } from './desired-state.ts';
+import type { DesiredInput, ReportedInstance } from './desired-state.ts';
+
+type Deps = { store: Store; clock: Clock };
+
+/** Whether maintenance is on for an instance: its latest `instance.maintenance.on`/`.off` entry says so. */
+async function maintenanceOn(store: Store, instance: string): Promise<boolean> {
+  const [on, off] = await Promise.all(
+    ['instance.maintenance.on', 'instance.maintenance.off'].map(async (action) => (await store.listAudit({ instance, action, limit: 1 }))[0]?.id ?? 0),
+  );
+  return on! > off!;
+}
+
+/** The artifact digests of the versions an instance's slots hold. */
+async function digestsOf(store: Store, i: InstanceRecord): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const slot of [i.slots.blue, i.slots.green]) {
+    if (!slot || out[slot.version]) continue;
+    const release = await store.getRelease(i.app, slot.version);
+    // Releases recorded without an artifact (none in practice; some test records) leave the slot out.
+    const digest = release && (releaseSpecOf(release) as { artifact?: { digest?: string } }).artifact?.digest;
+    if (digest) out[slot.version] = digest;
+  }
+  return out;
+}
+
+/** What the records say `machine` should run, as its document (not numbered, not stored). */
+export async function desiredStateFor(store: Store, machine: string): Promise<DesiredState> {
+  const placed = await store.listInstances({ machine });
+  const inputs: DesiredInput[] = await Promise.all(
+    placed.map(async (instance) => ({ instance, digests: await digestsOf(store, instance), maintenance: await maintenanceOn(store, instance.name) })),
+  );
+  return desiredStateOf(machine, inputs);
+}
+
+/**
+ * The document to send `machine` and its number. The number goes up by one only when the
+ * document's canonical JSON changed since the one stored; otherwise the stored number is sent
+ * again (the agent accepts a repeat). Two replicas racing store one number: the loser reads it back.
+ */
+export async function nextDesiredState(deps: Deps, machine: string): Promise<{ number: number; document: DesiredState }> {
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    const document = await desiredStateFor(deps.store, machine);
+    const digest = desiredDigest(document);
+    const { number, changed } = nextDesiredNumber(await deps.store.getDesiredState(machine), digest);
+    if (!changed) return { number, document };
+    const stored = await deps.store.putDesiredDocument(machine, { number, document: document as unknown as Record<string, unknown>, digest, at: deps.clock.now() });
+    if (stored) return { number, document };
+  }
+  throw new CutoverError('INTERNAL', `the desired state of machine "${machine}" kept changing under five attempts to number it; try again`);
+}
+
+/** Records the agent's answer to document `number` (accepted, or refused with its reason). */
+export async function recordDesiredAnswer(deps: Deps, machine: string, number: number, answer: DesiredAnswer): Promise<DesiredStateRecord | undefined> {
+  return deps.store.recordDesiredAnswer(machine, number, answer, deps.clock.now());
+}
+
+/** Keeps what the agent reported it serves (its `agent.state` instances), for drift: only the names, active colours and slot versions. */
+export async function recordMachineReport(deps: Deps, machine: string, report: { instances: readonly ReportedInstance[] }): Promise<void> {
+  const instances = report.instances.map((i) => ({ name: i.name, active: i.active, slots: i.slots.map((s) => ({ color: s.color, version: s.version })) }));
+  await deps.store.saveMachineReport(machine, { instances }, deps.clock.now());
+}
