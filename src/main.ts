@@ -13,7 +13,7 @@ import type { Config } from './config/index.ts';
 import { describeDatabase, openStore } from './store/index.ts';
 import { createArtifactStore } from './releases/index.ts';
 import { createDeployer, createTrafficControls, pruneArtifacts } from './deploy/index.ts';
-import { agentAnswers, claimPorts, createAgentClient, findLiveAgent, linkMachine, openAgentLogs, portFree, startAgent, waitAgentGone } from './agent/index.ts';
+import { agentAnswers, claimPorts, createAgentClient, findLiveAgent, linkMachine, openAgentLogs, portFree, resolveMetricsToken, startAgent, waitAgentGone } from './agent/index.ts';
 import type { AgentPidRecord } from './agent/index.ts';
 import { bootstrapAdminToken, collectUnreferencedArtifacts, ensureBuiltInChannels, reportProblem } from './control/index.ts';
 import { createApi } from './api/index.ts';
@@ -216,14 +216,20 @@ function every(ms: number, log: Logger, failed: string, task: () => Promise<unkn
 const settleIntervalMs = (lockTtlMs: number) => Math.max(1000, Math.min(30_000, Math.floor(lockTtlMs / 2)));
 
 /** The agent's composition root with the shared credentials files. */
-export async function startAgentProcess(config: Readonly<Config>, log: Logger, options: { takeover?: boolean; /** `CUTOVER_JOIN_TOKEN` */ joinToken?: string } = {}) {
+export async function startAgentProcess(
+  config: Readonly<Config>,
+  log: Logger,
+  options: { takeover?: boolean; /** `CUTOVER_JOIN_TOKEN` */ joinToken?: string; /** `CUTOVER_METRICS_TOKEN` */ metricsToken?: string } = {},
+) {
   await secureAgentFiles(config.dataDir, log);
+  // Before the join: a refused metrics setting must not use up the join token.
+  const metricsToken = await resolveMetricsToken(config, options.metricsToken);
   // With `server`: joined (or reported) before anything starts, so a refused join changes nothing.
   const machine = config.server ? await linkMachine(config, options.joinToken, PRODUCT_VERSION, log) : undefined;
   const token = await ensureAgentToken(config.dataDir);
   let agent;
   try {
-    agent = await startAgent(config, token, log, options);
+    agent = await startAgent(config, token, log, { ...options, ...(metricsToken !== undefined ? { metricsToken } : {}) });
   } catch (error) {
     machine?.stop();
     throw error;

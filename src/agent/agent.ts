@@ -16,6 +16,8 @@ import type { AgentPidRecord } from './agent-pid-file.ts';
 import { claimPorts, portInUse, verifyPortsOwned } from './agent-ports.ts';
 import { logSlotEvents } from './slot-event-log.ts';
 import { planIsolation } from './isolation.ts';
+import { resolveMetricsToken, startMetricsListener } from './metrics-listener.ts';
+import type { MetricsListener } from './metrics-listener.ts';
 import type { Isolation } from './isolation.ts';
 
 /** The signal that tells a running agent another agent is taking over (see {@link startAgent}). */
@@ -42,6 +44,8 @@ export interface RunningAgent {
   routerPort: number;
   /** Where the control plane reaches this agent. */
   controlPort: number;
+  /** Where `GET /metrics` is served (`metricsListen`); undefined when it is off. */
+  metricsPort?: number;
   /** Stops the agent and its slots; after `handover()` it only waits for the handover to finish. */
   stop(): Promise<void>;
   /**
@@ -129,10 +133,12 @@ export async function startAgent(
   config: Readonly<Config>,
   token: string,
   log: Logger,
-  options: { takeover?: boolean; /** Tests: check every control-API answer against the protocol. */ checkAnswers?: boolean } = {},
+  options: { takeover?: boolean; /** Tests: check every control-API answer against the protocol. */ checkAnswers?: boolean; /** `CUTOVER_METRICS_TOKEN` */ metricsToken?: string } = {},
 ): Promise<RunningAgent> {
   const isolation = planIsolation({ euid: process.geteuid?.(), httpHost: config.httpHost, allowSharedUid: config.allowSharedUid });
   if (isolation.refusal) throw new CutoverError('CONFIG_INVALID', isolation.refusal, { details: { httpHost: config.httpHost } });
+  // Checked before anything starts: a metrics listener open to the network is refused, not warned about.
+  const metricsToken = await resolveMetricsToken(config, options.metricsToken);
   if (isolation.warning) log.warn({ isolation: isolation.isolation }, isolation.warning);
   const slotUser = isolation.isolation === 'uid' && config.slotUser ? await resolveSlotUser(config.slotUser) : undefined;
   const dataDir = join(config.dataDir, 'agent');
@@ -167,12 +173,15 @@ export async function startAgent(
   const reuse = { reusePort: process.platform === 'linux' };
   let routerPort: number;
   let controlPort: number;
+  let metrics: MetricsListener | undefined;
   try {
     routerPort = await router.listen(config.httpPort, config.httpHost, reuse);
     listening = routerPort;
     controlPort = await listen(control, config.agentPort, config.agentHost, reuse);
-    await verifyPortsOwned([routerPort, controlPort], previous);
+    if (config.metricsListen) metrics = await startMetricsListener({ ...config.metricsListen, token: metricsToken, metricsText: () => core.metricsText(), reusePort: reuse.reusePort });
+    await verifyPortsOwned([routerPort, controlPort, ...(metrics ? [metrics.port] : [])], previous);
   } catch (error) {
+    await metrics?.close();
     await closeServer(control);
     await router.close();
     await supervisor.releaseAll(); // adopted slots keep running for whoever serves them
@@ -181,7 +190,8 @@ export async function startAgent(
   }
   // Restoring waits for slots to get healthy; the control API answers meanwhile.
   const restored = core.restore().catch((error: Error) => log.error({ err: error.message }, 'restore failed'));
-  log.info({ routerPort, controlPort }, 'agent started');
+  // The address only: the token is a secret and never logged.
+  log.info({ routerPort, controlPort, ...(metrics ? { metrics: `${config.metricsListen!.host}:${metrics.port}`, metricsAuth: metricsToken !== undefined ? 'token' : 'none' } : {}) }, 'agent started');
 
   let stopping: Promise<void> | undefined;
   let handingOver: Promise<void> | undefined;
@@ -216,6 +226,7 @@ export async function startAgent(
       process.off(HANDOVER_SIGNAL, onHandoverSignal);
       log.info({}, 'handing over to another agent');
       await restored;
+      await metrics?.close();
       await closeServer(control);
       await router.close(); // stops accepting, then drains what this agent already accepted
       await supervisor.releaseAll();
@@ -237,6 +248,7 @@ export async function startAgent(
   return {
     routerPort,
     controlPort,
+    ...(metrics ? { metricsPort: metrics.port } : {}),
     handover,
     async takeOver(options: TakeoverOptions = {}): Promise<TakeoverResult> {
       const say = options.onProgress ?? (() => {});
@@ -278,6 +290,7 @@ export async function startAgent(
         clearInterval(watcher);
         process.off(HANDOVER_SIGNAL, onHandoverSignal);
         await restored;
+        await metrics?.close();
         await closeServer(control);
         await router.close();
         await supervisor.stopAll();

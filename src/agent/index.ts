@@ -13,3 +13,4 @@ export { agentPidFile, agentPrivateDir, agentStateBase, findLiveAgent, legacyAge
 export { linkMachine, machineLinkFile, readMachineLink } from './machine-link.ts';
 export type { MachineLink } from './machine-link.ts';
 export { derFingerprint, pinnedDispatcher } from './pinned-tls.ts';
+export { resolveMetricsToken } from './metrics-listener.ts';

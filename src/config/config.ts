@@ -37,6 +37,14 @@ const bytes = (fallback: string) =>
       return n;
     });
 
+/** `host:port` or `[v6]:port` → its parts; undefined when it is neither (the port 0–65535). */
+export function parseListenAddress(text: string): { host: string; port: number } | undefined {
+  const m = /^\s*(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})\s*$/.exec(text);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) return undefined;
+  return { host: m[1] ?? m[2]!, port };
+}
+
 /** The system directories, after the agent's own Node: `node server.js` in a slot runs on it (Node 24). */
 export function defaultSlotPath(execPath: string = process.execPath): string {
   return [dirname(execPath), '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin']
@@ -159,6 +167,24 @@ export const configSchema = z
         return labels;
       })
       .describe('Agent: labels of the machine when it joins the `server`, `key=value` pairs separated by commas (`--label role=web --label zone=a`).'),
+    metricsListen: z
+      .string()
+      .optional()
+      .transform((v, ctx) => {
+        if (v === undefined || v === '') return undefined;
+        const listen = parseListenAddress(v);
+        if (!listen) {
+          ctx.addIssue({ code: 'custom', message: `"${v}" is not an address to listen on; write host:port, e.g. 127.0.0.1:9100 or [::1]:9100` });
+          return z.NEVER;
+        }
+        return listen;
+      })
+      .describe("Agent: where it serves `GET /metrics` (Prometheus text: the router's per-colour counters), as `host:port`, e.g. `127.0.0.1:9100`. Unset: no metrics listener. It replaces `/v1/metrics` on the agent's control port, which goes away once agents dial in (issue 17). A non-loopback address needs a token (`metricsTokenFile` or `CUTOVER_METRICS_TOKEN`), else the agent refuses to start ([operations](operations.md#metrics))."),
+    metricsTokenFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Agent: a file holding the bearer token a scraper must send to `metricsListen` (`Authorization: Bearer …`; Prometheus: `authorization.credentials_file`); else `CUTOVER_METRICS_TOKEN`. At least 16 characters. Never on the command line: it would sit in `ps`.'),
     logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info').describe('`debug`, `info`, `warn`, `error` or `silent`. Logs are JSON lines on stderr.'),
   })
   .strict()

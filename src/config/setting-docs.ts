@@ -59,5 +59,7 @@ export const settingDocs = {
   slotUidRange: { usedBy: 'agent' },
   slotUser: { usedBy: 'agent' },
   allowSharedUid: { usedBy: 'agent' },
+  metricsListen: { usedBy: 'agent' },
+  metricsTokenFile: { usedBy: 'agent' },
   logLevel: { usedBy: 'server, agent' },
 } satisfies Record<keyof ConfigInput, SettingDoc>;

@@ -27,11 +27,18 @@ interface ProcessFlags {
   allowSharedUid?: boolean;
   tlsCert?: string;
   tlsKey?: string;
+  metricsListen?: string;
+  metricsTokenFile?: string;
+  /** Refused: see {@link configFrom}. */
+  metricsToken?: string;
 }
 
 async function configFrom(cmd: Command, opts: ProcessFlags, defaults: Record<string, unknown> = {}): Promise<Readonly<Config>> {
   const g = globals(cmd);
-  const { config: file, ...flags } = opts;
+  const { config: file, metricsToken, ...flags } = opts;
+  if (metricsToken !== undefined) {
+    throw new CutoverError('VALIDATION_FAILED', 'a metrics token on the command line would sit in `ps` and the shell history: nothing was started. Put it in CUTOVER_METRICS_TOKEN, or in a file (mode 0600) named by --metrics-token-file');
+  }
   const { loadConfig, readEnv } = await import('../../config/index.ts');
   return loadConfig({
     ...(file ? { file } : {}),
@@ -52,7 +59,10 @@ function withProcessOptions(cmd: Command): Command {
     .option('--rollback-window <duration>', 'how long the previous slot stays warm (default 30m)')
     .option('--log-level <level>', 'debug, info, warn, error, silent')
     .option('--reset-state', "agent: if its state files are all invalid, move them aside and start empty (else it refuses to start)")
-    .option('--allow-shared-uid', 'agent not run as root (slots share its uid): still let the router listen on a non-loopback address');
+    .option('--allow-shared-uid', 'agent not run as root (slots share its uid): still let the router listen on a non-loopback address')
+    .option('--metrics-listen <host:port>', 'agent: serve GET /metrics (Prometheus) here, e.g. 127.0.0.1:9100 (default off); a non-loopback address needs a metrics token')
+    .option('--metrics-token-file <file>', 'agent: a file holding the bearer token scrapers of --metrics-listen must send (else CUTOVER_METRICS_TOKEN)')
+    .option('--metrics-token <token>', 'refused: a token on the command line sits in `ps`; use CUTOVER_METRICS_TOKEN or --metrics-token-file');
 }
 
 function withDatabaseOption(cmd: Command): Command {
@@ -212,6 +222,9 @@ function agentArgs(opts: ProcessFlags): string[] {
   if (opts.logLevel) args.push('--log-level', opts.logLevel);
   if (opts.resetState) args.push('--reset-state');
   if (opts.allowSharedUid) args.push('--allow-shared-uid');
+  // The token itself travels in the inherited environment (CUTOVER_METRICS_TOKEN), never in argv.
+  if (opts.metricsListen) args.push('--metrics-listen', opts.metricsListen);
+  if (opts.metricsTokenFile) args.push('--metrics-token-file', opts.metricsTokenFile);
   return args;
 }
 
@@ -296,9 +309,14 @@ export function registerProcessCommands(program: Command): void {
         return;
       }
       const config = await configFrom(cmd, flags);
-      const { joinTokenFromEnv } = await import('../../config/index.ts');
+      const { joinTokenFromEnv, metricsTokenFromEnv } = await import('../../config/index.ts');
       const envToken = joinTokenFromEnv();
-      const agent = await (await processes()).startAgentProcess(config, createLogger('agent', config.logLevel), { takeover: takeover === true, ...(envToken ? { joinToken: envToken } : {}) });
+      const metricsToken = metricsTokenFromEnv();
+      const agent = await (await processes()).startAgentProcess(config, createLogger('agent', config.logLevel), {
+        takeover: takeover === true,
+        ...(envToken ? { joinToken: envToken } : {}),
+        ...(metricsToken ? { metricsToken } : {}),
+      });
       let handedOver: Awaited<ReturnType<typeof agent.takeOver>> | undefined;
       if (takeover) {
         try {
@@ -309,9 +327,11 @@ export function registerProcessCommands(program: Command): void {
         }
       }
       (await import('../detach.ts')).reportToParent({ pid: process.pid, router: agent.routerPort, control: agent.controlPort, ...(handedOver ? { takeover: handedOver } : {}) });
-      const ports = `router on ${config.httpHost}:${agent.routerPort}, control API on ${config.agentHost}:${agent.controlPort}`;
+      const metricsAt = agent.metricsPort !== undefined ? `, metrics on ${config.metricsListen!.host}:${agent.metricsPort}` : '';
+      const ports = `router on ${config.httpHost}:${agent.routerPort}, control API on ${config.agentHost}:${agent.controlPort}${metricsAt}`;
       const machine = 'machine' in agent ? { machine: agent.machine, server: config.server } : {};
-      out.result({ router: agent.routerPort, control: agent.controlPort, ...machine, ...(handedOver ? { takeover: handedOver } : {}) }, () => {
+      const metrics = agent.metricsPort !== undefined ? { metrics: agent.metricsPort } : {};
+      out.result({ router: agent.routerPort, control: agent.controlPort, ...metrics, ...machine, ...(handedOver ? { takeover: handedOver } : {}) }, () => {
         if (!handedOver) return `agent: ${ports}${'machine' in agent ? `\njoined ${config.server} as machine ${agent.machine}` : ''}`;
         if (handedOver.previousPid === null) {
           return `agent: ${ports}\nno previous agent was running on ${config.dataDir} (agent/private/agent.pid names none alive): started normally`;
