@@ -112,6 +112,8 @@ export async function startServer(
     clock,
     log,
     openLogs: (instance, query, signal) => openAgentLogs(agentUrl, agentToken, instance, query, signal),
+    // Instances are not placed on machines yet: the one agent of agentUrl runs them all.
+    machineOf: async () => null,
   });
   const listener = getRequestListener(api.fetch);
   const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, listener) : createServer(listener);

@@ -68,7 +68,7 @@ test('hosts change, history, prune and delete through the CLI; slots run on the 
   }
 
   const logs = await cutover(data.dir, ['logs', 'web', '--tail', '50']);
-  const line = logs.json.lines.find((l: string) => l.startsWith('slot PATH='));
+  const line = logs.stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { line: string }).line).find((l) => l.startsWith('slot PATH='));
   assert.ok(line, logs.stdout);
   assert.ok(line.startsWith(`slot PATH=${dirname(process.execPath)}:/usr/local/sbin:`), line);
   assert.ok(line.endsWith(`node=${process.version}`), `the slot's node is the agent's: ${line}`);
