@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import type { Dispatcher } from 'undici';
 import { CutoverError, isCutoverError, parseJoinToken } from '../shared/index.ts';
-import type { ErrorCode, Logger } from '../shared/index.ts';
+import type { ErrorCode, Logger, PinKind } from '../shared/index.ts';
 import type { Config } from '../config/index.ts';
 import { PROTOCOL_VERSION } from '../protocol/index.ts';
 import { agentPrivateDir } from './agent-files.ts';
@@ -18,8 +18,10 @@ const HEARTBEAT_MS = 30_000;
 export interface MachineLink {
   name: string;
   urls: string[];
-  /** SHA-256 of the server's certificate, from the join token; null for a plain-HTTP loopback server. */
+  /** SHA-256 of what `pin` names, from the join token; null for a plain-HTTP loopback server. */
   fingerprint: string | null;
+  /** What `fingerprint` pins: the server's certificate, or its CA (`tlsCa`). Absent in files written before CA pins: `cert`. */
+  pin?: PinKind;
   credential: string;
 }
 
@@ -56,19 +58,22 @@ async function writeMachineLink(dataDir: string, link: MachineLink): Promise<voi
 
 const LOOPBACK = /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/;
 
-/** The dispatcher for a link: pinned for HTTPS; plain HTTP only to a loopback server. */
-function dispatcherFor(url: string, fingerprint: string | null): Dispatcher | undefined {
+/** What a link or a join token trusts in the server. */
+type Trust = Pick<MachineLink, 'fingerprint' | 'pin'>;
+
+/** The dispatcher for a link: pinned (to the certificate or its CA) for HTTPS; plain HTTP only to a loopback server. */
+function dispatcherFor(url: string, trust: Trust): Dispatcher | undefined {
   if (url.startsWith('https://')) {
-    if (!fingerprint) throw new CutoverError('CONFIG_INVALID', `the join token pins no certificate (its server had no TLS), so the agent will not send it to ${url}; create the token on a server started with --tls-cert and --tls-key`);
-    return pinnedDispatcher(fingerprint);
+    if (!trust.fingerprint) throw new CutoverError('CONFIG_INVALID', `the join token pins no certificate (its server had no TLS), so the agent will not send it to ${url}; create the token on a server started with --tls-cert and --tls-key`);
+    return pinnedDispatcher({ kind: trust.pin ?? 'cert', sha256: trust.fingerprint });
   }
   if (LOOPBACK.test(url)) return undefined;
   throw new CutoverError('CONFIG_INVALID', `${url} is plain HTTP on another machine: the join token and the credential would cross the network in clear; give the server --tls-cert and --tls-key and use its https:// URL`);
 }
 
 /** One JSON POST to the server; an error answer is thrown as the server's CutoverError, a network failure as SERVER_UNREACHABLE. */
-async function post<T>(url: string, path: string, body: object, fingerprint: string | null, credential?: string): Promise<T> {
-  const dispatcher = dispatcherFor(url, fingerprint);
+async function post<T>(url: string, path: string, body: object, trust: Trust, credential?: string): Promise<T> {
+  const dispatcher = dispatcherFor(url, trust);
   try {
     const res = await request(`${url.replace(/\/+$/, '')}${path}`, {
       method: 'POST',
@@ -103,10 +108,10 @@ async function joinServer(config: Readonly<Config>, token: string, agentVersion:
   let last: unknown;
   for (const url of urls) {
     try {
-      const { credential } = await post<{ credential: string }>(url, '/v1/machines/join', body, content.fingerprint);
-      const link: MachineLink = { name, urls: [url, ...urls.filter((u) => u !== url)], fingerprint: content.fingerprint, credential };
+      const { credential } = await post<{ credential: string }>(url, '/v1/machines/join', body, content);
+      const link: MachineLink = { name, urls: [url, ...urls.filter((u) => u !== url)], fingerprint: content.fingerprint, pin: content.pin, credential };
       await writeMachineLink(config.dataDir, link);
-      log.info({ server: url, machine: name, fingerprint: content.fingerprint }, 'joined the server as a machine');
+      log.info({ server: url, machine: name, fingerprint: content.fingerprint, pin: content.pin }, 'joined the server as a machine');
       return link;
     } catch (error) {
       // Only an unreachable server is worth trying the next URL for; a refusal is final.
@@ -120,7 +125,7 @@ async function joinServer(config: Readonly<Config>, token: string, agentVersion:
 /** Reports to the server with the machine's credential; failures are logged: the agent serves on regardless. */
 async function report(link: MachineLink, agentVersion: string, log: Logger): Promise<void> {
   try {
-    await post(link.urls[0]!, '/v1/machines/heartbeat', { agentVersion, protocolVersion: PROTOCOL_VERSION }, link.fingerprint, link.credential);
+    await post(link.urls[0]!, '/v1/machines/heartbeat', { agentVersion, protocolVersion: PROTOCOL_VERSION }, link, link.credential);
   } catch (error) {
     const e = error as CutoverError;
     const level = e.code === 'MACHINE_CREDENTIAL_INVALID' ? 'error' : 'warn';
@@ -129,14 +134,43 @@ async function report(link: MachineLink, agentVersion: string, log: Logger): Pro
 }
 
 /**
- * The agent's side of the machine registry, at start: joins (first start: `token` from
- * `CUTOVER_JOIN_TOKEN` or `joinTokenFile`) or reports with the saved credential (later starts),
- * then reports every 30 s until stopped. Desired state does not travel yet (ADR 0021).
+ * `cutover agent --repin`: takes the pin (and kind) of a new join token for a joined agent whose
+ * server's certificate changed (renewed without `tlsCa`, or moved to a CA). The token only vouches
+ * for the server (an admin made it); it is not used up. The new pin is kept only once the server
+ * presenting it accepted this machine's credential (a heartbeat), so a wrong token changes nothing.
  */
-export async function linkMachine(config: Readonly<Config>, envToken: string | undefined, agentVersion: string, log: Logger): Promise<{ link: MachineLink; stop(): void }> {
+async function repin(config: Readonly<Config>, link: MachineLink, token: string, agentVersion: string, log: Logger): Promise<MachineLink> {
+  const content = parseJoinToken(token);
+  const next: MachineLink = { ...link, fingerprint: content.fingerprint, pin: content.pin };
+  await post(next.urls[0]!, '/v1/machines/heartbeat', { agentVersion, protocolVersion: PROTOCOL_VERSION }, next, next.credential);
+  await writeMachineLink(config.dataDir, next);
+  log.info({ server: next.urls[0], machine: link.name, was: link.fingerprint, fingerprint: next.fingerprint, pin: next.pin }, 're-pinned the server: its certificate (or CA) from the new join token answered with this machine\'s credential');
+  return next;
+}
+
+/**
+ * The agent's side of the machine registry, at start: joins (first start: `token` from
+ * `CUTOVER_JOIN_TOKEN` or `joinTokenFile`) or reports with the saved credential (later starts;
+ * with `repin`, first takes the new join token's pin, see {@link repin}), then reports every 30 s
+ * until stopped. Desired state does not travel yet (ADR 0021).
+ */
+export async function linkMachine(
+  config: Readonly<Config>,
+  envToken: string | undefined,
+  agentVersion: string,
+  log: Logger,
+  options: { repin?: boolean } = {},
+): Promise<{ link: MachineLink; stop(): void }> {
   let link = await readMachineLink(config.dataDir);
-  if (!link) {
-    const token = envToken ?? (config.joinTokenFile ? (await readFile(config.joinTokenFile, 'utf8')).trim() : undefined);
+  // Read only when needed: the file may be gone once the agent has joined.
+  const joinToken = async () => envToken ?? (config.joinTokenFile ? (await readFile(config.joinTokenFile, 'utf8')).trim() : undefined);
+  if (options.repin) {
+    const token = await joinToken();
+    if (!link) throw new CutoverError('VALIDATION_FAILED', `--repin is for an agent that has joined, and ${machineLinkFile(config.dataDir)} does not exist: start it without --repin to join`);
+    if (!token) throw new CutoverError('VALIDATION_FAILED', '--repin takes the pin of a new join token: give one in CUTOVER_JOIN_TOKEN or a file named by --join-token-file (an admin creates one with `cutover join-token create`)');
+    link = await repin(config, link, token, agentVersion, log);
+  } else if (!link) {
+    const token = await joinToken();
     if (!token) {
       throw new CutoverError('CONFIG_INVALID', `this agent has not joined ${config.server} yet: give it a join token in CUTOVER_JOIN_TOKEN or a file named by --join-token-file (an admin creates one with \`cutover join-token create\`)`);
     }

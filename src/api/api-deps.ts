@@ -27,6 +27,8 @@ export interface ApiDeps {
   pruneKeepReleases?: number;
   /** SHA-256 of the API's TLS certificate, embedded in join tokens; absent when it serves plain HTTP. */
   tlsFingerprint?: string;
+  /** SHA-256 of the CA that signed the API's certificate (`tlsCa`): join tokens then pin it instead. */
+  tlsCaFingerprint?: string;
   /** The product version, shown in the OpenAPI document. */
   version?: string;
   /** Streams an instance's slot output from the agent. */

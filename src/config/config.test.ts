@@ -109,3 +109,8 @@ test('metricsListen is host:port (IPv6 in brackets); unset, there is no metrics 
     await assert.rejects(loadConfig({ flags: { metricsListen: bad } }), /metricsListen: .*is not an address to listen on; write host:port/, bad);
   }
 });
+
+test('tlsCa needs tlsCert', async () => {
+  await assert.rejects(loadConfig({ flags: { tlsCa: '/etc/ca.pem' } }), /tlsCa: tlsCa is the CA that signed tlsCert: set tlsCert and tlsKey/);
+  assert.equal((await loadConfig({ flags: { tlsCert: '/c', tlsKey: '/k', tlsCa: '/ca' } })).tlsCa, '/ca');
+});

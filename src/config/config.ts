@@ -64,6 +64,11 @@ export const configSchema = z
     apiHost: z.string().default('127.0.0.1').describe('Address the control-plane API listens on.'),
     apiPort: port(7070).describe('Port of the control-plane API (0 = any free port).'),
     tlsCert: z.string().min(1).optional().describe('PEM certificate (chain) the API serves HTTPS with; needs `tlsKey`. Its SHA-256 fingerprint is logged at start, shown by `cutover server --print-fingerprint`, and embedded in join tokens so agents pin it ([machines](machines.md#tls)). Unset: plain HTTP.'),
+    tlsCa: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("PEM certificate of the CA that signed `tlsCert` (needs it). Join tokens then pin this CA's SHA-256 instead of the certificate's, so a certificate renewed by the same CA keeps every joined agent working; the server checks at start that the CA signed `tlsCert`, presents the CA with its chain, and records the file for the local CLI (no `--ca-file` needed) ([machines](machines.md#tls))."),
     tlsKey: z.string().min(1).optional().describe("PEM private key of `tlsCert`. Must be mode 0600 or 0400 and owned by the server's user, else the server refuses to start and says which `chmod`/`chown` fixes it."),
     httpHost: z.string().default('127.0.0.1').describe('Address the router (the public HTTP entry) listens on.'),
     httpPort: port(8080).describe('Port of the router: where users reach the instances (0 = any free port).'),
@@ -194,6 +199,10 @@ export const configSchema = z
       const missing = c.tlsCert === undefined ? 'tlsCert' : 'tlsKey';
       // Reported at the key that was given, so the message says where it came from.
       ctx.addIssue({ code: 'custom', path: [missing === 'tlsCert' ? 'tlsKey' : 'tlsCert'], message: `tlsCert and tlsKey go together; set ${missing} (--${missing === 'tlsCert' ? 'tls-cert' : 'tls-key'}) too, or neither` });
+    }
+    // A CA without a certificate would pin nothing the server presents.
+    if (c.tlsCa !== undefined && c.tlsCert === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['tlsCa'], message: 'tlsCa is the CA that signed tlsCert: set tlsCert and tlsKey (--tls-cert, --tls-key) too, or leave tlsCa out' });
     }
   });
 

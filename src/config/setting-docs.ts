@@ -18,6 +18,7 @@ export const settingDocs = {
   apiPort: { usedBy: 'server' },
   tlsCert: { usedBy: 'server' },
   tlsKey: { usedBy: 'server' },
+  tlsCa: { usedBy: 'server' },
   server: { usedBy: 'agent' },
   joinTokenFile: { usedBy: 'agent' },
   machineName: { usedBy: 'agent', shownDefault: 'the host name' },

@@ -27,6 +27,7 @@ interface ProcessFlags {
   allowSharedUid?: boolean;
   tlsCert?: string;
   tlsKey?: string;
+  tlsCa?: string;
   metricsListen?: string;
   metricsTokenFile?: string;
   /** Refused: see {@link configFrom}. */
@@ -69,7 +70,8 @@ function withDatabaseOption(cmd: Command): Command {
   return cmd
     .option('--database <location>', 'PostgreSQL URL (postgres://user:pass@host/db) or SQLite file (default <data-dir>/private/cutover.db)')
     .option('--tls-cert <file>', 'serve the API over HTTPS with this PEM certificate (chain); needs --tls-key')
-    .option('--tls-key <file>', "the certificate's PEM private key: mode 0600 or 0400, owned by the server's user");
+    .option('--tls-key <file>', "the certificate's PEM private key: mode 0600 or 0400, owned by the server's user")
+    .option('--tls-ca <file>', 'the PEM certificate of the CA that signed --tls-cert: join tokens pin this CA, so a renewed certificate keeps agents joined');
 }
 
 /**
@@ -98,6 +100,7 @@ function untilSignal(stop: () => Promise<void>, say: (line: string) => void): Pr
 /** The flags of `cutover agent` beyond the process flags. */
 type AgentFlags = ProcessFlags & {
   takeover?: boolean;
+  repin?: boolean;
   detach?: boolean;
   pidFile?: string;
   server?: string;
@@ -113,8 +116,11 @@ async function printTlsFingerprint(config: Readonly<Config>, out: ReturnType<typ
     throw new CutoverError('CONFIG_INVALID', 'the server has no TLS certificate to print the fingerprint of: give --tls-cert and --tls-key (or tlsCert and tlsKey in the settings)');
   }
   const { readTlsFiles } = await import('../../shared/index.ts');
-  const { fingerprint } = await readTlsFiles(config.tlsCert, config.tlsKey);
-  out.result({ certificate: config.tlsCert, sha256: fingerprint }, () => `SHA-256 ${fingerprint}  (${config.tlsCert})`);
+  const { fingerprint, caFingerprint } = await readTlsFiles(config.tlsCert, config.tlsKey, config.tlsCa);
+  const ca = caFingerprint ? { ca: config.tlsCa, caSha256: caFingerprint } : {};
+  out.result({ certificate: config.tlsCert, sha256: fingerprint, ...ca }, () =>
+    [`SHA-256 ${fingerprint}  (${config.tlsCert})`, ...(caFingerprint ? [`CA SHA-256 ${caFingerprint}  (${config.tlsCa}): what join tokens pin`] : [])].join('\n'),
+  );
 }
 
 /** Starts `cutover agent` as a child process and waits until it has written its endpoint. */
@@ -268,8 +274,14 @@ export function registerProcessCommands(program: Command): void {
       if (printFingerprint) return printTlsFingerprint(config, out);
       const server = await (await processes()).startServer(config, createLogger('server', config.logLevel));
       const { contextsFileIn } = await import('../../cli-contexts.ts');
-      out.result({ api: server.url, ...(server.tlsFingerprint ? { tlsFingerprint: server.tlsFingerprint } : {}), ...(server.adminToken ? { adminToken: server.adminToken } : {}) }, () =>
-        [`server listening on ${server.url}`, ...(server.tlsFingerprint ? [`TLS certificate SHA-256 ${server.tlsFingerprint}`] : []), ...(server.adminToken ? [`admin token (shown once; saved for the local CLI in ${contextsFileIn(cliConfigDir())}): ${server.adminToken}`] : [])].join('\n'),
+      const tls = { ...(server.tlsFingerprint ? { tlsFingerprint: server.tlsFingerprint } : {}), ...(server.tlsCaFingerprint ? { tlsCaFingerprint: server.tlsCaFingerprint } : {}) };
+      out.result({ api: server.url, ...tls, ...(server.adminToken ? { adminToken: server.adminToken } : {}) }, () =>
+        [
+          `server listening on ${server.url}`,
+          ...(server.tlsFingerprint ? [`TLS certificate SHA-256 ${server.tlsFingerprint}`] : []),
+          ...(server.tlsCaFingerprint ? [`TLS CA SHA-256 ${server.tlsCaFingerprint} (join tokens pin it)`] : []),
+          ...(server.adminToken ? [`admin token (shown once; saved for the local CLI in ${contextsFileIn(cliConfigDir())}): ${server.adminToken}`] : []),
+        ].join('\n'),
       );
       await untilSignal(() => server.stop(), (l) => out.progress(l));
     });
@@ -289,12 +301,16 @@ export function registerProcessCommands(program: Command): void {
     .option('--server <url>', "join this server as a machine (first start: with a join token in CUTOVER_JOIN_TOKEN or --join-token-file), then report to it with the machine's credential; see docs/machines.md")
     .option('--join-token-file <file>', 'a file holding the join token (else CUTOVER_JOIN_TOKEN); never the token itself on the command line')
     .option('--join-token <token>', 'refused: a token on the command line sits in `ps` and the shell history; use CUTOVER_JOIN_TOKEN or --join-token-file')
+    .option(
+      '--repin',
+      "a joined agent whose server renewed its certificate: take the pin of a new join token (CUTOVER_JOIN_TOKEN or --join-token-file; not used up), kept once the server accepts this machine's credential, then start as usual",
+    )
     .option('--name <name>', "the machine's name when it joins (default: the host name)")
     .option('--label <key=value...>', 'labels of the machine when it joins, e.g. --label role=web')
     .action(async (opts: AgentFlags, cmd: Command) => {
       const g = globals(cmd);
       const out = output(g.format);
-      const { takeover, detach, pidFile, joinToken, name, label, ...rest } = opts;
+      const { takeover, detach, pidFile, joinToken, name, label, repin, ...rest } = opts;
       if (joinToken !== undefined) {
         throw new CutoverError('VALIDATION_FAILED', 'a join token on the command line would sit in `ps` and the shell history: nothing was started. Put it in CUTOVER_JOIN_TOKEN, or in a file (mode 0600) named by --join-token-file');
       }
@@ -314,6 +330,7 @@ export function registerProcessCommands(program: Command): void {
       const metricsToken = metricsTokenFromEnv();
       const agent = await (await processes()).startAgentProcess(config, createLogger('agent', config.logLevel), {
         takeover: takeover === true,
+        repin: repin === true,
         ...(envToken ? { joinToken: envToken } : {}),
         ...(metricsToken ? { metricsToken } : {}),
       });
