@@ -57,6 +57,8 @@ test('a CA-pinned agent survives a renewed certificate; --repin takes a certific
   await restartServer(['--tls-cert', certs.cert, '--tls-key', certs.key, '--tls-ca', certs.ca]);
   const caSha = await opensslFingerprint(certs.ca);
   assert.equal(server!.info.tlsCaFingerprint, caSha);
+  const printed = await cutover(serverDir(), ['server', '--print-fingerprint', '--tls-cert', certs.cert, '--tls-key', certs.key, '--tls-ca', certs.ca]);
+  assert.deepEqual(printed.json, { certificate: certs.cert, sha256: await opensslFingerprint(certs.cert), ca: certs.ca, caSha256: caSha });
   // No --ca-file: the server's start recorded its CA for the local CLI.
   const created = await cutover(serverDir(), ['join-token', 'create', '--expires', '1h']);
   assert.equal(created.code, 0, created.stdout + created.stderr);
