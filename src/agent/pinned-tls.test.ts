@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { request } from 'undici';
 import { CutoverError, closeServer, listen } from '../shared/index.ts';
-import { chainProblem, pinnedDispatcher } from './pinned-tls.ts';
+import { chainProblem, connectPinned, pinnedDispatcher } from './pinned-tls.ts';
 
 test('a pinned dispatcher talks only to the server whose certificate has the pinned SHA-256, and sends nothing to another', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'cutover-pin-'));
@@ -108,6 +108,26 @@ test('a CA pin accepts any certificate that CA signed for the address (a renewal
     assert.match(chainProblem([renewed, caCert], 1, Date.now() + 3 * 86_400_000) ?? '', /is not valid now/);
     await refused(elsewhere, /not trusted under the pinned CA .*IP: 127\.0\.0\.1 is not in the cert's list/);
     await pin.close();
+  } finally {
+    for (const s of servers) await closeServer(s);
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('connectPinned resolves a socket only for the pinned server (the HTTP/2 session builds on it)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cutover-connect-pinned-'));
+  const servers: Server[] = [];
+  try {
+    const ca = await makeCa(dir, 'ca');
+    const leaf = await makeLeaf(dir, ca, 'leaf', 'IP:127.0.0.1');
+    const server = createServer({ cert: `${leaf.cert}${await readFile(ca.cert, 'utf8')}`, key: leaf.key }, (_req, res) => res.end('ok'));
+    servers.push(server);
+    const port = await listen(server, 0, '127.0.0.1');
+    const socket = await connectPinned('127.0.0.1', port, { kind: 'ca', sha256: await sha256Of(ca.cert) }, ['http/1.1']);
+    socket.destroy();
+    const leafSha = new X509Certificate(leaf.cert).fingerprint256.replaceAll(':', '').toLowerCase();
+    (await connectPinned('127.0.0.1', port, leafSha, ['http/1.1'])).destroy();
+    await assert.rejects(connectPinned('127.0.0.1', port, 'ab'.repeat(32), ['http/1.1']), (e: unknown) => e instanceof CutoverError && e.code === 'TLS_UNTRUSTED');
   } finally {
     for (const s of servers) await closeServer(s);
     await rm(dir, { recursive: true, force: true });

@@ -112,3 +112,23 @@ export function pinnedDispatcher(pin: TlsPin | string): Agent {
     },
   });
 }
+
+/**
+ * A TLS connection to `host:port` that resolves only once {@link checkPeer} accepted the server,
+ * before anything is written (an HTTP/2 session is built on it: `alpn` `['h2']`). Same call as
+ * the session client's, with a {@link TlsPin} (a bare string is a certificate pin).
+ */
+export function connectPinned(host: string, port: number, pin: TlsPin | string, alpn: string[]): Promise<TLSSocket> {
+  const trust: TlsPin = typeof pin === 'string' ? { kind: 'cert', sha256: pin } : pin;
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect(pinnedTlsOptions(host, port, { alpn }));
+    socket.once('secureConnect', () => {
+      socket.off('error', reject);
+      const refused = checkPeer(socket, trust, host, port);
+      if (!refused) return resolve(socket);
+      socket.destroy();
+      reject(refused);
+    });
+    socket.once('error', reject);
+  });
+}
