@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { chmod, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cutover, freePort, startProcess, tempDir } from './helpers.ts';
 import { makeLeafCert, makeTestCerts, opensslFingerprint } from './tls-certs.ts';
@@ -43,6 +43,8 @@ const machineFile = async () => JSON.parse(await readFile(join(agentDir(), 'agen
 
 before(async () => {
   data = await tempDir('ca-pin');
+  // The agents run as root: their slot users must be able to pass through the temp directory.
+  await chmod(data.dir, 0o711);
   certs = await makeTestCerts(data.dir);
   apiPort = await freePort();
 });

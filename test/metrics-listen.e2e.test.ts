@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { chmod, readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { request } from 'undici';
 import { CLI, cutover, freePort, tempDir } from './helpers.ts';
@@ -21,6 +21,8 @@ const began = Date.now();
 
 before(async () => {
   data = await tempDir('metrics');
+  // As root, the agent wants its slot users able to pass through the temp directory.
+  await chmod(data.dir, 0o711);
   const metricsPort = await freePort();
   agent = spawn(
     process.execPath,
