@@ -9,6 +9,7 @@ import {
   planContextsUpdate,
   readContexts,
   urlsToProbe,
+  withCaFile,
   writeContexts,
 } from './cli-contexts.ts';
 import type { CliContexts } from './cli-contexts.ts';
@@ -129,6 +130,22 @@ test('the CLI: environment first, then the data directory, then current for the 
     token: 'cut_a',
   });
   assert.deepEqual(findServer(c, { dataDir: DIR, explicitDataDir: true, envUrl: B }), { url: B });
+});
+
+test("the CA of a server's certificate: recorded by its start (tlsCa) or by a --ca-file that worked, found with the URL", () => {
+  const H = 'https://cp.internal:7070';
+  const started = planContextsUpdate(emptyContexts(), { dataDir: DIR, url: H, adminToken: 'cut_a', caFile: '/etc/cutover/ca.pem' }, none).next;
+  assert.deepEqual(started.contexts[H], { token: 'cut_a', dataDir: DIR, caFile: '/etc/cutover/ca.pem' });
+  assert.deepEqual(findServer(started, { dataDir: DIR, explicitDataDir: true }), { url: H, token: 'cut_a', caFile: '/etc/cutover/ca.pem' });
+  // A restart without tlsCa keeps the recorded one (e.g. what --ca-file named for a self-signed certificate).
+  assert.equal(planContextsUpdate(started, { dataDir: DIR, url: H }, none).next.contexts[H]?.caFile, '/etc/cutover/ca.pem');
+
+  const plain = planContextsUpdate(emptyContexts(), { dataDir: DIR, url: H, adminToken: 'cut_a' }, none).next;
+  const remembered = withCaFile(plain, `${H}/`, '/home/me/ca.pem');
+  assert.deepEqual(remembered?.contexts[H], { token: 'cut_a', dataDir: DIR, caFile: '/home/me/ca.pem' });
+  assert.equal(plain.contexts[H]?.caFile, undefined, 'pure: the input is unchanged');
+  assert.equal(withCaFile(remembered!, H, '/home/me/ca.pem'), undefined, 'nothing to write when it is already recorded');
+  assert.equal(withCaFile(plain, 'https://unknown:7070', '/home/me/ca.pem'), undefined, 'only servers the CLI knows');
 });
 
 test('the contexts file is written atomically, 0600 in a 0700 directory, whatever the directory was', async () => {

@@ -14,8 +14,9 @@ import { dirname, join } from 'node:path';
  *   "contexts": { "http://127.0.0.1:7070": { "token": "cut_…", "dataDir": "/srv/app/.cutover" } },
  *   "dataDirs": { "/srv/app/.cutover": "http://127.0.0.1:7070" } }
  * ```
- * - `contexts`: one per server URL, with the token to use there and, for a server this machine
- *   started, the data directory it runs on;
+ * - `contexts`: one per server URL, with the token to use there, for a server this machine
+ *   started the data directory it runs on, and for an HTTPS server the CA file (`caFile`) its
+ *   certificate chains to: the server's `tlsCa`, or what `--ca-file` named when it first worked there;
  * - `dataDirs`: the server URL of each local data directory, so `cutover --data-dir X …` talks to X's
  *   server (its token is not stored in X);
  * - `current`: the server the CLI talks to when no data directory says otherwise.
@@ -23,8 +24,16 @@ import { dirname, join } from 'node:path';
 export interface CliContexts {
   version: 1;
   current?: string;
-  contexts: Record<string, { token?: string; dataDir?: string }>;
+  contexts: Record<string, CliContext>;
   dataDirs: Record<string, string>;
+}
+
+/** What the CLI keeps for one server URL. */
+export interface CliContext {
+  token?: string;
+  dataDir?: string;
+  /** Absolute path of the PEM CA (or self-signed certificate) to trust there: `--ca-file` need not be repeated. */
+  caFile?: string;
 }
 
 export const CONTEXTS_FILE_NAME = 'contexts.json';
@@ -93,6 +102,8 @@ export interface ServerStart {
   adminToken?: string;
   /** The token and URL of a `cli.json` left in the data directory by an earlier version. */
   legacy?: { url?: string; token?: string };
+  /** The CA that signed its TLS certificate (`tlsCa`), absolute. */
+  caFile?: string;
 }
 
 export interface ContextsUpdate {
@@ -135,7 +146,9 @@ export function planContextsUpdate(
   if (legacyUrl && start.legacy?.token && legacyUrl !== url && !next.contexts[legacyUrl]) {
     next.contexts[legacyUrl] = { token: start.legacy.token, dataDir };
   }
-  next.contexts[url] = { ...(token ? { token } : {}), dataDir };
+  // A CA recorded earlier for this URL (by --ca-file) stays unless the server names its own.
+  const caFile = start.caFile ?? existing?.caFile;
+  next.contexts[url] = { ...(token ? { token } : {}), dataDir, ...(caFile ? { caFile } : {}) };
   const otherLive = (u: string | undefined): u is string =>
     u !== undefined && u !== url && live.has(u) && contexts.contexts[u]?.dataDir === dataDir;
   const update: ContextsUpdate = { next };
@@ -155,11 +168,23 @@ export function urlsToProbe(contexts: CliContexts, start: Pick<ServerStart, 'dat
   return [...urls];
 }
 
+/**
+ * The contexts with `caFile` (absolute) recorded for `url` (pure), when `--ca-file` named a CA that
+ * worked there and the context has another or none; undefined when nothing changes (no context for
+ * that URL: only servers the CLI already knows get one).
+ */
+export function withCaFile(contexts: CliContexts, url: string, caFile: string): CliContexts | undefined {
+  const key = url.replace(/\/+$/, '');
+  const context = contexts.contexts[key];
+  if (!context || context.caFile === caFile) return undefined;
+  return { ...contexts, contexts: { ...contexts.contexts, [key]: { ...context, caFile } } };
+}
+
 /** Where the CLI finds its server (pure): `CUTOVER_URL`/`CUTOVER_TOKEN` win, then the contexts. */
 export function findServer(
   contexts: CliContexts,
   query: { dataDir: string; explicitDataDir: boolean; envUrl?: string; envToken?: string },
-): { url?: string; token?: string } {
+): { url?: string; token?: string; caFile?: string } {
   // A data directory named on purpose never falls back to another server: that would send the
   // command to the wrong Cutover. The default one (./.cutover) falls back to the current server.
   const url =
@@ -167,6 +192,7 @@ export function findServer(
     contexts.dataDirs[query.dataDir] ??
     (query.explicitDataDir ? undefined : contexts.current);
   // `http://h:7070/` and `http://h:7070` are the same server.
-  const token = query.envToken ?? (url ? contexts.contexts[url.replace(/\/+$/, '')]?.token : undefined);
-  return { ...(url ? { url } : {}), ...(token ? { token } : {}) };
+  const context = url ? contexts.contexts[url.replace(/\/+$/, '')] : undefined;
+  const token = query.envToken ?? context?.token;
+  return { ...(url ? { url } : {}), ...(token ? { token } : {}), ...(context?.caFile ? { caFile: context.caFile } : {}) };
 }

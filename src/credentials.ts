@@ -139,6 +139,8 @@ export async function recordServerForCli(options: {
   dataDir: string;
   url: string;
   adminToken?: string;
+  /** The CA of the server's certificate (`tlsCa`, absolute), recorded so the local CLI trusts it. */
+  caFile?: string;
   log: Logger;
   probe?: (url: string) => Promise<boolean>;
 }): Promise<void> {
@@ -167,6 +169,7 @@ export async function recordServerForCli(options: {
         dataDir,
         url,
         ...(options.adminToken ? { adminToken: options.adminToken } : {}),
+        ...(options.caFile ? { caFile: options.caFile } : {}),
         ...(legacy ? { legacy } : {}),
       },
       live,

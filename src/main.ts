@@ -22,6 +22,7 @@ import {
   openAgentLogs,
   portFree,
   readMachineLink,
+  resolveMetricsToken,
   startAgent,
   waitAgentGone,
 } from './agent/index.ts';
@@ -44,6 +45,8 @@ export interface RunningServer {
   url: string;
   /** SHA-256 of the API's TLS certificate (DER, hex); undefined when it serves plain HTTP. */
   tlsFingerprint?: string;
+  /** SHA-256 of the CA that signed it (`tlsCa`), what join tokens pin; undefined without one. */
+  tlsCaFingerprint?: string;
   apiPort: number;
   /** Set only on the very first start: the admin token, never shown again. */
   adminToken?: string;
@@ -72,7 +75,7 @@ export async function startServer(
   // Tests of time-driven behaviour (windows, soak, backoff) pass a manual clock; everything else uses the system's.
   const clock = options.clock ?? systemClock;
   // Before anything changes: a key others may read is refused here, with the chmod that fixes it.
-  const tls = config.tlsCert && config.tlsKey ? await readTlsFiles(config.tlsCert, config.tlsKey) : undefined;
+  const tls = config.tlsCert && config.tlsKey ? await readTlsFiles(config.tlsCert, config.tlsKey, config.tlsCa) : undefined;
   // Modes first, whatever an earlier version or the operator left; the database's again once it exists.
   await secureServerFiles(config.dataDir, config.database, log);
   const store = await withPrivateUmask(() => openStore(config.database!, { log }));
@@ -139,6 +142,7 @@ export async function startServer(
     scheduler,
     version: PRODUCT_VERSION,
     ...(tls ? { tlsFingerprint: tls.fingerprint } : {}),
+    ...(tls?.caFingerprint ? { tlsCaFingerprint: tls.caFingerprint } : {}),
     pruneKeepReleases: config.pruneKeepReleases,
     runtime,
     artifacts,
@@ -147,6 +151,8 @@ export async function startServer(
     clock,
     log,
     openLogs: (instance, query, signal) => openAgentLogs(agentUrl, agentToken, instance, query, signal),
+    // Instances are not placed on machines yet: the one agent of agentUrl runs them all.
+    machineOf: async () => null,
   });
   // The agents' sessions come in on the API's port (HTTP/2 under /v1/agent/, ADR 0019).
   const link = createAgentLink({ store, clock, log, artifactPath: (digest) => artifacts.path(digest), countersMs: config.bakeCheckInterval });
@@ -166,6 +172,8 @@ export async function startServer(
     dataDir: resolve(config.dataDir),
     url,
     ...(adminToken ? { adminToken } : {}),
+    // The local CLI then trusts this server without --ca-file.
+    ...(tls?.caFingerprint && config.tlsCa ? { caFile: resolve(config.tlsCa) } : {}),
     log,
   });
 
@@ -205,13 +213,14 @@ export async function startServer(
   bake.start();
   health.start();
   // The fingerprint is what an operator compares with `join-token` output and `--print-fingerprint`.
-  log.info({ url, agentUrl, database: describeDatabase(config.database!), ...(tls ? { tlsFingerprint: tls.fingerprint } : {}) }, 'server started');
+  log.info({ url, agentUrl, database: describeDatabase(config.database!), ...(tls ? { tlsFingerprint: tls.fingerprint } : {}), ...(tls?.caFingerprint ? { tlsCaFingerprint: tls.caFingerprint } : {}) }, 'server started');
 
   let stopping: Promise<void> | undefined;
   return {
     url,
     apiPort,
     ...(tls ? { tlsFingerprint: tls.fingerprint } : {}),
+    ...(tls?.caFingerprint ? { tlsCaFingerprint: tls.caFingerprint } : {}),
     ...(adminToken ? { adminToken } : {}),
     async writeLocalJoinToken() {
       // The agent dials the loopback address even when the API listens on every address.
@@ -279,12 +288,28 @@ function every(ms: number, log: Logger, failed: string, task: () => Promise<unkn
 const settleIntervalMs = (lockTtlMs: number) => Math.max(1000, Math.min(30_000, Math.floor(lockTtlMs / 2)));
 
 /** The agent's composition root with the shared credentials files. */
-export async function startAgentProcess(config: Readonly<Config>, log: Logger, options: { takeover?: boolean; /** `CUTOVER_JOIN_TOKEN` */ joinToken?: string } = {}) {
+export async function startAgentProcess(
+  config: Readonly<Config>,
+  log: Logger,
+  options: {
+    takeover?: boolean;
+    /** `CUTOVER_JOIN_TOKEN` */ joinToken?: string;
+    /** `CUTOVER_METRICS_TOKEN` */ metricsToken?: string;
+    /** `--repin`: take the join token's pin before reporting (a renewed server certificate). */ repin?: boolean;
+  } = {},
+) {
   await secureAgentFiles(config.dataDir, log);
+  // Before the join: a refused metrics setting must not use up the join token.
+  const metricsToken = await resolveMetricsToken(config, options.metricsToken);
   // With `server`: joined (or reported) before anything starts, so a refused join changes nothing.
-  const link = config.server ? await linkMachine(config, options.joinToken, PRODUCT_VERSION, log) : undefined;
+  if (options.repin && !config.server) throw new CutoverError('VALIDATION_FAILED', '--repin re-pins the server this agent joined: give --server (or the setting server) too');
+  const link = config.server ? await linkMachine(config, options.joinToken, PRODUCT_VERSION, log, { repin: options.repin === true }) : undefined;
   const token = await ensureAgentToken(config.dataDir);
-  const agent = await startAgent(config, token, log, { ...options, ...(link ? { machine: { link, agentVersion: PRODUCT_VERSION } } : {}) });
+  const agent = await startAgent(config, token, log, {
+    ...options,
+    ...(metricsToken !== undefined ? { metricsToken } : {}),
+    ...(link ? { machine: { link, agentVersion: PRODUCT_VERSION } } : {}),
+  });
   await writeAgentEndpoint(config.dataDir, `http://${config.agentHost}:${agent.controlPort}`);
   return link ? Object.assign(agent, { machine: link.name }) : agent;
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { cp, readdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { request } from 'undici';
-import { alive, cutover, cutoverText, EXAMPLE, portFlags, ports, startProcess, tempDir } from './helpers.ts';
+import { alive, cutover, cutoverText, EXAMPLE, freePort, portFlags, ports, startProcess, tempDir } from './helpers.ts';
 import { waitFor } from '../src/testing/index.ts';
 
 /**
@@ -14,6 +14,8 @@ import { waitFor } from '../src/testing/index.ts';
 let data: Awaited<ReturnType<typeof tempDir>>;
 let up: Awaited<ReturnType<typeof startProcess>>;
 let http: number;
+let metricsPort: number;
+const METRICS_TOKEN = 'lifecycle-metrics-token-0123';
 const began = Date.now();
 
 before(async () => {
@@ -22,7 +24,9 @@ before(async () => {
   process.env.CUTOVER_PRUNE_KEEP_RELEASES = '1';
   const p = await ports();
   http = p.http;
-  up = await startProcess(data.dir, ['up', ...portFlags(p)]);
+  metricsPort = await freePort();
+  // `up` passes --metrics-listen to its agent, and the token through the environment.
+  up = await startProcess(data.dir, ['up', ...portFlags(p), '--metrics-listen', `127.0.0.1:${metricsPort}`], { CUTOVER_METRICS_TOKEN: METRICS_TOKEN });
 });
 
 after(async () => {
@@ -64,7 +68,7 @@ test('hosts change, history, prune and delete through the CLI; slots run on the 
   }
 
   const logs = await cutover(data.dir, ['logs', 'web', '--tail', '50']);
-  const line = logs.json.lines.find((l: string) => l.startsWith('slot PATH='));
+  const line = logs.stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { line: string }).line).find((l) => l.startsWith('slot PATH='));
   assert.ok(line, logs.stdout);
   assert.ok(line.startsWith(`slot PATH=${dirname(process.execPath)}:/usr/local/sbin:`), line);
   assert.ok(line.endsWith(`node=${process.version}`), `the slot's node is the agent's: ${line}`);
@@ -74,6 +78,10 @@ test('hosts change, history, prune and delete through the CLI; slots run on the 
   assert.deepEqual(moved.json.hosts, ['shop.test']);
   assert.equal((await get('shop.test')).version, '1.2.0');
   assert.equal((await get('web.test')).status, 404, 'the old host no longer routes');
+  const scraped = await request(`http://127.0.0.1:${metricsPort}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+  const metrics = await scraped.body.text();
+  assert.equal(scraped.statusCode, 200, metrics);
+  assert.match(metrics, /instance="web",color="(blue|green)",version="1\.2\.0"/, 'the agent of `up` serves its counters on --metrics-listen');
 
   const history = await cutover(data.dir, ['history', 'web', '--limit', '2']);
   assert.equal(history.code, 0);

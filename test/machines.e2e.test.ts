@@ -4,7 +4,7 @@ import { chmod, copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { readFile } from 'node:fs/promises';
-import { cutover, cutoverText, freePort, manifest, startProcess, tempDir } from './helpers.ts';
+import { CONFIG_HOME, cutover, cutoverText, freePort, manifest, startProcess, tempDir } from './helpers.ts';
 import { makeTestCerts, opensslFingerprint } from './tls-certs.ts';
 import type { TestCerts } from './tls-certs.ts';
 
@@ -39,17 +39,22 @@ test('the server serves HTTPS and reports the SHA-256 of its certificate, as ope
   assert.deepEqual(printed.json, { certificate: certs.cert, sha256: expected });
 });
 
-test('the CLI works with --ca-file or CUTOVER_CA_FILE, and without the CA it fails naming --ca-file', async () => {
-  const withFlag = await cutover(data.dir, ['token', 'list', '--ca-file', certs.ca]);
-  assert.equal(withFlag.code, 0, withFlag.stderr + withFlag.stdout);
-  assert.deepEqual(withFlag.json.items.map((t: { name: string }) => t.name), ['admin']);
-  const withEnv = await cutover(data.dir, ['token', 'list'], { CUTOVER_CA_FILE: certs.ca });
-  assert.equal(withEnv.code, 0, withEnv.stderr + withEnv.stdout);
-
+test('the CLI works with --ca-file or CUTOVER_CA_FILE, and without the CA it fails naming --ca-file; a --ca-file that worked is remembered', async () => {
   const without = await cutover(data.dir, ['token', 'list']);
   assert.equal(without.code, 6, without.stdout);
   assert.equal(without.json.error.code, 'TLS_UNTRUSTED');
   assert.match(without.json.error.message, /does not trust .*--ca-file FILE or CUTOVER_CA_FILE/);
+
+  const withEnv = await cutover(data.dir, ['token', 'list'], { CUTOVER_CA_FILE: certs.ca });
+  assert.equal(withEnv.code, 0, withEnv.stderr + withEnv.stdout);
+  assert.equal((await cutover(data.dir, ['token', 'list'])).code, 6, 'CUTOVER_CA_FILE is not recorded');
+  const withFlag = await cutover(data.dir, ['token', 'list', '--ca-file', certs.ca]);
+  assert.equal(withFlag.code, 0, withFlag.stderr + withFlag.stdout);
+  assert.deepEqual(withFlag.json.items.map((t: { name: string }) => t.name), ['admin']);
+  const contexts = JSON.parse(await readFile(join(CONFIG_HOME, 'cutover', 'contexts.json'), 'utf8'));
+  assert.equal(contexts.contexts[server!.info.api].caFile, certs.ca, 'the context of this server records the CA');
+  const later = await cutover(data.dir, ['token', 'list']);
+  assert.equal(later.code, 0, `later commands need no --ca-file: ${later.stdout}`);
 
   const wrong = await cutover(data.dir, ['token', 'list', '--ca-file', certs.otherCa]);
   assert.equal(wrong.code, 6, wrong.stdout);

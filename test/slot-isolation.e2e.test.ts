@@ -142,7 +142,7 @@ test(
       // The attacks run before the app listens, so they are all in the log once it is healthy.
       const r = await cutover(data, ['logs', name, '--tail', '2000'], viewer);
       assert.equal(r.code, 0, r.stderr);
-      return r.json.lines as string[];
+      return r.stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { line: string }).line);
     };
 
     const [aPid] = await deployHostile('hostile-a', { A_SECRET: 'a-secret-in-the-environment' });

@@ -38,3 +38,16 @@ export async function opensslFingerprint(cert: string): Promise<string> {
   const { stdout } = await run('openssl', ['x509', '-in', cert, '-noout', '-fingerprint', '-sha256']);
   return stdout.trim().split('=')[1]!.replaceAll(':', '').toLowerCase();
 }
+
+/**
+ * Another server certificate for `ips`, with a key of its own, signed by the CA `ca` (e.g. `ca.pem`
+ * of {@link makeTestCerts}, whose key is beside it as `.key`): a renewal, as the same CA would issue it.
+ */
+export async function makeLeafCert(dir: string, name: string, ca: string, ips: string[] = ['127.0.0.1']): Promise<{ cert: string; key: string }> {
+  const f = (ext: string) => join(dir, `${name}.${ext}`);
+  await run('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f('key'), '-out', f('csr'), '-subj', `/CN=${name}`]);
+  await writeFile(f('ext'), `subjectAltName=${ips.map((ip) => `IP:${ip}`).join(',')}\n`);
+  await run('openssl', ['x509', '-req', '-in', f('csr'), '-CA', ca, '-CAkey', ca.replace(/\.pem$/, '.key'), '-CAcreateserial', '-out', f('pem'), '-days', '2', '-extfile', f('ext')]);
+  await chmod(f('key'), 0o600);
+  return { cert: f('pem'), key: f('key') };
+}

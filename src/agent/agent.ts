@@ -24,6 +24,8 @@ import type { MachineLink } from './machine-link.ts';
 import { localSocketPath, startLocalSocket } from './local-socket.ts';
 import type { LocalSocket } from './local-socket.ts';
 import { localMachineName } from './machine-link.ts';
+import { resolveMetricsToken, startMetricsListener } from './metrics-listener.ts';
+import type { MetricsListener } from './metrics-listener.ts';
 import type { Isolation } from './isolation.ts';
 
 /** The signal that tells a running agent another agent is taking over (see {@link startAgent}). */
@@ -52,6 +54,8 @@ export interface RunningAgent {
   controlPort: number;
   /** A joined machine's session with the server. */
   session?: SessionClient;
+  /** Where `GET /metrics` is served (`metricsListen`); undefined when it is off. */
+  metricsPort?: number;
   /** Stops the agent and its slots; after `handover()` it only waits for the handover to finish. */
   stop(): Promise<void>;
   /**
@@ -123,6 +127,8 @@ export interface AgentOptions {
   takeover?: boolean;
   /** Tests: check every control-API answer against the protocol. */
   checkAnswers?: boolean;
+  /** `CUTOVER_METRICS_TOKEN` */
+  metricsToken?: string;
   /** A joined machine: the agent opens its session to the server (ADR 0019). */
   machine?: { link: MachineLink; agentVersion: string; /** Tests only: the protocol version announced. */ protocol?: number };
 }
@@ -164,6 +170,8 @@ export async function startAgent(
 ): Promise<RunningAgent> {
   const isolation = planIsolation({ euid: process.geteuid?.(), httpHost: config.httpHost, allowSharedUid: config.allowSharedUid });
   if (isolation.refusal) throw new CutoverError('CONFIG_INVALID', isolation.refusal, { details: { httpHost: config.httpHost } });
+  // Checked before anything starts: a metrics listener open to the network is refused, not warned about.
+  const metricsToken = await resolveMetricsToken(config, options.metricsToken);
   if (isolation.warning) log.warn({ isolation: isolation.isolation }, isolation.warning);
   const slotUser = isolation.isolation === 'uid' && config.slotUser ? await resolveSlotUser(config.slotUser) : undefined;
   const dataDir = join(config.dataDir, 'agent');
@@ -198,12 +206,15 @@ export async function startAgent(
   const reuse = { reusePort: process.platform === 'linux' };
   let routerPort: number;
   let controlPort: number;
+  let metrics: MetricsListener | undefined;
   try {
     routerPort = await router.listen(config.httpPort, config.httpHost, reuse);
     listening = routerPort;
     controlPort = await listen(control, config.agentPort, config.agentHost, reuse);
-    await verifyPortsOwned([routerPort, controlPort], previous);
+    if (config.metricsListen) metrics = await startMetricsListener({ ...config.metricsListen, token: metricsToken, metricsText: () => core.metricsText(), reusePort: reuse.reusePort });
+    await verifyPortsOwned([routerPort, controlPort, ...(metrics ? [metrics.port] : [])], previous);
   } catch (error) {
+    await metrics?.close();
     await closeServer(control);
     await router.close();
     await supervisor.releaseAll(); // adopted slots keep running for whoever serves them
@@ -215,7 +226,9 @@ export async function startAgent(
   const restored = core.restore().catch((error: Error) => log.error({ err: error.message }, 'restore failed'));
   // The session answers the server's calls as the control API does; it (re)connects on its own.
   const session = options.machine ? machineSession(options.machine, core, config, log) : undefined;
-  log.info({ routerPort, controlPort, ...(options.machine ? { machine: options.machine.link.name } : {}) }, 'agent started');
+  // The address only: the token is a secret and never logged.
+  const metricsAt = metrics ? { metrics: `${config.metricsListen!.host}:${metrics.port}`, metricsAuth: metricsToken !== undefined ? 'token' : 'none' } : {};
+  log.info({ routerPort, controlPort, ...(options.machine ? { machine: options.machine.link.name } : {}), ...metricsAt }, 'agent started');
 
   let stopping: Promise<void> | undefined;
   let handingOver: Promise<void> | undefined;
@@ -251,6 +264,7 @@ export async function startAgent(
       log.info({}, 'handing over to another agent');
       await restored;
       await session?.stop();
+      await metrics?.close();
       await closeServer(control);
       await local?.close();
       await router.close(); // stops accepting, then drains what this agent already accepted
@@ -274,6 +288,7 @@ export async function startAgent(
     routerPort,
     controlPort,
     ...(session ? { session } : {}),
+    ...(metrics ? { metricsPort: metrics.port } : {}),
     handover,
     async takeOver(options: TakeoverOptions = {}): Promise<TakeoverResult> {
       const say = options.onProgress ?? (() => {});
@@ -316,6 +331,7 @@ export async function startAgent(
         process.off(HANDOVER_SIGNAL, onHandoverSignal);
         await restored;
         await session?.stop();
+        await metrics?.close();
         await closeServer(control);
         await local?.close();
         await router.close();

@@ -13,4 +13,6 @@ export type { AgentState, PersistedInstance, PersistedMaintenance, PersistedSlot
 export { agentPidFile, agentPrivateDir, agentStateBase, findLiveAgent, legacyAgentPidFile, migrateAgentFiles } from './agent-files.ts';
 export { hostMachineName, linkMachine, localMachineName, machineLinkFile, readMachineLink } from './machine-link.ts';
 export type { MachineLink } from './machine-link.ts';
-export { derFingerprint, pinnedDispatcher } from './pinned-tls.ts';
+export { checkPeer, connectPinned, derFingerprint, pinnedDispatcher, pinnedTlsOptions } from './pinned-tls.ts';
+export type { TlsPin } from './pinned-tls.ts';
+export { resolveMetricsToken } from './metrics-listener.ts';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import type { Dispatcher } from 'undici';
 import { CutoverError, isCutoverError, parseJoinToken } from '../shared/index.ts';
-import type { ErrorCode, Logger } from '../shared/index.ts';
+import type { ErrorCode, Logger, PinKind } from '../shared/index.ts';
 import type { Config } from '../config/index.ts';
 import { PROTOCOL_VERSION } from '../protocol/index.ts';
 import { agentPrivateDir } from './agent-files.ts';
@@ -15,8 +15,10 @@ import { pinnedDispatcher } from './pinned-tls.ts';
 export interface MachineLink {
   name: string;
   urls: string[];
-  /** SHA-256 of the server's certificate, from the join token; null for a plain-HTTP loopback server. */
+  /** SHA-256 of what `pin` names, from the join token; null for a plain-HTTP loopback server. */
   fingerprint: string | null;
+  /** What `fingerprint` pins: the server's certificate, or its CA (`tlsCa`). Absent in files written before CA pins: `cert`. */
+  pin?: PinKind;
   credential: string;
 }
 
@@ -53,19 +55,22 @@ async function writeMachineLink(dataDir: string, link: MachineLink): Promise<voi
 
 const LOOPBACK = /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/;
 
-/** The dispatcher for a link: pinned for HTTPS; plain HTTP only to a loopback server. */
-function dispatcherFor(url: string, fingerprint: string | null): Dispatcher | undefined {
+/** What a link or a join token trusts in the server. */
+type Trust = Pick<MachineLink, 'fingerprint' | 'pin'>;
+
+/** The dispatcher for a link: pinned (to the certificate or its CA) for HTTPS; plain HTTP only to a loopback server. */
+function dispatcherFor(url: string, trust: Trust): Dispatcher | undefined {
   if (url.startsWith('https://')) {
-    if (!fingerprint) throw new CutoverError('CONFIG_INVALID', `the join token pins no certificate (its server had no TLS), so the agent will not send it to ${url}; create the token on a server started with --tls-cert and --tls-key`);
-    return pinnedDispatcher(fingerprint);
+    if (!trust.fingerprint) throw new CutoverError('CONFIG_INVALID', `the join token pins no certificate (its server had no TLS), so the agent will not send it to ${url}; create the token on a server started with --tls-cert and --tls-key`);
+    return pinnedDispatcher({ kind: trust.pin ?? 'cert', sha256: trust.fingerprint });
   }
   if (LOOPBACK.test(url)) return undefined;
   throw new CutoverError('CONFIG_INVALID', `${url} is plain HTTP on another machine: the join token and the credential would cross the network in clear; give the server --tls-cert and --tls-key and use its https:// URL`);
 }
 
 /** One JSON POST to the server; an error answer is thrown as the server's CutoverError, a network failure as SERVER_UNREACHABLE. */
-async function post<T>(url: string, path: string, body: object, fingerprint: string | null, credential?: string): Promise<T> {
-  const dispatcher = dispatcherFor(url, fingerprint);
+async function post<T>(url: string, path: string, body: object, trust: Trust, credential?: string): Promise<T> {
+  const dispatcher = dispatcherFor(url, trust);
   try {
     const res = await request(`${url.replace(/\/+$/, '')}${path}`, {
       method: 'POST',
@@ -95,15 +100,15 @@ async function post<T>(url: string, path: string, body: object, fingerprint: str
 async function joinServer(config: Readonly<Config>, token: string, agentVersion: string, log: Logger): Promise<MachineLink> {
   const content = parseJoinToken(token);
   const urls = [...new Set([...(config.server ? [config.server] : []), ...content.urls])];
-  const name = config.machineName ?? hostname().toLowerCase();
+  const name = config.machineName ?? hostMachineName();
   const body = { token: token.trim(), name, labels: config.machineLabels, agentVersion, protocolVersion: PROTOCOL_VERSION };
   let last: unknown;
   for (const url of urls) {
     try {
-      const { credential } = await post<{ credential: string }>(url, '/v1/machines/join', body, content.fingerprint);
-      const link: MachineLink = { name, urls: [url, ...urls.filter((u) => u !== url)], fingerprint: content.fingerprint, credential };
+      const { credential } = await post<{ credential: string }>(url, '/v1/machines/join', body, content);
+      const link: MachineLink = { name, urls: [url, ...urls.filter((u) => u !== url)], fingerprint: content.fingerprint, pin: content.pin, credential };
       await writeMachineLink(config.dataDir, link);
-      log.info({ server: url, machine: name, fingerprint: content.fingerprint }, 'joined the server as a machine');
+      log.info({ server: url, machine: name, fingerprint: content.fingerprint, pin: content.pin }, 'joined the server as a machine');
       return link;
     } catch (error) {
       // Only an unreachable server is worth trying the next URL for; a refusal is final.
@@ -115,26 +120,56 @@ async function joinServer(config: Readonly<Config>, token: string, agentVersion:
 }
 
 /**
- * The agent's side of the machine registry, at start: joins (first start: `token` from
- * `CUTOVER_JOIN_TOKEN` or `joinTokenFile`) or reads the saved link (later starts). The agent then
- * opens its session with the link (`session-client.ts`), which carries heartbeats and calls.
+ * `cutover agent --repin`: takes the pin (and kind) of a new join token for a joined agent whose
+ * server's certificate changed (renewed without `tlsCa`, or moved to a CA). The token only vouches
+ * for the server (an admin made it); it is not used up. The new pin is kept only once the server
+ * presenting it accepted this machine's credential (a heartbeat), so a wrong token changes nothing.
  */
-export async function linkMachine(config: Readonly<Config>, envToken: string | undefined, agentVersion: string, log: Logger): Promise<MachineLink> {
-  const link = await readMachineLink(config.dataDir);
-  if (link) {
-    if (config.machineName !== undefined && config.machineName !== link.name) {
-      throw new CutoverError('CONFIG_INVALID', `this agent joined as machine ${link.name}; it keeps that name (drop --name, or \`cutover machine remove ${link.name}\` and join again with a new join token)`);
-    }
-    // A server URL given now goes first (\`cutover up\` on another API port); the others stay as fallbacks.
-    if (config.server && link.urls[0] !== config.server) {
-      const moved = { ...link, urls: [config.server, ...link.urls.filter((u) => u !== config.server)] };
-      await writeMachineLink(config.dataDir, moved);
-      log.info({ machine: link.name, server: config.server }, 'the server URL changed; dialling the new one first');
-      return moved;
-    }
-    return link;
+async function repin(config: Readonly<Config>, link: MachineLink, token: string, agentVersion: string, log: Logger): Promise<MachineLink> {
+  const content = parseJoinToken(token);
+  const next: MachineLink = { ...link, fingerprint: content.fingerprint, pin: content.pin };
+  await post(next.urls[0]!, '/v1/machines/heartbeat', { agentVersion, protocolVersion: PROTOCOL_VERSION }, next, next.credential);
+  await writeMachineLink(config.dataDir, next);
+  log.info({ server: next.urls[0], machine: link.name, was: link.fingerprint, fingerprint: next.fingerprint, pin: next.pin }, 're-pinned the server: its certificate (or CA) from the new join token answered with this machine\'s credential');
+  return next;
+}
+
+/** A saved link, with the server URL given now first (`cutover up` on another API port; the others stay as fallbacks). */
+async function withServerFirst(config: Readonly<Config>, link: MachineLink, log: Logger): Promise<MachineLink> {
+  if (config.machineName !== undefined && config.machineName !== link.name) {
+    throw new CutoverError('CONFIG_INVALID', `this agent joined as machine ${link.name}; it keeps that name (drop --name, or \`cutover machine remove ${link.name}\` and join again with a new join token)`);
   }
-  const token = envToken ?? (config.joinTokenFile ? (await readFile(config.joinTokenFile, 'utf8')).trim() : undefined);
+  if (!config.server || link.urls[0] === config.server) return link;
+  const moved = { ...link, urls: [config.server, ...link.urls.filter((u) => u !== config.server)] };
+  await writeMachineLink(config.dataDir, moved);
+  log.info({ machine: link.name, server: config.server }, 'the server URL changed; dialling the new one first');
+  return moved;
+}
+
+/**
+ * The agent's side of the machine registry, at start: joins (first start: `token` from
+ * `CUTOVER_JOIN_TOKEN` or `joinTokenFile`) or reads the saved link (later starts; with `repin`,
+ * first takes the new join token's pin, see {@link repin}). The agent then opens its session with
+ * the link (`session-client.ts`), which carries heartbeats, calls and counters.
+ */
+export async function linkMachine(
+  config: Readonly<Config>,
+  envToken: string | undefined,
+  agentVersion: string,
+  log: Logger,
+  options: { repin?: boolean } = {},
+): Promise<MachineLink> {
+  const link = await readMachineLink(config.dataDir);
+  // Read only when needed: the file may be gone once the agent has joined.
+  const joinToken = async () => envToken ?? (config.joinTokenFile ? (await readFile(config.joinTokenFile, 'utf8')).trim() : undefined);
+  if (options.repin) {
+    const token = await joinToken();
+    if (!link) throw new CutoverError('VALIDATION_FAILED', `--repin is for an agent that has joined, and ${machineLinkFile(config.dataDir)} does not exist: start it without --repin to join`);
+    if (!token) throw new CutoverError('VALIDATION_FAILED', '--repin takes the pin of a new join token: give one in CUTOVER_JOIN_TOKEN or a file named by --join-token-file (an admin creates one with `cutover join-token create`)');
+    return withServerFirst(config, await repin(config, link, token, agentVersion, log), log);
+  }
+  if (link) return withServerFirst(config, link, log);
+  const token = await joinToken();
   if (!token) {
     throw new CutoverError('CONFIG_INVALID', `this agent has not joined ${config.server} yet: give it a join token in CUTOVER_JOIN_TOKEN or a file named by --join-token-file (an admin creates one with \`cutover join-token create\`)`);
   }
@@ -143,7 +178,7 @@ export async function linkMachine(config: Readonly<Config>, envToken: string | u
 
 /**
  * The name this machine goes by: its machine link's (`agent/private/machine.json`) once it has
- * joined, else the host name, lowercased (the name `cutover up`'s in-place upgrade joins it as).
+ * joined, else the host name made a machine name (the name `cutover up` joins it as).
  * A link file that cannot be read gives the host name too: the name labels reports, it grants nothing.
  */
 export async function localMachineName(dataDir: string): Promise<string> {

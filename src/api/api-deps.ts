@@ -27,8 +27,15 @@ export interface ApiDeps {
   pruneKeepReleases?: number;
   /** SHA-256 of the API's TLS certificate, embedded in join tokens; absent when it serves plain HTTP. */
   tlsFingerprint?: string;
+  /** SHA-256 of the CA that signed the API's certificate (`tlsCa`): join tokens then pin it instead. */
+  tlsCaFingerprint?: string;
   /** The product version, shown in the OpenAPI document. */
   version?: string;
   /** Streams an instance's slot output from the agent. */
   openLogs(instance: string, query: { color?: Color; tail?: number; follow?: boolean }, signal: AbortSignal): Promise<{ color: string; body: AsyncIterable<Uint8Array> }>;
+  /**
+   * The machine an instance runs on, for the labels of its log lines; null while instances are not
+   * placed on machines (the one agent of `agentUrl`: `cutover logs` prints `local`).
+   */
+  machineOf(instance: string): Promise<string | null>;
 }

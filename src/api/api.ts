@@ -8,6 +8,7 @@ import type { ApiEnv, RouteSpec } from './route.ts';
 import { adminRoutes } from './routes-admin.ts';
 import { channelRoutes } from './routes-channels.ts';
 import { instanceRoutes } from './routes-instances.ts';
+import { logRoutes } from './routes-logs.ts';
 import { releaseRoutes } from './routes-releases.ts';
 import { fleetRoutes } from './routes-fleet.ts';
 import { trafficRoutes } from './routes-traffic.ts';
@@ -30,6 +31,7 @@ export function apiRoutes(deps: ApiDeps): RouteSpec[] {
     }),
     ...releaseRoutes(deps),
     ...instanceRoutes(deps),
+    ...logRoutes(deps),
     ...channelRoutes(deps),
     ...adminRoutes(deps),
     ...fleetRoutes(deps),

@@ -101,7 +101,7 @@ test('a join is refused for a wrong, expired, reused or revoked token and for a 
     };
     assert.match(await refused(once, 'web-2', 401, 'JOIN_TOKEN_USED'), /already used 1 time, all it allows; ask an admin for a new one/);
     await refused('not-a-token', 'web-2', 401, 'JOIN_TOKEN_INVALID');
-    await refused(encodeJoinToken({ secret: 's'.repeat(43), fingerprint: null, urls: ['http://x'] }), 'web-2', 401, 'JOIN_TOKEN_INVALID');
+    await refused(encodeJoinToken({ secret: 's'.repeat(43), fingerprint: null, pin: 'cert', urls: ['http://x'] }), 'web-2', 401, 'JOIN_TOKEN_INVALID');
     const many = await newToken(h);
     assert.match(await refused(many, 'web-1', 409, 'MACHINE_EXISTS'), /another --name, or, if that machine is gone for good, `cutover machine remove web-1` first/);
     const revoked = await newToken(h);

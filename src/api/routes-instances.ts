@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CutoverError, invalidInput, isColor, withReason } from '../shared/index.ts';
+import { CutoverError, invalidInput, withReason } from '../shared/index.ts';
 import { rolloutFromRequest } from '../deploy/index.ts';
 import {
   bulkSetTarget,
@@ -254,48 +254,6 @@ export function instanceRoutes(deps: ApiDeps): RouteSpec[] {
       handle: async ({ who }) => {
         const [instances, index] = await Promise.all([store.listInstances(), loadPointerIndex(store)]);
         return { items: await Promise.all(instances.map(async (i) => statusForRole(await instanceStatus(deps, i.name, index), who.role))), next: null };
-      },
-    }),
-    route({
-      method: 'get',
-      path: '/api/instances/{name}/logs',
-      role: 'viewer',
-      operationId: 'logs',
-      summary: "Stream an instance's slot output",
-      tag: 'instances',
-      params: name,
-      query: z
-        .object({
-          color: z.string().optional().describe('blue or green; default the active colour.'),
-          tail: z.coerce.number().int().min(0).max(100_000).default(100),
-          follow: z.enum(['0', '1']).optional(),
-        })
-        .strict(),
-      status: 200,
-      rawResponse: 'text/plain',
-      handle: async ({ params, query, c }) => {
-        await mustGetInstance(store, params.name);
-        const { color } = query;
-        if (color !== undefined && !isColor(color)) throw new CutoverError('VALIDATION_FAILED', `--color must be blue or green, not "${color}"`);
-        const abort = new AbortController();
-        c.env.incoming.once('close', () => abort.abort());
-        const logs = await deps.openLogs(params.name, { ...(color ? { color } : {}), tail: query.tail, follow: query.follow === '1' }, abort.signal);
-        const iterator = logs.body[Symbol.asyncIterator]();
-        const stream = new ReadableStream<Uint8Array>({
-          async pull(controller) {
-            try {
-              const next = await iterator.next();
-              if (next.done) controller.close();
-              else controller.enqueue(next.value);
-            } catch {
-              controller.close();
-            }
-          },
-          cancel() {
-            abort.abort();
-          },
-        });
-        return c.body(stream, 200, { 'content-type': 'text/plain; charset=utf-8', 'x-cutover-color': logs.color });
       },
     }),
   ];

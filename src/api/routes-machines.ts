@@ -59,7 +59,7 @@ export function machineRoutes(deps: ApiDeps): RouteSpec[] {
       status: 201,
       response: createdJoinTokenSchema,
       handle: async ({ body, who, c }) =>
-        createJoinToken({ store, clock, serverUrls: [new URL(c.req.url).origin], ...(deps.tlsFingerprint ? { tlsFingerprint: deps.tlsFingerprint } : {}) }, body, who),
+        createJoinToken({ store, clock, serverUrls: [new URL(c.req.url).origin], ...(deps.tlsFingerprint ? { tlsFingerprint: deps.tlsFingerprint } : {}), ...(deps.tlsCaFingerprint ? { tlsCaFingerprint: deps.tlsCaFingerprint } : {}) }, body, who),
     }),
     route({
       method: 'delete',

@@ -295,7 +295,8 @@ export const machineViewSchema = machineSchema.extend({
 export const createdJoinTokenSchema = joinTokenSchema.extend({
   token: z.string().describe('The join token (`cutj_…`): shown only in this answer.'),
   urls: z.array(z.string()).describe('The server URLs it tells agents to dial.'),
-  fingerprint: z.string().nullable().describe("SHA-256 of the server's TLS certificate it pins; null without TLS."),
+  fingerprint: z.string().nullable().describe("SHA-256 of what it pins (see `pin`); null without TLS."),
+  pin: z.enum(['cert', 'ca']).nullable().describe("`cert`: the server's TLS certificate (renewing it needs new tokens); `ca`: the CA that signed it (`tlsCa`: a renewed certificate from that CA keeps working); null without TLS."),
 });
 
 /** A join's and a rotation's answer: the machine and its new credential, shown only here. */

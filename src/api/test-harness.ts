@@ -14,6 +14,7 @@ import { createDeployer, createTrafficControls } from '../deploy/index.ts';
 import { FakeRuntime } from '../testing/index.ts';
 import { ensureBuiltInChannels, hashToken } from '../control/index.ts';
 import { createApi } from './api.ts';
+import type { ApiDeps } from './api-deps.ts';
 import { createScheduler } from '../scheduler/index.ts';
 
 export const DAY = 86_400_000;
@@ -37,7 +38,16 @@ export interface Harness {
 
 export async function startHarness(
   start = Date.parse('2026-11-01T10:00:00Z'),
-  options: { store?: Store; maxApiBody?: number; maxArtifactSize?: number; tlsFingerprint?: string; log?: Logger } = {},
+  options: {
+    store?: Store;
+    maxApiBody?: number;
+    maxArtifactSize?: number;
+    tlsFingerprint?: string;
+    log?: Logger;
+    /** The agent's log stream and the instance's machine, for tests of the log relay. */
+    openLogs?: ApiDeps['openLogs'];
+    machineOf?: ApiDeps['machineOf'];
+  } = {},
 ): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'cutover-api-'));
   const { store: givenStore, log = silentLogger, ...limits } = options;
@@ -58,6 +68,7 @@ export async function startHarness(
     clock,
     log,
     openLogs: async () => ({ color: 'blue', body: Readable.from([]) }),
+    machineOf: async () => null,
     ...limits,
   });
   await ensureBuiltInChannels({ store, clock });

@@ -42,10 +42,10 @@ export async function connect(flags: ConnectFlags = {}): Promise<ApiClient> {
   const env = cliEnv();
   const timeoutMs = requestTimeout(flags.timeout, env.timeout);
   const named = flags.dataDir ?? env.dataDir;
-  const caFile = flags.caFile ?? env.caFile;
+  let caFile = flags.caFile ?? env.caFile;
   const dataDir = resolve(named ?? '.cutover');
   let file = '';
-  let found: { url?: string; token?: string } = { ...(env.url ? { url: env.url } : {}), ...(env.token ? { token: env.token } : {}) };
+  let found: { url?: string; token?: string; caFile?: string } = { ...(env.url ? { url: env.url } : {}), ...(env.token ? { token: env.token } : {}) };
   if (!found.url || !found.token) {
     // The contexts file's code (and fs, crypto with it) loads only without CUTOVER_URL and CUTOVER_TOKEN.
     const { contextsFileIn, findServer, readContexts } = await import('../cli-contexts.ts');
@@ -75,6 +75,10 @@ export async function connect(flags: ConnectFlags = {}): Promise<ApiClient> {
     );
   }
   const base = url.replace(/\/+$/, '');
+  // The CA recorded for this server (its tlsCa, or an earlier --ca-file) unless one is given now.
+  caFile ??= found.caFile;
+  // A --ca-file that works for a server the contexts know is recorded there, once it has worked.
+  let remember = file && flags.caFile ? () => rememberCaFile(file, base, resolve(flags.caFile!)) : undefined;
   const headers = { authorization: `Bearer ${token ?? ''}` };
   const tls = caFile === undefined ? undefined : await trusting(caFile);
   const fetchFn = tls?.fetch ?? fetch;
@@ -114,6 +118,10 @@ export async function connect(flags: ConnectFlags = {}): Promise<ApiClient> {
       clearTimeout(timer);
       if (abort.signal.aborted) throw silent(error, method, path, ms);
       throw unreachable(error);
+    }
+    if (remember && res.status < 400) {
+      await remember();
+      remember = undefined;
     }
     if (opts.stream && res.status < 400) {
       clearTimeout(timer);
@@ -157,6 +165,17 @@ export async function connect(flags: ConnectFlags = {}): Promise<ApiClient> {
       return res.body ?? (async function* () {})();
     },
   };
+}
+
+/** Records `caFile` for `url` in the contexts file (see `withCaFile`); a failure only means it is not remembered. */
+async function rememberCaFile(file: string, url: string, caFile: string): Promise<void> {
+  const { readContexts, withCaFile, writeContexts } = await import('../cli-contexts.ts');
+  try {
+    const next = withCaFile(await readContexts(file), url, caFile);
+    if (next) await writeContexts(file, next);
+  } catch {
+    // The command itself worked; the next one can be given --ca-file again.
+  }
 }
 
 /**

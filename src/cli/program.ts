@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { registerProcessCommands } from './commands/processes.ts';
 import { registerCatalogCommands } from './commands/catalog.ts';
 import { registerDeploymentCommands } from './commands/deployments.ts';
+import { registerLogsCommand } from './commands/logs.ts';
 import { registerInstanceCommands } from './commands/instances.ts';
 import { registerChannelCommands } from './commands/channels.ts';
 import { registerProblemCommands } from './commands/problems.ts';
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerInstanceCommands(program);
   registerLifecycleCommands(program);
   registerDeploymentCommands(program);
+  registerLogsCommand(program);
   registerTrafficCommands(program);
   registerChannelCommands(program);
   registerProblemCommands(program);

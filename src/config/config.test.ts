@@ -99,3 +99,18 @@ test('tlsCert and tlsKey go together; machine labels are key=value pairs', async
   assert.deepEqual((await loadConfig({})).machineLabels, {});
   await assert.rejects(loadConfig({ flags: { machineLabels: 'Role=web' } }), /"Role=web" is not a label; write key=value/);
 });
+
+test('metricsListen is host:port (IPv6 in brackets); unset, there is no metrics listener', async () => {
+  assert.equal((await loadConfig({})).metricsListen, undefined);
+  assert.deepEqual((await loadConfig({ flags: { metricsListen: '127.0.0.1:9100' } })).metricsListen, { host: '127.0.0.1', port: 9100 });
+  assert.deepEqual((await loadConfig({ env: { CUTOVER_METRICS_LISTEN: '[::1]:0' } })).metricsListen, { host: '::1', port: 0 });
+  assert.deepEqual((await loadConfig({ flags: { metricsListen: 'metrics.internal:9100', metricsTokenFile: '/etc/t' } })).metricsListen, { host: 'metrics.internal', port: 9100 });
+  for (const bad of ['9100', '127.0.0.1', '127.0.0.1:99999', '::1:9100', 'a b:1']) {
+    await assert.rejects(loadConfig({ flags: { metricsListen: bad } }), /metricsListen: .*is not an address to listen on; write host:port/, bad);
+  }
+});
+
+test('tlsCa needs tlsCert', async () => {
+  await assert.rejects(loadConfig({ flags: { tlsCa: '/etc/ca.pem' } }), /tlsCa: tlsCa is the CA that signed tlsCert: set tlsCert and tlsKey/);
+  assert.equal((await loadConfig({ flags: { tlsCert: '/c', tlsKey: '/k', tlsCa: '/ca' } })).tlsCa, '/ca');
+});

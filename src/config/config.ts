@@ -37,6 +37,14 @@ const bytes = (fallback: string) =>
       return n;
     });
 
+/** `host:port` or `[v6]:port` → its parts; undefined when it is neither (the port 0–65535). */
+export function parseListenAddress(text: string): { host: string; port: number } | undefined {
+  const m = /^\s*(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})\s*$/.exec(text);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) return undefined;
+  return { host: m[1] ?? m[2]!, port };
+}
+
 /** The system directories, after the agent's own Node: `node server.js` in a slot runs on it (Node 24). */
 export function defaultSlotPath(execPath: string = process.execPath): string {
   return [dirname(execPath), '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin']
@@ -56,6 +64,11 @@ export const configSchema = z
     apiHost: z.string().default('127.0.0.1').describe('Address the control-plane API listens on.'),
     apiPort: port(7070).describe('Port of the control-plane API (0 = any free port).'),
     tlsCert: z.string().min(1).optional().describe('PEM certificate (chain) the API serves HTTPS with; needs `tlsKey`. Its SHA-256 fingerprint is logged at start, shown by `cutover server --print-fingerprint`, and embedded in join tokens so agents pin it ([machines](machines.md#tls)). Unset: plain HTTP.'),
+    tlsCa: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("PEM certificate of the CA that signed `tlsCert` (needs it). Join tokens then pin this CA's SHA-256 instead of the certificate's, so a certificate renewed by the same CA keeps every joined agent working; the server checks at start that the CA signed `tlsCert`, presents the CA with its chain, and records the file for the local CLI (no `--ca-file` needed) ([machines](machines.md#tls))."),
     tlsKey: z.string().min(1).optional().describe("PEM private key of `tlsCert`. Must be mode 0600 or 0400 and owned by the server's user, else the server refuses to start and says which `chmod`/`chown` fixes it."),
     httpHost: z.string().default('127.0.0.1').describe('Address the router (the public HTTP entry) listens on.'),
     httpPort: port(8080).describe('Port of the router: where users reach the instances (0 = any free port).'),
@@ -159,6 +172,24 @@ export const configSchema = z
         return labels;
       })
       .describe('Agent: labels of the machine when it joins the `server`, `key=value` pairs separated by commas (`--label role=web --label zone=a`).'),
+    metricsListen: z
+      .string()
+      .optional()
+      .transform((v, ctx) => {
+        if (v === undefined || v === '') return undefined;
+        const listen = parseListenAddress(v);
+        if (!listen) {
+          ctx.addIssue({ code: 'custom', message: `"${v}" is not an address to listen on; write host:port, e.g. 127.0.0.1:9100 or [::1]:9100` });
+          return z.NEVER;
+        }
+        return listen;
+      })
+      .describe("Agent: where it serves `GET /metrics` (Prometheus text: the router's per-colour counters), as `host:port`, e.g. `127.0.0.1:9100`. Unset: no metrics listener. It replaces `/v1/metrics` on the agent's control port, which goes away once agents dial in (issue 17). A non-loopback address needs a token (`metricsTokenFile` or `CUTOVER_METRICS_TOKEN`), else the agent refuses to start ([operations](operations.md#metrics))."),
+    metricsTokenFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Agent: a file holding the bearer token a scraper must send to `metricsListen` (`Authorization: Bearer …`; Prometheus: `authorization.credentials_file`); else `CUTOVER_METRICS_TOKEN`. At least 16 characters. Never on the command line: it would sit in `ps`.'),
     logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info').describe('`debug`, `info`, `warn`, `error` or `silent`. Logs are JSON lines on stderr.'),
   })
   .strict()
@@ -168,6 +199,10 @@ export const configSchema = z
       const missing = c.tlsCert === undefined ? 'tlsCert' : 'tlsKey';
       // Reported at the key that was given, so the message says where it came from.
       ctx.addIssue({ code: 'custom', path: [missing === 'tlsCert' ? 'tlsKey' : 'tlsCert'], message: `tlsCert and tlsKey go together; set ${missing} (--${missing === 'tlsCert' ? 'tls-cert' : 'tls-key'}) too, or neither` });
+    }
+    // A CA without a certificate would pin nothing the server presents.
+    if (c.tlsCa !== undefined && c.tlsCert === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['tlsCa'], message: 'tlsCa is the CA that signed tlsCert: set tlsCert and tlsKey (--tls-cert, --tls-key) too, or leave tlsCa out' });
     }
   });
 

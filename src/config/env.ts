@@ -36,6 +36,14 @@ export function joinTokenFromEnv(): string | undefined {
 }
 
 /**
+ * `CUTOVER_METRICS_TOKEN`: the bearer token a scraper of the agent's `metricsListen` must send (else
+ * `metricsTokenFile`). Not a setting, like the join token: a secret stays out of the settings object.
+ */
+export function metricsTokenFromEnv(): string | undefined {
+  return process.env.CUTOVER_METRICS_TOKEN || undefined;
+}
+
+/**
  * The directory of the CLI's contexts file (its credentials): `$XDG_CONFIG_HOME/cutover`, else
  * `$HOME/.config/cutover` (XDG Base Directory spec), else the user's home from the system.
  */

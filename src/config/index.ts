@@ -1,5 +1,5 @@
-export { configSchema, loadConfig, configFromEnv, settingEnvName } from './config.ts';
+export { configSchema, loadConfig, configFromEnv, settingEnvName, parseListenAddress } from './config.ts';
 export type { Config, ConfigInput } from './config.ts';
 export { settingDocs } from './setting-docs.ts';
 export type { SettingDoc } from './setting-docs.ts';
-export { readEnv, cliEnv, cliConfigDir, ciEnv, joinTokenFromEnv } from './env.ts';
+export { readEnv, cliEnv, cliConfigDir, ciEnv, joinTokenFromEnv, metricsTokenFromEnv } from './env.ts';

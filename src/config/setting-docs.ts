@@ -18,6 +18,7 @@ export const settingDocs = {
   apiPort: { usedBy: 'server' },
   tlsCert: { usedBy: 'server' },
   tlsKey: { usedBy: 'server' },
+  tlsCa: { usedBy: 'server' },
   server: { usedBy: 'agent' },
   joinTokenFile: { usedBy: 'agent' },
   machineName: { usedBy: 'agent', shownDefault: 'the host name' },
@@ -59,5 +60,7 @@ export const settingDocs = {
   slotUidRange: { usedBy: 'agent' },
   slotUser: { usedBy: 'agent' },
   allowSharedUid: { usedBy: 'agent' },
+  metricsListen: { usedBy: 'agent' },
+  metricsTokenFile: { usedBy: 'agent' },
   logLevel: { usedBy: 'server, agent' },
 } satisfies Record<keyof ConfigInput, SettingDoc>;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { CutoverError, encodeJoinToken, parseDurationWithUnit } from '../shared/index.ts';
-import type { Actor, Clock, ErrorCode } from '../shared/index.ts';
+import type { Actor, Clock, ErrorCode, PinKind } from '../shared/index.ts';
 import { auditEntry } from '../store/index.ts';
 import type { JoinTokenRecord, Store } from '../store/index.ts';
 import { hashToken } from './tokens.ts';
@@ -70,6 +70,8 @@ export interface JoinTokenDeps {
   clock: Clock;
   /** SHA-256 of the API's TLS certificate; undefined when it serves plain HTTP. */
   tlsFingerprint?: string;
+  /** SHA-256 of the CA that signed it (`tlsCa`): tokens then pin the CA, so a renewed certificate keeps working. */
+  tlsCaFingerprint?: string;
   /** This server's own URL(s), the default of a token's `urls`. */
   serverUrls: string[];
 }
@@ -78,7 +80,11 @@ export interface JoinTokenDeps {
  * Creates a join token and returns it: the only time it is ever visible. The store keeps the
  * SHA-256 of its secret; the audit entry names its id, expiry, uses and URLs, never the secret.
  */
-export async function createJoinToken(deps: JoinTokenDeps, body: CreateJoinTokenInput, who: Actor): Promise<JoinTokenInfo & { token: string; urls: string[]; fingerprint: string | null }> {
+export async function createJoinToken(
+  deps: JoinTokenDeps,
+  body: CreateJoinTokenInput,
+  who: Actor,
+): Promise<JoinTokenInfo & { token: string; urls: string[]; fingerprint: string | null; pin: PinKind | null }> {
   const urls = body.urls ?? deps.serverUrls;
   const secret = randomBytes(32).toString('base64url');
   const now = deps.clock.now();
@@ -93,12 +99,14 @@ export async function createJoinToken(deps: JoinTokenDeps, body: CreateJoinToken
     revokedAt: null,
     revokedBy: null,
   };
-  const fingerprint = deps.tlsFingerprint ?? null;
+  // The CA when the server knows it: its pin outlives every certificate it signs.
+  const pin: PinKind = deps.tlsCaFingerprint ? 'ca' : 'cert';
+  const fingerprint = deps.tlsCaFingerprint ?? deps.tlsFingerprint ?? null;
   await deps.store.insertJoinToken(
     record,
-    auditEntry(who, 'join-token.create', `join-token:${record.id}`, { at: now, after: { id: record.id, expiresAt: record.expiresAt, maxUses: record.maxUses, urls, fingerprint } }),
+    auditEntry(who, 'join-token.create', `join-token:${record.id}`, { at: now, after: { id: record.id, expiresAt: record.expiresAt, maxUses: record.maxUses, urls, fingerprint, pin: fingerprint ? pin : null } }),
   );
-  return { ...info(record, now), urls, fingerprint, token: encodeJoinToken({ secret, fingerprint, urls }) };
+  return { ...info(record, now), urls, fingerprint, pin: fingerprint ? pin : null, token: encodeJoinToken({ secret, fingerprint, pin, urls }) };
 }
 
 export async function listJoinTokens(deps: { store: Store; clock: Clock }): Promise<JoinTokenInfo[]> {

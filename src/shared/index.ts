@@ -23,4 +23,4 @@ export type { MoveOutcome } from './move-into-place.ts';
 export { certFingerprint, keyFileProblem, readTlsFiles } from './tls-files.ts';
 export type { TlsFiles } from './tls-files.ts';
 export { JOIN_TOKEN_PREFIX, encodeJoinToken, parseJoinToken } from './join-token.ts';
-export type { JoinTokenContent } from './join-token.ts';
+export type { JoinTokenContent, PinKind } from './join-token.ts';

@@ -3,10 +3,41 @@ import { CutoverError } from './errors.ts';
 
 /** The server's certificate and key as `node:https` takes them, and the certificate's fingerprint. */
 export interface TlsFiles {
+  /** The chain the server presents: `tlsCert`'s, followed by the CA of `tlsCa` when given. */
   cert: string;
   key: string;
-  /** SHA-256 of the certificate's DER encoding, lowercase hex without separators (what join tokens pin). */
+  /** SHA-256 of the certificate's DER encoding, lowercase hex without separators (what join tokens pin without a CA). */
   fingerprint: string;
+  /** SHA-256 of the CA's certificate (`tlsCa`), what join tokens pin when it is given. */
+  caFingerprint?: string;
+}
+
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/**
+ * Checks that the CA in `caPem` signed the chain in `certPem` (its last certificate is the CA or
+ * was issued and signed by it) and returns the CA's fingerprint; `TLS_INVALID` naming both files
+ * otherwise. The CA is appended to the chain the server presents (if not there already), so an
+ * agent holding only the CA's hash (a join token) finds it in the handshake and checks the
+ * signature against it (RFC 8446 §4.4.2 lets a server send the root).
+ */
+export async function checkTlsCa(certPem: string, caPem: string, files: { cert: string; ca: string }): Promise<{ chain: string; caFingerprint: string }> {
+  const { X509Certificate } = await import('node:crypto');
+  const invalid = (why: string) => new CutoverError('TLS_INVALID', `${why}; check tlsCa (--tls-ca) and tlsCert (--tls-cert)`, { details: { ca: files.ca, cert: files.cert } });
+  let ca: InstanceType<typeof X509Certificate>;
+  try {
+    ca = new X509Certificate(caPem);
+  } catch (error) {
+    throw new CutoverError('TLS_INVALID', `the TLS CA file ${files.ca} is not a PEM certificate; check tlsCa (--tls-ca)`, { cause: error });
+  }
+  if (!ca.ca) throw invalid(`${files.ca} is not a CA certificate (no CA:TRUE basic constraint)`);
+  const chain = (certPem.match(PEM_CERT) ?? []).map((pem) => new X509Certificate(pem));
+  const last = chain.at(-1);
+  const signed = last !== undefined && (last.fingerprint256 === ca.fingerprint256 || (last.checkIssued(ca) && last.verify(ca.publicKey)));
+  if (!signed) throw invalid(`the certificate in ${files.cert} was not signed by the CA in ${files.ca}`);
+  const caFingerprint = ca.fingerprint256.replaceAll(':', '').toLowerCase();
+  const served = last.fingerprint256 === ca.fingerprint256 ? certPem : `${certPem.trimEnd()}\n${ca.toString()}`;
+  return { chain: served, caFingerprint };
 }
 
 /**
@@ -40,7 +71,7 @@ export function keyFileProblem(file: string, info: { mode: number; uid: number }
  * fix) a key other users could read or a certificate that does not parse. Never puts the key's
  * content in an error.
  */
-export async function readTlsFiles(certFile: string, keyFile: string): Promise<TlsFiles> {
+export async function readTlsFiles(certFile: string, keyFile: string, caFile?: string): Promise<TlsFiles> {
   const uid = process.getuid?.() ?? 0;
   let keyInfo;
   try {
@@ -60,7 +91,9 @@ export async function readTlsFiles(certFile: string, keyFile: string): Promise<T
   if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key)) {
     throw new CutoverError('TLS_INVALID', `the TLS key file ${keyFile} holds no PEM private key; check tlsKey (--tls-key)`);
   }
-  return { cert, key, fingerprint };
+  if (caFile === undefined) return { cert, key, fingerprint };
+  const { chain, caFingerprint } = await checkTlsCa(cert, await readText(caFile, 'CA', 'tlsCa (--tls-ca)'), { cert: certFile, ca: caFile });
+  return { cert: chain, key, fingerprint, caFingerprint };
 }
 
 async function readText(file: string, what: string, setting: string): Promise<string> {

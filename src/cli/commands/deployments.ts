@@ -3,7 +3,7 @@ import type { DeploymentView, InstanceStatus, ListOf } from '../../api/index.ts'
 import { CutoverError } from '../../shared/index.ts';
 import { connect } from '../api-client.ts';
 import { apiPath } from '../api-path.ts';
-import { durationFlag, escapeControl, onTargetText, resolvedText, when, withQuery } from '../format.ts';
+import { durationFlag, onTargetText, resolvedText, when, withQuery } from '../format.ts';
 import type { ApiClient } from '../api-client.ts';
 import { ExitWith, output, table } from '../output.ts';
 import { agentLines, alreadyServes, statusExitCode } from '../status-check.ts';
@@ -200,38 +200,5 @@ export function registerDeploymentCommands(program: Command): void {
       }
       const code = statusExitCode(checked);
       if (code !== 0) throw new ExitWith(code);
-    });
-
-  program
-    .command('logs')
-    .description("print a slot's output (the active slot unless --color)")
-    .argument('<instance>', 'instance name')
-    .option('--color <color>', 'blue or green')
-    .option('--tail <n>', 'lines from the end', '100')
-    .option('-f, --follow', 'keep printing new lines until Ctrl-C')
-    .option('--raw', "print the app's bytes as they are, colours and other terminal controls included (default: escaped)")
-    .action(async (instance: string, opts: { color?: string; tail: string; follow?: boolean; raw?: boolean }, cmd: Command) => {
-      const g = globals(cmd);
-      if (opts.color !== undefined && opts.color !== 'blue' && opts.color !== 'green') {
-        throw new CutoverError('VALIDATION_FAILED', `--color must be blue or green, not "${opts.color}"`);
-      }
-      if (!/^\d+$/.test(opts.tail)) throw new CutoverError('VALIDATION_FAILED', `--tail must be a number of lines, not "${opts.tail}"`);
-      const client = await connect(g);
-      const q = new URLSearchParams({ tail: opts.tail, ...(opts.color ? { color: opts.color } : {}), ...(opts.follow ? { follow: '1' } : {}) });
-      const body = await client.stream(`${apiPath('instances', instance, 'logs')}?${q}`);
-      if (g.json) {
-        let buffered = '';
-        for await (const chunk of body) buffered += Buffer.from(chunk).toString('utf8');
-        output(g.format).result({ instance, lines: buffered.split('\n').filter(Boolean) }, () => '');
-        return;
-      }
-      if (opts.raw) {
-        for await (const chunk of body) process.stdout.write(chunk);
-        return;
-      }
-      // An app's output is data too (L2): its control characters are escaped unless --raw.
-      const decoder = new TextDecoder();
-      for await (const chunk of body) process.stdout.write(escapeControl(decoder.decode(chunk, { stream: true }), '\n\t'));
-      process.stdout.write(escapeControl(decoder.decode(), '\n\t'));
     });
 }

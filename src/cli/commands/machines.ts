@@ -37,8 +37,10 @@ export function registerJoinTokenCommands(program: Command): void {
         [
           `created join token ${created.id}, usable until ${when(created.expiresAt)}${created.maxUses === null ? '' : ` for ${created.maxUses} join${created.maxUses === 1 ? '' : 's'}`}. It is shown only now: the server keeps only its hash.`,
           `  ${created.token}`,
-          created.fingerprint
-            ? `agents dial ${created.urls.join(' or ')} and accept only the certificate with SHA-256 ${created.fingerprint}`
+          created.fingerprint && created.pin === 'ca'
+            ? `agents dial ${created.urls.join(' or ')} and accept only a certificate for that address signed by the CA with SHA-256 ${created.fingerprint}`
+            : created.fingerprint
+            ? `agents dial ${created.urls.join(' or ')} and accept only the certificate with SHA-256 ${created.fingerprint} (renewing it needs new join tokens; --tls-ca pins the CA instead)`
             : `the server has no TLS certificate: agents would dial ${created.urls.join(' or ')} without pinning; give the server --tls-cert and --tls-key first`,
           'on the new machine: CUTOVER_JOIN_TOKEN=<the token> cutover agent --server <url> --name <machine>  (never on the command line)',
         ].join('\n'),

@@ -27,11 +27,19 @@ interface ProcessFlags {
   allowSharedUid?: boolean;
   tlsCert?: string;
   tlsKey?: string;
+  tlsCa?: string;
+  metricsListen?: string;
+  metricsTokenFile?: string;
+  /** Refused: see {@link configFrom}. */
+  metricsToken?: string;
 }
 
 async function configFrom(cmd: Command, opts: ProcessFlags, defaults: Record<string, unknown> = {}): Promise<Readonly<Config>> {
   const g = globals(cmd);
-  const { config: file, ...flags } = opts;
+  const { config: file, metricsToken, ...flags } = opts;
+  if (metricsToken !== undefined) {
+    throw new CutoverError('VALIDATION_FAILED', 'a metrics token on the command line would sit in `ps` and the shell history: nothing was started. Put it in CUTOVER_METRICS_TOKEN, or in a file (mode 0600) named by --metrics-token-file');
+  }
   const { loadConfig, readEnv } = await import('../../config/index.ts');
   return loadConfig({
     ...(file ? { file } : {}),
@@ -52,14 +60,18 @@ function withProcessOptions(cmd: Command): Command {
     .option('--rollback-window <duration>', 'how long the previous slot stays warm (default 30m)')
     .option('--log-level <level>', 'debug, info, warn, error, silent')
     .option('--reset-state', "agent: if its state files are all invalid, move them aside and start empty (else it refuses to start)")
-    .option('--allow-shared-uid', 'agent not run as root (slots share its uid): still let the router listen on a non-loopback address');
+    .option('--allow-shared-uid', 'agent not run as root (slots share its uid): still let the router listen on a non-loopback address')
+    .option('--metrics-listen <host:port>', 'agent: serve GET /metrics (Prometheus) here, e.g. 127.0.0.1:9100 (default off); a non-loopback address needs a metrics token')
+    .option('--metrics-token-file <file>', 'agent: a file holding the bearer token scrapers of --metrics-listen must send (else CUTOVER_METRICS_TOKEN)')
+    .option('--metrics-token <token>', 'refused: a token on the command line sits in `ps`; use CUTOVER_METRICS_TOKEN or --metrics-token-file');
 }
 
 function withDatabaseOption(cmd: Command): Command {
   return cmd
     .option('--database <location>', 'PostgreSQL URL (postgres://user:pass@host/db) or SQLite file (default <data-dir>/private/cutover.db)')
     .option('--tls-cert <file>', 'serve the API over HTTPS with this PEM certificate (chain); needs --tls-key')
-    .option('--tls-key <file>', "the certificate's PEM private key: mode 0600 or 0400, owned by the server's user");
+    .option('--tls-key <file>', "the certificate's PEM private key: mode 0600 or 0400, owned by the server's user")
+    .option('--tls-ca <file>', 'the PEM certificate of the CA that signed --tls-cert: join tokens pin this CA, so a renewed certificate keeps agents joined');
 }
 
 /**
@@ -88,6 +100,7 @@ function untilSignal(stop: () => Promise<void>, say: (line: string) => void): Pr
 /** The flags of `cutover agent` beyond the process flags. */
 type AgentFlags = ProcessFlags & {
   takeover?: boolean;
+  repin?: boolean;
   detach?: boolean;
   pidFile?: string;
   server?: string;
@@ -103,8 +116,11 @@ async function printTlsFingerprint(config: Readonly<Config>, out: ReturnType<typ
     throw new CutoverError('CONFIG_INVALID', 'the server has no TLS certificate to print the fingerprint of: give --tls-cert and --tls-key (or tlsCert and tlsKey in the settings)');
   }
   const { readTlsFiles } = await import('../../shared/index.ts');
-  const { fingerprint } = await readTlsFiles(config.tlsCert, config.tlsKey);
-  out.result({ certificate: config.tlsCert, sha256: fingerprint }, () => `SHA-256 ${fingerprint}  (${config.tlsCert})`);
+  const { fingerprint, caFingerprint } = await readTlsFiles(config.tlsCert, config.tlsKey, config.tlsCa);
+  const ca = caFingerprint ? { ca: config.tlsCa, caSha256: caFingerprint } : {};
+  out.result({ certificate: config.tlsCert, sha256: fingerprint, ...ca }, () =>
+    [`SHA-256 ${fingerprint}  (${config.tlsCert})`, ...(caFingerprint ? [`CA SHA-256 ${caFingerprint}  (${config.tlsCa}): what join tokens pin`] : [])].join('\n'),
+  );
 }
 
 /** Starts `cutover agent` as a child process and waits until it has written its endpoint. */
@@ -231,6 +247,9 @@ function agentArgs(opts: ProcessFlags): string[] {
   if (opts.logLevel) args.push('--log-level', opts.logLevel);
   if (opts.resetState) args.push('--reset-state');
   if (opts.allowSharedUid) args.push('--allow-shared-uid');
+  // The token itself travels in the inherited environment (CUTOVER_METRICS_TOKEN), never in argv.
+  if (opts.metricsListen) args.push('--metrics-listen', opts.metricsListen);
+  if (opts.metricsTokenFile) args.push('--metrics-token-file', opts.metricsTokenFile);
   return args;
 }
 
@@ -278,8 +297,14 @@ export function registerProcessCommands(program: Command): void {
       if (printFingerprint) return printTlsFingerprint(config, out);
       const server = await (await processes()).startServer(config, createLogger('server', config.logLevel));
       const { contextsFileIn } = await import('../../cli-contexts.ts');
-      out.result({ api: server.url, ...(server.tlsFingerprint ? { tlsFingerprint: server.tlsFingerprint } : {}), ...(server.adminToken ? { adminToken: server.adminToken } : {}) }, () =>
-        [`server listening on ${server.url}`, ...(server.tlsFingerprint ? [`TLS certificate SHA-256 ${server.tlsFingerprint}`] : []), ...(server.adminToken ? [`admin token (shown once; saved for the local CLI in ${contextsFileIn(cliConfigDir())}): ${server.adminToken}`] : [])].join('\n'),
+      const tls = { ...(server.tlsFingerprint ? { tlsFingerprint: server.tlsFingerprint } : {}), ...(server.tlsCaFingerprint ? { tlsCaFingerprint: server.tlsCaFingerprint } : {}) };
+      out.result({ api: server.url, ...tls, ...(server.adminToken ? { adminToken: server.adminToken } : {}) }, () =>
+        [
+          `server listening on ${server.url}`,
+          ...(server.tlsFingerprint ? [`TLS certificate SHA-256 ${server.tlsFingerprint}`] : []),
+          ...(server.tlsCaFingerprint ? [`TLS CA SHA-256 ${server.tlsCaFingerprint} (join tokens pin it)`] : []),
+          ...(server.adminToken ? [`admin token (shown once; saved for the local CLI in ${contextsFileIn(cliConfigDir())}): ${server.adminToken}`] : []),
+        ].join('\n'),
       );
       await untilSignal(() => server.stop(), (l) => out.progress(l));
     });
@@ -299,12 +324,16 @@ export function registerProcessCommands(program: Command): void {
     .option('--server <url>', "join this server as a machine (first start: with a join token in CUTOVER_JOIN_TOKEN or --join-token-file), then report to it with the machine's credential; see docs/machines.md")
     .option('--join-token-file <file>', 'a file holding the join token (else CUTOVER_JOIN_TOKEN); never the token itself on the command line')
     .option('--join-token <token>', 'refused: a token on the command line sits in `ps` and the shell history; use CUTOVER_JOIN_TOKEN or --join-token-file')
+    .option(
+      '--repin',
+      "a joined agent whose server renewed its certificate: take the pin of a new join token (CUTOVER_JOIN_TOKEN or --join-token-file; not used up), kept once the server accepts this machine's credential, then start as usual",
+    )
     .option('--name <name>', "the machine's name when it joins (default: the host name)")
     .option('--label <key=value...>', 'labels of the machine when it joins, e.g. --label role=web')
     .action(async (opts: AgentFlags, cmd: Command) => {
       const g = globals(cmd);
       const out = output(g.format);
-      const { takeover, detach, pidFile, joinToken, name, label, ...rest } = opts;
+      const { takeover, detach, pidFile, joinToken, name, label, repin, ...rest } = opts;
       if (joinToken !== undefined) {
         throw new CutoverError('VALIDATION_FAILED', 'a join token on the command line would sit in `ps` and the shell history: nothing was started. Put it in CUTOVER_JOIN_TOKEN, or in a file (mode 0600) named by --join-token-file');
       }
@@ -319,9 +348,15 @@ export function registerProcessCommands(program: Command): void {
         return;
       }
       const config = await configFrom(cmd, flags);
-      const { joinTokenFromEnv } = await import('../../config/index.ts');
+      const { joinTokenFromEnv, metricsTokenFromEnv } = await import('../../config/index.ts');
       const envToken = joinTokenFromEnv();
-      const agent = await (await processes()).startAgentProcess(config, createLogger('agent', config.logLevel), { takeover: takeover === true, ...(envToken ? { joinToken: envToken } : {}) });
+      const metricsToken = metricsTokenFromEnv();
+      const agent = await (await processes()).startAgentProcess(config, createLogger('agent', config.logLevel), {
+        takeover: takeover === true,
+        repin: repin === true,
+        ...(envToken ? { joinToken: envToken } : {}),
+        ...(metricsToken ? { metricsToken } : {}),
+      });
       let handedOver: Awaited<ReturnType<typeof agent.takeOver>> | undefined;
       if (takeover) {
         try {
@@ -332,9 +367,11 @@ export function registerProcessCommands(program: Command): void {
         }
       }
       (await import('../detach.ts')).reportToParent({ pid: process.pid, router: agent.routerPort, control: agent.controlPort, ...(handedOver ? { takeover: handedOver } : {}) });
-      const ports = `router on ${config.httpHost}:${agent.routerPort}, control API on ${config.agentHost}:${agent.controlPort}`;
+      const metricsAt = agent.metricsPort !== undefined ? `, metrics on ${config.metricsListen!.host}:${agent.metricsPort}` : '';
+      const ports = `router on ${config.httpHost}:${agent.routerPort}, control API on ${config.agentHost}:${agent.controlPort}${metricsAt}`;
       const machine = 'machine' in agent ? { machine: agent.machine, server: config.server } : {};
-      out.result({ router: agent.routerPort, control: agent.controlPort, ...machine, ...(handedOver ? { takeover: handedOver } : {}) }, () => {
+      const metrics = agent.metricsPort !== undefined ? { metrics: agent.metricsPort } : {};
+      out.result({ router: agent.routerPort, control: agent.controlPort, ...metrics, ...machine, ...(handedOver ? { takeover: handedOver } : {}) }, () => {
         if (!handedOver) return `agent: ${ports}${'machine' in agent ? `\njoined ${config.server} as machine ${agent.machine}` : ''}`;
         if (handedOver.previousPid === null) {
           return `agent: ${ports}\nno previous agent was running on ${config.dataDir} (agent/private/agent.pid names none alive): started normally`;
