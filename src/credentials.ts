@@ -1,20 +1,17 @@
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { moveIntoPlace } from './shared/index.ts';
 import type { Logger } from './shared/index.ts';
 import { planContextsUpdate, readContexts, urlsToProbe, writeContexts } from './cli-contexts.ts';
 import type { CliContexts } from './cli-contexts.ts';
 
 /**
- * Files in the data directory that let the agent and the server find each other, in
- * `<dataDir>/private/` (0700; the data directory itself is 0711 for slot uids to pass through).
- * Both are 0600 (set again at every start by `data-dir-modes.ts`):
- * - `agent-token`: the shared secret of the agent's control API;
- * - `agent.json`: where the agent's control API listens (written by the agent).
- * An earlier version kept them directly in the data directory: the server's and the agent's start
- * move them ({@link migrateCredentials}); until then the readers here fall back to them, so a
- * process that reads them first (`up` looking for a surviving agent) finds them.
+ * The data directory's private files that are not the database: `<dataDir>/private/` (0700; the
+ * data directory itself is 0711 for slot uids to pass through). `local-join.json` (0600, set again
+ * at every start by `data-dir-modes.ts`) is the single-use join token the server leaves for the
+ * agent of its own data directory (ADR 0019).
+ * An earlier version kept `agent-token` (the shared secret of the agent's control API) and
+ * `agent.json` (where that API listened) here or directly in the data directory: agents dial the
+ * server now, so both are removed at start ({@link migrateCredentials}), each logged.
  * The CLI's credentials (the admin token) live outside the data directory, in the contexts file
  * (`cli-contexts.ts`); an earlier version kept them in `<dataDir>/cli.json`, which the server's
  * start moves there ({@link recordServerForCli}).
@@ -30,75 +27,34 @@ async function readJson<T>(file: string): Promise<T | undefined> {
 
 /** `<dataDir>/private/`: credentials and the default SQLite database (0700). */
 export const privateDir = (dataDir: string): string => join(dataDir, 'private');
-export const agentTokenFile = (dataDir: string): string => join(privateDir(dataDir), 'agent-token');
-export const agentEndpointFile = (dataDir: string): string => join(privateDir(dataDir), 'agent.json');
-/** The credentials in `private/`; an earlier version kept them, by the same names, directly in the data directory. */
-export const CREDENTIAL_FILES = ['agent-token', 'agent.json'] as const;
+/** The private files kept 0600 at every start. */
+export const CREDENTIAL_FILES = ['local-join.json'] as const;
+/** An earlier version's files of the agent's control API, which agents no longer have. */
+const RETIRED_FILES = ['agent-token', 'agent.json'] as const;
 
 /**
- * Moves an earlier version's `agent-token` and `agent.json` into `private/` (logged). Both the
- * server and the agent run it at start: either may start first (systemd starts both at boot),
- * and both read the token. A leftover whose new place is taken is removed (the one in
- * `private/` is in use), logged.
+ * Removes an earlier version's `agent-token` and `agent.json` (in `private/` or the data
+ * directory), each logged: the agent has no control API any more; it dials the server. Both the
+ * server and the agent run it at start (systemd starts both at boot).
  */
 export async function migrateCredentials(dataDir: string, log: Logger): Promise<void> {
-  await ensurePrivateDir(dataDir);
-  for (const name of CREDENTIAL_FILES) {
-    const from = join(dataDir, name);
-    if ((await moveIntoPlace(from, join(privateDir(dataDir), name), log)) === 'kept') {
-      await rm(from, { force: true });
-      log.warn({ file: from }, 'removed a credentials file of an earlier layout: private/ holds the one in use');
+  await mkdir(dataDir, { recursive: true, mode: 0o711 });
+  // Modes whatever they were are set by data-dir-modes.ts; here only: never created open.
+  await mkdir(privateDir(dataDir), { recursive: true, mode: 0o700 });
+  for (const name of RETIRED_FILES) {
+    for (const file of [join(privateDir(dataDir), name), join(dataDir, name)]) {
+      if (!(await exists(file))) continue;
+      await rm(file, { force: true });
+      log.info({ file }, 'removed a file of the agent control API of an earlier version: agents dial the server now (ADR 0019)');
     }
   }
 }
 
-async function ensurePrivateDir(dataDir: string): Promise<void> {
-  await mkdir(dataDir, { recursive: true, mode: 0o711 });
-  // Modes whatever they were are set by data-dir-modes.ts; here only: never created open.
-  await mkdir(privateDir(dataDir), { recursive: true, mode: 0o700 });
-}
-
-async function readToken(file: string): Promise<string | undefined> {
-  try {
-    return (await readFile(file, 'utf8')).trim();
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    return undefined;
-  }
-}
-
-export async function ensureAgentToken(dataDir: string): Promise<string> {
-  await ensurePrivateDir(dataDir);
-  const file = agentTokenFile(dataDir);
-  // An earlier version's token, not moved yet (see migrateCredentials), is still the token: a
-  // new one here would lock the server out of a running agent that holds the old one.
-  const found = (await readToken(file)) ?? (await readToken(join(dataDir, 'agent-token')));
-  if (found !== undefined) return found;
-  const token = randomBytes(24).toString('base64url');
-  try {
-    await writeFile(file, `${token}\n`, { mode: 0o600, flag: 'wx' });
-    return token;
-  } catch (error) {
-    // Another process created it first: use theirs.
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return (await readFile(file, 'utf8')).trim();
-    throw error;
-  }
-}
-
-export async function writeAgentEndpoint(dataDir: string, url: string): Promise<void> {
-  // Temp file + rename: `up` polls for this file and must never read half of it.
-  await ensurePrivateDir(dataDir);
-  const file = agentEndpointFile(dataDir);
-  const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, JSON.stringify({ url }) + '\n', { mode: 0o600 });
-  await chmod(tmp, 0o600);
-  await rename(tmp, file);
-}
-
-export async function readAgentEndpoint(dataDir: string): Promise<string | undefined> {
-  // An earlier version's agent, still running, wrote it in the data directory itself.
-  const found = (await readJson<{ url?: string }>(agentEndpointFile(dataDir))) ?? (await readJson<{ url?: string }>(join(dataDir, 'agent.json')));
-  return found?.url;
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** The `<dataDir>/cli.json` an earlier version wrote: the API URL and the admin token. */

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
@@ -11,27 +10,26 @@ import { cliConfigDir } from './config/index.ts';
 import type { Config } from './config/index.ts';
 import { describeDatabase, openStore } from './store/index.ts';
 import { createArtifactStore } from './releases/index.ts';
-import { createDeployer, createLocalRollbackReconciler, createTrafficControls, pruneArtifacts } from './deploy/index.ts';
+import { createDeployer, createTrafficControls, pruneArtifacts } from './deploy/index.ts';
 import {
   claimPorts,
-  createAgentClient,
   findLiveAgent,
   hostMachineName,
   linkMachine,
-  localMachineName,
-  openAgentLogs,
   portFree,
+  joinLocalServer,
   readMachineLink,
   resolveMetricsToken,
+  writeLocalJoin,
   startAgent,
   waitAgentGone,
 } from './agent/index.ts';
 import type { AgentPidRecord } from './agent/index.ts';
 import { bootstrapAdminToken, collectUnreferencedArtifacts, createJoinToken, ensureBuiltInChannels, reportProblem } from './control/index.ts';
 import { createApi } from './api/index.ts';
-import { createAgentLink } from './link/index.ts';
+import { createAgentLink, createFleetRuntime } from './link/index.ts';
 import { createBakeWatcher, createHealthWatcher, createLostInstanceHandler, createRollbackGuard, createScheduler } from './scheduler/index.ts';
-import { ensureAgentToken, readAgentEndpoint, recordServerForCli, writeAgentEndpoint } from './credentials.ts';
+import { recordServerForCli } from './credentials.ts';
 import { contextsFileIn } from './cli-contexts.ts';
 import { secureAgentFiles, secureDatabaseFiles, secureServerFiles, withPrivateUmask } from './data-dir-modes.ts';
 
@@ -50,11 +48,6 @@ export interface RunningServer {
   apiPort: number;
   /** Set only on the very first start: the admin token, never shown again. */
   adminToken?: string;
-  /**
-   * `cutover up`'s automatic local join: a single-use join token (10 minutes) for an agent on this
-   * machine, written 0600 to a file in the private directory; answers the file's path.
-   */
-  writeLocalJoinToken(): Promise<string>;
   /** Resolves once the machine's agent has a session with this server (`TIMEOUT` after `timeoutMs`). */
   waitForMachine(name: string, timeoutMs: number): Promise<void>;
   stop(): Promise<void>;
@@ -82,18 +75,21 @@ export async function startServer(
   await secureDatabaseFiles(config.database, log);
   await ensureBuiltInChannels({ store, clock });
   const artifacts = createArtifactStore(join(config.dataDir, 'artifacts'));
-  const agentToken = await ensureAgentToken(config.dataDir);
-  const agentUrl = config.agentUrl ?? (await readAgentEndpoint(config.dataDir)) ?? `http://${config.agentHost}:${config.agentPort}`;
-  const runtime = createAgentClient(agentUrl, agentToken);
   const analysisThresholds = { minRequests: config.bakeMinRequests, maxErrorRate: config.bakeMaxErrorRate };
-  // Rollbacks made on the agent's machine while the server was away (`cutover local rollback`)
-  // become rollback deployments by `machine:<name>`: before any deploy or rollback is planned, and
-  // every bakeCheckInterval; until then the watchers leave their instances alone.
-  const localRollbacks = createLocalRollbackReconciler(
-    { store, clock, rollbackWindowMs: config.rollbackWindow, lockTtlMs: config.lockTtl, log },
-    await localMachineName(config.dataDir),
-    runtime,
-  );
+  // Every agent dials in (ADR 0019): the runtime sends each call to the session of the instance's
+  // machine. Rollbacks made on a machine while the server was away (`cutover local rollback`)
+  // become rollback deployments by `machine:<name>`: when it connects, before any deploy or
+  // rollback is planned, and every bakeCheckInterval; until then the watchers leave them alone.
+  const fleet = createFleetRuntime({ store, clock, log, link: () => link, localRollbacks: { rollbackWindowMs: config.rollbackWindow, lockTtlMs: config.lockTtl, log } });
+  const { runtime, localRollbacks } = fleet;
+  const link = createAgentLink({
+    store,
+    clock,
+    log,
+    artifactPath: (digest) => artifacts.path(digest),
+    countersMs: config.bakeCheckInterval,
+    onConnect: (session) => void fleet.onConnect(session),
+  });
   const deployer = createDeployer({
     store,
     runtime,
@@ -121,6 +117,8 @@ export async function startServer(
   const watching = { store, deployer, runtime, clock, log, guard, holds: localRollbacks.holds };
   const bake = createBakeWatcher({
     ...watching,
+    // The bake decides on the counters the agents push every bake interval, summed over machines.
+    runtime: { stats: async (instance) => link.pushedStats(instance) ?? (await runtime.stats(instance)) },
     bakeMs: config.bakeWindow,
     intervalMs: config.bakeCheckInterval,
     thresholds: analysisThresholds,
@@ -150,19 +148,17 @@ export async function startServer(
     maxArtifactSize: config.maxArtifactSize,
     clock,
     log,
-    openLogs: (instance, query, signal) => openAgentLogs(agentUrl, agentToken, instance, query, signal),
-    // Instances are not placed on machines yet: the one agent of agentUrl runs them all.
-    machineOf: async () => null,
+    openLogs: fleet.openLogs,
+    machineOf: fleet.machineOf,
+    connectedMachines: () => link.connected(),
   });
   // The agents' sessions come in on the API's port (HTTP/2 under /v1/agent/, ADR 0019).
-  const link = createAgentLink({ store, clock, log, artifactPath: (digest) => artifacts.path(digest), countersMs: config.bakeCheckInterval });
   const server = createApiServer({ ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}), http1: getRequestListener(api.fetch), agent: link.handle });
   let apiPort: number;
   try {
     apiPort = await listen(server.server, config.apiPort, config.apiHost);
   } catch (error) {
     await store.close();
-    await runtime.close();
     throw (error as NodeJS.ErrnoException).code === 'EADDRINUSE' ? apiPortInUse(config, error) : error;
   }
   const url = `${tls ? 'https' : 'http'}://${config.apiHost}:${apiPort}`;
@@ -176,6 +172,19 @@ export async function startServer(
     ...(tls?.caFingerprint && config.tlsCa ? { caFile: resolve(config.tlsCa) } : {}),
     log,
   });
+
+  // The automatic local join (`cutover up`, or a server and an agent sharing this data directory
+  // under systemd): while the agent of this data directory has not joined, a single-use join token
+  // for it waits in the private directory, 0600, where only this user (and root) can read it.
+  if (!(await readMachineLink(config.dataDir).catch(() => undefined))) {
+    const local = url.replace(/\/\/(0\.0\.0\.0|\[::\])(?=:)/, '//127.0.0.1');
+    const { token } = await createJoinToken(
+      { store, clock, serverUrls: [local], ...(tls ? { tlsFingerprint: tls.fingerprint } : {}), ...(tls?.caFingerprint ? { tlsCaFingerprint: tls.caFingerprint } : {}) },
+      { expires: '1h', uses: 1 },
+      systemActor('local-join', 'admin'),
+    );
+    await writeLocalJoin(config.dataDir, { url: local, token });
+  }
 
   // After listen: holding the API port proves this replica's previous incarnation is gone, so its leases are recovered at once.
   await deployer.recover().catch((error: Error) => log.warn({ err: error.message }, 'could not settle interrupted deployments yet'));
@@ -213,7 +222,7 @@ export async function startServer(
   bake.start();
   health.start();
   // The fingerprint is what an operator compares with `join-token` output and `--print-fingerprint`.
-  log.info({ url, agentUrl, database: describeDatabase(config.database!), ...(tls ? { tlsFingerprint: tls.fingerprint } : {}), ...(tls?.caFingerprint ? { tlsCaFingerprint: tls.caFingerprint } : {}) }, 'server started');
+  log.info({ url, database: describeDatabase(config.database!), ...(tls ? { tlsFingerprint: tls.fingerprint } : {}), ...(tls?.caFingerprint ? { tlsCaFingerprint: tls.caFingerprint } : {}) }, 'server started');
 
   let stopping: Promise<void> | undefined;
   return {
@@ -222,15 +231,6 @@ export async function startServer(
     ...(tls ? { tlsFingerprint: tls.fingerprint } : {}),
     ...(tls?.caFingerprint ? { tlsCaFingerprint: tls.caFingerprint } : {}),
     ...(adminToken ? { adminToken } : {}),
-    async writeLocalJoinToken() {
-      // The agent dials the loopback address even when the API listens on every address.
-      const local = url.replace(/\/\/(0\.0\.0\.0|\[::\]|::)(?=:)/, '//127.0.0.1');
-      const { token } = await createJoinToken({ store, clock, serverUrls: [local], ...(tls ? { tlsFingerprint: tls.fingerprint } : {}) }, { expires: '10m', uses: 1 }, systemActor('up', 'admin'));
-      const file = join(config.dataDir, 'private', 'up-join-token');
-      await rm(file, { force: true });
-      await writeFile(file, `${token}\n`, { mode: 0o600, flag: 'wx' });
-      return file;
-    },
     async waitForMachine(name, timeoutMs) {
       const deadline = Date.now() + timeoutMs;
       while (!link.sessionOf(name)) {
@@ -254,7 +254,6 @@ export async function startServer(
         await server.close();
         // A deployment cut short here is settled by recover() at the next start.
         await Promise.race([deployer.idle(), new Promise((r) => setTimeout(r, 5000).unref())]);
-        await runtime.close();
         await store.close();
         log.info({}, 'server stopped');
       })();
@@ -301,17 +300,43 @@ export async function startAgentProcess(
   await secureAgentFiles(config.dataDir, log);
   // Before the join: a refused metrics setting must not use up the join token.
   const metricsToken = await resolveMetricsToken(config, options.metricsToken);
-  // With `server`: joined (or reported) before anything starts, so a refused join changes nothing.
+  // With `server` (or a link saved at an earlier join): joined before anything starts, so a refused
+  // join changes nothing. Without either, the server of this data directory may have left a local
+  // join token (`cutover up`, or both under systemd): the agent joins with it, now or once it appears.
   if (options.repin && !config.server) throw new CutoverError('VALIDATION_FAILED', '--repin re-pins the server this agent joined: give --server (or the setting server) too');
-  const link = config.server ? await linkMachine(config, options.joinToken, PRODUCT_VERSION, log, { repin: options.repin === true }) : undefined;
-  const token = await ensureAgentToken(config.dataDir);
-  const agent = await startAgent(config, token, log, {
+  const saved = await readMachineLink(config.dataDir);
+  const link =
+    saved || config.server || options.joinToken
+      ? await linkMachine(config, options.joinToken, PRODUCT_VERSION, log, { repin: options.repin === true })
+      : await joinLocalServer(config, PRODUCT_VERSION, log);
+  const agent = await startAgent(config, log, {
     ...options,
     ...(metricsToken !== undefined ? { metricsToken } : {}),
     ...(link ? { machine: { link, agentVersion: PRODUCT_VERSION } } : {}),
   });
-  await writeAgentEndpoint(config.dataDir, `http://${config.agentHost}:${agent.controlPort}`);
-  return link ? Object.assign(agent, { machine: link.name }) : agent;
+  if (!link) waitForLocalServer(config, log, agent);
+  return Object.assign(agent, { machine: link?.name ?? null });
+}
+
+/** Until the server of this data directory leaves a local join token, looks for it every second; then joins and opens the session. */
+function waitForLocalServer(config: Readonly<Config>, log: Logger, agent: Awaited<ReturnType<typeof startAgent>>): void {
+  log.warn({ dataDir: config.dataDir }, 'this agent has not joined a server: serving on, and joining the server of this data directory once it runs (or give --server with a join token)');
+  const timer = setInterval(() => {
+    void joinLocalServer(config, PRODUCT_VERSION, log).then(
+      (link) => {
+        if (!link) return;
+        clearInterval(timer);
+        agent.connect({ link, agentVersion: PRODUCT_VERSION });
+      },
+      (error: Error) => log.warn({ err: error.message }, 'could not join the server of this data directory yet'),
+    );
+  }, 1000);
+  timer.unref();
+  const stop = agent.stop;
+  agent.stop = () => {
+    clearInterval(timer);
+    return stop();
+  };
 }
 
 /** The live agent serving a data directory, as `cutover up` finds it (see {@link findServingAgent}). */

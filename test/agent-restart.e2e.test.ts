@@ -68,7 +68,7 @@ test(`${ROUNDS} agent handovers under keep-alive load, slow requests and event s
   const data = await tempDir('handover');
   cleanup.push(data.cleanup);
   const p = await ports();
-  const agentArgs = ['agent', '--http-port', String(p.http), '--agent-port', String(p.agent)];
+  const agentArgs = ['agent', '--http-port', String(p.http)];
   // Streams left open at a handover are ended after this grace (default 5 s): short, to keep the test lean.
   process.env.CUTOVER_TAKEOVER_STREAM_GRACE = '200ms';
   cleanup.push(async () => void delete process.env.CUTOVER_TAKEOVER_STREAM_GRACE);
@@ -79,7 +79,7 @@ test(`${ROUNDS} agent handovers under keep-alive load, slow requests and event s
   // release back by itself, which is not under test here (the rollback below is).
   const serverConfig = join(data.dir, 'server.yml');
   await writeFile(serverConfig, 'bakeWindow: 0\n');
-  const server = await startProcess(data.dir, ['server', '--config', serverConfig, '--api-port', String(p.api), '--agent-port', String(p.agent)]);
+  const server = await startProcess(data.dir, ['server', '--config', serverConfig, '--api-port', String(p.api)]);
   cleanup.push(server.stop);
   for (const v of ['1.0.0', '1.1.0']) assert.equal((await cutover(data.dir, ['release', 'publish', await manifest(data.dir, v)])).code, 0);
   assert.equal((await cutover(data.dir, ['instance', 'create', 'web', '--app', 'hello', '--host', 'web.test'])).code, 0);

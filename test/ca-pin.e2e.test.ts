@@ -21,7 +21,7 @@ const began = Date.now();
 
 const serverDir = () => join(data.dir, 'server');
 const agentDir = () => join(data.dir, 'agent');
-const agentArgs = async (name: string) => ['agent', '--server', `https://127.0.0.1:${apiPort}`, '--name', name, '--http-port', String(await freePort()), '--agent-port', String(await freePort())];
+const agentArgs = async (name: string) => ['agent', '--server', `https://127.0.0.1:${apiPort}`, '--name', name, '--http-port', String(await freePort())];
 
 async function restartServer(tls: string[]): Promise<void> {
   await server?.stop();

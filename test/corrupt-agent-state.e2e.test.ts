@@ -27,10 +27,10 @@ test('M6: both agent state files corrupt: the agent refuses, --reset-state start
   const data = await tempDir('corrupt-state');
   cleanup.push(data.cleanup);
   const p = await ports();
-  const agentArgs = ['agent', '--http-port', String(p.http), '--agent-port', String(p.agent)];
+  const agentArgs = ['agent', '--http-port', String(p.http)];
   let agent = await startProcess(data.dir, agentArgs);
   cleanup.push(() => agent.stop());
-  const server = await startProcess(data.dir, ['server', '--api-port', String(p.api), '--agent-port', String(p.agent)]);
+  const server = await startProcess(data.dir, ['server', '--api-port', String(p.api)]);
   cleanup.push(server.stop);
   assert.equal((await cutover(data.dir, ['release', 'publish', await manifest(data.dir, '1.1.0')])).code, 0);
   assert.equal((await cutover(data.dir, ['instance', 'create', 'hello', '--app', 'hello', '--host', 'hello.test'])).code, 0);

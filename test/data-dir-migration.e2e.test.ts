@@ -36,10 +36,10 @@ test('an old data directory with a live instance is migrated in place', async ()
   cleanup.push(data.cleanup);
   const dir = data.dir;
   const p = await ports();
-  const agentArgs = ['agent', '--http-port', String(p.http), '--agent-port', String(p.agent)];
+  const agentArgs = ['agent', '--http-port', String(p.http)];
   let agent = await startProcess(dir, agentArgs);
   cleanup.push(() => agent.stop());
-  const serverArgs = ['server', '--api-port', String(p.api), '--agent-port', String(p.agent)];
+  const serverArgs = ['server', '--api-port', String(p.api)];
   let server = await startProcess(dir, serverArgs);
   cleanup.push(() => server.stop());
   const adminToken = server.info.adminToken as string;
@@ -116,8 +116,6 @@ test('an old data directory with a live instance is migrated in place', async ()
     'server',
     '--api-port',
     String(replicaPort),
-    '--agent-port',
-    String(p.agent),
   ]);
   cleanup.push(() => replica.stop());
   const after1 = JSON.parse(await readFile(contextsFile, 'utf8'));

@@ -38,10 +38,9 @@ async function noneRunning(): Promise<boolean> {
 
 before(async () => {
   data = await tempDir('fleet');
-  const agentPort = await freePort();
-  agent = await startProcess(data.dir, ['agent', '--http-port', String(await freePort()), '--agent-port', String(agentPort)]);
+  agent = await startProcess(data.dir, ['agent', '--http-port', String(await freePort())]);
   const config = await loadConfig({
-    defaults: { dataDir: data.dir, apiPort: await freePort(), agentPort, fleetInterval: '1h', logLevel: 'silent' },
+    defaults: { dataDir: data.dir, apiPort: await freePort(), fleetInterval: '1h', logLevel: 'silent' },
     env: {},
     flags: {},
   });

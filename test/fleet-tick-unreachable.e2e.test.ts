@@ -14,7 +14,7 @@ test('fleet tick says when due upgrades did not start because the agent does not
   const data = await tempDir('tick-unreachable');
   // Nothing listens on the agent port.
   const config = await loadConfig({
-    defaults: { dataDir: data.dir, apiPort: await freePort(), agentPort: await freePort(), fleetInterval: '1h', logLevel: 'silent' },
+    defaults: { dataDir: data.dir, apiPort: await freePort(), fleetInterval: '1h', logLevel: 'silent' },
     env: {},
     flags: {},
   });

@@ -70,7 +70,7 @@ after(async () => {
 });
 
 const onServer = (args: string[]) => cutover(serverDir, [...args, '--ca-file', certs.ca], {}, { netns: ns.server });
-const agentArgs = async (name: string) => ['agent', '--server', url, '--name', name, '--http-port', String(await freePort()), '--agent-port', String(await freePort())];
+const agentArgs = async (name: string) => ['agent', '--server', url, '--name', name, '--http-port', String(await freePort())];
 
 test('an agent on another machine joins over TLS, pinned by the join token; machine list shows it; a restart reports with its credential', { skip: !isRoot }, async () => {
   const token = await onServer(['join-token', 'create', '--expires', '10m']);

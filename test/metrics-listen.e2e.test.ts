@@ -26,7 +26,7 @@ before(async () => {
   const metricsPort = await freePort();
   agent = spawn(
     process.execPath,
-    [CLI, '--data-dir', data.dir, '--json', 'agent', '--http-port', '0', '--agent-port', '0', '--metrics-listen', `127.0.0.1:${metricsPort}`, '--log-level', 'debug'],
+    [CLI, '--data-dir', data.dir, '--json', 'agent', '--http-port', '0', '--metrics-listen', `127.0.0.1:${metricsPort}`, '--log-level', 'debug'],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CUTOVER_URL: '', CUTOVER_TOKEN: '', CUTOVER_METRICS_TOKEN: TOKEN } },
   );
   agent.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
@@ -82,7 +82,7 @@ test('the agent serves /metrics on metricsListen with the token, 401 without; th
 });
 
 test('a metrics address other machines reach, without a token, is refused before anything starts; a token flag too', async () => {
-  const open = await cutover(data.dir, ['agent', '--http-port', '0', '--agent-port', '0', '--metrics-listen', '0.0.0.0:0']);
+  const open = await cutover(data.dir, ['agent', '--http-port', '0', '--metrics-listen', '0.0.0.0:0']);
   assert.equal(open.json?.error?.code, 'CONFIG_INVALID', open.stdout + open.stderr);
   assert.match(open.json.error.message, /metricsListen 0\.0\.0\.0 is reachable from other machines and no metrics token is set/);
   const flag = await cutover(data.dir, ['agent', '--http-port', '0', '--metrics-listen', '127.0.0.1:0', '--metrics-token', TOKEN]);

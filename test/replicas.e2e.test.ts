@@ -20,7 +20,7 @@ test('replicas: a starting replica never fails a live one’s deployment (M1); a
   const data = await tempDir('replicas');
   cleanup.push(data.cleanup);
   const p = await ports();
-  const agent = await startProcess(data.dir, ['agent', '--http-port', String(p.http), '--agent-port', String(p.agent)]);
+  const agent = await startProcess(data.dir, ['agent', '--http-port', String(p.http)]);
   cleanup.push(agent.stop);
   // Short leases (renewed every third of their TTL by the heartbeat), and one long one for the restart case.
   // No bake: on a loaded machine the latency analysis may roll a release back, which is not under test.
@@ -29,7 +29,7 @@ test('replicas: a starting replica never fails a live one’s deployment (M1); a
   await writeFile(shortTtl, 'lockTtl: 2s\nbakeWindow: 0\n');
   await writeFile(longTtl, 'lockTtl: 2m\nbakeWindow: 0\n');
   const replica = async (apiPort: number, config: string) => {
-    const r = await startProcess(data.dir, ['server', '--api-port', String(apiPort), '--agent-port', String(p.agent), '--config', config]);
+    const r = await startProcess(data.dir, ['server', '--api-port', String(apiPort), '--config', config]);
     cleanup.push(r.stop);
     return r;
   };

@@ -12,9 +12,9 @@ test('SIGKILL of the server: traffic continues; after restart, status is right',
   const data = await tempDir('crash');
   cleanup.push(data.cleanup);
   const p = await ports();
-  const agent = await startProcess(data.dir, ['agent', '--http-port', String(p.http), '--agent-port', String(p.agent)]);
+  const agent = await startProcess(data.dir, ['agent', '--http-port', String(p.http)]);
   cleanup.push(agent.stop);
-  const serverArgs = ['server', '--api-port', String(p.api), '--agent-port', String(p.agent)];
+  const serverArgs = ['server', '--api-port', String(p.api)];
   const server = await startProcess(data.dir, serverArgs);
   for (const v of ['1.0.0', '1.1.0']) assert.equal((await cutover(data.dir, ['release', 'publish', await manifest(data.dir, v)])).code, 0);
   assert.equal((await cutover(data.dir, ['instance', 'create', 'web', '--app', 'hello', '--host', 'web.test'])).code, 0);

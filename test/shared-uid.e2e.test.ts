@@ -98,8 +98,6 @@ test(
         '0.0.0.0',
         '--http-port',
         String(p.http),
-        '--agent-port',
-        String(p.agent),
       ],
       env,
     );

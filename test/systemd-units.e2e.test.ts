@@ -83,7 +83,7 @@ test(
     const settings = join(tmp.dir, 'cutover.yml');
     await writeFile(
       settings,
-      `httpPort: ${p.http}\nagentPort: ${p.agent}\napiPort: ${p.api}\nlogLevel: warn\n`,
+      `httpPort: ${p.http}\napiPort: ${p.api}\nlogLevel: warn\n`,
     );
     const pidFile = join(tmp.dir, 'agent.pid');
     const unitDir = join(tmp.dir, 'units');

@@ -118,7 +118,7 @@ async function startUpText(
 /** Runs `cutover up` to its end (a refused start) on the given ports, free ones for the rest. */
 async function upOn(dataDir: string, given: Partial<Ports>): Promise<CliResult> {
   const port = async (key: keyof Ports) => String(given[key] ?? (await freePort()));
-  const flags = ['--http-port', await port('http'), '--api-port', await port('api'), '--agent-port', await port('agent')];
+  const flags = ['--http-port', await port('http'), '--api-port', await port('api')];
   return cutover(dataDir, ['up', ...flags]);
 }
 

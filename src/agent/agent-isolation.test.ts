@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createArtifactStore, unpackArtifact } from '../releases/index.ts';
 import { createSupervisor } from '../supervisor/index.ts';
 import { createStateFile } from './agent-state.ts';
-import { TOKEN, deploy, get, packFixtureApp, startTestAgent, tempDataDir } from './test-agent.ts';
+import { deploy, get, packFixtureApp, startTestAgent, tempDataDir } from './test-agent.ts';
 import { waitFor } from '../testing/index.ts';
 import type { TestAgent } from './test-agent.ts';
 
@@ -105,12 +105,7 @@ test('each instance gets a uid of its own, kept across restarts, and its own cop
     escapee.unref();
     const escaped = new Promise((resolve) => escapee.once('exit', (_code, signal) => resolve(signal)));
     // Removing an instance removes its files and processes: its uid may be handed to another instance later.
-    await (
-      await fetch(`http://127.0.0.1:${agent.agent.controlPort}/v1/instances/two`, {
-        method: 'DELETE',
-        headers: { authorization: `Bearer ${TOKEN}` },
-      })
-    ).text();
+    await agent.client.removeInstance('two');
     await assert.rejects(stat(join(data.dir, 'agent', 'releases', 'two')), { code: 'ENOENT' });
     await assert.rejects(stat(join(data.dir, 'agent', 'homes', 'two')), { code: 'ENOENT' });
     assert.equal(await escaped, 'SIGKILL');

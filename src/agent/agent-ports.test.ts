@@ -10,10 +10,10 @@ import { loadConfig } from '../config/index.ts';
 import { isCutoverError } from '../shared/index.ts';
 import { startAgent } from './agent.ts';
 import { writeAgentPid } from './agent-pid-file.ts';
-import { captureLogger, tempDataDir, TOKEN } from './test-agent.ts';
+import { captureLogger, tempDataDir } from './test-agent.ts';
 
-async function configFor(dataDir: string, httpPort: number, agentPort: number) {
-  return loadConfig({ env: {}, flags: { dataDir, httpPort, agentPort, logLevel: 'silent' } });
+async function configFor(dataDir: string, httpPort: number, metricsPort?: number) {
+  return loadConfig({ env: {}, flags: { dataDir, httpPort, ...(metricsPort === undefined ? {} : { metricsListen: `127.0.0.1:${metricsPort}` }), logLevel: 'silent' } });
 }
 
 async function holder(reusePort: boolean): Promise<{ port: number; close(): Promise<void> }> {
@@ -25,7 +25,7 @@ async function holder(reusePort: boolean): Promise<{ port: number; close(): Prom
   };
 }
 
-test('an agent refuses a router or control port another process holds, even with SO_REUSEPORT, naming the port and its flag', async (t) => {
+test('an agent refuses a router or metrics port another process holds, even with SO_REUSEPORT, naming the port and its flag', async (t) => {
   const data = await tempDataDir();
   t.after(data.cleanup);
   for (const reusePort of [false, true]) {
@@ -33,13 +33,13 @@ test('an agent refuses a router or control port another process holds, even with
     t.after(taken.close);
     const free = await holder(false);
     await free.close();
-    for (const [http, agent, flag] of [
+    for (const [http, metrics, flag] of [
       [taken.port, free.port, '--http-port'],
-      [free.port, taken.port, '--agent-port'],
+      [free.port, taken.port, '--metrics-listen'],
     ] as const) {
       for (const takeover of [false, true]) {
         await assert.rejects(
-          startAgent(await configFor(data.dir, http, agent), TOKEN, captureLogger(), { takeover }),
+          startAgent(await configFor(data.dir, http, metrics), captureLogger(), { takeover }),
           (e) =>
             isCutoverError(e) &&
             e.code === 'PORT_IN_USE' &&
@@ -61,8 +61,6 @@ test('another live agent of the data directory: refused without --takeover; --ta
   t.after(data.cleanup);
   const taken = await holder(true);
   t.after(taken.close);
-  const controlPort = await holder(false);
-  await controlPort.close();
   // A stand-in for the live agent: another process, named by agent.pid with its start time, at
   // the path an earlier version's agent wrote it (agent/, not agent/private/): a successor must
   // still find such a predecessor.
@@ -71,14 +69,14 @@ test('another live agent of the data directory: refused without --takeover; --ta
   await once(other, 'spawn');
   const file = join(data.dir, 'agent', 'agent.pid');
   await mkdir(join(data.dir, 'agent'), { recursive: true });
-  await writeAgentPid(file, { routerPort: taken.port, controlPort: controlPort.port });
+  await writeAgentPid(file, { routerPort: taken.port });
   const record = JSON.parse(await readFile(file, 'utf8')) as { bootTicks?: string };
   const stat = await readFile(`/proc/${other.pid}/stat`, 'utf8').catch(() => undefined);
   const bootTicks = stat?.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
   await writeFile(file, JSON.stringify({ ...record, pid: other.pid, ...(bootTicks ? { bootTicks } : {}) }));
 
   await assert.rejects(
-    startAgent(await configFor(data.dir, 0, 0), TOKEN, captureLogger()),
+    startAgent(await configFor(data.dir, 0), captureLogger()),
     (e) =>
       isCutoverError(e) &&
       e.code === 'AGENT_RUNNING' &&
@@ -87,7 +85,7 @@ test('another live agent of the data directory: refused without --takeover; --ta
   );
   // The taken router port is held by this process, not by the agent agent.pid names: --takeover is refused too.
   await assert.rejects(
-    startAgent(await configFor(data.dir, taken.port, 0), TOKEN, captureLogger(), { takeover: true }),
+    startAgent(await configFor(data.dir, taken.port), captureLogger(), { takeover: true }),
     (e) =>
       isCutoverError(e) &&
       e.code === 'PORT_IN_USE' &&

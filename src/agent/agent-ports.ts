@@ -3,18 +3,17 @@ import type { Config } from '../config/index.ts';
 import type { AgentPidRecord } from './agent-pid-file.ts';
 import { holdsPort, othersListening, portFree } from './port-ownership.ts';
 
-/** The agent's ports (router, control, and metrics when `metricsListen` is set), with the flag that changes each (for error messages). */
+/** The agent's ports (the router, and metrics when `metricsListen` is set), with the flag that changes each (for error messages). */
 function agentPorts(config: Readonly<Config>) {
   return [
     { what: 'router port', port: config.httpPort, host: config.httpHost, flag: '--http-port' },
-    { what: 'agent control port', port: config.agentPort, host: config.agentHost, flag: '--agent-port' },
     ...(config.metricsListen ? [{ what: 'metrics port', ...config.metricsListen, flag: '--metrics-listen' }] : []),
   ];
 }
 
 function describePorts(record: AgentPidRecord): string {
-  if (record.routerPort === undefined || record.controlPort === undefined) return '';
-  return ` (router port ${record.routerPort}, control port ${record.controlPort})`;
+  if (record.routerPort === undefined) return '';
+  return ` (router port ${record.routerPort})`;
 }
 
 /**

@@ -40,11 +40,12 @@ test("a release's test runs from the instance's copy with exactly its variables,
     else assert.notEqual(process.env.CI, 'true', 'CI runs as root');
 
     // Without the token the idle slot is not reached: the test fails, and says why.
-    const denied = await agent.client.runTest({ ...spec, previewToken: '' });
+    // (Another deployment id: a call with the same key is a replay, answered from what the agent remembers.)
+    const denied = await agent.client.runTest({ ...spec, previewToken: '', deploymentId: 'd2' });
     assert.equal(denied.passed, false);
     assert.match(denied.output, /saw 200 1\.0\.0/);
 
-    const hanging = agent.client.runTest({ ...spec, command: 'sleep 300', timeoutMs: 600_000 });
+    const hanging = agent.client.runTest({ ...spec, command: 'sleep 300', timeoutMs: 600_000, deploymentId: 'd3' });
     await new Promise((resolve) => setTimeout(resolve, 300));
     await agent.client.cancelTest('web');
     const cancelled = await hanging;

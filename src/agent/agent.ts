@@ -1,8 +1,6 @@
-import { createServer } from 'node:http';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { getRequestListener } from '@hono/node-server';
-import { CutoverError, closeServer, listen } from '../shared/index.ts';
+import { CutoverError } from '../shared/index.ts';
 import type { Logger } from '../shared/index.ts';
 import type { Config } from '../config/index.ts';
 import { createRouter } from '../router/index.ts';
@@ -10,7 +8,6 @@ import { createSupervisor, resolveSlotUser } from '../supervisor/index.ts';
 import type { SlotUser } from '../supervisor/index.ts';
 import { createAgentCore } from './agent-core.ts';
 import type { AgentCore } from './agent-core.ts';
-import { createControlApi } from './control-api.ts';
 import { agentPidFile, findLiveAgent, migrateAgentFiles } from './agent-files.ts';
 import { agentAlive, removeOwnAgentPid, waitAgentGone, writeAgentPid } from './agent-pid-file.ts';
 import type { AgentPidRecord } from './agent-pid-file.ts';
@@ -50,10 +47,10 @@ export interface TakeoverOptions {
 export interface RunningAgent {
   /** Where users reach the instances. */
   routerPort: number;
-  /** Where the control plane reaches this agent. */
-  controlPort: number;
   /** A joined machine's session with the server. */
   session?: SessionClient;
+  /** Opens the session of a machine that joined after the agent started (the server of its data directory came up later). */
+  connect(machine: NonNullable<AgentOptions['machine']>): SessionClient;
   /** Where `GET /metrics` is served (`metricsListen`); undefined when it is off. */
   metricsPort?: number;
   /** Stops the agent and its slots; after `handover()` it only waits for the handover to finish. */
@@ -111,8 +108,9 @@ function agentParts(
 }
 
 /** A joined machine's session with the server, answering its calls with the core. */
-function machineSession(machine: NonNullable<AgentOptions['machine']>, core: AgentCore, config: Readonly<Config>, log: Logger): SessionClient {
+function machineSession(machine: NonNullable<AgentOptions['machine']>, core: AgentCore, config: Readonly<Config>, log: Logger, checkAnswers = false): SessionClient {
   return startSessionClient({
+    checkAnswers,
     link: machine.link,
     handlers: protocolHandlers(core),
     downloadsDir: join(core.dataDir, 'private', 'downloads'),
@@ -125,7 +123,7 @@ function machineSession(machine: NonNullable<AgentOptions['machine']>, core: Age
 
 export interface AgentOptions {
   takeover?: boolean;
-  /** Tests: check every control-API answer against the protocol. */
+  /** Tests: check every answer the session sends against the protocol. */
   checkAnswers?: boolean;
   /** `CUTOVER_METRICS_TOKEN` */
   metricsToken?: string;
@@ -162,12 +160,7 @@ export interface AgentOptions {
  * by a plain stop. Router tuning comes from `pauseTimeout`, `wsDrainTimeout`, `skewGrace` and
  * `maxRequestBody`.
  */
-export async function startAgent(
-  config: Readonly<Config>,
-  token: string,
-  log: Logger,
-  options: AgentOptions = {},
-): Promise<RunningAgent> {
+export async function startAgent(config: Readonly<Config>, log: Logger, options: AgentOptions = {}): Promise<RunningAgent> {
   const isolation = planIsolation({ euid: process.geteuid?.(), httpHost: config.httpHost, allowSharedUid: config.allowSharedUid });
   if (isolation.refusal) throw new CutoverError('CONFIG_INVALID', isolation.refusal, { details: { httpHost: config.httpHost } });
   // Checked before anything starts: a metrics listener open to the network is refused, not warned about.
@@ -190,7 +183,7 @@ export async function startAgent(
   const { router, supervisor, core } = agentParts(config, log, { dataDir, logDir, isolation: isolation.isolation, slotUser, routerPort: () => listening });
   logSlotEvents(supervisor, log);
 
-  // Before the control API answers, so no call sees an empty state. Refuses invalid state files
+  // Before the session answers, so no call sees an empty state. Refuses invalid state files
   // unless `resetState` (AGENT_STATE_INVALID).
   await core.load({ resetState: config.resetState });
   // Adopted slots are routed before the router listens: with SO_REUSEPORT the kernel hands this
@@ -199,36 +192,32 @@ export async function startAgent(
   // Slot processes no entry took over would hold their ports unmanaged. While a previous agent
   // still runs they are its own: they are swept once it has handed over (takeOver).
   if (previous === undefined) await core.stopOrphans();
-  const control = createServer(getRequestListener(createControlApi(core, token, { log, ...(options.checkAnswers ? { checkAnswers: true } : {}) }).fetch));
   // SO_REUSEPORT on every listener, so that a later `--takeover` successor can bind beside this
   // one (Linux requires it on each socket of the group); claimPorts and verifyPortsOwned keep
   // everyone else out of the group (ADR 0013).
   const reuse = { reusePort: process.platform === 'linux' };
   let routerPort: number;
-  let controlPort: number;
   let metrics: MetricsListener | undefined;
   try {
     routerPort = await router.listen(config.httpPort, config.httpHost, reuse);
     listening = routerPort;
-    controlPort = await listen(control, config.agentPort, config.agentHost, reuse);
     if (config.metricsListen) metrics = await startMetricsListener({ ...config.metricsListen, token: metricsToken, metricsText: () => core.metricsText(), reusePort: reuse.reusePort });
-    await verifyPortsOwned([routerPort, controlPort, ...(metrics ? [metrics.port] : [])], previous);
+    await verifyPortsOwned([routerPort, ...(metrics ? [metrics.port] : [])], previous);
   } catch (error) {
     await metrics?.close();
-    await closeServer(control);
     await router.close();
     await supervisor.releaseAll(); // adopted slots keep running for whoever serves them
     await core.close();
     throw portInUse(error, config);
   }
   const local = await openLocalSocket(dataDir, config.dataDir, core, log);
-  // Restoring waits for slots to get healthy; the control API answers meanwhile.
+  // Restoring waits for slots to get healthy; the session answers meanwhile.
   const restored = core.restore().catch((error: Error) => log.error({ err: error.message }, 'restore failed'));
   // The session answers the server's calls as the control API does; it (re)connects on its own.
-  const session = options.machine ? machineSession(options.machine, core, config, log) : undefined;
+  let session = options.machine ? machineSession(options.machine, core, config, log, options.checkAnswers) : undefined;
   // The address only: the token is a secret and never logged.
   const metricsAt = metrics ? { metrics: `${config.metricsListen!.host}:${metrics.port}`, metricsAuth: metricsToken !== undefined ? 'token' : 'none' } : {};
-  log.info({ routerPort, controlPort, ...(options.machine ? { machine: options.machine.link.name } : {}), ...metricsAt }, 'agent started');
+  log.info({ routerPort, ...(options.machine ? { machine: options.machine.link.name } : {}), ...metricsAt }, 'agent started');
 
   let stopping: Promise<void> | undefined;
   let handingOver: Promise<void> | undefined;
@@ -237,7 +226,7 @@ export async function startAgent(
   let pidWritten: Promise<void> | undefined;
   const recordPid = (): Promise<void> => {
     if (stopping || handingOver) return Promise.resolve();
-    pidWritten ??= writeAgentPid(pidFile, { routerPort, controlPort }).then(
+    pidWritten ??= writeAgentPid(pidFile, { routerPort }).then(
       () => undefined,
       (error: Error) => log.error({ err: error.message, file: pidFile }, 'could not write the agent pid file'),
     );
@@ -265,7 +254,6 @@ export async function startAgent(
       await restored;
       await session?.stop();
       await metrics?.close();
-      await closeServer(control);
       await local?.close();
       await router.close(); // stops accepting, then drains what this agent already accepted
       await supervisor.releaseAll();
@@ -286,8 +274,13 @@ export async function startAgent(
 
   return {
     routerPort,
-    controlPort,
-    ...(session ? { session } : {}),
+    get session() {
+      return session;
+    },
+    connect(machine) {
+      session ??= machineSession(machine, core, config, log, options.checkAnswers);
+      return session;
+    },
     ...(metrics ? { metricsPort: metrics.port } : {}),
     handover,
     async takeOver(options: TakeoverOptions = {}): Promise<TakeoverResult> {
@@ -332,8 +325,7 @@ export async function startAgent(
         await restored;
         await session?.stop();
         await metrics?.close();
-        await closeServer(control);
-        await local?.close();
+          await local?.close();
         await router.close();
         await supervisor.stopAll();
         await core.close();

@@ -1,7 +1,5 @@
 export { HANDOVER_SIGNAL, startAgent } from './agent.ts';
 export type { RunningAgent, TakeoverOptions, TakeoverResult } from './agent.ts';
-export { agentAnswers, createAgentClient, openAgentLogs, runtimeOver } from './agent-client.ts';
-export type { SendMessage } from './agent-client.ts';
 export { liveAgent, waitAgentGone } from './agent-pid-file.ts';
 export type { AgentPidRecord } from './agent-pid-file.ts';
 export { claimPorts } from './agent-ports.ts';
@@ -11,7 +9,7 @@ export type { AgentCore } from './agent-core.ts';
 export { STATE_VERSION, createStateFile } from './agent-state.ts';
 export type { AgentState, PersistedInstance, PersistedMaintenance, PersistedSlot } from './agent-state.ts';
 export { agentPidFile, agentPrivateDir, agentStateBase, findLiveAgent, legacyAgentPidFile, migrateAgentFiles } from './agent-files.ts';
-export { hostMachineName, linkMachine, localMachineName, machineLinkFile, readMachineLink } from './machine-link.ts';
+export { hostMachineName, joinLocalServer, linkMachine, localJoinFile, localMachineName, machineLinkFile, readMachineLink, writeLocalJoin } from './machine-link.ts';
 export type { MachineLink } from './machine-link.ts';
 export { checkPeer, connectPinned, derFingerprint, pinnedDispatcher, pinnedTlsOptions } from './pinned-tls.ts';
 export type { TlsPin } from './pinned-tls.ts';

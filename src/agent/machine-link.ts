@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -174,6 +174,44 @@ export async function linkMachine(
     throw new CutoverError('CONFIG_INVALID', `this agent has not joined ${config.server} yet: give it a join token in CUTOVER_JOIN_TOKEN or a file named by --join-token-file (an admin creates one with \`cutover join-token create\`)`);
   }
   return joinServer(config, token, agentVersion, log);
+}
+
+/** Where a server leaves the single-use join token for the agent of its own data directory. */
+export const localJoinFile = (dataDir: string): string => join(dataDir, 'private', 'local-join.json');
+
+/** What the server of this data directory leaves for its agent: its loopback URL and a single-use join token. */
+export interface LocalJoin {
+  url: string;
+  token: string;
+}
+
+/** Writes the local join file 0600 in the private directory (replacing an earlier one atomically). */
+export async function writeLocalJoin(dataDir: string, join: LocalJoin): Promise<void> {
+  const file = localJoinFile(dataDir);
+  const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(join)}\n`, { mode: 0o600, flag: 'wx' });
+  await rename(tmp, file);
+}
+
+async function readLocalJoin(dataDir: string): Promise<LocalJoin | undefined> {
+  try {
+    const parsed = JSON.parse(await readFile(localJoinFile(dataDir), 'utf8')) as Partial<LocalJoin>;
+    return typeof parsed.url === 'string' && typeof parsed.token === 'string' ? (parsed as LocalJoin) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Joins the server of this data directory with the token it left (`cutover up`, or a server and an
+ * agent sharing a data directory): undefined while there is none. The file goes once used.
+ */
+export async function joinLocalServer(config: Readonly<Config>, agentVersion: string, log: Logger): Promise<MachineLink | undefined> {
+  const local = await readLocalJoin(config.dataDir);
+  if (!local) return undefined;
+  const link = await joinServer({ ...config, server: local.url }, local.token, agentVersion, log);
+  await rm(localJoinFile(config.dataDir), { force: true });
+  return link;
 }
 
 /**

@@ -4,9 +4,10 @@
 // the session: the router and the slots go on while it is away.
 import { connect as http2Connect } from 'node:http2';
 import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
+import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { CutoverError, isCutoverError, validate } from '../shared/index.ts';
+import { CutoverError, diskFullError, httpStatusFor, isCutoverError, validate } from '../shared/index.ts';
 import type { Logger } from '../shared/index.ts';
 import { FrameDecoder, PROTOCOL_VERSION, encodeFrame, specOf } from '../protocol/index.ts';
 import type { CallFrame, Frame, InstanceStats, MessageName } from '../protocol/index.ts';
@@ -26,6 +27,8 @@ export interface SessionClientOptions {
   log: Logger;
   /** Tests only: the protocol version to announce. */
   protocol?: number;
+  /** Tests: checks every answer against its message's schema before sending it (a drift fails there). */
+  checkAnswers?: boolean;
 }
 
 export interface SessionClient {
@@ -92,6 +95,14 @@ function pushCounters(handlers: ProtocolHandlers, send: (frame: Frame) => void, 
     })().catch(() => {}); // the next push tries again
   }, ms);
   return timer.unref();
+}
+
+function checkAnswer(name: MessageName, answer: unknown): void {
+  const parsed = specOf(name).answer.safeParse(answer);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(answer)'}: ${i.message}`).join('; ');
+    throw new CutoverError('INTERNAL', `the agent's answer to ${name} does not match the protocol: ${issues}`);
+  }
 }
 
 /** The server's refusal of a session, from its JSON error body. */
@@ -162,12 +173,18 @@ async function answer(ctx: CallContext, frame: CallFrame, channel: Channel): Pro
         channel,
       );
     if (result === undefined && spec.absent) return channel.send({ t: 'answer', id: frame.id, absent: true });
+    if (options.checkAnswers) checkAnswer(name, result);
     channel.send({ t: 'answer', id: frame.id, answer: result });
   } catch (error) {
+    // A full disk names the directory, as any agent failure names its cause.
     const e = isCutoverError(error)
       ? error
-      : new CutoverError('INTERNAL', `the agent failed: ${(error as Error)?.message ?? String(error)}`);
-    if (!isCutoverError(error)) log.error({ call: name, err: e.message }, 'agent call failed');
+      : (diskFullError(error, dirname(dirname(options.downloadsDir))) ?? new CutoverError('INTERNAL', `the agent failed: ${(error as Error)?.message ?? String(error)}`));
+    // Every failure is logged here with its real cause, and the server gets the same message.
+    const status = httpStatusFor(e.code);
+    const fields = { call: name, code: e.code, err: e.message, ...(frame.key ? { key: frame.key } : {}) };
+    if (status >= 500) log.error(fields, 'agent request failed');
+    else if (status !== 404) log.warn(fields, 'agent request refused');
     channel.send({ t: 'answer', id: frame.id, error: e.toJSON() });
   }
 }

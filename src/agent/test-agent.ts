@@ -13,11 +13,12 @@ import type { LocalRollback } from '../protocol/index.ts';
 import { packArtifact } from '../releases/index.ts';
 import type { Runtime } from '../deploy/index.ts';
 import { startAgent } from './agent.ts';
-import type { RunningAgent } from './agent.ts';
-import { createAgentClient } from './agent-client.ts';
+import type { AgentOptions, RunningAgent } from './agent.ts';
+import { sessionRuntime } from '../link/index.ts';
+import { startLinkServer } from '../testing/index.ts';
+import type { LinkServer } from '../testing/index.ts';
 import { localSocketPath } from './local-socket.ts';
 
-export const TOKEN = 'agent-test-token-0123456789';
 /** The app the agent tests deploy (see its header). */
 export const FIXTURE_APP = join(import.meta.dirname, 'fixtures', 'app');
 
@@ -36,34 +37,62 @@ export function captureLogger(): Logger & { lines: LogLine[] } {
 
 export interface TestAgent {
   agent: RunningAgent;
+  /** The server's `Runtime` over this agent's session (artifacts given to `ensureArtifact` are put on the server first). */
   client: Runtime & { close(): Promise<void> };
   log: ReturnType<typeof captureLogger>;
   dataDir: string;
-  /** Stops the agent (and its slots) and closes the client; the data directory stays. */
+  /** The in-process server the agent dialled (none when the test gave its own `machine`). */
+  server?: LinkServer;
+  /** Stops the agent (and its slots) and its server; the data directory stays. */
   stop(): Promise<void>;
 }
 
-/** Starts an agent on `dataDir` (with ports 0 unless given). */
+/**
+ * Starts an agent on `dataDir` (router port 0 unless given), joined to an in-process server on
+ * loopback (`startLinkServer`) unless the test gives its own `machine`, and waits for its session.
+ */
 export async function startTestAgent(
   dataDir: string,
-  ports: { http?: number; agent?: number } = {},
-  extra: { flags?: Record<string, unknown>; log?: ReturnType<typeof captureLogger>; checkAnswers?: boolean; machine?: NonNullable<Parameters<typeof startAgent>[3]>['machine'] } = {},
+  ports: { http?: number } = {},
+  extra: { flags?: Record<string, unknown>; log?: ReturnType<typeof captureLogger>; checkAnswers?: boolean; machine?: AgentOptions['machine'] } = {},
 ): Promise<TestAgent> {
   const config = await loadConfig({
     env: {},
-    flags: { dataDir, httpPort: ports.http ?? 0, agentPort: ports.agent ?? 0, drainTimeout: '2s', pauseTimeout: '2s', logLevel: 'silent', ...extra.flags },
+    flags: { dataDir, httpPort: ports.http ?? 0, drainTimeout: '2s', pauseTimeout: '2s', logLevel: 'silent', ...extra.flags },
   });
   const log = extra.log ?? captureLogger();
-  const agent = await startAgent(config, TOKEN, log, { ...(extra.checkAnswers ? { checkAnswers: true } : {}), ...(extra.machine ? { machine: extra.machine } : {}) });
-  const client = createAgentClient(`http://127.0.0.1:${agent.controlPort}`, TOKEN);
+  const server = extra.machine ? undefined : await startLinkServer({ name: 'test-agent' });
+  const machine = extra.machine ?? { link: server!.machineLink, agentVersion: '0.0.0' };
+  let agent: RunningAgent;
+  try {
+    agent = await startAgent(config, log, { ...(extra.checkAnswers ? { checkAnswers: true } : {}), machine });
+  } catch (error) {
+    await server?.stop();
+    throw error;
+  }
+  if (!server) return { agent, client: sessionRuntime(machine.link.name, () => undefined), log, dataDir, stop: () => agent.stop() };
+  await agent.session!.whenConnected(10_000);
+  const runtime = sessionRuntime(machine.link.name, server.link.sessionOf);
+  let serverStopped: Promise<void> | undefined;
+  const stopServer = () => (serverStopped ??= server.stop());
+  const client: TestAgent['client'] = {
+    ...runtime,
+    // Closing the client ends the server's side (an abandoned agent serves on without it).
+    close: stopServer,
+    async ensureArtifact(instance, digest, open) {
+      if (!(await server.artifacts.has(digest))) await server.artifacts.put(open(), digest);
+      return runtime.ensureArtifact(instance, digest, open);
+    },
+  };
   return {
     agent,
     client,
     log,
     dataDir,
+    server,
     async stop() {
-      await client.close();
       await agent.stop();
+      await stopServer();
     },
   };
 }

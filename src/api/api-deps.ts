@@ -34,8 +34,10 @@ export interface ApiDeps {
   /** Streams an instance's slot output from the agent. */
   openLogs(instance: string, query: { color?: Color; tail?: number; follow?: boolean }, signal: AbortSignal): Promise<{ color: string; body: AsyncIterable<Uint8Array> }>;
   /**
-   * The machine an instance runs on, for the labels of its log lines; null while instances are not
-   * placed on machines (the one agent of `agentUrl`: `cutover logs` prints `local`).
+   * The machine an instance runs on, for the labels of its log lines; null when no machine runs it
+   * (`cutover logs` prints `local`).
    */
   machineOf(instance: string): Promise<string | null>;
+  /** The machines whose agents have a session with this server now (`machine list`'s CONNECTED); default: none known. */
+  connectedMachines?(): string[];
 }

@@ -15,7 +15,7 @@ import { createdJoinTokenSchema, joinTokenSchema, machineViewSchema, machineWith
 
 // Compile-time: what the services answer fits the types the API declares (as in wire.test.ts).
 type Fits<A extends B, B> = [A, B];
-export type MachineAnswersFit = [Fits<JoinTokenInfo, z.input<typeof joinTokenSchema>>, Fits<MachineInfo, z.input<typeof machineSchema>>, Fits<MachineView, z.input<typeof machineViewSchema>>];
+export type MachineAnswersFit = [Fits<JoinTokenInfo, z.input<typeof joinTokenSchema>>, Fits<MachineInfo, z.input<typeof machineSchema>>, Fits<MachineView & { connected: boolean }, z.input<typeof machineViewSchema>>];
 
 /** The answer is what its schema sends: it parses, and turned back into the record and sent again, it is the same. */
 function exactly(schema: z.ZodType, answer: unknown, what: string): void {

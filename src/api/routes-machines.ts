@@ -33,6 +33,7 @@ const bearer = (c: Context<ApiEnv>) => {
 /** Join tokens (admin), the agents' join and heartbeat (machine), and the machine registry (issue 17). */
 export function machineRoutes(deps: ApiDeps): RouteSpec[] {
   const { store, clock } = deps;
+  const connectedView = <M extends { name: string }>(machine: M) => ({ ...machine, connected: deps.connectedMachines?.().includes(machine.name) ?? false });
   const name = pathParams('name');
   return [
     route({
@@ -107,7 +108,7 @@ export function machineRoutes(deps: ApiDeps): RouteSpec[] {
       tag: 'machines',
       status: 200,
       response: listOf(machineViewSchema),
-      handle: async () => ({ items: await listMachines(store), next: null }),
+      handle: async () => ({ items: (await listMachines(store)).map(connectedView), next: null }),
     }),
     route({
       method: 'get',
@@ -119,7 +120,7 @@ export function machineRoutes(deps: ApiDeps): RouteSpec[] {
       params: name,
       status: 200,
       response: machineViewSchema,
-      handle: async ({ params }) => getMachine(store, params.name),
+      handle: async ({ params }) => connectedView(await getMachine(store, params.name)),
     }),
     route({
       method: 'post',

@@ -14,7 +14,6 @@ import { cliEntry } from './version.ts';
 export interface DetachedReady {
   pid: number;
   router: number;
-  control: number;
   takeover?: unknown;
 }
 

@@ -10,11 +10,11 @@ test('defaults < file < env < flags', async () => {
   try {
     const file = join(dir, 'cutover.yml');
     await writeFile(file, 'apiPort: 9000\nhttpPort: 9001\nrollbackWindow: 10m\n');
-    const config = await loadConfig({ defaults: { apiPort: 1, logLevel: 'warn' }, file, env: { CUTOVER_HTTP_PORT: '9002', CUTOVER_AGENT_PORT: '9003' }, flags: { agentPort: 9004 } });
+    const config = await loadConfig({ defaults: { apiPort: 1, logLevel: 'warn' }, file, env: { CUTOVER_HTTP_PORT: '9002' }, flags: { metricsListen: '127.0.0.1:9004' } });
     assert.equal(config.apiPort, 9000, 'the file beats command defaults');
     assert.equal(config.logLevel, 'warn', 'command defaults beat built-in ones');
     assert.equal(config.httpPort, 9002);
-    assert.equal(config.agentPort, 9004);
+    assert.deepEqual(config.metricsListen, { host: '127.0.0.1', port: 9004 }, 'flags beat everything');
     assert.equal(config.rollbackWindow, 600_000);
     assert.equal(config.lockTtl, 600_000);
     assert.ok(Object.isFrozen(config));
@@ -113,4 +113,23 @@ test('metricsListen is host:port (IPv6 in brackets); unset, there is no metrics 
 test('tlsCa needs tlsCert', async () => {
   await assert.rejects(loadConfig({ flags: { tlsCa: '/etc/ca.pem' } }), /tlsCa: tlsCa is the CA that signed tlsCert: set tlsCert and tlsKey/);
   assert.equal((await loadConfig({ flags: { tlsCert: '/c', tlsKey: '/k', tlsCa: '/ca' } })).tlsCa, '/ca');
+});
+
+test('the settings of the agent control port are refused by name, wherever they come from, saying what replaced them', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cutover-config-'));
+  try {
+    const file = join(dir, 'cutover.yml');
+    await writeFile(file, 'agentUrl: http://127.0.0.1:7071\n');
+    await assert.rejects(
+      loadConfig({ file, env: { CUTOVER_AGENT_HOST: '127.0.0.1' }, flags: { agentPort: '7071' } }),
+      (e: Error) => {
+        assert.match(e.message, /agentUrl.*the server no longer dials agents: each agent dials the server .*from config file/s);
+        assert.match(e.message, /agentHost.*no longer has a control port.*from environment CUTOVER_AGENT_HOST/s);
+        assert.match(e.message, /agentPort.*metricsListen.*from flag/s);
+        return true;
+      },
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -72,9 +72,6 @@ export const configSchema = z
     tlsKey: z.string().min(1).optional().describe("PEM private key of `tlsCert`. Must be mode 0600 or 0400 and owned by the server's user, else the server refuses to start and says which `chmod`/`chown` fixes it."),
     httpHost: z.string().default('127.0.0.1').describe('Address the router (the public HTTP entry) listens on.'),
     httpPort: port(8080).describe('Port of the router: where users reach the instances (0 = any free port).'),
-    agentHost: z.string().default('127.0.0.1').describe("Address of the agent's control API; keep it private. The server uses it to reach the agent when nothing better is known."),
-    agentPort: port(7071).describe("Port of the agent's control API (0 = any free port)."),
-    agentUrl: z.string().url().optional().describe('How the server reaches the agent. Default: the URL the agent wrote to `<dataDir>/private/agent.json`, else `http://agentHost:agentPort`. Must be a URL.'),
     database: z.string().optional().describe("Where the control plane keeps its data: a PostgreSQL URL (`postgres://user:password@host:5432/db` or `postgresql://…`), or else a SQLite file path. The default sits in `<dataDir>/private/` (0700); a path you configure stays as given, and its directory's mode is yours (the server warns at start if other users may enter it)."),
     rollbackWindow: duration('30m').describe('How long the previous slot stays warm after a flip, for instant rollback.'),
     lockTtl: duration('10m').describe("Lease of an instance's deployment lock; renewed at every step and every third of it while a deployment runs. A deployment whose server died is settled once its lease expires (replicas look every `min(lockTtl / 2, 30 s)`); a restarted replica settles its own previous incarnation's at once ([leases](architecture.md#leases-replicas-and-recovery))."),
@@ -225,6 +222,17 @@ export function configFromEnv(env: Record<string, string | undefined>): Record<s
 }
 
 /**
+ * Settings an earlier version had, and what replaced them: agents dial the server now (ADR 0019),
+ * so nothing listens for the server on the agent, and the server dials nobody.
+ */
+export const RETIRED_SETTINGS: Readonly<Record<string, string>> = {
+  agentPort: 'the agent no longer has a control port: it dials the server (`cutover agent --server URL`, or the server of its data directory joins it by itself); remove agentPort (--agent-port, CUTOVER_AGENT_PORT); for its metrics use metricsListen',
+  agentHost: 'the agent no longer has a control port: it dials the server (`cutover agent --server URL`, or the server of its data directory joins it by itself); remove agentHost (CUTOVER_AGENT_HOST); for its metrics use metricsListen',
+  agentUrl: 'the server no longer dials agents: each agent dials the server (`cutover agent --server URL` with a join token, docs/machines.md); remove agentUrl (CUTOVER_AGENT_URL)',
+};
+const RETIRED_ENV: Readonly<Record<string, string>> = { CUTOVER_AGENT_PORT: 'agentPort', CUTOVER_AGENT_HOST: 'agentHost', CUTOVER_AGENT_URL: 'agentUrl' };
+
+/**
  * Resolves the configuration from its layers, validates all of it, reports every error at once
  * (by key and by where it came from), and returns a frozen object with absolute paths.
  */
@@ -248,7 +256,16 @@ export async function loadConfig(layers: {
   }
   const fromEnv = configFromEnv(layers.env ?? {});
   const flags = Object.fromEntries(Object.entries(layers.flags ?? {}).filter(([, v]) => v !== undefined));
-  const merged = { ...layers.defaults, ...fromFile, ...fromEnv, ...flags };
+  // A retired setting is refused by name, with what replaced it, wherever it came from.
+  for (const [key, source] of [...Object.keys(fromFile).map((k) => [k, 'config file'] as const), ...Object.keys(flags).map((k) => [k, 'flag'] as const)]) {
+    const why = RETIRED_SETTINGS[key];
+    if (why) issues.push({ path: key, message: `${why} (from ${source})` });
+  }
+  for (const [name, key] of Object.entries(RETIRED_ENV)) {
+    if (layers.env?.[name] !== undefined) issues.push({ path: key, message: `${RETIRED_SETTINGS[key]} (from environment ${name})` });
+  }
+  const retired = (key: string) => key in RETIRED_SETTINGS;
+  const merged = Object.fromEntries(Object.entries({ ...layers.defaults, ...fromFile, ...fromEnv, ...flags }).filter(([k]) => !retired(k)));
   const result = configSchema.safeParse(merged);
   if (!result.success) {
     for (const issue of result.error.issues) {

@@ -27,6 +27,7 @@ export {
   listInstancesQuery,
   loadPointerIndex,
   targetSchema,
+  placeUnplacedInstances,
   updateInstance,
   updateInstanceSchema,
   viewOf,

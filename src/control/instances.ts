@@ -234,3 +234,22 @@ export async function updateInstance(deps: Deps, name: string, input: UpdateInst
   }
   return viewOf(await mustGetInstance(deps.store, name), await loadPointerIndex(deps.store));
 }
+
+/**
+ * Places on `machine` every instance no machine holds yet, when it is the only active machine: an
+ * install of an earlier version (one agent, no machines) upgraded in place, whose agent has just
+ * joined. The instances already run there, so nothing moves; each placement is audited.
+ */
+export async function placeUnplacedInstances(deps: Deps, machine: string, who: Actor): Promise<string[]> {
+  const active = (await deps.store.listMachines()).filter((m) => m.status === 'active');
+  if (active.length !== 1 || active[0]!.name !== machine) return [];
+  const unplaced = (await deps.store.listInstances()).filter((i) => i.machine === null);
+  if (unplaced.length === 0) return [];
+  const at = deps.clock.now();
+  await deps.store.updateInstanceSpecs(
+    unplaced.map((i) => ({ name: i.name, machine })),
+    at,
+    unplaced.map((i) => auditEntry(who, 'instance.update', i.name, { at, instance: i.name, app: i.app, reason: `placed on machine ${machine}, the only machine, when its agent joined`, before: { machine: null }, after: { machine } })),
+  );
+  return unplaced.map((i) => i.name);
+}

@@ -3,3 +3,4 @@ export type { AgentLink, AgentLinkDeps } from './agent-link.ts';
 export { AgentSession } from './session.ts';
 export type { SessionInfo } from './session.ts';
 export { notConnected, openSessionLogs, sessionRuntime } from './session-runtime.ts';
+export { createFleetRuntime } from './fleet-runtime.ts';

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { CutoverError } from '../shared/index.ts';
 import type { Color } from '../shared/index.ts';
-import { runtimeOver } from '../agent/index.ts';
+import { runtimeOver } from './runtime-over.ts';
 import type { Runtime } from '../deploy/index.ts';
 import type { AgentSession } from './session.ts';
 

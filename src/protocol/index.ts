@@ -1,7 +1,5 @@
 export { MESSAGES, MESSAGE_NAMES, DEFAULT_CALL_TIMEOUT_MS, idempotencyKey, specOf, timeoutOf } from './messages.ts';
 export type { AnswerOf, Idempotency, MessageName, MessageSpec, RequestOf, StreamAnswerName } from './messages.ts';
-export { HTTP_ROUTES, decodeHttpQuery, encodeHttpRequest, hasJsonBody, pathFields } from './http-binding.ts';
-export type { HttpRoute } from './http-binding.ts';
 export { PROTOCOL_VERSION, protocolAccepted } from './version.ts';
 export {
   OK,

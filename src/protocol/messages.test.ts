@@ -1,58 +1,28 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { z } from 'zod';
-import { HTTP_ROUTES, decodeHttpQuery, encodeHttpRequest, hasJsonBody, pathFields } from './http-binding.ts';
+import { FrameDecoder, encodeFrame, frameSchema } from './frames.ts';
 import { MESSAGE_NAMES, MESSAGES, idempotencyKey, specOf, timeoutOf } from './messages.ts';
 import { protocolAccepted } from './version.ts';
 
-const fieldsOf = (schema: z.ZodType): string[] => Object.keys((schema as z.ZodObject).shape ?? {});
-
-test('every message has one HTTP route, and no two routes are the same', () => {
-  assert.deepEqual(Object.keys(HTTP_ROUTES).sort(), [...MESSAGE_NAMES].sort());
-  const seen = MESSAGE_NAMES.map((n) => `${HTTP_ROUTES[n].method} ${HTTP_ROUTES[n].path}`);
-  assert.equal(new Set(seen).size, seen.length);
-});
-
-test('each route carries every request field: in its path, its query, or a JSON body', () => {
-  for (const name of MESSAGE_NAMES) {
-    const route = HTTP_ROUTES[name];
-    const fields = fieldsOf(specOf(name).request);
-    for (const f of pathFields(route)) assert.ok(fields.includes(f), `${name}: the path names ${f}, which the request lacks`);
-    for (const f of Object.keys('query' in route ? route.query : {})) assert.ok(fields.includes(f), `${name}: query ${f}`);
-    const elsewhere = fields.filter((f) => !pathFields(route).includes(f) && !('query' in route && f in route.query));
-    if (!hasJsonBody(route)) assert.deepEqual(elsewhere, [], `${name}: ${route.method} has no body for ${elsewhere.join(', ')}`);
-    // A byte stream is the body: nothing else may need it.
-    if (specOf(name).stream === 'request') assert.deepEqual(elsewhere, [], `${name}: the stream is the body`);
-  }
-});
-
-test('a request survives the HTTP encoding: path fields percent-encoded, query fields typed, the rest in the body', () => {
+test('a request survives its call frame: a slot start and a log follow come out as they went in, checked by their schemas', () => {
   const start = {
     instance: 'web shop',
     color: 'green' as const,
     version: '1.0.0',
     digest: `sha256:${'a'.repeat(64)}`,
     start: 'node s.js',
-    env: {},
+    env: { A: 'é' },
     health: { path: '/', intervalMs: 1, timeoutMs: 1, healthyThreshold: 1, unhealthyThreshold: 1 },
     stopTimeoutMs: 1,
     deploymentId: 'd1',
   };
-  const encoded = encodeHttpRequest('slot.start', start);
-  assert.equal(encoded.path, '/v1/instances/web%20shop/slots/green/start');
-  const { instance: _i, color: _c, ...body } = start;
-  assert.deepEqual(encoded.json, body);
-
-  const logs = encodeHttpRequest('instance.logs', { instance: 'web', color: 'blue', tail: 20, follow: true });
-  assert.equal(logs.path, '/v1/instances/web/logs?color=blue&tail=20&follow=1');
-  assert.equal(logs.json, undefined);
-  const query = new URL(`http://x${logs.path}`).searchParams;
-  const decoded = { instance: 'web', ...decodeHttpQuery(HTTP_ROUTES['instance.logs'], (f) => query.get(f) ?? undefined) };
-  assert.deepEqual(MESSAGES['instance.logs'].request.parse(decoded), { instance: 'web', color: 'blue', tail: 20, follow: true });
-  assert.equal(encodeHttpRequest('instance.logs', { instance: 'web', follow: false }).path, '/v1/instances/web/logs');
-
-  // A digest's colon travels percent-encoded, as the client always sent it.
-  assert.equal(encodeHttpRequest('artifact.delete', { digest: 'sha256:ab' }).path, '/v1/artifacts/sha256%3Aab');
+  for (const [m, request] of [['slot.start', start], ['instance.logs', { instance: 'web', color: 'blue', tail: 20, follow: true }]] as const) {
+    const [frame] = new FrameDecoder().push(encodeFrame({ t: 'call', id: 7, m, timeoutMs: 1000, request }));
+    assert.ok(frame?.t === 'call');
+    assert.deepEqual(specOf(m).request.parse(frame.request), request);
+  }
+  // Every message has a name a call frame accepts.
+  for (const m of MESSAGE_NAMES) assert.equal(frameSchema.safeParse({ t: 'call', id: 1, m, timeoutMs: 1, request: {} }).success, true, m);
 });
 
 test('idempotency: reads have no key; a repeat of a change has the same key, another change another one', () => {

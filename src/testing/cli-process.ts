@@ -123,7 +123,7 @@ export interface Ports {
 
 /** The port flags of `cutover up` for `p`. */
 export function portFlags(p: Ports): string[] {
-  return ['--http-port', String(p.http), '--api-port', String(p.api), '--agent-port', String(p.agent)];
+  return ['--http-port', String(p.http), '--api-port', String(p.api)];
 }
 
 export async function ports(): Promise<Ports> {

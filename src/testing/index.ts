@@ -28,3 +28,5 @@ export {
 } from './cli-process.ts';
 export type { CliResult, Ports } from './cli-process.ts';
 export { tarHeader } from './tar-header.ts';
+export { captureLog, startLinkServer } from './link-server.ts';
+export type { CapturedLine, JoinedLink, LinkServer } from './link-server.ts';

@@ -1,5 +1,4 @@
 import type { ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { AGENT_NODE_FLAGS, CutoverError, createLogger } from '../../shared/index.ts';
 
@@ -56,7 +55,7 @@ function withProcessOptions(cmd: Command): Command {
     .option('--http-host <addr>', 'router address (default 127.0.0.1)')
     .option('--api-port <n>', 'control-plane API port (default 7070)')
     .option('--api-host <addr>', 'control-plane API address (default 127.0.0.1)')
-    .option('--agent-port <n>', "agent control port (default 7071)")
+    .option('--agent-port <n>', 'retired: agents dial the server now (refused, naming what replaced it)')
     .option('--rollback-window <duration>', 'how long the previous slot stays warm (default 30m)')
     .option('--log-level <level>', 'debug, info, warn, error, silent')
     .option('--reset-state', "agent: if its state files are all invalid, move them aside and start empty (else it refuses to start)")
@@ -123,32 +122,25 @@ async function printTlsFingerprint(config: Readonly<Config>, out: ReturnType<typ
   );
 }
 
-/** Starts `cutover agent` as a child process and waits until it has written its endpoint. */
+/** Starts `cutover agent` as a child process (its own process group); `up` then waits for its session. */
 async function spawnAgent(config: Readonly<Config>, argv: string[]): Promise<ChildProcess> {
   // Loaded here, not with the command tree: `cutover status` needs none of them (issue 22).
-  const [{ spawn }, { rm }, { agentEndpointFile, readAgentEndpoint }] = await Promise.all([
-    import('node:child_process'),
-    import('node:fs/promises'),
-    import('../../credentials.ts'),
-  ]);
-  // Both places: an earlier version's agent.json would otherwise pass for this agent's.
-  await rm(agentEndpointFile(config.dataDir), { force: true });
-  await rm(join(config.dataDir, 'agent.json'), { force: true });
-  const main = cliEntry();
+  const { spawn } = await import('node:child_process');
   // Its own process group: Ctrl-C in the terminal reaches only `up`, which stops the server first
   // and then the agent, in order. If `up` itself dies, the agent keeps serving.
-  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, main, 'agent', '--data-dir', config.dataDir, ...argv], {
+  return spawn(process.execPath, [...AGENT_NODE_FLAGS, cliEntry(), 'agent', '--data-dir', config.dataDir, ...argv], {
     stdio: ['ignore', 'ignore', 'inherit'],
     detached: true,
   });
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new CutoverError('AGENT_UNREACHABLE', `the agent exited at start (code ${child.exitCode}); see the lines above`);
-    if (await readAgentEndpoint(config.dataDir)) return child;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill('SIGKILL');
-  throw new CutoverError('AGENT_UNREACHABLE', 'the agent did not start within 20 s');
+}
+
+/** Rejects if the agent exits before it has connected (its own error is on stderr above). */
+function exitsEarly(child: ChildProcess): Promise<never> {
+  return new Promise((_, reject) => {
+    const fail = () => reject(new CutoverError('AGENT_UNREACHABLE', `the agent exited at start (code ${child.exitCode ?? child.signalCode}); see the lines above`));
+    if (child.exitCode !== null || child.signalCode !== null) fail();
+    else child.once('exit', fail);
+  });
 }
 
 export interface UpHandle {
@@ -184,17 +176,15 @@ export async function startUp(config: Readonly<Config>, agentArgv: string[]): Pr
   const saved = found?.machine ?? (await main.joinedMachine(config.dataDir));
   const name = saved ?? main.upMachineName();
   let agent: { pid: number; reused: boolean; stop(): Promise<void> } | undefined;
-  let tokenFile: string | undefined;
   try {
     if (plan.kind === 'reuse') {
       const record = found!.record;
       agent = { pid: record.pid, reused: true, stop: () => main.stopAgentByPid(record) };
     } else {
-      tokenFile = saved ? undefined : await server.writeLocalJoinToken();
-      const local = server.url.replace(/\/\/(0\.0\.0\.0|\[::\])(?=:)/, '//127.0.0.1');
-      const join = ['--server', local, ...(tokenFile ? ['--join-token-file', tokenFile, '--name', name] : []), ...(plan.kind === 'takeover' ? ['--takeover'] : [])];
-      const child = await spawnAgent(config, [...agentArgv, ...join]);
+      // The agent joins by itself: the server left it a single-use token in the private directory.
+      const child = await spawnAgent(config, [...agentArgv, ...(plan.kind === 'takeover' ? ['--takeover'] : [])]);
       agent = childAgent(child);
+      await Promise.race([server.waitForMachine(name, 30_000), exitsEarly(child)]);
     }
     await server.waitForMachine(name, 30_000);
   } catch (error) {
@@ -202,8 +192,6 @@ export async function startUp(config: Readonly<Config>, agentArgv: string[]): Pr
     if (agent && !agent.reused) await agent.stop();
     await server.stop();
     throw error;
-  } finally {
-    if (tokenFile) await (await import('node:fs/promises')).rm(tokenFile, { force: true });
   }
   const running = agent;
   return {
@@ -243,7 +231,6 @@ function agentArgs(opts: ProcessFlags): string[] {
   if (opts.config) args.push('--config', opts.config);
   if (opts.httpPort) args.push('--http-port', opts.httpPort);
   if (opts.httpHost) args.push('--http-host', opts.httpHost);
-  if (opts.agentPort) args.push('--agent-port', opts.agentPort);
   if (opts.logLevel) args.push('--log-level', opts.logLevel);
   if (opts.resetState) args.push('--reset-state');
   if (opts.allowSharedUid) args.push('--allow-shared-uid');
@@ -344,7 +331,7 @@ export function registerProcessCommands(program: Command): void {
         await configFrom(cmd, flags);
         const { runDetached } = await import('../detach.ts');
         const ready = await runDetached(process.argv.slice(2), pidFile);
-        out.result(ready, () => `agent (pid ${ready.pid}) serves: router on port ${ready.router}, control API on port ${ready.control}`);
+        out.result(ready, () => `agent (pid ${ready.pid}) serves: router on port ${ready.router}`);
         return;
       }
       const config = await configFrom(cmd, flags);
@@ -366,13 +353,14 @@ export function registerProcessCommands(program: Command): void {
           throw error;
         }
       }
-      (await import('../detach.ts')).reportToParent({ pid: process.pid, router: agent.routerPort, control: agent.controlPort, ...(handedOver ? { takeover: handedOver } : {}) });
+      (await import('../detach.ts')).reportToParent({ pid: process.pid, router: agent.routerPort, ...(handedOver ? { takeover: handedOver } : {}) });
       const metricsAt = agent.metricsPort !== undefined ? `, metrics on ${config.metricsListen!.host}:${agent.metricsPort}` : '';
-      const ports = `router on ${config.httpHost}:${agent.routerPort}, control API on ${config.agentHost}:${agent.controlPort}${metricsAt}`;
-      const machine = 'machine' in agent ? { machine: agent.machine, server: config.server } : {};
+      const ports = `router on ${config.httpHost}:${agent.routerPort}${metricsAt}`;
+      const machine = { machine: agent.machine, ...(config.server ? { server: config.server } : {}) };
       const metrics = agent.metricsPort !== undefined ? { metrics: agent.metricsPort } : {};
-      out.result({ router: agent.routerPort, control: agent.controlPort, ...metrics, ...machine, ...(handedOver ? { takeover: handedOver } : {}) }, () => {
-        if (!handedOver) return `agent: ${ports}${'machine' in agent ? `\njoined ${config.server} as machine ${agent.machine}` : ''}`;
+      out.result({ router: agent.routerPort, ...metrics, ...machine, ...(handedOver ? { takeover: handedOver } : {}) }, () => {
+        const joined = agent.machine ? `\nmachine ${agent.machine}: dialling ${config.server ?? 'the server of this data directory'}` : '\nnot joined yet: joins the server of this data directory once it runs';
+        if (!handedOver) return `agent: ${ports}${joined}`;
         if (handedOver.previousPid === null) {
           return `agent: ${ports}\nno previous agent was running on ${config.dataDir} (agent/private/agent.pid names none alive): started normally`;
         }
