@@ -1,6 +1,6 @@
 import { CutoverError } from '../shared/index.ts';
 import type { Supervisor } from '../supervisor/index.ts';
-import type { RuntimeTestResult, RuntimeTestSpec } from '../deploy/index.ts';
+import type { TestResult as RuntimeTestResult, TestRun as RuntimeTestSpec } from '../protocol/index.ts';
 import type { AgentState, PersistedInstance, PersistedSlot } from './agent-state.ts';
 import type { createSlotIdentity } from './slot-identity.ts';
 
