@@ -33,9 +33,10 @@ test('every start moves an earlier layout into private directories and sets the 
       await mkdir(dir, { recursive: true });
       await chmod(dir, m);
     }
+    // The files of the agent control API an earlier version had go: agents dial the server now.
+    const retired = [join(dataDir, 'agent-token'), join(dataDir, 'agent.json')];
+    for (const f of retired) await writeFile(f, f);
     const moved = {
-      [join(dataDir, 'agent-token')]: join(dataDir, 'private', 'agent-token'),
-      [join(dataDir, 'agent.json')]: join(dataDir, 'private', 'agent.json'),
       [join(dataDir, 'cutover.db')]: join(dataDir, 'private', 'cutover.db'),
       [join(dataDir, 'cutover.db-wal')]: join(dataDir, 'private', 'cutover.db-wal'),
       [join(dataDir, 'cutover.db-shm')]: join(dataDir, 'private', 'cutover.db-shm'),
@@ -67,6 +68,7 @@ test('every start moves an earlier layout into private directories and sets the 
       // The database's -wal and -shm move with it, in its line.
       if (!/-(wal|shm)$/.test(from)) assert.ok(logged.includes(from), `the move of ${from} is logged`);
     }
+    for (const f of retired) await assert.rejects(stat(f), { code: 'ENOENT' }, `${f} is removed`);
     assert.equal(await mode(cliJson), 0o600, 'cli.json is the server\'s to move (out of the data directory)');
     assert.ok(logged.includes(cliJson), 'each change is logged');
 
