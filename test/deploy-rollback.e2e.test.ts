@@ -86,13 +86,15 @@ test('deploy and roll back under keep-alive load with zero failed requests', asy
   const active = status.json.activeColor as string;
   const logs = await cutoverText(data.dir, ['logs', 'web', '--tail', '5']);
   assert.equal(logs.code, 0, logs.stderr);
-  const label = `local web hello@1.0.0 ${active} | `;
+  // `up` joined its agent as a machine named after this host.
+  const machine = up.info.machine as string;
+  const label = `${machine} web hello@1.0.0 ${active} | `;
   const lines = logs.stdout.trimEnd().split('\n');
   assert.ok(lines.every((l) => l.startsWith(label)), logs.stdout);
   assert.ok(lines.some((l) => l.includes('hello 1.0.0')), 'logs show the active slot output');
   const json = await cutover(data.dir, ['logs', 'web', '--tail', '5']);
   const entries = json.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, string | null>);
-  assert.ok(entries.length > 0 && entries.every((e) => e.machine === null && e.instance === 'web' && e.app === 'hello' && e.version === '1.0.0' && e.color === active), json.stdout);
+  assert.ok(entries.length > 0 && entries.every((e) => e.machine === machine && e.instance === 'web' && e.app === 'hello' && e.version === '1.0.0' && e.color === active), json.stdout);
   assert.deepEqual(entries.map((e) => e.line), lines.map((l) => l.slice(label.length)));
   const bare = await cutoverText(data.dir, ['logs', 'web', '--tail', '5', '--no-prefix']);
   assert.equal(bare.stdout, entries.map((e) => `${e.line}\n`).join(''));

@@ -146,7 +146,7 @@ test('two machines dial in; instances placed on each deploy, survive the server,
   // The local rollback became an audited rollback deployment by the machine; nothing flipped it forward.
   const recorded = await waitFor(
     'the local rollback recorded',
-    async () => (await ok(['deployments', 'shop-b'])).items.find((d: { createdBy?: string; by?: string }) => (d.createdBy ?? d.by) === 'machine:web-2'),
+    async () => (await ok(['deployments', 'shop-b'])).items.find((d: { actor: string }) => d.actor === 'machine:web-2'),
     15_000,
   );
   assert.equal(recorded.toVersion, '1.0.0');
@@ -160,7 +160,7 @@ test('two machines dial in; instances placed on each deploy, survive the server,
     assert.ok(result[host]!.versions['2.0.0']! > 0 && result[host]!.versions['1.0.0']! > 0, JSON.stringify(result[host]!.versions));
   }
   const status = await ok(['status', 'shop-b']);
-  assert.equal(status.live?.version ?? status.version, '1.0.0', JSON.stringify(status));
+  assert.equal(status.currentVersion, '1.0.0', JSON.stringify(status));
 
   const logs = await onServer(['logs', 'shop-a', '--tail', '5']);
   assert.equal(logs.code, 0, logs.stdout + logs.stderr);

@@ -3,6 +3,7 @@
 // with backoff to the next server URL it knows whenever the link is lost. Traffic never depends on
 // the session: the router and the slots go on while it is away.
 import { connect as http2Connect } from 'node:http2';
+import { connect as netConnect } from 'node:net';
 import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
 import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
@@ -59,15 +60,15 @@ async function open(url: string, link: MachineLink): Promise<ClientHttp2Session>
         'CONFIG_INVALID',
         `the machine's link pins no certificate, so it will not connect to ${url}`,
       );
-    const socket = await connectPinned(
-      u.hostname.replace(/^\[|\]$/g, ''),
-      Number(u.port) || 443,
-      link.fingerprint,
-      ['h2'],
-    );
+    const socket = await connectPinned(u.hostname.replace(/^\[|\]$/g, ''), Number(u.port) || 443, { kind: link.pin ?? 'cert', sha256: link.fingerprint }, ['h2']);
     session = http2Connect(url, { createConnection: () => socket });
-  } else if (LOOPBACK.test(url)) session = http2Connect(url);
-  else
+    // The server closed its end (it stopped): the session is over, whatever HTTP/2 was told.
+    socket.once('end', () => session.destroy());
+  } else if (LOOPBACK.test(url)) {
+    const socket = netConnect({ host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) || 80 });
+    session = http2Connect(url, { createConnection: () => socket });
+    socket.once('end', () => session.destroy());
+  } else
     throw new CutoverError(
       'CONFIG_INVALID',
       `${url} is plain HTTP on another machine; the server needs --tls-cert and --tls-key`,
@@ -322,7 +323,10 @@ export function startSessionClient(options: SessionClientOptions): SessionClient
     });
 
     return new Promise<boolean>((resolve) => {
+      let ended = false;
       const end = (why: string) => {
+        if (ended) return;
+        ended = true;
         clearInterval(pinger);
         clearInterval(counters);
         for (const cancel of streams.values()) cancel();
@@ -415,7 +419,7 @@ export function startSessionClient(options: SessionClientOptions): SessionClient
       sleeper.wake();
       if (current) {
         current.stream.close();
-        current.client.close();
+        current.client.destroy();
       }
       waiters.settle(new CutoverError('AGENT_UNREACHABLE', 'the agent stopped'));
       await loop;

@@ -226,9 +226,12 @@ export function createAgentLink(deps: AgentLinkDeps): AgentLink {
     });
   }
 
+  let closing = false;
   return {
     handle(req, res) {
       const path = req.url.split('?')[0]!;
+      // A server that is stopping takes no new session: the agent dials again (another replica, or this one once it is back).
+      if (closing) return fail(res, new CutoverError('SERVER_UNREACHABLE', 'the server is stopping'), log);
       let work: Promise<void>;
       let m: RegExpExecArray | null;
       if (req.method === 'POST' && path === '/v1/agent/session') work = openSession(req, res);
@@ -247,6 +250,7 @@ export function createAgentLink(deps: AgentLinkDeps): AgentLink {
       return sumStats([...sessions.values()].flatMap((s) => s.pushedCounters(instance, maxAge) ?? []));
     },
     close() {
+      closing = true;
       for (const session of sessions.values()) session.close('the server is stopping');
     },
   };

@@ -116,6 +116,13 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       socket.on('error', () => {});
     });
   }
+  // Every connection, whatever it turned out to speak (or before it said anything), so a close
+  // cuts what is left after the grace period.
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
   // The HTTP/1.1 server never listens itself, but its slow-client timeouts (`headersTimeout`,
   // `requestTimeout`) are checked by a timer Node starts when it does.
   server.on('listening', () => h1.emit('listening'));
@@ -127,6 +134,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
         const timer = setTimeout(() => {
           h1.closeAllConnections();
           for (const session of sessions) session.destroy();
+          for (const socket of sockets) socket.destroy();
         }, graceMs);
         timer.unref();
         const finish = () => {
