@@ -70,7 +70,7 @@ test('an agent that never joined is taken over by up without dropping a request;
   );
   const audit = await cutover(data.dir, ['audit', '--action', 'instance.update']);
   assert.ok(
-    audit.json.items.some((e: { actor: string; target: string }) => e.actor === 'system:placement' && e.target === 'web'),
+    audit.json.items.some((e: { actor: string; subject: string }) => e.actor === 'placement' && e.subject === 'web'),
     `the placement is audited: ${audit.stdout}`,
   );
 
