@@ -2,6 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { cutover, manifest, startProcess, tempDir, waitFor } from './helpers.ts';
@@ -47,6 +48,7 @@ before(async () => {
     return;
   }
   data = await tempDir('fleet-netns');
+  await chmod(data.dir, 0o711); // each agent's slot users pass through to its data directory
   netnsMade = true;
   for (const name of Object.values(ns)) await sh('netns', 'add', name);
   for (const [s, a, agentNs] of [[veth.s1, veth.a1, ns.a1], [veth.s2, veth.a2, ns.a2]] as const) {
