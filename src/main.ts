@@ -151,6 +151,7 @@ export async function startServer(
     openLogs: fleet.openLogs,
     machineOf: fleet.machineOf,
     connectedMachines: () => link.connected(),
+    disconnectMachine: (name, why) => link.disconnect(name, why),
   });
   // The agents' sessions come in on the API's port (HTTP/2 under /v1/agent/, ADR 0019).
   const server = createApiServer({ ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}), http1: getRequestListener(api.fetch), agent: link.handle });

@@ -40,4 +40,6 @@ export interface ApiDeps {
   machineOf(instance: string): Promise<string | null>;
   /** The machines whose agents have a session with this server now (`machine list`'s CONNECTED); default: none known. */
   connectedMachines?(): string[];
+  /** Ends a machine's session (its credential was rotated or the machine removed). */
+  disconnectMachine?(name: string, why: string): void;
 }

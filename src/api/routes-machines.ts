@@ -144,7 +144,12 @@ export function machineRoutes(deps: ApiDeps): RouteSpec[] {
       params: name,
       status: 200,
       response: machineSchema,
-      handle: async ({ params, who }) => setMachineStatus(deps, params.name, 'removed', who),
+      handle: async ({ params, who }) => {
+        const removed = await setMachineStatus(deps, params.name, 'removed', who);
+        // Its credential no longer opens a session: the one it has now ends too.
+        deps.disconnectMachine?.(params.name, 'the machine was removed');
+        return removed;
+      },
     }),
     route({
       method: 'post',
@@ -156,7 +161,12 @@ export function machineRoutes(deps: ApiDeps): RouteSpec[] {
       params: name,
       status: 200,
       response: machineWithCredentialSchema,
-      handle: async ({ params, who }) => rotateMachineCredential(deps, params.name, who),
+      handle: async ({ params, who }) => {
+        const rotated = await rotateMachineCredential(deps, params.name, who);
+        // The session opened with the old credential ends: the agent must present the new one.
+        deps.disconnectMachine?.(params.name, 'its credential was rotated');
+        return rotated;
+      },
     }),
   ];
 }

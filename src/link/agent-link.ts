@@ -39,6 +39,8 @@ export interface AgentLink {
   sessionOf(machine: string): AgentSession | undefined;
   /** Machines connected to this server now. */
   connected(): string[];
+  /** Ends a machine's session, if it has one here (a rotated credential, a removed machine). */
+  disconnect(machine: string, why: string): void;
   /**
    * An instance's counters summed over the machines that pushed them within two intervals (what
    * the bake decides on); undefined when none did.
@@ -244,6 +246,9 @@ export function createAgentLink(deps: AgentLinkDeps): AgentLink {
     },
     sessionOf: (machine) => sessions.get(machine),
     connected: () => [...sessions.keys()],
+    disconnect(machine, why) {
+      sessions.get(machine)?.close(why);
+    },
     pushedStats(instance) {
       if (!deps.countersMs) return undefined;
       const maxAge = 2 * deps.countersMs + 1000;

@@ -4,10 +4,10 @@ import { execFile } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { encodeJoinToken, parseJoinToken } from '../src/shared/index.ts';
-import { cutover, freePort, startProcess, tempDir } from './helpers.ts';
-import { makeTestCerts } from './tls-certs.ts';
-import type { TestCerts } from './tls-certs.ts';
+import { encodeJoinToken, parseJoinToken } from '../../src/shared/index.ts';
+import { cutover, freePort, startProcess, tempDir } from '../helpers.ts';
+import { makeTestCerts } from '../tls-certs.ts';
+import type { TestCerts } from '../tls-certs.ts';
 
 /**
  * An agent joins a server on another machine: the server in one network namespace, the agent in

@@ -5,9 +5,9 @@ import type { ChildProcess } from 'node:child_process';
 import { chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { cutover, manifest, startProcess, tempDir, waitFor } from './helpers.ts';
-import { makeTestCerts } from './tls-certs.ts';
-import type { TestCerts } from './tls-certs.ts';
+import { cutover, manifest, startProcess, tempDir, waitFor } from '../helpers.ts';
+import { makeTestCerts } from '../tls-certs.ts';
+import type { TestCerts } from '../tls-certs.ts';
 
 /**
  * A server and two agents, each on a machine of its own (network namespaces), the agents dialling
@@ -103,7 +103,7 @@ async function startAgent(name: string, where: string) {
 
 /** Load through both routers from the server's machine (as a load balancer in front would send it). */
 function loadFromServerMachine(): { stop(): Promise<Record<string, { ok: number; failed: unknown[]; versions: Record<string, number> }>> } {
-  const child: ChildProcess = spawn('ip', ['netns', 'exec', ns.server, process.execPath, join(import.meta.dirname, 'fixtures', 'load.mjs'), `http://${addr.a1}:8080`, 'a.test', `http://${addr.a2}:8080`, 'b.test'], {
+  const child: ChildProcess = spawn('ip', ['netns', 'exec', ns.server, process.execPath, join(import.meta.dirname, '..', 'fixtures', 'load.mjs'), `http://${addr.a1}:8080`, 'a.test', `http://${addr.a2}:8080`, 'b.test'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
@@ -166,4 +166,14 @@ test('two machines dial in; instances placed on each deploy, survive the server,
 
   const logs = await onServer(['logs', 'shop-a', '--tail', '5']);
   assert.equal(logs.code, 0, logs.stdout + logs.stderr);
+  assert.ok(logs.stdout.trim().split('\n').every((l) => JSON.parse(l).machine === 'web-1'), logs.stdout);
+
+  // A rotated credential ends the machine's session, and the old one opens no other; its router serves on.
+  await ok(['machine', 'rotate-credential', 'web-2']);
+  await waitFor('web-2 disconnected', async () => (await ok(['machine', 'list'])).items.find((m: { name: string }) => m.name === 'web-2').connected === false, 10_000);
+  await new Promise((r) => setTimeout(r, 2000));
+  assert.equal((await ok(['machine', 'show', 'web-2'])).connected, false, 'the old credential opens no new session');
+  const refused = await onServer(['deploy', 'shop-b', '2.0.0', '--wait']);
+  assert.notEqual(refused.code, 0, refused.stdout);
+  assert.match(refused.stdout, /machine web-2 is not connected/);
 });
