@@ -53,7 +53,7 @@ function withProcessOptions(cmd: Command): Command {
     .option('--config <file>', 'YAML file with settings (see docs/configuration.md)')
     .option('--http-port <n>', 'router port, where users reach instances (default 8080)')
     .option('--http-host <addr>', 'router address (default 127.0.0.1)')
-    .option('--api-port <n>', 'control-plane API port (default 7070)')
+    .option('--api-port <n>', 'control-plane API port, where the CLI and the agents connect (default 7070)')
     .option('--api-host <addr>', 'control-plane API address (default 127.0.0.1)')
     .option('--agent-port <n>', 'retired: agents dial the server now (refused, naming what replaced it)')
     .option('--rollback-window <duration>', 'how long the previous slot stays warm (default 30m)')
@@ -300,7 +300,7 @@ export function registerProcessCommands(program: Command): void {
       .command('agent')
       .summary('run the data plane on this host (router + supervisor)')
       .description(
-        'run the data plane on this host (router + supervisor). Refuses when another agent serves this data directory or another process holds its router or control port. SIGINT, SIGTERM or SIGHUP drains and stops its slots; only kill -9 leaves them running, for the next agent to adopt',
+        'run the data plane on this host (router + supervisor), which dials the server (--server, or the server of this data directory, which it joins by itself); it has no control port. Refuses when another agent serves this data directory or another process holds its router or metrics port. SIGINT, SIGTERM or SIGHUP drains and stops its slots; only kill -9 leaves them running, for the next agent to adopt',
       ))
     .option(
       '--takeover',
@@ -308,7 +308,7 @@ export function registerProcessCommands(program: Command): void {
     )
     .option('--detach', 'for service managers (systemd Type=forking): start the agent in the background, return once it serves (with --takeover: once it has taken over), see docs/install.md')
     .option('--pid-file <file>', 'with --detach: write the background agent\'s pid to this file (systemd PIDFile=)')
-    .option('--server <url>', "join this server as a machine (first start: with a join token in CUTOVER_JOIN_TOKEN or --join-token-file), then report to it with the machine's credential; see docs/machines.md")
+    .option('--server <url>', "join this server as a machine (first start: with a join token in CUTOVER_JOIN_TOKEN or --join-token-file), then dial it with the machine's credential and keep a session open (reconnecting by itself); see docs/machines.md")
     .option('--join-token-file <file>', 'a file holding the join token (else CUTOVER_JOIN_TOKEN); never the token itself on the command line')
     .option('--join-token <token>', 'refused: a token on the command line sits in `ps` and the shell history; use CUTOVER_JOIN_TOKEN or --join-token-file')
     .option(
