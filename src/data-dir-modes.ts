@@ -15,7 +15,7 @@ import { CREDENTIAL_FILES, LEGACY_CLI_FILE, migrateCredentials, privateDir } fro
  * | --- | --- | --- |
  * | `<dataDir>/` | 0711 | slots traverse it to `agent/releases/…`, `agent/homes/…`; nobody else lists it |
  * | `private/` | 0700 | the server's and the agent's credentials and the database |
- * | `private/agent-token`, `private/agent.json` | 0600 | credentials |
+ * | `private/local-join.json` | 0600 | the single-use join token the server leaves for its own agent |
  * | `private/cutover.db`, `-wal`, `-shm` (the default SQLite database) | 0600 | token hashes, release env, audit |
  * | `artifacts/` (server) | 0700 | uploaded code, possibly with secrets |
  * | `agent/` | 0711 | slots traverse it to their release and state directories |
@@ -25,8 +25,8 @@ import { CREDENTIAL_FILES, LEGACY_CLI_FILE, migrateCredentials, privateDir } fro
  * | `cli.json` (an earlier version's, moved out by the server) | 0600 | the admin token |
  *
  * An earlier layout kept `agent-token`, `agent.json` and `cutover.db*` in `<dataDir>/` and the
- * agent's files in `agent/`: the first start moves them (a rename, logged): both processes move
- * the credentials (`migrateCredentials`), the server the default database ({@link
+ * agent's files in `agent/`: the first start moves them (a rename, logged): both processes remove
+ * the control API's `agent-token` and `agent.json`, gone with agents dialling in (`migrateCredentials`), the server the default database ({@link
  * migrateDefaultDatabase}), the agent its own files (`migrateAgentFiles`). A database at a
  * configured path stays where it is; its directory is the operator's (a warning if other users
  * may enter it). The agent's per-instance release and state directories set their own owner

@@ -379,7 +379,7 @@ export async function checkApiPortFree(config: Readonly<Config>): Promise<void> 
   if (config.apiPort !== 0 && !(await portFree(config.apiPort, config.apiHost))) throw apiPortInUse(config);
 }
 
-/** Refuses (`PORT_IN_USE`, naming the port and its flag) when the agent's router or control port is taken. */
+/** Refuses (`PORT_IN_USE`, naming the port and its flag) when the agent's router (or metrics) port is taken. */
 export function checkAgentPortsFree(config: Readonly<Config>): Promise<void> {
   return claimPorts(config, undefined, false);
 }

@@ -132,8 +132,9 @@ export interface AgentOptions {
 }
 
 /**
- * The data plane on one host: the router, the supervisor, and the private control API that the
- * control plane drives. It keeps serving while the control plane is down.
+ * The data plane on one host: the router and the supervisor, driven by the control plane through
+ * the session the agent opens to it (`options.machine`, ADR 0019). It keeps serving while the
+ * control plane is down.
  *
  * Restarting or upgrading the agent without dropping a connection (the handover protocol, run by
  * `cutover agent --takeover`, i.e. `options.takeover` then {@link RunningAgent.takeOver}):

@@ -17,7 +17,6 @@ const { values } = parseArgs({
     'data-dir': { type: 'string', default: '.cutover' },
     'http-port': { type: 'string' },
     'api-port': { type: 'string' },
-    'agent-port': { type: 'string' },
     'exit-when-ready': { type: 'boolean', default: false },
   },
 });
@@ -26,7 +25,6 @@ const flags = {
   logLevel: 'warn',
   ...(values['http-port'] ? { httpPort: values['http-port'] } : {}),
   ...(values['api-port'] ? { apiPort: values['api-port'] } : {}),
-  ...(values['agent-port'] ? { agentPort: values['agent-port'] } : {}),
 };
 const config = await loadConfig({ env: readEnv(), flags });
 const log = createLogger('demo', 'info');
@@ -37,7 +35,6 @@ say('▶ starting Cutover (agent + server)…');
 const agentArgv = [
   '--log-level', 'warn',
   ...(values['http-port'] ? ['--http-port', values['http-port']] : []),
-  ...(values['agent-port'] ? ['--agent-port', values['agent-port']] : []),
 ];
 const up = await startUp(config, agentArgv);
 if (up.adminToken) say(`  admin token (shown once, saved for the local CLI in ${contextsFileIn(cliConfigDir())}): ${up.adminToken}`);

@@ -77,7 +77,7 @@ export const configSchema = z
     lockTtl: duration('10m').describe("Lease of an instance's deployment lock; renewed at every step and every third of it while a deployment runs. A deployment whose server died is settled once its lease expires (replicas look every `min(lockTtl / 2, 30 s)`); a restarted replica settles its own previous incarnation's at once ([leases](architecture.md#leases-replicas-and-recovery))."),
     warmCheckInterval: duration('5s').describe('How often the server stops warm slots whose rollback window ended.'),
     bakeWindow: duration('5m').describe('How long after a flip the new colour is watched (error rate, p95/p99 latency, against the old colour); a breach rolls back to the warm slot. `0` turns the bake off.'),
-    bakeCheckInterval: duration('5s').describe("How often the bake reads the router's counters through the agent."),
+    bakeCheckInterval: duration('5s').describe("How often agents push their routers' counters over their session, and the bake judges their sum."),
     bakeMinRequests: z.coerce.number().int().min(1).default(100).describe('Requests the new colour must have served before the bake judges it; fewer is inconclusive, never a pass.'),
     bakeMaxErrorRate: z.coerce.number().min(0).max(1).default(0.05).describe('Highest share of 5xx (and router-made 502/504) answers allowed during the bake.'),
     rollbackOnUnhealthy: z
@@ -142,7 +142,7 @@ export const configSchema = z
       .string()
       .url()
       .optional()
-      .describe("Agent: the server's URL (e.g. `https://cp.internal:7070`). Set, the agent joins it as a machine at its first start (with a join token from `CUTOVER_JOIN_TOKEN` or `joinTokenFile`, pinning the certificate hash the token carries), stores its credential in `<dataDir>/agent/private/machine.json` (0600), and at later starts reports with that credential. It does not yet receive desired state from it ([machines](machines.md)). Unset: the server pushes to the agent as before."),
+      .describe("Agent: the server's URL (e.g. `https://cp.internal:7070`). Set, the agent joins it as a machine at its first start (with a join token from `CUTOVER_JOIN_TOKEN` or `joinTokenFile`, pinning the certificate hash the token carries), stores its credential in `<dataDir>/agent/private/machine.json` (0600), and at later starts opens its session with that credential ([machines](machines.md)). Unset: the agent joins the server of its own data directory with the single-use token that server leaves in `private/local-join.json` (`cutover up`, or both under systemd)."),
     joinTokenFile: z
       .string()
       .min(1)
@@ -181,7 +181,7 @@ export const configSchema = z
         }
         return listen;
       })
-      .describe("Agent: where it serves `GET /metrics` (Prometheus text: the router's per-colour counters), as `host:port`, e.g. `127.0.0.1:9100`. Unset: no metrics listener. It replaces `/v1/metrics` on the agent's control port, which goes away once agents dial in (issue 17). A non-loopback address needs a token (`metricsTokenFile` or `CUTOVER_METRICS_TOKEN`), else the agent refuses to start ([operations](operations.md#metrics))."),
+      .describe("Agent: where it serves `GET /metrics` (Prometheus text: the router's per-colour counters), as `host:port`, e.g. `127.0.0.1:9100`. Unset: no metrics listener. It is the agent's only metrics endpoint (its control port, which served `/v1/metrics`, went away when agents began to dial the server). A non-loopback address needs a token (`metricsTokenFile` or `CUTOVER_METRICS_TOKEN`), else the agent refuses to start ([operations](operations.md#metrics))."),
     metricsTokenFile: z
       .string()
       .min(1)

@@ -142,16 +142,22 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       }
     }
 
-    if (plan.upgrades.length && options.runtime) {
-      try {
-        await options.runtime.describe(LEADER_LEASE);
-      } catch (error) {
-        report.agentUnreachable = (error as Error).message;
-        log.warn({ err: report.agentUnreachable, due: plan.upgrades.length }, 'upgrades are due but the agent does not answer; none started');
+    // Each due upgrade's machine must answer: one that does not is left for a later tick, not
+    // counted as a failure; when none answers, nothing starts and the report says why.
+    let due = plan.upgrades;
+    if (due.length && options.runtime) {
+      const runtime = options.runtime;
+      const answers = await Promise.all(due.map((e) => runtime.describe(e.instance).then(() => undefined, (error: Error) => error.message)));
+      const unreachable = answers.filter((a) => a !== undefined);
+      if (unreachable.length === due.length) {
+        report.agentUnreachable = unreachable[0]!;
+        log.warn({ err: report.agentUnreachable, due: due.length }, 'upgrades are due but the agent does not answer; none started');
         return report;
       }
+      if (unreachable.length) log.warn({ instances: due.filter((_, i) => answers[i] !== undefined).map((e) => e.instance), err: unreachable[0] }, 'upgrades are due on machines that do not answer; left for a later tick');
+      due = due.filter((_, i) => answers[i] === undefined);
     }
-    for (const entry of plan.upgrades) {
+    for (const entry of due) {
       if (entry.decision.kind !== 'upgrade') continue;
       const { from, to } = entry.decision;
       try {
