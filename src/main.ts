@@ -197,6 +197,8 @@ export async function startServer(
       if (!isCutoverError(error) || error.code !== 'AGENT_UNREACHABLE') throw error;
     }),
   );
+  // What each connected machine runs (for drift) and its desired state, sent again when it changed.
+  const syncTimer = every(config.bakeCheckInterval, log, 'could not sync the machines', () => fleet.syncAll());
   // Deployments whose server died (lease expired) are settled even when no replica restarts.
   const settleTimer = every(settleIntervalMs(config.lockTtl), log, 'could not settle interrupted deployments yet', () => deployer.recover());
   const warmTimer = every(config.warmCheckInterval, log, 'stopping expired warm slots failed', () => deployer.stopExpiredWarmSlots());
@@ -243,6 +245,7 @@ export async function startServer(
       stopping ??= (async () => {
         clearInterval(warmTimer);
         clearInterval(localTimer);
+        clearInterval(syncTimer);
         clearInterval(pruneTimer);
         clearInterval(settleTimer);
         clearInterval(collectTimer);

@@ -91,11 +91,30 @@ export function createFleetRuntime(deps: FleetRuntimeDeps) {
       if (placed.length) log.info({ machine, instances: placed }, 'placed the instances no machine held on the only machine');
     });
     await step('recording its local rollbacks', () => reconcilerOf(machine).run());
-    await step('recording what it runs', async () => recordMachineReport({ store, clock }, machine, await session.call('agent.state', {})));
-    await step('sending its desired state', async () => {
-      const { number, document } = await nextDesiredState({ store, clock }, machine);
-      await recordDesiredAnswer({ store, clock }, machine, number, await session.call('machine.desired', { number, document }));
-    });
+    await step('recording what it runs and sending its desired state', () => syncMachine(session));
+  }
+
+  /**
+   * What the machine runs, kept for drift, and its desired-state document, sent when its number
+   * is not the one the agent acknowledged (the number goes up only when the document changed).
+   */
+  async function syncMachine(session: AgentSession): Promise<void> {
+    const machine = session.info.machine;
+    await recordMachineReport({ store, clock }, machine, await session.call('agent.state', {}));
+    const { number, document } = await nextDesiredState({ store, clock }, machine);
+    const held = await store.getDesiredState(machine);
+    if (held?.ackedNumber === number || held?.rejectedNumber === number) return;
+    await recordDesiredAnswer({ store, clock }, machine, number, await session.call('machine.desired', { number, document }));
+  }
+
+  /** Every connected machine's report and desired state (every `bakeCheckInterval`: after a deployment, the document changed). */
+  async function syncAll(): Promise<void> {
+    await Promise.all(
+      deps.link().connected().map(async (machine) => {
+        const session = deps.link().sessionOf(machine);
+        if (session) await syncMachine(session).catch((error: Error) => log.debug({ machine, err: error.message }, 'could not sync the machine now'));
+      }),
+    );
   }
 
   /** The log stream of an instance, from its machine's session. */
@@ -105,5 +124,5 @@ export function createFleetRuntime(deps: FleetRuntimeDeps) {
     return openSessionLogs(deps.link().sessionOf(machine), machine, instance, query, signal);
   }
 
-  return { runtime, machineOf, openLogs, onConnect, localRollbacks };
+  return { runtime, machineOf, openLogs, onConnect, localRollbacks, syncAll };
 }

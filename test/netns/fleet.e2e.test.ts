@@ -164,6 +164,12 @@ test('two machines dial in; instances placed on each deploy, survive the server,
   const status = await ok(['status', 'shop-b']);
   assert.equal(status.currentVersion, '1.0.0', JSON.stringify(status));
 
+  // Each machine acknowledged its desired state and serves what it says (no drift).
+  await waitFor(
+    'no drift',
+    async () => (await ok(['machine', 'list'])).items.every((m: { drift: { state: string } }) => m.drift.state === 'none'),
+    15_000,
+  );
   const logs = await onServer(['logs', 'shop-a', '--tail', '5']);
   assert.equal(logs.code, 0, logs.stdout + logs.stderr);
   assert.ok(logs.stdout.trim().split('\n').every((l) => JSON.parse(l).machine === 'web-1'), logs.stdout);
