@@ -28,7 +28,7 @@ async function readJson<T>(file: string): Promise<T | undefined> {
 /** `<dataDir>/private/`: credentials and the default SQLite database (0700). */
 export const privateDir = (dataDir: string): string => join(dataDir, 'private');
 /** The private files kept 0600 at every start. */
-export const CREDENTIAL_FILES = ['local-join.json'] as const;
+export const CREDENTIAL_FILES = ['local-join.json', 'servers.json'] as const;
 /** An earlier version's files of the agent's control API, which agents no longer have. */
 const RETIRED_FILES = ['agent-token', 'agent.json'] as const;
 

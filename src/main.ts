@@ -12,6 +12,7 @@ import { describeDatabase, openStore } from './store/index.ts';
 import { createArtifactStore } from './releases/index.ts';
 import { createDeployer, createTrafficControls, pruneArtifacts } from './deploy/index.ts';
 import {
+  advertiseServer,
   claimPorts,
   findLiveAgent,
   hostMachineName,
@@ -19,12 +20,13 @@ import {
   portFree,
   joinLocalServer,
   readMachineLink,
+  readServers,
   resolveMetricsToken,
   writeLocalJoin,
   startAgent,
   waitAgentGone,
 } from './agent/index.ts';
-import type { AgentPidRecord } from './agent/index.ts';
+import type { AgentPidRecord, MachineLink } from './agent/index.ts';
 import { bootstrapAdminToken, collectUnreferencedArtifacts, createJoinToken, ensureBuiltInChannels, reportProblem } from './control/index.ts';
 import { createApi } from './api/index.ts';
 import { createAgentLink, createFleetRuntime } from './link/index.ts';
@@ -187,6 +189,10 @@ export async function startServer(
     await writeLocalJoin(config.dataDir, { url: local, token });
   }
 
+  // Other replicas of this data directory: its agent keeps a session with each (until issue 19).
+  const localUrl = url.replace(/\/\/(0\.0\.0\.0|\[::\])(?=:)/, '//127.0.0.1');
+  await advertiseServer(config.dataDir, localUrl).catch((error: Error) => log.warn({ err: error.message }, 'could not advertise this server to the agent of its data directory'));
+
   // After listen: holding the API port proves this replica's previous incarnation is gone, so its leases are recovered at once.
   await deployer.recover().catch((error: Error) => log.warn({ err: error.message }, 'could not settle interrupted deployments yet'));
   // Before the watchers start, so none of them judges an instance from a record its machine has left.
@@ -255,6 +261,7 @@ export async function startServer(
         await bake.stop();
         await health.stop();
         link.close();
+        await advertiseServer(config.dataDir, localUrl, false).catch(() => undefined);
         await server.close();
         // A deployment cut short here is settled by recover() at the next start.
         await Promise.race([deployer.idle(), new Promise((r) => setTimeout(r, 5000).unref())]);
@@ -319,7 +326,21 @@ export async function startAgentProcess(
     ...(link ? { machine: { link, agentVersion: PRODUCT_VERSION } } : {}),
   });
   if (!link) waitForLocalServer(config, log, agent);
+  else dialReplicas(config, agent, { link, agentVersion: PRODUCT_VERSION });
   return Object.assign(agent, { machine: link?.name ?? null });
+}
+
+/** Keeps a session with every server replica of this data directory (`private/servers.json`), checked every 2 s. */
+function dialReplicas(config: Readonly<Config>, agent: Awaited<ReturnType<typeof startAgent>>, machine: { link: MachineLink; agentVersion: string }): void {
+  const sync = () => void readServers(config.dataDir).then((urls) => agent.servers(urls, machine));
+  sync();
+  const timer = setInterval(sync, 2000);
+  timer.unref();
+  const stop = agent.stop;
+  agent.stop = () => {
+    clearInterval(timer);
+    return stop();
+  };
 }
 
 /** Until the server of this data directory leaves a local join token, looks for it every second; then joins and opens the session. */
@@ -331,6 +352,7 @@ function waitForLocalServer(config: Readonly<Config>, log: Logger, agent: Awaite
         if (!link) return;
         clearInterval(timer);
         agent.connect({ link, agentVersion: PRODUCT_VERSION });
+        dialReplicas(config, agent, { link, agentVersion: PRODUCT_VERSION });
       },
       (error: Error) => log.warn({ err: error.message }, 'could not join the server of this data directory yet'),
     );

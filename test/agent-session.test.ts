@@ -195,8 +195,8 @@ suite('the agent session', () => {
     for await (const chunk of logs.body) text += String(chunk);
     assert.match(text, /listening|1\.0\.0/);
 
-    // The server drops every session: the agent reconnects by itself and answers again.
-    server.link.close();
+    // The server drops the session: the agent reconnects by itself and answers again.
+    server.link.disconnect('web-1', 'the test cut the link');
     await assert.rejects(runtime.describe('shop'), { code: 'AGENT_UNREACHABLE' });
     await waitFor('the agent reconnects', () => server.link.connected().includes('web-1'), 15_000);
     assert.equal((await runtime.describe('shop'))?.active, 'blue');

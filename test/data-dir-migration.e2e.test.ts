@@ -74,7 +74,15 @@ test('an old data directory with a live instance is migrated in place', async ()
   for (const [from, to] of [...OLD_LAYOUT, ...OLD_AGENT_LAYOUT]) await rename(join(dir, from), join(dir, to)).catch(ignoreMissing);
   // That version had no local socket (`cutover local rollback`): the running agent's goes with the directory.
   await rm(join(dir, 'agent', 'private', 'local.sock'), { force: true });
-  for (const d of ['private', 'agent/private']) await rmdir(join(dir, d));
+  // Nor the list of servers its agent dials, nor downloads; it had the agent control API's token and
+  // endpoint instead (agents dial the server now: a start removes them).
+  await rm(join(dir, 'private', 'servers.json'), { force: true });
+  await rm(join(dir, 'agent', 'private', 'downloads'), { recursive: true, force: true });
+  await writeFile(join(dir, 'agent-token'), 'an-earlier-agent-token\n');
+  await writeFile(join(dir, 'agent.json'), '{"url":"http://127.0.0.1:7071"}\n');
+  await rmdir(join(dir, 'private'));
+  // This version's agent joined as a machine: its link (agent/private/machine.json) stays; an
+  // earlier version's agent that never joined is taken over by `up` (test/in-place-upgrade.e2e.test.ts).
   const loose: [string, number][] = [
     ['', 0o755],
     ['agent-token', 0o644],
@@ -99,9 +107,9 @@ test('an old data directory with a live instance is migrated in place', async ()
   assert.equal(contexts.dataDirs[dir], url);
   assert.equal(await mode(dir), 0o711);
   assert.equal(await mode(join(dir, 'private')), 0o700);
-  for (const f of ['agent-token', 'agent.json', 'cutover.db', 'cutover.db-wal', 'cutover.db-shm'])
-    assert.equal(await mode(join(dir, 'private', f)), 0o600, f);
-  for (const [, old] of OLD_LAYOUT) await assert.rejects(stat(join(dir, old)), { code: 'ENOENT' }, `${old} moved into private/`);
+  for (const f of ['cutover.db', 'cutover.db-wal', 'cutover.db-shm']) assert.equal(await mode(join(dir, 'private', f)), 0o600, f);
+  for (const [, old] of OLD_LAYOUT) await assert.rejects(stat(join(dir, old)), { code: 'ENOENT' }, `${old} moved into private/ or removed`);
+  for (const f of ['agent-token', 'agent.json']) await assert.rejects(stat(join(dir, 'private', f)), { code: 'ENOENT' }, `${f} of the control API is gone`);
   assert.equal(await mode(join(dir, 'artifacts')), 0o700);
 
   // The CLI finds the server and the token with no set-up, by data directory.

@@ -8,7 +8,7 @@ import { ROOT, assertReachableByOthers, cutover, cutoverText, portFlags, ports, 
 /**
  * H1 and H2 of the security review, as a deployer would try them: hostile releases print the
  * credentials into their log, read the state and the database, signal the agent, join the router
- * and control ports with SO_REUSEPORT, and (as a second instance) reach into the first one. Run as
+ * and API ports with SO_REUSEPORT, and (as a second instance) reach into the first one. Run as
  * root, every attempt must fail, and the logs a viewer reads must hold no token.
  */
 const isRoot = process.getuid?.() === 0;
@@ -89,7 +89,8 @@ test(
     const agentPid = (JSON.parse(await readFile(join(data, 'agent', 'private', 'agent.pid'), 'utf8')) as { pid: number })
       .pid;
     known.agentPid = agentPid;
-    const agentToken = (await readFile(join(data, 'private', 'agent-token'), 'utf8')).trim();
+    // The machine credential `up`'s agent got when it joined: the secret a slot would need to pose as its agent.
+    const agentToken = (JSON.parse(await readFile(join(data, 'agent', 'private', 'machine.json'), 'utf8')) as { credential: string }).credential;
     const as = (token: string) =>
       ({ ...env, CUTOVER_URL: info.api, CUTOVER_TOKEN: token }) as Record<string, string>;
     const admin = as(info.adminToken);
@@ -111,7 +112,7 @@ test(
       AGENT_PID: String(agentPid),
       SERVER_PID: String(up.pid),
       ROUTER_PORT: String(p.http),
-      CONTROL_PORT: String(p.agent),
+      API_PORT: String(p.api),
     };
     /** Publishes and deploys a hostile release; its start command is H1's, word for word, then the attacks. */
     const deployHostile = async (name: string, extraEnv: Record<string, string>) => {
@@ -205,16 +206,16 @@ test(
     const everything = [...aLines, ...bLines].join('\n');
     for (const [what, secret] of [
       ['admin token', info.adminToken],
-      ['agent token', agentToken],
+      ['machine credential', agentToken],
       ['deployer token', deployerToken],
     ] as const) {
       assert.ok(!everything.includes(secret), `the ${what} is in the slot logs`);
     }
-    // H1 word for word: the old cli.json and agent-token are gone from the data directory, the
-    // agent token in private/ unreadable.
+    // H1 word for word: the old cli.json and agent-token are gone from the data directory, and so
+    // is the agent token in private/ (agents dial the server now; nothing listens for it).
     assert.match(everything, /cat: \.\.\/\.\.\/\.\.\/\.\.\/cli\.json: No such file or directory/);
     assert.match(everything, /cat: \.\.\/\.\.\/\.\.\/\.\.\/agent-token: No such file or directory/);
-    assert.match(everything, /cat: \.\.\/\.\.\/\.\.\/\.\.\/private\/agent-token: Permission denied/);
+    assert.match(everything, /cat: \.\.\/\.\.\/\.\.\/\.\.\/private\/agent-token: (Permission denied|No such file or directory)/);
     assert.doesNotMatch(everything, /a-secret-in-the-environment/);
 
     // The files as the agent laid them out.

@@ -16,6 +16,7 @@ import { logSlotEvents } from './slot-event-log.ts';
 import { planIsolation } from './isolation.ts';
 import { protocolHandlers } from './protocol-handlers.ts';
 import { startSessionClient } from './session-client.ts';
+import { OnceAnswers } from './once-answers.ts';
 import type { SessionClient } from './session-client.ts';
 import type { MachineLink } from './machine-link.ts';
 import { localSocketPath, startLocalSocket } from './local-socket.ts';
@@ -51,6 +52,8 @@ export interface RunningAgent {
   session?: SessionClient;
   /** Opens the session of a machine that joined after the agent started (the server of its data directory came up later). */
   connect(machine: NonNullable<AgentOptions['machine']>): SessionClient;
+  /** Keeps a session with each of these server URLs besides the first one (replicas on this data directory), and ends the others. */
+  servers(urls: string[], machine: NonNullable<AgentOptions['machine']>): void;
   /** Where `GET /metrics` is served (`metricsListen`); undefined when it is off. */
   metricsPort?: number;
   /** Stops the agent and its slots; after `handover()` it only waits for the handover to finish. */
@@ -108,9 +111,10 @@ function agentParts(
 }
 
 /** A joined machine's session with the server, answering its calls with the core. */
-function machineSession(machine: NonNullable<AgentOptions['machine']>, core: AgentCore, config: Readonly<Config>, log: Logger, checkAnswers = false): SessionClient {
+function machineSession(machine: NonNullable<AgentOptions['machine']>, core: AgentCore, config: Readonly<Config>, log: Logger, checkAnswers: boolean | undefined, once: OnceAnswers): SessionClient {
   return startSessionClient({
-    checkAnswers,
+    checkAnswers: checkAnswers === true,
+    once,
     link: machine.link,
     handlers: protocolHandlers(core),
     downloadsDir: join(core.dataDir, 'private', 'downloads'),
@@ -215,7 +219,10 @@ export async function startAgent(config: Readonly<Config>, log: Logger, options:
   // Restoring waits for slots to get healthy; the session answers meanwhile.
   const restored = core.restore().catch((error: Error) => log.error({ err: error.message }, 'restore failed'));
   // The session answers the server's calls as the control API does; it (re)connects on its own.
-  let session = options.machine ? machineSession(options.machine, core, config, log, options.checkAnswers) : undefined;
+  const once = new OnceAnswers();
+  let session = options.machine ? machineSession(options.machine, core, config, log, options.checkAnswers, once) : undefined;
+  // Sessions with the other server replicas of this data directory (`private/servers.json`), until issue 19 lets one session serve them all.
+  const replicaSessions = new Map<string, SessionClient>();
   // The address only: the token is a secret and never logged.
   const metricsAt = metrics ? { metrics: `${config.metricsListen!.host}:${metrics.port}`, metricsAuth: metricsToken !== undefined ? 'token' : 'none' } : {};
   log.info({ routerPort, ...(options.machine ? { machine: options.machine.link.name } : {}), ...metricsAt }, 'agent started');
@@ -254,6 +261,7 @@ export async function startAgent(config: Readonly<Config>, log: Logger, options:
       log.info({}, 'handing over to another agent');
       await restored;
       await session?.stop();
+      for (const s of replicaSessions.values()) await s.stop();
       await metrics?.close();
       await local?.close();
       await router.close(); // stops accepting, then drains what this agent already accepted
@@ -279,8 +287,19 @@ export async function startAgent(config: Readonly<Config>, log: Logger, options:
       return session;
     },
     connect(machine) {
-      session ??= machineSession(machine, core, config, log, options.checkAnswers);
+      session ??= machineSession(machine, core, config, log, options.checkAnswers, once);
       return session;
+    },
+    servers(urls, machine) {
+      for (const [url, s] of replicaSessions) {
+        if (urls.includes(url)) continue;
+        replicaSessions.delete(url);
+        void s.stop();
+      }
+      for (const url of urls) {
+        if (replicaSessions.has(url) || url === machine.link.urls[0]) continue;
+        replicaSessions.set(url, machineSession({ ...machine, link: { ...machine.link, urls: [url] } }, core, config, log, options.checkAnswers, once));
+      }
     },
     ...(metrics ? { metricsPort: metrics.port } : {}),
     handover,
@@ -325,6 +344,8 @@ export async function startAgent(config: Readonly<Config>, log: Logger, options:
         process.off(HANDOVER_SIGNAL, onHandoverSignal);
         await restored;
         await session?.stop();
+        for (const s of replicaSessions.values()) await s.stop();
+      for (const s of replicaSessions.values()) await s.stop();
         await metrics?.close();
           await local?.close();
         await router.close();

@@ -9,7 +9,7 @@ export type { AgentCore } from './agent-core.ts';
 export { STATE_VERSION, createStateFile } from './agent-state.ts';
 export type { AgentState, PersistedInstance, PersistedMaintenance, PersistedSlot } from './agent-state.ts';
 export { agentPidFile, agentPrivateDir, agentStateBase, findLiveAgent, legacyAgentPidFile, migrateAgentFiles } from './agent-files.ts';
-export { hostMachineName, joinLocalServer, linkMachine, localJoinFile, localMachineName, machineLinkFile, readMachineLink, writeLocalJoin } from './machine-link.ts';
+export { advertiseServer, hostMachineName, joinLocalServer, linkMachine, localJoinFile, localMachineName, machineLinkFile, readMachineLink, readServers, writeLocalJoin } from './machine-link.ts';
 export type { MachineLink } from './machine-link.ts';
 export { checkPeer, connectPinned, derFingerprint, pinnedDispatcher, pinnedTlsOptions } from './pinned-tls.ts';
 export type { TlsPin } from './pinned-tls.ts';

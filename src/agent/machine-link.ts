@@ -176,6 +176,28 @@ export async function linkMachine(
   return joinServer(config, token, agentVersion, log);
 }
 
+/** The API URLs of the server replicas running on this data directory, which its agent dials besides its first. */
+export const serversFile = (dataDir: string): string => join(dataDir, 'private', 'servers.json');
+
+export async function readServers(dataDir: string): Promise<string[]> {
+  try {
+    const parsed = JSON.parse(await readFile(serversFile(dataDir), 'utf8')) as unknown;
+    return Array.isArray(parsed) ? parsed.filter((u): u is string => typeof u === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Adds (or, with `present` false, removes) a server's URL in `servers.json` (0600, replaced atomically). */
+export async function advertiseServer(dataDir: string, url: string, present = true): Promise<void> {
+  const urls = (await readServers(dataDir)).filter((u) => u !== url);
+  if (present) urls.push(url);
+  const file = serversFile(dataDir);
+  const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(urls)}\n`, { mode: 0o600, flag: 'wx' });
+  await rename(tmp, file);
+}
+
 /** Where a server leaves the single-use join token for the agent of its own data directory. */
 export const localJoinFile = (dataDir: string): string => join(dataDir, 'private', 'local-join.json');
 

@@ -30,6 +30,8 @@ export interface SessionClientOptions {
   protocol?: number;
   /** Tests: checks every answer against its message's schema before sending it (a drift fails there). */
   checkAnswers?: boolean;
+  /** The answers of `once` calls, shared by the agent's sessions (a call replayed through another server is not run twice). */
+  once?: OnceAnswers;
 }
 
 export interface SessionClient {
@@ -65,7 +67,7 @@ async function open(url: string, link: MachineLink): Promise<ClientHttp2Session>
     // The server closed its end (it stopped): the session is over, whatever HTTP/2 was told.
     socket.once('end', () => session.destroy());
   } else if (LOOPBACK.test(url)) {
-    const socket = netConnect({ host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) || 80 });
+    const socket = netConnect({ host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) || 80, noDelay: true });
     session = http2Connect(url, { createConnection: () => socket });
     socket.once('end', () => session.destroy());
   } else
@@ -284,7 +286,7 @@ class Waiters {
 
 export function startSessionClient(options: SessionClientOptions): SessionClient {
   const { link, handlers, log } = options;
-  const ctx: CallContext = { link, handlers, log, once: new OnceAnswers(), options };
+  const ctx: CallContext = { link, handlers, log, once: options.once ?? new OnceAnswers(), options };
   let stopped = false;
   let current: { client: ClientHttp2Session; stream: ClientHttp2Stream } | undefined;
   let welcomed = false;
