@@ -291,7 +291,12 @@ export function startSessionClient(options: SessionClientOptions): SessionClient
   let current: { client: ClientHttp2Session; stream: ClientHttp2Stream } | undefined;
   let welcomed = false;
   const waiters = new Waiters();
-  const settleWaiters = (error?: Error) => waiters.settle(error);
+  /** The server's last refusal, until a session is welcomed: a later `whenConnected` gets it at once. */
+  let refusal: Error | undefined;
+  const settleWaiters = (error?: Error) => {
+    refusal = error;
+    waiters.settle(error);
+  };
 
   /** One session, from connect to its end; resolves whether it was ever welcomed. */
   async function runOnce(url: string): Promise<boolean> {
@@ -415,7 +420,7 @@ export function startSessionClient(options: SessionClientOptions): SessionClient
 
   return {
     connected: () => welcomed,
-    whenConnected: (timeoutMs) => (welcomed ? Promise.resolve() : waiters.wait(timeoutMs)),
+    whenConnected: (timeoutMs) => (welcomed ? Promise.resolve() : refusal ? Promise.reject(refusal) : waiters.wait(timeoutMs)),
     async stop() {
       stopped = true;
       sleeper.wake();
