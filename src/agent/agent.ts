@@ -125,6 +125,40 @@ function machineSession(machine: NonNullable<AgentOptions['machine']>, core: Age
   });
 }
 
+/**
+ * The agent's sessions: the one with its server (first URL, the others as fallbacks), and one
+ * with each other server replica of its data directory (`private/servers.json`) until issue 19
+ * lets one session serve them all. They share the answers of `once` calls.
+ */
+function agentSessions(core: AgentCore, config: Readonly<Config>, log: Logger, options: AgentOptions) {
+  const once = new OnceAnswers();
+  const open = (machine: NonNullable<AgentOptions['machine']>) => machineSession(machine, core, config, log, options.checkAnswers, once);
+  let primary = options.machine ? open(options.machine) : undefined;
+  const replicas = new Map<string, SessionClient>();
+  return {
+    primary: () => primary,
+    connect(machine: NonNullable<AgentOptions['machine']>): SessionClient {
+      primary ??= open(machine);
+      return primary;
+    },
+    servers(urls: string[], machine: NonNullable<AgentOptions['machine']>): void {
+      for (const [url, s] of replicas) {
+        if (urls.includes(url)) continue;
+        replicas.delete(url);
+        void s.stop();
+      }
+      for (const url of urls) {
+        if (replicas.has(url) || url === machine.link.urls[0]) continue;
+        replicas.set(url, open({ ...machine, link: { ...machine.link, urls: [url] } }));
+      }
+    },
+    async stop(): Promise<void> {
+      await primary?.stop();
+      for (const s of replicas.values()) await s.stop();
+    },
+  };
+}
+
 export interface AgentOptions {
   takeover?: boolean;
   /** Tests: check every answer the session sends against the protocol. */
@@ -219,10 +253,7 @@ export async function startAgent(config: Readonly<Config>, log: Logger, options:
   // Restoring waits for slots to get healthy; the session answers meanwhile.
   const restored = core.restore().catch((error: Error) => log.error({ err: error.message }, 'restore failed'));
   // The session answers the server's calls as the control API does; it (re)connects on its own.
-  const once = new OnceAnswers();
-  let session = options.machine ? machineSession(options.machine, core, config, log, options.checkAnswers, once) : undefined;
-  // Sessions with the other server replicas of this data directory (`private/servers.json`), until issue 19 lets one session serve them all.
-  const replicaSessions = new Map<string, SessionClient>();
+  const sessions = agentSessions(core, config, log, options);
   // The address only: the token is a secret and never logged.
   const metricsAt = metrics ? { metrics: `${config.metricsListen!.host}:${metrics.port}`, metricsAuth: metricsToken !== undefined ? 'token' : 'none' } : {};
   log.info({ routerPort, ...(options.machine ? { machine: options.machine.link.name } : {}), ...metricsAt }, 'agent started');
@@ -260,8 +291,7 @@ export async function startAgent(config: Readonly<Config>, log: Logger, options:
       process.off(HANDOVER_SIGNAL, onHandoverSignal);
       log.info({}, 'handing over to another agent');
       await restored;
-      await session?.stop();
-      for (const s of replicaSessions.values()) await s.stop();
+      await sessions.stop();
       await metrics?.close();
       await local?.close();
       await router.close(); // stops accepting, then drains what this agent already accepted
@@ -284,23 +314,10 @@ export async function startAgent(config: Readonly<Config>, log: Logger, options:
   return {
     routerPort,
     get session() {
-      return session;
+      return sessions.primary();
     },
-    connect(machine) {
-      session ??= machineSession(machine, core, config, log, options.checkAnswers, once);
-      return session;
-    },
-    servers(urls, machine) {
-      for (const [url, s] of replicaSessions) {
-        if (urls.includes(url)) continue;
-        replicaSessions.delete(url);
-        void s.stop();
-      }
-      for (const url of urls) {
-        if (replicaSessions.has(url) || url === machine.link.urls[0]) continue;
-        replicaSessions.set(url, machineSession({ ...machine, link: { ...machine.link, urls: [url] } }, core, config, log, options.checkAnswers, once));
-      }
-    },
+    connect: sessions.connect,
+    servers: sessions.servers,
     ...(metrics ? { metricsPort: metrics.port } : {}),
     handover,
     async takeOver(options: TakeoverOptions = {}): Promise<TakeoverResult> {
@@ -343,11 +360,9 @@ export async function startAgent(config: Readonly<Config>, log: Logger, options:
         clearInterval(watcher);
         process.off(HANDOVER_SIGNAL, onHandoverSignal);
         await restored;
-        await session?.stop();
-        for (const s of replicaSessions.values()) await s.stop();
-      for (const s of replicaSessions.values()) await s.stop();
+        await sessions.stop();
         await metrics?.close();
-          await local?.close();
+        await local?.close();
         await router.close();
         await supervisor.stopAll();
         await core.close();
