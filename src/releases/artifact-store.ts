@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
@@ -120,9 +121,10 @@ export function createArtifactStore(dir: string): ArtifactStore {
     // Artifacts are every instance's code: not for other users of the machine (slots included).
     await mkdir(root, { recursive: true, mode: 0o700 });
     const tmp = path.join(root, `.tmp-${randomUUID()}`);
+    // `flush` fsyncs before close, so the rename below never exposes a partly written file.
+    const file = createWriteStream(tmp, { flags: 'wx', flush: true });
     try {
-      // `flush` fsyncs before close, so the rename below never exposes a partly written file.
-      await pipeline(source, hashing, createWriteStream(tmp, { flags: 'wx', flush: true }));
+      await pipeline(source, hashing, file);
       const digest = `sha256:${hash.digest('hex')}`;
       verify(digest);
       const final = fileFor(digest);
@@ -135,6 +137,9 @@ export function createArtifactStore(dir: string): ArtifactStore {
       }
       return { digest, size };
     } catch (err) {
+      // A refused upload may fail before the file is even open: wait until it is closed, or the
+      // open would create it after the removal and leave it behind.
+      if (!file.closed) await once(file, 'close').catch(() => undefined);
       await rm(tmp, { force: true });
       throw err;
     }
