@@ -10,82 +10,14 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApiServer, listen, systemClock } from '../src/shared/index.ts';
-import { createMemoryStore } from '../src/store/index.ts';
-import { createArtifactStore, packArtifact } from '../src/releases/index.ts';
-import { createJoinToken, getMachine, joinMachine } from '../src/control/index.ts';
+import { packArtifact } from '../src/releases/index.ts';
+import { getMachine } from '../src/control/index.ts';
 import { PROTOCOL_VERSION } from '../src/protocol/index.ts';
-import { FIXTURE_APP, captureLogger, deploy, get, rollBackLocally, startTestAgent, tempDataDir } from '../src/agent/test-agent.ts';
+import { FIXTURE_APP, deploy, get, rollBackLocally, startTestAgent, tempDataDir } from '../src/agent/test-agent.ts';
 import type { MachineLink, TestAgent } from '../src/agent/test-agent.ts';
+import { runtimeContract, startLinkServer, waitFor } from '../src/testing/index.ts';
+import { openSessionLogs, sessionRuntime } from '../src/link/index.ts';
 
-import { runtimeContract, testActor, waitFor } from '../src/testing/index.ts';
-import { createAgentLink, openSessionLogs, sessionRuntime } from '../src/link/index.ts';
-
-/** A server's agent link on loopback with one joined machine; `link` is what the agent keeps. */
-export async function startLinkServer(
-  name = 'web-1',
-  tls?: { cert: string; key: string; fingerprint: string },
-) {
-  const store = createMemoryStore();
-  const dir = await mkdtemp(join(tmpdir(), 'cutover-link-'));
-  const artifacts = createArtifactStore(join(dir, 'artifacts'));
-  const log = captureLogger();
-  const link = createAgentLink({
-    store,
-    clock: systemClock,
-    log,
-    artifactPath: (d) => artifacts.path(d),
-    heartbeatMs: 500,
-    countersMs: 200,
-  });
-  const api = createApiServer({
-    http1: (_req, res) => res.writeHead(404).end(),
-    agent: link.handle,
-    ...(tls ? { tls } : {}),
-  });
-  const port = await listen(api.server, 0, '127.0.0.1');
-  const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
-  const deps = {
-    store,
-    clock: systemClock,
-    serverUrls: [url],
-    ...(tls ? { tlsFingerprint: tls.fingerprint } : {}),
-  };
-  const { token } = await createJoinToken(deps, { expires: '1h' }, testActor('admin'));
-  const { credential } = await joinMachine(
-    deps,
-    { token, name, labels: {}, agentVersion: '0.0.0', protocolVersion: PROTOCOL_VERSION },
-    '127.0.0.1',
-  );
-  return {
-    store,
-    artifacts,
-    link,
-    log,
-    url,
-    machineLink: { name, urls: [url], fingerprint: tls?.fingerprint ?? null, credential },
-    /** Joins another machine with a new token. */
-    async join(other: string, protocolVersion = PROTOCOL_VERSION) {
-      const { token: t } = await createJoinToken(deps, { expires: '1h' }, testActor('admin'));
-      const joined = await joinMachine(
-        deps,
-        { token: t, name: other, labels: {}, agentVersion: '0.0.0', protocolVersion },
-        '127.0.0.1',
-      );
-      return {
-        name: other,
-        urls: [url],
-        fingerprint: tls?.fingerprint ?? null,
-        credential: joined.credential,
-      };
-    },
-    async stop() {
-      link.close();
-      await api.close(100);
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 runtimeContract('the agent over its session with the server', async () => {
   const server = await startLinkServer();
@@ -259,11 +191,7 @@ test('over TLS the agent talks only to the pinned certificate', async () => {
   ]);
   const cert = await readFile(join(dir, 'c.pem'), 'utf8');
   const fingerprint = new X509Certificate(cert).fingerprint256.replaceAll(':', '').toLowerCase();
-  const server = await startLinkServer('tls-1', {
-    cert,
-    key: await readFile(join(dir, 'k.pem'), 'utf8'),
-    fingerprint,
-  });
+  const server = await startLinkServer({ name: 'tls-1', tls: { cert, key: await readFile(join(dir, 'k.pem'), 'utf8'), fingerprint } });
   const agents: TestAgent[] = [];
   try {
     const good = await startTestAgent(

@@ -8,32 +8,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../config/index.ts';
 import { CutoverError } from '../shared/index.ts';
-import type { Color, ErrorCode, Logger } from '../shared/index.ts';
+import type { Color, ErrorCode } from '../shared/index.ts';
 import type { LocalRollback } from '../protocol/index.ts';
 import { packArtifact } from '../releases/index.ts';
 import type { Runtime } from '../deploy/index.ts';
 import { startAgent } from './agent.ts';
 import type { AgentOptions, RunningAgent } from './agent.ts';
 import { sessionRuntime } from '../link/index.ts';
-import { startLinkServer } from '../testing/index.ts';
-import type { LinkServer } from '../testing/index.ts';
+import { captureLog, startLinkServer } from '../testing/index.ts';
+import type { CapturedLine, LinkServer } from '../testing/index.ts';
 import { localSocketPath } from './local-socket.ts';
 
 /** The app the agent tests deploy (see its header). */
 export const FIXTURE_APP = join(import.meta.dirname, 'fixtures', 'app');
 
-export interface LogLine {
-  level: 'debug' | 'info' | 'warn' | 'error';
-  obj: Record<string, unknown>;
-  msg: string;
-}
-
-/** A logger that keeps every line, for assertions. */
-export function captureLogger(): Logger & { lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const at = (level: LogLine['level']) => (obj: object, msg: string) => void lines.push({ level, obj: obj as Record<string, unknown>, msg });
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
+/** A logger that keeps every line, for assertions (the test kit's). */
+export const captureLogger = captureLog;
+export type LogLine = CapturedLine;
 
 export interface TestAgent {
   agent: RunningAgent;
