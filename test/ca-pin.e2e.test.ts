@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cutover, freePort, startProcess, tempDir } from './helpers.ts';
+import { cutover, freePort, startProcess, tempDir, waitFor } from './helpers.ts';
 import { makeLeafCert, makeTestCerts, opensslFingerprint } from './tls-certs.ts';
 import type { TestCerts } from './tls-certs.ts';
 
@@ -28,10 +28,15 @@ async function restartServer(tls: string[]): Promise<void> {
   server = await startProcess(serverDir(), ['server', '--api-port', String(apiPort), ...tls]);
 }
 
-/** Starts the agent (it joins or reports before it answers), then stops it: what it reported is in the machine's record. */
+/** Starts the agent (it joins or re-pins before it answers), waits until its session has been recorded as a heartbeat, then stops it. */
 async function agentOnce(env: Record<string, string> = {}, extra: string[] = []): Promise<void> {
+  const before = await lastHeartbeat().catch(() => 0);
   const agent = await startProcess(agentDir(), [...(await agentArgs('web-1')), ...extra], env);
-  await agent.stop();
+  try {
+    await waitFor('the agent to open its session', async () => (await lastHeartbeat().catch(() => 0)) > before, 15_000);
+  } finally {
+    await agent.stop();
+  }
 }
 
 const lastHeartbeat = async () => {
