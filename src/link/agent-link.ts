@@ -41,6 +41,8 @@ export interface AgentLink {
   connected(): string[];
   /** Ends a machine's session, if it has one here (a rotated credential, a removed machine). */
   disconnect(machine: string, why: string): void;
+  /** When the machine's last session here ended (`performance.now()`), if one did. */
+  lostAt(machine: string): number | undefined;
   /**
    * An instance's counters summed over the machines that pushed them within two intervals (what
    * the bake decides on); undefined when none did.
@@ -69,6 +71,7 @@ export function createAgentLink(deps: AgentLinkDeps): AgentLink {
   const heartbeatMs = deps.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   const sessions = new Map<string, AgentSession>();
   const byId = new Map<string, AgentSession>();
+  const lost = new Map<string, number>();
   const { log } = deps;
 
   /** Last contact, throttled to one store write per heartbeat interval. */
@@ -150,6 +153,7 @@ export function createAgentLink(deps: AgentLinkDeps): AgentLink {
     sessions.set(machine.name, session);
     byId.set(id, session);
     session.onClose(() => {
+      lost.set(machine.name, performance.now());
       byId.delete(id);
       if (sessions.get(machine.name) === session) sessions.delete(machine.name);
       log.info({ machine: machine.name, session: id }, 'agent session ended');
@@ -246,6 +250,7 @@ export function createAgentLink(deps: AgentLinkDeps): AgentLink {
     },
     sessionOf: (machine) => sessions.get(machine),
     connected: () => [...sessions.keys()],
+    lostAt: (machine) => lost.get(machine),
     disconnect(machine, why) {
       sessions.get(machine)?.close(why);
     },

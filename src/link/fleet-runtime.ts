@@ -15,6 +15,8 @@ import { notConnected, openSessionLogs, sessionRuntime } from './session-runtime
 
 /** How long a call waits for the instance's machine to connect before it is `AGENT_UNREACHABLE`. */
 const CONNECT_GRACE_MS = 3000;
+/** How long after this server's start, or after a machine's session ended, a call waits for it. */
+const RECONNECT_WINDOW_MS = 15_000;
 
 export interface FleetRuntimeDeps {
   store: Store;
@@ -44,14 +46,19 @@ export function createFleetRuntime(deps: FleetRuntimeDeps) {
   }
 
   /**
-   * The instance's machine, waiting up to {@link CONNECT_GRACE_MS} for it to connect: after a
-   * server restart its agent is back within a second, and a command given meanwhile should not fail.
+   * The instance's machine, waiting up to {@link CONNECT_GRACE_MS} for it to connect when it is
+   * likely to come back at once: in the first seconds after this server started (every agent
+   * reconnects then), or right after its session ended. Otherwise a machine away fails at once.
    */
+  const started = performance.now();
   async function connectedMachineOf(instance: string): Promise<string | null> {
     const deadline = Date.now() + CONNECT_GRACE_MS;
     for (;;) {
       const machine = await machineOf(instance);
       if ((machine !== null && deps.link().sessionOf(machine)) || Date.now() >= deadline) return machine;
+      const lostAt = machine === null ? undefined : deps.link().lostAt(machine);
+      const reconnecting = performance.now() - started < RECONNECT_WINDOW_MS || (lostAt !== undefined && performance.now() - lostAt < RECONNECT_WINDOW_MS);
+      if (!reconnecting) return machine;
       await new Promise((r) => setTimeout(r, 100));
     }
   }
