@@ -146,10 +146,10 @@ test('cutover local rollback while the server is away: served at once, recorded 
   assert.equal(status.code, 0, status.stdout + status.stderr);
   assert.deepEqual([status.json.currentVersion, status.json.activeColor, status.json.agent.ok], ['1.0.0', 'blue', true]);
 
-  // A few health and bake intervals later: still 1.0.0, nothing flipped it forward.
+  // Two and a half health and bake intervals later: still 1.0.0, nothing flipped it forward.
   const deployments = history.length;
-  const until = Date.now() + 4000;
-  await waitFor('four watcher intervals', async () => Date.now() > until, 10_000);
+  const until = Date.now() + 2500;
+  await waitFor('two and a half watcher intervals', async () => Date.now() > until, 10_000);
   assert.equal(await version(p.http, 'web.test'), '1.0.0');
   assert.equal(((await cutover(data.dir, ['history', 'web'])).json?.items ?? []).length, deployments, 'no deployment since');
 

@@ -141,7 +141,7 @@ test('two machines dial in; instances placed on each deploy, survive the server,
   await new Promise((r) => server!.child.once('exit', r));
   const local = await cutover(join(data.dir, 'web-2'), ['local', 'rollback', 'shop-b'], {}, { netns: ns.a2 });
   assert.equal(local.code, 0, local.stdout + local.stderr);
-  await new Promise((r) => setTimeout(r, 1000));
+  await new Promise((r) => setTimeout(r, 500));
   await startServer();
   await waitFor('both machines back', async () => (await ok(['machine', 'list'])).items.filter((m: { connected?: boolean }) => m.connected).length === 2, 20_000);
 
@@ -177,7 +177,8 @@ test('two machines dial in; instances placed on each deploy, survive the server,
   // A rotated credential ends the machine's session, and the old one opens no other; its router serves on.
   await ok(['machine', 'rotate-credential', 'web-2']);
   await waitFor('web-2 disconnected', async () => (await ok(['machine', 'list'])).items.find((m: { name: string }) => m.name === 'web-2').connected === false, 10_000);
-  await new Promise((r) => setTimeout(r, 2000));
+  // (An agent whose welcomed session ends dials again within half a second: a second is enough to see it refused.)
+  await new Promise((r) => setTimeout(r, 1000));
   assert.equal((await ok(['machine', 'show', 'web-2'])).connected, false, 'the old credential opens no new session');
   const refused = await onServer(['deploy', 'shop-b', '2.0.0', '--wait']);
   assert.notEqual(refused.code, 0, refused.stdout);
