@@ -104,8 +104,9 @@ test('join tokens and machines through the CLI; an agent joins and reports over 
   assert.equal((await asAgent('/v1/machines/heartbeat', {}, joined.body.credential)).status, 200);
 
   const wide = await cutoverText(data.dir, ['machine', 'list', '-o', 'wide', ...ca]);
-  assert.match(wide.stdout, /NAME\s+STATUS\s+LABELS\s+ADDRESS.*JOIN TOKEN/);
-  assert.match(wide.stdout, new RegExp(`web-1\\s+active\\s+role=web\\s+127\\.0\\.0\\.1.*${created.json.id}`));
+  assert.match(wide.stdout, /NAME\s+STATUS\s+CONNECTED\s+LABELS\s+ADDRESS.*JOIN TOKEN/);
+  // Joined by hand over HTTP, without a session: not connected.
+  assert.match(wide.stdout, new RegExp(`web-1\\s+active\\s+no\\s+role=web\\s+127\\.0\\.0\\.1.*${created.json.id}`));
 
   const rotated = await cutover(data.dir, ['machine', 'rotate-credential', 'web-1', ...ca]);
   assert.equal(rotated.code, 0, rotated.stdout);

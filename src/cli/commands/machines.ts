@@ -84,10 +84,12 @@ const protocolText = (m: MachineView) => `${m.protocolVersion}${m.needsUpgrade ?
 
 function machineRows(machines: MachinePlacementView[], wide: boolean): string {
   return table([
-    ['NAME', 'STATUS', 'LABELS', 'ADDRESS', 'AGENT', 'PROTOCOL', 'LAST HEARTBEAT', 'INSTANCES', 'DRIFT', ...(wide ? ['JOINED', 'JOIN TOKEN', 'CREDENTIAL SINCE'] : [])],
+    ['NAME', 'STATUS', 'CONNECTED', 'LABELS', 'ADDRESS', 'AGENT', 'PROTOCOL', 'LAST HEARTBEAT', 'INSTANCES', 'DRIFT', ...(wide ? ['JOINED', 'JOIN TOKEN', 'CREDENTIAL SINCE'] : [])],
     ...machines.map((m) => [
       m.name,
       m.status,
+      // To the server that answered: another replica may hold its session.
+      m.connected ? 'yes' : 'no',
       labelsText(m.labels),
       m.address ?? '-',
       m.agentVersion,
