@@ -134,6 +134,18 @@ suite('the agent session', () => {
     assert.equal((await runtime.describe('shop'))?.active, 'blue');
   });
 
+  test('two deployments fetching the same artifact at once share one download', async () => {
+    const link = await server.join('twin-fetch');
+    const agent = await agentFor(link, join(temp.dir, 'f'));
+    await agent.agent.session!.whenConnected(10_000);
+    const runtime = sessionRuntime('twin-fetch', server.link.sessionOf);
+    const sentBefore = server.log.lines.filter((l) => l.msg === 'sending an artifact to an agent').length;
+    await Promise.all([1, 2, 3].map((i) => runtime.ensureArtifact(`twin-${i}`, packed.digest, () => createReadStream(packed.file))));
+    const sent = server.log.lines.filter((l) => l.msg === 'sending an artifact to an agent').length - sentBefore;
+    assert.equal(sent, 1, 'one download for three calls');
+    assert.ok((await runtime.listArtifacts()).some((a) => a.digest === packed.digest));
+  });
+
   test('protocol N−1 is welcomed (and flagged), N−2 refused naming both; a wrong credential and a stolen name are refused', async () => {
     const older = await agentFor(
       await server.join('old-1', PROTOCOL_VERSION - 1),

@@ -111,10 +111,17 @@ function agentParts(
 }
 
 /** A joined machine's session with the server, answering its calls with the core. */
-function machineSession(machine: NonNullable<AgentOptions['machine']>, core: AgentCore, config: Readonly<Config>, log: Logger, checkAnswers: boolean | undefined, once: OnceAnswers): SessionClient {
+function machineSession(
+  machine: NonNullable<AgentOptions['machine']>,
+  core: AgentCore,
+  config: Readonly<Config>,
+  log: Logger,
+  checkAnswers: boolean | undefined,
+  shared: { once: OnceAnswers; inflight: Map<string, Promise<unknown>> },
+): SessionClient {
   return startSessionClient({
     checkAnswers: checkAnswers === true,
-    once,
+    ...shared,
     link: machine.link,
     handlers: protocolHandlers(core),
     downloadsDir: join(core.dataDir, 'private', 'downloads'),
@@ -131,8 +138,8 @@ function machineSession(machine: NonNullable<AgentOptions['machine']>, core: Age
  * lets one session serve them all. They share the answers of `once` calls.
  */
 function agentSessions(core: AgentCore, config: Readonly<Config>, log: Logger, options: AgentOptions) {
-  const once = new OnceAnswers();
-  const open = (machine: NonNullable<AgentOptions['machine']>) => machineSession(machine, core, config, log, options.checkAnswers, once);
+  const shared = { once: new OnceAnswers(), inflight: new Map<string, Promise<unknown>>() };
+  const open = (machine: NonNullable<AgentOptions['machine']>) => machineSession(machine, core, config, log, options.checkAnswers, shared);
   let primary = options.machine ? open(options.machine) : undefined;
   const replicas = new Map<string, SessionClient>();
   return {

@@ -32,6 +32,8 @@ export interface SessionClientOptions {
   checkAnswers?: boolean;
   /** The answers of `once` calls, shared by the agent's sessions (a call replayed through another server is not run twice). */
   once?: OnceAnswers;
+  /** Downloads in flight, shared by the agent's sessions. */
+  inflight?: Map<string, Promise<unknown>>;
 }
 
 export interface SessionClient {
@@ -128,7 +130,18 @@ interface CallContext {
   handlers: ProtocolHandlers;
   log: Logger;
   once: OnceAnswers;
+  /** Calls in flight that a repeat joins instead of running again (an artifact's download). */
+  inflight: Map<string, Promise<unknown>>;
   options: SessionClientOptions;
+}
+
+/** The call running under `key`, joined by a repeat while it runs; forgotten once it ends. */
+function shared<T>(inflight: Map<string, Promise<unknown>>, key: string, run: () => Promise<T>): Promise<T> {
+  const running = inflight.get(key) as Promise<T> | undefined;
+  if (running) return running;
+  const started = run().finally(() => inflight.delete(key));
+  inflight.set(key, started);
+  return started;
 }
 
 /** The session a call came on: where its answer and its bytes go. */
@@ -167,7 +180,10 @@ async function answer(ctx: CallContext, frame: CallFrame, channel: Channel): Pro
     const result =
       spec.idempotency.kind === 'once' && frame.key !== undefined
         ? await once.run(`${name} ${frame.key}`, run)
-        : await run();
+        : spec.stream === 'request' && frame.key !== undefined
+          ? // Two deployments fetching the same artifact at once share one download (one partial file).
+            await shared(ctx.inflight, `${name} ${frame.key}`, run)
+          : await run();
     if (spec.stream === 'answer')
       return streamAnswer(
         link,
@@ -286,7 +302,7 @@ class Waiters {
 
 export function startSessionClient(options: SessionClientOptions): SessionClient {
   const { link, handlers, log } = options;
-  const ctx: CallContext = { link, handlers, log, once: options.once ?? new OnceAnswers(), options };
+  const ctx: CallContext = { link, handlers, log, once: options.once ?? new OnceAnswers(), inflight: options.inflight ?? new Map(), options };
   let stopped = false;
   let current: { client: ClientHttp2Session; stream: ClientHttp2Stream } | undefined;
   let welcomed = false;
