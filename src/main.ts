@@ -165,6 +165,8 @@ export async function startServer(
     throw (error as NodeJS.ErrnoException).code === 'EADDRINUSE' ? apiPortInUse(config, error) : error;
   }
   const url = `${tls ? 'https' : 'http'}://${config.apiHost}:${apiPort}`;
+  // What an agent on this machine dials: loopback, even when the API listens on every address.
+  const localUrl = url.replace(/\/\/(0\.0\.0\.0|\[::\])(?=:)/, '//127.0.0.1');
   const adminToken = await bootstrapAdminToken(store, clock);
   await recordServerForCli({
     contextsFile: options.contextsFile ?? contextsFileIn(cliConfigDir()),
@@ -180,17 +182,15 @@ export async function startServer(
   // under systemd): while the agent of this data directory has not joined, a single-use join token
   // for it waits in the private directory, 0600, where only this user (and root) can read it.
   if (!(await readMachineLink(config.dataDir).catch(() => undefined))) {
-    const local = url.replace(/\/\/(0\.0\.0\.0|\[::\])(?=:)/, '//127.0.0.1');
     const { token } = await createJoinToken(
-      { store, clock, serverUrls: [local], ...(tls ? { tlsFingerprint: tls.fingerprint } : {}), ...(tls?.caFingerprint ? { tlsCaFingerprint: tls.caFingerprint } : {}) },
+      { store, clock, serverUrls: [localUrl], ...(tls ? { tlsFingerprint: tls.fingerprint } : {}), ...(tls?.caFingerprint ? { tlsCaFingerprint: tls.caFingerprint } : {}) },
       { expires: '1h', uses: 1 },
       systemActor('local-join', 'admin'),
     );
-    await writeLocalJoin(config.dataDir, { url: local, token });
+    await writeLocalJoin(config.dataDir, { url: localUrl, token });
   }
 
   // Other replicas of this data directory: its agent keeps a session with each (until issue 19).
-  const localUrl = url.replace(/\/\/(0\.0\.0\.0|\[::\])(?=:)/, '//127.0.0.1');
   await advertiseServer(config.dataDir, localUrl).catch((error: Error) => log.warn({ err: error.message }, 'could not advertise this server to the agent of its data directory'));
 
   // After listen: holding the API port proves this replica's previous incarnation is gone, so its leases are recovered at once.

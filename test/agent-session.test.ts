@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { packArtifact } from '../src/releases/index.ts';
 import { getMachine } from '../src/control/index.ts';
 import { PROTOCOL_VERSION } from '../src/protocol/index.ts';
-import { FIXTURE_APP, deploy, get, rollBackLocally, startTestAgent, tempDataDir } from '../src/agent/test-agent.ts';
+import { FIXTURE_APP, deploy, fixtureSlotSpec, get, rollBackLocally, startTestAgent, tempDataDir } from '../src/agent/test-agent.ts';
 import type { MachineLink, TestAgent } from '../src/agent/test-agent.ts';
 import { runtimeContract, startLinkServer, waitFor } from '../src/testing/index.ts';
 import { openSessionLogs, sessionRuntime } from '../src/link/index.ts';
@@ -34,23 +34,7 @@ runtimeContract('the agent over its session with the server', async () => {
     runtime: sessionRuntime('web-1', server.link.sessionOf),
     artifact: { digest: packed.digest, open: () => createReadStream(packed.file) },
     rollBackLocally: (instance) => rollBackLocally(temp.dir, instance),
-    spec: (instance, color, version, healthy = true) => ({
-      instance,
-      color,
-      version,
-      digest: packed.digest,
-      start: `${JSON.stringify(process.execPath)} server.mjs`,
-      env: healthy ? {} : ({ UNHEALTHY: '1' } as Record<string, string>),
-      health: {
-        path: '/healthz',
-        intervalMs: 50,
-        timeoutMs: 1000,
-        healthyThreshold: 1,
-        unhealthyThreshold: 2,
-      },
-      stopTimeoutMs: 2000,
-      deploymentId: `d-${instance}-${color}-${version}`,
-    }),
+    spec: fixtureSlotSpec(packed.digest),
     async stop() {
       await agent.stop();
       await server.stop();

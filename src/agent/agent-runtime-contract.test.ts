@@ -4,7 +4,7 @@ import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { packArtifact } from '../releases/index.ts';
 import { runtimeContract } from '../testing/index.ts';
-import { FIXTURE_APP, rollBackLocally, startTestAgent, tempDataDir } from './test-agent.ts';
+import { FIXTURE_APP, fixtureSlotSpec, rollBackLocally, startTestAgent, tempDataDir } from './test-agent.ts';
 
 runtimeContract('the agent over loopback', async () => {
   const temp = await tempDataDir();
@@ -13,17 +13,7 @@ runtimeContract('the agent over loopback', async () => {
   return {
     runtime: agent.client,
     artifact: { digest: packed.digest, open: () => createReadStream(packed.file) },
-    spec: (instance, color, version, healthy = true) => ({
-      instance,
-      color,
-      version,
-      digest: packed.digest,
-      start: `${JSON.stringify(process.execPath)} server.mjs`,
-      env: healthy ? {} : ({ UNHEALTHY: '1' } as Record<string, string>),
-      health: { path: '/healthz', intervalMs: 50, timeoutMs: 1000, healthyThreshold: 1, unhealthyThreshold: 2 },
-      stopTimeoutMs: 2000,
-      deploymentId: `d-${instance}-${color}-${version}`,
-    }),
+    spec: fixtureSlotSpec(packed.digest),
     rollBackLocally: (instance) => rollBackLocally(temp.dir, instance),
     async stop() {
       await agent.stop();

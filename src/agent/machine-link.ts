@@ -45,13 +45,15 @@ export async function readMachineLink(dataDir: string): Promise<MachineLink | un
   return link as MachineLink;
 }
 
-/** Writes the link 0600, atomically (temp file + rename): a crash never leaves half a credential. */
-async function writeMachineLink(dataDir: string, link: MachineLink): Promise<void> {
-  const file = machineLinkFile(dataDir);
+/** Writes `value` as JSON, 0600, atomically (temp file + rename): a crash never leaves half a secret. */
+async function writePrivateJson(file: string, value: unknown): Promise<void> {
   const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(link, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
   await rename(tmp, file);
 }
+
+/** Writes the link (the machine's credential). */
+const writeMachineLink = (dataDir: string, link: MachineLink): Promise<void> => writePrivateJson(machineLinkFile(dataDir), link);
 
 const LOOPBACK = /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/;
 
@@ -192,10 +194,7 @@ export async function readServers(dataDir: string): Promise<string[]> {
 export async function advertiseServer(dataDir: string, url: string, present = true): Promise<void> {
   const urls = (await readServers(dataDir)).filter((u) => u !== url);
   if (present) urls.push(url);
-  const file = serversFile(dataDir);
-  const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(urls)}\n`, { mode: 0o600, flag: 'wx' });
-  await rename(tmp, file);
+  await writePrivateJson(serversFile(dataDir), urls);
 }
 
 /** Where a server leaves the single-use join token for the agent of its own data directory. */
@@ -208,12 +207,7 @@ export interface LocalJoin {
 }
 
 /** Writes the local join file 0600 in the private directory (replacing an earlier one atomically). */
-export async function writeLocalJoin(dataDir: string, join: LocalJoin): Promise<void> {
-  const file = localJoinFile(dataDir);
-  const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(join)}\n`, { mode: 0o600, flag: 'wx' });
-  await rename(tmp, file);
-}
+export const writeLocalJoin = (dataDir: string, join: LocalJoin): Promise<void> => writePrivateJson(localJoinFile(dataDir), join);
 
 async function readLocalJoin(dataDir: string): Promise<LocalJoin | undefined> {
   try {

@@ -88,6 +88,21 @@ export async function startTestAgent(
   };
 }
 
+/** The slot spec of the fixture app from `digest`, healthy or never healthy (what the Runtime contract suite starts). */
+export const fixtureSlotSpec =
+  (digest: string) =>
+  (instance: string, color: Color, version: string, healthy = true) => ({
+    instance,
+    color,
+    version,
+    digest,
+    start: `${JSON.stringify(process.execPath)} server.mjs`,
+    env: healthy ? {} : ({ UNHEALTHY: '1' } as Record<string, string>),
+    health: { path: '/healthz', intervalMs: 50, timeoutMs: 1000, healthyThreshold: 1, unhealthyThreshold: 2 },
+    stopTimeoutMs: 2000,
+    deploymentId: `d-${instance}-${color}-${version}`,
+  });
+
 /** A temp directory, removed by the returned cleanup. */
 export async function tempDataDir(): Promise<{ dir: string; cleanup(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'cutover-agent-'));

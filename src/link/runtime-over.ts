@@ -1,24 +1,23 @@
 // The `Runtime` port mapped onto the agent protocol's messages (ADR 0019): one line per method,
 // over a machine's session (`session-runtime.ts`).
-import type { Readable } from 'node:stream';
 import type { AnswerOf, MessageName, RequestOf } from '../protocol/index.ts';
 import type { Runtime } from '../deploy/index.ts';
 
 /** How a transport sends one message of the agent protocol and returns its answer (undefined when absent). */
-export type SendMessage = <N extends MessageName>(name: N, request: RequestOf<N>, options?: { body?: () => Readable }) => Promise<AnswerOf<N>>;
+export type SendMessage = <N extends MessageName>(name: N, request: RequestOf<N>) => Promise<AnswerOf<N>>;
 
 /**
  * The `Runtime` port mapped onto the agent protocol's messages, over a transport (the session an
- * agent opened to the server). `body` opens an artifact's bytes for a transport that pushes them;
- * the session never calls it: its agent downloads the artifact by digest.
+ * agent opened to the server). The artifact's bytes are not pushed (the port's `open` goes unused):
+ * the agent downloads the artifact by digest.
  */
 export function runtimeOver(call: SendMessage, close: () => Promise<void>): Runtime & { close(): Promise<void> } {
   const ok = async () => {};
   return {
     // The instance does not change where the artifact goes: one transport speaks to one agent.
-    async ensureArtifact(_instance, digest, open) {
+    async ensureArtifact(_instance, digest) {
       if (await call('artifact.has', { digest })) return;
-      await call('artifact.put', { digest }, { body: open });
+      await call('artifact.put', { digest });
     },
     ensureInstance: (instance, hosts) => call('instance.put', { instance, hosts }).then(ok),
     startSlot: (spec) => call('slot.start', spec),

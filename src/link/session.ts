@@ -139,9 +139,12 @@ export class AgentSession {
     name: N,
     request: RequestOf<N>,
     options: CallOptions = {},
+    /** Told the call's id before the call is sent (a streamed answer waits for its bytes by it). */
+    onId?: (id: number) => void,
   ): Promise<AnswerFrame> {
     if (this.#closed) return Promise.reject(this.#closed);
     const id = ++this.#next;
+    onId?.(id);
     const timeoutMs = timeoutOf(name, request);
     const key = idempotencyKey(name, request);
     return new Promise<AnswerFrame>((resolve, reject) => {
@@ -195,30 +198,28 @@ export class AgentSession {
     signal: AbortSignal,
   ): Promise<{ answer: AnswerOf<N>; body: Readable }> {
     if (specOf(name).stream !== 'answer') throw new TypeError(`${name} does not stream its answer`);
-    const id = this.#next + 1;
-    const body = new Promise<Readable>((resolve, reject) => {
-      const timer = setTimeout(
-        () => {
-          this.#streams.delete(id);
-          reject(
-            new CutoverError(
-              'TIMEOUT',
-              `the agent of machine ${this.info.machine} did not start streaming ${name}`,
-            ),
-          );
-        },
-        STREAM_START_MS + timeoutOf(name, request),
-      );
-      timer.unref();
-      this.#streams.set(id, { resolve, timer });
-    });
-    body.catch(() => {});
-    const frame = await this.#call(name, request, { signal });
+    let id = 0;
+    let body: Promise<Readable> | undefined;
+    // The bytes are awaited under the call's id from before the call goes out: they may arrive first.
+    const waitForBytes = (callId: number) => {
+      id = callId;
+      body = new Promise<Readable>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          this.#streams.delete(callId);
+          reject(new CutoverError('TIMEOUT', `the agent of machine ${this.info.machine} did not start streaming ${name}`));
+        }, STREAM_START_MS + timeoutOf(name, request));
+        timer.unref();
+        this.#streams.set(callId, { resolve, timer });
+      });
+    };
+    const answered = this.#call(name, request, { signal }, waitForBytes);
+    body?.catch(() => {}); // awaited below, unless the call fails first
+    const frame = await answered;
     if (frame.error) {
       this.#dropStream(id);
       throwIfError(frame, this.info.machine);
     }
-    const stream = await body;
+    const stream = await body!;
     // The reader went away (a `cutover logs -f` ended): the agent stops sending.
     const stop = () => {
       this.send({ t: 'cancel', id });

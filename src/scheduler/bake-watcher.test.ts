@@ -3,21 +3,12 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { ManualClock, silentLogger } from '../shared/index.ts';
 import { createMemoryStore } from '../store/index.ts';
-import { FakeRuntime, testReleaseSpec, waitFor, testActor } from '../testing/index.ts';
+import { FakeRuntime, testReleaseSpec, waitFor, testActor, testColorStats } from '../testing/index.ts';
 import { createDeployer } from '../deploy/index.ts';
-import type { RuntimeColorStats } from '../deploy/index.ts';
 import { createInstance, createInstanceSchema } from '../control/index.ts';
 import { createBakeWatcher } from './bake-watcher.ts';
 
-const colour = (color: 'blue' | 'green', version: string, deploymentId: string, ok: number, failed: number): RuntimeColorStats => ({
-  color,
-  version,
-  deploymentId,
-  since: new Date(0).toISOString(),
-  requests: ok + failed,
-  responses: { '2xx': ok, '5xx': failed },
-  latency: { bucketsMs: [10, 100], counts: [ok + failed, 0, 0] },
-});
+const colour = testColorStats;
 
 test('the bake judges a release from its flip while its verify test runs, and a breach rolls it back through its abort, once', async () => {
   const store = createMemoryStore();

@@ -6,23 +6,14 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { ManualClock, silentLogger } from '../shared/index.ts';
 import { createMemoryStore } from '../store/index.ts';
-import { FakeRuntime, testActor, testReleaseSpec } from '../testing/index.ts';
+import { FakeRuntime, testActor, testReleaseSpec, testColorStats } from '../testing/index.ts';
 import { createDeployer, createLocalRollbackReconciler } from '../deploy/index.ts';
-import type { RuntimeColorStats } from '../deploy/index.ts';
 import { createInstance, createInstanceSchema } from '../control/index.ts';
 import { createBakeWatcher } from './bake-watcher.ts';
 import { createHealthWatcher } from './health-watcher.ts';
 import { createRollbackGuard } from './rollback-guard.ts';
 
-const colour = (color: 'blue' | 'green', version: string, deploymentId: string, ok: number, failed: number): RuntimeColorStats => ({
-  color,
-  version,
-  deploymentId,
-  since: new Date(0).toISOString(),
-  requests: ok + failed,
-  responses: { '2xx': ok, '5xx': failed },
-  latency: { bucketsMs: [10, 100], counts: [ok + failed, 0, 0] },
-});
+const colour = testColorStats;
 
 test('a local rollback not recorded yet holds the bake and health watchers off the instance; recorded, nothing flips it forward', async () => {
   const store = createMemoryStore();

@@ -39,7 +39,7 @@ export function peerAddress(session: Http2Session | undefined): string | null {
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
 /** Whether the first bytes a client sent start (or are) the HTTP/2 preface. */
-export function startsHttp2(chunk: Buffer): boolean {
+function startsHttp2(chunk: Buffer): boolean {
   const n = Math.min(chunk.length, PREFACE.length);
   return n >= 3 && chunk.subarray(0, n).equals(PREFACE.subarray(0, n));
 }

@@ -10,7 +10,7 @@ export { DAY_MS, parseDuration, parseDurationWithUnit, isBareDuration, bareDurat
 export { ERROR_TABLE, EXIT_NOT_ROUTED_AS_RECORDED, errorClassOf, exitCodeFor, httpStatusFor } from './error-table.ts';
 export type { ErrorClass } from './error-table.ts';
 export { listen, closeServer } from './http-server.ts';
-export { createApiServer, peerAddress, startsHttp2 } from './api-server.ts';
+export { createApiServer, peerAddress } from './api-server.ts';
 export type { ApiServer, ApiServerOptions } from './api-server.ts';
 export { createLogger, silentLogger } from './logger.ts';
 export type { Logger } from './logger.ts';

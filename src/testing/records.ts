@@ -1,6 +1,7 @@
 // Plain records the deployer and the API work on, for tests.
 import type { InstanceRecord } from '../store/index.ts';
 import type { Actor } from '../shared/index.ts';
+import type { RuntimeColorStats } from '../deploy/index.ts';
 
 /** A release spec as the store keeps it, with fast health checks; `extra` overrides fields. */
 export const testReleaseSpec = (version: string, extra: Record<string, unknown> = {}) => ({
@@ -41,3 +42,14 @@ export const testInstance = (over: Partial<InstanceRecord> = {}): InstanceRecord
 export function testActor(actor: string, reason?: string): Actor {
   return { actor, requestId: null, ...(reason === undefined ? {} : { reason }) };
 }
+
+/** A colour's router counters as an agent reports them: `ok` 2xx and `failed` 5xx answers, all under 10 ms. */
+export const testColorStats = (color: 'blue' | 'green', version: string, deploymentId: string, ok: number, failed: number): RuntimeColorStats => ({
+  color,
+  version,
+  deploymentId,
+  since: new Date(0).toISOString(),
+  requests: ok + failed,
+  responses: { '2xx': ok, '5xx': failed },
+  latency: { bucketsMs: [10, 100], counts: [ok + failed, 0, 0] },
+});

@@ -134,13 +134,22 @@ async function spawnAgent(config: Readonly<Config>, argv: string[]): Promise<Chi
   });
 }
 
-/** Rejects if the agent exits before it has connected (its own error is on stderr above). */
-function exitsEarly(child: ChildProcess): Promise<never> {
-  return new Promise((_, reject) => {
-    const fail = () => reject(new CutoverError('AGENT_UNREACHABLE', `the agent exited at start (code ${child.exitCode ?? child.signalCode}); see the lines above`));
+/** Resolves once the agent's session is open; rejects if the agent `up` started exits first (its own error is on stderr above). */
+async function agentConnected(connected: Promise<void>, child: ChildProcess | undefined): Promise<void> {
+  if (!child) return connected;
+  connected.catch(() => undefined); // lost to the exit, its later timeout is nobody's error
+  let fail: (() => void) | undefined;
+  const exited = new Promise<never>((_, reject) => {
+    fail = () => reject(new CutoverError('AGENT_UNREACHABLE', `the agent exited at start (code ${child.exitCode ?? child.signalCode}); see the lines above`));
     if (child.exitCode !== null || child.signalCode !== null) fail();
     else child.once('exit', fail);
   });
+  try {
+    await Promise.race([connected, exited]);
+  } finally {
+    // Its later exit (at stop) is not an error of the start.
+    child.off('exit', fail!);
+  }
 }
 
 export interface UpHandle {
@@ -177,16 +186,16 @@ export async function startUp(config: Readonly<Config>, agentArgv: string[]): Pr
   const name = saved ?? main.upMachineName();
   let agent: { pid: number; reused: boolean; stop(): Promise<void> } | undefined;
   try {
+    let child: ChildProcess | undefined;
     if (plan.kind === 'reuse') {
       const record = found!.record;
       agent = { pid: record.pid, reused: true, stop: () => main.stopAgentByPid(record) };
     } else {
       // The agent joins by itself: the server left it a single-use token in the private directory.
-      const child = await spawnAgent(config, [...agentArgv, ...(plan.kind === 'takeover' ? ['--takeover'] : [])]);
+      child = await spawnAgent(config, [...agentArgv, ...(plan.kind === 'takeover' ? ['--takeover'] : [])]);
       agent = childAgent(child);
-      await Promise.race([server.waitForMachine(name, 30_000), exitsEarly(child)]);
     }
-    await server.waitForMachine(name, 30_000);
+    await agentConnected(server.waitForMachine(name, 30_000), child);
   } catch (error) {
     // An agent this `up` started goes with it; a reused one keeps serving, as it did before.
     if (agent && !agent.reused) await agent.stop();
