@@ -45,7 +45,7 @@ function instance(i: number): InstanceRecord {
     target: i % 10 === 9 ? { version: VERSIONS[i % 3]! } : { channel: CHANNELS[i % 4]! },
     // One in 7 uses the environment default; the rest one of 160 windows (4 kinds × 40 zones).
     window: i % 7 === 0 ? null : `${WINDOWS[i % WINDOWS.length]!} ${zone}`,
-    machine: null,
+    placement: null,
     currentVersion: VERSIONS[i % VERSIONS.length]!,
     activeColor: 'blue',
     slots: { blue: { version: VERSIONS[i % VERSIONS.length]!, status: 'live', deploymentId: `d-${i}` }, green: null },

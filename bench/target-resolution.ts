@@ -36,7 +36,7 @@ function instance(i: number): InstanceRecord {
     labels: { region: i % 2 ? 'eu' : 'us' },
     target,
     window: null,
-    machine: null,
+    placement: null,
     currentVersion: VERSIONS[i % VERSIONS.length]!,
     activeColor: 'blue',
     slots: { blue: { version: VERSIONS[i % VERSIONS.length]!, status: 'live', deploymentId: `d-${i}` }, green: null },

@@ -82,7 +82,17 @@ export async function startServer(
   // machine. Rollbacks made on a machine while the server was away (`cutover local rollback`)
   // become rollback deployments by `machine:<name>`: when it connects, before any deploy or
   // rollback is planned, and every bakeCheckInterval; until then the watchers leave them alone.
-  const fleet = createFleetRuntime({ store, clock, log, link: () => link, localRollbacks: { rollbackWindowMs: config.rollbackWindow, lockTtlMs: config.lockTtl, log } });
+  // An instance runs on every machine of its placement: each call fans out, the flip is a barrier
+  // (ADR 0023), and a machine that (re)connects is brought to the desired state by the deployer.
+  const fleet = createFleetRuntime({
+    store,
+    clock,
+    log,
+    link: () => link,
+    localRollbacks: { rollbackWindowMs: config.rollbackWindow, lockTtlMs: config.lockTtl, log },
+    flipTimeoutMs: config.flipTimeout,
+    converge: () => deployer.converge,
+  });
   const { runtime, localRollbacks } = fleet;
   const link = createAgentLink({
     store,
@@ -151,7 +161,6 @@ export async function startServer(
     clock,
     log,
     openLogs: fleet.openLogs,
-    machineOf: fleet.machineOf,
     connectedMachines: () => link.connected(),
     disconnectMachine: (name, why) => link.disconnect(name, why),
   });

@@ -31,13 +31,15 @@ export interface ApiDeps {
   tlsCaFingerprint?: string;
   /** The product version, shown in the OpenAPI document. */
   version?: string;
-  /** Streams an instance's slot output from the agent. */
-  openLogs(instance: string, query: { color?: Color; tail?: number; follow?: boolean }, signal: AbortSignal): Promise<{ color: string; body: AsyncIterable<Uint8Array> }>;
   /**
-   * The machine an instance runs on, for the labels of its log lines; null when no machine runs it
-   * (`cutover logs` prints `local`).
+   * Streams an instance's slot output from one of its machines (`machine`, or the first connected
+   * one), saying which machine and colour it streams (the labels of the log lines).
    */
-  machineOf(instance: string): Promise<string | null>;
+  openLogs(
+    instance: string,
+    query: { color?: Color; tail?: number; follow?: boolean; machine?: string },
+    signal: AbortSignal,
+  ): Promise<{ color: string; body: AsyncIterable<Uint8Array>; machine: string | null }>;
   /** The machines whose agents have a session with this server now (`machine list`'s CONNECTED); default: none known. */
   connectedMachines?(): string[];
   /** Ends a machine's session (its credential was rotated or the machine removed). */

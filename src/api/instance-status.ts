@@ -1,7 +1,7 @@
-import type { Clock } from '../shared/index.ts';
-import type { DeploymentRecord, Role, Store } from '../store/index.ts';
+import type { Clock, Color } from '../shared/index.ts';
+import type { DeploymentRecord, InstanceRecord, Role, Store } from '../store/index.ts';
 import type { AgentCheck, Runtime, RuntimeInstance } from '../deploy/index.ts';
-import { compareWithAgent } from '../deploy/index.ts';
+import { compareWithAgent, spansMachines } from '../deploy/index.ts';
 import { roleAllows, viewOf } from '../control/index.ts';
 import type { InstanceView, loadPointerIndex } from '../control/index.ts';
 import { mustGetInstance } from '../store/index.ts';
@@ -12,7 +12,58 @@ export interface InstanceStatusData extends InstanceView {
   runtimeError?: string;
   /** The record compared with the agent's answer: whether it is routed as recorded, and each difference. */
   agent: AgentCheck;
+  /** Each machine the instance is placed on: what it serves (asked now, or its last report when away). */
+  machines?: MachineServing[];
   lastDeployment: DeploymentRecord | null;
+}
+
+/** What one machine of an instance serves. */
+export interface MachineServing {
+  name: string;
+  connected: boolean;
+  serving: { version: string; color: Color } | null;
+  /** When that was seen (ms): now, or the machine's last report; null: never. */
+  asOf: number | null;
+  /** Whether it serves the live release of the records. */
+  onDesired: boolean;
+}
+
+/** The live release of the records, the active colour's slot: what every machine should serve. */
+const liveOf = (i: InstanceRecord) => (i.activeColor && i.slots[i.activeColor]?.status === 'live' ? i.slots[i.activeColor]!.version : null);
+
+/** What a machine's router serves an instance from: its active colour's slot. */
+function servingOf(report: Pick<RuntimeInstance, 'active' | 'slots'> | undefined): MachineServing['serving'] {
+  const slot = report?.active ? report.slots.find((s) => s.color === report.active) : undefined;
+  return slot && report?.active ? { version: slot.version, color: report.active } : null;
+}
+
+/**
+ * Each machine of an instance placed on machines: connected ones asked now (one describe each, in
+ * parallel), the others from their last report (the desired-state record keeps it).
+ */
+async function machinesServing(deps: { store: Store; runtime: Runtime; clock: Clock }, instance: InstanceRecord): Promise<MachineServing[] | undefined> {
+  const runtime = deps.runtime;
+  if (!spansMachines(runtime)) return undefined;
+  const where = await runtime.machinesOf(instance.name);
+  const live = liveOf(instance);
+  return Promise.all(
+    where.machines.map(async (name): Promise<MachineServing> => {
+      const connected = where.connected.includes(name);
+      let serving: MachineServing['serving'] = null;
+      let asOf: number | null = null;
+      const asked = connected ? await runtime.on([name]).describe(instance.name).then((r) => ({ r }), () => undefined) : undefined;
+      if (asked) {
+        serving = servingOf(asked.r);
+        asOf = deps.clock.now();
+      } else {
+        const held = await deps.store.getDesiredState(name);
+        const reported = (held?.reported as { instances?: RuntimeInstance[] } | null)?.instances?.find((r) => r.name === instance.name);
+        serving = servingOf(reported);
+        asOf = held?.reportedAt ?? null;
+      }
+      return { name, connected: asked !== undefined, serving, asOf, onDesired: serving !== null && serving.version === live };
+    }),
+  );
 }
 
 /** An instance as stored, with its resolved target, what the agent reports and its last deployment. */
@@ -35,7 +86,8 @@ export async function instanceStatus(
     ...(runtimeError === undefined ? {} : { error: runtimeError }),
     locked: lock !== undefined && lock.expiresAt > deps.clock.now(),
   });
-  return { ...viewOf(instance, index), runtime, ...(runtimeError ? { runtimeError } : {}), agent, lastDeployment: last ?? null };
+  const machines = await machinesServing(deps, instance);
+  return { ...viewOf(instance, index), runtime, ...(runtimeError ? { runtimeError } : {}), agent, ...(machines ? { machines } : {}), lastDeployment: last ?? null };
 }
 
 /**
@@ -54,10 +106,18 @@ function withoutPort<T extends object>(value: T): T {
   return rest as T;
 }
 
+/** A step's detail without slot ports: its own, and each machine's (an instance on several machines). */
+function detailWithoutPorts(detail: Record<string, unknown>): Record<string, unknown> {
+  const out = withoutPort(detail);
+  if (!('machines' in out) || typeof out.machines !== 'object' || out.machines === null) return out;
+  const machines = Object.fromEntries(Object.entries(out.machines).map(([m, v]) => [m, typeof v === 'object' && v !== null ? withoutPort(v as object) : v]));
+  return { ...out, machines };
+}
+
 /** A deployment as a viewer sees it: no slot port in its steps' details. */
 function deploymentForViewer(d: DeploymentRecord): DeploymentRecord {
-  if (!d.steps.some((s) => s.detail && 'port' in s.detail)) return d;
-  return { ...d, steps: d.steps.map((s) => (s.detail ? { ...s, detail: withoutPort(s.detail) } : s)) };
+  if (!d.steps.some((s) => s.detail && ('port' in s.detail || 'machines' in s.detail))) return d;
+  return { ...d, steps: d.steps.map((s) => (s.detail ? { ...s, detail: detailWithoutPorts(s.detail) } : s)) };
 }
 
 /** An instance status as `role` may see it. */

@@ -37,9 +37,8 @@ test('GET /logs?format=ndjson labels each line with machine, instance, app, vers
   const h = await startHarness(undefined, {
     openLogs: async (instance, query) => {
       asked.push({ instance, ...query });
-      return { color: query.color ?? 'green', body: Readable.from(bytes('listening on 3000\nGET / 200', '\n')) };
+      return { color: query.color ?? 'green', body: Readable.from(bytes('listening on 3000\nGET / 200', '\n')), machine: instance === 'web' ? 'web-1' : null };
     },
-    machineOf: async (instance) => (instance === 'web' ? 'web-1' : null),
   });
   try {
     await h.store.insertInstance(

@@ -22,89 +22,97 @@ async function withShop(): Promise<Harness> {
   return h;
 }
 
-test('placement: no machine is the local agent; one active machine takes every new instance; several need --machine', async () => {
+const machinesOf = (body: { placement: { machines?: string[]; selector?: string } | null }) => body.placement?.machines ?? body.placement?.selector ?? null;
+
+test('placement: no machine is none; one active machine takes every new instance; several need --machine or --machine-selector', async () => {
   const h = await withShop();
   try {
     const local = await create(h, 'local');
     assert.equal(local.status, 201, JSON.stringify(local.body));
-    assert.equal(local.body.machine, null, 'no machine joined: the local agent, as before');
+    assert.equal(local.body.placement, null, 'no machine joined: no placement, as before');
 
     await join(h, 'web-1');
     const only = await create(h, 'only');
-    assert.equal(only.body.machine, 'web-1');
+    assert.deepEqual(only.body.placement, { machines: ['web-1'] });
     const [entry] = await h.store.listAudit({ action: 'instance.create', instance: 'only' });
-    assert.equal((entry?.after as { machine: string }).machine, 'web-1', 'audited with its machine');
+    assert.deepEqual((entry?.after as { placement: unknown }).placement, { machines: ['web-1'] }, 'audited with its placement');
 
     await join(h, 'web-2');
     const ambiguous = await create(h, 'ambiguous');
     assert.equal(ambiguous.status, 422);
     assert.equal(ambiguous.body.code, 'MACHINE_REQUIRED');
-    assert.match(ambiguous.body.message, /2 active machines \(web-1, web-2\).*--machine NAME/);
+    assert.match(ambiguous.body.message, /2 active machines \(web-1, web-2\).*--machine NAME \(repeatable\) or --machine-selector/);
     assert.equal(await h.store.getInstance('ambiguous'), undefined, 'a refusal changes nothing');
-    assert.equal((await create(h, 'chosen', { machine: 'web-2' })).body.machine, 'web-2');
+    assert.deepEqual(machinesOf((await create(h, 'chosen', { machines: ['web-2'] })).body), ['web-2']);
+    assert.deepEqual(machinesOf((await create(h, 'both', { machines: ['web-2', 'web-1'] })).body), ['web-1', 'web-2']);
+    assert.equal(machinesOf((await create(h, 'labelled', { machineSelector: 'role=web' })).body), 'role=web');
+    const twoWays = await create(h, 'two-ways', { machines: ['web-1'], machineSelector: 'role=web' });
+    assert.equal(twoWays.status, 400);
+    const badSelector = await create(h, 'bad-selector', { machineSelector: 'role' });
+    assert.equal(badSelector.status, 400);
+    assert.match(badSelector.body.message, /has no "=" or "!="/);
 
-    const unknown = await create(h, 'nowhere', { machine: 'web-9' });
+    const unknown = await create(h, 'nowhere', { machines: ['web-1', 'web-9'] });
     assert.equal(unknown.status, 404);
     assert.equal(unknown.body.code, 'MACHINE_NOT_FOUND');
-    const badName = await create(h, 'bad', { machine: 'Web 1' });
+    const badName = await create(h, 'bad', { machines: ['Web 1'] });
     assert.equal(badName.status, 400);
     assert.match(JSON.stringify(badName.body), /machine/);
 
     assert.equal((await h.call('admin', 'POST', '/api/machines/web-2/drain')).status, 200);
-    const drained = await create(h, 'late', { machine: 'web-2' });
+    const drained = await create(h, 'late', { machines: ['web-2'] });
     assert.equal(drained.status, 409);
     assert.equal(drained.body.code, 'MACHINE_NOT_ACTIVE');
     assert.match(drained.body.message, /"web-2" is draining and takes no new instances/);
-    assert.equal((await create(h, 'after-drain')).body.machine, 'web-1', 'the draining machine no longer counts');
+    assert.deepEqual(machinesOf((await create(h, 'after-drain')).body), ['web-1'], 'the draining machine no longer counts');
 
-    assert.equal((await create(h, 'viewer-made', { machine: 'web-1' }, 'viewer')).status, 403);
+    assert.equal((await create(h, 'viewer-made', { machines: ['web-1'] }, 'viewer')).status, 403);
     const shown = await h.call('viewer', 'GET', '/api/instances/chosen');
-    assert.equal(shown.body.machine, 'web-2');
-    const listed = await h.call('viewer', 'GET', '/api/instances');
-    assert.deepEqual(Object.fromEntries(listed.body.items.map((i: { name: string; machine: string | null }) => [i.name, i.machine])), {
-      'after-drain': 'web-1', chosen: 'web-2', local: null, only: 'web-1',
-    });
+    assert.deepEqual(shown.body.placement, { machines: ['web-2'] });
   } finally {
     await h.close();
   }
 });
 
-test('instance update --machine: an undeployed instance moves (audited); a deployed one is refused and stays', async () => {
+test('instance update --machine / --machine-selector: changes the placement (audited), deployed or not; never onto no active machine', async () => {
   const h = await withShop();
   try {
     await join(h, 'web-1');
     await join(h, 'web-2');
-    assert.equal((await create(h, 'web', { machine: 'web-1' })).status, 201);
-    assert.equal((await h.call('viewer', 'PATCH', '/api/instances/web', { machine: 'web-2' })).status, 403);
-    const moved = await h.call('deployer', 'PATCH', '/api/instances/web', { machine: 'web-2', reason: 'new box' });
+    assert.equal((await create(h, 'web', { machines: ['web-1'] })).status, 201);
+    assert.equal((await h.call('viewer', 'PATCH', '/api/instances/web', { machines: ['web-2'] })).status, 403);
+    const moved = await h.call('deployer', 'PATCH', '/api/instances/web', { machines: ['web-2'], reason: 'new box' });
     assert.equal(moved.status, 200, JSON.stringify(moved.body));
-    assert.equal(moved.body.machine, 'web-2');
+    assert.deepEqual(moved.body.placement, { machines: ['web-2'] });
     const [entry] = await h.store.listAudit({ action: 'instance.update', instance: 'web' });
-    assert.deepEqual([(entry?.before as { machine: string }).machine, (entry?.after as { machine: string }).machine, entry?.reason], ['web-1', 'web-2', 'new box']);
+    assert.deepEqual([(entry?.before as { placement: unknown }).placement, (entry?.after as { placement: unknown }).placement, entry?.reason], [{ machines: ['web-1'] }, { machines: ['web-2'] }, 'new box']);
 
     const d = await h.call('deployer', 'POST', '/api/instances/web/deploy?wait=5000', { version: '1.0.0' });
     assert.equal(d.body.status, 'succeeded', JSON.stringify(d.body));
-    const refused = await h.call('admin', 'PATCH', '/api/instances/web', { machine: 'web-1' });
+    const spread = await h.call('deployer', 'PATCH', '/api/instances/web', { machineSelector: 'name=web-*' });
+    assert.equal(spread.status, 200, JSON.stringify(spread.body));
+    assert.deepEqual(spread.body.placement, { selector: 'name=web-*' });
+    const refused = await h.call('admin', 'PATCH', '/api/instances/web', { machineSelector: 'role=nothing' });
     assert.equal(refused.status, 409);
     assert.equal(refused.body.code, 'INSTANCE_MOVE_UNSUPPORTED');
-    assert.match(refused.body.message, /runs 1\.0\.0 on web-2.*"Instances across machines"/);
-    assert.equal((await h.store.getInstance('web'))!.machine, 'web-2');
-    assert.equal((await h.call('deployer', 'PATCH', '/api/instances/web', { machine: 'web-2' })).status, 200, 'naming its own machine is no move');
+    assert.match(refused.body.message, /runs 1\.0\.0; selector role=nothing matches no active machine/);
+    assert.deepEqual((await h.store.getInstance('web'))!.placement, { selector: 'name=web-*' }, 'a refusal changes nothing');
   } finally {
     await h.close();
   }
 });
 
-test('machine list/show: instances and drift; machine remove is refused while instances are placed on it', async () => {
+test('machine list/show: instances and drift; drain and remove refuse to take the last active machine of a deployed instance', async () => {
   const h = await withShop();
   try {
     await join(h, 'web-1');
     await join(h, 'web-2');
-    for (const name of ['b', 'a']) assert.equal((await create(h, name, { machine: 'web-1' })).status, 201);
+    for (const name of ['b', 'a']) assert.equal((await create(h, name, { machines: ['web-1'] })).status, 201);
+    assert.equal((await create(h, 'c', { machineSelector: 'name=web-*' })).status, 201);
     const list = await h.call('viewer', 'GET', '/api/machines');
     assert.deepEqual(
       list.body.items.map((m: { name: string; instances: string[]; drift: { summary: string } }) => [m.name, m.instances, m.drift.summary]),
-      [['web-1', ['a', 'b'], 'none'], ['web-2', [], 'none']],
+      [['web-1', ['a', 'b', 'c'], 'none'], ['web-2', ['c'], 'none']],
     );
     const { number } = await nextDesiredState(h, 'web-1');
     const show = await h.call('viewer', 'GET', '/api/machines/web-1');
@@ -113,10 +121,19 @@ test('machine list/show: instances and drift; machine remove is refused while in
     const refused = await h.call('admin', 'DELETE', '/api/machines/web-1');
     assert.equal(refused.status, 409);
     assert.equal(refused.body.code, 'MACHINE_IN_USE');
-    assert.match(refused.body.message, /still has instances a, b/);
+    assert.match(refused.body.message, /the only machine of a, b/);
     assert.equal((await h.store.getMachine('web-1'))!.status, 'active', 'a refusal changes nothing');
     assert.equal((await h.store.listAudit({ action: 'machine.remove' })).length, 0);
-    assert.equal((await h.call('admin', 'DELETE', '/api/machines/web-2')).status, 200, 'an empty machine is removed');
+
+    // A deployed instance on web-1 alone: web-1 can be neither drained nor removed.
+    assert.equal((await h.call('deployer', 'POST', '/api/instances/a/deploy?wait=5000', { version: '1.0.0' })).body.status, 'succeeded');
+    const drain = await h.call('admin', 'POST', '/api/machines/web-1/drain');
+    assert.equal(drain.status, 409);
+    assert.match(drain.body.message, /the last active machine of instance a; place it on another machine first/);
+    // c is on both machines (by selector): web-2 may go.
+    assert.equal((await h.call('deployer', 'POST', '/api/instances/c/deploy?wait=5000', { version: '1.0.0' })).body.status, 'succeeded');
+    assert.equal((await h.call('admin', 'POST', '/api/machines/web-2/drain')).status, 200, 'c keeps web-1');
+    assert.equal((await h.call('admin', 'DELETE', '/api/machines/web-2')).status, 200, 'c keeps web-1');
   } finally {
     await h.close();
   }

@@ -53,6 +53,7 @@ export function logRoutes(deps: ApiDeps): RouteSpec[] {
           color: z.string().optional().describe('blue or green; default the active colour.'),
           tail: z.coerce.number().int().min(0).max(100_000).default(100),
           follow: z.enum(['0', '1']).optional(),
+          machine: z.string().optional().describe('The machine to read (an instance on several machines); default the first connected one.'),
           format: z
             .enum(['text', 'ndjson'])
             .default('text')
@@ -67,11 +68,11 @@ export function logRoutes(deps: ApiDeps): RouteSpec[] {
         if (color !== undefined && !isColor(color)) throw new CutoverError('VALIDATION_FAILED', `--color must be blue or green, not "${color}"`);
         const abort = new AbortController();
         c.env?.incoming?.once('close', () => abort.abort());
-        const logs = await deps.openLogs(params.name, { ...(color ? { color } : {}), tail: query.tail, follow: query.follow === '1' }, abort.signal);
-        const headers = { 'x-cutover-color': logs.color };
+        const logs = await deps.openLogs(params.name, { ...(color ? { color } : {}), ...(query.machine ? { machine: query.machine } : {}), tail: query.tail, follow: query.follow === '1' }, abort.signal);
+        const headers = { 'x-cutover-color': logs.color, ...(logs.machine ? { 'x-cutover-machine': logs.machine } : {}) };
         if (query.format === 'text') return c.body(toWebStream(logs.body, abort), 200, { ...headers, 'content-type': 'text/plain; charset=utf-8' });
         // Read after the agent answered: the colour is the one it streams (the active one unless asked).
-        const labels = logLabels(instance, logs.color, await deps.machineOf(params.name));
+        const labels = logLabels(instance, logs.color, logs.machine);
         return c.body(toWebStream(labelledLines(logs.body, labels), abort), 200, { ...headers, 'content-type': 'application/x-ndjson; charset=utf-8' });
       },
     }),

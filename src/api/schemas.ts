@@ -57,7 +57,13 @@ export const instanceSchema = z.object({
   labels: z.record(z.string(), z.string()),
   target,
   window: z.string().nullable().describe('Maintenance-window text; null: its environment’s default.'),
-  machine: z.string().nullable().describe('The machine it runs on; null: the local agent of a server no machine has joined.'),
+  placement: z
+    .union([
+      z.object({ machines: z.array(z.string()).describe('Named machines (`--machine`, repeatable).') }),
+      z.object({ selector: z.string().describe('Every machine whose labels match (`--machine-selector`).') }),
+    ])
+    .nullable()
+    .describe('Where it runs: named machines or a machine label selector; null: the only machine (or the local agent of a server no machine has joined).'),
   currentVersion: z.string().nullable(),
   activeColor: color.nullable(),
   slots: z.object({ blue: slot, green: slot }),
@@ -102,7 +108,9 @@ export const deploymentSchema = z.object({
   toVersion: z.string(),
   fromColor: color.nullable(),
   toColor: color,
-  status: z.enum(['running', 'succeeded', 'failed', 'aborted']),
+  status: z
+    .enum(['running', 'succeeded', 'partial', 'failed', 'aborted'])
+    .describe('`partial`: it flipped, but some machines did not confirm or were not reached (`machines`); they converge when back.'),
   steps: z.array(step),
   error: z
     .object({
@@ -112,6 +120,15 @@ export const deploymentSchema = z.object({
     })
     .optional(),
   skipTests: z.boolean().optional().describe("An admin deployed it without the release's tests."),
+  machines: z
+    .object({
+      placed: z.array(z.string()).describe('The machines of the instance when it began.'),
+      skipped: z.array(z.string()).describe('Unreachable when it began and left out (`--skip-unreachable`, or a rollback).'),
+      unconfirmed: z.array(z.string()).describe('Sent the flip, no acknowledgement within `flipTimeout`.'),
+      pending: z.array(z.string()).describe('Not flipped: unreachable when the flip was due, or (a rollback) unable to take it.'),
+    })
+    .optional()
+    .describe('On an instance placed on machines: which took part and how the flip went; the machines left behind converge to the desired state when back.'),
   rollback: z
     .object({ strategy: z.literal('flip-to-warm'), toVersion: z.string().nullable(), toColor: color, flippedAt: isoTime, tookMs: z.number() })
     .optional()
@@ -132,6 +149,21 @@ export const instanceStatusSchema = instanceViewSchema.extend({
   runtime: z.unknown().describe('What the agent reports now; null when it cannot be reached or does not know the instance.'),
   runtimeError: z.string().optional().describe('Why the agent could not be asked.'),
   agent: agentCheckSchema,
+  machines: z
+    .array(
+      z.object({
+        name: z.string(),
+        connected: z.boolean(),
+        serving: z
+          .object({ version: z.string(), color: color })
+          .nullable()
+          .describe('What its router serves the instance from (its active colour), null for nothing.'),
+        asOf: isoTime.nullable().describe('When that was seen: now for a connected machine, its last report for one away (null: never).'),
+        onDesired: z.boolean().describe('Whether it serves the release the records say is live.'),
+      }),
+    )
+    .optional()
+    .describe('Each machine the instance is placed on, with what it serves (asked now, or its last report when away).'),
   lastDeployment: deploymentSchema.nullable(),
 });
 

@@ -44,9 +44,8 @@ export async function startHarness(
     maxArtifactSize?: number;
     tlsFingerprint?: string;
     log?: Logger;
-    /** The agent's log stream and the instance's machine, for tests of the log relay. */
+    /** The agent's log stream (and the machine it comes from), for tests of the log relay. */
     openLogs?: ApiDeps['openLogs'];
-    machineOf?: ApiDeps['machineOf'];
   } = {},
 ): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'cutover-api-'));
@@ -67,8 +66,7 @@ export async function startHarness(
     artifacts,
     clock,
     log,
-    openLogs: async () => ({ color: 'blue', body: Readable.from([]) }),
-    machineOf: async () => null,
+    openLogs: async () => ({ color: 'blue', body: Readable.from([]), machine: null }),
     ...limits,
   });
   await ensureBuiltInChannels({ store, clock });

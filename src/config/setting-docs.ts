@@ -32,6 +32,7 @@ export const settingDocs = {
   fleetInterval: { usedBy: 'server' },
   bakeWindow: { usedBy: 'server' },
   bakeCheckInterval: { usedBy: 'server' },
+  flipTimeout: { usedBy: 'server' },
   bakeMinRequests: { usedBy: 'server' },
   bakeMaxErrorRate: { usedBy: 'server' },
   rollbackOnUnhealthy: { usedBy: 'server' },

@@ -119,7 +119,7 @@ test('driftText: one line per state', () => {
 
 const storedInstance = (name: string, machine: string | null, over: Partial<InstanceRecord> = {}): InstanceRecord => ({
   name, app: 'shop', hosts: [`${name}.test`], environment: 'production', tenant: null, labels: {}, target: null, window: null,
-  machine, currentVersion: null, activeColor: null, slots: { blue: null, green: null }, createdAt: 0, updatedAt: 0, ...over,
+  placement: machine === null ? null : { machines: [machine] }, currentVersion: null, activeColor: null, slots: { blue: null, green: null }, createdAt: 0, updatedAt: 0, ...over,
 });
 
 test('nextDesiredState: numbers a changed document once, resends an unchanged one, reads digests and maintenance from the records', async () => {

@@ -52,8 +52,9 @@ export { checkJoinToken, createJoinToken, createJoinTokenSchema, listJoinTokens,
 export type { JoinTokenDeps, JoinTokenInfo, JoinTokenVerdict } from './join-tokens.ts';
 export { authenticateMachine, getMachine, joinMachineSchema, joinMachine, listMachines, machineHeartbeat, machineHeartbeatSchema, rotateMachineCredential, setMachineStatus } from './machines.ts';
 export type { MachineInfo, MachineView } from './machines.ts';
-export { hasDeployedRelease, moveInstance, placeInstance } from './placement.ts';
-export type { PlaceOutcome } from './placement.ts';
+export { activeMachinesOf, changePlacement, choosePlacement, hasDeployedRelease, machineMatches, machinesOf, placedOn, placementText, strandedBy } from './placement.ts';
+export type { PlaceOutcome, PlacementRequest } from './placement.ts';
+export { instancesOnMachine } from './machine-desired.ts';
 export { desiredDigest, desiredStateOf, differences, driftOf, driftText, nextDesiredNumber } from './desired-state.ts';
 export type { DesiredInput, Drift, ReportedInstance } from './desired-state.ts';
 export { desiredStateFor, nextDesiredState, recordDesiredAnswer, recordMachineReport } from './machine-desired.ts';

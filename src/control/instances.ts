@@ -3,13 +3,13 @@
 import { z } from 'zod';
 import { CutoverError, canonicalJson } from '../shared/index.ts';
 import type { Actor, Clock } from '../shared/index.ts';
-import type { InstanceRecord, InstanceSpecChange, InstanceTarget, Store } from '../store/index.ts';
+import type { InstancePlacement, InstanceRecord, InstanceSpecChange, InstanceTarget, Store } from '../store/index.ts';
 import { auditEntry, mustGetChannel, mustGetInstance, mustGetRelease } from '../store/index.ts';
 import { pointerIndex, resolveTarget, windowSchema } from '../fleet/index.ts';
 import type { ResolvedTarget } from '../fleet/index.ts';
 import { matchesSelector, parseSelector } from './selector.ts';
-import { moveInstance, placeInstance } from './placement.ts';
-import type { PlaceOutcome } from './placement.ts';
+import { changePlacement, choosePlacement } from './placement.ts';
+import type { PlaceOutcome, PlacementRequest } from './placement.ts';
 
 type Deps = { store: Store; clock: Clock };
 
@@ -60,17 +60,30 @@ export async function assertTargetExists(store: Store, app: string, target: Inst
 /** A machine's name: what an agent joins with (`--name`) and an instance names (`--machine`). */
 export const MACHINE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 
-/** The machine an instance runs on (`--machine NAME`). */
-export const machineField = z
-  .string()
-  .regex(MACHINE_NAME, 'must be a machine name like web-1 (see `cutover machine list`)')
-  .describe('The machine it runs on; without it, the only active machine (or the local agent when no machine has joined).');
+/** A machine an instance runs on (`--machine NAME`). */
+export const machineField = z.string().regex(MACHINE_NAME, 'must be a machine name like web-1 (see `cutover machine list`)');
 
-/** The machine a placement chose, or its refusal thrown. */
-function placed(outcome: PlaceOutcome): string | null {
+/** The machines it runs on (`--machine`, repeatable). */
+const machinesField = z
+  .array(machineField)
+  .min(1, 'needs at least one machine')
+  .max(1000)
+  .describe('The machines it runs on (each runs both slots and routes its hosts); without it or machineSelector, the only active machine.');
+
+/** Machines by label (`--machine-selector role=web,zone=a`, the `--selector` grammar over machine names and labels). */
+const machineSelectorField = z.string().min(1).max(1000).describe('Every machine whose labels match runs it (e.g. "role=web,zone=a"); a machine entering the selection gets its releases, one leaving has it removed.');
+
+/** The placement chosen, or its refusal thrown. */
+function placed(outcome: PlaceOutcome): InstancePlacement | null {
   if (!outcome.ok) throw new CutoverError(outcome.code, outcome.message, { details: outcome.details });
-  return outcome.machine;
+  return outcome.placement;
 }
+
+/** The placement request of a body (`machines`, `machineSelector`), without undefined fields. */
+const placementRequest = (input: { machines?: string[] | undefined; machineSelector?: string | undefined }): PlacementRequest => ({
+  ...(input.machines ? { machines: input.machines } : {}),
+  ...(input.machineSelector !== undefined ? { selector: input.machineSelector } : {}),
+});
 
 /** A host name an instance is served on (`shop.example.com`). */
 export const hostnameField = z
@@ -88,7 +101,8 @@ export const createInstanceSchema = z
     labels: z.record(labelKeyField, labelValueField).default({}).describe('Free-form labels for selectors, e.g. {"region": "eu"}.'),
     target: targetSchema.default(null),
     window: windowField.nullable().default(null).describe('Maintenance window; null: the environment default of the fleet policy.'),
-    machine: machineField.optional(),
+    machines: machinesField.optional(),
+    machineSelector: machineSelectorField.optional(),
   })
   .strict();
 /** The validated body (the route parses it once, at the API edge). */
@@ -111,7 +125,7 @@ export async function createInstance(
     );
   }
   await assertTargetExists(deps.store, app, target);
-  const machine = placed(placeInstance(input.machine, await deps.store.listMachines()));
+  const placement = placed(choosePlacement(placementRequest(input), await deps.store.listMachines()));
   for (const other of await deps.store.listInstances()) {
     const taken = other.hosts.find((h) => hosts.includes(h));
     if (taken && other.name !== name) {
@@ -130,7 +144,7 @@ export async function createInstance(
     labels,
     target,
     window,
-    machine,
+    placement,
     currentVersion: null,
     activeColor: null,
     slots: { blue: null, green: null },
@@ -146,7 +160,7 @@ export async function createInstance(
     app,
     // A target version makes the entry one of that release's (`audit --release V`), as `instance.target` does.
     version: target && 'version' in target ? target.version : null,
-    after: { app, hosts, environment, tenant, labels, target, window, machine },
+    after: { app, hosts, environment, tenant, labels, target, window, placement },
   }));
   return instance;
 }
@@ -196,19 +210,22 @@ export const updateInstanceSchema = z
       .record(labelKeyField, labelValueField.nullable())
       .optional()
       .describe('Labels to set; a null value removes the label.'),
-    machine: machineField.optional().describe('Move it to this machine: only while it has no deployed release.'),
+    machines: machinesField.optional(),
+    machineSelector: machineSelectorField.optional(),
     reason: z.string().max(500).optional(),
   })
   .strict();
 /** The validated body (the route parses it once, at the API edge). */
 export type UpdateInstanceInput = z.output<typeof updateInstanceSchema>;
 
-/** Changes an instance's declared fields other than its target (window, environment, tenant, labels, machine: see `moveInstance`). */
+/** Changes an instance's declared fields other than its target (window, environment, tenant, labels, placement: see `changePlacement`). */
 export async function updateInstance(deps: Deps, name: string, input: UpdateInstanceInput, who: Actor): Promise<InstanceView> {
-  const { reason, labels: labelPatch, machine, ...fields } = input;
+  const { reason, labels: labelPatch, machines, machineSelector, ...fields } = input;
   const before = await mustGetInstance(deps.store, name);
   const change: InstanceSpecChange = { name, ...fields };
-  if (machine !== undefined) change.machine = placed(moveInstance(before, machine, await deps.store.listMachines()));
+  if (machines !== undefined || machineSelector !== undefined) {
+    change.placement = placed(changePlacement(before, placementRequest({ machines, machineSelector }), await deps.store.listMachines()));
+  }
   if (labelPatch) {
     const labels = { ...before.labels };
     for (const [k, v] of Object.entries(labelPatch)) {
@@ -217,7 +234,7 @@ export async function updateInstance(deps: Deps, name: string, input: UpdateInst
     }
     change.labels = labels;
   }
-  const pick = (i: InstanceRecord) => ({ window: i.window, environment: i.environment, tenant: i.tenant, labels: i.labels, machine: i.machine });
+  const pick = (i: InstanceRecord) => ({ window: i.window, environment: i.environment, tenant: i.tenant, labels: i.labels, placement: i.placement });
   const after = { ...pick(before), ...Object.fromEntries(Object.entries(change).filter(([k]) => k !== 'name')) };
   if (canonicalJson(after) !== canonicalJson(pick(before))) {
     const at = deps.clock.now();
@@ -243,13 +260,14 @@ export async function updateInstance(deps: Deps, name: string, input: UpdateInst
 export async function placeUnplacedInstances(deps: Deps, machine: string, who: Actor): Promise<string[]> {
   const active = (await deps.store.listMachines()).filter((m) => m.status === 'active');
   if (active.length !== 1 || active[0]!.name !== machine) return [];
-  const unplaced = (await deps.store.listInstances()).filter((i) => i.machine === null);
+  const unplaced = (await deps.store.listInstances()).filter((i) => i.placement === null);
   if (unplaced.length === 0) return [];
   const at = deps.clock.now();
+  const placement = { machines: [machine] };
   await deps.store.updateInstanceSpecs(
-    unplaced.map((i) => ({ name: i.name, machine })),
+    unplaced.map((i) => ({ name: i.name, placement })),
     at,
-    unplaced.map((i) => auditEntry(who, 'instance.update', i.name, { at, instance: i.name, app: i.app, reason: `placed on machine ${machine}, the only machine, when its agent joined`, before: { machine: null }, after: { machine } })),
+    unplaced.map((i) => auditEntry(who, 'instance.update', i.name, { at, instance: i.name, app: i.app, reason: `placed on machine ${machine}, the only machine, when its agent joined`, before: { placement: null }, after: { placement } })),
   );
   return unplaced.map((i) => i.name);
 }

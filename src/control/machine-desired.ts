@@ -9,6 +9,7 @@ import { releaseSpecOf } from '../releases/index.ts';
 import type { DesiredState } from '../protocol/index.ts';
 import { desiredDigest, desiredStateOf, nextDesiredNumber } from './desired-state.ts';
 import type { DesiredInput, ReportedInstance } from './desired-state.ts';
+import { placedOn } from './placement.ts';
 
 type Deps = { store: Store; clock: Clock };
 
@@ -33,9 +34,18 @@ async function digestsOf(store: Store, i: InstanceRecord): Promise<Record<string
   return out;
 }
 
+/**
+ * The instances placed on `machine` (named, or matched by their machine selector), by name. Reads
+ * every instance: placements by selector are decided against the machines' labels, not indexed.
+ */
+export async function instancesOnMachine(store: Store, machine: string): Promise<InstanceRecord[]> {
+  const [instances, machines] = await Promise.all([store.listInstances(), store.listMachines()]);
+  return instances.filter((i) => placedOn(i, machine, machines));
+}
+
 /** What the records say `machine` should run, as its document (not numbered, not stored). */
 export async function desiredStateFor(store: Store, machine: string): Promise<DesiredState> {
-  const placed = await store.listInstances({ machine });
+  const placed = await instancesOnMachine(store, machine);
   const inputs: DesiredInput[] = await Promise.all(
     placed.map(async (instance) => ({ instance, digests: await digestsOf(store, instance), maintenance: await maintenanceOn(store, instance.name) })),
   );

@@ -10,6 +10,8 @@ import { checkJoinToken, joinTokenError } from './join-tokens.ts';
 import { hashToken } from './tokens.ts';
 import { driftOf, driftText } from './desired-state.ts';
 import type { Drift } from './desired-state.ts';
+import { instancesOnMachine } from './machine-desired.ts';
+import { strandedBy } from './placement.ts';
 
 /** A machine as the API shows it: never its credential's hash; `needsUpgrade` when its agent speaks the protocol version before this server's. */
 export type MachineInfo = Omit<MachineRecord, 'credentialHash'> & { needsUpgrade: boolean };
@@ -125,9 +127,9 @@ export async function machineHeartbeat(deps: { store: Store; clock: Clock }, nam
 /** A machine as `machine list` and `show` see it: the instances placed on it and its drift from its desired state. */
 export type MachineView = MachineInfo & { instances: string[]; drift: Drift & { summary: string } };
 
-/** The names of the instances placed on a machine (an indexed lookup, not a scan of the fleet). */
+/** The names of the instances placed on a machine. */
 async function placedOn(store: Store, machine: string): Promise<string[]> {
-  return (await store.listInstances({ machine })).map((i) => i.name);
+  return (await instancesOnMachine(store, machine)).map((i) => i.name);
 }
 
 async function view(store: Store, machine: MachineRecord): Promise<MachineView> {
@@ -166,15 +168,26 @@ export async function setMachineStatus(deps: { store: Store; clock: Clock }, nam
   if (machine.status === 'removed') {
     throw new CutoverError('MACHINE_NOT_FOUND', `machine "${name}" was removed; it joins again with a new join token`, { details: { name } });
   }
-  if (status === 'removed') {
-    const placed = await placedOn(deps.store, name);
-    if (placed.length > 0) {
-      throw new CutoverError(
-        'MACHINE_IN_USE',
-        `machine "${name}" still has ${placed.length === 1 ? 'instance' : 'instances'} ${placed.join(', ')}; delete ${placed.length === 1 ? 'it' : 'them'} (\`cutover instance delete\`) or, while not deployed, move ${placed.length === 1 ? 'it' : 'them'} (\`cutover instance update NAME --machine OTHER\`) first`,
-        { details: { machine: name, instances: placed } },
-      );
-    }
+  // The last active machine of a deployed instance stays: nothing else would serve it.
+  const [instances, machines] = await Promise.all([deps.store.listInstances(), deps.store.listMachines()]);
+  const stranded = machine.status === 'active' ? strandedBy(name, instances, machines) : [];
+  if (stranded.length > 0) {
+    const them = stranded.length === 1 ? 'it' : 'them';
+    throw new CutoverError(
+      'MACHINE_IN_USE',
+      `machine "${name}" is the last active machine of ${stranded.length === 1 ? 'instance' : 'instances'} ${stranded.join(', ')}; place ${them} on another machine first (\`cutover instance update NAME --machine OTHER\` or \`--machine-selector\`), or delete ${them}`,
+      { details: { machine: name, instances: stranded } },
+    );
+  }
+  // An instance named on this machine alone (not deployed yet) would be left naming a removed one.
+  const alone = status === 'removed' ? instances.filter((i) => i.placement !== null && 'machines' in i.placement && i.placement.machines.length === 1 && i.placement.machines[0] === name) : [];
+  if (alone.length > 0) {
+    const list = alone.map((i) => i.name);
+    throw new CutoverError(
+      'MACHINE_IN_USE',
+      `machine "${name}" is the only machine of ${list.join(', ')}; place ${list.length === 1 ? 'it' : 'them'} elsewhere (\`cutover instance update NAME --machine OTHER\`) or delete ${list.length === 1 ? 'it' : 'them'} first`,
+      { details: { machine: name, instances: list } },
+    );
   }
   const now = deps.clock.now();
   const action = status === 'draining' ? 'machine.drain' : 'machine.remove';

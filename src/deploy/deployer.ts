@@ -20,6 +20,10 @@ import { runDeployment } from './run-deployment.ts';
 import type { PipelineDeps } from './run-deployment.ts';
 import type { ReleaseProblem } from './step-runners.ts';
 import { abortable, chooseTests, planSteps, runningStep, shiftStepPercent } from './steps.ts';
+import { spansMachines } from './runtime.ts';
+import { machinesTakingPart } from './deployment-machines.ts';
+import { convergeMachine } from './converge.ts';
+import type { ConvergeOutcome } from './converge.ts';
 import { stopExpiredWarmSlots } from './warm-slot-expiry.ts';
 
 export interface DeployerOptions {
@@ -56,6 +60,8 @@ export interface DeployRequest {
   by: Actor;
   /** Deploy without the release's tests (the API lets only an admin, with a reason); recorded and audited. */
   skipTests?: boolean;
+  /** Deploy to the machines that are connected, leaving out the unreachable ones (an admin's decision, like `skipTests`). */
+  skipUnreachable?: boolean;
 }
 
 /** Who steers a running deployment (abort, resume), with their reason: its audit entry says so. */
@@ -90,6 +96,12 @@ export interface Deployer {
   recover(): Promise<number>;
   /** Drains and stops warm slots whose rollback window has ended. */
   stopExpiredWarmSlots(): Promise<number>;
+  /**
+   * Brings one machine of an instance to its desired state (the live release started, checked and
+   * flipped to; the warm one started), under the instance's lease: `busy` while a deployment holds
+   * it. Nothing on a runtime that does not span machines.
+   */
+  converge(instance: string, machine: string): Promise<ConvergeOutcome>;
   /** Waits for running deployments of this process to settle. */
   idle(): Promise<void>;
 }
@@ -214,6 +226,14 @@ export function createDeployer(options: DeployerOptions): Deployer {
     const lock = leases.lockFor(id, instance.name, request.by.actor);
     await leases.takeLock(lock, { supersede: supersededBy(id) });
     const deployment = newDeployment(id, instance, result.plan, spec, request, clock.now(), rollout);
+    if (spansMachines(runtime)) {
+      try {
+        deployment.machines = machinesTakingPart(deployment, await runtime.machinesOf(instance.name), request.skipUnreachable === true);
+      } catch (error) {
+        await store.releaseLock(instance.name, lock.owner);
+        throw error;
+      }
+    }
     try {
       await store.insertDeployment(deployment);
       await journal.audit(deployment, `${deployment.kind}.start`, {
@@ -223,6 +243,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
         steps: deployment.steps.map((s) => s.name),
         ...(rollout ? { rollout: describeRollout(rollout) } : {}),
         ...(request.skipTests ? { skipTests: true } : {}),
+        ...(deployment.machines ? { machines: deployment.machines.placed, ...(deployment.machines.skipped.length ? { skipped: deployment.machines.skipped } : {}) } : {}),
       });
     } catch (error) {
       await store.releaseLock(instance.name, lock.owner);
@@ -286,6 +307,10 @@ export function createDeployer(options: DeployerOptions): Deployer {
     },
     recover: () => recovery.settleAll(),
     stopExpiredWarmSlots: () => stopExpiredWarmSlots({ store, runtime, clock, lockFor: leases.lockFor }),
+    async converge(instance, machine) {
+      if (!spansMachines(runtime)) return { outcome: 'none' };
+      return convergeMachine({ store, runtime, clock, leases, openArtifact: options.openArtifact, ...log }, instance, machine);
+    },
     async idle() {
       await Promise.allSettled([...running.values()]);
     },

@@ -19,10 +19,17 @@ export type {
   RuntimeTestResult,
   RuntimeDesiredState,
   RuntimeDesiredAnswer,
+  FlipOutcome,
+  InstanceMachines,
+  MachinesRuntime,
 } from './runtime.ts';
+export { spansMachines } from './runtime.ts';
 export { compareWithAgent } from './agent-comparison.ts';
 export { createMachineRuntime } from './machine-runtime.ts';
 export type { MachineRuntimeDeps } from './machine-runtime.ts';
+export { sumStats } from './sum-stats.ts';
+export { planConverge } from './converge.ts';
+export type { ConvergeOutcome, ConvergeStep } from './converge.ts';
 export type { AgentCheck } from './agent-comparison.ts';
 export {
   analyse,

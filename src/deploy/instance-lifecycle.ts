@@ -171,7 +171,8 @@ export async function pruneArtifacts(deps: LifecycleDeps, options: { dryRun: boo
   }
   const history = await Promise.all(
     instances.map(async (i) => {
-      const done = await deps.store.listDeployments({ instance: i.name, status: 'succeeded', limit: options.historyLimit ?? 50 });
+      const limit = options.historyLimit ?? 50;
+      const done = (await Promise.all((['succeeded', 'partial'] as const).map((status) => deps.store.listDeployments({ instance: i.name, status, limit })))).flat();
       return { instance: i.name, digests: done.flatMap((d) => digestOf.get(`${i.app}@${d.toVersion}`) ?? []) };
     }),
   );

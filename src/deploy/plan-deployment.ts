@@ -83,6 +83,9 @@ export function planDeployment(instance: InstanceRecord, version: string, now: n
  * again would go forward, to the release just rolled back from. With `to`: that version, which the
  * instance must have run before (a flip back to it when the warm slot still holds it).
  */
+/** Whether `d` took its instance to its release: succeeded, or flipped with some machines left to converge (`partial`). */
+export const landed = (d: Pick<DeploymentRecord, 'status'>): boolean => d.status === 'succeeded' || d.status === 'partial';
+
 export function planRollback(instance: InstanceRecord, history: DeploymentRecord[], now: number, to?: string): PlanResult {
   const current = instance.currentVersion;
   if (!current || !instance.activeColor) {
@@ -90,7 +93,7 @@ export function planRollback(instance: InstanceRecord, history: DeploymentRecord
   }
   if (to !== undefined) return planRollbackTo(instance, history, now, to);
   // The deployment that brought the current version (history is newest first).
-  const lastArrival = history.find((d) => d.status === 'succeeded' && d.toVersion === current);
+  const lastArrival = history.find((d) => landed(d) && d.toVersion === current);
   if (lastArrival?.kind === 'rollback' && lastArrival.fromVersion) {
     return refuse(
       'ALREADY_ROLLED_BACK',
@@ -115,7 +118,7 @@ function versionsRun(instance: InstanceRecord, history: DeploymentRecord[], now:
   const warm = warmSlotWith(instance, now);
   if (warm) seen.add(warm.version);
   for (const d of history) {
-    if (d.status !== 'succeeded') continue;
+    if (!landed(d)) continue;
     seen.add(d.toVersion);
     if (d.fromVersion) seen.add(d.fromVersion);
   }

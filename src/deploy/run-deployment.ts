@@ -7,6 +7,7 @@ import type { createLeaseKeeper } from './lease-keeper.ts';
 import { runnerFor } from './step-runners.ts';
 import type { RunnerDeps } from './step-runners.ts';
 import { abortable } from './steps.ts';
+import { behindText, leftMachinesBehind } from './deployment-machines.ts';
 
 export interface PipelineDeps extends RunnerDeps, FailDeps {
   store: Store;
@@ -45,11 +46,13 @@ export async function runDeployment(deps: PipelineDeps, d: DeploymentRecord, spe
     }
     stopHeartbeat();
     await release();
-    d.status = 'succeeded';
+    // Machines left behind converge to the desired state when they are back; the record says which.
+    d.status = leftMachinesBehind(d) ? 'partial' : 'succeeded';
     d.finishedAt = deps.clock.now();
     await journal.save(d);
-    await journal.audit(d, `${d.kind}.succeeded`, { to: d.toVersion, color: d.toColor });
-    deps.log?.info({ deployment: d.id, instance: d.instance, to: d.toVersion }, `${d.kind} succeeded`);
+    await journal.audit(d, `${d.kind}.${d.status}`, { to: d.toVersion, color: d.toColor, ...(d.machines ? { machines: d.machines } : {}) });
+    const behind = d.machines && d.status === 'partial' ? `; not confirmed on ${behindText(d.machines)}: they converge when back` : '';
+    deps.log?.info({ deployment: d.id, instance: d.instance, to: d.toVersion }, `${d.kind} ${d.status}${behind}`);
   } catch (error) {
     stopHeartbeat();
     if (lost.error) await leaseLost(deps, d, current, lost.error);

@@ -31,7 +31,8 @@ export interface Runtime {
   ensureArtifact(instance: string, digest: string, open: () => Readable): Promise<void>;
   /** Creates or updates the route for an instance's host names. */
   ensureInstance(name: string, hosts: string[]): Promise<void>;
-  startSlot(spec: RuntimeSlotSpec): Promise<{ port: number; pid?: number }>;
+  /** Starts a slot; over several machines, `machines` has each one's port and pid. */
+  startSlot(spec: RuntimeSlotSpec): Promise<{ port: number; pid?: number; machines?: Record<string, { port: number; pid?: number }> }>;
   /** Resolves when the slot is healthy, or with why it is not by `timeoutMs`. Never throws for an unhealthy app. */
   waitHealthy(instance: string, color: Color, timeoutMs: number): Promise<HealthResult>;
   /**
@@ -41,7 +42,7 @@ export interface Runtime {
    * `reason` (default `forward`): a `rollback` (manual, automatic, or undoing a weighted step)
    * ends skew protection for the colour left and closes its WebSockets at once (see `FlipReason`).
    */
-  flip(instance: string, color: Color, expectVersion?: string, reason?: FlipReason): Promise<{ flippedAt: number }>;
+  flip(instance: string, color: Color, expectVersion?: string, reason?: FlipReason): Promise<FlipOutcome>;
   /**
    * A weighted step: `percent` (1–99) of new clients go to `color`, the rest stay on the active
    * colour; a client keeps the colour it got first (sticky cookie). The active colour does not
@@ -92,6 +93,37 @@ export interface Runtime {
   applyDesired(number: number, document: RuntimeDesiredState): Promise<RuntimeDesiredAnswer>;
 }
 
+/**
+ * How a flip went. Over several machines (`createMachineRuntime`, issue 18) it also says when each
+ * machine flipped, which did not acknowledge in time (`unconfirmed`) and which were not flipped
+ * (`pending`: unreachable, or a rollback one could not take); both converge to the desired state.
+ */
+export interface FlipOutcome {
+  flippedAt: number;
+  machines?: Record<string, number>;
+  unconfirmed?: string[];
+  pending?: string[];
+}
+
+/** Where an instance runs: the machines it is placed on, which of them are connected and which not. */
+export interface InstanceMachines {
+  machines: string[];
+  connected: string[];
+  unreachable: string[];
+}
+
+/**
+ * A runtime over several machines: it also says where an instance runs, and gives the same
+ * runtime narrowed to some of its machines (a rolling deployment, batch by batch).
+ */
+export interface MachinesRuntime extends Runtime {
+  machinesOf(instance: string): Promise<InstanceMachines>;
+  on(machines: readonly string[]): Runtime;
+}
+
+/** Whether a runtime spans machines (`createMachineRuntime`); a single runtime (a fake, one agent) does not. */
+export const spansMachines = (runtime: Runtime): runtime is MachinesRuntime => typeof (runtime as Partial<MachinesRuntime>).machinesOf === 'function';
+
 /** A flip to the warm slot made on the machine while the server was away (the protocol's `LocalRollback`). */
 export type RuntimeLocalRollback = LocalRollback;
 
@@ -101,8 +133,8 @@ export type RuntimeDesiredAnswer = DesiredAnswer;
 
 /** What a test is told (as `CUTOVER_TEST_KIND`, `APP_VERSION`, `CUTOVER_PREVIEW_TOKEN`) and where it runs from (the protocol's `instance.test`). */
 export type RuntimeTestSpec = TestRun;
-/** How a test ended: exit code, timings, the output kept (masked) and its SHA-256. */
-export type RuntimeTestResult = TestResult;
+/** How a test ended: exit code, timings, the output kept (masked) and its SHA-256; over several machines, the one it ran on. */
+export type RuntimeTestResult = TestResult & { machine?: string };
 
 /** The slot a `startSlot` asks for (the protocol's `slot.start` request). */
 export type RuntimeSlotSpec = SlotStartSpec;

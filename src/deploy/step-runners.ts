@@ -5,6 +5,9 @@ import { finaliseInstance } from './instance-transitions.ts';
 import { kindOf, shiftStepPercent, stepNamed } from './steps.ts';
 import type { StepKind } from './steps.ts';
 import { runTestStep } from './test-step.ts';
+import { recordFlip } from './deployment-machines.ts';
+import { slotSpecOf } from './converge.ts';
+import type { FlipOutcome } from './runtime.ts';
 import type { RunnerDeps, StepRunner } from './runner-deps.ts';
 
 export type { ReleaseProblem, RunnerDeps, StepRunner } from './runner-deps.ts';
@@ -28,19 +31,8 @@ const prepare: StepRunner = async ({ store, runtime, clock, openArtifact }, d, s
 };
 
 const start: StepRunner = async ({ runtime }, d, spec) => {
-  const started = await runtime.startSlot({
-    instance: d.instance,
-    color: d.toColor,
-    version: d.toVersion,
-    digest: spec.artifact.digest,
-    start: spec.start,
-    env: spec.env,
-    health: spec.health,
-    stopTimeoutMs: spec.stopTimeoutMs,
-    deploymentId: d.id,
-    ...(spec.drain ? { drain: spec.drain } : {}),
-  });
-  return { port: started.port, pid: started.pid };
+  const started = await runtime.startSlot(slotSpecOf(d.instance, d.toColor, d.toVersion, d.id, spec));
+  return { port: started.port, pid: started.pid, ...(started.machines ? { machines: started.machines } : {}) };
 };
 
 const health: StepRunner = async ({ runtime, hold }, d, spec) => {
@@ -81,9 +73,9 @@ async function analysisProblem(deps: RunnerDeps, d: DeploymentRecord, analysis: 
 }
 
 const flip: StepRunner = async ({ runtime }, d) => {
-  let flippedAt: number;
+  let outcome: FlipOutcome;
   try {
-    ({ flippedAt } = await runtime.flip(d.instance, d.toColor, d.strategy === 'flip-to-warm' ? d.toVersion : undefined, d.kind === 'rollback' ? 'rollback' : 'forward'));
+    outcome = await runtime.flip(d.instance, d.toColor, d.strategy === 'flip-to-warm' ? d.toVersion : undefined, d.kind === 'rollback' ? 'rollback' : 'forward');
   } catch (error) {
     if (!isCutoverError(error) || error.code !== 'SLOT_NOT_READY') throw error;
     throw new CutoverError('DEPLOYMENT_FAILED', `${error.message}; nothing changed. Deploy ${d.toVersion} instead with \`cutover deploy ${d.instance} ${d.toVersion}\``, {
@@ -91,9 +83,13 @@ const flip: StepRunner = async ({ runtime }, d) => {
       cause: error,
     });
   }
+  const { flippedAt } = outcome;
+  if (d.machines) recordFlip(d.machines, outcome);
+  // Over several machines: when each flipped, and which did not confirm (they converge when back).
+  const machines = outcome.machines ? { machines: outcome.machines, ...(outcome.unconfirmed ? { unconfirmed: outcome.unconfirmed } : {}), ...(outcome.pending ? { pending: outcome.pending } : {}) } : {};
   // From the journal, not memory: a resumed deployment knows when its slot became healthy.
   const healthySince = stepNamed(d, 'health')?.detail?.healthySince;
-  return typeof healthySince === 'number' && healthySince > 0 ? { flippedAt, overheadMs: flippedAt - healthySince } : { flippedAt };
+  return typeof healthySince === 'number' && healthySince > 0 ? { flippedAt, overheadMs: flippedAt - healthySince, ...machines } : { flippedAt, ...machines };
 };
 
 const finalise: StepRunner = async ({ store, clock, rollbackWindowMs }, d) => {

@@ -23,7 +23,7 @@ function inst(name: string, over: Partial<InstanceRecord> = {}): InstanceRecord 
     labels: {},
     target: { channel: 'stable' },
     window: null,
-    machine: null,
+    placement: null,
     currentVersion: '1.4.3',
     activeColor: 'blue',
     slots: { blue: null, green: null },

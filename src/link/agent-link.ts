@@ -12,7 +12,7 @@ import { authenticateMachine, machineHeartbeat } from '../control/index.ts';
 import { FrameDecoder, PROTOCOL_VERSION, encodeFrame, protocolAccepted } from '../protocol/index.ts';
 import type { Frame, InstanceStats } from '../protocol/index.ts';
 import { AgentSession } from './session.ts';
-import { sumStats } from './counters.ts';
+import { sumStats } from '../deploy/index.ts';
 
 export const DEFAULT_HEARTBEAT_MS = 10_000;
 /** How long an agent has to say hello once its session stream is open. */

@@ -3,17 +3,18 @@
 // placed (an earlier version's install upgraded in place), its local rollbacks recorded, what it
 // runs kept for drift, and its desired-state document sent.
 import type { Readable } from 'node:stream';
-import { systemActor } from '../shared/index.ts';
+import { CutoverError, systemActor } from '../shared/index.ts';
 import type { Clock, Color, Logger } from '../shared/index.ts';
 import type { Store } from '../store/index.ts';
-import { nextDesiredState, placeUnplacedInstances, recordDesiredAnswer, recordMachineReport } from '../control/index.ts';
+import { instancesOnMachine, machinesOf, nextDesiredState, placeUnplacedInstances, recordDesiredAnswer, recordMachineReport } from '../control/index.ts';
 import { createLocalRollbackReconciler, createMachineRuntime } from '../deploy/index.ts';
-import type { LocalRollbackDeps, LocalRollbackReconciler, Runtime } from '../deploy/index.ts';
+import { planConverge } from '../deploy/index.ts';
+import type { ConvergeOutcome, LocalRollbackDeps, LocalRollbackOutcome, LocalRollbackReconciler, Runtime, RuntimeInstance } from '../deploy/index.ts';
 import type { AgentLink } from './agent-link.ts';
 import type { AgentSession } from './session.ts';
 import { notConnected, openSessionLogs, sessionRuntime } from './session-runtime.ts';
 
-/** How long a call waits for the instance's machine to connect before it is `AGENT_UNREACHABLE`. */
+/** How long a call waits for the instance's machines to connect before it goes on without them. */
 const CONNECT_GRACE_MS = 3000;
 /** How long after this server's start, or after a machine's session ended, a call waits for it. */
 const RECONNECT_WINDOW_MS = 15_000;
@@ -25,6 +26,10 @@ export interface FleetRuntimeDeps {
   /** The sessions (set once the link exists: the link calls back into the fleet when a machine connects). */
   link: () => AgentLink;
   localRollbacks: Omit<LocalRollbackDeps, 'store' | 'clock'>;
+  /** How long the commit of a flip waits for each machine's acknowledgement (`flipTimeout`). */
+  flipTimeoutMs?: number;
+  /** Brings one machine of an instance to its desired state (the deployer's `converge`; set once it exists). */
+  converge?: () => ((instance: string, machine: string) => Promise<ConvergeOutcome>) | undefined;
 }
 
 export function createFleetRuntime(deps: FleetRuntimeDeps) {
@@ -37,37 +42,47 @@ export function createFleetRuntime(deps: FleetRuntimeDeps) {
     return runtime;
   };
 
-  /** The machine an instance runs on; an instance no machine holds yet runs on the only active machine, if there is one. */
-  async function machineOf(instance: string): Promise<string | null> {
-    const record = await store.getInstance(instance);
-    if (record?.machine) return record.machine;
-    const active = (await store.listMachines()).filter((m) => m.status === 'active');
-    return active.length === 1 ? active[0]!.name : null;
+  /**
+   * The machines an instance runs on (its placement against the machines' labels); an instance the
+   * records do not know (being deleted) is asked of every connected machine.
+   */
+  async function placedMachines(instance: string): Promise<string[]> {
+    const [record, machines] = await Promise.all([store.getInstance(instance), store.listMachines()]);
+    if (!record) return deps.link().connected();
+    return machinesOf(record.placement, machines);
   }
 
   /**
-   * The instance's machine, waiting up to {@link CONNECT_GRACE_MS} for it to connect when it is
-   * likely to come back at once: in the first seconds after this server started (every agent
-   * reconnects then), or right after its session ended. Otherwise a machine away fails at once.
+   * The instance's machines, waiting up to {@link CONNECT_GRACE_MS} for those not connected when
+   * they are likely to come back at once: in the first seconds after this server started (every
+   * agent reconnects then), or — when none of them is connected — right after a session ended.
+   * A rollback with one machine gone does not wait: the others are connected.
    */
   const started = performance.now();
-  async function connectedMachineOf(instance: string): Promise<string | null> {
+  async function connectedMachinesOf(instance: string): Promise<string[]> {
     const deadline = Date.now() + CONNECT_GRACE_MS;
     for (;;) {
-      const machine = await machineOf(instance);
-      if ((machine !== null && deps.link().sessionOf(machine)) || Date.now() >= deadline) return machine;
-      const lostAt = machine === null ? undefined : deps.link().lostAt(machine);
-      const reconnecting = performance.now() - started < RECONNECT_WINDOW_MS || (lostAt !== undefined && performance.now() - lostAt < RECONNECT_WINDOW_MS);
-      if (!reconnecting) return machine;
+      const machines = await placedMachines(instance);
+      const away = machines.filter((m) => !deps.link().sessionOf(m));
+      if (away.length === 0 || Date.now() >= deadline) return machines;
+      const justStarted = performance.now() - started < RECONNECT_WINDOW_MS;
+      const noneConnected = away.length === machines.length;
+      const recentlyLost = away.some((m) => {
+        const lostAt = deps.link().lostAt(m);
+        return lostAt !== undefined && performance.now() - lostAt < RECONNECT_WINDOW_MS;
+      });
+      if (!justStarted && !(noneConnected && recentlyLost)) return machines;
       await new Promise((r) => setTimeout(r, 100));
     }
   }
 
   const runtime = createMachineRuntime({
-    machineOf: connectedMachineOf,
-    runtimeOf: (machine) => (machine === null ? undefined : runtimeOf(machine)),
+    machinesOf: connectedMachinesOf,
+    runtimeOf,
     connected: () => deps.link().connected(),
     lastReport: async (machine) => (await store.getMachine(machine))?.lastHeartbeat ?? null,
+    ...(deps.flipTimeoutMs !== undefined ? { flipTimeoutMs: deps.flipTimeoutMs } : {}),
+    log,
   });
 
   // Each connected machine's local rollbacks (`cutover local rollback` while the server was away).
@@ -80,7 +95,7 @@ export function createFleetRuntime(deps: FleetRuntimeDeps) {
   const localRollbacks = {
     /** One round on every connected machine; a machine that cannot be asked now waits for the next. */
     async run(): Promise<void> {
-      await Promise.all(deps.link().connected().map((m) => reconcilerOf(m).run().catch(() => undefined)));
+      await Promise.all(deps.link().connected().map(async (m) => spreadLocalRollbacks(await reconcilerOf(m).run()).catch(() => undefined)));
     },
     /** Until a connected machine's first round, its instances are held (the watchers leave them alone). */
     holds: (instance: string): boolean => [...reconcilers.values()].some((r) => r.holds(instance)),
@@ -97,8 +112,57 @@ export function createFleetRuntime(deps: FleetRuntimeDeps) {
       const placed = await placeUnplacedInstances({ store, clock }, machine, systemActor('placement'));
       if (placed.length) log.info({ machine, instances: placed }, 'placed the instances no machine held on the only machine');
     });
-    await step('recording its local rollbacks', () => reconcilerOf(machine).run());
+    await step('recording its local rollbacks', async () => spreadLocalRollbacks(await reconcilerOf(machine).run()));
     await step('recording what it runs and sending its desired state', () => syncMachine(session));
+  }
+
+  /**
+   * A local rollback on one machine is a rollback of the whole instance: once recorded, every other
+   * connected machine of it flips to the same warm slot at once (one barrier, as any rollback).
+   */
+  async function spreadLocalRollbacks(outcomes: LocalRollbackOutcome[]): Promise<void> {
+    for (const o of outcomes) {
+      if (o.outcome !== 'record' || !o.deployment) continue;
+      const d = await store.getDeployment(o.deployment);
+      if (!d) continue;
+      const flipped = await runtime.flip(d.instance, d.toColor, d.toVersion, 'rollback').catch((error: Error) => log.warn({ instance: d.instance, err: error.message }, 'could not flip the other machines after a local rollback; they converge at the next round'));
+      if (flipped) log.info({ instance: d.instance, to: d.toVersion, ...(flipped.pending ? { pending: flipped.pending } : {}) }, 'a local rollback spread to the instance\'s other machines');
+    }
+  }
+
+  /**
+   * Each instance placed on the machine whose report differs from its records is brought to them
+   * (`converge`: under the instance's lease, so never during a deployment; one at a time per
+   * machine and instance); an instance the machine serves but is no longer placed on is removed
+   * (its routes drain, its slots stop).
+   */
+  const converging = new Set<string>();
+  async function convergeMachine(machine: string, reported: RuntimeInstance[]): Promise<void> {
+    const converge = deps.converge?.();
+    if (!converge) return;
+    const placed = await instancesOnMachine(store, machine);
+    const byName = new Map(reported.map((r) => [r.name, r]));
+    const work: Promise<unknown>[] = [];
+    for (const instance of placed) {
+      const key = `${machine}/${instance.name}`;
+      if (converging.has(key) || planConverge(instance, byName.get(instance.name)).length === 0) continue;
+      converging.add(key);
+      work.push(
+        converge(instance.name, machine)
+          .catch((error: Error) => log.warn({ machine, instance: instance.name, err: error.message }, 'could not bring the machine to the instance\'s desired state; tried again at the next round'))
+          .finally(() => converging.delete(key)),
+      );
+    }
+    const placedNames = new Set(placed.map((i) => i.name));
+    for (const r of reported) {
+      if (placedNames.has(r.name)) continue;
+      const record = await store.getInstance(r.name);
+      // Only an instance placed elsewhere leaves: one the records do not place (an earlier install) stays.
+      if (!record?.placement) continue;
+      log.info({ machine, instance: r.name }, 'the instance left this machine\'s placement; removing it there');
+      work.push(runtime.on([machine]).removeInstance(r.name).catch((error: Error) => log.warn({ machine, instance: r.name, err: error.message }, 'could not remove the instance from the machine')));
+    }
+    await Promise.all(work);
   }
 
   /**
@@ -107,11 +171,15 @@ export function createFleetRuntime(deps: FleetRuntimeDeps) {
    */
   async function syncMachine(session: AgentSession): Promise<void> {
     const machine = session.info.machine;
-    await recordMachineReport({ store, clock }, machine, await session.call('agent.state', {}));
+    const state = await session.call('agent.state', {});
+    await recordMachineReport({ store, clock }, machine, state);
     const { number, document } = await nextDesiredState({ store, clock }, machine);
     const held = await store.getDesiredState(machine);
-    if (held?.ackedNumber === number || held?.rejectedNumber === number) return;
-    await recordDesiredAnswer({ store, clock }, machine, number, await session.call('machine.desired', { number, document }));
+    if (held?.ackedNumber !== number && held?.rejectedNumber !== number) {
+      await recordDesiredAnswer({ store, clock }, machine, number, await session.call('machine.desired', { number, document }));
+    }
+    // In the background: a start and a health check take as long as they take.
+    void convergeMachine(machine, state.instances);
   }
 
   /** Every connected machine's report and desired state (every `bakeCheckInterval`: after a deployment, the document changed). */
@@ -124,12 +192,17 @@ export function createFleetRuntime(deps: FleetRuntimeDeps) {
     );
   }
 
-  /** The log stream of an instance, from its machine's session. */
-  async function openLogs(instance: string, query: { color?: Color; tail?: number; follow?: boolean }, signal: AbortSignal): Promise<{ color: string; body: Readable }> {
-    const machine = await machineOf(instance);
-    if (machine === null) throw notConnected('(none: no machine has joined)');
-    return openSessionLogs(deps.link().sessionOf(machine), machine, instance, query, signal);
+  /** The log stream of an instance from one of its machines: `machine`, or the first connected one. */
+  async function openLogs(instance: string, query: { color?: Color; tail?: number; follow?: boolean; machine?: string }, signal: AbortSignal): Promise<{ color: string; body: Readable; machine: string }> {
+    const machines = await placedMachines(instance);
+    if (query.machine !== undefined && !machines.includes(query.machine)) {
+      throw new CutoverError('VALIDATION_FAILED', `instance "${instance}" does not run on machine "${query.machine}"; it runs on ${machines.join(', ') || 'no machine'}`, { details: { instance, machine: query.machine, machines } });
+    }
+    const machine = query.machine ?? machines.find((m) => deps.link().sessionOf(m)) ?? machines[0];
+    if (machine === undefined) throw notConnected('(none: no machine runs it)');
+    const { machine: _asked, ...rest } = query;
+    return { ...(await openSessionLogs(deps.link().sessionOf(machine), machine, instance, rest, signal)), machine };
   }
 
-  return { runtime, machineOf, openLogs, onConnect, localRollbacks, syncAll };
+  return { runtime, openLogs, onConnect, localRollbacks, syncAll };
 }

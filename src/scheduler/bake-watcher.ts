@@ -50,7 +50,7 @@ export interface BakeWatcher {
 function baking(d: DeploymentRecord): boolean {
   if (d.kind !== 'deploy' || d.actor === ANALYSIS_ACTOR) return false;
   if (d.status === 'running') return flippedAt(d) !== undefined && verifyPending(d);
-  return d.status === 'succeeded' && d.finishedAt !== undefined;
+  return (d.status === 'succeeded' || d.status === 'partial') && d.finishedAt !== undefined;
 }
 
 /** The bake watches from the flip (deployments recorded before steps had timings: from their end). */

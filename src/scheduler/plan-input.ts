@@ -13,7 +13,8 @@ export function toAttempt(d: DeploymentRecord, appOf: (instance: string) => stri
     version: d.toVersion,
     startedAt: d.createdAt,
     finishedAt: d.finishedAt ?? null,
-    outcome: d.status === 'aborted' ? 'failed' : d.status, // an abort stops the attempt like a failure does
+    // An abort stops the attempt like a failure does; a partial one flipped (its machines left behind converge).
+    outcome: d.status === 'aborted' ? 'failed' : d.status === 'partial' ? 'succeeded' : d.status,
     error: d.error?.message ?? null,
     scheduled: d.actor === SCHEDULER_ACTOR,
   };

@@ -1,4 +1,4 @@
-import type { InstanceRecord, InstanceSpecChange, InstanceTarget, SlotRecord } from './types.ts';
+import type { InstancePlacement, InstanceRecord, InstanceSpecChange, InstanceTarget, SlotRecord } from './types.ts';
 
 /**
  * Field-by-field copies of instance records. Hand-written rather than `structuredClone` because
@@ -18,6 +18,12 @@ export function copySlot(slot: SlotRecord | null): SlotRecord | null {
 export function copyTarget(target: InstanceTarget | null): InstanceTarget | null {
   if (!target) return null;
   return 'version' in target ? { version: target.version } : { channel: target.channel };
+}
+
+/** A copy of a placement. */
+export function copyPlacement(p: InstancePlacement | null | undefined): InstancePlacement | null {
+  if (!p) return null;
+  return 'selector' in p ? { selector: p.selector } : { machines: [...p.machines] };
 }
 
 /** The runtime part of an instance, as `saveInstanceState` writes it. */
@@ -47,7 +53,7 @@ export function copyInstance(i: InstanceRecord): InstanceRecord {
     labels: { ...i.labels },
     target: copyTarget(i.target),
     window: i.window ?? null,
-    machine: i.machine ?? null,
+    placement: copyPlacement(i.placement),
     currentVersion: i.currentVersion,
     activeColor: i.activeColor,
     slots: { blue: copySlot(i.slots.blue), green: copySlot(i.slots.green) },
@@ -64,7 +70,7 @@ export function applySpecChange(i: InstanceRecord, change: InstanceSpecChange, a
   if (change.labels !== undefined) i.labels = { ...change.labels };
   if (change.target !== undefined) i.target = copyTarget(change.target);
   if (change.window !== undefined) i.window = change.window;
-  if (change.machine !== undefined) i.machine = change.machine;
+  if (change.placement !== undefined) i.placement = copyPlacement(change.placement);
   i.updatedAt = at;
 }
 

@@ -29,6 +29,9 @@ export interface SlotRecord {
   warmUntil?: number;
 }
 
+/** Where an instance runs: named machines, or every machine whose labels match a selector (`src/control/placement.ts`). */
+export type InstancePlacement = { machines: string[] } | { selector: string };
+
 /** What an instance should run: a fixed version, or whatever a channel points to. */
 export type InstanceTarget = { version: string } | { channel: string };
 
@@ -51,10 +54,12 @@ export interface InstanceRecord {
    */
   window: string | null;
   /**
-   * The machine it runs on (`instance create --machine`); null: the one agent of a server that has
-   * no machines (`cutover up`, the push of ADR 0005). Records written before placement read back as null.
+   * The machines it runs on (`instance create --machine A --machine B` or `--machine-selector
+   * role=web`; every machine of it runs both slots and routes its hosts); null: no placement — the
+   * only active machine, or the one local agent of a server no machine has joined. Records written
+   * before placement read back as null; those of one machine (issue 17) as `{ machines: [name] }`.
    */
-  machine: string | null;
+  placement: InstancePlacement | null;
   // Runtime state below: written by the deployer through `saveInstanceState`.
   currentVersion: string | null;
   activeColor: Color | null;
@@ -64,8 +69,25 @@ export interface InstanceRecord {
 }
 
 export type DeploymentKind = 'deploy' | 'rollback';
-/** `aborted`: stopped on request before the flip; whoever was on the new colour went back to the old one. */
-export type DeploymentStatus = 'running' | 'succeeded' | 'failed' | 'aborted';
+/**
+ * `aborted`: stopped on request before the flip; whoever was on the new colour went back to the old one.
+ * `partial`: it flipped, but some machines of the instance did not confirm (no acknowledgement in
+ * `flipTimeout`) or were not reached (unreachable, or skipped): they converge to the desired state
+ * when they are back (see {@link DeploymentMachines}).
+ */
+export type DeploymentStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'aborted';
+
+/** A deployment on several machines (issue 18): which took part and which did not confirm. */
+export interface DeploymentMachines {
+  /** The machines the instance was placed on when the deployment began. */
+  placed: string[];
+  /** Unreachable when it began and left out (`--skip-unreachable`, or any rollback). */
+  skipped: string[];
+  /** Sent the flip, no acknowledgement within `flipTimeout`. */
+  unconfirmed: string[];
+  /** Not flipped: unreachable when the flip was due, or (a rollback) one that could not take it. */
+  pending: string[];
+}
 
 /**
  * A gradual cutover: before the flip, the new colour gets `steps[i]` percent of new clients in turn
@@ -120,6 +142,8 @@ export interface DeploymentRecord {
   abort?: { at: number; actor: string; reason?: string };
   /** Set when an admin deployed without the release's tests (`--skip-tests`, with a reason). */
   skipTests?: boolean;
+  /** On an instance placed on machines: which took part and how the flip went on them. */
+  machines?: DeploymentMachines;
   /**
    * A failure after the flip (a verify test, an abort during it, recovery) flipped users back to
    * the warm slot: what it flipped to and how long the flip took.
@@ -314,8 +338,6 @@ export interface InstancePage {
   /** Only names after this one. */
   after?: string;
   limit?: number;
-  /** Only the instances placed on this machine (an indexed lookup: `machine list` asks per machine). */
-  machine?: string;
 }
 
 /** A change of an instance's declared fields; absent fields stay as they are. */
@@ -328,7 +350,7 @@ export interface InstanceSpecChange {
   tenant?: string | null;
   environment?: string;
   window?: string | null;
-  machine?: string | null;
+  placement?: InstancePlacement | null;
 }
 
 /** An instance the fleet scheduler must not change, with who put it there and why. */

@@ -29,7 +29,7 @@ export const testInstance = (over: Partial<InstanceRecord> = {}): InstanceRecord
   labels: {},
   target: null,
   window: null,
-  machine: null,
+  placement: null,
   currentVersion: null,
   activeColor: null,
   slots: { blue: null, green: null },

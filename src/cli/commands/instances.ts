@@ -40,15 +40,22 @@ function targetFrom(opts: { version?: string; channel?: string; clear?: boolean 
 }
 
 /** The instance table; `wide` (-o wide) adds hosts, labels and the maintenance window. */
-/** Where an instance runs: its machine, or the local agent of a server no machine has joined. */
-const machineText = (i: { machine?: string | null }) => i.machine ?? '(local agent)';
+/** Where an instance runs: its machines or machine selector, or (no placement) the only machine. */
+const machineText = (i: { placement?: { machines: string[] } | { selector: string } | null }) =>
+  !i.placement ? '(the only machine)' : 'machines' in i.placement ? i.placement.machines.join(',') : i.placement.selector;
+
+/** The body fields of `--machine` (repeatable) and `--machine-selector`. */
+const placementBody = (opts: { machine?: string[]; machineSelector?: string }) => ({
+  ...(opts.machine !== undefined && opts.machine.length > 0 ? { machines: opts.machine } : {}),
+  ...(opts.machineSelector !== undefined ? { machineSelector: opts.machineSelector } : {}),
+});
 
 function listRows(instances: InstanceSummary[], wide = false): string {
   const labels = (i: InstanceSummary) => Object.entries(i.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',') || '-';
   // The MACHINE column shows once any instance is placed on a machine (always with -o wide), last
   // of the default columns: a single-machine install keeps the table it had, and -o wide still
   // begins with the default table.
-  const machines = wide || instances.some((i) => i.machine);
+  const machines = wide || instances.some((i) => i.placement);
   return table([
     ['NAME', 'APP', 'ENV', 'TENANT', 'TARGET', 'CURRENT', 'ON TARGET', ...(machines ? ['MACHINE'] : []), ...(wide ? ['HOSTS', 'LABELS', 'WINDOW'] : [])],
     ...instances.map((i) => [
@@ -92,11 +99,12 @@ export function registerInstanceCommands(program: Command): void {
     .option('--target-version <version>', 'what it should run: this release')
     .option('--target-channel <channel>', 'what it should run: whatever this channel points to')
     .option('--window <window>', 'maintenance window for the fleet scheduler, e.g. "daily 01:00-04:00 Europe/London" (default: its environment\'s)')
-    .option('--machine <name>', 'the machine it runs on (default: the only active machine; required when there are several)')
+    .option('--machine <name>', 'a machine it runs on (repeatable; default: the only active machine; required when there are several)', collect, [])
+    .option('--machine-selector <selector>', 'every machine whose labels match runs it, e.g. "role=web,zone=a" (instead of --machine)')
     .action(
       async (
         name: string,
-        opts: { app: string; host: string[]; environment: string; tenant?: string; label: string[]; targetVersion?: string; targetChannel?: string; window?: string; machine?: string },
+        opts: { app: string; host: string[]; environment: string; tenant?: string; label: string[]; targetVersion?: string; targetChannel?: string; window?: string; machine: string[]; machineSelector?: string },
         cmd: Command,
       ) => {
         const g = globals(cmd);
@@ -115,11 +123,11 @@ export function registerInstanceCommands(program: Command): void {
           labels,
           target,
           ...(opts.window !== undefined ? { window: opts.window } : {}),
-          ...(opts.machine !== undefined ? { machine: opts.machine } : {}),
+          ...placementBody(opts),
         });
         output(g.format).result(created, () =>
           [
-            `created instance ${created.name} (${created.app}, ${created.environment}${created.tenant ? `, tenant ${created.tenant}` : ''}) at ${created.hosts.join(', ')}${created.machine ? ` on machine ${created.machine}` : ''}`,
+            `created instance ${created.name} (${created.app}, ${created.environment}${created.tenant ? `, tenant ${created.tenant}` : ''}) at ${created.hosts.join(', ')}${created.placement ? ` on ${machineText(created)}` : ''}`,
             created.target ? `target ${targetText(created.target)}` : '',
           ]
             .filter(Boolean)
@@ -130,7 +138,7 @@ export function registerInstanceCommands(program: Command): void {
 
   instance
     .command('update')
-    .description("change an instance's host names, maintenance window, environment, tenant, labels or machine")
+    .description("change an instance's host names, maintenance window, environment, tenant, labels or machines")
     .argument('<name>')
     .option('--host <hostname...>', 'replace its host names (all of them, e.g. --host shop.example.com www.shop.example.com); the router serves them at once')
     .option('--window <window>', 'maintenance window, e.g. "weekdays 22:00-02:00 America/New_York", or "default" for its environment\'s')
@@ -138,9 +146,10 @@ export function registerInstanceCommands(program: Command): void {
     .option('--tenant <tenant>', 'the customer it belongs to ("-" for none)')
     .option('--label <key=value>', 'set a label (repeatable)', collect, [])
     .option('--unlabel <key>', 'remove a label (repeatable)', collect, [])
-    .option('--machine <name>', 'move it to another machine (only while no release is deployed on it)')
+    .option('--machine <name>', 'run it on these machines instead (repeatable): machines entering get its live and warm releases, machines leaving have it removed', collect, [])
+    .option('--machine-selector <selector>', 'run it on every machine whose labels match instead, e.g. "role=web,zone=a"')
     .option('--reason <text>', 'why, for the audit log')
-    .action(async (name: string, opts: { host?: string[]; window?: string; environment?: string; tenant?: string; label: string[]; unlabel: string[]; machine?: string; reason?: string }, cmd: Command) => {
+    .action(async (name: string, opts: { host?: string[]; window?: string; environment?: string; tenant?: string; label: string[]; unlabel: string[]; machine: string[]; machineSelector?: string; reason?: string }, cmd: Command) => {
       const g = globals(cmd);
       const labels: Record<string, string | null> = { ...parseLabels(opts.label) };
       for (const key of opts.unlabel) labels[key] = null;
@@ -149,11 +158,11 @@ export function registerInstanceCommands(program: Command): void {
         ...(opts.environment !== undefined ? { environment: opts.environment } : {}),
         ...(opts.tenant !== undefined ? { tenant: opts.tenant === '-' ? null : opts.tenant } : {}),
         ...(Object.keys(labels).length ? { labels } : {}),
-        ...(opts.machine !== undefined ? { machine: opts.machine } : {}),
+        ...placementBody(opts),
         ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
       };
       const fields = Object.keys(body).filter((k) => k !== 'reason').length > 0;
-      if (!fields && !opts.host) throw invalid('nothing to change: give --host, --window, --environment, --tenant, --label, --unlabel or --machine');
+      if (!fields && !opts.host) throw invalid('nothing to change: give --host, --window, --environment, --tenant, --label, --unlabel, --machine or --machine-selector');
       const client = await connect(g);
       let updated: InstanceInfo | undefined;
       // Hosts first: the one change that can be refused for another instance's sake (HOST_IN_USE).

@@ -35,7 +35,7 @@ export const instance = (name: string, over: Partial<InstanceRecord> = {}): Inst
   labels: {},
   target: null,
   window: null,
-  machine: null,
+  placement: null,
   currentVersion: null,
   activeColor: null,
   slots: { blue: null, green: null },

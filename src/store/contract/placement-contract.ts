@@ -10,28 +10,25 @@ const empty = (machine: string): DesiredStateRecord => ({
   rejectedNumber: null, rejectedReason: null, rejectedAt: null, reported: null, reportedAt: null,
 });
 
-/** Placement (issue 17): an instance's machine, and each machine's numbered desired-state document. */
+/** Placement (issues 17, 18): an instance's machines, and each machine's numbered desired-state document. */
 export function placementContract(withStore: WithStore) {
-  withStore("an instance's machine is stored, read back, listed, changed and cleared by a spec change", async (store) => {
-    await store.insertInstance(instance('a', { machine: 'web-1' }));
+  withStore("an instance's placement (named machines or a selector) is stored, read back, changed and cleared by a spec change", async (store) => {
+    await store.insertInstance(instance('a', { placement: { machines: ['web-1', 'web-2'] } }));
     await store.insertInstance(instance('b'));
-    assert.equal((await store.getInstance('a'))!.machine, 'web-1');
-    assert.equal((await store.getInstance('b'))!.machine, null);
-    assert.deepEqual((await store.listInstances()).map((i) => i.machine), ['web-1', null]);
-    for (const n of ['c', 'd', 'e']) await store.insertInstance(instance(n, { machine: 'web-1' }));
-    assert.deepEqual((await store.listInstances({ machine: 'web-1' })).map((i) => i.name), ['a', 'c', 'd', 'e'], "one machine's, by name");
-    assert.deepEqual((await store.listInstances({ machine: 'web-1', after: 'a', limit: 2 })).map((i) => i.name), ['c', 'd'], 'paged');
-    assert.deepEqual(await store.listInstances({ machine: 'nope' }), []);
-    for (const n of ['c', 'd', 'e']) await store.deleteInstance(n, entry(40));
-    await store.updateInstanceSpecs([{ name: 'b', machine: 'web-2' }, { name: 'a', labels: { x: 'y' } }], 50, [entry(50)]);
-    assert.equal((await store.getInstance('b'))!.machine, 'web-2');
-    assert.equal((await store.getInstance('a'))!.machine, 'web-1', 'a change without the field keeps it');
-    await store.updateInstanceSpecs([{ name: 'a', machine: null }], 60, [entry(60)]);
-    assert.equal((await store.getInstance('a'))!.machine, null);
-    // The deployer's state save never touches the declared machine.
+    await store.insertInstance(instance('c', { placement: { selector: 'role=web,zone=a' } }));
+    assert.deepEqual((await store.getInstance('a'))!.placement, { machines: ['web-1', 'web-2'] });
+    assert.equal((await store.getInstance('b'))!.placement, null);
+    assert.deepEqual((await store.listInstances()).map((i) => i.placement), [{ machines: ['web-1', 'web-2'] }, null, { selector: 'role=web,zone=a' }]);
+    await store.updateInstanceSpecs([{ name: 'b', placement: { selector: 'role=db' } }, { name: 'a', labels: { x: 'y' } }], 50, [entry(50)]);
+    assert.deepEqual((await store.getInstance('b'))!.placement, { selector: 'role=db' });
+    assert.deepEqual((await store.getInstance('a'))!.placement, { machines: ['web-1', 'web-2'] }, 'a change without the field keeps it');
+    await store.updateInstanceSpecs([{ name: 'a', placement: null }, { name: 'c', placement: { machines: ['web-3'] } }], 60, [entry(60)]);
+    assert.equal((await store.getInstance('a'))!.placement, null);
+    assert.deepEqual((await store.getInstance('c'))!.placement, { machines: ['web-3'] });
+    // The deployer's state save never touches the declared placement.
     const b = (await store.getInstance('b'))!;
-    await store.saveInstanceState({ ...b, machine: null, currentVersion: '1.0.0', updatedAt: 70 });
-    assert.equal((await store.getInstance('b'))!.machine, 'web-2');
+    await store.saveInstanceState({ ...b, placement: null, currentVersion: '1.0.0', updatedAt: 70 });
+    assert.deepEqual((await store.getInstance('b'))!.placement, { selector: 'role=db' });
   });
 
   withStore('a desired-state number moves up by one from where it is stored, once for racing writers', async (store) => {

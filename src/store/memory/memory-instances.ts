@@ -40,9 +40,7 @@ export function createMemoryInstances(
     },
     async listInstances(page = {}) {
       sortedNames ??= [...instances.keys()].sort();
-      const { machine } = page;
-      // A machine's instances are few: filter the sorted names, then page as usual.
-      const names = machine === undefined ? sortedNames : sortedNames.filter((n) => instances.get(n)!.machine === machine);
+      const names = sortedNames;
       const start = page.after === undefined ? 0 : firstAfter(names, page.after);
       const end =
         page.limit === undefined ? names.length : Math.min(names.length, start + Math.max(0, page.limit));

@@ -1,5 +1,5 @@
 import type { InstanceRecord, InstanceSpecChange } from '../types.ts';
-import { copySlot, copyTarget } from '../instance-record.ts';
+import { copyPlacement, copySlot, copyTarget } from '../instance-record.ts';
 import { appendAuditEntries } from './postgres-audit.ts';
 import { json, jsonOrNull, limitOf } from './postgres-db.ts';
 import type { PgDb } from './postgres-db.ts';
@@ -37,7 +37,7 @@ export function createPostgresInstances({ pool, query, transaction }: PgDb, log?
           i.createdAt,
           i.updatedAt,
           i.window ?? null,
-          i.machine ?? null,
+          jsonOrNull(copyPlacement(i.placement)),
         ],
       );
       return res.rowCount === 1;
@@ -53,8 +53,8 @@ export function createPostgresInstances({ pool, query, transaction }: PgDb, log?
     async listInstances(page = {}) {
       // Array rows: a fleet listing can be 100,000 rows, and positional reads skip building a keyed object per row.
       const res = await pool.query<unknown[]>({
-        text: `SELECT ${INSTANCE_COLUMNS} FROM instances WHERE ($1::text IS NULL OR name > $1) AND ($3::text IS NULL OR machine = $3) ORDER BY name LIMIT $2`,
-        values: [page.after ?? null, limitOf(page.limit), page.machine ?? null],
+        text: `SELECT ${INSTANCE_COLUMNS} FROM instances WHERE ($1::text IS NULL OR name > $1) ORDER BY name LIMIT $2`,
+        values: [page.after ?? null, limitOf(page.limit)],
         rowMode: 'array',
       });
       return decodeRows(res.rows, (r) => assertInstanceShape(toInstance(r)), 'instances', (r) => r[0], log);
@@ -89,8 +89,8 @@ export function createPostgresInstances({ pool, query, transaction }: PgDb, log?
             has_window: c.window !== undefined,
             window: c.window ?? null,
             hosts: c.hosts ?? null,
-            has_machine: c.machine !== undefined,
-            machine: c.machine ?? null,
+            has_placement: c.placement !== undefined,
+            placement: c.placement === undefined ? null : copyPlacement(c.placement),
           }));
           await client.query(
             `UPDATE instances AS i SET
@@ -100,9 +100,9 @@ export function createPostgresInstances({ pool, query, transaction }: PgDb, log?
                environment = COALESCE(c.environment, i.environment),
                maintenance_window = CASE WHEN c.has_window THEN c."window" ELSE i.maintenance_window END,
                hosts = COALESCE(c.hosts, i.hosts),
-               machine = CASE WHEN c.has_machine THEN c.machine ELSE i.machine END,
+               placement = CASE WHEN c.has_placement THEN c.placement ELSE i.placement END,
                updated_at = $2
-             FROM json_to_recordset($1::json) AS c(name text, has_target boolean, target json, labels json, has_tenant boolean, tenant text, environment text, has_window boolean, "window" text, hosts json, has_machine boolean, machine text)
+             FROM json_to_recordset($1::json) AS c(name text, has_target boolean, target json, labels json, has_tenant boolean, tenant text, environment text, has_window boolean, "window" text, hosts json, has_placement boolean, placement json)
              WHERE i.name = c.name`,
             [json(rows), at],
           );
@@ -138,7 +138,7 @@ function mergeSpecChanges(changes: readonly InstanceSpecChange[]): Map<string, I
     if (change.environment !== undefined) next.environment = change.environment;
     if (change.window !== undefined) next.window = change.window;
     if (change.hosts !== undefined) next.hosts = change.hosts;
-    if (change.machine !== undefined) next.machine = change.machine;
+    if (change.placement !== undefined) next.placement = change.placement;
     merged.set(change.name, next);
   }
   return merged;

@@ -29,7 +29,7 @@ export const toRelease = (r: Row): ReleaseRecord => ({
 
 /** Column list for instances, in the order `toInstance` reads them (array rows: no per-row key lookups). */
 export const INSTANCE_COLUMNS =
-  'name, app, hosts, environment, tenant, labels, target, current_version, active_color, slots, created_at, updated_at, maintenance_window, machine';
+  'name, app, hosts, environment, tenant, labels, target, current_version, active_color, slots, created_at, updated_at, maintenance_window, placement';
 
 export const toInstance = (r: unknown[]): InstanceRecord => ({
   name: r[0] as string,
@@ -40,7 +40,7 @@ export const toInstance = (r: unknown[]): InstanceRecord => ({
   labels: r[5] as Record<string, string>,
   target: r[6] as InstanceRecord['target'],
   window: r[12] as string | null,
-  machine: (r[13] ?? null) as string | null,
+  placement: (r[13] ?? null) as InstanceRecord['placement'],
   currentVersion: r[7] as string | null,
   activeColor: r[8] as InstanceRecord['activeColor'],
   slots: r[9] as InstanceRecord['slots'],

@@ -156,7 +156,7 @@ test('postgres: instance specs change atomically; a missing name changes nothing
       labels: { tier: 'gold' },
       target: { channel: 'stable' },
       window: null,
-      machine: null,
+      placement: null,
       currentVersion: '1.0.0',
       activeColor: 'blue',
       slots: { blue: { version: '1.0.0', status: 'live', deploymentId: 'd1' }, green: null },

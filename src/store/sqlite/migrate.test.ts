@@ -74,7 +74,7 @@ test('sqlite: a database at 0002 opens with 0003: windows read back null, old de
         labels: { tier: 'gold' },
         target: { channel: 'stable' },
         window: null,
-        machine: null,
+        placement: null,
         ...state,
         createdAt: 5,
         updatedAt: 6,
@@ -105,6 +105,37 @@ test('sqlite: a database at 0002 opens with 0003: windows read back null, old de
       assert.deepEqual(names, readdirSync(new URL('./migrations/', import.meta.url)).filter((f) => f.endsWith('.sql')).sort());
     } finally {
       check.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('sqlite: a database at 0007 opens with 0008: an instance on one machine keeps it as its placement; one without stays without', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cutover-sqlite-'));
+  const file = join(dir, 'cutover.db');
+  try {
+    const raw = new DatabaseSync(file);
+    raw.exec('CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)');
+    const upTo7 = readdirSync(new URL('./migrations/', import.meta.url)).filter((f) => f.endsWith('.sql') && f < '0008').sort();
+    for (const name of upTo7) {
+      raw.exec(await migration(name));
+      raw.prepare('INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)').run(name, 1);
+    }
+    const state = JSON.stringify({ currentVersion: null, activeColor: null, slots: { blue: null, green: null } });
+    const insert = raw.prepare(
+      `INSERT INTO instances (name, app, hosts, environment, tenant, labels, target_kind, target_value, state, created_at, updated_at, maintenance_window, machine)
+       VALUES (?, 'shop', '["x.test"]', 'production', NULL, '{}', NULL, NULL, ?, 1, 1, NULL, ?)`,
+    );
+    insert.run('placed', state, 'web-1');
+    insert.run('unplaced', state, null);
+    raw.close();
+    const store = createSqliteStore(file);
+    try {
+      assert.deepEqual((await store.getInstance('placed'))!.placement, { machines: ['web-1'] });
+      assert.equal((await store.getInstance('unplaced'))!.placement, null);
+    } finally {
+      await store.close();
     }
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 import type { DatabaseSync, SQLOutputValue } from 'node:sqlite';
 import type { InstanceTarget } from '../types.ts';
-import { instanceState, missingInstances } from '../instance-record.ts';
+import { copyPlacement, instanceState, missingInstances } from '../instance-record.ts';
 import type { SqliteAuditLog } from './sqlite-audit.ts';
 import { SQLITE_INSTANCE_COLUMNS, instanceFromSqlite } from './sqlite-rows.ts';
 import { transaction } from './transaction.ts';
@@ -26,8 +26,6 @@ export function createSqliteInstances(db: DatabaseSync, audit: SqliteAuditLog, l
     get: db.prepare(`SELECT ${SQLITE_INSTANCE_COLUMNS} FROM instances WHERE name = ?`),
     list: db.prepare(`SELECT ${SQLITE_INSTANCE_COLUMNS} FROM instances ORDER BY name LIMIT ?`),
     listAfter: db.prepare(`SELECT ${SQLITE_INSTANCE_COLUMNS} FROM instances WHERE name > ? ORDER BY name LIMIT ?`),
-    // One machine's instances (index instances_machine); `after` is '' for the first page.
-    listOnMachine: db.prepare(`SELECT ${SQLITE_INSTANCE_COLUMNS} FROM instances WHERE machine = ? AND name > ? ORDER BY name LIMIT ?`),
     saveState: db.prepare('UPDATE instances SET state = ?, updated_at = ? WHERE name = ?'),
     delete: db.prepare('DELETE FROM instances WHERE name = ?'),
     deleteLock: db.prepare('DELETE FROM locks WHERE instance = ?'),
@@ -42,7 +40,7 @@ export function createSqliteInstances(db: DatabaseSync, audit: SqliteAuditLog, l
          target_value = CASE WHEN ?8 THEN ?10 ELSE target_value END,
          maintenance_window = CASE WHEN ?12 THEN ?13 ELSE maintenance_window END,
          hosts = CASE WHEN ?14 THEN ?15 ELSE hosts END,
-         machine = CASE WHEN ?16 THEN ?17 ELSE machine END,
+         placement = CASE WHEN ?16 THEN ?17 ELSE placement END,
          updated_at = ?11
        WHERE name = ?1`,
     ),
@@ -50,7 +48,6 @@ export function createSqliteInstances(db: DatabaseSync, audit: SqliteAuditLog, l
   q.get.setReturnArrays(true);
   q.list.setReturnArrays(true);
   q.listAfter.setReturnArrays(true);
-  q.listOnMachine.setReturnArrays(true);
   q.existing.setReturnArrays(true);
 
   return {
@@ -69,7 +66,7 @@ export function createSqliteInstances(db: DatabaseSync, audit: SqliteAuditLog, l
         i.createdAt,
         i.updatedAt,
         i.window ?? null,
-        i.machine ?? null,
+        i.placement ? JSON.stringify(copyPlacement(i.placement)) : null,
       );
       return Number(res.changes) === 1;
     },
@@ -80,12 +77,7 @@ export function createSqliteInstances(db: DatabaseSync, audit: SqliteAuditLog, l
     async listInstances(page = {}) {
       // LIMIT -1: no limit. Keyset paging: `name > after` seeks in the table's own name order.
       const limit = page.limit === undefined ? -1 : Math.max(0, page.limit);
-      const rows =
-        page.machine !== undefined
-          ? q.listOnMachine.all(page.machine, page.after ?? '', limit)
-          : page.after === undefined
-            ? q.list.all(limit)
-            : q.listAfter.all(page.after, limit);
+      const rows = page.after === undefined ? q.list.all(limit) : q.listAfter.all(page.after, limit);
       return decodeRows(rows as unknown as SQLOutputValue[][], instanceFromSqlite, 'instances', (r) => r[0], log);
     },
     async saveInstanceState(i) {
@@ -118,8 +110,8 @@ export function createSqliteInstances(db: DatabaseSync, audit: SqliteAuditLog, l
             c.window ?? null,
             c.hosts !== undefined ? 1 : 0,
             c.hosts === undefined ? null : JSON.stringify(c.hosts),
-            c.machine !== undefined ? 1 : 0,
-            c.machine ?? null,
+            c.placement !== undefined ? 1 : 0,
+            c.placement ? JSON.stringify(copyPlacement(c.placement)) : null,
           );
         }
         for (const e of entries) audit.appendInTransaction(e);

@@ -66,7 +66,7 @@ export function auditFromSqlite(r: SQLOutputValue[]): AuditEntry {
 }
 
 export const SQLITE_INSTANCE_COLUMNS =
-  'name, app, hosts, environment, tenant, labels, target_kind, target_value, state, created_at, updated_at, maintenance_window, machine';
+  'name, app, hosts, environment, tenant, labels, target_kind, target_value, state, created_at, updated_at, maintenance_window, placement';
 
 /**
  * Maps a row selected as an array of SQLITE_INSTANCE_COLUMNS. This runs once per instance when the fleet is listed
@@ -86,7 +86,7 @@ export function instanceFromSqlite(r: SQLOutputValue[]): InstanceRecord {
     target:
       kind === null ? null : kind === 'version' ? { version: r[7] as string } : { channel: r[7] as string },
     window: r[11] as string | null,
-    machine: r[12] as string | null,
+    placement: r[12] === null ? null : (JSON.parse(r[12] as string) as InstanceRecord['placement']),
     currentVersion: state.currentVersion,
     activeColor: state.activeColor,
     slots: state.slots,

@@ -107,7 +107,7 @@ test('sqlite: a database created by 0001 is migrated, its instances kept and its
         labels: {},
         target: null,
         window: null,
-        machine: null,
+        placement: null,
       });
       assert.deepEqual(
         (await store.listInstances()).map((i) => i.name),
@@ -119,7 +119,7 @@ test('sqlite: a database created by 0001 is migrated, its instances kept and its
         labels: {},
         target: null,
         window: null,
-        machine: null,
+        placement: null,
       });
       assert.deepEqual(await store.findTokenByHash('h'), {
         name: 'admin',

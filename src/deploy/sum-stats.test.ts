@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ColorStats, InstanceStats } from '../protocol/index.ts';
-import { sumStats } from './counters.ts';
+import { sumStats } from './sum-stats.ts';
 
 const color = (over: Partial<ColorStats>): ColorStats => ({
   color: 'green',

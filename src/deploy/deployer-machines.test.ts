@@ -1,0 +1,124 @@
+// The deployer over several machines (issue 18): the runtime fans out to every machine of the
+// instance (`createMachineRuntime` over one FakeRuntime per machine), the flip is a barrier.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FakeRuntime, testActor } from '../testing/index.ts';
+import { createMachineRuntime } from './machine-runtime.ts';
+import { deployerTestbed } from './test-deployer.ts';
+
+/** A FakeRuntime whose flips can be made silent (never acknowledged) for a while. */
+class Machine extends FakeRuntime {
+  silent = false;
+  override flip(...args: Parameters<FakeRuntime['flip']>) {
+    return this.silent ? new Promise<never>(() => undefined) : super.flip(...args);
+  }
+}
+
+async function threeMachines() {
+  const machines = new Map(['web-1', 'web-2', 'web-3'].map((m) => [m, new Machine()]));
+  const connected = new Set(machines.keys());
+  const runtime = createMachineRuntime({
+    machinesOf: async () => [...machines.keys()],
+    runtimeOf: (m) => (connected.has(m) ? machines.get(m) : undefined),
+    connected: () => [...connected],
+    flipTimeoutMs: 100,
+  });
+  const bed = await deployerTestbed({ runtime });
+  const active = () => [...machines.values()].map((m) => m.active('web'));
+  return { ...bed, machines, connected, active, m: (name: string) => machines.get(name)! };
+}
+
+test('a deployment on three machines starts and checks the release on each, then flips all of them', async () => {
+  const { deployer, run, active, m } = await threeMachines();
+  const d = await run(deployer.deploy({ instance: 'web', version: '1.0.0', by: testActor('admin') }));
+  assert.equal(d.status, 'succeeded', JSON.stringify(d.error));
+  assert.deepEqual(d.machines, { placed: ['web-1', 'web-2', 'web-3'], skipped: [], unconfirmed: [], pending: [] });
+  assert.deepEqual(active(), ['blue', 'blue', 'blue']);
+  const flip = d.steps.find((s) => s.name === 'flip')!;
+  assert.deepEqual(Object.keys(flip.detail?.machines as object).sort(), ['web-1', 'web-2', 'web-3'], 'when each machine flipped');
+  // Each machine did start, health, then flip: no flip before every machine was healthy.
+  for (const name of ['web-1', 'web-2', 'web-3']) assert.deepEqual(m(name).calls.filter((c) => /^(start|wait|flip)/.test(c)), ['start web blue 1.0.0', 'wait web blue', 'flip web blue']);
+});
+
+test('one machine unhealthy: no machine flips, the new slots stop everywhere, the old release keeps serving', async () => {
+  const { deployer, run, active, m } = await threeMachines();
+  await run(deployer.deploy({ instance: 'web', version: '1.0.0', by: testActor('admin') }));
+  m('web-2').health.set('1.1.0', { ok: false, reason: 'unhealthy', message: 'the health check failed', logTail: [] });
+  const d = await run(deployer.deploy({ instance: 'web', version: '1.1.0', by: testActor('admin') }));
+  assert.equal(d.status, 'failed');
+  assert.match(d.error!.message, /on machine web-2: the health check failed/);
+  assert.deepEqual(active(), ['blue', 'blue', 'blue']);
+  assert.ok([...['web-1', 'web-2', 'web-3']].every((name) => !m(name).calls.includes('flip web green')), 'nobody flipped');
+});
+
+test('a machine that does not acknowledge the flip: unconfirmed, the deployment ends partial and says so', async () => {
+  const { deployer, run, store, m } = await threeMachines();
+  await run(deployer.deploy({ instance: 'web', version: '1.0.0', by: testActor('admin') }));
+  m('web-3').silent = true;
+  const d = await run(deployer.deploy({ instance: 'web', version: '1.1.0', by: testActor('admin') }));
+  assert.equal(d.status, 'partial');
+  assert.deepEqual(d.machines?.unconfirmed, ['web-3']);
+  assert.equal((await store.getInstance('web'))!.currentVersion, '1.1.0', 'the records say what the confirmed machines serve');
+  assert.deepEqual([m('web-1').active('web'), m('web-2').active('web')], ['green', 'green']);
+  const [entry] = await store.listAudit({ action: 'deploy.partial' });
+  assert.deepEqual((entry?.details as { machines: { unconfirmed: string[] } }).machines.unconfirmed, ['web-3']);
+});
+
+test('forward deployments fail at once naming unreachable machines; --skip-unreachable deploys to the others (partial)', async () => {
+  const { deployer, run, connected, store } = await threeMachines();
+  await run(deployer.deploy({ instance: 'web', version: '1.0.0', by: testActor('admin') }));
+  connected.delete('web-2');
+  const before = await store.listDeployments();
+  await assert.rejects(deployer.deploy({ instance: 'web', version: '1.1.0', by: testActor('admin') }), (e: Error & { code?: string }) => {
+    assert.equal(e.code, 'AGENT_UNREACHABLE');
+    assert.match(e.message, /machine web-2 of instance "web" is not connected.*--skip-unreachable/);
+    return true;
+  });
+  assert.equal((await store.listDeployments()).length, before.length, 'nothing recorded');
+  assert.equal(await store.getLock('web'), undefined, 'the lease is given back');
+  const d = await run(deployer.deploy({ instance: 'web', version: '1.1.0', by: testActor('admin'), skipUnreachable: true }));
+  assert.equal(d.status, 'partial');
+  assert.deepEqual(d.machines?.skipped, ['web-2']);
+});
+
+test('a rollback with one machine unreachable flips the others at once and records it pending', async () => {
+  const { deployer, run, connected, m } = await threeMachines();
+  await run(deployer.deploy({ instance: 'web', version: '1.0.0', by: testActor('admin') }));
+  await run(deployer.deploy({ instance: 'web', version: '1.1.0', by: testActor('admin') }));
+  connected.delete('web-3');
+  const back = await run(deployer.rollback({ instance: 'web', by: testActor('admin', 'bad') }));
+  assert.equal(back.status, 'partial');
+  assert.deepEqual(back.machines?.skipped, ['web-3']);
+  assert.deepEqual([m('web-1').active('web'), m('web-2').active('web'), m('web-3').active('web')], ['blue', 'blue', 'green'], 'web-3 converges when back');
+});
+
+test('converge brings a machine that missed the flip to the live release, and one that joined to the live and warm ones', async () => {
+  const { deployer, run, m } = await threeMachines();
+  await run(deployer.deploy({ instance: 'web', version: '1.0.0', by: testActor('admin') }));
+  m('web-3').silent = true;
+  await run(deployer.deploy({ instance: 'web', version: '1.1.0', by: testActor('admin') }));
+  m('web-3').silent = false;
+  assert.equal(m('web-3').active('web'), 'blue');
+  const lagging = await deployer.converge('web', 'web-3');
+  assert.deepEqual(lagging, { outcome: 'done', steps: [{ kind: 'flip', color: 'green', version: '1.1.0' }] }, 'it holds 1.1.0 already: only the flip');
+  assert.equal(m('web-3').active('web'), 'green');
+  assert.deepEqual(await deployer.converge('web', 'web-3'), { outcome: 'none' }, 'nothing more to do');
+
+  await m('web-2').removeInstance('web'); // as a machine that just joined
+  const joined = await deployer.converge('web', 'web-2');
+  assert.equal(joined.outcome, 'done');
+  const calls = m('web-2').calls.filter((c) => /^(start|wait|flip)/.test(c)).slice(-5);
+  assert.deepEqual(calls, ['start web green 1.1.0', 'wait web green', 'flip web green', 'start web blue 1.0.0', 'wait web blue'], 'the live release first, checked, flipped to; then the warm one');
+  assert.equal(m('web-2').active('web'), 'green');
+  assert.deepEqual(
+    (await m('web-2').describe('web'))!.slots.map((s) => [s.color, s.version]).sort(),
+    [['blue', '1.0.0'], ['green', '1.1.0']],
+    'the warm release too, so a rollback can flip to it',
+  );
+});
+
+test('converge waits while a deployment holds the instance', async () => {
+  const { deployer, store, clock } = await threeMachines();
+  await store.acquireLock({ instance: 'web', owner: 'someone (dpl_x)', deploymentId: 'dpl_x', acquiredAt: clock.now(), expiresAt: clock.now() + 60_000 }, clock.now());
+  assert.deepEqual(await deployer.converge('web', 'web-1'), { outcome: 'busy' });
+});
