@@ -38,6 +38,15 @@ const deploySchema = z
       .describe('Hold between steps: a duration ("2m", or ms) or "manual" (until `resume`). Default 1m.'),
     analysis: z.boolean().optional().describe('Compare the new release with the old one over each step; a breach aborts. Default false.'),
     skipTests: z.boolean().optional().describe("Deploy without the release's smoke and verify tests: needs an admin token and a reason; audited."),
+    skipUnreachable: z
+      .boolean()
+      .optional()
+      .describe('Deploy to the connected machines of the instance, leaving out the unreachable ones (they converge when back): needs an admin token and a reason; audited. Without it, an unreachable machine refuses the deployment.'),
+    rolling: z
+      .object({ maxUnavailable: z.number().int().min(1).max(1000).default(1).describe('Machines per batch.') })
+      .strict()
+      .optional()
+      .describe('Machine by machine instead of one barrier flip: each batch starts, is health-checked and flips before the next; a failure flips the done batches back.'),
   })
   .strict();
 
@@ -57,11 +66,13 @@ const historyQuery = z
     before: z.coerce.number().int().min(0).optional().describe('The older name of `cursor`.'),
   })
   .strict();
-/** `skipTests` is an admin's decision, and the audit log says why (FORBIDDEN, VALIDATION_FAILED otherwise). */
-function skipTestsAllowed(who: { role: string }, reason: string | undefined): void {
-  if (who.role !== 'admin') throw new CutoverError('FORBIDDEN', "skipping a release's tests needs an admin token; deploy without --skip-tests, or ask an admin");
+/** `skipTests` and `skipUnreachable` are an admin's decision, and the audit log says why (FORBIDDEN, VALIDATION_FAILED otherwise). */
+function adminSkipAllowed(who: { role: string }, reason: string | undefined, what: 'skipTests' | 'skipUnreachable'): void {
+  const doing = what === 'skipTests' ? "skipping a release's tests" : 'deploying without the unreachable machines';
+  const flag = what === 'skipTests' ? '--skip-tests' : '--skip-unreachable';
+  if (who.role !== 'admin') throw new CutoverError('FORBIDDEN', `${doing} needs an admin token; deploy without ${flag}, or ask an admin`);
   if (!reason?.trim()) {
-    throw invalidInput('VALIDATION_FAILED', 'The request body', [{ path: 'reason', message: 'skipTests needs a reason for the audit log, e.g. --reason "hotfix, tests broken by #123"' }]);
+    throw invalidInput('VALIDATION_FAILED', 'The request body', [{ path: 'reason', message: `${what} needs a reason for the audit log, e.g. --reason "hotfix, web-3 is down for repair"` }]);
   }
 }
 
@@ -169,12 +180,15 @@ export function instanceRoutes(deps: ApiDeps): RouteSpec[] {
       response: deploymentSchema,
       handle: async ({ params, query, body, who }) => {
         const rollout = rolloutFromRequest(body);
-        if (body.skipTests) skipTestsAllowed(who, body.reason);
+        if (body.skipTests) adminSkipAllowed(who, body.reason, 'skipTests');
+        if (body.skipUnreachable) adminSkipAllowed(who, body.reason, 'skipUnreachable');
         const started = await deployer.deploy({
           instance: params.name,
           version: body.version,
           ...(rollout ? { rollout } : {}),
           ...(body.skipTests ? { skipTests: true } : {}),
+          ...(body.skipUnreachable ? { skipUnreachable: true } : {}),
+          ...(body.rolling ? { rolling: body.rolling } : {}),
           by: withReason(who, body.reason),
         });
         return query.wait ? deployer.wait(started.id, query.wait) : started;

@@ -129,6 +129,10 @@ export const deploymentSchema = z.object({
     })
     .optional()
     .describe('On an instance placed on machines: which took part and how the flip went; the machines left behind converge to the desired state when back.'),
+  rolling: z
+    .object({ maxUnavailable: z.number(), batches: z.array(z.array(z.string())) })
+    .optional()
+    .describe('A rolling deployment: its batches of machines in order (step `batch-N` is the N-th).'),
   rollback: z
     .object({ strategy: z.literal('flip-to-warm'), toVersion: z.string().nullable(), toColor: color, flippedAt: isoTime, tookMs: z.number() })
     .optional()

@@ -9,13 +9,26 @@ import { deployerTestbed } from './test-deployer.ts';
 /** A FakeRuntime whose flips can be made silent (never acknowledged) for a while. */
 class Machine extends FakeRuntime {
   silent = false;
+  readonly name: string;
+  private readonly journal: string[];
+  constructor(name: string, journal: string[]) {
+    super();
+    this.name = name;
+    this.journal = journal;
+  }
   override flip(...args: Parameters<FakeRuntime['flip']>) {
+    this.journal.push(`${this.name} flip ${args[1]}`);
     return this.silent ? new Promise<never>(() => undefined) : super.flip(...args);
+  }
+  override startSlot(...args: Parameters<FakeRuntime['startSlot']>) {
+    this.journal.push(`${this.name} start ${args[0].version}`);
+    return super.startSlot(...args);
   }
 }
 
 async function threeMachines() {
-  const machines = new Map(['web-1', 'web-2', 'web-3'].map((m) => [m, new Machine()]));
+  const journal: string[] = [];
+  const machines = new Map(['web-1', 'web-2', 'web-3'].map((m) => [m, new Machine(m, journal)]));
   const connected = new Set(machines.keys());
   const runtime = createMachineRuntime({
     machinesOf: async () => [...machines.keys()],
@@ -25,7 +38,7 @@ async function threeMachines() {
   });
   const bed = await deployerTestbed({ runtime });
   const active = () => [...machines.values()].map((m) => m.active('web'));
-  return { ...bed, machines, connected, active, m: (name: string) => machines.get(name)! };
+  return { ...bed, machines, connected, active, journal, m: (name: string) => machines.get(name)! };
 }
 
 test('a deployment on three machines starts and checks the release on each, then flips all of them', async () => {
@@ -121,4 +134,42 @@ test('converge waits while a deployment holds the instance', async () => {
   const { deployer, store, clock } = await threeMachines();
   await store.acquireLock({ instance: 'web', owner: 'someone (dpl_x)', deploymentId: 'dpl_x', acquiredAt: clock.now(), expiresAt: clock.now() + 60_000 }, clock.now());
   assert.deepEqual(await deployer.converge('web', 'web-1'), { outcome: 'busy' });
+});
+
+test('--rolling: batch by batch (start, health, flip), each batch waiting for the one before', async () => {
+  const { deployer, run, active, journal } = await threeMachines();
+  await run(deployer.deploy({ instance: 'web', version: '1.0.0', by: testActor('admin') }));
+  journal.length = 0;
+  const d = await run(deployer.deploy({ instance: 'web', version: '1.1.0', by: testActor('admin'), rolling: { maxUnavailable: 2 } }));
+  assert.equal(d.status, 'succeeded', JSON.stringify(d.error));
+  assert.deepEqual(d.rolling, { maxUnavailable: 2, batches: [['web-1', 'web-2'], ['web-3']] });
+  assert.deepEqual(d.steps.map((s) => s.name), ['prepare', 'batch-1', 'batch-2', 'finalise']);
+  assert.deepEqual(active(), ['green', 'green', 'green']);
+  // web-3 started only after web-1 and web-2 had flipped.
+  assert.deepEqual(journal, ['web-1 start 1.1.0', 'web-2 start 1.1.0', 'web-1 flip green', 'web-2 flip green', 'web-3 start 1.1.0', 'web-3 flip green']);
+});
+
+test('--rolling: a failing batch stops the rollout and flips the done machines back; later batches never start', async () => {
+  const { deployer, run, active, m, store } = await threeMachines();
+  await run(deployer.deploy({ instance: 'web', version: '1.0.0', by: testActor('admin') }));
+  m('web-2').health.set('1.1.0', { ok: false, reason: 'unhealthy', message: 'the health check failed', logTail: [] });
+  const d = await run(deployer.deploy({ instance: 'web', version: '1.1.0', by: testActor('admin'), rolling: { maxUnavailable: 1 } }));
+  assert.equal(d.status, 'failed');
+  assert.match(d.error!.message, /on machine web-2: the health check failed/);
+  assert.deepEqual(active(), ['blue', 'blue', 'blue'], 'web-1 flipped in batch 1 and went back');
+  assert.ok(m('web-1').calls.includes('flip web green'), 'web-1 had flipped');
+  assert.ok(!m('web-3').calls.includes('start web green 1.1.0'), 'batch 3 never started');
+  assert.equal(d.rollback?.toVersion, '1.0.0');
+  assert.equal((await store.getInstance('web'))!.currentVersion, '1.0.0');
+});
+
+test('--rolling with --steps, or on an instance not on machines, is refused before anything changes', async () => {
+  const { deployer, run } = await threeMachines();
+  await run(deployer.deploy({ instance: 'web', version: '1.0.0', by: testActor('admin') }));
+  await assert.rejects(
+    deployer.deploy({ instance: 'web', version: '1.1.0', by: testActor('admin'), rolling: { maxUnavailable: 1 }, rollout: { steps: [50], pauseMs: 0, analysis: false } }),
+    /--rolling goes machine by machine; --steps shifts traffic on every machine at once/,
+  );
+  const single = await deployerTestbed();
+  await assert.rejects(single.deployer.deploy({ instance: 'web', version: '1.0.0', by: testActor('admin'), rolling: { maxUnavailable: 1 } }), /--rolling needs an instance on several/);
 });

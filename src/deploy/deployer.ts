@@ -4,7 +4,7 @@ import { CutoverError } from '../shared/index.ts';
 import type { Actor, Clock } from '../shared/index.ts';
 import { releaseSpecOf } from '../releases/index.ts';
 import type { ReleaseSpec } from '../releases/index.ts';
-import type { AcquireOptions, DeploymentRecord, InstanceRecord, LeaseHolder, ReleaseRecord, RolloutSpec, Store } from '../store/index.ts';
+import type { AcquireOptions, DeploymentMachines, DeploymentRecord, InstanceRecord, LeaseHolder, ReleaseRecord, RolloutSpec, Store } from '../store/index.ts';
 import type { AnalysisThresholds } from './analysis.ts';
 import { planDeployment, planRollback } from './plan-deployment.ts';
 import type { DeploymentPlan, PlanResult } from './plan-deployment.ts';
@@ -19,7 +19,7 @@ import { failDeployment } from './fail-deployment.ts';
 import { runDeployment } from './run-deployment.ts';
 import type { PipelineDeps } from './run-deployment.ts';
 import type { ReleaseProblem } from './step-runners.ts';
-import { abortable, chooseTests, planSteps, runningStep, shiftStepPercent } from './steps.ts';
+import { abortable, batchesOf, chooseTests, planSteps, rollingSteps, runningStep, shiftStepPercent } from './steps.ts';
 import { spansMachines } from './runtime.ts';
 import { machinesTakingPart } from './deployment-machines.ts';
 import { convergeMachine } from './converge.ts';
@@ -62,6 +62,8 @@ export interface DeployRequest {
   skipTests?: boolean;
   /** Deploy to the machines that are connected, leaving out the unreachable ones (an admin's decision, like `skipTests`). */
   skipUnreachable?: boolean;
+  /** Machine by machine (`maxUnavailable` at a time) instead of one barrier flip. */
+  rolling?: { maxUnavailable: number };
 }
 
 /** Who steers a running deployment (abort, resume), with their reason: its audit entry says so. */
@@ -125,8 +127,17 @@ async function mustGetRelease(store: Store, app: string, version: string): Promi
   );
 }
 
+/** The batches of a rolling deployment (pure): the machines taking part, `maxUnavailable` at a time; refusals say why. */
+function rollingPlan(request: DeployRequest & { instance: string }, plan: DeploymentPlan, machines: DeploymentMachines | undefined, rollout?: RolloutSpec): DeploymentRecord['rolling'] {
+  if (!request.rolling || plan.strategy !== 'start-and-flip') return undefined;
+  if (rollout) throw new CutoverError('VALIDATION_FAILED', '--rolling goes machine by machine; --steps shifts traffic on every machine at once: choose one');
+  if (!machines) throw new CutoverError('VALIDATION_FAILED', `instance "${request.instance}" is not placed on machines; --rolling needs an instance on several`);
+  const taking = machines.placed.filter((m) => !machines.skipped.includes(m));
+  return { maxUnavailable: request.rolling.maxUnavailable, batches: batchesOf(taking, request.rolling.maxUnavailable) };
+}
+
 /** The record of a new deployment (pure): the plan's steps, with the release's tests where they run. */
-function newDeployment(id: string, instance: InstanceRecord, plan: DeploymentPlan, spec: ReleaseSpec, request: DeployRequest, now: number, rollout?: RolloutSpec): DeploymentRecord {
+function newDeployment(id: string, instance: InstanceRecord, plan: DeploymentPlan, spec: ReleaseSpec, request: DeployRequest, now: number, rollout?: RolloutSpec, rolling?: DeploymentRecord['rolling']): DeploymentRecord {
   const options = { ...(rollout ? { rollout } : {}), ...(request.skipTests ? { skip: true } : {}) };
   const tests = chooseTests(plan.strategy, spec.tests, { ...options, hasPrevious: plan.fromColor !== null });
   return {
@@ -139,13 +150,14 @@ function newDeployment(id: string, instance: InstanceRecord, plan: DeploymentPla
     fromColor: plan.fromColor,
     toColor: plan.toColor,
     status: 'running',
-    steps: planSteps(plan.strategy, { ...(rollout ? { rollout } : {}), tests }).map((name) => ({ name, status: 'pending' })),
+    steps: (rolling ? rollingSteps(rolling.batches.length) : planSteps(plan.strategy, { ...(rollout ? { rollout } : {}), tests })).map((name) => ({ name, status: 'pending' as const })),
     actor: request.by.actor,
     app: instance.app,
     ...(request.by.reason ? { reason: request.by.reason } : {}),
     ...(request.by.requestId ? { requestId: request.by.requestId } : {}),
     ...(rollout ? { rollout } : {}),
     ...(request.skipTests ? { skipTests: true } : {}),
+    ...(rolling ? { rolling } : {}),
     createdAt: now,
     updatedAt: now,
   };
@@ -223,17 +235,13 @@ export function createDeployer(options: DeployerOptions): Deployer {
     const release = await mustGetRelease(store, instance.app, result.plan.toVersion);
     const spec = releaseSpecOf(release);
     const id = newId();
+    // Where it runs, checked before anything is taken: a forward deployment refuses unreachable machines.
+    const machines = spansMachines(runtime) ? machinesTakingPart({ instance: instance.name, kind: result.plan.kind }, await runtime.machinesOf(instance.name), request.skipUnreachable === true) : undefined;
+    const rolling = rollingPlan(request, result.plan, machines, rollout);
     const lock = leases.lockFor(id, instance.name, request.by.actor);
     await leases.takeLock(lock, { supersede: supersededBy(id) });
-    const deployment = newDeployment(id, instance, result.plan, spec, request, clock.now(), rollout);
-    if (spansMachines(runtime)) {
-      try {
-        deployment.machines = machinesTakingPart(deployment, await runtime.machinesOf(instance.name), request.skipUnreachable === true);
-      } catch (error) {
-        await store.releaseLock(instance.name, lock.owner);
-        throw error;
-      }
-    }
+    const deployment = newDeployment(id, instance, result.plan, spec, request, clock.now(), rollout, rolling);
+    if (machines) deployment.machines = machines;
     try {
       await store.insertDeployment(deployment);
       await journal.audit(deployment, `${deployment.kind}.start`, {
@@ -244,6 +252,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
         ...(rollout ? { rollout: describeRollout(rollout) } : {}),
         ...(request.skipTests ? { skipTests: true } : {}),
         ...(deployment.machines ? { machines: deployment.machines.placed, ...(deployment.machines.skipped.length ? { skipped: deployment.machines.skipped } : {}) } : {}),
+        ...(rolling ? { rolling } : {}),
       });
     } catch (error) {
       await store.releaseLock(instance.name, lock.owner);

@@ -1,6 +1,6 @@
 import type { Color } from '../shared/index.ts';
 import type { DeploymentRecord, InstanceRecord } from '../store/index.ts';
-import { finalised, flipDone, kindOf, runningStep, shiftStarted, slotStarted } from './steps.ts';
+import { batchStarted, finalised, flipDone, kindOf, runningStep, shiftStarted, slotStarted } from './steps.ts';
 
 /**
  * The instance after a successful flip: the new colour is live and current; the old one stays warm
@@ -74,6 +74,12 @@ export function undoAfterFailure(d: DeploymentRecord, ownSlot = true): Undo {
   const tests = { cancelTest: running === 'smoke' || running === 'verify', closePreview: running === 'smoke' };
   if (!ownSlot) return { ...tests, flipBack: null, stopNewSlot: false };
   const startedHere = d.strategy === 'start-and-flip';
+  if (d.rolling && batchStarted(d) && !finalised(d)) {
+    // Some batches may have flipped: every machine goes back to the old colour (a no-op where it
+    // never left), then the new slots stop everywhere.
+    const back = d.fromColor !== null && d.fromColor !== d.toColor;
+    return { ...tests, flipBack: back ? { color: d.fromColor!, version: d.fromVersion, afterFlip: true } : null, stopNewSlot: true };
+  }
   if (flipDone(d)) {
     const back = startedHere && !finalised(d) && d.fromColor !== null && d.fromColor !== d.toColor;
     return { ...tests, flipBack: back ? { color: d.fromColor!, version: d.fromVersion, afterFlip: true } : null, stopNewSlot: back };

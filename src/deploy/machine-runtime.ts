@@ -108,8 +108,9 @@ const otherColor = (c: Color): Color => (c === 'blue' ? 'green' : 'blue');
 export function createMachineRuntime(deps: MachineRuntimeDeps): MachinesRuntime {
   const flipTimeoutMs = deps.flipTimeoutMs ?? 2000;
 
-  async function machinesOf(instance: string, scope?: ReadonlySet<string>): Promise<InstanceMachines & { runtimes: { machine: string; runtime: Runtime }[] }> {
-    const placed = (await deps.machinesOf(instance)).filter((m) => !scope || scope.has(m));
+  async function machinesOf(instance: string, scope?: ReadonlySet<string>): Promise<InstanceMachines & { runtimes: { machine: string; runtime: Runtime }[]; several: boolean }> {
+    const all = await deps.machinesOf(instance);
+    const placed = all.filter((m) => !scope || scope.has(m));
     const runtimes: { machine: string; runtime: Runtime }[] = [];
     const away: string[] = [];
     for (const machine of placed) {
@@ -117,7 +118,8 @@ export function createMachineRuntime(deps: MachineRuntimeDeps): MachinesRuntime 
       if (runtime) runtimes.push({ machine, runtime });
       else away.push(machine);
     }
-    return { machines: placed, connected: runtimes.map((r) => r.machine), unreachable: away, runtimes };
+    // Messages name the machine whenever the instance has several, even when a call reaches one of them.
+    return { machines: placed, connected: runtimes.map((r) => r.machine), unreachable: away, runtimes, several: all.length > 1 };
   }
 
   function fanOut(scope?: ReadonlySet<string>): Runtime {
@@ -125,7 +127,7 @@ export function createMachineRuntime(deps: MachineRuntimeDeps): MachinesRuntime 
     async function reach(instance: string) {
       const found = await machinesOf(instance, scope);
       if (found.runtimes.length === 0) throw await unreachable(deps, found.machines, instance);
-      return { ...found, several: found.machines.length > 1 };
+      return found;
     }
     /** `work` on every connected machine of the instance, in parallel; the first failure names its machine. */
     async function each<T>(instance: string, work: (runtime: Runtime, machine: string) => Promise<T>): Promise<{ machine: string; value: T }[]> {

@@ -2,11 +2,12 @@ import { CutoverError, isCutoverError } from '../shared/index.ts';
 import type { DeploymentRecord, InstanceRecord, StepRecord, Store } from '../store/index.ts';
 import type { Analysis } from './analysis.ts';
 import { finaliseInstance } from './instance-transitions.ts';
-import { kindOf, shiftStepPercent, stepNamed } from './steps.ts';
+import { batchStepNumber, kindOf, shiftStepPercent, stepNamed } from './steps.ts';
 import type { StepKind } from './steps.ts';
 import { runTestStep } from './test-step.ts';
 import { recordFlip } from './deployment-machines.ts';
 import { slotSpecOf } from './converge.ts';
+import { spansMachines } from './runtime.ts';
 import type { FlipOutcome } from './runtime.ts';
 import type { RunnerDeps, StepRunner } from './runner-deps.ts';
 
@@ -92,6 +93,35 @@ const flip: StepRunner = async ({ runtime }, d) => {
   return typeof healthySince === 'number' && healthySince > 0 ? { flippedAt, overheadMs: flippedAt - healthySince, ...machines } : { flippedAt, ...machines };
 };
 
+/**
+ * One batch of a rolling deployment: its machines start the release, are health-checked and flip
+ * together; a machine that does not confirm the flip fails the batch (the failure path flips every
+ * machine back). The others wait for the next batch.
+ */
+const batch: StepRunner = async (deps, d, spec, step) => {
+  const n = batchStepNumber(step.name) ?? 0;
+  const machines = d.rolling?.batches[n - 1];
+  const { runtime } = deps;
+  if (!machines || !spansMachines(runtime)) throw new CutoverError('INTERNAL', `deployment ${d.id} has no machines for ${step.name}`);
+  const on = runtime.on(machines);
+  await on.startSlot(slotSpecOf(d.instance, d.toColor, d.toVersion, d.id, spec));
+  const result = await deps.hold.abortable(d, on.waitHealthy(d.instance, d.toColor, spec.deployTimeoutMs));
+  if (!result.ok) {
+    throw new CutoverError('DEPLOYMENT_FAILED', `${d.toVersion} did not become healthy on ${d.toColor}: ${result.message}; the machines of earlier batches go back to ${d.fromVersion ?? 'nothing'}`, {
+      details: { batch: n, machines, reason: result.reason, lastCheck: result.lastCheck, logTail: result.logTail },
+    });
+  }
+  const flipped = await on.flip(d.instance, d.toColor, undefined, 'forward');
+  const missing = [...(flipped.unconfirmed ?? []), ...(flipped.pending ?? [])];
+  if (missing.length > 0) {
+    throw new CutoverError('DEPLOYMENT_FAILED', `machine${missing.length === 1 ? '' : 's'} ${missing.join(', ')} did not confirm the flip of batch ${n}; every machine goes back to ${d.fromVersion ?? 'nothing'}`, {
+      details: { batch: n, machines: missing },
+    });
+  }
+  deps.log?.info({ deployment: d.id, instance: d.instance, batch: n, machines }, `batch ${n} serves ${d.toVersion}`);
+  return { machines, healthySince: result.healthySince, flippedAt: flipped.flippedAt };
+};
+
 const finalise: StepRunner = async ({ store, clock, rollbackWindowMs }, d) => {
   const instance = await mustGetInstance(store, d.instance);
   await store.saveInstanceState(finaliseInstance(instance, d, clock.now(), rollbackWindowMs));
@@ -105,6 +135,7 @@ export const STEP_RUNNERS: Record<StepKind, StepRunner> = {
   health,
   smoke: (deps, d, spec, step) => runTestStep(deps, d, spec, step, 'smoke'),
   shift,
+  batch,
   flip,
   verify: (deps, d, spec, step) => runTestStep(deps, d, spec, step, 'verify'),
   finalise,

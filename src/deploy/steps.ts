@@ -6,8 +6,8 @@ import type { DeploymentRecord, RolloutSpec, StepName, StepRecord } from '../sto
 
 export type { StepName } from '../store/index.ts';
 
-/** What a step does; every `shift-<percent>` is of kind `shift`. */
-export type StepKind = 'prepare' | 'start' | 'health' | 'smoke' | 'shift' | 'flip' | 'verify' | 'finalise';
+/** What a step does; every `shift-<percent>` is of kind `shift`, every `batch-<n>` of kind `batch`. */
+export type StepKind = 'prepare' | 'start' | 'health' | 'smoke' | 'shift' | 'batch' | 'flip' | 'verify' | 'finalise';
 
 /** Name of the deployment step that sends `percent` of new clients to the new colour. */
 export const shiftStepName = (percent: number): StepName => `shift-${percent}`;
@@ -19,8 +19,34 @@ export function shiftStepPercent(name: string): number | undefined {
   return Number.isInteger(n) ? n : undefined;
 }
 
+/** Name of the step of a rolling deployment that starts, checks and flips its `n`-th batch of machines (from 1). */
+export const batchStepName = (n: number): StepName => `batch-${n}`;
+
+/** The batch number of a step named by {@link batchStepName}, or undefined for any other step. */
+export function batchStepNumber(name: string): number | undefined {
+  if (!name.startsWith('batch-')) return undefined;
+  const n = Number(name.slice(6));
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
 export function kindOf(name: StepName): StepKind {
-  return shiftStepPercent(name) === undefined ? (name as Exclude<StepKind, 'shift'>) : 'shift';
+  if (shiftStepPercent(name) !== undefined) return 'shift';
+  if (batchStepNumber(name) !== undefined) return 'batch';
+  return name as Exclude<StepKind, 'shift' | 'batch'>;
+}
+
+/**
+ * A rolling deployment's steps: `prepare`, one `batch-<n>` per batch of machines (each started,
+ * health-checked and flipped before the next begins), `finalise`. It runs no release tests: a
+ * barrier deployment does.
+ */
+export const rollingSteps = (batches: number): StepName[] => ['prepare', ...Array.from({ length: batches }, (_, k) => batchStepName(k + 1)), 'finalise'];
+
+/** Machines in batches of at most `size`, in order. */
+export function batchesOf(machines: readonly string[], size: number): string[][] {
+  const out: string[][] = [];
+  for (let k = 0; k < machines.length; k += size) out.push(machines.slice(k, k + size));
+  return out;
 }
 
 /** Steps of a deployment that starts the release in the idle slot (tests and shifts are added by the plan). */
@@ -80,6 +106,8 @@ export const flipStarted = (d: DeploymentRecord): boolean => reached(d, 'flip');
 export const flipDone = (d: DeploymentRecord): boolean => d.steps.some((s) => s.name === 'flip' && s.status === 'done');
 /** The new slot may run (its start began). */
 export const slotStarted = (d: DeploymentRecord): boolean => reached(d, 'start');
+/** A batch of a rolling deployment has begun (its machines may have flipped). */
+export const batchStarted = (d: DeploymentRecord): boolean => d.steps.some((s) => batchStepNumber(s.name) !== undefined && s.status !== 'pending');
 /** A weighted step has sent some clients to the new colour. */
 export const shiftStarted = (d: DeploymentRecord): boolean => d.steps.some((s) => (shiftStepPercent(s.name) ?? 0) > 0 && s.status !== 'pending');
 /** `finalise` is done: the instance record says the new release is current. */

@@ -20,6 +20,8 @@ function detailOf(r: RuntimeTestResult, command: string): Record<string, unknown
     sha256: r.sha256,
     output: r.output,
     ...(r.error ? { error: r.error } : {}),
+    // On an instance on several machines a test runs once: here is where.
+    ...(r.machine ? { machine: r.machine } : {}),
   };
 }
 
@@ -60,6 +62,7 @@ export async function runTestStep(deps: RunnerDeps, d: DeploymentRecord, spec: R
     sha256: result.sha256,
     durationMs: result.durationMs,
     ...(result.timedOut ? { timedOut: true } : {}),
+    ...(result.machine ? { machine: result.machine } : {}),
   });
   if (result.passed) return detail;
   await journal.note(d, step, detail);

@@ -104,9 +104,10 @@ export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
 
 /**
  * The steps a deployment can take, in the order a plan lists them (`src/deploy/steps.ts`):
- * `shift-<percent>` is one weighted step of a gradual cutover.
+ * `shift-<percent>` is one weighted step of a gradual cutover; `batch-<n>` one batch of machines of
+ * a rolling deployment (started, health-checked and flipped together).
  */
-export type StepName = 'prepare' | 'start' | 'health' | 'smoke' | `shift-${number}` | 'flip' | 'verify' | 'finalise';
+export type StepName = 'prepare' | 'start' | 'health' | 'smoke' | `shift-${number}` | `batch-${number}` | 'flip' | 'verify' | 'finalise';
 
 export interface StepRecord {
   name: StepName;
@@ -144,6 +145,8 @@ export interface DeploymentRecord {
   skipTests?: boolean;
   /** On an instance placed on machines: which took part and how the flip went on them. */
   machines?: DeploymentMachines;
+  /** A rolling deployment (`--rolling`): its batches of machines, in order, at most `maxUnavailable` each. */
+  rolling?: { maxUnavailable: number; batches: string[][] };
   /**
    * A failure after the flip (a verify test, an abort during it, recovery) flipped users back to
    * the warm slot: what it flipped to and how long the flip took.

@@ -68,6 +68,30 @@ interface DeployFlags {
   pause?: string;
   analysis?: boolean;
   skipTests?: boolean;
+  skipUnreachable?: boolean;
+  rolling?: boolean;
+  maxUnavailable?: string;
+}
+
+/** Exit code of `deploy`/`rollback --wait` that flipped with machines left behind (they converge when back). */
+export const PARTIAL_EXIT = 12;
+
+/** The machines a partial deployment left behind, one phrase: `web-3 unconfirmed, web-4 unreachable (skipped)`. */
+function behind(d: DeploymentView): string {
+  const m = d.machines;
+  if (!m) return '';
+  return [...m.unconfirmed.map((x) => `${x} unconfirmed`), ...m.pending.map((x) => `${x} pending`), ...m.skipped.map((x) => `${x} unreachable (skipped)`)].join(', ');
+}
+
+/** `--rolling [--max-unavailable N]` as the deploy body's field. */
+function rollingFlags(opts: DeployFlags): Record<string, unknown> {
+  if (!opts.rolling) {
+    if (opts.maxUnavailable !== undefined) throw new CutoverError('VALIDATION_FAILED', '--max-unavailable goes with --rolling');
+    return {};
+  }
+  const n = opts.maxUnavailable === undefined ? 1 : Number(opts.maxUnavailable);
+  if (!Number.isInteger(n) || n < 1) throw new CutoverError('VALIDATION_FAILED', `--max-unavailable must be a whole number of machines, 1 or more; got "${opts.maxUnavailable}"`);
+  return { rolling: { maxUnavailable: n } };
 }
 
 /** `--pause`: "manual", or a duration checked here so a bare number is refused (the API reads a JSON number as ms). */
@@ -91,8 +115,15 @@ function rolloutFlags(opts: DeployFlags): Record<string, unknown> {
   };
 }
 
+/** `web-1 1.1.0, web-2 1.0.0! (away)`: each machine with what it serves. */
+function machinesText(i: InstanceStatus): string {
+  return (i.machines ?? []).map((m) => `${m.name} ${m.serving?.version ?? 'nothing'}${m.onDesired ? '' : '!'}${m.connected ? '' : ' (away)'}`).join(', ') || '-';
+}
+
 /** The status table; `wide` (-o wide) adds the target, the agent check and the last deployment. */
 function statusRows(instances: InstanceStatus[], wide = false): string {
+  // Instances on several machines: what each serves, `!` where not the live release, `(away)` from its last report.
+  const withMachines = instances.some((i) => (i.machines?.length ?? 0) > 1 || i.machines?.some((m) => !m.onDesired || !m.connected));
   const rows = [['INSTANCE', 'APP', 'ENV', 'VERSION', 'ACTIVE', 'BLUE', 'GREEN', 'HOSTS', 'ISOLATION', ...(wide ? ['TARGET', 'ON TARGET', 'AGENT', 'LAST DEPLOYMENT'] : [])]];
   for (const i of instances) {
     const slot = (c: 'blue' | 'green') => {
@@ -113,8 +144,9 @@ function statusRows(instances: InstanceStatus[], wide = false): string {
     const more = wide
       ? [resolvedText(i), onTargetText(i), i.agent?.state ?? '-', last ? `${last.kind} ${last.toVersion} ${last.status} ${when(last.createdAt)}` : '-']
       : [];
-    rows.push([i.name, i.app, i.environment, i.currentVersion ?? '-', active, slot('blue'), slot('green'), i.hosts.join(','), isolation, ...more]);
+    rows.push([i.name, i.app, i.environment, i.currentVersion ?? '-', active, slot('blue'), slot('green'), i.hosts.join(','), isolation, ...more, ...(withMachines ? [machinesText(i)] : [])]);
   }
+  if (withMachines) rows[0]!.push('MACHINES');
   return table(rows);
 }
 
@@ -130,11 +162,15 @@ export function registerDeploymentCommands(program: Command): void {
     .option('--pause <duration>', 'with --steps: hold between steps, e.g. 2m, or "manual" to wait for `cutover resume` (default 1m)')
     .option('--analysis', 'with --steps: compare the new release with the old one over each step; a breach aborts')
     .option('--skip-tests', "deploy without the release's smoke and verify tests: needs an admin token and --reason; audited")
+    .option('--skip-unreachable', 'deploy to the connected machines of the instance, leaving out the unreachable ones (they converge when back): needs an admin token and --reason; audited')
+    .option('--rolling', 'machine by machine instead of one barrier flip: each batch starts, is health-checked and flips; a failure flips the done batches back')
+    .option('--max-unavailable <n>', 'with --rolling: machines per batch (default 1)')
     .option('--if-needed', 'when the instance already serves this version, do nothing and exit 0 (no deployment, nothing audited): a CI step can run again')
     .action(async (instance: string, version: string, opts: DeployFlags, cmd: Command) => {
       const g = globals(cmd);
       const out = output(g.format);
       const rollout = rolloutFlags(opts); // bad flags are refused even when there is nothing to do
+      const rolling = rollingFlags(opts);
       const client = await connect(g);
       if (opts.ifNeeded) {
         const s = await client.call<InstanceStatus>('GET', apiPath('instances', instance));
@@ -147,10 +183,19 @@ export function registerDeploymentCommands(program: Command): void {
         version,
         ...(opts.reason ? { reason: opts.reason } : {}),
         ...rollout,
+        ...rolling,
         ...(opts.skipTests ? { skipTests: true } : {}),
+        ...(opts.skipUnreachable ? { skipUnreachable: true } : {}),
       });
       if (opts.wait) d = await follow(client, d, out);
-      out.result(d, () => (opts.wait ? `${instance} now serves ${d.toVersion} (${d.toColor})` : `started ${d.id}; follow it with \`cutover status ${instance}\``));
+      out.result(d, () =>
+        !opts.wait
+          ? `started ${d.id}; follow it with \`cutover status ${instance}\``
+          : d.status === 'partial'
+            ? `${instance} serves ${d.toVersion} (${d.toColor}) on the machines that confirmed; not on ${behind(d)}: they converge when back (\`cutover status ${instance}\`)`
+            : `${instance} now serves ${d.toVersion} (${d.toColor})`,
+      );
+      if (opts.wait && d.status === 'partial') throw new ExitWith(PARTIAL_EXIT);
     });
 
   program
@@ -170,8 +215,13 @@ export function registerDeploymentCommands(program: Command): void {
       });
       if (opts.wait) d = await follow(client, d, out);
       out.result(d, () =>
-        opts.wait ? `${instance} rolled back to ${d.toVersion} (${d.strategy})` : `started ${d.id} (${d.strategy} to ${d.toVersion})`,
+        !opts.wait
+          ? `started ${d.id} (${d.strategy} to ${d.toVersion})`
+          : d.status === 'partial'
+            ? `${instance} rolled back to ${d.toVersion} (${d.strategy}) on the reachable machines; not on ${behind(d)}: they converge when back`
+            : `${instance} rolled back to ${d.toVersion} (${d.strategy})`,
       );
+      if (opts.wait && d.status === 'partial') throw new ExitWith(PARTIAL_EXIT);
     });
 
   program
