@@ -97,17 +97,21 @@ export interface RouterInstanceState {
  *    (constant-time); a wrong token, or any token while none is set, gets 403 and is never routed
  *    (a wrong cookie is also cleared, so a stale one costs one 403, not all of them).
  * 2. **Pause**: with no active colour, requests wait up to `pauseTimeoutMs` for one, then 503.
- * 3. **Weighted shift**: a client keeps the colour it first got through the cookie
- *    `cutover_sticky_<instance>=<color>.<deploymentId>` (HttpOnly, SameSite=Lax, Path=/, for the
- *    browser session); clients without it are assigned by smooth weighted round robin (exact
- *    proportions, no randomness) and get the cookie.
- * 4. **Skew protection**: a request naming a deployment id (header `x-deployment-id`, else query
- *    `?dpl=`, else cookie `cutover_dpl`) of the colour that was active before the last flip is
- *    served by that colour while it is registered and within `skewGraceMs` of the flip. Any other
- *    id than the active colour's gets the active colour and `x-cutover-reload: 1`. The
- *    `cutover_dpl` cookie is set on HTML responses only (the page defines what the browser runs;
- *    API and asset responses must not move it), and only when it differs from the serving
- *    colour's id, so a steady client never gets a Set-Cookie.
+ * 3. **Weighted shift**: a client keeps the version it first got through the cookie
+ *    `cutover_sticky_<instance>=<version>` (HttpOnly, SameSite=Lax, Path=/, for the browser
+ *    session), whichever colour holds that version on this router (another machine may hold it in
+ *    the other colour); clients without it, or whose version no serving colour holds, are
+ *    assigned by smooth weighted round robin (exact proportions, no randomness) and get the
+ *    cookie. The value of earlier versions, `<color>.<deploymentId>`, is honoured for one release
+ *    and rewritten with the version.
+ * 4. **Skew protection**: a request naming a skew id (header `x-deployment-id`, else query
+ *    `?dpl=`, else cookie `cutover_dpl`) of the colour that was active before the last flip — its
+ *    version, or its deployment id — is served by that colour while it is registered and within
+ *    `skewGraceMs` of the flip. Any id naming neither it nor the active colour gets the active
+ *    colour and `x-cutover-reload: 1`. The `cutover_dpl` cookie carries the version; it is set on
+ *    HTML responses only (the page defines what the browser runs; API and asset responses must
+ *    not move it), and only when it differs from the serving colour's version, so a steady client
+ *    never gets a Set-Cookie.
  * 5. Otherwise the active colour.
  * Maintenance (`setMaintenance`) overrides all of these.
  */
