@@ -1,5 +1,6 @@
 import type { Clock, Color, FlipReason } from '../shared/index.ts';
 import type { MaintenancePage } from './maintenance.ts';
+import type { MachineExpectation } from './readiness.ts';
 import type { ResponseClass } from './slot-counters.ts';
 import type { UpstreamTarget } from './upstream.ts';
 
@@ -89,7 +90,11 @@ export interface RouterInstanceState {
  *   that sends it at once and again (`event: version`) at each flip and shift;
  * - `GET /.well-known/cutover/version.js`: the browser helper (see `versionScriptFile`);
  * - `GET /.well-known/cutover/preview?token=…`: checks the token, sets the `cutover_preview`
- *   cookie and redirects to `/` (`?token=` empty clears it).
+ *   cookie and redirects to `/` (`?token=` empty clears it);
+ * - `GET /.well-known/cutover/ready`: for outside load balancers, 200 `{ready: true, instance,
+ *   version}` when this machine serves the instance's live release, else 503 `{ready: false,
+ *   instance, reason}` (see `decideReady` and `setExpectation`). Answered before maintenance and
+ *   pausing, and never counted.
  *
  * Routing rules, in order (see `decideRoute`):
  * 1. **Preview**: a request with `x-cutover-preview: <token>` or cookie `cutover_preview=<token>`
@@ -176,6 +181,12 @@ export interface Router {
    * null ends it. Throws `INSTANCE_NOT_FOUND`.
    */
   setMaintenance(name: string, page: MaintenancePage | null): void;
+  /**
+   * What the machine's desired-state document expects (the agent sets it when it accepts a
+   * document, flips, or starts), or null when the agent holds none: then an instance is ready
+   * whenever a colour is active. Read by the ready endpoint only.
+   */
+  setExpectation(expected: MachineExpectation | null): void;
   state(): RouterInstanceState[];
   /** Per instance and registered colour: counters since the colour's target was registered. */
   stats(): RouterInstanceStats[];
