@@ -48,6 +48,14 @@ describe('router ready endpoint', () => {
     assert.equal(unknown.status, 404);
   });
 
+  it('takes the host from the query when the Host header names no instance (a load balancer that cannot set it)', async () => {
+    const byQuery = await send(port, { path: `${PATH}?host=Shop.Test`, headers: { host: '10.0.0.11:8080' } });
+    assert.equal(byQuery.status, 200);
+    assert.deepEqual(JSON.parse(byQuery.body.toString()), { ready: true, instance: 'shop', version: '1.0.0' });
+    assert.equal((await send(port, { path: `${PATH}?host=nobody.test`, headers: { host: '10.0.0.11:8080' } })).status, 404);
+    assert.equal((await send(port, { path: '/?host=shop.test', headers: { host: '10.0.0.11:8080' } })).status, 404, 'only for the ready check');
+  });
+
   it('answers 503 at once without an active colour, instead of holding the check', async () => {
     router.deactivate('shop');
     // A held request would end, after the pause timeout, with the router's NO_ACTIVE_SLOT error instead.

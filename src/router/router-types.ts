@@ -94,7 +94,8 @@ export interface RouterInstanceState {
  * - `GET /.well-known/cutover/ready`: for outside load balancers, 200 `{ready: true, instance,
  *   version}` when this machine serves the instance's live release, else 503 `{ready: false,
  *   instance, reason}` (see `decideReady` and `setExpectation`). Answered before maintenance and
- *   pausing, and never counted.
+ *   pausing, and never counted. With a `Host` that names no instance, `?host=<an instance's host>`
+ *   names it (for load balancers that cannot set a Host on their checks).
  *
  * Routing rules, in order (see `decideRoute`):
  * 1. **Preview**: a request with `x-cutover-preview: <token>` or cookie `cutover_preview=<token>`

@@ -26,7 +26,7 @@ import { MaintenanceResponse } from './maintenance.ts';
 import type { MaintenancePage } from './maintenance.ts';
 import { onResponseClose, ProxyHandler, ProxyResponse } from './proxy-handler.ts';
 import { originForm } from './request-target.ts';
-import { decideRoute, OUTCOME, previewDigest, readRoutingFacts, RouteDecision } from './route-decision.ts';
+import { decideRoute, OUTCOME, previewDigest, queryParam, readRoutingFacts, RouteDecision } from './route-decision.ts';
 import type { Outcome } from './route-decision.ts';
 import {
   checkGrace,
@@ -124,7 +124,7 @@ class HttpRouter implements Router {
     // agent, on a handover) instead of racing their next request against our close.
     if (this.#closed !== null) res.shouldKeepAlive = false;
     const instance = this.#route(scan.host);
-    if (instance === null) return sendError(res, notFound(normaliseHost(scan.host)));
+    if (instance === null) return this.#unknownHost(req, res, scan.host);
     if (scan.contentLength > this.#maxBodyBytes) {
       // The body stays unread: the connection cannot carry another request.
       res.shouldKeepAlive = false;
@@ -144,6 +144,19 @@ class HttpRouter implements Router {
     readRoutingFacts(scan, url, instance.stickyCookie);
     this.#serve(instance, req, res, headers, scan, url);
   };
+
+  /**
+   * 404 for a Host no instance has, except the ready check naming a host in its query
+   * (`?host=shop.example.com`): some load balancers (AWS ALB) cannot set a Host on their health
+   * checks and send the machine's address instead.
+   */
+  #unknownHost(req: IncomingMessage, res: ProxyResponse, rawHost: string): void {
+    const url = req.url as string;
+    const named = url.charCodeAt(1) === 46 && pathOf(url) === READY_PATH ? queryParam(url, 'host') : '';
+    const instance = named === '' ? undefined : this.#hosts.get(normaliseHost(named));
+    if (instance === undefined) return sendError(res, notFound(normaliseHost(rawHost)));
+    this.#ready(instance, req, res);
+  }
 
   #ready(instance: RoutedInstance, req: IncomingMessage, res: ProxyResponse): void {
     const head = req.method === 'HEAD';
