@@ -139,9 +139,9 @@ export function queryParam(url: string, name: string): string {
 }
 
 /**
- * Fills the routing facts of `scan` (preview token, sticky cookie, deployment id) from its headers
- * and the request target. The deployment id comes from `x-deployment-id`, else `?dpl=`, else the
- * `cutover_dpl` cookie (the explicit beats the ambient). The Cookie header is only parsed when it
+ * Fills the routing facts of `scan` (preview token, sticky cookie, skew id) from its headers and
+ * the request target. The skew id (a version or a deployment id, see `namesSlot`) comes from
+ * `x-deployment-id`, else `?dpl=`, else the `cutover_dpl` cookie (the explicit beats the ambient). The Cookie header is only parsed when it
  * mentions `cutover_`.
  */
 export function readRoutingFacts(scan: RequestScan, url: string, stickyCookie: string): void {
