@@ -21,6 +21,7 @@ import { describeInstances } from './describe-instances.ts';
 import { createAgentSlots } from './agent-slots.ts';
 import { createLocalRollbacks } from './local-rollback.ts';
 import { createAgentDesired, joinedName } from './agent-desired.ts';
+import { expectationOf } from './agent-readiness.ts';
 
 export interface AgentCoreOptions {
   dataDir: string;
@@ -141,7 +142,14 @@ export function createAgentCore(options: AgentCoreOptions) {
     dataDir: options.dataDir,
     log,
   });
-  const local = createLocalRollbacks({ state: () => state, slotState: (name, color) => supervisor.get(name, color)?.state, flip: traffic.flip, save, log });
+  /** Gives the router's ready endpoint what the state now expects: after a load, a flip, an accepted document. */
+  const publishExpectation = () => router.setExpectation(expectationOf(state));
+  const flip: typeof traffic.flip = async (...args) => {
+    const flipped = await traffic.flip(...args);
+    publishExpectation();
+    return flipped;
+  };
+  const local = createLocalRollbacks({ state: () => state, slotState: (name, color) => supervisor.get(name, color)?.state, flip, save, log });
   const restart = createAgentRestore({
     router,
     supervisor,
@@ -156,6 +164,11 @@ export function createAgentCore(options: AgentCoreOptions) {
   });
 
   const desired = createAgentDesired({ state: () => state, save, machineName: options.machineName ?? (() => joinedName(options.dataDir)), log });
+  const applyDesired: typeof desired.apply = async (number, document) => {
+    const answer = await desired.apply(number, document);
+    if (answer.accepted) publishExpectation();
+    return answer;
+  };
 
   return {
     /** The agent's data directory (what a `DISK_FULL` error names). */
@@ -164,7 +177,7 @@ export function createAgentCore(options: AgentCoreOptions) {
     listArtifacts: store.listArtifacts,
     deleteArtifact: store.deleteArtifact,
     putArtifact: store.putArtifact,
-    flip: traffic.flip,
+    flip,
     /** `cutover local rollback`: the flip to the warm slot without the server, and its record (see `local-rollback.ts`). */
     localRollback: local.rollback,
     localRollbacks: local.pending,
@@ -172,7 +185,10 @@ export function createAgentCore(options: AgentCoreOptions) {
     shift: traffic.shift,
     setPreview: traffic.setPreview,
     setMaintenance: traffic.setMaintenance,
-    load: restart.load,
+    async load(loadOptions?: { resetState?: boolean }): Promise<void> {
+      await restart.load(loadOptions);
+      publishExpectation();
+    },
     stopOrphans: restart.stopOrphans,
     adoptRunning: restart.adoptRunning,
     restore: restart.restore,
@@ -190,7 +206,7 @@ export function createAgentCore(options: AgentCoreOptions) {
     },
 
     /** `machine.desired`: keeps the newest document for this machine (see `createAgentDesired`). */
-    applyDesired: desired.apply,
+    applyDesired,
 
     startSlot: slots.startSlot,
     waitHealthy: slots.waitHealthy,

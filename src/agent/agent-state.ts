@@ -55,6 +55,12 @@ export interface PersistedInstance {
    * it never served, so flipping to it would go forward. Absent until the first flip that leaves a slot.
    */
   left?: PersistedPosition & { deploymentId: string };
+  /**
+   * The number of the desired-state document the agent held when it last flipped the instance
+   * (absent: it held none). Equal to the number held now: the flip is newer than the document, and
+   * the ready endpoint trusts what it serves (see `agent-readiness.ts`).
+   */
+  flippedUnder?: number;
 }
 
 /** Where an instance stood: the colour serving and the version its slot ran. */
@@ -268,8 +274,8 @@ function isLocalRollback(value: unknown): value is PersistedLocalRollback {
  */
 function isPersistedInstance(value: unknown): value is PersistedInstance {
   if (!isObject(value)) return false;
-  const { hosts, active, slots, preview, maintenance, uid, gid, left } = value;
-  if (!optional(uid, isId) || !optional(gid, isId)) return false;
+  const { hosts, active, slots, preview, maintenance, uid, gid, left, flippedUnder } = value;
+  if (!optional(uid, isId) || !optional(gid, isId) || !optional(flippedUnder, isId)) return false;
   if (!optional(left, (l) => isPosition(l) && typeof (l as { deploymentId?: unknown }).deploymentId === 'string')) return false;
   if (!Array.isArray(hosts) || !hosts.every((h) => typeof h === 'string')) return false;
   if (active !== null && !isColor(active)) return false;

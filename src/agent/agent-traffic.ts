@@ -91,7 +91,12 @@ export function createAgentTraffic(deps: AgentTrafficDeps) {
       }
       const before = instance.active;
       const leftBefore = instance.left;
+      const underBefore = instance.flippedUnder;
       instance.active = color;
+      // A flip is newer than the desired-state document held now (see `flippedUnder`).
+      const held = deps.state().desired?.number;
+      if (held === undefined) delete instance.flippedUnder;
+      else instance.flippedUnder = held;
       // The slot this flip leaves is the one a local rollback may go back to (see `left`).
       const leaving = before && before !== color ? instance.slots[before] : undefined;
       if (leaving) instance.left = { color: before!, version: leaving.version, deploymentId: leaving.deploymentId };
@@ -102,6 +107,8 @@ export function createAgentTraffic(deps: AgentTrafficDeps) {
           instance.active = before;
           if (leftBefore) instance.left = leftBefore;
           else delete instance.left;
+          if (underBefore === undefined) delete instance.flippedUnder;
+          else instance.flippedUnder = underBefore;
           throw error;
         }
         // The emergency path: with the agent's disk full, a flip (a rollback above all) still

@@ -8,6 +8,8 @@ import type { DesiredStateRecord, InstanceRecord, SlotRecord } from '../store/in
 import { desiredDigest, desiredStateOf, driftOf, driftText, nextDesiredNumber } from './desired-state.ts';
 import type { DesiredInput } from './desired-state.ts';
 import { nextDesiredState, recordDesiredAnswer, recordMachineReport } from './machine-desired.ts';
+import { createJoinToken } from './join-tokens.ts';
+import { joinMachine, setMachineStatus } from './machines.ts';
 
 const D = (v: string) => `sha256:${v.replace(/\D/g, '').padEnd(64, '0')}`;
 const slot = (version: string, status: SlotRecord['status']): SlotRecord => ({ version, status, deploymentId: `d-${version}` });
@@ -28,7 +30,16 @@ test('desiredStateOf: live is the active colour’s live slot, warm the other co
       { name: 'a', hosts: ['a.test'], live: null, warm: null, maintenance: false },
       { name: 'b', hosts: ['b.test'], live: { version: '1.1.0', digest: D('1.1.0'), color: 'green' }, warm: { version: '1.0.0', digest: D('1.0.0'), color: 'blue' }, maintenance: true },
     ],
+    draining: false,
   });
+});
+
+test('desiredStateOf: a draining machine says so in its document, and that is another document', () => {
+  const inputs = [input('a', { activeColor: 'blue', slots: { blue: slot('1.0.0', 'live'), green: null } })];
+  const draining = desiredStateOf('web-1', inputs, true);
+  assert.equal(draining.draining, true);
+  assert.equal(desiredStateOf('web-1', inputs).draining, false);
+  assert.notEqual(desiredDigest(draining), desiredDigest(desiredStateOf('web-1', inputs, false)));
 });
 
 test('desiredStateOf: a starting, stopped or failed slot is neither live nor warm; an unknown digest leaves the slot out', () => {
@@ -79,6 +90,19 @@ test('property: the number goes up by one iff the canonical document changed', (
       }
     }),
   );
+});
+
+test('nextDesiredState: a machine put to draining gets a new number whose document says draining', async () => {
+  const store = createMemoryStore();
+  const deps = { store, clock: new ManualClock(1000) };
+  const admin = { actor: 'admin', requestId: null };
+  const { token } = await createJoinToken({ ...deps, serverUrls: ['http://127.0.0.1:7070'] }, { expires: '1h' }, admin);
+  await joinMachine(deps, { token, name: 'web-1', labels: {}, agentVersion: '0.0.0', protocolVersion: 1 }, '127.0.0.1');
+  const active = await nextDesiredState(deps, 'web-1');
+  assert.equal(active.document.draining, false);
+  await setMachineStatus(deps, 'web-1', 'draining', admin);
+  const draining = await nextDesiredState(deps, 'web-1');
+  assert.deepEqual([draining.number, draining.document.draining], [active.number + 1, true]);
 });
 
 const record = (over: Partial<DesiredStateRecord>): DesiredStateRecord => ({

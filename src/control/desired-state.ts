@@ -30,10 +30,12 @@ const otherColor = (c: Color | null): Color | null => (c === null ? null : c ===
 /**
  * One machine's desired state: each instance placed on it, with its host names, the release its
  * records say is live (the active colour's slot) and the one kept warm (the other colour's), and
- * whether maintenance is on. Sorted by instance and host name, so the same records always give
- * the same canonical JSON, whatever order they were loaded in.
+ * whether maintenance is on; and `draining` when the machine's status is `draining` (`machine
+ * drain`: its router then answers not ready to outside load balancers). Sorted by instance and
+ * host name, so the same records always give the same canonical JSON, whatever order they were
+ * loaded in.
  */
-export function desiredStateOf(machine: string, inputs: readonly DesiredInput[]): DesiredState {
+export function desiredStateOf(machine: string, inputs: readonly DesiredInput[], draining = false): DesiredState {
   const instances = inputs.map((input) => {
     const { instance } = input;
     return {
@@ -44,7 +46,7 @@ export function desiredStateOf(machine: string, inputs: readonly DesiredInput[])
       maintenance: input.maintenance,
     };
   });
-  return { machine, instances: instances.sort(byName) };
+  return { machine, instances: instances.sort(byName), draining };
 }
 
 /** SHA-256 of a document's canonical JSON: two documents are the same state iff their digests are equal. */

@@ -49,7 +49,8 @@ export async function desiredStateFor(store: Store, machine: string): Promise<De
   const inputs: DesiredInput[] = await Promise.all(
     placed.map(async (instance) => ({ instance, digests: await digestsOf(store, instance), maintenance: await maintenanceOn(store, instance.name) })),
   );
-  return desiredStateOf(machine, inputs);
+  const draining = (await store.getMachine(machine))?.status === 'draining';
+  return desiredStateOf(machine, inputs, draining);
 }
 
 /**

@@ -22,3 +22,9 @@ test('the document schema: digests and colours are checked, unknown fields are d
   assert.equal('extra' in ok, false);
   assert.equal(desiredStateSchema.safeParse({ machine: 'm', instances: [{ name: 'a', hosts: [], live: { version: '1', digest: 'nope', color: 'green' }, warm: null, maintenance: false }] }).success, false);
 });
+
+test('the document schema: `draining` is optional (a server of the version before sends none, meaning false) and kept when sent', () => {
+  assert.equal(desiredStateSchema.parse({ machine: 'm', instances: [] }).draining === true, false);
+  assert.equal(desiredStateSchema.parse({ machine: 'm', instances: [], draining: true }).draining, true);
+  assert.equal(desiredStateSchema.safeParse({ machine: 'm', instances: [], draining: 'yes' }).success, false);
+});

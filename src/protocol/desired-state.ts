@@ -23,6 +23,13 @@ export const desiredInstanceSchema = z.object({
 export const desiredStateSchema = z.object({
   machine: z.string().min(1),
   instances: z.array(desiredInstanceSchema),
+  /**
+   * The machine is draining (`machine drain`): it keeps what it runs, and its router tells outside
+   * load balancers it is not ready (`/.well-known/cutover/ready` answers 503 for every instance).
+   * A new optional field (ADR 0019): absent (a server of the version before) means `false`, so
+   * readers test `draining === true`; `desiredStateOf` always writes it.
+   */
+  draining: z.boolean().optional(),
 });
 
 export type DesiredRelease = z.infer<typeof desiredReleaseSchema>;

@@ -33,7 +33,7 @@ export class RequestScan {
   previewFromCookie = false;
   /** Value of the instance's sticky cookie ('' when absent). */
   sticky = '';
-  /** Deployment id the client says it runs: header, else `?dpl=`, else cookie ('' when none). */
+  /** Skew id of the release the client says it runs, a version or a deployment id: header, else `?dpl=`, else cookie ('' when none). */
   deployment = '';
   /** Value of the `cutover_dpl` cookie ('' when absent), to know whether to refresh it. */
   deploymentCookie = '';

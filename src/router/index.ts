@@ -8,3 +8,5 @@ export { LATENCY_BUCKETS_MS, RESPONSE_CLASSES } from './slot-counters.ts';
 export type { ResponseClass } from './slot-counters.ts';
 export { VERSION_PATH, VERSION_SCRIPT_PATH, versionScriptFile } from './version-signal.ts';
 export type { VersionInfo } from './version-signal.ts';
+export { READY_PATH, decideReady } from './readiness.ts';
+export type { InstanceExpectation, MachineExpectation, NotReadyReason, ReadyAnswer } from './readiness.ts';

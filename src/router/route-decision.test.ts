@@ -17,8 +17,10 @@ import type { RoutableInstance, RoutableSlot } from './route-decision.ts';
 
 const GRACE = 60_000;
 
-function slot(color: Color, deploymentId: string): RoutableSlot {
-  return { color, deploymentId, stickyValue: `${color}.${deploymentId}` };
+const VERSION_OF: Record<string, string> = { d0: '0.9.0', d1: '1.0.0', d2: '2.0.0' };
+
+function slot(color: Color, deploymentId: string, version = VERSION_OF[deploymentId] ?? '9.9.9'): RoutableSlot {
+  return { color, version, deploymentId, stickyValue: version, legacyStickyValue: `${color}.${deploymentId}` };
 }
 
 function instance(overrides: Partial<RoutableInstance<RoutableSlot>> = {}): RoutableInstance<RoutableSlot> {
@@ -133,19 +135,66 @@ describe('decideRoute', () => {
     assert.equal(decide(replaced, facts({ deployment: 'd1' }), clock).upstream, green);
   });
 
-  it('keeps a sticky client on its colour during a shift and assigns the others by weight', () => {
+  it('keeps a sticky client on its version during a shift and assigns the others by weight', () => {
     const inst = instance();
     inst.shiftTo = inst.green;
     inst.shiftWeight = 30;
-    assert.equal(decide(inst, facts({ sticky: 'green.d2' })).upstream?.color, 'green');
-    assert.equal(decide(inst, facts({ sticky: 'blue.d1' })).upstream?.color, 'blue');
-    // A sticky value of another deployment is not honoured: the client is assigned again.
-    const stale = decide(inst, facts({ sticky: 'green.d0' }));
-    assert.equal(stale.assigned, true);
-    // A deployment id naming a serving colour picks it.
-    const byId = decide(inst, facts({ deployment: 'd2' }));
-    assert.equal(byId.upstream?.color, 'green');
-    assert.equal(byId.assigned, true);
+    const green = decide(inst, facts({ sticky: '2.0.0' }));
+    assert.equal(green.upstream?.color, 'green');
+    assert.equal(green.assigned, false);
+    assert.equal(decide(inst, facts({ sticky: '1.0.0' })).upstream?.color, 'blue');
+    // The colour-valued cookie of the version before is still honoured (for one release), and
+    // written again with the version.
+    for (const [sticky, color] of [['green.d2', 'green'], ['blue.d1', 'blue']]) {
+      const legacy = decide(inst, facts({ sticky }));
+      assert.equal(legacy.upstream?.color, color);
+      assert.equal(legacy.assigned, true);
+    }
+    // A version no colour holds here, or an old value of another deployment, counts as none: re-stuck.
+    for (const sticky of ['0.9.0', 'green.d0', 'green']) {
+      assert.equal(decide(inst, facts({ sticky })).assigned, true, sticky);
+    }
+    // A skew id naming a serving colour, by deployment id or by version, picks it.
+    for (const deployment of ['d2', '2.0.0']) {
+      const byId = decide(inst, facts({ deployment }));
+      assert.equal(byId.upstream?.color, 'green');
+      assert.equal(byId.assigned, true);
+    }
+  });
+
+  it('resolves a version to whichever colour holds it, so a client keeps its version across machines (property)', () => {
+    // Machine A holds 1.0.0 in blue and 2.0.0 in green; machine B the same releases the other way round.
+    const aBlue = slot('blue', 'd1');
+    const aGreen = slot('green', 'd2');
+    const bBlue = slot('blue', 'd2');
+    const bGreen = slot('green', 'd1');
+    const a = instance({ active: aBlue, blue: aBlue, green: aGreen, shiftTo: aGreen, shiftWeight: 50 });
+    const b = instance({ active: bGreen, blue: bBlue, green: bGreen, shiftTo: bBlue, shiftWeight: 50 });
+    fc.assert(
+      fc.property(fc.array(fc.boolean(), { minLength: 1, maxLength: 200 }), (startOnA) => {
+        for (const onA of startOnA) {
+          const [first, second] = onA ? [a, b] : [b, a];
+          const got = decide(first, facts());
+          assert.equal(got.assigned, true);
+          const version = got.upstream!.version;
+          const moved = decide(second, facts({ sticky: got.upstream!.stickyValue }));
+          assert.equal(moved.upstream?.version, version);
+          assert.equal(moved.assigned, false);
+        }
+      }),
+    );
+  });
+
+  it('serves the previous release to its version within the grace, in whichever colour it is', () => {
+    const clock = new ManualClock();
+    const blue = slot('blue', 'd2');
+    const green = slot('green', 'd1');
+    const inst = instance({ active: blue, blue, green, previous: green, flippedAt: clock.now() });
+    const old = decide(inst, facts({ deployment: '1.0.0' }), clock);
+    assert.equal(old.upstream, green);
+    assert.equal(old.reload, false);
+    assert.equal(decide(inst, facts({ deployment: '2.0.0' }), clock).reload, false);
+    assert.equal(decide(inst, facts({ deployment: '0.9.0' }), clock).reload, true);
   });
 
   it('assigns exactly weight % of new clients over any run (property)', () => {

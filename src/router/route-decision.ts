@@ -7,12 +7,46 @@ import type { Clock, Color } from '../shared/index.ts';
 import { COOKIE_PREFIX, cookieValue, DEPLOYMENT_COOKIE, PREVIEW_COOKIE } from './cookies.ts';
 import type { RequestScan } from './headers.ts';
 
-/** What the routing rules need to know about one registered colour. */
+/**
+ * What the routing rules need to know about one registered colour. What a client carries (the
+ * sticky cookie, a skew id) names the release version, never the colour: behind an outside load
+ * balancer a client moves between machines, and each machine may hold that version in another
+ * colour (issue 18). Each router resolves the version to its own colour.
+ */
 export interface RoutableSlot {
   readonly color: Color;
+  /** The release version the colour runs. */
+  readonly version: string;
   readonly deploymentId: string | undefined;
-  /** Sticky cookie value naming this colour and deployment (see `Upstream.stickyValue`). */
+  /** Sticky cookie value naming this colour's version (see `Upstream.stickyValue`). */
   readonly stickyValue: string;
+  /**
+   * The sticky value Cutover wrote before issue 18 (`<color>.<deploymentId>`), honoured for one
+   * release so a client pinned before the upgrade keeps its colour. It goes in the next version.
+   */
+  readonly legacyStickyValue: string;
+}
+
+/** True when a skew id (header, query or cookie) names `slot`: its version, or its deployment id. */
+export function namesSlot(id: string, slot: RoutableSlot): boolean {
+  return id === slot.version || id === slot.deploymentId;
+}
+
+/**
+ * Routes a sticky client during a shift: a value naming the version of `target` or `base` keeps
+ * it; an old colour value too, and the cookie is written again with the version (`assigned`), so
+ * the client keeps its version on the other machines from then on. False: no serving colour matched.
+ */
+function routeSticky<S extends RoutableSlot>(sticky: string, target: S, base: S, out: RouteDecision<S>): boolean {
+  if (sticky === target.stickyValue) out.upstream = target;
+  else if (sticky === base.stickyValue) out.upstream = base;
+  else {
+    if (sticky === target.legacyStickyValue) out.upstream = target;
+    else if (sticky === base.legacyStickyValue) out.upstream = base;
+    else return false;
+    out.assigned = true;
+  }
+  return true;
 }
 
 /** What the routing rules need to know about one instance. `shiftCredit` is updated by `decideRoute`. */
@@ -105,9 +139,9 @@ export function queryParam(url: string, name: string): string {
 }
 
 /**
- * Fills the routing facts of `scan` (preview token, sticky cookie, deployment id) from its headers
- * and the request target. The deployment id comes from `x-deployment-id`, else `?dpl=`, else the
- * `cutover_dpl` cookie (the explicit beats the ambient). The Cookie header is only parsed when it
+ * Fills the routing facts of `scan` (preview token, sticky cookie, skew id) from its headers and
+ * the request target. The skew id (a version or a deployment id, see `namesSlot`) comes from
+ * `x-deployment-id`, else `?dpl=`, else the `cutover_dpl` cookie (the explicit beats the ambient). The Cookie header is only parsed when it
  * mentions `cutover_`.
  */
 export function readRoutingFacts(scan: RequestScan, url: string, stickyCookie: string): void {
@@ -149,12 +183,12 @@ export function previewSlot<S extends RoutableSlot>(instance: RoutableInstance<S
  * Decides where a request goes, in this order:
  * 1. a preview token (header or cookie): right → the idle colour (`previewSlot`); wrong → denied;
  * 2. no active colour → `OUTCOME.NO_ACTIVE`;
- * 3. during a weighted shift: a valid sticky cookie keeps its colour; else a deployment id naming
- *    one of the two serving colours picks it; else the client is assigned by weight (and must get
- *    the sticky cookie);
- * 4. skew protection: a deployment id of the previously active colour is served by it while it is
- *    registered and `now - flippedAt < skewGraceMs`; any other id than the active one's gets the
- *    active colour with `reload` set;
+ * 3. during a weighted shift: a sticky cookie naming the version of one of the two serving colours
+ *    (or, from before the upgrade, its colour and deployment id) keeps it; else a skew id naming
+ *    one of them picks it; else the client is assigned by weight (and must get the sticky cookie);
+ * 4. skew protection: a skew id (a version or a deployment id) of the previously active colour is
+ *    served by it while it is registered and `now - flippedAt < skewGraceMs`; any id that names
+ *    neither it nor the active colour gets the active colour with `reload` set;
  * 5. the active colour.
  * `versionOnly` (the version endpoint) skips the deployment id: it must tell an old page the truth.
  */
@@ -190,24 +224,15 @@ export function decideRoute<S extends RoutableSlot>(
   const target = instance.shiftTo;
   const deployment = versionOnly ? '' : scan.deployment;
   if (target !== null) {
-    const sticky = scan.sticky;
-    if (sticky !== '') {
-      if (sticky === target.stickyValue) {
-        out.upstream = target;
-        return;
-      }
-      if (sticky === base.stickyValue) {
-        out.upstream = base;
-        return;
-      }
-    }
+    if (scan.sticky !== '' && routeSticky(scan.sticky, target, base, out)) return;
+    // A sticky value naming a version no colour holds here counts as none: the client is re-stuck.
     out.assigned = true;
     if (deployment !== '') {
-      if (deployment === target.deploymentId) {
+      if (namesSlot(deployment, target)) {
         out.upstream = target;
         return;
       }
-      if (deployment === base.deploymentId) {
+      if (namesSlot(deployment, base)) {
         out.upstream = base;
         return;
       }
@@ -220,11 +245,11 @@ export function decideRoute<S extends RoutableSlot>(
     return;
   }
   out.upstream = base;
-  if (deployment === '' || base.deploymentId === undefined || deployment === base.deploymentId) return;
+  if (deployment === '' || base.deploymentId === undefined || namesSlot(deployment, base)) return;
   const previous = instance.previous;
   if (
     previous !== null &&
-    previous.deploymentId === deployment &&
+    namesSlot(deployment, previous) &&
     (previous.color === 'blue' ? instance.blue : instance.green) === previous &&
     clock.now() - instance.flippedAt < skewGraceMs
   ) {

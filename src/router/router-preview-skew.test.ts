@@ -107,30 +107,35 @@ describe('router preview and skew protection', () => {
     );
   });
 
-  it('sets the deployment cookie on HTML pages only, and only when it changes', async () => {
+  it('sets the deployment cookie (the version) on HTML pages only, and only when it changes', async () => {
     const first = await get('/html');
-    assert.equal(first.setCookie, 'cutover_dpl=d1; Path=/; HttpOnly; SameSite=Lax');
-    assert.equal((await get('/html', { cookie: 'cutover_dpl=d1' })).setCookie, undefined);
+    assert.equal(first.setCookie, 'cutover_dpl=1.0.0; Path=/; HttpOnly; SameSite=Lax');
+    assert.equal((await get('/html', { cookie: 'cutover_dpl=1.0.0' })).setCookie, undefined);
     assert.equal((await get('/')).setCookie, undefined, 'not on a text/plain response');
+    // A cookie naming the deployment id (written before issue 18) is served and moved to the version.
+    const older = await get('/html', { cookie: 'cutover_dpl=d1' });
+    assert.equal(older.reload, undefined);
+    assert.equal(older.setCookie, 'cutover_dpl=1.0.0; Path=/; HttpOnly; SameSite=Lax');
   });
 
-  it('serves the previous colour to its deployment id within the grace, then asks for a reload', async () => {
+  it('serves the previous colour to its version or deployment id within the grace, then asks for a reload', async () => {
     router.activate('shop', 'green');
-    const old = await get('/html', { cookie: 'cutover_dpl=d1' });
+    const old = await get('/html', { cookie: 'cutover_dpl=1.0.0' });
     assert.equal(old.version, '1.0.0');
     assert.equal(old.reload, undefined);
     assert.equal(old.setCookie, undefined, 'the old page keeps its cookie');
     const byHeader = await get('/html', { 'x-deployment-id': 'd1' });
     assert.equal(byHeader.version, '1.0.0');
     // No cookie yet: it is set to what served the page.
-    assert.equal(byHeader.setCookie, 'cutover_dpl=d1; Path=/; HttpOnly; SameSite=Lax');
+    assert.equal(byHeader.setCookie, 'cutover_dpl=1.0.0; Path=/; HttpOnly; SameSite=Lax');
     assert.equal((await get('/?dpl=d1')).version, '1.0.0');
+    assert.equal((await get('/?dpl=1.0.0')).version, '1.0.0');
     assert.equal((await get('/')).version, '2.0.0');
     clock.advance(GRACE);
-    const late = await get('/html', { cookie: 'cutover_dpl=d1' });
+    const late = await get('/html', { cookie: 'cutover_dpl=1.0.0' });
     assert.equal(late.version, '2.0.0');
     assert.equal(late.reload, '1');
-    assert.equal(late.setCookie, 'cutover_dpl=d2; Path=/; HttpOnly; SameSite=Lax');
+    assert.equal(late.setCookie, 'cutover_dpl=2.0.0; Path=/; HttpOnly; SameSite=Lax');
     const api = await get('/', { cookie: 'cutover_dpl=d1' });
     assert.equal(api.reload, '1');
     assert.equal(api.setCookie, undefined);

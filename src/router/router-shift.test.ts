@@ -42,8 +42,8 @@ describe('router weighted shift', () => {
     for (let i = 0; i < 100; i++) {
       const { body, setCookie } = await get();
       if (body === '2.0.0') greens++;
-      const color = body === '2.0.0' ? 'green.d2' : 'blue.d1';
-      assert.equal(setCookie, `${STICKY}=${color}; Path=/; HttpOnly; SameSite=Lax`);
+      // The cookie names the version, not the colour (another machine may hold it in the other).
+      assert.equal(setCookie, `${STICKY}=${body}; Path=/; HttpOnly; SameSite=Lax`);
     }
     assert.equal(greens, 30);
   });
@@ -81,7 +81,7 @@ describe('router weighted shift', () => {
     assert.equal(state?.shiftingTo, null);
     assert.deepEqual(state?.weights, { blue: 0, green: 100 });
     // The sticky cookie only matters during a shift.
-    assert.equal((await get(`${STICKY}=blue.d1`)).body, '2.0.0');
+    assert.equal((await get(`${STICKY}=1.0.0`)).body, '2.0.0');
     router.shift('shop', 'green', 0);
     state = router.state()[0];
     assert.equal(state?.active, 'blue');

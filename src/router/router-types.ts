@@ -1,5 +1,6 @@
 import type { Clock, Color, FlipReason } from '../shared/index.ts';
 import type { MaintenancePage } from './maintenance.ts';
+import type { MachineExpectation } from './readiness.ts';
 import type { ResponseClass } from './slot-counters.ts';
 import type { UpstreamTarget } from './upstream.ts';
 
@@ -89,7 +90,12 @@ export interface RouterInstanceState {
  *   that sends it at once and again (`event: version`) at each flip and shift;
  * - `GET /.well-known/cutover/version.js`: the browser helper (see `versionScriptFile`);
  * - `GET /.well-known/cutover/preview?token=…`: checks the token, sets the `cutover_preview`
- *   cookie and redirects to `/` (`?token=` empty clears it).
+ *   cookie and redirects to `/` (`?token=` empty clears it);
+ * - `GET /.well-known/cutover/ready`: for outside load balancers, 200 `{ready: true, instance,
+ *   version}` when this machine serves the instance's live release, else 503 `{ready: false,
+ *   instance, reason}` (see `decideReady` and `setExpectation`). Answered before maintenance and
+ *   pausing, and never counted. With a `Host` that names no instance, `?host=<an instance's host>`
+ *   names it (for load balancers that cannot set a Host on their checks).
  *
  * Routing rules, in order (see `decideRoute`):
  * 1. **Preview**: a request with `x-cutover-preview: <token>` or cookie `cutover_preview=<token>`
@@ -97,17 +103,21 @@ export interface RouterInstanceState {
  *    (constant-time); a wrong token, or any token while none is set, gets 403 and is never routed
  *    (a wrong cookie is also cleared, so a stale one costs one 403, not all of them).
  * 2. **Pause**: with no active colour, requests wait up to `pauseTimeoutMs` for one, then 503.
- * 3. **Weighted shift**: a client keeps the colour it first got through the cookie
- *    `cutover_sticky_<instance>=<color>.<deploymentId>` (HttpOnly, SameSite=Lax, Path=/, for the
- *    browser session); clients without it are assigned by smooth weighted round robin (exact
- *    proportions, no randomness) and get the cookie.
- * 4. **Skew protection**: a request naming a deployment id (header `x-deployment-id`, else query
- *    `?dpl=`, else cookie `cutover_dpl`) of the colour that was active before the last flip is
- *    served by that colour while it is registered and within `skewGraceMs` of the flip. Any other
- *    id than the active colour's gets the active colour and `x-cutover-reload: 1`. The
- *    `cutover_dpl` cookie is set on HTML responses only (the page defines what the browser runs;
- *    API and asset responses must not move it), and only when it differs from the serving
- *    colour's id, so a steady client never gets a Set-Cookie.
+ * 3. **Weighted shift**: a client keeps the version it first got through the cookie
+ *    `cutover_sticky_<instance>=<version>` (HttpOnly, SameSite=Lax, Path=/, for the browser
+ *    session), whichever colour holds that version on this router (another machine may hold it in
+ *    the other colour); clients without it, or whose version no serving colour holds, are
+ *    assigned by smooth weighted round robin (exact proportions, no randomness) and get the
+ *    cookie. The value of earlier versions, `<color>.<deploymentId>`, is honoured for one release
+ *    and rewritten with the version.
+ * 4. **Skew protection**: a request naming a skew id (header `x-deployment-id`, else query
+ *    `?dpl=`, else cookie `cutover_dpl`) of the colour that was active before the last flip — its
+ *    version, or its deployment id — is served by that colour while it is registered and within
+ *    `skewGraceMs` of the flip. Any id naming neither it nor the active colour gets the active
+ *    colour and `x-cutover-reload: 1`. The `cutover_dpl` cookie carries the version; it is set on
+ *    HTML responses only (the page defines what the browser runs; API and asset responses must
+ *    not move it), and only when it differs from the serving colour's version, so a steady client
+ *    never gets a Set-Cookie.
  * 5. Otherwise the active colour.
  * Maintenance (`setMaintenance`) overrides all of these.
  */
@@ -172,6 +182,12 @@ export interface Router {
    * null ends it. Throws `INSTANCE_NOT_FOUND`.
    */
   setMaintenance(name: string, page: MaintenancePage | null): void;
+  /**
+   * What the machine's desired-state document expects (the agent sets it when it accepts a
+   * document, flips, or starts), or null when the agent holds none: then an instance is ready
+   * whenever a colour is active. Read by the ready endpoint only.
+   */
+  setExpectation(expected: MachineExpectation | null): void;
   state(): RouterInstanceState[];
   /** Per instance and registered colour: counters since the colour's target was registered. */
   stats(): RouterInstanceStats[];

@@ -6,6 +6,7 @@ import { CutoverError, isColor, listen, otherColor } from '../shared/index.ts';
 import type { Clock, Color, FlipReason } from '../shared/index.ts';
 import { BodyLimit } from './body-limit.ts';
 import {
+  METHOD_NOT_ALLOWED,
   noActiveSlot,
   noPreviewSlot,
   notFound,
@@ -16,6 +17,8 @@ import {
   TARGET_MISMATCH,
 } from './error-response.ts';
 import type { RouterError } from './error-response.ts';
+import { decideReady, READY_PATH, sendReady } from './readiness.ts';
+import type { MachineExpectation } from './readiness.ts';
 import { normaliseHost, RequestScan, scanRequestHeaders } from './headers.ts';
 import type { HeldRequest } from './held-requests.ts';
 import { RoutedInstance } from './routed-instance.ts';
@@ -23,7 +26,7 @@ import { MaintenanceResponse } from './maintenance.ts';
 import type { MaintenancePage } from './maintenance.ts';
 import { onResponseClose, ProxyHandler, ProxyResponse } from './proxy-handler.ts';
 import { originForm } from './request-target.ts';
-import { decideRoute, OUTCOME, previewDigest, readRoutingFacts, RouteDecision } from './route-decision.ts';
+import { decideRoute, OUTCOME, previewDigest, queryParam, readRoutingFacts, RouteDecision } from './route-decision.ts';
 import type { Outcome } from './route-decision.ts';
 import {
   checkGrace,
@@ -71,6 +74,8 @@ class HttpRouter implements Router {
   /** Client connections, tracked only to close the ones that never sent a request when closing. */
   readonly #sockets: Set<Socket>;
   #closed: Promise<void> | null = null;
+  /** What the machine's desired state expects, for the ready endpoint (null: no document). */
+  #expected: MachineExpectation | null = null;
 
   constructor(options: RouterOptions) {
     const o = resolveRouterOptions(options);
@@ -119,13 +124,12 @@ class HttpRouter implements Router {
     // agent, on a handover) instead of racing their next request against our close.
     if (this.#closed !== null) res.shouldKeepAlive = false;
     const instance = this.#route(scan.host);
-    if (instance === null) return sendError(res, notFound(normaliseHost(scan.host)));
+    if (instance === null) return this.#unknownHost(req, res, scan.host);
     if (scan.contentLength > this.#maxBodyBytes) {
       // The body stays unread: the connection cannot carry another request.
       res.shouldKeepAlive = false;
       return sendError(res, PAYLOAD_TOO_LARGE);
     }
-    if (instance.maintenance !== null) return instance.maintenance.send(res, req.method === 'HEAD');
     let url = req.url as string;
     if (url.charCodeAt(0) !== 47 /* / */) {
       const origin = originForm(url, scan.host);
@@ -133,9 +137,32 @@ class HttpRouter implements Router {
       // Held requests and the proxy read req.url again: it must be the rewritten one.
       req.url = url = origin;
     }
+    // Before maintenance: it is an instance-wide page, and every machine showing it is as ready as
+    // any other; a load balancer that dropped them all would show its own error page instead.
+    if (url.charCodeAt(1) === 46 /* . */ && pathOf(url) === READY_PATH) return this.#ready(instance, req, res);
+    if (instance.maintenance !== null) return instance.maintenance.send(res, req.method === 'HEAD');
     readRoutingFacts(scan, url, instance.stickyCookie);
     this.#serve(instance, req, res, headers, scan, url);
   };
+
+  /**
+   * 404 for a Host no instance has, except the ready check naming a host in its query
+   * (`?host=shop.example.com`): some load balancers (AWS ALB) cannot set a Host on their health
+   * checks and send the machine's address instead.
+   */
+  #unknownHost(req: IncomingMessage, res: ProxyResponse, rawHost: string): void {
+    const url = req.url as string;
+    const named = url.charCodeAt(1) === 46 && pathOf(url) === READY_PATH ? queryParam(url, 'host') : '';
+    const instance = named === '' ? undefined : this.#hosts.get(normaliseHost(named));
+    if (instance === undefined) return sendError(res, notFound(normaliseHost(rawHost)));
+    this.#ready(instance, req, res);
+  }
+
+  #ready(instance: RoutedInstance, req: IncomingMessage, res: ProxyResponse): void {
+    const head = req.method === 'HEAD';
+    if (req.method !== 'GET' && !head) return sendError(res, METHOD_NOT_ALLOWED);
+    sendReady(res, decideReady(this.#expected, instance.name, instance.active?.version ?? null), head);
+  }
 
   readonly #onCheckContinue = (req: IncomingMessage, res: ProxyResponse): void => {
     res.expectContinue = true;
@@ -509,6 +536,10 @@ class HttpRouter implements Router {
     if (maintenance !== null) {
       for (const held of instance.held.takeAll()) maintenance.send(held.res, held.req.method === 'HEAD');
     }
+  }
+
+  setExpectation(expected: MachineExpectation | null): void {
+    this.#expected = expected;
   }
 
   state(): RouterInstanceState[] {

@@ -13,8 +13,9 @@ export interface UpstreamTarget {
   /** Default `127.0.0.1`. */
   host?: string;
   /**
-   * Sent to clients as `x-deployment-id` and in the `cutover_dpl` cookie when set; requests that
-   * carry it back are what skew protection and sticky weighted shifts recognise.
+   * Sent to clients as `x-deployment-id` when set; with it, the `cutover_dpl` cookie (carrying the
+   * version) is set too. A request carrying back either the version or this id is what skew
+   * protection recognises.
    */
   deploymentId?: string;
 }
@@ -51,11 +52,19 @@ export class Upstream {
   readonly stickyHeaders: readonly string[];
   /** The sticky headers plus `x-cutover-reload: 1`: a newly pinned client whose deployment id is gone. */
   readonly stickyReloadHeaders: readonly string[];
-  /** Sticky cookie value (`<color>.<deploymentId>`, cookie-encoded) this upstream answers to. */
+  /**
+   * Sticky cookie value this upstream answers to and writes: its version, cookie-encoded. Never the
+   * colour: another machine may hold this version in the other colour (see `RoutableSlot`).
+   */
   readonly stickyValue: string;
-  /** Deployment id as it appears in the `cutover_dpl` cookie ('' when unknown). */
+  /** The sticky value of earlier versions (`<color>.<deploymentId>`), still honoured; goes in the next version. */
+  readonly legacyStickyValue: string;
+  /**
+   * The skew id as it appears in the `cutover_dpl` cookie: the version, cookie-encoded ('' when the
+   * upstream has no deployment id, which turns skew protection off).
+   */
   readonly deploymentCookieValue: string;
-  /** `set-cookie` pair refreshing `cutover_dpl` to this deployment (null when it has no id). */
+  /** `set-cookie` pair refreshing `cutover_dpl` to this version (null when it has no deployment id). */
   readonly deploymentCookieHeaders: readonly string[] | null;
   readonly counters = new SlotCounters();
   /** When the target was registered (ms since the epoch); its counters start there. */
@@ -103,10 +112,11 @@ export class Upstream {
         : ['x-app-version', this.version, 'x-deployment-id', this.deploymentId];
     this.responseHeaders = base;
     this.reloadHeaders = [...base, 'x-cutover-reload', '1'];
-    this.stickyValue = cookieSafe(`${this.color}.${this.deploymentId ?? ''}`);
+    this.stickyValue = cookieSafe(this.version);
+    this.legacyStickyValue = cookieSafe(`${this.color}.${this.deploymentId ?? ''}`);
     this.stickyHeaders = [...base, 'set-cookie', `${stickyCookie}=${this.stickyValue}${COOKIE_ATTRIBUTES}`];
     this.stickyReloadHeaders = [...this.stickyHeaders, 'x-cutover-reload', '1'];
-    this.deploymentCookieValue = this.deploymentId === undefined ? '' : cookieSafe(this.deploymentId);
+    this.deploymentCookieValue = this.deploymentId === undefined ? '' : cookieSafe(this.version);
     this.deploymentCookieHeaders =
       this.deploymentId === undefined
         ? null
