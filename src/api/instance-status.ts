@@ -106,17 +106,17 @@ function withoutPort<T extends object>(value: T): T {
   return rest as T;
 }
 
-/** A step's detail without slot ports: its own, and each machine's (an instance on several machines). */
+/** A step's detail without slot ports: its own, and each machine's (`slots`, an instance on several machines). */
 function detailWithoutPorts(detail: Record<string, unknown>): Record<string, unknown> {
   const out = withoutPort(detail);
-  if (!('machines' in out) || typeof out.machines !== 'object' || out.machines === null) return out;
-  const machines = Object.fromEntries(Object.entries(out.machines).map(([m, v]) => [m, typeof v === 'object' && v !== null ? withoutPort(v as object) : v]));
-  return { ...out, machines };
+  if (!('slots' in out) || typeof out.slots !== 'object' || out.slots === null) return out;
+  const slots = Object.fromEntries(Object.entries(out.slots).map(([m, v]) => [m, typeof v === 'object' && v !== null ? withoutPort(v as object) : v]));
+  return { ...out, slots };
 }
 
 /** A deployment as a viewer sees it: no slot port in its steps' details. */
 function deploymentForViewer(d: DeploymentRecord): DeploymentRecord {
-  if (!d.steps.some((s) => s.detail && ('port' in s.detail || 'machines' in s.detail))) return d;
+  if (!d.steps.some((s) => s.detail && ('port' in s.detail || 'slots' in s.detail))) return d;
   return { ...d, steps: d.steps.map((s) => (s.detail ? { ...s, detail: detailWithoutPorts(s.detail) } : s)) };
 }
 

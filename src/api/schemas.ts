@@ -87,12 +87,16 @@ const stepDetail = z
     healthySince: isoTime.optional().describe('health: when the slot passed its health check.'),
     flippedAt: isoTime.optional().describe('flip: when the router switched.'),
     shiftedAt: isoTime.optional().describe('a weighted step: when the router shifted.'),
+    flips: z.record(z.string(), isoTime).optional().describe('flip, on several machines: when each machine flipped, by name.'),
+    unconfirmed: z.array(z.string()).optional().describe('flip: machines that did not acknowledge within `flipTimeout`.'),
+    pending: z.array(z.string()).optional().describe('flip: machines not flipped (unreachable, or a rollback they could not take).'),
+    machine: z.string().optional().describe('a test step, on several machines: the machine it ran on.'),
   })
   .describe('What the step saw: health checks, port, timings (durations in ms, named `…Ms`); a test step: command, passed, exitCode, durationMs, sha256, outputBytes, output (the last 64 KiB, secrets masked).');
 const healthCheckSeen = z.looseObject({ at: isoTime.optional().describe('When the probe started.') });
 
 const step = z.object({
-  name: z.string().describe('prepare, start, health, smoke, shift-<percent>, flip, verify, finalise (in plan order)'),
+  name: z.string().describe('prepare, start, health, smoke, shift-<percent>, flip, verify, finalise (in plan order); a rolling deployment: prepare, batch-<n>…, finalise'),
   status: z.enum(['pending', 'running', 'done', 'failed', 'skipped']),
   startedAt: isoTime.optional(),
   finishedAt: isoTime.optional(),

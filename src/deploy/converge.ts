@@ -13,8 +13,11 @@ import type { InstanceRecord, Store } from '../store/index.ts';
 import type { createLeaseKeeper } from './lease-keeper.ts';
 import type { MachinesRuntime, RuntimeInstance, RuntimeSlotSpec } from './runtime.ts';
 
-/** One thing to do on the machine: start a release in a colour (health-checked), or flip to it. */
-export type ConvergeStep = { kind: 'start'; color: Color; version: string; deploymentId: string } | { kind: 'flip'; color: Color; version: string };
+/** One thing to do on the machine: start a release in a colour (health-checked), wait for a slot it holds to be healthy, or flip to it. */
+export type ConvergeStep =
+  | { kind: 'start'; color: Color; version: string; deploymentId: string }
+  | { kind: 'health'; color: Color; version: string }
+  | { kind: 'flip'; color: Color; version: string };
 
 /** What a machine reports of the instance (the agent's `instance.describe`), enough to plan. */
 export type MachineView = Pick<RuntimeInstance, 'active' | 'slots'> | undefined;
@@ -36,7 +39,10 @@ export function planConverge(instance: Pick<InstanceRecord, 'activeColor' | 'slo
   const steps: ConvergeStep[] = [];
   const serving = view?.active === color && holds(view, color, live.version);
   if (!serving) {
-    if (!holds(view, color, live.version)) steps.push({ kind: 'start', color, version: live.version, deploymentId: live.deploymentId });
+    // A slot it holds but that is not healthy yet (its agent just restarted it) is waited for, not restarted.
+    const held = view?.slots.find((x) => x.color === color && x.version === live.version && RUNNING.has(x.state));
+    if (!held) steps.push({ kind: 'start', color, version: live.version, deploymentId: live.deploymentId });
+    else if (held.state !== 'healthy') steps.push({ kind: 'health', color, version: live.version });
     steps.push({ kind: 'flip', color, version: live.version });
   }
   const other: Color = color === 'blue' ? 'green' : 'blue';
@@ -111,8 +117,10 @@ export async function convergeMachine(deps: ConvergeDeps, instanceName: string, 
         await on.flip(instanceName, step.color, step.version, 'forward');
         continue;
       }
-      await on.ensureArtifact(instanceName, spec.artifact.digest, () => deps.openArtifact(spec.artifact.digest));
-      await on.startSlot(slotSpecOf(instanceName, step.color, step.version, step.deploymentId, spec));
+      if (step.kind === 'start') {
+        await on.ensureArtifact(instanceName, spec.artifact.digest, () => deps.openArtifact(spec.artifact.digest));
+        await on.startSlot(slotSpecOf(instanceName, step.color, step.version, step.deploymentId, spec));
+      }
       const health = await on.waitHealthy(instanceName, step.color, spec.deployTimeoutMs);
       if (!health.ok) {
         throw new CutoverError('DEPLOYMENT_FAILED', `${step.version} did not become healthy on machine ${machine} (${step.color}): ${health.message}`, {

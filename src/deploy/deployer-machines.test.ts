@@ -48,7 +48,7 @@ test('a deployment on three machines starts and checks the release on each, then
   assert.deepEqual(d.machines, { placed: ['web-1', 'web-2', 'web-3'], skipped: [], unconfirmed: [], pending: [] });
   assert.deepEqual(active(), ['blue', 'blue', 'blue']);
   const flip = d.steps.find((s) => s.name === 'flip')!;
-  assert.deepEqual(Object.keys(flip.detail?.machines as object).sort(), ['web-1', 'web-2', 'web-3'], 'when each machine flipped');
+  assert.deepEqual(Object.keys(flip.detail?.flips as object).sort(), ['web-1', 'web-2', 'web-3'], 'when each machine flipped');
   // Each machine did start, health, then flip: no flip before every machine was healthy.
   for (const name of ['web-1', 'web-2', 'web-3']) assert.deepEqual(m(name).calls.filter((c) => /^(start|wait|flip)/.test(c)), ['start web blue 1.0.0', 'wait web blue', 'flip web blue']);
 });

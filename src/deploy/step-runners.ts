@@ -33,7 +33,7 @@ const prepare: StepRunner = async ({ store, runtime, clock, openArtifact }, d, s
 
 const start: StepRunner = async ({ runtime }, d, spec) => {
   const started = await runtime.startSlot(slotSpecOf(d.instance, d.toColor, d.toVersion, d.id, spec));
-  return { port: started.port, pid: started.pid, ...(started.machines ? { machines: started.machines } : {}) };
+  return { port: started.port, pid: started.pid, ...(started.machines ? { slots: started.machines } : {}) };
 };
 
 const health: StepRunner = async ({ runtime, hold }, d, spec) => {
@@ -86,8 +86,8 @@ const flip: StepRunner = async ({ runtime }, d) => {
   }
   const { flippedAt } = outcome;
   if (d.machines) recordFlip(d.machines, outcome);
-  // Over several machines: when each flipped, and which did not confirm (they converge when back).
-  const machines = outcome.machines ? { machines: outcome.machines, ...(outcome.unconfirmed ? { unconfirmed: outcome.unconfirmed } : {}), ...(outcome.pending ? { pending: outcome.pending } : {}) } : {};
+  // Over several machines: when each flipped (`flips`), and which did not confirm (they converge when back).
+  const machines = outcome.machines ? { flips: outcome.machines, ...(outcome.unconfirmed ? { unconfirmed: outcome.unconfirmed } : {}), ...(outcome.pending ? { pending: outcome.pending } : {}) } : {};
   // From the journal, not memory: a resumed deployment knows when its slot became healthy.
   const healthySince = stepNamed(d, 'health')?.detail?.healthySince;
   return typeof healthySince === 'number' && healthySince > 0 ? { flippedAt, overheadMs: flippedAt - healthySince, ...machines } : { flippedAt, ...machines };
