@@ -146,3 +146,24 @@ test('a machine away: a forward deployment refuses naming it; a rollback skips i
   });
   assert.match(ready, /"version":"1\.0\.0"/);
 });
+
+test('a local rollback on one machine while the server is down becomes, when it is back, a rollback of every machine', async () => {
+  const forward = await cli(['deploy', 'shop', '1.2.0', '--wait']);
+  assert.equal(forward.code, 0, forward.stdout + forward.stderr);
+  assert.deepEqual(await versionsOn('shop.test'), ['1.2.0', '1.2.0', '1.2.0']);
+  const apiPort = new URL(server!.info.api).port;
+  await server!.stop();
+  const local = await cutover(agents[0]!.dir, ['local', 'rollback', 'shop']);
+  assert.equal(local.code, 0, local.stdout + local.stderr);
+  assert.deepEqual(await versionsOn('shop.test'), ['1.0.0', '1.2.0', '1.2.0'], 'only web-1 rolled back while the server was away');
+
+  server = await startProcess(serverDir, ['server', '--api-port', apiPort], { CUTOVER_BAKE_WINDOW: '0', CUTOVER_BAKE_CHECK_INTERVAL: '1s', CUTOVER_FLIP_TIMEOUT: '500ms' });
+  const all = await until('every machine back on 1.0.0', async () => {
+    const v = await versionsOn('shop.test');
+    return v.every((x) => x === '1.0.0') ? v : undefined;
+  });
+  assert.deepEqual(all, ['1.0.0', '1.0.0', '1.0.0']);
+  const history = await cli(['history', 'shop']);
+  assert.equal(history.json.items[0].actor, 'machine:web-1', 'recorded as the machine’s rollback');
+  assert.equal(history.json.items[0].toVersion, '1.0.0');
+});

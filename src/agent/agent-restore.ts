@@ -133,8 +133,11 @@ export function createAgentRestore(deps: AgentRestoreDeps) {
             }
             if (inst.active && inst.slots[inst.active] && !adopted.has(`${name}/${inst.active}`)) {
               const outcome = await supervisor.waitHealthy(name, inst.active, 60_000);
-              if (outcome.ok) router.activate(name, inst.active);
-              else log.warn({ instance: name, reason: outcome.message }, 'restored slot did not become healthy');
+              // The server may have flipped the instance meanwhile (a machine brought back to its
+              // desired state): the colour to turn on is the one the state holds now, not at the start.
+              const now = deps.state().instances[name]?.active;
+              if (outcome.ok && now === inst.active) router.activate(name, inst.active);
+              else if (!outcome.ok) log.warn({ instance: name, reason: outcome.message }, 'restored slot did not become healthy');
             }
           } catch (error) {
             log.error({ instance: name, err: (error as Error).message }, 'could not restore instance');

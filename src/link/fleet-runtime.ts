@@ -38,9 +38,31 @@ export function createFleetRuntime(deps: FleetRuntimeDeps) {
   const runtimeOf = (machine: string): Runtime | undefined => {
     if (!deps.link().sessionOf(machine)) return undefined;
     let runtime = runtimes.get(machine);
-    if (!runtime) runtimes.set(machine, (runtime = sessionRuntime(machine, (m) => deps.link().sessionOf(m))));
+    if (!runtime) runtimes.set(machine, (runtime = reportingFlips(machine, sessionRuntime(machine, (m) => deps.link().sessionOf(m)))));
     return runtime;
   };
+
+  /**
+   * A machine's runtime whose flips refresh the machine's recorded report at once (in the
+   * background), so `status` shows what a machine serves even when it is lost right after a flip,
+   * before the next periodic sync.
+   */
+  function reportingFlips(machine: string, runtime: Runtime): Runtime {
+    return {
+      ...runtime,
+      async flip(...args) {
+        const flipped = await runtime.flip(...args);
+        const session = deps.link().sessionOf(machine);
+        if (session) {
+          void session
+            .call('agent.state', {})
+            .then((state) => recordMachineReport({ store, clock }, machine, state))
+            .catch((error: Error) => log.debug({ machine, err: error.message }, 'could not record what the machine serves after a flip'));
+        }
+        return flipped;
+      },
+    };
+  }
 
   /**
    * The machines an instance runs on (its placement against the machines' labels); an instance the
