@@ -179,8 +179,9 @@ export function createFleetRuntime(deps: FleetRuntimeDeps) {
     for (const r of reported) {
       if (placedNames.has(r.name)) continue;
       const record = await store.getInstance(r.name);
-      // Only an instance placed elsewhere leaves: one the records do not place (an earlier install) stays.
-      if (!record?.placement) continue;
+      // An instance placed elsewhere leaves, and so does one deleted while the machine was away; one
+      // the records keep without a placement (an earlier install, not placed yet) stays.
+      if (record && !record.placement) continue;
       log.info({ machine, instance: r.name }, 'the instance left this machine\'s placement; removing it there');
       work.push(runtime.on([machine]).removeInstance(r.name).catch((error: Error) => log.warn({ machine, instance: r.name, err: error.message }, 'could not remove the instance from the machine')));
     }

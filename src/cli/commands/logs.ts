@@ -34,6 +34,7 @@ interface LogsFlags {
   follow?: boolean;
   raw?: boolean;
   prefix: boolean;
+  machine?: string;
 }
 
 export function registerLogsCommand(program: Command): void {
@@ -44,6 +45,7 @@ export function registerLogsCommand(program: Command): void {
     )
     .argument('<instance>', 'instance name')
     .option('--color <color>', 'blue or green')
+    .option('--machine <name>', 'an instance on several machines: read this machine (default: the first connected one)')
     .option('--tail <n>', 'lines from the end', '100')
     .option('-f, --follow', 'keep printing new lines until Ctrl-C')
     .option('--no-prefix', "print the app's lines alone, without the label")
@@ -55,7 +57,13 @@ export function registerLogsCommand(program: Command): void {
       }
       if (!/^\d+$/.test(opts.tail)) throw new CutoverError('VALIDATION_FAILED', `--tail must be a number of lines, not "${opts.tail}"`);
       const client = await connect(g);
-      const q = new URLSearchParams({ tail: opts.tail, format: 'ndjson', ...(opts.color ? { color: opts.color } : {}), ...(opts.follow ? { follow: '1' } : {}) });
+      const q = new URLSearchParams({
+        tail: opts.tail,
+        format: 'ndjson',
+        ...(opts.color ? { color: opts.color } : {}),
+        ...(opts.machine ? { machine: opts.machine } : {}),
+        ...(opts.follow ? { follow: '1' } : {}),
+      });
       const body = await client.stream(`${apiPath('instances', instance, 'logs')}?${q}`);
       let widths = NO_WIDTHS;
       for await (const entry of labelledLines(body)) {
