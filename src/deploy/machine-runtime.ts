@@ -76,6 +76,7 @@ function worstReport(reports: (RuntimeInstance | undefined)[]): RuntimeInstance 
 
 /** Waits for `work` up to `ms`; `timedOut` when it did not settle by then (it goes on, unwatched). */
 async function within<T>(work: Promise<T>, ms: number): Promise<{ value: T } | { error: unknown } | { timedOut: true }> {
+  if (!Number.isFinite(ms)) return work.then((value) => ({ value }), (error: unknown) => ({ error }));
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<{ timedOut: true }>((resolve) => {
     timer = setTimeout(() => resolve({ timedOut: true }), ms);
@@ -145,7 +146,9 @@ export function createMachineRuntime(deps: MachineRuntimeDeps): MachinesRuntime 
 
     async function flip(instance: string, color: Color, expectVersion?: string, reason?: FlipReason): Promise<FlipOutcome> {
       const { runtimes, unreachable: pending, several } = await reach(instance);
-      const answers = await Promise.all(runtimes.map(async ({ machine, runtime }) => ({ machine, runtime, answer: await within(runtime.flip(instance, color, expectVersion, reason), flipTimeoutMs) })));
+      // The barrier's timeout is for several machines; one machine alone is waited for as any call is.
+      const wait = several ? flipTimeoutMs : Number.POSITIVE_INFINITY;
+      const answers = await Promise.all(runtimes.map(async ({ machine, runtime }) => ({ machine, runtime, answer: await within(runtime.flip(instance, color, expectVersion, reason), wait) })));
       const flipped = answers.flatMap((a) => ('value' in a.answer ? [{ machine: a.machine, runtime: a.runtime, at: a.answer.value.flippedAt }] : []));
       // A lost connection is a missing acknowledgement, not a refusal: the flip may have happened.
       const lost = (e: unknown) => isCutoverError(e) && (e.code === 'AGENT_UNREACHABLE' || e.code === 'TIMEOUT');
