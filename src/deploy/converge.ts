@@ -11,7 +11,7 @@ import type { ReleaseSpec } from '../releases/index.ts';
 import { mustGetRelease } from '../store/index.ts';
 import type { InstanceRecord, Store } from '../store/index.ts';
 import type { createLeaseKeeper } from './lease-keeper.ts';
-import type { MachinesRuntime, RuntimeInstance, RuntimeSlotSpec } from './runtime.ts';
+import type { MachinesRuntime, Runtime, RuntimeInstance, RuntimeSlotSpec } from './runtime.ts';
 
 /** One thing to do on the machine: start a release in a colour (health-checked), wait for a slot it holds to be healthy, or flip to it. */
 export type ConvergeStep =
@@ -80,12 +80,29 @@ export interface ConvergeDeps {
 export type ConvergeOutcome = { outcome: 'done'; steps: ConvergeStep[] } | { outcome: 'none' | 'busy' };
 
 /**
- * Brings `machine` to the instance's desired state, under the instance's lease (a deployment in
- * progress has it: `busy`, tried again at the next round). The live release first: started and
- * health-checked if the machine lacks it, then flipped to (its router checks the slot serves that
- * version, healthy, in the same tick); then the warm one. A failure is thrown, naming the machine.
+ * Brings `machine` to the instance's desired state. The live release is started and checked on
+ * it first without the instance's lease (in the live colour, which no deployment touches: they
+ * start in the idle one), so a long download or health wait never blocks a rollback; then, under
+ * the lease (a deployment holds it: `busy`, the next round), the plan is made again from the
+ * records and the machine as they are now and carried out: the flip (its router checks the slot
+ * serves that version, healthy, in the same tick), then the warm release. A failure is thrown,
+ * naming the machine.
  */
 export async function convergeMachine(deps: ConvergeDeps, instanceName: string, machine: string): Promise<ConvergeOutcome> {
+  const on = deps.runtime.on([machine]);
+  const first = await deps.store.getInstance(instanceName);
+  if (!first) return { outcome: 'none' };
+  const planned = planConverge(first, await on.describe(instanceName));
+  if (planned.length === 0) return { outcome: 'none' };
+  const held = await deps.store.getLock(instanceName);
+  if (held && held.expiresAt > deps.clock.now()) return { outcome: 'busy' };
+  deps.log?.info({ instance: instanceName, machine, steps: planned }, "bringing a machine to the instance's desired state");
+  const act = actOn(deps, on, first, machine);
+  await on.ensureInstance(instanceName, first.hosts);
+  // Up to the flip: the live release, outside the lease.
+  const beforeFlip = planned.slice(0, Math.max(0, planned.findIndex((s) => s.kind === 'flip')));
+  for (const step of beforeFlip) await act(step);
+
   const id = `cnv_${randomBytes(6).toString('hex')}`;
   const lock = deps.leases.lockFor(id, instanceName, `converge:${machine}`);
   try {
@@ -99,39 +116,43 @@ export async function convergeMachine(deps: ConvergeDeps, instanceName: string, 
   try {
     const instance = await deps.store.getInstance(instanceName);
     if (!instance) return { outcome: 'none' };
-    const on = deps.runtime.on([machine]);
     const steps = planConverge(instance, await on.describe(instanceName));
-    if (steps.length === 0) return { outcome: 'none' };
-    deps.log?.info({ instance: instanceName, machine, steps }, 'bringing a machine to the instance\'s desired state');
-    const specs = new Map<string, ReleaseSpec>();
-    const specOf = async (version: string) => {
-      let spec = specs.get(version);
-      if (!spec) specs.set(version, (spec = releaseSpecOf(await mustGetRelease(deps.store, instance.app, version))));
-      return spec;
-    };
-    await on.ensureInstance(instanceName, instance.hosts);
+    const again = actOn(deps, on, instance, machine);
     for (const step of steps) {
       if (lost.error) throw lost.error;
-      const spec = await specOf(step.version);
-      if (step.kind === 'flip') {
-        await on.flip(instanceName, step.color, step.version, 'forward');
-        continue;
-      }
-      if (step.kind === 'start') {
-        await on.ensureArtifact(instanceName, spec.artifact.digest, () => deps.openArtifact(spec.artifact.digest));
-        await on.startSlot(slotSpecOf(instanceName, step.color, step.version, step.deploymentId, spec));
-      }
-      const health = await on.waitHealthy(instanceName, step.color, spec.deployTimeoutMs);
-      if (!health.ok) {
-        throw new CutoverError('DEPLOYMENT_FAILED', `${step.version} did not become healthy on machine ${machine} (${step.color}): ${health.message}`, {
-          details: { instance: instanceName, machine, reason: health.reason },
-        });
-      }
+      await again(step);
     }
-    deps.log?.info({ instance: instanceName, machine }, 'the machine serves the instance\'s live release');
-    return { outcome: 'done', steps };
+    deps.log?.info({ instance: instanceName, machine }, "the machine serves the instance's live release");
+    return { outcome: 'done', steps: [...beforeFlip, ...steps] };
   } finally {
     stop();
     await deps.store.releaseLock(instanceName, lock.owner).catch(() => false);
   }
+}
+
+/** Carries out one step of a plan on the machine (`on`, the runtime narrowed to it). */
+function actOn(deps: ConvergeDeps, on: Runtime, instance: InstanceRecord, machine: string) {
+  const specs = new Map<string, ReleaseSpec>();
+  const specOf = async (version: string) => {
+    let spec = specs.get(version);
+    if (!spec) specs.set(version, (spec = releaseSpecOf(await mustGetRelease(deps.store, instance.app, version))));
+    return spec;
+  };
+  return async (step: ConvergeStep): Promise<void> => {
+    const spec = await specOf(step.version);
+    if (step.kind === 'flip') {
+      await on.flip(instance.name, step.color, step.version, 'forward');
+      return;
+    }
+    if (step.kind === 'start') {
+      await on.ensureArtifact(instance.name, spec.artifact.digest, () => deps.openArtifact(spec.artifact.digest));
+      await on.startSlot(slotSpecOf(instance.name, step.color, step.version, step.deploymentId, spec));
+    }
+    const health = await on.waitHealthy(instance.name, step.color, spec.deployTimeoutMs);
+    if (!health.ok) {
+      throw new CutoverError('DEPLOYMENT_FAILED', `${step.version} did not become healthy on machine ${machine} (${step.color}): ${health.message}`, {
+        details: { instance: instance.name, machine, reason: health.reason },
+      });
+    }
+  };
 }

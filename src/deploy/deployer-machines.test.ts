@@ -131,9 +131,13 @@ test('converge brings a machine that missed the flip to the live release, and on
 });
 
 test('converge waits while a deployment holds the instance', async () => {
-  const { deployer, store, clock } = await threeMachines();
+  const { deployer, store, clock, run, m } = await threeMachines();
+  await run(deployer.deploy({ instance: 'web', version: '1.0.0', by: testActor('admin') }));
+  await m('web-1').removeInstance('web'); // it has something to do
   await store.acquireLock({ instance: 'web', owner: 'someone (dpl_x)', deploymentId: 'dpl_x', acquiredAt: clock.now(), expiresAt: clock.now() + 60_000 }, clock.now());
   assert.deepEqual(await deployer.converge('web', 'web-1'), { outcome: 'busy' });
+  const calls = m('web-1').calls;
+  assert.deepEqual(calls.slice(calls.indexOf('remove web') + 1), [], 'nothing started while the deployment holds it');
 });
 
 test('--rolling: batch by batch (start, health, flip), each batch waiting for the one before', async () => {
