@@ -18,7 +18,18 @@ function describeDeployment(d: DeploymentView): string {
     ...(rollbackLine(d) ? [`  ${rollbackLine(d)}`] : []),
   ];
   if (d.error) lines.push(`  error [${d.error.code}]: ${d.error.message}`);
+  if (d.machines && d.status === 'partial') lines.push(`  not confirmed on: ${behind(d)}; they converge when back`);
   return lines.join('\n');
+}
+
+/** One instance's machines: what each serves, asked now or from its last report. */
+function machineTable(s: InstanceStatus): string {
+  if (!s.machines || s.machines.length === 0) return '';
+  const rows = [['MACHINE', 'CONNECTED', 'SERVES', 'ON LIVE RELEASE', 'AS OF']];
+  for (const m of s.machines) {
+    rows.push([m.name, m.connected ? 'yes' : 'no', m.serving ? `${m.serving.version} (${m.serving.color})` : '-', m.onDesired ? 'yes' : 'no', m.asOf ? when(m.asOf) : 'never']);
+  }
+  return `\n${table(rows)}`;
 }
 
 /** What a weighted step holding now waits for, as one progress line (undefined for other steps). */
@@ -236,7 +247,7 @@ export function registerDeploymentCommands(program: Command): void {
         const s = await client.call<InstanceStatus>('GET', apiPath('instances', instance));
         checked = [s];
         output(g.format).result(s, (wide) =>
-          [statusRows([s], wide), agentLines([s]), s.lastDeployment ? `\nlast ${describeDeployment(s.lastDeployment)}` : '']
+          [statusRows([s], wide), machineTable(s), agentLines([s]), s.lastDeployment ? `\nlast ${describeDeployment(s.lastDeployment)}` : '']
             .filter(Boolean)
             .join('\n'),
         );
