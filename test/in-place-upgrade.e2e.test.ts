@@ -51,7 +51,7 @@ test('an agent that never joined is taken over by up without dropping a request;
   assert.ok(alive(oldAgent), 'the agent serves on without its server');
   await rm(join(data.dir, 'agent', 'private', 'machine.json'));
   const db = new DatabaseSync(join(data.dir, 'private', 'cutover.db'));
-  db.exec('UPDATE instances SET machine = NULL; DELETE FROM machine_desired; DELETE FROM machines;');
+  db.exec('UPDATE instances SET placement = NULL; DELETE FROM machine_desired; DELETE FROM machines;');
   db.close();
   const okBefore = traffic.result.ok;
   await waitFor('load through the agent without a server', () => traffic.result.ok > okBefore + 20, 10_000);

@@ -130,20 +130,23 @@ test('placement through the CLI: --machine, MACHINE_REQUIRED with several machin
   const ambiguous = await cutover(data.dir, create);
   assert.equal(ambiguous.code, 8, ambiguous.stdout);
   assert.equal(ambiguous.json.error.code, 'MACHINE_REQUIRED');
-  assert.match(ambiguous.json.error.message, /\(web-2, web-3\); say which one runs the instance with --machine NAME/);
+  assert.match(ambiguous.json.error.message, /\(web-2, web-3\); say which run the instance with --machine NAME \(repeatable\) or --machine-selector/);
   const placed = await cutover(data.dir, [...create, '--machine', 'web-3']);
   assert.equal(placed.code, 0, placed.stdout);
-  assert.equal(placed.json.machine, 'web-3');
+  assert.deepEqual(placed.json.placement, { machines: ['web-3'] });
+  const both = await cutover(data.dir, ['instance', 'create', 'both', '--app', 'hello', '--host', 'both.test', '--machine-selector', 'name=web-*', ...ca]);
+  assert.equal(both.code, 0, both.stdout);
+  assert.deepEqual(both.json.placement, { selector: 'name=web-*' });
 
   assert.match((await cutoverText(data.dir, ['instance', 'list', ...ca])).stdout, /ON TARGET\s+MACHINE\n[\s\S]*placed\s+hello\s+production\s+-\s.*\sweb-3\n/);
   assert.match((await cutoverText(data.dir, ['instance', 'show', 'placed', ...ca])).stdout, /machine\s+web-3/);
   const list = (await cutoverText(data.dir, ['machine', 'list', ...ca])).stdout;
   assert.match(list, /INSTANCES\s+DRIFT/);
-  assert.match(list, /web-3\s+active.*\s1\s+none/);
-  assert.match((await cutoverText(data.dir, ['machine', 'show', 'web-3', ...ca])).stdout, /instances\s+placed/);
+  assert.match(list, /web-3\s+active.*\s2\s+none/, 'placed, and both by its selector');
+  assert.match((await cutoverText(data.dir, ['machine', 'show', 'web-3', ...ca])).stdout, /instances\s+both, placed/);
 
   const remove = await cutover(data.dir, ['machine', 'remove', 'web-3', '--yes', ...ca]);
   assert.equal(remove.code, 4, remove.stdout);
   assert.equal(remove.json.error.code, 'MACHINE_IN_USE');
-  assert.match(remove.json.error.message, /still has instance placed/);
+  assert.match(remove.json.error.message, /the only machine of placed/);
 });
