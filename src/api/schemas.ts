@@ -356,6 +356,17 @@ export const haltViewSchema = z.object({
   liftReason: z.string().nullable(),
 });
 
+/**
+ * The answer of a fleet policy change: the policy now (every field, under its current name) and,
+ * only when the request used a deprecated key, `warnings`.
+ */
+export const fleetPolicyChangeSchema = z.looseObject({
+  warnings: z
+    .array(z.string())
+    .optional()
+    .describe('One sentence per deprecated key the request used (`maxParallelPerHost`): the change was made under the new name (`maxParallelPerMachine`). Absent when there is none.'),
+});
+
 /** What one scheduler pass did. */
 export const tickReportSchema = z.looseObject({
   at: isoTime,

@@ -70,7 +70,7 @@ export function explain(entry: InstancePlan, now: number, options: ExplainOption
       return `${name} waits for its maintenance window: the next one opens in ${humanDuration(d.opensAt - now)}, at ${instant(d.opensAt, now, zone)}, to ${move(d.version)}.`;
     }
     case 'capacity': {
-      const full = d.limit === 'fleet' ? 'the fleet-wide limit of parallel upgrades is reached' : `host ${d.host} already runs its limit of parallel upgrades`;
+      const full = d.limit === 'fleet' ? 'the fleet-wide limit of parallel upgrades is reached' : `machine ${d.machine} already runs its limit of parallel upgrades`;
       return `${name} is due to ${move(d.version)} but waits for capacity: ${full}; it starts at a later tick.`;
     }
     case 'upgrade': {

@@ -1,4 +1,5 @@
 import type { DeploymentRecord, Store } from '../store/index.ts';
+import { machinesOf } from '../control/index.ts';
 import { pointerIndex } from '../fleet/index.ts';
 import type { Attempt, FleetPolicy, PlanInput } from '../fleet/index.ts';
 
@@ -24,8 +25,9 @@ export const SCHEDULER_ACTOR = 'scheduler';
 
 /** Reads everything the planner decides from, as of `now`. */
 export async function loadPlanInput(store: Store, policy: FleetPolicy, now: number): Promise<PlanInput> {
-  const [instances, pointers, holds, halts, deployments] = await Promise.all([
+  const [instances, machines, pointers, holds, halts, deployments] = await Promise.all([
     store.listInstances(),
+    store.listMachines(),
     store.listChannelPointers(),
     store.listHolds(),
     store.listHalts(),
@@ -45,5 +47,7 @@ export async function loadPlanInput(store: Store, policy: FleetPolicy, now: numb
     holds: new Map(holds.map((h) => [h.instance, h])),
     halts,
     attempts,
+    // Resolved now, as the deployer's fan-out would: an upgrade started this tick runs on these.
+    machines: new Map(instances.map((i) => [i.name, machinesOf(i.placement, machines)])),
   };
 }
