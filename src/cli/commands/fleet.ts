@@ -122,7 +122,7 @@ export function registerFleetCommands(program: Command): void {
       output(g.format).result(f, () =>
         [
           'policy',
-          ...Object.entries(f.policy).map(([k, v]) => `  ${k.padEnd(20)} ${compactJson(v, 120)}`),
+          ...Object.entries(f.policy).map(([k, v]) => `  ${k.padEnd(22)} ${compactJson(v, 120)}`),
           f.halts.length ? 'halted rollouts' : 'no halted rollouts',
           ...f.halts.map((h) => `  ${h.app} ${h.version} since ${when(h.haltedAt)}${h.problemId ? ` (problem #${h.problemId})` : ''}: ${h.reason}`),
           `${f.holds.length} hold(s)`,
