@@ -137,6 +137,10 @@ test('waves, deploying, capacity, upgrade', () => {
     explain(entry({ kind: 'capacity', version: '1.5.0', limit: 'machine', machine: 'web-3' }), NOW),
     'acme-live is due to upgrade 1.4.3 → 1.5.0 but waits for capacity: machine web-3 already runs its limit of parallel upgrades; it starts at a later tick.',
   );
+  assert.equal(
+    explain(entry({ kind: 'capacity', version: '1.5.0', limit: 'machine', machine: '(local)' }), NOW),
+    'acme-live is due to upgrade 1.4.3 → 1.5.0 but waits for capacity: the machine of the instances without a placement (local) already runs its limit of parallel upgrades; it starts at a later tick.',
+  );
   assert.equal(explain(entry({ kind: 'upgrade', from: '1.4.3', to: '1.5.0' }), NOW), 'acme-live is due: upgrading 1.4.3 → 1.5.0 now (wave 2, production).');
   assert.equal(explain(entry({ kind: 'upgrade', from: null, to: '1.5.0' }, { wave: 0, environment: 'test' }), NOW), 'acme-live is due: deploying 1.5.0 now (wave 1, test).');
 });
