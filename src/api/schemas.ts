@@ -388,6 +388,8 @@ const planDecision = z.looseObject({
   lastFailedAt: isoTime.optional().describe('retry-wait, gave-up: when it last failed.'),
   hold: holdViewSchema.optional().describe('held: the hold.'),
   halt: haltViewSchema.nullable().optional().describe('halted: the halt in force.'),
+  limit: z.enum(['fleet', 'machine']).optional().describe('capacity: the parallel limit that is reached (`maxParallel`, or `maxParallelPerMachine` on one of its machines).'),
+  machine: z.string().nullable().optional().describe('capacity: the full machine (`(local)`: the budget of instances without machines); null for the fleet-wide limit.'),
 });
 
 /** One entry of the fleet plan, and the answer of `why`. */
