@@ -45,7 +45,8 @@ function instance(i: number): InstanceRecord {
     target: i % 10 === 9 ? { version: VERSIONS[i % 3]! } : { channel: CHANNELS[i % 4]! },
     // One in 7 uses the environment default; the rest one of 160 windows (4 kinds × 40 zones).
     window: i % 7 === 0 ? null : `${WINDOWS[i % WINDOWS.length]!} ${zone}`,
-    placement: null,
+    // 200 machines, each instance on one: the per-machine limit has work to do.
+    placement: { machines: [`machine-${i % 200}`] },
     currentVersion: VERSIONS[i % VERSIONS.length]!,
     activeColor: 'blue',
     slots: { blue: { version: VERSIONS[i % VERSIONS.length]!, status: 'live', deploymentId: `d-${i}` }, green: null },
@@ -69,7 +70,8 @@ function syntheticInput(n: number): PlanInput {
     attempts.push({ instance: instances[i]!.name, app: 'shop', version: VERSIONS[(i + 1) % VERSIONS.length]!, startedAt: NOW - 7_200_000, finishedAt: NOW - 7_100_000, outcome: i % 60 === 3 ? 'failed' : 'succeeded', error: i % 60 === 3 ? 'health check failed' : null, scheduled: true });
   }
   const pointers = CHANNELS.map((channel, k) => ({ app: 'shop', channel, version: VERSIONS[k + 1]!, movedAt: 1, movedBy: 'bench' }));
-  return { now: NOW, policy, instances, pointers: pointerIndex(pointers), holds, halts: [], attempts };
+  const machines = new Map(instances.map((i) => [i.name, i.placement && 'machines' in i.placement ? i.placement.machines : []]));
+  return { now: NOW, policy, instances, pointers: pointerIndex(pointers), holds, halts: [], attempts, machines };
 }
 
 async function seedStore(store: Store, input: PlanInput): Promise<void> {

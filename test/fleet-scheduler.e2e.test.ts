@@ -143,3 +143,22 @@ test('versions reach test sites, then live sites, in their windows; a failing on
   assert.equal((await ok(['why', 'l2'])).decision.kind, 'halted');
   assert.deepEqual(await ok(['holds']), { items: [], next: null });
 });
+
+test('fleet policy: --max-parallel-per-machine; the old --max-parallel-per-host works with a warning on stderr, stdout stays the policy', async () => {
+  const old = await cli(['fleet', 'policy', '--max-parallel-per-host', '1']);
+  assert.equal(old.code, 0, old.stderr);
+  assert.equal(old.json.maxParallelPerMachine, 1);
+  assert.equal('maxParallelPerHost' in old.json, false);
+  assert.equal('warnings' in old.json, false, 'stdout is the policy; warnings go to stderr');
+  assert.match(old.stderr, /^warning: --max-parallel-per-host is deprecated: use --max-parallel-per-machine/m);
+
+  const both = await cli(['fleet', 'policy', '--max-parallel-per-host', '1', '--max-parallel-per-machine', '3']);
+  assert.equal(both.code, 2, both.stdout);
+  assert.match(both.json.error.message, /--max-parallel-per-host 1 and --max-parallel-per-machine 3 disagree/);
+  assert.equal((await ok(['fleet', 'show'])).policy.maxParallelPerMachine, 1, 'a refused change changes nothing');
+
+  const now = await cli(['fleet', 'policy', '--max-parallel-per-machine', '2']);
+  assert.equal(now.code, 0, now.stderr);
+  assert.equal(now.json.maxParallelPerMachine, 2);
+  assert.doesNotMatch(now.stderr, /warning/);
+});

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { PROTOCOL_VERSION } from '../protocol/index.ts';
 import { startHarness } from './test-harness.ts';
 
 test('fleet API: policy, plan at a time with a selector, why, holds, resume, tick', async () => {
@@ -54,6 +55,45 @@ test('fleet API: policy, plan at a time with a selector, why, holds, resume, tic
     assert.deepEqual(tick.body.started.map((s: { instance: string }) => s.instance), ['a-test'], 'test is open all day (default anytime); production waits for the test wave');
     const shown = await h.call('viewer', 'GET', '/api/fleet');
     assert.equal(shown.body.lastTick.started.length, 1);
+  } finally {
+    await h.close();
+  }
+});
+
+test('fleet API: maxParallelPerMachine, its old name with a warning, both at odds refused; capacity names the full machine', async () => {
+  const h = await startHarness(Date.parse('2026-11-22T12:00:00Z'));
+  try {
+    const renamed = await h.call('admin', 'PATCH', '/api/fleet/policy', { policy: { maxParallelPerHost: 1 } });
+    assert.equal(renamed.status, 200, JSON.stringify(renamed.body));
+    assert.equal(renamed.body.maxParallelPerMachine, 1);
+    assert.equal('maxParallelPerHost' in renamed.body, false);
+    assert.equal(renamed.body.warnings.length, 1);
+    assert.match(renamed.body.warnings[0], /`maxParallelPerHost` is deprecated.*`maxParallelPerMachine`/);
+    assert.equal((await h.call('viewer', 'GET', '/api/fleet')).body.policy.maxParallelPerMachine, 1);
+
+    const plain = await h.call('admin', 'PATCH', '/api/fleet/policy', { policy: { maxParallelPerMachine: 1 } });
+    assert.equal(plain.status, 200);
+    assert.equal('warnings' in plain.body, false, 'no warnings field without a deprecated key');
+
+    const both = await h.call('admin', 'PATCH', '/api/fleet/policy', { policy: { maxParallelPerHost: 3, maxParallelPerMachine: 2, maxParallel: 9 } });
+    assert.equal(both.status, 400);
+    assert.equal(both.body.code, 'VALIDATION_FAILED');
+    assert.deepEqual(both.body.details.issues.map((i: { path: string }) => i.path), ['maxParallelPerHost', 'maxParallelPerMachine']);
+    assert.equal((await h.call('viewer', 'GET', '/api/fleet')).body.policy.maxParallel, 10, 'a refused change changes nothing');
+
+    // Two instances on one machine: one upgrades, the other waits for that machine.
+    const token = await h.call('admin', 'POST', '/api/join-tokens', { expires: '1h' });
+    const join = { token: token.body.token, name: 'web-1', labels: {}, agentVersion: '0.1.0', protocolVersion: PROTOCOL_VERSION };
+    assert.equal((await h.call(null, 'POST', '/v1/machines/join', join)).status, 201);
+    await h.release('1.0.0');
+    for (const name of ['a', 'b']) {
+      const r = await h.call('deployer', 'POST', '/api/instances', { name, app: 'shop', hosts: [`${name}.t`], environment: 'test', target: { version: '1.0.0' }, machines: ['web-1'] });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+    }
+    const plan = await h.call('viewer', 'GET', '/api/fleet/plan');
+    const b = plan.body.entries.find((e: { instance: string }) => e.instance === 'b');
+    assert.deepEqual(b.decision, { kind: 'capacity', version: '1.0.0', limit: 'machine', machine: 'web-1' });
+    assert.match(b.why, /machine web-1 already runs its limit of parallel upgrades/);
   } finally {
     await h.close();
   }

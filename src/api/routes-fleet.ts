@@ -21,7 +21,7 @@ import type { ApiDeps } from './api-deps.ts';
 import { pathParams, route } from './route.ts';
 import type { RouteSpec } from './route.ts';
 import { mustGetInstance } from '../store/index.ts';
-import { haltViewSchema, holdViewSchema, isoTime, listOf, planEntrySchema, tickReportSchema } from './schemas.ts';
+import { fleetPolicyChangeSchema, haltViewSchema, holdViewSchema, isoTime, listOf, planEntrySchema, tickReportSchema } from './schemas.ts';
 
 const atQuery = isoTimeField()
   .optional()
@@ -74,11 +74,15 @@ export function fleetRoutes(deps: ApiDeps): RouteSpec[] {
       role: 'admin',
       operationId: 'updateFleetPolicy',
       summary: 'Change the fleet policy (waves, windows, parallelism, failure budget, retries)',
+      description: 'The old name `maxParallelPerHost` is taken as `maxParallelPerMachine`, with a warning in the answer; both with different values are refused (`VALIDATION_FAILED`, naming both).',
       tag: 'fleet',
       body: fleetPolicyPatchSchema,
       status: 200,
-      response: z.record(z.string(), z.unknown()),
-      handle: async ({ body, who }) => updateFleetPolicy(deps, body, who),
+      response: fleetPolicyChangeSchema,
+      handle: async ({ body, who }) => {
+        const { policy, warnings } = await updateFleetPolicy(deps, body, who);
+        return warnings.length ? { ...policy, warnings } : policy;
+      },
     }),
     route({
       method: 'post',

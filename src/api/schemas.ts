@@ -360,6 +360,17 @@ export const haltViewSchema = z.object({
   liftReason: z.string().nullable(),
 });
 
+/**
+ * The answer of a fleet policy change: the policy now (every field, under its current name) and,
+ * only when the request used a deprecated key, `warnings`.
+ */
+export const fleetPolicyChangeSchema = z.looseObject({
+  warnings: z
+    .array(z.string())
+    .optional()
+    .describe('One sentence per deprecated key the request used (`maxParallelPerHost`): the change was made under the new name (`maxParallelPerMachine`). Absent when there is none.'),
+});
+
 /** What one scheduler pass did. */
 export const tickReportSchema = z.looseObject({
   at: isoTime,
@@ -381,6 +392,8 @@ const planDecision = z.looseObject({
   lastFailedAt: isoTime.optional().describe('retry-wait, gave-up: when it last failed.'),
   hold: holdViewSchema.optional().describe('held: the hold.'),
   halt: haltViewSchema.nullable().optional().describe('halted: the halt in force.'),
+  limit: z.enum(['fleet', 'machine']).optional().describe('capacity: the parallel limit that is reached (`maxParallel`, or `maxParallelPerMachine` on one of its machines).'),
+  machine: z.string().nullable().optional().describe('capacity: the full machine (`(local)`: the budget of instances without machines); null for the fleet-wide limit.'),
 });
 
 /** One entry of the fleet plan, and the answer of `why`. */

@@ -81,6 +81,8 @@ export interface Output {
   say(line: string): void;
   /** Progress on long work: stderr, so stdout stays clean for pipes. */
   progress(line: string): void;
+  /** A warning (a deprecated flag or key): stderr, with json and yaml too, so stdout stays the result. */
+  warn(line: string): void;
   /**
    * The result: `data` as JSON or YAML, else the human rendering; `human` gets `wide` for `-o wide`
    * (a table with more columns; renderings without more to show ignore it).
@@ -99,6 +101,9 @@ export function output(f: Format): Output {
     },
     progress(line) {
       if (!structured) process.stderr.write(`${text(line)}\n`);
+    },
+    warn(line) {
+      process.stderr.write(`warning: ${text(line)}\n`);
     },
     result(data, human) {
       process.stdout.write(structured ? serialise(data, f as 'json' | 'yaml') : `${text(human(f === 'wide'))}\n`);

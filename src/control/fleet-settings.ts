@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { CutoverError, validate } from '../shared/index.ts';
+import { CutoverError, isCutoverError, validate } from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
 import type { HaltRecord, Store } from '../store/index.ts';
-import { DEFAULT_FLEET_POLICY, FLEET_POLICY_KEY, fleetPolicySchema } from '../fleet/index.ts';
+import { DEFAULT_FLEET_POLICY, FLEET_POLICY_KEY, fleetPolicySchema, upgradePolicyKeys } from '../fleet/index.ts';
 import type { FleetPolicy } from '../fleet/index.ts';
 import { resolveApp } from './resolve-app.ts';
 import type { Actor } from '../shared/index.ts';
@@ -10,14 +10,42 @@ import { auditEntry } from '../store/index.ts';
 
 type Deps = { store: Store; clock: Clock };
 
-/** The fleet policy in force: the stored one, or the defaults. */
-export async function getFleetPolicy(store: Store): Promise<FleetPolicy> {
+/** A policy and the deprecated keys it was read or written with (one sentence each). */
+export interface FleetPolicyRead {
+  policy: FleetPolicy;
+  warnings: string[];
+}
+
+/**
+ * The fleet policy in force: the stored one, or the defaults. One stored by an earlier version
+ * with a key renamed since (`maxParallelPerHost`) is read under the new name, with a warning.
+ */
+export async function readFleetPolicy(store: Store): Promise<FleetPolicyRead> {
   const stored = await store.getSetting(FLEET_POLICY_KEY);
-  if (stored === undefined) return DEFAULT_FLEET_POLICY;
-  const parsed = fleetPolicySchema.safeParse(stored);
+  if (stored === undefined) return { policy: DEFAULT_FLEET_POLICY, warnings: [] };
+  const invalid = (why: string) => new CutoverError('CONFIG_INVALID', `the stored fleet policy is no longer valid: ${why}; set it again with \`cutover fleet policy\``);
+  let upgraded = { policy: stored as Record<string, unknown>, warnings: [] as string[] };
+  if (isRecord(stored)) {
+    try {
+      upgraded = upgradePolicyKeys(stored, 'The stored fleet policy');
+    } catch (error) {
+      if (isCutoverError(error)) throw invalid(error.message);
+      throw error;
+    }
+  }
+  const parsed = fleetPolicySchema.safeParse(upgraded.policy);
   // A stored policy is validated when written; if a newer version made it invalid, say so loudly.
-  if (!parsed.success) throw new CutoverError('CONFIG_INVALID', `the stored fleet policy is no longer valid: ${parsed.error.message}; set it again with \`cutover fleet policy\``);
-  return parsed.data;
+  if (!parsed.success) throw invalid(parsed.error.message);
+  return { policy: parsed.data, warnings: upgraded.warnings };
+}
+
+/** The fleet policy in force (see `readFleetPolicy`), for readers that show no warnings. */
+export async function getFleetPolicy(store: Store): Promise<FleetPolicy> {
+  return (await readFleetPolicy(store)).policy;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 export const fleetPolicyPatchSchema = z
@@ -29,9 +57,14 @@ export const fleetPolicyPatchSchema = z
 /** The validated body (the route parses it once, at the API edge). */
 export type FleetPolicyPatchInput = z.output<typeof fleetPolicyPatchSchema>;
 
-/** Changes the fleet policy: merges the given fields into the current one, validates the whole, audits before → after. */
-export async function updateFleetPolicy(deps: Deps, input: FleetPolicyPatchInput, who: Actor): Promise<FleetPolicy> {
-  const { policy: patch, reason } = input;
+/**
+ * Changes the fleet policy: merges the given fields into the current one, validates the whole,
+ * audits before → after. A deprecated key in the patch is taken under its new name and named in
+ * `warnings`; the policy is always stored with the new names.
+ */
+export async function updateFleetPolicy(deps: Deps, input: FleetPolicyPatchInput, who: Actor): Promise<FleetPolicyRead> {
+  const { policy: patch, warnings } = upgradePolicyKeys(input.policy, 'The fleet policy');
+  const { reason } = input;
   const before = await getFleetPolicy(deps.store);
   const merged: Record<string, unknown> = { ...before, ...patch };
   for (const nested of ['failureBudget', 'retry'] as const) {
@@ -44,7 +77,7 @@ export async function updateFleetPolicy(deps: Deps, input: FleetPolicyPatchInput
     before,
     after,
   }));
-  return after;
+  return { policy: after, warnings };
 }
 
 export const resumeSchema = z

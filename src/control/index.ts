@@ -44,7 +44,8 @@ export type { PromotionInput, PromotionVerdict, PromotionFailure, SoakDetails, S
 export { parseSelector, matchesSelector, formatSelector } from './selector.ts';
 export type { Selector, SelectorTerm, SelectorField } from './selector.ts';
 export { activeHolds, holdInstance, holdSchema, unholdInstance, unholdSchema } from './holds.ts';
-export { fleetPolicyPatchSchema, getFleetPolicy, resumeRollout, resumeSchema, updateFleetPolicy } from './fleet-settings.ts';
+export { fleetPolicyPatchSchema, getFleetPolicy, readFleetPolicy, resumeRollout, resumeSchema, updateFleetPolicy } from './fleet-settings.ts';
+export type { FleetPolicyRead } from './fleet-settings.ts';
 export { duePromotions } from './due-promotions.ts';
 export type { DuePromotion, DuePromotionsInput } from './due-promotions.ts';
 export { isoTimeField } from './iso-time.ts';

@@ -130,12 +130,16 @@ test('waves, deploying, capacity, upgrade', () => {
   assert.equal(explain(entry({ kind: 'deploying', version: '1.5.0' }), NOW), 'acme-live is deploying 1.5.0 now.');
   assert.equal(explain(entry({ kind: 'deploying', version: '1.4.9' }), NOW), 'acme-live is deploying 1.4.9 now; its target 1.5.0 comes after.');
   assert.equal(
-    explain(entry({ kind: 'capacity', version: '1.5.0', limit: 'fleet', host: 'default' }), NOW),
+    explain(entry({ kind: 'capacity', version: '1.5.0', limit: 'fleet', machine: null }), NOW),
     'acme-live is due to upgrade 1.4.3 → 1.5.0 but waits for capacity: the fleet-wide limit of parallel upgrades is reached; it starts at a later tick.',
   );
   assert.equal(
-    explain(entry({ kind: 'capacity', version: '1.5.0', limit: 'host', host: 'web-3' }), NOW),
-    'acme-live is due to upgrade 1.4.3 → 1.5.0 but waits for capacity: host web-3 already runs its limit of parallel upgrades; it starts at a later tick.',
+    explain(entry({ kind: 'capacity', version: '1.5.0', limit: 'machine', machine: 'web-3' }), NOW),
+    'acme-live is due to upgrade 1.4.3 → 1.5.0 but waits for capacity: machine web-3 already runs its limit of parallel upgrades; it starts at a later tick.',
+  );
+  assert.equal(
+    explain(entry({ kind: 'capacity', version: '1.5.0', limit: 'machine', machine: '(local)' }), NOW),
+    'acme-live is due to upgrade 1.4.3 → 1.5.0 but waits for capacity: the machine of the instances without a placement (local) already runs its limit of parallel upgrades; it starts at a later tick.',
   );
   assert.equal(explain(entry({ kind: 'upgrade', from: '1.4.3', to: '1.5.0' }), NOW), 'acme-live is due: upgrading 1.4.3 → 1.5.0 now (wave 2, production).');
   assert.equal(explain(entry({ kind: 'upgrade', from: null, to: '1.5.0' }, { wave: 0, environment: 'test' }), NOW), 'acme-live is due: deploying 1.5.0 now (wave 1, test).');
@@ -174,7 +178,7 @@ test('every sentence is one sentence: ends with one period, no line breaks', () 
     { kind: 'waiting-window', version: '1.5.0', opensAt: NOW + HOUR },
     { kind: 'retry-wait', version: '1.5.0', attempts: 1, retryAt: NOW + HOUR, lastError: 'boom', lastFailedAt: NOW - HOUR },
     { kind: 'gave-up', version: '1.5.0', attempts: 3, lastError: 'boom', lastFailedAt: NOW - HOUR },
-    { kind: 'capacity', version: '1.5.0', limit: 'fleet', host: 'default' },
+    { kind: 'capacity', version: '1.5.0', limit: 'fleet', machine: null },
     { kind: 'upgrade', from: '1.4.3', to: '1.5.0' },
   ];
   for (const d of decisions) {

@@ -1,5 +1,6 @@
 // "Why is this instance not on its target?": one sentence per planner decision, for `cutover why`
 // and `cutover plan`. Times are shown in the instance's zone and in UTC.
+import { LOCAL_MACHINE } from './plan-types.ts';
 import type { InstancePlan } from './plan-types.ts';
 
 const MINUTE = 60_000;
@@ -70,7 +71,9 @@ export function explain(entry: InstancePlan, now: number, options: ExplainOption
       return `${name} waits for its maintenance window: the next one opens in ${humanDuration(d.opensAt - now)}, at ${instant(d.opensAt, now, zone)}, to ${move(d.version)}.`;
     }
     case 'capacity': {
-      const full = d.limit === 'fleet' ? 'the fleet-wide limit of parallel upgrades is reached' : `host ${d.host} already runs its limit of parallel upgrades`;
+      // `(local)` is no machine's name: the budget of instances that name none (no agent joined yet).
+      const where = d.limit === 'machine' && d.machine === LOCAL_MACHINE ? 'the machine of the instances without a placement (local)' : `machine ${d.machine}`;
+      const full = d.limit === 'fleet' ? 'the fleet-wide limit of parallel upgrades is reached' : `${where} already runs its limit of parallel upgrades`;
       return `${name} is due to ${move(d.version)} but waits for capacity: ${full}; it starts at a later tick.`;
     }
     case 'upgrade': {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { invalidInput } from '../shared/index.ts';
 import { parseWindow } from './maintenance-window.ts';
 
 /** A maintenance-window text, checked by `parseWindow`; its error message is the issue. */
@@ -42,7 +43,12 @@ export const fleetPolicySchema = z
     windows: z.record(environment, windowSchema).default({}).describe('Default maintenance window per environment.'),
     defaultWindow: windowSchema.default('anytime').describe('Window of instances whose environment has no default and that set none.'),
     maxParallel: z.int().min(1).max(10_000).default(10).describe('Upgrades running at once, fleet-wide.'),
-    maxParallelPerHost: z.int().min(1).max(1000).default(2).describe('Upgrades running at once per host (an instance’s `host` label; unlabelled instances share one).'),
+    maxParallelPerMachine: z
+      .int()
+      .min(1)
+      .max(1000)
+      .default(2)
+      .describe('Upgrades running at once per machine: an upgrade runs on every machine of its instance, and starts only if each of them has room. Instances without machines share one budget, `(local)`. Was `maxParallelPerHost` (still accepted, with a warning).'),
     failureBudget: z
       .object({
         maxFailures: z.int().min(0).default(2).describe('Halt a version when more instances than this failed to upgrade to it.'),
@@ -70,3 +76,38 @@ export const DEFAULT_FLEET_POLICY: FleetPolicy = fleetPolicySchema.parse({});
 
 /** The setting key the policy is stored under. */
 export const FLEET_POLICY_KEY = 'fleet.policy';
+
+/** Keys renamed since a policy could first be stored: old name → new name. */
+const RENAMED_KEYS = { maxParallelPerHost: 'maxParallelPerMachine' } as const;
+
+/** A policy (or a patch of one) with its renamed keys under their new names, and a warning per old key met. */
+export interface UpgradedPolicy {
+  policy: Record<string, unknown>;
+  warnings: string[];
+}
+
+/**
+ * Moves deprecated keys to their new names, so a policy stored by an earlier version, or sent by
+ * an older client, keeps working; the caller shows the warnings (the CLI on stderr, the API in its
+ * answer, the server in its log). Pure; the input is not changed. Both names with different values
+ * are refused, naming both: there is no telling which one was meant.
+ */
+export function upgradePolicyKeys(input: Readonly<Record<string, unknown>>, what = 'The fleet policy'): UpgradedPolicy {
+  const policy: Record<string, unknown> = { ...input };
+  const warnings: string[] = [];
+  for (const [old, now] of Object.entries(RENAMED_KEYS)) {
+    if (!Object.hasOwn(policy, old)) continue;
+    const value = policy[old];
+    delete policy[old];
+    if (Object.hasOwn(policy, now) && policy[now] !== value) {
+      const message = `\`${old}\` (${JSON.stringify(value)}) and \`${now}\` (${JSON.stringify(policy[now])}) disagree; \`${old}\` is the old name of \`${now}\`: give only \`${now}\``;
+      throw invalidInput('VALIDATION_FAILED', what, [
+        { path: old, message },
+        { path: now, message },
+      ]);
+    }
+    policy[now] = value;
+    warnings.push(`\`${old}\` is deprecated: it is now \`${now}\` (the limit counts upgrades per machine); use \`${now}\``);
+  }
+  return { policy, warnings };
+}

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { ChannelPointer, HaltRecord, HoldRecord, InstanceRecord } from '../store/index.ts';
-import { fleetPolicySchema, parseWindow, pointerIndex } from './index.ts';
+import { LOCAL_MACHINE, fleetPolicySchema, parseWindow, pointerIndex } from './index.ts';
 import type { Attempt, FleetPlan, PlanInput } from './index.ts';
 import { planFleet } from './plan-fleet.ts';
 import { oracleIsOpen } from './window-oracle.ts';
@@ -15,7 +15,7 @@ const APPS = ['shop', 'blog'];
 const VERSIONS = ['1.0.0', '1.1.0', '1.2.0', '2.0.0'];
 const CHANNELS = ['stable', 'beta', 'alpha'];
 const ENVIRONMENTS = ['test', 'staging', 'production', 'demo'];
-const HOSTS = ['h1', 'h2', 'h3'];
+const MACHINES = ['m1', 'm2', 'm3', 'm4'];
 const WINDOWS = [
   'anytime',
   'never',
@@ -29,7 +29,8 @@ const WINDOWS = [
 const instanceArb = fc.record({
   app: fc.constantFrom(...APPS),
   environment: fc.constantFrom(...ENVIRONMENTS),
-  host: fc.option(fc.constantFrom(...HOSTS)),
+  // None (local), one, or several machines, in any order.
+  machines: fc.shuffledSubarray(MACHINES, { maxLength: 3 }),
   target: fc.oneof(
     { weight: 1, arbitrary: fc.constant(null) },
     { weight: 3, arbitrary: fc.constantFrom(...VERSIONS).map((version) => ({ version })) },
@@ -71,7 +72,7 @@ function planInput(): fc.Arbitrary<PlanInput> {
         ),
         windows: fc.constantFrom({}, { production: 'daily 01:00-04:00 Europe/London' }, { test: 'anytime', staging: 'never' }),
         maxParallel: fc.integer({ min: 1, max: 6 }),
-        maxParallelPerHost: fc.integer({ min: 1, max: 3 }),
+        maxParallelPerMachine: fc.integer({ min: 1, max: 3 }),
         failureBudget: fc.record({ maxFailures: fc.nat(3), maxShare: fc.double({ min: 0, max: 1, noNaN: true }), minAttempts: fc.integer({ min: 1, max: 5 }) }),
         retry: fc.record({ maxAttempts: fc.integer({ min: 1, max: 4 }), backoffMs: fc.nat(4 * HOUR), maxBackoffMs: fc.nat(12 * HOUR) }),
       }),
@@ -84,7 +85,7 @@ function planInput(): fc.Arbitrary<PlanInput> {
         hosts: [],
         environment: s.environment,
         tenant: null,
-        labels: (s.host === null ? {} : { host: s.host }) as Record<string, string>,
+        labels: {},
         target: s.target as InstanceRecord['target'],
         window: s.window,
         placement: null,
@@ -126,31 +127,35 @@ function planInput(): fc.Arbitrary<PlanInput> {
         holds: holdMap,
         halts: haltRecords,
         attempts: attemptRecords,
+        machines: new Map(specs.map((spec, i) => [`i${i}`, spec.machines])),
       };
     });
 }
 
-const hostOf = (i: InstanceRecord): string => i.labels.host ?? 'default';
+/** The machines an upgrade of an instance runs on: its own, each once, or the shared local budget. */
+const machinesOf = (input: PlanInput, instance: string): string[] => {
+  const named = input.machines.get(instance) ?? [];
+  return named.length ? [...new Set(named)] : [LOCAL_MACHINE];
+};
 
-/** Running deployments, fleet-wide and per host of the instances in the fleet. */
-function running(input: PlanInput): { fleet: number; byHost: Map<string, number> } {
-  const byName = new Map(input.instances.map((i) => [i.name, i]));
-  const byHost = new Map<string, number>();
+/** Running deployments, fleet-wide and per machine of the instances in the fleet. */
+function running(input: PlanInput): { fleet: number; byMachine: Map<string, number> } {
+  const inFleet = new Set(input.instances.map((i) => i.name));
+  const byMachine = new Map<string, number>();
   let fleet = 0;
   const seen = new Set<string>();
   for (const a of input.attempts) {
     if (a.outcome !== 'running') continue;
     fleet += 1;
-    const inst = byName.get(a.instance);
-    // One running deployment per instance is what the planner reserves a host slot for.
-    if (inst && !seen.has(a.instance)) byHost.set(hostOf(inst), (byHost.get(hostOf(inst)) ?? 0) + 1);
+    // One running deployment per instance is what the planner reserves room for, on each of its machines.
+    if (inFleet.has(a.instance) && !seen.has(a.instance)) for (const m of machinesOf(input, a.instance)) byMachine.set(m, (byMachine.get(m) ?? 0) + 1);
     seen.add(a.instance);
   }
-  return { fleet, byHost };
+  return { fleet, byMachine };
 }
 
 function snapshot(input: PlanInput): string {
-  return JSON.stringify([input, [...input.holds], [...input.pointers].map(([app, m]) => [app, [...m]])]);
+  return JSON.stringify([input, [...input.holds], [...input.pointers].map(([app, m]) => [app, [...m]]), [...input.machines]]);
 }
 
 test('every instance gets one entry, in input order; counts add up', () => {
@@ -173,20 +178,23 @@ test('upgrades are exactly the upgrade entries, within both parallel limits, and
       const upgradeEntries = p.entries.filter((e) => e.decision.kind === 'upgrade');
       assert.equal(p.upgrades.length, upgradeEntries.length);
       assert.ok(p.upgrades.every((u) => upgradeEntries.includes(u)));
-      const { fleet, byHost } = running(input);
-      const byName = new Map(input.instances.map((i) => [i.name, i]));
+      const { fleet, byMachine } = running(input);
       const started = new Map<string, number>();
-      for (const u of p.upgrades) {
-        const host = hostOf(byName.get(u.instance) as InstanceRecord);
-        started.set(host, (started.get(host) ?? 0) + 1);
-      }
+      for (const u of p.upgrades) for (const m of machinesOf(input, u.instance)) started.set(m, (started.get(m) ?? 0) + 1);
+      const after = (m: string) => (byMachine.get(m) ?? 0) + (started.get(m) ?? 0);
+      // Never more admitted than both limits allow: fleet-wide, and on every machine an upgrade runs on.
       assert.ok(p.upgrades.length === 0 || fleet + p.upgrades.length <= input.policy.maxParallel);
-      for (const [host, n] of started) assert.ok((byHost.get(host) ?? 0) + n <= input.policy.maxParallelPerHost, host);
-      // Whoever waits for capacity waits for a limit that is really reached.
+      for (const m of started.keys()) assert.ok(after(m) <= input.policy.maxParallelPerMachine, m);
+      // Whoever waits for capacity waits for a limit that is really reached, on a machine of its own.
       for (const e of p.entries) {
         if (e.decision.kind !== 'capacity') continue;
-        if (e.decision.limit === 'fleet') assert.ok(fleet + p.upgrades.length >= input.policy.maxParallel);
-        else assert.ok((byHost.get(e.decision.host) ?? 0) + (started.get(e.decision.host) ?? 0) >= input.policy.maxParallelPerHost);
+        if (e.decision.limit === 'fleet') {
+          assert.equal(e.decision.machine, null);
+          assert.ok(fleet + p.upgrades.length >= input.policy.maxParallel);
+        } else {
+          assert.ok(machinesOf(input, e.instance).includes(e.decision.machine), `${e.instance} is not on ${e.decision.machine}`);
+          assert.ok(after(e.decision.machine) >= input.policy.maxParallelPerMachine, e.decision.machine);
+        }
       }
       // Upgrades start by wave.
       for (let k = 1; k < p.upgrades.length; k += 1) assert.ok((p.upgrades[k - 1]?.wave ?? 0) <= (p.upgrades[k]?.wave ?? 0));
@@ -217,14 +225,14 @@ test('no upgrade for a held, halted, on-target or window-closed instance', () =>
 
 test('an instance whose every gate is open, with capacity free, is upgraded', () => {
   fc.assert(
-    fc.property(planInput(), fc.constantFrom(...ENVIRONMENTS), fc.option(fc.constantFrom(...HOSTS)), (input, environment, host) => {
+    fc.property(planInput(), fc.constantFrom(...ENVIRONMENTS), fc.shuffledSubarray(MACHINES), (input, environment, machines) => {
       const fresh: InstanceRecord = {
         name: 'fresh',
         app: 'solo',
         hosts: [],
         environment,
         tenant: null,
-        labels: host === null ? {} : { host },
+        labels: {},
         target: { version: '9.9.9' },
         window: 'anytime',
         placement: null,
@@ -234,8 +242,8 @@ test('an instance whose every gate is open, with capacity free, is upgraded', ()
         createdAt: 0,
         updatedAt: 0,
       };
-      const roomy = { ...input.policy, maxParallel: 10_000, maxParallelPerHost: 1000 };
-      const p = planFleet({ ...input, policy: roomy, instances: [...input.instances, fresh] });
+      const roomy = { ...input.policy, maxParallel: 10_000, maxParallelPerMachine: 1000 };
+      const p = planFleet({ ...input, policy: roomy, instances: [...input.instances, fresh], machines: new Map([...input.machines, ['fresh', machines]]) });
       assert.deepEqual(p.entries.at(-1)?.decision, { kind: 'upgrade', from: '1.0.0', to: '9.9.9' });
       // With room for all, nobody waits for capacity.
       assert.equal(p.counts.capacity, undefined);
@@ -275,7 +283,7 @@ test('timing diagnostic: 100,000 instances (prints, asserts nothing)', () => {
       hosts: [],
       environment: i % 2 ? 'production' : 'test',
       tenant: `c${i}`,
-      labels: { host: `h${i % 500}` },
+      labels: {},
       target: i % 7 === 0 ? { version: '1.4.0' } : { channel: i % 3 === 0 ? 'beta' : 'stable' },
       window: i % 5 === 0 ? null : `daily ${String(i % 4).padStart(2, '0')}:00-0${(i % 4) + 3}:00 ${zone}`,
       placement: null,
@@ -302,6 +310,8 @@ test('timing diagnostic: 100,000 instances (prints, asserts nothing)', () => {
     holds,
     halts: [],
     attempts,
+    // 500 machines; one instance in ten on two of them.
+    machines: new Map(instances.map((inst, i) => [inst.name, i % 10 === 0 ? [`m${i % 500}`, `m${(i + 1) % 500}`] : [`m${i % 500}`]])),
   };
   // The first call also pays for JIT and for filling the zones' offset caches.
   const cold = performance.now();

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { z } from 'zod';
 import type { HaltRecord, HoldRecord, InstanceRecord } from '../store/index.ts';
-import { fleetPolicySchema, pointerIndex } from './index.ts';
+import { LOCAL_MACHINE, fleetPolicySchema, pointerIndex } from './index.ts';
 import type { Attempt, Decision, FleetPlan, PlanInput } from './index.ts';
 import { planFleet } from './plan-fleet.ts';
 
@@ -51,10 +51,16 @@ function plan(over: TestInput = {}): FleetPlan {
     holds: new Map(),
     halts: [],
     attempts: [],
+    machines: new Map(),
     ...rest,
     // Generous limits unless a test is about them, so capacity never hides another gate.
-    policy: fleetPolicySchema.parse({ maxParallel: 1000, maxParallelPerHost: 1000, ...policy }),
+    policy: fleetPolicySchema.parse({ maxParallel: 1000, maxParallelPerMachine: 1000, ...policy }),
   });
+}
+
+/** Each instance's machines, as `loadPlanInput` resolves them from placements. */
+function placed(machines: Record<string, string[]>): PlanInput['machines'] {
+  return new Map(Object.entries(machines));
 }
 
 function attempt(instance: string, version: string, outcome: Attempt['outcome'], finishedAt: number | null, over: Partial<Attempt> = {}): Attempt {
@@ -166,12 +172,13 @@ test('holds: an active hold wins, an expired one is ignored', () => {
 test('deploying: a running attempt of any version, which also takes a parallel slot', () => {
   const p = plan({
     policy: { maxParallel: 2 },
-    instances: [inst('a', { labels: { host: 'h1' } }), inst('b'), inst('c')],
+    instances: [inst('a'), inst('b'), inst('c')],
     attempts: [attempt('a', '1.4.9', 'running', null), attempt('a', '1.5.0', 'failed', NOW - HOUR)],
+    machines: placed({ a: ['m1'] }),
   });
   assert.deepEqual(decisions(p).a, { kind: 'deploying', version: '1.4.9' });
   assert.deepEqual(p.upgrades.map((e) => e.instance), ['b']);
-  assert.deepEqual(decisions(p).c, { kind: 'capacity', version: '1.5.0', limit: 'fleet', host: 'default' });
+  assert.deepEqual(decisions(p).c, { kind: 'capacity', version: '1.5.0', limit: 'fleet', machine: null });
 });
 
 test('halts: an active halt stops its version of its app only; a lifted one does not', () => {
@@ -449,7 +456,7 @@ test('windows in many zones: open exactly when the local clock is between 01:00 
     return Number(parts.find((p) => p.type === 'hour')?.value) + Number(parts.find((p) => p.type === 'minute')?.value) / 60;
   };
   for (let t = at('2026-01-01T00:00:00Z'); t < at('2026-01-03T00:00:00Z'); t += 15 * MIN) {
-    const p = plan({ now: t, policy: { maxParallel: 100, maxParallelPerHost: 100 }, instances });
+    const p = plan({ now: t, policy: { maxParallel: 100, maxParallelPerMachine: 100 }, instances });
     p.entries.forEach((e, i) => {
       const zone = zones[i] ?? 'UTC';
       const open = hour(t, zone) >= 1 && hour(t, zone) < 4;
@@ -483,34 +490,65 @@ test('windows: the instance’s own, else its environment’s, else the default'
   assert.deepEqual(broken.entries.map((e) => [e.decision.kind, e.window]), [['waiting-window', 'daily 01:00-02:00 Mars/Olympus'], ['upgrade', 'anytime']]);
 });
 
-test('capacity: fleet-wide and per host, running deployments included', () => {
-  const policy = { maxParallel: 3, maxParallelPerHost: 2 };
+test('capacity: fleet-wide and per machine, running deployments included', () => {
   const p = plan({
-    policy,
-    instances: [
-      inst('a1', { labels: { host: 'a' } }),
-      inst('a2', { labels: { host: 'a' } }),
-      inst('a3', { labels: { host: 'a' } }),
-      inst('b1', { labels: { host: 'b' } }),
-      inst('c1', { labels: { host: 'c' } }),
-    ],
+    policy: { maxParallel: 3, maxParallelPerMachine: 2 },
+    instances: [inst('a1'), inst('a2'), inst('a3'), inst('b1'), inst('c1')],
+    machines: placed({ a1: ['a'], a2: ['a'], a3: ['a'], b1: ['b'], c1: ['c'] }),
   });
   assert.deepEqual(p.upgrades.map((e) => e.instance), ['a1', 'a2', 'b1']);
-  assert.deepEqual(decisions(p).a3, { kind: 'capacity', version: '1.5.0', limit: 'host', host: 'a' });
-  assert.deepEqual(decisions(p).c1, { kind: 'capacity', version: '1.5.0', limit: 'fleet', host: 'c' });
+  assert.deepEqual(decisions(p).a3, { kind: 'capacity', version: '1.5.0', limit: 'machine', machine: 'a' });
+  assert.deepEqual(decisions(p).c1, { kind: 'capacity', version: '1.5.0', limit: 'fleet', machine: null });
   assert.deepEqual(p.counts, { upgrade: 3, capacity: 2 });
 
-  // A deployment running on host a (of an instance in the fleet) takes one of its slots;
+  // A deployment running on machine a (of an instance in the fleet) takes one of its slots;
   // one of an instance not in the list counts fleet-wide only.
   const q = plan({
-    policy: { maxParallel: 4, maxParallelPerHost: 2 },
-    instances: [inst('a0', { labels: { host: 'a' }, currentVersion: '1.5.0' }), inst('a1', { labels: { host: 'a' } }), inst('a2', { labels: { host: 'a' } }), inst('b1', { labels: { host: 'b' } })],
+    policy: { maxParallel: 4, maxParallelPerMachine: 2 },
+    instances: [inst('a0', { currentVersion: '1.5.0' }), inst('a1'), inst('a2'), inst('b1')],
     attempts: [attempt('a0', '1.5.0', 'running', null), attempt('gone', '1.5.0', 'running', null)],
+    machines: placed({ a0: ['a'], a1: ['a'], a2: ['a'], b1: ['b'], gone: ['b'] }),
   });
   assert.deepEqual(q.upgrades.map((e) => e.instance), ['a1', 'b1']);
-  assert.deepEqual(decisions(q).a2, { kind: 'capacity', version: '1.5.0', limit: 'host', host: 'a' });
-  const r = plan({ ...{ policy: { maxParallel: 2, maxParallelPerHost: 2 } }, instances: [inst('b1', { labels: { host: 'b' } })], attempts: [attempt('x', '1.5.0', 'running', null), attempt('y', '1.5.0', 'running', null)] });
-  assert.deepEqual(decisions(r).b1, { kind: 'capacity', version: '1.5.0', limit: 'fleet', host: 'b' });
+  assert.deepEqual(decisions(q).a2, { kind: 'capacity', version: '1.5.0', limit: 'machine', machine: 'a' });
+  const r = plan({ policy: { maxParallel: 2, maxParallelPerMachine: 2 }, instances: [inst('b1')], attempts: [attempt('x', '1.5.0', 'running', null), attempt('y', '1.5.0', 'running', null)] });
+  assert.deepEqual(decisions(r).b1, { kind: 'capacity', version: '1.5.0', limit: 'fleet', machine: null });
+});
+
+test('capacity: an upgrade needs room on every machine of its instance, and takes it on each', () => {
+  const p = plan({
+    policy: { maxParallelPerMachine: 1 },
+    instances: [inst('ab'), inst('b-only'), inst('c-only'), inst('dc'), inst('ea'), inst('f')],
+    // Given in any order: the planner checks the machines in name order, so `dc` names c.
+    machines: placed({ ab: ['b', 'a'], 'b-only': ['b'], 'c-only': ['c'], dc: ['d', 'c'], ea: ['e', 'a', 'e'], f: ['f'] }),
+  });
+  assert.deepEqual(p.upgrades.map((e) => e.instance), ['ab', 'c-only', 'f']);
+  const d = decisions(p);
+  assert.deepEqual(d['b-only'], { kind: 'capacity', version: '1.5.0', limit: 'machine', machine: 'b' });
+  assert.deepEqual(d.dc, { kind: 'capacity', version: '1.5.0', limit: 'machine', machine: 'c' });
+  assert.deepEqual(d.ea, { kind: 'capacity', version: '1.5.0', limit: 'machine', machine: 'a' });
+
+  // A running upgrade of an instance on a and b fills both; d, untouched, still has room.
+  const q = plan({
+    policy: { maxParallelPerMachine: 1 },
+    instances: [inst('x', { currentVersion: '1.5.0' }), inst('on-a'), inst('on-b'), inst('on-d')],
+    attempts: [attempt('x', '1.5.0', 'running', null)],
+    machines: placed({ x: ['a', 'b'], 'on-a': ['a'], 'on-b': ['b'], 'on-d': ['d'] }),
+  });
+  assert.deepEqual(q.upgrades.map((e) => e.instance), ['on-d']);
+  assert.deepEqual([decisions(q)['on-a'], decisions(q)['on-b']].map((x) => x?.kind === 'capacity' && x.machine), ['a', 'b']);
+});
+
+test('capacity: instances without machines share one budget, (local)', () => {
+  const p = plan({
+    policy: { maxParallelPerMachine: 2 },
+    instances: [inst('a'), inst('b'), inst('c'), inst('placed')],
+    // `b` has an empty list (a placement whose selector matches nothing yet): local too.
+    machines: placed({ b: [], placed: ['web-1'] }),
+  });
+  assert.deepEqual(p.upgrades.map((e) => e.instance), ['a', 'b', 'placed']);
+  assert.deepEqual(decisions(p).c, { kind: 'capacity', version: '1.5.0', limit: 'machine', machine: LOCAL_MACHINE });
+  assert.equal(LOCAL_MACHINE, '(local)');
 });
 
 test('capacity: admitted by wave, then the window closing soonest, then name', () => {
@@ -518,7 +556,7 @@ test('capacity: admitted by wave, then the window closing soonest, then name', (
   const now = '2026-11-23T02:00:00Z';
   const p = plan({
     now: at(now),
-    policy: { waves, maxParallel: 5, maxParallelPerHost: 10 },
+    policy: { waves, maxParallel: 5, maxParallelPerMachine: 10 },
     instances: [
       inst('p-anytime'),
       inst('p-late', { window: 'daily 01:00-05:00 UTC' }),
@@ -529,6 +567,6 @@ test('capacity: admitted by wave, then the window closing soonest, then name', (
     ],
   });
   assert.deepEqual(p.upgrades.map((e) => e.instance), ['t-y', 't-z', 'p-a-soon', 'p-b-soon', 'p-late']);
-  assert.deepEqual(decisions(p)['p-anytime'], { kind: 'capacity', version: '1.5.0', limit: 'fleet', host: 'default' });
+  assert.deepEqual(decisions(p)['p-anytime'], { kind: 'capacity', version: '1.5.0', limit: 'fleet', machine: null });
   assert.ok(p.upgrades.every((e) => e.decision.kind === 'upgrade' && p.entries.includes(e)));
 });

@@ -5,6 +5,7 @@ import type { FleetPolicy } from './fleet-policy.ts';
 import { formatWindow, parseWindow } from './maintenance-window.ts';
 import { windowAt } from './window-at.ts';
 import type { WindowState } from './window-at.ts';
+import { LOCAL_MACHINE } from './plan-types.ts';
 import type { Attempt, Decision, FleetPlan, InstancePlan, NewHaltDecision, PlanInput } from './plan-types.ts';
 import { resolveTarget } from './resolve-target.ts';
 import type { ResolvedTarget } from './resolve-target.ts';
@@ -80,8 +81,9 @@ const NO_BUDGET: Budget = Object.freeze({ failures: 0, attempted: 0, exceeded: f
  * 5. consecutive failures at the version ≥ `retry.maxAttempts` → `gave-up`; in backoff → `retry-wait`;
  * 6. an earlier wave has not enough successes with the version → `waiting-wave`;
  * 7. its maintenance window is closed → `waiting-window`;
- * 8. otherwise due: admitted in order (wave, window closing soonest, name) within the fleet-wide and
- *    per-host parallel limits (running deployments count) → `upgrade`, the rest → `capacity`.
+ * 8. otherwise due: admitted in order (wave, window closing soonest, name) within the fleet-wide
+ *    limit and, on every machine of the instance, the per-machine limit (running deployments count
+ *    on each machine of their instance) → `upgrade`, the rest → `capacity`.
  *
  * History semantics: finished attempts older than `policy.lookbackMs` are ignored. A version's
  * failure count, and every instance's consecutive-failure count at it, start again after the last
@@ -132,17 +134,17 @@ export function planFleet(input: PlanInput): FleetPlan {
 
   const context: Context = { input, history, budgets, active, lastLift, tallies, waveEnvironments };
   const windows = new Map<string, WindowFacts>();
-  const hostRunning = new Map<string, number>();
+  const machineRunning = new Map<string, number>();
   const entries: InstancePlan[] = new Array<InstancePlan>(instances.length);
-  const due: Array<{ entry: InstancePlan; closesAt: number; host: string }> = [];
+  const due: Due[] = [];
 
   // Pass 2: every gate but capacity.
   for (let i = 0; i < instances.length; i += 1) {
     const inst = instances[i] as InstanceRecord;
     const target = targets[i] as ResolvedTarget;
-    const host = inst.labels?.host ?? 'default';
+    const machines = machinesOfInstance(input.machines, inst.name);
     const running = history.running.get(inst.name);
-    if (running) hostRunning.set(host, (hostRunning.get(host) ?? 0) + 1);
+    if (running) for (const m of machines) machineRunning.set(m, (machineRunning.get(m) ?? 0) + 1);
 
     const windowText = effectiveWindow(inst, policy);
     let facts = windows.get(windowText);
@@ -163,10 +165,10 @@ export function planFleet(input: PlanInput): FleetPlan {
 
     const decision = decide(context, inst, target, running, wave, facts);
     if (decision) entry.decision = decision;
-    else due.push({ entry, closesAt: facts.state.closesAt ?? Number.POSITIVE_INFINITY, host });
+    else due.push({ entry, closesAt: facts.state.closesAt ?? Number.POSITIVE_INFINITY, machines });
   }
 
-  const upgrades = admit(due, history.runningCount, hostRunning, policy);
+  const upgrades = admit(due, history.runningCount, machineRunning, policy);
   const counts: FleetPlan['counts'] = {};
   for (const e of entries) counts[e.decision.kind] = (counts[e.decision.kind] ?? 0) + 1;
   return { at: now, entries, upgrades, halts: newHalts(budgets, active, policy), counts };
@@ -361,27 +363,43 @@ function latestFirst(a: Attempt, b: Attempt): number {
   );
 }
 
-/** Orders the due instances and admits them within the parallel limits; marks the others `capacity`. */
-function admit(
-  due: Array<{ entry: InstancePlan; closesAt: number; host: string }>,
-  runningCount: number,
-  hostRunning: Map<string, number>,
-  policy: FleetPolicy,
-): InstancePlan[] {
+/** An instance that passed every gate but capacity. */
+interface Due {
+  entry: InstancePlan;
+  closesAt: number;
+  /** Its machines, sorted by name (so a `capacity` decision names the same full one every time). */
+  machines: readonly string[];
+}
+
+const LOCAL_ONLY: readonly string[] = Object.freeze([LOCAL_MACHINE]);
+
+/** The machines an upgrade of `instance` takes room on: its own, sorted and once each, or the shared local budget. */
+function machinesOfInstance(byInstance: PlanInput['machines'], instance: string): readonly string[] {
+  const named = byInstance.get(instance);
+  if (!named || named.length === 0) return LOCAL_ONLY;
+  return named.length === 1 ? named : [...new Set(named)].sort(compareText);
+}
+
+/**
+ * Orders the due instances and admits them within the parallel limits; marks the others
+ * `capacity`. An upgrade runs on every machine of its instance at once, so it needs room on each,
+ * and takes it on each once admitted.
+ */
+function admit(due: Due[], runningCount: number, machineRunning: Map<string, number>, policy: FleetPolicy): InstancePlan[] {
   due.sort((a, b) => a.entry.wave - b.entry.wave || a.closesAt - b.closesAt || compareText(a.entry.instance, b.entry.instance));
   const upgrades: InstancePlan[] = [];
   let fleet = runningCount;
-  for (const { entry, host } of due) {
+  for (const { entry, machines } of due) {
     const version = (entry.target.kind === 'none' ? null : entry.target.version) as string;
-    const onHost = hostRunning.get(host) ?? 0;
+    const full = machines.find((m) => (machineRunning.get(m) ?? 0) >= policy.maxParallelPerMachine);
     if (fleet >= policy.maxParallel) {
-      entry.decision = { kind: 'capacity', version, limit: 'fleet', host };
-    } else if (onHost >= policy.maxParallelPerHost) {
-      entry.decision = { kind: 'capacity', version, limit: 'host', host };
+      entry.decision = { kind: 'capacity', version, limit: 'fleet', machine: null };
+    } else if (full !== undefined) {
+      entry.decision = { kind: 'capacity', version, limit: 'machine', machine: full };
     } else {
       entry.decision = { kind: 'upgrade', from: entry.currentVersion, to: version };
       fleet += 1;
-      hostRunning.set(host, onHost + 1);
+      for (const m of machines) machineRunning.set(m, (machineRunning.get(m) ?? 0) + 1);
       upgrades.push(entry);
     }
   }

@@ -29,7 +29,16 @@ export interface PlanInput {
   halts: readonly HaltRecord[];
   /** Deployments of kind `deploy` within the policy's lookback, any order. */
   attempts: readonly Attempt[];
+  /**
+   * The machines each instance runs on, by instance name (`machinesOf` its placement): an upgrade
+   * runs on all of them at once, so it takes room on each. An instance missing here or with none
+   * (no placement, a single-agent install) counts against one shared budget, `LOCAL_MACHINE`.
+   */
+  machines: ReadonlyMap<string, readonly string[]>;
 }
+
+/** The machine budget of instances that name no machine: one, shared by all of them. */
+export const LOCAL_MACHINE = '(local)';
 
 /** Why an instance is or is not upgraded now. One variant per sentence `why` can say. */
 export type Decision =
@@ -47,8 +56,13 @@ export type Decision =
   | { kind: 'waiting-window'; version: string; opensAt: number | null }
   | { kind: 'retry-wait'; version: string; attempts: number; retryAt: number; lastError: string | null; lastFailedAt: number }
   | { kind: 'gave-up'; version: string; attempts: number; lastError: string | null; lastFailedAt: number }
-  /** Due, but the parallel limits are reached: next tick. */
-  | { kind: 'capacity'; version: string; limit: 'fleet' | 'host'; host: string };
+  /**
+   * Due, but a parallel limit is reached: next tick. `machine`: the first of the instance's
+   * machines (in name order) already running `maxParallelPerMachine` upgrades; null when the
+   * fleet-wide limit is what stops it.
+   */
+  | { kind: 'capacity'; version: string; limit: 'fleet'; machine: null }
+  | { kind: 'capacity'; version: string; limit: 'machine'; machine: string };
 
 export interface InstancePlan {
   instance: string;

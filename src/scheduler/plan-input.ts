@@ -1,4 +1,5 @@
-import type { DeploymentRecord, Store } from '../store/index.ts';
+import type { DeploymentRecord, InstanceRecord, MachineRecord, Store } from '../store/index.ts';
+import { machinesOf } from '../control/index.ts';
 import { pointerIndex } from '../fleet/index.ts';
 import type { Attempt, FleetPolicy, PlanInput } from '../fleet/index.ts';
 
@@ -24,8 +25,9 @@ export const SCHEDULER_ACTOR = 'scheduler';
 
 /** Reads everything the planner decides from, as of `now`. */
 export async function loadPlanInput(store: Store, policy: FleetPolicy, now: number): Promise<PlanInput> {
-  const [instances, pointers, holds, halts, deployments] = await Promise.all([
+  const [instances, machines, pointers, holds, halts, deployments] = await Promise.all([
     store.listInstances(),
+    store.listMachines(),
     store.listChannelPointers(),
     store.listHolds(),
     store.listHalts(),
@@ -45,5 +47,23 @@ export async function loadPlanInput(store: Store, policy: FleetPolicy, now: numb
     holds: new Map(holds.map((h) => [h.instance, h])),
     halts,
     attempts,
+    machines: machinesByInstance(instances, machines),
   };
+}
+
+/**
+ * Each instance's machines, resolved now as the deployer's fan-out would: an upgrade started this
+ * tick runs on these. Resolved once per distinct placement (most instances of a fleet share a
+ * few selectors or machine lists), so a tick over many instances does not redo the same work.
+ */
+export function machinesByInstance(instances: readonly InstanceRecord[], machines: readonly MachineRecord[]): Map<string, readonly string[]> {
+  const byPlacement = new Map<string, readonly string[]>();
+  const result = new Map<string, readonly string[]>();
+  for (const i of instances) {
+    const key = JSON.stringify(i.placement);
+    let names = byPlacement.get(key);
+    if (!names) byPlacement.set(key, (names = machinesOf(i.placement, machines)));
+    result.set(i.name, names);
+  }
+  return result;
 }

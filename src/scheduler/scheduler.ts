@@ -6,7 +6,7 @@ import type { Store } from '../store/index.ts';
 import type { Deployer, Runtime } from '../deploy/index.ts';
 import { explain, planFleet } from '../fleet/index.ts';
 import type { FleetPlan } from '../fleet/index.ts';
-import { duePromotions, getFleetPolicy, promote, reportProblem } from '../control/index.ts';
+import { duePromotions, getFleetPolicy, promote, readFleetPolicy, reportProblem } from '../control/index.ts';
 import { SCHEDULER_ACTOR, loadPlanInput } from './plan-input.ts';
 
 /** The lease row that makes one server replica the scheduler (a name no instance can have). */
@@ -70,6 +70,17 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<TickReport> | undefined;
   let last: TickReport | undefined;
+  let loading: Promise<void> | undefined;
+
+  /**
+   * Reads the stored policy once, as the server starts, to log what a newer version renamed in it
+   * (it keeps working under the new names until an admin sets it again). An invalid stored policy
+   * is not logged here: every tick reports it.
+   */
+  async function warnDeprecated(): Promise<void> {
+    const read = await readFleetPolicy(store).catch(() => undefined);
+    for (const warning of read?.warnings ?? []) log.warn({ setting: 'fleet.policy' }, `the stored fleet policy: ${warning}; set it again with \`cutover fleet policy\` to store the new name`);
+  }
 
   async function autoPromote(now: number): Promise<TickReport['promoted']> {
     const [apps, channels, pointers, moves, openProblems] = await Promise.all([
@@ -201,12 +212,14 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     },
     start() {
       if (timer) return;
+      loading ??= warnDeprecated();
       timer = setInterval(() => void scheduler.tick(), options.intervalMs);
       timer.unref();
     },
     async stop() {
       if (timer) clearInterval(timer);
       timer = undefined;
+      await loading;
       await running;
       await store.releaseLock(LEADER_LEASE, owner).catch(() => false);
     },

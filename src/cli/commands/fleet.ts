@@ -122,7 +122,7 @@ export function registerFleetCommands(program: Command): void {
       output(g.format).result(f, () =>
         [
           'policy',
-          ...Object.entries(f.policy).map(([k, v]) => `  ${k.padEnd(20)} ${compactJson(v, 120)}`),
+          ...Object.entries(f.policy).map(([k, v]) => `  ${k.padEnd(22)} ${compactJson(v, 120)}`),
           f.halts.length ? 'halted rollouts' : 'no halted rollouts',
           ...f.halts.map((h) => `  ${h.app} ${h.version} since ${when(h.haltedAt)}${h.problemId ? ` (problem #${h.problemId})` : ''}: ${h.reason}`),
           `${f.holds.length} hold(s)`,
@@ -139,7 +139,8 @@ export function registerFleetCommands(program: Command): void {
     .option('--window <env=window...>', 'default window of an environment, e.g. "production=daily 01:00-04:00 Europe/London" (repeatable; other environments keep theirs; ENV=default removes one)')
     .option('--default-window <window>', 'window of instances with neither their own nor an environment default')
     .option('--max-parallel <n>', 'upgrades at once, fleet-wide')
-    .option('--max-parallel-per-host <n>', 'upgrades at once per host label')
+    .option('--max-parallel-per-machine <n>', 'upgrades at once per machine (an upgrade runs on every machine of its instance)')
+    .option('--max-parallel-per-host <n>', 'deprecated: the old name of --max-parallel-per-machine')
     .option('--budget <n>', 'halt a version when more than n instances failed to upgrade to it')
     .option('--budget-share <share>', 'or when more than this share (0–1) of those tried failed')
     .option('--retries <n>', 'attempts per instance and version before giving up')
@@ -148,10 +149,7 @@ export function registerFleetCommands(program: Command): void {
     .action(async (opts: Record<string, string | string[] | boolean | undefined>, cmd: Command) => {
       const g = globals(cmd);
       const policy: Record<string, unknown> = {};
-      const int = (flag: string, v: string) => {
-        if (!/^\d+$/.test(v)) throw new CutoverError('VALIDATION_FAILED', `--${flag} must be a whole number, not "${v}"`);
-        return Number(v);
-      };
+      const int = wholeNumber;
       if (opts.enable && opts.disable) throw new CutoverError('VALIDATION_FAILED', '--enable and --disable contradict each other; give one');
       if (opts.enable) policy.enabled = true;
       if (opts.disable) policy.enabled = false;
@@ -179,7 +177,8 @@ export function registerFleetCommands(program: Command): void {
       }
       if (typeof opts.defaultWindow === 'string') policy.defaultWindow = opts.defaultWindow;
       if (typeof opts.maxParallel === 'string') policy.maxParallel = int('max-parallel', opts.maxParallel);
-      if (typeof opts.maxParallelPerHost === 'string') policy.maxParallelPerHost = int('max-parallel-per-host', opts.maxParallelPerHost);
+      const perMachine = perMachineLimit(opts);
+      if (perMachine.value !== undefined) policy.maxParallelPerMachine = perMachine.value;
       const budget: Record<string, number> = {};
       if (typeof opts.budget === 'string') budget.maxFailures = int('budget', opts.budget);
       if (typeof opts.budgetShare === 'string') budget.maxShare = Number(opts.budgetShare);
@@ -191,8 +190,12 @@ export function registerFleetCommands(program: Command): void {
       }
       if (Object.keys(retry).length) policy.retry = retry;
       if (Object.keys(policy).length === 0) throw new CutoverError('VALIDATION_FAILED', 'nothing to change: give at least one setting (see `cutover fleet policy --help`)');
-      const after = await client.call<Record<string, unknown>>('PATCH', '/api/fleet/policy', { policy, ...(typeof opts.reason === 'string' ? { reason: opts.reason } : {}) });
-      output(g.format).result(after, () => ['fleet policy now', ...Object.entries(after).map(([k, v]) => `  ${k.padEnd(20)} ${compactJson(v, 120)}`)].join('\n'));
+      const out = output(g.format);
+      if (perMachine.warning) out.warn(perMachine.warning);
+      const { warnings, ...after } = await client.call<Record<string, unknown> & { warnings?: string[] }>('PATCH', '/api/fleet/policy', { policy, ...(typeof opts.reason === 'string' ? { reason: opts.reason } : {}) });
+      // The server's warnings (a deprecated key) go to stderr too: stdout stays the policy.
+      for (const w of warnings ?? []) out.warn(w);
+      out.result(after, () => ['fleet policy now', ...Object.entries(after).map(([k, v]) => `  ${k.padEnd(22)} ${compactJson(v, 120)}`)].join('\n'));
     });
 
   fleet
@@ -219,6 +222,27 @@ export function registerFleetCommands(program: Command): void {
       // Due upgrades that did not start are a failure of the pass, whatever the output format.
       if (report.agentUnreachable !== undefined) process.exitCode = exitCodeFor('AGENT_UNREACHABLE');
     });
+}
+
+/** A flag's value as a whole number, or `VALIDATION_FAILED` naming the flag. */
+function wholeNumber(flag: string, v: string): number {
+  if (!/^\d+$/.test(v)) throw new CutoverError('VALIDATION_FAILED', `--${flag} must be a whole number, not "${v}"`);
+  return Number(v);
+}
+
+/**
+ * `--max-parallel-per-machine`, or its old name `--max-parallel-per-host` with a warning for
+ * stderr (the limit was per `host` label before instances ran on machines). Both with different
+ * values are refused, naming both, before anything is sent.
+ */
+export function perMachineLimit(opts: { maxParallelPerMachine?: unknown; maxParallelPerHost?: unknown }): { value?: number; warning?: string } {
+  const now = typeof opts.maxParallelPerMachine === 'string' ? wholeNumber('max-parallel-per-machine', opts.maxParallelPerMachine) : undefined;
+  if (typeof opts.maxParallelPerHost !== 'string') return now === undefined ? {} : { value: now };
+  const old = wholeNumber('max-parallel-per-host', opts.maxParallelPerHost);
+  if (now !== undefined && now !== old) {
+    throw new CutoverError('VALIDATION_FAILED', `--max-parallel-per-host ${old} and --max-parallel-per-machine ${now} disagree; --max-parallel-per-host is the old name of --max-parallel-per-machine: give only --max-parallel-per-machine`);
+  }
+  return { value: old, warning: '--max-parallel-per-host is deprecated: use --max-parallel-per-machine (the limit counts upgrades per machine)' };
 }
 
 interface TickAnswer {
