@@ -37,6 +37,10 @@ test('an agent that never joined is taken over by up without dropping a request;
   const up1 = await startProcess(data.dir, ['up', ...portFlags(p)]);
   stops.push(up1.stop);
   const oldAgent = up1.info.agent.pid as number;
+  // The agent outlives its server below; if the test fails before the takeover, it is ended here, by its pid.
+  stops.unshift(async () => {
+    if (alive(oldAgent)) process.kill(oldAgent, 'SIGTERM');
+  });
   for (const v of ['1.0.0', '2.0.0']) assert.equal((await cutover(data.dir, ['release', 'publish', await manifest(data.dir, v)])).code, 0);
   assert.equal((await cutover(data.dir, ['instance', 'create', 'web', '--app', 'hello', '--host', 'web.test'])).code, 0);
   assert.equal((await cutover(data.dir, ['deploy', 'web', '1.0.0', '--wait'])).json.status, 'succeeded');
