@@ -7,7 +7,7 @@ import path from 'node:path';
 import { isCutoverError } from '../shared/index.ts';
 import { createMemoryArtifactBlobs } from '../store/index.ts';
 import type { ArtifactBlobs, MemoryBlob } from '../store/index.ts';
-import { createArtifactStore, createCachedArtifactStore } from './index.ts';
+import { artifactsToCollect, createArtifactStore, createCachedArtifactStore } from './index.ts';
 
 const digestOf = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
@@ -134,4 +134,23 @@ test('shareLocal shares what only this replica holds, with the age of its file',
   assert.equal(await a.shareLocal(), 0, 'once is enough');
   assert.equal(data.get(digest)!.touchedAt, mtimeMs);
   assert.deepEqual(await readFile(await b.localFile(digest)), body);
+});
+
+test('the collection of unreferenced uploads, run on any replica, sees every replica’s uploads and removes the shared copy', async (t) => {
+  const { a, b, data, setClock } = await twoReplicas(t);
+  const referenced = Buffer.from('a published release’s artifact');
+  const orphan = Buffer.from('an upload whose publish was refused');
+  const fresh = Buffer.from('uploaded again a moment ago');
+  const hour = 3_600_000;
+  const now = Date.now();
+  setClock(now - 2 * hour);
+  for (const x of [referenced, orphan, fresh]) await a.put(x);
+  setClock(now - 60_000);
+  await a.put(fresh); // A's re-upload restarts the shared copy's age.
+
+  // B never saw `orphan` or `referenced` but collects them as their age in the database says.
+  const doomed = artifactsToCollect(await b.list(), new Set([digestOf(referenced)]), now, hour);
+  assert.deepEqual(doomed.map((f) => f.digest), [digestOf(orphan)]);
+  for (const f of doomed) await b.remove(f.name);
+  assert.deepEqual([...data.keys()].sort(), [digestOf(referenced), digestOf(fresh)].sort());
 });
