@@ -15,7 +15,7 @@ import { EXAMPLE, cutover, freePort, startProcess, tempDir, waitFor } from './he
  * published through A (its artifact uploaded there) is deployed through B: B fetches the artifact
  * from the database into its own directory and the agent downloads it from B. A chunk tampered with
  * in the database makes B refuse the artifact (ARTIFACT_DIGEST_MISMATCH): the deployment fails before
- * any slot starts, and nothing changes.
+ * any slot starts, and nothing changes; publishing the release again repairs it.
  */
 let cluster: TestCluster | undefined;
 const cleanup: (() => Promise<void>)[] = [];
@@ -24,7 +24,7 @@ after(async () => {
   await cluster?.stop();
 });
 
-test('an artifact uploaded through one replica is deployed through another; a tampered chunk is refused and changes nothing', async () => {
+test('an artifact uploaded through one replica is deployed through another; a tampered chunk is refused and changes nothing until the release is published again', async () => {
   const started = Date.now();
   cluster = await startTestCluster();
   const database = await cluster.createDatabase();
@@ -67,9 +67,10 @@ test('an artifact uploaded through one replica is deployed through another; a ta
     const file = join(data.dir, `${version}.yml`);
     await writeFile(file, `extends: ${join(EXAMPLE, 'cutover.yml')}\nversion: ${version}\nartifact: ${app}\n`);
     await ok(viaA, ['release', 'publish', file]);
+    return file;
   };
   await release('1.0.0');
-  await release('1.1.0');
+  const manifest110 = await release('1.1.0');
   const artifactsOf = async (dir: string) => (await readdir(join(dir, 'artifacts')).catch(() => [] as string[])).sort();
   assert.equal((await artifactsOf(dirA)).length, 2);
   assert.deepEqual(await artifactsOf(dirB), [], 'B never saw the uploads');
@@ -108,5 +109,13 @@ test('an artifact uploaded through one replica is deployed through another; a ta
   assert.equal(status.currentVersion, '1.0.0');
   assert.equal(await served(), '1.0.0');
   assert.deepEqual(await artifactsOf(dirB), [first], 'no temporary or partial file, nothing of 1.1.0');
+
+  // Publishing the same manifest again (through A, whose own copy is sound) replaces the damaged
+  // copy; then B deploys it.
+  const again = await ok(viaA, ['release', 'publish', manifest110]);
+  assert.equal(again.created, false);
+  await ok(viaB, ['deploy', 'shop', '1.1.0', '--wait']);
+  assert.equal(await served(), '1.1.0');
+  assert.equal((await artifactsOf(dirB)).length, 2);
   console.log(`# shared artifacts e2e: ${Date.now() - started} ms`);
 });

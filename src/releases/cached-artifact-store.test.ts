@@ -63,7 +63,7 @@ test('concurrent fetches of one digest share one download', async (t) => {
   assert.deepEqual(await readdir(b.dir), [path.basename(b.path(digest))]);
 });
 
-test('a chunk tampered with in the database is refused with ARTIFACT_DIGEST_MISMATCH and nothing is cached', async (t) => {
+test('a chunk tampered with in the database is refused with ARTIFACT_DIGEST_MISMATCH and nothing is cached; an upload again repairs it', async (t) => {
   const { a, b, data } = await twoReplicas(t);
   await a.put(body, digest);
   data.get(digest)!.chunks[3] = Buffer.alloc(1000, 0x41);
@@ -71,9 +71,11 @@ test('a chunk tampered with in the database is refused with ARTIFACT_DIGEST_MISM
   await assert.rejects(b.localFile(digest), refused);
   await assert.rejects(readAll(b.open(digest)), refused);
   assert.deepEqual(await readdir(b.dir), [], 'no partial or temporary file');
-  assert.equal(await b.has(digest), true, 'the shared row is still there: a re-upload is what fixes it');
-  // A, which has its own verified copy, still serves it.
+  assert.equal(await b.has(digest), false, 'the damaged copy no longer counts');
+  // A, which has its own verified copy, still serves it; uploading again through it repairs the shared copy.
   assert.deepEqual(await readAll(a.open(digest)), body);
+  await a.put(Buffer.from(body), digest);
+  assert.deepEqual(await readFile(await b.localFile(digest)), body);
 });
 
 test('an artifact stored nowhere is ARTIFACT_NOT_FOUND; a malformed digest ARTIFACT_INVALID', async (t) => {

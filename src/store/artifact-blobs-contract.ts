@@ -142,6 +142,24 @@ export function artifactBlobsContract(name: string, open: () => Promise<BlobsUnd
     await assert.rejects(readAll(blobs.open(digest)), code('ARTIFACT_DIGEST_MISMATCH'));
   });
 
+  withBlobs('a copy a read found damaged is no longer had, and the next upload of the right bytes replaces it', async ({ blobs, chunkSize, tamper }) => {
+    const body = Buffer.alloc(chunkSize * 2 + 3, 6);
+    const digest = digestOf(body);
+    await blobs.put(digest, pieces(body), 1);
+    await tamper(digest, 0, Buffer.alloc(chunkSize, 7));
+    assert.equal(await blobs.has(digest), true, 'damage is found by reading');
+    await assert.rejects(readAll(blobs.open(digest)), code('ARTIFACT_DIGEST_MISMATCH'));
+    assert.equal(await blobs.has(digest), false);
+    // Wrong bytes do not replace it: it stays as it was, damaged.
+    await assert.rejects(blobs.put(digest, pieces(Buffer.alloc(chunkSize, 1)), 2), code('ARTIFACT_INVALID'));
+    assert.equal(await blobs.has(digest), false);
+    await assert.rejects(readAll(blobs.open(digest)), code('ARTIFACT_DIGEST_MISMATCH'));
+    assert.deepEqual(await blobs.put(digest, pieces(body, [5]), 3), { size: body.length, stored: true });
+    assert.equal(await blobs.has(digest), true);
+    assert.deepEqual(await readAll(blobs.open(digest)), body);
+    assert.deepEqual(await blobs.list(), [{ digest, size: body.length, touchedAt: 3 }]);
+  });
+
   withBlobs('remove deletes an artifact and its chunks; a missing one is fine', async ({ blobs }) => {
     const a = Buffer.from('a');
     const b = Buffer.from('b');

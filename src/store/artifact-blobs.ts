@@ -23,15 +23,17 @@ export interface ArtifactBlobs {
    * Stores the bytes `open` gives under `digest`, all or nothing: they are hashed while they are
    * written in chunks, and if they do not hash to `digest` nothing is kept (`ARTIFACT_INVALID`).
    * Content already stored is not read again (`open` is not called, `stored` is false): only its
-   * `touchedAt` becomes `at`. Two puts of one digest at once store it once.
+   * `touchedAt` becomes `at`; but a copy a read found damaged is replaced. Two puts of one digest
+   * at once store it once.
    */
   put(digest: string, open: () => AsyncIterable<Uint8Array>, at: number): Promise<{ size: number; stored: boolean }>;
-  /** Whether the whole artifact is stored; false for a malformed digest. */
+  /** Whether the whole artifact is stored and no read found it damaged; false for a malformed digest. */
   has(digest: string): Promise<boolean>;
   /**
    * Streams the artifact's bytes. The stream fails with `ARTIFACT_NOT_FOUND` if it is not stored,
    * and with `ARTIFACT_DIGEST_MISMATCH` (at its end at the latest) if what is stored does not hash
-   * to `digest` or is not the size recorded: a receiver must never take such bytes as whole.
+   * to `digest` or is not the size recorded: a receiver must never take such bytes as whole. Such a
+   * copy is then recorded as damaged, so `has` no longer counts it and the next `put` replaces it.
    */
   open(digest: string): NodeJS.ReadableStream;
   /** Every stored artifact, by digest. */
@@ -118,7 +120,7 @@ export async function* verifiedOut(digest: string, size: number, pieces: AsyncIt
   }
   const actual = `sha256:${hash.digest('hex')}`;
   if (actual !== digest || seen !== size) {
-    throw new CutoverError('ARTIFACT_DIGEST_MISMATCH', `The shared copy of artifact ${digest} hashes to ${actual} (${seen} of ${size} bytes): it was changed or damaged in the database; upload it again`, {
+    throw new CutoverError('ARTIFACT_DIGEST_MISMATCH', `The shared copy of artifact ${digest} hashes to ${actual} (${seen} of ${size} bytes): it was changed or damaged in the database; upload it again (cutover release publish of the same manifest, through any server)`, {
       details: { expected: digest, actual, size, read: seen },
     });
   }
@@ -130,6 +132,6 @@ export const sharedArtifactMissing = (digest: string): CutoverError =>
 
 /** `ARTIFACT_DIGEST_MISMATCH` for a chunk missing from a stored artifact. */
 export const chunkMissing = (digest: string, seq: number): CutoverError =>
-  new CutoverError('ARTIFACT_DIGEST_MISMATCH', `The shared copy of artifact ${digest} lacks its chunk ${seq}: it was damaged in the database; upload it again`, {
+  new CutoverError('ARTIFACT_DIGEST_MISMATCH', `The shared copy of artifact ${digest} lacks its chunk ${seq}: it was damaged in the database; upload it again (cutover release publish of the same manifest, through any server)`, {
     details: { expected: digest, missingChunk: seq },
   });

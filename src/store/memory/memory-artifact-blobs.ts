@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { isCutoverError } from '../../shared/index.ts';
 import {
   DEFAULT_ARTIFACT_CHUNK_BYTES,
   checkArtifactDigest,
@@ -16,6 +17,8 @@ export interface MemoryBlob {
   size: number;
   chunks: (Buffer | undefined)[];
   touchedAt: number;
+  /** A read found it damaged: `has` does not count it, the next put replaces it. */
+  damaged?: boolean;
 }
 
 /** Options of {@link createMemoryArtifactBlobs}. */
@@ -39,7 +42,7 @@ export function createMemoryArtifactBlobs(options: MemoryArtifactBlobsOptions = 
     checkArtifactDigest(digest);
     while (writing.has(digest)) await writing.get(digest)!.catch(() => undefined);
     const stored = data.get(digest);
-    if (stored) {
+    if (stored && !stored.damaged) {
       stored.touchedAt = at;
       return { size: stored.size, stored: false };
     }
@@ -48,6 +51,7 @@ export function createMemoryArtifactBlobs(options: MemoryArtifactBlobsOptions = 
       const chunks: Buffer[] = [];
       for await (const piece of rechunk(open(), chunkSize)) chunks.push(check.add(piece));
       const size = check.check();
+      // Replaces a damaged copy only now, once the bytes proved right.
       data.set(digest, { size, chunks, touchedAt: at });
       return { size, stored: true };
     })();
@@ -72,7 +76,12 @@ export function createMemoryArtifactBlobs(options: MemoryArtifactBlobsOptions = 
             yield Buffer.from(chunk);
           }
         };
-        yield* verifiedOut(digest, blob.size, pieces());
+        try {
+          yield* verifiedOut(digest, blob.size, pieces());
+        } catch (error) {
+          if (isCutoverError(error) && error.code === 'ARTIFACT_DIGEST_MISMATCH') blob.damaged = true;
+          throw error;
+        }
       })(),
       { objectMode: false },
     );
@@ -81,7 +90,7 @@ export function createMemoryArtifactBlobs(options: MemoryArtifactBlobsOptions = 
   return {
     put,
     open,
-    has: async (digest) => isArtifactDigest(digest) && data.has(digest),
+    has: async (digest) => isArtifactDigest(digest) && data.has(digest) && !data.get(digest)!.damaged,
     list: async () => [...data].sort(([a], [b]) => (a < b ? -1 : 1)).map(([digest, b]) => ({ digest, size: b.size, touchedAt: b.touchedAt })),
     remove: async (digest) => isArtifactDigest(digest) && data.delete(digest),
     close: async () => {},

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { isCutoverError } from '../../shared/index.ts';
 import {
   DEFAULT_ARTIFACT_CHUNK_BYTES,
   checkArtifactDigest,
@@ -28,7 +29,8 @@ const CHUNKS_PER_READ = 4;
  * (its bytes, `seq` 0, 1, 2…). A put writes the row first, so a second put of the same digest on
  * any replica waits on its primary key and then finds it stored; the chunks follow in the same
  * transaction, which commits only if they hash to the digest. Readers see an artifact whole or not
- * at all. The database must have been migrated (`createPostgresStore` does it on open).
+ * at all. A read that finds a copy damaged marks it (`damaged`), and the next put replaces it. The
+ * database must have been migrated (`createPostgresStore` does it on open).
  */
 export function createPostgresArtifactBlobs(url: string, options: PostgresArtifactBlobsOptions = {}): ArtifactBlobs {
   const chunkSize = options.chunkSize ?? DEFAULT_ARTIFACT_CHUNK_BYTES;
@@ -43,8 +45,14 @@ export function createPostgresArtifactBlobs(url: string, options: PostgresArtifa
         [digest, chunkSize, at],
       );
       if (claimed.rowCount === 0) {
-        const res = await client.query<{ size: number }>('UPDATE artifacts SET touched_at = GREATEST(touched_at, $2) WHERE digest = $1 RETURNING size', [digest, at]);
-        return { size: res.rows[0]!.size, stored: false };
+        const res = await client.query<{ size: number; damaged: boolean }>('SELECT size, damaged FROM artifacts WHERE digest = $1 FOR UPDATE', [digest]);
+        if (!res.rows[0]!.damaged) {
+          await client.query('UPDATE artifacts SET touched_at = GREATEST(touched_at, $2) WHERE digest = $1', [digest, at]);
+          return { size: res.rows[0]!.size, stored: false };
+        }
+        // A read found this copy damaged: these bytes replace it, or (on a mismatch) the rollback keeps it as it was.
+        await client.query('DELETE FROM artifact_chunks WHERE digest = $1', [digest]);
+        await client.query('UPDATE artifacts SET chunk_size = $2, touched_at = $3, damaged = false WHERE digest = $1', [digest, chunkSize, at]);
       }
       const check = digestCheck(digest);
       let seq = 0;
@@ -81,7 +89,14 @@ export function createPostgresArtifactBlobs(url: string, options: PostgresArtifa
             if (expect < Math.min(row.chunks, from + CHUNKS_PER_READ)) throw chunkMissing(digest, expect);
           }
         };
-        yield* verifiedOut(digest, row.size, pieces());
+        try {
+          yield* verifiedOut(digest, row.size, pieces());
+        } catch (error) {
+          if (isCutoverError(error) && error.code === 'ARTIFACT_DIGEST_MISMATCH') {
+            await db.query('UPDATE artifacts SET damaged = true WHERE digest = $1', [digest]).catch(() => undefined);
+          }
+          throw error;
+        }
       })(),
       { objectMode: false },
     );
@@ -92,7 +107,7 @@ export function createPostgresArtifactBlobs(url: string, options: PostgresArtifa
     open,
     async has(digest) {
       if (!isArtifactDigest(digest)) return false;
-      return (await db.query('SELECT 1 FROM artifacts WHERE digest = $1', [digest])).rowCount === 1;
+      return (await db.query('SELECT 1 FROM artifacts WHERE digest = $1 AND NOT damaged', [digest])).rowCount === 1;
     },
     async list() {
       const res = await db.query<{ digest: string; size: number; touched_at: number }>('SELECT digest, size, touched_at FROM artifacts ORDER BY digest');
