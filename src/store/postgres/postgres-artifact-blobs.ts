@@ -70,7 +70,9 @@ export function createPostgresArtifactBlobs(url: string, options: PostgresArtifa
     return Readable.from(
       (async function* () {
         checkArtifactDigest(digest);
-        const head = await db.query<{ size: number; chunks: number }>('SELECT size, chunks FROM artifacts WHERE digest = $1', [digest]);
+        // `xmin` names the version of the row read here: the damage is recorded only on that
+        // version, never on a copy a concurrent upload replaced (or touched) while this one read.
+        const head = await db.query<{ size: number; chunks: number; version: string }>('SELECT size, chunks, xmin::text AS version FROM artifacts WHERE digest = $1', [digest]);
         const row = head.rows[0];
         if (!row) throw sharedArtifactMissing(digest);
         // Autocommit reads a few chunks at a time: no connection is held while the receiver is slow.
@@ -93,7 +95,7 @@ export function createPostgresArtifactBlobs(url: string, options: PostgresArtifa
           yield* verifiedOut(digest, row.size, pieces());
         } catch (error) {
           if (isCutoverError(error) && error.code === 'ARTIFACT_DIGEST_MISMATCH') {
-            await db.query('UPDATE artifacts SET damaged = true WHERE digest = $1', [digest]).catch(() => undefined);
+            await db.query('UPDATE artifacts SET damaged = true WHERE digest = $1 AND xmin::text = $2', [digest, row.version]).catch(() => undefined);
           }
           throw error;
         }
