@@ -11,6 +11,7 @@ import {
   verifiedOut,
 } from '../artifact-blobs.ts';
 import type { ArtifactBlobs } from '../artifact-blobs.ts';
+import type { PoolClient } from 'pg';
 import { createPgDb } from './postgres-db.ts';
 
 /** Options of {@link createPostgresArtifactBlobs}. */
@@ -36,24 +37,37 @@ export function createPostgresArtifactBlobs(url: string, options: PostgresArtifa
   const chunkSize = options.chunkSize ?? DEFAULT_ARTIFACT_CHUNK_BYTES;
   const db = createPgDb(url, options.poolSize ?? 4);
 
-  async function put(digest: string, open: () => AsyncIterable<Uint8Array>, at: number) {
-    checkArtifactDigest(digest);
-    return db.transaction(async (client) => {
-      const claimed = await client.query(
+  /**
+   * Takes the digest's row for this transaction: a new row (`write`), or the stored one, whose age
+   * is refreshed (`stored`) unless a read found it damaged, when its chunks go (`write` again).
+   */
+  async function claim(client: PoolClient, digest: string, at: number): Promise<{ write: true } | { write: false; size: number }> {
+    for (;;) {
+      const inserted = await client.query(
         `INSERT INTO artifacts (digest, size, chunk_size, chunks, created_at, touched_at) VALUES ($1, 0, $2, 0, $3, $3)
          ON CONFLICT (digest) DO NOTHING`,
         [digest, chunkSize, at],
       );
-      if (claimed.rowCount === 0) {
-        const res = await client.query<{ size: number; damaged: boolean }>('SELECT size, damaged FROM artifacts WHERE digest = $1 FOR UPDATE', [digest]);
-        if (!res.rows[0]!.damaged) {
-          await client.query('UPDATE artifacts SET touched_at = GREATEST(touched_at, $2) WHERE digest = $1', [digest, at]);
-          return { size: res.rows[0]!.size, stored: false };
-        }
-        // A read found this copy damaged: these bytes replace it, or (on a mismatch) the rollback keeps it as it was.
-        await client.query('DELETE FROM artifact_chunks WHERE digest = $1', [digest]);
-        await client.query('UPDATE artifacts SET chunk_size = $2, touched_at = $3, damaged = false WHERE digest = $1', [digest, chunkSize, at]);
+      if (inserted.rowCount === 1) return { write: true };
+      const res = await client.query<{ size: number; damaged: boolean }>('SELECT size, damaged FROM artifacts WHERE digest = $1 FOR UPDATE', [digest]);
+      const row = res.rows[0];
+      if (!row) continue; // removed in between: claim it anew
+      if (!row.damaged) {
+        await client.query('UPDATE artifacts SET touched_at = GREATEST(touched_at, $2) WHERE digest = $1', [digest, at]);
+        return { write: false, size: row.size };
       }
+      // These bytes replace the damaged copy, or (on a mismatch) the rollback keeps it as it was.
+      await client.query('DELETE FROM artifact_chunks WHERE digest = $1', [digest]);
+      await client.query('UPDATE artifacts SET chunk_size = $2, touched_at = $3, damaged = false WHERE digest = $1', [digest, chunkSize, at]);
+      return { write: true };
+    }
+  }
+
+  async function put(digest: string, open: () => AsyncIterable<Uint8Array>, at: number) {
+    checkArtifactDigest(digest);
+    return db.transaction(async (client) => {
+      const claimed = await claim(client, digest, at);
+      if (!claimed.write) return { size: claimed.size, stored: false };
       const check = digestCheck(digest);
       let seq = 0;
       for await (const piece of rechunk(open(), chunkSize)) {
