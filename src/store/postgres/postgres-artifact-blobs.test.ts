@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { artifactBlobsContract } from '../artifact-blobs-contract.ts';
 import { createPostgresArtifactBlobs } from './postgres-artifact-blobs.ts';
+import { openArtifactBlobs } from '../open-store.ts';
 import { startTestCluster } from '../../testing/index.ts';
 import type { TestCluster } from '../../testing/index.ts';
 
@@ -58,6 +59,19 @@ test('postgres artifact blobs: the bytes are rows of chunk_size bytes, the last 
   } finally {
     await raw.end();
     await blobs.close();
+    cluster.discardDatabase(url);
+  }
+});
+
+test('openArtifactBlobs: shared artifacts on a postgres:// database, none with SQLite (one server)', async () => {
+  assert.equal(openArtifactBlobs('/var/lib/cutover/private/cutover.db'), undefined);
+  const url = await cluster.createDatabase();
+  const blobs = openArtifactBlobs(url);
+  try {
+    assert.ok(blobs);
+    assert.deepEqual(await blobs.list(), []);
+  } finally {
+    await blobs?.close();
     cluster.discardDatabase(url);
   }
 });
