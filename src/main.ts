@@ -8,8 +8,8 @@ import { CutoverError, createApiServer, isCutoverError, listen, readTlsFiles, sy
 import type { Clock, Logger } from './shared/index.ts';
 import { cliConfigDir } from './config/index.ts';
 import type { Config } from './config/index.ts';
-import { describeDatabase, openStore } from './store/index.ts';
-import { createArtifactStore } from './releases/index.ts';
+import { describeDatabase, openArtifactBlobs, openStore } from './store/index.ts';
+import { createArtifactStore, createCachedArtifactStore } from './releases/index.ts';
 import { createDeployer, createTrafficControls, pruneArtifacts } from './deploy/index.ts';
 import {
   advertiseServer,
@@ -76,7 +76,12 @@ export async function startServer(
   const store = await withPrivateUmask(() => openStore(config.database!, { log }));
   await secureDatabaseFiles(config.database, log);
   await ensureBuiltInChannels({ store, clock });
-  const artifacts = createArtifactStore(join(config.dataDir, 'artifacts'));
+  // Replicas on PostgreSQL share artifacts through it, and <dataDir>/artifacts is this replica's
+  // cache (ADR 0024); with SQLite there is one server and the directory is the store.
+  const blobs = openArtifactBlobs(config.database!);
+  const localArtifacts = createArtifactStore(join(config.dataDir, 'artifacts'));
+  const cache = blobs && createCachedArtifactStore(localArtifacts, blobs, { log });
+  const artifacts = cache ?? localArtifacts;
   const analysisThresholds = { minRequests: config.bakeMinRequests, maxErrorRate: config.bakeMaxErrorRate };
   // Every agent dials in (ADR 0019): the runtime sends each call to the session of the instance's
   // machine. Rollbacks made on a machine while the server was away (`cutover local rollback`)
@@ -98,7 +103,7 @@ export async function startServer(
     store,
     clock,
     log,
-    artifactPath: (digest) => artifacts.path(digest),
+    artifactPath: (digest) => artifacts.localFile(digest),
     countersMs: config.bakeCheckInterval,
     onConnect: (session) => void fleet.onConnect(session),
   });
@@ -171,6 +176,7 @@ export async function startServer(
     apiPort = await listen(server.server, config.apiPort, config.apiHost);
   } catch (error) {
     await store.close();
+    await blobs?.close();
     throw (error as NodeJS.ErrnoException).code === 'EADDRINUSE' ? apiPortInUse(config, error) : error;
   }
   const url = `${tls ? 'https' : 'http'}://${config.apiHost}:${apiPort}`;
@@ -217,8 +223,11 @@ export async function startServer(
   // Deployments whose server died (lease expired) are settled even when no replica restarts.
   const settleTimer = every(settleIntervalMs(config.lockTtl), log, 'could not settle interrupted deployments yet', () => deployer.recover());
   const warmTimer = every(config.warmCheckInterval, log, 'stopping expired warm slots failed', () => deployer.stopExpiredWarmSlots());
-  // One sweep at a time; stop() waits for the one running so it never meets a closed store.
-  let collecting: Promise<unknown> = Promise.resolve();
+  // One sweep at a time; stop() waits for the one running so it never meets a closed store. The
+  // first shares what only this replica's directory holds (uploaded before replicas shared artifacts).
+  let collecting: Promise<unknown> = (cache?.shareLocal() ?? Promise.resolve()).catch((error: Error) =>
+    log.warn({ err: error.message }, 'could not share the artifacts only this replica holds'),
+  );
   const collectTimer = setInterval(() => {
     collecting = collecting.then(() =>
       collectUnreferencedArtifacts({ store, artifacts, clock, log }, config.unreferencedArtifactTtl).catch((error: Error) =>
@@ -275,6 +284,7 @@ export async function startServer(
         // A deployment cut short here is settled by recover() at the next start.
         await Promise.race([deployer.idle(), new Promise((r) => setTimeout(r, 5000).unref())]);
         await store.close();
+        await blobs?.close();
         log.info({}, 'server stopped');
       })();
       return stopping;

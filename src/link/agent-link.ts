@@ -23,8 +23,8 @@ export interface AgentLinkDeps {
   store: Store;
   clock: Clock;
   log: Logger;
-  /** Where an artifact's bytes are, by digest (the server's artifact store). */
-  artifactPath(digest: string): string;
+  /** Where an artifact's bytes are, by digest (the server's artifact store; a replica's cache may fetch them first). */
+  artifactPath(digest: string): string | Promise<string>;
   heartbeatMs?: number;
   /** How often agents push their routers' counters (the bake interval); default: never. */
   countersMs?: number;
@@ -190,7 +190,7 @@ export function createAgentLink(deps: AgentLinkDeps): AgentLink {
     await authenticateMachine(deps.store, bearer(req));
     if (!DIGEST.test(digest))
       throw new CutoverError('ARTIFACT_INVALID', `not an artifact digest: ${JSON.stringify(digest)}`);
-    const file = deps.artifactPath(digest);
+    const file = await deps.artifactPath(digest);
     const size = await stat(file).then(
       (s) => s.size,
       () => {

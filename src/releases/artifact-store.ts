@@ -27,6 +27,15 @@ export interface StoredFile {
 /** The name of a stored artifact's file (the hex of its digest captured); not global, so `exec`/`test` keep no state. */
 const ARTIFACT_NAME = /^sha256-([0-9a-f]{64})\.tgz$/;
 
+/** The digest a {@link StoredFile} name stands for, if it names an artifact (not a temporary file). */
+export function digestOfFileName(name: string): string | undefined {
+  const match = ARTIFACT_NAME.exec(name);
+  return match ? `sha256:${match[1]}` : undefined;
+}
+
+/** The name of the file that holds `digest` (a valid digest). */
+export const fileNameOf = (digest: string): string => `sha256-${digest.slice('sha256:'.length)}.tgz`;
+
 /** Content-addressed artifact files, `<dir>/sha256-<hex>.tgz`. */
 export interface ArtifactStore {
   dir: string;
@@ -44,6 +53,12 @@ export interface ArtifactStore {
   /** The file for `digest` (which may not exist yet). Throws `ARTIFACT_INVALID` for a malformed digest. */
   path(digest: string): string;
   /**
+   * The local file holding `digest`, to serve with `Range` (the agent link). A replica's cache
+   * ({@link createCachedArtifactStore}) fetches a missing one from the shared copy first; this store
+   * has nothing to fetch from, so it is {@link path}, whether or not the file exists.
+   */
+  localFile(digest: string): Promise<string>;
+  /**
    * Streams the artifact; the stream fails with `ARTIFACT_NOT_FOUND` if it is not stored, and with
    * `ARTIFACT_DIGEST_MISMATCH` at its end if the bytes do not hash to `digest`.
    */
@@ -58,7 +73,7 @@ export function createArtifactStore(dir: string): ArtifactStore {
     if (!isValidDigest(digest)) {
       throw new CutoverError('ARTIFACT_INVALID', `Not an artifact digest: ${JSON.stringify(digest)}; expected "sha256:" and 64 lowercase hex digits`);
     }
-    return path.join(root, `sha256-${digest.slice('sha256:'.length)}.tgz`);
+    return path.join(root, fileNameOf(digest));
   }
 
   async function has(digest: string): Promise<boolean> {
@@ -195,7 +210,7 @@ export function createArtifactStore(dir: string): ArtifactStore {
     await rm(path.join(root, name), { force: true });
   }
 
-  return { dir: root, put, has, path: fileFor, open: openArtifact, list, remove };
+  return { dir: root, put, has, path: fileFor, localFile: async (digest) => fileFor(digest), open: openArtifact, list, remove };
 }
 
 // A re-upload restarts the age of stored content, so a publish that follows it is never beaten

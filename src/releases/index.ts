@@ -19,6 +19,8 @@ export { packArtifact } from './pack-artifact.ts';
 export type { PackedArtifact } from './pack-artifact.ts';
 export { createArtifactStore } from './artifact-store.ts';
 export type { ArtifactStore, PutOptions, StoredFile } from './artifact-store.ts';
+export { createCachedArtifactStore } from './cached-artifact-store.ts';
+export type { CachedArtifactStore, CachedArtifactStoreOptions } from './cached-artifact-store.ts';
 export { DEFAULT_MAX_ARTIFACT_BYTES } from './artifact-limits.ts';
 export { sniffTarGz } from './sniff-artifact.ts';
 export { artifactsToCollect } from './artifact-collection.ts';

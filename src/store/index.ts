@@ -47,4 +47,7 @@ export { createSqliteStore } from './sqlite/sqlite-store.ts';
 export { auditHash, chainAuditEntry, createChainVerifier, verifyAuditChain } from './audit-chain.ts';
 export type { ChainCheck, ChainProblem } from './audit-chain.ts';
 export { createPostgresStore } from './postgres/index.ts';
-export { openStore, describeDatabase, isPostgresUrl } from './open-store.ts';
+export { openStore, openArtifactBlobs, describeDatabase, isPostgresUrl } from './open-store.ts';
+export type { ArtifactBlobs, SharedArtifact } from './artifact-blobs.ts';
+export { createMemoryArtifactBlobs } from './memory/memory-artifact-blobs.ts';
+export type { MemoryArtifactBlobsOptions, MemoryBlob } from './memory/memory-artifact-blobs.ts';

@@ -1,7 +1,8 @@
 import type { Store } from './store.ts';
 import type { RowLog } from './decode-rows.ts';
 import { createSqliteStore } from './sqlite/sqlite-store.ts';
-import { createPostgresStore } from './postgres/index.ts';
+import type { ArtifactBlobs } from './artifact-blobs.ts';
+import { createPostgresArtifactBlobs, createPostgresStore } from './postgres/index.ts';
 
 /** True for a `postgres://` or `postgresql://` URL. */
 export function isPostgresUrl(location: string): boolean {
@@ -14,6 +15,15 @@ export function isPostgresUrl(location: string): boolean {
  */
 export async function openStore(location: string, options: { log?: RowLog } = {}): Promise<Store> {
   return isPostgresUrl(location) ? createPostgresStore(location, options) : createSqliteStore(location, options);
+}
+
+/**
+ * The artifacts replicas share through the database a `database` setting names (ADR 0024): on
+ * PostgreSQL, its `artifacts` tables (open the store first: it migrates them); with SQLite there is
+ * one server and nothing to share, so undefined.
+ */
+export function openArtifactBlobs(location: string): ArtifactBlobs | undefined {
+  return isPostgresUrl(location) ? createPostgresArtifactBlobs(location) : undefined;
 }
 
 /** The setting as it may be shown in logs: a URL's password is masked. */

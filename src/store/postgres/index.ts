@@ -1,2 +1,4 @@
 export { createPostgresStore } from './postgres-store.ts';
 export type { PostgresStoreOptions } from './postgres-store.ts';
+export { createPostgresArtifactBlobs } from './postgres-artifact-blobs.ts';
+export type { PostgresArtifactBlobsOptions } from './postgres-artifact-blobs.ts';
