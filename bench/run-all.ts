@@ -12,6 +12,7 @@ import { runTargetResolution, RESOLUTION_TARGET_MS } from './target-resolution.t
 import { runFleetPlan, PLAN_TARGET_MS } from './fleet-plan.ts';
 import { runRouterBench } from './router-proxy.ts';
 import { runRouterPinned } from './router-pinned.ts';
+import { runFlipSkew, SKEW_TARGET_MS } from './flip-skew.ts';
 import { verdict } from './lib/stats.ts';
 
 const startedAt = new Date();
@@ -33,6 +34,8 @@ const router = await runRouterBench();
 console.log(router.lines.join('\n') + '\n');
 const pinned = await runRouterPinned();
 console.log(pinned.lines.join('\n') + '\n');
+const skew = await runFlipSkew({ runs: intFlag('skew-runs', 20), machines: [1, 3, 10], intervalMs: 1 });
+console.log(skew.lines.join('\n') + '\n');
 const planning = await runFleetPlan({ n: intFlag('instances', 100_000), runs: intFlag('plan-runs', 5) });
 console.log(planning.lines.join('\n') + '\n');
 
@@ -57,6 +60,11 @@ const block = [
   ),
   `| fleet-plan (${planning.result.n} instances, n=${planning.result.pure.n}) | planFleet (pure) | ${ms(planning.result.pure.p50)} | ${ms(planning.result.pure.p90)} | ${ms(planning.result.pure.p99)} | ${ms(planning.result.pure.max)} | ≤ ${PLAN_TARGET_MS} ms: ${verdict(planning.result.pure, PLAN_TARGET_MS)} |`,
   `| | load from SQLite + planFleet | ${ms(planning.result.loadAndPlan.p50)} | ${ms(planning.result.loadAndPlan.p90)} | ${ms(planning.result.loadAndPlan.p99)} | ${ms(planning.result.loadAndPlan.max)} | ${verdict(planning.result.loadAndPlan, PLAN_TARGET_MS)} |`,
+  ...skew.results.flatMap((r) => [
+    `| flip-skew, ${r.machines} machines (n=${r.skew.n}, CPU idle ${r.cpuIdle.toFixed(0)} %) | first new answer, last machine − first | ${ms(r.skew.p50)} | ${ms(r.skew.p90)} | ${ms(r.skew.p99)} | ${ms(r.skew.max)} | ${r.machines === 3 ? `≤ ${SKEW_TARGET_MS} ms: ${verdict(r.skew, SKEW_TARGET_MS)}` : '(informative)'} |`,
+    `| | agents' flippedAt, last − first | ${ms(r.agentSkew.p50)} | ${ms(r.agentSkew.p90)} | ${ms(r.agentSkew.p99)} | ${ms(r.agentSkew.max)} | (informative) |`,
+    `| | deploy: flip to warm / start + health + flip (p50) | ${ms(r.flipDeploy.p50)} | | | ${ms(r.fullDeploy.p50)} | (informative) |`,
+  ]),
   '',
   'All figures in ms. Details above in the run output; see bench/README.md for definitions.',
 ].join('\n');
@@ -65,11 +73,11 @@ const dir = new URL('./results/', import.meta.url);
 await mkdir(dir, { recursive: true });
 await writeFile(
   new URL('latest.md', dir),
-  block + '\n\n```\n' + [...rollback.lines, '', ...deploy.lines, '', ...fleet.lines, '', ...router.lines, '', ...pinned.lines, '', ...planning.lines].join('\n') + '\n```\n',
+  block + '\n\n```\n' + [...rollback.lines, '', ...deploy.lines, '', ...fleet.lines, '', ...router.lines, '', ...pinned.lines, '', ...skew.lines, '', ...planning.lines].join('\n') + '\n```\n',
 );
 await writeFile(
   new URL('latest.json', dir),
-  JSON.stringify({ startedAt, machine, rollback: { ...rollback, flips: undefined }, deploy, targetResolution: fleet.results, fleetPlan: planning.result, router: router.results, routerPinned: pinned.summary }, null, 2) + '\n',
+  JSON.stringify({ startedAt, machine, rollback: { ...rollback, flips: undefined }, deploy, targetResolution: fleet.results, fleetPlan: planning.result, router: router.results, routerPinned: pinned.summary, flipSkew: skew.results }, null, 2) + '\n',
 );
 console.log(block);
 console.log('\nwritten to bench/results/latest.md and latest.json');
