@@ -60,17 +60,16 @@ function cpuTimes(): { idle: number; total: number } {
 }
 
 /**
- * The agents' own flip times of a deployment's flip step, per machine: `detail.machines` (a list of
- * `{machine, flippedAt}` or a record by machine name) when the server records each machine's ack;
- * else the one `flippedAt` of a single machine.
+ * The agents' own flip times of a deployment's flip step, one per machine: `detail.machines`
+ * (machine → its `flippedAt`, as a number or an ISO time) when the server records each machine's
+ * acknowledgement; else the one `flippedAt` of a single machine.
  */
 function agentFlips(d: DeploymentAnswer): number[] {
   const flip = d.steps.find((s) => s.name === 'flip');
   const detail = (flip?.detail ?? {}) as Record<string, unknown>;
   const time = (v: unknown) => (typeof v === 'string' ? Date.parse(v) : typeof v === 'number' ? v : Number.NaN);
-  const machines = detail.machines;
-  const entries = Array.isArray(machines) ? machines : machines && typeof machines === 'object' ? Object.values(machines) : [];
-  const times = entries.map((m) => time((m as { flippedAt?: unknown }).flippedAt)).filter(Number.isFinite);
+  const machines = detail.machines && typeof detail.machines === 'object' ? Object.values(detail.machines) : [];
+  const times = machines.map(time).filter(Number.isFinite);
   return times.length ? times : [time(detail.flippedAt)].filter(Number.isFinite);
 }
 

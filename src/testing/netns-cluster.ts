@@ -8,11 +8,12 @@
 // exist inside the cluster's own namespaces, so even two runs that drew the same /27 could not meet.
 // `stop()` ends only what the cluster started: its processes by pid, then whatever is left in its
 // own namespaces (slot processes of an agent that was killed), then the namespaces.
-import { execFile } from 'node:child_process';
-import { chmod, mkdir } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
+import { Agent, request } from 'node:https';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { alive, cutover, startProcess, tempDir } from './cli-process.ts';
+import { alive, cutover, isolateCliConfig, localToken, startProcess, tempDir } from './cli-process.ts';
 import type { CliResult } from './cli-process.ts';
 import { startProber } from './prober.ts';
 import type { Prober, ProberOptions } from './prober.ts';
@@ -21,6 +22,7 @@ import type { TestCerts } from './tls-certs.ts';
 import { waitFor } from './wait-for.ts';
 
 const run = promisify(execFile);
+const RELAY = new URL('./unix-relay.ts', import.meta.url).pathname;
 const ip = (...args: string[]) => run('ip', args);
 
 type Started = Awaited<ReturnType<typeof startProcess>>;
@@ -63,6 +65,11 @@ export interface NetnsCluster {
   cli(...args: string[]): Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   /** The same, whatever it exits with. */
   run(...args: string[]): Promise<CliResult>;
+  /**
+   * The server's HTTP API with the admin token, in milliseconds rather than a CLI start (through a
+   * relay in the server's namespace): the status and JSON of the answer.
+   */
+  api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
   /** The CLI on an agent's machine (`cutover local …`). */
   onAgent(agent: ClusterAgent, ...args: string[]): Promise<CliResult>;
   /** A new machine: its namespace, its link, its agent joined; resolves once its session is open. */
@@ -95,6 +102,8 @@ function addressOf(host: number): string {
 /** Starts the server and `options.agents` agents; on any failure it tears down what it made and throws. */
 export async function startNetnsCluster(options: ClusterOptions): Promise<NetnsCluster> {
   if (!/^[a-z0-9]{1,2}$/.test(options.prefix)) throw new Error(`prefix ${options.prefix}: one or two of a-z0-9`);
+  // The server records its URL, token and CA for the local CLI: in this process's own contexts file.
+  isolateCliConfig();
   const pid = process.pid;
   const data = await tempDir(`netns-${options.prefix}`);
   await chmod(data.dir, 0o711); // each agent's slot users pass through to its data directory
@@ -117,6 +126,39 @@ export async function startNetnsCluster(options: ClusterOptions): Promise<NetnsC
     return r.json;
   };
   const track = (p: Started) => (started.push(p), p);
+
+  const socket = join(data.dir, 'api.sock');
+  const https = new Agent({ keepAlive: true, maxSockets: 4 });
+  let token: string | undefined;
+  let ca: Buffer | undefined;
+
+  async function startRelay() {
+    const relay = spawn('ip', ['netns', 'exec', server.netns, process.execPath, RELAY, socket, server.address, '7443'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise<void>((r) => relay.once('exit', () => r()));
+    started.push({ child: relay, info: {}, stop: async () => void (relay.kill('SIGKILL'), await exited) });
+    await new Promise<void>((resolve, reject) => {
+      relay.stdout!.once('data', () => resolve());
+      relay.once('exit', (code) => reject(new Error(`the API relay exited with ${code}`)));
+    });
+  }
+
+  async function api(method: string, path: string, body?: unknown) {
+    token ??= await localToken(server.url);
+    ca ??= await readFile(certs.ca);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const headers: Record<string, string> = { authorization: `Bearer ${token}`, ...(payload ? { 'content-type': 'application/json' } : {}) };
+    return new Promise<{ status: number; json: any }>((resolve, reject) => { // eslint-disable-line @typescript-eslint/no-explicit-any
+      const req = request({ socketPath: socket, host: server.address, path, method, ca, agent: https, headers }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : undefined }));
+        res.on('error', reject);
+      });
+      req.setTimeout(60_000, () => req.destroy(new Error(`${method} ${path}: no answer in 60 s`)));
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
 
   async function startServer() {
     const args = ['server', '--api-host', server.address, '--api-port', '7443', '--tls-cert', certs.cert, '--tls-key', certs.key, ...(options.serverArgs ?? [])];
@@ -195,6 +237,7 @@ export async function startNetnsCluster(options: ClusterOptions): Promise<NetnsC
     dir: data.dir,
     cli,
     run: (...args) => run1(args),
+    api,
     onAgent: (agent, ...args) => cutover(agent.dataDir, args, {}, { netns: agent.netns }),
     addAgent,
     dropLink: async (agent) => void (await ip('-n', agent.netns, 'link', 'set', agent.veth, 'down')),
@@ -232,6 +275,7 @@ export async function startNetnsCluster(options: ClusterOptions): Promise<NetnsC
     probe: (targets, host, o) =>
       startProber({ ...o, targets: targets.map((a) => ({ machine: a.name, url: a.router, host })), netns: server.netns, dir: data.dir }),
     async stop() {
+      https.destroy();
       await Promise.all(agents.map((a) => stopAgentProcess(a).catch(() => {})));
       for (const p of started.reverse()) await p.stop().catch(() => {});
       for (const ns of [...namespaces].reverse()) await killIn(ns);
@@ -253,6 +297,7 @@ export async function startNetnsCluster(options: ClusterOptions): Promise<NetnsC
     await ip('-n', server.netns, 'link', 'set', 'lo', 'up');
     certs = await makeTestCerts(data.dir, [server.address]);
     await startServer();
+    await startRelay();
     // Agents join one at a time: each takes a join token from the CLI first.
     for (let i = 0; i < options.agents; i++) await addAgent();
     return cluster;
