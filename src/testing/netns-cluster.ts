@@ -72,8 +72,11 @@ export interface NetnsCluster {
   api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
   /** The CLI on an agent's machine (`cutover local …`). */
   onAgent(agent: ClusterAgent, ...args: string[]): Promise<CliResult>;
-  /** A new machine: its namespace, its link, its agent joined; resolves once its session is open. */
-  addAgent(): Promise<ClusterAgent>;
+  /**
+   * A new machine: its namespace, its link, its agent joined; resolves once its session is open.
+   * `beforeStart` runs once its namespace and address exist, before its agent starts (to probe it from its first moment).
+   */
+  addAgent(options?: { beforeStart?(agent: ClusterAgent): Promise<void> }): Promise<ClusterAgent>;
   /** Takes the agent's link down (its namespace keeps running, cut off from the server and clients). */
   dropLink(agent: ClusterAgent): Promise<void>;
   restoreLink(agent: ClusterAgent): Promise<void>;
@@ -188,7 +191,7 @@ export async function startNetnsCluster(options: ClusterOptions): Promise<NetnsC
     agent.process = track(await startProcess(agent.dataDir, args, env, { netns: agent.netns }));
   }
 
-  async function addAgent(): Promise<ClusterAgent> {
+  async function addAgent(o: { beforeStart?(agent: ClusterAgent): Promise<void> } = {}): Promise<ClusterAgent> {
     const index = agents.length + 1;
     if (index > 29) throw new Error('a cluster has at most 29 agents (its /27)');
     const agent: ClusterAgent = {
@@ -204,6 +207,7 @@ export async function startNetnsCluster(options: ClusterOptions): Promise<NetnsC
     agents.push(agent);
     await mkdir(agent.dataDir, { mode: 0o711 });
     await network(agent);
+    await o.beforeStart?.(agent);
     await startAgent(agent);
     await waitFor(`machine ${agent.name} connected`, async () => machines().then((m) => m.find((x) => x.name === agent.name)?.connected === true), 20_000);
     return agent;

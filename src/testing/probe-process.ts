@@ -3,8 +3,10 @@
 // `intervalMs`, bounded by a duration and a count, recording (sent, answered, status, version).
 // Node builtins only, so it starts fast and loads nothing of Cutover.
 //
-// argv[2] is the JSON of a ProbeConfig. It prints `ready` once its loops run; on SIGTERM, or when
-// its bounds are reached, it writes the ProbeOutput as JSON to `config.out` and prints `done`.
+// argv[2] is the JSON of its config. It prints `ready` once its loops run, then every 100 ms a line
+// `last <json>`: each router's latest answer (sent time, status, version), for a test waiting until
+// the machines settle. On SIGTERM, or when its bounds are reached, it writes every sample as JSON to
+// `config.out` and prints `done`.
 import { writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 
@@ -86,6 +88,7 @@ function finish(): Promise<void> {
   finishing ??= (async () => {
     running = false;
     clearInterval(timer);
+    clearInterval(report);
     await Promise.all(pending);
     for (const agent of agents) agent.destroy();
     const output = { targets: config.targets.map((t, i) => ({ ...t, skipped: skipped[i], rows: rows[i] })) };
@@ -95,6 +98,19 @@ function finish(): Promise<void> {
   })();
   return finishing;
 }
+
+// The latest answer of each router (by send time), for `Prober.latest()`.
+const report = setInterval(() => {
+  const last = Object.fromEntries(
+    config.targets.map((t, i) => {
+      // Answers come back nearly in send order: the latest sent is among the last few answered.
+      const r = rows[i]!.slice(-16).reduce<Row | undefined>((a, b) => (a === undefined || b[0] > a[0] ? b : a), undefined);
+      return [t.machine, r ? { sentAt: r[0], status: r[2], version: r[3] } : null];
+    }),
+  );
+  process.stdout.write(`last ${JSON.stringify(last)}\n`);
+}, 100);
+report.unref();
 
 process.once('SIGTERM', () => void finish());
 setTimeout(() => void finish(), config.durationMs).unref();

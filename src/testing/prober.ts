@@ -35,8 +35,18 @@ export interface ProberOptions {
   dir: string;
 }
 
+/** A router's latest answer, as the prober last reported it (every 100 ms). */
+export interface LatestProbe {
+  sentAt: number;
+  /** 0: no answer. */
+  status: number;
+  version: string;
+}
+
 export interface Prober {
   pid: number;
+  /** Each machine's latest answer (null before its first), at most 100 ms old. */
+  latest(): Record<string, LatestProbe | null>;
   /** Stops it (SIGTERM; SIGKILL after 10 s) and reads what it saw, per machine. */
   stop(): Promise<MachineProbes[]>;
 }
@@ -66,15 +76,22 @@ export async function startProber(options: ProberOptions): Promise<Prober> {
     : spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let stdout = '';
+  let latest: Record<string, LatestProbe | null> = {};
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (c: Buffer) => {
       stdout += c.toString();
-      if (stdout.includes('ready\n')) resolve();
+      const lines = stdout.split('\n');
+      stdout = lines.pop()!;
+      for (const line of lines) {
+        if (line === 'ready') resolve();
+        else if (line.startsWith('last ')) latest = JSON.parse(line.slice(5)) as typeof latest;
+      }
     });
     child.once('exit', (code) => reject(new Error(`the prober exited with ${code} before it was ready`)));
   });
   return {
     pid: child.pid!,
+    latest: () => latest,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);

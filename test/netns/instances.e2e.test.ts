@@ -1,0 +1,328 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { chmod, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { EXAMPLE, startNetnsCluster, waitFor } from '../../src/testing/index.ts';
+import type { ClusterAgent, MachineProbes, NetnsCluster, Prober } from '../../src/testing/index.ts';
+
+/**
+ * The faults of issue 18 ("Instances across machines"), in sequence in one cluster: a server and
+ * three agents, each in a network namespace of its own (`startNetnsCluster`), one instance placed on
+ * every machine labelled `role=web`, a prober per router sending ~200 requests/s in all from the
+ * server's machine (as a load balancer in front would). In each: zero failed requests on the machines
+ * that stay up; once settled, every reachable machine serves the same version; `status` and
+ * `machine list` say what the machines do. The server runs with `flipTimeout` 500 ms and a 2 s lease.
+ *
+ * To hit a step on time, releases wait for files this test makes: a health check that fails while
+ * a file exists (the example app's `UNHEALTHY_FILE`), a smoke test that waits for a file (the
+ * deployment sits between prepare and commit), and an artifact of a few hundred files (a start
+ * step long enough to be seen running).
+ */
+const run = promisify(execFile);
+const isRoot = process.getuid?.() === 0;
+const started = Date.now();
+const HOST = 'shop.test';
+/** About 200 requests/s over three routers (one every 15 ms to each). */
+const PROBE_MS = 15;
+let c: NetnsCluster;
+let markers: string;
+
+const marker = (name: string) => join(markers, name);
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+before(async () => {
+  if (!isRoot) {
+    assert.notEqual(process.env.CI, 'true', 'CI runs as root: the network namespace tests must not be skipped there');
+    return;
+  }
+  c = await startNetnsCluster({ agents: 3, prefix: 'in', serverEnv: { CUTOVER_FLIP_TIMEOUT: '500ms', CUTOVER_LOCK_TTL: '2s' } });
+  // Slots and tests run as the instance's own uid: the files they wait for must be reachable.
+  markers = join(c.dir, 'markers');
+  await mkdir(markers);
+  await chmod(markers, 0o755);
+  await publishReleases();
+  await c.cli('instance', 'create', 'shop', '--app', 'hello', '--host', HOST, '--machine-selector', 'role=web');
+  assert.equal((await c.cli('deploy', 'shop', '1.0.0', '--wait')).status, 'succeeded');
+});
+
+after(async () => {
+  await c?.stop();
+  console.log(`instances netns e2e: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+});
+
+/** The releases of the faults below, published at once. */
+async function publishReleases() {
+  const held = (v: string) => `env:\n  UNHEALTHY_FILE: ${marker(`sick-${v}`)}\n`;
+  const smokeWaits = (v: string) => `tests:\n  smoke:\n    command: "while [ ! -e ${marker(`smoke-${v}`)} ]; do sleep 0.05; done"\n    timeout: 1m\n`;
+  // A start step long enough to be seen: each machine unpacks its own copy of 400 more files.
+  const bulky = join(c.dir, 'bulky-app');
+  await cp(join(EXAMPLE, 'app'), bulky, { recursive: true });
+  await mkdir(join(bulky, 'pad'));
+  await Promise.all(Array.from({ length: 400 }, (_, i) => writeFile(join(bulky, 'pad', `f${i}`), `${i}\n`)));
+  const releases: [string, string, string?][] = [
+    ['1.0.0', ''],
+    ['1.1.0', held('1.1.0'), bulky],
+    ['1.2.0', held('1.2.0')],
+    ['2.0.0', smokeWaits('2.0.0')],
+    ['3.0.0', smokeWaits('3.0.0')],
+    ['4.0.0', held('4.0.0')],
+  ];
+  for (const v of ['1.1.0', '1.2.0', '4.0.0']) await writeFile(marker(`sick-${v}`), '');
+  await Promise.all(
+    releases.map(async ([version, extra, artifact]) => {
+      const file = join(c.dir, `${version}.yml`);
+      await writeFile(file, `extends: ${join(EXAMPLE, 'cutover.yml')}\nversion: ${version}\nartifact: ${artifact ?? join(EXAMPLE, 'app')}\n${extra}`);
+      await c.cli('release', 'publish', file);
+    }),
+  );
+}
+
+/** A prober on each of `agents`' routers for the length of one fault. */
+const probe = (agents: ClusterAgent[] = c.agents, path?: string) =>
+  c.probe(agents, HOST, { intervalMs: PROBE_MS, durationMs: 90_000, ...(path ? { path } : {}) });
+
+/** Zero failed probes on every machine but `lost`, and enough answers to say so. */
+function noFailures(seen: MachineProbes[], lost: string[] = []) {
+  for (const m of seen.filter((p) => !lost.includes(p.machine))) {
+    const failed = m.samples.filter((s) => s.status !== 200);
+    assert.deepEqual(failed.slice(0, 5), [], `zero failed requests through ${m.machine}'s router (${failed.length} failed)`);
+    assert.ok(m.samples.length > 20, `enough probes through ${m.machine} (${m.samples.length})`);
+  }
+}
+
+/** Waits until every machine in `agents` answers `version` to a probe sent after this call. */
+async function allServe(prober: Prober, version: string, agents: ClusterAgent[] = c.agents, timeoutMs = 20_000) {
+  const since = performance.timeOrigin + performance.now();
+  await waitFor(
+    `${agents.map((a) => a.name).join(', ')} serving ${version}`,
+    () => agents.every((a) => {
+      const last = prober.latest()[a.name];
+      return last != null && last.sentAt > since && last.status === 200 && last.version === version;
+    }),
+    timeoutMs,
+  );
+}
+
+/** Status of the instance through the API (fast: polled). */
+const status = async () => (await c.api('GET', '/api/instances/shop')).json;
+const deployment = async (id: string) => (await c.api('GET', `/api/deployments/${id}`)).json;
+/** Machine list through the API: name → { connected, drift }. */
+async function machines(): Promise<Record<string, { connected: boolean; drift: { state: string } }>> {
+  return Object.fromEntries((await c.api('GET', '/api/machines')).json.items.map((m: { name: string }) => [m.name, m]));
+}
+
+/** Starts a deployment (not waiting) and returns its id. */
+async function startDeploy(version: string): Promise<string> {
+  const r = await c.api('POST', '/api/instances/shop/deploy', { version });
+  assert.equal(r.status, 202, JSON.stringify(r.json));
+  return r.json.id;
+}
+
+/** Waits until deployment `id` runs step `name`; fails if it ends first. */
+async function stepRunning(id: string, name: string, timeoutMs = 20_000) {
+  await waitFor(`deployment ${id} running its ${name} step`, async () => {
+    const d = await deployment(id);
+    if (d.status !== 'running') throw new Error(`deployment ${id} ended ${d.status} before its ${name} step: ${JSON.stringify(d.steps)}`);
+    return d.steps.some((s: { name: string; status: string }) => s.name === name && s.status === 'running');
+  }, { timeoutMs, intervalMs: 20 });
+}
+
+/** Waits until deployment `id` has ended; its record. */
+async function ended(id: string, timeoutMs = 30_000) {
+  return waitFor(`deployment ${id} to end`, async () => {
+    const d = await deployment(id);
+    return d.status === 'running' ? undefined : d;
+  }, timeoutMs);
+}
+
+/** Every machine connected, its desired state acknowledged and served (no drift). */
+async function settled(count = c.agents.length) {
+  await waitFor(`${count} machines connected with no drift`, async () => {
+    const m = Object.values(await machines());
+    return m.filter((x) => x.connected && x.drift.state === 'none').length === count;
+  }, 20_000);
+}
+
+/** The machine whose namespace runs a process with `text` in its command line (a smoke test waiting). */
+async function machineRunning(text: string): Promise<ClusterAgent> {
+  return waitFor(`a machine running ${text}`, async () => {
+    for (const a of c.agents) {
+      const { stdout } = await run('ip', ['netns', 'pids', a.netns]).catch(() => ({ stdout: '' }));
+      for (const pid of stdout.split(/\s+/).filter(Boolean)) {
+        const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+        if (cmd.includes(text)) return a;
+      }
+    }
+    return undefined;
+  }, 20_000);
+}
+
+const others = (but: ClusterAgent) => c.agents.filter((a) => a !== but);
+
+test('a machine killed during start: the deployment fails, nothing flips, a forward deployment then fails at once naming it; back, it serves the live release', { skip: !isRoot }, async () => {
+  const [, , lost] = c.agents as [ClusterAgent, ClusterAgent, ClusterAgent];
+  const prober = await probe();
+  const id = await startDeploy('1.1.0');
+  await stepRunning(id, 'start');
+  await c.killMachine(lost);
+  const d = await ended(id);
+  assert.equal(d.status, 'failed', JSON.stringify(d));
+  assert.match(d.error.message, /web-3/, 'the failure names the lost machine');
+
+  const refused = await c.run('deploy', 'shop', '1.2.0', '--wait');
+  assert.notEqual(refused.code, 0, refused.stdout);
+  assert.equal(refused.json.error.code, 'AGENT_UNREACHABLE');
+  assert.match(refused.json.error.message, /web-3 .*not connected.*--skip-unreachable/);
+  assert.equal((await machines())['web-3']!.connected, false, 'machine list: web-3 is not connected');
+
+  await c.restart(lost);
+  await settled();
+  await allServe(prober, '1.0.0');
+  const s = await status();
+  assert.equal(s.currentVersion, '1.0.0');
+  noFailures(await prober.stop(), [lost.name]);
+});
+
+test('a machine killed during health: the deployment fails and nothing flips; back, it serves the live release', { skip: !isRoot }, async () => {
+  const [, lost] = c.agents as [ClusterAgent, ClusterAgent, ClusterAgent];
+  const prober = await probe();
+  const id = await startDeploy('1.2.0');
+  await stepRunning(id, 'health');
+  await c.killMachine(lost);
+  const d = await ended(id);
+  assert.equal(d.status, 'failed', JSON.stringify(d));
+  await c.restart(lost);
+  await settled();
+  await allServe(prober, '1.0.0');
+  assert.equal((await status()).currentVersion, '1.0.0');
+  const seen = await prober.stop();
+  noFailures(seen, [lost.name]);
+  for (const m of seen) assert.ok(!m.samples.some((x) => x.version === '1.2.0'), `${m.machine} never served 1.2.0`);
+});
+
+test('a machine killed between prepare and commit: the others flip, it is pending, and converges to the new release when back', { skip: !isRoot }, async () => {
+  const prober = await probe();
+  const id = await startDeploy('2.0.0');
+  await stepRunning(id, 'smoke');
+  const tester = await machineRunning(marker('smoke-2.0.0'));
+  const lost = others(tester)[0]!;
+  await c.killMachine(lost);
+  await writeFile(marker('smoke-2.0.0'), '');
+  const d = await ended(id);
+  assert.equal(d.status, 'partial', JSON.stringify(d));
+  assert.deepEqual([...d.machines.pending, ...d.machines.unconfirmed], [lost.name]);
+  await allServe(prober, '2.0.0', others(lost));
+  const s = await status();
+  assert.equal(s.currentVersion, '2.0.0');
+
+  await c.restart(lost);
+  await settled();
+  await allServe(prober, '2.0.0');
+  noFailures(await prober.stop(), [lost.name]);
+});
+
+test("a machine's link dropped during commit: the deployment ends partial with it unconfirmed; it converges on reconnect", { skip: !isRoot }, async () => {
+  const prober = await probe();
+  const id = await startDeploy('3.0.0');
+  await stepRunning(id, 'smoke');
+  const tester = await machineRunning(marker('smoke-3.0.0'));
+  const cut = others(tester)[1]!;
+  await c.dropLink(cut);
+  const dropped = Date.now();
+  await writeFile(marker('smoke-3.0.0'), '');
+  const d = await ended(id);
+  assert.equal(d.status, 'partial', JSON.stringify(d));
+  assert.deepEqual(d.machines.unconfirmed, [cut.name]);
+  assert.ok(Date.now() - dropped < 10_000, 'the commit waited flipTimeout for the ack, not the session timeout');
+  await allServe(prober, '3.0.0', others(cut));
+  assert.equal((await status()).currentVersion, '3.0.0');
+
+  await c.restoreLink(cut);
+  await settled();
+  await allServe(prober, '3.0.0');
+  noFailures(await prober.stop(), [cut.name]);
+});
+
+test('a partition while serving: the others serve on untouched; healed, every machine serves the live release', { skip: !isRoot }, async () => {
+  const [cut] = c.agents as [ClusterAgent];
+  const prober = await probe();
+  await pause(300);
+  await c.dropLink(cut);
+  await pause(2_000);
+  await c.restoreLink(cut);
+  await allServe(prober, '3.0.0');
+  await settled();
+  assert.equal((await status()).currentVersion, '3.0.0');
+  const seen = await prober.stop();
+  noFailures(seen, [cut.name]);
+  for (const m of seen) assert.ok(m.samples.every((x) => x.status !== 200 || x.version === '3.0.0'), `${m.machine} served only 3.0.0`);
+});
+
+test('a rollback with one machine unreachable flips the others at once, records it pending, and it converges when back', { skip: !isRoot }, async () => {
+  const [, , lost] = c.agents as [ClusterAgent, ClusterAgent, ClusterAgent];
+  const prober = await probe();
+  await c.kill(lost, 'SIGKILL'); // its agent: the session ends; its slots live on, unrouted
+  await waitFor('web-3 disconnected', async () => (await machines())[lost.name]!.connected === false, 10_000);
+  const asked = Date.now();
+  // A partial rollback is not a success: read its record whatever the CLI exits with.
+  const answer = await c.run('rollback', 'shop', '--wait', '--reason', 'e2e');
+  const rolledBack = answer.json?.id ? answer.json : (await c.api('GET', '/api/instances/shop/deployments?limit=1')).json.items[0];
+  assert.ok(Date.now() - asked < 8_000, `the rollback did not wait for the lost machine (${Date.now() - asked} ms, with the CLI's start)`);
+  assert.equal(rolledBack.toVersion, '2.0.0');
+  assert.equal(rolledBack.status, 'partial', JSON.stringify(rolledBack));
+  assert.ok([...rolledBack.machines.pending, ...rolledBack.machines.skipped].includes(lost.name), JSON.stringify(rolledBack.machines));
+  await allServe(prober, '2.0.0', others(lost));
+  assert.equal((await status()).currentVersion, '2.0.0');
+
+  await c.restart(lost);
+  await settled();
+  await allServe(prober, '2.0.0');
+  noFailures(await prober.stop(), [lost.name]);
+});
+
+test('a local rollback on one of three machines while the server is down: back, the server flips the other two back', { skip: !isRoot }, async () => {
+  // 3.0.0 again first, so that 2.0.0 is the warm slot a local rollback goes back to.
+  assert.equal((await c.cli('deploy', 'shop', '3.0.0', '--wait')).status, 'succeeded');
+  const [local] = c.agents as [ClusterAgent];
+  const prober = await probe();
+  await allServe(prober, '3.0.0');
+  await c.killServer();
+  const r = await c.onAgent(local, 'local', 'rollback', 'shop');
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  await allServe(prober, '2.0.0', [local]);
+  await c.startServer();
+  await allServe(prober, '2.0.0');
+  await settled();
+  assert.equal((await status()).currentVersion, '2.0.0');
+  const history = (await c.api('GET', '/api/instances/shop/deployments?limit=3')).json.items;
+  assert.ok(history.some((d: { actor: string }) => d.actor === `machine:${local.name}`), 'the local rollback is recorded');
+  noFailures(await prober.stop());
+});
+
+test('a machine joining the selection during a deployment gets the live release before its ready endpoint says 200, then the new one', { skip: !isRoot }, async () => {
+  const prober = await probe();
+  const id = await startDeploy('4.0.0');
+  await stepRunning(id, 'health');
+  let joining: { version: Prober; ready: Prober } | undefined;
+  const added = await c.addAgent({
+    beforeStart: async (agent) => {
+      joining = { version: await probe([agent]), ready: await probe([agent], '/.well-known/cutover/ready') };
+    },
+  });
+  await rm(marker('sick-4.0.0'));
+  const d = await ended(id);
+  assert.equal(d.status, 'succeeded', JSON.stringify(d));
+  await allServe(prober, '4.0.0', c.agents.slice(0, 3));
+  await allServe(joining!.version, '4.0.0', [added]);
+  await settled(4);
+  const [ready] = await joining!.ready.stop();
+  const [served] = await joining!.version.stop();
+  const firstReady = ready!.samples.filter((s) => s.status === 200).map((s) => s.answeredAt).sort((a, b) => a - b)[0];
+  assert.ok(firstReady !== undefined, 'its ready endpoint said 200 at last');
+  const after = served!.samples.filter((s) => s.sentAt >= firstReady);
+  assert.ok(after.length > 5, 'probed after it said ready');
+  assert.deepEqual(after.filter((s) => s.status !== 200 || !['2.0.0', '4.0.0'].includes(s.version)).slice(0, 3), [], 'once ready, it served the live release');
+  noFailures(await prober.stop());
+});
