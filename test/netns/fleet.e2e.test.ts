@@ -1,130 +1,61 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { chmod } from 'node:fs/promises';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { cutover, manifest, startProcess, tempDir, waitFor } from '../helpers.ts';
-import { makeTestCerts } from '../tls-certs.ts';
-import type { TestCerts } from '../tls-certs.ts';
+import { manifest, startNetnsCluster, startProber, waitFor } from '../../src/testing/index.ts';
+import type { MachineProbes, NetnsCluster } from '../../src/testing/index.ts';
 
 /**
- * A server and two agents, each on a machine of its own (network namespaces), the agents dialling
- * in over TLS (issue 17): instances placed on one machine each, deployed and rolled back through
- * the agents' sessions, with load through both routers from the server's machine the whole time;
- * the server killed and restarted while the agents serve on; a local rollback on a machine while
- * the server is away, recorded when it is back. Names and subnets come from this process's pid.
+ * A server and two agents, each on a machine of its own (network namespaces, `startNetnsCluster`),
+ * the agents dialling in over TLS (issue 17): instances placed on one machine each, deployed and
+ * rolled back through the agents' sessions, with load through both routers from the server's
+ * machine the whole time; the server killed and restarted while the agents serve on; a local
+ * rollback on a machine while the server is away, recorded when it is back. Names and subnets come
+ * from this process's pid.
  */
-const run = promisify(execFile);
-const pid = process.pid;
-const ns = { server: `cfs-${pid}`, a1: `cfa-${pid}`, a2: `cfb-${pid}` };
-const veth = { s1: `cf1s${pid}`, a1: `cf1a${pid}`, s2: `cf2s${pid}`, a2: `cf2a${pid}` };
-// A /29 of the pid's own: two /30 links, server–agent 1 (.1/.2) and server–agent 2 (.5/.6).
-const n = (pid & 0x1fffff) << 3;
-const ip = (last: number) => `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${(n & 255) + last}`;
-const addr = { s1: ip(1), a1: ip(2), s2: ip(5), a2: ip(6) };
-
 const isRoot = process.getuid?.() === 0;
 const started = Date.now();
-let data: Awaited<ReturnType<typeof tempDir>>;
-let certs: TestCerts;
-let serverDir: string;
-let server: Awaited<ReturnType<typeof startProcess>> | undefined;
-const running: { stop(): Promise<void> }[] = [];
-let netnsMade = false;
-const url = () => `https://${addr.s1}:7443`;
-
-const sh = (...args: string[]) => run('ip', args);
-
-async function startServer() {
-  server = await startProcess(serverDir, ['server', '--api-host', addr.s1, '--api-port', '7443', '--tls-cert', certs.cert, '--tls-key', certs.key], {}, { netns: ns.server });
-  running.push(server);
-}
+let c: NetnsCluster;
 
 before(async () => {
   if (!isRoot) {
     assert.notEqual(process.env.CI, 'true', 'CI runs as root: the network namespace tests must not be skipped there');
     return;
   }
-  data = await tempDir('fleet-netns');
-  await chmod(data.dir, 0o711); // each agent's slot users pass through to its data directory
-  netnsMade = true;
-  for (const name of Object.values(ns)) await sh('netns', 'add', name);
-  for (const [s, a, agentNs] of [[veth.s1, veth.a1, ns.a1], [veth.s2, veth.a2, ns.a2]] as const) {
-    await sh('link', 'add', s, 'type', 'veth', 'peer', 'name', a);
-    await sh('link', 'set', s, 'netns', ns.server);
-    await sh('link', 'set', a, 'netns', agentNs);
-  }
-  const side = async (where: string, dev: string, address: string) => {
-    await sh('-n', where, 'addr', 'add', `${address}/30`, 'dev', dev);
-    await sh('-n', where, 'link', 'set', dev, 'up');
-    await sh('-n', where, 'link', 'set', 'lo', 'up');
-  };
-  await side(ns.server, veth.s1, addr.s1);
-  await side(ns.server, veth.s2, addr.s2);
-  await side(ns.a1, veth.a1, addr.a1);
-  await side(ns.a2, veth.a2, addr.a2);
-  // Agent 2 reaches the server's address on the first link through its own link.
-  await sh('-n', ns.a2, 'route', 'add', `${addr.s1}/32`, 'via', addr.s2);
-  certs = await makeTestCerts(data.dir, [addr.s1]);
-  serverDir = join(data.dir, 'server');
-  await startServer();
+  c = await startNetnsCluster({ agents: 2, prefix: 'fl' });
 });
 
 after(async () => {
-  for (const p of running.reverse()) await p.stop().catch(() => {});
-  if (netnsMade) for (const name of Object.values(ns)) await sh('netns', 'del', name).catch(() => {});
-  await data?.cleanup();
+  await c?.stop();
   console.log(`fleet netns e2e: ${((Date.now() - started) / 1000).toFixed(1)} s`);
 });
 
-const onServer = async (args: string[]) => {
-  const r = await cutover(serverDir, [...args, '--ca-file', certs.ca], {}, { netns: ns.server });
-  return r;
-};
-const ok = async (args: string[]) => {
-  const r = await onServer(args);
-  assert.equal(r.code, 0, `cutover ${args.join(' ')}: ${r.stdout}${r.stderr}`);
-  return r.json;
-};
+const onServer = (args: string[]) => c.run(...args);
+const ok = (args: string[]) => c.cli(...args);
 
-async function startAgent(name: string, where: string) {
-  const token = await ok(['join-token', 'create', '--expires', '10m']);
-  const agent = await startProcess(
-    join(data.dir, name),
-    ['agent', '--server', url(), '--name', name, '--label', 'role=web', '--http-host', '0.0.0.0', '--http-port', '8080'],
-    { CUTOVER_JOIN_TOKEN: token.token },
-    { netns: where },
-  );
-  running.push(agent);
-  return agent;
-}
-
-/** Load through both routers from the server's machine (as a load balancer in front would send it). */
-function loadFromServerMachine(): { stop(): Promise<Record<string, { ok: number; failed: unknown[]; versions: Record<string, number> }>> } {
-  const child: ChildProcess = spawn('ip', ['netns', 'exec', ns.server, process.execPath, join(import.meta.dirname, '..', 'fixtures', 'load.mjs'), `http://${addr.a1}:8080`, 'a.test', `http://${addr.a2}:8080`, 'b.test'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+/** Load through both routers from the server's machine (as a load balancer in front would send it): a request every 2 ms to each. */
+async function loadFromServerMachine(): Promise<{ stop(): Promise<Record<string, { ok: number; failed: unknown[]; versions: Record<string, number> }>> }> {
+  const [a1, a2] = c.agents as [(typeof c.agents)[0], (typeof c.agents)[0]];
+  const prober = await startProber({
+    targets: [
+      { machine: 'a.test', url: a1.router, host: 'a.test' },
+      { machine: 'b.test', url: a2.router, host: 'b.test' },
+    ],
+    intervalMs: 2,
+    durationMs: 120_000,
+    netns: c.server.netns,
+    dir: c.dir,
   });
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  running.push({ stop: async () => void child.kill('SIGKILL') });
-  return {
-    async stop() {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-      return JSON.parse(out.trim().split('\n').pop()!);
-    },
+  const tally = (m: MachineProbes) => {
+    const versions: Record<string, number> = {};
+    for (const s of m.samples) if (s.status === 200) versions[s.version] = (versions[s.version] ?? 0) + 1;
+    return { ok: m.samples.filter((s) => s.status === 200).length, failed: m.samples.filter((s) => s.status !== 200), versions };
   };
+  return { stop: async () => Object.fromEntries((await prober.stop()).map((m) => [m.machine, tally(m)])) };
 }
 
 test('two machines dial in; instances placed on each deploy, survive the server, and roll back (also locally) under load with zero failed requests', { skip: !isRoot }, async () => {
-  await startAgent('web-1', ns.a1);
-  await startAgent('web-2', ns.a2);
-  await waitFor('both machines connected', async () => (await ok(['machine', 'list'])).items.filter((m: { connected?: boolean }) => m.connected).length === 2, 15_000);
+  await c.connected(2);
 
-  for (const v of ['1.0.0', '2.0.0']) await ok(['release', 'publish', await manifest(data.dir, v)]);
+  for (const v of ['1.0.0', '2.0.0']) await ok(['release', 'publish', await manifest(c.dir, v)]);
   const unplaced = await onServer(['instance', 'create', 'shop', '--app', 'hello', '--host', 'shop.test']);
   assert.equal(unplaced.json.error.code, 'MACHINE_REQUIRED', unplaced.stdout);
   assert.match(unplaced.json.error.message, /web-1.*web-2|web-2.*web-1/);
@@ -132,18 +63,17 @@ test('two machines dial in; instances placed on each deploy, survive the server,
   await ok(['instance', 'create', 'shop-b', '--app', 'hello', '--host', 'b.test', '--machine', 'web-2']);
   for (const i of ['shop-a', 'shop-b']) assert.equal((await ok(['deploy', i, '1.0.0', '--wait'])).status, 'succeeded');
 
-  const traffic = loadFromServerMachine();
+  const traffic = await loadFromServerMachine();
   await new Promise((r) => setTimeout(r, 500));
   for (const i of ['shop-a', 'shop-b']) assert.equal((await ok(['deploy', i, '2.0.0', '--wait'])).status, 'succeeded');
 
   // The server dies; the agents serve on. Agent 2's operator rolls back on the machine itself.
-  server!.child.kill('SIGKILL');
-  await new Promise((r) => server!.child.once('exit', r));
-  const local = await cutover(join(data.dir, 'web-2'), ['local', 'rollback', 'shop-b'], {}, { netns: ns.a2 });
+  await c.killServer();
+  const local = await c.onAgent(c.agents[1]!, 'local', 'rollback', 'shop-b');
   assert.equal(local.code, 0, local.stdout + local.stderr);
   await new Promise((r) => setTimeout(r, 500));
-  await startServer();
-  await waitFor('both machines back', async () => (await ok(['machine', 'list'])).items.filter((m: { connected?: boolean }) => m.connected).length === 2, 20_000);
+  await c.startServer();
+  await c.connected(2);
 
   // The local rollback became an audited rollback deployment by the machine; nothing flipped it forward.
   const recorded = await waitFor(
