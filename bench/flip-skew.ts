@@ -5,7 +5,7 @@
  * example app (each a barrier flip to the warm slot). Skew = the first new-version answer on the last
  * machine minus that on the first. See README.md ("flip-skew").
  *
- * Usage (root: namespaces): node flip-skew.ts [--runs 20] [--machines 1,3,10] [--interval 1]
+ * Usage (root: namespaces): node flip-skew.ts [--runs 20] [--full 5] [--machines 1,3,10] [--interval 1]
  */
 import { readFileSync } from 'node:fs';
 import { flipReport, manifest, startNetnsCluster } from '../src/testing/index.ts';
@@ -17,7 +17,6 @@ import type { Summary } from './lib/stats.ts';
 
 export const SKEW_TARGET_MS = 50;
 const HOST = 'web.test';
-const VERSIONS = ['1.0.0', '2.0.0'] as const;
 /** Where the instance runs: every machine of the cluster, by label. */
 const PLACEMENT = ['--machine-selector', 'role=web'];
 
@@ -27,6 +26,8 @@ export interface SkewOptions {
   machines: number[];
   /** The probers' interval, ms. */
   intervalMs: number;
+  /** Full deployments first (start, health and flip on every machine), each of a new version. */
+  full: number;
 }
 
 export interface MachineCountResult {
@@ -39,7 +40,7 @@ export interface MachineCountResult {
   resolution: Summary;
   /** Deployment finishedAt − createdAt: the alternating barrier flips to the warm slot. */
   flipDeploy: Summary;
-  /** The same for the two first deployments (start, health and flip on every machine). */
+  /** The same for the full deployments first (start, health and flip on every machine). */
   fullDeploy: Summary;
   /** Probes failed during the runs, and ticks skipped because a router had 4 probes unanswered. */
   failed: number;
@@ -82,14 +83,19 @@ async function deploy(c: NetnsCluster, version: string): Promise<{ d: Deployment
 const took = (d: Deployment) => (d.finishedAt ?? Number.NaN) - d.createdAt;
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** One cluster of `machines` agents: two full deployments, then `runs` probed flips. */
+/** One cluster of `machines` agents: `full` full deployments, then `runs` probed flips. */
 async function measure(machines: number, options: SkewOptions): Promise<MachineCountResult> {
   const c = await startNetnsCluster({ agents: machines, prefix: 'fs' });
   try {
     return await withDeadline(`flip-skew with ${machines} machines`, 120_000 + options.runs * 15_000, async () => {
-      for (const v of VERSIONS) await c.cli('release', 'publish', await manifest(c.dir, v));
+      // 1.0.0, 1.0.1, …: each full deployment starts a release no slot holds; the flips then
+      // alternate between the last two, each warm in the other colour.
+      const versions = Array.from({ length: Math.max(2, options.full) }, (_, i) => `1.0.${i}`);
+      await Promise.all(versions.map(async (v) => c.cli('release', 'publish', await manifest(c.dir, v))));
       await c.cli('instance', 'create', 'web', '--app', 'hello', '--host', HOST, ...PLACEMENT);
-      const full = [took((await deploy(c, VERSIONS[0])).d), took((await deploy(c, VERSIONS[1])).d)];
+      const full: number[] = [];
+      for (const v of versions) full.push(took((await deploy(c, v)).d));
+      const pair = versions.slice(-2) as [string, string];
       const skews: number[] = [];
       const agentSkews: number[] = [];
       const windows: number[] = [];
@@ -98,7 +104,7 @@ async function measure(machines: number, options: SkewOptions): Promise<MachineC
       let skipped = 0;
       const cpu0 = cpuTimes();
       for (let run = 0; run < options.runs; run++) {
-        const version = VERSIONS[run % 2]!;
+        const version = pair[run % 2]!;
         const prober = await c.probe(c.agents, HOST, { intervalMs: options.intervalMs, durationMs: 30_000 });
         await pause(300); // every loop has connected and answered before the flip
         const { d, raw } = await deploy(c, version);
@@ -134,7 +140,7 @@ async function measure(machines: number, options: SkewOptions): Promise<MachineC
 
 /** Runs the benchmark for each machine count and returns the figures and a printable report. */
 export async function runFlipSkew(options: SkewOptions): Promise<SkewResult> {
-  const lines = [`flip-skew: ${options.runs} barrier flips per machine count, probes every ${options.intervalMs} ms per router`];
+  const lines = [`flip-skew: ${options.full} full deployments, then ${options.runs} barrier flips to the warm slot per machine count; probes every ${options.intervalMs} ms per router`];
   if (process.getuid?.() !== 0) return { results: [], lines: [...lines, 'skipped: network namespaces need root'] };
   const results: MachineCountResult[] = [];
   for (const machines of options.machines) {
@@ -148,7 +154,7 @@ export async function runFlipSkew(options: SkewOptions): Promise<SkewResult> {
       row("agents' flippedAt, last − first", r.agentSkew),
       row('per machine: first new answer − last old sent', r.resolution),
       row('deploy, flip to warm (finishedAt − createdAt)', r.flipDeploy),
-      row('deploy, start + health + flip (the first two)', r.fullDeploy),
+      row('deploy, start + health + flip (full)', r.fullDeploy),
     );
     if (machines === 3) lines.push(`target: skew p99 ≤ ${SKEW_TARGET_MS} ms at 3 machines: ${verdict(r.skew, SKEW_TARGET_MS)}`);
   }
@@ -158,6 +164,6 @@ export async function runFlipSkew(options: SkewOptions): Promise<SkewResult> {
 if (import.meta.main) {
   const list = process.argv.indexOf('--machines');
   const machines = list >= 0 ? process.argv[list + 1]!.split(',').map(Number) : [1, 3, 10];
-  const { lines } = await runFlipSkew({ runs: intFlag('runs', 20), machines, intervalMs: intFlag('interval', 1) });
+  const { lines } = await runFlipSkew({ runs: intFlag('runs', 20), machines, intervalMs: intFlag('interval', 1), full: intFlag('full', 5) });
   console.log(lines.join('\n'));
 }

@@ -34,7 +34,7 @@ const router = await runRouterBench();
 console.log(router.lines.join('\n') + '\n');
 const pinned = await runRouterPinned();
 console.log(pinned.lines.join('\n') + '\n');
-const skew = await runFlipSkew({ runs: intFlag('skew-runs', 20), machines: [1, 3, 10], intervalMs: 1 });
+const skew = await runFlipSkew({ runs: intFlag('skew-runs', 20), machines: [1, 3, 10], intervalMs: 1, full: 5 });
 console.log(skew.lines.join('\n') + '\n');
 const planning = await runFleetPlan({ n: intFlag('instances', 100_000), runs: intFlag('plan-runs', 5) });
 console.log(planning.lines.join('\n') + '\n');
@@ -63,7 +63,7 @@ const block = [
   ...skew.results.flatMap((r) => [
     `| flip-skew, ${r.machines} machines (n=${r.skew.n}, CPU idle ${r.cpuIdle.toFixed(0)} %) | first new answer, last machine − first | ${ms(r.skew.p50)} | ${ms(r.skew.p90)} | ${ms(r.skew.p99)} | ${ms(r.skew.max)} | ${r.machines === 3 ? `≤ ${SKEW_TARGET_MS} ms: ${verdict(r.skew, SKEW_TARGET_MS)}` : '(informative)'} |`,
     `| | agents' flippedAt, last − first | ${ms(r.agentSkew.p50)} | ${ms(r.agentSkew.p90)} | ${ms(r.agentSkew.p99)} | ${ms(r.agentSkew.max)} | (informative) |`,
-    `| | deploy: flip to warm / start + health + flip (p50) | ${ms(r.flipDeploy.p50)} | | | ${ms(r.fullDeploy.p50)} | (informative) |`,
+    `| | deploy p50: flip to warm / full (start + health + flip) | ${ms(r.flipDeploy.p50)} | | | ${ms(r.fullDeploy.p50)} | (informative) |`,
   ]),
   '',
   'All figures in ms. Details above in the run output; see bench/README.md for definitions.',
