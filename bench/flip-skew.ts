@@ -61,15 +61,16 @@ function cpuTimes(): { idle: number; total: number } {
 }
 
 /**
- * The agents' own flip times of a deployment's flip step, one per machine: `detail.machines`
- * (machine → its `flippedAt`, as a number or an ISO time) when the server records each machine's
- * acknowledgement; else the one `flippedAt` of a single machine.
+ * The agents' own flip times of a deployment's flip step, one per machine: `detail.flips` (machine
+ * → its `flippedAt`, an ISO time on the wire; `detail.machines` before aefb496's follow-up) when the
+ * instance runs on several machines; else the one `flippedAt` of a single machine.
  */
 function agentFlips(d: DeploymentAnswer): number[] {
   const flip = d.steps.find((s) => s.name === 'flip');
   const detail = (flip?.detail ?? {}) as Record<string, unknown>;
   const time = (v: unknown) => (typeof v === 'string' ? Date.parse(v) : typeof v === 'number' ? v : Number.NaN);
-  const machines = detail.machines && typeof detail.machines === 'object' ? Object.values(detail.machines) : [];
+  const perMachine = detail.flips ?? detail.machines;
+  const machines = perMachine && typeof perMachine === 'object' ? Object.values(perMachine) : [];
   const times = machines.map(time).filter(Number.isFinite);
   return times.length ? times : [time(detail.flippedAt)].filter(Number.isFinite);
 }
