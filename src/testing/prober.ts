@@ -45,6 +45,8 @@ export interface LatestProbe {
 
 export interface Prober {
   pid: number;
+  /** Resolves when the process has exited (by its own bounds, or stopped). */
+  exited: Promise<void>;
   /** Each machine's latest answer (null before its first), at most 100 ms old. */
   latest(): Record<string, LatestProbe | null>;
   /** Stops it (SIGTERM; SIGKILL after 10 s) and reads what it saw, per machine. */
@@ -91,6 +93,7 @@ export async function startProber(options: ProberOptions): Promise<Prober> {
   });
   return {
     pid: child.pid!,
+    exited,
     latest: () => latest,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
