@@ -112,5 +112,6 @@ test('two machines dial in; instances placed on each deploy, survive the server,
   assert.equal((await ok(['machine', 'show', 'web-2'])).connected, false, 'the old credential opens no new session');
   const refused = await onServer(['deploy', 'shop-b', '2.0.0', '--wait']);
   assert.notEqual(refused.code, 0, refused.stdout);
-  assert.match(refused.stdout, /machine web-2 is not connected/);
+  assert.equal(refused.json.error.code, 'AGENT_UNREACHABLE', refused.stdout);
+  assert.match(refused.json.error.message, /\(web-2\)/, 'the refusal names the machine');
 });
