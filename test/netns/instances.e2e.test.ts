@@ -261,7 +261,8 @@ test('a machine killed between prepare and commit: the others flip, it is pendin
   await writeFile(marker('smoke-2.0.0'), '');
   const d = await ended(id);
   assert.equal(d.status, 'partial', JSON.stringify(d));
-  assert.deepEqual([...d.machines.pending, ...d.machines.unconfirmed], [lost.name]);
+  // Its session ended with it, so the server knew before the commit: pending, not unconfirmed.
+  assert.deepEqual([d.machines.pending, d.machines.unconfirmed], [[lost.name], []], JSON.stringify(d.machines));
   await allServe(prober, '2.0.0', others(lost));
   await statusSays('2.0.0', [lost]);
 
@@ -287,8 +288,9 @@ test("a machine's link dropped during commit: the deployment ends partial with i
   assert.equal(d.status, 'partial', JSON.stringify(d));
   assert.deepEqual(d.machines.unconfirmed, [cut.name]);
   const tookMs = Date.now() - dropped;
+  // (Not `status` while the link is down: it asks every machine, and the cut one's session is not
+  // known dead until its heartbeats time out.)
   await allServe(prober, '3.0.0', others(cut));
-  assert.equal((await status()).currentVersion, '3.0.0');
 
   await c.restoreLink(cut);
   await settled();
