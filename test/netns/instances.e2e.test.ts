@@ -62,19 +62,20 @@ async function publishReleases() {
   const held = (v: string) => `env:\n  UNHEALTHY_FILE: ${marker(`sick-${v}`)}\n`;
   const smokeWaits = (v: string) => `tests:\n  smoke:\n    command: "while [ ! -e ${marker(`smoke-${v}`)} ]; do sleep 0.05; done"\n    timeout: 1m\n`;
   // A start step long enough to be seen: each machine unpacks its own copy of 400 more files.
+  // Held at health too, so that nothing but the lost machine can end its deployment.
   const bulky = join(c.dir, 'bulky-app');
   await cp(join(EXAMPLE, 'app'), bulky, { recursive: true });
   await mkdir(join(bulky, 'pad'));
   await Promise.all(Array.from({ length: 400 }, (_, i) => writeFile(join(bulky, 'pad', `f${i}`), `${i}\n`)));
   const releases: [string, string, string?][] = [
     ['1.0.0', ''],
-    ['1.1.0', '', bulky],
+    ['1.1.0', held('1.1.0'), bulky],
     ['1.2.0', held('1.2.0')],
     ['2.0.0', smokeWaits('2.0.0')],
     ['3.0.0', smokeWaits('3.0.0')],
     ['4.0.0', held('4.0.0')],
   ];
-  for (const v of ['1.2.0', '4.0.0']) await writeFile(marker(`sick-${v}`), '');
+  for (const v of ['1.1.0', '1.2.0', '4.0.0']) await writeFile(marker(`sick-${v}`), '');
   await Promise.all(
     releases.map(async ([version, extra, artifact]) => {
       const file = join(c.dir, `${version}.yml`);
@@ -175,10 +176,10 @@ async function settled(count = c.agents.length) {
   }, 20_000);
 }
 
-/** The machine whose namespace runs a process with `text` in its command line (a smoke test waiting). */
-async function machineRunning(text: string): Promise<ClusterAgent> {
+/** The machine (of `among`) whose namespace runs a process with `text` in its command line (a smoke test waiting). */
+async function machineRunning(text: string, among: ClusterAgent[] = c.agents): Promise<ClusterAgent> {
   return waitFor(`a machine running ${text}`, async () => {
-    for (const a of c.agents) {
+    for (const a of among) {
       const { stdout } = await run('ip', ['netns', 'pids', a.netns]).catch(() => ({ stdout: '' }));
       for (const pid of stdout.split(/\s+/).filter(Boolean)) {
         const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
@@ -186,7 +187,7 @@ async function machineRunning(text: string): Promise<ClusterAgent> {
       }
     }
     return undefined;
-  }, 20_000);
+  }, { timeoutMs: 20_000, intervalMs: 10 });
 }
 
 const others = (but: ClusterAgent) => c.agents.filter((a) => a !== but);
@@ -209,10 +210,13 @@ test('a machine killed during start: the deployment fails, nothing flips, a forw
   const [, , lost] = c.agents as [ClusterAgent, ClusterAgent, ClusterAgent];
   const prober = await probe();
   const id = await startDeploy('1.1.0');
-  await stepRunning(id, 'start');
+  // The agent unpacks the release's files for its new slot in a child process, within the start
+  // step: killed while that child runs, the machine never answered its start.
+  await machineRunning('unpack-child', [lost]);
   await c.killMachine(lost);
   const d = await ended(id);
   assert.equal(d.status, 'failed', JSON.stringify(d));
+  assert.equal(d.steps.find((s: { status: string }) => s.status === 'failed')?.name, 'start', JSON.stringify(d.steps));
   assert.match(d.error.message, /web-3/, 'the failure names the lost machine');
 
   const refused = await c.run('deploy', 'shop', '1.2.0', '--wait');
