@@ -63,7 +63,8 @@ const block = [
   ...skew.results.flatMap((r) => [
     `| flip-skew, ${r.machines} machines (n=${r.skew.n}, CPU idle ${r.cpuIdle.toFixed(0)} %) | first new answer, last machine − first | ${ms(r.skew.p50)} | ${ms(r.skew.p90)} | ${ms(r.skew.p99)} | ${ms(r.skew.max)} | ${r.machines === 3 ? `≤ ${SKEW_TARGET_MS} ms: ${verdict(r.skew, SKEW_TARGET_MS)}` : '(informative)'} |`,
     `| | agents' flippedAt, last − first | ${ms(r.agentSkew.p50)} | ${ms(r.agentSkew.p90)} | ${ms(r.agentSkew.p99)} | ${ms(r.agentSkew.max)} | (informative) |`,
-    `| | deploy p50: flip to warm / full (start + health + flip) | ${ms(r.flipDeploy.p50)} | | | ${ms(r.fullDeploy.p50)} | (informative) |`,
+    `| | deploy, flip to warm (finishedAt − createdAt) | ${ms(r.flipDeploy.p50)} | ${ms(r.flipDeploy.p90)} | ${ms(r.flipDeploy.p99)} | ${ms(r.flipDeploy.max)} | (informative) |`,
+    `| | deploy, full: start + health + flip (n=${r.fullDeploy.n}) | ${ms(r.fullDeploy.p50)} | ${ms(r.fullDeploy.p90)} | ${ms(r.fullDeploy.p99)} | ${ms(r.fullDeploy.max)} | (informative) |`,
   ]),
   '',
   'All figures in ms. Details above in the run output; see bench/README.md for definitions.',
