@@ -13,6 +13,7 @@ import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { Agent, request } from 'node:https';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { siblingModule } from '../shared/index.ts';
 import { alive, cutover, isolateCliConfig, localToken, startProcess, tempDir } from './cli-process.ts';
 import type { CliResult } from './cli-process.ts';
 import { startProber } from './prober.ts';
@@ -22,7 +23,7 @@ import type { TestCerts } from './tls-certs.ts';
 import { waitFor } from './wait-for.ts';
 
 const run = promisify(execFile);
-const RELAY = new URL('./unix-relay.ts', import.meta.url).pathname;
+const RELAY = siblingModule(import.meta.url, './unix-relay');
 const ip = (...args: string[]) => run('ip', args);
 
 type Started = Awaited<ReturnType<typeof startProcess>>;

@@ -3,10 +3,10 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { siblingModule } from '../shared/index.ts';
 import type { MachineProbes } from './probe-analysis.ts';
 
-const SCRIPT = fileURLToPath(new URL('./probe-process.ts', import.meta.url));
+const SCRIPT = siblingModule(import.meta.url, './probe-process');
 
 export interface ProbeTarget {
   machine: string;
