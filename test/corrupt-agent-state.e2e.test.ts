@@ -22,7 +22,7 @@ async function ddGarbage(file: string): Promise<void> {
   await h.close();
 }
 
-test('M6: both agent state files corrupt: the agent refuses, --reset-state starts it empty, the server notices and redeploys the recorded version', async () => {
+test('M6: both agent state files corrupt: the agent refuses, --reset-state starts it empty, the server brings the recorded version back', async () => {
   const started = performance.now();
   const data = await tempDir('corrupt-state');
   cleanup.push(data.cleanup);
@@ -63,29 +63,34 @@ test('M6: both agent state files corrupt: the agent refuses, --reset-state start
   assert.equal((await readdir(agentDir)).filter((f) => f.includes('.corrupt-')).length, 2, 'the bad files were moved aside');
   assert.equal(alive(slotPid), false, 'the orphaned slot process was stopped');
 
-  // The server finds the instance lost, routes its hosts again, records it as needing a deploy
-  // and redeploys the recorded version by itself (actor `recovery`): no operator step.
-  let entries: { action: string; actor: string; reason: string | null; after: unknown }[] = [];
+  // The server brings the machine back to its records by itself, no operator step: when the agent
+  // reconnects it finds the instance missing there and converges the machine on the recorded
+  // version (`instance.converge`, actor `convergence`, issue 18); should the health watcher see the
+  // instance lost first, it records `instance.lost` and redeploys it (actor `recovery`) instead.
+  let entries: { action: string; actor: string; reason: string | null; after: unknown; details?: { machine?: string } }[] = [];
   const states = new Set<string>();
-  await waitFor('the server to redeploy the lost instance and status to exit 0', async () => {
+  await waitFor('the server to bring the lost instance back and status to exit 0', async () => {
     const status = await cutover(data.dir, ['status']);
     const state = status.json?.items?.[0]?.agent?.state as string | undefined;
     if (state) states.add(state);
     if (state === 'needs-deploy') assert.match(status.json.items[0].agent.problems[0], /deploy 1\.1\.0/);
-    const listed = await cutover(data.dir, ['audit', '--actor', 'recovery']);
+    const listed = await cutover(data.dir, ['audit', '--instance', 'hello']);
     entries = (Array.isArray(listed.json?.items) ? listed.json.items : []) as typeof entries;
-    return status.code === 0 && state === 'ok' && entries.some((e) => e.action === 'deploy.succeeded');
+    const converged = entries.some((e) => e.action === 'instance.converge' && e.actor === 'convergence');
+    const redeployed = entries.some((e) => e.action === 'deploy.succeeded' && e.actor === 'recovery');
+    return status.code === 0 && state === 'ok' && (converged || redeployed);
   }, 30_000);
   for (const s of states) assert.ok(['ok', 'unknown', 'needs-deploy', 'changing'].includes(s), `status said ${s} meanwhile`);
-  const lost = await cutover(data.dir, ['audit', '--action', 'instance.lost']);
-  const lostEntries = lost.json.items as { actor: string; reason: string; after: { activeColor: null } }[];
-  assert.equal(lostEntries.length, 1, lost.stdout);
-  assert.equal(lostEntries[0]!.after.activeColor, null, 'the lost entry records what was left: nothing served');
-  assert.match(lostEntries[0]!.reason, /redeploys 1\.1\.0/);
-  assert.ok(
-    entries.some((e) => e.reason === 'the agent lost this instance; redeploying 1.1.0'),
-    JSON.stringify(entries),
-  );
+  const converge = entries.find((e) => e.action === 'instance.converge');
+  if (converge) {
+    assert.match(converge.reason ?? '', /did not serve what the records say/);
+    assert.ok(converge.details?.machine, JSON.stringify(converge));
+  } else {
+    const lostEntries = entries.filter((e) => e.action === 'instance.lost') as unknown as { reason: string; after: { activeColor: null } }[];
+    assert.equal(lostEntries.length, 1, JSON.stringify(entries));
+    assert.equal(lostEntries[0]!.after.activeColor, null, 'the lost entry records what was left: nothing served');
+    assert.ok(entries.some((e) => e.reason === 'the agent lost this instance; redeploying 1.1.0'), JSON.stringify(entries));
+  }
   const fine = await cutover(data.dir, ['status']);
   assert.equal(fine.code, 0, fine.stdout + fine.stderr);
   assert.equal(fine.json.items[0].currentVersion, '1.1.0');

@@ -4,14 +4,17 @@
 // The plan is pure; `convergeMachine` acts on one machine under the instance's lease.
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { CutoverError, isCutoverError } from '../shared/index.ts';
+import { CutoverError, isCutoverError, systemActor } from '../shared/index.ts';
 import type { Clock, Color } from '../shared/index.ts';
 import { releaseSpecOf } from '../releases/index.ts';
 import type { ReleaseSpec } from '../releases/index.ts';
-import { mustGetRelease } from '../store/index.ts';
+import { auditEntry, mustGetRelease } from '../store/index.ts';
 import type { InstanceRecord, Store } from '../store/index.ts';
 import type { createLeaseKeeper } from './lease-keeper.ts';
 import type { MachinesRuntime, Runtime, RuntimeInstance, RuntimeSlotSpec } from './runtime.ts';
+
+/** The actor of `instance.converge` audit entries: the server bringing a machine to the records. */
+export const CONVERGE_ACTOR = 'convergence';
 
 /** One thing to do on the machine: start a release in a colour (health-checked), wait for a slot it holds to be healthy, or flip to it. */
 export type ConvergeStep =
@@ -122,8 +125,21 @@ export async function convergeMachine(deps: ConvergeDeps, instanceName: string, 
       if (lost.error) throw lost.error;
       await again(step);
     }
+    const done = [...beforeFlip, ...steps];
     deps.log?.info({ instance: instanceName, machine }, "the machine serves the instance's live release");
-    return { outcome: 'done', steps: [...beforeFlip, ...steps] };
+    await deps.store
+      .appendAudit(
+        auditEntry(systemActor(CONVERGE_ACTOR), 'instance.converge', instanceName, {
+          at: deps.clock.now(),
+          instance: instanceName,
+          app: instance.app,
+          version: instance.currentVersion,
+          reason: `machine ${machine} did not serve what the records say (it was away, missed a flip, joined the placement or lost its state); brought there`,
+          details: { machine, steps: done },
+        }),
+      )
+      .catch((e: Error) => deps.log?.warn({ instance: instanceName, machine, err: e.message }, 'could not audit the convergence'));
+    return { outcome: 'done', steps: done };
   } finally {
     stop();
     await deps.store.releaseLock(instanceName, lock.owner).catch(() => false);
