@@ -106,7 +106,11 @@ test('a selector places the instance on three machines; deploys flip all of them
     assert.ok(r.ok > 20, `load reached ${agents[k]!.name}`);
   });
   assert.deepEqual(await versionsOn('shop.test'), ['1.0.0', '1.0.0', '1.0.0']);
-  const status = await cli(['status', 'shop']);
+  // Settled: every machine acknowledged its desired state (sent every bakeCheckInterval, 1 s here) and serves the live release.
+  const status = await until('the instance to settle', async () => {
+    const s = await cli(['status', 'shop']);
+    return s.json.settled === true ? s : undefined;
+  });
   assert.deepEqual(
     status.json.machines.map((m: { name: string; connected: boolean; serving: { version: string }; onDesired: boolean }) => [m.name, m.connected, m.serving.version, m.onDesired]),
     [['web-1', true, '1.0.0', true], ['web-2', true, '1.0.0', true], ['web-3', true, '1.0.0', true]],

@@ -14,6 +14,12 @@ export interface InstanceStatusData extends InstanceView {
   agent: AgentCheck;
   /** Each machine the instance is placed on: what it serves (asked now, or its last report when away). */
   machines?: MachineServing[];
+  /**
+   * On machines: every machine either acknowledged its current desired-state document and serves
+   * the live release, or is away (it converges when back). False while a flip or convergence is
+   * still on its way somewhere.
+   */
+  settled?: boolean;
   lastDeployment: DeploymentRecord | null;
 }
 
@@ -26,6 +32,8 @@ export interface MachineServing {
   asOf: number | null;
   /** Whether it serves the live release of the records. */
   onDesired: boolean;
+  /** Whether its agent acknowledged the current number of its desired-state document. */
+  desiredAcked: boolean;
 }
 
 /** The live release of the records, the active colour's slot: what every machine should serve. */
@@ -51,17 +59,20 @@ async function machinesServing(deps: { store: Store; runtime: Runtime; clock: Cl
       const connected = where.connected.includes(name);
       let serving: MachineServing['serving'] = null;
       let asOf: number | null = null;
-      const asked = connected ? await runtime.on([name]).describe(instance.name).then((r) => ({ r }), () => undefined) : undefined;
+      const [asked, held] = await Promise.all([
+        connected ? runtime.on([name]).describe(instance.name).then((r) => ({ r }), () => undefined) : undefined,
+        deps.store.getDesiredState(name),
+      ]);
       if (asked) {
         serving = servingOf(asked.r);
         asOf = deps.clock.now();
       } else {
-        const held = await deps.store.getDesiredState(name);
         const reported = (held?.reported as { instances?: RuntimeInstance[] } | null)?.instances?.find((r) => r.name === instance.name);
         serving = servingOf(reported);
         asOf = held?.reportedAt ?? null;
       }
-      return { name, connected: asked !== undefined, serving, asOf, onDesired: serving !== null && serving.version === live };
+      const desiredAcked = held !== undefined && held.number > 0 && held.ackedNumber === held.number;
+      return { name, connected: asked !== undefined, serving, asOf, onDesired: serving !== null && serving.version === live, desiredAcked };
     }),
   );
 }
@@ -87,7 +98,15 @@ export async function instanceStatus(
     locked: lock !== undefined && lock.expiresAt > deps.clock.now(),
   });
   const machines = await machinesServing(deps, instance);
-  return { ...viewOf(instance, index), runtime, ...(runtimeError ? { runtimeError } : {}), agent, ...(machines ? { machines } : {}), lastDeployment: last ?? null };
+  const settled = machines?.every((m) => !m.connected || (m.onDesired && m.desiredAcked));
+  return {
+    ...viewOf(instance, index),
+    runtime,
+    ...(runtimeError ? { runtimeError } : {}),
+    agent,
+    ...(machines ? { machines, settled: settled ?? true } : {}),
+    lastDeployment: last ?? null,
+  };
 }
 
 /**

@@ -168,10 +168,15 @@ export const instanceStatusSchema = instanceViewSchema.extend({
           .describe('What its router serves the instance from (its active colour), null for nothing.'),
         asOf: isoTime.nullable().describe('When that was seen: now for a connected machine, its last report for one away (null: never).'),
         onDesired: z.boolean().describe('Whether it serves the release the records say is live.'),
+        desiredAcked: z.boolean().describe('Whether its agent acknowledged the current number of its desired-state document.'),
       }),
     )
     .optional()
     .describe('Each machine the instance is placed on, with what it serves (asked now, or its last report when away).'),
+  settled: z
+    .boolean()
+    .optional()
+    .describe('On machines: every connected machine acknowledged its current desired-state document and serves the live release (the machines away converge when back).'),
   lastDeployment: deploymentSchema.nullable(),
 });
 

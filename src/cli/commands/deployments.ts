@@ -29,7 +29,8 @@ function machineTable(s: InstanceStatus): string {
   for (const m of s.machines) {
     rows.push([m.name, m.connected ? 'yes' : 'no', m.serving ? `${m.serving.version} (${m.serving.color})` : '-', m.onDesired ? 'yes' : 'no', m.asOf ? when(m.asOf) : 'never']);
   }
-  return `\n${table(rows)}`;
+  const settled = s.settled ? 'settled: every connected machine serves the live release and acknowledged its desired state' : 'not settled yet: a flip or a convergence is on its way (see the machines above)';
+  return `\n${table(rows)}\n${settled}`;
 }
 
 /** What a weighted step holding now waits for, as one progress line (undefined for other steps). */
