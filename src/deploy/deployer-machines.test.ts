@@ -177,3 +177,29 @@ test('--rolling with --steps, or on an instance not on machines, is refused befo
   const single = await deployerTestbed();
   await assert.rejects(single.deployer.deploy({ instance: 'web', version: '1.0.0', by: testActor('admin'), rolling: { maxUnavailable: 1 } }), /--rolling needs an instance on several/);
 });
+
+test('a machine entering the placement during a deployment is left out of it (convergence brings it after)', async () => {
+  const { deployer, run, machines, connected, m } = await threeMachines();
+  await run(deployer.deploy({ instance: 'web', version: '1.0.0', by: testActor('admin') }));
+  // web-1's health check waits until web-4 has joined the placement.
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const web1 = m('web-1');
+  const wait = web1.waitHealthy.bind(web1);
+  web1.waitHealthy = async (...args) => {
+    await gate;
+    return wait(...args);
+  };
+  const started = deployer.deploy({ instance: 'web', version: '1.1.0', by: testActor('admin') });
+  const id = (await started).id;
+  const journal: string[] = [];
+  machines.set('web-4', new Machine('web-4', journal));
+  connected.add('web-4');
+  release();
+  const d = (await deployer.wait(id, 5000))!;
+  assert.equal(d.status, 'succeeded', JSON.stringify(d.error));
+  assert.deepEqual(d.machines?.placed, ['web-1', 'web-2', 'web-3']);
+  assert.deepEqual(journal, [], 'web-4 saw nothing of the deployment');
+  assert.equal((await deployer.converge('web', 'web-4')).outcome, 'done', 'then convergence brings it to the live release');
+  assert.equal(m('web-4').active('web'), 'green');
+});

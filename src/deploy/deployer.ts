@@ -224,8 +224,17 @@ export function createDeployer(options: DeployerOptions): Deployer {
     ...log,
   };
 
+  /**
+   * The pipeline's deps for `d`: on machines, its runtime narrowed to the machines taking part, so
+   * a machine that enters the placement meanwhile is left to convergence, after the deployment.
+   */
+  function depsFor(d: DeploymentRecord): PipelineDeps {
+    const taking = d.machines ? d.machines.placed.filter((m) => !d.machines!.skipped.includes(m)) : undefined;
+    return taking && spansMachines(runtime) ? { ...deps, runtime: runtime.on(taking) } : deps;
+  }
+
   function track(d: DeploymentRecord, spec: ReleaseSpec, lock: Parameters<typeof runDeployment>[3]): Promise<DeploymentRecord> {
-    const done = runDeployment(deps, d, spec, lock).finally(() => running.delete(d.id));
+    const done = runDeployment(depsFor(d), d, spec, lock).finally(() => running.delete(d.id));
     running.set(d.id, done);
     return done;
   }
@@ -271,7 +280,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
     lockFor: leases.lockFor,
     runsHere: (id) => running.has(id),
     finish: track,
-    fail: (d, step, error, release, ownSlot) => failDeployment(deps, d, step, error, release, ownSlot),
+    fail: (d, step, error, release, ownSlot) => failDeployment(depsFor(d), d, step, error, release, ownSlot),
     ...log,
   });
 

@@ -123,6 +123,24 @@ test('the barrier: a machine that does not acknowledge within flipTimeout is unc
   assert.equal((await web1.describe('both'))?.active, 'blue');
 });
 
+test('closing a preview and cancelling a test do not wait past flipTimeout for a machine that does not answer', async () => {
+  class Stalled extends FakeRuntime {
+    override setPreview(): Promise<void> {
+      return new Promise(() => undefined);
+    }
+    override cancelTest(): Promise<void> {
+      return new Promise(() => undefined);
+    }
+  }
+  const { web1, runtime } = machines({ flipTimeoutMs: 50 }, (name) => (name === 'web-2' ? new Stalled() : new FakeRuntime()));
+  await runtime.ensureInstance('both', ['both.test']);
+  const started = Date.now();
+  await runtime.setPreview('both', null);
+  await runtime.cancelTest('both');
+  assert.ok(Date.now() - started < 1000, 'went on without the silent machine');
+  assert.ok(web1.calls.includes('preview both off') && web1.calls.includes('cancelTest both'));
+});
+
 test('a rollback never waits and never undoes: unreachable machines and machines that cannot take it are pending', async () => {
   const { web1, web2, runtime } = machines();
   await deployed(runtime, 'both', 'blue', '1.0.0');

@@ -169,6 +169,22 @@ export function createMachineRuntime(deps: MachineRuntimeDeps): MachinesRuntime 
       return { flippedAt, ...(several || notDone.length || unconfirmed.length ? { machines } : {}), ...(unconfirmed.length ? { unconfirmed } : {}), ...(notDone.length ? { pending: notDone.sort() } : {}) };
     }
 
+    /**
+     * `work` on every connected machine of the instance, each awaited up to `flipTimeoutMs` when
+     * there are several: for calls whose failure on one machine must not hold the others (closing
+     * a preview, cancelling a test). A machine that does not answer in time — its link silently
+     * down, not yet known dead — is logged and left to its own timeout.
+     */
+    async function eachBounded(instance: string, what: string, work: (runtime: Runtime) => Promise<unknown>): Promise<void> {
+      const { runtimes, several } = await reach(instance);
+      const wait = several ? flipTimeoutMs : Number.POSITIVE_INFINITY;
+      const answers = await Promise.all(runtimes.map(async ({ machine, runtime }) => ({ machine, answer: await within(work(runtime), wait) })));
+      for (const { machine, answer } of answers) {
+        if ('timedOut' in answer) deps.log?.warn({ instance, machine }, `machine did not answer ${what} in time; going on without it`);
+        else if ('error' in answer) throw onMachine(answer.error, machine, several);
+      }
+    }
+
     return {
       ensureArtifact: async (instance, digest, open) => void (await each(instance, (r) => r.ensureArtifact(instance, digest, open))),
       ensureInstance: async (name, hosts) => void (await each(name, (r) => r.ensureInstance(name, hosts))),
@@ -190,7 +206,9 @@ export function createMachineRuntime(deps: MachineRuntimeDeps): MachinesRuntime 
         const shifted = await each(instance, (r) => r.shift(instance, color, percent));
         return { shiftedAt: Math.min(...shifted.map((s) => s.value.shiftedAt)) };
       },
-      setPreview: async (instance, token) => void (await each(instance, (r) => r.setPreview(instance, token))),
+      // Opening a preview needs every machine (the smoke test may go through any); closing it does not wait for a silent one.
+      setPreview: async (instance, token) =>
+        token === null ? eachBounded(instance, 'closing the preview', (r) => r.setPreview(instance, null)) : void (await each(instance, (r) => r.setPreview(instance, token))),
       setMaintenance: async (instance, maintenance) => void (await each(instance, (r) => r.setMaintenance(instance, maintenance))),
       stopSlot: async (instance, color) => void (await each(instance, (r) => r.stopSlot(instance, color))),
       async removeInstance(name) {
@@ -211,7 +229,7 @@ export function createMachineRuntime(deps: MachineRuntimeDeps): MachinesRuntime 
         const result = await runtime.runTest(spec).catch((e: unknown) => Promise.reject(onMachine(e, machine, several)));
         return several ? { ...result, machine } : result;
       },
-      cancelTest: async (instance) => void (await each(instance, (r) => r.cancelTest(instance))),
+      cancelTest: async (instance) => eachBounded(instance, 'cancelling the test', (r) => r.cancelTest(instance)),
 
       // Machine-wide reports: each machine's reconciliation asks its own runtime (`runtimeOf`); through
       // this one they are every connected machine's, and an ack goes to each (unknown ids are ignored).
@@ -248,12 +266,16 @@ export function createMachineRuntime(deps: MachineRuntimeDeps): MachinesRuntime 
     };
   }
 
-  return {
-    ...fanOut(),
-    machinesOf: async (instance) => {
-      const { machines, connected, unreachable: away } = await machinesOf(instance);
-      return { machines, connected, unreachable: away };
-    },
-    on: (machines) => fanOut(new Set(machines)),
-  };
+  /** The runtime over the machines in `scope` (all when undefined), narrowed further by `on`. */
+  function spanning(scope?: ReadonlySet<string>): MachinesRuntime {
+    return {
+      ...fanOut(scope),
+      machinesOf: async (instance) => {
+        const { machines, connected, unreachable: away } = await machinesOf(instance, scope);
+        return { machines, connected, unreachable: away };
+      },
+      on: (machines) => spanning(new Set(machines.filter((m) => !scope || scope.has(m)))),
+    };
+  }
+  return spanning();
 }
