@@ -45,9 +45,26 @@ function servingOf(report: Pick<RuntimeInstance, 'active' | 'slots'> | undefined
   return slot && report?.active ? { version: slot.version, color: report.active } : null;
 }
 
+/** How long `status` waits for one machine's answer before it shows that machine's last report (a link silently down). */
+const ASK_MS = 2000;
+
+/** `work`'s answer within `ms`, or undefined (failed or too late). */
+async function askWithin<T>(work: Promise<T>, ms: number): Promise<{ r: T } | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([work.then((r) => ({ r }), () => undefined), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Each machine of an instance placed on machines: connected ones asked now (one describe each, in
- * parallel), the others from their last report (the desired-state record keeps it).
+ * parallel, each given {@link ASK_MS}), the others — and those that did not answer in time — from
+ * their last report (the desired-state record keeps it), shown as not connected.
  */
 async function machinesServing(deps: { store: Store; runtime: Runtime; clock: Clock }, instance: InstanceRecord): Promise<MachineServing[] | undefined> {
   const runtime = deps.runtime;
@@ -59,10 +76,7 @@ async function machinesServing(deps: { store: Store; runtime: Runtime; clock: Cl
       const connected = where.connected.includes(name);
       let serving: MachineServing['serving'] = null;
       let asOf: number | null = null;
-      const [asked, held] = await Promise.all([
-        connected ? runtime.on([name]).describe(instance.name).then((r) => ({ r }), () => undefined) : undefined,
-        deps.store.getDesiredState(name),
-      ]);
+      const [asked, held] = await Promise.all([connected ? askWithin(runtime.on([name]).describe(instance.name), ASK_MS) : undefined, deps.store.getDesiredState(name)]);
       if (asked) {
         serving = servingOf(asked.r);
         asOf = deps.clock.now();
