@@ -154,8 +154,8 @@ export function createFleetRuntime(deps: FleetRuntimeDeps) {
 
   /**
    * Each instance placed on the machine whose report differs from its records is brought to them
-   * (`converge`: under the instance's lease, so never during a deployment; one at a time per
-   * machine and instance); an instance the machine serves but is no longer placed on is removed
+   * (`converge`: never while a deployment holds the instance; one at a time per machine and
+   * instance); an instance the machine serves but is no longer placed on is removed
    * (its routes drain, its slots stop).
    */
   const converging = new Set<string>();
@@ -202,7 +202,7 @@ export function createFleetRuntime(deps: FleetRuntimeDeps) {
       await recordDesiredAnswer({ store, clock }, machine, number, await session.call('machine.desired', { number, document }));
     }
     // In the background: a start and a health check take as long as they take.
-    void convergeMachine(machine, state.instances);
+    void convergeMachine(machine, state.instances).catch((error: Error) => log.warn({ machine, err: error.message }, 'could not look for instances to converge on the machine; tried again at the next round'));
   }
 
   /** Every connected machine's report and desired state (every `bakeCheckInterval`: after a deployment, the document changed). */
