@@ -2,7 +2,7 @@
 // instance (`createMachineRuntime` over one FakeRuntime per machine), the flip is a barrier.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeRuntime, testActor } from '../testing/index.ts';
+import { FakeRuntime, testActor, testReleaseSpec } from '../testing/index.ts';
 import { createMachineRuntime } from './machine-runtime.ts';
 import { deployerTestbed } from './test-deployer.ts';
 
@@ -202,4 +202,19 @@ test('a machine entering the placement during a deployment is left out of it (co
   assert.deepEqual(journal, [], 'web-4 saw nothing of the deployment');
   assert.equal((await deployer.converge('web', 'web-4')).outcome, 'done', 'then convergence brings it to the live release');
   assert.equal(m('web-4').active('web'), 'green');
+});
+
+test('verify runs once, on a machine that confirmed the flip, and the step names it', async () => {
+  const { deployer, run, store, m } = await threeMachines();
+  const tests = { smoke: { command: 'true', timeoutMs: 60_000 }, verify: { command: 'true', timeoutMs: 60_000 } };
+  await store.insertRelease({ app: 'shop', version: '2.0.0', digest: '2.0.0', spec: testReleaseSpec('2.0.0', { tests }), createdAt: 1, createdBy: 'ci' });
+  await run(deployer.deploy({ instance: 'web', version: '1.0.0', by: testActor('admin') }));
+  m('web-1').silent = true; // web-1 does not confirm the flip: verify must not run there
+  const d = await run(deployer.deploy({ instance: 'web', version: '2.0.0', by: testActor('admin') }));
+  assert.equal(d.status, 'partial', JSON.stringify(d.error));
+  const verify = d.steps.find((s) => s.name === 'verify')!;
+  assert.equal(verify.status, 'done');
+  assert.equal(verify.detail?.machine, 'web-2');
+  const ran = ['web-1', 'web-2', 'web-3'].map((name) => m(name).calls.filter((c) => c.startsWith('test web')));
+  assert.deepEqual(ran, [['test web smoke'], ['test web verify'], []], 'each test once: smoke on the first machine, verify on the first that confirmed');
 });

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { CutoverError } from '../shared/index.ts';
 import type { ReleaseSpec, TestKind } from '../releases/index.ts';
 import type { DeploymentRecord, StepRecord } from '../store/index.ts';
-import type { RuntimeTestResult } from './runtime.ts';
+import { spansMachines } from './runtime.ts';
+import type { Runtime, RuntimeTestResult } from './runtime.ts';
 import type { RunnerDeps } from './runner-deps.ts';
 
 /** What a test step keeps in its `detail`: the output (masked by the agent), never in the audit log. */
@@ -37,10 +38,22 @@ function why(r: RuntimeTestResult, timeoutMs: number): string {
  * flip: what users see, no token). The audit entry holds the exit code and the output's SHA-256,
  * never the output. A failure throws TEST_FAILED; a failed `verify` files a problem first.
  */
+/**
+ * Where a test runs: `verify` on a machine that confirmed the flip (one left behind may still
+ * serve the old release); `smoke`, and every test of an instance on one machine, anywhere.
+ */
+function testRuntime(runtime: Runtime, d: DeploymentRecord, kind: TestKind): Runtime {
+  const behind = d.machines ? [...d.machines.unconfirmed, ...d.machines.pending, ...d.machines.skipped] : [];
+  if (kind !== 'verify' || behind.length === 0 || !spansMachines(runtime)) return runtime;
+  const confirmed = d.machines!.placed.filter((m) => !behind.includes(m));
+  return confirmed.length > 0 ? runtime.on(confirmed) : runtime;
+}
+
 export async function runTestStep(deps: RunnerDeps, d: DeploymentRecord, spec: ReleaseSpec, step: StepRecord, kind: TestKind): Promise<Record<string, unknown>> {
   const test = spec.tests?.[kind];
   if (!test) throw new CutoverError('INTERNAL', `the plan has a ${kind} step but release ${d.toVersion} has no ${kind} test`);
-  const { runtime, journal } = deps;
+  const { journal } = deps;
+  const runtime = testRuntime(deps.runtime, d, kind);
   const digest = test.artifact ?? spec.artifact.digest;
   if (test.artifact) await runtime.ensureArtifact(d.instance, test.artifact, () => deps.openArtifact(test.artifact!));
   const token = kind === 'smoke' ? randomBytes(24).toString('base64url') : '';
