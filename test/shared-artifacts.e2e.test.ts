@@ -7,15 +7,16 @@ import pg from 'pg';
 import { request } from 'undici';
 import { startTestCluster } from '../src/testing/index.ts';
 import type { TestCluster } from '../src/testing/index.ts';
-import { EXAMPLE, cutover, freePort, startProcess, tempDir, waitFor } from './helpers.ts';
+import { EXAMPLE, cutover, freePort, load, manifest, startProcess, tempDir, waitFor } from './helpers.ts';
 
 /**
- * Issue 19's shared artifacts with real processes: two server replicas on one throwaway PostgreSQL
+ * Issue 19 with real processes. Shared artifacts: two server replicas on one throwaway PostgreSQL
  * cluster, each with its own data directory, and one agent joined to replica B only. A release
  * published through A (its artifact uploaded there) is deployed through B: B fetches the artifact
  * from the database into its own directory and the agent downloads it from B. A chunk tampered with
  * in the database makes B refuse the artifact (ARTIFACT_DIGEST_MISMATCH): the deployment fails before
- * any slot starts, and nothing changes; publishing the release again repairs it.
+ * any slot starts, and nothing changes; publishing the release again repairs it. Fail-over: an agent
+ * whose join token names both replicas reconnects to the other when its replica is killed, serving on.
  */
 let cluster: TestCluster | undefined;
 const cleanup: (() => Promise<void>)[] = [];
@@ -118,4 +119,59 @@ test('an artifact uploaded through one replica is deployed through another; a ta
   assert.equal(await served(), '1.1.0');
   assert.equal((await artifactsOf(dirB)).length, 2);
   console.log(`# shared artifacts e2e: ${Date.now() - started} ms`);
+});
+
+test('an agent whose replica dies reconnects to the other within seconds; what it serves is untouched; the other replica deploys to it', async () => {
+  const started = Date.now();
+  cluster ??= await startTestCluster();
+  const database = await cluster.createDatabase();
+  const data = await tempDir('replica-failover');
+  cleanup.push(data.cleanup);
+  await chmod(data.dir, 0o711);
+  const [dirA, dirB, dirAgent] = ['replica-a', 'replica-b', 'agent'].map((d) => join(data.dir, d)) as [string, string, string];
+  const settings = join(data.dir, 'settings.yml');
+  await writeFile(settings, 'bakeWindow: 0\n');
+  const replica = async (dir: string) => {
+    const r = await startProcess(dir, ['server', '--api-port', String(await freePort()), '--database', database, '--config', settings]);
+    cleanup.push(r.stop);
+    return r;
+  };
+  const a = await replica(dirA);
+  const token = a.info.adminToken as string;
+  const b = await replica(dirB);
+  const on = (r: typeof a) => async (args: string[]) => cutover(dirB, args, { CUTOVER_URL: r.info.api, CUTOVER_TOKEN: token });
+  const [viaA, viaB] = [on(a), on(b)];
+  const ok = async (run: typeof viaA, args: string[]) => {
+    const r = await run(args);
+    assert.equal(r.code, 0, `cutover ${args.join(' ')} → ${r.code}\n${r.stdout}\n${r.stderr}`);
+    return r.json;
+  };
+  // The join token names both replicas, A first: the agent dials A, and B when A is gone.
+  const join_ = await ok(viaA, ['join-token', 'create', '--expires', '10m', '--url', a.info.api, '--url', b.info.api]);
+  const http = await freePort();
+  const agent = await startProcess(dirAgent, ['agent', '--server', a.info.api, '--name', 'web-2', '--http-port', String(http)], { CUTOVER_JOIN_TOKEN: join_.token });
+  cleanup.push(agent.stop);
+  for (const version of ['1.0.0', '1.1.0']) await ok(viaA, ['release', 'publish', await manifest(data.dir, version)]);
+  const connectedVia = async (run: typeof viaA) => (await run(['machine', 'list'])).json?.items?.some((m: { name: string; connected: boolean }) => m.name === 'web-2' && m.connected) === true;
+  await waitFor('the agent to connect to A', () => connectedVia(viaA), 20_000);
+  await ok(viaA, ['instance', 'create', 'shop', '--app', 'hello', '--host', 'shop.test', '--machine', 'web-2']);
+  await ok(viaA, ['deploy', 'shop', '1.0.0', '--wait']);
+
+  const traffic = load(http, 'shop.test', 4);
+  let tookMs = 0;
+  try {
+    await waitFor('load through the agent', () => traffic.result.ok > 20, 10_000);
+    a.child.kill('SIGKILL');
+    const killed = Date.now();
+    await waitFor('the agent to reconnect to B', () => connectedVia(viaB), 20_000);
+    tookMs = Date.now() - killed;
+    assert.ok(tookMs < 10_000, `reconnected to B ${tookMs} ms after A died`);
+    const d = await ok(viaB, ['deploy', 'shop', '1.1.0', '--wait']);
+    assert.equal(d.status, 'succeeded');
+    await waitFor('1.1.0 served', () => traffic.result.samples.at(-1)?.version === '1.1.0', 10_000);
+  } finally {
+    const result = await traffic.stop();
+    assert.deepEqual(result.failed, [], 'zero failed requests through the failover and the deployment');
+  }
+  console.log(`# replica failover e2e: ${Date.now() - started} ms (the agent was connected to B ${tookMs} ms after A was killed)`);
 });
