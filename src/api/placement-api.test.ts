@@ -138,3 +138,26 @@ test('machine list/show: instances and drift; drain and remove refuse to take th
     await h.close();
   }
 });
+
+test('deploy --skip-unreachable is an admin decision with a reason; --rolling is checked at the edge', async () => {
+  const h = await withShop();
+  try {
+    assert.equal((await create(h, 'web')).status, 201);
+    const byDeployer = await h.call('deployer', 'POST', '/api/instances/web/deploy', { version: '1.0.0', skipUnreachable: true, reason: 'web-3 down' });
+    assert.equal(byDeployer.status, 403);
+    assert.match(byDeployer.body.message, /deploying without the unreachable machines needs an admin token/);
+    const noReason = await h.call('admin', 'POST', '/api/instances/web/deploy', { version: '1.0.0', skipUnreachable: true });
+    assert.equal(noReason.status, 400);
+    assert.match(JSON.stringify(noReason.body), /skipUnreachable needs a reason/);
+    assert.equal((await h.call('viewer', 'POST', '/api/instances/web/deploy', { version: '1.0.0', rolling: { maxUnavailable: 1 } })).status, 403);
+    const badRolling = await h.call('admin', 'POST', '/api/instances/web/deploy', { version: '1.0.0', rolling: { maxUnavailable: 0 } });
+    assert.equal(badRolling.status, 400);
+    assert.deepEqual(await h.store.listDeployments({ instance: 'web' }), [], 'nothing was started');
+    const skipped = await h.call('admin', 'POST', '/api/instances/web/deploy?wait=5000', { version: '1.0.0', skipUnreachable: true, reason: 'web-3 in repair' });
+    assert.equal(skipped.status, 202, JSON.stringify(skipped.body));
+    const [entry] = await h.store.listAudit({ action: 'deploy.start', instance: 'web' });
+    assert.equal(entry?.reason, 'web-3 in repair', 'the reason is audited');
+  } finally {
+    await h.close();
+  }
+});
