@@ -15,6 +15,8 @@ import type { MachinesRuntime, Runtime, RuntimeInstance, RuntimeSlotSpec } from 
 
 /** The actor of `instance.converge` audit entries: the server bringing a machine to the records. */
 export const CONVERGE_ACTOR = 'convergence';
+/** How a convergence's lease owner starts (`converge:<machine> (cnv_…)`): a deployment waits for it. */
+export const CONVERGE_OWNER = 'converge:';
 
 /** One thing to do on the machine: start a release in a colour (health-checked), wait for a slot it holds to be healthy, or flip to it. */
 export type ConvergeStep =
@@ -107,7 +109,11 @@ export async function convergeMachine(deps: ConvergeDeps, instanceName: string, 
   for (const step of beforeFlip) await act(step);
 
   const id = `cnv_${randomBytes(6).toString('hex')}`;
-  const lock = deps.leases.lockFor(id, instanceName, `converge:${machine}`);
+  // Planned again before the lease is taken: a report seen in passing (a warm slot being stopped by
+  // its expiry, a deployment just finished) must not take the lease from the next deployment.
+  const current = await deps.store.getInstance(instanceName);
+  if (!current || planConverge(current, await on.describe(instanceName)).length === 0) return beforeFlip.length ? { outcome: 'done', steps: beforeFlip } : { outcome: 'none' };
+  const lock = deps.leases.lockFor(id, instanceName, `${CONVERGE_OWNER}${machine}`);
   try {
     await deps.leases.takeLock(lock);
   } catch (error) {

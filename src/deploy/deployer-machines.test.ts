@@ -218,3 +218,16 @@ test('verify runs once, on a machine that confirmed the flip, and the step names
   const ran = ['web-1', 'web-2', 'web-3'].map((name) => m(name).calls.filter((c) => c.startsWith('test web')));
   assert.deepEqual(ran, [['test web smoke'], ['test web verify'], []], 'each test once: smoke on the first machine, verify on the first that confirmed');
 });
+
+test('a deployment waits for a convergence that holds the instance (a flip or a warm start), instead of failing INSTANCE_LOCKED', async () => {
+  const { deployer, run, store, clock } = await threeMachines();
+  await run(deployer.deploy({ instance: 'web', version: '1.0.0', by: testActor('admin') }));
+  const owner = 'converge:web-2 (cnv_test)';
+  await store.acquireLock({ instance: 'web', owner, deploymentId: 'cnv_test', acquiredAt: clock.now(), expiresAt: clock.now() + 60_000 }, clock.now());
+  setTimeout(() => void store.releaseLock('web', owner), 300);
+  const d = await run(deployer.deploy({ instance: 'web', version: '1.1.0', by: testActor('admin') }));
+  assert.equal(d.status, 'succeeded', JSON.stringify(d.error));
+  // Any other holder still refuses at once.
+  await store.acquireLock({ instance: 'web', owner: 'alice (dpl_other)', deploymentId: 'dpl_other', acquiredAt: clock.now(), expiresAt: clock.now() + 60_000 }, clock.now());
+  await assert.rejects(deployer.deploy({ instance: 'web', version: '1.2.0', by: testActor('admin') }), /INSTANCE_LOCKED|is locked by alice/);
+});

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { CutoverError } from '../shared/index.ts';
+import { CutoverError, isCutoverError } from '../shared/index.ts';
 import type { Actor, Clock } from '../shared/index.ts';
 import { releaseSpecOf } from '../releases/index.ts';
 import type { ReleaseSpec } from '../releases/index.ts';
-import type { AcquireOptions, DeploymentMachines, DeploymentRecord, InstanceRecord, LeaseHolder, ReleaseRecord, RolloutSpec, Store } from '../store/index.ts';
+import type { AcquireOptions, DeploymentMachines, DeploymentRecord, InstanceRecord, LeaseHolder, LockRecord, ReleaseRecord, RolloutSpec, Store } from '../store/index.ts';
 import type { AnalysisThresholds } from './analysis.ts';
 import { planDeployment, planRollback } from './plan-deployment.ts';
 import type { DeploymentPlan, PlanResult } from './plan-deployment.ts';
@@ -22,7 +22,7 @@ import type { ReleaseProblem } from './step-runners.ts';
 import { abortable, batchesOf, chooseTests, planSteps, rollingSteps, runningStep, shiftStepPercent } from './steps.ts';
 import { spansMachines } from './runtime.ts';
 import { machinesTakingPart } from './deployment-machines.ts';
-import { convergeMachine } from './converge.ts';
+import { CONVERGE_OWNER, convergeMachine } from './converge.ts';
 import type { ConvergeOutcome } from './converge.ts';
 import { stopExpiredWarmSlots } from './warm-slot-expiry.ts';
 
@@ -109,6 +109,9 @@ export interface Deployer {
 }
 
 const newId = () => `dpl_${randomBytes(6).toString('hex')}`;
+
+/** How long a deployment waits for a convergence that holds its instance's lease. */
+const CONVERGENCE_WAIT_MS = 30_000;
 
 async function mustGetInstance(store: Store, name: string): Promise<InstanceRecord> {
   const instance = await store.getInstance(name);
@@ -225,6 +228,24 @@ export function createDeployer(options: DeployerOptions): Deployer {
   };
 
   /**
+   * Takes a deployment's lease; a convergence holding it (a flip or a warm start on one machine:
+   * ms to seconds) is waited for, up to {@link CONVERGENCE_WAIT_MS} of real time, instead of
+   * failing the deployment with INSTANCE_LOCKED. Any other holder fails it at once, as before.
+   */
+  async function takeLockPastConvergence(lock: LockRecord, acquire: AcquireOptions): Promise<void> {
+    const deadline = performance.now() + CONVERGENCE_WAIT_MS;
+    for (;;) {
+      try {
+        return await leases.takeLock(lock, acquire);
+      } catch (error) {
+        const holder = isCutoverError(error) && error.code === 'INSTANCE_LOCKED' ? String(error.details?.holder ?? '') : '';
+        if (!holder.startsWith(CONVERGE_OWNER) || performance.now() >= deadline) throw error;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  /**
    * The pipeline's deps for `d`: on machines, its runtime narrowed to the machines taking part, so
    * a machine that enters the placement meanwhile is left to convergence, after the deployment.
    */
@@ -248,7 +269,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
     const machines = spansMachines(runtime) ? machinesTakingPart({ instance: instance.name, kind: result.plan.kind }, await runtime.machinesOf(instance.name), request.skipUnreachable === true) : undefined;
     const rolling = rollingPlan(request, result.plan, machines, rollout);
     const lock = leases.lockFor(id, instance.name, request.by.actor);
-    await leases.takeLock(lock, { supersede: supersededBy(id) });
+    await takeLockPastConvergence(lock, { supersede: supersededBy(id) });
     const deployment = newDeployment(id, instance, result.plan, spec, request, clock.now(), rollout, rolling);
     if (machines) deployment.machines = machines;
     try {
