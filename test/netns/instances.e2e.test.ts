@@ -390,6 +390,8 @@ test('a machine joining the selection during a deployment gets the live release 
   await allServe(joining!.version, '4.0.0', [added]);
   await settled(4);
   await statusSays('4.0.0');
+  // Let both probers see the machine for a while after it said ready (the checks above may return in a few probes' time).
+  await new Promise((r) => setTimeout(r, 500));
   const [ready] = await joining!.ready.stop();
   const [served] = await joining!.version.stop();
   const firstReady = ready!.samples.filter((s) => s.status === 200).map((s) => s.answeredAt).sort((a, b) => a - b)[0];
