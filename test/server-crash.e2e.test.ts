@@ -22,6 +22,10 @@ test('SIGKILL of the server: traffic continues; after restart, status is right',
   assert.equal((await cutover(data.dir, ['deploy', 'web', '1.1.0', '--wait'])).code, 0);
 
   const traffic = load(p.http, 'web.test', 8);
+  // Whatever fails below, the load stops, once (left running, it would spin until the run's time limit).
+  let stopping: ReturnType<typeof traffic.stop> | undefined;
+  const stopTraffic = () => (stopping ??= traffic.stop());
+  cleanup.push(async () => void (await stopTraffic()));
   await new Promise((r) => setTimeout(r, 200));
   server.child.kill('SIGKILL');
   await server.stop();
@@ -44,7 +48,7 @@ test('SIGKILL of the server: traffic continues; after restart, status is right',
   const back = await cutover(data.dir, ['rollback', 'web', '--wait']);
   assert.equal(back.code, 0, back.stdout);
   assert.equal(back.json.strategy, 'flip-to-warm');
-  const result = await traffic.stop();
+  const result = await stopTraffic();
   assert.deepEqual(result.failed, []);
   assert.ok(result.samples.some((s) => s.version === '1.0.0') && result.samples.some((s) => s.version === '1.1.0'));
 });
