@@ -25,16 +25,19 @@ after(async () => {
   await cluster?.stop();
 });
 
-test('an artifact uploaded through one replica is deployed through another; a tampered chunk is refused and changes nothing until the release is published again', async () => {
-  const started = Date.now();
-  cluster = await startTestCluster();
+/**
+ * Two server replicas on one database of the throwaway cluster, each with its own data directory
+ * (the bake off: on a loaded machine its latency analysis may roll a release back, which is not
+ * under test), and CLI runners through each.
+ */
+async function twoReplicas(name: string) {
+  cluster ??= await startTestCluster();
   const database = await cluster.createDatabase();
-  const data = await tempDir('shared-artifacts');
+  const data = await tempDir(name);
   cleanup.push(data.cleanup);
   await chmod(data.dir, 0o711); // the agent's data directory sits inside: slot users pass through
   const [dirA, dirB, dirAgent] = ['replica-a', 'replica-b', 'agent'].map((d) => join(data.dir, d)) as [string, string, string];
   const settings = join(data.dir, 'settings.yml');
-  // No bake: on a loaded machine the latency analysis may roll a release back, which is not under test.
   await writeFile(settings, 'bakeWindow: 0\n');
   const replica = async (dir: string) => {
     const r = await startProcess(dir, ['server', '--api-port', String(await freePort()), '--database', database, '--config', settings]);
@@ -52,6 +55,12 @@ test('an artifact uploaded through one replica is deployed through another; a ta
     assert.equal(r.code, 0, `cutover ${args.join(' ')} → ${r.code}\n${r.stdout}\n${r.stderr}`);
     return r.json;
   };
+  return { database, data, dirA, dirB, dirAgent, a, b, viaA, viaB, ok };
+}
+
+test('an artifact uploaded through one replica is deployed through another; a tampered chunk is refused and changes nothing until the release is published again', async () => {
+  const started = Date.now();
+  const { database, data, dirA, dirB, dirAgent, b, viaA, viaB, ok } = await twoReplicas('shared-artifacts');
 
   // The agent joins B, and only B: its join token names B's URL alone.
   const join_ = await ok(viaB, ['join-token', 'create', '--expires', '10m']);
@@ -123,29 +132,7 @@ test('an artifact uploaded through one replica is deployed through another; a ta
 
 test('an agent whose replica dies reconnects to the other within seconds; what it serves is untouched; the other replica deploys to it', async () => {
   const started = Date.now();
-  cluster ??= await startTestCluster();
-  const database = await cluster.createDatabase();
-  const data = await tempDir('replica-failover');
-  cleanup.push(data.cleanup);
-  await chmod(data.dir, 0o711);
-  const [dirA, dirB, dirAgent] = ['replica-a', 'replica-b', 'agent'].map((d) => join(data.dir, d)) as [string, string, string];
-  const settings = join(data.dir, 'settings.yml');
-  await writeFile(settings, 'bakeWindow: 0\n');
-  const replica = async (dir: string) => {
-    const r = await startProcess(dir, ['server', '--api-port', String(await freePort()), '--database', database, '--config', settings]);
-    cleanup.push(r.stop);
-    return r;
-  };
-  const a = await replica(dirA);
-  const token = a.info.adminToken as string;
-  const b = await replica(dirB);
-  const on = (r: typeof a) => async (args: string[]) => cutover(dirB, args, { CUTOVER_URL: r.info.api, CUTOVER_TOKEN: token });
-  const [viaA, viaB] = [on(a), on(b)];
-  const ok = async (run: typeof viaA, args: string[]) => {
-    const r = await run(args);
-    assert.equal(r.code, 0, `cutover ${args.join(' ')} → ${r.code}\n${r.stdout}\n${r.stderr}`);
-    return r.json;
-  };
+  const { data, dirAgent, a, b, viaA, viaB, ok } = await twoReplicas('replica-failover');
   // The join token names both replicas, A first: the agent dials A, and B when A is gone.
   const join_ = await ok(viaA, ['join-token', 'create', '--expires', '10m', '--url', a.info.api, '--url', b.info.api]);
   const http = await freePort();
