@@ -41,7 +41,14 @@ test('each difference is named', () => {
 
   const version = compareWithAgent(record, seen({ slots: [{ color: 'blue', version: '1.0.0', state: 'healthy', restarts: 0 }] }));
   assert.deepEqual(version.problems, ['the blue slot runs 1.0.0 on the agent, 1.1.0 in the record']);
-  assert.equal(compareWithAgent(record, seen({ active: null })).state, 'mismatch');
+  assert.equal(compareWithAgent(record, seen({ active: null, slots: [{ color: 'blue', version: '1.1.0', state: 'failed', restarts: 3 }] })).state, 'mismatch');
+  assert.equal(compareWithAgent(record, seen({ active: null, slots: [{ color: 'blue', version: '1.0.0', state: 'healthy', restarts: 0 }] })).state, 'mismatch');
+
+  // Converging: the recorded release starts (or waits, healthy, for its flip) where nothing is routed yet.
+  for (const state of ['starting', 'healthy'] as const) {
+    const converging = compareWithAgent(record, seen({ active: null, slots: [{ color: 'blue', version: '1.1.0', state, restarts: 0 }] }));
+    assert.deepEqual(converging, { ok: true, state: 'changing', problems: ['recorded active colour blue, the agent routes no colour'] });
+  }
 
   const lost = compareWithAgent({ ...record, activeColor: null, slots: { blue: null, green: null } }, seen({ active: null, slots: [] }));
   assert.equal(lost.state, 'needs-deploy');

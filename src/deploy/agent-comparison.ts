@@ -8,6 +8,9 @@ import type { RuntimeInstance } from './runtime.ts';
  * - `unreachable`: the agent did not answer;
  * - `unknown`: the record says it serves, the agent does not know the instance (its state was lost or reset);
  * - `needs-deploy`: the record keeps a version that serves nowhere (the server found the instance lost, routed its hosts again and redeploys it);
+ *   also `changing`: the agent routes no colour of the instance yet holds the recorded release
+ *   starting or healthy in the recorded colour: the server is converging the machine (issue 18),
+ *   which flips to it once healthy;
  * - `mismatch`: the agent routes another colour or version than recorded.
  */
 export interface AgentCheck {
@@ -29,9 +32,18 @@ export function compareWithAgent(
   if (options.error !== undefined) return { ok: false, state: 'unreachable', problems: [`cannot ask the agent: ${options.error}`] };
   const problems = differences(record, seen);
   if (problems.length === 0) return { ok: true, state: 'ok', problems: [] };
-  if (options.locked) return { ok: true, state: 'changing', problems };
+  if (options.locked || converging(record, seen)) return { ok: true, state: 'changing', problems };
   if (record.activeColor === null) return { ok: false, state: 'needs-deploy', problems };
   return { ok: false, state: seen ? 'mismatch' : 'unknown', problems };
+}
+
+/** The agent routes nothing for the instance while the recorded release starts or waits, healthy, for its flip in the recorded colour. */
+function converging(record: Pick<InstanceRecord, 'activeColor' | 'currentVersion' | 'slots'>, seen: RuntimeInstance | undefined): boolean {
+  const color = record.activeColor;
+  if (!seen || color === null || seen.active !== null) return false;
+  const recorded = record.slots[color]?.version ?? record.currentVersion;
+  const slot = seen.slots.find((s) => s.color === color);
+  return slot !== undefined && slot.version === recorded && (slot.state === 'starting' || slot.state === 'healthy');
 }
 
 function differences(record: Pick<InstanceRecord, 'name' | 'activeColor' | 'currentVersion' | 'slots'>, seen: RuntimeInstance | undefined): string[] {

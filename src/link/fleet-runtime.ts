@@ -77,7 +77,8 @@ export function createFleetRuntime(deps: FleetRuntimeDeps) {
   /**
    * The instance's machines, waiting up to {@link CONNECT_GRACE_MS} for those not connected when
    * they are likely to come back at once: in the first seconds after this server started (every
-   * agent reconnects then), or — when none of them is connected — right after a session ended.
+   * agent reconnects then, and an agent started on the same data directory joins: until then an
+   * instance may be placed on no machine), or — when none of them is connected — right after a session ended.
    * A rollback with one machine gone does not wait: the others are connected.
    */
   const started = performance.now();
@@ -86,7 +87,8 @@ export function createFleetRuntime(deps: FleetRuntimeDeps) {
     for (;;) {
       const machines = await placedMachines(instance);
       const away = machines.filter((m) => !deps.link().sessionOf(m));
-      if (away.length === 0 || Date.now() >= deadline) return machines;
+      // None placed yet in the first seconds: the agent of this data directory may still be joining.
+      if ((machines.length > 0 && away.length === 0) || Date.now() >= deadline) return machines;
       const justStarted = performance.now() - started < RECONNECT_WINDOW_MS;
       const noneConnected = away.length === machines.length;
       const recentlyLost = away.some((m) => {
