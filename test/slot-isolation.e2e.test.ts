@@ -1,9 +1,9 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, cp, mkdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
+import { access, chmod, cp, mkdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import { get } from 'node:http';
 import { join } from 'node:path';
-import { ROOT, assertReachableByOthers, cutover, cutoverText, portFlags, ports, startProcess, tempDir } from './helpers.ts';
+import { ROOT, assertReachableByOthers, cutover, cutoverText, portFlags, ports, startProcess, tempDir, waitFor } from './helpers.ts';
 
 /**
  * H1 and H2 of the security review, as a deployer would try them: hostile releases print the
@@ -86,11 +86,15 @@ test(
       killQuietly(known.agentPid);
       for (const pid of slotPids) killQuietly(-pid);
     });
-    const agentPid = (JSON.parse(await readFile(join(data, 'agent', 'private', 'agent.pid'), 'utf8')) as { pid: number })
-      .pid;
+    // `up` answers once its server does; its agent writes its pid file and joins just after.
+    const fileOf = async (name: string) => {
+      await waitFor(`the agent's ${name}`, () => access(join(data, 'agent', 'private', name)).then(() => true, () => false), 15_000);
+      return JSON.parse(await readFile(join(data, 'agent', 'private', name), 'utf8')) as unknown;
+    };
+    const agentPid = ((await fileOf('agent.pid')) as { pid: number }).pid;
     known.agentPid = agentPid;
     // The machine credential `up`'s agent got when it joined: the secret a slot would need to pose as its agent.
-    const agentToken = (JSON.parse(await readFile(join(data, 'agent', 'private', 'machine.json'), 'utf8')) as { credential: string }).credential;
+    const agentToken = ((await fileOf('machine.json')) as { credential: string }).credential;
     const as = (token: string) =>
       ({ ...env, CUTOVER_URL: info.api, CUTOVER_TOKEN: token }) as Record<string, string>;
     const admin = as(info.adminToken);

@@ -33,7 +33,7 @@ export type { CapturedLine, JoinedLink, LinkServer } from './link-server.ts';
 export { makeLeafCert, makeTestCerts, opensslFingerprint } from './tls-certs.ts';
 export type { TestCerts } from './tls-certs.ts';
 export { startNetnsCluster } from './netns-cluster.ts';
-export type { ClusterAgent, ClusterOptions, NetnsCluster } from './netns-cluster.ts';
+export type { ClusterAgent, ClusterOptions, ClusterReplica, NetnsCluster } from './netns-cluster.ts';
 export { startProber } from './prober.ts';
 export type { ProbeTarget, Prober, ProberOptions } from './prober.ts';
 export { failuresBetween, flipReport, machineFlip, versionsSince } from './probe-analysis.ts';

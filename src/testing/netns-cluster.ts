@@ -40,6 +40,22 @@ export interface ClusterOptions {
   serverEnv?: Record<string, string>;
   agentArgs?: string[];
   agentEnv?: Record<string, string>;
+  /**
+   * Several server replicas on one PostgreSQL database (issue 19), all in the server's namespace:
+   * replica `r` listens on port `7443 + r`. `database` must be reachable from that namespace (a
+   * Unix-socket URL: see `TestCluster.socketUrl`). Every agent's join token names every replica.
+   */
+  replicas?: { count: number; database: string };
+  /** The replica agent `i` (1-based) dials first (0-based); default 0. */
+  agentReplica?: (i: number) => number;
+}
+
+/** One server replica of the cluster. */
+export interface ClusterReplica {
+  index: number;
+  url: string;
+  dataDir: string;
+  process: Started | undefined;
 }
 
 export interface ClusterAgent {
@@ -58,7 +74,16 @@ export interface ClusterAgent {
 }
 
 export interface NetnsCluster {
+  /** Replica 0 (the only server unless `replicas` was given). */
   server: { netns: string; address: string; url: string; dataDir: string; process: Started | undefined };
+  /** Every replica; `replicas[0]` is `server`. */
+  replicas: ClusterReplica[];
+  /** From now on `cli`, `run` and `api` go through replica `index` (default 0). */
+  via(index: number): void;
+  /** SIGKILLs replica `index` and waits for it to exit. */
+  killReplica(index: number): Promise<void>;
+  /** Starts replica `index` again (after `killReplica`). */
+  startReplica(index: number): Promise<void>;
   agents: ClusterAgent[];
   certs: TestCerts;
   dir: string;
@@ -113,17 +138,28 @@ export async function startNetnsCluster(options: ClusterOptions): Promise<NetnsC
   await chmod(data.dir, 0o711); // each agent's slot users pass through to its data directory
   const namespaces: string[] = [];
   const started: Started[] = [];
-  const server: NetnsCluster['server'] = {
+  const server: NetnsCluster['server'] & ClusterReplica = {
+    index: 0,
     netns: `cn${options.prefix}s-${pid}`,
     address: addressOf(1),
     url: `https://${addressOf(1)}:7443`,
     dataDir: join(data.dir, 'server'),
     process: undefined,
   };
+  const replicas: ClusterReplica[] = [server];
+  for (let r = 1; r < (options.replicas?.count ?? 1); r++) {
+    replicas.push({ index: r, url: `https://${server.address}:${7443 + r}`, dataDir: join(data.dir, `server-${r}`), process: undefined });
+  }
+  /** The replica the CLI and the API go through. */
+  let current = 0;
   const agents: ClusterAgent[] = [];
   let certs!: TestCerts;
 
-  const run1 = (args: string[]) => cutover(server.dataDir, [...args, '--ca-file', certs.ca], {}, { netns: server.netns });
+  // Replica 0 recorded its URL and the admin token for the local CLI; the others are named.
+  const run1 = async (args: string[]) => {
+    const env: Record<string, string> = current === 0 ? {} : { CUTOVER_URL: replicas[current]!.url, CUTOVER_TOKEN: (token ??= await localToken(server.url)) ?? '' };
+    return cutover(server.dataDir, [...args, '--ca-file', certs.ca], env, { netns: server.netns });
+  };
   const cli = async (...args: string[]) => {
     const r = await run1(args);
     if (r.code !== 0) throw new Error(`cutover ${args.join(' ')} exited with ${r.code}: ${r.stdout}${r.stderr}`);
@@ -131,13 +167,13 @@ export async function startNetnsCluster(options: ClusterOptions): Promise<NetnsC
   };
   const track = (p: Started) => (started.push(p), p);
 
-  const socket = join(data.dir, 'api.sock');
+  const socketOf = (r: number) => join(data.dir, `api-${r}.sock`);
   const https = new Agent({ keepAlive: true, maxSockets: 4 });
   let token: string | undefined;
   let ca: Buffer | undefined;
 
-  async function startRelay() {
-    const relay = spawn('ip', ['netns', 'exec', server.netns, process.execPath, RELAY, socket, server.address, '7443'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  async function startRelay(r: number) {
+    const relay = spawn('ip', ['netns', 'exec', server.netns, process.execPath, RELAY, socketOf(r), server.address, String(7443 + r)], { stdio: ['ignore', 'pipe', 'inherit'] });
     const exited = new Promise<void>((r) => relay.once('exit', () => r()));
     started.push({ child: relay, info: {}, stop: async () => void (relay.kill('SIGKILL'), await exited) });
     await new Promise<void>((resolve, reject) => {
@@ -152,7 +188,7 @@ export async function startNetnsCluster(options: ClusterOptions): Promise<NetnsC
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const headers: Record<string, string> = { authorization: `Bearer ${token}`, ...(payload ? { 'content-type': 'application/json' } : {}) };
     return new Promise<{ status: number; json: any }>((resolve, reject) => { // eslint-disable-line @typescript-eslint/no-explicit-any
-      const req = request({ socketPath: socket, host: server.address, path, method, ca, agent: https, headers }, (res) => {
+      const req = request({ socketPath: socketOf(current), host: server.address, path, method, ca, agent: https, headers }, (res) => {
         let text = '';
         res.on('data', (c: Buffer) => (text += c.toString()));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : undefined }));
@@ -164,9 +200,20 @@ export async function startNetnsCluster(options: ClusterOptions): Promise<NetnsC
     });
   }
 
-  async function startServer() {
-    const args = ['server', '--api-host', server.address, '--api-port', '7443', '--tls-cert', certs.cert, '--tls-key', certs.key, ...(options.serverArgs ?? [])];
-    server.process = track(await startProcess(server.dataDir, args, options.serverEnv ?? {}, { netns: server.netns }));
+  async function startReplica(r: number) {
+    const replica = replicas[r]!;
+    const database = options.replicas ? ['--database', options.replicas.database] : [];
+    const args = ['server', '--api-host', server.address, '--api-port', String(7443 + r), '--tls-cert', certs.cert, '--tls-key', certs.key, ...database, ...(options.serverArgs ?? [])];
+    replica.process = track(await startProcess(replica.dataDir, args, options.serverEnv ?? {}, { netns: server.netns }));
+  }
+  const startServer = () => startReplica(0);
+
+  async function killReplica(r: number) {
+    const p = replicas[r]!.process;
+    if (!p) return;
+    p.child.kill('SIGKILL');
+    await p.stop();
+    replicas[r]!.process = undefined;
   }
 
   async function network(agent: ClusterAgent) {
@@ -186,9 +233,11 @@ export async function startNetnsCluster(options: ClusterOptions): Promise<NetnsC
   async function startAgent(agent: ClusterAgent) {
     const joined = agent.process !== undefined || (await alreadyJoined(agent));
     const env = { ...(options.agentEnv ?? {}) };
-    if (!joined) env.CUTOVER_JOIN_TOKEN = (await cli('join-token', 'create', '--expires', '10m')).token;
+    const urls = replicas.length > 1 ? replicas.flatMap((r) => ['--url', r.url]) : [];
+    if (!joined) env.CUTOVER_JOIN_TOKEN = (await cli('join-token', 'create', '--expires', '10m', ...urls)).token;
     const labels = (options.labels?.(agent.index) ?? ['role=web']).flatMap((l) => ['--label', l]);
-    const args = ['agent', '--server', server.url, '--name', agent.name, ...labels, '--http-host', '0.0.0.0', '--http-port', '8080', ...(options.agentArgs ?? [])];
+    const first = replicas[options.agentReplica?.(agent.index) ?? 0]!;
+    const args = ['agent', '--server', first.url, '--name', agent.name, ...labels, '--http-host', '0.0.0.0', '--http-port', '8080', ...(options.agentArgs ?? [])];
     agent.process = track(await startProcess(agent.dataDir, args, env, { netns: agent.netns }));
   }
 
@@ -266,14 +315,15 @@ export async function startNetnsCluster(options: ClusterOptions): Promise<NetnsC
       await stopAgentProcess(agent);
       await startAgent(agent);
     },
-    async killServer() {
-      const p = server.process;
-      if (!p) return;
-      p.child.kill('SIGKILL');
-      await p.stop();
-      server.process = undefined;
-    },
+    killServer: () => killReplica(0),
     startServer,
+    replicas,
+    via(index) {
+      if (!replicas[index]) throw new Error(`no replica ${index}`);
+      current = index;
+    },
+    killReplica,
+    startReplica,
     async connected(count = agents.length, timeoutMs = 20_000) {
       await waitFor(`${count} machines connected`, async () => (await machines()).filter((m) => m.connected).length >= count, timeoutMs);
     },
@@ -301,8 +351,9 @@ export async function startNetnsCluster(options: ClusterOptions): Promise<NetnsC
     await ip('-n', server.netns, 'link', 'set', 'br0', 'up');
     await ip('-n', server.netns, 'link', 'set', 'lo', 'up');
     certs = await makeTestCerts(data.dir, [server.address]);
-    await startServer();
-    await startRelay();
+    // One after the other: the first on a database makes the admin token.
+    for (const r of replicas) await startReplica(r.index);
+    for (const r of replicas) await startRelay(r.index);
     // Agents join one at a time: each takes a join token from the CLI first.
     for (let i = 0; i < options.agents; i++) await addAgent();
     return cluster;

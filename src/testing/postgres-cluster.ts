@@ -19,6 +19,11 @@ export interface TestCluster {
    * ended makes DROP wait ~100 ms; tests need not). `stop` waits for pending drops and reports failures.
    */
   discardDatabase(url: string): void;
+  /**
+   * The same database over the server's Unix socket (`?host=<socket directory>`): reachable from a
+   * process in another network namespace, where 127.0.0.1 is not this one's loopback.
+   */
+  socketUrl(url: string): string;
   /** Stops the server (fast shutdown, SIGKILL after a bounded wait) and removes its directory. */
   stop(): Promise<void>;
 }
@@ -85,6 +90,9 @@ export async function startTestCluster(): Promise<TestCluster> {
         const created = queue.then(() => adminPool.query(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE}`));
         queue = created.catch(() => {});
         return created.then(() => `${base}/${name}`);
+      },
+      socketUrl(url) {
+        return `${url}?host=${encodeURIComponent(dir)}`;
       },
       discardDatabase(url) {
         const name = new URL(url).pathname.slice(1);
