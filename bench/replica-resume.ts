@@ -98,7 +98,7 @@ async function measure(c: NetnsCluster, runs: number): Promise<ResumeResult> {
     reconnect.push(reconnectedAt - killedAt);
     const released = Date.now();
     await rm(sick(v));
-    await waitFor(`${id} to finish`, async () => (await deployment()).status !== 'running', 60_000, { intervalMs: 20 });
+    await waitFor(`${id} to finish`, async () => (await deployment()).status !== 'running', { timeoutMs: 60_000, intervalMs: 20 });
     const done = await deployment();
     if (done.status !== 'succeeded') throw new Error(`the resumed deployment of ${v} ended ${done.status}: ${JSON.stringify(done)}`);
     finish.push(Date.now() - released);
