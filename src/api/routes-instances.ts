@@ -43,10 +43,19 @@ const deploySchema = z
       .optional()
       .describe('Deploy to the connected machines of the instance, leaving out the unreachable ones (they converge when back): needs an admin token and a reason; audited. Without it, an unreachable machine refuses the deployment.'),
     rolling: z
-      .object({ maxUnavailable: z.number().int().min(1).max(1000).default(1).describe('Machines per batch.') })
+      .object({
+        maxUnavailable: z.number().int().min(1).max(1000).default(1).describe('Machines per batch.'),
+        maxFailures: z
+          .number()
+          .int()
+          .min(0)
+          .max(1000)
+          .optional()
+          .describe('Machines that may fail (not healthy in time, or no flip acknowledgement) before the rollout stops; each is left on the previous release and the deployment ends `partial`. Default 0; fewer than the machines taking part.'),
+      })
       .strict()
       .optional()
-      .describe('Machine by machine instead of one barrier flip: each batch starts, is health-checked and flips before the next; a failure flips the done batches back.'),
+      .describe('Machine by machine instead of one barrier flip: each batch starts, is health-checked and flips before the next; a failure beyond `maxFailures` flips the done batches back.'),
   })
   .strict();
 

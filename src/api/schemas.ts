@@ -130,11 +130,12 @@ export const deploymentSchema = z.object({
       skipped: z.array(z.string()).describe('Unreachable when it began and left out (`--skip-unreachable`, or a rollback).'),
       unconfirmed: z.array(z.string()).describe('Sent the flip, no acknowledgement within `flipTimeout`.'),
       pending: z.array(z.string()).describe('Not flipped: unreachable when the flip was due, or (a rollback) unable to take it.'),
+      failed: z.array(z.string()).optional().describe('A rolling deployment: machines that failed within its failure budget, left on the previous release.'),
     })
     .optional()
     .describe('On an instance placed on machines: which took part and how the flip went; the machines left behind converge to the desired state when back.'),
   rolling: z
-    .object({ maxUnavailable: z.number(), batches: z.array(z.array(z.string())) })
+    .object({ maxUnavailable: z.number(), maxFailures: z.number().optional(), batches: z.array(z.array(z.string())) })
     .optional()
     .describe('A rolling deployment: its batches of machines in order (step `batch-N` is the N-th).'),
   rollback: z

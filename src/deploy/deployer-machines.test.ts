@@ -167,6 +167,38 @@ test('--rolling: a failing batch stops the rollout and flips the done machines b
   assert.equal((await store.getInstance('web'))!.currentVersion, '1.0.0');
 });
 
+test('--rolling --max-failures 1: a machine failing within the budget stays on the old release, the rollout goes on, the deployment ends partial', async () => {
+  const { deployer, run, active, m, store } = await threeMachines();
+  await run(deployer.deploy({ instance: 'web', version: '1.0.0', by: testActor('admin') }));
+  m('web-2').health.set('1.1.0', { ok: false, reason: 'unhealthy', message: 'the health check failed', logTail: [] });
+  const d = await run(deployer.deploy({ instance: 'web', version: '1.1.0', by: testActor('admin'), rolling: { maxUnavailable: 1, maxFailures: 1 } }));
+  assert.equal(d.status, 'partial', JSON.stringify(d.error));
+  assert.deepEqual(d.machines?.failed, ['web-2']);
+  assert.deepEqual(d.rolling?.maxFailures, 1);
+  assert.deepEqual(active(), ['green', 'blue', 'green'], 'web-2 stays on the old release; web-3 was rolled after it');
+  assert.ok(m('web-2').calls.includes('stop web green'), "web-2's new slot was stopped");
+  assert.ok(!m('web-2').calls.includes('flip web green'), 'web-2 never flipped');
+  const batch2 = d.steps.find((s) => s.name === 'batch-2')!;
+  assert.match(JSON.stringify(batch2.detail), /on machine web-2: the health check failed/);
+  assert.equal((await store.getInstance('web'))!.currentVersion, '1.1.0');
+});
+
+test('--rolling --max-failures 1: the second failure stops the rollout and flips every machine back', async () => {
+  const { deployer, run, active, m } = await threeMachines();
+  await run(deployer.deploy({ instance: 'web', version: '1.0.0', by: testActor('admin') }));
+  for (const name of ['web-1', 'web-3']) m(name).health.set('1.1.0', { ok: false, reason: 'unhealthy', message: 'the health check failed', logTail: [] });
+  const d = await run(deployer.deploy({ instance: 'web', version: '1.1.0', by: testActor('admin'), rolling: { maxUnavailable: 1, maxFailures: 1 } }));
+  assert.equal(d.status, 'failed');
+  assert.match(d.error!.message, /batch 3: on machine web-3: the health check failed \(2 failed, budget 1\)/);
+  assert.deepEqual(active(), ['blue', 'blue', 'blue'], 'web-2 flipped in batch 2 and went back');
+});
+
+test('--rolling --max-failures as many as the machines is refused before anything changes', async () => {
+  const { deployer, active } = await threeMachines();
+  await assert.rejects(deployer.deploy({ instance: 'web', version: '1.0.0', by: testActor('admin'), rolling: { maxUnavailable: 1, maxFailures: 3 } }), /--max-failures 3 would let every machine.*give fewer than 3/);
+  assert.deepEqual(active(), [null, null, null]);
+});
+
 test('--rolling with --steps, or on an instance not on machines, is refused before anything changes', async () => {
   const { deployer, run } = await threeMachines();
   await run(deployer.deploy({ instance: 'web', version: '1.0.0', by: testActor('admin') }));

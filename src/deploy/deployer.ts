@@ -63,7 +63,7 @@ export interface DeployRequest {
   /** Deploy to the machines that are connected, leaving out the unreachable ones (an admin's decision, like `skipTests`). */
   skipUnreachable?: boolean;
   /** Machine by machine (`maxUnavailable` at a time) instead of one barrier flip. */
-  rolling?: { maxUnavailable: number };
+  rolling?: { maxUnavailable: number; /** Machines that may fail (left on the previous release) before the rollout stops and flips back; default 0. */ maxFailures?: number };
 }
 
 /** Who steers a running deployment (abort, resume), with their reason: its audit entry says so. */
@@ -136,7 +136,13 @@ function rollingPlan(request: DeployRequest & { instance: string }, plan: Deploy
   if (rollout) throw new CutoverError('VALIDATION_FAILED', '--rolling goes machine by machine; --steps shifts traffic on every machine at once: choose one');
   if (!machines) throw new CutoverError('VALIDATION_FAILED', `instance "${request.instance}" is not placed on machines; --rolling needs an instance on several`);
   const taking = machines.placed.filter((m) => !machines.skipped.includes(m));
-  return { maxUnavailable: request.rolling.maxUnavailable, batches: batchesOf(taking, request.rolling.maxUnavailable) };
+  const maxFailures = request.rolling.maxFailures ?? 0;
+  if (maxFailures >= taking.length) {
+    throw new CutoverError('VALIDATION_FAILED', `--max-failures ${maxFailures} would let every machine of "${request.instance}" fail (${taking.length} take part): give fewer than ${taking.length}`, {
+      details: { maxFailures, machines: taking.length },
+    });
+  }
+  return { maxUnavailable: request.rolling.maxUnavailable, ...(maxFailures > 0 ? { maxFailures } : {}), batches: batchesOf(taking, request.rolling.maxUnavailable) };
 }
 
 /** The record of a new deployment (pure): the plan's steps, with the release's tests where they run. */

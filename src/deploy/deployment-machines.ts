@@ -39,7 +39,7 @@ export function recordFlip(machines: DeploymentMachines, outcome: FlipOutcome): 
 
 /** Whether a finished deployment left machines behind (skipped, unconfirmed or pending): it ends `partial`. */
 export const leftMachinesBehind = (d: Pick<DeploymentRecord, 'machines'>): boolean =>
-  d.machines !== undefined && d.machines.skipped.length + d.machines.unconfirmed.length + d.machines.pending.length > 0;
+  d.machines !== undefined && d.machines.skipped.length + d.machines.unconfirmed.length + d.machines.pending.length + (d.machines.failed?.length ?? 0) > 0;
 
 /** The machines a partial deployment did not reach, for its messages: `web-3 (unconfirmed), web-4 (skipped)`. */
 export function behindText(machines: DeploymentMachines): string {
@@ -47,6 +47,7 @@ export function behindText(machines: DeploymentMachines): string {
     ...machines.unconfirmed.map((m) => `${m} (unconfirmed)`),
     ...machines.pending.map((m) => `${m} (pending)`),
     ...machines.skipped.map((m) => `${m} (unreachable, skipped)`),
+    ...(machines.failed ?? []).map((m) => `${m} (failed, within the failure budget)`),
   ];
   return parts.join(', ');
 }

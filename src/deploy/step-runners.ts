@@ -94,33 +94,82 @@ const flip: StepRunner = async ({ runtime }, d) => {
 };
 
 /**
- * One batch of a rolling deployment: its machines start the release, are health-checked and flip
- * together; a machine that does not confirm the flip fails the batch (the failure path flips every
- * machine back). The others wait for the next batch.
+ * One batch of a rolling deployment: each of its machines starts the release and is health-checked
+ * on its own; the healthy ones flip together. A machine that does not start, is not healthy in time
+ * or does not confirm its flip is a failure. Within the deployment's failure budget (`maxFailures`,
+ * counted over the whole rollout) it is left on the previous release — its new slot stopped — and
+ * recorded `failed` (the deployment ends `partial`; it converges like any machine left behind); the
+ * failure beyond the budget fails the batch, and the failure path flips every machine back. The next
+ * batch waits for this one.
  */
 const batch: StepRunner = async (deps, d, spec, step) => {
   const n = batchStepNumber(step.name) ?? 0;
   const machines = d.rolling?.batches[n - 1];
   const { runtime } = deps;
   if (!machines || !spansMachines(runtime)) throw new CutoverError('INTERNAL', `deployment ${d.id} has no machines for ${step.name}`);
-  const on = runtime.on(machines);
-  await on.startSlot(slotSpecOf(d.instance, d.toColor, d.toVersion, d.id, spec));
-  const result = await deps.hold.abortable(d, on.waitHealthy(d.instance, d.toColor, spec.deployTimeoutMs));
-  if (!result.ok) {
-    throw new CutoverError('DEPLOYMENT_FAILED', `${d.toVersion} did not become healthy on ${d.toColor}: ${result.message}; the machines of earlier batches go back to ${d.fromVersion ?? 'nothing'}`, {
-      details: { batch: n, machines, reason: result.reason, lastCheck: result.lastCheck, logTail: result.logTail },
-    });
+  const failures: MachineFailure[] = [];
+  const checked = await Promise.all(machines.map((m) => startAndCheck(deps, d, spec, m, failures)));
+  const healthy = machines.filter((_, i) => checked[i] !== undefined);
+  withinBudget(d, n, machines, failures);
+  let flippedAt: number | undefined;
+  if (healthy.length > 0) {
+    const flipped = await runtime.on(healthy).flip(d.instance, d.toColor, undefined, 'forward');
+    flippedAt = flipped.flippedAt;
+    for (const m of [...(flipped.unconfirmed ?? []), ...(flipped.pending ?? [])]) failures.push({ machine: m, message: `on machine ${m}: did not confirm the flip of batch ${n}`, unconfirmed: true });
+    withinBudget(d, n, machines, failures);
   }
-  const flipped = await on.flip(d.instance, d.toColor, undefined, 'forward');
-  const missing = [...(flipped.unconfirmed ?? []), ...(flipped.pending ?? [])];
-  if (missing.length > 0) {
-    throw new CutoverError('DEPLOYMENT_FAILED', `machine${missing.length === 1 ? '' : 's'} ${missing.join(', ')} did not confirm the flip of batch ${n}; every machine goes back to ${d.fromVersion ?? 'nothing'}`, {
-      details: { batch: n, machines: missing },
-    });
+  if (failures.length > 0 && d.machines) {
+    const unhealthy = failures.filter((f) => !f.unconfirmed).map((f) => f.machine);
+    const unconfirmed = failures.filter((f) => f.unconfirmed).map((f) => f.machine);
+    d.machines.failed = [...(d.machines.failed ?? []), ...unhealthy].sort();
+    d.machines.unconfirmed = [...d.machines.unconfirmed, ...unconfirmed].sort();
+    // The machines that failed to start or to be healthy stay on the previous release: their new slot
+    // goes. One that did not confirm its flip may serve the new release: left as it is, it converges.
+    await Promise.all(unhealthy.map((m) => runtime.on([m]).stopSlot(d.instance, d.toColor).catch(() => undefined)));
+    deps.log?.warn({ deployment: d.id, instance: d.instance, batch: n, failed: failures }, `batch ${n}: ${failures.length} machine(s) failed within the failure budget; left on ${d.fromVersion ?? 'nothing'}`);
   }
-  deps.log?.info({ deployment: d.id, instance: d.instance, batch: n, machines }, `batch ${n} serves ${d.toVersion}`);
-  return { machines, healthySince: result.healthySince, flippedAt: flipped.flippedAt };
+  deps.log?.info({ deployment: d.id, instance: d.instance, batch: n, machines: healthy }, `batch ${n} serves ${d.toVersion}`);
+  const healthySince = Math.max(0, ...checked.filter((t): t is number => t !== undefined));
+  return { machines, healthySince, ...(flippedAt === undefined ? {} : { flippedAt }), ...(failures.length ? { failed: failures } : {}) };
 };
+
+interface MachineFailure {
+  machine: string;
+  message: string;
+  reason?: string;
+  /** Sent the flip, no acknowledgement (else: did not start or was not healthy in time). */
+  unconfirmed?: boolean;
+}
+
+/** Starts the release on one machine of a batch and waits for it to be healthy: when it became healthy, or undefined with its failure recorded. An abort ends the batch. */
+async function startAndCheck(deps: RunnerDeps, d: DeploymentRecord, spec: Parameters<StepRunner>[2], machine: string, failures: MachineFailure[]): Promise<number | undefined> {
+  const runtime = deps.runtime;
+  if (!spansMachines(runtime)) return undefined;
+  const on = runtime.on([machine]);
+  const named = (message: string) => (message.startsWith('on machine ') ? message : `on machine ${machine}: ${message}`);
+  try {
+    await on.startSlot(slotSpecOf(d.instance, d.toColor, d.toVersion, d.id, spec));
+    const result = await deps.hold.abortable(d, on.waitHealthy(d.instance, d.toColor, spec.deployTimeoutMs));
+    if (result.ok) return result.healthySince;
+    failures.push({ machine, message: named(result.message), reason: result.reason });
+  } catch (error) {
+    if (isCutoverError(error) && error.code === 'DEPLOYMENT_ABORTED') throw error;
+    failures.push({ machine, message: named((error as Error).message) });
+  }
+  return undefined;
+}
+
+/** Throws when the rollout's failures so far exceed its budget: the failure path flips every machine back. */
+function withinBudget(d: DeploymentRecord, n: number, machines: string[], failures: MachineFailure[]): void {
+  const budget = d.rolling?.maxFailures ?? 0;
+  const before = (d.machines?.failed?.length ?? 0) + (d.rolling ? (d.machines?.unconfirmed.length ?? 0) : 0);
+  if (failures.length === 0 || before + failures.length <= budget) return;
+  const first = failures[0]!;
+  const over = budget > 0 ? ` (${before + failures.length} failed, budget ${budget})` : '';
+  throw new CutoverError('DEPLOYMENT_FAILED', `${d.toVersion} failed in batch ${n}: ${first.message}${over}; the machines of earlier batches go back to ${d.fromVersion ?? 'nothing'}`, {
+    details: { batch: n, machines, failed: failures, maxFailures: budget, ...(first.reason ? { reason: first.reason } : {}) },
+  });
+}
 
 const finalise: StepRunner = async ({ store, clock, rollbackWindowMs }, d) => {
   const instance = await mustGetInstance(store, d.instance);

@@ -87,6 +87,8 @@ export interface DeploymentMachines {
   unconfirmed: string[];
   /** Not flipped: unreachable when the flip was due, or (a rollback) one that could not take it. */
   pending: string[];
+  /** A rolling deployment's machines that failed within its failure budget (`--max-failures`): left on the previous release. Absent in records before it existed. */
+  failed?: string[];
 }
 
 /**
@@ -146,7 +148,7 @@ export interface DeploymentRecord {
   /** On an instance placed on machines: which took part and how the flip went on them. */
   machines?: DeploymentMachines;
   /** A rolling deployment (`--rolling`): its batches of machines, in order, at most `maxUnavailable` each. */
-  rolling?: { maxUnavailable: number; batches: string[][] };
+  rolling?: { maxUnavailable: number; /** Machines that may fail before the rollout stops (absent: 0). */ maxFailures?: number; batches: string[][] };
   /**
    * A failure after the flip (a verify test, an abort during it, recovery) flipped users back to
    * the warm slot: what it flipped to and how long the flip took.

@@ -83,6 +83,7 @@ interface DeployFlags {
   skipUnreachable?: boolean;
   rolling?: boolean;
   maxUnavailable?: string;
+  maxFailures?: string;
 }
 
 /** Exit code of `deploy`/`rollback --wait` that flipped with machines left behind (they converge when back). */
@@ -92,18 +93,27 @@ export const PARTIAL_EXIT = 12;
 function behind(d: DeploymentView): string {
   const m = d.machines;
   if (!m) return '';
-  return [...m.unconfirmed.map((x) => `${x} unconfirmed`), ...m.pending.map((x) => `${x} pending`), ...m.skipped.map((x) => `${x} unreachable (skipped)`)].join(', ');
+  return [
+    ...m.unconfirmed.map((x) => `${x} unconfirmed`),
+    ...m.pending.map((x) => `${x} pending`),
+    ...m.skipped.map((x) => `${x} unreachable (skipped)`),
+    ...(m.failed ?? []).map((x) => `${x} failed (within --max-failures)`),
+  ].join(', ');
 }
 
-/** `--rolling [--max-unavailable N]` as the deploy body's field. */
+/** `--rolling [--max-unavailable N] [--max-failures N]` as the deploy body's field. */
 function rollingFlags(opts: DeployFlags): Record<string, unknown> {
   if (!opts.rolling) {
-    if (opts.maxUnavailable !== undefined) throw new CutoverError('VALIDATION_FAILED', '--max-unavailable goes with --rolling');
+    for (const [flag, value] of [['--max-unavailable', opts.maxUnavailable], ['--max-failures', opts.maxFailures]] as const) {
+      if (value !== undefined) throw new CutoverError('VALIDATION_FAILED', `${flag} goes with --rolling`);
+    }
     return {};
   }
   const n = opts.maxUnavailable === undefined ? 1 : Number(opts.maxUnavailable);
   if (!Number.isInteger(n) || n < 1) throw new CutoverError('VALIDATION_FAILED', `--max-unavailable must be a whole number of machines, 1 or more; got "${opts.maxUnavailable}"`);
-  return { rolling: { maxUnavailable: n } };
+  const f = opts.maxFailures === undefined ? 0 : Number(opts.maxFailures);
+  if (!Number.isInteger(f) || f < 0) throw new CutoverError('VALIDATION_FAILED', `--max-failures must be a whole number of machines, 0 or more; got "${opts.maxFailures}"`);
+  return { rolling: { maxUnavailable: n, ...(f > 0 ? { maxFailures: f } : {}) } };
 }
 
 /** `--pause`: "manual", or a duration checked here so a bare number is refused (the API reads a JSON number as ms). */
@@ -177,6 +187,7 @@ export function registerDeploymentCommands(program: Command): void {
     .option('--skip-unreachable', 'deploy to the connected machines of the instance, leaving out the unreachable ones (they converge when back): needs an admin token and --reason; audited')
     .option('--rolling', 'machine by machine instead of one barrier flip: each batch starts, is health-checked and flips; a failure flips the done batches back')
     .option('--max-unavailable <n>', 'with --rolling: machines per batch (default 1)')
+    .option('--max-failures <n>', 'with --rolling: machines that may fail (left on the previous release, the deployment ends partial) before the rollout stops and flips back (default 0)')
     .option('--if-needed', 'when the instance already serves this version, do nothing and exit 0 (no deployment, nothing audited): a CI step can run again')
     .action(async (instance: string, version: string, opts: DeployFlags, cmd: Command) => {
       const g = globals(cmd);
