@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod } from 'node:fs/promises';
+import { chmod, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { cutover, freePort, load, manifest, startProcess, tempDir } from './helpers.ts';
@@ -11,7 +11,9 @@ import type { LoadResult } from './helpers.ts';
  * data directory and router port), the instance placed by a machine selector (issue 18). A deploy
  * starts and checks the release on each, then flips all of them; under load through every router,
  * zero failed requests; a rollback flips all back; an agent stopped makes a forward deployment
- * refuse (naming it) and a rollback skip it (partial); when it is back it converges.
+ * refuse (naming it) and a rollback skip it (partial); when it is back it converges. A rolling
+ * deployment with a failure budget leaves a machine whose release is unhealthy on the old one, goes
+ * on, ends partial; once the machine is fixed it converges.
  * The fault cases across network namespaces are in `test/netns/instances.e2e.test.ts`.
  */
 let data: Awaited<ReturnType<typeof tempDir>>;
@@ -52,6 +54,11 @@ before(async () => {
     const r = await cli(['release', 'publish', await manifest(serverDir, v)]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
   }
+  // Unhealthy on a machine whose data directory holds a `sick` file (the slot's state directory is
+  // <agent data dir>/agent/homes/<instance>); a short deployTimeout so the failure comes soon.
+  const sickWhere = 'start: "UNHEALTHY_FILE=$CUTOVER_STATE_DIR/../../../sick exec node server.js"\ndeployTimeout: 3s\n';
+  const r = await cli(['release', 'publish', await manifest(serverDir, '1.3.0', sickWhere)]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
 });
 
 after(async () => {
@@ -170,4 +177,30 @@ test('a local rollback on one machine while the server is down becomes, when it 
   const history = await cli(['history', 'shop']);
   assert.equal(history.json.items[0].actor, 'machine:web-1', 'recorded as the machine’s rollback');
   assert.equal(history.json.items[0].toVersion, '1.0.0');
+});
+
+test('--rolling with a failure budget: a machine unhealthy within it stays on the old release under load, the deployment ends partial; once fixed it converges', async () => {
+  const [before] = await versionsOn('shop.test');
+  assert.deepEqual(await versionsOn('shop.test'), [before, before, before]);
+  const sick = join(agents[1]!.dir, 'sick');
+  await writeFile(sick, '');
+  await chmod(sick, 0o644);
+  const traffic = agents.map((a) => load(a.http, 'shop.test', 2));
+  let results: LoadResult[];
+  try {
+    const rolled = await cli(['deploy', 'shop', '1.3.0', '--rolling', '--max-unavailable', '1', '--max-failures', '1', '--wait']);
+    assert.equal(rolled.code, 12, `partial exits 12: ${rolled.stdout}${rolled.stderr}`);
+    assert.equal(rolled.json.status, 'partial');
+    assert.deepEqual(rolled.json.machines.failed, ['web-2']);
+    assert.deepEqual(rolled.json.steps.map((s: { name: string }) => s.name), ['prepare', 'batch-1', 'batch-2', 'batch-3', 'finalise']);
+    assert.deepEqual(await versionsOn('shop.test'), ['1.3.0', before, '1.3.0'], 'web-2 stays on the old release');
+    await rm(sick);
+    await until('web-2 to converge on 1.3.0', async () => ((await versionsOn('shop.test'))[1] === '1.3.0' ? true : undefined));
+  } finally {
+    results = await Promise.all(traffic.map((t) => t.stop()));
+  }
+  results.forEach((res, k) => assert.deepEqual(res.failed, [], `zero failed requests through ${agents[k]!.name}`));
+  const refused = await cli(['deploy', 'shop', '1.2.0', '--rolling', '--max-failures', '3']);
+  assert.equal(refused.code, 2, refused.stdout + refused.stderr);
+  assert.match(refused.json.error.message, /--max-failures 3 would let every machine/);
 });

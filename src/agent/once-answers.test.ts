@@ -32,3 +32,14 @@ test('a failure is not remembered, and answers are forgotten after ten minutes o
   assert.equal(await once.run('key-0', async () => 'forgotten'), 'forgotten');
   assert.equal(await once.run('key-299', async () => 'remembered?'), 299);
 });
+
+test('forget: a key under the prefix runs again; others keep their answer', async () => {
+  const once = new OnceAnswers();
+  let runs = 0;
+  const call = async () => ++runs;
+  await once.run('slot.start web/green d1', call);
+  await once.run('slot.start web/blue d0', call);
+  once.forget('slot.start web/green ');
+  assert.equal(await once.run('slot.start web/green d1', call), 3, 'started again after its slot stopped');
+  assert.equal(await once.run('slot.start web/blue d0', call), 2, 'the other slot keeps its answer');
+});

@@ -30,4 +30,12 @@ export class OnceAnswers {
     }
     return answer;
   }
+
+  /**
+   * Forgets the answers whose key starts with `prefix`: a later call changed what they answered (a
+   * slot stopped since its start), so the same key again is a new call, not a replay.
+   */
+  forget(prefix: string): void {
+    for (const key of [...this.#answers.keys()]) if (key.startsWith(prefix)) this.#answers.delete(key);
+  }
 }
