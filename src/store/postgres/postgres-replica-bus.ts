@@ -249,15 +249,15 @@ export function createPostgresReplicaBus(url: string, serverId: string, options:
       let id: string;
       let holder: string;
       try {
-        const found = await holderRows('AND s.machine = $1', [machine]);
-        if (!found[0]) throw noHolder(machine);
-        holder = found[0].serverId;
-        const res = await pool.query<{ id: string }>(
-          `WITH c AS (INSERT INTO relayed_calls (machine, caller, holder, type, body, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, holder)
-           SELECT id::text, pg_notify('${CHANNEL}', json_build_object('k', 'call', 'to', holder, 'id', id::text)::text) FROM c`,
-          [machine, serverId, holder, type, JSON.stringify(body ?? null), Date.now()],
+        // The live holder and the row in one statement: no holder, no row.
+        const res = await pool.query<{ id: string; holder: string }>(
+          `WITH h AS (SELECT s.server_id FROM machine_sessions s JOIN replicas r ON r.server_id = s.server_id WHERE s.machine = $1 AND ${LIVE}),
+           c AS (INSERT INTO relayed_calls (machine, caller, holder, type, body, created_at) SELECT $1, $2, h.server_id, $3, $4, $5 FROM h RETURNING id, holder)
+           SELECT id::text, holder, pg_notify('${CHANNEL}', json_build_object('k', 'call', 'to', holder, 'id', id::text)::text) FROM c`,
+          [machine, serverId, type, JSON.stringify(body ?? null), Date.now()],
         );
-        id = res.rows[0]!.id;
+        if (!res.rows[0]) throw noHolder(machine);
+        ({ id, holder } = res.rows[0]);
       } catch (error) {
         if (error instanceof CutoverError) throw error;
         throw noHolder(machine, `the database cannot be reached to relay ${type}: ${(error as Error).message}`);
