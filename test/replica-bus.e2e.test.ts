@@ -2,6 +2,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import pg from 'pg';
 import { request } from 'undici';
 import { startTestCluster } from '../src/testing/index.ts';
 import type { TestCluster } from '../src/testing/index.ts';
@@ -13,8 +14,9 @@ import type { LoadResult } from './helpers.ts';
  * database and two agents, web-a joined to replica A only and web-b to replica B only (each join
  * token names that replica alone). An instance placed on both machines is deployed through A, which
  * reaches web-b through B (ADR 0025): one barrier flip acknowledged by both, zero failed requests
- * through either router. `cutover status` through either replica shows both machines; a rollback
- * through B flips both back.
+ * through either router; web-b gets its new desired state from B at once. `cutover status`
+ * through either replica shows both machines; a rollback through B flips both back; `cutover logs`
+ * through B for web-a names A.
  */
 let cluster: TestCluster | undefined;
 const cleanup: (() => Promise<void>)[] = [];
@@ -30,9 +32,14 @@ test('an instance on machines connected to different replicas: deployed through 
   const data = await tempDir('replica-bus');
   cleanup.push(data.cleanup);
   await chmod(data.dir, 0o711); // the agents' data directories sit inside: slot users pass through
+  const sql = new pg.Client({ connectionString: database });
+  await sql.connect();
+  cleanup.push(() => sql.end());
   const settings = join(data.dir, 'settings.yml');
-  // No bake: on a loaded machine its latency analysis may roll a release back, which is not under test.
-  await writeFile(settings, 'bakeWindow: 0\nbakeCheckInterval: 1s\n');
+  // No bake: on a loaded machine its latency analysis may roll a release back, which is not under
+  // test. The periodic sync once a minute: a desired state that reaches a machine within seconds
+  // was pushed on the database's nudge.
+  await writeFile(settings, 'bakeWindow: 0\nbakeCheckInterval: 1m\n');
   const replica = async (name: string) => {
     const r = await startProcess(join(data.dir, name), ['server', '--api-port', String(await freePort()), '--database', database, '--config', settings]);
     cleanup.push(r.stop);
@@ -80,11 +87,15 @@ test('an instance on machines connected to different replicas: deployed through 
   let results: LoadResult[];
   try {
     await waitFor('load through both routers', () => traffic.every((t) => t.result.ok > 10), 10_000);
+    const ackedOnB = async () => (await sql.query<{ n: number | null }>(`SELECT acked_number::int AS n FROM machine_desired WHERE machine = 'web-b'`)).rows[0]?.n ?? 0;
+    const before = await ackedOnB();
     const deployed = await ok(viaA, ['deploy', 'shop', '1.1.0', '--wait']);
     const flip = deployed.steps.find((s: { name: string }) => s.name === 'flip');
     assert.deepEqual(Object.keys(flip.detail.flips).sort(), ['web-a', 'web-b'], 'each machine acknowledged the one flip');
     assert.deepEqual(deployed.machines.unconfirmed, []);
     assert.deepEqual(await served(), ['1.1.0', '1.1.0']);
+    // A changed the records; B, holding web-b's session, pushed its new desired state at once.
+    await waitFor('web-b to acknowledge its new desired state', async () => (await ackedOnB()) > before, 5000);
 
     for (const run of [viaA, viaB]) {
       const status = await ok(run, ['status', 'shop']);
