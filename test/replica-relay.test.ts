@@ -59,7 +59,7 @@ runtimeContract('the agent through another replica (relayed over the replica bus
   };
 });
 
-test('the replica holding a machine refuses to relay what is not an agent message, or a streamed one; A sees B\'s machine as connected and names B', async () => {
+test('the replica holding a machine refuses to relay what is not an agent message, or a streamed one; A sees B\'s machine as connected and names B; pushed counters count only when every machine pushes here', async () => {
   const replicas = await twoReplicas();
   const temp = await tempDataDir();
   const agent = await startTestAgent(temp.dir, {}, { machine: { link: replicas.server.machineLink, agentVersion: '0.0.0' } });
@@ -76,6 +76,15 @@ test('the replica holding a machine refuses to relay what is not an agent messag
       await assert.rejects(replicas.busA.call('web-1', name, {}, { timeoutMs: 5000 }), (e: unknown) => isCutoverError(e) && e.code === 'VALIDATION_FAILED' && e.message.includes(name));
     }
     const send = replicas.relayA.send('web-1');
+    // Counters pushed to B sum an instance's machines only when every one of them pushes to B:
+    // otherwise the bake asks each machine, wherever it is connected.
+    await send('instance.put', { instance: 'shop', hosts: ['shop.test'] });
+    const pushed = Date.now() + 5000;
+    while (!replicas.server.link.pushedStats('shop', ['web-1'])) {
+      assert.ok(Date.now() < pushed, 'web-1 pushes the counters of shop to B');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(replicas.server.link.pushedStats('shop', ['web-1', 'web-2']), undefined, 'web-2 pushes elsewhere');
     await agent.stop();
     const gone = Date.now() + 5000;
     while (replicas.relayA.connected().includes('web-1')) {
