@@ -43,7 +43,11 @@ export interface ReplicaBus {
   holders(): Promise<MachineHolder[]>;
   /** The live replica holding `machine`'s session, if any. */
   holderOf(machine: string): Promise<MachineHolder | undefined>;
-  /** Whether the replica `serverId` is alive: false at once when it died, undefined when it cannot tell. */
+  /**
+   * Whether the replica `serverId` is alive: false at once when it died or stopped, undefined when
+   * it cannot tell (the database unreachable, or a server id that never registered on the bus: a
+   * replica of an earlier version, or one dead for more than a day).
+   */
   alive(serverId: string): Promise<boolean | undefined>;
   /**
    * Runs `type` with `body` on `machine`'s session through the replica holding it: its answer, or

@@ -73,7 +73,7 @@ export function createMemoryReplicaBus(hub: MemoryBusHub, serverId: string, repl
     },
     holderOf: async (machine) => liveHolder(machine),
     async alive(id) {
-      return hub.members.get(id)?.alive ?? false;
+      return hub.members.get(id)?.alive;
     },
     async call(machine, type, body, { timeoutMs }) {
       const holder = liveHolder(machine);

@@ -19,6 +19,8 @@ export interface PostgresReplicaBusOptions {
 }
 
 const CHANNEL = 'cutover_bus';
+/** How long the row of a dead replica is kept, so `alive` says false for it rather than "cannot tell". */
+const DEAD_ROWS_KEPT_MS = 24 * 3_600_000;
 
 /** A replica is alive while the advisory lock of its keys (`r.lock_a`, `r.lock_b`) is held in this database. */
 const LIVE = `EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
@@ -185,8 +187,13 @@ export function createPostgresReplicaBus(url: string, serverId: string, options:
   async function alive(id: string): Promise<boolean | undefined> {
     const [a, b] = livenessKeys(id);
     try {
-      const res = await pool.query<{ alive: boolean }>(`SELECT ${LIVE.replace('r.lock_a', '$1').replace('r.lock_b', '$2')} AS alive`, [a, b]);
-      return res.rows[0]!.alive;
+      const res = await pool.query<{ alive: boolean; known: boolean }>(
+        `SELECT ${LIVE.replace('r.lock_a', '$1').replace('r.lock_b', '$2')} AS alive, EXISTS (SELECT 1 FROM replicas WHERE server_id = $3) AS known`,
+        [a, b, id],
+      );
+      const row = res.rows[0]!;
+      // Never registered (a replica of an earlier version, or one gone for a day): cannot tell.
+      return row.alive || (row.known ? false : undefined);
     } catch {
       return undefined;
     }
@@ -221,8 +228,10 @@ export function createPostgresReplicaBus(url: string, serverId: string, options:
     async start(given) {
       listeners = given;
       await connectListener();
-      // Replicas whose lock is free are dead: their rows go, and their claims with them.
-      await pool.query(`DELETE FROM replicas r WHERE NOT ${LIVE}`);
+      // Replicas whose lock is free are dead: their claims go; their rows a day later (until then
+      // `alive` answers false for them, not "cannot tell").
+      await pool.query(`DELETE FROM machine_sessions s USING replicas r WHERE r.server_id = s.server_id AND NOT ${LIVE}`);
+      await pool.query(`DELETE FROM replicas r WHERE started_at < $1 AND NOT ${LIVE}`, [Date.now() - DEAD_ROWS_KEPT_MS]);
       let polling = false;
       timer = setInterval(() => {
         if (polling) return;
@@ -274,8 +283,8 @@ export function createPostgresReplicaBus(url: string, serverId: string, options:
       clearInterval(timer);
       for (const [id, call] of pending) giveUp(id, noHolder(call.machine, 'this server is stopping'));
       await Promise.race([Promise.all(serving), new Promise((r) => setTimeout(r, options.closeGraceMs ?? 2000).unref())]);
-      // The row goes, and this replica's claims with it; then the lock, with the connection.
-      await pool.query('DELETE FROM replicas WHERE server_id = $1', [serverId]).catch(() => undefined);
+      // Its claims go; then the lock, with the connection (its row stays: it is known to be dead).
+      await pool.query('DELETE FROM machine_sessions WHERE server_id = $1', [serverId]).catch(() => undefined);
       await listener?.end().catch(() => undefined);
       listener = undefined;
       await pool.end().catch(() => undefined);

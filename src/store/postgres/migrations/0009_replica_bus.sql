@@ -2,7 +2,7 @@
 -- `replicas`: one row per running server process (its serverId, address, and the two int4 keys of
 -- the session-level advisory lock it holds on its LISTEN connection while it lives: a replica is
 -- alive exactly while that lock is held, so a SIGKILLed one is dead as soon as PostgreSQL closes its
--- connection). `machine_sessions`: which replica holds each machine's agent session (claimed on
+-- connection; a dead replica's row is kept a day, so it is known dead rather than unknown). `machine_sessions`: which replica holds each machine's agent session (claimed on
 -- open, released on close; a dead replica's claim counts as none). `relayed_calls`: a call another
 -- replica asked the holder to run on the machine's session, and its answer; NOTIFY on channel
 -- `cutover_bus` carries only ids, the bodies and answers stay in the rows (no 8000-byte limit), and
