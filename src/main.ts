@@ -175,7 +175,11 @@ export async function startServer(
     log,
     openLogs: fleet.openLogs,
     connectedMachines: fleet.connected,
-    disconnectMachine: (name, why) => link.disconnect(name, why),
+    // The session may be held by another replica: it ends there too (the notification reaches this one as well).
+    disconnectMachine: (name, why) => {
+      link.disconnect(name, why);
+      relay?.disconnect(name, why).catch((error: Error) => log.warn({ machine: name, err: error.message }, 'could not ask the other replicas to end the machine\'s session'));
+    },
   });
   // The agents' sessions come in on the API's port (HTTP/2 under /v1/agent/, ADR 0019).
   // Before any agent can connect: its claim needs this replica registered on the bus.

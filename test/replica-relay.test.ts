@@ -59,7 +59,7 @@ runtimeContract('the agent through another replica (relayed over the replica bus
   };
 });
 
-test('the replica holding a machine refuses to relay what is not an agent message, or a streamed one; A sees B\'s machine as connected and names B; pushed counters count only when every machine pushes here', async () => {
+test('the replica holding a machine refuses to relay what is not an agent message, or a streamed one; A sees B\'s machine as connected and names B, and ends its session there; pushed counters count only when every machine pushes here', async () => {
   const replicas = await twoReplicas();
   const temp = await tempDataDir();
   const agent = await startTestAgent(temp.dir, {}, { machine: { link: replicas.server.machineLink, agentVersion: '0.0.0' } });
@@ -85,6 +85,14 @@ test('the replica holding a machine refuses to relay what is not an agent messag
       await new Promise((r) => setTimeout(r, 20));
     }
     assert.equal(replicas.server.link.pushedStats('shop', ['web-1', 'web-2']), undefined, 'web-2 pushes elsewhere');
+    // A machine removed or its credential rotated through A: its session on B ends.
+    const session = replicas.server.link.sessionOf('web-1')!;
+    await replicas.relayA.disconnect('web-1', 'its credential was rotated');
+    const ended = Date.now() + 5000;
+    while (!session.closed) {
+      assert.ok(Date.now() < ended, "B ends web-1's session when A asks");
+      await new Promise((r) => setTimeout(r, 20));
+    }
     await agent.stop();
     const gone = Date.now() + 5000;
     while (replicas.relayA.connected().includes('web-1')) {

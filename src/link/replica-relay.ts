@@ -26,6 +26,8 @@ export interface ReplicaRelay {
   send(machine: string): SendMessage;
   /** Starts serving relayed calls; `onDesiredChanged` when instances or machines changed on any replica. */
   start(onDesiredChanged: () => void): Promise<void>;
+  /** Ends `machine`'s session wherever it is held (this replica's link does so for its own). */
+  disconnect(machine: string, why: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -77,11 +79,12 @@ export function createReplicaRelay(deps: { bus: ReplicaBus; link: () => AgentLin
         bus.call(machine, name, request, { timeoutMs: timeoutOf(name, request) + RELAY_MARGIN_MS })) as SendMessage;
     },
     async start(onDesiredChanged) {
-      await bus.start({ serve, onClaimsChanged: () => void refresh(), onDesiredChanged });
+      await bus.start({ serve, onClaimsChanged: () => void refresh(), onDesiredChanged, onDisconnect: (machine, why) => deps.link().disconnect(machine, why) });
       await refresh();
       timer = setInterval(() => void refresh(), REFRESH_MS);
       timer.unref();
     },
+    disconnect: (machine, why) => bus.disconnect(machine, why),
     async close() {
       clearInterval(timer);
       await reading;

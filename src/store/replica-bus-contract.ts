@@ -37,7 +37,7 @@ export function replicaBusContract(name: string, make: () => Promise<BusesUnderT
       const replica = async (id: string, serve: RelayHandler = async () => undefined) => {
         const bus = under.open(id, `host/${id}`);
         const events: string[] = [];
-        await bus.start({ serve, onClaimsChanged: () => events.push('claims'), onDesiredChanged: () => events.push('desired') });
+        await bus.start({ serve, onClaimsChanged: () => events.push('claims'), onDesiredChanged: () => events.push('desired'), onDisconnect: (machine, why) => events.push(`disconnect ${machine}: ${why}`) });
         started.push(bus);
         return { bus, events };
       };
@@ -140,6 +140,13 @@ export function replicaBusContract(name: string, make: () => Promise<BusesUnderT
     await kill(b.bus);
     await failed;
     assert.ok(Date.now() - t0 < 10_000, `failed ${Date.now() - t0} ms after the holder died`);
+  });
+
+  withBuses('a disconnect asked on one replica reaches the others (the holder ends the session)', async ({ replica }) => {
+    const a = await replica('srv_a');
+    const b = await replica('srv_b');
+    await a.bus.disconnect('web-1', 'its credential was rotated');
+    await eventually('B told', () => b.events.includes('disconnect web-1: its credential was rotated'));
   });
 
   withBuses('a change of instances nudges every replica to push desired states', async ({ replica, changeInstances }) => {

@@ -19,6 +19,8 @@ export interface ReplicaBusListeners {
   onClaimsChanged?(): void;
   /** Instances or machines changed in the database: the desired states of held machines may have. */
   onDesiredChanged?(): void;
+  /** A replica asked that `machine`'s session end (removed, credential rotated): end it if held here. */
+  onDisconnect?(machine: string, why: string): void;
 }
 
 /** A machine's session and the live replica holding it. */
@@ -55,6 +57,11 @@ export interface ReplicaBus {
    * `AGENT_UNREACHABLE` naming the machine when no live replica holds it or its holder dies.
    */
   call(machine: string, type: string, body: unknown, options: { timeoutMs: number }): Promise<unknown>;
+  /**
+   * Ends `machine`'s session on whichever replica holds it (a removed machine, a rotated
+   * credential). `why` is a fixed sentence, never a secret: it crosses the database as a notification.
+   */
+  disconnect(machine: string, why: string): Promise<void>;
   /** Leaves: its claims count as none at once; calls in flight fail. */
   close(): Promise<void>;
 }

@@ -104,6 +104,9 @@ export function createMemoryReplicaBus(hub: MemoryBusHub, serverId: string, repl
         );
       });
     },
+    async disconnect(machine, why) {
+      for (const m of hub.members.values()) if (m.alive) m.listeners?.onDisconnect?.(machine, why);
+    },
     async close() {
       for (const [machine, holder] of hub.claims) if (holder === serverId) hub.claims.delete(machine);
       die();

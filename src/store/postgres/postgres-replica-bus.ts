@@ -103,13 +103,14 @@ export function createPostgresReplicaBus(url: string, serverId: string, options:
   }
 
   function onNotification(payload: string | undefined): void {
-    let msg: { k?: string; to?: string; id?: string };
+    let msg: { k?: string; to?: string; id?: string; machine?: unknown; why?: unknown };
     try {
       msg = JSON.parse(payload ?? '{}') as typeof msg;
     } catch {
       return;
     }
     if (msg.k === 'claims') listeners?.onClaimsChanged?.();
+    else if (msg.k === 'disconnect' && typeof msg.machine === 'string') listeners?.onDisconnect?.(msg.machine, String(msg.why ?? ''));
     else if (msg.k === 'desired') listeners?.onDesiredChanged?.();
     else if (msg.to !== serverId || msg.id === undefined) return;
     else if (msg.k === 'call') void take(msg.id);
@@ -277,6 +278,9 @@ export function createPostgresReplicaBus(url: string, serverId: string, options:
         pending.set(id, { machine, type, holder, resolve, reject, timer });
         if (early.delete(id)) void finish(id);
       });
+    },
+    async disconnect(machine, why) {
+      await pool.query(`SELECT pg_notify('${CHANNEL}', $1)`, [JSON.stringify({ k: 'disconnect', machine, why })]);
     },
     async close() {
       closing = true;
