@@ -8,7 +8,7 @@ import { CutoverError, createApiServer, isCutoverError, listen, readTlsFiles, sy
 import type { Clock, Logger } from './shared/index.ts';
 import { cliConfigDir } from './config/index.ts';
 import type { Config } from './config/index.ts';
-import { describeDatabase, openArtifactBlobs, openStore } from './store/index.ts';
+import { describeDatabase, openArtifactBlobs, openReplicaBus, openStore } from './store/index.ts';
 import { createArtifactStore, createCachedArtifactStore } from './releases/index.ts';
 import { createDeployer, createTrafficControls, pruneArtifacts } from './deploy/index.ts';
 import {
@@ -29,7 +29,7 @@ import {
 import type { AgentPidRecord, MachineLink } from './agent/index.ts';
 import { bootstrapAdminToken, collectUnreferencedArtifacts, createJoinToken, ensureBuiltInChannels, reportProblem } from './control/index.ts';
 import { createApi } from './api/index.ts';
-import { createAgentLink, createFleetRuntime } from './link/index.ts';
+import { createAgentLink, createFleetRuntime, createReplicaRelay } from './link/index.ts';
 import { createBakeWatcher, createHealthWatcher, createLostInstanceHandler, createRollbackGuard, createScheduler } from './scheduler/index.ts';
 import { recordServerForCli } from './credentials.ts';
 import { contextsFileIn } from './cli-contexts.ts';
@@ -82,6 +82,11 @@ export async function startServer(
   const localArtifacts = createArtifactStore(join(config.dataDir, 'artifacts'));
   const cache = blobs && createCachedArtifactStore(localArtifacts, blobs, { log });
   const artifacts = cache ?? localArtifacts;
+  // Replicas on PostgreSQL reach the machines connected to the others through it (ADR 0025): each
+  // says which machines' sessions it holds and runs the calls the others relay to them.
+  const holder = leaseHolder(config);
+  const bus = openReplicaBus(config.database!, holder.serverId, holder.replica);
+  const relay = bus && createReplicaRelay({ bus, link: () => link, log });
   const analysisThresholds = { minRequests: config.bakeMinRequests, maxErrorRate: config.bakeMaxErrorRate };
   // Every agent dials in (ADR 0019): the runtime sends each call to the session of the instance's
   // machine. Rollbacks made on a machine while the server was away (`cutover local rollback`)
@@ -97,6 +102,7 @@ export async function startServer(
     localRollbacks: { rollbackWindowMs: config.rollbackWindow, lockTtlMs: config.lockTtl, log },
     flipTimeoutMs: config.flipTimeout,
     converge: () => deployer.converge,
+    ...(relay ? { relay } : {}),
   });
   const { runtime, localRollbacks } = fleet;
   const link = createAgentLink({
@@ -105,6 +111,7 @@ export async function startServer(
     log,
     artifactPath: (digest) => artifacts.localFile(digest),
     countersMs: config.bakeCheckInterval,
+    ...(bus ? { bus } : {}),
     onConnect: (session) => void fleet.onConnect(session),
   });
   const deployer = createDeployer({
@@ -114,7 +121,7 @@ export async function startServer(
     openArtifact: (digest) => artifacts.open(digest) as Readable,
     rollbackWindowMs: config.rollbackWindow,
     lockTtlMs: config.lockTtl,
-    holder: leaseHolder(config),
+    holder,
     log,
     analysisThresholds,
     // An agent that cannot be asked now is the deployment's own failure to report, not this one's.
@@ -134,8 +141,9 @@ export async function startServer(
   const watching = { store, deployer, runtime, clock, log, guard, holds: localRollbacks.holds };
   const bake = createBakeWatcher({
     ...watching,
-    // The bake decides on the counters the agents push every bake interval, summed over machines.
-    runtime: { stats: async (instance) => link.pushedStats(instance) ?? (await runtime.stats(instance)) },
+    // The bake decides on the counters the agents push every bake interval, summed over machines
+    // (asked of each machine instead when some push theirs to another replica).
+    runtime: { stats: fleet.instanceStats },
     bakeMs: config.bakeWindow,
     intervalMs: config.bakeCheckInterval,
     thresholds: analysisThresholds,
@@ -166,15 +174,22 @@ export async function startServer(
     clock,
     log,
     openLogs: fleet.openLogs,
-    connectedMachines: () => link.connected(),
-    disconnectMachine: (name, why) => link.disconnect(name, why),
+    connectedMachines: fleet.connected,
+    // The session may be held by another replica: it ends there too (the notification reaches this one as well).
+    disconnectMachine: (name, why) => {
+      link.disconnect(name, why);
+      relay?.disconnect(name, why).catch((error: Error) => log.warn({ machine: name, err: error.message }, 'could not ask the other replicas to end the machine\'s session'));
+    },
   });
   // The agents' sessions come in on the API's port (HTTP/2 under /v1/agent/, ADR 0019).
+  // Before any agent can connect: its claim needs this replica registered on the bus.
+  await relay?.start(fleet.desiredChanged);
   const server = createApiServer({ ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}), http1: getRequestListener(api.fetch), agent: link.handle });
   let apiPort: number;
   try {
     apiPort = await listen(server.server, config.apiPort, config.apiHost);
   } catch (error) {
+    await relay?.close();
     await store.close();
     await blobs?.close();
     throw (error as NodeJS.ErrnoException).code === 'EADDRINUSE' ? apiPortInUse(config, error) : error;
@@ -279,10 +294,13 @@ export async function startServer(
         await bake.stop();
         await health.stop();
         link.close();
+        fleet.stop();
         await advertiseServer(config.dataDir, localUrl, false).catch(() => undefined);
         await server.close();
         // A deployment cut short here is settled by recover() at the next start.
         await Promise.race([deployer.idle(), new Promise((r) => setTimeout(r, 5000).unref())]);
+        // Its claims go with it; the other replicas' calls to its machines fail until the agents reconnect there.
+        await relay?.close();
         await store.close();
         await blobs?.close();
         log.info({}, 'server stopped');

@@ -324,7 +324,7 @@ export const machineSchema = z.object({
 
 /** A machine with the instances placed on it and its drift from its desired state (`machine list`, `show`). */
 export const machineViewSchema = machineSchema.extend({
-  connected: z.boolean().describe('Its agent has a session with the server that answered now (another replica may hold it).'),
+  connected: z.boolean().describe('Its agent has a session now with the server that answered or, on PostgreSQL, with another live replica of the database (which relays to it).'),
   instances: z.array(z.string()).describe('The instances placed on it, by name.'),
   drift: z
     .object({

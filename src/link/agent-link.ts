@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { CutoverError, httpStatusFor, isCutoverError, peerAddress } from '../shared/index.ts';
 import type { Clock, Logger } from '../shared/index.ts';
-import type { Store } from '../store/index.ts';
+import type { ReplicaBus, Store } from '../store/index.ts';
 import { authenticateMachine, machineHeartbeat } from '../control/index.ts';
 import { FrameDecoder, PROTOCOL_VERSION, encodeFrame, protocolAccepted } from '../protocol/index.ts';
 import type { Frame, InstanceStats } from '../protocol/index.ts';
@@ -28,6 +28,8 @@ export interface AgentLinkDeps {
   heartbeatMs?: number;
   /** How often agents push their routers' counters (the bake interval); default: never. */
   countersMs?: number;
+  /** Where this replica says which machines' sessions it holds (several replicas on PostgreSQL, ADR 0025). */
+  bus?: Pick<ReplicaBus, 'claim' | 'release'>;
   /** Called once a machine's session is welcomed (reconcile what it reports, send its desired state). */
   onConnect?(session: AgentSession): void;
 }
@@ -45,9 +47,10 @@ export interface AgentLink {
   lostAt(machine: string): number | undefined;
   /**
    * An instance's counters summed over the machines that pushed them within two intervals (what
-   * the bake decides on); undefined when none did.
+   * the bake decides on); undefined when none did. With `machines`, undefined unless each of them
+   * pushed them to this replica (the others' counters are asked for instead).
    */
-  pushedStats(instance: string): InstanceStats | undefined;
+  pushedStats(instance: string, machines?: readonly string[]): InstanceStats | undefined;
   /** Ends every session (the agents reconnect, to this server once it is back or to another). */
   close(): void;
 }
@@ -155,9 +158,12 @@ export function createAgentLink(deps: AgentLinkDeps): AgentLink {
     session.onClose(() => {
       lost.set(machine.name, performance.now());
       byId.delete(id);
-      if (sessions.get(machine.name) === session) sessions.delete(machine.name);
-      log.info({ machine: machine.name, session: id }, 'agent session ended');
+      if (sessions.get(machine.name) !== session) return;
+      sessions.delete(machine.name);
+      // Only this replica's own claim goes: the agent may have reconnected to another already.
+      deps.bus?.release(machine.name).catch((error: Error) => log.warn({ machine: machine.name, err: error.message }, 'could not say this replica no longer holds the machine'));
     });
+    session.onClose(() => log.info({ machine: machine.name, session: id }, 'agent session ended'));
     await machineHeartbeat(
       deps,
       machine.name,
@@ -165,6 +171,10 @@ export function createAgentLink(deps: AgentLinkDeps): AgentLink {
       address,
     );
     session.send({ t: 'welcome', protocol: PROTOCOL_VERSION, heartbeatMs, session: id, ...(deps.countersMs ? { countersMs: deps.countersMs } : {}) });
+    // Before its desired state is sent: from now on the other replicas reach the machine through this one.
+    await deps.bus?.claim(machine.name).catch((error: Error) => log.warn({ machine: machine.name, err: error.message }, 'could not tell the other replicas that this one holds the machine; they cannot reach it until it reconnects'));
+    // Ended while the claim was on its way: its release may have gone first.
+    if (session.closed && !sessions.has(machine.name)) void deps.bus?.release(machine.name).catch(() => undefined);
     session.receiveEarly(frames, beat);
     stream.resume();
     log.info(
@@ -254,9 +264,13 @@ export function createAgentLink(deps: AgentLinkDeps): AgentLink {
     disconnect(machine, why) {
       sessions.get(machine)?.close(why);
     },
-    pushedStats(instance) {
+    pushedStats(instance, machines) {
       if (!deps.countersMs) return undefined;
       const maxAge = 2 * deps.countersMs + 1000;
+      if (machines) {
+        const pushed = machines.map((m) => sessions.get(m)?.pushedCounters(instance, maxAge));
+        return pushed.every((p) => p !== undefined) ? sumStats(pushed as InstanceStats[]) : undefined;
+      }
       return sumStats([...sessions.values()].flatMap((s) => s.pushedCounters(instance, maxAge) ?? []));
     },
     close() {

@@ -12,12 +12,18 @@ import { planConverge } from '../deploy/index.ts';
 import type { ConvergeOutcome, LocalRollbackDeps, LocalRollbackOutcome, LocalRollbackReconciler, Runtime, RuntimeInstance } from '../deploy/index.ts';
 import type { AgentLink } from './agent-link.ts';
 import type { AgentSession } from './session.ts';
-import { notConnected, openSessionLogs, sessionRuntime } from './session-runtime.ts';
+import type { InstanceStats } from '../protocol/index.ts';
+import type { ReplicaRelay } from './replica-relay.ts';
+import { runtimeOver } from './runtime-over.ts';
+import type { SendMessage } from './runtime-over.ts';
+import { notConnected, openSessionLogs } from './session-runtime.ts';
 
 /** How long a call waits for the instance's machines to connect before it goes on without them. */
 const CONNECT_GRACE_MS = 3000;
 /** How long after this server's start, or after a machine's session ended, a call waits for it. */
 const RECONNECT_WINDOW_MS = 15_000;
+/** Changes that come together (a deployment's steps) push one document. */
+const DESIRED_DEBOUNCE_MS = 100;
 
 export interface FleetRuntimeDeps {
   store: Store;
@@ -28,6 +34,11 @@ export interface FleetRuntimeDeps {
   localRollbacks: Omit<LocalRollbackDeps, 'store' | 'clock'>;
   /** How long the commit of a flip waits for each machine's acknowledgement (`flipTimeout`). */
   flipTimeoutMs?: number;
+  /**
+   * The machines connected to the other replicas of the database, reached through them (ADR 0025);
+   * none with one server.
+   */
+  relay?: ReplicaRelay;
   /** Brings one machine of an instance to its desired state (the deployer's `converge`; set once it exists). */
   converge?: () => ((instance: string, machine: string) => Promise<ConvergeOutcome>) | undefined;
 }
@@ -35,12 +46,24 @@ export interface FleetRuntimeDeps {
 export function createFleetRuntime(deps: FleetRuntimeDeps) {
   const { store, clock, log } = deps;
   const runtimes = new Map<string, Runtime>();
+  /** Connected to this replica, or to another live one of the database. */
+  const reachable = (machine: string): boolean => deps.link().sessionOf(machine) !== undefined || deps.relay?.remoteHolder(machine) !== undefined;
+  /** A message to the machine over its session here, whichever it has at the time, else through the replica holding it. */
+  const sendTo = (machine: string): SendMessage =>
+    ((name, request) => {
+      const session = deps.link().sessionOf(machine);
+      if (session && !session.closed) return session.call(name, request);
+      if (deps.relay?.remoteHolder(machine)) return deps.relay.send(machine)(name, request);
+      return Promise.reject(notConnected(machine));
+    }) as SendMessage;
   const runtimeOf = (machine: string): Runtime | undefined => {
-    if (!deps.link().sessionOf(machine)) return undefined;
+    if (!reachable(machine)) return undefined;
     let runtime = runtimes.get(machine);
-    if (!runtime) runtimes.set(machine, (runtime = reportingFlips(machine, sessionRuntime(machine, (m) => deps.link().sessionOf(m)))));
+    if (!runtime) runtimes.set(machine, (runtime = reportingFlips(machine, runtimeOver(sendTo(machine), async () => {}))));
     return runtime;
   };
+  /** Machines connected to any live replica. */
+  const connected = (): string[] => deps.relay?.connected() ?? deps.link().connected();
 
   /**
    * A machine's runtime whose flips refresh the machine's recorded report at once (in the
@@ -52,10 +75,8 @@ export function createFleetRuntime(deps: FleetRuntimeDeps) {
       ...runtime,
       async flip(...args) {
         const flipped = await runtime.flip(...args);
-        const session = deps.link().sessionOf(machine);
-        if (session) {
-          void session
-            .call('agent.state', {})
+        if (reachable(machine)) {
+          void sendTo(machine)('agent.state', {})
             .then((state) => recordMachineReport({ store, clock }, machine, state))
             .catch((error: Error) => log.debug({ machine, err: error.message }, 'could not record what the machine serves after a flip'));
         }
@@ -86,7 +107,7 @@ export function createFleetRuntime(deps: FleetRuntimeDeps) {
     const deadline = Date.now() + CONNECT_GRACE_MS;
     for (;;) {
       const machines = await placedMachines(instance);
-      const away = machines.filter((m) => !deps.link().sessionOf(m));
+      const away = machines.filter((m) => !reachable(m));
       // None placed yet in the first seconds: the agent of this data directory may still be joining.
       if ((machines.length > 0 && away.length === 0) || Date.now() >= deadline) return machines;
       const justStarted = performance.now() - started < RECONNECT_WINDOW_MS;
@@ -103,7 +124,7 @@ export function createFleetRuntime(deps: FleetRuntimeDeps) {
   const runtime = createMachineRuntime({
     machinesOf: connectedMachinesOf,
     runtimeOf,
-    connected: () => deps.link().connected(),
+    connected,
     lastReport: async (machine) => (await store.getMachine(machine))?.lastHeartbeat ?? null,
     ...(deps.flipTimeoutMs !== undefined ? { flipTimeoutMs: deps.flipTimeoutMs } : {}),
     log,
@@ -198,13 +219,46 @@ export function createFleetRuntime(deps: FleetRuntimeDeps) {
     const machine = session.info.machine;
     const state = await session.call('agent.state', {});
     await recordMachineReport({ store, clock }, machine, state);
+    await pushDesired(session);
+    // In the background: a start and a health check take as long as they take.
+    void convergeMachine(machine, state.instances).catch((error: Error) => log.warn({ machine, err: error.message }, 'could not look for instances to converge on the machine; tried again at the next round'));
+  }
+
+  /** The machine's desired-state document, sent when its number is not the one the agent acknowledged. */
+  async function pushDesired(session: AgentSession): Promise<void> {
+    const machine = session.info.machine;
     const { number, document } = await nextDesiredState({ store, clock }, machine);
     const held = await store.getDesiredState(machine);
     if (held?.ackedNumber !== number && held?.rejectedNumber !== number) {
       await recordDesiredAnswer({ store, clock }, machine, number, await session.call('machine.desired', { number, document }));
     }
-    // In the background: a start and a health check take as long as they take.
-    void convergeMachine(machine, state.instances).catch((error: Error) => log.warn({ machine, err: error.message }, 'could not look for instances to converge on the machine; tried again at the next round'));
+  }
+
+  /**
+   * Instances or machines changed, on this replica or another (the bus says so): each machine whose
+   * session this replica holds gets its new document at once, not at the next sync. Changes that
+   * come together (a deployment's steps) are pushed once.
+   */
+  let nudged: NodeJS.Timeout | undefined;
+  function desiredChanged(): void {
+    if (nudged) return;
+    nudged = setTimeout(() => {
+      nudged = undefined;
+      for (const machine of deps.link().connected()) {
+        const session = deps.link().sessionOf(machine);
+        if (session) void pushDesired(session).catch((error: Error) => log.debug({ machine, err: error.message }, 'could not push the desired state now; sent at the next sync'));
+      }
+    }, DESIRED_DEBOUNCE_MS);
+    nudged.unref();
+  }
+
+  /**
+   * An instance's counters as its agents pushed them to this replica (what the bake decides on),
+   * when every machine of it pushes here; otherwise asked of each machine, wherever it is connected.
+   */
+  async function instanceStats(instance: string): Promise<InstanceStats | undefined> {
+    const machines = await placedMachines(instance);
+    return (machines.length > 0 ? deps.link().pushedStats(instance, machines) : undefined) ?? (await runtime.stats(instance));
   }
 
   /** Every connected machine's report and desired state (every `bakeCheckInterval`: after a deployment, the document changed). */
@@ -225,9 +279,17 @@ export function createFleetRuntime(deps: FleetRuntimeDeps) {
     }
     const machine = query.machine ?? machines.find((m) => deps.link().sessionOf(m)) ?? machines[0];
     if (machine === undefined) throw notConnected('(none: no machine runs it)');
+    const elsewhere = deps.relay?.remoteHolder(machine);
+    // A log stream is not relayed (its bytes would cross the database): the replica holding the machine serves it.
+    if (elsewhere) {
+      throw new CutoverError('AGENT_UNREACHABLE', `the agent of machine ${machine} is connected to another server replica (${elsewhere.replica ?? elsewhere.serverId}); ask that replica for its logs (\`cutover logs ${instance} --machine ${machine}\` with CUTOVER_URL naming that replica)`, {
+        details: { machine, replica: elsewhere.replica, serverId: elsewhere.serverId },
+      });
+    }
     const { machine: _asked, ...rest } = query;
     return { ...(await openSessionLogs(deps.link().sessionOf(machine), machine, instance, rest, signal)), machine };
   }
 
-  return { runtime, openLogs, onConnect, localRollbacks, syncAll };
+  const stop = () => clearTimeout(nudged);
+  return { runtime, openLogs, onConnect, localRollbacks, syncAll, desiredChanged, instanceStats, connected, stop };
 }

@@ -10,6 +10,7 @@ import { createArtifactStore } from '../releases/index.ts';
 import { createJoinToken, joinMachine } from '../control/index.ts';
 import { PROTOCOL_VERSION } from '../protocol/index.ts';
 import { createAgentLink } from '../link/index.ts';
+import type { AgentLinkDeps } from '../link/index.ts';
 import { testActor } from './records.ts';
 
 export interface CapturedLine {
@@ -34,14 +35,14 @@ export interface JoinedLink {
 }
 
 /** A server's agent link on loopback (plain, or TLS with `tls`) with machine `name` joined; `machineLink` is what its agent keeps. */
-export async function startLinkServer(options: { name?: string; tls?: { cert: string; key: string; fingerprint: string }; heartbeatMs?: number; countersMs?: number } = {}) {
+export async function startLinkServer(options: { name?: string; tls?: { cert: string; key: string; fingerprint: string }; heartbeatMs?: number; countersMs?: number; /** A replica bus: the link claims its machines there. */ bus?: AgentLinkDeps['bus'] } = {}) {
   const name = options.name ?? 'web-1';
   const { tls } = options;
   const store = createMemoryStore();
   const dir = await mkdtemp(join(tmpdir(), 'cutover-link-'));
   const artifacts = createArtifactStore(join(dir, 'artifacts'));
   const log = captureLog();
-  const link = createAgentLink({ store, clock: systemClock, log, artifactPath: (d) => artifacts.path(d), heartbeatMs: options.heartbeatMs ?? 500, countersMs: options.countersMs ?? 200 });
+  const link = createAgentLink({ store, clock: systemClock, log, artifactPath: (d) => artifacts.path(d), heartbeatMs: options.heartbeatMs ?? 500, countersMs: options.countersMs ?? 200, ...(options.bus ? { bus: options.bus } : {}) });
   const api = createApiServer({ http1: (_req, res) => res.writeHead(404).end(), agent: link.handle, ...(tls ? { tls } : {}) });
   const port = await listen(api.server, 0, '127.0.0.1');
   const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;

@@ -88,7 +88,7 @@ function machineRows(machines: MachinePlacementView[], wide: boolean): string {
     ...machines.map((m) => [
       m.name,
       m.status,
-      // To the server that answered: another replica may hold its session.
+      // To any live replica of the database: the server that answered relays to the others' machines.
       m.connected ? 'yes' : 'no',
       labelsText(m.labels),
       m.address ?? '-',
