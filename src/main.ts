@@ -256,7 +256,10 @@ export async function startServer(
   const pruneTimer =
     config.pruneInterval > 0
       ? every(config.pruneInterval, log, 'pruning artifacts failed', async () => {
-          const r = await pruneArtifacts({ store, runtime, clock }, { dryRun: false, keepPerInstance: config.pruneKeepReleases });
+          // Each replica prunes the machines whose session it holds: every machine once, not once per replica.
+          const own = link.connected();
+          if (own.length === 0) return;
+          const r = await pruneArtifacts({ store, runtime: runtime.on(own), clock }, { dryRun: false, keepPerInstance: config.pruneKeepReleases });
           if (r.remove.length) log.info({ removed: r.remove.map((x) => x.digest), freedBytes: r.freedBytes }, 'pruned artifacts on the agent');
         })
       : undefined;
