@@ -2,7 +2,8 @@ import { CutoverError, isCutoverError } from '../shared/index.ts';
 import type { DeploymentRecord, InstanceRecord, StepRecord, Store } from '../store/index.ts';
 import type { Analysis } from './analysis.ts';
 import { finaliseInstance } from './instance-transitions.ts';
-import { batchStepNumber, kindOf, shiftStepPercent, stepNamed } from './steps.ts';
+import { batchStepNumber, kindOf, remainingMs, resumedStep, shiftStepPercent, stepNamed } from './steps.ts';
+import { slotOf } from './lease-recovery.ts';
 import type { StepKind } from './steps.ts';
 import { runTestStep } from './test-step.ts';
 import { recordFlip } from './deployment-machines.ts';
@@ -31,14 +32,22 @@ const prepare: StepRunner = async ({ store, runtime, clock, openArtifact }, d, s
   return undefined;
 };
 
-const start: StepRunner = async ({ runtime }, d, spec) => {
+const start: StepRunner = async ({ runtime }, d, spec, step) => {
+  if (resumedStep(step)) {
+    // Its replica died after sending the start: the slot it started is kept, not started again (the
+    // agent remembers the call by key only for a while, and not across its own restart).
+    const own = slotOf(d, await runtime.describe(d.instance), d.id);
+    if (own) return { ...(own.port === undefined ? {} : { port: own.port }), ...(own.pid === undefined ? {} : { pid: own.pid }), kept: true };
+  }
   const started = await runtime.startSlot(slotSpecOf(d.instance, d.toColor, d.toVersion, d.id, spec));
   return { port: started.port, pid: started.pid, ...(started.machines ? { slots: started.machines } : {}) };
 };
 
-const health: StepRunner = async ({ runtime, hold }, d, spec) => {
+const health: StepRunner = async ({ runtime, hold, clock }, d, spec, step) => {
+  // Resumed on another replica: only what is left of the deploy timeout, counted from the step's start.
+  const timeoutMs = remainingMs(step, spec.deployTimeoutMs, clock.now());
   // Abortable: the failure path stops the slot, which ends this wait.
-  const result = await hold.abortable(d, runtime.waitHealthy(d.instance, d.toColor, spec.deployTimeoutMs));
+  const result = await hold.abortable(d, runtime.waitHealthy(d.instance, d.toColor, timeoutMs));
   if (!result.ok) {
     throw new CutoverError(
       'DEPLOYMENT_FAILED',
