@@ -83,7 +83,7 @@ export function createRecovery(deps: RecoveryDeps) {
       const instance = await store.getInstance(d.instance);
       const startedBy = current.strategy === 'start-and-flip' ? current.id : (instance?.slots[current.toColor]?.deploymentId ?? undefined);
       const published = instance ? await store.getRelease(instance.app, current.toVersion) : undefined;
-      const plan = resumePlan(current, { seen, startedBy, published: published !== undefined });
+      const plan = resumePlan(current, { seen, startedBy, published: published !== undefined, noLease: verdict.why === 'no lease' });
       const previous = held?.holder ? replicaName(held.holder) : (held?.owner ?? 'unknown');
       if (plan.resume) {
         const resumed = { step: plan.from, why: verdict.why, by: replicaName(deps.holder), from: previous };

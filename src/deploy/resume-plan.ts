@@ -22,6 +22,11 @@ export interface ResumeFacts {
   startedBy: string | undefined;
   /** The deployment's release is still published (its spec is needed to run the remaining steps). */
   published: boolean;
+  /**
+   * Its lease is gone (its server released it, then died before recording the end; or another
+   * deployment took the instance since): only the end is recorded, no step runs again.
+   */
+  noLease?: boolean;
 }
 
 /**
@@ -30,6 +35,7 @@ export interface ResumeFacts {
  * deployment, a flip to the colour already active changes nothing, a test is joined by its key.
  * What cannot be resumed fails as before, touching only this deployment's own slot:
  * - its release was deleted;
+ * - it lost its lease with steps left (a newer deployment may have run since);
  * - its new slot is gone after it was started (the agent does not know it, or another deployment
  *   reused the colour): before the flip users never saw it; after the flip (users were put back by
  *   someone: the bake, a local rollback) nothing of it serves any more.
@@ -41,6 +47,8 @@ export function resumePlan(d: DeploymentRecord, facts: ResumeFacts): ResumePlan 
   const serves = servesDeployment(d, facts.seen, facts.startedBy);
   const fail = (why: string, ownSlot: boolean): ResumePlan => ({ resume: false, why, ownSlot });
   if (!facts.published) return fail(`its release ${d.toVersion} was deleted`, own && !flipDone(d) && !serves);
+  // Without its lease a newer deployment may have run meanwhile: acting again could undo it.
+  if (facts.noLease && from !== null) return fail(`its lease was given up before step ${from} ended`, own && !flipDone(d) && !serves);
   if (flipDone(d)) {
     return serves ? { resume: true, from } : fail(`${d.toVersion} no longer serves after its flip; the agent serves ${facts.seen?.active ?? 'nothing'}`, false);
   }
