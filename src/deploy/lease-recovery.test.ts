@@ -40,3 +40,12 @@ test('slotOf and servesDeployment: version and deployment id, never the colour a
   assert.equal(servesDeployment(d, undefined, 'dpl_1'), false);
   assert.ok(slotOf(d, seen('dpl_warm', '1.1.0', 'blue'), 'dpl_warm'), 'a flip to warm: the slot its starter left');
 });
+
+test('recoveryVerdict: a holder known dead is taken at once; alive or unknown waits for expiry', () => {
+  const peer = { serverId: 'srv_peer', replica: 'h2/127.0.0.1:7071', pid: 2 };
+  assert.deepEqual(recoveryVerdict(d, lock({ holder: peer }), me, 500, 600, false), { recover: true, why: 'holder dead', takeFrom: 'srv_peer' });
+  assert.equal(recoveryVerdict(d, lock({ holder: peer }), me, 500, 600, true).recover, false);
+  assert.equal(recoveryVerdict(d, lock({ holder: peer }), me, 500, 600, undefined).recover, false);
+  assert.equal(recoveryVerdict(d, lock({ holder: me }), me, 500, 600, false).recover, false, 'never this process’s own');
+  assert.equal(recoveryVerdict(d, lock(), me, 500, 600, false).recover, false, 'no holder recorded: nothing to take from');
+});

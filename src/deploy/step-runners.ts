@@ -65,7 +65,7 @@ const shift: StepRunner = async (deps, d, _spec, step) => {
   // The counters at the start of the step: the analysis compares the colours over the step only.
   const before = rollout.analysis ? await deps.runtime.stats(d.instance) : undefined;
   const shifted = percent > 0 ? await deps.runtime.shift(d.instance, d.toColor, percent) : undefined;
-  step.detail = { percent, ...(shifted ? { shiftedAt: shifted.shiftedAt } : {}) };
+  step.detail = { ...step.detail, percent, ...(shifted ? { shiftedAt: shifted.shiftedAt } : {}) };
   deps.log?.info({ deployment: d.id, instance: d.instance, percent }, `${d.toVersion} gets ${percent}% of new clients`);
   try {
     return await deps.hold.hold(d, step, { pauseMs: rollout.pauseMs, analysis: rollout.analysis, ...(before ? { before } : {}) });
