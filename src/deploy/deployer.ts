@@ -357,7 +357,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
       return store.getDeployment(id);
     },
     recover: () => recovery.settleAll(),
-    stopExpiredWarmSlots: () => stopExpiredWarmSlots({ store, runtime, clock, lockFor: leases.lockFor }),
+    stopExpiredWarmSlots: () => stopExpiredWarmSlots({ store, runtime, clock, lockFor: leases.lockFor, heartbeat: leases.heartbeat }),
     async converge(instance, machine) {
       if (!spansMachines(runtime)) return { outcome: 'none' };
       return convergeMachine({ store, runtime, clock, leases, openArtifact: options.openArtifact, ...log }, instance, machine);

@@ -9,7 +9,7 @@ import { runTestStep } from './test-step.ts';
 import { recordFlip } from './deployment-machines.ts';
 import { slotSpecOf } from './converge.ts';
 import { spansMachines } from './runtime.ts';
-import type { FlipOutcome } from './runtime.ts';
+import type { FlipOutcome, RuntimeSlot } from './runtime.ts';
 import type { RunnerDeps, StepRunner } from './runner-deps.ts';
 
 export type { ReleaseProblem, RunnerDeps, StepRunner } from './runner-deps.ts';
@@ -32,13 +32,23 @@ const prepare: StepRunner = async ({ store, runtime, clock, openArtifact }, d, s
   return undefined;
 };
 
+/**
+ * The slot deployment `d` started, when every machine of the instance reports it (a resumed start
+ * or batch keeps it: the agent remembers a start's key only for a while, and not across its own
+ * restart). Undefined when any machine lacks it: the start is sent again, and each agent that
+ * remembers it answers the first call's answer.
+ */
+async function keptSlot(runtime: RunnerDeps['runtime'], d: DeploymentRecord): Promise<RuntimeSlot | undefined> {
+  if (!spansMachines(runtime)) return slotOf(d, await runtime.describe(d.instance), d.id);
+  const { machines } = await runtime.machinesOf(d.instance);
+  // A machine that does not answer keeps nothing: the start sent again reports it as a first run would.
+  const slots = await Promise.all(machines.map(async (m) => slotOf(d, await runtime.on([m]).describe(d.instance).catch(() => undefined), d.id)));
+  return machines.length > 0 && slots.every((s) => s !== undefined) ? slots[0] : undefined;
+}
+
 const start: StepRunner = async ({ runtime }, d, spec, step) => {
-  if (resumedStep(step)) {
-    // Its replica died after sending the start: the slot it started is kept, not started again (the
-    // agent remembers the call by key only for a while, and not across its own restart).
-    const own = slotOf(d, await runtime.describe(d.instance), d.id);
-    if (own) return { ...(own.port === undefined ? {} : { port: own.port }), ...(own.pid === undefined ? {} : { pid: own.pid }), kept: true };
-  }
+  const own = resumedStep(step) ? await keptSlot(runtime, d) : undefined;
+  if (own) return { ...(own.port === undefined ? {} : { port: own.port }), ...(own.pid === undefined ? {} : { pid: own.pid }), kept: true };
   const started = await runtime.startSlot(slotSpecOf(d.instance, d.toColor, d.toVersion, d.id, spec));
   return { port: started.port, pid: started.pid, ...(started.machines ? { slots: started.machines } : {}) };
 };
@@ -113,8 +123,9 @@ const batch: StepRunner = async (deps, d, spec, step) => {
   const { runtime } = deps;
   if (!machines || !spansMachines(runtime)) throw new CutoverError('INTERNAL', `deployment ${d.id} has no machines for ${step.name}`);
   const on = runtime.on(machines);
-  await on.startSlot(slotSpecOf(d.instance, d.toColor, d.toVersion, d.id, spec));
-  const result = await deps.hold.abortable(d, on.waitHealthy(d.instance, d.toColor, spec.deployTimeoutMs));
+  const kept = resumedStep(step) && (await keptSlot(on, d)) !== undefined;
+  if (!kept) await on.startSlot(slotSpecOf(d.instance, d.toColor, d.toVersion, d.id, spec));
+  const result = await deps.hold.abortable(d, on.waitHealthy(d.instance, d.toColor, remainingMs(step, spec.deployTimeoutMs, deps.clock.now())));
   if (!result.ok) {
     throw new CutoverError('DEPLOYMENT_FAILED', `${d.toVersion} did not become healthy on ${d.toColor}: ${result.message}; the machines of earlier batches go back to ${d.fromVersion ?? 'nothing'}`, {
       details: { batch: n, machines, reason: result.reason, lastCheck: result.lastCheck, logTail: result.logTail },
