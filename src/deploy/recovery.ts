@@ -88,9 +88,9 @@ export function createRecovery(deps: RecoveryDeps) {
       if (plan.resume) {
         const resumed = { step: plan.from, why: verdict.why, by: replicaName(deps.holder), from: previous };
         deps.log?.info({ deployment: d.id, instance: d.instance, ...resumed }, `resuming ${current.kind} of ${current.toVersion} at ${plan.from ?? 'its end'}: its server stopped (${verdict.why})`);
-        handedOver = true;
-        // `resumePlan` resumes only a published release.
+        // `resumePlan` resumes only a published release. Once running, the deployment owns the lease.
         await deps.resume(current, releaseSpecOf(published!), lock, resumed);
+        handedOver = true;
         return true;
       }
       deps.log?.info({ deployment: d.id, instance: d.instance, why: verdict.why }, `settling a deployment its server left running: ${plan.why}`);
@@ -106,7 +106,7 @@ export function createRecovery(deps: RecoveryDeps) {
   }
   return {
     settle,
-    /** Settles every recoverable running deployment; returns how many it settled. */
+    /** Takes over every running deployment of a dead server (resumed, or failed); returns how many. */
     async settleAll(filter: { instance?: string } = {}): Promise<number> {
       let settled = 0;
       for (const d of await store.listDeployments({ status: 'running', ...filter })) {
