@@ -123,9 +123,8 @@ const batch: StepRunner = async (deps, d, spec, step) => {
   const { runtime } = deps;
   if (!machines || !spansMachines(runtime)) throw new CutoverError('INTERNAL', `deployment ${d.id} has no machines for ${step.name}`);
   const on = runtime.on(machines);
-  const kept = resumedStep(step) && (await keptSlot(on, d)) !== undefined;
-  if (!kept) await on.startSlot(slotSpecOf(d.instance, d.toColor, d.toVersion, d.id, spec));
-  const result = await deps.hold.abortable(d, on.waitHealthy(d.instance, d.toColor, remainingMs(step, spec.deployTimeoutMs, deps.clock.now())));
+  await on.startSlot(slotSpecOf(d.instance, d.toColor, d.toVersion, d.id, spec));
+  const result = await deps.hold.abortable(d, on.waitHealthy(d.instance, d.toColor, spec.deployTimeoutMs));
   if (!result.ok) {
     throw new CutoverError('DEPLOYMENT_FAILED', `${d.toVersion} did not become healthy on ${d.toColor}: ${result.message}; the machines of earlier batches go back to ${d.fromVersion ?? 'nothing'}`, {
       details: { batch: n, machines, reason: result.reason, lastCheck: result.lastCheck, logTail: result.logTail },
