@@ -34,9 +34,9 @@ const prepare: StepRunner = async ({ store, runtime, clock, openArtifact }, d, s
 
 /**
  * The slot deployment `d` started, when every machine of the instance reports it (a resumed start
- * or batch keeps it: the agent remembers a start's key only for a while, and not across its own
- * restart). Undefined when any machine lacks it: the start is sent again, and each agent that
- * remembers it answers the first call's answer.
+ * keeps it: the agent remembers a start's key only for a while, and not across its own restart).
+ * Undefined when any machine lacks it: the start is sent again, and each agent that remembers it
+ * answers the first call's answer.
  */
 async function keptSlot(runtime: RunnerDeps['runtime'], d: DeploymentRecord): Promise<RuntimeSlot | undefined> {
   if (!spansMachines(runtime)) return slotOf(d, await runtime.describe(d.instance), d.id);
