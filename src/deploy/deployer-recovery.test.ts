@@ -152,7 +152,7 @@ test('H3: the active colour running another deployment’s release never finishe
   assert.equal((await store.listAudit({ action: 'deploy.succeeded' })).filter((e) => e.details.deployment === 'dpl_stale').length, 0);
 });
 
-test('a deployment that could not be taken over is never resumed after a newer one: it is settled as failed (H3)', async () => {
+test('a deployment its agent could not be asked about is not taken over; a new deployment supersedes it in the same transaction (H3)', async () => {
   const { store, runtime, clock, deployer, run } = await setup();
   const now = clock.now();
   await store.insertDeployment(leftRunning('dpl_stale', now));
@@ -160,19 +160,47 @@ test('a deployment that could not be taken over is never resumed after a newer o
   greenSlot(runtime, '1.1.0', 'dpl_stale');
   await assert.rejects(deployer.deploy({ instance: 'web', version: '1.2.0', by: testActor('b') }), (e: { code: string }) => e.code === 'INSTANCE_LOCKED');
   clock.advance(TTL);
-  // The agent cannot be asked: the stale deployment is not resumed, and the new one takes the instance.
+  // The agent cannot be asked: the stale deployment is not resumed (its lease stays as it was), and the new one takes it.
   runtime.failNext.set('describe', new Error('agent unreachable'));
   const next = await run(deployer.deploy({ instance: 'web', version: '1.2.0', by: testActor('b') }));
   assert.equal(next.status, 'succeeded');
-  assert.equal(await deployer.recover(), 1);
   const stale = (await store.getDeployment('dpl_stale'))!;
   assert.equal(stale.status, 'failed');
-  assert.match(stale.error!.message, /no lease.*cannot be resumed: its lease was given up before step health ended/);
+  assert.match(stale.error!.message, /superseded, lease expired/);
   assert.equal((await store.listDeployments({ status: 'running' })).length, 0);
+  assert.equal(await deployer.recover(), 0);
   assert.equal(runtime.active('web'), 'green');
   assert.equal((await store.getInstance('web'))!.currentVersion, '1.2.0');
   const succeeded = await store.listAudit({ action: 'deploy.succeeded' });
   assert.deepEqual(succeeded.map((e) => e.version), ['1.2.0', '1.0.0']);
+});
+
+test('a deployment without a lease and with steps left is failed, never resumed: a newer one may have run since (H3)', async () => {
+  const { store, runtime, clock, deployer } = await setup();
+  const now = clock.now();
+  await store.insertDeployment(leftRunning('dpl_stale', now));
+  greenSlot(runtime, '1.1.0', 'dpl_stale');
+  assert.equal(await deployer.recover(), 0, 'its server may be between releasing the lease and recording the end');
+  clock.advance(TTL);
+  assert.equal(await deployer.recover(), 1);
+  const stale = (await store.getDeployment('dpl_stale'))!;
+  assert.equal(stale.status, 'failed');
+  assert.match(stale.error!.message, /no lease.*cannot be resumed: its lease was given up before step health ended/);
+  assert.equal(runtime.active('web'), 'blue');
+});
+
+test('the agent not answering leaves a dead replica’s lease as it was; the next pass resumes the deployment', async () => {
+  const { store, runtime, clock, deployer } = await setup();
+  const now = clock.now();
+  await store.insertDeployment(leftRunning('dpl_wait', now));
+  await store.acquireLock(lease('dpl_wait', now, { serverId: 'srv_dead', replica: null, pid: 3 }), now);
+  greenSlot(runtime, '1.1.0', 'dpl_wait');
+  clock.advance(TTL);
+  runtime.failNext.set('describe', new Error('agent unreachable'));
+  assert.equal(await deployer.recover(), 0);
+  assert.equal((await store.getLock('web'))!.holder?.serverId, 'srv_dead', 'not taken, not released');
+  assert.equal(await deployer.recover(), 1);
+  assert.equal((await deployer.wait('dpl_wait', 5000))!.status, 'succeeded');
 });
 
 test('a deploy resumes the expired deployment of its instance first, and is refused while it runs', async () => {

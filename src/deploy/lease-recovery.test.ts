@@ -12,7 +12,8 @@ test('recoveryVerdict: only a dead holder’s deployment is recovered', () => {
   const peer = { serverId: 'srv_peer', replica: 'h/127.0.0.1:7071', pid: 2 };
   assert.equal(recoveryVerdict(d, lock({ holder: peer }), me, 500, 600).recover, false, 'a live peer');
   assert.deepEqual(recoveryVerdict(d, lock({ holder: peer }), me, 1000, 600), { recover: true, why: 'lease expired' });
-  assert.equal(recoveryVerdict(d, lock({ holder: me }), me, 5000, 600).recover, false, 'this process runs it');
+  assert.equal(recoveryVerdict(d, lock({ holder: me }), me, 500, 600).recover, false, 'this process runs it');
+  assert.deepEqual(recoveryVerdict(d, lock({ holder: me }), me, 5000, 600), { recover: true, why: 'lease expired' }, 'a lease it took and could not act on (never asked for one it runs)');
   assert.deepEqual(recoveryVerdict(d, lock({ holder: { ...me, serverId: 'srv_old' } }), me, 500, 600), {
     recover: true,
     why: 'previous incarnation',

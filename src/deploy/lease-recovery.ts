@@ -31,8 +31,10 @@ export function recoveryVerdict(
     return d.updatedAt + graceMs <= now ? { recover: true, why: 'no lease' } : { recover: false, why: 'its lease was just released' };
   }
   const holder = lock.holder;
-  if (holder?.serverId === me.serverId) return { recover: false, why: 'this server runs it' };
+  // Before the self-check: this server's own expired lease is one it took and could not act on
+  // (its caller never asks about a deployment this process runs).
   if (lock.expiresAt <= now) return { recover: true, why: 'lease expired' };
+  if (holder?.serverId === me.serverId) return { recover: false, why: 'this server runs it' };
   if (holder && holder.replica !== null && holder.replica === me.replica) {
     return { recover: true, why: 'previous incarnation', takeFrom: holder.serverId };
   }

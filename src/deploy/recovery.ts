@@ -68,41 +68,40 @@ export function createRecovery(deps: RecoveryDeps) {
     const now = clock.now();
     const verdict = recoveryVerdict(d, held, deps.holder, now, deps.lockTtlMs, await holderAlive(held, now));
     if (!verdict.recover) return false;
+    // Asked before the lease is taken: an agent that does not answer (its replica died too, and it has
+    // not reconnected yet) decides nothing, and the lease stays as it was for the next pass.
+    const seen = await runtime.describe(d.instance);
     const lock = deps.lockFor(d.id, d.instance, d.actor);
     const taken = await store.acquireLock(lock, clock.now(), verdict.takeFrom ? { takeFrom: verdict.takeFrom } : {});
     if (!taken.ok) return false; // another replica took it, or a new deployment took the instance
     const release = async () => {
       await store.releaseLock(d.instance, lock.owner).catch(() => undefined);
     };
-    let handedOver = false;
-    try {
-      const current = await store.getDeployment(d.id);
-      if (current?.status !== 'running') return false;
-      // The agent being unreachable decides nothing: try again at the next tick.
-      const seen = await runtime.describe(d.instance);
-      const instance = await store.getInstance(d.instance);
-      const startedBy = current.strategy === 'start-and-flip' ? current.id : (instance?.slots[current.toColor]?.deploymentId ?? undefined);
-      const published = instance ? await store.getRelease(instance.app, current.toVersion) : undefined;
-      const plan = resumePlan(current, { seen, startedBy, published: published !== undefined, noLease: verdict.why === 'no lease' });
-      const previous = held?.holder ? replicaName(held.holder) : (held?.owner ?? 'unknown');
-      if (plan.resume) {
-        const resumed = { step: plan.from, why: verdict.why, by: replicaName(deps.holder), from: previous };
-        deps.log?.info({ deployment: d.id, instance: d.instance, ...resumed }, `resuming ${current.kind} of ${current.toVersion} at ${plan.from ?? 'its end'}: its server stopped (${verdict.why})`);
-        // `resumePlan` resumes only a published release. Once running, the deployment owns the lease.
-        await deps.resume(current, releaseSpecOf(published!), lock, resumed);
-        handedOver = true;
-        return true;
-      }
-      deps.log?.info({ deployment: d.id, instance: d.instance, why: verdict.why }, `settling a deployment its server left running: ${plan.why}`);
-      const flipped = flipDone(current);
-      const message = `the server running it stopped (${verdict.why}) and it cannot be resumed: ${plan.why}; ` + (flipped ? `the agent serves ${seen?.active ?? 'nothing'}` : 'the previous slot kept serving');
-      handedOver = true;
-      // Never the slot users are on, whatever the records say.
-      await deps.fail(current, runningStep(current), new CutoverError('DEPLOYMENT_FAILED', message, { details: { recovery: verdict.why } }), release, plan.ownSlot);
-      return true;
-    } finally {
-      if (!handedOver) await release();
+    // From here the lease is this server's. A failure below leaves it to expire rather than releasing
+    // it: a deployment without a lease looks abandoned (`no lease`) and would be failed, not resumed.
+    const current = await store.getDeployment(d.id);
+    if (current?.status !== 'running') {
+      await release();
+      return false;
     }
+    const instance = await store.getInstance(d.instance);
+    const startedBy = current.strategy === 'start-and-flip' ? current.id : (instance?.slots[current.toColor]?.deploymentId ?? undefined);
+    const published = instance ? await store.getRelease(instance.app, current.toVersion) : undefined;
+    const plan = resumePlan(current, { seen, startedBy, published: published !== undefined, noLease: verdict.why === 'no lease' });
+    const previous = held?.holder ? replicaName(held.holder) : (held?.owner ?? 'unknown');
+    if (plan.resume) {
+      const resumed = { step: plan.from, why: verdict.why, by: replicaName(deps.holder), from: previous };
+      deps.log?.info({ deployment: d.id, instance: d.instance, ...resumed }, `resuming ${current.kind} of ${current.toVersion} at ${plan.from ?? 'its end'}: its server stopped (${verdict.why})`);
+      // `resumePlan` resumes only a published release. Once running, the deployment owns the lease.
+      await deps.resume(current, releaseSpecOf(published!), lock, resumed);
+      return true;
+    }
+    deps.log?.info({ deployment: d.id, instance: d.instance, why: verdict.why }, `settling a deployment its server left running: ${plan.why}`);
+    const flipped = flipDone(current);
+    const message = `the server running it stopped (${verdict.why}) and it cannot be resumed: ${plan.why}; ` + (flipped ? `the agent serves ${seen?.active ?? 'nothing'}` : 'the previous slot kept serving');
+    // Never the slot users are on, whatever the records say.
+    await deps.fail(current, runningStep(current), new CutoverError('DEPLOYMENT_FAILED', message, { details: { recovery: verdict.why } }), release, plan.ownSlot);
+    return true;
   }
   return {
     settle,
