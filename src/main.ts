@@ -11,6 +11,7 @@ import type { Config } from './config/index.ts';
 import { describeDatabase, openArtifactBlobs, openReplicaBus, openStore } from './store/index.ts';
 import { createArtifactStore, createCachedArtifactStore } from './releases/index.ts';
 import { createDeployer, createTrafficControls, pruneArtifacts } from './deploy/index.ts';
+import type { DeployerOptions } from './deploy/index.ts';
 import {
   advertiseServer,
   claimPorts,
@@ -114,7 +115,7 @@ export async function startServer(
     ...(bus ? { bus } : {}),
     onConnect: (session) => void fleet.onConnect(session),
   });
-  const deployer = createDeployer({
+  const deployerOptions: DeployerOptions = {
     store,
     runtime,
     clock,
@@ -135,7 +136,8 @@ export async function startServer(
       const { source, ...report } = problem;
       await reportProblem({ store, clock }, { app: d.app, version: d.toVersion, ...report }, systemActor(source), source);
     },
-  });
+  };
+  const deployer = createDeployer(deployerOptions);
   // One guard for both watchers: a slot both find bad is rolled back once, never flipped back.
   const guard = createRollbackGuard({ store, deployer, clock });
   const watching = { store, deployer, runtime, clock, log, guard, holds: localRollbacks.holds };
@@ -235,8 +237,9 @@ export async function startServer(
   );
   // What each connected machine runs (for drift) and its desired state, sent again when it changed.
   const syncTimer = every(config.bakeCheckInterval, log, 'could not sync the machines', () => fleet.syncAll());
-  // Deployments whose server died (lease expired) are settled even when no replica restarts.
-  const settleTimer = every(settleIntervalMs(config.lockTtl), log, 'could not settle interrupted deployments yet', () => deployer.recover());
+  // Deployments whose server died are taken over even when no replica restarts: at once when the
+  // store tells a dead replica (`replicaAlive`), else once their lease expired.
+  const settleTimer = every(settleIntervalMs(config.lockTtl, deployerOptions.replicaAlive !== undefined), log, 'could not settle interrupted deployments yet', () => deployer.recover());
   const warmTimer = every(config.warmCheckInterval, log, 'stopping expired warm slots failed', () => deployer.stopExpiredWarmSlots());
   // One sweep at a time; stop() waits for the one running so it never meets a closed store. The
   // first shares what only this replica's directory holds (uploaded before replicas shared artifacts).
@@ -334,8 +337,12 @@ function every(ms: number, log: Logger, failed: string, task: () => Promise<unkn
   return timer.unref();
 }
 
-/** How often expired leases are looked for: twice per lease, at most every 30 s, at least every second. */
-const settleIntervalMs = (lockTtlMs: number) => Math.max(1000, Math.min(30_000, Math.floor(lockTtlMs / 2)));
+/**
+ * How often deployments of dead servers are looked for: every second when the store tells a dead
+ * replica (a deployment resumes within 1-2 s of its replica's death); else twice per lease (only
+ * expiry tells), at most every 30 s, at least every second.
+ */
+const settleIntervalMs = (lockTtlMs: number, livenessKnown: boolean) => (livenessKnown ? 1000 : Math.max(1000, Math.min(30_000, Math.floor(lockTtlMs / 2))));
 
 /** The agent's composition root with the shared credentials files. */
 export async function startAgentProcess(

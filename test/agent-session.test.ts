@@ -130,6 +130,27 @@ suite('the agent session', () => {
     assert.ok((await runtime.listArtifacts()).some((a) => a.digest === packed.digest));
   });
 
+  test('a release test keeps running when its session drops; asked again with the same key on the next session, the agent joins it and answers its result (ADR 0026)', async () => {
+    const link = await server.join('resume-1');
+    const agent = await agentFor(link, join(temp.dir, 'g'));
+    await agent.agent.session!.whenConnected(10_000);
+    const runtime = sessionRuntime('resume-1', server.link.sessionOf);
+    await deploy(runtime, 'resume', 'resume.test', { blue: { version: '1.0.0' } });
+    const spec = { instance: 'resume', kind: 'verify' as const, command: 'sleep 5; echo verified', timeoutMs: 60_000, digest: packed.digest, version: '1.0.0', deploymentId: 'dpl_resume', previewToken: '' };
+    const runs = () => agent.log.lines.filter((l) => l.msg === 'running the verify test').length;
+    const first = runtime.runTest(spec);
+    first.catch(() => undefined);
+    await waitFor('the test to run', () => runs() === 1, 10_000);
+    // The replica that asked dies: its session with the agent is gone, the test runs on.
+    server.link.disconnect('resume-1', 'the test cut the link');
+    await assert.rejects(first, { code: 'AGENT_UNREACHABLE' });
+    await waitFor('the agent reconnects', () => server.link.connected().includes('resume-1'), 15_000);
+    const result = await runtime.runTest(spec);
+    assert.equal(result.passed, true, JSON.stringify(result));
+    assert.match(result.output, /verified/);
+    assert.equal(runs(), 1, 'one run: the repeat joined it (a second would have cancelled the first)');
+  });
+
   test('protocol N−1 is welcomed (and flagged), N−2 refused naming both; a wrong credential and a stolen name are refused', async () => {
     const older = await agentFor(
       await server.join('old-1', PROTOCOL_VERSION - 1),

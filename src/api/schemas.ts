@@ -91,6 +91,9 @@ const stepDetail = z
     unconfirmed: z.array(z.string()).optional().describe('flip: machines that did not acknowledge within `flipTimeout`.'),
     pending: z.array(z.string()).optional().describe('flip: machines not flipped (unreachable, or a rollback they could not take).'),
     machine: z.string().optional().describe('a test step, on several machines: the machine it ran on.'),
+    resumedAt: isoTime.optional().describe('a step another replica resumed after the one running it died: when (its `startedAt` stays the first start).'),
+    resumedBy: z.string().optional().describe('a resumed step: the replica that resumed it (`<host>/<apiHost>:<apiPort>`, or its server id).'),
+    kept: z.boolean().optional().describe('start, resumed: the slot the dead replica had started was kept, not started again.'),
   })
   .describe('What the step saw: health checks, port, timings (durations in ms, named `…Ms`); a test step: command, passed, exitCode, durationMs, sha256, outputBytes, output (the last 64 KiB, secrets masked).');
 const healthCheckSeen = z.looseObject({ at: isoTime.optional().describe('When the probe started.') });

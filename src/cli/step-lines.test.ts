@@ -21,3 +21,8 @@ test('steps print with their timings and test outcomes, and a flip back with its
   assert.equal(testsCell({ ...d, skipTests: true }), 'skipped');
   assert.equal(stepsCell(d), 'health 300 ms, smoke 1200 ms, flip 2 ms, verify 12.0 s, finalise pending');
 });
+
+test('a step another replica resumed names it', () => {
+  const step = { name: 'smoke', status: 'done', startedAt: '1970-01-01T00:00:00.000Z', finishedAt: '1970-01-01T00:00:04.100Z', detail: { passed: true, exitCode: 0, resumedBy: 'b/10.0.0.2:7070' } } as unknown as DeploymentView['steps'][number];
+  assert.equal(stepLine(step), '✓ smoke 4100 ms (exit 0, resumed by b/10.0.0.2:7070)');
+});

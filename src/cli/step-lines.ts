@@ -20,12 +20,15 @@ function testOutcome(s: StepView): string {
   return d.exitCode === null ? `killed by ${String(d.signal)}` : `exit ${String(d.exitCode)}`;
 }
 
-/** One finished step as `deploy --wait` prints it: `✓ smoke 1234 ms (exit 0)`. */
+/**
+ * One finished step as `deploy --wait` prints it: `✓ smoke 1234 ms (exit 0)`; a step another
+ * replica resumed after the one running it died says so: `✓ health 4.1 s (resumed by b/10.0.0.2:7070)`.
+ */
 export function stepLine(s: StepView): string {
   const took = tookText(s);
-  const outcome = testOutcome(s);
+  const notes = [testOutcome(s), typeof s.detail?.resumedBy === 'string' ? `resumed by ${s.detail.resumedBy}` : ''].filter(Boolean);
   const mark = s.status === 'done' ? '✓' : s.status === 'failed' ? '✗' : '·';
-  return `${mark} ${s.name}${took ? ` ${took}` : ''}${outcome ? ` (${outcome})` : ''}`;
+  return `${mark} ${s.name}${took ? ` ${took}` : ''}${notes.length ? ` (${notes.join(', ')})` : ''}`;
 }
 
 /** After a failure past the flip: `↩ flipped back to 1.0.0 (blue) in 3 ms`. */

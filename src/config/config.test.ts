@@ -16,7 +16,7 @@ test('defaults < file < env < flags', async () => {
     assert.equal(config.httpPort, 9002);
     assert.deepEqual(config.metricsListen, { host: '127.0.0.1', port: 9004 }, 'flags beat everything');
     assert.equal(config.rollbackWindow, 600_000);
-    assert.equal(config.lockTtl, 600_000);
+    assert.equal(config.lockTtl, 30_000);
     assert.ok(Object.isFrozen(config));
     assert.equal(config.database, join(config.dataDir, 'private', 'cutover.db'));
   } finally {

@@ -263,3 +263,32 @@ test('a deployment waits for a convergence that holds the instance (a flip or a 
   await store.acquireLock({ instance: 'web', owner: 'alice (dpl_other)', deploymentId: 'dpl_other', acquiredAt: clock.now(), expiresAt: clock.now() + 60_000 }, clock.now());
   await assert.rejects(deployer.deploy({ instance: 'web', version: '1.2.0', by: testActor('admin') }), /INSTANCE_LOCKED|is locked by alice/);
 });
+
+test('a start resumed on another replica keeps the slots every machine runs, and is sent again when one machine lacks it', async () => {
+  for (const lacking of [undefined, 'web-2']) {
+    const { store, clock, deployer, run, journal, m, machines } = await threeMachines();
+    await run(deployer.deploy({ instance: 'web', version: '1.0.0', by: testActor('admin') }));
+    const now = clock.now();
+    const names = ['prepare', 'start', 'health', 'flip', 'finalise'] as const;
+    await store.insertDeployment({
+      id: 'dpl_dead', instance: 'web', kind: 'deploy', strategy: 'start-and-flip', fromVersion: '1.0.0', toVersion: '1.1.0', fromColor: 'blue', toColor: 'green', status: 'running',
+      steps: names.map((name, i) => (i < 1 ? { name, status: 'done' } : i === 1 ? { name, status: 'running', startedAt: now } : { name, status: 'pending' })),
+      machines: { placed: ['web-1', 'web-2', 'web-3'], skipped: [], unconfirmed: [], pending: [] },
+      actor: 'a', app: 'shop', createdAt: now, updatedAt: now,
+    });
+    const lock = { instance: 'web', owner: 'a (dpl_dead)', deploymentId: 'dpl_dead', acquiredAt: now, expiresAt: now + 10_000, holder: { serverId: 'srv_dead', replica: null, pid: 3 }, heartbeatAt: now };
+    await store.acquireLock(lock, now);
+    for (const [name, machine] of machines) {
+      machine.artifacts.add('sha256:1.1.0');
+      if (name !== lacking) machine.instances.get('web')!.slots.push({ color: 'green', version: '1.1.0', deploymentId: 'dpl_dead', state: 'healthy', port: 7 });
+    }
+    journal.length = 0;
+    clock.advance(10_000);
+    assert.equal(await deployer.recover(), 1);
+    const d = (await deployer.wait('dpl_dead', 5000))!;
+    assert.equal(d.status, 'succeeded', JSON.stringify(d.error));
+    const starts = journal.filter((j) => j.includes(' start '));
+    assert.deepEqual(starts, lacking ? ['web-1 start 1.1.0', 'web-2 start 1.1.0', 'web-3 start 1.1.0'] : [], lacking ? 'sent again to every machine (each agent answers a repeat it remembers)' : 'kept');
+    assert.equal(m('web-1').active('web'), 'green');
+  }
+});

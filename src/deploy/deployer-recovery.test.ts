@@ -68,22 +68,56 @@ test("a replica's start leaves a live peer's deployment alone (M1)", async () =>
   assert.equal((await store.getLock('web'))!.holder?.serverId, 'srv_peer');
 });
 
-test('a deployment of this replica’s previous incarnation is settled at once, its own slot stopped', async () => {
+test('a deployment of this replica’s previous incarnation is resumed at once, its own slot kept', async () => {
   const { store, runtime, clock, deployer } = await setup();
   const now = clock.now();
   await store.insertDeployment(leftRunning('dpl_old', now));
   await store.acquireLock(lease('dpl_old', now, { ...ME, serverId: 'srv_old' }), now);
   greenSlot(runtime, '1.1.0', 'dpl_old');
+  const starts = runtime.started.length;
   assert.equal(await deployer.recover(), 1);
+  await deployer.idle();
   const d = (await store.getDeployment('dpl_old'))!;
+  assert.equal(d.status, 'succeeded');
+  assert.equal(runtime.started.length, starts, 'its slot is not started again');
+  assert.equal(runtime.active('web'), 'green');
+  assert.equal(await store.getLock('web'), undefined);
+  const [resumed] = await store.listAudit({ action: 'deploy.resumed' });
+  assert.deepEqual(resumed!.details, { deployment: 'dpl_old', step: 'health', why: 'previous incarnation', by: ME.replica, from: ME.replica });
+});
+
+test('a deployment whose new slot is gone is failed, touching no slot (the serving one above all)', async () => {
+  const { store, runtime, clock, deployer } = await setup();
+  const now = clock.now();
+  await store.insertDeployment(leftRunning('dpl_gone', now));
+  await store.acquireLock(lease('dpl_gone', now, { ...ME, serverId: 'srv_old' }), now);
+  const stops = runtime.calls.filter((c) => c.startsWith('stop')).length;
+  assert.equal(await deployer.recover(), 1);
+  const d = (await store.getDeployment('dpl_gone'))!;
   assert.equal(d.status, 'failed');
-  assert.match(d.error!.message, /previous incarnation.*before the flip/);
-  assert.ok(!runtime.instances.get('web')!.slots.some((s) => s.color === 'green'));
+  assert.match(d.error!.message, /previous incarnation.*cannot be resumed: the agent no longer runs the green slot it started/);
+  assert.equal(runtime.calls.filter((c) => c.startsWith('stop')).length, stops, 'nothing is stopped');
   assert.equal(runtime.active('web'), 'blue');
   assert.equal(await store.getLock('web'), undefined);
   const [failed] = await store.listAudit({ action: 'deploy.failed' });
   assert.deepEqual(failed!.after, { version: '1.0.0', color: 'blue' }, 'after: where the instance was left');
   assert.deepEqual(failed!.details.attempted, { version: '1.1.0', color: 'green' });
+});
+
+test('a deployment whose release was deleted is failed, and only its own slot is stopped', async () => {
+  const { store, runtime, clock, deployer } = await setup();
+  const now = clock.now();
+  // The store keeps no release 9.9.9 (removed behind Cutover's back: releases are never deleted through it).
+  await store.insertDeployment({ ...leftRunning('dpl_deleted', now), toVersion: '9.9.9' });
+  await store.acquireLock(lease('dpl_deleted', now, { ...ME, serverId: 'srv_old' }), now);
+  greenSlot(runtime, '9.9.9', 'dpl_deleted');
+  assert.equal(await deployer.recover(), 1);
+  const d = (await store.getDeployment('dpl_deleted'))!;
+  assert.equal(d.status, 'failed');
+  assert.match(d.error!.message, /its release 9\.9\.9 was deleted/);
+  assert.ok(!runtime.instances.get('web')!.slots.some((s) => s.color === 'green'), 'its own slot is stopped');
+  assert.ok(runtime.instances.get('web')!.slots.some((s) => s.color === 'blue'), 'the serving one is not');
+  assert.equal(runtime.active('web'), 'blue');
 });
 
 test('a deployment whose lease expired and that users already see is finished', async () => {
@@ -118,7 +152,7 @@ test('H3: the active colour running another deployment’s release never finishe
   assert.equal((await store.listAudit({ action: 'deploy.succeeded' })).filter((e) => e.details.deployment === 'dpl_stale').length, 0);
 });
 
-test('a deployment taking an expired lease settles the running one in the same transaction (H3)', async () => {
+test('a deployment its agent could not be asked about is not taken over; a new deployment supersedes it in the same transaction (H3)', async () => {
   const { store, runtime, clock, deployer, run } = await setup();
   const now = clock.now();
   await store.insertDeployment(leftRunning('dpl_stale', now));
@@ -126,15 +160,62 @@ test('a deployment taking an expired lease settles the running one in the same t
   greenSlot(runtime, '1.1.0', 'dpl_stale');
   await assert.rejects(deployer.deploy({ instance: 'web', version: '1.2.0', by: testActor('b') }), (e: { code: string }) => e.code === 'INSTANCE_LOCKED');
   clock.advance(TTL);
+  // The agent cannot be asked: the stale deployment is not resumed (its lease stays as it was), and the new one takes it.
+  runtime.failNext.set('describe', new Error('agent unreachable'));
   const next = await run(deployer.deploy({ instance: 'web', version: '1.2.0', by: testActor('b') }));
   assert.equal(next.status, 'succeeded');
   const stale = (await store.getDeployment('dpl_stale'))!;
   assert.equal(stale.status, 'failed');
+  assert.match(stale.error!.message, /superseded, lease expired/);
   assert.equal((await store.listDeployments({ status: 'running' })).length, 0);
   assert.equal(await deployer.recover(), 0);
+  assert.equal(runtime.active('web'), 'green');
   assert.equal((await store.getInstance('web'))!.currentVersion, '1.2.0');
   const succeeded = await store.listAudit({ action: 'deploy.succeeded' });
   assert.deepEqual(succeeded.map((e) => e.version), ['1.2.0', '1.0.0']);
+});
+
+test('a deployment without a lease and with steps left is failed, never resumed: a newer one may have run since (H3)', async () => {
+  const { store, runtime, clock, deployer } = await setup();
+  const now = clock.now();
+  await store.insertDeployment(leftRunning('dpl_stale', now));
+  greenSlot(runtime, '1.1.0', 'dpl_stale');
+  assert.equal(await deployer.recover(), 0, 'its server may be between releasing the lease and recording the end');
+  clock.advance(TTL);
+  assert.equal(await deployer.recover(), 1);
+  const stale = (await store.getDeployment('dpl_stale'))!;
+  assert.equal(stale.status, 'failed');
+  assert.match(stale.error!.message, /no lease.*cannot be resumed: its lease was given up before step health ended/);
+  assert.equal(runtime.active('web'), 'blue');
+});
+
+test('the agent not answering leaves a dead replica’s lease as it was; the next pass resumes the deployment', async () => {
+  const { store, runtime, clock, deployer } = await setup();
+  const now = clock.now();
+  await store.insertDeployment(leftRunning('dpl_wait', now));
+  await store.acquireLock(lease('dpl_wait', now, { serverId: 'srv_dead', replica: null, pid: 3 }), now);
+  greenSlot(runtime, '1.1.0', 'dpl_wait');
+  clock.advance(TTL);
+  runtime.failNext.set('describe', new Error('agent unreachable'));
+  assert.equal(await deployer.recover(), 0);
+  assert.equal((await store.getLock('web'))!.holder?.serverId, 'srv_dead', 'not taken, not released');
+  assert.equal(await deployer.recover(), 1);
+  assert.equal((await deployer.wait('dpl_wait', 5000))!.status, 'succeeded');
+});
+
+test('a deploy resumes the expired deployment of its instance first, and is refused while it runs', async () => {
+  const { store, runtime, clock, deployer } = await setup();
+  const now = clock.now();
+  await store.insertDeployment(leftRunning('dpl_stale', now));
+  await store.acquireLock(lease('dpl_stale', now, { serverId: 'srv_dead', replica: null, pid: 3 }), now);
+  greenSlot(runtime, '1.1.0', 'dpl_stale');
+  clock.advance(TTL);
+  let open!: () => void;
+  runtime.gate = new Promise<void>((resolve) => (open = resolve));
+  await assert.rejects(deployer.deploy({ instance: 'web', version: '1.2.0', by: testActor('b') }), (e: { code: string; details: { deploymentId: string } }) => e.code === 'INSTANCE_LOCKED' && e.details.deploymentId === 'dpl_stale');
+  open();
+  assert.equal((await deployer.wait('dpl_stale', 5000))!.status, 'succeeded');
+  assert.equal((await store.getInstance('web'))!.currentVersion, '1.1.0');
 });
 
 test('a running deployment whose lease was taken stops acting and leaves the slots to the new holder', async () => {
@@ -184,30 +265,4 @@ test('the heartbeat renews the lease during a long health wait, so a peer never 
   }
   open();
   assert.equal((await deployer.wait(d.id, 5000))!.status, 'succeeded');
-});
-
-test('a server that died during the verify test: recovery kills the test and flips users back to the warm slot', async () => {
-  const { store, runtime, clock, deployer } = await setup();
-  const now = clock.now();
-  const d = leftRunning('dpl_verifying', now, true);
-  // Its plan had a verify step, running when its server died.
-  d.steps = (['prepare', 'start', 'health', 'flip', 'verify', 'finalise'] as const).map((name) => ({
-    name,
-    status: name === 'verify' ? 'running' : name === 'finalise' ? 'pending' : 'done',
-  }));
-  await store.insertDeployment(d);
-  await store.acquireLock(lease('dpl_verifying', now, { serverId: 'srv_dead', replica: null, pid: 3 }), now);
-  greenSlot(runtime, '1.1.0', 'dpl_verifying');
-  runtime.instances.get('web')!.active = 'green';
-  clock.advance(TTL);
-  assert.equal(await deployer.recover(), 1);
-  const settled = (await store.getDeployment('dpl_verifying'))!;
-  assert.equal(settled.status, 'failed');
-  assert.match(settled.error!.message, /before its verify test passed; users are back on 1\.0\.0/);
-  assert.equal(settled.rollback?.strategy, 'flip-to-warm');
-  assert.ok(runtime.calls.includes('cancelTest web'), 'the orphaned test is killed');
-  assert.equal(runtime.active('web'), 'blue');
-  assert.deepEqual(runtime.flipReasons.at(-1), 'rollback');
-  assert.ok(!runtime.instances.get('web')!.slots.some((s) => s.color === 'green'), 'the unproven slot is stopped');
-  assert.equal((await store.getInstance('web'))!.currentVersion, '1.0.0');
 });

@@ -11,7 +11,7 @@ import type { DeploymentPlan, PlanResult } from './plan-deployment.ts';
 import type { Runtime } from './runtime.ts';
 import { describeRollout } from './rollout.ts';
 import { ABORT_ACTION, RESUME_ACTION, createStepHold } from './step-hold.ts';
-import { createRecovery } from './recovery.ts';
+import { createRecovery, replicaName } from './recovery.ts';
 import { createLeaseKeeper } from './lease-keeper.ts';
 import { settleFailed } from './deployment-audit.ts';
 import { createJournal } from './deployment-journal.ts';
@@ -52,6 +52,12 @@ export interface DeployerOptions {
    * server records the machine's local rollbacks (`LocalRollbackReconciler.run`). Never throws.
    */
   settleLocal?: (instance: string) => Promise<void>;
+  /**
+   * Whether the replica of a lease holder (by server id) is alive now: false (dead: its deployments
+   * resume here at once), true, or undefined (cannot tell: wait for its lease to expire). On
+   * PostgreSQL the server answers from each replica's session lock; absent, leases must expire.
+   */
+  replicaAlive?: (serverId: string) => Promise<boolean | undefined>;
 }
 
 export interface DeployRequest {
@@ -90,10 +96,12 @@ export interface Deployer {
   /** Resolves with the deployment once it has finished, or as it stands after `timeoutMs`. */
   wait(id: string, timeoutMs: number): Promise<DeploymentRecord | undefined>;
   /**
-   * Settles deployments a dead server left running: those whose lease expired or was held by this
-   * replica's previous incarnation (see `recoveryVerdict`). A live replica's deployment is left alone.
-   * The server runs it at start and on a timer; deploy and rollback run it for their instance first.
-   * Returns how many it settled.
+   * Takes over deployments a dead server left running: those whose lease expired, whose holder is
+   * known dead (`replicaAlive`), or that this replica's previous incarnation held (see
+   * `recoveryVerdict`), and resumes each from its last persisted step (see `resumePlan`), or settles
+   * it as failed when it cannot be resumed. A live replica's deployment is left alone. The server
+   * runs it at start and on a timer; deploy and rollback run it for their instance first. Returns
+   * how many it took over.
    */
   recover(): Promise<number>;
   /** Drains and stops warm slots whose rollback window has ended. */
@@ -209,7 +217,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
   const holder: LeaseHolder = options.holder ?? { serverId: `srv_${randomBytes(6).toString('hex')}`, replica: null, pid: process.pid };
   const log = options.log ? { log: options.log } : {};
   const leases = createLeaseKeeper({ store, clock, lockTtlMs: options.lockTtlMs, holder, ...log });
-  const journal = createJournal({ store, clock, leases });
+  const journal = createJournal({ store, clock, leases, by: replicaName(holder) });
   const hold = createStepHold({
     store,
     runtime,
@@ -306,7 +314,11 @@ export function createDeployer(options: DeployerOptions): Deployer {
     lockTtlMs: options.lockTtlMs,
     lockFor: leases.lockFor,
     runsHere: (id) => running.has(id),
-    finish: track,
+    ...(options.replicaAlive ? { replicaAlive: options.replicaAlive } : {}),
+    async resume(d, spec, lock, resumed) {
+      await journal.audit(d, `${d.kind}.resumed`, resumed);
+      void track(d, spec, lock);
+    },
     fail: (d, step, error, release, ownSlot) => failDeployment(depsFor(d), d, step, error, release, ownSlot),
     ...log,
   });
@@ -351,7 +363,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
       return store.getDeployment(id);
     },
     recover: () => recovery.settleAll(),
-    stopExpiredWarmSlots: () => stopExpiredWarmSlots({ store, runtime, clock, lockFor: leases.lockFor }),
+    stopExpiredWarmSlots: () => stopExpiredWarmSlots({ store, runtime, clock, lockFor: leases.lockFor, heartbeat: leases.heartbeat }),
     async converge(instance, machine) {
       if (!spansMachines(runtime)) return { outcome: 'none' };
       return convergeMachine({ store, runtime, clock, leases, openArtifact: options.openArtifact, ...log }, instance, machine);

@@ -9,6 +9,8 @@ export interface JournalDeps {
   store: Store;
   clock: Clock;
   leases: Pick<ReturnType<typeof createLeaseKeeper>, 'renew'>;
+  /** This replica, as a resumed step's detail names it (`resumedBy`). */
+  by?: string;
 }
 
 /**
@@ -37,11 +39,18 @@ export function createJournal(deps: JournalDeps) {
     /** Renews the deployment's lease now (a lost lease stops it before it acts again). */
     renew: (d: DeploymentRecord) => deps.leases.renew(d.id),
 
-    /** Renews the lease and persists `step` as running: persisted before it is acted on. */
+    /**
+     * Renews the lease and persists `step` as running: persisted before it is acted on. A step that
+     * is `running` already was begun by a replica that died: it keeps its first `startedAt` (a
+     * health wait and a hold count their time from there) and its detail records the resume.
+     */
     async begin(d: DeploymentRecord, step: StepRecord): Promise<void> {
       await deps.leases.renew(d.id);
+      const now = clock.now();
+      if (step.status === 'running' && step.startedAt !== undefined) {
+        step.detail = { ...step.detail, resumedAt: now, ...(deps.by ? { resumedBy: deps.by } : {}) };
+      } else step.startedAt = now;
       step.status = 'running';
-      step.startedAt = clock.now();
       await save(d);
     },
 

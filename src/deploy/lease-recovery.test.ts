@@ -12,7 +12,8 @@ test('recoveryVerdict: only a dead holder’s deployment is recovered', () => {
   const peer = { serverId: 'srv_peer', replica: 'h/127.0.0.1:7071', pid: 2 };
   assert.equal(recoveryVerdict(d, lock({ holder: peer }), me, 500, 600).recover, false, 'a live peer');
   assert.deepEqual(recoveryVerdict(d, lock({ holder: peer }), me, 1000, 600), { recover: true, why: 'lease expired' });
-  assert.equal(recoveryVerdict(d, lock({ holder: me }), me, 5000, 600).recover, false, 'this process runs it');
+  assert.equal(recoveryVerdict(d, lock({ holder: me }), me, 500, 600).recover, false, 'this process runs it');
+  assert.deepEqual(recoveryVerdict(d, lock({ holder: me }), me, 5000, 600), { recover: true, why: 'lease expired' }, 'a lease it took and could not act on (never asked for one it runs)');
   assert.deepEqual(recoveryVerdict(d, lock({ holder: { ...me, serverId: 'srv_old' } }), me, 500, 600), {
     recover: true,
     why: 'previous incarnation',
@@ -39,4 +40,13 @@ test('slotOf and servesDeployment: version and deployment id, never the colour a
   assert.equal(servesDeployment(d, seen(undefined), 'dpl_1'), true, 'an agent that does not report ids: the version decides');
   assert.equal(servesDeployment(d, undefined, 'dpl_1'), false);
   assert.ok(slotOf(d, seen('dpl_warm', '1.1.0', 'blue'), 'dpl_warm'), 'a flip to warm: the slot its starter left');
+});
+
+test('recoveryVerdict: a holder known dead is taken at once; alive or unknown waits for expiry', () => {
+  const peer = { serverId: 'srv_peer', replica: 'h2/127.0.0.1:7071', pid: 2 };
+  assert.deepEqual(recoveryVerdict(d, lock({ holder: peer }), me, 500, 600, false), { recover: true, why: 'holder dead', takeFrom: 'srv_peer' });
+  assert.equal(recoveryVerdict(d, lock({ holder: peer }), me, 500, 600, true).recover, false);
+  assert.equal(recoveryVerdict(d, lock({ holder: peer }), me, 500, 600, undefined).recover, false);
+  assert.equal(recoveryVerdict(d, lock({ holder: me }), me, 500, 600, false).recover, false, 'never this process’s own');
+  assert.equal(recoveryVerdict(d, lock(), me, 500, 600, false).recover, false, 'no holder recorded: nothing to take from');
 });

@@ -3,7 +3,7 @@ import type { RuntimeInstance, RuntimeSlot } from './runtime.ts';
 
 /** Whether this server may settle a `running` deployment it does not run itself, and how. */
 export type RecoveryVerdict =
-  | { recover: true; why: 'lease expired' | 'previous incarnation' | 'no lease'; takeFrom?: string }
+  | { recover: true; why: 'lease expired' | 'previous incarnation' | 'holder dead' | 'no lease'; takeFrom?: string }
   | { recover: false; why: string };
 
 /**
@@ -12,21 +12,33 @@ export type RecoveryVerdict =
  * - its lease expired (the holder stopped renewing it: renewals happen every few seconds while it runs);
  * - or the lease is held by an earlier incarnation of this same replica (same host, address and API
  *   port: this process bound that port, so the one that held it is gone), taken over at once;
+ * - or its holder is known dead now (`holderAlive` false: on PostgreSQL, the replica's session lock
+ *   is gone), taken over at once; `undefined` (cannot tell) waits for the lease to expire;
  * - or it has no lease any more (the holder released it and died before recording the end), once
  *   `graceMs` passed since its last update, so a live holder between the two writes is not raced.
  * A live peer's lease is never touched: that is what keeps a replica's start from failing another
  * replica's deployment.
  */
-export function recoveryVerdict(d: DeploymentRecord, lock: LockRecord | undefined, me: LeaseHolder, now: number, graceMs: number): RecoveryVerdict {
+export function recoveryVerdict(
+  d: DeploymentRecord,
+  lock: LockRecord | undefined,
+  me: LeaseHolder,
+  now: number,
+  graceMs: number,
+  holderAlive?: boolean,
+): RecoveryVerdict {
   if (!lock || lock.deploymentId !== d.id) {
     return d.updatedAt + graceMs <= now ? { recover: true, why: 'no lease' } : { recover: false, why: 'its lease was just released' };
   }
   const holder = lock.holder;
-  if (holder?.serverId === me.serverId) return { recover: false, why: 'this server runs it' };
+  // Before the self-check: this server's own expired lease is one it took and could not act on
+  // (its caller never asks about a deployment this process runs).
   if (lock.expiresAt <= now) return { recover: true, why: 'lease expired' };
+  if (holder?.serverId === me.serverId) return { recover: false, why: 'this server runs it' };
   if (holder && holder.replica !== null && holder.replica === me.replica) {
     return { recover: true, why: 'previous incarnation', takeFrom: holder.serverId };
   }
+  if (holder && holderAlive === false) return { recover: true, why: 'holder dead', takeFrom: holder.serverId };
   const by = holder ? `server ${holder.serverId} (${holder.replica ?? 'unknown address'}, pid ${holder.pid})` : lock.owner;
   return { recover: false, why: `held by ${by} until ${new Date(lock.expiresAt).toISOString()}` };
 }

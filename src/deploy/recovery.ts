@@ -3,9 +3,10 @@ import type { Clock } from '../shared/index.ts';
 import { releaseSpecOf } from '../releases/index.ts';
 import type { ReleaseSpec } from '../releases/index.ts';
 import type { DeploymentRecord, LeaseHolder, LockRecord, StepRecord, Store } from '../store/index.ts';
-import { recoveryVerdict, servesDeployment, slotOf } from './lease-recovery.ts';
+import { recoveryVerdict } from './lease-recovery.ts';
+import { resumePlan } from './resume-plan.ts';
 import type { Runtime } from './runtime.ts';
-import { flipDone, runningStep, stepNamed, verifyPending } from './steps.ts';
+import { flipDone, runningStep } from './steps.ts';
 
 export interface RecoveryDeps {
   store: Store;
@@ -17,18 +18,27 @@ export interface RecoveryDeps {
   lockFor: (id: string, instance: string, actor: string) => LockRecord;
   /** Whether this process runs the deployment (then it is never recovered). */
   runsHere: (id: string) => boolean;
-  /** Runs the remaining steps of a deployment that flipped, under `lock`. */
-  finish: (d: DeploymentRecord, spec: ReleaseSpec, lock: LockRecord) => Promise<DeploymentRecord>;
+  /**
+   * Whether the replica of server `serverId` is alive now: false (dead: its deployments are taken
+   * over at once), true, or undefined (cannot tell: its lease must expire). Absent: always undefined.
+   */
+  replicaAlive?: (serverId: string) => Promise<boolean | undefined>;
+  /** Runs the steps of `d` not done yet under `lock`, in the background, after recording who resumed it where (`resumed`). */
+  resume: (d: DeploymentRecord, spec: ReleaseSpec, lock: LockRecord, resumed: Record<string, unknown>) => Promise<void>;
   /** Settles a deployment as failed, undoing what `undoAfterFailure` says; touches no slot unless `ownSlot`. */
   fail: (d: DeploymentRecord, step: StepRecord | undefined, error: CutoverError, release: () => Promise<void>, ownSlot: boolean) => Promise<void>;
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }
 
+/** Who this server is, as a resume's audit entry and the step's detail name it. */
+export const replicaName = (h: LeaseHolder): string => h.replica ?? h.serverId;
+
 /**
- * Settles `running` deployments whose server died (see `recoveryVerdict`): finishes one whose slot
- * users already see (the agent's active colour runs its version, started by it), and fails any other,
- * stopping its new slot only if that slot is still its own. It takes the deployment's lease first
- * (from the dead incarnation, or once expired), so two replicas never settle the same deployment.
+ * Takes over `running` deployments whose server died (see `recoveryVerdict`) and resumes each from
+ * its last persisted step (see `resumePlan`); one that cannot be resumed is settled as failed,
+ * stopping its new slot only if that slot is still its own and nobody is on it. It takes the
+ * deployment's lease first (from the dead server, or once expired), so two replicas never take the
+ * same deployment.
  */
 export function createRecovery(deps: RecoveryDeps) {
   const { store, runtime, clock } = deps;
@@ -46,59 +56,56 @@ export function createRecovery(deps: RecoveryDeps) {
     }
   }
 
+  /** The liveness of a lease's holder, asked only when it matters (a live, unexpired lease of another server). */
+  async function holderAlive(lock: LockRecord | undefined, now: number): Promise<boolean | undefined> {
+    const h = lock?.holder;
+    if (!deps.replicaAlive || !h || h.serverId === deps.holder.serverId || lock.expiresAt <= now) return undefined;
+    return deps.replicaAlive(h.serverId).catch(() => undefined);
+  }
+
   async function settleOnce(d: DeploymentRecord): Promise<boolean> {
+    const held = await store.getLock(d.instance);
     const now = clock.now();
-    const verdict = recoveryVerdict(d, await store.getLock(d.instance), deps.holder, now, deps.lockTtlMs);
+    const verdict = recoveryVerdict(d, held, deps.holder, now, deps.lockTtlMs, await holderAlive(held, now));
     if (!verdict.recover) return false;
-    const lock = deps.lockFor(d.id, d.instance, 'recovery');
-    const taken = await store.acquireLock(lock, now, verdict.takeFrom ? { takeFrom: verdict.takeFrom } : {});
-    if (!taken.ok) return false; // another replica is settling it, or a new deployment took the instance
+    // Asked before the lease is taken: an agent that does not answer (its replica died too, and it has
+    // not reconnected yet) decides nothing, and the lease stays as it was for the next pass.
+    const seen = await runtime.describe(d.instance);
+    const lock = deps.lockFor(d.id, d.instance, d.actor);
+    const taken = await store.acquireLock(lock, clock.now(), verdict.takeFrom ? { takeFrom: verdict.takeFrom } : {});
+    if (!taken.ok) return false; // another replica took it, or a new deployment took the instance
     const release = async () => {
       await store.releaseLock(d.instance, lock.owner).catch(() => undefined);
     };
-    let handedOver = false;
-    try {
-      const current = await store.getDeployment(d.id);
-      if (current?.status !== 'running') return false;
-      // The agent being unreachable decides nothing: try again at the next tick.
-      const seen = await runtime.describe(d.instance);
-      const instance = await store.getInstance(d.instance);
-      const startedBy = current.strategy === 'start-and-flip' ? current.id : (instance?.slots[current.toColor]?.deploymentId ?? undefined);
-      const published = instance && (await store.getRelease(instance.app, current.toVersion));
-      deps.log?.info({ deployment: d.id, instance: d.instance, why: verdict.why }, 'settling a deployment its server left running');
-      const serves = servesDeployment(current, seen, startedBy);
-      if (serves && published) {
-        // Users already see the new release: the flip happened, whatever the record says.
-        const flip = stepNamed(current, 'flip');
-        if (flip) flip.status = 'done';
-        handedOver = true;
-        if (!verifyPending(current)) {
-          await deps.finish(current, releaseSpecOf(published), lock);
-          return true;
-        }
-        // Its verify test died with its server: the release is not proven, so users go back to the warm slot.
-        const message = `the server running it stopped (${verdict.why}) before its verify test passed; users are back on ${current.fromVersion ?? 'nothing'}`;
-        const at = runningStep(current) ?? stepNamed(current, 'verify');
-        await deps.fail(current, at, new CutoverError('DEPLOYMENT_FAILED', message, { details: { recovery: verdict.why } }), release, true);
-        return true;
-      }
-      const flipRecorded = flipDone(current);
-      const ownSlot = slotOf(current, seen, startedBy) !== undefined;
-      const message = flipRecorded
-        ? `the server running it stopped (${verdict.why}) after the flip, and ${current.toVersion} no longer serves; the agent serves ${seen?.active ?? 'nothing'}`
-        : `the server running it stopped (${verdict.why}) before the flip; the previous slot kept serving`;
-      handedOver = true;
-      // Never the slot users are on, whatever the records say.
-      await deps.fail(current, runningStep(current), new CutoverError('DEPLOYMENT_FAILED', message, { details: { recovery: verdict.why } }), release, ownSlot && !flipRecorded && !serves);
-      return true;
-    } finally {
-      if (!handedOver) await release();
+    // From here the lease is this server's. A failure below leaves it to expire rather than releasing
+    // it: a deployment without a lease looks abandoned (`no lease`) and would be failed, not resumed.
+    const current = await store.getDeployment(d.id);
+    if (current?.status !== 'running') {
+      await release();
+      return false;
     }
+    const instance = await store.getInstance(d.instance);
+    const startedBy = current.strategy === 'start-and-flip' ? current.id : (instance?.slots[current.toColor]?.deploymentId ?? undefined);
+    const published = instance ? await store.getRelease(instance.app, current.toVersion) : undefined;
+    const plan = resumePlan(current, { seen, startedBy, published: published !== undefined, noLease: verdict.why === 'no lease' });
+    const previous = held?.holder ? replicaName(held.holder) : (held?.owner ?? 'unknown');
+    if (plan.resume) {
+      const resumed = { step: plan.from, why: verdict.why, by: replicaName(deps.holder), from: previous };
+      deps.log?.info({ deployment: d.id, instance: d.instance, ...resumed }, `resuming ${current.kind} of ${current.toVersion} at ${plan.from ?? 'its end'}: its server stopped (${verdict.why})`);
+      // `resumePlan` resumes only a published release. Once running, the deployment owns the lease.
+      await deps.resume(current, releaseSpecOf(published!), lock, resumed);
+      return true;
+    }
+    deps.log?.info({ deployment: d.id, instance: d.instance, why: verdict.why }, `settling a deployment its server left running: ${plan.why}`);
+    const flipped = flipDone(current);
+    const message = `the server running it stopped (${verdict.why}) and it cannot be resumed: ${plan.why}; ` + (flipped ? `the agent serves ${seen?.active ?? 'nothing'}` : 'the previous slot kept serving');
+    // Never the slot users are on, whatever the records say.
+    await deps.fail(current, runningStep(current), new CutoverError('DEPLOYMENT_FAILED', message, { details: { recovery: verdict.why } }), release, plan.ownSlot);
+    return true;
   }
-
   return {
     settle,
-    /** Settles every recoverable running deployment; returns how many it settled. */
+    /** Takes over every running deployment of a dead server (resumed, or failed); returns how many. */
     async settleAll(filter: { instance?: string } = {}): Promise<number> {
       let settled = 0;
       for (const d of await store.listDeployments({ status: 'running', ...filter })) {

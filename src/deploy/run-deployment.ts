@@ -1,8 +1,9 @@
-import type { CutoverError } from '../shared/index.ts';
+import { CutoverError } from '../shared/index.ts';
 import type { ReleaseSpec } from '../releases/index.ts';
 import type { DeploymentRecord, LockRecord, StepRecord, Store } from '../store/index.ts';
 import { failDeployment } from './fail-deployment.ts';
 import type { FailDeps } from './fail-deployment.ts';
+import { LEASE_LOST } from './lease-keeper.ts';
 import type { createLeaseKeeper } from './lease-keeper.ts';
 import { runnerFor } from './step-runners.ts';
 import type { RunnerDeps } from './step-runners.ts';
@@ -55,6 +56,9 @@ export async function runDeployment(deps: PipelineDeps, d: DeploymentRecord, spe
     deps.log?.info({ deployment: d.id, instance: d.instance, to: d.toVersion }, `${d.kind} ${d.status}${behind}`);
   } catch (error) {
     stopHeartbeat();
+    // Undo only under its own lease: one lost meanwhile, or that the store cannot confirm (cut off
+    // from it), may belong to the replica resuming this deployment, which owns the slots now.
+    if (!lost.error && !(await stillHeld(deps.store, lock))) lost.error = new CutoverError('DEPLOYMENT_FAILED', `${LEASE_LOST}: ${(error as Error)?.message ?? error}`, { details: { leaseLost: true } });
     if (lost.error) await leaseLost(deps, d, current, lost.error);
     else await failDeployment(deps, d, current, error, release);
   } finally {
@@ -62,6 +66,12 @@ export async function runDeployment(deps: PipelineDeps, d: DeploymentRecord, spe
     await release();
   }
   return d;
+}
+
+/** Whether `lock` is still this deployment's in the store (false when the store cannot say). */
+async function stillHeld(store: Store, lock: LockRecord): Promise<boolean> {
+  const held = await store.getLock(lock.instance).catch(() => undefined);
+  return held?.owner === lock.owner && held.deploymentId === lock.deploymentId && held.holder?.serverId === lock.holder?.serverId;
 }
 
 /**

@@ -6,6 +6,7 @@ import { analyse, diffCounters } from './analysis.ts';
 import type { Analysis, AnalysisThresholds, CounterWindow } from './analysis.ts';
 import type { Runtime, RuntimeColorStats, RuntimeInstanceStats } from './runtime.ts';
 import type { Journal } from './deployment-journal.ts';
+import { resumedStep } from './steps.ts';
 
 /** Audit actions through which anyone, on any replica, steers a running deployment. */
 export const ABORT_ACTION = 'deployment.abort';
@@ -139,13 +140,16 @@ export function createStepHold(deps: StepHoldDeps) {
    * compared with the old one over the step at every poll; a breach throws ANALYSIS_FAILED at once.
    * When the pause ends without enough requests for a verdict, the step keeps holding up to three
    * pauses (at least a minute) for one, then waits for `resume`: too little traffic is never a pass.
+   * A step resumed on another replica counts its time from its first start; its analysis compares
+   * the colours from the resume (`before`: the counters then).
    */
   async function hold(
     d: DeploymentRecord,
     step: StepRecord,
     options: { pauseMs: number | null; analysis: boolean; before?: RuntimeInstanceStats },
   ): Promise<Record<string, unknown>> {
-    const start = clock.now();
+    // Resumed on another replica: the hold keeps what is left of its time, counted from the step's start.
+    const start = resumedStep(step) && step.startedAt !== undefined ? step.startedAt : clock.now();
     const inconclusiveLimitMs = options.pauseMs === null ? 0 : Math.max(options.pauseMs * 3, 60_000);
     let waitingForResume = options.pauseMs === null;
     let lastRenew = start;

@@ -2,13 +2,14 @@ import { CutoverError, isCutoverError } from '../shared/index.ts';
 import type { DeploymentRecord, InstanceRecord, StepRecord, Store } from '../store/index.ts';
 import type { Analysis } from './analysis.ts';
 import { finaliseInstance } from './instance-transitions.ts';
-import { batchStepNumber, kindOf, shiftStepPercent, stepNamed } from './steps.ts';
+import { batchStepNumber, kindOf, remainingMs, resumedStep, shiftStepPercent, stepNamed } from './steps.ts';
+import { slotOf } from './lease-recovery.ts';
 import type { StepKind } from './steps.ts';
 import { runTestStep } from './test-step.ts';
 import { recordFlip } from './deployment-machines.ts';
 import { slotSpecOf } from './converge.ts';
 import { spansMachines } from './runtime.ts';
-import type { FlipOutcome } from './runtime.ts';
+import type { FlipOutcome, RuntimeSlot } from './runtime.ts';
 import type { RunnerDeps, StepRunner } from './runner-deps.ts';
 
 export type { ReleaseProblem, RunnerDeps, StepRunner } from './runner-deps.ts';
@@ -31,14 +32,32 @@ const prepare: StepRunner = async ({ store, runtime, clock, openArtifact }, d, s
   return undefined;
 };
 
-const start: StepRunner = async ({ runtime }, d, spec) => {
+/**
+ * The slot deployment `d` started, when every machine of the instance reports it (a resumed start
+ * keeps it: the agent remembers a start's key only for a while, and not across its own restart).
+ * Undefined when any machine lacks it: the start is sent again, and each agent that remembers it
+ * answers the first call's answer.
+ */
+async function keptSlot(runtime: RunnerDeps['runtime'], d: DeploymentRecord): Promise<RuntimeSlot | undefined> {
+  if (!spansMachines(runtime)) return slotOf(d, await runtime.describe(d.instance), d.id);
+  const { machines } = await runtime.machinesOf(d.instance);
+  // A machine that does not answer keeps nothing: the start sent again reports it as a first run would.
+  const slots = await Promise.all(machines.map(async (m) => slotOf(d, await runtime.on([m]).describe(d.instance).catch(() => undefined), d.id)));
+  return machines.length > 0 && slots.every((s) => s !== undefined) ? slots[0] : undefined;
+}
+
+const start: StepRunner = async ({ runtime }, d, spec, step) => {
+  const own = resumedStep(step) ? await keptSlot(runtime, d) : undefined;
+  if (own) return { ...(own.port === undefined ? {} : { port: own.port }), ...(own.pid === undefined ? {} : { pid: own.pid }), kept: true };
   const started = await runtime.startSlot(slotSpecOf(d.instance, d.toColor, d.toVersion, d.id, spec));
   return { port: started.port, pid: started.pid, ...(started.machines ? { slots: started.machines } : {}) };
 };
 
-const health: StepRunner = async ({ runtime, hold }, d, spec) => {
+const health: StepRunner = async ({ runtime, hold, clock }, d, spec, step) => {
+  // Resumed on another replica: only what is left of the deploy timeout, counted from the step's start.
+  const timeoutMs = remainingMs(step, spec.deployTimeoutMs, clock.now());
   // Abortable: the failure path stops the slot, which ends this wait.
-  const result = await hold.abortable(d, runtime.waitHealthy(d.instance, d.toColor, spec.deployTimeoutMs));
+  const result = await hold.abortable(d, runtime.waitHealthy(d.instance, d.toColor, timeoutMs));
   if (!result.ok) {
     throw new CutoverError(
       'DEPLOYMENT_FAILED',
@@ -56,7 +75,7 @@ const shift: StepRunner = async (deps, d, _spec, step) => {
   // The counters at the start of the step: the analysis compares the colours over the step only.
   const before = rollout.analysis ? await deps.runtime.stats(d.instance) : undefined;
   const shifted = percent > 0 ? await deps.runtime.shift(d.instance, d.toColor, percent) : undefined;
-  step.detail = { percent, ...(shifted ? { shiftedAt: shifted.shiftedAt } : {}) };
+  step.detail = { ...step.detail, percent, ...(shifted ? { shiftedAt: shifted.shiftedAt } : {}) };
   deps.log?.info({ deployment: d.id, instance: d.instance, percent }, `${d.toVersion} gets ${percent}% of new clients`);
   try {
     return await deps.hold.hold(d, step, { pauseMs: rollout.pauseMs, analysis: rollout.analysis, ...(before ? { before } : {}) });

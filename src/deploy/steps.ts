@@ -126,3 +126,18 @@ export const flippedAt = (d: DeploymentRecord): number | undefined => d.steps.fi
  */
 export const abortable = (d: DeploymentRecord): boolean =>
   !flipStarted(d) || (flipDone(d) && d.steps.some((s) => s.name === 'verify' && (s.status === 'pending' || s.status === 'running')));
+
+/** A step a replica began and another resumed after the first died (the journal records `resumedAt`). */
+export const resumedStep = (step: StepRecord): boolean => step.detail?.resumedAt !== undefined;
+
+/** The shortest wait a resumed step is given past its deadline: one health check can still see the slot healthy. */
+export const RESUME_GRACE_MS = 1000;
+
+/**
+ * What is left of a step's `totalMs` at `now`, counted from its first `startedAt` (kept when another
+ * replica resumes it), at least {@link RESUME_GRACE_MS} once resumed. A step not resumed gets all of it.
+ */
+export function remainingMs(step: StepRecord, totalMs: number, now: number): number {
+  if (!resumedStep(step) || step.startedAt === undefined) return totalMs;
+  return Math.max(RESUME_GRACE_MS, totalMs - (now - step.startedAt));
+}

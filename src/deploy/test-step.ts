@@ -5,6 +5,7 @@ import type { DeploymentRecord, StepRecord } from '../store/index.ts';
 import { spansMachines } from './runtime.ts';
 import type { Runtime, RuntimeTestResult } from './runtime.ts';
 import type { RunnerDeps } from './runner-deps.ts';
+import { resumedStep } from './steps.ts';
 
 /** What a test step keeps in its `detail`: the output (masked by the agent), never in the audit log. */
 function detailOf(r: RuntimeTestResult, command: string): Record<string, unknown> {
@@ -56,7 +57,10 @@ export async function runTestStep(deps: RunnerDeps, d: DeploymentRecord, spec: R
   const runtime = testRuntime(deps.runtime, d, kind);
   const digest = test.artifact ?? spec.artifact.digest;
   if (test.artifact) await runtime.ensureArtifact(d.instance, test.artifact, () => deps.openArtifact(test.artifact!));
-  const token = kind === 'smoke' ? randomBytes(24).toString('base64url') : '';
+  // Resumed after its replica died: the test may still run on its agent, with the token its replica
+  // opened (kept by the router until closed). The call below, with the same key, joins that run or
+  // collects its answer; a new token would shut that run out of the preview.
+  const token = kind === 'smoke' && !resumedStep(step) ? randomBytes(24).toString('base64url') : '';
   // Replaces a token opened by hand (`cutover preview`): the idle slot is this deployment's now.
   if (token) await runtime.setPreview(d.instance, token);
   let result: RuntimeTestResult;
@@ -65,7 +69,7 @@ export async function runTestStep(deps: RunnerDeps, d: DeploymentRecord, spec: R
     // An abort (or the bake's rollback during verify) rejects at once; the failure path kills the test.
     result = await deps.hold.abortable(d, runtime.runTest(run));
   } finally {
-    if (token) await runtime.setPreview(d.instance, null).catch((e: Error) => deps.log?.warn({ deployment: d.id, err: e.message }, 'could not close the preview'));
+    if (kind === 'smoke') await runtime.setPreview(d.instance, null).catch((e: Error) => deps.log?.warn({ deployment: d.id, err: e.message }, 'could not close the preview'));
   }
   const detail = detailOf(result, test.command);
   await journal.audit(d, `${d.kind}.test`, {

@@ -1,4 +1,5 @@
 import { systemActor } from '../shared/index.ts';
+import type { CutoverError } from '../shared/index.ts';
 import type { Clock } from '../shared/index.ts';
 import { auditEntry } from '../store/index.ts';
 import type { LockRecord, Store } from '../store/index.ts';
@@ -11,6 +12,8 @@ export interface WarmSlotExpiryDeps {
   clock: Clock;
   /** The lease keeper's lock for an instance (holder, heartbeat, expiry). */
   lockFor: (id: string, instance: string, actor: string) => LockRecord;
+  /** Keeps the lease alive while a slot drains (a drain may outlast `lockTtl`); returns the stop. */
+  heartbeat?: (id: string, lock: LockRecord, lost: { error?: CutoverError }) => () => void;
 }
 
 /**
@@ -24,6 +27,7 @@ export async function stopExpiredWarmSlots(deps: WarmSlotExpiryDeps): Promise<nu
   for (const { instance: name, color } of expiredWarmSlots(await store.listInstances(), clock.now())) {
     const lock = { ...deps.lockFor('', name, 'scheduler'), owner: 'scheduler (warm-slot expiry)' };
     if (!(await store.acquireLock(lock, clock.now())).ok) continue; // a deployment is running: next tick
+    const stopHeartbeat = deps.heartbeat?.(`warm ${name}`, lock, {});
     try {
       const instance = await store.getInstance(name);
       const slot = instance?.slots[color];
@@ -36,6 +40,7 @@ export async function stopExpiredWarmSlots(deps: WarmSlotExpiryDeps): Promise<nu
       await store.appendAudit(auditEntry(systemActor('scheduler'), 'slot.stopped', name, { ...entry, reason: 'rollback window ended' }));
       stopped++;
     } finally {
+      stopHeartbeat?.();
       await store.releaseLock(name, lock.owner);
     }
   }

@@ -44,3 +44,29 @@ test('the bake judges a release from its flip while its verify test runs, and a 
   assert.deepEqual(await bake.check(), [], 'judged once');
   await bake.stop();
 });
+
+test('one replica bakes (the ~bake-watcher lease); when it stops or dies, another carries on from the store', async () => {
+  const store = createMemoryStore();
+  const clock = new ManualClock();
+  const runtime = new FakeRuntime();
+  runtime.now = () => clock.now();
+  const deployer = createDeployer({ store, runtime, clock, openArtifact: () => Readable.from([]), rollbackWindowMs: 60_000, lockTtlMs: 60_000 });
+  for (const v of ['1.0.0', '1.1.0']) await store.insertRelease({ app: 'shop', version: v, digest: v, spec: testReleaseSpec(v), createdAt: 1, createdBy: 'ci' });
+  await createInstance({ store, clock }, createInstanceSchema.parse({ name: 'web', app: 'shop', hosts: ['web.test'] }), { actor: 'admin', role: 'admin', requestId: null });
+  const first = await deployer.deploy({ instance: 'web', version: '1.0.0', by: testActor('admin') });
+  await deployer.wait(first.id, 1000);
+  const d = await deployer.deploy({ instance: 'web', version: '1.1.0', by: testActor('admin') });
+  await deployer.wait(d.id, 1000);
+  runtime.counters.set('web', { instance: 'web', at: new Date().toISOString(), active: 'green', colors: [colour('blue', '1.0.0', first.id, 200, 0), colour('green', '1.1.0', d.id, 10, 0)] });
+  const options = { store, deployer, runtime, clock, log: silentLogger, bakeMs: 300_000, intervalMs: 1000, thresholds: { minRequests: 20 } };
+  const a = createBakeWatcher({ ...options, owner: 'replica-a' });
+  const b = createBakeWatcher({ ...options, owner: 'replica-b' });
+  assert.deepEqual((await a.check()).map((r) => r.action), ['continue']);
+  assert.deepEqual(await b.check(), [], 'A holds the bake');
+  clock.advance(3000); // A died: its lease ran out after three passes
+  assert.deepEqual((await b.check()).map((r) => r.action), ['continue']);
+  assert.deepEqual(await a.check(), [], 'B holds it now');
+  await b.stop();
+  assert.deepEqual((await a.check()).map((r) => r.action), ['continue'], 'a stop hands it over at once');
+  await a.stop();
+});

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { isCutoverError, systemActor, withReason } from '../shared/index.ts';
 import type { Clock, Logger } from '../shared/index.ts';
 import { auditEntry } from '../store/index.ts';
@@ -10,6 +12,9 @@ import type { RollbackGuard } from './rollback-guard.ts';
 
 /** The actor of automatic rollbacks and their problems and audit entries. */
 export const ANALYSIS_ACTOR = 'analysis';
+
+/** The lease of the one replica that bakes (a lock row, like the scheduler's and the health watcher's). */
+export const BAKE_LEASE = '~bake-watcher';
 
 export interface BakeOptions {
   store: Store;
@@ -26,6 +31,8 @@ export interface BakeOptions {
   guard?: RollbackGuard;
   /** Whether an instance must be left alone this pass: a local rollback of it is not recorded yet (see the health watcher's). */
   holds?: (instance: string) => boolean;
+  /** This watcher in the {@link BAKE_LEASE} (default: host, pid and a random suffix). */
+  owner?: string;
 }
 
 export interface BakeWatcher {
@@ -60,6 +67,7 @@ export function createBakeWatcher(options: BakeOptions): BakeWatcher {
   const { store, deployer, runtime, clock, log } = options;
   const judged = new Set<string>();
   const guard = options.guard ?? createRollbackGuard({ store, deployer, clock });
+  const owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> | undefined;
 
@@ -136,6 +144,10 @@ export function createBakeWatcher(options: BakeOptions): BakeWatcher {
   async function pass() {
     const now = clock.now();
     const out: Array<{ deployment: string; instance: string; action: string; verdict: string }> = [];
+    // One replica bakes: two would judge one release twice (two `bake.*` entries). The lease lasts
+    // three passes, so when its replica dies another takes over and carries on from the store.
+    const lease = await store.acquireLock({ instance: BAKE_LEASE, owner, deploymentId: 'bake-watcher', acquiredAt: now, expiresAt: now + 3 * options.intervalMs }, now);
+    if (!lease.ok) return out;
     // Deployments that finished inside the longest bake (extensions included), latest per instance.
     // Newest first, every status: a newer deployment of an instance (running or failed) ends the
     // bake of the one before it.
@@ -176,6 +188,7 @@ export function createBakeWatcher(options: BakeOptions): BakeWatcher {
       if (timer) clearInterval(timer);
       timer = undefined;
       await running;
+      await store.releaseLock(BAKE_LEASE, owner).catch(() => false);
     },
   };
   return watcher;

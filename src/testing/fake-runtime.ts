@@ -78,8 +78,11 @@ export class FakeRuntime implements Runtime {
     i.slots.push({ color: spec.color, version: spec.version, deploymentId: spec.deploymentId, state: ok ? 'healthy' : 'unhealthy', port: 1 });
     return { port: 1 };
   }
-  async waitHealthy(instance: string, color: Color): Promise<HealthResult> {
+  /** The timeout of each `waitHealthy`, in order. */
+  waitTimeouts: number[] = [];
+  async waitHealthy(instance: string, color: Color, timeoutMs: number): Promise<HealthResult> {
     this.calls.push(`wait ${instance} ${color}`);
+    this.waitTimeouts.push(timeoutMs);
     if (this.gate) await this.gate;
     const slot = this.instances.get(instance)?.slots.find((s) => s.color === color);
     if (!slot) return { ok: false, reason: 'stopped', message: `no ${color} slot of "${instance}" runs`, logTail: [] };
