@@ -123,6 +123,9 @@ export async function startServer(
     rollbackWindowMs: config.rollbackWindow,
     lockTtlMs: config.lockTtl,
     holder,
+    // On PostgreSQL a dead replica is known at once (its advisory lock is free, ADR 0025): its
+    // deployments are resumed within a second or two instead of at lease expiry (ADR 0026).
+    ...(bus ? { replicaAlive: (serverId: string) => bus.alive(serverId) } : {}),
     log,
     analysisThresholds,
     // An agent that cannot be asked now is the deployment's own failure to report, not this one's.
