@@ -26,7 +26,7 @@ class Machine extends FakeRuntime {
   }
 }
 
-async function threeMachines() {
+async function threeMachines(options: Parameters<typeof deployerTestbed>[0] = {}) {
   const journal: string[] = [];
   const machines = new Map(['web-1', 'web-2', 'web-3'].map((m) => [m, new Machine(m, journal)]));
   const connected = new Set(machines.keys());
@@ -36,7 +36,7 @@ async function threeMachines() {
     connected: () => [...connected],
     flipTimeoutMs: 100,
   });
-  const bed = await deployerTestbed({ runtime });
+  const bed = await deployerTestbed({ runtime, ...options });
   const active = () => [...machines.values()].map((m) => m.active('web'));
   return { ...bed, machines, connected, active, journal, m: (name: string) => machines.get(name)! };
 }
@@ -197,6 +197,45 @@ test('--rolling --max-failures as many as the machines is refused before anythin
   const { deployer, active } = await threeMachines();
   await assert.rejects(deployer.deploy({ instance: 'web', version: '1.0.0', by: testActor('admin'), rolling: { maxUnavailable: 1, maxFailures: 3 } }), /--max-failures 3 would let every machine.*give fewer than 3/);
   assert.deepEqual(active(), [null, null, null]);
+});
+
+test('--rolling resumed by another replica in batch 2: a machine running its slot keeps it, the wait gets what is left of the deploy timeout; the batches left run', async () => {
+  const me = { serverId: 'srv_b', replica: 'b', pid: 2 };
+  const dead = { serverId: 'srv_a', replica: 'a', pid: 1 };
+  const { deployer, run, active, m, store, clock } = await threeMachines({ holder: me, replicaAlive: async () => false });
+  await run(deployer.deploy({ instance: 'web', version: '1.0.0', by: testActor('admin') }));
+  await store.insertRelease({ app: 'shop', version: '2.0.0', digest: '2.0.0', spec: testReleaseSpec('2.0.0', { deployTimeoutMs: 60_000 }), createdAt: 1, createdBy: 'ci' });
+  for (const name of ['web-1', 'web-2', 'web-3']) m(name).artifacts.add('sha256:2.0.0');
+  // Replica A had rolled web-1 (batch 1) and started web-2 (batch 2) 10 s ago, then died.
+  const startedAt = clock.now() - 10_000;
+  await m('web-1').startSlot({ instance: 'web', color: 'green', version: '2.0.0', deploymentId: 'dpl_a', digest: 'sha256:2.0.0', start: 'x', env: {}, health: { path: '/', intervalMs: 100, timeoutMs: 100, healthyThreshold: 1, unhealthyThreshold: 1 }, stopTimeoutMs: 1000 } as never);
+  await m('web-1').flip('web', 'green');
+  await m('web-2').startSlot({ instance: 'web', color: 'green', version: '2.0.0', deploymentId: 'dpl_a', digest: 'sha256:2.0.0', start: 'x', env: {}, health: { path: '/', intervalMs: 100, timeoutMs: 100, healthyThreshold: 1, unhealthyThreshold: 1 }, stopTimeoutMs: 1000 } as never);
+  for (const name of ['web-1', 'web-2', 'web-3']) m(name).calls = [];
+  const steps = [
+    { name: 'prepare', status: 'done', startedAt, finishedAt: startedAt },
+    { name: 'batch-1', status: 'done', startedAt, finishedAt: startedAt },
+    { name: 'batch-2', status: 'running', startedAt },
+    { name: 'batch-3', status: 'pending' },
+    { name: 'finalise', status: 'pending' },
+  ] as const;
+  const placed = ['web-1', 'web-2', 'web-3'];
+  await store.insertDeployment({
+    id: 'dpl_a', instance: 'web', kind: 'deploy', strategy: 'start-and-flip', fromVersion: '1.0.0', toVersion: '2.0.0', fromColor: 'blue', toColor: 'green', status: 'running',
+    steps: steps.map((x) => ({ ...x })), actor: 'a', app: 'shop', createdAt: startedAt, updatedAt: startedAt,
+    machines: { placed, skipped: [], unconfirmed: [], pending: [] }, rolling: { maxUnavailable: 1, batches: placed.map((x) => [x]) },
+  });
+  const now = clock.now();
+  await store.acquireLock({ instance: 'web', owner: 'a (dpl_a)', deploymentId: 'dpl_a', acquiredAt: now, expiresAt: now + 10_000, holder: dead, heartbeatAt: now }, now);
+  assert.equal(await deployer.recover(), 1, 'taken over at once: its replica is dead');
+  const d = (await deployer.wait('dpl_a', 5000))!;
+  assert.equal(d.status, 'succeeded', JSON.stringify(d.error));
+  assert.ok(!m('web-2').calls.some((c) => c.startsWith('start')), `web-2 kept the slot A started: ${m('web-2').calls.join(', ')}`);
+  assert.ok(m('web-3').calls.includes('start web green 2.0.0'), 'batch 3 ran');
+  const waited = m('web-2').waitTimeouts.at(-1)!;
+  assert.equal(waited, 50_000, 'web-2 waits what is left of the 60 s deploy timeout, 10 s of it gone');
+  assert.equal(m('web-3').waitTimeouts.at(-1), 60_000, 'batch 3 gets all of it');
+  assert.deepEqual(active(), ['green', 'green', 'green']);
 });
 
 test('--rolling with --steps, or on an instance not on machines, is refused before anything changes', async () => {

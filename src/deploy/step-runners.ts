@@ -127,7 +127,7 @@ const batch: StepRunner = async (deps, d, spec, step) => {
   const { runtime } = deps;
   if (!machines || !spansMachines(runtime)) throw new CutoverError('INTERNAL', `deployment ${d.id} has no machines for ${step.name}`);
   const failures: MachineFailure[] = [];
-  const checked = await Promise.all(machines.map((m) => startAndCheck(deps, d, spec, m, failures)));
+  const checked = await Promise.all(machines.map((m) => startAndCheck(deps, d, spec, step, m, failures)));
   const healthy = machines.filter((_, i) => checked[i] !== undefined);
   withinBudget(d, n, machines, failures);
   let flippedAt: number | undefined;
@@ -160,15 +160,21 @@ interface MachineFailure {
   unconfirmed?: boolean;
 }
 
-/** Starts the release on one machine of a batch and waits for it to be healthy: when it became healthy, or undefined with its failure recorded. An abort ends the batch. */
-async function startAndCheck(deps: RunnerDeps, d: DeploymentRecord, spec: Parameters<StepRunner>[2], machine: string, failures: MachineFailure[]): Promise<number | undefined> {
+/**
+ * Starts the release on one machine of a batch and waits for it to be healthy: when it became
+ * healthy, or undefined with its failure recorded. An abort ends the batch. Resumed on another
+ * replica, a machine running this deployment's slot keeps it, and the wait gets what is left of the
+ * deploy timeout.
+ */
+async function startAndCheck(deps: RunnerDeps, d: DeploymentRecord, spec: Parameters<StepRunner>[2], step: StepRecord, machine: string, failures: MachineFailure[]): Promise<number | undefined> {
   const runtime = deps.runtime;
   if (!spansMachines(runtime)) return undefined;
   const on = runtime.on([machine]);
   const named = (message: string) => (message.startsWith('on machine ') ? message : `on machine ${machine}: ${message}`);
   try {
-    await on.startSlot(slotSpecOf(d.instance, d.toColor, d.toVersion, d.id, spec));
-    const result = await deps.hold.abortable(d, on.waitHealthy(d.instance, d.toColor, spec.deployTimeoutMs));
+    const kept = resumedStep(step) ? await keptSlot(on, d) : undefined;
+    if (!kept) await on.startSlot(slotSpecOf(d.instance, d.toColor, d.toVersion, d.id, spec));
+    const result = await deps.hold.abortable(d, on.waitHealthy(d.instance, d.toColor, remainingMs(step, spec.deployTimeoutMs, deps.clock.now())));
     if (result.ok) return result.healthySince;
     failures.push({ machine, message: named(result.message), reason: result.reason });
   } catch (error) {
