@@ -13,6 +13,7 @@ import { runFleetPlan, PLAN_TARGET_MS } from './fleet-plan.ts';
 import { runRouterBench } from './router-proxy.ts';
 import { runRouterPinned } from './router-pinned.ts';
 import { runFlipSkew, SKEW_TARGET_MS } from './flip-skew.ts';
+import { runReplicaResume, RESUME_TARGET_MS } from './replica-resume.ts';
 import { verdict } from './lib/stats.ts';
 
 const startedAt = new Date();
@@ -36,6 +37,8 @@ const pinned = await runRouterPinned();
 console.log(pinned.lines.join('\n') + '\n');
 const skew = await runFlipSkew({ runs: intFlag('skew-runs', 20), machines: [1, 3, 10], intervalMs: 1, full: 5 });
 console.log(skew.lines.join('\n') + '\n');
+const resume = await runReplicaResume({ runs: intFlag('resume-runs', 10) });
+console.log(resume.lines.join('\n') + '\n');
 const planning = await runFleetPlan({ n: intFlag('instances', 100_000), runs: intFlag('plan-runs', 5) });
 console.log(planning.lines.join('\n') + '\n');
 
@@ -66,6 +69,7 @@ const block = [
     `| | deploy, flip to warm (finishedAt − createdAt) | ${ms(r.flipDeploy.p50)} | ${ms(r.flipDeploy.p90)} | ${ms(r.flipDeploy.p99)} | ${ms(r.flipDeploy.max)} | (informative) |`,
     `| | deploy, full: start + health + flip (n=${r.fullDeploy.n}) | ${ms(r.fullDeploy.p50)} | ${ms(r.fullDeploy.p90)} | ${ms(r.fullDeploy.p99)} | ${ms(r.fullDeploy.max)} | (informative) |`,
   ]),
+  `| replica-resume (n=${resume.resume.n}) | SIGKILL of the driving replica → the other's deploy.resumed | ${ms(resume.resume.p50)} | ${ms(resume.resume.p90)} | ${ms(resume.resume.p99)} | ${ms(resume.resume.max)} | ≤ ${RESUME_TARGET_MS} ms: ${verdict(resume.resume, RESUME_TARGET_MS)} |`,
   '',
   'All figures in ms. Details above in the run output; see bench/README.md for definitions.',
 ].join('\n');
@@ -74,11 +78,11 @@ const dir = new URL('./results/', import.meta.url);
 await mkdir(dir, { recursive: true });
 await writeFile(
   new URL('latest.md', dir),
-  block + '\n\n```\n' + [...rollback.lines, '', ...deploy.lines, '', ...fleet.lines, '', ...router.lines, '', ...pinned.lines, '', ...skew.lines, '', ...planning.lines].join('\n') + '\n```\n',
+  block + '\n\n```\n' + [...rollback.lines, '', ...deploy.lines, '', ...fleet.lines, '', ...router.lines, '', ...pinned.lines, '', ...skew.lines, '', ...resume.lines, '', ...planning.lines].join('\n') + '\n```\n',
 );
 await writeFile(
   new URL('latest.json', dir),
-  JSON.stringify({ startedAt, machine, rollback: { ...rollback, flips: undefined }, deploy, targetResolution: fleet.results, fleetPlan: planning.result, router: router.results, routerPinned: pinned.summary, flipSkew: skew.results }, null, 2) + '\n',
+  JSON.stringify({ startedAt, machine, rollback: { ...rollback, flips: undefined }, deploy, targetResolution: fleet.results, fleetPlan: planning.result, router: router.results, routerPinned: pinned.summary, flipSkew: skew.results, replicaResume: { resume: resume.resume, finish: resume.finish } }, null, 2) + '\n',
 );
 console.log(block);
 console.log('\nwritten to bench/results/latest.md and latest.json');
