@@ -29,6 +29,7 @@ import {
 import type { AgentPidRecord, MachineLink } from './agent/index.ts';
 import { bootstrapAdminToken, collectUnreferencedArtifacts, createJoinToken, ensureBuiltInChannels, reportProblem } from './control/index.ts';
 import { createApi } from './api/index.ts';
+import { openServerKeyRing } from './appconfig/index.ts';
 import { createAgentLink, createFleetRuntime } from './link/index.ts';
 import { createBakeWatcher, createHealthWatcher, createLostInstanceHandler, createRollbackGuard, createScheduler } from './scheduler/index.ts';
 import { recordServerForCli } from './credentials.ts';
@@ -150,8 +151,10 @@ export async function startServer(
     onNeedsDeploy: lost.redeploy,
   });
   const scheduler = createScheduler({ store, deployer, runtime, clock, log, intervalMs: config.fleetInterval });
+  const keyRing = await withPrivateUmask(() => openServerKeyRing(config.appConfigKeyDir!, store, log));
   const api = createApi({
     store,
+    keyRing,
     deployer,
     traffic: createTrafficControls({ store, runtime, clock }),
     scheduler,

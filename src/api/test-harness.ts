@@ -46,6 +46,8 @@ export async function startHarness(
     log?: Logger;
     /** The agent's log stream (and the machine it comes from), for tests of the log relay. */
     openLogs?: ApiDeps['openLogs'];
+    /** The app-config key ring (secrets are refused without one). */
+    keyRing?: ApiDeps['keyRing'];
   } = {},
 ): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'cutover-api-'));

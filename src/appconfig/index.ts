@@ -14,3 +14,4 @@ export { EMPTY_VERSION, entryFor, nextVersion, resealVersions, shownValue } from
 export type { ChangeRecord } from './config-versions.ts';
 export { diffConfig, showConfig, slotEnvOf } from './config-view.ts';
 export type { ConfigDifference, ShownEntry } from './config-view.ts';
+export { openServerKeyRing } from './server-key-ring.ts';
