@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { newKey } from '../appconfig/index.ts';
+import { randomBytes } from 'node:crypto';
 import { startHarness } from './test-harness.ts';
 
 const SECRET = 'planted-api-secret-51c2';
 
 test('app-config API: roles, layers, fingerprints only, diff, unset, rotation by an admin; no answer carries a secret', async () => {
-  let ring = new Map([['k1', newKey()]]);
+  let ring = new Map([['k1', randomBytes(32)]]);
   const h = await startHarness(undefined, { keyRing: () => ring });
   try {
     await h.release('1.0.0', { env: { LOG_LEVEL: 'info' } });
@@ -46,7 +46,7 @@ test('app-config API: roles, layers, fingerprints only, diff, unset, rotation by
     const missing = await call('admin', 'POST', '/api/secrets/rotate-key', { to: 'k2' });
     assert.equal(missing.body.code, 'SECRET_KEY_MISSING');
     assert.match(missing.body.message, /k2/);
-    ring = new Map([...ring, ['k2', newKey()]]);
+    ring = new Map([...ring, ['k2', randomBytes(32)]]);
     const rotated = await call('admin', 'POST', '/api/secrets/rotate-key', { to: 'k2' });
     assert.deepEqual(rotated.body, { keyId: 'k2', versions: 2, secrets: 1 });
     assert.equal((await call('deployer', 'POST', '/api/secrets/unset', { instance: 'acme-live', key: 'DATABASE_URL' })).status, 200);
