@@ -27,7 +27,7 @@ import {
   waitAgentGone,
 } from './agent/index.ts';
 import type { AgentPidRecord, MachineLink } from './agent/index.ts';
-import { bootstrapAdminToken, collectUnreferencedArtifacts, createJoinToken, ensureBuiltInChannels, reportProblem } from './control/index.ts';
+import { bootstrapAdminToken, collectUnreferencedArtifacts, createDeployAppConfig, createJoinToken, ensureBuiltInChannels, reportProblem } from './control/index.ts';
 import { createApi } from './api/index.ts';
 import { openServerKeyRing } from './appconfig/index.ts';
 import { createAgentLink, createFleetRuntime } from './link/index.ts';
@@ -108,7 +108,10 @@ export async function startServer(
     countersMs: config.bakeCheckInterval,
     onConnect: (session) => void fleet.onConnect(session),
   });
+  // App config's key ring (ADR 0027): secrets are opened only on the way into a slot's spec.
+  const keyRing = await withPrivateUmask(() => openServerKeyRing(config.appConfigKeyDir!, store, log));
   const deployer = createDeployer({
+    appConfig: createDeployAppConfig({ store, keyRing }),
     store,
     runtime,
     clock,
@@ -151,7 +154,6 @@ export async function startServer(
     onNeedsDeploy: lost.redeploy,
   });
   const scheduler = createScheduler({ store, deployer, runtime, clock, log, intervalMs: config.fleetInterval });
-  const keyRing = await withPrivateUmask(() => openServerKeyRing(config.appConfigKeyDir!, store, log));
   const api = createApi({
     store,
     keyRing,

@@ -72,3 +72,4 @@ export {
   unsetAppConfigSchema,
 } from './app-config.ts';
 export type { AppConfigChangeView, AppConfigDeps, SetAppConfigInput, UnsetAppConfigInput } from './app-config.ts';
+export { configDigest, createDeployAppConfig } from './deploy-app-config.ts';

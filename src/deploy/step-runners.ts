@@ -7,6 +7,7 @@ import type { StepKind } from './steps.ts';
 import { runTestStep } from './test-step.ts';
 import { recordFlip } from './deployment-machines.ts';
 import { slotSpecOf } from './converge.ts';
+import { slotConfigOf, withSlotEnv } from './deploy-config.ts';
 import { spansMachines } from './runtime.ts';
 import type { FlipOutcome } from './runtime.ts';
 import type { RunnerDeps, StepRunner } from './runner-deps.ts';
@@ -25,14 +26,16 @@ const prepare: StepRunner = async ({ store, runtime, clock, openArtifact }, d, s
   await runtime.ensureArtifact(d.instance, spec.artifact.digest, () => openArtifact(spec.artifact.digest));
   // The idle slot may still hold an older warm release: it is replaced, so stop it first.
   await runtime.stopSlot(d.instance, d.toColor);
-  instance.slots[d.toColor] = { version: d.toVersion, status: 'starting', deploymentId: d.id };
+  instance.slots[d.toColor] = { version: d.toVersion, status: 'starting', deploymentId: d.id, ...slotConfigOf(d) };
   instance.updatedAt = clock.now();
   await store.saveInstanceState(instance);
   return undefined;
 };
 
-const start: StepRunner = async ({ runtime }, d, spec) => {
-  const started = await runtime.startSlot(slotSpecOf(d.instance, d.toColor, d.toVersion, d.id, spec));
+const start: StepRunner = async ({ runtime, appConfig }, d, spec) => {
+  // The app config at the deployment's recorded version: read from the record, so a replica resuming it starts the same pair.
+  const withEnv = await withSlotEnv(appConfig, d.instance, spec, d.configVersion);
+  const started = await runtime.startSlot(slotSpecOf(d.instance, d.toColor, d.toVersion, d.id, withEnv));
   return { port: started.port, pid: started.pid, ...(started.machines ? { slots: started.machines } : {}) };
 };
 
@@ -104,7 +107,7 @@ const batch: StepRunner = async (deps, d, spec, step) => {
   const { runtime } = deps;
   if (!machines || !spansMachines(runtime)) throw new CutoverError('INTERNAL', `deployment ${d.id} has no machines for ${step.name}`);
   const on = runtime.on(machines);
-  await on.startSlot(slotSpecOf(d.instance, d.toColor, d.toVersion, d.id, spec));
+  await on.startSlot(slotSpecOf(d.instance, d.toColor, d.toVersion, d.id, await withSlotEnv(deps.appConfig, d.instance, spec, d.configVersion)));
   const result = await deps.hold.abortable(d, on.waitHealthy(d.instance, d.toColor, spec.deployTimeoutMs));
   if (!result.ok) {
     throw new CutoverError('DEPLOYMENT_FAILED', `${d.toVersion} did not become healthy on ${d.toColor}: ${result.message}; the machines of earlier batches go back to ${d.fromVersion ?? 'nothing'}`, {
