@@ -27,7 +27,7 @@ import {
   waitAgentGone,
 } from './agent/index.ts';
 import type { AgentPidRecord, MachineLink } from './agent/index.ts';
-import { bootstrapAdminToken, collectUnreferencedArtifacts, createDeployAppConfig, createJoinToken, ensureBuiltInChannels, reportProblem } from './control/index.ts';
+import { bootstrapAdminToken, collectUnreferencedArtifacts, createDeployAppConfig, pruneAppConfigVersions, createJoinToken, ensureBuiltInChannels, reportProblem } from './control/index.ts';
 import { createApi } from './api/index.ts';
 import { openServerKeyRing } from './appconfig/index.ts';
 import { createAgentLink, createFleetRuntime } from './link/index.ts';
@@ -241,6 +241,8 @@ export async function startServer(
     );
   }, Math.max(1000, Math.min(HOUR_MS, config.unreferencedArtifactTtl)));
   collectTimer.unref();
+  // App-config versions no recent deployment and no running slot refers to (docs/app-config.md).
+  const configTimer = every(HOUR_MS, log, 'pruning app-config versions failed', () => pruneAppConfigVersions({ store, clock }));
   // What `cutover prune` does, now and then: artifacts of releases no slot runs and no recent
   // deploy used go from the agent; a later deploy fetches them again by digest.
   const pruneTimer =
@@ -278,6 +280,7 @@ export async function startServer(
         clearInterval(pruneTimer);
         clearInterval(settleTimer);
         clearInterval(collectTimer);
+        clearInterval(configTimer);
         await collecting;
         await localRollbacks.idle();
         await scheduler.stop();

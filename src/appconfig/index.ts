@@ -15,3 +15,4 @@ export type { ChangeRecord } from './config-versions.ts';
 export { diffConfig, showConfig, slotEnvOf } from './config-view.ts';
 export type { ConfigDifference, ShownEntry } from './config-view.ts';
 export { openServerKeyRing } from './server-key-ring.ts';
+export { RETENTION_MS, versionsToPrune } from './retention.ts';

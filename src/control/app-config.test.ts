@@ -5,7 +5,7 @@ import { ManualClock, isCutoverError } from '../shared/index.ts';
 import type { Actor } from '../shared/index.ts';
 import { createMemoryStore } from '../store/index.ts';
 import type { InstanceRecord } from '../store/index.ts';
-import { diffAppConfig, rotateSecretKey, setAppConfig, showAppConfig, unsetAppConfig } from './app-config.ts';
+import { diffAppConfig, pruneAppConfigVersions, rotateSecretKey, setAppConfig, showAppConfig, unsetAppConfig } from './app-config.ts';
 
 const SECRET = 'postgres://shop:planted-9d1e@db/shop';
 const alice: Actor = { actor: 'alice', requestId: null };
@@ -85,4 +85,21 @@ test('a wrong key file is found by its check value; a missing key refuses only s
   const after = (await showAppConfig(deps, 'acme-live')).entries.find((e) => e.key === 'DATABASE_URL')!.fingerprint;
   assert.notEqual(after, before, 'fingerprints follow the key');
   assert.equal((await store.listAudit())[1]!.action, 'secret.rotate-key');
+});
+
+test('retention keeps the latest version, those a deployment of the last 90 days recorded, and those a slot runs', async () => {
+  const { store, deps } = await setup();
+  for (let n = 1; n <= 5; n += 1) await setAppConfig(deps, { app: 'shop', key: 'N', value: String(n) }, false, alice);
+  const DAY = 86_400_000;
+  const now = 200 * DAY;
+  const deployment = (id: string, createdAt: number, configVersion: number) => ({
+    id, instance: 'acme-live', kind: 'deploy' as const, strategy: 'start-and-flip' as const, fromVersion: null, toVersion: '1.0.0', fromColor: null,
+    toColor: 'blue' as const, status: 'succeeded' as const, steps: [], actor: 'a', createdAt, updatedAt: createdAt, configVersion,
+  });
+  await store.insertDeployment(deployment('d-recent', now - 10 * DAY, 2));
+  await store.insertDeployment(deployment('d-old', now - 100 * DAY, 3));
+  await store.saveInstanceState({ ...acme, slots: { blue: { version: '1.0.0', status: 'warm', deploymentId: 'd-x', configVersion: 4 }, green: null } });
+  assert.deepEqual(await pruneAppConfigVersions({ store, clock: new ManualClock(now) }), [1, 3]);
+  assert.deepEqual((await store.listAppConfigVersions()).map((v) => v.id), [2, 4, 5]);
+  assert.deepEqual(await pruneAppConfigVersions({ store, clock: new ManualClock(now) }), []);
 });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   EMPTY_VERSION,
+  RETENTION_MS,
   checkRing,
   diffConfig,
   entryFor,
@@ -10,6 +11,7 @@ import {
   resealVersions,
   resolveConfig,
   showConfig,
+  versionsToPrune,
 } from '../appconfig/index.ts';
 import type { ChangeRecord, ConfigDifference, KeyRing, ResolvedEntry, ShownEntry } from '../appconfig/index.ts';
 import { CutoverError } from '../shared/index.ts';
@@ -163,4 +165,21 @@ export async function diffAppConfig(
   const before = await resolvedConfigOf(deps.store, instance, instance.currentVersion, deployed);
   const after = await resolvedConfigOf(deps.store, instance, instance.currentVersion, current);
   return { instance: name, from: deployedVersion, to: current.id, changes: diffConfig(before, after) };
+}
+
+/**
+ * Deletes the app-config versions nothing needs: kept are the latest, those a deployment of the
+ * last 90 days recorded, and those a slot still runs (live or warm). Returns the ids deleted.
+ */
+export async function pruneAppConfigVersions(deps: { store: Store; clock: Clock }): Promise<number[]> {
+  const kept = (await deps.store.listAppConfigVersions()).map((v) => v.id);
+  if (kept.length <= 1) return [];
+  const referenced = new Set<number>();
+  for (const d of await deps.store.listDeployments({ since: deps.clock.now() - RETENTION_MS })) if (d.configVersion !== undefined) referenced.add(d.configVersion);
+  for (const i of await deps.store.listInstances()) {
+    for (const slot of [i.slots.blue, i.slots.green]) if (slot?.configVersion !== undefined) referenced.add(slot.configVersion);
+  }
+  const doomed = versionsToPrune(kept, referenced);
+  if (doomed.length > 0) await deps.store.deleteAppConfigVersions(doomed);
+  return doomed;
 }

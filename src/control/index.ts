@@ -62,6 +62,7 @@ export { desiredStateFor, nextDesiredState, recordDesiredAnswer, recordMachineRe
 export {
   currentAppConfig,
   diffAppConfig,
+  pruneAppConfigVersions,
   resolvedConfigOf,
   rotateKeySchema,
   rotateSecretKey,
