@@ -61,6 +61,18 @@ test('a deployment is the pair (release, app config): slot env resolved and decr
     const forward = await deployed(h, '/api/instances/acme-live/deploy', { appConfigOnly: true });
     assert.equal(forward.strategy, 'flip-to-warm', 'the warm slot now holds the current pair');
     assert.equal(h.runtime.started.length, starts);
+
+    // A cold rollback, after the warm window: the release started again with the config before.
+    await h.call('deployer', 'PUT', '/api/app-config', { instance: 'acme-live', key: 'CURRENCY', value: 'GBP' });
+    const gbp = await deployed(h, '/api/instances/acme-live/deploy', { appConfigOnly: true });
+    assert.equal(h.runtime.started.at(-1)!.env.CURRENCY, 'GBP');
+    h.clock.advance(61_000);
+    const cold = await deployed(h, '/api/instances/acme-live/rollback', {});
+    assert.equal(cold.status, 'succeeded', JSON.stringify(cold));
+    assert.equal(cold.strategy, 'start-and-flip', 'past the window: a start');
+    assert.notEqual(cold.configVersion, gbp.configVersion);
+    assert.equal(h.runtime.started.at(-1)!.env.CURRENCY, 'EUR', 'the old values are back');
+    assert.equal(h.runtime.started.at(-1)!.env.DATABASE_URL, SECRET);
   } finally {
     await h.close();
   }

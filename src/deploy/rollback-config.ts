@@ -13,6 +13,10 @@ export function rollbackConfig(instance: InstanceRecord, plan: DeploymentPlan, h
     const warm = warmSlotWith(instance, now);
     return warm?.configVersion === undefined ? undefined : { version: warm.configVersion, digest: warm.configDigest };
   }
-  const last = history.find((d) => (d.status === 'succeeded' || d.status === 'partial') && d.toVersion === plan.toVersion && d.configVersion !== undefined);
+  // History is newest first; the deployment that brought what serves now is skipped: a config-only
+  // deployment goes from a version to itself, and its rollback wants the config before it.
+  const landed = (d: DeploymentRecord) => d.status === 'succeeded' || d.status === 'partial';
+  const current = history.findIndex((d) => landed(d) && d.toVersion === instance.currentVersion);
+  const last = history.slice(current + 1).find((d) => landed(d) && d.toVersion === plan.toVersion && d.configVersion !== undefined);
   return last?.configVersion === undefined ? undefined : { version: last.configVersion, digest: last.configDigest ?? '' };
 }
