@@ -26,7 +26,7 @@ before(async () => {
   data = await tempDir('app-config');
   const p = await ports();
   http = p.http;
-  up = await startProcess(data.dir, ['up', ...portFlags(p)]);
+  up = await startProcess(data.dir, ['up', ...portFlags(p)], {}, { logs: true });
 });
 
 after(async () => {
@@ -140,4 +140,8 @@ test('a secret reaches its slots and nothing else; a config change deploys blue-
   const result = await traffic.stop();
   assert.deepEqual(result.failed, [], 'zero failed requests');
   assert.ok(result.ok > 50, `enough load (${result.ok} requests)`);
+  // The server's and the agent's log lines, at debug, hold it nowhere either.
+  const logs = up.logs?.() ?? '';
+  assert.ok(logs.includes('"level":20') || logs.includes('"level":30'), 'logs were captured');
+  assert.ok(!logs.includes(SECRET) && !logs.includes('planted-'), 'no log line holds the secret');
 });
