@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'node:http';
-import { cutover, cutoverText, load, manifest, portFlags, ports, startProcess, tempDir } from './helpers.ts';
+import { execFile } from 'node:child_process';
+import { CLI, cutover, cutoverText, load, manifest, portFlags, ports, startProcess, tempDir } from './helpers.ts';
 
 /**
  * App config and secrets as a user runs them (issue 20), with `cutover up` and the example app: a
@@ -43,6 +44,16 @@ function configHash(key: string): Promise<string | null> {
       res.on('end', () => resolve((JSON.parse(body) as { sha256: string | null }).sha256));
     });
     req.on('error', reject).end();
+  });
+}
+
+/** `cutover secret set …` with the value on stdin, as `cutover secret set KEY < file` gives it. */
+function secretFromStdin(dir: string, args: string[], value: string): Promise<{ code: number; stdout: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [CLI, '--data-dir', dir, '--json', 'secret', 'set', ...args], { env: { ...process.env, CUTOVER_URL: '', CUTOVER_TOKEN: '' } }, (error, stdout) =>
+      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout }),
+    );
+    child.stdin!.end(value);
   });
 }
 
@@ -122,6 +133,8 @@ test('a secret reaches its slots and nothing else; a config change deploys blue-
 
   // A change, deployed blue-green under load with zero failed requests; then rolled back.
   assert.equal((await cutover(data.dir, ['app-config', 'set', '--instance', 'acme-live', 'CURRENCY=EUR'])).code, 0);
+  const fromStdin = await secretFromStdin(data.dir, ['--environment', 'production', 'API_KEY'], 'stdin-key\r\n');
+  assert.equal(fromStdin.code, 0, fromStdin.stdout);
   const diff = await cutoverText(data.dir, ['app-config', 'diff', 'acme-live', '--from', String(first.json.configVersion)]);
   assert.match(diff.stdout, /CURRENCY\s+changed\s+USD\s+EUR/);
   const traffic = load(http, HOST, 8);
@@ -130,11 +143,13 @@ test('a secret reaches its slots and nothing else; a config change deploys blue-
   assert.equal(configOnly.json.status, 'succeeded', configOnly.stdout);
   assert.equal(configOnly.json.strategy, 'start-and-flip');
   assert.equal(await configHash('CURRENCY'), sha('EUR'));
+  assert.equal(await configHash('API_KEY'), sha('stdin-key'), 'from stdin, one trailing CRLF dropped');
   const again = await cutover(data.dir, ['deploy', 'acme-live', '--app-config-only']);
   assert.equal(again.json.error.code, 'ALREADY_ON_VERSION');
   const back = await cutover(data.dir, ['rollback', 'acme-live', '--wait']);
   assert.equal(back.json.strategy, 'flip-to-warm');
   assert.equal(await configHash('CURRENCY'), sha('USD'), 'the old value is back');
+  assert.equal(await configHash('API_KEY'), null, 'the warm pair had no API_KEY');
   assert.equal(await configHash('DATABASE_URL'), sha(SECRET));
   await new Promise((r) => setTimeout(r, 200));
   const result = await traffic.stop();
