@@ -135,7 +135,7 @@ test('a secret reaches its slots and nothing else; a config change deploys blue-
   assert.equal((await cutover(data.dir, ['app-config', 'set', '--instance', 'acme-live', 'CURRENCY=EUR'])).code, 0);
   const fromStdin = await secretFromStdin(data.dir, ['--environment', 'production', 'API_KEY'], 'stdin-key\r\n');
   assert.equal(fromStdin.code, 0, fromStdin.stdout);
-  const diff = await cutoverText(data.dir, ['app-config', 'diff', 'acme-live', '--from', String(first.json.configVersion)]);
+  const diff = await cutoverText(data.dir, ['app-config', 'diff', 'acme-live']);
   assert.match(diff.stdout, /CURRENCY\s+changed\s+USD\s+EUR/);
   const traffic = load(http, HOST, 8);
   await new Promise((r) => setTimeout(r, 200));

@@ -34,7 +34,7 @@ export const appConfigViewSchema = z.object({
 });
 export const appConfigDiffSchema = z.object({
   instance: z.string(),
-  from: z.number().int().nullable().describe('The version compared from (null: no app config).'),
+  from: z.number().int().describe('The version compared from: `from`, or the one the live slot runs (0: none).'),
   to: z.number().int(),
   changes: z.array(z.object({ key: z.string(), change: z.enum(['added', 'removed', 'changed']), before: shownEntrySchema.nullable(), after: shownEntrySchema.nullable() })),
 });
@@ -75,7 +75,7 @@ export function appConfigRoutes(deps: ApiDeps): RouteSpec[] {
       path: '/api/instances/{name}/app-config/diff',
       role: 'viewer',
       operationId: 'diffAppConfig',
-      summary: 'What deploying the current app config would change, against a version (default: none)',
+      summary: 'What the next deployment would change: the current app config against a version (default: the one the live slot runs)',
       tag: 'app-config',
       params: instanceParam,
       query: z.object({ from: z.coerce.number().int().min(0).optional() }).strict(),

@@ -152,15 +152,20 @@ export async function showAppConfig(deps: Pick<AppConfigDeps, 'store'>, name: st
   return { instance: name, version: current.id, release: instance.currentVersion, entries };
 }
 
-/** `app-config diff`: what deploying the current config would change against `from` (a version id; default the one deployed). */
+/**
+ * `app-config diff`: what the next deployment would change: the current config against `from` (a
+ * version id; default the version the live slot runs, 0 when it runs none).
+ */
 export async function diffAppConfig(
   deps: Pick<AppConfigDeps, 'store'>,
   name: string,
-  deployedVersion: number | null,
-): Promise<{ instance: string; from: number | null; to: number; changes: ConfigDifference[] }> {
+  from: number | null,
+): Promise<{ instance: string; from: number; to: number; changes: ConfigDifference[] }> {
   const instance = await mustGetInstance(deps.store, name);
   const current = await currentAppConfig(deps.store);
-  const deployed = deployedVersion === null ? EMPTY_VERSION : await deps.store.getAppConfigVersion(deployedVersion);
+  const live = instance.activeColor ? instance.slots[instance.activeColor] : null;
+  const deployedVersion = from ?? live?.configVersion ?? 0;
+  const deployed = deployedVersion === 0 ? EMPTY_VERSION : await deps.store.getAppConfigVersion(deployedVersion);
   if (deployed === undefined) throw new CutoverError('NOT_FOUND', `app-config version ${deployedVersion} is no longer kept`);
   const before = await resolvedConfigOf(deps.store, instance, instance.currentVersion, deployed);
   const after = await resolvedConfigOf(deps.store, instance, instance.currentVersion, current);

@@ -91,7 +91,7 @@ export function registerAppConfigCommands(program: Command): void {
 
   appConfig
     .command('diff')
-    .description("what deploying the current app config would change for an instance, against a version (--from; default: none)")
+    .description("what the next deployment would change for an instance: the current app config against the version its live slot runs (or --from)")
     .argument('<instance>')
     .option('--from <version>', 'the app-config version to compare from')
     .action(async (name: string, opts: { from?: string }, cmd: Command) => {
@@ -101,7 +101,7 @@ export function registerAppConfigCommands(program: Command): void {
       const shown = (e: AppConfigDiffView['changes'][number]['before']) => (e === null ? '(unset)' : e.secret ? `(secret ${e.fingerprint})` : e.value ?? '');
       output(g.format).result(diff, () =>
         diff.changes.length === 0
-          ? `${name}: no change from version ${diff.from ?? 0} to ${diff.to}`
+          ? `${name}: no change from version ${diff.from} to ${diff.to}`
           : table([['KEY', 'CHANGE', 'BEFORE', 'AFTER'], ...diff.changes.map((c) => [c.key, c.change, shown(c.before), shown(c.after)])]),
       );
     });
