@@ -28,8 +28,9 @@ import {
   waitAgentGone,
 } from './agent/index.ts';
 import type { AgentPidRecord, MachineLink } from './agent/index.ts';
-import { bootstrapAdminToken, collectUnreferencedArtifacts, createJoinToken, ensureBuiltInChannels, reportProblem } from './control/index.ts';
+import { bootstrapAdminToken, collectUnreferencedArtifacts, createDeployAppConfig, pruneAppConfigVersions, createJoinToken, ensureBuiltInChannels, reportProblem } from './control/index.ts';
 import { createApi } from './api/index.ts';
+import { openServerKeyRing } from './appconfig/index.ts';
 import { createAgentLink, createFleetRuntime, createReplicaRelay } from './link/index.ts';
 import { createBakeWatcher, createHealthWatcher, createLostInstanceHandler, createRollbackGuard, createScheduler } from './scheduler/index.ts';
 import { recordServerForCli } from './credentials.ts';
@@ -115,7 +116,10 @@ export async function startServer(
     ...(bus ? { bus } : {}),
     onConnect: (session) => void fleet.onConnect(session),
   });
+  // App config's key ring (ADR 0027): secrets are opened only on the way into a slot's spec.
+  const keyRing = await withPrivateUmask(() => openServerKeyRing(config.appConfigKeyDir!, store, log));
   const deployerOptions: DeployerOptions = {
+    appConfig: createDeployAppConfig({ store, keyRing }),
     store,
     runtime,
     clock,
@@ -165,6 +169,7 @@ export async function startServer(
   const scheduler = createScheduler({ store, deployer, runtime, clock, log, intervalMs: config.fleetInterval });
   const api = createApi({
     store,
+    keyRing,
     deployer,
     traffic: createTrafficControls({ store, runtime, clock }),
     scheduler,
@@ -257,6 +262,8 @@ export async function startServer(
     );
   }, Math.max(1000, Math.min(HOUR_MS, config.unreferencedArtifactTtl)));
   collectTimer.unref();
+  // App-config versions no recent deployment and no running slot refers to (docs/app-config.md).
+  const configTimer = every(HOUR_MS, log, 'pruning app-config versions failed', () => pruneAppConfigVersions({ store, clock }));
   // What `cutover prune` does, now and then: artifacts of releases no slot runs and no recent
   // deploy used go from the agent; a later deploy fetches them again by digest.
   const pruneTimer =
@@ -297,6 +304,7 @@ export async function startServer(
         clearInterval(pruneTimer);
         clearInterval(settleTimer);
         clearInterval(collectTimer);
+        clearInterval(configTimer);
         await collecting;
         await localRollbacks.idle();
         await scheduler.stop();

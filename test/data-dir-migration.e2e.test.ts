@@ -80,6 +80,8 @@ test('an old data directory with a live instance is migrated in place', async ()
   await rm(join(dir, 'agent', 'private', 'downloads'), { recursive: true, force: true });
   await writeFile(join(dir, 'agent-token'), 'an-earlier-agent-token\n');
   await writeFile(join(dir, 'agent.json'), '{"url":"http://127.0.0.1:7071"}\n');
+  // Nor app-config keys (issue 20): a start writes the first one.
+  await rm(join(dir, 'private', 'app-config-keys'), { recursive: true, force: true });
   await rmdir(join(dir, 'private'));
   // This version's agent joined as a machine: its link (agent/private/machine.json) stays; an
   // earlier version's agent that never joined is taken over by `up` (test/in-place-upgrade.e2e.test.ts).

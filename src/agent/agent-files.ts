@@ -22,7 +22,7 @@ export const agentStateBase = (agentDir: string): string => join(agentPrivateDir
 export const legacyAgentPidFile = (agentDir: string): string => join(agentDir, 'agent.pid');
 
 /** The names an earlier version kept directly in `agent/`. */
-const LEGACY_NAME = /^(agent\.pid|state\.[ab](\.corrupt-.+)?)$/;
+const LEGACY_NAME = /^(agent\.pid|slot-env\.key|state\.[ab](\.corrupt-.+)?)$/;
 
 /**
  * Creates `agent/private/` (0700, whatever it was) and moves an earlier version's state and pid

@@ -4,6 +4,8 @@ import { open, readFile, rename } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import type { Color, HealthSpec } from '../shared/index.ts';
 import { CutoverError, isColor } from '../shared/index.ts';
+import { machineEnvKey, openEnv, sealEnv } from './sealed-env.ts';
+import type { SealedEnv } from './sealed-env.ts';
 
 /**
  * The version of the state file's format. A file written by a newer agent (a higher version) is
@@ -114,6 +116,9 @@ export interface AgentState {
  */
 export function createStateFile(base: string) {
   const files = [`${base}.a`, `${base}.b`] as const;
+  // Slot environments are sealed with the machine's key (`slot-env.key`, beside the files, never in them).
+  let envKey: Buffer | undefined;
+  const key = (): Buffer => (envKey ??= machineEnvKey(base));
   const handles: (FileHandle | undefined)[] = [undefined, undefined];
   let seq = 0;
   let chain: Promise<void> = Promise.resolve();
@@ -174,7 +179,7 @@ export function createStateFile(base: string) {
   return {
     /** Saves the latest state; resolves once it is on disk. Saves are serialised. */
     save(state: AgentState): Promise<void> {
-      const snapshot = JSON.parse(JSON.stringify(state)) as AgentState;
+      const snapshot = sealSlotEnvs(JSON.parse(JSON.stringify(state)) as AgentState, key());
       chain = chain.catch(() => undefined).then(() => write(snapshot));
       return chain;
     },
@@ -218,7 +223,7 @@ export function createStateFile(base: string) {
       const instances: Record<string, PersistedInstance> = {};
       const skipped: string[] = [];
       for (const [name, value] of Object.entries(isObject(parsed.instances) ? parsed.instances : {})) {
-        if (isPersistedInstance(value)) instances[name] = value;
+        if (unsealSlotEnvs(value, key) && isPersistedInstance(value)) instances[name] = value;
         else skipped.push(name);
       }
       const localRollbacks = Array.isArray(parsed.localRollbacks) ? parsed.localRollbacks.filter(isLocalRollback) : [];
@@ -232,6 +237,36 @@ export function createStateFile(base: string) {
       handles.fill(undefined);
     },
   };
+}
+
+/** The state as written: each slot's `env` replaced by `sealedEnv`. */
+function sealSlotEnvs(state: AgentState, key: Buffer): AgentState {
+  // Entries are checked, not trusted: a save never fails on one malformed entry (load skips it).
+  for (const instance of Object.values(state.instances) as unknown[]) {
+    if (!isObject(instance) || !isObject(instance.slots)) continue;
+    for (const slot of Object.values(instance.slots)) {
+      if (!isObject(slot) || !isObject(slot.env)) continue;
+      slot.sealedEnv = sealEnv(key, slot.env as Record<string, string>);
+      delete slot.env;
+    }
+  }
+  return state;
+}
+
+/**
+ * Opens each slot's `sealedEnv` back into `env`, in place (a file of an earlier version has `env`
+ * in clear and is sealed at the next save); false when one does not open with this machine's key.
+ */
+function unsealSlotEnvs(value: unknown, key: () => Buffer): boolean {
+  if (!isObject(value) || !isObject(value.slots)) return true;
+  for (const slot of Object.values(value.slots)) {
+    if (!isObject(slot) || slot.sealedEnv === undefined) continue;
+    const env = isObject(slot.sealedEnv) ? openEnv(key(), slot.sealedEnv as unknown as SealedEnv) : undefined;
+    if (env === undefined) return false;
+    slot.env = env;
+    delete slot.sealedEnv;
+  }
+  return true;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -45,6 +45,11 @@ test("a release's test runs from the instance's copy with exactly its variables,
     assert.equal(denied.passed, false);
     assert.match(denied.output, /saw 200 1\.0\.0/);
 
+    // A test that echoes a slot's config value (a secret, issue 20): the output kept has it masked.
+    const echoed = await agent.client.runTest({ ...spec, command: 'echo "the key is not-for-tests"', deploymentId: 'd4' });
+    assert.equal(echoed.passed, true, echoed.output);
+    assert.ok(!echoed.output.includes('not-for-tests') && echoed.output.includes('the key is <masked>'), echoed.output);
+
     const hanging = agent.client.runTest({ ...spec, command: 'sleep 300', timeoutMs: 600_000, deploymentId: 'd3' });
     await new Promise((resolve) => setTimeout(resolve, 300));
     await agent.client.cancelTest('web');

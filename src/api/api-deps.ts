@@ -17,6 +17,8 @@ export interface ApiDeps {
   artifacts: ArtifactStore;
   clock: Clock;
   log: Logger;
+  /** This replica's app-config key ring, read from its key files at each use; absent: secrets are refused. */
+  keyRing?(): ReadonlyMap<string, Buffer>;
   /** The fleet scheduler; absent in tests that do not need it. */
   scheduler?: Scheduler;
   /** Largest JSON request body in bytes (setting `maxApiBody`); default 1 MiB. */

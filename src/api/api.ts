@@ -15,6 +15,7 @@ import { trafficRoutes } from './routes-traffic.ts';
 import { lifecycleRoutes } from './routes-lifecycle.ts';
 import type { ApiDeps } from './api-deps.ts';
 import { machineRoutes } from './routes-machines.ts';
+import { appConfigRoutes } from './routes-app-config.ts';
 
 /** Every operation of the API: what `createApi` serves and what `/api/openapi.json` describes. */
 export function apiRoutes(deps: ApiDeps): RouteSpec[] {
@@ -38,6 +39,7 @@ export function apiRoutes(deps: ApiDeps): RouteSpec[] {
     ...trafficRoutes(deps),
     ...lifecycleRoutes(deps),
     ...machineRoutes(deps),
+    ...appConfigRoutes(deps),
   ];
   let document: object | undefined;
   routes.push(

@@ -24,7 +24,8 @@ import { mustGetInstance } from '../store/index.ts';
 
 const deploySchema = z
   .object({
-    version: z.string().min(1, 'is required'),
+    version: z.string().min(1, 'is required').optional().describe('The release to deploy; required unless `appConfigOnly`.'),
+    appConfigOnly: z.boolean().optional().describe("Deploy the instance's current release (or `version`) with the current app config: blue-green, rollbackable."),
     reason: z.string().max(500).optional(),
     steps: z
       .array(z.number())
@@ -191,9 +192,13 @@ export function instanceRoutes(deps: ApiDeps): RouteSpec[] {
         const rollout = rolloutFromRequest(body);
         if (body.skipTests) adminSkipAllowed(who, body.reason, 'skipTests');
         if (body.skipUnreachable) adminSkipAllowed(who, body.reason, 'skipUnreachable');
+        const version = body.version ?? (body.appConfigOnly ? (await mustGetInstance(deps.store, params.name)).currentVersion : undefined);
+        if (version === undefined || version === null) {
+          throw new CutoverError('VALIDATION_FAILED', body.appConfigOnly ? `instance "${params.name}" serves nothing yet; deploy a version first` : 'version is required (or appConfigOnly)');
+        }
         const started = await deployer.deploy({
           instance: params.name,
-          version: body.version,
+          version,
           ...(rollout ? { rollout } : {}),
           ...(body.skipTests ? { skipTests: true } : {}),
           ...(body.skipUnreachable ? { skipUnreachable: true } : {}),

@@ -151,6 +151,8 @@ export const deploymentSchema = z.object({
   requestId: z.string().optional(),
   rollout: z.object({ steps: z.array(z.number()), pauseMs: z.number().nullable(), analysis: z.boolean() }).optional(),
   abort: z.object({ at: isoTime, actor: z.string(), reason: z.string().optional() }).optional(),
+  configVersion: z.number().int().optional().describe('The app-config version its slot starts with: a deployment is the pair (release, config version).'),
+  configDigest: z.string().optional().describe("The identity of the instance's app config at that version (`''`: none applies)."),
   createdAt: isoTime,
   updatedAt: isoTime,
   finishedAt: isoTime.optional(),

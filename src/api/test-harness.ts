@@ -12,7 +12,7 @@ import { createMemoryStore } from '../store/index.ts';
 import type { Role, Store } from '../store/index.ts';
 import { createDeployer, createTrafficControls } from '../deploy/index.ts';
 import { FakeRuntime } from '../testing/index.ts';
-import { ensureBuiltInChannels, hashToken } from '../control/index.ts';
+import { createDeployAppConfig, ensureBuiltInChannels, hashToken } from '../control/index.ts';
 import { createApi } from './api.ts';
 import type { ApiDeps } from './api-deps.ts';
 import { createScheduler } from '../scheduler/index.ts';
@@ -46,6 +46,8 @@ export async function startHarness(
     log?: Logger;
     /** The agent's log stream (and the machine it comes from), for tests of the log relay. */
     openLogs?: ApiDeps['openLogs'];
+    /** The app-config key ring (secrets are refused without one). */
+    keyRing?: ApiDeps['keyRing'];
   } = {},
 ): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'cutover-api-'));
@@ -54,7 +56,8 @@ export async function startHarness(
   const clock = new ManualClock(start);
   const runtime = new FakeRuntime();
   runtime.now = () => clock.now();
-  const deployer = createDeployer({ store, runtime, clock, openArtifact: () => Readable.from([]), rollbackWindowMs: 60_000, lockTtlMs: 60_000 });
+  const appConfig = options.keyRing ? { appConfig: createDeployAppConfig({ store, keyRing: options.keyRing }) } : {};
+  const deployer = createDeployer({ store, runtime, clock, openArtifact: () => Readable.from([]), rollbackWindowMs: 60_000, lockTtlMs: 60_000, ...appConfig });
   const scheduler = createScheduler({ store, deployer, clock, log: silentLogger, intervalMs: 60_000, owner: 'test' });
   const artifacts = createArtifactStore(join(dir, 'artifacts'));
   const api = createApi({

@@ -32,6 +32,7 @@ import type {
   machineViewSchema,
   machineWithCredentialSchema,
 } from './schemas.ts';
+import type { appConfigChangeSchema, appConfigDiffSchema, appConfigViewSchema, rotationSchema } from './routes-app-config.ts';
 
 /** Every list answer: a page of items, and the cursor of the next page (null on the last). */
 export interface ListOf<T> {
@@ -98,3 +99,12 @@ export type PlanEntry = z.infer<typeof planEntrySchema>;
 // from here so clients still import them from `api/` only.
 export type { BulkTargetResult, TargetChange } from '../control/index.ts';
 export type { AgentCheck, DeletedInstance, PreviewAccess, PruneResult, RuntimeInstance } from '../deploy/index.ts';
+
+/** An instance's app config as any role sees it (`GET /api/instances/{name}/app-config`): secrets by fingerprint only. */
+export type AppConfigView = z.infer<typeof appConfigViewSchema>;
+/** What deploying the current app config would change (`GET /api/instances/{name}/app-config/diff`). */
+export type AppConfigDiffView = z.infer<typeof appConfigDiffSchema>;
+/** The answer to an app-config or secret change: the version it made, before → after (a secret as `secret <fingerprint>`). */
+export type AppConfigChangeAnswer = z.infer<typeof appConfigChangeSchema>;
+/** The answer of `POST /api/secrets/rotate-key`. */
+export type RotationView = z.infer<typeof rotationSchema>;

@@ -15,6 +15,7 @@ import { registerTrafficCommands } from './commands/traffic.ts';
 import { registerLifecycleCommands } from './commands/lifecycle.ts';
 import { registerSystemdCommands } from './commands/systemd.ts';
 import { registerCompletionCommand } from './commands/completion.ts';
+import { registerAppConfigCommands } from './commands/app-config.ts';
 import { ExitWith, FORMATS, formatIn, isStructured, reportError, serialise } from './output.ts';
 import { escapeControl } from './format.ts';
 import { versionAnswer } from './version-flag.ts';
@@ -50,6 +51,7 @@ export function buildProgram(): Command {
   registerJoinTokenCommands(program);
   registerMachineCommands(program);
   registerFleetCommands(program);
+  registerAppConfigCommands(program);
   registerLocalCommands(program);
   registerSystemdCommands(program);
   registerCompletionCommand(program);

@@ -72,6 +72,11 @@ export const configSchema = z
     tlsKey: z.string().min(1).optional().describe("PEM private key of `tlsCert`. Must be mode 0600 or 0400 and owned by the server's user, else the server refuses to start and says which `chmod`/`chown` fixes it."),
     httpHost: z.string().default('127.0.0.1').describe('Address the router (the public HTTP entry) listens on.'),
     httpPort: port(8080).describe('Port of the router: where users reach the instances (0 = any free port).'),
+    appConfigKeyDir: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("Directory of the key ring that seals app-config secrets (`<id>.key`, 32 random bytes in base64, mode 0600; the directory 0700), kept out of the database so a copy of it holds no usable secret. The server writes a first key there at start when it holds none. Replicas on PostgreSQL need the same key files: copy them before a secret is set, and add a new key on every replica before `cutover secret rotate-key` ([app config](app-config.md#secrets-and-keys))."),
     database: z.string().optional().describe("Where the control plane keeps its data: a PostgreSQL URL (`postgres://user:password@host:5432/db` or `postgresql://…`), or else a SQLite file path. The default sits in `<dataDir>/private/` (0700); a path you configure stays as given, and its directory's mode is yours (the server warns at start if other users may enter it)."),
     rollbackWindow: duration('30m').describe('How long the previous slot stays warm after a flip, for instant rollback.'),
     lockTtl: duration('30s').describe("Lease of an instance's deployment lock; renewed at every step and every third of it while a deployment runs. A deployment whose server died is resumed by another replica from its last persisted step: at once when the store tells that replica is dead (PostgreSQL), when a restarted replica finds its previous incarnation's, else once the lease expires (replicas look every `min(lockTtl / 2, 30 s)`). Short, so a dead server's deployment waits little; long enough that a replica cut off from the store for less than it keeps its deployments ([leases](architecture.md#leases-replicas-and-recovery))."),
@@ -282,5 +287,6 @@ export async function loadConfig(layers: {
     config.database = resolve(config.database);
   }
   config.database ??= join(config.dataDir, 'private', 'cutover.db');
+  config.appConfigKeyDir = resolve(config.appConfigKeyDir ?? join(config.dataDir, 'private', 'app-config-keys'));
   return Object.freeze(config);
 }

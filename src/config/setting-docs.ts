@@ -26,6 +26,7 @@ export const settingDocs = {
   httpHost: { usedBy: 'agent' },
   httpPort: { usedBy: 'agent' },
   database: { usedBy: 'server', shownDefault: '`<dataDir>/private/cutover.db`' },
+  appConfigKeyDir: { usedBy: 'server', shownDefault: '`<dataDir>/private/app-config-keys`' },
   rollbackWindow: { usedBy: 'server' },
   lockTtl: { usedBy: 'server' },
   warmCheckInterval: { usedBy: 'server' },

@@ -59,3 +59,18 @@ export { instancesOnMachine } from './machine-desired.ts';
 export { desiredDigest, desiredStateOf, differences, driftOf, driftText, nextDesiredNumber } from './desired-state.ts';
 export type { DesiredInput, Drift, ReportedInstance } from './desired-state.ts';
 export { desiredStateFor, nextDesiredState, recordDesiredAnswer, recordMachineReport } from './machine-desired.ts';
+export {
+  currentAppConfig,
+  diffAppConfig,
+  pruneAppConfigVersions,
+  resolvedConfigOf,
+  rotateKeySchema,
+  rotateSecretKey,
+  setAppConfig,
+  setAppConfigSchema,
+  showAppConfig,
+  unsetAppConfig,
+  unsetAppConfigSchema,
+} from './app-config.ts';
+export type { AppConfigChangeView, AppConfigDeps, SetAppConfigInput, UnsetAppConfigInput } from './app-config.ts';
+export { configDigest, createDeployAppConfig } from './deploy-app-config.ts';

@@ -11,6 +11,8 @@ import type { ReleaseSpec } from '../releases/index.ts';
 import { auditEntry, mustGetRelease } from '../store/index.ts';
 import type { InstanceRecord, Store } from '../store/index.ts';
 import type { createLeaseKeeper } from './lease-keeper.ts';
+import { withSlotEnv } from './deploy-config.ts';
+import type { DeployConfig } from './deploy-config.ts';
 import type { MachinesRuntime, Runtime, RuntimeInstance, RuntimeSlotSpec } from './runtime.ts';
 
 /** The actor of `instance.converge` audit entries: the server bringing a machine to the records. */
@@ -78,6 +80,8 @@ export interface ConvergeDeps {
   clock: Clock;
   leases: Pick<ReturnType<typeof createLeaseKeeper>, 'lockFor' | 'takeLock' | 'heartbeat'>;
   openArtifact: (digest: string) => Readable;
+  /** App config: a slot is started again with the config version its record names. */
+  appConfig?: DeployConfig;
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }
 
@@ -168,7 +172,8 @@ function actOn(deps: ConvergeDeps, on: Runtime, instance: InstanceRecord, machin
     }
     if (step.kind === 'start') {
       await on.ensureArtifact(instance.name, spec.artifact.digest, () => deps.openArtifact(spec.artifact.digest));
-      await on.startSlot(slotSpecOf(instance.name, step.color, step.version, step.deploymentId, spec));
+      const withEnv = await withSlotEnv(deps.appConfig, instance.name, spec, instance.slots[step.color]?.configVersion);
+      await on.startSlot(slotSpecOf(instance.name, step.color, step.version, step.deploymentId, withEnv));
     }
     const health = await on.waitHealthy(instance.name, step.color, spec.deployTimeoutMs);
     if (!health.ok) {

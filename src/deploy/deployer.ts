@@ -25,6 +25,8 @@ import { machinesTakingPart } from './deployment-machines.ts';
 import { CONVERGE_OWNER, convergeMachine } from './converge.ts';
 import type { ConvergeOutcome } from './converge.ts';
 import { stopExpiredWarmSlots } from './warm-slot-expiry.ts';
+import { rollbackConfig } from './rollback-config.ts';
+import type { ConfigIdentity, DeployConfig } from './deploy-config.ts';
 
 export interface DeployerOptions {
   store: Store;
@@ -58,6 +60,8 @@ export interface DeployerOptions {
    * PostgreSQL the server answers from each replica's session lock; absent, leases must expire.
    */
   replicaAlive?: (serverId: string) => Promise<boolean | undefined>;
+  /** App config (issue 20): what a deployment records and starts its slot with. Absent: the release's `env` only. */
+  appConfig?: DeployConfig;
 }
 
 export interface DeployRequest {
@@ -154,7 +158,7 @@ function rollingPlan(request: DeployRequest & { instance: string }, plan: Deploy
 }
 
 /** The record of a new deployment (pure): the plan's steps, with the release's tests where they run. */
-function newDeployment(id: string, instance: InstanceRecord, plan: DeploymentPlan, spec: ReleaseSpec, request: DeployRequest, now: number, rollout?: RolloutSpec, rolling?: DeploymentRecord['rolling']): DeploymentRecord {
+function newDeployment(id: string, instance: InstanceRecord, plan: DeploymentPlan, spec: ReleaseSpec, request: DeployRequest, now: number, rollout?: RolloutSpec, rolling?: DeploymentRecord['rolling'], config?: ConfigIdentity): DeploymentRecord {
   const options = { ...(rollout ? { rollout } : {}), ...(request.skipTests ? { skip: true } : {}) };
   const tests = chooseTests(plan.strategy, spec.tests, { ...options, hasPrevious: plan.fromColor !== null });
   return {
@@ -175,6 +179,7 @@ function newDeployment(id: string, instance: InstanceRecord, plan: DeploymentPla
     ...(rollout ? { rollout } : {}),
     ...(request.skipTests ? { skipTests: true } : {}),
     ...(rolling ? { rolling } : {}),
+    ...(config ? { configVersion: config.version, configDigest: config.digest } : {}),
     createdAt: now,
     updatedAt: now,
   };
@@ -238,6 +243,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
     openArtifact: options.openArtifact,
     rollbackWindowMs: options.rollbackWindowMs,
     ...(options.fileProblem ? { fileProblem: options.fileProblem } : {}),
+    ...(options.appConfig ? { appConfig: options.appConfig } : {}),
     ...log,
   };
 
@@ -274,17 +280,19 @@ export function createDeployer(options: DeployerOptions): Deployer {
     return done;
   }
 
-  async function begin(request: DeployRequest, result: PlanResult, instance: InstanceRecord, rollout?: RolloutSpec): Promise<DeploymentRecord> {
+  async function begin(request: DeployRequest, result: PlanResult, instance: InstanceRecord, rollout?: RolloutSpec, config?: ConfigIdentity): Promise<DeploymentRecord> {
     if (!result.ok) throw result.error;
     const release = await mustGetRelease(store, instance.app, result.plan.toVersion);
     const spec = releaseSpecOf(release);
+    // A required key missing from every layer refuses the deployment here, before anything is taken or started.
+    if (config && options.appConfig) await options.appConfig.requireKeys(instance, spec, config.version);
     const id = newId();
     // Where it runs, checked before anything is taken: a forward deployment refuses unreachable machines.
     const machines = spansMachines(runtime) ? machinesTakingPart({ instance: instance.name, kind: result.plan.kind }, await runtime.machinesOf(instance.name), request.skipUnreachable === true) : undefined;
     const rolling = rollingPlan(request, result.plan, machines, rollout);
     const lock = leases.lockFor(id, instance.name, request.by.actor);
     await takeLockPastConvergence(lock, { supersede: supersededBy(id) });
-    const deployment = newDeployment(id, instance, result.plan, spec, request, clock.now(), rollout, rolling);
+    const deployment = newDeployment(id, instance, result.plan, spec, request, clock.now(), rollout, rolling, config);
     if (machines) deployment.machines = machines;
     try {
       await store.insertDeployment(deployment);
@@ -347,7 +355,8 @@ export function createDeployer(options: DeployerOptions): Deployer {
       await recovery.settleAll({ instance: request.instance });
       await options.settleLocal?.(request.instance);
       const instance = await mustGetInstance(store, request.instance);
-      return begin(request, planDeployment(instance, request.version, clock.now(), request.rollout), instance, request.rollout);
+      const config = await options.appConfig?.current(instance);
+      return begin(request, planDeployment(instance, request.version, clock.now(), request.rollout, config?.digest), instance, request.rollout, config);
     },
     abort: (id, request) => steer(id, 'abort', request),
     resume: (id, request) => steer(id, 'resume', request),
@@ -356,7 +365,9 @@ export function createDeployer(options: DeployerOptions): Deployer {
       await options.settleLocal?.(request.instance);
       const instance = await mustGetInstance(store, request.instance);
       const history = await store.listDeployments({ instance: instance.name, limit: 100 });
-      return begin(request, planRollback(instance, history, clock.now(), request.to), instance);
+      const planned = planRollback(instance, history, clock.now(), request.to);
+      // The pair it goes back to: the warm slot's, or what the last deployment to that version ran.
+      return begin(request, planned, instance, undefined, planned.ok ? rollbackConfig(instance, planned.plan, history, clock.now()) : undefined);
     },
     async wait(id, timeoutMs) {
       await within(running.get(id), timeoutMs);
@@ -366,7 +377,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
     stopExpiredWarmSlots: () => stopExpiredWarmSlots({ store, runtime, clock, lockFor: leases.lockFor, heartbeat: leases.heartbeat }),
     async converge(instance, machine) {
       if (!spansMachines(runtime)) return { outcome: 'none' };
-      return convergeMachine({ store, runtime, clock, leases, openArtifact: options.openArtifact, ...log }, instance, machine);
+      return convergeMachine({ store, runtime, clock, leases, openArtifact: options.openArtifact, ...(options.appConfig ? { appConfig: options.appConfig } : {}), ...log }, instance, machine);
     },
     async idle() {
       await Promise.allSettled([...running.values()]);

@@ -86,3 +86,4 @@ export {
   reconcileLocalRollbacks,
 } from './local-rollbacks.ts';
 export type { LocalRollbackDeps, LocalRollbackOutcome, LocalRollbackReconciler, LocalRollbackVerdict } from './local-rollbacks.ts';
+export type { ConfigIdentity, DeployConfig } from './deploy-config.ts';

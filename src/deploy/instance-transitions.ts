@@ -1,3 +1,4 @@
+import { slotConfigOf } from './deploy-config.ts';
 import type { Color } from '../shared/index.ts';
 import type { DeploymentRecord, InstanceRecord } from '../store/index.ts';
 import { batchStarted, finalised, flipDone, kindOf, runningStep, shiftStarted, slotStarted } from './steps.ts';
@@ -15,7 +16,10 @@ export function finaliseInstance(
   const next = structuredClone(instance);
   next.currentVersion = deployment.toVersion;
   next.activeColor = deployment.toColor;
-  next.slots[deployment.toColor] = { version: deployment.toVersion, status: 'live', deploymentId: deployment.id };
+  // A flip to the warm slot keeps the config that slot runs; a started slot records the deployment's.
+  const kept = next.slots[deployment.toColor];
+  const config = deployment.strategy === 'flip-to-warm' && kept?.version === deployment.toVersion ? slotConfigOf(kept) : slotConfigOf(deployment);
+  next.slots[deployment.toColor] = { version: deployment.toVersion, status: 'live', deploymentId: deployment.id, ...config };
   const from = deployment.fromColor;
   if (from && from !== deployment.toColor) {
     const old = next.slots[from];

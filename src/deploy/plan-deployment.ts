@@ -3,6 +3,7 @@ import type { DeploymentKind, DeploymentRecord, InstanceRecord, RolloutSpec } fr
 import { FLIP_TO_WARM_STEPS, START_AND_FLIP_STEPS, planSteps } from './steps.ts';
 import type { StepName } from './steps.ts';
 import type { Color } from '../shared/index.ts';
+import { digestOf } from './deploy-config.ts';
 
 /** What a deployment will do, decided from plain data before anything is touched. */
 export type DeploymentPlan = Pick<
@@ -14,24 +15,32 @@ export type PlanResult = { ok: true; plan: DeploymentPlan } | { ok: false; error
 
 export { FLIP_TO_WARM_STEPS, START_AND_FLIP_STEPS };
 
-/** The slot an instance can flip back to at `now`: the idle colour's, while it is warm. */
-export function warmSlotWith(instance: InstanceRecord, now: number): { color: Color; version: string } | undefined {
+/** The slot an instance can flip back to at `now`: the idle colour's, while it is warm, with the app config it runs. */
+export function warmSlotWith(instance: InstanceRecord, now: number): { color: Color; version: string; configVersion?: number; configDigest: string } | undefined {
   if (!instance.activeColor) return undefined;
   const idle = otherColor(instance.activeColor);
   const slot = instance.slots[idle];
-  if (slot && slot.status === 'warm' && (slot.warmUntil ?? 0) > now) return { color: idle, version: slot.version };
+  if (slot && slot.status === 'warm' && (slot.warmUntil ?? 0) > now) {
+    return { color: idle, version: slot.version, configDigest: digestOf(slot), ...(slot.configVersion !== undefined ? { configVersion: slot.configVersion } : {}) };
+  }
   return undefined;
 }
 
+/**
+ * A flip to the warm slot only when it holds the pair: the version and, when `configDigest` is
+ * given (a deployment of the current app config), that config too. A rollback (no digest) takes
+ * the warm slot's pair as it is.
+ */
 function plan(
   instance: InstanceRecord,
   kind: DeploymentKind,
   toVersion: string,
   now: number,
+  configDigest?: string,
 ): DeploymentPlan {
   const warm = warmSlotWith(instance, now);
   const fromColor = instance.activeColor;
-  if (warm && warm.version === toVersion) {
+  if (warm && warm.version === toVersion && (configDigest === undefined || warm.configDigest === configDigest)) {
     return { kind, strategy: 'flip-to-warm', fromVersion: instance.currentVersion, toVersion, fromColor, toColor: warm.color, steps: [...FLIP_TO_WARM_STEPS] };
   }
   return {
@@ -50,18 +59,19 @@ function plan(
  * a flip back to it; anything else starts the release in the idle slot. With a `rollout`, the new
  * colour gets its weighted steps before the flip; that needs a colour serving already.
  */
-export function planDeployment(instance: InstanceRecord, version: string, now: number, rollout?: RolloutSpec): PlanResult {
-  if (instance.currentVersion === version && instance.activeColor) {
+export function planDeployment(instance: InstanceRecord, version: string, now: number, rollout?: RolloutSpec, configDigest = ''): PlanResult {
+  // The pair (release, app config): the same release with another config is a deployment too.
+  if (instance.currentVersion === version && instance.activeColor && digestOf(instance.slots[instance.activeColor]) === configDigest) {
     return {
       ok: false,
       error: new CutoverError(
         'ALREADY_ON_VERSION',
-        `instance "${instance.name}" already serves ${version}; deploy a different version`,
+        `instance "${instance.name}" already serves ${version} with its current app config; deploy a different version, or change the app config first`,
         { details: { instance: instance.name, version } },
       ),
     };
   }
-  const planned = plan(instance, 'deploy', version, now);
+  const planned = plan(instance, 'deploy', version, now, configDigest);
   if (!rollout) return { ok: true, plan: planned };
   if (!instance.activeColor) {
     return {

@@ -6,6 +6,7 @@ import type { ReleaseSpec } from '../releases/index.ts';
 import type { DeploymentRecord, StepRecord, Store } from '../store/index.ts';
 import type { Journal } from './deployment-journal.ts';
 import type { Runtime } from './runtime.ts';
+import type { DeployConfig } from './deploy-config.ts';
 import type { StepHold } from './step-hold.ts';
 
 /** A problem the deployer files against a release (the composition root knows how). */
@@ -25,6 +26,8 @@ export interface RunnerDeps {
   hold: StepHold;
   openArtifact: (digest: string) => Readable;
   rollbackWindowMs: number;
+  /** App config (issue 20): the slot environment at a deployment's recorded config version. Absent: the release's `env` only. */
+  appConfig?: DeployConfig;
   /** Files a problem against the deployment's release (a failed step analysis, a failed verify test). */
   fileProblem?: (d: DeploymentRecord, problem: ReleaseProblem) => Promise<void>;
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };

@@ -8,6 +8,7 @@ import type { StepKind } from './steps.ts';
 import { runTestStep } from './test-step.ts';
 import { recordFlip } from './deployment-machines.ts';
 import { slotSpecOf } from './converge.ts';
+import { slotConfigOf, withSlotEnv } from './deploy-config.ts';
 import { spansMachines } from './runtime.ts';
 import type { FlipOutcome, RuntimeSlot } from './runtime.ts';
 import type { RunnerDeps, StepRunner } from './runner-deps.ts';
@@ -26,7 +27,7 @@ const prepare: StepRunner = async ({ store, runtime, clock, openArtifact }, d, s
   await runtime.ensureArtifact(d.instance, spec.artifact.digest, () => openArtifact(spec.artifact.digest));
   // The idle slot may still hold an older warm release: it is replaced, so stop it first.
   await runtime.stopSlot(d.instance, d.toColor);
-  instance.slots[d.toColor] = { version: d.toVersion, status: 'starting', deploymentId: d.id };
+  instance.slots[d.toColor] = { version: d.toVersion, status: 'starting', deploymentId: d.id, ...slotConfigOf(d) };
   instance.updatedAt = clock.now();
   await store.saveInstanceState(instance);
   return undefined;
@@ -46,10 +47,12 @@ async function keptSlot(runtime: RunnerDeps['runtime'], d: DeploymentRecord): Pr
   return machines.length > 0 && slots.every((s) => s !== undefined) ? slots[0] : undefined;
 }
 
-const start: StepRunner = async ({ runtime }, d, spec, step) => {
+const start: StepRunner = async ({ runtime, appConfig }, d, spec, step) => {
   const own = resumedStep(step) ? await keptSlot(runtime, d) : undefined;
   if (own) return { ...(own.port === undefined ? {} : { port: own.port }), ...(own.pid === undefined ? {} : { pid: own.pid }), kept: true };
-  const started = await runtime.startSlot(slotSpecOf(d.instance, d.toColor, d.toVersion, d.id, spec));
+  // The app config at the deployment's recorded version: read from the record, so a replica resuming it starts the same pair.
+  const withEnv = await withSlotEnv(appConfig, d.instance, spec, d.configVersion);
+  const started = await runtime.startSlot(slotSpecOf(d.instance, d.toColor, d.toVersion, d.id, withEnv));
   return { port: started.port, pid: started.pid, ...(started.machines ? { slots: started.machines } : {}) };
 };
 
@@ -173,7 +176,7 @@ async function startAndCheck(deps: RunnerDeps, d: DeploymentRecord, spec: Parame
   const named = (message: string) => (message.startsWith('on machine ') ? message : `on machine ${machine}: ${message}`);
   try {
     const kept = resumedStep(step) ? await keptSlot(on, d) : undefined;
-    if (!kept) await on.startSlot(slotSpecOf(d.instance, d.toColor, d.toVersion, d.id, spec));
+    if (!kept) await on.startSlot(slotSpecOf(d.instance, d.toColor, d.toVersion, d.id, await withSlotEnv(deps.appConfig, d.instance, spec, d.configVersion)));
     const result = await deps.hold.abortable(d, on.waitHealthy(d.instance, d.toColor, remainingMs(step, spec.deployTimeoutMs, deps.clock.now())));
     if (result.ok) return result.healthySince;
     failures.push({ machine, message: named(result.message), reason: result.reason });

@@ -8,6 +8,7 @@ import {
   componentsField,
   durationField,
   envField,
+  requiresField,
   featuresField,
   healthPathField,
   migrationsField,
@@ -66,6 +67,7 @@ export const manifestSchema = z
       )
       .optional(),
     env: envField.optional(),
+    requires: requiresField.optional(),
     components: componentsField.optional(),
     features: featuresField.optional(),
     migrations: migrationsField.optional(),
@@ -100,5 +102,6 @@ export const manifestSchema = z
     if (m.commit !== undefined) spec.commit = m.commit;
     if (m.buildUrl !== undefined) spec.buildUrl = m.buildUrl;
     if (m.tests !== undefined && Object.keys(m.tests).length > 0) spec.tests = m.tests;
+    if (m.requires !== undefined && m.requires.length > 0) spec.requires = m.requires;
     return { spec, artifactPath: m.artifact };
   });

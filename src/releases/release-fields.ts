@@ -103,6 +103,16 @@ export function durationField(what: string, min: number) {
 }
 
 /** Plain config values; numbers and booleans become strings because the process sees strings anyway. */
+/** `requires:` the app-config keys a deployment of the release needs from some layer (docs/app-config.md). */
+export const requiresField = z
+  .array(
+    z.string().refine((k) => ENV_NAME.test(k) && !RESERVED_ENV.has(k) && !k.startsWith('CUTOVER_'), {
+      error: 'must be a variable name that is not reserved (letters, digits and "_"; not PORT, APP_VERSION or CUTOVER_*)',
+    }),
+    { error: 'must be a list of variable names, e.g. [DATABASE_URL]' },
+  )
+  .max(1000);
+
 export const envField = z
   .record(
     z.string(),

@@ -10,6 +10,7 @@ import {
   commitField,
   componentsField,
   envField,
+  requiresField,
   featuresField,
   healthPathField,
   migrationsField,
@@ -78,6 +79,8 @@ export interface ReleaseSpec {
   drain?: DrainEndpoint;
   /** Plain, non-secret configuration passed to the process. */
   env: Record<string, string>;
+  /** App-config keys a deployment needs from some layer; missing ones refuse it before anything starts. */
+  requires?: string[];
   components: ReleaseComponent[];
   features: ReleaseFeature[];
   /** In run order; `[]` for releases stored before migrations existed. */
@@ -144,6 +147,7 @@ export const releaseSpecSchema = z
       stopTimeoutMs: msField('grace between SIGTERM and SIGKILL', 0).default(d.stopTimeoutMs).describe('Grace between SIGTERM and SIGKILL, in ms.'),
       drain: drainSchema.optional().describe("The app's drain endpoint, polled while an old slot stops to show the work left."),
       env: envField.prefault({}).describe('Plain, non-secret configuration passed to the process.'),
+      requires: requiresField.optional().describe('App-config keys (plain or secret) a deployment needs from some layer; a missing one refuses it before anything starts.'),
       components: componentsField.optional().describe('Components and their versions; defaults to one named after the app.'),
       features: featuresField.default([]).describe('User-visible features this release contains; keys unique.'),
       migrations: migrationsField.default([]).describe('Schema migrations this release brings, in run order; ids unique.'),
@@ -163,7 +167,7 @@ export const releaseSpecSchema = z
     }
   })
   .transform((spec): ReleaseSpec => {
-    const { components, commit, tag, buildUrl, tests, ...rest } = spec;
+    const { components, commit, tag, buildUrl, tests, requires, ...rest } = spec;
     return {
       ...rest,
       components: components ? normalizeComponents(components) : [{ name: spec.app, version: spec.version }],
@@ -173,6 +177,7 @@ export const releaseSpecSchema = z
       ...(tag === undefined ? {} : { tag }),
       ...(buildUrl === undefined ? {} : { buildUrl }),
       ...(tests === undefined || Object.keys(tests).length === 0 ? {} : { tests }),
+      ...(requires === undefined || requires.length === 0 ? {} : { requires }),
     };
   });
 

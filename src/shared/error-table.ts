@@ -76,6 +76,11 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorClass>> = {
   AGENT_STATE_INVALID: OTHER,
   DATABASE_CORRUPT: OTHER,
   INTERNAL: OTHER,
+  // The server's own key files: not the caller's fault, and not fixed by trying again.
+  SECRET_KEY_MISSING: OTHER,
+  SECRET_KEY_INVALID: OTHER,
+  APP_CONFIG_MISSING: POLICY,
+  APP_CONFIG_CHANGED: CONFLICT,
   // The server's own TLS files (`server` start): bad input, never answered over HTTP.
   TLS_INVALID: BAD_INPUT,
   // The CLI or an agent does not trust the server's certificate: it cannot reach the server.

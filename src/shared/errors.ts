@@ -88,6 +88,14 @@ export type ErrorCode =
   | 'MACHINE_IN_USE'
   /** An instance with a deployed release cannot move to another machine yet ("Instances across machines"). */
   | 'INSTANCE_MOVE_UNSUPPORTED'
+  /** The server has no key file for a key id the app config uses; the message names it. */
+  | 'SECRET_KEY_MISSING'
+  /** A key file whose check value differs from the stored one, or that fails to decrypt. */
+  | 'SECRET_KEY_INVALID'
+  /** A release's `requires:` key that no app-config layer of the instance provides. */
+  | 'APP_CONFIG_MISSING'
+  /** The app config changed between read and write (another replica); try again. */
+  | 'APP_CONFIG_CHANGED'
   | 'INTERNAL';
 
 export interface ErrorOptions {

@@ -11,6 +11,8 @@ export function copySlot(slot: SlotRecord | null): SlotRecord | null {
   if (!slot) return null;
   const out: SlotRecord = { version: slot.version, status: slot.status, deploymentId: slot.deploymentId };
   if (slot.warmUntil !== undefined) out.warmUntil = slot.warmUntil;
+  if (slot.configVersion !== undefined) out.configVersion = slot.configVersion;
+  if (slot.configDigest !== undefined) out.configDigest = slot.configDigest;
   return out;
 }
 

@@ -19,3 +19,7 @@ export type MachineMethods = Pick<
   'insertJoinToken' | 'findJoinTokenByHash' | 'listJoinTokens' | 'revokeJoinToken' | 'joinMachine' | 'getMachine' | 'findMachineByCredentialHash' | 'listMachines' | 'updateMachine'
   | 'getDesiredState' | 'putDesiredDocument' | 'recordDesiredAnswer' | 'saveMachineReport'
 >;
+export type AppConfigMethods = Pick<
+  Store,
+  'getAppConfigVersion' | 'listAppConfigVersions' | 'insertAppConfigVersion' | 'rewriteAppConfigVersions' | 'deleteAppConfigVersions'
+>;

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import type { Store } from './store.ts';
+import { appConfigContract } from './contract/app-config-contract.ts';
 import { auditContract } from './contract/audit-contract.ts';
 import { channelContract } from './contract/channel-contract.ts';
 import { copiesContract } from './contract/copies-contract.ts';
@@ -58,4 +59,5 @@ export function storeContract(
   leaseContract(withStore);
   machineContract(withStore);
   placementContract(withStore);
+  appConfigContract(withStore);
 }

@@ -22,6 +22,7 @@ import type {
   ReleaseRecord,
   TokenRecord,
 } from './types.ts';
+import type { AppConfigVersion } from './app-config-records.ts';
 import type { DesiredAnswer, DesiredStateRecord, JoinOutcome, JoinRequest, JoinTokenRecord, MachineChange, MachineRecord, NewDesiredDocument } from './machine-records.ts';
 
 /**
@@ -200,6 +201,24 @@ export interface Store {
   recordDesiredAnswer(machine: string, number: number, answer: DesiredAnswer, at: number): Promise<DesiredStateRecord | undefined>;
   /** Keeps the agent's last report of what it runs (creating the row, number 0, if needed). */
   saveMachineReport(machine: string, report: Record<string, unknown>, at: number): Promise<void>;
+
+  /** An app-config version by id; the latest without one; undefined when there is none (yet, or pruned). */
+  getAppConfigVersion(id?: number): Promise<AppConfigVersion | undefined>;
+  /** Every kept app-config version, oldest first. */
+  listAppConfigVersions(): Promise<AppConfigVersion[]>;
+  /**
+   * Stores the next version and appends the audit entry, in one transaction, if `version.id` is the
+   * latest id + 1 (1 when there is none); false, changing nothing, otherwise: two replicas that
+   * both read version N store one N + 1, and the other tries again on the new one.
+   */
+  insertAppConfigVersion(version: AppConfigVersion, audit: NewAuditEntry): Promise<boolean>;
+  /**
+   * Key rotation: replaces the entries, active key and key checks of the given versions and appends
+   * the entry, in one transaction, if the latest id is still `expectLatest`; false, changing nothing, otherwise.
+   */
+  rewriteAppConfigVersions(versions: AppConfigVersion[], expectLatest: number, audit: NewAuditEntry): Promise<boolean>;
+  /** Deletes the given versions except the latest, which is never deleted; returns how many went. */
+  deleteAppConfigVersions(ids: number[]): Promise<number>;
 
   close(): Promise<void>;
 }

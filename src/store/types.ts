@@ -27,6 +27,10 @@ export interface SlotRecord {
   deploymentId: string;
   /** For a warm slot: when its rollback window ends and it gets drained and stopped. */
   warmUntil?: number;
+  /** The app-config version the slot was started with (absent: none, or before app config existed). */
+  configVersion?: number;
+  /** What the instance's app config was at that version (`''` or absent: no app config applied). */
+  configDigest?: string;
 }
 
 /** Where an instance runs: named machines, or every machine whose labels match a selector (`src/control/placement.ts`). */
@@ -154,6 +158,10 @@ export interface DeploymentRecord {
    * the warm slot: what it flipped to and how long the flip took.
    */
   rollback?: { strategy: 'flip-to-warm'; toVersion: string | null; toColor: Color; flippedAt: number; tookMs: number };
+  /** The app-config version its slot starts with: a deployment is the pair (release, config version). */
+  configVersion?: number;
+  /** The identity of the instance's app config at that version (`''`: none applies), compared by the planner. */
+  configDigest?: string;
   createdAt: number;
   updatedAt: number;
   finishedAt?: number;

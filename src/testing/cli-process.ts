@@ -138,18 +138,23 @@ export async function startProcess(
   dataDir: string,
   args: string[],
   env: Record<string, string> = {},
-  options: { netns?: string } = {},
+  /** `logs`: keep the process's log lines (stderr) at `debug` instead of passing `warn` and above through; read them with `logs()`. */
+  options: { netns?: string; logs?: boolean } = {},
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read the JSON line freely
-): Promise<{ child: ChildProcess; info: any; stop(): Promise<void> }> {
-  const [file, argv] = inNetns(options.netns, [CLI, '--data-dir', dataDir, '--json', ...args, '--log-level', 'warn']);
+): Promise<{ child: ChildProcess; info: any; stop(): Promise<void>; logs?(): string }> {
+  const [file, argv] = inNetns(options.netns, [CLI, '--data-dir', dataDir, '--json', ...args, '--log-level', options.logs ? 'debug' : 'warn']);
   const child = spawn(
     file,
     argv,
     {
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', 'pipe', options.logs ? 'pipe' : 'inherit'],
       env: cliEnv(env),
     },
   );
+  let logs = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    logs += chunk.toString();
+  });
   let buffer = '';
   const info = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -179,6 +184,7 @@ export async function startProcess(
   return {
     child,
     info,
+    logs: () => logs,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);

@@ -1,5 +1,6 @@
 // The example app Cutover deploys in the demo and the end-to-end tests.
 // It reads what Cutover gives every slot: PORT, APP_VERSION, CUTOVER_COLOR, CUTOVER_INSTANCE.
+import { createHash } from 'node:crypto';
 import { access } from 'node:fs/promises';
 import { createServer } from 'node:http';
 
@@ -59,6 +60,14 @@ const server = createServer((req, res) => {
       streams.delete(res);
     });
     return;
+  }
+  // Proves the app received its app config without ever showing a value: the SHA-256 of one
+  // variable (`?key=DATABASE_URL`), or null when it is unset.
+  if (req.url.startsWith('/api/config-hash?')) {
+    const key = new URL(req.url, 'http://x').searchParams.get('key') ?? '';
+    const value = process.env[key];
+    res.writeHead(200, { 'content-type': 'application/json' });
+    return res.end(JSON.stringify({ key, sha256: value === undefined ? null : createHash('sha256').update(value).digest('hex') }));
   }
   if (req.url === '/api/version') {
     res.writeHead(200, { 'content-type': 'application/json' });

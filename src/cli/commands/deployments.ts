@@ -84,6 +84,7 @@ interface DeployFlags {
   rolling?: boolean;
   maxUnavailable?: string;
   maxFailures?: string;
+  appConfigOnly?: boolean;
 }
 
 /** Exit code of `deploy`/`rollback --wait` that flipped with machines left behind (they converge when back). */
@@ -177,8 +178,9 @@ export function registerDeploymentCommands(program: Command): void {
     .command('deploy')
     .description('deploy a release to an instance: start it in the idle slot, health-check it, flip')
     .argument('<instance>', 'instance name')
-    .argument('<version>', 'release version')
+    .argument('[version]', 'release version (with --app-config-only: default the current one)')
     .option('--wait', 'wait until the deployment has finished, showing each step')
+    .option('--app-config-only', "deploy the instance's current release with the current app config, blue-green (a new slot, a flip, rollbackable)")
     .option('--reason <text>', 'why, for the audit log')
     .option('--steps <percents>', 'gradual cutover: percent of new clients on the new release at each step, e.g. 10,50,100 (0 = preview only)')
     .option('--pause <duration>', 'with --steps: hold between steps, e.g. 2m, or "manual" to wait for `cutover resume` (default 1m)')
@@ -189,21 +191,23 @@ export function registerDeploymentCommands(program: Command): void {
     .option('--max-unavailable <n>', 'with --rolling: machines per batch (default 1)')
     .option('--max-failures <n>', 'with --rolling: machines that may fail (left on the previous release, the deployment ends partial) before the rollout stops and flips back (default 0)')
     .option('--if-needed', 'when the instance already serves this version, do nothing and exit 0 (no deployment, nothing audited): a CI step can run again')
-    .action(async (instance: string, version: string, opts: DeployFlags, cmd: Command) => {
+    .action(async (instance: string, version: string | undefined, opts: DeployFlags, cmd: Command) => {
       const g = globals(cmd);
       const out = output(g.format);
+      if (version === undefined && !opts.appConfigOnly) throw new CutoverError('VALIDATION_FAILED', 'give the version to deploy, or --app-config-only to deploy the current release with the current app config');
       const rollout = rolloutFlags(opts); // bad flags are refused even when there is nothing to do
       const rolling = rollingFlags(opts);
       const client = await connect(g);
       if (opts.ifNeeded) {
         const s = await client.call<InstanceStatus>('GET', apiPath('instances', instance));
-        if (alreadyServes(s, version)) {
+        if (version !== undefined && alreadyServes(s, version) && !opts.appConfigOnly) {
           out.result({ instance, version, alreadyServes: true, deployment: null }, () => `${instance} already serves ${version}; nothing to do`);
           return;
         }
       }
       let d = await client.call<DeploymentView>('POST', apiPath('instances', instance, 'deploy'), {
-        version,
+        ...(version !== undefined ? { version } : {}),
+        ...(opts.appConfigOnly ? { appConfigOnly: true } : {}),
         ...(opts.reason ? { reason: opts.reason } : {}),
         ...rollout,
         ...rolling,

@@ -8,6 +8,7 @@ import { createMemoryInstances } from './memory-instances.ts';
 import { createMemoryLeases } from './memory-leases.ts';
 import { createMemoryProblems } from './memory-problems.ts';
 import { createMemoryMachines } from './memory-machines.ts';
+import { createMemoryAppConfig } from './memory-app-config.ts';
 
 /**
  * An in-memory store for unit tests of services. Same contract as the SQLite store. Every method
@@ -86,6 +87,8 @@ export function createMemoryStore(): Store {
 
     ...createMemoryFleet(audit),
     ...createMemoryMachines(audit),
+
+    ...createMemoryAppConfig(audit),
 
     async close() {},
   };

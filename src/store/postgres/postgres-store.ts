@@ -6,6 +6,7 @@ import { createPgDb, json } from './postgres-db.ts';
 import { createPostgresDeployments } from './postgres-deployments.ts';
 import { createPostgresFleet } from './postgres-fleet.ts';
 import { createPostgresMachines } from './postgres-machines.ts';
+import { createPostgresAppConfig } from './postgres-app-config.ts';
 import { createPostgresInstances } from './postgres-instances.ts';
 import { createPostgresLeases } from './postgres-leases.ts';
 import { createPostgresProblems } from './postgres-problems.ts';
@@ -97,6 +98,7 @@ export async function createPostgresStore(url: string, options: PostgresStoreOpt
 
     ...createPostgresFleet(db),
     ...createPostgresMachines(db),
+    ...createPostgresAppConfig(db),
 
     async close() {
       await pool.end();

@@ -13,6 +13,7 @@ import { createSqliteChannels } from './sqlite-channels.ts';
 import { createSqliteDeployments } from './sqlite-deployments.ts';
 import { createSqliteFleet } from './sqlite-fleet.ts';
 import { createSqliteMachines } from './sqlite-machines.ts';
+import { createSqliteAppConfig } from './sqlite-app-config.ts';
 import { createSqliteInstances } from './sqlite-instances.ts';
 import { createSqliteLeases } from './sqlite-leases.ts';
 import { createSqliteProblems } from './sqlite-problems.ts';
@@ -115,6 +116,7 @@ export function createSqliteStore(file: string, options: { log?: RowLog } = {}):
     ...createSqliteProblems(db),
     ...createSqliteFleet(db, audit),
     ...createSqliteMachines(db, audit),
+    ...createSqliteAppConfig(db, audit),
     async close() {
       if (db.isOpen) db.close();
     },
