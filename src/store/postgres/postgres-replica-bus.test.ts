@@ -38,7 +38,7 @@ replicaBusContract('postgres replica bus', async () => {
   };
 });
 
-test('postgres replica bus: rows are cleaned up; nothing but kinds and ids goes through NOTIFY', async () => {
+test('postgres replica bus: rows are cleaned up and hold bodies and answers sealed; nothing but kinds and ids goes through NOTIFY', async () => {
   const { url, raw, cleanup } = await database();
   const payloads: string[] = [];
   raw.on('notification', (m) => payloads.push(m.payload ?? ''));
@@ -46,10 +46,19 @@ test('postgres replica bus: rows are cleaned up; nothing but kinds and ids goes 
   const b = createPostgresReplicaBus(url, 'srv_b', { pollMs: 100, closeGraceMs: 100 });
   const a = createPostgresReplicaBus(url, 'srv_a', { pollMs: 100 });
   try {
-    await b.start({ serve: async (_m, type) => (type === 'slow' ? new Promise(() => {}) : { secret: 'answer-value' }) });
+    const rows: string[] = [];
+    await b.start({
+      serve: async (_m, type, body) => {
+        // While the call is in flight, its row is what the database keeps (and its WAL): sealed.
+        rows.push(JSON.stringify((await raw.query('SELECT body, answer, error FROM relayed_calls')).rows));
+        assert.deepEqual(body, type === 'slow' ? {} : { token: 'body-value' }, 'the holder opens the body');
+        return type === 'slow' ? new Promise(() => {}) : { secret: 'answer-value' };
+      },
+    });
     await a.start({ serve: async () => undefined });
     await b.claim('web-1');
-    await a.call('web-1', 'agent.state', { token: 'body-value' }, { timeoutMs: 5000 });
+    assert.deepEqual(await a.call('web-1', 'agent.state', { token: 'body-value' }, { timeoutMs: 5000 }), { secret: 'answer-value' }, 'the caller opens the answer');
+    rows.push(JSON.stringify((await raw.query('SELECT body, answer FROM relayed_calls')).rows));
     await assert.rejects(a.call('web-1', 'slow', {}, { timeoutMs: 200 }));
     // A timed-out call's row is deleted right after its caller was told.
     const deadline = Date.now() + 2000;
@@ -58,6 +67,8 @@ test('postgres replica bus: rows are cleaned up; nothing but kinds and ids goes 
       await new Promise((r) => setTimeout(r, 20));
     }
     for (const p of payloads) assert.doesNotMatch(p, /value/, p);
+    assert.ok(rows.length >= 2 && rows.some((r) => r.includes('"sealed":1')), JSON.stringify(rows));
+    for (const r of rows) assert.doesNotMatch(r, /value|token|secret/, 'bodies and answers are sealed in the rows');
     assert.ok(payloads.some((p) => /"k" *: *"call"/.test(p)));
   } finally {
     await a.close();

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { CutoverError } from '../../shared/index.ts';
 import { fromRelayedError, livenessKeys, noHolder, relayTimeout, relayedError } from '../replica-bus.ts';
+import { isSealed, newRelayKeys, relayCipher } from './relay-seal.ts';
 import type { MachineHolder, RelayedError, ReplicaBus, ReplicaBusListeners } from '../replica-bus.ts';
 
 /** Options of {@link createPostgresReplicaBus}. */
@@ -52,6 +53,21 @@ export function createPostgresReplicaBus(url: string, serverId: string, options:
   const pool = new pg.Pool({ connectionString: url, max: 3, application_name: applicationName });
   pool.on('error', () => {}); // an idle connection dropped: the next query opens another
   const keys = livenessKeys(serverId);
+  // Bodies and answers are sealed for the replica that reads them: what the rows leave in the WAL is ciphertext.
+  const relayKeys = newRelayKeys();
+  const cipher = relayCipher(relayKeys);
+  const publicKeys = new Map<string, string>();
+  /** A replica's published public key (cached: it changes only with the process, and so does its id). */
+  async function publicKeyOf(id: string): Promise<string> {
+    let key = publicKeys.get(id);
+    if (!key) {
+      const res = await pool.query<{ public_key: string }>('SELECT public_key FROM replicas WHERE server_id = $1', [id]);
+      key = res.rows[0]?.public_key;
+      if (!key) throw new CutoverError('INTERNAL', `replica ${id} published no relay key`);
+      publicKeys.set(id, key);
+    }
+    return key;
+  }
   const claimed = new Set<string>();
   const pending = new Map<string, Pending>();
   /** Answers notified before their caller knew the call's id (the insert's result still on its way). */
@@ -70,9 +86,9 @@ export function createPostgresReplicaBus(url: string, serverId: string, options:
       const locked = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS ok', keys);
       if (!locked.rows[0]?.ok) throw new CutoverError('INTERNAL', `another process holds the liveness lock of server ${serverId}`);
       await client.query(
-        `INSERT INTO replicas (server_id, replica, lock_a, lock_b, started_at) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (server_id) DO UPDATE SET replica = EXCLUDED.replica`,
-        [serverId, options.replica ?? null, keys[0], keys[1], Date.now()],
+        `INSERT INTO replicas (server_id, replica, lock_a, lock_b, public_key, started_at) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (server_id) DO UPDATE SET replica = EXCLUDED.replica, public_key = EXCLUDED.public_key`,
+        [serverId, options.replica ?? null, keys[0], keys[1], relayKeys.publicKey, Date.now()],
       );
       // Claims a peer's clean-up removed while this connection was away are made again.
       for (const machine of claimed) await claimRow(client, machine);
@@ -131,9 +147,9 @@ export function createPostgresReplicaBus(url: string, serverId: string, options:
   /** Takes the calls relayed here (one, or every one not taken yet) and runs each. */
   async function take(id?: string): Promise<void> {
     const res = await pool
-      .query<{ id: string; machine: string; type: string; body: unknown }>(
+      .query<{ id: string; machine: string; type: string; body: unknown; caller: string }>(
         `UPDATE relayed_calls SET taken = true WHERE holder = $1 AND NOT taken ${id === undefined ? '' : 'AND id = $2'}
-         RETURNING id::text, machine, type, body`,
+         RETURNING id::text, machine, type, body, caller`,
         id === undefined ? [serverId] : [serverId, id],
       )
       .catch(() => undefined);
@@ -143,21 +159,30 @@ export function createPostgresReplicaBus(url: string, serverId: string, options:
     }
   }
 
-  async function run(row: { id: string; machine: string; type: string; body: unknown }): Promise<void> {
+  async function run(row: { id: string; machine: string; type: string; body: unknown; caller: string }): Promise<void> {
     let answer: { v?: unknown } | null = null;
     let error: RelayedError | null = null;
+    let callerKey: string | undefined;
     try {
-      const value = await listeners!.serve(row.machine, row.type, row.body);
+      callerKey = await publicKeyOf(row.caller);
+      if (!isSealed(row.body)) throw new CutoverError('VALIDATION_FAILED', `a relayed ${row.type} came unsealed: refused`);
+      const body = cipher.open(callerKey, row.body, contextOf(row.machine, row.type));
+      const value = await listeners!.serve(row.machine, row.type, body);
       answer = value === undefined ? {} : { v: value };
     } catch (e) {
       error = relayedError(e);
     }
+    // Sealed for the caller; without its key (it is gone), nothing is written and it times out.
+    if (!callerKey) return;
+    const context = contextOf(row.machine, row.type, 'answer');
+    const sealedAnswer = answer === null ? null : cipher.seal(callerKey, answer, context);
+    const sealedError = error === null ? null : cipher.seal(callerKey, error, context);
     // The caller may have given up (its row deleted): then nothing is updated and nobody is told.
     await pool
       .query(
         `WITH u AS (UPDATE relayed_calls SET done = true, answer = $2, error = $3 WHERE id = $1 RETURNING caller, id)
          SELECT pg_notify('${CHANNEL}', json_build_object('k', 'answer', 'to', caller, 'id', id::text)::text) FROM u`,
-        [row.id, answer === null ? null : JSON.stringify(answer), error === null ? null : JSON.stringify(error)],
+        [row.id, sealedAnswer === null ? null : JSON.stringify(sealedAnswer), sealedError === null ? null : JSON.stringify(sealedError)],
       )
       .catch(() => undefined);
   }
@@ -165,15 +190,25 @@ export function createPostgresReplicaBus(url: string, serverId: string, options:
   /** Reads (and deletes) the answer of call `id`, if it is there, and settles the caller. */
   async function finish(id: string): Promise<void> {
     const res = await pool
-      .query<{ answer: { v?: unknown } | null; error: RelayedError | null }>('DELETE FROM relayed_calls WHERE id = $1 AND done RETURNING answer, error', [id])
+      .query<{ answer: unknown; error: unknown }>('DELETE FROM relayed_calls WHERE id = $1 AND done RETURNING answer, error', [id])
       .catch(() => undefined);
     const row = res?.rows[0];
     const call = pending.get(id);
     if (!row || !call) return;
     pending.delete(id);
     clearTimeout(call.timer);
-    if (row.error) call.reject(fromRelayedError(row.error));
-    else call.resolve(row.answer?.v);
+    try {
+      const holderKey = await publicKeyOf(call.holder);
+      const context = contextOf(call.machine, call.type, 'answer');
+      const open = (v: unknown): unknown => {
+        if (!isSealed(v)) throw new CutoverError('VALIDATION_FAILED', `the answer to a relayed ${call.type} came unsealed: refused`);
+        return cipher.open(holderKey, v, context);
+      };
+      if (row.error) call.reject(fromRelayedError(open(row.error) as RelayedError));
+      else call.resolve((open(row.answer) as { v?: unknown } | null)?.v);
+    } catch (error) {
+      call.reject(error as Error);
+    }
   }
 
   function giveUp(id: string, error: Error): void {
@@ -259,12 +294,20 @@ export function createPostgresReplicaBus(url: string, serverId: string, options:
       let id: string;
       let holder: string;
       try {
-        // The live holder and the row in one statement: no holder, no row.
+        // The live holder first (its key seals the body), then the row, only while it still holds the machine.
+        const held = await pool.query<{ server_id: string; public_key: string }>(
+          `SELECT s.server_id, r.public_key FROM machine_sessions s JOIN replicas r ON r.server_id = s.server_id WHERE s.machine = $1 AND ${LIVE}`,
+          [machine],
+        );
+        const to = held.rows[0];
+        if (!to) throw noHolder(machine);
+        publicKeys.set(to.server_id, to.public_key);
+        const sealed = cipher.seal(to.public_key, body ?? null, contextOf(machine, type));
         const res = await pool.query<{ id: string; holder: string }>(
-          `WITH h AS (SELECT s.server_id FROM machine_sessions s JOIN replicas r ON r.server_id = s.server_id WHERE s.machine = $1 AND ${LIVE}),
-           c AS (INSERT INTO relayed_calls (machine, caller, holder, type, body, created_at) SELECT $1, $2, h.server_id, $3, $4, $5 FROM h RETURNING id, holder)
+          `WITH c AS (INSERT INTO relayed_calls (machine, caller, holder, type, body, created_at)
+             SELECT $1, $2, s.server_id, $3, $4, $5 FROM machine_sessions s WHERE s.machine = $1 AND s.server_id = $6 RETURNING id, holder)
            SELECT id::text, holder, pg_notify('${CHANNEL}', json_build_object('k', 'call', 'to', holder, 'id', id::text)::text) FROM c`,
-          [machine, serverId, type, JSON.stringify(body ?? null), Date.now()],
+          [machine, serverId, type, JSON.stringify(sealed), Date.now(), to.server_id],
         );
         if (!res.rows[0]) throw noHolder(machine);
         ({ id, holder } = res.rows[0]);
@@ -295,3 +338,6 @@ export function createPostgresReplicaBus(url: string, serverId: string, options:
     },
   };
 }
+
+/** The additional data a relayed body (or its answer) is sealed under: it opens only as the same call's. */
+const contextOf = (machine: string, type: string, part: 'body' | 'answer' = 'body') => `${part} ${type} ${machine}`;

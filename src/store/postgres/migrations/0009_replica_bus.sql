@@ -4,7 +4,8 @@
 -- alive exactly while that lock is held, so a SIGKILLed one is dead as soon as PostgreSQL closes its
 -- connection; a dead replica's row is kept a day, so it is known dead rather than unknown). `machine_sessions`: which replica holds each machine's agent session (claimed on
 -- open, released on close; a dead replica's claim counts as none). `relayed_calls`: a call another
--- replica asked the holder to run on the machine's session, and its answer; NOTIFY on channel
+-- replica asked the holder to run on the machine's session, and its answer, both sealed for the
+-- replica that reads them (X25519 + AES-256-GCM, keys in memory only); NOTIFY on channel
 -- `cutover_bus` carries only ids, the bodies and answers stay in the rows (no 8000-byte limit), and
 -- the caller deletes its row once answered or given up.
 -- The triggers nudge every replica when instances or machines change: each recomputes the desired
@@ -15,6 +16,9 @@ CREATE TABLE replicas (
   replica TEXT,
   lock_a INTEGER NOT NULL,
   lock_b INTEGER NOT NULL,
+  -- Its X25519 public key: relayed bodies and answers are sealed for the one replica that reads them
+  -- (the private key never leaves the process; relay-seal.ts).
+  public_key TEXT NOT NULL,
   started_at BIGINT NOT NULL
 );
 
