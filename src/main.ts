@@ -10,7 +10,7 @@ import { cliConfigDir } from './config/index.ts';
 import type { Config } from './config/index.ts';
 import { describeDatabase, openArtifactBlobs, openReplicaBus, openStore } from './store/index.ts';
 import { createArtifactStore, createCachedArtifactStore } from './releases/index.ts';
-import { createDeployer, createTrafficControls, pruneArtifacts } from './deploy/index.ts';
+import { createDeployer, createTrafficControls, pendingConfigOf, pruneArtifacts } from './deploy/index.ts';
 import type { DeployerOptions } from './deploy/index.ts';
 import {
   advertiseServer,
@@ -118,8 +118,9 @@ export async function startServer(
   });
   // App config's key ring (ADR 0027): secrets are opened only on the way into a slot's spec.
   const keyRing = await withPrivateUmask(() => openServerKeyRing(config.appConfigKeyDir!, store, log));
+  const appConfig = createDeployAppConfig({ store, keyRing });
   const deployerOptions: DeployerOptions = {
-    appConfig: createDeployAppConfig({ store, keyRing }),
+    appConfig,
     store,
     runtime,
     clock,
@@ -166,7 +167,8 @@ export async function startServer(
     onLost: lost.onLost,
     onNeedsDeploy: lost.redeploy,
   });
-  const scheduler = createScheduler({ store, deployer, runtime, clock, log, intervalMs: config.fleetInterval });
+  // With the fleet policy's `applyAppConfig`, pending app config is deployed in each instance's window.
+  const scheduler = createScheduler({ store, deployer, runtime, clock, log, intervalMs: config.fleetInterval, pendingConfig: (instances) => pendingConfigOf(appConfig, instances) });
   const api = createApi({
     store,
     keyRing,

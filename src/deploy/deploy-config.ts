@@ -29,6 +29,23 @@ export function slotConfigOf(d: Pick<DeploymentRecord, 'configVersion' | 'config
   return d.configVersion === undefined ? {} : { configVersion: d.configVersion, configDigest: d.configDigest ?? '' };
 }
 
+/**
+ * The instances whose app config now differs from what their live slot started with (its config
+ * identity): a deployment of the same release would start a new pair. Instances serving nothing
+ * are left out (their next deployment takes the config anyway).
+ */
+export async function pendingConfigOf(config: DeployConfig, instances: readonly InstanceRecord[]): Promise<Set<string>> {
+  const pending = new Set<string>();
+  for (const instance of instances) {
+    const live = instance.activeColor ? instance.slots[instance.activeColor] : null;
+    if (!live) continue;
+    // One that cannot be resolved now (a key missing on this replica) is asked again next time.
+    const now = await config.current(instance).catch(() => undefined);
+    if (now && now.digest !== digestOf(live)) pending.add(instance.name);
+  }
+  return pending;
+}
+
 /** `spec` with the slot's environment at the deployment's config version (unchanged without app config). */
 export async function withSlotEnv(config: DeployConfig | undefined, instance: string, spec: ReleaseSpec, version: number | undefined): Promise<ReleaseSpec> {
   if (config === undefined || version === undefined) return spec;

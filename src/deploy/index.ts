@@ -87,3 +87,4 @@ export {
 } from './local-rollbacks.ts';
 export type { LocalRollbackDeps, LocalRollbackOutcome, LocalRollbackReconciler, LocalRollbackVerdict } from './local-rollbacks.ts';
 export type { ConfigIdentity, DeployConfig } from './deploy-config.ts';
+export { pendingConfigOf } from './deploy-config.ts';

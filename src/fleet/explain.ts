@@ -77,7 +77,7 @@ export function explain(entry: InstancePlan, now: number, options: ExplainOption
       return `${name} is due to ${move(d.version)} but waits for capacity: ${full}; it starts at a later tick.`;
     }
     case 'upgrade': {
-      const what = d.from === null ? `deploying ${d.to}` : `upgrading ${d.from} → ${d.to}`;
+      const what = d.from === null ? `deploying ${d.to}` : d.from === d.to ? `deploying ${d.to} again with its pending app config` : `upgrading ${d.from} → ${d.to}`;
       return `${name} is due: ${what} now (wave ${entry.wave + 1}, ${entry.environment}).`;
     }
   }

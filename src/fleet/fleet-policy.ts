@@ -65,6 +65,12 @@ export const fleetPolicySchema = z
       })
       .strict()
       .prefault({}),
+    applyAppConfig: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Deploy pending app config in each instance's window: an instance on its target release whose app config changed since its live slot started is upgraded to the same release with the new config (blue-green), through the same gates as an upgrade (holds, halts, windows, parallelism, retries; a failure counts against the release it runs). Off: config waits for `cutover deploy <instance> --app-config-only`.",
+      ),
     lookbackMs: z.int().min(60_000).default(30 * 86_400_000).describe('How far back deployment history counts for waves, budgets and retries.'),
   })
   .strict();

@@ -5,6 +5,7 @@ import type { HaltRecord, HoldRecord, InstanceRecord } from '../store/index.ts';
 import { LOCAL_MACHINE, fleetPolicySchema, pointerIndex } from './index.ts';
 import type { Attempt, Decision, FleetPlan, PlanInput } from './index.ts';
 import { planFleet } from './plan-fleet.ts';
+import { explain } from './explain.ts';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -569,4 +570,24 @@ test('capacity: admitted by wave, then the window closing soonest, then name', (
   assert.deepEqual(p.upgrades.map((e) => e.instance), ['t-y', 't-z', 'p-a-soon', 'p-b-soon', 'p-late']);
   assert.deepEqual(decisions(p)['p-anytime'], { kind: 'capacity', version: '1.5.0', limit: 'fleet', machine: null });
   assert.ok(p.upgrades.every((e) => e.decision.kind === 'upgrade' && p.entries.includes(e)));
+});
+
+test('pending app config: with applyAppConfig an instance on target is due for the same release, through the same gates; without it, on target', () => {
+  const instances = [inst('pending', { currentVersion: '1.5.0' }), inst('held', { currentVersion: '1.5.0' }), inst('settled', { currentVersion: '1.5.0' })];
+  const pendingConfig = new Set(['pending', 'held']);
+  const holds = new Map([['held', hold('held', null)]]);
+  const off = plan({ instances, pendingConfig, holds });
+  assert.deepEqual(decisions(off), {
+    pending: { kind: 'on-target', version: '1.5.0' },
+    held: { kind: 'on-target', version: '1.5.0' },
+    settled: { kind: 'on-target', version: '1.5.0' },
+  });
+  const on = plan({ instances, pendingConfig, holds, policy: { applyAppConfig: true } });
+  assert.deepEqual(decisions(on).pending, { kind: 'upgrade', from: '1.5.0', to: '1.5.0' });
+  assert.equal(kindOf(on, 'held'), 'held', 'a hold keeps its config too');
+  assert.deepEqual(decisions(on).settled, { kind: 'on-target', version: '1.5.0' });
+  // Outside its window it waits like an upgrade.
+  const closed = plan({ instances: [inst('pending', { currentVersion: '1.5.0', window: 'Sat 02:00-04:00 UTC' })], pendingConfig, policy: { applyAppConfig: true } });
+  assert.equal(kindOf(closed, 'pending'), 'waiting-window');
+  assert.match(explain(on.entries.find((e) => e.instance === 'pending')!, NOW), /deploying 1\.5\.0 again with its pending app config/);
 });

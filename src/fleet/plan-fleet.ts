@@ -188,7 +188,9 @@ function decide(
   if (target.kind === 'none') return { kind: 'no-target' };
   if (target.version === null) return { kind: 'unresolved', channel: target.kind === 'channel' ? target.channel : '' };
   const version = target.version;
-  if (target.onTarget) return { kind: 'on-target', version };
+  // On target with app config pending, and the policy applies it: due like an upgrade to the same release.
+  const configPending = policy.applyAppConfig && input.pendingConfig?.has(inst.name) === true;
+  if (target.onTarget && !configPending) return { kind: 'on-target', version };
 
   const hold = input.holds.get(inst.name);
   if (hold && (hold.until === null || hold.until > now)) return { kind: 'held', hold };

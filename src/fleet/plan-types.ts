@@ -35,6 +35,11 @@ export interface PlanInput {
    * (no placement, a single-agent install) counts against one shared budget, `LOCAL_MACHINE`.
    */
   machines: ReadonlyMap<string, readonly string[]>;
+  /**
+   * Instances whose app config changed since their live slot started (issue 20): with the policy's
+   * `applyAppConfig`, one on its target release is due for the same release with the new config.
+   */
+  pendingConfig?: ReadonlySet<string>;
 }
 
 /** The machine budget of instances that name no machine: one, shared by all of them. */
@@ -42,6 +47,7 @@ export const LOCAL_MACHINE = '(local)';
 
 /** Why an instance is or is not upgraded now. One variant per sentence `why` can say. */
 export type Decision =
+  /** `from` equal to `to`: the same release with its pending app config (`applyAppConfig`). */
   | { kind: 'upgrade'; from: string | null; to: string }
   | { kind: 'on-target'; version: string }
   | { kind: 'no-target' }

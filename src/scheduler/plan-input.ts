@@ -23,8 +23,11 @@ export function toAttempt(d: DeploymentRecord, appOf: (instance: string) => stri
 
 export const SCHEDULER_ACTOR = 'scheduler';
 
+/** Which instances have app config pending (issue 20): asked only when the policy applies it. */
+export type PendingConfig = (instances: readonly InstanceRecord[]) => Promise<ReadonlySet<string>>;
+
 /** Reads everything the planner decides from, as of `now`. */
-export async function loadPlanInput(store: Store, policy: FleetPolicy, now: number): Promise<PlanInput> {
+export async function loadPlanInput(store: Store, policy: FleetPolicy, now: number, pendingConfig?: PendingConfig): Promise<PlanInput> {
   const [instances, machines, pointers, holds, halts, deployments] = await Promise.all([
     store.listInstances(),
     store.listMachines(),
@@ -48,6 +51,7 @@ export async function loadPlanInput(store: Store, policy: FleetPolicy, now: numb
     halts,
     attempts,
     machines: machinesByInstance(instances, machines),
+    ...(policy.applyAppConfig && pendingConfig ? { pendingConfig: await pendingConfig(instances) } : {}),
   };
 }
 

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { ManualClock, silentLogger } from '../shared/index.ts';
 import { createMemoryStore, verifyAuditChain } from '../store/index.ts';
 import type { Store } from '../store/index.ts';
-import { createDeployer } from '../deploy/index.ts';
+import { createDeployer, pendingConfigOf } from '../deploy/index.ts';
 import { FakeRuntime, testReleaseSpec } from '../testing/index.ts';
 import type { Deployer } from '../deploy/index.ts';
 import { createInstance, createInstanceSchema, ensureBuiltInChannels, promote, resumeRollout, updateChannel, updateFleetPolicy } from '../control/index.ts';
@@ -170,4 +170,41 @@ test('fleet upgrades run the release tests: smoke, then verify after the flip, a
   assert.deepEqual(second.started, []);
   assert.equal((await versions(store, deployer)).p1, '1.0.0', 'production never saw it');
   await s.stop();
+});
+
+test('applyAppConfig: an instance on its release whose app config changed is deployed again with it in its window, once; off, it waits', async () => {
+  const store = createMemoryStore();
+  const clock = new ManualClock(Date.parse('2026-11-23T12:00:00Z'));
+  const runtime = new FakeRuntime();
+  runtime.now = () => clock.now();
+  // App config as the deployer sees it: one version number and digest for every instance, changed by the test.
+  let config = { version: 1, digest: 'cfg-1' };
+  const appConfig = {
+    current: async () => config,
+    requireKeys: async () => undefined,
+    slotEnv: async (_i: string, spec: { env: Record<string, string> }, version: number) => ({ ...spec.env, CONFIG_VERSION: String(version) }),
+  };
+  const deployer = createDeployer({ store, runtime, clock, openArtifact: () => Readable.from([]), rollbackWindowMs: 60_000, lockTtlMs: 60_000, appConfig });
+  await ensureBuiltInChannels({ store, clock });
+  await store.insertRelease({ app: 'shop', version: '1.0.0', digest: '1.0.0', spec: testReleaseSpec('1.0.0'), createdAt: 1, createdBy: 'ci' });
+  await createInstance({ store, clock }, createInstanceSchema.parse({ name: 'p1', app: 'shop', hosts: ['p1.test'], environment: 'production', target: { channel: 'release' } }), ADMIN);
+  await promote({ store, clock }, { version: '1.0.0', force: false }, 'release', ADMIN);
+  const scheduler = createScheduler({ store, deployer, runtime, clock, log: silentLogger, intervalMs: 1000, owner: 'a', pendingConfig: (instances) => pendingConfigOf(appConfig, instances) });
+  assert.equal((await scheduler.tick()).started.length, 1, 'the release first');
+  await deployer.idle();
+  assert.equal((await scheduler.tick()).started.length, 0, 'nothing pending');
+
+  config = { version: 2, digest: 'cfg-2' };
+  assert.equal((await scheduler.tick()).started.length, 0, 'the policy does not apply config: it waits for deploy --app-config-only');
+  await updateFleetPolicy({ store, clock }, { policy: { applyAppConfig: true } }, ADMIN);
+  const applied = await scheduler.tick();
+  assert.equal(applied.started.length, 1, JSON.stringify(applied));
+  await deployer.idle();
+  const [last] = await store.listDeployments({ instance: 'p1', limit: 1 });
+  assert.equal(last?.status, 'succeeded');
+  assert.equal(last?.toVersion, '1.0.0', 'the same release');
+  assert.equal(last?.configVersion, 2, 'with the new config');
+  assert.equal(runtime.instances.get('p1')!.slots.find((s) => s.color === runtime.instances.get('p1')!.active)?.version, '1.0.0');
+  assert.equal((await scheduler.tick()).started.length, 0, 'applied once');
+  await scheduler.stop();
 });

@@ -8,6 +8,7 @@ import { explain, planFleet } from '../fleet/index.ts';
 import type { FleetPlan } from '../fleet/index.ts';
 import { duePromotions, getFleetPolicy, promote, readFleetPolicy, reportProblem } from '../control/index.ts';
 import { SCHEDULER_ACTOR, loadPlanInput } from './plan-input.ts';
+import type { PendingConfig } from './plan-input.ts';
 
 /** The lease row that makes one server replica the scheduler (a name no instance can have). */
 export const LEADER_LEASE = '~fleet-scheduler';
@@ -44,6 +45,8 @@ export interface SchedulerOptions {
    * an agent outage neither fills the history with failed deployments nor eats failure budgets.
    */
   runtime?: Pick<Runtime, 'describe'>;
+  /** Instances whose app config changed since their live slot started: with `applyAppConfig`, due in their window. */
+  pendingConfig?: PendingConfig;
 }
 
 export interface Scheduler {
@@ -119,7 +122,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     if (!policy.enabled) return report;
 
     report.promoted = await autoPromote(now);
-    const plan = planFleet(await loadPlanInput(store, policy, now));
+    const plan = planFleet(await loadPlanInput(store, policy, now, options.pendingConfig));
     report.counts = plan.counts;
 
     for (const h of plan.halts) {
@@ -208,7 +211,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     },
     async plan(at) {
       const now = at ?? clock.now();
-      return planFleet(await loadPlanInput(store, await getFleetPolicy(store), now));
+      return planFleet(await loadPlanInput(store, await getFleetPolicy(store), now, options.pendingConfig));
     },
     start() {
       if (timer) return;

@@ -144,6 +144,7 @@ export function registerFleetCommands(program: Command): void {
     .option('--budget <n>', 'halt a version when more than n instances failed to upgrade to it')
     .option('--budget-share <share>', 'or when more than this share (0–1) of those tried failed')
     .option('--retries <n>', 'attempts per instance and version before giving up')
+    .option('--apply-app-config <on|off>', "on: deploy pending app config in each instance's window (the same release again, blue-green); off: it waits for deploy --app-config-only")
     .option('--backoff <duration>', 'wait after a first failure, doubled after each further one (e.g. 10m)')
     .option('--reason <text>', 'why, for the audit log')
     .action(async (opts: Record<string, string | string[] | boolean | undefined>, cmd: Command) => {
@@ -153,6 +154,10 @@ export function registerFleetCommands(program: Command): void {
       if (opts.enable && opts.disable) throw new CutoverError('VALIDATION_FAILED', '--enable and --disable contradict each other; give one');
       if (opts.enable) policy.enabled = true;
       if (opts.disable) policy.enabled = false;
+      if (opts.applyAppConfig !== undefined) {
+        if (opts.applyAppConfig !== 'on' && opts.applyAppConfig !== 'off') throw new CutoverError('VALIDATION_FAILED', `--apply-app-config takes on or off, not "${String(opts.applyAppConfig)}"`);
+        policy.applyAppConfig = opts.applyAppConfig === 'on';
+      }
       if (typeof opts.waves === 'string') {
         policy.waves = opts.waves.split(',').map((w) => {
           const [environment, n] = w.trim().split(':');
