@@ -82,7 +82,7 @@ async function processesHolding(needle: string): Promise<{ pid: string; where: s
   return found;
 }
 
-test('a secret reaches its slots and nothing else; a config change deploys blue-green under load and rolls back', async () => {
+test('a secret reaches its slots and nothing else; a config change deploys blue-green under load and rolls back, warm and cold', async () => {
   const published = await cutover(data.dir, ['release', 'publish', await manifest(data.dir, '1.0.0', 'requires: [DATABASE_URL]\nenv:\n  CURRENCY: USD\n')]);
   assert.equal(published.code, 0, published.stderr + published.stdout);
   assert.equal((await cutover(data.dir, ['instance', 'create', 'acme-live', '--app', 'hello', '--host', HOST, '--environment', 'production'])).code, 0);
@@ -150,6 +150,20 @@ test('a secret reaches its slots and nothing else; a config change deploys blue-
   assert.equal(back.json.strategy, 'flip-to-warm');
   assert.equal(await configHash('CURRENCY'), sha('USD'), 'the old value is back');
   assert.equal(await configHash('API_KEY'), null, 'the warm pair had no API_KEY');
+  assert.equal(await configHash('DATABASE_URL'), sha(SECRET));
+  // A cold rollback: two releases later no slot holds 1.0.0 any more; rolling back to it starts it
+  // again with the config its last deployment recorded (USD, no API_KEY), not today's.
+  for (const v of ['1.1.0', '1.2.0']) {
+    assert.equal((await cutover(data.dir, ['release', 'publish', await manifest(data.dir, v, 'env:\n  CURRENCY: USD\n')])).code, 0);
+    const forward = await cutover(data.dir, ['deploy', 'acme-live', v, '--wait']);
+    assert.equal(forward.json.status, 'succeeded', forward.stdout);
+  }
+  assert.equal(await configHash('CURRENCY'), sha('EUR'), 'forward deployments take the current config');
+  const cold = await cutover(data.dir, ['rollback', 'acme-live', '--to', '1.0.0', '--wait']);
+  assert.equal(cold.json.status, 'succeeded', cold.stdout);
+  assert.equal(cold.json.strategy, 'start-and-flip', 'cold: no slot held 1.0.0');
+  assert.equal(await configHash('CURRENCY'), sha('USD'), 'the old values are back after a cold rollback too');
+  assert.equal(await configHash('API_KEY'), null);
   assert.equal(await configHash('DATABASE_URL'), sha(SECRET));
   await new Promise((r) => setTimeout(r, 200));
   const result = await traffic.stop();
