@@ -3,8 +3,9 @@
 // is away, but sealed with a per-machine key kept beside them, never in them. AES-256-GCM as on
 // the server (ADR 0027); a copy of the state files alone holds no secret.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { writeKeyFile } from '../shared/index.ts';
 
 /** A slot's environment as the state file holds it. */
 export interface SealedEnv {
@@ -31,13 +32,7 @@ export function machineEnvKey(stateBase: string): Buffer {
   }
   const key = randomBytes(32);
   try {
-    const fd = openSync(file, 'wx', 0o600);
-    try {
-      writeSync(fd, `${key.toString('base64')}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    writeKeyFile(file, key);
     return key;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');

@@ -1,6 +1,6 @@
-import { mkdirSync, openSync, readdirSync, readFileSync, statSync, writeSync, closeSync, fsyncSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { CutoverError } from '../shared/index.ts';
+import { CutoverError, writeKeyFile } from '../shared/index.ts';
 import { KEY_BYTES, KEY_ID, newKey } from './key-ring.ts';
 
 // The key ring's files: one `<id>.key` per key (base64 of 32 random bytes), in a directory the
@@ -35,13 +35,7 @@ export function writeNewKey(dir: string, id: string): Buffer {
   if (!KEY_ID.test(id)) throw new CutoverError('VALIDATION_FAILED', `key id ${JSON.stringify(id.slice(0, 70))} must be letters, digits, "-" and "_" (at most 64)`);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const key = newKey();
-  const fd = openSync(join(dir, `${id}.key`), 'wx', 0o600);
-  try {
-    writeSync(fd, `${key.toString('base64')}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  writeKeyFile(join(dir, `${id}.key`), key);
   return key;
 }
 

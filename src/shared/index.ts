@@ -24,3 +24,4 @@ export { certFingerprint, keyFileProblem, readTlsFiles } from './tls-files.ts';
 export type { TlsFiles } from './tls-files.ts';
 export { JOIN_TOKEN_PREFIX, encodeJoinToken, parseJoinToken } from './join-token.ts';
 export type { JoinTokenContent, PinKind } from './join-token.ts';
+export { writeKeyFile } from './key-file.ts';
