@@ -4,7 +4,7 @@
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -194,14 +194,23 @@ export async function startProcess(
   };
 }
 
-/** Writes a release manifest of the example app with overrides, in `dir`. */
-export async function manifest(dir: string, version: string, extra = ''): Promise<string> {
+/** Writes a release manifest of the example app (or of `artifact`, a directory) with overrides, in `dir`. */
+export async function manifest(dir: string, version: string, extra = '', artifact = join(EXAMPLE, 'app')): Promise<string> {
   const file = join(dir, `${version}.yml`);
-  await writeFile(
-    file,
-    `extends: ${join(EXAMPLE, 'cutover.yml')}\nversion: ${version}\nartifact: ${join(EXAMPLE, 'app')}\n${extra}`,
-  );
+  await writeFile(file, `extends: ${join(EXAMPLE, 'cutover.yml')}\nversion: ${version}\nartifact: ${artifact}\n${extra}`);
   return file;
+}
+
+/**
+ * A copy of the example app in `dir/bulky-app` with `files` more small files: a start step long
+ * enough to be seen running (each machine unpacks its own copy).
+ */
+export async function bulkyExampleApp(dir: string, files = 400): Promise<string> {
+  const bulky = join(dir, 'bulky-app');
+  await cp(join(EXAMPLE, 'app'), bulky, { recursive: true });
+  await mkdir(join(bulky, 'pad'));
+  await Promise.all(Array.from({ length: files }, (_, i) => writeFile(join(bulky, 'pad', `f${i}`), `${i}\n`)));
+  return bulky;
 }
 
 /**

@@ -20,6 +20,7 @@ export {
   freePort,
   isolateCliConfig,
   localToken,
+  bulkyExampleApp,
   manifest,
   portFlags,
   ports,

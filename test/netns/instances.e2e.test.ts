@@ -1,10 +1,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmod, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { EXAMPLE, startNetnsCluster, waitFor } from '../../src/testing/index.ts';
+import { bulkyExampleApp, manifest, startNetnsCluster, waitFor } from '../../src/testing/index.ts';
 import type { ClusterAgent, MachineProbes, NetnsCluster, Prober } from '../../src/testing/index.ts';
 
 /**
@@ -65,10 +65,7 @@ async function publishReleases() {
   const smokeWaits = (v: string) => `tests:\n  smoke:\n    command: "while [ ! -e ${marker(`smoke-${v}`)} ]; do sleep 0.05; done"\n    timeout: 1m\n`;
   // A start step long enough to be seen: each machine unpacks its own copy of 400 more files.
   // Held at health too, so that nothing but the lost machine can end its deployment.
-  const bulky = join(c.dir, 'bulky-app');
-  await cp(join(EXAMPLE, 'app'), bulky, { recursive: true });
-  await mkdir(join(bulky, 'pad'));
-  await Promise.all(Array.from({ length: 400 }, (_, i) => writeFile(join(bulky, 'pad', `f${i}`), `${i}\n`)));
+  const bulky = await bulkyExampleApp(c.dir);
   const releases: [string, string, string?][] = [
     ['1.0.0', ''],
     ['1.1.0', held('1.1.0'), bulky],
@@ -79,11 +76,7 @@ async function publishReleases() {
   ];
   for (const v of ['1.1.0', '1.2.0', '4.0.0']) await writeFile(marker(`sick-${v}`), '');
   await Promise.all(
-    releases.map(async ([version, extra, artifact]) => {
-      const file = join(c.dir, `${version}.yml`);
-      await writeFile(file, `extends: ${join(EXAMPLE, 'cutover.yml')}\nversion: ${version}\nartifact: ${artifact ?? join(EXAMPLE, 'app')}\n${extra}`);
-      await c.cli('release', 'publish', file);
-    }),
+    releases.map(async ([version, extra, artifact]) => c.cli('release', 'publish', await manifest(c.dir, version, extra, artifact))),
   );
 }
 

@@ -1,8 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, cp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EXAMPLE, startNetnsCluster, startTestCluster, waitFor } from '../../src/testing/index.ts';
+import { bulkyExampleApp, manifest, startNetnsCluster, startTestCluster, waitFor } from '../../src/testing/index.ts';
 import type { MachineProbes, NetnsCluster, Prober, TestCluster } from '../../src/testing/index.ts';
 
 /**
@@ -71,10 +71,7 @@ after(async () => {
 async function publishReleases() {
   const held = (v: string) => `env:\n  UNHEALTHY_FILE: ${marker(`sick-${v}`)}\n`;
   const verifyWaits = (v: string) => `tests:\n  verify:\n    command: "while [ ! -e ${marker(`verify-${v}`)} ]; do sleep 0.05; done"\n    timeout: 1m\n`;
-  const bulky = join(c.dir, 'bulky-app');
-  await cp(join(EXAMPLE, 'app'), bulky, { recursive: true });
-  await mkdir(join(bulky, 'pad'));
-  await Promise.all(Array.from({ length: 400 }, (_, i) => writeFile(join(bulky, 'pad', `f${i}`), `${i}\n`)));
+  const bulky = await bulkyExampleApp(c.dir);
   const releases: [string, string, string?][] = [
     ['1.0.0', ''],
     ['1.1.0', held('1.1.0'), bulky],
@@ -83,11 +80,7 @@ async function publishReleases() {
     ['3.0.0', verifyWaits('3.0.0')],
   ];
   for (const v of ['1.1.0', '1.2.0']) await writeFile(marker(`sick-${v}`), '');
-  for (const [version, extra, artifact] of releases) {
-    const file = join(c.dir, `${version}.yml`);
-    await writeFile(file, `extends: ${join(EXAMPLE, 'cutover.yml')}\nversion: ${version}\nartifact: ${artifact ?? join(EXAMPLE, 'app')}\n${extra}`);
-    await c.cli('release', 'publish', file);
-  }
+  for (const [version, extra, artifact] of releases) await c.cli('release', 'publish', await manifest(c.dir, version, extra, artifact));
 }
 
 interface Step {
