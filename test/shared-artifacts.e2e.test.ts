@@ -150,7 +150,14 @@ test('an agent whose replica dies reconnects to the other within seconds; what i
     await waitFor('load through the agent', () => traffic.result.ok > 20, 10_000);
     a.child.kill('SIGKILL');
     const killed = Date.now();
-    await waitFor('the agent to reconnect to B', () => connectedVia(viaB), 20_000);
+    // Connected, and seen since A died: B records a heartbeat as the session opens (the list of
+    // which replica holds what lags a replica's death by up to two seconds, so `connected` alone
+    // could still be A's).
+    const seenSince = async () => {
+      const item = (await viaB(['machine', 'list'])).json?.items?.find((m: { name: string }) => m.name === 'web-2') as { connected: boolean; lastHeartbeat: string | null } | undefined;
+      return item?.connected === true && item.lastHeartbeat !== null && Date.parse(item.lastHeartbeat) >= killed;
+    };
+    await waitFor('the agent to reconnect to B', seenSince, 20_000);
     tookMs = Date.now() - killed;
     assert.ok(tookMs < 10_000, `reconnected to B ${tookMs} ms after A died`);
     const d = await ok(viaB, ['deploy', 'shop', '1.1.0', '--wait']);

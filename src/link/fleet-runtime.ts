@@ -3,7 +3,7 @@
 // placed (an earlier version's install upgraded in place), its local rollbacks recorded, what it
 // runs kept for drift, and its desired-state document sent.
 import type { Readable } from 'node:stream';
-import { CutoverError, systemActor } from '../shared/index.ts';
+import { CutoverError, isCutoverError, systemActor } from '../shared/index.ts';
 import type { Clock, Color, Logger } from '../shared/index.ts';
 import type { Store } from '../store/index.ts';
 import { instancesOnMachine, machinesOf, nextDesiredState, placeUnplacedInstances, recordDesiredAnswer, recordMachineReport } from '../control/index.ts';
@@ -18,6 +18,8 @@ import { runtimeOver } from './runtime-over.ts';
 import type { SendMessage } from './runtime-over.ts';
 import { notConnected, openSessionLogs } from './session-runtime.ts';
 
+/** How long a relayed call looks for its machine again after the replica holding it is found gone (its agent reconnects within seconds). */
+const HOLDER_CHANGE_WAIT_MS = 3000;
 /** How long a call waits for the instance's machines to connect before it goes on without them. */
 const CONNECT_GRACE_MS = 3000;
 /** How long after this server's start, or after a machine's session ended, a call waits for it. */
@@ -48,14 +50,44 @@ export function createFleetRuntime(deps: FleetRuntimeDeps) {
   const runtimes = new Map<string, Runtime>();
   /** Connected to this replica, or to another live one of the database. */
   const reachable = (machine: string): boolean => deps.link().sessionOf(machine) !== undefined || deps.relay?.remoteHolder(machine) !== undefined;
+  const localSession = (machine: string) => {
+    const session = deps.link().sessionOf(machine);
+    return session && !session.closed ? session : undefined;
+  };
   /** A message to the machine over its session here, whichever it has at the time, else through the replica holding it. */
   const sendTo = (machine: string): SendMessage =>
     ((name, request) => {
-      const session = deps.link().sessionOf(machine);
-      if (session && !session.closed) return session.call(name, request);
-      if (deps.relay?.remoteHolder(machine)) return deps.relay.send(machine)(name, request);
+      const session = localSession(machine);
+      if (session) return session.call(name, request);
+      if (deps.relay?.remoteHolder(machine)) return relayed(deps.relay, machine, name, request);
       return Promise.reject(notConnected(machine));
     }) as SendMessage;
+
+  /**
+   * A call through the replica this one last read as the machine's holder. That list lags a
+   * replica's death by up to its refresh, and the dead replica's agents reconnect within seconds:
+   * when the relay answers the machine unreachable, the holders are read again and the call goes to
+   * wherever the machine is now (here or another replica), for up to {@link HOLDER_CHANGE_WAIT_MS}.
+   * Sending it again is safe: the agent answers a repeated `once` call from what it remembers.
+   */
+  async function relayed(relay: ReplicaRelay, machine: string, name: Parameters<SendMessage>[0], request: Parameters<SendMessage>[1]): Promise<unknown> {
+    const deadline = Date.now() + HOLDER_CHANGE_WAIT_MS;
+    for (;;) {
+      try {
+        return await relay.send(machine)(name, request);
+      } catch (error) {
+        if (!isCutoverError(error) || error.code !== 'AGENT_UNREACHABLE' || Date.now() >= deadline) throw error;
+        for (;;) {
+          await new Promise((r) => setTimeout(r, 100));
+          await relay.refresh();
+          const session = localSession(machine);
+          if (session) return session.call(name, request);
+          if (relay.remoteHolder(machine)) break;
+          if (Date.now() >= deadline) throw error;
+        }
+      }
+    }
+  }
   const runtimeOf = (machine: string): Runtime | undefined => {
     if (!reachable(machine)) return undefined;
     let runtime = runtimes.get(machine);

@@ -24,6 +24,8 @@ export interface ReplicaRelay {
   connected(): string[];
   /** Sends a message to `machine` through the replica holding its session. */
   send(machine: string): SendMessage;
+  /** Reads which replica holds each machine now (the list is otherwise read on claims and every few seconds). */
+  refresh(): Promise<void>;
   /** Starts serving relayed calls; `onDesiredChanged` when instances or machines changed on any replica. */
   start(onDesiredChanged: () => void): Promise<void>;
   /** Ends `machine`'s session wherever it is held (this replica's link does so for its own). */
@@ -84,6 +86,7 @@ export function createReplicaRelay(deps: { bus: ReplicaBus; link: () => AgentLin
       timer = setInterval(() => void refresh(), REFRESH_MS);
       timer.unref();
     },
+    refresh,
     disconnect: (machine, why) => bus.disconnect(machine, why),
     async close() {
       clearInterval(timer);
