@@ -130,7 +130,9 @@ const batch: StepRunner = async (deps, d, spec, step) => {
   const { runtime } = deps;
   if (!machines || !spansMachines(runtime)) throw new CutoverError('INTERNAL', `deployment ${d.id} has no machines for ${step.name}`);
   const failures: MachineFailure[] = [];
-  const checked = await Promise.all(machines.map((m) => startAndCheck(deps, d, spec, step, m, failures)));
+  // The slot's environment once for the batch (a key this replica lacks fails the batch, not a machine).
+  const slot = slotSpecOf(d.instance, d.toColor, d.toVersion, d.id, await withSlotEnv(deps.appConfig, d.instance, spec, d.configVersion));
+  const checked = await Promise.all(machines.map((m) => startAndCheck(deps, d, slot, spec.deployTimeoutMs, step, m, failures)));
   const healthy = machines.filter((_, i) => checked[i] !== undefined);
   withinBudget(d, n, machines, failures);
   let flippedAt: number | undefined;
@@ -169,15 +171,23 @@ interface MachineFailure {
  * replica, a machine running this deployment's slot keeps it, and the wait gets what is left of the
  * deploy timeout.
  */
-async function startAndCheck(deps: RunnerDeps, d: DeploymentRecord, spec: Parameters<StepRunner>[2], step: StepRecord, machine: string, failures: MachineFailure[]): Promise<number | undefined> {
+async function startAndCheck(
+  deps: RunnerDeps,
+  d: DeploymentRecord,
+  slot: ReturnType<typeof slotSpecOf>,
+  deployTimeoutMs: number,
+  step: StepRecord,
+  machine: string,
+  failures: MachineFailure[],
+): Promise<number | undefined> {
   const runtime = deps.runtime;
   if (!spansMachines(runtime)) return undefined;
   const on = runtime.on([machine]);
   const named = (message: string) => (message.startsWith('on machine ') ? message : `on machine ${machine}: ${message}`);
   try {
     const kept = resumedStep(step) ? await keptSlot(on, d) : undefined;
-    if (!kept) await on.startSlot(slotSpecOf(d.instance, d.toColor, d.toVersion, d.id, await withSlotEnv(deps.appConfig, d.instance, spec, d.configVersion)));
-    const result = await deps.hold.abortable(d, on.waitHealthy(d.instance, d.toColor, remainingMs(step, spec.deployTimeoutMs, deps.clock.now())));
+    if (!kept) await on.startSlot(slot);
+    const result = await deps.hold.abortable(d, on.waitHealthy(d.instance, d.toColor, remainingMs(step, deployTimeoutMs, deps.clock.now())));
     if (result.ok) return result.healthySince;
     failures.push({ machine, message: named(result.message), reason: result.reason });
   } catch (error) {
