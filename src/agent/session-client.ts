@@ -10,8 +10,8 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { CutoverError, diskFullError, httpStatusFor, isCutoverError, validate } from '../shared/index.ts';
 import type { Logger } from '../shared/index.ts';
-import { FrameDecoder, PROTOCOL_VERSION, encodeFrame, idempotencyKey, specOf } from '../protocol/index.ts';
-import type { CallFrame, Frame, InstanceStats, MessageName, RequestOf } from '../protocol/index.ts';
+import { FrameDecoder, PROTOCOL_VERSION, encodeFrame, specOf, undoneBy } from '../protocol/index.ts';
+import type { CallFrame, Frame, InstanceStats, MessageName } from '../protocol/index.ts';
 import type { ProtocolHandlers } from './protocol-handlers.ts';
 import { downloadArtifact } from './artifact-download.ts';
 import { connectPinned } from './pinned-tls.ts';
@@ -144,19 +144,6 @@ function shared<T>(inflight: Map<string, Promise<unknown>>, key: string, run: ()
   return started;
 }
 
-/**
- * A slot stopped (or its instance removed) undoes the slot's earlier start: a `slot.start` with the
- * same deployment id after it (convergence restarting a release a rolling batch stopped) must start
- * the slot again, not get the remembered answer of the first start.
- */
-function forgetStartsUndone(once: OnceAnswers, name: MessageName, request: unknown): void {
-  const r = request as { instance?: string; color?: 'blue' | 'green' };
-  if (!r.instance || (name !== 'slot.stop' && name !== 'instance.remove')) return;
-  // The keys `answer` remembers: the message's name, then the key the server sent (`idempotencyKey`).
-  const startKey = (color: 'blue' | 'green') => `slot.start ${idempotencyKey('slot.start', { instance: r.instance!, color, deploymentId: '' } as RequestOf<'slot.start'>)}`;
-  for (const color of name === 'slot.stop' && r.color ? [r.color] : (['blue', 'green'] as const)) once.forget(startKey(color));
-}
-
 /** The session a call came on: where its answer and its bytes go. */
 interface Channel {
   client: ClientHttp2Session;
@@ -190,7 +177,10 @@ async function answer(ctx: CallContext, frame: CallFrame, channel: Channel): Pro
         await body.done();
       }
     };
-    forgetStartsUndone(once, name, request);
+    // A call that makes remembered `once` answers stale (a slot stopped undoes its start): a repeat
+    // of those after it is a new call (convergence restarting a release a rolling batch stopped).
+    const undone = undoneBy(name, request);
+    if (undone) once.forget(`${undone.message} ${undone.keyPrefix}`);
     const result =
       spec.idempotency.kind === 'once' && frame.key !== undefined
         ? await once.run(`${name} ${frame.key}`, run)

@@ -1,4 +1,4 @@
-export { MESSAGES, MESSAGE_NAMES, DEFAULT_CALL_TIMEOUT_MS, idempotencyKey, specOf, timeoutOf } from './messages.ts';
+export { MESSAGES, MESSAGE_NAMES, DEFAULT_CALL_TIMEOUT_MS, idempotencyKey, specOf, timeoutOf, undoneBy } from './messages.ts';
 export type { AnswerOf, Idempotency, MessageName, MessageSpec, RequestOf, StreamAnswerName } from './messages.ts';
 export { PROTOCOL_VERSION, protocolAccepted } from './version.ts';
 export {

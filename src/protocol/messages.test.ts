@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FrameDecoder, encodeFrame, frameSchema } from './frames.ts';
-import { MESSAGE_NAMES, MESSAGES, idempotencyKey, specOf, timeoutOf } from './messages.ts';
+import { MESSAGE_NAMES, MESSAGES, idempotencyKey, specOf, timeoutOf, undoneBy } from './messages.ts';
 import { protocolAccepted } from './version.ts';
 
 test('a request survives its call frame: a slot start and a log follow come out as they went in, checked by their schemas', () => {
@@ -81,4 +81,16 @@ test('a server accepts agents of its protocol version and the one before, and na
   assert.match(!old.ok ? old.reason : '', /agent speaks protocol 1, this server 3 .*upgrade the agent/);
   const newer = protocolAccepted(3, 4);
   assert.match(!newer.ok ? newer.reason : '', /upgrade the server/);
+});
+
+test('a slot stopped, or its instance removed, undoes the starts of that slot (their keys), not another slot’s', () => {
+  const start = (color: 'blue' | 'green') => idempotencyKey('slot.start', { instance: 'shop', color, deploymentId: 'dpl_1' } as never)!;
+  const stop = undoneBy('slot.stop', { instance: 'shop', color: 'green' })!;
+  assert.equal(stop.message, 'slot.start');
+  assert.ok(start('green').startsWith(stop.keyPrefix), `${start('green')} under ${stop.keyPrefix}`);
+  assert.ok(!start('blue').startsWith(stop.keyPrefix));
+  assert.ok(!idempotencyKey('slot.start', { instance: 'shop2', color: 'green', deploymentId: 'd' } as never)!.startsWith(stop.keyPrefix), 'nor another instance’s');
+  const removed = undoneBy('instance.remove', { instance: 'shop' })!;
+  for (const color of ['blue', 'green'] as const) assert.ok(start(color).startsWith(removed.keyPrefix));
+  assert.equal(undoneBy('slot.wait', { instance: 'shop', color: 'green', timeoutMs: 1 }), undefined);
 });

@@ -42,6 +42,18 @@ export interface MessageSpec<Req extends z.ZodType = z.ZodType, Ans extends z.Zo
   timeoutMs?: number | ((request: z.infer<Req>) => number);
   /** Answered without the agent token (a health probe). */
   open?: true;
+  /**
+   * The `once` calls this one makes stale (a slot stopped undoes its start): the message and the
+   * start of their idempotency keys. A repeat of such a call after this one is a new call, not a
+   * replay, so a transport that remembers answers forgets those.
+   */
+  undoes?: (request: z.infer<Req>) => UndoneCalls;
+}
+
+/** The `once` calls a message makes stale: their message name and the start of their idempotency keys. */
+export interface UndoneCalls {
+  message: string;
+  keyPrefix: string;
 }
 
 export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
@@ -123,6 +135,7 @@ export const MESSAGES = {
     answer: okSchema,
     idempotency: { kind: 'converge', key: at },
     timeoutMs: STOP_TIMEOUT_MS,
+    undoes: (r) => ({ message: 'slot.start', keyPrefix: `slot.start ${r.instance}/` }),
   }),
   'instance.describe': message({
     summary: 'What runs for one instance.',
@@ -207,6 +220,7 @@ export const MESSAGES = {
     answer: okSchema,
     idempotency: { kind: 'converge', key: slotKey },
     timeoutMs: STOP_TIMEOUT_MS,
+    undoes: (r) => ({ message: 'slot.start', keyPrefix: `slot.start ${slotKey(r)} ` }),
   }),
   'instance.test': message({
     summary: "Runs a release's test to its end from the instance's copy of an artifact, as its slot user; a failing test is an answer.",
@@ -252,4 +266,9 @@ export function timeoutOf<N extends MessageName>(name: N, request: RequestOf<N>)
 export function idempotencyKey<N extends MessageName>(name: N, request: RequestOf<N>): string | undefined {
   const i = specOf(name).idempotency;
   return i.kind === 'read' ? undefined : `${name} ${i.key(request)}`;
+}
+
+/** The `once` calls `name` makes stale, if any (see {@link MessageSpec.undoes}). */
+export function undoneBy<N extends MessageName>(name: N, request: RequestOf<N>): UndoneCalls | undefined {
+  return (specOf(name).undoes as ((r: RequestOf<N>) => UndoneCalls) | undefined)?.(request);
 }
