@@ -12,7 +12,7 @@
  */
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EXAMPLE, startNetnsCluster, startTestCluster, waitFor } from '../src/testing/index.ts';
+import { manifest, startNetnsCluster, startTestCluster, unhealthyWhile, waitFor } from '../src/testing/index.ts';
 import type { NetnsCluster } from '../src/testing/index.ts';
 import { intFlag, withDeadline } from './lib/cutover-process.ts';
 import { header, row, summarise, verdict } from './lib/stats.ts';
@@ -57,9 +57,7 @@ async function measure(c: NetnsCluster, runs: number): Promise<ResumeResult> {
   const sick = (v: string) => join(markers, `sick-${v}`);
   const versions = Array.from({ length: runs + 1 }, (_, i) => `1.0.${i}`);
   for (const v of versions) {
-    const file = join(c.dir, `${v}.yml`);
-    await writeFile(file, `extends: ${join(EXAMPLE, 'cutover.yml')}\nversion: ${v}\nartifact: ${join(EXAMPLE, 'app')}\nenv:\n  UNHEALTHY_FILE: ${sick(v)}\n`);
-    await c.cli('release', 'publish', file);
+    await c.cli('release', 'publish', await manifest(c.dir, v, unhealthyWhile(sick(v))));
   }
   await c.cli('instance', 'create', 'web', '--app', 'hello', '--host', HOST, '--machine-selector', 'role=web');
   await c.cli('deploy', 'web', versions[0]!, '--wait');

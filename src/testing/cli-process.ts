@@ -201,6 +201,13 @@ export async function manifest(dir: string, version: string, extra = '', artifac
   return file;
 }
 
+/** Manifest lines: the example app answers its health check 503 while `file` exists. */
+export const unhealthyWhile = (file: string): string => `env:\n  UNHEALTHY_FILE: ${file}\n`;
+
+/** Manifest lines: a release test (`smoke` or `verify`) that passes once `file` exists. */
+export const testWaitingFor = (kind: 'smoke' | 'verify', file: string): string =>
+  `tests:\n  ${kind}:\n    command: "while [ ! -e ${file} ]; do sleep 0.05; done"\n    timeout: 1m\n`;
+
 /**
  * A copy of the example app in `dir/bulky-app` with `files` more small files: a start step long
  * enough to be seen running (each machine unpacks its own copy).

@@ -26,6 +26,8 @@ export {
   ports,
   startProcess,
   tempDir,
+  testWaitingFor,
+  unhealthyWhile,
 } from './cli-process.ts';
 export type { CliResult, Ports } from './cli-process.ts';
 export { tarHeader } from './tar-header.ts';

@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { bulkyExampleApp, manifest, startNetnsCluster, waitFor } from '../../src/testing/index.ts';
+import { bulkyExampleApp, manifest, startNetnsCluster, testWaitingFor, unhealthyWhile, waitFor } from '../../src/testing/index.ts';
 import type { ClusterAgent, MachineProbes, NetnsCluster, Prober } from '../../src/testing/index.ts';
 
 /**
@@ -61,8 +61,8 @@ after(async () => {
 
 /** The releases of the faults below, published at once. */
 async function publishReleases() {
-  const held = (v: string) => `env:\n  UNHEALTHY_FILE: ${marker(`sick-${v}`)}\n`;
-  const smokeWaits = (v: string) => `tests:\n  smoke:\n    command: "while [ ! -e ${marker(`smoke-${v}`)} ]; do sleep 0.05; done"\n    timeout: 1m\n`;
+  const held = (v: string) => unhealthyWhile(marker(`sick-${v}`));
+  const smokeWaits = (v: string) => testWaitingFor('smoke', marker(`smoke-${v}`));
   // A start step long enough to be seen: each machine unpacks its own copy of 400 more files.
   // Held at health too, so that nothing but the lost machine can end its deployment.
   const bulky = await bulkyExampleApp(c.dir);
@@ -110,6 +110,13 @@ async function allServe(prober: Prober, version: string, agents: ClusterAgent[] 
     }),
     timeoutMs,
   );
+}
+
+/** The cluster whole again: settled, every machine serving `version` to the prober, `status` saying so. */
+async function servesAgain(prober: Prober, version: string) {
+  await settled();
+  await allServe(prober, version);
+  await statusSays(version);
 }
 
 /** Status of the instance through the API (fast: polled). */
@@ -221,9 +228,7 @@ test('a machine killed during start: the deployment fails, nothing flips, a forw
   await statusSays('1.0.0', [lost]);
 
   await c.restart(lost);
-  await settled();
-  await allServe(prober, '1.0.0');
-  await statusSays('1.0.0');
+  await servesAgain(prober, '1.0.0');
 
   const seen = await prober.stop();
   noFailures(seen, [lost.name]);
@@ -240,9 +245,7 @@ test('a machine killed during health: the deployment fails and nothing flips; ba
   const d = await ended(id);
   assert.equal(d.status, 'failed', JSON.stringify(d));
   await c.restart(lost);
-  await settled();
-  await allServe(prober, '1.0.0');
-  await statusSays('1.0.0');
+  await servesAgain(prober, '1.0.0');
   const seen = await prober.stop();
   noFailures(seen, [lost.name], from);
   for (const m of seen) assert.ok(!m.samples.some((x) => x.version === '1.2.0'), `${m.machine} never served 1.2.0`);
@@ -266,9 +269,7 @@ test('a machine killed between prepare and commit: the others flip, it is pendin
   await statusSays('2.0.0', [lost]);
 
   await c.restart(lost);
-  await settled();
-  await allServe(prober, '2.0.0');
-  await statusSays('2.0.0');
+  await servesAgain(prober, '2.0.0');
   noFailures(await prober.stop(), [lost.name], from);
 });
 
@@ -292,9 +293,7 @@ test("a machine's link dropped during commit: the deployment ends partial with i
   await allServe(prober, '3.0.0', others(cut));
 
   await c.restoreLink(cut);
-  await settled();
-  await allServe(prober, '3.0.0');
-  await statusSays('3.0.0');
+  await servesAgain(prober, '3.0.0');
   noFailures(await prober.stop(), [cut.name], from);
   // Last, so a slow commit does not hide what else happened: the commit waits flipTimeout (500 ms)
   // for the lost machine's acknowledgement, never a call's 30 s timeout.
@@ -337,9 +336,7 @@ test('a rollback with one machine unreachable flips the others at once, records 
   await statusSays('2.0.0', [lost]);
 
   await c.restart(lost);
-  await settled();
-  await allServe(prober, '2.0.0');
-  await statusSays('2.0.0');
+  await servesAgain(prober, '2.0.0');
   noFailures(await prober.stop(), [lost.name], from);
 });
 

@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { bulkyExampleApp, manifest, startNetnsCluster, startTestCluster, waitFor } from '../../src/testing/index.ts';
+import { bulkyExampleApp, manifest, startNetnsCluster, startTestCluster, testWaitingFor, unhealthyWhile, waitFor } from '../../src/testing/index.ts';
 import type { MachineProbes, NetnsCluster, Prober, TestCluster } from '../../src/testing/index.ts';
 
 /**
@@ -69,8 +69,8 @@ after(async () => {
 });
 
 async function publishReleases() {
-  const held = (v: string) => `env:\n  UNHEALTHY_FILE: ${marker(`sick-${v}`)}\n`;
-  const verifyWaits = (v: string) => `tests:\n  verify:\n    command: "while [ ! -e ${marker(`verify-${v}`)} ]; do sleep 0.05; done"\n    timeout: 1m\n`;
+  const held = (v: string) => unhealthyWhile(marker(`sick-${v}`));
+  const verifyWaits = (v: string) => testWaitingFor('verify', marker(`verify-${v}`));
   const bulky = await bulkyExampleApp(c.dir);
   const releases: [string, string, string?][] = [
     ['1.0.0', ''],
