@@ -119,6 +119,14 @@ test('deploy --if-needed is a no-op on the version that serves; -o yaml and -o w
   const needed = await cutover(data.dir, ['deploy', 'web', '1.1.0', '--if-needed', '--wait']);
   assert.equal(needed.code, 0, needed.stdout);
   assert.equal(needed.json.toVersion, '1.1.0');
+  // The version serves, but its app config changed since its live slot started: --if-needed
+  // deploys the same version again with it, then has nothing left to do.
+  assert.equal((await cutover(data.dir, ['app-config', 'set', '--instance', 'web', 'IF_NEEDED=1'])).code, 0);
+  const pending = await cutover(data.dir, ['deploy', 'web', '1.1.0', '--if-needed', '--wait']);
+  assert.equal(pending.code, 0, pending.stdout);
+  assert.equal(pending.json.toVersion, '1.1.0');
+  assert.notEqual(pending.json.configVersion, needed.json.configVersion);
+  assert.equal((await cutover(data.dir, ['deploy', 'web', '1.1.0', '--if-needed'])).json.alreadyServes, true);
 
   // -o yaml: the --json document as YAML; -o wide: the table with more columns.
   const { parse } = await import('yaml');

@@ -32,7 +32,7 @@ export function statusExitCode(instances: Checked[]): number {
 }
 
 /**
- * `deploy --if-needed`: whether the instance already serves `version`, so there is nothing to do:
+ * `deploy --if-needed`: whether the instance already serves `version` (the CLI also asks whether its app config is pending), so there is nothing to do:
  * it is its current version, no deployment is running, and the agent serves it as recorded (an
  * instance whose agent lost it, `needs-deploy`, is deployed again).
  */

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { DeploymentView, InstanceStatus, ListOf } from '../../api/index.ts';
+import type { AppConfigDiffView, DeploymentView, InstanceStatus, ListOf } from '../../api/index.ts';
 import { CutoverError } from '../../shared/index.ts';
 import { connect } from '../api-client.ts';
 import { apiPath } from '../api-path.ts';
@@ -91,6 +91,12 @@ interface DeployFlags {
 export const PARTIAL_EXIT = 12;
 
 /** The machines a partial deployment left behind, one phrase: `web-3 unconfirmed, web-4 unreachable (skipped)`. */
+/** Whether the instance's app config changed since its live slot started (what `app-config diff` shows). */
+async function configPending(client: ApiClient, instance: string): Promise<boolean> {
+  const diff = await client.call<AppConfigDiffView>('GET', apiPath('instances', instance, 'app-config', 'diff'));
+  return diff.changes.length > 0;
+}
+
 function behind(d: DeploymentView): string {
   const m = d.machines;
   if (!m) return '';
@@ -190,7 +196,7 @@ export function registerDeploymentCommands(program: Command): void {
     .option('--rolling', 'machine by machine instead of one barrier flip: each batch starts, is health-checked and flips; a failure flips the done batches back')
     .option('--max-unavailable <n>', 'with --rolling: machines per batch (default 1)')
     .option('--max-failures <n>', 'with --rolling: machines that may fail (left on the previous release, the deployment ends partial) before the rollout stops and flips back (default 0)')
-    .option('--if-needed', 'when the instance already serves this version, do nothing and exit 0 (no deployment, nothing audited): a CI step can run again')
+    .option('--if-needed', 'when the instance already serves this version with its current app config, do nothing and exit 0 (no deployment, nothing audited): a CI step can run again')
     .action(async (instance: string, version: string | undefined, opts: DeployFlags, cmd: Command) => {
       const g = globals(cmd);
       const out = output(g.format);
@@ -200,7 +206,9 @@ export function registerDeploymentCommands(program: Command): void {
       const client = await connect(g);
       if (opts.ifNeeded) {
         const s = await client.call<InstanceStatus>('GET', apiPath('instances', instance));
-        if (version !== undefined && alreadyServes(s, version) && !opts.appConfigOnly) {
+        // Serving the version is not enough: app config changed since its live slot started is a
+        // deployment still to make (a deployment is the pair release, config version).
+        if (version !== undefined && alreadyServes(s, version) && !opts.appConfigOnly && !(await configPending(client, instance))) {
           out.result({ instance, version, alreadyServes: true, deployment: null }, () => `${instance} already serves ${version}; nothing to do`);
           return;
         }
