@@ -1,5 +1,6 @@
 // The throwaway CA and server certificates for the end-to-end tests and benchmarks (openssl).
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -78,7 +79,9 @@ export async function makeHostCert(
     await writeFile(join(db, 'ca.cnf'), `[ca]\ndefault_ca=d\n[d]\ndatabase=${join(db, 'index.txt')}\nnew_certs_dir=${db}\nserial=${join(db, 'serial')}\ndefault_md=sha256\npolicy=p\n[p]\ncommonName=supplied\n`);
     await run('openssl', ['ca', '-batch', '-config', join(db, 'ca.cnf'), '-startdate', '20200101000000Z', '-enddate', '20200102000000Z', '-in', f('csr'), '-out', f('pem'), '-keyfile', caKey, '-cert', ca, '-notext', '-extfile', f('ext')]);
   } else {
-    await run('openssl', ['x509', '-req', '-in', f('csr'), '-CA', ca, '-CAkey', caKey, '-CAcreateserial', '-out', f('pem'), '-days', '2', '-extfile', f('ext')]);
+    // A random serial, not `-CAcreateserial`: leaves signed at once would race on the CA's serial file.
+    const serial = `0x${randomBytes(16).toString('hex')}`;
+    await run('openssl', ['x509', '-req', '-in', f('csr'), '-CA', ca, '-CAkey', caKey, '-set_serial', serial, '-out', f('pem'), '-days', '2', '-extfile', f('ext')]);
   }
   await chmod(f('key'), 0o600);
   return { cert: f('pem'), key: f('key') };
