@@ -97,10 +97,20 @@ function checkHosts(cert: EdgeCertificate, label: string): string[] {
   });
 }
 
-/** Parses, checks and builds the context of one pair; `TLS_INVALID` naming the host when it does not load. */
-export function loadCertificate(cert: EdgeCertificate): LoadedCertificate {
+/**
+ * Parses, checks and builds the context of one pair; `TLS_INVALID` naming the host when it does
+ * not load. A pair `loaded` already holds (the same PEM texts) keeps its context: the agent sends
+ * the whole set again at every change, and most of it is unchanged.
+ */
+export function loadCertificate(
+  cert: EdgeCertificate,
+  loaded?: ReadonlyMap<string, LoadedCertificate>,
+): LoadedCertificate {
   const label = typeof cert.hosts?.[0] === 'string' ? cert.hosts[0] : '(the default certificate)';
   const hosts = checkHosts(cert, label);
+  const known = loaded?.get(pairKey(cert));
+  if (known !== undefined)
+    return { ...known, info: { ...known.info, hosts, isDefault: cert.isDefault === true } };
   let x509: X509Certificate;
   try {
     x509 = new X509Certificate(cert.cert);
@@ -138,16 +148,25 @@ export function loadCertificate(cert: EdgeCertificate): LoadedCertificate {
   return { info, context, cert: cert.cert, key: cert.key };
 }
 
+function pairKey(pair: { cert: string; key: string }): string {
+  return `${pair.cert}\n${pair.key}`;
+}
+
 /**
- * Loads a whole set (every pair, before any is served) and indexes it. `TLS_INVALID` for the first
- * pair that does not load, a host named by two certificates, or two defaults.
+ * Loads a whole set (every pair, before any is served) and indexes it, reusing the contexts of
+ * `previous` for pairs it already held. `TLS_INVALID` for the first pair that does not load, a
+ * host named by two certificates, or two defaults.
  */
-export function loadCertificates(certs: readonly EdgeCertificate[]): CertificateTable<LoadedCertificate> {
+export function loadCertificates(
+  certs: readonly EdgeCertificate[],
+  previous: CertificateTable<LoadedCertificate> = NO_CERTIFICATES,
+): CertificateTable<LoadedCertificate> {
   if (!Array.isArray(certs)) throw invalid('the set', 'is not a list; give an array of certificates');
   const exact = new Map<string, LoadedCertificate>();
   const wildcard = new Map<string, LoadedCertificate>();
   let fallback: LoadedCertificate | null = null;
-  const all = certs.map(loadCertificate);
+  const loaded = new Map(previous.all.map((c) => [pairKey(c), c]));
+  const all = certs.map((cert) => loadCertificate(cert, loaded));
   for (const loaded of all) {
     if (loaded.info.isDefault) {
       if (fallback !== null) {

@@ -83,7 +83,7 @@ export class TlsListener {
 
   /** Loads the whole set first (throws `TLS_INVALID`, serving on unchanged), then swaps it in. */
   setCertificates(certs: readonly EdgeCertificate[]): void {
-    const table = loadCertificates(certs);
+    const table = loadCertificates(certs, this.#table);
     // Handshakes without SNI never reach the callback: they get the server's own context.
     const fallback = table.fallback;
     this.#server.setSecureContext(
