@@ -2,7 +2,9 @@
 // that does not load is refused whole, and a replaced set applies to new handshakes only.
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { once } from 'node:events';
 import { Agent } from 'node:https';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -230,8 +232,45 @@ describe('router TLS listener', () => {
     }
     assert.deepEqual(failures, []);
     assert.ok(ok > 160, `${ok} requests`);
-    assert.deepEqual([...seen].sort(), [shop.fingerprint, renewed.fingerprint].sort(), 'new handshakes saw both certificates');
+    assert.deepEqual(
+      [...seen].sort(),
+      [shop.fingerprint, renewed.fingerprint].sort(),
+      'new handshakes saw both certificates',
+    );
     const last = await handshake(port, 'shop.test');
-    assert.ok('fingerprint' in last && last.fingerprint === shop.fingerprint, 'the last set serves new handshakes');
+    assert.ok(
+      'fingerprint' in last && last.fingerprint === shop.fingerprint,
+      'the last set serves new handshakes',
+    );
+  });
+
+  it('closing ends idle TLS connections and silent ones well before the drain timeout', async () => {
+    const closing = createRouter({ drainTimeoutMs: 20_000 });
+    const tlsPort = await closing.listenTls(0, '127.0.0.1');
+    closing.setCertificates([{ hosts: ['shop.test'], cert: shop.cert, key: shop.key, isDefault: true }]);
+    closing.setInstance('shop', ['shop.test']);
+    closing.setSlot('shop', { color: 'blue', version: '1.0.0', port: app.port });
+    closing.activate('shop', 'blue');
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    // A TCP connection that never starts its handshake.
+    const silent = connect(tlsPort, '127.0.0.1');
+    silent.on('error', () => {});
+    try {
+      await once(silent, 'connect');
+      assert.equal((await httpsGet(tlsPort, 'shop.test', { agent })).status, 200);
+      const silentClosed = once(silent, 'close');
+      const started = performance.now();
+      await closing.close();
+      await silentClosed;
+      // Bound by the drain timeout (20 s) if either connection held the close.
+      assert.ok(
+        performance.now() - started < 10_000,
+        `closed in ${Math.round(performance.now() - started)} ms`,
+      );
+    } finally {
+      agent.destroy();
+      silent.destroy();
+      await closing.close();
+    }
   });
 });

@@ -109,12 +109,13 @@ export class TlsListener {
    */
   close(): Promise<void> {
     this.#closed ??= new Promise<void>((resolve) => {
-      if (!this.#server.listening) return resolve();
-      this.#server.close(() => resolve());
+      // Also for connections handed over by a PROXY protocol listener (this one then never listened).
       const timer = setTimeout(() => {
         for (const raw of this.#pending) raw.destroy();
       }, PENDING_HANDSHAKE_GRACE_MS);
       timer.unref();
+      if (!this.#server.listening) return resolve();
+      this.#server.close(() => resolve());
     });
     return this.#closed;
   }
