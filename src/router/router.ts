@@ -19,7 +19,9 @@ import {
 import type { RouterError } from './error-response.ts';
 import { decideReady, READY_PATH, sendReady } from './readiness.ts';
 import type { MachineExpectation } from './readiness.ts';
-import { normaliseHost, RequestScan, scanRequestHeaders } from './headers.ts';
+import { FORWARD_TLS, normaliseHost, RequestScan, scanRequestHeaders } from './headers.ts';
+import { clientAddressOf, forwardingOf, keepsHttp, redirectLocation } from './edge-policy.ts';
+import { EdgeListeners } from './edge-listeners.ts';
 import type { HeldRequest } from './held-requests.ts';
 import { RoutedInstance } from './routed-instance.ts';
 import { MaintenanceResponse } from './maintenance.ts';
@@ -39,7 +41,15 @@ import {
 } from './router-options.ts';
 import type { ResolvedRouterOptions } from './router-options.ts';
 import { collectStats, renderMetrics } from './router-stats.ts';
-import type { Router, RouterInstanceState, RouterInstanceStats, RouterOptions } from './router-types.ts';
+import type {
+  EdgeCertificate,
+  EdgeCertificateInfo,
+  ListenOptions,
+  Router,
+  RouterInstanceState,
+  RouterInstanceStats,
+  RouterOptions,
+} from './router-types.ts';
 import { drainServer, trackConnections } from './server-drain.ts';
 import { UpgradeHandler } from './upgrade-handler.ts';
 import { Upstream } from './upstream.ts';
@@ -76,6 +86,8 @@ class HttpRouter implements Router {
   #closed: Promise<void> | null = null;
   /** What the machine's desired state expects, for the ready endpoint (null: no document). */
   #expected: MachineExpectation | null = null;
+  /** The TLS listener and the PROXY protocol ones (issue 21). */
+  readonly #edge: EdgeListeners;
 
   constructor(options: RouterOptions) {
     const o = resolveRouterOptions(options);
@@ -105,6 +117,12 @@ class HttpRouter implements Router {
     // After listen, the server only emits 'error' for a failed accept (EMFILE…); Node keeps
     // accepting, and an unhandled 'error' would crash the data plane, so it is absorbed here.
     this.#server.on('error', noop);
+    this.#edge = new EdgeListeners(
+      this.#server,
+      o,
+      (socket) => this.#accept(socket),
+      (socket, head) => this.#acceptWithHead(socket, head),
+    );
   }
 
   #route(rawHost: string): RoutedInstance | null {
@@ -119,7 +137,9 @@ class HttpRouter implements Router {
 
   readonly #onRequest = (req: IncomingMessage, res: ProxyResponse): void => {
     const scan = this.#scan;
-    const headers = scanRequestHeaders(req.rawHeaders, req.socket.remoteAddress, scan);
+    const forwarding = forwardingOf(req.socket, this.#options.trustedProxies);
+    const headers = scanRequestHeaders(req.rawHeaders, clientAddressOf(req.socket), scan, forwarding);
+    if ((forwarding & FORWARD_TLS) !== 0 && this.#options.hsts !== null) this.#hsts(res);
     // Closing: every response ends its connection, so keep-alive clients reconnect (to a successor
     // agent, on a handover) instead of racing their next request against our close.
     if (this.#closed !== null) res.shouldKeepAlive = false;
@@ -137,6 +157,7 @@ class HttpRouter implements Router {
       // Held requests and the proxy read req.url again: it must be the rewritten one.
       req.url = url = origin;
     }
+    if (this.#options.redirectHttp && scan.proto === 'http' && !keepsHttp(url)) return this.#redirect(res, scan, url);
     // Before maintenance: it is an instance-wide page, and every machine showing it is as ready as
     // any other; a load balancer that dropped them all would show its own error page instead.
     if (url.charCodeAt(1) === 46 /* . */ && pathOf(url) === READY_PATH) return this.#ready(instance, req, res);
@@ -144,6 +165,33 @@ class HttpRouter implements Router {
     readRoutingFacts(scan, url, instance.stickyCookie);
     this.#serve(instance, req, res, headers, scan, url);
   };
+
+  /** The connection entry point: every accepted client connection (plain, or TLS once decrypted) comes here. */
+  #accept(socket: Socket): void {
+    this.#server.emit('connection', socket);
+  }
+
+  /** A paused plain connection whose PROXY protocol header was read, with the bytes read after it. */
+  #acceptWithHead(socket: Socket, head: Buffer): void {
+    this.#accept(socket);
+    // node:http reads the TCP handle itself, past anything unshifted: the bytes that came with
+    // the header are given to it as the socket's data instead.
+    if (head.length > 0) socket.emit('data', head);
+    socket.resume();
+  }
+
+  /** HSTS on a response of the TLS listener (RFC 6797 §7.2: never over plain HTTP). */
+  #hsts(res: ProxyResponse): void {
+    res.setHeader('strict-transport-security', this.#options.hsts as string);
+  }
+
+  /** `redirectHttp`: 308 keeps the method and body (RFC 9110 §15.4.9), unlike 301. */
+  #redirect(res: ProxyResponse, scan: RequestScan, url: string): void {
+    // The body (if any) is not read: the connection cannot carry another request.
+    if (scan.hasBody) res.shouldKeepAlive = false;
+    res.writeHead(308, ['location', redirectLocation(scan.host, url, this.#edge.tlsPort), 'content-length', '0']);
+    res.end();
+  }
 
   /**
    * 404 for a Host no instance has, except the ready check naming a host in its query
@@ -230,7 +278,8 @@ class HttpRouter implements Router {
 
   readonly #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const scan = this.#scan;
-    const headers = scanRequestHeaders(req.rawHeaders, req.socket.remoteAddress, scan);
+    const forwarding = forwardingOf(req.socket, this.#options.trustedProxies);
+    const headers = scanRequestHeaders(req.rawHeaders, clientAddressOf(req.socket), scan, forwarding);
     const instance = this.#route(scan.host);
     let error: RouterError | null = null;
     let upstream: Upstream | null = null;
@@ -274,8 +323,21 @@ class HttpRouter implements Router {
     );
   };
 
-  listen(port: number, host?: string, options?: { reusePort?: boolean }): Promise<number> {
+  listen(port: number, host?: string, options?: ListenOptions): Promise<number> {
+    if (options?.proxyProtocol === true) return this.#edge.listenProxied(port, host, options);
     return listen(this.#server, port, host, options);
+  }
+
+  listenTls(port: number, host?: string, options?: ListenOptions): Promise<number> {
+    return this.#edge.listenTls(port, host, options);
+  }
+
+  setCertificates(certs: readonly EdgeCertificate[]): void {
+    this.#edge.setCertificates(certs);
+  }
+
+  certificates(): EdgeCertificateInfo[] {
+    return this.#edge.certificates();
   }
 
   close(): Promise<void> {
@@ -302,7 +364,7 @@ class HttpRouter implements Router {
   }
 
   async #close(): Promise<void> {
-    const draining = drainServer(this.#server, this.#sockets, this.#options.drainTimeoutMs);
+    const draining = drainServer(this.#server, this.#sockets, this.#options.drainTimeoutMs, this.#edge.close());
     // Requests in flight now were accepted with keep-alive in mind. Answered that way, their
     // client may write its next request just as the drain closes the idle connection, and that
     // request is reset (acceptance §3: the slow requests answered ~0.3 s into a takeover, past
@@ -336,6 +398,7 @@ class HttpRouter implements Router {
     const upstreams = this.#upstreams();
     if (timedOut) {
       this.#server.closeAllConnections();
+      this.#edge.destroyAll();
       await Promise.all(upstreams.map((u) => u.destroy()));
       await closed;
     } else {

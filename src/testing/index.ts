@@ -33,7 +33,7 @@ export type { CliResult, Ports } from './cli-process.ts';
 export { tarHeader } from './tar-header.ts';
 export { captureLog, startLinkServer } from './link-server.ts';
 export type { CapturedLine, JoinedLink, LinkServer } from './link-server.ts';
-export { makeLeafCert, makeTestCerts, opensslFingerprint } from './tls-certs.ts';
+export { makeHostCert, makeLeafCert, makeTestCerts, opensslFingerprint } from './tls-certs.ts';
 export type { TestCerts } from './tls-certs.ts';
 export { startNetnsCluster } from './netns-cluster.ts';
 export type { ClusterAgent, ClusterOptions, ClusterReplica, NetnsCluster } from './netns-cluster.ts';
