@@ -52,3 +52,46 @@ export async function makeLeafCert(dir: string, name: string, ca: string, ips: s
   await chmod(f('key'), 0o600);
   return { cert: f('pem'), key: f('key') };
 }
+
+/** A certificate for DNS names, its key, and where they are. */
+export interface HostCert {
+  cert: string;
+  key: string;
+}
+
+/**
+ * A leaf certificate for DNS names (`subjectAltName=DNS:…`, wildcards allowed), signed by the CA
+ * `ca` (its key beside it as `.key`), valid from `start` to `end` (openssl's `YYYYMMDDHHMMSSZ`; by
+ * default one day ago to ten days ahead). `openssl ca` is used because Debian's openssl 3.0 has
+ * no `x509 -not_before`/`-not_after`, and `-days` cannot be negative: an expired or not-yet-valid
+ * certificate needs explicit dates.
+ */
+export async function makeHostCert(
+  dir: string,
+  name: string,
+  ca: string,
+  hosts: readonly string[],
+  dates: { start?: Date; end?: Date } = {},
+): Promise<HostCert> {
+  const f = (ext: string) => join(dir, `${name}.${ext}`);
+  const stamp = (d: Date) => `${d.toISOString().replace(/[-:T]/g, '').slice(0, 14)}Z`;
+  const start = dates.start ?? new Date(Date.now() - 86_400_000);
+  const end = dates.end ?? new Date(Date.now() + 10 * 86_400_000);
+  await run('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f('key'), '-out', f('csr'), '-subj', `/CN=${hosts[0]}`]);
+  const db = f('db');
+  await writeFile(db, '');
+  await writeFile(
+    f('cnf'),
+    [
+      '[ca]', 'default_ca = test', '[test]', `database = ${db}`, `new_certs_dir = ${dir}`, 'default_md = sha256', 'policy = any',
+      'unique_subject = no', 'copy_extensions = none', 'rand_serial = yes', 'x509_extensions = leaf',
+      '[any]', 'commonName = supplied', '[leaf]', `subjectAltName = ${hosts.map((h) => `DNS:${h}`).join(',')}`, '',
+    ].join('\n'),
+  );
+  await run('openssl', [
+    'ca', '-batch', '-notext', '-config', f('cnf'), '-cert', ca, '-keyfile', ca.replace(/\.pem$/, '.key'),
+    '-in', f('csr'), '-out', f('pem'), '-startdate', stamp(start), '-enddate', stamp(end),
+  ]);
+  await chmod(f('key'), 0o600);
+  return { cert: f('pem'), key: f('key') };
+}
