@@ -74,3 +74,13 @@ export {
 } from './app-config.ts';
 export type { AppConfigChangeView, AppConfigDeps, SetAppConfigInput, UnsetAppConfigInput } from './app-config.ts';
 export { configDigest, createDeployAppConfig } from './deploy-app-config.ts';
+export {
+  desiredCertificatesOf,
+  edgeCertificatesFor,
+  listEdgeCertificateViews,
+  removeEdgeCertificate,
+  resealEdgeCertificates,
+  setEdgeCertificate,
+  setEdgeCertificateSchema,
+} from './edge-certs.ts';
+export type { DeliveredCertificate, EdgeCertDeps, EdgeCertificateView, SetEdgeCertificateInput } from './edge-certs.ts';

@@ -62,7 +62,7 @@ export interface HostCert {
 /**
  * A leaf certificate for DNS names (`subjectAltName=DNS:…`, wildcards allowed), signed by the CA
  * `ca` (its key beside it as `.key`), valid from `start` to `end` (openssl's `YYYYMMDDHHMMSSZ`; by
- * default one day ago to ten days ahead). `openssl ca` is used because Debian's openssl 3.0 has
+ * default one day ago to 90 days ahead). `openssl ca` is used because Debian's openssl 3.0 has
  * no `x509 -not_before`/`-not_after`, and `-days` cannot be negative: an expired or not-yet-valid
  * certificate needs explicit dates.
  */
@@ -76,7 +76,7 @@ export async function makeHostCert(
   const f = (ext: string) => join(dir, `${name}.${ext}`);
   const stamp = (d: Date) => `${d.toISOString().replace(/[-:T]/g, '').slice(0, 14)}Z`;
   const start = dates.start ?? new Date(Date.now() - 86_400_000);
-  const end = dates.end ?? new Date(Date.now() + 10 * 86_400_000);
+  const end = dates.end ?? new Date(Date.now() + 90 * 86_400_000);
   await run('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f('key'), '-out', f('csr'), '-subj', `/CN=${hosts[0]}`]);
   const db = f('db');
   await writeFile(db, '');

@@ -13,3 +13,7 @@ CREATE TABLE edge_certificates (
   created_by TEXT NOT NULL
 );
 CREATE UNIQUE INDEX edge_certificates_one_default ON edge_certificates (is_default) WHERE is_default;
+-- A certificate set or removed changes the desired state of the machines serving its host: every
+-- replica is nudged to push theirs (the function of 0009), as for instances and machines.
+CREATE TRIGGER edge_certificates_desired_changed AFTER INSERT OR UPDATE OR DELETE ON edge_certificates
+  FOR EACH STATEMENT EXECUTE FUNCTION cutover_desired_changed();
