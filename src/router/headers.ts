@@ -26,6 +26,8 @@ export class RequestScan {
   previewHeader = '';
   /** `x-deployment-id` header ('' when absent). */
   deploymentHeader = '';
+  /** The scheme the client used as the router forwards it: `http`, `https`, or a trusted proxy's `X-Forwarded-Proto`. */
+  proto = 'http';
   // Routing facts, filled by readRoutingFacts once the instance is known.
   /** Preview token presented by header or cookie ('' when none). */
   preview = '';
@@ -55,6 +57,13 @@ const UPGRADE = 7;
 const COOKIE = 8;
 const DEPLOYMENT = 9;
 const PREVIEW = 10;
+const XFP = 11;
+const XFH = 12;
+
+/** `forwarding` bit of `scanRequestHeaders`: the request arrived over the router's TLS listener. */
+export const FORWARD_TLS = 1;
+/** `forwarding` bit: the peer is a trusted proxy, whose X-Forwarded-* are kept. */
+export const FORWARD_TRUSTED = 2;
 
 function is(name: string, lower: string): boolean {
   return name === lower || name.toLowerCase() === lower;
@@ -62,9 +71,9 @@ function is(name: string, lower: string): boolean {
 
 // Hop-by-hop fields (RFC 9110 §7.6.1) are dropped. Expect is dropped because the router answers
 // `100-continue` itself once it knows the request will be forwarded (the upstream pool skips interim
-// answers, so a 100 from the app would never reach the client). The X-Forwarded-Host and -Proto a client sends are
-// replaced by ours, since the router is the edge and must not trust them. The preview token is a
-// secret meant for the router only.
+// answers, so a 100 from the app would never reach the client). X-Forwarded-* are rebuilt by
+// scanRequestHeaders: kept from a trusted proxy, replaced for everyone else. The preview token is
+// a secret meant for the router only.
 function requestHeaderKind(name: string): number {
   switch (name.length) {
     case 2:
@@ -92,14 +101,14 @@ function requestHeaderKind(name: string): number {
     }
     case 16: {
       const l = name.toLowerCase();
-      return l === 'proxy-connection' || l === 'x-forwarded-host' ? DROP : OTHER;
+      return l === 'x-forwarded-host' ? XFH : l === 'proxy-connection' ? DROP : OTHER;
     }
     case 17: {
       const l = name.toLowerCase();
       return l === 'transfer-encoding'
         ? TRANSFER_ENCODING
         : l === 'x-forwarded-proto'
-          ? DROP
+          ? XFP
           : l === 'x-cutover-preview'
             ? PREVIEW
             : OTHER;
@@ -161,10 +170,18 @@ function withoutListed(headers: string[], listed: Set<string>): string[] {
 
 /**
  * Rewrites a client request's raw headers for the upstream: drops hop-by-hop fields (and the
- * client's own fields its Connection header lists, except Host, framing and X-Forwarded-*), keeps Host, appends the client address to X-Forwarded-For and sets
- * X-Forwarded-Proto/-Host. Fills `scan` with the Host and body framing it saw.
+ * client's own fields its Connection header lists, except Host, framing and X-Forwarded-*), keeps
+ * Host, and builds X-Forwarded-*: from a trusted proxy (`FORWARD_TRUSTED` in `forwarding`) its
+ * For (with the peer's address appended), Proto and Host are kept (ours where it sent none); from
+ * anyone else they are replaced: For is the peer's address, Proto `https` on the TLS listener
+ * (`FORWARD_TLS`) else `http`, Host the Host header. Fills `scan` with the Host and framing it saw.
  */
-export function scanRequestHeaders(raw: string[], clientIp: string | undefined, scan: RequestScan): string[] {
+export function scanRequestHeaders(
+  raw: string[],
+  clientIp: string | undefined,
+  scan: RequestScan,
+  forwarding = 0,
+): string[] {
   const out: string[] = [];
   let host = '';
   let hasBody = false;
@@ -176,6 +193,8 @@ export function scanRequestHeaders(raw: string[], clientIp: string | undefined, 
   let cookie = '';
   let preview = '';
   let deployment = '';
+  let xfp = '';
+  let xfh = '';
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
@@ -217,6 +236,12 @@ export function scanRequestHeaders(raw: string[], clientIp: string | undefined, 
       case XFF:
         xff = xff === '' ? value : `${xff}, ${value}`;
         break;
+      case XFP:
+        if (xfp === '') xfp = value;
+        break;
+      case XFH:
+        if (xfh === '') xfh = value;
+        break;
       case CONNECTION:
         connection = connection === '' ? value : `${connection}, ${value}`;
         break;
@@ -239,14 +264,13 @@ export function scanRequestHeaders(raw: string[], clientIp: string | undefined, 
       : clientIp.startsWith('::ffff:') && clientIp.includes('.')
         ? clientIp.slice(7)
         : clientIp;
-  fields.push(
-    'x-forwarded-for',
-    xff === '' ? ip : `${xff}, ${ip}`,
-    'x-forwarded-proto',
-    'http',
-    'x-forwarded-host',
-    host,
-  );
+  let proto = (forwarding & FORWARD_TLS) === 0 ? 'http' : 'https';
+  if ((forwarding & FORWARD_TRUSTED) === 0) fields.push('x-forwarded-for', ip, 'x-forwarded-proto', proto, 'x-forwarded-host', host);
+  else {
+    if (xfp !== '') proto = xfp;
+    fields.push('x-forwarded-for', xff === '' ? ip : `${xff}, ${ip}`, 'x-forwarded-proto', proto, 'x-forwarded-host', xfh === '' ? host : xfh);
+  }
+  scan.proto = proto;
   scan.host = host;
   scan.hasBody = hasBody;
   scan.chunked = chunked;

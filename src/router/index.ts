@@ -1,6 +1,13 @@
 // Entry of the router subsystem: the data plane's HTTP/1.1 reverse proxy.
 export { createRouter } from './router.ts';
-export type { Router, RouterOptions, RouterInstanceState, RouterSlotState } from './router-types.ts';
+export type {
+  EdgeCertificate,
+  EdgeCertificateInfo,
+  Router,
+  RouterOptions,
+  RouterInstanceState,
+  RouterSlotState,
+} from './router-types.ts';
 export type { UpstreamTarget } from './upstream.ts';
 export type { MaintenancePage } from './maintenance.ts';
 export type { RouterColorStats, RouterInstanceStats, RouterLatencyHistogram } from './router-types.ts';

@@ -1,5 +1,8 @@
 import { invalidInput, isColor, systemClock } from '../shared/index.ts';
 import type { Clock, FieldIssue } from '../shared/index.ts';
+import { parseCidrs } from './cidr.ts';
+import type { CidrSet } from './cidr.ts';
+import { hstsValue } from './edge-policy.ts';
 import { normaliseHost } from './headers.ts';
 import type { MaintenancePage } from './maintenance.ts';
 import type { RouterOptions } from './router-types.ts';
@@ -20,6 +23,11 @@ export interface ResolvedRouterOptions {
   clientIdleTimeoutMs: number;
   versionHeartbeatMs: number;
   clock: Clock;
+  /** Null when no proxy is trusted. */
+  trustedProxies: CidrSet | null;
+  redirectHttp: boolean;
+  /** The `Strict-Transport-Security` value, or null when off. */
+  hsts: string | null;
 }
 
 // Header values reach clients verbatim: no control characters (CR/LF would split the response).
@@ -68,7 +76,13 @@ export function resolveRouterOptions(options: RouterOptions): ResolvedRouterOpti
     clientIdleTimeoutMs: integer(options.clientIdleTimeoutMs, 60_000, 'clientIdleTimeoutMs', 1, issues),
     versionHeartbeatMs: integer(options.versionHeartbeatMs, 25_000, 'versionHeartbeatMs', 1, issues),
     clock: options.clock ?? systemClock,
+    trustedProxies: trustedProxies(options.trustedProxies, issues),
+    redirectHttp: options.redirectHttp === true,
+    hsts: checkedHsts(options.hsts, issues),
   };
+  if (options.redirectHttp !== undefined && typeof options.redirectHttp !== 'boolean') {
+    issues.push({ path: 'redirectHttp', message: 'must be true or false' });
+  }
   // Node refuses a headers timeout longer than the whole-request timeout.
   if (resolved.clientHeadersTimeoutMs > resolved.clientRequestTimeoutMs) {
     issues.push({
@@ -78,6 +92,26 @@ export function resolveRouterOptions(options: RouterOptions): ResolvedRouterOpti
   }
   if (issues.length > 0) throw invalidInput('CONFIG_INVALID', 'router options', issues);
   return resolved;
+}
+
+function trustedProxies(list: readonly string[] | undefined, issues: FieldIssue[]): CidrSet | null {
+  if (list === undefined) return null;
+  const parsed = parseCidrs(list, 'trustedProxies');
+  issues.push(...parsed.issues);
+  return parsed.set.size === 0 ? null : parsed.set;
+}
+
+function checkedHsts(hsts: RouterOptions['hsts'], issues: FieldIssue[]): string | null {
+  if (hsts === undefined || typeof hsts === 'boolean') return hstsValue(hsts);
+  const maxAge = (hsts as { maxAgeSeconds?: unknown } | null)?.maxAgeSeconds;
+  if (typeof maxAge !== 'number' || !Number.isSafeInteger(maxAge) || maxAge < 0) {
+    issues.push({ path: 'hsts.maxAgeSeconds', message: 'must be an integer ≥ 0 (seconds; 31536000 is a year)' });
+    return null;
+  }
+  if (hsts.includeSubDomains !== undefined && typeof hsts.includeSubDomains !== 'boolean') {
+    issues.push({ path: 'hsts.includeSubDomains', message: 'must be true or false when set' });
+  }
+  return hstsValue(hsts);
 }
 
 /** Throws `VALIDATION_FAILED` for a target the router cannot serve. */

@@ -37,7 +37,8 @@ describe('router: what the app receives', () => {
 
   before(async () => {
     app = await startTestApp('1.0.0');
-    router = createRouter({ pauseTimeoutMs: 0 });
+    // The test client is a trusted proxy, so the X-Forwarded-For it sends is kept (and must stay).
+    router = createRouter({ pauseTimeoutMs: 0, trustedProxies: ['127.0.0.1'] });
     port = await router.listen(0, '127.0.0.1');
     router.setInstance('shop', [HOST]);
     router.setSlot('shop', { color: 'blue', version: '1.0.0', port: app.port });

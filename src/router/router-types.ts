@@ -46,6 +46,44 @@ export interface RouterOptions {
   versionHeartbeatMs?: number;
   /** Time source for flip times and the skew grace. Default: the system clock. */
   clock?: Clock;
+  /**
+   * Peers (CIDRs, IPv4 and IPv6, e.g. `10.0.0.0/8`, `::1/128`; a bare address is one host) whose
+   * `X-Forwarded-For`, `-Proto` and `-Host` are kept (this hop appended to `-For`). Everyone
+   * else's are replaced by the router's own. Decided once per connection. Default: none.
+   */
+  trustedProxies?: readonly string[];
+  /**
+   * The plain listener answers `308` to `https://<host><path>` for every routed host, except
+   * `/.well-known/cutover/ready` and `/.well-known/acme-challenge/…`, which keep working over HTTP.
+   * Default false.
+   */
+  redirectHttp?: boolean;
+  /**
+   * `Strict-Transport-Security` on every response of the TLS listener (never over plain HTTP,
+   * RFC 6797 §7.2). `true` is one year (`max-age=31536000`). Default false.
+   */
+  hsts?: boolean | { maxAgeSeconds: number; includeSubDomains?: boolean };
+}
+
+/** A certificate the router's TLS listener serves. */
+export interface EdgeCertificate {
+  /** Host names it serves: exact (`shop.example.com`) or a one-label wildcard (`*.example.com`); lowercase. */
+  hosts: readonly string[];
+  /** PEM: the chain (leaf first) and its private key. */
+  cert: string;
+  key: string;
+  /** Serves handshakes whose SNI matches no other certificate's hosts, or that send no SNI. */
+  isDefault?: boolean;
+}
+
+/** A certificate the router serves now, as `certificates()` reports it (never the key). */
+export interface EdgeCertificateInfo {
+  hosts: string[];
+  /** SHA-256 of the leaf certificate's DER, lowercase hex. */
+  fingerprint: string;
+  /** The leaf's expiry (ISO 8601). */
+  notAfter: string;
+  isDefault: boolean;
 }
 
 /** One registered colour of an instance, as `state()` reports it. */
@@ -124,6 +162,24 @@ export interface RouterInstanceState {
 export interface Router {
   /** Starts listening; resolves with the bound port (pass 0 for an ephemeral one). */
   listen(port: number, host?: string, options?: { reusePort?: boolean }): Promise<number>;
+  /**
+   * Starts the TLS listener (HTTP/1.1 over TLS 1.2+); resolves with the bound port. It serves the
+   * certificates of `setCertificates` (none yet: every handshake is refused), and its requests
+   * carry `X-Forwarded-Proto: https`. `close()` closes it too.
+   */
+  listenTls(port: number, host?: string, options?: { reusePort?: boolean }): Promise<number>;
+  /**
+   * Replaces the whole set of certificates. SNI picks one: an exact host, then a one-label
+   * wildcard (`*.example.com` serves `a.example.com`, not `a.b.example.com`), then the default;
+   * a handshake without SNI gets the default; with no default, an unknown name is refused.
+   * New handshakes use the new set at once; live connections keep theirs. Throws `TLS_INVALID`
+   * naming the host (and nothing changes) when a pair does not load: a certificate or key that
+   * is not PEM, a key that is not the certificate's, a bad host name, a host in two certificates,
+   * or two defaults. Never puts key material in an error.
+   */
+  setCertificates(certs: readonly EdgeCertificate[]): void;
+  /** The certificates served now, without their keys. */
+  certificates(): EdgeCertificateInfo[];
   /**
    * Stops accepting, ends version streams, tells WebSockets to go away (1001, spread over half
    * the drain timeout), lets in-flight requests finish (bounded by `drainTimeoutMs`), closes

@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { CutoverError, isColor, listen, otherColor } from '../shared/index.ts';
 import type { Clock, Color, FlipReason } from '../shared/index.ts';
@@ -19,7 +20,8 @@ import {
 import type { RouterError } from './error-response.ts';
 import { decideReady, READY_PATH, sendReady } from './readiness.ts';
 import type { MachineExpectation } from './readiness.ts';
-import { normaliseHost, RequestScan, scanRequestHeaders } from './headers.ts';
+import { FORWARD_TLS, normaliseHost, RequestScan, scanRequestHeaders } from './headers.ts';
+import { forwardingOf, keepsHttp, redirectLocation } from './edge-policy.ts';
 import type { HeldRequest } from './held-requests.ts';
 import { RoutedInstance } from './routed-instance.ts';
 import { MaintenanceResponse } from './maintenance.ts';
@@ -39,8 +41,16 @@ import {
 } from './router-options.ts';
 import type { ResolvedRouterOptions } from './router-options.ts';
 import { collectStats, renderMetrics } from './router-stats.ts';
-import type { Router, RouterInstanceState, RouterInstanceStats, RouterOptions } from './router-types.ts';
+import type {
+  EdgeCertificate,
+  EdgeCertificateInfo,
+  Router,
+  RouterInstanceState,
+  RouterInstanceStats,
+  RouterOptions,
+} from './router-types.ts';
 import { drainServer, trackConnections } from './server-drain.ts';
+import { TlsListener } from './tls-listener.ts';
 import { UpgradeHandler } from './upgrade-handler.ts';
 import { Upstream } from './upstream.ts';
 import type { UpstreamTarget } from './upstream.ts';
@@ -76,6 +86,10 @@ class HttpRouter implements Router {
   #closed: Promise<void> | null = null;
   /** What the machine's desired state expects, for the ready endpoint (null: no document). */
   #expected: MachineExpectation | null = null;
+  /** The TLS listener, made by the first `setCertificates` or `listenTls`. */
+  #tls: TlsListener | null = null;
+  /** The TLS listener's port once it listens, for redirects. */
+  #tlsPort: number | null = null;
 
   constructor(options: RouterOptions) {
     const o = resolveRouterOptions(options);
@@ -119,7 +133,9 @@ class HttpRouter implements Router {
 
   readonly #onRequest = (req: IncomingMessage, res: ProxyResponse): void => {
     const scan = this.#scan;
-    const headers = scanRequestHeaders(req.rawHeaders, req.socket.remoteAddress, scan);
+    const forwarding = forwardingOf(req.socket, this.#options.trustedProxies);
+    const headers = scanRequestHeaders(req.rawHeaders, req.socket.remoteAddress, scan, forwarding);
+    if ((forwarding & FORWARD_TLS) !== 0 && this.#options.hsts !== null) this.#hsts(res);
     // Closing: every response ends its connection, so keep-alive clients reconnect (to a successor
     // agent, on a handover) instead of racing their next request against our close.
     if (this.#closed !== null) res.shouldKeepAlive = false;
@@ -137,6 +153,7 @@ class HttpRouter implements Router {
       // Held requests and the proxy read req.url again: it must be the rewritten one.
       req.url = url = origin;
     }
+    if (this.#options.redirectHttp && scan.proto === 'http' && !keepsHttp(url)) return this.#redirect(req, res, scan.host, url);
     // Before maintenance: it is an instance-wide page, and every machine showing it is as ready as
     // any other; a load balancer that dropped them all would show its own error page instead.
     if (url.charCodeAt(1) === 46 /* . */ && pathOf(url) === READY_PATH) return this.#ready(instance, req, res);
@@ -144,6 +161,24 @@ class HttpRouter implements Router {
     readRoutingFacts(scan, url, instance.stickyCookie);
     this.#serve(instance, req, res, headers, scan, url);
   };
+
+  /** The connection entry point: every accepted client connection (plain, or TLS once decrypted) comes here. */
+  #accept(socket: Socket): void {
+    this.#server.emit('connection', socket);
+  }
+
+  /** HSTS on a response of the TLS listener (RFC 6797 §7.2: never over plain HTTP). */
+  #hsts(res: ProxyResponse): void {
+    res.setHeader('strict-transport-security', this.#options.hsts as string);
+  }
+
+  /** `redirectHttp`: 308 keeps the method and body (RFC 9110 §15.4.9), unlike 301. */
+  #redirect(req: IncomingMessage, res: ProxyResponse, host: string, url: string): void {
+    // The body (if any) is not read: the connection cannot carry another request.
+    if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) res.shouldKeepAlive = false;
+    res.writeHead(308, ['location', redirectLocation(host, url, this.#tlsPort), 'content-length', '0']);
+    res.end();
+  }
 
   /**
    * 404 for a Host no instance has, except the ready check naming a host in its query
@@ -230,7 +265,8 @@ class HttpRouter implements Router {
 
   readonly #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const scan = this.#scan;
-    const headers = scanRequestHeaders(req.rawHeaders, req.socket.remoteAddress, scan);
+    const forwarding = forwardingOf(req.socket, this.#options.trustedProxies);
+    const headers = scanRequestHeaders(req.rawHeaders, req.socket.remoteAddress, scan, forwarding);
     const instance = this.#route(scan.host);
     let error: RouterError | null = null;
     let upstream: Upstream | null = null;
@@ -278,6 +314,28 @@ class HttpRouter implements Router {
     return listen(this.#server, port, host, options);
   }
 
+  async listenTls(port: number, host?: string, options?: { reusePort?: boolean }): Promise<number> {
+    const tls = this.#tlsListener();
+    this.#tlsPort = await tls.listen(port, host, options);
+    // node:http starts tracking connections (its header and request timeouts, closing idle ones)
+    // when it starts listening; a router listening on TLS only must start it too.
+    if (!this.#server.listening) this.#server.emit('listening');
+    return this.#tlsPort;
+  }
+
+  setCertificates(certs: readonly EdgeCertificate[]): void {
+    this.#tlsListener().setCertificates(certs);
+  }
+
+  certificates(): EdgeCertificateInfo[] {
+    return this.#tls?.certificates() ?? [];
+  }
+
+  #tlsListener(): TlsListener {
+    this.#tls ??= new TlsListener((socket: TLSSocket) => this.#accept(socket), this.#options.clientHeadersTimeoutMs);
+    return this.#tls;
+  }
+
   close(): Promise<void> {
     this.#closed ??= this.#close();
     return this.#closed;
@@ -302,7 +360,7 @@ class HttpRouter implements Router {
   }
 
   async #close(): Promise<void> {
-    const draining = drainServer(this.#server, this.#sockets, this.#options.drainTimeoutMs);
+    const draining = drainServer(this.#server, this.#sockets, this.#options.drainTimeoutMs, this.#tls?.close());
     // Requests in flight now were accepted with keep-alive in mind. Answered that way, their
     // client may write its next request just as the drain closes the idle connection, and that
     // request is reset (acceptance §3: the slow requests answered ~0.3 s into a takeover, past
@@ -336,6 +394,7 @@ class HttpRouter implements Router {
     const upstreams = this.#upstreams();
     if (timedOut) {
       this.#server.closeAllConnections();
+      this.#tls?.destroyAll();
       await Promise.all(upstreams.map((u) => u.destroy()));
       await closed;
     } else {

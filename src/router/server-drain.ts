@@ -14,6 +14,8 @@ const IDLE_GRACE_MS = 200;
 // timeout; once closing has gone on this long, such connections are closed.
 const FRESH_CONNECTION_GRACE_MS = 500;
 
+function noop(): void {}
+
 /** Tracks a server's client connections (a Set entry per connection, nothing per request). */
 export function trackConnections(server: Server): Set<Socket> {
   const sockets = new Set<Socket>();
@@ -25,7 +27,7 @@ export function trackConnections(server: Server): Set<Socket> {
 }
 
 /**
- * Stops accepting and waits until every client connection is gone: idle keep-alive connections
+ * Stops accepting and waits until every client connection is gone (and `alsoClosed` resolved): idle keep-alive connections
  * are closed as soon as they are idle, connections that never sent a byte after a short grace.
  * Resolves `closed` (a promise of the server's close) and whether `timeoutMs` ran out first.
  */
@@ -33,12 +35,18 @@ export async function drainServer(
   server: HttpServer,
   sockets: Set<Socket>,
   timeoutMs: number,
+  alsoClosed: Promise<void> = Promise.resolve(),
 ): Promise<{ timedOut: boolean; closed: Promise<void> }> {
   // server.close() itself closes the connections idle at that instant; a busy keep-alive client
   // may be writing its next request into one right then and would see a reset. So the listener is
   // closed first, and idle connections only after a grace in which every busy client has had a
   // response with `Connection: close` (see Router#close) and closed its connection itself.
-  const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
+  // `alsoClosed`: another listener feeding this server (the TLS one), closed by the caller; its
+  // connections count until they are gone too.
+  const closed = Promise.all([
+    new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve())),
+    alsoClosed,
+  ]).then(noop);
   const since = performance.now();
   const sweep = setInterval(() => {
     if (performance.now() - since < IDLE_GRACE_MS) return;

@@ -60,24 +60,25 @@ export interface HostCert {
 }
 
 /**
- * A leaf certificate for DNS names (`subjectAltName=DNS:…`, wildcards allowed), signed by the CA
- * `ca` (its key beside it as `.key`), valid from `start` to `end` (openssl's `YYYYMMDDHHMMSSZ`; by
- * default one day ago to 90 days ahead). `openssl ca` is used because Debian's openssl 3.0 has
- * no `x509 -not_before`/`-not_after`, and `-days` cannot be negative: an expired or not-yet-valid
- * certificate needs explicit dates.
+ * A leaf certificate for DNS names (`shop.test`, `*.shop.test`), with a key of its own, signed by
+ * the CA `ca` of {@link makeTestCerts} (its key beside it as `.key`), in `dir` as `<name>.pem` and
+ * `<name>.key`; valid from `start` to `end` (by default one day ago to 90 days ahead), or with
+ * `expired` for one day in 2020 only. `openssl ca` is used because Debian's openssl 3.0 has no
+ * `x509 -not_before`/`-not_after`, and `-days` cannot be negative: an expired or not-yet-valid
+ * certificate needs explicit dates. A mismatched pair is one leaf's certificate with another's key.
  */
 export async function makeHostCert(
   dir: string,
   name: string,
   ca: string,
   hosts: readonly string[],
-  dates: { start?: Date; end?: Date } = {},
+  options: { expired?: boolean; start?: Date; end?: Date } = {},
 ): Promise<HostCert> {
   const f = (ext: string) => join(dir, `${name}.${ext}`);
   const stamp = (d: Date) => `${d.toISOString().replace(/[-:T]/g, '').slice(0, 14)}Z`;
-  const start = dates.start ?? new Date(Date.now() - 86_400_000);
-  const end = dates.end ?? new Date(Date.now() + 90 * 86_400_000);
-  await run('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f('key'), '-out', f('csr'), '-subj', `/CN=${hosts[0]}`]);
+  const start = options.expired ? new Date('2020-01-01T00:00:00Z') : (options.start ?? new Date(Date.now() - 86_400_000));
+  const end = options.expired ? new Date('2020-01-02T00:00:00Z') : (options.end ?? new Date(Date.now() + 90 * 86_400_000));
+  await run('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f('key'), '-out', f('csr'), '-subj', `/CN=${hosts[0] ?? name}`]);
   const db = f('db');
   await writeFile(db, '');
   await writeFile(
