@@ -22,6 +22,7 @@ import { createAgentSlots } from './agent-slots.ts';
 import { createLocalRollbacks } from './local-rollback.ts';
 import { createAgentDesired, joinedName } from './agent-desired.ts';
 import { expectationOf } from './agent-readiness.ts';
+import { createAgentEdgeTls } from './agent-edge-tls.ts';
 
 export interface AgentCoreOptions {
   dataDir: string;
@@ -43,6 +44,8 @@ export interface AgentCoreOptions {
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
   /** The router's port once it listens: a release's tests reach the instance through it. */
   routerPort?: () => number | undefined;
+  /** The watched certificate pair of the TLS listener (`tlsCertFile`, `tlsKeyFile`), if any. */
+  tlsFiles?: { cert: string; key: string };
   /** The machine name it joined as; default: read from `agent/private/machine.json` (undefined before a join). */
   machineName?: () => Promise<string | undefined>;
 }
@@ -163,6 +166,9 @@ export function createAgentCore(options: AgentCoreOptions) {
     log,
   });
 
+  // The TLS listener's certificates: the server's (kept sealed beside the state files) and the watched pair.
+  const edgeTls = createAgentEdgeTls({ router, stateBase: agentStateBase(options.dataDir), ...(options.tlsFiles ? { files: options.tlsFiles } : {}), log });
+
   const desired = createAgentDesired({ state: () => state, save, machineName: options.machineName ?? (() => joinedName(options.dataDir)), log });
   const applyDesired: typeof desired.apply = async (number, document) => {
     const answer = await desired.apply(number, document);
@@ -187,6 +193,7 @@ export function createAgentCore(options: AgentCoreOptions) {
     setMaintenance: traffic.setMaintenance,
     async load(loadOptions?: { resetState?: boolean }): Promise<void> {
       await restart.load(loadOptions);
+      await edgeTls.load();
       publishExpectation();
     },
     stopOrphans: restart.stopOrphans,
@@ -204,6 +211,11 @@ export function createAgentCore(options: AgentCoreOptions) {
       await Promise.all(COLORS.map((c) => supervisor.stop(name, c)));
       await identity.forget(name, instance);
     },
+
+    /** `tls.put`: the server's certificates for the TLS listener (see `createAgentEdgeTls`). */
+    putCertificates: edgeTls.put,
+    /** What the TLS listener serves now (no keys). */
+    heldCertificates: edgeTls.held,
 
     /** `machine.desired`: keeps the newest document for this machine (see `createAgentDesired`). */
     applyDesired,
@@ -238,6 +250,7 @@ export function createAgentCore(options: AgentCoreOptions) {
     /** Closes the state files (after the router and the slots have stopped). */
     close(): Promise<void> {
       tests.cancelAll();
+      edgeTls.close();
       saver.stop();
       return stateFile.close();
     },

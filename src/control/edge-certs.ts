@@ -168,7 +168,8 @@ export async function desiredCertificatesOf(store: Store, machine: string): Prom
 /** The pairs a machine should hold, keys opened with this replica's ring: only for its session. */
 export async function edgeCertificatesFor(store: Store, ring: KeyRing, machine: string): Promise<DeliveredCertificate[]> {
   const mine = certificatesFor(machine, await store.listEdgeCertificates(), await servedInstances(store));
-  return mine.map((c) => ({ hosts: c.hosts, cert: c.cert, key: open(ring, c.key), isDefault: c.isDefault, fingerprint: c.fingerprint, notAfter: c.notAfter }));
+  // Under the host it was set for, not the leaf's every name: one record per host, so no name reaches the router twice.
+  return mine.map((c) => ({ hosts: [c.host], cert: c.cert, key: open(ring, c.key), isDefault: c.isDefault, fingerprint: c.fingerprint, notAfter: c.notAfter }));
 }
 
 /** Key rotation: every certificate's key sealed again with `to` (needs every key they use); how many. */

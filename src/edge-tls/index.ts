@@ -4,3 +4,5 @@ export { EXPIRY_WARNING_DAYS, daysLeft, dnsNamesOf, expiresSoon, hostProblem, in
 export type { CertPair, PairFacts } from './inspect-pair.ts';
 export { certServesHost, certificatesFor, machinesServing } from './serving-machines.ts';
 export type { CertTarget, ServedInstance } from './serving-machines.ts';
+export { mergeEdgeSet } from './edge-set.ts';
+export type { ServedPair } from './edge-set.ts';

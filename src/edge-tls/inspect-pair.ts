@@ -80,16 +80,17 @@ function parseKey(key: string): ReturnType<typeof createPrivateKey> {
 
 /**
  * The facts of a pair, or `TLS_INVALID` naming what to fix: the key does not match the certificate,
- * it has expired or is not valid yet at `now`, or (with `host`) its names do not cover the host.
+ * it has expired or is not valid yet at `now` (unless `anyDates`: an agent's own file pair that
+ * expired is still better served than refused), or (with `host`) its names do not cover the host.
  */
-export function inspectPair(pair: CertPair, now: number, host?: string): PairFacts {
+export function inspectPair(pair: CertPair, now: number, host?: string, options: { anyDates?: boolean } = {}): PairFacts {
   const leaf = parseLeaf(pair.cert);
   const key = parseKey(pair.key);
   if (!leaf.checkPrivateKey(key)) throw invalid('the key does not match the certificate; give the key the certificate was issued for');
   const notBefore = new Date(leaf.validFrom);
   const notAfter = new Date(leaf.validTo);
-  if (notAfter.getTime() <= now) throw invalid(`the certificate expired on ${notAfter.toISOString()}; renew it`, { notAfter: notAfter.toISOString() });
-  if (notBefore.getTime() > now) throw invalid(`the certificate is not valid until ${notBefore.toISOString()}; check the issuer's clock or wait`, { notBefore: notBefore.toISOString() });
+  if (notAfter.getTime() <= now && options.anyDates !== true) throw invalid(`the certificate expired on ${notAfter.toISOString()}; renew it`, { notAfter: notAfter.toISOString() });
+  if (notBefore.getTime() > now && options.anyDates !== true) throw invalid(`the certificate is not valid until ${notBefore.toISOString()}; check the issuer's clock or wait`, { notBefore: notBefore.toISOString() });
   const hosts = dnsNamesOf(leaf);
   if (hosts.length === 0) throw invalid('the certificate names no DNS host (subjectAltName); issue it for the host names it serves');
   if (host !== undefined && !hosts.some((n) => nameCovers(n, host))) {
