@@ -75,6 +75,25 @@ async function routeInstance(router: AgentCoreOptions['router'], state: AgentSta
   }
 }
 
+/** Forgets an instance: saved first, then its routes go (in-flight requests drain) and both slots stop. */
+async function forgetInstance(
+  parts: { router: Router; supervisor: Supervisor; identity: ReturnType<typeof createSlotIdentity>; save: () => Promise<void> },
+  state: AgentState,
+  name: string,
+): Promise<void> {
+  const instance = state.instances[name];
+  if (!instance) return;
+  delete state.instances[name];
+  await parts.save();
+  await parts.router.removeInstance(name);
+  await Promise.all(COLORS.map((c) => parts.supervisor.stop(name, c)));
+  await parts.identity.forget(name, instance);
+}
+
+/** The TLS listener's certificates: the server's (kept sealed beside the state files) and the watched pair. */
+const edgeTlsOf = (o: AgentCoreOptions) =>
+  createAgentEdgeTls({ router: o.router, stateBase: agentStateBase(o.dataDir), ...(o.tlsFiles ? { files: o.tlsFiles } : {}), log: o.log });
+
 export function createAgentCore(options: AgentCoreOptions) {
   const { router, supervisor, log } = options;
   const artifacts = createArtifactStore(join(options.dataDir, 'artifacts'));
@@ -166,9 +185,7 @@ export function createAgentCore(options: AgentCoreOptions) {
     log,
   });
 
-  // The TLS listener's certificates: the server's (kept sealed beside the state files) and the watched pair.
-  const edgeTls = createAgentEdgeTls({ router, stateBase: agentStateBase(options.dataDir), ...(options.tlsFiles ? { files: options.tlsFiles } : {}), log });
-
+  const edgeTls = edgeTlsOf(options);
   const desired = createAgentDesired({ state: () => state, save, machineName: options.machineName ?? (() => joinedName(options.dataDir)), log });
   const applyDesired: typeof desired.apply = async (number, document) => {
     const answer = await desired.apply(number, document);
@@ -202,20 +219,9 @@ export function createAgentCore(options: AgentCoreOptions) {
 
     ensureInstance: (name: string, hosts: string[]) => routeInstance(router, state, save, name, hosts),
 
-    async removeInstance(name: string): Promise<void> {
-      const instance = state.instances[name];
-      if (!instance) return;
-      delete state.instances[name];
-      await save();
-      await router.removeInstance(name);
-      await Promise.all(COLORS.map((c) => supervisor.stop(name, c)));
-      await identity.forget(name, instance);
-    },
+    removeInstance: (name: string) => forgetInstance({ router, supervisor, identity, save }, state, name),
 
-    /** `tls.put`: the server's certificates for the TLS listener (see `createAgentEdgeTls`). */
-    putCertificates: edgeTls.put,
-    /** What the TLS listener serves now (no keys). */
-    heldCertificates: edgeTls.held,
+    edgeTls, // the TLS listener's certificates: `tls.put`, and what it serves (no keys)
 
     /** `machine.desired`: keeps the newest document for this machine (see `createAgentDesired`). */
     applyDesired,

@@ -249,14 +249,12 @@ export async function startAgent(config: Readonly<Config>, log: Logger, options:
   // one (Linux requires it on each socket of the group); claimPorts and verifyPortsOwned keep
   // everyone else out of the group (ADR 0013).
   const reuse = { reusePort: process.platform === 'linux' };
-  let routerPort: number;
-  let httpsPort: number | undefined;
+  let routerPort: number, httpsPort: number | undefined;
   let metrics: MetricsListener | undefined;
   try {
     routerPort = await router.listen(config.httpPort, config.httpHost, reuse);
     listening = routerPort;
-    // Its certificates were set by core.load(): the kept server set and the watched pair.
-    if (config.httpsPort !== undefined) httpsPort = await router.listenTls(config.httpsPort, config.httpHost, reuse);
+    if (config.httpsPort !== undefined) httpsPort = await router.listenTls(config.httpsPort, config.httpHost, reuse); // certificates set by core.load()
     if (config.metricsListen) metrics = await startMetricsListener({ ...config.metricsListen, token: metricsToken, metricsText: () => core.metricsText(), reusePort: reuse.reusePort });
     await verifyPortsOwned([routerPort, ...(httpsPort !== undefined ? [httpsPort] : []), ...(metrics ? [metrics.port] : [])], previous);
   } catch (error) {
@@ -273,7 +271,7 @@ export async function startAgent(config: Readonly<Config>, log: Logger, options:
   const sessions = agentSessions(core, config, log, options);
   // The address only: the token is a secret and never logged.
   const metricsAt = metrics ? { metrics: `${config.metricsListen!.host}:${metrics.port}`, metricsAuth: metricsToken !== undefined ? 'token' : 'none' } : {};
-  log.info({ routerPort, ...(httpsPort !== undefined ? { httpsPort, certificates: core.heldCertificates().map((c) => c.fingerprint) } : {}), ...(options.machine ? { machine: options.machine.link.name } : {}), ...metricsAt }, 'agent started');
+  log.info({ routerPort, ...(httpsPort !== undefined ? { httpsPort, certificates: core.edgeTls.held().map((c) => c.fingerprint) } : {}), ...(options.machine ? { machine: options.machine.link.name } : {}), ...metricsAt }, 'agent started');
 
   let stopping: Promise<void> | undefined;
   let handingOver: Promise<void> | undefined;

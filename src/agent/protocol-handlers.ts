@@ -22,7 +22,7 @@ export function protocolHandlers(core: AgentCore): ProtocolHandlers {
     'agent.health': () => ({ ok: true, isolation: core.isolation, protocol: PROTOCOL_VERSION }),
     'agent.state': () => {
       const localRollbacks = core.localRollbacks();
-      const certificates = core.heldCertificates();
+      const certificates = core.edgeTls.held();
       return {
         isolation: core.isolation,
         protocol: PROTOCOL_VERSION,
@@ -85,7 +85,7 @@ export function protocolHandlers(core: AgentCore): ProtocolHandlers {
       return OK;
     },
     'machine.desired': (r) => core.applyDesired(r.number, r.document),
-    'tls.put': async (r) => ({ certificates: await core.putCertificates(r.certificates) }),
+    'tls.put': async (r) => ({ certificates: await core.edgeTls.put(r.certificates) }),
   };
 }
 

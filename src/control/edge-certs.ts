@@ -67,8 +67,9 @@ async function servedInstances(store: Store): Promise<ServedInstance[]> {
 async function heldByMachine(store: Store): Promise<Map<string, Set<string>>> {
   const out = new Map<string, Set<string>>();
   for (const m of await store.listMachines()) {
-    const reported = (await store.getDesiredState(m.name))?.reported as { certificates?: { fingerprint: string }[] } | null | undefined;
-    out.set(m.name, new Set((reported?.certificates ?? []).map((c) => c.fingerprint)));
+    const reported = (await store.getDesiredState(m.name))?.reported as { certificates?: { fingerprint: string; source?: string }[] } | null | undefined;
+    // The server's certificates only: a watched file pair with the same certificate is not this record's delivery.
+    out.set(m.name, new Set((reported?.certificates ?? []).filter((c) => c.source !== 'file').map((c) => c.fingerprint)));
   }
   return out;
 }
