@@ -239,7 +239,7 @@ export function createAgentCore(options: AgentCoreOptions) {
       return router.stats().find((i) => i.instance === name);
     },
     metricsText(): string {
-      return router.metricsText();
+      return router.metricsText() + edgeTls.metricsText();
     },
 
     describe: (name?: string): InstanceReport[] => describeInstances({ router, supervisor, identity, state }, name),

@@ -39,6 +39,8 @@ describe('agent edge TLS', () => {
     const held = await tls.put([shop]);
     const fp = await opensslFingerprint(pem.shop!.certFile);
     assert.deepEqual(held.map((c) => [c.hosts, c.fingerprint, c.source]), [[['shop.example.com'], fp, 'server']]);
+    const metric = /cutover_tls_certificate_expiry_seconds\{host="shop\.example\.com",default="false"\} (\d+)/.exec(tls.metricsText());
+    assert.ok(metric && Number(metric[1]) > 80 * 86_400, 'seconds left in the metrics');
 
     const kept = await readFile(edgeCertsFile(stateBase), 'utf8');
     const body = pem.shop!.key.split('\n')[1]!;

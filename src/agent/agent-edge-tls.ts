@@ -162,6 +162,20 @@ export function createAgentEdgeTls(options: AgentEdgeTlsOptions) {
 
     held,
 
+    /**
+     * Prometheus lines: seconds until each served certificate expires, per host it serves (the
+     * default one also as `default="true"`), so an alert can fire 14 days ahead (issue 21).
+     */
+    metricsText(): string {
+      const lines = ['# HELP cutover_tls_certificate_expiry_seconds Seconds until the certificate the router serves for a host expires (negative once expired).', '# TYPE cutover_tls_certificate_expiry_seconds gauge'];
+      for (const c of router.certificates()) {
+        const left = Math.round((Date.parse(c.notAfter) - now()) / 1000);
+        for (const host of c.hosts) lines.push(`cutover_tls_certificate_expiry_seconds{host="${host}",default="${c.isDefault}"} ${left}`);
+        if (c.hosts.length === 0) lines.push(`cutover_tls_certificate_expiry_seconds{host="",default="true"} ${left}`);
+      }
+      return lines.length > 2 ? `${lines.join('\n')}\n` : '';
+    },
+
     close(): void {
       clearTimeout(settle);
       if (watching && options.files) for (const f of [options.files.cert, options.files.key]) unwatchFile(f);
