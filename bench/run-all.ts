@@ -12,6 +12,7 @@ import { runTargetResolution, RESOLUTION_TARGET_MS } from './target-resolution.t
 import { runFleetPlan, PLAN_TARGET_MS } from './fleet-plan.ts';
 import { runRouterBench } from './router-proxy.ts';
 import { runRouterPinned } from './router-pinned.ts';
+import { runRouterTls } from './router-tls.ts';
 import { runFlipSkew, SKEW_TARGET_MS } from './flip-skew.ts';
 import { runReplicaResume, RESUME_TARGET_MS } from './replica-resume.ts';
 import { verdict } from './lib/stats.ts';
@@ -35,6 +36,8 @@ const router = await runRouterBench();
 console.log(router.lines.join('\n') + '\n');
 const pinned = await runRouterPinned();
 console.log(pinned.lines.join('\n') + '\n');
+const tls = await runRouterTls();
+console.log(tls.lines.join('\n') + '\n');
 const skew = await runFlipSkew({ runs: intFlag('skew-runs', 20), machines: [1, 3, 10], intervalMs: 1, full: 5 });
 console.log(skew.lines.join('\n') + '\n');
 const resume = await runReplicaResume({ runs: intFlag('resume-runs', 10) });
@@ -78,11 +81,11 @@ const dir = new URL('./results/', import.meta.url);
 await mkdir(dir, { recursive: true });
 await writeFile(
   new URL('latest.md', dir),
-  block + '\n\n```\n' + [...rollback.lines, '', ...deploy.lines, '', ...fleet.lines, '', ...router.lines, '', ...pinned.lines, '', ...skew.lines, '', ...resume.lines, '', ...planning.lines].join('\n') + '\n```\n',
+  block + '\n\n```\n' + [...rollback.lines, '', ...deploy.lines, '', ...fleet.lines, '', ...router.lines, '', ...pinned.lines, '', ...tls.lines, '', ...skew.lines, '', ...resume.lines, '', ...planning.lines].join('\n') + '\n```\n',
 );
 await writeFile(
   new URL('latest.json', dir),
-  JSON.stringify({ startedAt, machine, rollback: { ...rollback, flips: undefined }, deploy, targetResolution: fleet.results, fleetPlan: planning.result, router: router.results, routerPinned: pinned.summary, flipSkew: skew.results, replicaResume: { resume: resume.resume, finish: resume.finish } }, null, 2) + '\n',
+  JSON.stringify({ startedAt, machine, rollback: { ...rollback, flips: undefined }, deploy, targetResolution: fleet.results, fleetPlan: planning.result, router: router.results, routerPinned: pinned.summary, routerTls: tls.rows, flipSkew: skew.results, replicaResume: { resume: resume.resume, finish: resume.finish } }, null, 2) + '\n',
 );
 console.log(block);
 console.log('\nwritten to bench/results/latest.md and latest.json');

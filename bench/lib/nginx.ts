@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,7 +47,28 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-function config(dir: string, port: number, upstreamPort: number, workers: number | 'auto'): string {
+/** A certificate and key (PEM files) for a TLS listener. */
+export interface TlsFilesPair {
+  cert: string;
+  key: string;
+}
+
+// What the router's TLS listener does too: TLS 1.2 and 1.3, session tickets (nginx's default), no
+// shared session cache (the router has none).
+function tlsLines(tls: TlsFilesPair | undefined): string {
+  if (tls === undefined) return '';
+  return `ssl_certificate ${tls.cert};
+    ssl_certificate_key ${tls.key};
+    ssl_protocols TLSv1.2 TLSv1.3;`;
+}
+
+function config(
+  dir: string,
+  port: number,
+  upstreamPort: number,
+  workers: number | 'auto',
+  tls?: TlsFilesPair,
+): string {
   // The X-Forwarded-* headers and the version header match what the router adds, so both
   // proxies do comparable work per request.
   return `daemon off;
@@ -71,7 +93,8 @@ http {
     keepalive_requests 1000000;
   }
   server {
-    listen 127.0.0.1:${port};
+    listen 127.0.0.1:${port}${tls === undefined ? '' : ' ssl'};
+    ${tlsLines(tls)}
     location / {
       proxy_pass http://app;
       proxy_http_version 1.1;
@@ -87,10 +110,11 @@ http {
 `;
 }
 
-/** True once `port` answers `GET /` (Host bench.test) with 200. */
-export async function answers(port: number): Promise<boolean> {
+/** True once `port` answers `GET /` (Host bench.test) with 200, over TLS when `tls` (any certificate). */
+export async function answers(port: number, tls = false): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', headers: { host: 'bench.test' } }, (res) => {
+    const options = { host: '127.0.0.1', port, path: '/', headers: { host: 'bench.test' }, rejectUnauthorized: false };
+    const req = (tls ? httpsRequest : request)(options, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode === 200));
     });
@@ -102,17 +126,18 @@ export async function answers(port: number): Promise<boolean> {
 
 /**
  * Starts nginx proxying to 127.0.0.1:`upstreamPort` (on CPU `cpu` only when given; its workers
- * inherit the affinity) and waits until it answers 200 (≤ 10 s).
+ * inherit the affinity) and waits until it answers 200 (≤ 10 s). With `tls`, it listens with TLS.
  */
 export async function startNginx(
   binary: string,
   upstreamPort: number,
   workers: number | 'auto',
   cpu?: number,
+  tls?: TlsFilesPair,
 ): Promise<Nginx> {
   const dir = await mkdtemp(join(tmpdir(), 'cutover-bench-nginx-'));
   const port = await freePort();
-  await writeFile(join(dir, 'nginx.conf'), config(dir, port, upstreamPort, workers));
+  await writeFile(join(dir, 'nginx.conf'), config(dir, port, upstreamPort, workers, tls));
   const argv = [binary, '-p', dir, '-c', join(dir, 'nginx.conf')];
   const [command, ...args] = cpu === undefined ? argv : ['taskset', '-c', String(cpu), ...argv];
   const proc = spawn(command as string, args, {
@@ -148,7 +173,7 @@ export async function startNginx(
   };
   try {
     const deadline = Date.now() + 10_000;
-    while (!(await answers(port))) {
+    while (!(await answers(port, tls !== undefined))) {
       if (proc.exitCode !== null || Date.now() > deadline) {
         const log = await readFile(join(dir, 'error.log'), 'utf8').catch(() => '');
         throw new Error(`nginx did not start on port ${port}: ${(err + log).trim()}`);

@@ -8,11 +8,14 @@
  *   POST /gc               → global.gc() when started with --expose-gc
  * Usage: node router-child.ts --slot blue=1.0.0@PORT [--slot green=2.0.0@PORT] --active blue
  *        [--port N] [--reuse-port]  (SO_REUSEPORT: several children share the port)
+ *        [--tls-cert FILE --tls-key FILE]  (the proxy port is the TLS listener, serving that pair
+ *        as the default certificate; no plain listener)
  *        [--router-module PATH]  (another copy of the router's entry, e.g. a snapshot of an older
  *        commit or the built `dist/router/index.js`; default: this tree's `src/router/index.ts`)
  * Prints {"port":N,"control":M,"pid":P} once both listen. SIGTERM closes the router and exits
  * (cleanly, so `--cpu-prof` writes its profile).
  */
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
@@ -45,7 +48,14 @@ for (const spec of flags('slot')) {
 router.activate(INSTANCE, (flags('active')[0] ?? 'blue') as Color);
 // --port P --reuse-port: several router processes on one port (SO_REUSEPORT), as the agent binds.
 const reusePort = process.argv.includes('--reuse-port');
-const port = await router.listen(Number(flags('port')[0] ?? 0), '127.0.0.1', { reusePort });
+const tlsCert = flags('tls-cert')[0];
+const tlsKey = flags('tls-key')[0];
+let port: number;
+if (tlsCert !== undefined && tlsKey !== undefined) {
+  const [cert, key] = await Promise.all([readFile(tlsCert, 'utf8'), readFile(tlsKey, 'utf8')]);
+  router.setCertificates([{ hosts: [BENCH_HOST], cert, key, isDefault: true }]);
+  port = await router.listenTls(Number(flags('port')[0] ?? 0), '127.0.0.1', { reusePort });
+} else port = await router.listen(Number(flags('port')[0] ?? 0), '127.0.0.1', { reusePort });
 
 const origin = performance.timeOrigin;
 const control = createServer((req, res) => {

@@ -53,6 +53,8 @@ export interface RouterStart {
   child?: string;
   /** Listen on this port with SO_REUSEPORT (0: a free one), so another child can share it. */
   reusePort?: number;
+  /** Listen with TLS only, serving this pair (PEM files) as the default certificate. */
+  tls?: { cert: string; key: string };
 }
 
 /**
@@ -74,6 +76,7 @@ export function startRouter(slots: string[], o: RouterStart = {}): Promise<Route
     active,
     ...(o.module === undefined ? [] : ['--router-module', o.module]),
     ...(o.reusePort === undefined ? [] : ['--port', String(o.reusePort), '--reuse-port']),
+    ...(o.tls === undefined ? [] : ['--tls-cert', o.tls.cert, '--tls-key', o.tls.key]),
   ];
   const cpus = o.cpu === undefined ? o.cpuList : String(o.cpu);
   const [command, ...args] = cpus === undefined ? node : ['taskset', '-c', cpus, ...node];

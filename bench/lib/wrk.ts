@@ -17,6 +17,8 @@ export interface WrkOptions {
   timeoutS?: number;
   /** Run wrk on this CPU only (`taskset -c`). */
   cpu?: number;
+  /** More request headers (`Connection: close`: a new connection, and TLS handshake, per request). */
+  headers?: string[];
 }
 
 /** What wrk reported. Latencies in ms. */
@@ -106,6 +108,7 @@ function args(o: WrkOptions): string[] {
     `${o.timeoutS ?? 2}s`,
     '--latency',
     ...(o.host ? ['-H', `Host: ${o.host}`] : []),
+    ...(o.headers ?? []).flatMap((h) => ['-H', h]),
     o.url,
   ];
 }

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { CidrSet } from './cidr.ts';
+import { proxiedClientOf } from './proxy-listener.ts';
 import { FORWARD_TLS, FORWARD_TRUSTED, normaliseHost } from './headers.ts';
 import { READY_PATH } from './readiness.ts';
 import type { RouterOptions } from './router-types.ts';
@@ -9,22 +10,30 @@ import type { RouterOptions } from './router-types.ts';
 // over TLS, and whether its peer is a trusted proxy (whose X-Forwarded-* are kept).
 
 const FORWARDING = Symbol('cutover.forwarding');
-type MarkedSocket = Socket & { [FORWARDING]?: number };
+const CLIENT = Symbol('cutover.client');
+type MarkedSocket = Socket & { [FORWARDING]?: number; [CLIENT]?: string | undefined };
 
 /**
  * The connection's forwarding bits (`FORWARD_TLS`, `FORWARD_TRUSTED`), computed on its first
- * request and kept on the socket: the CIDR match runs once per connection, not per request.
+ * request and kept on the socket with its client address: the CIDR match runs once per
+ * connection, not per request. The client is the one a PROXY header named, else the peer.
  */
 export function forwardingOf(socket: Socket, trusted: CidrSet | null): number {
   const marked = socket as MarkedSocket;
   let bits = marked[FORWARDING];
   if (bits === undefined) {
     bits = (socket as TLSSocket).encrypted === true ? FORWARD_TLS : 0;
-    const ip = socket.remoteAddress;
+    const ip = proxiedClientOf(socket) ?? socket.remoteAddress;
     if (trusted !== null && ip !== undefined && trusted.has(ip)) bits |= FORWARD_TRUSTED;
     marked[FORWARDING] = bits;
+    marked[CLIENT] = ip;
   }
   return bits;
+}
+
+/** The client address `forwardingOf` settled on for this connection (call that first). */
+export function clientAddressOf(socket: Socket): string | undefined {
+  return (socket as MarkedSocket)[CLIENT];
 }
 
 const ACME_PREFIX = '/.well-known/acme-challenge/';

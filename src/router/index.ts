@@ -3,6 +3,7 @@ export { createRouter } from './router.ts';
 export type {
   EdgeCertificate,
   EdgeCertificateInfo,
+  ListenOptions,
   Router,
   RouterOptions,
   RouterInstanceState,

@@ -190,4 +190,48 @@ describe('router TLS listener', () => {
       agent.destroy();
     }
   });
+
+  it('replaces certificates under TLS load with zero failed requests', async () => {
+    const sets = [
+      [{ hosts: ['shop.test'], cert: shop.cert, key: shop.key }],
+      [{ hosts: ['shop.test'], cert: renewed.cert, key: renewed.key }],
+    ];
+    router.setCertificates(sets[0]!);
+    const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+    let done = false;
+    let ok = 0;
+    const failures: string[] = [];
+    const seen = new Set<string>();
+    // Bounded loops: keep-alive requests on 4 connections, and a new handshake per request.
+    const loop = async (fresh: boolean): Promise<void> => {
+      for (let i = 0; i < 5000 && !done; i++) {
+        try {
+          const res = await httpsGet(port, 'shop.test', fresh ? {} : { agent });
+          if (res.status !== 200 || res.body !== '1.0.0') failures.push(`status ${res.status}`);
+          else ok++;
+          if (fresh) seen.add(res.fingerprint);
+        } catch (error) {
+          failures.push(String(error));
+        }
+      }
+    };
+    const loops = [loop(false), loop(false), loop(false), loop(false), loop(true), loop(true)];
+    try {
+      // Swap at each new handshake count, not on a timer: the loaded machine sets the pace.
+      for (let swap = 1; swap <= 8; swap++) {
+        const target = ok + 20;
+        while (ok < target && failures.length === 0) await new Promise((resolve) => setImmediate(resolve));
+        router.setCertificates(sets[swap % 2]!);
+      }
+    } finally {
+      done = true;
+      await Promise.all(loops);
+      agent.destroy();
+    }
+    assert.deepEqual(failures, []);
+    assert.ok(ok > 160, `${ok} requests`);
+    assert.deepEqual([...seen].sort(), [shop.fingerprint, renewed.fingerprint].sort(), 'new handshakes saw both certificates');
+    const last = await handshake(port, 'shop.test');
+    assert.ok('fingerprint' in last && last.fingerprint === shop.fingerprint, 'the last set serves new handshakes');
+  });
 });

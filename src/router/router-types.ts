@@ -65,6 +65,19 @@ export interface RouterOptions {
   hsts?: boolean | { maxAgeSeconds: number; includeSubDomains?: boolean };
 }
 
+/** How one listener of the router binds and what it expects first on a connection. */
+export interface ListenOptions {
+  /** SO_REUSEPORT (Linux): a successor process can bind the same port while this one listens. */
+  reusePort?: boolean;
+  /**
+   * Every connection starts with a PROXY protocol header (v1 or v2) naming the client, as a load
+   * balancer forwarding TCP sends it. Only peers in `trustedProxies` (which must be set) may
+   * connect; a connection from anyone else, or without exactly a header, is closed. The client
+   * it names is then the one `X-Forwarded-For` and trust are decided for. Default false.
+   */
+  proxyProtocol?: boolean;
+}
+
 /** A certificate the router's TLS listener serves. */
 export interface EdgeCertificate {
   /** Host names it serves: exact (`shop.example.com`) or a one-label wildcard (`*.example.com`); lowercase. */
@@ -161,13 +174,13 @@ export interface RouterInstanceState {
  */
 export interface Router {
   /** Starts listening; resolves with the bound port (pass 0 for an ephemeral one). */
-  listen(port: number, host?: string, options?: { reusePort?: boolean }): Promise<number>;
+  listen(port: number, host?: string, options?: ListenOptions): Promise<number>;
   /**
    * Starts the TLS listener (HTTP/1.1 over TLS 1.2+); resolves with the bound port. It serves the
    * certificates of `setCertificates` (none yet: every handshake is refused), and its requests
    * carry `X-Forwarded-Proto: https`. `close()` closes it too.
    */
-  listenTls(port: number, host?: string, options?: { reusePort?: boolean }): Promise<number>;
+  listenTls(port: number, host?: string, options?: ListenOptions): Promise<number>;
   /**
    * Replaces the whole set of certificates. SNI picks one: an exact host, then a one-label
    * wildcard (`*.example.com` serves `a.example.com`, not `a.b.example.com`), then the default;

@@ -3,7 +3,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { CutoverError, isColor, listen, otherColor } from '../shared/index.ts';
+import { CutoverError, invalidInput, isColor, listen, otherColor } from '../shared/index.ts';
 import type { Clock, Color, FlipReason } from '../shared/index.ts';
 import { BodyLimit } from './body-limit.ts';
 import {
@@ -21,7 +21,8 @@ import type { RouterError } from './error-response.ts';
 import { decideReady, READY_PATH, sendReady } from './readiness.ts';
 import type { MachineExpectation } from './readiness.ts';
 import { FORWARD_TLS, normaliseHost, RequestScan, scanRequestHeaders } from './headers.ts';
-import { forwardingOf, keepsHttp, redirectLocation } from './edge-policy.ts';
+import { clientAddressOf, forwardingOf, keepsHttp, redirectLocation } from './edge-policy.ts';
+import { ProxyProtocolListener } from './proxy-listener.ts';
 import type { HeldRequest } from './held-requests.ts';
 import { RoutedInstance } from './routed-instance.ts';
 import { MaintenanceResponse } from './maintenance.ts';
@@ -44,6 +45,7 @@ import { collectStats, renderMetrics } from './router-stats.ts';
 import type {
   EdgeCertificate,
   EdgeCertificateInfo,
+  ListenOptions,
   Router,
   RouterInstanceState,
   RouterInstanceStats,
@@ -90,6 +92,8 @@ class HttpRouter implements Router {
   #tls: TlsListener | null = null;
   /** The TLS listener's port once it listens, for redirects. */
   #tlsPort: number | null = null;
+  /** Listeners that read a PROXY protocol header first (`proxyProtocol`), plain or TLS. */
+  readonly #proxied: ProxyProtocolListener[] = [];
 
   constructor(options: RouterOptions) {
     const o = resolveRouterOptions(options);
@@ -134,7 +138,7 @@ class HttpRouter implements Router {
   readonly #onRequest = (req: IncomingMessage, res: ProxyResponse): void => {
     const scan = this.#scan;
     const forwarding = forwardingOf(req.socket, this.#options.trustedProxies);
-    const headers = scanRequestHeaders(req.rawHeaders, req.socket.remoteAddress, scan, forwarding);
+    const headers = scanRequestHeaders(req.rawHeaders, clientAddressOf(req.socket), scan, forwarding);
     if ((forwarding & FORWARD_TLS) !== 0 && this.#options.hsts !== null) this.#hsts(res);
     // Closing: every response ends its connection, so keep-alive clients reconnect (to a successor
     // agent, on a handover) instead of racing their next request against our close.
@@ -266,7 +270,7 @@ class HttpRouter implements Router {
   readonly #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const scan = this.#scan;
     const forwarding = forwardingOf(req.socket, this.#options.trustedProxies);
-    const headers = scanRequestHeaders(req.rawHeaders, req.socket.remoteAddress, scan, forwarding);
+    const headers = scanRequestHeaders(req.rawHeaders, clientAddressOf(req.socket), scan, forwarding);
     const instance = this.#route(scan.host);
     let error: RouterError | null = null;
     let upstream: Upstream | null = null;
@@ -310,16 +314,52 @@ class HttpRouter implements Router {
     );
   };
 
-  listen(port: number, host?: string, options?: { reusePort?: boolean }): Promise<number> {
-    return listen(this.#server, port, host, options);
+  listen(port: number, host?: string, options?: ListenOptions): Promise<number> {
+    if (options?.proxyProtocol !== true) return listen(this.#server, port, host, options);
+    return this.#listenProxied(port, host, options, (socket, rest) => {
+      this.#accept(socket);
+      // node:http reads the TCP handle itself, past anything unshifted: the bytes that came with
+      // the header are given to it as the socket's data instead.
+      if (rest.length > 0) socket.emit('data', rest);
+      socket.resume();
+    });
   }
 
-  async listenTls(port: number, host?: string, options?: { reusePort?: boolean }): Promise<number> {
-    const tls = this.#tlsListener();
-    this.#tlsPort = await tls.listen(port, host, options);
-    // node:http starts tracking connections (its header and request timeouts, closing idle ones)
-    // when it starts listening; a router listening on TLS only must start it too.
+  /** `proxyProtocol`: a listener that takes the header off, then hands the connection on. */
+  async #listenProxied(
+    port: number,
+    host: string | undefined,
+    options: ListenOptions,
+    hand: (socket: Socket, rest: Buffer) => void,
+  ): Promise<number> {
+    const trusted = this.#options.trustedProxies;
+    if (trusted === null) {
+      throw invalidInput('CONFIG_INVALID', 'router listener', [
+        { path: 'proxyProtocol', message: 'needs trustedProxies: only the proxies listed there may send the header' },
+      ]);
+    }
+    const timeoutMs = Math.min(this.#options.clientHeadersTimeoutMs, 10_000);
+    const listener = new ProxyProtocolListener(trusted, timeoutMs, hand);
+    const bound = await listener.listen(port, host, { reusePort: options.reusePort === true });
+    this.#proxied.push(listener);
+    this.#startTracking();
+    return bound;
+  }
+
+  // node:http starts tracking connections (its header and request timeouts, closing idle ones)
+  // when it starts listening; a router whose connections all come from other listeners must
+  // start it too.
+  #startTracking(): void {
     if (!this.#server.listening) this.#server.emit('listening');
+  }
+
+  async listenTls(port: number, host?: string, options?: ListenOptions): Promise<number> {
+    const tls = this.#tlsListener();
+    this.#tlsPort =
+      options?.proxyProtocol === true
+        ? await this.#listenProxied(port, host, options, (socket, rest) => tls.acceptRaw(socket, rest))
+        : await tls.listen(port, host, options);
+    this.#startTracking();
     return this.#tlsPort;
   }
 
@@ -360,7 +400,8 @@ class HttpRouter implements Router {
   }
 
   async #close(): Promise<void> {
-    const draining = drainServer(this.#server, this.#sockets, this.#options.drainTimeoutMs, this.#tls?.close());
+    const others = Promise.all([this.#tls?.close(), ...this.#proxied.map((l) => l.close())]).then(noop);
+    const draining = drainServer(this.#server, this.#sockets, this.#options.drainTimeoutMs, others);
     // Requests in flight now were accepted with keep-alive in mind. Answered that way, their
     // client may write its next request just as the drain closes the idle connection, and that
     // request is reset (acceptance §3: the slow requests answered ~0.3 s into a takeover, past
@@ -395,6 +436,7 @@ class HttpRouter implements Router {
     if (timedOut) {
       this.#server.closeAllConnections();
       this.#tls?.destroyAll();
+      for (const listener of this.#proxied) listener.destroyAll();
       await Promise.all(upstreams.map((u) => u.destroy()));
       await closed;
     } else {

@@ -71,6 +71,16 @@ export class TlsListener {
     return listen(this.#server, port, host, options);
   }
 
+  /**
+   * A TCP connection accepted elsewhere (a PROXY protocol listener), with the bytes read past its
+   * header: they go back on the socket, where the TLS layer reads them first.
+   */
+  acceptRaw(socket: Socket, rest: Buffer): void {
+    if (rest.length > 0) socket.unshift(rest);
+    // Not resumed here: the TLS layer reads the TCP handle itself (a flowing socket would lose bytes).
+    this.#server.emit('connection', socket);
+  }
+
   /** Loads the whole set first (throws `TLS_INVALID`, serving on unchanged), then swaps it in. */
   setCertificates(certs: readonly EdgeCertificate[]): void {
     const table = loadCertificates(certs);
