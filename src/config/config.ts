@@ -106,7 +106,7 @@ export const configSchema = z
         }
         return list;
       })
-      .describe('Agent: CIDRs (comma-separated, IPv4 and IPv6; a bare address is one host) of the load balancers in front of the router. Only requests from them keep their `X-Forwarded-For`/`-Proto`/`-Host` (this hop appended); everyone else\'s are replaced ([tls](tls.md#behind-a-load-balancer)). Default: none.'),
+      .describe('Agent: CIDRs (comma-separated, IPv4 and IPv6; a bare address is one host) of the load balancers in front of the router. Only requests from them keep their `X-Forwarded-For`/`-Proto`/`-Host` (this hop appended); everyone else\'s are replaced ([tls](tls.md#how-the-router-serves-tls)). Default: none.'),
     tlsCertFile: z
       .string()
       .min(1)
