@@ -136,6 +136,7 @@ test('certificates per host by SNI, refused pairs, a replacement under load, the
   const deployed = await cli(['deploy', 'shop', '1.0.0', '--wait']);
   assert.equal(deployed.json.status, 'succeeded', deployed.stdout);
 
+  assert.equal(up.info.https, `https://127.0.0.1:${https}`);
   // Before any `tls set`: every name gets the watched pair, the default.
   assert.equal(await servedFingerprint('a.test'), pems.file1!.fingerprint);
   for (const name of ['a', 'b']) {

@@ -166,6 +166,8 @@ async function agentConnected(connected: Promise<void>, child: ChildProcess | un
 
 export interface UpHandle {
   routerUrl: string;
+  /** The router's TLS listener (`--https-port`), when on. */
+  httpsUrl?: string;
   apiUrl: string;
   dataDir: string;
   adminToken?: string;
@@ -217,6 +219,7 @@ export async function startUp(config: Readonly<Config>, agentArgv: string[]): Pr
   const running = agent;
   return {
     routerUrl: `http://${config.httpHost === '0.0.0.0' ? '127.0.0.1' : config.httpHost}:${config.httpPort}`,
+    ...(config.httpsPort !== undefined ? { httpsUrl: `https://${config.httpHost === '0.0.0.0' ? '127.0.0.1' : config.httpHost}:${config.httpsPort}` } : {}),
     apiUrl: server.url,
     dataDir: config.dataDir,
     machine: name,
@@ -281,7 +284,7 @@ export function registerProcessCommands(program: Command): void {
       const config = await configFrom(cmd, opts, { logLevel: 'warn' });
       const up = await startUp(config, agentArgs({ ...opts, logLevel: config.logLevel }));
       const { contextsFileIn } = await import('../../cli-contexts.ts');
-      const result = { router: up.routerUrl, api: up.apiUrl, dataDir: up.dataDir, machine: up.machine, agent: up.agent, ...(up.adminToken ? { adminToken: up.adminToken } : {}) };
+      const result = { router: up.routerUrl, ...(up.httpsUrl ? { https: up.httpsUrl } : {}), api: up.apiUrl, dataDir: up.dataDir, machine: up.machine, agent: up.agent, ...(up.adminToken ? { adminToken: up.adminToken } : {}) };
       out.result(result, () =>
         [
           'Cutover is up.',
@@ -293,6 +296,7 @@ export function registerProcessCommands(program: Command): void {
             : []),
           `  machine ${up.machine}   (this host, joined over loopback)`,
           `  router  ${up.routerUrl}   (instances by their Host header)`,
+          ...(up.httpsUrl ? [`  HTTPS   ${up.httpsUrl}   (certificates: \`cutover tls set\`, docs/tls.md)`] : []),
           `  API     ${up.apiUrl}`,
           `  data    ${up.dataDir}`,
           ...(up.adminToken ? [`  admin token (shown once; saved for the local CLI in ${contextsFileIn(cliConfigDir())}):`, `    ${up.adminToken}`] : []),
