@@ -63,20 +63,20 @@ async function servedInstances(store: Store): Promise<ServedInstance[]> {
   return instances.map((i) => ({ hosts: i.hosts, machines: machinesOf(i.placement, machines) }));
 }
 
-/** The fingerprints each machine's agent last said it holds (from its report). */
-async function heldByMachine(store: Store): Promise<Map<string, Set<string>>> {
+/** The fingerprints of the server's certificates each of `machines` last said it holds (from its agent's report). */
+async function heldByMachine(store: Store, machines: readonly string[]): Promise<Map<string, Set<string>>> {
   const out = new Map<string, Set<string>>();
-  for (const m of await store.listMachines()) {
-    const reported = (await store.getDesiredState(m.name))?.reported as { certificates?: { fingerprint: string; source?: string }[] } | null | undefined;
+  for (const m of new Set(machines)) {
+    const reported = (await store.getDesiredState(m))?.reported as { certificates?: { fingerprint: string; source?: string }[] } | null | undefined;
     // The server's certificates only: a watched file pair with the same certificate is not this record's delivery.
-    out.set(m.name, new Set((reported?.certificates ?? []).filter((c) => c.source !== 'file').map((c) => c.fingerprint)));
+    out.set(m, new Set((reported?.certificates ?? []).filter((c) => c.source !== 'file').map((c) => c.fingerprint)));
   }
   return out;
 }
 
 function viewOf(c: EdgeCertificateRecord, now: number, instances: readonly ServedInstance[], held: ReadonlyMap<string, ReadonlySet<string>>): EdgeCertificateView {
   const machines = machinesServing(c, instances);
-  const holding = [...held].filter(([, fps]) => fps.has(c.fingerprint)).map(([m]) => m).sort();
+  const holding = machines.filter((m) => held.get(m)?.has(c.fingerprint) === true);
   return {
     host: c.host,
     isDefault: c.isDefault,
@@ -94,7 +94,8 @@ function viewOf(c: EdgeCertificateRecord, now: number, instances: readonly Serve
 
 /** Every certificate set, by host, with its machines (viewers too: no key in it). */
 export async function listEdgeCertificateViews(deps: Pick<EdgeCertDeps, 'store' | 'clock'>): Promise<EdgeCertificateView[]> {
-  const [certs, instances, held] = await Promise.all([deps.store.listEdgeCertificates(), servedInstances(deps.store), heldByMachine(deps.store)]);
+  const [certs, instances] = await Promise.all([deps.store.listEdgeCertificates(), servedInstances(deps.store)]);
+  const held = await heldByMachine(deps.store, instances.flatMap((i) => i.machines));
   return certs.map((c) => viewOf(c, deps.clock.now(), instances, held));
 }
 
@@ -141,7 +142,8 @@ export async function setEdgeCertificate(deps: EdgeCertDeps, input: SetEdgeCerti
     details: { host, fingerprint: facts.fingerprint, hosts: facts.hosts, notAfter: facts.notAfter, default: isDefault, replaced: before?.fingerprint ?? null },
   });
   await deps.store.putEdgeCertificate(record, entry);
-  const view = viewOf(record, now, await servedInstances(deps.store), await heldByMachine(deps.store));
+  const instances = await servedInstances(deps.store);
+  const view = viewOf(record, now, instances, await heldByMachine(deps.store, instances.flatMap((i) => i.machines)));
   return { certificate: view, replaced: before?.fingerprint ?? null };
 }
 
