@@ -1,9 +1,8 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { CutoverError, invalidInput, isColor, listen, otherColor } from '../shared/index.ts';
+import { CutoverError, isColor, listen, otherColor } from '../shared/index.ts';
 import type { Clock, Color, FlipReason } from '../shared/index.ts';
 import { BodyLimit } from './body-limit.ts';
 import {
@@ -22,7 +21,7 @@ import { decideReady, READY_PATH, sendReady } from './readiness.ts';
 import type { MachineExpectation } from './readiness.ts';
 import { FORWARD_TLS, normaliseHost, RequestScan, scanRequestHeaders } from './headers.ts';
 import { clientAddressOf, forwardingOf, keepsHttp, redirectLocation } from './edge-policy.ts';
-import { ProxyProtocolListener } from './proxy-listener.ts';
+import { EdgeListeners } from './edge-listeners.ts';
 import type { HeldRequest } from './held-requests.ts';
 import { RoutedInstance } from './routed-instance.ts';
 import { MaintenanceResponse } from './maintenance.ts';
@@ -52,7 +51,6 @@ import type {
   RouterOptions,
 } from './router-types.ts';
 import { drainServer, trackConnections } from './server-drain.ts';
-import { TlsListener } from './tls-listener.ts';
 import { UpgradeHandler } from './upgrade-handler.ts';
 import { Upstream } from './upstream.ts';
 import type { UpstreamTarget } from './upstream.ts';
@@ -88,12 +86,8 @@ class HttpRouter implements Router {
   #closed: Promise<void> | null = null;
   /** What the machine's desired state expects, for the ready endpoint (null: no document). */
   #expected: MachineExpectation | null = null;
-  /** The TLS listener, made by the first `setCertificates` or `listenTls`. */
-  #tls: TlsListener | null = null;
-  /** The TLS listener's port once it listens, for redirects. */
-  #tlsPort: number | null = null;
-  /** Listeners that read a PROXY protocol header first (`proxyProtocol`), plain or TLS. */
-  readonly #proxied: ProxyProtocolListener[] = [];
+  /** The TLS listener and the PROXY protocol ones (issue 21). */
+  readonly #edge: EdgeListeners;
 
   constructor(options: RouterOptions) {
     const o = resolveRouterOptions(options);
@@ -123,6 +117,12 @@ class HttpRouter implements Router {
     // After listen, the server only emits 'error' for a failed accept (EMFILE…); Node keeps
     // accepting, and an unhandled 'error' would crash the data plane, so it is absorbed here.
     this.#server.on('error', noop);
+    this.#edge = new EdgeListeners(
+      this.#server,
+      o,
+      (socket) => this.#accept(socket),
+      (socket, head) => this.#acceptWithHead(socket, head),
+    );
   }
 
   #route(rawHost: string): RoutedInstance | null {
@@ -157,7 +157,7 @@ class HttpRouter implements Router {
       // Held requests and the proxy read req.url again: it must be the rewritten one.
       req.url = url = origin;
     }
-    if (this.#options.redirectHttp && scan.proto === 'http' && !keepsHttp(url)) return this.#redirect(req, res, scan.host, url);
+    if (this.#options.redirectHttp && scan.proto === 'http' && !keepsHttp(url)) return this.#redirect(res, scan, url);
     // Before maintenance: it is an instance-wide page, and every machine showing it is as ready as
     // any other; a load balancer that dropped them all would show its own error page instead.
     if (url.charCodeAt(1) === 46 /* . */ && pathOf(url) === READY_PATH) return this.#ready(instance, req, res);
@@ -171,16 +171,25 @@ class HttpRouter implements Router {
     this.#server.emit('connection', socket);
   }
 
+  /** A paused plain connection whose PROXY protocol header was read, with the bytes read after it. */
+  #acceptWithHead(socket: Socket, head: Buffer): void {
+    this.#accept(socket);
+    // node:http reads the TCP handle itself, past anything unshifted: the bytes that came with
+    // the header are given to it as the socket's data instead.
+    if (head.length > 0) socket.emit('data', head);
+    socket.resume();
+  }
+
   /** HSTS on a response of the TLS listener (RFC 6797 §7.2: never over plain HTTP). */
   #hsts(res: ProxyResponse): void {
     res.setHeader('strict-transport-security', this.#options.hsts as string);
   }
 
   /** `redirectHttp`: 308 keeps the method and body (RFC 9110 §15.4.9), unlike 301. */
-  #redirect(req: IncomingMessage, res: ProxyResponse, host: string, url: string): void {
+  #redirect(res: ProxyResponse, scan: RequestScan, url: string): void {
     // The body (if any) is not read: the connection cannot carry another request.
-    if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) res.shouldKeepAlive = false;
-    res.writeHead(308, ['location', redirectLocation(host, url, this.#tlsPort), 'content-length', '0']);
+    if (scan.hasBody) res.shouldKeepAlive = false;
+    res.writeHead(308, ['location', redirectLocation(scan.host, url, this.#edge.tlsPort), 'content-length', '0']);
     res.end();
   }
 
@@ -315,65 +324,20 @@ class HttpRouter implements Router {
   };
 
   listen(port: number, host?: string, options?: ListenOptions): Promise<number> {
-    if (options?.proxyProtocol !== true) return listen(this.#server, port, host, options);
-    return this.#listenProxied(port, host, options, (socket, rest) => {
-      this.#accept(socket);
-      // node:http reads the TCP handle itself, past anything unshifted: the bytes that came with
-      // the header are given to it as the socket's data instead.
-      if (rest.length > 0) socket.emit('data', rest);
-      socket.resume();
-    });
+    if (options?.proxyProtocol === true) return this.#edge.listenProxied(port, host, options);
+    return listen(this.#server, port, host, options);
   }
 
-  /** `proxyProtocol`: a listener that takes the header off, then hands the connection on. */
-  async #listenProxied(
-    port: number,
-    host: string | undefined,
-    options: ListenOptions,
-    hand: (socket: Socket, rest: Buffer) => void,
-  ): Promise<number> {
-    const trusted = this.#options.trustedProxies;
-    if (trusted === null) {
-      throw invalidInput('CONFIG_INVALID', 'router listener', [
-        { path: 'proxyProtocol', message: 'needs trustedProxies: only the proxies listed there may send the header' },
-      ]);
-    }
-    const timeoutMs = Math.min(this.#options.clientHeadersTimeoutMs, 10_000);
-    const listener = new ProxyProtocolListener(trusted, timeoutMs, hand);
-    const bound = await listener.listen(port, host, { reusePort: options.reusePort === true });
-    this.#proxied.push(listener);
-    this.#startTracking();
-    return bound;
-  }
-
-  // node:http starts tracking connections (its header and request timeouts, closing idle ones)
-  // when it starts listening; a router whose connections all come from other listeners must
-  // start it too.
-  #startTracking(): void {
-    if (!this.#server.listening) this.#server.emit('listening');
-  }
-
-  async listenTls(port: number, host?: string, options?: ListenOptions): Promise<number> {
-    const tls = this.#tlsListener();
-    this.#tlsPort =
-      options?.proxyProtocol === true
-        ? await this.#listenProxied(port, host, options, (socket, rest) => tls.acceptRaw(socket, rest))
-        : await tls.listen(port, host, options);
-    this.#startTracking();
-    return this.#tlsPort;
+  listenTls(port: number, host?: string, options?: ListenOptions): Promise<number> {
+    return this.#edge.listenTls(port, host, options);
   }
 
   setCertificates(certs: readonly EdgeCertificate[]): void {
-    this.#tlsListener().setCertificates(certs);
+    this.#edge.setCertificates(certs);
   }
 
   certificates(): EdgeCertificateInfo[] {
-    return this.#tls?.certificates() ?? [];
-  }
-
-  #tlsListener(): TlsListener {
-    this.#tls ??= new TlsListener((socket: TLSSocket) => this.#accept(socket), this.#options.clientHeadersTimeoutMs);
-    return this.#tls;
+    return this.#edge.certificates();
   }
 
   close(): Promise<void> {
@@ -400,8 +364,7 @@ class HttpRouter implements Router {
   }
 
   async #close(): Promise<void> {
-    const others = Promise.all([this.#tls?.close(), ...this.#proxied.map((l) => l.close())]).then(noop);
-    const draining = drainServer(this.#server, this.#sockets, this.#options.drainTimeoutMs, others);
+    const draining = drainServer(this.#server, this.#sockets, this.#options.drainTimeoutMs, this.#edge.close());
     // Requests in flight now were accepted with keep-alive in mind. Answered that way, their
     // client may write its next request just as the drain closes the idle connection, and that
     // request is reset (acceptance §3: the slow requests answered ~0.3 s into a takeover, past
@@ -435,8 +398,7 @@ class HttpRouter implements Router {
     const upstreams = this.#upstreams();
     if (timedOut) {
       this.#server.closeAllConnections();
-      this.#tls?.destroyAll();
-      for (const listener of this.#proxied) listener.destroyAll();
+      this.#edge.destroyAll();
       await Promise.all(upstreams.map((u) => u.destroy()));
       await closed;
     } else {
