@@ -134,14 +134,16 @@ export function createAgentEdgeTls(options: AgentEdgeTlsOptions) {
           throw new CutoverError('TLS_INVALID', `cannot load tlsCertFile ${options.files.cert} with tlsKeyFile ${options.files.key}: ${(error as Error).message}; fix the files or the settings`, { details: { cert: options.files.cert } });
         }
       }
+      // Nothing to serve (an agent without TLS): the router builds no TLS state at all.
+      if (server.length === 0 && !filePair) return;
       try {
         apply(server, filePair);
       } catch (error) {
-        if (!filePair) throw error;
-        // The server's kept set no longer loads beside the file pair: serve the file pair, wait for the server.
-        log.error({ err: (error as Error).message }, "the server's certificates kept here do not load; serving the watched pair alone until the server sends them again");
+        // The kept set no longer loads: the agent still starts (traffic first), with the watched pair
+        // if any, and the server sends its set again when the session opens.
+        log.error({ err: (error as Error).message }, "the server's certificates kept here do not load; serving without them until the server sends them again");
         server = [];
-        apply(server, filePair);
+        if (filePair) apply(server, filePair);
       }
       if (options.files) watch(options.files);
     },
