@@ -104,6 +104,7 @@ export async function startServer(
     localRollbacks: { rollbackWindowMs: config.rollbackWindow, lockTtlMs: config.lockTtl, log },
     flipTimeoutMs: config.flipTimeout,
     converge: () => deployer.converge,
+    keyRing: () => keyRing(),
     ...(relay ? { relay } : {}),
   });
   const { runtime, localRollbacks } = fleet;
@@ -187,6 +188,8 @@ export async function startServer(
     log,
     openLogs: fleet.openLogs,
     connectedMachines: fleet.connected,
+    // A certificate set or removed goes to the machines serving its host now (other replicas: the bus's nudge).
+    edgeCertificatesChanged: fleet.desiredChanged,
     // The session may be held by another replica: it ends there too (the notification reaches this one as well).
     disconnectMachine: (name, why) => {
       link.disconnect(name, why);

@@ -1,4 +1,4 @@
 // The test certificates live in src/testing/ (the namespace cluster and the benchmarks make them
 // too); re-exported here for the end-to-end tests that import them from test/.
-export { makeLeafCert, makeTestCerts, opensslFingerprint } from '../src/testing/index.ts';
+export { makeHostCert, makeLeafCert, makeTestCerts, opensslFingerprint } from '../src/testing/index.ts';
 export type { TestCerts } from '../src/testing/index.ts';

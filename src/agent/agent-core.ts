@@ -22,6 +22,7 @@ import { createAgentSlots } from './agent-slots.ts';
 import { createLocalRollbacks } from './local-rollback.ts';
 import { createAgentDesired, joinedName } from './agent-desired.ts';
 import { expectationOf } from './agent-readiness.ts';
+import { createAgentEdgeTls } from './agent-edge-tls.ts';
 
 export interface AgentCoreOptions {
   dataDir: string;
@@ -43,6 +44,8 @@ export interface AgentCoreOptions {
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
   /** The router's port once it listens: a release's tests reach the instance through it. */
   routerPort?: () => number | undefined;
+  /** The watched certificate pair of the TLS listener (`tlsCertFile`, `tlsKeyFile`), if any. */
+  tlsFiles?: { cert: string; key: string };
   /** The machine name it joined as; default: read from `agent/private/machine.json` (undefined before a join). */
   machineName?: () => Promise<string | undefined>;
 }
@@ -71,6 +74,25 @@ async function routeInstance(router: AgentCoreOptions['router'], state: AgentSta
     throw error;
   }
 }
+
+/** Forgets an instance: saved first, then its routes go (in-flight requests drain) and both slots stop. */
+async function forgetInstance(
+  parts: { router: Router; supervisor: Supervisor; identity: ReturnType<typeof createSlotIdentity>; save: () => Promise<void> },
+  state: AgentState,
+  name: string,
+): Promise<void> {
+  const instance = state.instances[name];
+  if (!instance) return;
+  delete state.instances[name];
+  await parts.save();
+  await parts.router.removeInstance(name);
+  await Promise.all(COLORS.map((c) => parts.supervisor.stop(name, c)));
+  await parts.identity.forget(name, instance);
+}
+
+/** The TLS listener's certificates: the server's (kept sealed beside the state files) and the watched pair. */
+const edgeTlsOf = (o: AgentCoreOptions) =>
+  createAgentEdgeTls({ router: o.router, stateBase: agentStateBase(o.dataDir), ...(o.tlsFiles ? { files: o.tlsFiles } : {}), log: o.log });
 
 export function createAgentCore(options: AgentCoreOptions) {
   const { router, supervisor, log } = options;
@@ -163,6 +185,7 @@ export function createAgentCore(options: AgentCoreOptions) {
     log,
   });
 
+  const edgeTls = edgeTlsOf(options);
   const desired = createAgentDesired({ state: () => state, save, machineName: options.machineName ?? (() => joinedName(options.dataDir)), log });
   const applyDesired: typeof desired.apply = async (number, document) => {
     const answer = await desired.apply(number, document);
@@ -187,6 +210,7 @@ export function createAgentCore(options: AgentCoreOptions) {
     setMaintenance: traffic.setMaintenance,
     async load(loadOptions?: { resetState?: boolean }): Promise<void> {
       await restart.load(loadOptions);
+      await edgeTls.load();
       publishExpectation();
     },
     stopOrphans: restart.stopOrphans,
@@ -195,15 +219,9 @@ export function createAgentCore(options: AgentCoreOptions) {
 
     ensureInstance: (name: string, hosts: string[]) => routeInstance(router, state, save, name, hosts),
 
-    async removeInstance(name: string): Promise<void> {
-      const instance = state.instances[name];
-      if (!instance) return;
-      delete state.instances[name];
-      await save();
-      await router.removeInstance(name);
-      await Promise.all(COLORS.map((c) => supervisor.stop(name, c)));
-      await identity.forget(name, instance);
-    },
+    removeInstance: (name: string) => forgetInstance({ router, supervisor, identity, save }, state, name),
+
+    edgeTls, // the TLS listener's certificates: `tls.put`, and what it serves (no keys)
 
     /** `machine.desired`: keeps the newest document for this machine (see `createAgentDesired`). */
     applyDesired,
@@ -221,7 +239,7 @@ export function createAgentCore(options: AgentCoreOptions) {
       return router.stats().find((i) => i.instance === name);
     },
     metricsText(): string {
-      return router.metricsText();
+      return router.metricsText() + edgeTls.metricsText();
     },
 
     describe: (name?: string): InstanceReport[] => describeInstances({ router, supervisor, identity, state }, name),
@@ -238,6 +256,7 @@ export function createAgentCore(options: AgentCoreOptions) {
     /** Closes the state files (after the router and the slots have stopped). */
     close(): Promise<void> {
       tests.cancelAll();
+      edgeTls.close();
       saver.stop();
       return stateFile.close();
     },

@@ -3,10 +3,11 @@ import type { Config } from '../config/index.ts';
 import type { AgentPidRecord } from './agent-pid-file.ts';
 import { holdsPort, othersListening, portFree } from './port-ownership.ts';
 
-/** The agent's ports (the router, and metrics when `metricsListen` is set), with the flag that changes each (for error messages). */
+/** The agent's ports (the router, its TLS listener with `httpsPort`, and metrics when `metricsListen` is set), with the flag that changes each (for error messages). */
 function agentPorts(config: Readonly<Config>) {
   return [
     { what: 'router port', port: config.httpPort, host: config.httpHost, flag: '--http-port' },
+    ...(config.httpsPort !== undefined ? [{ what: 'HTTPS port', port: config.httpsPort, host: config.httpHost, flag: '--https-port' }] : []),
     ...(config.metricsListen ? [{ what: 'metrics port', ...config.metricsListen, flag: '--metrics-listen' }] : []),
   ];
 }

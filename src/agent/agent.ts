@@ -48,6 +48,8 @@ export interface TakeoverOptions {
 export interface RunningAgent {
   /** Where users reach the instances. */
   routerPort: number;
+  /** The router's TLS listener (`httpsPort`); undefined when it is off. */
+  httpsPort?: number;
   /** A joined machine's session with the server. */
   session?: SessionClient;
   /** Opens the session of a machine that joined after the agent started (the server of its data directory came up later). */
@@ -87,6 +89,10 @@ function agentParts(
     streamGraceMs: config.takeoverStreamGrace,
     skewGraceMs: config.skewGrace,
     maxBodyBytes: config.maxRequestBody,
+    // Issue 21: only these load balancers' X-Forwarded-* are kept; redirect and HSTS with the TLS listener.
+    trustedProxies: config.trustedProxies,
+    redirectHttp: config.redirectHttp,
+    hsts: config.hsts,
   });
   const supervisor = createSupervisor({
     logDir: where.logDir,
@@ -106,6 +112,7 @@ function agentParts(
     ...(where.slotUser ? { slotUser: where.slotUser } : {}),
     log,
     routerPort: where.routerPort,
+    ...(config.tlsCertFile && config.tlsKeyFile ? { tlsFiles: { cert: config.tlsCertFile, key: config.tlsKeyFile } } : {}),
   });
   return { router, supervisor, core };
 }
@@ -242,13 +249,14 @@ export async function startAgent(config: Readonly<Config>, log: Logger, options:
   // one (Linux requires it on each socket of the group); claimPorts and verifyPortsOwned keep
   // everyone else out of the group (ADR 0013).
   const reuse = { reusePort: process.platform === 'linux' };
-  let routerPort: number;
+  let routerPort: number, httpsPort: number | undefined;
   let metrics: MetricsListener | undefined;
   try {
     routerPort = await router.listen(config.httpPort, config.httpHost, reuse);
     listening = routerPort;
+    if (config.httpsPort !== undefined) httpsPort = await router.listenTls(config.httpsPort, config.httpHost, reuse); // certificates set by core.load()
     if (config.metricsListen) metrics = await startMetricsListener({ ...config.metricsListen, token: metricsToken, metricsText: () => core.metricsText(), reusePort: reuse.reusePort });
-    await verifyPortsOwned([routerPort, ...(metrics ? [metrics.port] : [])], previous);
+    await verifyPortsOwned([routerPort, ...(httpsPort !== undefined ? [httpsPort] : []), ...(metrics ? [metrics.port] : [])], previous);
   } catch (error) {
     await metrics?.close();
     await router.close();
@@ -263,7 +271,7 @@ export async function startAgent(config: Readonly<Config>, log: Logger, options:
   const sessions = agentSessions(core, config, log, options);
   // The address only: the token is a secret and never logged.
   const metricsAt = metrics ? { metrics: `${config.metricsListen!.host}:${metrics.port}`, metricsAuth: metricsToken !== undefined ? 'token' : 'none' } : {};
-  log.info({ routerPort, ...(options.machine ? { machine: options.machine.link.name } : {}), ...metricsAt }, 'agent started');
+  log.info({ routerPort, ...(httpsPort !== undefined ? { httpsPort, certificates: core.edgeTls.held().map((c) => c.fingerprint) } : {}), ...(options.machine ? { machine: options.machine.link.name } : {}), ...metricsAt }, 'agent started');
 
   let stopping: Promise<void> | undefined;
   let handingOver: Promise<void> | undefined;
@@ -320,6 +328,7 @@ export async function startAgent(config: Readonly<Config>, log: Logger, options:
 
   return {
     routerPort,
+    ...(httpsPort !== undefined ? { httpsPort } : {}),
     get session() {
       return sessions.primary();
     },

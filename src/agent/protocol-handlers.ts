@@ -22,7 +22,14 @@ export function protocolHandlers(core: AgentCore): ProtocolHandlers {
     'agent.health': () => ({ ok: true, isolation: core.isolation, protocol: PROTOCOL_VERSION }),
     'agent.state': () => {
       const localRollbacks = core.localRollbacks();
-      return { isolation: core.isolation, protocol: PROTOCOL_VERSION, instances: core.describe(), ...(localRollbacks.length ? { localRollbacks } : {}) };
+      const certificates = core.edgeTls.held();
+      return {
+        isolation: core.isolation,
+        protocol: PROTOCOL_VERSION,
+        instances: core.describe(),
+        ...(localRollbacks.length ? { localRollbacks } : {}),
+        ...(certificates.length ? { certificates } : {}),
+      };
     },
     'agent.local.ack': async (r) => {
       await core.acknowledgeLocalRollbacks(r.ids);
@@ -78,6 +85,7 @@ export function protocolHandlers(core: AgentCore): ProtocolHandlers {
       return OK;
     },
     'machine.desired': (r) => core.applyDesired(r.number, r.document),
+    'tls.put': async (r) => ({ certificates: await core.edgeTls.put(r.certificates) }),
   };
 }
 

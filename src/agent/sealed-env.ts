@@ -40,19 +40,20 @@ export function machineEnvKey(stateBase: string): Buffer {
   }
 }
 
-export function sealEnv(key: Buffer, env: Record<string, string>): SealedEnv {
+/** `aad` tells what was sealed (a slot environment by default), so one kind never opens as another. */
+export function sealEnv(key: Buffer, env: Record<string, string>, aad: Buffer = AAD): SealedEnv {
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
-  cipher.setAAD(AAD);
+  cipher.setAAD(aad);
   const data = Buffer.concat([cipher.update(JSON.stringify(env), 'utf8'), cipher.final()]);
   return { iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), data: data.toString('base64') };
 }
 
 /** The environment, or undefined when the key does not open it (another machine's key, or a damaged file). */
-export function openEnv(key: Buffer, sealed: SealedEnv): Record<string, string> | undefined {
+export function openEnv(key: Buffer, sealed: SealedEnv, aad: Buffer = AAD): Record<string, string> | undefined {
   try {
     const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(sealed.iv, 'base64'));
-    decipher.setAAD(AAD);
+    decipher.setAAD(aad);
     decipher.setAuthTag(Buffer.from(sealed.tag, 'base64'));
     const text = Buffer.concat([decipher.update(Buffer.from(sealed.data, 'base64')), decipher.final()]).toString('utf8');
     const env = JSON.parse(text) as unknown;

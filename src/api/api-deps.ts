@@ -44,6 +44,8 @@ export interface ApiDeps {
   ): Promise<{ color: string; body: AsyncIterable<Uint8Array>; machine: string | null }>;
   /** The machines whose agents have a session with this server now (`machine list`'s CONNECTED); default: none known. */
   connectedMachines?(): string[];
+  /** Edge certificates were set or removed: the machines serving their hosts get them now (the desired-state push). */
+  edgeCertificatesChanged?(): void;
   /** Ends a machine's session (its credential was rotated or the machine removed). */
   disconnectMachine?(name: string, why: string): void;
 }

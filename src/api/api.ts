@@ -16,6 +16,7 @@ import { lifecycleRoutes } from './routes-lifecycle.ts';
 import type { ApiDeps } from './api-deps.ts';
 import { machineRoutes } from './routes-machines.ts';
 import { appConfigRoutes } from './routes-app-config.ts';
+import { tlsRoutes } from './routes-tls.ts';
 
 /** Every operation of the API: what `createApi` serves and what `/api/openapi.json` describes. */
 export function apiRoutes(deps: ApiDeps): RouteSpec[] {
@@ -40,6 +41,7 @@ export function apiRoutes(deps: ApiDeps): RouteSpec[] {
     ...lifecycleRoutes(deps),
     ...machineRoutes(deps),
     ...appConfigRoutes(deps),
+    ...tlsRoutes(deps),
   ];
   let document: object | undefined;
   routes.push(

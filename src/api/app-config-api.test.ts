@@ -48,7 +48,7 @@ test('app-config API: roles, layers, fingerprints only, diff, unset, rotation by
     assert.match(missing.body.message, /k2/);
     ring = new Map([...ring, ['k2', randomBytes(32)]]);
     const rotated = await call('admin', 'POST', '/api/secrets/rotate-key', { to: 'k2' });
-    assert.deepEqual(rotated.body, { keyId: 'k2', versions: 2, secrets: 1 });
+    assert.deepEqual(rotated.body, { keyId: 'k2', versions: 2, secrets: 1, certificates: 0 });
     assert.equal((await call('deployer', 'POST', '/api/secrets/unset', { instance: 'acme-live', key: 'DATABASE_URL' })).status, 200);
 
     const audit = await call('admin', 'GET', '/api/audit');

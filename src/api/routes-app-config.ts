@@ -46,7 +46,7 @@ export const appConfigChangeSchema = z.object({
   before: z.string().nullable().describe('The plain value before, `secret <fingerprint>`, or null.'),
   after: z.string().nullable(),
 });
-export const rotationSchema = z.object({ keyId: z.string(), versions: z.number().int(), secrets: z.number().int() });
+export const rotationSchema = z.object({ keyId: z.string(), versions: z.number().int(), secrets: z.number().int(), certificates: z.number().int().describe('Edge certificates whose keys were sealed again.') });
 
 const instanceParam = z.object({ name: z.string() });
 

@@ -48,6 +48,8 @@ export async function startHarness(
     openLogs?: ApiDeps['openLogs'];
     /** The app-config key ring (secrets are refused without one). */
     keyRing?: ApiDeps['keyRing'];
+    /** Told when edge certificates change. */
+    edgeCertificatesChanged?: ApiDeps['edgeCertificatesChanged'];
   } = {},
 ): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'cutover-api-'));

@@ -33,6 +33,7 @@ import type {
   machineWithCredentialSchema,
 } from './schemas.ts';
 import type { appConfigChangeSchema, appConfigDiffSchema, appConfigViewSchema, rotationSchema } from './routes-app-config.ts';
+import type { edgeCertificateListSchema, edgeCertificateRemovedSchema, edgeCertificateSetSchema } from './routes-tls.ts';
 
 /** Every list answer: a page of items, and the cursor of the next page (null on the last). */
 export interface ListOf<T> {
@@ -108,3 +109,6 @@ export type AppConfigDiffView = z.infer<typeof appConfigDiffSchema>;
 export type AppConfigChangeAnswer = z.infer<typeof appConfigChangeSchema>;
 /** The answer of `POST /api/secrets/rotate-key`. */
 export type RotationView = z.infer<typeof rotationSchema>;
+export type EdgeCertificateListView = z.output<typeof edgeCertificateListSchema>;
+export type EdgeCertificateSetView = z.output<typeof edgeCertificateSetSchema>;
+export type EdgeCertificateRemovedView = z.output<typeof edgeCertificateRemovedSchema>;

@@ -37,10 +37,15 @@ export function entryFor(
   const problem = valueProblem(set.value, set.secret);
   if (problem !== undefined) throw new CutoverError('VALIDATION_FAILED', `the value of ${set.key} ${problem}`, { details: { key: set.key } });
   if (!set.secret) return { entry: { layer: set.layer, key: set.key, secret: false, value: set.value }, keyChecks: current.keyChecks, activeKeyId: current.activeKeyId };
-  const keyId = current.activeKeyId ?? onlyKeyId(ring);
+  const keyId = sealingKeyId(current, ring);
   const key = keyFor(ring, keyId);
   const entry: AppConfigEntry = { layer: set.layer, key: set.key, secret: true, sealed: seal(keyId, key, set.value), fingerprint: fingerprint(key, set.value) };
   return { entry, keyChecks: { ...current.keyChecks, [keyId]: keyCheck(key) }, activeKeyId: keyId };
+}
+
+/** The key new secrets (and edge certificates' keys) are sealed with: the version's active key, else the ring's only key. */
+export function sealingKeyId(current: AppConfigVersion, ring: KeyRing): string {
+  return current.activeKeyId ?? onlyKeyId(ring);
 }
 
 function onlyKeyId(ring: KeyRing): string {

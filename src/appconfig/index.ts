@@ -10,7 +10,7 @@ export type { ChangeOutcome, ConfigChange } from './change-config.ts';
 export { KEY_ID, checkRing, fingerprint, keyCheck, keyFor, newKey, open, seal } from './key-ring.ts';
 export type { KeyRing } from './key-ring.ts';
 export { loadKeyRing, writeNewKey } from './key-files.ts';
-export { EMPTY_VERSION, entryFor, nextVersion, resealVersions, shownValue } from './config-versions.ts';
+export { EMPTY_VERSION, entryFor, nextVersion, resealVersions, sealingKeyId, shownValue } from './config-versions.ts';
 export type { ChangeRecord } from './config-versions.ts';
 export { diffConfig, showConfig, slotEnvOf } from './config-view.ts';
 export type { ConfigDifference, ShownEntry } from './config-view.ts';

@@ -16,6 +16,7 @@ import { registerLifecycleCommands } from './commands/lifecycle.ts';
 import { registerSystemdCommands } from './commands/systemd.ts';
 import { registerCompletionCommand } from './commands/completion.ts';
 import { registerAppConfigCommands } from './commands/app-config.ts';
+import { registerTlsCommands } from './commands/tls.ts';
 import { ExitWith, FORMATS, formatIn, isStructured, reportError, serialise } from './output.ts';
 import { escapeControl } from './format.ts';
 import { versionAnswer } from './version-flag.ts';
@@ -52,6 +53,7 @@ export function buildProgram(): Command {
   registerMachineCommands(program);
   registerFleetCommands(program);
   registerAppConfigCommands(program);
+  registerTlsCommands(program);
   registerLocalCommands(program);
   registerSystemdCommands(program);
   registerCompletionCommand(program);

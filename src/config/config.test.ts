@@ -133,3 +133,20 @@ test('the settings of the agent control port are refused by name, wherever they 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('the TLS listener: httpsPort, the watched pair together and only with it, redirect and HSTS with it, trusted proxies as CIDRs', async () => {
+  const off = await loadConfig({});
+  assert.equal(off.httpsPort, undefined);
+  assert.deepEqual([off.redirectHttp, off.hsts, off.trustedProxies], [false, false, []]);
+  const on = await loadConfig({
+    env: { CUTOVER_HTTPS_PORT: '8443', CUTOVER_HSTS: 'true', CUTOVER_TRUSTED_PROXIES: '10.0.0.0/8, 192.168.1.10,::1/128' },
+    flags: { redirectHttp: true, tlsCertFile: '/etc/tls/fullchain.pem', tlsKeyFile: '/etc/tls/privkey.pem' },
+  });
+  assert.deepEqual([on.httpsPort, on.redirectHttp, on.hsts, on.tlsCertFile], [8443, true, true, '/etc/tls/fullchain.pem']);
+  assert.deepEqual(on.trustedProxies, ['10.0.0.0/8', '192.168.1.10', '::1/128']);
+  await assert.rejects(loadConfig({ flags: { httpsPort: 443, tlsCertFile: '/c' } }), /tlsCertFile: tlsCertFile and tlsKeyFile go together/);
+  await assert.rejects(loadConfig({ flags: { tlsCertFile: '/c', tlsKeyFile: '/k' } }), /tlsCertFile: tlsCertFile needs the router's TLS listener: set httpsPort \(--https-port\) too/);
+  await assert.rejects(loadConfig({ flags: { hsts: true } }), /hsts: hsts needs the router's TLS listener/);
+  await assert.rejects(loadConfig({ flags: { trustedProxies: '10.0.0.0/33' } }), /trustedProxies: "10\.0\.0\.0\/33": the prefix length must be 0 to 32/);
+  await assert.rejects(loadConfig({ env: { CUTOVER_TRUSTED_PROXIES: 'lb.internal' } }), /"lb\.internal" is not a CIDR/);
+});

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -20,6 +21,16 @@ const duration = (fallback: string) =>
       return ms;
     });
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+const onOff = (fallback: boolean) => z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')], { error: 'must be true or false' }).default(fallback);
+
+/** Why a CIDR (`10.0.0.0/8`, `::1/128`, or a bare address) is not one, or undefined. */
+export function cidrProblem(text: string): string | undefined {
+  const [address = '', prefix, extra] = text.split('/');
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return `"${text}" is not a CIDR; write e.g. 10.0.0.0/8, 192.168.1.10 or ::1/128`;
+  if (prefix !== undefined && !(/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128))) return `"${text}": the prefix length must be 0 to ${family === 4 ? 32 : 128}`;
+  return undefined;
+}
 // k, m and g are powers of 1024, as in nginx's client_max_body_size.
 const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
 const bytes = (fallback: string) =>
@@ -72,6 +83,36 @@ export const configSchema = z
     tlsKey: z.string().min(1).optional().describe("PEM private key of `tlsCert`. Must be mode 0600 or 0400 and owned by the server's user, else the server refuses to start and says which `chmod`/`chown` fixes it."),
     httpHost: z.string().default('127.0.0.1').describe('Address the router (the public HTTP entry) listens on.'),
     httpPort: port(8080).describe('Port of the router: where users reach the instances (0 = any free port).'),
+    httpsPort: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .optional()
+      .describe('Agent: port of the router\'s TLS listener (HTTPS, same `httpHost`; 0 = any free port). It serves the certificates set with `cutover tls set` for the hosts of this machine\'s instances, and the watched pair `tlsCertFile`/`tlsKeyFile` as the default ([tls](tls.md)). Unset: no HTTPS.'),
+    redirectHttp: onOff(false).describe('Agent, with `httpsPort`: the plain listener answers `308` to `https://<host><path>` for routed hosts (except the readiness path and ACME HTTP-01 challenges) ([tls](tls.md)).'),
+    hsts: onOff(false).describe('Agent, with `httpsPort`: `Strict-Transport-Security: max-age=31536000` on every HTTPS response (never over plain HTTP, RFC 6797 §7.2).'),
+    trustedProxies: z
+      .union([z.string(), z.array(z.string())])
+      .default('')
+      .transform((v, ctx) => {
+        const list = (Array.isArray(v) ? v : v.split(',')).map((p) => p.trim()).filter(Boolean);
+        for (const cidr of list) {
+          const problem = cidrProblem(cidr);
+          if (problem) {
+            ctx.addIssue({ code: 'custom', message: problem });
+            return z.NEVER;
+          }
+        }
+        return list;
+      })
+      .describe('Agent: CIDRs (comma-separated, IPv4 and IPv6; a bare address is one host) of the load balancers in front of the router. Only requests from them keep their `X-Forwarded-For`/`-Proto`/`-Host` (this hop appended); everyone else\'s are replaced ([tls](tls.md#how-the-router-serves-tls)). Default: none.'),
+    tlsCertFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Agent, with `httpsPort`: a PEM certificate chain the router serves as its default certificate, beside those of `cutover tls set`; watched: a change to it or `tlsKeyFile` is loaded (after 0.5 s of quiet, only when both parse and match, else the old pair keeps serving and the agent logs why). For one-machine installs with certbot or acme.sh ([tls](tls.md#a-watched-pair-of-files)).'),
+    tlsKeyFile: z.string().min(1).optional().describe("Agent: the PEM private key of `tlsCertFile` (watched with it). Never logged; the agent refuses a key other users may read."),
     appConfigKeyDir: z
       .string()
       .min(1)
@@ -202,6 +243,15 @@ export const configSchema = z
       const missing = c.tlsCert === undefined ? 'tlsCert' : 'tlsKey';
       // Reported at the key that was given, so the message says where it came from.
       ctx.addIssue({ code: 'custom', path: [missing === 'tlsCert' ? 'tlsKey' : 'tlsCert'], message: `tlsCert and tlsKey go together; set ${missing} (--${missing === 'tlsCert' ? 'tls-cert' : 'tls-key'}) too, or neither` });
+    }
+    // A watched pair goes together, and like redirect and HSTS it means nothing without the TLS listener.
+    if ((c.tlsCertFile === undefined) !== (c.tlsKeyFile === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [c.tlsCertFile === undefined ? 'tlsKeyFile' : 'tlsCertFile'], message: 'tlsCertFile and tlsKeyFile go together (--tls-cert-file, --tls-key-file); set both, or neither' });
+    }
+    for (const key of ['tlsCertFile', 'redirectHttp', 'hsts'] as const) {
+      if (c[key] !== undefined && c[key] !== false && c.httpsPort === undefined) {
+        ctx.addIssue({ code: 'custom', path: [key], message: `${key} needs the router's TLS listener: set httpsPort (--https-port) too` });
+      }
     }
     // A CA without a certificate would pin nothing the server presents.
     if (c.tlsCa !== undefined && c.tlsCert === undefined) {

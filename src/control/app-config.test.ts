@@ -77,7 +77,7 @@ test('a wrong key file is found by its check value; a missing key refuses only s
   const k2 = newKey();
   setRing(new Map([['k1', k1], ['k2', k2]]));
   const before = (await showAppConfig(deps, 'acme-live')).entries.find((e) => e.key === 'DATABASE_URL')!.fingerprint;
-  assert.deepEqual(await rotateSecretKey(deps, 'k2', { actor: 'root', requestId: null }), { keyId: 'k2', versions: 2, secrets: 2 });
+  assert.deepEqual(await rotateSecretKey(deps, 'k2', { actor: 'root', requestId: null }), { keyId: 'k2', versions: 2, secrets: 2, certificates: 0 });
   const versions = await store.listAppConfigVersions();
   assert.ok(versions.every((v) => v.activeKeyId === 'k2' && v.keyChecks.k2 === keyCheck(k2) && v.keyChecks.k1 === undefined));
   setRing(new Map([['k2', k2]]));

@@ -17,6 +17,7 @@ import type { ChangeRecord, ConfigDifference, KeyRing, ResolvedEntry, ShownEntry
 import { CutoverError } from '../shared/index.ts';
 import type { Actor, Clock } from '../shared/index.ts';
 import { auditEntry, mustGetInstance } from '../store/index.ts';
+import { resealEdgeCertificates } from './edge-certs.ts';
 import type { AppConfigLayer, AppConfigVersion, InstanceRecord, Store } from '../store/index.ts';
 
 /** What the app-config use cases need: the store, a clock, and this replica's key ring, read at each use. */
@@ -120,18 +121,23 @@ async function commit(
   throw new CutoverError('APP_CONFIG_CHANGED', 'the app config kept changing while this change was applied; try again');
 }
 
-/** Re-seals every secret of every kept version with key `to`, in one transaction (admin). */
-export async function rotateSecretKey(deps: AppConfigDeps, to: string, who: Actor): Promise<{ keyId: string; versions: number; secrets: number }> {
+/**
+ * Re-seals every secret of every kept version with key `to`, in one transaction (admin), and the
+ * edge certificates' keys before it (ADR 0029): those are sealed with the same ring, and a key
+ * retired after a rotation must open none of them.
+ */
+export async function rotateSecretKey(deps: AppConfigDeps, to: string, who: Actor): Promise<{ keyId: string; versions: number; secrets: number; certificates: number }> {
   for (let attempt = 0; attempt < 5; attempt += 1) {
     const versions = await deps.store.listAppConfigVersions();
     const latest = versions.at(-1);
     if (latest === undefined) throw new CutoverError('VALIDATION_FAILED', 'there is no app config yet: nothing to re-encrypt');
     const ring = checkedRing(deps, latest);
     const resealed = resealVersions(versions, ring, to);
+    const certificates = await resealEdgeCertificates(deps.store, ring, to);
     const secrets = resealed.reduce((n, v) => n + v.entries.filter((e) => e.secret).length, 0);
     const from = [...new Set(versions.flatMap((v) => Object.keys(v.keyChecks)))].sort();
-    const entry = auditEntry(who, 'secret.rotate-key', `key:${to}`, { at: deps.clock.now(), details: { from, to, versions: versions.length, secrets } });
-    if (await deps.store.rewriteAppConfigVersions(resealed, latest.id, entry)) return { keyId: to, versions: versions.length, secrets };
+    const entry = auditEntry(who, 'secret.rotate-key', `key:${to}`, { at: deps.clock.now(), details: { from, to, versions: versions.length, secrets, certificates } });
+    if (await deps.store.rewriteAppConfigVersions(resealed, latest.id, entry)) return { keyId: to, versions: versions.length, secrets, certificates };
   }
   throw new CutoverError('APP_CONFIG_CHANGED', 'the app config kept changing during the rotation; try again');
 }

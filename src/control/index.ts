@@ -58,7 +58,8 @@ export type { PlaceOutcome, PlacementRequest } from './placement.ts';
 export { instancesOnMachine } from './machine-desired.ts';
 export { desiredDigest, desiredStateOf, differences, driftOf, driftText, nextDesiredNumber } from './desired-state.ts';
 export type { DesiredInput, Drift, ReportedInstance } from './desired-state.ts';
-export { desiredStateFor, nextDesiredState, recordDesiredAnswer, recordMachineReport } from './machine-desired.ts';
+export { desiredStateFor, nextDesiredState, recordDesiredAnswer, recordHeldCertificates, recordMachineReport, reportedCertificates } from './machine-desired.ts';
+export type { ReportedCertificate } from './machine-desired.ts';
 export {
   currentAppConfig,
   diffAppConfig,
@@ -74,3 +75,13 @@ export {
 } from './app-config.ts';
 export type { AppConfigChangeView, AppConfigDeps, SetAppConfigInput, UnsetAppConfigInput } from './app-config.ts';
 export { configDigest, createDeployAppConfig } from './deploy-app-config.ts';
+export {
+  desiredCertificatesOf,
+  edgeCertificatesFor,
+  listEdgeCertificateViews,
+  removeEdgeCertificate,
+  resealEdgeCertificates,
+  setEdgeCertificate,
+  setEdgeCertificateSchema,
+} from './edge-certs.ts';
+export type { DeliveredCertificate, EdgeCertDeps, EdgeCertificateView, SetEdgeCertificateInput } from './edge-certs.ts';

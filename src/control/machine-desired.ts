@@ -10,6 +10,7 @@ import type { DesiredState } from '../protocol/index.ts';
 import { desiredDigest, desiredStateOf, nextDesiredNumber } from './desired-state.ts';
 import type { DesiredInput, ReportedInstance } from './desired-state.ts';
 import { placedOn } from './placement.ts';
+import { desiredCertificatesOf } from './edge-certs.ts';
 
 type Deps = { store: Store; clock: Clock };
 
@@ -50,7 +51,10 @@ export async function desiredStateFor(store: Store, machine: string): Promise<De
     placed.map(async (instance) => ({ instance, digests: await digestsOf(store, instance), maintenance: await maintenanceOn(store, instance.name) })),
   );
   const draining = (await store.getMachine(machine))?.status === 'draining';
-  return desiredStateOf(machine, inputs, draining);
+  const document = desiredStateOf(machine, inputs, draining);
+  // Absent without certificates: an install without TLS keeps its documents' digests (ADR 0029).
+  const certificates = await desiredCertificatesOf(store, machine);
+  return certificates.length ? { ...document, certificates } : document;
 }
 
 /**
@@ -75,8 +79,35 @@ export async function recordDesiredAnswer(deps: Deps, machine: string, number: n
   return deps.store.recordDesiredAnswer(machine, number, answer, deps.clock.now());
 }
 
-/** Keeps what the agent reported it serves (its `agent.state` instances), for drift: only the names, active colours and slot versions. */
-export async function recordMachineReport(deps: Deps, machine: string, report: { instances: readonly ReportedInstance[] }): Promise<void> {
+/** A certificate an agent's router serves, as the report keeps it (for `tls list`'s holding machines). */
+export interface ReportedCertificate {
+  hosts: string[];
+  fingerprint: string;
+  notAfter: string;
+  isDefault: boolean;
+  source: 'server' | 'file';
+}
+
+const keptCertificates = (certs: readonly ReportedCertificate[]) =>
+  certs.map((c) => ({ hosts: c.hosts, fingerprint: c.fingerprint, notAfter: c.notAfter, isDefault: c.isDefault, source: c.source }));
+
+/**
+ * Keeps what the agent reported it serves (its `agent.state` instances), for drift: only the names,
+ * active colours and slot versions; and the certificates its router serves (fingerprints, no keys).
+ */
+export async function recordMachineReport(deps: Deps, machine: string, report: { instances: readonly ReportedInstance[]; certificates?: readonly ReportedCertificate[] }): Promise<void> {
   const instances = report.instances.map((i) => ({ name: i.name, active: i.active, slots: i.slots.map((s) => ({ color: s.color, version: s.version })) }));
-  await deps.store.saveMachineReport(machine, { instances }, deps.clock.now());
+  const certificates = keptCertificates(report.certificates ?? []);
+  await deps.store.saveMachineReport(machine, { instances, ...(certificates.length ? { certificates } : {}) }, deps.clock.now());
+}
+
+/** After `tls.put`: the certificates the agent now serves replace those of its last report. */
+export async function recordHeldCertificates(deps: Deps, machine: string, certificates: readonly ReportedCertificate[]): Promise<void> {
+  const reported = ((await deps.store.getDesiredState(machine))?.reported ?? {}) as Record<string, unknown>;
+  await deps.store.saveMachineReport(machine, { ...reported, certificates: keptCertificates(certificates) }, deps.clock.now());
+}
+
+/** The certificates of the agent's last report (none before it reported any). */
+export function reportedCertificates(reported: Record<string, unknown> | null | undefined): ReportedCertificate[] {
+  return ((reported as { certificates?: ReportedCertificate[] } | null | undefined)?.certificates ?? []);
 }

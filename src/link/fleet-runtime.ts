@@ -6,7 +6,18 @@ import type { Readable } from 'node:stream';
 import { CutoverError, isCutoverError, systemActor } from '../shared/index.ts';
 import type { Clock, Color, Logger } from '../shared/index.ts';
 import type { Store } from '../store/index.ts';
-import { instancesOnMachine, machinesOf, nextDesiredState, placeUnplacedInstances, recordDesiredAnswer, recordMachineReport } from '../control/index.ts';
+import {
+  edgeCertificatesFor,
+  instancesOnMachine,
+  machinesOf,
+  nextDesiredState,
+  placeUnplacedInstances,
+  recordDesiredAnswer,
+  recordHeldCertificates,
+  recordMachineReport,
+  reportedCertificates,
+} from '../control/index.ts';
+import type { DesiredState } from '../protocol/index.ts';
 import { createLocalRollbackReconciler, createMachineRuntime } from '../deploy/index.ts';
 import { planConverge } from '../deploy/index.ts';
 import type { ConvergeOutcome, LocalRollbackDeps, LocalRollbackOutcome, LocalRollbackReconciler, Runtime, RuntimeInstance } from '../deploy/index.ts';
@@ -43,6 +54,8 @@ export interface FleetRuntimeDeps {
   relay?: ReplicaRelay;
   /** Brings one machine of an instance to its desired state (the deployer's `converge`; set once it exists). */
   converge?: () => ((instance: string, machine: string) => Promise<ConvergeOutcome>) | undefined;
+  /** This replica's key ring, read at each use: it opens the edge certificates' keys on their way to a machine (ADR 0029). */
+  keyRing?: () => ReadonlyMap<string, Buffer>;
 }
 
 export function createFleetRuntime(deps: FleetRuntimeDeps) {
@@ -256,13 +269,40 @@ export function createFleetRuntime(deps: FleetRuntimeDeps) {
     void convergeMachine(machine, state.instances).catch((error: Error) => log.warn({ machine, err: error.message }, 'could not look for instances to converge on the machine; tried again at the next round'));
   }
 
-  /** The machine's desired-state document, sent when its number is not the one the agent acknowledged. */
+  /**
+   * The machine's desired-state document, sent when its number is not the one the agent
+   * acknowledged; then its edge certificates, when the document changed or the agent's last report
+   * does not hold the ones it names.
+   */
   async function pushDesired(session: AgentSession): Promise<void> {
     const machine = session.info.machine;
     const { number, document } = await nextDesiredState({ store, clock }, machine);
     const held = await store.getDesiredState(machine);
-    if (held?.ackedNumber !== number && held?.rejectedNumber !== number) {
+    const changed = held?.ackedNumber !== number && held?.rejectedNumber !== number;
+    if (changed) {
       await recordDesiredAnswer({ store, clock }, machine, number, await session.call('machine.desired', { number, document }));
+    }
+    await pushCertificates(session, document, changed, held?.reported);
+  }
+
+  /**
+   * `tls.put` over this replica's own session with the machine (never relayed: the keys do not
+   * cross the database, ADR 0029), opened with this replica's key ring. An agent that predates the
+   * message, or a ring that lacks a key, is logged and tried again at the next sync.
+   */
+  async function pushCertificates(session: AgentSession, document: DesiredState, changed: boolean, reported: Record<string, unknown> | null | undefined): Promise<void> {
+    const machine = session.info.machine;
+    const wanted = (document.certificates ?? []).map((c) => `${c.host} ${c.fingerprint}`).sort().join('\n');
+    const has = reportedCertificates(reported).filter((c) => c.source === 'server').map((c) => `${c.hosts.join(',')} ${c.fingerprint}`).sort().join('\n');
+    if ((!changed || wanted === '') && wanted === has) return;
+    const ring = deps.keyRing?.();
+    if (!ring) return;
+    try {
+      const pairs = await edgeCertificatesFor(store, ring, machine);
+      const answer = await session.call('tls.put', { certificates: pairs.map(({ hosts, cert, key, isDefault }) => ({ hosts, cert, key, isDefault })) });
+      await recordHeldCertificates({ store, clock }, machine, answer.certificates);
+    } catch (error) {
+      log.warn({ machine, err: (error as Error).message }, 'could not send the machine its TLS certificates; tried again at the next sync');
     }
   }
 

@@ -19,6 +19,13 @@ export const desiredInstanceSchema = z.object({
   maintenance: z.boolean(),
 });
 
+/** A certificate the machine should serve, named by fingerprint: the pair itself travels in `tls.put` (ADR 0029). */
+export const desiredCertificateSchema = z.object({
+  host: z.string().min(1),
+  fingerprint: z.string().regex(/^[0-9a-f]{64}$/),
+  isDefault: z.boolean(),
+});
+
 /** One machine's desired state; instances sorted by name, so equal states have equal canonical JSON. */
 export const desiredStateSchema = z.object({
   machine: z.string().min(1),
@@ -30,11 +37,18 @@ export const desiredStateSchema = z.object({
    * readers test `draining === true`; `desiredStateOf` always writes it.
    */
   draining: z.boolean().optional(),
+  /**
+   * The edge certificates its router should serve (issue 21), by host, without keys: a set or
+   * removed certificate changes the document, so it is pushed at once. Optional (ADR 0019): absent
+   * when there are none, so the documents of an install without TLS keep their digest.
+   */
+  certificates: z.array(desiredCertificateSchema).optional(),
 });
 
 export type DesiredRelease = z.infer<typeof desiredReleaseSchema>;
 export type DesiredInstance = z.infer<typeof desiredInstanceSchema>;
 export type DesiredState = z.infer<typeof desiredStateSchema>;
+export type DesiredCertificate = z.infer<typeof desiredCertificateSchema>;
 
 /** The agent's answer to a numbered document: accepted, or refused with the reason. */
 export const desiredAnswerSchema = z.union([

@@ -5,7 +5,9 @@ export {
   OK,
   artifactReportSchema,
   colorStatsSchema,
+  edgePairSchema,
   healthResultSchema,
+  heldCertificateSchema,
   instanceReportSchema,
   instanceStatsSchema,
   localRollbackSchema,
@@ -19,7 +21,9 @@ export {
 export type {
   ArtifactReport,
   ColorStats,
+  EdgePair,
   HealthCheckSeen,
+  HeldCertificate,
   HealthResult,
   InstanceReport,
   InstanceStats,
@@ -32,5 +36,5 @@ export type {
 } from './schemas.ts';
 export { FrameDecoder, MAX_FRAME_BYTES, encodeFrame, frameSchema } from './frames.ts';
 export type { AnswerFrame, CallFrame, Frame } from './frames.ts';
-export { desiredAnswerSchema, desiredInstanceSchema, desiredReleaseSchema, desiredStateSchema, judgeDesired } from './desired-state.ts';
-export type { DesiredAnswer, DesiredInstance, DesiredRelease, DesiredState } from './desired-state.ts';
+export { desiredAnswerSchema, desiredCertificateSchema, desiredInstanceSchema, desiredReleaseSchema, desiredStateSchema, judgeDesired } from './desired-state.ts';
+export type { DesiredAnswer, DesiredCertificate, DesiredInstance, DesiredRelease, DesiredState } from './desired-state.ts';

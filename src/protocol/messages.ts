@@ -1,12 +1,15 @@
 // The agent protocol: every call the control plane makes on an agent, as one typed message. The
 // agent's routes and the server's client are both built from this table (ADR 0019); a transport
 // (HTTP today, a connection the agent opens later) only decides how a message travels.
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { ErrorCode } from '../shared/index.ts';
 import {
   artifactReportSchema,
   colorSchema,
+  edgePairSchema,
   healthResultSchema,
+  heldCertificateSchema,
   instanceReportSchema,
   instanceStatsSchema,
   localRollbackSchema,
@@ -88,6 +91,8 @@ export const MESSAGES = {
       instances: z.array(instanceReportSchema),
       // Optional: agents before `cutover local rollback` do not send it, and a server before it ignores it.
       localRollbacks: z.array(localRollbackSchema).optional(),
+      // Optional (issue 21): the certificates its router serves; an agent before TLS does not send it.
+      certificates: z.array(heldCertificateSchema).optional(),
     }),
     idempotency: { kind: 'read' },
   }),
@@ -243,6 +248,13 @@ export const MESSAGES = {
     answer: desiredAnswerSchema,
     // One number is one document (the server numbers a changed document anew), so a repeat converges.
     idempotency: { kind: 'converge', key: (r) => String(r.number) },
+  }),
+  'tls.put': message({
+    summary: "Replaces the certificates the server gave the agent's router (its watched file pair stays); each pair is checked first, and a set that does not load changes nothing. Keys travel on the session only and are kept sealed with the machine's key.",
+    request: z.object({ certificates: z.array(edgePairSchema).max(1000) }),
+    answer: z.strictObject({ certificates: z.array(heldCertificateSchema) }),
+    // The key names the set by a digest of its certificates (public), never by key material.
+    idempotency: { kind: 'converge', key: (r) => createHash('sha256').update(JSON.stringify(r.certificates.map((c) => [c.hosts, c.cert, c.isDefault]))).digest('hex') },
   }),
 } as const;
 

@@ -208,3 +208,24 @@ export type ArtifactReport = z.infer<typeof artifactReportSchema>;
 export type TestRun = z.infer<typeof testRunSchema>;
 export type TestResult = z.infer<typeof testResultSchema>;
 export type LocalRollback = z.infer<typeof localRollbackSchema>;
+
+/** A certificate and key pair for the router's TLS listener, as the server sends it (`tls.put`): PEM, key in clear on the session only. */
+export const edgePairSchema = z.strictObject({
+  hosts: z.array(z.string().min(1)).min(1).max(100),
+  cert: z.string().min(1).max(256 * 1024),
+  key: z.string().min(1).max(64 * 1024),
+  isDefault: z.boolean(),
+});
+
+/** A certificate the agent's router serves, as it reports it (never the key). */
+export const heldCertificateSchema = z.strictObject({
+  hosts: z.array(z.string()),
+  fingerprint: z.string(),
+  notAfter: z.string(),
+  isDefault: z.boolean(),
+  /** `server`: from `tls set`; `file`: the agent's watched pair (`tlsCertFile`/`tlsKeyFile`). */
+  source: z.enum(['server', 'file']),
+});
+
+export type EdgePair = z.infer<typeof edgePairSchema>;
+export type HeldCertificate = z.infer<typeof heldCertificateSchema>;

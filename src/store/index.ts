@@ -43,6 +43,7 @@ export { auditEntry } from './audit-entry.ts';
 export type { AuditFields } from './audit-entry.ts';
 export type { DesiredAnswer, DesiredStateRecord, JoinOutcome, JoinRequest, JoinTokenRecord, MachineChange, MachineRecord, MachineStatus, NewDesiredDocument } from './machine-records.ts';
 export type { AppConfigEntry, AppConfigLayer, AppConfigVersion, SealedValue } from './app-config-records.ts';
+export type { EdgeCertificateRecord } from './edge-cert-records.ts';
 export { createMemoryStore } from './memory/memory-store.ts';
 export { createSqliteStore } from './sqlite/sqlite-store.ts';
 export { auditHash, chainAuditEntry, createChainVerifier, verifyAuditChain } from './audit-chain.ts';

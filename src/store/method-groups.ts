@@ -23,3 +23,7 @@ export type AppConfigMethods = Pick<
   Store,
   'getAppConfigVersion' | 'listAppConfigVersions' | 'insertAppConfigVersion' | 'rewriteAppConfigVersions' | 'deleteAppConfigVersions'
 >;
+export type EdgeCertificateMethods = Pick<
+  Store,
+  'listEdgeCertificates' | 'getEdgeCertificate' | 'putEdgeCertificate' | 'deleteEdgeCertificate' | 'resealEdgeCertificateKeys'
+>;

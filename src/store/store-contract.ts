@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import type { Store } from './store.ts';
 import { appConfigContract } from './contract/app-config-contract.ts';
+import { edgeCertificateContract } from './contract/edge-cert-contract.ts';
 import { auditContract } from './contract/audit-contract.ts';
 import { channelContract } from './contract/channel-contract.ts';
 import { copiesContract } from './contract/copies-contract.ts';
@@ -60,4 +61,5 @@ export function storeContract(
   machineContract(withStore);
   placementContract(withStore);
   appConfigContract(withStore);
+  edgeCertificateContract(withStore);
 }

@@ -22,7 +22,8 @@ import type {
   ReleaseRecord,
   TokenRecord,
 } from './types.ts';
-import type { AppConfigVersion } from './app-config-records.ts';
+import type { AppConfigVersion, SealedValue } from './app-config-records.ts';
+import type { EdgeCertificateRecord } from './edge-cert-records.ts';
 import type { DesiredAnswer, DesiredStateRecord, JoinOutcome, JoinRequest, JoinTokenRecord, MachineChange, MachineRecord, NewDesiredDocument } from './machine-records.ts';
 
 /**
@@ -219,6 +220,19 @@ export interface Store {
   rewriteAppConfigVersions(versions: AppConfigVersion[], expectLatest: number, audit: NewAuditEntry): Promise<boolean>;
   /** Deletes the given versions except the latest, which is never deleted; returns how many went. */
   deleteAppConfigVersions(ids: number[]): Promise<number>;
+
+  /** Edge certificates by host name (code point order). */
+  listEdgeCertificates(): Promise<EdgeCertificateRecord[]>;
+  getEdgeCertificate(host: string): Promise<EdgeCertificateRecord | undefined>;
+  /**
+   * Stores the host's certificate (replacing the one it had) and appends the entry, in one
+   * transaction; a default one takes the mark from the certificate that had it.
+   */
+  putEdgeCertificate(record: EdgeCertificateRecord, audit: NewAuditEntry): Promise<void>;
+  /** Deletes the host's certificate and appends the entry, in one transaction; false (and no entry) when it had none. */
+  deleteEdgeCertificate(host: string, audit: NewAuditEntry): Promise<boolean>;
+  /** Key rotation: replaces the sealed keys of the hosts named (others, and hosts gone since, are left alone). */
+  resealEdgeCertificateKeys(keys: ReadonlyArray<{ host: string; key: SealedValue }>): Promise<void>;
 
   close(): Promise<void>;
 }

@@ -34,7 +34,7 @@ export { tarHeader } from './tar-header.ts';
 export { captureLog, startLinkServer } from './link-server.ts';
 export type { CapturedLine, JoinedLink, LinkServer } from './link-server.ts';
 export { makeHostCert, makeLeafCert, makeTestCerts, opensslFingerprint } from './tls-certs.ts';
-export type { TestCerts } from './tls-certs.ts';
+export type { HostCert, TestCerts } from './tls-certs.ts';
 export { startNetnsCluster } from './netns-cluster.ts';
 export type { ClusterAgent, ClusterOptions, ClusterReplica, NetnsCluster } from './netns-cluster.ts';
 export { startProber } from './prober.ts';

@@ -1,7 +1,6 @@
 // The throwaway CA and server certificates for the end-to-end tests and benchmarks (openssl).
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
+import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -54,35 +53,46 @@ export async function makeLeafCert(dir: string, name: string, ca: string, ips: s
   return { cert: f('pem'), key: f('key') };
 }
 
+/** A certificate for DNS names, its key, and where they are. */
+export interface HostCert {
+  cert: string;
+  key: string;
+}
+
 /**
  * A leaf certificate for DNS names (`shop.test`, `*.shop.test`), with a key of its own, signed by
- * the CA `ca` of {@link makeTestCerts}, in `dir` as `<name>.pem` and `<name>.key`. With `expired`
- * it was valid for one day in 2020 only (made with `openssl ca`, which takes explicit dates).
- * A mismatched pair is one leaf's certificate with another's key.
+ * the CA `ca` of {@link makeTestCerts} (its key beside it as `.key`), in `dir` as `<name>.pem` and
+ * `<name>.key`; valid from `start` to `end` (by default one day ago to 90 days ahead), or with
+ * `expired` for one day in 2020 only. `openssl ca` is used because Debian's openssl 3.0 has no
+ * `x509 -not_before`/`-not_after`, and `-days` cannot be negative: an expired or not-yet-valid
+ * certificate needs explicit dates. A mismatched pair is one leaf's certificate with another's key.
  */
 export async function makeHostCert(
   dir: string,
   name: string,
   ca: string,
-  hosts: string[],
-  options: { expired?: boolean } = {},
-): Promise<{ cert: string; key: string }> {
+  hosts: readonly string[],
+  options: { expired?: boolean; start?: Date; end?: Date } = {},
+): Promise<HostCert> {
   const f = (ext: string) => join(dir, `${name}.${ext}`);
-  const caKey = ca.replace(/\.pem$/, '.key');
+  const stamp = (d: Date) => `${d.toISOString().replace(/[-:T]/g, '').slice(0, 14)}Z`;
+  const start = options.expired ? new Date('2020-01-01T00:00:00Z') : (options.start ?? new Date(Date.now() - 86_400_000));
+  const end = options.expired ? new Date('2020-01-02T00:00:00Z') : (options.end ?? new Date(Date.now() + 90 * 86_400_000));
   await run('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f('key'), '-out', f('csr'), '-subj', `/CN=${hosts[0] ?? name}`]);
-  await writeFile(f('ext'), `subjectAltName=${hosts.map((host) => `DNS:${host}`).join(',')}\n`);
-  if (options.expired === true) {
-    // `openssl x509 -req` (OpenSSL 3.0) cannot date a certificate in the past; `openssl ca` can.
-    const db = await mkdtemp(join(dir, `${name}-ca-`));
-    await writeFile(join(db, 'index.txt'), '');
-    await writeFile(join(db, 'serial'), '01\n');
-    await writeFile(join(db, 'ca.cnf'), `[ca]\ndefault_ca=d\n[d]\ndatabase=${join(db, 'index.txt')}\nnew_certs_dir=${db}\nserial=${join(db, 'serial')}\ndefault_md=sha256\npolicy=p\n[p]\ncommonName=supplied\n`);
-    await run('openssl', ['ca', '-batch', '-config', join(db, 'ca.cnf'), '-startdate', '20200101000000Z', '-enddate', '20200102000000Z', '-in', f('csr'), '-out', f('pem'), '-keyfile', caKey, '-cert', ca, '-notext', '-extfile', f('ext')]);
-  } else {
-    // A random serial, not `-CAcreateserial`: leaves signed at once would race on the CA's serial file.
-    const serial = `0x${randomBytes(16).toString('hex')}`;
-    await run('openssl', ['x509', '-req', '-in', f('csr'), '-CA', ca, '-CAkey', caKey, '-set_serial', serial, '-out', f('pem'), '-days', '2', '-extfile', f('ext')]);
-  }
+  const db = f('db');
+  await writeFile(db, '');
+  await writeFile(
+    f('cnf'),
+    [
+      '[ca]', 'default_ca = test', '[test]', `database = ${db}`, `new_certs_dir = ${dir}`, 'default_md = sha256', 'policy = any',
+      'unique_subject = no', 'copy_extensions = none', 'rand_serial = yes', 'x509_extensions = leaf',
+      '[any]', 'commonName = supplied', '[leaf]', `subjectAltName = ${hosts.map((h) => `DNS:${h}`).join(',')}`, '',
+    ].join('\n'),
+  );
+  await run('openssl', [
+    'ca', '-batch', '-notext', '-config', f('cnf'), '-cert', ca, '-keyfile', ca.replace(/\.pem$/, '.key'),
+    '-in', f('csr'), '-out', f('pem'), '-startdate', stamp(start), '-enddate', stamp(end),
+  ]);
   await chmod(f('key'), 0o600);
   return { cert: f('pem'), key: f('key') };
 }

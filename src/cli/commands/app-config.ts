@@ -136,6 +136,6 @@ export function registerAppConfigCommands(program: Command): void {
       const g = globals(cmd);
       const client = await connect(g);
       const answer = await client.call<RotationView>('POST', '/api/secrets/rotate-key', { to: opts.to });
-      output(g.format).result(answer, () => `re-encrypted ${answer.secrets} secrets in ${answer.versions} versions with key ${answer.keyId}; the old key files may go once every replica has ${answer.keyId}`);
+      output(g.format).result(answer, () => `re-encrypted ${answer.secrets} secrets in ${answer.versions} versions and ${answer.certificates} certificate keys with key ${answer.keyId}; the old key files may go once every replica has ${answer.keyId}`);
     });
 }

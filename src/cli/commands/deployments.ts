@@ -10,6 +10,7 @@ import { agentLines, alreadyServes, statusExitCode } from '../status-check.ts';
 import type { Output } from '../output.ts';
 import { globals } from './globals.ts';
 import { rollbackLine, stepLine } from '../step-lines.ts';
+import { expiringCertificates, expiryLines } from '../tls-expiry.ts';
 
 function describeDeployment(d: DeploymentView): string {
   const lines = [
@@ -267,11 +268,13 @@ export function registerDeploymentCommands(program: Command): void {
       const g = globals(cmd);
       const client = await connect(g);
       let checked: InstanceStatus[];
+      const expiring = await expiringCertificates(client);
+      const tls = expiring.length ? { tlsExpiring: expiring } : {};
       if (instance) {
         const s = await client.call<InstanceStatus>('GET', apiPath('instances', instance));
         checked = [s];
-        output(g.format).result(s, (wide) =>
-          [statusRows([s], wide), machineTable(s), agentLines([s]), s.lastDeployment ? `\nlast ${describeDeployment(s.lastDeployment)}` : '']
+        output(g.format).result({ ...s, ...tls }, (wide) =>
+          [statusRows([s], wide), machineTable(s), agentLines([s]), s.lastDeployment ? `\nlast ${describeDeployment(s.lastDeployment)}` : '', expiryLines(expiring)]
             .filter(Boolean)
             .join('\n'),
         );
@@ -279,8 +282,10 @@ export function registerDeploymentCommands(program: Command): void {
         const answer = await client.call<ListOf<InstanceStatus>>('GET', '/api/status');
         const instances = answer.items;
         checked = instances;
-        output(g.format).result(answer, (wide) =>
-          instances.length ? [statusRows(instances, wide), agentLines(instances)].filter(Boolean).join('\n') : 'no instances yet; create one with `cutover instance create`',
+        output(g.format).result({ ...answer, ...tls }, (wide) =>
+          [instances.length ? [statusRows(instances, wide), agentLines(instances)].filter(Boolean).join('\n') : 'no instances yet; create one with `cutover instance create`', expiryLines(expiring)]
+            .filter(Boolean)
+            .join('\n'),
         );
       }
       const code = statusExitCode(checked);

@@ -29,6 +29,12 @@ interface ProcessFlags {
   tlsCa?: string;
   metricsListen?: string;
   metricsTokenFile?: string;
+  httpsPort?: string;
+  redirectHttp?: boolean;
+  hsts?: boolean;
+  trustedProxies?: string;
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
   /** Refused: see {@link configFrom}. */
   metricsToken?: string;
 }
@@ -62,7 +68,13 @@ function withProcessOptions(cmd: Command): Command {
     .option('--allow-shared-uid', 'agent not run as root (slots share its uid): still let the router listen on a non-loopback address')
     .option('--metrics-listen <host:port>', 'agent: serve GET /metrics (Prometheus) here, e.g. 127.0.0.1:9100 (default off); a non-loopback address needs a metrics token')
     .option('--metrics-token-file <file>', 'agent: a file holding the bearer token scrapers of --metrics-listen must send (else CUTOVER_METRICS_TOKEN)')
-    .option('--metrics-token <token>', 'refused: a token on the command line sits in `ps`; use CUTOVER_METRICS_TOKEN or --metrics-token-file');
+    .option('--metrics-token <token>', 'refused: a token on the command line sits in `ps`; use CUTOVER_METRICS_TOKEN or --metrics-token-file')
+    .option('--https-port <n>', "agent: the router's TLS listener (HTTPS) on this port, serving the certificates of `cutover tls set` and the watched pair (default off)")
+    .option('--redirect-http', 'agent, with --https-port: answer plain HTTP with a 308 to https:// (the readiness path and ACME challenges excepted)')
+    .option('--hsts', 'agent, with --https-port: Strict-Transport-Security (one year) on HTTPS responses')
+    .option('--trusted-proxies <cidrs>', "agent: load balancers (comma-separated CIDRs) whose X-Forwarded-* the router keeps; everyone else's are replaced")
+    .option('--tls-cert-file <file>', 'agent, with --https-port: a PEM chain served as the default certificate, reloaded when it changes (certbot, acme.sh)')
+    .option('--tls-key-file <file>', 'agent: the PEM private key of --tls-cert-file (mode 0600), watched with it');
 }
 
 function withDatabaseOption(cmd: Command): Command {
@@ -154,6 +166,8 @@ async function agentConnected(connected: Promise<void>, child: ChildProcess | un
 
 export interface UpHandle {
   routerUrl: string;
+  /** The router's TLS listener (`--https-port`), when on. */
+  httpsUrl?: string;
   apiUrl: string;
   dataDir: string;
   adminToken?: string;
@@ -205,6 +219,7 @@ export async function startUp(config: Readonly<Config>, agentArgv: string[]): Pr
   const running = agent;
   return {
     routerUrl: `http://${config.httpHost === '0.0.0.0' ? '127.0.0.1' : config.httpHost}:${config.httpPort}`,
+    ...(config.httpsPort !== undefined ? { httpsUrl: `https://${config.httpHost === '0.0.0.0' ? '127.0.0.1' : config.httpHost}:${config.httpsPort}` } : {}),
     apiUrl: server.url,
     dataDir: config.dataDir,
     machine: name,
@@ -246,6 +261,13 @@ function agentArgs(opts: ProcessFlags): string[] {
   // The token itself travels in the inherited environment (CUTOVER_METRICS_TOKEN), never in argv.
   if (opts.metricsListen) args.push('--metrics-listen', opts.metricsListen);
   if (opts.metricsTokenFile) args.push('--metrics-token-file', opts.metricsTokenFile);
+  if (opts.httpsPort) args.push('--https-port', opts.httpsPort);
+  if (opts.redirectHttp) args.push('--redirect-http');
+  if (opts.hsts) args.push('--hsts');
+  if (opts.trustedProxies) args.push('--trusted-proxies', opts.trustedProxies);
+  // Paths only: the key stays in its file.
+  if (opts.tlsCertFile) args.push('--tls-cert-file', opts.tlsCertFile);
+  if (opts.tlsKeyFile) args.push('--tls-key-file', opts.tlsKeyFile);
   return args;
 }
 
@@ -262,7 +284,7 @@ export function registerProcessCommands(program: Command): void {
       const config = await configFrom(cmd, opts, { logLevel: 'warn' });
       const up = await startUp(config, agentArgs({ ...opts, logLevel: config.logLevel }));
       const { contextsFileIn } = await import('../../cli-contexts.ts');
-      const result = { router: up.routerUrl, api: up.apiUrl, dataDir: up.dataDir, machine: up.machine, agent: up.agent, ...(up.adminToken ? { adminToken: up.adminToken } : {}) };
+      const result = { router: up.routerUrl, ...(up.httpsUrl ? { https: up.httpsUrl } : {}), api: up.apiUrl, dataDir: up.dataDir, machine: up.machine, agent: up.agent, ...(up.adminToken ? { adminToken: up.adminToken } : {}) };
       out.result(result, () =>
         [
           'Cutover is up.',
@@ -274,6 +296,7 @@ export function registerProcessCommands(program: Command): void {
             : []),
           `  machine ${up.machine}   (this host, joined over loopback)`,
           `  router  ${up.routerUrl}   (instances by their Host header)`,
+          ...(up.httpsUrl ? [`  HTTPS   ${up.httpsUrl}   (certificates: \`cutover tls set\`, docs/tls.md)`] : []),
           `  API     ${up.apiUrl}`,
           `  data    ${up.dataDir}`,
           ...(up.adminToken ? [`  admin token (shown once; saved for the local CLI in ${contextsFileIn(cliConfigDir())}):`, `    ${up.adminToken}`] : []),
@@ -364,10 +387,11 @@ export function registerProcessCommands(program: Command): void {
       }
       (await import('../detach.ts')).reportToParent({ pid: process.pid, router: agent.routerPort, ...(handedOver ? { takeover: handedOver } : {}) });
       const metricsAt = agent.metricsPort !== undefined ? `, metrics on ${config.metricsListen!.host}:${agent.metricsPort}` : '';
-      const ports = `router on ${config.httpHost}:${agent.routerPort}${metricsAt}`;
+      const httpsAt = agent.httpsPort !== undefined ? `, HTTPS on ${config.httpHost}:${agent.httpsPort}` : '';
+      const ports = `router on ${config.httpHost}:${agent.routerPort}${httpsAt}${metricsAt}`;
       const machine = { machine: agent.machine, ...(config.server ? { server: config.server } : {}) };
       const metrics = agent.metricsPort !== undefined ? { metrics: agent.metricsPort } : {};
-      out.result({ router: agent.routerPort, ...metrics, ...machine, ...(handedOver ? { takeover: handedOver } : {}) }, () => {
+      out.result({ router: agent.routerPort, ...(agent.httpsPort !== undefined ? { https: agent.httpsPort } : {}), ...metrics, ...machine, ...(handedOver ? { takeover: handedOver } : {}) }, () => {
         const joined = agent.machine ? `\nmachine ${agent.machine}: dialling ${config.server ?? 'the server of this data directory'}` : '\nnot joined yet: joins the server of this data directory once it runs';
         if (!handedOver) return `agent: ${ports}${joined}`;
         if (handedOver.previousPid === null) {

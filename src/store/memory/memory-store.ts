@@ -9,6 +9,7 @@ import { createMemoryLeases } from './memory-leases.ts';
 import { createMemoryProblems } from './memory-problems.ts';
 import { createMemoryMachines } from './memory-machines.ts';
 import { createMemoryAppConfig } from './memory-app-config.ts';
+import { createMemoryEdgeCertificates } from './memory-edge-certs.ts';
 
 /**
  * An in-memory store for unit tests of services. Same contract as the SQLite store. Every method
@@ -89,6 +90,7 @@ export function createMemoryStore(): Store {
     ...createMemoryMachines(audit),
 
     ...createMemoryAppConfig(audit),
+    ...createMemoryEdgeCertificates(audit),
 
     async close() {},
   };

@@ -7,6 +7,7 @@ import { createPostgresDeployments } from './postgres-deployments.ts';
 import { createPostgresFleet } from './postgres-fleet.ts';
 import { createPostgresMachines } from './postgres-machines.ts';
 import { createPostgresAppConfig } from './postgres-app-config.ts';
+import { createPostgresEdgeCertificates } from './postgres-edge-certs.ts';
 import { createPostgresInstances } from './postgres-instances.ts';
 import { createPostgresLeases } from './postgres-leases.ts';
 import { createPostgresProblems } from './postgres-problems.ts';
@@ -99,6 +100,7 @@ export async function createPostgresStore(url: string, options: PostgresStoreOpt
     ...createPostgresFleet(db),
     ...createPostgresMachines(db),
     ...createPostgresAppConfig(db),
+    ...createPostgresEdgeCertificates(db),
 
     async close() {
       await pool.end();

@@ -14,6 +14,7 @@ import { createSqliteDeployments } from './sqlite-deployments.ts';
 import { createSqliteFleet } from './sqlite-fleet.ts';
 import { createSqliteMachines } from './sqlite-machines.ts';
 import { createSqliteAppConfig } from './sqlite-app-config.ts';
+import { createSqliteEdgeCertificates } from './sqlite-edge-certs.ts';
 import { createSqliteInstances } from './sqlite-instances.ts';
 import { createSqliteLeases } from './sqlite-leases.ts';
 import { createSqliteProblems } from './sqlite-problems.ts';
@@ -117,6 +118,7 @@ export function createSqliteStore(file: string, options: { log?: RowLog } = {}):
     ...createSqliteFleet(db, audit),
     ...createSqliteMachines(db, audit),
     ...createSqliteAppConfig(db, audit),
+    ...createSqliteEdgeCertificates(db, audit),
     async close() {
       if (db.isOpen) db.close();
     },

@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { makeHostCert, makeTestCerts, opensslFingerprint } from '../testing/index.ts';
+import { startHarness } from './test-harness.ts';
+
+const DAY = 86_400_000;
+
+test('TLS API: admin sets, viewers list without keys, bad pairs refused leaving the old one, remove, audit by fingerprint, rotation re-seals', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cutover-tls-api-'));
+  let ring = new Map([['k1', randomBytes(32)]]);
+  let changes = 0;
+  const h = await startHarness(Date.now(), { keyRing: () => ring, edgeCertificatesChanged: () => void (changes += 1) });
+  try {
+    const { ca } = await makeTestCerts(dir);
+    const read = async (c: { cert: string; key: string }) => ({ cert: await readFile(c.cert, 'utf8'), key: await readFile(c.key, 'utf8') });
+    const shopFiles = await makeHostCert(dir, 'shop', ca, ['shop.example.com']);
+    const shop = await read(shopFiles);
+    const renewed = await read(await makeHostCert(dir, 'shop2', ca, ['shop.example.com'], { end: new Date(Date.now() + 5 * DAY) }));
+    const expired = await read(await makeHostCert(dir, 'old', ca, ['shop.example.com'], { start: new Date(Date.now() - 9 * DAY), end: new Date(Date.now() - DAY) }));
+    const answers: unknown[] = [];
+    const call = async (...args: Parameters<typeof h.call>) => {
+      const r = await h.call(...args);
+      answers.push(r.body);
+      return r;
+    };
+
+    assert.equal((await call('deployer', 'PUT', '/api/tls', { host: 'shop.example.com', ...shop })).status, 403);
+    const set = await call('admin', 'PUT', '/api/tls', { host: 'shop.example.com', ...shop });
+    assert.equal(set.status, 200, JSON.stringify(set.body));
+    const fp = await opensslFingerprint(shopFiles.cert);
+    assert.equal(set.body.certificate.fingerprint, fp);
+    assert.equal(set.body.replaced, null);
+    assert.equal(set.body.certificate.expiresSoon, false);
+    assert.equal(changes, 1, 'the machines are told at once');
+
+    const mismatched = await call('admin', 'PUT', '/api/tls', { host: 'shop.example.com', cert: renewed.cert, key: shop.key });
+    assert.equal(mismatched.status, 400);
+    assert.equal(mismatched.body.code, 'TLS_INVALID');
+    assert.match(mismatched.body.message, /key does not match/);
+    const old = await call('admin', 'PUT', '/api/tls', { host: 'shop.example.com', ...expired });
+    assert.equal(old.body.code, 'TLS_INVALID');
+    assert.match(old.body.message, /expired/);
+    const uncovered = await call('admin', 'PUT', '/api/tls', { host: 'other.example.com', ...shop });
+    assert.match(uncovered.body.message, /does not cover other\.example\.com/);
+    assert.equal((await call('admin', 'PUT', '/api/tls', { host: 'Bad Host', ...shop })).body.code, 'VALIDATION_FAILED');
+    assert.equal(changes, 1, 'refusals change nothing');
+
+    let list = await call('viewer', 'GET', '/api/tls');
+    assert.equal(list.status, 200);
+    assert.deepEqual(list.body.certificates.map((c: { host: string; fingerprint: string }) => [c.host, c.fingerprint]), [['shop.example.com', fp]], 'the old pair kept');
+
+    const replaced = await call('admin', 'PUT', '/api/tls', { host: 'shop.example.com', ...renewed, default: true });
+    assert.equal(replaced.body.replaced, fp);
+    list = await call('viewer', 'GET', '/api/tls');
+    const [shown] = list.body.certificates;
+    assert.equal(shown.isDefault, true);
+    assert.equal(shown.expiresSoon, true, 'five days left');
+    assert.ok(shown.daysLeft >= 4 && shown.daysLeft <= 5);
+
+    assert.equal((await call('deployer', 'PUT', '/api/secrets', { environment: 'production', key: 'TOKEN', value: 'x' })).status, 200);
+    ring = new Map([...ring, ['k2', randomBytes(32)]]);
+    const rotated = await call('admin', 'POST', '/api/secrets/rotate-key', { to: 'k2' });
+    assert.equal(rotated.body.certificates, 1, JSON.stringify(rotated.body));
+    assert.equal((await h.store.getEdgeCertificate('shop.example.com'))!.key.keyId, 'k2');
+
+    assert.equal((await call('viewer', 'DELETE', '/api/tls/shop.example.com')).status, 403);
+    assert.equal((await call('admin', 'DELETE', '/api/tls/shop.example.com')).status, 200);
+    assert.equal((await call('admin', 'DELETE', '/api/tls/shop.example.com')).status, 404);
+    assert.deepEqual((await call('viewer', 'GET', '/api/tls')).body.certificates, []);
+
+    const audit = await call('admin', 'GET', '/api/audit?limit=50');
+    const tls = audit.body.items.filter((e: { action: string }) => e.action.startsWith('tls.'));
+    assert.deepEqual(tls.map((e: { action: string }) => e.action), ['tls.remove', 'tls.set', 'tls.set']);
+    assert.equal(tls[2].details.fingerprint, fp);
+    const keyBody = (pem: string) => pem.split('\n').filter((l) => l && !l.startsWith('-----')).join('');
+    for (const key of [shop.key, renewed.key, expired.key]) {
+      for (const line of key.split('\n').filter((l) => l.length > 20 && !l.startsWith('-----'))) {
+        assert.ok(!JSON.stringify(answers).includes(line), 'no answer holds a key');
+      }
+      assert.ok(!JSON.stringify(await h.store.listAudit({ limit: 100 })).includes(keyBody(key).slice(0, 40)), 'no audit entry holds a key');
+    }
+  } finally {
+    await h.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
