@@ -188,8 +188,8 @@ export async function startServer(
     log,
     openLogs: fleet.openLogs,
     connectedMachines: fleet.connected,
-    // A certificate set or removed goes to the machines serving its host now (other replicas: the bus's nudge).
-    edgeCertificatesChanged: fleet.desiredChanged,
+    // A certificate set or removed, an instance's hosts changed: its machines get it now (other replicas: the bus's nudge).
+    desiredStateChanged: fleet.desiredChanged,
     // The session may be held by another replica: it ends there too (the notification reaches this one as well).
     disconnectMachine: (name, why) => {
       link.disconnect(name, why);

@@ -252,9 +252,10 @@ export async function startAgent(config: Readonly<Config>, log: Logger, options:
   let routerPort: number, httpsPort: number | undefined;
   let metrics: MetricsListener | undefined;
   try {
-    routerPort = await router.listen(config.httpPort, config.httpHost, reuse);
+    routerPort = await router.listen(config.httpPort, config.httpHost, { ...reuse, proxyProtocol: config.proxyProtocol.includes('http') });
     listening = routerPort;
-    if (config.httpsPort !== undefined) httpsPort = await router.listenTls(config.httpsPort, config.httpHost, reuse); // certificates set by core.load()
+    // certificates set by core.load()
+    if (config.httpsPort !== undefined) httpsPort = await router.listenTls(config.httpsPort, config.httpHost, { ...reuse, proxyProtocol: config.proxyProtocol.includes('https') });
     if (config.metricsListen) metrics = await startMetricsListener({ ...config.metricsListen, token: metricsToken, metricsText: () => core.metricsText(), reusePort: reuse.reusePort });
     await verifyPortsOwned([routerPort, ...(httpsPort !== undefined ? [httpsPort] : []), ...(metrics ? [metrics.port] : [])], previous);
   } catch (error) {

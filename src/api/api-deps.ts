@@ -44,8 +44,14 @@ export interface ApiDeps {
   ): Promise<{ color: string; body: AsyncIterable<Uint8Array>; machine: string | null }>;
   /** The machines whose agents have a session with this server now (`machine list`'s CONNECTED); default: none known. */
   connectedMachines?(): string[];
-  /** Edge certificates were set or removed: the machines serving their hosts get them now (the desired-state push). */
-  edgeCertificatesChanged?(): void;
+  /** What machines should hold changed (a certificate set or removed, an instance created, deleted or given other hosts): their desired state is pushed now, not at the next sync. */
+  desiredStateChanged?(): void;
   /** Ends a machine's session (its credential was rotated or the machine removed). */
   disconnectMachine?(name: string, why: string): void;
+}
+
+/** Returns `value` after telling the fleet that machines' desired state changed (see `desiredStateChanged`). */
+export function pushedDesired<T>(deps: Pick<ApiDeps, 'desiredStateChanged'>, value: T): T {
+  deps.desiredStateChanged?.();
+  return value;
 }

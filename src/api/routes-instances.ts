@@ -14,6 +14,7 @@ import {
   updateInstance,
   updateInstanceSchema,
 } from '../control/index.ts';
+import { pushedDesired } from './api-deps.ts';
 import type { ApiDeps } from './api-deps.ts';
 import { deploymentForRole, instanceStatus, statusForRole } from './instance-status.ts';
 import { pathParams, route } from './route.ts';
@@ -100,7 +101,7 @@ export function instanceRoutes(deps: ApiDeps): RouteSpec[] {
       body: createInstanceSchema,
       status: 201,
       response: instanceSchema,
-      handle: async ({ body, who }) => createInstance(deps, body, who),
+      handle: async ({ body, who }) => pushedDesired(deps, await createInstance(deps, body, who)),
     }),
     route({
       method: 'get',

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { withReason } from '../shared/index.ts';
 import { changeHosts, deleteInstance, pruneArtifacts } from '../deploy/index.ts';
 import { hostnameField } from '../control/index.ts';
+import { pushedDesired } from './api-deps.ts';
 import type { ApiDeps } from './api-deps.ts';
 import { pathParams, route } from './route.ts';
 import type { RouteSpec } from './route.ts';
@@ -36,7 +37,7 @@ export function lifecycleRoutes(deps: ApiDeps): RouteSpec[] {
       status: 200,
       response: z.object({ instance: z.string(), app: z.string(), hosts: z.array(z.string()), stopped: z.array(z.string()) }),
       handle: async ({ params, body, who }) =>
-        deleteInstance(deps, params.name, withReason(who, body.reason)),
+        pushedDesired(deps, await deleteInstance(deps, params.name, withReason(who, body.reason))),
     }),
     route({
       method: 'put',
@@ -51,7 +52,7 @@ export function lifecycleRoutes(deps: ApiDeps): RouteSpec[] {
       status: 200,
       response: instanceSchema,
       handle: async ({ params, body, who }) =>
-        changeHosts(deps, params.name, body.hosts, withReason(who, body.reason)),
+        pushedDesired(deps, await changeHosts(deps, params.name, body.hosts, withReason(who, body.reason))),
     }),
     route({
       method: 'post',

@@ -37,7 +37,7 @@ export function tlsRoutes(deps: ApiDeps): RouteSpec[] {
     return { store: deps.store, clock: deps.clock, keyRing };
   };
   // The machines serving the host get the change now, not at the next sync.
-  const changed = () => deps.edgeCertificatesChanged?.();
+  const changed = () => deps.desiredStateChanged?.();
   return [
     route({
       method: 'get',

@@ -49,7 +49,7 @@ export async function startHarness(
     /** The app-config key ring (secrets are refused without one). */
     keyRing?: ApiDeps['keyRing'];
     /** Told when edge certificates change. */
-    edgeCertificatesChanged?: ApiDeps['edgeCertificatesChanged'];
+    desiredStateChanged?: ApiDeps['desiredStateChanged'];
   } = {},
 ): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'cutover-api-'));

@@ -13,7 +13,7 @@ test('TLS API: admin sets, viewers list without keys, bad pairs refused leaving 
   const dir = await mkdtemp(join(tmpdir(), 'cutover-tls-api-'));
   let ring = new Map([['k1', randomBytes(32)]]);
   let changes = 0;
-  const h = await startHarness(Date.now(), { keyRing: () => ring, edgeCertificatesChanged: () => void (changes += 1) });
+  const h = await startHarness(Date.now(), { keyRing: () => ring, desiredStateChanged: () => void (changes += 1) });
   try {
     const { ca } = await makeTestCerts(dir);
     const read = async (c: { cert: string; key: string }) => ({ cert: await readFile(c.cert, 'utf8'), key: await readFile(c.key, 'utf8') });
@@ -86,5 +86,23 @@ test('TLS API: admin sets, viewers list without keys, bad pairs refused leaving 
   } finally {
     await h.close();
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("an instance created, given other hosts or deleted pushes its machines' desired state at once (the certificates of its hosts with it)", async () => {
+  let changes = 0;
+  const h = await startHarness(Date.now(), { desiredStateChanged: () => void (changes += 1) });
+  try {
+    await h.release('1.0.0');
+    assert.equal((await h.call('deployer', 'POST', '/api/instances', { name: 'shop-a', app: 'shop', hosts: ['a.example.com'] })).status, 201);
+    assert.equal(changes, 1);
+    assert.equal((await h.call('deployer', 'PUT', '/api/instances/shop-a/hosts', { hosts: ['b.example.com'] })).status, 200);
+    assert.equal(changes, 2);
+    assert.equal((await h.call('viewer', 'PUT', '/api/instances/shop-a/hosts', { hosts: ['c.example.com'] })).status, 403);
+    assert.equal(changes, 2, 'a refusal changes nothing');
+    assert.equal((await h.call('admin', 'DELETE', '/api/instances/shop-a', {})).status, 200);
+    assert.equal(changes, 3);
+  } finally {
+    await h.close();
   }
 });

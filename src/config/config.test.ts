@@ -149,4 +149,11 @@ test('the TLS listener: httpsPort, the watched pair together and only with it, r
   await assert.rejects(loadConfig({ flags: { hsts: true } }), /hsts: hsts needs the router's TLS listener/);
   await assert.rejects(loadConfig({ flags: { trustedProxies: '10.0.0.0/33' } }), /trustedProxies: "10\.0\.0\.0\/33": the prefix length must be 0 to 32/);
   await assert.rejects(loadConfig({ env: { CUTOVER_TRUSTED_PROXIES: 'lb.internal' } }), /"lb\.internal" is not a CIDR/);
+  // The PROXY protocol, per listener, only with the proxies it is believed from.
+  assert.deepEqual(off.proxyProtocol, []);
+  const pp = await loadConfig({ env: { CUTOVER_PROXY_PROTOCOL: 'https, http' }, flags: { httpsPort: 443, trustedProxies: '10.0.0.0/8' } });
+  assert.deepEqual(pp.proxyProtocol, ['https', 'http']);
+  await assert.rejects(loadConfig({ flags: { proxyProtocol: 'http' } }), /proxyProtocol: proxyProtocol accepts the header only from trustedProxies/);
+  await assert.rejects(loadConfig({ flags: { proxyProtocol: 'https', trustedProxies: '10.0.0.1' } }), /proxyProtocol names https, which needs the router's TLS listener/);
+  await assert.rejects(loadConfig({ flags: { proxyProtocol: 'tcp', trustedProxies: '10.0.0.1' } }), /http, https or both .* not "tcp"/);
 });

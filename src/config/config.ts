@@ -107,6 +107,19 @@ export const configSchema = z
         return list;
       })
       .describe('Agent: CIDRs (comma-separated, IPv4 and IPv6; a bare address is one host) of the load balancers in front of the router. Only requests from them keep their `X-Forwarded-For`/`-Proto`/`-Host` (this hop appended); everyone else\'s are replaced ([tls](tls.md#how-the-router-serves-tls)). Default: none.'),
+    proxyProtocol: z
+      .union([z.string(), z.array(z.string())])
+      .default('')
+      .transform((v, ctx) => {
+        const list = (Array.isArray(v) ? v : v.split(',')).map((p) => p.trim()).filter(Boolean);
+        const bad = list.find((l) => l !== 'http' && l !== 'https');
+        if (bad !== undefined) {
+          ctx.addIssue({ code: 'custom', message: `names the listeners that expect a PROXY protocol header: http, https or both (comma-separated), not ${JSON.stringify(bad)}` });
+          return z.NEVER;
+        }
+        return [...new Set(list)] as ('http' | 'https')[];
+      })
+      .describe("Agent: the router's listeners (`http`, `https`, comma-separated) behind a TCP load balancer that puts a PROXY protocol header (v1 or v2) before each connection; the client it names is the request's client. Accepted only from `trustedProxies`; a connection without the header is closed ([tls](tls.md#how-the-router-serves-tls)). Default: none."),
     tlsCertFile: z
       .string()
       .min(1)
@@ -252,6 +265,13 @@ export const configSchema = z
       if (c[key] !== undefined && c[key] !== false && c.httpsPort === undefined) {
         ctx.addIssue({ code: 'custom', path: [key], message: `${key} needs the router's TLS listener: set httpsPort (--https-port) too` });
       }
+    }
+    // A PROXY header is believed only from a trusted proxy: with none listed, every connection would be refused.
+    if (c.proxyProtocol.length > 0 && c.trustedProxies.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['proxyProtocol'], message: 'proxyProtocol accepts the header only from trustedProxies: list the load balancers there (--trusted-proxies) too' });
+    }
+    if (c.proxyProtocol.includes('https') && c.httpsPort === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['proxyProtocol'], message: "proxyProtocol names https, which needs the router's TLS listener: set httpsPort (--https-port) too" });
     }
     // A CA without a certificate would pin nothing the server presents.
     if (c.tlsCa !== undefined && c.tlsCert === undefined) {

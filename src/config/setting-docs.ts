@@ -29,6 +29,7 @@ export const settingDocs = {
   redirectHttp: { usedBy: 'agent' },
   hsts: { usedBy: 'agent' },
   trustedProxies: { usedBy: 'agent', shownDefault: 'none' },
+  proxyProtocol: { usedBy: 'agent', shownDefault: 'none' },
   tlsCertFile: { usedBy: 'agent' },
   tlsKeyFile: { usedBy: 'agent' },
   database: { usedBy: 'server', shownDefault: '`<dataDir>/private/cutover.db`' },

@@ -33,6 +33,7 @@ interface ProcessFlags {
   redirectHttp?: boolean;
   hsts?: boolean;
   trustedProxies?: string;
+  proxyProtocol?: string;
   tlsCertFile?: string;
   tlsKeyFile?: string;
   /** Refused: see {@link configFrom}. */
@@ -73,6 +74,7 @@ function withProcessOptions(cmd: Command): Command {
     .option('--redirect-http', 'agent, with --https-port: answer plain HTTP with a 308 to https:// (the readiness path and ACME challenges excepted)')
     .option('--hsts', 'agent, with --https-port: Strict-Transport-Security (one year) on HTTPS responses')
     .option('--trusted-proxies <cidrs>', "agent: load balancers (comma-separated CIDRs) whose X-Forwarded-* the router keeps; everyone else's are replaced")
+    .option('--proxy-protocol <listeners>', 'agent: http, https or both (comma-separated): listeners behind a TCP load balancer sending a PROXY protocol header (only from --trusted-proxies)')
     .option('--tls-cert-file <file>', 'agent, with --https-port: a PEM chain served as the default certificate, reloaded when it changes (certbot, acme.sh)')
     .option('--tls-key-file <file>', 'agent: the PEM private key of --tls-cert-file (mode 0600), watched with it');
 }
@@ -265,6 +267,7 @@ function agentArgs(opts: ProcessFlags): string[] {
   if (opts.redirectHttp) args.push('--redirect-http');
   if (opts.hsts) args.push('--hsts');
   if (opts.trustedProxies) args.push('--trusted-proxies', opts.trustedProxies);
+  if (opts.proxyProtocol) args.push('--proxy-protocol', opts.proxyProtocol);
   // Paths only: the key stays in its file.
   if (opts.tlsCertFile) args.push('--tls-cert-file', opts.tlsCertFile);
   if (opts.tlsKeyFile) args.push('--tls-key-file', opts.tlsKeyFile);
