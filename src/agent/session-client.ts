@@ -54,6 +54,21 @@ export function backoffMs(attempt: number, random: number): number {
   return Math.round(ceiling / 2 + (ceiling / 2) * random);
 }
 
+/** Tries 0.5–1 s apart after a welcomed session is lost, before the backoff grows: about as long as a server takes to restart. */
+export const QUICK_TRIES_AFTER_SESSION = 15;
+
+/**
+ * How long to wait after the `failures`-th failed try in a row (0-based). An agent that had a
+ * session keeps trying every 0.5–1 s for {@link QUICK_TRIES_AFTER_SESSION} tries, so it is back
+ * within a second of a restarted or upgraded server listening (a doubling backoff had it wait up to
+ * 8 s there, past the 3 s a restarted server's calls wait for their machine); then it backs off as
+ * an agent that never reached the server does from the start.
+ */
+export function retryDelayMs(failures: number, hadSession: boolean, random: number): number {
+  if (!hadSession) return backoffMs(failures, random);
+  return backoffMs(Math.max(0, failures - QUICK_TRIES_AFTER_SESSION), random);
+}
+
 /** Opens the HTTP/2 connection: pinned TLS for https (nothing is sent to a server whose certificate is not the pinned one), clear text only to loopback. */
 async function open(url: string, link: MachineLink): Promise<ClientHttp2Session> {
   const u = new URL(url);
@@ -262,10 +277,11 @@ class Sleeper {
 
 /**
  * Runs sessions until stopped: after a session that was welcomed, again within half a second
- * (to the same URL); after a failure, to the next URL it knows, with {@link backoffMs}.
+ * (to the same URL); after a failure, to the next URL it knows, with {@link retryDelayMs}.
  */
 async function reconnecting(urls: string[], runOnce: (url: string) => Promise<boolean>, log: Logger, stopped: () => boolean, sleeper: Sleeper): Promise<void> {
-  let attempt = 0;
+  let failures = 0;
+  let hadSession = false;
   let index = 0;
   while (!stopped()) {
     const url = urls[index % urls.length]!;
@@ -276,9 +292,14 @@ async function reconnecting(urls: string[], runOnce: (url: string) => Promise<bo
       log.warn({ server: url, err: (error as Error).message, code: (error as CutoverError).code }, 'cannot reach the server; serving on and trying again');
     }
     if (stopped()) break;
-    if (wasWelcomed) attempt = 0;
-    else index += 1;
-    await sleeper.sleep(wasWelcomed ? Math.round(200 + 300 * Math.random()) : backoffMs(attempt++, Math.random()));
+    if (wasWelcomed) {
+      failures = 0;
+      hadSession = true;
+      await sleeper.sleep(Math.round(200 + 300 * Math.random()));
+      continue;
+    }
+    index += 1;
+    await sleeper.sleep(retryDelayMs(failures++, hadSession, Math.random()));
   }
 }
 
