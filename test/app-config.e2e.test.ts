@@ -1,11 +1,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { execFile } from 'node:child_process';
 import { CLI, cutover, cutoverText, load, manifest, portFlags, ports, startProcess, tempDir } from './helpers.ts';
+import { filesUnder, processesHolding } from '../src/testing/index.ts';
 
 /**
  * App config and secrets as a user runs them (issue 20), with `cutover up` and the example app: a
@@ -55,31 +56,6 @@ function secretFromStdin(dir: string, args: string[], value: string): Promise<{ 
     );
     child.stdin!.end(value);
   });
-}
-
-/** Every regular file under `dir`, recursively (sockets and links left out). */
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await filesUnder(path)));
-    else if (e.isFile()) out.push(path);
-  }
-  return out;
-}
-
-/** Processes whose command line or environment holds `needle`: pid → which, and the instance its environment names. */
-async function processesHolding(needle: string): Promise<{ pid: string; where: string; instance: string | undefined; exe: string }[]> {
-  const found = [];
-  for (const pid of (await readdir('/proc')).filter((n) => /^\d+$/.test(n))) {
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    const environ = await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '');
-    const exe = await readlink(`/proc/${pid}/exe`).catch(() => '?');
-    const instance = environ.split('\0').find((kv) => kv.startsWith('CUTOVER_INSTANCE='))?.slice('CUTOVER_INSTANCE='.length);
-    if (cmdline.includes(needle)) found.push({ pid, where: 'cmdline', instance, exe });
-    if (environ.includes(needle)) found.push({ pid, where: 'environ', instance, exe });
-  }
-  return found;
 }
 
 test('a secret reaches its slots and nothing else; a config change deploys blue-green under load and rolls back, warm and cold', async () => {

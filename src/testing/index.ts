@@ -41,3 +41,5 @@ export { startProber } from './prober.ts';
 export type { ProbeTarget, Prober, ProberOptions } from './prober.ts';
 export { failuresBetween, flipReport, machineFlip, versionsSince } from './probe-analysis.ts';
 export type { FlipReport, MachineFlip, MachineProbes, ProbeSample } from './probe-analysis.ts';
+export { filesUnder, processesHolding } from './leak-sweep.ts';
+export type { HoldingProcess } from './leak-sweep.ts';
