@@ -8,6 +8,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
+import { serveChild } from './serve-child.ts';
 
 const i = process.argv.indexOf('--upstream');
 const pool = new Pool(`http://127.0.0.1:${process.argv[i + 1]}`, { connections: 128 });
@@ -53,16 +54,10 @@ const server = createServer((req: IncomingMessage, res: ServerResponse) => {
   );
 });
 server.keepAliveTimeout = 120_000;
-server.listen(0, '127.0.0.1', () => {
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  process.stdout.write(JSON.stringify({ port, pid: process.pid }) + '\n');
-});
 
 function stop(): void {
   server.close();
   server.closeAllConnections();
   void pool.close().finally(() => process.exit(0));
 }
-process.once('SIGTERM', stop);
-process.stdin.on('end', stop).resume();
+serveChild(server, stop);

@@ -6,6 +6,7 @@
  * Usage: node bench-app.ts [--version 1.0.0]; prints {"port":N} once listening.
  */
 import { createServer } from 'node:http';
+import { serveChild } from './serve-child.ts';
 
 const i = process.argv.indexOf('--version');
 const version = (i >= 0 ? process.argv[i + 1] : undefined) ?? '1.0.0';
@@ -28,17 +29,10 @@ const server = createServer((req, res) => {
 });
 // Proxies keep their upstream connections for long; Node's 5 s default would churn them.
 server.keepAliveTimeout = 120_000;
-server.listen(0, '127.0.0.1', () => {
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  process.stdout.write(JSON.stringify({ port, pid: process.pid }) + '\n');
-});
 
 function stop(): void {
   server.close();
   server.closeAllConnections();
   process.exit(0);
 }
-process.once('SIGTERM', stop);
-// The bench holds our stdin: if it dies without stopping us, its end stops us too.
-process.stdin.on('end', stop).resume();
+serveChild(server, stop);

@@ -18,6 +18,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Server } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { TLSSocket } from 'node:tls';
+import { serveChild } from './serve-child.ts';
 
 function flag(name: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -54,15 +55,9 @@ if (mode === 'h2-compat') {
   server = tls;
 } else throw new Error(`--mode must be tls-http1, alpn-h2 or h2-compat, got "${mode}"`);
 server.on('tlsClientError', () => {});
-server.listen(0, '127.0.0.1', () => {
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  process.stdout.write(JSON.stringify({ port, pid: process.pid }) + '\n');
-});
 
 function stop(): void {
   server.close();
   process.exit(0);
 }
-process.once('SIGTERM', stop);
-process.stdin.on('end', stop).resume();
+serveChild(server, stop);
