@@ -5,7 +5,7 @@
  * it was at `--before` (a snapshot of that commit's `src/`) and as it is now. See README.md
  * ("router-pinned").
  * Usage: node router-pinned.ts [--reps 3] [--duration 8] [--latency-duration 4] [--flips 200]
- *        [--idle 5000] [--before <commit>] [--only nginx,haproxy,before,after,dist,…]
+ *        [--idle 5000] [--before <commit>] [--only nginx,haproxy,before,after,after-node,dist,dist-node,…]
  */
 import { loadavg } from 'node:os';
 import { intFlag, withDeadline } from './lib/cutover-process.ts';
@@ -82,6 +82,8 @@ async function specs(o: PinnedOptions): Promise<ProxySpec[]> {
       router: { module: snapshot.routerModule, agentFlags: beforeFlags },
     },
     { name: 'after', kind: 'router', router: {} },
+    // This tree's router without its fast path (ADR 0030): node:http parses every request.
+    { name: 'after-node', kind: 'router', router: { childFlags: ['--no-fast-path'] } },
     // Spikes and options, run only when named in --only:
     { name: 'bare-undici', kind: 'script', script: 'bare-proxy.ts' },
     { name: 'raw-upstream', kind: 'script', script: 'raw-upstream-proxy.ts' },
@@ -99,10 +101,16 @@ async function specs(o: PinnedOptions): Promise<ProxySpec[]> {
         router: { module: snapshot.built(), child: built.child, agentFlags: beforeFlags },
       },
       { name: 'dist', kind: 'router', router: { module: built.routerModule, child: built.child } },
+      // The built package without its fast path (ADR 0030): the router as of main before it.
+      {
+        name: 'dist-node',
+        kind: 'router',
+        router: { module: built.routerModule, child: built.child, childFlags: ['--no-fast-path'] },
+      },
     );
   }
   all.push(...tried(built));
-  const standard = ['nginx', 'haproxy', 'before', 'after', 'before-dist', 'dist'];
+  const standard = ['nginx', 'haproxy', 'before', 'after', 'after-node', 'before-dist', 'dist', 'dist-node'];
   return all.filter((s) => (o.only === null ? standard.includes(s.name) : o.only.includes(s.name)));
 }
 

@@ -10,6 +10,7 @@
  *        [--port N] [--reuse-port]  (SO_REUSEPORT: several children share the port)
  *        [--tls-cert FILE --tls-key FILE]  (the proxy port is the TLS listener, serving that pair
  *        as the default certificate; no plain listener)
+ *        [--no-fast-path]  (node:http parses every request: the router before ADR 0030)
  *        [--router-module PATH]  (another copy of the router's entry, e.g. a snapshot of an older
  *        commit or the built `dist/router/index.js`; default: this tree's `src/router/index.ts`)
  * Prints {"port":N,"control":M,"pid":P} once both listen. SIGTERM closes the router and exits
@@ -38,7 +39,8 @@ const modulePath = flags('router-module')[0];
 const { createRouter } = (await import(
   modulePath === undefined ? '../../src/router/index.ts' : pathToFileURL(modulePath).href
 )) as { createRouter: typeof CreateRouter };
-const router = createRouter();
+// --no-fast-path: node:http parses every request (the router as it was before ADR 0030).
+const router = createRouter(process.argv.includes('--no-fast-path') ? { fastPath: false } : {});
 router.setInstance(INSTANCE, [BENCH_HOST]);
 for (const spec of flags('slot')) {
   const m = /^(blue|green)=([^@]+)@(\d+)$/.exec(spec);

@@ -55,6 +55,8 @@ export interface RouterStart {
   reusePort?: number;
   /** Listen with TLS only, serving this pair (PEM files) as the default certificate. */
   tls?: { cert: string; key: string };
+  /** Flags of `router-child.ts` itself (e.g. `--no-fast-path`). */
+  childFlags?: string[];
 }
 
 /**
@@ -75,6 +77,7 @@ export function startRouter(slots: string[], o: RouterStart = {}): Promise<Route
     '--active',
     active,
     ...(o.module === undefined ? [] : ['--router-module', o.module]),
+    ...(o.childFlags ?? []),
     ...(o.reusePort === undefined ? [] : ['--port', String(o.reusePort), '--reuse-port']),
     ...(o.tls === undefined ? [] : ['--tls-cert', o.tls.cert, '--tls-key', o.tls.key]),
   ];

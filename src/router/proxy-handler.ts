@@ -26,7 +26,7 @@ function noop(): void {}
 // A pooled keep-alive connection can be closed by the app just as a request is written on it
 // (RFC 9112 §9.3.1); nothing was processed that a safe method could not repeat, so such a request
 // is sent once more (RFC 9110 §9.2.2) instead of failing the client.
-function isRetryable(err: Error, opts: UpstreamRequest): boolean {
+export function isRetryable(err: Error, opts: UpstreamRequest): boolean {
   if (opts.body !== null) return false;
   const method = opts.method;
   if (method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS') return false;

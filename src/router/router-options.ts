@@ -22,6 +22,7 @@ export interface ResolvedRouterOptions {
   clientRequestTimeoutMs: number;
   clientIdleTimeoutMs: number;
   versionHeartbeatMs: number;
+  fastPath: boolean;
   clock: Clock;
   /** Null when no proxy is trusted. */
   trustedProxies: CidrSet | null;
@@ -75,6 +76,7 @@ export function resolveRouterOptions(options: RouterOptions): ResolvedRouterOpti
     ),
     clientIdleTimeoutMs: integer(options.clientIdleTimeoutMs, 60_000, 'clientIdleTimeoutMs', 1, issues),
     versionHeartbeatMs: integer(options.versionHeartbeatMs, 25_000, 'versionHeartbeatMs', 1, issues),
+    fastPath: options.fastPath ?? true,
     clock: options.clock ?? systemClock,
     trustedProxies: trustedProxies(options.trustedProxies, issues),
     redirectHttp: options.redirectHttp === true,
@@ -83,6 +85,7 @@ export function resolveRouterOptions(options: RouterOptions): ResolvedRouterOpti
   if (options.redirectHttp !== undefined && typeof options.redirectHttp !== 'boolean') {
     issues.push({ path: 'redirectHttp', message: 'must be true or false' });
   }
+  if (typeof resolved.fastPath !== 'boolean') issues.push({ path: 'fastPath', message: 'must be true or false' });
   // Node refuses a headers timeout longer than the whole-request timeout.
   if (resolved.clientHeadersTimeoutMs > resolved.clientRequestTimeoutMs) {
     issues.push({

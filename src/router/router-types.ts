@@ -44,6 +44,11 @@ export interface RouterOptions {
   clientIdleTimeoutMs?: number;
   /** Interval of the heartbeat comment on version event streams. Default 25000. */
   versionHeartbeatMs?: number;
+  /**
+   * Serve plain routed requests on the raw connection with the strict head parser, handing
+   * everything else to node:http (ADR 0030). false: node:http parses every request. Default true.
+   */
+  fastPath?: boolean;
   /** Time source for flip times and the skew grace. Default: the system clock. */
   clock?: Clock;
   /**

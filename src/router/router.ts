@@ -40,6 +40,9 @@ import {
   resolveRouterOptions,
 } from './router-options.ts';
 import type { ResolvedRouterOptions } from './router-options.ts';
+import { FastFront } from './fast-front.ts';
+import type { FastPlan } from './fast-front.ts';
+import type { RequestHead } from './request-head-parser.ts';
 import { collectStats, renderMetrics } from './router-stats.ts';
 import type {
   EdgeCertificate,
@@ -84,6 +87,8 @@ class HttpRouter implements Router {
   /** Client connections, tracked only to close the ones that never sent a request when closing. */
   readonly #sockets: Set<Socket>;
   #closed: Promise<void> | null = null;
+  /** The raw fast path every connection starts on (null: node:http takes every connection). */
+  readonly #fast: FastFront | null;
   /** What the machine's desired state expects, for the ready endpoint (null: no document). */
   #expected: MachineExpectation | null = null;
   /** The TLS listener and the PROXY protocol ones (issue 21). */
@@ -113,6 +118,7 @@ class HttpRouter implements Router {
     // and refuses (413, 404, 403, 503…) without making the client send the body.
     this.#server.on('checkContinue', this.#onCheckContinue);
     this.#server.on('upgrade', this.#onUpgrade);
+    this.#fast = o.fastPath ? this.#takeConnections() : null;
     this.#sockets = trackConnections(this.#server);
     // After listen, the server only emits 'error' for a failed accept (EMFILE…); Node keeps
     // accepting, and an unhandled 'error' would crash the data plane, so it is absorbed here.
@@ -133,6 +139,74 @@ class HttpRouter implements Router {
       this.#routes.set(rawHost, instance);
     }
     return instance;
+  }
+
+  /**
+   * Puts the fast path in front of node:http: every connection the server accepts (and every TLS
+   * socket emitted as 'connection') goes to the fast front, which hands it to node:http's own
+   * connection listener when a request needs more than a plain relay.
+   */
+  #takeConnections(): FastFront {
+    const server = this.#server;
+    const listeners = server.listeners('connection');
+    // node:http's own connection listener is the only one at this point; anything else means Node
+    // changed how a server takes connections, and handing off would silently break.
+    if (listeners.length !== 1) throw new Error('node:http server: expected one connection listener');
+    const nodeAccept = listeners[0] as (socket: Socket) => void;
+    server.removeListener('connection', nodeAccept);
+    const o = this.#options;
+    const front = new FastFront({
+      plan: (head, socket, out) => this.#fastPlan(head, socket, out),
+      handOff: (socket, bytes) => {
+        nodeAccept.call(server, socket);
+        // node:http reads a plain socket's handle directly (it "consumes" it), so bytes already
+        // read are given to its parser as a 'data' event, before any later ones.
+        if (bytes !== null) socket.emit('data', bytes);
+        socket.resume();
+      },
+      headersTimeoutMs: o.clientHeadersTimeoutMs,
+      requestTimeoutMs: o.clientRequestTimeoutMs,
+      idleTimeoutMs: o.clientIdleTimeoutMs,
+    });
+    server.on('connection', (socket: Socket) => front.accept(socket));
+    return front;
+  }
+
+  /**
+   * The fast path's share of #onRequest and #serve: the same header rewrite and route decision for
+   * a plain routed request, or false (nothing changed) for anything the node:http path answers
+   * itself: an unknown host, a body over the limit, a `/.` path (well-known, ready), maintenance,
+   * a preview, a hold, a refusal.
+   */
+  #fastPlan(head: RequestHead, socket: Socket, out: FastPlan): boolean {
+    const url = head.target;
+    if (url.charCodeAt(1) === 46 /* . */) return false;
+    const scan = this.#scan;
+    const forwarding = forwardingOf(socket, this.#options.trustedProxies);
+    const headers = scanRequestHeaders(head.headers, clientAddressOf(socket), scan, forwarding);
+    const instance = this.#route(scan.host);
+    if (instance === null || instance.maintenance !== null || scan.contentLength > this.#maxBodyBytes) return false;
+    // The redirect to HTTPS is node:http's path's answer.
+    if (this.#options.redirectHttp && scan.proto === 'http' && !keepsHttp(url)) return false;
+    readRoutingFacts(scan, url, instance.stickyCookie);
+    // A preview is rare and has its own answers (cookie clearing, 403/503): node:http's path.
+    if (scan.preview !== '' || instance.active === null) return false;
+    const d = this.#decision;
+    decideRoute(instance, scan, this.#clock, this.#skewGraceMs, false, d);
+    const upstream = d.upstream;
+    // Not reached with an active colour and no preview; other outcomes change no state, so a later
+    // one would still be answered correctly by node:http's path.
+    if (d.outcome !== OUTCOME.ROUTE || upstream === null) return false;
+    out.upstream = upstream;
+    out.headers = headers;
+    out.extra = d.reload ? upstream.reloadHeaders : upstream.responseHeaders;
+    if (d.assigned) out.extra = d.reload ? upstream.stickyReloadHeaders : upstream.stickyHeaders;
+    // HSTS on a response of the TLS listener (RFC 6797 §7.2), as #hsts does on node:http's path.
+    if ((forwarding & FORWARD_TLS) !== 0 && this.#options.hsts !== null)
+      out.extra = [...out.extra, 'strict-transport-security', this.#options.hsts];
+    out.htmlExtra =
+      !d.preview && scan.deploymentCookie !== upstream.deploymentCookieValue ? upstream.deploymentCookieHeaders : null;
+    return true;
   }
 
   readonly #onRequest = (req: IncomingMessage, res: ProxyResponse): void => {
@@ -364,7 +438,15 @@ class HttpRouter implements Router {
   }
 
   async #close(): Promise<void> {
-    const draining = drainServer(this.#server, this.#sockets, this.#options.drainTimeoutMs, this.#edge.close());
+    const fast = this.#fast;
+    fast?.close();
+    const draining = drainServer(
+      this.#server,
+      this.#sockets,
+      this.#options.drainTimeoutMs,
+      this.#edge.close(),
+      () => fast?.closeIdle(),
+    );
     // Requests in flight now were accepted with keep-alive in mind. Answered that way, their
     // client may write its next request just as the drain closes the idle connection, and that
     // request is reset (acceptance §3: the slow requests answered ~0.3 s into a takeover, past
@@ -382,6 +464,7 @@ class HttpRouter implements Router {
         const handler = this.#current(socket)?.proxy;
         if (handler != null && handler.res.headersSent) handler.endStream();
       }
+      fast?.endStreams();
     }, this.#options.streamGraceMs);
     streamTimer.unref();
     void draining.then(() => clearTimeout(streamTimer));
@@ -399,6 +482,10 @@ class HttpRouter implements Router {
     if (timedOut) {
       this.#server.closeAllConnections();
       this.#edge.destroyAll();
+      // Connections the fast path ended but whose client never closed its side are node:http's
+      // neither: every accepted socket still open goes.
+      for (const socket of this.#sockets) socket.destroy();
+      fast?.destroyAll();
       await Promise.all(upstreams.map((u) => u.destroy()));
       await closed;
     } else {

@@ -30,12 +30,14 @@ export function trackConnections(server: Server): Set<Socket> {
  * Stops accepting and waits until every client connection is gone (and `alsoClosed` resolved): idle keep-alive connections
  * are closed as soon as they are idle, connections that never sent a byte after a short grace.
  * Resolves `closed` (a promise of the server's close) and whether `timeoutMs` ran out first.
+ * `closeIdle` closes idle connections node:http does not know of (the router's fast path).
  */
 export async function drainServer(
   server: HttpServer,
   sockets: Set<Socket>,
   timeoutMs: number,
   alsoClosed: Promise<void> = Promise.resolve(),
+  closeIdle?: () => void,
 ): Promise<{ timedOut: boolean; closed: Promise<void> }> {
   // server.close() itself closes the connections idle at that instant; a busy keep-alive client
   // may be writing its next request into one right then and would see a reset. So the listener is
@@ -51,6 +53,8 @@ export async function drainServer(
   const sweep = setInterval(() => {
     if (performance.now() - since < IDLE_GRACE_MS) return;
     server.closeIdleConnections();
+    // Connections a fast path in front of the server still owns are closed by it.
+    closeIdle?.();
     if (performance.now() - since < FRESH_CONNECTION_GRACE_MS) return;
     for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy();
   }, CLOSE_SWEEP_MS);
