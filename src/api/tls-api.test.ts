@@ -106,3 +106,36 @@ test("an instance created, given other hosts or deleted pushes its machines' des
     await h.close();
   }
 });
+
+test('a key rotation before any app config re-seals the certificates and makes the new key the one later ones are sealed with', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cutover-tls-rotate-'));
+  let ring = new Map([['k1', randomBytes(32)]]);
+  const h = await startHarness(Date.now(), { keyRing: () => ring });
+  try {
+    const { ca } = await makeTestCerts(dir);
+    const pair = async (name: string, host: string) => {
+      const c = await makeHostCert(dir, name, ca, [host]);
+      return { host, cert: await readFile(c.cert, 'utf8'), key: await readFile(c.key, 'utf8') };
+    };
+    const nothing = await h.call('admin', 'POST', '/api/secrets/rotate-key', { to: 'k1' });
+    assert.equal(nothing.status, 400);
+    assert.match(nothing.body.message, /no app config and no TLS certificate/);
+    assert.equal((await h.call('admin', 'PUT', '/api/tls', await pair('a', 'a.example.com'))).status, 200);
+
+    ring = new Map([...ring, ['k2', randomBytes(32)]]);
+    const rotated = await h.call('admin', 'POST', '/api/secrets/rotate-key', { to: 'k2' });
+    assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
+    assert.deepEqual(rotated.body, { keyId: 'k2', versions: 0, secrets: 0, certificates: 1 });
+    assert.equal((await h.store.getEdgeCertificate('a.example.com'))!.key.keyId, 'k2');
+
+    // k1 retired: the next certificate is sealed with k2 (before, two keys and none active refused it).
+    ring = new Map([['k2', ring.get('k2')!]]);
+    assert.equal((await h.call('admin', 'PUT', '/api/tls', await pair('b', 'b.example.com'))).status, 200);
+    assert.equal((await h.store.getEdgeCertificate('b.example.com'))!.key.keyId, 'k2');
+    const audit = await h.call('admin', 'GET', '/api/audit?limit=10');
+    assert.ok(audit.body.items.some((e: { action: string; details: { certificates?: number } }) => e.action === 'secret.rotate-key' && e.details.certificates === 1));
+  } finally {
+    await h.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -5,6 +5,8 @@ import {
   checkRing,
   diffConfig,
   entryFor,
+  keyCheck,
+  keyFor,
   layerFromFlags,
   layerLabel,
   nextVersion,
@@ -130,7 +132,7 @@ export async function rotateSecretKey(deps: AppConfigDeps, to: string, who: Acto
   for (let attempt = 0; attempt < 5; attempt += 1) {
     const versions = await deps.store.listAppConfigVersions();
     const latest = versions.at(-1);
-    if (latest === undefined) throw new CutoverError('VALIDATION_FAILED', 'there is no app config yet: nothing to re-encrypt');
+    if (latest === undefined) return rotateCertificatesOnly(deps, to, who);
     const ring = checkedRing(deps, latest);
     const resealed = resealVersions(versions, ring, to);
     const certificates = await resealEdgeCertificates(deps.store, ring, to);
@@ -140,6 +142,22 @@ export async function rotateSecretKey(deps: AppConfigDeps, to: string, who: Acto
     if (await deps.store.rewriteAppConfigVersions(resealed, latest.id, entry)) return { keyId: to, versions: versions.length, secrets, certificates };
   }
   throw new CutoverError('APP_CONFIG_CHANGED', 'the app config kept changing during the rotation; try again');
+}
+
+/**
+ * A rotation before any app config exists: only edge certificates to re-seal. The key is recorded
+ * as the active one in a first, empty app-config version (where the active key id and the check
+ * values live), so later secrets and certificates are sealed with it too; nothing at all to
+ * re-encrypt is refused.
+ */
+async function rotateCertificatesOnly(deps: AppConfigDeps, to: string, who: Actor): Promise<{ keyId: string; versions: number; secrets: number; certificates: number }> {
+  if ((await deps.store.listEdgeCertificates()).length === 0) throw new CutoverError('VALIDATION_FAILED', 'there is no app config and no TLS certificate yet: nothing to re-encrypt');
+  const ring = deps.keyRing();
+  const version: AppConfigVersion = { ...EMPTY_VERSION, id: 1, createdAt: deps.clock.now(), actor: who.actor, change: `rotate-key to ${to}`, activeKeyId: to, keyChecks: { [to]: keyCheck(keyFor(ring, to)) } };
+  const certificates = await resealEdgeCertificates(deps.store, ring, to);
+  const entry = auditEntry(who, 'secret.rotate-key', `key:${to}`, { at: deps.clock.now(), details: { from: [], to, versions: 0, secrets: 0, certificates } });
+  if (!(await deps.store.insertAppConfigVersion(version, entry))) throw new CutoverError('APP_CONFIG_CHANGED', 'the app config changed during the rotation; try again');
+  return { keyId: to, versions: 0, secrets: 0, certificates };
 }
 
 /** An instance's resolved config at a version (the latest by default), with the release `env` of `version`. */
