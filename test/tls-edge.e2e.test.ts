@@ -50,7 +50,8 @@ before(async () => {
   http = p.http;
   https = await freePort();
   const tlsFlags = ['--https-port', String(https), '--hsts', '--redirect-http', '--tls-cert-file', join(certs.dir, 'fullchain.pem'), '--tls-key-file', join(certs.dir, 'privkey.pem')];
-  up = await startProcess(data.dir, ['up', ...portFlags(p), ...tlsFlags], {}, { logs: true });
+  // HSTS's max-age and includeSubDomains as settings in the environment `up` hands its agent.
+  up = await startProcess(data.dir, ['up', ...portFlags(p), ...tlsFlags], { CUTOVER_HSTS_MAX_AGE: '5m', CUTOVER_HSTS_INCLUDE_SUB_DOMAINS: 'true' }, { logs: true });
 });
 
 after(async () => {
@@ -140,7 +141,7 @@ test('certificates per host by SNI, refused pairs, a replacement under load, the
   assert.equal(await servedFingerprint('files.test'), pems.file1!.fingerprint);
   const secure = await get('a.test');
   assert.equal(secure.status, 200);
-  assert.equal(secure.headers['strict-transport-security'], 'max-age=31536000', 'HSTS over HTTPS (--hsts)');
+  assert.equal(secure.headers['strict-transport-security'], 'max-age=300; includeSubDomains', 'HSTS over HTTPS (--hsts, hstsMaxAge 5m, hstsIncludeSubDomains)');
   const plain = await get('a.test', false);
   assert.equal(plain.status, 308, '--redirect-http');
   assert.equal(plain.headers.location, `https://a.test:${https}/api/version`);

@@ -92,7 +92,7 @@ function agentParts(
     // Issue 21: only these load balancers' X-Forwarded-* are kept; redirect and HSTS with the TLS listener.
     trustedProxies: config.trustedProxies,
     redirectHttp: config.redirectHttp,
-    hsts: config.hsts,
+    hsts: config.hsts && { maxAgeSeconds: Math.floor(config.hstsMaxAge / 1000), includeSubDomains: config.hstsIncludeSubDomains },
   });
   const supervisor = createSupervisor({
     logDir: where.logDir,

@@ -149,6 +149,8 @@ test('the TLS listener: httpsPort, the watched pair together and only with it, r
   await assert.rejects(loadConfig({ flags: { hsts: true } }), /hsts: hsts needs the router's TLS listener/);
   await assert.rejects(loadConfig({ flags: { trustedProxies: '10.0.0.0/33' } }), /trustedProxies: "10\.0\.0\.0\/33": the prefix length must be 0 to 32/);
   await assert.rejects(loadConfig({ env: { CUTOVER_TRUSTED_PROXIES: 'lb.internal' } }), /"lb\.internal" is not a CIDR/);
+  assert.deepEqual([off.hstsMaxAge, off.hstsIncludeSubDomains], [365 * 86_400_000, false]);
+  assert.equal((await loadConfig({ env: { CUTOVER_HSTS_MAX_AGE: '5m' } })).hstsMaxAge, 300_000);
   // The PROXY protocol, per listener, only with the proxies it is believed from.
   assert.deepEqual(off.proxyProtocol, []);
   const pp = await loadConfig({ env: { CUTOVER_PROXY_PROTOCOL: 'https, http' }, flags: { httpsPort: 443, trustedProxies: '10.0.0.0/8' } });

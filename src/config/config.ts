@@ -91,7 +91,9 @@ export const configSchema = z
       .optional()
       .describe('Agent: port of the router\'s TLS listener (HTTPS, same `httpHost`; 0 = any free port). It serves the certificates set with `cutover tls set` for the hosts of this machine\'s instances, and the watched pair `tlsCertFile`/`tlsKeyFile` as the default ([tls](tls.md)). Unset: no HTTPS.'),
     redirectHttp: onOff(false).describe('Agent, with `httpsPort`: the plain listener answers `308` to `https://<host><path>` for routed hosts (except the readiness path and ACME HTTP-01 challenges) ([tls](tls.md)).'),
-    hsts: onOff(false).describe('Agent, with `httpsPort`: `Strict-Transport-Security: max-age=31536000` on every HTTPS response (never over plain HTTP, RFC 6797 §7.2).'),
+    hsts: onOff(false).describe('Agent, with `httpsPort`: `Strict-Transport-Security` on every HTTPS response (never over plain HTTP, RFC 6797 §7.2), with `hstsMaxAge` and `hstsIncludeSubDomains`.'),
+    hstsMaxAge: duration('365d').describe('Agent, with `hsts`: how long a browser that saw the header refuses plain HTTP to the host (`max-age`, whole seconds). Start short (e.g. `5m`) while trying HTTPS out; browsers keep what they saw for the whole time.'),
+    hstsIncludeSubDomains: onOff(false).describe('Agent, with `hsts`: `includeSubDomains`: the same for every subdomain of the host. Only when every one of them serves HTTPS.'),
     trustedProxies: z
       .union([z.string(), z.array(z.string())])
       .default('')

@@ -28,6 +28,8 @@ export const settingDocs = {
   httpsPort: { usedBy: 'agent', shownDefault: 'unset (no HTTPS)' },
   redirectHttp: { usedBy: 'agent' },
   hsts: { usedBy: 'agent' },
+  hstsMaxAge: { usedBy: 'agent' },
+  hstsIncludeSubDomains: { usedBy: 'agent' },
   trustedProxies: { usedBy: 'agent', shownDefault: 'none' },
   proxyProtocol: { usedBy: 'agent', shownDefault: 'none' },
   tlsCertFile: { usedBy: 'agent' },

@@ -72,7 +72,7 @@ function withProcessOptions(cmd: Command): Command {
     .option('--metrics-token <token>', 'refused: a token on the command line sits in `ps`; use CUTOVER_METRICS_TOKEN or --metrics-token-file')
     .option('--https-port <n>', "agent: the router's TLS listener (HTTPS) on this port, serving the certificates of `cutover tls set` and the watched pair (default off)")
     .option('--redirect-http', 'agent, with --https-port: answer plain HTTP with a 308 to https:// (the readiness path and ACME challenges excepted)')
-    .option('--hsts', 'agent, with --https-port: Strict-Transport-Security (one year) on HTTPS responses')
+    .option('--hsts', 'agent, with --https-port: Strict-Transport-Security on HTTPS responses (max-age: the hstsMaxAge setting, a year by default)')
     .option('--trusted-proxies <cidrs>', "agent: load balancers (comma-separated CIDRs) whose X-Forwarded-* the router keeps; everyone else's are replaced")
     .option('--proxy-protocol <listeners>', 'agent: http, https or both (comma-separated): listeners behind a TCP load balancer sending a PROXY protocol header (only from --trusted-proxies)')
     .option('--tls-cert-file <file>', 'agent, with --https-port: a PEM chain served as the default certificate, reloaded when it changes (certbot, acme.sh)')
