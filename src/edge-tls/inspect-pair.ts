@@ -2,7 +2,7 @@
 // PEM text and the time: `tls set` on the server and the agent's watched file pair both ask it
 // before anything changes, so a refused pair leaves the old one serving.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { CutoverError } from '../shared/index.ts';
+import { CutoverError, certificateHostProblem } from '../shared/index.ts';
 
 /** A pair as the user gives it: the chain (leaf first) and its private key, PEM. */
 export interface CertPair {
@@ -50,14 +50,8 @@ export function nameCovers(name: string, host: string): boolean {
   return dot > 0 && h.slice(dot + 1) === n.slice(2);
 }
 
-const HOST = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-
-/** Why a host name cannot have a certificate, or undefined: lowercase DNS labels, an optional leading `*.`. */
-export function hostProblem(host: string): string | undefined {
-  if (host.length === 0 || host.length > 253) return 'must be 1 to 253 characters';
-  if (!HOST.test(host)) return 'must be a lowercase DNS name (letters, digits, hyphens, dots), optionally starting with `*.`';
-  return undefined;
-}
+/** Why a host name cannot have a certificate, or undefined (the rule the router checks too). */
+export const hostProblem = certificateHostProblem;
 
 function parseLeaf(cert: string): X509Certificate {
   if (!cert.includes('-----BEGIN CERTIFICATE-----')) throw invalid('the certificate file holds no PEM certificate; give the chain file (e.g. fullchain.pem)');

@@ -2,7 +2,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import type { SecureContext, SecureContextOptions } from 'node:tls';
-import { CutoverError } from '../shared/index.ts';
+import { CutoverError, certificateHostProblem } from '../shared/index.ts';
 import type { EdgeCertificate, EdgeCertificateInfo } from './router-types.ts';
 
 /** What every context of the TLS listener shares: TLS 1.2 at least (RFC 8996 deprecates 1.0/1.1). */
@@ -33,11 +33,6 @@ export const NO_CERTIFICATES: CertificateTable<never> = {
   fallback: null,
   all: [],
 };
-
-// RFC 1123 labels, lowercase; a wildcard only as the whole first label (RFC 6125 §6.4.3 is looser,
-// but browsers only honour that form).
-const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
-const HOST_NAME = new RegExp(`^(?:\\*\\.)?(?:${LABEL}\\.)*${LABEL}$`);
 
 /**
  * The certificate a handshake naming `servername` gets: the exact host, else a one-label wildcard
@@ -87,7 +82,7 @@ function checkHosts(cert: EdgeCertificate, label: string): string[] {
   }
   return cert.hosts.map((host) => {
     const h = typeof host === 'string' ? host.toLowerCase() : '';
-    if (h.length > 253 || !HOST_NAME.test(h)) {
+    if (certificateHostProblem(h) !== undefined) {
       throw invalid(
         JSON.stringify(host),
         'names a host that is not a DNS name; use `shop.example.com` or a one-label wildcard `*.example.com`',

@@ -22,6 +22,7 @@ export { moveIntoPlace } from './move-into-place.ts';
 export type { MoveOutcome } from './move-into-place.ts';
 export { certFingerprint, keyFileProblem, readTlsFiles } from './tls-files.ts';
 export type { TlsFiles } from './tls-files.ts';
+export { certificateHostProblem } from './host-name.ts';
 export { JOIN_TOKEN_PREFIX, encodeJoinToken, parseJoinToken } from './join-token.ts';
 export type { JoinTokenContent, PinKind } from './join-token.ts';
 export { writeKeyFile } from './key-file.ts';
