@@ -49,7 +49,7 @@ before(async () => {
   const p = await ports();
   http = p.http;
   https = await freePort();
-  const tlsFlags = ['--https-port', String(https), '--hsts', '--redirect-http', '--tls-cert-file', join(certs.dir, 'fullchain.pem'), '--tls-key-file', join(certs.dir, 'privkey.pem')];
+  const tlsFlags = ['--https-port', String(https), '--hsts', '--redirect-http', '--trusted-proxies', '127.0.0.2', '--tls-cert-file', join(certs.dir, 'fullchain.pem'), '--tls-key-file', join(certs.dir, 'privkey.pem')];
   // HSTS's max-age and includeSubDomains as settings in the environment `up` hands its agent.
   up = await startProcess(data.dir, ['up', ...portFlags(p), ...tlsFlags], { CUTOVER_HSTS_MAX_AGE: '5m', CUTOVER_HSTS_INCLUDE_SUB_DOMAINS: 'true' }, { logs: true });
 });
@@ -86,6 +86,19 @@ function get(host: string, secure = true): Promise<{ status: number; headers: Re
     const req = (secure ? httpsRequest : httpRequest)(options, (res) => {
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+    });
+    req.on('error', reject).end();
+  });
+}
+
+/** What the app was told about its client (`/api/forwarded`), asked over HTTPS from `localAddress` with the client's own X-Forwarded-*. */
+function forwarded(localAddress: string, proto: string): Promise<{ for: string; proto: string; host: string }> {
+  return new Promise((resolve, reject) => {
+    const headers = { host: 'a.test', 'x-forwarded-for': '203.0.113.7', 'x-forwarded-proto': proto, 'x-forwarded-host': 'shop.example' };
+    const req = httpsRequest({ host: '127.0.0.1', port: https, localAddress, path: '/api/forwarded', headers, agent: false, servername: 'a.test', rejectUnauthorized: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => (body += c));
+      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(body)) : reject(new Error(`${res.statusCode}: ${body}`))));
     });
     req.on('error', reject).end();
   });
@@ -142,6 +155,11 @@ test('certificates per host by SNI, refused pairs, a replacement under load, the
   const secure = await get('a.test');
   assert.equal(secure.status, 200);
   assert.equal(secure.headers['strict-transport-security'], 'max-age=300; includeSubDomains', 'HSTS over HTTPS (--hsts, hstsMaxAge 5m, hstsIncludeSubDomains)');
+  // --trusted-proxies 127.0.0.2: a client from there keeps its X-Forwarded-* (this hop appended); from 127.0.0.1 they are replaced.
+  // (A trusted proxy saying `http` would be redirected to https: --redirect-http believes it.)
+  assert.deepEqual(await forwarded('127.0.0.1', 'http'), { for: '127.0.0.1', proto: 'https', host: 'a.test' }, "an untrusted client's are replaced");
+  assert.deepEqual(await forwarded('127.0.0.2', 'https'), { for: '203.0.113.7, 127.0.0.2', proto: 'https', host: 'shop.example' }, "a trusted proxy's are kept");
+  await assert.rejects(forwarded('127.0.0.2', 'http'), /^Error: 308/, 'a trusted proxy that says http is sent to https');
   const plain = await get('a.test', false);
   assert.equal(plain.status, 308, '--redirect-http');
   assert.equal(plain.headers.location, `https://a.test:${https}/api/version`);

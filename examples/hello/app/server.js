@@ -69,6 +69,13 @@ const server = createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
     return res.end(JSON.stringify({ key, sha256: value === undefined ? null : createHash('sha256').update(value).digest('hex') }));
   }
+  // What the router tells the app about its client: a load balancer in trustedProxies keeps its
+  // X-Forwarded-* (the router's hop appended); anyone else's are replaced by the router's.
+  if (req.url === '/api/forwarded') {
+    const h = req.headers;
+    res.writeHead(200, { 'content-type': 'application/json' });
+    return res.end(JSON.stringify({ for: h['x-forwarded-for'] ?? null, proto: h['x-forwarded-proto'] ?? null, host: h['x-forwarded-host'] ?? null }));
+  }
   if (req.url === '/api/version') {
     res.writeHead(200, { 'content-type': 'application/json' });
     return res.end(JSON.stringify({ version, color }));
