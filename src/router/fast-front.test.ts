@@ -239,6 +239,15 @@ describe('fast path: the same requests and answers as node:http', () => {
     assert.match(text, /"body":"hi"/);
   });
 
+  it('a head sent a byte at a time is still served by the fast path (parsed once per line, not per byte)', async () => {
+    const fast = routers[0] as { port: number };
+    const get = Buffer.from(`GET / HTTP/1.1\r\nHost: ${HOST}\r\nX-Slow: ${'s'.repeat(40)}\r\n\r\n${LAST}`, 'latin1');
+    const bytes = [...get].map((b) => Buffer.from([b]));
+    const text = (await exchange(fast.port, bytes)).toString('latin1');
+    assert.match(text, /^HTTP\/1\.1 200 /);
+    assert.deepEqual([...text.matchAll(/\r\n(connection|Connection): /g)].map((m) => m[1])[0], 'connection', 'the fast path answered');
+  });
+
   it('answers 502, as node:http does, when the app sends a control byte in a header', async () => {
     for (const { port } of routers) {
       const bad = `GET /bad-header HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`;

@@ -84,9 +84,15 @@ class FastConnection implements RelayClient {
   #onData(chunk: Buffer): void {
     if (this.bodyLeft > 0) chunk = this.#feedBody(chunk);
     if (chunk.length === 0) return;
+    const partHead = this.buf !== null && this.relay === null && this.bodyLeft === 0;
     this.buf = this.buf === null ? chunk : Buffer.concat([this.buf, chunk]);
-    if (this.relay === null && this.bodyLeft === 0) this.next();
-    else if (this.buf.length > MAX_BUFFERED) this.socket.pause();
+    if (this.relay === null && this.bodyLeft === 0) {
+      // The head read so far was incomplete, and only a line feed can complete it: bytes without
+      // one are kept unparsed, so a head sent a byte at a time costs a parse per line, not one of
+      // up to 8 KiB per byte (a cheap way to make the router burn CPU otherwise).
+      if (partHead && chunk.indexOf(10) === -1 && this.buf.length < MAX_HEAD_BYTES) return;
+      this.next();
+    } else if (this.buf.length > MAX_BUFFERED) this.socket.pause();
   }
 
   /** Passes body bytes on; returns what follows the body. */
