@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { rawErrorResponse } from './error-response.ts';
 import { responseHeaders } from './headers.ts';
-import { CLIENT_GONE, errorFor, isRetryable } from './proxy-handler.ts';
+import { errorFor, UpstreamRelay } from './proxy-handler.ts';
 import type { Upstream } from './upstream.ts';
 import { UpstreamError } from './upstream-pool.ts';
 import type { UpstreamHandler, UpstreamRequest } from './upstream-pool.ts';
@@ -36,8 +36,6 @@ function httpDate(): string {
   return dateValue;
 }
 
-function noop(): void {}
-
 // Field values and reason phrases node:http lets through (RFC 9110 §5.5: field-vchar, SP, HTAB, obs-text).
 const INVALID_TEXT = /[^\t\x20-\x7e\x80-\xff]/;
 
@@ -47,11 +45,6 @@ const CHUNKED = 2;
 const UNTIL_CLOSE = 3;
 const NONE = 4;
 
-function redispatch(relay: FastRelay): void {
-  if (relay.clientGone) relay.finish();
-  else relay.upstream.pool.dispatch(relay.opts, relay);
-}
-
 /**
  * The fast path's `ProxyHandler`: relays one upstream response straight onto the client's raw
  * socket. The head is serialised by hand and written together with the first body chunk (one
@@ -59,18 +52,8 @@ function redispatch(relay: FastRelay): void {
  * with the connection (HTTP/1.0). Backpressure, the single retry of a safe request, the counters
  * and the error answers are those of `ProxyHandler`.
  */
-export class FastRelay implements UpstreamHandler {
+export class FastRelay extends UpstreamRelay implements UpstreamHandler {
   readonly client: RelayClient;
-  readonly upstream: Upstream;
-  readonly opts: UpstreamRequest;
-  readonly extra: readonly string[];
-  readonly htmlExtra: readonly string[] | null;
-  readonly started: number;
-  abort: ((err?: Error) => void) | null = null;
-  resume: () => void = noop;
-  done = false;
-  clientGone = false;
-  retried = false;
   /** The head has been built (whether or not it is on the wire yet). */
   headersSent = false;
   #pending: string | null = null;
@@ -85,17 +68,8 @@ export class FastRelay implements UpstreamHandler {
     htmlExtra: readonly string[] | null,
     started: number,
   ) {
+    super(upstream, opts, extra, htmlExtra, started);
     this.client = client;
-    this.upstream = upstream;
-    this.opts = opts;
-    this.extra = extra;
-    this.htmlExtra = htmlExtra;
-    this.started = started;
-  }
-
-  onConnect(abort: (err?: Error) => void): void {
-    if (this.clientGone) abort(CLIENT_GONE);
-    else this.abort = abort;
   }
 
   onHeaders(status: number, rawHeaders: string[], resume: () => void, statusMessage: string): boolean {
@@ -172,18 +146,7 @@ export class FastRelay implements UpstreamHandler {
   }
 
   onError(err: Error): void {
-    if (
-      !this.retried &&
-      !this.clientGone &&
-      !this.headersSent &&
-      !this.upstream.drainAborted &&
-      isRetryable(err, this.opts)
-    ) {
-      this.retried = true;
-      this.abort = null;
-      process.nextTick(redispatch, this);
-      return;
-    }
+    if (this.retryOnce(err, this.headersSent)) return;
     this.finish();
     if (this.clientGone) return;
     if (this.headersSent) {
@@ -202,8 +165,7 @@ export class FastRelay implements UpstreamHandler {
   /** Ends an answer whose head is out without waiting for the app (the router is closing). */
   endStream(): void {
     if (this.done) return;
-    this.clientGone = true;
-    if (this.abort !== null) this.abort(CLIENT_GONE);
+    this.onClientClose();
     this.finish();
     if (this.#framing === CHUNKED) {
       this.#close = true;
@@ -211,16 +173,4 @@ export class FastRelay implements UpstreamHandler {
     } else this.client.socket.destroy();
   }
 
-  /** The client's connection closed; if the answer was not finished, the upstream request is aborted. */
-  onClientClose(): void {
-    if (this.done) return;
-    this.clientGone = true;
-    if (this.abort !== null) this.abort(CLIENT_GONE);
-  }
-
-  finish(): void {
-    if (this.done) return;
-    this.done = true;
-    this.upstream.release();
-  }
 }

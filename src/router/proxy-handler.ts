@@ -26,7 +26,7 @@ function noop(): void {}
 // A pooled keep-alive connection can be closed by the app just as a request is written on it
 // (RFC 9112 §9.3.1); nothing was processed that a safe method could not repeat, so such a request
 // is sent once more (RFC 9110 §9.2.2) instead of failing the client.
-export function isRetryable(err: Error, opts: UpstreamRequest): boolean {
+function isRetryable(err: Error, opts: UpstreamRequest): boolean {
   if (opts.body !== null) return false;
   const method = opts.method;
   if (method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS') return false;
@@ -34,9 +34,9 @@ export function isRetryable(err: Error, opts: UpstreamRequest): boolean {
   return code === 'UPSTREAM_CLOSED' || code === 'ECONNRESET' || code === 'EPIPE';
 }
 
-function redispatch(handler: ProxyHandler): void {
-  if (handler.clientGone) handler.finish();
-  else handler.upstream.pool.dispatch(handler.opts, handler);
+function redispatch(relay: UpstreamRelay & UpstreamHandler): void {
+  if (relay.clientGone) relay.finish();
+  else relay.upstream.pool.dispatch(relay.opts, relay);
 }
 
 /** Picks the answer for a request that failed before its response headers were sent. */
@@ -50,15 +50,14 @@ export function errorFor(err: Error, upstream: Upstream, body?: unknown): Router
 }
 
 /**
- * Relays one upstream response to one client response: one small object per request, no
- * closures. Backpressure: `onData` returns false when the client's socket is full and the
- * connection's `resume` is called on 'drain'. `finish()` releases the upstream's in-flight count exactly once.
- * A safe request whose pooled connection was closed under it is dispatched once more.
- * The response's status and latency (to its headers) go to the colour's counters.
+ * What relaying one upstream response shares, whether it is written to node:http's response
+ * (`ProxyHandler`) or straight onto the client's socket (the fast path's `FastRelay`): one small
+ * object per request, no closures; the single retry of a safe request whose pooled connection was
+ * closed under it; aborting the upstream request when the client goes; `finish()` releasing the
+ * upstream's in-flight count exactly once.
  */
-export class ProxyHandler implements UpstreamHandler {
+export class UpstreamRelay {
   readonly upstream: Upstream;
-  readonly res: ProxyResponse;
   readonly opts: UpstreamRequest;
   /** Headers appended to the response (version, maybe a cookie or the reload signal). */
   readonly extra: readonly string[];
@@ -74,14 +73,12 @@ export class ProxyHandler implements UpstreamHandler {
 
   constructor(
     upstream: Upstream,
-    res: ProxyResponse,
     opts: UpstreamRequest,
     extra: readonly string[],
     htmlExtra: readonly string[] | null,
     started: number,
   ) {
     this.upstream = upstream;
-    this.res = res;
     this.opts = opts;
     this.extra = extra;
     this.htmlExtra = htmlExtra;
@@ -92,6 +89,49 @@ export class ProxyHandler implements UpstreamHandler {
     // The client left while the request waited for a pooled connection.
     if (this.clientGone) abort(CLIENT_GONE);
     else this.abort = abort;
+  }
+
+  /** Sends the request once more when it may be (see `isRetryable`) and nothing reached the client yet; true when it did. */
+  retryOnce(this: UpstreamRelay & UpstreamHandler, err: Error, headersSent: boolean): boolean {
+    if (this.retried || this.clientGone || headersSent || this.upstream.drainAborted || !isRetryable(err, this.opts)) return false;
+    this.retried = true;
+    this.abort = null;
+    process.nextTick(redispatch, this);
+    return true;
+  }
+
+  /** The client's connection closed (or the router ends the answer): the upstream request is aborted. */
+  onClientClose(): void {
+    if (this.done) return;
+    this.clientGone = true;
+    if (this.abort !== null) this.abort(CLIENT_GONE);
+  }
+
+  finish(): void {
+    if (this.done) return;
+    this.done = true;
+    this.upstream.release();
+  }
+}
+
+/**
+ * Relays one upstream response to one node:http client response. Backpressure: `onData` returns
+ * false when the client's socket is full and the connection's `resume` is called on 'drain'.
+ * The response's status and latency (to its headers) go to the colour's counters.
+ */
+export class ProxyHandler extends UpstreamRelay implements UpstreamHandler {
+  readonly res: ProxyResponse;
+
+  constructor(
+    upstream: Upstream,
+    res: ProxyResponse,
+    opts: UpstreamRequest,
+    extra: readonly string[],
+    htmlExtra: readonly string[] | null,
+    started: number,
+  ) {
+    super(upstream, opts, extra, htmlExtra, started);
+    this.res = res;
   }
 
   onHeaders(statusCode: number, rawHeaders: string[], resume: () => void, statusMessage: string): boolean {
@@ -115,18 +155,7 @@ export class ProxyHandler implements UpstreamHandler {
   }
 
   onError(err: Error): void {
-    if (
-      !this.retried &&
-      !this.clientGone &&
-      !this.res.headersSent &&
-      !this.upstream.drainAborted &&
-      isRetryable(err, this.opts)
-    ) {
-      this.retried = true;
-      this.abort = null;
-      process.nextTick(redispatch, this);
-      return;
-    }
+    if (this.retryOnce(err, this.res.headersSent)) return;
     this.finish();
     if (this.clientGone) return;
     const res = this.res;
@@ -158,25 +187,15 @@ export class ProxyHandler implements UpstreamHandler {
   endStream(): void {
     if (this.done) return;
     // As if the client left: onError (from the abort) then leaves the response alone.
-    this.clientGone = true;
-    if (this.abort !== null) this.abort(CLIENT_GONE);
+    this.onClientClose();
     this.finish();
     if (this.res.chunkedEncoding) this.res.end();
     else this.res.destroy();
   }
 
-  /** The client's response closed; if ours was not finished, the upstream request is aborted. */
-  onClientClose(): void {
-    if (this.done) return;
-    this.clientGone = true;
-    if (this.abort !== null) this.abort(CLIENT_GONE);
-  }
-
-  finish(): void {
-    if (this.done) return;
-    this.done = true;
-    this.res.proxy = null;
-    this.upstream.release();
+  override finish(): void {
+    if (!this.done) this.res.proxy = null;
+    super.finish();
   }
 }
 
