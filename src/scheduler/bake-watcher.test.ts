@@ -1,25 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Readable } from 'node:stream';
-import { ManualClock, silentLogger } from '../shared/index.ts';
-import { createMemoryStore } from '../store/index.ts';
-import { FakeRuntime, testReleaseSpec, waitFor, testActor, testColorStats } from '../testing/index.ts';
-import { createDeployer } from '../deploy/index.ts';
-import { createInstance, createInstanceSchema } from '../control/index.ts';
+import { silentLogger } from '../shared/index.ts';
+import { waitFor, testActor, testColorStats } from '../testing/index.ts';
+import { webWithTwoReleases } from './test-web.ts';
 import { createBakeWatcher } from './bake-watcher.ts';
 
 const colour = testColorStats;
 
 test('the bake judges a release from its flip while its verify test runs, and a breach rolls it back through its abort, once', async () => {
-  const store = createMemoryStore();
-  const clock = new ManualClock();
-  const runtime = new FakeRuntime();
-  runtime.now = () => clock.now();
-  const deployer = createDeployer({ store, runtime, clock, openArtifact: () => Readable.from([]), rollbackWindowMs: 60_000, lockTtlMs: 60_000 });
-  await store.insertRelease({ app: 'shop', version: '1.0.0', digest: '1', spec: testReleaseSpec('1.0.0'), createdAt: 1, createdBy: 'ci' });
   const tests = { verify: { command: 'npm run e2e', timeoutMs: 600_000 } };
-  await store.insertRelease({ app: 'shop', version: '1.1.0', digest: '2', spec: testReleaseSpec('1.1.0', { tests }), createdAt: 1, createdBy: 'ci' });
-  await createInstance({ store, clock }, createInstanceSchema.parse({ name: 'web', app: 'shop', hosts: ['web.test'] }), { actor: 'admin', role: 'admin', requestId: null });
+  const { store, clock, runtime, deployer } = await webWithTwoReleases(tests);
   const first = await deployer.deploy({ instance: 'web', version: '1.0.0', by: testActor('admin') });
   await deployer.wait(first.id, 1000);
   runtime.testOutcome.set('verify', 'hang');
@@ -46,13 +36,7 @@ test('the bake judges a release from its flip while its verify test runs, and a 
 });
 
 test('one replica bakes (the ~bake-watcher lease); when it stops or dies, another carries on from the store', async () => {
-  const store = createMemoryStore();
-  const clock = new ManualClock();
-  const runtime = new FakeRuntime();
-  runtime.now = () => clock.now();
-  const deployer = createDeployer({ store, runtime, clock, openArtifact: () => Readable.from([]), rollbackWindowMs: 60_000, lockTtlMs: 60_000 });
-  for (const v of ['1.0.0', '1.1.0']) await store.insertRelease({ app: 'shop', version: v, digest: v, spec: testReleaseSpec(v), createdAt: 1, createdBy: 'ci' });
-  await createInstance({ store, clock }, createInstanceSchema.parse({ name: 'web', app: 'shop', hosts: ['web.test'] }), { actor: 'admin', role: 'admin', requestId: null });
+  const { store, clock, runtime, deployer } = await webWithTwoReleases();
   const first = await deployer.deploy({ instance: 'web', version: '1.0.0', by: testActor('admin') });
   await deployer.wait(first.id, 1000);
   const d = await deployer.deploy({ instance: 'web', version: '1.1.0', by: testActor('admin') });

@@ -1,22 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Readable } from 'node:stream';
-import { ManualClock } from '../shared/index.ts';
-import { createMemoryStore } from '../store/index.ts';
-import { createDeployer } from '../deploy/index.ts';
-import { FakeRuntime, testReleaseSpec, waitFor, testActor } from '../testing/index.ts';
-import { createInstance, createInstanceSchema } from '../control/index.ts';
+import { waitFor, testActor } from '../testing/index.ts';
+import { webWithTwoReleases } from './test-web.ts';
 import { createRollbackGuard } from './rollback-guard.ts';
 
 
 test('a second automatic rollback of the same slot is refused, never a flip back to the bad release', async () => {
-  const store = createMemoryStore();
-  const clock = new ManualClock();
-  const runtime = new FakeRuntime();
-  runtime.now = () => clock.now();
-  const deployer = createDeployer({ store, runtime, clock, openArtifact: () => Readable.from([]), rollbackWindowMs: 60_000, lockTtlMs: 60_000 });
-  for (const v of ['1.0.0', '1.1.0']) await store.insertRelease({ app: 'shop', version: v, digest: v, spec: testReleaseSpec(v), createdAt: 1, createdBy: 'ci' });
-  await createInstance({ store, clock }, createInstanceSchema.parse({ name: 'web', app: 'shop', hosts: ['web.test'] }), { actor: 'admin', role: 'admin', requestId: null });
+  const { store, clock, deployer } = await webWithTwoReleases();
   for (const version of ['1.0.0', '1.1.0']) await deployer.wait((await deployer.deploy({ instance: 'web', version, by: testActor('admin') })).id, 1000);
   const bad = (await store.getInstance('web'))!;
   const expect = { instance: 'web', color: bad.activeColor!, deploymentId: bad.slots[bad.activeColor!]!.deploymentId };
@@ -38,15 +28,8 @@ test('a second automatic rollback of the same slot is refused, never a flip back
 });
 
 test('a deployment still running its verify test is stopped by the guard: its abort flips back to the warm slot, once', async () => {
-  const store = createMemoryStore();
-  const clock = new ManualClock();
-  const runtime = new FakeRuntime();
-  runtime.now = () => clock.now();
-  const deployer = createDeployer({ store, runtime, clock, openArtifact: () => Readable.from([]), rollbackWindowMs: 60_000, lockTtlMs: 60_000 });
   const tests = { verify: { command: 'npm run e2e', timeoutMs: 60_000 } };
-  await store.insertRelease({ app: 'shop', version: '1.0.0', digest: '1', spec: testReleaseSpec('1.0.0'), createdAt: 1, createdBy: 'ci' });
-  await store.insertRelease({ app: 'shop', version: '1.1.0', digest: '2', spec: testReleaseSpec('1.1.0', { tests }), createdAt: 1, createdBy: 'ci' });
-  await createInstance({ store, clock }, createInstanceSchema.parse({ name: 'web', app: 'shop', hosts: ['web.test'] }), { actor: 'admin', role: 'admin', requestId: null });
+  const { store, clock, runtime, deployer } = await webWithTwoReleases(tests);
   await deployer.wait((await deployer.deploy({ instance: 'web', version: '1.0.0', by: testActor('admin') })).id, 1000);
   runtime.testOutcome.set('verify', 'hang');
   const d = await deployer.deploy({ instance: 'web', version: '1.1.0', by: testActor('admin') });
