@@ -1,31 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DeploymentRecord, StepName } from '../store/index.ts';
+import { testDeployment } from '../testing/index.ts';
 import { resumePlan } from './resume-plan.ts';
 import type { RuntimeInstance } from './runtime.ts';
 
 const NAMES: StepName[] = ['prepare', 'start', 'health', 'smoke', 'flip', 'verify', 'finalise'];
 
-/** A deployment of 1.1.0 to green at step `at` (running), the steps before it done. */
-function at(step: StepName | null, over: Partial<DeploymentRecord> = {}): DeploymentRecord {
-  const k = step === null ? NAMES.length : NAMES.indexOf(step);
-  return {
-    id: 'dpl_1',
-    instance: 'web',
-    kind: 'deploy',
-    strategy: 'start-and-flip',
-    fromVersion: '1.0.0',
-    toVersion: '1.1.0',
-    fromColor: 'blue',
-    toColor: 'green',
-    status: 'running',
-    steps: NAMES.map((name, i) => ({ name, status: i < k ? 'done' : i === k ? 'running' : 'pending' })),
-    actor: 'a',
-    createdAt: 0,
-    updatedAt: 0,
-    ...over,
-  };
-}
+/** A deployment of 1.1.0 to green at step `step` (running), the steps before it done. */
+const at = (step: StepName | null, over: Partial<DeploymentRecord> = {}): DeploymentRecord => testDeployment(NAMES, step, over);
 
 const agent = (green: { version?: string; deploymentId?: string } | null, active: 'blue' | 'green' = 'blue'): RuntimeInstance => ({
   name: 'web',

@@ -1,29 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DeploymentRecord, StepRecord } from '../store/index.ts';
+import type { DeploymentRecord, StepName } from '../store/index.ts';
+import { testDeployment } from '../testing/index.ts';
 import { undoAfterFailure } from './instance-transitions.ts';
 import { planSteps } from './steps.ts';
 
 /** A start-and-flip 1.0.0 (blue) → 2.0.0 (green) with both tests and a 10% step, stopped at `at` (which is running). */
 function stoppedAt(at: string, over: Partial<DeploymentRecord> = {}): DeploymentRecord {
   const names = planSteps(over.strategy ?? 'start-and-flip', { rollout: { steps: [10], pauseMs: 0, analysis: false }, tests: { smoke: true, verify: true } });
-  const index = names.indexOf(at as StepRecord['name']);
-  return {
-    id: 'd',
-    instance: 'web',
-    kind: 'deploy',
-    strategy: 'start-and-flip',
-    fromVersion: '1.0.0',
-    toVersion: '2.0.0',
-    fromColor: 'blue',
-    toColor: 'green',
-    status: 'running',
-    steps: names.map((name, i) => ({ name, status: i < index ? 'done' : i === index ? 'running' : 'pending' })),
-    actor: 'a',
-    createdAt: 0,
-    updatedAt: 0,
-    ...over,
-  };
+  return testDeployment(names, at as StepName, { id: 'd', toVersion: '2.0.0', ...over });
 }
 
 test('the undo for each failure point of a start-and-flip', () => {

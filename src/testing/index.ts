@@ -3,7 +3,7 @@
 // Only tests, test-support files and benchmarks import it; no shipped file may (the import table in
 // docs/architecture.md has no arrow to it from production code).
 export { FakeRuntime } from './fake-runtime.ts';
-export { testActor, testColorStats, testInstance, testReleaseSpec } from './records.ts';
+export { testActor, testColorStats, testDeployment, testInstance, testReleaseSpec } from './records.ts';
 export { startTestCluster } from './postgres-cluster.ts';
 export type { TestCluster } from './postgres-cluster.ts';
 export { runtimeContract } from './runtime-contract.ts';

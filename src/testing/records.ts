@@ -1,5 +1,5 @@
 // Plain records the deployer and the API work on, for tests.
-import type { InstanceRecord } from '../store/index.ts';
+import type { DeploymentRecord, InstanceRecord, StepName } from '../store/index.ts';
 import type { Actor } from '../shared/index.ts';
 import type { RuntimeColorStats } from '../deploy/index.ts';
 
@@ -53,3 +53,27 @@ export const testColorStats = (color: 'blue' | 'green', version: string, deploym
   responses: { '2xx': ok, '5xx': failed },
   latency: { bucketsMs: [10, 100], counts: [ok + failed, 0, 0] },
 });
+
+/**
+ * A running deploy of 1.0.0 (blue) → 1.1.0 (green) with the steps `names`: those before `at` done,
+ * `at` running, the rest pending (`at` null: every step done). `over` replaces fields.
+ */
+export function testDeployment(names: readonly StepName[], at: StepName | null, over: Partial<DeploymentRecord> = {}): DeploymentRecord {
+  const k = at === null ? names.length : names.indexOf(at);
+  return {
+    id: 'dpl_1',
+    instance: 'web',
+    kind: 'deploy',
+    strategy: 'start-and-flip',
+    fromVersion: '1.0.0',
+    toVersion: '1.1.0',
+    fromColor: 'blue',
+    toColor: 'green',
+    status: 'running',
+    steps: names.map((name, i) => ({ name, status: i < k ? 'done' : i === k ? 'running' : 'pending' })),
+    actor: 'a',
+    createdAt: 0,
+    updatedAt: 0,
+    ...over,
+  };
+}
