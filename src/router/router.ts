@@ -83,6 +83,8 @@ class HttpRouter implements Router {
   /** Reused by every request: the request handler is synchronous, so it is never shared. */
   readonly #scan = new RequestScan();
   readonly #decision = new RouteDecision<Upstream>();
+  /** Response header lists with HSTS appended, by the upstream's list they extend (the fast path's TLS answers). */
+  readonly #hstsLists = new WeakMap<readonly string[], readonly string[]>();
   readonly #hub: VersionHub<RoutedInstance>;
   /** Client connections, tracked only to close the ones that never sent a request when closing. */
   readonly #sockets: Set<Socket>;
@@ -173,6 +175,19 @@ class HttpRouter implements Router {
   }
 
   /**
+   * An upstream's response header list with HSTS appended, built once per list (they are the
+   * upstream's own arrays, fixed for its life), so a request over TLS allocates none.
+   */
+  #withHsts(extra: readonly string[], hsts: string): readonly string[] {
+    let withHsts = this.#hstsLists.get(extra);
+    if (withHsts === undefined) {
+      withHsts = [...extra, 'strict-transport-security', hsts];
+      this.#hstsLists.set(extra, withHsts);
+    }
+    return withHsts;
+  }
+
+  /**
    * The fast path's share of #onRequest and #serve: the same header rewrite and route decision for
    * a plain routed request, or false (nothing changed) for anything the node:http path answers
    * itself: an unknown host, a body over the limit, a `/.` path (well-known, ready), maintenance,
@@ -202,8 +217,7 @@ class HttpRouter implements Router {
     out.extra = d.reload ? upstream.reloadHeaders : upstream.responseHeaders;
     if (d.assigned) out.extra = d.reload ? upstream.stickyReloadHeaders : upstream.stickyHeaders;
     // HSTS on a response of the TLS listener (RFC 6797 §7.2), as #hsts does on node:http's path.
-    if ((forwarding & FORWARD_TLS) !== 0 && this.#options.hsts !== null)
-      out.extra = [...out.extra, 'strict-transport-security', this.#options.hsts];
+    if ((forwarding & FORWARD_TLS) !== 0 && this.#options.hsts !== null) out.extra = this.#withHsts(out.extra, this.#options.hsts);
     out.htmlExtra =
       !d.preview && scan.deploymentCookie !== upstream.deploymentCookieValue ? upstream.deploymentCookieHeaders : null;
     return true;
